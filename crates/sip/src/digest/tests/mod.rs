@@ -1,0 +1,2 @@
+mod compute;
+mod parse;

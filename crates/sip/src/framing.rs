@@ -1,0 +1,161 @@
+//! Splitting SIP messages out of a byte stream (TCP, TLS, WebSocket payloads), RFC 3261 §18.3:
+//! the header section ends at the first empty line and Content-Length says how long the body is.
+
+use crate::header_name::HeaderName;
+use crate::text;
+
+/// What [`frame`] found at the start of a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// A whole message of this many bytes (leading CRLF keep-alives included) is at the start.
+    Complete(usize),
+    /// Only CRLF keep-alives: this many bytes can be dropped.
+    KeepAlive(usize),
+    /// More bytes are needed; when known, at least this many in total.
+    NeedMore(Option<usize>),
+    /// The stream cannot be framed: the caller should report it and close the connection.
+    Invalid(FrameError),
+}
+
+/// Why a stream cannot be framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// No Content-Length header: on a stream the body length is unknowable (RFC 3261 §18.3).
+    #[error("no Content-Length header in a stream message")]
+    MissingContentLength,
+    /// Content-Length is not a non-negative number, or several disagree.
+    #[error("Content-Length is not a valid number")]
+    BadContentLength,
+    /// The header section is longer than the limit.
+    #[error("header section longer than {0} bytes")]
+    HeadersTooLong(usize),
+    /// The declared body is longer than the limit.
+    #[error("body of {0} bytes is over the limit")]
+    BodyTooLong(u64),
+}
+
+/// Limits for stream framing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLimits {
+    /// Longest header section accepted.
+    pub max_header_bytes: usize,
+    /// Longest body accepted.
+    pub max_body_bytes: u64,
+}
+
+impl Default for FrameLimits {
+    fn default() -> Self {
+        FrameLimits { max_header_bytes: 64 * 1024, max_body_bytes: 1024 * 1024 }
+    }
+}
+
+/// Looks at the start of `buf` and says whether a whole message is there.
+pub fn frame(buf: &[u8], limits: FrameLimits) -> Frame {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    if start == buf.len() {
+        return if start == 0 { Frame::NeedMore(None) } else { Frame::KeepAlive(start) };
+    }
+    let Some((headers_end, body_start)) = find_header_end(&buf[start..]) else {
+        if buf.len() - start > limits.max_header_bytes {
+            return Frame::Invalid(FrameError::HeadersTooLong(limits.max_header_bytes));
+        }
+        return Frame::NeedMore(None);
+    };
+    if headers_end > limits.max_header_bytes {
+        return Frame::Invalid(FrameError::HeadersTooLong(limits.max_header_bytes));
+    }
+    let head = &buf[start..start + headers_end];
+    let length = match content_length(head) {
+        Ok(Some(len)) => len,
+        Ok(None) => return Frame::Invalid(FrameError::MissingContentLength),
+        Err(e) => return Frame::Invalid(e),
+    };
+    if length > limits.max_body_bytes {
+        return Frame::Invalid(FrameError::BodyTooLong(length));
+    }
+    let total = start + body_start + length as usize;
+    if buf.len() >= total {
+        Frame::Complete(total)
+    } else {
+        Frame::NeedMore(Some(total))
+    }
+}
+
+/// Finds the empty line: returns (end of the last header line, start of the body).
+fn find_header_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'\n', &buf[from..]) {
+        let lf = from + i;
+        match buf.get(lf + 1) {
+            Some(b'\n') => return Some((lf, lf + 2)),
+            Some(b'\r') if buf.get(lf + 2) == Some(&b'\n') => return Some((lf, lf + 3)),
+            Some(_) => from = lf + 1,
+            None => return None,
+        }
+    }
+    None
+}
+
+/// Reads Content-Length (or `l`) from a header section; folded lines are not needed here
+/// because the value is a number on the header's own line.
+fn content_length(head: &[u8]) -> Result<Option<u64>, FrameError> {
+    let mut found: Option<u64> = None;
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        if HeaderName::parse(text::trim(&line[..colon])) != HeaderName::ContentLength {
+            continue;
+        }
+        let value = text::parse_u64(text::trim(&line[colon + 1..])).ok_or(FrameError::BadContentLength)?;
+        if found.is_some_and(|f| f != value) {
+            return Err(FrameError::BadContentLength);
+        }
+        found = Some(value);
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &[u8] = b"OPTIONS sip:a SIP/2.0\r\nl: 0\r\n\r\n";
+    const B: &[u8] = b"MESSAGE sip:b SIP/2.0\r\nContent-Length: 5\r\n\r\nhello";
+
+    #[test]
+    fn two_messages_in_one_buffer() {
+        let mut buf = A.to_vec();
+        buf.extend_from_slice(B);
+        assert_eq!(frame(&buf, FrameLimits::default()), Frame::Complete(A.len()));
+        assert_eq!(frame(&buf[A.len()..], FrameLimits::default()), Frame::Complete(B.len()));
+    }
+
+    #[test]
+    fn partial_messages_need_more() {
+        for cut in 1..B.len() {
+            let f = frame(&B[..cut], FrameLimits::default());
+            assert!(matches!(f, Frame::NeedMore(_)), "cut at {cut}: {f:?}");
+        }
+        assert_eq!(frame(&B[..B.len() - 2], FrameLimits::default()), Frame::NeedMore(Some(B.len())));
+    }
+
+    #[test]
+    fn keepalives_and_bare_lf() {
+        assert_eq!(frame(b"\r\n\r\n", FrameLimits::default()), Frame::KeepAlive(4));
+        let lf = b"\r\nOPTIONS sip:a SIP/2.0\nl: 2\n\nhi";
+        assert_eq!(frame(lf, FrameLimits::default()), Frame::Complete(lf.len()));
+    }
+
+    #[test]
+    fn invalid_streams() {
+        let missing = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n";
+        assert_eq!(frame(missing, FrameLimits::default()), Frame::Invalid(FrameError::MissingContentLength));
+        let negative = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: -1\r\n\r\n";
+        assert_eq!(frame(negative, FrameLimits::default()), Frame::Invalid(FrameError::BadContentLength));
+        let limits = FrameLimits { max_header_bytes: 16, max_body_bytes: 4 };
+        assert!(matches!(frame(&[b'a'; 64], limits), Frame::Invalid(FrameError::HeadersTooLong(16))));
+        assert_eq!(frame(B, limits), Frame::Invalid(FrameError::HeadersTooLong(16)));
+        let big = FrameLimits { max_header_bytes: 1000, max_body_bytes: 4 };
+        assert_eq!(frame(B, big), Frame::Invalid(FrameError::BodyTooLong(5)));
+    }
+}

@@ -1,0 +1,510 @@
+//! The parsed message: start line, headers in original order, body, anomalies.
+
+use crate::anomaly::{Anomaly, AnomalyKind};
+use crate::header_name::HeaderName;
+use crate::start_line::{parse_start_line, StartLine};
+use crate::text::{self, ListIter};
+use crate::typed::{CSeq, NameAddr, Via};
+use crate::uri::Uri;
+
+/// One header line (with its continuation lines), exactly as received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The name as written, without surrounding whitespace (`TO`, `i`, `content-lnegth`).
+    pub name: &'a [u8],
+    /// The value from its first non-whitespace byte to its last, folds included.
+    pub value: &'a [u8],
+    /// The whole line(s), line endings included.
+    pub line: &'a [u8],
+    /// The canonical name.
+    pub kind: HeaderName,
+}
+
+/// How the message reached us: it decides what happens to bytes beyond Content-Length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// A datagram holds exactly one message: Content-Length may be absent, and bytes beyond it
+    /// are reported (RFC 3261 §18.3).
+    #[default]
+    Datagram,
+    /// A message already framed from a stream by [`crate::framing::frame`].
+    Stream,
+}
+
+/// Limits that keep hostile input from costing unbounded work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Headers kept per message; further lines still count toward the raw bytes but are not
+    /// indexed (an anomaly is not raised: the raw message keeps them).
+    pub max_headers: usize,
+    /// How far into the input a start line is searched for past junk.
+    pub max_junk: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_headers: 256, max_junk: 1024 }
+    }
+}
+
+/// Input that cannot be a SIP message at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Zero bytes, or only whitespace (keep-alives).
+    #[error("empty input (no bytes other than whitespace)")]
+    Empty,
+    /// No line in the first bytes looks like a request line or a status line.
+    #[error("not a SIP message: no request line or status line in the first {searched} bytes")]
+    NoStartLine {
+        /// Bytes searched.
+        searched: usize,
+    },
+}
+
+/// A parsed SIP message borrowing the bytes it was parsed from.
+#[derive(Debug, Clone)]
+pub struct Message<'a> {
+    pub(crate) raw: &'a [u8],
+    pub(crate) junk: &'a [u8],
+    pub(crate) start_line_raw: &'a [u8],
+    pub(crate) start: StartLine<'a>,
+    pub(crate) headers: Vec<Header<'a>>,
+    /// Position + 1 of the first header of each known name (0: absent).
+    pub(crate) first: [u16; HeaderName::COUNT],
+    pub(crate) body: &'a [u8],
+    pub(crate) trailing: &'a [u8],
+    pub(crate) anomalies: Vec<Anomaly>,
+}
+
+/// Parses a datagram's worth of bytes with default limits.
+pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
+    Message::parse_with(bytes, Transport::Datagram, Limits::default())
+}
+
+impl<'a> Message<'a> {
+    /// Parses `bytes` as one message.
+    pub fn parse_with(bytes: &'a [u8], transport: Transport, limits: Limits) -> Result<Message<'a>, ParseError> {
+        let (junk_end, line_end, line, start) = find_start_line(bytes, limits.max_junk)?;
+        let mut msg = Message {
+            raw: bytes,
+            junk: &bytes[..junk_end],
+            start_line_raw: line,
+            start: StartLine::Request { method: &[], uri: &[], version: &[] },
+            headers: Vec::with_capacity(16),
+            first: [0; HeaderName::COUNT],
+            body: &[],
+            trailing: &[],
+            anomalies: Vec::new(),
+        };
+        let mut start_defects = start.1;
+        msg.start = start.0;
+        if !msg.junk.iter().all(|&b| b == b'\r' || b == b'\n') {
+            start_defects.push(AnomalyKind::JunkBeforeStartLine);
+        }
+        for kind in start_defects {
+            msg.note(kind, None);
+        }
+        let header_end = msg.read_headers(bytes, line_end, limits);
+        msg.read_body(bytes, header_end, transport);
+        crate::validate::validate(&mut msg);
+        Ok(msg)
+    }
+
+    pub(crate) fn note(&mut self, kind: AnomalyKind, header: Option<usize>) {
+        let header = header.and_then(|h| u16::try_from(h).ok());
+        let anomaly = Anomaly { kind, header };
+        // One entry per (kind, header): a header with ten empty parameters is one defect.
+        if !self.anomalies.contains(&anomaly) {
+            self.anomalies.push(anomaly);
+        }
+    }
+
+    /// Reads header lines from `pos`; returns the offset where the body starts.
+    fn read_headers(&mut self, bytes: &'a [u8], mut pos: usize, limits: Limits) -> usize {
+        let mut bare_lf = false;
+        loop {
+            if pos >= bytes.len() {
+                self.note(AnomalyKind::HeadersNotTerminated, None);
+                return bytes.len();
+            }
+            let (content_end, next) = match memchr::memchr(b'\n', &bytes[pos..]) {
+                Some(i) => {
+                    let lf = pos + i;
+                    if lf > pos && bytes[lf - 1] == b'\r' {
+                        (lf - 1, lf + 1)
+                    } else {
+                        bare_lf = true;
+                        (lf, lf + 1)
+                    }
+                }
+                None => (bytes.len(), bytes.len()),
+            };
+            let content = &bytes[pos..content_end];
+            if content.is_empty() {
+                if next == bytes.len() && content_end == bytes.len() {
+                    self.note(AnomalyKind::HeadersNotTerminated, None);
+                }
+                if bare_lf {
+                    self.note(AnomalyKind::BareLfLineEnding, None);
+                }
+                return next;
+            }
+            if content_end == bytes.len() && next == bytes.len() {
+                // The last line has no line ending at all: the header section was cut short.
+                self.push_header_line(bytes, pos, content_end, next, limits);
+                self.note(AnomalyKind::HeadersNotTerminated, None);
+                if bare_lf {
+                    self.note(AnomalyKind::BareLfLineEnding, None);
+                }
+                return bytes.len();
+            }
+            self.push_header_line(bytes, pos, content_end, next, limits);
+            pos = next;
+        }
+    }
+
+    fn push_header_line(&mut self, bytes: &'a [u8], pos: usize, content_end: usize, next: usize, limits: Limits) {
+        let content = &bytes[pos..content_end];
+        if matches!(content[0], b' ' | b'\t') {
+            // A continuation line folds into the previous header.
+            if let Some(last) = self.headers.last_mut() {
+                let value_start = last.value.as_ptr() as usize - bytes.as_ptr() as usize;
+                let line_start = last.line.as_ptr() as usize - bytes.as_ptr() as usize;
+                let value = text::trim(&bytes[value_start..content_end]);
+                last.value = if value.is_empty() { &bytes[value_start..value_start] } else { value };
+                last.line = &bytes[line_start..next];
+                return;
+            }
+            if self.headers.is_empty() {
+                self.note(AnomalyKind::ExtraWhitespaceInStartLine, None);
+                return;
+            }
+        }
+        if self.headers.len() >= limits.max_headers {
+            return;
+        }
+        let index = self.headers.len();
+        let (name, value, kind) = match memchr::memchr(b':', content) {
+            Some(colon) => {
+                let name = text::trim(&content[..colon]);
+                let value_region = &content[colon + 1..];
+                let value = text::trim(value_region);
+                let value = if value.is_empty() { &value_region[value_region.len()..] } else { value };
+                let kind = HeaderName::parse(name);
+                if !text::is_token(name) {
+                    self.note(AnomalyKind::InvalidHeaderName, Some(index));
+                } else if kind == HeaderName::Other && HeaderName::resembles(name).is_some() {
+                    self.note(AnomalyKind::UnknownHeaderResembles, Some(index));
+                }
+                (name, value, kind)
+            }
+            None => {
+                self.note(AnomalyKind::HeaderWithoutColon, Some(index));
+                (content, &content[content.len()..], HeaderName::Other)
+            }
+        };
+        if kind != HeaderName::Other {
+            let slot = &mut self.first[kind as usize];
+            if *slot == 0 {
+                *slot = index as u16 + 1;
+            } else if kind.is_single_valued() && kind != HeaderName::ContentLength {
+                self.note(AnomalyKind::DuplicateSingleValueHeader, Some(index));
+            }
+        }
+        self.headers.push(Header { name, value, line: &bytes[pos..next], kind });
+    }
+
+    fn read_body(&mut self, bytes: &'a [u8], start: usize, transport: Transport) {
+        let available = &bytes[start.min(bytes.len())..];
+        let mut declared: Option<u64> = None;
+        let first_cl = self.first_index(HeaderName::ContentLength).unwrap_or(self.headers.len());
+        for i in first_cl..self.headers.len() {
+            let Header { kind, value, .. } = self.headers[i];
+            if kind != HeaderName::ContentLength {
+                continue;
+            }
+            let parsed = match text::parse_number(text::trim(value)) {
+                text::Number::Value(v) => Some(v),
+                text::Number::Overflow => Some(u64::MAX),
+                text::Number::Invalid => None,
+            };
+            match parsed {
+                None if value.first() == Some(&b'-') => self.anomalies_push(AnomalyKind::NegativeContentLength, i),
+                None => self.anomalies_push(AnomalyKind::InvalidContentLength, i),
+                Some(v) => match declared {
+                    Some(d) if d != v => self.anomalies_push(AnomalyKind::ConflictingContentLength, i),
+                    Some(_) => {}
+                    None => declared = Some(v),
+                },
+            }
+        }
+        match declared {
+            Some(len) if len > available.len() as u64 => {
+                self.note(AnomalyKind::ContentLengthExceedsBody, self.first_index(HeaderName::ContentLength));
+                self.body = available;
+            }
+            Some(len) => {
+                let len = len as usize;
+                self.body = &available[..len];
+                self.trailing = &available[len..];
+                if !self.trailing.is_empty() && transport == Transport::Datagram {
+                    self.note(AnomalyKind::TrailingBytesAfterBody, None);
+                }
+            }
+            None => self.body = available,
+        }
+    }
+
+    fn anomalies_push(&mut self, kind: AnomalyKind, header: usize) {
+        self.note(kind, Some(header));
+    }
+
+    pub(crate) fn first_index(&self, kind: HeaderName) -> Option<usize> {
+        match self.first[kind as usize] {
+            0 => None,
+            n => Some(usize::from(n) - 1),
+        }
+    }
+
+    // ---- accessors ----
+
+    /// Every byte this message was parsed from (junk, message, body and trailing bytes).
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Bytes before the start line (CRLF keep-alives or junk).
+    pub fn junk(&self) -> &'a [u8] {
+        self.junk
+    }
+
+    /// The start line as written, without its line ending.
+    pub fn start_line_raw(&self) -> &'a [u8] {
+        self.start_line_raw
+    }
+
+    /// The start line.
+    pub fn start_line(&self) -> &StartLine<'a> {
+        &self.start
+    }
+
+    /// True for requests.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The request method, for requests.
+    pub fn method(&self) -> Option<&'a [u8]> {
+        match self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as written, for requests.
+    pub fn request_uri_raw(&self) -> Option<&'a [u8]> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The parsed Request-URI (`<>` around it tolerated), when it parses.
+    pub fn request_uri(&self) -> Option<Uri<'a>> {
+        let raw = self.request_uri_raw()?;
+        let raw = raw.strip_prefix(b"<").and_then(|r| r.strip_suffix(b">")).unwrap_or(raw);
+        Uri::parse(raw).ok()
+    }
+
+    /// The status code, for responses (when it is a number).
+    pub fn status(&self) -> Option<u32> {
+        match self.start {
+            StartLine::Response { code, .. } => code,
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase, for responses.
+    pub fn reason(&self) -> Option<&'a [u8]> {
+        match self.start {
+            StartLine::Response { reason, .. } => Some(reason),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// All headers in the order received.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.headers
+    }
+
+    /// The first header of a known name.
+    pub fn header(&self, kind: HeaderName) -> Option<&Header<'a>> {
+        self.first_index(kind).map(|i| &self.headers[i])
+    }
+
+    /// The value of the first header of a known name.
+    pub fn value(&self, kind: HeaderName) -> Option<&'a [u8]> {
+        self.header(kind).map(|h| h.value)
+    }
+
+    /// Every header of a known name, in order.
+    pub fn headers_of(&self, kind: HeaderName) -> impl Iterator<Item = &Header<'a>> + '_ {
+        let start = self.first_index(kind).unwrap_or(self.headers.len());
+        self.headers[start..].iter().filter(move |h| h.kind == kind)
+    }
+
+    /// Headers by raw name, case-insensitive, for names sipscope does not know.
+    pub fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s Header<'a>> + 's {
+        let kind = HeaderName::parse(name.as_bytes());
+        self.headers
+            .iter()
+            .filter(move |h| if kind == HeaderName::Other { h.name.eq_ignore_ascii_case(name.as_bytes()) } else { h.kind == kind })
+    }
+
+    /// The comma-separated elements of every header of a list-valued kind (Via, Contact,
+    /// Route, Allow, Supported …), in order.
+    pub fn list_values(&self, kind: HeaderName) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.headers_of(kind).flat_map(|h| ListIter::new(h.value)).filter(|v| !v.is_empty())
+    }
+
+    /// Call-ID value.
+    pub fn call_id(&self) -> Option<&'a [u8]> {
+        self.value(HeaderName::CallId)
+    }
+
+    /// CSeq, when it parses.
+    pub fn cseq(&self) -> Option<CSeq<'a>> {
+        self.value(HeaderName::CSeq).and_then(CSeq::parse)
+    }
+
+    /// From.
+    pub fn from(&self) -> Option<NameAddr<'a>> {
+        self.value(HeaderName::From).map(NameAddr::parse)
+    }
+
+    /// To.
+    pub fn to(&self) -> Option<NameAddr<'a>> {
+        self.value(HeaderName::To).map(NameAddr::parse)
+    }
+
+    /// Every Via hop, top first (hops that do not parse are skipped).
+    pub fn vias(&self) -> impl Iterator<Item = Via<'a>> + '_ {
+        self.list_values(HeaderName::Via).filter_map(Via::parse)
+    }
+
+    /// Contacts; a `*` contact is reported by [`Message::contact_is_star`] instead.
+    pub fn contacts(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
+        self.list_values(HeaderName::Contact).filter(|v| *v != b"*").map(NameAddr::parse)
+    }
+
+    /// True for `Contact: *` (a REGISTER removing all bindings).
+    pub fn contact_is_star(&self) -> bool {
+        self.list_values(HeaderName::Contact).any(|v| v == b"*")
+    }
+
+    /// Max-Forwards, when it is a number.
+    pub fn max_forwards(&self) -> Option<u64> {
+        self.number(HeaderName::MaxForwards)
+    }
+
+    /// Expires header, when it is a number.
+    pub fn expires(&self) -> Option<u64> {
+        self.number(HeaderName::Expires)
+    }
+
+    /// Content-Length, when it is a number.
+    pub fn content_length(&self) -> Option<u64> {
+        self.number(HeaderName::ContentLength)
+    }
+
+    fn number(&self, kind: HeaderName) -> Option<u64> {
+        match crate::typed::scalar::leading_number(self.value(kind)?) {
+            text::Number::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// User-Agent value.
+    pub fn user_agent(&self) -> Option<&'a [u8]> {
+        self.value(HeaderName::UserAgent)
+    }
+
+    /// Server value.
+    pub fn server(&self) -> Option<&'a [u8]> {
+        self.value(HeaderName::Server)
+    }
+
+    /// Content-Type value.
+    pub fn content_type(&self) -> Option<&'a [u8]> {
+        self.value(HeaderName::ContentType)
+    }
+
+    /// The methods listed in Allow headers.
+    pub fn allow(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.list_values(HeaderName::Allow)
+    }
+
+    /// The option tags listed in Supported headers.
+    pub fn supported(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.list_values(HeaderName::Supported)
+    }
+
+    /// Date value.
+    pub fn date(&self) -> Option<&'a [u8]> {
+        self.value(HeaderName::Date)
+    }
+
+    /// The body (as much of it as Content-Length declares and the input holds).
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// Bytes after the declared body (datagrams only).
+    pub fn trailing(&self) -> &'a [u8] {
+        self.trailing
+    }
+
+    /// The anomalies found, in the order found.
+    pub fn anomalies(&self) -> &[Anomaly] {
+        &self.anomalies
+    }
+
+    /// True when an anomaly of this kind was found.
+    pub fn has_anomaly(&self, kind: AnomalyKind) -> bool {
+        self.anomalies.iter().any(|a| a.kind == kind)
+    }
+
+    /// True when any anomaly is forbidden by RFC 3261 (see [`AnomalyKind::forbidden_by_rfc3261`]).
+    pub fn violates_rfc3261(&self) -> bool {
+        self.anomalies.iter().any(|a| a.kind.forbidden_by_rfc3261())
+    }
+}
+
+type StartFound<'a> = (usize, usize, &'a [u8], (StartLine<'a>, Vec<AnomalyKind>));
+
+/// Finds the start line: skips CRLF keep-alives, then tries each line within `max_junk` bytes.
+fn find_start_line(bytes: &[u8], max_junk: usize) -> Result<StartFound<'_>, ParseError> {
+    let mut pos = 0;
+    while pos < bytes.len() && text::is_lws(bytes[pos]) {
+        pos += 1;
+    }
+    if pos == bytes.len() {
+        return Err(ParseError::Empty);
+    }
+    while pos < bytes.len() && pos <= max_junk {
+        let lf = memchr::memchr(b'\n', &bytes[pos..]).map(|i| pos + i);
+        let (line_end, next) = match lf {
+            Some(lf) if lf > pos && bytes[lf - 1] == b'\r' => (lf - 1, lf + 1),
+            Some(lf) => (lf, lf + 1),
+            None => (bytes.len(), bytes.len()),
+        };
+        let line = &bytes[pos..line_end];
+        let mut defects = Vec::new();
+        if let Some(start) = parse_start_line(line, &mut |k| defects.push(k)) {
+            return Ok((pos, next, line, (start, defects)));
+        }
+        pos = next;
+    }
+    Err(ParseError::NoStartLine { searched: pos.min(bytes.len()) })
+}

@@ -1,0 +1,1 @@
+//! Owned copies of parsed messages.

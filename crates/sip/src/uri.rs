@@ -1,0 +1,265 @@
+//! URIs: `sip`, `sips`, `tel`, and any other scheme kept opaque. Zero-copy: every field is a
+//! span of the input; decode `%XX` escapes with [`crate::text::percent_decode`] when needed.
+
+use crate::text::{self, ParamIter};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// The scheme of a URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `sip:`
+    Sip,
+    /// `sips:`
+    Sips,
+    /// `tel:` (RFC 3966)
+    Tel,
+    /// Anything else (`http:`, `urn:`, `im:` …); the rest of the URI is kept opaque.
+    Other,
+}
+
+/// What the host part of a SIP URI is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKind {
+    /// A domain name (or anything that is not an address).
+    Name,
+    /// A dotted IPv4 address.
+    Ipv4(Ipv4Addr),
+    /// An IPv6 reference (`[2001:db8::1]`).
+    Ipv6(Ipv6Addr),
+    /// No host (tel and unknown schemes).
+    None,
+}
+
+/// A parsed URI borrowing the original bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uri<'a> {
+    /// The whole URI as written.
+    pub raw: &'a [u8],
+    /// The scheme as written (`sip`, `SIP`, `tel` …).
+    pub scheme_raw: &'a [u8],
+    /// The recognised scheme.
+    pub scheme: Scheme,
+    /// The user part, still escaped. For `tel:` URIs, the telephone number.
+    pub user: Option<&'a [u8]>,
+    /// The password after `user:`, still escaped.
+    pub password: Option<&'a [u8]>,
+    /// The host as written, without the brackets of an IPv6 reference.
+    pub host: &'a [u8],
+    /// What the host is.
+    pub host_kind: HostKind,
+    /// The port, when one is given.
+    pub port: Option<u16>,
+    /// The `;name=value` parameters as one span (starting with `;`), empty when none.
+    pub params: &'a [u8],
+    /// The `?headers` part without the `?`, when present.
+    pub headers: Option<&'a [u8]>,
+    /// For [`Scheme::Other`], everything after the colon.
+    pub opaque: &'a [u8],
+}
+
+/// Why a URI could not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UriError {
+    /// No `scheme:` prefix.
+    #[error("no scheme")]
+    NoScheme,
+    /// A sip/sips URI without a host.
+    #[error("no host")]
+    MissingHost,
+    /// A port that is not a number from 0 to 65535.
+    #[error("invalid port")]
+    InvalidPort,
+    /// A `[` without `]`, or an invalid IPv6 address inside the brackets.
+    #[error("invalid IPv6 reference")]
+    InvalidIpv6,
+    /// Whitespace or a control character inside the URI.
+    #[error("whitespace or control character in URI")]
+    Whitespace,
+}
+
+impl<'a> Uri<'a> {
+    /// Parses a URI. The input must be the URI alone (no `<>`, no surrounding whitespace).
+    pub fn parse(raw: &'a [u8]) -> Result<Uri<'a>, UriError> {
+        if raw.iter().any(|&b| b <= b' ' || b == 0x7f) {
+            return Err(UriError::Whitespace);
+        }
+        let colon = memchr::memchr(b':', raw).ok_or(UriError::NoScheme)?;
+        let scheme_raw = &raw[..colon];
+        if scheme_raw.is_empty()
+            || !scheme_raw[0].is_ascii_alphabetic()
+            || !scheme_raw.iter().all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        {
+            return Err(UriError::NoScheme);
+        }
+        let rest = &raw[colon + 1..];
+        let scheme = if scheme_raw.eq_ignore_ascii_case(b"sip") {
+            Scheme::Sip
+        } else if scheme_raw.eq_ignore_ascii_case(b"sips") {
+            Scheme::Sips
+        } else if scheme_raw.eq_ignore_ascii_case(b"tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other
+        };
+        let mut uri = Uri {
+            raw,
+            scheme_raw,
+            scheme,
+            user: None,
+            password: None,
+            host: &[],
+            host_kind: HostKind::None,
+            port: None,
+            params: &[],
+            headers: None,
+            opaque: &[],
+        };
+        match scheme {
+            Scheme::Sip | Scheme::Sips => uri.parse_sip(rest)?,
+            Scheme::Tel => {
+                let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+                uri.user = Some(&rest[..end]);
+                uri.params = &rest[end..];
+            }
+            Scheme::Other => uri.opaque = rest,
+        }
+        Ok(uri)
+    }
+
+    fn parse_sip(&mut self, rest: &'a [u8]) -> Result<(), UriError> {
+        // The user part may hold `;`, `?`, `,` and `:` (RFC 4475 `intmeth`, `semiuri`) but never
+        // a raw `@`, which must be escaped: the first `@` ends it.
+        let hostport = match memchr::memchr(b'@', rest) {
+            Some(at) => {
+                let userinfo = &rest[..at];
+                match memchr::memchr(b':', userinfo) {
+                    Some(c) => {
+                        self.user = Some(&userinfo[..c]);
+                        self.password = Some(&userinfo[c + 1..]);
+                    }
+                    None => self.user = Some(userinfo),
+                }
+                &rest[at + 1..]
+            }
+            None => rest,
+        };
+        let (host_end, host_kind) = if hostport.first() == Some(&b'[') {
+            let close = memchr::memchr(b']', hostport).ok_or(UriError::InvalidIpv6)?;
+            let inner = &hostport[1..close];
+            let addr = std::str::from_utf8(inner)
+                .ok()
+                .and_then(|s| s.parse::<Ipv6Addr>().ok())
+                .ok_or(UriError::InvalidIpv6)?;
+            self.host = inner;
+            (close + 1, HostKind::Ipv6(addr))
+        } else {
+            let end = hostport.iter().position(|b| b":;?".contains(b)).unwrap_or(hostport.len());
+            self.host = &hostport[..end];
+            let kind = match std::str::from_utf8(self.host).ok().and_then(|s| s.parse().ok()) {
+                Some(v4) => HostKind::Ipv4(v4),
+                None => HostKind::Name,
+            };
+            (end, kind)
+        };
+        if self.host.is_empty() {
+            return Err(UriError::MissingHost);
+        }
+        self.host_kind = host_kind;
+        let mut tail = &hostport[host_end..];
+        if let Some(after) = tail.strip_prefix(b":") {
+            let end = after.iter().position(|b| b";?".contains(b)).unwrap_or(after.len());
+            let port = text::parse_u64(&after[..end]).ok_or(UriError::InvalidPort)?;
+            self.port = Some(u16::try_from(port).map_err(|_| UriError::InvalidPort)?);
+            tail = &after[end..];
+        }
+        match memchr::memchr(b'?', tail) {
+            Some(q) => {
+                self.params = &tail[..q];
+                self.headers = Some(&tail[q + 1..]);
+            }
+            None => self.params = tail,
+        }
+        if !self.params.is_empty() && self.params[0] != b';' {
+            // Bytes after the host that are neither a port, parameters nor headers.
+            return Err(UriError::InvalidPort);
+        }
+        Ok(())
+    }
+
+    /// Iterates the URI parameters.
+    pub fn param_iter(&self) -> ParamIter<'a> {
+        ParamIter::new(self.params)
+    }
+
+    /// The value of a URI parameter (`transport`, `user`, `lr` gives `Some(b"")`).
+    pub fn param(&self, name: &str) -> Option<&'a [u8]> {
+        text::find_param(self.params, name).map(|p| p.value.unwrap_or(&[]))
+    }
+
+    /// The user part with `%XX` escapes decoded.
+    pub fn user_decoded(&self) -> Option<std::borrow::Cow<'a, [u8]>> {
+        self.user.map(text::percent_decode)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typical_scanner_uris() {
+        let u = Uri::parse(b"sip:100@192.0.2.10:5060;transport=udp").unwrap();
+        assert_eq!(u.scheme, Scheme::Sip);
+        assert_eq!(u.user, Some(&b"100"[..]));
+        assert_eq!(u.host, b"192.0.2.10");
+        assert_eq!(u.host_kind, HostKind::Ipv4("192.0.2.10".parse().unwrap()));
+        assert_eq!(u.port, Some(5060));
+        assert_eq!(u.param("transport"), Some(&b"udp"[..]));
+        let nm = Uri::parse(b"sip:nm").unwrap();
+        assert_eq!((nm.user, nm.host), (None, &b"nm"[..]));
+    }
+
+    #[test]
+    fn user_may_hold_reserved_characters() {
+        let raw: &[u8] = b"sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com";
+        let u = Uri::parse(raw).unwrap();
+        assert_eq!(u.user, Some(&b"1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"[..]));
+        assert_eq!(u.password, Some(&b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"[..]));
+        assert_eq!(u.host, b"example.com");
+        let semi = Uri::parse(b"sip:user;par=u%40example.net@example.com").unwrap();
+        assert_eq!(semi.user, Some(&b"user;par=u%40example.net"[..]));
+    }
+
+    #[test]
+    fn ipv6_references() {
+        let u = Uri::parse(b"sip:caller@[2001:db8::1]:5070;lr").unwrap();
+        assert_eq!(u.host, b"2001:db8::1");
+        assert!(matches!(u.host_kind, HostKind::Ipv6(_)));
+        assert_eq!(u.port, Some(5070));
+        assert_eq!(u.param("lr"), Some(&b""[..]));
+        assert_eq!(Uri::parse(b"sip:2001:db8::10"), Err(UriError::InvalidPort));
+        assert_eq!(Uri::parse(b"sip:user@[2001:db8:::192.0.2.1]"), Err(UriError::InvalidIpv6));
+        assert_eq!(Uri::parse(b"sip:user@[2001:db8::1"), Err(UriError::InvalidIpv6));
+    }
+
+    #[test]
+    fn headers_tel_and_other_schemes() {
+        let u = Uri::parse(b"sip:user@example.com?Route=%3Csip:example.com%3E").unwrap();
+        assert_eq!(u.headers, Some(&b"Route=%3Csip:example.com%3E"[..]));
+        let t = Uri::parse(b"tel:+1-201-555-0123;phone-context=example.com").unwrap();
+        assert_eq!((t.scheme, t.user), (Scheme::Tel, Some(&b"+1-201-555-0123"[..])));
+        assert_eq!(t.param("phone-context"), Some(&b"example.com"[..]));
+        let o = Uri::parse(b"http://www.example.com").unwrap();
+        assert_eq!((o.scheme, o.opaque), (Scheme::Other, &b"//www.example.com"[..]));
+    }
+
+    #[test]
+    fn broken_uris_are_errors() {
+        assert_eq!(Uri::parse(b"user@example.com"), Err(UriError::NoScheme));
+        assert_eq!(Uri::parse(b"sip:"), Err(UriError::MissingHost));
+        assert_eq!(Uri::parse(b"sip:a@b:99999"), Err(UriError::InvalidPort));
+        assert_eq!(Uri::parse(b"sip:a b"), Err(UriError::Whitespace));
+        assert_eq!(Uri::parse(b":x"), Err(UriError::NoScheme));
+    }
+}

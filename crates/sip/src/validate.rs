@@ -1,0 +1,209 @@
+//! Checks that need the whole message: mandatory headers, typed values, cross-field rules.
+//! Every defect becomes an [`AnomalyKind`] on the message; nothing here rejects a message.
+
+use crate::anomaly::AnomalyKind;
+use crate::header_name::HeaderName;
+use crate::message::Message;
+use crate::start_line::StartLine;
+use crate::text::{self, ListIter, Number};
+use crate::typed::scalar::{self, CSeq, CSEQ_MAX, DELTA_SECONDS_MAX};
+use crate::typed::{NameAddr, Via};
+use crate::uri::Uri;
+
+pub(crate) fn validate(msg: &mut Message<'_>) {
+    let mut found: Vec<(AnomalyKind, Option<usize>)> = Vec::new();
+    check_start_line(msg, &mut found);
+    check_text(msg, &mut found);
+    check_mandatory(msg, &mut found);
+    for (i, h) in msg.headers.iter().enumerate() {
+        let mut report = |k: AnomalyKind| found.push((k, Some(i)));
+        match h.kind {
+            HeaderName::From | HeaderName::To => {
+                let na = NameAddr::parse_checked(h.value, &mut report);
+                if h.kind == HeaderName::From && msg.first_index(HeaderName::From) == Some(i) && na.tag().is_none() {
+                    report(AnomalyKind::MissingFromTag);
+                }
+            }
+            HeaderName::Contact => check_contact(msg, h.value, &mut report),
+            HeaderName::Route | HeaderName::RecordRoute => {
+                check_list(h.value, &mut report, |v, r| {
+                    NameAddr::parse_checked(v, r);
+                });
+            }
+            HeaderName::Via => check_list(h.value, &mut report, |v, r| {
+                Via::parse_checked(v, r);
+            }),
+            HeaderName::CSeq => check_cseq(msg, h.value, &mut report),
+            HeaderName::MaxForwards => match scalar::leading_number(h.value) {
+                Number::Value(v) if v <= 255 => {}
+                Number::Value(_) | Number::Overflow => report(AnomalyKind::MaxForwardsOutOfRange),
+                Number::Invalid => report(AnomalyKind::InvalidMaxForwards),
+            },
+            HeaderName::Expires | HeaderName::MinExpires => match scalar::leading_number(h.value) {
+                Number::Value(v) if v <= DELTA_SECONDS_MAX => {}
+                Number::Value(_) | Number::Overflow => report(AnomalyKind::ExpiresOutOfRange),
+                Number::Invalid => report(AnomalyKind::InvalidExpires),
+            },
+            HeaderName::RetryAfter => match scalar::leading_number(h.value) {
+                Number::Value(v) if v <= DELTA_SECONDS_MAX => {}
+                _ => report(AnomalyKind::RetryAfterOutOfRange),
+            },
+            HeaderName::Warning => check_list(h.value, &mut report, |v, r| {
+                let code = v.split(|&b| b == b' ').next().unwrap_or(&[]);
+                if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
+                    r(AnomalyKind::InvalidWarning);
+                }
+            }),
+            HeaderName::Date if !scalar::is_valid_sip_date(h.value) => report(AnomalyKind::InvalidDate),
+            HeaderName::CallId if h.value.is_empty() => report(AnomalyKind::EmptyHeaderValue),
+            HeaderName::Authorization | HeaderName::ProxyAuthorization => {
+                let creds = crate::digest::Credentials::parse(h.value);
+                if creds.is_err() {
+                    report(AnomalyKind::MalformedCredentials);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !msg.body.is_empty() && msg.first_index(HeaderName::ContentType).is_none() {
+        found.push((AnomalyKind::BodyWithoutContentType, None));
+    }
+    if let Some(ct) = msg.content_type() {
+        if is_sdp(ct) && !msg.body.is_empty() && !crate::sdp::Sdp::parse(msg.body).is_well_formed() {
+            found.push((AnomalyKind::MalformedSdp, None));
+        }
+    }
+    for (kind, header) in found {
+        msg.note(kind, header);
+    }
+}
+
+fn is_sdp(content_type: &[u8]) -> bool {
+    let ct = text::trim(content_type);
+    let end = memchr::memchr(b';', ct).unwrap_or(ct.len());
+    text::trim(&ct[..end]).eq_ignore_ascii_case(b"application/sdp")
+}
+
+type Found = Vec<(AnomalyKind, Option<usize>)>;
+
+fn check_start_line(msg: &Message<'_>, found: &mut Found) {
+    let StartLine::Request { uri, .. } = msg.start else { return };
+    let bracketed = uri.strip_prefix(b"<").and_then(|u| u.strip_suffix(b">"));
+    if bracketed.is_some() {
+        found.push((AnomalyKind::AngleBracketsInRequestUri, None));
+    }
+    if uri.iter().any(|&b| text::is_lws(b)) {
+        return; // already reported as whitespace_in_request_uri; the URI cannot parse.
+    }
+    match Uri::parse(bracketed.unwrap_or(uri)) {
+        Ok(parsed) if parsed.headers.is_some() => found.push((AnomalyKind::HeadersInRequestUri, None)),
+        Ok(_) => {}
+        Err(_) => found.push((AnomalyKind::InvalidUri, None)),
+    }
+}
+
+/// Non-UTF-8 bytes and stray control characters in the start line and header section.
+fn check_text(msg: &Message<'_>, found: &mut Found) {
+    let start = msg.start_line_raw;
+    if std::str::from_utf8(start).is_err() || msg.headers.iter().any(|h| std::str::from_utf8(h.line).is_err()) {
+        found.push((AnomalyKind::NonUtf8Bytes, None));
+    }
+    let is_ctl = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
+    if start.iter().any(|&b| is_ctl(b)) {
+        found.push((AnomalyKind::ControlCharacters, None));
+    }
+    for (i, h) in msg.headers.iter().enumerate() {
+        if !h.value.iter().any(|&b| is_ctl(b)) {
+            continue;
+        }
+        // Quoted strings may carry controls as quoted-pairs (RFC 4475 `intmeth`); elsewhere
+        // they are a defect.
+        let mut in_quote = false;
+        let mut j = 0;
+        let v = h.value;
+        while j < v.len() {
+            match v[j] {
+                b'"' => in_quote = !in_quote,
+                b'\\' if in_quote => j += 1,
+                b if is_ctl(b) && !in_quote => {
+                    found.push((AnomalyKind::ControlCharacters, Some(i)));
+                    break;
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+    }
+}
+
+fn check_mandatory(msg: &Message<'_>, found: &mut Found) {
+    let required = [
+        (HeaderName::CallId, AnomalyKind::MissingCallId),
+        (HeaderName::CSeq, AnomalyKind::MissingCseq),
+        (HeaderName::From, AnomalyKind::MissingFrom),
+        (HeaderName::To, AnomalyKind::MissingTo),
+        (HeaderName::Via, AnomalyKind::MissingVia),
+    ];
+    for (kind, anomaly) in required {
+        if msg.first_index(kind).is_none() {
+            found.push((anomaly, None));
+        }
+    }
+    if msg.is_request() && msg.first_index(HeaderName::MaxForwards).is_none() {
+        found.push((AnomalyKind::MissingMaxForwards, None));
+    }
+}
+
+fn check_list<'a>(
+    value: &'a [u8],
+    report: &mut dyn FnMut(AnomalyKind),
+    mut each: impl FnMut(&'a [u8], &mut dyn FnMut(AnomalyKind)),
+) {
+    let mut items = ListIter::new(value);
+    for item in items.by_ref() {
+        if item.is_empty() {
+            report(AnomalyKind::EmptyListElement);
+        } else {
+            each(item, report);
+        }
+    }
+    if items.unterminated {
+        report(AnomalyKind::UnterminatedQuotedString);
+    }
+}
+
+fn check_contact(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKind)) {
+    let star = text::trim(value) == b"*";
+    if star {
+        let is_register = msg.method().is_some_and(|m| m.eq_ignore_ascii_case(b"REGISTER"));
+        if !is_register || msg.list_values(HeaderName::Contact).count() > 1 {
+            report(AnomalyKind::InvalidContactStar);
+        }
+        return;
+    }
+    check_list(value, report, |v, r| {
+        let na = NameAddr::parse_checked(v, r);
+        if let Some(exp) = na.param("expires") {
+            match text::parse_number(exp) {
+                Number::Value(e) if e <= DELTA_SECONDS_MAX => {}
+                Number::Invalid => r(AnomalyKind::InvalidExpires),
+                _ => r(AnomalyKind::ExpiresOutOfRange),
+            }
+        }
+    });
+}
+
+fn check_cseq(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKind)) {
+    let Some(cseq) = CSeq::parse(value) else {
+        report(AnomalyKind::InvalidCseq);
+        return;
+    };
+    if !cseq.seq.is_some_and(|n| n <= CSEQ_MAX) {
+        report(AnomalyKind::CseqNumberOutOfRange);
+    }
+    if let Some(method) = msg.method() {
+        if cseq.method != method {
+            report(AnomalyKind::CseqMethodMismatch);
+        }
+    }
+}
