@@ -78,7 +78,7 @@ capture() {
 
 SELECTED=("$@")
 LO=127.0.0.1
-SV=(-b $LO) # sipvicious: bind (and so Via/Contact) on loopback instead of the host's IP
+SV=(-b $LO -x $LO) # sipvicious: bind + Via/Contact on loopback, not the host IP (svwar/svcrack ignore -b)
 printf '100\n101\n' >"$WORK/users.txt"
 printf '1234\n100\nsecret\n' >"$WORK/passwords.txt"
 
@@ -96,9 +96,12 @@ capture svmap 30 "$LO" sipvicious_svmap "${SV[@]}" $LO
 capture svmap-range 30 "$LO 127.0.0.2 127.0.0.3" sipvicious_svmap "${SV[@]}" $LO-127.0.0.3
 capture svmap-invite 30 "$LO" sipvicious_svmap "${SV[@]}" -m INVITE $LO
 capture svmap-register 30 "$LO" sipvicious_svmap "${SV[@]}" -m REGISTER $LO
+capture svmap-compact 30 "$LO" sipvicious_svmap "${SV[@]}" -c $LO
+capture svmap-ipv6 30 "::1" sipvicious_svmap -6 -b ::1 -x ::1 ::1
 capture svwar 30 "$LO" sipvicious_svwar "${SV[@]}" -e100-105 $LO
 capture svwar-invite 30 "$LO" sipvicious_svwar "${SV[@]}" -e100-105 -m INVITE $LO
 capture svwar-options 30 "$LO" sipvicious_svwar "${SV[@]}" -e100-105 -m OPTIONS $LO
+capture svwar-ipv6 30 "::1" sipvicious_svwar -6 -x ::1 -e100-101 ::1
 capture svcrack 30 "$LO" sipvicious_svcrack "${SV[@]}" -u100 -r100-110 $LO
 capture svcrack-miss 30 "$LO" sipvicious_svcrack "${SV[@]}" -u101 -r100-104 --maximumtime 2 $LO
 
@@ -123,4 +126,4 @@ capture sipp-invite-auth 30 "$LO" sipp -sf "$SIPP_XML/uac-auth.xml" -s 100 -au 1
 echo
 echo "== fixtures in ${OUT#"$ROOT"/}"
 printf '%s\n' "${SUMMARY[@]}"
-du -sh "$OUT" | cut -f1 | sed 's/^/total size: /'
+echo "total: $(find "$OUT" -name '*.sip' | wc -l) files, $(find "$OUT" -name '*.sip' -printf '%s\n' | awk '{s+=$1} END {print s+0}') bytes"

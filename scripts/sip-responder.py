@@ -12,6 +12,7 @@ Answers are just good enough for scanners and test tools to keep going:
   INVITE    unknown R-URI user -> 404; no credentials -> 407 Proxy-Authenticate;
             bad digest -> 403; good digest -> 100 Trying + 486 Busy Here
   ACK       absorbed;  BYE/CANCEL -> 481;  anything else -> 501;  responses absorbed
+  missing From/To/Call-ID/CSeq -> 400
 
 Accounts: 100/100, 101/s3cret-101, 200/s3cret-200 (realm "asterisk").
 Stdlib only.  Binds only 127.0.0.0/8 or ::1 and only ever answers loopback peers.
@@ -32,9 +33,9 @@ USERS = {"100": "100", "101": "s3cret-101", "200": "s3cret-200"}
 REALM = "asterisk"
 SERVER = "Asterisk PBX 16.28.0"
 ALLOW = "INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, SUBSCRIBE, NOTIFY, INFO, PUBLISH, MESSAGE"
-REASONS = {100: "Trying", 200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           407: "Proxy Authentication Required", 481: "Call/Transaction Does Not Exist",
-           486: "Busy Here", 501: "Not Implemented"}
+REASONS = {100: "Trying", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+           404: "Not Found", 407: "Proxy Authentication Required",
+           481: "Call/Transaction Does Not Exist", 486: "Busy Here", 501: "Not Implemented"}
 COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "content-length",
            "c": "content-type", "k": "supported", "s": "subject", "e": "content-encoding"}
 NONCES = []  # nonces we issued (bounded), accepted in Authorization
@@ -121,7 +122,7 @@ def digest(auth, method):
     return "ok" if p.get("response", "").lower() == want else "bad"
 
 
-def build(req, code, src, local, extra=()):
+def build(req, code, src, extra=()):
     lines = ["SIP/2.0 %d %s" % (code, REASONS[code])]
     vias = req.all("via")
     lines += ["Via: " + (fix_via(v, src) if i == 0 else v) for i, v in enumerate(vias)]
@@ -141,37 +142,32 @@ def handle(data, src, local):
     method, uri, version = req.start[:3]
     if not data.strip() or not version.startswith("SIP/2.0") or not req.get("via"):
         return []  # empty datagram, response, or garbage: absorb
-    r = lambda code, *extra: build(req, code, src, local, extra)
-    creds = req.get("authorization") or req.get("proxy-authorization")
+    r = lambda code, *extra: build(req, code, src, extra)
+    if not all(req.get(h) for h in ("from", "to", "call-id", "cseq")):
+        return [] if method == "ACK" else [r(400)]
     if method == "OPTIONS":
         if uri_user(uri) and uri_user(uri) not in USERS:
             return [r(404)]
         return [r(200, ("Contact", "<sip:%s:%d>" % local), ("Allow", ALLOW),
                   ("Supported", "replaces, timer"), ("Accept", "application/sdp"),
                   ("Accept-Language", "en"))]
-    if method == "REGISTER":
-        if creds:
-            verdict = digest(creds, method)
-            if verdict == "stale":
-                return [r(401, *challenge("WWW-Authenticate", stale=True))]
-            if verdict == "bad":
-                return [r(403)]
-            expires = req.get("expires") or "3600"
-            contacts = [("Contact", c) for c in req.all("contact") if expires != "0"]
-            return [r(200, ("Expires", expires), *contacts,
-                      ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())))]
-        if uri_user(req.get("to")) not in USERS:
-            return [r(404)]
-        return [r(401, *challenge("WWW-Authenticate"))]
-    if method == "INVITE":
-        if creds:
-            verdict = digest(creds, method)
-            if verdict == "stale":
-                return [r(407, *challenge("Proxy-Authenticate", stale=True))]
-            return [r(100), r(486)] if verdict == "ok" else [r(403)]
-        if uri_user(uri) and uri_user(uri) not in USERS:
-            return [r(404)]
-        return [r(407, *challenge("Proxy-Authenticate"))]
+    if method in ("REGISTER", "INVITE"):
+        code, header = (401, "WWW-Authenticate") if method == "REGISTER" else (407, "Proxy-Authenticate")
+        creds = req.get("authorization") or req.get("proxy-authorization")
+        target = uri_user(req.get("to") if method == "REGISTER" else uri)
+        if not creds:
+            if (target or method == "REGISTER") and target not in USERS:
+                return [r(404)]  # chan_sip without alwaysauthreject: unknown peer/extension
+            return [r(code, *challenge(header))]
+        verdict = digest(creds, method)
+        if verdict != "ok":
+            return [r(code, *challenge(header, stale=True))] if verdict == "stale" else [r(403)]
+        if method == "INVITE":
+            return [r(100), r(486)]
+        expires = req.get("expires") or "3600"
+        contacts = [("Contact", c) for c in req.all("contact") if expires != "0"]
+        return [r(200, ("Expires", expires), *contacts,
+                  ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())))]
     if method == "ACK":
         return []
     if method in ("BYE", "CANCEL"):
@@ -186,6 +182,22 @@ def udp_reply_addr(data, src):
     if re.search(r";\s*rport", via.partition(",")[0], re.I):
         return src
     return (src[0], sent_by(via)[1]) + tuple(src[2:])
+
+
+def next_frame(buf):
+    """Pops one complete message off a TCP stream buffer (RFC 3261 18.3), else None."""
+    while buf[:1] in (b"\r", b"\n"):
+        del buf[:1]  # CRLF keep-alives between messages are not saved
+    m = re.search(rb"\r?\n\r?\n", buf)
+    if not m:
+        return None
+    cl = re.search(rb"(?im)^(?:content-length|l)\s*:\s*(\d+)", bytes(buf[:m.start()]))
+    end = m.end() + (int(cl.group(1)) if cl else 0)
+    if len(buf) < end:
+        return None
+    data = bytes(buf[:end])
+    del buf[:end]
+    return data
 
 
 def main():
@@ -250,18 +262,7 @@ def main():
                 except OSError:
                     chunk = b""
                 buf += chunk
-                while True:  # frame by blank line + Content-Length (RFC 3261 18.3)
-                    while buf[:1] in (b"\r", b"\n"):
-                        del buf[:1]  # CRLF keep-alives between messages
-                    m = re.search(rb"\r?\n\r?\n", buf)
-                    if not m:
-                        break
-                    cl = re.search(rb"(?im)^(?:content-length|l)\s*:\s*(\d+)", bytes(buf[:m.start()]))
-                    end = m.end() + (int(cl.group(1)) if cl else 0)
-                    if len(buf) < end:
-                        break
-                    data = bytes(buf[:end])
-                    del buf[:end]
+                while (data := next_frame(buf)) is not None:
                     record("tcp", data, peer, local)
                     try:
                         for resp in handle(data, peer, local):

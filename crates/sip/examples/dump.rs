@@ -6,7 +6,12 @@ fn main() {
             Ok(msg) => {
                 println!("{path}: {:?}", msg.start_line());
                 for h in msg.headers() {
-                    println!("  {:?} {:?} = {:?}", h.kind, String::from_utf8_lossy(h.name), String::from_utf8_lossy(h.value));
+                    println!(
+                        "  {:?} {:?} = {:?}",
+                        h.kind,
+                        String::from_utf8_lossy(h.name),
+                        String::from_utf8_lossy(h.value)
+                    );
                 }
                 println!("  anomalies: {:?}", msg.anomalies());
             }

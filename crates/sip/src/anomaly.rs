@@ -219,7 +219,9 @@ mod tests {
         for kind in AnomalyKind::ALL {
             let name = kind.name();
             assert!(seen.insert(name), "duplicate name {name}");
-            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
             assert_eq!(AnomalyKind::from_name(name), Some(*kind));
         }
         assert_eq!(AnomalyKind::from_name("no_such_anomaly"), None);

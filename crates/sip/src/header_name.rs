@@ -250,15 +250,24 @@ mod tests {
     fn lookup_ignores_case() {
         assert_eq!(HeaderName::parse(b"MaX-fOrWaRdS"), HeaderName::MaxForwards);
         assert_eq!(HeaderName::parse(b"call-id"), HeaderName::CallId);
-        assert_eq!(HeaderName::parse(b"www-authenticate"), HeaderName::WwwAuthenticate);
+        assert_eq!(
+            HeaderName::parse(b"www-authenticate"),
+            HeaderName::WwwAuthenticate
+        );
         assert_eq!(HeaderName::parse(b"X-Custom"), HeaderName::Other);
         assert_eq!(HeaderName::COUNT, HeaderName::KNOWN.len());
     }
 
     #[test]
     fn misspellings_resemble_known_names() {
-        assert_eq!(HeaderName::resembles(b"content-lnegth"), Some(HeaderName::ContentLength));
-        assert_eq!(HeaderName::resembles(b"Usr-Agent"), Some(HeaderName::UserAgent));
+        assert_eq!(
+            HeaderName::resembles(b"content-lnegth"),
+            Some(HeaderName::ContentLength)
+        );
+        assert_eq!(
+            HeaderName::resembles(b"Usr-Agent"),
+            Some(HeaderName::UserAgent)
+        );
         assert_eq!(HeaderName::resembles(b"Contcat"), Some(HeaderName::Contact));
         assert_eq!(HeaderName::resembles(b"X-Serialnumber"), None);
         assert_eq!(HeaderName::resembles(b"NewFangledHeader"), None);

@@ -88,7 +88,9 @@ impl<'a> Uri<'a> {
         let scheme_raw = &raw[..colon];
         if scheme_raw.is_empty()
             || !scheme_raw[0].is_ascii_alphabetic()
-            || !scheme_raw.iter().all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            || !scheme_raw
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
         {
             return Err(UriError::NoScheme);
         }
@@ -154,9 +156,15 @@ impl<'a> Uri<'a> {
             self.host = inner;
             (close + 1, HostKind::Ipv6(addr))
         } else {
-            let end = hostport.iter().position(|b| b":;?".contains(b)).unwrap_or(hostport.len());
+            let end = hostport
+                .iter()
+                .position(|b| b":;?".contains(b))
+                .unwrap_or(hostport.len());
             self.host = &hostport[..end];
-            let kind = match std::str::from_utf8(self.host).ok().and_then(|s| s.parse().ok()) {
+            let kind = match std::str::from_utf8(self.host)
+                .ok()
+                .and_then(|s| s.parse().ok())
+            {
                 Some(v4) => HostKind::Ipv4(v4),
                 None => HostKind::Name,
             };
@@ -168,7 +176,10 @@ impl<'a> Uri<'a> {
         self.host_kind = host_kind;
         let mut tail = &hostport[host_end..];
         if let Some(after) = tail.strip_prefix(b":") {
-            let end = after.iter().position(|b| b";?".contains(b)).unwrap_or(after.len());
+            let end = after
+                .iter()
+                .position(|b| b";?".contains(b))
+                .unwrap_or(after.len());
             let port = text::parse_u64(&after[..end]).ok_or(UriError::InvalidPort)?;
             self.port = Some(u16::try_from(port).map_err(|_| UriError::InvalidPort)?);
             tail = &after[end..];
@@ -224,8 +235,14 @@ mod tests {
     fn user_may_hold_reserved_characters() {
         let raw: &[u8] = b"sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com";
         let u = Uri::parse(raw).unwrap();
-        assert_eq!(u.user, Some(&b"1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"[..]));
-        assert_eq!(u.password, Some(&b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"[..]));
+        assert_eq!(
+            u.user,
+            Some(&b"1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"[..])
+        );
+        assert_eq!(
+            u.password,
+            Some(&b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"[..])
+        );
         assert_eq!(u.host, b"example.com");
         let semi = Uri::parse(b"sip:user;par=u%40example.net@example.com").unwrap();
         assert_eq!(semi.user, Some(&b"user;par=u%40example.net"[..]));
@@ -239,8 +256,14 @@ mod tests {
         assert_eq!(u.port, Some(5070));
         assert_eq!(u.param("lr"), Some(&b""[..]));
         assert_eq!(Uri::parse(b"sip:2001:db8::10"), Err(UriError::InvalidPort));
-        assert_eq!(Uri::parse(b"sip:user@[2001:db8:::192.0.2.1]"), Err(UriError::InvalidIpv6));
-        assert_eq!(Uri::parse(b"sip:user@[2001:db8::1"), Err(UriError::InvalidIpv6));
+        assert_eq!(
+            Uri::parse(b"sip:user@[2001:db8:::192.0.2.1]"),
+            Err(UriError::InvalidIpv6)
+        );
+        assert_eq!(
+            Uri::parse(b"sip:user@[2001:db8::1"),
+            Err(UriError::InvalidIpv6)
+        );
     }
 
     #[test]
@@ -248,10 +271,16 @@ mod tests {
         let u = Uri::parse(b"sip:user@example.com?Route=%3Csip:example.com%3E").unwrap();
         assert_eq!(u.headers, Some(&b"Route=%3Csip:example.com%3E"[..]));
         let t = Uri::parse(b"tel:+1-201-555-0123;phone-context=example.com").unwrap();
-        assert_eq!((t.scheme, t.user), (Scheme::Tel, Some(&b"+1-201-555-0123"[..])));
+        assert_eq!(
+            (t.scheme, t.user),
+            (Scheme::Tel, Some(&b"+1-201-555-0123"[..]))
+        );
         assert_eq!(t.param("phone-context"), Some(&b"example.com"[..]));
         let o = Uri::parse(b"http://www.example.com").unwrap();
-        assert_eq!((o.scheme, o.opaque), (Scheme::Other, &b"//www.example.com"[..]));
+        assert_eq!(
+            (o.scheme, o.opaque),
+            (Scheme::Other, &b"//www.example.com"[..])
+        );
     }
 
     #[test]

@@ -20,7 +20,10 @@ pub(crate) fn validate(msg: &mut Message<'_>) {
         match h.kind {
             HeaderName::From | HeaderName::To => {
                 let na = NameAddr::parse_checked(h.value, &mut report);
-                if h.kind == HeaderName::From && msg.first_index(HeaderName::From) == Some(i) && na.tag().is_none() {
+                if h.kind == HeaderName::From
+                    && msg.first_index(HeaderName::From) == Some(i)
+                    && na.tag().is_none()
+                {
                     report(AnomalyKind::MissingFromTag);
                 }
             }
@@ -54,7 +57,9 @@ pub(crate) fn validate(msg: &mut Message<'_>) {
                     r(AnomalyKind::InvalidWarning);
                 }
             }),
-            HeaderName::Date if !scalar::is_valid_sip_date(h.value) => report(AnomalyKind::InvalidDate),
+            HeaderName::Date if !scalar::is_valid_sip_date(h.value) => {
+                report(AnomalyKind::InvalidDate)
+            }
             HeaderName::CallId if h.value.is_empty() => report(AnomalyKind::EmptyHeaderValue),
             HeaderName::Authorization | HeaderName::ProxyAuthorization => {
                 let creds = crate::digest::Credentials::parse(h.value);
@@ -69,7 +74,8 @@ pub(crate) fn validate(msg: &mut Message<'_>) {
         found.push((AnomalyKind::BodyWithoutContentType, None));
     }
     if let Some(ct) = msg.content_type() {
-        if is_sdp(ct) && !msg.body.is_empty() && !crate::sdp::Sdp::parse(msg.body).is_well_formed() {
+        if is_sdp(ct) && !msg.body.is_empty() && !crate::sdp::Sdp::parse(msg.body).is_well_formed()
+        {
             found.push((AnomalyKind::MalformedSdp, None));
         }
     }
@@ -87,7 +93,9 @@ fn is_sdp(content_type: &[u8]) -> bool {
 type Found = Vec<(AnomalyKind, Option<usize>)>;
 
 fn check_start_line(msg: &Message<'_>, found: &mut Found) {
-    let StartLine::Request { uri, .. } = msg.start else { return };
+    let StartLine::Request { uri, .. } = msg.start else {
+        return;
+    };
     let bracketed = uri.strip_prefix(b"<").and_then(|u| u.strip_suffix(b">"));
     if bracketed.is_some() {
         found.push((AnomalyKind::AngleBracketsInRequestUri, None));
@@ -96,7 +104,9 @@ fn check_start_line(msg: &Message<'_>, found: &mut Found) {
         return; // already reported as whitespace_in_request_uri; the URI cannot parse.
     }
     match Uri::parse(bracketed.unwrap_or(uri)) {
-        Ok(parsed) if parsed.headers.is_some() => found.push((AnomalyKind::HeadersInRequestUri, None)),
+        Ok(parsed) if parsed.headers.is_some() => {
+            found.push((AnomalyKind::HeadersInRequestUri, None))
+        }
         Ok(_) => {}
         Err(_) => found.push((AnomalyKind::InvalidUri, None)),
     }
@@ -105,7 +115,12 @@ fn check_start_line(msg: &Message<'_>, found: &mut Found) {
 /// Non-UTF-8 bytes and stray control characters in the start line and header section.
 fn check_text(msg: &Message<'_>, found: &mut Found) {
     let start = msg.start_line_raw;
-    if std::str::from_utf8(start).is_err() || msg.headers.iter().any(|h| std::str::from_utf8(h.line).is_err()) {
+    if std::str::from_utf8(start).is_err()
+        || msg
+            .headers
+            .iter()
+            .any(|h| std::str::from_utf8(h.line).is_err())
+    {
         found.push((AnomalyKind::NonUtf8Bytes, None));
     }
     let is_ctl = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
@@ -175,7 +190,9 @@ fn check_list<'a>(
 fn check_contact(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKind)) {
     let star = text::trim(value) == b"*";
     if star {
-        let is_register = msg.method().is_some_and(|m| m.eq_ignore_ascii_case(b"REGISTER"));
+        let is_register = msg
+            .method()
+            .is_some_and(|m| m.eq_ignore_ascii_case(b"REGISTER"));
         if !is_register || msg.list_values(HeaderName::Contact).count() > 1 {
             report(AnomalyKind::InvalidContactStar);
         }

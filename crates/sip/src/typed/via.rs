@@ -43,7 +43,10 @@ impl<'a> Via<'a> {
             return None;
         };
         let after = text::trim(after);
-        let t_end = after.iter().position(|&b| !text::is_token_char(b)).unwrap_or(after.len());
+        let t_end = after
+            .iter()
+            .position(|&b| !text::is_token_char(b))
+            .unwrap_or(after.len());
         let transport = &after[..t_end];
         let sent_by_and_params = text::trim(&after[t_end..]);
         if transport.is_empty() || sent_by_and_params.is_empty() || t_end == after.len() {
@@ -67,7 +70,16 @@ impl<'a> Via<'a> {
         if host.is_empty() || host.iter().any(|&b| text::is_lws(b)) {
             report(AnomalyKind::InvalidVia);
         }
-        let via = Via { raw, protocol, version, transport, host, host_kind, port, params };
+        let via = Via {
+            raw,
+            protocol,
+            version,
+            transport,
+            host,
+            host_kind,
+            port,
+            params,
+        };
         if via.param_iter().any(|p| p.name.is_empty()) {
             report(AnomalyKind::EmptyParameter);
         }
@@ -162,14 +174,23 @@ mod tests {
     #[test]
     fn folded_and_spaced_via() {
         let v = Via::parse(b"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
-        assert_eq!((v.protocol, v.version, v.transport), (&b"SIP"[..], &b"2.0"[..], &b"UDP"[..]));
+        assert_eq!(
+            (v.protocol, v.version, v.transport),
+            (&b"SIP"[..], &b"2.0"[..], &b"UDP"[..])
+        );
         assert_eq!(v.host, b"192.0.2.2");
-        assert_eq!(defects(b"SIP/2.0/TCP spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8"), vec![]);
+        assert_eq!(
+            defects(b"SIP/2.0/TCP spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8"),
+            vec![]
+        );
     }
 
     #[test]
     fn ipv6_sent_by_and_received() {
-        let v = Via::parse(b"SIP/2.0/UDP [2001:db8::9:1]:6050;received=2001:db8::9:255;branch=z9hG4bKas3").unwrap();
+        let v = Via::parse(
+            b"SIP/2.0/UDP [2001:db8::9:1]:6050;received=2001:db8::9:255;branch=z9hG4bKas3",
+        )
+        .unwrap();
         assert_eq!(v.host, b"2001:db8::9:1");
         assert!(matches!(v.host_kind, HostKind::Ipv6(_)));
         assert_eq!(v.port, Some(6050));
@@ -178,10 +199,17 @@ mod tests {
 
     #[test]
     fn defects_are_named() {
-        assert!(defects(b"SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw").contains(&AnomalyKind::UnknownSipVersion));
+        assert!(defects(b"SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw")
+            .contains(&AnomalyKind::UnknownSipVersion));
         assert!(defects(b"SIP/2.0/UDP 192.0.2.15;;").contains(&AnomalyKind::EmptyParameter));
-        assert_eq!(defects(b"SIP/2.0/UDP 192.0.2.5"), vec![AnomalyKind::MissingViaBranch]);
-        assert_eq!(defects(b"SIP/2.0/UDP h;branch=1"), vec![AnomalyKind::Rfc2543Branch]);
+        assert_eq!(
+            defects(b"SIP/2.0/UDP 192.0.2.5"),
+            vec![AnomalyKind::MissingViaBranch]
+        );
+        assert_eq!(
+            defects(b"SIP/2.0/UDP h;branch=1"),
+            vec![AnomalyKind::Rfc2543Branch]
+        );
         assert_eq!(defects(b"garbage"), vec![AnomalyKind::InvalidVia]);
         assert_eq!(defects(b"SIP/2.0/UDP"), vec![AnomalyKind::InvalidVia]);
         assert!(defects(b"SIP/2.0/UDP h:70000;branch=z9hG4bK1").contains(&AnomalyKind::InvalidPort));

@@ -72,6 +72,16 @@ fn sip_register_qop_none() {
 }
 
 #[test]
+fn qop_token_hashed_as_sent() {
+    // hashlib: ...:00000001:0a4f113b:AUTH:<ha2>, the client's own spelling.
+    let creds = Credentials::parse(
+        br#"Digest username="100", realm="asterisk", nonce="6c3b5e1a", uri="sip:127.0.0.1", qop=AUTH, nc=00000001, cnonce="0a4f113b", response="f6b29a5333672e6e4010a0e124764b40""#,
+    )
+    .expect("parses");
+    assert_eq!(verify(&creds, b"REGISTER", b"secret"), Verification::Ok);
+}
+
+#[test]
 fn md5_sess() {
     let a1 = ha1(
         b"100",
@@ -120,6 +130,16 @@ fn raw_backslash_is_hashed_as_sent() {
     );
     let creds = Credentials::parse(value.as_bytes()).expect("parses");
     assert_eq!(verify(&creds, b"REGISTER", b"pw"), Verification::Ok);
+
+    // An RFC-conforming client escapes it: `a\\b` on the wire, `a\b` hashed.
+    let value = value.replace(r"a\b", r"a\\b");
+    let creds = Credentials::parse(value.as_bytes()).expect("parses");
+    assert_eq!(creds.username, Some(&br"a\\b"[..]));
+    assert_eq!(verify(&creds, b"REGISTER", b"pw"), Verification::Ok);
+    assert_eq!(
+        verify(&creds, b"REGISTER", b"px"),
+        Verification::WrongPassword
+    );
 }
 
 #[test]
@@ -147,13 +167,10 @@ fn unsupported_and_malformed() {
         check(format!("Basic {base}")),
         Verification::Unsupported(Unsupported::Scheme)
     );
+    // qop=auth without nc or cnonce falls back to RFC 2069 (see below).
     assert_eq!(
         check(format!("Digest {base}, qop=auth, nc=00000001")),
-        Verification::Malformed(DigestDefect::MissingCnonce)
-    );
-    assert_eq!(
-        check(format!("Digest {base}, qop=auth, cnonce=\"c\"")),
-        Verification::Malformed(DigestDefect::MissingNc)
+        Verification::WrongPassword
     );
     assert_eq!(
         check(format!("Digest {base}, algorithm=MD5-sess")),
@@ -274,6 +291,17 @@ fn credentials_builder_round_trips() {
         assert_eq!(verify(&creds, b"REGISTER", b"secret"), Verification::Ok);
     }
 
+    // Values needing escapes survive the round trip.
+    let odd = CredentialsSpec {
+        username: br#"x"y\z"#,
+        ..spec
+    };
+    out.clear();
+    odd.write_value(&mut out).expect("md5");
+    let creds = Credentials::parse(&out).expect("parses");
+    assert_eq!(creds.username, Some(&br#"x\"y\\z"#[..]));
+    assert_eq!(verify(&creds, b"REGISTER", b"secret"), Verification::Ok);
+
     let sess_no_qop = CredentialsSpec {
         qop: None,
         algorithm: Some(Algorithm::Md5Sess),
@@ -290,5 +318,55 @@ fn credentials_builder_round_trips() {
     assert_eq!(
         sha.write_value(&mut out),
         Err(DigestError::Unsupported(Unsupported::Algorithm))
+    );
+}
+
+/// Authorization values captured from the real tools against the test
+/// responder (accounts 100/100, 101/s3cret-101, realm "asterisk").
+#[test]
+fn real_tool_captures() {
+    let cases: [(&[u8], &[u8], &[u8]); 4] = [
+        // nmap sip-brute: RFC 2069, algorithm last.
+        (
+            b"REGISTER",
+            br#"Digest username="100", realm="asterisk", nonce="4389e028", uri="sip:127.0.0.1", response="f87c8e9190856b4306482df9a8f545f9", algorithm=MD5"#,
+            b"100",
+        ),
+        // sipsak: uri and algorithm before realm.
+        (
+            b"REGISTER",
+            br#"Digest username="100", uri="sip:127.0.0.1", algorithm=MD5, realm="asterisk", nonce="8727413d", response="4d2e6b1d957bd3af26c0d64e5e921d76""#,
+            b"100",
+        ),
+        // SIPp Proxy-Authorization on INVITE, no spaces.
+        (
+            b"INVITE",
+            br#"Digest username="100",realm="asterisk",uri="sip:127.0.0.1:5060",nonce="a5bb98a7",response="d785619c5c11bd92ed9cbea8feb0ee5f",algorithm=MD5"#,
+            b"100",
+        ),
+        // svcrack: qop=auth with no nc/cnonce, RFC 2069 response.
+        (
+            b"REGISTER",
+            br#"Digest username="100",realm="asterisk",nonce="fe45e189",uri="sip:127.0.0.1",algorithm=MD5,qop=auth,response="7c6df263eaa91f095ac099a5ccf37e01""#,
+            b"100",
+        ),
+    ];
+    for (method, value, password) in cases {
+        let creds = Credentials::parse(value).expect("parses");
+        assert_eq!(
+            verify(&creds, method, password),
+            Verification::Ok,
+            "{creds:?}"
+        );
+        assert_eq!(
+            verify(&creds, method, b"s3cret-101"),
+            Verification::WrongPassword
+        );
+    }
+    let svcrack = Credentials::parse(cases[3].1).expect("parses");
+    assert_eq!(
+        svcrack.defects,
+        [DigestDefect::MissingCnonce, DigestDefect::MissingNc],
+        "svcrack's qop quirk is visible to analysis"
     );
 }

@@ -1,0 +1,5 @@
+//! sipscope: the application. The pipeline is laid out as folders, in the order data flows:
+//! `sources` (where messages come from) → `analysis` → `sinks` → `reports`; `output` holds the
+//! formats commands print. See ARCHITECTURE.md for the map and the invariants.
+
+pub mod output;
