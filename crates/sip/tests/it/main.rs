@@ -1,0 +1,3 @@
+//! The protocol crate's one integration-test binary: each module is one concern.
+
+mod corpus;
