@@ -1,0 +1,3 @@
+//! The application's one integration-test binary: each module drives one command end to end.
+
+mod parse_cmd;
