@@ -5,8 +5,9 @@
 # at most $MAX_FILES files per folder (the first ones, in arrival order).
 #
 # Needs: python3, sipvicious (pip install sipvicious), nmap, sipsak, sipp (apt: sip-tester).
-# Needs root for nmap -sU.  All traffic goes to 127.0.0.0/8 only; every tool runs
-# under `timeout`.  Whole run takes ~1 minute.
+# Needs root for nmap -sU.  All traffic goes to 127.0.0.0/8 or ::1 only; every tool
+# runs under `timeout` with small counts.  A full run takes about 70 seconds.
+# Exits 1 if any run captured nothing.
 #
 # Usage: scripts/capture-tool-fixtures.sh [RUN...]   (default: all runs)
 #   KEEP_WORK=1  keep the work dir (responder logs, tool output) instead of deleting it
@@ -55,6 +56,7 @@ stop_responder() {
 }
 
 SUMMARY=()
+FAILED=0
 # capture NAME SECONDS "ADDR..." CMD...
 capture() {
     local name=$1 secs=$2 addrs=$3; shift 3
@@ -73,7 +75,10 @@ capture() {
     kept=$(find "$dest" -name '*.sip' | wc -l)
     [ "$rc" = 124 ] && rc="$rc (timeout)"
     SUMMARY+=("$(printf '%-22s %3d kept / %3d captured, tool exit %s' "$name" "$kept" "$total" "$rc")")
-    [ "$total" -gt 0 ] || SUMMARY+=("  ^ FAILED: nothing captured, see $dir/tool.log")
+    if [ "$total" -eq 0 ]; then
+        SUMMARY+=("  ^ FAILED: nothing captured, see tool.log (KEEP_WORK=1)")
+        FAILED=1
+    fi
 }
 
 SELECTED=("$@")
@@ -84,7 +89,7 @@ printf '1234\n100\nsecret\n' >"$WORK/passwords.txt"
 
 echo "== versions"
 {
-    echo "sipvicious $(sipvicious_svmap --version 2>&1 | grep -o 'v[0-9.]*' | head -1)"
+    sipvicious_svmap --version 2>&1 | head -1
     nmap --version | head -1
     sipsak --version 2>&1 | head -1
     sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1
@@ -127,3 +132,4 @@ echo
 echo "== fixtures in ${OUT#"$ROOT"/}"
 printf '%s\n' "${SUMMARY[@]}"
 echo "total: $(find "$OUT" -name '*.sip' | wc -l) files, $(find "$OUT" -name '*.sip' -printf '%s\n' | awk '{s+=$1} END {print s+0}') bytes"
+exit $FAILED

@@ -53,6 +53,7 @@ fn sipscope_parse(bytes: &[u8]) -> sipscope_sip::Message<'_> {
 /// What the typed tier extracts, so the crates can be checked to agree.
 #[derive(Debug, PartialEq, Eq)]
 struct Summary {
+    request: bool,
     cseq: u64,
     from_tag: Option<String>,
     to_tag: Option<String>,
@@ -67,6 +68,7 @@ fn sipscope_typed(bytes: &[u8]) -> Summary {
     let vias = msg.vias().map(|v| black_box(v)).count();
     let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     Summary {
+        request: msg.is_request(),
         cseq: cseq.seq.expect("sipscope cseq number"),
         from_tag: from.tag().map(s),
         to_tag: to.tag().map(s),
@@ -200,6 +202,7 @@ fn ezk_typed(buf: &bytes::Bytes) -> Summary {
     let msg = ezk::parse(buf);
     let t = ezk::typed(&msg);
     Summary {
+        request: msg.line.is_request(),
         cseq: u64::from(t.cseq.cseq),
         from_tag: t.from.tag.map(|t| t.to_string()),
         to_tag: t.to.tag.map(|t| t.to_string()),

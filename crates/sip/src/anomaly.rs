@@ -18,13 +18,13 @@ pub enum AnomalyClass {
 }
 
 macro_rules! anomalies {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $class:ident; )*) => {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $name:literal, $class:ident; )*) => {
         /// Every kind of defect the parser can report. The snake_case [`AnomalyKind::name`] is
         /// stable.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum AnomalyKind {
-            $( $(#[$doc])* $variant, )*
+            $( $(#[doc = $doc])* $variant, )*
         }
 
         impl AnomalyKind {
@@ -34,6 +34,11 @@ macro_rules! anomalies {
             /// The stable snake_case name.
             pub const fn name(self) -> &'static str {
                 match self { $( AnomalyKind::$variant => $name, )* }
+            }
+
+            /// One-sentence description (the variant's documentation).
+            pub const fn description(self) -> &'static str {
+                match self { $( AnomalyKind::$variant => concat!($($doc),*), )* }
             }
 
             /// How serious the defect is.

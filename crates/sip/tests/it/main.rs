@@ -1,3 +1,4 @@
 //! The protocol crate's one integration-test binary: each module is one concern.
 
 mod corpus;
+mod docs;
