@@ -114,6 +114,7 @@ fn rsip_typed(bytes: &[u8]) -> Summary {
         })
     };
     Summary {
+        request: matches!(msg, rsip::SipMessage::Request(_)),
         cseq: u64::from(cseq.seq),
         from_tag: tag(&from.params),
         to_tag: tag(&to.params),

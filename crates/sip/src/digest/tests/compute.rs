@@ -2,9 +2,8 @@
 //! cross-checked with Python's hashlib.
 
 use crate::digest::{
-    ha1, ha2, response, response_for_password, verify, Algorithm, Challenge, ChallengeSpec,
-    ClientQop, Credentials, CredentialsSpec, DigestDefect, DigestError, PreparedCredentials,
-    Unsupported, Verification,
+    ha1, ha2, response, response_for_password, verify, Algorithm, Credentials, DigestDefect,
+    PreparedCredentials, Unsupported, Verification,
 };
 
 #[test]
