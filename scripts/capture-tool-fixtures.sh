@@ -11,10 +11,11 @@
 #
 # Usage: scripts/capture-tool-fixtures.sh [RUN...]   (default: all runs)
 #   KEEP_WORK=1  keep the work dir (responder logs, tool output) instead of deleting it
+#   OUT_DIR=DIR  write the runs under DIR instead of the fixtures folder (scripts/check-real-tools.sh)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=$ROOT/crates/sip/tests/fixtures/tools
+OUT=${OUT_DIR:-$ROOT/crates/sip/tests/fixtures/tools}
 RESPONDER=$ROOT/scripts/sip-responder.py
 SIPP_XML=$ROOT/scripts/sipp
 MAX_FILES=${MAX_FILES:-40}

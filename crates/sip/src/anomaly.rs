@@ -170,6 +170,8 @@ anomalies! {
     MissingViaBranch = "missing_via_branch", Notice;
     /// A Via branch without the RFC 3261 magic cookie `z9hG4bK`.
     Rfc2543Branch = "rfc2543_branch", Notice;
+    /// An IPv6 address without `[` `]` in a URI or Via sent-by (SIPVicious writes `::1:5061`).
+    UnbracketedIpv6 = "unbracketed_ipv6", Syntax;
     /// A port number above 65535 or not a number.
     InvalidPort = "invalid_port", Syntax;
     /// A Contact of `*` mixed with other values, or `*` outside REGISTER.
@@ -224,9 +226,7 @@ mod tests {
         for kind in AnomalyKind::ALL {
             let name = kind.name();
             assert!(seen.insert(name), "duplicate name {name}");
-            assert!(name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
             assert_eq!(AnomalyKind::from_name(name), Some(*kind));
         }
         assert_eq!(AnomalyKind::from_name("no_such_anomaly"), None);

@@ -11,11 +11,7 @@ use std::net::IpAddr;
 
 /// Appends `value` with CR and LF replaced by spaces.
 fn push_safe(out: &mut Vec<u8>, value: &[u8]) {
-    out.extend(
-        value
-            .iter()
-            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-    );
+    out.extend(value.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
 }
 
 fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
@@ -41,15 +37,7 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
     /// A response with this status to `request`. Via (all of them, in order), From, To,
     /// Call-ID and CSeq are copied from the request.
     pub fn new(request: &'r Message<'a>, code: u16, reason: &'r str) -> Self {
-        ResponseBuilder {
-            request,
-            code,
-            reason,
-            to_tag: None,
-            received: None,
-            headers: Vec::new(),
-            body: None,
-        }
+        ResponseBuilder { request, code, reason, to_tag: None, received: None, headers: Vec::new(), body: None }
     }
 
     /// The tag to add to To when the request's To has none (RFC 3261 §8.2.6.2). Not added to
@@ -211,23 +199,11 @@ impl RequestBuilder<'_> {
         let (sent_by, transport, branch) = self.via;
         let via = format!("SIP/2.0/{transport} {sent_by};branch={branch}");
         push_header(out, "Via", via.as_bytes());
-        push_header(
-            out,
-            "Max-Forwards",
-            self.max_forwards.unwrap_or(70).to_string().as_bytes(),
-        );
-        push_header(
-            out,
-            "From",
-            format!("{};tag={}", self.from, self.from_tag).as_bytes(),
-        );
+        push_header(out, "Max-Forwards", self.max_forwards.unwrap_or(70).to_string().as_bytes());
+        push_header(out, "From", format!("{};tag={}", self.from, self.from_tag).as_bytes());
         push_header(out, "To", self.to.as_bytes());
         push_header(out, "Call-ID", self.call_id.as_bytes());
-        push_header(
-            out,
-            "CSeq",
-            format!("{} {}", self.cseq, self.method).as_bytes(),
-        );
+        push_header(out, "CSeq", format!("{} {}", self.cseq, self.method).as_bytes());
         for (name, value) in &self.headers {
             push_header(out, name, value);
         }
@@ -291,23 +267,14 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn trying_gets_no_tag_and_existing_tags_stay() {
         let req = parse(SVMAP).unwrap();
-        let trying = parse_owned(
-            ResponseBuilder::new(&req, 100, "Trying")
-                .to_tag(b"x")
-                .build(),
-        );
+        let trying = parse_owned(ResponseBuilder::new(&req, 100, "Trying").to_tag(b"x").build());
         assert!(trying.contains("To: \"100\" <sip:100@127.0.0.1>\r\n"));
         let tagged = SVMAP.to_vec().into_iter().collect::<Vec<u8>>();
-        let tagged = String::from_utf8(tagged).unwrap().replace(
-            "<sip:100@127.0.0.1>\r\nFrom",
-            "<sip:100@127.0.0.1>;tag=old\r\nFrom",
-        );
+        let tagged = String::from_utf8(tagged)
+            .unwrap()
+            .replace("<sip:100@127.0.0.1>\r\nFrom", "<sip:100@127.0.0.1>;tag=old\r\nFrom");
         let req = parse(tagged.as_bytes()).unwrap();
-        let resp = parse_owned(
-            ResponseBuilder::new(&req, 404, "Not Found")
-                .to_tag(b"new")
-                .build(),
-        );
+        let resp = parse_owned(ResponseBuilder::new(&req, 404, "Not Found").to_tag(b"new").build());
         assert!(resp.contains(";tag=old\r\n") && !resp.contains("tag=new"));
     }
 
@@ -318,16 +285,15 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn injected_line_breaks_are_neutralised() {
         let req = parse(SVMAP).unwrap();
-        let resp = ResponseBuilder::new(&req, 200, "OK\r\nX-Evil: 1")
-            .header("Server", b"a\r\nX-Evil: 2")
-            .build();
+        let resp = ResponseBuilder::new(&req, 200, "OK\r\nX-Evil: 1").header("Server", b"a\r\nX-Evil: 2").build();
         let parsed = parse(&resp).unwrap();
         assert_eq!(parsed.headers_named("X-Evil").count(), 0);
     }
 
     #[test]
     fn request_builder_output_parses_cleanly() {
-        let sdp = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let sdp =
+            b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
         let req = RequestBuilder {
             method: "INVITE",
             uri: "sip:0044123456789@127.0.0.1",

@@ -46,25 +46,15 @@ pub struct FrameLimits {
 
 impl Default for FrameLimits {
     fn default() -> Self {
-        FrameLimits {
-            max_header_bytes: 64 * 1024,
-            max_body_bytes: 1024 * 1024,
-        }
+        FrameLimits { max_header_bytes: 64 * 1024, max_body_bytes: 1024 * 1024 }
     }
 }
 
 /// Looks at the start of `buf` and says whether a whole message is there.
 pub fn frame(buf: &[u8], limits: FrameLimits) -> Frame {
-    let start = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
     if start == buf.len() {
-        return if start == 0 {
-            Frame::NeedMore(None)
-        } else {
-            Frame::KeepAlive(start)
-        };
+        return if start == 0 { Frame::NeedMore(None) } else { Frame::KeepAlive(start) };
     }
     let Some((headers_end, body_start)) = find_header_end(&buf[start..]) else {
         if buf.len() - start > limits.max_header_bytes {
@@ -118,8 +108,7 @@ fn content_length(head: &[u8]) -> Result<Option<u64>, FrameError> {
         if HeaderName::parse(text::trim(&line[..colon])) != HeaderName::ContentLength {
             continue;
         }
-        let value =
-            text::parse_u64(text::trim(&line[colon + 1..])).ok_or(FrameError::BadContentLength)?;
+        let value = text::parse_u64(text::trim(&line[colon + 1..])).ok_or(FrameError::BadContentLength)?;
         if found.is_some_and(|f| f != value) {
             return Err(FrameError::BadContentLength);
         }
@@ -139,14 +128,8 @@ mod tests {
     fn two_messages_in_one_buffer() {
         let mut buf = A.to_vec();
         buf.extend_from_slice(B);
-        assert_eq!(
-            frame(&buf, FrameLimits::default()),
-            Frame::Complete(A.len())
-        );
-        assert_eq!(
-            frame(&buf[A.len()..], FrameLimits::default()),
-            Frame::Complete(B.len())
-        );
+        assert_eq!(frame(&buf, FrameLimits::default()), Frame::Complete(A.len()));
+        assert_eq!(frame(&buf[A.len()..], FrameLimits::default()), Frame::Complete(B.len()));
     }
 
     #[test]
@@ -155,18 +138,12 @@ mod tests {
             let f = frame(&B[..cut], FrameLimits::default());
             assert!(matches!(f, Frame::NeedMore(_)), "cut at {cut}: {f:?}");
         }
-        assert_eq!(
-            frame(&B[..B.len() - 2], FrameLimits::default()),
-            Frame::NeedMore(Some(B.len()))
-        );
+        assert_eq!(frame(&B[..B.len() - 2], FrameLimits::default()), Frame::NeedMore(Some(B.len())));
     }
 
     #[test]
     fn keepalives_and_bare_lf() {
-        assert_eq!(
-            frame(b"\r\n\r\n", FrameLimits::default()),
-            Frame::KeepAlive(4)
-        );
+        assert_eq!(frame(b"\r\n\r\n", FrameLimits::default()), Frame::KeepAlive(4));
         let lf = b"\r\nOPTIONS sip:a SIP/2.0\nl: 2\n\nhi";
         assert_eq!(frame(lf, FrameLimits::default()), Frame::Complete(lf.len()));
     }
@@ -174,31 +151,13 @@ mod tests {
     #[test]
     fn invalid_streams() {
         let missing = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n";
-        assert_eq!(
-            frame(missing, FrameLimits::default()),
-            Frame::Invalid(FrameError::MissingContentLength)
-        );
+        assert_eq!(frame(missing, FrameLimits::default()), Frame::Invalid(FrameError::MissingContentLength));
         let negative = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: -1\r\n\r\n";
-        assert_eq!(
-            frame(negative, FrameLimits::default()),
-            Frame::Invalid(FrameError::BadContentLength)
-        );
-        let limits = FrameLimits {
-            max_header_bytes: 16,
-            max_body_bytes: 4,
-        };
-        assert!(matches!(
-            frame(&[b'a'; 64], limits),
-            Frame::Invalid(FrameError::HeadersTooLong(16))
-        ));
-        assert_eq!(
-            frame(B, limits),
-            Frame::Invalid(FrameError::HeadersTooLong(16))
-        );
-        let big = FrameLimits {
-            max_header_bytes: 1000,
-            max_body_bytes: 4,
-        };
+        assert_eq!(frame(negative, FrameLimits::default()), Frame::Invalid(FrameError::BadContentLength));
+        let limits = FrameLimits { max_header_bytes: 16, max_body_bytes: 4 };
+        assert!(matches!(frame(&[b'a'; 64], limits), Frame::Invalid(FrameError::HeadersTooLong(16))));
+        assert_eq!(frame(B, limits), Frame::Invalid(FrameError::HeadersTooLong(16)));
+        let big = FrameLimits { max_header_bytes: 1000, max_body_bytes: 4 };
         assert_eq!(frame(B, big), Frame::Invalid(FrameError::BodyTooLong(5)));
     }
 }

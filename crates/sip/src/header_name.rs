@@ -194,11 +194,7 @@ fn edit_distance(a: &[u8], b: &[u8]) -> usize {
         for j in 1..=m {
             let cost = usize::from(!a[i - 1].eq_ignore_ascii_case(&b[j - 1]));
             let mut best = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1
-                && j > 1
-                && a[i - 1].eq_ignore_ascii_case(&b[j - 2])
-                && a[i - 2].eq_ignore_ascii_case(&b[j - 1])
-            {
+            if i > 1 && j > 1 && a[i - 1].eq_ignore_ascii_case(&b[j - 2]) && a[i - 2].eq_ignore_ascii_case(&b[j - 1]) {
                 best = best.min(prev2[j - 2] + 1);
             }
             cur[j] = best;
@@ -250,24 +246,15 @@ mod tests {
     fn lookup_ignores_case() {
         assert_eq!(HeaderName::parse(b"MaX-fOrWaRdS"), HeaderName::MaxForwards);
         assert_eq!(HeaderName::parse(b"call-id"), HeaderName::CallId);
-        assert_eq!(
-            HeaderName::parse(b"www-authenticate"),
-            HeaderName::WwwAuthenticate
-        );
+        assert_eq!(HeaderName::parse(b"www-authenticate"), HeaderName::WwwAuthenticate);
         assert_eq!(HeaderName::parse(b"X-Custom"), HeaderName::Other);
         assert_eq!(HeaderName::COUNT, HeaderName::KNOWN.len());
     }
 
     #[test]
     fn misspellings_resemble_known_names() {
-        assert_eq!(
-            HeaderName::resembles(b"content-lnegth"),
-            Some(HeaderName::ContentLength)
-        );
-        assert_eq!(
-            HeaderName::resembles(b"Usr-Agent"),
-            Some(HeaderName::UserAgent)
-        );
+        assert_eq!(HeaderName::resembles(b"content-lnegth"), Some(HeaderName::ContentLength));
+        assert_eq!(HeaderName::resembles(b"Usr-Agent"), Some(HeaderName::UserAgent));
         assert_eq!(HeaderName::resembles(b"Contcat"), Some(HeaderName::Contact));
         assert_eq!(HeaderName::resembles(b"X-Serialnumber"), None);
         assert_eq!(HeaderName::resembles(b"NewFangledHeader"), None);

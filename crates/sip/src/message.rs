@@ -43,10 +43,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_headers: 256,
-            max_junk: 1024,
-        }
+        Limits { max_headers: 256, max_junk: 1024 }
     }
 }
 
@@ -87,21 +84,13 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
 
 impl<'a> Message<'a> {
     /// Parses `bytes` as one message.
-    pub fn parse_with(
-        bytes: &'a [u8],
-        transport: Transport,
-        limits: Limits,
-    ) -> Result<Message<'a>, ParseError> {
+    pub fn parse_with(bytes: &'a [u8], transport: Transport, limits: Limits) -> Result<Message<'a>, ParseError> {
         let (junk_end, line_end, line, start) = find_start_line(bytes, limits.max_junk)?;
         let mut msg = Message {
             raw: bytes,
             junk: &bytes[..junk_end],
             start_line_raw: line,
-            start: StartLine::Request {
-                method: &[],
-                uri: &[],
-                version: &[],
-            },
+            start: StartLine::Request { method: &[], uri: &[], version: &[] },
             headers: Vec::with_capacity(16),
             first: [0; HeaderName::COUNT],
             body: &[],
@@ -175,14 +164,7 @@ impl<'a> Message<'a> {
         }
     }
 
-    fn push_header_line(
-        &mut self,
-        bytes: &'a [u8],
-        pos: usize,
-        content_end: usize,
-        next: usize,
-        limits: Limits,
-    ) {
+    fn push_header_line(&mut self, bytes: &'a [u8], pos: usize, content_end: usize, next: usize, limits: Limits) {
         let content = &bytes[pos..content_end];
         if matches!(content[0], b' ' | b'\t') {
             // A continuation line folds into the previous header.
@@ -190,11 +172,7 @@ impl<'a> Message<'a> {
                 let value_start = last.value.as_ptr() as usize - bytes.as_ptr() as usize;
                 let line_start = last.line.as_ptr() as usize - bytes.as_ptr() as usize;
                 let value = text::trim(&bytes[value_start..content_end]);
-                last.value = if value.is_empty() {
-                    &bytes[value_start..value_start]
-                } else {
-                    value
-                };
+                last.value = if value.is_empty() { &bytes[value_start..value_start] } else { value };
                 last.line = &bytes[line_start..next];
                 return;
             }
@@ -212,11 +190,7 @@ impl<'a> Message<'a> {
                 let name = text::trim(&content[..colon]);
                 let value_region = &content[colon + 1..];
                 let value = text::trim(value_region);
-                let value = if value.is_empty() {
-                    &value_region[value_region.len()..]
-                } else {
-                    value
-                };
+                let value = if value.is_empty() { &value_region[value_region.len()..] } else { value };
                 let kind = HeaderName::parse(name);
                 if !text::is_token(name) {
                     self.note(AnomalyKind::InvalidHeaderName, Some(index));
@@ -238,20 +212,13 @@ impl<'a> Message<'a> {
                 self.note(AnomalyKind::DuplicateSingleValueHeader, Some(index));
             }
         }
-        self.headers.push(Header {
-            name,
-            value,
-            line: &bytes[pos..next],
-            kind,
-        });
+        self.headers.push(Header { name, value, line: &bytes[pos..next], kind });
     }
 
     fn read_body(&mut self, bytes: &'a [u8], start: usize, transport: Transport) {
         let available = &bytes[start.min(bytes.len())..];
         let mut declared: Option<u64> = None;
-        let first_cl = self
-            .first_index(HeaderName::ContentLength)
-            .unwrap_or(self.headers.len());
+        let first_cl = self.first_index(HeaderName::ContentLength).unwrap_or(self.headers.len());
         for i in first_cl..self.headers.len() {
             let Header { kind, value, .. } = self.headers[i];
             if kind != HeaderName::ContentLength {
@@ -263,14 +230,10 @@ impl<'a> Message<'a> {
                 text::Number::Invalid => None,
             };
             match parsed {
-                None if value.first() == Some(&b'-') => {
-                    self.anomalies_push(AnomalyKind::NegativeContentLength, i)
-                }
+                None if value.first() == Some(&b'-') => self.anomalies_push(AnomalyKind::NegativeContentLength, i),
                 None => self.anomalies_push(AnomalyKind::InvalidContentLength, i),
                 Some(v) => match declared {
-                    Some(d) if d != v => {
-                        self.anomalies_push(AnomalyKind::ConflictingContentLength, i)
-                    }
+                    Some(d) if d != v => self.anomalies_push(AnomalyKind::ConflictingContentLength, i),
                     Some(_) => {}
                     None => declared = Some(v),
                 },
@@ -278,10 +241,7 @@ impl<'a> Message<'a> {
         }
         match declared {
             Some(len) if len > available.len() as u64 => {
-                self.note(
-                    AnomalyKind::ContentLengthExceedsBody,
-                    self.first_index(HeaderName::ContentLength),
-                );
+                self.note(AnomalyKind::ContentLengthExceedsBody, self.first_index(HeaderName::ContentLength));
                 self.body = available;
             }
             Some(len) => {
@@ -353,10 +313,7 @@ impl<'a> Message<'a> {
     /// The parsed Request-URI (`<>` around it tolerated), when it parses.
     pub fn request_uri(&self) -> Option<Uri<'a>> {
         let raw = self.request_uri_raw()?;
-        let raw = raw
-            .strip_prefix(b"<")
-            .and_then(|r| r.strip_suffix(b">"))
-            .unwrap_or(raw);
+        let raw = raw.strip_prefix(b"<").and_then(|r| r.strip_suffix(b">")).unwrap_or(raw);
         Uri::parse(raw).ok()
     }
 
@@ -412,9 +369,7 @@ impl<'a> Message<'a> {
     /// The comma-separated elements of every header of a list-valued kind (Via, Contact,
     /// Route, Allow, Supported …), in order.
     pub fn list_values(&self, kind: HeaderName) -> impl Iterator<Item = &'a [u8]> + '_ {
-        self.headers_of(kind)
-            .flat_map(|h| ListIter::new(h.value))
-            .filter(|v| !v.is_empty())
+        self.headers_of(kind).flat_map(|h| ListIter::new(h.value)).filter(|v| !v.is_empty())
     }
 
     /// Call-ID value.
@@ -444,9 +399,7 @@ impl<'a> Message<'a> {
 
     /// Contacts; a `*` contact is reported by [`Message::contact_is_star`] instead.
     pub fn contacts(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
-        self.list_values(HeaderName::Contact)
-            .filter(|v| *v != b"*")
-            .map(NameAddr::parse)
+        self.list_values(HeaderName::Contact).filter(|v| *v != b"*").map(NameAddr::parse)
     }
 
     /// True for `Contact: *` (a REGISTER removing all bindings).
@@ -557,7 +510,5 @@ fn find_start_line(bytes: &[u8], max_junk: usize) -> Result<StartFound<'_>, Pars
         }
         pos = next;
     }
-    Err(ParseError::NoStartLine {
-        searched: pos.min(bytes.len()),
-    })
+    Err(ParseError::NoStartLine { searched: pos.min(bytes.len()) })
 }

@@ -15,19 +15,13 @@ pub struct OwnedMessage {
 impl OwnedMessage {
     /// Copies the bytes a message was parsed from.
     pub fn from_message(msg: &Message<'_>, transport: Transport) -> OwnedMessage {
-        OwnedMessage {
-            raw: msg.raw().into(),
-            transport,
-        }
+        OwnedMessage { raw: msg.raw().into(), transport }
     }
 
     /// Takes ownership of raw bytes, checking that they parse.
     pub fn from_bytes(raw: Vec<u8>, transport: Transport) -> Result<OwnedMessage, ParseError> {
         Message::parse_with(&raw, transport, Limits::default())?;
-        Ok(OwnedMessage {
-            raw: raw.into_boxed_slice(),
-            transport,
-        })
+        Ok(OwnedMessage { raw: raw.into_boxed_slice(), transport })
     }
 
     /// The raw bytes.

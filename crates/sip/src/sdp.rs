@@ -31,9 +31,7 @@ impl<'a> Sdp<'a> {
                 continue;
             }
             match line {
-                [kind, b'=', value @ ..] if kind.is_ascii_lowercase() => {
-                    sdp.lines.push(SdpLine { kind: *kind, value })
-                }
+                [kind, b'=', value @ ..] if kind.is_ascii_lowercase() => sdp.lines.push(SdpLine { kind: *kind, value }),
                 _ => sdp.malformed.push(line),
             }
         }
@@ -47,17 +45,12 @@ impl<'a> Sdp<'a> {
 
     /// Values of every line of one type.
     pub fn values(&self, kind: u8) -> impl Iterator<Item = &'a [u8]> + '_ {
-        self.lines
-            .iter()
-            .filter(move |l| l.kind == kind)
-            .map(|l| l.value)
+        self.lines.iter().filter(move |l| l.kind == kind).map(|l| l.value)
     }
 
     /// The connection addresses (`c=IN IP4 192.0.2.1` gives `192.0.2.1`).
     pub fn connection_addresses(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
-        self.values(b'c')
-            .filter_map(|v| v.split(|&b| b == b' ').nth(2))
-            .map(text::trim)
+        self.values(b'c').filter_map(|v| v.split(|&b| b == b' ').nth(2)).map(text::trim)
     }
 
     /// The media descriptions as (media, port, protocol) (`m=audio 49217 RTP/AVP 0` gives
@@ -65,11 +58,7 @@ impl<'a> Sdp<'a> {
     pub fn media(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8], &'a [u8])> + '_ {
         self.values(b'm').map(|v| {
             let mut parts = v.split(|&b| b == b' ').filter(|p| !p.is_empty());
-            (
-                parts.next().unwrap_or(&[]),
-                parts.next().unwrap_or(&[]),
-                parts.next().unwrap_or(&[]),
-            )
+            (parts.next().unwrap_or(&[]), parts.next().unwrap_or(&[]), parts.next().unwrap_or(&[]))
         })
     }
 }
@@ -85,10 +74,7 @@ mod tests {
         let sdp = Sdp::parse(OFFER);
         assert!(sdp.is_well_formed());
         assert_eq!(sdp.lines.len(), 8);
-        assert_eq!(
-            sdp.connection_addresses().collect::<Vec<_>>(),
-            vec![&b"192.0.2.4"[..]]
-        );
+        assert_eq!(sdp.connection_addresses().collect::<Vec<_>>(), vec![&b"192.0.2.4"[..]]);
         let media: Vec<_> = sdp.media().collect();
         assert_eq!(media[0], (&b"audio"[..], &b"49217"[..], &b"RTP/AVP"[..]));
         assert_eq!(sdp.values(b'a').count(), 1);

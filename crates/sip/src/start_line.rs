@@ -39,10 +39,7 @@ fn is_sp(b: &u8) -> bool {
 
 /// Reads a start line (without its line ending). `None` when the line is not recognisable as
 /// either form; otherwise the line and the defects found in it.
-pub fn parse_start_line<'a>(
-    line: &'a [u8],
-    report: &mut dyn FnMut(AnomalyKind),
-) -> Option<StartLine<'a>> {
+pub fn parse_start_line<'a>(line: &'a [u8], report: &mut dyn FnMut(AnomalyKind)) -> Option<StartLine<'a>> {
     let first_end = line.iter().position(is_sp).unwrap_or(line.len());
     let first = &line[..first_end];
     if first.is_empty() {
@@ -68,10 +65,7 @@ pub fn parse_start_line<'a>(
         report(AnomalyKind::TrailingWhitespaceInStartLine);
     }
     // Exactly one SP on each side of the URI.
-    if uri_region.len() != uri.len() + 2
-        || uri_region[0] != b' '
-        || uri_region[uri_region.len() - 1] != b' '
-    {
+    if uri_region.len() != uri.len() + 2 || uri_region[0] != b' ' || uri_region[uri_region.len() - 1] != b' ' {
         report(AnomalyKind::ExtraWhitespaceInStartLine);
     }
     if uri.iter().any(|&b| text::is_lws(b)) {
@@ -83,11 +77,7 @@ pub fn parse_start_line<'a>(
     if !version.eq_ignore_ascii_case(b"SIP/2.0") {
         report(AnomalyKind::UnknownSipVersion);
     }
-    Some(StartLine::Request {
-        method: first,
-        uri,
-        version,
-    })
+    Some(StartLine::Request { method: first, uri, version })
 }
 
 /// `METHOD uri` with no version (seen in the wild and in the RFC 4475 archive's `test.dat`):
@@ -108,11 +98,7 @@ fn parse_versionless_request<'a>(
         return None;
     }
     report(AnomalyKind::MissingSipVersion);
-    Some(StartLine::Request {
-        method,
-        uri,
-        version: &[],
-    })
+    Some(StartLine::Request { method, uri, version: &[] })
 }
 
 fn parse_status_line<'a>(
@@ -140,12 +126,7 @@ fn parse_status_line<'a>(
     if !version.eq_ignore_ascii_case(b"SIP/2.0") {
         report(AnomalyKind::UnknownSipVersion);
     }
-    Some(StartLine::Response {
-        version,
-        code,
-        code_raw,
-        reason,
-    })
+    Some(StartLine::Response { version, code, code_raw, reason })
 }
 
 #[cfg(test)]
@@ -161,14 +142,7 @@ mod tests {
     #[test]
     fn request_lines() {
         let (sl, defects) = parse(b"OPTIONS sip:100@192.0.2.1 SIP/2.0");
-        assert_eq!(
-            sl,
-            Some(StartLine::Request {
-                method: b"OPTIONS",
-                uri: b"sip:100@192.0.2.1",
-                version: b"SIP/2.0"
-            })
-        );
+        assert_eq!(sl, Some(StartLine::Request { method: b"OPTIONS", uri: b"sip:100@192.0.2.1", version: b"SIP/2.0" }));
         assert!(defects.is_empty());
         let (_, d) = parse(b"INVITE  sip:user@example.com  SIP/2.0");
         assert_eq!(d, vec![AnomalyKind::ExtraWhitespaceInStartLine]);
@@ -176,13 +150,7 @@ mod tests {
         assert_eq!(d, vec![AnomalyKind::TrailingWhitespaceInStartLine]);
         let (sl, d) = parse(b"INVITE sip:user@example.com; lr SIP/2.0");
         assert_eq!(d, vec![AnomalyKind::WhitespaceInRequestUri]);
-        assert!(matches!(
-            sl,
-            Some(StartLine::Request {
-                uri: b"sip:user@example.com; lr",
-                ..
-            })
-        ));
+        assert!(matches!(sl, Some(StartLine::Request { uri: b"sip:user@example.com; lr", .. })));
         let (_, d) = parse(b"OPTIONS sip:t.watson@example.org SIP/7.0");
         assert_eq!(d, vec![AnomalyKind::UnknownSipVersion]);
     }
@@ -192,12 +160,7 @@ mod tests {
         let (sl, d) = parse(b"SIP/2.0 100 ");
         assert_eq!(
             sl,
-            Some(StartLine::Response {
-                version: b"SIP/2.0",
-                code: Some(100),
-                code_raw: b"100",
-                reason: b""
-            })
+            Some(StartLine::Response { version: b"SIP/2.0", code: Some(100), code_raw: b"100", reason: b"" })
         );
         assert!(d.is_empty());
         let (sl, d) = parse(b"SIP/2.0 4294967301 better not break the receiver");
@@ -206,14 +169,7 @@ mod tests {
         let (_, d) = parse(b"SIP/2.0 OK fine");
         assert_eq!(d, vec![AnomalyKind::InvalidStatusCode]);
         let (sl, _) = parse(b"SIP/2.0 200");
-        assert!(matches!(
-            sl,
-            Some(StartLine::Response {
-                code: Some(200),
-                reason: b"",
-                ..
-            })
-        ));
+        assert!(matches!(sl, Some(StartLine::Response { code: Some(200), reason: b"", .. })));
     }
 
     #[test]

@@ -113,10 +113,7 @@ pub struct ListIter<'a> {
 impl<'a> ListIter<'a> {
     /// Starts splitting `value`.
     pub fn new(value: &'a [u8]) -> Self {
-        ListIter {
-            rest: Some(value),
-            unterminated: false,
-        }
+        ListIter { rest: Some(value), unterminated: false }
     }
 }
 
@@ -161,9 +158,7 @@ impl<'a> ParamIter<'a> {
     pub fn new(span: &'a [u8]) -> Self {
         let span = trim(span);
         let span = span.strip_prefix(b";").unwrap_or(span);
-        ParamIter {
-            rest: if span.is_empty() { None } else { Some(span) },
-        }
+        ParamIter { rest: if span.is_empty() { None } else { Some(span) } }
     }
 }
 
@@ -184,14 +179,8 @@ impl<'a> Iterator for ParamIter<'a> {
             }
         };
         Some(match memchr::memchr(b'=', item) {
-            Some(eq) => Param {
-                name: trim(&item[..eq]),
-                value: Some(trim(&item[eq + 1..])),
-            },
-            None => Param {
-                name: trim(item),
-                value: None,
-            },
+            Some(eq) => Param { name: trim(&item[..eq]), value: Some(trim(&item[eq + 1..])) },
+            None => Param { name: trim(item), value: None },
         })
     }
 }
@@ -247,13 +236,7 @@ mod tests {
     fn list_split_respects_quotes_and_brackets() {
         let v = br#""Bell, Alexander" <sip:a@b;x=1,2>;tag=1 , <sip:c@d>"#;
         let items: Vec<_> = ListIter::new(v).collect();
-        assert_eq!(
-            items,
-            vec![
-                &br#""Bell, Alexander" <sip:a@b;x=1,2>;tag=1"#[..],
-                b"<sip:c@d>"
-            ]
-        );
+        assert_eq!(items, vec![&br#""Bell, Alexander" <sip:a@b;x=1,2>;tag=1"#[..], b"<sip:c@d>"]);
     }
 
     #[test]
@@ -270,25 +253,10 @@ mod tests {
         let span = b" ; tag = 98asjd8\r\n ;lr; q=\"0.5;x\"";
         let params: Vec<_> = ParamIter::new(span).collect();
         assert_eq!(params.len(), 3);
-        assert_eq!(
-            params[0],
-            Param {
-                name: b"tag",
-                value: Some(b"98asjd8")
-            }
-        );
-        assert_eq!(
-            params[1],
-            Param {
-                name: b"lr",
-                value: None
-            }
-        );
+        assert_eq!(params[0], Param { name: b"tag", value: Some(b"98asjd8") });
+        assert_eq!(params[1], Param { name: b"lr", value: None });
         assert_eq!(params[2].value, Some(&b"\"0.5;x\""[..]));
-        assert_eq!(
-            find_param(span, "TAG").and_then(|p| p.value),
-            Some(&b"98asjd8"[..])
-        );
+        assert_eq!(find_param(span, "TAG").and_then(|p| p.value), Some(&b"98asjd8"[..]));
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct Uri<'a> {
     pub headers: Option<&'a [u8]>,
     /// For [`Scheme::Other`], everything after the colon.
     pub opaque: &'a [u8],
+    /// The host is an IPv6 address written without brackets (`sip:100@::1:5061`, as
+    /// SIPVicious writes it): accepted, but RFC 3261 requires `[...]`.
+    pub unbracketed_ipv6: bool,
 }
 
 /// Why a URI could not be parsed.
@@ -88,9 +91,7 @@ impl<'a> Uri<'a> {
         let scheme_raw = &raw[..colon];
         if scheme_raw.is_empty()
             || !scheme_raw[0].is_ascii_alphabetic()
-            || !scheme_raw
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            || !scheme_raw.iter().all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
         {
             return Err(UriError::NoScheme);
         }
@@ -116,6 +117,7 @@ impl<'a> Uri<'a> {
             params: &[],
             headers: None,
             opaque: &[],
+            unbracketed_ipv6: false,
         };
         match scheme {
             Scheme::Sip | Scheme::Sips => uri.parse_sip(rest)?,
@@ -155,16 +157,21 @@ impl<'a> Uri<'a> {
                 .ok_or(UriError::InvalidIpv6)?;
             self.host = inner;
             (close + 1, HostKind::Ipv6(addr))
+        } else if let Some((host, addr, port)) = unbracketed_ipv6(hostport) {
+            self.host = host;
+            self.unbracketed_ipv6 = true;
+            self.port = port;
+            (
+                host.len()
+                    + port.map_or(0, |_| {
+                        1 + hostport[host.len() + 1..].iter().take_while(|b| b.is_ascii_digit()).count()
+                    }),
+                HostKind::Ipv6(addr),
+            )
         } else {
-            let end = hostport
-                .iter()
-                .position(|b| b":;?".contains(b))
-                .unwrap_or(hostport.len());
+            let end = hostport.iter().position(|b| b":;?".contains(b)).unwrap_or(hostport.len());
             self.host = &hostport[..end];
-            let kind = match std::str::from_utf8(self.host)
-                .ok()
-                .and_then(|s| s.parse().ok())
-            {
+            let kind = match std::str::from_utf8(self.host).ok().and_then(|s| s.parse().ok()) {
                 Some(v4) => HostKind::Ipv4(v4),
                 None => HostKind::Name,
             };
@@ -175,11 +182,8 @@ impl<'a> Uri<'a> {
         }
         self.host_kind = host_kind;
         let mut tail = &hostport[host_end..];
-        if let Some(after) = tail.strip_prefix(b":") {
-            let end = after
-                .iter()
-                .position(|b| b";?".contains(b))
-                .unwrap_or(after.len());
+        if let (Some(after), false) = (tail.strip_prefix(b":"), self.unbracketed_ipv6) {
+            let end = after.iter().position(|b| b";?".contains(b)).unwrap_or(after.len());
             let port = text::parse_u64(&after[..end]).ok_or(UriError::InvalidPort)?;
             self.port = Some(u16::try_from(port).map_err(|_| UriError::InvalidPort)?);
             tail = &after[end..];
@@ -214,6 +218,27 @@ impl<'a> Uri<'a> {
     }
 }
 
+/// Reads an IPv6 address written without brackets at the start of `hostport` (up to `;` or
+/// `?`). Such text is ambiguous (RFC 5118 §4.3): `::1:5061` is a valid address and also `::1`
+/// with port 5061. SIP tools that write it mean address and port, so a final group of four or
+/// five decimal digits after a valid address is read as a port; the `unbracketed_ipv6` anomaly
+/// the callers raise says the reading is a guess.
+pub(crate) fn unbracketed_ipv6(hostport: &[u8]) -> Option<(&[u8], Ipv6Addr, Option<u16>)> {
+    let end = hostport.iter().position(|b| b";?".contains(b)).unwrap_or(hostport.len());
+    let text = std::str::from_utf8(&hostport[..end]).ok()?;
+    if text.bytes().filter(|&b| b == b':').count() < 2 {
+        return None;
+    }
+    if let Some((host, port)) = text.rsplit_once(':') {
+        let port_like = (4..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit());
+        if let (true, Ok(addr), Ok(port)) = (port_like, host.parse::<Ipv6Addr>(), port.parse::<u16>()) {
+            return Some((&hostport[..host.len()], addr, Some(port)));
+        }
+    }
+    let addr = text.parse::<Ipv6Addr>().ok()?;
+    Some((&hostport[..end], addr, None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,14 +260,8 @@ mod tests {
     fn user_may_hold_reserved_characters() {
         let raw: &[u8] = b"sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com";
         let u = Uri::parse(raw).unwrap();
-        assert_eq!(
-            u.user,
-            Some(&b"1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"[..])
-        );
-        assert_eq!(
-            u.password,
-            Some(&b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"[..])
-        );
+        assert_eq!(u.user, Some(&b"1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"[..]));
+        assert_eq!(u.password, Some(&b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"[..]));
         assert_eq!(u.host, b"example.com");
         let semi = Uri::parse(b"sip:user;par=u%40example.net@example.com").unwrap();
         assert_eq!(semi.user, Some(&b"user;par=u%40example.net"[..]));
@@ -255,15 +274,17 @@ mod tests {
         assert!(matches!(u.host_kind, HostKind::Ipv6(_)));
         assert_eq!(u.port, Some(5070));
         assert_eq!(u.param("lr"), Some(&b""[..]));
-        assert_eq!(Uri::parse(b"sip:2001:db8::10"), Err(UriError::InvalidPort));
-        assert_eq!(
-            Uri::parse(b"sip:user@[2001:db8:::192.0.2.1]"),
-            Err(UriError::InvalidIpv6)
-        );
-        assert_eq!(
-            Uri::parse(b"sip:user@[2001:db8::1"),
-            Err(UriError::InvalidIpv6)
-        );
+        // RFC 5118 4.2: an unbracketed address is read (the last colon cannot be a port
+        // separator here) but flagged.
+        let bare = Uri::parse(b"sip:2001:db8::10").unwrap();
+        assert!(bare.unbracketed_ipv6);
+        assert_eq!((bare.host, bare.port), (&b"2001:db8::10"[..], None));
+        let svmap = Uri::parse(b"sip:100@::1:5061;transport=udp").unwrap();
+        assert!(svmap.unbracketed_ipv6);
+        assert_eq!((svmap.host, svmap.port), (&b"::1"[..], Some(5061)));
+        assert_eq!(svmap.param("transport"), Some(&b"udp"[..]));
+        assert_eq!(Uri::parse(b"sip:user@[2001:db8:::192.0.2.1]"), Err(UriError::InvalidIpv6));
+        assert_eq!(Uri::parse(b"sip:user@[2001:db8::1"), Err(UriError::InvalidIpv6));
     }
 
     #[test]
@@ -271,16 +292,10 @@ mod tests {
         let u = Uri::parse(b"sip:user@example.com?Route=%3Csip:example.com%3E").unwrap();
         assert_eq!(u.headers, Some(&b"Route=%3Csip:example.com%3E"[..]));
         let t = Uri::parse(b"tel:+1-201-555-0123;phone-context=example.com").unwrap();
-        assert_eq!(
-            (t.scheme, t.user),
-            (Scheme::Tel, Some(&b"+1-201-555-0123"[..]))
-        );
+        assert_eq!((t.scheme, t.user), (Scheme::Tel, Some(&b"+1-201-555-0123"[..])));
         assert_eq!(t.param("phone-context"), Some(&b"example.com"[..]));
         let o = Uri::parse(b"http://www.example.com").unwrap();
-        assert_eq!(
-            (o.scheme, o.opaque),
-            (Scheme::Other, &b"//www.example.com"[..])
-        );
+        assert_eq!((o.scheme, o.opaque), (Scheme::Other, &b"//www.example.com"[..]));
     }
 
     #[test]

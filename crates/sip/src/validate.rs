@@ -20,10 +20,7 @@ pub(crate) fn validate(msg: &mut Message<'_>) {
         match h.kind {
             HeaderName::From | HeaderName::To => {
                 let na = NameAddr::parse_checked(h.value, &mut report);
-                if h.kind == HeaderName::From
-                    && msg.first_index(HeaderName::From) == Some(i)
-                    && na.tag().is_none()
-                {
+                if h.kind == HeaderName::From && msg.first_index(HeaderName::From) == Some(i) && na.tag().is_none() {
                     report(AnomalyKind::MissingFromTag);
                 }
             }
@@ -57,9 +54,7 @@ pub(crate) fn validate(msg: &mut Message<'_>) {
                     r(AnomalyKind::InvalidWarning);
                 }
             }),
-            HeaderName::Date if !scalar::is_valid_sip_date(h.value) => {
-                report(AnomalyKind::InvalidDate)
-            }
+            HeaderName::Date if !scalar::is_valid_sip_date(h.value) => report(AnomalyKind::InvalidDate),
             HeaderName::CallId if h.value.is_empty() => report(AnomalyKind::EmptyHeaderValue),
             HeaderName::Authorization | HeaderName::ProxyAuthorization => {
                 let creds = crate::digest::Credentials::parse(h.value);
@@ -74,8 +69,7 @@ pub(crate) fn validate(msg: &mut Message<'_>) {
         found.push((AnomalyKind::BodyWithoutContentType, None));
     }
     if let Some(ct) = msg.content_type() {
-        if is_sdp(ct) && !msg.body.is_empty() && !crate::sdp::Sdp::parse(msg.body).is_well_formed()
-        {
+        if is_sdp(ct) && !msg.body.is_empty() && !crate::sdp::Sdp::parse(msg.body).is_well_formed() {
             found.push((AnomalyKind::MalformedSdp, None));
         }
     }
@@ -104,9 +98,8 @@ fn check_start_line(msg: &Message<'_>, found: &mut Found) {
         return; // already reported as whitespace_in_request_uri; the URI cannot parse.
     }
     match Uri::parse(bracketed.unwrap_or(uri)) {
-        Ok(parsed) if parsed.headers.is_some() => {
-            found.push((AnomalyKind::HeadersInRequestUri, None))
-        }
+        Ok(parsed) if parsed.headers.is_some() => found.push((AnomalyKind::HeadersInRequestUri, None)),
+        Ok(parsed) if parsed.unbracketed_ipv6 => found.push((AnomalyKind::UnbracketedIpv6, None)),
         Ok(_) => {}
         Err(_) => found.push((AnomalyKind::InvalidUri, None)),
     }
@@ -115,12 +108,7 @@ fn check_start_line(msg: &Message<'_>, found: &mut Found) {
 /// Non-UTF-8 bytes and stray control characters in the start line and header section.
 fn check_text(msg: &Message<'_>, found: &mut Found) {
     let start = msg.start_line_raw;
-    if std::str::from_utf8(start).is_err()
-        || msg
-            .headers
-            .iter()
-            .any(|h| std::str::from_utf8(h.line).is_err())
-    {
+    if std::str::from_utf8(start).is_err() || msg.headers.iter().any(|h| std::str::from_utf8(h.line).is_err()) {
         found.push((AnomalyKind::NonUtf8Bytes, None));
     }
     let is_ctl = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
@@ -190,9 +178,7 @@ fn check_list<'a>(
 fn check_contact(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKind)) {
     let star = text::trim(value) == b"*";
     if star {
-        let is_register = msg
-            .method()
-            .is_some_and(|m| m.eq_ignore_ascii_case(b"REGISTER"));
+        let is_register = msg.method().is_some_and(|m| m.eq_ignore_ascii_case(b"REGISTER"));
         if !is_register || msg.list_values(HeaderName::Contact).count() > 1 {
             report(AnomalyKind::InvalidContactStar);
         }

@@ -81,20 +81,12 @@ impl<'a> Challenge<'a> {
 
     /// The offered qop options (`qop="auth,auth-int"`), empty tokens skipped.
     pub fn qop_options(&self) -> impl Iterator<Item = Qop<'a>> + 'a {
-        self.qop
-            .unwrap_or_default()
-            .split(|&b| b == b',')
-            .map(trim)
-            .filter(|t| !t.is_empty())
-            .map(Qop::parse)
+        self.qop.unwrap_or_default().split(|&b| b == b',').map(trim).filter(|t| !t.is_empty()).map(Qop::parse)
     }
 
     /// The `domain` URIs, split on whitespace.
     pub fn domain_uris(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.domain
-            .unwrap_or_default()
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|t| !t.is_empty())
+        self.domain.unwrap_or_default().split(|b| b.is_ascii_whitespace()).filter(|t| !t.is_empty())
     }
 }
 

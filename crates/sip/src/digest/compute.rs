@@ -118,9 +118,7 @@ pub fn response(
     ha2: &[u8; 32],
 ) -> [u8; 32] {
     let digest = match qop {
-        Some(qop) => md5_of(&[
-            ha1, b":", nonce, b":", nc, b":", cnonce, b":", qop, b":", ha2,
-        ]),
+        Some(qop) => md5_of(&[ha1, b":", nonce, b":", nc, b":", cnonce, b":", qop, b":", ha2]),
         None => md5_of(&[ha1, b":", nonce, b":", ha2]),
     };
     to_hex(&digest)

@@ -77,12 +77,7 @@ impl<'a> Credentials<'a> {
                 (self.uri, DigestDefect::MissingUri),
                 (self.response, DigestDefect::MissingResponse),
             ];
-            found.extend(
-                required
-                    .iter()
-                    .filter(|(v, _)| v.is_none())
-                    .map(|&(_, d)| d),
-            );
+            found.extend(required.iter().filter(|(v, _)| v.is_none()).map(|&(_, d)| d));
             let session = self.algorithm.is_some_and(|a| a.is_session());
             if (self.qop.is_some() || session) && self.cnonce.is_none() {
                 found.push(DigestDefect::MissingCnonce);
@@ -96,11 +91,7 @@ impl<'a> Credentials<'a> {
         }
         // Only the MD5 family has 32-digit responses; SHA-256 has 64.
         let md5_family = self.effective_algorithm().is_supported();
-        if md5_family
-            && self
-                .response
-                .is_some_and(|r| compute::decode_hex16(r).is_none())
-        {
+        if md5_family && self.response.is_some_and(|r| compute::decode_hex16(r).is_none()) {
             found.push(DigestDefect::ResponseNotHex32);
         }
         for defect in found {
@@ -182,15 +173,8 @@ impl CredentialsSpec<'_> {
             None if algorithm.is_session() => return Err(DigestError::SessionWithoutQop),
             None => (&[][..], &[][..], None),
         };
-        let ha1 = compute::ha1(
-            self.username,
-            self.realm,
-            self.password,
-            algorithm,
-            self.nonce,
-            cnonce,
-        )
-        .map_err(DigestError::Unsupported)?;
+        let ha1 = compute::ha1(self.username, self.realm, self.password, algorithm, self.nonce, cnonce)
+            .map_err(DigestError::Unsupported)?;
         let ha2 = compute::ha2(self.method, self.uri);
         let response = compute::response(&ha1, self.nonce, nc, cnonce, qop, &ha2);
 

@@ -175,10 +175,7 @@ impl<'a> Algorithm<'a> {
             (b"SHA-512-256", Algorithm::Sha512_256),
             (b"SHA-512-256-sess", Algorithm::Sha512_256Sess),
         ];
-        KNOWN
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(token))
-            .map_or(Algorithm::Other(token), |&(_, alg)| alg)
+        KNOWN.iter().find(|(name, _)| name.eq_ignore_ascii_case(token)).map_or(Algorithm::Other(token), |&(_, alg)| alg)
     }
 
     /// The token to put on the wire (canonical spelling for known ones).
@@ -201,10 +198,7 @@ impl<'a> Algorithm<'a> {
 
     /// Whether HA1 is the session variant (`-sess`).
     pub fn is_session(&self) -> bool {
-        matches!(
-            self,
-            Self::Md5Sess | Self::Sha256Sess | Self::Sha512_256Sess
-        )
+        matches!(self, Self::Md5Sess | Self::Sha256Sess | Self::Sha512_256Sess)
     }
 }
 

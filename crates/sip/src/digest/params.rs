@@ -201,17 +201,9 @@ pub(crate) fn tokenize(input: &[u8]) -> Result<Tokens<'_>, DigestError> {
         if params.iter().any(|p| p.is(name)) {
             push_defect(&mut defects, DigestDefect::DuplicateParameter);
         }
-        params.push(Param {
-            name,
-            value,
-            quoted,
-        });
+        params.push(Param { name, value, quoted });
     }
-    Ok(Tokens {
-        scheme,
-        params,
-        defects,
-    })
+    Ok(Tokens { scheme, params, defects })
 }
 
 /// First param with this name (first occurrence wins on duplicates).

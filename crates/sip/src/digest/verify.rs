@@ -90,14 +90,8 @@ pub fn verify(creds: &Credentials<'_>, method: &[u8], password: &[u8]) -> Verifi
 
 /// The response these credentials would carry for `password`, or `None`
 /// when they cannot be computed (see [`PreparedCredentials::new`]).
-pub fn response_for_password(
-    creds: &Credentials<'_>,
-    method: &[u8],
-    password: &[u8],
-) -> Option<[u8; 32]> {
-    PreparedCredentials::new(creds, method)
-        .ok()
-        .map(|p| p.response(password))
+pub fn response_for_password(creds: &Credentials<'_>, method: &[u8], password: &[u8]) -> Option<[u8; 32]> {
+    PreparedCredentials::new(creds, method).ok().map(|p| p.response(password))
 }
 
 /// Credentials with everything password-independent precomputed, for
@@ -160,9 +154,7 @@ impl Variant {
         for part in [inputs.username, b":", inputs.realm, b":"] {
             ha1_prefix.update(part);
         }
-        let session_suffix = inputs
-            .session_cnonce
-            .map(|cnonce| [b":", inputs.nonce, b":", cnonce].concat());
+        let session_suffix = inputs.session_cnonce.map(|cnonce| [b":", inputs.nonce, b":", cnonce].concat());
         let mut response_suffix = Vec::with_capacity(inputs.nonce.len() + 64);
         response_suffix.extend_from_slice(b":");
         response_suffix.extend_from_slice(inputs.nonce);
@@ -172,11 +164,7 @@ impl Variant {
             response_suffix.extend_from_slice(b":");
         }
         response_suffix.extend_from_slice(&ha2(method, inputs.uri));
-        Self {
-            ha1_prefix,
-            session_suffix,
-            response_suffix,
-        }
+        Self { ha1_prefix, session_suffix, response_suffix }
     }
 
     fn digest_from_base_ha1(&self, base: &[u8; 32]) -> [u8; 16] {
@@ -235,36 +223,16 @@ impl PreparedCredentials {
             _ => None,
         };
         // MD5-sess has no such fallback: HA1 itself needs the cnonce.
-        let session_cnonce = if algorithm.is_session() {
-            Some(need(creds.cnonce, DigestDefect::MissingCnonce)?)
-        } else {
-            None
-        };
-        let raw = Inputs {
-            username,
-            realm,
-            nonce,
-            uri,
-            qop_fields,
-            session_cnonce,
-        };
-        let unescaped = raw
-            .values()
-            .any(|v| v.contains(&b'\\'))
-            .then(|| Box::new(unescaped_variant(&raw, method)));
-        Ok(Self {
-            raw: Variant::new(&raw, method),
-            unescaped,
-            expected,
-        })
+        let session_cnonce =
+            if algorithm.is_session() { Some(need(creds.cnonce, DigestDefect::MissingCnonce)?) } else { None };
+        let raw = Inputs { username, realm, nonce, uri, qop_fields, session_cnonce };
+        let unescaped = raw.values().any(|v| v.contains(&b'\\')).then(|| Box::new(unescaped_variant(&raw, method)));
+        Ok(Self { raw: Variant::new(&raw, method), unescaped, expected })
     }
 
     fn check(&self, digest_of: impl Fn(&Variant) -> [u8; 16]) -> bool {
         let raw = ct_eq(&digest_of(&self.raw), &self.expected);
-        let unescaped = self
-            .unescaped
-            .as_deref()
-            .is_some_and(|v| ct_eq(&digest_of(v), &self.expected));
+        let unescaped = self.unescaped.as_deref().is_some_and(|v| ct_eq(&digest_of(v), &self.expected));
         raw | unescaped
     }
 

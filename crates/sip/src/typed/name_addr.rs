@@ -67,9 +67,7 @@ impl<'a> NameAddr<'a> {
                     let display = text::trim(&rest[..lt]);
                     if !display.is_empty() {
                         out.display = Some(display);
-                        let words_ok = display
-                            .split(|&b| text::is_lws(b))
-                            .all(|w| w.is_empty() || text::is_token(w));
+                        let words_ok = display.split(|&b| text::is_lws(b)).all(|w| w.is_empty() || text::is_token(w));
                         if !words_ok {
                             report(AnomalyKind::InvalidDisplayName);
                         }
@@ -103,10 +101,7 @@ impl<'a> NameAddr<'a> {
             None => {
                 // addr-spec: parameters after it belong to the header, so the URI ends at the
                 // first `;` or whitespace.
-                let end = rest
-                    .iter()
-                    .position(|&b| b == b';' || text::is_lws(b))
-                    .unwrap_or(rest.len());
+                let end = rest.iter().position(|&b| b == b';' || text::is_lws(b)).unwrap_or(rest.len());
                 out.uri_raw = &rest[..end];
                 out.params = text::trim(&rest[end..]);
                 if !out.params.is_empty() && out.params[0] != b';' {
@@ -119,8 +114,10 @@ impl<'a> NameAddr<'a> {
         }
         if !out.uri_raw.is_empty() {
             out.uri = Uri::parse(out.uri_raw).ok();
-            if out.uri.is_none() {
-                report(AnomalyKind::InvalidUri);
+            match out.uri {
+                None => report(AnomalyKind::InvalidUri),
+                Some(u) if u.unbracketed_ipv6 => report(AnomalyKind::UnbracketedIpv6),
+                Some(_) => {}
             }
         } else if raw.is_empty() {
             report(AnomalyKind::EmptyHeaderValue);
@@ -184,8 +181,7 @@ mod tests {
 
     #[test]
     fn quoted_display_with_escapes_and_folds() {
-        let v =
-            b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8";
+        let v = b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8";
         let na = NameAddr::parse(v);
         assert_eq!(na.display, Some(&b"J Rosenberg \\\\\\\""[..]));
         assert_eq!(na.uri_raw, b"sip:jdrosen@example.com");
@@ -206,10 +202,7 @@ mod tests {
 
     #[test]
     fn torture_defects_are_named() {
-        assert_eq!(
-            defects(b"\"Mr. J. User <sip:j.user@example.com>"),
-            vec![AnomalyKind::UnterminatedQuotedString]
-        );
+        assert_eq!(defects(b"\"Mr. J. User <sip:j.user@example.com>"), vec![AnomalyKind::UnterminatedQuotedString]);
         assert_eq!(
             defects(b"\"Watson, Thomas\" < sip:t.watson@example.org >"),
             vec![AnomalyKind::WhitespaceInAddrSpec]
@@ -218,18 +211,12 @@ mod tests {
             defects(b"Bell, Alexander <sip:a.g.bell@example.com>;tag=43"),
             vec![AnomalyKind::InvalidDisplayName]
         );
-        assert_eq!(
-            defects(b"\"Joe\" <sip:joe@example.org>;;;;"),
-            vec![AnomalyKind::EmptyParameter]
-        );
+        assert_eq!(defects(b"\"Joe\" <sip:joe@example.org>;;;;"), vec![AnomalyKind::EmptyParameter]);
         assert_eq!(
             defects(b"sip:user@example.com?Route=%3Csip:sip.example.com%3E"),
             vec![AnomalyKind::AddrSpecNeedsAngleBrackets]
         );
-        assert_eq!(
-            defects(b"<sip:x@y"),
-            vec![AnomalyKind::UnterminatedAngleBracket]
-        );
+        assert_eq!(defects(b"<sip:x@y"), vec![AnomalyKind::UnterminatedAngleBracket]);
         assert_eq!(defects(b""), vec![AnomalyKind::EmptyHeaderValue]);
         assert_eq!(defects(b"<nonsense>"), vec![AnomalyKind::InvalidUri]);
     }

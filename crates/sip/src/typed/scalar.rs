@@ -28,11 +28,7 @@ impl<'a> CSeq<'a> {
         if !text::is_token(method) || matches!(text::parse_number(seq_raw), Number::Invalid) {
             return None;
         }
-        Some(CSeq {
-            seq: text::parse_u64(seq_raw),
-            seq_raw,
-            method,
-        })
+        Some(CSeq { seq: text::parse_u64(seq_raw), seq_raw, method })
     }
 
     /// True when the number is within RFC 3261's range.
@@ -45,10 +41,7 @@ impl<'a> CSeq<'a> {
 /// possibly a comment or parameters after it (Retry-After). Only the leading number is read.
 pub fn leading_number(value: &[u8]) -> Number {
     let value = text::trim(value);
-    let end = value
-        .iter()
-        .position(|&b| !b.is_ascii_digit())
-        .unwrap_or(value.len());
+    let end = value.iter().position(|&b| !b.is_ascii_digit()).unwrap_or(value.len());
     if end == 0 {
         return Number::Invalid;
     }
@@ -66,13 +59,9 @@ pub fn is_valid_sip_date(value: &[u8]) -> bool {
     let [wkday, day, month, year, time, zone] = parts.as_slice() else {
         return false;
     };
-    const WKDAYS: [&[u8]; 7] = [
-        b"Mon,", b"Tue,", b"Wed,", b"Thu,", b"Fri,", b"Sat,", b"Sun,",
-    ];
-    const MONTHS: [&[u8]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
+    const WKDAYS: [&[u8]; 7] = [b"Mon,", b"Tue,", b"Wed,", b"Thu,", b"Fri,", b"Sat,", b"Sun,"];
+    const MONTHS: [&[u8]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let digits = |s: &[u8], n: usize| s.len() == n && s.iter().all(u8::is_ascii_digit);
     let time_ok = time.len() == 8
         && digits(&time[0..2], 2)
@@ -80,12 +69,7 @@ pub fn is_valid_sip_date(value: &[u8]) -> bool {
         && digits(&time[3..5], 2)
         && time[5] == b':'
         && digits(&time[6..8], 2);
-    WKDAYS.contains(wkday)
-        && digits(day, 2)
-        && MONTHS.contains(month)
-        && digits(year, 4)
-        && time_ok
-        && *zone == b"GMT"
+    WKDAYS.contains(wkday) && digits(day, 2) && MONTHS.contains(month) && digits(year, 4) && time_ok && *zone == b"GMT"
 }
 
 #[cfg(test)]
@@ -109,10 +93,7 @@ mod tests {
     #[test]
     fn numbers_with_comments() {
         assert_eq!(leading_number(b" 70 "), Number::Value(70));
-        assert_eq!(
-            leading_number(b"120 (I'm in a meeting);duration=60"),
-            Number::Value(120)
-        );
+        assert_eq!(leading_number(b"120 (I'm in a meeting);duration=60"), Number::Value(120));
         assert_eq!(leading_number(b"-999"), Number::Invalid);
         assert_eq!(leading_number(b"12abc"), Number::Invalid);
         assert_eq!(leading_number(&[b'1'; 100]), Number::Overflow);

@@ -43,10 +43,7 @@ impl<'a> Via<'a> {
             return None;
         };
         let after = text::trim(after);
-        let t_end = after
-            .iter()
-            .position(|&b| !text::is_token_char(b))
-            .unwrap_or(after.len());
+        let t_end = after.iter().position(|&b| !text::is_token_char(b)).unwrap_or(after.len());
         let transport = &after[..t_end];
         let sent_by_and_params = text::trim(&after[t_end..]);
         if transport.is_empty() || sent_by_and_params.is_empty() || t_end == after.len() {
@@ -59,6 +56,12 @@ impl<'a> Via<'a> {
         let semi = memchr::memchr(b';', sent_by_and_params).unwrap_or(sent_by_and_params.len());
         let sent_by = text::trim(&sent_by_and_params[..semi]);
         let params = &sent_by_and_params[semi..];
+        if let Some((host, addr, port)) = crate::uri::unbracketed_ipv6(sent_by) {
+            report(AnomalyKind::UnbracketedIpv6);
+            let via = Via { raw, protocol, version, transport, host, host_kind: HostKind::Ipv6(addr), port, params };
+            check_params(&via, report);
+            return Some(via);
+        }
         let (host, host_kind, port_text) = split_host_port(sent_by);
         let mut port = None;
         if let Some(p) = port_text {
@@ -70,25 +73,8 @@ impl<'a> Via<'a> {
         if host.is_empty() || host.iter().any(|&b| text::is_lws(b)) {
             report(AnomalyKind::InvalidVia);
         }
-        let via = Via {
-            raw,
-            protocol,
-            version,
-            transport,
-            host,
-            host_kind,
-            port,
-            params,
-        };
-        if via.param_iter().any(|p| p.name.is_empty()) {
-            report(AnomalyKind::EmptyParameter);
-        }
-        match via.branch() {
-            // A bare magic cookie carries no transaction identifier (RFC 4475 `badbranch`).
-            None | Some(b"z9hG4bK") | Some(b"") => report(AnomalyKind::MissingViaBranch),
-            Some(b) if !b.starts_with(b"z9hG4bK") => report(AnomalyKind::Rfc2543Branch),
-            Some(_) => {}
-        }
+        let via = Via { raw, protocol, version, transport, host, host_kind, port, params };
+        check_params(&via, report);
         Some(via)
     }
 
@@ -115,8 +101,20 @@ impl<'a> Via<'a> {
     /// `rport`: `None` when absent, `Some(None)` when present without a value (a client asking
     /// for it), `Some(Some(port))` when filled in.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.param("rport")
-            .map(|v| text::parse_u64(v).and_then(|p| u16::try_from(p).ok()))
+        self.param("rport").map(|v| text::parse_u64(v).and_then(|p| u16::try_from(p).ok()))
+    }
+}
+
+/// Parameter defects shared by both sent-by forms.
+fn check_params(via: &Via<'_>, report: &mut dyn FnMut(AnomalyKind)) {
+    if via.param_iter().any(|p| p.name.is_empty()) {
+        report(AnomalyKind::EmptyParameter);
+    }
+    match via.branch() {
+        // A bare magic cookie carries no transaction identifier (RFC 4475 `badbranch`).
+        None | Some(b"z9hG4bK") | Some(b"") => report(AnomalyKind::MissingViaBranch),
+        Some(b) if !b.starts_with(b"z9hG4bK") => report(AnomalyKind::Rfc2543Branch),
+        Some(_) => {}
     }
 }
 
@@ -131,10 +129,8 @@ pub(crate) fn split_host_port(s: &[u8]) -> (&[u8], HostKind, Option<&[u8]>) {
     if s.first() == Some(&b'[') {
         if let Some(close) = memchr::memchr(b']', s) {
             let inner = &s[1..close];
-            let kind = std::str::from_utf8(inner)
-                .ok()
-                .and_then(|t| t.parse().ok())
-                .map_or(HostKind::Name, HostKind::Ipv6);
+            let kind =
+                std::str::from_utf8(inner).ok().and_then(|t| t.parse().ok()).map_or(HostKind::Name, HostKind::Ipv6);
             let port = s[close + 1..].strip_prefix(b":");
             return (inner, kind, port);
         }
@@ -144,10 +140,7 @@ pub(crate) fn split_host_port(s: &[u8]) -> (&[u8], HostKind, Option<&[u8]>) {
         Some(c) => (text::trim(&s[..c]), Some(&s[c + 1..])),
         None => (s, None),
     };
-    let kind = std::str::from_utf8(host)
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .map_or(HostKind::Name, HostKind::Ipv4);
+    let kind = std::str::from_utf8(host).ok().and_then(|t| t.parse().ok()).map_or(HostKind::Name, HostKind::Ipv4);
     (host, kind, port)
 }
 
@@ -174,23 +167,14 @@ mod tests {
     #[test]
     fn folded_and_spaced_via() {
         let v = Via::parse(b"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
-        assert_eq!(
-            (v.protocol, v.version, v.transport),
-            (&b"SIP"[..], &b"2.0"[..], &b"UDP"[..])
-        );
+        assert_eq!((v.protocol, v.version, v.transport), (&b"SIP"[..], &b"2.0"[..], &b"UDP"[..]));
         assert_eq!(v.host, b"192.0.2.2");
-        assert_eq!(
-            defects(b"SIP/2.0/TCP spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8"),
-            vec![]
-        );
+        assert_eq!(defects(b"SIP/2.0/TCP spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8"), vec![]);
     }
 
     #[test]
     fn ipv6_sent_by_and_received() {
-        let v = Via::parse(
-            b"SIP/2.0/UDP [2001:db8::9:1]:6050;received=2001:db8::9:255;branch=z9hG4bKas3",
-        )
-        .unwrap();
+        let v = Via::parse(b"SIP/2.0/UDP [2001:db8::9:1]:6050;received=2001:db8::9:255;branch=z9hG4bKas3").unwrap();
         assert_eq!(v.host, b"2001:db8::9:1");
         assert!(matches!(v.host_kind, HostKind::Ipv6(_)));
         assert_eq!(v.port, Some(6050));
@@ -199,19 +183,17 @@ mod tests {
 
     #[test]
     fn defects_are_named() {
-        assert!(defects(b"SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw")
-            .contains(&AnomalyKind::UnknownSipVersion));
+        assert!(defects(b"SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw").contains(&AnomalyKind::UnknownSipVersion));
         assert!(defects(b"SIP/2.0/UDP 192.0.2.15;;").contains(&AnomalyKind::EmptyParameter));
-        assert_eq!(
-            defects(b"SIP/2.0/UDP 192.0.2.5"),
-            vec![AnomalyKind::MissingViaBranch]
-        );
-        assert_eq!(
-            defects(b"SIP/2.0/UDP h;branch=1"),
-            vec![AnomalyKind::Rfc2543Branch]
-        );
+        assert_eq!(defects(b"SIP/2.0/UDP 192.0.2.5"), vec![AnomalyKind::MissingViaBranch]);
+        assert_eq!(defects(b"SIP/2.0/UDP h;branch=1"), vec![AnomalyKind::Rfc2543Branch]);
         assert_eq!(defects(b"garbage"), vec![AnomalyKind::InvalidVia]);
         assert_eq!(defects(b"SIP/2.0/UDP"), vec![AnomalyKind::InvalidVia]);
         assert!(defects(b"SIP/2.0/UDP h:70000;branch=z9hG4bK1").contains(&AnomalyKind::InvalidPort));
+        // SIPVicious over IPv6.
+        let mut found = Vec::new();
+        let v = Via::parse_checked(b"SIP/2.0/UDP ::1:5061;branch=z9hG4bK-8;rport", &mut |k| found.push(k)).unwrap();
+        assert_eq!((v.host, v.port), (&b"::1"[..], Some(5061)));
+        assert_eq!(found, vec![AnomalyKind::UnbracketedIpv6]);
     }
 }

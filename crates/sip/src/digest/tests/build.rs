@@ -1,8 +1,8 @@
 //! Builder tests: wire order, escaping, and round trips through the parser.
 
 use crate::digest::{
-    verify, Algorithm, Challenge, ChallengeSpec, ClientQop, Credentials, CredentialsSpec,
-    DigestError, Unsupported, Verification,
+    verify, Algorithm, Challenge, ChallengeSpec, ClientQop, Credentials, CredentialsSpec, DigestError, Unsupported,
+    Verification,
 };
 
 #[test]
@@ -18,18 +18,9 @@ fn challenge_builder_asterisk_order() {
         proxy: false,
     };
     spec.write_value(&mut out);
-    assert_eq!(
-        out,
-        br#"Digest algorithm=MD5, realm="asterisk", nonce="6c3b5e1a""#
-    );
+    assert_eq!(out, br#"Digest algorithm=MD5, realm="asterisk", nonce="6c3b5e1a""#);
 
-    let full = ChallengeSpec {
-        opaque: Some(b"op"),
-        qop: Some(b"auth"),
-        stale: true,
-        proxy: true,
-        ..spec
-    };
+    let full = ChallengeSpec { opaque: Some(b"op"), qop: Some(b"auth"), stale: true, proxy: true, ..spec };
     out.clear();
     full.write_header(&mut out);
     assert_eq!(
@@ -39,11 +30,7 @@ fn challenge_builder_asterisk_order() {
     );
 
     // Round trip, and hostile values cannot break out of the header.
-    let evil = ChallengeSpec {
-        realm: b"a\"b\\c\r\nX-Injected: 1",
-        algorithm: None,
-        ..spec
-    };
+    let evil = ChallengeSpec { realm: b"a\"b\\c\r\nX-Injected: 1", algorithm: None, ..spec };
     out.clear();
     evil.write_value(&mut out);
     assert!(!out.contains(&b'\r') && !out.contains(&b'\n'));
@@ -63,10 +50,7 @@ fn credentials_builder_round_trips() {
         nonce: b"6c3b5e1a",
         method: b"REGISTER",
         uri: b"sip:100@127.0.0.1",
-        qop: Some(ClientQop {
-            nc: 1,
-            cnonce: b"deadbeef",
-        }),
+        qop: Some(ClientQop { nc: 1, cnonce: b"deadbeef" }),
         opaque: Some(b"op"),
         algorithm: Some(Algorithm::Md5),
     };
@@ -81,23 +65,9 @@ fn credentials_builder_round_trips() {
     assert_eq!(verify(&creds, b"REGISTER", b"secret"), Verification::Ok);
 
     // RFC 2069 form, and an nc that exercises every hex digit position.
-    for (qop, alg) in [
-        (None, None),
-        (
-            Some(ClientQop {
-                nc: 0xdeadbeef,
-                cnonce: b"c",
-            }),
-            Some(Algorithm::Md5Sess),
-        ),
-    ] {
+    for (qop, alg) in [(None, None), (Some(ClientQop { nc: 0xdeadbeef, cnonce: b"c" }), Some(Algorithm::Md5Sess))] {
         out.clear();
-        let spec = CredentialsSpec {
-            qop,
-            algorithm: alg,
-            opaque: None,
-            ..spec
-        };
+        let spec = CredentialsSpec { qop, algorithm: alg, opaque: None, ..spec };
         spec.write_value(&mut out).expect("md5 family");
         let creds = Credentials::parse(&out).expect("parses");
         assert!(creds.defects.is_empty(), "{:?}", creds.defects);
@@ -106,31 +76,15 @@ fn credentials_builder_round_trips() {
     }
 
     // Values needing escapes survive the round trip.
-    let odd = CredentialsSpec {
-        username: br#"x"y\z"#,
-        ..spec
-    };
+    let odd = CredentialsSpec { username: br#"x"y\z"#, ..spec };
     out.clear();
     odd.write_value(&mut out).expect("md5");
     let creds = Credentials::parse(&out).expect("parses");
     assert_eq!(creds.username, Some(&br#"x\"y\\z"#[..]));
     assert_eq!(verify(&creds, b"REGISTER", b"secret"), Verification::Ok);
 
-    let sess_no_qop = CredentialsSpec {
-        qop: None,
-        algorithm: Some(Algorithm::Md5Sess),
-        ..spec
-    };
-    assert_eq!(
-        sess_no_qop.write_value(&mut out),
-        Err(DigestError::SessionWithoutQop)
-    );
-    let sha = CredentialsSpec {
-        algorithm: Some(Algorithm::Sha256),
-        ..spec
-    };
-    assert_eq!(
-        sha.write_value(&mut out),
-        Err(DigestError::Unsupported(Unsupported::Algorithm))
-    );
+    let sess_no_qop = CredentialsSpec { qop: None, algorithm: Some(Algorithm::Md5Sess), ..spec };
+    assert_eq!(sess_no_qop.write_value(&mut out), Err(DigestError::SessionWithoutQop));
+    let sha = CredentialsSpec { algorithm: Some(Algorithm::Sha256), ..spec };
+    assert_eq!(sha.write_value(&mut out), Err(DigestError::Unsupported(Unsupported::Algorithm)));
 }

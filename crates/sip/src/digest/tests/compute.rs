@@ -2,32 +2,17 @@
 //! cross-checked with Python's hashlib.
 
 use crate::digest::{
-    ha1, ha2, response, response_for_password, verify, Algorithm, Credentials, DigestDefect,
-    PreparedCredentials, Unsupported, Verification,
+    ha1, ha2, response, response_for_password, verify, Algorithm, Credentials, DigestDefect, PreparedCredentials,
+    Unsupported, Verification,
 };
 
 #[test]
 fn rfc2617_section_3_5_example() {
-    let a1 = ha1(
-        b"Mufasa",
-        b"testrealm@host.com",
-        b"Circle Of Life",
-        Algorithm::Md5,
-        b"",
-        b"",
-    )
-    .expect("md5");
+    let a1 = ha1(b"Mufasa", b"testrealm@host.com", b"Circle Of Life", Algorithm::Md5, b"", b"").expect("md5");
     assert_eq!(&a1, b"939e7578ed9e3c518a452acee763bce9");
     let a2 = ha2(b"GET", b"/dir/index.html");
     assert_eq!(&a2, b"39aff3a2bab6126f332b942af96d3366");
-    let r = response(
-        &a1,
-        b"dcd98b7102dd2f0e8b11d0f600bfb0c093",
-        b"00000001",
-        b"0a4f113b",
-        Some(b"auth"),
-        &a2,
-    );
+    let r = response(&a1, b"dcd98b7102dd2f0e8b11d0f600bfb0c093", b"00000001", b"0a4f113b", Some(b"auth"), &a2);
     assert_eq!(&r, b"6629fae49393a05397450978507c4ef1");
 
     let creds = Credentials::parse(
@@ -35,14 +20,8 @@ fn rfc2617_section_3_5_example() {
     )
     .expect("parses");
     assert_eq!(verify(&creds, b"GET", b"Circle Of Life"), Verification::Ok);
-    assert_eq!(
-        verify(&creds, b"GET", b"circle of life"),
-        Verification::WrongPassword
-    );
-    assert_eq!(
-        verify(&creds, b"POST", b"Circle Of Life"),
-        Verification::WrongPassword
-    );
+    assert_eq!(verify(&creds, b"GET", b"circle of life"), Verification::WrongPassword);
+    assert_eq!(verify(&creds, b"POST", b"Circle Of Life"), Verification::WrongPassword);
 }
 
 #[test]
@@ -59,11 +38,7 @@ fn sip_register_qop_none() {
         br#"Digest username="100", realm="asterisk", nonce="6c3b5e1a", uri="sip:127.0.0.1", response="909CFF16798F528A68A00FDC4750F296", algorithm=MD5"#,
     )
     .expect("parses");
-    assert_eq!(
-        verify(&creds, b"REGISTER", b"secret"),
-        Verification::Ok,
-        "uppercase hex ok"
-    );
+    assert_eq!(verify(&creds, b"REGISTER", b"secret"), Verification::Ok, "uppercase hex ok");
     assert_eq!(
         response_for_password(&creds, b"REGISTER", b"secret").as_ref(),
         Some(b"909cff16798f528a68a00fdc4750f296")
@@ -82,15 +57,7 @@ fn qop_token_hashed_as_sent() {
 
 #[test]
 fn md5_sess() {
-    let a1 = ha1(
-        b"100",
-        b"asterisk",
-        b"secret",
-        Algorithm::Md5Sess,
-        b"6c3b5e1a",
-        b"0a4f113b",
-    )
-    .expect("md5-sess");
+    let a1 = ha1(b"100", b"asterisk", b"secret", Algorithm::Md5Sess, b"6c3b5e1a", b"0a4f113b").expect("md5-sess");
     assert_eq!(&a1, b"f4bbbf384afe4ae67d51ba67b6dbbad8");
     let creds = Credentials::parse(
         br#"Digest username="100",realm="asterisk",nonce="6c3b5e1a",uri="sip:127.0.0.1",response="5f1f629c07dc7e5d99be66b9b7e14a2c",algorithm=MD5-sess,qop=auth,nc=00000001,cnonce="0a4f113b""#,
@@ -135,10 +102,7 @@ fn raw_backslash_is_hashed_as_sent() {
     let creds = Credentials::parse(value.as_bytes()).expect("parses");
     assert_eq!(creds.username, Some(&br"a\\b"[..]));
     assert_eq!(verify(&creds, b"REGISTER", b"pw"), Verification::Ok);
-    assert_eq!(
-        verify(&creds, b"REGISTER", b"px"),
-        Verification::WrongPassword
-    );
+    assert_eq!(verify(&creds, b"REGISTER", b"px"), Verification::WrongPassword);
 }
 
 #[test]
@@ -149,28 +113,14 @@ fn unsupported_and_malformed() {
         verify(&creds, b"REGISTER", b"pw")
     };
     assert_eq!(
-        check(format!(
-            "Digest {base}, qop=auth-int, nc=00000001, cnonce=\"c\""
-        )),
+        check(format!("Digest {base}, qop=auth-int, nc=00000001, cnonce=\"c\"")),
         Verification::Unsupported(Unsupported::QopAuthInt)
     );
-    assert_eq!(
-        check(format!("Digest {base}, qop=bogus")),
-        Verification::Unsupported(Unsupported::UnknownQop)
-    );
-    assert_eq!(
-        check(format!("Digest {base}, algorithm=SHA-256")),
-        Verification::Unsupported(Unsupported::Algorithm)
-    );
-    assert_eq!(
-        check(format!("Basic {base}")),
-        Verification::Unsupported(Unsupported::Scheme)
-    );
+    assert_eq!(check(format!("Digest {base}, qop=bogus")), Verification::Unsupported(Unsupported::UnknownQop));
+    assert_eq!(check(format!("Digest {base}, algorithm=SHA-256")), Verification::Unsupported(Unsupported::Algorithm));
+    assert_eq!(check(format!("Basic {base}")), Verification::Unsupported(Unsupported::Scheme));
     // qop=auth without nc or cnonce falls back to RFC 2069 (see below).
-    assert_eq!(
-        check(format!("Digest {base}, qop=auth, nc=00000001")),
-        Verification::WrongPassword
-    );
+    assert_eq!(check(format!("Digest {base}, qop=auth, nc=00000001")), Verification::WrongPassword);
     assert_eq!(
         check(format!("Digest {base}, algorithm=MD5-sess")),
         Verification::Malformed(DigestDefect::MissingCnonce)
@@ -179,15 +129,9 @@ fn unsupported_and_malformed() {
         check("Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"s\", response=\"zz\"".into()),
         Verification::Malformed(DigestDefect::ResponseNotHex32)
     );
-    assert_eq!(
-        check("Digest username=\"u\"".into()),
-        Verification::Malformed(DigestDefect::MissingRealm)
-    );
+    assert_eq!(check("Digest username=\"u\"".into()), Verification::Malformed(DigestDefect::MissingRealm));
     assert_eq!(check(format!("Digest {base}")), Verification::WrongPassword);
-    assert_eq!(
-        Verification::Malformed(DigestDefect::MissingNc).name(),
-        "missing_nc"
-    );
+    assert_eq!(Verification::Malformed(DigestDefect::MissingNc).name(), "missing_nc");
 }
 
 /// Authorization values captured from the real tools against the test
@@ -222,15 +166,8 @@ fn real_tool_captures() {
     ];
     for (method, value, password) in cases {
         let creds = Credentials::parse(value).expect("parses");
-        assert_eq!(
-            verify(&creds, method, password),
-            Verification::Ok,
-            "{creds:?}"
-        );
-        assert_eq!(
-            verify(&creds, method, b"s3cret-101"),
-            Verification::WrongPassword
-        );
+        assert_eq!(verify(&creds, method, password), Verification::Ok, "{creds:?}");
+        assert_eq!(verify(&creds, method, b"s3cret-101"), Verification::WrongPassword);
     }
     let svcrack = Credentials::parse(cases[3].1).expect("parses");
     assert_eq!(

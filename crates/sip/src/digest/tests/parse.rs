@@ -1,8 +1,6 @@
 //! Parsing tests: real-world headers and hostile input.
 
-use crate::digest::{
-    Algorithm, Challenge, Credentials, DigestDefect, DigestError, Param, Qop, MAX_PARAMS,
-};
+use crate::digest::{Algorithm, Challenge, Credentials, DigestDefect, DigestError, Param, Qop, MAX_PARAMS};
 
 fn names<'a>(params: &[Param<'a>]) -> Vec<&'a [u8]> {
     params.iter().map(|p| p.name).collect()
@@ -10,8 +8,7 @@ fn names<'a>(params: &[Param<'a>]) -> Vec<&'a [u8]> {
 
 #[test]
 fn asterisk_chan_sip_challenge() {
-    let c = Challenge::parse(br#"Digest algorithm=MD5, realm="asterisk", nonce="6c3b5e1a""#)
-        .expect("parses");
+    let c = Challenge::parse(br#"Digest algorithm=MD5, realm="asterisk", nonce="6c3b5e1a""#).expect("parses");
     assert!(c.is_digest());
     assert_eq!(c.algorithm, Some(Algorithm::Md5));
     assert_eq!(c.realm, Some(&b"asterisk"[..]));
@@ -19,11 +16,7 @@ fn asterisk_chan_sip_challenge() {
     assert_eq!(c.opaque, None);
     assert!(!c.stale);
     assert_eq!(c.qop_options().count(), 0);
-    assert_eq!(
-        names(&c.params),
-        [&b"algorithm"[..], b"realm", b"nonce"],
-        "wire order kept"
-    );
+    assert_eq!(names(&c.params), [&b"algorithm"[..], b"realm", b"nonce"], "wire order kept");
     assert!(c.defects.is_empty(), "{:?}", c.defects);
 }
 
@@ -51,14 +44,8 @@ fn challenge_options_stale_domain_unknown_params() {
     assert_eq!(c.nonce, Some(&b"n"[..]));
     assert!(c.stale);
     assert_eq!(c.algorithm, Some(Algorithm::Sha256Sess));
-    assert_eq!(
-        c.qop_options().collect::<Vec<_>>(),
-        [Qop::Auth, Qop::AuthInt, Qop::Other(b"x")]
-    );
-    assert_eq!(
-        c.domain_uris().collect::<Vec<_>>(),
-        [&b"sip:a"[..], b"sip:b"]
-    );
+    assert_eq!(c.qop_options().collect::<Vec<_>>(), [Qop::Auth, Qop::AuthInt, Qop::Other(b"x")]);
+    assert_eq!(c.domain_uris().collect::<Vec<_>>(), [&b"sip:a"[..], b"sip:b"]);
     let foo = c.param(b"X-FOO").expect("unknown param kept");
     assert_eq!((foo.value, foo.quoted), (&b"bar"[..], false));
     assert!(c.defects.is_empty(), "{:?}", c.defects);
@@ -67,10 +54,7 @@ fn challenge_options_stale_domain_unknown_params() {
 #[test]
 fn challenge_missing_fields_and_other_scheme() {
     let c = Challenge::parse(b"Digest opaque=\"x\"").expect("parses");
-    assert_eq!(
-        c.defects,
-        [DigestDefect::MissingRealm, DigestDefect::MissingNonce]
-    );
+    assert_eq!(c.defects, [DigestDefect::MissingRealm, DigestDefect::MissingNonce]);
     let basic = Challenge::parse(b"Basic realm=\"r\"").expect("parses");
     assert!(!basic.is_digest());
     assert_eq!(basic.defects, [DigestDefect::UnknownScheme]);
@@ -97,10 +81,7 @@ fn sipsak_and_nmap_and_embedded_styles() {
     let sipsak = br#"Digest username="200", uri="sip:300@sip.example.com", algorithm=MD5, realm="sip.example.com", nonce="abcdef0123456789", qop=auth, nc=00000001, cnonce="1a2b3c4d", response="41e1fbb60fecd177654f7fda8cbf870d""#;
     let c = Credentials::parse(sipsak).expect("parses");
     assert!(c.defects.is_empty(), "{:?}", c.defects);
-    assert_eq!(
-        names(&c.params)[..3],
-        [&b"username"[..], b"uri", b"algorithm"]
-    );
+    assert_eq!(names(&c.params)[..3], [&b"username"[..], b"uri", b"algorithm"]);
 
     // nmap sip-brute: RFC 2069 form, algorithm last.
     let nmap = br#"Digest username="100", realm="asterisk", nonce="6c3b5e1a", uri="sip:127.0.0.1", response="909cff16798f528a68a00fdc4750f296", algorithm=MD5"#;
@@ -111,18 +92,14 @@ fn sipsak_and_nmap_and_embedded_styles() {
     // Some embedded UAs quote tokens that should be bare.
     let quoted = br#"Digest username="u", realm="r", algorithm="MD5", qop="auth", uri="sip:r", nonce="n", cnonce="c", nc=00000002, response="0123456789ABCDEF0123456789abcdef""#;
     let c = Credentials::parse(quoted).expect("parses");
-    assert_eq!(
-        (c.algorithm, c.qop),
-        (Some(Algorithm::Md5), Some(Qop::Auth))
-    );
+    assert_eq!((c.algorithm, c.qop), (Some(Algorithm::Md5), Some(Qop::Auth)));
     assert_eq!(c.nonce_count(), Some(2));
     assert!(c.defects.is_empty(), "{:?}", c.defects);
 }
 
 #[test]
 fn credentials_defects() {
-    let c = Credentials::parse(b"Digest username=\"u\", qop=auth, nc=1, response=\"xyz\"")
-        .expect("parses");
+    let c = Credentials::parse(b"Digest username=\"u\", qop=auth, nc=1, response=\"xyz\"").expect("parses");
     assert_eq!(
         c.defects,
         [
@@ -142,19 +119,15 @@ fn credentials_defects() {
         "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"s\", algorithm=SHA-256, response=\"{}\"",
         "a".repeat(64)
     );
-    assert!(Credentials::parse(sha.as_bytes())
-        .expect("parses")
-        .defects
-        .is_empty());
+    assert!(Credentials::parse(sha.as_bytes()).expect("parses").defects.is_empty());
 }
 
 #[test]
 fn leniency_quirks() {
     // Missing commas, whitespace around '=', uppercase names, duplicates.
-    let c = Credentials::parse(
-        b"Digest USERNAME = \"a\" realm=\"r\"\tusername=\"b\", Nonce=n,uri=\"s\" , response=\"\"",
-    )
-    .expect("parses");
+    let c =
+        Credentials::parse(b"Digest USERNAME = \"a\" realm=\"r\"\tusername=\"b\", Nonce=n,uri=\"s\" , response=\"\"")
+            .expect("parses");
     assert_eq!(c.username, Some(&b"a"[..]), "first duplicate wins");
     assert_eq!(c.nonce, Some(&b"n"[..]));
     assert_eq!(c.params.len(), 6, "duplicates stay in the list");
@@ -173,18 +146,9 @@ fn leniency_quirks() {
 #[test]
 fn errors_only_without_scheme() {
     assert_eq!(Challenge::parse(b"").err(), Some(DigestError::Empty));
-    assert_eq!(
-        Credentials::parse(b" \t\r\n").err(),
-        Some(DigestError::Empty)
-    );
-    assert_eq!(
-        Credentials::parse(b"\"x\"").err(),
-        Some(DigestError::NoScheme)
-    );
-    assert_eq!(
-        Credentials::parse(b"username=\"x\", realm=\"r\"").err(),
-        Some(DigestError::NoScheme)
-    );
+    assert_eq!(Credentials::parse(b" \t\r\n").err(), Some(DigestError::Empty));
+    assert_eq!(Credentials::parse(b"\"x\"").err(), Some(DigestError::NoScheme));
+    assert_eq!(Credentials::parse(b"username=\"x\", realm=\"r\"").err(), Some(DigestError::NoScheme));
     let only = Credentials::parse(b"Digest").expect("a bare scheme parses");
     assert!(only.params.is_empty());
     assert!(only.defects.contains(&DigestDefect::MissingUsername));
@@ -205,16 +169,12 @@ fn hostile_inputs_never_panic() {
     let c = Challenge::parse(b"Digest realm=\"trailing backslash\\").expect("parses");
     assert!(c.defects.contains(&DigestDefect::UnterminatedQuotedString));
 
-    let c =
-        Credentials::parse(b"Digest username=\"\xff\xfe\x00\", realm=\xc3\x28, =x, \"q\", @@, a=")
-            .expect("parses");
+    let c = Credentials::parse(b"Digest username=\"\xff\xfe\x00\", realm=\xc3\x28, =x, \"q\", @@, a=").expect("parses");
     assert_eq!(c.username, Some(&b"\xff\xfe\x00"[..]));
     assert_eq!(c.realm, Some(&b"\xc3\x28"[..]));
     assert!(c.defects.contains(&DigestDefect::MalformedParameter));
 
-    let many: Vec<u8> = (0..1000)
-        .flat_map(|i| format!("p{i}=v,").into_bytes())
-        .collect();
+    let many: Vec<u8> = (0..1000).flat_map(|i| format!("p{i}=v,").into_bytes()).collect();
     let mut value = b"Digest ".to_vec();
     value.extend_from_slice(&many);
     let c = Challenge::parse(&value).expect("parses");
@@ -227,9 +187,7 @@ fn defect_names_are_unique_snake_case() {
     let mut seen = std::collections::HashSet::new();
     for d in DigestDefect::ALL {
         let name = d.name();
-        assert!(name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()));
+        assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()));
         assert!(seen.insert(name), "duplicate name {name}");
     }
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The one test command (README "Test it"; .ci/run calls exactly this).
+# Installs what the tests need when it is missing, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '== %s\n' "$*" >&2; }
+
+# --- what the tests need --------------------------------------------------------------------
+missing=()
+for pair in sipsak:sipsak sipp:sip-tester nmap:nmap tshark:tshark tcpdump:tcpdump; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v sipvicious_svmap >/dev/null 2>&1; then
+  log "installing sipvicious"
+  python3 -m pip install -q sipvicious
+fi
+
+# --- the tests ------------------------------------------------------------------------------
+log "cargo test (unit, corpus, properties, integration, docs)"
+cargo test --workspace --all-targets
+# Doc tests are not part of --all-targets.
+cargo test --workspace --doc
+
+log "fuzz targets build"
+cargo build -q --manifest-path fuzz/Cargo.toml --bins
+
+log "real tools on loopback: every message they send must parse"
+scripts/check-real-tools.sh
