@@ -58,14 +58,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         if args.stream {
             parse_stream(&bytes, &name, args.strict, &mut out, &mut outcome)?;
         } else {
-            parse_one(
-                &bytes,
-                0,
-                Transport::Datagram,
-                &name,
-                &mut out,
-                &mut outcome,
-            )?;
+            parse_one(&bytes, 0, Transport::Datagram, &name, &mut out, &mut outcome)?;
         }
     }
     out.flush()?;
@@ -115,14 +108,7 @@ fn parse_stream(
     while pos < bytes.len() {
         match frame(&bytes[pos..], FrameLimits::default()) {
             Frame::Complete(len) => {
-                parse_one(
-                    &bytes[pos..pos + len],
-                    pos,
-                    Transport::Stream,
-                    name,
-                    out,
-                    outcome,
-                )?;
+                parse_one(&bytes[pos..pos + len], pos, Transport::Stream, name, out, outcome)?;
                 pos += len;
             }
             Frame::KeepAlive(len) => pos += len,
@@ -153,9 +139,7 @@ fn collect(input: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
         files.push(input.to_path_buf());
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(input)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(input)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     entries.sort();
     for entry in entries {
         collect(&entry, files)?;
@@ -166,18 +150,11 @@ fn collect(input: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     if path == Path::new("-") {
-        std::io::stdin()
-            .lock()
-            .take(MAX_INPUT + 1)
-            .read_to_end(&mut bytes)
-            .context("standard input")?;
+        std::io::stdin().lock().take(MAX_INPUT + 1).read_to_end(&mut bytes).context("standard input")?;
     } else {
         let file = std::fs::File::open(path)?;
         file.take(MAX_INPUT + 1).read_to_end(&mut bytes)?;
     }
-    anyhow::ensure!(
-        bytes.len() as u64 <= MAX_INPUT,
-        "larger than {MAX_INPUT} bytes"
-    );
+    anyhow::ensure!(bytes.len() as u64 <= MAX_INPUT, "larger than {MAX_INPUT} bytes");
     Ok(bytes)
 }

@@ -106,8 +106,7 @@ impl JsonWriter {
     /// `true` / `false`.
     pub fn boolean(&mut self, value: bool) {
         self.separator();
-        self.out
-            .extend_from_slice(if value { b"true" } else { b"false" });
+        self.out.extend_from_slice(if value { b"true" } else { b"false" });
     }
 
     /// `null`.

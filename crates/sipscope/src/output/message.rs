@@ -26,12 +26,7 @@ pub fn write_message(w: &mut JsonWriter, msg: &Message<'_>, source: &str, offset
             w.key("reason");
             w.null();
         }
-        StartLine::Response {
-            code_raw,
-            reason,
-            code,
-            ..
-        } => {
+        StartLine::Response { code_raw, reason, code, .. } => {
             w.key("kind");
             w.bytes(b"response");
             w.key("method");
@@ -123,11 +118,7 @@ fn write_uri(w: &mut JsonWriter, raw: &[u8], uri: Option<Uri<'_>>) {
     w.key("user");
     w.opt_bytes(uri.user);
     w.key("host");
-    w.opt_bytes(if uri.scheme == Scheme::Sip || uri.scheme == Scheme::Sips {
-        Some(uri.host)
-    } else {
-        None
-    });
+    w.opt_bytes(if uri.scheme == Scheme::Sip || uri.scheme == Scheme::Sips { Some(uri.host) } else { None });
     w.key("port");
     w.opt_number(uri.port.map(u64::from));
     w.end_object();
@@ -179,9 +170,7 @@ fn write_vias(w: &mut JsonWriter, msg: &Message<'_>) {
 }
 
 fn write_auth(w: &mut JsonWriter, msg: &Message<'_>) {
-    let value = msg
-        .value(HeaderName::Authorization)
-        .or_else(|| msg.value(HeaderName::ProxyAuthorization));
+    let value = msg.value(HeaderName::Authorization).or_else(|| msg.value(HeaderName::ProxyAuthorization));
     let Some(creds) = value.and_then(|v| Credentials::parse(v).ok()) else {
         w.null();
         return;

@@ -115,37 +115,17 @@ fn lines(out: &Output) -> Vec<Line> {
 
 #[test]
 fn every_corpus_message_becomes_one_json_line() {
-    let dirs: Vec<String> = [
-        "valid",
-        "invalid",
-        "application_layer",
-        "transaction_layer",
-        "backward_compat",
-        "extra",
-    ]
-    .iter()
-    .map(|d| {
-        fixtures()
-            .join("rfc4475")
-            .join(d)
-            .to_string_lossy()
-            .into_owned()
-    })
-    .collect();
+    let dirs: Vec<String> = ["valid", "invalid", "application_layer", "transaction_layer", "backward_compat", "extra"]
+        .iter()
+        .map(|d| fixtures().join("rfc4475").join(d).to_string_lossy().into_owned())
+        .collect();
     let mut args = vec!["parse"];
     args.extend(dirs.iter().map(String::as_str));
     let out = sipscope(&args, None);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let parsed = lines(&out);
     assert_eq!(parsed.len(), 50);
-    assert!(parsed
-        .iter()
-        .all(|l| l.kind == "request" || l.kind == "response"));
+    assert!(parsed.iter().all(|l| l.kind == "request" || l.kind == "response"));
 }
 
 #[test]
@@ -156,10 +136,7 @@ fn fields_of_a_tortuous_invite() {
     let [line] = <[Line; 1]>::try_from(lines(&out)).unwrap();
     assert_eq!(line.method.as_deref(), Some("INVITE"));
     let uri = line.request_uri.unwrap();
-    assert_eq!(
-        (uri.scheme.as_deref(), uri.user.as_deref()),
-        (Some("sip"), Some("vivekg"))
-    );
+    assert_eq!((uri.scheme.as_deref(), uri.user.as_deref()), (Some("sip"), Some("vivekg")));
     assert_eq!(uri.host.as_deref(), Some("chair-dnrc.example.com"));
     assert_eq!(line.headers[0].0, "TO");
     assert_eq!(line.headers.len(), 14);
@@ -167,10 +144,7 @@ fn fields_of_a_tortuous_invite() {
     let from = line.from.unwrap();
     assert_eq!(from.user.as_deref(), Some("jdrosen"));
     assert_eq!(from.display.as_deref(), Some(r#"J Rosenberg \\\""#));
-    assert_eq!(
-        line.cseq.map(|c| (c.seq, c.method)),
-        Some((Some(9), "INVITE".to_string()))
-    );
+    assert_eq!(line.cseq.map(|c| (c.seq, c.method)), Some((Some(9), "INVITE".to_string())));
     assert_eq!(line.via.len(), 3);
     assert_eq!(line.via[2].branch.as_deref(), Some("z9hG4bK30239"));
     assert_eq!(line.max_forwards, Some(68));
@@ -194,17 +168,12 @@ fn strict_fails_on_violations_only() {
     assert_eq!(line.anomalies, ["trailing_bytes_after_body"]);
     assert!(line.trailing_len > 0);
     let out = sipscope(&["parse", invalid.to_str().unwrap()], None);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "without --strict anomalies are allowed"
-    );
+    assert_eq!(out.status.code(), Some(0), "without --strict anomalies are allowed");
 }
 
 #[test]
 fn non_utf8_is_escaped_never_dropped() {
-    let msg =
-        b"OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2;branch=z9hG4bK1\r\n\
+    let msg = b"OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2;branch=z9hG4bK1\r\n\
 From: <sip:a@b>;tag=1\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: \xff\xfe@x\r\nCSeq: 1 OPTIONS\r\n\
 User-Agent: \x1b[2Jevil\xc0\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     let out = sipscope(&["parse", "-"], Some(msg));
@@ -232,19 +201,13 @@ response=\"0123456789abcdef0123456789abcdef\",algorithm=MD5\r\nl: 0\r\n\r\n";
     let auth = line.auth.as_ref().unwrap();
     assert_eq!(auth.username.as_deref(), Some("100"));
     assert_eq!(auth.algorithm.as_deref(), Some("MD5"));
-    assert_eq!(
-        auth.response.as_deref(),
-        Some("0123456789abcdef0123456789abcdef")
-    );
+    assert_eq!(auth.response.as_deref(), Some("0123456789abcdef0123456789abcdef"));
     let resp = fixtures().join("rfc4475/invalid/bigcode.dat");
     let out = sipscope(&["parse", resp.to_str().unwrap()], None);
     let line = &lines(&out)[0];
     assert_eq!(line.kind, "response");
     assert_eq!(line.status, Some(serde_json::json!("4294967301")));
-    assert_eq!(
-        line.reason.as_deref(),
-        Some("better not break the receiver")
-    );
+    assert_eq!(line.reason.as_deref(), Some("better not break the receiver"));
 }
 
 #[test]
@@ -256,19 +219,13 @@ fn stream_mode_splits_messages_and_reports_truncation() {
     stream.extend_from_slice(&b);
     stream.extend_from_slice(&a[..100]);
     let out = sipscope(&["parse", "--stream", "-"], Some(&stream));
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "a truncated message is reported"
-    );
+    assert_eq!(out.status.code(), Some(2), "a truncated message is reported");
     let parsed = lines(&out);
     assert_eq!(parsed.len(), 3);
     // A frame starts where the previous one ended: the CRLF keep-alives belong to it.
     assert_eq!(parsed[1].offset, a.len() as u64);
     assert_eq!(parsed[1].status, Some(serde_json::json!(100)));
-    assert!(parsed[2]
-        .anomalies
-        .contains(&"headers_not_terminated".to_string()));
+    assert!(parsed[2].anomalies.contains(&"headers_not_terminated".to_string()));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stream ends inside a message"));
 }
 
