@@ -1,7 +1,7 @@
 //! Header names: canonical forms, IANA compact forms, and case-insensitive lookup.
 
 macro_rules! header_names {
-    ($( $variant:ident = $canonical:literal $(, compact $compact:literal)? $(, single $single:ident)?; )*) => {
+    ($( $variant:ident = $canonical:literal / $lower:literal $(, compact $compact:literal)? $(, single $single:ident)?; )*) => {
         /// A header name sipscope knows. Anything else is [`HeaderName::Other`] and keeps its
         /// raw spelling in [`crate::Header::name`].
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,97 +34,102 @@ macro_rules! header_names {
                 match self { $( $( HeaderName::$variant => $single, )? )* _ => false }
             }
 
-            fn from_lowercase(name: &[u8]) -> HeaderName {
-                $( if name.len() == $canonical.len() && lower_eq(name, $canonical) {
-                    return HeaderName::$variant;
-                } )*
-                HeaderName::Other
+            fn from_long_name(name: &[u8]) -> HeaderName {
+                // Lower-case into a stack buffer, then one `match` on byte strings: the compiler
+                // turns it into a switch on length and a few comparisons. This runs once per
+                // header line of every message.
+                let mut buf = [0u8; MAX_NAME_LEN];
+                let Some(lower) = buf.get_mut(..name.len()) else { return HeaderName::Other };
+                for (dst, src) in lower.iter_mut().zip(name) {
+                    *dst = src.to_ascii_lowercase();
+                }
+                match &*lower {
+                    $( $lower => HeaderName::$variant, )*
+                    _ => HeaderName::Other,
+                }
             }
         }
     };
 }
 
-// Keep the most frequent names first: `from_lowercase` tries them in order (after a length
-// check that rejects most candidates in one comparison).
+// The most frequent names first: within a length bucket they are tried in this order.
 header_names! {
-    Via = "Via", compact b'v';
-    From = "From", compact b'f', single true;
-    To = "To", compact b't', single true;
-    CallId = "Call-ID", compact b'i', single true;
-    CSeq = "CSeq", single true;
-    Contact = "Contact", compact b'm';
-    MaxForwards = "Max-Forwards", single true;
-    ContentLength = "Content-Length", compact b'l', single true;
-    ContentType = "Content-Type", compact b'c', single true;
-    UserAgent = "User-Agent", single true;
-    Server = "Server", single true;
-    Expires = "Expires", single true;
-    Allow = "Allow";
-    Supported = "Supported", compact b'k';
-    Accept = "Accept";
-    Authorization = "Authorization";
-    ProxyAuthorization = "Proxy-Authorization";
-    WwwAuthenticate = "WWW-Authenticate";
-    ProxyAuthenticate = "Proxy-Authenticate";
-    Date = "Date", single true;
-    Route = "Route";
-    RecordRoute = "Record-Route";
-    AcceptContact = "Accept-Contact", compact b'a';
-    AcceptEncoding = "Accept-Encoding";
-    AcceptLanguage = "Accept-Language";
-    AlertInfo = "Alert-Info";
-    AllowEvents = "Allow-Events", compact b'u';
-    AuthenticationInfo = "Authentication-Info";
-    CallInfo = "Call-Info";
-    ContentDisposition = "Content-Disposition";
-    ContentEncoding = "Content-Encoding", compact b'e';
-    ContentLanguage = "Content-Language";
-    ErrorInfo = "Error-Info";
-    Event = "Event", compact b'o';
-    Identity = "Identity", compact b'y';
-    IdentityInfo = "Identity-Info", compact b'n';
-    InReplyTo = "In-Reply-To";
-    MimeVersion = "MIME-Version", single true;
-    MinExpires = "Min-Expires", single true;
-    Organization = "Organization", single true;
-    PAssertedIdentity = "P-Asserted-Identity";
-    PPreferredIdentity = "P-Preferred-Identity";
-    Priority = "Priority", single true;
-    Privacy = "Privacy";
-    ProxyRequire = "Proxy-Require";
-    RAck = "RAck", single true;
-    Reason = "Reason";
-    ReferTo = "Refer-To", compact b'r', single true;
-    ReferredBy = "Referred-By", compact b'b', single true;
-    RejectContact = "Reject-Contact", compact b'j';
-    RemotePartyId = "Remote-Party-ID";
-    ReplyTo = "Reply-To", single true;
-    RequestDisposition = "Request-Disposition", compact b'd';
-    Require = "Require";
-    RetryAfter = "Retry-After", single true;
-    RSeq = "RSeq", single true;
-    SessionExpires = "Session-Expires", compact b'x', single true;
-    Subject = "Subject", compact b's', single true;
-    SubscriptionState = "Subscription-State", single true;
-    Timestamp = "Timestamp", single true;
-    Unsupported = "Unsupported";
-    Warning = "Warning";
+    Via = "Via" / b"via", compact b'v';
+    From = "From" / b"from", compact b'f', single true;
+    To = "To" / b"to", compact b't', single true;
+    CallId = "Call-ID" / b"call-id", compact b'i', single true;
+    CSeq = "CSeq" / b"cseq", single true;
+    Contact = "Contact" / b"contact", compact b'm';
+    MaxForwards = "Max-Forwards" / b"max-forwards", single true;
+    ContentLength = "Content-Length" / b"content-length", compact b'l', single true;
+    ContentType = "Content-Type" / b"content-type", compact b'c', single true;
+    UserAgent = "User-Agent" / b"user-agent", single true;
+    Server = "Server" / b"server", single true;
+    Expires = "Expires" / b"expires", single true;
+    Allow = "Allow" / b"allow";
+    Supported = "Supported" / b"supported", compact b'k';
+    Accept = "Accept" / b"accept";
+    Authorization = "Authorization" / b"authorization";
+    ProxyAuthorization = "Proxy-Authorization" / b"proxy-authorization";
+    WwwAuthenticate = "WWW-Authenticate" / b"www-authenticate";
+    ProxyAuthenticate = "Proxy-Authenticate" / b"proxy-authenticate";
+    Date = "Date" / b"date", single true;
+    Route = "Route" / b"route";
+    RecordRoute = "Record-Route" / b"record-route";
+    AcceptContact = "Accept-Contact" / b"accept-contact", compact b'a';
+    AcceptEncoding = "Accept-Encoding" / b"accept-encoding";
+    AcceptLanguage = "Accept-Language" / b"accept-language";
+    AlertInfo = "Alert-Info" / b"alert-info";
+    AllowEvents = "Allow-Events" / b"allow-events", compact b'u';
+    AuthenticationInfo = "Authentication-Info" / b"authentication-info";
+    CallInfo = "Call-Info" / b"call-info";
+    ContentDisposition = "Content-Disposition" / b"content-disposition";
+    ContentEncoding = "Content-Encoding" / b"content-encoding", compact b'e';
+    ContentLanguage = "Content-Language" / b"content-language";
+    ErrorInfo = "Error-Info" / b"error-info";
+    Event = "Event" / b"event", compact b'o';
+    Identity = "Identity" / b"identity", compact b'y';
+    IdentityInfo = "Identity-Info" / b"identity-info", compact b'n';
+    InReplyTo = "In-Reply-To" / b"in-reply-to";
+    MimeVersion = "MIME-Version" / b"mime-version", single true;
+    MinExpires = "Min-Expires" / b"min-expires", single true;
+    Organization = "Organization" / b"organization", single true;
+    PAssertedIdentity = "P-Asserted-Identity" / b"p-asserted-identity";
+    PPreferredIdentity = "P-Preferred-Identity" / b"p-preferred-identity";
+    Priority = "Priority" / b"priority", single true;
+    Privacy = "Privacy" / b"privacy";
+    ProxyRequire = "Proxy-Require" / b"proxy-require";
+    RAck = "RAck" / b"rack", single true;
+    Reason = "Reason" / b"reason";
+    ReferTo = "Refer-To" / b"refer-to", compact b'r', single true;
+    ReferredBy = "Referred-By" / b"referred-by", compact b'b', single true;
+    RejectContact = "Reject-Contact" / b"reject-contact", compact b'j';
+    RemotePartyId = "Remote-Party-ID" / b"remote-party-id";
+    ReplyTo = "Reply-To" / b"reply-to", single true;
+    RequestDisposition = "Request-Disposition" / b"request-disposition", compact b'd';
+    Require = "Require" / b"require";
+    RetryAfter = "Retry-After" / b"retry-after", single true;
+    RSeq = "RSeq" / b"rseq", single true;
+    SessionExpires = "Session-Expires" / b"session-expires", compact b'x', single true;
+    Subject = "Subject" / b"subject", compact b's', single true;
+    SubscriptionState = "Subscription-State" / b"subscription-state", single true;
+    Timestamp = "Timestamp" / b"timestamp", single true;
+    Unsupported = "Unsupported" / b"unsupported";
+    Warning = "Warning" / b"warning";
 }
 
-/// `a` (any case) equals `canonical` ignoring ASCII case.
-#[inline]
-fn lower_eq(a: &[u8], canonical: &str) -> bool {
-    a.eq_ignore_ascii_case(canonical.as_bytes())
-}
+/// The longest canonical name (`Request-Disposition`, `P-Preferred-Identity`).
+const MAX_NAME_LEN: usize = 24;
 
 impl HeaderName {
     /// Resolves a raw header name (any case, full or compact form). Surrounding whitespace must
     /// already be trimmed.
     pub fn parse(raw: &[u8]) -> HeaderName {
-        if raw.len() == 1 {
-            return HeaderName::from_compact(raw[0]);
+        match raw.len() {
+            0 => HeaderName::Other,
+            1 => HeaderName::from_compact(raw[0]),
+            _ => HeaderName::from_long_name(raw),
         }
-        HeaderName::from_lowercase(raw)
     }
 
     /// Resolves a compact form (`i`, `m`, `v` …), any case.
@@ -249,6 +254,11 @@ mod tests {
         assert_eq!(HeaderName::parse(b"www-authenticate"), HeaderName::WwwAuthenticate);
         assert_eq!(HeaderName::parse(b"X-Custom"), HeaderName::Other);
         assert_eq!(HeaderName::COUNT, HeaderName::KNOWN.len());
+        assert!(HeaderName::KNOWN.iter().all(|n| n.canonical().len() <= MAX_NAME_LEN));
+        for &known in HeaderName::KNOWN {
+            assert_eq!(HeaderName::parse(known.canonical().as_bytes()), known);
+            assert_eq!(HeaderName::parse(known.canonical().to_lowercase().as_bytes()), known);
+        }
     }
 
     #[test]

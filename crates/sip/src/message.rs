@@ -74,7 +74,13 @@ pub struct Message<'a> {
     pub(crate) first: [u16; HeaderName::COUNT],
     pub(crate) body: &'a [u8],
     pub(crate) trailing: &'a [u8],
-    pub(crate) anomalies: Vec<Anomaly>,
+    /// Anomalies found while splitting the message (start line, lines, lengths).
+    pub(crate) structural: Vec<Anomaly>,
+    /// `structural` plus what [`crate::validate`] finds in the header values, computed on the
+    /// first call to [`Message::anomalies`]: parsing stays cheap for callers that only route.
+    pub(crate) all_anomalies: std::sync::OnceLock<Vec<Anomaly>>,
+    /// The start line and header section (up to the empty line).
+    pub(crate) head: &'a [u8],
 }
 
 /// Parses a datagram's worth of bytes with default limits.
@@ -95,7 +101,9 @@ impl<'a> Message<'a> {
             first: [0; HeaderName::COUNT],
             body: &[],
             trailing: &[],
-            anomalies: Vec::new(),
+            structural: Vec::new(),
+            all_anomalies: std::sync::OnceLock::new(),
+            head: &[],
         };
         let mut start_defects = start.1;
         msg.start = start.0;
@@ -106,18 +114,13 @@ impl<'a> Message<'a> {
             msg.note(kind, None);
         }
         let header_end = msg.read_headers(bytes, line_end, limits);
+        msg.head = &bytes[junk_end..header_end];
         msg.read_body(bytes, header_end, transport);
-        crate::validate::validate(&mut msg);
         Ok(msg)
     }
 
     pub(crate) fn note(&mut self, kind: AnomalyKind, header: Option<usize>) {
-        let header = header.and_then(|h| u16::try_from(h).ok());
-        let anomaly = Anomaly { kind, header };
-        // One entry per (kind, header): a header with ten empty parameters is one defect.
-        if !self.anomalies.contains(&anomaly) {
-            self.anomalies.push(anomaly);
-        }
+        push_unique(&mut self.structural, kind, header);
     }
 
     /// Reads header lines from `pos`; returns the offset where the body starts.
@@ -185,17 +188,20 @@ impl<'a> Message<'a> {
             return;
         }
         let index = self.headers.len();
-        let (name, value, kind) = match memchr::memchr(b':', content) {
+        let (name, value, kind) = match text::find_byte(b':', content) {
             Some(colon) => {
                 let name = text::trim(&content[..colon]);
                 let value_region = &content[colon + 1..];
                 let value = text::trim(value_region);
                 let value = if value.is_empty() { &value_region[value_region.len()..] } else { value };
                 let kind = HeaderName::parse(name);
-                if !text::is_token(name) {
-                    self.note(AnomalyKind::InvalidHeaderName, Some(index));
-                } else if kind == HeaderName::Other && HeaderName::resembles(name).is_some() {
-                    self.note(AnomalyKind::UnknownHeaderResembles, Some(index));
+                // Known names are tokens by construction: only unknown ones need the checks.
+                if kind == HeaderName::Other {
+                    if !text::is_token(name) {
+                        self.note(AnomalyKind::InvalidHeaderName, Some(index));
+                    } else if HeaderName::resembles(name).is_some() {
+                        self.note(AnomalyKind::UnknownHeaderResembles, Some(index));
+                    }
                 }
                 (name, value, kind)
             }
@@ -469,19 +475,34 @@ impl<'a> Message<'a> {
         self.trailing
     }
 
-    /// The anomalies found, in the order found.
+    /// Every anomaly of the message: those found while splitting it, then those found in the
+    /// header values (checked on the first call, then kept).
     pub fn anomalies(&self) -> &[Anomaly] {
-        &self.anomalies
+        self.all_anomalies.get_or_init(|| {
+            let mut all = self.structural.clone();
+            for (kind, header) in crate::validate::validate(self) {
+                push_unique(&mut all, kind, header);
+            }
+            all
+        })
     }
 
     /// True when an anomaly of this kind was found.
     pub fn has_anomaly(&self, kind: AnomalyKind) -> bool {
-        self.anomalies.iter().any(|a| a.kind == kind)
+        self.anomalies().iter().any(|a| a.kind == kind)
     }
 
     /// True when any anomaly is forbidden by RFC 3261 (see [`AnomalyKind::forbidden_by_rfc3261`]).
     pub fn violates_rfc3261(&self) -> bool {
-        self.anomalies.iter().any(|a| a.kind.forbidden_by_rfc3261())
+        self.anomalies().iter().any(|a| a.kind.forbidden_by_rfc3261())
+    }
+}
+
+/// One entry per (kind, header): a header with ten empty parameters is one defect.
+fn push_unique(list: &mut Vec<Anomaly>, kind: AnomalyKind, header: Option<usize>) {
+    let anomaly = Anomaly { kind, header: header.and_then(|h| u16::try_from(h).ok()) };
+    if !list.contains(&anomaly) {
+        list.push(anomaly);
     }
 }
 

@@ -38,6 +38,21 @@ impl<'a> Sdp<'a> {
         sdp
     }
 
+    /// The same verdict as `Sdp::parse(body).is_well_formed()`, without building the lines.
+    pub fn is_well_formed_body(body: &[u8]) -> bool {
+        let mut first = true;
+        for line in body.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            match line {
+                [] => continue,
+                [b'v', b'=', ..] if first => first = false,
+                [kind, b'=', ..] if !first && kind.is_ascii_lowercase() => {}
+                _ => return false,
+            }
+        }
+        !first
+    }
+
     /// True when every line is `x=value` and the first is `v=`.
     pub fn is_well_formed(&self) -> bool {
         self.malformed.is_empty() && self.lines.first().is_some_and(|l| l.kind == b'v')
@@ -86,5 +101,8 @@ mod tests {
         assert!(!sdp.is_well_formed());
         assert_eq!(sdp.malformed.len(), 2);
         assert!(!Sdp::parse(b"").is_well_formed());
+        for body in [OFFER, b"", b"v=0\nm =video 1\n", b"o=x\nv=0\n", b"\r\nv=0\r\n"] {
+            assert_eq!(Sdp::is_well_formed_body(body), Sdp::parse(body).is_well_formed());
+        }
     }
 }

@@ -89,7 +89,7 @@ fn parse_versionless_request<'a>(
     report: &mut dyn FnMut(AnomalyKind),
 ) -> Option<StartLine<'a>> {
     let uri = text::trim(&line[method_end..]);
-    let scheme_end = memchr::memchr(b':', uri)?;
+    let scheme_end = crate::text::find_byte(b':', uri)?;
     let plausible = method.iter().all(|b| b.is_ascii_uppercase() || *b == b'-')
         && scheme_end > 0
         && uri[..scheme_end].iter().all(u8::is_ascii_alphabetic)

@@ -3,10 +3,35 @@
 //! Header values are parsed in place, folds included, so CR and LF count as whitespace here:
 //! unfolding would need a copy.
 
-/// RFC 3261 `token` characters.
-pub fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+/// Position of `needle` in `hay`. Header values are short, and below a few dozen bytes a plain
+/// loop beats `memchr`'s SIMD set-up; longer input goes to `memchr`.
+#[inline]
+pub fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    if hay.len() < 48 {
+        hay.iter().position(|&b| b == needle)
+    } else {
+        memchr::memchr(needle, hay)
+    }
 }
+
+/// RFC 3261 `token` characters.
+#[inline]
+pub fn is_token_char(b: u8) -> bool {
+    TOKEN[usize::from(b)]
+}
+
+/// Lookup table for [`is_token_char`] (it runs on every byte of names and methods).
+static TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        i += 1;
+    }
+    table
+};
 
 /// True for the bytes of linear whitespace (SP, HTAB, and the CR LF of a fold).
 #[inline]
@@ -75,6 +100,19 @@ pub fn parse_number(s: &[u8]) -> Number {
 /// Finds `needle` in `haystack` outside quoted strings and (when `brackets`) outside `<...>`.
 /// Also reports whether a quoted string or bracket was left open at the end.
 pub fn find_unquoted(haystack: &[u8], needles: &[u8], brackets: bool) -> (Option<usize>, bool) {
+    // Fast path for the common single-needle case: nothing to skip before the first needle.
+    if let [needle] = needles {
+        let special = if brackets {
+            memchr::memchr3(*needle, b'"', b'<', haystack)
+        } else {
+            memchr::memchr2(*needle, b'"', haystack)
+        };
+        match special {
+            None => return (None, false),
+            Some(at) if haystack[at] == *needle => return (Some(at), false),
+            Some(_) => {}
+        }
+    }
     let mut in_quote = false;
     let mut depth = 0u32;
     let mut i = 0;
@@ -178,7 +216,7 @@ impl<'a> Iterator for ParamIter<'a> {
                 rest
             }
         };
-        Some(match memchr::memchr(b'=', item) {
+        Some(match find_byte(b'=', item) {
             Some(eq) => Param { name: trim(&item[..eq]), value: Some(trim(&item[eq + 1..])) },
             None => Param { name: trim(item), value: None },
         })

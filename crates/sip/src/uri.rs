@@ -84,14 +84,15 @@ pub enum UriError {
 impl<'a> Uri<'a> {
     /// Parses a URI. The input must be the URI alone (no `<>`, no surrounding whitespace).
     pub fn parse(raw: &'a [u8]) -> Result<Uri<'a>, UriError> {
-        if raw.iter().any(|&b| b <= b' ' || b == 0x7f) {
+        // Branch-free over the bytes so that it vectorises: URIs are checked in every message.
+        if raw.iter().fold(false, |acc, &b| acc | (b <= b' ') | (b == 0x7f)) {
             return Err(UriError::Whitespace);
         }
-        let colon = memchr::memchr(b':', raw).ok_or(UriError::NoScheme)?;
+        let colon = crate::text::find_byte(b':', raw).ok_or(UriError::NoScheme)?;
         let scheme_raw = &raw[..colon];
         if scheme_raw.is_empty()
             || !scheme_raw[0].is_ascii_alphabetic()
-            || !scheme_raw.iter().all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            || !scheme_raw.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
         {
             return Err(UriError::NoScheme);
         }
@@ -122,7 +123,7 @@ impl<'a> Uri<'a> {
         match scheme {
             Scheme::Sip | Scheme::Sips => uri.parse_sip(rest)?,
             Scheme::Tel => {
-                let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+                let end = crate::text::find_byte(b';', rest).unwrap_or(rest.len());
                 uri.user = Some(&rest[..end]);
                 uri.params = &rest[end..];
             }
@@ -134,10 +135,10 @@ impl<'a> Uri<'a> {
     fn parse_sip(&mut self, rest: &'a [u8]) -> Result<(), UriError> {
         // The user part may hold `;`, `?`, `,` and `:` (RFC 4475 `intmeth`, `semiuri`) but never
         // a raw `@`, which must be escaped: the first `@` ends it.
-        let hostport = match memchr::memchr(b'@', rest) {
+        let hostport = match crate::text::find_byte(b'@', rest) {
             Some(at) => {
                 let userinfo = &rest[..at];
-                match memchr::memchr(b':', userinfo) {
+                match crate::text::find_byte(b':', userinfo) {
                     Some(c) => {
                         self.user = Some(&userinfo[..c]);
                         self.password = Some(&userinfo[c + 1..]);
@@ -149,7 +150,7 @@ impl<'a> Uri<'a> {
             None => rest,
         };
         let (host_end, host_kind) = if hostport.first() == Some(&b'[') {
-            let close = memchr::memchr(b']', hostport).ok_or(UriError::InvalidIpv6)?;
+            let close = crate::text::find_byte(b']', hostport).ok_or(UriError::InvalidIpv6)?;
             let inner = &hostport[1..close];
             let addr = std::str::from_utf8(inner)
                 .ok()
@@ -157,7 +158,7 @@ impl<'a> Uri<'a> {
                 .ok_or(UriError::InvalidIpv6)?;
             self.host = inner;
             (close + 1, HostKind::Ipv6(addr))
-        } else if let Some((host, addr, port)) = unbracketed_ipv6(hostport) {
+        } else if let Some((host, addr, port)) = maybe_unbracketed_ipv6(hostport) {
             self.host = host;
             self.unbracketed_ipv6 = true;
             self.port = port;
@@ -169,9 +170,9 @@ impl<'a> Uri<'a> {
                 HostKind::Ipv6(addr),
             )
         } else {
-            let end = hostport.iter().position(|b| b":;?".contains(b)).unwrap_or(hostport.len());
+            let end = hostport.iter().position(|b| matches!(b, b':' | b';' | b'?')).unwrap_or(hostport.len());
             self.host = &hostport[..end];
-            let kind = match std::str::from_utf8(self.host).ok().and_then(|s| s.parse().ok()) {
+            let kind = match parse_ipv4(self.host) {
                 Some(v4) => HostKind::Ipv4(v4),
                 None => HostKind::Name,
             };
@@ -183,12 +184,12 @@ impl<'a> Uri<'a> {
         self.host_kind = host_kind;
         let mut tail = &hostport[host_end..];
         if let (Some(after), false) = (tail.strip_prefix(b":"), self.unbracketed_ipv6) {
-            let end = after.iter().position(|b| b";?".contains(b)).unwrap_or(after.len());
+            let end = after.iter().position(|b| matches!(b, b';' | b'?')).unwrap_or(after.len());
             let port = text::parse_u64(&after[..end]).ok_or(UriError::InvalidPort)?;
             self.port = Some(u16::try_from(port).map_err(|_| UriError::InvalidPort)?);
             tail = &after[end..];
         }
-        match memchr::memchr(b'?', tail) {
+        match crate::text::find_byte(b'?', tail) {
             Some(q) => {
                 self.params = &tail[..q];
                 self.headers = Some(&tail[q + 1..]);
@@ -218,13 +219,61 @@ impl<'a> Uri<'a> {
     }
 }
 
+/// Dotted-quad IPv4 (as `std` reads it: four decimal octets, no leading zeros), without the
+/// UTF-8 check and generic parser that `str::parse` costs on every host of every message.
+pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    if !(7..=15).contains(&s.len()) || !s[0].is_ascii_digit() {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let (mut index, mut value, mut digits) = (0usize, 0u16, 0u8);
+    for &b in s {
+        match b {
+            b'0'..=b'9' => {
+                // No leading zeros (`01`), at most three digits, at most 255.
+                if digits == 3 || (digits == 1 && value == 0) {
+                    return None;
+                }
+                value = value * 10 + u16::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && index < 3 => {
+                octets[index] = u8::try_from(value).ok()?;
+                (index, value, digits) = (index + 1, 0, 0);
+            }
+            _ => return None,
+        }
+    }
+    if index != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = u8::try_from(value).ok()?;
+    Some(Ipv4Addr::from(octets))
+}
+
+/// [`unbracketed_ipv6`] behind a cheap test: at least two colons before any `;` or `?`.
+pub(crate) fn maybe_unbracketed_ipv6(hostport: &[u8]) -> Option<(&[u8], Ipv6Addr, Option<u16>)> {
+    let mut colons = 0;
+    for &b in hostport {
+        match b {
+            b':' => colons += 1,
+            b';' | b'?' => break,
+            _ => {}
+        }
+    }
+    if colons < 2 {
+        return None;
+    }
+    unbracketed_ipv6(hostport)
+}
+
 /// Reads an IPv6 address written without brackets at the start of `hostport` (up to `;` or
 /// `?`). Such text is ambiguous (RFC 5118 §4.3): `::1:5061` is a valid address and also `::1`
 /// with port 5061. SIP tools that write it mean address and port, so a final group of four or
 /// five decimal digits after a valid address is read as a port; the `unbracketed_ipv6` anomaly
 /// the callers raise says the reading is a guess.
 pub(crate) fn unbracketed_ipv6(hostport: &[u8]) -> Option<(&[u8], Ipv6Addr, Option<u16>)> {
-    let end = hostport.iter().position(|b| b";?".contains(b)).unwrap_or(hostport.len());
+    let end = hostport.iter().position(|b| matches!(b, b';' | b'?')).unwrap_or(hostport.len());
     let text = std::str::from_utf8(&hostport[..end]).ok()?;
     if text.bytes().filter(|&b| b == b':').count() < 2 {
         return None;
@@ -296,6 +345,24 @@ mod tests {
         assert_eq!(t.param("phone-context"), Some(&b"example.com"[..]));
         let o = Uri::parse(b"http://www.example.com").unwrap();
         assert_eq!((o.scheme, o.opaque), (Scheme::Other, &b"//www.example.com"[..]));
+    }
+
+    #[test]
+    fn ipv4_reader_agrees_with_std() {
+        for text in [
+            "192.0.2.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..2.3",
+            "a.b.c.d",
+            "1.2.3.4 ",
+        ] {
+            assert_eq!(parse_ipv4(text.as_bytes()), text.parse().ok(), "{text}");
+        }
     }
 
     #[test]

@@ -10,8 +10,9 @@ use crate::typed::scalar::{self, CSeq, CSEQ_MAX, DELTA_SECONDS_MAX};
 use crate::typed::{NameAddr, Via};
 use crate::uri::Uri;
 
-pub(crate) fn validate(msg: &mut Message<'_>) {
-    let mut found: Vec<(AnomalyKind, Option<usize>)> = Vec::new();
+/// Checks the header values of a split message; returns what it found, in order.
+pub(crate) fn validate(msg: &Message<'_>) -> Found {
+    let mut found: Found = Vec::new();
     check_start_line(msg, &mut found);
     check_text(msg, &mut found);
     check_mandatory(msg, &mut found);
@@ -69,22 +70,20 @@ pub(crate) fn validate(msg: &mut Message<'_>) {
         found.push((AnomalyKind::BodyWithoutContentType, None));
     }
     if let Some(ct) = msg.content_type() {
-        if is_sdp(ct) && !msg.body.is_empty() && !crate::sdp::Sdp::parse(msg.body).is_well_formed() {
+        if is_sdp(ct) && !msg.body.is_empty() && !crate::sdp::Sdp::is_well_formed_body(msg.body) {
             found.push((AnomalyKind::MalformedSdp, None));
         }
     }
-    for (kind, header) in found {
-        msg.note(kind, header);
-    }
+    found
 }
 
 fn is_sdp(content_type: &[u8]) -> bool {
     let ct = text::trim(content_type);
-    let end = memchr::memchr(b';', ct).unwrap_or(ct.len());
+    let end = crate::text::find_byte(b';', ct).unwrap_or(ct.len());
     text::trim(&ct[..end]).eq_ignore_ascii_case(b"application/sdp")
 }
 
-type Found = Vec<(AnomalyKind, Option<usize>)>;
+pub(crate) type Found = Vec<(AnomalyKind, Option<usize>)>;
 
 fn check_start_line(msg: &Message<'_>, found: &mut Found) {
     let StartLine::Request { uri, .. } = msg.start else {
@@ -105,14 +104,22 @@ fn check_start_line(msg: &Message<'_>, found: &mut Found) {
     }
 }
 
-/// Non-UTF-8 bytes and stray control characters in the start line and header section.
+/// Non-UTF-8 bytes and stray control characters in the start line and header section. One
+/// branch-free pass over the head decides whether any closer look is needed.
 fn check_text(msg: &Message<'_>, found: &mut Found) {
-    let start = msg.start_line_raw;
-    if std::str::from_utf8(start).is_err() || msg.headers.iter().any(|h| std::str::from_utf8(h.line).is_err()) {
+    let is_ctl = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
+    let (mut non_ascii, mut ctl) = (false, false);
+    for chunk in msg.head.chunks(64) {
+        non_ascii |= chunk.iter().fold(false, |acc, &b| acc | (b >= 0x80));
+        ctl |= chunk.iter().fold(false, |acc, &b| acc | is_ctl(b));
+    }
+    if non_ascii && std::str::from_utf8(msg.head).is_err() {
         found.push((AnomalyKind::NonUtf8Bytes, None));
     }
-    let is_ctl = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
-    if start.iter().any(|&b| is_ctl(b)) {
+    if !ctl {
+        return;
+    }
+    if msg.start_line_raw.iter().any(|&b| is_ctl(b)) {
         found.push((AnomalyKind::ControlCharacters, None));
     }
     for (i, h) in msg.headers.iter().enumerate() {

@@ -54,14 +54,14 @@ impl<'a> NameAddr<'a> {
                     // Recover the URI if a `<` follows, as a lenient receiver would.
                     out.display = Some(&rest[1..]);
                     out.display_quoted = true;
-                    rest = match memchr::memchr(b'<', rest) {
+                    rest = match crate::text::find_byte(b'<', rest) {
                         Some(lt) => &rest[lt..],
                         None => &[],
                     };
                 }
             }
         }
-        match memchr::memchr(b'<', rest) {
+        match crate::text::find_byte(b'<', rest) {
             Some(lt) => {
                 if !out.display_quoted {
                     let display = text::trim(&rest[..lt]);
@@ -77,7 +77,7 @@ impl<'a> NameAddr<'a> {
                 }
                 out.bracketed = true;
                 let inner_and_after = &rest[lt + 1..];
-                let (inner, after) = match memchr::memchr(b'>', inner_and_after) {
+                let (inner, after) = match crate::text::find_byte(b'>', inner_and_after) {
                     Some(gt) => (&inner_and_after[..gt], &inner_and_after[gt + 1..]),
                     None => {
                         report(AnomalyKind::UnterminatedAngleBracket);
@@ -107,7 +107,7 @@ impl<'a> NameAddr<'a> {
                 if !out.params.is_empty() && out.params[0] != b';' {
                     report(AnomalyKind::InvalidDisplayName);
                 }
-                if out.uri_raw.iter().any(|b| b",?".contains(b)) {
+                if out.uri_raw.iter().any(|b| matches!(b, b',' | b'?')) {
                     report(AnomalyKind::AddrSpecNeedsAngleBrackets);
                 }
             }

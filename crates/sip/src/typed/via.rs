@@ -53,10 +53,10 @@ impl<'a> Via<'a> {
         if !protocol.eq_ignore_ascii_case(b"SIP") || version != b"2.0" {
             report(AnomalyKind::UnknownSipVersion);
         }
-        let semi = memchr::memchr(b';', sent_by_and_params).unwrap_or(sent_by_and_params.len());
+        let semi = crate::text::find_byte(b';', sent_by_and_params).unwrap_or(sent_by_and_params.len());
         let sent_by = text::trim(&sent_by_and_params[..semi]);
         let params = &sent_by_and_params[semi..];
-        if let Some((host, addr, port)) = crate::uri::unbracketed_ipv6(sent_by) {
+        if let Some((host, addr, port)) = crate::uri::maybe_unbracketed_ipv6(sent_by) {
             report(AnomalyKind::UnbracketedIpv6);
             let via = Via { raw, protocol, version, transport, host, host_kind: HostKind::Ipv6(addr), port, params };
             check_params(&via, report);
@@ -120,14 +120,14 @@ fn check_params(via: &Via<'_>, report: &mut dyn FnMut(AnomalyKind)) {
 
 /// Splits at the next `/`, trimming both sides (RFC 3261 allows LWS around the slash).
 fn split_slash(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let at = memchr::memchr(b'/', s)?;
+    let at = crate::text::find_byte(b'/', s)?;
     Some((text::trim(&s[..at]), &s[at + 1..]))
 }
 
 /// Splits `host[:port]` or `[v6][:port]`.
 pub(crate) fn split_host_port(s: &[u8]) -> (&[u8], HostKind, Option<&[u8]>) {
     if s.first() == Some(&b'[') {
-        if let Some(close) = memchr::memchr(b']', s) {
+        if let Some(close) = crate::text::find_byte(b']', s) {
             let inner = &s[1..close];
             let kind =
                 std::str::from_utf8(inner).ok().and_then(|t| t.parse().ok()).map_or(HostKind::Name, HostKind::Ipv6);
@@ -136,11 +136,11 @@ pub(crate) fn split_host_port(s: &[u8]) -> (&[u8], HostKind, Option<&[u8]>) {
         }
         return (s, HostKind::Name, None);
     }
-    let (host, port) = match memchr::memchr(b':', s) {
+    let (host, port) = match crate::text::find_byte(b':', s) {
         Some(c) => (text::trim(&s[..c]), Some(&s[c + 1..])),
         None => (s, None),
     };
-    let kind = std::str::from_utf8(host).ok().and_then(|t| t.parse().ok()).map_or(HostKind::Name, HostKind::Ipv4);
+    let kind = crate::uri::parse_ipv4(host).map_or(HostKind::Name, HostKind::Ipv4);
     (host, kind, port)
 }
 
