@@ -2,4 +2,6 @@
 //! `sources` (where messages come from) → `analysis` → `sinks` → `reports`; `output` holds the
 //! formats commands print. See ARCHITECTURE.md for the map and the invariants.
 
+pub mod event;
 pub mod output;
+pub mod sinks;

@@ -1,0 +1,173 @@
+//! The fields of a SIP message that the store indexes and reports group by, extracted once
+//! per event. Attacker bytes become text losslessly: valid UTF-8 as is, each byte of an invalid
+//! sequence as `\xNN` (the convention of `docs/parse-output.md`).
+
+use sipscope_sip::digest::Credentials;
+use sipscope_sip::{HeaderName, Message, StartLine};
+
+/// Converts bytes to text without losing any: invalid UTF-8 bytes become `\xNN`.
+pub fn lossless_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => {
+            let mut out = String::with_capacity(bytes.len() + 8);
+            for chunk in bytes.utf8_chunks() {
+                out.push_str(chunk.valid());
+                for b in chunk.invalid() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            out
+        }
+    }
+}
+
+fn text(bytes: Option<&[u8]>) -> Option<String> {
+    bytes.map(lossless_text)
+}
+
+/// What the store keeps next to the raw bytes of each message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SipFields {
+    /// `request` or `response`.
+    pub kind: &'static str,
+    /// Request method.
+    pub method: Option<String>,
+    /// Status code (responses), when numeric and in range of u32.
+    pub status: Option<u32>,
+    /// Reason phrase.
+    pub reason: Option<String>,
+    /// Request-URI as written.
+    pub request_uri: Option<String>,
+    /// Request-URI user (the dialled number of an INVITE).
+    pub ruri_user: Option<String>,
+    /// Request-URI host.
+    pub ruri_host: Option<String>,
+    /// From user, host and tag.
+    pub from: (Option<String>, Option<String>, Option<String>),
+    /// To user, host and tag.
+    pub to: (Option<String>, Option<String>, Option<String>),
+    /// Call-ID.
+    pub call_id: Option<String>,
+    /// CSeq number (when it fits in i64) and method.
+    pub cseq: (Option<i64>, Option<String>),
+    /// User-Agent (requests) or Server (responses).
+    pub user_agent: Option<String>,
+    /// First Contact URI (or `*`).
+    pub contact: Option<String>,
+    /// Expires header.
+    pub expires: Option<i64>,
+    /// Digest credentials: username, realm, nonce, uri, response, algorithm, qop.
+    pub auth: Option<AuthFields>,
+    /// Anomaly names, space-separated, in the order found.
+    pub anomalies: String,
+}
+
+/// Digest credentials as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthFields {
+    /// username
+    pub username: Option<String>,
+    /// realm
+    pub realm: Option<String>,
+    /// nonce
+    pub nonce: Option<String>,
+    /// digest uri
+    pub uri: Option<String>,
+    /// response
+    pub response: Option<String>,
+    /// algorithm as written
+    pub algorithm: Option<String>,
+    /// qop as written
+    pub qop: Option<String>,
+}
+
+impl SipFields {
+    /// Extracts the fields of a parsed message.
+    pub fn extract(msg: &Message<'_>) -> SipFields {
+        let mut f = SipFields::default();
+        match *msg.start_line() {
+            StartLine::Request { method, uri, .. } => {
+                f.kind = "request";
+                f.method = Some(lossless_text(method));
+                f.request_uri = Some(lossless_text(uri));
+                if let Some(u) = msg.request_uri() {
+                    f.ruri_user = text(u.user);
+                    f.ruri_host = text(Some(u.host).filter(|h| !h.is_empty()));
+                }
+                f.user_agent = text(msg.user_agent());
+            }
+            StartLine::Response { code, reason, .. } => {
+                f.kind = "response";
+                f.status = code;
+                f.reason = Some(lossless_text(reason));
+                f.user_agent = text(msg.server().or_else(|| msg.user_agent()));
+            }
+        }
+        if let Some(from) = msg.from() {
+            f.from = (text(from.user()), text(from.host()), text(from.tag()));
+        }
+        if let Some(to) = msg.to() {
+            f.to = (text(to.user()), text(to.host()), text(to.tag()));
+        }
+        f.call_id = text(msg.call_id());
+        if let Some(c) = msg.cseq() {
+            f.cseq = (c.seq.and_then(|n| i64::try_from(n).ok()), Some(lossless_text(c.method)));
+        }
+        f.contact = if msg.contact_is_star() {
+            Some("*".to_owned())
+        } else {
+            msg.contacts().next().map(|c| lossless_text(c.uri_raw))
+        };
+        f.expires = msg.expires().and_then(|e| i64::try_from(e).ok());
+        let creds = msg.value(HeaderName::Authorization).or_else(|| msg.value(HeaderName::ProxyAuthorization));
+        if let Some(c) = creds.and_then(|v| Credentials::parse(v).ok()) {
+            f.auth = Some(AuthFields {
+                username: text(c.username),
+                realm: text(c.realm),
+                nonce: text(c.nonce),
+                uri: text(c.uri),
+                response: text(c.response),
+                algorithm: text(c.param(b"algorithm").map(|p| p.value)),
+                qop: text(c.param(b"qop").map(|p| p.value)),
+            });
+        }
+        f.anomalies = msg.anomalies().iter().map(|a| a.kind.name()).collect::<Vec<_>>().join(" ");
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_utf8_is_escaped() {
+        assert_eq!(lossless_text(b"abc"), "abc");
+        assert_eq!(lossless_text(b"a\xffb\xc3"), "a\\xffb\\xc3");
+        assert_eq!(lossless_text("é".as_bytes()), "é");
+    }
+
+    #[test]
+    fn register_with_credentials() {
+        let raw = b"REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1;rport\r\n\
+Max-Forwards: 70\r\nTo: \"100\" <sip:100@127.0.0.1>\r\nFrom: \"100\" <sip:100@127.0.0.1>;tag=ab\r\n\
+User-Agent: friendly-scanner\r\nCall-ID: 393122520\r\nContact: sip:100@127.0.0.1\r\nCSeq: 2 REGISTER\r\n\
+Content-Length: 0\r\nAuthorization: Digest username=\"100\",realm=\"asterisk\",nonce=\"142489a6\",\
+uri=\"sip:127.0.0.1\",algorithm=MD5,qop=auth,response=\"3884ae4d3b2b00766879546accde02d7\"\r\n\r\n";
+        let msg = sipscope_sip::parse(raw).unwrap();
+        let f = SipFields::extract(&msg);
+        assert_eq!(f.kind, "request");
+        assert_eq!(f.method.as_deref(), Some("REGISTER"));
+        assert_eq!(f.ruri_host.as_deref(), Some("127.0.0.1"));
+        assert_eq!(f.ruri_user, None);
+        assert_eq!(f.from, (Some("100".into()), Some("127.0.0.1".into()), Some("ab".into())));
+        assert_eq!(f.cseq, (Some(2), Some("REGISTER".into())));
+        assert_eq!(f.user_agent.as_deref(), Some("friendly-scanner"));
+        assert_eq!(f.contact.as_deref(), Some("sip:100@127.0.0.1"));
+        let auth = f.auth.unwrap();
+        assert_eq!(auth.username.as_deref(), Some("100"));
+        assert_eq!(auth.qop.as_deref(), Some("auth"));
+        assert_eq!(f.anomalies, "");
+    }
+}
