@@ -3,5 +3,6 @@
 //! formats commands print. See ARCHITECTURE.md for the map and the invariants.
 
 pub mod event;
+pub mod nodes;
 pub mod output;
 pub mod sinks;
