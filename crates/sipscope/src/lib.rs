@@ -6,3 +6,4 @@ pub mod event;
 pub mod nodes;
 pub mod output;
 pub mod sinks;
+pub mod sources;

@@ -1,0 +1,42 @@
+//! Capture files: pcap and pcapng, plain or compressed with gzip or zstd (recognised by their
+//! magic bytes, not their names).
+
+mod buffer;
+pub mod reader;
+pub mod writer;
+
+pub use reader::{CaptureError, CaptureReader, Frame, Item, Problem};
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// Opens a capture file, decompressing on the fly when it is gzip or zstd.
+pub fn open(path: &Path) -> Result<CaptureReader<Box<dyn Read + Send>>, CaptureError> {
+    let mut file = BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut magic = [0u8; 4];
+    let n = read_up_to(&mut file, &mut magic)?;
+    let head = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
+    let inner: Box<dyn Read + Send> = match magic {
+        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(head)),
+        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(head)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("zstd: {e}")))?,
+        ),
+        _ => Box::new(head),
+    };
+    CaptureReader::new(inner)
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            read => n += read,
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests;
