@@ -1,5 +1,6 @@
 //! Command-line interface: one module per subcommand, dispatched from [`run`].
 
+mod ingest;
 mod parse;
 
 use clap::{Parser, Subcommand};
@@ -18,11 +19,24 @@ enum Command {
     /// Parse SIP messages from files (or `-` for standard input) and print one JSON object per
     /// message (JSON Lines).
     Parse(parse::ParseArgs),
+    /// Read pcap / pcapng captures into the event store.
+    Ingest(ingest::IngestArgs),
 }
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Parse(args) => parse::run(args),
+        Command::Ingest(args) => ingest::run(args),
     }
+}
+
+/// This host's name (the default sensor name), from /etc/hostname or the environment.
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "sensor".to_owned())
 }

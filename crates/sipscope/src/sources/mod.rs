@@ -2,3 +2,4 @@
 //! Sources turn their input into [`crate::event::SipEvent`]s for the pipeline.
 
 pub mod pcap;
+pub mod wire;

@@ -1,0 +1,262 @@
+//! `sipscope ingest`: capture files → SIP messages → events in the store, with a summary.
+//!
+//! Per file: hash the content (a file ingested completely before is skipped; an interrupted one
+//! is replaced), read frames, hand them to the wire decoder, turn every SIP message into an
+//! event, and mark the file complete only after its last event is flushed.
+
+pub mod progress;
+pub mod summary;
+
+use crate::event::fields::{lossless_text, SipFields};
+use crate::event::{Direction, Origin, SipEvent};
+use crate::nodes::Nodes;
+use crate::sinks::sqlite::{FileStart, Store};
+use crate::sinks::{EventSink, SinkError};
+use crate::sources::pcap::{self, Item};
+use crate::sources::wire::{WireDecoder, WireMessage};
+use progress::Progress;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use summary::Summary;
+
+/// Which events to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsMode {
+    /// Every SIP message becomes a row.
+    All,
+    /// No rows: counts (and, later, analysis aggregates) only.
+    None,
+    /// One message in N.
+    Sample(u64),
+}
+
+impl std::str::FromStr for EventsMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(EventsMode::All),
+            "none" => Ok(EventsMode::None),
+            _ => match s.strip_prefix("sample:").map(str::parse::<u64>) {
+                Some(Ok(n)) if n > 0 => Ok(EventsMode::Sample(n)),
+                _ => Err(format!("expected all, none or sample:N (N > 0), not {s:?}")),
+            },
+        }
+    }
+}
+
+/// Options of one run.
+pub struct IngestOptions {
+    /// Sensor name stored with every event.
+    pub sensor: String,
+    /// Node lookup.
+    pub nodes: Nodes,
+    /// Which events to keep.
+    pub events: EventsMode,
+    /// Re-ingest files already ingested.
+    pub force: bool,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// Why a run stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The store failed (disk full, locked …): nothing more can be recorded.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// Expands directories (recursively, name order) into files.
+pub fn collect_files(inputs: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        collect(input, &mut files)?;
+    }
+    Ok(files)
+}
+
+fn collect(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !path.is_dir() {
+        files.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for e in entries {
+        collect(&e, files)?;
+    }
+    Ok(())
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf)? {
+            0 => break,
+            n => hasher.update(&buf[..n]),
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Ingests `files` into `store`.
+pub fn run(files: &[PathBuf], store: &mut Store, opts: &IngestOptions) -> Result<Summary, IngestError> {
+    let started = std::time::Instant::now();
+    let mut summary = Summary::default();
+    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let mut progress = Progress::new(total, opts.quiet);
+    let mut done_bytes = 0u64;
+    for path in files {
+        let shown = path.display().to_string();
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let hash = match sha256_file(path) {
+            Ok(h) => h,
+            Err(e) => {
+                summary.files_unreadable += 1;
+                summary.problem(format!("{shown}: cannot read: {e}"));
+                continue;
+            }
+        };
+        let file_id = match store.begin_file(&hash, &shown, size, &opts.sensor, now_ns(), opts.force)? {
+            FileStart::AlreadyIngested { .. } => {
+                summary.files_already_ingested += 1;
+                done_bytes += size;
+                continue;
+            }
+            FileStart::Ingest { id, replaced } => {
+                summary.events_replaced += replaced;
+                id
+            }
+        };
+        let before = summary.packets;
+        let messages_before = summary.sip_messages;
+        let problems_before = summary.problems;
+        match ingest_file(path, file_id, store, opts, &mut summary, &mut progress, done_bytes) {
+            Ok(()) => {
+                summary.files += 1;
+                let skipped = summary.problems - problems_before;
+                let (packets, messages) = (summary.packets - before, summary.sip_messages - messages_before);
+                store.finish_file(file_id, packets, messages, skipped, now_ns())?;
+            }
+            Err(FileError::Capture(e)) => {
+                summary.files_unreadable += 1;
+                summary.problem(format!("{shown}: {e}"));
+            }
+            Err(FileError::Sink(e)) => return Err(e.into()),
+        }
+        done_bytes += size;
+    }
+    progress.finish();
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+enum FileError {
+    Capture(pcap::CaptureError),
+    Sink(SinkError),
+}
+
+/// Turns wire messages into stored events for one file.
+struct EventWriter<'s> {
+    store: &'s mut Store,
+    opts: &'s IngestOptions,
+    file_id: i64,
+    seen: u64,
+    error: Option<SinkError>,
+}
+
+impl EventWriter<'_> {
+    fn accept(&mut self, summary: &mut Summary, m: WireMessage<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let Ok(msg) = sipscope_sip::Message::parse_with(m.bytes, m.framing, sipscope_sip::Limits::default()) else {
+            summary.non_sip_packets += 1;
+            return;
+        };
+        let method = msg.method().map(lossless_text);
+        summary.sip(method.as_deref(), msg.status(), msg.violates_rfc3261());
+        self.seen += 1;
+        let keep = match self.opts.events {
+            EventsMode::All => true,
+            EventsMode::None => false,
+            EventsMode::Sample(n) => (self.seen - 1) % n == 0,
+        };
+        if !keep {
+            return;
+        }
+        let event = SipEvent {
+            ts_ns: m.ts_ns,
+            sensor: self.opts.sensor.clone(),
+            node: self.opts.nodes.find(m.tunnel, m.dst.0).map(|n| n.name.clone()),
+            transport: m.transport,
+            src: m.src,
+            dst: m.dst,
+            tunnel: m.tunnel,
+            direction: Direction::Unknown,
+            origin: Some(Origin { file_id: self.file_id, packet: m.packet }),
+            raw: m.bytes.to_vec(),
+        };
+        match self.store.write(&event, &SipFields::extract(&msg)) {
+            Ok(()) => summary.events_stored += 1,
+            Err(e) => self.error = Some(e),
+        }
+    }
+}
+
+fn ingest_file(
+    path: &Path,
+    file_id: i64,
+    store: &mut Store,
+    opts: &IngestOptions,
+    summary: &mut Summary,
+    progress: &mut Progress,
+    done_bytes: u64,
+) -> Result<(), FileError> {
+    let shown = path.display().to_string();
+    let mut reader = pcap::open(path).map_err(FileError::Capture)?;
+    let mut wire = WireDecoder::new();
+    let mut writer = EventWriter { store, opts, file_id, seen: 0, error: None };
+    loop {
+        let item = match reader.next() {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(e) => {
+                summary.problem(format!("{shown}: read error after byte {}: {e}", reader.offset()));
+                break;
+            }
+        };
+        match item {
+            Item::Frame(frame) => {
+                summary.packets += 1;
+                summary.bytes += frame.data.len() as u64;
+                if (frame.data.len() as u64) < u64::from(frame.orig_len) {
+                    summary.snaplen_cut += 1;
+                }
+                wire.push_frame(&frame, summary, &mut |s, m| writer.accept(s, m));
+                if summary.packets % 65_536 == 0 {
+                    progress.update(done_bytes + reader.offset(), summary.packets);
+                }
+            }
+            Item::Problem(p) => summary.problem(format!("{shown}: {p}")),
+        }
+        if writer.error.is_some() {
+            break;
+        }
+    }
+    wire.finish(summary, &mut |s, m| writer.accept(s, m));
+    if let Some(e) = writer.error.take() {
+        return Err(FileError::Sink(e));
+    }
+    writer.store.flush().map_err(FileError::Sink)?;
+    Ok(())
+}

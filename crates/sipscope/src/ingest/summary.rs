@@ -1,0 +1,163 @@
+//! What an ingest run saw, for the closing summary (text or JSON) and the exit code.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Most problems listed one by one; beyond this they are only counted (a corrupt archive can
+/// have millions).
+pub const MAX_LISTED_PROBLEMS: usize = 100;
+
+/// Counters of one run over all its files.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Summary {
+    /// Files read to the end.
+    pub files: u64,
+    /// Files skipped because the same content was ingested before.
+    pub files_already_ingested: u64,
+    /// Files that could not be opened or are not captures.
+    pub files_unreadable: u64,
+    /// Frames read.
+    pub packets: u64,
+    /// Bytes of frames read.
+    pub bytes: u64,
+    /// SIP messages found.
+    pub sip_messages: u64,
+    /// SIP requests by method (as written; non-UTF-8 escaped).
+    pub methods: BTreeMap<String, u64>,
+    /// SIP responses by class (`1xx` … `6xx`, `other`).
+    pub status_classes: BTreeMap<String, u64>,
+    /// SIP messages with at least one anomaly that RFC 3261 forbids.
+    pub sip_with_violations: u64,
+    /// Packets to or from a SIP port (5060, 5061) whose payload is not SIP (empty probes,
+    /// garbage): the telescope study's "invalid packets".
+    pub invalid_on_sip_ports: u64,
+    /// Other packets without SIP (other ports, other protocols).
+    pub non_sip_packets: u64,
+    /// Frames that could not be decoded, by reason.
+    pub undecodable: BTreeMap<String, u64>,
+    /// Frames cut by the capture's snap length.
+    pub snaplen_cut: u64,
+    /// IP datagrams rebuilt from fragments.
+    pub reassembled_datagrams: u64,
+    /// Fragments that overlapped others.
+    pub overlapping_fragments: u64,
+    /// TCP streams that carried data.
+    pub tcp_streams: u64,
+    /// Events written to the store.
+    pub events_stored: u64,
+    /// Events replaced from an interrupted earlier run of the same file.
+    pub events_replaced: u64,
+    /// Damage in the files, counted.
+    pub problems: u64,
+    /// The first damage reports, each with file and packet.
+    pub problem_list: Vec<String>,
+    /// Wall time, seconds.
+    pub elapsed_s: f64,
+}
+
+impl Summary {
+    /// Records a damage report.
+    pub fn problem(&mut self, text: String) {
+        self.problems += 1;
+        if self.problem_list.len() < MAX_LISTED_PROBLEMS {
+            self.problem_list.push(text);
+        }
+    }
+
+    /// Counts one SIP message.
+    pub fn sip(&mut self, method: Option<&str>, status: Option<u32>, violates: bool) {
+        self.sip_messages += 1;
+        self.sip_with_violations += u64::from(violates);
+        match (method, status) {
+            (Some(m), _) => *self.methods.entry(m.to_owned()).or_default() += 1,
+            (None, Some(code)) => {
+                let class = if (100..700).contains(&code) { format!("{}xx", code / 100) } else { "other".into() };
+                *self.status_classes.entry(class).or_default() += 1;
+            }
+            (None, None) => *self.status_classes.entry("other".into()).or_default() += 1,
+        }
+    }
+
+    /// True when something was skipped (unreadable files, damage): the exit code says so.
+    pub fn skipped_anything(&self) -> bool {
+        self.files_unreadable > 0 || self.problems > 0
+    }
+
+    /// The human-readable summary.
+    pub fn to_text(&self) -> String {
+        let rate = |n: u64| if self.elapsed_s > 0.0 { n as f64 / self.elapsed_s } else { 0.0 };
+        let mut out = String::new();
+        let mut line = |label: &str, value: String| out.push_str(&format!("{label:<28} {value}\n"));
+        line(
+            "files",
+            format!(
+                "{} read, {} already ingested, {} unreadable",
+                self.files, self.files_already_ingested, self.files_unreadable
+            ),
+        );
+        line("packets", format!("{} ({:.0}/s, {} bytes)", self.packets, rate(self.packets), self.bytes));
+        line(
+            "SIP messages",
+            format!(
+                "{} ({:.0}/s), {} break RFC 3261",
+                self.sip_messages,
+                rate(self.sip_messages),
+                self.sip_with_violations
+            ),
+        );
+        let methods = self.methods.iter().map(|(m, n)| format!("{m} {n}")).collect::<Vec<_>>().join(", ");
+        line("  requests", if methods.is_empty() { "none".into() } else { methods });
+        let classes = self.status_classes.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ");
+        line("  responses", if classes.is_empty() { "none".into() } else { classes });
+        line("invalid on SIP ports", self.invalid_on_sip_ports.to_string());
+        line("non-SIP packets", self.non_sip_packets.to_string());
+        let undecodable = self.undecodable.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ");
+        line("undecodable frames", if undecodable.is_empty() { "0".into() } else { undecodable });
+        line("snaplen-cut frames", self.snaplen_cut.to_string());
+        line(
+            "reassembled datagrams",
+            format!("{} ({} overlapping fragments)", self.reassembled_datagrams, self.overlapping_fragments),
+        );
+        line("TCP streams", self.tcp_streams.to_string());
+        line(
+            "events stored",
+            format!("{} ({} replaced from an interrupted run)", self.events_stored, self.events_replaced),
+        );
+        line("elapsed", format!("{:.2} s", self.elapsed_s));
+        line("damage", self.problems.to_string());
+        for p in &self.problem_list {
+            out.push_str(&format!("  {p}\n"));
+        }
+        if self.problems as usize > self.problem_list.len() {
+            out.push_str(&format!("  … and {} more\n", self.problems as usize - self.problem_list.len()));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_text() {
+        let mut s = Summary::default();
+        s.sip(Some("OPTIONS"), None, false);
+        s.sip(Some("OPTIONS"), None, true);
+        s.sip(None, Some(404), false);
+        s.sip(None, Some(4_294_967), false);
+        for i in 0..(MAX_LISTED_PROBLEMS + 3) {
+            s.problem(format!("p{i}"));
+        }
+        assert_eq!(s.methods["OPTIONS"], 2);
+        assert_eq!(s.status_classes["4xx"], 1);
+        assert_eq!(s.status_classes["other"], 1);
+        assert_eq!(s.problem_list.len(), MAX_LISTED_PROBLEMS);
+        assert!(s.skipped_anything());
+        let text = s.to_text();
+        assert!(text.contains("OPTIONS 2"), "{text}");
+        assert!(text.contains("… and 3 more"), "{text}");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["sip_messages"], 4);
+    }
+}
