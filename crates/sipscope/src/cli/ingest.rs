@@ -1,7 +1,7 @@
 //! `sipscope ingest [--db PATH] [--sensor NAME] [--nodes FILE] [--events MODE] [--force] [--json] PATH...`
 
 use anyhow::Context;
-use sipscope::ingest::{self, EventsMode, IngestOptions};
+use sipscope::ingest::{self, EventOptions, EventsMode, IngestOptions};
 use sipscope::nodes::Nodes;
 use sipscope::sinks::sqlite::Store;
 use std::path::PathBuf;
@@ -43,9 +43,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let files = ingest::collect_files(&args.inputs).context("listing inputs")?;
     let mut store = Store::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
     let opts = IngestOptions {
-        sensor: args.sensor.unwrap_or_else(super::host_name),
-        nodes,
-        events: args.events,
+        events: EventOptions { sensor: args.sensor.unwrap_or_else(super::host_name), nodes, events: args.events },
         force: args.force,
         quiet: args.quiet,
     };

@@ -4,21 +4,21 @@
 //! is replaced), read frames, hand them to the wire decoder, turn every SIP message into an
 //! event, and mark the file complete only after its last event is flushed.
 
+pub mod events;
 pub mod progress;
 pub mod summary;
 
-use crate::event::fields::{lossless_text, SipFields};
-use crate::event::{Direction, Origin, SipEvent};
-use crate::nodes::Nodes;
 use crate::sinks::sqlite::{FileStart, Store};
-use crate::sinks::{EventSink, SinkError};
+use crate::sinks::SinkError;
 use crate::sources::pcap::{self, Item};
-use crate::sources::wire::{WireDecoder, WireMessage};
+use crate::sources::wire::WireDecoder;
 use progress::Progress;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use summary::Summary;
+
+pub use events::{EventOptions, EventWriter};
 
 /// Which events to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,12 +47,8 @@ impl std::str::FromStr for EventsMode {
 
 /// Options of one run.
 pub struct IngestOptions {
-    /// Sensor name stored with every event.
-    pub sensor: String,
-    /// Node lookup.
-    pub nodes: Nodes,
-    /// Which events to keep.
-    pub events: EventsMode,
+    /// What becomes of each SIP message.
+    pub events: EventOptions,
     /// Re-ingest files already ingested.
     pub force: bool,
     /// No progress output.
@@ -126,7 +122,7 @@ pub fn run(files: &[PathBuf], store: &mut Store, opts: &IngestOptions) -> Result
                 continue;
             }
         };
-        let file_id = match store.begin_file(&hash, &shown, size, &opts.sensor, now_ns(), opts.force)? {
+        let file_id = match store.begin_file(&hash, &shown, size, &opts.events.sensor, now_ns(), opts.force)? {
             FileStart::AlreadyIngested { .. } => {
                 summary.files_already_ingested += 1;
                 done_bytes += size;
@@ -165,54 +161,6 @@ enum FileError {
     Sink(SinkError),
 }
 
-/// Turns wire messages into stored events for one file.
-struct EventWriter<'s> {
-    store: &'s mut Store,
-    opts: &'s IngestOptions,
-    file_id: i64,
-    seen: u64,
-    error: Option<SinkError>,
-}
-
-impl EventWriter<'_> {
-    fn accept(&mut self, summary: &mut Summary, m: WireMessage<'_>) {
-        if self.error.is_some() {
-            return;
-        }
-        let Ok(msg) = sipscope_sip::Message::parse_with(m.bytes, m.framing, sipscope_sip::Limits::default()) else {
-            summary.non_sip_packets += 1;
-            return;
-        };
-        let method = msg.method().map(lossless_text);
-        summary.sip(method.as_deref(), msg.status(), msg.violates_rfc3261());
-        self.seen += 1;
-        let keep = match self.opts.events {
-            EventsMode::All => true,
-            EventsMode::None => false,
-            EventsMode::Sample(n) => (self.seen - 1) % n == 0,
-        };
-        if !keep {
-            return;
-        }
-        let event = SipEvent {
-            ts_ns: m.ts_ns,
-            sensor: self.opts.sensor.clone(),
-            node: self.opts.nodes.find(m.tunnel, m.dst.0).map(|n| n.name.clone()),
-            transport: m.transport,
-            src: m.src,
-            dst: m.dst,
-            tunnel: m.tunnel,
-            direction: Direction::Unknown,
-            origin: Some(Origin { file_id: self.file_id, packet: m.packet }),
-            raw: m.bytes.to_vec(),
-        };
-        match self.store.write(&event, &SipFields::extract(&msg)) {
-            Ok(()) => summary.events_stored += 1,
-            Err(e) => self.error = Some(e),
-        }
-    }
-}
-
 fn ingest_file(
     path: &Path,
     file_id: i64,
@@ -225,7 +173,7 @@ fn ingest_file(
     let shown = path.display().to_string();
     let mut reader = pcap::open(path).map_err(FileError::Capture)?;
     let mut wire = WireDecoder::new();
-    let mut writer = EventWriter { store, opts, file_id, seen: 0, error: None };
+    let mut writer = EventWriter::new(store, &opts.events, Some(file_id));
     loop {
         let item = match reader.next() {
             Ok(Some(item)) => item,
@@ -249,14 +197,10 @@ fn ingest_file(
             }
             Item::Problem(p) => summary.problem(format!("{shown}: {p}")),
         }
-        if writer.error.is_some() {
+        if writer.failed() {
             break;
         }
     }
     wire.finish(summary, &mut |s, m| writer.accept(s, m));
-    if let Some(e) = writer.error.take() {
-        return Err(FileError::Sink(e));
-    }
-    writer.store.flush().map_err(FileError::Sink)?;
-    Ok(())
+    writer.finish().map_err(FileError::Sink)
 }

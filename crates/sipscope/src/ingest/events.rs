@@ -1,0 +1,88 @@
+//! From wire messages to events in a sink: parse, count, sample, attach sensor and node.
+//! Shared by `ingest` (files) and `capture` (live).
+
+use super::summary::Summary;
+use super::EventsMode;
+use crate::event::fields::{lossless_text, SipFields};
+use crate::event::{Direction, Origin, SipEvent};
+use crate::nodes::Nodes;
+use crate::sinks::{EventSink, SinkError};
+use crate::sources::wire::WireMessage;
+
+/// What becomes of each SIP message.
+pub struct EventOptions {
+    /// Sensor name stored with every event.
+    pub sensor: String,
+    /// Node lookup.
+    pub nodes: Nodes,
+    /// Which events to keep.
+    pub events: EventsMode,
+}
+
+/// Turns wire messages into events in a sink. The first sink error stops it; the caller checks
+/// [`EventWriter::failed`] and ends with [`EventWriter::finish`].
+pub struct EventWriter<'s, S: EventSink> {
+    sink: &'s mut S,
+    opts: &'s EventOptions,
+    file_id: Option<i64>,
+    seen: u64,
+    error: Option<SinkError>,
+}
+
+impl<'s, S: EventSink> EventWriter<'s, S> {
+    /// Writes into `sink`; `file_id` ties events to a capture file in the store.
+    pub fn new(sink: &'s mut S, opts: &'s EventOptions, file_id: Option<i64>) -> Self {
+        EventWriter { sink, opts, file_id, seen: 0, error: None }
+    }
+
+    /// True once the sink has failed.
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// Flushes the sink; returns the first error met.
+    pub fn finish(mut self) -> Result<(), SinkError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.sink.flush()
+    }
+
+    /// Takes one message.
+    pub fn accept(&mut self, summary: &mut Summary, m: WireMessage<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let Ok(msg) = sipscope_sip::Message::parse_with(m.bytes, m.framing, sipscope_sip::Limits::default()) else {
+            summary.non_sip_packets += 1;
+            return;
+        };
+        let method = msg.method().map(lossless_text);
+        summary.sip(method.as_deref(), msg.status(), msg.violates_rfc3261());
+        self.seen += 1;
+        let keep = match self.opts.events {
+            EventsMode::All => true,
+            EventsMode::None => false,
+            EventsMode::Sample(n) => (self.seen - 1) % n == 0,
+        };
+        if !keep {
+            return;
+        }
+        let event = SipEvent {
+            ts_ns: m.ts_ns,
+            sensor: self.opts.sensor.clone(),
+            node: self.opts.nodes.find(m.tunnel, m.dst.0).map(|n| n.name.clone()),
+            transport: m.transport,
+            src: m.src,
+            dst: m.dst,
+            tunnel: m.tunnel,
+            direction: Direction::Unknown,
+            origin: self.file_id.map(|file_id| Origin { file_id, packet: m.packet }),
+            raw: m.bytes.to_vec(),
+        };
+        match self.sink.write(&event, &SipFields::extract(&msg)) {
+            Ok(()) => summary.events_stored += 1,
+            Err(e) => self.error = Some(e),
+        }
+    }
+}
