@@ -37,8 +37,16 @@ pub struct Summary {
     pub undecodable: BTreeMap<String, u64>,
     /// Frames cut by the capture's snap length.
     pub snaplen_cut: u64,
+    /// Live capture: packets the kernel dropped because the capture buffer was full (always 0
+    /// for files).
+    pub kernel_dropped: u64,
+    /// Live capture: packets the network interface or its driver dropped (always 0 for files).
+    pub interface_dropped: u64,
     /// IP datagrams rebuilt from fragments.
     pub reassembled_datagrams: u64,
+    /// Datagrams whose fragments never all arrived (dropped at the timeout, the memory cap or
+    /// the end of the capture).
+    pub incomplete_datagrams: u64,
     /// Fragments that overlapped others.
     pub overlapping_fragments: u64,
     /// TCP streams that carried data.
@@ -114,9 +122,18 @@ impl Summary {
         let undecodable = self.undecodable.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ");
         line("undecodable frames", if undecodable.is_empty() { "0".into() } else { undecodable });
         line("snaplen-cut frames", self.snaplen_cut.to_string());
+        if self.kernel_dropped > 0 || self.interface_dropped > 0 {
+            line(
+                "dropped in capture",
+                format!("{} by the kernel, {} by the interface", self.kernel_dropped, self.interface_dropped),
+            );
+        }
         line(
             "reassembled datagrams",
-            format!("{} ({} overlapping fragments)", self.reassembled_datagrams, self.overlapping_fragments),
+            format!(
+                "{} ({} overlapping fragments, {} incomplete)",
+                self.reassembled_datagrams, self.overlapping_fragments, self.incomplete_datagrams
+            ),
         );
         line("TCP streams", self.tcp_streams.to_string());
         line(

@@ -270,6 +270,9 @@ impl WireDecoder {
     /// Flushes what is still buffered at the end of a capture.
     pub fn finish(&mut self, summary: &mut Summary, emit: &mut impl FnMut(&mut Summary, WireMessage<'_>)) {
         self.defrag.expire(i64::MAX);
+        // One decoder per capture: its counters are this capture's.
+        let stats = self.defrag.stats();
+        summary.incomplete_datagrams += stats.timed_out + stats.evicted_memory + stats.evicted_capacity;
         let mut ids: Vec<StreamId> = self.streams.keys().copied().collect();
         ids.sort();
         for id in ids {
