@@ -57,7 +57,9 @@ pub fn frame(buf: &[u8], limits: FrameLimits) -> Frame {
         return if start == 0 { Frame::NeedMore(None) } else { Frame::KeepAlive(start) };
     }
     let Some((headers_end, body_start)) = find_header_end(&buf[start..]) else {
-        if buf.len() - start > limits.max_header_bytes {
+        // The verdict must not depend on where a read ended: a header section of exactly the
+        // limit still needs its closing empty line (up to 4 bytes) to be seen.
+        if buf.len() - start > limits.max_header_bytes + 4 {
             return Frame::Invalid(FrameError::HeadersTooLong(limits.max_header_bytes));
         }
         return Frame::NeedMore(None);

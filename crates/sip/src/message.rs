@@ -90,7 +90,9 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
 
 impl<'a> Message<'a> {
     /// Parses `bytes` as one message.
-    pub fn parse_with(bytes: &'a [u8], transport: Transport, limits: Limits) -> Result<Message<'a>, ParseError> {
+    pub fn parse_with(bytes: &'a [u8], transport: Transport, mut limits: Limits) -> Result<Message<'a>, ParseError> {
+        // Header positions are indexed as u16.
+        limits.max_headers = limits.max_headers.min(usize::from(u16::MAX) - 1);
         let (junk_end, line_end, line, start) = find_start_line(bytes, limits.max_junk)?;
         let mut msg = Message {
             raw: bytes,
@@ -423,9 +425,9 @@ impl<'a> Message<'a> {
         self.number(HeaderName::Expires)
     }
 
-    /// Content-Length, when it is a number.
+    /// Content-Length, when it is a number (exactly as the body was cut: no comments).
     pub fn content_length(&self) -> Option<u64> {
-        self.number(HeaderName::ContentLength)
+        text::parse_u64(text::trim(self.value(HeaderName::ContentLength)?))
     }
 
     fn number(&self, kind: HeaderName) -> Option<u64> {
@@ -518,14 +520,19 @@ fn find_start_line(bytes: &[u8], max_junk: usize) -> Result<StartFound<'_>, Pars
         return Err(ParseError::Empty);
     }
     while pos < bytes.len() && pos <= max_junk {
-        let lf = memchr::memchr(b'\n', &bytes[pos..]).map(|i| pos + i);
-        let (line_end, next) = match lf {
-            Some(lf) if lf > pos && bytes[lf - 1] == b'\r' => (lf - 1, lf + 1),
+        // A line ends at CRLF, a bare LF, or a bare CR (which RFC 3261 forbids but a cut
+        // between CR and LF, or an odd sender, produces).
+        let mut defects = Vec::new();
+        let (line_end, next) = match memchr::memchr2(b'\r', b'\n', &bytes[pos..]).map(|i| pos + i) {
+            Some(cr) if bytes[cr] == b'\r' && bytes.get(cr + 1) == Some(&b'\n') => (cr, cr + 2),
+            Some(cr) if bytes[cr] == b'\r' => {
+                defects.push(AnomalyKind::BareCrLineEnding);
+                (cr, cr + 1)
+            }
             Some(lf) => (lf, lf + 1),
             None => (bytes.len(), bytes.len()),
         };
         let line = &bytes[pos..line_end];
-        let mut defects = Vec::new();
         if let Some(start) = parse_start_line(line, &mut |k| defects.push(k)) {
             return Ok((pos, next, line, (start, defects)));
         }

@@ -6,7 +6,7 @@ use crate::header_name::HeaderName;
 use crate::message::Message;
 use crate::start_line::StartLine;
 use crate::text::{self, ListIter, Number};
-use crate::typed::scalar::{self, CSeq, CSEQ_MAX, DELTA_SECONDS_MAX};
+use crate::typed::scalar::{self, CSeq, DELTA_SECONDS_MAX};
 use crate::typed::{NameAddr, Via};
 use crate::uri::Uri;
 
@@ -116,6 +116,11 @@ fn check_text(msg: &Message<'_>, found: &mut Found) {
     if non_ascii && std::str::from_utf8(msg.head).is_err() {
         found.push((AnomalyKind::NonUtf8Bytes, None));
     }
+    // A CR that does not start a CRLF inside the header section (header lines are split at LF).
+    let head = msg.head;
+    if memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n')) {
+        found.push((AnomalyKind::BareCrLineEnding, None));
+    }
     if !ctl {
         return;
     }
@@ -208,7 +213,7 @@ fn check_cseq(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKin
         report(AnomalyKind::InvalidCseq);
         return;
     };
-    if !cseq.seq.is_some_and(|n| n <= CSEQ_MAX) {
+    if !cseq.in_range() {
         report(AnomalyKind::CseqNumberOutOfRange);
     }
     if let Some(method) = msg.method() {

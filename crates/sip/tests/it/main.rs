@@ -2,3 +2,5 @@
 
 mod corpus;
 mod docs;
+mod properties;
+mod tools;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Seeds fuzz/corpus/<target>/ from the parser's test fixtures (fuzz/corpus is gitignored).
+#
+#   fuzz/seed.sh            # all targets
+#   fuzz/seed.sh parse uri  # only these
+#
+# parse:  every fixture message as is (RFC 4475, RFC 5118, captured tool traffic).
+# frame:  the same messages prefixed with the control byte the frame target reads first
+#         (read size and limits), plus two messages back to back.
+# uri:    request-URIs and From/To/Contact/Via values cut out of the fixtures.
+# digest: Authorization / WWW-Authenticate / Proxy-* values cut out of the fixtures.
+# Previously found crashes (crates/sip/tests/fixtures/fuzz-regressions/) are added to every
+# target so they are re-run first.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+fixtures="$here/../crates/sip/tests/fixtures"
+corpus="$here/corpus"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(parse frame uri digest)
+
+messages=()
+while IFS= read -r -d '' f; do
+    messages+=("$f")
+done < <(find "$fixtures/rfc4475" "$fixtures/rfc5118" "$fixtures/tools" -type f \
+    \( -name '*.dat' -o -name '*.sip' -o -path '*/rfc5118/*' \) ! -name 'INDEX.tsv' ! -name '*.md' \
+    -size +0 -print0 2>/dev/null | sort -z)
+
+# name of a seed: the fixture path below fixtures/, with / turned into _
+seed_name() { local rel="${1#"$fixtures"/}"; echo "${rel//\//_}"; }
+
+# Header values of the given names (case-insensitive, compact forms too), one file each.
+values_of() { # <out dir> <prefix> <sed -E name alternation>
+    local out="$1" prefix="$2" names="$3" f n=0
+    for f in "${messages[@]}"; do
+        # Header section only; unfold continuation lines; keep `value` of matching headers.
+        tr -d '\r' <"$f" | sed -n '1,/^$/p' | sed -E ':a;N;$!ba;s/\n[ \t]+/ /g' |
+            sed -nE "s/^($names)[ \t]*:[ \t]*//Ip" |
+            while IFS= read -r value; do
+                printf '%s' "$value" >"$out/$prefix-$(seed_name "$f")-$((n += 1))"
+            done || true
+    done
+}
+
+for target in "${targets[@]}"; do
+    out="$corpus/$target"
+    mkdir -p "$out"
+    case "$target" in
+    parse)
+        for f in "${messages[@]}"; do cp "$f" "$out/$(seed_name "$f")"; done
+        ;;
+    frame)
+        for f in "${messages[@]}"; do
+            # 0x00: 1-byte reads, default limits; 0x47: 8-byte reads, tight limits.
+            { printf '\x00'; cat "$f"; } >"$out/r1-$(seed_name "$f")"
+            { printf '\x47'; cat "$f"; } >"$out/r8-$(seed_name "$f")"
+        done
+        for f in "${messages[@]:0:20}"; do
+            { printf '\x0f'; cat "$f" "$f"; } >"$out/twice-$(seed_name "$f")"
+        done
+        ;;
+    uri)
+        for f in "${messages[@]}"; do
+            head -n 1 "$f" | tr -d '\r' | awk '{ if (NF >= 2) printf "%s", $2 }' >"$out/ruri-$(seed_name "$f")"
+        done
+        values_of "$out" hdr 'from|f|to|t|contact|m|route|record-route|via|v'
+        ;;
+    digest)
+        values_of "$out" auth 'authorization|proxy-authorization|www-authenticate|proxy-authenticate'
+        ;;
+    *)
+        echo "unknown target: $target" >&2
+        exit 2
+        ;;
+    esac
+    if [ -d "$fixtures/fuzz-regressions" ]; then
+        find "$fixtures/fuzz-regressions" -type f -exec cp {} "$out/" \;
+    fi
+    find "$out" -type f -size 0 -delete
+    echo "$target: $(find "$out" -type f | wc -l) seeds in $out"
+done
