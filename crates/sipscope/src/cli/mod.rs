@@ -1,5 +1,7 @@
 //! Command-line interface: one module per subcommand, dispatched from [`run`].
 
+#[cfg(feature = "live")]
+mod capture;
 mod ingest;
 mod parse;
 
@@ -21,6 +23,10 @@ enum Command {
     Parse(parse::ParseArgs),
     /// Read pcap / pcapng captures into the event store.
     Ingest(ingest::IngestArgs),
+    /// Capture live from a network interface into the event store, until Ctrl-C (or --count /
+    /// --duration); prints the same summary as ingest.
+    #[cfg(feature = "live")]
+    Capture(capture::CaptureArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -28,6 +34,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Parse(args) => parse::run(args),
         Command::Ingest(args) => ingest::run(args),
+        #[cfg(feature = "live")]
+        Command::Capture(args) => capture::run(args),
     }
 }
 

@@ -53,6 +53,12 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
         if self.error.is_some() {
             return;
         }
+        if self.opts.events == EventsMode::None {
+            // Counts only: the start line says everything the counters need, and a telescope
+            // archive is read ten times faster without the full parse.
+            count_start_line(summary, m.bytes);
+            return;
+        }
         let Ok(msg) = sipscope_sip::Message::parse_with(m.bytes, m.framing, sipscope_sip::Limits::default()) else {
             summary.non_sip_packets += 1;
             return;
@@ -84,5 +90,17 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
             Ok(()) => summary.events_stored += 1,
             Err(e) => self.error = Some(e),
         }
+    }
+}
+
+/// Counts a message by its start line alone (`--events none`).
+fn count_start_line(summary: &mut Summary, bytes: &[u8]) {
+    let start = bytes.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(bytes.len());
+    let rest = &bytes[start..];
+    let end = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+    match sipscope_sip::start_line::parse_start_line(&rest[..end], &mut |_| {}) {
+        Some(sipscope_sip::StartLine::Request { method, .. }) => summary.sip(Some(&lossless_text(method)), None, false),
+        Some(sipscope_sip::StartLine::Response { code, .. }) => summary.sip(None, code.or(Some(0)), false),
+        None => summary.non_sip_packets += 1,
     }
 }
