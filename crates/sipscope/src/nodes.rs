@@ -222,6 +222,16 @@ tunnel = "203.0.113.5"
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let start = doc.find("```toml\n").expect("example in docs/configuration.md") + 8;
+        let end = start + doc[start..].find("```").expect("closed example");
+        let nodes = Nodes::parse(&doc[start..end], "docs/configuration.md").unwrap();
+        assert_eq!(nodes.all().len(), 2);
+        assert_eq!(nodes.find(None, "192.0.2.10".parse().unwrap()).unwrap().name, "essen-01");
+    }
+
+    #[test]
     fn bad_files_say_what_is_wrong() {
         let err = Nodes::parse("[[node]]\nname = \"a\"\naddresses = [\"nope\"]\n", "n.toml").unwrap_err();
         assert!(err.to_string().contains("not an address or CIDR: \"nope\""), "{err}");
