@@ -11,6 +11,10 @@ missing=()
 for pair in sipsak:sipsak sipp:sip-tester nmap:nmap tshark:tshark tcpdump:tcpdump; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+# libpcap headers and library for `sipscope capture` (the default `live` feature); `ip netns`
+# for its test.
+test -e /usr/include/pcap/pcap.h || missing+=(libpcap-dev)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   apt-get update -qq

@@ -13,6 +13,9 @@
 //!   ezk-sip-core decodes a datagram with `PullParser` / `MessageLine` / `Line`.
 //! - `*_typed`: the above plus typed CSeq, From, To and every Via.
 //!
+//! `sipscope_anomalies` is `parse()` plus `anomalies()`: every check sipscope runs (typed
+//! From/To/Contact/Via/CSeq, digest credentials, SDP, …), which the other crates do not do.
+//!
 //! `bench/parse-compare.sh` runs this and prints a table. Before measuring, every message is
 //! checked to parse with every crate and the crates are checked to agree on CSeq, tags and Via
 //! count, so no parser is timed on an error path.
@@ -34,12 +37,7 @@ fn messages() -> Vec<(String, Vec<u8>)> {
     assert!(!files.is_empty(), "no .sip files in {}", dir.display());
     files
         .into_iter()
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
         .collect()
 }
 
@@ -65,7 +63,11 @@ fn sipscope_typed(bytes: &[u8]) -> Summary {
     let cseq = msg.cseq().expect("sipscope cseq");
     let from = msg.from().expect("sipscope from");
     let to = msg.to().expect("sipscope to");
-    let vias = msg.vias().map(|v| black_box(v)).count();
+    let mut vias = 0;
+    for v in msg.vias() {
+        black_box(v);
+        vias += 1;
+    }
     let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     Summary {
         request: msg.is_request(),
@@ -83,7 +85,9 @@ fn sipscope_full(bytes: &[u8]) {
     black_box(msg.cseq());
     black_box(msg.from());
     black_box(msg.to());
-    black_box(msg.vias().map(|v| black_box(v)).count());
+    for v in msg.vias() {
+        black_box(v);
+    }
     black_box(&msg);
 }
 
@@ -169,17 +173,10 @@ mod ezk {
             }
         }
         let head_end = parser.head_end();
-        let len = headers
-            .get_named::<ContentLength>()
-            .expect("ezk: content-length")
-            .0;
+        let len = headers.get_named::<ContentLength>().expect("ezk: content-length").0;
         assert!(head_end + len <= buf.len(), "ezk: short body");
         let body = buf.slice(head_end..head_end + len);
-        Msg {
-            line: line.expect("ezk: start line"),
-            headers,
-            body,
-        }
+        Msg { line: line.expect("ezk: start line"), headers, body }
     }
 
     pub struct Typed {
@@ -237,15 +234,8 @@ fn check(mix: &[(String, Vec<u8>)]) {
         assert_eq!(ours, theirs_rsip, "{name}: sipscope vs rsip");
         assert_eq!(ours, theirs_ezk, "{name}: sipscope vs ezk-sip-types");
         assert_eq!(rsip_parse(bytes).body().len(), cl, "{name}: rsip body");
-        assert_eq!(
-            ezk::parse(&bytes::Bytes::copy_from_slice(bytes)).body.len(),
-            cl,
-            "{name}: ezk body"
-        );
-        eprintln!(
-            "mix: {name:<32} {:>5} bytes  ok (sipscope, rsip, ezk-sip-types)",
-            bytes.len()
-        );
+        assert_eq!(ezk::parse(&bytes::Bytes::copy_from_slice(bytes)).body.len(), cl, "{name}: ezk body");
+        eprintln!("mix: {name:<32} {:>5} bytes  ok (sipscope, rsip, ezk-sip-types)", bytes.len());
     }
 }
 
@@ -255,19 +245,14 @@ fn bench(c: &mut Criterion) {
     let raw: Vec<&[u8]> = mix.iter().map(|(_, b)| b.as_slice()).collect();
     // ezk-sip-types parses out of a `bytes::Bytes` buffer; build those once, outside the timing
     // (ezk-sip-core itself copies each datagram into a fresh `Bytes` first; we don't charge that).
-    let ezk_bufs: Vec<bytes::Bytes> = raw
-        .iter()
-        .map(|b| bytes::Bytes::copy_from_slice(b))
-        .collect();
+    let ezk_bufs: Vec<bytes::Bytes> = raw.iter().map(|b| bytes::Bytes::copy_from_slice(b)).collect();
     let n = raw.len() as u64;
     let total: u64 = raw.iter().map(|b| b.len() as u64).sum();
     eprintln!("mix: {n} messages, {total} bytes (written to target/criterion/mix.json)");
     write_mix_info(n, total, &mix);
 
-    for (group_name, throughput) in [
-        ("parse_msgs", Throughput::Elements(n)),
-        ("parse_bytes", Throughput::Bytes(total)),
-    ] {
+    for (group_name, throughput) in [("parse_msgs", Throughput::Elements(n)), ("parse_bytes", Throughput::Bytes(total))]
+    {
         let mut g = c.benchmark_group(group_name);
         g.throughput(throughput);
         g.bench_function(BenchmarkId::from_parameter("sipscope_parse"), |b| {
@@ -281,6 +266,15 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 for m in &raw {
                     sipscope_full(black_box(m));
+                }
+            })
+        });
+        g.bench_function(BenchmarkId::from_parameter("sipscope_anomalies"), |b| {
+            b.iter(|| {
+                for m in &raw {
+                    let msg = sipscope_sip::parse(black_box(m)).unwrap();
+                    black_box(msg.anomalies().len());
+                    black_box(&msg);
                 }
             })
         });
@@ -325,14 +319,9 @@ fn write_mix_info(n: u64, total: u64, mix: &[(String, Vec<u8>)]) {
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let files: Vec<String> = mix
-        .iter()
-        .map(|(name, b)| format!("{{\"file\":\"{name}\",\"bytes\":{}}}", b.len()))
-        .collect();
-    let json = format!(
-        "{{\"messages\":{n},\"bytes\":{total},\"files\":[{}]}}\n",
-        files.join(",")
-    );
+    let files: Vec<String> =
+        mix.iter().map(|(name, b)| format!("{{\"file\":\"{name}\",\"bytes\":{}}}", b.len())).collect();
+    let json = format!("{{\"messages\":{n},\"bytes\":{total},\"files\":[{}]}}\n", files.join(","));
     let _ = std::fs::write(dir.join("mix.json"), json);
 }
 

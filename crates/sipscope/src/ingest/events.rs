@@ -69,7 +69,7 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
         let keep = match self.opts.events {
             EventsMode::All => true,
             EventsMode::None => false,
-            EventsMode::Sample(n) => (self.seen - 1) % n == 0,
+            EventsMode::Sample(n) => (self.seen - 1).is_multiple_of(n),
         };
         if !keep {
             return;

@@ -175,7 +175,7 @@ fn ingest_file(
     let mut wire = WireDecoder::new();
     let mut writer = EventWriter::new(store, &opts.events, Some(file_id));
     loop {
-        let item = match reader.next() {
+        let item = match reader.next_item() {
             Ok(Some(item)) => item,
             Ok(None) => break,
             Err(e) => {
@@ -191,7 +191,7 @@ fn ingest_file(
                     summary.snaplen_cut += 1;
                 }
                 wire.push_frame(&frame, summary, &mut |s, m| writer.accept(s, m));
-                if summary.packets % 65_536 == 0 {
+                if summary.packets.is_multiple_of(65_536) {
                     progress.update(done_bytes + reader.offset(), summary.packets);
                 }
             }

@@ -38,9 +38,12 @@ pub struct Summary {
     /// Frames cut by the capture's snap length.
     pub snaplen_cut: u64,
     /// Live capture: packets the kernel dropped because the capture buffer was full (always 0
-    /// for files).
+    /// for files). Left out of the JSON when 0.
+    #[serde(skip_serializing_if = "is_zero")]
     pub kernel_dropped: u64,
     /// Live capture: packets the network interface or its driver dropped (always 0 for files).
+    /// Left out of the JSON when 0.
+    #[serde(skip_serializing_if = "is_zero")]
     pub interface_dropped: u64,
     /// IP datagrams rebuilt from fragments.
     pub reassembled_datagrams: u64,
@@ -61,6 +64,10 @@ pub struct Summary {
     pub problem_list: Vec<String>,
     /// Wall time, seconds.
     pub elapsed_s: f64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -176,5 +183,10 @@ mod tests {
         assert!(text.contains("… and 3 more"), "{text}");
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["sip_messages"], 4);
+        // Capture drops show only when there are some.
+        assert!(!text.contains("dropped in capture") && json.get("kernel_dropped").is_none(), "{text}");
+        s.kernel_dropped = 7;
+        assert!(s.to_text().contains("7 by the kernel, 0 by the interface"));
+        assert_eq!(serde_json::to_value(&s).unwrap()["kernel_dropped"], 7);
     }
 }

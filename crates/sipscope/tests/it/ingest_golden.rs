@@ -195,7 +195,7 @@ fn scenarios() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
     w.write(T0 + 1, &good[..60], Some(good.len() as u32)).unwrap();
     let mut bytes = w.into_inner();
     let bad_at = bytes.len();
-    bytes.extend_from_slice(&pcap(&[good.clone()], 1)[24..]);
+    bytes.extend_from_slice(&pcap(std::slice::from_ref(&good), 1)[24..]);
     bytes[bad_at + 8..bad_at + 12].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
     bytes.extend_from_slice(&pcap(&[eth(v4_udp(ATTACKER, SENSOR, 5060, 5060, &sip("OPTIONS", "d2", "")))], 1)[24..]);
     let tail = pcap(&[good], 1);

@@ -1,4 +1,6 @@
 //! The application's one integration-test binary: each module drives one command end to end.
 
+#[cfg(feature = "live")]
+mod capture_cmd;
 mod ingest_golden;
 mod parse_cmd;

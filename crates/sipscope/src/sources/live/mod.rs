@@ -2,8 +2,11 @@
 //! capture files (wire decoder → event writer → sink) until a stop is asked for (the flag a
 //! signal handler sets), a packet count or a duration is reached, or the interface fails.
 //!
-//! Reads wait at most [`READ_TIMEOUT_MS`], so the loop notices a stop even on a silent interface,
-//! and the sink is flushed every [`FLUSH_INTERVAL`] so readers see events while capturing.
+//! The handle is non-blocking: the loop reads until the ring is empty, then waits on the handle's
+//! descriptor for at most [`WAIT`] (a signal cuts the wait short), so it notices a stop even on a
+//! silent interface. (libpcap's own read timeout does not do that: from 1.10 on, a blocking read
+//! on Linux keeps waiting until a packet comes.) The sink is flushed every [`FLUSH_INTERVAL`] so
+//! readers see events while capturing.
 
 use crate::event::fields::SipFields;
 use crate::event::SipEvent;
@@ -18,8 +21,10 @@ use std::time::{Duration, Instant};
 
 /// Bytes kept of each packet: enough for any SIP message in one frame.
 pub const SNAPLEN: i32 = 65_535;
-/// How long one read waits for a packet before the loop checks its stop conditions.
-pub const READ_TIMEOUT_MS: i32 = 200;
+/// Kernel ring buffer for the capture: room for bursts while the loop writes to the store.
+pub const BUFFER_BYTES: i32 = 32 << 20;
+/// How long the loop waits for a packet before it checks its stop conditions again.
+pub const WAIT: Duration = Duration::from_millis(200);
 /// How often the sink is flushed while capturing.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -70,8 +75,8 @@ pub struct LiveCapture {
 }
 
 impl LiveCapture {
-    /// Opens `opts.iface` (snap length [`SNAPLEN`], immediate mode, read timeout
-    /// [`READ_TIMEOUT_MS`]) and sets the filter. Packets are buffered by the kernel from here on.
+    /// Opens `opts.iface` (snap length [`SNAPLEN`], immediate mode, non-blocking) and sets the
+    /// filter. Packets are buffered by the kernel from here on.
     pub fn open(opts: &LiveOptions) -> Result<LiveCapture, LiveError> {
         let open_error = |source| LiveError::Open { iface: opts.iface.clone(), source };
         let mut cap = pcap::Capture::from_device(opts.iface.as_str())
@@ -79,8 +84,9 @@ impl LiveCapture {
             .snaplen(SNAPLEN)
             .promisc(opts.promisc)
             .immediate_mode(true)
-            .timeout(READ_TIMEOUT_MS)
+            .buffer_size(BUFFER_BYTES)
             .open()
+            .and_then(pcap::Capture::setnonblock)
             .map_err(open_error)?;
         if let Some(filter) = &opts.filter {
             cap.filter(filter, true).map_err(|source| LiveError::Filter { filter: filter.clone(), source })?;
@@ -98,6 +104,14 @@ impl LiveCapture {
     /// The pcap link type number of the interface.
     pub fn link_type(&self) -> u32 {
         self.link_type
+    }
+
+    /// Waits until a packet may be ready, a signal arrives, or `timeout` passed.
+    fn wait(&self, timeout: Duration) {
+        let mut fds = [rustix::event::PollFd::new(&self.cap, rustix::event::PollFlags::IN)];
+        let timeout = rustix::event::Timespec::try_from(timeout).ok();
+        // An error (EINTR from a signal) ends the wait like a timeout: the loop looks again.
+        let _ = rustix::event::poll(&mut fds, timeout.as_ref());
     }
 
     /// The link type's libpcap name (`EN10MB`, `LINUX_SLL` …), or its number.
@@ -121,7 +135,9 @@ impl<S: EventSink> EventSink for Shared<'_, '_, S> {
 }
 
 /// Capture time from a packet header's seconds and microseconds, ns since the Unix epoch.
-fn ts_ns(secs: i64, usecs: i64) -> i64 {
+/// (Generic because `time_t` and `suseconds_t` differ between platforms.)
+fn ts_ns(secs: impl Into<i64>, usecs: impl Into<i64>) -> i64 {
+    let (secs, usecs): (i64, i64) = (secs.into(), usecs.into());
     secs.saturating_mul(1_000_000_000).saturating_add(usecs.saturating_mul(1_000))
 }
 
@@ -158,7 +174,7 @@ pub fn run<S: EventSink>(
                 number += 1;
                 let frame = Frame {
                     number,
-                    ts_ns: ts_ns(packet.header.ts.tv_sec as i64, packet.header.ts.tv_usec as i64),
+                    ts_ns: ts_ns(packet.header.ts.tv_sec, packet.header.ts.tv_usec),
                     link_type,
                     data: packet.data,
                     orig_len: packet.header.len,
@@ -170,7 +186,11 @@ pub fn run<S: EventSink>(
                 }
                 wire.push_frame(&frame, &mut summary, &mut |s, m| writer.accept(s, m));
             }
-            Err(pcap::Error::TimeoutExpired) => {}
+            // Non-blocking: nothing is waiting.
+            Err(pcap::Error::TimeoutExpired) => {
+                let left = opts.duration.map_or(WAIT, |d| d.saturating_sub(started.elapsed()));
+                capture.wait(left.min(WAIT));
+            }
             Err(e) => {
                 summary.problem(format!("{}: capture stopped: {e}", capture.iface));
                 break;

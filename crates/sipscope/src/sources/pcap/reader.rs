@@ -79,7 +79,7 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// What [`CaptureReader::next`] yields.
+/// What [`CaptureReader::next_item`] yields.
 #[derive(Debug)]
 pub enum Item<'a> {
     /// A frame.
@@ -182,7 +182,7 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// The next frame or problem; `None` at the end.
-    pub fn next(&mut self) -> Result<Option<Item<'_>>, CaptureError> {
+    pub fn next_item(&mut self) -> Result<Option<Item<'_>>, CaptureError> {
         if self.done {
             return Ok(None);
         }
@@ -285,7 +285,7 @@ impl<R: Read> CaptureReader<R> {
             let Format::PcapNg { big, .. } = self.format else { unreachable!("pcapng") };
             let block_type = u32_at(d, 0, big);
             let len = u32_at(d, 4, big);
-            if len < 12 || len % 4 != 0 || len > MAX_BLOCK {
+            if len < 12 || !len.is_multiple_of(4) || len > MAX_BLOCK {
                 let skipped = self.resync_pcapng(big)?;
                 return Ok(Some(Item::Problem(Problem::ImpossibleLength {
                     packet,
@@ -414,7 +414,7 @@ impl<R: Read> CaptureReader<R> {
             }
             let d = self.buf.data();
             let (block_type, len) = (u32_at(d, 0, big), u32_at(d, 4, big));
-            if matches!(block_type, 1..=6 | SHB) && (12..=MAX_BLOCK).contains(&len) && len % 4 == 0 {
+            if matches!(block_type, 1..=6 | SHB) && (12..=MAX_BLOCK).contains(&len) && len.is_multiple_of(4) {
                 let len = len as usize;
                 if self.buf.fill(len)? >= len && u32_at(self.buf.data(), len - 4, big) as usize == len {
                     return Ok(skipped);

@@ -1,10 +1,13 @@
 use super::reader::{CaptureReader, Item, Problem};
 use super::writer::{PcapNgWriter, PcapWriter};
 
-fn collect(bytes: &[u8]) -> (Vec<(u64, i64, u32, Vec<u8>)>, Vec<Problem>) {
+/// (packet number, timestamp, link type, bytes)
+type Got = (u64, i64, u32, Vec<u8>);
+
+fn collect(bytes: &[u8]) -> (Vec<Got>, Vec<Problem>) {
     let mut reader = CaptureReader::new(bytes).expect("capture header");
     let (mut frames, mut problems) = (Vec::new(), Vec::new());
-    while let Some(item) = reader.next().unwrap() {
+    while let Some(item) = reader.next_item().unwrap() {
         match item {
             Item::Frame(f) => frames.push((f.number, f.ts_ns, f.link_type, f.data.to_vec())),
             Item::Problem(p) => problems.push(p),
@@ -157,7 +160,7 @@ fn compressed_files_are_recognised_by_magic() {
         .unwrap();
     for path in [gz, zst] {
         let mut reader = super::open(&path).unwrap();
-        match reader.next().unwrap() {
+        match reader.next_item().unwrap() {
             Some(Item::Frame(f)) => assert_eq!(f.data, b"inside"),
             other => panic!("{other:?}"),
         }

@@ -21,7 +21,10 @@ fn tcp_frame(seq: u32, flags: TcpFlags, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Runs frames through a decoder; returns the messages (bytes, tunnel, transport) and the summary.
-fn run(frames: &[Vec<u8>]) -> (Vec<(Vec<u8>, Option<(IpAddr, IpAddr)>, Transport)>, Summary) {
+/// (message bytes, tunnel, transport)
+type Got = (Vec<u8>, Option<(IpAddr, IpAddr)>, Transport);
+
+fn run(frames: &[Vec<u8>]) -> (Vec<Got>, Summary) {
     let mut decoder = WireDecoder::new();
     let mut summary = Summary::default();
     let mut out = Vec::new();
