@@ -257,8 +257,9 @@ pub(crate) fn maybe_unbracketed_ipv6(hostport: &[u8]) -> Option<(&[u8], Ipv6Addr
     for &b in hostport {
         match b {
             b':' => colons += 1,
-            b';' | b'?' => break,
-            _ => {}
+            // Only hex digits, colons and dots (an embedded IPv4) can form an IPv6 address.
+            b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' | b'.' => {}
+            _ => break,
         }
     }
     if colons < 2 {

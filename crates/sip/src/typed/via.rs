@@ -28,11 +28,22 @@ pub struct Via<'a> {
 impl<'a> Via<'a> {
     /// Parses one via-parm, ignoring defects. `None` when it has no `SIP/2.0/transport` shape.
     pub fn parse(value: &'a [u8]) -> Option<Via<'a>> {
-        Via::parse_checked(value, &mut |_| {})
+        Via::parse_inner(value, None)
     }
 
     /// Parses one via-parm and reports defects.
     pub fn parse_checked(value: &'a [u8], report: &mut dyn FnMut(AnomalyKind)) -> Option<Via<'a>> {
+        Via::parse_inner(value, Some(report))
+    }
+
+    /// The parser; the parameter checks run only when someone listens for defects.
+    fn parse_inner(value: &'a [u8], mut listener: Option<&mut dyn FnMut(AnomalyKind)>) -> Option<Via<'a>> {
+        let mut noop = |_: AnomalyKind| {};
+        let checking = listener.is_some();
+        let report: &mut dyn FnMut(AnomalyKind) = match listener.as_mut() {
+            Some(l) => *l,
+            None => &mut noop,
+        };
         let raw = text::trim(value);
         let Some((protocol, after)) = split_slash(raw) else {
             report(AnomalyKind::InvalidVia);
@@ -59,7 +70,9 @@ impl<'a> Via<'a> {
         if let Some((host, addr, port)) = crate::uri::maybe_unbracketed_ipv6(sent_by) {
             report(AnomalyKind::UnbracketedIpv6);
             let via = Via { raw, protocol, version, transport, host, host_kind: HostKind::Ipv6(addr), port, params };
-            check_params(&via, report);
+            if checking {
+                check_params(&via, report);
+            }
             return Some(via);
         }
         let (host, host_kind, port_text) = split_host_port(sent_by);
@@ -74,7 +87,9 @@ impl<'a> Via<'a> {
             report(AnomalyKind::InvalidVia);
         }
         let via = Via { raw, protocol, version, transport, host, host_kind, port, params };
-        check_params(&via, report);
+        if checking {
+            check_params(&via, report);
+        }
         Some(via)
     }
 
