@@ -21,6 +21,17 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Ends a message: Content-Type when there is a body, Content-Length, the empty line, the body.
+fn push_body(out: &mut Vec<u8>, body: Option<(&[u8], &[u8])>) {
+    let body = body.map_or(&[][..], |(content_type, b)| {
+        push_header(out, "Content-Type", content_type);
+        b
+    });
+    push_header(out, "Content-Length", body.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
 /// Builds a response to a parsed request.
 #[derive(Debug, Clone)]
 pub struct ResponseBuilder<'r, 'a> {
@@ -107,13 +118,7 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
         for (name, value) in &self.headers {
             push_header(out, name, value);
         }
-        let body = self.body.map_or(&[][..], |(ct, b)| {
-            push_header(out, "Content-Type", ct);
-            b
-        });
-        push_header(out, "Content-Length", body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(body);
+        push_body(out, self.body);
     }
 
     /// The response as a new buffer.
@@ -207,13 +212,7 @@ impl RequestBuilder<'_> {
         for (name, value) in &self.headers {
             push_header(out, name, value);
         }
-        let body = self.body.map_or(&[][..], |(ct, b)| {
-            push_header(out, "Content-Type", ct.as_bytes());
-            b
-        });
-        push_header(out, "Content-Length", body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(body);
+        push_body(out, self.body.map(|(ct, b)| (ct.as_bytes(), b)));
     }
 
     /// The request as a new buffer.

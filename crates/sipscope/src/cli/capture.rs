@@ -6,11 +6,7 @@
 
 use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
-use sipscope::ingest::{EventOptions, EventsMode};
-use sipscope::nodes::Nodes;
-use sipscope::sinks::sqlite::Store;
 use sipscope::sources::live::{self, LiveCapture, LiveOptions};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -27,27 +23,14 @@ pub struct CaptureArgs {
     /// Put the interface into promiscuous mode.
     #[arg(long)]
     promisc: bool,
-    /// The event store (SQLite), created when missing.
-    #[arg(long, default_value = "sipscope.db")]
-    db: PathBuf,
-    /// Sensor name stored with every event (default: this host's name).
-    #[arg(long)]
-    sensor: Option<String>,
-    /// Nodes file (TOML): which node each event hit, by address or tunnel endpoint.
-    #[arg(long)]
-    nodes: Option<PathBuf>,
-    /// Which events to store: all, none (counts only), or sample:N (one in N).
-    #[arg(long, default_value = "all")]
-    events: EventsMode,
+    #[command(flatten)]
+    store: super::store_args::StoreArgs,
     /// Stop after N packets (after the filter).
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
     /// Stop after SECS seconds (decimals allowed).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     duration: Option<Duration>,
-    /// Print the summary as JSON on standard output.
-    #[arg(long)]
-    json: bool,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -58,10 +41,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
-    let nodes = match &args.nodes {
-        Some(path) => Nodes::load(path)?,
-        None => Nodes::default(),
-    };
+    let events = args.store.event_options()?;
     let opts = LiveOptions {
         iface: args.iface,
         filter: args.filter,
@@ -71,8 +51,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     };
     // The handle first: a wrong interface or filter leaves no store behind.
     let capture = LiveCapture::open(&opts)?;
-    let mut store = Store::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
-    let events = EventOptions { sensor: args.sensor.unwrap_or_else(super::host_name), nodes, events: args.events };
+    let mut store = args.store.open_store()?;
 
     // The handlers only set the flag; the capture loop sees it within one read timeout. A second
     // signal (flag already set) exits at once with the shell's 128 + signal status.
@@ -86,10 +65,5 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
 
     eprintln!("sipscope: capturing on {} ({}); Ctrl-C stops", capture.iface(), capture.link_type_name());
     let summary = live::run(capture, &mut store, &events, &opts, &stop)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        eprint!("{}", summary.to_text());
-    }
-    Ok(if summary.skipped_anything() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    args.store.finish(&summary)
 }

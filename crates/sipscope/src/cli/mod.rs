@@ -4,6 +4,7 @@
 mod capture;
 mod ingest;
 mod parse;
+mod store_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -6,8 +6,8 @@ use crate::event::Transport;
 use crate::ingest::summary::Summary;
 use crate::sources::pcap::Frame;
 use sipscope_packet::{
-    decode, decode_ip_payload, Decoded, DefragLimits, Defragmenter, LinkType, StreamId, TcpLimits, TcpReassembler,
-    Transport as Wire,
+    decode, decode_ip_payload, Decoded, DefragLimits, Defragmenter, LinkType, StreamId, StreamKey, TcpLimits,
+    TcpReassembler, Transport as Wire,
 };
 use sipscope_sip::framing::{frame, Frame as SipFrame, FrameLimits};
 use sipscope_sip::start_line::parse_start_line;
@@ -56,6 +56,20 @@ struct StreamInfo {
     /// Time and number of the last packet that brought data.
     last_ts: i64,
     last_packet: u64,
+}
+
+/// A message taken from a TCP stream.
+fn stream_message<'b>(key: StreamKey, info: &StreamInfo, bytes: &'b [u8]) -> WireMessage<'b> {
+    WireMessage {
+        ts_ns: info.last_ts,
+        transport: Transport::Tcp,
+        src: (key.src.ip(), key.src.port()),
+        dst: (key.dst.ip(), key.dst.port()),
+        tunnel: info.tunnel,
+        packet: info.last_packet,
+        bytes,
+        framing: sipscope_sip::Transport::Stream,
+    }
 }
 
 /// What to do with the front of a stream buffer.
@@ -176,17 +190,7 @@ impl WireDecoder {
     }
 
     fn message<'b>(&self, id: StreamId, info: &StreamInfo, bytes: &'b [u8]) -> Option<WireMessage<'b>> {
-        let key = self.tcp.key(id)?;
-        Some(WireMessage {
-            ts_ns: info.last_ts,
-            transport: Transport::Tcp,
-            src: (key.src.ip(), key.src.port()),
-            dst: (key.dst.ip(), key.dst.port()),
-            tunnel: info.tunnel,
-            packet: info.last_packet,
-            bytes,
-            framing: sipscope_sip::Transport::Stream,
-        })
+        Some(stream_message(self.tcp.key(id)?, info, bytes))
     }
 
     /// Splits every complete SIP message out of a stream's buffer.
@@ -253,17 +257,7 @@ impl WireDecoder {
         let Some(rest) = self.tcp.remove(id) else { return };
         let (Some(info), Some(key)) = (info, key) else { return };
         if !info.not_sip && looks_like_sip(&rest) {
-            let message = WireMessage {
-                ts_ns: info.last_ts,
-                transport: Transport::Tcp,
-                src: (key.src.ip(), key.src.port()),
-                dst: (key.dst.ip(), key.dst.port()),
-                tunnel: info.tunnel,
-                packet: info.last_packet,
-                bytes: &rest,
-                framing: sipscope_sip::Transport::Stream,
-            };
-            emit(summary, message);
+            emit(summary, stream_message(key, &info, &rest));
         }
     }
 
