@@ -282,6 +282,27 @@ Content-Length: 0\r\n\r\n";
     }
 
     #[test]
+    fn challenge_round_trips_through_a_401() {
+        let req = parse(SVMAP).unwrap();
+        let mut value = Vec::new();
+        let spec = crate::digest::ChallengeSpec {
+            realm: b"asterisk",
+            nonce: b"6c3b5e1a",
+            opaque: None,
+            algorithm: Some(crate::digest::Algorithm::Md5),
+            qop: None,
+            stale: false,
+            proxy: false,
+        };
+        spec.write_value(&mut value);
+        let resp = ResponseBuilder::new(&req, 401, "Unauthorized").header("WWW-Authenticate", &value).build();
+        let parsed = parse(&resp).unwrap();
+        let challenge = parsed.challenge().unwrap();
+        assert_eq!((challenge.realm, challenge.nonce), (Some(&b"asterisk"[..]), Some(&b"6c3b5e1a"[..])));
+        assert!(parsed.credentials().is_none());
+    }
+
+    #[test]
     fn injected_line_breaks_are_neutralised() {
         let req = parse(SVMAP).unwrap();
         let resp = ResponseBuilder::new(&req, 200, "OK\r\nX-Evil: 1").header("Server", b"a\r\nX-Evil: 2").build();

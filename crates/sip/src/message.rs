@@ -462,6 +462,19 @@ impl<'a> Message<'a> {
         self.list_values(HeaderName::Supported)
     }
 
+    /// Digest credentials from Authorization (or, failing that, Proxy-Authorization), when the
+    /// value has a scheme; its defects are in [`crate::digest::Credentials::defects`].
+    pub fn credentials(&self) -> Option<crate::digest::Credentials<'a>> {
+        let value = self.value(HeaderName::Authorization).or_else(|| self.value(HeaderName::ProxyAuthorization))?;
+        crate::digest::Credentials::parse(value).ok()
+    }
+
+    /// The challenge of a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate).
+    pub fn challenge(&self) -> Option<crate::digest::Challenge<'a>> {
+        let value = self.value(HeaderName::WwwAuthenticate).or_else(|| self.value(HeaderName::ProxyAuthenticate))?;
+        crate::digest::Challenge::parse(value).ok()
+    }
+
     /// Date value.
     pub fn date(&self) -> Option<&'a [u8]> {
         self.value(HeaderName::Date)

@@ -31,11 +31,7 @@ fn all_fixtures() -> Vec<(String, Vec<u8>)> {
 }
 
 fn authorization<'a>(msg: &Message<'a>) -> Credentials<'a> {
-    let value = msg
-        .value(HeaderName::Authorization)
-        .or_else(|| msg.value(HeaderName::ProxyAuthorization))
-        .expect("credentials present");
-    Credentials::parse(value).unwrap()
+    msg.credentials().expect("credentials present")
 }
 
 #[test]

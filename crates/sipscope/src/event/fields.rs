@@ -2,8 +2,7 @@
 //! per event. Attacker bytes become text losslessly: valid UTF-8 as is, each byte of an invalid
 //! sequence as `\xNN` (the convention of `docs/parse-output.md`).
 
-use sipscope_sip::digest::Credentials;
-use sipscope_sip::{HeaderName, Message, StartLine};
+use sipscope_sip::{Message, StartLine};
 
 /// Converts bytes to text without losing any: invalid UTF-8 bytes become `\xNN`.
 pub fn lossless_text(bytes: &[u8]) -> String {
@@ -120,8 +119,7 @@ impl SipFields {
             msg.contacts().next().map(|c| lossless_text(c.uri_raw))
         };
         f.expires = msg.expires().and_then(|e| i64::try_from(e).ok());
-        let creds = msg.value(HeaderName::Authorization).or_else(|| msg.value(HeaderName::ProxyAuthorization));
-        if let Some(c) = creds.and_then(|v| Credentials::parse(v).ok()) {
+        if let Some(c) = msg.credentials() {
             f.auth = Some(AuthFields {
                 username: text(c.username),
                 realm: text(c.realm),

@@ -2,7 +2,6 @@
 //! (documented in `docs/parse-output.md`; field names never change meaning).
 
 use super::json::JsonWriter;
-use sipscope_sip::digest::Credentials;
 use sipscope_sip::typed::NameAddr;
 use sipscope_sip::{HeaderName, Message, Scheme, StartLine, Uri};
 
@@ -170,8 +169,7 @@ fn write_vias(w: &mut JsonWriter, msg: &Message<'_>) {
 }
 
 fn write_auth(w: &mut JsonWriter, msg: &Message<'_>) {
-    let value = msg.value(HeaderName::Authorization).or_else(|| msg.value(HeaderName::ProxyAuthorization));
-    let Some(creds) = value.and_then(|v| Credentials::parse(v).ok()) else {
+    let Some(creds) = msg.credentials() else {
         w.null();
         return;
     };
