@@ -23,6 +23,9 @@ fi
 if ! command -v sipvicious_svmap >/dev/null 2>&1; then
   log "installing sipvicious"
   python3 -m pip install -q sipvicious
+  # pyenv makes console scripts visible only after a rehash.
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+  command -v sipvicious_svmap >/dev/null 2>&1 || { echo "sipvicious_svmap not on PATH after install" >&2; exit 1; }
 fi
 
 # --- the tests ------------------------------------------------------------------------------
