@@ -23,8 +23,8 @@ pub struct IngestArgs {
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let events = args.store.event_options()?;
     let files = ingest::collect_files(&args.inputs).context("listing inputs")?;
-    let mut store = args.store.open_store()?;
+    let store = args.store.open_store()?;
     let opts = IngestOptions { events, force: args.force, quiet: args.quiet };
-    let summary = ingest::run(&files, &mut store, &opts)?;
+    let summary = ingest::run(&files, store, &opts)?;
     args.store.finish(&summary)
 }

@@ -8,7 +8,7 @@ pub mod events;
 pub mod progress;
 pub mod summary;
 
-use crate::sinks::sqlite::{FileStart, Store};
+use crate::sinks::sqlite::{BackgroundStore, FileStart, Store};
 use crate::sinks::SinkError;
 use crate::sources::pcap::{self, Item};
 use crate::sources::wire::WireDecoder;
@@ -104,8 +104,16 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// Ingests `files` into `store`.
-pub fn run(files: &[PathBuf], store: &mut Store, opts: &IngestOptions) -> Result<Summary, IngestError> {
+/// Ingests `files` into `store`. The store runs on a writer thread of its own while this one
+/// reads, decodes and parses.
+pub fn run(files: &[PathBuf], store: Store, opts: &IngestOptions) -> Result<Summary, IngestError> {
+    let mut store = BackgroundStore::spawn(store);
+    let summary = run_files(files, &mut store, opts);
+    drop(store); // joins the writer: everything is committed before the summary is shown
+    summary
+}
+
+fn run_files(files: &[PathBuf], store: &mut BackgroundStore, opts: &IngestOptions) -> Result<Summary, IngestError> {
     let started = std::time::Instant::now();
     let mut summary = Summary::default();
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
@@ -122,7 +130,8 @@ pub fn run(files: &[PathBuf], store: &mut Store, opts: &IngestOptions) -> Result
                 continue;
             }
         };
-        let file_id = match store.begin_file(&hash, &shown, size, &opts.events.sensor, now_ns(), opts.force)? {
+        let (path_text, sensor, force, now) = (shown.clone(), opts.events.sensor.clone(), opts.force, now_ns());
+        let file_id = match store.call(move |s| s.begin_file(&hash, &path_text, size, &sensor, now, force))? {
             FileStart::AlreadyIngested { .. } => {
                 summary.files_already_ingested += 1;
                 done_bytes += size;
@@ -141,7 +150,8 @@ pub fn run(files: &[PathBuf], store: &mut Store, opts: &IngestOptions) -> Result
                 summary.files += 1;
                 let skipped = summary.problems - problems_before;
                 let (packets, messages) = (summary.packets - before, summary.sip_messages - messages_before);
-                store.finish_file(file_id, packets, messages, skipped, now_ns())?;
+                let now = now_ns();
+                store.call(move |s| s.finish_file(file_id, packets, messages, skipped, now))?;
             }
             Err(FileError::Capture(e)) => {
                 summary.files_unreadable += 1;
@@ -164,7 +174,7 @@ enum FileError {
 fn ingest_file(
     path: &Path,
     file_id: i64,
-    store: &mut Store,
+    store: &mut BackgroundStore,
     opts: &IngestOptions,
     summary: &mut Summary,
     progress: &mut Progress,

@@ -13,6 +13,9 @@ pub enum SinkError {
     /// The SQLite store failed.
     #[error("SQLite store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The writer thread of a background store stopped.
+    #[error("{0}")]
+    Writer(String),
     /// The store was written by a newer sipscope.
     #[error("the store has schema version {found}; this sipscope knows up to {known}")]
     NewerSchema {

@@ -1,7 +1,10 @@
 //! The embedded event store: SQLite in WAL mode, one writer that batches inserts in
 //! transactions, readers on their own connections that never block it.
 
+mod background;
 mod schema;
+
+pub use background::BackgroundStore;
 
 pub use schema::SCHEMA_VERSION;
 

@@ -1,0 +1,176 @@
+//! The store on a thread of its own: parsing and extracting fields on the caller's thread,
+//! SQLite on this one, so the two halves of ingest use both cores. The store stays one writer:
+//! every operation, file bookkeeping included, runs in order on the writer thread.
+
+use super::Store;
+use crate::event::fields::SipFields;
+use crate::event::SipEvent;
+use crate::sinks::{EventSink, SinkError};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+/// Events sent to the writer in one message (amortises the channel).
+const BATCH: usize = 1024;
+/// Batches in flight: bounds memory when the disk is slower than the parser.
+const QUEUE: usize = 16;
+
+type Job = Box<dyn FnOnce(&mut Store) + Send>;
+
+enum Command {
+    Events(Vec<(SipEvent, SipFields)>),
+    Run(Job),
+}
+
+/// A [`Store`] owned by a writer thread.
+pub struct BackgroundStore {
+    tx: Option<SyncSender<Command>>,
+    thread: Option<JoinHandle<()>>,
+    batch: Vec<(SipEvent, SipFields)>,
+    /// The first write error, reported by the writer at the next flush or call.
+    failed: std::sync::Arc<std::sync::Mutex<Option<SinkError>>>,
+}
+
+impl BackgroundStore {
+    /// Moves `store` to a new writer thread.
+    pub fn spawn(store: Store) -> BackgroundStore {
+        let (tx, rx) = mpsc::sync_channel::<Command>(QUEUE);
+        let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = std::sync::Arc::clone(&failed);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer(store, rx, slot))
+            .expect("spawning the store writer thread");
+        BackgroundStore { tx: Some(tx), thread: Some(thread), batch: Vec::with_capacity(BATCH), failed }
+    }
+
+    /// Runs `f` on the store, after every event written before it, and returns its result.
+    pub fn call<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<T, SinkError> + Send + 'static,
+    ) -> Result<T, SinkError> {
+        self.send_batch()?;
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        self.send(Command::Run(Box::new(move |store| {
+            // The caller waits on the other end; if it is gone there is no one to tell.
+            let _ = reply_tx.send(f(store));
+        })))?;
+        let result = reply_rx.recv().map_err(|_| writer_gone())?;
+        self.take_failure()?;
+        result
+    }
+
+    fn send(&self, command: Command) -> Result<(), SinkError> {
+        let tx = self.tx.as_ref().ok_or_else(writer_gone)?;
+        tx.send(command).map_err(|_| writer_gone())
+    }
+
+    fn send_batch(&mut self) -> Result<(), SinkError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.send(Command::Events(batch))
+    }
+
+    fn take_failure(&self) -> Result<(), SinkError> {
+        match self.failed.lock().map(|mut f| f.take()) {
+            Ok(Some(e)) => Err(e),
+            Ok(None) => Ok(()),
+            Err(_) => Err(writer_gone()),
+        }
+    }
+}
+
+fn writer_gone() -> SinkError {
+    SinkError::Writer("the store writer thread stopped".into())
+}
+
+fn writer(mut store: Store, rx: Receiver<Command>, failed: std::sync::Arc<std::sync::Mutex<Option<SinkError>>>) {
+    let mut broken = false;
+    for command in rx {
+        match command {
+            Command::Events(batch) if !broken => {
+                for (event, fields) in &batch {
+                    if let Err(e) = store.write(event, fields) {
+                        broken = true;
+                        if let Ok(mut slot) = failed.lock() {
+                            slot.get_or_insert(e);
+                        }
+                        break;
+                    }
+                }
+            }
+            Command::Events(_) => {}
+            Command::Run(job) => job(&mut store),
+        }
+    }
+    // Dropping the store commits what is pending (see `Store`'s Drop).
+}
+
+impl EventSink for BackgroundStore {
+    fn write(&mut self, event: &SipEvent, fields: &SipFields) -> Result<(), SinkError> {
+        self.batch.push((event.clone(), fields.clone()));
+        if self.batch.len() >= BATCH {
+            self.send_batch()?;
+            self.take_failure()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.call(|store| store.flush())
+    }
+}
+
+impl Drop for BackgroundStore {
+    fn drop(&mut self) {
+        // Best effort, as for `Store`: send what is batched, close the channel, let the writer
+        // commit and finish.
+        let _ = self.send_batch();
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Direction, Transport};
+    use crate::sinks::sqlite::FileStart;
+
+    #[test]
+    fn events_and_calls_run_in_order_on_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut bg = BackgroundStore::spawn(Store::open(&path).unwrap());
+        let start = bg.call(|s| s.begin_file("h", "f.pcap", 1, "t", 0, false)).unwrap();
+        let FileStart::Ingest { id, .. } = start else { panic!("{start:?}") };
+        let raw = b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n".to_vec();
+        let fields = SipFields::extract(&sipscope_sip::parse(&raw).unwrap());
+        for i in 0..(BATCH as i64 * 3 + 7) {
+            let ev = SipEvent {
+                ts_ns: i,
+                sensor: "t".into(),
+                node: None,
+                transport: Transport::Udp,
+                src: ("192.0.2.1".parse().unwrap(), 5060),
+                dst: ("192.0.2.2".parse().unwrap(), 5060),
+                tunnel: None,
+                direction: Direction::Unknown,
+                origin: Some(crate::event::Origin { file_id: id, packet: i as u64 }),
+                raw: raw.clone(),
+            };
+            bg.write(&ev, &fields).unwrap();
+        }
+        // A call sees every event written before it.
+        let n = bg.call(|s| s.event_count()).unwrap();
+        assert_eq!(n, BATCH as u64 * 3 + 7);
+        bg.call(move |s| s.finish_file(id, 1, 1, 0, 1)).unwrap();
+        drop(bg);
+        let reader = Store::open_read_only(&path).unwrap();
+        let status: String = reader.query_row("SELECT status FROM ingested_files", [], |r| r.get(0)).unwrap();
+        assert_eq!(status, "complete");
+    }
+}
