@@ -40,9 +40,12 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let mut outcome = Outcome::default();
     let mut files = Vec::new();
     for input in &args.inputs {
-        if let Err(e) = collect(input, &mut files) {
-            eprintln!("sipscope: cannot read {}: {e}", input.display());
-            outcome.unreadable += 1;
+        match sipscope::ingest::collect_files(std::slice::from_ref(input)) {
+            Ok(found) => files.extend(found),
+            Err(e) => {
+                eprintln!("sipscope: cannot read {}: {e}", input.display());
+                outcome.unreadable += 1;
+            }
         }
     }
     for path in files {
@@ -129,20 +132,6 @@ fn parse_stream(
                 break;
             }
         }
-    }
-    Ok(())
-}
-
-/// Expands directories (recursively, sorted) into files; `-` stays as is.
-fn collect(input: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if input == Path::new("-") || !input.is_dir() {
-        files.push(input.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(input)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
-    entries.sort();
-    for entry in entries {
-        collect(&entry, files)?;
     }
     Ok(())
 }
