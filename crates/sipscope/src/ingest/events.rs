@@ -8,6 +8,7 @@ use crate::event::{Direction, Origin, SipEvent};
 use crate::nodes::Nodes;
 use crate::sinks::{EventSink, SinkError};
 use crate::sources::wire::WireMessage;
+use sipscope_sip::StartLine;
 
 /// What becomes of each SIP message.
 pub struct EventOptions {
@@ -95,12 +96,9 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
 
 /// Counts a message by its start line alone (`--events none`).
 fn count_start_line(summary: &mut Summary, bytes: &[u8]) {
-    let start = bytes.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(bytes.len());
-    let rest = &bytes[start..];
-    let end = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
-    match sipscope_sip::start_line::parse_start_line(&rest[..end], &mut |_| {}) {
-        Some(sipscope_sip::StartLine::Request { method, .. }) => summary.sip(Some(&lossless_text(method)), None, false),
-        Some(sipscope_sip::StartLine::Response { code, .. }) => summary.sip(None, code.or(Some(0)), false),
+    match crate::sources::wire::start_line(bytes) {
+        Some(StartLine::Request { method, .. }) => summary.sip(Some(&lossless_text(method)), None, false),
+        Some(StartLine::Response { code, .. }) => summary.sip(None, code.or(Some(0)), false),
         None => summary.non_sip_packets += 1,
     }
 }

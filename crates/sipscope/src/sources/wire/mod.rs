@@ -10,7 +10,7 @@ use sipscope_packet::{
     TcpReassembler, Transport as Wire,
 };
 use sipscope_sip::framing::{frame, Frame as SipFrame, FrameLimits};
-use sipscope_sip::start_line::parse_start_line;
+use sipscope_sip::start_line::{parse_start_line, StartLine};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -38,13 +38,19 @@ pub struct WireMessage<'a> {
     pub framing: sipscope_sip::Transport,
 }
 
-/// True when the first line of `payload` is a SIP request or status line.
-pub fn looks_like_sip(payload: &[u8]) -> bool {
+/// The start line of `payload`, when its first line (after CRLF keep-alives, within 1 KiB)
+/// is a SIP request or status line.
+pub fn start_line(payload: &[u8]) -> Option<StartLine<'_>> {
     let start = payload.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(payload.len());
     let rest = &payload[start..];
-    let end = rest.iter().take(1024).position(|&b| b == b'\n').unwrap_or(rest.len().min(1024));
-    let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
-    parse_start_line(line, &mut |_| {}).is_some()
+    let window = &rest[..rest.len().min(1024)];
+    let end = memchr::memchr2(b'\r', b'\n', window).unwrap_or(window.len());
+    parse_start_line(&rest[..end], &mut |_| {})
+}
+
+/// True when the first line of `payload` is a SIP request or status line.
+pub fn looks_like_sip(payload: &[u8]) -> bool {
+    start_line(payload).is_some()
 }
 
 /// Per-stream state the decoder keeps beside the reassembler.
