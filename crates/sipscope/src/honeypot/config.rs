@@ -1,0 +1,345 @@
+//! The honeypot's configuration file (TOML). `sipscope init` writes an annotated example
+//! (`example.toml`, tested to parse); `docs/configuration.md` documents every field.
+
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// The annotated example that `sipscope init` writes.
+pub const EXAMPLE: &str = include_str!("example.toml");
+
+/// A failure to read the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable file.
+    #[error("reading {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// Not valid TOML or unknown fields.
+    #[error("{0}: {1}")]
+    Invalid(String, toml::de::Error),
+    /// Valid TOML with values that do not make sense together.
+    #[error("{0}: {1}")]
+    Inconsistent(String, String),
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoneypotConfig {
+    /// Sensor name stored with every event; the host name when absent.
+    #[serde(default)]
+    pub sensor: Option<String>,
+    /// The SQLite store.
+    #[serde(default = "default_store")]
+    pub store: PathBuf,
+    /// Also write every event as JSON Lines here.
+    #[serde(default)]
+    pub jsonl: Option<PathBuf>,
+    /// One human line per message: `stderr`, `off`, or a file path.
+    #[serde(default = "default_human_log")]
+    pub human_log: String,
+    /// The nodes file shared with `ingest` (which node an address belongs to).
+    #[serde(default)]
+    pub nodes: Option<PathBuf>,
+    /// A built-in profile name or a profile file.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// User to switch to after binding, when started as root.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Addresses and ports to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<Listen>,
+    /// Certificate and key for TLS listeners.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// The PBX's extensions.
+    #[serde(default = "default_extensions")]
+    pub extension: Vec<Extension>,
+    /// How authenticated calls end.
+    #[serde(default)]
+    pub calls: CallsConfig,
+    /// Safety limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Password intelligence.
+    #[serde(default)]
+    pub intel: IntelConfig,
+}
+
+/// One listening socket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// `udp`, `tcp` or `tls`.
+    pub transport: ListenTransport,
+    /// Address to bind; `0.0.0.0` or `::` learn each datagram's destination.
+    pub address: IpAddr,
+    /// Port (5060, 5061 for TLS).
+    pub port: u16,
+}
+
+/// Transports a listener can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenTransport {
+    /// Datagrams.
+    Udp,
+    /// Streams.
+    Tcp,
+    /// Streams over TLS.
+    Tls,
+}
+
+/// TLS material.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; generated (self-signed) with `key` when both are absent.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Where a generated certificate is kept between starts; next to the store by default.
+    #[serde(default)]
+    pub generated_dir: Option<PathBuf>,
+    /// Host name in a generated certificate.
+    #[serde(default = "default_tls_name")]
+    pub name: String,
+}
+
+/// An extension of the emulated PBX.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    /// User part (`100`, `alice`).
+    pub user: String,
+    /// Its password: a weak bait by default.
+    pub password: String,
+    /// Off: the extension does not exist.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// A lure: the right password is accepted (REGISTER 200, calls reach ringing). Off: the
+    /// extension exists and challenges, but every password is refused.
+    #[serde(default = "yes")]
+    pub lure: bool,
+}
+
+/// How an authenticated INVITE ends.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsConfig {
+    /// Final status (486, 480, 503, 403 …); the profile's when absent.
+    #[serde(default)]
+    pub final_status: Option<u16>,
+    /// Its reason phrase; a standard one when absent.
+    #[serde(default)]
+    pub final_reason: Option<String>,
+}
+
+/// Safety limits. Defaults suit an Internet-facing sensor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest message accepted, bytes.
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: usize,
+    /// Requests per second answered per source address (token bucket refill).
+    #[serde(default = "default_per_source_rate")]
+    pub per_source_rate: f64,
+    /// Burst per source address.
+    #[serde(default = "default_per_source_burst")]
+    pub per_source_burst: f64,
+    /// Requests per second answered in total.
+    #[serde(default = "default_global_rate")]
+    pub global_rate: f64,
+    /// UDP: bytes sent to a source never exceed this factor times the bytes received from it
+    /// over the window (on-the-wire bytes, IP and UDP headers included).
+    #[serde(default = "default_amplification")]
+    pub amplification_factor: f64,
+    /// The sliding window for the amplification budget, seconds.
+    #[serde(default = "default_amplification_window")]
+    pub amplification_window_seconds: u64,
+    /// Open TCP/TLS connections in total.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Open TCP/TLS connections per source address.
+    #[serde(default = "default_max_connections_per_source")]
+    pub max_connections_per_source: usize,
+    /// A TCP/TLS connection with nothing received for this long is closed.
+    #[serde(default = "default_idle")]
+    pub idle_timeout_seconds: u64,
+    /// Source addresses tracked for rate limits before the idlest are forgotten.
+    #[serde(default = "default_tracked_sources")]
+    pub tracked_sources: usize,
+}
+
+/// Password intelligence: which password an attempt tried.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntelConfig {
+    /// Off: no recovery.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// A wordlist (one password per line), tried after the built-in patterns.
+    #[serde(default)]
+    pub wordlist: Option<PathBuf>,
+    /// Candidates tested per attempt at most.
+    #[serde(default = "default_max_candidates")]
+    pub max_candidates: usize,
+    /// Attempts waiting for recovery at most; more are counted and skipped.
+    #[serde(default = "default_intel_queue")]
+    pub queue: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_store() -> PathBuf {
+    PathBuf::from("sipscope.db")
+}
+fn default_human_log() -> String {
+    "stderr".into()
+}
+fn default_profile() -> String {
+    "asterisk-chan-sip".into()
+}
+fn default_tls_name() -> String {
+    "pbx.local".into()
+}
+fn default_listen() -> Vec<Listen> {
+    let any = IpAddr::from([0, 0, 0, 0]);
+    vec![
+        Listen { transport: ListenTransport::Udp, address: any, port: 5060 },
+        Listen { transport: ListenTransport::Tcp, address: any, port: 5060 },
+    ]
+}
+fn default_extensions() -> Vec<Extension> {
+    [("100", "100"), ("101", "1234"), ("200", "password")]
+        .iter()
+        .map(|(u, p)| Extension { user: (*u).into(), password: (*p).into(), enabled: true, lure: true })
+        .collect()
+}
+fn default_max_message() -> usize {
+    16 * 1024
+}
+fn default_per_source_rate() -> f64 {
+    100.0
+}
+fn default_per_source_burst() -> f64 {
+    400.0
+}
+fn default_global_rate() -> f64 {
+    50_000.0
+}
+fn default_amplification() -> f64 {
+    1.0
+}
+fn default_amplification_window() -> u64 {
+    60
+}
+fn default_max_connections() -> usize {
+    512
+}
+fn default_max_connections_per_source() -> usize {
+    8
+}
+fn default_idle() -> u64 {
+    30
+}
+fn default_tracked_sources() -> usize {
+    100_000
+}
+fn default_max_candidates() -> usize {
+    200_000
+}
+fn default_intel_queue() -> usize {
+    10_000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        toml::from_str("").expect("every limit has a default")
+    }
+}
+
+impl Default for IntelConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("every intel field has a default")
+    }
+}
+
+impl HoneypotConfig {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<HoneypotConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_owned(), e))?;
+        HoneypotConfig::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<HoneypotConfig, ConfigError> {
+        let config: HoneypotConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid(origin.to_owned(), e))?;
+        let bad = |why: String| Err(ConfigError::Inconsistent(origin.to_owned(), why));
+        if config.listen.is_empty() {
+            return bad("at least one [[listen]] is needed".into());
+        }
+        let mut users = std::collections::HashSet::new();
+        for ext in &config.extension {
+            if ext.user.is_empty() || !users.insert(ext.user.as_str()) {
+                return bad(format!("extension user {:?} is empty or listed twice", ext.user));
+            }
+        }
+        if let Some(status) = config.calls.final_status {
+            if !(300..700).contains(&status) {
+                return bad(format!("calls.final_status {status} must be a final failure (300-699)"));
+            }
+        }
+        let l = &config.limits;
+        if !(l.per_source_rate > 0.0 && l.per_source_burst >= 1.0 && l.global_rate > 0.0) {
+            return bad("limits: rates must be positive and bursts at least 1".into());
+        }
+        if !(l.amplification_factor > 0.0 && l.amplification_window_seconds > 0) {
+            return bad("limits: amplification_factor and its window must be positive".into());
+        }
+        if config.tls.cert.is_some() != config.tls.key.is_some() {
+            return bad("tls: give both cert and key, or neither (one is generated)".into());
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_and_names_a_built_in_profile() {
+        let c = HoneypotConfig::parse(EXAMPLE, "example.toml").unwrap();
+        assert!(super::super::profile::Profile::load(&c.profile).is_ok());
+        assert!(c.listen.iter().any(|l| l.transport == ListenTransport::Tls));
+        assert!(c.extension.iter().any(|e| e.lure));
+    }
+
+    #[test]
+    fn an_empty_file_gives_a_working_default() {
+        let c = HoneypotConfig::parse("", "x").unwrap();
+        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.extension.len(), 3);
+        assert_eq!(c.limits.amplification_factor, 1.0);
+    }
+
+    #[test]
+    fn mistakes_are_reported() {
+        for text in [
+            "colour = 1",
+            "[[listen]]\ntransport = \"sctp\"\naddress = \"::\"\nport = 1",
+            "[[extension]]\nuser = \"1\"\npassword = \"a\"\n[[extension]]\nuser = \"1\"\npassword = \"b\"",
+            "[calls]\nfinal_status = 200",
+            "[tls]\ncert = \"a.pem\"",
+            "[limits]\nper_source_rate = 0",
+        ] {
+            assert!(HoneypotConfig::parse(text, "x").is_err(), "{text}");
+        }
+    }
+}

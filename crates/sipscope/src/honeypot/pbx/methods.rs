@@ -1,0 +1,210 @@
+//! One function per method: what the PBX answers, following its profile.
+
+use super::auth::{authenticate, Verdict};
+use super::reply::http_date;
+use super::state::{Binding, INVITE_LINGER_NS};
+use super::{Handled, Incoming, Pbx};
+use crate::event::fields::lossless_text;
+use crate::honeypot::profile::{Action, Keyword};
+use sipscope_sip::Message;
+
+pub(super) fn dispatch(pbx: &mut Pbx, msg: &Message<'_>, method: &str, incoming: Incoming<'_>) -> Handled {
+    match method {
+        "OPTIONS" => options(pbx, msg, incoming),
+        "REGISTER" => register(pbx, msg, incoming),
+        "INVITE" => invite(pbx, msg, incoming),
+        // The ACK of a non-2xx final answer belongs to the INVITE transaction: absorbed.
+        "ACK" => Handled { note: "ack", ..Handled::default() },
+        "CANCEL" => cancel(pbx, msg, incoming),
+        // No call is ever answered, so no dialog exists for a BYE to end.
+        "BYE" => no_transaction(pbx, msg, incoming),
+        other => other_method(pbx, msg, other, incoming),
+    }
+}
+
+fn options(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
+    let user = msg.request_uri().and_then(|u| u.user);
+    let action = if user.is_some() && !pbx.extension_exists(user) {
+        &pbx.profile.options.unknown_user
+    } else {
+        &pbx.profile.options.known
+    };
+    let replies = match action.clone() {
+        Action::Reply(r) if r.status == 200 => {
+            let p = &pbx.profile;
+            let allow = p.allow.clone();
+            let supported = p.supported.clone();
+            let accept = p.accept.clone();
+            let mut extra: Vec<(&str, &[u8])> = vec![("Allow", allow.as_bytes())];
+            if let Some(s) = &supported {
+                extra.push(("Supported", s.as_bytes()));
+            }
+            if let Some(a) = &accept {
+                extra.push(("Accept", a.as_bytes()));
+            }
+            vec![pbx.answer(msg, incoming.source, 200, &r.reason, &extra)]
+        }
+        action => pbx.act(&action, msg, incoming, false),
+    };
+    Handled { replies, ..Handled::default() }
+}
+
+fn register(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
+    let realm = pbx.profile.auth.realm.clone();
+    let Some((attempt, verdict)) =
+        authenticate(msg, "REGISTER", &realm, &pbx.extensions, &mut pbx.nonces, incoming.now_ns)
+    else {
+        let user = msg.to().and_then(|t| t.user());
+        let p = &pbx.profile.register;
+        let action = if pbx.extension_exists(user) { p.known_user.clone() } else { p.unknown_user.clone() };
+        return Handled { replies: pbx.act(&action, msg, incoming, false), ..Handled::default() };
+    };
+    let mut handled = Handled::default();
+    handled.replies = match verdict {
+        Verdict::Accept => {
+            let (reply, bindings) = registered(pbx, msg, incoming, &attempt.username);
+            handled.bindings = bindings;
+            vec![reply]
+        }
+        Verdict::Rechallenge { stale } => vec![pbx.challenge(msg, incoming, false, stale)],
+        Verdict::Reject => {
+            let action = pbx.profile.register.rejected.clone();
+            pbx.act(&action, msg, incoming, false)
+        }
+        Verdict::UnknownUser => {
+            let action = match pbx.profile.register.unknown_user.clone() {
+                Action::Keyword(Keyword::Challenge) => pbx.profile.register.rejected.clone(),
+                other => other,
+            };
+            pbx.act(&action, msg, incoming, false)
+        }
+    };
+    handled.auth = Some(attempt);
+    handled
+}
+
+/// The 200 to an accepted REGISTER: each Contact echoed with its granted expiry, and the
+/// bindings to keep. `Contact: *` with expiry 0 removes them all.
+fn registered(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>, user: &str) -> (Vec<u8>, Vec<Binding>) {
+    let p = &pbx.profile.register;
+    let header_expires = msg.expires();
+    let grant = |asked: Option<u64>| asked.or(header_expires).unwrap_or(p.default_expires).min(p.max_expires);
+    let mut bindings = Vec::new();
+    let mut contacts = Vec::new();
+    if msg.contact_is_star() {
+        pbx.registrar.remove_all(user);
+    } else {
+        for contact in msg.contacts() {
+            let asked = contact.param("expires").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
+            let expires = grant(asked);
+            let uri = lossless_text(contact.uri_raw);
+            let b = Binding { user: user.to_owned(), contact: uri, expires, source: incoming.source };
+            pbx.registrar.apply(&b, incoming.now_ns);
+            bindings.push(b);
+        }
+    }
+    for (uri, left) in pbx.registrar.active(user, incoming.now_ns) {
+        contacts.push(format!("<{uri}>;expires={left}"));
+    }
+    let expires = grant(None).to_string();
+    let date = http_date(incoming.now_ns);
+    let mut extra: Vec<(&str, &[u8])> = vec![("Expires", expires.as_bytes())];
+    for c in &contacts {
+        extra.push(("Contact", c.as_bytes()));
+    }
+    if pbx.profile.date_on_register {
+        extra.push(("Date", date.as_bytes()));
+    }
+    let accepted = pbx.profile.register.accepted.clone();
+    (pbx.answer(msg, incoming.source, accepted.status, &accepted.reason, &extra), bindings)
+}
+
+fn invite(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
+    let cseq = msg.cseq().and_then(|c| c.seq).unwrap_or(0);
+    let key = (incoming.source.ip(), msg.call_id().unwrap_or_default().to_vec(), cseq);
+    pbx.invites.insert(key, incoming.now_ns);
+    let proxy = pbx.profile.invite.proxy_auth;
+    let realm = pbx.profile.auth.realm.clone();
+    let Some((attempt, verdict)) =
+        authenticate(msg, "INVITE", &realm, &pbx.extensions, &mut pbx.nonces, incoming.now_ns)
+    else {
+        // Known when the caller (From) or the callee (Request-URI) is an extension: svwar puts
+        // the extension in both, a fraudster calls out from a cracked one.
+        let caller = msg.from().and_then(|f| f.user());
+        let callee = msg.request_uri().and_then(|u| u.user);
+        let known = pbx.extension_exists(caller) || pbx.extension_exists(callee);
+        let p = &pbx.profile.invite;
+        let action = if known { p.known_user.clone() } else { p.unknown_user.clone() };
+        return Handled { replies: pbx.act(&action, msg, incoming, proxy), ..Handled::default() };
+    };
+    let replies = match verdict {
+        // Never a real call: Trying, ringing or progress, then the configured failure.
+        Verdict::Accept => {
+            let progress = pbx.profile.invite.progress.clone();
+            let fail = pbx.final_reply.clone();
+            let mut trying = sipscope_sip::builder::ResponseBuilder::new(msg, 100, "Trying")
+                .source(incoming.source.ip(), incoming.source.port());
+            if let Some(server) = &pbx.profile.server {
+                trying = trying.header("Server", server.as_bytes());
+            }
+            vec![
+                trying.build(),
+                pbx.answer(msg, incoming.source, progress.status, &progress.reason, &[]),
+                pbx.answer(msg, incoming.source, fail.status, &fail.reason, &[]),
+            ]
+        }
+        Verdict::Rechallenge { stale } => vec![pbx.challenge(msg, incoming, proxy, stale)],
+        Verdict::Reject => {
+            let action = pbx.profile.invite.rejected.clone();
+            pbx.act(&action, msg, incoming, proxy)
+        }
+        Verdict::UnknownUser => {
+            let action = match pbx.profile.invite.unknown_user.clone() {
+                Action::Keyword(Keyword::Challenge) => pbx.profile.invite.rejected.clone(),
+                other => other,
+            };
+            pbx.act(&action, msg, incoming, proxy)
+        }
+    };
+    Handled { replies, auth: Some(attempt), ..Handled::default() }
+}
+
+/// CANCEL: 200 when its INVITE transaction exists (its final answer was already sent, so
+/// nothing else changes), 481 when not.
+fn cancel(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
+    let cseq = msg.cseq().and_then(|c| c.seq).unwrap_or(0);
+    let key = (incoming.source.ip(), msg.call_id().unwrap_or_default().to_vec(), cseq);
+    let known = pbx.invites.get(&key).is_some_and(|t| incoming.now_ns.saturating_sub(*t) <= INVITE_LINGER_NS);
+    if !known {
+        return no_transaction(pbx, msg, incoming);
+    }
+    Handled { replies: vec![pbx.answer(msg, incoming.source, 200, "OK", &[])], ..Handled::default() }
+}
+
+fn no_transaction(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
+    let r = pbx.profile.no_transaction.clone();
+    Handled { replies: vec![pbx.answer(msg, incoming.source, r.status, &r.reason, &[])], ..Handled::default() }
+}
+
+/// Methods the profile lists (SUBSCRIBE, MESSAGE …) and unknown ones. A challenged method
+/// that comes back with credentials has its attempt recorded; nothing exists to subscribe to
+/// or deliver a message to, so even good credentials end in 404.
+fn other_method(pbx: &mut Pbx, msg: &Message<'_>, method: &str, incoming: Incoming<'_>) -> Handled {
+    let action = pbx.profile.other_method(method);
+    if action != Action::Keyword(Keyword::Challenge) {
+        let note = if action == Action::Keyword(Keyword::Silent) { "silent" } else { "" };
+        return Handled { replies: pbx.act(&action, msg, incoming, false), note, ..Handled::default() };
+    }
+    let realm = pbx.profile.auth.realm.clone();
+    match authenticate(msg, method, &realm, &pbx.extensions, &mut pbx.nonces, incoming.now_ns) {
+        None => Handled { replies: vec![pbx.challenge(msg, incoming, false, false)], ..Handled::default() },
+        Some((attempt, verdict)) => {
+            let replies = match verdict {
+                Verdict::Accept => vec![pbx.answer(msg, incoming.source, 404, "Not Found", &[])],
+                Verdict::Rechallenge { stale } => vec![pbx.challenge(msg, incoming, false, stale)],
+                Verdict::Reject | Verdict::UnknownUser => vec![pbx.answer(msg, incoming.source, 403, "Forbidden", &[])],
+            };
+            Handled { replies, auth: Some(attempt), ..Handled::default() }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The emulated PBX, sans IO: bytes and a time in, answers and records out. No sockets and no
+//! clock, so every behaviour is tested with real messages and a simulated time; the network
+//! shell (`honeypot::net`) only moves bytes. Randomness (nonces) comes from a seeded generator.
+
+mod auth;
+mod methods;
+mod nonces;
+mod reply;
+pub mod state;
+
+pub use auth::{AuthAttempt, AuthOutcome, Verdict};
+pub use state::Binding;
+
+use super::config::Extension;
+use super::profile::{Action, Keyword, Profile, Reply};
+use nonces::Nonces;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sipscope_sip::{Limits, Message};
+use state::{Bounded, InviteKey, Registrar};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// Nonces, transactions and bindings remembered at most (each).
+const STATE_CAP: usize = 65_536;
+
+/// A message the PBX received.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// Receive time, nanoseconds since the Unix epoch.
+    pub now_ns: i64,
+    /// Datagram or stream (decides how the message is framed and parsed).
+    pub transport: sipscope_sip::Transport,
+    /// Where it came from; answers go back there (never to an address named in the message).
+    pub source: SocketAddr,
+    /// The message.
+    pub bytes: &'a [u8],
+}
+
+/// What the PBX did with a message.
+#[derive(Debug, Default)]
+pub struct Handled {
+    /// Answers to send, in order.
+    pub replies: Vec<Vec<u8>>,
+    /// The authentication attempt the message carried.
+    pub auth: Option<AuthAttempt>,
+    /// Bindings a successful REGISTER created, refreshed or removed (expires 0).
+    pub bindings: Vec<Binding>,
+    /// Why no answer was sent or what was answered, in a word (`keepalive`, `response`,
+    /// `unparseable`, `ack`, `silent` …); empty when it answered normally.
+    pub note: &'static str,
+}
+
+/// The PBX.
+pub struct Pbx {
+    profile: Profile,
+    extensions: HashMap<String, Extension>,
+    final_reply: Reply,
+    rng: StdRng,
+    secret: [u8; 16],
+    nonces: Nonces,
+    invites: Bounded<InviteKey, i64>,
+    registrar: Registrar,
+}
+
+impl Pbx {
+    /// A PBX with this profile and these extensions; `final_reply` ends authenticated calls
+    /// (the profile's when `None`); `seed` drives nonces and tags (random in production, fixed
+    /// in tests).
+    pub fn new(profile: Profile, extensions: &[Extension], final_reply: Option<Reply>, seed: u64) -> Pbx {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let secret = rng.random();
+        let nonces = Nonces::new(profile.auth.nonce, profile.auth.nonce_lifetime_seconds, STATE_CAP);
+        Pbx {
+            final_reply: final_reply.unwrap_or_else(|| profile.invite.final_reply.clone()),
+            extensions: extensions.iter().map(|e| (e.user.clone(), e.clone())).collect(),
+            profile,
+            rng,
+            secret,
+            nonces,
+            invites: Bounded::new(STATE_CAP),
+            registrar: Registrar::new(STATE_CAP),
+        }
+    }
+
+    /// The profile in use.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Registrations of `user` in force at `now_ns` (contact, seconds left).
+    pub fn bindings_of(&self, user: &str, now_ns: i64) -> Vec<(String, u64)> {
+        self.registrar.active(user, now_ns)
+    }
+
+    /// Handles one message.
+    pub fn handle(&mut self, incoming: Incoming<'_>) -> Handled {
+        let bytes = incoming.bytes;
+        // nmap probes with empty datagrams; RFC 5626 keep-alives are CRLFs. Neither is a request.
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Handled { note: "keepalive", ..Handled::default() };
+        }
+        let msg = match Message::parse_with(bytes, incoming.transport, Limits::default()) {
+            Ok(msg) => msg,
+            // Without a parsed Via there is nowhere to send a 400.
+            Err(_) => return Handled { note: "unparseable", ..Handled::default() },
+        };
+        let Some(method) = msg.method() else {
+            return Handled { note: "response", ..Handled::default() };
+        };
+        let method = String::from_utf8_lossy(method).into_owned();
+        if let Some(defect) = missing_header(&msg, &method) {
+            return self.malformed(&msg, incoming, defect);
+        }
+        methods::dispatch(self, &msg, &method, incoming)
+    }
+
+    fn malformed(&mut self, msg: &Message<'_>, incoming: Incoming<'_>, defect: &str) -> Handled {
+        match self.profile.malformed.clone() {
+            Action::Reply(r) if msg.vias().next().is_some() => {
+                let reason = r.reason.replace("{defect}", defect);
+                let answer = self.answer(msg, incoming.source, r.status, &reason, &[]);
+                Handled { replies: vec![answer], note: "malformed", ..Handled::default() }
+            }
+            _ => Handled { note: "malformed-silent", ..Handled::default() },
+        }
+    }
+
+    /// An answer with the profile's Server header and a stable To tag.
+    fn answer(
+        &self,
+        msg: &Message<'_>,
+        source: SocketAddr,
+        status: u16,
+        reason: &str,
+        extra: &[(&str, &[u8])],
+    ) -> Vec<u8> {
+        let tag = reply::to_tag(self.profile.to_tag, &self.secret, msg);
+        reply::simple(&self.profile, msg, source, &tag, status, reason, extra)
+    }
+
+    /// A digest challenge (401 or 407) with a new nonce.
+    fn challenge(&mut self, msg: &Message<'_>, incoming: Incoming<'_>, proxy: bool, stale: bool) -> Vec<u8> {
+        let nonce = self.nonces.issue(incoming.now_ns, &mut self.rng);
+        let opaque = self.profile.auth.opaque.then(|| format!("{:016x}", self.rng.random::<u64>()));
+        let (name, value) = reply::challenge_header(&self.profile, &nonce, opaque.as_deref(), proxy, stale);
+        let (status, reason) = if proxy { (407, "Proxy Authentication Required") } else { (401, "Unauthorized") };
+        self.answer(msg, incoming.source, status, reason, &[(name, &value)])
+    }
+
+    /// Carries out a profile action; `challenge` decides 401 or 407.
+    fn act(&mut self, action: &Action, msg: &Message<'_>, incoming: Incoming<'_>, proxy: bool) -> Vec<Vec<u8>> {
+        match action {
+            Action::Reply(r) => {
+                let allow = self.profile.allow.clone();
+                let extra: &[(&str, &[u8])] = if r.status == 405 { &[("Allow", allow.as_bytes())] } else { &[] };
+                vec![self.answer(msg, incoming.source, r.status, &r.reason, extra)]
+            }
+            Action::Keyword(Keyword::Challenge) => vec![self.challenge(msg, incoming, proxy, false)],
+            Action::Keyword(Keyword::Silent) => Vec::new(),
+        }
+    }
+
+    fn extension_exists(&self, user: Option<&[u8]>) -> bool {
+        user.and_then(|u| std::str::from_utf8(u).ok()).and_then(|u| self.extensions.get(u)).is_some_and(|e| e.enabled)
+    }
+}
+
+/// The first mandatory header a request lacks (RFC 3261 §8.1.1), in words for a 400 reason.
+fn missing_header(msg: &Message<'_>, method: &str) -> Option<&'static str> {
+    if msg.vias().next().is_none() {
+        return Some("Missing Via");
+    }
+    if msg.from().is_none() {
+        return Some("Missing From");
+    }
+    if msg.to().is_none() {
+        return Some("Missing To");
+    }
+    if msg.call_id().is_none_or(|c| c.is_empty()) {
+        return Some("Missing Call-ID");
+    }
+    match msg.cseq() {
+        None => Some("Missing CSeq"),
+        Some(c) if !c.method.eq_ignore_ascii_case(method.as_bytes()) => Some("CSeq Method Mismatch"),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

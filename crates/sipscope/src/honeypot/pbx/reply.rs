@@ -1,0 +1,126 @@
+//! Writing the PBX's answers: To tags, Date headers and digest challenges in the profile's
+//! style. Every answer goes through [`ResponseBuilder`], which copies Via/From/To/Call-ID/CSeq
+//! and neutralises CR/LF in anything taken from the request.
+
+use super::super::profile::{Profile, TagFormat};
+use md5::{Digest, Md5};
+use sipscope_sip::builder::ResponseBuilder;
+use sipscope_sip::digest::{Algorithm, ChallengeSpec};
+use sipscope_sip::Message;
+use std::net::SocketAddr;
+
+/// The To tag for a request: a keyed hash of its Call-ID and From tag, so retransmissions get
+/// the same tag without the PBX keeping any state per dialog.
+pub fn to_tag(format: TagFormat, secret: &[u8; 16], msg: &Message<'_>) -> String {
+    let mut h = Md5::new();
+    h.update(secret);
+    h.update(msg.call_id().unwrap_or_default());
+    h.update([0]);
+    h.update(msg.from().and_then(|f| f.tag()).unwrap_or_default());
+    let d: [u8; 16] = h.finalize().into();
+    let hex = hex::encode(d);
+    match format {
+        TagFormat::AsHex8 => format!("as{}", &hex[..8]),
+        TagFormat::Hex16 => hex[..16].to_owned(),
+        TagFormat::Uuid => format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]),
+    }
+}
+
+/// An answer to `msg` with the profile's Server header, `extra` headers and no body.
+pub fn simple(
+    profile: &Profile,
+    msg: &Message<'_>,
+    source: SocketAddr,
+    tag: &str,
+    status: u16,
+    reason: &str,
+    extra: &[(&str, &[u8])],
+) -> Vec<u8> {
+    let mut b = ResponseBuilder::new(msg, status, reason).to_tag(tag.as_bytes()).source(source.ip(), source.port());
+    if let Some(server) = &profile.server {
+        b = b.header("Server", server.as_bytes());
+    }
+    for (name, value) in extra {
+        b = b.header(name, value);
+    }
+    b.build()
+}
+
+/// The challenge header (name and value) for a nonce.
+pub fn challenge_header(
+    profile: &Profile,
+    nonce: &str,
+    opaque: Option<&str>,
+    proxy: bool,
+    stale: bool,
+) -> (&'static str, Vec<u8>) {
+    let auth = &profile.auth;
+    let spec = ChallengeSpec {
+        realm: auth.realm.as_bytes(),
+        nonce: nonce.as_bytes(),
+        opaque: opaque.map(str::as_bytes),
+        algorithm: auth.algorithm.then_some(Algorithm::Md5),
+        qop: auth.qop.as_deref().map(str::as_bytes),
+        stale,
+        proxy,
+    };
+    let mut value = Vec::with_capacity(128);
+    spec.write_value(&mut value);
+    (spec.header_name(), value)
+}
+
+/// `Mon, 30 Nov 2026 05:51:46 GMT` (RFC 3261 §20.17, RFC 1123 form) for a Unix time.
+pub fn http_date(now_ns: i64) -> String {
+    let secs = now_ns.div_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_rfc_1123() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_796_017_906 * 1_000_000_000), "Mon, 30 Nov 2026 05:51:46 GMT");
+        assert_eq!(http_date(951_782_400 * 1_000_000_000), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    #[test]
+    fn tags_are_stable_per_dialog_and_shaped_by_the_profile() {
+        let a = sipscope_sip::parse(b"OPTIONS sip:a SIP/2.0\r\nFrom: <sip:x@y>;tag=1\r\nCall-ID: c1\r\n\r\n").unwrap();
+        let b = sipscope_sip::parse(b"OPTIONS sip:a SIP/2.0\r\nFrom: <sip:x@y>;tag=2\r\nCall-ID: c1\r\n\r\n").unwrap();
+        let s = [7u8; 16];
+        assert_eq!(to_tag(TagFormat::AsHex8, &s, &a), to_tag(TagFormat::AsHex8, &s, &a));
+        assert_ne!(to_tag(TagFormat::AsHex8, &s, &a), to_tag(TagFormat::AsHex8, &s, &b));
+        assert_eq!(to_tag(TagFormat::AsHex8, &s, &a).len(), 10);
+        assert_eq!(to_tag(TagFormat::Uuid, &s, &a).len(), 36);
+    }
+}

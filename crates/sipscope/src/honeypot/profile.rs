@@ -1,0 +1,255 @@
+//! PBX profiles: what the emulated PBX answers in each situation, as data. Five ship with
+//! sipscope (`profiles/*.toml`, compiled in); a user names one of them or points at a file of
+//! their own with the same fields. Every field is documented in `docs/configuration.md`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The profiles compiled into the binary, by name.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("asterisk-chan-sip", include_str!("profiles/asterisk-chan-sip.toml")),
+    ("asterisk-pjsip", include_str!("profiles/asterisk-pjsip.toml")),
+    ("freepbx", include_str!("profiles/freepbx.toml")),
+    ("brekeke", include_str!("profiles/brekeke.toml")),
+    ("proxy", include_str!("profiles/proxy.toml")),
+];
+
+/// A failure to load a profile.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// Neither a built-in name nor a readable file.
+    #[error("profile {0:?} is neither a built-in profile ({1}) nor a readable file: {2}")]
+    NotFound(String, String, std::io::Error),
+    /// The file is not a valid profile.
+    #[error("profile {0}: {1}")]
+    Invalid(String, toml::de::Error),
+}
+
+/// A PBX's behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name, shown in logs.
+    pub name: String,
+    /// What it imitates.
+    #[serde(default)]
+    pub description: String,
+    /// `Server` header on every response; none when absent.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// `Allow` header (OPTIONS answers, 405s, REGISTER 200s).
+    pub allow: String,
+    /// `Supported` header, when any.
+    #[serde(default)]
+    pub supported: Option<String>,
+    /// `Accept` header on OPTIONS answers, when any.
+    #[serde(default)]
+    pub accept: Option<String>,
+    /// How To tags look.
+    pub to_tag: TagFormat,
+    /// Whether responses carry a `Date` header (chan_sip does on REGISTER 200).
+    #[serde(default)]
+    pub date_on_register: bool,
+    /// Digest challenge details.
+    pub auth: AuthProfile,
+    /// OPTIONS.
+    pub options: OptionsProfile,
+    /// REGISTER.
+    pub register: RegisterProfile,
+    /// INVITE.
+    pub invite: InviteProfile,
+    /// Other methods the PBX knows (SUBSCRIBE, MESSAGE, INFO …), by upper-case name.
+    #[serde(default)]
+    pub methods: BTreeMap<String, Action>,
+    /// Any method not handled above.
+    pub unknown_method: Reply,
+    /// BYE, CANCEL (and in-dialog requests) for no known transaction: 481.
+    pub no_transaction: Reply,
+    /// A request that cannot be parsed, or lacks Via, From, To, Call-ID or CSeq.
+    pub malformed: Action,
+}
+
+/// A fixed answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    /// Status code, 100–699.
+    pub status: u16,
+    /// Reason phrase.
+    pub reason: String,
+}
+
+/// What to do in a situation: answer with a fixed status, ask for credentials, or stay silent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Action {
+    /// `"challenge"` or `"silent"`.
+    Keyword(Keyword),
+    /// `{ status = 404, reason = "Not Found" }`.
+    Reply(Reply),
+}
+
+/// The named actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Keyword {
+    /// Send a digest challenge (as for a known user).
+    Challenge,
+    /// Send nothing.
+    Silent,
+}
+
+/// How a To tag is generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TagFormat {
+    /// `as` and 8 hex digits (chan_sip).
+    AsHex8,
+    /// A UUID (PJSIP).
+    Uuid,
+    /// 16 hex digits.
+    Hex16,
+}
+
+/// How nonces look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NonceFormat {
+    /// 8 hex digits (chan_sip's `%08lx` of a random number).
+    Hex8,
+    /// 32 hex digits.
+    Hex32,
+    /// `<unix seconds>/<32 hex digits>` (PJSIP).
+    TimeSlashHex,
+}
+
+/// Digest challenge details.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthProfile {
+    /// `realm`.
+    pub realm: String,
+    /// Nonce shape.
+    pub nonce: NonceFormat,
+    /// Seconds a nonce stays valid; a later use gets `stale=true`.
+    pub nonce_lifetime_seconds: u64,
+    /// Write `algorithm=MD5` (first, as Asterisk does; nmap's sip-brute needs it).
+    pub algorithm: bool,
+    /// `qop` offered, e.g. `auth`; none when absent.
+    #[serde(default)]
+    pub qop: Option<String>,
+    /// Send an `opaque` value.
+    #[serde(default)]
+    pub opaque: bool,
+}
+
+/// OPTIONS answers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsProfile {
+    /// Request-URI without a user, or with a configured extension.
+    pub known: Action,
+    /// Request-URI user that is not an extension (svwar's OPTIONS enumeration tells them apart).
+    pub unknown_user: Action,
+}
+
+/// REGISTER answers. The user is the To user, or the credentials' username when present.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterProfile {
+    /// No credentials, user unknown: chan_sip says 404, PJSIP challenges like for anyone.
+    pub unknown_user: Action,
+    /// No credentials, user known.
+    pub known_user: Action,
+    /// Credentials that do not verify (or a non-lure account): 403, or a new challenge.
+    pub rejected: Action,
+    /// Registration accepted.
+    pub accepted: Reply,
+    /// Expiry granted when the request asks for none.
+    pub default_expires: u64,
+    /// Longest expiry granted.
+    pub max_expires: u64,
+}
+
+/// INVITE answers. Without credentials, the user is known when the From user or the
+/// Request-URI user is an extension; with credentials, it is their username.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteProfile {
+    /// No credentials, caller unknown.
+    pub unknown_user: Action,
+    /// No credentials, caller known.
+    pub known_user: Action,
+    /// Challenge with 407 Proxy-Authenticate (true) or 401 WWW-Authenticate.
+    pub proxy_auth: bool,
+    /// Credentials that do not verify: 403, or a new challenge.
+    pub rejected: Action,
+    /// Provisional answer after 100 Trying for an authenticated call: 180 or 183.
+    pub progress: Reply,
+    /// The final failure of an authenticated call (486, 480, 503, 403 …). The honeypot
+    /// configuration can override it.
+    pub final_reply: Reply,
+}
+
+impl Profile {
+    /// A built-in profile by name, or a profile file.
+    pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
+        if let Some((_, text)) = BUILT_IN.iter().find(|(name, _)| *name == name_or_path) {
+            return Profile::parse(text, name_or_path);
+        }
+        let text = std::fs::read_to_string(Path::new(name_or_path)).map_err(|e| {
+            let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+            ProfileError::NotFound(name_or_path.to_owned(), names.join(", "), e)
+        })?;
+        Profile::parse(&text, name_or_path)
+    }
+
+    /// Parses profile TOML; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Profile, ProfileError> {
+        toml::from_str(text).map_err(|e| ProfileError::Invalid(origin.to_owned(), e))
+    }
+
+    /// How to answer `method` when it is none of OPTIONS, REGISTER, INVITE, ACK, BYE, CANCEL.
+    pub fn other_method(&self, method: &str) -> Action {
+        match self.methods.get(method) {
+            Some(action) => action.clone(),
+            None => Action::Reply(self.unknown_method.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_profile_parses_with_sane_codes() {
+        for (name, text) in BUILT_IN {
+            let p = Profile::parse(text, name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(&p.name, name);
+            let replies =
+                [&p.unknown_method, &p.no_transaction, &p.register.accepted, &p.invite.progress, &p.invite.final_reply];
+            for r in replies {
+                assert!((100..700).contains(&r.status), "{name}: {r:?}");
+            }
+            assert!((100..200).contains(&p.invite.progress.status), "{name}");
+            assert!(p.invite.final_reply.status >= 300, "{name}: a call must never be answered");
+        }
+    }
+
+    #[test]
+    fn chan_sip_tells_unknown_users_apart_and_pjsip_does_not() {
+        let chan = Profile::load("asterisk-chan-sip").unwrap();
+        assert_eq!(chan.register.unknown_user, Action::Reply(Reply { status: 404, reason: "Not Found".into() }));
+        let pjsip = Profile::load("asterisk-pjsip").unwrap();
+        assert_eq!(pjsip.register.unknown_user, Action::Keyword(Keyword::Challenge));
+    }
+
+    #[test]
+    fn unknown_fields_and_missing_files_are_errors() {
+        let text = BUILT_IN[0].1.replace("name = ", "nmae = ");
+        assert!(matches!(Profile::parse(&text, "x"), Err(ProfileError::Invalid(..))));
+        assert!(matches!(Profile::load("/nonexistent/profile.toml"), Err(ProfileError::NotFound(..))));
+    }
+}
