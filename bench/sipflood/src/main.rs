@@ -20,7 +20,10 @@ const USAGE: &str = "usage: sipflood [--target 127.0.0.1:5060] [--count N] [--du
   --count N        requests to send (default 100000)
   --duration S     stop sending after S seconds (default 60); whichever of count/duration first
   --mix            which requests (default both: OPTIONS and REGISTER alternately)
-  --window W       most requests outstanding at once (default 2000)
+  --window W       most requests outstanding at once (default 256). Keep it below what
+                   the server's receive buffer holds (~300 requests in a default 208 KiB
+                   buffer): a larger window only overflows it, and each dropped request
+                   holds its window slot until --timeout
   --sources K      source sockets, bound to consecutive addresses from --source-base
                    (IPv4) or all to ::1 (IPv6) (default 1)
   --batch B        datagrams per sendmmsg/recvmmsg call (default 64)
@@ -44,7 +47,7 @@ fn parse_args() -> flood::Config {
         count: 100_000,
         duration_s: 60.0,
         mix: flood::Mix::Both,
-        window: 2000,
+        window: 256,
         sources: 1,
         source_base: Ipv4Addr::new(127, 0, 1, 1),
         batch: 64,

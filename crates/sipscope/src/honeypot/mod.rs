@@ -2,5 +2,6 @@
 //! sans-IO state machine; the rest moves bytes between sockets, the PBX and the sinks.
 
 pub mod config;
+pub mod limits;
 pub mod pbx;
 pub mod profile;

@@ -16,8 +16,14 @@ const QUEUE: usize = 16;
 
 type Job = Box<dyn FnOnce(&mut Store) + Send>;
 
+/// One entry of a batch: an event, or an operation that runs in order with the events.
+enum Item {
+    Event(SipEvent, SipFields),
+    Job(Box<dyn FnOnce(&mut Store) -> Result<(), SinkError> + Send>),
+}
+
 enum Command {
-    Events(Vec<(SipEvent, SipFields)>),
+    Events(Vec<Item>),
     Run(Job),
 }
 
@@ -25,7 +31,7 @@ enum Command {
 pub struct BackgroundStore {
     tx: Option<SyncSender<Command>>,
     thread: Option<JoinHandle<()>>,
-    batch: Vec<(SipEvent, SipFields)>,
+    batch: Vec<Item>,
     /// The first write error, reported by the writer at the next flush or call.
     failed: std::sync::Arc<std::sync::Mutex<Option<SinkError>>>,
 }
@@ -59,6 +65,22 @@ impl BackgroundStore {
         result
     }
 
+    /// Queues `f` to run on the store after the events written before it, without waiting
+    /// (honeypot records: authentication attempts, bindings). An error surfaces at the next
+    /// flush or call.
+    pub fn run_later(&mut self, f: impl FnOnce(&mut Store) -> Result<(), SinkError> + Send + 'static) -> Result<(), SinkError> {
+        self.batch.push(Item::Job(Box::new(f)));
+        self.send_if_full()
+    }
+
+    fn send_if_full(&mut self) -> Result<(), SinkError> {
+        if self.batch.len() >= BATCH {
+            self.send_batch()?;
+            self.take_failure()?;
+        }
+        Ok(())
+    }
+
     fn send(&self, command: Command) -> Result<(), SinkError> {
         let tx = self.tx.as_ref().ok_or_else(writer_gone)?;
         tx.send(command).map_err(|_| writer_gone())
@@ -90,8 +112,12 @@ fn writer(mut store: Store, rx: Receiver<Command>, failed: std::sync::Arc<std::s
     for command in rx {
         match command {
             Command::Events(batch) if !broken => {
-                for (event, fields) in &batch {
-                    if let Err(e) = store.write(event, fields) {
+                for item in batch {
+                    let result = match item {
+                        Item::Event(event, fields) => store.write(&event, &fields),
+                        Item::Job(job) => job(&mut store),
+                    };
+                    if let Err(e) = result {
                         broken = true;
                         if let Ok(mut slot) = failed.lock() {
                             slot.get_or_insert(e);
@@ -109,12 +135,8 @@ fn writer(mut store: Store, rx: Receiver<Command>, failed: std::sync::Arc<std::s
 
 impl EventSink for BackgroundStore {
     fn write(&mut self, event: &SipEvent, fields: &SipFields) -> Result<(), SinkError> {
-        self.batch.push((event.clone(), fields.clone()));
-        if self.batch.len() >= BATCH {
-            self.send_batch()?;
-            self.take_failure()?;
-        }
-        Ok(())
+        self.batch.push(Item::Event(event.clone(), fields.clone()));
+        self.send_if_full()
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -2,9 +2,11 @@
 //! transactions, readers on their own connections that never block it.
 
 mod background;
+mod records;
 mod schema;
 
 pub use background::BackgroundStore;
+pub use records::{AuthRow, RecordContext, RegistrationRow};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -136,6 +138,34 @@ impl Store {
         Ok(())
     }
 
+    /// Opens the batch transaction if none is open.
+    fn begin(&mut self) -> Result<(), SinkError> {
+        if !self.in_transaction {
+            self.conn.execute_batch("BEGIN")?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    /// Counts a written row; commits when the batch is full.
+    fn written(&mut self) -> Result<(), SinkError> {
+        self.pending += 1;
+        if self.pending >= self.batch {
+            self.flush_now()?;
+        }
+        Ok(())
+    }
+
+    /// Commits the open batch.
+    pub fn flush_now(&mut self) -> Result<(), SinkError> {
+        if self.in_transaction {
+            self.conn.execute_batch("COMMIT")?;
+            self.in_transaction = false;
+            self.pending = 0;
+        }
+        Ok(())
+    }
+
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64, SinkError> {
         Ok(self.conn.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
@@ -144,10 +174,7 @@ impl Store {
 
 impl EventSink for Store {
     fn write(&mut self, ev: &SipEvent, f: &SipFields) -> Result<(), SinkError> {
-        if !self.in_transaction {
-            self.conn.execute_batch("BEGIN")?;
-            self.in_transaction = true;
-        }
+        self.begin()?;
         let auth = f.auth.clone().unwrap_or_default();
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO events (ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src,
@@ -202,20 +229,11 @@ impl EventSink for Store {
             ev.raw,
         ])?;
         drop(stmt);
-        self.pending += 1;
-        if self.pending >= self.batch {
-            self.flush()?;
-        }
-        Ok(())
+        self.written()
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        if self.in_transaction {
-            self.conn.execute_batch("COMMIT")?;
-            self.in_transaction = false;
-            self.pending = 0;
-        }
-        Ok(())
+        self.flush_now()
     }
 }
 

@@ -70,6 +70,57 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_src ON events (src_ip, ts_ns);
     CREATE INDEX events_file ON events (file_id);
     "#,
+    // 2: the honeypot's records: authentication attempts (with the password tried, when known
+    // or recovered) and the registrations it accepted.
+    r#"
+    CREATE TABLE auth_attempts (
+        id               INTEGER PRIMARY KEY,
+        ts_ns            INTEGER NOT NULL,
+        sensor           TEXT NOT NULL,
+        node             TEXT,
+        transport        TEXT NOT NULL,
+        src_ip           TEXT NOT NULL,
+        src_port         INTEGER NOT NULL,
+        dst_ip           TEXT NOT NULL,
+        dst_port         INTEGER NOT NULL,
+        method           TEXT NOT NULL,
+        username         TEXT NOT NULL,
+        realm            TEXT,
+        uri              TEXT,
+        nonce            TEXT,
+        call_id          TEXT,
+        user_agent       TEXT,
+        -- accepted, refused, wrong_password, unknown_user, stale_nonce, nonce_reused,
+        -- wrong_realm, malformed
+        outcome          TEXT NOT NULL,
+        -- The password tried: known when it was the extension's, else recovered (or NULL).
+        password         TEXT,
+        -- extension, pattern, builtin or wordlist
+        password_source  TEXT,
+        -- Candidates tested by recovery; NULL until it ran.
+        candidates_tried INTEGER
+    );
+    CREATE INDEX auth_attempts_src ON auth_attempts (src_ip, ts_ns);
+    CREATE INDEX auth_attempts_user ON auth_attempts (username);
+    CREATE TABLE registrations (
+        id          INTEGER PRIMARY KEY,
+        ts_ns       INTEGER NOT NULL,
+        sensor      TEXT NOT NULL,
+        node        TEXT,
+        transport   TEXT NOT NULL,
+        src_ip      TEXT NOT NULL,
+        src_port    INTEGER NOT NULL,
+        dst_ip      TEXT NOT NULL,
+        dst_port    INTEGER NOT NULL,
+        username    TEXT NOT NULL,
+        contact     TEXT NOT NULL,
+        -- Seconds granted; 0 removed the binding.
+        expires     INTEGER NOT NULL,
+        call_id     TEXT,
+        user_agent  TEXT
+    );
+    CREATE INDEX registrations_user ON registrations (username, ts_ns);
+    "#,
 ];
 
 /// The newest schema version this build knows.
