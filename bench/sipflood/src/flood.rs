@@ -276,11 +276,9 @@ pub fn run(cfg: &Config) -> io::Result<Report> {
         let mut progress = false;
         let mut want_out = false;
         if sending {
-            let room = cwnd
-                .saturating_sub(outstanding)
-                .min(ring_len as u64 - (next - tail))
-                .min(count - next)
-                .min(b as u64) as usize;
+            let room =
+                cwnd.saturating_sub(outstanding).min(ring_len as u64 - (next - tail)).min(count - next).min(b as u64)
+                    as usize;
             if room > 0 {
                 for i in 0..room {
                     let seq = next + i as u64;

@@ -2,6 +2,7 @@
 
 #[cfg(feature = "live")]
 mod capture;
+mod honeypot;
 mod ingest;
 mod parse;
 mod store_args;
@@ -28,6 +29,11 @@ enum Command {
     /// --duration); prints the same summary as ingest.
     #[cfg(feature = "live")]
     Capture(capture::CaptureArgs),
+    /// Run the honeypot: a PBX (Asterisk-like by default) on UDP, TCP and TLS that records
+    /// every request and every answer, until Ctrl-C.
+    Honeypot(honeypot::HoneypotArgs),
+    /// Write an annotated example honeypot configuration.
+    Init(honeypot::InitArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -37,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         #[cfg(feature = "live")]
         Command::Capture(args) => capture::run(args),
+        Command::Honeypot(args) => honeypot::run(args),
+        Command::Init(args) => honeypot::init(args),
     }
 }
 

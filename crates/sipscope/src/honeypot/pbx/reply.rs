@@ -89,6 +89,14 @@ pub fn http_date(now_ns: i64) -> String {
     )
 }
 
+/// `2026-11-30T05:51:46Z` for a Unix time (the human log).
+pub fn iso_time(now_ns: i64) -> String {
+    let secs = now_ns.div_euclid(1_000_000_000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -111,6 +119,7 @@ mod tests {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(1_796_017_906 * 1_000_000_000), "Mon, 30 Nov 2026 05:51:46 GMT");
         assert_eq!(http_date(951_782_400 * 1_000_000_000), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(iso_time(1_796_017_906 * 1_000_000_000), "2026-11-30T05:51:46Z");
     }
 
     #[test]

@@ -1,0 +1,48 @@
+//! Why the honeypot cannot start (or stopped).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A failure of the honeypot as a whole. Per-message problems are never errors: they are
+/// recorded and answered (or not) like any other message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HoneypotError {
+    /// The configuration file.
+    #[error(transparent)]
+    Config(#[from] super::config::ConfigError),
+    /// The PBX profile.
+    #[error(transparent)]
+    Profile(#[from] super::profile::ProfileError),
+    /// The nodes file.
+    #[error(transparent)]
+    Nodes(#[from] crate::nodes::NodesError),
+    /// The store.
+    #[error("event store: {0}")]
+    Store(#[from] crate::sinks::SinkError),
+    /// TLS material.
+    #[error(transparent)]
+    Tls(#[from] super::net::tls::TlsError),
+    /// Password intelligence (its wordlist).
+    #[error(transparent)]
+    Intel(#[from] super::intel::IntelError),
+    /// A listener could not be bound.
+    #[error("listening on {transport} {addr}: {source}")]
+    Bind {
+        /// udp, tcp or tls.
+        transport: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file (JSON Lines output, human log).
+    #[error("{0}: {1}")]
+    File(PathBuf, std::io::Error),
+    /// Switching to the configured user.
+    #[error("dropping privileges to {0:?}: {1}")]
+    Privileges(String, String),
+    /// Signal handlers or threads.
+    #[error("{0}")]
+    Runtime(String),
+}

@@ -1,0 +1,137 @@
+//! UDP listeners. On a wildcard bind the socket asks the kernel for each datagram's destination
+//! address (IP_PKTINFO, IPV6_RECVPKTINFO) and answers from that same address, so one socket
+//! serves every node address routed, tunnelled (GRE) or DNATed to the host, and each event
+//! carries the address it really hit.
+
+use super::{now_ns, Stop};
+use crate::event::Transport;
+use crate::honeypot::core::{Core, Packet};
+use nix::sys::socket::{self, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io::{IoSlice, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a blocked receive wakes to check for a stop.
+const POLL: Duration = Duration::from_millis(200);
+
+/// A bound UDP listener.
+pub struct UdpListener {
+    socket: UdpSocket,
+    bound: SocketAddr,
+    wildcard: bool,
+}
+
+impl UdpListener {
+    /// Binds `addr` (before privileges are dropped).
+    pub fn bind(addr: SocketAddr) -> std::io::Result<UdpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(true)?;
+        }
+        socket.set_reuse_address(true)?;
+        // Bursts of scanner traffic arrive faster than one thread answers for a moment.
+        let _ = socket.set_recv_buffer_size(4 << 20);
+        socket.bind(&addr.into())?;
+        let wildcard = addr.ip().is_unspecified();
+        if wildcard {
+            let fd = socket.as_raw_fd();
+            let result = if addr.is_ipv4() {
+                socket::setsockopt(&socket, sockopt::Ipv4PacketInfo, &true)
+            } else {
+                socket::setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)
+            };
+            result.map_err(|e| std::io::Error::other(format!("enabling packet info on fd {fd}: {e}")))?;
+        }
+        socket.set_read_timeout(Some(POLL))?;
+        let socket: UdpSocket = socket.into();
+        let bound = socket.local_addr()?;
+        Ok(UdpListener { socket, bound, wildcard })
+    }
+
+    /// The bound address (with the port the kernel chose for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.bound
+    }
+
+    /// Receives and answers until `stop`.
+    pub fn serve(self, core: Arc<Core>, stop: Stop) {
+        let mut buf = vec![0u8; 65_536];
+        let mut cmsg = nix::cmsg_space!(nix::libc::in_pktinfo, nix::libc::in6_pktinfo);
+        let fd = self.socket.as_raw_fd();
+        while !stop.is_set() {
+            let (len, source, local, ifindex) = {
+                let mut iov = [IoSliceMut::new(&mut buf)];
+                let msg = match socket::recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty()) {
+                    Ok(m) => m,
+                    Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+                    Err(e) => {
+                        tracing::warn!("receiving on {}: {e}", self.bound);
+                        std::thread::sleep(POLL);
+                        continue;
+                    }
+                };
+                let Some(source) = msg.address.as_ref().and_then(to_socket_addr) else { continue };
+                let (mut local, mut ifindex) = (self.bound, 0);
+                if self.wildcard {
+                    for c in msg.cmsgs().into_iter().flatten() {
+                        match c {
+                            ControlMessageOwned::Ipv4PacketInfo(info) => {
+                                local.set_ip(IpAddr::V4(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr))));
+                            }
+                            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                                local.set_ip(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                                ifindex = info.ipi6_ifindex;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                (msg.bytes, source, local, ifindex)
+            };
+            let packet = Packet { now_ns: now_ns(), transport: Transport::Udp, source, local, bytes: &buf[..len] };
+            for reply in core.handle(packet) {
+                if let Err(e) = self.send(&reply, source, local, ifindex) {
+                    tracing::debug!("answering {source}: {e}");
+                }
+            }
+        }
+    }
+
+    /// Sends from `local` (the address the request reached) to `dest`.
+    fn send(&self, reply: &[u8], dest: SocketAddr, local: SocketAddr, ifindex: u32) -> std::io::Result<()> {
+        if !self.wildcard {
+            self.socket.send_to(reply, dest)?;
+            return Ok(());
+        }
+        let iov = [IoSlice::new(reply)];
+        let fd = self.socket.as_raw_fd();
+        let sent = match (dest, local.ip()) {
+            (SocketAddr::V4(d), IpAddr::V4(l)) => {
+                let info = nix::libc::in_pktinfo {
+                    ipi_ifindex: 0,
+                    ipi_spec_dst: nix::libc::in_addr { s_addr: u32::from(l).to_be() },
+                    ipi_addr: nix::libc::in_addr { s_addr: 0 },
+                };
+                let to = socket::SockaddrIn::from(d);
+                socket::sendmsg(fd, &iov, &[ControlMessage::Ipv4PacketInfo(&info)], MsgFlags::empty(), Some(&to))
+            }
+            (SocketAddr::V6(d), IpAddr::V6(l)) => {
+                let info = nix::libc::in6_pktinfo { ipi6_addr: nix::libc::in6_addr { s6_addr: l.octets() }, ipi6_ifindex: ifindex };
+                let to = socket::SockaddrIn6::from(d);
+                socket::sendmsg(fd, &iov, &[ControlMessage::Ipv6PacketInfo(&info)], MsgFlags::empty(), Some(&to))
+            }
+            _ => return Err(std::io::Error::other("address family mismatch")),
+        };
+        sent.map(|_| ()).map_err(std::io::Error::from)
+    }
+}
+
+fn to_socket_addr(s: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = s.as_sockaddr_in() {
+        return Some(SocketAddr::from((v4.ip(), v4.port())));
+    }
+    s.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+}
