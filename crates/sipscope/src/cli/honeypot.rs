@@ -42,7 +42,11 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{} exists; use --force to overwrite it", args.path.display());
     }
     std::fs::write(&args.path, EXAMPLE).with_context(|| format!("writing {}", args.path.display()))?;
-    eprintln!("sipscope: wrote {}; start with: sipscope honeypot --config {}", args.path.display(), args.path.display());
+    eprintln!(
+        "sipscope: wrote {}; start with: sipscope honeypot --config {}",
+        args.path.display(),
+        args.path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -71,7 +75,12 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
     for (transport, addr) in bound.addresses() {
         tracing::info!("listening on {transport} {addr}");
     }
-    tracing::info!("profile {}, {} extensions, store {}", config.profile, config.extension.len(), config.store.display());
+    tracing::info!(
+        "profile {}, {} extensions, store {}",
+        config.profile,
+        config.extension.len(),
+        config.store.display()
+    );
     let summary = run::serve(&config, bound, core, stop)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -7,7 +7,7 @@ use super::error::HoneypotError;
 use super::human_log::{escape, HumanLog};
 use super::intel::{Intel, IntelJob, Recovery};
 use super::limits::{udp_overhead, Admission, Limiter};
-use super::pbx::{AuthAttempt, Handled, Incoming, Pbx};
+use super::pbx::{compacted, AuthAttempt, Handled, Incoming, Pbx};
 use crate::event::fields::{lossless_text, SipFields};
 use crate::event::{Direction, SipEvent, Transport};
 use crate::nodes::Nodes;
@@ -137,7 +137,9 @@ impl Core {
             let Ok(mut state) = self.state.lock() else { return Vec::new() };
             let admission = state.limiter.admit(packet.source.ip(), wire(packet.bytes.len()), packet.now_ns);
             let refused = match admission {
-                Admission::Allowed if packet.bytes.len() > self.max_message => Some(("oversized", &self.stats.oversized)),
+                Admission::Allowed if packet.bytes.len() > self.max_message => {
+                    Some(("oversized", &self.stats.oversized))
+                }
                 Admission::Allowed => None,
                 Admission::SourceRate => Some(("source-rate-limited", &self.stats.source_rate_limited)),
                 Admission::GlobalRate => Some(("global-rate-limited", &self.stats.global_rate_limited)),
@@ -157,13 +159,24 @@ impl Core {
             });
             let mut sent = Vec::with_capacity(handled.replies.len());
             for reply in std::mem::take(&mut handled.replies) {
-                // UDP answers are spoofable-source answers: the byte budget keeps them from
-                // amplifying. TCP and TLS completed a handshake, so the source is real.
-                if udp && !state.limiter.may_send(packet.source.ip(), wire(reply.len()), packet.now_ns) {
-                    self.stats.amplification_suppressed.fetch_add(1, Ordering::Relaxed);
+                // UDP answers go to a source address anyone can spoof: the byte budget keeps
+                // them from amplifying; an answer that does not fit is sent in a smaller form,
+                // or not at all. TCP and TLS completed a handshake, so the source is real.
+                if !udp {
+                    sent.push(reply);
                     continue;
                 }
-                sent.push(reply);
+                let (ip, now) = (packet.source.ip(), packet.now_ns);
+                let fitting = std::iter::once(reply.clone())
+                    .chain(compacted(&reply))
+                    .find(|form| state.limiter.may_send(ip, wire(form.len()), now));
+                match fitting {
+                    Some(form) => sent.push(form),
+                    None => {
+                        self.stats.amplification_suppressed.fetch_add(1, Ordering::Relaxed);
+                        handled.note = "amplification-limit";
+                    }
+                }
             }
             (handled, sent)
         };
@@ -190,10 +203,20 @@ impl Core {
             origin: None,
             raw: raw.to_vec(),
         };
-        let inbound = event(Direction::In, (packet.source.ip(), packet.source.port()), (packet.local.ip(), packet.local.port()), packet.bytes);
+        let inbound = event(
+            Direction::In,
+            (packet.source.ip(), packet.source.port()),
+            (packet.local.ip(), packet.local.port()),
+            packet.bytes,
+        );
         rec.write(&inbound, &request_fields);
         for reply in replies {
-            let out = event(Direction::Out, (packet.local.ip(), packet.local.port()), (packet.source.ip(), packet.source.port()), reply);
+            let out = event(
+                Direction::Out,
+                (packet.local.ip(), packet.local.port()),
+                (packet.source.ip(), packet.source.port()),
+                reply,
+            );
             rec.write(&out, &fields_of(reply, packet.transport));
         }
         let ctx = RecordContext {
@@ -274,7 +297,12 @@ impl Recorder {
         self.next_attempt_id += 1;
         let AuthAttempt { method, username, realm, uri, nonce, outcome, password, prepared } = attempt;
         if let (Some(intel), Some(prepared)) = (&self.intel, prepared) {
-            let job = IntelJob { attempt_id: id, username: username.clone(), realm: realm.clone().unwrap_or_default(), prepared };
+            let job = IntelJob {
+                attempt_id: id,
+                username: username.clone(),
+                realm: realm.clone().unwrap_or_default(),
+                prepared,
+            };
             intel.submit(job);
         }
         let row = AuthRow { id, ctx, method, username, realm, uri, nonce, outcome: outcome.as_str(), password };
@@ -294,7 +322,8 @@ impl Recorder {
 /// Fields of a message for the store; bytes that do not parse are still stored, as `invalid`
 /// (or `keepalive` for empty and whitespace-only datagrams).
 fn fields_of(bytes: &[u8], transport: Transport) -> SipFields {
-    let framing = if transport == Transport::Udp { sipscope_sip::Transport::Datagram } else { sipscope_sip::Transport::Stream };
+    let framing =
+        if transport == Transport::Udp { sipscope_sip::Transport::Datagram } else { sipscope_sip::Transport::Stream };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return SipFields { kind: "keepalive", ..SipFields::default() };
     }
@@ -320,7 +349,11 @@ fn human_line(packet: &Packet<'_>, f: &SipFields, note: &str, replies: &[Vec<u8>
             escape(&lossless_text(line.strip_prefix(b"SIP/2.0 ").unwrap_or(line)), 64)
         })
         .collect();
-    let answer = if answers.is_empty() { format!("no answer{}", if note.is_empty() { String::new() } else { format!(" ({note})") }) } else { answers.join(", ") };
+    let answer = if answers.is_empty() {
+        format!("no answer{}", if note.is_empty() { String::new() } else { format!(" ({note})") })
+    } else {
+        answers.join(", ")
+    };
     format!(
         "{} {} > {} {} {} from={} to={} ua=\"{}\" => {}",
         super::pbx::iso_time(packet.now_ns),

@@ -63,7 +63,8 @@ impl Bound {
 pub fn bind(config: &HoneypotConfig) -> Result<Bound, HoneypotError> {
     let needs_tls = config.listen.iter().any(|l| l.transport == ListenTransport::Tls);
     let tls_config = if needs_tls {
-        let default_dir = config.store.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let default_dir =
+            config.store.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
         let (cert, key) = tls::material(&config.tls, default_dir)?;
         Some(tls::server_config(&cert, &key)?)
     } else {
@@ -115,7 +116,8 @@ pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, H
         None => Nodes::default(),
     };
     let store = BackgroundStore::spawn(Store::open(&config.store)?);
-    let human = HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
+    let human =
+        HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
     let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random());
     Ok(Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, store, human })?))
 }
@@ -138,7 +140,8 @@ pub fn drop_privileges(config: &HoneypotConfig) -> Result<(), HoneypotError> {
         path.push(suffix);
         let path = std::path::PathBuf::from(path);
         if path.exists() {
-            unistd::chown(&path, Some(user.uid), Some(user.gid)).map_err(|e| fail(format!("chown {}: {e}", path.display())))?;
+            unistd::chown(&path, Some(user.uid), Some(user.gid))
+                .map_err(|e| fail(format!("chown {}: {e}", path.display())))?;
         }
     }
     unistd::setgroups(&[user.gid]).map_err(|e| fail(format!("setgroups: {e}")))?;
@@ -160,7 +163,10 @@ pub fn serve(config: &HoneypotConfig, bound: Bound, core: Arc<Core>, stop: Stop)
     };
     let mut threads = Vec::new();
     let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new().name(name).spawn(f).map_err(|e| HoneypotError::Runtime(format!("starting a listener: {e}")))
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(f)
+            .map_err(|e| HoneypotError::Runtime(format!("starting a listener: {e}")))
     };
     for udp in bound.udp {
         let (core, stop) = (Arc::clone(&core), stop.clone());
@@ -168,7 +174,10 @@ pub fn serve(config: &HoneypotConfig, bound: Bound, core: Arc<Core>, stop: Stop)
     }
     for listener in bound.stream {
         let (core, stop, settings) = (Arc::clone(&core), stop.clone(), settings.clone());
-        threads.push(spawn(format!("tcp {}", listener.local_addr()), Box::new(move || listener.serve(core, stop, settings)))?);
+        threads.push(spawn(
+            format!("tcp {}", listener.local_addr()),
+            Box::new(move || listener.serve(core, stop, settings)),
+        )?);
     }
     while !stop.is_set() {
         std::thread::sleep(Duration::from_millis(100));

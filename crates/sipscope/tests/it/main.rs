@@ -2,5 +2,6 @@
 
 #[cfg(feature = "live")]
 mod capture_cmd;
+mod honeypot;
 mod ingest_golden;
 mod parse_cmd;

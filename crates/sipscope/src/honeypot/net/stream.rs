@@ -180,7 +180,10 @@ impl Connection {
         let mut buf: Vec<u8> = Vec::with_capacity(4096);
         let mut chunk = [0u8; 16 * 1024];
         let mut last_activity = Instant::now();
-        let limits = FrameLimits { max_header_bytes: self.settings.max_message, max_body_bytes: self.settings.max_message as u64 };
+        let limits = FrameLimits {
+            max_header_bytes: self.settings.max_message,
+            max_body_bytes: self.settings.max_message as u64,
+        };
         loop {
             if self.stop.is_set() || last_activity.elapsed() > self.settings.idle {
                 break;
@@ -188,7 +191,14 @@ impl Connection {
             let n = match stream.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => n,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue
+                }
                 Err(e) => {
                     tracing::debug!("reading from {}: {e}", self.source);
                     break;
@@ -229,7 +239,8 @@ impl Connection {
 
     /// Hands one message to the core and writes the answers; false when writing failed.
     fn answer(&self, stream: &mut impl Write, bytes: &[u8]) -> bool {
-        let packet = Packet { now_ns: now_ns(), transport: self.transport, source: self.source, local: self.local, bytes };
+        let packet =
+            Packet { now_ns: now_ns(), transport: self.transport, source: self.source, local: self.local, bytes };
         for reply in self.core.handle(packet) {
             if stream.write_all(&reply).and_then(|()| stream.flush()).is_err() {
                 return false;
@@ -239,7 +250,8 @@ impl Connection {
     }
 
     fn record_only(&self, bytes: &[u8]) {
-        let packet = Packet { now_ns: now_ns(), transport: self.transport, source: self.source, local: self.local, bytes };
+        let packet =
+            Packet { now_ns: now_ns(), transport: self.transport, source: self.source, local: self.local, bytes };
         // The peer is gone: answers have nowhere to go, but the core still records the request.
         let _ = self.core.handle(packet);
     }

@@ -119,7 +119,10 @@ impl UdpListener {
                 socket::sendmsg(fd, &iov, &[ControlMessage::Ipv4PacketInfo(&info)], MsgFlags::empty(), Some(&to))
             }
             (SocketAddr::V6(d), IpAddr::V6(l)) => {
-                let info = nix::libc::in6_pktinfo { ipi6_addr: nix::libc::in6_addr { s6_addr: l.octets() }, ipi6_ifindex: ifindex };
+                let info = nix::libc::in6_pktinfo {
+                    ipi6_addr: nix::libc::in6_addr { s6_addr: l.octets() },
+                    ipi6_ifindex: ifindex,
+                };
                 let to = socket::SockaddrIn6::from(d);
                 socket::sendmsg(fd, &iov, &[ControlMessage::Ipv6PacketInfo(&info)], MsgFlags::empty(), Some(&to))
             }

@@ -69,6 +69,34 @@ pub fn challenge_header(
     (spec.header_name(), value)
 }
 
+/// Headers an answer can do without, in the order they are given up when an answer must
+/// shrink to fit the amplification budget: capability lists first, the Server header last
+/// (version scanners identify the PBX by it).
+const OPTIONAL: [&[&[u8]]; 2] = [&[b"allow", b"supported", b"accept", b"date"], &[b"server"]];
+
+/// Smaller forms of one of our own answers, each without more optional headers: what is sent
+/// when the full answer would exceed a source's byte budget. Only for answers this module
+/// built (one header per line, no folding, no body).
+pub fn compacted(answer: &[u8]) -> Vec<Vec<u8>> {
+    let mut forms = Vec::new();
+    let mut dropped: Vec<&[u8]> = Vec::new();
+    for level in OPTIONAL {
+        dropped.extend_from_slice(level);
+        let mut out = Vec::with_capacity(answer.len());
+        for line in answer.split_inclusive(|&b| b == b'\n') {
+            let name = line.split(|&b| b == b':').next().unwrap_or_default();
+            let optional = line.contains(&b':') && dropped.iter().any(|d| name.trim_ascii().eq_ignore_ascii_case(d));
+            if !optional {
+                out.extend_from_slice(line);
+            }
+        }
+        if out.len() < answer.len() && forms.last().is_none_or(|f: &Vec<u8>| f.len() > out.len()) {
+            forms.push(out);
+        }
+    }
+    forms
+}
+
 /// `Mon, 30 Nov 2026 05:51:46 GMT` (RFC 3261 §20.17, RFC 1123 form) for a Unix time.
 pub fn http_date(now_ns: i64) -> String {
     let secs = now_ns.div_euclid(1_000_000_000);
@@ -120,6 +148,28 @@ mod tests {
         assert_eq!(http_date(1_796_017_906 * 1_000_000_000), "Mon, 30 Nov 2026 05:51:46 GMT");
         assert_eq!(http_date(951_782_400 * 1_000_000_000), "Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(iso_time(1_796_017_906 * 1_000_000_000), "2026-11-30T05:51:46Z");
+    }
+
+    #[test]
+    fn compacted_answers_drop_capabilities_then_server_and_stay_valid() {
+        let req = sipscope_sip::parse(b"OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n\r\n").unwrap();
+        let profile = Profile::load("asterisk-chan-sip").unwrap();
+        let full = simple(
+            &profile,
+            &req,
+            "192.0.2.1:5060".parse().unwrap(),
+            "as1",
+            200,
+            "OK",
+            &[("Allow", b"INVITE, ACK"), ("Supported", b"timer")],
+        );
+        let forms = compacted(&full);
+        assert_eq!(forms.len(), 2);
+        let first = sipscope_sip::parse(&forms[0]).unwrap();
+        assert!(first.headers_named("Allow").next().is_none() && first.server().is_some());
+        let second = sipscope_sip::parse(&forms[1]).unwrap();
+        assert!(second.server().is_none() && second.call_id() == Some(&b"c1"[..]));
+        assert!(second.body().is_empty() && forms[1].ends_with(b"\r\n\r\n"));
     }
 
     #[test]

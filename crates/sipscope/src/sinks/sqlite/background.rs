@@ -68,7 +68,10 @@ impl BackgroundStore {
     /// Queues `f` to run on the store after the events written before it, without waiting
     /// (honeypot records: authentication attempts, bindings). An error surfaces at the next
     /// flush or call.
-    pub fn run_later(&mut self, f: impl FnOnce(&mut Store) -> Result<(), SinkError> + Send + 'static) -> Result<(), SinkError> {
+    pub fn run_later(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<(), SinkError> + Send + 'static,
+    ) -> Result<(), SinkError> {
         self.batch.push(Item::Job(Box::new(f)));
         self.send_if_full()
     }

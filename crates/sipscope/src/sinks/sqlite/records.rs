@@ -189,7 +189,14 @@ mod tests {
         store.insert_auth_attempt(&row(2, Some("100"))).unwrap();
         store.set_recovered_password(1, Some("1234"), Some("pattern"), 17).unwrap();
         store.set_recovered_password(2, None, None, 0).unwrap();
-        store.insert_registration(&RegistrationRow { ctx: ctx(), username: "100".into(), contact: "sip:100@x".into(), expires: 60 }).unwrap();
+        store
+            .insert_registration(&RegistrationRow {
+                ctx: ctx(),
+                username: "100".into(),
+                contact: "sip:100@x".into(),
+                expires: 60,
+            })
+            .unwrap();
         store.flush_now().unwrap();
         let rows: Vec<(i64, String, Option<String>, Option<String>)> = store
             .connection()
