@@ -3,7 +3,6 @@
 
 use rusqlite::Connection;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -23,8 +22,11 @@ impl Honeypot {
     /// (extensions, profile, limits …). Returns once every listener is bound.
     pub fn start(listen: &[Listen<'_>], extra: &str) -> Honeypot {
         let dir = tempfile::tempdir().unwrap();
+        // Top-level keys of `extra` (before its first table) go first, its tables last.
+        let split = extra.find("\n[").map(|i| i + 1).unwrap_or(if extra.starts_with('[') { 0 } else { extra.len() });
+        let (extra_top, extra) = extra.split_at(split);
         let mut config = format!(
-            "sensor = \"test\"\nstore = \"{}\"\nhuman_log = \"{}\"\n",
+            "{extra_top}\nsensor = \"test\"\nstore = \"{}\"\nhuman_log = \"{}\"\n",
             dir.path().join("hp.db").display(),
             dir.path().join("human.log").display()
         );
@@ -126,11 +128,6 @@ impl Honeypot {
     /// A single number from a query.
     pub fn count(&self, sql: &str) -> i64 {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
-    }
-
-    /// A path inside the test's directory.
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
     }
 }
 

@@ -2,4 +2,5 @@
 //! on its own 127.0.N.0/24 so tests run in parallel), and its safety behaviour.
 
 mod harness;
+mod safety;
 mod sipvicious;
