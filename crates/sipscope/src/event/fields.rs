@@ -84,6 +84,14 @@ pub struct AuthFields {
 impl SipFields {
     /// Extracts the fields of a parsed message.
     pub fn extract(msg: &Message<'_>) -> SipFields {
+        let mut f = SipFields::extract_without_anomalies(msg);
+        f.anomalies = msg.anomalies().iter().map(|a| a.kind.name()).collect::<Vec<_>>().join(" ");
+        f
+    }
+
+    /// The fields without the anomaly check (the costliest part): for messages sipscope wrote
+    /// itself, such as the honeypot's answers.
+    pub fn extract_without_anomalies(msg: &Message<'_>) -> SipFields {
         let mut f = SipFields::default();
         match *msg.start_line() {
             StartLine::Request { method, uri, .. } => {
@@ -130,7 +138,6 @@ impl SipFields {
                 qop: text(c.param(b"qop").map(|p| p.value)),
             });
         }
-        f.anomalies = msg.anomalies().iter().map(|a| a.kind.name()).collect::<Vec<_>>().join(" ");
         f
     }
 }

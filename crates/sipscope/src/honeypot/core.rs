@@ -133,6 +133,7 @@ impl Core {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         let udp = packet.transport == Transport::Udp;
         let wire = |len: usize| len as u64 + if udp { udp_overhead(packet.source.ip()) } else { 0 };
+        let mut request_fields = None;
         let (handled, replies) = {
             let Ok(mut state) = self.state.lock() else { return Vec::new() };
             let admission = state.limiter.admit(packet.source.ip(), wire(packet.bytes.len()), packet.now_ns);
@@ -147,16 +148,21 @@ impl Core {
             if let Some((note, counter)) = refused {
                 counter.fetch_add(1, Ordering::Relaxed);
                 drop(state);
-                self.record(packet, Handled { note, ..Handled::default() }, &[]);
+                self.record(packet, Handled { note, ..Handled::default() }, &[], None);
                 return Vec::new();
             }
             let framing = if udp { sipscope_sip::Transport::Datagram } else { sipscope_sip::Transport::Stream };
-            let mut handled = state.pbx.handle(Incoming {
-                now_ns: packet.now_ns,
-                transport: framing,
-                source: packet.source,
-                bytes: packet.bytes,
-            });
+            let incoming = Incoming { now_ns: packet.now_ns, transport: framing, source: packet.source, bytes: packet.bytes };
+            // One parse serves the PBX and the store.
+            let parsed = (!is_blank(packet.bytes))
+                .then(|| sipscope_sip::Message::parse_with(packet.bytes, framing, sipscope_sip::Limits::default()));
+            let mut handled = match &parsed {
+                Some(Ok(msg)) => {
+                    request_fields = Some(SipFields::extract(msg));
+                    state.pbx.handle_parsed(msg, incoming)
+                }
+                _ => state.pbx.handle(incoming),
+            };
             let mut sent = Vec::with_capacity(handled.replies.len());
             for reply in std::mem::take(&mut handled.replies) {
                 // UDP answers go to a source address anyone can spoof: the byte budget keeps
@@ -167,9 +173,11 @@ impl Core {
                     continue;
                 }
                 let (ip, now) = (packet.source.ip(), packet.now_ns);
-                let fitting = std::iter::once(reply.clone())
-                    .chain(compacted(&reply))
-                    .find(|form| state.limiter.may_send(ip, wire(form.len()), now));
+                let fitting = if state.limiter.may_send(ip, wire(reply.len()), now) {
+                    Some(reply)
+                } else {
+                    compacted(&reply).into_iter().find(|form| state.limiter.may_send(ip, wire(form.len()), now))
+                };
                 match fitting {
                     Some(form) => sent.push(form),
                     None => {
@@ -181,14 +189,14 @@ impl Core {
             (handled, sent)
         };
         self.stats.answers.fetch_add(replies.len() as u64, Ordering::Relaxed);
-        self.record(packet, handled, &replies);
+        self.record(packet, handled, &replies, request_fields);
         replies
     }
 
     /// Stores the request, the answers, the attempt and bindings; logs the human line.
-    fn record(&self, packet: Packet<'_>, handled: Handled, replies: &[Vec<u8>]) {
+    fn record(&self, packet: Packet<'_>, handled: Handled, replies: &[Vec<u8>], fields: Option<SipFields>) {
         let node = self.nodes.find(None, packet.local.ip()).map(|n| n.name.clone());
-        let request_fields = fields_of(packet.bytes, packet.transport);
+        let request_fields = fields.unwrap_or_else(|| fields_of(packet.bytes, packet.transport));
         let Ok(mut rec) = self.recorder.lock() else { return };
         let rec = &mut *rec;
         let event = |direction, src, dst, raw: &[u8]| SipEvent {
@@ -203,21 +211,10 @@ impl Core {
             origin: None,
             raw: raw.to_vec(),
         };
-        let inbound = event(
-            Direction::In,
-            (packet.source.ip(), packet.source.port()),
-            (packet.local.ip(), packet.local.port()),
-            packet.bytes,
-        );
-        rec.write(&inbound, &request_fields);
+        let (remote, local) = ((packet.source.ip(), packet.source.port()), (packet.local.ip(), packet.local.port()));
+        rec.write(event(Direction::In, remote, local, packet.bytes), request_fields.clone());
         for reply in replies {
-            let out = event(
-                Direction::Out,
-                (packet.local.ip(), packet.local.port()),
-                (packet.source.ip(), packet.source.port()),
-                reply,
-            );
-            rec.write(&out, &fields_of(reply, packet.transport));
+            rec.write(event(Direction::Out, local, remote, reply), answer_fields(reply));
         }
         let ctx = RecordContext {
             ts_ns: packet.now_ns,
@@ -274,14 +271,14 @@ impl Core {
 }
 
 impl Recorder {
-    fn write(&mut self, event: &SipEvent, fields: &SipFields) {
+    fn write(&mut self, event: SipEvent, fields: SipFields) {
         if let Some(j) = self.jsonl.as_mut() {
             // A full disk for the optional copy must not stop the store.
-            if serde_json::to_writer(&mut *j, event).is_ok() {
+            if serde_json::to_writer(&mut *j, &event).is_ok() {
                 let _ = j.write_all(b"\n");
             }
         }
-        if let Err(e) = self.store.write(event, fields) {
+        if let Err(e) = self.store.write_owned(event, fields) {
             tracing::error!("storing an event failed: {e}");
         }
     }
@@ -324,11 +321,24 @@ impl Recorder {
 fn fields_of(bytes: &[u8], transport: Transport) -> SipFields {
     let framing =
         if transport == Transport::Udp { sipscope_sip::Transport::Datagram } else { sipscope_sip::Transport::Stream };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if is_blank(bytes) {
         return SipFields { kind: "keepalive", ..SipFields::default() };
     }
     match sipscope_sip::Message::parse_with(bytes, framing, sipscope_sip::Limits::default()) {
         Ok(msg) => SipFields::extract(&msg),
+        Err(e) => SipFields { kind: "invalid", reason: Some(e.to_string()), ..SipFields::default() },
+    }
+}
+
+/// Empty datagrams (nmap's probes) and CRLF keep-alives.
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Fields of one of our own answers (always well-formed: no anomaly check).
+fn answer_fields(reply: &[u8]) -> SipFields {
+    match sipscope_sip::parse(reply) {
+        Ok(msg) => SipFields::extract_without_anomalies(&msg),
         Err(e) => SipFields { kind: "invalid", reason: Some(e.to_string()), ..SipFields::default() },
     }
 }

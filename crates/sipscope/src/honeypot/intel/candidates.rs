@@ -1,7 +1,8 @@
 //! Candidate passwords, in the order one job tries them:
 //!
 //! 1. patterns derived from the username and realm ([`user_patterns`]);
-//! 2. the user-independent patterns: the empty password, repeated digits, digit runs;
+//! 2. the user-independent patterns: the empty password, `0000`…`9999`, digit runs (`1234`,
+//!    `123456`, `654321`…), then 6, 3, 5 and 8 repeated digits;
 //! 3. the built-in list of weak VoIP/PBX passwords (`builtin.txt`);
 //! 4. every number 0–9999, plus the zero-padded `00`–`09`, `000`–`099`, `0000`–`0999`
 //!    (SIPVicious svcrack's default is the range 100–1000);
@@ -45,13 +46,15 @@ impl StaticList {
     pub fn load(wordlist: Option<&Path>, limit: usize) -> std::io::Result<StaticList> {
         let mut b = Builder::new(limit);
         b.push(b"", PATTERN);
-        for d in b'0'..=b'9' {
-            for n in [4, 6, 3, 5, 8] {
-                b.push(&vec![d; n], PATTERN);
-            }
+        let repeated = |n: usize| (b'0'..=b'9').map(move |d| vec![d; n]);
+        for candidate in repeated(4) {
+            b.push(&candidate, PATTERN);
         }
         for run in DIGIT_RUNS {
             b.push(run.as_bytes(), PATTERN);
+        }
+        for candidate in [6, 3, 5, 8].into_iter().flat_map(repeated) {
+            b.push(&candidate, PATTERN);
         }
         for line in BUILTIN_TEXT.lines() {
             b.push(line.trim_end_matches('\r').as_bytes(), BUILTIN);
@@ -84,6 +87,11 @@ impl StaticList {
     /// Number of candidates.
     pub fn len(&self) -> usize {
         self.starts.len() - 1
+    }
+
+    /// Whether there is no candidate at all (`max_candidates` is 0).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Every candidate with its source, in order.
@@ -204,6 +212,8 @@ mod tests {
         assert_eq!(all.len(), list.len());
         assert_eq!(all[0], (&b""[..], PATTERN));
         assert_eq!(all[1], (&b"0000"[..], PATTERN));
+        assert_eq!(all[10], (&b"9999"[..], PATTERN));
+        assert_eq!(all[11], (&b"1234"[..], PATTERN));
         let pos = |c: &[u8]| all.iter().position(|(x, _)| *x == c).unwrap();
         assert!(pos(b"1234") < pos(b"password") && pos(b"password") < pos(b"100"));
         assert_eq!(all[pos(b"password")].1, BUILTIN);
@@ -222,7 +232,7 @@ mod tests {
     fn static_list_limit() {
         let list = StaticList::load(None, 3).unwrap();
         let all: Vec<_> = list.iter().map(|(c, _)| c.to_vec()).collect();
-        assert_eq!(all, [b"".to_vec(), b"0000".to_vec(), b"000000".to_vec()]);
+        assert_eq!(all, [b"".to_vec(), b"0000".to_vec(), b"1111".to_vec()]);
         assert_eq!(StaticList::load(None, 0).unwrap().iter().count(), 0);
     }
 

@@ -180,13 +180,15 @@ fn escaped_username_is_checked_both_ways() {
     assert!(rec.ha1_computed > 0);
 }
 
-/// An `on_result` that reports entry, then waits for `release` (closed: no more waiting).
-fn slow_consumer() -> (
-    impl FnMut(Recovery) + Send + 'static,
-    std::sync::mpsc::Receiver<i64>,
-    std::sync::mpsc::Sender<()>,
-    Arc<Mutex<Vec<Recovery>>>,
-) {
+/// The other ends of an `on_result` that reports entering, then waits for `release` (once it
+/// is closed, no more waiting).
+struct SlowConsumer {
+    entered: std::sync::mpsc::Receiver<i64>,
+    release: std::sync::mpsc::Sender<()>,
+    results: Arc<Mutex<Vec<Recovery>>>,
+}
+
+fn slow_consumer() -> (impl FnMut(Recovery) + Send + 'static, SlowConsumer) {
     let (entered_tx, entered) = channel();
     let (release, release_rx) = channel::<()>();
     let results = Arc::new(Mutex::new(Vec::new()));
@@ -196,13 +198,13 @@ fn slow_consumer() -> (
         let _ = release_rx.recv();
         sink.lock().unwrap().push(r);
     };
-    (on_result, entered, release, results)
+    (on_result, SlowConsumer { entered, release, results })
 }
 
 #[test]
 fn full_queue_drops_without_blocking() {
     let config = IntelConfig { queue: 1, ..IntelConfig::default() };
-    let (on_result, entered, release, results) = slow_consumer();
+    let (on_result, SlowConsumer { entered, release, results }) = slow_consumer();
     let intel = Intel::spawn(&config, on_result).unwrap();
     let job = fixture_job("svcrack-miss/0004.sip", 0);
     assert!(intel.submit(IntelJob { attempt_id: 1, ..job.clone() }));
@@ -221,7 +223,7 @@ fn full_queue_drops_without_blocking() {
 
 #[test]
 fn finish_drains_the_queue() {
-    let (on_result, entered, release, results) = slow_consumer();
+    let (on_result, SlowConsumer { entered, release, results }) = slow_consumer();
     let intel = Intel::spawn(&IntelConfig::default(), on_result).unwrap();
     let files = ["0002", "0004", "0006", "0008", "0010", "0012"];
     for (i, file) in files.iter().cycle().take(30).enumerate() {

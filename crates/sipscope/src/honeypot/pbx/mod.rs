@@ -101,19 +101,24 @@ impl Pbx {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Handled { note: "keepalive", ..Handled::default() };
         }
-        let msg = match Message::parse_with(bytes, incoming.transport, Limits::default()) {
-            Ok(msg) => msg,
+        match Message::parse_with(bytes, incoming.transport, Limits::default()) {
+            Ok(msg) => self.handle_parsed(&msg, incoming),
             // Without a parsed Via there is nowhere to send a 400.
-            Err(_) => return Handled { note: "unparseable", ..Handled::default() },
-        };
+            Err(_) => Handled { note: "unparseable", ..Handled::default() },
+        }
+    }
+
+    /// Handles a message the caller already parsed from `incoming.bytes` (the core parses
+    /// once for the PBX and the store).
+    pub fn handle_parsed(&mut self, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
         let Some(method) = msg.method() else {
             return Handled { note: "response", ..Handled::default() };
         };
         let method = String::from_utf8_lossy(method).into_owned();
-        if let Some(defect) = missing_header(&msg, &method) {
-            return self.malformed(&msg, incoming, defect);
+        if let Some(defect) = missing_header(msg, &method) {
+            return self.malformed(msg, incoming, defect);
         }
-        methods::dispatch(self, &msg, &method, incoming)
+        methods::dispatch(self, msg, &method, incoming)
     }
 
     fn malformed(&mut self, msg: &Message<'_>, incoming: Incoming<'_>, defect: &str) -> Handled {

@@ -76,6 +76,12 @@ impl BackgroundStore {
         self.send_if_full()
     }
 
+    /// Like [`EventSink::write`] without copying the event.
+    pub fn write_owned(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
+        self.batch.push(Item::Event(event, fields));
+        self.send_if_full()
+    }
+
     fn send_if_full(&mut self) -> Result<(), SinkError> {
         if self.batch.len() >= BATCH {
             self.send_batch()?;
