@@ -135,7 +135,7 @@ fn wrong_password_reused_and_stale_nonces_are_told_apart() {
     let right = resign(&fixture("svcrack/0002.sip"), &nonce, "100");
     let h = send(&mut p, &right, T0 + 2 * S);
     assert_eq!(h.auth.unwrap().outcome, AuthOutcome::NonceReused);
-    assert_eq!(header(&h.replies[0], "WWW-Authenticate").unwrap().ends_with("stale=true"), true);
+    assert!(header(&h.replies[0], "WWW-Authenticate").unwrap().ends_with("stale=true"));
 
     // A fresh nonce used after its lifetime: stale=true because the password was right.
     let nonce = nonce_of(&send(&mut p, &fixture("svcrack/0001.sip"), T0).replies[0]);
@@ -162,7 +162,7 @@ fn unknown_users_and_non_lure_accounts_never_register() {
     let as_555 = as_300.replace("username=\"300\"", "username=\"555\"");
     let h = send(&mut p, &resign(as_555.as_bytes(), &nonce, "x"), T0);
     assert_eq!((statuses(&h), h.auth.unwrap().outcome), (vec![404], AuthOutcome::UnknownUser));
-    let h = send(&mut p, &resign(as_555.as_bytes(), &nonce, "x").iter().map(|&b| b).collect::<Vec<_>>(), T0);
+    let h = send(&mut p, &resign(as_555.as_bytes(), &nonce, "x"), T0);
     assert!(h.bindings.is_empty());
 }
 
