@@ -91,6 +91,11 @@ impl Honeypot {
         (summary, log)
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// The store (read after [`Honeypot::stop`], or while running: committed rows).
     pub fn db(&self) -> Connection {
         Connection::open(self.dir.path().join("hp.db")).unwrap()

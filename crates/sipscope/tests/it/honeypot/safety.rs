@@ -221,3 +221,28 @@ fn sigterm_stores_every_event_received_before_it() {
     assert_eq!(hp.count("SELECT count(*) FROM events WHERE direction = 'in'"), 2000);
     assert_eq!(hp.count("SELECT count(*) FROM events WHERE direction = 'out'"), 2000);
 }
+
+#[test]
+fn root_is_dropped_after_binding_and_events_still_flow_to_store_and_json_lines() {
+    if !std::fs::read_to_string("/proc/self/status").unwrap().lines().any(|l| l.starts_with("Uid:\t0\t")) {
+        eprintln!("skipping: dropping privileges needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("events.jsonl");
+    let extra = format!("user = \"nobody\"\njsonl = \"{}\"\n", jsonl.display());
+    let mut hp = Honeypot::start(&[("udp", "127.0.37.2", 5060), ("tcp", "127.0.37.2", 5060)], &extra);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", hp.pid())).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap().to_owned();
+    assert!(uid.split_whitespace().skip(1).all(|id| id == "65534"), "{uid}");
+    let c = udp_client("127.0.37.1:0");
+    let (answer, _) = ask(&c, "127.0.37.2:5060", &options("priv", "127.0.37.2"));
+    assert!(answer.starts_with("SIP/2.0 200 OK"), "{answer}");
+    hp.stop();
+    assert_eq!(hp.count("SELECT count(*) FROM events"), 2);
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&jsonl).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!((lines[0]["direction"].as_str(), lines[1]["direction"].as_str()), (Some("in"), Some("out")));
+    assert!(lines[0]["raw"].as_str().unwrap().contains("Call-ID: priv"));
+}
