@@ -6,86 +6,12 @@
 use sipscope::sinks::sqlite::Store;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-const A_ADDR: &str = "10.213.0.1";
-const B_ADDR: &str = "10.213.0.2";
-
-fn run(program: &str, args: &[&str]) -> std::process::Output {
-    Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program} {args:?}: {e}"))
-}
-
-fn ip(args: &[&str]) {
-    let out = run("ip", args);
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().next() == Some("0"))))
-        .unwrap_or(false)
-}
-
-/// Two namespaces joined by a veth pair; deleted (with the pair) on drop, even when a test fails.
-struct Namespaces {
-    a: String,
-    b: String,
-}
-
-impl Namespaces {
-    /// `None` (after saying why) when this is not root or `ip netns` does not work here.
-    /// `tag` keeps the names of tests running at the same time apart.
-    fn create(tag: &str) -> Option<Namespaces> {
-        if !is_root() {
-            eprintln!("skipping capture test: not root (live capture and network namespaces need it)");
-            return None;
-        }
-        let pid = std::process::id();
-        let (a, b) = (format!("sipscope-test-{pid}-{tag}-a"), format!("sipscope-test-{pid}-{tag}-b"));
-        match Command::new("ip").args(["netns", "add", &a]).output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => {
-                eprintln!(
-                    "skipping capture test: ip netns unavailable: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                );
-                return None;
-            }
-            Err(e) => {
-                eprintln!("skipping capture test: ip netns unavailable: {e}");
-                return None;
-            }
-        }
-        let ns = Namespaces { a, b };
-        ip(&["netns", "add", &ns.b]);
-        ip(&["-n", &ns.a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", &ns.b]);
-        for (name, dev, addr) in [(&ns.a, "veth0", A_ADDR), (&ns.b, "veth1", B_ADDR)] {
-            ip(&["-n", name, "addr", "add", &format!("{addr}/30"), "dev", dev]);
-            ip(&["-n", name, "link", "set", dev, "up"]);
-            ip(&["-n", name, "link", "set", "lo", "up"]);
-        }
-        Some(ns)
-    }
-
-    fn exec(&self, ns: &str, program: &str) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, program]);
-        cmd
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        // Deleting a namespace deletes the veth end in it, and with it the pair.
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-    }
-}
+use crate::netns::{run, Namespaces, A_ADDR, B_ADDR};
 
 /// A running `sipscope capture`: stdout collected by a thread, stderr lines sent over a channel.
 struct Capture {

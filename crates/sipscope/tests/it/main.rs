@@ -4,4 +4,5 @@
 mod capture_cmd;
 mod honeypot;
 mod ingest_golden;
+mod netns;
 mod parse_cmd;

@@ -21,6 +21,11 @@ impl Honeypot {
     /// Starts a honeypot listening on `listen`, with `extra` TOML appended to the configuration
     /// (extensions, profile, limits …). Returns once every listener is bound.
     pub fn start(listen: &[Listen<'_>], extra: &str) -> Honeypot {
+        Honeypot::start_in(None, listen, extra)
+    }
+
+    /// Like [`Honeypot::start`], inside network namespace `netns` when given.
+    pub fn start_in(netns: Option<&str>, listen: &[Listen<'_>], extra: &str) -> Honeypot {
         let dir = tempfile::tempdir().unwrap();
         // Top-level keys of `extra` (before its first table) go first, its tables last.
         let split = extra.find("\n[").map(|i| i + 1).unwrap_or(if extra.starts_with('[') { 0 } else { extra.len() });
@@ -44,7 +49,16 @@ impl Honeypot {
         config.push_str(extra);
         let path = dir.path().join("hp.toml");
         std::fs::write(&path, config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        // `ip netns exec` execs the program, so the child's pid is the honeypot's.
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_sipscope")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_sipscope")),
+        };
+        let mut child = command
             .args(["honeypot", "--json", "--config"])
             .arg(&path)
             .env("SIPSCOPE_LOG", "info")
