@@ -3,7 +3,8 @@
 
 use super::Store;
 use crate::sinks::SinkError;
-use rusqlite::params;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter};
 
 /// Where and when a record was made (shared columns).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,37 @@ pub struct RecordContext {
     pub call_id: Option<String>,
     /// User-Agent of the request.
     pub user_agent: Option<String>,
+}
+
+/// The shared leading columns, in table order.
+const CONTEXT_COLUMNS: &str = "ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port";
+
+impl RecordContext {
+    /// Values for [`CONTEXT_COLUMNS`], followed by `rest`.
+    fn values(&self, rest: impl IntoIterator<Item = Value>) -> Vec<Value> {
+        let mut v = vec![
+            Value::Integer(self.ts_ns),
+            Value::Text(self.sensor.clone()),
+            self.node.clone().map_or(Value::Null, Value::Text),
+            Value::Text(self.transport.to_owned()),
+            Value::Text(self.src.ip().to_string()),
+            Value::Integer(self.src.port().into()),
+            Value::Text(self.dst.ip().to_string()),
+            Value::Integer(self.dst.port().into()),
+        ];
+        v.extend(rest);
+        v
+    }
+}
+
+fn text(v: &Option<String>) -> Value {
+    v.clone().map_or(Value::Null, Value::Text)
+}
+
+/// `INSERT INTO table (context columns, columns) VALUES (?1 …)`.
+fn insert_sql(table: &str, columns: &str, count: usize) -> String {
+    let marks: Vec<String> = (1..=count).map(|i| format!("?{i}")).collect();
+    format!("INSERT INTO {table} ({CONTEXT_COLUMNS}, {columns}) VALUES ({})", marks.join(", "))
 }
 
 /// One row of `auth_attempts`.
@@ -73,33 +105,24 @@ impl Store {
     pub fn insert_auth_attempt(&mut self, row: &AuthRow) -> Result<(), SinkError> {
         self.begin()?;
         let c = &row.ctx;
+        let values = c.values([
+            Value::Integer(row.id),
+            Value::Text(row.method.clone()),
+            Value::Text(row.username.clone()),
+            text(&row.realm),
+            text(&row.uri),
+            text(&row.nonce),
+            text(&c.call_id),
+            text(&c.user_agent),
+            Value::Text(row.outcome.to_owned()),
+            text(&row.password),
+            row.password.as_ref().map_or(Value::Null, |_| Value::Text("extension".into())),
+        ]);
+        let columns =
+            "id, method, username, realm, uri, nonce, call_id, user_agent, outcome, password, password_source";
         self.conn
-            .prepare_cached(
-                "INSERT INTO auth_attempts (id, ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port,
-                 method, username, realm, uri, nonce, call_id, user_agent, outcome, password, password_source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-            )?
-            .execute(params![
-                row.id,
-                c.ts_ns,
-                c.sensor,
-                c.node,
-                c.transport,
-                c.src.ip().to_string(),
-                c.src.port(),
-                c.dst.ip().to_string(),
-                c.dst.port(),
-                row.method,
-                row.username,
-                row.realm,
-                row.uri,
-                row.nonce,
-                c.call_id,
-                c.user_agent,
-                row.outcome,
-                row.password,
-                row.password.as_ref().map(|_| "extension"),
-            ])?;
+            .prepare_cached(&insert_sql("auth_attempts", columns, values.len()))?
+            .execute(params_from_iter(values))?;
         self.written()
     }
 
@@ -126,27 +149,17 @@ impl Store {
     pub fn insert_registration(&mut self, row: &RegistrationRow) -> Result<(), SinkError> {
         self.begin()?;
         let c = &row.ctx;
+        let values = c.values([
+            Value::Text(row.username.clone()),
+            Value::Text(row.contact.clone()),
+            Value::Integer(i64::try_from(row.expires).unwrap_or(i64::MAX)),
+            text(&c.call_id),
+            text(&c.user_agent),
+        ]);
+        let columns = "username, contact, expires, call_id, user_agent";
         self.conn
-            .prepare_cached(
-                "INSERT INTO registrations (ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port,
-                 username, contact, expires, call_id, user_agent)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?
-            .execute(params![
-                c.ts_ns,
-                c.sensor,
-                c.node,
-                c.transport,
-                c.src.ip().to_string(),
-                c.src.port(),
-                c.dst.ip().to_string(),
-                c.dst.port(),
-                row.username,
-                row.contact,
-                row.expires as i64,
-                c.call_id,
-                c.user_agent,
-            ])?;
+            .prepare_cached(&insert_sql("registrations", columns, values.len()))?
+            .execute(params_from_iter(values))?;
         self.written()
     }
 }
