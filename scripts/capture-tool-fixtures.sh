@@ -4,7 +4,8 @@
 # Asterisk PBX) on loopback.  One folder per tool invocation, one raw message per file,
 # at most $MAX_FILES files per folder (the first ones, in arrival order).
 #
-# Needs: python3, sipvicious (pip install sipvicious), nmap, sipsak, sipp (apt: sip-tester).
+# Needs: python3, sipvicious (pip install sipvicious), nmap, sipsak, sipp (apt: sip-tester),
+# baresip (apt: baresip-core).
 # Needs root for nmap -sU.  All traffic goes to 127.0.0.0/8 or ::1 only; every tool
 # runs under `timeout` with small counts.  A full run takes about 70 seconds.
 # Exits 1 if any run captured nothing.
@@ -29,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for bin in python3 sipvicious_svmap sipvicious_svwar sipvicious_svcrack nmap sipsak sipp timeout; do
+for bin in python3 sipvicious_svmap sipvicious_svwar sipvicious_svcrack nmap sipsak sipp baresip timeout; do
     command -v "$bin" >/dev/null || { echo "missing: $bin" >&2; exit 1; }
 done
 
@@ -94,6 +95,7 @@ echo "== versions"
     nmap --version | head -1
     sipsak --version 2>&1 | head -1
     sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1
+    baresip -h 2>&1 | head -1 | cut -d' ' -f1-2
 } | tee "$WORK/versions.txt"
 
 # --- SIPVicious: svmap (OPTIONS scan by default), svwar (extension enumeration),
@@ -128,6 +130,13 @@ SIPP=(-m 1 -i $LO -p 5071 -nostdin -timeout 15s -trace_err)
 capture sipp-uac 30 "$LO" sipp -sn uac "${SIPP[@]}" $LO:$PORT
 capture sipp-register 30 "$LO" sipp -sf "$SIPP_XML/register-auth.xml" -s 100 -au 100 -ap 100 "${SIPP[@]}" $LO:$PORT
 capture sipp-invite-auth 30 "$LO" sipp -sf "$SIPP_XML/uac-auth.xml" -s 100 -au 100 -ap 100 "${SIPP[@]}" $LO:$PORT
+
+# --- baresip: a softphone registering (digest auth), then unregistering when -t ends it. Only
+#     the account module: no audio devices, no stdin interface.
+mkdir -p "$WORK/baresip"
+printf 'sip_listen\t%s:0\nmodule_path\t/usr/lib/baresip/modules\nmodule\taccount.so\n' $LO >"$WORK/baresip/config"
+printf '<sip:100@%s>;auth_pass=100;regint=60\n' $LO >"$WORK/baresip/accounts"
+capture baresip-register 20 "$LO" baresip -f "$WORK/baresip" -t 2
 
 echo
 echo "== fixtures in ${OUT#"$ROOT"/}"

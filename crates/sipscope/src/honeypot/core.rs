@@ -152,7 +152,8 @@ impl Core {
                 return Vec::new();
             }
             let framing = if udp { sipscope_sip::Transport::Datagram } else { sipscope_sip::Transport::Stream };
-            let incoming = Incoming { now_ns: packet.now_ns, transport: framing, source: packet.source, bytes: packet.bytes };
+            let incoming =
+                Incoming { now_ns: packet.now_ns, transport: framing, source: packet.source, bytes: packet.bytes };
             // One parse serves the PBX and the store.
             let parsed = (!is_blank(packet.bytes))
                 .then(|| sipscope_sip::Message::parse_with(packet.bytes, framing, sipscope_sip::Limits::default()));

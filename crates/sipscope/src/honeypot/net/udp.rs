@@ -70,7 +70,8 @@ impl UdpListener {
             received.clear();
             {
                 let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
-                let results = match socket::recvmmsg(fd, &mut headers, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+                let results = match socket::recvmmsg(fd, &mut headers, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None)
+                {
                     Ok(r) => r,
                     Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
                     Err(e) => {
@@ -100,7 +101,8 @@ impl UdpListener {
                 }
             }
             for (i, &(len, source, local, ifindex)) in received.iter().enumerate() {
-                let packet = Packet { now_ns: now_ns(), transport: Transport::Udp, source, local, bytes: &bufs[i][..len] };
+                let packet =
+                    Packet { now_ns: now_ns(), transport: Transport::Udp, source, local, bytes: &bufs[i][..len] };
                 for reply in core.handle(packet) {
                     if let Err(e) = self.send(&reply, source, local, ifindex) {
                         tracing::debug!("answering {source}: {e}");

@@ -84,7 +84,10 @@ fn register(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled
 }
 
 /// The 200 to an accepted REGISTER: each Contact echoed with its granted expiry, and the
-/// bindings to keep. `Contact: *` with expiry 0 removes them all.
+/// bindings to keep. `Contact: *` with expiry 0 removes them all. The Expires header is what
+/// was granted to the (first) Contact, 0 when it was removed, as chan_sip writes it: baresip
+/// asks with `;expires=60` on its Contact and no Expires header, and unregisters with
+/// `;expires=0`.
 fn registered(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>, user: &str) -> (Vec<u8>, Vec<Binding>) {
     let p = &pbx.profile.register;
     let header_expires = msg.expires();
@@ -106,7 +109,13 @@ fn registered(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>, user: &s
     for (uri, left) in pbx.registrar.active(user, incoming.now_ns) {
         contacts.push(format!("<{uri}>;expires={left}"));
     }
-    let expires = grant(None).to_string();
+    // A query (no Contact) is told the default; `Contact: *` removed everything.
+    let granted = match bindings.first() {
+        Some(b) => b.expires,
+        None if msg.contact_is_star() => 0,
+        None => grant(None),
+    };
+    let expires = granted.to_string();
     let date = http_date(incoming.now_ns);
     let mut extra: Vec<(&str, &[u8])> = vec![("Expires", expires.as_bytes())];
     for c in &contacts {

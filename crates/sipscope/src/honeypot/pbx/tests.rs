@@ -265,3 +265,28 @@ fn attacker_bytes_never_break_the_answer() {
         let _ = send(&mut p, &evil[..cut], T0);
     }
 }
+
+#[test]
+fn baresip_registration_is_granted_what_its_contact_asks_and_unregistration_says_zero() {
+    let mut p = pbx("asterisk-chan-sip");
+    let contact = "<sip:100-0x557d2d448550@127.0.0.1:49057>";
+    // baresip asks for 60 s on its Contact and sends no Expires header.
+    let challenge = send(&mut p, &fixture("baresip-register/0001.sip"), T0).replies.remove(0);
+    let h = send(&mut p, &resign(&fixture("baresip-register/0002.sip"), &nonce_of(&challenge), "100"), T0 + S);
+    assert_eq!(statuses(&h), [200]);
+    assert_eq!(header(&h.replies[0], "Expires").as_deref(), Some("60"), "not the default 120");
+    assert_eq!(header(&h.replies[0], "Contact"), Some(format!("{contact};expires=60")));
+    assert_eq!(h.bindings[0].expires, 60);
+    // When it quits: the same Contact with ;expires=0, challenged again.
+    let challenge = send(&mut p, &fixture("baresip-register/0003.sip"), T0 + 2 * S).replies.remove(0);
+    let h = send(&mut p, &resign(&fixture("baresip-register/0004.sip"), &nonce_of(&challenge), "100"), T0 + 3 * S);
+    assert_eq!(statuses(&h), [200]);
+    assert_eq!(header(&h.replies[0], "Expires").as_deref(), Some("0"), "the binding is gone");
+    assert_eq!(header(&h.replies[0], "Contact"), None);
+    assert_eq!((h.bindings[0].expires, h.auth.unwrap().outcome), (0, AuthOutcome::Accepted));
+    assert!(p.bindings_of("100", T0 + 3 * S).is_empty());
+    // svcrack's Contact asks for no expiry and it sends no Expires header: the default.
+    let nonce = nonce_of(&send(&mut p, &fixture("svcrack/0001.sip"), T0).replies[0]);
+    let h = send(&mut p, &resign(&fixture("svcrack/0002.sip"), &nonce, "100"), T0);
+    assert_eq!(header(&h.replies[0], "Expires").as_deref(), Some("120"));
+}

@@ -1,6 +1,11 @@
 //! `sipscope honeypot` end to end: the real attack tools against it on 127.0.0.0/8 (each test
 //! on its own 127.0.N.0/24 so tests run in parallel), and its safety behaviour.
 
+mod baresip;
 mod harness;
+mod nmap;
+mod routed;
 mod safety;
+mod sipp;
+mod sipsak;
 mod sipvicious;

@@ -124,7 +124,8 @@ with socket.create_connection(("127.0.32.2", 5061), timeout=5) as raw:
 
 #[test]
 fn udp_answers_never_exceed_what_the_source_sent() {
-    let mut hp = Honeypot::start(&[("udp", "127.0.33.2", 5060)], "");
+    // Strict: factor 1.
+    let mut hp = Honeypot::start(&[("udp", "127.0.33.2", 5060)], "[limits]\namplification_factor = 1.0\n");
     let c = udp_client("127.0.33.1:0");
     c.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
     // Minimal requests: the full 200 OK (Allow, Supported, Accept) is larger than each.
@@ -245,4 +246,28 @@ fn root_is_dropped_after_binding_and_events_still_flow_to_store_and_json_lines()
     assert_eq!(lines.len(), 2);
     assert_eq!((lines[0]["direction"].as_str(), lines[1]["direction"].as_str()), (Some("in"), Some("out")));
     assert!(lines[0]["raw"].as_str().unwrap().contains("Call-ID: priv"));
+}
+
+#[test]
+fn by_default_udp_answers_stay_within_three_times_what_the_source_sent() {
+    let mut hp = Honeypot::start(&[("udp", "127.0.38.2", 5060)], "");
+    let c = udp_client("127.0.38.1:0");
+    c.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    // Empty datagrams (nmap's probe) buy 28 bytes each on the wire; REGISTERs for an extension
+    // get challenges larger than themselves.
+    let mut buf = [0u8; 4096];
+    for i in 0..40 {
+        let register = format!(
+            "REGISTER sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{i};rport\r\nFrom: <sip:100@h>;tag={i}\r\n\
+             To: <sip:100@h>\r\nCall-ID: {i}\r\nCSeq: 1 REGISTER\r\n\r\n"
+        );
+        c.send_to(if i % 2 == 0 { b"" } else { register.as_bytes() }, "127.0.38.2:5060").unwrap();
+        let _ = c.recv_from(&mut buf);
+    }
+    hp.stop();
+    let bytes = |dir: &str| {
+        hp.count(&format!("SELECT coalesce(sum(length(raw) + 28), 0) FROM events WHERE direction = '{dir}'"))
+    };
+    assert!(bytes("out") <= 3 * bytes("in"), "out {} > 3 x in {}", bytes("out"), bytes("in"));
+    assert!(hp.count("SELECT count(*) FROM events WHERE direction = 'out' AND status = 401") >= 10);
 }
