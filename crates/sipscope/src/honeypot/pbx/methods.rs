@@ -66,17 +66,10 @@ fn register(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled
             handled.bindings = bindings;
             vec![reply]
         }
-        Verdict::Rechallenge { stale } => vec![pbx.challenge(msg, incoming, false, stale)],
-        Verdict::Reject => {
-            let action = pbx.profile.register.rejected.clone();
-            pbx.act(&action, msg, incoming, false)
-        }
-        Verdict::UnknownUser => {
-            let action = match pbx.profile.register.unknown_user.clone() {
-                Action::Keyword(Keyword::Challenge) => pbx.profile.register.rejected.clone(),
-                other => other,
-            };
-            pbx.act(&action, msg, incoming, false)
+        refused => {
+            let (rejected, unknown) =
+                (pbx.profile.register.rejected.clone(), pbx.profile.register.unknown_user.clone());
+            refuse(pbx, msg, incoming, refused, rejected, unknown, false)
         }
     };
     handled.auth = Some(attempt);
@@ -162,20 +155,32 @@ fn invite(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
                 pbx.answer(msg, incoming.source, fail.status, &fail.reason, &[]),
             ]
         }
-        Verdict::Rechallenge { stale } => vec![pbx.challenge(msg, incoming, proxy, stale)],
-        Verdict::Reject => {
-            let action = pbx.profile.invite.rejected.clone();
-            pbx.act(&action, msg, incoming, proxy)
-        }
-        Verdict::UnknownUser => {
-            let action = match pbx.profile.invite.unknown_user.clone() {
-                Action::Keyword(Keyword::Challenge) => pbx.profile.invite.rejected.clone(),
-                other => other,
-            };
-            pbx.act(&action, msg, incoming, proxy)
+        refused => {
+            let (rejected, unknown) = (pbx.profile.invite.rejected.clone(), pbx.profile.invite.unknown_user.clone());
+            refuse(pbx, msg, incoming, refused, rejected, unknown, proxy)
         }
     };
     Handled { replies, auth: Some(attempt), ..Handled::default() }
+}
+
+/// The answer to credentials that were not accepted: a new challenge (stale or not), the
+/// profile's `rejected` action, or for an unknown user its `unknown_user` action (which, when
+/// it is itself "challenge", the credentials already answered: then `rejected`).
+fn refuse(
+    pbx: &mut Pbx,
+    msg: &Message<'_>,
+    incoming: Incoming<'_>,
+    verdict: Verdict,
+    rejected: Action,
+    unknown_user: Action,
+    proxy: bool,
+) -> Vec<Vec<u8>> {
+    let action = match verdict {
+        Verdict::Rechallenge { stale } => return vec![pbx.challenge(msg, incoming, proxy, stale)],
+        Verdict::UnknownUser if unknown_user != Action::Keyword(Keyword::Challenge) => unknown_user,
+        Verdict::Accept | Verdict::Reject | Verdict::UnknownUser => rejected,
+    };
+    pbx.act(&action, msg, incoming, proxy)
 }
 
 /// CANCEL: 200 when its INVITE transaction exists (its final answer was already sent, so
