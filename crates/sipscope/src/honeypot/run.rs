@@ -174,23 +174,31 @@ pub fn serve(config: &HoneypotConfig, bound: Bound, core: Arc<Core>, stop: Stop)
     }
     for listener in bound.stream {
         let (core, stop, settings) = (Arc::clone(&core), stop.clone(), settings.clone());
+        // (each connection thread holds a slot in `settings.limits` until it is done)
         threads.push(spawn(
             format!("tcp {}", listener.local_addr()),
             Box::new(move || listener.serve(core, stop, settings)),
         )?);
     }
+    let mut last_commit = std::time::Instant::now();
     while !stop.is_set() {
         std::thread::sleep(Duration::from_millis(100));
-        if let Err(e) = periodic_commit(&core) {
-            tracing::error!("committing events: {e}");
+        if last_commit.elapsed() >= COMMIT_EVERY {
+            last_commit = std::time::Instant::now();
+            if let Err(e) = core.flush() {
+                tracing::error!("committing events: {e}");
+            }
         }
     }
     for t in threads {
         let _ = t.join();
     }
-    // Connection threads notice the stop within one poll interval; give them that long to
-    // hand over what they read.
-    std::thread::sleep(Duration::from_millis(300));
+    // Connection threads notice the stop within one poll interval and hand over what they
+    // read before they release their slot: wait for the last one (bounded).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while settings.limits.open_total() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     core.finish()?;
     let s = &core.stats;
     Ok(RunSummary {
@@ -204,24 +212,6 @@ pub fn serve(config: &HoneypotConfig, bound: Bound, core: Arc<Core>, stop: Stop)
         passwords_recovered: s.recovered.load(Ordering::Relaxed),
         intel_skipped: core.intel_dropped(),
     })
-}
-
-fn periodic_commit(core: &Core) -> Result<(), crate::sinks::SinkError> {
-    thread_local!(static LAST: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) });
-    let due = LAST.with(|l| {
-        let now = std::time::Instant::now();
-        match l.get() {
-            Some(t) if now.duration_since(t) < COMMIT_EVERY => false,
-            _ => {
-                l.set(Some(now));
-                true
-            }
-        }
-    });
-    if due {
-        core.flush()?;
-    }
-    Ok(())
 }
 
 impl RunSummary {

@@ -36,6 +36,11 @@ impl ConnectionLimits {
         Arc::new(ConnectionLimits { max_total, max_per_source, open: Mutex::new((0, HashMap::new())) })
     }
 
+    /// Connections open now.
+    pub fn open_total(&self) -> usize {
+        self.open.lock().map(|o| o.0).unwrap_or(0)
+    }
+
     /// A slot for a connection from `source`, unless a cap is reached.
     pub fn try_open(self: &Arc<Self>, source: IpAddr) -> Option<Slot> {
         let mut open = self.open.lock().ok()?;
