@@ -2,6 +2,7 @@
 //! `sources` (where messages come from) → `analysis` → `sinks` → `reports`; `output` holds the
 //! formats commands print. See ARCHITECTURE.md for the map and the invariants.
 
+pub mod analysis;
 pub mod event;
 pub mod honeypot;
 pub mod ingest;
