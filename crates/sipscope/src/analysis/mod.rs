@@ -2,8 +2,15 @@
 //! from the events, never from the clock, so results are reproducible and tests use a
 //! simulated clock. One engine runs inside `ingest`, `capture`, `honeypot` and `analyze`.
 
+pub mod activity;
+pub mod engine;
+mod extras;
 pub mod fingerprint;
+pub mod flows;
 pub mod numbers;
+pub mod result;
+pub mod stages;
 pub mod strategy;
+pub mod summary;
 pub mod tools;
 pub mod user_agents;

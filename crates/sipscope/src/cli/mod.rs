@@ -1,5 +1,6 @@
 //! Command-line interface: one module per subcommand, dispatched from [`run`].
 
+mod analyze;
 #[cfg(feature = "live")]
 mod capture;
 mod honeypot;
@@ -34,6 +35,9 @@ enum Command {
     Honeypot(honeypot::HoneypotArgs),
     /// Write an annotated example honeypot configuration.
     Init(honeypot::InitArgs),
+    /// Recompute the analysis (flows, fingerprints and tools, attack stages, numbers, user
+    /// agents, daily activity) from every stored event.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -45,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Capture(args) => capture::run(args),
         Command::Honeypot(args) => honeypot::run(args),
         Command::Init(args) => honeypot::init(args),
+        Command::Analyze(args) => analyze::run(args),
     }
 }
 

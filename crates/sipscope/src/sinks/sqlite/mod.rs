@@ -1,11 +1,14 @@
 //! The embedded event store: SQLite in WAL mode, one writer that batches inserts in
 //! transactions, readers on their own connections that never block it.
 
+mod analysis;
 mod background;
+mod read;
 mod records;
 mod schema;
 
 pub use background::BackgroundStore;
+pub use read::each_event;
 pub use records::{AuthRow, RecordContext, RegistrationRow};
 
 pub use schema::SCHEMA_VERSION;

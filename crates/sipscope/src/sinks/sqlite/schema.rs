@@ -128,6 +128,110 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX events_file;
     CREATE INDEX events_file ON events (file_id) WHERE file_id IS NOT NULL;
     "#,
+    // 4: analysis results. Each run of the engine (inside ingest, capture, honeypot, or
+    // `sipscope analyze`) adds its rows under its run id; `analyze` replaces every run with
+    // one exact run over all stored events. Reports aggregate across runs.
+    r#"
+    CREATE TABLE analysis_runs (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        started_ns  INTEGER NOT NULL,
+        finished_ns INTEGER,
+        events      INTEGER NOT NULL DEFAULT 0,
+        flows_evicted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE flows (
+        id            INTEGER PRIMARY KEY,
+        run_id        INTEGER NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
+        src_ip        TEXT NOT NULL,
+        first_ns      INTEGER NOT NULL,
+        last_ns       INTEGER NOT NULL,
+        packets       INTEGER NOT NULL,
+        bytes         INTEGER NOT NULL,
+        packets_per_s REAL NOT NULL,
+        methods       TEXT NOT NULL,   -- JSON object method -> count
+        destinations  INTEGER NOT NULL,
+        dest_ports    INTEGER NOT NULL,
+        source_ports  TEXT NOT NULL,   -- fixed:5060, fixed:N, random, none
+        users         INTEGER NOT NULL,
+        dialled       INTEGER NOT NULL,
+        responses     TEXT NOT NULL,   -- JSON object status -> count
+        fingerprint   TEXT,
+        tool          TEXT,
+        variant       TEXT,
+        tool_verdict  TEXT NOT NULL,   -- exact, derived, custom
+        similarity    REAL NOT NULL,
+        strategy      TEXT NOT NULL,
+        ua_class      TEXT NOT NULL,
+        user_agent    TEXT
+    );
+    CREATE INDEX flows_src ON flows (src_ip, first_ns);
+    CREATE TABLE fingerprints (
+        run_id      INTEGER NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
+        id          TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        flows       INTEGER NOT NULL,
+        packets     INTEGER NOT NULL,
+        tool        TEXT,
+        variant     TEXT,
+        verdict     TEXT NOT NULL,
+        similarity  REAL NOT NULL,
+        PRIMARY KEY (run_id, id)
+    );
+    CREATE TABLE stages (
+        run_id    INTEGER NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
+        src_ip    TEXT NOT NULL,
+        node      TEXT NOT NULL,       -- '' for the source across all nodes
+        stage     TEXT NOT NULL,       -- server_scan, extension_scan, registration_hijacking, toll_fraud
+        first_ns  INTEGER NOT NULL,
+        last_ns   INTEGER NOT NULL,
+        count     INTEGER NOT NULL,
+        detail    TEXT NOT NULL,       -- JSON: users_asked, users_found, users_missing, succeeded
+        samples   TEXT NOT NULL,       -- JSON: up to 3 sample messages
+        PRIMARY KEY (run_id, src_ip, node, stage)
+    );
+    CREATE TABLE numbers (
+        run_id       INTEGER NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
+        number       TEXT NOT NULL,
+        e164         TEXT,
+        country      TEXT,
+        number_type  TEXT NOT NULL,
+        attempts     INTEGER NOT NULL,
+        variants     INTEGER NOT NULL,
+        sources      INTEGER NOT NULL,
+        first_ns     INTEGER NOT NULL,
+        last_ns      INTEGER NOT NULL,
+        variant_samples TEXT NOT NULL, -- JSON array
+        PRIMARY KEY (run_id, number)
+    );
+    CREATE TABLE user_agents (
+        run_id      INTEGER NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
+        user_agent  TEXT,              -- NULL: no User-Agent header
+        class       TEXT NOT NULL,
+        product     TEXT,
+        messages    INTEGER NOT NULL,
+        sources     INTEGER NOT NULL
+    );
+    CREATE TABLE sources (
+        run_id    INTEGER NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
+        src_ip    TEXT NOT NULL,
+        first_ns  INTEGER NOT NULL,
+        last_ns   INTEGER NOT NULL,
+        messages  INTEGER NOT NULL,
+        flows     INTEGER NOT NULL,
+        nodes     INTEGER NOT NULL,
+        tool      TEXT,
+        ua_class  TEXT NOT NULL,
+        PRIMARY KEY (run_id, src_ip)
+    );
+    CREATE TABLE source_days (
+        run_id    INTEGER NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
+        src_ip    TEXT NOT NULL,
+        day       INTEGER NOT NULL,    -- UTC days since 1970-01-01
+        messages  INTEGER NOT NULL,
+        PRIMARY KEY (run_id, src_ip, day)
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -3,6 +3,7 @@
 
 mod baresip;
 mod harness;
+mod lab;
 mod nmap;
 mod routed;
 mod safety;

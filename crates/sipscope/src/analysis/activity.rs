@@ -1,0 +1,74 @@
+//! Daily activity per source (004 §VI): which days (UTC) a source was seen, with its message
+//! count per day. Campaign clustering builds a binary vector per source from it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+const DAY_NS: i64 = 86_400_000_000_000;
+
+/// The UTC day number (days since 1970-01-01) of a time.
+pub fn day_of(ts_ns: i64) -> i64 {
+    ts_ns.div_euclid(DAY_NS)
+}
+
+/// Messages per (source, day), for a bounded number of sources.
+#[derive(Debug, Default)]
+pub struct DailyActivity {
+    days: HashMap<IpAddr, BTreeMap<i64, u64>>,
+    cap: usize,
+    /// Messages from sources beyond the cap, not tracked.
+    pub untracked: u64,
+}
+
+impl DailyActivity {
+    /// Tracks at most `cap` sources.
+    pub fn new(cap: usize) -> DailyActivity {
+        DailyActivity { days: HashMap::new(), cap, untracked: 0 }
+    }
+
+    /// Counts a message of `source` at `ts_ns`.
+    pub fn observe(&mut self, source: IpAddr, ts_ns: i64) {
+        if !self.days.contains_key(&source) && self.days.len() >= self.cap {
+            self.untracked += 1;
+            return;
+        }
+        *self.days.entry(source).or_default().entry(day_of(ts_ns)).or_insert(0) += 1;
+    }
+
+    /// Every (source, day, messages).
+    pub fn rows(&self) -> impl Iterator<Item = (IpAddr, i64, u64)> + '_ {
+        self.days.iter().flat_map(|(ip, days)| days.iter().map(move |(d, n)| (*ip, *d, *n)))
+    }
+
+    /// The days `source` was active, in order.
+    pub fn days_of(&self, source: &IpAddr) -> Vec<i64> {
+        self.days.get(source).map(|d| d.keys().copied().collect()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_and_counted_per_source() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut act = DailyActivity::new(10);
+        act.observe(a, 0);
+        act.observe(a, DAY_NS - 1);
+        act.observe(a, 3 * DAY_NS);
+        assert_eq!(act.days_of(&a), [0, 3]);
+        let mut rows: Vec<_> = act.rows().collect();
+        rows.sort();
+        assert_eq!(rows, [(a, 0, 2), (a, 3, 1)]);
+        assert_eq!(day_of(-1), -1, "before 1970 still works");
+    }
+
+    #[test]
+    fn sources_beyond_the_cap_are_counted_not_kept() {
+        let mut act = DailyActivity::new(1);
+        act.observe("192.0.2.1".parse().unwrap(), 0);
+        act.observe("192.0.2.2".parse().unwrap(), 0);
+        assert_eq!(act.untracked, 1);
+    }
+}

@@ -1,0 +1,277 @@
+//! The analysis engine: one pass over events in time order, time taken from the events. Feed
+//! it with [`Analyzer::observe`]; [`Analyzer::finish`] closes what is open and returns the rows.
+//! Memory is bounded by the caps in [`AnalysisConfig`], whatever the input.
+
+use super::activity::DailyActivity;
+use super::extras::{FlowExtras, Libraries};
+use super::flows::{CappedSet, FlowStats, FlowTable};
+use super::result::{AnalysisResult, SourceRow, StageRow};
+use super::stages::{Evidence, Request, Stage, StageState, StageThresholds};
+use crate::event::{Direction, SipEvent};
+use serde::Deserialize;
+use sipscope_sip::{HeaderName, Message};
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+/// Settings of the engine; every field has a default (`docs/analysis.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisConfig {
+    /// A flow ends after this much silence from its source, seconds (004: 20 minutes).
+    pub flow_timeout_seconds: u64,
+    /// Open flows at most; beyond, the idlest is closed early (counted).
+    pub max_open_flows: usize,
+    /// Sources (and source-node pairs) tracked for stages, activity and summaries.
+    pub max_sources: usize,
+    /// Stage thresholds.
+    pub stages: StageThresholds,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            flow_timeout_seconds: 20 * 60,
+            max_open_flows: 100_000,
+            max_sources: 1_000_000,
+            stages: StageThresholds::default(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct SourceState {
+    first_ns: i64,
+    last_ns: i64,
+    messages: u64,
+    flows: u64,
+    nodes: CappedSet<String>,
+    /// (packets, tool) of its largest flow.
+    main_tool: Option<(u64, Option<String>)>,
+    random_agents: bool,
+}
+
+/// The engine.
+pub struct Analyzer {
+    config: AnalysisConfig,
+    libraries: Libraries,
+    flows: FlowTable<FlowExtras>,
+    closed: Vec<(FlowStats, FlowExtras)>,
+    stages: HashMap<(IpAddr, Option<String>), StageState>,
+    sources: HashMap<IpAddr, SourceState>,
+    activity: DailyActivity,
+    result: AnalysisResult,
+    last_expiry_ns: i64,
+    untracked: u64,
+}
+
+/// How often (in event time) open flows are checked for expiry.
+const EXPIRY_EVERY_NS: i64 = 60_000_000_000;
+
+impl Analyzer {
+    /// An engine with these settings and the built-in libraries (tools, agents).
+    pub fn new(config: AnalysisConfig) -> Analyzer {
+        Analyzer::with_libraries(config, Libraries::builtin())
+    }
+
+    /// An engine with these settings and libraries.
+    pub fn with_libraries(config: AnalysisConfig, libraries: Libraries) -> Analyzer {
+        let timeout_ns = i64::try_from(config.flow_timeout_seconds.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
+        Analyzer {
+            flows: FlowTable::new(timeout_ns, config.max_open_flows),
+            activity: DailyActivity::new(config.max_sources),
+            libraries,
+            closed: Vec::new(),
+            stages: HashMap::new(),
+            sources: HashMap::new(),
+            result: AnalysisResult::default(),
+            last_expiry_ns: i64::MIN,
+            untracked: 0,
+            config,
+        }
+    }
+
+    /// Takes one event and its parsed message (events that did not parse count for activity
+    /// only).
+    pub fn observe(&mut self, ev: &SipEvent, msg: Option<&Message<'_>>) {
+        self.result.events += 1;
+        let ts = ev.ts_ns;
+        if self.last_expiry_ns == i64::MIN || ts.saturating_sub(self.last_expiry_ns) >= EXPIRY_EVERY_NS {
+            self.last_expiry_ns = ts;
+            self.flows.expire(ts, &mut self.closed);
+            self.finish_closed();
+        }
+        let Some(msg) = msg else { return };
+        if msg.method().is_some() {
+            // The honeypot never sends requests; a passive capture's requests come from the
+            // source of the packet.
+            if ev.direction != Direction::Out {
+                self.request(ev, msg);
+            }
+        } else if let Some(status) = msg.status() {
+            // Answers go to the attacker: the destination of the packet.
+            self.answer(ev, msg, status);
+        }
+    }
+
+    fn request(&mut self, ev: &SipEvent, msg: &Message<'_>) {
+        let (ts, source) = (ev.ts_ns, ev.src.0);
+        let method = String::from_utf8_lossy(msg.method().unwrap_or_default()).into_owned();
+        let ruri_user = msg.request_uri().and_then(|u| u.user).map(lossless);
+        let to_user = msg.to().and_then(|t| t.user()).map(lossless);
+        let user = if method == "REGISTER" { to_user.clone() } else { ruri_user.clone().or(to_user.clone()) };
+        let credentials =
+            msg.header(HeaderName::Authorization).is_some() || msg.header(HeaderName::ProxyAuthorization).is_some();
+        // An INVITE's Request-URI user is classified once: toll fraud and the numbers table.
+        let dialled = if method == "INVITE" { ruri_user.as_deref().map(super::numbers::classify) } else { None };
+        let external_number = matches!(dialled, Some(super::numbers::Dialled::Number(_)));
+        if !self.track_source(source, ts, ev.node.as_deref()) {
+            return;
+        }
+        self.activity.observe(source, ts);
+        let libraries = &mut self.libraries;
+        let (flow, extras) = self.flows.flow(source, ts, || FlowExtras::new(libraries), &mut self.closed);
+        flow.packets += 1;
+        flow.bytes += ev.raw.len() as u64;
+        *flow.methods.entry(method.clone()).or_insert(0) += 1;
+        flow.destinations.insert(ev.dst.0);
+        flow.dest_ports.insert(ev.dst.1);
+        flow.source_ports.insert(ev.src.1);
+        if let Some(u) = &user {
+            flow.users.insert(u.clone());
+        }
+        if method == "INVITE" {
+            if let Some(u) = &ruri_user {
+                flow.dialled.insert(u.clone());
+            }
+        }
+        extras.observe(ev, msg, libraries);
+        if let Some(d) = &dialled {
+            libraries.record_number(ts, source, d);
+        }
+        let request = Request {
+            ts_ns: ts,
+            method: &method,
+            user: user.as_deref(),
+            credentials,
+            external_number,
+            call_id: msg.call_id().map(std::str::from_utf8).and_then(Result::ok),
+        };
+        for key in stage_keys(source, &ev.node) {
+            self.stages.entry(key).or_default().request(&request);
+        }
+        self.closed_flows_if_any();
+    }
+
+    fn answer(&mut self, ev: &SipEvent, msg: &Message<'_>, status: u32) {
+        let target = ev.dst.0;
+        if let Some((flow, _)) = self.flows.get_mut(&target) {
+            *flow.responses.entry(status).or_insert(0) += 1;
+        }
+        let cseq_method = msg.cseq().map(|c| String::from_utf8_lossy(c.method).into_owned()).unwrap_or_default();
+        let call_id = msg.call_id().map(std::str::from_utf8).and_then(Result::ok);
+        for key in stage_keys(target, &ev.node) {
+            if let Some(state) = self.stages.get_mut(&key) {
+                state.answer(ev.ts_ns, status, &cseq_method, call_id);
+            }
+        }
+    }
+
+    /// Counts a message of `source`; false when the source is beyond the caps.
+    fn track_source(&mut self, source: IpAddr, ts: i64, node: Option<&str>) -> bool {
+        if !self.sources.contains_key(&source) && self.sources.len() >= self.config.max_sources {
+            self.untracked += 1;
+            return false;
+        }
+        let s = self.sources.entry(source).or_insert_with(|| SourceState {
+            first_ns: ts,
+            last_ns: ts,
+            ..Default::default()
+        });
+        s.first_ns = s.first_ns.min(ts);
+        s.last_ns = s.last_ns.max(ts);
+        s.messages += 1;
+        if let Some(n) = node {
+            s.nodes.insert(n.to_owned());
+        }
+        true
+    }
+
+    fn closed_flows_if_any(&mut self) {
+        if !self.closed.is_empty() {
+            self.finish_closed();
+        }
+    }
+
+    /// Turns closed flows into rows.
+    fn finish_closed(&mut self) {
+        for (stats, extras) in std::mem::take(&mut self.closed) {
+            let row = extras.finish(&stats, &mut self.libraries);
+            if let Some(s) = self.sources.get_mut(&stats.source) {
+                s.flows += 1;
+                s.random_agents |= row.ua_class == "random_looking";
+                if s.main_tool.as_ref().is_none_or(|(p, _)| stats.packets > *p) {
+                    s.main_tool = Some((stats.packets, row.tool.clone()));
+                }
+            }
+            self.result.flows.push(row);
+        }
+    }
+
+    /// Closes every flow and returns all rows.
+    pub fn finish(mut self) -> AnalysisResult {
+        self.flows.drain(&mut self.closed);
+        self.finish_closed();
+        let mut result = std::mem::take(&mut self.result);
+        result.flows_evicted = self.flows.evicted;
+        let thresholds = &self.config.stages;
+        for ((source, node), state) in &self.stages {
+            for (stage, evidence) in state.reached(thresholds) {
+                result.stages.push(stage_row(*source, node.clone(), stage, evidence, state));
+            }
+        }
+        result.stages.sort_by(|a, b| (a.source, &a.node, a.stage).cmp(&(b.source, &b.node, b.stage)));
+        for (ip, s) in &self.sources {
+            result.sources.push(SourceRow {
+                source: *ip,
+                first_ns: s.first_ns,
+                last_ns: s.last_ns,
+                messages: s.messages,
+                flows: s.flows,
+                nodes: s.nodes.len() as u64,
+                tool: s.main_tool.as_ref().and_then(|(_, t)| t.clone()),
+                ua_class: if s.random_agents { "random_looking".into() } else { String::new() },
+            });
+        }
+        result.sources.sort_by_key(|s| s.source);
+        result.days = self.activity.rows().collect();
+        result.days.sort();
+        self.libraries.finish(&mut result);
+        result.flows.sort_by(|a, b| (a.first_ns, a.source).cmp(&(b.first_ns, b.source)));
+        result
+    }
+}
+
+fn stage_row(source: IpAddr, node: Option<String>, stage: Stage, evidence: Evidence, state: &StageState) -> StageRow {
+    let mut detail = BTreeMap::new();
+    match stage {
+        Stage::ExtensionScan => {
+            detail.insert("users_asked", state.users_asked() as u64);
+            detail.insert("users_found", state.users_found);
+            detail.insert("users_missing", state.users_missing);
+        }
+        Stage::RegistrationHijacking => {
+            detail.insert("succeeded", u64::from(state.hijack_succeeded()));
+        }
+        _ => {}
+    }
+    StageRow { source, node, stage: stage.as_str(), evidence, detail }
+}
+
+/// Stage state is kept for the source overall and, when the event has a node, per node.
+fn stage_keys(source: IpAddr, node: &Option<String>) -> impl Iterator<Item = (IpAddr, Option<String>)> {
+    std::iter::once((source, None)).chain(node.clone().map(|n| (source, Some(n))))
+}
+
+fn lossless(bytes: &[u8]) -> String {
+    crate::event::fields::lossless_text(bytes)
+}

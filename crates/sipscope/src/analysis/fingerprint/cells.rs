@@ -1,0 +1,178 @@
+//! The position-by-position merge of 004 §IV.B: a value is a row of cells, each either a byte
+//! every packet agreed on or a placeholder. Merging is an intersection per position, so the
+//! result depends only on the set of values merged, never on their order.
+
+use std::fmt::Write as _;
+
+/// The placeholder in readable text (the paper's dash). Structured access
+/// ([`Cells::get`]) keeps it apart from a literal `-`.
+pub const PLACEHOLDER: char = '-';
+
+/// A merged row of at most `cap` cells. Bytes at placeholder positions are meaningless; the
+/// bit set says which positions are placeholders (bytes + bits: ~1.1 byte per cell, where an
+/// `Option<u8>` would take two).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cells {
+    bytes: Vec<u8>,
+    holes: Vec<u64>,
+}
+
+impl Cells {
+    /// Cells of one value, no placeholder.
+    pub fn from_bytes(value: &[u8]) -> Cells {
+        Cells { bytes: value.to_vec(), holes: vec![0; value.len().div_ceil(64)] }
+    }
+
+    /// Number of positions.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// True when there is no position at all.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The byte at `i`; `None` for a placeholder or past the end.
+    pub fn get(&self, i: usize) -> Option<u8> {
+        let b = *self.bytes.get(i)?;
+        (self.holes[i / 64] & (1 << (i % 64)) == 0).then_some(b)
+    }
+
+    /// Every position in order (`None`: placeholder).
+    pub fn iter(&self) -> impl Iterator<Item = Option<u8>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Number of placeholder positions.
+    pub fn holes(&self) -> usize {
+        self.holes.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    fn punch(&mut self, i: usize) {
+        self.holes[i / 64] |= 1 << (i % 64);
+        self.bytes[i] = b'-';
+    }
+
+    /// Merges one more value, given as its bytes in position order (front to back for the
+    /// paper's left-aligned merge, back to front for the right-aligned one), keeping at most
+    /// `cap` of them. A position only some values reach becomes a placeholder.
+    pub fn merge(&mut self, value: impl Iterator<Item = u8>, cap: usize) {
+        let old = self.bytes.len();
+        let mut n = 0;
+        for (i, b) in value.take(cap).enumerate() {
+            n = i + 1;
+            if i >= old {
+                self.bytes.push(b);
+                if self.holes.len() * 64 <= i {
+                    self.holes.push(0);
+                }
+                // Earlier values were shorter: they disagree here.
+                self.punch(i);
+            } else if self.get(i) != Some(b) {
+                self.punch(i);
+            }
+        }
+        for i in n..old {
+            self.punch(i);
+        }
+    }
+
+    /// Replaces the contents by one value (the first one merged).
+    pub fn set(&mut self, value: impl Iterator<Item = u8>, cap: usize) {
+        self.bytes.clear();
+        self.bytes.extend(value.take(cap));
+        self.holes = vec![0; self.bytes.len().div_ceil(64)];
+    }
+
+    /// Readable text: printable ASCII as is, `\\` for a backslash, `\xNN` for any other byte,
+    /// [`PLACEHOLDER`] for a placeholder. Every byte survives; only a literal `-` and a
+    /// placeholder look alike, as in the paper.
+    pub fn text(&self) -> String {
+        let mut out = String::with_capacity(self.len());
+        for cell in self.iter() {
+            match cell {
+                None => out.push(PLACEHOLDER),
+                Some(b'\\') => out.push_str("\\\\"),
+                Some(b @ 0x20..=0x7e) => out.push(char::from(b)),
+                Some(b) => {
+                    let _ = write!(out, "\\x{b:02x}");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One key's values merged over a flow: the paper's left-aligned row plus a right-aligned row,
+/// because a field of varying length (an extension, a random decimal) turns everything after it
+/// into placeholders in the left-aligned row while its end is still constant (`@DestIP>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MergedValue {
+    head: Cells,
+    /// Stored back to front: position 0 is the last byte.
+    tail: Cells,
+    min_len: usize,
+    max_len: usize,
+    present: u64,
+}
+
+impl MergedValue {
+    /// A value seen once, unchanged (what the matcher compares a library pattern with when the
+    /// fingerprint has no merged row for it, e.g. the method list).
+    pub fn constant(value: &[u8], cap: usize) -> MergedValue {
+        let mut merged = MergedValue::default();
+        merged.add(value, cap);
+        merged
+    }
+
+    /// Merges one packet's value, keeping `cap` positions at each end.
+    pub fn add(&mut self, value: &[u8], cap: usize) {
+        if self.present == 0 {
+            self.head.set(value.iter().copied(), cap);
+            self.tail.set(value.iter().rev().copied(), cap);
+            (self.min_len, self.max_len) = (value.len(), value.len());
+        } else {
+            self.head.merge(value.iter().copied(), cap);
+            self.tail.merge(value.iter().rev().copied(), cap);
+            self.min_len = self.min_len.min(value.len());
+            self.max_len = self.max_len.max(value.len());
+        }
+        self.present += 1;
+    }
+
+    /// The paper's row: merged from the front.
+    pub fn head(&self) -> &Cells {
+        &self.head
+    }
+
+    /// The row merged from the back, in back-to-front order.
+    pub fn tail(&self) -> &Cells {
+        &self.tail
+    }
+
+    /// The readable text of the paper's row.
+    pub fn text(&self) -> String {
+        self.head.text()
+    }
+
+    /// Packets that carried this key.
+    pub fn present(&self) -> u64 {
+        self.present
+    }
+
+    /// Shortest value seen, in bytes after address substitution (before the cap).
+    pub fn min_len(&self) -> usize {
+        self.min_len
+    }
+
+    /// Longest value seen, in bytes after address substitution (before the cap).
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// True when every packet had exactly the same value (within the cap).
+    pub fn is_constant(&self) -> bool {
+        self.min_len == self.max_len && self.head.holes() == 0
+    }
+}

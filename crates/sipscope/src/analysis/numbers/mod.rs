@@ -1,0 +1,171 @@
+//! Dialled numbers (003): what an attacker tried to call, from the user part of an INVITE's
+//! Request-URI. Toll-fraud tools try one number behind many dialling prefixes (`00`, `000`,
+//! `011`, `9`, Brazil's `0015`/`0021`/`0031`, a `+`) because they do not know how the PBX
+//! reaches the outside; [`classify`] strips those prefixes, keeps the reading libphonenumber
+//! (metadata shipped by `rlibphonenumber`) finds valid, and so unifies the variants into one
+//! E.164 number with its country and type. [`NumberStats`] counts attempts, variants and sources
+//! per unified number in bounded memory. Names (`admin`), extensions (`100`) and service codes
+//! (`*97`) are kept apart from numbers. docs/numbers.md describes the heuristic and its limits.
+//!
+//! Everything here is a pure function of its input: no clock, no global state besides
+//! libphonenumber's lazily built metadata tables.
+
+mod input;
+mod prefixes;
+mod resolve;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use input::MAX_EXTENSION_DIGITS;
+pub use prefixes::{BRAZIL_CARRIER_CODES, INTERNATIONAL_PREFIXES, TRUNK_PREFIXES};
+pub use stats::{NumberEntry, NumberStats, OtherCounts, StatsLimits};
+
+use input::Shape;
+
+/// What a Request-URI user turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum Dialled {
+    /// At least 7 digits, or any digits after a `+`: a number someone could dial.
+    Number(DialledNumber),
+    /// 1 to [`MAX_EXTENSION_DIGITS`] digits without `+` (`100`, `2001`): a PBX extension.
+    /// The digits, separators removed.
+    Extension(String),
+    /// Digits with `*` or `#` (`*97`, `#31#…`): a feature code, never unified with numbers.
+    /// Separators removed.
+    ServiceCode(String),
+    /// Anything with a letter (`admin`, `s`, `test`, `1-800-FLOWERS`), `%XX`-decoded and trimmed.
+    NonNumeric(String),
+    /// Empty, longer than 128 bytes or 24 digits, control characters, invalid UTF-8 after
+    /// `%XX` decoding, punctuation only, a `+` anywhere but first.
+    Invalid,
+}
+
+/// A dialled number and its best reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DialledNumber {
+    /// The user as received.
+    pub raw: String,
+    /// The dialled digits, prefixes included, without `+` and separators.
+    pub digits_dialled: String,
+    /// What was stripped in front of the number: `"+"`, `"00"`, `"9011"`, `"0015"`, `"021"`
+    /// (national prefix and carrier, home region only), `""` when taken as it is.
+    pub prefix_stripped: String,
+    /// `+<calling code><national number>` when some reading is valid or of a possible length.
+    pub e164: Option<String>,
+    /// ISO 3166 alpha-2 of the destination; `None` when unknown or non-geographic (`+800`,
+    /// `+882`), and for possible-but-invalid numbers of a calling code shared by several
+    /// countries (`+1`, `+7`).
+    pub country: Option<String>,
+    /// The calling code of the reading (`49`, `1`, `800`).
+    pub calling_code: Option<u16>,
+    /// From libphonenumber's metadata; `Unknown` unless `valid`.
+    pub number_type: NumberType,
+    /// libphonenumber's metadata says the reading is an assigned range of its country; when
+    /// false but `e164` is set, the reading only has a possible length.
+    pub valid: bool,
+    /// Other readings just as good (as valid) with a different E.164 (at most 4): the
+    /// choice among them was the tie-break's, and [`NumberStats`] may prefer one it already
+    /// tracks.
+    pub alternatives: Vec<String>,
+}
+
+impl DialledNumber {
+    /// What numbers are unified on: the E.164 form, or the dialled digits when no reading
+    /// exists (then variants of one unknown number stay apart).
+    pub fn key(&self) -> &str {
+        self.e164.as_deref().unwrap_or(&self.digits_dialled)
+    }
+
+    /// More than one reading was equally good.
+    pub fn ambiguous(&self) -> bool {
+        !self.alternatives.is_empty()
+    }
+}
+
+/// The kind of line, from libphonenumber's metadata (its `PhoneNumberType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberType {
+    Mobile,
+    FixedLine,
+    /// Countries whose ranges do not tell (NANP: US, Canada, …).
+    FixedLineOrMobile,
+    TollFree,
+    PremiumRate,
+    SharedCost,
+    Voip,
+    PersonalNumber,
+    Pager,
+    /// Universal access ("company") numbers.
+    Uan,
+    Voicemail,
+    Unknown,
+}
+
+impl NumberType {
+    /// A stable snake_case name (the serde name), for storage and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberType::Mobile => "mobile",
+            NumberType::FixedLine => "fixed_line",
+            NumberType::FixedLineOrMobile => "fixed_line_or_mobile",
+            NumberType::TollFree => "toll_free",
+            NumberType::PremiumRate => "premium_rate",
+            NumberType::SharedCost => "shared_cost",
+            NumberType::Voip => "voip",
+            NumberType::PersonalNumber => "personal_number",
+            NumberType::Pager => "pager",
+            NumberType::Uan => "uan",
+            NumberType::Voicemail => "voicemail",
+            NumberType::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for NumberType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A home region (ISO 3166 alpha-2 with libphonenumber metadata): where the victim PBX dials
+/// from, so that national numbers (`030 1234567`, `0 21 11 98765 4321`) can be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Region(rlibphonenumber::Region);
+
+impl Region {
+    /// `"BR"`, `"de"`; `None` for codes without metadata (`"ZZ"`, `"001"`, `"XYZ"`).
+    pub fn from_code(code: &str) -> Option<Region> {
+        resolve::known_region(code.trim()).map(Region)
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// Classifies a Request-URI user with no home region: numbers without an international
+/// reading get no country rather than a guessed one.
+pub fn classify(user: &str) -> Dialled {
+    classify_with(user, None)
+}
+
+/// Classifies a Request-URI user; with `home`, national readings in that region are tried too
+/// and preferred over other countries. Never panics, whatever the input.
+pub fn classify_with(user: &str, home: Option<Region>) -> Dialled {
+    match input::shape(user) {
+        Shape::Invalid => Dialled::Invalid,
+        Shape::Name(name) => Dialled::NonNumeric(name),
+        Shape::Service(code) => Dialled::ServiceCode(code),
+        Shape::Digits { plus: false, digits } if digits.len() <= MAX_EXTENSION_DIGITS => Dialled::Extension(digits),
+        Shape::Digits { plus, digits } => Dialled::Number(resolve::resolve(user, plus, digits, home)),
+    }
+}

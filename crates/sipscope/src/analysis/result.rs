@@ -1,0 +1,174 @@
+//! What analysis produces: rows for the store and for reports, serialisable so that a central
+//! collector can receive them later.
+
+use super::stages::Evidence;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// One closed flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowRow {
+    /// The source.
+    pub source: IpAddr,
+    /// First and last message, ns.
+    pub first_ns: i64,
+    /// Last message, ns.
+    pub last_ns: i64,
+    /// Messages from the source.
+    pub packets: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Messages per second.
+    pub packets_per_second: f64,
+    /// Requests by method.
+    pub methods: BTreeMap<String, u64>,
+    /// Distinct destination addresses.
+    pub destinations: u64,
+    /// Distinct destination ports.
+    pub dest_ports: u64,
+    /// `fixed:5060`, `fixed:5061`, `fixed:N`, `random`, `none`.
+    pub source_ports: String,
+    /// Distinct users tried.
+    pub users: u64,
+    /// Distinct numbers dialled.
+    pub dialled: u64,
+    /// Answers to the source by status.
+    pub responses: BTreeMap<u32, u64>,
+    /// The flow's fingerprint id.
+    pub fingerprint: Option<String>,
+    /// The tool it matched.
+    pub tool: Option<String>,
+    /// Its variant.
+    pub variant: Option<String>,
+    /// `exact`, `derived` or `custom`.
+    pub tool_verdict: String,
+    /// Similarity to the tool, 0..1.
+    pub similarity: f64,
+    /// Scan strategy.
+    pub strategy: String,
+    /// User-agent class of the flow.
+    pub ua_class: String,
+    /// Its most frequent user agent.
+    pub user_agent: Option<String>,
+}
+
+/// One fingerprint and what it matched.
+#[derive(Debug, Clone, Serialize)]
+pub struct FingerprintRow {
+    /// Stable id.
+    pub id: String,
+    /// Readable text.
+    pub text: String,
+    /// Flows with it.
+    pub flows: u64,
+    /// Their packets.
+    pub packets: u64,
+    /// Tool, variant, verdict, similarity.
+    pub tool: Option<String>,
+    /// Variant.
+    pub variant: Option<String>,
+    /// `exact`, `derived`, `custom`.
+    pub verdict: String,
+    /// 0..1.
+    pub similarity: f64,
+}
+
+/// A stage a source reached, on one node or overall (`node` none).
+#[derive(Debug, Clone, Serialize)]
+pub struct StageRow {
+    /// The source.
+    pub source: IpAddr,
+    /// The node; none for the source across all nodes.
+    pub node: Option<String>,
+    /// `server_scan` …
+    pub stage: &'static str,
+    /// Evidence.
+    pub evidence: Evidence,
+    /// Stage details: users asked, found, missing, success.
+    pub detail: BTreeMap<&'static str, u64>,
+}
+
+/// A dialled number, unified over its dialling variants.
+#[derive(Debug, Clone, Serialize)]
+pub struct NumberRow {
+    /// E.164 when known, else the digits as dialled without prefixes.
+    pub number: String,
+    /// E.164.
+    pub e164: Option<String>,
+    /// ISO 3166 alpha-2 of the calling code.
+    pub country: Option<String>,
+    /// Mobile, fixed_line, toll_free, premium_rate …
+    pub number_type: String,
+    /// INVITEs.
+    pub attempts: u64,
+    /// Distinct ways it was dialled.
+    pub variants: u64,
+    /// Distinct sources.
+    pub sources: u64,
+    /// First and last attempt.
+    pub first_ns: i64,
+    /// Last attempt.
+    pub last_ns: i64,
+    /// Some of the variants as dialled.
+    pub variant_samples: Vec<String>,
+}
+
+/// A user agent string.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserAgentRow {
+    /// As sent (none: no User-Agent header).
+    pub user_agent: Option<String>,
+    /// Class.
+    pub class: String,
+    /// Product, when known.
+    pub product: Option<String>,
+    /// Messages with it.
+    pub messages: u64,
+    /// Distinct sources.
+    pub sources: u64,
+}
+
+/// One source overall.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceRow {
+    /// The address.
+    pub source: IpAddr,
+    /// First and last message.
+    pub first_ns: i64,
+    /// Last message.
+    pub last_ns: i64,
+    /// Messages.
+    pub messages: u64,
+    /// Flows.
+    pub flows: u64,
+    /// Distinct nodes hit.
+    pub nodes: u64,
+    /// Tool of its largest flow.
+    pub tool: Option<String>,
+    /// User-agent class (random_looking when its agents looked random).
+    pub ua_class: String,
+}
+
+/// Everything one analysis run produced.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AnalysisResult {
+    /// Closed flows.
+    pub flows: Vec<FlowRow>,
+    /// Fingerprints.
+    pub fingerprints: Vec<FingerprintRow>,
+    /// Stages per source and per (source, node).
+    pub stages: Vec<StageRow>,
+    /// Numbers.
+    pub numbers: Vec<NumberRow>,
+    /// User agents.
+    pub user_agents: Vec<UserAgentRow>,
+    /// Sources.
+    pub sources: Vec<SourceRow>,
+    /// (source, day, messages).
+    pub days: Vec<(IpAddr, i64, u64)>,
+    /// Flows closed early because too many were open.
+    pub flows_evicted: u64,
+    /// Events analysed.
+    pub events: u64,
+}

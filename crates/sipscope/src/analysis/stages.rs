@@ -1,0 +1,325 @@
+//! The four attack stages (001, 003), per source and per (source, node): server scan,
+//! extension scan, registration hijacking, toll fraud. Each stage a source reaches keeps its
+//! evidence: first and last time, a count, and a few sample messages. The rules and their
+//! thresholds are in `docs/analysis.md`; every threshold is in [`StageThresholds`].
+
+use super::flows::CappedSet;
+use serde::{Deserialize, Serialize};
+
+/// A stage of an attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Probing for SIP servers (OPTIONS, or single requests that enumerate nothing).
+    ServerScan,
+    /// Requests for many distinct users on one server, without credentials.
+    ExtensionScan,
+    /// REGISTER with credentials for an extension (brute force; success when accepted).
+    RegistrationHijacking,
+    /// INVITE towards an external or international number.
+    TollFraud,
+}
+
+impl Stage {
+    /// All four, in attack order.
+    pub const ALL: [Stage; 4] =
+        [Stage::ServerScan, Stage::ExtensionScan, Stage::RegistrationHijacking, Stage::TollFraud];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::ServerScan => "server_scan",
+            Stage::ExtensionScan => "extension_scan",
+            Stage::RegistrationHijacking => "registration_hijacking",
+            Stage::TollFraud => "toll_fraud",
+        }
+    }
+}
+
+/// When a stage counts as reached.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StageThresholds {
+    /// Server scan: at most this many distinct users asked for on the node, without
+    /// credentials (more is an extension scan).
+    pub server_scan_max_users: usize,
+    /// Extension scan: at least this many distinct users (extensions, not external numbers)
+    /// asked for on one node without credentials.
+    pub extension_scan_min_users: usize,
+    /// Registration hijacking: at least this many REGISTERs with credentials (one accepted
+    /// registration is enough on its own).
+    pub hijack_min_attempts: u64,
+    /// Toll fraud: at least this many INVITEs to external numbers.
+    pub toll_fraud_min_invites: u64,
+}
+
+impl Default for StageThresholds {
+    fn default() -> Self {
+        StageThresholds {
+            server_scan_max_users: 1,
+            extension_scan_min_users: 3,
+            hijack_min_attempts: 1,
+            toll_fraud_min_invites: 1,
+        }
+    }
+}
+
+/// A sample message kept as evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sample {
+    /// Its time.
+    pub ts_ns: i64,
+    /// Method.
+    pub method: String,
+    /// The user or number it was about.
+    pub user: Option<String>,
+    /// Call-ID.
+    pub call_id: Option<String>,
+}
+
+/// Evidence for one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    /// First message, ns.
+    pub first_ns: i64,
+    /// Last message, ns.
+    pub last_ns: i64,
+    /// Messages counted as evidence.
+    pub count: u64,
+    /// Up to [`SAMPLES`] of them, the first ones.
+    pub samples: Vec<Sample>,
+}
+
+/// Samples kept per stage.
+pub const SAMPLES: usize = 3;
+
+impl Evidence {
+    fn add(slot: &mut Option<Evidence>, sample: Sample) {
+        let e = slot.get_or_insert_with(|| Evidence {
+            first_ns: sample.ts_ns,
+            last_ns: sample.ts_ns,
+            count: 0,
+            samples: Vec::new(),
+        });
+        e.first_ns = e.first_ns.min(sample.ts_ns);
+        e.last_ns = e.last_ns.max(sample.ts_ns);
+        e.count += 1;
+        if e.samples.len() < SAMPLES {
+            e.samples.push(sample);
+        }
+    }
+
+    /// Combines two (per-node evidence into per-source).
+    pub fn merge(a: &Option<Evidence>, b: &Option<Evidence>) -> Option<Evidence> {
+        match (a, b) {
+            (None, x) | (x, None) => x.clone(),
+            (Some(a), Some(b)) => {
+                let mut samples: Vec<Sample> = a.samples.iter().chain(&b.samples).cloned().collect();
+                samples.sort_by_key(|s| s.ts_ns);
+                samples.truncate(SAMPLES);
+                Some(Evidence {
+                    first_ns: a.first_ns.min(b.first_ns),
+                    last_ns: a.last_ns.max(b.last_ns),
+                    count: a.count + b.count,
+                    samples,
+                })
+            }
+        }
+    }
+}
+
+/// What one request says, as far as stages go.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// Time.
+    pub ts_ns: i64,
+    /// Method.
+    pub method: &'a str,
+    /// The user asked for: To user for REGISTER, Request-URI user otherwise.
+    pub user: Option<&'a str>,
+    /// Whether it carried digest credentials.
+    pub credentials: bool,
+    /// For an INVITE: whether the Request-URI user is an external number (see `numbers`).
+    pub external_number: bool,
+    /// Call-ID.
+    pub call_id: Option<&'a str>,
+}
+
+/// Stage state of one (source, node).
+#[derive(Debug, Clone, Default)]
+pub struct StageState {
+    probes: Option<Evidence>,
+    users: CappedSet<String>,
+    unauthenticated: Option<Evidence>,
+    /// Answers telling users apart: (exists, missing).
+    pub users_found: u64,
+    /// Users the server said do not exist.
+    pub users_missing: u64,
+    hijack_attempts: Option<Evidence>,
+    hijack_accepted: Option<Evidence>,
+    fraud: Option<Evidence>,
+    /// Call-IDs of credentialed REGISTERs, to recognise their acceptance (bounded).
+    credentialed: std::collections::VecDeque<String>,
+}
+
+impl StageState {
+    /// Takes a request.
+    pub fn request(&mut self, r: &Request<'_>) {
+        let sample = || Sample {
+            ts_ns: r.ts_ns,
+            method: r.method.to_owned(),
+            user: r.user.map(str::to_owned),
+            call_id: r.call_id.map(str::to_owned),
+        };
+        match (r.method, r.credentials) {
+            ("REGISTER", true) => {
+                Evidence::add(&mut self.hijack_attempts, sample());
+                if let Some(c) = r.call_id {
+                    if self.credentialed.len() >= 64 {
+                        self.credentialed.pop_front();
+                    }
+                    self.credentialed.push_back(c.to_owned());
+                }
+            }
+            ("ACK" | "CANCEL" | "BYE", _) => {}
+            (_, false) => {
+                // A number dialled is a call attempt, not a probe for an extension.
+                if let Some(u) = r.user.filter(|_| !r.external_number) {
+                    self.users.insert(u.to_owned());
+                }
+                if r.method == "OPTIONS" {
+                    Evidence::add(&mut self.probes, sample());
+                }
+                Evidence::add(&mut self.unauthenticated, sample());
+            }
+            _ => {}
+        }
+        if r.method == "INVITE" && r.external_number {
+            Evidence::add(&mut self.fraud, sample());
+        }
+    }
+
+    /// Takes an answer sent to the source: `status` to a request of `cseq_method`.
+    pub fn answer(&mut self, ts_ns: i64, status: u32, cseq_method: &str, call_id: Option<&str>) {
+        match (cseq_method, status) {
+            ("REGISTER", 200..=299) if call_id.is_some_and(|c| self.credentialed.iter().any(|x| x == c)) => {
+                let sample =
+                    Sample { ts_ns, method: "REGISTER".into(), user: None, call_id: call_id.map(str::to_owned) };
+                Evidence::add(&mut self.hijack_accepted, sample);
+            }
+            ("REGISTER" | "INVITE" | "OPTIONS", 404 | 604) => self.users_missing += 1,
+            ("REGISTER" | "INVITE" | "OPTIONS", 200 | 401 | 407) => self.users_found += 1,
+            _ => {}
+        }
+    }
+
+    /// The stages reached under `t`, with their evidence.
+    pub fn reached(&self, t: &StageThresholds) -> Vec<(Stage, Evidence)> {
+        let mut out = Vec::new();
+        let few_users = self.users.len() <= t.server_scan_max_users;
+        // Few users and no credentials: every unauthenticated request probed the server
+        // (OPTIONS among them). Many users: only the OPTIONS did, the rest enumerated. With
+        // credentials, unauthenticated REGISTERs fetched challenges for the guesses.
+        let probing = few_users && self.hijack_attempts.is_none();
+        let scan = if probing { self.unauthenticated.clone() } else { self.probes.clone() };
+        if let Some(e) = scan {
+            out.push((Stage::ServerScan, e));
+        }
+        if self.users.len() >= t.extension_scan_min_users {
+            if let Some(e) = &self.unauthenticated {
+                out.push((Stage::ExtensionScan, e.clone()));
+            }
+        }
+        let attempts = self.hijack_attempts.as_ref().map_or(0, |e| e.count);
+        if attempts >= t.hijack_min_attempts || self.hijack_accepted.is_some() {
+            if let Some(e) = Evidence::merge(&self.hijack_attempts, &self.hijack_accepted) {
+                out.push((Stage::RegistrationHijacking, e));
+            }
+        }
+        if let Some(e) = self.fraud.as_ref().filter(|e| e.count >= t.toll_fraud_min_invites) {
+            out.push((Stage::TollFraud, e.clone()));
+        }
+        out
+    }
+
+    /// Whether a registration with credentials was accepted (the account is hijacked).
+    pub fn hijack_succeeded(&self) -> bool {
+        self.hijack_accepted.is_some()
+    }
+
+    /// Distinct users asked for without credentials.
+    pub fn users_asked(&self) -> usize {
+        self.users.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req<'a>(ts: i64, method: &'a str, user: Option<&'a str>, creds: bool, call_id: &'a str) -> Request<'a> {
+        Request { ts_ns: ts, method, user, credentials: creds, external_number: false, call_id: Some(call_id) }
+    }
+
+    fn stages(s: &StageState) -> Vec<Stage> {
+        s.reached(&StageThresholds::default()).into_iter().map(|(st, _)| st).collect()
+    }
+
+    #[test]
+    fn an_options_ping_is_a_server_scan_only() {
+        let mut s = StageState::default();
+        s.request(&req(1, "OPTIONS", Some("100"), false, "a"));
+        assert_eq!(stages(&s), [Stage::ServerScan]);
+        let (_, e) = &s.reached(&StageThresholds::default())[0];
+        assert_eq!((e.first_ns, e.count, e.samples.len()), (1, 1, 1));
+    }
+
+    #[test]
+    fn many_users_without_credentials_is_an_extension_scan() {
+        let mut s = StageState::default();
+        for (i, u) in ["1735949730", "100", "101", "102"].iter().enumerate() {
+            s.request(&req(i as i64, "REGISTER", Some(u), false, u));
+            s.answer(i as i64, if *u == "100" { 401 } else { 404 }, "REGISTER", Some(u));
+        }
+        assert_eq!(stages(&s), [Stage::ExtensionScan]);
+        assert_eq!((s.users_found, s.users_missing), (1, 3));
+    }
+
+    #[test]
+    fn credentialed_registers_are_hijacking_and_acceptance_is_success() {
+        let mut s = StageState::default();
+        s.request(&req(1, "REGISTER", Some("101"), false, "c1"));
+        s.request(&req(2, "REGISTER", Some("101"), true, "c1"));
+        s.answer(2, 403, "REGISTER", Some("c1"));
+        assert!(!s.hijack_succeeded());
+        s.request(&req(3, "REGISTER", Some("101"), true, "c2"));
+        s.answer(3, 200, "REGISTER", Some("c2"));
+        assert!(s.hijack_succeeded());
+        // An unrelated 200 (another Call-ID) is not success.
+        let mut t = StageState::default();
+        t.answer(1, 200, "REGISTER", Some("zz"));
+        assert!(!t.hijack_succeeded());
+        // The unauthenticated REGISTER only fetched a challenge for the guesses: no server scan.
+        assert_eq!(stages(&s), [Stage::RegistrationHijacking]);
+    }
+
+    #[test]
+    fn invites_to_external_numbers_are_toll_fraud() {
+        let mut s = StageState::default();
+        let mut r = req(5, "INVITE", Some("0046701234567"), true, "x");
+        r.external_number = true;
+        s.request(&r);
+        assert_eq!(stages(&s), [Stage::TollFraud]);
+        let mut internal = StageState::default();
+        internal.request(&req(5, "INVITE", Some("100"), true, "x"));
+        assert!(!stages(&internal).contains(&Stage::TollFraud));
+    }
+
+    #[test]
+    fn evidence_merges_keep_the_earliest_samples() {
+        let a = Some(Evidence { first_ns: 5, last_ns: 9, count: 2, samples: vec![] });
+        let b = Some(Evidence { first_ns: 1, last_ns: 7, count: 3, samples: vec![] });
+        let m = Evidence::merge(&a, &b).unwrap();
+        assert_eq!((m.first_ns, m.last_ns, m.count), (1, 9, 5));
+    }
+}

@@ -1,0 +1,153 @@
+//! Writing analysis results: each run's rows under its id in `analysis_runs`.
+
+use super::Store;
+use crate::analysis::result::AnalysisResult;
+use crate::sinks::SinkError;
+use rusqlite::params;
+
+impl Store {
+    /// Stores one run's results in one transaction; `replace_all` first deletes every earlier
+    /// run (what `sipscope analyze` does: its run covers all stored events). Returns the run id.
+    pub fn store_analysis(
+        &mut self,
+        kind: &str,
+        started_ns: i64,
+        finished_ns: i64,
+        result: &AnalysisResult,
+        replace_all: bool,
+    ) -> Result<i64, SinkError> {
+        self.flush_now()?;
+        let tx = self.conn.transaction()?;
+        if replace_all {
+            tx.execute("DELETE FROM analysis_runs", [])?;
+        }
+        tx.execute(
+            "INSERT INTO analysis_runs (kind, started_ns, finished_ns, events, flows_evicted) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![kind, started_ns, finished_ns, result.events as i64, result.flows_evicted as i64],
+        )?;
+        let run = tx.last_insert_rowid();
+        {
+            let mut st = tx.prepare(
+                "INSERT INTO flows (run_id, src_ip, first_ns, last_ns, packets, bytes, packets_per_s, methods, destinations,
+                 dest_ports, source_ports, users, dialled, responses, fingerprint, tool, variant, tool_verdict, similarity,
+                 strategy, ua_class, user_agent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+            )?;
+            for f in &result.flows {
+                st.execute(params![
+                    run,
+                    f.source.to_string(),
+                    f.first_ns,
+                    f.last_ns,
+                    f.packets as i64,
+                    f.bytes as i64,
+                    f.packets_per_second,
+                    json(&f.methods),
+                    f.destinations as i64,
+                    f.dest_ports as i64,
+                    f.source_ports,
+                    f.users as i64,
+                    f.dialled as i64,
+                    json(&f.responses),
+                    f.fingerprint,
+                    f.tool,
+                    f.variant,
+                    f.tool_verdict,
+                    f.similarity,
+                    f.strategy,
+                    f.ua_class,
+                    f.user_agent,
+                ])?;
+            }
+            let mut st = tx.prepare(
+                "INSERT INTO fingerprints (run_id, id, text, flows, packets, tool, variant, verdict, similarity)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for f in &result.fingerprints {
+                st.execute(params![
+                    run,
+                    f.id,
+                    f.text,
+                    f.flows as i64,
+                    f.packets as i64,
+                    f.tool,
+                    f.variant,
+                    f.verdict,
+                    f.similarity
+                ])?;
+            }
+            let mut st = tx.prepare(
+                "INSERT INTO stages (run_id, src_ip, node, stage, first_ns, last_ns, count, detail, samples)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for s in &result.stages {
+                st.execute(params![
+                    run,
+                    s.source.to_string(),
+                    s.node.as_deref().unwrap_or(""),
+                    s.stage,
+                    s.evidence.first_ns,
+                    s.evidence.last_ns,
+                    s.evidence.count as i64,
+                    json(&s.detail),
+                    json(&s.evidence.samples),
+                ])?;
+            }
+            let mut st = tx.prepare(
+                "INSERT INTO numbers (run_id, number, e164, country, number_type, attempts, variants, sources, first_ns,
+                 last_ns, variant_samples) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for n in &result.numbers {
+                st.execute(params![
+                    run,
+                    n.number,
+                    n.e164,
+                    n.country,
+                    n.number_type,
+                    n.attempts as i64,
+                    n.variants as i64,
+                    n.sources as i64,
+                    n.first_ns,
+                    n.last_ns,
+                    json(&n.variant_samples),
+                ])?;
+            }
+            let mut st = tx.prepare(
+                "INSERT INTO user_agents (run_id, user_agent, class, product, messages, sources)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for u in &result.user_agents {
+                st.execute(params![run, u.user_agent, u.class, u.product, u.messages as i64, u.sources as i64])?;
+            }
+            let mut st = tx.prepare(
+                "INSERT INTO sources (run_id, src_ip, first_ns, last_ns, messages, flows, nodes, tool, ua_class)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for s in &result.sources {
+                st.execute(params![
+                    run,
+                    s.source.to_string(),
+                    s.first_ns,
+                    s.last_ns,
+                    s.messages as i64,
+                    s.flows as i64,
+                    s.nodes as i64,
+                    s.tool,
+                    s.ua_class
+                ])?;
+            }
+            let mut st =
+                tx.prepare("INSERT INTO source_days (run_id, src_ip, day, messages) VALUES (?1, ?2, ?3, ?4)")?;
+            for (ip, day, n) in &result.days {
+                st.execute(params![run, ip.to_string(), day, *n as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(run)
+    }
+}
+
+/// JSON text of a map or list of strings and numbers (which always serialises).
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}

@@ -1,0 +1,63 @@
+//! Reading events back in time order (for `sipscope analyze` and reports).
+
+use crate::event::{Direction, Origin, SipEvent, Transport};
+use crate::sinks::SinkError;
+use rusqlite::Connection;
+use std::net::IpAddr;
+
+fn transport(s: &str) -> Transport {
+    match s {
+        "tcp" => Transport::Tcp,
+        "tls" => Transport::Tls,
+        "sctp" => Transport::Sctp,
+        "ws" => Transport::Ws,
+        _ => Transport::Udp,
+    }
+}
+
+fn direction(s: &str) -> Direction {
+    match s {
+        "in" => Direction::In,
+        "out" => Direction::Out,
+        _ => Direction::Unknown,
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    // Addresses were written by sipscope from `IpAddr`s; anything else reads as unspecified.
+    s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// Calls `f` with every stored event in time order (ties in insertion order); returns how many.
+pub fn each_event(conn: &Connection, mut f: impl FnMut(SipEvent)) -> Result<u64, SinkError> {
+    let mut stmt = conn.prepare(
+        "SELECT ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src, tunnel_dst,
+         direction, file_id, packet_no, raw FROM events ORDER BY ts_ns, id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        let tunnel = match (r.get::<_, Option<String>>(8)?, r.get::<_, Option<String>>(9)?) {
+            (Some(a), Some(b)) => Some((ip(&a), ip(&b))),
+            _ => None,
+        };
+        let origin = match (r.get::<_, Option<i64>>(11)?, r.get::<_, Option<i64>>(12)?) {
+            (Some(file_id), Some(packet)) => Some(Origin { file_id, packet: packet as u64 }),
+            _ => None,
+        };
+        f(SipEvent {
+            ts_ns: r.get(0)?,
+            sensor: r.get(1)?,
+            node: r.get(2)?,
+            transport: transport(&r.get::<_, String>(3)?),
+            src: (ip(&r.get::<_, String>(4)?), r.get(5)?),
+            dst: (ip(&r.get::<_, String>(6)?), r.get(7)?),
+            tunnel,
+            direction: direction(&r.get::<_, String>(10)?),
+            origin,
+            raw: r.get(13)?,
+        });
+        n += 1;
+    }
+    Ok(n)
+}
