@@ -217,6 +217,17 @@ impl Analyzer {
         }
     }
 
+    /// Flows closed so far, handed over: long runs store them as they close, so memory stays
+    /// bounded ([`Analyzer::finish`] returns only the rest).
+    pub fn drain_flows(&mut self) -> Vec<super::result::FlowRow> {
+        std::mem::take(&mut self.result.flows)
+    }
+
+    /// Flows closed and not yet handed over.
+    pub fn pending_flows(&self) -> usize {
+        self.result.flows.len()
+    }
+
     /// Closes every flow and returns all rows.
     pub fn finish(mut self) -> AnalysisResult {
         self.flows.drain(&mut self.closed);
@@ -246,7 +257,7 @@ impl Analyzer {
         result.days = self.activity.rows().collect();
         result.days.sort();
         self.libraries.finish(&mut result);
-        result.flows.sort_by(|a, b| (a.first_ns, a.source).cmp(&(b.first_ns, b.source)));
+        result.flows.sort_by_key(|f| (f.first_ns, f.source));
         result
     }
 }

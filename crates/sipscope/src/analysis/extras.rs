@@ -7,7 +7,7 @@ use super::flows::{CappedSet, FlowStats};
 use super::numbers::{Dialled, NumberStats, StatsLimits};
 use super::result::{AnalysisResult, FingerprintRow, FlowRow, NumberRow, UserAgentRow};
 use super::strategy::{StrategyConfig, StrategyTracker};
-use super::tools::{ToolLibrary, Verdict};
+use super::tools::{ToolLibrary, ToolMatch, Verdict};
 use super::user_agents::{classify, AgentLibrary, AgentTracker, RandomAgentConfig, UaClass};
 use crate::event::SipEvent;
 use sipscope_sip::Message;
@@ -16,6 +16,8 @@ use std::net::{IpAddr, SocketAddr};
 
 /// Distinct user-agent strings counted run-wide; later ones are counted as `(more agents)`.
 const MAX_AGENTS: usize = 20_000;
+/// Tool matches cached (by fingerprint id).
+const MAX_MATCHES: usize = 100_000;
 /// Distinct agents remembered per flow to name its most frequent one.
 const FLOW_AGENTS: usize = 16;
 
@@ -33,6 +35,9 @@ pub struct Libraries {
     agent_counts: HashMap<Option<String>, (u64, CappedSet<IpAddr>)>,
     agents_overflow: u64,
     fingerprints: HashMap<String, FingerprintRow>,
+    /// Tool matches by fingerprint id: many flows of one tool share a fingerprint, and
+    /// matching against every library entry costs far more than merging a flow.
+    matches: HashMap<String, ToolMatch>,
 }
 
 impl Libraries {
@@ -47,6 +52,7 @@ impl Libraries {
             agent_counts: HashMap::new(),
             agents_overflow: 0,
             fingerprints: HashMap::new(),
+            matches: HashMap::new(),
         }
     }
 
@@ -115,8 +121,8 @@ impl FlowExtras {
     pub fn new(libraries: &Libraries) -> FlowExtras {
         FlowExtras {
             fingerprint: FingerprintBuilder::new(),
-            strategy: StrategyTracker::new(libraries.strategy_config.clone()),
-            agents: AgentTracker::new(libraries.agent_config.clone()),
+            strategy: StrategyTracker::new(libraries.strategy_config),
+            agents: AgentTracker::new(libraries.agent_config),
             agent_histogram: Vec::new(),
         }
     }
@@ -143,8 +149,17 @@ impl FlowExtras {
         let (fingerprint, tool, variant, verdict, similarity) = if fp.packets() == 0 {
             (None, None, None, "none", 0.0)
         } else {
-            let m = libraries.tools.match_fingerprint(&fp);
             let id = fp.id();
+            let m = match libraries.matches.get(&id) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = libraries.tools.match_fingerprint(&fp);
+                    if libraries.matches.len() < MAX_MATCHES {
+                        libraries.matches.insert(id.clone(), m.clone());
+                    }
+                    m
+                }
+            };
             let row = libraries.fingerprints.entry(id.clone()).or_insert_with(|| FingerprintRow {
                 id: id.clone(),
                 text: fp.text(),

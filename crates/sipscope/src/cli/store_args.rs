@@ -25,6 +25,10 @@ pub struct StoreArgs {
     /// Print the summary as JSON on standard output.
     #[arg(long)]
     json: bool,
+    /// Do not run the analysis engine (flows, tools, stages, numbers …); `sipscope analyze`
+    /// can compute it later from stored events.
+    #[arg(long)]
+    no_analysis: bool,
 }
 
 impl StoreArgs {
@@ -35,7 +39,7 @@ impl StoreArgs {
             None => Nodes::default(),
         };
         let sensor = self.sensor.clone().unwrap_or_else(super::host_name);
-        Ok(EventOptions { sensor, nodes, events: self.events })
+        Ok(EventOptions { sensor, nodes, events: self.events, analysis: !self.no_analysis })
     }
 
     /// Opens (creating and migrating) the store.

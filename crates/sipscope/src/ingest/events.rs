@@ -2,6 +2,7 @@
 //! Shared by `ingest` (files) and `capture` (live).
 
 use super::summary::Summary;
+use crate::analysis::engine::Analyzer;
 use super::EventsMode;
 use crate::event::fields::{lossless_text, SipFields};
 use crate::event::{Direction, Origin, SipEvent};
@@ -18,6 +19,8 @@ pub struct EventOptions {
     pub nodes: Nodes,
     /// Which events to keep.
     pub events: EventsMode,
+    /// Run the analysis engine over every message (whatever `events` keeps).
+    pub analysis: bool,
 }
 
 /// Turns wire messages into events in a sink. The first sink error stops it; the caller checks
@@ -28,12 +31,19 @@ pub struct EventWriter<'s, S: EventSink> {
     file_id: Option<i64>,
     seen: u64,
     error: Option<SinkError>,
+    analyzer: Option<&'s mut Analyzer>,
 }
 
 impl<'s, S: EventSink> EventWriter<'s, S> {
     /// Writes into `sink`; `file_id` ties events to a capture file in the store.
     pub fn new(sink: &'s mut S, opts: &'s EventOptions, file_id: Option<i64>) -> Self {
-        EventWriter { sink, opts, file_id, seen: 0, error: None }
+        EventWriter { sink, opts, file_id, seen: 0, error: None, analyzer: None }
+    }
+
+    /// Also feeds every message to `analyzer`.
+    pub fn with_analyzer(mut self, analyzer: Option<&'s mut Analyzer>) -> Self {
+        self.analyzer = analyzer;
+        self
     }
 
     /// True once the sink has failed.
@@ -54,7 +64,7 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
         if self.error.is_some() {
             return;
         }
-        if self.opts.events == EventsMode::None {
+        if self.opts.events == EventsMode::None && self.analyzer.is_none() {
             // Counts only: the start line says everything the counters need, and a telescope
             // archive is read ten times faster without the full parse.
             count_start_line(summary, m.bytes);
@@ -72,7 +82,7 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
             EventsMode::None => false,
             EventsMode::Sample(n) => (self.seen - 1).is_multiple_of(n),
         };
-        if !keep {
+        if !keep && self.analyzer.is_none() {
             return;
         }
         let event = SipEvent {
@@ -87,6 +97,12 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
             origin: self.file_id.map(|file_id| Origin { file_id, packet: m.packet }),
             raw: m.bytes.to_vec(),
         };
+        if let Some(analyzer) = self.analyzer.as_deref_mut() {
+            analyzer.observe(&event, Some(&msg));
+        }
+        if !keep {
+            return;
+        }
         match self.sink.write(&event, &SipFields::extract(&msg)) {
             Ok(()) => summary.events_stored += 1,
             Err(e) => self.error = Some(e),

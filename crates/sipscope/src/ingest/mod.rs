@@ -8,6 +8,7 @@ pub mod events;
 pub mod progress;
 pub mod summary;
 
+use crate::analysis::engine::{AnalysisConfig, Analyzer};
 use crate::sinks::sqlite::{BackgroundStore, FileStart, Store};
 use crate::sinks::SinkError;
 use crate::sources::pcap::{self, Item};
@@ -115,6 +116,7 @@ pub fn run(files: &[PathBuf], store: Store, opts: &IngestOptions) -> Result<Summ
 
 fn run_files(files: &[PathBuf], store: &mut BackgroundStore, opts: &IngestOptions) -> Result<Summary, IngestError> {
     let started = std::time::Instant::now();
+    let mut analysis = Analysis::new(opts.events.analysis);
     let mut summary = Summary::default();
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let mut progress = Progress::new(total, opts.quiet);
@@ -145,13 +147,15 @@ fn run_files(files: &[PathBuf], store: &mut BackgroundStore, opts: &IngestOption
         let before = summary.packets;
         let messages_before = summary.sip_messages;
         let problems_before = summary.problems;
-        match ingest_file(path, file_id, store, opts, &mut summary, &mut progress, done_bytes) {
+        analysis.begin(store)?;
+        match ingest_file(path, file_id, store, opts, &mut summary, (&mut progress, done_bytes), analysis.engine()) {
             Ok(()) => {
                 summary.files += 1;
                 let skipped = summary.problems - problems_before;
                 let (packets, messages) = (summary.packets - before, summary.sip_messages - messages_before);
                 let now = now_ns();
                 store.call(move |s| s.finish_file(file_id, packets, messages, skipped, now))?;
+                analysis.hand_over_flows(store)?;
             }
             Err(FileError::Capture(e)) => {
                 summary.files_unreadable += 1;
@@ -161,9 +165,55 @@ fn run_files(files: &[PathBuf], store: &mut BackgroundStore, opts: &IngestOption
         }
         done_bytes += size;
     }
+    analysis.finish(store)?;
     progress.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The analysis engine over an ingest run: one run in the store, opened with the first file
+/// ingested, flows handed over after each file, the rest stored at the end.
+struct Analysis {
+    engine: Option<Analyzer>,
+    run: Option<i64>,
+    started_ns: i64,
+}
+
+impl Analysis {
+    fn new(enabled: bool) -> Analysis {
+        Analysis { engine: enabled.then(|| Analyzer::new(AnalysisConfig::default())), run: None, started_ns: now_ns() }
+    }
+
+    fn engine(&mut self) -> Option<&mut Analyzer> {
+        self.engine.as_mut()
+    }
+
+    fn begin(&mut self, store: &mut BackgroundStore) -> Result<(), SinkError> {
+        if self.engine.is_some() && self.run.is_none() {
+            let started = self.started_ns;
+            self.run = Some(store.call(move |s| s.begin_analysis_run("ingest", started, false))?);
+        }
+        Ok(())
+    }
+
+    fn hand_over_flows(&mut self, store: &mut BackgroundStore) -> Result<(), SinkError> {
+        if let (Some(engine), Some(run)) = (self.engine.as_mut(), self.run) {
+            let flows = engine.drain_flows();
+            if !flows.is_empty() {
+                store.call(move |s| s.append_flows(run, &flows))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, store: &mut BackgroundStore) -> Result<(), SinkError> {
+        if let (Some(engine), Some(run)) = (self.engine.take(), self.run) {
+            let result = engine.finish();
+            let now = now_ns();
+            store.call(move |s| s.finish_analysis_run(run, now, &result))?;
+        }
+        Ok(())
+    }
 }
 
 enum FileError {
@@ -177,13 +227,13 @@ fn ingest_file(
     store: &mut BackgroundStore,
     opts: &IngestOptions,
     summary: &mut Summary,
-    progress: &mut Progress,
-    done_bytes: u64,
+    (progress, done_bytes): (&mut Progress, u64),
+    analyzer: Option<&mut Analyzer>,
 ) -> Result<(), FileError> {
     let shown = path.display().to_string();
     let mut reader = pcap::open(path).map_err(FileError::Capture)?;
     let mut wire = WireDecoder::new();
-    let mut writer = EventWriter::new(store, &opts.events, Some(file_id));
+    let mut writer = EventWriter::new(store, &opts.events, Some(file_id)).with_analyzer(analyzer);
     loop {
         let item = match reader.next_item() {
             Ok(Some(item)) => item,

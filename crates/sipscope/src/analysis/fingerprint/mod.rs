@@ -7,11 +7,11 @@ mod cells;
 mod substitute;
 #[cfg(test)]
 mod tests;
+mod text;
 
 pub use cells::{Cells, MergedValue, PLACEHOLDER};
 pub use substitute::{Substitution, DEST_IP, DEST_PORT, SOURCE_IP, SOURCE_PORT};
 
-use sha2::{Digest, Sha256};
 use sipscope_sip::sdp::Sdp;
 use sipscope_sip::{HeaderName, Message, StartLine};
 use std::collections::BTreeSet;
@@ -162,7 +162,6 @@ impl Fingerprint {
     /// ACK after its INVITE), or that add different optional keys at the same place, merge to
     /// the same order whichever comes first.
     fn merge(&mut self, cursor: &mut Option<usize>, bound: Option<usize>, key: &str, name: &[u8], value: &[u8]) {
-        self.truncated_values += u64::from(value.len() > MAX_VALUE_LEN);
         let pos = match self.position(key) {
             Some(pos) => pos,
             None if self.keys.len() >= MAX_KEYS => {
@@ -185,6 +184,7 @@ impl Fingerprint {
             self.order_varied = true;
         }
         *cursor = Some(pos);
+        self.truncated_values += u64::from(value.len() > MAX_VALUE_LEN);
         let entry = &mut self.keys[pos];
         let name = &name[..name.len().min(MAX_NAME_LEN)];
         if entry.value.present() == 0 {
@@ -262,43 +262,5 @@ impl Fingerprint {
     /// Packets whose method was not kept because [`MAX_METHODS`] were already kept.
     pub fn dropped_methods(&self) -> u64 {
         self.dropped_methods
-    }
-
-    /// The readable fingerprint, one `key:value` per line like the paper's NMap example:
-    /// `start:` (methods, Request-URI), then every key sorted by name (so the text does not
-    /// depend on header order), then `order:` (the names as written, in merged order, `?` after
-    /// a key some packets lacked). Placeholders are [`PLACEHOLDER`]; counters are left out, so
-    /// flows of one tool of any length share the text.
-    pub fn text(&self) -> String {
-        let methods: Vec<&str> = self.methods().collect();
-        let mut out = format!("start:{}", methods.join(","));
-        if self.request_uri.present() > 0 {
-            out.push(' ');
-            out.push_str(&self.request_uri.text());
-        }
-        out.push('\n');
-        let mut sorted: Vec<&KeyFingerprint> = self.keys.iter().collect();
-        sorted.sort_by(|a, b| a.key.cmp(&b.key));
-        for k in sorted {
-            out.push_str(&k.key);
-            out.push(':');
-            out.push_str(&k.value.text());
-            out.push('\n');
-        }
-        let order: Vec<String> = self
-            .keys
-            .iter()
-            .map(|k| format!("{}{}", k.name.text(), if k.value.present() < self.packets { "?" } else { "" }))
-            .collect();
-        out.push_str("order:");
-        out.push_str(&order.join(","));
-        out.push('\n');
-        out
-    }
-
-    /// A stable short id: the first 16 hex digits of the SHA-256 of [`Fingerprint::text`].
-    pub fn id(&self) -> String {
-        let digest = Sha256::digest(self.text().as_bytes());
-        hex::encode(&digest[..8])
     }
 }

@@ -1,6 +1,7 @@
 //! The merge, the address substitution, keys, caps and the text.
 
 use super::*;
+use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 
 const SRC: &str = "192.0.2.10:5062";
@@ -83,13 +84,14 @@ fn the_source_wins_when_source_and_destination_are_equal() {
     let fp = build(&[options(&["To: <sip:100@127.0.0.1:5060>"])], "127.0.0.1:5060", "127.0.0.1:5060");
     assert_eq!(fp.value("to").unwrap().text(), "<sip:100@SourceIP:SourcePort>");
     assert!(fp.same_ip() && fp.same_port());
+    assert!(fp.text().ends_with("\nsame:ip,port\n"), "{}", fp.text());
 }
 
 #[test]
 fn compact_and_full_names_are_one_key_and_the_spelling_is_kept_in_the_order() {
     let compact = options(&["v: SIP/2.0/UDP nm", "f: <sip:a@a>", "i: 1", "m: <sip:a@a>", "l: 0"]);
     let full = options(&["Via: SIP/2.0/UDP nm", "From: <sip:a@a>", "Call-ID: 1", "Contact: <sip:a@a>", "l: 0"]);
-    let fp = build(&[compact.clone()], SRC, DST);
+    let fp = build(std::slice::from_ref(&compact), SRC, DST);
     assert_eq!(fp.text().lines().last(), Some("order:v,f,i,m,l"));
     let fp = build(&[compact, full], SRC, DST);
     let keys: Vec<&str> = fp.keys().iter().map(|k| k.key.as_str()).collect();

@@ -86,6 +86,11 @@ fn a_user_file_replaces_and_adds_entries_and_unknown_fields_are_refused() {
     let twice = "[[tool]]\nname='a'\nvariant='b'\nfields={x='1'}\n[[tool]]\nname='a'\nvariant='b'\nfields={x='2'}\n";
     assert!(ToolLibrary::from_toml(twice, "t").unwrap_err().to_string().contains("defined twice"));
     assert!(ToolLibrary::from_toml("[[tool]]\nname='a'\nvariant='b'\nfields={}\n", "t").is_err());
+    let zero = "[[tool]]\nname='a'\nvariant='b'\nfields={x='1'}\nweights={x=0.0}\n";
+    assert!(ToolLibrary::from_toml(zero, "t").unwrap_err().to_string().contains("positive"));
+    let weighted = "[[tool]]\nname='a'\nvariant='b'\nfields={User-Agent='x'}\nweights={USER-AGENT=9.5}\n";
+    let fp = flow(&[lines(&["User-Agent: x"])]);
+    assert_eq!(ToolLibrary::from_toml(weighted, "t").unwrap().explain(&fp, 0)[0].weight, 9.5);
     assert!(matches!(ToolLibrary::load(&dir.path().join("missing.toml")), Err(ToolLibraryError::Io(..))));
 }
 
@@ -151,6 +156,10 @@ fn a_friendly_scanner_with_a_changed_user_agent_is_table_one_row_two() {
     let found = library.match_fingerprint(&fp);
     assert_eq!((found.tool.as_str(), found.variant.as_str()), ("SIPVicious", "Changed user"), "{}", fp.text());
     assert_eq!((found.table, found.base.as_deref(), found.verdict), (Some(2), Some("SIPVicious"), Verdict::Exact));
+    // Against svmap itself, a changed User-Agent alone is enough to fall below Exact.
+    let svmap = library.entries().iter().position(|e| e.variant == "svmap").unwrap();
+    let candidate = library.rank(&fp).into_iter().find(|c| c.entry == svmap).unwrap();
+    assert!((DERIVED_THRESHOLD..EXACT_THRESHOLD).contains(&candidate.similarity), "{candidate:?}");
     // Without its sipvicious From/To as well, it is only derived from SIPVicious.
     let mut changed = svmap_with_agent("PolycomSoundPointIP");
     changed[2] = "To: \"1001\"<sip:1001@10.0.0.1>".into();

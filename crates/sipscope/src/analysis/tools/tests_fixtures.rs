@@ -28,12 +28,19 @@ fn source_port(folder: &str) -> Option<u16> {
 /// 127.0.0.1 (or ::1 for an IPv6 target) on the folder's port. Empty datagrams do not parse
 /// and are skipped, as the flow table would.
 pub(super) fn fingerprint_folder(folder: &str) -> Fingerprint {
+    fingerprint_files(folder, false)
+}
+
+fn fingerprint_files(folder: &str, reversed: bool) -> Fingerprint {
     let mut files: Vec<_> = std::fs::read_dir(format!("{DIR}{folder}"))
         .unwrap_or_else(|e| panic!("{folder}: {e}"))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "sip"))
         .collect();
     files.sort();
+    if reversed {
+        files.reverse();
+    }
     let mut builder = FingerprintBuilder::new();
     for path in files {
         let bytes = std::fs::read(&path).unwrap();
@@ -90,11 +97,25 @@ fn every_fixture_folder_is_attributed_to_the_tool_that_sent_it() {
             let why = explain(&library, &fp);
             assert_eq!((found.tool.as_str(), found.variant.as_str()), (tool, variant), "{folder}:\n{why}");
             assert_eq!(found.verdict, Verdict::Exact, "{folder}:\n{why}");
+            assert!(found.similarity >= EXACT_THRESHOLD + 0.05, "{folder}: a thin margin\n{why}");
             folders += 1;
         }
     }
     let on_disk = std::fs::read_dir(DIR).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).count();
     assert_eq!(folders, on_disk, "a fixture folder is not covered");
+}
+
+#[test]
+fn every_folder_gives_the_same_text_in_reverse_order() {
+    for entry in std::fs::read_dir(DIR).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            let folder = path.file_name().unwrap().to_str().unwrap();
+            let (forward, backward) = (fingerprint_files(folder, false), fingerprint_files(folder, true));
+            assert_eq!(forward.text(), backward.text(), "{folder}");
+            assert_eq!(forward.id(), backward.id(), "{folder}");
+        }
+    }
 }
 
 #[test]

@@ -6,8 +6,8 @@ use crate::sinks::SinkError;
 use rusqlite::params;
 
 impl Store {
-    /// Stores one run's results in one transaction; `replace_all` first deletes every earlier
-    /// run (what `sipscope analyze` does: its run covers all stored events). Returns the run id.
+    /// Stores one run's results at once (`sipscope analyze`); `replace_all` first deletes
+    /// every earlier run. Returns the run id.
     pub fn store_analysis(
         &mut self,
         kind: &str,
@@ -16,49 +16,50 @@ impl Store {
         result: &AnalysisResult,
         replace_all: bool,
     ) -> Result<i64, SinkError> {
+        let run = self.begin_analysis_run(kind, started_ns, replace_all)?;
+        self.finish_analysis_run(run, finished_ns, result)?;
+        Ok(run)
+    }
+
+    /// Opens a run of the engine (`replace_all`: after deleting every earlier run).
+    pub fn begin_analysis_run(&mut self, kind: &str, started_ns: i64, replace_all: bool) -> Result<i64, SinkError> {
         self.flush_now()?;
         let tx = self.conn.transaction()?;
         if replace_all {
             tx.execute("DELETE FROM analysis_runs", [])?;
         }
-        tx.execute(
-            "INSERT INTO analysis_runs (kind, started_ns, finished_ns, events, flows_evicted) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![kind, started_ns, finished_ns, result.events as i64, result.flows_evicted as i64],
-        )?;
+        tx.execute("INSERT INTO analysis_runs (kind, started_ns) VALUES (?1, ?2)", params![kind, started_ns])?;
         let run = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(run)
+    }
+
+    /// Adds flows closed so far to a run (long runs hand them over as they close, so memory
+    /// stays bounded).
+    pub fn append_flows(&mut self, run: i64, flows: &[crate::analysis::result::FlowRow]) -> Result<(), SinkError> {
+        self.flush_now()?;
+        let tx = self.conn.transaction()?;
+        insert_flows(&tx, run, flows)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Writes everything else of a run (and its remaining flows) and closes it.
+    pub fn finish_analysis_run(
+        &mut self,
+        run: i64,
+        finished_ns: i64,
+        result: &AnalysisResult,
+    ) -> Result<(), SinkError> {
+        self.flush_now()?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE analysis_runs SET finished_ns = ?2, events = events + ?3, flows_evicted = flows_evicted + ?4
+             WHERE id = ?1",
+            params![run, finished_ns, result.events as i64, result.flows_evicted as i64],
+        )?;
+        insert_flows(&tx, run, &result.flows)?;
         {
-            let mut st = tx.prepare(
-                "INSERT INTO flows (run_id, src_ip, first_ns, last_ns, packets, bytes, packets_per_s, methods, destinations,
-                 dest_ports, source_ports, users, dialled, responses, fingerprint, tool, variant, tool_verdict, similarity,
-                 strategy, ua_class, user_agent)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-            )?;
-            for f in &result.flows {
-                st.execute(params![
-                    run,
-                    f.source.to_string(),
-                    f.first_ns,
-                    f.last_ns,
-                    f.packets as i64,
-                    f.bytes as i64,
-                    f.packets_per_second,
-                    json(&f.methods),
-                    f.destinations as i64,
-                    f.dest_ports as i64,
-                    f.source_ports,
-                    f.users as i64,
-                    f.dialled as i64,
-                    json(&f.responses),
-                    f.fingerprint,
-                    f.tool,
-                    f.variant,
-                    f.tool_verdict,
-                    f.similarity,
-                    f.strategy,
-                    f.ua_class,
-                    f.user_agent,
-                ])?;
-            }
             let mut st = tx.prepare(
                 "INSERT INTO fingerprints (run_id, id, text, flows, packets, tool, variant, verdict, similarity)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -143,8 +144,48 @@ impl Store {
             }
         }
         tx.commit()?;
-        Ok(run)
+        Ok(())
     }
+}
+
+fn insert_flows(
+    tx: &rusqlite::Transaction<'_>,
+    run: i64,
+    flows: &[crate::analysis::result::FlowRow],
+) -> Result<(), SinkError> {
+    let mut st = tx.prepare(
+                "INSERT INTO flows (run_id, src_ip, first_ns, last_ns, packets, bytes, packets_per_s, methods, destinations,
+                 dest_ports, source_ports, users, dialled, responses, fingerprint, tool, variant, tool_verdict, similarity,
+                 strategy, ua_class, user_agent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+            )?;
+    for f in flows {
+        st.execute(params![
+            run,
+            f.source.to_string(),
+            f.first_ns,
+            f.last_ns,
+            f.packets as i64,
+            f.bytes as i64,
+            f.packets_per_second,
+            json(&f.methods),
+            f.destinations as i64,
+            f.dest_ports as i64,
+            f.source_ports,
+            f.users as i64,
+            f.dialled as i64,
+            json(&f.responses),
+            f.fingerprint,
+            f.tool,
+            f.variant,
+            f.tool_verdict,
+            f.similarity,
+            f.strategy,
+            f.ua_class,
+            f.user_agent,
+        ])?;
+    }
+    Ok(())
 }
 
 /// JSON text of a map or list of strings and numbers (which always serialises).

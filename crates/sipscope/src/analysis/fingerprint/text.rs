@@ -1,0 +1,55 @@
+//! The readable text of a fingerprint and its id.
+
+use super::{Fingerprint, KeyFingerprint};
+use sha2::{Digest, Sha256};
+
+impl Fingerprint {
+    /// The readable fingerprint, one `key:value` per line like the paper's NMap example:
+    /// `start:` (methods, Request-URI), then every key sorted by name (so the text does not
+    /// depend on header order), then `order:` (the names as written, in merged order, `?` after
+    /// a key some packets lacked), and `same:ip`, `same:port` or `same:ip,port` when
+    /// [`Fingerprint::same_ip`] / [`Fingerprint::same_port`]. Placeholders are
+    /// [`super::PLACEHOLDER`]; counters are left out, so flows of one tool of any length share the
+    /// text.
+    pub fn text(&self) -> String {
+        let methods: Vec<&str> = self.methods().collect();
+        let mut out = format!("start:{}", methods.join(","));
+        if self.request_uri.present() > 0 {
+            out.push(' ');
+            out.push_str(&self.request_uri.text());
+        }
+        out.push('\n');
+        let mut sorted: Vec<&KeyFingerprint> = self.keys.iter().collect();
+        sorted.sort_by(|a, b| a.key.cmp(&b.key));
+        for k in sorted {
+            out.push_str(&k.key);
+            out.push(':');
+            out.push_str(&k.value.text());
+            out.push('\n');
+        }
+        let order: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| format!("{}{}", k.name.text(), if k.value.present() < self.packets { "?" } else { "" }))
+            .collect();
+        out.push_str("order:");
+        out.push_str(&order.join(","));
+        out.push('\n');
+        // The tokens mean something else then (the matcher reads DestIP as SourceIP), so two
+        // flows with one text must not differ here.
+        let same: Vec<&str> = [(self.same_ip, "ip"), (self.same_port, "port")]
+            .into_iter()
+            .filter_map(|(set, what)| set.then_some(what))
+            .collect();
+        if !same.is_empty() {
+            out.push_str(&format!("same:{}\n", same.join(",")));
+        }
+        out
+    }
+
+    /// A stable short id: the first 16 hex digits of the SHA-256 of [`Fingerprint::text`].
+    pub fn id(&self) -> String {
+        let digest = Sha256::digest(self.text().as_bytes());
+        hex::encode(&digest[..8])
+    }
+}
