@@ -13,6 +13,31 @@ use sipscope_sip::{HeaderName, Message};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+/// An engine whose results go to one run in the store.
+pub struct Session {
+    /// The engine.
+    pub analyzer: Analyzer,
+    /// Its run id (`analysis_runs.id`).
+    pub run: i64,
+}
+
+/// What the engine needs of an event, borrowed (so a honeypot need not build the event first).
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// Time, ns.
+    pub ts_ns: i64,
+    /// Source address and port.
+    pub src: (IpAddr, u16),
+    /// Destination address and port.
+    pub dst: (IpAddr, u16),
+    /// Node hit.
+    pub node: Option<&'a str>,
+    /// Received, sent, or unknown.
+    pub direction: Direction,
+    /// Message size.
+    pub bytes: usize,
+}
+
 /// Settings of the engine; every field has a default (`docs/analysis.md`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -93,6 +118,19 @@ impl Analyzer {
     /// Takes one event and its parsed message (events that did not parse count for activity
     /// only).
     pub fn observe(&mut self, ev: &SipEvent, msg: Option<&Message<'_>>) {
+        let seen = Seen {
+            ts_ns: ev.ts_ns,
+            src: ev.src,
+            dst: ev.dst,
+            node: ev.node.as_deref(),
+            direction: ev.direction,
+            bytes: ev.raw.len(),
+        };
+        self.observe_seen(&seen, msg);
+    }
+
+    /// Like [`Analyzer::observe`] for a message not (yet) made into an event.
+    pub fn observe_seen(&mut self, ev: &Seen<'_>, msg: Option<&Message<'_>>) {
         self.result.events += 1;
         let ts = ev.ts_ns;
         if self.last_expiry_ns == i64::MIN || ts.saturating_sub(self.last_expiry_ns) >= EXPIRY_EVERY_NS {
@@ -113,7 +151,7 @@ impl Analyzer {
         }
     }
 
-    fn request(&mut self, ev: &SipEvent, msg: &Message<'_>) {
+    fn request(&mut self, ev: &Seen<'_>, msg: &Message<'_>) {
         let (ts, source) = (ev.ts_ns, ev.src.0);
         let method = String::from_utf8_lossy(msg.method().unwrap_or_default()).into_owned();
         let ruri_user = msg.request_uri().and_then(|u| u.user).map(lossless);
@@ -124,14 +162,14 @@ impl Analyzer {
         // An INVITE's Request-URI user is classified once: toll fraud and the numbers table.
         let dialled = if method == "INVITE" { ruri_user.as_deref().map(super::numbers::classify) } else { None };
         let external_number = matches!(dialled, Some(super::numbers::Dialled::Number(_)));
-        if !self.track_source(source, ts, ev.node.as_deref()) {
+        if !self.track_source(source, ts, ev.node) {
             return;
         }
         self.activity.observe(source, ts);
         let libraries = &mut self.libraries;
         let (flow, extras) = self.flows.flow(source, ts, || FlowExtras::new(libraries), &mut self.closed);
         flow.packets += 1;
-        flow.bytes += ev.raw.len() as u64;
+        flow.bytes += ev.bytes as u64;
         *flow.methods.entry(method.clone()).or_insert(0) += 1;
         flow.destinations.insert(ev.dst.0);
         flow.dest_ports.insert(ev.dst.1);
@@ -156,20 +194,20 @@ impl Analyzer {
             external_number,
             call_id: msg.call_id().map(std::str::from_utf8).and_then(Result::ok),
         };
-        for key in stage_keys(source, &ev.node) {
+        for key in stage_keys(source, ev.node) {
             self.stages.entry(key).or_default().request(&request);
         }
         self.closed_flows_if_any();
     }
 
-    fn answer(&mut self, ev: &SipEvent, msg: &Message<'_>, status: u32) {
+    fn answer(&mut self, ev: &Seen<'_>, msg: &Message<'_>, status: u32) {
         let target = ev.dst.0;
         if let Some((flow, _)) = self.flows.get_mut(&target) {
             *flow.responses.entry(status).or_insert(0) += 1;
         }
         let cseq_method = msg.cseq().map(|c| String::from_utf8_lossy(c.method).into_owned()).unwrap_or_default();
         let call_id = msg.call_id().map(std::str::from_utf8).and_then(Result::ok);
-        for key in stage_keys(target, &ev.node) {
+        for key in stage_keys(target, ev.node) {
             if let Some(state) = self.stages.get_mut(&key) {
                 state.answer(ev.ts_ns, status, &cseq_method, call_id);
             }
@@ -279,8 +317,8 @@ fn stage_row(source: IpAddr, node: Option<String>, stage: Stage, evidence: Evide
 }
 
 /// Stage state is kept for the source overall and, when the event has a node, per node.
-fn stage_keys(source: IpAddr, node: &Option<String>) -> impl Iterator<Item = (IpAddr, Option<String>)> {
-    std::iter::once((source, None)).chain(node.clone().map(|n| (source, Some(n))))
+fn stage_keys(source: IpAddr, node: Option<&str>) -> impl Iterator<Item = (IpAddr, Option<String>)> {
+    std::iter::once((source, None)).chain(node.map(|n| (source, Some(n.to_owned()))))
 }
 
 fn lossless(bytes: &[u8]) -> String {

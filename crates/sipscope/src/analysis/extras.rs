@@ -2,6 +2,7 @@
 //! user agents) and the run-wide tables (numbers, user agents, fingerprints), joined to the
 //! engine here.
 
+use super::engine::Seen;
 use super::fingerprint::FingerprintBuilder;
 use super::flows::{CappedSet, FlowStats};
 use super::numbers::{Dialled, NumberStats, StatsLimits};
@@ -9,7 +10,6 @@ use super::result::{AnalysisResult, FingerprintRow, FlowRow, NumberRow, UserAgen
 use super::strategy::{StrategyConfig, StrategyTracker};
 use super::tools::{ToolLibrary, ToolMatch, Verdict};
 use super::user_agents::{classify, AgentLibrary, AgentTracker, RandomAgentConfig, UaClass};
-use crate::event::SipEvent;
 use sipscope_sip::Message;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -128,7 +128,7 @@ impl FlowExtras {
     }
 
     /// Takes one request of the flow.
-    pub fn observe(&mut self, ev: &SipEvent, msg: &Message<'_>, libraries: &mut Libraries) {
+    pub fn observe(&mut self, ev: &Seen<'_>, msg: &Message<'_>, libraries: &mut Libraries) {
         let src = SocketAddr::new(ev.src.0, ev.src.1);
         let dst = SocketAddr::new(ev.dst.0, ev.dst.1);
         self.fingerprint.add(msg, src, dst);

@@ -6,6 +6,7 @@
 
 use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
+use sipscope::analysis::engine::{AnalysisConfig, Analyzer, Session};
 use sipscope::sources::live::{self, LiveCapture, LiveOptions};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -64,6 +65,15 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     }
 
     eprintln!("sipscope: capturing on {} ({}); Ctrl-C stops", capture.iface(), capture.link_type_name());
-    let summary = live::run(capture, &mut store, &events, &opts, &stop)?;
+    let mut analysis = if events.analysis {
+        let run = store.begin_analysis_run("capture", sipscope::honeypot::net::now_ns(), false)?;
+        Some(Session { analyzer: Analyzer::new(AnalysisConfig::default()), run })
+    } else {
+        None
+    };
+    let summary = live::run(capture, &mut store, &events, &opts, &stop, analysis.as_mut())?;
+    if let Some(Session { analyzer, run }) = analysis {
+        store.finish_analysis_run(run, sipscope::honeypot::net::now_ns(), &analyzer.finish())?;
+    }
     args.store.finish(&summary)
 }

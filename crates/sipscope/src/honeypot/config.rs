@@ -65,6 +65,10 @@ pub struct HoneypotConfig {
     /// Password intelligence.
     #[serde(default)]
     pub intel: IntelConfig,
+    /// Run the analysis engine (flows, tools, stages, numbers …) over every message, storing
+    /// its results when the honeypot stops (closed flows as they close).
+    #[serde(default = "yes")]
+    pub analysis: bool,
 }
 
 /// One listening socket.

@@ -8,6 +8,7 @@ use super::human_log::{escape, HumanLog};
 use super::intel::{Intel, IntelJob, Recovery};
 use super::limits::{udp_overhead, Admission, Limiter};
 use super::pbx::{compacted, AuthAttempt, Handled, Incoming, Pbx};
+use crate::analysis::engine::{AnalysisConfig, Analyzer, Seen, Session};
 use crate::event::fields::{lossless_text, SipFields};
 use crate::event::{Direction, SipEvent, Transport};
 use crate::nodes::Nodes;
@@ -76,6 +77,7 @@ pub struct Core {
     max_message: usize,
     state: Mutex<State>,
     recorder: Mutex<Recorder>,
+    analysis: Mutex<Option<Session>>,
     /// Counters.
     pub stats: Stats,
 }
@@ -118,12 +120,20 @@ impl Core {
             None
         };
         let next_attempt_id = store.call(|s| s.next_auth_attempt_id())?;
+        let analysis = if config.analysis {
+            let started = super::net::now_ns();
+            let run = store.call(move |s| s.begin_analysis_run("honeypot", started, false))?;
+            Some(Session { analyzer: Analyzer::new(AnalysisConfig::default()), run })
+        } else {
+            None
+        };
         Ok(Core {
             sensor,
             nodes,
             max_message: config.limits.max_message_bytes,
             state: Mutex::new(State { pbx, limiter: Limiter::new(&config.limits) }),
             recorder: Mutex::new(Recorder { store, jsonl, human, intel, recoveries, next_attempt_id }),
+            analysis: Mutex::new(analysis),
             stats: Stats::default(),
         })
     }
@@ -148,6 +158,10 @@ impl Core {
             if let Some((note, counter)) = refused {
                 counter.fetch_add(1, Ordering::Relaxed);
                 drop(state);
+                // Not answered, but an attack all the same: recorded and analysed.
+                let framing = if udp { sipscope_sip::Transport::Datagram } else { sipscope_sip::Transport::Stream };
+                let parsed = sipscope_sip::Message::parse_with(packet.bytes, framing, sipscope_sip::Limits::default());
+                self.analyse(packet, parsed.as_ref().ok(), &[]);
                 self.record(packet, Handled { note, ..Handled::default() }, &[], None);
                 return Vec::new();
             }
@@ -187,11 +201,27 @@ impl Core {
                     }
                 }
             }
+            drop(state);
+            self.analyse(packet, parsed.as_ref().and_then(|p| p.as_ref().ok()), &sent);
             (handled, sent)
         };
         self.stats.answers.fetch_add(replies.len() as u64, Ordering::Relaxed);
         self.record(packet, handled, &replies, request_fields);
         replies
+    }
+
+    /// Feeds the request and the answers sent to the analysis engine.
+    fn analyse(&self, packet: Packet<'_>, request: Option<&sipscope_sip::Message<'_>>, replies: &[Vec<u8>]) {
+        let Ok(mut guard) = self.analysis.lock() else { return };
+        let Some(session) = guard.as_mut() else { return };
+        let node = self.nodes.find(None, packet.local.ip()).map(|n| n.name.as_str());
+        let (remote, local) = ((packet.source.ip(), packet.source.port()), (packet.local.ip(), packet.local.port()));
+        let seen = |direction, src, dst, bytes| Seen { ts_ns: packet.now_ns, src, dst, node, direction, bytes };
+        session.analyzer.observe_seen(&seen(Direction::In, remote, local, packet.bytes.len()), request);
+        for reply in replies {
+            let msg = sipscope_sip::parse(reply).ok();
+            session.analyzer.observe_seen(&seen(Direction::Out, local, remote, reply.len()), msg.as_ref());
+        }
     }
 
     /// Stores the request, the answers, the attempt and bindings; logs the human line.
@@ -242,9 +272,16 @@ impl Core {
         }
     }
 
-    /// Finishes password recovery, stores what it found and makes every event durable.
+    /// Finishes password recovery and the analysis, stores what they found and makes every
+    /// event durable.
     pub fn finish(&self) -> Result<(), SinkError> {
+        let session = self.analysis.lock().ok().and_then(|mut a| a.take());
         let mut rec = self.recorder.lock().map_err(|_| SinkError::Writer("recorder poisoned".into()))?;
+        if let Some(Session { analyzer, run }) = session {
+            let result = analyzer.finish();
+            let now = super::net::now_ns();
+            rec.store.call(move |s| s.finish_analysis_run(run, now, &result))?;
+        }
         if let Some(intel) = rec.intel.take() {
             intel.finish();
         }
@@ -255,9 +292,14 @@ impl Core {
         rec.store.flush()
     }
 
-    /// Makes everything durable without stopping (periodic commits).
+    /// Makes everything durable without stopping (periodic commits); closed flows go to the
+    /// store as well, so the engine's memory stays bounded.
     pub fn flush(&self) -> Result<(), SinkError> {
+        let flows = self.analysis.lock().ok().and_then(|mut a| a.as_mut().map(|s| (s.run, s.analyzer.drain_flows())));
         let mut rec = self.recorder.lock().map_err(|_| SinkError::Writer("recorder poisoned".into()))?;
+        if let Some((run, flows)) = flows.filter(|(_, f)| !f.is_empty()) {
+            rec.store.store_flows(run, flows)?;
+        }
         rec.drain_recoveries(&self.stats);
         if let Some(j) = rec.jsonl.as_mut() {
             let _ = j.flush();

@@ -2,8 +2,8 @@
 //! Shared by `ingest` (files) and `capture` (live).
 
 use super::summary::Summary;
-use crate::analysis::engine::Analyzer;
 use super::EventsMode;
+use crate::analysis::engine::Analyzer;
 use crate::event::fields::{lossless_text, SipFields};
 use crate::event::{Direction, Origin, SipEvent};
 use crate::nodes::Nodes;
@@ -38,6 +38,11 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
     /// Writes into `sink`; `file_id` ties events to a capture file in the store.
     pub fn new(sink: &'s mut S, opts: &'s EventOptions, file_id: Option<i64>) -> Self {
         EventWriter { sink, opts, file_id, seen: 0, error: None, analyzer: None }
+    }
+
+    /// The analyzer fed, if any.
+    pub fn analyzer(&mut self) -> Option<&mut Analyzer> {
+        self.analyzer.as_deref_mut()
     }
 
     /// Also feeds every message to `analyzer`.

@@ -33,4 +33,10 @@ pub trait EventSink {
     fn write(&mut self, event: &SipEvent, fields: &SipFields) -> Result<(), SinkError>;
     /// Makes every accepted event durable.
     fn flush(&mut self) -> Result<(), SinkError>;
+    /// Keeps flows that the analysis engine closed, under its run `run`. Sinks that keep no
+    /// analysis ignore them.
+    fn store_flows(&mut self, run: i64, flows: Vec<crate::analysis::result::FlowRow>) -> Result<(), SinkError> {
+        let _ = (run, flows);
+        Ok(())
+    }
 }

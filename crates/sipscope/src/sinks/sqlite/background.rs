@@ -157,6 +157,10 @@ impl EventSink for BackgroundStore {
     fn flush(&mut self) -> Result<(), SinkError> {
         self.call(|store| store.flush())
     }
+
+    fn store_flows(&mut self, run: i64, flows: Vec<crate::analysis::result::FlowRow>) -> Result<(), SinkError> {
+        self.run_later(move |s| s.append_flows(run, &flows))
+    }
 }
 
 impl Drop for BackgroundStore {

@@ -238,6 +238,10 @@ impl EventSink for Store {
     fn flush(&mut self) -> Result<(), SinkError> {
         self.flush_now()
     }
+
+    fn store_flows(&mut self, run: i64, flows: Vec<crate::analysis::result::FlowRow>) -> Result<(), SinkError> {
+        self.append_flows(run, &flows)
+    }
 }
 
 impl Drop for Store {

@@ -152,12 +152,15 @@ pub fn run<S: EventSink>(
     events: &EventOptions,
     opts: &LiveOptions,
     stop: &AtomicBool,
+    mut analysis: Option<&mut crate::analysis::engine::Session>,
 ) -> Result<Summary, LiveError> {
     let started = Instant::now();
     let mut summary = Summary::default();
     let sink = RefCell::new(sink);
     let mut shared = Shared(&sink);
-    let mut writer = EventWriter::new(&mut shared, events, None);
+    let run = analysis.as_ref().map(|a| a.run);
+    let mut writer =
+        EventWriter::new(&mut shared, events, None).with_analyzer(analysis.as_deref_mut().map(|a| &mut a.analyzer));
     let mut wire = WireDecoder::new();
     let mut last_flush = Instant::now();
     let link_type = capture.link_type;
@@ -200,6 +203,14 @@ pub fn run<S: EventSink>(
             break;
         }
         if last_flush.elapsed() >= FLUSH_INTERVAL {
+            // Closed flows go to the store as they close: memory stays bounded however long
+            // the capture runs.
+            if let (Some(run), Some(analyzer)) = (run, writer.analyzer()) {
+                let flows = analyzer.drain_flows();
+                if !flows.is_empty() {
+                    sink.borrow_mut().store_flows(run, flows)?;
+                }
+            }
             sink.borrow_mut().flush()?;
             last_flush = Instant::now();
         }

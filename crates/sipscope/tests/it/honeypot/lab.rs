@@ -96,6 +96,10 @@ fn analysis_attributes_tools_stages_strategy_and_numbers() {
         sipp_call(number);
     }
     hp.stop();
+    // The honeypot ran the engine itself, in one pass, as the attacks came.
+    assert_eq!(hp.rows("SELECT kind FROM analysis_runs"), [["honeypot"]]);
+    let live = "SELECT src_ip, group_concat(stage, ' ') FROM (SELECT src_ip, stage FROM stages WHERE node = '' ORDER BY src_ip, stage) GROUP BY src_ip ORDER BY src_ip";
+    let live_stages = hp.rows(live);
 
     let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
         .args(["analyze", "--json", "--db"])
@@ -130,6 +134,8 @@ fn analysis_attributes_tools_stages_strategy_and_numbers() {
             ["127.0.71.4", "server_scan"],
         ]
     );
+    assert_eq!(hp.rows("SELECT kind FROM analysis_runs"), [["analyze"]], "analyze replaces earlier runs");
+    assert_eq!(hp.rows(live), live_stages, "the honeypot's own pass found the same stages");
     let per_node = hp.rows(
         "SELECT node, count(*) FROM stages WHERE src_ip = '127.0.71.10' AND node <> '' GROUP BY node ORDER BY node",
     );
