@@ -14,3 +14,6 @@ pub mod strategy;
 pub mod summary;
 pub mod tools;
 pub mod user_agents;
+
+#[cfg(test)]
+mod engine_tests;
