@@ -152,15 +152,14 @@ pub fn run<S: EventSink>(
     events: &EventOptions,
     opts: &LiveOptions,
     stop: &AtomicBool,
-    mut analysis: Option<&mut crate::analysis::engine::Session>,
+    analysis: Option<&mut crate::analysis::engine::Session>,
 ) -> Result<Summary, LiveError> {
     let started = Instant::now();
     let mut summary = Summary::default();
     let sink = RefCell::new(sink);
     let mut shared = Shared(&sink);
     let run = analysis.as_ref().map(|a| a.run);
-    let mut writer =
-        EventWriter::new(&mut shared, events, None).with_analyzer(analysis.as_deref_mut().map(|a| &mut a.analyzer));
+    let mut writer = EventWriter::new(&mut shared, events, None).with_analyzer(analysis.map(|a| &mut a.analyzer));
     let mut wire = WireDecoder::new();
     let mut last_flush = Instant::now();
     let link_type = capture.link_type;
