@@ -2,7 +2,10 @@
 //! every 127.0.70.x address is a node address; nmap's scripts need 5060, so 127.0.70.4 listens
 //! there too), each tool from its own source address (a local
 //! route per target address picks the source, since svwar and svcrack bind the wildcard), then
-//! `sipscope analyze`. Each source must be attributed to its tool, reach exactly the stages it
+//! `sipscope analyze`. Tools: svmap over a range, svwar, svcrack, nmap's sip-methods and
+//! sip-enum-users, sipsak and a SIPp call dialling one number three ways. Each source must be
+//! attributed to its tool (sipsak is told its address with -k/-H: it would write the host's
+//! name-resolved address, 127.0.0.1 here, not the routed source), reach exactly the stages it
 //! performed, svmap's scan must be sequential, and the numbers SIPp dialled with several
 //! prefixes must unify into one Swedish mobile number. Needs root for the routes (skipped
 //! without).
@@ -79,8 +82,10 @@ fn analysis_attributes_tools_stages_strategy_and_numbers() {
     )
     .unwrap();
     let extra = format!("nodes = \"{}\"\n", nodes.display());
-    // nmap's SIP scripts only run against 5060: one node also listens there.
-    let mut hp = Honeypot::start(&[("udp", "0.0.0.0", 5062), ("udp", "127.0.70.4", 5060)], &extra);
+    // nmap's SIP scripts only run against 5060, and sipsak's messages carry the port when it
+    // is not 5060: their nodes also listen there.
+    let listen = [("udp", "0.0.0.0", 5062), ("udp", "127.0.70.4", 5060), ("udp", "127.0.70.6", 5060)];
+    let mut hp = Honeypot::start(&listen, &extra);
     let _routes = [("127.0.70.2", "127.0.71.2"), ("127.0.70.3", "127.0.71.3"), ("127.0.70.4", "127.0.71.4")]
         .map(|(t, s)| SourceRoute::add(t, s));
 
@@ -90,8 +95,24 @@ fn analysis_attributes_tools_stages_strategy_and_numbers() {
     assert!(text(&svwar).contains("reqauth"), "{}", text(&svwar));
     let svcrack = tool("sipvicious_svcrack", &["-p", "5062", "-u101", "-r1230-1240", "127.0.70.3"], 60);
     assert!(text(&svcrack).contains("1234"), "{}", text(&svcrack));
-    let nmap = tool("nmap", &["-n", "-Pn", "-sU", "-p5060", "--script", "sip-methods", "127.0.70.4"], 120);
-    assert!(text(&nmap).contains("sip-methods"), "{}", text(&nmap));
+    let nmap = tool(
+        "nmap",
+        &[
+            "-n",
+            "-Pn",
+            "-sU",
+            "-p5060",
+            "--script",
+            "sip-methods,sip-enum-users",
+            "--script-args",
+            "sip-enum-users.minext=100,sip-enum-users.maxext=105",
+            "127.0.70.4",
+        ],
+        120,
+    );
+    assert!(text(&nmap).contains("sip-methods") && text(&nmap).contains("101"), "{}", text(&nmap));
+    let sipsak = tool("sipsak", &["-k", "127.0.71.6", "-H", "127.0.71.6", "-s", "sip:100@127.0.70.6"], 30);
+    assert!(sipsak.status.success(), "{}", text(&sipsak));
     for number in ["0046701234567", "+46701234567", "00046701234567"] {
         sipp_call(number);
     }
@@ -117,6 +138,7 @@ fn analysis_attributes_tools_stages_strategy_and_numbers() {
             ["127.0.71.20", "SIPp", "exact"],
             ["127.0.71.3", "SIPVicious", "exact"],
             ["127.0.71.4", "NMap", "exact"],
+            ["127.0.71.6", "sipsak", "exact"],
         ],
         "{:?}",
         hp.rows("SELECT src_ip, tool, variant, tool_verdict, similarity, fingerprint FROM flows")
@@ -131,7 +153,8 @@ fn analysis_attributes_tools_stages_strategy_and_numbers() {
             ["127.0.71.2", "extension_scan"],
             ["127.0.71.20", "registration_hijacking toll_fraud"],
             ["127.0.71.3", "registration_hijacking"],
-            ["127.0.71.4", "server_scan"],
+            ["127.0.71.4", "extension_scan server_scan"],
+            ["127.0.71.6", "server_scan"],
         ]
     );
     assert_eq!(hp.rows("SELECT kind FROM analysis_runs"), [["analyze"]], "analyze replaces earlier runs");
