@@ -8,5 +8,6 @@ pub mod honeypot;
 pub mod ingest;
 pub mod nodes;
 pub mod output;
+pub mod reports;
 pub mod sinks;
 pub mod sources;

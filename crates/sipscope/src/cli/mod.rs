@@ -6,6 +6,7 @@ mod capture;
 mod honeypot;
 mod ingest;
 mod parse;
+mod report;
 mod store_args;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ enum Command {
     /// Recompute the analysis (flows, fingerprints and tools, attack stages, numbers, user
     /// agents, daily activity) from every stored event.
     Analyze(analyze::AnalyzeArgs),
+    /// Report tables and figures (text, JSON, CSV or HTML) for a time range and set of nodes.
+    Report(report::ReportArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Honeypot(args) => honeypot::run(args),
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -1,0 +1,43 @@
+//! Reports: the seed studies' tables and figures from any store, for any time range and set of
+//! nodes, as text, JSON, CSV or self-contained HTML. Sections read the analysis tables and
+//! indexed event columns only.
+
+pub mod model;
+pub mod query;
+pub mod render;
+pub mod sections;
+
+use model::{Report, Scope};
+use query::Filter;
+use rusqlite::Connection;
+
+/// Builds the named sections (all when `names` is empty). Unknown names are an error.
+pub fn build(conn: &Connection, filter: &Filter, names: &[String]) -> Result<Report, ReportError> {
+    let wanted: Vec<String> =
+        if names.is_empty() { sections::ALL.iter().map(|(n, _)| (*n).to_owned()).collect() } else { names.to_vec() };
+    let mut report = Report {
+        scope: Scope { from_ns: filter.from_ns, to_ns: filter.to_ns, nodes: filter.nodes.clone() },
+        sections: Vec::new(),
+    };
+    for name in &wanted {
+        match sections::build(conn, name, filter) {
+            Some(section) => report.sections.push(section?),
+            None => {
+                let known: Vec<&str> = sections::ALL.iter().map(|(n, _)| *n).collect();
+                return Err(ReportError::UnknownSection(name.clone(), known.join(", ")));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A section name that does not exist.
+    #[error("no section {0:?}; sections: {1}")]
+    UnknownSection(String, String),
+    /// The store.
+    #[error("reading the store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}

@@ -1,0 +1,126 @@
+//! Report formats: aligned text, JSON (one key per section), CSV (one file per table), and a
+//! self-contained HTML page with inline SVG charts.
+
+mod html;
+
+pub use html::html;
+
+use super::model::{Cell, Report, Table};
+use crate::honeypot::human_log::escape;
+
+/// Aligned tables for a terminal; attacker text is escaped.
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    for s in &report.sections {
+        out.push_str(&format!("== {} ==\n", s.title));
+        for t in &s.tables {
+            if !t.title.is_empty() {
+                out.push_str(&format!("{}\n", t.title));
+            }
+            out.push_str(&table_text(t));
+            out.push('\n');
+        }
+        for n in &s.notes {
+            out.push_str(&format!("note: {n}\n"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn table_text(t: &Table) -> String {
+    let cells: Vec<Vec<String>> = t.rows.iter().map(|r| r.iter().map(|c| escape(&c.display(), 60)).collect()).collect();
+    let widths: Vec<usize> = (0..t.columns.len())
+        .map(|i| {
+            let data = cells.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0);
+            data.max(t.columns[i].chars().count())
+        })
+        .collect();
+    let mut out = String::new();
+    let line = |out: &mut String, values: &[String], numeric: &[bool]| {
+        let parts: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let w = widths.get(i).copied().unwrap_or(0);
+                if numeric.get(i).copied().unwrap_or(false) {
+                    format!("{v:>w$}")
+                } else {
+                    format!("{v:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(&mut out, &t.columns, &[]);
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(&mut out, &rule, &[]);
+    for (r, row) in cells.iter().zip(&t.rows) {
+        let numeric: Vec<bool> = row.iter().map(Cell::is_number).collect();
+        line(&mut out, r, &numeric);
+    }
+    out
+}
+
+/// The report as JSON: `{"scope": …, "sections": {"summary": {…}, …}}`.
+pub fn json(report: &Report) -> String {
+    let mut sections = serde_json::Map::new();
+    for s in &report.sections {
+        sections.insert(s.name.clone(), serde_json::to_value(s).unwrap_or(serde_json::Value::Null));
+    }
+    let doc = serde_json::json!({ "scope": report.scope, "sections": sections });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// One CSV per table: (file name, contents). Fields are quoted when needed; a leading `=`,
+/// `+`, `-`, `@` gets a `'` so spreadsheets do not run attacker text as a formula.
+pub fn csv(report: &Report) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for s in &report.sections {
+        for t in &s.tables {
+            let name =
+                if t.name == s.name.replace('-', "_") { s.name.clone() } else { format!("{}-{}", s.name, t.name) };
+            let mut out = String::new();
+            out.push_str(&t.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+            out.push('\n');
+            for row in &t.rows {
+                let fields: Vec<String> = row
+                    .iter()
+                    .map(|c| match c {
+                        Cell::Null => String::new(),
+                        Cell::Float(f) => f.to_string(),
+                        other => csv_field(&other.display()),
+                    })
+                    .collect();
+                out.push_str(&fields.join(","));
+                out.push('\n');
+            }
+            files.push((format!("{}.csv", name.replace(['/', '\\'], "_")), out));
+        }
+    }
+    files
+}
+
+fn csv_field(v: &str) -> String {
+    let v =
+        if v.starts_with(['=', '+', '-', '@']) && v.parse::<f64>().is_err() { format!("'{v}") } else { v.to_owned() };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_field("-5"), "-5");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

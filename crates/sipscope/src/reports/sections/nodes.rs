@@ -1,0 +1,116 @@
+//! Sections per node (001): stages per node, how many nodes attackers hit, shared attackers.
+
+use super::{query_table, title, Result};
+use crate::reports::model::{Cell, Chart, Section, Table};
+use crate::reports::query::Filter;
+use rusqlite::Connection;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub fn stages(conn: &Connection, f: &Filter) -> Result<Section> {
+    let mut s = Section::new("stages", title("stages"));
+    let c = f.clause("first_ns", Some("node"), &["node <> ''"]);
+    let t = query_table(
+        conn,
+        "stages",
+        "Sources per attack stage and node",
+        &["node", "attackers", "server scan", "extension scan", "registration hijacking", "hijack succeeded", "toll fraud"],
+        "SELECT node, count(DISTINCT src_ip),
+                count(DISTINCT CASE WHEN stage = 'server_scan' THEN src_ip END),
+                count(DISTINCT CASE WHEN stage = 'extension_scan' THEN src_ip END),
+                count(DISTINCT CASE WHEN stage = 'registration_hijacking' THEN src_ip END),
+                count(DISTINCT CASE WHEN stage = 'registration_hijacking' AND detail LIKE '%\"succeeded\":1%' THEN src_ip END),
+                count(DISTINCT CASE WHEN stage = 'toll_fraud' THEN src_ip END)
+         FROM stages {where} GROUP BY node ORDER BY node",
+        &c,
+    )?;
+    s.tables.push(t);
+    let all = query_table(
+        conn,
+        "stages_overall",
+        "Sources per attack stage, all nodes",
+        &["stage", "sources", "messages"],
+        "SELECT stage, count(DISTINCT src_ip), sum(count) FROM stages {where} GROUP BY stage ORDER BY stage",
+        &f.clause("first_ns", None, &["node = ''"]),
+    )?;
+    s.tables.push(all);
+    Ok(s)
+}
+
+/// (source, node, first time) of every source that sent requests to a node.
+fn source_nodes(conn: &Connection, f: &Filter) -> Result<Vec<(String, String, i64)>> {
+    let c = f.clause("ts_ns", Some("node"), &["node IS NOT NULL", "kind = 'request'", "direction <> 'out'"]);
+    let sql = format!("SELECT src_ip, node, min(ts_ns) FROM events {} GROUP BY src_ip, node", c.sql);
+    let mut stmt = conn.prepare(&sql)?;
+    let rows =
+        stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
+}
+
+pub fn spread(conn: &Connection, f: &Filter) -> Result<Section> {
+    let mut s = Section::new("spread", title("spread"));
+    let mut per_source: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (src, _, first) in source_nodes(conn, f)? {
+        per_source.entry(src).or_default().push(first);
+    }
+    // nodes hit -> (attackers, seconds to cover them, summed)
+    let mut hist: BTreeMap<usize, (i64, f64)> = BTreeMap::new();
+    for firsts in per_source.values() {
+        let span = (firsts.iter().max().unwrap_or(&0) - firsts.iter().min().unwrap_or(&0)) as f64 / 1e9;
+        let e = hist.entry(firsts.len()).or_insert((0, 0.0));
+        e.0 += 1;
+        e.1 += span;
+    }
+    let mut t = Table::new(
+        "spread",
+        "Attackers by number of nodes hit",
+        &["nodes hit", "attackers", "mean seconds to cover them"],
+    );
+    for (nodes, (attackers, secs)) in &hist {
+        t.push(vec![Cell::Int(*nodes as i64), Cell::Int(*attackers), Cell::Float(secs / *attackers as f64)]);
+    }
+    s.charts.push(Chart::Bars {
+        title: "Attackers by number of nodes hit".into(),
+        labels: hist.keys().map(|n| n.to_string()).collect(),
+        series: vec![("attackers".into(), hist.values().map(|(a, _)| *a as f64).collect())],
+    });
+    s.tables.push(t);
+    Ok(s)
+}
+
+pub fn overlap(conn: &Connection, f: &Filter) -> Result<Section> {
+    let mut s = Section::new("overlap", title("overlap"));
+    let mut nodes_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut all_nodes = BTreeSet::new();
+    for (src, node, _) in source_nodes(conn, f)? {
+        all_nodes.insert(node.clone());
+        nodes_of.entry(src).or_default().insert(node);
+    }
+    let labels: Vec<String> = all_nodes.into_iter().collect();
+    let index = |n: &str| labels.iter().position(|l| l == n).unwrap_or(0);
+    let mut m = vec![vec![0f64; labels.len()]; labels.len()];
+    for nodes in nodes_of.values() {
+        let list: Vec<usize> = nodes.iter().map(|n| index(n)).collect();
+        if list.len() == 1 {
+            m[list[0]][list[0]] += 1.0;
+            continue;
+        }
+        for &a in &list {
+            for &b in &list {
+                if a != b {
+                    m[a][b] += 1.0;
+                }
+            }
+        }
+    }
+    let mut cols = vec!["node"];
+    cols.extend(labels.iter().map(String::as_str));
+    let mut t = Table::new("overlap", "Attackers shared by two nodes (diagonal: seen only at that node)", &cols);
+    for (i, l) in labels.iter().enumerate() {
+        let mut row: Vec<Cell> = vec![l.clone().into()];
+        row.extend(m[i].iter().map(|v| Cell::Int(*v as i64)));
+        t.push(row);
+    }
+    s.charts.push(Chart::Matrix { title: "Shared attackers".into(), labels: labels.clone(), values: m });
+    s.tables.push(t);
+    Ok(s)
+}

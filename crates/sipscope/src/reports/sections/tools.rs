@@ -1,0 +1,90 @@
+//! Sections about tools (004): Table I for this data, tools per year, scan strategies.
+
+use super::{query_table, title, Result};
+use crate::reports::model::{Cell, Chart, Section};
+use crate::reports::query::Filter;
+use rusqlite::Connection;
+use std::collections::BTreeMap;
+
+pub fn tools(conn: &Connection, f: &Filter) -> Result<Section> {
+    let mut s = Section::new("tools", title("tools"));
+    let c = f.clause("first_ns", None, &[]);
+    let t = query_table(
+        conn,
+        "tools",
+        "Tools (fingerprint matches)",
+        &["tool", "variant", "verdict", "first seen", "packets", "sources", "flows", "strategy"],
+        "SELECT coalesce(tool, '(custom)'), coalesce(variant, ''), tool_verdict, min(first_ns), sum(packets),
+                count(DISTINCT src_ip), count(*),
+                (SELECT strategy FROM flows f2 WHERE coalesce(f2.tool, '') = coalesce(flows.tool, '')
+                 AND coalesce(f2.variant, '') = coalesce(flows.variant, '') AND strategy <> 'undecided'
+                 GROUP BY strategy ORDER BY count(*) DESC LIMIT 1)
+         FROM flows {where} GROUP BY tool, variant, tool_verdict ORDER BY sum(packets) DESC, tool, variant",
+        &c,
+    )?;
+    s.tables.push(super::traffic::times_as_text(t, &[3]));
+    let unknown = query_table(
+        conn,
+        "unknown_fingerprints",
+        "Custom fingerprints (no tool matched)",
+        &["fingerprint", "flows", "packets", "sources"],
+        "SELECT fingerprint, count(*), sum(packets), count(DISTINCT src_ip) FROM flows {where}
+         GROUP BY fingerprint ORDER BY sum(packets) DESC LIMIT 20",
+        &f.clause("first_ns", None, &["tool_verdict = 'custom'"]),
+    )?;
+    s.tables.push(unknown);
+    Ok(s)
+}
+
+pub fn tools_by_year(conn: &Connection, f: &Filter) -> Result<Section> {
+    let mut s = Section::new("tools-by-year", title("tools-by-year"));
+    let t = query_table(
+        conn,
+        "tools_by_year",
+        "Sources per tool and year",
+        &["year", "tool", "sources", "packets"],
+        "SELECT strftime('%Y', first_ns / 1000000000, 'unixepoch') AS year, coalesce(tool, '(custom)'),
+                count(DISTINCT src_ip), sum(packets)
+         FROM flows {where} GROUP BY year, tool ORDER BY year, sum(packets) DESC",
+        &f.clause("first_ns", None, &[]),
+    )?;
+    let mut years: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    for r in &t.rows {
+        if let (Cell::Text(y), Cell::Text(tool), Cell::Int(n)) = (&r[0], &r[1], &r[2]) {
+            years.entry(y.clone()).or_default().insert(tool.clone(), *n as f64);
+        }
+    }
+    let tools: Vec<String> = {
+        let mut all: Vec<String> = years.values().flat_map(|m| m.keys().cloned()).collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    s.charts.push(Chart::Bars {
+        title: "Sources per tool and year".into(),
+        labels: years.keys().cloned().collect(),
+        series: tools
+            .iter()
+            .map(|tool| (tool.clone(), years.values().map(|m| m.get(tool).copied().unwrap_or(0.0)).collect()))
+            .collect(),
+    });
+    s.tables.push(t);
+    Ok(s)
+}
+
+pub fn strategies(conn: &Connection, f: &Filter) -> Result<Section> {
+    let mut s = Section::new("strategies", title("strategies"));
+    let t = query_table(
+        conn,
+        "strategies",
+        "Flows per scan strategy",
+        &["strategy", "flows", "sources", "packets", "mean destinations"],
+        "SELECT strategy, count(*), count(DISTINCT src_ip), sum(packets), avg(destinations) FROM flows {where}
+         GROUP BY strategy ORDER BY count(*) DESC",
+        &f.clause("first_ns", None, &[]),
+    )?;
+    s.tables.push(t);
+    s.notes
+        .push("A flow needs 8 distinct destinations before its strategy is decided (docs/scan-strategies.md).".into());
+    Ok(s)
+}

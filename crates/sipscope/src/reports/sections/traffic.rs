@@ -1,0 +1,152 @@
+//! Sections about the traffic itself: summary, daily, sources, user agents.
+
+use super::{day_text, query_table, title, Result};
+use crate::reports::model::{Cell, Chart, Section, Table};
+use crate::reports::query::Filter;
+use rusqlite::Connection;
+use std::collections::BTreeMap;
+
+const REQUESTS: &str = "kind = 'request' AND direction <> 'out'";
+
+pub fn summary(conn: &Connection, f: &Filter) -> Result<Section> {
+    let mut s = Section::new("summary", title("summary"));
+    let c = f.clause("ts_ns", Some("node"), &[]);
+    let sql = format!(
+        "SELECT
+           sum(method = 'REGISTER' AND {REQUESTS}),
+           sum(method = 'INVITE' AND {REQUESTS}),
+           count(DISTINCT CASE WHEN method = 'INVITE' AND {REQUESTS} THEN ruri_user END),
+           count(DISTINCT CASE WHEN direction <> 'out' AND kind = 'request' THEN src_ip END),
+           count(DISTINCT ts_ns / 86400000000000),
+           sum(kind = 'invalid'),
+           count(*)
+         FROM events {{where}}"
+    );
+    let raw = query_table(conn, "summary", "", &["a", "b", "c", "d", "e", "f", "g"], &sql, &c)?;
+    let row = raw.rows.into_iter().next().unwrap_or_default();
+    let get = |i: usize| row.get(i).cloned().unwrap_or(Cell::Int(0));
+    let numbers = unified_numbers(conn, f)?;
+    let mut t = Table::new("summary", "Summary", &["measure", "value"]);
+    for (label, cell) in [
+        ("REGISTER messages", get(0)),
+        ("INVITE messages", get(1)),
+        ("distinct dialled users (INVITE Request-URI)", get(2)),
+        ("unified numbers dialled (prefixes removed)", Cell::Int(numbers)),
+        ("unique source addresses", get(3)),
+        ("days with traffic", get(4)),
+        ("invalid (unparseable) messages", get(5)),
+        ("all stored messages", get(6)),
+    ] {
+        t.push(vec![label.into(), if cell == Cell::Null { Cell::Int(0) } else { cell }]);
+    }
+    s.tables.push(t);
+    s.notes.push("Countries and ASNs: see the sources section (they need GeoIP databases).".into());
+    Ok(s)
+}
+
+fn unified_numbers(conn: &Connection, f: &Filter) -> Result<i64> {
+    let c = f.clause("last_ns", None, &[]);
+    conn.query_row(
+        &format!("SELECT count(DISTINCT number) FROM numbers {}", c.sql),
+        rusqlite::params_from_iter(c.params.iter()),
+        |r| r.get(0),
+    )
+}
+
+pub fn daily(conn: &Connection, f: &Filter) -> Result<Section> {
+    let mut s = Section::new("daily", title("daily"));
+    let c = f.clause("ts_ns", Some("node"), &[REQUESTS]);
+    let raw = query_table(
+        conn,
+        "daily",
+        "",
+        &["day", "method", "messages"],
+        "SELECT ts_ns / 86400000000000 AS day, method, count(*) FROM events {where} GROUP BY day, method ORDER BY day, method",
+        &c,
+    )?;
+    let mut by_day: BTreeMap<i64, BTreeMap<String, i64>> = BTreeMap::new();
+    let mut methods: BTreeMap<String, i64> = BTreeMap::new();
+    for r in &raw.rows {
+        if let (Cell::Int(day), Cell::Text(m), Cell::Int(n)) = (&r[0], &r[1], &r[2]) {
+            *by_day.entry(*day).or_default().entry(m.clone()).or_insert(0) += n;
+            *methods.entry(m.clone()).or_insert(0) += n;
+        }
+    }
+    let names: Vec<String> = methods.keys().cloned().collect();
+    let mut cols = vec!["day"];
+    cols.extend(names.iter().map(String::as_str));
+    cols.push("total");
+    let mut t = Table::new("daily", "Requests per day by method", &cols);
+    for (day, counts) in &by_day {
+        let mut row: Vec<Cell> = vec![day_text(*day).into()];
+        row.extend(names.iter().map(|m| Cell::Int(counts.get(m).copied().unwrap_or(0))));
+        row.push(Cell::Int(counts.values().sum()));
+        t.push(row);
+    }
+    s.charts.push(Chart::Bars {
+        title: "Requests per day".into(),
+        labels: by_day.keys().map(|d| day_text(*d)).collect(),
+        series: names
+            .iter()
+            .map(|m| (m.clone(), by_day.values().map(|c| c.get(m).copied().unwrap_or(0) as f64).collect()))
+            .collect(),
+    });
+    s.tables.push(t);
+    Ok(s)
+}
+
+pub fn sources(conn: &Connection, f: &Filter) -> Result<Section> {
+    let mut s = Section::new("sources", title("sources"));
+    let c = f.clause("ts_ns", Some("node"), &[REQUESTS]);
+    let t = query_table(
+        conn,
+        "sources",
+        "Top 20 sources by requests",
+        &["source", "requests", "first seen", "last seen", "dialled numbers", "user agent"],
+        "SELECT src_ip, count(*) AS n, min(ts_ns), max(ts_ns), count(DISTINCT CASE WHEN method = 'INVITE' THEN ruri_user END),
+                (SELECT user_agent FROM events e2 WHERE e2.src_ip = events.src_ip AND e2.kind = 'request'
+                 GROUP BY user_agent ORDER BY count(*) DESC LIMIT 1)
+         FROM events {where} GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT 20",
+        &c,
+    )?;
+    s.tables.push(times_as_text(t, &[2, 3]));
+    s.notes.push("Country, ASN and destination countries appear when GeoIP databases are configured.".into());
+    Ok(s)
+}
+
+pub fn user_agents(conn: &Connection, f: &Filter) -> Result<Section> {
+    let mut s = Section::new("user-agents", title("user-agents"));
+    let c = f.clause("ts_ns", Some("node"), &[REQUESTS]);
+    let t = query_table(
+        conn,
+        "user_agents",
+        "Top 20 user agents",
+        &["user agent", "requests", "sources"],
+        "SELECT coalesce(user_agent, '(none)'), count(*) AS n, count(DISTINCT src_ip) FROM events {where}
+         GROUP BY user_agent ORDER BY n DESC, user_agent LIMIT 20",
+        &c,
+    )?;
+    s.tables.push(t);
+    let classes = query_table(
+        conn,
+        "user_agent_classes",
+        "Agents by class (analysis)",
+        &["class", "messages", "agents"],
+        "SELECT class, sum(messages) AS m, count(DISTINCT coalesce(user_agent, '')) FROM user_agents GROUP BY class ORDER BY m DESC",
+        &Default::default(),
+    )?;
+    s.tables.push(classes);
+    Ok(s)
+}
+
+/// Replaces ns times in `columns` by ISO text.
+pub(crate) fn times_as_text(mut t: Table, columns: &[usize]) -> Table {
+    for row in &mut t.rows {
+        for &i in columns {
+            if let Some(Cell::Int(ns)) = row.get(i) {
+                row[i] = Cell::Text(crate::honeypot::pbx::iso_time(*ns));
+            }
+        }
+    }
+    t
+}
