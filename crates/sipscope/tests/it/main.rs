@@ -6,3 +6,4 @@ mod honeypot;
 mod ingest_golden;
 mod netns;
 mod parse_cmd;
+mod report_golden;

@@ -7,6 +7,8 @@ mod baseline;
 mod pattern;
 mod score;
 #[cfg(test)]
+mod scratch;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_fixtures;

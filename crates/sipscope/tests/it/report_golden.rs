@@ -1,0 +1,187 @@
+//! Golden tests for `sipscope report`: a fixed dataset built here (the real tools' messages at
+//! fixed times, from fixed sources, to three nodes, with the honeypot's answers and some
+//! authentication attempts), analysed, then every section in every format compared with
+//! `tests/golden/report/` (CSV: one file per table in `csv/`). Re-bless after an intended
+//! change: `BLESS=1 cargo test -p sipscope --test it report_golden`.
+
+use sipscope::analysis::engine::{AnalysisConfig, Analyzer};
+use sipscope::event::fields::SipFields;
+use sipscope::event::{Direction, SipEvent, Transport};
+use sipscope::sinks::sqlite::{AuthRow, RecordContext, Store};
+use sipscope::sinks::EventSink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const DAY: i64 = 86_400_000_000_000;
+const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
+
+fn fixture(folder: &str, n: usize) -> Vec<u8> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sip/tests/fixtures/tools/");
+    std::fs::read(format!("{dir}{folder}/{n:04}.sip")).unwrap()
+}
+
+/// (time, source, node address, node, message, answer status or 0).
+fn dataset() -> Vec<(i64, &'static str, &'static str, &'static str, Vec<u8>, u16)> {
+    let nodes = [("198.51.100.1", "n1"), ("198.51.100.2", "n2"), ("198.51.100.3", "n3")];
+    let mut out = Vec::new();
+    for (i, (addr, node)) in nodes.iter().enumerate() {
+        out.push((T0 + i as i64 * 1_000_000, "203.0.113.5", *addr, *node, fixture("svmap-range", i + 1), 200));
+    }
+    for i in 1..=7 {
+        let status = if i == 2 || i == 3 { 401 } else { 404 };
+        out.push((T0 + DAY + i as i64 * 1_000_000, "203.0.113.6", "198.51.100.1", "n1", fixture("svwar", i), status));
+    }
+    for i in 1..=13 {
+        let m = fixture("svcrack-miss", i);
+        let status = if m.windows(14).any(|w| w == b"Authorization:") { 403 } else { 401 };
+        out.push((T0 + DAY + 500_000_000 + i as i64 * 1_000_000, "203.0.113.7", "198.51.100.2", "n2", m, status));
+    }
+    for (i, status) in [(1, 407), (2, 0), (3, 486), (4, 0)] {
+        out.push((
+            T0 + 2 * DAY + i as i64 * 1_000_000,
+            "192.0.2.20",
+            "198.51.100.3",
+            "n3",
+            fixture("sipp-invite-auth", i),
+            status,
+        ));
+    }
+    for i in 1..=3 {
+        out.push((
+            T0 + 2 * DAY + 10_000_000 + i as i64,
+            "198.18.0.9",
+            "198.51.100.1",
+            "n1",
+            fixture("nmap-sv", i),
+            200,
+        ));
+    }
+    out
+}
+
+fn build_store(path: &Path) {
+    let mut store = Store::open(path).unwrap();
+    let mut analyzer = Analyzer::new(AnalysisConfig::default());
+    for (ts, src, dst, node, raw, status) in dataset() {
+        let ev = |direction, src: &str, sport, dst: &str, dport, raw: Vec<u8>| SipEvent {
+            ts_ns: ts,
+            sensor: "golden".into(),
+            node: Some(node.into()),
+            transport: Transport::Udp,
+            src: (src.parse().unwrap(), sport),
+            dst: (dst.parse().unwrap(), dport),
+            tunnel: None,
+            direction,
+            origin: None,
+            raw,
+        };
+        let mut events = vec![ev(Direction::In, src, 5061, dst, 5060, raw.clone())];
+        if let (Ok(msg), true) = (sipscope_sip::parse(&raw), status > 0) {
+            let answer = sipscope_sip::builder::ResponseBuilder::new(&msg, status, "Golden").to_tag(b"as1").build();
+            events.push(ev(Direction::Out, dst, 5060, src, 5061, answer));
+        }
+        for e in events {
+            let msg = sipscope_sip::parse(&e.raw).ok();
+            analyzer.observe(&e, msg.as_ref());
+            let fields = msg.as_ref().map(SipFields::extract).unwrap_or_default();
+            store.write(&e, &fields).unwrap();
+        }
+    }
+    store.store_analysis("analyze", T0, T0, &analyzer.finish(), true).unwrap();
+    for (id, (user, password, outcome)) in [
+        ("101", "101", "wrong_password"),
+        ("101", "100", "wrong_password"),
+        ("101", "1234", "accepted"),
+        ("100", "100", "accepted"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let ctx = RecordContext {
+            ts_ns: T0 + DAY + id as i64,
+            sensor: "golden".into(),
+            node: Some("n2".into()),
+            transport: "udp",
+            src: "203.0.113.7:5061".parse().unwrap(),
+            dst: "198.51.100.2:5060".parse().unwrap(),
+            call_id: Some(format!("c{id}")),
+            user_agent: Some("friendly-scanner".into()),
+        };
+        let row = AuthRow {
+            id: id as i64 + 1,
+            ctx,
+            method: "REGISTER".into(),
+            username: (*user).into(),
+            realm: Some("asterisk".into()),
+            uri: Some("sip:198.51.100.2".into()),
+            nonce: Some("abcd".into()),
+            outcome,
+            password: Some((*password).into()),
+        };
+        store.insert_auth_attempt(&row).unwrap();
+    }
+    store.flush().unwrap();
+}
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/report")
+}
+
+fn check(name: &str, actual: &str) {
+    let path = golden_dir().join(name);
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (BLESS=1 to create)", path.display()));
+    assert!(expected == actual, "{name} differs from the golden file; BLESS=1 re-blesses. Got:\n{actual}");
+}
+
+fn report(db: &Path, args: &[&str]) -> String {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_sipscope")).arg("report").arg("--db").arg(db).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn report_golden_every_section_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("golden.db");
+    build_store(&db);
+    check("report.txt", &report(&db, &[]));
+    check("report.json", &report(&db, &["--format", "json"]));
+    check("report.html", &report(&db, &["--format", "html"]));
+    let csv_dir = dir.path().join("csv");
+    report(&db, &["--format", "csv", "--out", csv_dir.to_str().unwrap()]);
+    let mut names: Vec<String> =
+        std::fs::read_dir(&csv_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    check("csv/INDEX", &(names.join("\n") + "\n"));
+    for name in names {
+        check(&format!("csv/{name}"), &std::fs::read_to_string(csv_dir.join(&name)).unwrap());
+    }
+    // Filters: one node, and a time range that keeps only the first day.
+    check("report-n2.txt", &report(&db, &["--node", "n2", "stages", "passwords"]));
+    check("report-day1.txt", &report(&db, &["--to", "2026-01-02", "summary", "daily"]));
+}
+
+#[test]
+fn unknown_sections_and_missing_stores_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("golden.db");
+    build_store(&db);
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["report", "--db"])
+        .arg(&db)
+        .arg("nonsense")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no section \"nonsense\""));
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_sipscope")).args(["report", "--db", "/nonexistent.db"]).output().unwrap();
+    assert!(!out.status.success());
+}
