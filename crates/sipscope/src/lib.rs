@@ -3,6 +3,7 @@
 //! formats commands print. See ARCHITECTURE.md for the map and the invariants.
 
 pub mod analysis;
+pub mod enrich;
 pub mod event;
 pub mod honeypot;
 pub mod ingest;

@@ -123,10 +123,8 @@ impl MmdbWriter {
     /// # Panics
     /// When `cidr` is malformed, has a zero prefix, or is IPv6 in an IPv4 database.
     pub fn insert(&mut self, cidr: &str, value: Value) -> &mut MmdbWriter {
-        let bad = || panic!("not a network: {cidr:?}");
-        let (addr, len) = cidr.split_once('/').unwrap_or_else(bad);
-        let addr: IpAddr = addr.parse().unwrap_or_else(|_| bad());
-        let len: u8 = len.parse().unwrap_or_else(|_| bad());
+        let parsed = cidr.split_once('/').and_then(|(a, l)| Some((a.parse::<IpAddr>().ok()?, l.parse::<u8>().ok()?)));
+        let Some((addr, len)) = parsed else { panic!("not a network: {cidr:?}") };
         let (bits, len, width) = match (addr, self.ip_version) {
             // Tree bits are read from the most significant bit: an IPv4 tree keeps the address on top.
             (IpAddr::V4(a), 4) => (u128::from(u32::from(a)) << 96, len, 32),
@@ -189,7 +187,11 @@ impl MmdbWriter {
         }
         let node_count = order.len();
         let limit = 1u64 << self.record_size;
-        assert!(((node_count + 16 + data.len()) as u64) < limit, "database too large for {}-bit records", self.record_size);
+        assert!(
+            ((node_count + 16 + data.len()) as u64) < limit,
+            "database too large for {}-bit records",
+            self.record_size
+        );
         let value_of = |rec: Rec| -> u32 {
             match rec {
                 Rec::Empty => node_count as u32,

@@ -228,7 +228,9 @@ struct Country {
 impl Record {
     fn country(&self) -> Option<String> {
         let nested = |c: &Option<Country>| c.as_ref().and_then(|c| c.iso_code.as_deref()).and_then(iso2);
-        nested(&self.country).or_else(|| nested(&self.registered_country)).or_else(|| self.country_code.as_deref().and_then(iso2))
+        nested(&self.country)
+            .or_else(|| nested(&self.registered_country))
+            .or_else(|| self.country_code.as_deref().and_then(iso2))
     }
 
     fn asn(&self) -> (Option<u32>, Option<String>) {

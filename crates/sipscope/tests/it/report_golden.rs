@@ -185,3 +185,55 @@ fn unknown_sections_and_missing_stores_are_errors() {
         Command::new(env!("CARGO_BIN_EXE_sipscope")).args(["report", "--db", "/nonexistent.db"]).output().unwrap();
     assert!(!out.status.success());
 }
+
+/// The HTML report in headless Chromium (apt `chromium`, installed by scripts/test.sh): the
+/// page loads, every section is in the rendered page, and a PNG is made.
+#[test]
+fn report_golden_html_renders_in_chromium() {
+    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        Command::new("sh").args(["-c", &format!("command -v {c}")]).output().is_ok_and(|o| o.status.success())
+    }) else {
+        panic!("chromium not found (scripts/test.sh installs it)");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("golden.db");
+    build_store(&db);
+    let html = dir.path().join("report.html");
+    report(&db, &["--format", "html", "--out", html.to_str().unwrap()]);
+    let url = format!("file://{}", html.display());
+    let headless = ["--headless", "--no-sandbox", "--disable-gpu"];
+    let profile = format!("--user-data-dir={}", dir.path().join("profile").display());
+    let dom = Command::new("timeout")
+        .arg("120")
+        .arg(chromium)
+        .args(headless)
+        .arg(&profile)
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for (name, _) in sipscope::reports::sections::ALL {
+        assert!(
+            dom.contains(&format!("<section id=\"{name}\" class=\"section\">")),
+            "{name} missing from the rendered page"
+        );
+    }
+    assert_eq!(dom.matches("<svg").count(), html_svgs(&std::fs::read_to_string(&html).unwrap()));
+    let png = dir.path().join("report.png");
+    let shot = Command::new("timeout")
+        .arg("120")
+        .arg(chromium)
+        .args(headless)
+        .arg(&profile)
+        .arg(format!("--screenshot={}", png.display()))
+        .args(["--window-size=1200,4000", &url])
+        .output()
+        .unwrap();
+    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "a real screenshot");
+}
+
+fn html_svgs(html: &str) -> usize {
+    html.matches("<svg").count()
+}

@@ -129,28 +129,38 @@ fn bars(title: &str, labels: &[String], series: &[(String, Vec<f64>)]) -> String
 }
 
 fn matrix(title: &str, labels: &[String], values: &[Vec<f64>]) -> String {
-    let cell = 28.0;
-    let left = 120.0;
-    let size = left + cell * labels.len() as f64 + 10.0;
+    let (cell, left, top) = (28.0, 120.0, 90.0);
+    let width = left + cell * labels.len() as f64 + 10.0;
+    let height = top + cell * labels.len() as f64 + 10.0;
     let max = values.iter().flatten().cloned().fold(0.0, f64::max).max(1.0);
     let mut out = format!(
-        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{size}\" height=\"{size}\" role=\"img\">\n",
+        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\">\n",
         esc(title)
     );
-    for (r, row) in values.iter().enumerate() {
+    for (c, label) in labels.iter().enumerate() {
+        let x = left + c as f64 * cell + 18.0;
         out.push_str(&format!(
-            "<text x=\"0\" y=\"{:.1}\" font-size=\"10\">{}</text>\n",
-            left + r as f64 * cell + 18.0,
-            esc(&labels[r])
+            "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"10\" transform=\"rotate(-60 {x:.1} {:.1})\">{}</text>\n",
+            top - 4.0,
+            top - 4.0,
+            esc(label)
         ));
+    }
+    for (r, row) in values.iter().enumerate() {
+        let y = top + r as f64 * cell;
+        out.push_str(&format!("<text x=\"0\" y=\"{:.1}\" font-size=\"10\">{}</text>\n", y + 18.0, esc(&labels[r])));
         for (c, v) in row.iter().enumerate() {
             let shade = 255 - (v / max * 200.0) as u8;
             out.push_str(&format!(
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{cell}\" height=\"{cell}\" fill=\"rgb({shade},{shade},255)\" stroke=\"#fff\"><title>{} × {}: {v}</title></rect>\n",
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{cell}\" height=\"{cell}\" fill=\"rgb({shade},{shade},255)\" stroke=\"#fff\"><title>{} × {}: {v}</title></rect>\n",
                 left + c as f64 * cell,
-                left + r as f64 * cell,
                 esc(&labels[r]),
                 esc(&labels[c])
+            ));
+            out.push_str(&format!(
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{v}</text>\n",
+                left + c as f64 * cell + cell / 2.0,
+                y + 18.0
             ));
         }
     }
