@@ -59,12 +59,6 @@ impl From<&str> for Value {
     }
 }
 
-impl From<u32> for Value {
-    fn from(n: u32) -> Value {
-        Value::U32(n)
-    }
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Rec {
     Empty,
@@ -121,14 +115,14 @@ impl MmdbWriter {
     /// `value`.
     ///
     /// # Panics
-    /// When `cidr` is malformed, has a zero prefix, or is IPv6 in an IPv4 database.
+    /// When `cidr` is malformed, covers the whole tree (`/0`), or is IPv6 in an IPv4 database.
     pub fn insert(&mut self, cidr: &str, value: Value) -> &mut MmdbWriter {
         let parsed = cidr.split_once('/').and_then(|(a, l)| Some((a.parse::<IpAddr>().ok()?, l.parse::<u8>().ok()?)));
         let Some((addr, len)) = parsed else { panic!("not a network: {cidr:?}") };
         let (bits, len, width) = match (addr, self.ip_version) {
             // Tree bits are read from the most significant bit: an IPv4 tree keeps the address on top.
             (IpAddr::V4(a), 4) => (u128::from(u32::from(a)) << 96, len, 32),
-            (IpAddr::V4(a), _) => (u128::from(u32::from(a)), len + 96, 128),
+            (IpAddr::V4(a), _) => (u128::from(u32::from(a)), len.saturating_add(96), 128),
             (IpAddr::V6(a), 6) => (u128::from(a), len, 128),
             (IpAddr::V6(_), _) => panic!("IPv6 network {cidr} in an IPv4 database"),
         };
