@@ -147,6 +147,8 @@ fn combined_file_serves_both_and_values_are_normalised() {
 
 #[test]
 fn without_databases_everything_is_unknown() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Enricher>();
     let e = Enricher::none();
     assert!(!e.has_country_db() && !e.has_asn_db());
     let g = e.lookup(ip("192.0.2.7"));
@@ -264,7 +266,7 @@ fn writer_matches_a_model_at_every_record_size() {
         let mut nets = Vec::new();
         // Overlapping networks in a small space, so that later ones split and replace earlier.
         for i in 0..300u32 {
-            let net = if rng.next() % 2 == 0 {
+            let net = if rng.next() & 1 == 0 {
                 let a = Ipv4Addr::from(0xc000_0200 | ((rng.next() as u32) & 0x0000_3fff) << 2);
                 (IpAddr::V4(a), 16 + (rng.next() % 17) as u8)
             } else {
@@ -278,7 +280,7 @@ fn writer_matches_a_model_at_every_record_size() {
         reader.verify().unwrap();
         assert_eq!(reader.metadata().record_size, record_size);
         for _ in 0..2000 {
-            let addr = if rng.next() % 2 == 0 {
+            let addr = if rng.next() & 1 == 0 {
                 IpAddr::V4(Ipv4Addr::from(0xc000_0000 | (rng.next() as u32) & 0x00ff_ffff))
             } else {
                 let r = rng.next();

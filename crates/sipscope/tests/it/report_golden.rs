@@ -21,7 +21,9 @@ fn fixture(folder: &str, n: usize) -> Vec<u8> {
 }
 
 /// (time, source, node address, node, message, answer status or 0).
-fn dataset() -> Vec<(i64, &'static str, &'static str, &'static str, Vec<u8>, u16)> {
+type Row = (i64, &'static str, &'static str, &'static str, Vec<u8>, u16);
+
+fn dataset() -> Vec<Row> {
     let nodes = [("198.51.100.1", "n1"), ("198.51.100.2", "n2"), ("198.51.100.3", "n3")];
     let mut out = Vec::new();
     for (i, (addr, node)) in nodes.iter().enumerate() {
