@@ -2,6 +2,7 @@
 //! [--out FILE] [SECTION...]`.
 
 use anyhow::Context;
+use sipscope::enrich::{Enricher, GeoConfig};
 use sipscope::reports::{self, query::Filter, render};
 use sipscope::sinks::sqlite::Store;
 use std::path::PathBuf;
@@ -32,6 +33,12 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Country database (MaxMind-format .mmdb) for source countries; docs/enrichment.md.
+    #[arg(long)]
+    country_db: Option<PathBuf>,
+    /// ASN database (.mmdb) for source ASNs.
+    #[arg(long)]
+    asn_db: Option<PathBuf>,
     /// Output file (a directory for csv: one file per table); standard output when absent.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -73,7 +80,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     let conn = Store::open_read_only(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
     let filter = Filter { from_ns: args.from, to_ns: args.to, nodes: args.nodes.clone() };
-    let report = reports::build(&conn, &filter, &args.sections)?;
+    let geo = Enricher::open(&GeoConfig { country_db: args.country_db.clone(), asn_db: args.asn_db.clone() })?;
+    let report = reports::build(&conn, &filter, &geo, &args.sections)?;
     let single = match args.format {
         Format::Text => Some(render::text(&report)),
         Format::Json => Some(render::json(&report)),
@@ -92,6 +100,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             let dir = out.clone().unwrap_or_else(|| PathBuf::from("report-csv"));
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for (name, text) in render::csv(&report) {
+                // Names come from section and table names (ours), never from data.
                 std::fs::write(dir.join(&name), text).with_context(|| format!("writing {name}"))?;
             }
             eprintln!("sipscope: CSV files written to {}", dir.display());

@@ -7,12 +7,13 @@ pub mod query;
 pub mod render;
 pub mod sections;
 
+use crate::enrich::Enricher;
 use model::{Report, Scope};
 use query::Filter;
 use rusqlite::Connection;
 
 /// Builds the named sections (all when `names` is empty). Unknown names are an error.
-pub fn build(conn: &Connection, filter: &Filter, names: &[String]) -> Result<Report, ReportError> {
+pub fn build(conn: &Connection, filter: &Filter, geo: &Enricher, names: &[String]) -> Result<Report, ReportError> {
     let wanted: Vec<String> =
         if names.is_empty() { sections::ALL.iter().map(|(n, _)| (*n).to_owned()).collect() } else { names.to_vec() };
     let mut report = Report {
@@ -20,7 +21,7 @@ pub fn build(conn: &Connection, filter: &Filter, names: &[String]) -> Result<Rep
         sections: Vec::new(),
     };
     for name in &wanted {
-        match sections::build(conn, name, filter) {
+        match sections::build(conn, name, filter, geo) {
             Some(section) => report.sections.push(section?),
             None => {
                 let known: Vec<&str> = sections::ALL.iter().map(|(n, _)| *n).collect();

@@ -126,12 +126,21 @@ pub struct Section {
     pub charts: Vec<Chart>,
     /// Remarks (what is unknown, limits).
     pub notes: Vec<String>,
+    /// Other documents, by file name (e.g. `country-pairs.dot`, a GraphViz graph).
+    pub attachments: Vec<(String, String)>,
 }
 
 impl Section {
     /// A section with these tables.
     pub fn new(name: &str, title: &str) -> Section {
-        Section { name: name.into(), title: title.into(), tables: Vec::new(), charts: Vec::new(), notes: Vec::new() }
+        Section {
+            name: name.into(),
+            title: title.into(),
+            tables: Vec::new(),
+            charts: Vec::new(),
+            notes: Vec::new(),
+            attachments: Vec::new(),
+        }
     }
 }
 

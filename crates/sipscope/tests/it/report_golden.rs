@@ -58,7 +58,33 @@ fn dataset() -> Vec<Row> {
             200,
         ));
     }
+    // The same SIPp call again, dialling a Swedish mobile two ways: toll fraud.
+    for (k, number) in ["0046701234567", "+46701234567"].iter().enumerate() {
+        let invite =
+            String::from_utf8(fixture("sipp-invite-auth", 3)).unwrap().replace("sip:100@", &format!("sip:{number}@"));
+        out.push((T0 + 2 * DAY + 20_000_000 + k as i64, "192.0.2.20", "198.51.100.3", "n3", invite.into_bytes(), 486));
+    }
     out
+}
+
+/// A country and an ASN database for the dataset's sources.
+fn geo_dbs(dir: &Path) -> (PathBuf, PathBuf) {
+    use sipscope::enrich::mmdb_writer::{MmdbWriter, Value};
+    let mut country = MmdbWriter::new("GeoLite2-Country", 6);
+    for (net, cc) in [("203.0.113.0/24", "BR"), ("192.0.2.0/24", "DE"), ("198.18.0.0/15", "US")] {
+        country.insert(net, Value::map([("country", Value::map([("iso_code", cc.into())]))]));
+    }
+    let mut asn = MmdbWriter::new("GeoLite2-ASN", 6);
+    for (net, n, org) in [("203.0.113.0/24", 64500, "Example Hosting"), ("192.0.2.0/24", 64501, "Example Telecom")] {
+        asn.insert(
+            net,
+            Value::map([("autonomous_system_number", Value::U32(n)), ("autonomous_system_organization", org.into())]),
+        );
+    }
+    let (c, a) = (dir.join("country.mmdb"), dir.join("asn.mmdb"));
+    country.write(&c).unwrap();
+    asn.write(&a).unwrap();
+    (c, a)
 }
 
 fn build_store(path: &Path) {
@@ -142,8 +168,18 @@ fn check(name: &str, actual: &str) {
 }
 
 fn report(db: &Path, args: &[&str]) -> String {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_sipscope")).arg("report").arg("--db").arg(db).args(args).output().unwrap();
+    let (country, asn) = geo_dbs(db.parent().unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .arg("report")
+        .arg("--db")
+        .arg(db)
+        .arg("--country-db")
+        .arg(country)
+        .arg("--asn-db")
+        .arg(asn)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -168,6 +204,22 @@ fn report_golden_every_section_in_every_format() {
     // Filters: one node, and a time range that keeps only the first day.
     check("report-n2.txt", &report(&db, &["--node", "n2", "stages", "passwords"]));
     check("report-day1.txt", &report(&db, &["--to", "2026-01-02", "summary", "daily"]));
+    // Without GeoIP databases the report says "unknown" and carries on.
+    let plain = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["report", "--db"])
+        .arg(&db)
+        .args(["summary", "sources", "countries"])
+        .output()
+        .unwrap();
+    check("report-no-geo.txt", &String::from_utf8(plain.stdout).unwrap());
+    // Without GeoIP databases the report says "unknown" and carries on.
+    let plain = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["report", "--db"])
+        .arg(&db)
+        .args(["summary", "sources", "countries"])
+        .output()
+        .unwrap();
+    check("report-no-geo.txt", &String::from_utf8(plain.stdout).unwrap());
 }
 
 #[test]

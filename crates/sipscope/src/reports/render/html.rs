@@ -46,6 +46,9 @@ pub fn html(report: &Report) -> String {
         for n in &s.notes {
             out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(n)));
         }
+        for (name, text) in &s.attachments {
+            out.push_str(&format!("<details><summary>{}</summary><pre>{}</pre></details>\n", esc(name), esc(text)));
+        }
         out.push_str("</section>\n");
     }
     out.push_str("</body></html>\n");

@@ -23,9 +23,18 @@ pub fn text(report: &Report) -> String {
         for n in &s.notes {
             out.push_str(&format!("note: {n}\n"));
         }
+        for (name, text) in &s.attachments {
+            out.push_str(&format!("--- {name} ---\n{}", escape_lines(text)));
+        }
         out.push('\n');
     }
     out
+}
+
+/// Attachments are documents sipscope wrote (from sanitised names): only control characters
+/// are dropped, quotes stay so the document can be copied as it is.
+fn escape_lines(text: &str) -> String {
+    text.chars().filter(|c| *c == '\n' || !c.is_control()).collect()
 }
 
 fn table_text(t: &Table) -> String {
@@ -98,6 +107,7 @@ pub fn csv(report: &Report) -> Vec<(String, String)> {
             }
             files.push((format!("{}.csv", name.replace(['/', '\\'], "_")), out));
         }
+        files.extend(s.attachments.iter().cloned());
     }
     files
 }

@@ -2,12 +2,14 @@
 //! analysis tables and indexed event columns, so they stay fast on large stores.
 
 mod calls;
+mod geo;
 mod nodes;
 mod tools;
 mod traffic;
 
 use super::model::{Cell, Section, Table};
 use super::query::{Clause, Filter};
+use crate::enrich::Enricher;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
@@ -19,6 +21,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("spread", "How many nodes each attacker hit (001)"),
     ("overlap", "Attackers shared between nodes (001)"),
     ("sources", "Top sources (003 Table 3)"),
+    ("countries", "Source country to dialled country (003 Table 4)"),
+    ("country-pairs", "Source countries calling destination countries (003 Fig. 5)"),
     ("user-agents", "User agents (003 Fig. 3)"),
     ("tools", "Tools (004 Table I)"),
     ("tools-by-year", "Sources per tool and year (004 Fig. 3)"),
@@ -31,11 +35,13 @@ pub const ALL: &[(&str, &str)] = &[
 pub type Result<T> = std::result::Result<T, rusqlite::Error>;
 
 /// Builds section `name`; `None` for an unknown name.
-pub fn build(conn: &Connection, name: &str, filter: &Filter) -> Option<Result<Section>> {
+pub fn build(conn: &Connection, name: &str, filter: &Filter, geo: &Enricher) -> Option<Result<Section>> {
     Some(match name {
-        "summary" => traffic::summary(conn, filter),
+        "summary" => traffic::summary(conn, filter, geo),
+        "countries" => geo::countries(conn, filter, geo),
+        "country-pairs" => geo::country_pairs(conn, filter, geo),
         "daily" => traffic::daily(conn, filter),
-        "sources" => traffic::sources(conn, filter),
+        "sources" => traffic::sources(conn, filter, geo),
         "user-agents" => traffic::user_agents(conn, filter),
         "stages" => nodes::stages(conn, filter),
         "spread" => nodes::spread(conn, filter),

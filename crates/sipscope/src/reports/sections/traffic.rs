@@ -1,6 +1,7 @@
 //! Sections about the traffic itself: summary, daily, sources, user agents.
 
 use super::{day_text, query_table, title, Result};
+use crate::enrich::Enricher;
 use crate::reports::model::{Cell, Chart, Section, Table};
 use crate::reports::query::Filter;
 use rusqlite::Connection;
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 
 const REQUESTS: &str = "kind = 'request' AND direction <> 'out'";
 
-pub fn summary(conn: &Connection, f: &Filter) -> Result<Section> {
+pub fn summary(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section> {
     let mut s = Section::new("summary", title("summary"));
     let c = f.clause("ts_ns", Some("node"), &[]);
     let sql = format!(
@@ -39,8 +40,13 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Section> {
     ] {
         t.push(vec![label.into(), if cell == Cell::Null { Cell::Int(0) } else { cell }]);
     }
+    let (countries, asns) = super::geo::source_countries_and_asns(conn, f, geo)?;
+    t.push(vec!["source countries".into(), countries.map_or(Cell::from("unknown"), Cell::Int)]);
+    t.push(vec!["source ASNs".into(), asns.map_or(Cell::from("unknown"), Cell::Int)]);
     s.tables.push(t);
-    s.notes.push("Countries and ASNs: see the sources section (they need GeoIP databases).".into());
+    if countries.is_none() || asns.is_none() {
+        s.notes.push("Countries and ASNs need GeoIP databases (--country-db, --asn-db; docs/enrichment.md).".into());
+    }
     Ok(s)
 }
 
@@ -95,7 +101,7 @@ pub fn daily(conn: &Connection, f: &Filter) -> Result<Section> {
     Ok(s)
 }
 
-pub fn sources(conn: &Connection, f: &Filter) -> Result<Section> {
+pub fn sources(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section> {
     let mut s = Section::new("sources", title("sources"));
     let c = f.clause("ts_ns", Some("node"), &[REQUESTS]);
     let t = query_table(
@@ -109,8 +115,18 @@ pub fn sources(conn: &Connection, f: &Filter) -> Result<Section> {
          FROM events {where} GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT 20",
         &c,
     )?;
-    s.tables.push(times_as_text(t, &[2, 3]));
-    s.notes.push("Country, ASN and destination countries appear when GeoIP databases are configured.".into());
+    let mut t = times_as_text(t, &[2, 3]);
+    t.columns.insert(1, "country".into());
+    t.columns.insert(2, "ASN".into());
+    for row in &mut t.rows {
+        let g = match &row[0] {
+            Cell::Text(ip) => ip.parse().map(|ip| geo.lookup(ip)).unwrap_or_default(),
+            _ => Default::default(),
+        };
+        row.insert(1, g.country_or_unknown().into());
+        row.insert(2, g.asn_or_unknown().into());
+    }
+    s.tables.push(t);
     Ok(s)
 }
 

@@ -1,0 +1,108 @@
+//! Sections by country (003 Table 4, Fig. 5): where the sources are (GeoIP) and which
+//! countries the numbers they dialled belong to (calling codes).
+
+use super::{title, Result};
+use crate::analysis::numbers::{classify, Dialled};
+use crate::enrich::{Enricher, UNKNOWN};
+use crate::reports::model::{Cell, Section, Table};
+use crate::reports::query::Filter;
+use rusqlite::Connection;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Distinct source countries and ASNs; `None` when the database is missing.
+pub fn source_countries_and_asns(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<(Option<i64>, Option<i64>)> {
+    if !geo.has_country_db() && !geo.has_asn_db() {
+        return Ok((None, None));
+    }
+    let c = f.clause("ts_ns", Some("node"), &["kind = 'request'", "direction <> 'out'"]);
+    let mut stmt = conn.prepare(&format!("SELECT DISTINCT src_ip FROM events {}", c.sql))?;
+    let ips: Vec<String> =
+        stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?.collect::<Result<_>>()?;
+    let (mut countries, mut asns) = (BTreeSet::new(), BTreeSet::new());
+    for ip in ips.iter().filter_map(|i| i.parse().ok()) {
+        let g = geo.lookup(ip);
+        countries.extend(g.country);
+        asns.extend(g.asn);
+    }
+    Ok((geo.has_country_db().then_some(countries.len() as i64), geo.has_asn_db().then_some(asns.len() as i64)))
+}
+
+/// (source country, destination country) → (INVITEs, distinct sources).
+fn pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<BTreeMap<(String, String), (i64, BTreeSet<String>)>> {
+    let c = f.clause(
+        "ts_ns",
+        Some("node"),
+        &["method = 'INVITE'", "kind = 'request'", "direction <> 'out'", "ruri_user IS NOT NULL"],
+    );
+    let sql = format!("SELECT src_ip, ruri_user, count(*) FROM events {} GROUP BY src_ip, ruri_user", c.sql);
+    let mut stmt = conn.prepare(&sql)?;
+    let rows: Vec<(String, String, i64)> = stmt
+        .query_map(rusqlite::params_from_iter(c.params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_>>()?;
+    let mut out: BTreeMap<(String, String), (i64, BTreeSet<String>)> = BTreeMap::new();
+    for (src, user, n) in rows {
+        let Dialled::Number(number) = classify(&user) else { continue };
+        let from = src.parse().ok().and_then(|ip| geo.lookup(ip).country).unwrap_or_else(|| UNKNOWN.into());
+        let to = number.country.unwrap_or_else(|| UNKNOWN.into());
+        let e = out.entry((from, to)).or_default();
+        e.0 += n;
+        e.1.insert(src);
+    }
+    Ok(out)
+}
+
+pub fn countries(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section> {
+    let mut s = Section::new("countries", title("countries"));
+    let mut rows: Vec<((String, String), (i64, BTreeSet<String>))> = pairs(conn, f, geo)?.into_iter().collect();
+    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+    let mut t = Table::new(
+        "countries",
+        "INVITEs by source country and dialled country",
+        &["source country", "dialled country", "INVITEs", "sources"],
+    );
+    for ((from, to), (n, sources)) in rows.into_iter().take(25) {
+        t.push(vec![from.into(), to.into(), Cell::Int(n), Cell::Int(sources.len() as i64)]);
+    }
+    s.tables.push(t);
+    if !geo.has_country_db() {
+        s.notes.push("Source countries are unknown without a country database (--country-db).".into());
+    }
+    Ok(s)
+}
+
+pub fn country_pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section> {
+    let mut s = Section::new("country-pairs", title("country-pairs"));
+    let pairs = pairs(conn, f, geo)?;
+    let mut per_source: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut dot = String::from("digraph country_pairs {\n  rankdir=LR;\n");
+    for ((from, to), (n, _)) in &pairs {
+        per_source.entry(from.clone()).or_default().insert(to.clone());
+        dot.push_str(&format!(
+            "  \"src {}\" -> \"dst {}\" [label=\"{n}\", penwidth={:.1}];\n",
+            dot_id(from),
+            dot_id(to),
+            1.0 + (*n as f64).ln_1p()
+        ));
+    }
+    dot.push_str("}\n");
+    let mut t = Table::new(
+        "country_pairs",
+        "Destination countries per source country",
+        &["source country", "destination countries", "dialled"],
+    );
+    for (from, tos) in &per_source {
+        t.push(vec![
+            from.clone().into(),
+            Cell::Int(tos.len() as i64),
+            tos.iter().cloned().collect::<Vec<_>>().join(" ").into(),
+        ]);
+    }
+    s.tables.push(t);
+    s.attachments.push(("country-pairs.dot".into(), dot));
+    Ok(s)
+}
+
+/// Country codes and "unknown" only: anything else is reduced to letters so the DOT stays valid.
+fn dot_id(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_alphanumeric()).take(16).collect()
+}
