@@ -28,7 +28,9 @@ pub fn source_countries_and_asns(conn: &Connection, f: &Filter, geo: &Enricher) 
 }
 
 /// (source country, destination country) → (INVITEs, distinct sources).
-fn pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<BTreeMap<(String, String), (i64, BTreeSet<String>)>> {
+type Pairs = BTreeMap<(String, String), (i64, BTreeSet<String>)>;
+
+fn pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Pairs> {
     let c = f.clause(
         "ts_ns",
         Some("node"),
@@ -39,7 +41,7 @@ fn pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<BTreeMap<(Stri
     let rows: Vec<(String, String, i64)> = stmt
         .query_map(rusqlite::params_from_iter(c.params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_>>()?;
-    let mut out: BTreeMap<(String, String), (i64, BTreeSet<String>)> = BTreeMap::new();
+    let mut out = Pairs::new();
     for (src, user, n) in rows {
         let Dialled::Number(number) = classify(&user) else { continue };
         let from = src.parse().ok().and_then(|ip| geo.lookup(ip).country).unwrap_or_else(|| UNKNOWN.into());
@@ -53,7 +55,7 @@ fn pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<BTreeMap<(Stri
 
 pub fn countries(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section> {
     let mut s = Section::new("countries", title("countries"));
-    let mut rows: Vec<((String, String), (i64, BTreeSet<String>))> = pairs(conn, f, geo)?.into_iter().collect();
+    let mut rows: Vec<_> = pairs(conn, f, geo)?.into_iter().collect();
     rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
     let mut t = Table::new(
         "countries",
