@@ -74,13 +74,10 @@ fn analysis_attributes_tools_stages_strategy_and_numbers() {
     }
     let dir = tempfile::tempdir().unwrap();
     let nodes = dir.path().join("nodes.toml");
-    std::fs::write(
-        &nodes,
-        "[[node]]\nname = \"n2\"\naddresses = [\"127.0.70.2\"]\n[[node]]\nname = \"n3\"\naddresses = [\"127.0.70.3\"]\n\
-         [[node]]\nname = \"n4\"\naddresses = [\"127.0.70.4\"]\n[[node]]\nname = \"n5\"\naddresses = [\"127.0.70.5\"]\n\
-         [[node]]\nname = \"rest\"\naddresses = [\"127.0.70.0/24\"]\n",
-    )
-    .unwrap();
+    // Twelve node addresses, 127.0.70.1 to .12, each its own node `n1` … `n12`.
+    let nodes_toml: String =
+        (1..=12).map(|i| format!("[[node]]\nname = \"n{i}\"\naddresses = [\"127.0.70.{i}\"]\n")).collect();
+    std::fs::write(&nodes, nodes_toml).unwrap();
     let extra = format!("nodes = \"{}\"\n", nodes.display());
     // nmap's SIP scripts only run against 5060, and sipsak's messages carry the port when it
     // is not 5060: their nodes also listen there.
@@ -169,4 +166,62 @@ fn analysis_attributes_tools_stages_strategy_and_numbers() {
     assert_eq!(hp.rows("SELECT strategy FROM flows WHERE src_ip = '127.0.71.10'"), [["sequential"]]);
     let numbers = hp.rows("SELECT number, country, number_type, attempts, variants FROM numbers");
     assert_eq!(numbers, [["+46701234567", "SE", "mobile", "6", "3"]], "two INVITEs per call, three spellings");
+    check_report(&hp.dir.path().join("hp.db"));
+}
+
+/// `sipscope report --format json` over the lab: the sections match what was done.
+fn check_report(db: &std::path::Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["report", "--format", "json", "--db"])
+        .arg(db)
+        .args(["stages", "spread", "overlap", "tools", "numbers"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows =
+        |section: &str, table: usize| doc["sections"][section]["tables"][table]["rows"].as_array().unwrap().clone();
+    // stages: node, attackers, server scan, extension scan, hijacking, succeeded, toll fraud.
+    let stages: std::collections::BTreeMap<String, Vec<i64>> = rows("stages", 0)
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_owned(),
+                r.as_array().unwrap()[1..].iter().map(|v| v.as_i64().unwrap()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(stages.len(), 12, "every node was attacked: {stages:?}");
+    assert!(stages.values().all(|v| v[1] >= 1), "svmap probed every node: {stages:?}");
+    assert_eq!(stages["n2"][2], 1, "svwar enumerated n2");
+    assert_eq!((stages["n3"][3], stages["n3"][4]), (1, 1), "svcrack hijacked on n3");
+    assert_eq!(stages["n4"][2], 1, "nmap's sip-enum-users on n4");
+    assert_eq!((stages["n5"][3], stages["n5"][5]), (1, 1), "SIPp registered and dialled out on n5");
+    assert_eq!(stages.values().map(|v| v[5]).sum::<i64>(), 1, "toll fraud only on n5");
+    // spread: svmap alone hit all twelve nodes.
+    let spread = rows("spread", 0);
+    let twelve = spread.iter().find(|r| r[0] == 12).unwrap_or_else(|| panic!("{spread:?}"));
+    assert_eq!(twelve[1], 1);
+    // overlap: svwar's source was seen only at n2 (the diagonal); svmap's at n2 and n3.
+    let overlap = rows("overlap", 0);
+    let n2 = overlap.iter().find(|r| r[0] == "n2").unwrap();
+    let labels: Vec<String> = doc["sections"]["overlap"]["tables"][0]["columns"].as_array().unwrap()[1..]
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let col = |n: &str| 1 + labels.iter().position(|l| l == n).unwrap();
+    assert_eq!(n2[col("n2")], 1, "svwar's source was seen only at n2");
+    assert!(n2[col("n3")].as_i64().unwrap() >= 1, "svmap hit both");
+    // tools and numbers.
+    let tools: Vec<String> =
+        rows("tools", 0).iter().map(|r| format!("{} {}", r[0].as_str().unwrap(), r[1].as_str().unwrap())).collect();
+    for t in ["SIPVicious svmap", "SIPVicious svwar", "SIPVicious svcrack", "SIPp Base", "sipsak"] {
+        assert!(tools.iter().any(|x| x.starts_with(t)), "{t} not in {tools:?}");
+    }
+    let numbers = rows("numbers", 0);
+    assert_eq!(numbers[0][0], "+46701234567");
+    assert_eq!(
+        (numbers[0][1].as_str(), numbers[0][3].as_i64(), numbers[0][4].as_i64()),
+        (Some("SE"), Some(6), Some(3))
+    );
 }
