@@ -39,6 +39,12 @@ pub struct ReportArgs {
     /// ASN database (.mmdb) for source ASNs.
     #[arg(long)]
     asn_db: Option<PathBuf>,
+    /// For `compare`: a group of nodes, `NAME=node,node` (give two).
+    #[arg(long = "group", value_name = "NAME=NODES")]
+    groups: Vec<String>,
+    /// For `compare`: another store to compare this one with.
+    #[arg(long)]
+    compare_db: Option<PathBuf>,
     /// Output file (a directory for csv: one file per table); standard output when absent.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -74,6 +80,22 @@ fn parse_time(s: &str) -> Result<i64, String> {
     Ok((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1_000_000_000)
 }
 
+fn comparison(args: &ReportArgs) -> anyhow::Result<Option<reports::Comparison>> {
+    if let Some(other) = &args.compare_db {
+        let conn = Store::open_read_only(other).with_context(|| format!("opening {}", other.display()))?;
+        return Ok(Some(reports::Comparison::Store(other.display().to_string(), conn)));
+    }
+    let parse = |g: &String| -> anyhow::Result<(String, Vec<String>)> {
+        let (name, nodes) = g.split_once('=').context("--group takes NAME=node,node")?;
+        Ok((name.to_owned(), nodes.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect()))
+    };
+    match &args.groups[..] {
+        [] => Ok(None),
+        [a, b] => Ok(Some(reports::Comparison::Groups(parse(a)?, parse(b)?))),
+        _ => anyhow::bail!("--group: give exactly two groups"),
+    }
+}
+
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if !args.db.exists() {
         anyhow::bail!("{} does not exist", args.db.display());
@@ -81,7 +103,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let conn = Store::open_read_only(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
     let filter = Filter { from_ns: args.from, to_ns: args.to, nodes: args.nodes.clone() };
     let geo = Enricher::open(&GeoConfig { country_db: args.country_db.clone(), asn_db: args.asn_db.clone() })?;
-    let report = reports::build(&conn, &filter, &geo, &args.sections)?;
+    let comparison = comparison(&args)?;
+    let inputs = reports::Inputs { conn: &conn, filter: &filter, geo: &geo, comparison: comparison.as_ref() };
+    let report = reports::build(&inputs, &args.sections)?;
     let single = match args.format {
         Format::Text => Some(render::text(&report)),
         Format::Json => Some(render::json(&report)),

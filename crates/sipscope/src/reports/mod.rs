@@ -12,8 +12,30 @@ use model::{Report, Scope};
 use query::Filter;
 use rusqlite::Connection;
 
+/// What the `compare` section compares.
+#[derive(Debug)]
+pub enum Comparison {
+    /// Two groups of nodes of this store: (name, nodes) each.
+    Groups((String, Vec<String>), (String, Vec<String>)),
+    /// This store against another (its name, its connection).
+    Store(String, Connection),
+}
+
+/// Everything sections read.
+pub struct Inputs<'a> {
+    /// The store.
+    pub conn: &'a Connection,
+    /// Time range and nodes.
+    pub filter: &'a Filter,
+    /// GeoIP.
+    pub geo: &'a Enricher,
+    /// What `compare` compares, when asked.
+    pub comparison: Option<&'a Comparison>,
+}
+
 /// Builds the named sections (all when `names` is empty). Unknown names are an error.
-pub fn build(conn: &Connection, filter: &Filter, geo: &Enricher, names: &[String]) -> Result<Report, ReportError> {
+pub fn build(inputs: &Inputs<'_>, names: &[String]) -> Result<Report, ReportError> {
+    let filter = inputs.filter;
     let wanted: Vec<String> =
         if names.is_empty() { sections::ALL.iter().map(|(n, _)| (*n).to_owned()).collect() } else { names.to_vec() };
     let mut report = Report {
@@ -21,7 +43,7 @@ pub fn build(conn: &Connection, filter: &Filter, geo: &Enricher, names: &[String
         sections: Vec::new(),
     };
     for name in &wanted {
-        match sections::build(conn, name, filter, geo) {
+        match sections::build(inputs, name) {
             Some(section) => report.sections.push(section?),
             None => {
                 let known: Vec<&str> = sections::ALL.iter().map(|(n, _)| *n).collect();

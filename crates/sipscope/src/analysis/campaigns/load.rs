@@ -21,9 +21,7 @@ pub fn load_activity(
     // The last day with a time before `to`.
     let to_day = to_ns.map_or(i64::MAX, |t| day_of(t.saturating_sub(1)));
     let mut by_source: BTreeMap<IpAddr, SourceActivity> = BTreeMap::new();
-    let mut st = conn.prepare(
-        "SELECT DISTINCT src_ip, day FROM source_days WHERE day >= ?1 AND day <= ?2",
-    )?;
+    let mut st = conn.prepare("SELECT DISTINCT src_ip, day FROM source_days WHERE day >= ?1 AND day <= ?2")?;
     let mut rows = st.query(params![from_day, to_day])?;
     while let Some(row) = rows.next()? {
         let Ok(source) = row.get::<_, String>(0)?.parse::<IpAddr>() else { continue };
@@ -66,4 +64,3 @@ pub fn load_activity(
     }
     Ok(by_source.into_values().collect())
 }
-

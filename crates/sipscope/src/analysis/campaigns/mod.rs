@@ -87,7 +87,12 @@ pub struct CampaignResult {
 
 /// Finds campaigns among `sources` (one entry per source) over the days `from_day..=to_day`.
 /// Days outside the span are ignored, and so are sources with no day in it.
-pub fn find_campaigns(sources: &[SourceActivity], from_day: i64, to_day: i64, config: &CampaignConfig) -> CampaignResult {
+pub fn find_campaigns(
+    sources: &[SourceActivity],
+    from_day: i64,
+    to_day: i64,
+    config: &CampaignConfig,
+) -> CampaignResult {
     let mut result = CampaignResult::default();
     if to_day < from_day {
         return result;
@@ -95,7 +100,14 @@ pub fn find_campaigns(sources: &[SourceActivity], from_day: i64, to_day: i64, co
     let span = to_day.saturating_sub(from_day).saturating_add(1);
     let mut kept: Vec<(&SourceActivity, Vec<i64>)> = Vec::new();
     for s in sources {
-        let days: Vec<i64> = s.days.iter().copied().filter(|d| (from_day..=to_day).contains(d)).collect::<BTreeSet<_>>().into_iter().collect();
+        let days: Vec<i64> = s
+            .days
+            .iter()
+            .copied()
+            .filter(|d| (from_day..=to_day).contains(d))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         if days.is_empty() {
             continue;
         }
@@ -106,7 +118,9 @@ pub fn find_campaigns(sources: &[SourceActivity], from_day: i64, to_day: i64, co
         kept.push((s, days));
     }
     if kept.len() > config.max_sources {
-        kept.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(b.0.packets.cmp(&a.0.packets)).then(a.0.source.cmp(&b.0.source)));
+        kept.sort_by(|a, b| {
+            b.1.len().cmp(&a.1.len()).then(b.0.packets.cmp(&a.0.packets)).then(a.0.source.cmp(&b.0.source))
+        });
         result.truncated = kept.len() - config.max_sources;
         kept.truncate(config.max_sources);
     }
@@ -133,7 +147,11 @@ pub fn find_campaigns(sources: &[SourceActivity], from_day: i64, to_day: i64, co
     }
     let mut campaigns: Vec<Campaign> = members.into_values().map(|m| campaign(&kept, &m)).collect();
     campaigns.sort_by(|a, b| {
-        b.sources.len().cmp(&a.sources.len()).then(a.active_days.first().cmp(&b.active_days.first())).then(a.sources.cmp(&b.sources))
+        b.sources
+            .len()
+            .cmp(&a.sources.len())
+            .then(a.active_days.first().cmp(&b.active_days.first()))
+            .then(a.sources.cmp(&b.sources))
     });
     for (i, c) in campaigns.iter_mut().enumerate() {
         c.id = i + 1;

@@ -158,7 +158,11 @@ impl FieldScore {
 
 /// A parsed pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern(Vec<Tok>);
+pub struct Pattern {
+    toks: Vec<Tok>,
+    /// Per token, its moves in the packed alignment (derived from `toks`).
+    steps: Vec<Steps>,
+}
 
 impl Pattern {
     /// Parses pattern text; consecutive `*` are one.
@@ -191,31 +195,30 @@ impl Pattern {
             }
             i += run.max(1);
         }
-        Pattern(toks)
+        let steps = toks.iter().map(|&t| Steps::of(t)).collect();
+        Pattern { toks, steps }
     }
 
     /// Literal characters in the pattern.
     pub fn literals(&self) -> usize {
-        self.0.iter().filter(|t| matches!(t, Tok::Lit(..))).count()
+        self.toks.iter().filter(|t| matches!(t, Tok::Lit(..))).count()
     }
 
     /// The best score over the views of `value`: the paper's left-aligned row; and when the
     /// length varied (or was cut), the right-aligned row and the constant start + gap +
     /// constant end.
     pub fn score(&self, value: &MergedValue) -> FieldScore {
-        let head: Vec<Cell> = cells(value.head()).collect();
-        let mut best = self.align(&head);
-        if value.min_len() != value.max_len() || value.max_len() > MAX_VALUE_LEN {
-            let mut tail: Vec<Cell> = cells(value.tail()).collect();
-            tail.reverse();
-            let reliable = value.min_len().min(head.len()).min(value.tail().len());
-            let prefix = head[..reliable].iter().take_while(|c| matches!(c, Cell::Byte(_))).count();
-            let suffix = tail.iter().rev().take(reliable - prefix).take_while(|c| matches!(c, Cell::Byte(_))).count();
-            let mut splice = head[..prefix].to_vec();
-            splice.push(Cell::Gap);
-            splice.extend_from_slice(&tail[tail.len() - suffix..]);
+        let mut views = Views::default();
+        views.build(value);
+        self.score_views(&views)
+    }
+
+    /// [`Pattern::score`] on views built once for every pattern of a key.
+    pub(super) fn score_views(&self, views: &Views) -> FieldScore {
+        let mut best = self.align(views.head());
+        if let (Some(tail), Some(splice)) = (views.tail(), views.splice()) {
             for view in [tail, splice] {
-                let score = self.align(&view);
+                let score = self.align(view);
                 if (score.rank(), score.evidence) > (best.rank(), best.evidence) {
                     best = score;
                 }
@@ -225,8 +228,71 @@ impl Pattern {
     }
 
     /// Minimum-cost alignment (ties: most evidence) of the pattern with one view.
-    fn align(&self, view: &[Cell]) -> FieldScore {
-        let toks = &self.0;
+    fn align(&self, view: &[u16]) -> FieldScore {
+        if self.toks.len() + view.len() > MAX_PACKED {
+            let cells: Vec<Cell> = view
+                .iter()
+                .map(|&c| match c {
+                    ANY => Cell::Any,
+                    GAP => Cell::Gap,
+                    b => Cell::Byte(b as u8),
+                })
+                .collect();
+            return self.align_wide(&cells);
+        }
+        let mut buffers = [0u64; 2 * (VIEW_CAP + 1)];
+        let mut heap = Vec::new();
+        let (prev, cur) = if view.len() <= VIEW_CAP {
+            buffers.split_at_mut(VIEW_CAP + 1)
+        } else {
+            heap.resize(2 * (view.len() + 1), 0);
+            heap.split_at_mut(view.len() + 1)
+        };
+        let (prev, cur) = (&mut prev[..=view.len()], &mut cur[..=view.len()]);
+        // Pattern prefix 0: only view cells skipped (free inside a leading `*`).
+        let first = self.steps.first();
+        prev[0] = START;
+        for (j, &cell) in view.iter().enumerate() {
+            prev[j + 1] = prev[j].wrapping_add(horizontal(first, cell));
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            let next = self.steps.get(i + 1);
+            cur[0] = prev[0].wrapping_add(step.skip);
+            for j in 1..=view.len() {
+                let cell = view[j - 1];
+                // Candidates in the order the first minimum is kept: match the token with the
+                // cell, skip the token, skip the cell.
+                let on_cell = if cell == GAP {
+                    BLOCKED
+                } else if cell == step.lit {
+                    step.on_lit
+                } else {
+                    step.on_other
+                };
+                let diagonal = prev[j - 1].wrapping_add(on_cell);
+                let skip = if cell == GAP { step.skip_after_gap } else { step.skip };
+                let vertical = prev[j].wrapping_add(skip);
+                let best = if vertical >> 32 < diagonal >> 32 { vertical } else { diagonal };
+                let across = cur[j - 1].wrapping_add(horizontal(next, cell));
+                cur[j] = if across >> 32 < best >> 32 { across } else { best };
+            }
+            std::mem::swap(prev, cur);
+        }
+        let end = prev[view.len()];
+        let cost = (end >> 48) as u32;
+        let unknown = (end & 0xffff) as u32;
+        FieldScore {
+            matched: ((end >> 16) & 0xffff) as u32,
+            evidence: 0xffff - ((end >> 32) & 0xffff) as u32,
+            edits: (cost - unknown * UNKNOWN) / EDIT,
+            unknown,
+        }
+    }
+
+    /// The same alignment without the packed state's size limits (patterns and views of
+    /// thousands of characters, which only a user's library could have).
+    fn align_wide(&self, view: &[Cell]) -> FieldScore {
+        let toks = &self.toks;
         // Per view prefix length, for the current pattern prefix: the best state so far.
         let none = State { cost: u32::MAX, ..State::default() };
         let mut row = vec![none; view.len() + 1];
@@ -278,6 +344,136 @@ impl Pattern {
             edits: (end.cost - end.unknown * UNKNOWN) / EDIT,
             unknown: end.unknown,
         }
+    }
+}
+
+/// The views of one merged value, as cells: a byte, [`ANY`] or [`GAP`].
+#[derive(Debug, Default)]
+pub(super) struct Views {
+    head: Vec<u16>,
+    tail: Vec<u16>,
+    splice: Vec<u16>,
+    /// Whether the length varied (or was cut): only then are the tail and splice views used.
+    varied: bool,
+}
+
+impl Views {
+    /// The views of `value`, reusing the buffers.
+    pub(super) fn build(&mut self, value: &MergedValue) {
+        cells_into(value.head(), &mut self.head);
+        self.varied = value.min_len() != value.max_len() || value.max_len() > MAX_VALUE_LEN;
+        if !self.varied {
+            return;
+        }
+        cells_into(value.tail(), &mut self.tail);
+        self.tail.reverse();
+        let (head, tail) = (&self.head, &self.tail);
+        let reliable = value.min_len().min(head.len()).min(tail.len());
+        let prefix = head[..reliable].iter().take_while(|&&c| c < ANY).count();
+        let suffix = tail.iter().rev().take(reliable - prefix).take_while(|&&c| c < ANY).count();
+        self.splice.clear();
+        self.splice.extend_from_slice(&head[..prefix]);
+        self.splice.push(GAP);
+        self.splice.extend_from_slice(&tail[tail.len() - suffix..]);
+    }
+
+    fn head(&self) -> &[u16] {
+        &self.head
+    }
+
+    fn tail(&self) -> Option<&[u16]> {
+        self.varied.then_some(&self.tail[..])
+    }
+
+    fn splice(&self) -> Option<&[u16]> {
+        self.varied.then_some(&self.splice[..])
+    }
+}
+
+fn cells_into(row: &Cells, out: &mut Vec<u16>) {
+    out.clear();
+    out.extend(row.iter().map(|c| c.map_or(ANY, u16::from)));
+}
+
+/// View cells other than bytes.
+const ANY: u16 = 256;
+const GAP: u16 = 257;
+/// Never equal to a cell.
+const NO_LITERAL: u16 = u16::MAX;
+
+/// Views up to this length align on the stack.
+const VIEW_CAP: usize = 2 * MAX_VALUE_LEN + 1;
+/// Larger alignments take the wide path: the packed state holds a cost below 2^15 (and evidence,
+/// matched and unknown counts below 2^16).
+const MAX_PACKED: usize = 16_000;
+
+/// The packed alignment state, compared by its high half: cost (bits 48..64), then 0xffff -
+/// evidence (bits 32..48), so lower is better; then matched (16..32) and unknown (0..16),
+/// which are carried along. Moves add a [`delta`].
+const START: u64 = 0xffff << 32;
+/// Added when a move is not allowed: a cost above any real alignment's.
+const BLOCKED: u64 = 0x8000 << 48;
+
+const fn delta(cost: u32, evidence: u32) -> u64 {
+    ((cost as u64) << 48).wrapping_sub((evidence as u64) << 32)
+        + ((evidence > 0) as u64) << 16
+        + (cost == UNKNOWN) as u64
+}
+
+/// One token's moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Steps {
+    /// The byte the token matches at no cost ([`NO_LITERAL`] for `?` and `*`).
+    lit: u16,
+    /// Matching that byte.
+    on_lit: u64,
+    /// Matching any other byte or a placeholder ([`BLOCKED`] for `*`).
+    on_other: u64,
+    /// Skipping the token.
+    skip: u64,
+    /// Skipping the token right after a gap.
+    skip_after_gap: u64,
+    /// `*`: view cells are skipped at no cost before matching the token after it.
+    star: bool,
+}
+
+impl Steps {
+    fn of(tok: Tok) -> Steps {
+        match tok {
+            Tok::Lit(a, weight) => Steps {
+                lit: u16::from(a),
+                on_lit: delta(0, weight),
+                on_other: delta(EDIT, 0),
+                skip: delta(EDIT, 0),
+                skip_after_gap: delta(UNKNOWN, 0),
+                star: false,
+            },
+            Tok::One => Steps {
+                lit: NO_LITERAL,
+                on_lit: 0,
+                on_other: delta(0, 0),
+                skip: delta(EDIT, 0),
+                skip_after_gap: delta(0, 0),
+                star: false,
+            },
+            Tok::Star => Steps {
+                lit: NO_LITERAL,
+                on_lit: 0,
+                on_other: BLOCKED,
+                skip: delta(0, 0),
+                skip_after_gap: delta(0, 0),
+                star: true,
+            },
+        }
+    }
+}
+
+/// Skipping `cell` before matching `next` (none: the pattern is done).
+fn horizontal(next: Option<&Steps>, cell: u16) -> u64 {
+    match next {
+        Some(s) if s.star => delta(0, 0),
+        _ if cell == GAP => delta(UNKNOWN, 0),
+        _ => delta(EDIT, 0),
     }
 }
 

@@ -2,14 +2,15 @@
 //! analysis tables and indexed event columns, so they stay fast on large stores.
 
 mod calls;
+mod compare;
 mod geo;
 mod nodes;
 mod tools;
 mod traffic;
 
 use super::model::{Cell, Section, Table};
-use super::query::{Clause, Filter};
-use crate::enrich::Enricher;
+use super::query::Clause;
+use super::Inputs;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
@@ -20,6 +21,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("stages", "Attack stages per node (001)"),
     ("spread", "How many nodes each attacker hit (001)"),
     ("overlap", "Attackers shared between nodes (001)"),
+    ("compare", "Two sensor groups or two stores side by side (001)"),
     ("sources", "Top sources (003 Table 3)"),
     ("countries", "Source country to dialled country (003 Table 4)"),
     ("country-pairs", "Source countries calling destination countries (003 Fig. 5)"),
@@ -35,8 +37,10 @@ pub const ALL: &[(&str, &str)] = &[
 pub type Result<T> = std::result::Result<T, rusqlite::Error>;
 
 /// Builds section `name`; `None` for an unknown name.
-pub fn build(conn: &Connection, name: &str, filter: &Filter, geo: &Enricher) -> Option<Result<Section>> {
+pub fn build(inputs: &Inputs<'_>, name: &str) -> Option<Result<Section>> {
+    let (conn, filter, geo) = (inputs.conn, inputs.filter, inputs.geo);
     Some(match name {
+        "compare" => compare::compare(conn, filter, inputs.comparison),
         "summary" => traffic::summary(conn, filter, geo),
         "countries" => geo::countries(conn, filter, geo),
         "country-pairs" => geo::country_pairs(conn, filter, geo),
