@@ -37,7 +37,7 @@ impl BitRows {
 pub fn cluster(rows: &BitRows, min_cluster_size: usize, min_samples: usize) -> Vec<Option<usize>> {
     let n = rows.len();
     let mcs = min_cluster_size.max(2);
-    if n < 2 * mcs {
+    if n < mcs.saturating_mul(2) {
         return vec![None; n]; // without the root, a cluster needs a sibling of `mcs` points
     }
     let edges = spanning_tree(rows, min_samples.max(1));

@@ -164,7 +164,7 @@ fn beyond_the_cap_the_most_active_are_kept() {
     assert_eq!(r.truncated, clustered - 20);
     let members: usize = r.campaigns.iter().map(|c| c.sources.len()).sum();
     assert_eq!(members + r.noise, 20);
-    // The dense scattered sources and the weekly group are the most active.
+    // The scattered sources, the 30-day group and part of the weekly one are the most active.
     assert!(r.campaigns.iter().all(|c| c.sources.iter().all(|s| matches!(s, IpAddr::V4(a) if a.octets()[2] != 3))));
 }
 

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use sipscope_sip::HeaderName;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The library shipped with sipscope.
 pub const BUILTIN: &str = include_str!("tools.toml");
@@ -155,8 +155,9 @@ pub struct ToolMatch {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolLibrary {
     entries: Vec<ToolEntry>,
-    /// Per entry: what an ordinary client scores (computed when entries change).
-    baselines: Vec<f64>,
+    /// The entries prepared for matching, with what an ordinary client scores on each
+    /// (computed when entries change).
+    compiled: Arc<score::Compiled>,
 }
 
 impl ToolLibrary {
@@ -199,8 +200,8 @@ impl ToolLibrary {
             entry.absent = entry.absent.iter().map(|k| normalize_key(k)).collect();
             entries.push(entry);
         }
-        let baselines = score::baselines(&entries);
-        Ok(ToolLibrary { entries, baselines })
+        let compiled = Arc::new(score::Compiled::new(&entries));
+        Ok(ToolLibrary { entries, compiled })
     }
 
     /// Adds `other`'s entries, replacing those with the same name and variant.
@@ -211,7 +212,7 @@ impl ToolLibrary {
                 None => self.entries.push(entry),
             }
         }
-        self.baselines = score::baselines(&self.entries);
+        self.compiled = Arc::new(score::Compiled::new(&self.entries));
     }
 
     /// Every entry.
@@ -221,24 +222,21 @@ impl ToolLibrary {
 
     /// Why entry `index` scores what it scores for `fp`: every term of its weighted mean.
     pub fn explain(&self, fp: &Fingerprint, index: usize) -> Vec<FieldResult> {
-        score::score_fields(&self.entries[index], fp)
+        self.compiled.score_fields(index, fp)
     }
 
     /// Every entry's score, best first (rank score, then literals matched, then library order).
     pub fn rank(&self, fp: &Fingerprint) -> Vec<Candidate> {
-        let mut all: Vec<Candidate> = (self.entries.iter().zip(&self.baselines).enumerate())
-            .map(|(i, (e, &b))| score::score_entry(i, e, b, fp))
-            .collect();
-        all.sort_by(|a, b| {
-            b.rank_score.total_cmp(&a.rank_score).then(b.matched.cmp(&a.matched)).then(a.entry.cmp(&b.entry))
-        });
+        let mut all = self.compiled.candidates(fp);
+        all.sort_by(score::ranking);
         all
     }
 
     /// Attributes a flow: the best entry, and whether the flow is that tool, derived from it,
     /// or custom.
     pub fn match_fingerprint(&self, fp: &Fingerprint) -> ToolMatch {
-        let best = self.rank(fp).into_iter().next();
+        // The first of `rank`, without scoring what cannot change it.
+        let best = self.compiled.best(fp);
         let Some(best) = best else {
             let verdict = Verdict::Custom { fingerprint_id: fp.id() };
             let none = String::new();

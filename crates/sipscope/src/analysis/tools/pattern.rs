@@ -199,6 +199,11 @@ impl Pattern {
         Pattern { toks, steps }
     }
 
+    /// Tokens (literals, `?` and `*`): an alignment costs tokens × view cells.
+    pub(super) fn tokens(&self) -> usize {
+        self.toks.len()
+    }
+
     /// Literal characters in the pattern.
     pub fn literals(&self) -> usize {
         self.toks.iter().filter(|t| matches!(t, Tok::Lit(..))).count()
@@ -248,7 +253,7 @@ impl Pattern {
             heap.resize(2 * (view.len() + 1), 0);
             heap.split_at_mut(view.len() + 1)
         };
-        let (prev, cur) = (&mut prev[..=view.len()], &mut cur[..=view.len()]);
+        let (mut prev, mut cur) = (&mut prev[..=view.len()], &mut cur[..=view.len()]);
         // Pattern prefix 0: only view cells skipped (free inside a leading `*`).
         let first = self.steps.first();
         prev[0] = START;
@@ -276,7 +281,7 @@ impl Pattern {
                 let across = cur[j - 1].wrapping_add(horizontal(next, cell));
                 cur[j] = if across >> 32 < best >> 32 { across } else { best };
             }
-            std::mem::swap(prev, cur);
+            std::mem::swap(&mut prev, &mut cur);
         }
         let end = prev[view.len()];
         let cost = (end >> 48) as u32;
@@ -415,9 +420,10 @@ const START: u64 = 0xffff << 32;
 const BLOCKED: u64 = 0x8000 << 48;
 
 const fn delta(cost: u32, evidence: u32) -> u64 {
-    ((cost as u64) << 48).wrapping_sub((evidence as u64) << 32)
-        + ((evidence > 0) as u64) << 16
-        + (cost == UNKNOWN) as u64
+    ((cost as u64) << 48)
+        .wrapping_sub((evidence as u64) << 32)
+        .wrapping_add(((evidence > 0) as u64) << 16)
+        .wrapping_add((cost == UNKNOWN) as u64)
 }
 
 /// One token's moves.
@@ -503,8 +509,4 @@ impl State {
             self
         }
     }
-}
-
-fn cells(row: &Cells) -> impl Iterator<Item = Cell> + '_ {
-    row.iter().map(|c| c.map_or(Cell::Any, Cell::Byte))
 }

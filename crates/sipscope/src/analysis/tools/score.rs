@@ -2,10 +2,11 @@
 //! fields tools set on purpose weigh most), measured above what an ordinary client scores.
 
 use super::baseline;
-use super::pattern::Pattern;
+use super::pattern::{FieldScore, Pattern, Views};
 use super::ToolEntry;
 use crate::analysis::fingerprint::{
-    Fingerprint, MergedValue, DEST_IP, DEST_PORT, MAX_VALUE_LEN, METHODS_KEY, SOURCE_IP, SOURCE_PORT,
+    Fingerprint, MergedValue, DEST_IP, DEST_PORT, MAX_VALUE_LEN, METHODS_KEY, REQUEST_URI_KEY, SOURCE_IP,
+    SOURCE_PORT,
 };
 
 /// Ranking pulls every entry's similarity towards 1/2 with this much weight, so that an
@@ -76,77 +77,385 @@ pub struct FieldResult {
     pub matched: u32,
 }
 
-impl FieldResult {
-    fn plain(key: String, weight: f64, similarity: f64) -> FieldResult {
-        FieldResult { key, weight, similarity, known: 1.0, matched: 0 }
+/// The library prepared for matching: every pattern parsed once for each reading of the
+/// address tokens, a pattern that several entries share (`max-forwards = "70"`) scored once per
+/// flow, the terms of every entry in the order they are summed, and the baselines.
+#[derive(Debug, PartialEq)]
+pub(super) struct Compiled {
+    /// Every key the library names (fields, optional fields, absent keys).
+    keys: Vec<String>,
+    patterns: Vec<SharedPattern>,
+    entries: Vec<EntryTerms>,
+}
+
+/// One distinct (key, pattern text) of the library.
+#[derive(Debug, PartialEq)]
+struct SharedPattern {
+    key: usize,
+    /// Parsed as written (0), with `DestIP` read as `SourceIP` (1), `DestPort` as `SourcePort`
+    /// (2), or both (3): see [`rewrite`].
+    readings: [Pattern; 4],
+}
+
+/// One entry's terms, in the order of [`FieldResult`]s.
+#[derive(Debug, PartialEq)]
+struct EntryTerms {
+    terms: Vec<Term>,
+    order: Vec<String>,
+    baseline: f64,
+}
+
+#[derive(Debug, PartialEq)]
+struct Term {
+    weight: f64,
+    kind: TermKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TermKind {
+    /// A field (`required`: from `fields`, else from `optional`).
+    Field { key: usize, pattern: usize, required: bool },
+    /// A key that must be absent.
+    Absent { key: usize },
+    /// The header order.
+    Order,
+}
+
+/// A term's value for a flow.
+#[derive(Debug, Clone, Copy)]
+struct TermValue {
+    weight: f64,
+    similarity: f64,
+    known: f64,
+    matched: u32,
+}
+
+impl TermValue {
+    fn plain(weight: f64, similarity: f64) -> TermValue {
+        TermValue { weight, similarity, known: 1.0, matched: 0 }
+    }
+
+    /// What it adds to the weighted mean's numerator and denominator.
+    fn parts(&self) -> (f64, f64) {
+        (self.weight * self.known * self.similarity, self.weight * self.known.max(KNOWN_FLOOR))
     }
 }
 
-/// Every term of the entry's score: its fields, the optional fields the flow has, the keys
-/// that must be absent, and the order.
-pub(super) fn score_fields(entry: &ToolEntry, fp: &Fingerprint) -> Vec<FieldResult> {
-    let methods = MergedValue::constant(fp.methods().collect::<Vec<_>>().join(",").as_bytes(), MAX_VALUE_LEN);
-    let lookup = |key: &str| if key == METHODS_KEY { Some(&methods) } else { fp.value(key) };
-    let mut out = Vec::new();
-    let required = entry.fields.iter().map(|f| (f, true));
-    for ((key, text), required) in required.chain(entry.optional.iter().map(|f| (f, false))) {
-        let value = lookup(key);
-        if value.is_none() && !required {
-            continue;
+/// Bounds are compared with this much slack, so that rounding never drops an entry that could
+/// tie with the best one.
+const SLACK: f64 = 1e-9;
+/// A field whose alignments take at most this many cells is scored before the entries are
+/// ordered (the rest only for entries that may still win).
+const CHEAP_CELLS: usize = 1_500;
+
+impl Compiled {
+    /// Prepares `entries` and computes their baselines.
+    pub(super) fn new(entries: &[ToolEntry]) -> Compiled {
+        let mut compiled = Compiled { keys: Vec::new(), patterns: Vec::new(), entries: Vec::new() };
+        let mut texts: Vec<(usize, &str)> = Vec::new();
+        for entry in entries {
+            let mut terms = Vec::new();
+            let required = entry.fields.iter().map(|f| (f, true));
+            for ((key, text), required) in required.chain(entry.optional.iter().map(|f| (f, false))) {
+                let key_index = compiled.key(key);
+                let pattern = match texts.iter().position(|&(k, t)| (k, t) == (key_index, text.as_str())) {
+                    Some(p) => p,
+                    None => {
+                        texts.push((key_index, text));
+                        let readings = [(false, false), (true, false), (false, true), (true, true)]
+                            .map(|(ip, port)| Pattern::parse(&rewrite(text, ip, port)));
+                        compiled.patterns.push(SharedPattern { key: key_index, readings });
+                        compiled.patterns.len() - 1
+                    }
+                };
+                // Rewriting the address tokens never makes a pattern literal-free.
+                let weight = weight(entry, key, Some(&compiled.patterns[pattern].readings[0]));
+                terms.push(Term { weight, kind: TermKind::Field { key: key_index, pattern, required } });
+            }
+            for key in &entry.absent {
+                let kind = TermKind::Absent { key: compiled.key(key) };
+                terms.push(Term { weight: weight(entry, key, None), kind });
+            }
+            if !entry.order.is_empty() {
+                terms.push(Term { weight: weight(entry, "order", None), kind: TermKind::Order });
+            }
+            compiled.entries.push(EntryTerms { terms, order: entry.order.clone(), baseline: 0.0 });
         }
-        let pattern = Pattern::parse(&rewrite(text, fp));
-        let weight = weight(entry, key, Some(&pattern));
-        let Some(value) = value else {
-            out.push(FieldResult::plain(key.clone(), weight, 0.0));
-            continue;
-        };
-        let score = pattern.score(value);
-        let (similarity, known, matched) = (score.similarity(), score.known(), score.matched);
-        out.push(FieldResult { key: key.clone(), weight, similarity, known, matched });
+        let clients = baseline::fingerprints();
+        let baselines: Vec<f64> = (0..compiled.entries.len())
+            .map(|index| {
+                let raw = clients.iter().map(|fp| compiled.raw_score(index, &mut Flow::new(&compiled, fp)).0);
+                raw.fold(0.0, f64::max).min(MAX_BASELINE)
+            })
+            .collect();
+        for (entry, baseline) in compiled.entries.iter_mut().zip(baselines) {
+            entry.baseline = baseline;
+        }
+        compiled
     }
-    for key in &entry.absent {
-        let similarity = if lookup(key).is_none() { 1.0 } else { 0.0 };
-        out.push(FieldResult::plain(format!("absent:{key}"), weight(entry, key, None), similarity));
+
+    fn key(&mut self, key: &str) -> usize {
+        self.keys.iter().position(|k| k == key).unwrap_or_else(|| {
+            self.keys.push(key.to_string());
+            self.keys.len() - 1
+        })
     }
-    if !entry.order.is_empty() {
-        let names: Vec<String> =
-            fp.keys().iter().filter(|k| !k.key.starts_with("sdp:")).map(|k| k.name.text()).collect();
-        let similarity = sequence_similarity(&entry.order, &names);
-        out.push(FieldResult::plain("order".into(), weight(entry, "order", None), similarity));
+
+    /// Every term of entry `index`'s score.
+    pub(super) fn score_fields(&self, index: usize, fp: &Fingerprint) -> Vec<FieldResult> {
+        let mut flow = Flow::new(self, fp);
+        let entry = &self.entries[index];
+        let mut out = Vec::new();
+        for term in &entry.terms {
+            let Some(v) = flow.term(entry, term) else { continue };
+            let key = match term.kind {
+                TermKind::Field { key, .. } => self.keys[key].clone(),
+                TermKind::Absent { key } => format!("absent:{}", self.keys[key]),
+                TermKind::Order => "order".into(),
+            };
+            out.push(FieldResult { key, weight: v.weight, similarity: v.similarity, known: v.known, matched: v.matched });
+        }
+        out
     }
-    out
+
+    /// Every entry's candidate, in library order.
+    pub(super) fn candidates(&self, fp: &Fingerprint) -> Vec<Candidate> {
+        let mut flow = Flow::new(self, fp);
+        (0..self.entries.len()).map(|index| self.candidate(index, &mut flow)).collect()
+    }
+
+    /// The raw weighted mean, the total effective weight and the literals matched.
+    fn raw_score(&self, index: usize, flow: &mut Flow<'_>) -> (f64, f64, u32) {
+        let entry = &self.entries[index];
+        let mut values = std::mem::take(&mut flow.values);
+        values.clear();
+        values.extend(entry.terms.iter().filter_map(|term| flow.term(entry, term)));
+        let weights: f64 = values.iter().map(|f| f.weight * f.known.max(KNOWN_FLOOR)).sum();
+        let total: f64 = values.iter().map(|f| f.weight * f.known * f.similarity).sum();
+        let matched = values.iter().map(|f| f.matched).sum();
+        flow.values = values;
+        (if weights > 0.0 { total / weights } else { 0.0 }, weights, matched)
+    }
+
+    fn candidate(&self, index: usize, flow: &mut Flow<'_>) -> Candidate {
+        let baseline = self.entries[index].baseline;
+        let (raw, weights, matched) = self.raw_score(index, flow);
+        let similarity = ((raw - baseline) / (1.0 - baseline)).clamp(0.0, 1.0);
+        let rank_score = (similarity * weights + PRIOR_WEIGHT / 2.0) / (weights + PRIOR_WEIGHT);
+        Candidate { entry: index, similarity, raw, baseline, rank_score, matched }
+    }
+
+    /// The best candidate (as the first of [`Compiled::candidates`] sorted by rank score,
+    /// matched literals and library order), scoring only what can change the outcome: cheap
+    /// terms of every entry first, then the entries in order of the best rank score they
+    /// could still reach, each abandoned as soon as that bound falls below the best so far.
+    pub(super) fn best(&self, fp: &Fingerprint) -> Option<Candidate> {
+        let mut flow = Flow::new(self, fp);
+        let mut pending: Vec<Partial> = Vec::with_capacity(self.entries.len());
+        // Indices of the terms left open, per entry a range.
+        let mut open: Vec<usize> = Vec::new();
+        for (index, entry) in self.entries.iter().enumerate() {
+            let start = open.len();
+            let mut partial = Partial { entry: index, scored: 0.0, weighed: 0.0, open: 0.0, bound: 0.0, terms: 0..0 };
+            for (t, term) in entry.terms.iter().enumerate() {
+                if flow.is_cheap(term) {
+                    partial.add(flow.term(entry, term));
+                } else {
+                    partial.open += term.weight;
+                    open.push(t);
+                }
+            }
+            // Heaviest first: they move the bound most.
+            open[start..].sort_by(|&a, &b| entry.terms[b].weight.total_cmp(&entry.terms[a].weight));
+            partial.terms = start..open.len();
+            partial.bound = partial.bound(entry.baseline);
+            pending.push(partial);
+        }
+        pending.sort_by(|a, b| b.bound.total_cmp(&a.bound).then(a.entry.cmp(&b.entry)));
+        let beaten = |bound: f64, best: &Option<Candidate>| best.is_some_and(|b| bound + SLACK < b.rank_score);
+        let mut best: Option<Candidate> = None;
+        'entries: for mut partial in pending {
+            if beaten(partial.bound, &best) {
+                break;
+            }
+            let entry = &self.entries[partial.entry];
+            for &t in &open[partial.terms.clone()] {
+                let term = &entry.terms[t];
+                partial.open -= term.weight;
+                partial.add(flow.term(entry, term));
+                if beaten(partial.bound(entry.baseline), &best) {
+                    continue 'entries;
+                }
+            }
+            let candidate = self.candidate(partial.entry, &mut flow);
+            if best.is_none_or(|b| better(&candidate, &b)) {
+                best = Some(candidate);
+            }
+        }
+        best
+    }
 }
 
-/// The raw weighted mean and the total effective weight.
-fn raw_score(entry: &ToolEntry, fp: &Fingerprint) -> (f64, f64, u32) {
-    let fields = score_fields(entry, fp);
-    let weights: f64 = fields.iter().map(|f| f.weight * f.known.max(KNOWN_FLOOR)).sum();
-    let total: f64 = fields.iter().map(|f| f.weight * f.known * f.similarity).sum();
-    let matched = fields.iter().map(|f| f.matched).sum();
-    (if weights > 0.0 { total / weights } else { 0.0 }, weights, matched)
+/// The ranking order: rank score, then literals matched, then library order.
+pub(super) fn ranking(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    b.rank_score.total_cmp(&a.rank_score).then(b.matched.cmp(&a.matched)).then(a.entry.cmp(&b.entry))
 }
 
-/// The best raw similarity an ordinary client reaches on `entry`.
-pub(super) fn baselines(entries: &[ToolEntry]) -> Vec<f64> {
-    let clients = baseline::fingerprints();
-    entries.iter().map(|e| clients.iter().map(|fp| raw_score(e, fp).0).fold(0.0, f64::max).min(MAX_BASELINE)).collect()
+fn better(a: &Candidate, b: &Candidate) -> bool {
+    ranking(a, b) == std::cmp::Ordering::Less
 }
 
-pub(super) fn score_entry(index: usize, entry: &ToolEntry, baseline: f64, fp: &Fingerprint) -> Candidate {
-    let (raw, weights, matched) = raw_score(entry, fp);
-    let similarity = ((raw - baseline) / (1.0 - baseline)).clamp(0.0, 1.0);
-    let rank_score = (similarity * weights + PRIOR_WEIGHT / 2.0) / (weights + PRIOR_WEIGHT);
-    Candidate { entry: index, similarity, raw, baseline, rank_score, matched }
+/// An entry partly scored.
+struct Partial {
+    entry: usize,
+    /// Numerator and denominator of the weighted mean over the terms scored so far.
+    scored: f64,
+    weighed: f64,
+    /// Weight of the terms not scored yet.
+    open: f64,
+    bound: f64,
+    /// Where the open terms' indices are.
+    terms: std::ops::Range<usize>,
+}
+
+impl Partial {
+    fn add(&mut self, value: Option<TermValue>) {
+        if let Some(v) = value {
+            let (scored, weighed) = v.parts();
+            self.scored += scored;
+            self.weighed += weighed;
+        }
+    }
+
+    /// The highest rank score the entry can still reach. A term not scored yet adds at most
+    /// as much to the numerator as to the denominator (similarity and known share are at most
+    /// 1), and between a quarter and all of its weight to the denominator; the rank score is
+    /// monotonic in the total weight, so one of the two ends is the highest.
+    fn bound(&self, baseline: f64) -> f64 {
+        let all = self.weighed + self.open;
+        let raw = if all > 0.0 { (self.scored + self.open) / all } else { 0.0 };
+        let similarity = ((raw - baseline) / (1.0 - baseline)).clamp(0.0, 1.0);
+        let rank = |w: f64| (similarity * w + PRIOR_WEIGHT / 2.0) / (w + PRIOR_WEIGHT);
+        rank(self.weighed + KNOWN_FLOOR * self.open).max(rank(all))
+    }
+}
+
+/// One flow as the terms see it, with what was computed for it so far.
+struct Flow<'a> {
+    compiled: &'a Compiled,
+    fp: &'a Fingerprint,
+    /// `same_ip` | `same_port` << 1: which reading of the patterns applies.
+    reading: usize,
+    /// The methods as a value (`start:method`).
+    methods: MergedValue,
+    /// Per library key: the index of the flow's key ([`REQUEST_URI_SLOT`], [`METHODS_SLOT`]),
+    /// or none when the flow lacks it.
+    slots: Vec<Option<usize>>,
+    /// Per library key: its views, built when first needed.
+    views: Vec<Option<Views>>,
+    /// Per shared pattern: its score, once computed.
+    scores: Vec<Option<FieldScore>>,
+    /// The header names as written, for the order (non-SDP keys in merged order).
+    names: Option<Vec<String>>,
+    /// Scratch for an entry's term values.
+    values: Vec<TermValue>,
+}
+
+const REQUEST_URI_SLOT: usize = usize::MAX;
+const METHODS_SLOT: usize = usize::MAX - 1;
+
+impl<'a> Flow<'a> {
+    fn new(compiled: &'a Compiled, fp: &'a Fingerprint) -> Flow<'a> {
+        let methods = MergedValue::constant(fp.methods().collect::<Vec<_>>().join(",").as_bytes(), MAX_VALUE_LEN);
+        let slots = compiled
+            .keys
+            .iter()
+            .map(|key| match key.as_str() {
+                METHODS_KEY => Some(METHODS_SLOT),
+                REQUEST_URI_KEY => (fp.request_uri().present() > 0).then_some(REQUEST_URI_SLOT),
+                key => fp.keys().iter().position(|k| k.key == key),
+            })
+            .collect();
+        Flow {
+            compiled,
+            fp,
+            reading: usize::from(fp.same_ip()) | usize::from(fp.same_port()) << 1,
+            methods,
+            values: Vec::new(),
+            slots,
+            views: (0..compiled.keys.len()).map(|_| None).collect(),
+            scores: vec![None; compiled.patterns.len()],
+            names: None,
+        }
+    }
+
+    fn value(&self, key: usize) -> Option<&MergedValue> {
+        match self.slots[key]? {
+            METHODS_SLOT => Some(&self.methods),
+            REQUEST_URI_SLOT => Some(self.fp.request_uri()),
+            i => Some(&self.fp.keys()[i].value),
+        }
+    }
+
+    /// Whether the term costs next to nothing (or was already scored).
+    fn is_cheap(&self, term: &Term) -> bool {
+        let TermKind::Field { key, pattern, .. } = term.kind else { return true };
+        let Some(value) = self.value(key) else { return true };
+        if self.scores[pattern].is_some() {
+            return true;
+        }
+        let views = if value.min_len() != value.max_len() || value.max_len() > MAX_VALUE_LEN { 3 } else { 1 };
+        let tokens = self.compiled.patterns[pattern].readings[self.reading].tokens();
+        (tokens + 1) * (value.head().len() + 1) * views <= CHEAP_CELLS
+    }
+
+    /// The term's value; none for an optional field the flow lacks (left out of the mean).
+    fn term(&mut self, entry: &EntryTerms, term: &Term) -> Option<TermValue> {
+        let weight = term.weight;
+        match term.kind {
+            TermKind::Field { key, pattern, required } => {
+                if self.value(key).is_none() {
+                    return required.then(|| TermValue::plain(weight, 0.0));
+                }
+                let score = self.field(key, pattern);
+                let (similarity, known, matched) = (score.similarity(), score.known(), score.matched);
+                Some(TermValue { weight, similarity, known, matched })
+            }
+            TermKind::Absent { key } => Some(TermValue::plain(weight, if self.value(key).is_none() { 1.0 } else { 0.0 })),
+            TermKind::Order => {
+                let names = self.names.get_or_insert_with(|| {
+                    self.fp.keys().iter().filter(|k| !k.key.starts_with("sdp:")).map(|k| k.name.text()).collect()
+                });
+                Some(TermValue::plain(weight, sequence_similarity(&entry.order, names)))
+            }
+        }
+    }
+
+    fn field(&mut self, key: usize, pattern: usize) -> FieldScore {
+        if let Some(score) = self.scores[pattern] {
+            return score;
+        }
+        let compiled = self.compiled;
+        let mut views = self.views[key].take().unwrap_or_else(|| {
+            let mut views = Views::default();
+            views.build(self.value(key).expect("checked by the caller"));
+            views
+        });
+        let score = compiled.patterns[pattern].readings[self.reading].score_views(&views);
+        self.views[key] = Some(std::mem::take(&mut views));
+        self.scores[pattern] = Some(score);
+        score
+    }
 }
 
 /// Where the flow's packets went to their own address (or port), the fingerprint says
 /// `SourceIP` (`SourcePort`) for both: a pattern's `DestIP` (`DestPort`) must then read the same.
-fn rewrite(pattern: &str, fp: &Fingerprint) -> String {
+fn rewrite(pattern: &str, same_ip: bool, same_port: bool) -> String {
     let mut text = pattern.to_string();
-    if fp.same_ip() {
+    if same_ip {
         text = text.replace(DEST_IP, SOURCE_IP);
     }
-    if fp.same_port() {
+    if same_port {
         text = text.replace(DEST_PORT, SOURCE_PORT);
     }
     text
