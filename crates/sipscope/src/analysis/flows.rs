@@ -106,14 +106,11 @@ impl FlowStats {
         }
     }
 
-    /// Messages per second over the flow's duration (its count when it lasted no time).
+    /// Messages per second over the flow's duration, counted as at least one second (a burst
+    /// of a few messages within microseconds is not a rate of millions per second).
     pub fn packets_per_second(&self) -> f64 {
-        let secs = (self.last_ns - self.first_ns) as f64 / 1e9;
-        if secs <= 0.0 {
-            self.packets as f64
-        } else {
-            self.packets as f64 / secs
-        }
+        let secs = ((self.last_ns - self.first_ns) as f64 / 1e9).max(1.0);
+        self.packets as f64 / secs
     }
 
     /// How the source chose its ports: `fixed:5060`, `fixed:5061`, `fixed:<port>`, or
@@ -264,5 +261,7 @@ mod tests {
         f.packets = 10;
         f.last_ns = 2_000_000_000;
         assert_eq!(f.packets_per_second(), 5.0);
+        f.last_ns = 1_000;
+        assert_eq!(f.packets_per_second(), 10.0, "under a second counts as one");
     }
 }

@@ -102,6 +102,15 @@ pub enum Chart {
         /// (series name, one value per label).
         series: Vec<(String, Vec<f64>)>,
     },
+    /// Bubbles at (x, y) with a size (004 Fig. 6).
+    Bubbles {
+        /// Title.
+        title: String,
+        /// Axis names.
+        axes: (String, String),
+        /// (label, x, y, size).
+        points: Vec<(String, f64, f64, f64)>,
+    },
     /// A square matrix with a value per cell (heat map).
     Matrix {
         /// Title.

@@ -58,6 +58,19 @@ fn dataset() -> Vec<Row> {
             200,
         ));
     }
+    // Two campaigns: six scanners every week, six others on two consecutive days.
+    const WEEKLY: [&str; 6] = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"];
+    const BURST: [&str; 6] = ["10.0.1.1", "10.0.1.2", "10.0.1.3", "10.0.1.4", "10.0.1.5", "10.0.1.6"];
+    for (i, src) in WEEKLY.iter().enumerate() {
+        for d in [3, 10, 17] {
+            out.push((T0 + d * DAY + i as i64, src, "198.51.100.1", "n1", fixture("svmap", 1), 200));
+        }
+    }
+    for (i, src) in BURST.iter().enumerate() {
+        for d in [5, 6] {
+            out.push((T0 + d * DAY + i as i64, src, "198.51.100.2", "n2", fixture("sipsak", 1), 200));
+        }
+    }
     // The same SIPp call again, dialling a Swedish mobile two ways: toll fraud.
     for (k, number) in ["0046701234567", "+46701234567"].iter().enumerate() {
         let invite =

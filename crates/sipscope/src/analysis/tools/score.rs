@@ -5,8 +5,7 @@ use super::baseline;
 use super::pattern::{FieldScore, Pattern, Views};
 use super::ToolEntry;
 use crate::analysis::fingerprint::{
-    Fingerprint, MergedValue, DEST_IP, DEST_PORT, MAX_VALUE_LEN, METHODS_KEY, REQUEST_URI_KEY, SOURCE_IP,
-    SOURCE_PORT,
+    Fingerprint, MergedValue, DEST_IP, DEST_PORT, MAX_VALUE_LEN, METHODS_KEY, REQUEST_URI_KEY, SOURCE_IP, SOURCE_PORT,
 };
 
 /// Ranking pulls every entry's similarity towards 1/2 with this much weight, so that an
@@ -213,7 +212,13 @@ impl Compiled {
                 TermKind::Absent { key } => format!("absent:{}", self.keys[key]),
                 TermKind::Order => "order".into(),
             };
-            out.push(FieldResult { key, weight: v.weight, similarity: v.similarity, known: v.known, matched: v.matched });
+            out.push(FieldResult {
+                key,
+                weight: v.weight,
+                similarity: v.similarity,
+                known: v.known,
+                matched: v.matched,
+            });
         }
         out
     }
@@ -288,6 +293,9 @@ impl Compiled {
                 }
             }
             let candidate = self.candidate(partial.entry, &mut flow);
+            if std::env::var_os("DBG").is_some() {
+                eprintln!("DBG full entry {} bound {} rank {}", partial.entry, partial.bound, candidate.rank_score);
+            }
             if best.is_none_or(|b| better(&candidate, &b)) {
                 best = Some(candidate);
             }
@@ -421,7 +429,9 @@ impl<'a> Flow<'a> {
                 let (similarity, known, matched) = (score.similarity(), score.known(), score.matched);
                 Some(TermValue { weight, similarity, known, matched })
             }
-            TermKind::Absent { key } => Some(TermValue::plain(weight, if self.value(key).is_none() { 1.0 } else { 0.0 })),
+            TermKind::Absent { key } => {
+                Some(TermValue::plain(weight, if self.value(key).is_none() { 1.0 } else { 0.0 }))
+            }
             TermKind::Order => {
                 let names = self.names.get_or_insert_with(|| {
                     self.fp.keys().iter().filter(|k| !k.key.starts_with("sdp:")).map(|k| k.name.text()).collect()
@@ -442,6 +452,17 @@ impl<'a> Flow<'a> {
             views
         });
         let score = compiled.patterns[pattern].readings[self.reading].score_views(&views);
+        if std::env::var_os("DBG").is_some() {
+            let v = self.value(key).unwrap();
+            eprintln!(
+                "DBG field {} pat {} toks {} head {} varied {}",
+                compiled.keys[key],
+                pattern,
+                compiled.patterns[pattern].readings[self.reading].tokens(),
+                v.head().len(),
+                v.min_len() != v.max_len()
+            );
+        }
         self.views[key] = Some(std::mem::take(&mut views));
         self.scores[pattern] = Some(score);
         score

@@ -81,7 +81,42 @@ fn chart(c: &Chart) -> String {
     match c {
         Chart::Bars { title, labels, series } => bars(title, labels, series),
         Chart::Matrix { title, labels, values } => matrix(title, labels, values),
+        Chart::Bubbles { title, axes, points } => bubbles(title, axes, points),
     }
+}
+
+fn bubbles(title: &str, axes: &(String, String), points: &[(String, f64, f64, f64)]) -> String {
+    let (w, h, pad) = (720.0, 300.0, 40.0);
+    let range = |f: fn(&(String, f64, f64, f64)) -> f64| {
+        let lo = points.iter().map(f).fold(f64::INFINITY, f64::min);
+        let hi = points.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+        if lo.is_finite() && hi > lo {
+            (lo, hi)
+        } else {
+            (lo.min(0.0), lo.max(0.0) + 1.0)
+        }
+    };
+    let ((x0, x1), (y0, y1)) = (range(|p| p.1), range(|p| p.2));
+    let smax = points.iter().map(|p| p.3).fold(0.0, f64::max).max(1.0);
+    let mut out = format!(
+        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\">\n\
+         <text x=\"{pad}\" y=\"{:.0}\" font-size=\"11\">{} →</text><text x=\"2\" y=\"12\" font-size=\"11\">↑ {}</text>\n",
+        esc(title),
+        h - 4.0,
+        esc(&axes.0),
+        esc(&axes.1)
+    );
+    for (label, x, y, size) in points {
+        let cx = pad + (x - x0) / (x1 - x0) * (w - 2.0 * pad);
+        let cy = h - pad - (y - y0) / (y1 - y0) * (h - 2.0 * pad);
+        let r = 4.0 + 20.0 * (size / smax).sqrt();
+        out.push_str(&format!(
+            "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{r:.1}\" fill=\"#3366cc\" fill-opacity=\"0.5\"><title>{}</title></circle>\n",
+            esc(label)
+        ));
+    }
+    out.push_str("</svg></figure>\n");
+    out
 }
 
 fn bars(title: &str, labels: &[String], series: &[(String, Vec<f64>)]) -> String {

@@ -30,6 +30,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("tools-by-year", "Sources per tool and year (004 Fig. 3)"),
     ("strategies", "Scan strategies (004 Fig. 2)"),
     ("numbers", "Most dialled numbers (003)"),
+    ("campaigns", "Scanning campaigns (004 §VI)"),
     ("passwords", "Passwords attackers tried"),
 ];
 
@@ -54,6 +55,7 @@ pub fn build(inputs: &Inputs<'_>, name: &str) -> Option<Result<Section>> {
         "tools-by-year" => tools::tools_by_year(conn, filter),
         "strategies" => tools::strategies(conn, filter),
         "numbers" => calls::numbers(conn, filter),
+        "campaigns" => tools::campaigns(conn, filter),
         "passwords" => calls::passwords(conn, filter),
         _ => return None,
     })

@@ -88,3 +88,58 @@ pub fn strategies(conn: &Connection, f: &Filter) -> Result<Section> {
         .push("A flow needs 8 distinct destinations before its strategy is decided (docs/scan-strategies.md).".into());
     Ok(s)
 }
+
+pub fn campaigns(conn: &Connection, f: &Filter) -> Result<Section> {
+    use crate::analysis::campaigns::{find_campaigns, load_activity, CampaignConfig};
+    let mut s = Section::new("campaigns", title("campaigns"));
+    let activity = load_activity(conn, f.from_ns, f.to_ns)?;
+    let day = |ns: i64| ns.div_euclid(86_400_000_000_000);
+    let days = activity.iter().flat_map(|a| a.days.iter().copied());
+    let (lo, hi) = days.fold((i64::MAX, i64::MIN), |(lo, hi), d| (lo.min(d), hi.max(d)));
+    let from = f.from_ns.map(day).unwrap_or(lo);
+    let to = f.to_ns.map(|t| day(t - 1)).unwrap_or(hi);
+    let result = find_campaigns(&activity, from, to, &CampaignConfig::default());
+    let mut t = crate::reports::model::Table::new(
+        "campaigns",
+        "Campaigns: sources active on the same days (HDBSCAN, minimum 5 sources)",
+        &[
+            "campaign",
+            "sources",
+            "tools",
+            "packets per source",
+            "mean packets/s",
+            "first day",
+            "last day",
+            "active days",
+            "recurrence",
+        ],
+    );
+    let mut points = Vec::new();
+    for c in &result.campaigns {
+        let tools: Vec<String> = c.tools.iter().map(|(t, n)| format!("{t} ({n})")).collect();
+        let (first, last) = (c.active_days.first().copied().unwrap_or(0), c.active_days.last().copied().unwrap_or(0));
+        t.push(vec![
+            Cell::Int(c.id as i64),
+            Cell::Int(c.sources.len() as i64),
+            tools.join(", ").into(),
+            Cell::Float(c.packets_per_source),
+            Cell::Float(c.mean_speed),
+            super::day_text(first).into(),
+            super::day_text(last).into(),
+            Cell::Int(c.active_days.len() as i64),
+            c.recurrence.pattern.into(),
+        ]);
+        points.push((format!("campaign {}", c.id), first as f64, c.sources.len() as f64, c.packets_per_source));
+    }
+    s.tables.push(t);
+    s.charts.push(Chart::Bubbles {
+        title: "Campaigns: first day, sources, packets per source (bubble size)".into(),
+        axes: ("first day".into(), "sources".into()),
+        points,
+    });
+    s.notes.push(format!(
+        "{} sources active every day excluded, {} sources in no campaign, {} left out over the cap (docs/campaigns.md).",
+        result.excluded_always_active, result.noise, result.truncated
+    ));
+    Ok(s)
+}
