@@ -111,6 +111,15 @@ pub enum Chart {
         /// (label, x, y, size).
         points: Vec<(String, f64, f64, f64)>,
     },
+    /// Addresses of a netblock on a Hilbert curve, coloured by when they were hit (004 Fig. 2).
+    Hilbert {
+        /// Title.
+        title: String,
+        /// Cells per side (32 for a /22).
+        side: u32,
+        /// (x, y, order from 0 = first to 1 = last).
+        cells: Vec<(u32, u32, f64)>,
+    },
     /// A square matrix with a value per cell (heat map).
     Matrix {
         /// Title.

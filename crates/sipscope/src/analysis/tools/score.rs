@@ -251,27 +251,29 @@ impl Compiled {
     }
 
     /// The best candidate (as the first of [`Compiled::candidates`] sorted by rank score,
-    /// matched literals and library order), scoring only what can change the outcome: cheap
-    /// terms of every entry first, then the entries in order of the best rank score they
-    /// could still reach, each abandoned as soon as that bound falls below the best so far.
+    /// matched literals and library order), scoring only what can change the outcome. Every
+    /// entry gets a bound on the rank score it can reach: cheap terms are scored, the others
+    /// bounded from the bytes their pattern needs and the value has ([`Pattern::bound`]). The
+    /// entries are then scored in order of that bound, each abandoned as soon as its bound
+    /// falls below the best so far, and the first whose bound is below it ends the search.
     pub(super) fn best(&self, fp: &Fingerprint) -> Option<Candidate> {
         let mut flow = Flow::new(self, fp);
         let mut pending: Vec<Partial> = Vec::with_capacity(self.entries.len());
-        // Indices of the terms left open, per entry a range.
-        let mut open: Vec<usize> = Vec::new();
+        // The terms left open (index, optimistic numerator and denominator), per entry a range.
+        let mut open: Vec<(usize, f64, f64)> = Vec::new();
         for (index, entry) in self.entries.iter().enumerate() {
             let start = open.len();
-            let mut partial = Partial { entry: index, scored: 0.0, weighed: 0.0, open: 0.0, bound: 0.0, terms: 0..0 };
+            let mut partial = Partial { entry: index, ..Partial::default() };
             for (t, term) in entry.terms.iter().enumerate() {
                 if flow.is_cheap(term) {
                     partial.add(flow.term(entry, term));
                 } else {
-                    partial.open += term.weight;
-                    open.push(t);
+                    let (scored, weighed) = partial.add_open(term.weight, flow.bound(term));
+                    open.push((t, scored, weighed));
                 }
             }
             // Heaviest first: they move the bound most.
-            open[start..].sort_by(|&a, &b| entry.terms[b].weight.total_cmp(&entry.terms[a].weight));
+            open[start..].sort_by(|a, b| entry.terms[b.0].weight.total_cmp(&entry.terms[a.0].weight));
             partial.terms = start..open.len();
             partial.bound = partial.bound(entry.baseline);
             pending.push(partial);
@@ -284,18 +286,15 @@ impl Compiled {
                 break;
             }
             let entry = &self.entries[partial.entry];
-            for &t in &open[partial.terms.clone()] {
+            for &(t, scored, weighed) in &open[partial.terms.clone()] {
                 let term = &entry.terms[t];
-                partial.open -= term.weight;
+                partial.close(term.weight, scored, weighed);
                 partial.add(flow.term(entry, term));
                 if beaten(partial.bound(entry.baseline), &best) {
                     continue 'entries;
                 }
             }
             let candidate = self.candidate(partial.entry, &mut flow);
-            if std::env::var_os("DBG").is_some() {
-                eprintln!("DBG full entry {} bound {} rank {}", partial.entry, partial.bound, candidate.rank_score);
-            }
             if best.is_none_or(|b| better(&candidate, &b)) {
                 best = Some(candidate);
             }
@@ -313,16 +312,21 @@ fn better(a: &Candidate, b: &Candidate) -> bool {
     ranking(a, b) == std::cmp::Ordering::Less
 }
 
-/// An entry partly scored.
+/// An entry partly scored: the weighted mean's numerator and denominator over the terms
+/// scored, plus, for the open terms, the most they can add.
+#[derive(Default)]
 struct Partial {
     entry: usize,
-    /// Numerator and denominator of the weighted mean over the terms scored so far.
+    /// Numerator: scored terms exactly, open ones at most.
     scored: f64,
+    /// Denominator, with open terms at the value that maximizes the mean.
     weighed: f64,
-    /// Weight of the terms not scored yet.
+    /// Denominator of the scored terms alone.
+    weighed_exactly: f64,
+    /// Weight of the open terms.
     open: f64,
     bound: f64,
-    /// Where the open terms' indices are.
+    /// Where the open terms are.
     terms: std::ops::Range<usize>,
 }
 
@@ -332,19 +336,40 @@ impl Partial {
             let (scored, weighed) = v.parts();
             self.scored += scored;
             self.weighed += weighed;
+            self.weighed_exactly += weighed;
         }
     }
 
-    /// The highest rank score the entry can still reach. A term not scored yet adds at most
-    /// as much to the numerator as to the denominator (similarity and known share are at most
-    /// 1), and between a quarter and all of its weight to the denominator; the rank score is
-    /// monotonic in the total weight, so one of the two ends is the highest.
+    /// Adds an open term of `weight` whose known share × similarity is at most `most`; returns
+    /// what it added. Its numerator is at most `weight × most` and at most its denominator,
+    /// which lies between a quarter and all of its weight: the mean is highest with the
+    /// denominator at `weight × most` within those limits (more adds as much to both, a mean
+    /// below 1 rises; beyond, only the denominator grows).
+    fn add_open(&mut self, weight: f64, most: f64) -> (f64, f64) {
+        let scored = weight * most;
+        let weighed = scored.max(weight * KNOWN_FLOOR);
+        self.scored += scored;
+        self.weighed += weighed;
+        self.open += weight;
+        (scored, weighed)
+    }
+
+    /// Takes an open term out again (before adding its score).
+    fn close(&mut self, weight: f64, scored: f64, weighed: f64) {
+        self.scored -= scored;
+        self.weighed -= weighed;
+        self.open -= weight;
+    }
+
+    /// The highest rank score the entry can still reach: the highest mean, then the total
+    /// weight at whichever end of its range gives the higher rank score (it is monotonic in
+    /// the weight).
     fn bound(&self, baseline: f64) -> f64 {
-        let all = self.weighed + self.open;
-        let raw = if all > 0.0 { (self.scored + self.open) / all } else { 0.0 };
+        let raw = if self.weighed > 0.0 { self.scored / self.weighed } else { 0.0 };
         let similarity = ((raw - baseline) / (1.0 - baseline)).clamp(0.0, 1.0);
         let rank = |w: f64| (similarity * w + PRIOR_WEIGHT / 2.0) / (w + PRIOR_WEIGHT);
-        rank(self.weighed + KNOWN_FLOOR * self.open).max(rank(all))
+        let (least, most) = (self.weighed_exactly + KNOWN_FLOOR * self.open, self.weighed_exactly + self.open);
+        rank(least).max(rank(most))
     }
 }
 
@@ -417,6 +442,23 @@ impl<'a> Flow<'a> {
         (tokens + 1) * (value.head().len() + 1) * views <= CHEAP_CELLS
     }
 
+    /// At most the known share × similarity of an open term (a field the flow has).
+    fn bound(&mut self, term: &Term) -> f64 {
+        let TermKind::Field { key, pattern, .. } = term.kind else { return 1.0 };
+        let compiled = self.compiled;
+        let views = self.views(key);
+        compiled.patterns[pattern].readings[self.reading].bound(views)
+    }
+
+    fn views(&mut self, key: usize) -> &Views {
+        if self.views[key].is_none() {
+            let mut views = Views::default();
+            views.build(self.value(key).expect("checked by the caller"));
+            self.views[key] = Some(views);
+        }
+        self.views[key].as_ref().expect("built")
+    }
+
     /// The term's value; none for an optional field the flow lacks (left out of the mean).
     fn term(&mut self, entry: &EntryTerms, term: &Term) -> Option<TermValue> {
         let weight = term.weight;
@@ -446,24 +488,8 @@ impl<'a> Flow<'a> {
             return score;
         }
         let compiled = self.compiled;
-        let mut views = self.views[key].take().unwrap_or_else(|| {
-            let mut views = Views::default();
-            views.build(self.value(key).expect("checked by the caller"));
-            views
-        });
-        let score = compiled.patterns[pattern].readings[self.reading].score_views(&views);
-        if std::env::var_os("DBG").is_some() {
-            let v = self.value(key).unwrap();
-            eprintln!(
-                "DBG field {} pat {} toks {} head {} varied {}",
-                compiled.keys[key],
-                pattern,
-                compiled.patterns[pattern].readings[self.reading].tokens(),
-                v.head().len(),
-                v.min_len() != v.max_len()
-            );
-        }
-        self.views[key] = Some(std::mem::take(&mut views));
+        let reading = self.reading;
+        let score = compiled.patterns[pattern].readings[reading].score_views(self.views(key));
         self.scores[pattern] = Some(score);
         score
     }

@@ -82,7 +82,29 @@ fn chart(c: &Chart) -> String {
         Chart::Bars { title, labels, series } => bars(title, labels, series),
         Chart::Matrix { title, labels, values } => matrix(title, labels, values),
         Chart::Bubbles { title, axes, points } => bubbles(title, axes, points),
+        Chart::Hilbert { title, side, cells } => hilbert(title, *side, cells),
     }
+}
+
+fn hilbert(title: &str, side: u32, cells: &[(u32, u32, f64)]) -> String {
+    let px = 12.0;
+    let size = f64::from(side) * px;
+    let mut out = format!(
+        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{size}\" height=\"{size}\" role=\"img\">\n\
+         <rect width=\"{size}\" height=\"{size}\" fill=\"#eee\"/>\n",
+        esc(title)
+    );
+    for (x, y, t) in cells {
+        // First hits blue, last red.
+        let (r, b) = ((t * 255.0) as u8, ((1.0 - t) * 255.0) as u8);
+        out.push_str(&format!(
+            "<rect x=\"{:.0}\" y=\"{:.0}\" width=\"{px}\" height=\"{px}\" fill=\"rgb({r},60,{b})\"/>\n",
+            f64::from(*x) * px,
+            f64::from(*y) * px
+        ));
+    }
+    out.push_str("</svg><br><span style=\"color:rgb(0,60,255)\">■ first</span> <span style=\"color:rgb(255,60,0)\">■ last</span></figure>\n");
+    out
 }
 
 fn bubbles(title: &str, axes: &(String, String), points: &[(String, f64, f64, f64)]) -> String {

@@ -143,3 +143,37 @@ pub fn campaigns(conn: &Connection, f: &Filter) -> Result<Section> {
     ));
     Ok(s)
 }
+
+pub fn tools_by_country(conn: &Connection, f: &Filter, geo: &crate::enrich::Enricher) -> Result<Section> {
+    let mut s = Section::new("tools-by-country", title("tools-by-country"));
+    let c = f.clause("first_ns", None, &[]);
+    let sql =
+        format!("SELECT src_ip, coalesce(tool, '(custom)'), sum(packets) FROM flows {} GROUP BY src_ip, tool", c.sql);
+    let mut stmt = conn.prepare(&sql)?;
+    let rows: Vec<(String, String, i64)> = stmt
+        .query_map(rusqlite::params_from_iter(c.params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_>>()?;
+    let mut agg: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for (src, tool, packets) in rows {
+        let country =
+            src.parse().ok().and_then(|ip| geo.lookup(ip).country).unwrap_or_else(|| crate::enrich::UNKNOWN.into());
+        let e = agg.entry((tool, country)).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += packets;
+    }
+    let mut t = crate::reports::model::Table::new(
+        "tools_by_country",
+        "Sources per tool and source country",
+        &["tool", "country", "sources", "packets"],
+    );
+    let mut sorted: Vec<_> = agg.into_iter().collect();
+    sorted.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+    for ((tool, country), (sources, packets)) in sorted {
+        t.push(vec![tool.into(), country.into(), Cell::Int(sources), Cell::Int(packets)]);
+    }
+    s.tables.push(t);
+    if !geo.has_country_db() {
+        s.notes.push("Countries are unknown without a country database (--country-db).".into());
+    }
+    Ok(s)
+}
