@@ -4,6 +4,7 @@
 mod calls;
 mod compare;
 mod geo;
+mod hilbert;
 mod nodes;
 mod tools;
 mod traffic;

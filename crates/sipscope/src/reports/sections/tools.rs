@@ -86,6 +86,9 @@ pub fn strategies(conn: &Connection, f: &Filter) -> Result<Section> {
     s.tables.push(t);
     s.notes
         .push("A flow needs 8 distinct destinations before its strategy is decided (docs/scan-strategies.md).".into());
+    if let Some(chart) = super::hilbert::widest_scan(conn, f)? {
+        s.charts.push(chart);
+    }
     Ok(s)
 }
 
