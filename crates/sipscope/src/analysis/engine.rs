@@ -153,10 +153,12 @@ impl Analyzer {
 
     fn request(&mut self, ev: &Seen<'_>, msg: &Message<'_>) {
         let (ts, source) = (ev.ts_ns, ev.src.0);
-        let method = String::from_utf8_lossy(msg.method().unwrap_or_default()).into_owned();
+        // Borrowed from the message where it is valid UTF-8: nothing is copied per request
+        // unless a table keeps it.
+        let method = String::from_utf8_lossy(msg.method().unwrap_or_default());
         let ruri_user = msg.request_uri().and_then(|u| u.user).map(lossless);
         let to_user = msg.to().and_then(|t| t.user()).map(lossless);
-        let user = if method == "REGISTER" { to_user.clone() } else { ruri_user.clone().or(to_user.clone()) };
+        let user = if method == "REGISTER" { to_user.as_deref() } else { ruri_user.as_deref().or(to_user.as_deref()) };
         let credentials =
             msg.header(HeaderName::Authorization).is_some() || msg.header(HeaderName::ProxyAuthorization).is_some();
         // An INVITE's Request-URI user is classified once: toll fraud and the numbers table.
@@ -170,16 +172,21 @@ impl Analyzer {
         let (flow, extras) = self.flows.flow(source, ts, || FlowExtras::new(libraries), &mut self.closed);
         flow.packets += 1;
         flow.bytes += ev.bytes as u64;
-        *flow.methods.entry(method.clone()).or_insert(0) += 1;
+        match flow.methods.get_mut(method.as_ref()) {
+            Some(n) => *n += 1,
+            None => {
+                flow.methods.insert(method.clone().into_owned(), 1);
+            }
+        }
         flow.destinations.insert(ev.dst.0);
         flow.dest_ports.insert(ev.dst.1);
         flow.source_ports.insert(ev.src.1);
-        if let Some(u) = &user {
-            flow.users.insert(u.clone());
+        if let Some(u) = user {
+            flow.users.insert_ref(u);
         }
         if method == "INVITE" {
             if let Some(u) = &ruri_user {
-                flow.dialled.insert(u.clone());
+                flow.dialled.insert_ref(u.as_ref());
             }
         }
         extras.observe(ev, msg, libraries);
@@ -189,7 +196,7 @@ impl Analyzer {
         let request = Request {
             ts_ns: ts,
             method: &method,
-            user: user.as_deref(),
+            user,
             credentials,
             external_number,
             call_id: msg.call_id().map(std::str::from_utf8).and_then(Result::ok),
@@ -321,6 +328,11 @@ fn stage_keys(source: IpAddr, node: Option<&str>) -> impl Iterator<Item = (IpAdd
     std::iter::once((source, None)).chain(node.map(|n| (source, Some(n.to_owned()))))
 }
 
-fn lossless(bytes: &[u8]) -> String {
-    crate::event::fields::lossless_text(bytes)
+/// [`crate::event::fields::lossless_text`], borrowed when the bytes are valid UTF-8 (the same
+/// text).
+fn lossless(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => std::borrow::Cow::Owned(crate::event::fields::lossless_text(bytes)),
+    }
 }

@@ -3,19 +3,21 @@
 //! engine here.
 
 use super::engine::Seen;
-use super::fingerprint::FingerprintBuilder;
+use super::fingerprint::{Fingerprint, FingerprintBuilder, PacketBuffers};
 use super::flows::{CappedSet, FlowStats};
 use super::numbers::{Dialled, NumberStats, StatsLimits};
 use super::result::{AnalysisResult, FingerprintRow, FlowRow, NumberRow, UserAgentRow};
 use super::strategy::{StrategyConfig, StrategyTracker};
-use super::tools::{ToolLibrary, ToolMatch, Verdict};
-use super::user_agents::{classify, AgentLibrary, AgentTracker, RandomAgentConfig, UaClass};
+use super::tools::{MatchCache, ToolLibrary, ToolMatch, Verdict};
+use super::user_agents::{classify, AgentLibrary, AgentTracker, RandomAgentConfig, UaClass, UaMatch};
 use sipscope_sip::Message;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 /// Distinct user-agent strings counted run-wide; later ones are counted as `(more agents)`.
 const MAX_AGENTS: usize = 20_000;
+/// Agent strings whose class is remembered.
+const MAX_AGENT_CLASSES: usize = 4_096;
 /// Tool matches cached (by fingerprint id).
 const MAX_MATCHES: usize = 100_000;
 /// Distinct agents remembered per flow to name its most frequent one.
@@ -32,12 +34,20 @@ pub struct Libraries {
     /// Thresholds of the scan-strategy decision.
     pub strategy_config: StrategyConfig,
     numbers: NumberStats,
-    agent_counts: HashMap<Option<String>, (u64, CappedSet<IpAddr>)>,
+    /// Messages and sources per User-Agent string; `no_agent` for messages without one.
+    agent_counts: HashMap<String, (u64, CappedSet<IpAddr>)>,
+    no_agent: Option<(u64, CappedSet<IpAddr>)>,
+    /// What the agent library says of the agents seen (at most [`MAX_AGENT_CLASSES`]).
+    agent_classes: HashMap<String, UaMatch>,
     agents_overflow: u64,
     fingerprints: HashMap<String, FingerprintRow>,
     /// Tool matches by fingerprint id: many flows of one tool share a fingerprint, and
     /// matching against every library entry costs far more than merging a flow.
     matches: HashMap<String, ToolMatch>,
+    /// Field scores of the tool matching, kept across flows.
+    match_cache: MatchCache,
+    /// Buffers every flow's fingerprint merges a packet with.
+    scratch: PacketBuffers,
 }
 
 impl Libraries {
@@ -50,9 +60,13 @@ impl Libraries {
             strategy_config: StrategyConfig::default(),
             numbers: NumberStats::new(None, StatsLimits::default()),
             agent_counts: HashMap::new(),
+            no_agent: None,
+            agent_classes: HashMap::new(),
             agents_overflow: 0,
             fingerprints: HashMap::new(),
             matches: HashMap::new(),
+            match_cache: MatchCache::default(),
+            scratch: PacketBuffers::default(),
         }
     }
 
@@ -61,13 +75,34 @@ impl Libraries {
         self.numbers.record(ts_ns, source, dialled);
     }
 
+    /// `classify(ua)`, remembered for the first [`MAX_AGENT_CLASSES`] agents.
+    fn agent_class(&mut self, ua: Option<&str>) -> UaMatch {
+        let Some(ua) = ua else { return classify(None, &self.agents) };
+        if let Some(m) = self.agent_classes.get(ua) {
+            return m.clone();
+        }
+        let m = classify(Some(ua), &self.agents);
+        if self.agent_classes.len() < MAX_AGENT_CLASSES {
+            self.agent_classes.insert(ua.to_owned(), m.clone());
+        }
+        m
+    }
+
     fn count_agent(&mut self, ua: Option<&str>, source: IpAddr) {
-        let key = ua.map(str::to_owned);
-        if !self.agent_counts.contains_key(&key) && self.agent_counts.len() >= MAX_AGENTS {
+        let distinct = self.agent_counts.len() + usize::from(self.no_agent.is_some());
+        let entry = match ua {
+            None if self.no_agent.is_none() && distinct >= MAX_AGENTS => None,
+            None => Some(self.no_agent.get_or_insert_with(Default::default)),
+            Some(ua) => match self.agent_counts.get_mut(ua) {
+                Some(entry) => Some(entry),
+                None if distinct >= MAX_AGENTS => None,
+                None => Some(self.agent_counts.entry(ua.to_owned()).or_default()),
+            },
+        };
+        let Some((n, sources)) = entry else {
             self.agents_overflow += 1;
             return;
-        }
-        let (n, sources) = self.agent_counts.entry(key).or_default();
+        };
         *n += 1;
         sources.insert(source);
     }
@@ -89,7 +124,8 @@ impl Libraries {
             });
         }
         result.numbers.sort_by(|a, b| b.attempts.cmp(&a.attempts).then_with(|| a.number.cmp(&b.number)));
-        for (ua, (messages, sources)) in self.agent_counts.drain() {
+        let agents = self.agent_counts.drain().map(|(ua, counts)| (Some(ua), counts));
+        for (ua, (messages, sources)) in agents.chain(self.no_agent.take().map(|counts| (None, counts))) {
             let m = classify(ua.as_deref(), &self.agents);
             let random = ua.as_deref().is_some_and(|u| m.class == UaClass::Other && self.agent_config.looks_random(u));
             let class = if random { UaClass::RandomLooking } else { m.class };
@@ -131,29 +167,37 @@ impl FlowExtras {
     pub fn observe(&mut self, ev: &Seen<'_>, msg: &Message<'_>, libraries: &mut Libraries) {
         let src = SocketAddr::new(ev.src.0, ev.src.1);
         let dst = SocketAddr::new(ev.dst.0, ev.dst.1);
-        self.fingerprint.add(msg, src, dst);
+        self.fingerprint.add_with(msg, src, dst, &mut libraries.scratch);
         self.strategy.observe(ev.dst.0);
-        let ua = msg.user_agent().map(crate::event::fields::lossless_text);
-        self.agents.observe(ua.as_deref(), &libraries.agents);
-        libraries.count_agent(ua.as_deref(), ev.src.0);
-        if let Some(i) = self.agent_histogram.iter().position(|(a, _)| *a == ua) {
+        // Borrowed from the message when it is valid UTF-8 (the same text as `lossless_text`).
+        let ua = msg.user_agent().map(|ua| match std::str::from_utf8(ua) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => std::borrow::Cow::Owned(crate::event::fields::lossless_text(ua)),
+        });
+        let ua = ua.as_deref();
+        let class = libraries.agent_class(ua);
+        self.agents.observe_classified(ua, class);
+        libraries.count_agent(ua, ev.src.0);
+        if let Some(i) = self.agent_histogram.iter().position(|(a, _)| a.as_deref() == ua) {
             self.agent_histogram[i].1 += 1;
         } else if self.agent_histogram.len() < FLOW_AGENTS {
-            self.agent_histogram.push((ua, 1));
+            self.agent_histogram.push((ua.map(str::to_owned), 1));
         }
     }
 
     /// The flow's row; its fingerprint is added to the run's fingerprint table.
     pub fn finish(self, stats: &FlowStats, libraries: &mut Libraries) -> FlowRow {
-        let fp = self.fingerprint.fingerprint();
+        let fp = self.fingerprint.into_fingerprint();
         let (fingerprint, tool, variant, verdict, similarity) = if fp.packets() == 0 {
             (None, None, None, "none", 0.0)
         } else {
-            let id = fp.id();
+            // The text once: the id is its hash, and a new fingerprint's row keeps it.
+            let text = fp.text();
+            let id = Fingerprint::id_of_text(&text);
             let m = match libraries.matches.get(&id) {
                 Some(m) => m.clone(),
                 None => {
-                    let m = libraries.tools.match_fingerprint(&fp);
+                    let m = libraries.tools.match_cached(&fp, || id.clone(), &mut libraries.match_cache);
                     if libraries.matches.len() < MAX_MATCHES {
                         libraries.matches.insert(id.clone(), m.clone());
                     }
@@ -162,7 +206,7 @@ impl FlowExtras {
             };
             let row = libraries.fingerprints.entry(id.clone()).or_insert_with(|| FingerprintRow {
                 id: id.clone(),
-                text: fp.text(),
+                text,
                 flows: 0,
                 packets: 0,
                 tool: None,

@@ -3,6 +3,7 @@
 //! fixed whatever the attacker sends; the table of open flows is capped, evicting the flow idle
 //! longest (counted).
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -29,6 +30,22 @@ impl<T: Hash + Eq> CappedSet<T> {
         if self.items.len() < SET_CAP {
             self.items.insert(item);
         } else if !self.items.contains(&item) {
+            self.saturated = true;
+        }
+    }
+
+    /// [`CappedSet::insert`] of an owned copy of `item`, made only when the set takes it.
+    pub fn insert_ref<Q>(&mut self, item: &Q)
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = T> + ?Sized,
+    {
+        if self.items.contains(item) {
+            return;
+        }
+        if self.items.len() < SET_CAP {
+            self.items.insert(item.to_owned());
+        } else {
             self.saturated = true;
         }
     }

@@ -3,7 +3,7 @@
 
 use super::summary::Summary;
 use super::EventsMode;
-use crate::analysis::engine::Analyzer;
+use crate::analysis::engine::{Analyzer, Seen};
 use crate::event::fields::{lossless_text, SipFields};
 use crate::event::{Direction, Origin, SipEvent};
 use crate::nodes::Nodes;
@@ -80,14 +80,30 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
             return;
         };
         let method = msg.method().map(lossless_text);
-        summary.sip(method.as_deref(), msg.status(), msg.violates_rfc3261());
+        // `--events none` counts by the start line alone (docs/ingest.md: violations stay 0),
+        // also when the analysis needs the full parse: checking every header is a cost of its
+        // own that only stored events need.
+        let violates = self.opts.events != EventsMode::None && msg.violates_rfc3261();
+        summary.sip(method.as_deref(), msg.status(), violates);
         self.seen += 1;
         let keep = match self.opts.events {
             EventsMode::All => true,
             EventsMode::None => false,
             EventsMode::Sample(n) => (self.seen - 1).is_multiple_of(n),
         };
-        if !keep && self.analyzer.is_none() {
+        if !keep {
+            // Only the analysis sees the message: no event (nor a copy of its bytes) is built.
+            if let Some(analyzer) = self.analyzer.as_deref_mut() {
+                let seen = Seen {
+                    ts_ns: m.ts_ns,
+                    src: m.src,
+                    dst: m.dst,
+                    node: self.opts.nodes.find(m.tunnel, m.dst.0).map(|n| n.name.as_str()),
+                    direction: Direction::Unknown,
+                    bytes: m.bytes.len(),
+                };
+                analyzer.observe_seen(&seen, Some(&msg));
+            }
             return;
         }
         let event = SipEvent {
@@ -104,9 +120,6 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
         };
         if let Some(analyzer) = self.analyzer.as_deref_mut() {
             analyzer.observe(&event, Some(&msg));
-        }
-        if !keep {
-            return;
         }
         match self.sink.write(&event, &SipFields::extract(&msg)) {
             Ok(()) => summary.events_stored += 1,

@@ -78,6 +78,87 @@ impl Cells {
         }
     }
 
+    /// [`Cells::merge`] of `value` front to back, eight bytes at a time.
+    pub fn merge_front(&mut self, value: &[u8], cap: usize) {
+        let value = &value[..value.len().min(cap)];
+        self.merge_with(value.len(), |i| word(value, i), |i| value[i]);
+    }
+
+    /// [`Cells::merge`] of `value` back to front (position 0 is its last byte).
+    pub fn merge_back(&mut self, value: &[u8], cap: usize) {
+        let n = value.len().min(cap);
+        let last = value.len();
+        // Position i holds value[last - 1 - i]: the eight positions from i are the eight bytes
+        // ending at last - i, reversed.
+        self.merge_with(n, |i| word(value, last - i - 8).swap_bytes(), |i| value[last - 1 - i]);
+    }
+
+    /// The merge of a value of `n` bytes (after the cap), read eight positions at a time by
+    /// `word(i)` (positions i..i + 8, the first in the low byte) or one by `byte(i)`. A position
+    /// whose byte differs becomes a placeholder: a placeholder's byte is `-`, so a value with
+    /// `-` there leaves it as it is, and any other byte punches it again, which changes nothing.
+    fn merge_with(&mut self, n: usize, word: impl Fn(usize) -> u64, byte: impl Fn(usize) -> u8) {
+        let old = self.bytes.len();
+        let common = old.min(n);
+        let mut i = 0;
+        while i + 8 <= common {
+            let differ = differing_bytes(word(i) ^ u64::from_le_bytes(self.bytes[i..i + 8].try_into().expect("8")));
+            // Only positions that are not placeholders yet (i is a multiple of 8: one word).
+            let fresh = differ & !((self.holes[i / 64] >> (i % 64)) & 0xff) as u8;
+            if fresh != 0 {
+                self.holes[i / 64] |= u64::from(fresh) << (i % 64);
+                for k in 0..8 {
+                    if fresh & (1 << k) != 0 {
+                        self.bytes[i + k] = b'-';
+                    }
+                }
+            }
+            i += 8;
+        }
+        for i in i..common {
+            if self.bytes[i] != byte(i) {
+                self.punch(i);
+            }
+        }
+        if n > old {
+            // Earlier values were shorter: they disagree here.
+            self.bytes.resize(n, b'-');
+            self.holes.resize(n.div_ceil(64), 0);
+            self.punch_range(old, n);
+        } else {
+            self.punch_range(n, old);
+        }
+    }
+
+    /// Makes positions `from..to` placeholders.
+    fn punch_range(&mut self, from: usize, to: usize) {
+        if from >= to {
+            return;
+        }
+        self.bytes[from..to].fill(b'-');
+        for i in from..to {
+            self.holes[i / 64] |= 1 << (i % 64);
+        }
+    }
+
+    /// Replaces the contents by `value`'s first `cap` bytes (the first value merged).
+    pub fn set_front(&mut self, value: &[u8], cap: usize) {
+        let value = &value[..value.len().min(cap)];
+        self.bytes.clear();
+        self.bytes.extend_from_slice(value);
+        self.holes.clear();
+        self.holes.resize(value.len().div_ceil(64), 0);
+    }
+
+    /// Replaces the contents by `value`'s last `cap` bytes, back to front.
+    pub fn set_back(&mut self, value: &[u8], cap: usize) {
+        let value = &value[value.len() - value.len().min(cap)..];
+        self.bytes.clear();
+        self.bytes.extend(value.iter().rev());
+        self.holes.clear();
+        self.holes.resize(value.len().div_ceil(64), 0);
+    }
+
     /// Replaces the contents by one value (the first one merged).
     pub fn set(&mut self, value: impl Iterator<Item = u8>, cap: usize) {
         self.bytes.clear();
@@ -102,6 +183,20 @@ impl Cells {
         }
         out
     }
+}
+
+/// Eight bytes of `value` from `i`, the first in the low byte.
+fn word(value: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(value[i..i + 8].try_into().expect("8 bytes"))
+}
+
+/// Bit k set when byte k of `x` is not zero.
+fn differing_bytes(x: u64) -> u8 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // High bit of each byte: set when the byte is not zero.
+    let high = (((x & LOW7) + LOW7) | x) & !LOW7;
+    // Gather the eight high bits into one byte.
+    ((high >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
 }
 
 /// One key's values merged over a flow: the paper's left-aligned row plus a right-aligned row,
@@ -129,12 +224,12 @@ impl MergedValue {
     /// Merges one packet's value, keeping `cap` positions at each end.
     pub fn add(&mut self, value: &[u8], cap: usize) {
         if self.present == 0 {
-            self.head.set(value.iter().copied(), cap);
-            self.tail.set(value.iter().rev().copied(), cap);
+            self.head.set_front(value, cap);
+            self.tail.set_back(value, cap);
             (self.min_len, self.max_len) = (value.len(), value.len());
         } else {
-            self.head.merge(value.iter().copied(), cap);
-            self.tail.merge(value.iter().rev().copied(), cap);
+            self.head.merge_front(value, cap);
+            self.tail.merge_back(value, cap);
             self.min_len = self.min_len.min(value.len());
             self.max_len = self.max_len.max(value.len());
         }

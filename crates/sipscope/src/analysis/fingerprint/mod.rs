@@ -10,12 +10,13 @@ mod tests;
 mod text;
 
 pub use cells::{Cells, MergedValue, PLACEHOLDER};
-pub use substitute::{Substitution, DEST_IP, DEST_PORT, SOURCE_IP, SOURCE_PORT};
+pub use substitute::{Substitution, SubstitutionBuffers, DEST_IP, DEST_PORT, SOURCE_IP, SOURCE_PORT};
 
 use sipscope_sip::sdp::Sdp;
 use sipscope_sip::{HeaderName, Message, StartLine};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::ops::Range;
 
 /// Cells kept per value at each end (longer values are cut and counted).
 pub const MAX_VALUE_LEN: usize = 256;
@@ -66,6 +67,47 @@ pub struct FingerprintBuilder {
     fp: Fingerprint,
 }
 
+/// Buffers for [`FingerprintBuilder::add_with`], reused from packet to packet (and shared by
+/// the flows) so that merging a packet does not allocate.
+#[derive(Debug, Clone, Default)]
+pub struct PacketBuffers {
+    substitution: SubstitutionBuffers,
+    /// The packet's keys in order of first appearance.
+    keys: Vec<PacketKey>,
+    /// Every header, then every SDP line, with the index of its key in `keys`.
+    lines: Vec<(usize, Line)>,
+    /// Key texts, and the values of keys with several lines, joined.
+    text: Vec<u8>,
+}
+
+/// One key of the packet being merged.
+#[derive(Debug, Clone)]
+struct PacketKey {
+    id: KeyId,
+    /// The key's text in [`PacketBuffers::text`].
+    key: Range<usize>,
+    /// The first line: a header index, or an SDP line's value (a range of the body).
+    first: Line,
+    lines: usize,
+    /// The joined value in [`PacketBuffers::text`] (keys with several lines).
+    joined: Range<usize>,
+}
+
+/// What tells keys apart within one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyId {
+    Known(HeaderName),
+    /// A name sipscope does not know, by its key text.
+    Other,
+    Sdp(u8),
+}
+
+#[derive(Debug, Clone)]
+enum Line {
+    Header(usize),
+    Sdp(Range<usize>),
+}
+
 impl FingerprintBuilder {
     /// An empty builder.
     pub fn new() -> FingerprintBuilder {
@@ -76,31 +118,48 @@ impl FingerprintBuilder {
     /// recognised by, but responses are merged the same way (their status code counts as the
     /// method).
     pub fn add(&mut self, msg: &Message<'_>, src: SocketAddr, dst: SocketAddr) {
+        self.add_with(msg, src, dst, &mut PacketBuffers::default());
+    }
+
+    /// [`FingerprintBuilder::add`] with buffers kept by the caller.
+    pub fn add_with(&mut self, msg: &Message<'_>, src: SocketAddr, dst: SocketAddr, scratch: &mut PacketBuffers) {
         let fp = &mut self.fp;
         fp.packets += 1;
         fp.same_ip |= src.ip().to_canonical() == dst.ip().to_canonical();
         fp.same_port |= src.port() == dst.port();
         let subst = Substitution::new(src, dst);
         let method = match msg.start_line() {
-            StartLine::Request { method, .. } => escape_name(method),
-            StartLine::Response { code_raw, .. } => escape_name(code_raw),
+            StartLine::Request { method, .. } => method,
+            StartLine::Response { code_raw, .. } => code_raw,
         };
-        if fp.methods.len() < MAX_METHODS || fp.methods.contains(&method) {
-            fp.methods.insert(method);
-        } else {
-            fp.dropped_methods += 1;
-        }
+        fp.add_method(method);
         if let Some(uri) = msg.request_uri_raw() {
-            let uri = subst.apply(uri);
+            let uri = subst.apply_in(uri, &mut scratch.substitution);
             fp.truncated_values += u64::from(uri.len() > MAX_VALUE_LEN);
-            fp.request_uri.add(&uri, MAX_VALUE_LEN);
+            fp.request_uri.add(uri, MAX_VALUE_LEN);
         }
-        let keys = packet_keys(msg);
+        scratch.collect(msg);
+        let PacketBuffers { substitution, keys, text, .. } = scratch;
         let mut cursor = None;
-        for (t, (key, name, value)) in keys.iter().enumerate() {
-            let next_known = || keys[t + 1..].iter().find_map(|(k, _, _)| fp.position(k));
-            let bound = if fp.position(key).is_none() { next_known() } else { None };
-            fp.merge(&mut cursor, bound, key, name, &subst.apply(value));
+        for (t, packet_key) in keys.iter().enumerate() {
+            let key = &text[packet_key.key.clone()];
+            let hint = cursor.map_or(0, |c: usize| c + 1);
+            let pos = fp.find(key, hint);
+            let bound = if pos.is_none() {
+                keys[t + 1..].iter().find_map(|k| fp.find(&text[k.key.clone()], 0))
+            } else {
+                None
+            };
+            let (name, value) = match &packet_key.first {
+                Line::Header(i) => {
+                    let header = &msg.headers()[*i];
+                    (header.name, header.value)
+                }
+                Line::Sdp(range) => (key, &msg.body()[range.clone()]),
+            };
+            let value = if packet_key.lines > 1 { &text[packet_key.joined.clone()] } else { value };
+            let value = subst.apply_in(value, substitution);
+            fp.merge(&mut cursor, pos, bound, key, name, value);
         }
     }
 
@@ -113,35 +172,99 @@ impl FingerprintBuilder {
     pub fn fingerprint(&self) -> Fingerprint {
         self.fp.clone()
     }
+
+    /// The fingerprint of the packets merged, without a copy.
+    pub fn into_fingerprint(self) -> Fingerprint {
+        self.fp
+    }
 }
 
-/// Every key of one packet in order of first appearance, with its raw name and its values
-/// joined by [`REPEAT_SEPARATOR`]: headers first, then SDP lines.
-fn packet_keys(msg: &Message<'_>) -> Vec<(String, Vec<u8>, Vec<u8>)> {
-    let mut keys: Vec<(String, Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut push = |key: String, name: &[u8], value: &[u8]| match keys.iter_mut().find(|(k, _, _)| *k == key) {
-        Some((_, _, joined)) => {
-            joined.extend_from_slice(REPEAT_SEPARATOR);
-            joined.extend_from_slice(value);
+impl PacketBuffers {
+    /// Every key of one packet in order of first appearance, with its raw name and its values
+    /// joined by [`REPEAT_SEPARATOR`]: headers first, then SDP lines.
+    fn collect(&mut self, msg: &Message<'_>) {
+        self.keys.clear();
+        self.lines.clear();
+        self.text.clear();
+        for (i, header) in msg.headers().iter().enumerate() {
+            let start = self.text.len();
+            let id = match header.kind {
+                HeaderName::Other => {
+                    escape_name_into(header.name, &mut self.text);
+                    self.text[start..].make_ascii_lowercase();
+                    KeyId::Other
+                }
+                known => {
+                    self.text.extend(known.canonical().bytes().map(|b| b.to_ascii_lowercase()));
+                    KeyId::Known(known)
+                }
+            };
+            self.push(id, start, Line::Header(i));
         }
-        None => keys.push((key, name.to_vec(), value.to_vec())),
-    };
-    for header in msg.headers() {
-        let key = match header.kind {
-            HeaderName::Other => escape_name(header.name).to_ascii_lowercase(),
-            known => known.canonical().to_ascii_lowercase(),
+        let body = msg.body();
+        let says_sdp = msg.content_type().is_some_and(|t| t.windows(3).any(|w| w.eq_ignore_ascii_case(b"sdp")));
+        if !body.is_empty() && (says_sdp || Sdp::is_well_formed_body(body)) {
+            // The lines `Sdp::parse` keeps: `x=value` with a lower-case letter.
+            for line in body.split(|&b| b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let [kind, b'=', value @ ..] = line else { continue };
+                if !kind.is_ascii_lowercase() {
+                    continue;
+                }
+                let start = self.text.len();
+                self.text.extend_from_slice(b"sdp:");
+                self.text.push(*kind);
+                let offset = value.as_ptr() as usize - body.as_ptr() as usize;
+                self.push(KeyId::Sdp(*kind), start, Line::Sdp(offset..offset + value.len()));
+            }
+        }
+        // Keys with several lines: their values joined, in order.
+        for k in 0..self.keys.len() {
+            if self.keys[k].lines < 2 {
+                continue;
+            }
+            let start = self.text.len();
+            for (n, (_, line)) in self.lines.iter().filter(|(owner, _)| *owner == k).enumerate() {
+                if n > 0 {
+                    self.text.extend_from_slice(REPEAT_SEPARATOR);
+                }
+                self.text.extend_from_slice(line.value(msg));
+            }
+            self.keys[k].joined = start..self.text.len();
+        }
+    }
+
+    /// Records a line whose key text was just written at `start..` of the text.
+    fn push(&mut self, id: KeyId, start: usize, line: Line) {
+        let text = &self.text;
+        let same = |k: &PacketKey| match (k.id, id) {
+            // Two known names are one key exactly when they are one name.
+            (KeyId::Known(a), KeyId::Known(b)) => a == b,
+            _ => text[k.key.clone()] == text[start..],
         };
-        push(key, header.name, header.value);
+        let owner = match self.keys.iter().position(same) {
+            Some(k) => {
+                self.text.truncate(start);
+                self.keys[k].lines += 1;
+                k
+            }
+            None => {
+                let key = start..self.text.len();
+                self.keys.push(PacketKey { id, key, first: line.clone(), lines: 1, joined: 0..0 });
+                self.keys.len() - 1
+            }
+        };
+        self.lines.push((owner, line));
     }
-    let body = msg.body();
-    let says_sdp = msg.content_type().is_some_and(|t| t.to_ascii_lowercase().windows(3).any(|w| w == b"sdp"));
-    if !body.is_empty() && (says_sdp || Sdp::is_well_formed_body(body)) {
-        for line in Sdp::parse(body).lines {
-            let key = format!("sdp:{}", char::from(line.kind));
-            push(key.clone(), key.as_bytes(), line.value);
+}
+
+impl Line {
+    fn value<'m>(&self, msg: &Message<'m>) -> &'m [u8] {
+        match self {
+            Line::Header(i) => msg.headers()[*i].value,
+            Line::Sdp(range) => &msg.body()[range.clone()],
         }
     }
-    keys
 }
 
 /// A raw name or method as text: `\xNN` for anything but printable ASCII, cut at
@@ -150,32 +273,78 @@ fn escape_name(raw: &[u8]) -> String {
     Cells::from_bytes(&raw[..raw.len().min(MAX_NAME_LEN)]).text()
 }
 
+/// [`escape_name`] appended to `out`.
+fn escape_name_into(raw: &[u8], out: &mut Vec<u8>) {
+    let raw = &raw[..raw.len().min(MAX_NAME_LEN)];
+    if raw.iter().all(|&b| is_plain(b)) {
+        out.extend_from_slice(raw);
+    } else {
+        out.extend_from_slice(escape_name(raw).as_bytes());
+    }
+}
+
+/// A byte that [`Cells::text`] writes as itself.
+fn is_plain(b: u8) -> bool {
+    (0x20..=0x7e).contains(&b) && b != b'\\'
+}
+
 impl Fingerprint {
-    fn position(&self, key: &str) -> Option<usize> {
-        self.keys.iter().position(|k| k.key == key)
+    /// Where `key` is in the merged order, looking at `hint` first (packets of one tool mostly
+    /// repeat the order).
+    fn find(&self, key: &[u8], hint: usize) -> Option<usize> {
+        // Keys are short: byte-wise comparisons beat `memcmp` calls.
+        let is = |k: &KeyFingerprint| k.key.len() == key.len() && k.key.bytes().zip(key).all(|(a, b)| a == *b);
+        if self.keys.get(hint).is_some_and(is) {
+            return Some(hint);
+        }
+        self.keys.iter().position(is)
     }
 
-    /// Merges one key of the current packet, keeping the merged header order: a key not seen
-    /// before goes after the last key this packet had before it (`cursor`), and before the
-    /// next one it has that is already known (`bound`); among the keys in between (which this
-    /// packet lacks) in name order. So packets whose keys are a subsequence of another's (an
-    /// ACK after its INVITE), or that add different optional keys at the same place, merge to
-    /// the same order whichever comes first.
-    fn merge(&mut self, cursor: &mut Option<usize>, bound: Option<usize>, key: &str, name: &[u8], value: &[u8]) {
-        let pos = match self.position(key) {
+    /// Adds a packet's method (or status code), without allocating when it is known.
+    fn add_method(&mut self, raw: &[u8]) {
+        let raw = &raw[..raw.len().min(MAX_NAME_LEN)];
+        let plain = raw.iter().all(|&b| is_plain(b)).then(|| std::str::from_utf8(raw).ok()).flatten();
+        if plain.is_some_and(|method| self.methods.contains(method)) {
+            return;
+        }
+        let method = escape_name(raw);
+        if self.methods.len() < MAX_METHODS || self.methods.contains(&method) {
+            self.methods.insert(method);
+        } else {
+            self.dropped_methods += 1;
+        }
+    }
+
+    /// Merges one key of the current packet (at `pos` when already known), keeping the merged
+    /// header order: a key not seen before goes after the last key this packet had before it
+    /// (`cursor`), and before the next one it has that is already known (`bound`); among the
+    /// keys in between (which this packet lacks) in name order. So packets whose keys are a
+    /// subsequence of another's (an ACK after its INVITE), or that add different optional keys
+    /// at the same place, merge to the same order whichever comes first.
+    fn merge(
+        &mut self,
+        cursor: &mut Option<usize>,
+        pos: Option<usize>,
+        bound: Option<usize>,
+        key: &[u8],
+        name: &[u8],
+        value: &[u8],
+    ) {
+        let pos = match pos {
             Some(pos) => pos,
             None if self.keys.len() >= MAX_KEYS => {
                 self.dropped_keys += 1;
                 return;
             }
             None => {
+                // Key texts are ASCII: escaped or canonical names, `sdp:x`.
+                let key = String::from_utf8_lossy(key).into_owned();
                 let mut at = cursor.map_or(0, |c| c + 1);
                 let bound = bound.unwrap_or(self.keys.len());
-                while at < bound && self.keys[at].key.as_str() < key {
+                while at < bound && self.keys[at].key < key {
                     at += 1;
                 }
-                let entry =
-                    KeyFingerprint { key: key.to_string(), name: Cells::default(), value: MergedValue::default() };
+                let entry = KeyFingerprint { key, name: Cells::default(), value: MergedValue::default() };
                 self.keys.insert(at, entry);
                 at
             }
@@ -188,9 +357,9 @@ impl Fingerprint {
         let entry = &mut self.keys[pos];
         let name = &name[..name.len().min(MAX_NAME_LEN)];
         if entry.value.present() == 0 {
-            entry.name.set(name.iter().copied(), MAX_NAME_LEN);
+            entry.name.set_front(name, MAX_NAME_LEN);
         } else {
-            entry.name.merge(name.iter().copied(), MAX_NAME_LEN);
+            entry.name.merge_front(name, MAX_NAME_LEN);
         }
         entry.value.add(value, MAX_VALUE_LEN);
     }

@@ -2,6 +2,7 @@
 //! `DestIP`, `SourcePort` and `DestPort`, so that a tool writing its own address into Via or
 //! Contact keeps that trait in the fingerprint whatever address it scans from.
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 /// Token for the packet's source address.
@@ -13,31 +14,42 @@ pub const SOURCE_PORT: &str = "SourcePort";
 /// Token for the packet's destination port.
 pub const DEST_PORT: &str = "DestPort";
 
-/// The texts to look for in one packet, prepared once for all its values.
+/// The texts to look for in one packet, prepared once for all its values (without allocating:
+/// this runs for every packet).
 #[derive(Debug, Clone)]
 pub struct Substitution {
     /// (text, bracketed IPv6 form, token); source first so that it wins when both are equal.
-    ips: Vec<(String, Option<String>, &'static str)>,
-    ports: Vec<(String, &'static str)>,
+    ips: [Option<(Needle, Option<Needle>, &'static str)>; 2],
+    ports: [Option<(Needle, &'static str)>; 2],
 }
+
+/// Buffers for [`Substitution::apply_in`], reused from packet to packet.
+#[derive(Debug, Clone, Default)]
+pub struct SubstitutionBuffers([Vec<u8>; 2]);
 
 impl Substitution {
     /// Prepares the texts of `src` and `dst`. Unspecified addresses and port 0 (unknown) are
     /// left alone; IPv4-mapped IPv6 addresses are looked for in their IPv4 form.
     pub fn new(src: SocketAddr, dst: SocketAddr) -> Substitution {
-        let mut ips = Vec::new();
+        let mut ips: [Option<(Needle, Option<Needle>, &'static str)>; 2] = [None, None];
+        let mut n = 0;
         for (ip, token) in [(src.ip(), SOURCE_IP), (dst.ip(), DEST_IP)] {
             let ip = ip.to_canonical();
-            if ip.is_unspecified() || ips.iter().any(|(text, _, _)| *text == ip.to_string()) {
+            let text = Needle::ip(ip);
+            if ip.is_unspecified() || ips[..n].iter().flatten().any(|(t, _, _)| t.bytes() == text.bytes()) {
                 continue;
             }
-            let bracketed = matches!(ip, IpAddr::V6(_)).then(|| format!("[{ip}]"));
-            ips.push((ip.to_string(), bracketed, token));
+            let bracketed = matches!(ip, IpAddr::V6(_)).then(|| Needle::bracketed(&text));
+            ips[n] = Some((text, bracketed, token));
+            n += 1;
         }
-        let mut ports = Vec::new();
+        let mut ports: [Option<(Needle, &'static str)>; 2] = [None, None];
+        let mut n = 0;
         for (port, token) in [(src.port(), SOURCE_PORT), (dst.port(), DEST_PORT)] {
-            if port != 0 && !ports.iter().any(|(text, _)| *text == port.to_string()) {
-                ports.push((port.to_string(), token));
+            let text = Needle::number(port);
+            if port != 0 && !ports[..n].iter().flatten().any(|(t, _)| t.bytes() == text.bytes()) {
+                ports[n] = Some((text, token));
+                n += 1;
             }
         }
         Substitution { ips, ports }
@@ -46,24 +58,170 @@ impl Substitution {
     /// `value` with every whole occurrence replaced: addresses first (an address contains
     /// digits that could look like a port), bracketed IPv6 before bare, then ports.
     pub fn apply(&self, value: &[u8]) -> Vec<u8> {
-        let mut out = value.to_vec();
-        for (text, bracketed, token) in &self.ips {
-            if let Some(bracketed) = bracketed {
-                out = replace(&out, bracketed.as_bytes(), token.as_bytes(), |_, _, _| true);
+        self.apply_in(value, &mut SubstitutionBuffers::default()).to_vec()
+    }
+
+    /// [`Substitution::apply`] without allocating: `value` itself when nothing is replaced,
+    /// else the result in one of `buffers`.
+    pub fn apply_in<'v>(&self, value: &'v [u8], buffers: &'v mut SubstitutionBuffers) -> &'v [u8] {
+        if self.ips.iter().flatten().all(|(_, bracketed, _)| bracketed.is_none()) {
+            // IPv4 addresses and ports only: one scan does what the passes do.
+            let [out, _] = &mut buffers.0;
+            return if self.replace_numbers(value, out) { out } else { value };
+        }
+        let [a, b] = &mut buffers.0;
+        // Each pass reads the previous pass's result: `value` (0), `a` (1) or `b` (2).
+        let mut current = 0;
+        let mut pass = |needle: &[u8], token: &str, accept: &dyn Fn(&[u8], usize, usize) -> bool| {
+            let (hay, out, next): (&[u8], &mut Vec<u8>, u8) = match current {
+                1 => (a.as_slice(), &mut *b, 2),
+                2 => (b.as_slice(), &mut *a, 1),
+                _ => (value, &mut *a, 1),
+            };
+            if replace(hay, needle, token.as_bytes(), accept, out) {
+                current = next;
             }
-            let is_v6 = bracketed.is_some();
-            out = replace(&out, text.as_bytes(), token.as_bytes(), |hay, start, end| {
-                if is_v6 {
-                    v6_boundary(hay, start, end)
-                } else {
-                    number_boundary(hay, start, end)
+        };
+        for (text, bracketed, token) in self.ips.iter().flatten() {
+            if let Some(bracketed) = bracketed {
+                pass(bracketed.bytes(), token, &|_, _, _| true);
+                pass(text.bytes(), token, &v6_boundary);
+            } else {
+                pass(text.bytes(), token, &number_boundary);
+            }
+        }
+        for (text, token) in self.ports.iter().flatten() {
+            pass(text.bytes(), token, &number_boundary);
+        }
+        match current {
+            1 => a,
+            2 => b,
+            _ => value,
+        }
+    }
+}
+
+impl Substitution {
+    /// The passes of [`Substitution::apply_in`] in one scan, when every text to look for is an
+    /// IPv4 address or a port: digits and dots, starting and ending with a digit. A whole
+    /// occurrence never has a digit, a letter, `_` or `.` just before it nor a digit or letter
+    /// just after, so two occurrences that are both replaced never touch, and a token written by
+    /// one pass (letters) changes no later pass's boundary: scanning once, trying the texts in
+    /// pass order at each place, replaces the same occurrences.
+    fn replace_numbers(&self, hay: &[u8], out: &mut Vec<u8>) -> bool {
+        let ips = self.ips.iter().flatten().map(|(text, _, token)| (text.bytes(), *token));
+        let ports = self.ports.iter().flatten().map(|(text, token)| (text.bytes(), *token));
+        let mut texts: [(&[u8], &str); 4] = [(&[], ""); 4];
+        let mut n = 0;
+        for text in ips.chain(ports) {
+            texts[n] = text;
+            n += 1;
+        }
+        let texts = &texts[..n];
+        let mut copied = 0;
+        let mut replaced = false;
+        let mut i = 0;
+        'scan: while i < hay.len() {
+            // Only a digit with nothing number-like before it can start an occurrence.
+            if !hay[i].is_ascii_digit() || (i > 0 && (is_word(hay[i - 1]) || hay[i - 1] == b'.')) {
+                i += 1;
+                continue;
+            }
+            for &(text, token) in texts {
+                let end = i + text.len();
+                if hay.get(i..end).is_some_and(|here| same(here, text)) && number_boundary(hay, i, end) {
+                    if !replaced {
+                        out.clear();
+                        replaced = true;
+                    }
+                    out.extend_from_slice(&hay[copied..i]);
+                    out.extend_from_slice(token.as_bytes());
+                    copied = end;
+                    i = end;
+                    continue 'scan;
                 }
-            });
+            }
+            i += 1;
         }
-        for (text, token) in &self.ports {
-            out = replace(&out, text.as_bytes(), token.as_bytes(), number_boundary);
+        if replaced {
+            out.extend_from_slice(&hay[copied..]);
         }
-        out
+        replaced
+    }
+}
+
+/// Byte-wise equality of two short texts of equal length (cheaper than a `memcmp` call).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// An address or port as text, inline.
+#[derive(Debug, Clone, Copy)]
+struct Needle {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Needle {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let end = (self.len + bytes.len()).min(self.buf.len());
+        self.buf[self.len..end].copy_from_slice(&bytes[..end - self.len]);
+        self.len = end;
+    }
+
+    fn number(n: u16) -> Needle {
+        let mut digits = [0u8; 5];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let mut needle = Needle { buf: [0; 48], len: 0 };
+        needle.push(&digits[i..]);
+        needle
+    }
+
+    /// `Display` of the address (dotted quad, or RFC 5952 compressed IPv6).
+    fn ip(ip: IpAddr) -> Needle {
+        let mut needle = Needle { buf: [0; 48], len: 0 };
+        match ip {
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        needle.push(b".");
+                    }
+                    needle.push(Needle::number(u16::from(octet)).bytes());
+                }
+            }
+            IpAddr::V6(v6) => {
+                let _ = write!(needle, "{v6}");
+            }
+        }
+        needle
+    }
+
+    fn bracketed(text: &Needle) -> Needle {
+        let mut needle = Needle { buf: [0; 48], len: 0 };
+        needle.push(b"[");
+        needle.push(text.bytes());
+        needle.push(b"]");
+        needle
+    }
+}
+
+impl std::fmt::Write for Needle {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -93,19 +251,40 @@ fn v6_boundary(hay: &[u8], start: usize, end: usize) -> bool {
     before_ok && after_ok
 }
 
-/// Replaces every ASCII-case-insensitive occurrence of `needle` that `accept` takes.
-fn replace(hay: &[u8], needle: &[u8], token: &[u8], accept: impl Fn(&[u8], usize, usize) -> bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(hay.len());
-    let mut i = 0;
-    while i < hay.len() {
-        let end = i + needle.len();
-        if end <= hay.len() && hay[i..end].eq_ignore_ascii_case(needle) && accept(hay, i, end) {
+/// Replaces every ASCII-case-insensitive occurrence of `needle` that `accept` takes, scanning
+/// from the left and going on after each replacement. Writes the result into `out` and returns
+/// true, or returns false (and leaves `out` alone) when there is none.
+fn replace(
+    hay: &[u8],
+    needle: &[u8],
+    token: &[u8],
+    accept: &dyn Fn(&[u8], usize, usize) -> bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    let Some(&first) = needle.first() else { return false };
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut copied = 0;
+    let mut from = 0;
+    let mut replaced = false;
+    while from + needle.len() <= hay.len() {
+        let Some(at) = memchr::memchr2(lower, upper, &hay[from..=hay.len() - needle.len()]) else { break };
+        let start = from + at;
+        let end = start + needle.len();
+        if hay[start..end].eq_ignore_ascii_case(needle) && accept(hay, start, end) {
+            if !replaced {
+                out.clear();
+                replaced = true;
+            }
+            out.extend_from_slice(&hay[copied..start]);
             out.extend_from_slice(token);
-            i = end;
+            copied = end;
+            from = end;
         } else {
-            out.push(hay[i]);
-            i += 1;
+            from = start + 1;
         }
     }
-    out
+    if replaced {
+        out.extend_from_slice(&hay[copied..]);
+    }
+    replaced
 }

@@ -49,7 +49,12 @@ impl Fingerprint {
 
     /// A stable short id: the first 16 hex digits of the SHA-256 of [`Fingerprint::text`].
     pub fn id(&self) -> String {
-        let digest = Sha256::digest(self.text().as_bytes());
+        Fingerprint::id_of_text(&self.text())
+    }
+
+    /// [`Fingerprint::id`] from the text already made.
+    pub fn id_of_text(text: &str) -> String {
+        let digest = Sha256::digest(text.as_bytes());
         hex::encode(&digest[..8])
     }
 }

@@ -14,7 +14,7 @@ mod tests;
 mod tests_fixtures;
 
 pub use pattern::{FieldScore, Pattern};
-pub use score::{Candidate, FieldResult, KNOWN_FLOOR, MAX_BASELINE, PRIOR_WEIGHT};
+pub use score::{Candidate, FieldResult, MatchCache, KNOWN_FLOOR, MAX_BASELINE, PRIOR_WEIGHT};
 
 use crate::analysis::fingerprint::Fingerprint;
 use serde::Deserialize;
@@ -235,10 +235,21 @@ impl ToolLibrary {
     /// Attributes a flow: the best entry, and whether the flow is that tool, derived from it,
     /// or custom.
     pub fn match_fingerprint(&self, fp: &Fingerprint) -> ToolMatch {
+        self.match_with(fp, || fp.id(), None)
+    }
+
+    /// [`ToolLibrary::match_fingerprint`] for a caller that has the fingerprint's id already,
+    /// with field scores kept across flows.
+    pub fn match_cached(&self, fp: &Fingerprint, id: impl FnOnce() -> String, cache: &mut MatchCache) -> ToolMatch {
+        cache.attach(&self.compiled);
+        self.match_with(fp, id, Some(cache))
+    }
+
+    fn match_with(&self, fp: &Fingerprint, id: impl FnOnce() -> String, cache: Option<&mut MatchCache>) -> ToolMatch {
         // The first of `rank`, without scoring what cannot change it.
-        let best = self.compiled.best(fp);
+        let best = self.compiled.best(fp, cache);
         let Some(best) = best else {
-            let verdict = Verdict::Custom { fingerprint_id: fp.id() };
+            let verdict = Verdict::Custom { fingerprint_id: id() };
             let none = String::new();
             return ToolMatch { tool: none.clone(), variant: none, base: None, table: None, similarity: 0.0, verdict };
         };
@@ -248,7 +259,7 @@ impl ToolLibrary {
         } else if best.similarity >= DERIVED_THRESHOLD {
             Verdict::Derived { from: entry.base.clone().unwrap_or_else(|| entry.name.clone()) }
         } else {
-            Verdict::Custom { fingerprint_id: fp.id() }
+            Verdict::Custom { fingerprint_id: id() }
         };
         ToolMatch {
             tool: entry.name.clone(),

@@ -162,6 +162,9 @@ pub struct Pattern {
     toks: Vec<Tok>,
     /// Per token, its moves in the packed alignment (derived from `toks`).
     steps: Vec<Steps>,
+    /// The literals as a multiset: (byte, how many, how many of them strong).
+    bytes: Vec<(u8, u16, u16)>,
+    literals: usize,
 }
 
 impl Pattern {
@@ -196,7 +199,20 @@ impl Pattern {
             i += run.max(1);
         }
         let steps = toks.iter().map(|&t| Steps::of(t)).collect();
-        Pattern { toks, steps }
+        let mut bytes: Vec<(u8, u16, u16)> = Vec::new();
+        for tok in &toks {
+            let Tok::Lit(b, weight) = *tok else { continue };
+            let strong = u16::from(weight == STRONG);
+            match bytes.iter_mut().find(|(x, _, _)| *x == b) {
+                Some((_, n, s)) => {
+                    *n = n.saturating_add(1);
+                    *s = s.saturating_add(strong);
+                }
+                None => bytes.push((b, 1, strong)),
+            }
+        }
+        let literals = toks.iter().filter(|t| matches!(t, Tok::Lit(..))).count();
+        Pattern { toks, steps, bytes, literals }
     }
 
     /// Tokens (literals, `?` and `*`): an alignment costs tokens × view cells.
@@ -206,7 +222,37 @@ impl Pattern {
 
     /// Literal characters in the pattern.
     pub fn literals(&self) -> usize {
-        self.toks.iter().filter(|t| matches!(t, Tok::Lit(..))).count()
+        self.literals
+    }
+
+    /// At most [`FieldScore::known`] × [`FieldScore::similarity`] of [`Pattern::score_views`],
+    /// from the bytes alone, without aligning. Every literal is matched (on an equal byte:
+    /// at most as many as the view holds of that byte), an edit, or unknown, so
+    /// known × similarity ≤ matched / literals; without a gap nothing is unknown and the
+    /// unmatched literals are edits, so similarity ≤ evidence / (evidence + unmatched).
+    pub(super) fn bound(&self, views: &Views) -> f64 {
+        if self.literals == 0 {
+            return 1.0;
+        }
+        let literals = self.literals as f64;
+        let mut most: f64 = 0.0;
+        for (counts, gap) in views.counts() {
+            let (mut matched, mut evidence) = (0u32, 0u32);
+            for &(b, n, strong) in &self.bytes {
+                let m = n.min(counts[usize::from(b)]);
+                let s = strong.min(m);
+                matched += u32::from(m);
+                evidence += u32::from(s) * STRONG + u32::from(m - s) * WEAK;
+            }
+            let mut bound = f64::from(matched) / literals;
+            if !gap {
+                let evidence = f64::from(evidence) / f64::from(STRONG);
+                let all = evidence + (literals - f64::from(matched));
+                bound = bound.min(if all == 0.0 { 1.0 } else { evidence / all });
+            }
+            most = most.max(bound);
+        }
+        most.min(1.0)
     }
 
     /// The best score over the views of `value`: the paper's left-aligned row; and when the
@@ -353,19 +399,28 @@ impl Pattern {
 }
 
 /// The views of one merged value, as cells: a byte, [`ANY`] or [`GAP`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Views {
     head: Vec<u16>,
     tail: Vec<u16>,
     splice: Vec<u16>,
     /// Whether the length varied (or was cut): only then are the tail and splice views used.
     varied: bool,
+    /// How many cells of each byte each view has (head, tail, splice).
+    counts: [[u16; 256]; 3],
+}
+
+impl Default for Views {
+    fn default() -> Views {
+        Views { head: Vec::new(), tail: Vec::new(), splice: Vec::new(), varied: false, counts: [[0; 256]; 3] }
+    }
 }
 
 impl Views {
     /// The views of `value`, reusing the buffers.
     pub(super) fn build(&mut self, value: &MergedValue) {
         cells_into(value.head(), &mut self.head);
+        count(&self.head, &mut self.counts[0]);
         self.varied = value.min_len() != value.max_len() || value.max_len() > MAX_VALUE_LEN;
         if !self.varied {
             return;
@@ -380,6 +435,32 @@ impl Views {
         self.splice.extend_from_slice(&head[..prefix]);
         self.splice.push(GAP);
         self.splice.extend_from_slice(&tail[tail.len() - suffix..]);
+        count(&self.tail, &mut self.counts[1]);
+        count(&self.splice, &mut self.counts[2]);
+    }
+
+    /// Appends what tells these views apart from any others (what a score depends on): the
+    /// cells of each view used, a byte each, `0xff` followed by 0 for the byte 0xff, 1 for a
+    /// placeholder, 2 for the gap.
+    pub(super) fn write_id(&self, out: &mut Vec<u8>) {
+        let views: &[&Vec<u16>] = if self.varied { &[&self.head, &self.tail, &self.splice] } else { &[&self.head] };
+        for view in views {
+            out.extend_from_slice(&(view.len() as u32).to_le_bytes());
+            for &cell in view.iter() {
+                match cell {
+                    0xff => out.extend_from_slice(&[0xff, 0]),
+                    ANY => out.extend_from_slice(&[0xff, 1]),
+                    GAP => out.extend_from_slice(&[0xff, 2]),
+                    b => out.push(b as u8),
+                }
+            }
+        }
+    }
+
+    /// Per view used: how many cells of each byte it has, and whether it has a gap.
+    fn counts(&self) -> impl Iterator<Item = (&[u16; 256], bool)> {
+        let used = if self.varied { 3 } else { 1 };
+        self.counts.iter().zip([false, false, true]).take(used)
     }
 
     fn head(&self) -> &[u16] {
@@ -392,6 +473,15 @@ impl Views {
 
     fn splice(&self) -> Option<&[u16]> {
         self.varied.then_some(&self.splice[..])
+    }
+}
+
+fn count(view: &[u16], counts: &mut [u16; 256]) {
+    counts.fill(0);
+    for &c in view {
+        if let Some(n) = counts.get_mut(usize::from(c)) {
+            *n += 1;
+        }
     }
 }
 

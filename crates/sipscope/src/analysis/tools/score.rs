@@ -4,6 +4,8 @@
 use super::baseline;
 use super::pattern::{FieldScore, Pattern, Views};
 use super::ToolEntry;
+use std::collections::HashMap;
+use std::sync::Arc;
 use crate::analysis::fingerprint::{
     Fingerprint, MergedValue, DEST_IP, DEST_PORT, MAX_VALUE_LEN, METHODS_KEY, REQUEST_URI_KEY, SOURCE_IP, SOURCE_PORT,
 };
@@ -145,7 +147,7 @@ impl TermValue {
 const SLACK: f64 = 1e-9;
 /// A field whose alignments take at most this many cells is scored before the entries are
 /// ordered (the rest only for entries that may still win).
-const CHEAP_CELLS: usize = 1_500;
+const CHEAP_CELLS: usize = 200;
 
 impl Compiled {
     /// Prepares `entries` and computes their baselines.
@@ -256,8 +258,9 @@ impl Compiled {
     /// bounded from the bytes their pattern needs and the value has ([`Pattern::bound`]). The
     /// entries are then scored in order of that bound, each abandoned as soon as its bound
     /// falls below the best so far, and the first whose bound is below it ends the search.
-    pub(super) fn best(&self, fp: &Fingerprint) -> Option<Candidate> {
+    pub(super) fn best(&self, fp: &Fingerprint, cache: Option<&mut MatchCache>) -> Option<Candidate> {
         let mut flow = Flow::new(self, fp);
+        flow.cache = cache;
         let mut pending: Vec<Partial> = Vec::with_capacity(self.entries.len());
         // The terms left open (index, optimistic numerator and denominator), per entry a range.
         let mut open: Vec<(usize, f64, f64)> = Vec::new();
@@ -392,6 +395,50 @@ struct Flow<'a> {
     names: Option<Vec<String>>,
     /// Scratch for an entry's term values.
     values: Vec<TermValue>,
+    /// Scores kept across flows, and per library key what they are kept under.
+    cache: Option<&'a mut MatchCache>,
+    cache_ids: Vec<Option<Box<[u8]>>>,
+}
+
+/// Field scores kept across flows (by the engine): flows of one tool share most of their merged
+/// values, and a score depends on nothing but the pattern and the value's views. Bounded: when
+/// the kept bytes pass [`MatchCache::MAX_BYTES`], it starts over.
+#[derive(Debug, Default)]
+pub struct MatchCache {
+    /// The library the scores belong to (pattern indices are its own).
+    library: Option<Arc<Compiled>>,
+    /// By reading, key and views: the scores of that key's patterns computed so far.
+    values: HashMap<Box<[u8]>, Vec<(usize, FieldScore)>>,
+    bytes: usize,
+}
+
+impl MatchCache {
+    /// Bytes of keys and scores kept at most.
+    pub const MAX_BYTES: usize = 8 << 20;
+
+    /// Scores of `library`: what belonged to another one is dropped.
+    pub(super) fn attach(&mut self, library: &Arc<Compiled>) {
+        if !self.library.as_ref().is_some_and(|l| Arc::ptr_eq(l, library)) {
+            self.values.clear();
+            self.bytes = 0;
+            self.library = Some(Arc::clone(library));
+        }
+    }
+
+    fn insert(&mut self, id: &[u8], pattern: usize, score: FieldScore) {
+        let entry = std::mem::size_of::<(usize, FieldScore)>();
+        if let Some(scores) = self.values.get_mut(id) {
+            scores.push((pattern, score));
+            self.bytes += entry;
+            return;
+        }
+        if self.bytes + id.len() + entry > Self::MAX_BYTES {
+            self.values.clear();
+            self.bytes = 0;
+        }
+        self.values.insert(id.into(), vec![(pattern, score)]);
+        self.bytes += id.len() + entry;
+    }
 }
 
 const REQUEST_URI_SLOT: usize = usize::MAX;
@@ -419,6 +466,8 @@ impl<'a> Flow<'a> {
             views: (0..compiled.keys.len()).map(|_| None).collect(),
             scores: vec![None; compiled.patterns.len()],
             names: None,
+            cache: None,
+            cache_ids: Vec::new(),
         }
     }
 
@@ -430,10 +479,17 @@ impl<'a> Flow<'a> {
         }
     }
 
-    /// Whether the term costs next to nothing (or was already scored).
-    fn is_cheap(&self, term: &Term) -> bool {
+    /// Whether the term costs next to nothing (or was already scored, in this flow or, with
+    /// a cache, in another with the same value).
+    fn is_cheap(&mut self, term: &Term) -> bool {
         let TermKind::Field { key, pattern, .. } = term.kind else { return true };
-        let Some(value) = self.value(key) else { return true };
+        if self.value(key).is_none() {
+            return true;
+        }
+        if self.cache.is_some() {
+            self.views(key);
+        }
+        let value = self.value(key).expect("checked");
         if self.scores[pattern].is_some() {
             return true;
         }
@@ -445,15 +501,28 @@ impl<'a> Flow<'a> {
     /// At most the known share × similarity of an open term (a field the flow has).
     fn bound(&mut self, term: &Term) -> f64 {
         let TermKind::Field { key, pattern, .. } = term.kind else { return 1.0 };
-        let compiled = self.compiled;
-        let views = self.views(key);
-        compiled.patterns[pattern].readings[self.reading].bound(views)
+        let (compiled, reading) = (self.compiled, self.reading);
+        compiled.patterns[pattern].readings[reading].bound(self.views(key))
     }
 
+    /// The views of a key the flow has, built once; with a cache, the scores it keeps for
+    /// them are taken over.
     fn views(&mut self, key: usize) -> &Views {
         if self.views[key].is_none() {
             let mut views = Views::default();
             views.build(self.value(key).expect("checked by the caller"));
+            if let Some(cache) = self.cache.as_deref_mut() {
+                let mut id = vec![self.reading as u8];
+                id.extend_from_slice(&(key as u32).to_le_bytes());
+                views.write_id(&mut id);
+                for &(pattern, score) in cache.values.get(&id[..]).into_iter().flatten() {
+                    self.scores[pattern] = Some(score);
+                }
+                if self.cache_ids.is_empty() {
+                    self.cache_ids.resize(self.compiled.keys.len(), None);
+                }
+                self.cache_ids[key] = Some(id.into());
+            }
             self.views[key] = Some(views);
         }
         self.views[key].as_ref().expect("built")
@@ -491,6 +560,11 @@ impl<'a> Flow<'a> {
         let reading = self.reading;
         let score = compiled.patterns[pattern].readings[reading].score_views(self.views(key));
         self.scores[pattern] = Some(score);
+        if let Some(cache) = self.cache.as_deref_mut() {
+            if let Some(id) = self.cache_ids.get(key).and_then(Option::as_deref) {
+                cache.insert(id, pattern, score);
+            }
+        }
         score
     }
 }

@@ -310,9 +310,15 @@ fn scratch_dump() {
     let library = ToolLibrary::builtin();
     let mut out = String::new();
     let flows = flows();
-    for flow in &flows {
-        let fp = build(flow);
-        dump(&mut out, &library, &fp);
+    let mut cache = MatchCache::default();
+    for round in 0..2 {
+        for flow in &flows {
+            let fp = build(flow);
+            if round == 0 {
+                dump(&mut out, &library, &fp);
+            }
+            assert_eq!(library.match_cached(&fp, || fp.id(), &mut cache), library.match_fingerprint(&fp));
+        }
     }
     std::fs::write(std::env::var("OUT").unwrap(), out).unwrap();
     eprintln!("{} flows", flows.len());
@@ -347,4 +353,298 @@ fn scratch_time() {
         match_t.as_secs_f64() * 1e6 / n as f64,
         id_t
     );
+}
+
+#[test]
+#[ignore]
+fn scratch_match_only() {
+    let library = ToolLibrary::builtin();
+    let n: u64 = std::env::var("N").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
+    let fps: Vec<Fingerprint> = (0..n).map(|k| build(&bench_flow(k))).collect();
+    let t = Instant::now();
+    let mut s = 0.0;
+    for _ in 0..20 {
+        for fp in &fps {
+            s += library.match_fingerprint(fp).similarity;
+        }
+    }
+    eprintln!("match only: {:.1} us/flow [{s}]", t.elapsed().as_secs_f64() * 1e6 / (20 * n) as f64);
+}
+
+mod old_subst {
+    use std::net::{IpAddr, SocketAddr};
+    pub struct Substitution {
+        ips: Vec<(String, Option<String>, &'static str)>,
+        ports: Vec<(String, &'static str)>,
+    }
+    impl Substitution {
+        pub fn new(src: SocketAddr, dst: SocketAddr) -> Substitution {
+            let mut ips = Vec::new();
+            for (ip, token) in [(src.ip(), "SourceIP"), (dst.ip(), "DestIP")] {
+                let ip = ip.to_canonical();
+                if ip.is_unspecified() || ips.iter().any(|(text, _, _)| *text == ip.to_string()) {
+                    continue;
+                }
+                let bracketed = matches!(ip, IpAddr::V6(_)).then(|| format!("[{ip}]"));
+                ips.push((ip.to_string(), bracketed, token));
+            }
+            let mut ports = Vec::new();
+            for (port, token) in [(src.port(), "SourcePort"), (dst.port(), "DestPort")] {
+                if port != 0 && !ports.iter().any(|(text, _)| *text == port.to_string()) {
+                    ports.push((port.to_string(), token));
+                }
+            }
+            Substitution { ips, ports }
+        }
+        pub fn apply(&self, value: &[u8]) -> Vec<u8> {
+            let mut out = value.to_vec();
+            for (text, bracketed, token) in &self.ips {
+                if let Some(bracketed) = bracketed {
+                    out = replace(&out, bracketed.as_bytes(), token.as_bytes(), |_, _, _| true);
+                }
+                let is_v6 = bracketed.is_some();
+                out = replace(&out, text.as_bytes(), token.as_bytes(), |hay, start, end| {
+                    if is_v6 {
+                        v6_boundary(hay, start, end)
+                    } else {
+                        number_boundary(hay, start, end)
+                    }
+                });
+            }
+            for (text, token) in &self.ports {
+                out = replace(&out, text.as_bytes(), token.as_bytes(), number_boundary);
+            }
+            out
+        }
+    }
+    fn is_word(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b == b'_'
+    }
+    fn number_boundary(hay: &[u8], start: usize, end: usize) -> bool {
+        let before_ok = start == 0 || !(is_word(hay[start - 1]) || hay[start - 1] == b'.');
+        let after_ok = match hay.get(end) {
+            None => true,
+            Some(&b) if is_word(b) => false,
+            Some(b'.') => !hay.get(end + 1).is_some_and(u8::is_ascii_digit),
+            Some(_) => true,
+        };
+        before_ok && after_ok
+    }
+    fn v6_boundary(hay: &[u8], start: usize, end: usize) -> bool {
+        let before_ok = start == 0 || !(is_word(hay[start - 1]) || matches!(hay[start - 1], b':' | b'.'));
+        let after_ok = hay.get(end).is_none_or(|&b| !(is_word(b) || b == b'.'));
+        before_ok && after_ok
+    }
+    fn replace(hay: &[u8], needle: &[u8], token: &[u8], accept: impl Fn(&[u8], usize, usize) -> bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(hay.len());
+        let mut i = 0;
+        while i < hay.len() {
+            let end = i + needle.len();
+            if end <= hay.len() && hay[i..end].eq_ignore_ascii_case(needle) && accept(hay, i, end) {
+                out.extend_from_slice(token);
+                i = end;
+            } else {
+                out.push(hay[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+}
+
+#[test]
+#[ignore]
+fn scratch_subst_differential() {
+    use crate::analysis::fingerprint::{Substitution, SubstitutionBuffers};
+    let mut rng = StdRng::seed_from_u64(11);
+    let addrs: Vec<IpAddr> = [
+        "1.2.3.4", "1.2.3.44", "11.2.3.4", "127.0.0.1", "0.0.0.0", "10.0.0.1", "192.0.2.10", "::1", "::", "fe80::1",
+        "2001:db8::1", "2001:db8::2", "2001:DB8::a:B", "::ffff:1.2.3.4", "::ffff:10.0.0.1", "1::", "abcd::ef",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    let ports = [0u16, 1, 11, 5060, 5061, 506, 50600, 65535, 4, 44];
+    let mut buffers = SubstitutionBuffers::default();
+    let mut n = 0;
+    for _ in 0..300_000 {
+        let src = SocketAddr::new(addrs[rng.random_range(0..addrs.len())], ports[rng.random_range(0..ports.len())]);
+        let dst = SocketAddr::new(addrs[rng.random_range(0..addrs.len())], ports[rng.random_range(0..ports.len())]);
+        let old = old_subst::Substitution::new(src, dst);
+        let new = Substitution::new(src, dst);
+        // A value made of pieces of the addresses and separators.
+        let mut v = Vec::new();
+        for _ in 0..rng.random_range(0..8) {
+            match rng.random_range(0..8) {
+                0 => v.extend_from_slice(src.ip().to_string().as_bytes()),
+                1 => v.extend_from_slice(dst.ip().to_string().as_bytes()),
+                2 => v.extend_from_slice(src.port().to_string().as_bytes()),
+                3 => v.extend_from_slice(dst.port().to_string().as_bytes()),
+                4 => v.extend_from_slice(format!("[{}]", dst.ip()).to_uppercase().as_bytes()),
+                5 => v.push(b"[]:._aZ09-@;x"[rng.random_range(0..13)]),
+                6 => v.extend_from_slice(src.ip().to_canonical().to_string().as_bytes()),
+                _ => v.extend_from_slice(format!("[{}]", src.ip()).as_bytes()),
+            }
+        }
+        let a = old.apply(&v);
+        let b = new.apply_in(&v, &mut buffers).to_vec();
+        assert_eq!(a, b, "{src} {dst} {:?}", String::from_utf8_lossy(&v));
+        assert_eq!(new.apply(&v), a);
+        n += usize::from(a != v);
+    }
+    // IPv4 only, adversarial: shared prefixes, dots, digits.
+    let v4: Vec<IpAddr> = ["1.2.3.4", "1.2.3.44", "11.2.3.4", "1.2.3.41", "4.1.2.3", "0.0.0.0", "::ffff:1.2.3.4"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let ports = [0u16, 1, 11, 4, 44, 41, 5060, 506, 50600, 3];
+    for _ in 0..1_000_000 {
+        let src = SocketAddr::new(v4[rng.random_range(0..v4.len())], ports[rng.random_range(0..ports.len())]);
+        let dst = SocketAddr::new(v4[rng.random_range(0..v4.len())], ports[rng.random_range(0..ports.len())]);
+        let old = old_subst::Substitution::new(src, dst);
+        let new = Substitution::new(src, dst);
+        let mut v = Vec::new();
+        for _ in 0..rng.random_range(0..10) {
+            match rng.random_range(0..6) {
+                0 => v.extend_from_slice(src.ip().to_canonical().to_string().as_bytes()),
+                1 => v.extend_from_slice(dst.ip().to_canonical().to_string().as_bytes()),
+                2 => v.extend_from_slice(src.port().to_string().as_bytes()),
+                3 => v.extend_from_slice(dst.port().to_string().as_bytes()),
+                _ => v.push(b"0123456789..::_aZ;@ "[rng.random_range(0..20)]),
+            }
+        }
+        let a = old.apply(&v);
+        let b = new.apply_in(&v, &mut buffers).to_vec();
+        assert_eq!(a, b, "{src} {dst} {:?}", String::from_utf8_lossy(&v));
+        n += usize::from(a != v);
+    }
+    eprintln!("subst ok, {n} changed");
+}
+
+#[test]
+#[ignore]
+fn scratch_cells_differential() {
+    let mut rng = StdRng::seed_from_u64(5);
+    for round in 0..200_000 {
+        let cap = [256usize, 64, 7, 300, 1][round % 5];
+        let base: Vec<u8> = (0..rng.random_range(0..300)).map(|_| b"ab-c"[rng.random_range(0..4)]).collect();
+        let mut old_f = Cells::default();
+        let mut old_b = Cells::default();
+        let mut new_f = Cells::default();
+        let mut new_b = Cells::default();
+        for k in 0..rng.random_range(1..6) {
+            let mut v = base.clone();
+            let len = if rng.random_range(0..3) == 0 { rng.random_range(0..320) } else { v.len() };
+            v.resize(len, b'a');
+            for _ in 0..rng.random_range(0..4) {
+                if !v.is_empty() {
+                    let p = rng.random_range(0..v.len());
+                    v[p] = b"ab-cx"[rng.random_range(0..5)];
+                }
+            }
+            if k == 0 {
+                old_f.set(v.iter().copied(), cap);
+                old_b.set(v.iter().rev().copied(), cap);
+                new_f.set_front(&v, cap);
+                new_b.set_back(&v, cap);
+            } else {
+                old_f.merge(v.iter().copied(), cap);
+                old_b.merge(v.iter().rev().copied(), cap);
+                new_f.merge_front(&v, cap);
+                new_b.merge_back(&v, cap);
+            }
+            assert_eq!(old_f, new_f, "front round {round} k {k}");
+            assert_eq!(old_b, new_b, "back round {round} k {k}");
+        }
+    }
+    eprintln!("cells ok");
+}
+
+fn response(i: u64, status: &str) -> Vec<u8> {
+    format!(
+        "SIP/2.0 {status}\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-{i};received=198.51.0.1;rport=5060\r\n\
+From: \"sipvicious\"<sip:100@1.1.1.1>;tag=6631{i:x}\r\nTo: \"sipvicious\"<sip:100@1.1.1.1>;tag=as{i:x}\r\n\
+Call-ID: {i}\r\nCSeq: 1 OPTIONS\r\nServer: Asterisk PBX 16.28.0\r\n\
+Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, SUBSCRIBE, NOTIFY, INFO, PUBLISH, MESSAGE\r\n\
+Supported: replaces, timer\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+#[ignore]
+fn scratch_engine() {
+    use crate::analysis::engine::{AnalysisConfig, Analyzer, Seen};
+    use crate::event::Direction;
+    let n: u64 = std::env::var("N").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let t0: i64 = 1_700_000_000_000_000_000;
+    let mut analyzer = Analyzer::new(AnalysisConfig::default());
+    let mut parse_t = std::time::Duration::ZERO;
+    let start = Instant::now();
+    for i in 0..n {
+        let src = [198, 51, (i / 65_536 % 256) as u8, (i / 256 % 256) as u8];
+        let dst = [192, 0, (i / 256 % 64) as u8, (i % 256) as u8];
+        let payload = match i % 20 {
+            0..=7 => options(i),
+            8..=11 => register(i),
+            12 | 13 => invite(i),
+            14 => response(i, "200 OK"),
+            15 => response(i, "401 Unauthorized"),
+            16 => response(i, "404 Not Found"),
+            17 => response(i, "407 Proxy Authentication Required"),
+            _ => continue,
+        };
+        let (s, d) = if (14..=17).contains(&(i % 20)) { (dst, src) } else { (src, dst) };
+        let p = Instant::now();
+        let msg = sipscope_sip::parse(&payload).unwrap();
+        parse_t += p.elapsed();
+        let seen = Seen {
+            ts_ns: t0 + i as i64 * 10_000,
+            src: (IpAddr::from(s), 5060),
+            dst: (IpAddr::from(d), 5060),
+            node: None,
+            direction: Direction::Unknown,
+            bytes: payload.len(),
+        };
+        analyzer.observe_seen(&seen, Some(&msg));
+    }
+    let fed = start.elapsed();
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let f = Instant::now();
+    let result = analyzer.finish();
+    eprintln!(
+        "fed {:?} (parse {:?}), finish {:?}, flows {}, statm {statm}",
+        fed,
+        parse_t,
+        f.elapsed(),
+        result.flows.len()
+    );
+    eprintln!("after finish statm {}", std::fs::read_to_string("/proc/self/statm").unwrap());
+    drop(result);
+}
+
+#[test]
+#[ignore]
+fn scratch_add_only() {
+    use crate::analysis::fingerprint::PacketBuffers;
+    let n: u64 = std::env::var("N").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
+    let flows: Vec<_> = (0..n).map(bench_flow).collect();
+    let parsed: Vec<Vec<(sipscope_sip::Message<'_>, SocketAddr, SocketAddr)>> = flows
+        .iter()
+        .map(|f| f.iter().map(|(b, s, d)| (sipscope_sip::parse(b).unwrap(), *s, *d)).collect())
+        .collect();
+    let packets: usize = parsed.iter().map(|f| f.len()).sum();
+    let mut buffers = PacketBuffers::default();
+    let t = Instant::now();
+    let mut total = 0;
+    for _ in 0..5 {
+        for flow in &parsed {
+            let mut b = FingerprintBuilder::new();
+            for (m, s, d) in flow {
+                b.add_with(m, *s, *d, &mut buffers);
+            }
+            total += b.packets();
+        }
+    }
+    eprintln!("add only: {:.3} us/packet [{total}]", t.elapsed().as_secs_f64() * 1e6 / (5 * packets) as f64);
 }

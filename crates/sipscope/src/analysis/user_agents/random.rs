@@ -131,7 +131,12 @@ impl AgentTracker {
     /// back as `RandomLooking` once the source is random-looking (even a string that alone
     /// would not look random: it is one of the same stream), otherwise as [`classify`] says.
     pub fn observe(&mut self, ua: Option<&str>, lib: &AgentLibrary) -> UaMatch {
-        let m = classify(ua, lib);
+        self.observe_classified(ua, classify(ua, lib))
+    }
+
+    /// [`AgentTracker::observe`] with `m` = `classify(ua, lib)` already known (the engine keeps
+    /// the classes of the agents it saw).
+    pub fn observe_classified(&mut self, ua: Option<&str>, m: UaMatch) -> UaMatch {
         let Some(ua) = ua.map(trim).filter(|_| m.class != UaClass::None) else {
             self.stats.without_agent = self.stats.without_agent.saturating_add(1);
             return m;
