@@ -145,11 +145,8 @@ impl FingerprintBuilder {
             let key = &text[packet_key.key.clone()];
             let hint = cursor.map_or(0, |c: usize| c + 1);
             let pos = fp.find(key, hint);
-            let bound = if pos.is_none() {
-                keys[t + 1..].iter().find_map(|k| fp.find(&text[k.key.clone()], 0))
-            } else {
-                None
-            };
+            let bound =
+                if pos.is_none() { keys[t + 1..].iter().find_map(|k| fp.find(&text[k.key.clone()], 0)) } else { None };
             let (name, value) = match &packet_key.first {
                 Line::Header(i) => {
                     let header = &msg.headers()[*i];
@@ -345,6 +342,10 @@ impl Fingerprint {
                     at += 1;
                 }
                 let entry = KeyFingerprint { key, name: Cells::default(), value: MergedValue::default() };
+                if self.keys.len() == self.keys.capacity() {
+                    // A few at a time rather than doubling: every open flow keeps its keys.
+                    self.keys.reserve_exact(4);
+                }
                 self.keys.insert(at, entry);
                 at
             }

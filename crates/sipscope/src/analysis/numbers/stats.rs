@@ -60,7 +60,9 @@ pub struct OtherCounts {
 pub struct NumberStats {
     home: Option<Region>,
     limits: StatsLimits,
-    numbers: HashMap<String, NumberEntry>,
+    /// Boxed: the table then holds a pointer per number, so growing it copies and touches
+    /// little memory.
+    numbers: HashMap<String, Box<NumberEntry>>,
     evicted: u64,
     others: OtherCounts,
 }
@@ -113,15 +115,17 @@ impl NumberStats {
         if !self.numbers.contains_key(key) && self.numbers.len() >= self.limits.max_numbers.max(1) {
             self.evict();
         }
-        let entry = self.numbers.entry(key.to_string()).or_insert_with(|| NumberEntry {
-            number: number.clone(),
-            attempts: 0,
-            variants: Vec::new(),
-            more_variants: false,
-            sources: Vec::new(),
-            more_sources: false,
-            first_ns: ts_ns,
-            last_ns: ts_ns,
+        let entry = self.numbers.entry(key.to_string()).or_insert_with(|| {
+            Box::new(NumberEntry {
+                number: number.clone(),
+                attempts: 0,
+                variants: Vec::new(),
+                more_variants: false,
+                sources: Vec::new(),
+                more_sources: false,
+                first_ns: ts_ns,
+                last_ns: ts_ns,
+            })
         });
         entry.attempts += 1;
         entry.first_ns = entry.first_ns.min(ts_ns);
@@ -158,12 +162,12 @@ impl NumberStats {
 
     /// The entry for a unified key (an E.164 string such as `"+4915123456789"`).
     pub fn get(&self, key: &str) -> Option<&NumberEntry> {
-        self.numbers.get(key)
+        self.numbers.get(key).map(|e| &**e)
     }
 
     /// Every tracked number, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &NumberEntry)> {
-        self.numbers.iter().map(|(k, e)| (k.as_str(), e))
+        self.numbers.iter().map(|(k, e)| (k.as_str(), &**e))
     }
 
     /// The `n` most-tried numbers, most attempts first, ties by key.

@@ -7,8 +7,6 @@ mod baseline;
 mod pattern;
 mod score;
 #[cfg(test)]
-mod scratch;
-#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_fixtures;

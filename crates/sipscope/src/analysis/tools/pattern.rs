@@ -439,10 +439,11 @@ impl Views {
         count(&self.splice, &mut self.counts[2]);
     }
 
-    /// Appends what tells these views apart from any others (what a score depends on): the
-    /// cells of each view used, a byte each, `0xff` followed by 0 for the byte 0xff, 1 for a
-    /// placeholder, 2 for the gap.
+    /// Appends what tells these views apart from any others (what a score depends on): whether
+    /// the length varied, then the cells of each view used, a byte each, `0xff` followed by 0
+    /// for the byte 0xff, 1 for a placeholder, 2 for the gap.
     pub(super) fn write_id(&self, out: &mut Vec<u8>) {
+        out.push(u8::from(self.varied));
         let views: &[&Vec<u16>] = if self.varied { &[&self.head, &self.tail, &self.splice] } else { &[&self.head] };
         for view in views {
             out.extend_from_slice(&(view.len() as u32).to_le_bytes());

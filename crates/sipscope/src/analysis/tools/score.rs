@@ -4,11 +4,11 @@
 use super::baseline;
 use super::pattern::{FieldScore, Pattern, Views};
 use super::ToolEntry;
-use std::collections::HashMap;
-use std::sync::Arc;
 use crate::analysis::fingerprint::{
     Fingerprint, MergedValue, DEST_IP, DEST_PORT, MAX_VALUE_LEN, METHODS_KEY, REQUEST_URI_KEY, SOURCE_IP, SOURCE_PORT,
 };
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Ranking pulls every entry's similarity towards 1/2 with this much weight, so that an
 /// entry checking few fields (Table I gives four) needs a better fit to beat one checking a
