@@ -234,23 +234,6 @@ fn report_golden_every_section_in_every_format() {
         .output()
         .unwrap();
     check("report-no-geo.txt", &String::from_utf8(plain.stdout).unwrap());
-    // Two groups of nodes, and this store against a copy of itself.
-    check("report-compare-groups.txt", &report(&db, &["--group", "central=n1", "--group", "remote=n2,n3", "compare"]));
-    let copy = dir.path().join("copy.db");
-    std::fs::copy(&db, &copy).unwrap();
-    let copy_arg = copy.to_str().unwrap().to_owned();
-    let compared = report(&db, &["--compare-db", &copy_arg, "--format", "json", "compare"]);
-    let doc: serde_json::Value = serde_json::from_str(&compared).unwrap();
-    let rows = &doc["sections"]["compare"]["tables"][0]["rows"];
-    assert_eq!(rows[1][1], rows[0][1], "a store shares every attacker with its copy: {rows}");
-    // Without GeoIP databases the report says "unknown" and carries on.
-    let plain = Command::new(env!("CARGO_BIN_EXE_sipscope"))
-        .args(["report", "--db"])
-        .arg(&db)
-        .args(["summary", "sources", "countries"])
-        .output()
-        .unwrap();
-    check("report-no-geo.txt", &String::from_utf8(plain.stdout).unwrap());
 }
 
 #[test]
