@@ -18,3 +18,5 @@ pub mod user_agents;
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod test_rng;

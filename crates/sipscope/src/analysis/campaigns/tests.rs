@@ -2,21 +2,7 @@ use super::hdbscan::{cluster, BitRows};
 use super::*;
 use std::net::Ipv4Addr;
 
-/// splitmix64: a seeded generator that never changes between versions.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::analysis::test_rng::Rng;
 
 const D0: i64 = 19_000; // 2022-01-08
 

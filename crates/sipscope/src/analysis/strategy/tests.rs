@@ -1,28 +1,7 @@
 use super::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// splitmix64: deterministic sequences without depending on a crate's generator staying the same.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, self.below(i as u64 + 1) as usize);
-        }
-    }
-}
+use crate::analysis::test_rng::Rng;
 
 fn v4(n: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(n))
