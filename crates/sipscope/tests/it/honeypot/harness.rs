@@ -170,3 +170,14 @@ pub fn tool(program: &str, args: &[&str], limit_s: u32) -> Output {
 pub fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
+
+/// Runs scripts/sipp/register-then-call.xml once: extension 100 (password 100) registers from
+/// `local_ip`:5071 and calls `number` at `target` (`ip:port`).
+pub fn sipp_register_then_call(number: &str, local_ip: &str, target: &str) -> Output {
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/sipp/register-then-call.xml");
+    let args = [
+        "-sf", scenario, "-key", "caller", "100", "-au", "100", "-ap", "100", "-s", number, "-m", "1", "-i", local_ip,
+        "-p", "5071", "-nostdin", "-timeout", "20s", target,
+    ];
+    tool("sipp", &args, 30)
+}

@@ -10,7 +10,7 @@
 //! prefixes must unify into one Swedish mobile number. Needs root for the routes (skipped
 //! without).
 
-use super::harness::{text, tool, Honeypot};
+use super::harness::{sipp_register_then_call, text, tool, Honeypot};
 use std::process::Command;
 
 /// Routes `target` so that packets to it leave from `source`; removed on drop.
@@ -35,34 +35,7 @@ impl Drop for SourceRoute {
 }
 
 fn sipp_call(number: &str) {
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/sipp/register-then-call.xml");
-    let out = tool(
-        "sipp",
-        &[
-            "-sf",
-            scenario,
-            "-s",
-            number,
-            "-key",
-            "caller",
-            "100",
-            "-au",
-            "100",
-            "-ap",
-            "100",
-            "-m",
-            "1",
-            "-i",
-            "127.0.71.20",
-            "-p",
-            "5071",
-            "-nostdin",
-            "-timeout",
-            "15s",
-            "127.0.70.5:5062",
-        ],
-        30,
-    );
+    let out = sipp_register_then_call(number, "127.0.71.20", "127.0.70.5:5062");
     assert!(out.status.success(), "sipp {number}: {}", text(&out));
 }
 

@@ -1,38 +1,14 @@
 //! SIPp v3.6.1 against the honeypot: a toll-fraud run (scripts/sipp/register-then-call.xml)
 //! that registers a cracked extension and calls an international number from it.
 
-use super::harness::{text, tool, Honeypot};
+use super::harness::{sipp_register_then_call, text, Honeypot};
 
 const NUMBER: &str = "0046701234567";
 
 #[test]
 fn sipp_registers_then_calls_an_international_number_which_rings_and_is_busy() {
     let mut hp = Honeypot::start(&[("udp", "127.0.17.2", 5060)], "");
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/sipp/register-then-call.xml");
-    let args = [
-        "-sf",
-        scenario,
-        "-key",
-        "caller",
-        "100",
-        "-au",
-        "100",
-        "-ap",
-        "100",
-        "-s",
-        NUMBER,
-        "-m",
-        "1",
-        "-i",
-        "127.0.17.1",
-        "-p",
-        "5071",
-        "-nostdin",
-        "-timeout",
-        "20s",
-        "127.0.17.2:5060",
-    ];
-    let out = tool("sipp", &args, 30);
+    let out = sipp_register_then_call(NUMBER, "127.0.17.1", "127.0.17.2:5060");
     let report = text(&out);
     assert_eq!(out.status.code(), Some(0), "SIPp ran the whole scenario: {report}");
     assert!(report.contains("Successful call        |        0                  |        1"), "{report}");
