@@ -39,6 +39,9 @@ pub struct ReportArgs {
     /// ASN database (.mmdb) for source ASNs.
     #[arg(long)]
     asn_db: Option<PathBuf>,
+    /// The nodes file (as for ingest and the honeypot): node addresses and sites in `stages`.
+    #[arg(long = "nodes")]
+    nodes_file: Option<PathBuf>,
     /// For `compare`: a group of nodes, `NAME=node,node` (give two).
     #[arg(long = "group", value_name = "NAME=NODES")]
     groups: Vec<String>,
@@ -104,7 +107,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let filter = Filter { from_ns: args.from, to_ns: args.to, nodes: args.nodes.clone() };
     let geo = Enricher::open(&GeoConfig { country_db: args.country_db.clone(), asn_db: args.asn_db.clone() })?;
     let comparison = comparison(&args)?;
-    let inputs = reports::Inputs { conn: &conn, filter: &filter, geo: &geo, comparison: comparison.as_ref() };
+    let nodes = args.nodes_file.as_deref().map(sipscope::nodes::Nodes::load).transpose()?;
+    let inputs = reports::Inputs {
+        conn: &conn,
+        filter: &filter,
+        geo: &geo,
+        comparison: comparison.as_ref(),
+        nodes: nodes.as_ref(),
+    };
     let report = reports::build(&inputs, &args.sections)?;
     let single = match args.format {
         Format::Text => Some(render::text(&report)),

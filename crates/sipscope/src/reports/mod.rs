@@ -31,6 +31,8 @@ pub struct Inputs<'a> {
     pub geo: &'a Enricher,
     /// What `compare` compares, when asked.
     pub comparison: Option<&'a Comparison>,
+    /// The nodes file, for node addresses and sites.
+    pub nodes: Option<&'a crate::nodes::Nodes>,
 }
 
 /// Builds the named sections (all when `names` is empty). Unknown names are an error.

@@ -214,6 +214,15 @@ fn report_golden_every_section_in_every_format() {
     for name in names {
         check(&format!("csv/{name}"), &std::fs::read_to_string(csv_dir.join(&name)).unwrap());
     }
+    // Node addresses and sites from a nodes file.
+    let nodes = dir.path().join("nodes.toml");
+    std::fs::write(
+        &nodes,
+        "[[node]]\nname = \"n1\"\nsite = \"Duisburg\"\naddresses = [\"198.51.100.1\"]\n\
+         [[node]]\nname = \"n2\"\nsite = \"Essen\"\naddresses = [\"198.51.100.2\", \"2001:db8::/64\"]\n",
+    )
+    .unwrap();
+    check("report-stages-nodes.txt", &report(&db, &["--nodes", nodes.to_str().unwrap(), "stages"]));
     // Filters: one node, and a time range that keeps only the first day.
     check("report-n2.txt", &report(&db, &["--node", "n2", "stages", "passwords"]));
     check("report-day1.txt", &report(&db, &["--to", "2026-01-02", "summary", "daily"]));

@@ -50,7 +50,7 @@ pub fn build(inputs: &Inputs<'_>, name: &str) -> Option<Result<Section>> {
         "daily" => traffic::daily(conn, filter),
         "sources" => traffic::sources(conn, filter, geo),
         "user-agents" => traffic::user_agents(conn, filter),
-        "stages" => nodes::stages(conn, filter),
+        "stages" => nodes::stages(conn, filter, inputs.nodes),
         "spread" => nodes::spread(conn, filter),
         "overlap" => nodes::overlap(conn, filter),
         "tools" => tools::tools(conn, filter),

@@ -6,7 +6,7 @@ use crate::reports::query::Filter;
 use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub fn stages(conn: &Connection, f: &Filter) -> Result<Section> {
+pub fn stages(conn: &Connection, f: &Filter, nodes: Option<&crate::nodes::Nodes>) -> Result<Section> {
     let mut s = Section::new("stages", title("stages"));
     let c = f.clause("first_ns", Some("node"), &["node <> ''"]);
     let t = query_table(
@@ -23,6 +23,21 @@ pub fn stages(conn: &Connection, f: &Filter) -> Result<Section> {
          FROM stages {where} GROUP BY node ORDER BY node",
         &c,
     )?;
+    let mut t = t;
+    if let Some(nodes) = nodes {
+        // 001's table names each node's address and site: from the nodes file.
+        t.columns.insert(1, "address".into());
+        t.columns.insert(2, "site".into());
+        for row in &mut t.rows {
+            let node = match &row[0] {
+                Cell::Text(name) => nodes.all().iter().find(|n| &n.name == name),
+                _ => None,
+            };
+            let addresses = node.map(|n| n.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" "));
+            row.insert(1, addresses.filter(|a| !a.is_empty()).into());
+            row.insert(2, node.and_then(|n| n.site.clone()).into());
+        }
+    }
     s.tables.push(t);
     let all = query_table(
         conn,
