@@ -94,18 +94,15 @@ pub struct Evidence {
 pub const SAMPLES: usize = 3;
 
 impl Evidence {
-    fn add(slot: &mut Option<Evidence>, sample: Sample) {
-        let e = slot.get_or_insert_with(|| Evidence {
-            first_ns: sample.ts_ns,
-            last_ns: sample.ts_ns,
-            count: 0,
-            samples: Vec::new(),
-        });
-        e.first_ns = e.first_ns.min(sample.ts_ns);
-        e.last_ns = e.last_ns.max(sample.ts_ns);
+    /// Counts a message at `ts_ns`; `sample` builds its sample only while samples are still
+    /// kept (three strings per request otherwise, on every request of a flood).
+    fn add(slot: &mut Option<Evidence>, ts_ns: i64, sample: impl FnOnce() -> Sample) {
+        let e = slot.get_or_insert_with(|| Evidence { first_ns: ts_ns, last_ns: ts_ns, count: 0, samples: Vec::new() });
+        e.first_ns = e.first_ns.min(ts_ns);
+        e.last_ns = e.last_ns.max(ts_ns);
         e.count += 1;
         if e.samples.len() < SAMPLES {
-            e.samples.push(sample);
+            e.samples.push(sample());
         }
     }
 
@@ -173,7 +170,7 @@ impl StageState {
         };
         match (r.method, r.credentials) {
             ("REGISTER", true) => {
-                Evidence::add(&mut self.hijack_attempts, sample());
+                Evidence::add(&mut self.hijack_attempts, r.ts_ns, sample);
                 if let Some(c) = r.call_id {
                     if self.credentialed.len() >= 64 {
                         self.credentialed.pop_front();
@@ -188,14 +185,14 @@ impl StageState {
                     self.users.insert(u.to_owned());
                 }
                 if r.method == "OPTIONS" {
-                    Evidence::add(&mut self.probes, sample());
+                    Evidence::add(&mut self.probes, r.ts_ns, sample);
                 }
-                Evidence::add(&mut self.unauthenticated, sample());
+                Evidence::add(&mut self.unauthenticated, r.ts_ns, sample);
             }
             _ => {}
         }
         if r.method == "INVITE" && r.external_number {
-            Evidence::add(&mut self.fraud, sample());
+            Evidence::add(&mut self.fraud, r.ts_ns, sample);
         }
     }
 
@@ -204,8 +201,8 @@ impl StageState {
         match (cseq_method, status) {
             ("REGISTER", 200..=299) if call_id.is_some_and(|c| self.credentialed.iter().any(|x| x == c)) => {
                 let sample =
-                    Sample { ts_ns, method: "REGISTER".into(), user: None, call_id: call_id.map(str::to_owned) };
-                Evidence::add(&mut self.hijack_accepted, sample);
+                    || Sample { ts_ns, method: "REGISTER".into(), user: None, call_id: call_id.map(str::to_owned) };
+                Evidence::add(&mut self.hijack_accepted, ts_ns, sample);
             }
             ("REGISTER" | "INVITE" | "OPTIONS", 404 | 604) => self.users_missing += 1,
             ("REGISTER" | "INVITE" | "OPTIONS", 200 | 401 | 407) => self.users_found += 1,
