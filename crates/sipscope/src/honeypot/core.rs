@@ -144,7 +144,7 @@ impl Core {
         let udp = packet.transport == Transport::Udp;
         let wire = |len: usize| len as u64 + if udp { udp_overhead(packet.source.ip()) } else { 0 };
         let mut request_fields = None;
-        let (handled, replies) = {
+        let (handled, replies, answer_fields) = {
             let Ok(mut state) = self.state.lock() else { return Vec::new() };
             let admission = state.limiter.admit(packet.source.ip(), wire(packet.bytes.len()), packet.now_ns);
             let refused = match admission {
@@ -162,7 +162,7 @@ impl Core {
                 let framing = if udp { sipscope_sip::Transport::Datagram } else { sipscope_sip::Transport::Stream };
                 let parsed = sipscope_sip::Message::parse_with(packet.bytes, framing, sipscope_sip::Limits::default());
                 self.analyse(packet, parsed.as_ref().ok(), &[]);
-                self.record(packet, Handled { note, ..Handled::default() }, &[], None);
+                self.record(packet, Handled { note, ..Handled::default() }, &[], None, Vec::new());
                 return Vec::new();
             }
             let framing = if udp { sipscope_sip::Transport::Datagram } else { sipscope_sip::Transport::Stream };
@@ -202,30 +202,55 @@ impl Core {
                 }
             }
             drop(state);
-            self.analyse(packet, parsed.as_ref().and_then(|p| p.as_ref().ok()), &sent);
-            (handled, sent)
+            let answer_fields = self.analyse(packet, parsed.as_ref().and_then(|p| p.as_ref().ok()), &sent);
+            (handled, sent, answer_fields)
         };
         self.stats.answers.fetch_add(replies.len() as u64, Ordering::Relaxed);
-        self.record(packet, handled, &replies, request_fields);
+        self.record(packet, handled, &replies, request_fields, answer_fields);
         replies
     }
 
-    /// Feeds the request and the answers sent to the analysis engine.
-    fn analyse(&self, packet: Packet<'_>, request: Option<&sipscope_sip::Message<'_>>, replies: &[Vec<u8>]) {
-        let Ok(mut guard) = self.analysis.lock() else { return };
-        let Some(session) = guard.as_mut() else { return };
-        let node = self.nodes.find(None, packet.local.ip()).map(|n| n.name.as_str());
-        let (remote, local) = ((packet.source.ip(), packet.source.port()), (packet.local.ip(), packet.local.port()));
-        let seen = |direction, src, dst, bytes| Seen { ts_ns: packet.now_ns, src, dst, node, direction, bytes };
-        session.analyzer.observe_seen(&seen(Direction::In, remote, local, packet.bytes.len()), request);
-        for reply in replies {
-            let msg = sipscope_sip::parse(reply).ok();
-            session.analyzer.observe_seen(&seen(Direction::Out, local, remote, reply.len()), msg.as_ref());
+    /// Parses each answer sent once: feeds the request and the answers to the analysis engine
+    /// (when on) and returns the answers' fields for the store.
+    fn analyse(
+        &self,
+        packet: Packet<'_>,
+        request: Option<&sipscope_sip::Message<'_>>,
+        replies: &[Vec<u8>],
+    ) -> Vec<SipFields> {
+        let answers: Vec<Result<sipscope_sip::Message<'_>, sipscope_sip::ParseError>> =
+            replies.iter().map(|r| sipscope_sip::parse(r)).collect();
+        if let Ok(mut guard) = self.analysis.lock() {
+            if let Some(session) = guard.as_mut() {
+                let node = self.nodes.find(None, packet.local.ip()).map(|n| n.name.as_str());
+                let (remote, local) =
+                    ((packet.source.ip(), packet.source.port()), (packet.local.ip(), packet.local.port()));
+                let seen = |direction, src, dst, bytes| Seen { ts_ns: packet.now_ns, src, dst, node, direction, bytes };
+                session.analyzer.observe_seen(&seen(Direction::In, remote, local, packet.bytes.len()), request);
+                for (reply, msg) in replies.iter().zip(&answers) {
+                    session.analyzer.observe_seen(&seen(Direction::Out, local, remote, reply.len()), msg.as_ref().ok());
+                }
+            }
         }
+        // Our own answers are well-formed: no anomaly check.
+        answers
+            .iter()
+            .map(|m| match m {
+                Ok(msg) => SipFields::extract_without_anomalies(msg),
+                Err(e) => SipFields { kind: "invalid", reason: Some(e.to_string()), ..SipFields::default() },
+            })
+            .collect()
     }
 
     /// Stores the request, the answers, the attempt and bindings; logs the human line.
-    fn record(&self, packet: Packet<'_>, handled: Handled, replies: &[Vec<u8>], fields: Option<SipFields>) {
+    fn record(
+        &self,
+        packet: Packet<'_>,
+        handled: Handled,
+        replies: &[Vec<u8>],
+        fields: Option<SipFields>,
+        answer_fields: Vec<SipFields>,
+    ) {
         let node = self.nodes.find(None, packet.local.ip()).map(|n| n.name.clone());
         let request_fields = fields.unwrap_or_else(|| fields_of(packet.bytes, packet.transport));
         let Ok(mut rec) = self.recorder.lock() else { return };
@@ -244,8 +269,8 @@ impl Core {
         };
         let (remote, local) = ((packet.source.ip(), packet.source.port()), (packet.local.ip(), packet.local.port()));
         rec.write(event(Direction::In, remote, local, packet.bytes), request_fields.clone());
-        for reply in replies {
-            rec.write(event(Direction::Out, local, remote, reply), answer_fields(reply));
+        for (reply, fields) in replies.iter().zip(answer_fields) {
+            rec.write(event(Direction::Out, local, remote, reply), fields);
         }
         let ctx = RecordContext {
             ts_ns: packet.now_ns,
@@ -376,14 +401,6 @@ fn fields_of(bytes: &[u8], transport: Transport) -> SipFields {
 /// Empty datagrams (nmap's probes) and CRLF keep-alives.
 fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(u8::is_ascii_whitespace)
-}
-
-/// Fields of one of our own answers (always well-formed: no anomaly check).
-fn answer_fields(reply: &[u8]) -> SipFields {
-    match sipscope_sip::parse(reply) {
-        Ok(msg) => SipFields::extract_without_anomalies(&msg),
-        Err(e) => SipFields { kind: "invalid", reason: Some(e.to_string()), ..SipFields::default() },
-    }
 }
 
 /// `2026-11-30T05:51:46Z 192.0.2.1:5061 > 198.51.100.1:5060 udp REGISTER from=100 to=100
