@@ -87,6 +87,7 @@ pub struct Analyzer {
     result: AnalysisResult,
     last_expiry_ns: i64,
     untracked: u64,
+    traffic: super::traffic::TrafficRollup,
 }
 
 /// How often (in event time) open flows are checked for expiry.
@@ -111,6 +112,7 @@ impl Analyzer {
             result: AnalysisResult::default(),
             last_expiry_ns: i64::MIN,
             untracked: 0,
+            traffic: Default::default(),
             config,
         }
     }
@@ -132,6 +134,8 @@ impl Analyzer {
     /// Like [`Analyzer::observe`] for a message not (yet) made into an event.
     pub fn observe_seen(&mut self, ev: &Seen<'_>, msg: Option<&Message<'_>>) {
         self.result.events += 1;
+        // Counted before any cap: message counts in reports are never capped.
+        self.traffic.observe(ev, msg);
         let ts = ev.ts_ns;
         if self.last_expiry_ns == i64::MIN || ts.saturating_sub(self.last_expiry_ns) >= EXPIRY_EVERY_NS {
             self.last_expiry_ns = ts;
@@ -262,10 +266,16 @@ impl Analyzer {
         }
     }
 
-    /// Flows closed so far, handed over: long runs store them as they close, so memory stays
-    /// bounded ([`Analyzer::finish`] returns only the rest).
-    pub fn drain_flows(&mut self) -> Vec<super::result::FlowRow> {
-        std::mem::take(&mut self.result.flows)
+    /// Flows closed so far and the traffic of hours that ended, handed over: long runs store
+    /// them as they go, so memory stays bounded ([`Analyzer::finish`] returns only the rest).
+    pub fn hand_over(&mut self) -> super::result::Handover {
+        let (traffic, dialled) = self.traffic.drain_finished();
+        super::result::Handover { flows: std::mem::take(&mut self.result.flows), traffic, dialled }
+    }
+
+    /// True when enough is waiting that the caller should [`Analyzer::hand_over`] now.
+    pub fn should_hand_over(&self) -> bool {
+        self.traffic.full()
     }
 
     /// Flows closed and not yet handed over.
@@ -278,6 +288,7 @@ impl Analyzer {
         self.flows.drain(&mut self.closed);
         self.finish_closed();
         let mut result = std::mem::take(&mut self.result);
+        (result.traffic, result.dialled) = self.traffic.drain_all();
         result.flows_evicted = self.flows.evicted;
         let thresholds = &self.config.stages;
         for ((source, node), state) in &self.stages {

@@ -14,6 +14,7 @@ pub mod stages;
 pub mod strategy;
 pub mod summary;
 pub mod tools;
+pub mod traffic;
 pub mod user_agents;
 
 #[cfg(test)]

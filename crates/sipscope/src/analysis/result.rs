@@ -167,8 +167,76 @@ pub struct AnalysisResult {
     pub sources: Vec<SourceRow>,
     /// (source, day, messages).
     pub days: Vec<(IpAddr, i64, u64)>,
+    /// Messages per hour, node, source, kind, method, direction and agent (not yet handed over).
+    pub traffic: Vec<TrafficRow>,
+    /// Received INVITEs per hour, node, source and dialled user (not yet handed over).
+    pub dialled: Vec<DialledRow>,
     /// Flows closed early because too many were open.
     pub flows_evicted: u64,
     /// Events analysed.
     pub events: u64,
+}
+
+/// Messages of one kind in one hour: `traffic` in the store. A key may appear in several rows
+/// of a run (the engine hands rows over as hours end or its table fills); readers sum them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrafficRow {
+    /// UTC hours since 1970.
+    pub hour: i64,
+    /// The node hit.
+    pub node: Option<String>,
+    /// The packet's source.
+    pub source: IpAddr,
+    /// `request`, `response` or `invalid` (did not parse).
+    pub kind: &'static str,
+    /// The request's method.
+    pub method: Option<String>,
+    /// `in`, `out` or `unknown`.
+    pub direction: &'static str,
+    /// The request's User-Agent (none for answers and requests without one).
+    pub user_agent: Option<String>,
+    /// Messages.
+    pub messages: u64,
+    /// First message, ns.
+    pub first_ns: i64,
+    /// Last message, ns.
+    pub last_ns: i64,
+}
+
+/// Received INVITEs to one Request-URI user in one hour: `dialled` in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DialledRow {
+    /// UTC hours since 1970.
+    pub hour: i64,
+    /// The node hit.
+    pub node: Option<String>,
+    /// The caller.
+    pub source: IpAddr,
+    /// The Request-URI user as sent (lossless text).
+    pub user: String,
+    /// INVITEs.
+    pub invites: u64,
+    /// First INVITE, ns.
+    pub first_ns: i64,
+    /// Last INVITE, ns.
+    pub last_ns: i64,
+}
+
+/// What a running engine hands over before it finishes, so its memory stays bounded: closed
+/// flows and the traffic of hours that ended.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Handover {
+    /// Closed flows.
+    pub flows: Vec<FlowRow>,
+    /// Traffic rows.
+    pub traffic: Vec<TrafficRow>,
+    /// Dialled rows.
+    pub dialled: Vec<DialledRow>,
+}
+
+impl Handover {
+    /// Nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty() && self.traffic.is_empty() && self.dialled.is_empty()
+    }
 }

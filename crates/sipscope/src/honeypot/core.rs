@@ -320,10 +320,10 @@ impl Core {
     /// Makes everything durable without stopping (periodic commits); closed flows go to the
     /// store as well, so the engine's memory stays bounded.
     pub fn flush(&self) -> Result<(), SinkError> {
-        let flows = self.analysis.lock().ok().and_then(|mut a| a.as_mut().map(|s| (s.run, s.analyzer.drain_flows())));
+        let rows = self.analysis.lock().ok().and_then(|mut a| a.as_mut().map(|s| (s.run, s.analyzer.hand_over())));
         let mut rec = self.recorder.lock().map_err(|_| SinkError::Writer("recorder poisoned".into()))?;
-        if let Some((run, flows)) = flows.filter(|(_, f)| !f.is_empty()) {
-            rec.store.store_flows(run, flows)?;
+        if let Some((run, rows)) = rows.filter(|(_, r)| !r.is_empty()) {
+            rec.store.store_handover(run, rows)?;
         }
         rec.drain_recoveries(&self.stats);
         if let Some(j) = rec.jsonl.as_mut() {

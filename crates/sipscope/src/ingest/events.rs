@@ -31,7 +31,8 @@ pub struct EventWriter<'s, S: EventSink> {
     file_id: Option<i64>,
     seen: u64,
     error: Option<SinkError>,
-    analyzer: Option<&'s mut Analyzer>,
+    /// The engine fed and its run in the store.
+    analyzer: Option<(&'s mut Analyzer, i64)>,
 }
 
 impl<'s, S: EventSink> EventWriter<'s, S> {
@@ -42,11 +43,11 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
 
     /// The analyzer fed, if any.
     pub fn analyzer(&mut self) -> Option<&mut Analyzer> {
-        self.analyzer.as_deref_mut()
+        self.analyzer.as_mut().map(|(a, _)| &mut **a)
     }
 
-    /// Also feeds every message to `analyzer`.
-    pub fn with_analyzer(mut self, analyzer: Option<&'s mut Analyzer>) -> Self {
+    /// Also feeds every message to `analyzer`, whose rows go to run `run` of the sink.
+    pub fn with_analyzer(mut self, analyzer: Option<(&'s mut Analyzer, i64)>) -> Self {
         self.analyzer = analyzer;
         self
     }
@@ -93,7 +94,7 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
         };
         if !keep {
             // Only the analysis sees the message: no event (nor a copy of its bytes) is built.
-            if let Some(analyzer) = self.analyzer.as_deref_mut() {
+            if let Some((analyzer, _)) = self.analyzer.as_mut() {
                 let seen = Seen {
                     ts_ns: m.ts_ns,
                     src: m.src,
@@ -104,6 +105,7 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
                 };
                 analyzer.observe_seen(&seen, Some(&msg));
             }
+            self.hand_over_if_full();
             return;
         }
         let event = SipEvent {
@@ -118,12 +120,28 @@ impl<'s, S: EventSink> EventWriter<'s, S> {
             origin: self.file_id.map(|file_id| Origin { file_id, packet: m.packet }),
             raw: m.bytes.to_vec(),
         };
-        if let Some(analyzer) = self.analyzer.as_deref_mut() {
+        if let Some(analyzer) = self.analyzer() {
             analyzer.observe(&event, Some(&msg));
         }
+        self.hand_over_if_full();
         match self.sink.write(&event, &SipFields::extract(&msg)) {
             Ok(()) => summary.events_stored += 1,
             Err(e) => self.error = Some(e),
+        }
+    }
+}
+
+impl<S: EventSink> EventWriter<'_, S> {
+    /// Hands the engine's rows to the sink once its tables are full, so one long capture
+    /// file keeps memory bounded too.
+    fn hand_over_if_full(&mut self) {
+        let Some((analyzer, run)) = self.analyzer.as_mut() else { return };
+        if !analyzer.should_hand_over() {
+            return;
+        }
+        let (rows, run) = (analyzer.hand_over(), *run);
+        if let Err(e) = self.sink.store_handover(run, rows) {
+            self.error = Some(e);
         }
     }
 }

@@ -184,8 +184,8 @@ impl Analysis {
         Analysis { engine: enabled.then(|| Analyzer::new(AnalysisConfig::default())), run: None, started_ns: now_ns() }
     }
 
-    fn engine(&mut self) -> Option<&mut Analyzer> {
-        self.engine.as_mut()
+    fn engine(&mut self) -> Option<(&mut Analyzer, i64)> {
+        self.engine.as_mut().zip(self.run)
     }
 
     fn begin(&mut self, store: &mut BackgroundStore) -> Result<(), SinkError> {
@@ -198,9 +198,9 @@ impl Analysis {
 
     fn hand_over_flows(&mut self, store: &mut BackgroundStore) -> Result<(), SinkError> {
         if let (Some(engine), Some(run)) = (self.engine.as_mut(), self.run) {
-            let flows = engine.drain_flows();
-            if !flows.is_empty() {
-                store.call(move |s| s.append_flows(run, &flows))?;
+            let rows = engine.hand_over();
+            if !rows.is_empty() {
+                store.call(move |s| s.append_handover(run, &rows))?;
             }
         }
         Ok(())
@@ -228,7 +228,7 @@ fn ingest_file(
     opts: &IngestOptions,
     summary: &mut Summary,
     (progress, done_bytes): (&mut Progress, u64),
-    analyzer: Option<&mut Analyzer>,
+    analyzer: Option<(&mut Analyzer, i64)>,
 ) -> Result<(), FileError> {
     let shown = path.display().to_string();
     let mut reader = pcap::open(path).map_err(FileError::Capture)?;

@@ -33,10 +33,10 @@ pub trait EventSink {
     fn write(&mut self, event: &SipEvent, fields: &SipFields) -> Result<(), SinkError>;
     /// Makes every accepted event durable.
     fn flush(&mut self) -> Result<(), SinkError>;
-    /// Keeps flows that the analysis engine closed, under its run `run`. Sinks that keep no
-    /// analysis ignore them.
-    fn store_flows(&mut self, run: i64, flows: Vec<crate::analysis::result::FlowRow>) -> Result<(), SinkError> {
-        let _ = (run, flows);
+    /// Keeps what the analysis engine handed over before finishing (closed flows, traffic of
+    /// hours that ended), under its run `run`. Sinks that keep no analysis ignore it.
+    fn store_handover(&mut self, run: i64, rows: crate::analysis::result::Handover) -> Result<(), SinkError> {
+        let _ = (run, rows);
         Ok(())
     }
 }

@@ -14,8 +14,8 @@ const STAGES: [&str; 4] = ["server_scan", "extension_scan", "registration_hijack
 /// empty).
 fn side(conn: &Connection, f: &Filter, nodes: &[String]) -> Result<(BTreeSet<String>, Vec<i64>)> {
     let scoped = Filter { nodes: nodes.to_vec(), ..f.clone() };
-    let c = scoped.clause("ts_ns", Some("node"), &["kind = 'request'", "direction <> 'out'"]);
-    let mut stmt = conn.prepare(&format!("SELECT DISTINCT src_ip FROM events {}", c.sql))?;
+    let c = scoped.hour_clause(&[super::traffic::REQUESTS]);
+    let mut stmt = conn.prepare(&format!("SELECT DISTINCT src_ip FROM traffic {}", c.sql))?;
     let attackers =
         stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?.collect::<Result<_>>()?;
     let mut per_stage = Vec::new();

@@ -7,15 +7,15 @@ use crate::enrich::{Enricher, UNKNOWN};
 use crate::reports::model::{Cell, Section, Table};
 use crate::reports::query::Filter;
 use rusqlite::Connection;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Distinct source countries and ASNs; `None` when the database is missing.
 pub fn source_countries_and_asns(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<(Option<i64>, Option<i64>)> {
     if !geo.has_country_db() && !geo.has_asn_db() {
         return Ok((None, None));
     }
-    let c = f.clause("ts_ns", Some("node"), &["kind = 'request'", "direction <> 'out'"]);
-    let mut stmt = conn.prepare(&format!("SELECT DISTINCT src_ip FROM events {}", c.sql))?;
+    let c = f.hour_clause(&[super::traffic::REQUESTS]);
+    let mut stmt = conn.prepare(&format!("SELECT DISTINCT src_ip FROM traffic {}", c.sql))?;
     let ips: Vec<String> =
         stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?.collect::<Result<_>>()?;
     let (mut countries, mut asns) = (BTreeSet::new(), BTreeSet::new());
@@ -31,21 +31,33 @@ pub fn source_countries_and_asns(conn: &Connection, f: &Filter, geo: &Enricher) 
 type Pairs = BTreeMap<(String, String), (i64, BTreeSet<String>)>;
 
 fn pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Pairs> {
-    let c = f.clause(
-        "ts_ns",
-        Some("node"),
-        &["method = 'INVITE'", "kind = 'request'", "direction <> 'out'", "ruri_user IS NOT NULL"],
-    );
-    let sql = format!("SELECT src_ip, ruri_user, count(*) FROM events {} GROUP BY src_ip, ruri_user", c.sql);
+    let c = f.hour_clause(&[]);
+    let sql = format!("SELECT src_ip, ruri_user, sum(invites) FROM dialled {} GROUP BY src_ip, ruri_user", c.sql);
     let mut stmt = conn.prepare(&sql)?;
-    let rows: Vec<(String, String, i64)> = stmt
-        .query_map(rusqlite::params_from_iter(c.params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_>>()?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
+    // The same numbers are dialled by many sources and addresses call many numbers: each is
+    // classified and looked up once.
+    let mut countries: HashMap<String, Option<String>> = HashMap::new();
+    let mut places: HashMap<String, String> = HashMap::new();
     let mut out = Pairs::new();
-    for (src, user, n) in rows {
-        let Dialled::Number(number) = classify(&user) else { continue };
-        let from = src.parse().ok().and_then(|ip| geo.lookup(ip).country).unwrap_or_else(|| UNKNOWN.into());
-        let to = number.country.unwrap_or_else(|| UNKNOWN.into());
+    while let Some(r) = rows.next()? {
+        let (src, user, n): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let to = match countries.get(&user) {
+            Some(known) => known.clone(),
+            None => {
+                let country = match classify(&user) {
+                    Dialled::Number(number) => Some(number.country.unwrap_or_else(|| UNKNOWN.into())),
+                    _ => None,
+                };
+                countries.insert(user, country.clone());
+                country
+            }
+        };
+        let Some(to) = to else { continue };
+        let from = places
+            .entry(src.clone())
+            .or_insert_with(|| src.parse().ok().and_then(|ip| geo.lookup(ip).country).unwrap_or_else(|| UNKNOWN.into()))
+            .clone();
         let e = out.entry((from, to)).or_default();
         e.0 += n;
         e.1.insert(src);

@@ -53,8 +53,8 @@ pub fn stages(conn: &Connection, f: &Filter, nodes: Option<&crate::nodes::Nodes>
 
 /// (source, node, first time) of every source that sent requests to a node.
 fn source_nodes(conn: &Connection, f: &Filter) -> Result<Vec<(String, String, i64)>> {
-    let c = f.clause("ts_ns", Some("node"), &["node IS NOT NULL", "kind = 'request'", "direction <> 'out'"]);
-    let sql = format!("SELECT src_ip, node, min(ts_ns) FROM events {} GROUP BY src_ip, node", c.sql);
+    let c = f.hour_clause(&["node <> ''", super::traffic::REQUESTS]);
+    let sql = format!("SELECT src_ip, node, min(first_ns) FROM traffic {} GROUP BY src_ip, node", c.sql);
     let mut stmt = conn.prepare(&sql)?;
     let rows =
         stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;

@@ -4,39 +4,46 @@ use super::{day_text, query_table, title, Result};
 use crate::enrich::Enricher;
 use crate::reports::model::{Cell, Chart, Section, Table};
 use crate::reports::query::Filter;
-use rusqlite::Connection;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
-const REQUESTS: &str = "kind = 'request' AND direction <> 'out'";
+/// Requests received (the honeypot's own answers are `out`).
+pub(crate) const REQUESTS: &str = "kind = 'request' AND direction <> 'out'";
 
 pub fn summary(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section> {
     let mut s = Section::new("summary", title("summary"));
-    let c = f.clause("ts_ns", Some("node"), &[]);
+    let c = f.hour_clause(&[]);
     let sql = format!(
         "SELECT
-           sum(method = 'REGISTER' AND {REQUESTS}),
-           sum(method = 'INVITE' AND {REQUESTS}),
-           count(DISTINCT CASE WHEN method = 'INVITE' AND {REQUESTS} THEN ruri_user END),
-           count(DISTINCT CASE WHEN direction <> 'out' AND kind = 'request' THEN src_ip END),
-           count(DISTINCT ts_ns / 86400000000000),
-           sum(kind = 'invalid'),
-           count(*)
-         FROM events {{where}}"
+           sum(CASE WHEN method = 'REGISTER' AND {REQUESTS} THEN messages END),
+           sum(CASE WHEN method = 'INVITE' AND {REQUESTS} THEN messages END),
+           count(DISTINCT CASE WHEN {REQUESTS} THEN src_ip END),
+           count(DISTINCT hour / 24),
+           sum(CASE WHEN kind = 'invalid' THEN messages END),
+           sum(messages)
+         FROM traffic {{where}}"
     );
-    let raw = query_table(conn, "summary", "", &["a", "b", "c", "d", "e", "f", "g"], &sql, &c)?;
+    let raw = query_table(conn, "summary", "", &["a", "b", "c", "d", "e", "f"], &sql, &c)?;
     let row = raw.rows.into_iter().next().unwrap_or_default();
     let get = |i: usize| row.get(i).cloned().unwrap_or(Cell::Int(0));
+    let c = f.hour_clause(&[]);
+    let dialled: i64 = conn.query_row(
+        &format!("SELECT count(DISTINCT ruri_user) FROM dialled {}", c.sql),
+        rusqlite::params_from_iter(c.params.iter()),
+        |r| r.get(0),
+    )?;
     let numbers = unified_numbers(conn, f)?;
     let mut t = Table::new("summary", "Summary", &["measure", "value"]);
     for (label, cell) in [
         ("REGISTER messages", get(0)),
         ("INVITE messages", get(1)),
-        ("distinct dialled users (INVITE Request-URI)", get(2)),
+        ("distinct dialled users (INVITE Request-URI)", Cell::Int(dialled)),
         ("unified numbers dialled (prefixes removed)", Cell::Int(numbers)),
-        ("unique source addresses", get(3)),
-        ("days with traffic", get(4)),
-        ("invalid (unparseable) messages", get(5)),
-        ("all stored messages", get(6)),
+        ("unique source addresses", get(2)),
+        ("days with traffic", get(3)),
+        ("invalid (unparseable) messages", get(4)),
+        ("all messages (received and sent)", get(5)),
     ] {
         t.push(vec![label.into(), if cell == Cell::Null { Cell::Int(0) } else { cell }]);
     }
@@ -47,6 +54,7 @@ pub fn summary(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section>
     if countries.is_none() || asns.is_none() {
         s.notes.push("Countries and ASNs need GeoIP databases (--country-db, --asn-db; docs/enrichment.md).".into());
     }
+    traffic_notes(conn, f, &mut s)?;
     Ok(s)
 }
 
@@ -59,15 +67,36 @@ fn unified_numbers(conn: &Connection, f: &Filter) -> Result<i64> {
     )
 }
 
+/// What a reader of message counts must know: counts come in whole hours, and a store whose
+/// events were never analysed has none.
+pub(crate) fn traffic_notes(conn: &Connection, f: &Filter, s: &mut Section) -> Result<()> {
+    if !f.hour_aligned() {
+        s.notes.push(
+            "Message counts come from hourly totals: they cover every whole UTC hour the time range touches.".into(),
+        );
+    }
+    let exists = |table: &str| -> Result<bool> {
+        conn.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), [], |r| r.get(0))
+    };
+    if !exists("traffic")? && exists("events")? {
+        s.notes.push(
+            "The store has events but no traffic totals (stored by an older sipscope, or with --no-analysis): \
+             run `sipscope analyze`."
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 pub fn daily(conn: &Connection, f: &Filter) -> Result<Section> {
     let mut s = Section::new("daily", title("daily"));
-    let c = f.clause("ts_ns", Some("node"), &[REQUESTS]);
+    let c = f.hour_clause(&[REQUESTS]);
     let raw = query_table(
         conn,
         "daily",
         "",
         &["day", "method", "messages"],
-        "SELECT ts_ns / 86400000000000 AS day, method, count(*) FROM events {where} GROUP BY day, method ORDER BY day, method",
+        "SELECT hour / 24 AS day, method, sum(messages) FROM traffic {where} GROUP BY day, method ORDER BY day, method",
         &c,
     )?;
     let mut by_day: BTreeMap<i64, BTreeMap<String, i64>> = BTreeMap::new();
@@ -98,49 +127,68 @@ pub fn daily(conn: &Connection, f: &Filter) -> Result<Section> {
             .collect(),
     });
     s.tables.push(t);
+    traffic_notes(conn, f, &mut s)?;
     Ok(s)
 }
 
 pub fn sources(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section> {
     let mut s = Section::new("sources", title("sources"));
-    let c = f.clause("ts_ns", Some("node"), &[REQUESTS]);
     let t = query_table(
         conn,
         "sources",
         "Top 20 sources by requests",
-        &["source", "requests", "first seen", "last seen", "dialled numbers", "user agent"],
-        "SELECT src_ip, count(*) AS n, min(ts_ns), max(ts_ns), count(DISTINCT CASE WHEN method = 'INVITE' THEN ruri_user END),
-                (SELECT user_agent FROM events e2 WHERE e2.src_ip = events.src_ip AND e2.kind = 'request'
-                 GROUP BY user_agent ORDER BY count(*) DESC LIMIT 1)
-         FROM events {where} GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT 20",
-        &c,
+        &["source", "requests", "first seen", "last seen"],
+        "SELECT src_ip, sum(messages) AS n, min(first_ns), max(last_ns) FROM traffic {where}
+         GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT 20",
+        &f.hour_clause(&[REQUESTS]),
     )?;
     let mut t = times_as_text(t, &[2, 3]);
     t.columns.insert(1, "country".into());
     t.columns.insert(2, "ASN".into());
+    t.columns.extend(["dialled numbers".into(), "user agent".into()]);
     for row in &mut t.rows {
-        let g = match &row[0] {
-            Cell::Text(ip) => ip.parse().map(|ip| geo.lookup(ip)).unwrap_or_default(),
-            _ => Default::default(),
-        };
+        let Cell::Text(ip) = row[0].clone() else { continue };
+        let g = ip.parse().map(|ip| geo.lookup(ip)).unwrap_or_default();
         row.insert(1, g.country_or_unknown().into());
         row.insert(2, g.asn_or_unknown().into());
+        // Per source, through the (src_ip, hour) indexes: twenty small lookups.
+        let mut c = f.hour_clause(&["src_ip = ?"]);
+        c.params.insert(0, Value::Text(ip.clone()));
+        let dialled: i64 = conn.query_row(
+            &format!("SELECT count(DISTINCT ruri_user) FROM dialled {}", c.sql),
+            rusqlite::params_from_iter(c.params.iter()),
+            |r| r.get(0),
+        )?;
+        let mut c = f.hour_clause(&["src_ip = ?", REQUESTS]);
+        c.params.insert(0, Value::Text(ip));
+        let agent: Option<String> = conn
+            .query_row(
+                &format!(
+                    "SELECT user_agent FROM traffic {} GROUP BY user_agent ORDER BY sum(messages) DESC, user_agent LIMIT 1",
+                    c.sql
+                ),
+                rusqlite::params_from_iter(c.params.iter()),
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        row.extend([Cell::Int(dialled), agent.into()]);
     }
     s.tables.push(t);
+    traffic_notes(conn, f, &mut s)?;
     Ok(s)
 }
 
 pub fn user_agents(conn: &Connection, f: &Filter) -> Result<Section> {
     let mut s = Section::new("user-agents", title("user-agents"));
-    let c = f.clause("ts_ns", Some("node"), &[REQUESTS]);
     let t = query_table(
         conn,
         "user_agents",
         "Top 20 user agents",
         &["user agent", "requests", "sources"],
-        "SELECT coalesce(user_agent, '(none)'), count(*) AS n, count(DISTINCT src_ip) FROM events {where}
+        "SELECT coalesce(user_agent, '(none)'), sum(messages) AS n, count(DISTINCT src_ip) FROM traffic {where}
          GROUP BY user_agent ORDER BY n DESC, user_agent LIMIT 20",
-        &c,
+        &f.hour_clause(&[REQUESTS]),
     )?;
     s.tables.push(t);
     let classes = query_table(
@@ -152,6 +200,7 @@ pub fn user_agents(conn: &Connection, f: &Filter) -> Result<Section> {
         &Default::default(),
     )?;
     s.tables.push(classes);
+    traffic_notes(conn, f, &mut s)?;
     Ok(s)
 }
 

@@ -1,7 +1,7 @@
 //! Writing analysis results: each run's rows under its id in `analysis_runs`.
 
 use super::Store;
-use crate::analysis::result::AnalysisResult;
+use crate::analysis::result::{AnalysisResult, DialledRow, Handover, TrafficRow};
 use crate::sinks::SinkError;
 use rusqlite::params;
 
@@ -34,12 +34,13 @@ impl Store {
         Ok(run)
     }
 
-    /// Adds flows closed so far to a run (long runs hand them over as they close, so memory
-    /// stays bounded).
-    pub fn append_flows(&mut self, run: i64, flows: &[crate::analysis::result::FlowRow]) -> Result<(), SinkError> {
+    /// Adds what a running engine handed over (closed flows, traffic of hours that ended) to
+    /// its run: long runs store rows as they go, so memory stays bounded.
+    pub fn append_handover(&mut self, run: i64, rows: &Handover) -> Result<(), SinkError> {
         self.flush_now()?;
         let tx = self.conn.transaction()?;
-        insert_flows(&tx, run, flows)?;
+        insert_flows(&tx, run, &rows.flows)?;
+        insert_traffic(&tx, run, &rows.traffic, &rows.dialled)?;
         tx.commit()?;
         Ok(())
     }
@@ -59,6 +60,7 @@ impl Store {
             params![run, finished_ns, result.events as i64, result.flows_evicted as i64],
         )?;
         insert_flows(&tx, run, &result.flows)?;
+        insert_traffic(&tx, run, &result.traffic, &result.dialled)?;
         {
             let mut st = tx.prepare(
                 "INSERT INTO fingerprints (run_id, id, text, flows, packets, tool, variant, verdict, similarity)
@@ -183,6 +185,50 @@ fn insert_flows(
             f.strategy,
             f.ua_class,
             f.user_agent,
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_traffic(
+    tx: &rusqlite::Transaction<'_>,
+    run: i64,
+    traffic: &[TrafficRow],
+    dialled: &[DialledRow],
+) -> Result<(), SinkError> {
+    let mut st = tx.prepare(
+        "INSERT INTO traffic (run_id, hour, node, src_ip, kind, method, direction, user_agent, messages, first_ns,
+         last_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for t in traffic {
+        st.execute(params![
+            run,
+            t.hour,
+            t.node.as_deref().unwrap_or(""),
+            t.source.to_string(),
+            t.kind,
+            t.method,
+            t.direction,
+            t.user_agent,
+            t.messages as i64,
+            t.first_ns,
+            t.last_ns
+        ])?;
+    }
+    let mut st = tx.prepare(
+        "INSERT INTO dialled (run_id, hour, node, src_ip, ruri_user, invites, first_ns, last_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for d in dialled {
+        st.execute(params![
+            run,
+            d.hour,
+            d.node.as_deref().unwrap_or(""),
+            d.source.to_string(),
+            d.user,
+            d.invites as i64,
+            d.first_ns,
+            d.last_ns
         ])?;
     }
     Ok(())

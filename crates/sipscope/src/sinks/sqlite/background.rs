@@ -158,8 +158,8 @@ impl EventSink for BackgroundStore {
         self.call(|store| store.flush())
     }
 
-    fn store_flows(&mut self, run: i64, flows: Vec<crate::analysis::result::FlowRow>) -> Result<(), SinkError> {
-        self.run_later(move |s| s.append_flows(run, &flows))
+    fn store_handover(&mut self, run: i64, rows: crate::analysis::result::Handover) -> Result<(), SinkError> {
+        self.run_later(move |s| s.append_handover(run, &rows))
     }
 }
 

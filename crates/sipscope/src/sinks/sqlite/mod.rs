@@ -239,8 +239,8 @@ impl EventSink for Store {
         self.flush_now()
     }
 
-    fn store_flows(&mut self, run: i64, flows: Vec<crate::analysis::result::FlowRow>) -> Result<(), SinkError> {
-        self.append_flows(run, &flows)
+    fn store_handover(&mut self, run: i64, rows: crate::analysis::result::Handover) -> Result<(), SinkError> {
+        self.append_handover(run, &rows)
     }
 }
 

@@ -232,6 +232,39 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, src_ip, day)
     );
     "#,
+    // 5: pre-aggregated traffic, so reports count messages without reading `events`: messages
+    // per hour, node, source, kind, method, direction and request User-Agent, and received
+    // INVITEs per hour, node, source and Request-URI user. A key may repeat within a run (the
+    // engine hands rows over as hours end); readers sum. `node` is '' for no node.
+    r#"
+    CREATE TABLE traffic (
+        run_id     INTEGER NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
+        hour       INTEGER NOT NULL,   -- UTC hours since 1970-01-01
+        node       TEXT NOT NULL,
+        src_ip     TEXT NOT NULL,
+        kind       TEXT NOT NULL,      -- request, response, invalid
+        method     TEXT,
+        direction  TEXT NOT NULL,      -- in, out, unknown
+        user_agent TEXT,
+        messages   INTEGER NOT NULL,
+        first_ns   INTEGER NOT NULL,
+        last_ns    INTEGER NOT NULL
+    );
+    CREATE INDEX traffic_hour ON traffic (hour);
+    CREATE INDEX traffic_src ON traffic (src_ip, hour);
+    CREATE TABLE dialled (
+        run_id     INTEGER NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
+        hour       INTEGER NOT NULL,
+        node       TEXT NOT NULL,
+        src_ip     TEXT NOT NULL,
+        ruri_user  TEXT NOT NULL,
+        invites    INTEGER NOT NULL,
+        first_ns   INTEGER NOT NULL,
+        last_ns    INTEGER NOT NULL
+    );
+    CREATE INDEX dialled_hour ON dialled (hour);
+    CREATE INDEX dialled_src ON dialled (src_ip, hour);
+    "#,
 ];
 
 /// The newest schema version this build knows.

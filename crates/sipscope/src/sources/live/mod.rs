@@ -159,7 +159,7 @@ pub fn run<S: EventSink>(
     let sink = RefCell::new(sink);
     let mut shared = Shared(&sink);
     let run = analysis.as_ref().map(|a| a.run);
-    let mut writer = EventWriter::new(&mut shared, events, None).with_analyzer(analysis.map(|a| &mut a.analyzer));
+    let mut writer = EventWriter::new(&mut shared, events, None).with_analyzer(analysis.map(|a| (&mut a.analyzer, a.run)));
     let mut wire = WireDecoder::new();
     let mut last_flush = Instant::now();
     let link_type = capture.link_type;
@@ -205,9 +205,9 @@ pub fn run<S: EventSink>(
             // Closed flows go to the store as they close: memory stays bounded however long
             // the capture runs.
             if let (Some(run), Some(analyzer)) = (run, writer.analyzer()) {
-                let flows = analyzer.drain_flows();
-                if !flows.is_empty() {
-                    sink.borrow_mut().store_flows(run, flows)?;
+                let rows = analyzer.hand_over();
+                if !rows.is_empty() {
+                    sink.borrow_mut().store_handover(run, rows)?;
                 }
             }
             sink.borrow_mut().flush()?;

@@ -1,0 +1,240 @@
+//! Message counts per hour, node, source, kind, method, direction and user agent, and INVITEs
+//! per hour, node, source and dialled user: the pre-aggregated tables that reports count
+//! messages from, so a report over ten million events reads a few hundred thousand rows
+//! instead of the events (docs/reports.md "Speed").
+//!
+//! Every message the engine sees is counted, also those whose event was not stored
+//! (`ingest --events none|sample:N`) and those from sources beyond the engine's caps: counts
+//! are never capped. Memory is: entries of hours that ended go out with
+//! [`TrafficRollup::drain_finished`], and everything goes out when the table is full. A key
+//! may thus appear in several rows of a run; readers sum them.
+
+use super::engine::Seen;
+use super::result::{DialledRow, TrafficRow};
+use crate::event::fields::lossless_text;
+use crate::event::Direction;
+use sipscope_sip::Message;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// One hour, ns.
+pub const HOUR_NS: i64 = 3_600_000_000_000;
+
+/// Entries (and interned texts) held before everything is handed over.
+const MAX_ENTRIES: usize = 200_000;
+
+/// Texts (nodes, methods, agents, dialled users) by number: keys stay small and a lookup of a
+/// text already seen allocates nothing. Id 0 is "none".
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    texts: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, text: Option<&str>) -> u32 {
+        let Some(text) = text else { return 0 };
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        self.texts.push(text.into());
+        let id = self.texts.len() as u32;
+        self.ids.insert(text.into(), id);
+        id
+    }
+
+    fn text(&self, id: u32) -> Option<String> {
+        id.checked_sub(1).and_then(|i| self.texts.get(i as usize)).map(|t| t.to_string())
+    }
+
+    fn len(&self) -> usize {
+        self.texts.len()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Request,
+    Response,
+    Invalid,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Request => "request",
+            Kind::Response => "response",
+            Kind::Invalid => "invalid",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct TrafficKey {
+    hour: i64,
+    source: IpAddr,
+    kind: Kind,
+    direction: Direction,
+    node: u32,
+    method: u32,
+    agent: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct DialledKey {
+    hour: i64,
+    source: IpAddr,
+    node: u32,
+    user: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Count {
+    n: u64,
+    first_ns: i64,
+    last_ns: i64,
+}
+
+impl Count {
+    fn add(&mut self, ts: i64) {
+        self.n += 1;
+        self.first_ns = self.first_ns.min(ts);
+        self.last_ns = self.last_ns.max(ts);
+    }
+}
+
+fn count(ts: i64) -> Count {
+    Count { n: 0, first_ns: ts, last_ns: ts }
+}
+
+/// The two rollups of a run in progress.
+#[derive(Default)]
+pub struct TrafficRollup {
+    texts: Interner,
+    traffic: HashMap<TrafficKey, Count>,
+    dialled: HashMap<DialledKey, Count>,
+    latest_ns: i64,
+}
+
+impl TrafficRollup {
+    /// Counts one message (`msg` none: it did not parse). Requests carry their user agent;
+    /// received INVITEs are counted per Request-URI user too.
+    pub fn observe(&mut self, ev: &Seen<'_>, msg: Option<&Message<'_>>) {
+        let ts = ev.ts_ns;
+        self.latest_ns = self.latest_ns.max(ts);
+        let hour = ts.div_euclid(HOUR_NS);
+        let node = self.texts.id(ev.node);
+        let (kind, method) = match msg {
+            None => (Kind::Invalid, None),
+            Some(m) => match m.method() {
+                Some(method) => (Kind::Request, Some(method)),
+                None => (Kind::Response, None),
+            },
+        };
+        let method_id = self.intern_bytes(method);
+        let agent = if kind == Kind::Request { self.intern_bytes(msg.and_then(|m| m.user_agent())) } else { 0 };
+        let key = TrafficKey { hour, source: ev.src.0, kind, direction: ev.direction, node, method: method_id, agent };
+        self.traffic.entry(key).or_insert_with(|| count(ts)).add(ts);
+        if method == Some(b"INVITE".as_slice()) && ev.direction != Direction::Out {
+            if let Some(user) = msg.and_then(|m| m.request_uri()).and_then(|u| u.user) {
+                let user = self.intern_bytes(Some(user));
+                let key = DialledKey { hour, source: ev.src.0, node, user };
+                self.dialled.entry(key).or_insert_with(|| count(ts)).add(ts);
+            }
+        }
+    }
+
+    fn intern_bytes(&mut self, bytes: Option<&[u8]>) -> u32 {
+        match bytes.map(std::str::from_utf8) {
+            None => 0,
+            Some(Ok(text)) => self.texts.id(Some(text)),
+            Some(Err(_)) => self.texts.id(Some(&lossless_text(bytes.unwrap_or_default()))),
+        }
+    }
+
+    /// True when the tables are full and everything should be handed over.
+    pub fn full(&self) -> bool {
+        self.traffic.len() + self.dialled.len() >= MAX_ENTRIES || self.texts.len() >= MAX_ENTRIES
+    }
+
+    /// Rows of the hours that ended more than an hour (of event time) before the latest
+    /// message, or every row when the tables are full. Captures and live traffic come in time
+    /// order, so a drained hour is rarely seen again; when it is, its late messages simply go
+    /// out in another row.
+    pub fn drain_finished(&mut self) -> (Vec<TrafficRow>, Vec<DialledRow>) {
+        if self.full() {
+            return self.drain_all();
+        }
+        let done = self.latest_ns.div_euclid(HOUR_NS) - 1;
+        let traffic: Vec<_> = self.traffic.iter().filter(|(k, _)| k.hour < done).map(|(k, c)| (*k, *c)).collect();
+        let dialled: Vec<_> = self.dialled.iter().filter(|(k, _)| k.hour < done).map(|(k, c)| (*k, *c)).collect();
+        for (k, _) in &traffic {
+            self.traffic.remove(k);
+        }
+        for (k, _) in &dialled {
+            self.dialled.remove(k);
+        }
+        (self.traffic_rows(traffic), self.dialled_rows(dialled))
+    }
+
+    /// Every row; the tables start empty again.
+    pub fn drain_all(&mut self) -> (Vec<TrafficRow>, Vec<DialledRow>) {
+        let traffic: Vec<_> = self.traffic.drain().collect();
+        let dialled: Vec<_> = self.dialled.drain().collect();
+        let rows = (self.traffic_rows(traffic), self.dialled_rows(dialled));
+        self.texts = Interner::default();
+        rows
+    }
+
+    fn traffic_rows(&self, entries: Vec<(TrafficKey, Count)>) -> Vec<TrafficRow> {
+        let mut rows: Vec<TrafficRow> = entries
+            .into_iter()
+            .map(|(k, c)| TrafficRow {
+                hour: k.hour,
+                node: self.texts.text(k.node),
+                source: k.source,
+                kind: k.kind.as_str(),
+                method: self.texts.text(k.method),
+                direction: k.direction.as_str(),
+                user_agent: self.texts.text(k.agent),
+                messages: c.n,
+                first_ns: c.first_ns,
+                last_ns: c.last_ns,
+            })
+            .collect();
+        // Stable output for the same input (hash order is not).
+        rows.sort_by(|a, b| {
+            (a.hour, a.source, &a.node, a.kind, &a.method, a.direction, &a.user_agent).cmp(&(
+                b.hour,
+                b.source,
+                &b.node,
+                b.kind,
+                &b.method,
+                b.direction,
+                &b.user_agent,
+            ))
+        });
+        rows
+    }
+
+    fn dialled_rows(&self, entries: Vec<(DialledKey, Count)>) -> Vec<DialledRow> {
+        let mut rows: Vec<DialledRow> = entries
+            .into_iter()
+            .map(|(k, c)| DialledRow {
+                hour: k.hour,
+                node: self.texts.text(k.node),
+                source: k.source,
+                user: self.texts.text(k.user).unwrap_or_default(),
+                invites: c.n,
+                first_ns: c.first_ns,
+                last_ns: c.last_ns,
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.hour, a.source, &a.node, &a.user).cmp(&(b.hour, b.source, &b.node, &b.user)));
+        rows
+    }
+}
+
+#[cfg(test)]
+#[path = "traffic_tests.rs"]
+mod tests;
