@@ -168,6 +168,14 @@ impl Analyzer {
         // An INVITE's Request-URI user is classified once: toll fraud and the numbers table.
         let dialled = if method == "INVITE" { ruri_user.as_deref().map(super::numbers::classify) } else { None };
         let external_number = matches!(dialled, Some(super::numbers::Dialled::Number(_)));
+        if let (Some(user), Some(d)) = (&ruri_user, &dialled) {
+            // Counted before any cap, like all traffic; the country saves reports a lookup.
+            let country = match d {
+                super::numbers::Dialled::Number(n) => Some(n.country.as_deref().unwrap_or("")),
+                _ => None,
+            };
+            self.traffic.invite(ev, user, country);
+        }
         if !self.track_source(source, ts, ev.node) {
             return;
         }

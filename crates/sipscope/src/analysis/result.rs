@@ -214,6 +214,9 @@ pub struct DialledRow {
     pub source: IpAddr,
     /// The Request-URI user as sent (lossless text).
     pub user: String,
+    /// When the user is an external number: the country of its calling code (ISO 3166
+    /// alpha-2; empty when unknown). None for extensions, names and the like.
+    pub number_country: Option<String>,
     /// INVITEs.
     pub invites: u64,
     /// First INVITE, ns.

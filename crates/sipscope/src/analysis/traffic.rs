@@ -86,6 +86,8 @@ struct DialledKey {
     source: IpAddr,
     node: u32,
     user: u32,
+    /// The number's country: a function of `user`, so it adds no keys.
+    country: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -117,8 +119,7 @@ pub struct TrafficRollup {
 }
 
 impl TrafficRollup {
-    /// Counts one message (`msg` none: it did not parse). Requests carry their user agent;
-    /// received INVITEs are counted per Request-URI user too.
+    /// Counts one message (`msg` none: it did not parse). Requests carry their user agent.
     pub fn observe(&mut self, ev: &Seen<'_>, msg: Option<&Message<'_>>) {
         let ts = ev.ts_ns;
         self.latest_ns = self.latest_ns.max(ts);
@@ -135,13 +136,16 @@ impl TrafficRollup {
         let agent = if kind == Kind::Request { self.intern_bytes(msg.and_then(|m| m.user_agent())) } else { 0 };
         let key = TrafficKey { hour, source: ev.src.0, kind, direction: ev.direction, node, method: method_id, agent };
         self.traffic.entry(key).or_insert_with(|| count(ts)).add(ts);
-        if method == Some(b"INVITE".as_slice()) && ev.direction != Direction::Out {
-            if let Some(user) = msg.and_then(|m| m.request_uri()).and_then(|u| u.user) {
-                let user = self.intern_bytes(Some(user));
-                let key = DialledKey { hour, source: ev.src.0, node, user };
-                self.dialled.entry(key).or_insert_with(|| count(ts)).add(ts);
-            }
-        }
+    }
+
+    /// Counts a received INVITE to Request-URI user `user` (lossless text), with what the
+    /// engine made of it: `Some(country)` for an external number (`""` when its country is
+    /// unknown), none for anything else (extensions, names).
+    pub fn invite(&mut self, ev: &Seen<'_>, user: &str, number_country: Option<&str>) {
+        let ts = ev.ts_ns;
+        let (node, user, country) = (self.texts.id(ev.node), self.texts.id(Some(user)), self.texts.id(number_country));
+        let key = DialledKey { hour: ts.div_euclid(HOUR_NS), source: ev.src.0, node, user, country };
+        self.dialled.entry(key).or_insert_with(|| count(ts)).add(ts);
     }
 
     fn intern_bytes(&mut self, bytes: Option<&[u8]>) -> u32 {
@@ -225,6 +229,7 @@ impl TrafficRollup {
                 node: self.texts.text(k.node),
                 source: k.source,
                 user: self.texts.text(k.user).unwrap_or_default(),
+                number_country: self.texts.text(k.country),
                 invites: c.n,
                 first_ns: c.first_ns,
                 last_ns: c.last_ns,

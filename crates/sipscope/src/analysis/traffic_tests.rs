@@ -11,7 +11,14 @@ fn fixture(folder: &str, n: usize) -> Vec<u8> {
 }
 
 fn seen(ts_ns: i64, src: &str, node: Option<&'static str>, direction: Direction) -> Seen<'static> {
-    Seen { ts_ns, src: (src.parse().unwrap(), 5061), dst: ("198.51.100.1".parse().unwrap(), 5060), node, direction, bytes: 0 }
+    Seen {
+        ts_ns,
+        src: (src.parse().unwrap(), 5061),
+        dst: ("198.51.100.1".parse().unwrap(), 5060),
+        node,
+        direction,
+        bytes: 0,
+    }
 }
 
 fn feed(r: &mut TrafficRollup, ev: Seen<'_>, raw: &[u8]) {
@@ -43,21 +50,44 @@ fn messages_are_counted_per_hour_source_method_and_agent() {
 }
 
 #[test]
-fn answers_have_no_agent_and_invites_count_per_dialled_user() {
-    let mut r = TrafficRollup::default();
-    let invite = fixture("sipp-uac", 1);
-    feed(&mut r, seen(T0, "192.0.2.9", None, Direction::In), &invite);
-    feed(&mut r, seen(T0 + S, "192.0.2.9", None, Direction::In), &invite);
+fn answers_have_no_agent_and_invites_count_per_dialled_user_with_its_country() {
+    use crate::analysis::engine::{AnalysisConfig, Analyzer};
+    use crate::event::{SipEvent, Transport};
+    let mut a = Analyzer::new(AnalysisConfig::default());
+    let event = |ts_ns, src: &str, direction, raw: Vec<u8>| SipEvent {
+        ts_ns,
+        sensor: "t".into(),
+        node: None,
+        transport: Transport::Udp,
+        src: (src.parse().unwrap(), 5061),
+        dst: ("198.51.100.1".parse().unwrap(), 5060),
+        tunnel: None,
+        direction,
+        origin: None,
+        raw,
+    };
+    let invite = String::from_utf8(fixture("sipp-uac", 1)).unwrap();
+    let to_sweden = invite.replace("sip:service@", "sip:0046701234567@").into_bytes();
     // The honeypot's own answer, and an INVITE it sent (never counted as dialled).
     let answer = b"SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP a;branch=z9hG4bKx\r\nServer: Asterisk PBX 16.28.0\r\n\
 From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: 1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
-    feed(&mut r, seen(T0 + S, "198.51.100.1", None, Direction::Out), answer);
-    feed(&mut r, seen(T0 + S, "198.51.100.1", None, Direction::Out), &invite);
-    let (traffic, dialled) = r.drain_all();
-    assert_eq!(dialled.len(), 1);
-    assert_eq!((dialled[0].user.as_str(), dialled[0].invites), ("service", 2));
-    let response = traffic.iter().find(|t| t.kind == "response").unwrap();
+    for ev in [
+        event(T0, "192.0.2.9", Direction::In, invite.clone().into_bytes()),
+        event(T0 + S, "192.0.2.9", Direction::In, invite.clone().into_bytes()),
+        event(T0 + S, "192.0.2.9", Direction::In, to_sweden),
+        event(T0 + S, "198.51.100.1", Direction::Out, answer.to_vec()),
+        event(T0 + S, "198.51.100.1", Direction::Out, invite.into_bytes()),
+    ] {
+        let msg = sipscope_sip::parse(&ev.raw).ok();
+        a.observe(&ev, msg.as_ref());
+    }
+    let result = a.finish();
+    let dialled: Vec<_> =
+        result.dialled.iter().map(|d| (d.user.as_str(), d.number_country.as_deref(), d.invites)).collect();
+    assert_eq!(dialled, [("0046701234567", Some("SE"), 1), ("service", None, 2)]);
+    let response = result.traffic.iter().find(|t| t.kind == "response").unwrap();
     assert_eq!((response.user_agent.as_ref(), response.method.as_ref(), response.direction), (None, None, "out"));
+    assert_eq!(result.traffic.iter().map(|t| t.messages).sum::<u64>(), 5);
 }
 
 #[test]

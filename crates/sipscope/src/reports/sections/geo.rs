@@ -2,12 +2,11 @@
 //! countries the numbers they dialled belong to (calling codes).
 
 use super::{title, Result};
-use crate::analysis::numbers::{classify, Dialled};
 use crate::enrich::{Enricher, UNKNOWN};
 use crate::reports::model::{Cell, Section, Table};
 use crate::reports::query::Filter;
 use rusqlite::Connection;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Distinct source countries and ASNs; `None` when the database is missing.
 pub fn source_countries_and_asns(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<(Option<i64>, Option<i64>)> {
@@ -28,41 +27,36 @@ pub fn source_countries_and_asns(conn: &Connection, f: &Filter, geo: &Enricher) 
 }
 
 /// (source country, destination country) → (INVITEs, distinct sources).
-type Pairs = BTreeMap<(String, String), (i64, BTreeSet<String>)>;
+type Pairs = BTreeMap<(String, String), (i64, usize)>;
+
+fn text<'r>(v: rusqlite::types::ValueRef<'r>) -> &'r str {
+    v.as_str().unwrap_or_default()
+}
 
 fn pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Pairs> {
-    let c = f.hour_clause(&[]);
-    let sql = format!("SELECT src_ip, ruri_user, sum(invites) FROM dialled {} GROUP BY src_ip, ruri_user", c.sql);
+    let c = f.hour_clause(&["number_country IS NOT NULL"]);
+    // Rows as stored, summed here: a GROUP BY in SQLite sorts them all first, which costs
+    // five times as much on a million rows.
+    let sql = format!("SELECT src_ip, number_country, invites FROM dialled {}", c.sql);
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
-    // The same numbers are dialled by many sources and addresses call many numbers: each is
-    // classified and looked up once.
-    let mut countries: HashMap<String, Option<String>> = HashMap::new();
-    let mut places: HashMap<String, String> = HashMap::new();
-    let mut out = Pairs::new();
+    // Each source is looked up once (sources call many numbers).
+    let mut sources: HashMap<Box<str>, (u32, String)> = HashMap::new();
+    let mut out: HashMap<(String, String), (i64, HashSet<u32>)> = HashMap::new();
     while let Some(r) = rows.next()? {
-        let (src, user, n): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        let to = match countries.get(&user) {
-            Some(known) => known.clone(),
-            None => {
-                let country = match classify(&user) {
-                    Dialled::Number(number) => Some(number.country.unwrap_or_else(|| UNKNOWN.into())),
-                    _ => None,
-                };
-                countries.insert(user, country.clone());
-                country
-            }
-        };
-        let Some(to) = to else { continue };
-        let from = places
-            .entry(src.clone())
-            .or_insert_with(|| src.parse().ok().and_then(|ip| geo.lookup(ip).country).unwrap_or_else(|| UNKNOWN.into()))
-            .clone();
-        let e = out.entry((from, to)).or_default();
+        let (src, to, n) = (text(r.get_ref(0)?), text(r.get_ref(1)?), r.get::<_, i64>(2)?);
+        if !sources.contains_key(src) {
+            let country = src.parse().ok().and_then(|ip| geo.lookup(ip).country).unwrap_or_else(|| UNKNOWN.into());
+            let id = sources.len() as u32;
+            sources.insert(src.into(), (id, country));
+        }
+        let Some((id, from)) = sources.get(src) else { continue };
+        let to = if to.is_empty() { UNKNOWN } else { to };
+        let e = out.entry((from.clone(), to.to_owned())).or_default();
         e.0 += n;
-        e.1.insert(src);
+        e.1.insert(*id);
     }
-    Ok(out)
+    Ok(out.into_iter().map(|(k, (n, s))| (k, (n, s.len()))).collect())
 }
 
 pub fn countries(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section> {
@@ -75,7 +69,7 @@ pub fn countries(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Sectio
         &["source country", "dialled country", "INVITEs", "sources"],
     );
     for ((from, to), (n, sources)) in rows.into_iter().take(25) {
-        t.push(vec![from.into(), to.into(), Cell::Int(n), Cell::Int(sources.len() as i64)]);
+        t.push(vec![from.into(), to.into(), Cell::Int(n), Cell::Int(sources as i64)]);
     }
     s.tables.push(t);
     if !geo.has_country_db() {

@@ -216,8 +216,8 @@ fn insert_traffic(
         ])?;
     }
     let mut st = tx.prepare(
-        "INSERT INTO dialled (run_id, hour, node, src_ip, ruri_user, invites, first_ns, last_ns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO dialled (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     for d in dialled {
         st.execute(params![
@@ -226,6 +226,7 @@ fn insert_traffic(
             d.node.as_deref().unwrap_or(""),
             d.source.to_string(),
             d.user,
+            d.number_country,
             d.invites as i64,
             d.first_ns,
             d.last_ns

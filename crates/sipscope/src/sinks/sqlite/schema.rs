@@ -258,6 +258,9 @@ const MIGRATIONS: &[&str] = &[
         node       TEXT NOT NULL,
         src_ip     TEXT NOT NULL,
         ruri_user  TEXT NOT NULL,
+        -- External numbers: the calling code's country ('' unknown); NULL for extensions,
+        -- names and the like.
+        number_country TEXT,
         invites    INTEGER NOT NULL,
         first_ns   INTEGER NOT NULL,
         last_ns    INTEGER NOT NULL

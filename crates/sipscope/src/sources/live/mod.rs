@@ -159,7 +159,8 @@ pub fn run<S: EventSink>(
     let sink = RefCell::new(sink);
     let mut shared = Shared(&sink);
     let run = analysis.as_ref().map(|a| a.run);
-    let mut writer = EventWriter::new(&mut shared, events, None).with_analyzer(analysis.map(|a| (&mut a.analyzer, a.run)));
+    let mut writer =
+        EventWriter::new(&mut shared, events, None).with_analyzer(analysis.map(|a| (&mut a.analyzer, a.run)));
     let mut wire = WireDecoder::new();
     let mut last_flush = Instant::now();
     let link_type = capture.link_type;
