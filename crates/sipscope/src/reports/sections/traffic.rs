@@ -215,3 +215,7 @@ pub(crate) fn times_as_text(mut t: Table, columns: &[usize]) -> Table {
     }
     t
 }
+
+#[cfg(test)]
+#[path = "traffic_tests.rs"]
+mod tests;
