@@ -3,8 +3,9 @@
 
 use anyhow::Context;
 use sipscope::enrich::{Enricher, GeoConfig};
-use sipscope::reports::{self, query::Filter, render};
+use sipscope::reports::{self, query::Filter, render, HilbertChoice, Prefix22};
 use sipscope::sinks::sqlite::Store;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,6 +49,14 @@ pub struct ReportArgs {
     /// For `compare`: another store to compare this one with.
     #[arg(long)]
     compare_db: Option<PathBuf>,
+    /// For `strategies`: draw the Hilbert picture of this source's widest flow (default: the
+    /// widest flow of all).
+    #[arg(long, value_name = "IP")]
+    scan_source: Option<IpAddr>,
+    /// For `strategies`: draw this /22 (any address inside it, e.g. 198.51.100.0/22; default:
+    /// the /22 the flow hit most). IPv4 only.
+    #[arg(long, value_name = "A.B.C.D/22")]
+    scan_prefix: Option<Prefix22>,
     /// Output file (a directory for csv: one file per table); standard output when absent.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -114,6 +123,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         geo: &geo,
         comparison: comparison.as_ref(),
         nodes: nodes.as_ref(),
+        hilbert: HilbertChoice { source: args.scan_source, prefix: args.scan_prefix },
     };
     let report = reports::build(&inputs, &args.sections)?;
     let single = match args.format {

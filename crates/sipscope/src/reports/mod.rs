@@ -5,12 +5,14 @@
 pub mod model;
 pub mod query;
 pub mod render;
+pub mod scan_choice;
 pub mod sections;
 
 use crate::enrich::Enricher;
 use model::{Report, Scope};
 use query::Filter;
 use rusqlite::Connection;
+pub use scan_choice::{HilbertChoice, Prefix22};
 
 /// What the `compare` section compares.
 #[derive(Debug)]
@@ -33,6 +35,8 @@ pub struct Inputs<'a> {
     pub comparison: Option<&'a Comparison>,
     /// The nodes file, for node addresses and sites.
     pub nodes: Option<&'a crate::nodes::Nodes>,
+    /// Which flow and /22 `strategies` draws (default: the widest flow, its most-hit /22).
+    pub hilbert: HilbertChoice,
 }
 
 /// Builds the named sections (all when `names` is empty). Unknown names are an error.

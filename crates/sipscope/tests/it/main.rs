@@ -7,3 +7,4 @@ mod ingest_golden;
 mod netns;
 mod parse_cmd;
 mod report_golden;
+mod report_scan;

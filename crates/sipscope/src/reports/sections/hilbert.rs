@@ -4,35 +4,68 @@
 use super::Result;
 use crate::reports::model::Chart;
 use crate::reports::query::Filter;
-use rusqlite::Connection;
+use crate::reports::scan_choice::{HilbertChoice, Prefix22};
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
-/// The source whose flow hit the most destinations: its first hit of each address of the /22
-/// it hit most.
-pub fn widest_scan(conn: &Connection, f: &Filter) -> Result<Option<Chart>> {
-    let c = f.clause("first_ns", None, &[]);
-    let widest: Option<String> = conn
-        .query_row(
-            &format!("SELECT src_ip FROM flows {} ORDER BY destinations DESC, src_ip LIMIT 1", c.sql),
-            rusqlite::params_from_iter(c.params.iter()),
-            |r| r.get(0),
-        )
-        .ok();
-    let Some(source) = widest else { return Ok(None) };
-    let mut c = f.clause("ts_ns", Some("node"), &["kind = 'request'", "direction <> 'out'", "src_ip = ?"]);
-    c.params.insert(0, rusqlite::types::Value::Text(source.clone()));
-    let sql = format!("SELECT dst_ip, min(ts_ns) AS t FROM events {} GROUP BY dst_ip ORDER BY t, dst_ip", c.sql);
-    let mut stmt = conn.prepare(&sql)?;
-    let hits: Vec<std::net::Ipv4Addr> = stmt
-        .query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get::<_, String>(0))?
-        .filter_map(|ip| ip.ok()?.parse().ok())
-        .collect();
-    let mut blocks: BTreeMap<u32, usize> = BTreeMap::new();
-    for ip in &hits {
-        *blocks.entry(u32::from(*ip) >> 10).or_insert(0) += 1;
+/// What the section shows in place of the curve.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Picture {
+    /// The curve.
+    Chart(Chart),
+    /// Why the chosen source or /22 cannot be drawn (said, so an empty section is not mistaken
+    /// for "nothing happened").
+    Note(String),
+    /// No flow at all, or no IPv4 destination in the widest one: nothing to say.
+    Nothing,
+}
+
+/// The flow drawn: its source and time window.
+struct Flow {
+    source: String,
+    first_ns: i64,
+    last_ns: i64,
+}
+
+/// The widest flow (most destinations) in the range, or the chosen source's widest flow; its
+/// first hit of each address, in the /22 it hit most or the chosen one.
+pub fn picture(conn: &Connection, f: &Filter, choice: &HilbertChoice) -> Result<Picture> {
+    let Some(flow) = widest_flow(conn, f, choice)? else {
+        return Ok(match choice.source {
+            Some(ip) => Picture::Note(format!("No flow from {ip} in the time range: no Hilbert picture.")),
+            None => Picture::Nothing,
+        });
+    };
+    let hits = first_hits(conn, f, &flow)?;
+    let block = match choice.prefix {
+        Some(p) => p,
+        None => {
+            let mut blocks: BTreeMap<Prefix22, usize> = BTreeMap::new();
+            for ip in &hits {
+                *blocks.entry(Prefix22::containing(*ip)).or_insert(0) += 1;
+            }
+            // Most hits; the lowest block on a tie, so the picture is the same every run.
+            match blocks.iter().max_by_key(|(b, n)| (**n, std::cmp::Reverse(**b))) {
+                Some((&b, _)) => b,
+                None if choice.source.is_some() => {
+                    return Ok(Picture::Note(format!(
+                        "{} hit no IPv4 address in its widest flow: no Hilbert picture.",
+                        flow.source
+                    )))
+                }
+                None => return Ok(Picture::Nothing),
+            }
+        }
+    };
+    let inside: Vec<u32> = hits.iter().filter(|ip| block.contains(**ip)).map(|ip| u32::from(*ip)).collect();
+    if inside.is_empty() {
+        let since = crate::honeypot::pbx::iso_time(flow.first_ns);
+        return Ok(Picture::Note(format!(
+            "{} hit no address of {block} in its widest flow (from {since}): no Hilbert picture.",
+            flow.source
+        )));
     }
-    let Some((&block, _)) = blocks.iter().max_by_key(|(b, n)| (**n, std::cmp::Reverse(**b))) else { return Ok(None) };
-    let inside: Vec<u32> = hits.iter().map(|ip| u32::from(*ip)).filter(|a| a >> 10 == block).collect();
     let last = inside.len().max(2) as f64 - 1.0;
     let cells = inside
         .iter()
@@ -42,12 +75,54 @@ pub fn widest_scan(conn: &Connection, f: &Filter) -> Result<Option<Chart>> {
             (x, y, i as f64 / last)
         })
         .collect();
-    let net = std::net::Ipv4Addr::from(block << 10);
-    Ok(Some(Chart::Hilbert {
-        title: format!("Destination order of {source} in {net}/22 ({} addresses hit)", inside.len()),
+    Ok(Picture::Chart(Chart::Hilbert {
+        title: format!("Destination order of {} in {block} ({} addresses hit)", flow.source, inside.len()),
         side: 32,
         cells,
     }))
+}
+
+fn widest_flow(conn: &Connection, f: &Filter, choice: &HilbertChoice) -> Result<Option<Flow>> {
+    let mut c = match choice.source {
+        Some(_) => f.clause("first_ns", None, &["src_ip = ?"]),
+        None => f.clause("first_ns", None, &[]),
+    };
+    if let Some(ip) = choice.source {
+        // Stored as `IpAddr`'s text, so the parsed address matches however it was typed.
+        c.params.insert(0, rusqlite::types::Value::Text(ip.to_string()));
+    }
+    let sql = format!(
+        "SELECT src_ip, first_ns, last_ns FROM flows {} ORDER BY destinations DESC, src_ip, first_ns LIMIT 1",
+        c.sql
+    );
+    conn.query_row(&sql, rusqlite::params_from_iter(c.params.iter()), |r| {
+        Ok(Flow { source: r.get(0)?, first_ns: r.get(1)?, last_ns: r.get(2)? })
+    })
+    .optional()
+}
+
+/// The flow's IPv4 destinations in the order it first hit them. A flow is one source between
+/// two silences longer than the flow timeout, so its time window holds its messages only.
+fn first_hits(conn: &Connection, f: &Filter, flow: &Flow) -> Result<Vec<Ipv4Addr>> {
+    let extra = ["kind = 'request'", "direction <> 'out'", "src_ip = ?", "ts_ns >= ?", "ts_ns <= ?"];
+    let mut c = f.clause("ts_ns", Some("node"), &extra);
+    let own = [
+        rusqlite::types::Value::Text(flow.source.clone()),
+        rusqlite::types::Value::Integer(flow.first_ns),
+        rusqlite::types::Value::Integer(flow.last_ns),
+    ];
+    c.params.splice(0..0, own);
+    let sql = format!("SELECT dst_ip, min(ts_ns) AS t FROM events {} GROUP BY dst_ip ORDER BY t, dst_ip", c.sql);
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get::<_, Option<String>>(0))?;
+    let mut hits = Vec::new();
+    for ip in rows {
+        // IPv6 destinations cannot be drawn on an IPv4 /22; they are skipped, not an error.
+        if let Some(Ok(ip)) = ip?.map(|ip| ip.parse()) {
+            hits.push(ip);
+        }
+    }
+    Ok(hits)
 }
 
 /// (x, y) of position `d` on a Hilbert curve filling an `n` × `n` square (n a power of two).

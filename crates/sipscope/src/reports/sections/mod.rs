@@ -56,7 +56,7 @@ pub fn build(inputs: &Inputs<'_>, name: &str) -> Option<Result<Section>> {
         "tools" => tools::tools(conn, filter),
         "tools-by-year" => tools::tools_by_year(conn, filter),
         "tools-by-country" => tools::tools_by_country(conn, filter, geo),
-        "strategies" => tools::strategies(conn, filter),
+        "strategies" => tools::strategies(conn, filter, &inputs.hilbert),
         "numbers" => calls::numbers(conn, filter),
         "campaigns" => tools::campaigns(conn, filter),
         "passwords" => calls::passwords(conn, filter),

@@ -72,7 +72,11 @@ pub fn tools_by_year(conn: &Connection, f: &Filter) -> Result<Section> {
     Ok(s)
 }
 
-pub fn strategies(conn: &Connection, f: &Filter) -> Result<Section> {
+pub fn strategies(
+    conn: &Connection,
+    f: &Filter,
+    choice: &crate::reports::scan_choice::HilbertChoice,
+) -> Result<Section> {
     let mut s = Section::new("strategies", title("strategies"));
     let t = query_table(
         conn,
@@ -86,8 +90,10 @@ pub fn strategies(conn: &Connection, f: &Filter) -> Result<Section> {
     s.tables.push(t);
     s.notes
         .push("A flow needs 8 distinct destinations before its strategy is decided (docs/scan-strategies.md).".into());
-    if let Some(chart) = super::hilbert::widest_scan(conn, f)? {
-        s.charts.push(chart);
+    match super::hilbert::picture(conn, f, choice)? {
+        super::hilbert::Picture::Chart(chart) => s.charts.push(chart),
+        super::hilbert::Picture::Note(note) => s.notes.push(note),
+        super::hilbert::Picture::Nothing => {}
     }
     Ok(s)
 }
