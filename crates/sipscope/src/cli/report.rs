@@ -1,8 +1,9 @@
-//! `sipscope report [--db PATH] [--from T] [--to T] [--node N]... [--format text|json|csv|html]
-//! [--out FILE] [SECTION...]`.
+//! `sipscope report [--config FILE] [--db PATH] [--from T] [--to T] [--node N]...
+//! [--format text|json|csv|html] [--out FILE] [SECTION...]`.
 
 use anyhow::Context;
 use sipscope::enrich::{Enricher, GeoConfig};
+use sipscope::reports::config::ReportConfig;
 use sipscope::reports::{self, query::Filter, render, HilbertChoice, Prefix22};
 use sipscope::sinks::sqlite::Store;
 use std::net::IpAddr;
@@ -18,10 +19,16 @@ enum Format {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Flags override the configuration file. Sections and formats: docs/reports.md; \
+the configuration file: docs/configuration.md.")]
 pub struct ReportArgs {
-    /// The store (SQLite).
-    #[arg(long, default_value = "sipscope.db")]
-    db: PathBuf,
+    /// Configuration file (TOML): `[geo]` country_db, asn_db; `[report]` db, nodes. Relative
+    /// paths in it are taken from its directory.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The store (SQLite); `sipscope.db` unless the configuration names one.
+    #[arg(long)]
+    db: Option<PathBuf>,
     /// From this time (inclusive): `2026-11-30`, `2026-11-30T05:00:00Z`, or Unix seconds.
     #[arg(long, value_parser = parse_time)]
     from: Option<i64>,
@@ -60,8 +67,9 @@ pub struct ReportArgs {
     /// Output file (a directory for csv: one file per table); standard output when absent.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Sections to include (all when none): summary, daily, stages, spread, overlap, sources,
-    /// user-agents, tools, tools-by-year, strategies, numbers, passwords.
+    /// Sections to include (all when none): summary, daily, stages, spread, overlap, compare,
+    /// sources, countries, country-pairs, user-agents, tools, tools-by-year, tools-by-country,
+    /// strategies, numbers, campaigns, passwords.
     sections: Vec<String>,
 }
 
@@ -108,15 +116,39 @@ fn comparison(args: &ReportArgs) -> anyhow::Result<Option<reports::Comparison>> 
     }
 }
 
-pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    if !args.db.exists() {
-        anyhow::bail!("{} does not exist", args.db.display());
+/// GeoIP databases: each flag wins over the file; a file-named database that cannot be opened
+/// is reported against the file.
+fn enricher(args: &ReportArgs, config: &ReportConfig) -> anyhow::Result<Enricher> {
+    let geo = GeoConfig {
+        country_db: args.country_db.clone().or_else(|| config.geo.country_db.clone()),
+        asn_db: args.asn_db.clone().or_else(|| config.geo.asn_db.clone()),
+    };
+    let from_file = (args.country_db.is_none() && config.geo.country_db.is_some())
+        || (args.asn_db.is_none() && config.geo.asn_db.is_some());
+    let opened = Enricher::open(&geo);
+    match (&args.config, from_file) {
+        (Some(file), true) => opened.with_context(|| file.display().to_string()),
+        _ => Ok(opened?),
     }
-    let conn = Store::open_read_only(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
+}
+
+pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config.as_deref().map(ReportConfig::load).transpose()?.unwrap_or_default();
+    let db = args.db.clone().or_else(|| config.report.db.clone()).unwrap_or_else(|| PathBuf::from("sipscope.db"));
+    if !db.exists() {
+        anyhow::bail!("{} does not exist", db.display());
+    }
+    let conn = Store::open_read_only(&db).with_context(|| format!("opening {}", db.display()))?;
     let filter = Filter { from_ns: args.from, to_ns: args.to, nodes: args.nodes.clone() };
-    let geo = Enricher::open(&GeoConfig { country_db: args.country_db.clone(), asn_db: args.asn_db.clone() })?;
+    let geo = enricher(&args, &config)?;
     let comparison = comparison(&args)?;
-    let nodes = args.nodes_file.as_deref().map(sipscope::nodes::Nodes::load).transpose()?;
+    let nodes = match (&args.nodes_file, &config.report.nodes, &args.config) {
+        (Some(flag), _, _) => Some(sipscope::nodes::Nodes::load(flag)?),
+        (None, Some(named), Some(file)) => {
+            Some(sipscope::nodes::Nodes::load(named).with_context(|| format!("{}: [report] nodes", file.display()))?)
+        }
+        _ => None,
+    };
     let inputs = reports::Inputs {
         conn: &conn,
         filter: &filter,

@@ -1,7 +1,8 @@
 //! Enrichment: the country and the autonomous system (AS) of an address, from MaxMind-format
-//! `.mmdb` files named in the configuration (`[geo]` with `country_db` and `asn_db`). Without
-//! them, or for an address they do not cover, every field is `None` and reports print
-//! [`UNKNOWN`]. See docs/enrichment.md for where free databases come from.
+//! `.mmdb` files named in the configuration (`[geo]` with `country_db` and `asn_db`) or on the
+//! command line (`report --country-db`, `--asn-db`). Without them, or for an address they do
+//! not cover, every field is `None` and reports print [`UNKNOWN`]. See docs/enrichment.md for
+//! where free databases come from.
 //!
 //! Both common layouts are read, whichever file they are in:
 //! - MaxMind GeoIP2 / GeoLite2 (and DB-IP's MMDB files): `country.iso_code`, falling back to
@@ -28,7 +29,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// What reports print for a country or AS that is not known.
 pub const UNKNOWN: &str = "unknown";
 
-/// The `[geo]` table of the configuration. Relative paths are taken from the working directory.
+/// The `[geo]` table of the configuration (`sipscope report --config FILE`, read by
+/// `reports::config::ReportConfig`). Relative paths in a file are taken from that file's
+/// directory (the reader resolves them); paths given here directly, as from `--country-db`,
+/// from the working directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeoConfig {
@@ -81,21 +85,22 @@ impl fmt::Display for DbKind {
     }
 }
 
-/// A database named in the configuration that cannot be used.
+/// A database named in the configuration that cannot be used. The cause is part of the message
+/// and not a `source`, so `{:#}` chains print it once.
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
     /// Missing or unreadable.
-    #[error("{kind} {}: cannot read: {source}", path.display())]
+    #[error("{kind} {}: cannot read: {error}", path.display())]
     Read {
         /// Which setting named it.
         kind: DbKind,
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Not a MaxMind DB file, or damaged.
-    #[error("{kind} {}: not a usable MaxMind DB (.mmdb) file{hint}: {source}", path.display())]
+    #[error("{kind} {}: not a usable MaxMind DB (.mmdb) file{hint}: {error}", path.display())]
     Invalid {
         /// Which setting named it.
         kind: DbKind,
@@ -104,7 +109,7 @@ pub enum EnrichError {
         /// Advice when the file looks like something known (a compressed download).
         hint: &'static str,
         /// What the reader found wrong.
-        source: MaxMindDbError,
+        error: MaxMindDbError,
     },
 }
 
@@ -166,16 +171,16 @@ impl Enricher {
 
 impl Db {
     fn open(kind: DbKind, path: &Path) -> Result<Db, EnrichError> {
-        let bytes = std::fs::read(path).map_err(|source| EnrichError::Read { kind, path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|error| EnrichError::Read { kind, path: path.to_owned(), error })?;
         let hint = match bytes.get(..2) {
             Some([0x1f, 0x8b]) => " (it is gzip-compressed: extract the .mmdb first)",
             _ => "",
         };
-        let reader = Reader::from_source(bytes).map_err(|source| EnrichError::Invalid {
+        let reader = Reader::from_source(bytes).map_err(|error| EnrichError::Invalid {
             kind,
             path: path.to_owned(),
             hint,
-            source,
+            error,
         })?;
         Ok(Db { path: path.to_owned(), reader, warned: AtomicBool::new(false) })
     }

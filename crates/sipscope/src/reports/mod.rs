@@ -2,6 +2,7 @@
 //! nodes, as text, JSON, CSV or self-contained HTML. Sections read the analysis tables and
 //! indexed event columns only.
 
+pub mod config;
 pub mod model;
 pub mod query;
 pub mod render;

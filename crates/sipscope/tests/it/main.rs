@@ -6,5 +6,6 @@ mod honeypot;
 mod ingest_golden;
 mod netns;
 mod parse_cmd;
+mod report_config;
 mod report_golden;
 mod report_scan;
