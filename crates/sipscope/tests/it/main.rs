@@ -9,3 +9,4 @@ mod parse_cmd;
 mod report_config;
 mod report_golden;
 mod report_scan;
+mod report_schema;

@@ -123,6 +123,9 @@ fn csv_field(v: &str) -> String {
 }
 
 #[cfg(test)]
+mod schema_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
