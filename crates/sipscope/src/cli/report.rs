@@ -102,7 +102,7 @@ fn parse_time(s: &str) -> Result<i64, String> {
 
 fn comparison(args: &ReportArgs) -> anyhow::Result<Option<reports::Comparison>> {
     if let Some(other) = &args.compare_db {
-        let conn = Store::open_read_only(other).with_context(|| format!("opening {}", other.display()))?;
+        let conn = Store::open_read_only_current(other).with_context(|| format!("opening {}", other.display()))?;
         return Ok(Some(reports::Comparison::Store(other.display().to_string(), conn)));
     }
     let parse = |g: &String| -> anyhow::Result<(String, Vec<String>)> {
@@ -138,7 +138,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if !db.exists() {
         anyhow::bail!("{} does not exist", db.display());
     }
-    let conn = Store::open_read_only(&db).with_context(|| format!("opening {}", db.display()))?;
+    let conn = Store::open_read_only_current(&db).with_context(|| format!("opening {}", db.display()))?;
     let filter = Filter { from_ns: args.from, to_ns: args.to, nodes: args.nodes.clone() };
     let geo = enricher(&args, &config)?;
     let comparison = comparison(&args)?;

@@ -77,6 +77,23 @@ impl Store {
         Ok(conn)
     }
 
+    /// A read-only connection to a store of the current schema: an older store is migrated
+    /// first (which only adds tables), so readers such as `report` find every table they
+    /// query. A newer store is an error.
+    pub fn open_read_only_current(path: &Path) -> Result<Connection, SinkError> {
+        let conn = Store::open_read_only(path)?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found < schema::SCHEMA_VERSION {
+            drop(conn);
+            drop(Store::open(path)?);
+            return Store::open_read_only(path);
+        }
+        if found > schema::SCHEMA_VERSION {
+            return Err(SinkError::NewerSchema { found, known: schema::SCHEMA_VERSION });
+        }
+        Ok(conn)
+    }
+
     /// The connection, for queries between writes.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -331,5 +348,22 @@ mod tests {
         assert_eq!(seen, 3, "the first batch is committed, the fourth event is not yet");
         let raw: Vec<u8> = reader.query_row("SELECT raw FROM events LIMIT 1", [], |r| r.get(0)).unwrap();
         assert!(raw.starts_with(b"OPTIONS"));
+    }
+
+    #[test]
+    fn readers_get_an_older_store_migrated_and_refuse_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        drop(Store::open(&path).unwrap());
+        // As a sipscope before the traffic totals left it.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE traffic; DROP TABLE dialled; PRAGMA user_version = 4;").unwrap();
+        drop(conn);
+        let conn = Store::open_read_only_current(&path).unwrap();
+        let rows: i64 = conn.query_row("SELECT count(*) FROM traffic", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 0);
+        drop(conn);
+        Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 99;").unwrap();
+        assert!(matches!(Store::open_read_only_current(&path), Err(SinkError::NewerSchema { found: 99, .. })));
     }
 }
