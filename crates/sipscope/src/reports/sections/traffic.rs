@@ -52,7 +52,7 @@ pub fn summary(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section>
     t.push(vec!["source ASNs".into(), asns.map_or(Cell::from("unknown"), Cell::Int)]);
     s.tables.push(t);
     if countries.is_none() || asns.is_none() {
-        s.notes.push("Countries and ASNs need GeoIP databases (--country-db, --asn-db; docs/enrichment.md).".into());
+        s.notes.push("Countries and ASNs need GeoIP databases (--country-db, --asn-db, or [geo] in --config; docs/enrichment.md).".into());
     }
     traffic_notes(conn, f, &mut s)?;
     Ok(s)
