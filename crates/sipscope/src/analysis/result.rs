@@ -179,7 +179,8 @@ pub struct AnalysisResult {
 
 /// Messages of one kind in one hour: `traffic` in the store. A key may appear in several rows
 /// of a run (the engine hands rows over as hours end or its table fills); readers sum them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Ordered by key (hour first), so rows come out the same for the same input.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct TrafficRow {
     /// UTC hours since 1970.
     pub hour: i64,
@@ -203,8 +204,9 @@ pub struct TrafficRow {
     pub last_ns: i64,
 }
 
-/// Received INVITEs to one Request-URI user in one hour: `dialled` in the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Received INVITEs to one Request-URI user in one hour: `dialled` in the store. Ordered by
+/// key (hour first).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct DialledRow {
     /// UTC hours since 1970.
     pub hour: i64,

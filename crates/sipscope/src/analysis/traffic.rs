@@ -149,10 +149,10 @@ impl TrafficRollup {
     }
 
     fn intern_bytes(&mut self, bytes: Option<&[u8]>) -> u32 {
-        match bytes.map(std::str::from_utf8) {
-            None => 0,
-            Some(Ok(text)) => self.texts.id(Some(text)),
-            Some(Err(_)) => self.texts.id(Some(&lossless_text(bytes.unwrap_or_default()))),
+        let Some(bytes) = bytes else { return 0 };
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.texts.id(Some(text)),
+            Err(_) => self.texts.id(Some(&lossless_text(bytes))),
         }
     }
 
@@ -170,14 +170,8 @@ impl TrafficRollup {
             return self.drain_all();
         }
         let done = self.latest_ns.div_euclid(HOUR_NS) - 1;
-        let traffic: Vec<_> = self.traffic.iter().filter(|(k, _)| k.hour < done).map(|(k, c)| (*k, *c)).collect();
-        let dialled: Vec<_> = self.dialled.iter().filter(|(k, _)| k.hour < done).map(|(k, c)| (*k, *c)).collect();
-        for (k, _) in &traffic {
-            self.traffic.remove(k);
-        }
-        for (k, _) in &dialled {
-            self.dialled.remove(k);
-        }
+        let traffic: Vec<_> = self.traffic.extract_if(|k, _| k.hour < done).collect();
+        let dialled: Vec<_> = self.dialled.extract_if(|k, _| k.hour < done).collect();
         (self.traffic_rows(traffic), self.dialled_rows(dialled))
     }
 
@@ -207,17 +201,7 @@ impl TrafficRollup {
             })
             .collect();
         // Stable output for the same input (hash order is not).
-        rows.sort_by(|a, b| {
-            (a.hour, a.source, &a.node, a.kind, &a.method, a.direction, &a.user_agent).cmp(&(
-                b.hour,
-                b.source,
-                &b.node,
-                b.kind,
-                &b.method,
-                b.direction,
-                &b.user_agent,
-            ))
-        });
+        rows.sort_unstable();
         rows
     }
 
@@ -235,7 +219,7 @@ impl TrafficRollup {
                 last_ns: c.last_ns,
             })
             .collect();
-        rows.sort_by(|a, b| (a.hour, a.source, &a.node, &a.user).cmp(&(b.hour, b.source, &b.node, &b.user)));
+        rows.sort_unstable();
         rows
     }
 }
