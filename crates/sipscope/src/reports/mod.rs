@@ -49,8 +49,9 @@ pub fn build(inputs: &Inputs<'_>, names: &[String]) -> Result<Report, ReportErro
         scope: Scope { from_ns: filter.from_ns, to_ns: filter.to_ns, nodes: filter.nodes.clone() },
         sections: Vec::new(),
     };
+    let shared = sections::Shared::default();
     for name in &wanted {
-        match sections::build(inputs, name) {
+        match sections::build(inputs, &shared, name) {
             Some(section) => report.sections.push(section?),
             None => {
                 let known: Vec<&str> = sections::ALL.iter().map(|(n, _)| *n).collect();

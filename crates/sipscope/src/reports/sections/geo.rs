@@ -1,7 +1,7 @@
 //! Sections by country (003 Table 4, Fig. 5): where the sources are (GeoIP) and which
 //! countries the numbers they dialled belong to (calling codes).
 
-use super::{title, Result};
+use super::{title, Result, Shared};
 use crate::enrich::{Enricher, UNKNOWN};
 use crate::reports::model::{Cell, Section, Table};
 use crate::reports::query::Filter;
@@ -27,7 +27,17 @@ pub fn source_countries_and_asns(conn: &Connection, f: &Filter, geo: &Enricher) 
 }
 
 /// (source country, destination country) → (INVITEs, distinct sources).
-type Pairs = BTreeMap<(String, String), (i64, usize)>;
+pub(crate) type Pairs = BTreeMap<(String, String), (i64, usize)>;
+
+/// The pairs, computed once per report: `countries` and `country-pairs` both need them and
+/// they are the costliest rows of a large store (a million `dialled` rows).
+fn shared_pairs<'s>(conn: &Connection, f: &Filter, geo: &Enricher, shared: &'s Shared) -> Result<&'s Pairs> {
+    if let Some(p) = shared.pairs.get() {
+        return Ok(p);
+    }
+    let p = pairs(conn, f, geo)?;
+    Ok(shared.pairs.get_or_init(|| p))
+}
 
 fn text<'r>(v: rusqlite::types::ValueRef<'r>) -> &'r str {
     v.as_str().unwrap_or_default()
@@ -59,17 +69,17 @@ fn pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Pairs> {
     Ok(out.into_iter().map(|(k, (n, s))| (k, (n, s.len()))).collect())
 }
 
-pub fn countries(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section> {
+pub fn countries(conn: &Connection, f: &Filter, geo: &Enricher, shared: &Shared) -> Result<Section> {
     let mut s = Section::new("countries", title("countries"));
-    let mut rows: Vec<_> = pairs(conn, f, geo)?.into_iter().collect();
-    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+    let mut rows: Vec<_> = shared_pairs(conn, f, geo, shared)?.iter().collect();
+    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
     let mut t = Table::new(
         "countries",
         "INVITEs by source country and dialled country",
         &["source country", "dialled country", "INVITEs", "sources"],
     );
     for ((from, to), (n, sources)) in rows.into_iter().take(25) {
-        t.push(vec![from.into(), to.into(), Cell::Int(n), Cell::Int(sources as i64)]);
+        t.push(vec![from.as_str().into(), to.as_str().into(), Cell::Int(*n), Cell::Int(*sources as i64)]);
     }
     s.tables.push(t);
     if !geo.has_country_db() {
@@ -78,12 +88,12 @@ pub fn countries(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Sectio
     Ok(s)
 }
 
-pub fn country_pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section> {
+pub fn country_pairs(conn: &Connection, f: &Filter, geo: &Enricher, shared: &Shared) -> Result<Section> {
     let mut s = Section::new("country-pairs", title("country-pairs"));
-    let pairs = pairs(conn, f, geo)?;
+    let pairs = shared_pairs(conn, f, geo, shared)?;
     let mut per_source: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut dot = String::from("digraph country_pairs {\n  rankdir=LR;\n");
-    for ((from, to), (n, _)) in &pairs {
+    for ((from, to), (n, _)) in pairs {
         per_source.entry(from.clone()).or_default().insert(to.clone());
         dot.push_str(&format!(
             "  \"src {}\" -> \"dst {}\" [label=\"{n}\", penwidth={:.1}];\n",

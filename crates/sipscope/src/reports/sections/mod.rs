@@ -39,14 +39,21 @@ pub const ALL: &[(&str, &str)] = &[
 /// A failure to build a section.
 pub type Result<T> = std::result::Result<T, rusqlite::Error>;
 
+/// What more than one section needs, computed by the first that asks and kept for the rest
+/// of one report.
+#[derive(Default)]
+pub struct Shared {
+    pairs: std::cell::OnceCell<geo::Pairs>,
+}
+
 /// Builds section `name`; `None` for an unknown name.
-pub fn build(inputs: &Inputs<'_>, name: &str) -> Option<Result<Section>> {
+pub fn build(inputs: &Inputs<'_>, shared: &Shared, name: &str) -> Option<Result<Section>> {
     let (conn, filter, geo) = (inputs.conn, inputs.filter, inputs.geo);
     Some(match name {
         "compare" => compare::compare(conn, filter, inputs.comparison),
         "summary" => traffic::summary(conn, filter, geo),
-        "countries" => geo::countries(conn, filter, geo),
-        "country-pairs" => geo::country_pairs(conn, filter, geo),
+        "countries" => geo::countries(conn, filter, geo, shared),
+        "country-pairs" => geo::country_pairs(conn, filter, geo, shared),
         "daily" => traffic::daily(conn, filter),
         "sources" => traffic::sources(conn, filter, geo),
         "user-agents" => traffic::user_agents(conn, filter),
