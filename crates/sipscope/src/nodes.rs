@@ -42,6 +42,11 @@ impl Cidr {
         }
     }
 
+    /// The address as written (not masked).
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
     /// The prefix length.
     pub fn prefix(&self) -> u8 {
         self.prefix

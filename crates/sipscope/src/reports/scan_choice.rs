@@ -51,13 +51,13 @@ impl fmt::Display for Prefix22 {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PrefixError {
-    /// No `/22` suffix, or not an address before it.
+    /// Not an address or an address block.
     #[error("expected an IPv4 block as A.B.C.D/22, not {0:?}")]
     Syntax(String),
     /// An IPv6 address: the picture covers IPv4 /22s only.
     #[error("{0:?} is IPv6: the Hilbert picture draws an IPv4 /22 (A.B.C.D/22)")]
     Ipv6(String),
-    /// Another prefix length.
+    /// Another prefix length, or a bare address.
     #[error("{0:?}: only /22 blocks can be drawn (1,024 addresses on a 32 × 32 curve)")]
     Length(String),
 }
@@ -68,19 +68,12 @@ impl FromStr for Prefix22 {
     /// `A.B.C.D/22` with any address of the block (masked); other lengths and IPv6 are refused
     /// so that a typo never silently draws another block.
     fn from_str(s: &str) -> Result<Prefix22, PrefixError> {
-        let t = s.trim();
-        let Some((addr, len)) = t.split_once('/') else {
-            return Err(match t.parse::<IpAddr>() {
-                Ok(IpAddr::V6(_)) => PrefixError::Ipv6(s.into()),
-                _ => PrefixError::Syntax(s.into()),
-            });
-        };
-        let ip: IpAddr = addr.parse().map_err(|_| PrefixError::Syntax(s.into()))?;
-        let IpAddr::V4(v4) = ip else { return Err(PrefixError::Ipv6(s.into())) };
-        match len.parse::<u8>() {
-            Ok(22) => Ok(Prefix22::containing(v4)),
-            Ok(_) => Err(PrefixError::Length(s.into())),
-            Err(_) => Err(PrefixError::Syntax(s.into())),
+        // The nodes file's block syntax; a bare address is a /32 there, so a /22 must be said.
+        let cidr = crate::nodes::Cidr::parse(s).ok_or_else(|| PrefixError::Syntax(s.into()))?;
+        match (cidr.addr(), cidr.prefix()) {
+            (IpAddr::V6(_), _) => Err(PrefixError::Ipv6(s.into())),
+            (IpAddr::V4(v4), 22) => Ok(Prefix22::containing(v4)),
+            (IpAddr::V4(_), _) => Err(PrefixError::Length(s.into())),
         }
     }
 }
@@ -101,10 +94,10 @@ mod tests {
     #[test]
     fn other_lengths_ipv6_and_junk_are_refused() {
         assert!(matches!("10.0.0.0/24".parse::<Prefix22>(), Err(PrefixError::Length(_))));
-        assert!(matches!("10.0.0.0/33".parse::<Prefix22>(), Err(PrefixError::Length(_))));
+        assert!(matches!("10.0.0.0".parse::<Prefix22>(), Err(PrefixError::Length(_))), "a bare address is a /32");
         assert!(matches!("2001:db8::/22".parse::<Prefix22>(), Err(PrefixError::Ipv6(_))));
         assert!(matches!("2001:db8::".parse::<Prefix22>(), Err(PrefixError::Ipv6(_))));
-        for bad in ["10.0.0.0", "10.0.0/22", "10.0.0.0/", "10.0.0.0/x", "", "/22"] {
+        for bad in ["10.0.0.0/33", "10.0.0/22", "10.0.0.0/", "10.0.0.0/x", "", "/22", "10.0.0.0/22/1"] {
             assert!(matches!(bad.parse::<Prefix22>(), Err(PrefixError::Syntax(_))), "{bad}");
         }
         let e = "10.0.0.0/24".parse::<Prefix22>().unwrap_err().to_string();
