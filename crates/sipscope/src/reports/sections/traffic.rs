@@ -164,7 +164,7 @@ pub fn sources(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Section>
         let agent: Option<String> = conn
             .query_row(
                 &format!(
-                    "SELECT user_agent FROM traffic {} GROUP BY user_agent ORDER BY sum(messages) DESC, user_agent LIMIT 1",
+                    "SELECT user_agent FROM traffic {} GROUP BY user_agent ORDER BY sum(messages) DESC, user_agent IS NULL, user_agent LIMIT 1",
                     c.sql
                 ),
                 rusqlite::params_from_iter(c.params.iter()),

@@ -88,6 +88,24 @@ fn counts_come_from_the_hourly_totals() {
 }
 
 #[test]
+fn a_source_s_agent_is_named_over_none_on_a_tie() {
+    let (dir, conn) = store(false);
+    drop(conn);
+    let path = dir.path().join("t.db");
+    // As many requests without a User-Agent as with one.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO traffic (run_id, hour, node, src_ip, kind, method, direction, user_agent, messages, first_ns, last_ns)
+             SELECT run_id, hour, node, src_ip, kind, method, direction, NULL, messages, first_ns, last_ns FROM traffic",
+        )
+        .unwrap();
+    let conn = Store::open_read_only(&path).unwrap();
+    let src = sources(&conn, &Filter::default(), &Enricher::default()).unwrap();
+    assert_eq!(src.tables[0].rows[0].last(), Some(&Cell::from("friendly-scanner")));
+}
+
+#[test]
 fn events_never_analysed_are_named_not_silently_zero() {
     let (_dir, conn) = store(true);
     let s = daily(&conn, &Filter::default()).unwrap();
