@@ -1,14 +1,16 @@
-//! sipscope: the application. The pipeline is laid out as folders, in the order data flows:
-//! `sources` (where messages come from) → `analysis` → `sinks` → `reports`; `output` holds the
-//! formats commands print. See ARCHITECTURE.md for the map and the invariants.
+//! sipscope: the application. The tree is laid out as folders in the order data flows:
+//! `sources` (where messages come from) → `pipeline` (events, analysis session, fan-out) →
+//! `analysis` → `sinks` (write side) → `store` (read side) → `reports`. `event`, `time`,
+//! `output` and `nodes` are the foundations every stage shares. See ARCHITECTURE.md for the
+//! map and the invariants.
 
 pub mod analysis;
 pub mod enrich;
 pub mod event;
-pub mod honeypot;
-pub mod ingest;
 pub mod nodes;
 pub mod output;
+pub mod pipeline;
 pub mod reports;
 pub mod sinks;
 pub mod sources;
+pub mod time;

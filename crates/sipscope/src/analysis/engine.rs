@@ -48,6 +48,9 @@ pub struct AnalysisConfig {
     pub max_open_flows: usize,
     /// Sources (and source-node pairs) tracked for stages, activity and summaries.
     pub max_sources: usize,
+    /// Hourly totals (and their interned texts) held before the engine asks to hand them
+    /// over (`Analyzer::should_hand_over`); counts are never capped, this bounds memory.
+    pub max_traffic_entries: usize,
     /// Stage thresholds.
     pub stages: StageThresholds,
 }
@@ -58,6 +61,7 @@ impl Default for AnalysisConfig {
             flow_timeout_seconds: 20 * 60,
             max_open_flows: 100_000,
             max_sources: 1_000_000,
+            max_traffic_entries: super::traffic::MAX_ENTRIES,
             stages: StageThresholds::default(),
         }
     }
@@ -112,7 +116,7 @@ impl Analyzer {
             result: AnalysisResult::default(),
             last_expiry_ns: i64::MIN,
             untracked: 0,
-            traffic: Default::default(),
+            traffic: super::traffic::TrafficRollup::with_max_entries(config.max_traffic_entries),
             config,
         }
     }

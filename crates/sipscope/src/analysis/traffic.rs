@@ -20,8 +20,9 @@ use std::net::IpAddr;
 /// One hour, ns.
 pub const HOUR_NS: i64 = 3_600_000_000_000;
 
-/// Entries (and interned texts) held before everything is handed over.
-const MAX_ENTRIES: usize = 200_000;
+/// Entries (and interned texts) held before everything is handed over, by default
+/// (`AnalysisConfig::max_traffic_entries`).
+pub const MAX_ENTRIES: usize = 200_000;
 
 /// Texts (nodes, methods, agents, dialled users) by number: keys stay small and a lookup of a
 /// text already seen allocates nothing. Id 0 is "none".
@@ -110,15 +111,32 @@ fn count(ts: i64) -> Count {
 }
 
 /// The two rollups of a run in progress.
-#[derive(Default)]
 pub struct TrafficRollup {
     texts: Interner,
     traffic: HashMap<TrafficKey, Count>,
     dialled: HashMap<DialledKey, Count>,
     latest_ns: i64,
+    max_entries: usize,
+}
+
+impl Default for TrafficRollup {
+    fn default() -> Self {
+        TrafficRollup::with_max_entries(MAX_ENTRIES)
+    }
 }
 
 impl TrafficRollup {
+    /// Rollups that ask to be handed over once they hold `max_entries` entries or texts.
+    pub fn with_max_entries(max_entries: usize) -> TrafficRollup {
+        TrafficRollup {
+            texts: Interner::default(),
+            traffic: HashMap::new(),
+            dialled: HashMap::new(),
+            latest_ns: 0,
+            max_entries: max_entries.max(1),
+        }
+    }
+
     /// Counts one message (`msg` none: it did not parse). Requests carry their user agent.
     pub fn observe(&mut self, ev: &Seen<'_>, msg: Option<&Message<'_>>) {
         let ts = ev.ts_ns;
@@ -158,7 +176,7 @@ impl TrafficRollup {
 
     /// True when the tables are full and everything should be handed over.
     pub fn full(&self) -> bool {
-        self.traffic.len() + self.dialled.len() >= MAX_ENTRIES || self.texts.len() >= MAX_ENTRIES
+        self.traffic.len() + self.dialled.len() >= self.max_entries || self.texts.len() >= self.max_entries
     }
 
     /// Rows of the hours that ended more than an hour (of event time) before the latest

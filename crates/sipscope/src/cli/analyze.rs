@@ -3,9 +3,11 @@
 //! the stored events, replacing the results of earlier runs.
 
 use anyhow::Context;
-use sipscope::analysis::engine::{AnalysisConfig, Analyzer};
-use sipscope::event::Transport;
-use sipscope::sinks::sqlite::{each_event, Store};
+use sipscope::analysis::engine::AnalysisConfig;
+use sipscope::nodes::Nodes;
+use sipscope::pipeline::{Arrival, EventsMode, NodeOf, Pipeline, PipelineSettings, Unparsed};
+use sipscope::sinks::sqlite::{each_event, BackgroundStore, Store};
+use sipscope::sinks::RunKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,23 +35,34 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     if !args.db.exists() {
         anyhow::bail!("{} does not exist", args.db.display());
     }
-    let mut store = Store::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
-    let started = sipscope::honeypot::net::now_ns();
-    let mut analyzer = Analyzer::new(config);
+    let store = Store::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
+    // A replay: every stored event goes through the same pipeline as when it arrived, with
+    // its stored node and nothing stored again; the results replace every earlier run.
+    let mut settings = PipelineSettings::new(String::new(), Nodes::default(), RunKind::Analyze);
+    settings.run = (RunKind::Analyze, true);
+    settings.events = EventsMode::None;
+    settings.unparsed = Unparsed::Keep;
+    settings.analysis = Some(config);
+    let mut pipeline = Pipeline::new(settings, Box::new(BackgroundStore::spawn(store)?), Vec::new());
+    let started = sipscope::time::now_ns();
+    pipeline.begin_analysis(started)?;
     let reader = Store::open_read_only(&args.db)?;
     each_event(&reader, |ev| {
-        let framing = if ev.transport == Transport::Udp {
-            sipscope_sip::Transport::Datagram
-        } else {
-            sipscope_sip::Transport::Stream
-        };
-        let msg = sipscope_sip::Message::parse_with(&ev.raw, framing, sipscope_sip::Limits::default()).ok();
-        analyzer.observe(&ev, msg.as_ref());
+        pipeline.accept(Arrival {
+            ts_ns: ev.ts_ns,
+            transport: ev.transport,
+            src: ev.src,
+            dst: ev.dst,
+            tunnel: ev.tunnel,
+            direction: ev.direction,
+            packet: None,
+            node: NodeOf::Known(ev.node.as_deref()),
+            bytes: &ev.raw,
+        });
     })?;
     drop(reader);
-    let result = analyzer.finish();
-    let run = store.store_analysis("analyze", started, sipscope::honeypot::net::now_ns(), &result, true)?;
-    let summary = sipscope::analysis::summary::Summary::of(&result, run);
+    let finished = pipeline.finish(sipscope::time::now_ns())?;
+    let summary = finished.analysis.context("the analysis run was not recorded")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

@@ -6,7 +6,7 @@
 
 use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
-use sipscope::analysis::engine::{AnalysisConfig, Analyzer, Session};
+use sipscope::sinks::RunKind;
 use sipscope::sources::live::{self, LiveCapture, LiveOptions};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -42,7 +42,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
-    let events = args.store.event_options()?;
+    let settings = args.store.settings(RunKind::Capture)?;
     let opts = LiveOptions {
         iface: args.iface,
         filter: args.filter,
@@ -52,7 +52,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     };
     // The handle first: a wrong interface or filter leaves no store behind.
     let capture = LiveCapture::open(&opts)?;
-    let mut store = args.store.open_store()?;
+    let pipeline = args.store.pipeline(settings)?;
 
     // The handlers only set the flag; the capture loop sees it within one read timeout. A second
     // signal (flag already set) exits at once with the shell's 128 + signal status.
@@ -65,15 +65,6 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     }
 
     eprintln!("sipscope: capturing on {} ({}); Ctrl-C stops", capture.iface(), capture.link_type_name());
-    let mut analysis = if events.analysis {
-        let run = store.begin_analysis_run("capture", sipscope::honeypot::net::now_ns(), false)?;
-        Some(Session { analyzer: Analyzer::new(AnalysisConfig::default()), run })
-    } else {
-        None
-    };
-    let summary = live::run(capture, &mut store, &events, &opts, &stop, analysis.as_mut())?;
-    if let Some(Session { analyzer, run }) = analysis {
-        store.finish_analysis_run(run, sipscope::honeypot::net::now_ns(), &analyzer.finish())?;
-    }
+    let summary = live::run(capture, pipeline, &opts, &stop)?;
     args.store.finish(&summary)
 }

@@ -5,9 +5,9 @@
 
 use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
-use sipscope::honeypot::config::{HoneypotConfig, EXAMPLE};
-use sipscope::honeypot::net::Stop;
-use sipscope::honeypot::run;
+use sipscope::sources::honeypot::config::{HoneypotConfig, EXAMPLE};
+use sipscope::sources::honeypot::net::Stop;
+use sipscope::sources::honeypot::run;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

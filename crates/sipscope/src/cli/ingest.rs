@@ -1,7 +1,8 @@
 //! `sipscope ingest [--db PATH] [--sensor NAME] [--nodes FILE] [--events MODE] [--force] [--json] PATH...`
 
 use anyhow::Context;
-use sipscope::ingest::{self, IngestOptions};
+use sipscope::sinks::RunKind;
+use sipscope::sources::files::{self, FilesOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,10 +22,10 @@ pub struct IngestArgs {
 }
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let events = args.store.event_options()?;
-    let files = ingest::collect_files(&args.inputs).context("listing inputs")?;
-    let store = args.store.open_store()?;
-    let opts = IngestOptions { events, force: args.force, quiet: args.quiet };
-    let summary = ingest::run(&files, store, &opts)?;
+    let settings = args.store.settings(RunKind::Ingest)?;
+    let files = files::collect_files(&args.inputs).context("listing inputs")?;
+    let opts = FilesOptions { force: args.force, quiet: args.quiet, sensor: settings.sensor.clone() };
+    let pipeline = args.store.pipeline(settings)?;
+    let summary = files::run(&files, pipeline, &opts)?;
     args.store.finish(&summary)
 }

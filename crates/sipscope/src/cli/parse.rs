@@ -40,7 +40,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let mut outcome = Outcome::default();
     let mut files = Vec::new();
     for input in &args.inputs {
-        match sipscope::ingest::collect_files(std::slice::from_ref(input)) {
+        match sipscope::sources::files::collect_files(std::slice::from_ref(input)) {
             Ok(found) => files.extend(found),
             Err(e) => {
                 eprintln!("sipscope: cannot read {}: {e}", input.display());

@@ -1,10 +1,11 @@
 //! Flags shared by the commands that write events (`ingest`, `capture`) and their ending.
 
 use anyhow::Context;
-use sipscope::ingest::summary::Summary;
-use sipscope::ingest::{EventOptions, EventsMode};
 use sipscope::nodes::Nodes;
-use sipscope::sinks::sqlite::Store;
+use sipscope::pipeline::{EventsMode, Pipeline, PipelineSettings};
+use sipscope::sinks::sqlite::{BackgroundStore, Store};
+use sipscope::sinks::RunKind;
+use sipscope::sources::summary::CaptureSummary;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,23 +33,30 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// Reads the nodes file and settles the sensor name.
-    pub fn event_options(&self) -> anyhow::Result<EventOptions> {
+    /// Reads the nodes file and settles the sensor name and what becomes of each message.
+    pub fn settings(&self, run: RunKind) -> anyhow::Result<PipelineSettings> {
         let nodes = match &self.nodes {
             Some(path) => Nodes::load(path)?,
             None => Nodes::default(),
         };
         let sensor = self.sensor.clone().unwrap_or_else(super::host_name);
-        Ok(EventOptions { sensor, nodes, events: self.events, analysis: !self.no_analysis })
+        let mut settings = PipelineSettings::new(sensor, nodes, run);
+        settings.events = self.events;
+        if self.no_analysis {
+            settings.analysis = None;
+        }
+        Ok(settings)
     }
 
-    /// Opens (creating and migrating) the store.
-    pub fn open_store(&self) -> anyhow::Result<Store> {
-        Store::open(&self.db).with_context(|| format!("opening {}", self.db.display()))
+    /// Opens (creating and migrating) the store on its writer thread and builds the pipeline.
+    pub fn pipeline(&self, settings: PipelineSettings) -> anyhow::Result<Pipeline> {
+        let store = Store::open(&self.db).with_context(|| format!("opening {}", self.db.display()))?;
+        let store = BackgroundStore::spawn(store)?;
+        Ok(Pipeline::new(settings, Box::new(store), Vec::new()))
     }
 
     /// Prints the summary (text on stderr, or JSON on stdout) and picks the exit code.
-    pub fn finish(&self, summary: &Summary) -> anyhow::Result<ExitCode> {
+    pub fn finish(&self, summary: &CaptureSummary) -> anyhow::Result<ExitCode> {
         if self.json {
             println!("{}", serde_json::to_string_pretty(summary)?);
         } else {

@@ -21,15 +21,47 @@ pub fn lossless_text(bytes: &[u8]) -> String {
     }
 }
 
+/// Empty datagrams (nmap's probes) and CRLF keep-alives.
+pub fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
 fn text(bytes: Option<&[u8]>) -> Option<String> {
     bytes.map(lossless_text)
+}
+
+/// What a stored message is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// A SIP request.
+    Request,
+    /// A SIP response.
+    Response,
+    /// Bytes that are not a SIP message (they are stored all the same by sources that keep
+    /// everything they receive, such as the honeypot).
+    #[default]
+    Invalid,
+    /// An empty datagram or CRLF keep-alive.
+    Keepalive,
+}
+
+impl MessageKind {
+    /// The lower-case name stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Request => "request",
+            MessageKind::Response => "response",
+            MessageKind::Invalid => "invalid",
+            MessageKind::Keepalive => "keepalive",
+        }
+    }
 }
 
 /// What the store keeps next to the raw bytes of each message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SipFields {
-    /// `request` or `response`.
-    pub kind: &'static str,
+    /// Request, response, or not SIP.
+    pub kind: MessageKind,
     /// Request method.
     pub method: Option<String>,
     /// Status code (responses), when numeric and in range of u32.
@@ -89,13 +121,30 @@ impl SipFields {
         f
     }
 
+    /// The fields of bytes that may not be SIP: an empty datagram or CRLF keep-alive is a
+    /// `keepalive`, bytes that do not parse are `invalid` with the parser's reason.
+    pub fn of_bytes(bytes: &[u8], framing: sipscope_sip::Transport) -> SipFields {
+        if is_blank(bytes) {
+            return SipFields { kind: MessageKind::Keepalive, ..SipFields::default() };
+        }
+        match sipscope_sip::Message::parse_with(bytes, framing, sipscope_sip::Limits::default()) {
+            Ok(msg) => SipFields::extract(&msg),
+            Err(e) => SipFields::invalid(&e),
+        }
+    }
+
+    /// The fields of bytes that did not parse.
+    pub fn invalid(error: &sipscope_sip::ParseError) -> SipFields {
+        SipFields { kind: MessageKind::Invalid, reason: Some(error.to_string()), ..SipFields::default() }
+    }
+
     /// The fields without the anomaly check (the costliest part): for messages sipscope wrote
     /// itself, such as the honeypot's answers.
     pub fn extract_without_anomalies(msg: &Message<'_>) -> SipFields {
         let mut f = SipFields::default();
         match *msg.start_line() {
             StartLine::Request { method, uri, .. } => {
-                f.kind = "request";
+                f.kind = MessageKind::Request;
                 f.method = Some(lossless_text(method));
                 f.request_uri = Some(lossless_text(uri));
                 if let Some(u) = msg.request_uri() {
@@ -105,7 +154,7 @@ impl SipFields {
                 f.user_agent = text(msg.user_agent());
             }
             StartLine::Response { code, reason, .. } => {
-                f.kind = "response";
+                f.kind = MessageKind::Response;
                 f.status = code;
                 f.reason = Some(lossless_text(reason));
                 f.user_agent = text(msg.server().or_else(|| msg.user_agent()));
@@ -162,7 +211,7 @@ Content-Length: 0\r\nAuthorization: Digest username=\"100\",realm=\"asterisk\",n
 uri=\"sip:127.0.0.1\",algorithm=MD5,qop=auth,response=\"3884ae4d3b2b00766879546accde02d7\"\r\n\r\n";
         let msg = sipscope_sip::parse(raw).unwrap();
         let f = SipFields::extract(&msg);
-        assert_eq!(f.kind, "request");
+        assert_eq!(f.kind, MessageKind::Request);
         assert_eq!(f.method.as_deref(), Some("REGISTER"));
         assert_eq!(f.ruri_host.as_deref(), Some("127.0.0.1"));
         assert_eq!(f.ruri_user, None);

@@ -5,6 +5,8 @@
 //! better parser can always re-derive from what was stored.
 
 pub mod fields;
+pub mod record;
+pub mod wire;
 
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -26,6 +28,26 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// How the parser finds the end of a message that came this way: datagrams are whole,
+    /// streams need Content-Length.
+    pub fn framing(self) -> sipscope_sip::Transport {
+        match self {
+            Transport::Udp | Transport::Sctp => sipscope_sip::Transport::Datagram,
+            Transport::Tcp | Transport::Tls | Transport::Ws => sipscope_sip::Transport::Stream,
+        }
+    }
+
+    /// The transport of a stored name (`udp` for anything unknown: sipscope wrote the name).
+    pub fn from_name(name: &str) -> Transport {
+        match name {
+            "tcp" => Transport::Tcp,
+            "tls" => Transport::Tls,
+            "sctp" => Transport::Sctp,
+            "ws" => Transport::Ws,
+            _ => Transport::Udp,
+        }
+    }
+
     /// The lower-case name stored and printed.
     pub fn as_str(self) -> &'static str {
         match self {

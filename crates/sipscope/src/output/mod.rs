@@ -1,4 +1,6 @@
-//! Output formats shared by commands: JSON for attacker-supplied bytes, message objects.
+//! Output shared by commands: escaping of attacker text for every medium (`escape`), JSON for
+//! attacker-supplied bytes (`json`), the `parse` message objects (`message`).
 
+pub mod escape;
 pub mod json;
 pub mod message;

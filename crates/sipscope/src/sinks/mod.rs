@@ -1,19 +1,38 @@
-//! Where events go. Each sink is a folder behind [`EventSink`]; the SQLite store is the
-//! embedded default.
+//! Where events go: the write side of storage. Each sink is a folder behind [`Sink`]; the one
+//! store that also keeps analysis runs and the capture-file registry implements
+//! [`EventStore`]. `sqlite/` is the embedded default, `jsonl/` a copy of every event as JSON
+//! Lines. The pipeline owns one store and any number of extra sinks and fans out to them.
 
+pub mod jsonl;
 pub mod sqlite;
 
+use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
+use crate::event::record::Record;
 use crate::event::SipEvent;
 
-/// A failure to store or forward events.
+/// A failure to store or forward events. Not tied to a backend: each backend turns its own
+/// errors into these.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SinkError {
-    /// The SQLite store failed.
-    #[error("SQLite store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The writer thread of a background store stopped.
+    /// The backend refused or failed an operation (its own message, e.g. SQLite's).
+    #[error("{backend}: {message}")]
+    Backend {
+        /// Which backend (`SQLite store`, `JSON Lines` …).
+        backend: &'static str,
+        /// What it said.
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// Which file or operation.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The writer thread of a background sink stopped.
     #[error("{0}")]
     Writer(String),
     /// The store was written by a newer sipscope.
@@ -26,17 +45,102 @@ pub enum SinkError {
     },
 }
 
-/// Consumes events in order. Implementations batch as they see fit; [`EventSink::flush`] makes
-/// everything written so far durable.
-pub trait EventSink {
-    /// Accepts one event with its extracted fields.
-    fn write(&mut self, event: &SipEvent, fields: &SipFields) -> Result<(), SinkError>;
-    /// Makes every accepted event durable.
+/// Consumes events and records in order. Implementations batch as they see fit;
+/// [`Sink::flush`] makes everything accepted so far durable.
+///
+/// Every method is required, so that a sink says explicitly what it keeps: a sink that keeps
+/// no analysis results answers the hand-over with `Ok(())` in its own code, where a reader
+/// sees it, instead of inheriting a default that drops them silently.
+pub trait Sink: Send {
+    /// Takes one event with its extracted fields.
+    fn write(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError>;
+    /// Takes a record (authentication attempt, binding, recovered password).
+    fn record(&mut self, record: Record) -> Result<(), SinkError>;
+    /// Takes what the analysis engine handed over before finishing (closed flows, traffic of
+    /// hours that ended) for its run `run`.
+    fn hand_over(&mut self, run: i64, rows: Handover) -> Result<(), SinkError>;
+    /// Makes everything accepted durable.
     fn flush(&mut self) -> Result<(), SinkError>;
-    /// Keeps what the analysis engine handed over before finishing (closed flows, traffic of
-    /// hours that ended), under its run `run`. Sinks that keep no analysis ignore it.
-    fn store_handover(&mut self, run: i64, rows: crate::analysis::result::Handover) -> Result<(), SinkError> {
-        let _ = (run, rows);
-        Ok(())
+}
+
+/// A capture file as the registry knows it: its content hash and where it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureFile {
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// The path as given.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The sensor ingesting it.
+    pub sensor: String,
+}
+
+/// What [`EventStore::begin_file`] decided for a capture file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStart {
+    /// The same content was ingested completely before: skip it.
+    AlreadyIngested {
+        /// Its id.
+        id: i64,
+    },
+    /// Ingest it under this id. `replaced` counts events of an earlier, interrupted (or
+    /// `--force`d) run of the same content that were deleted first, so nothing is doubled.
+    Ingest {
+        /// The file's id.
+        id: i64,
+        /// Events deleted from the earlier run.
+        replaced: u64,
+    },
+}
+
+/// What a finished capture file contained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileCounts {
+    /// Frames read.
+    pub packets: u64,
+    /// SIP messages found.
+    pub messages: u64,
+    /// Damage skipped.
+    pub skipped: u64,
+}
+
+/// What an analysis run is for (stored as `analysis_runs.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// `sipscope ingest`.
+    Ingest,
+    /// `sipscope capture`.
+    Capture,
+    /// `sipscope honeypot`.
+    Honeypot,
+    /// `sipscope analyze` (replaces every earlier run).
+    Analyze,
+}
+
+impl RunKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Ingest => "ingest",
+            RunKind::Capture => "capture",
+            RunKind::Honeypot => "honeypot",
+            RunKind::Analyze => "analyze",
+        }
     }
+}
+
+/// The store the pipeline writes to first: a sink that also keeps analysis runs, the
+/// capture-file registry and the ids of records.
+pub trait EventStore: Sink {
+    /// Opens an analysis run (`replace_all`: after deleting every earlier run); returns its id.
+    fn begin_analysis_run(&mut self, kind: RunKind, started_ns: i64, replace_all: bool) -> Result<i64, SinkError>;
+    /// Stores the rest of a run's results and closes it.
+    fn finish_analysis_run(&mut self, run: i64, finished_ns: i64, result: AnalysisResult) -> Result<(), SinkError>;
+    /// Registers a capture file by its content hash (see [`FileStart`]).
+    fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError>;
+    /// Marks a file complete, once every event read from it is durable.
+    fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError>;
+    /// The first free id of an authentication attempt.
+    fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError>;
 }

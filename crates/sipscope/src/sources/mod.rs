@@ -1,8 +1,18 @@
-//! Where SIP messages come from. Each source is a folder: `pcap` (capture files),
-//! `live` (capture from an interface, with the `live` feature).
-//! Sources turn their input into [`crate::event::SipEvent`]s for the pipeline.
+//! Where SIP messages come from. Each source is a folder that turns its input into
+//! [`crate::pipeline::Arrival`]s and hands them to the pipeline; only what is specific to the
+//! source lives here:
+//! - `files` (`sipscope ingest`): capture files, hashed and registered, read to the end;
+//! - `live` (`sipscope capture`, cargo feature `live`): an interface through libpcap;
+//! - `honeypot`: a PBX that answers, and records every request and answer;
+//! - `pcap` and `wire` are shared by files and live: the capture format, and frames → SIP
+//!   messages (decapsulation, defragmentation, TCP reassembly, SIP framing).
+//!
+//! `sipscope analyze` replays the store into the same pipeline (`cli/analyze.rs`).
 
+pub mod files;
+pub mod honeypot;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod pcap;
+pub mod summary;
 pub mod wire;

@@ -7,8 +7,8 @@
 use sipscope::analysis::engine::{AnalysisConfig, Analyzer};
 use sipscope::event::fields::SipFields;
 use sipscope::event::{Direction, SipEvent, Transport};
-use sipscope::sinks::sqlite::{AuthRow, RecordContext, Store};
-use sipscope::sinks::EventSink;
+use sipscope::event::record::{AuthAttemptRecord, RecordContext};
+use sipscope::sinks::sqlite::Store;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -125,7 +125,7 @@ fn build_store(path: &Path) {
             let msg = sipscope_sip::parse(&e.raw).ok();
             analyzer.observe(&e, msg.as_ref());
             let fields = msg.as_ref().map(SipFields::extract).unwrap_or_default();
-            store.write(&e, &fields).unwrap();
+            store.insert_event(&e, &fields).unwrap();
         }
     }
     store.store_analysis("analyze", T0, T0, &analyzer.finish(), true).unwrap();
@@ -142,13 +142,13 @@ fn build_store(path: &Path) {
             ts_ns: T0 + DAY + id as i64,
             sensor: "golden".into(),
             node: Some("n2".into()),
-            transport: "udp",
+            transport: Transport::Udp,
             src: "203.0.113.7:5061".parse().unwrap(),
             dst: "198.51.100.2:5060".parse().unwrap(),
             call_id: Some(format!("c{id}")),
             user_agent: Some("friendly-scanner".into()),
         };
-        let row = AuthRow {
+        let row = AuthAttemptRecord {
             id: id as i64 + 1,
             ctx,
             method: "REGISTER".into(),
@@ -161,7 +161,7 @@ fn build_store(path: &Path) {
         };
         store.insert_auth_attempt(&row).unwrap();
     }
-    store.flush().unwrap();
+    store.flush_now().unwrap();
 }
 
 fn golden_dir() -> PathBuf {

@@ -7,7 +7,6 @@ use sipscope::analysis::engine::{AnalysisConfig, Analyzer};
 use sipscope::event::fields::SipFields;
 use sipscope::event::{Direction, SipEvent, Transport};
 use sipscope::sinks::sqlite::Store;
-use sipscope::sinks::EventSink;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -50,10 +49,10 @@ pub(crate) fn build_store(path: &Path) {
         };
         let msg = sipscope_sip::parse(&e.raw).ok();
         analyzer.observe(&e, msg.as_ref());
-        store.write(&e, &msg.as_ref().map(SipFields::extract).unwrap_or_default()).unwrap();
+        store.insert_event(&e, &msg.as_ref().map(SipFields::extract).unwrap_or_default()).unwrap();
     }
     store.store_analysis("analyze", T0, T0, &analyzer.finish(), true).unwrap();
-    store.flush().unwrap();
+    store.flush_now().unwrap();
 }
 
 /// `sipscope report ARGS` in `cwd`.

@@ -1,26 +1,10 @@
 //! A self-contained HTML report: inline CSS and SVG, no scripts, no external assets. Every
 //! text is HTML-escaped.
 
+use crate::output::escape::html as esc;
 use crate::reports::model::{Chart, Report, Table};
 
 const PALETTE: [&str; 8] = ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00"];
-
-/// Escapes text for HTML element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push_str(&format!("&#x{:x};", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The page.
 pub fn html(report: &Report) -> String {

@@ -6,7 +6,7 @@ mod html;
 pub use html::html;
 
 use super::model::{Cell, Report, Table};
-use crate::honeypot::human_log::escape;
+use crate::output::escape::{csv_cell, terminal};
 
 /// Aligned tables for a terminal; attacker text is escaped.
 pub fn text(report: &Report) -> String {
@@ -38,7 +38,7 @@ fn escape_lines(text: &str) -> String {
 }
 
 fn table_text(t: &Table) -> String {
-    let cells: Vec<Vec<String>> = t.rows.iter().map(|r| r.iter().map(|c| escape(&c.display(), 60)).collect()).collect();
+    let cells: Vec<Vec<String>> = t.rows.iter().map(|r| r.iter().map(|c| terminal(&c.display(), 60)).collect()).collect();
     let widths: Vec<usize> = (0..t.columns.len())
         .map(|i| {
             let data = cells.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0);
@@ -91,7 +91,7 @@ pub fn csv(report: &Report) -> Vec<(String, String)> {
             let name =
                 if t.name == s.name.replace('-', "_") { s.name.clone() } else { format!("{}-{}", s.name, t.name) };
             let mut out = String::new();
-            out.push_str(&t.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+            out.push_str(&t.columns.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
             out.push('\n');
             for row in &t.rows {
                 let fields: Vec<String> = row
@@ -99,7 +99,7 @@ pub fn csv(report: &Report) -> Vec<(String, String)> {
                     .map(|c| match c {
                         Cell::Null => String::new(),
                         Cell::Float(f) => f.to_string(),
-                        other => csv_field(&other.display()),
+                        other => csv_cell(&other.display()),
                     })
                     .collect();
                 out.push_str(&fields.join(","));
@@ -112,28 +112,5 @@ pub fn csv(report: &Report) -> Vec<(String, String)> {
     files
 }
 
-fn csv_field(v: &str) -> String {
-    let v =
-        if v.starts_with(['=', '+', '-', '@']) && v.parse::<f64>().is_err() { format!("'{v}") } else { v.to_owned() };
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v
-    }
-}
-
 #[cfg(test)]
 mod schema_tests;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
-        assert_eq!(csv_field("-5"), "-5");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
-}

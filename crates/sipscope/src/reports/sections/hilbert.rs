@@ -60,7 +60,7 @@ pub fn picture(conn: &Connection, f: &Filter, choice: &HilbertChoice) -> Result<
     };
     let inside: Vec<u32> = hits.iter().filter(|ip| block.contains(**ip)).map(|ip| u32::from(*ip)).collect();
     if inside.is_empty() {
-        let since = crate::honeypot::pbx::iso_time(flow.first_ns);
+        let since = crate::time::iso_time(flow.first_ns);
         return Ok(Picture::Note(format!(
             "{} hit no address of {block} in its widest flow (from {since}): no Hilbert picture.",
             flow.source

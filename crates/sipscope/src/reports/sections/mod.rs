@@ -108,5 +108,5 @@ pub(crate) fn query_table(
 
 /// `YYYY-MM-DD` of a UTC day number.
 pub(crate) fn day_text(day: i64) -> String {
-    crate::honeypot::pbx::iso_time(day * 86_400_000_000_000)[..10].to_owned()
+    crate::time::iso_date(day)
 }

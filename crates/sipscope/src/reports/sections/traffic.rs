@@ -209,7 +209,7 @@ pub(crate) fn times_as_text(mut t: Table, columns: &[usize]) -> Table {
     for row in &mut t.rows {
         for &i in columns {
             if let Some(Cell::Int(ns)) = row.get(i) {
-                row[i] = Cell::Text(crate::honeypot::pbx::iso_time(*ns));
+                row[i] = Cell::Text(crate::time::iso_time(*ns));
             }
         }
     }

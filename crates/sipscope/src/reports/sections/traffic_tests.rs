@@ -6,7 +6,6 @@ use crate::analysis::engine::{AnalysisConfig, Analyzer};
 use crate::event::fields::SipFields;
 use crate::event::{Direction, SipEvent, Transport};
 use crate::sinks::sqlite::Store;
-use crate::sinks::EventSink;
 
 const HOUR: i64 = 3_600_000_000_000;
 const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
@@ -42,12 +41,12 @@ fn store(bare: bool) -> (tempfile::TempDir, Connection) {
         };
         let msg = sipscope_sip::parse(&ev.raw).unwrap();
         analyzer.observe(&ev, Some(&msg));
-        store.write(&ev, &SipFields::extract(&msg)).unwrap();
+        store.insert_event(&ev, &SipFields::extract(&msg)).unwrap();
     }
     if !bare {
         store.store_analysis("analyze", T0, T0, &analyzer.finish(), true).unwrap();
     }
-    store.flush().unwrap();
+    store.flush_now().unwrap();
     drop(store);
     let conn = Store::open_read_only(&path).unwrap();
     (dir, conn)

@@ -3,9 +3,11 @@
 //! every operation, file bookkeeping included, runs in order on the writer thread.
 
 use super::Store;
+use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
+use crate::event::record::Record;
 use crate::event::SipEvent;
-use crate::sinks::{EventSink, SinkError};
+use crate::sinks::{CaptureFile, EventStore, FileCounts, FileStart, RunKind, Sink, SinkError};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
@@ -16,16 +18,14 @@ const QUEUE: usize = 16;
 
 type Job = Box<dyn FnOnce(&mut Store) + Send>;
 
-/// An operation on the store queued among events (honeypot records).
-type Record = Box<dyn FnOnce(&mut Store) -> Result<(), SinkError> + Send>;
-
-/// One entry of a batch: an event, or an operation that runs in order with the events.
+/// One entry of a batch, written in order on the writer thread.
 // Events are nearly every item: boxing them would cost an allocation each to save memory only
 // in the rare batches of records.
 #[allow(clippy::large_enum_variant)]
 enum Item {
     Event(SipEvent, SipFields),
-    Job(Record),
+    Record(Record),
+    Handover(i64, Handover),
 }
 
 enum Command {
@@ -44,15 +44,15 @@ pub struct BackgroundStore {
 
 impl BackgroundStore {
     /// Moves `store` to a new writer thread.
-    pub fn spawn(store: Store) -> BackgroundStore {
+    pub fn spawn(store: Store) -> Result<BackgroundStore, SinkError> {
         let (tx, rx) = mpsc::sync_channel::<Command>(QUEUE);
         let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
         let slot = std::sync::Arc::clone(&failed);
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer(store, rx, slot))
-            .expect("spawning the store writer thread");
-        BackgroundStore { tx: Some(tx), thread: Some(thread), batch: Vec::with_capacity(BATCH), failed }
+            .map_err(|source| SinkError::Io { what: "starting the store writer thread".into(), source })?;
+        Ok(BackgroundStore { tx: Some(tx), thread: Some(thread), batch: Vec::with_capacity(BATCH), failed })
     }
 
     /// Runs `f` on the store, after every event written before it, and returns its result.
@@ -71,20 +71,8 @@ impl BackgroundStore {
         result
     }
 
-    /// Queues `f` to run on the store after the events written before it, without waiting
-    /// (honeypot records: authentication attempts, bindings). An error surfaces at the next
-    /// flush or call.
-    pub fn run_later(
-        &mut self,
-        f: impl FnOnce(&mut Store) -> Result<(), SinkError> + Send + 'static,
-    ) -> Result<(), SinkError> {
-        self.batch.push(Item::Job(Box::new(f)));
-        self.send_if_full()
-    }
-
-    /// Like [`EventSink::write`] without copying the event.
-    pub fn write_owned(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
-        self.batch.push(Item::Event(event, fields));
+    fn push(&mut self, item: Item) -> Result<(), SinkError> {
+        self.batch.push(item);
         self.send_if_full()
     }
 
@@ -129,8 +117,9 @@ fn writer(mut store: Store, rx: Receiver<Command>, failed: std::sync::Arc<std::s
             Command::Events(batch) if !broken => {
                 for item in batch {
                     let result = match item {
-                        Item::Event(event, fields) => store.write(&event, &fields),
-                        Item::Job(job) => job(&mut store),
+                        Item::Event(event, fields) => store.insert_event(&event, &fields),
+                        Item::Record(record) => store.insert_record(&record),
+                        Item::Handover(run, rows) => store.append_handover(run, &rows),
                     };
                     if let Err(e) = result {
                         broken = true;
@@ -148,18 +137,43 @@ fn writer(mut store: Store, rx: Receiver<Command>, failed: std::sync::Arc<std::s
     // Dropping the store commits what is pending (see `Store`'s Drop).
 }
 
-impl EventSink for BackgroundStore {
-    fn write(&mut self, event: &SipEvent, fields: &SipFields) -> Result<(), SinkError> {
-        self.batch.push(Item::Event(event.clone(), fields.clone()));
-        self.send_if_full()
+impl Sink for BackgroundStore {
+    fn write(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
+        self.push(Item::Event(event, fields))
+    }
+
+    fn record(&mut self, record: Record) -> Result<(), SinkError> {
+        self.push(Item::Record(record))
+    }
+
+    fn hand_over(&mut self, run: i64, rows: Handover) -> Result<(), SinkError> {
+        self.push(Item::Handover(run, rows))
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.call(|store| store.flush())
+        self.call(|store| store.flush_now())
+    }
+}
+
+impl EventStore for BackgroundStore {
+    fn begin_analysis_run(&mut self, kind: RunKind, started_ns: i64, replace_all: bool) -> Result<i64, SinkError> {
+        self.call(move |s| s.begin_analysis_run(kind.as_str(), started_ns, replace_all))
     }
 
-    fn store_handover(&mut self, run: i64, rows: crate::analysis::result::Handover) -> Result<(), SinkError> {
-        self.run_later(move |s| s.append_handover(run, &rows))
+    fn finish_analysis_run(&mut self, run: i64, finished_ns: i64, result: AnalysisResult) -> Result<(), SinkError> {
+        self.call(move |s| s.finish_analysis_run(run, finished_ns, &result))
+    }
+
+    fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
+        self.call(move |s| s.begin_file(&file, now_ns, force))
+    }
+
+    fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
+        self.call(move |s| s.finish_file(id, counts, now_ns))
+    }
+
+    fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError> {
+        self.call(|s| s.next_auth_attempt_id())
     }
 }
 
@@ -179,14 +193,14 @@ impl Drop for BackgroundStore {
 mod tests {
     use super::*;
     use crate::event::{Direction, Transport};
-    use crate::sinks::sqlite::FileStart;
 
     #[test]
     fn events_and_calls_run_in_order_on_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
-        let mut bg = BackgroundStore::spawn(Store::open(&path).unwrap());
-        let start = bg.call(|s| s.begin_file("h", "f.pcap", 1, "t", 0, false)).unwrap();
+        let mut bg = BackgroundStore::spawn(Store::open(&path).unwrap()).unwrap();
+        let file = CaptureFile { sha256: "h".into(), path: "f.pcap".into(), size: 1, sensor: "t".into() };
+        let start = EventStore::begin_file(&mut bg, file, 0, false).unwrap();
         let FileStart::Ingest { id, .. } = start else { panic!("{start:?}") };
         let raw = b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n".to_vec();
         let fields = SipFields::extract(&sipscope_sip::parse(&raw).unwrap());
@@ -203,12 +217,12 @@ mod tests {
                 origin: Some(crate::event::Origin { file_id: id, packet: i as u64 }),
                 raw: raw.clone(),
             };
-            bg.write(&ev, &fields).unwrap();
+            bg.write(ev, fields.clone()).unwrap();
         }
         // A call sees every event written before it.
         let n = bg.call(|s| s.event_count()).unwrap();
         assert_eq!(n, BATCH as u64 * 3 + 7);
-        bg.call(move |s| s.finish_file(id, 1, 1, 0, 1)).unwrap();
+        EventStore::finish_file(&mut bg, id, FileCounts { packets: 1, messages: 1, skipped: 0 }, 1).unwrap();
         drop(bg);
         let reader = Store::open_read_only(&path).unwrap();
         let status: String = reader.query_row("SELECT status FROM ingested_files", [], |r| r.get(0)).unwrap();

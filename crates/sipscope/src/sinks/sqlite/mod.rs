@@ -9,12 +9,13 @@ mod schema;
 
 pub use background::BackgroundStore;
 pub use read::each_event;
-pub use records::{AuthRow, RecordContext, RegistrationRow};
 
 pub use schema::SCHEMA_VERSION;
 
-use super::{EventSink, SinkError};
+use super::{CaptureFile, EventStore, FileCounts, FileStart, RunKind, Sink, SinkError};
+use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
+use crate::event::record::Record;
 use crate::event::SipEvent;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
@@ -31,22 +32,10 @@ pub struct Store {
     batch: usize,
 }
 
-/// What [`Store::begin_file`] decided for a capture file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileStart {
-    /// The same content was ingested completely before: skip it.
-    AlreadyIngested {
-        /// Its id.
-        id: i64,
-    },
-    /// Ingest it under this id. `replaced` counts events of an earlier, interrupted (or
-    /// `--force`d) run of the same content that were deleted first, so nothing is doubled.
-    Ingest {
-        /// The file's id.
-        id: i64,
-        /// Events deleted from the earlier run.
-        replaced: u64,
-    },
+impl From<rusqlite::Error> for SinkError {
+    fn from(e: rusqlite::Error) -> SinkError {
+        SinkError::Backend { backend: "SQLite store", message: e.to_string() }
+    }
 }
 
 impl Store {
@@ -100,16 +89,9 @@ impl Store {
     }
 
     /// Registers a capture file by its content hash. See [`FileStart`].
-    pub fn begin_file(
-        &mut self,
-        sha256: &str,
-        path: &str,
-        size: u64,
-        sensor: &str,
-        now_ns: i64,
-        force: bool,
-    ) -> Result<FileStart, SinkError> {
-        self.flush()?;
+    pub fn begin_file(&mut self, file: &CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
+        let CaptureFile { sha256, path, size, sensor } = file;
+        self.flush_now()?;
         let tx = self.conn.transaction()?;
         let existing: Option<(i64, String)> = tx
             .query_row("SELECT id, status FROM ingested_files WHERE sha256 = ?1", [sha256], |r| {
@@ -131,7 +113,7 @@ impl Store {
                 tx.execute(
                     "INSERT INTO ingested_files (sha256, path, size, sensor, started_ns, status)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'partial')",
-                    params![sha256, path, size as i64, sensor, now_ns],
+                    params![sha256, path, *size as i64, sensor, now_ns],
                 )?;
                 FileStart::Ingest { id: tx.last_insert_rowid(), replaced: 0 }
             }
@@ -141,15 +123,9 @@ impl Store {
     }
 
     /// Marks a file complete once every packet was read and every event flushed.
-    pub fn finish_file(
-        &mut self,
-        id: i64,
-        packets: u64,
-        messages: u64,
-        skipped: u64,
-        now_ns: i64,
-    ) -> Result<(), SinkError> {
-        self.flush()?;
+    pub fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
+        let FileCounts { packets, messages, skipped } = counts;
+        self.flush_now()?;
         self.conn.execute(
             "UPDATE ingested_files SET status = 'complete', finished_ns = ?2, packets = ?3, messages = ?4, skipped = ?5
              WHERE id = ?1",
@@ -192,10 +168,12 @@ impl Store {
     }
 }
 
-impl EventSink for Store {
-    fn write(&mut self, ev: &SipEvent, f: &SipFields) -> Result<(), SinkError> {
+impl Store {
+    /// Inserts one event into the open batch.
+    pub fn insert_event(&mut self, ev: &SipEvent, f: &SipFields) -> Result<(), SinkError> {
         self.begin()?;
-        let auth = f.auth.clone().unwrap_or_default();
+        let no_auth = crate::event::fields::AuthFields::default();
+        let auth = f.auth.as_ref().unwrap_or(&no_auth);
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO events (ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src,
              tunnel_dst, direction, file_id, packet_no, kind, method, status, reason, request_uri, ruri_user,
@@ -219,7 +197,7 @@ impl EventSink for Store {
             ev.direction.as_str(),
             ev.origin.map(|o| o.file_id),
             ev.origin.map(|o| o.packet as i64),
-            f.kind,
+            f.kind.as_str(),
             f.method,
             f.status,
             f.reason,
@@ -251,13 +229,45 @@ impl EventSink for Store {
         drop(stmt);
         self.written()
     }
+}
+
+impl Sink for Store {
+    fn write(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
+        self.insert_event(&event, &fields)
+    }
+
+    fn record(&mut self, record: Record) -> Result<(), SinkError> {
+        self.insert_record(&record)
+    }
+
+    fn hand_over(&mut self, run: i64, rows: Handover) -> Result<(), SinkError> {
+        self.append_handover(run, &rows)
+    }
 
     fn flush(&mut self) -> Result<(), SinkError> {
         self.flush_now()
     }
+}
 
-    fn store_handover(&mut self, run: i64, rows: crate::analysis::result::Handover) -> Result<(), SinkError> {
-        self.append_handover(run, &rows)
+impl EventStore for Store {
+    fn begin_analysis_run(&mut self, kind: RunKind, started_ns: i64, replace_all: bool) -> Result<i64, SinkError> {
+        Store::begin_analysis_run(self, kind.as_str(), started_ns, replace_all)
+    }
+
+    fn finish_analysis_run(&mut self, run: i64, finished_ns: i64, result: AnalysisResult) -> Result<(), SinkError> {
+        Store::finish_analysis_run(self, run, finished_ns, &result)
+    }
+
+    fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
+        Store::begin_file(self, &file, now_ns, force)
+    }
+
+    fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
+        Store::finish_file(self, id, counts, now_ns)
+    }
+
+    fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError> {
+        Store::next_auth_attempt_id(self)
     }
 }
 
@@ -265,7 +275,7 @@ impl Drop for Store {
     fn drop(&mut self) {
         // Best effort: an error here has nowhere to go, and the file stays 'partial', so the
         // next run replaces its events.
-        let _ = self.flush();
+        let _ = self.flush_now();
     }
 }
 
@@ -289,11 +299,15 @@ mod tests {
         }
     }
 
+    fn file(sha256: &str, path: &str, size: u64, sensor: &str) -> CaptureFile {
+        CaptureFile { sha256: sha256.into(), path: path.into(), size, sensor: sensor.into() }
+    }
+
     fn store_events(store: &mut Store, file_id: i64, n: u64) {
         for p in 1..=n {
             let ev = event(file_id, p);
             let msg = sipscope_sip::parse(&ev.raw).unwrap();
-            store.write(&ev, &SipFields::extract(&msg)).unwrap();
+            store.insert_event(&ev, &SipFields::extract(&msg)).unwrap();
         }
     }
 
@@ -302,21 +316,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let mut store = Store::open(&path).unwrap();
-        let FileStart::Ingest { id, replaced: 0 } = store.begin_file("abc", "a.pcap", 10, "t", 1, false).unwrap()
+        let FileStart::Ingest { id, replaced: 0 } = store.begin_file(&file("abc", "a.pcap", 10, "t"), 1, false).unwrap()
         else {
             panic!("new file must be ingested");
         };
         store_events(&mut store, id, 5);
         // Interrupted: never finished. A re-run deletes the 5 events first.
         assert_eq!(
-            store.begin_file("abc", "a.pcap", 10, "t", 2, false).unwrap(),
+            store.begin_file(&file("abc", "a.pcap", 10, "t"), 2, false).unwrap(),
             FileStart::Ingest { id, replaced: 5 }
         );
         store_events(&mut store, id, 5);
-        store.finish_file(id, 5, 5, 0, 3).unwrap();
+        store.finish_file(id, FileCounts { packets: 5, messages: 5, skipped: 0 }, 3).unwrap();
         assert_eq!(store.event_count().unwrap(), 5);
-        assert_eq!(store.begin_file("abc", "b.pcap", 10, "t", 4, false).unwrap(), FileStart::AlreadyIngested { id });
-        assert_eq!(store.begin_file("abc", "b.pcap", 10, "t", 4, true).unwrap(), FileStart::Ingest { id, replaced: 5 });
+        assert_eq!(store.begin_file(&file("abc", "b.pcap", 10, "t"), 4, false).unwrap(), FileStart::AlreadyIngested { id });
+        assert_eq!(store.begin_file(&file("abc", "b.pcap", 10, "t"), 4, true).unwrap(), FileStart::Ingest { id, replaced: 5 });
         drop(store);
         // Reopening migrates nothing and keeps the data; a reader sees committed rows.
         let store = Store::open(&path).unwrap();
@@ -341,7 +355,7 @@ mod tests {
         let mut store = Store::open(&path).unwrap();
         store.batch = 3;
         store_events(&mut store, 0, 0);
-        let FileStart::Ingest { id, .. } = store.begin_file("f", "f", 1, "t", 0, false).unwrap() else { panic!() };
+        let FileStart::Ingest { id, .. } = store.begin_file(&file("f", "f", 1, "t"), 0, false).unwrap() else { panic!() };
         store_events(&mut store, id, 4);
         let reader = Store::open_read_only(&path).unwrap();
         let seen: i64 = reader.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();

@@ -2,50 +2,28 @@
 //! registrations. Written through the same single writer as events, in order with them.
 
 use super::Store;
+use crate::event::record::{AuthAttemptRecord, Record, RecordContext, RecoveredPassword, RegistrationRecord};
 use crate::sinks::SinkError;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter};
 
-/// Where and when a record was made (shared columns).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordContext {
-    /// Receive time.
-    pub ts_ns: i64,
-    /// Sensor name.
-    pub sensor: String,
-    /// Node name.
-    pub node: Option<String>,
-    /// `udp`, `tcp`, `tls`.
-    pub transport: &'static str,
-    /// Attacker address.
-    pub src: std::net::SocketAddr,
-    /// Honeypot address.
-    pub dst: std::net::SocketAddr,
-    /// Call-ID of the request.
-    pub call_id: Option<String>,
-    /// User-Agent of the request.
-    pub user_agent: Option<String>,
-}
-
 /// The shared leading columns, in table order.
 const CONTEXT_COLUMNS: &str = "ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port";
 
-impl RecordContext {
-    /// Values for [`CONTEXT_COLUMNS`], followed by `rest`.
-    fn values(&self, rest: impl IntoIterator<Item = Value>) -> Vec<Value> {
-        let mut v = vec![
-            Value::Integer(self.ts_ns),
-            Value::Text(self.sensor.clone()),
-            self.node.clone().map_or(Value::Null, Value::Text),
-            Value::Text(self.transport.to_owned()),
-            Value::Text(self.src.ip().to_string()),
-            Value::Integer(self.src.port().into()),
-            Value::Text(self.dst.ip().to_string()),
-            Value::Integer(self.dst.port().into()),
-        ];
-        v.extend(rest);
-        v
-    }
+/// Values for [`CONTEXT_COLUMNS`], followed by `rest`.
+fn context_values(ctx: &RecordContext, rest: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    let mut v = vec![
+        Value::Integer(ctx.ts_ns),
+        Value::Text(ctx.sensor.clone()),
+        ctx.node.clone().map_or(Value::Null, Value::Text),
+        Value::Text(ctx.transport.as_str().to_owned()),
+        Value::Text(ctx.src.ip().to_string()),
+        Value::Integer(ctx.src.port().into()),
+        Value::Text(ctx.dst.ip().to_string()),
+        Value::Integer(ctx.dst.port().into()),
+    ];
+    v.extend(rest);
+    v
 }
 
 fn text(v: &Option<String>) -> Value {
@@ -58,54 +36,26 @@ fn insert_sql(table: &str, columns: &str, count: usize) -> String {
     format!("INSERT INTO {table} ({CONTEXT_COLUMNS}, {columns}) VALUES ({})", marks.join(", "))
 }
 
-/// One row of `auth_attempts`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthRow {
-    /// Row id, chosen by the caller (see [`Store::next_auth_attempt_id`]) so that a later
-    /// recovery can find it.
-    pub id: i64,
-    /// Where and when.
-    pub ctx: RecordContext,
-    /// Method the credentials were for.
-    pub method: String,
-    /// Username as sent.
-    pub username: String,
-    /// Realm, uri, nonce as sent.
-    pub realm: Option<String>,
-    /// Digest uri.
-    pub uri: Option<String>,
-    /// Nonce.
-    pub nonce: Option<String>,
-    /// Outcome name.
-    pub outcome: &'static str,
-    /// The password, when the PBX knows it.
-    pub password: Option<String>,
-}
-
-/// One row of `registrations`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistrationRow {
-    /// Where and when.
-    pub ctx: RecordContext,
-    /// Extension.
-    pub username: String,
-    /// Contact URI.
-    pub contact: String,
-    /// Seconds granted.
-    pub expires: u64,
-}
-
 impl Store {
+    /// Stores a record in order with the events.
+    pub fn insert_record(&mut self, record: &Record) -> Result<(), SinkError> {
+        match record {
+            Record::AuthAttempt(row) => self.insert_auth_attempt(row),
+            Record::Registration(row) => self.insert_registration(row),
+            Record::Recovered(r) => self.set_recovered_password(r),
+        }
+    }
+
     /// The first free `auth_attempts` id.
     pub fn next_auth_attempt_id(&self) -> Result<i64, SinkError> {
         Ok(self.conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM auth_attempts", [], |r| r.get(0))?)
     }
 
     /// Records an authentication attempt.
-    pub fn insert_auth_attempt(&mut self, row: &AuthRow) -> Result<(), SinkError> {
+    pub fn insert_auth_attempt(&mut self, row: &AuthAttemptRecord) -> Result<(), SinkError> {
         self.begin()?;
         let c = &row.ctx;
-        let values = c.values([
+        let values = context_values(c, [
             Value::Integer(row.id),
             Value::Text(row.method.clone()),
             Value::Text(row.username.clone()),
@@ -126,15 +76,10 @@ impl Store {
         self.written()
     }
 
-    /// Stores what password recovery found for attempt `id` (`password` none: not found
-    /// among `tried` candidates).
-    pub fn set_recovered_password(
-        &mut self,
-        id: i64,
-        password: Option<&str>,
-        source: Option<&str>,
-        tried: usize,
-    ) -> Result<(), SinkError> {
+    /// Stores what password recovery found for an attempt (`password` none: not found among
+    /// the candidates tried).
+    pub fn set_recovered_password(&mut self, r: &RecoveredPassword) -> Result<(), SinkError> {
+        let (id, password, source, tried) = (r.attempt_id, r.password.as_deref(), r.source, r.tried);
         self.begin()?;
         self.conn
             .prepare_cached(
@@ -146,10 +91,10 @@ impl Store {
     }
 
     /// Records a registration binding the honeypot accepted (or removed, expires 0).
-    pub fn insert_registration(&mut self, row: &RegistrationRow) -> Result<(), SinkError> {
+    pub fn insert_registration(&mut self, row: &RegistrationRecord) -> Result<(), SinkError> {
         self.begin()?;
         let c = &row.ctx;
-        let values = c.values([
+        let values = context_values(c, [
             Value::Text(row.username.clone()),
             Value::Text(row.contact.clone()),
             Value::Integer(i64::try_from(row.expires).unwrap_or(i64::MAX)),
@@ -173,7 +118,7 @@ mod tests {
             ts_ns: 1,
             sensor: "s".into(),
             node: Some("n1".into()),
-            transport: "udp",
+            transport: crate::event::Transport::Udp,
             src: "192.0.2.1:5061".parse().unwrap(),
             dst: "198.51.100.1:5060".parse().unwrap(),
             call_id: Some("c".into()),
@@ -187,7 +132,7 @@ mod tests {
         let mut store = Store::open(&dir.path().join("s.db")).unwrap();
         let id = store.next_auth_attempt_id().unwrap();
         assert_eq!(id, 1);
-        let row = |id, password: Option<&str>| AuthRow {
+        let row = |id, password: Option<&str>| AuthAttemptRecord {
             id,
             ctx: ctx(),
             method: "REGISTER".into(),
@@ -200,10 +145,13 @@ mod tests {
         };
         store.insert_auth_attempt(&row(1, None)).unwrap();
         store.insert_auth_attempt(&row(2, Some("100"))).unwrap();
-        store.set_recovered_password(1, Some("1234"), Some("pattern"), 17).unwrap();
-        store.set_recovered_password(2, None, None, 0).unwrap();
+        let recovered = |attempt_id, password: Option<&str>, source, tried| {
+            Record::Recovered(RecoveredPassword { attempt_id, password: password.map(str::to_owned), source, tried })
+        };
+        store.insert_record(&recovered(1, Some("1234"), Some("pattern"), 17)).unwrap();
+        store.insert_record(&recovered(2, None, None, 0)).unwrap();
         store
-            .insert_registration(&RegistrationRow {
+            .insert_registration(&RegistrationRecord {
                 ctx: ctx(),
                 username: "100".into(),
                 contact: "sip:100@x".into(),

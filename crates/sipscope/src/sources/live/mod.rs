@@ -1,21 +1,20 @@
-//! Live capture from a network interface (libpcap): frames go through the same pipeline as
-//! capture files (wire decoder → event writer → sink) until a stop is asked for (the flag a
-//! signal handler sets), a packet count or a duration is reached, or the interface fails.
+//! Live capture from a network interface (libpcap): frames go through the same wire decoder and
+//! pipeline as capture files until a stop is asked for (the flag a signal handler sets), a
+//! packet count or a duration is reached, or the interface fails.
 //!
 //! The handle is non-blocking: the loop reads until the ring is empty, then waits on the handle's
 //! descriptor for at most [`WAIT`] (a signal cuts the wait short), so it notices a stop even on a
 //! silent interface. (libpcap's own read timeout does not do that: from 1.10 on, a blocking read
-//! on Linux keeps waiting until a packet comes.) The sink is flushed every [`FLUSH_INTERVAL`] so
-//! readers see events while capturing.
+//! on Linux keeps waiting until a packet comes.) The pipeline is ticked after every read, so the
+//! store is flushed about once a second (`PipelineSettings::tick_every_ns`) and
+//! readers see events while capturing; the analysis engine's finished rows are handed to the
+//! store on the same tick (the pipeline's, so nothing the engine hands over is lost).
 
-use crate::event::fields::SipFields;
-use crate::event::SipEvent;
-use crate::ingest::summary::Summary;
-use crate::ingest::{EventOptions, EventWriter};
-use crate::sinks::{EventSink, SinkError};
+use crate::pipeline::{Arrival, Pipeline};
+use crate::sinks::SinkError;
 use crate::sources::pcap::Frame;
+use crate::sources::summary::CaptureSummary;
 use crate::sources::wire::WireDecoder;
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -25,8 +24,6 @@ pub const SNAPLEN: i32 = 65_535;
 pub const BUFFER_BYTES: i32 = 32 << 20;
 /// How long the loop waits for a packet before it checks its stop conditions again.
 pub const WAIT: Duration = Duration::from_millis(200);
-/// How often the sink is flushed while capturing.
-pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What to capture and when to stop.
 #[derive(Debug, Clone, Default)]
@@ -120,20 +117,6 @@ impl LiveCapture {
     }
 }
 
-/// Lets the capture loop flush the sink while the event writer holds it: both go through a
-/// `RefCell`, and the loop only flushes between frames, never while the writer writes.
-struct Shared<'c, 's, S>(&'c RefCell<&'s mut S>);
-
-impl<S: EventSink> EventSink for Shared<'_, '_, S> {
-    fn write(&mut self, event: &SipEvent, fields: &SipFields) -> Result<(), SinkError> {
-        self.0.borrow_mut().write(event, fields)
-    }
-
-    fn flush(&mut self) -> Result<(), SinkError> {
-        self.0.borrow_mut().flush()
-    }
-}
-
 /// Capture time from a packet header's seconds and microseconds, ns since the Unix epoch.
 /// (Generic because `time_t` and `suseconds_t` differ between platforms.)
 fn ts_ns(secs: impl Into<i64>, usecs: impl Into<i64>) -> i64 {
@@ -141,30 +124,23 @@ fn ts_ns(secs: impl Into<i64>, usecs: impl Into<i64>) -> i64 {
     secs.saturating_mul(1_000_000_000).saturating_add(usecs.saturating_mul(1_000))
 }
 
-/// Captures into `sink` until `stop` is set or a limit of `opts` is reached, then drains the
-/// decoder, flushes the sink and returns what was seen. Events carry no capture file.
+/// Captures into `pipeline` until `stop` is set or a limit of `opts` is reached, then drains
+/// the decoder, finishes the pipeline and returns what was seen. Events carry no capture file.
 ///
 /// A read error (the interface went away) ends the capture as a problem in the summary; only a
-/// sink failure is an error.
-pub fn run<S: EventSink>(
+/// store failure is an error.
+pub fn run(
     mut capture: LiveCapture,
-    sink: &mut S,
-    events: &EventOptions,
+    mut pipeline: Pipeline,
     opts: &LiveOptions,
     stop: &AtomicBool,
-    analysis: Option<&mut crate::analysis::engine::Session>,
-) -> Result<Summary, LiveError> {
+) -> Result<CaptureSummary, LiveError> {
     let started = Instant::now();
-    let mut summary = Summary::default();
-    let sink = RefCell::new(sink);
-    let mut shared = Shared(&sink);
-    let run = analysis.as_ref().map(|a| a.run);
-    let mut writer =
-        EventWriter::new(&mut shared, events, None).with_analyzer(analysis.map(|a| (&mut a.analyzer, a.run)));
+    let mut summary = CaptureSummary::default();
     let mut wire = WireDecoder::new();
-    let mut last_flush = Instant::now();
     let link_type = capture.link_type;
     let mut number = 0u64;
+    pipeline.begin_analysis(crate::time::now_ns())?;
     loop {
         if stop.load(Ordering::Relaxed)
             || opts.count.is_some_and(|n| number >= n)
@@ -182,12 +158,8 @@ pub fn run<S: EventSink>(
                     data: packet.data,
                     orig_len: packet.header.len,
                 };
-                summary.packets += 1;
-                summary.bytes += frame.data.len() as u64;
-                if (frame.data.len() as u64) < u64::from(frame.orig_len) {
-                    summary.snaplen_cut += 1;
-                }
-                wire.push_frame(&frame, &mut summary, &mut |s, m| writer.accept(s, m));
+                summary.frame(&frame);
+                wire.push_frame(&frame, &mut summary, &mut |_, m| pipeline.accept(Arrival::from(m)));
             }
             // Non-blocking: nothing is waiting.
             Err(pcap::Error::TimeoutExpired) => {
@@ -199,28 +171,19 @@ pub fn run<S: EventSink>(
                 break;
             }
         }
-        if writer.failed() {
+        if pipeline.failed() {
             break;
         }
-        if last_flush.elapsed() >= FLUSH_INTERVAL {
-            // Closed flows go to the store as they close: memory stays bounded however long
-            // the capture runs.
-            if let (Some(run), Some(analyzer)) = (run, writer.analyzer()) {
-                let rows = analyzer.hand_over();
-                if !rows.is_empty() {
-                    sink.borrow_mut().store_handover(run, rows)?;
-                }
-            }
-            sink.borrow_mut().flush()?;
-            last_flush = Instant::now();
-        }
+        // Closed flows and ended hours go to the store as they finish: memory stays bounded
+        // however long the capture runs.
+        pipeline.tick(crate::time::now_ns())?;
     }
-    wire.finish(&mut summary, &mut |s, m| writer.accept(s, m));
+    wire.finish(&mut summary, &mut |_, m| pipeline.accept(Arrival::from(m)));
     if let Ok(stats) = capture.cap.stats() {
         summary.kernel_dropped = u64::from(stats.dropped);
         summary.interface_dropped = u64::from(stats.if_dropped);
     }
-    writer.finish()?;
+    summary.absorb(&pipeline.finish(crate::time::now_ns())?.counters);
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
 }

@@ -3,14 +3,14 @@
 //! decision whether a payload is SIP at all (by its start line, on any port).
 
 use crate::event::Transport;
-use crate::ingest::summary::Summary;
+use crate::sources::summary::CaptureSummary;
 use crate::sources::pcap::Frame;
 use sipscope_packet::{
     decode, decode_ip_payload, Decoded, DefragLimits, Defragmenter, LinkType, StreamId, StreamKey, TcpLimits,
     TcpReassembler, Transport as Wire,
 };
 use sipscope_sip::framing::{frame, Frame as SipFrame, FrameLimits};
-use sipscope_sip::start_line::{parse_start_line, StartLine};
+use crate::event::wire::looks_like_sip;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -34,23 +34,24 @@ pub struct WireMessage<'a> {
     pub packet: u64,
     /// The message bytes.
     pub bytes: &'a [u8],
-    /// Datagram or stream framing, for the parser.
-    pub framing: sipscope_sip::Transport,
 }
 
-/// The start line of `payload`, when its first line (after CRLF keep-alives, within 1 KiB)
-/// is a SIP request or status line.
-pub fn start_line(payload: &[u8]) -> Option<StartLine<'_>> {
-    let start = payload.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(payload.len());
-    let rest = &payload[start..];
-    let window = &rest[..rest.len().min(1024)];
-    let end = memchr::memchr2(b'\r', b'\n', window).unwrap_or(window.len());
-    parse_start_line(&rest[..end], &mut |_| {})
-}
-
-/// True when the first line of `payload` is a SIP request or status line.
-pub fn looks_like_sip(payload: &[u8]) -> bool {
-    start_line(payload).is_some()
+impl<'a> From<WireMessage<'a>> for crate::pipeline::Arrival<'a> {
+    /// A message read off the wire: direction unknown (a passive capture cannot tell), node
+    /// looked up by the pipeline.
+    fn from(m: WireMessage<'a>) -> Self {
+        crate::pipeline::Arrival {
+            ts_ns: m.ts_ns,
+            transport: m.transport,
+            src: m.src,
+            dst: m.dst,
+            tunnel: m.tunnel,
+            direction: crate::event::Direction::Unknown,
+            packet: Some(m.packet),
+            node: crate::pipeline::NodeOf::Lookup,
+            bytes: m.bytes,
+        }
+    }
 }
 
 /// Per-stream state the decoder keeps beside the reassembler.
@@ -74,7 +75,6 @@ fn stream_message<'b>(key: StreamKey, info: &StreamInfo, bytes: &'b [u8]) -> Wir
         tunnel: info.tunnel,
         packet: info.last_packet,
         bytes,
-        framing: sipscope_sip::Transport::Stream,
     }
 }
 
@@ -113,8 +113,8 @@ impl WireDecoder {
     pub fn push_frame(
         &mut self,
         frame: &Frame<'_>,
-        summary: &mut Summary,
-        emit: &mut impl FnMut(&mut Summary, WireMessage<'_>),
+        summary: &mut CaptureSummary,
+        emit: &mut impl FnMut(&mut CaptureSummary, WireMessage<'_>),
     ) {
         let Some(link) = LinkType::from_pcap(frame.link_type) else {
             *summary.undecodable.entry(format!("link_type_{}", frame.link_type)).or_default() += 1;
@@ -130,8 +130,8 @@ impl WireDecoder {
         &mut self,
         decoded: Decoded<'_>,
         frame: &Frame<'_>,
-        summary: &mut Summary,
-        emit: &mut impl FnMut(&mut Summary, WireMessage<'_>),
+        summary: &mut CaptureSummary,
+        emit: &mut impl FnMut(&mut CaptureSummary, WireMessage<'_>),
     ) {
         let tunnel = decoded.encap.tunnel.map(|t| (t.src, t.dst));
         let ip = decoded.ip;
@@ -146,7 +146,6 @@ impl WireDecoder {
                         tunnel,
                         packet: frame.number,
                         bytes: udp.payload,
-                        framing: sipscope_sip::Transport::Datagram,
                     };
                     emit(summary, message);
                 } else if SIP_PORTS.contains(&udp.sport) || SIP_PORTS.contains(&udp.dport) {
@@ -203,8 +202,8 @@ impl WireDecoder {
     fn drain_stream(
         &mut self,
         id: StreamId,
-        summary: &mut Summary,
-        emit: &mut impl FnMut(&mut Summary, WireMessage<'_>),
+        summary: &mut CaptureSummary,
+        emit: &mut impl FnMut(&mut CaptureSummary, WireMessage<'_>),
     ) {
         let Some(info) = self.streams.get(&id).copied() else { return };
         loop {
@@ -236,7 +235,7 @@ impl WireDecoder {
         }
     }
 
-    fn mark_not_sip(&mut self, id: StreamId, summary: &mut Summary) {
+    fn mark_not_sip(&mut self, id: StreamId, summary: &mut CaptureSummary) {
         let Some(key) = self.tcp.key(id) else { return };
         if let Some(info) = self.streams.get_mut(&id) {
             if !info.not_sip {
@@ -255,8 +254,8 @@ impl WireDecoder {
     fn close_stream(
         &mut self,
         id: StreamId,
-        summary: &mut Summary,
-        emit: &mut impl FnMut(&mut Summary, WireMessage<'_>),
+        summary: &mut CaptureSummary,
+        emit: &mut impl FnMut(&mut CaptureSummary, WireMessage<'_>),
     ) {
         let info = self.streams.remove(&id);
         let key = self.tcp.key(id);
@@ -268,7 +267,7 @@ impl WireDecoder {
     }
 
     /// Flushes what is still buffered at the end of a capture.
-    pub fn finish(&mut self, summary: &mut Summary, emit: &mut impl FnMut(&mut Summary, WireMessage<'_>)) {
+    pub fn finish(&mut self, summary: &mut CaptureSummary, emit: &mut impl FnMut(&mut CaptureSummary, WireMessage<'_>)) {
         self.defrag.expire(i64::MAX);
         // One decoder per capture: its counters are this capture's.
         let stats = self.defrag.stats();

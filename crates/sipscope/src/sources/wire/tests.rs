@@ -24,11 +24,11 @@ fn tcp_frame(seq: u32, flags: TcpFlags, payload: &[u8]) -> Vec<u8> {
 /// (message bytes, tunnel, transport)
 type Got = (Vec<u8>, Option<(IpAddr, IpAddr)>, Transport);
 
-fn run(frames: &[Vec<u8>]) -> (Vec<Got>, Summary) {
+fn run(frames: &[Vec<u8>]) -> (Vec<Got>, CaptureSummary) {
     let mut decoder = WireDecoder::new();
-    let mut summary = Summary::default();
+    let mut summary = CaptureSummary::default();
     let mut out = Vec::new();
-    let mut emit = |_: &mut Summary, m: WireMessage<'_>| out.push((m.bytes.to_vec(), m.tunnel, m.transport));
+    let mut emit = |_: &mut CaptureSummary, m: WireMessage<'_>| out.push((m.bytes.to_vec(), m.tunnel, m.transport));
     for (i, data) in frames.iter().enumerate() {
         let frame = Frame { number: i as u64 + 1, ts_ns: i as i64, link_type: 1, data, orig_len: data.len() as u32 };
         decoder.push_frame(&frame, &mut summary, &mut emit);

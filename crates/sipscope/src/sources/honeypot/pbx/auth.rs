@@ -3,7 +3,7 @@
 
 use super::nonces::{NonceCheck, Nonces};
 use crate::event::fields::lossless_text;
-use crate::honeypot::config::Extension;
+use crate::sources::honeypot::config::Extension;
 use sipscope_sip::digest::{PreparedCredentials, VerifyError};
 use sipscope_sip::Message;
 use std::collections::HashMap;

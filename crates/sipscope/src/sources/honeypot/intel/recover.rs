@@ -6,7 +6,7 @@
 //! so a repeated (user, realm) pays one MD5 per candidate instead of two.
 
 use super::candidates::{user_patterns, StaticList, PATTERN};
-use super::{IntelJob, Recovery};
+use super::{IntelJob, RecoveredPassword};
 use crate::event::fields::lossless_text;
 use md5::{Digest, Md5};
 use std::collections::HashSet;
@@ -33,7 +33,7 @@ impl Recoverer {
     }
 
     /// Tests the job's candidates in order, until the first match or `max_candidates`.
-    pub fn recover(&mut self, job: &IntelJob) -> Recovery {
+    pub fn recover(&mut self, job: &IntelJob) -> RecoveredPassword {
         let own = user_patterns(&job.username, &job.realm);
         let skip: HashSet<&[u8]> = own.iter().map(Vec::as_slice).collect();
         let statics = self.list.iter().filter(|(c, _)| !skip.contains(c));
@@ -79,7 +79,7 @@ impl Recoverer {
             }
             found
         };
-        Recovery {
+        RecoveredPassword {
             attempt_id: job.attempt_id,
             password: found.map(|(c, _)| lossless_text(c)),
             source: found.map(|(_, s)| s),

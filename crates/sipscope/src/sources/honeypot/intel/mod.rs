@@ -6,7 +6,7 @@
 //! tests candidate passwords against the digest, at most `max_candidates` per attempt, in the
 //! order described in [`candidates`] (patterns from the username and realm first, because
 //! crackers try those first; then digit patterns, the built-in list, numbers, the wordlist),
-//! and reports a [`Recovery`] for every attempt through the caller's callback.
+//! and reports a [`RecoveredPassword`] for every attempt through the caller's callback.
 //!
 //! Cost: two or three MD5 per candidate; for a (username, realm) seen recently, one (see
 //! [`recover`]).
@@ -18,7 +18,7 @@ pub mod recover;
 mod tests;
 
 use crate::event::fields::lossless_text;
-use crate::honeypot::config::IntelConfig;
+use crate::sources::honeypot::config::IntelConfig;
 use recover::Recoverer;
 use sipscope_sip::digest::{Credentials, PreparedCredentials, VerifyError};
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 /// One failed attempt to recover.
 #[derive(Debug, Clone)]
 pub struct IntelJob {
-    /// The attempt's id in the store, copied to the [`Recovery`].
+    /// The attempt's id in the store, copied to the [`RecoveredPassword`].
     pub attempt_id: i64,
     /// The credentials' `username` exactly as the credentials carry it, as lossless text
     /// ([`lossless_text`]: invalid UTF-8 as `\xNN`), which is what the PBX records.
@@ -50,18 +50,7 @@ impl IntelJob {
     }
 }
 
-/// What one job found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recovery {
-    /// The attempt's id.
-    pub attempt_id: i64,
-    /// The password the attempt tried, if a candidate matched (non-UTF-8 bytes as `\xNN`).
-    pub password: Option<String>,
-    /// Where the match came from: `pattern`, `builtin` or `wordlist`.
-    pub source: Option<&'static str>,
-    /// Candidates tested, the match included.
-    pub tried: usize,
-}
+pub use crate::event::record::RecoveredPassword;
 
 /// Why password intelligence could not start.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +86,7 @@ impl Intel {
     /// `config.queue` jobs wait at most; with 0, a job is taken only while the worker is idle.
     pub fn spawn(
         config: &IntelConfig,
-        mut on_result: impl FnMut(Recovery) + Send + 'static,
+        mut on_result: impl FnMut(RecoveredPassword) + Send + 'static,
     ) -> Result<Intel, IntelError> {
         let list = candidates::StaticList::load(config.wordlist.as_deref(), config.max_candidates)
             .map_err(|source| IntelError::Wordlist { path: config.wordlist.clone().unwrap_or_default(), source })?;

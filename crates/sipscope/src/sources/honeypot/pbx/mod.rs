@@ -9,7 +9,7 @@ mod reply;
 pub mod state;
 
 pub use auth::{AuthAttempt, AuthOutcome, Verdict};
-pub use reply::{compacted, iso_time};
+pub use reply::compacted;
 pub use state::Binding;
 
 use super::config::Extension;

@@ -1,4 +1,4 @@
-//! What an ingest run saw, for the closing summary (text or JSON) and the exit code.
+//! What a capture run (files or live) saw, for the closing summary (text or JSON) and the exit code.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ pub const MAX_LISTED_PROBLEMS: usize = 100;
 
 /// Counters of one run over all its files.
 #[derive(Debug, Default, Clone, Serialize)]
-pub struct Summary {
+pub struct CaptureSummary {
     /// Files read to the end.
     pub files: u64,
     /// Files skipped because the same content was ingested before.
@@ -70,7 +70,7 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-impl Summary {
+impl CaptureSummary {
     /// Records a damage report.
     pub fn problem(&mut self, text: String) {
         self.problems += 1;
@@ -79,17 +79,27 @@ impl Summary {
         }
     }
 
-    /// Counts one SIP message.
-    pub fn sip(&mut self, method: Option<&str>, status: Option<u32>, violates: bool) {
-        self.sip_messages += 1;
-        self.sip_with_violations += u64::from(violates);
-        match (method, status) {
-            (Some(m), _) => *self.methods.entry(m.to_owned()).or_default() += 1,
-            (None, Some(code)) => {
-                let class = if (100..700).contains(&code) { format!("{}xx", code / 100) } else { "other".into() };
-                *self.status_classes.entry(class).or_default() += 1;
-            }
-            (None, None) => *self.status_classes.entry("other".into()).or_default() += 1,
+    /// Adds what the pipeline counted (messages, methods, classes, events) to the capture's
+    /// own counters (frames, files, damage).
+    pub fn absorb(&mut self, c: &crate::pipeline::Counters) {
+        self.sip_messages += c.sip_messages;
+        self.sip_with_violations += c.sip_with_violations;
+        for (m, n) in &c.methods {
+            *self.methods.entry(m.clone()).or_default() += n;
+        }
+        for (class, n) in &c.status_classes {
+            *self.status_classes.entry(class.clone()).or_default() += n;
+        }
+        self.non_sip_packets += c.non_sip;
+        self.events_stored += c.events_stored;
+    }
+
+    /// Counts one frame read.
+    pub fn frame(&mut self, frame: &crate::sources::pcap::Frame<'_>) {
+        self.packets += 1;
+        self.bytes += frame.data.len() as u64;
+        if (frame.data.len() as u64) < u64::from(frame.orig_len) {
+            self.snaplen_cut += 1;
         }
     }
 
@@ -165,11 +175,13 @@ mod tests {
 
     #[test]
     fn counts_and_text() {
-        let mut s = Summary::default();
-        s.sip(Some("OPTIONS"), None, false);
-        s.sip(Some("OPTIONS"), None, true);
-        s.sip(None, Some(404), false);
-        s.sip(None, Some(4_294_967), false);
+        let mut c = crate::pipeline::Counters::default();
+        c.sip(Some("OPTIONS"), None, false);
+        c.sip(Some("OPTIONS"), None, true);
+        c.sip(None, Some(404), false);
+        c.sip(None, Some(4_294_967), false);
+        let mut s = CaptureSummary::default();
+        s.absorb(&c);
         for i in 0..(MAX_LISTED_PROBLEMS + 3) {
             s.problem(format!("p{i}"));
         }

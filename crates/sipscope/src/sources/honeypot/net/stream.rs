@@ -2,9 +2,10 @@
 //! when idle. Messages are framed by Content-Length (RFC 3261 §18.3); whatever cannot be
 //! framed, is too large, or is left over when the peer closes is still recorded.
 
-use super::{now_ns, Stop};
+use super::Stop;
+use crate::time::now_ns;
 use crate::event::Transport;
-use crate::honeypot::core::{Core, Packet};
+use crate::sources::honeypot::core::{Core, Packet};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use sipscope_sip::framing::{frame, Frame, FrameLimits};
 use std::collections::HashMap;

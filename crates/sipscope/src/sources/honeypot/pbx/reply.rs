@@ -97,58 +97,9 @@ pub fn compacted(answer: &[u8]) -> Vec<Vec<u8>> {
     forms
 }
 
-/// `Mon, 30 Nov 2026 05:51:46 GMT` (RFC 3261 §20.17, RFC 1123 form) for a Unix time.
-pub fn http_date(now_ns: i64) -> String {
-    let secs = now_ns.div_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        d,
-        MONTHS[(m - 1) as usize],
-        y,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// `2026-11-30T05:51:46Z` for a Unix time (the human log).
-pub fn iso_time(now_ns: i64) -> String {
-    let secs = now_ns.div_euclid(1_000_000_000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_rfc_1123() {
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(1_796_017_906 * 1_000_000_000), "Mon, 30 Nov 2026 05:51:46 GMT");
-        assert_eq!(http_date(951_782_400 * 1_000_000_000), "Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(iso_time(1_796_017_906 * 1_000_000_000), "2026-11-30T05:51:46Z");
-    }
 
     #[test]
     fn compacted_answers_drop_capabilities_then_server_and_stay_valid() {

@@ -64,26 +64,6 @@ impl HumanLog {
     }
 }
 
-/// Escapes text for a terminal: control characters (C0, DEL, C1) and backslashes become
-/// `\xNN` / `\u{…}` / `\\`, and the result is cut at `max` characters.
-pub fn escape(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max) + 2);
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (0x80..0xa0).contains(&(c as u32)) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,12 +79,6 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
-    }
-
-    #[test]
-    fn terminal_escapes_never_get_through() {
-        assert_eq!(escape("a\x1b[31mb\u{9b}c\\\"", 100), "a\\x1b[31mb\\u{9b}c\\\\\\\"");
-        assert_eq!(escape("abcdef", 3), "abc…");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Recovery against the real tools' credentials (crates/sip/tests/fixtures/tools): their
+//! Password recovery against the real tools' credentials (crates/sip/tests/fixtures/tools): their
 //! responses were computed for another PBX's nonces, but they are still valid digests of the
 //! passwords the tools guessed.
 
@@ -40,7 +40,7 @@ fn recoverer(max_candidates: usize, wordlist: Option<&std::path::Path>) -> Recov
     Recoverer::new(StaticList::load(wordlist, max_candidates).unwrap(), max_candidates)
 }
 
-fn found(r: &Recovery) -> (Option<&str>, Option<&str>) {
+fn found(r: &RecoveredPassword) -> (Option<&str>, Option<&str>) {
     (r.password.as_deref(), r.source)
 }
 
@@ -185,15 +185,15 @@ fn escaped_username_is_checked_both_ways() {
 struct SlowConsumer {
     entered: std::sync::mpsc::Receiver<i64>,
     release: std::sync::mpsc::Sender<()>,
-    results: Arc<Mutex<Vec<Recovery>>>,
+    results: Arc<Mutex<Vec<RecoveredPassword>>>,
 }
 
-fn slow_consumer() -> (impl FnMut(Recovery) + Send + 'static, SlowConsumer) {
+fn slow_consumer() -> (impl FnMut(RecoveredPassword) + Send + 'static, SlowConsumer) {
     let (entered_tx, entered) = channel();
     let (release, release_rx) = channel::<()>();
     let results = Arc::new(Mutex::new(Vec::new()));
     let sink = results.clone();
-    let on_result = move |r: Recovery| {
+    let on_result = move |r: RecoveredPassword| {
         let _ = entered_tx.send(r.attempt_id);
         let _ = release_rx.recv();
         sink.lock().unwrap().push(r);

@@ -3,9 +3,10 @@
 //! serves every node address routed, tunnelled (GRE) or DNATed to the host, and each event
 //! carries the address it really hit.
 
-use super::{now_ns, Stop};
+use super::Stop;
+use crate::time::now_ns;
 use crate::event::Transport;
-use crate::honeypot::core::{Core, Packet};
+use crate::sources::honeypot::core::{Core, Packet};
 use nix::sys::socket::{self, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{IoSlice, IoSliceMut};

@@ -3,7 +3,7 @@
 //! recomputes them for ours exactly as the tool does (same fields, same hash form).
 
 use super::*;
-use crate::honeypot::config::Extension;
+use crate::sources::honeypot::config::Extension;
 use sipscope_sip::digest::{self as compute, Credentials};
 use sipscope_sip::HeaderName;
 

@@ -2,7 +2,7 @@
 //! generated on first start and kept for the next (so a scanner sees the same certificate
 //! across restarts, as it would on a real PBX).
 
-use crate::honeypot::config::TlsConfig;
+use crate::sources::honeypot::config::TlsConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};

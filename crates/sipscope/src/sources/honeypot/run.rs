@@ -11,15 +11,15 @@ use super::net::{tls, Stop};
 use super::pbx::Pbx;
 use super::profile::{Profile, Reply};
 use crate::nodes::Nodes;
+use crate::pipeline::{Pipeline, PipelineSettings, Unparsed};
+use crate::sinks::jsonl::JsonLines;
 use crate::sinks::sqlite::{BackgroundStore, Store};
+use crate::sinks::{RunKind, Sink};
 use rand::Rng;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How often events are committed while running, so readers see them and a crash loses little.
-const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
 /// What a run did, printed at exit.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -115,11 +115,22 @@ pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, H
         Some(path) => Nodes::load(path)?,
         None => Nodes::default(),
     };
-    let store = BackgroundStore::spawn(Store::open(&config.store)?);
+    let store = BackgroundStore::spawn(Store::open(&config.store)?)?;
+    let mut extra: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(path) = &config.jsonl {
+        extra.push(Box::new(JsonLines::open(path)?));
+    }
+    // Everything received is kept (unparseable bytes too), every message becomes an event.
+    let mut settings = PipelineSettings::new(sensor.clone(), nodes.clone(), RunKind::Honeypot);
+    settings.unparsed = Unparsed::Keep;
+    if !config.analysis {
+        settings.analysis = None;
+    }
+    let pipeline = Pipeline::new(settings, Box::new(store), extra);
     let human =
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
     let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random());
-    Ok(Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, store, human })?))
+    Ok(Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, pipeline, human })?))
 }
 
 /// Switches to `user` when running as root; files already open stay usable.
@@ -180,15 +191,11 @@ pub fn serve(config: &HoneypotConfig, bound: Bound, core: Arc<Core>, stop: Stop)
             Box::new(move || listener.serve(core, stop, settings)),
         )?);
     }
-    let mut last_commit = std::time::Instant::now();
+    // The pipeline commits and hands the analysis over about once a second (it paces itself);
+    // its errors are logged there.
     while !stop.is_set() {
         std::thread::sleep(Duration::from_millis(100));
-        if last_commit.elapsed() >= COMMIT_EVERY {
-            last_commit = std::time::Instant::now();
-            if let Err(e) = core.flush() {
-                tracing::error!("committing events: {e}");
-            }
-        }
+        let _ = core.tick(crate::time::now_ns());
     }
     for t in threads {
         let _ = t.join();

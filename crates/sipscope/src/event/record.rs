@@ -1,0 +1,88 @@
+//! Records besides events: what a source learns about an exchange that is not a message of its
+//! own (an authentication attempt and its outcome, a registration binding, a password that
+//! recovery found later). They travel the pipeline to the sinks like events, in order with them.
+
+use super::Transport;
+use std::net::SocketAddr;
+
+/// Where and when a record was made (the columns every record shares).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordContext {
+    /// Receive time, ns.
+    pub ts_ns: i64,
+    /// Sensor name.
+    pub sensor: String,
+    /// Node name.
+    pub node: Option<String>,
+    /// How the request came.
+    pub transport: Transport,
+    /// Attacker address.
+    pub src: SocketAddr,
+    /// Sensor address.
+    pub dst: SocketAddr,
+    /// Call-ID of the request.
+    pub call_id: Option<String>,
+    /// User-Agent of the request.
+    pub user_agent: Option<String>,
+}
+
+/// One authentication attempt (`auth_attempts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthAttemptRecord {
+    /// Id chosen by the source (from the store's first free id) so that a later recovery can
+    /// name it.
+    pub id: i64,
+    /// Where and when.
+    pub ctx: RecordContext,
+    /// Method the credentials were for.
+    pub method: String,
+    /// Username as sent.
+    pub username: String,
+    /// Realm as sent.
+    pub realm: Option<String>,
+    /// Digest uri.
+    pub uri: Option<String>,
+    /// Nonce.
+    pub nonce: Option<String>,
+    /// Outcome name (`accepted`, `wrong_password` …).
+    pub outcome: &'static str,
+    /// The password, when the sensor knows it (the extension's own).
+    pub password: Option<String>,
+}
+
+/// One registration binding accepted, or removed with expires 0 (`registrations`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationRecord {
+    /// Where and when.
+    pub ctx: RecordContext,
+    /// Extension.
+    pub username: String,
+    /// Contact URI.
+    pub contact: String,
+    /// Seconds granted.
+    pub expires: u64,
+}
+
+/// What password recovery found for an earlier attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredPassword {
+    /// The attempt's id.
+    pub attempt_id: i64,
+    /// The password; none when no candidate matched.
+    pub password: Option<String>,
+    /// Which candidate generator found it.
+    pub source: Option<&'static str>,
+    /// Candidates tried.
+    pub tried: usize,
+}
+
+/// A record on its way to the sinks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// An authentication attempt.
+    AuthAttempt(AuthAttemptRecord),
+    /// A registration binding.
+    Registration(RegistrationRecord),
+    /// A recovered (or unrecoverable) password of an earlier attempt.
+    Recovered(RecoveredPassword),
+}

@@ -1,0 +1,410 @@
+//! The one way from a source to the sinks. Every source — capture files, live capture, the
+//! honeypot, `analyze` replaying the store — hands the pipeline messages with their metadata
+//! ([`Arrival`]) and nothing else. The pipeline
+//! - parses what the source has not parsed, counts every message ([`Counters`]),
+//! - decides which messages become events (`--events all|none|sample:N`), builds the event and
+//!   extracts its fields once,
+//! - feeds the analysis engine and owns its run (begun once, handed over whenever the engine's
+//!   tables fill and on every [`Pipeline::tick`], finished at the end: see [`session`]),
+//! - and fans events, records and hand-overs out to its store and extra sinks.
+//!
+//! It reads no clock: times come with the messages, and the periodic work is driven by
+//! [`Pipeline::tick`] with a time the caller passes in, so the whole path is tested with a
+//! simulated clock (`tests.rs`).
+
+mod counters;
+mod session;
+#[cfg(test)]
+mod tests;
+
+pub use counters::Counters;
+
+use crate::analysis::engine::{AnalysisConfig, Seen};
+use crate::event::fields::{lossless_text, SipFields};
+use crate::event::record::Record;
+use crate::event::{Direction, Origin, SipEvent, Transport};
+use crate::nodes::Nodes;
+use crate::sinks::{CaptureFile, EventStore, FileCounts, FileStart, RunKind, Sink, SinkError};
+use session::AnalysisSession;
+use sipscope_sip::{Message, StartLine};
+use std::net::IpAddr;
+
+/// Which messages become events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsMode {
+    /// Every message becomes an event.
+    All,
+    /// No events: counts and analysis only.
+    None,
+    /// One message in N.
+    Sample(u64),
+}
+
+impl std::str::FromStr for EventsMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(EventsMode::All),
+            "none" => Ok(EventsMode::None),
+            _ => match s.strip_prefix("sample:").map(str::parse::<u64>) {
+                Some(Ok(n)) if n > 0 => Ok(EventsMode::Sample(n)),
+                _ => Err(format!("expected all, none or sample:N (N > 0), not {s:?}")),
+            },
+        }
+    }
+}
+
+/// What becomes of bytes that do not parse as SIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unparsed {
+    /// Counted as non-SIP and dropped (captures: the wire decoder already decided by the start
+    /// line, and what still fails is not a message).
+    Count,
+    /// Analysed and stored as `invalid` or `keepalive` (the honeypot keeps everything it
+    /// received; a replay of the store sees what was stored).
+    Keep,
+}
+
+/// The node a message belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeOf<'a> {
+    /// Looked up in the nodes file by tunnel endpoint or by the sensor-side address (the
+    /// destination, or the source of what the sensor sent).
+    Lookup,
+    /// Already known (a replayed event keeps its stored node).
+    Known(Option<&'a str>),
+}
+
+/// One message (or bytes that claim to be one) as a source hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival<'a> {
+    /// Capture or receive time, ns.
+    pub ts_ns: i64,
+    /// How it travelled.
+    pub transport: Transport,
+    /// Source address and port.
+    pub src: (IpAddr, u16),
+    /// Destination address and port.
+    pub dst: (IpAddr, u16),
+    /// Outer tunnel endpoints.
+    pub tunnel: Option<(IpAddr, IpAddr)>,
+    /// Received, sent, or unknown (passive capture).
+    pub direction: Direction,
+    /// The packet number in the current capture file, when read from one.
+    pub packet: Option<u64>,
+    /// Its node.
+    pub node: NodeOf<'a>,
+    /// The bytes.
+    pub bytes: &'a [u8],
+}
+
+/// How a pipeline runs.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// Sensor name stored with every event.
+    pub sensor: String,
+    /// Node lookup.
+    pub nodes: Nodes,
+    /// Which messages become events.
+    pub events: EventsMode,
+    /// What becomes of bytes that do not parse.
+    pub unparsed: Unparsed,
+    /// The analysis engine's settings, when it runs.
+    pub analysis: Option<AnalysisConfig>,
+    /// What the analysis run is for, and whether it replaces every earlier run.
+    pub run: (RunKind, bool),
+    /// Minimum time between two hand-overs and flushes driven by [`Pipeline::tick`], ns.
+    /// Default 1 s: readers see events within a second and a crash loses at most that.
+    pub tick_every_ns: i64,
+}
+
+impl PipelineSettings {
+    /// Settings with the defaults: every event, unparseable bytes counted, analysis on.
+    pub fn new(sensor: String, nodes: Nodes, run: RunKind) -> PipelineSettings {
+        PipelineSettings {
+            sensor,
+            nodes,
+            events: EventsMode::All,
+            unparsed: Unparsed::Count,
+            analysis: Some(AnalysisConfig::default()),
+            run: (run, false),
+            tick_every_ns: crate::time::SECOND_NS,
+        }
+    }
+}
+
+/// What a finished pipeline reports.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Messages counted.
+    pub counters: Counters,
+    /// The analysis run's summary, when the engine ran.
+    pub analysis: Option<crate::analysis::summary::Summary>,
+}
+
+/// The pipeline: one store, extra sinks, the analysis session and the counters.
+pub struct Pipeline {
+    settings: PipelineSettings,
+    out: Outputs,
+}
+
+/// Everything the pipeline changes per message (apart from the settings, so that a node name
+/// borrowed from the settings can travel with the message).
+struct Outputs {
+    store: Box<dyn EventStore>,
+    extra: Vec<Box<dyn Sink>>,
+    session: AnalysisSession,
+    counters: Counters,
+    file_id: Option<i64>,
+    /// Messages seen, for sampling.
+    seen: u64,
+    /// The store's first error: nothing more is written after it.
+    error: Option<SinkError>,
+    last_tick_ns: Option<i64>,
+}
+
+impl Pipeline {
+    /// A pipeline writing to `store` and copying events to `extra` sinks.
+    pub fn new(settings: PipelineSettings, store: Box<dyn EventStore>, extra: Vec<Box<dyn Sink>>) -> Pipeline {
+        let session = AnalysisSession::new(settings.analysis.clone(), settings.run);
+        let out = Outputs {
+            store,
+            extra,
+            session,
+            counters: Counters::default(),
+            file_id: None,
+            seen: 0,
+            error: None,
+            last_tick_ns: None,
+        };
+        Pipeline { settings, out }
+    }
+
+    /// What was counted so far.
+    pub fn counters(&self) -> &Counters {
+        &self.out.counters
+    }
+
+    /// True once the store has failed: sources should stop reading.
+    pub fn failed(&self) -> bool {
+        self.out.error.is_some()
+    }
+
+    /// Opens the analysis run (when analysis is on and no run is open yet).
+    pub fn begin_analysis(&mut self, started_ns: i64) -> Result<(), SinkError> {
+        self.out.session.begin(self.out.store.as_mut(), started_ns)
+    }
+
+    /// Registers a capture file; events accepted until [`Pipeline::finish_file`] belong to it.
+    pub fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
+        self.out.take_error()?;
+        let start = self.out.store.begin_file(file, now_ns, force)?;
+        if let FileStart::Ingest { id, .. } = start {
+            self.begin_analysis(now_ns)?;
+            self.out.file_id = Some(id);
+        }
+        Ok(start)
+    }
+
+    /// Marks the current file complete (after every event of it is durable) and hands the
+    /// engine's closed flows to the store.
+    pub fn finish_file(&mut self, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
+        self.out.take_error()?;
+        let Some(id) = self.out.file_id.take() else { return Ok(()) };
+        self.out.flush_extra();
+        self.out.store.finish_file(id, counts, now_ns)?;
+        self.out.session.hand_over(self.out.store.as_mut())
+    }
+
+    /// Forgets the current file without marking it complete (it could not be read to the end:
+    /// its events stay, and the next run of the same content replaces them).
+    pub fn abandon_file(&mut self) {
+        self.out.file_id = None;
+    }
+
+    /// The first free id of an authentication attempt (records name their attempt by it).
+    pub fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError> {
+        self.out.store.next_auth_attempt_id()
+    }
+
+    /// Takes one message; parses it first.
+    pub fn accept(&mut self, a: Arrival<'_>) {
+        if self.out.error.is_some() {
+            return;
+        }
+        if self.settings.events == EventsMode::None && !self.out.session.enabled() {
+            // Counts only: the start line says everything the counters need, and a telescope
+            // archive is read ten times faster without the full parse.
+            self.out.count_start_line(a.bytes);
+            return;
+        }
+        if crate::event::fields::is_blank(a.bytes) {
+            return self.accept_parsed(a, None);
+        }
+        match Message::parse_with(a.bytes, a.transport.framing(), sipscope_sip::Limits::default()) {
+            Ok(msg) => self.accept_parsed(a, Some(&msg)),
+            Err(_) => self.accept_parsed(a, None),
+        }
+    }
+
+    /// Takes one message the source already parsed (`None`: it does not parse, or is blank).
+    pub fn accept_parsed(&mut self, a: Arrival<'_>, msg: Option<&Message<'_>>) {
+        if self.out.error.is_some() {
+            return;
+        }
+        let Some(msg) = msg else { return self.accept_unparsed(a) };
+        let ours = a.direction == Direction::Out;
+        // `--events none` counts by the start line alone (docs/ingest.md: violations stay 0):
+        // checking every header is a cost only stored events need. What sipscope sent is
+        // well-formed by construction and is not checked.
+        let violates = self.settings.events != EventsMode::None && !ours && msg.violates_rfc3261();
+        let method = msg.method().map(lossless_text);
+        self.out.counters.sip(method.as_deref(), msg.status(), violates);
+        let node = node_of(&self.settings.nodes, &a);
+        self.out.session.observe(&seen(&a, node), Some(msg));
+        self.out.hand_over_if_full();
+        if self.out.keep(self.settings.events) {
+            let fields = if ours { SipFields::extract_without_anomalies(msg) } else { SipFields::extract(msg) };
+            self.out.write(&self.settings.sensor, &a, node, fields);
+        }
+    }
+
+    fn accept_unparsed(&mut self, a: Arrival<'_>) {
+        if self.settings.unparsed == Unparsed::Count {
+            self.out.counters.non_sip += 1;
+            return;
+        }
+        self.out.counters.unparsed_kept += 1;
+        let node = node_of(&self.settings.nodes, &a);
+        self.out.session.observe(&seen(&a, node), None);
+        self.out.hand_over_if_full();
+        if self.out.keep(self.settings.events) {
+            self.out.write(&self.settings.sensor, &a, node, SipFields::of_bytes(a.bytes, a.transport.framing()));
+        }
+    }
+
+    /// Takes a record; it reaches the store in order with the events.
+    pub fn record(&mut self, record: Record) {
+        if self.out.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.out.store.record(record) {
+            self.out.error = Some(e);
+        }
+    }
+
+    /// Periodic work at time `now_ns` (any clock the caller keeps, monotonic or not): at most
+    /// every `tick_every_ns`, hands the engine's finished rows to the store and makes
+    /// everything durable. Returns the store's error, if it failed.
+    pub fn tick(&mut self, now_ns: i64) -> Result<(), SinkError> {
+        let due = self.out.last_tick_ns.is_none_or(|t| now_ns.saturating_sub(t) >= self.settings.tick_every_ns);
+        if !due {
+            return Ok(());
+        }
+        self.out.last_tick_ns = Some(now_ns);
+        self.out.take_error()?;
+        let result = self.out.session.hand_over(self.out.store.as_mut()).and_then(|()| self.out.store.flush());
+        self.out.flush_extra();
+        result.inspect_err(|e| tracing::error!("storing events: {e}"))
+    }
+
+    /// Finishes the analysis run, makes everything durable and returns what was counted. The
+    /// store's first error, if any, is returned instead.
+    pub fn finish(mut self, now_ns: i64) -> Result<Finished, SinkError> {
+        self.out.take_error()?;
+        let analysis = self.out.session.finish(self.out.store.as_mut(), now_ns)?;
+        self.out.flush_extra();
+        self.out.store.flush()?;
+        Ok(Finished { counters: self.out.counters, analysis })
+    }
+}
+
+impl Outputs {
+    fn take_error(&mut self) -> Result<(), SinkError> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the message just counted becomes an event.
+    fn keep(&mut self, events: EventsMode) -> bool {
+        self.seen += 1;
+        match events {
+            EventsMode::All => true,
+            EventsMode::None => false,
+            EventsMode::Sample(n) => (self.seen - 1).is_multiple_of(n),
+        }
+    }
+
+    fn write(&mut self, sensor: &str, a: &Arrival<'_>, node: Option<&str>, fields: SipFields) {
+        let event = SipEvent {
+            ts_ns: a.ts_ns,
+            sensor: sensor.to_owned(),
+            node: node.map(str::to_owned),
+            transport: a.transport,
+            src: a.src,
+            dst: a.dst,
+            tunnel: a.tunnel,
+            direction: a.direction,
+            origin: self.file_id.zip(a.packet).map(|(file_id, packet)| Origin { file_id, packet }),
+            raw: a.bytes.to_vec(),
+        };
+        for sink in &mut self.extra {
+            if let Err(e) = sink.write(event.clone(), fields.clone()) {
+                // An extra copy failing (a full disk for JSON Lines) must not stop the store.
+                self.counters.extra_sink_errors += 1;
+                if self.counters.extra_sink_errors == 1 {
+                    tracing::error!("an extra sink failed (counted from now on, not logged again): {e}");
+                }
+            }
+        }
+        match self.store.write(event, fields) {
+            Ok(()) => self.counters.events_stored += 1,
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Hands the engine's rows to the store once its tables are full, so one long capture
+    /// keeps memory bounded too.
+    fn hand_over_if_full(&mut self) {
+        if self.session.should_hand_over() {
+            if let Err(e) = self.session.hand_over(self.store.as_mut()) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn flush_extra(&mut self) {
+        for sink in &mut self.extra {
+            if sink.flush().is_err() {
+                self.counters.extra_sink_errors += 1;
+            }
+        }
+    }
+
+    /// Counts a message by its start line alone (`--events none`, no analysis).
+    fn count_start_line(&mut self, bytes: &[u8]) {
+        match crate::event::wire::start_line(bytes) {
+            Some(StartLine::Request { method, .. }) => self.counters.sip(Some(&lossless_text(method)), None, false),
+            Some(StartLine::Response { code, .. }) => self.counters.sip(None, code.or(Some(0)), false),
+            None => self.counters.non_sip += 1,
+        }
+    }
+}
+
+/// The node of a message: known, or looked up by tunnel endpoint or the sensor-side address.
+fn node_of<'a>(nodes: &'a Nodes, a: &Arrival<'a>) -> Option<&'a str> {
+    match a.node {
+        NodeOf::Known(node) => node,
+        NodeOf::Lookup => {
+            let sensor_side = if a.direction == Direction::Out { a.src.0 } else { a.dst.0 };
+            nodes.find(a.tunnel, sensor_side).map(|n| n.name.as_str())
+        }
+    }
+}
+
+/// What the engine needs of an arrival.
+fn seen<'a>(a: &Arrival<'_>, node: Option<&'a str>) -> Seen<'a> {
+    Seen { ts_ns: a.ts_ns, src: a.src, dst: a.dst, node, direction: a.direction, bytes: a.bytes.len() }
+}

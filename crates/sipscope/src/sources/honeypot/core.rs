@@ -1,0 +1,353 @@
+//! Where the network shell meets the PBX and the sinks: every message received goes through
+//! [`Core::handle`], which applies the limits, asks the PBX, records the request and every
+//! answer actually sent, and returns the answers. Shared by all listeners (UDP, TCP, TLS).
+
+use super::config::HoneypotConfig;
+use super::error::HoneypotError;
+use super::human_log::HumanLog;
+use super::intel::{Intel, IntelJob, RecoveredPassword};
+use super::limits::{udp_overhead, Admission, Limiter};
+use super::pbx::{compacted, AuthAttempt, Handled, Incoming, Pbx};
+use crate::event::fields::{is_blank, lossless_text};
+use crate::event::record::{AuthAttemptRecord, Record, RecordContext, RegistrationRecord};
+use crate::event::{Direction, Transport};
+use crate::nodes::Nodes;
+use crate::output::escape;
+use crate::pipeline::{Arrival, NodeOf, Pipeline};
+use crate::sinks::SinkError;
+use sipscope_sip::Message;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Mutex;
+
+/// One message as a listener received it.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    /// Receive time (the shell reads the clock; nothing below it does).
+    pub now_ns: i64,
+    /// How it came.
+    pub transport: Transport,
+    /// The attacker's address.
+    pub source: SocketAddr,
+    /// The honeypot address it reached (learned per datagram on wildcard binds).
+    pub local: SocketAddr,
+    /// The message bytes.
+    pub bytes: &'a [u8],
+}
+
+/// Counters printed at exit.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Messages received.
+    pub received: AtomicU64,
+    /// Answers sent.
+    pub answers: AtomicU64,
+    /// Requests dropped by the per-source rate.
+    pub source_rate_limited: AtomicU64,
+    /// Requests dropped by the global rate.
+    pub global_rate_limited: AtomicU64,
+    /// Answers not sent because they would have exceeded the amplification budget.
+    pub amplification_suppressed: AtomicU64,
+    /// Messages over the size limit.
+    pub oversized: AtomicU64,
+    /// Authentication attempts.
+    pub auth_attempts: AtomicU64,
+    /// Passwords recovered by intelligence.
+    pub recovered: AtomicU64,
+}
+
+struct State {
+    pbx: Pbx,
+    limiter: Limiter,
+}
+
+/// Everything that records: the pipeline (events, records, analysis → store and sinks), the
+/// human log and password recovery. One lock, so a request and its answers stay together.
+struct Recorder {
+    /// Taken by [`Core::finish`].
+    pipeline: Option<Pipeline>,
+    human: HumanLog,
+    intel: Option<Intel>,
+    recoveries: Receiver<RecoveredPassword>,
+    next_attempt_id: i64,
+}
+
+/// The shared honeypot core.
+pub struct Core {
+    sensor: String,
+    nodes: Nodes,
+    max_message: usize,
+    state: Mutex<State>,
+    recorder: Mutex<Recorder>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// The parts [`Core::new`] needs that come from outside the configuration.
+pub struct CoreParts {
+    /// Sensor name.
+    pub sensor: String,
+    /// Nodes file contents.
+    pub nodes: Nodes,
+    /// The PBX.
+    pub pbx: Pbx,
+    /// The pipeline every message goes through (its store on a writer thread, JSON Lines when
+    /// configured, the analysis when on).
+    pub pipeline: Pipeline,
+    /// The human log.
+    pub human: HumanLog,
+}
+
+impl Core {
+    /// Builds the core; starts password intelligence when enabled.
+    pub fn new(config: &HoneypotConfig, parts: CoreParts) -> Result<Core, HoneypotError> {
+        let CoreParts { sensor, nodes, pbx, mut pipeline, human } = parts;
+        let (tx, recoveries): (Sender<RecoveredPassword>, Receiver<RecoveredPassword>) = std::sync::mpsc::channel();
+        let intel = if config.intel.enabled {
+            Some(Intel::spawn(&config.intel, move |r| {
+                // The core may already be gone at shutdown; then there is nowhere to store it.
+                let _ = tx.send(r);
+            })?)
+        } else {
+            None
+        };
+        let next_attempt_id = pipeline.next_auth_attempt_id()?;
+        pipeline.begin_analysis(crate::time::now_ns())?;
+        Ok(Core {
+            sensor,
+            nodes,
+            max_message: config.limits.max_message_bytes,
+            state: Mutex::new(State { pbx, limiter: Limiter::new(&config.limits) }),
+            recorder: Mutex::new(Recorder { pipeline: Some(pipeline), human, intel, recoveries, next_attempt_id }),
+            stats: Stats::default(),
+        })
+    }
+
+    /// Handles one message; returns the answers to send back to `packet.source`, in order.
+    pub fn handle(&self, packet: Packet<'_>) -> Vec<Vec<u8>> {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        let udp = packet.transport == Transport::Udp;
+        let wire = |len: usize| len as u64 + if udp { udp_overhead(packet.source.ip()) } else { 0 };
+        let framing = packet.transport.framing();
+        // One parse serves the PBX, the pipeline and the records; done before taking the lock.
+        let parsed = (!is_blank(packet.bytes))
+            .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::Limits::default()));
+        let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
+        let (handled, replies) = {
+            let Ok(mut state) = self.state.lock() else { return Vec::new() };
+            let admission = state.limiter.admit(packet.source.ip(), wire(packet.bytes.len()), packet.now_ns);
+            let refused = match admission {
+                Admission::Allowed if packet.bytes.len() > self.max_message => {
+                    Some(("oversized", &self.stats.oversized))
+                }
+                Admission::Allowed => None,
+                Admission::SourceRate => Some(("source-rate-limited", &self.stats.source_rate_limited)),
+                Admission::GlobalRate => Some(("global-rate-limited", &self.stats.global_rate_limited)),
+            };
+            if let Some((note, counter)) = refused {
+                counter.fetch_add(1, Ordering::Relaxed);
+                drop(state);
+                // Not answered, but an attack all the same: recorded and analysed.
+                self.record(packet, msg, Handled { note, ..Handled::default() }, &[]);
+                return Vec::new();
+            }
+            let incoming =
+                Incoming { now_ns: packet.now_ns, transport: framing, source: packet.source, bytes: packet.bytes };
+            let mut handled = match msg {
+                Some(msg) => state.pbx.handle_parsed(msg, incoming),
+                None => state.pbx.handle(incoming),
+            };
+            let mut sent = Vec::with_capacity(handled.replies.len());
+            for reply in std::mem::take(&mut handled.replies) {
+                // UDP answers go to a source address anyone can spoof: the byte budget keeps
+                // them from amplifying; an answer that does not fit is sent in a smaller form,
+                // or not at all. TCP and TLS completed a handshake, so the source is real.
+                if !udp {
+                    sent.push(reply);
+                    continue;
+                }
+                let (ip, now) = (packet.source.ip(), packet.now_ns);
+                let fitting = if state.limiter.may_send(ip, wire(reply.len()), now) {
+                    Some(reply)
+                } else {
+                    compacted(&reply).into_iter().find(|form| state.limiter.may_send(ip, wire(form.len()), now))
+                };
+                match fitting {
+                    Some(form) => sent.push(form),
+                    None => {
+                        self.stats.amplification_suppressed.fetch_add(1, Ordering::Relaxed);
+                        handled.note = "amplification-limit";
+                    }
+                }
+            }
+            (handled, sent)
+        };
+        self.stats.answers.fetch_add(replies.len() as u64, Ordering::Relaxed);
+        self.record(packet, msg, handled, &replies);
+        replies
+    }
+
+    /// Hands the request and every answer sent to the pipeline (events and analysis), then the
+    /// attempt and bindings (records); logs the human line.
+    fn record(&self, packet: Packet<'_>, msg: Option<&Message<'_>>, handled: Handled, replies: &[Vec<u8>]) {
+        let Ok(mut rec) = self.recorder.lock() else { return };
+        let rec = &mut *rec;
+        let (remote, local) = ((packet.source.ip(), packet.source.port()), (packet.local.ip(), packet.local.port()));
+        let arrival = |direction, src, dst, bytes| Arrival {
+            ts_ns: packet.now_ns,
+            transport: packet.transport,
+            src,
+            dst,
+            tunnel: None,
+            direction,
+            packet: None,
+            node: NodeOf::Lookup,
+            bytes,
+        };
+        if let Some(pipeline) = rec.pipeline.as_mut() {
+            pipeline.accept_parsed(arrival(Direction::In, remote, local, packet.bytes), msg);
+            for reply in replies {
+                pipeline.accept(arrival(Direction::Out, local, remote, reply));
+            }
+        }
+        if handled.auth.is_some() || !handled.bindings.is_empty() {
+            let ctx = RecordContext {
+                ts_ns: packet.now_ns,
+                sensor: self.sensor.clone(),
+                node: self.nodes.find(None, packet.local.ip()).map(|n| n.name.clone()),
+                transport: packet.transport,
+                src: packet.source,
+                dst: packet.local,
+                call_id: msg.and_then(Message::call_id).map(lossless_text),
+                user_agent: msg.and_then(agent).map(lossless_text),
+            };
+            if let Some(attempt) = handled.auth {
+                self.stats.auth_attempts.fetch_add(1, Ordering::Relaxed);
+                rec.attempt(ctx.clone(), attempt);
+            }
+            for b in handled.bindings {
+                let row = RegistrationRecord { ctx: ctx.clone(), username: b.user, contact: b.contact, expires: b.expires };
+                rec.record(Record::Registration(row));
+            }
+        }
+        rec.drain_recoveries(&self.stats);
+        if rec.human.enabled() {
+            let line = human_line(&packet, msg, handled.note, replies);
+            rec.human.line(packet.now_ns, &line);
+        }
+    }
+
+    /// Finishes password recovery and the analysis, stores what they found and makes every
+    /// event durable.
+    pub fn finish(&self) -> Result<(), SinkError> {
+        let mut rec = self.recorder.lock().map_err(|_| SinkError::Writer("recorder poisoned".into()))?;
+        if let Some(intel) = rec.intel.take() {
+            intel.finish();
+        }
+        rec.drain_recoveries(&self.stats);
+        match rec.pipeline.take() {
+            Some(pipeline) => pipeline.finish(crate::time::now_ns()).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Periodic work (called often; the pipeline paces itself to its tick interval): finished
+    /// analysis rows go to the store and everything is made durable, so readers see events and
+    /// the engine's memory stays bounded.
+    pub fn tick(&self, now_ns: i64) -> Result<(), SinkError> {
+        let mut rec = self.recorder.lock().map_err(|_| SinkError::Writer("recorder poisoned".into()))?;
+        rec.drain_recoveries(&self.stats);
+        match rec.pipeline.as_mut() {
+            Some(pipeline) => pipeline.tick(now_ns),
+            None => Ok(()),
+        }
+    }
+
+    /// Jobs password intelligence had to skip (queue full).
+    pub fn intel_dropped(&self) -> u64 {
+        self.recorder.lock().ok().and_then(|r| r.intel.as_ref().map(Intel::dropped)).unwrap_or(0)
+    }
+}
+
+impl Recorder {
+    fn record(&mut self, record: Record) {
+        if let Some(pipeline) = self.pipeline.as_mut() {
+            pipeline.record(record);
+        }
+    }
+
+    fn attempt(&mut self, ctx: RecordContext, attempt: AuthAttempt) {
+        let id = self.next_attempt_id;
+        self.next_attempt_id += 1;
+        let AuthAttempt { method, username, realm, uri, nonce, outcome, password, prepared } = attempt;
+        if let (Some(intel), Some(prepared)) = (&self.intel, prepared) {
+            let job = IntelJob {
+                attempt_id: id,
+                username: username.clone(),
+                realm: realm.clone().unwrap_or_default(),
+                prepared,
+            };
+            intel.submit(job);
+        }
+        let row =
+            AuthAttemptRecord { id, ctx, method, username, realm, uri, nonce, outcome: outcome.as_str(), password };
+        self.record(Record::AuthAttempt(row));
+    }
+
+    fn drain_recoveries(&mut self, stats: &Stats) {
+        while let Ok(r) = self.recoveries.try_recv() {
+            if r.password.is_some() {
+                stats.recovered.fetch_add(1, Ordering::Relaxed);
+            }
+            self.record(Record::Recovered(r));
+        }
+    }
+}
+
+/// The agent of a message: User-Agent of a request, Server (or User-Agent) of a response.
+fn agent<'m>(msg: &Message<'m>) -> Option<&'m [u8]> {
+    if msg.status().is_some() {
+        msg.server().or_else(|| msg.user_agent())
+    } else {
+        msg.user_agent()
+    }
+}
+
+/// `2026-11-30T05:51:46Z 192.0.2.1:5061 > 198.51.100.1:5060 udp REGISTER from=100 to=100
+/// ua="friendly-scanner" => 401 Unauthorized`
+fn human_line(packet: &Packet<'_>, msg: Option<&Message<'_>>, note: &str, replies: &[Vec<u8>]) -> String {
+    let opt = |v: Option<&[u8]>| escape::terminal(&v.map_or_else(|| "-".to_owned(), lossless_text), 64);
+    let what = match msg {
+        Some(m) => match m.method() {
+            Some(method) => escape::terminal(&lossless_text(method), 32),
+            None => format!("response {}", m.status().unwrap_or(0)),
+        },
+        None if is_blank(packet.bytes) => "keepalive".to_owned(),
+        None => "invalid".to_owned(),
+    };
+    let answers: Vec<String> = replies
+        .iter()
+        .map(|r| {
+            let line = r.split(|&b| b == b'\r').next().unwrap_or_default();
+            escape::terminal(&lossless_text(line.strip_prefix(b"SIP/2.0 ").unwrap_or(line)), 64)
+        })
+        .collect();
+    let answer = if answers.is_empty() {
+        format!("no answer{}", if note.is_empty() { String::new() } else { format!(" ({note})") })
+    } else {
+        answers.join(", ")
+    };
+    format!(
+        "{} {} > {} {} {} from={} to={} ua=\"{}\" => {}",
+        crate::time::iso_time(packet.now_ns),
+        packet.source,
+        packet.local,
+        packet.transport.as_str(),
+        what,
+        opt(msg.and_then(|m| m.from()).and_then(|f| f.user())),
+        opt(msg.and_then(|m| m.to()).and_then(|t| t.user())),
+        opt(msg.and_then(agent)),
+        answer
+    )
+}
