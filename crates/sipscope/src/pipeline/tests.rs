@@ -81,7 +81,7 @@ fn options_with_agent(agent: &str) -> Vec<u8> {
 fn every_message_becomes_an_event_with_its_node_and_fields() {
     let mut h = Harness::new(|_| {});
     h.send(T0, "203.0.113.5", &fixture("svmap/0001.sip"));
-    h.send(T0 + S, "203.0.113.5", &fixture("svcrack/0001.sip"));
+    h.send(T0 + S, "203.0.113.5", &fixture("svcrack/0002.sip"));
     // Bytes that do not parse are counted and dropped by default (captures).
     h.send(T0 + 2 * S, "203.0.113.5", b"\xff\xfe not a start line");
     let finished = h.finish();
