@@ -5,10 +5,10 @@
 
 use sipscope_sip::builder::ResponseBuilder;
 use sipscope_sip::digest::{verify, Challenge, Credentials, PreparedCredentials};
-use sipscope_sip::framing::{frame, Frame, FrameLimits};
+use sipscope_sip::framing::{frame, Framed, FrameLimits};
 use sipscope_sip::sdp::Sdp;
 use sipscope_sip::typed::{CSeq, NameAddr, Via};
-use sipscope_sip::{parse, HeaderName, Limits, Message, Transport, Uri};
+use sipscope_sip::{parse, HeaderName, ParseLimits, Message, Framing, Uri};
 
 /// The password every digest check is tried with.
 pub const PASSWORD: &[u8] = b"secret";
@@ -22,18 +22,18 @@ pub fn within(outer: &[u8], inner: &[u8]) -> bool {
 /// Parses `input` as a datagram (checking and touching everything), as a stream message and
 /// with tight limits (checking spans).
 pub fn parse_all_ways(input: &[u8]) {
-    let datagram = Message::parse_with(input, Transport::Datagram, Limits::default());
+    let datagram = Message::parse_with(input, Framing::Datagram, ParseLimits::default());
     if let Ok(msg) = &datagram {
         check_message(input, msg);
     }
-    let stream = Message::parse_with(input, Transport::Stream, Limits::default());
+    let stream = Message::parse_with(input, Framing::Stream, ParseLimits::default());
     assert_eq!(stream.is_ok(), datagram.is_ok(), "the transport only changes the body");
     if let Ok(msg) = &stream {
         check_spans(input, msg);
         assert!(msg.trailing().len() >= datagram.as_ref().unwrap().trailing().len());
     }
-    let tight = Limits { max_headers: 2, max_junk: 4 };
-    if let Ok(msg) = Message::parse_with(input, Transport::Datagram, tight) {
+    let tight = ParseLimits { max_headers: 2, max_junk: 4 };
+    if let Ok(msg) = Message::parse_with(input, Framing::Datagram, tight) {
         assert!(msg.headers().len() <= 2);
         check_spans(input, &msg);
     }
@@ -225,22 +225,22 @@ pub fn frame_stream(stream: &[u8], chunk: usize, limits: FrameLimits) -> Framed 
         buf.extend_from_slice(read);
         loop {
             match frame(&buf, limits) {
-                Frame::Complete(n) => {
+                Framed::Complete(n) => {
                     assert!(n > 0 && n <= buf.len(), "Complete({n}) of {}", buf.len());
                     let f: Vec<u8> = buf.drain(..n).collect();
                     frames.push(strip_keepalives(&f));
                 }
-                Frame::KeepAlive(n) => {
+                Framed::KeepAlive(n) => {
                     assert!(n > 0 && n <= buf.len(), "KeepAlive({n}) of {}", buf.len());
                     buf.drain(..n);
                 }
-                Frame::NeedMore(total) => {
+                Framed::NeedMore(total) => {
                     if let Some(total) = total {
                         assert!(total > buf.len(), "NeedMore({total}) with {}", buf.len());
                     }
                     break;
                 }
-                Frame::Invalid(_) => return Framed { frames, invalid: true },
+                Framed::Invalid(_) => return Framed { frames, invalid: true },
             }
         }
     }

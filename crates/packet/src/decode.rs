@@ -4,7 +4,7 @@
 use crate::error::{malformed, truncated, DecodeError, Layer};
 use crate::ip::{self, Ext, IpInfo, PROTO_GRE, PROTO_IPIP, PROTO_IPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
 use crate::link::{self, LinkType};
-use crate::transport::{self, Transport};
+use crate::transport::{self, Layer4};
 use crate::tunnel::{self, Tunnel, TunnelKind, VXLAN_PORT};
 use crate::{MAX_HEADERS, MAX_IP_HEADERS, MAX_VLAN_TAGS};
 
@@ -19,7 +19,7 @@ pub struct Decoded<'a> {
     /// data, which is what [`crate::Defragmenter::push`] takes).
     pub ip_payload: &'a [u8],
     /// The innermost transport.
-    pub transport: Transport<'a>,
+    pub transport: Layer4<'a>,
 }
 
 /// The encapsulation context of a decoded packet. It holds no borrowed bytes, so it can be
@@ -84,7 +84,7 @@ pub(crate) enum Next<'a> {
 ///
 /// Never panics and never allocates. Tunnels (GRE, ERSPAN, VXLAN, IP-in-IP) are crossed and
 /// the outermost one is kept in [`Encap::tunnel`]; a fragment stops the walk with
-/// [`Transport::Fragment`].
+/// [`Layer4::Fragment`].
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let first = link::first(link, frame)?;
     Walk { encap: Encap::default(), ip: None, headers: 0 }.run(first)
@@ -170,7 +170,7 @@ impl Walk {
             Step::Done(Decoded { encap: walk.encap, ip, ip_payload: b, transport })
         };
         if ip.fragment.is_some() {
-            return Ok(done(self, ip, Transport::Fragment));
+            return Ok(done(self, ip, Layer4::Fragment));
         }
         if ip::is_ext_header(proto, ip.src.is_ipv6()) {
             return Ok(Step::Go(match ip::ext_header(proto, b)? {
@@ -200,12 +200,12 @@ impl Walk {
                         self.set_tunnel(&ip, TunnelKind::Vxlan { vni });
                         Step::Go(Next::Ethernet(inner))
                     }
-                    None => done(self, ip, Transport::Udp(udp)),
+                    None => done(self, ip, Layer4::Udp(udp)),
                 }
             }
-            PROTO_TCP => done(self, ip, Transport::Tcp(transport::tcp(b)?)),
-            PROTO_SCTP => done(self, ip, Transport::Sctp(transport::sctp(b)?)),
-            _ => done(self, ip, Transport::Other { proto, payload: b }),
+            PROTO_TCP => done(self, ip, Layer4::Tcp(transport::tcp(b)?)),
+            PROTO_SCTP => done(self, ip, Layer4::Sctp(transport::sctp(b)?)),
+            _ => done(self, ip, Layer4::Other { proto, payload: b }),
         })
     }
 }

@@ -5,7 +5,7 @@
 //! capture timestamp). Nothing panics on any input and every bound is a named limit.
 //!
 //! - [`decode`]`(link, frame)` walks a frame of a [`LinkType`] down to its innermost
-//!   [`Transport`] without copying or allocating: Ethernet II, 802.1Q and QinQ tags (0x8100,
+//!   [`Layer4`] without copying or allocating: Ethernet II, 802.1Q and QinQ tags (0x8100,
 //!   0x88a8, 0x9100), MPLS label stacks (then IPv4/IPv6 by the first nibble, or a pseudowire
 //!   control word and Ethernet), PPPoE, Linux SLL/SLL2, BSD loopback, IPv4 (options; checksum
 //!   not checked), IPv6 with extension headers (hop-by-hop, routing, destination options,
@@ -13,7 +13,7 @@
 //!   0x88be, ERSPAN III 0x22eb, MPLS, VLAN), IP-in-IP (4, 41), VXLAN (UDP 4789), UDP, TCP, SCTP.
 //!   Tunnels nest; the outermost one is kept in [`Encap::tunnel`] (it names the sensor that
 //!   mirrored the traffic) and the walk goes on to the innermost transport.
-//! - [`Defragmenter`] reassembles IPv4/IPv6 fragments ([`Transport::Fragment`]) and
+//! - [`Defragmenter`] reassembles IPv4/IPv6 fragments ([`Layer4::Fragment`]) and
 //!   [`decode_ip_payload`] decodes the datagram in the fragment's context.
 //! - [`TcpReassembler`] turns segments into per-direction in-order byte buffers; framing (SIP
 //!   over TCP) is the caller's, which reads [`TcpReassembler::stream_buffer`] and calls
@@ -21,14 +21,14 @@
 //! - Counters: [`DefragStats`], [`TcpStats`]; decode failures name their [`Layer`] and kind.
 //!
 //! ```
-//! use sipscope_packet::{decode, decode_ip_payload, Defragmenter, DefragLimits, LinkType, Transport};
+//! use sipscope_packet::{decode, decode_ip_payload, Defragmenter, DefragLimits, LinkType, Layer4};
 //! use sipscope_packet::{TcpLimits, TcpReassembler};
 //!
 //! fn ingest(ts_ns: i64, frame: &[u8], defrag: &mut Defragmenter, tcp: &mut TcpReassembler) {
 //!     let Ok(d) = decode(LinkType::Ethernet, frame) else { return };
 //!     let datagram; // a reassembled datagram outlives the match below
 //!     let d = match d.transport {
-//!         Transport::Fragment => match defrag.push(ts_ns, &d.ip, d.ip_payload) {
+//!         Layer4::Fragment => match defrag.push(ts_ns, &d.ip, d.ip_payload) {
 //!             Some(r) => {
 //!                 datagram = r;
 //!                 match decode_ip_payload(d.encap, datagram.ip, &datagram.payload) {
@@ -41,8 +41,8 @@
 //!         _ => d,
 //!     };
 //!     match d.transport {
-//!         Transport::Udp(udp) => { /* one SIP message: udp.payload */ }
-//!         Transport::Tcp(seg) => {
+//!         Layer4::Udp(udp) => { /* one SIP message: udp.payload */ }
+//!         Layer4::Tcp(seg) => {
 //!             let pushed = tcp.push_segment(ts_ns, &d.ip, &seg);
 //!             if let Some(id) = pushed.stream {
 //!                 // Frame complete messages off the front, then consume them.
@@ -86,7 +86,7 @@ pub use link::{
     ETHERTYPE_QINQ, ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN,
 };
 pub use tcp::{Expired, Gap, Pushed, StreamId, StreamKey, TcpLimits, TcpReassembler, TcpStats};
-pub use transport::{Sctp, SctpData, SctpDataChunk, Tcp, TcpFlags, Transport, Udp};
+pub use transport::{Layer4, Sctp, SctpData, SctpDataChunk, Tcp, TcpFlags, Udp};
 pub use tunnel::{Tunnel, TunnelKind, GRE_ERSPAN2, GRE_ERSPAN3, GRE_ETHERNET, VXLAN_PORT};
 
 /// Headers of any kind one [`decode`] call crosses (each VLAN tag, MPLS stack, IP header,

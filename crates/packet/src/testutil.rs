@@ -5,7 +5,7 @@
 //! use sipscope_packet::testutil::*;
 //! let frame = ethernet(0x0800, &ipv4([192, 0, 2, 1], [192, 0, 2, 2], 17, &udp(5060, 5060, SIP_OPTIONS)));
 //! let d = sipscope_packet::decode(sipscope_packet::LinkType::Ethernet, &frame).unwrap();
-//! assert!(matches!(d.transport, sipscope_packet::Transport::Udp(u) if u.payload == SIP_OPTIONS));
+//! assert!(matches!(d.transport, sipscope_packet::Layer4::Udp(u) if u.payload == SIP_OPTIONS));
 //! ```
 //!
 //! IP builders fill in the IPv4 header checksum and the UDP/TCP checksum of unfragmented

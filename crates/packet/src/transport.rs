@@ -1,4 +1,4 @@
-//! Transport headers: UDP, TCP and SCTP (checksums are not checked).
+//! Layer4 headers: UDP, TCP and SCTP (checksums are not checked).
 
 use std::fmt;
 
@@ -6,7 +6,7 @@ use crate::error::{be16, be32, header, malformed, split, truncated, DecodeError,
 
 /// What the innermost IP header carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport<'a> {
+pub enum Layer4<'a> {
     /// A UDP datagram.
     Udp(Udp<'a>),
     /// A TCP segment.

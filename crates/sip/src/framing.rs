@@ -6,7 +6,7 @@ use crate::text;
 
 /// What [`frame`] found at the start of a buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Frame {
+pub enum Framed {
     /// A whole message of this many bytes (leading CRLF keep-alives included) is at the start.
     Complete(usize),
     /// Only CRLF keep-alives: this many bytes can be dropped.
@@ -51,36 +51,36 @@ impl Default for FrameLimits {
 }
 
 /// Looks at the start of `buf` and says whether a whole message is there.
-pub fn frame(buf: &[u8], limits: FrameLimits) -> Frame {
+pub fn frame(buf: &[u8], limits: FrameLimits) -> Framed {
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
     if start == buf.len() {
-        return if start == 0 { Frame::NeedMore(None) } else { Frame::KeepAlive(start) };
+        return if start == 0 { Framed::NeedMore(None) } else { Framed::KeepAlive(start) };
     }
     let Some((headers_end, body_start)) = find_header_end(&buf[start..]) else {
         // The verdict must not depend on where a read ended: a header section of exactly the
         // limit still needs its closing empty line (up to 4 bytes) to be seen.
         if buf.len() - start > limits.max_header_bytes + 4 {
-            return Frame::Invalid(FrameError::HeadersTooLong(limits.max_header_bytes));
+            return Framed::Invalid(FrameError::HeadersTooLong(limits.max_header_bytes));
         }
-        return Frame::NeedMore(None);
+        return Framed::NeedMore(None);
     };
     if headers_end > limits.max_header_bytes {
-        return Frame::Invalid(FrameError::HeadersTooLong(limits.max_header_bytes));
+        return Framed::Invalid(FrameError::HeadersTooLong(limits.max_header_bytes));
     }
     let head = &buf[start..start + headers_end];
     let length = match content_length(head) {
         Ok(Some(len)) => len,
-        Ok(None) => return Frame::Invalid(FrameError::MissingContentLength),
-        Err(e) => return Frame::Invalid(e),
+        Ok(None) => return Framed::Invalid(FrameError::MissingContentLength),
+        Err(e) => return Framed::Invalid(e),
     };
     if length > limits.max_body_bytes {
-        return Frame::Invalid(FrameError::BodyTooLong(length));
+        return Framed::Invalid(FrameError::BodyTooLong(length));
     }
     let total = start + body_start + length as usize;
     if buf.len() >= total {
-        Frame::Complete(total)
+        Framed::Complete(total)
     } else {
-        Frame::NeedMore(Some(total))
+        Framed::NeedMore(Some(total))
     }
 }
 
@@ -130,36 +130,36 @@ mod tests {
     fn two_messages_in_one_buffer() {
         let mut buf = A.to_vec();
         buf.extend_from_slice(B);
-        assert_eq!(frame(&buf, FrameLimits::default()), Frame::Complete(A.len()));
-        assert_eq!(frame(&buf[A.len()..], FrameLimits::default()), Frame::Complete(B.len()));
+        assert_eq!(frame(&buf, FrameLimits::default()), Framed::Complete(A.len()));
+        assert_eq!(frame(&buf[A.len()..], FrameLimits::default()), Framed::Complete(B.len()));
     }
 
     #[test]
     fn partial_messages_need_more() {
         for cut in 1..B.len() {
             let f = frame(&B[..cut], FrameLimits::default());
-            assert!(matches!(f, Frame::NeedMore(_)), "cut at {cut}: {f:?}");
+            assert!(matches!(f, Framed::NeedMore(_)), "cut at {cut}: {f:?}");
         }
-        assert_eq!(frame(&B[..B.len() - 2], FrameLimits::default()), Frame::NeedMore(Some(B.len())));
+        assert_eq!(frame(&B[..B.len() - 2], FrameLimits::default()), Framed::NeedMore(Some(B.len())));
     }
 
     #[test]
     fn keepalives_and_bare_lf() {
-        assert_eq!(frame(b"\r\n\r\n", FrameLimits::default()), Frame::KeepAlive(4));
+        assert_eq!(frame(b"\r\n\r\n", FrameLimits::default()), Framed::KeepAlive(4));
         let lf = b"\r\nOPTIONS sip:a SIP/2.0\nl: 2\n\nhi";
-        assert_eq!(frame(lf, FrameLimits::default()), Frame::Complete(lf.len()));
+        assert_eq!(frame(lf, FrameLimits::default()), Framed::Complete(lf.len()));
     }
 
     #[test]
     fn invalid_streams() {
         let missing = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n";
-        assert_eq!(frame(missing, FrameLimits::default()), Frame::Invalid(FrameError::MissingContentLength));
+        assert_eq!(frame(missing, FrameLimits::default()), Framed::Invalid(FrameError::MissingContentLength));
         let negative = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: -1\r\n\r\n";
-        assert_eq!(frame(negative, FrameLimits::default()), Frame::Invalid(FrameError::BadContentLength));
+        assert_eq!(frame(negative, FrameLimits::default()), Framed::Invalid(FrameError::BadContentLength));
         let limits = FrameLimits { max_header_bytes: 16, max_body_bytes: 4 };
-        assert!(matches!(frame(&[b'a'; 64], limits), Frame::Invalid(FrameError::HeadersTooLong(16))));
-        assert_eq!(frame(B, limits), Frame::Invalid(FrameError::HeadersTooLong(16)));
+        assert!(matches!(frame(&[b'a'; 64], limits), Framed::Invalid(FrameError::HeadersTooLong(16))));
+        assert_eq!(frame(B, limits), Framed::Invalid(FrameError::HeadersTooLong(16)));
         let big = FrameLimits { max_header_bytes: 1000, max_body_bytes: 4 };
-        assert_eq!(frame(B, big), Frame::Invalid(FrameError::BodyTooLong(5)));
+        assert_eq!(frame(B, big), Framed::Invalid(FrameError::BodyTooLong(5)));
     }
 }

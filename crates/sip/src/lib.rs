@@ -41,6 +41,6 @@ mod validate;
 
 pub use anomaly::{Anomaly, AnomalyClass, AnomalyKind};
 pub use header_name::HeaderName;
-pub use message::{parse, Header, Limits, Message, ParseError, Transport};
+pub use message::{parse, Framing, Header, Message, ParseError, ParseLimits};
 pub use start_line::StartLine;
 pub use uri::{HostKind, Scheme, Uri};

@@ -20,9 +20,9 @@ pub struct Header<'a> {
     pub kind: HeaderName,
 }
 
-/// How the message reached us: it decides what happens to bytes beyond Content-Length.
+/// How the message was framed: it decides what happens to bytes beyond Content-Length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Transport {
+pub enum Framing {
     /// A datagram holds exactly one message: Content-Length may be absent, and bytes beyond it
     /// are reported (RFC 3261 §18.3).
     #[default]
@@ -33,7 +33,7 @@ pub enum Transport {
 
 /// Limits that keep hostile input from costing unbounded work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct ParseLimits {
     /// Headers kept per message; further lines still count toward the raw bytes but are not
     /// indexed (an anomaly is not raised: the raw message keeps them).
     pub max_headers: usize,
@@ -41,9 +41,9 @@ pub struct Limits {
     pub max_junk: usize,
 }
 
-impl Default for Limits {
+impl Default for ParseLimits {
     fn default() -> Self {
-        Limits { max_headers: 256, max_junk: 1024 }
+        ParseLimits { max_headers: 256, max_junk: 1024 }
     }
 }
 
@@ -85,12 +85,12 @@ pub struct Message<'a> {
 
 /// Parses a datagram's worth of bytes with default limits.
 pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
-    Message::parse_with(bytes, Transport::Datagram, Limits::default())
+    Message::parse_with(bytes, Framing::Datagram, ParseLimits::default())
 }
 
 impl<'a> Message<'a> {
     /// Parses `bytes` as one message.
-    pub fn parse_with(bytes: &'a [u8], transport: Transport, mut limits: Limits) -> Result<Message<'a>, ParseError> {
+    pub fn parse_with(bytes: &'a [u8], framing: Framing, mut limits: ParseLimits) -> Result<Message<'a>, ParseError> {
         // Header positions are indexed as u16.
         limits.max_headers = limits.max_headers.min(usize::from(u16::MAX) - 1);
         let (junk_end, line_end, line, start) = find_start_line(bytes, limits.max_junk)?;
@@ -117,7 +117,7 @@ impl<'a> Message<'a> {
         }
         let header_end = msg.read_headers(bytes, line_end, limits);
         msg.head = &bytes[junk_end..header_end];
-        msg.read_body(bytes, header_end, transport);
+        msg.read_body(bytes, header_end, framing);
         Ok(msg)
     }
 
@@ -126,7 +126,7 @@ impl<'a> Message<'a> {
     }
 
     /// Reads header lines from `pos`; returns the offset where the body starts.
-    fn read_headers(&mut self, bytes: &'a [u8], mut pos: usize, limits: Limits) -> usize {
+    fn read_headers(&mut self, bytes: &'a [u8], mut pos: usize, limits: ParseLimits) -> usize {
         let mut bare_lf = false;
         loop {
             if pos >= bytes.len() {
@@ -169,7 +169,7 @@ impl<'a> Message<'a> {
         }
     }
 
-    fn push_header_line(&mut self, bytes: &'a [u8], pos: usize, content_end: usize, next: usize, limits: Limits) {
+    fn push_header_line(&mut self, bytes: &'a [u8], pos: usize, content_end: usize, next: usize, limits: ParseLimits) {
         let content = &bytes[pos..content_end];
         if matches!(content[0], b' ' | b'\t') {
             // A continuation line folds into the previous header.
@@ -223,7 +223,7 @@ impl<'a> Message<'a> {
         self.headers.push(Header { name, value, line: &bytes[pos..next], kind });
     }
 
-    fn read_body(&mut self, bytes: &'a [u8], start: usize, transport: Transport) {
+    fn read_body(&mut self, bytes: &'a [u8], start: usize, framing: Framing) {
         let available = &bytes[start.min(bytes.len())..];
         let mut declared: Option<u64> = None;
         let first_cl = self.first_index(HeaderName::ContentLength).unwrap_or(self.headers.len());
@@ -256,7 +256,7 @@ impl<'a> Message<'a> {
                 let len = len as usize;
                 self.body = &available[..len];
                 self.trailing = &available[len..];
-                if !self.trailing.is_empty() && transport == Transport::Datagram {
+                if !self.trailing.is_empty() && framing == Framing::Datagram {
                     self.note(AnomalyKind::TrailingBytesAfterBody, None);
                 }
             }

@@ -24,7 +24,7 @@ fn outer(payload_proto: u8, payload: &[u8]) -> Vec<u8> {
 
 fn udp_of<'a>(d: &Decoded<'a>) -> Udp<'a> {
     match d.transport {
-        Transport::Udp(u) => u,
+        Layer4::Udp(u) => u,
         other => panic!("expected UDP, got {other:?}"),
     }
 }
@@ -136,7 +136,7 @@ fn ipv6_fragment_headers() {
     let first = ipv6_fragment(PROTO_UDP, 0, true, 78, &udp(5061, 5060, SIP_OPTIONS)[..64]);
     let bytes = ipv6(V6_SRC, V6_DST, PROTO_IPV6_FRAG, &first);
     let d = decode(LinkType::Raw, &bytes).unwrap();
-    assert_eq!(d.transport, Transport::Fragment);
+    assert_eq!(d.transport, Layer4::Fragment);
     assert_eq!((d.ip.id, d.ip.proto, d.ip_payload.len()), (78, PROTO_UDP, 64));
     assert_eq!(d.ip.fragment, Some(Fragment { offset: 0, more: true }));
 }
@@ -146,7 +146,7 @@ fn ipv4_fragment_stops_the_walk() {
     let frags = Ipv4::new(A, B, PROTO_UDP).fragments(&udp(5061, 5060, SIP_OPTIONS), 64);
     let bytes = &frags[1];
     let d = decode(LinkType::Raw, bytes).unwrap();
-    assert_eq!(d.transport, Transport::Fragment);
+    assert_eq!(d.transport, Layer4::Fragment);
     assert_eq!(d.ip.fragment, Some(Fragment { offset: 64, more: true }));
     assert_eq!(d.ip_payload.len(), 64);
 }
@@ -265,20 +265,20 @@ fn tcp_and_sctp() {
     let seg = tcp(5060, 40000, 7, 9, TcpFlags::PSH | TcpFlags::ACK, SIP_OPTIONS);
     let bytes = ipv4(A, B, PROTO_TCP, &seg);
     let d = decode(LinkType::Raw, &bytes).unwrap();
-    let Transport::Tcp(t) = d.transport else { panic!("{:?}", d.transport) };
+    let Layer4::Tcp(t) = d.transport else { panic!("{:?}", d.transport) };
     assert_eq!((t.sport, t.dport, t.seq, t.ack, t.window), (5060, 40000, 7, 9, 0xffff));
     assert!(t.flags.contains(TcpFlags::ACK) && !t.flags.contains(TcpFlags::SYN));
     assert_eq!(format!("{:?}", t.flags), "PSH|ACK");
     assert_eq!(t.payload, SIP_OPTIONS);
     let bytes = ipv4(A, B, PROTO_SCTP, &sctp_data(5060, 5060, 0, SIP_OPTIONS));
     let d = decode(LinkType::Raw, &bytes).unwrap();
-    let Transport::Sctp(s) = d.transport else { panic!("{:?}", d.transport) };
+    let Layer4::Sctp(s) = d.transport else { panic!("{:?}", d.transport) };
     let chunks: Vec<_> = s.data().collect();
     assert_eq!((s.sport, s.vtag, chunks.len()), (5060, 7, 1));
     assert_eq!((chunks[0].payload, chunks[0].tsn, chunks[0].flags), (SIP_OPTIONS, 1, 3));
     let bytes = ipv4(A, B, 1, &[8, 0, 0, 0]);
     let d = decode(LinkType::Raw, &bytes).unwrap();
-    assert_eq!(d.transport, Transport::Other { proto: 1, payload: &[8, 0, 0, 0] });
+    assert_eq!(d.transport, Layer4::Other { proto: 1, payload: &[8, 0, 0, 0] });
 }
 
 #[test]
@@ -408,7 +408,7 @@ fn ipv4_addresses_are_read_in_order() {
     let bytes = ipv4([1, 2, 3, 4], [5, 6, 7, 8], 200, b"");
     let d = decode(LinkType::Raw, &bytes).unwrap();
     assert_eq!(d.ip.src, IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4)));
-    assert_eq!(d.transport, Transport::Other { proto: 200, payload: b"" });
+    assert_eq!(d.transport, Layer4::Other { proto: 200, payload: b"" });
 }
 
 proptest! {

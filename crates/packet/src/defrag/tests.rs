@@ -16,14 +16,14 @@ fn big_sip() -> Vec<u8> {
 /// Pushes a raw IP packet; returns the reassembled datagram, if any.
 fn push(defrag: &mut Defragmenter, now: i64, packet: &[u8]) -> Option<Reassembled> {
     let d = decode(LinkType::Raw, packet).unwrap();
-    assert_eq!(d.transport, Transport::Fragment);
+    assert_eq!(d.transport, Layer4::Fragment);
     defrag.push(now, &d.ip, d.ip_payload)
 }
 
 fn udp_payload(r: &Reassembled) -> Vec<u8> {
     let d = decode_ip_payload(Encap::default(), r.ip, &r.payload).unwrap();
     match d.transport {
-        Transport::Udp(u) => u.payload.to_vec(),
+        Layer4::Udp(u) => u.payload.to_vec(),
         other => panic!("{other:?}"),
     }
 }
@@ -94,7 +94,7 @@ fn overlapping_first_wins() {
     assert!(r.overlapped);
     assert_eq!(r.payload, b"AAAAAAAABBBBBBBBBBBBBBBBCCCCCCCC");
     let d = decode_ip_payload(Encap::default(), r.ip, &r.payload).unwrap();
-    assert_eq!(d.transport, Transport::Other { proto: 253, payload: &r.payload });
+    assert_eq!(d.transport, Layer4::Other { proto: 253, payload: &r.payload });
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn ipv6_fragment_with_destination_options_after_it() {
     let r = push(&mut f, 0, &ipv6(V6_SRC, V6_DST, PROTO_IPV6_FRAG, &ipv6_fragment(PROTO_IPV6_OPTS, 8, false, 5, b)));
     let r = r.unwrap();
     let d = decode_ip_payload(Encap::default(), r.ip, &r.payload).unwrap();
-    assert!(matches!(d.transport, Transport::Udp(u) if u.payload == b"hello"));
+    assert!(matches!(d.transport, Layer4::Udp(u) if u.payload == b"hello"));
     assert_eq!(d.ip.proto, PROTO_UDP);
 }
 
@@ -204,14 +204,14 @@ fn fragmented_gre_tunnel_is_decoded_after_reassembly() {
     let mut done = None;
     for frame in &frames {
         let d = decode(LinkType::Ethernet, frame).unwrap();
-        assert_eq!(d.transport, Transport::Fragment);
+        assert_eq!(d.transport, Layer4::Fragment);
         if let Some(r) = f.push(0, &d.ip, d.ip_payload) {
             done = Some((d.encap, r));
         }
     }
     let (encap, r) = done.unwrap();
     let d = decode_ip_payload(encap, r.ip, &r.payload).unwrap();
-    assert!(matches!(d.transport, Transport::Udp(u) if u.payload == big_sip()));
+    assert!(matches!(d.transport, Layer4::Udp(u) if u.payload == big_sip()));
     assert_eq!(d.encap.tunnel.unwrap().kind, TunnelKind::Gre { key: Some(77), seq: None });
     assert_eq!(d.encap.vlans.as_slice(), [1, 7]);
     assert_eq!(d.encap.depth, 2);

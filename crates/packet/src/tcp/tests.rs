@@ -290,7 +290,7 @@ fn decoded_segments() {
     let mut r = TcpReassembler::new(TcpLimits::default());
     let frame = ipv4([192, 0, 2, 1], [192, 0, 2, 2], PROTO_TCP, &tcp(40000, 5060, 1, 0, ACK, SIP_OPTIONS));
     let d = decode(LinkType::Raw, &frame).unwrap();
-    let Transport::Tcp(seg) = d.transport else { panic!() };
+    let Layer4::Tcp(seg) = d.transport else { panic!() };
     let p = r.push_segment(0, &d.ip, &seg);
     assert_eq!(r.key(p.stream.unwrap()), Some(key()));
     assert_eq!(drain_messages(&mut r, p.stream.unwrap()), [SIP_OPTIONS.to_vec()]);

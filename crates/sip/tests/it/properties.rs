@@ -18,10 +18,10 @@ use sipscope_sip::digest::{
     response_for_password, verify, Algorithm, Challenge, ChallengeSpec, ClientQop, Credentials, CredentialsSpec,
     DigestError, PreparedCredentials, Verification,
 };
-use sipscope_sip::framing::{frame, Frame, FrameLimits};
+use sipscope_sip::framing::{frame, FrameLimits, Framed};
 use sipscope_sip::sdp::Sdp;
 use sipscope_sip::typed::{CSeq, NameAddr, Via};
-use sipscope_sip::{parse, HeaderName, HostKind, Limits, Message, Scheme, Transport, Uri};
+use sipscope_sip::{parse, Framing, HeaderName, HostKind, Message, ParseLimits, Scheme, Uri};
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
@@ -191,8 +191,8 @@ fn touch_sdp(body: &[u8]) {
 
 /// Everything the fuzz targets do, in one call: parse both ways, frame, every typed parser.
 fn exercise(bytes: &[u8]) {
-    for transport in [Transport::Datagram, Transport::Stream] {
-        if let Ok(msg) = Message::parse_with(bytes, transport, Limits::default()) {
+    for transport in [Framing::Datagram, Framing::Stream] {
+        if let Ok(msg) = Message::parse_with(bytes, transport, ParseLimits::default()) {
             check_spans(bytes, &msg);
             touch(&msg);
             if msg.is_request() {
@@ -206,8 +206,8 @@ fn exercise(bytes: &[u8]) {
             }
         }
     }
-    let small = Limits { max_headers: 3, max_junk: 8 };
-    if let Ok(msg) = Message::parse_with(bytes, Transport::Datagram, small) {
+    let small = ParseLimits { max_headers: 3, max_junk: 8 };
+    if let Ok(msg) = Message::parse_with(bytes, Framing::Datagram, small) {
         check_spans(bytes, &msg);
         assert!(msg.headers().len() <= 3);
     }
@@ -223,22 +223,22 @@ fn frame_all(buf: &[u8], limits: FrameLimits) -> Vec<&[u8]> {
     let mut rest = buf;
     loop {
         match frame(rest, limits) {
-            Frame::Complete(n) => {
+            Framed::Complete(n) => {
                 assert!(n > 0 && n <= rest.len(), "Complete({n}) for {} bytes", rest.len());
                 frames.push(&rest[..n]);
                 rest = &rest[n..];
             }
-            Frame::KeepAlive(n) => {
+            Framed::KeepAlive(n) => {
                 assert!(n > 0 && n <= rest.len(), "KeepAlive({n}) for {} bytes", rest.len());
                 rest = &rest[n..];
             }
-            Frame::NeedMore(at_least) => {
+            Framed::NeedMore(at_least) => {
                 if let Some(total) = at_least {
                     assert!(total > rest.len(), "NeedMore({total}) with {} bytes", rest.len());
                 }
                 return frames;
             }
-            Frame::Invalid(_) => return frames,
+            Framed::Invalid(_) => return frames,
         }
     }
 }
@@ -730,8 +730,8 @@ proptest! {
         let start_end = start_line_end(bytes, &msg);
         let cut = start_end + cut.index(bytes.len() - start_end + 1);
         let cut_bytes = &bytes[..cut];
-        for transport in [Transport::Datagram, Transport::Stream] {
-            let msg = Message::parse_with(cut_bytes, transport, Limits::default());
+        for transport in [Framing::Datagram, Framing::Stream] {
+            let msg = Message::parse_with(cut_bytes, transport, ParseLimits::default());
             prop_assert!(msg.is_ok(), "{} cut at {}/{}: {:?}", name, cut, bytes.len(), msg.err());
             check_spans(cut_bytes, &msg.unwrap());
         }
@@ -957,14 +957,14 @@ proptest! {
             fed += n;
             loop {
                 match frame(&buf, FrameLimits::default()) {
-                    Frame::Complete(n) => {
+                    Framed::Complete(n) => {
                         got.push(buf.drain(..n).collect());
                     }
-                    Frame::KeepAlive(n) => {
+                    Framed::KeepAlive(n) => {
                         buf.drain(..n);
                     }
-                    Frame::NeedMore(_) => break,
-                    Frame::Invalid(e) => {
+                    Framed::NeedMore(_) => break,
+                    Framed::Invalid(e) => {
                         return Err(TestCaseError::fail(format!("invalid stream: {e}")));
                     }
                 }
@@ -976,7 +976,7 @@ proptest! {
             // A frame carries the keep-alives that preceded its message.
             let start = frame.iter().position(|&b| b != b'\r' && b != b'\n').unwrap();
             prop_assert_eq!(&frame[start..], &sent[..]);
-            let msg = Message::parse_with(frame, Transport::Stream, Limits::default()).unwrap();
+            let msg = Message::parse_with(frame, Framing::Stream, ParseLimits::default()).unwrap();
             prop_assert_eq!(msg.call_id(), b(&spec.call_id));
             prop_assert!(!msg.violates_rfc3261(), "{:?}", msg.anomalies());
         }
@@ -1174,14 +1174,14 @@ fn truncation_between_start_line_cr_and_lf() {
 fn framing_verdict_does_not_depend_on_read_boundaries() {
     let msg = b"OPTIONS sip:a SIP/2.0\r\nl: 0\r\n\r\n";
     let limits = FrameLimits { max_header_bytes: msg.len() - 3, max_body_bytes: 10 };
-    assert_eq!(frame(msg, limits), Frame::Complete(msg.len()));
+    assert_eq!(frame(msg, limits), Framed::Complete(msg.len()));
     for cut in 1..msg.len() {
         let verdict = frame(&msg[..cut], limits);
-        assert!(matches!(verdict, Frame::NeedMore(_)), "prefix of {cut} bytes: {verdict:?}");
+        assert!(matches!(verdict, Framed::NeedMore(_)), "prefix of {cut} bytes: {verdict:?}");
     }
 }
 
-/// Found by reading `push_header_line`: the first-header index is a `u16`, so `Limits::max_headers`
+/// Found by reading `push_header_line`: the first-header index is a `u16`, so `ParseLimits::max_headers`
 /// above 65535 used to overflow (a panic in debug builds; in release `call_id()` returned another
 /// header's value). The parser now caps the limit.
 #[test]
@@ -1191,8 +1191,8 @@ fn header_index_beyond_u16() {
         bytes.extend_from_slice(b"Xa: 1\r\n");
     }
     bytes.extend_from_slice(b"Call-ID: right\r\n\r\n");
-    let limits = Limits { max_headers: 100_000, max_junk: 1024 };
-    let msg = Message::parse_with(&bytes, Transport::Datagram, limits).unwrap();
+    let limits = ParseLimits { max_headers: 100_000, max_junk: 1024 };
+    let msg = Message::parse_with(&bytes, Framing::Datagram, limits).unwrap();
     // The parser caps the limit at what its u16 index holds: the Call-ID beyond it is not
     // indexed, but no other header's value is ever returned for it.
     assert!(msg.headers().len() < 65_535);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 /// Counts from one run.
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
+pub struct AnalysisSummary {
     /// The run's id in `analysis_runs`.
     pub run: i64,
     /// Events read.
@@ -27,9 +27,9 @@ pub struct Summary {
     pub numbers: u64,
 }
 
-impl Summary {
+impl AnalysisSummary {
     /// The summary of `r`, stored as run `run`.
-    pub fn of(r: &AnalysisResult, run: i64) -> Summary {
+    pub fn of(r: &AnalysisResult, run: i64) -> AnalysisSummary {
         let mut stages = BTreeMap::new();
         for s in r.stages.iter().filter(|s| s.node.is_none()) {
             *stages.entry(s.stage.to_owned()).or_insert(0) += 1;
@@ -38,7 +38,7 @@ impl Summary {
         for f in &r.flows {
             *tools.entry(f.tool.clone().unwrap_or_else(|| "custom".into())).or_insert(0) += 1;
         }
-        Summary {
+        AnalysisSummary {
             run,
             events: r.events,
             flows: r.flows.len() as u64,

@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use sipscope::output::{json::JsonWriter, message::write_message};
-use sipscope_sip::framing::{frame, Frame, FrameLimits};
-use sipscope_sip::{Limits, Message, Transport};
+use sipscope_sip::framing::{frame, FrameLimits, Framed};
+use sipscope_sip::{Framing, Message, ParseLimits};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -61,7 +61,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         if args.stream {
             parse_stream(&bytes, &name, args.strict, &mut out, &mut outcome)?;
         } else {
-            parse_one(&bytes, 0, Transport::Datagram, &name, &mut out, &mut outcome)?;
+            parse_one(&bytes, 0, Framing::Datagram, &name, &mut out, &mut outcome)?;
         }
     }
     out.flush()?;
@@ -77,12 +77,12 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
 fn parse_one(
     bytes: &[u8],
     offset: usize,
-    transport: Transport,
+    framing: Framing,
     name: &str,
     out: &mut impl Write,
     outcome: &mut Outcome,
 ) -> anyhow::Result<()> {
-    match Message::parse_with(bytes, transport, Limits::default()) {
+    match Message::parse_with(bytes, framing, ParseLimits::default()) {
         Ok(msg) => {
             outcome.violations += usize::from(msg.violates_rfc3261());
             let mut w = JsonWriter::new();
@@ -110,24 +110,24 @@ fn parse_stream(
     let mut pos = 0;
     while pos < bytes.len() {
         match frame(&bytes[pos..], FrameLimits::default()) {
-            Frame::Complete(len) => {
-                parse_one(&bytes[pos..pos + len], pos, Transport::Stream, name, out, outcome)?;
+            Framed::Complete(len) => {
+                parse_one(&bytes[pos..pos + len], pos, Framing::Stream, name, out, outcome)?;
                 pos += len;
             }
-            Frame::KeepAlive(len) => pos += len,
-            Frame::NeedMore(_) => {
+            Framed::KeepAlive(len) => pos += len,
+            Framed::NeedMore(_) => {
                 eprintln!(
                     "sipscope: {name} at byte {pos}: stream ends inside a message ({} bytes left)",
                     bytes.len() - pos
                 );
                 // Still show what arrived: a truncated message is evidence too.
-                parse_one(&bytes[pos..], pos, Transport::Stream, name, out, outcome)?;
+                parse_one(&bytes[pos..], pos, Framing::Stream, name, out, outcome)?;
                 outcome.not_sip += 1;
                 break;
             }
-            Frame::Invalid(e) => {
+            Framed::Invalid(e) => {
                 eprintln!("sipscope: {name} at byte {pos}: cannot frame the stream: {e}");
-                parse_one(&bytes[pos..], pos, Transport::Stream, name, out, outcome)?;
+                parse_one(&bytes[pos..], pos, Framing::Stream, name, out, outcome)?;
                 outcome.not_sip += 1;
                 break;
             }

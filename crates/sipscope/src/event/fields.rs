@@ -123,11 +123,11 @@ impl SipFields {
 
     /// The fields of bytes that may not be SIP: an empty datagram or CRLF keep-alive is a
     /// `keepalive`, bytes that do not parse are `invalid` with the parser's reason.
-    pub fn of_bytes(bytes: &[u8], framing: sipscope_sip::Transport) -> SipFields {
+    pub fn of_bytes(bytes: &[u8], framing: sipscope_sip::Framing) -> SipFields {
         if is_blank(bytes) {
             return SipFields { kind: MessageKind::Keepalive, ..SipFields::default() };
         }
-        match sipscope_sip::Message::parse_with(bytes, framing, sipscope_sip::Limits::default()) {
+        match sipscope_sip::Message::parse_with(bytes, framing, sipscope_sip::ParseLimits::default()) {
             Ok(msg) => SipFields::extract(&msg),
             Err(e) => SipFields::invalid(&e),
         }

@@ -30,10 +30,10 @@ pub enum Transport {
 impl Transport {
     /// How the parser finds the end of a message that came this way: datagrams are whole,
     /// streams need Content-Length.
-    pub fn framing(self) -> sipscope_sip::Transport {
+    pub fn framing(self) -> sipscope_sip::Framing {
         match self {
-            Transport::Udp | Transport::Sctp => sipscope_sip::Transport::Datagram,
-            Transport::Tcp | Transport::Tls | Transport::Ws => sipscope_sip::Transport::Stream,
+            Transport::Udp | Transport::Sctp => sipscope_sip::Framing::Datagram,
+            Transport::Tcp | Transport::Tls | Transport::Ws => sipscope_sip::Framing::Stream,
         }
     }
 

@@ -89,7 +89,10 @@ mod tests {
 
     #[test]
     fn html_is_inert() {
-        assert_eq!(html("<script>alert('x')</script>&\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;");
+        assert_eq!(
+            html("<script>alert('x')</script>&\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
+        );
         assert_eq!(html("a\x1b\u{202e}"), "a&#x1b;&#x202e;");
     }
 

@@ -139,7 +139,7 @@ pub struct Finished {
     /// Messages counted.
     pub counters: Counters,
     /// The analysis run's summary, when the engine ran.
-    pub analysis: Option<crate::analysis::summary::Summary>,
+    pub analysis: Option<crate::analysis::summary::AnalysisSummary>,
 }
 
 /// The pipeline: one store, extra sinks, the analysis session and the counters.
@@ -241,7 +241,7 @@ impl Pipeline {
         if crate::event::fields::is_blank(a.bytes) {
             return self.accept_parsed(a, None);
         }
-        match Message::parse_with(a.bytes, a.transport.framing(), sipscope_sip::Limits::default()) {
+        match Message::parse_with(a.bytes, a.transport.framing(), sipscope_sip::ParseLimits::default()) {
             Ok(msg) => self.accept_parsed(a, Some(&msg)),
             Err(_) => self.accept_parsed(a, None),
         }

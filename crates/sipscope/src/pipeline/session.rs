@@ -5,10 +5,10 @@
 
 use crate::analysis::engine::{AnalysisConfig, Analyzer, Seen};
 use crate::analysis::result::FlowRow;
-use crate::analysis::summary::Summary as AnalysisSummary;
-use std::collections::BTreeMap;
+use crate::analysis::summary::AnalysisSummary;
 use crate::sinks::{EventStore, RunKind, SinkError};
 use sipscope_sip::Message;
+use std::collections::BTreeMap;
 
 /// The engine (when analysis is on) and its run id once begun.
 pub(super) struct AnalysisSession {

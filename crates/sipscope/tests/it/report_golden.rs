@@ -6,8 +6,8 @@
 
 use sipscope::analysis::engine::{AnalysisConfig, Analyzer};
 use sipscope::event::fields::SipFields;
-use sipscope::event::{Direction, SipEvent, Transport};
 use sipscope::event::record::{AuthAttemptRecord, RecordContext};
+use sipscope::event::{Direction, SipEvent, Transport};
 use sipscope::sinks::sqlite::Store;
 use std::path::{Path, PathBuf};
 use std::process::Command;

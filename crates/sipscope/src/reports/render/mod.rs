@@ -38,7 +38,8 @@ fn escape_lines(text: &str) -> String {
 }
 
 fn table_text(t: &Table) -> String {
-    let cells: Vec<Vec<String>> = t.rows.iter().map(|r| r.iter().map(|c| terminal(&c.display(), 60)).collect()).collect();
+    let cells: Vec<Vec<String>> =
+        t.rows.iter().map(|r| r.iter().map(|c| terminal(&c.display(), 60)).collect()).collect();
     let widths: Vec<usize> = (0..t.columns.len())
         .map(|i| {
             let data = cells.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0);

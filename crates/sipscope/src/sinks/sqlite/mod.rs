@@ -316,7 +316,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let mut store = Store::open(&path).unwrap();
-        let FileStart::Ingest { id, replaced: 0 } = store.begin_file(&file("abc", "a.pcap", 10, "t"), 1, false).unwrap()
+        let FileStart::Ingest { id, replaced: 0 } =
+            store.begin_file(&file("abc", "a.pcap", 10, "t"), 1, false).unwrap()
         else {
             panic!("new file must be ingested");
         };
@@ -329,8 +330,14 @@ mod tests {
         store_events(&mut store, id, 5);
         store.finish_file(id, FileCounts { packets: 5, messages: 5, skipped: 0 }, 3).unwrap();
         assert_eq!(store.event_count().unwrap(), 5);
-        assert_eq!(store.begin_file(&file("abc", "b.pcap", 10, "t"), 4, false).unwrap(), FileStart::AlreadyIngested { id });
-        assert_eq!(store.begin_file(&file("abc", "b.pcap", 10, "t"), 4, true).unwrap(), FileStart::Ingest { id, replaced: 5 });
+        assert_eq!(
+            store.begin_file(&file("abc", "b.pcap", 10, "t"), 4, false).unwrap(),
+            FileStart::AlreadyIngested { id }
+        );
+        assert_eq!(
+            store.begin_file(&file("abc", "b.pcap", 10, "t"), 4, true).unwrap(),
+            FileStart::Ingest { id, replaced: 5 }
+        );
         drop(store);
         // Reopening migrates nothing and keeps the data; a reader sees committed rows.
         let store = Store::open(&path).unwrap();
@@ -355,7 +362,9 @@ mod tests {
         let mut store = Store::open(&path).unwrap();
         store.batch = 3;
         store_events(&mut store, 0, 0);
-        let FileStart::Ingest { id, .. } = store.begin_file(&file("f", "f", 1, "t"), 0, false).unwrap() else { panic!() };
+        let FileStart::Ingest { id, .. } = store.begin_file(&file("f", "f", 1, "t"), 0, false).unwrap() else {
+            panic!()
+        };
         store_events(&mut store, id, 4);
         let reader = Store::open_read_only(&path).unwrap();
         let seen: i64 = reader.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();

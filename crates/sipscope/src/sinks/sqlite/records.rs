@@ -55,19 +55,22 @@ impl Store {
     pub fn insert_auth_attempt(&mut self, row: &AuthAttemptRecord) -> Result<(), SinkError> {
         self.begin()?;
         let c = &row.ctx;
-        let values = context_values(c, [
-            Value::Integer(row.id),
-            Value::Text(row.method.clone()),
-            Value::Text(row.username.clone()),
-            text(&row.realm),
-            text(&row.uri),
-            text(&row.nonce),
-            text(&c.call_id),
-            text(&c.user_agent),
-            Value::Text(row.outcome.to_owned()),
-            text(&row.password),
-            row.password.as_ref().map_or(Value::Null, |_| Value::Text("extension".into())),
-        ]);
+        let values = context_values(
+            c,
+            [
+                Value::Integer(row.id),
+                Value::Text(row.method.clone()),
+                Value::Text(row.username.clone()),
+                text(&row.realm),
+                text(&row.uri),
+                text(&row.nonce),
+                text(&c.call_id),
+                text(&c.user_agent),
+                Value::Text(row.outcome.to_owned()),
+                text(&row.password),
+                row.password.as_ref().map_or(Value::Null, |_| Value::Text("extension".into())),
+            ],
+        );
         let columns =
             "id, method, username, realm, uri, nonce, call_id, user_agent, outcome, password, password_source";
         self.conn
@@ -94,13 +97,16 @@ impl Store {
     pub fn insert_registration(&mut self, row: &RegistrationRecord) -> Result<(), SinkError> {
         self.begin()?;
         let c = &row.ctx;
-        let values = context_values(c, [
-            Value::Text(row.username.clone()),
-            Value::Text(row.contact.clone()),
-            Value::Integer(i64::try_from(row.expires).unwrap_or(i64::MAX)),
-            text(&c.call_id),
-            text(&c.user_agent),
-        ]);
+        let values = context_values(
+            c,
+            [
+                Value::Text(row.username.clone()),
+                Value::Text(row.contact.clone()),
+                Value::Integer(i64::try_from(row.expires).unwrap_or(i64::MAX)),
+                text(&c.call_id),
+                text(&c.user_agent),
+            ],
+        );
         let columns = "username, contact, expires, call_id, user_agent";
         self.conn
             .prepare_cached(&insert_sql("registrations", columns, values.len()))?

@@ -61,7 +61,7 @@ pub struct HoneypotConfig {
     pub calls: CallsConfig,
     /// Safety limits.
     #[serde(default)]
-    pub limits: Limits,
+    pub limits: HoneypotLimits,
     /// Password intelligence.
     #[serde(default)]
     pub intel: IntelConfig,
@@ -145,7 +145,7 @@ pub struct CallsConfig {
 /// Safety limits. Defaults suit an Internet-facing sensor.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Limits {
+pub struct HoneypotLimits {
     /// Largest message accepted, bytes.
     #[serde(default = "default_max_message")]
     pub max_message_bytes: usize,
@@ -267,7 +267,7 @@ fn default_intel_queue() -> usize {
     10_000
 }
 
-impl Default for Limits {
+impl Default for HoneypotLimits {
     fn default() -> Self {
         toml::from_str("").expect("every limit has a default")
     }

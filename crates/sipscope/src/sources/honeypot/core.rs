@@ -132,7 +132,7 @@ impl Core {
         let framing = packet.transport.framing();
         // One parse serves the PBX, the pipeline and the records; done before taking the lock.
         let parsed = (!is_blank(packet.bytes))
-            .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::Limits::default()));
+            .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::ParseLimits::default()));
         let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
         let (handled, replies) = {
             let Ok(mut state) = self.state.lock() else { return Vec::new() };
@@ -152,8 +152,7 @@ impl Core {
                 self.record(packet, msg, Handled { note, ..Handled::default() }, &[]);
                 return Vec::new();
             }
-            let incoming =
-                Incoming { now_ns: packet.now_ns, transport: framing, source: packet.source, bytes: packet.bytes };
+            let incoming = Incoming { now_ns: packet.now_ns, framing, source: packet.source, bytes: packet.bytes };
             let mut handled = match msg {
                 Some(msg) => state.pbx.handle_parsed(msg, incoming),
                 None => state.pbx.handle(incoming),
@@ -227,7 +226,8 @@ impl Core {
                 rec.attempt(ctx.clone(), attempt);
             }
             for b in handled.bindings {
-                let row = RegistrationRecord { ctx: ctx.clone(), username: b.user, contact: b.contact, expires: b.expires };
+                let row =
+                    RegistrationRecord { ctx: ctx.clone(), username: b.user, contact: b.contact, expires: b.expires };
                 rec.record(Record::Registration(row));
             }
         }

@@ -4,7 +4,7 @@
 //! idle longest are forgotten (a forgotten source starts afresh, with a full bucket but an
 //! empty byte budget, so forgetting never allows amplification).
 
-use super::config::Limits;
+use super::config::HoneypotLimits;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -44,7 +44,7 @@ pub enum Admission {
 
 /// Rate and amplification state.
 pub struct Limiter {
-    limits: Limits,
+    limits: HoneypotLimits,
     sources: HashMap<IpAddr, SourceState>,
     global_tokens: f64,
     global_refilled_ns: i64,
@@ -53,7 +53,7 @@ pub struct Limiter {
 
 impl Limiter {
     /// Limits as configured.
-    pub fn new(limits: &Limits) -> Limiter {
+    pub fn new(limits: &HoneypotLimits) -> Limiter {
         let window_ns = (limits.amplification_window_seconds.max(1) as i64).saturating_mul(1_000_000_000);
         Limiter {
             global_tokens: limits.global_rate.max(1.0),
@@ -166,7 +166,7 @@ mod tests {
 
     const S: i64 = 1_000_000_000;
 
-    fn limits(text: &str) -> Limits {
+    fn limits(text: &str) -> HoneypotLimits {
         toml::from_str(text).unwrap()
     }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 /// What a run did, printed at exit.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RunSummary {
+pub struct HoneypotSummary {
     /// Messages received.
     pub received: u64,
     /// Answers sent.
@@ -166,7 +166,12 @@ pub fn drop_privileges(config: &HoneypotConfig) -> Result<(), HoneypotError> {
 }
 
 /// Serves until `stop` is set, then flushes every event and recovery and returns the summary.
-pub fn serve(config: &HoneypotConfig, bound: Bound, core: Arc<Core>, stop: Stop) -> Result<RunSummary, HoneypotError> {
+pub fn serve(
+    config: &HoneypotConfig,
+    bound: Bound,
+    core: Arc<Core>,
+    stop: Stop,
+) -> Result<HoneypotSummary, HoneypotError> {
     let settings = StreamSettings {
         limits: ConnectionLimits::new(config.limits.max_connections, config.limits.max_connections_per_source),
         idle: Duration::from_secs(config.limits.idle_timeout_seconds.max(1)),
@@ -208,7 +213,7 @@ pub fn serve(config: &HoneypotConfig, bound: Bound, core: Arc<Core>, stop: Stop)
     }
     core.finish()?;
     let s = &core.stats;
-    Ok(RunSummary {
+    Ok(HoneypotSummary {
         received: s.received.load(Ordering::Relaxed),
         answers: s.answers.load(Ordering::Relaxed),
         source_rate_limited: s.source_rate_limited.load(Ordering::Relaxed),
@@ -221,7 +226,7 @@ pub fn serve(config: &HoneypotConfig, bound: Bound, core: Arc<Core>, stop: Stop)
     })
 }
 
-impl RunSummary {
+impl HoneypotSummary {
     /// The summary as text lines.
     pub fn to_text(&self) -> String {
         format!(

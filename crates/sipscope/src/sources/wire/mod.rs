@@ -2,15 +2,15 @@
 //! tunnel decoding, IP fragment reassembly, TCP stream reassembly and SIP framing, and the
 //! decision whether a payload is SIP at all (by its start line, on any port).
 
-use crate::event::Transport;
-use crate::sources::summary::CaptureSummary;
-use crate::sources::pcap::Frame;
-use sipscope_packet::{
-    decode, decode_ip_payload, Decoded, DefragLimits, Defragmenter, LinkType, StreamId, StreamKey, TcpLimits,
-    TcpReassembler, Transport as Wire,
-};
-use sipscope_sip::framing::{frame, Frame as SipFrame, FrameLimits};
 use crate::event::wire::looks_like_sip;
+use crate::event::Transport;
+use crate::sources::pcap::Frame;
+use crate::sources::summary::CaptureSummary;
+use sipscope_packet::{
+    decode, decode_ip_payload, Decoded, DefragLimits, Defragmenter, Layer4, LinkType, StreamId, StreamKey, TcpLimits,
+    TcpReassembler,
+};
+use sipscope_sip::framing::{frame, FrameLimits, Framed};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -136,7 +136,7 @@ impl WireDecoder {
         let tunnel = decoded.encap.tunnel.map(|t| (t.src, t.dst));
         let ip = decoded.ip;
         match decoded.transport {
-            Wire::Udp(udp) => {
+            Layer4::Udp(udp) => {
                 if looks_like_sip(udp.payload) {
                     let message = WireMessage {
                         ts_ns: frame.ts_ns,
@@ -154,7 +154,7 @@ impl WireDecoder {
                     summary.non_sip_packets += 1;
                 }
             }
-            Wire::Tcp(tcp) => {
+            Layer4::Tcp(tcp) => {
                 let pushed = self.tcp.push_segment(frame.ts_ns, &ip, &tcp);
                 for removed in &pushed.removed {
                     self.streams.remove(removed);
@@ -180,7 +180,7 @@ impl WireDecoder {
                     self.close_stream(id, summary, emit);
                 }
             }
-            Wire::Fragment => {
+            Layer4::Fragment => {
                 if let Some(whole) = self.defrag.push(frame.ts_ns, &ip, decoded.ip_payload) {
                     summary.reassembled_datagrams += 1;
                     summary.overlapping_fragments += u64::from(whole.overlapped);
@@ -190,7 +190,7 @@ impl WireDecoder {
                     }
                 }
             }
-            Wire::Sctp(_) | Wire::Other { .. } => summary.non_sip_packets += 1,
+            Layer4::Sctp(_) | Layer4::Other { .. } => summary.non_sip_packets += 1,
         }
     }
 
@@ -211,12 +211,12 @@ impl WireDecoder {
             let step = match frame(buf, FrameLimits::default()) {
                 _ if buf.is_empty() => Step::Wait,
                 _ if info.not_sip => Step::Skip(buf.len()),
-                SipFrame::Complete(len) if looks_like_sip(&buf[..len]) => Step::Message(len),
-                SipFrame::KeepAlive(len) => Step::Skip(len),
+                Framed::Complete(len) if looks_like_sip(&buf[..len]) => Step::Message(len),
+                Framed::KeepAlive(len) => Step::Skip(len),
                 // A stream that does not start like SIP is not worth buffering.
-                SipFrame::NeedMore(_) if buf.len() >= 64 && !looks_like_sip(buf) => Step::NotSip,
-                SipFrame::NeedMore(_) => Step::Wait,
-                SipFrame::Complete(_) | SipFrame::Invalid(_) => Step::NotSip,
+                Framed::NeedMore(_) if buf.len() >= 64 && !looks_like_sip(buf) => Step::NotSip,
+                Framed::NeedMore(_) => Step::Wait,
+                Framed::Complete(_) | Framed::Invalid(_) => Step::NotSip,
             };
             match step {
                 Step::Message(len) => {
@@ -267,7 +267,11 @@ impl WireDecoder {
     }
 
     /// Flushes what is still buffered at the end of a capture.
-    pub fn finish(&mut self, summary: &mut CaptureSummary, emit: &mut impl FnMut(&mut CaptureSummary, WireMessage<'_>)) {
+    pub fn finish(
+        &mut self,
+        summary: &mut CaptureSummary,
+        emit: &mut impl FnMut(&mut CaptureSummary, WireMessage<'_>),
+    ) {
         self.defrag.expire(i64::MAX);
         // One decoder per capture: its counters are this capture's.
         let stats = self.defrag.stats();

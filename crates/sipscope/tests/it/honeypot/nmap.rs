@@ -5,7 +5,7 @@ use super::harness::{text, tool, Honeypot};
 
 /// The Allow header of a built-in profile, read from its file.
 fn profile_allow(name: &str) -> String {
-    let path = format!("{}/src/honeypot/profiles/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/src/sources/honeypot/profiles/{name}.toml", env!("CARGO_MANIFEST_DIR"));
     let profile = std::fs::read_to_string(path).unwrap();
     let line = profile.lines().find(|l| l.starts_with("allow = ")).unwrap();
     line.trim_start_matches("allow = ").trim_matches('"').to_owned()

@@ -23,4 +23,3 @@ impl Stop {
         self.0.store(true, Ordering::Relaxed);
     }
 }
-

@@ -3,11 +3,11 @@
 //! framed, is too large, or is left over when the peer closes is still recorded.
 
 use super::Stop;
-use crate::time::now_ns;
 use crate::event::Transport;
 use crate::sources::honeypot::core::{Core, Packet};
+use crate::time::now_ns;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use sipscope_sip::framing::{frame, Frame, FrameLimits};
+use sipscope_sip::framing::{frame, FrameLimits, Framed};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -214,7 +214,7 @@ impl Connection {
             buf.extend_from_slice(&chunk[..n]);
             loop {
                 match frame(&buf, limits) {
-                    Frame::Complete(len) => {
+                    Framed::Complete(len) => {
                         let start = buf[..len].iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
                         if !self.answer(&mut stream, &buf[start..len]) {
                             return;
@@ -222,15 +222,15 @@ impl Connection {
                         buf.drain(..len);
                     }
                     // RFC 5626 §3.5.1: a double-CRLF ping gets a single CRLF pong.
-                    Frame::KeepAlive(len) => {
+                    Framed::KeepAlive(len) => {
                         if len >= 4 && stream.write_all(b"\r\n").is_err() {
                             return;
                         }
                         buf.drain(..len);
                     }
-                    Frame::NeedMore(_) if buf.len() <= self.settings.max_message => break,
+                    Framed::NeedMore(_) if buf.len() <= self.settings.max_message => break,
                     // Unframeable or too large: record what came and hang up, as a PBX would.
-                    Frame::NeedMore(_) | Frame::Invalid(_) => {
+                    Framed::NeedMore(_) | Framed::Invalid(_) => {
                         self.answer(&mut stream, &buf);
                         return;
                     }

@@ -4,9 +4,9 @@
 //! carries the address it really hit.
 
 use super::Stop;
-use crate::time::now_ns;
 use crate::event::Transport;
 use crate::sources::honeypot::core::{Core, Packet};
+use crate::time::now_ns;
 use nix::sys::socket::{self, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{IoSlice, IoSliceMut};

@@ -1,11 +1,11 @@
 //! One function per method: what the PBX answers, following its profile.
 
 use super::auth::{authenticate, Verdict};
-use crate::time::http_date;
 use super::state::{Binding, INVITE_LINGER_NS};
 use super::{Handled, Incoming, Pbx};
 use crate::event::fields::lossless_text;
 use crate::sources::honeypot::profile::{Action, Keyword};
+use crate::time::http_date;
 use sipscope_sip::Message;
 
 pub(super) fn dispatch(pbx: &mut Pbx, msg: &Message<'_>, method: &str, incoming: Incoming<'_>) -> Handled {

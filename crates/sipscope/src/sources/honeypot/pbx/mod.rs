@@ -17,7 +17,7 @@ use super::profile::{Action, Keyword, Profile, Reply};
 use nonces::Nonces;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sipscope_sip::{Limits, Message};
+use sipscope_sip::{Message, ParseLimits};
 use state::{Bounded, InviteKey, Registrar};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ pub struct Incoming<'a> {
     /// Receive time, nanoseconds since the Unix epoch.
     pub now_ns: i64,
     /// Datagram or stream (decides how the message is framed and parsed).
-    pub transport: sipscope_sip::Transport,
+    pub framing: sipscope_sip::Framing,
     /// Where it came from; answers go back there (never to an address named in the message).
     pub source: SocketAddr,
     /// The message.
@@ -101,7 +101,7 @@ impl Pbx {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Handled { note: "keepalive", ..Handled::default() };
         }
-        match Message::parse_with(bytes, incoming.transport, Limits::default()) {
+        match Message::parse_with(bytes, incoming.framing, ParseLimits::default()) {
             Ok(msg) => self.handle_parsed(&msg, incoming),
             // Without a parsed Via there is nowhere to send a 400.
             Err(_) => Handled { note: "unparseable", ..Handled::default() },

@@ -29,7 +29,7 @@ fn src() -> SocketAddr {
 }
 
 fn send(pbx: &mut Pbx, bytes: &[u8], now_ns: i64) -> Handled {
-    pbx.handle(Incoming { now_ns, transport: sipscope_sip::Transport::Datagram, source: src(), bytes })
+    pbx.handle(Incoming { now_ns, framing: sipscope_sip::Framing::Datagram, source: src(), bytes })
 }
 
 fn status(reply: &[u8]) -> u16 {
