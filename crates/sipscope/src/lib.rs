@@ -12,3 +12,4 @@ pub mod output;
 pub mod reports;
 pub mod sinks;
 pub mod sources;
+pub mod store;
