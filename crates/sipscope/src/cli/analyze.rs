@@ -5,7 +5,8 @@
 use anyhow::Context;
 use sipscope::analysis::engine::{AnalysisConfig, Analyzer};
 use sipscope::event::Transport;
-use sipscope::sinks::sqlite::{each_event, Store};
+use sipscope::sinks::sqlite::Store;
+use sipscope::store::{SqliteReader, StoreReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,8 +37,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let mut store = Store::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
     let started = sipscope::honeypot::net::now_ns();
     let mut analyzer = Analyzer::new(config);
-    let reader = Store::open_read_only(&args.db)?;
-    each_event(&reader, |ev| {
+    let reader = SqliteReader::open(&args.db)?;
+    reader.each_event(&mut |ev| {
         let framing = if ev.transport == Transport::Udp {
             sipscope_sip::Transport::Datagram
         } else {

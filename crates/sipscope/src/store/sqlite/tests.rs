@@ -1,11 +1,13 @@
 //! The SQLite reader on a small analysed store: values from the command line are bound (a
 //! node name made of SQL matches nothing and breaks nothing), stages are asked for by the
-//! typed [`Stage`], and events come back in time order.
+//! typed [`Stage`], two readers compare, and events come back in time order.
 
 use super::*;
 use crate::analysis::engine::{AnalysisConfig, Analyzer};
 use crate::event::fields::SipFields;
 use crate::event::{Direction, Transport};
+use crate::reports::model::Cell;
+use crate::reports::{self, Comparison, HilbertChoice, Inputs};
 use crate::sinks::EventSink;
 
 const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
@@ -92,6 +94,29 @@ fn stages_are_asked_for_by_their_typed_name() {
     assert_eq!(per_node.len(), 1);
     let n1 = &per_node[0];
     assert_eq!((n1.node.as_str(), n1.server_scan, n1.extension_scan, n1.toll_fraud), ("n1", 1, 1, 0));
+}
+
+#[test]
+fn compare_runs_over_two_readers() {
+    let (_a, here) = store("192.0.2.1", "n1", 10);
+    let (_b, there) = store("192.0.2.2", "n2", 1);
+    let comparison = Comparison::Store("other".into(), Box::new(there));
+    let inputs = Inputs {
+        store: &here,
+        filter: &Filter::default(),
+        geo: &crate::enrich::Enricher::default(),
+        comparison: Some(&comparison),
+        nodes: None,
+        hilbert: HilbertChoice::default(),
+    };
+    let report = reports::build(&inputs, &["compare".into()]).unwrap();
+    let tables = &report.sections[0].tables;
+    let row = |t: usize, label: &str| tables[t].rows.iter().find(|r| r[0] == Cell::from(label)).unwrap()[1..].to_vec();
+    assert_eq!(row(0, "attackers"), [Cell::Int(1), Cell::Int(1)]);
+    assert_eq!(row(0, "seen by both"), [Cell::Int(0), Cell::Int(0)]);
+    assert_eq!(row(1, "server_scan"), [Cell::Int(1), Cell::Int(1)]);
+    assert_eq!(row(1, "extension_scan"), [Cell::Int(1), Cell::Int(0)], "one user is no extension scan");
+    assert_eq!(row(1, "toll_fraud"), [Cell::Int(0), Cell::Int(0)]);
 }
 
 #[test]
