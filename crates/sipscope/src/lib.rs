@@ -13,4 +13,5 @@ pub mod pipeline;
 pub mod reports;
 pub mod sinks;
 pub mod sources;
+pub mod store;
 pub mod time;

@@ -6,8 +6,9 @@ use anyhow::Context;
 use sipscope::analysis::engine::AnalysisConfig;
 use sipscope::nodes::Nodes;
 use sipscope::pipeline::{Arrival, EventsMode, NodeOf, Pipeline, PipelineSettings, Unparsed};
-use sipscope::sinks::sqlite::{each_event, BackgroundStore, Store};
+use sipscope::sinks::sqlite::{BackgroundStore, Store};
 use sipscope::sinks::RunKind;
+use sipscope::store::{SqliteReader, StoreReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,8 +47,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let mut pipeline = Pipeline::new(settings, Box::new(BackgroundStore::spawn(store)?), Vec::new());
     let started = sipscope::time::now_ns();
     pipeline.begin_analysis(started)?;
-    let reader = Store::open_read_only(&args.db)?;
-    each_event(&reader, |ev| {
+    let reader = SqliteReader::open(&args.db)?;
+    reader.each_event(&mut |ev| {
         pipeline.accept(Arrival {
             ts_ns: ev.ts_ns,
             transport: ev.transport,

@@ -4,8 +4,8 @@
 use anyhow::Context;
 use sipscope::enrich::{Enricher, GeoConfig};
 use sipscope::reports::config::ReportConfig;
-use sipscope::reports::{self, query::Filter, render, HilbertChoice, Prefix22};
-use sipscope::sinks::sqlite::Store;
+use sipscope::reports::{self, render, HilbertChoice, Prefix22};
+use sipscope::store::{Filter, SqliteReader};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,8 +102,8 @@ fn parse_time(s: &str) -> Result<i64, String> {
 
 fn comparison(args: &ReportArgs) -> anyhow::Result<Option<reports::Comparison>> {
     if let Some(other) = &args.compare_db {
-        let conn = Store::open_read_only_current(other).with_context(|| format!("opening {}", other.display()))?;
-        return Ok(Some(reports::Comparison::Store(other.display().to_string(), conn)));
+        let reader = SqliteReader::open(other).with_context(|| format!("opening {}", other.display()))?;
+        return Ok(Some(reports::Comparison::Store(other.display().to_string(), Box::new(reader))));
     }
     let parse = |g: &String| -> anyhow::Result<(String, Vec<String>)> {
         let (name, nodes) = g.split_once('=').context("--group takes NAME=node,node")?;
@@ -138,7 +138,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if !db.exists() {
         anyhow::bail!("{} does not exist", db.display());
     }
-    let conn = Store::open_read_only_current(&db).with_context(|| format!("opening {}", db.display()))?;
+    let store = SqliteReader::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let filter = Filter { from_ns: args.from, to_ns: args.to, nodes: args.nodes.clone() };
     let geo = enricher(&args, &config)?;
     let comparison = comparison(&args)?;
@@ -150,7 +150,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let inputs = reports::Inputs {
-        conn: &conn,
+        store: &store,
         filter: &filter,
         geo: &geo,
         comparison: comparison.as_ref(),

@@ -1,33 +1,39 @@
 //! Reports: the seed studies' tables and figures from any store, for any time range and set of
-//! nodes, as text, JSON, CSV or self-contained HTML. Sections read the analysis tables and
-//! indexed event columns only.
+//! nodes, as text, JSON, CSV or self-contained HTML. Sections read through a
+//! [`StoreReader`] (typed rows, never SQL), so any backend can be reported on.
 
 pub mod config;
 pub mod model;
-pub mod query;
 pub mod render;
 pub mod scan_choice;
 pub mod sections;
 
 use crate::enrich::Enricher;
+use crate::store::{Filter, StoreError, StoreReader};
 use model::{Report, Scope};
-use query::Filter;
-use rusqlite::Connection;
 pub use scan_choice::{HilbertChoice, Prefix22};
 
 /// What the `compare` section compares.
-#[derive(Debug)]
 pub enum Comparison {
     /// Two groups of nodes of this store: (name, nodes) each.
     Groups((String, Vec<String>), (String, Vec<String>)),
-    /// This store against another (its name, its connection).
-    Store(String, Connection),
+    /// This store against another (its name, its reader).
+    Store(String, Box<dyn StoreReader>),
+}
+
+impl std::fmt::Debug for Comparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Comparison::Groups(a, b) => f.debug_tuple("Groups").field(a).field(b).finish(),
+            Comparison::Store(name, _) => f.debug_tuple("Store").field(name).finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Everything sections read.
 pub struct Inputs<'a> {
     /// The store.
-    pub conn: &'a Connection,
+    pub store: &'a dyn StoreReader,
     /// Time range and nodes.
     pub filter: &'a Filter,
     /// GeoIP.
@@ -70,5 +76,5 @@ pub enum ReportError {
     UnknownSection(String, String),
     /// The store.
     #[error("reading the store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Store(#[from] StoreError),
 }

@@ -1,8 +1,9 @@
-//! Reading what clustering needs from the store's analysis tables, across runs.
+//! Reading what clustering needs from the store's analysis tables, across runs, through the
+//! store's [`StoreReader`] (so any backend can be clustered), merged per source here.
 
 use super::SourceActivity;
 use crate::analysis::activity::day_of;
-use rusqlite::{params, Connection};
+use crate::store::{StoreError, StoreReader};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -11,21 +12,18 @@ use std::net::IpAddr;
 /// flows that began in the range (`flows`; a NULL tool is `custom`). Days, packets and
 /// tools are merged over every analysis run. Sorted by address.
 pub fn load_activity(
-    conn: &Connection,
+    store: &dyn StoreReader,
     from_ns: Option<i64>,
     to_ns: Option<i64>,
-) -> rusqlite::Result<Vec<SourceActivity>> {
+) -> Result<Vec<SourceActivity>, StoreError> {
     let from = from_ns.unwrap_or(i64::MIN);
     let to = to_ns.unwrap_or(i64::MAX);
     let from_day = from_ns.map_or(i64::MIN, day_of);
     // The last day with a time before `to`.
     let to_day = to_ns.map_or(i64::MAX, |t| day_of(t.saturating_sub(1)));
     let mut by_source: BTreeMap<IpAddr, SourceActivity> = BTreeMap::new();
-    let mut st = conn.prepare("SELECT DISTINCT src_ip, day FROM source_days WHERE day >= ?1 AND day <= ?2")?;
-    let mut rows = st.query(params![from_day, to_day])?;
-    while let Some(row) = rows.next()? {
-        let Ok(source) = row.get::<_, String>(0)?.parse::<IpAddr>() else { continue };
-        let day: i64 = row.get(1)?;
+    for row in store.source_days(from_day, to_day)? {
+        let Ok(source) = row.source.parse::<IpAddr>() else { continue };
         let entry = by_source.entry(source).or_insert_with(|| SourceActivity {
             source,
             days: Vec::new(),
@@ -33,23 +31,18 @@ pub fn load_activity(
             packets_per_second: 0.0,
             tools: Vec::new(),
         });
-        entry.days.push(day);
+        entry.days.push(row.day);
     }
     // Per (source, tool): packets, summed packets/s and flows, to add up per source.
-    let mut st = conn.prepare(
-        "SELECT src_ip, COALESCE(tool, 'custom'), SUM(packets), SUM(packets_per_s), COUNT(*)
-         FROM flows WHERE first_ns >= ?1 AND first_ns < ?2 GROUP BY 1, 2 ORDER BY 1, 2",
-    )?;
     let mut flows: BTreeMap<IpAddr, (f64, i64)> = BTreeMap::new();
-    let mut rows = st.query(params![from, to])?;
-    while let Some(row) = rows.next()? {
-        let Ok(source) = row.get::<_, String>(0)?.parse::<IpAddr>() else { continue };
+    for row in store.source_tool_activity(from, to)? {
+        let Ok(source) = row.source.parse::<IpAddr>() else { continue };
         let Some(entry) = by_source.get_mut(&source) else { continue };
-        entry.tools.push(row.get(1)?);
-        entry.packets += u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
+        entry.tools.push(row.tool.unwrap_or_else(|| "custom".into()));
+        entry.packets += u64::try_from(row.packets).unwrap_or(0);
         let f = flows.entry(source).or_insert((0.0, 0));
-        f.0 += row.get::<_, Option<f64>>(3)?.unwrap_or(0.0);
-        f.1 += row.get::<_, i64>(4)?;
+        f.0 += row.packets_per_second_sum;
+        f.1 += row.flows;
     }
     for (source, (speed, n)) in flows {
         if let (Some(entry), true) = (by_source.get_mut(&source), n > 0) {

@@ -251,7 +251,8 @@ fn load_activity_merges_runs() {
     let mut store = crate::sinks::sqlite::Store::open(&dir.path().join("t.db")).unwrap();
     store.store_analysis("ingest", 0, 1, &run1, false).unwrap();
     store.store_analysis("ingest", 2, 3, &run2, false).unwrap();
-    let all = load_activity(store.connection(), None, None).unwrap();
+    let reader = crate::store::SqliteReader::open(&dir.path().join("t.db")).unwrap();
+    let all = load_activity(&reader, None, None).unwrap();
     let expected_a = SourceActivity {
         source: a,
         days: vec![10, 20],
@@ -263,11 +264,11 @@ fn load_activity_merges_runs() {
         SourceActivity { source: b, days: vec![12], packets: 5, packets_per_second: 1.0, tools: vec!["custom".into()] };
     assert_eq!(all, [expected_a, expected_b]);
     // [day 13, day 21): only a's day 20 and its flow of that day.
-    let some = load_activity(store.connection(), Some(13 * DAY), Some(21 * DAY)).unwrap();
+    let some = load_activity(&reader, Some(13 * DAY), Some(21 * DAY)).unwrap();
     assert_eq!(some.len(), 1);
     assert_eq!(
         (some[0].days.as_slice(), some[0].packets, some[0].tools.as_slice()),
         (&[20][..], 10, &["NMap".to_owned()][..])
     );
-    assert!(load_activity(store.connection(), Some(30 * DAY), None).unwrap().is_empty());
+    assert!(load_activity(&reader, Some(30 * DAY), None).unwrap().is_empty());
 }

@@ -4,19 +4,19 @@
 use super::{title, Result, Shared};
 use crate::enrich::{Enricher, UNKNOWN};
 use crate::reports::model::{Cell, Section, Table};
-use crate::reports::query::Filter;
-use rusqlite::Connection;
+use crate::store::{Filter, StoreReader};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Distinct source countries and ASNs; `None` when the database is missing.
-pub fn source_countries_and_asns(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<(Option<i64>, Option<i64>)> {
+pub fn source_countries_and_asns(
+    store: &dyn StoreReader,
+    f: &Filter,
+    geo: &Enricher,
+) -> Result<(Option<i64>, Option<i64>)> {
     if !geo.has_country_db() && !geo.has_asn_db() {
         return Ok((None, None));
     }
-    let c = f.hour_clause(&[super::traffic::REQUESTS]);
-    let mut stmt = conn.prepare(&format!("SELECT DISTINCT src_ip FROM traffic {}", c.sql))?;
-    let ips: Vec<String> =
-        stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?.collect::<Result<_>>()?;
+    let ips = store.request_sources(f)?;
     let (mut countries, mut asns) = (BTreeSet::new(), BTreeSet::new());
     for ip in ips.iter().filter_map(|i| i.parse().ok()) {
         let g = geo.lookup(ip);
@@ -31,47 +31,37 @@ pub(crate) type Pairs = BTreeMap<(String, String), (i64, usize)>;
 
 /// The pairs, computed once per report: `countries` and `country-pairs` both need them and
 /// they are the costliest rows of a large store (a million `dialled` rows).
-fn shared_pairs<'s>(conn: &Connection, f: &Filter, geo: &Enricher, shared: &'s Shared) -> Result<&'s Pairs> {
+fn shared_pairs<'s>(store: &dyn StoreReader, f: &Filter, geo: &Enricher, shared: &'s Shared) -> Result<&'s Pairs> {
     if let Some(p) = shared.pairs.get() {
         return Ok(p);
     }
-    let p = pairs(conn, f, geo)?;
+    let p = pairs(store, f, geo)?;
     Ok(shared.pairs.get_or_init(|| p))
 }
 
-fn text<'r>(v: rusqlite::types::ValueRef<'r>) -> &'r str {
-    v.as_str().unwrap_or_default()
-}
-
-fn pairs(conn: &Connection, f: &Filter, geo: &Enricher) -> Result<Pairs> {
-    let c = f.hour_clause(&["number_country IS NOT NULL"]);
-    // Rows as stored, summed here: a GROUP BY in SQLite sorts them all first, which costs
-    // five times as much on a million rows.
-    let sql = format!("SELECT src_ip, number_country, invites FROM dialled {}", c.sql);
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
+fn pairs(store: &dyn StoreReader, f: &Filter, geo: &Enricher) -> Result<Pairs> {
     // Each source is looked up once (sources call many numbers).
     let mut sources: HashMap<Box<str>, (u32, String)> = HashMap::new();
     let mut out: HashMap<(String, String), (i64, HashSet<u32>)> = HashMap::new();
-    while let Some(r) = rows.next()? {
-        let (src, to, n) = (text(r.get_ref(0)?), text(r.get_ref(1)?), r.get::<_, i64>(2)?);
+    store.each_dialled_country(f, &mut |row| {
+        let src = row.source;
         if !sources.contains_key(src) {
             let country = src.parse().ok().and_then(|ip| geo.lookup(ip).country).unwrap_or_else(|| UNKNOWN.into());
             let id = sources.len() as u32;
             sources.insert(src.into(), (id, country));
         }
-        let Some((id, from)) = sources.get(src) else { continue };
-        let to = if to.is_empty() { UNKNOWN } else { to };
+        let Some((id, from)) = sources.get(src) else { return };
+        let to = if row.country.is_empty() { UNKNOWN } else { row.country };
         let e = out.entry((from.clone(), to.to_owned())).or_default();
-        e.0 += n;
+        e.0 += row.invites;
         e.1.insert(*id);
-    }
+    })?;
     Ok(out.into_iter().map(|(k, (n, s))| (k, (n, s.len()))).collect())
 }
 
-pub fn countries(conn: &Connection, f: &Filter, geo: &Enricher, shared: &Shared) -> Result<Section> {
+pub fn countries(store: &dyn StoreReader, f: &Filter, geo: &Enricher, shared: &Shared) -> Result<Section> {
     let mut s = Section::new("countries", title("countries"));
-    let mut rows: Vec<_> = shared_pairs(conn, f, geo, shared)?.iter().collect();
+    let mut rows: Vec<_> = shared_pairs(store, f, geo, shared)?.iter().collect();
     rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
     let mut t = Table::new(
         "countries",
@@ -88,9 +78,9 @@ pub fn countries(conn: &Connection, f: &Filter, geo: &Enricher, shared: &Shared)
     Ok(s)
 }
 
-pub fn country_pairs(conn: &Connection, f: &Filter, geo: &Enricher, shared: &Shared) -> Result<Section> {
+pub fn country_pairs(store: &dyn StoreReader, f: &Filter, geo: &Enricher, shared: &Shared) -> Result<Section> {
     let mut s = Section::new("country-pairs", title("country-pairs"));
-    let pairs = shared_pairs(conn, f, geo, shared)?;
+    let pairs = shared_pairs(store, f, geo, shared)?;
     let mut per_source: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut dot = String::from("digraph country_pairs {\n  rankdir=LR;\n");
     for ((from, to), (n, _)) in pairs {

@@ -3,9 +3,8 @@
 
 use super::Result;
 use crate::reports::model::Chart;
-use crate::reports::query::Filter;
 use crate::reports::scan_choice::{HilbertChoice, Prefix22};
-use rusqlite::{Connection, OptionalExtension};
+use crate::store::{Filter, StoreReader};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -21,23 +20,17 @@ pub enum Picture {
     Nothing,
 }
 
-/// The flow drawn: its source and time window.
-struct Flow {
-    source: String,
-    first_ns: i64,
-    last_ns: i64,
-}
-
 /// The widest flow (most destinations) in the range, or the chosen source's widest flow; its
 /// first hit of each address, in the /22 it hit most or the chosen one.
-pub fn picture(conn: &Connection, f: &Filter, choice: &HilbertChoice) -> Result<Picture> {
-    let Some(flow) = widest_flow(conn, f, choice)? else {
+pub fn picture(store: &dyn StoreReader, f: &Filter, choice: &HilbertChoice) -> Result<Picture> {
+    let Some(flow) = store.widest_flow(f, choice.source)? else {
         return Ok(match choice.source {
             Some(ip) => Picture::Note(format!("No flow from {ip} in the time range: no Hilbert picture.")),
             None => Picture::Nothing,
         });
     };
-    let hits = first_hits(conn, f, &flow)?;
+    // IPv6 destinations cannot be drawn on an IPv4 /22; they are skipped, not an error.
+    let hits: Vec<Ipv4Addr> = store.first_hits(f, &flow)?.iter().filter_map(|ip| ip.parse().ok()).collect();
     let block = match choice.prefix {
         Some(p) => p,
         None => {
@@ -80,49 +73,6 @@ pub fn picture(conn: &Connection, f: &Filter, choice: &HilbertChoice) -> Result<
         side: 32,
         cells,
     }))
-}
-
-fn widest_flow(conn: &Connection, f: &Filter, choice: &HilbertChoice) -> Result<Option<Flow>> {
-    let mut c = match choice.source {
-        Some(_) => f.clause("first_ns", None, &["src_ip = ?"]),
-        None => f.clause("first_ns", None, &[]),
-    };
-    if let Some(ip) = choice.source {
-        // Stored as `IpAddr`'s text, so the parsed address matches however it was typed.
-        c.params.insert(0, rusqlite::types::Value::Text(ip.to_string()));
-    }
-    let sql = format!(
-        "SELECT src_ip, first_ns, last_ns FROM flows {} ORDER BY destinations DESC, src_ip, first_ns LIMIT 1",
-        c.sql
-    );
-    conn.query_row(&sql, rusqlite::params_from_iter(c.params.iter()), |r| {
-        Ok(Flow { source: r.get(0)?, first_ns: r.get(1)?, last_ns: r.get(2)? })
-    })
-    .optional()
-}
-
-/// The flow's IPv4 destinations in the order it first hit them. A flow is one source between
-/// two silences longer than the flow timeout, so its time window holds its messages only.
-fn first_hits(conn: &Connection, f: &Filter, flow: &Flow) -> Result<Vec<Ipv4Addr>> {
-    let extra = ["kind = 'request'", "direction <> 'out'", "src_ip = ?", "ts_ns >= ?", "ts_ns <= ?"];
-    let mut c = f.clause("ts_ns", Some("node"), &extra);
-    let own = [
-        rusqlite::types::Value::Text(flow.source.clone()),
-        rusqlite::types::Value::Integer(flow.first_ns),
-        rusqlite::types::Value::Integer(flow.last_ns),
-    ];
-    c.params.splice(0..0, own);
-    let sql = format!("SELECT dst_ip, min(ts_ns) AS t FROM events {} GROUP BY dst_ip ORDER BY t, dst_ip", c.sql);
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get::<_, Option<String>>(0))?;
-    let mut hits = Vec::new();
-    for ip in rows {
-        // IPv6 destinations cannot be drawn on an IPv4 /22; they are skipped, not an error.
-        if let Some(Ok(ip)) = ip?.map(|ip| ip.parse()) {
-            hits.push(ip);
-        }
-    }
-    Ok(hits)
 }
 
 /// (x, y) of position `d` on a Hilbert curve filling an `n` × `n` square (n a power of two).

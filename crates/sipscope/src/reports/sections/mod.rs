@@ -1,5 +1,6 @@
-//! The report's sections, each a function of the store and the filter. Sections read only the
-//! analysis tables and indexed event columns, so they stay fast on large stores.
+//! The report's sections, each a function of the store's reader and the filter. Sections ask
+//! the [`StoreReader`](crate::store::StoreReader) for typed rows (analysis tables and hourly
+//! totals, so they stay fast on large stores) and group, look up and chart them here.
 
 mod calls;
 mod compare;
@@ -9,11 +10,8 @@ mod nodes;
 mod tools;
 mod traffic;
 
-use super::model::{Cell, Section, Table};
-use super::query::Clause;
+use super::model::Section;
 use super::Inputs;
-use rusqlite::types::ValueRef;
-use rusqlite::Connection;
 
 /// Every section, in report order, with what it shows.
 pub const ALL: &[(&str, &str)] = &[
@@ -37,7 +35,7 @@ pub const ALL: &[(&str, &str)] = &[
 ];
 
 /// A failure to build a section.
-pub type Result<T> = std::result::Result<T, rusqlite::Error>;
+pub type Result<T> = std::result::Result<T, crate::store::StoreError>;
 
 /// What more than one section needs, computed by the first that asks and kept for the rest
 /// of one report.
@@ -48,25 +46,25 @@ pub struct Shared {
 
 /// Builds section `name`; `None` for an unknown name.
 pub fn build(inputs: &Inputs<'_>, shared: &Shared, name: &str) -> Option<Result<Section>> {
-    let (conn, filter, geo) = (inputs.conn, inputs.filter, inputs.geo);
+    let (store, filter, geo) = (inputs.store, inputs.filter, inputs.geo);
     Some(match name {
-        "compare" => compare::compare(conn, filter, inputs.comparison),
-        "summary" => traffic::summary(conn, filter, geo),
-        "countries" => geo::countries(conn, filter, geo, shared),
-        "country-pairs" => geo::country_pairs(conn, filter, geo, shared),
-        "daily" => traffic::daily(conn, filter),
-        "sources" => traffic::sources(conn, filter, geo),
-        "user-agents" => traffic::user_agents(conn, filter),
-        "stages" => nodes::stages(conn, filter, inputs.nodes),
-        "spread" => nodes::spread(conn, filter),
-        "overlap" => nodes::overlap(conn, filter),
-        "tools" => tools::tools(conn, filter),
-        "tools-by-year" => tools::tools_by_year(conn, filter),
-        "tools-by-country" => tools::tools_by_country(conn, filter, geo),
-        "strategies" => tools::strategies(conn, filter, &inputs.hilbert),
-        "numbers" => calls::numbers(conn, filter),
-        "campaigns" => tools::campaigns(conn, filter),
-        "passwords" => calls::passwords(conn, filter),
+        "compare" => compare::compare(store, filter, inputs.comparison),
+        "summary" => traffic::summary(store, filter, geo),
+        "countries" => geo::countries(store, filter, geo, shared),
+        "country-pairs" => geo::country_pairs(store, filter, geo, shared),
+        "daily" => traffic::daily(store, filter),
+        "sources" => traffic::sources(store, filter, geo),
+        "user-agents" => traffic::user_agents(store, filter),
+        "stages" => nodes::stages(store, filter, inputs.nodes),
+        "spread" => nodes::spread(store, filter),
+        "overlap" => nodes::overlap(store, filter),
+        "tools" => tools::tools(store, filter),
+        "tools-by-year" => tools::tools_by_year(store, filter),
+        "tools-by-country" => tools::tools_by_country(store, filter, geo),
+        "strategies" => tools::strategies(store, filter, &inputs.hilbert),
+        "numbers" => calls::numbers(store, filter),
+        "campaigns" => tools::campaigns(store, filter),
+        "passwords" => calls::passwords(store, filter),
         _ => return None,
     })
 }
@@ -74,36 +72,6 @@ pub fn build(inputs: &Inputs<'_>, shared: &Shared, name: &str) -> Option<Result<
 /// The title of a section.
 pub fn title(name: &str) -> &'static str {
     ALL.iter().find(|(n, _)| *n == name).map_or("", |(_, t)| t)
-}
-
-/// Runs `sql` (with the filter's `clause` spliced in where `{where}` stands) into a table.
-pub(crate) fn query_table(
-    conn: &Connection,
-    name: &str,
-    title: &str,
-    columns: &[&str],
-    sql: &str,
-    clause: &Clause,
-) -> Result<Table> {
-    let sql = sql.replace("{where}", &clause.sql);
-    let mut stmt = conn.prepare(&sql)?;
-    let n = stmt.column_count();
-    let mut table = Table::new(name, title, columns);
-    let mut rows = stmt.query(rusqlite::params_from_iter(clause.params.iter()))?;
-    while let Some(r) = rows.next()? {
-        let row = (0..n)
-            .map(|i| {
-                Ok(match r.get_ref(i)? {
-                    ValueRef::Null => Cell::Null,
-                    ValueRef::Integer(v) => Cell::Int(v),
-                    ValueRef::Real(v) => Cell::Float(v),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-                })
-            })
-            .collect::<Result<Vec<Cell>>>()?;
-        table.push(row);
-    }
-    Ok(table)
 }
 
 /// `YYYY-MM-DD` of a UTC day number.

@@ -1,29 +1,36 @@
 //! Sections per node (001): stages per node, how many nodes attackers hit, shared attackers.
 
-use super::{query_table, title, Result};
+use super::{title, Result};
 use crate::reports::model::{Cell, Chart, Section, Table};
-use crate::reports::query::Filter;
-use rusqlite::Connection;
+use crate::store::{Filter, SourceNode, StoreReader};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub fn stages(conn: &Connection, f: &Filter, nodes: Option<&crate::nodes::Nodes>) -> Result<Section> {
+pub fn stages(store: &dyn StoreReader, f: &Filter, nodes: Option<&crate::nodes::Nodes>) -> Result<Section> {
     let mut s = Section::new("stages", title("stages"));
-    let c = f.clause("first_ns", Some("node"), &["node <> ''"]);
-    let t = query_table(
-        conn,
+    let mut t = Table::new(
         "stages",
         "Sources per attack stage and node",
-        &["node", "attackers", "server scan", "extension scan", "registration hijacking", "hijack succeeded", "toll fraud"],
-        "SELECT node, count(DISTINCT src_ip),
-                count(DISTINCT CASE WHEN stage = 'server_scan' THEN src_ip END),
-                count(DISTINCT CASE WHEN stage = 'extension_scan' THEN src_ip END),
-                count(DISTINCT CASE WHEN stage = 'registration_hijacking' THEN src_ip END),
-                count(DISTINCT CASE WHEN stage = 'registration_hijacking' AND detail LIKE '%\"succeeded\":1%' THEN src_ip END),
-                count(DISTINCT CASE WHEN stage = 'toll_fraud' THEN src_ip END)
-         FROM stages {where} GROUP BY node ORDER BY node",
-        &c,
-    )?;
-    let mut t = t;
+        &[
+            "node",
+            "attackers",
+            "server scan",
+            "extension scan",
+            "registration hijacking",
+            "hijack succeeded",
+            "toll fraud",
+        ],
+    );
+    for r in store.node_stages(f)? {
+        t.push(vec![
+            r.node.into(),
+            Cell::Int(r.attackers),
+            Cell::Int(r.server_scan),
+            Cell::Int(r.extension_scan),
+            Cell::Int(r.registration_hijacking),
+            Cell::Int(r.hijack_succeeded),
+            Cell::Int(r.toll_fraud),
+        ]);
+    }
     if let Some(nodes) = nodes {
         // 001's table names each node's address and site: from the nodes file.
         t.columns.insert(1, "address".into());
@@ -39,32 +46,19 @@ pub fn stages(conn: &Connection, f: &Filter, nodes: Option<&crate::nodes::Nodes>
         }
     }
     s.tables.push(t);
-    let all = query_table(
-        conn,
-        "stages_overall",
-        "Sources per attack stage, all nodes",
-        &["stage", "sources", "messages"],
-        "SELECT stage, count(DISTINCT src_ip), sum(count) FROM stages {where} GROUP BY stage ORDER BY stage",
-        &f.clause("first_ns", None, &["node = ''"]),
-    )?;
+    let mut all =
+        Table::new("stages_overall", "Sources per attack stage, all nodes", &["stage", "sources", "messages"]);
+    for r in store.stage_totals(f)? {
+        all.push(vec![r.stage.into(), Cell::Int(r.sources), Cell::Int(r.messages)]);
+    }
     s.tables.push(all);
     Ok(s)
 }
 
-/// (source, node, first time) of every source that sent requests to a node.
-fn source_nodes(conn: &Connection, f: &Filter) -> Result<Vec<(String, String, i64)>> {
-    let c = f.hour_clause(&["node <> ''", super::traffic::REQUESTS]);
-    let sql = format!("SELECT src_ip, node, min(first_ns) FROM traffic {} GROUP BY src_ip, node", c.sql);
-    let mut stmt = conn.prepare(&sql)?;
-    let rows =
-        stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    rows.collect()
-}
-
-pub fn spread(conn: &Connection, f: &Filter) -> Result<Section> {
+pub fn spread(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
     let mut s = Section::new("spread", title("spread"));
     let mut per_source: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for (src, _, first) in source_nodes(conn, f)? {
+    for SourceNode { source: src, first_ns: first, .. } in store.source_nodes(f)? {
         per_source.entry(src).or_default().push(first);
     }
     // nodes hit -> (attackers, seconds to cover them, summed)
@@ -92,11 +86,11 @@ pub fn spread(conn: &Connection, f: &Filter) -> Result<Section> {
     Ok(s)
 }
 
-pub fn overlap(conn: &Connection, f: &Filter) -> Result<Section> {
+pub fn overlap(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
     let mut s = Section::new("overlap", title("overlap"));
     let mut nodes_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut all_nodes = BTreeSet::new();
-    for (src, node, _) in source_nodes(conn, f)? {
+    for SourceNode { source: src, node, .. } in store.source_nodes(f)? {
         all_nodes.insert(node.clone());
         nodes_of.entry(src).or_default().insert(node);
     }

@@ -1,58 +1,57 @@
 //! Sections about tools (004): Table I for this data, tools per year, scan strategies.
 
-use super::{query_table, title, Result};
-use crate::reports::model::{Cell, Chart, Section};
-use crate::reports::query::Filter;
-use rusqlite::Connection;
+use super::{title, Result};
+use crate::reports::model::{Cell, Chart, Section, Table};
+use crate::store::{Filter, StoreReader};
 use std::collections::BTreeMap;
 
-pub fn tools(conn: &Connection, f: &Filter) -> Result<Section> {
+/// What reports call flows no tool matched.
+const CUSTOM: &str = "(custom)";
+
+pub fn tools(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
     let mut s = Section::new("tools", title("tools"));
-    let c = f.clause("first_ns", None, &[]);
-    let t = query_table(
-        conn,
+    let mut t = Table::new(
         "tools",
         "Tools (fingerprint matches)",
         &["tool", "variant", "verdict", "first seen", "packets", "sources", "flows", "strategy"],
-        "SELECT coalesce(tool, '(custom)'), coalesce(variant, ''), tool_verdict, min(first_ns), sum(packets),
-                count(DISTINCT src_ip), count(*),
-                (SELECT strategy FROM flows f2 WHERE coalesce(f2.tool, '') = coalesce(flows.tool, '')
-                 AND coalesce(f2.variant, '') = coalesce(flows.variant, '') AND strategy <> 'undecided'
-                 GROUP BY strategy ORDER BY count(*) DESC LIMIT 1)
-         FROM flows {where} GROUP BY tool, variant, tool_verdict ORDER BY sum(packets) DESC, tool, variant",
-        &c,
-    )?;
-    s.tables.push(super::traffic::times_as_text(t, &[3]));
-    let unknown = query_table(
-        conn,
+    );
+    for r in store.tool_flows(f)? {
+        t.push(vec![
+            r.tool.unwrap_or_else(|| CUSTOM.into()).into(),
+            r.variant.unwrap_or_default().into(),
+            r.verdict.into(),
+            super::traffic::iso_time(r.first_ns),
+            Cell::Int(r.packets),
+            Cell::Int(r.sources),
+            Cell::Int(r.flows),
+            r.strategy.into(),
+        ]);
+    }
+    s.tables.push(t);
+    let mut unknown = Table::new(
         "unknown_fingerprints",
         "Custom fingerprints (no tool matched)",
         &["fingerprint", "flows", "packets", "sources"],
-        "SELECT fingerprint, count(*), sum(packets), count(DISTINCT src_ip) FROM flows {where}
-         GROUP BY fingerprint ORDER BY sum(packets) DESC LIMIT 20",
-        &f.clause("first_ns", None, &["tool_verdict = 'custom'"]),
-    )?;
+    );
+    for r in store.custom_fingerprints(f, 20)? {
+        unknown.push(vec![r.fingerprint.into(), Cell::Int(r.flows), Cell::Int(r.packets), Cell::Int(r.sources)]);
+    }
     s.tables.push(unknown);
     Ok(s)
 }
 
-pub fn tools_by_year(conn: &Connection, f: &Filter) -> Result<Section> {
+pub fn tools_by_year(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
     let mut s = Section::new("tools-by-year", title("tools-by-year"));
-    let t = query_table(
-        conn,
-        "tools_by_year",
-        "Sources per tool and year",
-        &["year", "tool", "sources", "packets"],
-        "SELECT strftime('%Y', first_ns / 1000000000, 'unixepoch') AS year, coalesce(tool, '(custom)'),
-                count(DISTINCT src_ip), sum(packets)
-         FROM flows {where} GROUP BY year, tool ORDER BY year, sum(packets) DESC",
-        &f.clause("first_ns", None, &[]),
-    )?;
+    let mut t = Table::new("tools_by_year", "Sources per tool and year", &["year", "tool", "sources", "packets"]);
     let mut years: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
-    for r in &t.rows {
-        if let (Cell::Text(y), Cell::Text(tool), Cell::Int(n)) = (&r[0], &r[1], &r[2]) {
-            years.entry(y.clone()).or_default().insert(tool.clone(), *n as f64);
+    for r in store.tools_by_year(f)? {
+        let tool = r.tool.unwrap_or_else(|| CUSTOM.into());
+        // Four digits, as `strftime('%Y')` wrote them.
+        let year = r.year.map(|y| format!("{y:04}"));
+        if let Some(y) = &year {
+            years.entry(y.clone()).or_default().insert(tool.clone(), r.sources as f64);
         }
+        t.push(vec![year.into(), tool.into(), Cell::Int(r.sources), Cell::Int(r.packets)]);
     }
     let tools: Vec<String> = {
         let mut all: Vec<String> = years.values().flat_map(|m| m.keys().cloned()).collect();
@@ -73,24 +72,29 @@ pub fn tools_by_year(conn: &Connection, f: &Filter) -> Result<Section> {
 }
 
 pub fn strategies(
-    conn: &Connection,
+    store: &dyn StoreReader,
     f: &Filter,
     choice: &crate::reports::scan_choice::HilbertChoice,
 ) -> Result<Section> {
     let mut s = Section::new("strategies", title("strategies"));
-    let t = query_table(
-        conn,
+    let mut t = Table::new(
         "strategies",
         "Flows per scan strategy",
         &["strategy", "flows", "sources", "packets", "mean destinations"],
-        "SELECT strategy, count(*), count(DISTINCT src_ip), sum(packets), avg(destinations) FROM flows {where}
-         GROUP BY strategy ORDER BY count(*) DESC",
-        &f.clause("first_ns", None, &[]),
-    )?;
+    );
+    for r in store.strategy_flows(f)? {
+        t.push(vec![
+            r.strategy.into(),
+            Cell::Int(r.flows),
+            Cell::Int(r.sources),
+            Cell::Int(r.packets),
+            Cell::Float(r.mean_destinations),
+        ]);
+    }
     s.tables.push(t);
     s.notes
         .push("A flow needs 8 distinct destinations before its strategy is decided (docs/scan-strategies.md).".into());
-    match super::hilbert::picture(conn, f, choice)? {
+    match super::hilbert::picture(store, f, choice)? {
         super::hilbert::Picture::Chart(chart) => s.charts.push(chart),
         super::hilbert::Picture::Note(note) => s.notes.push(note),
         super::hilbert::Picture::Nothing => {}
@@ -98,17 +102,17 @@ pub fn strategies(
     Ok(s)
 }
 
-pub fn campaigns(conn: &Connection, f: &Filter) -> Result<Section> {
+pub fn campaigns(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
     use crate::analysis::campaigns::{find_campaigns, load_activity, CampaignConfig};
     let mut s = Section::new("campaigns", title("campaigns"));
-    let activity = load_activity(conn, f.from_ns, f.to_ns)?;
+    let activity = load_activity(store, f.from_ns, f.to_ns)?;
     let day = |ns: i64| ns.div_euclid(86_400_000_000_000);
     let days = activity.iter().flat_map(|a| a.days.iter().copied());
     let (lo, hi) = days.fold((i64::MAX, i64::MIN), |(lo, hi), d| (lo.min(d), hi.max(d)));
     let from = f.from_ns.map(day).unwrap_or(lo);
     let to = f.to_ns.map(|t| day(t - 1)).unwrap_or(hi);
     let result = find_campaigns(&activity, from, to, &CampaignConfig::default());
-    let mut t = crate::reports::model::Table::new(
+    let mut t = Table::new(
         "campaigns",
         "Campaigns: sources active on the same days (HDBSCAN, minimum 5 sources)",
         &[
@@ -153,24 +157,18 @@ pub fn campaigns(conn: &Connection, f: &Filter) -> Result<Section> {
     Ok(s)
 }
 
-pub fn tools_by_country(conn: &Connection, f: &Filter, geo: &crate::enrich::Enricher) -> Result<Section> {
+pub fn tools_by_country(store: &dyn StoreReader, f: &Filter, geo: &crate::enrich::Enricher) -> Result<Section> {
     let mut s = Section::new("tools-by-country", title("tools-by-country"));
-    let c = f.clause("first_ns", None, &[]);
-    let sql =
-        format!("SELECT src_ip, coalesce(tool, '(custom)'), sum(packets) FROM flows {} GROUP BY src_ip, tool", c.sql);
-    let mut stmt = conn.prepare(&sql)?;
-    let rows: Vec<(String, String, i64)> = stmt
-        .query_map(rusqlite::params_from_iter(c.params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_>>()?;
     let mut agg: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
-    for (src, tool, packets) in rows {
+    for r in store.source_tool_packets(f)? {
+        let (src, tool, packets) = (r.source, r.tool.unwrap_or_else(|| CUSTOM.into()), r.packets);
         let country =
             src.parse().ok().and_then(|ip| geo.lookup(ip).country).unwrap_or_else(|| crate::enrich::UNKNOWN.into());
         let e = agg.entry((tool, country)).or_insert((0, 0));
         e.0 += 1;
         e.1 += packets;
     }
-    let mut t = crate::reports::model::Table::new(
+    let mut t = Table::new(
         "tools_by_country",
         "Sources per tool and source country",
         &["tool", "country", "sources", "packets"],

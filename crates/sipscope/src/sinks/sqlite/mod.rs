@@ -3,12 +3,10 @@
 
 mod analysis;
 mod background;
-mod read;
 mod records;
 mod schema;
 
 pub use background::BackgroundStore;
-pub use read::each_event;
 
 pub use schema::SCHEMA_VERSION;
 

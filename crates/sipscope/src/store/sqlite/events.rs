@@ -1,19 +1,15 @@
-//! Reading events back in time order (for `sipscope analyze` and reports).
+//! Reads of the `events` table itself: every event in time order (for `sipscope analyze`) and
+//! the destinations of one flow through the `(src_ip, ts_ns)` index (the Hilbert picture).
+//! Nothing else reads events: reports count from the hourly rollups.
 
+use super::clause::Clause;
+use super::{opt_text, rows, Result};
 use crate::event::{Direction, Origin, SipEvent, Transport};
-use crate::sinks::SinkError;
+use crate::store::rows::FlowWindow;
+use crate::store::Filter;
+use rusqlite::types::Value;
 use rusqlite::Connection;
 use std::net::IpAddr;
-
-fn transport(s: &str) -> Transport {
-    match s {
-        "tcp" => Transport::Tcp,
-        "tls" => Transport::Tls,
-        "sctp" => Transport::Sctp,
-        "ws" => Transport::Ws,
-        _ => Transport::Udp,
-    }
-}
 
 fn direction(s: &str) -> Direction {
     match s {
@@ -29,7 +25,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 /// Calls `f` with every stored event in time order (ties in insertion order); returns how many.
-pub fn each_event(conn: &Connection, mut f: impl FnMut(SipEvent)) -> Result<u64, SinkError> {
+pub(super) fn each_event(conn: &Connection, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
     let mut stmt = conn.prepare(
         "SELECT ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src, tunnel_dst,
          direction, file_id, packet_no, raw FROM events ORDER BY ts_ns, id",
@@ -49,7 +45,7 @@ pub fn each_event(conn: &Connection, mut f: impl FnMut(SipEvent)) -> Result<u64,
             ts_ns: r.get(0)?,
             sensor: r.get(1)?,
             node: r.get(2)?,
-            transport: transport(&r.get::<_, String>(3)?),
+            transport: Transport::from_name(&r.get::<_, String>(3)?),
             src: (ip(&r.get::<_, String>(4)?), r.get(5)?),
             dst: (ip(&r.get::<_, String>(6)?), r.get(7)?),
             tunnel,
@@ -60,4 +56,15 @@ pub fn each_event(conn: &Connection, mut f: impl FnMut(SipEvent)) -> Result<u64,
         n += 1;
     }
     Ok(n)
+}
+
+/// The flow's destinations in the order it first hit them. A flow is one source between two
+/// silences longer than the flow timeout, so its time window holds its messages only.
+pub(super) fn first_hits(conn: &Connection, f: &Filter, flow: &FlowWindow) -> Result<Vec<String>> {
+    let extra = ["kind = 'request'", "direction <> 'out'", "src_ip = ?", "ts_ns >= ?", "ts_ns <= ?"];
+    let own = vec![Value::Text(flow.source.clone()), Value::Integer(flow.first_ns), Value::Integer(flow.last_ns)];
+    let c = Clause::new(f, "ts_ns", Some("node"), &extra, own);
+    let sql = "SELECT dst_ip, min(ts_ns) AS t FROM events {where} GROUP BY dst_ip ORDER BY t, dst_ip";
+    let hits = rows(conn, sql, &c, |r| opt_text(r, 0))?;
+    Ok(hits.into_iter().flatten().collect())
 }

@@ -1,0 +1,144 @@
+//! The read side of a store: every question reports, campaign clustering and `sipscope analyze`
+//! ask of stored data, as one trait with typed rows. Readers depend on [`StoreReader`] only, so
+//! another backend (PostgreSQL) answers the same questions without touching them; SQL lives in
+//! the backend's module ([`sqlite`]), never in its readers. Writing stays in `sinks`.
+
+pub mod filter;
+pub mod rows;
+pub mod sqlite;
+
+pub use filter::Filter;
+pub use rows::*;
+pub use sqlite::SqliteReader;
+
+use crate::analysis::stages::Stage;
+use crate::event::SipEvent;
+use std::net::IpAddr;
+
+/// Why a store could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed (I/O, locking, a query it refused).
+    #[error("{backend} store: {message}")]
+    Backend {
+        /// Which backend ("SQLite", …).
+        backend: &'static str,
+        /// What it said.
+        message: String,
+    },
+    /// The store was written by a newer sipscope.
+    #[error("the store has schema version {found}; this sipscope knows up to {known}")]
+    NewerSchema {
+        /// Version found in the store.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+    /// The store holds something its schema does not allow (a damaged file, a wrong type).
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// A failure to read.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Everything read from a store. "Requests" are requests received (never the honeypot's own
+/// messages). Counts of messages come from the hourly totals, so a [`Filter`] covers the
+/// whole UTC hours its range touches ([`Filter::hours`]); analysis rows are filtered by their
+/// own time (a flow's or stage's first message, a number's last attempt) and merged over
+/// every analysis run. The filter's nodes apply to data kept per node (hourly totals, stages
+/// per node, authentication attempts, events); flows and numbers have no node. Lists come in
+/// a stable order (largest first where a `limit` is taken, ties by name).
+pub trait StoreReader {
+    /// Which kinds of data the store holds (to tell "never analysed" from "nothing happened").
+    fn contents(&self) -> Result<StoreContents>;
+
+    /// Message totals over the filter's hours and nodes.
+    fn traffic_summary(&self, f: &Filter) -> Result<TrafficSummary>;
+
+    /// Requests per UTC day and method, by day then method.
+    fn daily_requests(&self, f: &Filter) -> Result<Vec<DailyRequests>>;
+
+    /// The `limit` sources with the most requests.
+    fn top_sources(&self, f: &Filter, limit: u32) -> Result<Vec<SourceRequests>>;
+
+    /// Distinct Request-URI users of INVITEs received, from `source` only when given.
+    fn dialled_users(&self, f: &Filter, source: Option<&str>) -> Result<i64>;
+
+    /// The User-Agent `source` sent most requests with (a named agent over none on a tie).
+    fn main_agent(&self, f: &Filter, source: &str) -> Result<Option<String>>;
+
+    /// The `limit` User-Agents with the most requests.
+    fn top_user_agents(&self, f: &Filter, limit: u32) -> Result<Vec<AgentRequests>>;
+
+    /// User agents per class, all time (the analysis' classification), most messages first.
+    fn agent_classes(&self) -> Result<Vec<AgentClass>>;
+
+    /// Every distinct source of requests.
+    fn request_sources(&self, f: &Filter) -> Result<Vec<String>>;
+
+    /// Each (source, node) pair with requests, with its first time.
+    fn source_nodes(&self, f: &Filter) -> Result<Vec<SourceNode>>;
+
+    /// Calls `visit` with every `dialled` row whose number has a country, as stored.
+    fn each_dialled_country(&self, f: &Filter, visit: &mut dyn FnMut(DialledCountry<'_>)) -> Result<()>;
+
+    /// Distinct unified numbers dialled (by their last attempt).
+    fn unified_number_count(&self, f: &Filter) -> Result<i64>;
+
+    /// The `limit` unified numbers with the most attempts.
+    fn top_numbers(&self, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>>;
+
+    /// Attempts per destination country, most first.
+    fn number_countries(&self, f: &Filter) -> Result<Vec<CountryAttempts>>;
+
+    /// The `limit` passwords tried most.
+    fn top_passwords(&self, f: &Filter, limit: u32) -> Result<Vec<PasswordAttempts>>;
+
+    /// The `limit` extensions with the most authentication attempts.
+    fn top_extensions(&self, f: &Filter, limit: u32) -> Result<Vec<ExtensionAttempts>>;
+
+    /// Sources per stage at each node (by node name).
+    fn node_stages(&self, f: &Filter) -> Result<Vec<NodeStages>>;
+
+    /// Sources and messages per stage over all nodes (by stage name); the filter's nodes do
+    /// not apply.
+    fn stage_totals(&self, f: &Filter) -> Result<Vec<StageTotals>>;
+
+    /// Distinct sources that reached `stage`: at the filter's nodes, or over all nodes when it
+    /// names none.
+    fn stage_sources(&self, f: &Filter, stage: Stage) -> Result<i64>;
+
+    /// Flows per tool, variant and verdict, most packets first.
+    fn tool_flows(&self, f: &Filter) -> Result<Vec<ToolFlows>>;
+
+    /// The `limit` custom fingerprints (no tool matched) with the most packets.
+    fn custom_fingerprints(&self, f: &Filter, limit: u32) -> Result<Vec<FingerprintFlows>>;
+
+    /// Sources and packets per year and tool, by year then most packets.
+    fn tools_by_year(&self, f: &Filter) -> Result<Vec<ToolYear>>;
+
+    /// Flows per scan strategy, most flows first.
+    fn strategy_flows(&self, f: &Filter) -> Result<Vec<StrategyFlows>>;
+
+    /// Packets per source and tool.
+    fn source_tool_packets(&self, f: &Filter) -> Result<Vec<SourceToolPackets>>;
+
+    /// The flow with the most destinations (of `source` only, when given).
+    fn widest_flow(&self, f: &Filter, source: Option<IpAddr>) -> Result<Option<FlowWindow>>;
+
+    /// The destination addresses of the requests of `flow`, in the order it first hit them
+    /// (as stored). Reads the events of one source through its index.
+    fn first_hits(&self, f: &Filter, flow: &FlowWindow) -> Result<Vec<String>>;
+
+    /// The distinct (source, day) pairs with `from_day <= day <= to_day`.
+    fn source_days(&self, from_day: i64, to_day: i64) -> Result<Vec<SourceDay>>;
+
+    /// Per source and tool, the flows that began in `[from_ns, to_ns)`, by source then tool.
+    fn source_tool_activity(&self, from_ns: i64, to_ns: i64) -> Result<Vec<SourceToolActivity>>;
+
+    /// Calls `f` with every stored event in time order (ties in insertion order); returns how
+    /// many.
+    fn each_event(&self, f: &mut dyn FnMut(SipEvent)) -> Result<u64>;
+}

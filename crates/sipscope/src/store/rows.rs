@@ -1,0 +1,295 @@
+//! The rows a [`StoreReader`](super::StoreReader) returns: plain values, one struct per query,
+//! so that reports and analysis never see a backend's types. Text is as stored (attacker text
+//! included: callers escape it when they print); `None` is a missing value, which reports
+//! present in their own words ("(none)", "(custom)", "?").
+
+/// Message totals of the hourly `traffic` rollup over a range (0 when there are none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrafficSummary {
+    /// REGISTER requests received.
+    pub register_messages: i64,
+    /// INVITE requests received.
+    pub invite_messages: i64,
+    /// Distinct sources of requests received.
+    pub request_sources: i64,
+    /// Distinct UTC days with any message.
+    pub days: i64,
+    /// Messages that could not be parsed.
+    pub invalid_messages: i64,
+    /// Every message, received and sent.
+    pub all_messages: i64,
+}
+
+/// Requests received on one UTC day with one method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyRequests {
+    /// UTC days since 1970-01-01.
+    pub day: i64,
+    /// The method, when the request had one.
+    pub method: Option<String>,
+    /// Requests.
+    pub messages: i64,
+}
+
+/// A source's requests received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRequests {
+    /// The source address, as stored.
+    pub source: String,
+    /// Requests received from it.
+    pub requests: i64,
+    /// Its first message, ns.
+    pub first_ns: i64,
+    /// Its last message, ns.
+    pub last_ns: i64,
+}
+
+/// Requests received with one User-Agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRequests {
+    /// The agent; `None` for requests without one.
+    pub user_agent: Option<String>,
+    /// Requests.
+    pub requests: i64,
+    /// Distinct sources that sent them.
+    pub sources: i64,
+}
+
+/// User agents of one class (the analysis' `user_agents` table, all runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentClass {
+    /// The class (attack tool, softphone, random-looking, …).
+    pub class: String,
+    /// Messages with agents of the class.
+    pub messages: i64,
+    /// Distinct agents (no agent counts as one).
+    pub agents: i64,
+}
+
+/// A source that sent requests to a node, and when it first did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceNode {
+    /// The source address.
+    pub source: String,
+    /// The node.
+    pub node: String,
+    /// Its first message to the node, ns.
+    pub first_ns: i64,
+}
+
+/// INVITEs from one source to numbers of one country (one row of the `dialled` rollup, not
+/// summed: the caller sums, which is far cheaper than a sorted GROUP BY on a million rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DialledCountry<'a> {
+    /// The source address.
+    pub source: &'a str,
+    /// The calling code's country ('' when unknown).
+    pub country: &'a str,
+    /// INVITEs.
+    pub invites: i64,
+}
+
+/// A number dialled, unified over dialling prefixes (the analysis' `numbers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberAttempts {
+    /// The unified number.
+    pub number: String,
+    /// Its country, when known.
+    pub country: Option<String>,
+    /// Mobile, fixed line, …
+    pub number_type: String,
+    /// Attempts, over every run.
+    pub attempts: i64,
+    /// Prefix variants dialled.
+    pub variants: i64,
+    /// Sources that dialled it.
+    pub sources: i64,
+}
+
+/// Attempts on numbers of one destination country.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountryAttempts {
+    /// The country, when known.
+    pub country: Option<String>,
+    /// Distinct numbers.
+    pub numbers: i64,
+    /// Attempts.
+    pub attempts: i64,
+}
+
+/// One password tried at the honeypot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordAttempts {
+    /// The password (known or recovered).
+    pub password: String,
+    /// Attempts with it.
+    pub attempts: i64,
+    /// Distinct extensions it was tried on.
+    pub extensions: i64,
+    /// Distinct sources.
+    pub sources: i64,
+    /// Attempts accepted.
+    pub accepted: i64,
+}
+
+/// Attempts on one extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionAttempts {
+    /// The extension (user name).
+    pub extension: String,
+    /// Attempts.
+    pub attempts: i64,
+    /// Attempts whose password is known.
+    pub passwords_recovered: i64,
+    /// Distinct sources.
+    pub sources: i64,
+    /// Attempts accepted.
+    pub accepted: i64,
+}
+
+/// Sources per attack stage at one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStages {
+    /// The node.
+    pub node: String,
+    /// Sources that reached any stage there.
+    pub attackers: i64,
+    /// Sources in server scan.
+    pub server_scan: i64,
+    /// Sources in extension scan.
+    pub extension_scan: i64,
+    /// Sources in registration hijacking.
+    pub registration_hijacking: i64,
+    /// Of those, sources whose hijack succeeded.
+    pub hijack_succeeded: i64,
+    /// Sources in toll fraud.
+    pub toll_fraud: i64,
+}
+
+/// Sources and messages of one stage over all nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageTotals {
+    /// The stage's stored name (see [`crate::analysis::stages::Stage::as_str`]).
+    pub stage: String,
+    /// Distinct sources.
+    pub sources: i64,
+    /// Messages that count towards it.
+    pub messages: i64,
+}
+
+/// Flows of one tool, variant and verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolFlows {
+    /// The tool; `None` for custom fingerprints.
+    pub tool: Option<String>,
+    /// The variant, when there is one.
+    pub variant: Option<String>,
+    /// exact, derived or custom.
+    pub verdict: String,
+    /// The first flow's start, ns.
+    pub first_ns: i64,
+    /// Packets.
+    pub packets: i64,
+    /// Distinct sources.
+    pub sources: i64,
+    /// Flows.
+    pub flows: i64,
+    /// The most common decided scan strategy of the tool and variant, if any.
+    pub strategy: Option<String>,
+}
+
+/// Flows with one fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FingerprintFlows {
+    /// The fingerprint.
+    pub fingerprint: Option<String>,
+    /// Flows.
+    pub flows: i64,
+    /// Packets.
+    pub packets: i64,
+    /// Distinct sources.
+    pub sources: i64,
+}
+
+/// Sources of one tool whose flows began in one UTC year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolYear {
+    /// The year.
+    pub year: Option<i64>,
+    /// The tool; `None` for custom fingerprints.
+    pub tool: Option<String>,
+    /// Distinct sources.
+    pub sources: i64,
+    /// Packets.
+    pub packets: i64,
+}
+
+/// Flows of one scan strategy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrategyFlows {
+    /// The strategy (sequential, random, …, undecided).
+    pub strategy: String,
+    /// Flows.
+    pub flows: i64,
+    /// Distinct sources.
+    pub sources: i64,
+    /// Packets.
+    pub packets: i64,
+    /// Mean distinct destinations per flow.
+    pub mean_destinations: f64,
+}
+
+/// Packets of one source's flows with one tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceToolPackets {
+    /// The source address.
+    pub source: String,
+    /// The tool; `None` for custom fingerprints.
+    pub tool: Option<String>,
+    /// Packets.
+    pub packets: i64,
+}
+
+/// One flow's source and time window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowWindow {
+    /// The source address, as stored.
+    pub source: String,
+    /// Its first message, ns.
+    pub first_ns: i64,
+    /// Its last message, ns.
+    pub last_ns: i64,
+}
+
+/// A UTC day on which a source was active (any analysis run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceDay {
+    /// The source address.
+    pub source: String,
+    /// UTC days since 1970-01-01.
+    pub day: i64,
+}
+
+/// A source's flows with one tool, summed over every analysis run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceToolActivity {
+    /// The source address.
+    pub source: String,
+    /// The tool; `None` for custom fingerprints.
+    pub tool: Option<String>,
+    /// Packets.
+    pub packets: i64,
+    /// The flows' packets per second, summed (divide by `flows` for the mean).
+    pub packets_per_second_sum: f64,
+    /// Flows.
+    pub flows: i64,
+}
+
+/// Which kinds of data a store holds at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreContents {
+    /// Any event.
+    pub events: bool,
+    /// Any hourly traffic total (the events were analysed).
+    pub traffic: bool,
+}

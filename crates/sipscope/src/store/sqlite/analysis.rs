@@ -1,0 +1,124 @@
+//! Reads of the analysis tables about what attackers did and were after: stages (per node
+//! and overall), numbers dialled, user-agent classes, and the honeypot's `auth_attempts`.
+
+use super::clause::Clause;
+use super::{count, opt_text, rows, text, Result};
+use crate::analysis::stages::Stage;
+use crate::store::rows::*;
+use crate::store::Filter;
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+pub(super) fn agent_classes(conn: &Connection) -> Result<Vec<AgentClass>> {
+    let sql = "SELECT class, sum(messages) AS m, count(DISTINCT coalesce(user_agent, '')) FROM user_agents
+               GROUP BY class ORDER BY m DESC";
+    rows(conn, sql, &Clause::default(), |r| {
+        Ok(AgentClass { class: text(r, 0)?, messages: r.get(1)?, agents: r.get(2)? })
+    })
+}
+
+pub(super) fn unified_number_count(conn: &Connection, f: &Filter) -> Result<i64> {
+    count(conn, "SELECT count(DISTINCT number) FROM numbers {where}", &Clause::new(f, "last_ns", None, &[], vec![]))
+}
+
+pub(super) fn top_numbers(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
+    let sql = "SELECT number, country, number_type, sum(attempts) AS a, max(variants), max(sources)
+               FROM numbers {where} GROUP BY number ORDER BY a DESC, number LIMIT ?";
+    rows(conn, sql, &Clause::new(f, "last_ns", None, &[], vec![]).then(limit), |r| {
+        Ok(NumberAttempts {
+            number: text(r, 0)?,
+            country: opt_text(r, 1)?,
+            number_type: text(r, 2)?,
+            attempts: r.get(3)?,
+            variants: r.get(4)?,
+            sources: r.get(5)?,
+        })
+    })
+}
+
+pub(super) fn number_countries(conn: &Connection, f: &Filter) -> Result<Vec<CountryAttempts>> {
+    let sql = "SELECT country, count(DISTINCT number), sum(attempts) AS a FROM numbers {where}
+               GROUP BY country ORDER BY a DESC";
+    rows(conn, sql, &Clause::new(f, "last_ns", None, &[], vec![]), |r| {
+        Ok(CountryAttempts { country: opt_text(r, 0)?, numbers: r.get(1)?, attempts: r.get(2)? })
+    })
+}
+
+pub(super) fn top_passwords(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<PasswordAttempts>> {
+    let sql =
+        "SELECT password, count(*) AS n, count(DISTINCT username), count(DISTINCT src_ip), sum(outcome = 'accepted')
+               FROM auth_attempts {where} GROUP BY password ORDER BY n DESC, password LIMIT ?";
+    let c = Clause::new(f, "ts_ns", Some("node"), &["password IS NOT NULL"], vec![]).then(limit);
+    rows(conn, sql, &c, |r| {
+        Ok(PasswordAttempts {
+            password: text(r, 0)?,
+            attempts: r.get(1)?,
+            extensions: r.get(2)?,
+            sources: r.get(3)?,
+            accepted: r.get(4)?,
+        })
+    })
+}
+
+pub(super) fn top_extensions(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<ExtensionAttempts>> {
+    let sql = "SELECT username, count(*) AS n, count(password), count(DISTINCT src_ip), sum(outcome = 'accepted')
+               FROM auth_attempts {where} GROUP BY username ORDER BY n DESC, username LIMIT ?";
+    rows(conn, sql, &Clause::new(f, "ts_ns", Some("node"), &[], vec![]).then(limit), |r| {
+        Ok(ExtensionAttempts {
+            extension: text(r, 0)?,
+            attempts: r.get(1)?,
+            passwords_recovered: r.get(2)?,
+            sources: r.get(3)?,
+            accepted: r.get(4)?,
+        })
+    })
+}
+
+pub(super) fn node_stages(conn: &Connection, f: &Filter) -> Result<Vec<NodeStages>> {
+    // The stage names are bound: the `?`s of the select list come before the clause's.
+    let sql = "SELECT node, count(DISTINCT src_ip),
+                      count(DISTINCT CASE WHEN stage = ? THEN src_ip END),
+                      count(DISTINCT CASE WHEN stage = ? THEN src_ip END),
+                      count(DISTINCT CASE WHEN stage = ? THEN src_ip END),
+                      count(DISTINCT CASE WHEN stage = ? AND detail LIKE '%\"succeeded\":1%' THEN src_ip END),
+                      count(DISTINCT CASE WHEN stage = ? THEN src_ip END)
+               FROM stages {where} GROUP BY node ORDER BY node";
+    let names = [
+        Stage::ServerScan,
+        Stage::ExtensionScan,
+        Stage::RegistrationHijacking,
+        Stage::RegistrationHijacking,
+        Stage::TollFraud,
+    ]
+    .map(|s| Value::Text(s.as_str().into()));
+    let c = Clause::new(f, "first_ns", Some("node"), &["node <> ''"], names.into());
+    rows(conn, sql, &c, |r| {
+        Ok(NodeStages {
+            node: text(r, 0)?,
+            attackers: r.get(1)?,
+            server_scan: r.get(2)?,
+            extension_scan: r.get(3)?,
+            registration_hijacking: r.get(4)?,
+            hijack_succeeded: r.get(5)?,
+            toll_fraud: r.get(6)?,
+        })
+    })
+}
+
+pub(super) fn stage_totals(conn: &Connection, f: &Filter) -> Result<Vec<StageTotals>> {
+    let sql = "SELECT stage, count(DISTINCT src_ip), sum(count) FROM stages {where} GROUP BY stage ORDER BY stage";
+    rows(conn, sql, &Clause::new(f, "first_ns", None, &["node = ''"], vec![]), |r| {
+        Ok(StageTotals { stage: text(r, 0)?, sources: r.get(1)?, messages: r.get(2)? })
+    })
+}
+
+pub(super) fn stage_sources(conn: &Connection, f: &Filter, stage: Stage) -> Result<i64> {
+    // Per-node rows when nodes are named; the overall rows otherwise.
+    let stage = vec![Value::Text(stage.as_str().into())];
+    let c = if f.nodes.is_empty() {
+        Clause::new(f, "first_ns", None, &["node = ''", "stage = ?"], stage)
+    } else {
+        Clause::new(f, "first_ns", Some("node"), &["node <> ''", "stage = ?"], stage)
+    };
+    count(conn, "SELECT count(DISTINCT src_ip) FROM stages {where}", &c)
+}

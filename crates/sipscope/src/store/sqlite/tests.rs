@@ -1,0 +1,138 @@
+//! The SQLite reader on a small analysed store: values from the command line are bound (a
+//! node name made of SQL matches nothing and breaks nothing), stages are asked for by the
+//! typed [`Stage`], two readers compare, and events come back in time order.
+
+use super::*;
+use crate::analysis::engine::{AnalysisConfig, Analyzer};
+use crate::event::fields::SipFields;
+use crate::event::{Direction, Transport};
+use crate::reports::model::Cell;
+use crate::reports::{self, Comparison, HilbertChoice, Inputs};
+
+const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
+
+fn options(n: u32) -> Vec<u8> {
+    format!(
+        "OPTIONS sip:{n}@198.51.100.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK{n}\r\n\
+From: <sip:a@b>;tag=1\r\nTo: <sip:{n}@b>\r\nCall-ID: {n}\r\nCSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// `count` OPTIONS from `src` to node `node`, a minute apart (written in reverse order, so
+/// time order is not insertion order), analysed.
+fn store(src: &str, node: &str, count: u32) -> (tempfile::TempDir, SqliteReader) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let mut store = Store::open(&path).unwrap();
+    let mut analyzer = Analyzer::new(AnalysisConfig::default());
+    let mut events: Vec<SipEvent> = (0..count)
+        .map(|i| SipEvent {
+            ts_ns: T0 + i64::from(i) * 60_000_000_000,
+            sensor: "t".into(),
+            node: Some(node.into()),
+            transport: Transport::Udp,
+            src: (src.parse().unwrap(), 5060),
+            dst: ("198.51.100.1".parse().unwrap(), 5060),
+            tunnel: None,
+            direction: Direction::In,
+            origin: None,
+            raw: options(i),
+        })
+        .collect();
+    for ev in &events {
+        analyzer.observe(ev, sipscope_sip::parse(&ev.raw).ok().as_ref());
+    }
+    events.reverse();
+    for ev in &events {
+        store.insert_event(ev, &SipFields::extract(&sipscope_sip::parse(&ev.raw).unwrap())).unwrap();
+    }
+    store.store_analysis("analyze", T0, T0, &analyzer.finish(), true).unwrap();
+    store.flush_now().unwrap();
+    drop(store);
+    let reader = SqliteReader::open(&path).unwrap();
+    (dir, reader)
+}
+
+#[test]
+fn node_names_made_of_sql_are_bound_not_run() {
+    let (_dir, reader) = store("192.0.2.1", "n1", 10);
+    let all = reader.traffic_summary(&Filter::default()).unwrap();
+    assert_eq!((all.all_messages, all.request_sources), (10, 1));
+    for evil in ["n1' OR '1'='1", "n1'); DROP TABLE traffic; --", "') OR 1=1 OR node IN ('"] {
+        let f = Filter { nodes: vec![evil.into()], ..Filter::default() };
+        assert_eq!(reader.traffic_summary(&f).unwrap(), TrafficSummary::default(), "{evil}");
+        assert!(reader.request_sources(&f).unwrap().is_empty(), "{evil}");
+        assert_eq!(reader.stage_sources(&f, Stage::ServerScan).unwrap(), 0, "{evil}");
+        assert!(reader.node_stages(&f).unwrap().is_empty(), "{evil}");
+        assert!(reader.main_agent(&f, evil).unwrap().is_none(), "{evil}");
+        assert_eq!(reader.dialled_users(&f, Some(evil)).unwrap(), 0, "{evil}");
+    }
+    // Nothing was dropped: the totals are all still there.
+    assert_eq!(reader.traffic_summary(&Filter::default()).unwrap(), all);
+    let n1 = Filter { nodes: vec!["n1".into()], ..Filter::default() };
+    assert_eq!(reader.traffic_summary(&n1).unwrap(), all);
+}
+
+#[test]
+fn stages_are_asked_for_by_their_typed_name() {
+    let (_dir, reader) = store("192.0.2.1", "n1", 10);
+    let reached: Vec<Stage> =
+        Stage::ALL.into_iter().filter(|s| reader.stage_sources(&Filter::default(), *s).unwrap() > 0).collect();
+    // Ten users asked for: a server scan that went on to scan extensions.
+    assert_eq!(reached, [Stage::ServerScan, Stage::ExtensionScan]);
+    let totals = reader.stage_totals(&Filter::default()).unwrap();
+    let names: Vec<&str> = totals.iter().map(|t| t.stage.as_str()).collect();
+    assert_eq!(names, [Stage::ExtensionScan.as_str(), Stage::ServerScan.as_str()]);
+    // Per node: the named node's rows; another node has none.
+    let at = |node: &str| Filter { nodes: vec![node.into()], ..Filter::default() };
+    assert_eq!(reader.stage_sources(&at("n1"), Stage::ServerScan).unwrap(), 1);
+    assert_eq!(reader.stage_sources(&at("n2"), Stage::ServerScan).unwrap(), 0);
+    let per_node = reader.node_stages(&Filter::default()).unwrap();
+    assert_eq!(per_node.len(), 1);
+    let n1 = &per_node[0];
+    assert_eq!((n1.node.as_str(), n1.server_scan, n1.extension_scan, n1.toll_fraud), ("n1", 1, 1, 0));
+}
+
+#[test]
+fn compare_runs_over_two_readers() {
+    let (_a, here) = store("192.0.2.1", "n1", 10);
+    let (_b, there) = store("192.0.2.2", "n2", 1);
+    let comparison = Comparison::Store("other".into(), Box::new(there));
+    let inputs = Inputs {
+        store: &here,
+        filter: &Filter::default(),
+        geo: &crate::enrich::Enricher::default(),
+        comparison: Some(&comparison),
+        nodes: None,
+        hilbert: HilbertChoice::default(),
+    };
+    let report = reports::build(&inputs, &["compare".into()]).unwrap();
+    let tables = &report.sections[0].tables;
+    let row = |t: usize, label: &str| tables[t].rows.iter().find(|r| r[0] == Cell::from(label)).unwrap()[1..].to_vec();
+    assert_eq!(row(0, "attackers"), [Cell::Int(1), Cell::Int(1)]);
+    assert_eq!(row(0, "seen by both"), [Cell::Int(0), Cell::Int(0)]);
+    assert_eq!(row(1, "server_scan"), [Cell::Int(1), Cell::Int(1)]);
+    assert_eq!(row(1, "extension_scan"), [Cell::Int(1), Cell::Int(0)], "one user is no extension scan");
+    assert_eq!(row(1, "toll_fraud"), [Cell::Int(0), Cell::Int(0)]);
+}
+
+#[test]
+fn events_come_back_in_time_order() {
+    let (_dir, reader) = store("192.0.2.1", "n1", 5);
+    let mut times = Vec::new();
+    let n = reader.each_event(&mut |ev| times.push(ev.ts_ns)).unwrap();
+    assert_eq!(n, 5);
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    assert!(reader.contents().unwrap().events && reader.contents().unwrap().traffic);
+}
+
+#[test]
+fn a_newer_store_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    drop(Store::open(&path).unwrap());
+    Connection::open(&path).unwrap().pragma_update(None, "user_version", 999).unwrap();
+    assert!(matches!(SqliteReader::open(&path), Err(StoreError::NewerSchema { found: 999, .. })));
+}
