@@ -3,8 +3,7 @@
 use anyhow::Context;
 use sipscope::nodes::Nodes;
 use sipscope::pipeline::{EventsMode, Pipeline, PipelineSettings};
-use sipscope::sinks::sqlite::{BackgroundStore, Store};
-use sipscope::sinks::RunKind;
+use sipscope::sinks::{RunKind, SinkConfig};
 use sipscope::sources::summary::CaptureSummary;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +22,9 @@ pub struct StoreArgs {
     /// Which events to store: all, none (counts only), or sample:N (one in N).
     #[arg(long, default_value = "all")]
     events: EventsMode,
+    /// Also append every stored event to this file as JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    jsonl: Option<PathBuf>,
     /// Print the summary as JSON on standard output.
     #[arg(long)]
     json: bool,
@@ -48,11 +50,13 @@ impl StoreArgs {
         Ok(settings)
     }
 
-    /// Opens (creating and migrating) the store on its writer thread and builds the pipeline.
+    /// Opens (creating and migrating) the store on its writer thread and the extra sinks, and
+    /// builds the pipeline.
     pub fn pipeline(&self, settings: PipelineSettings) -> anyhow::Result<Pipeline> {
-        let store = Store::open(&self.db).with_context(|| format!("opening {}", self.db.display()))?;
-        let store = BackgroundStore::spawn(store)?;
-        Ok(Pipeline::new(settings, Box::new(store), Vec::new()))
+        let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone() };
+        let (store, extra) =
+            sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
+        Ok(Pipeline::new(settings, store, extra))
     }
 
     /// Prints the summary (text on stderr, or JSON on stdout) and picks the exit code.

@@ -11,6 +11,26 @@ use crate::event::fields::SipFields;
 use crate::event::record::Record;
 use crate::event::SipEvent;
 
+/// Which sinks a command writes to. Every sink is opened here, in one place: a new sink is a
+/// folder under `sinks/`, a field here and a line in [`open`].
+#[derive(Debug, Clone, Default)]
+pub struct SinkConfig {
+    /// The embedded store (SQLite), created and migrated when missing.
+    pub store: std::path::PathBuf,
+    /// A copy of every event as JSON Lines, appended to this file.
+    pub jsonl: Option<std::path::PathBuf>,
+}
+
+/// Opens the store (on its writer thread) and the extra sinks of `config`.
+pub fn open(config: &SinkConfig) -> Result<(Box<dyn EventStore>, Vec<Box<dyn Sink>>), SinkError> {
+    let store = sqlite::BackgroundStore::spawn(sqlite::Store::open(&config.store)?)?;
+    let mut extra: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(path) = &config.jsonl {
+        extra.push(Box::new(jsonl::JsonLines::open(path)?));
+    }
+    Ok((Box::new(store), extra))
+}
+
 /// A failure to store or forward events. Not tied to a backend: each backend turns its own
 /// errors into these.
 #[derive(Debug, thiserror::Error)]

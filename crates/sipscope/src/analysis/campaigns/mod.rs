@@ -7,12 +7,10 @@
 //! sources give the same campaigns, in the same order. See docs/campaigns.md.
 
 mod hdbscan;
-mod load;
 mod recurrence;
 #[cfg(test)]
 mod tests;
 
-pub use load::load_activity;
 pub use recurrence::Recurrence;
 
 use serde::{Deserialize, Serialize};

@@ -3,6 +3,7 @@
 //! totals, so they stay fast on large stores) and group, look up and chart them here.
 
 mod calls;
+mod campaign_activity;
 mod compare;
 mod geo;
 mod hilbert;

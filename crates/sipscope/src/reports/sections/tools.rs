@@ -103,7 +103,8 @@ pub fn strategies(
 }
 
 pub fn campaigns(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
-    use crate::analysis::campaigns::{find_campaigns, load_activity, CampaignConfig};
+    use super::campaign_activity::load_activity;
+    use crate::analysis::campaigns::{find_campaigns, CampaignConfig};
     let mut s = Section::new("campaigns", title("campaigns"));
     let activity = load_activity(store, f.from_ns, f.to_ns)?;
     let day = |ns: i64| ns.div_euclid(86_400_000_000_000);

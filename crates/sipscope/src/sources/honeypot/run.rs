@@ -12,9 +12,7 @@ use super::pbx::Pbx;
 use super::profile::{Profile, Reply};
 use crate::nodes::Nodes;
 use crate::pipeline::{Pipeline, PipelineSettings, Unparsed};
-use crate::sinks::jsonl::JsonLines;
-use crate::sinks::sqlite::{BackgroundStore, Store};
-use crate::sinks::{RunKind, Sink};
+use crate::sinks::{RunKind, SinkConfig};
 use rand::Rng;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -115,18 +113,14 @@ pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, H
         Some(path) => Nodes::load(path)?,
         None => Nodes::default(),
     };
-    let store = BackgroundStore::spawn(Store::open(&config.store)?)?;
-    let mut extra: Vec<Box<dyn Sink>> = Vec::new();
-    if let Some(path) = &config.jsonl {
-        extra.push(Box::new(JsonLines::open(path)?));
-    }
+    let (store, extra) = crate::sinks::open(&SinkConfig { store: config.store.clone(), jsonl: config.jsonl.clone() })?;
     // Everything received is kept (unparseable bytes too), every message becomes an event.
     let mut settings = PipelineSettings::new(sensor.clone(), nodes.clone(), RunKind::Honeypot);
     settings.unparsed = Unparsed::Keep;
     if !config.analysis {
         settings.analysis = None;
     }
-    let pipeline = Pipeline::new(settings, Box::new(store), extra);
+    let pipeline = Pipeline::new(settings, store, extra);
     let human =
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
     let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random());
