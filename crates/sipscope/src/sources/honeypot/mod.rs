@@ -4,6 +4,8 @@
 
 pub mod config;
 pub mod core;
+#[cfg(test)]
+mod core_tests;
 pub mod error;
 pub mod human_log;
 pub mod intel;
