@@ -30,10 +30,10 @@ pub struct ReportArgs {
     #[arg(long)]
     db: Option<PathBuf>,
     /// From this time (inclusive): `2026-11-30`, `2026-11-30T05:00:00Z`, or Unix seconds.
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = sipscope::time::parse_time)]
     from: Option<i64>,
     /// Until this time (exclusive), same forms.
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = sipscope::time::parse_time)]
     to: Option<i64>,
     /// Only these nodes (repeat for several).
     #[arg(long = "node", value_name = "NODE")]
@@ -73,32 +73,6 @@ pub struct ReportArgs {
     sections: Vec<String>,
 }
 
-/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or Unix seconds into ns.
-fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(secs) = s.parse::<i64>() {
-        return Ok(secs.saturating_mul(1_000_000_000));
-    }
-    let bad = || format!("expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds, not {s:?}");
-    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
-    let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    let t: Vec<i64> =
-        time.trim_end_matches('Z').split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    let (&[y, m, day], &[hh, mm, ss]) = (&d[..], &t[..]) else {
-        return Err(bad());
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
-        return Err(bad());
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Ok((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1_000_000_000)
-}
 
 fn comparison(args: &ReportArgs) -> anyhow::Result<Option<reports::Comparison>> {
     if let Some(other) = &args.compare_db {
@@ -185,15 +159,3 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_time;
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time("0"), Ok(0));
-        assert_eq!(parse_time("1970-01-02"), Ok(86_400_000_000_000));
-        assert_eq!(parse_time("2026-11-30T05:51:46Z"), Ok(1_796_017_906_000_000_000));
-        assert!(parse_time("2026-13-01").is_err() && parse_time("yesterday").is_err());
-    }
-}

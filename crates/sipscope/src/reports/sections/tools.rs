@@ -107,7 +107,7 @@ pub fn campaigns(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
     use crate::analysis::campaigns::{find_campaigns, CampaignConfig};
     let mut s = Section::new("campaigns", title("campaigns"));
     let activity = load_activity(store, f.from_ns, f.to_ns)?;
-    let day = |ns: i64| ns.div_euclid(86_400_000_000_000);
+    let day = crate::time::day_of;
     let days = activity.iter().flat_map(|a| a.days.iter().copied());
     let (lo, hi) = days.fold((i64::MAX, i64::MIN), |(lo, hi), d| (lo.min(d), hi.max(d)));
     let from = f.from_ns.map(day).unwrap_or(lo);
