@@ -15,3 +15,6 @@ pub mod sinks;
 pub mod sources;
 pub mod store;
 pub mod time;
+
+#[cfg(test)]
+mod test_support;

@@ -73,7 +73,6 @@ pub struct ReportArgs {
     sections: Vec<String>,
 }
 
-
 fn comparison(args: &ReportArgs) -> anyhow::Result<Option<reports::Comparison>> {
     if let Some(other) = &args.compare_db {
         let reader = SqliteReader::open(other).with_context(|| format!("opening {}", other.display()))?;
@@ -158,4 +157,3 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-

@@ -10,10 +10,7 @@ use rusqlite::Connection;
 const S: i64 = 1_000_000_000;
 const T0: i64 = 1_796_000_000 * S;
 
-fn fixture(path: &str) -> Vec<u8> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sip/tests/fixtures/tools/");
-    std::fs::read(format!("{dir}{path}")).unwrap()
-}
+use crate::test_support::tool_message as fixture;
 
 /// A pipeline over a fresh store in a temporary directory.
 struct Harness {

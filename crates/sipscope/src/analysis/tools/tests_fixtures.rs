@@ -6,7 +6,7 @@ use super::*;
 use crate::analysis::fingerprint::FingerprintBuilder;
 use std::net::{IpAddr, SocketAddr};
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sip/tests/fixtures/tools/");
+use crate::test_support::TOOL_FIXTURES as DIR;
 
 /// The source port each folder's packets came from (fixtures README): SIPVicious fell back
 /// to 5061, SIPp used -p 5071, baresip and NSE sent from their Via port, sipsak from a port its

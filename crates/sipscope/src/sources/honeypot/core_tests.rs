@@ -13,10 +13,7 @@ use std::sync::Arc;
 const S: i64 = 1_000_000_000;
 const T0: i64 = 1_796_000_000 * S;
 
-fn fixture(path: &str) -> Vec<u8> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sip/tests/fixtures/tools/");
-    std::fs::read(format!("{dir}{path}")).unwrap()
-}
+use crate::test_support::tool_message as fixture;
 
 struct Harness {
     dir: tempfile::TempDir,

@@ -11,8 +11,7 @@ use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
 
 fn fixture_job(path: &str, attempt_id: i64) -> IntelJob {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sip/tests/fixtures/tools/");
-    let bytes = std::fs::read(format!("{dir}{path}")).unwrap();
+    let bytes = crate::test_support::tool_message(path);
     let msg = sipscope_sip::parse(&bytes).unwrap();
     let creds = msg.credentials().expect("an Authorization header");
     IntelJob::new(attempt_id, &creds, msg.method().unwrap()).unwrap()
