@@ -261,8 +261,7 @@ impl Pipeline {
         let method = msg.method().map(lossless_text);
         self.out.counters.sip(method.as_deref(), msg.status(), violates);
         let node = node_of(&self.settings.nodes, &a);
-        self.out.session.observe(&seen(&a, node), Some(msg));
-        self.out.hand_over_if_full();
+        self.out.observe(&a, node, Some(msg));
         if self.out.keep(self.settings.events) {
             let fields = if ours { SipFields::extract_without_anomalies(msg) } else { SipFields::extract(msg) };
             self.out.write(&self.settings.sensor, &a, node, fields);
@@ -276,8 +275,7 @@ impl Pipeline {
         }
         self.out.counters.unparsed_kept += 1;
         let node = node_of(&self.settings.nodes, &a);
-        self.out.session.observe(&seen(&a, node), None);
-        self.out.hand_over_if_full();
+        self.out.observe(&a, node, None);
         if self.out.keep(self.settings.events) {
             self.out.write(&self.settings.sensor, &a, node, SipFields::of_bytes(a.bytes, a.transport.framing()));
         }
@@ -365,13 +363,12 @@ impl Outputs {
         }
     }
 
-    /// Hands the engine's rows to the store once its tables are full, so one long capture
-    /// keeps memory bounded too.
-    fn hand_over_if_full(&mut self) {
-        if self.session.should_hand_over() {
-            if let Err(e) = self.session.hand_over(self.store.as_mut()) {
-                self.error = Some(e);
-            }
+    /// Feeds the analysis; what it handed over because its tables filled goes to the store,
+    /// so one long capture keeps memory bounded too.
+    fn observe(&mut self, a: &Arrival<'_>, node: Option<&str>, msg: Option<&Message<'_>>) {
+        let seen = Seen { ts_ns: a.ts_ns, src: a.src, dst: a.dst, node, direction: a.direction, bytes: a.bytes.len() };
+        if let Err(e) = self.session.observe(&seen, a.transport, a.bytes, msg, self.store.as_mut()) {
+            self.error = Some(e);
         }
     }
 
@@ -402,9 +399,4 @@ fn node_of<'a>(nodes: &'a Nodes, a: &Arrival<'a>) -> Option<&'a str> {
             nodes.find(a.tunnel, sensor_side).map(|n| n.name.as_str())
         }
     }
-}
-
-/// What the engine needs of an arrival.
-fn seen<'a>(a: &Arrival<'_>, node: Option<&'a str>) -> Seen<'a> {
-    Seen { ts_ns: a.ts_ns, src: a.src, dst: a.dst, node, direction: a.direction, bytes: a.bytes.len() }
 }
