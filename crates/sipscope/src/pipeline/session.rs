@@ -72,6 +72,9 @@ enum Job {
 /// The engine's thread and the channels to it.
 struct Worker {
     jobs: Option<SyncSender<Job>>,
+    /// Batches the engine's thread emptied, sent back for reuse: their buffers keep their
+    /// capacity, so the source does not fault in fresh pages for every batch.
+    spare: Receiver<Batch>,
     /// Rows the engine handed over by itself because its tables filled.
     full: Receiver<Handover>,
     thread: Option<JoinHandle<AnalysisResult>>,
@@ -228,11 +231,12 @@ impl Worker {
     fn spawn(config: AnalysisConfig) -> Option<Worker> {
         let (jobs, inbox) = mpsc::sync_channel::<Job>(BATCHES_IN_FLIGHT);
         let (full_tx, full) = mpsc::channel();
+        let (spare_tx, spare) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("analysis".into())
-            .spawn(move || run(Analyzer::new(config), &inbox, &full_tx));
+            .spawn(move || run(Analyzer::new(config), &inbox, &full_tx, &spare_tx));
         match thread {
-            Ok(thread) => Some(Worker { jobs: Some(jobs), full, thread: Some(thread), batch: Batch::default() }),
+            Ok(thread) => Some(Worker { jobs: Some(jobs), spare, full, thread: Some(thread), batch: Batch::default() }),
             Err(e) => {
                 // No thread to be had: the run goes on without analysis, and says so.
                 tracing::error!("cannot start the analysis thread, analysis is off for this run: {e}");
@@ -249,7 +253,8 @@ impl Worker {
         if self.batch.items.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
+        let next = self.spare.try_recv().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.batch, next);
         self.send(Job::Observe(batch))
     }
 
@@ -274,10 +279,10 @@ impl Drop for Worker {
 
 /// The engine's thread: observes every batch in order, hands over when its tables fill or when
 /// asked, and returns the finished result when the channel closes.
-fn run(mut engine: Analyzer, inbox: &Receiver<Job>, full: &Sender<Handover>) -> AnalysisResult {
+fn run(mut engine: Analyzer, inbox: &Receiver<Job>, full: &Sender<Handover>, spare: &Sender<Batch>) -> AnalysisResult {
     for job in inbox {
         match job {
-            Job::Observe(batch) => {
+            Job::Observe(mut batch) => {
                 for item in &batch.items {
                     observe(&mut engine, &batch.buffer, item);
                     if engine.should_hand_over() {
@@ -285,6 +290,9 @@ fn run(mut engine: Analyzer, inbox: &Receiver<Job>, full: &Sender<Handover>) -> 
                         let _ = full.send(engine.hand_over());
                     }
                 }
+                batch.items.clear();
+                batch.buffer.clear();
+                let _ = spare.send(batch);
             }
             Job::HandOver(reply) => {
                 let _ = reply.send(engine.hand_over());

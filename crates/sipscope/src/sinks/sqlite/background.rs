@@ -36,6 +36,8 @@ enum Command {
 /// A [`Store`] owned by a writer thread.
 pub struct BackgroundStore {
     tx: Option<SyncSender<Command>>,
+    /// Batches the writer emptied, sent back for reuse (no fresh allocation per batch).
+    spare: Receiver<Vec<Item>>,
     thread: Option<JoinHandle<()>>,
     batch: Vec<Item>,
     /// The first write error, reported by the writer at the next flush or call.
@@ -46,13 +48,14 @@ impl BackgroundStore {
     /// Moves `store` to a new writer thread.
     pub fn spawn(store: Store) -> Result<BackgroundStore, SinkError> {
         let (tx, rx) = mpsc::sync_channel::<Command>(QUEUE);
+        let (spare_tx, spare) = mpsc::channel();
         let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
         let slot = std::sync::Arc::clone(&failed);
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer(store, rx, slot))
+            .spawn(move || writer(store, rx, slot, spare_tx))
             .map_err(|source| SinkError::Io { what: "starting the store writer thread".into(), source })?;
-        Ok(BackgroundStore { tx: Some(tx), thread: Some(thread), batch: Vec::with_capacity(BATCH), failed })
+        Ok(BackgroundStore { tx: Some(tx), spare, thread: Some(thread), batch: Vec::with_capacity(BATCH), failed })
     }
 
     /// Runs `f` on the store, after every event written before it, and returns its result.
@@ -93,7 +96,8 @@ impl BackgroundStore {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let batch = std::mem::replace(&mut self.batch, next);
         self.send(Command::Events(batch))
     }
 
@@ -110,12 +114,17 @@ fn writer_gone() -> SinkError {
     SinkError::Writer("the store writer thread stopped".into())
 }
 
-fn writer(mut store: Store, rx: Receiver<Command>, failed: std::sync::Arc<std::sync::Mutex<Option<SinkError>>>) {
+fn writer(
+    mut store: Store,
+    rx: Receiver<Command>,
+    failed: std::sync::Arc<std::sync::Mutex<Option<SinkError>>>,
+    spare: std::sync::mpsc::Sender<Vec<Item>>,
+) {
     let mut broken = false;
     for command in rx {
         match command {
-            Command::Events(batch) if !broken => {
-                for item in batch {
+            Command::Events(mut batch) if !broken => {
+                for item in batch.drain(..) {
                     let result = match item {
                         Item::Event(event, fields) => store.insert_event(&event, &fields),
                         Item::Record(record) => store.insert_record(&record),
@@ -129,6 +138,9 @@ fn writer(mut store: Store, rx: Receiver<Command>, failed: std::sync::Arc<std::s
                         break;
                     }
                 }
+                batch.clear();
+                // The producer may be gone; then the batch is simply freed.
+                let _ = spare.send(batch);
             }
             Command::Events(_) => {}
             Command::Run(job) => job(&mut store),
