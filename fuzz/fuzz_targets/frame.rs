@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sipscope_sip::framing::FrameLimits;
-use sipscope_sip::{Limits, Message, Transport};
+use sipscope_sip::{Framing, Message, ParseLimits};
 use sipscope_sip_fuzz::{check_spans, frame_stream};
 
 fuzz_target!(|data: &[u8]| {
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     for frame in &chunked.frames {
         // A frame need not be SIP (framing only finds the blank line and Content-Length).
         // (The parse target touches every accessor; here the spans and the body matter.)
-        if let Ok(msg) = Message::parse_with(frame, Transport::Stream, Limits::default()) {
+        if let Ok(msg) = Message::parse_with(frame, Framing::Stream, ParseLimits::default()) {
             check_spans(frame, &msg);
             // Framing reads Content-Length from the lines after the first one and ends the
             // header section at the first blank line; the parser does both from the start line

@@ -5,10 +5,10 @@
 
 use sipscope_sip::builder::ResponseBuilder;
 use sipscope_sip::digest::{verify, Challenge, Credentials, PreparedCredentials};
-use sipscope_sip::framing::{frame, Framed, FrameLimits};
+use sipscope_sip::framing::{frame, FrameLimits, Framed};
 use sipscope_sip::sdp::Sdp;
 use sipscope_sip::typed::{CSeq, NameAddr, Via};
-use sipscope_sip::{parse, HeaderName, ParseLimits, Message, Framing, Uri};
+use sipscope_sip::{parse, Framing, HeaderName, Message, ParseLimits, Uri};
 
 /// The password every digest check is tried with.
 pub const PASSWORD: &[u8] = b"secret";
@@ -206,7 +206,7 @@ pub fn touch_sdp(body: &[u8]) {
 /// What a reader got out of a stream: the frames (leading keep-alives stripped) and whether
 /// framing gave up with `Invalid`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Framed {
+pub struct StreamFrames {
     pub frames: Vec<Vec<u8>>,
     pub invalid: bool,
 }
@@ -218,7 +218,7 @@ fn strip_keepalives(frame: &[u8]) -> Vec<u8> {
 
 /// Frames a stream that arrives in `chunk`-byte reads, the way a TCP reader does: append the
 /// read, then take every complete frame off the front of the buffer.
-pub fn frame_stream(stream: &[u8], chunk: usize, limits: FrameLimits) -> Framed {
+pub fn frame_stream(stream: &[u8], chunk: usize, limits: FrameLimits) -> StreamFrames {
     let mut buf: Vec<u8> = Vec::new();
     let mut frames = Vec::new();
     for read in stream.chunks(chunk.max(1)) {
@@ -240,9 +240,9 @@ pub fn frame_stream(stream: &[u8], chunk: usize, limits: FrameLimits) -> Framed 
                     }
                     break;
                 }
-                Framed::Invalid(_) => return Framed { frames, invalid: true },
+                Framed::Invalid(_) => return StreamFrames { frames, invalid: true },
             }
         }
     }
-    Framed { frames, invalid: false }
+    StreamFrames { frames, invalid: false }
 }
