@@ -35,7 +35,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     if !args.db.exists() {
         anyhow::bail!("{} does not exist", args.db.display());
     }
-    let (store, _) = sipscope::sinks::open(&SinkConfig { store: args.db.clone(), jsonl: None })
+    let sinks = sipscope::sinks::open(&SinkConfig { store: args.db.clone(), jsonl: None })
         .with_context(|| format!("opening {}", args.db.display()))?;
     // A replay: every stored event goes through the same pipeline as when it arrived, with
     // its stored node and nothing stored again; the results replace every earlier run.
@@ -44,7 +44,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     settings.events = EventsMode::None;
     settings.unparsed = Unparsed::Keep;
     settings.analysis = Some(config);
-    let mut pipeline = Pipeline::new(settings, store, Vec::new());
+    let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
     let started = sipscope::time::now_ns();
     pipeline.begin_analysis(started)?;
     let reader = SqliteReader::open(&args.db)?;

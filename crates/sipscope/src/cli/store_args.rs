@@ -54,9 +54,8 @@ impl StoreArgs {
     /// builds the pipeline.
     pub fn pipeline(&self, settings: PipelineSettings) -> anyhow::Result<Pipeline> {
         let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone() };
-        let (store, extra) =
-            sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
-        Ok(Pipeline::new(settings, store, extra))
+        let sinks = sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
+        Ok(Pipeline::new(settings, sinks.store, sinks.extra))
     }
 
     /// Prints the summary (text on stderr, or JSON on stdout) and picks the exit code.

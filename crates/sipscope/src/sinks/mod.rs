@@ -21,14 +21,22 @@ pub struct SinkConfig {
     pub jsonl: Option<std::path::PathBuf>,
 }
 
+/// The sinks of a command, opened.
+pub struct OpenSinks {
+    /// The store the pipeline writes to first.
+    pub store: Box<dyn EventStore>,
+    /// Sinks that get a copy of every event.
+    pub extra: Vec<Box<dyn Sink>>,
+}
+
 /// Opens the store (on its writer thread) and the extra sinks of `config`.
-pub fn open(config: &SinkConfig) -> Result<(Box<dyn EventStore>, Vec<Box<dyn Sink>>), SinkError> {
+pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
     let store = sqlite::BackgroundStore::spawn(sqlite::Store::open(&config.store)?)?;
     let mut extra: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &config.jsonl {
         extra.push(Box::new(jsonl::JsonLines::open(path)?));
     }
-    Ok((Box::new(store), extra))
+    Ok(OpenSinks { store: Box::new(store), extra })
 }
 
 /// A failure to store or forward events. Not tied to a backend: each backend turns its own

@@ -113,14 +113,14 @@ pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, H
         Some(path) => Nodes::load(path)?,
         None => Nodes::default(),
     };
-    let (store, extra) = crate::sinks::open(&SinkConfig { store: config.store.clone(), jsonl: config.jsonl.clone() })?;
+    let sinks = crate::sinks::open(&SinkConfig { store: config.store.clone(), jsonl: config.jsonl.clone() })?;
     // Everything received is kept (unparseable bytes too), every message becomes an event.
     let mut settings = PipelineSettings::new(sensor.clone(), nodes.clone(), RunKind::Honeypot);
     settings.unparsed = Unparsed::Keep;
     if !config.analysis {
         settings.analysis = None;
     }
-    let pipeline = Pipeline::new(settings, store, extra);
+    let pipeline = Pipeline::new(settings, sinks.store, sinks.extra);
     let human =
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
     let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random());
