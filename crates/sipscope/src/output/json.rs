@@ -6,6 +6,30 @@
 //! sequences) and U+2028/U+2029 are written as `\u` escapes, so output is safe to print on a
 //! terminal and to embed in a page.
 
+/// Makes JSON text that `serde_json` wrote inert for a terminal and a page: DEL, the C1
+/// controls, U+2028/U+2029 and the bidirectional overrides and isolates become `\u` escapes
+/// (serde_json escapes only the C0 controls). Those characters can only stand inside strings,
+/// so the result is the same JSON value.
+pub fn inert(json: String) -> String {
+    // C0 controls are left alone: serde_json escapes them inside strings, and outside strings
+    // they are the layout of pretty-printed JSON.
+    let risky = |c: char| {
+        (c as u32) >= 0x7f && (crate::output::escape::is_dangerous(c) || matches!(c, '\u{2028}' | '\u{2029}'))
+    };
+    if !json.chars().any(risky) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if risky(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Builds JSON into a byte buffer. The caller pairs begin/end calls and writes a value after
 /// every [`JsonWriter::key`]; commas are placed by the writer.
 #[derive(Debug, Default)]
@@ -169,6 +193,18 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serde_output_is_made_inert_and_stays_the_same_value() {
+        let value = serde_json::json!({ "agent": "a\u{7f}b\u{9b}[2Jc\u{202e}d\u{2028}e\u{1b}", "n": 1 });
+        let text = inert(serde_json::to_string_pretty(&value).unwrap());
+        assert!(
+            text.chars().all(|c| !(c as u32 >= 0x7f && (c as u32) < 0xa0) && c != '\u{202e}' && c != '\u{1b}'),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value);
+        assert_eq!(inert("{\"a\":\"plain\"}".into()), "{\"a\":\"plain\"}");
+    }
 
     fn string(bytes: &[u8]) -> String {
         let mut out = Vec::new();

@@ -80,7 +80,7 @@ pub fn json(report: &Report) -> String {
         sections.insert(s.name.clone(), serde_json::to_value(s).unwrap_or(serde_json::Value::Null));
     }
     let doc = serde_json::json!({ "scope": report.scope, "sections": sections });
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
+    crate::output::json::inert(serde_json::to_string_pretty(&doc).unwrap_or_default())
 }
 
 /// One CSV per table: (file name, contents). Fields are quoted when needed; a leading `=`,

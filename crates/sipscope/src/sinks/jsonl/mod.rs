@@ -41,8 +41,10 @@ impl JsonLines {
 
 impl Sink for JsonLines {
     fn write(&mut self, event: SipEvent, _fields: SipFields) -> Result<(), SinkError> {
-        serde_json::to_writer(&mut self.out, &event).map_err(|e| self.io(e.into()))?;
-        self.out.write_all(b"\n").map_err(|e| self.io(e))
+        let line = serde_json::to_string(&event).map_err(|e| self.io(e.into()))?;
+        // Attacker text must not drive a terminal that tails the file.
+        let line = crate::output::json::inert(line);
+        self.out.write_all(line.as_bytes()).and_then(|()| self.out.write_all(b"\n")).map_err(|e| self.io(e))
     }
 
     fn record(&mut self, _record: Record) -> Result<(), SinkError> {
@@ -70,7 +72,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.jsonl");
         let mut sink = JsonLines::open(&path).unwrap();
-        for raw in [b"OPTIONS sip:a SIP/2.0\r\n\r\n".to_vec(), b"\xff\x1b[2J\n".to_vec()] {
+        let c1 = "OPTIONS sip:a SIP/2.0\r\nUser-Agent: \u{9b}2J\r\n\r\n".as_bytes().to_vec();
+        for raw in [c1.clone(), b"\xff\x1b[2J\n".to_vec()] {
             let ev = SipEvent {
                 ts_ns: 1,
                 sensor: "s".into(),
@@ -90,6 +93,7 @@ mod tests {
         let lines: Vec<SipEvent> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1].raw, b"\xff\x1b[2J\n");
-        assert!(!text.contains('\x1b'), "no raw escape reaches the file");
+        assert_eq!(lines[0].raw, c1);
+        assert!(!text.contains('\x1b') && !text.contains('\u{9b}'), "no raw escape reaches the file");
     }
 }
