@@ -15,18 +15,24 @@ impl<'a> Message<'a> {
     pub(super) fn read_headers(&mut self, bytes: &'a [u8], mut pos: usize, limits: ParseLimits) -> usize {
         let mut bare_lf = false;
         loop {
+            if let Some(next) = self.usual_header_line(bytes, pos, limits, &mut bare_lf) {
+                pos = next;
+                continue;
+            }
+            if bytes.get(pos..pos + 2) == Some(b"\r\n") {
+                // The empty line (what the general way below finds too).
+                if bare_lf {
+                    self.note(AnomalyKind::BareLfLineEnding, None);
+                }
+                return pos + 2;
+            }
             if pos >= bytes.len() {
                 self.note(AnomalyKind::HeadersNotTerminated, None);
                 return bytes.len();
             }
             // The name's colon and the line end: the first ':' or LF of the line, then (after a
-            // colon) the LF. Most names end within the line's first 24 bytes, read as words that
-            // also serve as the name's lookup key.
-            let (stop, key) = match scan_name(bytes, pos) {
-                Some((stop, key)) => (Some(stop), Some(key)),
-                None => (text::find_either_from(b':', b'\n', bytes, pos), None),
-            };
-            let (colon, lf) = match stop {
+            // colon) the LF.
+            let (colon, lf) = match text::find_either_from(b':', b'\n', bytes, pos) {
                 Some(i) if bytes.get(i) == Some(&b':') => (Some(i), text::find_byte_from(b'\n', bytes, i + 1)),
                 first => (None, first),
             };
@@ -50,7 +56,7 @@ impl<'a> Message<'a> {
                 }
                 return next;
             }
-            let line = Line { start: pos, content_end, next, colon, key };
+            let line = Line { start: pos, content_end, next, colon };
             if content_end == bytes.len() && next == bytes.len() {
                 // The last line has no line ending at all: the header section was cut short.
                 self.push_header_line(bytes, line, limits);
@@ -65,9 +71,59 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// The usual header line, `Name: value` and CR LF or LF, where the name ends at a colon
+    /// within the line's first 24 bytes and neither starts nor ends with whitespace: split and
+    /// added in one pass, with the words read while looking for the colon as the name's lookup
+    /// key. Returns where the next line starts; `None`, having done nothing, for every other line
+    /// (folds, the empty line, no colon, no line end, the header limit reached), which
+    /// [`Message::read_headers`] then reads the general way. Either way gives the same result.
+    #[inline(always)]
+    fn usual_header_line(
+        &mut self,
+        bytes: &'a [u8],
+        pos: usize,
+        limits: ParseLimits,
+        bare_lf: &mut bool,
+    ) -> Option<usize> {
+        if self.headers.len() >= limits.max_headers {
+            return None;
+        }
+        let (colon, key) = scan_name(bytes, pos)?;
+        let raw_name = bytes.get(pos..colon)?;
+        // Nothing to trim: no SP or HTAB first (a fold) or last, and no CR or LF either end.
+        let (&first, &last) = (raw_name.first()?, raw_name.last()?);
+        if first <= b' ' || last <= b' ' {
+            return None;
+        }
+        let lf = text::find_byte_from(b'\n', bytes, colon + 1)?;
+        let content_end = if bytes.get(lf - 1) == Some(&b'\r') {
+            lf - 1
+        } else {
+            *bare_lf = true;
+            lf
+        };
+        let kind = match raw_name.len() {
+            1 => HeaderName::from_compact(first),
+            len => crate::header_name::lookup::find_key(&key, len),
+        };
+        let value_region = bytes.get(colon + 1..content_end)?;
+        let value = match value_region {
+            // One SP after the colon, nothing to trim at the end.
+            [b' ', second, .., last] if *second > b' ' && *last > b' ' => &value_region[1..],
+            _ => trimmed_value(value_region),
+        };
+        let line = bytes.get(pos..lf + 1)?;
+        let index = self.headers.len();
+        if kind == HeaderName::Other {
+            self.check_unknown_name(raw_name, index);
+        }
+        self.add_header(Header { name: raw_name, value, line, kind }, index);
+        Some(lf + 1)
+    }
+
     #[inline(always)]
     fn push_header_line(&mut self, bytes: &'a [u8], line: Line, limits: ParseLimits) {
-        let Line { start: pos, content_end, next, colon, key } = line;
+        let Line { start: pos, content_end, next, colon } = line;
         let content = &bytes[pos..content_end];
         if matches!(content.first(), Some(b' ' | b'\t')) {
             // A continuation line folds into the previous header.
@@ -88,47 +144,50 @@ impl<'a> Message<'a> {
             return;
         }
         let index = self.headers.len();
-        let (name, value, kind) = match colon {
+        let header = match colon {
             Some(colon) => {
-                let raw_name = &bytes[pos..colon];
-                let value_region = &bytes[colon + 1..content_end];
-                let value = text::trim(value_region);
-                let value = if value.is_empty() { &value_region[value_region.len()..] } else { value };
-                let (name, kind) = match (key, raw_name) {
-                    // No whitespace to trim: the words read while looking for the colon are
-                    // the name's lookup key.
-                    (Some(key), [first, .., last]) if !text::is_lws(*first) && !text::is_lws(*last) => {
-                        (raw_name, crate::header_name::lookup::find_key(&key, raw_name.len()))
-                    }
-                    _ => {
-                        let name = text::trim(raw_name);
-                        (name, HeaderName::parse(name))
-                    }
-                };
-                // Known names are tokens by construction: only unknown ones need the checks.
+                let name = text::trim(&bytes[pos..colon]);
+                let value = trimmed_value(&bytes[colon + 1..content_end]);
+                let kind = HeaderName::parse(name);
                 if kind == HeaderName::Other {
-                    if !text::is_token(name) {
-                        self.note(AnomalyKind::InvalidHeaderName, Some(index));
-                    } else if HeaderName::resembles(name).is_some() {
-                        self.note(AnomalyKind::UnknownHeaderResembles, Some(index));
-                    }
+                    self.check_unknown_name(name, index);
                 }
-                (name, value, kind)
+                Header { name, value, line: &bytes[pos..next], kind }
             }
             None => {
                 self.note(AnomalyKind::HeaderWithoutColon, Some(index));
-                (content, &content[content.len()..], HeaderName::Other)
+                Header {
+                    name: content,
+                    value: &content[content.len()..],
+                    line: &bytes[pos..next],
+                    kind: HeaderName::Other,
+                }
             }
         };
-        if kind != HeaderName::Other {
-            let slot = &mut self.first[kind as usize];
+        self.add_header(header, index);
+    }
+
+    /// Known names are tokens by construction: only unknown ones are checked.
+    fn check_unknown_name(&mut self, name: &[u8], index: usize) {
+        if !text::is_token(name) {
+            self.note(AnomalyKind::InvalidHeaderName, Some(index));
+        } else if HeaderName::resembles(name).is_some() {
+            self.note(AnomalyKind::UnknownHeaderResembles, Some(index));
+        }
+    }
+
+    /// Indexes and keeps the header at `index` (the next position).
+    #[inline(always)]
+    fn add_header(&mut self, header: Header<'a>, index: usize) {
+        if header.kind != HeaderName::Other {
+            let slot = &mut self.first[header.kind as usize];
             if *slot == 0 {
                 *slot = index as u16 + 1;
-            } else if kind.is_single_valued() && kind != HeaderName::ContentLength {
+            } else if header.kind.is_single_valued() && header.kind != HeaderName::ContentLength {
                 self.note(AnomalyKind::DuplicateSingleValueHeader, Some(index));
             }
         }
-        self.headers.push(Header { name, value, line: &bytes[pos..next], kind });
+        self.headers.push(header);
     }
 
     pub(super) fn read_body(&mut self, bytes: &'a [u8], start: usize, framing: Framing) {
@@ -185,37 +244,59 @@ struct Line {
     content_end: usize,
     next: usize,
     colon: Option<usize>,
-    /// The name's lookup key, when [`scan_name`] found the colon.
-    key: Option<[u64; 3]>,
 }
 
-/// Finds the first ':' or LF in the 24 bytes at `pos`, eight at a time, and returns it with the
+/// A value without the whitespace around it; an empty value is the empty span at its end.
+fn trimmed_value(region: &[u8]) -> &[u8] {
+    let value = text::trim(region);
+    if value.is_empty() {
+        &region[region.len()..]
+    } else {
+        value
+    }
+}
+
+/// Finds the name's colon in the 24 bytes at `pos`, eight at a time, and returns it with the
 /// bytes before it as a name key ([`crate::header_name::lookup::name_key`]: zero-padded words).
-/// `None` when fewer than 24 bytes remain or none of them is ':' or LF.
+/// `None` when an LF comes first or neither is among the 24 bytes.
 #[inline(always)]
 fn scan_name(bytes: &[u8], pos: usize) -> Option<(usize, [u64; 3])> {
-    let chunk = bytes.get(pos..)?.first_chunk::<24>()?;
+    let rest = bytes.get(pos..)?;
+    let mut padded = [0u8; 24];
+    let chunk = match rest.first_chunk::<24>() {
+        Some(chunk) => chunk,
+        None => {
+            // Near the end of the input (the last header line of a message without a body):
+            // zero bytes after the end are neither ':' nor LF.
+            padded.get_mut(..rest.len())?.copy_from_slice(rest);
+            &padded
+        }
+    };
     let (w0, rest) = chunk.split_first_chunk::<8>()?;
     let (w1, w2) = rest.split_first_chunk::<8>()?;
     let w2 = w2.first_chunk::<8>()?;
     let words = [u64::from_le_bytes(*w0), u64::from_le_bytes(*w1), u64::from_le_bytes(*w2)];
-    let stop = |w: u64| text::first_match_bits(w, b':') | text::first_match_bits(w, b'\n');
+    // The offset of the first ':' or LF in `w` (8 if none), and whether it is the colon. Each
+    // search is exact up to its first match, so the lower of the two is the first of either.
+    let stop = |w: u64| {
+        let colon = text::first_match_bits(w, b':');
+        let either = colon | text::first_match_bits(w, b'\n');
+        let lowest = either & either.wrapping_neg();
+        (either.trailing_zeros() / 8, colon & lowest != 0)
+    };
     // The bytes of `w` before byte `n` (0 to 7), zero-padded.
     let before = |w: u64, n: u32| w & ((1u64 << (8 * n)) - 1);
-    let bits = stop(words[0]);
-    if bits != 0 {
-        let n = bits.trailing_zeros() / 8;
-        return Some((pos + n as usize, [before(words[0], n), 0, 0]));
+    let (n, is_colon) = stop(words[0]);
+    if n < 8 {
+        return is_colon.then(|| (pos + n as usize, [before(words[0], n), 0, 0]));
     }
-    let bits = stop(words[1]);
-    if bits != 0 {
-        let n = bits.trailing_zeros() / 8;
-        return Some((pos + 8 + n as usize, [words[0], before(words[1], n), 0]));
+    let (n, is_colon) = stop(words[1]);
+    if n < 8 {
+        return is_colon.then(|| (pos + 8 + n as usize, [words[0], before(words[1], n), 0]));
     }
-    let bits = stop(words[2]);
-    if bits != 0 {
-        let n = bits.trailing_zeros() / 8;
-        return Some((pos + 16 + n as usize, [words[0], words[1], before(words[2], n)]));
+    let (n, is_colon) = stop(words[2]);
+    if n < 8 {
+        return is_colon.then(|| (pos + 16 + n as usize, [words[0], words[1], before(words[2], n)]));
     }
     None
 }
