@@ -25,50 +25,58 @@ pub(crate) fn first_match_bits(word: u64, byte: u8) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-/// Offset of the first match in a 16-byte chunk known to hold one, eight bytes at a time.
+/// True when the chunk holds one of the `needles`: one fold per needle, which the compiler
+/// turns into a vector compare each (SSE2 on x86-64; safe Rust cannot ask for it directly).
 #[inline(always)]
-fn first_in_chunk(chunk: &[u8; 16], bits: impl Fn(u64) -> u64) -> usize {
+fn chunk_has<const N: usize>(chunk: &[u8; 16], needles: [u8; N]) -> bool {
+    needles.iter().fold(false, |found, &needle| found | chunk.iter().fold(false, |any, &b| any | (b == needle)))
+}
+
+/// Offset of the first of the `needles` in a 16-byte chunk known to hold one, eight bytes at a
+/// time.
+#[inline(always)]
+fn first_in_chunk<const N: usize>(chunk: &[u8; 16], needles: [u8; N]) -> usize {
+    let bits = |half: &[u8]| {
+        let word = u64::from_le_bytes(half.try_into().unwrap_or([0; 8]));
+        needles.iter().fold(0, |bits, &needle| bits | first_match_bits(word, needle))
+    };
     let (lo, hi) = chunk.split_at(8);
-    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or([0; 8]));
-    let lo = bits(word(lo));
-    let offset = if lo != 0 { lo.trailing_zeros() / 8 } else { 8 + bits(word(hi)).trailing_zeros() / 8 };
+    let lo = bits(lo);
+    let offset = if lo != 0 { lo.trailing_zeros() / 8 } else { 8 + bits(hi).trailing_zeros() / 8 };
     offset as usize
 }
 
-/// The first byte of `hay` at or after `from` that is a `hit`. Header lines are a few dozen
-/// bytes, where `memchr`'s dispatch and set-up cost more than the search: here each 16-byte
-/// chunk is tested with a fold that the compiler turns into one vector compare (SSE2 on
-/// x86-64; safe Rust cannot ask for it directly), and `bits` (the same test, eight bytes a
-/// word) finds the byte in the chunk that hits.
+/// The first of the `needles` in `hay` at or after `from`. Header lines are a few dozen bytes,
+/// where `memchr`'s dispatch and set-up cost more than the search: here each 16-byte chunk is
+/// tested with vector compares ([`chunk_has`]) and the chunk that hits is searched a word at a
+/// time.
 #[inline(always)]
-fn find_from(hay: &[u8], from: usize, hit: impl Fn(u8) -> bool, bits: impl Fn(u64) -> u64) -> Option<usize> {
+fn find_from<const N: usize>(hay: &[u8], from: usize, needles: [u8; N]) -> Option<usize> {
     let rest = hay.get(from..)?;
     let (chunks, _) = rest.as_chunks::<16>();
     for (i, chunk) in chunks.iter().enumerate() {
-        if chunk.iter().fold(false, |any, &b| any | hit(b)) {
-            return Some(from + i * 16 + first_in_chunk(chunk, &bits));
+        if chunk_has(chunk, needles) {
+            return Some(from + i * 16 + first_in_chunk(chunk, needles));
         }
     }
     match rest.last_chunk::<16>() {
         // The last 16 bytes overlap bytes already searched, where nothing hit.
-        Some(last) if last.iter().fold(false, |any, &b| any | hit(b)) => {
-            Some(from + rest.len() - 16 + first_in_chunk(last, &bits))
-        }
+        Some(last) if chunk_has(last, needles) => Some(from + rest.len() - 16 + first_in_chunk(last, needles)),
         Some(_) => None,
-        None => rest.iter().position(|&b| hit(b)).map(|p| from + p),
+        None => rest.iter().position(|b| needles.contains(b)).map(|p| from + p),
     }
 }
 
 /// Position of the first `needle` in `hay` at or after `from` (see [`find_from`]).
 #[inline]
 pub fn find_byte_from(needle: u8, hay: &[u8], from: usize) -> Option<usize> {
-    find_from(hay, from, |b| b == needle, |w| first_match_bits(w, needle))
+    find_from(hay, from, [needle])
 }
 
 /// Position of the first `a` or `b` in `hay` at or after `from` (see [`find_from`]).
 #[inline]
 pub fn find_either_from(a: u8, b: u8, hay: &[u8], from: usize) -> Option<usize> {
-    find_from(hay, from, |c| (c == a) | (c == b), |w| first_match_bits(w, a) | first_match_bits(w, b))
+    find_from(hay, from, [a, b])
 }
 
 /// True when `s` holds a byte at or below SP (whitespace and control bytes): a 16-byte fold the

@@ -262,41 +262,49 @@ fn trimmed_value(region: &[u8]) -> &[u8] {
 #[inline(always)]
 fn scan_name(bytes: &[u8], pos: usize) -> Option<(usize, [u64; 3])> {
     let rest = bytes.get(pos..)?;
+    match rest.first_chunk::<24>() {
+        Some(chunk) => scan_name_chunk(chunk, pos),
+        None => scan_name_near_end(rest, pos),
+    }
+}
+
+/// [`scan_name`] near the end of the input (the last header line of a message without a body):
+/// zero bytes after the end are neither ':' nor LF.
+#[cold]
+fn scan_name_near_end(rest: &[u8], pos: usize) -> Option<(usize, [u64; 3])> {
     let mut padded = [0u8; 24];
-    let chunk = match rest.first_chunk::<24>() {
-        Some(chunk) => chunk,
-        None => {
-            // Near the end of the input (the last header line of a message without a body):
-            // zero bytes after the end are neither ':' nor LF.
-            padded.get_mut(..rest.len())?.copy_from_slice(rest);
-            &padded
-        }
-    };
+    padded.get_mut(..rest.len())?.copy_from_slice(rest);
+    scan_name_chunk(&padded, pos)
+}
+
+#[inline(always)]
+fn scan_name_chunk(chunk: &[u8; 24], pos: usize) -> Option<(usize, [u64; 3])> {
     let (w0, rest) = chunk.split_first_chunk::<8>()?;
     let (w1, w2) = rest.split_first_chunk::<8>()?;
     let w2 = w2.first_chunk::<8>()?;
     let words = [u64::from_le_bytes(*w0), u64::from_le_bytes(*w1), u64::from_le_bytes(*w2)];
-    // The offset of the first ':' or LF in `w` (8 if none), and whether it is the colon. Each
-    // search is exact up to its first match, so the lower of the two is the first of either.
+    // For the first ':' or LF in `w`: its offset (8 if none), whether it is the colon, and the
+    // bytes of `w` before it, zero-padded. Each search is exact up to its first match, so the
+    // lower of the two is the first of either.
     let stop = |w: u64| {
         let colon = text::first_match_bits(w, b':');
         let either = colon | text::first_match_bits(w, b'\n');
         let lowest = either & either.wrapping_neg();
-        (either.trailing_zeros() / 8, colon & lowest != 0)
+        // `lowest` is bit 7 of the stop byte: shifted down to bit 0 of it, minus one, it masks
+        // the bytes before.
+        (either.trailing_zeros() / 8, colon & lowest != 0, w & ((lowest >> 7).wrapping_sub(1)))
     };
-    // The bytes of `w` before byte `n` (0 to 7), zero-padded.
-    let before = |w: u64, n: u32| w & ((1u64 << (8 * n)) - 1);
-    let (n, is_colon) = stop(words[0]);
+    let (n, is_colon, before) = stop(words[0]);
     if n < 8 {
-        return is_colon.then(|| (pos + n as usize, [before(words[0], n), 0, 0]));
+        return is_colon.then_some((pos + n as usize, [before, 0, 0]));
     }
-    let (n, is_colon) = stop(words[1]);
+    let (n, is_colon, before) = stop(words[1]);
     if n < 8 {
-        return is_colon.then(|| (pos + 8 + n as usize, [words[0], before(words[1], n), 0]));
+        return is_colon.then_some((pos + 8 + n as usize, [words[0], before, 0]));
     }
-    let (n, is_colon) = stop(words[2]);
+    let (n, is_colon, before) = stop(words[2]);
     if n < 8 {
-        return is_colon.then(|| (pos + 16 + n as usize, [words[0], words[1], before(words[2], n)]));
+        return is_colon.then_some((pos + 16 + n as usize, [words[0], words[1], before]));
     }
     None
 }
