@@ -269,12 +269,14 @@ fn scan_name(bytes: &[u8], pos: usize) -> Option<(usize, [u64; 3])> {
 }
 
 /// [`scan_name`] near the end of the input (the last header line of a message without a body):
-/// zero bytes after the end are neither ':' nor LF.
+/// the bytes left as zero-padded words, and zero bytes are neither ':' nor LF.
 #[cold]
 fn scan_name_near_end(rest: &[u8], pos: usize) -> Option<(usize, [u64; 3])> {
-    let mut padded = [0u8; 24];
-    padded.get_mut(..rest.len())?.copy_from_slice(rest);
-    scan_name_chunk(&padded, pos)
+    if rest.first().is_none_or(|&b| b <= b' ') {
+        // The empty line, or a line the general way reads anyway.
+        return None;
+    }
+    scan_name_words(crate::header_name::lookup::name_key(rest), pos)
 }
 
 #[inline(always)]
@@ -282,7 +284,11 @@ fn scan_name_chunk(chunk: &[u8; 24], pos: usize) -> Option<(usize, [u64; 3])> {
     let (w0, rest) = chunk.split_first_chunk::<8>()?;
     let (w1, w2) = rest.split_first_chunk::<8>()?;
     let w2 = w2.first_chunk::<8>()?;
-    let words = [u64::from_le_bytes(*w0), u64::from_le_bytes(*w1), u64::from_le_bytes(*w2)];
+    scan_name_words([u64::from_le_bytes(*w0), u64::from_le_bytes(*w1), u64::from_le_bytes(*w2)], pos)
+}
+
+#[inline(always)]
+fn scan_name_words(words: [u64; 3], pos: usize) -> Option<(usize, [u64; 3])> {
     // For the first ':' or LF in `w`: its offset (8 if none), whether it is the colon, and the
     // bytes of `w` before it, zero-padded. Each search is exact up to its first match, so the
     // lower of the two is the first of either.
