@@ -34,20 +34,8 @@ macro_rules! header_names {
                 match self { $( $( HeaderName::$variant => $single, )? )* _ => false }
             }
 
-            fn from_long_name(name: &[u8]) -> HeaderName {
-                // Lower-case into a stack buffer, then one `match` on byte strings: the compiler
-                // turns it into a switch on length and a few comparisons. This runs once per
-                // header line of every message.
-                let mut buf = [0u8; MAX_NAME_LEN];
-                let Some(lower) = buf.get_mut(..name.len()) else { return HeaderName::Other };
-                for (dst, src) in lower.iter_mut().zip(name) {
-                    *dst = src.to_ascii_lowercase();
-                }
-                match &*lower {
-                    $( $lower => HeaderName::$variant, )*
-                    _ => HeaderName::Other,
-                }
-            }
+            /// The lower-case canonical names, in declaration order (the lookup table's source).
+            const LOWER: [&'static [u8]; HeaderName::COUNT] = [ $( $lower, )* ];
         }
     };
 }
@@ -119,7 +107,131 @@ header_names! {
 }
 
 /// The longest canonical name (`Request-Disposition`, `P-Preferred-Identity`).
-const MAX_NAME_LEN: usize = 24;
+pub(crate) const MAX_NAME_LEN: usize = 24;
+
+/// Case-insensitive lookup of the long names without lower-casing a copy: a name becomes three
+/// little-endian words of its bytes, zero-padded ([`name_key`]); a multiplicative hash of the first
+/// two picks the one known name it can be, and one masked comparison per word decides. The mask
+/// sets bit 0x20 only where the known name has a letter, so `(word | mask) == known` accepts
+/// exactly the upper- and lower-case forms of the letters and the other bytes as they are.
+pub(crate) mod lookup {
+    use super::{HeaderName, MAX_NAME_LEN};
+
+    /// Chosen so that no two known names share a slot (checked when the table is built: a
+    /// collision fails the build, and a new name needs another odd multiplier).
+    const MULTIPLIER: u64 = 0xa918_7ee7_4716_dd59;
+    const SLOT_BITS: u32 = 8;
+    /// Bit 0x20 in every byte: known names are lower-case letters and `-`, which all have it.
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+
+    struct Entry {
+        key: [u64; 3],
+        letters: [u64; 3],
+        len: usize,
+    }
+
+    #[inline(always)]
+    const fn slot(key: &[u64; 3], len: usize) -> usize {
+        let mixed = (key[0] | FOLD) ^ (key[1] | FOLD).rotate_left(31) ^ len as u64;
+        (mixed.wrapping_mul(MULTIPLIER) >> (64 - SLOT_BITS)) as usize
+    }
+
+    /// Up to eight bytes as a little-endian word, zero-padded.
+    #[inline(always)]
+    fn partial_word(s: &[u8]) -> u64 {
+        let n = s.len();
+        let load = |at: usize, width: usize| -> u64 {
+            let bytes = s.get(at..at + width).unwrap_or(&[]);
+            match *bytes {
+                [a, b] => u64::from(u16::from_le_bytes([a, b])),
+                [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+                _ => bytes.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w)),
+            }
+        };
+        match n {
+            8.. => load(0, 8),
+            // Two overlapping loads: the bytes they share land in the same place.
+            4..=7 => load(0, 4) | load(n - 4, 4) << (8 * (n - 4)),
+            2..=3 => load(0, 2) | load(n - 2, 2) << (8 * (n - 2)),
+            _ => s.first().map_or(0, |&b| u64::from(b)),
+        }
+    }
+
+    /// The name's bytes as three little-endian words, zero-padded (names of at most
+    /// [`MAX_NAME_LEN`] bytes; longer names are never known).
+    #[inline]
+    pub(crate) fn name_key(s: &[u8]) -> [u64; 3] {
+        let part = |i: usize| partial_word(s.get(8 * i..s.len().min(8 * i + 8)).unwrap_or(&[]));
+        [part(0), part(1), part(2)]
+    }
+
+    /// [`name_key`] for the table, where loops are all a `const fn` has.
+    pub(crate) const fn const_key(s: &[u8]) -> [u64; 3] {
+        let mut key = [0u64; 3];
+        let mut i = 0;
+        while i < s.len() && i < 24 {
+            key[i / 8] |= (s[i] as u64) << (8 * (i % 8));
+            i += 1;
+        }
+        key
+    }
+
+    const fn build() -> ([u8; 1 << SLOT_BITS], [Entry; HeaderName::COUNT]) {
+        let mut slots = [0u8; 1 << SLOT_BITS];
+        let mut entries = [const { Entry { key: [0; 3], letters: [0; 3], len: 0 } }; HeaderName::COUNT];
+        let mut i = 0;
+        while i < HeaderName::COUNT {
+            let name = HeaderName::LOWER[i];
+            assert!(name.len() >= 2 && name.len() <= MAX_NAME_LEN);
+            let mut mask = [0u8; MAX_NAME_LEN];
+            let mut j = 0;
+            while j < name.len() {
+                assert!(!name[j].is_ascii_uppercase() && name[j] & 0x20 != 0);
+                if name[j].is_ascii_lowercase() {
+                    mask[j] = 0x20;
+                }
+                j += 1;
+            }
+            let key = const_key(name);
+            let s = slot(&key, name.len());
+            assert!(slots[s] == 0, "two header names share a hash slot: change MULTIPLIER");
+            slots[s] = (i + 1) as u8;
+            entries[i] = Entry { key, letters: const_key(&mask), len: name.len() };
+            i += 1;
+        }
+        (slots, entries)
+    }
+
+    static TABLE: ([u8; 1 << SLOT_BITS], [Entry; HeaderName::COUNT]) = build();
+
+    /// The known name of `len` bytes (2 to [`MAX_NAME_LEN`]) whose [`name_key`] is `key`, in any
+    /// case, or `Other`.
+    #[inline(always)]
+    pub(crate) fn find_key(key: &[u64; 3], len: usize) -> HeaderName {
+        let (slots, entries) = &TABLE;
+        let index = usize::from(slots[slot(key, len)]).wrapping_sub(1);
+        match (entries.get(index), HeaderName::KNOWN.get(index)) {
+            (Some(e), Some(&name))
+                if e.len == len
+                    && key[0] | e.letters[0] == e.key[0]
+                    && key[1] | e.letters[1] == e.key[1]
+                    && key[2] | e.letters[2] == e.key[2] =>
+            {
+                name
+            }
+            _ => HeaderName::Other,
+        }
+    }
+
+    /// The known long name `raw` spells in any case, or `Other`.
+    #[inline]
+    pub(super) fn find(raw: &[u8]) -> HeaderName {
+        if !(2..=MAX_NAME_LEN).contains(&raw.len()) {
+            return HeaderName::Other;
+        }
+        find_key(&name_key(raw), raw.len())
+    }
+}
 
 impl HeaderName {
     /// Resolves a raw header name (any case, full or compact form). Surrounding whitespace must
@@ -128,7 +240,7 @@ impl HeaderName {
         match raw.len() {
             0 => HeaderName::Other,
             1 => HeaderName::from_compact(raw[0]),
-            _ => HeaderName::from_long_name(raw),
+            _ => lookup::find(raw),
         }
     }
 
@@ -258,6 +370,51 @@ mod tests {
         for &known in HeaderName::KNOWN {
             assert_eq!(HeaderName::parse(known.canonical().as_bytes()), known);
             assert_eq!(HeaderName::parse(known.canonical().to_lowercase().as_bytes()), known);
+        }
+    }
+
+    /// The lookup's two ways of making a key agree, and every known name is found in any mix of
+    /// cases while a one-byte change (including one that only flips bit 0x20 of `-`) is not.
+    #[test]
+    fn lookup_keys_and_case_mixes() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 25) as usize;
+            let s: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            assert_eq!(lookup::name_key(&s), lookup::const_key(&s), "{s:?}");
+        }
+        for &known in HeaderName::KNOWN {
+            let canonical = known.canonical().as_bytes();
+            for _ in 0..50 {
+                let mixed: Vec<u8> = canonical
+                    .iter()
+                    .map(|b| if next() % 2 == 0 { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() })
+                    .collect();
+                assert_eq!(HeaderName::parse(&mixed), known);
+                let mut changed = mixed.clone();
+                let at = (next() as usize) % changed.len();
+                changed[at] = match next() % 3 {
+                    0 => changed[at] ^ 0x20 ^ if changed[at].is_ascii_alphabetic() { 0x01 } else { 0 },
+                    1 => b'\r',
+                    _ => next() as u8,
+                };
+                if !changed.eq_ignore_ascii_case(canonical) {
+                    assert_ne!(HeaderName::parse(&changed), known, "{:?}", String::from_utf8_lossy(&changed));
+                }
+            }
+            let mut longer = canonical.to_vec();
+            longer.push(b'x');
+            assert_ne!(HeaderName::parse(&longer), known);
+            if canonical.len() > 2 {
+                // (`T` is the compact form of `To`.)
+                assert_ne!(HeaderName::parse(&canonical[..canonical.len() - 1]), known);
+            }
         }
     }
 

@@ -2,10 +2,12 @@
 
 use crate::anomaly::{Anomaly, AnomalyKind};
 use crate::header_name::HeaderName;
-use crate::start_line::{parse_start_line, StartLine};
+use crate::start_line::StartLine;
 use crate::text::{self, ListIter};
 use crate::typed::{CSeq, NameAddr, Via};
 use crate::uri::Uri;
+
+mod split;
 
 /// One header line (with its continuation lines), exactly as received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +95,7 @@ impl<'a> Message<'a> {
     pub fn parse_with(bytes: &'a [u8], framing: Framing, mut limits: ParseLimits) -> Result<Message<'a>, ParseError> {
         // Header positions are indexed as u16.
         limits.max_headers = limits.max_headers.min(usize::from(u16::MAX) - 1);
-        let (junk_end, line_end, line, start) = find_start_line(bytes, limits.max_junk)?;
+        let (junk_end, line_end, line, start) = split::find_start_line(bytes, limits.max_junk)?;
         let mut msg = Message {
             raw: bytes,
             junk: &bytes[..junk_end],
@@ -123,149 +125,6 @@ impl<'a> Message<'a> {
 
     pub(crate) fn note(&mut self, kind: AnomalyKind, header: Option<usize>) {
         push_unique(&mut self.structural, kind, header);
-    }
-
-    /// Reads header lines from `pos`; returns the offset where the body starts.
-    fn read_headers(&mut self, bytes: &'a [u8], mut pos: usize, limits: ParseLimits) -> usize {
-        let mut bare_lf = false;
-        loop {
-            if pos >= bytes.len() {
-                self.note(AnomalyKind::HeadersNotTerminated, None);
-                return bytes.len();
-            }
-            let (content_end, next) = match memchr::memchr(b'\n', &bytes[pos..]) {
-                Some(i) => {
-                    let lf = pos + i;
-                    if lf > pos && bytes[lf - 1] == b'\r' {
-                        (lf - 1, lf + 1)
-                    } else {
-                        bare_lf = true;
-                        (lf, lf + 1)
-                    }
-                }
-                None => (bytes.len(), bytes.len()),
-            };
-            let content = &bytes[pos..content_end];
-            if content.is_empty() {
-                if next == bytes.len() && content_end == bytes.len() {
-                    self.note(AnomalyKind::HeadersNotTerminated, None);
-                }
-                if bare_lf {
-                    self.note(AnomalyKind::BareLfLineEnding, None);
-                }
-                return next;
-            }
-            if content_end == bytes.len() && next == bytes.len() {
-                // The last line has no line ending at all: the header section was cut short.
-                self.push_header_line(bytes, pos, content_end, next, limits);
-                self.note(AnomalyKind::HeadersNotTerminated, None);
-                if bare_lf {
-                    self.note(AnomalyKind::BareLfLineEnding, None);
-                }
-                return bytes.len();
-            }
-            self.push_header_line(bytes, pos, content_end, next, limits);
-            pos = next;
-        }
-    }
-
-    fn push_header_line(&mut self, bytes: &'a [u8], pos: usize, content_end: usize, next: usize, limits: ParseLimits) {
-        let content = &bytes[pos..content_end];
-        if matches!(content[0], b' ' | b'\t') {
-            // A continuation line folds into the previous header.
-            if let Some(last) = self.headers.last_mut() {
-                let value_start = last.value.as_ptr() as usize - bytes.as_ptr() as usize;
-                let line_start = last.line.as_ptr() as usize - bytes.as_ptr() as usize;
-                let value = text::trim(&bytes[value_start..content_end]);
-                last.value = if value.is_empty() { &bytes[value_start..value_start] } else { value };
-                last.line = &bytes[line_start..next];
-                return;
-            }
-            if self.headers.is_empty() {
-                self.note(AnomalyKind::ExtraWhitespaceInStartLine, None);
-                return;
-            }
-        }
-        if self.headers.len() >= limits.max_headers {
-            return;
-        }
-        let index = self.headers.len();
-        let (name, value, kind) = match text::find_byte(b':', content) {
-            Some(colon) => {
-                let name = text::trim(&content[..colon]);
-                let value_region = &content[colon + 1..];
-                let value = text::trim(value_region);
-                let value = if value.is_empty() { &value_region[value_region.len()..] } else { value };
-                let kind = HeaderName::parse(name);
-                // Known names are tokens by construction: only unknown ones need the checks.
-                if kind == HeaderName::Other {
-                    if !text::is_token(name) {
-                        self.note(AnomalyKind::InvalidHeaderName, Some(index));
-                    } else if HeaderName::resembles(name).is_some() {
-                        self.note(AnomalyKind::UnknownHeaderResembles, Some(index));
-                    }
-                }
-                (name, value, kind)
-            }
-            None => {
-                self.note(AnomalyKind::HeaderWithoutColon, Some(index));
-                (content, &content[content.len()..], HeaderName::Other)
-            }
-        };
-        if kind != HeaderName::Other {
-            let slot = &mut self.first[kind as usize];
-            if *slot == 0 {
-                *slot = index as u16 + 1;
-            } else if kind.is_single_valued() && kind != HeaderName::ContentLength {
-                self.note(AnomalyKind::DuplicateSingleValueHeader, Some(index));
-            }
-        }
-        self.headers.push(Header { name, value, line: &bytes[pos..next], kind });
-    }
-
-    fn read_body(&mut self, bytes: &'a [u8], start: usize, framing: Framing) {
-        let available = &bytes[start.min(bytes.len())..];
-        let mut declared: Option<u64> = None;
-        let first_cl = self.first_index(HeaderName::ContentLength).unwrap_or(self.headers.len());
-        for i in first_cl..self.headers.len() {
-            let Header { kind, value, .. } = self.headers[i];
-            if kind != HeaderName::ContentLength {
-                continue;
-            }
-            let parsed = match text::parse_number(text::trim(value)) {
-                text::Number::Value(v) => Some(v),
-                text::Number::Overflow => Some(u64::MAX),
-                text::Number::Invalid => None,
-            };
-            match parsed {
-                None if value.first() == Some(&b'-') => self.anomalies_push(AnomalyKind::NegativeContentLength, i),
-                None => self.anomalies_push(AnomalyKind::InvalidContentLength, i),
-                Some(v) => match declared {
-                    Some(d) if d != v => self.anomalies_push(AnomalyKind::ConflictingContentLength, i),
-                    Some(_) => {}
-                    None => declared = Some(v),
-                },
-            }
-        }
-        match declared {
-            Some(len) if len > available.len() as u64 => {
-                self.note(AnomalyKind::ContentLengthExceedsBody, self.first_index(HeaderName::ContentLength));
-                self.body = available;
-            }
-            Some(len) => {
-                let len = len as usize;
-                self.body = &available[..len];
-                self.trailing = &available[len..];
-                if !self.trailing.is_empty() && framing == Framing::Datagram {
-                    self.note(AnomalyKind::TrailingBytesAfterBody, None);
-                }
-            }
-            None => self.body = available,
-        }
-    }
-
-    fn anomalies_push(&mut self, kind: AnomalyKind, header: usize) {
-        self.note(kind, Some(header));
     }
 
     pub(crate) fn first_index(&self, kind: HeaderName) -> Option<usize> {
@@ -519,37 +378,4 @@ fn push_unique(list: &mut Vec<Anomaly>, kind: AnomalyKind, header: Option<usize>
     if !list.contains(&anomaly) {
         list.push(anomaly);
     }
-}
-
-type StartFound<'a> = (usize, usize, &'a [u8], (StartLine<'a>, Vec<AnomalyKind>));
-
-/// Finds the start line: skips CRLF keep-alives, then tries each line within `max_junk` bytes.
-fn find_start_line(bytes: &[u8], max_junk: usize) -> Result<StartFound<'_>, ParseError> {
-    let mut pos = 0;
-    while pos < bytes.len() && text::is_lws(bytes[pos]) {
-        pos += 1;
-    }
-    if pos == bytes.len() {
-        return Err(ParseError::Empty);
-    }
-    while pos < bytes.len() && pos <= max_junk {
-        // A line ends at CRLF, a bare LF, or a bare CR (which RFC 3261 forbids but a cut
-        // between CR and LF, or an odd sender, produces).
-        let mut defects = Vec::new();
-        let (line_end, next) = match memchr::memchr2(b'\r', b'\n', &bytes[pos..]).map(|i| pos + i) {
-            Some(cr) if bytes[cr] == b'\r' && bytes.get(cr + 1) == Some(&b'\n') => (cr, cr + 2),
-            Some(cr) if bytes[cr] == b'\r' => {
-                defects.push(AnomalyKind::BareCrLineEnding);
-                (cr, cr + 1)
-            }
-            Some(lf) => (lf, lf + 1),
-            None => (bytes.len(), bytes.len()),
-        };
-        let line = &bytes[pos..line_end];
-        if let Some(start) = parse_start_line(line, &mut |k| defects.push(k)) {
-            return Ok((pos, next, line, (start, defects)));
-        }
-        pos = next;
-    }
-    Err(ParseError::NoStartLine { searched: pos.min(bytes.len()) })
 }

@@ -40,6 +40,14 @@ fn is_sp(b: &u8) -> bool {
 /// Reads a start line (without its line ending). `None` when the line is not recognisable as
 /// either form; otherwise the line and the defects found in it.
 pub fn parse_start_line<'a>(line: &'a [u8], report: &mut dyn FnMut(AnomalyKind)) -> Option<StartLine<'a>> {
+    match well_formed_request(line).or_else(|| well_formed_status(line)) {
+        Some(start) => Some(start),
+        None => parse_any_start_line(line, report),
+    }
+}
+
+/// [`parse_start_line`] without the shortcuts: every form, every defect.
+fn parse_any_start_line<'a>(line: &'a [u8], report: &mut dyn FnMut(AnomalyKind)) -> Option<StartLine<'a>> {
     let first_end = line.iter().position(is_sp).unwrap_or(line.len());
     let first = &line[..first_end];
     if first.is_empty() {
@@ -78,6 +86,47 @@ pub fn parse_start_line<'a>(line: &'a [u8], report: &mut dyn FnMut(AnomalyKind))
         report(AnomalyKind::UnknownSipVersion);
     }
     Some(StartLine::Request { method: first, uri, version })
+}
+
+/// The usual request line, `METHOD SP Request-URI SP SIP/2.0` with a token method and no
+/// whitespace or control byte in the URI, read in one pass. `Some` only where the general parser
+/// below returns the same request with no defect, so it is a shortcut and never a second rule.
+fn well_formed_request(line: &[u8]) -> Option<StartLine<'_>> {
+    let (rest, version) = line.split_last_chunk::<8>()?;
+    if version != b" SIP/2.0" {
+        return None;
+    }
+    // A token cannot hold SP, HTAB or `/`: the method ends at the first SP and is no version.
+    let method_end = rest.iter().position(|&b| !text::is_token_char(b))?;
+    if method_end == 0 || rest.get(method_end) != Some(&b' ') {
+        return None;
+    }
+    let uri = rest.get(method_end + 1..)?;
+    if uri.is_empty() || text::has_space_or_control(uri) {
+        return None;
+    }
+    Some(StartLine::Request { method: &rest[..method_end], uri, version: &version[1..] })
+}
+
+/// The usual status line, `SIP/2.0 SP 3DIGIT` (100 to 699) and then nothing or one SP/HTAB and the
+/// reason phrase; like [`well_formed_request`], only where the general parser finds no defect.
+fn well_formed_status(line: &[u8]) -> Option<StartLine<'_>> {
+    let (head, rest) = line.split_first_chunk::<11>()?;
+    let (version, code_raw) = head.split_at(7);
+    let [b' ', hundreds @ b'1'..=b'6', tens @ b'0'..=b'9', units @ b'0'..=b'9'] = *code_raw else {
+        return None;
+    };
+    if version != b"SIP/2.0" {
+        return None;
+    }
+    let reason: &[u8] = match rest {
+        [] => &[],
+        [b' ' | b'\t', reason @ ..] => reason,
+        _ => return None,
+    };
+    let digit = |d: u8| u32::from(d - b'0');
+    let code = digit(hundreds) * 100 + digit(tens) * 10 + digit(units);
+    Some(StartLine::Response { version, code: Some(code), code_raw: &code_raw[1..], reason })
 }
 
 /// `METHOD uri` with no version (seen in the wild and in the RFC 4475 archive's `test.dat`):
@@ -170,6 +219,48 @@ mod tests {
         assert_eq!(d, vec![AnomalyKind::InvalidStatusCode]);
         let (sl, _) = parse(b"SIP/2.0 200");
         assert!(matches!(sl, Some(StartLine::Response { code: Some(200), reason: b"", .. })));
+    }
+
+    /// The shortcuts for well-formed lines agree with the general parser on every line, and
+    /// take the lines they were written for.
+    #[test]
+    fn shortcuts_agree_with_the_general_parser() {
+        fn general(line: &[u8]) -> (Option<StartLine<'_>>, Vec<AnomalyKind>) {
+            let mut found = Vec::new();
+            (parse_any_start_line(line, &mut |k| found.push(k)), found)
+        }
+        for line in [
+            &b"INVITE sip:00972592777777@203.0.113.10 SIP/2.0"[..],
+            b"SIP/2.0 200 OK",
+            b"SIP/2.0 401 Unauthorized",
+            b"SIP/2.0 180",
+        ] {
+            assert!(well_formed_request(line).or_else(|| well_formed_status(line)).is_some());
+            assert_eq!(parse(line), general(line));
+        }
+        // Lines built slot by slot from near misses of both forms, so that many take a shortcut.
+        let methods: [&[u8]; 8] = [b"INVITE", b"OPTIONS", b"", b"SIP/2.0", b"IN VITE", b"reg\x00", b"A/B", b"x"];
+        let seps: [&[u8]; 6] = [b" ", b" ", b"  ", b"\t", b"", b" \r"];
+        let uris: [&[u8]; 7] = [b"sip:a@b", b"sip:a@b;lr", b"<sip:x>", b"sip:a b", b"", b"\xff", b"sip:\n"];
+        let versions: [&[u8]; 6] = [b"SIP/2.0", b"SIP/2.0", b"sip/2.0", b"SIP/2.00", b"SIP/", b"HTTP/1.1"];
+        let codes: [&[u8]; 8] = [b"200", b"180", b"699", b"099", b"700", b"6000", b"20", b"2x0"];
+        let reasons: [&[u8]; 5] = [b"OK", b"", b"Not Found", b" spaced ", b"\x00"];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut pick = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..100_000 {
+            let slots: [&[u8]; 5] = if pick(2) == 0 {
+                [methods[pick(8)], seps[pick(6)], uris[pick(7)], seps[pick(6)], versions[pick(6)]]
+            } else {
+                [versions[pick(6)], seps[pick(6)], codes[pick(8)], seps[pick(6)], reasons[pick(5)]]
+            };
+            let line = slots.concat();
+            assert_eq!(parse(&line), general(&line), "{:?}", String::from_utf8_lossy(&line));
+        }
     }
 
     #[test]

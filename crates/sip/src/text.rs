@@ -14,6 +14,79 @@ pub fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Bit 7 set in each byte of `word` equal to `byte`: exact up to the first match (the borrow of
+/// the subtraction can flag bytes above a match, never below one), which is all a search needs.
+#[inline(always)]
+pub(crate) fn first_match_bits(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// True when the chunk holds one of the `needles`: one fold per needle, which the compiler
+/// turns into a vector compare each (SSE2 on x86-64; safe Rust cannot ask for it directly).
+#[inline(always)]
+fn chunk_has<const N: usize>(chunk: &[u8; 16], needles: [u8; N]) -> bool {
+    needles.iter().fold(false, |found, &needle| found | chunk.iter().fold(false, |any, &b| any | (b == needle)))
+}
+
+/// Offset of the first of the `needles` in a 16-byte chunk known to hold one, eight bytes at a
+/// time.
+#[inline(always)]
+fn first_in_chunk<const N: usize>(chunk: &[u8; 16], needles: [u8; N]) -> usize {
+    let bits = |half: &[u8]| {
+        let word = u64::from_le_bytes(half.try_into().unwrap_or([0; 8]));
+        needles.iter().fold(0, |bits, &needle| bits | first_match_bits(word, needle))
+    };
+    let (lo, hi) = chunk.split_at(8);
+    let lo = bits(lo);
+    let offset = if lo != 0 { lo.trailing_zeros() / 8 } else { 8 + bits(hi).trailing_zeros() / 8 };
+    offset as usize
+}
+
+/// The first of the `needles` in `hay` at or after `from`. Header lines are a few dozen bytes,
+/// where `memchr`'s dispatch and set-up cost more than the search: here each 16-byte chunk is
+/// tested with vector compares ([`chunk_has`]) and the chunk that hits is searched a word at a
+/// time.
+#[inline(always)]
+fn find_from<const N: usize>(hay: &[u8], from: usize, needles: [u8; N]) -> Option<usize> {
+    let rest = hay.get(from..)?;
+    let (chunks, _) = rest.as_chunks::<16>();
+    for (i, chunk) in chunks.iter().enumerate() {
+        if chunk_has(chunk, needles) {
+            return Some(from + i * 16 + first_in_chunk(chunk, needles));
+        }
+    }
+    match rest.last_chunk::<16>() {
+        // The last 16 bytes overlap bytes already searched, where nothing hit.
+        Some(last) if chunk_has(last, needles) => Some(from + rest.len() - 16 + first_in_chunk(last, needles)),
+        Some(_) => None,
+        None => rest.iter().position(|b| needles.contains(b)).map(|p| from + p),
+    }
+}
+
+/// Position of the first `needle` in `hay` at or after `from` (see [`find_from`]).
+#[inline]
+pub fn find_byte_from(needle: u8, hay: &[u8], from: usize) -> Option<usize> {
+    find_from(hay, from, [needle])
+}
+
+/// Position of the first `a` or `b` in `hay` at or after `from` (see [`find_from`]).
+#[inline]
+pub fn find_either_from(a: u8, b: u8, hay: &[u8], from: usize) -> Option<usize> {
+    find_from(hay, from, [a, b])
+}
+
+/// True when `s` holds a byte at or below SP (whitespace and control bytes): a 16-byte fold the
+/// compiler turns into vector compares, for the shortcut that well-formed start lines take.
+#[inline]
+pub fn has_space_or_control(s: &[u8]) -> bool {
+    let (chunks, tail) = s.as_chunks::<16>();
+    chunks.iter().any(|chunk| chunk.iter().fold(false, |any, &b| any | (b <= b' '))) || tail.iter().any(|&b| b <= b' ')
+}
+
 /// RFC 3261 `token` characters.
 #[inline]
 pub fn is_token_char(b: u8) -> bool {
@@ -34,7 +107,7 @@ static TOKEN: [bool; 256] = {
 };
 
 /// True for the bytes of linear whitespace (SP, HTAB, and the CR LF of a fold).
-#[inline]
+#[inline(always)]
 pub fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }

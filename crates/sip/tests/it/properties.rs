@@ -64,7 +64,7 @@ fn collect(dir: &Path, ext: Option<&str>, out: &mut Vec<(String, Vec<u8>)>) {
 }
 
 /// The corpus messages that parse (a capture may be an empty probe).
-fn messages() -> &'static [(String, Vec<u8>)] {
+pub(crate) fn messages() -> &'static [(String, Vec<u8>)] {
     static MESSAGES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
     MESSAGES.get_or_init(|| {
         let ok: Vec<_> = corpus().iter().filter(|(_, bytes)| parse(bytes).is_ok()).cloned().collect();
@@ -244,7 +244,7 @@ fn frame_all(buf: &[u8], limits: FrameLimits) -> Vec<&[u8]> {
 }
 
 /// Arbitrary bytes, biased toward the pieces SIP parsers branch on.
-fn sip_like_bytes() -> impl Strategy<Value = Vec<u8>> {
+pub(crate) fn sip_like_bytes() -> impl Strategy<Value = Vec<u8>> {
     const PIECES: &[&[u8]] = &[
         b"INVITE ",
         b"REGISTER ",
