@@ -193,12 +193,7 @@ impl Analyzer {
         let (flow, extras) = self.flows.flow(source, ts, || FlowExtras::new(libraries), &mut self.closed);
         flow.packets += 1;
         flow.bytes += ev.bytes as u64;
-        match flow.methods.get_mut(method.as_ref()) {
-            Some(n) => *n += 1,
-            None => {
-                flow.methods.insert(method.clone().into_owned(), 1);
-            }
-        }
+        flow.methods.add(&method);
         flow.destinations.insert(ev.dst.0);
         flow.dest_ports.insert(ev.dst.1);
         flow.source_ports.insert(ev.src.1);

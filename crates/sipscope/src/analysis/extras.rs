@@ -202,6 +202,10 @@ impl FlowExtras {
         if let Some(i) = self.agent_histogram.iter().position(|(a, _)| a.as_deref() == ua) {
             self.agent_histogram[i].1 += 1;
         } else if self.agent_histogram.len() < FLOW_AGENTS {
+            if self.agent_histogram.len() == self.agent_histogram.capacity() {
+                // Most flows show one agent.
+                self.agent_histogram.reserve_exact(self.agent_histogram.len().max(1));
+            }
             self.agent_histogram.push((ua.map(str::to_owned), 1));
         }
     }
@@ -260,7 +264,7 @@ impl FlowExtras {
             packets: stats.packets,
             bytes: stats.bytes,
             packets_per_second: stats.packets_per_second(),
-            methods: stats.methods.clone(),
+            methods: stats.methods.to_map(),
             destinations: stats.destinations.len() as u64,
             dest_ports: stats.dest_ports.len() as u64,
             source_ports: stats.source_port_kind(),

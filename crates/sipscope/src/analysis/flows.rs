@@ -119,6 +119,59 @@ impl<T: Hash + Eq> CappedSet<T> {
     }
 }
 
+/// Requests by method: a vector sorted by method while there are at most [`SMALL_SET`]
+/// methods (a map's first node is ten times the size of one entry), a map beyond (methods are
+/// the attacker's text: any number of them).
+#[derive(Debug, Clone)]
+pub enum MethodCounts {
+    /// Up to [`SMALL_SET`] methods, sorted.
+    Small(Vec<(String, u64)>),
+    /// More.
+    Large(BTreeMap<String, u64>),
+}
+
+impl Default for MethodCounts {
+    fn default() -> Self {
+        MethodCounts::Small(Vec::new())
+    }
+}
+
+impl MethodCounts {
+    /// Counts one request of `method` (copied only the first time).
+    pub fn add(&mut self, method: &str) {
+        match self {
+            MethodCounts::Small(v) => match v.binary_search_by(|(m, _)| m.as_str().cmp(method)) {
+                Ok(i) => v[i].1 += 1,
+                Err(_) if v.len() >= SMALL_SET => {
+                    let mut map: BTreeMap<String, u64> = std::mem::take(v).into_iter().collect();
+                    map.insert(method.to_owned(), 1);
+                    *self = MethodCounts::Large(map);
+                }
+                Err(i) => {
+                    if v.len() == v.capacity() {
+                        v.reserve_exact(v.len().max(1));
+                    }
+                    v.insert(i, (method.to_owned(), 1));
+                }
+            },
+            MethodCounts::Large(map) => match map.get_mut(method) {
+                Some(n) => *n += 1,
+                None => {
+                    map.insert(method.to_owned(), 1);
+                }
+            },
+        }
+    }
+
+    /// The counts as a map.
+    pub fn to_map(&self) -> BTreeMap<String, u64> {
+        match self {
+            MethodCounts::Small(v) => v.iter().cloned().collect(),
+            MethodCounts::Large(map) => map.clone(),
+        }
+    }
+}
+
 /// What one flow did.
 #[derive(Debug, Clone)]
 pub struct FlowStats {
@@ -133,7 +186,7 @@ pub struct FlowStats {
     /// Their bytes.
     pub bytes: u64,
     /// Requests by method.
-    pub methods: BTreeMap<String, u64>,
+    pub methods: MethodCounts,
     /// Destination addresses.
     pub destinations: CappedSet<IpAddr>,
     /// Destination ports.
@@ -156,7 +209,7 @@ impl FlowStats {
             last_ns: ts_ns,
             packets: 0,
             bytes: 0,
-            methods: BTreeMap::new(),
+            methods: MethodCounts::default(),
             destinations: CappedSet::default(),
             dest_ports: CappedSet::default(),
             source_ports: CappedSet::default(),
