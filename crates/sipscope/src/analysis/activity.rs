@@ -1,7 +1,7 @@
 //! Daily activity per source (004 §VI): which days (UTC) a source was seen, with its message
 //! count per day. Campaign clustering builds a binary vector per source from it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 const DAY_NS: i64 = 86_400_000_000_000;
@@ -14,7 +14,9 @@ pub fn day_of(ts_ns: i64) -> i64 {
 /// Messages per (source, day), for a bounded number of sources.
 #[derive(Debug, Default)]
 pub struct DailyActivity {
-    days: HashMap<IpAddr, BTreeMap<i64, u64>>,
+    /// Per source, (day, messages) in day order: a vector, since most sources are seen on one
+    /// day and a map's first node is ten times the size.
+    days: HashMap<IpAddr, Vec<(i64, u64)>>,
     cap: usize,
     /// Messages from sources beyond the cap, not tracked.
     pub untracked: u64,
@@ -32,17 +34,31 @@ impl DailyActivity {
             self.untracked += 1;
             return;
         }
-        *self.days.entry(source).or_default().entry(day_of(ts_ns)).or_insert(0) += 1;
+        let days = self.days.entry(source).or_default();
+        let day = day_of(ts_ns);
+        // Events come in time order: the day is nearly always the last one.
+        match days.last_mut() {
+            Some((last, n)) if *last == day => *n += 1,
+            _ => match days.binary_search_by_key(&day, |&(d, _)| d) {
+                Ok(i) => days[i].1 += 1,
+                Err(i) => {
+                    if days.len() == days.capacity() {
+                        days.reserve_exact(days.len().max(1));
+                    }
+                    days.insert(i, (day, 1));
+                }
+            },
+        }
     }
 
     /// Every (source, day, messages).
     pub fn rows(&self) -> impl Iterator<Item = (IpAddr, i64, u64)> + '_ {
-        self.days.iter().flat_map(|(ip, days)| days.iter().map(move |(d, n)| (*ip, *d, *n)))
+        self.days.iter().flat_map(|(ip, days)| days.iter().map(move |&(d, n)| (*ip, d, n)))
     }
 
     /// The days `source` was active, in order.
     pub fn days_of(&self, source: &IpAddr) -> Vec<i64> {
-        self.days.get(source).map(|d| d.keys().copied().collect()).unwrap_or_default()
+        self.days.get(source).map(|d| d.iter().map(|&(day, _)| day).collect()).unwrap_or_default()
     }
 }
 

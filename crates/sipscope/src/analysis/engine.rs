@@ -84,7 +84,9 @@ pub struct Analyzer {
     config: AnalysisConfig,
     libraries: Libraries,
     flows: FlowTable<FlowExtras>,
-    closed: Vec<(FlowStats, FlowExtras)>,
+    /// Boxed as in the flow table: a closed flow moves as a pointer, not as a kilobyte.
+    #[allow(clippy::vec_box)]
+    closed: Vec<Box<(FlowStats, FlowExtras)>>,
     stages: HashMap<(IpAddr, Option<String>), StageState>,
     sources: HashMap<IpAddr, SourceState>,
     activity: DailyActivity,
@@ -96,6 +98,10 @@ pub struct Analyzer {
 
 /// How often (in event time) open flows are checked for expiry.
 const EXPIRY_EVERY_NS: i64 = 60_000_000_000;
+/// Closed flows' rows held before [`Analyzer::should_hand_over`] asks for a hand-over: a
+/// capture of many short flows closes (or evicts) thousands per second, and their rows
+/// would otherwise wait for the end of the file.
+pub const MAX_PENDING_FLOWS: usize = 4_096;
 
 impl Analyzer {
     /// An engine with these settings and the built-in libraries (tools, agents).
@@ -170,11 +176,14 @@ impl Analyzer {
         let credentials =
             msg.header(HeaderName::Authorization).is_some() || msg.header(HeaderName::ProxyAuthorization).is_some();
         // An INVITE's Request-URI user is classified once: toll fraud and the numbers table.
-        let dialled = if method == "INVITE" { ruri_user.as_deref().map(super::numbers::classify) } else { None };
-        let external_number = matches!(dialled, Some(super::numbers::Dialled::Number(_)));
+        let dialled = match (&ruri_user, method == "INVITE") {
+            (Some(user), true) => Some(self.libraries.classify_number(user)),
+            _ => None,
+        };
+        let external_number = matches!(dialled.as_deref(), Some(super::numbers::Dialled::Number(_)));
         if let (Some(user), Some(d)) = (&ruri_user, &dialled) {
             // Counted before any cap, like all traffic; the country saves reports a lookup.
-            let country = match d {
+            let country = match &**d {
                 super::numbers::Dialled::Number(n) => Some(n.country.as_deref().unwrap_or("")),
                 _ => None,
             };
@@ -188,12 +197,7 @@ impl Analyzer {
         let (flow, extras) = self.flows.flow(source, ts, || FlowExtras::new(libraries), &mut self.closed);
         flow.packets += 1;
         flow.bytes += ev.bytes as u64;
-        match flow.methods.get_mut(method.as_ref()) {
-            Some(n) => *n += 1,
-            None => {
-                flow.methods.insert(method.clone().into_owned(), 1);
-            }
-        }
+        flow.methods.add(&method);
         flow.destinations.insert(ev.dst.0);
         flow.dest_ports.insert(ev.dst.1);
         flow.source_ports.insert(ev.src.1);
@@ -265,7 +269,8 @@ impl Analyzer {
 
     /// Turns closed flows into rows.
     fn finish_closed(&mut self) {
-        for (stats, extras) in std::mem::take(&mut self.closed) {
+        for flow in std::mem::take(&mut self.closed) {
+            let (stats, extras) = *flow;
             let row = extras.finish(&stats, &mut self.libraries);
             if let Some(s) = self.sources.get_mut(&stats.source) {
                 s.flows += 1;
@@ -287,7 +292,7 @@ impl Analyzer {
 
     /// True when enough is waiting that the caller should [`Analyzer::hand_over`] now.
     pub fn should_hand_over(&self) -> bool {
-        self.traffic.full()
+        self.traffic.full() || self.result.flows.len() >= MAX_PENDING_FLOWS
     }
 
     /// Flows closed and not yet handed over.
@@ -297,8 +302,11 @@ impl Analyzer {
 
     /// Closes every flow and returns all rows.
     pub fn finish(mut self) -> AnalysisResult {
-        self.flows.drain(&mut self.closed);
-        self.finish_closed();
+        // A few at a time: every open flow at once would be a second copy of the table.
+        while !self.flows.is_empty() {
+            self.flows.close_idlest(1_024, &mut self.closed);
+            self.finish_closed();
+        }
         let mut result = std::mem::take(&mut self.result);
         (result.traffic, result.dialled) = self.traffic.drain_all();
         result.flows_evicted = self.flows.evicted;

@@ -13,6 +13,7 @@ use super::user_agents::{classify, AgentLibrary, AgentTracker, RandomAgentConfig
 use sipscope_sip::Message;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// Distinct user-agent strings counted run-wide; later ones are counted as `(more agents)`.
 const MAX_AGENTS: usize = 20_000;
@@ -20,6 +21,10 @@ const MAX_AGENTS: usize = 20_000;
 const MAX_AGENT_CLASSES: usize = 4_096;
 /// Tool matches cached (by fingerprint id).
 const MAX_MATCHES: usize = 100_000;
+/// Request-URI users whose classification is remembered (toll-fraud tools dial the same
+/// numbers again and again, and libphonenumber takes microseconds per number); when full,
+/// the table starts over.
+const MAX_NUMBER_CLASSES: usize = 16_384;
 /// Distinct agents remembered per flow to name its most frequent one.
 const FLOW_AGENTS: usize = 16;
 
@@ -34,6 +39,8 @@ pub struct Libraries {
     /// Thresholds of the scan-strategy decision.
     pub strategy_config: StrategyConfig,
     numbers: NumberStats,
+    /// [`super::numbers::classify`] by Request-URI user (at most [`MAX_NUMBER_CLASSES`]).
+    number_classes: HashMap<Box<str>, Arc<Dialled>>,
     /// Messages and sources per User-Agent string; `no_agent` for messages without one.
     agent_counts: HashMap<String, (u64, CappedSet<IpAddr>)>,
     no_agent: Option<(u64, CappedSet<IpAddr>)>,
@@ -59,6 +66,7 @@ impl Libraries {
             agent_config: RandomAgentConfig::default(),
             strategy_config: StrategyConfig::default(),
             numbers: NumberStats::new(None, StatsLimits::default()),
+            number_classes: HashMap::new(),
             agent_counts: HashMap::new(),
             no_agent: None,
             agent_classes: HashMap::new(),
@@ -68,6 +76,19 @@ impl Libraries {
             match_cache: MatchCache::default(),
             scratch: PacketBuffers::default(),
         }
+    }
+
+    /// What an INVITE's Request-URI user is ([`super::numbers::classify`], remembered).
+    pub fn classify_number(&mut self, user: &str) -> Arc<Dialled> {
+        if let Some(d) = self.number_classes.get(user) {
+            return Arc::clone(d);
+        }
+        let d = Arc::new(super::numbers::classify(user));
+        if self.number_classes.len() >= MAX_NUMBER_CLASSES {
+            self.number_classes.clear();
+        }
+        self.number_classes.insert(user.into(), Arc::clone(&d));
+        d
     }
 
     /// Counts an INVITE's Request-URI user, classified once by the caller.
@@ -181,6 +202,10 @@ impl FlowExtras {
         if let Some(i) = self.agent_histogram.iter().position(|(a, _)| a.as_deref() == ua) {
             self.agent_histogram[i].1 += 1;
         } else if self.agent_histogram.len() < FLOW_AGENTS {
+            if self.agent_histogram.len() == self.agent_histogram.capacity() {
+                // Most flows show one agent.
+                self.agent_histogram.reserve_exact(self.agent_histogram.len().max(1));
+            }
             self.agent_histogram.push((ua.map(str::to_owned), 1));
         }
     }
@@ -239,7 +264,7 @@ impl FlowExtras {
             packets: stats.packets,
             bytes: stats.bytes,
             packets_per_second: stats.packets_per_second(),
-            methods: stats.methods.clone(),
+            methods: stats.methods.to_map(),
             destinations: stats.destinations.len() as u64,
             dest_ports: stats.dest_ports.len() as u64,
             source_ports: stats.source_port_kind(),

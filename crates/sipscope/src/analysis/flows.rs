@@ -10,28 +10,37 @@ use std::net::IpAddr;
 
 /// Distinct values remembered per set before only counting stops being exact.
 const SET_CAP: usize = 4096;
+/// Values a set keeps in a plain vector before it builds a hash set: most flows try a few
+/// users, ports and destinations, and a vector of those costs a fraction of a hash set.
+const SMALL_SET: usize = 8;
 
 /// A set that stops growing at a cap and then says it saturated.
 #[derive(Debug, Clone)]
 pub struct CappedSet<T: Hash + Eq> {
-    items: HashSet<T>,
+    items: Items<T>,
     saturated: bool,
+}
+
+/// The items of a [`CappedSet`]: a vector while there are at most [`SMALL_SET`].
+#[derive(Debug, Clone)]
+enum Items<T: Hash + Eq> {
+    Small(Vec<T>),
+    Large(HashSet<T>),
 }
 
 impl<T: Hash + Eq> Default for CappedSet<T> {
     fn default() -> Self {
-        CappedSet { items: HashSet::new(), saturated: false }
+        CappedSet { items: Items::Small(Vec::new()), saturated: false }
     }
 }
 
 impl<T: Hash + Eq> CappedSet<T> {
     /// Adds `item` (dropped once the cap is reached).
     pub fn insert(&mut self, item: T) {
-        if self.items.len() < SET_CAP {
-            self.items.insert(item);
-        } else if !self.items.contains(&item) {
-            self.saturated = true;
+        if self.contains(&item) {
+            return;
         }
+        self.add_new(item);
     }
 
     /// [`CappedSet::insert`] of an owned copy of `item`, made only when the set takes it.
@@ -40,24 +49,51 @@ impl<T: Hash + Eq> CappedSet<T> {
         T: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = T> + ?Sized,
     {
-        if self.items.contains(item) {
+        let known = match &self.items {
+            Items::Small(v) => v.iter().any(|x| x.borrow() == item),
+            Items::Large(set) => set.contains(item),
+        };
+        if !known {
+            self.add_new(item.to_owned());
+        }
+    }
+
+    /// Adds an item known not to be in the set.
+    fn add_new(&mut self, item: T) {
+        if self.len() >= SET_CAP {
+            self.saturated = true;
             return;
         }
-        if self.items.len() < SET_CAP {
-            self.items.insert(item.to_owned());
-        } else {
-            self.saturated = true;
+        match &mut self.items {
+            Items::Small(v) if v.len() < SMALL_SET => {
+                if v.capacity() == 0 {
+                    // Most sets never hold more than one or two items.
+                    v.reserve_exact(2);
+                }
+                v.push(item);
+            }
+            Items::Small(v) => {
+                let mut set: HashSet<T> = std::mem::take(v).into_iter().collect();
+                set.insert(item);
+                self.items = Items::Large(set);
+            }
+            Items::Large(set) => {
+                set.insert(item);
+            }
         }
     }
 
     /// Distinct items seen (a lower bound when saturated).
     pub fn len(&self) -> usize {
-        self.items.len()
+        match &self.items {
+            Items::Small(v) => v.len(),
+            Items::Large(set) => set.len(),
+        }
     }
 
     /// Whether none were seen.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len() == 0
     }
 
     /// Whether items were dropped at the cap.
@@ -65,14 +101,74 @@ impl<T: Hash + Eq> CappedSet<T> {
         self.saturated
     }
 
-    /// The items kept.
+    /// The items kept, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.items.iter()
+        let (small, large) = match &self.items {
+            Items::Small(v) => (Some(v.iter()), None),
+            Items::Large(set) => (None, Some(set.iter())),
+        };
+        small.into_iter().flatten().chain(large.into_iter().flatten())
     }
 
     /// Whether `item` was seen (false may be wrong when saturated).
     pub fn contains(&self, item: &T) -> bool {
-        self.items.contains(item)
+        match &self.items {
+            Items::Small(v) => v.contains(item),
+            Items::Large(set) => set.contains(item),
+        }
+    }
+}
+
+/// Requests by method: a vector sorted by method while there are at most [`SMALL_SET`]
+/// methods (a map's first node is ten times the size of one entry), a map beyond (methods are
+/// the attacker's text: any number of them).
+#[derive(Debug, Clone)]
+pub enum MethodCounts {
+    /// Up to [`SMALL_SET`] methods, sorted.
+    Small(Vec<(String, u64)>),
+    /// More.
+    Large(BTreeMap<String, u64>),
+}
+
+impl Default for MethodCounts {
+    fn default() -> Self {
+        MethodCounts::Small(Vec::new())
+    }
+}
+
+impl MethodCounts {
+    /// Counts one request of `method` (copied only the first time).
+    pub fn add(&mut self, method: &str) {
+        match self {
+            MethodCounts::Small(v) => match v.binary_search_by(|(m, _)| m.as_str().cmp(method)) {
+                Ok(i) => v[i].1 += 1,
+                Err(_) if v.len() >= SMALL_SET => {
+                    let mut map: BTreeMap<String, u64> = std::mem::take(v).into_iter().collect();
+                    map.insert(method.to_owned(), 1);
+                    *self = MethodCounts::Large(map);
+                }
+                Err(i) => {
+                    if v.len() == v.capacity() {
+                        v.reserve_exact(v.len().max(1));
+                    }
+                    v.insert(i, (method.to_owned(), 1));
+                }
+            },
+            MethodCounts::Large(map) => match map.get_mut(method) {
+                Some(n) => *n += 1,
+                None => {
+                    map.insert(method.to_owned(), 1);
+                }
+            },
+        }
+    }
+
+    /// The counts as a map.
+    pub fn to_map(&self) -> BTreeMap<String, u64> {
+        match self {
+            MethodCounts::Small(v) => v.iter().cloned().collect(),
+            MethodCounts::Large(map) => map.clone(),
+        }
     }
 }
 
@@ -90,7 +186,7 @@ pub struct FlowStats {
     /// Their bytes.
     pub bytes: u64,
     /// Requests by method.
-    pub methods: BTreeMap<String, u64>,
+    pub methods: MethodCounts,
     /// Destination addresses.
     pub destinations: CappedSet<IpAddr>,
     /// Destination ports.
@@ -113,7 +209,7 @@ impl FlowStats {
             last_ns: ts_ns,
             packets: 0,
             bytes: 0,
-            methods: BTreeMap::new(),
+            methods: MethodCounts::default(),
             destinations: CappedSet::default(),
             dest_ports: CappedSet::default(),
             source_ports: CappedSet::default(),
@@ -141,19 +237,48 @@ impl FlowStats {
     }
 }
 
-/// Open flows, by source, with the per-flow state of type `S` next to the counters.
+/// Open flows, by source, with the per-flow state of type `S` next to the counters. The flows
+/// are also kept in a list ordered by their last message, so that the idlest is found at once
+/// when the table is full, and the timed-out ones without looking at the others.
 pub struct FlowTable<S> {
     timeout_ns: i64,
     cap: usize,
-    open: HashMap<IpAddr, (FlowStats, S)>,
+    /// Slot of each open flow.
+    index: HashMap<IpAddr, u32>,
+    /// The flows, boxed: the table moves slots (a closed flow's slot takes the last one),
+    /// never flows.
+    slots: Vec<Slot<S>>,
+    /// The list by last message, idlest first ([`NIL`]: none).
+    head: u32,
+    tail: u32,
     /// Flows closed early because the table was full.
     pub evicted: u64,
+}
+
+/// No slot.
+const NIL: u32 = u32::MAX;
+
+struct Slot<S> {
+    flow: Box<(FlowStats, S)>,
+    /// The flow's last message (a copy, so that walking the list reads no flow).
+    last_ns: i64,
+    prev: u32,
+    next: u32,
 }
 
 impl<S> FlowTable<S> {
     /// Flows closed after `timeout_ns` of silence; at most `cap` open.
     pub fn new(timeout_ns: i64, cap: usize) -> FlowTable<S> {
-        FlowTable { timeout_ns, cap: cap.max(1), open: HashMap::new(), evicted: 0 }
+        FlowTable {
+            timeout_ns,
+            // Slots are numbered with u32.
+            cap: cap.clamp(1, NIL as usize - 1),
+            index: HashMap::new(),
+            slots: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            evicted: 0,
+        }
     }
 
     /// The open flow of `source` at `ts_ns`, starting one (and closing its timed-out
@@ -163,60 +288,136 @@ impl<S> FlowTable<S> {
         source: IpAddr,
         ts_ns: i64,
         new_state: impl FnOnce() -> S,
-        closed: &mut Vec<(FlowStats, S)>,
+        closed: &mut Vec<Box<(FlowStats, S)>>,
     ) -> &mut (FlowStats, S) {
-        let expired = self.open.get(&source).is_some_and(|(f, _)| ts_ns.saturating_sub(f.last_ns) > self.timeout_ns);
-        if expired {
-            if let Some(old) = self.open.remove(&source) {
-                closed.push(old);
+        let mut at = self.index.get(&source).copied();
+        if let Some(slot) = at {
+            if ts_ns.saturating_sub(self.slots[slot as usize].last_ns) > self.timeout_ns {
+                self.close(slot, closed);
+                at = None;
             }
         }
-        if !self.open.contains_key(&source) && self.open.len() >= self.cap {
-            let idlest = self.open.iter().min_by_key(|(_, (f, _))| f.last_ns).map(|(ip, _)| *ip);
-            if let Some(ip) = idlest.and_then(|ip| self.open.remove(&ip).map(|f| (ip, f))) {
-                self.evicted += 1;
-                closed.push(ip.1);
+        let slot = match at {
+            Some(slot) => slot,
+            None => {
+                if self.index.len() >= self.cap && self.head != NIL {
+                    self.evicted += 1;
+                    self.close(self.head, closed);
+                }
+                let flow = Box::new((FlowStats::new(source, ts_ns), new_state()));
+                self.slots.push(Slot { flow, last_ns: ts_ns, prev: NIL, next: NIL });
+                let slot = (self.slots.len() - 1) as u32;
+                self.index.insert(source, slot);
+                slot
             }
-        }
-        let entry = self.open.entry(source).or_insert_with(|| (FlowStats::new(source, ts_ns), new_state()));
-        entry.0.last_ns = entry.0.last_ns.max(ts_ns);
-        entry
+        };
+        let last = self.slots[slot as usize].last_ns.max(ts_ns);
+        self.touch(slot, last);
+        let flow = &mut *self.slots[slot as usize].flow;
+        flow.0.last_ns = last;
+        flow
     }
 
     /// The open flow of `source`, if any (answers to it are counted there).
     pub fn get_mut(&mut self, source: &IpAddr) -> Option<&mut (FlowStats, S)> {
-        self.open.get_mut(source)
+        let slot = *self.index.get(source)?;
+        Some(&mut *self.slots[slot as usize].flow)
     }
 
     /// Closes every flow silent for longer than the timeout at `now_ns`.
-    pub fn expire(&mut self, now_ns: i64, closed: &mut Vec<(FlowStats, S)>) {
-        let timeout = self.timeout_ns;
-        let stale: Vec<IpAddr> = self
-            .open
-            .iter()
-            .filter(|(_, (f, _))| now_ns.saturating_sub(f.last_ns) > timeout)
-            .map(|(ip, _)| *ip)
-            .collect();
-        for ip in stale {
-            if let Some(f) = self.open.remove(&ip) {
-                closed.push(f);
-            }
+    pub fn expire(&mut self, now_ns: i64, closed: &mut Vec<Box<(FlowStats, S)>>) {
+        while self.head != NIL && now_ns.saturating_sub(self.slots[self.head as usize].last_ns) > self.timeout_ns {
+            self.close(self.head, closed);
         }
     }
 
     /// Closes every open flow (end of input).
-    pub fn drain(&mut self, closed: &mut Vec<(FlowStats, S)>) {
-        closed.extend(self.open.drain().map(|(_, f)| f));
+    pub fn drain(&mut self, closed: &mut Vec<Box<(FlowStats, S)>>) {
+        self.close_idlest(usize::MAX, closed);
+    }
+
+    /// Closes the `n` idlest flows (at the end of input, a few at a time).
+    pub fn close_idlest(&mut self, n: usize, closed: &mut Vec<Box<(FlowStats, S)>>) {
+        for _ in 0..n {
+            if self.head == NIL {
+                break;
+            }
+            self.close(self.head, closed);
+        }
     }
 
     /// Flows open now.
     pub fn len(&self) -> usize {
-        self.open.len()
+        self.index.len()
     }
 
     /// Whether none are open.
     pub fn is_empty(&self) -> bool {
-        self.open.is_empty()
+        self.index.is_empty()
+    }
+
+    /// Takes a flow out of the table into `closed`; the last slot moves into its place.
+    fn close(&mut self, slot: u32, closed: &mut Vec<Box<(FlowStats, S)>>) {
+        self.unlink(slot);
+        let gone = self.slots.swap_remove(slot as usize);
+        self.index.remove(&gone.flow.0.source);
+        closed.push(gone.flow);
+        if let Some(moved) = self.slots.get(slot as usize) {
+            let (source, prev, next) = (moved.flow.0.source, moved.prev, moved.next);
+            self.index.insert(source, slot);
+            match prev {
+                NIL => self.head = slot,
+                p => self.slots[p as usize].next = slot,
+            }
+            match next {
+                NIL => self.tail = slot,
+                n => self.slots[n as usize].prev = slot,
+            }
+        }
+    }
+
+    /// Puts `slot` (linked or not) at its place in the list for a last message at `last_ns`:
+    /// after every flow whose last message is not later. Messages come in time order, so
+    /// that is nearly always the end of the list.
+    fn touch(&mut self, slot: u32, last_ns: i64) {
+        let linked = self.head == slot || self.slots[slot as usize].prev != NIL;
+        if linked {
+            if self.tail == slot {
+                self.slots[slot as usize].last_ns = last_ns;
+                return;
+            }
+            self.unlink(slot);
+        }
+        self.slots[slot as usize].last_ns = last_ns;
+        let mut after = self.tail;
+        while after != NIL && self.slots[after as usize].last_ns > last_ns {
+            after = self.slots[after as usize].prev;
+        }
+        let before = if after == NIL { self.head } else { self.slots[after as usize].next };
+        self.slots[slot as usize].prev = after;
+        self.slots[slot as usize].next = before;
+        match after {
+            NIL => self.head = slot,
+            a => self.slots[a as usize].next = slot,
+        }
+        match before {
+            NIL => self.tail = slot,
+            b => self.slots[b as usize].prev = slot,
+        }
+    }
+
+    fn unlink(&mut self, slot: u32) {
+        let (prev, next) = (self.slots[slot as usize].prev, self.slots[slot as usize].next);
+        match prev {
+            NIL => self.head = next,
+            p => self.slots[p as usize].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.slots[n as usize].prev = prev,
+        }
+        self.slots[slot as usize].prev = NIL;
+        self.slots[slot as usize].next = NIL;
     }
 }
 
@@ -256,6 +457,55 @@ mod tests {
         t.flow(ip(3), 4, || 3, &mut closed);
         assert_eq!((t.len(), t.evicted), (2, 1));
         assert_eq!(closed[0].0.source, ip(2));
+    }
+
+    /// The table against a plain map that looks for the idlest and the timed-out flows by
+    /// scanning, with messages out of order and a small cap.
+    #[test]
+    fn the_ordered_list_closes_the_same_flows_as_a_scan() {
+        let mut rng = crate::analysis::test_rng::Rng(7);
+        let (timeout, cap) = (50, 16);
+        let mut t: FlowTable<()> = FlowTable::new(timeout, cap);
+        let mut model: HashMap<IpAddr, (i64, i64, u64)> = HashMap::new();
+        let (mut closed, mut model_closed) = (Vec::new(), Vec::new());
+        let mut evicted = 0;
+        for step in 0..20_000i64 {
+            // Mostly forward in time, sometimes back; distinct times so that the idlest is one.
+            let ts = step * 10 - if rng.below(8) == 0 { rng.below(300) as i64 * 10 + 5 } else { 0 };
+            let source = ip(rng.below(40) as u8);
+            if step % 97 == 0 {
+                t.expire(ts, &mut closed);
+                let stale: Vec<IpAddr> =
+                    model.iter().filter(|(_, f)| ts.saturating_sub(f.1) > timeout).map(|(s, _)| *s).collect();
+                for s in stale {
+                    model_closed.extend(model.remove(&s).map(|f| (s, f)));
+                }
+            }
+            if model.get(&source).is_some_and(|f| ts.saturating_sub(f.1) > timeout) {
+                model_closed.extend(model.remove(&source).map(|f| (source, f)));
+            }
+            if !model.contains_key(&source) && model.len() >= cap {
+                let idlest = model.iter().min_by_key(|(_, f)| f.1).map(|(s, _)| *s);
+                if let Some(s) = idlest {
+                    evicted += 1;
+                    model_closed.extend(model.remove(&s).map(|f| (s, f)));
+                }
+            }
+            let f = model.entry(source).or_insert((ts, ts, 0));
+            f.1 = f.1.max(ts);
+            f.2 += 1;
+            let flow = &mut t.flow(source, ts, || (), &mut closed).0;
+            flow.packets += 1;
+            assert_eq!((flow.first_ns, flow.last_ns, flow.packets), *f);
+        }
+        t.drain(&mut closed);
+        model_closed.extend(model.drain());
+        let mut got: Vec<_> = closed.iter().map(|f| (f.0.source, (f.0.first_ns, f.0.last_ns, f.0.packets))).collect();
+        got.sort();
+        model_closed.sort();
+        assert_eq!(got, model_closed);
+        assert_eq!(t.evicted, evicted);
+        assert!(t.is_empty() && evicted > 0);
     }
 
     #[test]

@@ -102,6 +102,8 @@ impl Evidence {
         e.last_ns = e.last_ns.max(ts_ns);
         e.count += 1;
         if e.samples.len() < SAMPLES {
+            // One at a time: a source is kept for the whole run, and most send one message.
+            e.samples.reserve_exact(1);
             e.samples.push(sample());
         }
     }

@@ -8,19 +8,42 @@ use std::fmt::Write as _;
 /// ([`Cells::get`]) keeps it apart from a literal `-`.
 pub const PLACEHOLDER: char = '-';
 
-/// A merged row of at most `cap` cells. Bytes at placeholder positions are meaningless; the
-/// bit set says which positions are placeholders (bytes + bits: ~1.1 byte per cell, where an
-/// `Option<u8>` would take two).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A merged row of at most `cap` cells. Bytes at placeholder positions are `-`; the bit set
+/// says which positions are placeholders (bytes + bits: ~1.1 byte per cell, where an
+/// `Option<u8>` would take two). Words of the bit set past its end are zero: a row without
+/// placeholders (most rows of a short flow) holds no bit set at all.
+#[derive(Debug, Clone, Default)]
 pub struct Cells {
     bytes: Vec<u8>,
     holes: Vec<u64>,
 }
 
+impl PartialEq for Cells {
+    fn eq(&self, other: &Cells) -> bool {
+        let words = self.holes.len().max(other.holes.len());
+        self.bytes == other.bytes && (0..words).all(|w| self.word(w) == other.word(w))
+    }
+}
+
+impl Eq for Cells {}
+
 impl Cells {
     /// Cells of one value, no placeholder.
     pub fn from_bytes(value: &[u8]) -> Cells {
-        Cells { bytes: value.to_vec(), holes: vec![0; value.len().div_ceil(64)] }
+        Cells { bytes: value.to_vec(), holes: Vec::new() }
+    }
+
+    /// Word `w` of the bit set.
+    fn word(&self, w: usize) -> u64 {
+        self.holes.get(w).copied().unwrap_or(0)
+    }
+
+    /// The bit set long enough for position `i`.
+    fn holes_to(&mut self, i: usize) -> &mut [u64] {
+        if self.holes.len() <= i / 64 {
+            self.holes.resize(i / 64 + 1, 0);
+        }
+        &mut self.holes
     }
 
     /// Number of positions.
@@ -36,7 +59,7 @@ impl Cells {
     /// The byte at `i`; `None` for a placeholder or past the end.
     pub fn get(&self, i: usize) -> Option<u8> {
         let b = *self.bytes.get(i)?;
-        (self.holes[i / 64] & (1 << (i % 64)) == 0).then_some(b)
+        (self.word(i / 64) & (1 << (i % 64)) == 0).then_some(b)
     }
 
     /// Every position in order (`None`: placeholder).
@@ -50,7 +73,7 @@ impl Cells {
     }
 
     fn punch(&mut self, i: usize) {
-        self.holes[i / 64] |= 1 << (i % 64);
+        self.holes_to(i)[i / 64] |= 1 << (i % 64);
         self.bytes[i] = b'-';
     }
 
@@ -64,9 +87,6 @@ impl Cells {
             n = i + 1;
             if i >= old {
                 self.bytes.push(b);
-                if self.holes.len() * 64 <= i {
-                    self.holes.push(0);
-                }
                 // Earlier values were shorter: they disagree here.
                 self.punch(i);
             } else if self.get(i) != Some(b) {
@@ -104,9 +124,9 @@ impl Cells {
         while i + 8 <= common {
             let differ = differing_bytes(word(i) ^ u64::from_le_bytes(self.bytes[i..i + 8].try_into().expect("8")));
             // Only positions that are not placeholders yet (i is a multiple of 8: one word).
-            let fresh = differ & !((self.holes[i / 64] >> (i % 64)) & 0xff) as u8;
+            let fresh = differ & !((self.word(i / 64) >> (i % 64)) & 0xff) as u8;
             if fresh != 0 {
-                self.holes[i / 64] |= u64::from(fresh) << (i % 64);
+                self.holes_to(i)[i / 64] |= u64::from(fresh) << (i % 64);
                 for k in 0..8 {
                     if fresh & (1 << k) != 0 {
                         self.bytes[i + k] = b'-';
@@ -123,7 +143,6 @@ impl Cells {
         if n > old {
             // Earlier values were shorter: they disagree here.
             self.bytes.resize(n, b'-');
-            self.holes.resize(n.div_ceil(64), 0);
             self.punch_range(old, n);
         } else {
             self.punch_range(n, old);
@@ -136,8 +155,9 @@ impl Cells {
             return;
         }
         self.bytes[from..to].fill(b'-');
+        let holes = self.holes_to(to - 1);
         for i in from..to {
-            self.holes[i / 64] |= 1 << (i % 64);
+            holes[i / 64] |= 1 << (i % 64);
         }
     }
 
@@ -147,7 +167,6 @@ impl Cells {
         self.bytes.clear();
         self.bytes.extend_from_slice(value);
         self.holes.clear();
-        self.holes.resize(value.len().div_ceil(64), 0);
     }
 
     /// Replaces the contents by `value`'s last `cap` bytes, back to front.
@@ -156,14 +175,23 @@ impl Cells {
         self.bytes.clear();
         self.bytes.extend(value.iter().rev());
         self.holes.clear();
-        self.holes.resize(value.len().div_ceil(64), 0);
+    }
+
+    /// The same cells back to front.
+    fn reversed(&self) -> Cells {
+        let n = self.len();
+        let mut out = Cells { bytes: self.bytes.iter().rev().copied().collect(), holes: Vec::new() };
+        for i in (0..n).filter(|&i| self.get(i).is_none()) {
+            out.punch(n - 1 - i);
+        }
+        out
     }
 
     /// Replaces the contents by one value (the first one merged).
     pub fn set(&mut self, value: impl Iterator<Item = u8>, cap: usize) {
         self.bytes.clear();
         self.bytes.extend(value.take(cap));
-        self.holes = vec![0; self.bytes.len().div_ceil(64)];
+        self.holes.clear();
     }
 
     /// Readable text: printable ASCII as is, `\\` for a backslash, `\xNN` for any other byte,
@@ -202,15 +230,26 @@ fn differing_bytes(x: u64) -> u8 {
 /// One key's values merged over a flow: the paper's left-aligned row plus a right-aligned row,
 /// because a field of varying length (an extension, a random decimal) turns everything after it
 /// into placeholders in the left-aligned row while its end is still constant (`@DestIP>`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct MergedValue {
     head: Cells,
-    /// Stored back to front: position 0 is the last byte.
-    tail: Cells,
+    /// Stored back to front: position 0 is the last byte. None while every value had the
+    /// same length within the cap: the right-aligned row is then the left-aligned one
+    /// reversed, and is not kept twice.
+    tail: Option<Box<Cells>>,
     min_len: usize,
     max_len: usize,
     present: u64,
 }
+
+impl PartialEq for MergedValue {
+    fn eq(&self, other: &MergedValue) -> bool {
+        (self.head == other.head && self.min_len == other.min_len && self.max_len == other.max_len)
+            && (self.present == other.present && *self.tail() == *other.tail())
+    }
+}
+
+impl Eq for MergedValue {}
 
 impl MergedValue {
     /// A value seen once, unchanged (what the matcher compares a library pattern with when the
@@ -225,11 +264,22 @@ impl MergedValue {
     pub fn add(&mut self, value: &[u8], cap: usize) {
         if self.present == 0 {
             self.head.set_front(value, cap);
-            self.tail.set_back(value, cap);
+            self.tail = (value.len() > cap).then(|| {
+                let mut tail = Cells::default();
+                tail.set_back(value, cap);
+                Box::new(tail)
+            });
             (self.min_len, self.max_len) = (value.len(), value.len());
         } else {
+            if self.tail.is_none() && (value.len() != self.max_len || value.len() > cap) {
+                // The values so far had one length within the cap: the tail is the head
+                // reversed, until now.
+                self.tail = Some(Box::new(self.head.reversed()));
+            }
             self.head.merge_front(value, cap);
-            self.tail.merge_back(value, cap);
+            if let Some(tail) = &mut self.tail {
+                tail.merge_back(value, cap);
+            }
             self.min_len = self.min_len.min(value.len());
             self.max_len = self.max_len.max(value.len());
         }
@@ -242,8 +292,11 @@ impl MergedValue {
     }
 
     /// The row merged from the back, in back-to-front order.
-    pub fn tail(&self) -> &Cells {
-        &self.tail
+    pub fn tail(&self) -> std::borrow::Cow<'_, Cells> {
+        match &self.tail {
+            Some(tail) => std::borrow::Cow::Borrowed(tail),
+            None => std::borrow::Cow::Owned(self.head.reversed()),
+        }
     }
 
     /// The readable text of the paper's row.

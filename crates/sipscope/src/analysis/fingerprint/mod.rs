@@ -4,6 +4,7 @@
 //! See docs/fingerprints.md.
 
 mod cells;
+mod record;
 mod substitute;
 #[cfg(test)]
 mod tests;
@@ -65,6 +66,10 @@ pub struct Fingerprint {
 #[derive(Debug, Clone, Default)]
 pub struct FingerprintBuilder {
     fp: Fingerprint,
+    /// The first packet as a [`record`], merged when a second one comes or the fingerprint
+    /// is asked for: most flows of a telescope have one packet, and this is a fifth of its
+    /// merged form.
+    pending: Option<Box<[u8]>>,
 }
 
 /// Buffers for [`FingerprintBuilder::add_with`], reused from packet to packet (and shared by
@@ -78,6 +83,8 @@ pub struct PacketBuffers {
     lines: Vec<(usize, Line)>,
     /// Key texts, and the values of keys with several lines, joined.
     text: Vec<u8>,
+    /// The packet as merged.
+    record: record::RecordWriter,
 }
 
 /// One key of the packet being merged.
@@ -123,30 +130,56 @@ impl FingerprintBuilder {
 
     /// [`FingerprintBuilder::add`] with buffers kept by the caller.
     pub fn add_with(&mut self, msg: &Message<'_>, src: SocketAddr, dst: SocketAddr, scratch: &mut PacketBuffers) {
-        let fp = &mut self.fp;
-        fp.packets += 1;
-        fp.same_ip |= src.ip().to_canonical() == dst.ip().to_canonical();
-        fp.same_port |= src.port() == dst.port();
+        let record = scratch.record(msg, src, dst);
+        if self.fp.packets == 0 && self.pending.is_none() {
+            self.pending = Some(record.into());
+            return;
+        }
+        if let Some(first) = self.pending.take() {
+            self.fp.merge_record(&first);
+        }
+        self.fp.merge_record(record);
+    }
+
+    /// Packets merged so far.
+    pub fn packets(&self) -> u64 {
+        self.fp.packets + u64::from(self.pending.is_some())
+    }
+
+    /// The fingerprint of the packets merged so far.
+    pub fn fingerprint(&self) -> Fingerprint {
+        let mut fp = self.fp.clone();
+        if let Some(first) = &self.pending {
+            fp.merge_record(first);
+        }
+        fp
+    }
+
+    /// The fingerprint of the packets merged, without a copy.
+    pub fn into_fingerprint(mut self) -> Fingerprint {
+        if let Some(first) = self.pending.take() {
+            self.fp.merge_record(&first);
+        }
+        self.fp
+    }
+}
+
+impl PacketBuffers {
+    /// The packet `msg` from `src` to `dst` as a record: addresses replaced in the
+    /// Request-URI and the values.
+    fn record(&mut self, msg: &Message<'_>, src: SocketAddr, dst: SocketAddr) -> &[u8] {
         let subst = Substitution::new(src, dst);
         let method = match msg.start_line() {
             StartLine::Request { method, .. } => method,
             StartLine::Response { code_raw, .. } => code_raw,
         };
-        fp.add_method(method);
-        if let Some(uri) = msg.request_uri_raw() {
-            let uri = subst.apply_in(uri, &mut scratch.substitution);
-            fp.truncated_values += u64::from(uri.len() > MAX_VALUE_LEN);
-            fp.request_uri.add(uri, MAX_VALUE_LEN);
-        }
-        scratch.collect(msg);
-        let PacketBuffers { substitution, keys, text, .. } = scratch;
-        let mut cursor = None;
-        for (t, packet_key) in keys.iter().enumerate() {
+        let same_ip = src.ip().to_canonical() == dst.ip().to_canonical();
+        let uri = msg.request_uri_raw().map(|uri| subst.apply_in(uri, &mut self.substitution));
+        self.record.start(same_ip, src.port() == dst.port(), &method[..method.len().min(MAX_NAME_LEN)], uri);
+        self.collect(msg);
+        let PacketBuffers { substitution, keys, text, record, .. } = self;
+        for packet_key in keys.iter() {
             let key = &text[packet_key.key.clone()];
-            let hint = cursor.map_or(0, |c: usize| c + 1);
-            let pos = fp.find(key, hint);
-            let bound =
-                if pos.is_none() { keys[t + 1..].iter().find_map(|k| fp.find(&text[k.key.clone()], 0)) } else { None };
             let (name, value) = match &packet_key.first {
                 Line::Header(i) => {
                     let header = &msg.headers()[*i];
@@ -155,28 +188,11 @@ impl FingerprintBuilder {
                 Line::Sdp(range) => (key, &msg.body()[range.clone()]),
             };
             let value = if packet_key.lines > 1 { &text[packet_key.joined.clone()] } else { value };
-            let value = subst.apply_in(value, substitution);
-            fp.merge(&mut cursor, pos, bound, key, name, value);
+            record.key(key, &name[..name.len().min(MAX_NAME_LEN)], subst.apply_in(value, substitution));
         }
+        self.record.finish()
     }
 
-    /// Packets merged so far.
-    pub fn packets(&self) -> u64 {
-        self.fp.packets
-    }
-
-    /// The fingerprint of the packets merged so far.
-    pub fn fingerprint(&self) -> Fingerprint {
-        self.fp.clone()
-    }
-
-    /// The fingerprint of the packets merged, without a copy.
-    pub fn into_fingerprint(self) -> Fingerprint {
-        self.fp
-    }
-}
-
-impl PacketBuffers {
     /// Every key of one packet in order of first appearance, with its raw name and its values
     /// joined by [`REPEAT_SEPARATOR`]: headers first, then SDP lines.
     fn collect(&mut self, msg: &Message<'_>) {
@@ -286,6 +302,29 @@ fn is_plain(b: u8) -> bool {
 }
 
 impl Fingerprint {
+    /// Merges one packet, given as a [`record`].
+    fn merge_record(&mut self, bytes: &[u8]) {
+        let Some(packet) = record::Record::read(bytes) else { return };
+        self.packets += 1;
+        self.same_ip |= packet.same_ip();
+        self.same_port |= packet.same_port();
+        self.add_method(packet.method());
+        if let Some(uri) = packet.uri() {
+            self.truncated_values += u64::from(uri.len() > MAX_VALUE_LEN);
+            self.request_uri.add(uri, MAX_VALUE_LEN);
+        }
+        let mut cursor = None;
+        for t in 0..packet.keys() {
+            let key = packet.key(t);
+            let hint = cursor.map_or(0, |c: usize| c + 1);
+            let pos = self.find(key, hint);
+            let bound =
+                if pos.is_none() { (t + 1..packet.keys()).find_map(|k| self.find(packet.key(k), 0)) } else { None };
+            let (name, value) = packet.name_value(t);
+            self.merge(&mut cursor, pos, bound, key, name, value);
+        }
+    }
+
     /// Where `key` is in the merged order, looking at `hint` first (packets of one tool mostly
     /// repeat the order).
     fn find(&self, key: &[u8], hint: usize) -> Option<usize> {

@@ -223,9 +223,10 @@ impl StrategyTracker {
         StrategyStats { mean_gap: if steps == 0 { 0.0 } else { self.gap_sum / f64::from(steps) }, ..self.st }
     }
 
-    /// Heap bytes held; fixed by the configuration.
+    /// Heap bytes held at most; fixed by the configuration (the rings grow up to it: most
+    /// flows see one destination).
     pub fn heap_bytes(&self) -> usize {
-        (self.recent.items.capacity() + self.blocks.items.capacity()) * std::mem::size_of::<u128>()
+        (self.recent.cap + self.blocks.cap) * std::mem::size_of::<u128>()
     }
 }
 
@@ -234,7 +235,7 @@ fn bump(c: &mut u32) {
     *c = c.saturating_add(1);
 }
 
-/// A fixed-capacity ring: the newest `cap` items, allocated once.
+/// A fixed-capacity ring: the newest `cap` items, in a vector that grows up to `cap`.
 #[derive(Debug, Clone)]
 struct Ring<T> {
     items: Vec<T>,
@@ -245,11 +246,16 @@ struct Ring<T> {
 impl<T: Copy + PartialEq> Ring<T> {
     fn new(cap: usize) -> Ring<T> {
         let cap = cap.max(1);
-        Ring { items: Vec::with_capacity(cap), cap, next: 0 }
+        Ring { items: Vec::new(), cap, next: 0 }
     }
 
     fn push(&mut self, x: T) {
         if self.items.len() < self.cap {
+            if self.items.len() == self.items.capacity() {
+                // Doubling, but never past the cap.
+                let grow = self.items.len().max(1).min(self.cap - self.items.len());
+                self.items.reserve_exact(grow);
+            }
             self.items.push(x);
         } else {
             self.items[self.next] = x;

@@ -164,6 +164,8 @@ pub struct Pattern {
     steps: Vec<Steps>,
     /// The literals as a multiset: (byte, how many, how many of them strong).
     bytes: Vec<(u8, u16, u16)>,
+    /// The literal bytes as a set (bit b of word b / 64).
+    set: [u64; 4],
     literals: usize,
 }
 
@@ -212,7 +214,11 @@ impl Pattern {
             }
         }
         let literals = toks.iter().filter(|t| matches!(t, Tok::Lit(..))).count();
-        Pattern { toks, steps, bytes, literals }
+        let mut set = [0u64; 4];
+        for &(b, _, _) in &bytes {
+            set[usize::from(b / 64)] |= 1 << (b % 64);
+        }
+        Pattern { toks, steps, bytes, set, literals }
     }
 
     /// Tokens (literals, `?` and `*`): an alignment costs tokens × view cells.
@@ -425,7 +431,7 @@ impl Views {
         if !self.varied {
             return;
         }
-        cells_into(value.tail(), &mut self.tail);
+        cells_into(&value.tail(), &mut self.tail);
         self.tail.reverse();
         let (head, tail) = (&self.head, &self.tail);
         let reliable = value.min_len().min(head.len()).min(tail.len());
@@ -453,6 +459,28 @@ impl Views {
                     ANY => out.extend_from_slice(&[0xff, 1]),
                     GAP => out.extend_from_slice(&[0xff, 2]),
                     b => out.push(b as u8),
+                }
+            }
+        }
+    }
+
+    /// Like [`Views::write_id`], for `pattern` alone: a byte that is none of its literals
+    /// is written as a placeholder. The score of a pattern cannot tell such a byte from a
+    /// placeholder (a literal meets either as an edit, `?` and `*` take either), so views
+    /// that write the same text here get the same [`Pattern::score_views`]: random Call-IDs,
+    /// tags and branches of one length all score alike against a pattern without digits.
+    pub(super) fn write_projected_id(&self, pattern: &Pattern, out: &mut Vec<u8>) {
+        out.push(u8::from(self.varied));
+        let views: &[&Vec<u16>] = if self.varied { &[&self.head, &self.tail, &self.splice] } else { &[&self.head] };
+        let literal = |b: u16| b < 256 && pattern.set[usize::from(b / 64)] & (1 << (b % 64)) != 0;
+        for view in views {
+            out.extend_from_slice(&(view.len() as u32).to_le_bytes());
+            for &cell in view.iter() {
+                match cell {
+                    GAP => out.extend_from_slice(&[0xff, 2]),
+                    0xff if literal(cell) => out.extend_from_slice(&[0xff, 0]),
+                    b if literal(b) => out.push(b as u8),
+                    _ => out.extend_from_slice(&[0xff, 1]),
                 }
             }
         }

@@ -409,6 +409,12 @@ pub struct MatchCache {
     library: Option<Arc<Compiled>>,
     /// By reading, key and views: the scores of that key's patterns computed so far.
     values: HashMap<Box<[u8]>, Vec<(usize, FieldScore)>>,
+    /// By pattern, reading and the views as that pattern sees them
+    /// ([`Views::write_projected_id`]): scores of fields whose values differ only in bytes
+    /// the pattern does not name (random tags, branches, Call-IDs).
+    projected: HashMap<Box<[u8]>, FieldScore>,
+    /// The id being made (reused).
+    scratch: Vec<u8>,
     bytes: usize,
 }
 
@@ -419,10 +425,39 @@ impl MatchCache {
     /// Scores of `library`: what belonged to another one is dropped.
     pub(super) fn attach(&mut self, library: &Arc<Compiled>) {
         if !self.library.as_ref().is_some_and(|l| Arc::ptr_eq(l, library)) {
-            self.values.clear();
-            self.bytes = 0;
+            self.clear();
             self.library = Some(Arc::clone(library));
         }
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.projected.clear();
+        self.bytes = 0;
+    }
+
+    /// The score of `pattern` (reading `reading`) on `views`, computed or remembered.
+    fn projected_score(&mut self, index: usize, reading: usize, pattern: &Pattern, views: &Views) -> FieldScore {
+        let mut id = std::mem::take(&mut self.scratch);
+        id.clear();
+        id.extend_from_slice(&(index as u32).to_le_bytes());
+        id.push(reading as u8);
+        views.write_projected_id(pattern, &mut id);
+        let score = match self.projected.get(&id[..]) {
+            Some(&score) => score,
+            None => {
+                let score = pattern.score_views(views);
+                let entry = id.len() + std::mem::size_of::<FieldScore>();
+                if self.bytes + entry > Self::MAX_BYTES {
+                    self.clear();
+                }
+                self.projected.insert(id[..].into(), score);
+                self.bytes += entry;
+                score
+            }
+        };
+        self.scratch = id;
+        score
     }
 
     fn insert(&mut self, id: &[u8], pattern: usize, score: FieldScore) {
@@ -433,8 +468,7 @@ impl MatchCache {
             return;
         }
         if self.bytes + id.len() + entry > Self::MAX_BYTES {
-            self.values.clear();
-            self.bytes = 0;
+            self.clear();
         }
         self.values.insert(id.into(), vec![(pattern, score)]);
         self.bytes += id.len() + entry;
@@ -558,7 +592,17 @@ impl<'a> Flow<'a> {
         }
         let compiled = self.compiled;
         let reading = self.reading;
-        let score = compiled.patterns[pattern].readings[reading].score_views(self.views(key));
+        let parsed = &compiled.patterns[pattern].readings[reading];
+        self.views(key);
+        let (Some(views), Some(value)) = (self.views[key].as_ref(), self.value(key)) else {
+            return FieldScore::default();
+        };
+        let rows = if value.min_len() != value.max_len() || value.max_len() > MAX_VALUE_LEN { 3 } else { 1 };
+        let cheap = (parsed.tokens() + 1) * (value.head().len() + 1) * rows <= CHEAP_CELLS;
+        let score = match self.cache.as_deref_mut() {
+            Some(cache) if !cheap => cache.projected_score(pattern, reading, parsed, views),
+            _ => parsed.score_views(views),
+        };
         self.scores[pattern] = Some(score);
         if let Some(cache) = self.cache.as_deref_mut() {
             if let Some(id) = self.cache_ids.get(key).and_then(Option::as_deref) {
