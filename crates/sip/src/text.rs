@@ -69,20 +69,20 @@ fn find_from<const N: usize>(hay: &[u8], from: usize, needles: [u8; N]) -> Optio
 
 /// Position of the first `needle` in `hay` at or after `from` (see [`find_from`]).
 #[inline]
-pub fn find_byte_from(needle: u8, hay: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_byte_from(needle: u8, hay: &[u8], from: usize) -> Option<usize> {
     find_from(hay, from, [needle])
 }
 
 /// Position of the first `a` or `b` in `hay` at or after `from` (see [`find_from`]).
 #[inline]
-pub fn find_either_from(a: u8, b: u8, hay: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_either_from(a: u8, b: u8, hay: &[u8], from: usize) -> Option<usize> {
     find_from(hay, from, [a, b])
 }
 
 /// True when `s` holds a byte at or below SP (whitespace and control bytes): a 16-byte fold the
 /// compiler turns into vector compares, for the shortcut that well-formed start lines take.
 #[inline]
-pub fn has_space_or_control(s: &[u8]) -> bool {
+pub(crate) fn has_space_or_control(s: &[u8]) -> bool {
     let (chunks, tail) = s.as_chunks::<16>();
     chunks.iter().any(|chunk| chunk.iter().fold(false, |any, &b| any | (b <= b' '))) || tail.iter().any(|&b| b <= b' ')
 }
