@@ -83,8 +83,10 @@ pub struct Analyzer {
     /// Boxed as in the flow table: a closed flow moves as a pointer, not as a kilobyte.
     #[allow(clippy::vec_box)]
     closed: Vec<Box<(FlowStats, FlowExtras)>>,
-    stages: HashMap<(IpAddr, Option<String>), StageState>,
-    sources: HashMap<IpAddr, SourceState>,
+    /// Boxed, like the sources: a table of millions keeps a pointer per slot, not the state
+    /// (half the slots of a hash table are empty).
+    stages: HashMap<(IpAddr, Option<String>), Box<StageState>>,
+    sources: HashMap<IpAddr, Box<SourceState>>,
     activity: DailyActivity,
     result: AnalysisResult,
     last_expiry_ns: i64,
@@ -243,11 +245,10 @@ impl Analyzer {
             self.untracked += 1;
             return false;
         }
-        let s = self.sources.entry(source).or_insert_with(|| SourceState {
-            first_ns: ts,
-            last_ns: ts,
-            ..Default::default()
-        });
+        let s = self
+            .sources
+            .entry(source)
+            .or_insert_with(|| Box::new(SourceState { first_ns: ts, last_ns: ts, ..Default::default() }));
         s.first_ns = s.first_ns.min(ts);
         s.last_ns = s.last_ns.max(ts);
         s.messages += 1;

@@ -65,7 +65,11 @@ impl Substitution {
     /// else the result in one of `buffers`.
     pub fn apply_in<'v>(&self, value: &'v [u8], buffers: &'v mut SubstitutionBuffers) -> &'v [u8] {
         if self.ips.iter().flatten().all(|(_, bracketed, _)| bracketed.is_none()) {
-            // IPv4 addresses and ports only: one scan does what the passes do.
+            // IPv4 addresses and ports only: one scan does what the passes do, and a value
+            // without a digit has none of them.
+            if !has_digit(value) {
+                return value;
+            }
             let [out, _] = &mut buffers.0;
             return if self.replace_numbers(value, out) { out } else { value };
         }
@@ -148,6 +152,22 @@ impl Substitution {
         }
         replaced
     }
+}
+
+/// Whether `bytes` has an ASCII digit, eight bytes at a time.
+fn has_digit(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        // Digits become bytes below 10; a byte below 10 is found by the borrow into its top bit.
+        let x = u64::from_le_bytes(w) ^ (0x30 * ONES);
+        if x.wrapping_sub(10 * ONES) & !x & (0x80 * ONES) != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(u8::is_ascii_digit)
 }
 
 /// Byte-wise equality of two short texts of equal length (cheaper than a `memcmp` call).
@@ -287,4 +307,24 @@ fn replace(
         out.extend_from_slice(&hay[copied..]);
     }
     replaced
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_digit;
+
+    #[test]
+    fn has_digit_agrees_with_a_byte_scan_for_every_byte_at_every_place() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'x'; len];
+                    bytes[at] = b;
+                    assert_eq!(has_digit(&bytes), b.is_ascii_digit(), "{b:#x} at {at} of {len}");
+                }
+            }
+        }
+        assert!(!has_digit(b"friendly-scanner"));
+        assert!(has_digit(b"application/sdp;v=2"));
+    }
 }
