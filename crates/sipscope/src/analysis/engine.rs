@@ -10,7 +10,7 @@ use super::stages::{Evidence, Request, Stage, StageState, StageThresholds};
 use crate::event::{Direction, SipEvent};
 use serde::Deserialize;
 use sipscope_sip::{HeaderName, Message};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// An engine whose results go to one run in the store.
@@ -85,8 +85,8 @@ pub struct Analyzer {
     closed: Vec<Box<(FlowStats, FlowExtras)>>,
     /// Boxed, like the sources: a table of millions keeps a pointer per slot, not the state
     /// (half the slots of a hash table are empty).
-    stages: HashMap<(IpAddr, Option<String>), Box<StageState>>,
-    sources: HashMap<IpAddr, Box<SourceState>>,
+    stages: super::FastMap<(IpAddr, Option<String>), Box<StageState>>,
+    sources: super::FastMap<IpAddr, Box<SourceState>>,
     activity: DailyActivity,
     result: AnalysisResult,
     last_expiry_ns: i64,
@@ -115,8 +115,8 @@ impl Analyzer {
             activity: DailyActivity::new(config.max_sources),
             libraries,
             closed: Vec::new(),
-            stages: HashMap::new(),
-            sources: HashMap::new(),
+            stages: Default::default(),
+            sources: Default::default(),
             result: AnalysisResult::default(),
             last_expiry_ns: i64::MIN,
             untracked: 0,

@@ -50,10 +50,10 @@ pub struct Libraries {
     agent_classes: HashMap<String, UaMatch>,
     agents_overflow: u64,
     /// By id ([`Fingerprint::id_bits_of_text`]).
-    fingerprints: HashMap<u64, Box<FingerprintEntry>>,
+    fingerprints: super::FastMap<u64, Box<FingerprintEntry>>,
     /// Tool matches by fingerprint id: many flows of one tool share a fingerprint, and
     /// matching against every library entry costs far more than merging a flow.
-    matches: HashMap<u64, ToolMatch>,
+    matches: super::FastMap<u64, ToolMatch>,
     /// Field scores of the tool matching, kept across flows.
     match_cache: MatchCache,
     /// Buffers every flow's fingerprint merges a packet with.
@@ -74,8 +74,8 @@ impl Libraries {
             no_agent: None,
             agent_classes: HashMap::new(),
             agents_overflow: 0,
-            fingerprints: HashMap::new(),
-            matches: HashMap::new(),
+            fingerprints: Default::default(),
+            matches: Default::default(),
             match_cache: MatchCache::default(),
             scratch: PacketBuffers::default(),
         }

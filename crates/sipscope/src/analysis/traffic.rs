@@ -113,8 +113,8 @@ fn count(ts: i64) -> Count {
 #[derive(Default)]
 pub struct TrafficRollup {
     texts: Interner,
-    traffic: HashMap<TrafficKey, Count>,
-    dialled: HashMap<DialledKey, Count>,
+    traffic: super::FastMap<TrafficKey, Count>,
+    dialled: super::FastMap<DialledKey, Count>,
     latest_ns: i64,
 }
 
