@@ -1,7 +1,6 @@
 //! Daily activity per source (004 §VI): which days (UTC) a source was seen, with its message
 //! count per day. Campaign clustering builds a binary vector per source from it.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 const DAY_NS: i64 = 86_400_000_000_000;
@@ -16,7 +15,7 @@ pub fn day_of(ts_ns: i64) -> i64 {
 pub struct DailyActivity {
     /// Per source, (day, messages) in day order: a vector, since most sources are seen on one
     /// day and a map's first node is ten times the size.
-    days: HashMap<IpAddr, Vec<(i64, u64)>>,
+    days: super::FastMap<IpAddr, Vec<(i64, u64)>>,
     cap: usize,
     /// Messages from sources beyond the cap, not tracked.
     pub untracked: u64,
@@ -25,7 +24,7 @@ pub struct DailyActivity {
 impl DailyActivity {
     /// Tracks at most `cap` sources.
     pub fn new(cap: usize) -> DailyActivity {
-        DailyActivity { days: HashMap::new(), cap, untracked: 0 }
+        DailyActivity { days: Default::default(), cap, untracked: 0 }
     }
 
     /// Counts a message of `source` at `ts_ns`.

@@ -10,7 +10,7 @@ use super::stages::{Evidence, Request, Stage, StageState, StageThresholds};
 use crate::event::{Direction, SipEvent};
 use serde::Deserialize;
 use sipscope_sip::{HeaderName, Message};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// An engine whose results go to one run in the store.
@@ -87,8 +87,10 @@ pub struct Analyzer {
     /// Boxed as in the flow table: a closed flow moves as a pointer, not as a kilobyte.
     #[allow(clippy::vec_box)]
     closed: Vec<Box<(FlowStats, FlowExtras)>>,
-    stages: HashMap<(IpAddr, Option<String>), StageState>,
-    sources: HashMap<IpAddr, SourceState>,
+    /// Boxed, like the sources: a table of millions keeps a pointer per slot, not the state
+    /// (half the slots of a hash table are empty).
+    stages: super::FastMap<(IpAddr, Option<String>), Box<StageState>>,
+    sources: super::FastMap<IpAddr, Box<SourceState>>,
     activity: DailyActivity,
     result: AnalysisResult,
     last_expiry_ns: i64,
@@ -117,8 +119,8 @@ impl Analyzer {
             activity: DailyActivity::new(config.max_sources),
             libraries,
             closed: Vec::new(),
-            stages: HashMap::new(),
-            sources: HashMap::new(),
+            stages: Default::default(),
+            sources: Default::default(),
             result: AnalysisResult::default(),
             last_expiry_ns: i64::MIN,
             untracked: 0,
@@ -247,11 +249,10 @@ impl Analyzer {
             self.untracked += 1;
             return false;
         }
-        let s = self.sources.entry(source).or_insert_with(|| SourceState {
-            first_ns: ts,
-            last_ns: ts,
-            ..Default::default()
-        });
+        let s = self
+            .sources
+            .entry(source)
+            .or_insert_with(|| Box::new(SourceState { first_ns: ts, last_ns: ts, ..Default::default() }));
         s.first_ns = s.first_ns.min(ts);
         s.last_ns = s.last_ns.max(ts);
         s.messages += 1;

@@ -19,8 +19,10 @@ use std::sync::Arc;
 const MAX_AGENTS: usize = 20_000;
 /// Agent strings whose class is remembered.
 const MAX_AGENT_CLASSES: usize = 4_096;
-/// Tool matches cached (by fingerprint id).
-const MAX_MATCHES: usize = 100_000;
+/// Tool matches cached (by fingerprint id); when full, the table starts over. Flows of one
+/// tool with fixed values share a fingerprint; flows with random values (most of a
+/// telescope's) never do, so a large table would only hold their matches.
+const MAX_MATCHES: usize = 16_384;
 /// Request-URI users whose classification is remembered (toll-fraud tools dial the same
 /// numbers again and again, and libphonenumber takes microseconds per number); when full,
 /// the table starts over.
@@ -47,10 +49,11 @@ pub struct Libraries {
     /// What the agent library says of the agents seen (at most [`MAX_AGENT_CLASSES`]).
     agent_classes: HashMap<String, UaMatch>,
     agents_overflow: u64,
-    fingerprints: HashMap<String, FingerprintRow>,
+    /// By id ([`Fingerprint::id_bits_of_text`]).
+    fingerprints: super::FastMap<u64, Box<FingerprintEntry>>,
     /// Tool matches by fingerprint id: many flows of one tool share a fingerprint, and
     /// matching against every library entry costs far more than merging a flow.
-    matches: HashMap<String, ToolMatch>,
+    matches: super::FastMap<u64, ToolMatch>,
     /// Field scores of the tool matching, kept across flows.
     match_cache: MatchCache,
     /// Buffers every flow's fingerprint merges a packet with.
@@ -71,8 +74,8 @@ impl Libraries {
             no_agent: None,
             agent_classes: HashMap::new(),
             agents_overflow: 0,
-            fingerprints: HashMap::new(),
-            matches: HashMap::new(),
+            fingerprints: Default::default(),
+            matches: Default::default(),
             match_cache: MatchCache::default(),
             scratch: PacketBuffers::default(),
         }
@@ -159,10 +162,32 @@ impl Libraries {
             });
         }
         result.user_agents.sort_by(|a, b| b.messages.cmp(&a.messages).then_with(|| a.user_agent.cmp(&b.user_agent)));
-        let mut fps: Vec<FingerprintRow> = self.fingerprints.drain().map(|(_, f)| f).collect();
+        let fps = self.fingerprints.drain().map(|(id, f)| FingerprintRow {
+            id: Fingerprint::id_text(id),
+            text: f.text.into(),
+            flows: f.flows,
+            packets: f.packets,
+            tool: f.tool,
+            variant: f.variant,
+            verdict: f.verdict.to_owned(),
+            similarity: f.similarity,
+        });
+        let mut fps: Vec<FingerprintRow> = fps.collect();
         fps.sort_by(|a, b| b.packets.cmp(&a.packets).then_with(|| a.id.cmp(&b.id)));
         result.fingerprints = fps;
     }
+}
+
+/// A row of the fingerprint table while the run goes on: a telescope's flows with random
+/// values each have their own, so it is kept small (the text at its size, the id as the key).
+struct FingerprintEntry {
+    text: Box<str>,
+    flows: u64,
+    packets: u64,
+    tool: Option<String>,
+    variant: Option<String>,
+    verdict: &'static str,
+    similarity: f64,
 }
 
 /// What a flow keeps beyond its counters.
@@ -218,26 +243,29 @@ impl FlowExtras {
         } else {
             // The text once: the id is its hash, and a new fingerprint's row keeps it.
             let text = fp.text();
-            let id = Fingerprint::id_of_text(&text);
-            let m = match libraries.matches.get(&id) {
+            let bits = Fingerprint::id_bits_of_text(&text);
+            let id = Fingerprint::id_text(bits);
+            let m = match libraries.matches.get(&bits) {
                 Some(m) => m.clone(),
                 None => {
                     let m = libraries.tools.match_cached(&fp, || id.clone(), &mut libraries.match_cache);
-                    if libraries.matches.len() < MAX_MATCHES {
-                        libraries.matches.insert(id.clone(), m.clone());
+                    if libraries.matches.len() >= MAX_MATCHES {
+                        libraries.matches.clear();
                     }
+                    libraries.matches.insert(bits, m.clone());
                     m
                 }
             };
-            let row = libraries.fingerprints.entry(id.clone()).or_insert_with(|| FingerprintRow {
-                id: id.clone(),
-                text,
-                flows: 0,
-                packets: 0,
-                tool: None,
-                variant: None,
-                verdict: String::new(),
-                similarity: m.similarity,
+            let row = libraries.fingerprints.entry(bits).or_insert_with(|| {
+                Box::new(FingerprintEntry {
+                    text: text.into(),
+                    flows: 0,
+                    packets: 0,
+                    tool: None,
+                    variant: None,
+                    verdict: "",
+                    similarity: m.similarity,
+                })
             });
             row.flows += 1;
             row.packets += fp.packets();
@@ -246,9 +274,11 @@ impl FlowExtras {
                 Verdict::Derived { from } => (Some(from.clone()), Some(format!("derived from {}", m.tool)), "derived"),
                 Verdict::Custom { .. } => (None, None, "custom"),
             };
-            row.tool = tool.clone();
-            row.variant = variant.clone();
-            row.verdict = verdict.to_owned();
+            if row.flows == 1 || row.verdict != verdict || row.tool != tool || row.variant != variant {
+                row.tool = tool.clone();
+                row.variant = variant.clone();
+                row.verdict = verdict;
+            }
             (Some(id), tool, variant, verdict, m.similarity)
         };
         let ua_class = if self.agents.is_random_looking() {

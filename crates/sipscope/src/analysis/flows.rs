@@ -4,7 +4,7 @@
 //! longest (counted).
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::Hash;
 use std::net::IpAddr;
 
@@ -244,7 +244,7 @@ pub struct FlowTable<S> {
     timeout_ns: i64,
     cap: usize,
     /// Slot of each open flow.
-    index: HashMap<IpAddr, u32>,
+    index: super::FastMap<IpAddr, u32>,
     /// The flows, boxed: the table moves slots (a closed flow's slot takes the last one),
     /// never flows.
     slots: Vec<Slot<S>>,
@@ -273,7 +273,7 @@ impl<S> FlowTable<S> {
             timeout_ns,
             // Slots are numbered with u32.
             cap: cap.clamp(1, NIL as usize - 1),
-            index: HashMap::new(),
+            index: Default::default(),
             slots: Vec::new(),
             head: NIL,
             tail: NIL,
@@ -424,6 +424,7 @@ impl<S> FlowTable<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     const MIN: i64 = 60_000_000_000;
 

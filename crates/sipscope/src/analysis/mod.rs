@@ -17,6 +17,11 @@ pub mod tools;
 pub mod traffic;
 pub mod user_agents;
 
+/// The engine's tables keyed by addresses, interned ids and fingerprint ids: aHash with a
+/// random key per process (DoS-resistant where SipHash is several times slower on these short
+/// keys). Tables keyed by the attacker's text keep the standard library's SipHash.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]

@@ -113,8 +113,8 @@ fn count(ts: i64) -> Count {
 /// The two rollups of a run in progress.
 pub struct TrafficRollup {
     texts: Interner,
-    traffic: HashMap<TrafficKey, Count>,
-    dialled: HashMap<DialledKey, Count>,
+    traffic: super::FastMap<TrafficKey, Count>,
+    dialled: super::FastMap<DialledKey, Count>,
     latest_ns: i64,
     max_entries: usize,
 }

@@ -98,9 +98,18 @@ impl Cells {
         }
     }
 
+    /// Whether the row is `value` itself: no placeholder, the same bytes. Merging that value
+    /// again changes nothing.
+    fn is_exactly(&self, value: &[u8]) -> bool {
+        self.bytes == value && self.holes.iter().all(|&w| w == 0)
+    }
+
     /// [`Cells::merge`] of `value` front to back, eight bytes at a time.
     pub fn merge_front(&mut self, value: &[u8], cap: usize) {
         let value = &value[..value.len().min(cap)];
+        if self.is_exactly(value) {
+            return;
+        }
         self.merge_with(value.len(), |i| word(value, i), |i| value[i]);
     }
 
@@ -270,6 +279,9 @@ impl MergedValue {
                 Box::new(tail)
             });
             (self.min_len, self.max_len) = (value.len(), value.len());
+        } else if self.tail.is_none() && value.len() == self.max_len && self.head.is_exactly(value) {
+            // Every value so far was this one (one length within the cap, no placeholder):
+            // merging it again changes no cell.
         } else {
             if self.tail.is_none() && (value.len() != self.max_len || value.len() > cap) {
                 // The values so far had one length within the cap: the tail is the head

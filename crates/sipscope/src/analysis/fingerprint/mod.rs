@@ -4,6 +4,7 @@
 //! See docs/fingerprints.md.
 
 mod cells;
+mod packet;
 mod record;
 mod substitute;
 #[cfg(test)]
@@ -11,13 +12,13 @@ mod tests;
 mod text;
 
 pub use cells::{Cells, MergedValue, PLACEHOLDER};
+pub use packet::PacketBuffers;
+use packet::PacketKeys;
 pub use substitute::{Substitution, SubstitutionBuffers, DEST_IP, DEST_PORT, SOURCE_IP, SOURCE_PORT};
 
-use sipscope_sip::sdp::Sdp;
-use sipscope_sip::{HeaderName, Message, StartLine};
+use sipscope_sip::Message;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::ops::Range;
 
 /// Cells kept per value at each end (longer values are cut and counted).
 pub const MAX_VALUE_LEN: usize = 256;
@@ -72,49 +73,6 @@ pub struct FingerprintBuilder {
     pending: Option<Box<[u8]>>,
 }
 
-/// Buffers for [`FingerprintBuilder::add_with`], reused from packet to packet (and shared by
-/// the flows) so that merging a packet does not allocate.
-#[derive(Debug, Clone, Default)]
-pub struct PacketBuffers {
-    substitution: SubstitutionBuffers,
-    /// The packet's keys in order of first appearance.
-    keys: Vec<PacketKey>,
-    /// Every header, then every SDP line, with the index of its key in `keys`.
-    lines: Vec<(usize, Line)>,
-    /// Key texts, and the values of keys with several lines, joined.
-    text: Vec<u8>,
-    /// The packet as merged.
-    record: record::RecordWriter,
-}
-
-/// One key of the packet being merged.
-#[derive(Debug, Clone)]
-struct PacketKey {
-    id: KeyId,
-    /// The key's text in [`PacketBuffers::text`].
-    key: Range<usize>,
-    /// The first line: a header index, or an SDP line's value (a range of the body).
-    first: Line,
-    lines: usize,
-    /// The joined value in [`PacketBuffers::text`] (keys with several lines).
-    joined: Range<usize>,
-}
-
-/// What tells keys apart within one packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyId {
-    Known(HeaderName),
-    /// A name sipscope does not know, by its key text.
-    Other,
-    Sdp(u8),
-}
-
-#[derive(Debug, Clone)]
-enum Line {
-    Header(usize),
-    Sdp(Range<usize>),
-}
-
 impl FingerprintBuilder {
     /// An empty builder.
     pub fn new() -> FingerprintBuilder {
@@ -130,15 +88,14 @@ impl FingerprintBuilder {
 
     /// [`FingerprintBuilder::add`] with buffers kept by the caller.
     pub fn add_with(&mut self, msg: &Message<'_>, src: SocketAddr, dst: SocketAddr, scratch: &mut PacketBuffers) {
-        let record = scratch.record(msg, src, dst);
         if self.fp.packets == 0 && self.pending.is_none() {
-            self.pending = Some(record.into());
+            self.pending = Some(scratch.record(msg, src, dst).into());
             return;
         }
         if let Some(first) = self.pending.take() {
             self.fp.merge_record(&first);
         }
-        self.fp.merge_record(record);
+        self.fp.merge_message(msg, src, dst, scratch);
     }
 
     /// Packets merged so far.
@@ -161,122 +118,6 @@ impl FingerprintBuilder {
             self.fp.merge_record(&first);
         }
         self.fp
-    }
-}
-
-impl PacketBuffers {
-    /// The packet `msg` from `src` to `dst` as a record: addresses replaced in the
-    /// Request-URI and the values.
-    fn record(&mut self, msg: &Message<'_>, src: SocketAddr, dst: SocketAddr) -> &[u8] {
-        let subst = Substitution::new(src, dst);
-        let method = match msg.start_line() {
-            StartLine::Request { method, .. } => method,
-            StartLine::Response { code_raw, .. } => code_raw,
-        };
-        let same_ip = src.ip().to_canonical() == dst.ip().to_canonical();
-        let uri = msg.request_uri_raw().map(|uri| subst.apply_in(uri, &mut self.substitution));
-        self.record.start(same_ip, src.port() == dst.port(), &method[..method.len().min(MAX_NAME_LEN)], uri);
-        self.collect(msg);
-        let PacketBuffers { substitution, keys, text, record, .. } = self;
-        for packet_key in keys.iter() {
-            let key = &text[packet_key.key.clone()];
-            let (name, value) = match &packet_key.first {
-                Line::Header(i) => {
-                    let header = &msg.headers()[*i];
-                    (header.name, header.value)
-                }
-                Line::Sdp(range) => (key, &msg.body()[range.clone()]),
-            };
-            let value = if packet_key.lines > 1 { &text[packet_key.joined.clone()] } else { value };
-            record.key(key, &name[..name.len().min(MAX_NAME_LEN)], subst.apply_in(value, substitution));
-        }
-        self.record.finish()
-    }
-
-    /// Every key of one packet in order of first appearance, with its raw name and its values
-    /// joined by [`REPEAT_SEPARATOR`]: headers first, then SDP lines.
-    fn collect(&mut self, msg: &Message<'_>) {
-        self.keys.clear();
-        self.lines.clear();
-        self.text.clear();
-        for (i, header) in msg.headers().iter().enumerate() {
-            let start = self.text.len();
-            let id = match header.kind {
-                HeaderName::Other => {
-                    escape_name_into(header.name, &mut self.text);
-                    self.text[start..].make_ascii_lowercase();
-                    KeyId::Other
-                }
-                known => {
-                    self.text.extend(known.canonical().bytes().map(|b| b.to_ascii_lowercase()));
-                    KeyId::Known(known)
-                }
-            };
-            self.push(id, start, Line::Header(i));
-        }
-        let body = msg.body();
-        let says_sdp = msg.content_type().is_some_and(|t| t.windows(3).any(|w| w.eq_ignore_ascii_case(b"sdp")));
-        if !body.is_empty() && (says_sdp || Sdp::is_well_formed_body(body)) {
-            // The lines `Sdp::parse` keeps: `x=value` with a lower-case letter.
-            for line in body.split(|&b| b == b'\n') {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                let [kind, b'=', value @ ..] = line else { continue };
-                if !kind.is_ascii_lowercase() {
-                    continue;
-                }
-                let start = self.text.len();
-                self.text.extend_from_slice(b"sdp:");
-                self.text.push(*kind);
-                let offset = value.as_ptr() as usize - body.as_ptr() as usize;
-                self.push(KeyId::Sdp(*kind), start, Line::Sdp(offset..offset + value.len()));
-            }
-        }
-        // Keys with several lines: their values joined, in order.
-        for k in 0..self.keys.len() {
-            if self.keys[k].lines < 2 {
-                continue;
-            }
-            let start = self.text.len();
-            for (n, (_, line)) in self.lines.iter().filter(|(owner, _)| *owner == k).enumerate() {
-                if n > 0 {
-                    self.text.extend_from_slice(REPEAT_SEPARATOR);
-                }
-                self.text.extend_from_slice(line.value(msg));
-            }
-            self.keys[k].joined = start..self.text.len();
-        }
-    }
-
-    /// Records a line whose key text was just written at `start..` of the text.
-    fn push(&mut self, id: KeyId, start: usize, line: Line) {
-        let text = &self.text;
-        let same = |k: &PacketKey| match (k.id, id) {
-            // Two known names are one key exactly when they are one name.
-            (KeyId::Known(a), KeyId::Known(b)) => a == b,
-            _ => text[k.key.clone()] == text[start..],
-        };
-        let owner = match self.keys.iter().position(same) {
-            Some(k) => {
-                self.text.truncate(start);
-                self.keys[k].lines += 1;
-                k
-            }
-            None => {
-                let key = start..self.text.len();
-                self.keys.push(PacketKey { id, key, first: line.clone(), lines: 1, joined: 0..0 });
-                self.keys.len() - 1
-            }
-        };
-        self.lines.push((owner, line));
-    }
-}
-
-impl Line {
-    fn value<'m>(&self, msg: &Message<'m>) -> &'m [u8] {
-        match self {
-            Line::Header(i) => msg.headers()[*i].value,
-            Line::Sdp(range) => &msg.body()[range.clone()],
-        }
     }
 }
 
@@ -304,23 +145,32 @@ fn is_plain(b: u8) -> bool {
 impl Fingerprint {
     /// Merges one packet, given as a [`record`].
     fn merge_record(&mut self, bytes: &[u8]) {
-        let Some(packet) = record::Record::read(bytes) else { return };
+        let Some(mut packet) = record::Record::read(bytes) else { return };
+        self.merge_start(packet.same_ip(), packet.same_port(), packet.method(), packet.uri());
+        self.merge_keys(&mut packet);
+    }
+
+    /// Merges what a packet has besides its keys.
+    fn merge_start(&mut self, same_ip: bool, same_port: bool, method: &[u8], uri: Option<&[u8]>) {
         self.packets += 1;
-        self.same_ip |= packet.same_ip();
-        self.same_port |= packet.same_port();
-        self.add_method(packet.method());
-        if let Some(uri) = packet.uri() {
+        self.same_ip |= same_ip;
+        self.same_port |= same_port;
+        self.add_method(method);
+        if let Some(uri) = uri {
             self.truncated_values += u64::from(uri.len() > MAX_VALUE_LEN);
             self.request_uri.add(uri, MAX_VALUE_LEN);
         }
+    }
+
+    /// Merges a packet's keys, in its order.
+    fn merge_keys(&mut self, packet: &mut impl PacketKeys) {
         let mut cursor = None;
         for t in 0..packet.keys() {
-            let key = packet.key(t);
             let hint = cursor.map_or(0, |c: usize| c + 1);
-            let pos = self.find(key, hint);
+            let pos = self.find(packet.key(t), hint);
             let bound =
                 if pos.is_none() { (t + 1..packet.keys()).find_map(|k| self.find(packet.key(k), 0)) } else { None };
-            let (name, value) = packet.name_value(t);
+            let (key, name, value) = packet.entry(t);
             self.merge(&mut cursor, pos, bound, key, name, value);
         }
     }

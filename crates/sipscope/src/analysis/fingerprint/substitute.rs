@@ -65,7 +65,11 @@ impl Substitution {
     /// else the result in one of `buffers`.
     pub fn apply_in<'v>(&self, value: &'v [u8], buffers: &'v mut SubstitutionBuffers) -> &'v [u8] {
         if self.ips.iter().flatten().all(|(_, bracketed, _)| bracketed.is_none()) {
-            // IPv4 addresses and ports only: one scan does what the passes do.
+            // IPv4 addresses and ports only: one scan does what the passes do, and a value
+            // without a digit has none of them.
+            if !has_digit(value) {
+                return value;
+            }
             let [out, _] = &mut buffers.0;
             return if self.replace_numbers(value, out) { out } else { value };
         }
@@ -120,34 +124,81 @@ impl Substitution {
         let texts = &texts[..n];
         let mut copied = 0;
         let mut replaced = false;
-        let mut i = 0;
-        'scan: while i < hay.len() {
-            // Only a digit with nothing number-like before it can start an occurrence.
-            if !hay[i].is_ascii_digit() || (i > 0 && (is_word(hay[i - 1]) || hay[i - 1] == b'.')) {
-                i += 1;
-                continue;
+        // Only a digit with nothing number-like before it can start an occurrence: such places
+        // are found 64 bytes at a time, as bits, and tried in order.
+        let mut next = 0;
+        let mut before_is_word = false;
+        for (block, bytes) in hay.chunks(64).enumerate() {
+            let (mut digits, mut words) = (0u64, 0u64);
+            for (k, &b) in bytes.iter().enumerate() {
+                let class = CLASSES[usize::from(b)];
+                digits |= u64::from(class & DIGIT) << k;
+                words |= u64::from((class & WORD) >> 1) << k;
             }
-            for &(text, token) in texts {
-                let end = i + text.len();
-                if hay.get(i..end).is_some_and(|here| same(here, text)) && number_boundary(hay, i, end) {
-                    if !replaced {
-                        out.clear();
-                        replaced = true;
+            let mut starts = digits & !((words << 1) | u64::from(before_is_word));
+            before_is_word = (words >> (bytes.len() - 1)) & 1 == 1;
+            while starts != 0 {
+                let i = block * 64 + starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                if i < next {
+                    continue;
+                }
+                for &(text, token) in texts {
+                    let end = i + text.len();
+                    if hay.get(i..end).is_some_and(|here| same(here, text)) && number_boundary(hay, i, end) {
+                        if !replaced {
+                            out.clear();
+                            replaced = true;
+                        }
+                        out.extend_from_slice(&hay[copied..i]);
+                        out.extend_from_slice(token.as_bytes());
+                        copied = end;
+                        next = end;
+                        break;
                     }
-                    out.extend_from_slice(&hay[copied..i]);
-                    out.extend_from_slice(token.as_bytes());
-                    copied = end;
-                    i = end;
-                    continue 'scan;
                 }
             }
-            i += 1;
         }
         if replaced {
             out.extend_from_slice(&hay[copied..]);
         }
         replaced
     }
+}
+
+/// [`CLASSES`]: an ASCII digit.
+const DIGIT: u8 = 1;
+/// [`CLASSES`]: a byte after which no number starts (a word character or `.`).
+const WORD: u8 = 2;
+/// Per byte, [`DIGIT`] and [`WORD`].
+static CLASSES: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let word = c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+        table[b] = if c.is_ascii_digit() { DIGIT } else { 0 } | if word { WORD } else { 0 };
+        b += 1;
+    }
+    table
+}
+
+/// Whether `bytes` has an ASCII digit, eight bytes at a time.
+fn has_digit(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        // Digits become bytes below 10; a byte below 10 is found by the borrow into its top bit.
+        let x = u64::from_le_bytes(w) ^ (0x30 * ONES);
+        if x.wrapping_sub(10 * ONES) & !x & (0x80 * ONES) != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(u8::is_ascii_digit)
 }
 
 /// Byte-wise equality of two short texts of equal length (cheaper than a `memcmp` call).
@@ -287,4 +338,68 @@ fn replace(
         out.extend_from_slice(&hay[copied..]);
     }
     replaced
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte-by-byte scan [`Substitution::replace_numbers`] replaced.
+    fn scan(sub: &Substitution, hay: &[u8]) -> Option<Vec<u8>> {
+        let ips = sub.ips.iter().flatten().map(|(text, _, token)| (text.bytes(), *token));
+        let texts: Vec<(&[u8], &str)> =
+            ips.chain(sub.ports.iter().flatten().map(|(t, token)| (t.bytes(), *token))).collect();
+        let (mut out, mut copied, mut replaced, mut i) = (Vec::new(), 0, false, 0);
+        'scan: while i < hay.len() {
+            if !hay[i].is_ascii_digit() || (i > 0 && (is_word(hay[i - 1]) || hay[i - 1] == b'.')) {
+                i += 1;
+                continue;
+            }
+            for &(text, token) in &texts {
+                let end = i + text.len();
+                if hay.get(i..end) == Some(text) && number_boundary(hay, i, end) {
+                    replaced = true;
+                    out.extend_from_slice(&hay[copied..i]);
+                    out.extend_from_slice(token.as_bytes());
+                    (copied, i) = (end, end);
+                    continue 'scan;
+                }
+            }
+            i += 1;
+        }
+        out.extend_from_slice(&hay[copied..]);
+        replaced.then_some(out)
+    }
+
+    #[test]
+    fn the_bit_scan_replaces_what_the_byte_scan_did() {
+        let mut rng = crate::analysis::test_rng::Rng(11);
+        let sub = Substitution::new("10.0.0.1:5060".parse().unwrap(), "192.0.2.10:5080".parse().unwrap());
+        let pieces: [&[u8]; 12] =
+            [b"10.0.0.1", b"192.0.2.10", b"5060", b"5080", b".", b":", b"a", b"_", b"-", b"0", b"9", b"<sip:"];
+        for _ in 0..20_000 {
+            let mut hay = Vec::new();
+            for _ in 0..rng.below(40) {
+                hay.extend_from_slice(pieces[rng.below(pieces.len() as u64) as usize]);
+            }
+            let mut out = Vec::new();
+            let got = sub.replace_numbers(&hay, &mut out).then_some(out);
+            assert_eq!(got, scan(&sub, &hay), "{}", String::from_utf8_lossy(&hay));
+        }
+    }
+
+    #[test]
+    fn has_digit_agrees_with_a_byte_scan_for_every_byte_at_every_place() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'x'; len];
+                    bytes[at] = b;
+                    assert_eq!(has_digit(&bytes), b.is_ascii_digit(), "{b:#x} at {at} of {len}");
+                }
+            }
+        }
+        assert!(!has_digit(b"friendly-scanner"));
+        assert!(has_digit(b"application/sdp;v=2"));
+    }
 }

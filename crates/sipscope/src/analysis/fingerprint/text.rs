@@ -54,7 +54,20 @@ impl Fingerprint {
 
     /// [`Fingerprint::id`] from the text already made.
     pub fn id_of_text(text: &str) -> String {
+        Fingerprint::id_text(Fingerprint::id_bits_of_text(text))
+    }
+
+    /// [`Fingerprint::id_of_text`] as a number: the first 8 bytes of the SHA-256, big-endian
+    /// (tables key by it; the id is its 16 hex digits).
+    pub fn id_bits_of_text(text: &str) -> u64 {
         let digest = Sha256::digest(text.as_bytes());
-        hex::encode(&digest[..8])
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
+
+    /// The id of [`Fingerprint::id_bits_of_text`].
+    pub fn id_text(bits: u64) -> String {
+        format!("{bits:016x}")
     }
 }
