@@ -130,8 +130,8 @@ impl TrafficRollup {
     pub fn with_max_entries(max_entries: usize) -> TrafficRollup {
         TrafficRollup {
             texts: Interner::default(),
-            traffic: HashMap::new(),
-            dialled: HashMap::new(),
+            traffic: HashMap::default(),
+            dialled: HashMap::default(),
             latest_ns: 0,
             max_entries: max_entries.max(1),
         }
