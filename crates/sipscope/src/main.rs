@@ -12,6 +12,12 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // No transparent huge pages for this process: on kernels that use them for every anonymous
+    // mapping (`enabled = always`), each fresh region the allocator touches is zeroed 2 MiB at a
+    // time; the analysis and the batches between threads allocate and return memory all along,
+    // and that zeroing took a third of ingest's CPU (docs/benchmarks.md, "Pipeline"). Failing
+    // to set it (an old kernel) changes nothing but speed.
+    let _ = nix::sys::prctl::set_thp_disable(true);
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,
