@@ -38,7 +38,11 @@ impl Reading {
 /// A reading from a parsed number, or `None` when libphonenumber finds it neither valid nor of
 /// a possible length (local-only lengths do not count: they are not complete numbers).
 fn reading(number: &PhoneNumber, prefix_len: usize, national: bool) -> Option<Reading> {
-    let valid = PHONE_NUMBER_UTIL.is_valid_number(number);
+    // `is_valid_number` is `is_valid_number_for_region` in the number's region: looked up once
+    // here for both (for calling codes shared by many regions, `+1`, `+7`, `+44`, the lookup
+    // tries the regions' number patterns one after the other).
+    let region = PHONE_NUMBER_UTIL.get_region_for_number(number);
+    let valid = region.is_some_and(|r| PHONE_NUMBER_UTIL.is_valid_number_for_region(number, r));
     if !valid && PHONE_NUMBER_UTIL.is_possible_number_with_reason(number) != Ok(NumberLengthType::IsPossible) {
         return None;
     }
@@ -46,7 +50,7 @@ fn reading(number: &PhoneNumber, prefix_len: usize, national: bool) -> Option<Re
         prefix_len,
         e164: PHONE_NUMBER_UTIL.format(number, PhoneNumberFormat::E164).into_owned(),
         calling_code: u16::try_from(number.country_code).ok()?,
-        region: PHONE_NUMBER_UTIL.get_region_for_number(number),
+        region,
         number_type: if valid { PHONE_NUMBER_UTIL.get_number_type(number).into() } else { NumberType::Unknown },
         valid,
         national,
@@ -149,4 +153,39 @@ impl From<PhoneNumberType> for NumberType {
 pub(super) fn known_region(code: &str) -> Option<LibRegion> {
     let region = LibRegion::from_code(code).ok()?;
     (region != LibRegion::World && PHONE_NUMBER_UTIL.get_country_code_for_region(region).is_some()).then_some(region)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::test_rng::Rng;
+
+    /// The reading as it was made before the region was looked up once.
+    fn reference(number: &PhoneNumber) -> Option<(String, Option<LibRegion>, NumberType, bool)> {
+        let valid = PHONE_NUMBER_UTIL.is_valid_number(number);
+        if !valid && PHONE_NUMBER_UTIL.is_possible_number_with_reason(number) != Ok(NumberLengthType::IsPossible) {
+            return None;
+        }
+        let number_type = if valid { PHONE_NUMBER_UTIL.get_number_type(number).into() } else { NumberType::Unknown };
+        let e164 = PHONE_NUMBER_UTIL.format(number, PhoneNumberFormat::E164).into_owned();
+        Some((e164, PHONE_NUMBER_UTIL.get_region_for_number(number), number_type, valid))
+    }
+
+    #[test]
+    fn one_region_lookup_reads_numbers_as_before() {
+        let mut rng = Rng(3);
+        let (mut checked, mut valid) = (0, 0);
+        for code in 1..1000u32 {
+            for _ in 0..12 {
+                let len = 4 + rng.below(11) as usize;
+                let digits: String = (0..len).map(|_| char::from(b'0' + rng.below(10) as u8)).collect();
+                let Ok(number) = PHONE_NUMBER_UTIL.parse(format!("+{code}{digits}").as_str(), None) else { continue };
+                let got = reading(&number, 0, false).map(|r| (r.e164, r.region, r.number_type, r.valid));
+                assert_eq!(got, reference(&number), "+{code}{digits}");
+                checked += 1;
+                valid += usize::from(got.is_some_and(|g| g.3));
+            }
+        }
+        assert!(checked > 2_000 && valid > 200, "{checked} {valid}");
+    }
 }

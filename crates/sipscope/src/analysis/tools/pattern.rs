@@ -8,6 +8,10 @@
 
 use crate::analysis::fingerprint::{Cells, MergedValue, MAX_VALUE_LEN};
 
+#[path = "pattern_resume.rs"]
+mod resume;
+pub(super) use resume::AlignMemo;
+
 /// One pattern token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tok {
@@ -335,15 +339,7 @@ impl Pattern {
             }
             std::mem::swap(&mut prev, &mut cur);
         }
-        let end = prev[view.len()];
-        let cost = (end >> 48) as u32;
-        let unknown = (end & 0xffff) as u32;
-        FieldScore {
-            matched: ((end >> 16) & 0xffff) as u32,
-            evidence: 0xffff - ((end >> 32) & 0xffff) as u32,
-            edits: (cost - unknown * UNKNOWN) / EDIT,
-            unknown,
-        }
+        score_of(prev[view.len()])
     }
 
     /// The same alignment without the packed state's size limits (patterns and views of
@@ -401,6 +397,18 @@ impl Pattern {
             edits: (end.cost - end.unknown * UNKNOWN) / EDIT,
             unknown: end.unknown,
         }
+    }
+}
+
+/// The score of an alignment's final packed state.
+fn score_of(end: u64) -> FieldScore {
+    let cost = (end >> 48) as u32;
+    let unknown = (end & 0xffff) as u32;
+    FieldScore {
+        matched: ((end >> 16) & 0xffff) as u32,
+        evidence: 0xffff - ((end >> 32) & 0xffff) as u32,
+        edits: (cost - unknown * UNKNOWN) / EDIT,
+        unknown,
     }
 }
 

@@ -2,7 +2,7 @@
 //! fields tools set on purpose weigh most), measured above what an ordinary client scores.
 
 use super::baseline;
-use super::pattern::{FieldScore, Pattern, Views};
+use super::pattern::{AlignMemo, FieldScore, Pattern, Views};
 use super::ToolEntry;
 use crate::analysis::fingerprint::{
     Fingerprint, MergedValue, DEST_IP, DEST_PORT, MAX_VALUE_LEN, METHODS_KEY, REQUEST_URI_KEY, SOURCE_IP, SOURCE_PORT,
@@ -416,11 +416,17 @@ pub struct MatchCache {
     /// The id being made (reused).
     scratch: Vec<u8>,
     bytes: usize,
+    /// Per pattern and reading, the alignments of the last views scored
+    /// ([`Pattern::score_views_resume`]), at most [`MatchCache::MAX_MEMO_BYTES`] in all.
+    memos: HashMap<(usize, usize), Box<[AlignMemo; 3]>>,
+    memo_bytes: usize,
 }
 
 impl MatchCache {
     /// Bytes of keys and scores kept at most.
     pub const MAX_BYTES: usize = 8 << 20;
+    /// Bytes of kept alignments at most; when passed, they start over.
+    pub const MAX_MEMO_BYTES: usize = 16 << 20;
 
     /// Scores of `library`: what belonged to another one is dropped.
     pub(super) fn attach(&mut self, library: &Arc<Compiled>) {
@@ -434,6 +440,22 @@ impl MatchCache {
         self.values.clear();
         self.projected.clear();
         self.bytes = 0;
+        self.memos.clear();
+        self.memo_bytes = 0;
+    }
+
+    /// [`Pattern::score_views`], resuming the alignments of the last views scored.
+    fn resumed_score(&mut self, index: usize, reading: usize, pattern: &Pattern, views: &Views) -> FieldScore {
+        let memos = self.memos.entry((index, reading)).or_default();
+        let before: usize = memos.iter().map(AlignMemo::bytes).sum();
+        let score = pattern.score_views_resume(views, memos);
+        let after: usize = memos.iter().map(AlignMemo::bytes).sum();
+        self.memo_bytes = (self.memo_bytes + after).saturating_sub(before);
+        if self.memo_bytes > Self::MAX_MEMO_BYTES {
+            self.memos.clear();
+            self.memo_bytes = 0;
+        }
+        score
     }
 
     /// The score of `pattern` (reading `reading`) on `views`, computed or remembered.
@@ -446,7 +468,7 @@ impl MatchCache {
         let score = match self.projected.get(&id[..]) {
             Some(&score) => score,
             None => {
-                let score = pattern.score_views(views);
+                let score = self.resumed_score(index, reading, pattern, views);
                 let entry = id.len() + std::mem::size_of::<FieldScore>();
                 if self.bytes + entry > Self::MAX_BYTES {
                     self.clear();
@@ -601,7 +623,8 @@ impl<'a> Flow<'a> {
         let cheap = (parsed.tokens() + 1) * (value.head().len() + 1) * rows <= CHEAP_CELLS;
         let score = match self.cache.as_deref_mut() {
             Some(cache) if !cheap => cache.projected_score(pattern, reading, parsed, views),
-            _ => parsed.score_views(views),
+            Some(cache) => cache.resumed_score(pattern, reading, parsed, views),
+            None => parsed.score_views(views),
         };
         self.scores[pattern] = Some(score);
         if let Some(cache) = self.cache.as_deref_mut() {
