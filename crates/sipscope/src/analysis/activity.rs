@@ -3,12 +3,7 @@
 
 use std::net::IpAddr;
 
-const DAY_NS: i64 = 86_400_000_000_000;
-
-/// The UTC day number (days since 1970-01-01) of a time.
-pub fn day_of(ts_ns: i64) -> i64 {
-    ts_ns.div_euclid(DAY_NS)
-}
+pub use crate::time::day_of;
 
 /// Messages per (source, day), for a bounded number of sources.
 #[derive(Debug, Default)]
@@ -64,6 +59,7 @@ impl DailyActivity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::DAY_NS;
 
     #[test]
     fn days_are_utc_and_counted_per_source() {

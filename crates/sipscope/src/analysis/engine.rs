@@ -13,14 +13,6 @@ use sipscope_sip::{HeaderName, Message};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-/// An engine whose results go to one run in the store.
-pub struct Session {
-    /// The engine.
-    pub analyzer: Analyzer,
-    /// Its run id (`analysis_runs.id`).
-    pub run: i64,
-}
-
 /// What the engine needs of an event, borrowed (so a honeypot need not build the event first).
 #[derive(Debug, Clone, Copy)]
 pub struct Seen<'a> {

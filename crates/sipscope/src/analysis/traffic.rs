@@ -17,8 +17,7 @@ use sipscope_sip::Message;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// One hour, ns.
-pub const HOUR_NS: i64 = 3_600_000_000_000;
+pub use crate::time::HOUR_NS;
 
 /// Entries (and interned texts) held before everything is handed over, by default
 /// (`AnalysisConfig::max_traffic_entries`).

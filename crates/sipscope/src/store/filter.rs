@@ -2,7 +2,7 @@
 //! into its own query language (always as bound parameters: node names and times come from the
 //! command line); the hour arithmetic every backend shares lives here.
 
-use crate::analysis::traffic::HOUR_NS;
+use crate::time::HOUR_NS;
 
 /// What a report covers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -72,7 +72,7 @@ impl Clause {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::traffic::HOUR_NS;
+    use crate::time::HOUR_NS;
 
     #[test]
     fn clauses_bind_every_value() {
