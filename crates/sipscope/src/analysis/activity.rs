@@ -50,6 +50,15 @@ impl DailyActivity {
         self.days.iter().flat_map(|(ip, days)| days.iter().map(move |&(d, n)| (*ip, d, n)))
     }
 
+    /// Every (source, day, messages), the table emptied as they are made.
+    pub fn take_rows(&mut self) -> Vec<(IpAddr, i64, u64)> {
+        let mut rows = Vec::with_capacity(self.days.len());
+        for (ip, days) in std::mem::take(&mut self.days) {
+            rows.extend(days.into_iter().map(|(d, n)| (ip, d, n)));
+        }
+        rows
+    }
+
     /// The days `source` was active, in order.
     pub fn days_of(&self, source: &IpAddr) -> Vec<i64> {
         self.days.get(source).map(|d| d.iter().map(|&(day, _)| day).collect()).unwrap_or_default()

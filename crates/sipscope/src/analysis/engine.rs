@@ -295,35 +295,39 @@ impl Analyzer {
 
     /// Closes every flow and returns all rows.
     pub fn finish(mut self) -> AnalysisResult {
+        // Tables are consumed as their rows are made, so that the two are not held whole at
+        // once; stages first (they need no flow), before the open flows become rows.
+        let mut stages = Vec::new();
+        let thresholds = &self.config.stages;
+        for ((source, node), state) in std::mem::take(&mut self.stages) {
+            for (stage, evidence) in state.reached(thresholds) {
+                stages.push(stage_row(source, node.clone(), stage, evidence, &state));
+            }
+        }
         // A few at a time: every open flow at once would be a second copy of the table.
         while !self.flows.is_empty() {
             self.flows.close_idlest(1_024, &mut self.closed);
             self.finish_closed();
         }
         let mut result = std::mem::take(&mut self.result);
+        result.stages = stages;
         (result.traffic, result.dialled) = self.traffic.drain_all();
         result.flows_evicted = self.flows.evicted;
-        let thresholds = &self.config.stages;
-        for ((source, node), state) in &self.stages {
-            for (stage, evidence) in state.reached(thresholds) {
-                result.stages.push(stage_row(*source, node.clone(), stage, evidence, state));
-            }
-        }
         result.stages.sort_by(|a, b| (a.source, &a.node, a.stage).cmp(&(b.source, &b.node, b.stage)));
-        for (ip, s) in &self.sources {
+        for (ip, s) in std::mem::take(&mut self.sources) {
             result.sources.push(SourceRow {
-                source: *ip,
+                source: ip,
                 first_ns: s.first_ns,
                 last_ns: s.last_ns,
                 messages: s.messages,
                 flows: s.flows,
                 nodes: s.nodes.len() as u64,
-                tool: s.main_tool.as_ref().and_then(|(_, t)| t.clone()),
+                tool: s.main_tool.and_then(|(_, t)| t),
                 ua_class: if s.random_agents { "random_looking".into() } else { String::new() },
             });
         }
         result.sources.sort_by_key(|s| s.source);
-        result.days = self.activity.rows().collect();
+        result.days = self.activity.take_rows();
         result.days.sort();
         self.libraries.finish(&mut result);
         result.flows.sort_by_key(|f| (f.first_ns, f.source));

@@ -21,11 +21,14 @@ pub struct CappedSet<T: Hash + Eq> {
     saturated: bool,
 }
 
-/// The items of a [`CappedSet`]: a vector while there are at most [`SMALL_SET`].
+/// The items of a [`CappedSet`]: a vector while there are at most [`SMALL_SET`], then a
+/// hash set (boxed: every flow has five sets, few of them large).
 #[derive(Debug, Clone)]
 enum Items<T: Hash + Eq> {
     Small(Vec<T>),
-    Large(HashSet<T>),
+    // Boxed on purpose: the set's 48 bytes would be in every flow's five sets.
+    #[allow(clippy::box_collection)]
+    Large(Box<HashSet<T>>),
 }
 
 impl<T: Hash + Eq> Default for CappedSet<T> {
@@ -75,7 +78,7 @@ impl<T: Hash + Eq> CappedSet<T> {
             Items::Small(v) => {
                 let mut set: HashSet<T> = std::mem::take(v).into_iter().collect();
                 set.insert(item);
-                self.items = Items::Large(set);
+                self.items = Items::Large(Box::new(set));
             }
             Items::Large(set) => {
                 set.insert(item);

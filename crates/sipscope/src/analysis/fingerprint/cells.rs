@@ -101,7 +101,8 @@ impl Cells {
     /// Whether the row is `value` itself: no placeholder, the same bytes. Merging that value
     /// again changes nothing.
     fn is_exactly(&self, value: &[u8]) -> bool {
-        self.bytes == value && self.holes.iter().all(|&w| w == 0)
+        // A placeholder rules it out at once: rows of values that vary have them.
+        self.holes.iter().all(|&w| w == 0) && self.bytes == value
     }
 
     /// [`Cells::merge`] of `value` front to back, eight bytes at a time.
