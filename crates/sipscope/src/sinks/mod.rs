@@ -52,13 +52,14 @@ pub enum SinkError {
         /// What it said.
         message: String,
     },
-    /// Reading or writing a file failed.
-    #[error("{what}: {source}")]
+    /// Reading or writing a file failed. (The cause is part of the message, not a separate
+    /// source, so that a chain of errors does not print it twice.)
+    #[error("{what}: {cause}")]
     Io {
         /// Which file or operation.
         what: String,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The writer thread of a background sink stopped.
     #[error("{0}")]

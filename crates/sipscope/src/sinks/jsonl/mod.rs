@@ -25,7 +25,7 @@ impl JsonLines {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| SinkError::Io { what: format!("opening {}", path.display()), source })?;
+            .map_err(|source| SinkError::Io { what: format!("opening {}", path.display()), cause: source })?;
         Ok(JsonLines::to_writer(path, Box::new(file)))
     }
 
@@ -35,7 +35,7 @@ impl JsonLines {
     }
 
     fn io(&self, source: std::io::Error) -> SinkError {
-        SinkError::Io { what: format!("writing {}", self.path.display()), source }
+        SinkError::Io { what: format!("writing {}", self.path.display()), cause: source }
     }
 }
 

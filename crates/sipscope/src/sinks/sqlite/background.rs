@@ -54,7 +54,7 @@ impl BackgroundStore {
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer(store, rx, slot, spare_tx))
-            .map_err(|source| SinkError::Io { what: "starting the store writer thread".into(), source })?;
+            .map_err(|source| SinkError::Io { what: "starting the store writer thread".into(), cause: source })?;
         Ok(BackgroundStore { tx: Some(tx), spare, thread: Some(thread), batch: Vec::with_capacity(BATCH), failed })
     }
 
