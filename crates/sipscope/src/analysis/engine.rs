@@ -105,6 +105,7 @@ impl Analyzer {
 
     /// An engine with these settings and libraries.
     pub fn with_libraries(config: AnalysisConfig, libraries: Libraries) -> Analyzer {
+        super::numbers::prepare();
         let timeout_ns = i64::try_from(config.flow_timeout_seconds.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
         Analyzer {
             flows: FlowTable::new(timeout_ns, config.max_open_flows),
