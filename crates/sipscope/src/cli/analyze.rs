@@ -4,8 +4,7 @@
 
 use anyhow::Context;
 use sipscope::analysis::engine::AnalysisConfig;
-use sipscope::nodes::Nodes;
-use sipscope::pipeline::{Arrival, EventsMode, NodeOf, Pipeline, PipelineSettings, Unparsed};
+use sipscope::pipeline::Pipeline;
 use sipscope::sinks::{RunKind, SinkConfig};
 use sipscope::store::{SqliteReader, StoreReader};
 use std::path::PathBuf;
@@ -39,28 +38,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening {}", args.db.display()))?;
     // A replay: every stored event goes through the same pipeline as when it arrived, with
     // its stored node and nothing stored again; the results replace every earlier run.
-    let mut settings = PipelineSettings::new(String::new(), Nodes::default(), RunKind::Analyze);
-    settings.run = (RunKind::Analyze, true);
-    settings.events = EventsMode::None;
-    settings.unparsed = Unparsed::Keep;
-    settings.analysis = Some(config);
+    let settings = sipscope::sources::replay::settings(RunKind::Analyze, true, "", config);
     let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
     let started = sipscope::time::now_ns();
     pipeline.begin_analysis(started)?;
     let reader = SqliteReader::open(&args.db)?;
-    reader.each_event(&mut |ev| {
-        pipeline.accept(Arrival {
-            ts_ns: ev.ts_ns,
-            transport: ev.transport,
-            src: ev.src,
-            dst: ev.dst,
-            tunnel: ev.tunnel,
-            direction: ev.direction,
-            packet: None,
-            node: NodeOf::Known(ev.node.as_deref()),
-            bytes: &ev.raw,
-        });
-    })?;
+    reader.each_event(&mut |ev| sipscope::sources::replay::accept(&mut pipeline, &ev))?;
     drop(reader);
     let finished = pipeline.finish(sipscope::time::now_ns())?;
     let summary = finished.analysis.context("the analysis run was not recorded")?;

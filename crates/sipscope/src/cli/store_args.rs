@@ -32,6 +32,11 @@ pub struct StoreArgs {
     /// can compute it later from stored events.
     #[arg(long)]
     no_analysis: bool,
+    /// Length of an analysis run of `capture`, seconds: its run-wide results are stored at
+    /// the end of each, and a run a crash interrupts is recovered from its events at the next
+    /// start. (`ingest` runs the engine once per file.)
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    analysis_segment: u64,
 }
 
 impl StoreArgs {
@@ -44,6 +49,9 @@ impl StoreArgs {
         let sensor = self.sensor.clone().unwrap_or_else(super::host_name);
         let mut settings = PipelineSettings::new(sensor, nodes, run);
         settings.events = self.events;
+        if run == RunKind::Capture {
+            settings.segment_every_ns = Some(self.analysis_segment.max(1).saturating_mul(1_000_000_000) as i64);
+        }
         if self.no_analysis {
             settings.analysis = None;
         }
@@ -53,6 +61,12 @@ impl StoreArgs {
     /// Opens (creating and migrating) the store on its writer thread and the extra sinks, and
     /// builds the pipeline.
     pub fn pipeline(&self, settings: PipelineSettings) -> anyhow::Result<Pipeline> {
+        if let (Some(analysis), true) = (&settings.analysis, self.db.exists()) {
+            // Runs an earlier process left unfinished (killed) are analysed again from their
+            // events first, so the results follow the events.
+            sipscope::sources::replay::recover_interrupted(&self.db, analysis, sipscope::time::now_ns())
+                .with_context(|| format!("recovering interrupted analysis runs in {}", self.db.display()))?;
+        }
         let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone() };
         let sinks = sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
         Ok(Pipeline::new(settings, sinks.store, sinks.extra))

@@ -116,7 +116,17 @@ pub struct PipelineSettings {
     /// Minimum time between two hand-overs and flushes driven by [`Pipeline::tick`], ns.
     /// Default 1 s: readers see events within a second and a crash loses at most that.
     pub tick_every_ns: i64,
+    /// A long run (capture, honeypot) closes its analysis run and opens the next at the first
+    /// tick this long after it began, so that a crash leaves at most one segment to recover
+    /// from its events. `None`: one run to the end (capture files get a run each anyway).
+    pub segment_every_ns: Option<i64>,
+    /// The messages are stored events read back (`analyze`, recovery): the run's results
+    /// cover every message observed, not the events it stores (none).
+    pub replay: bool,
 }
+
+/// Default length of an analysis segment of a long run (capture, honeypot): one hour.
+pub const DEFAULT_SEGMENT_NS: i64 = crate::time::HOUR_NS;
 
 impl PipelineSettings {
     /// Settings with the defaults: every event, unparseable bytes counted, analysis on.
@@ -129,6 +139,8 @@ impl PipelineSettings {
             analysis: Some(AnalysisConfig::default()),
             run: (run, false),
             tick_every_ns: crate::time::SECOND_NS,
+            segment_every_ns: None,
+            replay: false,
         }
     }
 }
@@ -138,7 +150,8 @@ impl PipelineSettings {
 pub struct Finished {
     /// Messages counted.
     pub counters: Counters,
-    /// The analysis run's summary, when the engine ran.
+    /// The last analysis run's summary, when the engine ran (`analyze` has one run; an ingest
+    /// has one per file).
     pub analysis: Option<crate::analysis::summary::AnalysisSummary>,
 }
 
@@ -161,6 +174,8 @@ struct Outputs {
     /// The store's first error: nothing more is written after it.
     error: Option<SinkError>,
     last_tick_ns: Option<i64>,
+    /// Events stored when the open analysis run began.
+    stored_at_run: u64,
 }
 
 impl Pipeline {
@@ -176,6 +191,7 @@ impl Pipeline {
             seen: 0,
             error: None,
             last_tick_ns: None,
+            stored_at_run: 0,
         };
         Pipeline { settings, out }
     }
@@ -192,34 +208,72 @@ impl Pipeline {
 
     /// Opens the analysis run (when analysis is on and no run is open yet).
     pub fn begin_analysis(&mut self, started_ns: i64) -> Result<(), SinkError> {
-        self.out.session.begin(self.out.store.as_mut(), started_ns)
+        self.begin_run(started_ns, None)
     }
 
-    /// Registers a capture file; events accepted until [`Pipeline::finish_file`] belong to it.
+    fn begin_run(&mut self, started_ns: i64, file_id: Option<i64>) -> Result<(), SinkError> {
+        if self.out.session.open_run().is_none() {
+            self.out.stored_at_run = self.out.counters.events_stored;
+        }
+        self.out.session.begin(self.out.store.as_mut(), started_ns, file_id, &self.settings.sensor)
+    }
+
+    /// The stored events the open run's results include.
+    fn covered(&self) -> u64 {
+        if self.settings.replay {
+            self.out.session.observed()
+        } else {
+            self.out.counters.events_stored - self.out.stored_at_run
+        }
+    }
+
+    /// Closes the open analysis run.
+    fn finish_run(&mut self, now_ns: i64) -> Result<(), SinkError> {
+        let covered = self.covered();
+        self.out.session.finish_run(self.out.store.as_mut(), now_ns, covered)
+    }
+
+    /// Registers a capture file; events accepted until [`Pipeline::finish_file`] belong to it,
+    /// and so do the results of the analysis run begun with it.
     pub fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
         self.out.take_error()?;
         let start = self.out.store.begin_file(file, now_ns, force)?;
         if let FileStart::Ingest { id, .. } = start {
-            self.begin_analysis(now_ns)?;
+            self.finish_run(now_ns)?;
+            self.begin_run(now_ns, Some(id))?;
             self.out.file_id = Some(id);
         }
         Ok(start)
     }
 
-    /// Marks the current file complete (after every event of it is durable) and hands the
-    /// engine's closed flows to the store.
+    /// The current capture file's id in the store.
+    pub fn file_id(&self) -> Option<i64> {
+        self.out.file_id
+    }
+
+    /// Access to the store for the file registry (content digests, superseded files).
+    pub fn store(&mut self) -> &mut dyn EventStore {
+        self.out.store.as_mut()
+    }
+
+    /// Marks the current file complete (after every event of it is durable), once its
+    /// analysis run is stored: a crash in between leaves the file partial, so the next run of
+    /// it replaces both.
     pub fn finish_file(&mut self, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
         self.out.take_error()?;
         let Some(id) = self.out.file_id.take() else { return Ok(()) };
         self.out.flush_extra();
-        self.out.store.finish_file(id, counts, now_ns)?;
-        self.out.session.hand_over(self.out.store.as_mut())
+        self.finish_run(now_ns)?;
+        self.out.store.finish_file(id, counts, now_ns)
     }
 
     /// Forgets the current file without marking it complete (it could not be read to the end:
-    /// its events stay, and the next run of the same content replaces them).
-    pub fn abandon_file(&mut self) {
+    /// its events stay, with the analysis of them, and the next run of the same content
+    /// replaces both).
+    pub fn abandon_file(&mut self, now_ns: i64) -> Result<(), SinkError> {
         self.out.file_id = None;
+        self.out.take_error()?;
+        self.finish_run(now_ns)
     }
 
     /// The first free id of an authentication attempt (records name their attempt by it).
@@ -301,16 +355,33 @@ impl Pipeline {
         }
         self.out.last_tick_ns = Some(now_ns);
         self.out.take_error()?;
-        let result = self.out.session.hand_over(self.out.store.as_mut()).and_then(|()| self.out.store.flush());
+        let result = self.next_segment(now_ns).and_then(|()| {
+            self.out.session.hand_over(self.out.store.as_mut())?;
+            self.out.store.flush()
+        });
         self.out.flush_extra();
         result.inspect_err(|e| tracing::error!("storing events: {e}"))
+    }
+
+    /// Closes the open run and opens the next when the segment is over (never inside a file).
+    fn next_segment(&mut self, now_ns: i64) -> Result<(), SinkError> {
+        let (Some(every), Some(run), None) = (self.settings.segment_every_ns, self.out.session.open_run(), self.out.file_id)
+        else {
+            return Ok(());
+        };
+        if now_ns.saturating_sub(run.began_ns) < every {
+            return Ok(());
+        }
+        self.finish_run(now_ns)?;
+        self.begin_run(now_ns, None)
     }
 
     /// Finishes the analysis run, makes everything durable and returns what was counted. The
     /// store's first error, if any, is returned instead.
     pub fn finish(mut self, now_ns: i64) -> Result<Finished, SinkError> {
         self.out.take_error()?;
-        let analysis = self.out.session.finish(self.out.store.as_mut(), now_ns)?;
+        let covered = self.covered();
+        let analysis = self.out.session.finish(self.out.store.as_mut(), now_ns, covered, &self.settings.sensor)?;
         self.out.flush_extra();
         self.out.store.flush()?;
         Ok(Finished { counters: self.out.counters, analysis })

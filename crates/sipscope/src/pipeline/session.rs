@@ -1,8 +1,9 @@
-//! The analysis session of a pipeline: the engine on a thread of its own, and its run in the
-//! store. Begun once (with the first file of an ingest, or at the start of a capture, the
-//! honeypot or a replay), handed over whenever the engine's tables fill and on every tick,
-//! finished at the end. Every hand-over reaches the store: there is no path on which the
-//! engine's rows are dropped.
+//! The analysis session of a pipeline: the engine on a thread of its own, and its runs in the
+//! store. A run is begun with each file of an ingest (and finished with it), or at the start
+//! of a capture, the honeypot or a replay (and finished at the end, or at the end of each
+//! segment of a long run); it is handed over whenever the engine's tables fill and on every
+//! tick. Every hand-over reaches the store: there is no path on which the engine's rows are
+//! dropped.
 //!
 //! The engine runs on its own thread so that it uses the second core: the pipeline copies each
 //! message's bytes and metadata into a batch (one buffer, no allocation per message), the
@@ -14,7 +15,7 @@ use crate::analysis::engine::{AnalysisConfig, Analyzer, Seen};
 use crate::analysis::result::{AnalysisResult, FlowRow, Handover};
 use crate::analysis::summary::AnalysisSummary;
 use crate::event::{Direction, Transport};
-use crate::sinks::{EventStore, RunKind, SinkError};
+use crate::sinks::{EventStore, RunKind, RunScope, SinkError};
 use sipscope_sip::Message;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -81,17 +82,33 @@ struct Worker {
     batch: Batch,
 }
 
-/// The engine (when analysis is on) and its run id once begun.
+/// The engine (when analysis is on) and its open run. A pipeline may run the engine several
+/// times: once per capture file (ingest), or once per segment of a long run (capture,
+/// honeypot), so that each run's results cover a known set of events.
 pub(super) struct AnalysisSession {
+    /// The engine's settings; `None` when analysis is off.
+    config: Option<AnalysisConfig>,
     worker: Option<Worker>,
-    run: Option<i64>,
+    run: Option<OpenRun>,
     kind: RunKind,
+    /// Delete every earlier run when the first run begins.
     replace_all: bool,
     /// Flows and their tools handed over before the end, for the run's summary.
     handed_flows: u64,
     handed_tools: BTreeMap<String, u64>,
+    /// Messages observed in the open run.
+    observed: u64,
     /// Rows handed over before the run was open (kept until it is).
     waiting: Vec<Handover>,
+    /// The summary of the last run finished.
+    last: Option<AnalysisSummary>,
+}
+
+/// A run open in the store.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OpenRun {
+    pub(super) id: i64,
+    pub(super) began_ns: i64,
 }
 
 fn worker_gone() -> SinkError {
@@ -101,28 +118,64 @@ fn worker_gone() -> SinkError {
 impl AnalysisSession {
     pub(super) fn new(config: Option<AnalysisConfig>, (kind, replace_all): (RunKind, bool)) -> AnalysisSession {
         AnalysisSession {
-            worker: config.and_then(Worker::spawn),
+            config,
+            worker: None,
             run: None,
             kind,
             replace_all,
             handed_flows: 0,
             handed_tools: BTreeMap::new(),
+            observed: 0,
             waiting: Vec::new(),
+            last: None,
         }
     }
 
     /// True when the engine runs.
     pub(super) fn enabled(&self) -> bool {
-        self.worker.is_some()
+        self.config.is_some()
     }
 
-    /// Opens the run in the store, once.
-    pub(super) fn begin(&mut self, store: &mut dyn EventStore, started_ns: i64) -> Result<(), SinkError> {
-        if self.worker.is_some() && self.run.is_none() {
-            self.run = Some(store.begin_analysis_run(self.kind, started_ns, self.replace_all)?);
-            for rows in std::mem::take(&mut self.waiting) {
-                self.store_rows(store, rows)?;
+    /// The open run, if any.
+    pub(super) fn open_run(&self) -> Option<OpenRun> {
+        self.run
+    }
+
+    /// Messages observed in the open run.
+    pub(super) fn observed(&self) -> u64 {
+        self.observed
+    }
+
+    /// The engine's thread, started when the first run (or message) needs it.
+    fn worker(&mut self) -> Option<&mut Worker> {
+        if self.worker.is_none() {
+            let config = self.config.clone()?;
+            self.worker = Worker::spawn(config);
+            if self.worker.is_none() {
+                // No thread to be had: the pipeline goes on without analysis, and said so.
+                self.config = None;
             }
+        }
+        self.worker.as_mut()
+    }
+
+    /// Opens a run in the store unless one is open; `file_id` is the capture file it covers.
+    pub(super) fn begin(
+        &mut self,
+        store: &mut dyn EventStore,
+        started_ns: i64,
+        file_id: Option<i64>,
+        sensor: &str,
+    ) -> Result<(), SinkError> {
+        if self.run.is_some() || self.worker().is_none() {
+            return Ok(());
+        }
+        let scope = RunScope { kind: self.kind, replace_all: self.replace_all, file_id, sensor: sensor.to_owned() };
+        self.replace_all = false;
+        self.run = Some(OpenRun { id: store.begin_analysis_run(scope, started_ns)?, began_ns: started_ns });
+        self.observed = 0;
+        for rows in std::mem::take(&mut self.waiting) {
+            self.store_rows(store, rows)?;
         }
         Ok(())
     }
@@ -137,7 +190,7 @@ impl AnalysisSession {
         msg: Option<&Message<'_>>,
         store: &mut dyn EventStore,
     ) -> Result<(), SinkError> {
-        let Some(worker) = self.worker.as_mut() else { return Ok(()) };
+        let Some(worker) = self.worker() else { return Ok(()) };
         let batch = &mut worker.batch;
         let span = batch.push_bytes(bytes);
         let node = seen.node.map(|n| batch.push_bytes(n.as_bytes()));
@@ -151,8 +204,12 @@ impl AnalysisSession {
             bytes: span,
             node,
         });
-        if batch.full() {
-            worker.send_batch()?;
+        let full = batch.full();
+        self.observed += 1;
+        if full {
+            if let Some(worker) = self.worker.as_mut() {
+                worker.send_batch()?;
+            }
             self.store_full(store)?;
         }
         Ok(())
@@ -179,7 +236,7 @@ impl AnalysisSession {
         };
         self.handed_flows += rows.flows.len() as u64;
         count_tools(&mut self.handed_tools, &rows.flows);
-        store.hand_over(run, rows)
+        store.hand_over(run.id, rows)
     }
 
     /// Hands what the engine finished (closed flows, hours that ended) to the store, after every
@@ -198,32 +255,45 @@ impl AnalysisSession {
         self.store_rows(store, rows)
     }
 
-    /// Closes the engine, stores everything it still holds and returns the run's summary
-    /// (none when analysis is off or no run was opened).
-    pub(super) fn finish(
-        &mut self,
-        store: &mut dyn EventStore,
-        now_ns: i64,
-    ) -> Result<Option<AnalysisSummary>, SinkError> {
-        if self.replace_all && self.worker.is_some() && self.run.is_none() {
-            // A replay of an empty store still records its run, so that `analyze` replaces
-            // what was there. (An ingest whose files were all ingested before opens no run.)
-            self.begin(store, now_ns)?;
-        }
-        let Some(mut worker) = self.worker.take() else { return Ok(None) };
+    /// Closes the open run: the engine finishes, everything it still holds is stored with the
+    /// run, whose results then cover `covered` stored events. The next run starts a fresh
+    /// engine. Nothing happens when no run is open.
+    pub(super) fn finish_run(&mut self, store: &mut dyn EventStore, now_ns: i64, covered: u64) -> Result<(), SinkError> {
+        let Some(run) = self.run else { return Ok(()) };
+        let Some(mut worker) = self.worker.take() else { return Ok(()) };
         let result = worker.finish()?;
         let full: Vec<Handover> = worker.full.try_iter().collect();
         for rows in full {
             self.store_rows(store, rows)?;
         }
-        let Some(run) = self.run else { return Ok(None) };
-        let mut summary = AnalysisSummary::of(&result, run);
-        summary.flows += self.handed_flows;
+        let mut summary = AnalysisSummary::of(&result, run.id);
+        summary.flows += std::mem::take(&mut self.handed_flows);
         for (tool, n) in std::mem::take(&mut self.handed_tools) {
             *summary.tools.entry(tool).or_insert(0) += n;
         }
-        store.finish_analysis_run(run, now_ns, result)?;
-        Ok(Some(summary))
+        store.finish_analysis_run(run.id, now_ns, result, covered)?;
+        self.run = None;
+        self.observed = 0;
+        self.last = Some(summary);
+        Ok(())
+    }
+
+    /// Closes the open run (see [`AnalysisSession::finish_run`]) and returns the summary of
+    /// the last run (none when analysis is off or no run was opened).
+    pub(super) fn finish(
+        &mut self,
+        store: &mut dyn EventStore,
+        now_ns: i64,
+        covered: u64,
+        sensor: &str,
+    ) -> Result<Option<AnalysisSummary>, SinkError> {
+        if self.replace_all && self.enabled() && self.run.is_none() {
+            // A replay of an empty store still records its run, so that `analyze` replaces
+            // what was there. (An ingest whose files were all ingested before opens no run.)
+            self.begin(store, now_ns, None, sensor)?;
+        }
+        self.finish_run(store, now_ns, covered)?;
+        Ok(self.last.take())
     }
 }
 

@@ -132,6 +132,8 @@ pub struct FileCounts {
     pub messages: u64,
     /// Damage skipped.
     pub skipped: u64,
+    /// The decoded content, to recognise it in other files.
+    pub content: Option<ContentDigest>,
 }
 
 /// What an analysis run is for (stored as `analysis_runs.kind`).
@@ -147,6 +149,16 @@ pub enum RunKind {
     Analyze,
 }
 
+impl std::str::FromStr for RunKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<RunKind, String> {
+        [RunKind::Ingest, RunKind::Capture, RunKind::Honeypot, RunKind::Analyze]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown analysis run kind {s:?}"))
+    }
+}
+
 impl RunKind {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -159,17 +171,76 @@ impl RunKind {
     }
 }
 
+/// What an analysis run covers, as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunScope {
+    /// What the run is for.
+    pub kind: RunKind,
+    /// Delete every earlier run first (`sipscope analyze`).
+    pub replace_all: bool,
+    /// The capture file the run analyses (an ingest runs the engine once per file, so that a
+    /// file replaced later takes exactly its own results with it).
+    pub file_id: Option<i64>,
+    /// The sensor whose events it analyses.
+    pub sensor: String,
+}
+
+/// An analysis run left unfinished by a process that is gone (see `owner`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterruptedRun {
+    /// Its id.
+    pub run: i64,
+    /// What it was for.
+    pub kind: RunKind,
+    /// The capture file it analysed, when any (that file is partial: re-ingesting it replaces
+    /// its events and this run).
+    pub file_id: Option<i64>,
+    /// The sensor whose events it analysed.
+    pub sensor: String,
+    /// When it began.
+    pub started_ns: i64,
+    /// The highest event id when it began: its events all have larger ids.
+    pub after_event: i64,
+}
+
+/// A complete capture file's decoded content, to recognise the same records in another file
+/// (a compressed copy, or the finished version of a capture ingested while it grew).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentDigest {
+    /// Records (frames) read.
+    pub records: u64,
+    /// SHA-256 over every record's link type, time, original length and bytes.
+    pub sha256: [u8; 32],
+}
+
 /// The store the pipeline writes to first: a sink that also keeps analysis runs, the
 /// capture-file registry and the ids of records.
 pub trait EventStore: Sink {
-    /// Opens an analysis run (`replace_all`: after deleting every earlier run); returns its id.
-    fn begin_analysis_run(&mut self, kind: RunKind, started_ns: i64, replace_all: bool) -> Result<i64, SinkError>;
-    /// Stores the rest of a run's results and closes it.
-    fn finish_analysis_run(&mut self, run: i64, finished_ns: i64, result: AnalysisResult) -> Result<(), SinkError>;
+    /// Opens an analysis run (after deleting every earlier run when the scope says so); events
+    /// written until it finishes belong to it. Returns its id.
+    fn begin_analysis_run(&mut self, scope: RunScope, started_ns: i64) -> Result<i64, SinkError>;
+    /// Stores the rest of a run's results and closes it; `covered` counts the stored events
+    /// its results include (reports compare it with the events).
+    fn finish_analysis_run(
+        &mut self,
+        run: i64,
+        finished_ns: i64,
+        result: AnalysisResult,
+        covered: u64,
+    ) -> Result<(), SinkError>;
+    /// Runs left unfinished by a process that is gone, oldest first.
+    fn interrupted_runs(&mut self) -> Result<Vec<InterruptedRun>, SinkError>;
+    /// Deletes a run and its rows (an interrupted run, once recovered or given up).
+    fn discard_run(&mut self, run: i64) -> Result<(), SinkError>;
     /// Registers a capture file by its content hash (see [`FileStart`]).
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError>;
     /// Marks a file complete, once every event read from it is durable.
     fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError>;
+    /// The complete files' content digests (by id), to recognise their records elsewhere.
+    fn known_contents(&mut self) -> Result<Vec<(i64, ContentDigest)>, SinkError>;
+    /// File `old`'s records are all in file `by` (which is being ingested): deletes `old`'s
+    /// events and analysis runs and marks it superseded. Returns the events deleted.
+    fn supersede_file(&mut self, old: i64, by: i64) -> Result<u64, SinkError>;
     /// The first free id of an authentication attempt.
     fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError>;
 }

@@ -7,12 +7,14 @@
 //! - `pcap` and `wire` are shared by files and live: the capture format, and frames → SIP
 //!   messages (decapsulation, defragmentation, TCP reassembly, SIP framing).
 //!
-//! `sipscope analyze` replays the store into the same pipeline (`cli/analyze.rs`).
+//! - `replay`: the store itself, read back (`sipscope analyze`, and recovery of analysis runs
+//!   that a killed process left unfinished).
 
 pub mod files;
 pub mod honeypot;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod pcap;
+pub mod replay;
 pub mod summary;
 pub mod wire;

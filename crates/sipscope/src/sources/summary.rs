@@ -16,6 +16,9 @@ pub struct CaptureSummary {
     pub files_already_ingested: u64,
     /// Files that could not be opened or are not captures.
     pub files_unreadable: u64,
+    /// Earlier files whose records a file of this run contains (the same capture compressed,
+    /// or its finished version): their events and analysis were replaced.
+    pub files_superseded: u64,
     /// Frames read.
     pub packets: u64,
     /// Bytes of frames read.
@@ -56,7 +59,8 @@ pub struct CaptureSummary {
     pub tcp_streams: u64,
     /// Events written to the store.
     pub events_stored: u64,
-    /// Events replaced from an interrupted earlier run of the same file.
+    /// Events deleted because this run stores the same records again: an interrupted or
+    /// `--force`d earlier run of the same file, or a superseded file.
     pub events_replaced: u64,
     /// Damage in the files, counted.
     pub problems: u64,
@@ -116,8 +120,8 @@ impl CaptureSummary {
         line(
             "files",
             format!(
-                "{} read, {} already ingested, {} unreadable",
-                self.files, self.files_already_ingested, self.files_unreadable
+                "{} read, {} already ingested, {} unreadable, {} earlier superseded",
+                self.files, self.files_already_ingested, self.files_unreadable, self.files_superseded
             ),
         );
         line("packets", format!("{} ({:.0}/s, {} bytes)", self.packets, rate(self.packets), self.bytes));
@@ -155,7 +159,7 @@ impl CaptureSummary {
         line("TCP streams", self.tcp_streams.to_string());
         line(
             "events stored",
-            format!("{} ({} replaced from an interrupted run)", self.events_stored, self.events_replaced),
+            format!("{} ({} replaced: stored before from the same records)", self.events_stored, self.events_replaced),
         );
         line("elapsed", format!("{:.2} s", self.elapsed_s));
         line("damage", self.problems.to_string());

@@ -141,4 +141,8 @@ pub trait StoreReader {
     /// Calls `f` with every stored event in time order (ties in insertion order); returns how
     /// many.
     fn each_event(&self, f: &mut dyn FnMut(SipEvent)) -> Result<u64>;
+
+    /// Every event stored under analysis run `run` (whose events all have ids above
+    /// `after_event`), in time order, to recover an interrupted run; returns how many.
+    fn each_event_of_run(&self, run: i64, after_event: i64, f: &mut dyn FnMut(SipEvent)) -> Result<u64>;
 }

@@ -2,12 +2,13 @@
 
 use super::Store;
 use crate::analysis::result::{AnalysisResult, DialledRow, Handover, TrafficRow};
-use crate::sinks::SinkError;
+use crate::sinks::{RunKind, RunScope, SinkError};
 use rusqlite::params;
 
 impl Store {
-    /// Stores one run's results at once (`sipscope analyze`); `replace_all` first deletes
-    /// every earlier run. Returns the run id.
+    /// Stores one run's results at once (tests and fixtures that analysed in memory);
+    /// `replace_all` first deletes every earlier run. Its results cover every message it
+    /// analysed. Returns the run id.
     pub fn store_analysis(
         &mut self,
         kind: &str,
@@ -16,21 +17,30 @@ impl Store {
         result: &AnalysisResult,
         replace_all: bool,
     ) -> Result<i64, SinkError> {
-        let run = self.begin_analysis_run(kind, started_ns, replace_all)?;
-        self.finish_analysis_run(run, finished_ns, result)?;
+        let kind: RunKind = kind.parse().map_err(SinkError::Writer)?;
+        let scope = RunScope { kind, replace_all, file_id: None, sensor: String::new() };
+        let run = self.begin_analysis_run(&scope, started_ns)?;
+        self.finish_analysis_run(run, finished_ns, result, result.events)?;
         Ok(run)
     }
 
-    /// Opens a run of the engine (`replace_all`: after deleting every earlier run).
-    pub fn begin_analysis_run(&mut self, kind: &str, started_ns: i64, replace_all: bool) -> Result<i64, SinkError> {
+    /// Opens a run of the engine (after deleting every earlier run when the scope says so);
+    /// events written until it finishes are stored under it.
+    pub fn begin_analysis_run(&mut self, scope: &RunScope, started_ns: i64) -> Result<i64, SinkError> {
         self.flush_now()?;
         let tx = self.conn.transaction()?;
-        if replace_all {
+        if scope.replace_all {
             tx.execute("DELETE FROM analysis_runs", [])?;
         }
-        tx.execute("INSERT INTO analysis_runs (kind, started_ns) VALUES (?1, ?2)", params![kind, started_ns])?;
+        let after_event: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))?;
+        tx.execute(
+            "INSERT INTO analysis_runs (kind, started_ns, file_id, sensor, owner, after_event)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![scope.kind.as_str(), started_ns, scope.file_id, scope.sensor, crate::owner::this_process(), after_event],
+        )?;
         let run = tx.last_insert_rowid();
         tx.commit()?;
+        self.current_run = Some(run);
         Ok(run)
     }
 
@@ -51,13 +61,17 @@ impl Store {
         run: i64,
         finished_ns: i64,
         result: &AnalysisResult,
+        covered: u64,
     ) -> Result<(), SinkError> {
         self.flush_now()?;
+        if self.current_run == Some(run) {
+            self.current_run = None;
+        }
         let tx = self.conn.transaction()?;
         tx.execute(
-            "UPDATE analysis_runs SET finished_ns = ?2, events = events + ?3, flows_evicted = flows_evicted + ?4
-             WHERE id = ?1",
-            params![run, finished_ns, result.events as i64, result.flows_evicted as i64],
+            "UPDATE analysis_runs SET finished_ns = ?2, events = events + ?3, flows_evicted = flows_evicted + ?4,
+             covered = ?5 WHERE id = ?1",
+            params![run, finished_ns, result.events as i64, result.flows_evicted as i64, covered as i64],
         )?;
         insert_flows(&tx, run, &result.flows)?;
         insert_traffic(&tx, run, &result.traffic, &result.dialled)?;

@@ -7,7 +7,9 @@ use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
 use crate::event::SipEvent;
-use crate::sinks::{CaptureFile, EventStore, FileCounts, FileStart, RunKind, Sink, SinkError};
+use crate::sinks::{
+    CaptureFile, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink, SinkError,
+};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
@@ -168,12 +170,26 @@ impl Sink for BackgroundStore {
 }
 
 impl EventStore for BackgroundStore {
-    fn begin_analysis_run(&mut self, kind: RunKind, started_ns: i64, replace_all: bool) -> Result<i64, SinkError> {
-        self.call(move |s| s.begin_analysis_run(kind.as_str(), started_ns, replace_all))
+    fn begin_analysis_run(&mut self, scope: RunScope, started_ns: i64) -> Result<i64, SinkError> {
+        self.call(move |s| s.begin_analysis_run(&scope, started_ns))
     }
 
-    fn finish_analysis_run(&mut self, run: i64, finished_ns: i64, result: AnalysisResult) -> Result<(), SinkError> {
-        self.call(move |s| s.finish_analysis_run(run, finished_ns, &result))
+    fn finish_analysis_run(
+        &mut self,
+        run: i64,
+        finished_ns: i64,
+        result: AnalysisResult,
+        covered: u64,
+    ) -> Result<(), SinkError> {
+        self.call(move |s| s.finish_analysis_run(run, finished_ns, &result, covered))
+    }
+
+    fn interrupted_runs(&mut self) -> Result<Vec<InterruptedRun>, SinkError> {
+        self.call(|s| s.interrupted_runs())
+    }
+
+    fn discard_run(&mut self, run: i64) -> Result<(), SinkError> {
+        self.call(move |s| s.discard_run(run))
     }
 
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
@@ -182,6 +198,14 @@ impl EventStore for BackgroundStore {
 
     fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
         self.call(move |s| s.finish_file(id, counts, now_ns))
+    }
+
+    fn known_contents(&mut self) -> Result<Vec<(i64, ContentDigest)>, SinkError> {
+        self.call(|s| s.known_contents())
+    }
+
+    fn supersede_file(&mut self, old: i64, by: i64) -> Result<u64, SinkError> {
+        self.call(move |s| s.supersede_file(old, by))
     }
 
     fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError> {
@@ -234,7 +258,7 @@ mod tests {
         // A call sees every event written before it.
         let n = bg.call(|s| s.event_count()).unwrap();
         assert_eq!(n, BATCH as u64 * 3 + 7);
-        EventStore::finish_file(&mut bg, id, FileCounts { packets: 1, messages: 1, skipped: 0 }, 1).unwrap();
+        EventStore::finish_file(&mut bg, id, FileCounts { packets: 1, messages: 1, skipped: 0, content: None }, 1).unwrap();
         drop(bg);
         let reader = Store::open_read_only(&path).unwrap();
         let status: String = reader.query_row("SELECT status FROM ingested_files", [], |r| r.get(0)).unwrap();

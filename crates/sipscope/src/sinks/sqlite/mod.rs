@@ -4,13 +4,14 @@
 mod analysis;
 mod background;
 mod records;
+mod runs;
 mod schema;
 
 pub use background::BackgroundStore;
 
 pub use schema::SCHEMA_VERSION;
 
-use super::{CaptureFile, EventStore, FileCounts, FileStart, RunKind, Sink, SinkError};
+use super::{CaptureFile, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink, SinkError};
 use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
@@ -28,6 +29,8 @@ pub struct Store {
     in_transaction: bool,
     pending: usize,
     batch: usize,
+    /// The analysis run open on this store: events written meanwhile are stored under it.
+    current_run: Option<i64>,
 }
 
 impl From<rusqlite::Error> for SinkError {
@@ -54,7 +57,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         schema::migrate(&mut conn)?;
-        Ok(Store { conn, in_transaction: false, pending: 0, batch: DEFAULT_BATCH })
+        Ok(Store { conn, in_transaction: false, pending: 0, batch: DEFAULT_BATCH, current_run: None })
     }
 
     /// Opens an existing store for reading only (reports, tests).
@@ -99,10 +102,13 @@ impl Store {
         let start = match existing {
             Some((id, status)) if status == "complete" && !force => FileStart::AlreadyIngested { id },
             Some((id, _)) => {
+                // The file's analysis goes with its events (an ingest runs the engine per file).
                 let replaced = tx.execute("DELETE FROM events WHERE file_id = ?1", [id])? as u64;
+                tx.execute("DELETE FROM analysis_runs WHERE file_id = ?1", [id])?;
                 tx.execute(
                     "UPDATE ingested_files SET path = ?2, sensor = ?3, started_ns = ?4, finished_ns = NULL,
-                     status = 'partial', packets = NULL, messages = NULL, skipped = NULL WHERE id = ?1",
+                     status = 'partial', packets = NULL, messages = NULL, skipped = NULL, records = NULL,
+                     content_sha256 = NULL, superseded_by = NULL WHERE id = ?1",
                     params![id, path, sensor, now_ns],
                 )?;
                 FileStart::Ingest { id, replaced }
@@ -122,12 +128,20 @@ impl Store {
 
     /// Marks a file complete once every packet was read and every event flushed.
     pub fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
-        let FileCounts { packets, messages, skipped } = counts;
+        let FileCounts { packets, messages, skipped, content } = counts;
         self.flush_now()?;
         self.conn.execute(
-            "UPDATE ingested_files SET status = 'complete', finished_ns = ?2, packets = ?3, messages = ?4, skipped = ?5
-             WHERE id = ?1",
-            params![id, now_ns, packets as i64, messages as i64, skipped as i64],
+            "UPDATE ingested_files SET status = 'complete', finished_ns = ?2, packets = ?3, messages = ?4, skipped = ?5,
+             records = ?6, content_sha256 = ?7 WHERE id = ?1",
+            params![
+                id,
+                now_ns,
+                packets as i64,
+                messages as i64,
+                skipped as i64,
+                content.map(|c| c.records as i64),
+                content.map(|c| hex::encode(c.sha256))
+            ],
         )?;
         Ok(())
     }
@@ -177,9 +191,9 @@ impl Store {
              tunnel_dst, direction, file_id, packet_no, kind, method, status, reason, request_uri, ruri_user,
              ruri_host, from_user, from_host, from_tag, to_user, to_host, to_tag, call_id, cseq_seq, cseq_method,
              user_agent, contact, expires, auth_username, auth_realm, auth_nonce, auth_uri, auth_response,
-             auth_algorithm, auth_qop, anomalies, raw)
+             auth_algorithm, auth_qop, anomalies, raw, run_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-             ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41)",
+             ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42)",
         )?;
         stmt.execute(params![
             ev.ts_ns,
@@ -223,6 +237,7 @@ impl Store {
             auth.qop,
             f.anomalies,
             ev.raw,
+            self.current_run,
         ])?;
         drop(stmt);
         self.written()
@@ -248,12 +263,26 @@ impl Sink for Store {
 }
 
 impl EventStore for Store {
-    fn begin_analysis_run(&mut self, kind: RunKind, started_ns: i64, replace_all: bool) -> Result<i64, SinkError> {
-        Store::begin_analysis_run(self, kind.as_str(), started_ns, replace_all)
+    fn begin_analysis_run(&mut self, scope: RunScope, started_ns: i64) -> Result<i64, SinkError> {
+        Store::begin_analysis_run(self, &scope, started_ns)
     }
 
-    fn finish_analysis_run(&mut self, run: i64, finished_ns: i64, result: AnalysisResult) -> Result<(), SinkError> {
-        Store::finish_analysis_run(self, run, finished_ns, &result)
+    fn finish_analysis_run(
+        &mut self,
+        run: i64,
+        finished_ns: i64,
+        result: AnalysisResult,
+        covered: u64,
+    ) -> Result<(), SinkError> {
+        Store::finish_analysis_run(self, run, finished_ns, &result, covered)
+    }
+
+    fn interrupted_runs(&mut self) -> Result<Vec<InterruptedRun>, SinkError> {
+        Store::interrupted_runs(self)
+    }
+
+    fn discard_run(&mut self, run: i64) -> Result<(), SinkError> {
+        Store::discard_run(self, run)
     }
 
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
@@ -262,6 +291,14 @@ impl EventStore for Store {
 
     fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
         Store::finish_file(self, id, counts, now_ns)
+    }
+
+    fn known_contents(&mut self) -> Result<Vec<(i64, ContentDigest)>, SinkError> {
+        Store::known_contents(self)
+    }
+
+    fn supersede_file(&mut self, old: i64, by: i64) -> Result<u64, SinkError> {
+        Store::supersede_file(self, old, by)
     }
 
     fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError> {
@@ -326,7 +363,7 @@ mod tests {
             FileStart::Ingest { id, replaced: 5 }
         );
         store_events(&mut store, id, 5);
-        store.finish_file(id, FileCounts { packets: 5, messages: 5, skipped: 0 }, 3).unwrap();
+        store.finish_file(id, FileCounts { packets: 5, messages: 5, skipped: 0, content: None }, 3).unwrap();
         assert_eq!(store.event_count().unwrap(), 5);
         assert_eq!(
             store.begin_file(&file("abc", "b.pcap", 10, "t"), 4, false).unwrap(),
@@ -375,10 +412,9 @@ mod tests {
     fn readers_get_an_older_store_migrated_and_refuse_a_newer_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
-        drop(Store::open(&path).unwrap());
         // As a sipscope before the traffic totals left it.
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TABLE traffic; DROP TABLE dialled; PRAGMA user_version = 4;").unwrap();
+        let mut conn = Connection::open(&path).unwrap();
+        schema::migrate_to(&mut conn, 4).unwrap();
         drop(conn);
         let conn = Store::open_read_only_current(&path).unwrap();
         let rows: i64 = conn.query_row("SELECT count(*) FROM traffic", [], |r| r.get(0)).unwrap();

@@ -268,6 +268,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX dialled_hour ON dialled (hour);
     CREATE INDEX dialled_src ON dialled (src_ip, hour);
     "#,
+    // 6: analysis results that follow the events. A run records what it covers (its capture
+    // file, its sensor, the process writing it, the stored events its results include) and
+    // every event the run it was stored under, so that a replaced file takes its own run with
+    // it and an interrupted run can be recovered from its events. Capture files keep the
+    // digest of their decoded records, to recognise them inside other files.
+    r#"
+    ALTER TABLE analysis_runs ADD COLUMN file_id INTEGER;
+    ALTER TABLE analysis_runs ADD COLUMN sensor TEXT;
+    -- host:pid:start of the writing process (see owner.rs); NULL before schema 6.
+    ALTER TABLE analysis_runs ADD COLUMN owner TEXT;
+    -- The highest event id when the run began: its events all have larger ids.
+    ALTER TABLE analysis_runs ADD COLUMN after_event INTEGER NOT NULL DEFAULT 0;
+    -- Stored events its results include (set when it finishes).
+    ALTER TABLE analysis_runs ADD COLUMN covered INTEGER NOT NULL DEFAULT 0;
+    -- Before schema 6 a run counted the messages it analysed; the best estimate there is.
+    UPDATE analysis_runs SET covered = events WHERE finished_ns IS NOT NULL;
+    CREATE INDEX analysis_runs_file ON analysis_runs (file_id) WHERE file_id IS NOT NULL;
+    ALTER TABLE events ADD COLUMN run_id INTEGER;
+    ALTER TABLE ingested_files ADD COLUMN records INTEGER;
+    ALTER TABLE ingested_files ADD COLUMN content_sha256 TEXT;
+    -- The file whose records include all of this one's (its events were deleted).
+    ALTER TABLE ingested_files ADD COLUMN superseded_by INTEGER;
+    "#,
 ];
 
 /// The newest schema version this build knows.
@@ -275,11 +298,17 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the store up to [`SCHEMA_VERSION`], each step in its own transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), SinkError> {
+    migrate_to(conn, SCHEMA_VERSION)
+}
+
+/// Brings the store up to `version` (tests make older stores with it).
+pub(super) fn migrate_to(conn: &mut Connection, version: i64) -> Result<(), SinkError> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > SCHEMA_VERSION {
         return Err(SinkError::NewerSchema { found, known: SCHEMA_VERSION });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    let steps = MIGRATIONS.iter().enumerate().take(version.clamp(0, SCHEMA_VERSION) as usize);
+    for (index, sql) in steps.skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;

@@ -2,8 +2,11 @@
 //!
 //! Per file: hash the content (a file ingested completely before is skipped; an interrupted one
 //! is replaced), read frames, hand them to the wire decoder, turn every SIP message into an
-//! event, and mark the file complete only after its last event is flushed.
+//! event, and mark the file complete only after its last event is flushed. The decoded records
+//! are hashed too (`content`): a file that holds every record of an earlier one (a compressed
+//! copy, the finished version of a growing capture) replaces it, so nothing is stored twice.
 
+pub mod content;
 pub mod progress;
 
 use crate::pipeline::{Arrival, Pipeline};
@@ -12,6 +15,7 @@ use crate::sources::pcap::{self, Item};
 use crate::sources::summary::CaptureSummary;
 use crate::sources::wire::WireDecoder;
 use crate::time::now_ns;
+use content::ContentTracker;
 use progress::Progress;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -101,18 +105,21 @@ pub fn run(files: &[PathBuf], mut pipeline: Pipeline, opts: &FilesOptions) -> Re
         }
         let (packets_before, messages_before) = (summary.packets, pipeline.counters().sip_messages);
         let problems_before = summary.problems;
-        match read_file(path, &mut pipeline, &mut summary, (&mut progress, done_bytes)) {
+        let this = pipeline.file_id().unwrap_or(0);
+        let mut content = ContentTracker::new(pipeline.store().known_contents()?, this);
+        match read_file(path, &mut pipeline, &mut summary, (&mut progress, done_bytes), &mut content) {
             Ok(()) => {
                 summary.files += 1;
                 let counts = FileCounts {
                     packets: summary.packets - packets_before,
                     messages: pipeline.counters().sip_messages - messages_before,
                     skipped: summary.problems - problems_before,
+                    content: Some(content.finish()),
                 };
                 pipeline.finish_file(counts, now_ns())?;
             }
             Err(e) => {
-                pipeline.abandon_file();
+                pipeline.abandon_file(now_ns())?;
                 summary.files_unreadable += 1;
                 summary.problem(format!("{shown}: {e}"));
             }
@@ -135,6 +142,7 @@ fn read_file(
     pipeline: &mut Pipeline,
     summary: &mut CaptureSummary,
     (progress, done_bytes): (&mut Progress, u64),
+    content: &mut ContentTracker,
 ) -> Result<(), pcap::CaptureError> {
     let shown = path.display().to_string();
     let mut reader = pcap::open(path)?;
@@ -151,6 +159,9 @@ fn read_file(
         match item {
             Item::Frame(frame) => {
                 summary.frame(&frame);
+                for earlier in content.record(&frame) {
+                    supersede(pipeline, earlier, &shown, summary);
+                }
                 wire.push_frame(&frame, summary, &mut |_, m| pipeline.accept(Arrival::from(m)));
                 if summary.packets.is_multiple_of(65_536) {
                     progress.update(done_bytes + reader.offset(), summary.packets);
@@ -164,4 +175,18 @@ fn read_file(
     }
     wire.finish(summary, &mut |_, m| pipeline.accept(Arrival::from(m)));
     Ok(())
+}
+
+/// File `earlier`'s records are exactly the records of `shown` read so far: its events and
+/// analysis give way to this file's. A store failure is left for the caller's next call.
+fn supersede(pipeline: &mut Pipeline, earlier: i64, shown: &str, summary: &mut CaptureSummary) {
+    let Some(this) = pipeline.file_id() else { return };
+    match pipeline.store().supersede_file(earlier, this) {
+        Ok(deleted) => {
+            summary.files_superseded += 1;
+            summary.events_replaced += deleted;
+            tracing::info!("{shown} holds every record of an earlier file (#{earlier}): its {deleted} events were replaced");
+        }
+        Err(e) => summary.problem(format!("{shown}: replacing earlier file #{earlier}: {e}")),
+    }
 }

@@ -69,6 +69,15 @@ pub struct HoneypotConfig {
     /// its results when the honeypot stops (closed flows as they close).
     #[serde(default = "yes")]
     pub analysis: bool,
+    /// Length of an analysis run, seconds: the run-wide results (sources, stages, numbers …)
+    /// are stored at the end of each, and a run a crash interrupts is recovered from its
+    /// events at the next start. Default 3600.
+    #[serde(default = "default_analysis_segment_seconds")]
+    pub analysis_segment_seconds: u64,
+}
+
+fn default_analysis_segment_seconds() -> u64 {
+    3600
 }
 
 /// One listening socket.

@@ -20,6 +20,9 @@ pub enum HoneypotError {
     /// The store.
     #[error("event store: {0}")]
     Store(#[from] crate::sinks::SinkError),
+    /// Recovering the analysis of an interrupted earlier run.
+    #[error("recovering an interrupted analysis run: {0}")]
+    Recovery(#[from] crate::sources::replay::ReplayError),
     /// TLS material.
     #[error(transparent)]
     Tls(#[from] super::net::tls::TlsError),

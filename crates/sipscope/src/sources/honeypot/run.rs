@@ -113,10 +113,16 @@ pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, H
         Some(path) => Nodes::load(path)?,
         None => Nodes::default(),
     };
+    if config.analysis && config.store.exists() {
+        // A run an earlier honeypot left unfinished (killed) is analysed again from its events.
+        let analysis = crate::analysis::engine::AnalysisConfig::default();
+        crate::sources::replay::recover_interrupted(&config.store, &analysis, crate::time::now_ns())?;
+    }
     let sinks = crate::sinks::open(&SinkConfig { store: config.store.clone(), jsonl: config.jsonl.clone() })?;
     // Everything received is kept (unparseable bytes too), every message becomes an event.
     let mut settings = PipelineSettings::new(sensor.clone(), nodes.clone(), RunKind::Honeypot);
     settings.unparsed = Unparsed::Keep;
+    settings.segment_every_ns = Some(config.analysis_segment_seconds.max(1).saturating_mul(1_000_000_000) as i64);
     if !config.analysis {
         settings.analysis = None;
     }

@@ -24,13 +24,31 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
+const EVENT_COLUMNS: &str = "ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src,
+    tunnel_dst, direction, file_id, packet_no, raw";
+
 /// Calls `f` with every stored event in time order (ties in insertion order); returns how many.
 pub(super) fn each_event(conn: &Connection, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
-    let mut stmt = conn.prepare(
-        "SELECT ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src, tunnel_dst,
-         direction, file_id, packet_no, raw FROM events ORDER BY ts_ns, id",
-    )?;
-    let mut rows = stmt.query([])?;
+    let mut stmt = conn.prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY ts_ns, id"))?;
+    let n = visit(stmt.query([])?, f)?;
+    Ok(n)
+}
+
+/// Calls `f` with every event stored under analysis run `run` (all have ids above
+/// `after_event`, which bounds the scan), in time order; returns how many.
+pub(super) fn each_event_of_run(
+    conn: &Connection,
+    run: i64,
+    after_event: i64,
+    f: &mut dyn FnMut(SipEvent),
+) -> Result<u64> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > ?1 AND run_id = ?2 ORDER BY ts_ns, id");
+    let mut stmt = conn.prepare(&sql)?;
+    let n = visit(stmt.query(rusqlite::params![after_event, run])?, f)?;
+    Ok(n)
+}
+
+fn visit(mut rows: rusqlite::Rows<'_>, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
     let mut n = 0;
     while let Some(r) = rows.next()? {
         let tunnel = match (r.get::<_, Option<String>>(8)?, r.get::<_, Option<String>>(9)?) {

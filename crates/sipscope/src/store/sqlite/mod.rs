@@ -194,6 +194,9 @@ impl StoreReader for SqliteReader {
     fn each_event(&self, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
         events::each_event(&self.conn, f)
     }
+    fn each_event_of_run(&self, run: i64, after_event: i64, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
+        events::each_event_of_run(&self.conn, run, after_event, f)
+    }
 }
 
 #[cfg(test)]

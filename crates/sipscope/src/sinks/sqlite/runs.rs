@@ -1,0 +1,83 @@
+//! The store's side of keeping analysis results in step with the events: finding runs that a
+//! gone process left unfinished, deleting a run, and the content registry of capture files (a
+//! file whose records another file contains is superseded by it, events and runs included).
+
+use super::Store;
+use crate::sinks::{ContentDigest, InterruptedRun, RunKind, SinkError};
+use rusqlite::{params, OptionalExtension};
+
+impl Store {
+    /// Unfinished runs whose writing process is gone (on this host), oldest first. Runs from
+    /// before schema 6 name no process and are left alone (reports flag them).
+    pub fn interrupted_runs(&mut self) -> Result<Vec<InterruptedRun>, SinkError> {
+        self.flush_now()?;
+        let mut st = self.conn.prepare(
+            "SELECT id, kind, file_id, coalesce(sensor, ''), started_ns, owner, after_event FROM analysis_runs
+             WHERE finished_ns IS NULL AND owner IS NOT NULL ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| {
+            let head = (r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?);
+            Ok((head, r.get(4)?, r.get::<_, String>(5)?, r.get(6)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let ((run, kind, file_id, sensor), started_ns, owner, after_event) = row?;
+            if crate::owner::is_running(&owner) != Some(false) {
+                continue;
+            }
+            // A kind this build does not know was written by a newer one: not ours to judge.
+            let Ok(kind) = kind.parse::<RunKind>() else { continue };
+            out.push(InterruptedRun { run, kind, file_id, sensor, started_ns, after_event });
+        }
+        Ok(out)
+    }
+
+    /// Deletes a run and, by cascade, its rows. Its events stay (they no longer name a run
+    /// that exists once this one is gone).
+    pub fn discard_run(&mut self, run: i64) -> Result<(), SinkError> {
+        self.flush_now()?;
+        self.conn.execute("DELETE FROM analysis_runs WHERE id = ?1", [run])?;
+        if self.current_run == Some(run) {
+            self.current_run = None;
+        }
+        Ok(())
+    }
+
+    /// The content digests of complete, not superseded files.
+    pub fn known_contents(&mut self) -> Result<Vec<(i64, ContentDigest)>, SinkError> {
+        self.flush_now()?;
+        let mut st = self.conn.prepare(
+            "SELECT id, records, content_sha256 FROM ingested_files
+             WHERE status = 'complete' AND superseded_by IS NULL AND records IS NOT NULL
+               AND content_sha256 IS NOT NULL",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, records, hex_digest) = row?;
+            let mut sha256 = [0u8; 32];
+            // A digest that does not decode was not written by sipscope: it matches nothing.
+            if hex::decode_to_slice(&hex_digest, &mut sha256).is_ok() {
+                out.push((id, ContentDigest { records: records.max(0) as u64, sha256 }));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes file `old`'s events and analysis runs (its records are all in file `by`) and
+    /// marks it superseded, in one transaction. Returns the events deleted.
+    pub fn supersede_file(&mut self, old: i64, by: i64) -> Result<u64, SinkError> {
+        self.flush_now()?;
+        let tx = self.conn.transaction()?;
+        let exists: Option<i64> =
+            tx.query_row("SELECT id FROM ingested_files WHERE id = ?1", [old], |r| r.get(0)).optional()?;
+        if exists.is_none() || old == by {
+            return Ok(0);
+        }
+        let deleted = tx.execute("DELETE FROM events WHERE file_id = ?1", [old])? as u64;
+        tx.execute("DELETE FROM analysis_runs WHERE file_id = ?1", [old])?;
+        tx.execute("UPDATE ingested_files SET superseded_by = ?2 WHERE id = ?1", params![old, by])?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+}
