@@ -54,6 +54,9 @@ pub trait StoreReader {
     /// Which kinds of data the store holds (to tell "never analysed" from "nothing happened").
     fn contents(&self) -> Result<StoreContents>;
 
+    /// How far the analysis follows the events (whole store, not filtered).
+    fn analysis_coverage(&self) -> Result<AnalysisCoverage>;
+
     /// Message totals over the filter's hours and nodes.
     fn traffic_summary(&self, f: &Filter) -> Result<TrafficSummary>;
 

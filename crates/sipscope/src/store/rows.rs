@@ -293,3 +293,18 @@ pub struct StoreContents {
     /// Any hourly traffic total (the events were analysed).
     pub traffic: bool,
 }
+
+/// How far the analysis results follow the stored events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnalysisCoverage {
+    /// Events stored.
+    pub events: i64,
+    /// Stored events the finished analysis runs include.
+    pub analysed: i64,
+    /// Unfinished runs whose process is gone (or that name none: written before schema 6).
+    pub interrupted_runs: i64,
+    /// Events of those runs.
+    pub interrupted_events: i64,
+    /// Unfinished runs whose process still runs (or runs on another host).
+    pub running_runs: i64,
+}

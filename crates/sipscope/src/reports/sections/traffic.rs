@@ -32,7 +32,43 @@ pub fn summary(store: &dyn StoreReader, f: &Filter, geo: &Enricher) -> Result<Se
         s.notes.push("Countries and ASNs need GeoIP databases (--country-db, --asn-db, or [geo] in --config; docs/enrichment.md).".into());
     }
     traffic_notes(store, f, &mut s)?;
+    coverage_notes(store, &mut s)?;
     Ok(s)
+}
+
+/// Where the analysis results (every count of a report) do not follow the stored events, and
+/// what to do about it.
+fn coverage_notes(store: &dyn StoreReader, s: &mut Section) -> Result<()> {
+    let c = store.analysis_coverage()?;
+    if c.interrupted_runs > 0 {
+        s.notes.push(format!(
+            "{} analysis run(s) were interrupted (the process was killed): the results of their {} events stop \
+             early. The next ingest, capture or honeypot start recovers them from the events, as does `sipscope analyze`.",
+            c.interrupted_runs, c.interrupted_events
+        ));
+    }
+    if c.running_runs > 0 {
+        s.notes.push(format!(
+            "{} analysis run(s) are in progress: the counts of their current segment are stored when it ends.",
+            c.running_runs
+        ));
+    }
+    let in_runs = c.interrupted_events;
+    if c.events > c.analysed + in_runs && c.running_runs == 0 {
+        s.notes.push(format!(
+            "{} of {} stored events are in no analysis run (stored with --no-analysis, or by an older sipscope): \
+             run `sipscope analyze` to count them.",
+            c.events - c.analysed - in_runs,
+            c.events
+        ));
+    } else if c.analysed > c.events {
+        s.notes.push(format!(
+            "The analysis counts {} events more than are stored (events deleted after it ran, e.g. a capture \
+             re-ingested with --force after `sipscope analyze`): run `sipscope analyze` to count them again.",
+            c.analysed - c.events
+        ));
+    }
+    Ok(())
 }
 
 /// What a reader of message counts must know: counts come in whole hours, and a store whose

@@ -7,6 +7,7 @@ mod analysis;
 mod clause;
 mod events;
 mod flows;
+mod runs;
 mod traffic;
 
 use super::rows::*;
@@ -109,6 +110,9 @@ fn count(conn: &Connection, sql: &str, clause: &Clause) -> Result<i64> {
 impl StoreReader for SqliteReader {
     fn contents(&self) -> Result<StoreContents> {
         traffic::contents(&self.conn)
+    }
+    fn analysis_coverage(&self) -> Result<AnalysisCoverage> {
+        runs::coverage(&self.conn)
     }
     fn traffic_summary(&self, f: &Filter) -> Result<TrafficSummary> {
         traffic::summary(&self.conn, f)
