@@ -365,7 +365,8 @@ impl Pipeline {
 
     /// Closes the open run and opens the next when the segment is over (never inside a file).
     fn next_segment(&mut self, now_ns: i64) -> Result<(), SinkError> {
-        let (Some(every), Some(run), None) = (self.settings.segment_every_ns, self.out.session.open_run(), self.out.file_id)
+        let (Some(every), Some(run), None) =
+            (self.settings.segment_every_ns, self.out.session.open_run(), self.out.file_id)
         else {
             return Ok(());
         };

@@ -258,7 +258,12 @@ impl AnalysisSession {
     /// Closes the open run: the engine finishes, everything it still holds is stored with the
     /// run, whose results then cover `covered` stored events. The next run starts a fresh
     /// engine. Nothing happens when no run is open.
-    pub(super) fn finish_run(&mut self, store: &mut dyn EventStore, now_ns: i64, covered: u64) -> Result<(), SinkError> {
+    pub(super) fn finish_run(
+        &mut self,
+        store: &mut dyn EventStore,
+        now_ns: i64,
+        covered: u64,
+    ) -> Result<(), SinkError> {
         let Some(run) = self.run else { return Ok(()) };
         let Some(mut worker) = self.worker.take() else { return Ok(()) };
         let result = worker.finish()?;

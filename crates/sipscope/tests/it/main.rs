@@ -2,6 +2,7 @@
 
 #[cfg(feature = "live")]
 mod capture_cmd;
+mod consistency;
 mod honeypot;
 mod ingest_golden;
 mod netns;

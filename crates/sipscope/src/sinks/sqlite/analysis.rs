@@ -36,7 +36,14 @@ impl Store {
         tx.execute(
             "INSERT INTO analysis_runs (kind, started_ns, file_id, sensor, owner, after_event)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![scope.kind.as_str(), started_ns, scope.file_id, scope.sensor, crate::owner::this_process(), after_event],
+            params![
+                scope.kind.as_str(),
+                started_ns,
+                scope.file_id,
+                scope.sensor,
+                crate::owner::this_process(),
+                after_event
+            ],
         )?;
         let run = tx.last_insert_rowid();
         tx.commit()?;

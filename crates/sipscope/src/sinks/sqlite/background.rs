@@ -258,7 +258,8 @@ mod tests {
         // A call sees every event written before it.
         let n = bg.call(|s| s.event_count()).unwrap();
         assert_eq!(n, BATCH as u64 * 3 + 7);
-        EventStore::finish_file(&mut bg, id, FileCounts { packets: 1, messages: 1, skipped: 0, content: None }, 1).unwrap();
+        EventStore::finish_file(&mut bg, id, FileCounts { packets: 1, messages: 1, skipped: 0, content: None }, 1)
+            .unwrap();
         drop(bg);
         let reader = Store::open_read_only(&path).unwrap();
         let status: String = reader.query_row("SELECT status FROM ingested_files", [], |r| r.get(0)).unwrap();

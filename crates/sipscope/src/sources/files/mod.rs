@@ -185,7 +185,9 @@ fn supersede(pipeline: &mut Pipeline, earlier: i64, shown: &str, summary: &mut C
         Ok(deleted) => {
             summary.files_superseded += 1;
             summary.events_replaced += deleted;
-            tracing::info!("{shown} holds every record of an earlier file (#{earlier}): its {deleted} events were replaced");
+            tracing::info!(
+                "{shown} holds every record of an earlier file (#{earlier}): its {deleted} events were replaced"
+            );
         }
         Err(e) => summary.problem(format!("{shown}: replacing earlier file #{earlier}: {e}")),
     }

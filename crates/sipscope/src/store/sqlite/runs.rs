@@ -24,11 +24,10 @@ pub(super) fn coverage(conn: &Connection) -> Result<AnalysisCoverage> {
         let gone = owner.as_deref().is_none_or(|o| crate::owner::is_running(o) == Some(false));
         if gone {
             c.interrupted_runs += 1;
-            c.interrupted_events += conn.query_row(
-                "SELECT count(*) FROM events WHERE id > ?1 AND run_id = ?2",
-                [after_event, id],
-                |r| r.get::<_, i64>(0),
-            )?;
+            c.interrupted_events +=
+                conn.query_row("SELECT count(*) FROM events WHERE id > ?1 AND run_id = ?2", [after_event, id], |r| {
+                    r.get::<_, i64>(0)
+                })?;
         } else {
             c.running_runs += 1;
         }
