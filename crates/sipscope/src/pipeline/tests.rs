@@ -247,3 +247,30 @@ fn a_failed_store_stops_the_pipeline_and_reports_its_error() {
     assert_eq!(pipeline.counters().sip_messages, 1);
     assert!(pipeline.finish(T0).is_err());
 }
+
+/// A long run is cut into analysis runs at the first tick a segment after each began: every
+/// run is finished with the events it covers, and each event names its run, so the analysis of
+/// the events of one segment can be recovered alone.
+#[test]
+fn a_long_run_is_analysed_in_segments_that_cover_their_events() {
+    let mut h = Harness::new(|s| s.segment_every_ns = Some(10 * S));
+    h.send(T0, "203.0.113.5", &fixture("svmap/0001.sip"));
+    h.pipeline().tick(T0 + 5 * S).unwrap();
+    h.send(T0 + 6 * S, "203.0.113.5", &fixture("svmap/0001.sip"));
+    h.pipeline().tick(T0 + 10 * S).unwrap();
+    h.send(T0 + 11 * S, "203.0.113.6", &fixture("svcrack/0002.sip"));
+    h.finish();
+    let runs = h
+        .db()
+        .prepare("SELECT id, covered, finished_ns IS NOT NULL FROM analysis_runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?)))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    assert_eq!(runs.iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(), vec![(2, true), (1, true)]);
+    let first = runs[0].0;
+    assert_eq!(h.count(&format!("SELECT count(*) FROM events WHERE run_id = {first}")), 2);
+    assert_eq!(h.count("SELECT sum(messages) FROM traffic"), 3);
+    assert_eq!(h.count("SELECT count(*) FROM sources"), 2, "each run lists its own sources");
+}

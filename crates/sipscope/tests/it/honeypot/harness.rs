@@ -26,7 +26,26 @@ impl Honeypot {
 
     /// Like [`Honeypot::start`], inside network namespace `netns` when given.
     pub fn start_in(netns: Option<&str>, listen: &[Listen<'_>], extra: &str) -> Honeypot {
-        let dir = tempfile::tempdir().unwrap();
+        Honeypot::launch(tempfile::tempdir().unwrap(), netns, listen, extra)
+    }
+
+    /// Starts a honeypot again in the folder of an earlier one (its store, its logs).
+    pub fn start_again(dir: tempfile::TempDir, listen: &[Listen<'_>], extra: &str) -> Honeypot {
+        Honeypot::launch(dir, None, listen, extra)
+    }
+
+    /// Kills it with SIGKILL (as the OOM killer would); returns its folder.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.stderr.take().map(|h| h.join());
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        dir
+    }
+
+    fn launch(dir: tempfile::TempDir, netns: Option<&str>, listen: &[Listen<'_>], extra: &str) -> Honeypot {
         // Top-level keys of `extra` (before its first table) go first, its tables last.
         let split = extra.find("\n[").map(|i| i + 1).unwrap_or(if extra.starts_with('[') { 0 } else { extra.len() });
         let (extra_top, extra) = extra.split_at(split);

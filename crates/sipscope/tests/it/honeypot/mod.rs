@@ -2,6 +2,7 @@
 //! on its own 127.0.N.0/24 so tests run in parallel), and its safety behaviour.
 
 mod baresip;
+mod crash;
 mod harness;
 mod lab;
 mod nmap;
