@@ -240,4 +240,27 @@ mod tests {
         let status: String = reader.query_row("SELECT status FROM ingested_files", [], |r| r.get(0)).unwrap();
         assert_eq!(status, "complete");
     }
+
+    #[test]
+    fn the_store_files_are_owner_only_and_a_planted_link_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let sinks =
+            crate::sinks::open(&crate::sinks::SinkConfig { store: path.clone(), ..Default::default() }).unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = crate::fsutil::with_suffix(&path, suffix);
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+        drop(sinks);
+        let victim = dir.path().join("root-only");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let other = dir.path().join("t.db");
+        std::os::unix::fs::symlink(&victim, crate::fsutil::with_suffix(&other, "-wal")).unwrap();
+        let opened = crate::sinks::open(&crate::sinks::SinkConfig { store: other.clone(), ..Default::default() });
+        let err = opened.err().expect("a planted -wal link is refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    }
 }

@@ -39,7 +39,10 @@ impl From<rusqlite::Error> for SinkError {
 impl Store {
     /// Opens (creating if needed) and migrates the store at `path`.
     pub fn open(path: &Path) -> Result<Store, SinkError> {
-        let mut conn = Connection::open(path)?;
+        // Owner-only files, never reached through a planted link (see `fsutil`).
+        crate::fsutil::prepare_store(path)
+            .map_err(|cause| SinkError::Io { what: format!("opening {}", path.display()), cause })?;
+        let mut conn = Connection::open_with_flags(path, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW)?;
         // Larger pages suit rows that carry whole messages; only takes effect on a new file.
         conn.pragma_update(None, "page_size", 16384)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;

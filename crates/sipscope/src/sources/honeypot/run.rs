@@ -127,8 +127,15 @@ pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, H
     Ok(Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, pipeline, human })?))
 }
 
-/// Switches to `user` when running as root; files already open stay usable.
+/// Switches to `user` when running as root; files already open stay usable. Then (root or
+/// not) sets no-new-privileges, so nothing this process could ever execute gains privileges.
 pub fn drop_privileges(config: &HoneypotConfig) -> Result<(), HoneypotError> {
+    switch_user(config)?;
+    nix::sys::prctl::set_no_new_privs()
+        .map_err(|e| HoneypotError::Privileges(config.user.clone().unwrap_or_default(), format!("no_new_privs: {e}")))
+}
+
+fn switch_user(config: &HoneypotConfig) -> Result<(), HoneypotError> {
     use nix::unistd::{self, User};
     if !unistd::geteuid().is_root() {
         return Ok(());
@@ -139,15 +146,12 @@ pub fn drop_privileges(config: &HoneypotConfig) -> Result<(), HoneypotError> {
     };
     let fail = |why: String| HoneypotError::Privileges(name.clone(), why);
     let user = User::from_name(name).map_err(|e| fail(e.to_string()))?.ok_or_else(|| fail("no such user".into()))?;
-    // The store and its WAL files must stay writable for the new user.
+    // The store and its WAL files must stay writable for the new user. A link planted at one
+    // of those names is refused, never followed (chown through it would give away its target).
     for suffix in ["", "-wal", "-shm"] {
-        let mut path = config.store.clone().into_os_string();
-        path.push(suffix);
-        let path = std::path::PathBuf::from(path);
-        if path.exists() {
-            unistd::chown(&path, Some(user.uid), Some(user.gid))
-                .map_err(|e| fail(format!("chown {}: {e}", path.display())))?;
-        }
+        let path = crate::fsutil::with_suffix(&config.store, suffix);
+        crate::fsutil::chown_existing(&path, user.uid.as_raw(), user.gid.as_raw())
+            .map_err(|e| fail(format!("chown {}: {e}", path.display())))?;
     }
     unistd::setgroups(&[user.gid]).map_err(|e| fail(format!("setgroups: {e}")))?;
     unistd::setgid(user.gid).map_err(|e| fail(format!("setgid: {e}")))?;
@@ -235,5 +239,32 @@ impl HoneypotSummary {
             self.oversized,
             self.amplification_suppressed
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_tls_key_replaces_a_planted_link_instead_of_writing_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("root-only");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        std::os::unix::fs::symlink(&victim, state.join("sipscope-tls-key.pem")).unwrap();
+        let text = format!(
+            "store = {:?}\n[[listen]]\ntransport = \"tls\"\naddress = \"127.0.0.1\"\nport = 0\n",
+            state.join("s.db")
+        );
+        let config = HoneypotConfig::parse(&text, "test").unwrap();
+        let bound = bind(&config).unwrap();
+        assert_eq!(bound.addresses().len(), 1);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let key = state.join("sipscope-tls-key.pem");
+        assert!(!std::fs::symlink_metadata(&key).unwrap().file_type().is_symlink());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
