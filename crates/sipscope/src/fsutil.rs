@@ -107,13 +107,15 @@ pub fn check_existing(path: &Path) -> io::Result<()> {
 /// missing database is created empty and owner-only, so SQLite's companion files, which take
 /// the database's mode, are owner-only too.
 pub fn prepare_store(path: &Path) -> io::Result<()> {
+    let named = |file: &Path, e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", file.display()));
     check_directory(directory_of(path))?;
     for suffix in ["", "-wal", "-shm", "-journal"] {
-        check_existing(&with_suffix(path, suffix))?;
+        let file = with_suffix(path, suffix);
+        check_existing(&file).map_err(|e| named(&file, e))?;
     }
     match open_checked(path, OpenOptions::new().write(true).create_new(true).mode(PRIVATE_MODE)) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        other => other.map(drop),
+        other => other.map(drop).map_err(|e| named(path, e)),
     }
 }
 

@@ -53,7 +53,7 @@ impl StoreArgs {
     /// Opens (creating and migrating) the store on its writer thread and the extra sinks, and
     /// builds the pipeline.
     pub fn pipeline(&self, settings: PipelineSettings) -> anyhow::Result<Pipeline> {
-        let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone() };
+        let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), backlog: None };
         let sinks = sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
         Ok(Pipeline::new(settings, sinks.store, sinks.extra))
     }

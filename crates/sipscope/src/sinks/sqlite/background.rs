@@ -1,22 +1,43 @@
 //! The store on a thread of its own: parsing and extracting fields on the caller's thread,
 //! SQLite on this one, so the two halves of ingest use both cores. The store stays one writer:
 //! every operation, file bookkeeping included, runs in order on the writer thread.
+//!
+//! A write error is met in one of two ways. **Fail-fast** (ingest, analyze): the first error
+//! is returned at the next call and nothing more is written, so a capture file is never
+//! marked complete with events missing (a re-run replaces it). **Resilient** (the honeypot,
+//! which must keep recording after a full disk is cleared): each batch is one transaction; a
+//! batch that cannot be written waits in a bounded backlog ([`StoreBacklog`]) and is retried
+//! on flushes with a growing interval; what does not fit is dropped and counted; the
+//! [`StoreHealth`] says since when the store is unavailable and what was lost, and a warning
+//! is logged at each failed retry (so at most once per interval).
 
 use super::Store;
 use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
 use crate::event::SipEvent;
+use crate::sinks::health::{StoreBacklog, StoreHealth};
 use crate::sinks::{CaptureFile, EventStore, FileCounts, FileStart, RunKind, Sink, SinkError};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-/// Events sent to the writer in one message (amortises the channel).
+mod backlog;
+use backlog::Backlog;
+
+/// Events sent to the writer in one message (amortises the channel). In resilient mode also
+/// the most written in one transaction, below the store's own batch so that the store never
+/// commits in the middle of one.
 const BATCH: usize = 1024;
+const _: () = assert!(BATCH < super::DEFAULT_BATCH);
 /// Batches in flight: bounds memory when the disk is slower than the parser.
 const QUEUE: usize = 16;
+/// Resilient mode: flushes between two retries at most while the store is unavailable (the
+/// interval doubles from 1 after each failed retry; the honeypot flushes about once a second).
+const MAX_RETRY_INTERVAL: u32 = 32;
 
-type Job = Box<dyn FnOnce(&mut Store) + Send>;
+/// Work run on the writer thread in order: given the store, or why it cannot be used now.
+type Job = Box<dyn FnOnce(Result<&mut Store, SinkError>) + Send>;
 
 /// One entry of a batch, written in order on the writer thread.
 // Events are nearly every item: boxing them would cost an allocation each to save memory only
@@ -31,6 +52,8 @@ enum Item {
 enum Command {
     Events(Vec<Item>),
     Run(Job),
+    /// Resilient mode's flush: retry the backlog when due; never an error.
+    Flush(SyncSender<()>),
 }
 
 /// A [`Store`] owned by a writer thread.
@@ -40,34 +63,67 @@ pub struct BackgroundStore {
     spare: Receiver<Vec<Item>>,
     thread: Option<JoinHandle<()>>,
     batch: Vec<Item>,
-    /// The first write error, reported by the writer at the next flush or call.
-    failed: std::sync::Arc<std::sync::Mutex<Option<SinkError>>>,
+    /// Fail-fast mode: the first write error, reported by the writer at the next flush or call.
+    failed: Arc<Mutex<Option<SinkError>>>,
+    resilient: bool,
+    health: StoreHealth,
 }
 
 impl BackgroundStore {
-    /// Moves `store` to a new writer thread.
+    /// Moves `store` to a new writer thread that fails fast: after a write error nothing more
+    /// is written and the error is returned at the next call.
     pub fn spawn(store: Store) -> Result<BackgroundStore, SinkError> {
+        BackgroundStore::start(store, None)
+    }
+
+    /// Moves `store` to a new writer thread that rides out outages: see the module comment.
+    pub fn spawn_resilient(store: Store, backlog: StoreBacklog) -> Result<BackgroundStore, SinkError> {
+        BackgroundStore::start(store, Some(backlog))
+    }
+
+    fn start(store: Store, backlog: Option<StoreBacklog>) -> Result<BackgroundStore, SinkError> {
         let (tx, rx) = mpsc::sync_channel::<Command>(QUEUE);
         let (spare_tx, spare) = mpsc::channel();
-        let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let slot = std::sync::Arc::clone(&failed);
+        let failed = Arc::new(Mutex::new(None));
+        let health = StoreHealth::default();
+        let mode = match backlog {
+            Some(limits) => Mode::Resilient(Backlog::new(limits, health.clone())),
+            None => Mode::FailFast { failed: Arc::clone(&failed), broken: false },
+        };
+        let writer = Writer { store, mode, spare: spare_tx };
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer(store, rx, slot, spare_tx))
+            .spawn(move || writer.run(rx))
             .map_err(|source| SinkError::Io { what: "starting the store writer thread".into(), cause: source })?;
-        Ok(BackgroundStore { tx: Some(tx), spare, thread: Some(thread), batch: Vec::with_capacity(BATCH), failed })
+        Ok(BackgroundStore {
+            tx: Some(tx),
+            spare,
+            thread: Some(thread),
+            batch: Vec::with_capacity(BATCH),
+            failed,
+            resilient: backlog.is_some(),
+            health,
+        })
+    }
+
+    /// Whether the store is writing, what it dropped (resilient mode; fail-fast stays healthy
+    /// and returns errors instead).
+    pub fn health(&self) -> StoreHealth {
+        self.health.clone()
     }
 
     /// Runs `f` on the store, after every event written before it, and returns its result.
+    /// Resilient mode: while earlier items wait in the backlog, `f` is not run and the answer
+    /// is [`SinkError::Unavailable`] (so operations stay in order).
     pub fn call<T: Send + 'static>(
         &mut self,
         f: impl FnOnce(&mut Store) -> Result<T, SinkError> + Send + 'static,
     ) -> Result<T, SinkError> {
         self.send_batch()?;
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
-        self.send(Command::Run(Box::new(move |store| {
+        self.send(Command::Run(Box::new(move |store: Result<&mut Store, SinkError>| {
             // The caller waits on the other end; if it is gone there is no one to tell.
-            let _ = reply_tx.send(f(store));
+            let _ = reply_tx.send(store.and_then(f));
         })))?;
         let result = reply_rx.recv().map_err(|_| writer_gone())?;
         self.take_failure()?;
@@ -114,39 +170,73 @@ fn writer_gone() -> SinkError {
     SinkError::Writer("the store writer thread stopped".into())
 }
 
-fn writer(
-    mut store: Store,
-    rx: Receiver<Command>,
-    failed: std::sync::Arc<std::sync::Mutex<Option<SinkError>>>,
-    spare: std::sync::mpsc::Sender<Vec<Item>>,
-) {
-    let mut broken = false;
-    for command in rx {
-        match command {
-            Command::Events(mut batch) if !broken => {
-                for item in batch.drain(..) {
-                    let result = match item {
-                        Item::Event(event, fields) => store.insert_event(&event, &fields),
-                        Item::Record(record) => store.insert_record(&record),
-                        Item::Handover(run, rows) => store.append_handover(run, &rows),
-                    };
-                    if let Err(e) = result {
-                        broken = true;
-                        if let Ok(mut slot) = failed.lock() {
-                            slot.get_or_insert(e);
+/// The writer thread's side.
+struct Writer {
+    store: Store,
+    mode: Mode,
+    spare: Sender<Vec<Item>>,
+}
+
+enum Mode {
+    FailFast { failed: Arc<Mutex<Option<SinkError>>>, broken: bool },
+    Resilient(Backlog),
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Command>) {
+        for command in rx {
+            match command {
+                Command::Events(mut batch) => {
+                    match &mut self.mode {
+                        Mode::FailFast { failed, broken } => {
+                            if !*broken {
+                                *broken = write_fail_fast(&mut self.store, &mut batch, failed);
+                            }
                         }
-                        break;
+                        Mode::Resilient(backlog) => backlog.take(&mut self.store, &mut batch),
                     }
+                    batch.clear();
+                    // The producer may be gone; then the batch is simply freed.
+                    let _ = self.spare.send(batch);
                 }
-                batch.clear();
-                // The producer may be gone; then the batch is simply freed.
-                let _ = spare.send(batch);
+                Command::Run(job) => match &mut self.mode {
+                    Mode::FailFast { .. } => job(Ok(&mut self.store)),
+                    Mode::Resilient(backlog) => job(backlog.ready(&mut self.store).map(|()| &mut self.store)),
+                },
+                Command::Flush(reply) => {
+                    if let Mode::Resilient(backlog) = &mut self.mode {
+                        backlog.flush(&mut self.store);
+                    }
+                    let _ = reply.send(());
+                }
             }
-            Command::Events(_) => {}
-            Command::Run(job) => job(&mut store),
+        }
+        if let Mode::Resilient(backlog) = &mut self.mode {
+            backlog.finish(&mut self.store);
+        }
+        // Dropping the store commits what is pending (see `Store`'s Drop).
+    }
+}
+
+/// Fail-fast: writes `batch` in the store's own transactions; returns whether it broke.
+fn write_fail_fast(store: &mut Store, batch: &mut Vec<Item>, failed: &Mutex<Option<SinkError>>) -> bool {
+    for item in batch.drain(..) {
+        if let Err(e) = write_item(store, &item) {
+            if let Ok(mut slot) = failed.lock() {
+                slot.get_or_insert(e);
+            }
+            return true;
         }
     }
-    // Dropping the store commits what is pending (see `Store`'s Drop).
+    false
+}
+
+fn write_item(store: &mut Store, item: &Item) -> Result<(), SinkError> {
+    match item {
+        Item::Event(event, fields) => store.insert_event(event, fields),
+        Item::Record(record) => store.insert_record(record),
+        Item::Handover(run, rows) => store.append_handover(*run, rows),
+    }
 }
 
 impl Sink for BackgroundStore {
@@ -162,11 +252,19 @@ impl Sink for BackgroundStore {
         self.push(Item::Handover(run, rows))
     }
 
+    /// Fail-fast: commits, or returns the first error. Resilient: what the writer holds is
+    /// either committed or in its backlog with an outage reported in [`BackgroundStore::health`];
+    /// the flush paces the retries and never fails for it.
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.call(|store| store.flush_now())
+        if !self.resilient {
+            return self.call(|store| store.flush_now());
+        }
+        self.send_batch()?;
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        self.send(Command::Flush(reply_tx))?;
+        reply_rx.recv().map_err(|_| writer_gone())
     }
 }
-
 impl EventStore for BackgroundStore {
     fn begin_analysis_run(&mut self, kind: RunKind, started_ns: i64, replace_all: bool) -> Result<i64, SinkError> {
         self.call(move |s| s.begin_analysis_run(kind.as_str(), started_ns, replace_all))

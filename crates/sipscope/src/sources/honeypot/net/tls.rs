@@ -19,10 +19,22 @@ pub enum TlsError {
     Pem(PathBuf, rustls::pki_types::pem::Error),
     /// Generating a certificate.
     #[error("generating a self-signed certificate: {0}")]
-    Generate(#[from] rcgen::Error),
+    Generate(rcgen::Error),
     /// rustls refused the pair.
     #[error("TLS configuration: {0}")]
-    Rustls(#[from] rustls::Error),
+    Rustls(rustls::Error),
+}
+
+// The causes are in the messages, not separate sources, so that a chain prints them once.
+impl From<rcgen::Error> for TlsError {
+    fn from(e: rcgen::Error) -> TlsError {
+        TlsError::Generate(e)
+    }
+}
+impl From<rustls::Error> for TlsError {
+    fn from(e: rustls::Error) -> TlsError {
+        TlsError::Rustls(e)
+    }
 }
 
 /// The certificate and key files to use: configured, or generated into `default_dir`.
