@@ -303,6 +303,7 @@ impl Drop for BackgroundStore {
 mod tests {
     use super::*;
     use crate::event::{Direction, Transport};
+    use crate::sinks::health::StoreBacklog;
 
     #[test]
     fn events_and_calls_run_in_order_on_the_writer() {
@@ -360,5 +361,119 @@ mod tests {
         let err = opened.err().expect("a planted -wal link is refused");
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    }
+
+    fn event(ts_ns: i64) -> (SipEvent, SipFields) {
+        let raw = b"OPTIONS sip:100@192.0.2.2 SIP/2.0\r\nCall-ID: full-disk\r\n\r\n".to_vec();
+        let fields = SipFields::extract(&sipscope_sip::parse(&raw).unwrap());
+        let ev = SipEvent {
+            ts_ns,
+            sensor: "t".into(),
+            node: None,
+            transport: Transport::Udp,
+            src: ("192.0.2.1".parse().unwrap(), 5060),
+            dst: ("192.0.2.2".parse().unwrap(), 5060),
+            tunnel: None,
+            direction: Direction::In,
+            origin: None,
+            raw,
+        };
+        (ev, fields)
+    }
+
+    /// A small tmpfs, unmounted when dropped; `None` (the test says it is skipped) where mounting
+    /// is not permitted.
+    struct SmallDisk(tempfile::TempDir);
+
+    impl SmallDisk {
+        fn mount(size: &str) -> Option<SmallDisk> {
+            let dir = tempfile::tempdir().unwrap();
+            let ok = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+                .arg(dir.path())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+                return None;
+            }
+            Some(SmallDisk(dir))
+        }
+
+        /// Fills the disk to the last byte with `filler`.
+        fn fill(&self) {
+            use std::io::Write;
+            let mut f = std::fs::File::create(self.0.path().join("filler")).unwrap();
+            let chunk = vec![0u8; 64 * 1024];
+            while f.write_all(&chunk).is_ok() {}
+            let _ = f.write_all(&[0]);
+        }
+
+        fn free(&self) {
+            std::fs::remove_file(self.0.path().join("filler")).unwrap();
+        }
+    }
+
+    impl Drop for SmallDisk {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0.path()).status();
+        }
+    }
+
+    #[test]
+    fn after_a_full_disk_the_store_recovers_and_counts_what_it_dropped() {
+        let Some(disk) = SmallDisk::mount("4m") else { return };
+        let path = disk.0.path().join("s.db");
+        let backlog = StoreBacklog { max_items: 3_000, max_bytes: 64 << 20 };
+        let mut bg = BackgroundStore::spawn_resilient(Store::open(&path).unwrap(), backlog).unwrap();
+        let health = bg.health();
+        let mut written = 0i64;
+        let mut write = |bg: &mut BackgroundStore, ts: i64| {
+            let (ev, fields) = event(ts);
+            written += 1;
+            bg.write(ev, fields).unwrap();
+        };
+        for ts in 0..100 {
+            write(&mut bg, ts);
+        }
+        bg.flush().unwrap();
+        disk.fill();
+        // The disk is full: writing goes on without an error, the store says it is unavailable.
+        for ts in 1_000..11_000 {
+            write(&mut bg, ts);
+            if ts % 1_000 == 0 {
+                bg.flush().unwrap();
+            }
+        }
+        bg.flush().unwrap();
+        let during = health.status();
+        assert!(during.unavailable, "{during:?}");
+        assert_eq!(during.outages, 1);
+        assert!(during.dropped_events >= 7_000, "{during:?}");
+        assert!(during.last_error.as_deref().is_some_and(|e| e.contains("full")), "{during:?}");
+        let since = during.unavailable_since_ns.unwrap();
+        assert!((100..=2_000).contains(&since), "the first event not stored: {since}");
+        assert!(during.describe().unwrap().starts_with("store unavailable since 1970-01-01T00:00:00"), "{during:?}");
+        // Space returns: every event from now on is stored.
+        disk.free();
+        for ts in 100_000..101_000 {
+            write(&mut bg, ts);
+        }
+        bg.flush().unwrap();
+        let after = health.status();
+        assert!(!after.unavailable, "{after:?}");
+        let stored_after = bg
+            .call(|s| {
+                Ok(s.connection()
+                    .query_row("SELECT count(*) FROM events WHERE ts_ns >= 100000", [], |r| r.get::<_, i64>(0))?)
+            })
+            .unwrap();
+        assert_eq!(stored_after, 1_000, "every event after recovery is stored");
+        let stored = bg.call(|s| s.event_count()).unwrap() as i64;
+        assert_eq!(stored + after.dropped_events as i64, written, "every event is stored or counted: {after:?}");
+        assert_eq!(after.waiting, 0);
+        assert!(after.describe().unwrap().contains("recovered"), "{after:?}");
+        drop(bg);
     }
 }

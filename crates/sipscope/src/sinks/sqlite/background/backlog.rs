@@ -27,6 +27,8 @@ pub(super) struct Backlog {
     last_event_ns: Option<i64>,
     /// Items refused by the store itself (not an outage), for rate-limited logging.
     refused: u64,
+    /// A retry was made since the last flush (at most one unscheduled retry per flush).
+    retried_since_flush: bool,
 }
 
 /// How a write of the backlog's first items ended.
@@ -40,11 +42,21 @@ struct Failed {
 
 impl Backlog {
     pub(super) fn new(limits: StoreBacklog, health: StoreHealth) -> Backlog {
-        Backlog { limits, items: VecDeque::new(), bytes: 0, health, outage: None, last_event_ns: None, refused: 0 }
+        Backlog {
+            limits,
+            items: VecDeque::new(),
+            bytes: 0,
+            health,
+            outage: None,
+            last_event_ns: None,
+            refused: 0,
+            retried_since_flush: false,
+        }
     }
 
     /// Takes a batch from the producer: written now when the store is available; kept (within
-    /// the limits) during an outage, the newest dropped beyond them.
+    /// the limits) during an outage, the newest dropped beyond them — after one retry per
+    /// flush interval, so that little is dropped once the store can write again.
     pub(super) fn take(&mut self, store: &mut Store, batch: &mut Vec<Item>) {
         for item in batch.drain(..) {
             if let Item::Event(event, _) = &item {
@@ -52,8 +64,10 @@ impl Backlog {
             }
             let size = estimated_bytes(&item);
             // While the store writes, the batch in hand always fits (it is written at once).
-            let full = self.items.len() >= self.limits.max_items || self.bytes + size > self.limits.max_bytes;
-            if self.outage.is_some() && full {
+            if self.outage.is_some() && self.full(size) && !self.retried_since_flush {
+                self.write(store, false);
+            }
+            if self.outage.is_some() && self.full(size) {
                 self.count_dropped(&item);
                 continue;
             }
@@ -61,13 +75,18 @@ impl Backlog {
             self.items.push_back(item);
         }
         if self.outage.is_none() {
-            self.write(store);
+            self.write(store, false);
         }
         self.report_waiting();
     }
 
+    fn full(&self, size: usize) -> bool {
+        self.items.len() >= self.limits.max_items || self.bytes + size > self.limits.max_bytes
+    }
+
     /// A flush: during an outage, counts down to the next retry and retries when due.
     pub(super) fn flush(&mut self, store: &mut Store) {
+        self.retried_since_flush = false;
         let due = match &mut self.outage {
             None => !self.items.is_empty(),
             Some(outage) => {
@@ -76,7 +95,7 @@ impl Backlog {
             }
         };
         if due {
-            self.write(store);
+            self.write(store, true);
             self.report_waiting();
         }
     }
@@ -85,7 +104,7 @@ impl Backlog {
     /// whatever the interval), else the operation would overtake it.
     pub(super) fn ready(&mut self, store: &mut Store) -> Result<(), SinkError> {
         if !self.items.is_empty() {
-            self.write(store);
+            self.write(store, false);
             self.report_waiting();
         }
         if self.items.is_empty() {
@@ -105,7 +124,7 @@ impl Backlog {
     /// The producer is gone: a last retry; what still waits is dropped and counted.
     pub(super) fn finish(&mut self, store: &mut Store) {
         if !self.items.is_empty() {
-            self.write(store);
+            self.write(store, false);
         }
         let left = std::mem::take(&mut self.items);
         self.bytes = 0;
@@ -124,8 +143,12 @@ impl Backlog {
     }
 
     /// Writes the backlog in order, one transaction per [`BATCH`] items, until it is empty
-    /// or the store fails; ends or continues the outage accordingly.
-    fn write(&mut self, store: &mut Store) {
+    /// or the store fails; ends or continues the outage accordingly. `scheduled`: the retry
+    /// the interval called for (it lengthens the interval and logs), not an extra one.
+    fn write(&mut self, store: &mut Store, scheduled: bool) {
+        if self.outage.is_some() {
+            self.retried_since_flush = true;
+        }
         while !self.items.is_empty() {
             let n = self.items.len().min(BATCH);
             match write_first(store, &self.items, n) {
@@ -135,7 +158,7 @@ impl Backlog {
                     match (at, &error) {
                         // The store refuses this item (not the disk): drop it, go on.
                         (Some(at), SinkError::Backend { .. }) => self.refuse(at - committed, &error),
-                        _ => return self.failed(error),
+                        _ => return self.failed(error, scheduled),
                     }
                 }
             }
@@ -151,7 +174,7 @@ impl Backlog {
         }
     }
 
-    fn failed(&mut self, error: SinkError) {
+    fn failed(&mut self, error: SinkError, scheduled: bool) {
         let message = error.to_string();
         match &mut self.outage {
             None => {
@@ -176,6 +199,7 @@ impl Backlog {
                     self.limits.max_bytes >> 20
                 );
             }
+            Some(_) if !scheduled => self.health.update(|s| s.last_error = Some(message.clone())),
             Some(outage) => {
                 outage.interval = (outage.interval * 2).min(MAX_RETRY_INTERVAL);
                 outage.wait = outage.interval;
