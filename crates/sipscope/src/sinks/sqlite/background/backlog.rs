@@ -27,8 +27,6 @@ pub(super) struct Backlog {
     last_event_ns: Option<i64>,
     /// Items refused by the store itself (not an outage), for rate-limited logging.
     refused: u64,
-    /// A retry was made since the last flush (at most one unscheduled retry per flush).
-    retried_since_flush: bool,
 }
 
 /// How a write of the backlog's first items ended.
@@ -42,30 +40,24 @@ struct Failed {
 
 impl Backlog {
     pub(super) fn new(limits: StoreBacklog, health: StoreHealth) -> Backlog {
-        Backlog {
-            limits,
-            items: VecDeque::new(),
-            bytes: 0,
-            health,
-            outage: None,
-            last_event_ns: None,
-            refused: 0,
-            retried_since_flush: false,
-        }
+        Backlog { limits, items: VecDeque::new(), bytes: 0, health, outage: None, last_event_ns: None, refused: 0 }
     }
 
     /// Takes a batch from the producer: written now when the store is available; kept (within
-    /// the limits) during an outage, the newest dropped beyond them — after one retry per
-    /// flush interval, so that little is dropped once the store can write again.
+    /// the limits) during an outage, the newest dropped beyond them. Before the first drop of
+    /// a batch the store is probed with one item (cheap when it still fails), so nothing is
+    /// dropped once it can write again.
     pub(super) fn take(&mut self, store: &mut Store, batch: &mut Vec<Item>) {
+        let mut probed = false;
         for item in batch.drain(..) {
             if let Item::Event(event, _) = &item {
                 self.last_event_ns = Some(self.last_event_ns.map_or(event.ts_ns, |t| t.max(event.ts_ns)));
             }
             let size = estimated_bytes(&item);
             // While the store writes, the batch in hand always fits (it is written at once).
-            if self.outage.is_some() && self.full(size) && !self.retried_since_flush {
-                self.write(store, false);
+            if self.outage.is_some() && self.full(size) && !probed {
+                probed = true;
+                self.probe(store);
             }
             if self.outage.is_some() && self.full(size) {
                 self.count_dropped(&item);
@@ -86,7 +78,6 @@ impl Backlog {
 
     /// A flush: during an outage, counts down to the next retry and retries when due.
     pub(super) fn flush(&mut self, store: &mut Store) {
-        self.retried_since_flush = false;
         let due = match &mut self.outage {
             None => !self.items.is_empty(),
             Some(outage) => {
@@ -146,9 +137,6 @@ impl Backlog {
     /// or the store fails; ends or continues the outage accordingly. `scheduled`: the retry
     /// the interval called for (it lengthens the interval and logs), not an extra one.
     fn write(&mut self, store: &mut Store, scheduled: bool) {
-        if self.outage.is_some() {
-            self.retried_since_flush = true;
-        }
         while !self.items.is_empty() {
             let n = self.items.len().min(BATCH);
             match write_first(store, &self.items, n) {
@@ -171,6 +159,20 @@ impl Backlog {
                 status.dropped_events,
                 status.dropped_other
             );
+        }
+    }
+
+    /// Writes the first item alone; when that works, the rest.
+    fn probe(&mut self, store: &mut Store) {
+        if self.items.is_empty() {
+            return;
+        }
+        match write_first(store, &self.items, 1) {
+            Ok(()) => {
+                self.pop(1);
+                self.write(store, false);
+            }
+            Err(Failed { committed, .. }) => self.pop(committed),
         }
     }
 
