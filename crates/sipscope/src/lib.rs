@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod enrich;
 pub mod event;
+pub mod fsutil;
 pub mod nodes;
 pub mod output;
 pub mod owner;

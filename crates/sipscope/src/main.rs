@@ -9,7 +9,23 @@ mod cli;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
+
+/// Logs (`tracing`) to standard error, filtered by `SIPSCOPE_LOG` (else `default_filter`).
+/// Colour only when standard error is a terminal and `NO_COLOR` is not set (no escape codes in
+/// a log file or a journal).
+pub(crate) fn init_logging(default_filter: &str) {
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIPSCOPE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .try_init();
+}
 
 fn main() -> ExitCode {
     // No transparent huge pages for this process: on kernels that use them for every anonymous

@@ -110,12 +110,12 @@ pub struct Node {
 #[derive(Debug, thiserror::Error)]
 pub enum NodesError {
     /// Unreadable.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a `source`, so that a chain prints it once).
+        cause: std::io::Error,
     },
     /// Not valid TOML for this format.
     #[error("{path}: {message}")]
@@ -147,7 +147,7 @@ impl Nodes {
     /// Reads a nodes file.
     pub fn load(path: &Path) -> Result<Nodes, NodesError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| NodesError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|cause| NodesError::Read { path: shown.clone(), cause })?;
         Nodes::parse(&text, &shown)
     }
 

@@ -51,13 +51,7 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SIPSCOPE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
+    crate::init_logging("info");
     let config = match &args.config {
         Some(path) => HoneypotConfig::load(path)?,
         None => HoneypotConfig::parse("", "defaults")?,
@@ -70,7 +64,7 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
     }
     let sensor = config.sensor.clone().unwrap_or_else(super::host_name);
     let bound = run::bind(&config)?;
-    let core = run::open_core(&config, sensor)?;
+    let (core, store) = run::open(&config, sensor)?;
     run::drop_privileges(&config)?;
     for (transport, addr) in bound.addresses() {
         tracing::info!("listening on {transport} {addr}");
@@ -81,11 +75,12 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
         config.extension.len(),
         config.store.display()
     );
-    let summary = run::serve(&config, bound, core, stop)?;
+    let summary = run::serve(&config, bound, core, &store, stop)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         eprint!("{}", summary.to_text());
     }
-    Ok(ExitCode::SUCCESS)
+    // The summary is printed first in any case; a failed finish still fails the run.
+    Ok(if summary.finish_error.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

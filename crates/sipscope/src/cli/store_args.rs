@@ -67,7 +67,7 @@ impl StoreArgs {
             sipscope::sources::replay::recover_interrupted(&self.db, analysis, sipscope::time::now_ns())
                 .with_context(|| format!("recovering interrupted analysis runs in {}", self.db.display()))?;
         }
-        let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone() };
+        let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), backlog: None };
         let sinks = sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
         Ok(Pipeline::new(settings, sinks.store, sinks.extra))
     }

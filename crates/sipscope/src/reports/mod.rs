@@ -74,7 +74,13 @@ pub enum ReportError {
     /// A section name that does not exist.
     #[error("no section {0:?}; sections: {1}")]
     UnknownSection(String, String),
-    /// The store.
+    /// The store (its error in the message, not a separate source: a chain prints it once).
     #[error("reading the store: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ReportError {
+    fn from(e: StoreError) -> ReportError {
+        ReportError::Store(e)
+    }
 }

@@ -3,6 +3,7 @@
 //! [`EventStore`]. `sqlite/` is the embedded default, `jsonl/` a copy of every event as JSON
 //! Lines. The pipeline owns one store and any number of extra sinks and fans out to them.
 
+pub mod health;
 pub mod jsonl;
 pub mod sqlite;
 
@@ -19,6 +20,9 @@ pub struct SinkConfig {
     pub store: std::path::PathBuf,
     /// A copy of every event as JSON Lines, appended to this file.
     pub jsonl: Option<std::path::PathBuf>,
+    /// Keep running when the store cannot write (a full disk): hold this much to retry, count
+    /// what is dropped (see [`health`]). `None`: the first write error is returned (ingest).
+    pub backlog: Option<health::StoreBacklog>,
 }
 
 /// The sinks of a command, opened.
@@ -27,16 +31,23 @@ pub struct OpenSinks {
     pub store: Box<dyn EventStore>,
     /// Sinks that get a copy of every event.
     pub extra: Vec<Box<dyn Sink>>,
+    /// Whether the store is writing (outages, what was dropped).
+    pub health: health::StoreHealth,
 }
 
 /// Opens the store (on its writer thread) and the extra sinks of `config`.
 pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
-    let store = sqlite::BackgroundStore::spawn(sqlite::Store::open(&config.store)?)?;
+    let store = sqlite::Store::open(&config.store)?;
+    let store = match config.backlog {
+        Some(backlog) => sqlite::BackgroundStore::spawn_resilient(store, backlog)?,
+        None => sqlite::BackgroundStore::spawn(store)?,
+    };
+    let health = store.health();
     let mut extra: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &config.jsonl {
         extra.push(Box::new(jsonl::JsonLines::open(path)?));
     }
-    Ok(OpenSinks { store: Box::new(store), extra })
+    Ok(OpenSinks { store: Box::new(store), extra, health })
 }
 
 /// A failure to store or forward events. Not tied to a backend: each backend turns its own
@@ -60,6 +71,14 @@ pub enum SinkError {
         what: String,
         /// The cause.
         cause: std::io::Error,
+    },
+    /// The backend cannot write for now (a full disk, an I/O error): retrying later may work.
+    #[error("{backend}: {message}")]
+    Unavailable {
+        /// Which backend.
+        backend: &'static str,
+        /// What it said.
+        message: String,
     },
     /// The writer thread of a background sink stopped.
     #[error("{0}")]

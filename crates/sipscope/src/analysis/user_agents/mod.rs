@@ -114,20 +114,20 @@ struct Entry {
 #[derive(Debug, thiserror::Error)]
 pub enum AgentsError {
     /// Unreadable.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a `source`, so that a chain prints it once).
+        cause: std::io::Error,
     },
     /// Not TOML, or a field that does not exist or has the wrong type.
-    #[error("{origin}: {source}")]
+    #[error("{origin}: {cause}")]
     Syntax {
         /// The file (or `built-in`).
         origin: String,
-        /// What the TOML reader said, with the line.
-        source: toml::de::Error,
+        /// What the TOML reader said, with the line (in the message only: a chain prints it once).
+        cause: toml::de::Error,
     },
     /// Well-formed but meaningless: no pattern, a pattern that matches anything, an example its
     /// own patterns miss, or a class that only the analysis may give.
@@ -178,14 +178,13 @@ impl AgentLibrary {
     /// Reads an agent file.
     pub fn load(path: &Path) -> Result<AgentLibrary, AgentsError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| AgentsError::Read { path: path.display().to_string(), source })?;
+            .map_err(|cause| AgentsError::Read { path: path.display().to_string(), cause })?;
         AgentLibrary::parse(&text, &path.display().to_string())
     }
 
     /// Parses the text of an agent file; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<AgentLibrary, AgentsError> {
-        let file: File =
-            toml::from_str(text).map_err(|source| AgentsError::Syntax { origin: origin.into(), source })?;
+        let file: File = toml::from_str(text).map_err(|cause| AgentsError::Syntax { origin: origin.into(), cause })?;
         let mut entries = Vec::with_capacity(file.agent.len());
         for raw in file.agent {
             let bad = |why: String| AgentsError::Invalid { origin: origin.into(), product: raw.product.clone(), why };

@@ -19,12 +19,10 @@ pub struct JsonLines {
 }
 
 impl JsonLines {
-    /// Opens `path` for appending (creating it).
+    /// Opens `path` for appending, creating it owner-only; a link planted at the name is
+    /// refused, never written through (see [`crate::fsutil`]).
     pub fn open(path: &Path) -> Result<JsonLines, SinkError> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let file = crate::fsutil::open_append(path)
             .map_err(|source| SinkError::Io { what: format!("opening {}", path.display()), cause: source })?;
         Ok(JsonLines::to_writer(path, Box::new(file)))
     }
@@ -95,5 +93,21 @@ mod tests {
         assert_eq!(lines[1].raw, b"\xff\x1b[2J\n");
         assert_eq!(lines[0].raw, c1);
         assert!(!text.contains('\x1b') && !text.contains('\u{9b}'), "no raw escape reaches the file");
+    }
+
+    #[test]
+    fn a_link_planted_at_the_path_is_refused_and_a_new_file_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("root-only");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let path = dir.path().join("events.jsonl");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let err = JsonLines::open(&path).err().expect("a symbolic link is refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let fresh = dir.path().join("fresh.jsonl");
+        drop(JsonLines::open(&fresh).unwrap());
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

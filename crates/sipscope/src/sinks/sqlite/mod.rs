@@ -35,14 +35,25 @@ pub struct Store {
 
 impl From<rusqlite::Error> for SinkError {
     fn from(e: rusqlite::Error) -> SinkError {
-        SinkError::Backend { backend: "SQLite store", message: e.to_string() }
+        use rusqlite::ErrorCode as C;
+        let message = e.to_string();
+        match e.sqlite_error_code() {
+            // Conditions that pass (space freed, the disk back, a reader gone): retry later.
+            Some(
+                C::DiskFull | C::SystemIoFailure | C::DatabaseBusy | C::DatabaseLocked | C::ReadOnly | C::CannotOpen,
+            ) => SinkError::Unavailable { backend: "SQLite store", message },
+            _ => SinkError::Backend { backend: "SQLite store", message },
+        }
     }
 }
 
 impl Store {
     /// Opens (creating if needed) and migrates the store at `path`.
     pub fn open(path: &Path) -> Result<Store, SinkError> {
-        let mut conn = Connection::open(path)?;
+        // Owner-only files, never reached through a planted link (see `fsutil`).
+        crate::fsutil::prepare_store(path)
+            .map_err(|cause| SinkError::Io { what: "checking its files".into(), cause })?;
+        let mut conn = Connection::open_with_flags(path, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW)?;
         // Larger pages suit rows that carry whole messages; only takes effect on a new file.
         conn.pragma_update(None, "page_size", 16384)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -162,6 +173,17 @@ impl Store {
             self.flush_now()?;
         }
         Ok(())
+    }
+
+    /// Rolls back the open batch after a failed write (SQLite may have done so already); the
+    /// caller still holds what the batch held and may write it again.
+    pub fn abandon_batch(&mut self) {
+        if !self.conn.is_autocommit() {
+            // Failing means there was nothing left to roll back.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.in_transaction = false;
+        self.pending = 0;
     }
 
     /// Commits the open batch.

@@ -188,6 +188,13 @@ pub struct HoneypotLimits {
     /// Source addresses tracked for rate limits before the idlest are forgotten.
     #[serde(default = "default_tracked_sources")]
     pub tracked_sources: usize,
+    /// While the store cannot write (a full disk): events, records and analysis rows kept in
+    /// memory to retry; beyond this the newest are dropped and counted.
+    #[serde(default = "default_store_backlog_items")]
+    pub store_backlog_items: usize,
+    /// … and their estimated size in bytes.
+    #[serde(default = "default_store_backlog_bytes")]
+    pub store_backlog_bytes: usize,
 }
 
 /// Password intelligence: which password an attempt tried.
@@ -268,6 +275,12 @@ fn default_idle() -> u64 {
 }
 fn default_tracked_sources() -> usize {
     100_000
+}
+fn default_store_backlog_items() -> usize {
+    crate::sinks::health::StoreBacklog::DEFAULT_ITEMS
+}
+fn default_store_backlog_bytes() -> usize {
+    crate::sinks::health::StoreBacklog::DEFAULT_BYTES
 }
 fn default_max_candidates() -> usize {
     200_000

@@ -17,9 +17,10 @@ pub enum HoneypotError {
     /// The nodes file.
     #[error(transparent)]
     Nodes(#[from] crate::nodes::NodesError),
-    /// The store.
+    /// The store. (Its error is part of the message, not a separate source, so that a chain
+    /// of errors does not print it twice.)
     #[error("event store: {0}")]
-    Store(#[from] crate::sinks::SinkError),
+    Store(crate::sinks::SinkError),
     /// Recovering the analysis of an interrupted earlier run.
     #[error("recovering an interrupted analysis run: {0}")]
     Recovery(#[from] crate::sources::replay::ReplayError),
@@ -30,14 +31,14 @@ pub enum HoneypotError {
     #[error(transparent)]
     Intel(#[from] super::intel::IntelError),
     /// A listener could not be bound.
-    #[error("listening on {transport} {addr}: {source}")]
+    #[error("listening on {transport} {addr}: {cause}")]
     Bind {
         /// udp, tcp or tls.
         transport: &'static str,
         /// The address.
         addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, not a `source`, so that a chain prints it once).
+        cause: std::io::Error,
     },
     /// A file (JSON Lines output, human log).
     #[error("{0}: {1}")]
@@ -48,4 +49,10 @@ pub enum HoneypotError {
     /// Signal handlers or threads.
     #[error("{0}")]
     Runtime(String),
+}
+
+impl From<crate::sinks::SinkError> for HoneypotError {
+    fn from(e: crate::sinks::SinkError) -> HoneypotError {
+        HoneypotError::Store(e)
+    }
 }

@@ -17,14 +17,13 @@ pub struct HumanLog {
 }
 
 impl HumanLog {
-    /// `stderr`, `off`, or a file path (appended to).
+    /// `stderr`, `off`, or a file path (appended to; created owner-only, a link planted at
+    /// the name refused: see [`crate::fsutil`]).
     pub fn open(target: &str) -> std::io::Result<HumanLog> {
         let out: Option<Box<dyn Write + Send>> = match target {
             "off" => None,
             "stderr" => Some(Box::new(std::io::stderr())),
-            path => Some(Box::new(std::io::LineWriter::new(
-                std::fs::OpenOptions::new().create(true).append(true).open(path)?,
-            ))),
+            path => Some(Box::new(std::io::LineWriter::new(crate::fsutil::open_append(std::path::Path::new(path))?))),
         };
         Ok(HumanLog { out, tokens: BURST, refilled_ns: i64::MIN, suppressed: 0 })
     }
@@ -92,5 +91,20 @@ mod tests {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), BURST as usize + 1);
         assert!(text.ends_with("y (50 earlier lines not shown: over 200 lines/s)\n"), "{}", &text[text.len() - 80..]);
+    }
+
+    #[test]
+    fn a_link_planted_at_the_path_is_refused_and_a_new_file_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("root-only");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let path = dir.path().join("human.log");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        assert!(HumanLog::open(path.to_str().unwrap()).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let fresh = dir.path().join("fresh.log");
+        drop(HumanLog::open(fresh.to_str().unwrap()).unwrap());
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

@@ -12,6 +12,7 @@ use super::pbx::Pbx;
 use super::profile::{Profile, Reply};
 use crate::nodes::Nodes;
 use crate::pipeline::{Pipeline, PipelineSettings, Unparsed};
+use crate::sinks::health::{StoreBacklog, StoreHealth, StoreStatus};
 use crate::sinks::{RunKind, SinkConfig};
 use rand::Rng;
 use std::net::SocketAddr;
@@ -40,6 +41,10 @@ pub struct HoneypotSummary {
     pub passwords_recovered: u64,
     /// Attempts intelligence skipped (queue full).
     pub intel_skipped: u64,
+    /// The store: whether it is writing, since when it is not, what was dropped.
+    pub store: StoreStatus,
+    /// Why finishing (the last events, the analysis results) failed, if it did.
+    pub finish_error: Option<String>,
 }
 
 /// Listeners bound and ready to serve.
@@ -71,7 +76,7 @@ pub fn bind(config: &HoneypotConfig) -> Result<Bound, HoneypotError> {
     let mut bound = Bound { udp: Vec::new(), stream: Vec::new() };
     for l in &config.listen {
         let addr = SocketAddr::new(l.address, l.port);
-        let fail = |transport, source| HoneypotError::Bind { transport, addr, source };
+        let fail = |transport, cause| HoneypotError::Bind { transport, addr, cause };
         match l.transport {
             ListenTransport::Udp => bound.udp.push(UdpListener::bind(addr).map_err(|e| fail("udp", e))?),
             ListenTransport::Tcp => bound.stream.push(StreamListener::bind(addr, None).map_err(|e| fail("tcp", e))?),
@@ -108,6 +113,12 @@ fn final_reply(config: &HoneypotConfig) -> Option<Reply> {
 /// Opens the store and builds the core (the store's files are created here, before dropping
 /// root, so the switched-to user can keep writing them).
 pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, HoneypotError> {
+    open(config, sensor).map(|(core, _)| core)
+}
+
+/// [`open_core`], with the store's health for the exit summary. The store rides out outages
+/// (a full disk) within the configured backlog, so the honeypot keeps recording afterwards.
+pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, StoreHealth), HoneypotError> {
     let profile = Profile::load(&config.profile)?;
     let nodes = match &config.nodes {
         Some(path) => Nodes::load(path)?,
@@ -118,7 +129,14 @@ pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, H
         let analysis = crate::analysis::engine::AnalysisConfig::default();
         crate::sources::replay::recover_interrupted(&config.store, &analysis, crate::time::now_ns())?;
     }
-    let sinks = crate::sinks::open(&SinkConfig { store: config.store.clone(), jsonl: config.jsonl.clone() })?;
+    let backlog =
+        StoreBacklog { max_items: config.limits.store_backlog_items, max_bytes: config.limits.store_backlog_bytes };
+    let sinks = crate::sinks::open(&SinkConfig {
+        store: config.store.clone(),
+        jsonl: config.jsonl.clone(),
+        backlog: Some(backlog),
+    })?;
+    let health = sinks.health;
     // Everything received is kept (unparseable bytes too), every message becomes an event.
     let mut settings = PipelineSettings::new(sensor.clone(), nodes.clone(), RunKind::Honeypot);
     settings.unparsed = Unparsed::Keep;
@@ -130,11 +148,18 @@ pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, H
     let human =
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
     let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random());
-    Ok(Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, pipeline, human })?))
+    Ok((Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, pipeline, human })?), health))
 }
 
-/// Switches to `user` when running as root; files already open stay usable.
+/// Switches to `user` when running as root; files already open stay usable. Then (root or
+/// not) sets no-new-privileges, so nothing this process could ever execute gains privileges.
 pub fn drop_privileges(config: &HoneypotConfig) -> Result<(), HoneypotError> {
+    switch_user(config)?;
+    nix::sys::prctl::set_no_new_privs()
+        .map_err(|e| HoneypotError::Privileges(config.user.clone().unwrap_or_default(), format!("no_new_privs: {e}")))
+}
+
+fn switch_user(config: &HoneypotConfig) -> Result<(), HoneypotError> {
     use nix::unistd::{self, User};
     if !unistd::geteuid().is_root() {
         return Ok(());
@@ -145,15 +170,12 @@ pub fn drop_privileges(config: &HoneypotConfig) -> Result<(), HoneypotError> {
     };
     let fail = |why: String| HoneypotError::Privileges(name.clone(), why);
     let user = User::from_name(name).map_err(|e| fail(e.to_string()))?.ok_or_else(|| fail("no such user".into()))?;
-    // The store and its WAL files must stay writable for the new user.
+    // The store and its WAL files must stay writable for the new user. A link planted at one
+    // of those names is refused, never followed (chown through it would give away its target).
     for suffix in ["", "-wal", "-shm"] {
-        let mut path = config.store.clone().into_os_string();
-        path.push(suffix);
-        let path = std::path::PathBuf::from(path);
-        if path.exists() {
-            unistd::chown(&path, Some(user.uid), Some(user.gid))
-                .map_err(|e| fail(format!("chown {}: {e}", path.display())))?;
-        }
+        let path = crate::fsutil::with_suffix(&config.store, suffix);
+        crate::fsutil::chown_existing(&path, user.uid.as_raw(), user.gid.as_raw())
+            .map_err(|e| fail(format!("chown {}: {e}", path.display())))?;
     }
     unistd::setgroups(&[user.gid]).map_err(|e| fail(format!("setgroups: {e}")))?;
     unistd::setgid(user.gid).map_err(|e| fail(format!("setgid: {e}")))?;
@@ -165,11 +187,13 @@ pub fn drop_privileges(config: &HoneypotConfig) -> Result<(), HoneypotError> {
     Ok(())
 }
 
-/// Serves until `stop` is set, then flushes every event and recovery and returns the summary.
+/// Serves until `stop` is set, then flushes every event and recovery and returns the summary
+/// (also when the store could not take everything: the summary says so).
 pub fn serve(
     config: &HoneypotConfig,
     bound: Bound,
     core: Arc<Core>,
+    store: &StoreHealth,
     stop: Stop,
 ) -> Result<HoneypotSummary, HoneypotError> {
     let settings = StreamSettings {
@@ -211,7 +235,7 @@ pub fn serve(
     while settings.limits.open_total() > 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    core.finish()?;
+    let finish_error = core.finish().err().map(|e| e.to_string());
     let s = &core.stats;
     Ok(HoneypotSummary {
         received: s.received.load(Ordering::Relaxed),
@@ -223,13 +247,15 @@ pub fn serve(
         auth_attempts: s.auth_attempts.load(Ordering::Relaxed),
         passwords_recovered: s.recovered.load(Ordering::Relaxed),
         intel_skipped: core.intel_dropped(),
+        store: store.status(),
+        finish_error,
     })
 }
 
 impl HoneypotSummary {
     /// The summary as text lines.
     pub fn to_text(&self) -> String {
-        format!(
+        let mut text = format!(
             "received {} messages, sent {} answers; {} authentication attempts, {} passwords recovered\n\
              not answered: {} over a source's rate, {} over the global rate, {} oversized; {} answers withheld (amplification)\n",
             self.received,
@@ -240,6 +266,79 @@ impl HoneypotSummary {
             self.global_rate_limited,
             self.oversized,
             self.amplification_suppressed
-        )
+        );
+        if let Some(store) = self.store.describe() {
+            text.push_str(&store);
+            text.push('\n');
+        }
+        if let Some(e) = &self.finish_error {
+            text.push_str(&format!("finishing failed, not everything was stored: {e}\n"));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_tls_key_replaces_a_planted_link_instead_of_writing_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("root-only");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        std::os::unix::fs::symlink(&victim, state.join("sipscope-tls-key.pem")).unwrap();
+        let text = format!(
+            "store = {:?}\n[[listen]]\ntransport = \"tls\"\naddress = \"127.0.0.1\"\nport = 0\n",
+            state.join("s.db")
+        );
+        let config = HoneypotConfig::parse(&text, "test").unwrap();
+        let bound = bind(&config).unwrap();
+        assert_eq!(bound.addresses().len(), 1);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let key = state.join("sipscope-tls-key.pem");
+        assert!(!std::fs::symlink_metadata(&key).unwrap().file_type().is_symlink());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    /// The error as `main` prints it (anyhow's `{:#}`: each cause after a colon).
+    fn printed(e: impl std::error::Error + Send + Sync + 'static) -> String {
+        format!("{:#}", anyhow::Error::from(e))
+    }
+
+    #[test]
+    fn a_bind_error_says_its_cause_once() {
+        // 192.0.2.1 (TEST-NET-1) is not an address of this host: binding fails, nothing is sent.
+        let text = "[[listen]]\ntransport = \"udp\"\naddress = \"192.0.2.1\"\nport = 0\n";
+        let config = HoneypotConfig::parse(text, "test").unwrap();
+        let Err(err) = bind(&config) else { panic!("192.0.2.1 is not local") };
+        let printed = printed(err);
+        assert_eq!(printed.matches("os error").count(), 1, "{printed}");
+        assert!(printed.starts_with("listening on udp 192.0.2.1:0: "), "{printed}");
+    }
+
+    #[test]
+    fn wrapped_errors_say_their_cause_once() {
+        let io = || std::io::Error::from_raw_os_error(28);
+        let errors: Vec<HoneypotError> = vec![
+            HoneypotError::Store(crate::sinks::SinkError::Io { what: "writing x".into(), cause: io() }),
+            HoneypotError::Tls(super::tls::TlsError::Io("k.pem".into(), io())),
+            HoneypotError::File("h.log".into(), io()),
+            HoneypotError::Nodes(crate::nodes::Nodes::load(std::path::Path::new("/nonexistent/n.toml")).unwrap_err()),
+        ];
+        for e in errors {
+            let printed = printed(e);
+            assert_eq!(printed.matches("os error").count(), 1, "{printed}");
+        }
+        let wordlist = crate::sources::honeypot::config::IntelConfig {
+            wordlist: Some("/nonexistent/words".into()),
+            ..Default::default()
+        };
+        let Err(e) = super::super::intel::Intel::spawn(&wordlist, |_| {}) else { panic!("no such wordlist") };
+        let printed = printed(HoneypotError::from(e));
+        assert_eq!(printed.matches("os error").count(), 1, "{printed}");
     }
 }

@@ -92,7 +92,7 @@ pub enum Item<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// I/O failed (or decompression did).
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The file does not start with a pcap or pcapng header.
     #[error("not a pcap or pcapng file (magic {0:08x})")]

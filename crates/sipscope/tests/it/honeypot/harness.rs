@@ -49,11 +49,12 @@ impl Honeypot {
         // Top-level keys of `extra` (before its first table) go first, its tables last.
         let split = extra.find("\n[").map(|i| i + 1).unwrap_or(if extra.starts_with('[') { 0 } else { extra.len() });
         let (extra_top, extra) = extra.split_at(split);
-        let mut config = format!(
-            "{extra_top}\nsensor = \"test\"\nstore = \"{}\"\nhuman_log = \"{}\"\n",
-            dir.path().join("hp.db").display(),
-            dir.path().join("human.log").display()
-        );
+        let mut config =
+            format!("{extra_top}\nsensor = \"test\"\nhuman_log = \"{}\"\n", dir.path().join("human.log").display());
+        // A test may put the store elsewhere (`store = …` in `extra`).
+        if !extra_top.contains("store =") {
+            config.push_str(&format!("store = \"{}\"\n", dir.path().join("hp.db").display()));
+        }
         if !extra.contains("[[extension]]") {
             config.push_str("[[extension]]\nuser = \"100\"\npassword = \"100\"\n[[extension]]\nuser = \"101\"\npassword = \"1234\"\n");
             config.push_str("[[extension]]\nuser = \"200\"\npassword = \"password\"\n");

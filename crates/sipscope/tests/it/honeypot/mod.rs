@@ -11,3 +11,4 @@ mod safety;
 mod sipp;
 mod sipsak;
 mod sipvicious;
+mod store_outage;

@@ -56,12 +56,12 @@ pub use crate::event::record::RecoveredPassword;
 #[derive(Debug, thiserror::Error)]
 pub enum IntelError {
     /// The configured wordlist could not be read.
-    #[error("cannot read the intel wordlist {}: {source}", path.display())]
+    #[error("cannot read the intel wordlist {}: {cause}", path.display())]
     Wordlist {
         /// The configured path.
         path: PathBuf,
-        /// What went wrong.
-        source: std::io::Error,
+        /// What went wrong (in the message, not a `source`: a chain prints it once).
+        cause: std::io::Error,
     },
     /// The worker thread could not be started.
     #[error("cannot start the intel worker: {0}")]
@@ -89,7 +89,7 @@ impl Intel {
         mut on_result: impl FnMut(RecoveredPassword) + Send + 'static,
     ) -> Result<Intel, IntelError> {
         let list = candidates::StaticList::load(config.wordlist.as_deref(), config.max_candidates)
-            .map_err(|source| IntelError::Wordlist { path: config.wordlist.clone().unwrap_or_default(), source })?;
+            .map_err(|cause| IntelError::Wordlist { path: config.wordlist.clone().unwrap_or_default(), cause })?;
         tracing::info!(candidates = list.len(), max_candidates = config.max_candidates, "password intel ready");
         let mut recoverer = Recoverer::new(list, config.max_candidates);
         let (queue, jobs) = sync_channel::<IntelJob>(config.queue);

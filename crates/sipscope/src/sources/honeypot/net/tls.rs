@@ -19,10 +19,22 @@ pub enum TlsError {
     Pem(PathBuf, rustls::pki_types::pem::Error),
     /// Generating a certificate.
     #[error("generating a self-signed certificate: {0}")]
-    Generate(#[from] rcgen::Error),
+    Generate(rcgen::Error),
     /// rustls refused the pair.
     #[error("TLS configuration: {0}")]
-    Rustls(#[from] rustls::Error),
+    Rustls(rustls::Error),
+}
+
+// The causes are in the messages, not separate sources, so that a chain prints them once.
+impl From<rcgen::Error> for TlsError {
+    fn from(e: rcgen::Error) -> TlsError {
+        TlsError::Generate(e)
+    }
+}
+impl From<rustls::Error> for TlsError {
+    fn from(e: rustls::Error) -> TlsError {
+        TlsError::Rustls(e)
+    }
 }
 
 /// The certificate and key files to use: configured, or generated into `default_dir`.
@@ -38,22 +50,14 @@ pub fn material(config: &TlsConfig, default_dir: &Path) -> Result<(PathBuf, Path
     std::fs::create_dir_all(&dir).map_err(|e| TlsError::Io(dir.clone(), e))?;
     let generated = rcgen::generate_simple_self_signed(vec![config.name.clone()])?;
     write_private(&key, generated.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(&cert, generated.cert.pem()).map_err(|e| TlsError::Io(cert.clone(), e))?;
+    crate::fsutil::replace_file(&cert, generated.cert.pem().as_bytes(), 0o644)
+        .map_err(|e| TlsError::Io(cert.clone(), e))?;
     tracing::info!("generated a self-signed TLS certificate for {} in {}", config.name, dir.display());
     Ok((cert, key))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| TlsError::Io(path.to_owned(), e))?;
-    f.write_all(bytes).map_err(|e| TlsError::Io(path.to_owned(), e))
+    crate::fsutil::replace_file(path, bytes, 0o600).map_err(|e| TlsError::Io(path.to_owned(), e))
 }
 
 /// A rustls server configuration from PEM files.

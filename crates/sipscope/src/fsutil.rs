@@ -1,0 +1,175 @@
+//! Files sipscope creates for writing, opened so that whoever can write their directory cannot
+//! turn them into a weapon. The honeypot opens its store, JSON Lines file, human log and TLS
+//! key as root before it drops privileges; a symbolic or hard link planted at one of those
+//! names would otherwise make root append to, truncate or chown any file on the system. So
+//! every file written goes through here:
+//!
+//! - the last path component is never followed when it is a symbolic link (`O_NOFOLLOW`), and
+//!   a file with other hard links, or that is not a regular file, is refused;
+//! - a directory writable by everyone without the sticky bit is refused (anyone could replace
+//!   the files in it);
+//! - new files are created owner-only (0600: they hold every password tried), and an existing
+//!   file readable or writable by everyone is narrowed to at most 0640;
+//! - a file replaced whole (the TLS key) is written under a fresh name and renamed over the old
+//!   one, which replaces a link itself instead of writing through it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Mode of every file sipscope creates: owner read and write only.
+pub const PRIVATE_MODE: u32 = 0o600;
+/// The widest mode an existing file keeps (a group of readers may be the administrator's
+/// choice; write access for the group or anything for others is not).
+pub const WIDEST_MODE: u32 = 0o640;
+
+/// A refusal; the caller names the file (the message says only why).
+fn refused(why: String) -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, why)
+}
+
+/// The directory a file named `path` lives in (`.` for a bare name).
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Refuses a directory that everyone may write without the sticky bit (anyone could delete
+/// the files in it and put links in their place). A sticky directory such as `/tmp` is
+/// accepted: others cannot replace our files there, and links they plant are not followed.
+pub fn check_directory(dir: &Path) -> io::Result<()> {
+    let meta = std::fs::metadata(dir)?;
+    let mode = meta.permissions().mode();
+    if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+        return Err(refused(format!(
+            "refused: directory {} is writable by everyone (mode {:o}); use one only its owner can write",
+            dir.display(),
+            mode & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a file just opened without following links: a regular file with no other name.
+/// Narrows a mode wider than [`WIDEST_MODE`].
+fn check_opened(file: &File) -> io::Result<()> {
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(refused("refused: not a regular file".into()));
+    }
+    if meta.nlink() > 1 {
+        return Err(refused("refused: the file has other hard links (it could be another file's name)".into()));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & !WIDEST_MODE != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(mode & WIDEST_MODE))?;
+    }
+    Ok(())
+}
+
+/// Opens `path` the safe way with `options` (which must not create through a link).
+fn open_checked(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    check_directory(directory_of(path))?;
+    // O_NONBLOCK: a FIFO planted at the name must not block the open (it is refused below).
+    let file = options.custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK).open(path).map_err(|e| {
+        if e.raw_os_error() == Some(nix::libc::ELOOP) {
+            refused("refused: a symbolic link (files are never written through a link)".into())
+        } else {
+            e
+        }
+    })?;
+    check_opened(&file)?;
+    Ok(file)
+}
+
+/// Opens `path` for appending, creating it owner-only (0600) when missing. Refuses symbolic
+/// links, hard-linked files, anything but a regular file, and directories everyone can write.
+pub fn open_append(path: &Path) -> io::Result<File> {
+    open_checked(path, OpenOptions::new().create(true).append(true).mode(PRIVATE_MODE))
+}
+
+/// Checks an existing file at `path` as [`open_append`] would, without writing to it (for
+/// files another library opens by name: SQLite's database, WAL and shared-memory files).
+/// A missing file is fine.
+pub fn check_existing(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(_) => open_checked(path, OpenOptions::new().read(true)).map(drop),
+    }
+}
+
+/// Prepares an SQLite store at `path` for SQLite to open by name: its directory and every
+/// file SQLite will open (database, `-wal`, `-shm`, `-journal`) pass [`check_existing`], and a
+/// missing database is created empty and owner-only, so SQLite's companion files, which take
+/// the database's mode, are owner-only too.
+pub fn prepare_store(path: &Path) -> io::Result<()> {
+    let named = |file: &Path, e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", file.display()));
+    check_directory(directory_of(path))?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = with_suffix(path, suffix);
+        check_existing(&file).map_err(|e| named(&file, e))?;
+    }
+    match open_checked(path, OpenOptions::new().write(true).create_new(true).mode(PRIVATE_MODE)) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        other => other.map(drop).map_err(|e| named(path, e)),
+    }
+}
+
+/// `path` with `suffix` appended to its file name (`store.db` → `store.db-wal`).
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Writes `bytes` as the whole content of `path` with `mode`: into a fresh file (created
+/// exclusively, never through a link) that is then renamed over `path`. Whatever was at
+/// `path` — a file, or a link to one — is replaced, never written to.
+pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = directory_of(path);
+    check_directory(dir)?;
+    let name = path.file_name().ok_or_else(|| refused("refused: not a file name".into()))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = dir.join(temp_name);
+    // A leftover of an earlier, interrupted start of the same process id: remove it (a link
+    // is removed, not followed).
+    let _ = std::fs::remove_file(&temp);
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&temp)?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+/// Gives the file at `path` to `uid`/`gid` without following a link (a link or a hard-linked
+/// file is refused). A missing file is skipped.
+pub fn chown_existing(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(_) => {
+            let file = open_checked(path, OpenOptions::new().read(true))?;
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
