@@ -179,6 +179,14 @@ pub struct HoneypotLimits {
     /// Source addresses tracked for rate limits before the idlest are forgotten.
     #[serde(default = "default_tracked_sources")]
     pub tracked_sources: usize,
+    /// Longest Contact URI a REGISTER may bind, bytes (PJSIP's `PJSIP_MAX_URL_SIZE`); a longer
+    /// one gets a 400 and nothing is stored.
+    #[serde(default = "default_max_contact_bytes")]
+    pub max_contact_bytes: usize,
+    /// Contacts listed in a REGISTER 200 at most (the request's own first), however many
+    /// bindings the profile's `max_contacts` lets an extension hold.
+    #[serde(default = "default_max_listed_contacts")]
+    pub max_listed_contacts: usize,
 }
 
 /// Password intelligence: which password an attempt tried.
@@ -260,6 +268,12 @@ fn default_idle() -> u64 {
 fn default_tracked_sources() -> usize {
     100_000
 }
+fn default_max_contact_bytes() -> usize {
+    256
+}
+fn default_max_listed_contacts() -> usize {
+    10
+}
 fn default_max_candidates() -> usize {
     200_000
 }
@@ -310,6 +324,9 @@ impl HoneypotConfig {
         }
         if !(l.amplification_factor > 0.0 && l.amplification_window_seconds > 0) {
             return bad("limits: amplification_factor and its window must be positive".into());
+        }
+        if l.max_listed_contacts == 0 {
+            return bad("limits: max_listed_contacts must be at least 1 (a 200 lists the Contact it bound)".into());
         }
         if config.tls.cert.is_some() != config.tls.key.is_some() {
             return bad("tls: give both cert and key, or neither (one is generated)".into());

@@ -8,7 +8,7 @@ use super::human_log::HumanLog;
 use super::net::stream::{ConnectionLimits, StreamListener, StreamSettings};
 use super::net::udp::UdpListener;
 use super::net::{tls, Stop};
-use super::pbx::Pbx;
+use super::pbx::{Pbx, PbxLimits};
 use super::profile::{Profile, Reply};
 use crate::nodes::Nodes;
 use crate::pipeline::{Pipeline, PipelineSettings, Unparsed};
@@ -123,7 +123,8 @@ pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, H
     let pipeline = Pipeline::new(settings, sinks.store, sinks.extra);
     let human =
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
-    let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random());
+    let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random())
+        .with_limits(PbxLimits::from(&config.limits));
     Ok(Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, pipeline, human })?))
 }
 

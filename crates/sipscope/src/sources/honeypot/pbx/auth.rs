@@ -7,6 +7,7 @@ use crate::sources::honeypot::config::Extension;
 use sipscope_sip::digest::{PreparedCredentials, VerifyError};
 use sipscope_sip::Message;
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// What became of one set of credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,7 +20,7 @@ pub enum AuthOutcome {
     WrongPassword,
     /// No such (enabled) extension.
     UnknownUser,
-    /// The nonce expired, was forgotten, or was never ours.
+    /// The nonce expired, was forgotten, was never ours, or was issued to another address.
     StaleNonce,
     /// The nonce was used before (a replay, or a cracker reusing one challenge).
     NonceReused,
@@ -96,13 +97,14 @@ impl std::fmt::Debug for AuthAttempt {
     }
 }
 
-/// Checks the request's credentials, if it has any, at `now_ns`.
+/// Checks the request's credentials, if it has any, sent from `source` at `now_ns`.
 pub fn authenticate(
     msg: &Message<'_>,
     method: &str,
     realm: &str,
     extensions: &HashMap<String, Extension>,
     nonces: &mut Nonces,
+    source: IpAddr,
     now_ns: i64,
 ) -> Option<(AuthAttempt, Verdict)> {
     let creds = msg.credentials()?;
@@ -121,7 +123,7 @@ pub fn authenticate(
         Ok(p) => p,
         Err(VerifyError::Malformed(_) | VerifyError::Unsupported(_)) => return Some((attempt, Verdict::Reject)),
     };
-    let nonce = nonces.check_and_use(creds.nonce.unwrap_or_default(), creds.nonce_count(), now_ns);
+    let nonce = nonces.check_and_use(creds.nonce.unwrap_or_default(), creds.nonce_count(), source, now_ns);
     let Some(ext) = extensions.get(attempt.username.as_str()).filter(|e| e.enabled) else {
         attempt.outcome = AuthOutcome::UnknownUser;
         attempt.prepared = Some(prepared);
