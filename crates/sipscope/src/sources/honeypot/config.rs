@@ -205,6 +205,17 @@ pub struct IntelConfig {
     /// Attempts waiting for recovery at most; more are counted and skipped.
     #[serde(default = "default_intel_queue")]
     pub queue: usize,
+    /// Bytes the waiting attempts may hold at most (attackers choose the credentials' length).
+    #[serde(default = "default_intel_queue_bytes")]
+    pub queue_bytes: usize,
+    /// Attempts from one source address waiting at most: one flooding source cannot take the
+    /// whole queue.
+    #[serde(default = "default_intel_per_source")]
+    pub max_pending_per_source: usize,
+    /// At shutdown, recovery goes on with the queue for at most this long, then stops
+    /// (between two candidate batches) and skips what is left.
+    #[serde(default = "default_intel_grace")]
+    pub shutdown_grace_seconds: u64,
 }
 
 fn yes() -> bool {
@@ -279,6 +290,15 @@ fn default_max_candidates() -> usize {
 }
 fn default_intel_queue() -> usize {
     10_000
+}
+fn default_intel_queue_bytes() -> usize {
+    16 * 1024 * 1024
+}
+fn default_intel_per_source() -> usize {
+    256
+}
+fn default_intel_grace() -> u64 {
+    2
 }
 
 impl Default for HoneypotLimits {

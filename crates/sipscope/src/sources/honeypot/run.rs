@@ -5,6 +5,7 @@ use super::config::{HoneypotConfig, ListenTransport};
 use super::core::{Core, CoreParts};
 use super::error::HoneypotError;
 use super::human_log::HumanLog;
+use super::intel::Skipped;
 use super::net::stream::{ConnectionLimits, StreamListener, StreamSettings};
 use super::net::udp::UdpListener;
 use super::net::{tls, Stop};
@@ -38,8 +39,10 @@ pub struct HoneypotSummary {
     pub auth_attempts: u64,
     /// Passwords recovered by intelligence.
     pub passwords_recovered: u64,
-    /// Attempts intelligence skipped (queue full).
+    /// Attempts intelligence skipped (queue full, a source over its share, repeats, stopping).
     pub intel_skipped: u64,
+    /// The same, by reason.
+    pub intel_skipped_by: Skipped,
 }
 
 /// Listeners bound and ready to serve.
@@ -218,13 +221,14 @@ pub fn serve(
         auth_attempts: s.auth_attempts.load(Ordering::Relaxed),
         passwords_recovered: s.recovered.load(Ordering::Relaxed),
         intel_skipped: core.intel_dropped(),
+        intel_skipped_by: core.intel_skipped(),
     })
 }
 
 impl HoneypotSummary {
     /// The summary as text lines.
     pub fn to_text(&self) -> String {
-        format!(
+        let mut text = format!(
             "received {} messages, sent {} answers; {} authentication attempts, {} passwords recovered\n\
              not answered: {} over a source's rate, {} over the global rate, {} oversized; {} answers withheld (amplification)\n",
             self.received,
@@ -235,6 +239,18 @@ impl HoneypotSummary {
             self.global_rate_limited,
             self.oversized,
             self.amplification_suppressed
-        )
+        );
+        let s = &self.intel_skipped_by;
+        if s.total() > 0 {
+            text.push_str(&format!(
+                "password recovery skipped {} attempts: {} queue full, {} over a source's share, {} repeats, {} at stop\n",
+                s.total(),
+                s.queue_full,
+                s.source_full,
+                s.repeated,
+                s.stopped
+            ));
+        }
+        text
     }
 }
