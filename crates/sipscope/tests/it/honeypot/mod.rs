@@ -5,6 +5,7 @@ mod baresip;
 mod harness;
 mod lab;
 mod nmap;
+mod registrar;
 mod routed;
 mod safety;
 mod sipp;
