@@ -214,12 +214,16 @@ fn an_overlong_contact_is_refused_and_never_stored() {
 }
 
 #[test]
-fn removing_a_contact_that_is_not_bound_changes_and_records_nothing() {
+fn removing_contacts_that_are_not_bound_changes_nothing_and_records_a_few() {
     let mut p = pbx_from(Profile::load("asterisk-chan-sip").unwrap());
     let gone: Vec<String> = (0..100).map(|i| format!("{};expires=0", contact(i))).collect();
     let h = registered(&mut p, addr("127.0.0.1:5061"), &gone, T0);
     assert_eq!(status(&h.replies[0]), 200);
-    assert!(h.bindings.is_empty(), "{} records", h.bindings.len());
+    // nmap's sip-brute unregisters what it never registered: its trace is kept, but one
+    // request cannot write a hundred records.
+    assert_eq!(h.bindings.len(), 1, "max_contacts records at most");
+    assert_eq!((h.bindings[0].contact.as_str(), h.bindings[0].expires), (&contact(0)[1..contact(0).len() - 1], 0));
+    assert!(p.bindings_of("100", T0).is_empty());
 }
 
 #[test]

@@ -43,7 +43,8 @@ impl Registrar {
 
     /// Applies the Contacts of one successful REGISTER of `user` at `now_ns`, all or nothing:
     /// expires 0 removes a binding, anything else adds or refreshes one. Returns the bindings
-    /// that changed (a removal of a Contact that was not bound changes nothing), or
+    /// to record: those that changed, and removals of Contacts that were not bound (which
+    /// change nothing; at most `max_contacts` of them), or
     /// [`TooManyContacts`] when the request adds more than `max_contacts`, or when the result
     /// would exceed it and `remove_existing` is off (or the request itself refreshes and adds
     /// more than it allows).
@@ -59,11 +60,19 @@ impl Registrar {
         let mut next: Vec<Held> = held.iter().filter(|h| h.until_ns > now_ns).cloned().collect();
         let mut touched: Vec<String> = Vec::new();
         let mut changed = Vec::new();
-        let mut added = 0usize;
+        let (mut added, mut forgiven) = (0usize, 0usize);
         for b in request {
             let at = next.iter().position(|h| h.contact == b.contact);
             match (at, b.expires) {
-                (None, 0) => continue,
+                // Nothing to remove; recorded all the same (nmap's sip-brute tests passwords
+                // with `expires=0`: its trace), but never more than `max_contacts` a request.
+                (None, 0) => {
+                    if forgiven < policy.max_contacts.max(1) {
+                        forgiven += 1;
+                        changed.push(b.clone());
+                    }
+                    continue;
+                }
                 (Some(i), 0) => {
                     next.remove(i);
                     touched.retain(|c| *c != b.contact);
