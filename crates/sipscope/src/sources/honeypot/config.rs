@@ -195,6 +195,14 @@ pub struct HoneypotLimits {
     /// … and their estimated size in bytes.
     #[serde(default = "default_store_backlog_bytes")]
     pub store_backlog_bytes: usize,
+    /// Longest Contact URI a REGISTER may bind, bytes (PJSIP's `PJSIP_MAX_URL_SIZE`); a longer
+    /// one gets a 400 and nothing is stored.
+    #[serde(default = "default_max_contact_bytes")]
+    pub max_contact_bytes: usize,
+    /// Contacts listed in a REGISTER 200 at most (the request's own first), however many
+    /// bindings the profile's `max_contacts` lets an extension hold.
+    #[serde(default = "default_max_listed_contacts")]
+    pub max_listed_contacts: usize,
 }
 
 /// Password intelligence: which password an attempt tried.
@@ -213,6 +221,17 @@ pub struct IntelConfig {
     /// Attempts waiting for recovery at most; more are counted and skipped.
     #[serde(default = "default_intel_queue")]
     pub queue: usize,
+    /// Bytes the waiting attempts may hold at most (attackers choose the credentials' length).
+    #[serde(default = "default_intel_queue_bytes")]
+    pub queue_bytes: usize,
+    /// Attempts from one source address waiting at most: one flooding source cannot take the
+    /// whole queue.
+    #[serde(default = "default_intel_per_source")]
+    pub max_pending_per_source: usize,
+    /// At shutdown, recovery goes on with the queue for at most this long, then stops
+    /// (between two candidate batches) and skips what is left.
+    #[serde(default = "default_intel_grace")]
+    pub shutdown_grace_seconds: u64,
 }
 
 fn yes() -> bool {
@@ -282,11 +301,26 @@ fn default_store_backlog_items() -> usize {
 fn default_store_backlog_bytes() -> usize {
     crate::sinks::health::StoreBacklog::DEFAULT_BYTES
 }
+fn default_max_contact_bytes() -> usize {
+    256
+}
+fn default_max_listed_contacts() -> usize {
+    10
+}
 fn default_max_candidates() -> usize {
     200_000
 }
 fn default_intel_queue() -> usize {
     10_000
+}
+fn default_intel_queue_bytes() -> usize {
+    16 * 1024 * 1024
+}
+fn default_intel_per_source() -> usize {
+    256
+}
+fn default_intel_grace() -> u64 {
+    2
 }
 
 impl Default for HoneypotLimits {
@@ -332,6 +366,9 @@ impl HoneypotConfig {
         }
         if !(l.amplification_factor > 0.0 && l.amplification_window_seconds > 0) {
             return bad("limits: amplification_factor and its window must be positive".into());
+        }
+        if l.max_listed_contacts == 0 {
+            return bad("limits: max_listed_contacts must be at least 1 (a 200 lists the Contact it bound)".into());
         }
         if config.tls.cert.is_some() != config.tls.key.is_some() {
             return bad("tls: give both cert and key, or neither (one is generated)".into());

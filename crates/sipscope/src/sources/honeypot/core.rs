@@ -5,7 +5,7 @@
 use super::config::HoneypotConfig;
 use super::error::HoneypotError;
 use super::human_log::HumanLog;
-use super::intel::{Intel, IntelJob, RecoveredPassword};
+use super::intel::{Intel, IntelJob, RecoveredPassword, Skipped};
 use super::limits::{udp_overhead, Admission, Limiter};
 use super::pbx::{compacted, AuthAttempt, Handled, Incoming, Pbx};
 use crate::event::fields::{is_blank, lossless_text};
@@ -69,6 +69,8 @@ struct Recorder {
     pipeline: Option<Pipeline>,
     human: HumanLog,
     intel: Option<Intel>,
+    /// What intel skipped, once [`Core::finish`] stopped it.
+    intel_skipped: Skipped,
     recoveries: Receiver<RecoveredPassword>,
     next_attempt_id: i64,
 }
@@ -119,7 +121,14 @@ impl Core {
             nodes,
             max_message: config.limits.max_message_bytes,
             state: Mutex::new(State { pbx, limiter: Limiter::new(&config.limits) }),
-            recorder: Mutex::new(Recorder { pipeline: Some(pipeline), human, intel, recoveries, next_attempt_id }),
+            recorder: Mutex::new(Recorder {
+                pipeline: Some(pipeline),
+                human,
+                intel,
+                intel_skipped: Skipped::default(),
+                recoveries,
+                next_attempt_id,
+            }),
             stats: Stats::default(),
         })
     }
@@ -243,7 +252,7 @@ impl Core {
     pub fn finish(&self) -> Result<(), SinkError> {
         let mut rec = self.recorder.lock().map_err(|_| SinkError::Writer("recorder poisoned".into()))?;
         if let Some(intel) = rec.intel.take() {
-            intel.finish();
+            rec.intel_skipped = intel.finish();
         }
         rec.drain_recoveries(&self.stats);
         match rec.pipeline.take() {
@@ -264,9 +273,16 @@ impl Core {
         }
     }
 
-    /// Jobs password intelligence had to skip (queue full).
+    /// Attempts password intelligence skipped (queue full, a source over its share, repeats,
+    /// stopping), in all.
     pub fn intel_dropped(&self) -> u64 {
-        self.recorder.lock().ok().and_then(|r| r.intel.as_ref().map(Intel::dropped)).unwrap_or(0)
+        self.intel_skipped().total()
+    }
+
+    /// Attempts password intelligence skipped, by reason (final once [`Core::finish`] ran).
+    pub fn intel_skipped(&self) -> Skipped {
+        let Ok(rec) = self.recorder.lock() else { return Skipped::default() };
+        rec.intel.as_ref().map_or(rec.intel_skipped, Intel::skipped)
     }
 }
 
@@ -280,15 +296,18 @@ impl Recorder {
     fn attempt(&mut self, ctx: RecordContext, attempt: AuthAttempt) {
         let id = self.next_attempt_id;
         self.next_attempt_id += 1;
-        let AuthAttempt { method, username, realm, uri, nonce, outcome, password, prepared } = attempt;
-        if let (Some(intel), Some(prepared)) = (&self.intel, prepared) {
+        let AuthAttempt { method, username, realm, uri, nonce, outcome, password, recoverable } = attempt;
+        if let (Some(intel), Some(r)) = (&self.intel, recoverable) {
             let job = IntelJob {
                 attempt_id: id,
                 username: username.clone(),
                 realm: realm.clone().unwrap_or_default(),
-                prepared,
+                prepared: r.prepared,
+                key: r.key,
+                footprint: r.footprint,
+                source: ctx.src.ip(),
             };
-            intel.submit(job);
+            intel.submit(job, ctx.ts_ns);
         }
         let row =
             AuthAttemptRecord { id, ctx, method, username, realm, uri, nonce, outcome: outcome.as_str(), password };

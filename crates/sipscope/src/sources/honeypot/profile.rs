@@ -170,6 +170,30 @@ pub struct RegisterProfile {
     pub default_expires: u64,
     /// Longest expiry granted.
     pub max_expires: u64,
+    /// Bindings (Contacts) one extension holds at most: Asterisk PJSIP's `max_contacts` (an
+    /// AOR with 0 refuses every registration); chan_sip keeps one Contact per peer. 1 when
+    /// absent. One REGISTER can never add more than this many.
+    #[serde(default = "one")]
+    pub max_contacts: usize,
+    /// When a REGISTER would take an extension past `max_contacts`: true replaces the bindings
+    /// soonest to expire (PJSIP's `remove_existing = yes`; chan_sip always does), false
+    /// refuses it with `too_many_contacts`. True when absent.
+    #[serde(default = "yes")]
+    pub remove_existing: bool,
+    /// The answer to a REGISTER that would exceed `max_contacts` (PJSIP: 403; Kamailio: 503
+    /// Too many registered contacts). `403 Forbidden` when absent.
+    #[serde(default = "forbidden")]
+    pub too_many_contacts: Reply,
+}
+
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn forbidden() -> Reply {
+    Reply { status: 403, reason: "Forbidden".into() }
 }
 
 /// INVITE answers. Without credentials, the user is known when the From user or the

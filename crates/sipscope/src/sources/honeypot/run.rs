@@ -5,10 +5,11 @@ use super::config::{HoneypotConfig, ListenTransport};
 use super::core::{Core, CoreParts};
 use super::error::HoneypotError;
 use super::human_log::HumanLog;
+use super::intel::Skipped;
 use super::net::stream::{ConnectionLimits, StreamListener, StreamSettings};
 use super::net::udp::UdpListener;
 use super::net::{tls, Stop};
-use super::pbx::Pbx;
+use super::pbx::{Pbx, PbxLimits};
 use super::profile::{Profile, Reply};
 use crate::nodes::Nodes;
 use crate::pipeline::{Pipeline, PipelineSettings, Unparsed};
@@ -39,12 +40,14 @@ pub struct HoneypotSummary {
     pub auth_attempts: u64,
     /// Passwords recovered by intelligence.
     pub passwords_recovered: u64,
-    /// Attempts intelligence skipped (queue full).
+    /// Attempts intelligence skipped (queue full, a source over its share, repeats, stopping).
     pub intel_skipped: u64,
     /// The store: whether it is writing, since when it is not, what was dropped.
     pub store: StoreStatus,
     /// Why finishing (the last events, the analysis results) failed, if it did.
     pub finish_error: Option<String>,
+    /// The same, by reason.
+    pub intel_skipped_by: Skipped,
 }
 
 /// Listeners bound and ready to serve.
@@ -147,7 +150,8 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
     let pipeline = Pipeline::new(settings, sinks.store, sinks.extra);
     let human =
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
-    let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random());
+    let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random())
+        .with_limits(PbxLimits::from(&config.limits));
     Ok((Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, pipeline, human })?), health))
 }
 
@@ -249,6 +253,7 @@ pub fn serve(
         intel_skipped: core.intel_dropped(),
         store: store.status(),
         finish_error,
+        intel_skipped_by: core.intel_skipped(),
     })
 }
 
@@ -273,6 +278,17 @@ impl HoneypotSummary {
         }
         if let Some(e) = &self.finish_error {
             text.push_str(&format!("finishing failed, not everything was stored: {e}\n"));
+        }
+        let s = &self.intel_skipped_by;
+        if s.total() > 0 {
+            text.push_str(&format!(
+                "password recovery skipped {} attempts: {} queue full, {} over a source's share, {} repeats, {} at stop\n",
+                s.total(),
+                s.queue_full,
+                s.source_full,
+                s.repeated,
+                s.stopped
+            ));
         }
         text
     }

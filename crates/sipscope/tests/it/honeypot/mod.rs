@@ -6,6 +6,7 @@ mod crash;
 mod harness;
 mod lab;
 mod nmap;
+mod registrar;
 mod routed;
 mod safety;
 mod sipp;

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
 
-fn fixture_job(path: &str, attempt_id: i64) -> IntelJob {
+pub(super) fn fixture_job(path: &str, attempt_id: i64) -> IntelJob {
     let bytes = crate::test_support::tool_message(path);
     let msg = sipscope_sip::parse(&bytes).unwrap();
     let creds = msg.credentials().expect("an Authorization header");
@@ -18,7 +18,7 @@ fn fixture_job(path: &str, attempt_id: i64) -> IntelJob {
 }
 
 /// A job for credentials an RFC-conforming client would send, qop=auth.
-fn built_job(user: &str, password: &[u8], nonce: &str, attempt_id: i64) -> IntelJob {
+pub(super) fn built_job(user: &str, password: &[u8], nonce: &str, attempt_id: i64) -> IntelJob {
     let spec = CredentialsSpec {
         username: user.as_bytes(),
         password,
@@ -181,13 +181,13 @@ fn escaped_username_is_checked_both_ways() {
 
 /// The other ends of an `on_result` that reports entering, then waits for `release` (once it
 /// is closed, no more waiting).
-struct SlowConsumer {
-    entered: std::sync::mpsc::Receiver<i64>,
-    release: std::sync::mpsc::Sender<()>,
-    results: Arc<Mutex<Vec<RecoveredPassword>>>,
+pub(super) struct SlowConsumer {
+    pub(super) entered: std::sync::mpsc::Receiver<i64>,
+    pub(super) release: std::sync::mpsc::Sender<()>,
+    pub(super) results: Arc<Mutex<Vec<RecoveredPassword>>>,
 }
 
-fn slow_consumer() -> (impl FnMut(RecoveredPassword) + Send + 'static, SlowConsumer) {
+pub(super) fn slow_consumer() -> (impl FnMut(RecoveredPassword) + Send + 'static, SlowConsumer) {
     let (entered_tx, entered) = channel();
     let (release, release_rx) = channel::<()>();
     let results = Arc::new(Mutex::new(Vec::new()));
@@ -205,19 +205,21 @@ fn full_queue_drops_without_blocking() {
     let config = IntelConfig { queue: 1, ..IntelConfig::default() };
     let (on_result, SlowConsumer { entered, release, results }) = slow_consumer();
     let intel = Intel::spawn(&config, on_result).unwrap();
-    let job = fixture_job("svcrack-miss/0004.sip", 0);
-    assert!(intel.submit(IntelJob { attempt_id: 1, ..job.clone() }));
+    let job = |file: &str, id| IntelJob { attempt_id: id, ..fixture_job(&format!("svcrack-miss/{file}.sip"), 0) };
+    assert!(intel.submit(job("0004", 1), 0));
     assert_eq!(entered.recv().unwrap(), 1); // the worker holds job 1; the queue is empty
-    assert!(intel.submit(IntelJob { attempt_id: 2, ..job.clone() }));
-    assert!(!intel.submit(IntelJob { attempt_id: 3, ..job.clone() }));
-    assert!(!intel.submit(IntelJob { attempt_id: 4, ..job }));
+    assert!(intel.submit(job("0006", 2), 0));
+    assert!(!intel.submit(job("0008", 3), 0));
+    assert!(!intel.submit(job("0010", 4), 0));
     assert_eq!(intel.dropped(), 2);
+    assert_eq!(intel.skipped().queue_full, 2);
     drop(release);
-    intel.finish();
+    let skipped = intel.finish();
+    assert_eq!(skipped.total(), 2);
     let results = results.lock().unwrap();
     let ids: Vec<i64> = results.iter().map(|r| r.attempt_id).collect();
     assert_eq!(ids, [1, 2]);
-    assert!(results.iter().all(|r| r.password.as_deref() == Some("100")));
+    assert_eq!(results.iter().map(|r| r.password.as_deref().unwrap()).collect::<Vec<_>>(), ["100", "101"]);
 }
 
 #[test]
@@ -226,14 +228,18 @@ fn finish_drains_the_queue() {
     let intel = Intel::spawn(&IntelConfig::default(), on_result).unwrap();
     let files = ["0002", "0004", "0006", "0008", "0010", "0012"];
     for (i, file) in files.iter().cycle().take(30).enumerate() {
-        assert!(intel.submit(fixture_job(&format!("svcrack-miss/{file}.sip"), i as i64)));
+        assert!(intel.submit(fixture_job(&format!("svcrack-miss/{file}.sip"), i as i64), 0));
     }
     assert_eq!(entered.recv().unwrap(), 0);
     assert_eq!(intel.dropped(), 0);
     drop(release);
-    intel.finish();
-    let results = results.lock().unwrap();
+    let skipped = intel.finish();
+    assert_eq!(skipped.total(), 0, "{skipped:?}");
+    // Every attempt has its answer (repeats of a waiting one right after it).
+    let mut results = results.lock().unwrap().clone();
+    results.sort_by_key(|r| r.attempt_id);
     assert_eq!(results.iter().map(|r| r.attempt_id).collect::<Vec<_>>(), (0..30).collect::<Vec<_>>());
     let passwords: Vec<&str> = results.iter().take(6).map(|r| r.password.as_deref().unwrap()).collect();
     assert_eq!(passwords, ["101", "100", "101", "102", "103", "104"]);
+    assert!(results.iter().skip(6).all(|r| r.password == results[r.attempt_id as usize % 6].password));
 }

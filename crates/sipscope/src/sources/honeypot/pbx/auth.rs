@@ -4,9 +4,11 @@
 use super::nonces::{NonceCheck, Nonces};
 use crate::event::fields::lossless_text;
 use crate::sources::honeypot::config::Extension;
-use sipscope_sip::digest::{PreparedCredentials, VerifyError};
+use crate::sources::honeypot::intel::Recoverable;
+use sipscope_sip::digest::VerifyError;
 use sipscope_sip::Message;
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// What became of one set of credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,7 +21,7 @@ pub enum AuthOutcome {
     WrongPassword,
     /// No such (enabled) extension.
     UnknownUser,
-    /// The nonce expired, was forgotten, or was never ours.
+    /// The nonce expired, was forgotten, was never ours, or was issued to another address.
     StaleNonce,
     /// The nonce was used before (a replay, or a cracker reusing one challenge).
     NonceReused,
@@ -81,7 +83,7 @@ pub struct AuthAttempt {
     pub password: Option<String>,
     /// The credentials prepared for wordlist recovery, when the password is not known and the
     /// response can be computed.
-    pub prepared: Option<PreparedCredentials>,
+    pub recoverable: Option<Recoverable>,
 }
 
 impl std::fmt::Debug for AuthAttempt {
@@ -91,18 +93,19 @@ impl std::fmt::Debug for AuthAttempt {
             .field("username", &self.username)
             .field("outcome", &self.outcome)
             .field("password", &self.password)
-            .field("recoverable", &self.prepared.is_some())
+            .field("recoverable", &self.recoverable.is_some())
             .finish()
     }
 }
 
-/// Checks the request's credentials, if it has any, at `now_ns`.
+/// Checks the request's credentials, if it has any, sent from `source` at `now_ns`.
 pub fn authenticate(
     msg: &Message<'_>,
     method: &str,
     realm: &str,
     extensions: &HashMap<String, Extension>,
     nonces: &mut Nonces,
+    source: IpAddr,
     now_ns: i64,
 ) -> Option<(AuthAttempt, Verdict)> {
     let creds = msg.credentials()?;
@@ -115,23 +118,23 @@ pub fn authenticate(
         nonce: text(creds.nonce),
         outcome: AuthOutcome::Malformed,
         password: None,
-        prepared: None,
+        recoverable: None,
     };
-    let prepared = match PreparedCredentials::new(&creds, method.as_bytes()) {
+    let recoverable = match Recoverable::new(&creds, method.as_bytes()) {
         Ok(p) => p,
         Err(VerifyError::Malformed(_) | VerifyError::Unsupported(_)) => return Some((attempt, Verdict::Reject)),
     };
-    let nonce = nonces.check_and_use(creds.nonce.unwrap_or_default(), creds.nonce_count(), now_ns);
+    let nonce = nonces.check_and_use(creds.nonce.unwrap_or_default(), creds.nonce_count(), source, now_ns);
     let Some(ext) = extensions.get(attempt.username.as_str()).filter(|e| e.enabled) else {
         attempt.outcome = AuthOutcome::UnknownUser;
-        attempt.prepared = Some(prepared);
+        attempt.recoverable = Some(recoverable);
         return Some((attempt, Verdict::UnknownUser));
     };
-    let correct = prepared.matches(ext.password.as_bytes());
+    let correct = recoverable.prepared.matches(ext.password.as_bytes());
     if correct {
         attempt.password = Some(ext.password.clone());
     } else {
-        attempt.prepared = Some(prepared);
+        attempt.recoverable = Some(recoverable);
     }
     let realm_ok = creds.realm == Some(realm.as_bytes());
     let (outcome, verdict) = match (nonce, correct) {

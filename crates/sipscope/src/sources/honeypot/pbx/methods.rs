@@ -1,6 +1,7 @@
 //! One function per method: what the PBX answers, following its profile.
 
 use super::auth::{authenticate, Verdict};
+use super::registrar::{ContactPolicy, TooManyContacts};
 use super::state::{Binding, INVITE_LINGER_NS};
 use super::{Handled, Incoming, Pbx};
 use crate::event::fields::lossless_text;
@@ -52,62 +53,69 @@ fn options(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled 
 fn register(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
     let realm = pbx.profile.auth.realm.clone();
     let Some((attempt, verdict)) =
-        authenticate(msg, "REGISTER", &realm, &pbx.extensions, &mut pbx.nonces, incoming.now_ns)
+        authenticate(msg, "REGISTER", &realm, &pbx.extensions, &mut pbx.nonces, incoming.source.ip(), incoming.now_ns)
     else {
         let user = msg.to().and_then(|t| t.user());
         let p = &pbx.profile.register;
         let action = if pbx.extension_exists(user) { p.known_user.clone() } else { p.unknown_user.clone() };
         return Handled { replies: pbx.act(&action, msg, incoming, false), ..Handled::default() };
     };
-    let mut handled = Handled::default();
-    handled.replies = match verdict {
-        Verdict::Accept => {
-            let (reply, bindings) = registered(pbx, msg, incoming, &attempt.username);
-            handled.bindings = bindings;
-            vec![reply]
-        }
+    let mut handled = match verdict {
+        Verdict::Accept => registered(pbx, msg, incoming, &attempt.username),
         refused => {
             let (rejected, unknown) =
                 (pbx.profile.register.rejected.clone(), pbx.profile.register.unknown_user.clone());
-            refuse(pbx, msg, incoming, refused, rejected, unknown, false)
+            Handled { replies: refuse(pbx, msg, incoming, refused, rejected, unknown, false), ..Handled::default() }
         }
     };
     handled.auth = Some(attempt);
     handled
 }
 
-/// The 200 to an accepted REGISTER: each Contact echoed with its granted expiry, and the
-/// bindings to keep. `Contact: *` with expiry 0 removes them all. The Expires header is what
-/// was granted to the (first) Contact, 0 when it was removed, as chan_sip writes it: baresip
-/// asks with `;expires=60` on its Contact and no Expires header, and unregisters with
+/// The answer to an accepted REGISTER and the bindings it changed. The registrar keeps at
+/// most the profile's `max_contacts` per extension (replacing the bindings soonest to expire,
+/// or refusing with `too_many_contacts`); a Contact URI over `max_contact_bytes` is a 400.
+/// The 200 lists the extension's bindings with their expiry, the request's own first, at most
+/// `max_listed_contacts`. `Contact: *` with expiry 0 removes them all. The Expires header is
+/// what was granted to the (first) Contact, 0 when it was removed, as chan_sip writes it:
+/// baresip asks with `;expires=60` on its Contact and no Expires header, and unregisters with
 /// `;expires=0`.
-fn registered(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>, user: &str) -> (Vec<u8>, Vec<Binding>) {
+fn registered(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>, user: &str) -> Handled {
     let p = &pbx.profile.register;
     let header_expires = msg.expires();
     let grant = |asked: Option<u64>| asked.or(header_expires).unwrap_or(p.default_expires).min(p.max_expires);
-    let mut bindings = Vec::new();
-    let mut contacts = Vec::new();
-    if msg.contact_is_star() {
-        pbx.registrar.remove_all(user);
-    } else {
-        for contact in msg.contacts() {
-            let asked = contact.param("expires").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
-            let expires = grant(asked);
-            let uri = lossless_text(contact.uri_raw);
-            let b = Binding { user: user.to_owned(), contact: uri, expires, source: incoming.source };
-            pbx.registrar.apply(&b, incoming.now_ns);
-            bindings.push(b);
+    let mut request = Vec::new();
+    for contact in msg.contacts() {
+        if contact.uri_raw.len() > pbx.limits.max_contact_bytes {
+            return pbx.malformed(msg, incoming, "Contact Too Long");
         }
-    }
-    for (uri, left) in pbx.registrar.active(user, incoming.now_ns) {
-        contacts.push(format!("<{uri}>;expires={left}"));
+        let asked = contact.param("expires").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
+        let uri = lossless_text(contact.uri_raw);
+        request.push(Binding { user: user.to_owned(), contact: uri, expires: grant(asked), source: incoming.source });
     }
     // A query (no Contact) is told the default; `Contact: *` removed everything.
-    let granted = match bindings.first() {
+    let granted = match request.first() {
         Some(b) => b.expires,
         None if msg.contact_is_star() => 0,
         None => grant(None),
     };
+    let policy = ContactPolicy { max_contacts: p.max_contacts, remove_existing: p.remove_existing };
+    let bindings = if msg.contact_is_star() {
+        pbx.registrar.remove_all(user);
+        Vec::new()
+    } else {
+        match pbx.registrar.register(user, &request, policy, incoming.now_ns) {
+            Ok(changed) => changed,
+            Err(TooManyContacts) => {
+                let r = pbx.profile.register.too_many_contacts.clone();
+                let replies = vec![pbx.answer(msg, incoming.source, r.status, &r.reason, &[])];
+                return Handled { replies, note: "too-many-contacts", ..Handled::default() };
+            }
+        }
+    };
+    let own: Vec<String> = request.iter().map(|b| b.contact.clone()).collect();
+    let listed = pbx.registrar.listed(user, &own, pbx.limits.max_listed_contacts, incoming.now_ns);
+    let contacts: Vec<String> = listed.iter().map(|(uri, left)| format!("<{uri}>;expires={left}")).collect();
     let expires = granted.to_string();
     let date = http_date(incoming.now_ns);
     let mut extra: Vec<(&str, &[u8])> = vec![("Expires", expires.as_bytes())];
@@ -118,7 +126,8 @@ fn registered(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>, user: &s
         extra.push(("Date", date.as_bytes()));
     }
     let accepted = pbx.profile.register.accepted.clone();
-    (pbx.answer(msg, incoming.source, accepted.status, &accepted.reason, &extra), bindings)
+    let reply = pbx.answer(msg, incoming.source, accepted.status, &accepted.reason, &extra);
+    Handled { replies: vec![reply], bindings, ..Handled::default() }
 }
 
 fn invite(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
@@ -128,7 +137,7 @@ fn invite(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
     let proxy = pbx.profile.invite.proxy_auth;
     let realm = pbx.profile.auth.realm.clone();
     let Some((attempt, verdict)) =
-        authenticate(msg, "INVITE", &realm, &pbx.extensions, &mut pbx.nonces, incoming.now_ns)
+        authenticate(msg, "INVITE", &realm, &pbx.extensions, &mut pbx.nonces, incoming.source.ip(), incoming.now_ns)
     else {
         // Known when the caller (From) or the callee (Request-URI) is an extension: svwar puts
         // the extension in both, a fraudster calls out from a cracked one.
@@ -210,7 +219,7 @@ fn other_method(pbx: &mut Pbx, msg: &Message<'_>, method: &str, incoming: Incomi
         return Handled { replies: pbx.act(&action, msg, incoming, false), note, ..Handled::default() };
     }
     let realm = pbx.profile.auth.realm.clone();
-    match authenticate(msg, method, &realm, &pbx.extensions, &mut pbx.nonces, incoming.now_ns) {
+    match authenticate(msg, method, &realm, &pbx.extensions, &mut pbx.nonces, incoming.source.ip(), incoming.now_ns) {
         None => Handled { replies: vec![pbx.challenge(msg, incoming, false, false)], ..Handled::default() },
         Some((attempt, verdict)) => {
             let replies = match verdict {

@@ -5,6 +5,7 @@
 mod auth;
 mod methods;
 mod nonces;
+mod registrar;
 mod reply;
 pub mod state;
 
@@ -12,18 +13,41 @@ pub use auth::{AuthAttempt, AuthOutcome, Verdict};
 pub use reply::compacted;
 pub use state::Binding;
 
-use super::config::Extension;
+use super::config::{Extension, HoneypotLimits};
 use super::profile::{Action, Keyword, Profile, Reply};
 use nonces::Nonces;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use registrar::Registrar;
 use sipscope_sip::{Message, ParseLimits};
-use state::{Bounded, InviteKey, Registrar};
+use state::{Bounded, InviteKey};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// Nonces, transactions and bindings remembered at most (each).
 const STATE_CAP: usize = 65_536;
+
+/// The configured limits the PBX applies itself (`[limits]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PbxLimits {
+    /// Longest Contact URI a REGISTER may bind, bytes.
+    pub max_contact_bytes: usize,
+    /// Contacts a REGISTER 200 lists at most.
+    pub max_listed_contacts: usize,
+}
+
+impl From<&HoneypotLimits> for PbxLimits {
+    fn from(l: &HoneypotLimits) -> Self {
+        PbxLimits { max_contact_bytes: l.max_contact_bytes, max_listed_contacts: l.max_listed_contacts.max(1) }
+    }
+}
+
+impl Default for PbxLimits {
+    /// The configuration's defaults.
+    fn default() -> Self {
+        PbxLimits::from(&HoneypotLimits::default())
+    }
+}
 
 /// A message the PBX received.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +86,7 @@ pub struct Pbx {
     nonces: Nonces,
     invites: Bounded<InviteKey, i64>,
     registrar: Registrar,
+    limits: PbxLimits,
 }
 
 impl Pbx {
@@ -81,7 +106,14 @@ impl Pbx {
             nonces,
             invites: Bounded::new(STATE_CAP),
             registrar: Registrar::new(STATE_CAP),
+            limits: PbxLimits::default(),
         }
+    }
+
+    /// The same PBX with these limits (the defaults otherwise).
+    pub fn with_limits(mut self, limits: PbxLimits) -> Pbx {
+        self.limits = limits;
+        self
     }
 
     /// The profile in use.
@@ -147,7 +179,7 @@ impl Pbx {
 
     /// A digest challenge (401 or 407) with a new nonce.
     fn challenge(&mut self, msg: &Message<'_>, incoming: Incoming<'_>, proxy: bool, stale: bool) -> Vec<u8> {
-        let nonce = self.nonces.issue(incoming.now_ns, &mut self.rng);
+        let nonce = self.nonces.issue(incoming.now_ns, incoming.source.ip(), &mut self.rng);
         let opaque = self.profile.auth.opaque.then(|| format!("{:016x}", self.rng.random::<u64>()));
         let (name, value) = reply::challenge_header(&self.profile, &nonce, opaque.as_deref(), proxy, stale);
         let (status, reason) = if proxy { (407, "Proxy Authentication Required") } else { (401, "Unauthorized") };
@@ -193,5 +225,7 @@ fn missing_header(msg: &Message<'_>, method: &str) -> Option<&'static str> {
     }
 }
 
+#[cfg(test)]
+mod bindings_tests;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! The little state a PBX keeps between requests: INVITE transactions (so CANCEL is answered by
-//! whether its INVITE exists) and registrations (the bindings an attacker created: the
-//! evidence of a hijacked account). Both are bounded tables that forget the oldest entry
-//! first; nothing is keyed without a bound (attackers choose Call-IDs).
+//! whether its INVITE exists) in a bounded table that forgets the oldest entry first (nothing is
+//! keyed without a bound: attackers choose Call-IDs), and the [`Binding`]s a REGISTER changes
+//! (kept by `registrar.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -91,46 +91,6 @@ pub struct Binding {
     pub source: SocketAddr,
 }
 
-/// Registrations in force, by (user, contact).
-pub struct Registrar {
-    bindings: Bounded<(String, String), (i64, SocketAddr)>,
-}
-
-impl Registrar {
-    /// At most `cap` bindings.
-    pub fn new(cap: usize) -> Registrar {
-        Registrar { bindings: Bounded::new(cap) }
-    }
-
-    /// Applies a successful REGISTER at `now_ns`: expires 0 removes, else adds or refreshes.
-    pub fn apply(&mut self, binding: &Binding, now_ns: i64) {
-        let key = (binding.user.clone(), binding.contact.clone());
-        if binding.expires == 0 {
-            self.bindings.remove(&key);
-        } else {
-            let until = now_ns.saturating_add((binding.expires as i64).saturating_mul(1_000_000_000));
-            self.bindings.insert(key, (until, binding.source));
-        }
-    }
-
-    /// Removes every binding of `user` (`Contact: *` with expires 0).
-    pub fn remove_all(&mut self, user: &str) {
-        self.bindings.retain(|(u, _), _| u != user);
-    }
-
-    /// Bindings of `user` still in force at `now_ns`, with seconds left.
-    pub fn active(&self, user: &str, now_ns: i64) -> Vec<(String, u64)> {
-        let mut out: Vec<(String, u64)> = self
-            .bindings
-            .iter()
-            .filter(|((u, _), (until, _))| u == user && *until > now_ns)
-            .map(|((_, c), (until, _))| (c.clone(), ((until - now_ns) / 1_000_000_000) as u64))
-            .collect();
-        out.sort();
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,21 +110,5 @@ mod tests {
             b.remove(&i);
         }
         assert!(b.order.len() <= 4, "removed keys do not pile up");
-    }
-
-    #[test]
-    fn registrations_expire_refresh_and_unregister() {
-        let src: SocketAddr = "192.0.2.1:5060".parse().unwrap();
-        let mut r = Registrar::new(10);
-        let b = |contact: &str, expires| Binding { user: "100".into(), contact: contact.into(), expires, source: src };
-        r.apply(&b("sip:100@192.0.2.1", 60), 0);
-        r.apply(&b("sip:100@192.0.2.2", 120), 0);
-        assert_eq!(r.active("100", 30_000_000_000).len(), 2);
-        assert_eq!(r.active("100", 61_000_000_000), vec![("sip:100@192.0.2.2".into(), 59)]);
-        r.apply(&b("sip:100@192.0.2.2", 0), 62_000_000_000);
-        assert!(r.active("100", 62_000_000_000).is_empty());
-        r.apply(&b("sip:100@192.0.2.3", 60), 0);
-        r.remove_all("100");
-        assert!(r.active("100", 0).is_empty());
     }
 }

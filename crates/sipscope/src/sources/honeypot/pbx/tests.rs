@@ -126,7 +126,7 @@ fn wrong_password_reused_and_stale_nonces_are_told_apart() {
     assert_eq!(statuses(&h), [403]);
     let auth = h.auth.unwrap();
     assert_eq!(auth.outcome, AuthOutcome::WrongPassword);
-    assert!(auth.prepared.unwrap().matches(b"hunter2"), "the attempt keeps what recovery needs");
+    assert!(auth.recoverable.unwrap().prepared.matches(b"hunter2"), "the attempt keeps what recovery needs");
 
     // The same nonce again: a replay of a challenge, whatever the password.
     let right = resign(&fixture("svcrack/0002.sip"), &nonce, "100");
