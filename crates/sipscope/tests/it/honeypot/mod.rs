@@ -10,3 +10,5 @@ mod safety;
 mod sipp;
 mod sipsak;
 mod sipvicious;
+mod streams;
+mod tls_probes;

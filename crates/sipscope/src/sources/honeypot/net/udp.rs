@@ -177,3 +177,51 @@ fn to_socket_addr(s: &SockaddrStorage) -> Option<SocketAddr> {
     }
     s.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::honeypot::config::HoneypotConfig;
+    use crate::sources::honeypot::run::open_core;
+
+    #[test]
+    fn a_second_bind_on_the_same_address_and_port_is_refused() {
+        let first = UdpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let err = UdpListener::bind(first.local_addr()).err().expect("the second bind fails");
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+        assert!(err.to_string().contains("another process (a second honeypot?) is bound to it"), "{err}");
+    }
+
+    #[test]
+    fn datagrams_the_kernel_drops_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("store = {:?}\nhuman_log = \"off\"\n[intel]\nenabled = false\n", dir.path().join("s.db"));
+        let core = open_core(&HoneypotConfig::parse(&text, "test").unwrap(), "sensor".into()).unwrap();
+        // The smallest buffer the kernel allows holds a datagram or two.
+        let listener = UdpListener::bind_with_buffer("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let to = listener.local_addr();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..50 {
+            client.send_to(&[b'x'; 500], to).unwrap();
+        }
+        let stop = Stop::default();
+        let serving = {
+            let (core, stop) = (Arc::clone(&core), stop.clone());
+            std::thread::spawn(move || listener.serve(core, stop))
+        };
+        // The first datagram read after the drops carries the kernel's count.
+        let last = b"OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n";
+        for _ in 0..100 {
+            client.send_to(last, to).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            if core.stats.net.kernel_drops.load(Ordering::Relaxed) > 0 {
+                break;
+            }
+        }
+        stop.set();
+        serving.join().unwrap();
+        let drops = core.stats.net.kernel_drops.load(Ordering::Relaxed);
+        assert!((40..=50).contains(&drops), "{drops} drops");
+        core.finish().unwrap();
+    }
+}
