@@ -198,7 +198,7 @@ impl Connection {
         match handshake(config, tcp, self.settings.max_message, give_up) {
             Handshake::Done(stream) => self.pump(*stream),
             Handshake::Silent => {}
-            Handshake::Failed { first, detail, deadline } => {
+            Handshake::Failed { first, detail, deadline, tcp } => {
                 let net = &self.core.stats.net;
                 NetStats::add(&net.tls_handshakes_failed);
                 if deadline {
@@ -207,6 +207,7 @@ impl Connection {
                 let note =
                     Note { anomalies: &[notes::TLS_HANDSHAKE_FAILED], detail: Some(&detail), not_a_message: false };
                 self.core.record_only(self.packet(&first), note, &[]);
+                drop(tcp);
             }
         }
     }

@@ -20,6 +20,9 @@ pub(super) enum Handshake {
         detail: String,
         /// The deadline passed (rather than an error or a close).
         deadline: bool,
+        /// The connection, closed when dropped: after the failure is recorded, so a client
+        /// that sees the close finds the record in the store.
+        tcp: TcpStream,
     },
     /// Nothing was sent (a connect-only scan), or no session could be made.
     Silent,
@@ -51,32 +54,32 @@ pub(super) fn handshake(
 ) -> Handshake {
     let Ok(mut conn) = rustls::ServerConnection::new(config) else { return Handshake::Silent };
     let mut first = Vec::new();
-    let fail = |first: Vec<u8>, why: String, deadline: bool| {
+    let fail = |first: Vec<u8>, why: String, deadline: bool, tcp: TcpStream| {
         if first.is_empty() {
             return Handshake::Silent;
         }
         let detail = format!("TLS handshake failed: {why}; {}", client_hello::describe(&first));
-        Handshake::Failed { first, detail, deadline }
+        Handshake::Failed { first, detail, deadline, tcp }
     };
     loop {
         while conn.wants_write() {
             if let Err(e) = conn.write_tls(&mut tcp) {
-                return fail(first, format!("writing: {e}"), false);
+                return fail(first, format!("writing: {e}"), false, tcp);
             }
         }
         if !conn.is_handshaking() {
             return Handshake::Done(Box::new(rustls::StreamOwned::new(conn, tcp)));
         }
         if let Some((why, deadline)) = give_up() {
-            return fail(first, why.to_owned(), deadline);
+            return fail(first, why.to_owned(), deadline, tcp);
         }
         match conn.read_tls(&mut Tee { tcp: &mut tcp, first: &mut first, cap }) {
-            Ok(0) => return fail(first, "closed by the client".into(), false),
+            Ok(0) => return fail(first, "closed by the client".into(), false, tcp),
             Ok(_) => {
                 if let Err(e) = conn.process_new_packets() {
                     // The alert rustls queued, as a real server would send it.
                     let _ = conn.write_tls(&mut tcp);
-                    return fail(first, e.to_string(), false);
+                    return fail(first, e.to_string(), false, tcp);
                 }
             }
             Err(e)
@@ -84,7 +87,7 @@ pub(super) fn handshake(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
                 ) => {}
-            Err(e) => return fail(first, format!("reading: {e}"), false),
+            Err(e) => return fail(first, format!("reading: {e}"), false, tcp),
         }
     }
 }
