@@ -22,7 +22,7 @@ pub const STREAM_CUT_OFF: &str = "stream_cut_off";
 /// A stream message cut off because its connection was closed to make room for a new one.
 pub const CONNECTION_EVICTED: &str = "connection_evicted";
 
-/// Every name, with its meaning (the table in docs/anomalies.md).
+/// Every name (the table in docs/anomalies.md gives their meaning).
 pub const ALL: &[&str] = &[
     CONNECTION_REFUSED,
     TLS_HANDSHAKE_FAILED,
