@@ -50,7 +50,7 @@ impl UdpListener {
         let _ = socket.set_recv_buffer_size(receive_buffer);
         socket.bind(&addr.into()).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
-                std::io::Error::new(e.kind(), format!("{e}: another process (a second honeypot?) is bound to it"))
+                std::io::Error::new(e.kind(), "address in use: another process (a second honeypot?) is bound to it")
             } else {
                 e
             }
