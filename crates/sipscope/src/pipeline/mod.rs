@@ -98,6 +98,41 @@ pub struct Arrival<'a> {
     pub bytes: &'a [u8],
 }
 
+/// What a source knows about an arrival that its bytes cannot tell: a refused connection, a
+/// failed TLS handshake, a stream message cut off by a limit. The names are added to the
+/// event's anomalies (sensor-side names, listed in docs/anomalies.md); `detail` becomes the
+/// `reason` of bytes that are not SIP.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Note<'a> {
+    /// Anomaly names added after the parser's.
+    pub anomalies: &'a [&'static str],
+    /// Why, for bytes that are not a SIP message (kept before the parse error).
+    pub detail: Option<&'a str>,
+    /// Not a message at all (a refused connection): stored as `invalid` even when blank.
+    pub not_a_message: bool,
+}
+
+impl Note<'_> {
+    fn apply(&self, fields: &mut SipFields) {
+        use crate::event::fields::MessageKind;
+        if self.not_a_message && fields.kind == MessageKind::Keepalive {
+            fields.kind = MessageKind::Invalid;
+        }
+        for name in self.anomalies {
+            if !fields.anomalies.is_empty() {
+                fields.anomalies.push(' ');
+            }
+            fields.anomalies.push_str(name);
+        }
+        if let (Some(detail), MessageKind::Invalid | MessageKind::Keepalive) = (self.detail, fields.kind) {
+            fields.reason = Some(match fields.reason.take() {
+                Some(parse_error) => format!("{detail}; {parse_error}"),
+                None => detail.to_owned(),
+            });
+        }
+    }
+}
+
 /// How a pipeline runs.
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
@@ -303,10 +338,15 @@ impl Pipeline {
 
     /// Takes one message the source already parsed (`None`: it does not parse, or is blank).
     pub fn accept_parsed(&mut self, a: Arrival<'_>, msg: Option<&Message<'_>>) {
+        self.accept_noted(a, msg, Note::default());
+    }
+
+    /// Like [`Pipeline::accept_parsed`], with what the source knows beyond the bytes.
+    pub fn accept_noted(&mut self, a: Arrival<'_>, msg: Option<&Message<'_>>, note: Note<'_>) {
         if self.out.error.is_some() {
             return;
         }
-        let Some(msg) = msg else { return self.accept_unparsed(a) };
+        let Some(msg) = msg else { return self.accept_unparsed(a, note) };
         let ours = a.direction == Direction::Out;
         // `--events none` counts by the start line alone (docs/ingest.md: violations stay 0):
         // checking every header is a cost only stored events need. What sipscope sent is
@@ -317,12 +357,13 @@ impl Pipeline {
         let node = node_of(&self.settings.nodes, &a);
         self.out.observe(&a, node, Some(msg));
         if self.out.keep(self.settings.events) {
-            let fields = if ours { SipFields::extract_without_anomalies(msg) } else { SipFields::extract(msg) };
+            let mut fields = if ours { SipFields::extract_without_anomalies(msg) } else { SipFields::extract(msg) };
+            note.apply(&mut fields);
             self.out.write(&self.settings.sensor, &a, node, fields);
         }
     }
 
-    fn accept_unparsed(&mut self, a: Arrival<'_>) {
+    fn accept_unparsed(&mut self, a: Arrival<'_>, note: Note<'_>) {
         if self.settings.unparsed == Unparsed::Count {
             self.out.counters.non_sip += 1;
             return;
@@ -331,7 +372,9 @@ impl Pipeline {
         let node = node_of(&self.settings.nodes, &a);
         self.out.observe(&a, node, None);
         if self.out.keep(self.settings.events) {
-            self.out.write(&self.settings.sensor, &a, node, SipFields::of_bytes(a.bytes, a.transport.framing()));
+            let mut fields = SipFields::of_bytes(a.bytes, a.transport.framing());
+            note.apply(&mut fields);
+            self.out.write(&self.settings.sensor, &a, node, fields);
         }
     }
 

@@ -203,6 +203,32 @@ pub struct HoneypotLimits {
     /// bindings the profile's `max_contacts` lets an extension hold.
     #[serde(default = "default_max_listed_contacts")]
     pub max_listed_contacts: usize,
+    // --- stream connections and answers (network shell) ---
+    /// Open TLS connections in total: a pool of their own, so that TLS handshakes cannot
+    /// take TCP's slots (`max_connections` is TCP's). Per-source caps apply to each pool.
+    #[serde(default = "default_max_tls_connections")]
+    pub max_tls_connections: usize,
+    /// Open TCP/TLS connections per IPv4 /24 (0: no such cap). `max_connections_per_source`
+    /// counts an IPv6 source by its /64, the block one host usually has.
+    #[serde(default = "default_max_connections_per_ipv4_24")]
+    pub max_connections_per_ipv4_24: usize,
+    /// A TCP/TLS message (or TLS handshake) must be complete this long after its first byte;
+    /// else what came is recorded and the connection closed (the idle timer restarts on every
+    /// byte, this deadline does not).
+    #[serde(default = "default_message_deadline")]
+    pub message_deadline_seconds: u64,
+    /// Rows recorded per second for connections refused over a cap; more are counted only.
+    #[serde(default = "default_refused_records_per_second")]
+    pub refused_records_per_second: f64,
+    /// TCP/TLS: bytes answered to a source never exceed this factor times the bytes received
+    /// from it over `amplification_window_seconds` (the source is real, so this bounds the
+    /// work one request buys rather than reflection).
+    #[serde(default = "default_stream_amplification")]
+    pub stream_amplification_factor: f64,
+    /// The largest single answer sent on any transport, bytes; a larger one is sent in a
+    /// smaller form or withheld.
+    #[serde(default = "default_max_answer")]
+    pub max_answer_bytes: usize,
 }
 
 /// Password intelligence: which password an attempt tried.
@@ -307,6 +333,24 @@ fn default_max_contact_bytes() -> usize {
 fn default_max_listed_contacts() -> usize {
     10
 }
+fn default_max_tls_connections() -> usize {
+    256
+}
+fn default_max_connections_per_ipv4_24() -> usize {
+    64
+}
+fn default_message_deadline() -> u64 {
+    10
+}
+fn default_refused_records_per_second() -> f64 {
+    10.0
+}
+fn default_stream_amplification() -> f64 {
+    10.0
+}
+fn default_max_answer() -> usize {
+    16 * 1024
+}
 fn default_max_candidates() -> usize {
     200_000
 }
@@ -369,6 +413,12 @@ impl HoneypotConfig {
         }
         if l.max_listed_contacts == 0 {
             return bad("limits: max_listed_contacts must be at least 1 (a 200 lists the Contact it bound)".into());
+        }
+        if !(l.stream_amplification_factor > 0.0 && l.max_answer_bytes > 0 && l.message_deadline_seconds > 0) {
+            return bad(
+                "limits: stream_amplification_factor, max_answer_bytes and message_deadline_seconds must be positive"
+                    .into(),
+            );
         }
         if config.tls.cert.is_some() != config.tls.key.is_some() {
             return bad("tls: give both cert and key, or neither (one is generated)".into());

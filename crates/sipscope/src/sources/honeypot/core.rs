@@ -13,7 +13,7 @@ use crate::event::record::{AuthAttemptRecord, Record, RecordContext, Registratio
 use crate::event::{Direction, Transport};
 use crate::nodes::Nodes;
 use crate::output::escape;
-use crate::pipeline::{Arrival, NodeOf, Pipeline};
+use crate::pipeline::{Arrival, NodeOf, Note, Pipeline};
 use crate::sinks::SinkError;
 use sipscope_sip::Message;
 use std::net::SocketAddr;
@@ -55,6 +55,8 @@ pub struct Stats {
     pub auth_attempts: AtomicU64,
     /// Passwords recovered by intelligence.
     pub recovered: AtomicU64,
+    /// What the network shell and the stream and answer limits did.
+    pub net: super::net::NetStats,
 }
 
 struct State {
@@ -80,6 +82,7 @@ pub struct Core {
     sensor: String,
     nodes: Nodes,
     max_message: usize,
+    max_answer: usize,
     state: Mutex<State>,
     recorder: Mutex<Recorder>,
     /// Counters.
@@ -120,6 +123,7 @@ impl Core {
             sensor,
             nodes,
             max_message: config.limits.max_message_bytes,
+            max_answer: config.limits.max_answer_bytes,
             state: Mutex::new(State { pbx, limiter: Limiter::new(&config.limits) }),
             recorder: Mutex::new(Recorder {
                 pipeline: Some(pipeline),
@@ -158,7 +162,7 @@ impl Core {
                 counter.fetch_add(1, Ordering::Relaxed);
                 drop(state);
                 // Not answered, but an attack all the same: recorded and analysed.
-                self.record(packet, msg, Handled { note, ..Handled::default() }, &[]);
+                self.record(packet, msg, Handled { note, ..Handled::default() }, &[], Note::default());
                 return Vec::new();
             }
             let incoming = Incoming { now_ns: packet.now_ns, framing, source: packet.source, bytes: packet.bytes };
@@ -169,36 +173,75 @@ impl Core {
             let mut sent = Vec::with_capacity(handled.replies.len());
             for reply in std::mem::take(&mut handled.replies) {
                 // UDP answers go to a source address anyone can spoof: the byte budget keeps
-                // them from amplifying; an answer that does not fit is sent in a smaller form,
-                // or not at all. TCP and TLS completed a handshake, so the source is real.
-                if !udp {
-                    sent.push(reply);
-                    continue;
-                }
-                let (ip, now) = (packet.source.ip(), packet.now_ns);
-                let fitting = if state.limiter.may_send(ip, wire(reply.len()), now) {
-                    Some(reply)
-                } else {
-                    compacted(&reply).into_iter().find(|form| state.limiter.may_send(ip, wire(form.len()), now))
+                // them from amplifying. TCP and TLS completed a handshake, so the source is
+                // real, but one request must not buy megabytes either: a budget of their own.
+                // No answer is larger than `max_answer_bytes`. An answer that does not fit is
+                // sent in a smaller form, or not at all.
+                let (ip, now, max) = (packet.source.ip(), packet.now_ns, self.max_answer);
+                let mut fits = |form: &[u8]| {
+                    form.len() <= max
+                        && if udp {
+                            state.limiter.may_send(ip, wire(form.len()), now)
+                        } else {
+                            state.limiter.may_send_stream(ip, form.len() as u64, now)
+                        }
                 };
+                let too_large = reply.len() > max;
+                let fitting = if fits(&reply) { Some(reply) } else { compacted(&reply).into_iter().find(|f| fits(f)) };
                 match fitting {
                     Some(form) => sent.push(form),
-                    None => {
+                    None if too_large => {
+                        self.stats.net.answers_over_size.fetch_add(1, Ordering::Relaxed);
+                        handled.note = "answer-size-limit";
+                    }
+                    None if udp => {
                         self.stats.amplification_suppressed.fetch_add(1, Ordering::Relaxed);
                         handled.note = "amplification-limit";
+                    }
+                    None => {
+                        self.stats.net.stream_answers_withheld.fetch_add(1, Ordering::Relaxed);
+                        handled.note = "stream-answer-budget";
                     }
                 }
             }
             (handled, sent)
         };
         self.stats.answers.fetch_add(replies.len() as u64, Ordering::Relaxed);
-        self.record(packet, msg, handled, &replies);
+        self.record(packet, msg, handled, &replies, Note::default());
         replies
+    }
+
+    /// Records what a listener received without asking the PBX (a refused connection, bytes
+    /// that failed a TLS handshake, a stream message cut off by a limit, a keep-alive), with
+    /// what the listener knows about it and the `answers` it sent itself (a keep-alive pong).
+    /// Its bytes count towards the source's budgets; nothing is answered here.
+    pub fn record_only(&self, packet: Packet<'_>, note: Note<'_>, answers: &[Vec<u8>]) {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        self.stats.answers.fetch_add(answers.len() as u64, Ordering::Relaxed);
+        let framing = packet.transport.framing();
+        let parsed = (!is_blank(packet.bytes))
+            .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::ParseLimits::default()));
+        let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
+        if !packet.bytes.is_empty() {
+            if let Ok(mut state) = self.state.lock() {
+                let received = packet.bytes.len() as u64;
+                let _ = state.limiter.admit(packet.source.ip(), received, packet.now_ns);
+            }
+        }
+        let label = note.anomalies.first().map_or("", |n| *n);
+        self.record(packet, msg, Handled { note: label, ..Handled::default() }, answers, note);
     }
 
     /// Hands the request and every answer sent to the pipeline (events and analysis), then the
     /// attempt and bindings (records); logs the human line.
-    fn record(&self, packet: Packet<'_>, msg: Option<&Message<'_>>, handled: Handled, replies: &[Vec<u8>]) {
+    fn record(
+        &self,
+        packet: Packet<'_>,
+        msg: Option<&Message<'_>>,
+        handled: Handled,
+        replies: &[Vec<u8>],
+        note: Note<'_>,
+    ) {
         let Ok(mut rec) = self.recorder.lock() else { return };
         let rec = &mut *rec;
         let (remote, local) = ((packet.source.ip(), packet.source.port()), (packet.local.ip(), packet.local.port()));
@@ -214,7 +257,7 @@ impl Core {
             bytes,
         };
         if let Some(pipeline) = rec.pipeline.as_mut() {
-            pipeline.accept_parsed(arrival(Direction::In, remote, local, packet.bytes), msg);
+            pipeline.accept_noted(arrival(Direction::In, remote, local, packet.bytes), msg, note);
             for reply in replies {
                 pipeline.accept(arrival(Direction::Out, local, remote, reply));
             }

@@ -99,10 +99,21 @@ impl Limiter {
         Admission::Allowed
     }
 
-    /// Whether `wire_bytes` more may be sent to `source` now; if so they are counted as sent.
+    /// Whether `wire_bytes` more may be sent to `source` now (UDP: `amplification_factor`);
+    /// if so they are counted as sent.
     pub fn may_send(&mut self, source: IpAddr, wire_bytes: u64, now_ns: i64) -> bool {
+        self.may_send_within(source, wire_bytes, now_ns, self.limits.amplification_factor)
+    }
+
+    /// Whether `bytes` more may be sent to `source` on a stream (TCP/TLS) now, under
+    /// `stream_amplification_factor` times what it sent over the window (its bytes on every
+    /// transport count); if so they are counted as sent.
+    pub fn may_send_stream(&mut self, source: IpAddr, bytes: u64, now_ns: i64) -> bool {
+        self.may_send_within(source, bytes, now_ns, self.limits.stream_amplification_factor)
+    }
+
+    fn may_send_within(&mut self, source: IpAddr, wire_bytes: u64, now_ns: i64, factor: f64) -> bool {
         let slot_ns = self.slot_ns;
-        let factor = self.limits.amplification_factor;
         let Some(s) = self.sources.get_mut(&source) else { return false };
         advance(s, now_ns, slot_ns);
         let received: u64 = s.received.iter().sum();
@@ -207,6 +218,17 @@ mod tests {
         assert!(!l.may_send(ip(1), 100, 20 * S));
         assert!(l.may_send(ip(1), 50, 20 * S));
         assert!(!l.may_send(ip(9), 1, 0), "nothing for a source never heard from");
+    }
+
+    #[test]
+    fn streams_have_their_own_factor_over_the_same_bytes() {
+        let mut l = Limiter::new(&limits("amplification_factor = 1.0\nstream_amplification_factor = 4.0"));
+        l.admit(ip(1), 100, 0);
+        assert!(!l.may_send(ip(1), 150, 0), "UDP: 1x");
+        assert!(l.may_send_stream(ip(1), 300, 0));
+        assert!(!l.may_send_stream(ip(1), 101, 0), "would be 401 out for 100 in");
+        assert!(l.may_send_stream(ip(1), 100, 0));
+        assert!(!l.may_send_stream(ip(9), 1, 0), "nothing for a source never heard from");
     }
 
     #[test]

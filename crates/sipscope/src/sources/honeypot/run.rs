@@ -6,7 +6,7 @@ use super::core::{Core, CoreParts};
 use super::error::HoneypotError;
 use super::human_log::HumanLog;
 use super::intel::Skipped;
-use super::net::stream::{ConnectionLimits, StreamListener, StreamSettings};
+use super::net::stream::{StreamListener, StreamSettings};
 use super::net::udp::UdpListener;
 use super::net::{tls, Stop};
 use super::pbx::{Pbx, PbxLimits};
@@ -48,6 +48,9 @@ pub struct HoneypotSummary {
     pub finish_error: Option<String>,
     /// The same, by reason.
     pub intel_skipped_by: Skipped,
+    /// What the network shell did (kernel drops, refused connections, stream limits).
+    #[serde(flatten)]
+    pub net: super::net::NetSummary,
 }
 
 /// Listeners bound and ready to serve.
@@ -200,11 +203,7 @@ pub fn serve(
     store: &StoreHealth,
     stop: Stop,
 ) -> Result<HoneypotSummary, HoneypotError> {
-    let settings = StreamSettings {
-        limits: ConnectionLimits::new(config.limits.max_connections, config.limits.max_connections_per_source),
-        idle: Duration::from_secs(config.limits.idle_timeout_seconds.max(1)),
-        max_message: config.limits.max_message_bytes,
-    };
+    let settings = StreamSettings::new(&config.limits);
     let mut threads = Vec::new();
     let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new()
@@ -218,7 +217,7 @@ pub fn serve(
     }
     for listener in bound.stream {
         let (core, stop, settings) = (Arc::clone(&core), stop.clone(), settings.clone());
-        // (each connection thread holds a slot in `settings.limits` until it is done)
+        // (each connection thread holds a slot in `settings.pools` until it is done)
         threads.push(spawn(
             format!("tcp {}", listener.local_addr()),
             Box::new(move || listener.serve(core, stop, settings)),
@@ -236,7 +235,7 @@ pub fn serve(
     // Connection threads notice the stop within one poll interval and hand over what they
     // read before they release their slot: wait for the last one (bounded).
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while settings.limits.open_total() > 0 && std::time::Instant::now() < deadline {
+    while settings.pools.open_total() > 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let finish_error = core.finish().err().map(|e| e.to_string());
@@ -254,6 +253,7 @@ pub fn serve(
         store: store.status(),
         finish_error,
         intel_skipped_by: core.intel_skipped(),
+        net: s.net.summary(),
     })
 }
 
@@ -271,7 +271,7 @@ impl HoneypotSummary {
             self.global_rate_limited,
             self.oversized,
             self.amplification_suppressed
-        );
+        ) + &self.net.to_text();
         if let Some(store) = self.store.describe() {
             text.push_str(&store);
             text.push('\n');

@@ -13,3 +13,5 @@ mod sipp;
 mod sipsak;
 mod sipvicious;
 mod store_outage;
+mod streams;
+mod tls_probes;

@@ -87,7 +87,8 @@ fn tcp_frames_by_content_length_pongs_keepalives_and_keeps_a_cut_off_message() {
     drop(s);
     std::thread::sleep(Duration::from_millis(500));
     hp.stop();
-    assert_eq!(hp.count("SELECT count(*) FROM events WHERE direction = 'in' AND transport = 'tcp'"), 4);
+    // Three messages, the keep-alive ping and the cut-off message.
+    assert_eq!(hp.count("SELECT count(*) FROM events WHERE direction = 'in' AND transport = 'tcp'"), 5);
     let cut: Vec<u8> =
         hp.db().query_row("SELECT raw FROM events WHERE raw LIKE 'REGISTER%'", [], |r| r.get(0)).unwrap();
     assert!(cut.ends_with(b";bra"));

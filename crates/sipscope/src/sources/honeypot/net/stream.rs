@@ -1,78 +1,32 @@
-//! TCP and TLS listeners: one thread per connection, capped in total and per source, closed
-//! when idle. Messages are framed by Content-Length (RFC 3261 §18.3); whatever cannot be
-//! framed, is too large, or is left over when the peer closes is still recorded.
+//! TCP and TLS listeners: one thread per connection, in a pool per transport ([`pool`]).
+//! Messages are framed by Content-Length (RFC 3261 §18.3) and must be complete within the
+//! message deadline of their first byte; whatever cannot be framed, is too large, misses its
+//! deadline or is left over when the connection ends is still recorded, with an anomaly that
+//! says so ([`notes`]), and never answered. Refused connections and failed TLS handshakes are
+//! recorded too.
+//!
+//! [`pool`]: super::pool
+//! [`notes`]: super::notes
 
-use super::Stop;
+use super::notes;
+use super::pool::{ConnectionPool, Slot, StreamPools};
+use super::tls_handshake::{handshake, Handshake};
+use super::{NetStats, Stop};
 use crate::event::Transport;
+use crate::pipeline::Note;
+use crate::sources::honeypot::config::HoneypotLimits;
 use crate::sources::honeypot::core::{Core, Packet};
 use crate::time::now_ns;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use sipscope_sip::framing::{frame, FrameLimits, Framed};
-use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often blocked calls wake to check for a stop.
+/// How often blocked calls wake to check for a stop, an eviction or a deadline.
 const POLL: Duration = Duration::from_millis(200);
-
-/// Open connections, in total and per source.
-pub struct ConnectionLimits {
-    max_total: usize,
-    max_per_source: usize,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
-}
-
-/// An open connection's place under the caps; released on drop.
-pub struct Slot {
-    limits: Arc<ConnectionLimits>,
-    source: IpAddr,
-}
-
-impl ConnectionLimits {
-    /// Caps.
-    pub fn new(max_total: usize, max_per_source: usize) -> Arc<ConnectionLimits> {
-        Arc::new(ConnectionLimits { max_total, max_per_source, open: Mutex::new((0, HashMap::new())) })
-    }
-
-    /// Connections open now.
-    pub fn open_total(&self) -> usize {
-        self.open.lock().map(|o| o.0).unwrap_or(0)
-    }
-
-    /// A slot for a connection from `source`, unless a cap is reached.
-    pub fn try_open(self: &Arc<Self>, source: IpAddr) -> Option<Slot> {
-        let mut open = self.open.lock().ok()?;
-        let (total, per) = &mut *open;
-        let mine = per.entry(source).or_insert(0);
-        if *total >= self.max_total || *mine >= self.max_per_source {
-            if *mine == 0 {
-                per.remove(&source);
-            }
-            return None;
-        }
-        *total += 1;
-        *mine += 1;
-        Some(Slot { limits: Arc::clone(self), source })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.limits.open.lock() {
-            let (total, per) = &mut *open;
-            *total = total.saturating_sub(1);
-            if let Some(n) = per.get_mut(&self.source) {
-                *n -= 1;
-                if *n == 0 {
-                    per.remove(&self.source);
-                }
-            }
-        }
-    }
-}
 
 /// A bound TCP or TLS listener.
 pub struct StreamListener {
@@ -81,15 +35,29 @@ pub struct StreamListener {
     tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-/// Per-connection settings.
+/// Per-connection settings, shared by the listeners.
 #[derive(Clone)]
 pub struct StreamSettings {
-    /// Connection caps.
-    pub limits: Arc<ConnectionLimits>,
+    /// The TCP and TLS pools.
+    pub pools: StreamPools,
     /// Idle timeout.
     pub idle: Duration,
+    /// A message (or TLS handshake) must be complete this long after its first byte.
+    pub deadline: Duration,
     /// Largest message.
     pub max_message: usize,
+}
+
+impl StreamSettings {
+    /// Settings as `limits` say, with fresh pools.
+    pub fn new(limits: &HoneypotLimits) -> StreamSettings {
+        StreamSettings {
+            pools: StreamPools::new(limits),
+            idle: Duration::from_secs(limits.idle_timeout_seconds.max(1)),
+            deadline: Duration::from_secs(limits.message_deadline_seconds.max(1)),
+            max_message: limits.max_message_bytes,
+        }
+    }
 }
 
 impl StreamListener {
@@ -99,6 +67,8 @@ impl StreamListener {
         if addr.is_ipv6() {
             socket.set_only_v6(true)?;
         }
+        // For TCP this only allows rebinding while old connections are in TIME_WAIT: a second
+        // listener on the same address and port is refused all the same.
         socket.set_reuse_address(true)?;
         socket.bind(&addr.into())?;
         socket.listen(128)?;
@@ -121,9 +91,11 @@ impl StreamListener {
         }
     }
 
-    /// Accepts until `stop`; each connection gets its own thread.
+    /// Accepts until `stop`; each connection gets its own thread and a slot in its pool.
     pub fn serve(self, core: Arc<Core>, stop: Stop, settings: StreamSettings) {
         let transport = if self.tls.is_some() { Transport::Tls } else { Transport::Tcp };
+        let pool = if self.tls.is_some() { &settings.pools.tls } else { &settings.pools.tcp };
+        let pool = Arc::clone(pool);
         while !stop.is_set() {
             let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
             match nix::poll::poll(&mut fds, PollTimeout::from(POLL.as_millis() as u16)) {
@@ -142,13 +114,31 @@ impl StreamListener {
                     continue;
                 }
             };
-            // Over a cap: closed at once, before reading anything.
-            let Some(slot) = settings.limits.try_open(peer.ip()) else { continue };
             let local = tcp.local_addr().unwrap_or(self.bound);
+            let now_ms = settings.pools.now_ms();
+            let admitted = match pool.try_open(peer.ip(), now_ms) {
+                Ok(admitted) => admitted,
+                Err(refusal) => {
+                    // Over a cap: closed at once, before reading anything; recorded while
+                    // the refusal records stay under their rate.
+                    drop(tcp);
+                    refused(
+                        &core,
+                        &pool,
+                        now_ms,
+                        Packet { now_ns: now_ns(), transport, source: peer, local, bytes: b"" },
+                        &refusal.to_string(),
+                    );
+                    continue;
+                }
+            };
+            if admitted.evicted_another {
+                NetStats::add(&core.stats.net.connections_evicted);
+            }
             let (core, stop, settings, tls) = (Arc::clone(&core), stop.clone(), settings.clone(), self.tls.clone());
+            let slot = admitted.slot;
             let spawned = std::thread::Builder::new().name("sip-conn".into()).spawn(move || {
-                let _slot = slot;
-                let conn = Connection { core, stop, settings, transport, source: peer, local };
+                let conn = Connection { core, stop, settings, transport, source: peer, local, slot };
                 conn.run(tcp, tls);
             });
             if let Err(e) = spawned {
@@ -158,6 +148,18 @@ impl StreamListener {
     }
 }
 
+/// Counts a refused connection and records it (empty bytes, `connection_refused`) unless
+/// refusals are over their record rate.
+fn refused(core: &Core, pool: &ConnectionPool, now_ms: u64, packet: Packet<'_>, why: &str) {
+    NetStats::add(&core.stats.net.connections_refused);
+    if !pool.may_record_refusal(now_ms) {
+        NetStats::add(&core.stats.net.refusals_not_recorded);
+        return;
+    }
+    let note = Note { anomalies: &[notes::CONNECTION_REFUSED], detail: Some(why), not_a_message: true };
+    core.record_only(packet, note, &[]);
+}
+
 struct Connection {
     core: Arc<Core>,
     stop: Stop,
@@ -165,6 +167,13 @@ struct Connection {
     transport: Transport,
     source: SocketAddr,
     local: SocketAddr,
+    slot: Slot,
+}
+
+/// Why a connection ended with bytes of an unfinished message in hand.
+struct Cut {
+    anomaly: &'static str,
+    detail: String,
 }
 
 impl Connection {
@@ -172,13 +181,39 @@ impl Connection {
         if tcp.set_read_timeout(Some(POLL)).is_err() || tcp.set_write_timeout(Some(self.settings.idle)).is_err() {
             return;
         }
-        match tls {
-            None => self.pump(tcp),
-            Some(config) => match rustls::ServerConnection::new(config) {
-                Ok(conn) => self.pump(rustls::StreamOwned::new(conn, tcp)),
-                Err(e) => tracing::debug!("TLS session for {}: {e}", self.source),
-            },
+        let Some(config) = tls else { return self.pump(tcp) };
+        let started = Instant::now();
+        let deadline = self.settings.deadline;
+        let give_up = || {
+            if self.stop.is_set() {
+                Some(("the honeypot stopped", false))
+            } else if self.slot.evicted() {
+                Some(("the connection was evicted to make room", false))
+            } else if started.elapsed() > deadline {
+                Some(("not complete within the message deadline", true))
+            } else {
+                None
+            }
+        };
+        match handshake(config, tcp, self.settings.max_message, give_up) {
+            Handshake::Done(stream) => self.pump(*stream),
+            Handshake::Silent => {}
+            Handshake::Failed { first, detail, deadline, tcp } => {
+                let net = &self.core.stats.net;
+                NetStats::add(&net.tls_handshakes_failed);
+                if deadline {
+                    NetStats::add(&net.deadlines_missed);
+                }
+                let note =
+                    Note { anomalies: &[notes::TLS_HANDSHAKE_FAILED], detail: Some(&detail), not_a_message: false };
+                self.core.record_only(self.packet(&first), note, &[]);
+                drop(tcp);
+            }
         }
+    }
+
+    fn packet<'b>(&self, bytes: &'b [u8]) -> Packet<'b> {
+        Packet { now_ns: now_ns(), transport: self.transport, source: self.source, local: self.local, bytes }
     }
 
     /// Reads, frames, answers, until the peer closes, goes idle, misbehaves or we stop.
@@ -186,16 +221,31 @@ impl Connection {
         let mut buf: Vec<u8> = Vec::with_capacity(4096);
         let mut chunk = [0u8; 16 * 1024];
         let mut last_activity = Instant::now();
-        let limits = FrameLimits {
-            max_header_bytes: self.settings.max_message,
-            max_body_bytes: self.settings.max_message as u64,
-        };
-        loop {
-            if self.stop.is_set() || last_activity.elapsed() > self.settings.idle {
-                break;
+        // When the first byte of the message not yet complete arrived.
+        let mut pending_since: Option<Instant> = None;
+        let max = self.settings.max_message;
+        // Never more buffered than one byte past the limit: what is recorded of an endless
+        // message does not depend on how the reads fell.
+        let cap = max.saturating_add(1);
+        let limits = FrameLimits { max_header_bytes: max, max_body_bytes: max as u64 };
+        let cut = loop {
+            if self.stop.is_set() {
+                break Cut { anomaly: notes::STREAM_CUT_OFF, detail: "the honeypot stopped".into() };
             }
-            let n = match stream.read(&mut chunk) {
-                Ok(0) => break,
+            if self.slot.evicted() {
+                break Cut { anomaly: notes::CONNECTION_EVICTED, detail: "evicted to make room".into() };
+            }
+            if pending_since.is_some_and(|t| t.elapsed() > self.settings.deadline) {
+                NetStats::add(&self.core.stats.net.deadlines_missed);
+                let detail = format!("not complete {} s after its first byte", self.settings.deadline.as_secs());
+                break Cut { anomaly: notes::STREAM_DEADLINE_MISSED, detail };
+            }
+            if last_activity.elapsed() > self.settings.idle {
+                break Cut { anomaly: notes::STREAM_CUT_OFF, detail: "the connection went idle".into() };
+            }
+            let room = cap.saturating_sub(buf.len()).clamp(1, chunk.len());
+            let n = match stream.read(&mut chunk[..room]) {
+                Ok(0) => break Cut { anomaly: notes::STREAM_CUT_OFF, detail: "closed by the peer".into() },
                 Ok(n) => n,
                 Err(e)
                     if matches!(
@@ -205,13 +255,11 @@ impl Connection {
                 {
                     continue
                 }
-                Err(e) => {
-                    tracing::debug!("reading from {}: {e}", self.source);
-                    break;
-                }
+                Err(e) => break Cut { anomaly: notes::STREAM_CUT_OFF, detail: format!("reading: {e}") },
             };
             last_activity = Instant::now();
             buf.extend_from_slice(&chunk[..n]);
+            let mut completed = false;
             loop {
                 match frame(&buf, limits) {
                     Framed::Complete(len) => {
@@ -220,34 +268,45 @@ impl Connection {
                             return;
                         }
                         buf.drain(..len);
+                        self.slot.progressed(self.settings.pools.now_ms());
+                        completed = true;
                     }
-                    // RFC 5626 §3.5.1: a double-CRLF ping gets a single CRLF pong.
-                    Framed::KeepAlive(len) => {
-                        if len >= 4 && stream.write_all(b"\r\n").is_err() {
+                    // A keep-alive is whole at its LF (a CR alone may be half of one).
+                    Framed::KeepAlive(len) if buf[..len].ends_with(b"\n") || buf.len() >= cap => {
+                        if !self.keepalive(&mut stream, &buf[..len]) {
                             return;
                         }
                         buf.drain(..len);
                     }
-                    Framed::NeedMore(_) if buf.len() <= self.settings.max_message => break,
-                    // Unframeable or too large: record what came and hang up, as a PBX would.
-                    Framed::NeedMore(_) | Framed::Invalid(_) => {
-                        self.answer(&mut stream, &buf);
-                        return;
+                    Framed::KeepAlive(_) => break,
+                    Framed::NeedMore(_) if buf.len() < cap => break,
+                    Framed::NeedMore(_) => {
+                        let detail =
+                            format!("longer than max_message_bytes ({max}) without its end; the rest was not read");
+                        return self.record_cut(&buf, notes::STREAM_OVER_LIMIT, &detail);
+                    }
+                    // Unframeable: recorded, never answered (where would the next message
+                    // start?), and the connection closed, as a PBX would.
+                    Framed::Invalid(e) => {
+                        return self.record_cut(&buf, notes::STREAM_UNFRAMEABLE, &format!("cannot be framed: {e}"));
                     }
                 }
             }
-        }
+            pending_since = match (buf.is_empty(), pending_since) {
+                (true, _) => None,
+                (false, Some(t)) if !completed => Some(t),
+                (false, _) => Some(last_activity),
+            };
+        };
         if !buf.is_empty() {
-            // A message cut off by the close: stored all the same.
-            self.record_only(&buf);
+            // A message cut off by the close: stored all the same, never answered.
+            self.record_cut(&buf, cut.anomaly, &cut.detail);
         }
     }
 
     /// Hands one message to the core and writes the answers; false when writing failed.
     fn answer(&self, stream: &mut impl Write, bytes: &[u8]) -> bool {
-        let packet =
-            Packet { now_ns: now_ns(), transport: self.transport, source: self.source, local: self.local, bytes };
-        for reply in self.core.handle(packet) {
+        for reply in self.core.handle(self.packet(bytes)) {
             if stream.write_all(&reply).and_then(|()| stream.flush()).is_err() {
                 return false;
             }
@@ -255,29 +314,21 @@ impl Connection {
         true
     }
 
-    fn record_only(&self, bytes: &[u8]) {
-        let packet =
-            Packet { now_ns: now_ns(), transport: self.transport, source: self.source, local: self.local, bytes };
-        // The peer is gone: answers have nowhere to go, but the core still records the request.
-        let _ = self.core.handle(packet);
+    /// RFC 5626 §3.5.1: a double-CRLF ping gets a single CRLF pong; both are recorded.
+    fn keepalive(&self, stream: &mut impl Write, bytes: &[u8]) -> bool {
+        let mut answers = Vec::new();
+        if bytes.len() >= 4 {
+            if stream.write_all(b"\r\n").and_then(|()| stream.flush()).is_err() {
+                return false;
+            }
+            answers.push(b"\r\n".to_vec());
+        }
+        self.core.record_only(self.packet(bytes), Note::default(), &answers);
+        true
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn caps_count_total_and_per_source_and_release_on_drop() {
-        let limits = ConnectionLimits::new(3, 2);
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let s1 = limits.try_open(a).unwrap();
-        let _s2 = limits.try_open(a).unwrap();
-        assert!(limits.try_open(a).is_none(), "per-source cap");
-        let _s3 = limits.try_open(b).unwrap();
-        assert!(limits.try_open(b).is_none(), "total cap");
-        drop(s1);
-        assert!(limits.try_open(b).is_some());
+    fn record_cut(&self, bytes: &[u8], anomaly: &'static str, detail: &str) {
+        let note = Note { anomalies: &[anomaly], detail: Some(detail), not_a_message: false };
+        self.core.record_only(self.packet(bytes), note, &[]);
     }
 }

@@ -1,7 +1,10 @@
 //! UDP listeners. On a wildcard bind the socket asks the kernel for each datagram's destination
 //! address (IP_PKTINFO, IPV6_RECVPKTINFO) and answers from that same address, so one socket
 //! serves every node address routed, tunnelled (GRE) or DNATed to the host, and each event
-//! carries the address it really hit.
+//! carries the address it really hit. The kernel's count of datagrams dropped for a full
+//! socket buffer (SO_RXQ_OVFL) comes with each datagram and is added to the stats. The address
+//! is bound exclusively (no SO_REUSEADDR): a second honeypot on the same address and port is
+//! refused instead of silently taking the traffic.
 
 use super::Stop;
 use crate::event::Transport;
@@ -12,6 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,25 +23,42 @@ use std::time::Duration;
 const POLL: Duration = Duration::from_millis(200);
 /// Datagrams read per system call at most.
 const BATCH: usize = 32;
+/// The receive buffer asked for: bursts of scanner traffic arrive faster than one thread
+/// answers for a moment.
+const RECEIVE_BUFFER: usize = 4 << 20;
 
 /// A bound UDP listener.
 pub struct UdpListener {
     socket: UdpSocket,
     bound: SocketAddr,
     wildcard: bool,
+    /// The kernel's drop counter at the last datagram (it counts from the socket's creation).
+    drops_seen: u32,
 }
 
 impl UdpListener {
     /// Binds `addr` (before privileges are dropped).
     pub fn bind(addr: SocketAddr) -> std::io::Result<UdpListener> {
+        UdpListener::bind_with_buffer(addr, RECEIVE_BUFFER)
+    }
+
+    fn bind_with_buffer(addr: SocketAddr, receive_buffer: usize) -> std::io::Result<UdpListener> {
         let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
         if addr.is_ipv6() {
             socket.set_only_v6(true)?;
         }
-        socket.set_reuse_address(true)?;
-        // Bursts of scanner traffic arrive faster than one thread answers for a moment.
-        let _ = socket.set_recv_buffer_size(4 << 20);
-        socket.bind(&addr.into())?;
+        let _ = socket.set_recv_buffer_size(receive_buffer);
+        socket.bind(&addr.into()).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                std::io::Error::new(e.kind(), "address in use: another process (a second honeypot?) is bound to it")
+            } else {
+                e
+            }
+        })?;
+        // Where the kernel's drop counter is unavailable, drops stay unknown, not fatal.
+        if let Err(e) = socket::setsockopt(&socket, sockopt::RxqOvfl, &1) {
+            tracing::debug!("SO_RXQ_OVFL on {addr}: {e}");
+        }
         let wildcard = addr.ip().is_unspecified();
         if wildcard {
             let fd = socket.as_raw_fd();
@@ -51,7 +72,7 @@ impl UdpListener {
         socket.set_read_timeout(Some(POLL))?;
         let socket: UdpSocket = socket.into();
         let bound = socket.local_addr()?;
-        Ok(UdpListener { socket, bound, wildcard })
+        Ok(UdpListener { socket, bound, wildcard, drops_seen: 0 })
     }
 
     /// The bound address (with the port the kernel chose for port 0).
@@ -61,9 +82,9 @@ impl UdpListener {
 
     /// Receives and answers until `stop`. Datagrams are read up to [`BATCH`] at a time
     /// (recvmmsg): under a flood one system call brings many, and the thread sleeps less.
-    pub fn serve(self, core: Arc<Core>, stop: Stop) {
+    pub fn serve(mut self, core: Arc<Core>, stop: Stop) {
         let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; 65_536]).collect();
-        let cmsg = nix::cmsg_space!(nix::libc::in_pktinfo, nix::libc::in6_pktinfo);
+        let cmsg = nix::cmsg_space!(nix::libc::in_pktinfo, nix::libc::in6_pktinfo, u32);
         let mut headers = socket::MultiHeaders::<SockaddrStorage>::preallocate(BATCH, Some(cmsg));
         let mut received: Vec<(usize, SocketAddr, SocketAddr, u32)> = Vec::with_capacity(BATCH);
         let fd = self.socket.as_raw_fd();
@@ -84,18 +105,23 @@ impl UdpListener {
                 for msg in results {
                     let Some(source) = msg.address.as_ref().and_then(to_socket_addr) else { continue };
                     let (mut local, mut ifindex) = (self.bound, 0);
-                    if self.wildcard {
-                        for c in msg.cmsgs().into_iter().flatten() {
-                            match c {
-                                ControlMessageOwned::Ipv4PacketInfo(info) => {
-                                    local.set_ip(IpAddr::V4(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr))));
-                                }
-                                ControlMessageOwned::Ipv6PacketInfo(info) => {
-                                    local.set_ip(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
-                                    ifindex = info.ipi6_ifindex;
-                                }
-                                _ => {}
+                    for c in msg.cmsgs().into_iter().flatten() {
+                        match c {
+                            ControlMessageOwned::RxqOvfl(dropped) => {
+                                // A running count (it wraps): add what is new since the last.
+                                let new = dropped.wrapping_sub(self.drops_seen);
+                                self.drops_seen = dropped;
+                                core.stats.net.kernel_drops.fetch_add(u64::from(new), Ordering::Relaxed);
                             }
+                            _ if !self.wildcard => {}
+                            ControlMessageOwned::Ipv4PacketInfo(info) => {
+                                local.set_ip(IpAddr::V4(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr))));
+                            }
+                            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                                local.set_ip(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                                ifindex = info.ipi6_ifindex;
+                            }
+                            _ => {}
                         }
                     }
                     received.push((msg.bytes, source, local, ifindex));
@@ -150,4 +176,52 @@ fn to_socket_addr(s: &SockaddrStorage) -> Option<SocketAddr> {
         return Some(SocketAddr::from((v4.ip(), v4.port())));
     }
     s.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::honeypot::config::HoneypotConfig;
+    use crate::sources::honeypot::run::open_core;
+
+    #[test]
+    fn a_second_bind_on_the_same_address_and_port_is_refused() {
+        let first = UdpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let err = UdpListener::bind(first.local_addr()).err().expect("the second bind fails");
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+        assert!(err.to_string().contains("another process (a second honeypot?) is bound to it"), "{err}");
+    }
+
+    #[test]
+    fn datagrams_the_kernel_drops_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("store = {:?}\nhuman_log = \"off\"\n[intel]\nenabled = false\n", dir.path().join("s.db"));
+        let core = open_core(&HoneypotConfig::parse(&text, "test").unwrap(), "sensor".into()).unwrap();
+        // The smallest buffer the kernel allows holds a datagram or two.
+        let listener = UdpListener::bind_with_buffer("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let to = listener.local_addr();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..50 {
+            client.send_to(&[b'x'; 500], to).unwrap();
+        }
+        let stop = Stop::default();
+        let serving = {
+            let (core, stop) = (Arc::clone(&core), stop.clone());
+            std::thread::spawn(move || listener.serve(core, stop))
+        };
+        // The first datagram read after the drops carries the kernel's count.
+        let last = b"OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n";
+        for _ in 0..100 {
+            client.send_to(last, to).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            if core.stats.net.kernel_drops.load(Ordering::Relaxed) > 0 {
+                break;
+            }
+        }
+        stop.set();
+        serving.join().unwrap();
+        let drops = core.stats.net.kernel_drops.load(Ordering::Relaxed);
+        assert!((40..=50).contains(&drops), "{drops} drops");
+        core.finish().unwrap();
+    }
 }
