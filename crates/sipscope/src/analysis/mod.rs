@@ -3,6 +3,7 @@
 //! simulated clock. One engine runs inside `ingest`, `capture`, `honeypot` and `analyze`.
 
 pub mod activity;
+pub mod bounded;
 pub mod campaigns;
 pub mod engine;
 mod extras;
