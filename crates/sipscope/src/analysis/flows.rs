@@ -579,6 +579,20 @@ mod tests {
     }
 
     #[test]
+    fn methods_beyond_the_cap_are_counted_together() {
+        let mut m = MethodCounts::default();
+        for i in 0..100 {
+            m.add(&format!("X{i}"));
+            m.add("INVITE");
+        }
+        let map = m.to_map();
+        assert_eq!(map.len(), MAX_METHODS + 1);
+        assert_eq!(map["INVITE"], 100);
+        assert_eq!(map[OTHER_METHODS], 100 - (MAX_METHODS as u64 - 1));
+        assert_eq!(map.values().sum::<u64>(), 200, "every request counted");
+    }
+
+    #[test]
     fn port_kinds_and_rates() {
         let mut f = FlowStats::new(ip(1), 0);
         f.source_ports.insert(5060);

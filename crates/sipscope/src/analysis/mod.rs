@@ -26,4 +26,6 @@ pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomSta
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
+mod memory_tests;
+#[cfg(test)]
 mod test_rng;
