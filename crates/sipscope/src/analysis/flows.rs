@@ -194,7 +194,7 @@ impl MethodCounts {
         match self {
             MethodCounts::Small(v) => v.capacity() * slot + v.iter().map(|(m, _)| m.capacity()).sum::<usize>(),
             // A B-tree node holds up to 11 entries plus pointers: about twice the entries.
-            MethodCounts::Large(map) => map.iter().map(|(m, _)| 2 * slot + m.capacity()).sum(),
+            MethodCounts::Large(map) => map.keys().map(|m| 2 * slot + m.capacity()).sum(),
         }
     }
 

@@ -180,7 +180,7 @@ impl NumberStats {
 
     /// Heap bytes held, about.
     pub fn heap_bytes(&self) -> usize {
-        let entry = |(k, e): (&String, &Box<NumberEntry>)| {
+        let entry = |(k, e): (&String, &NumberEntry)| {
             k.capacity()
                 + std::mem::size_of::<NumberEntry>()
                 + e.number.heap_bytes()
@@ -189,7 +189,7 @@ impl NumberStats {
                 + e.sources.capacity() * std::mem::size_of::<IpAddr>()
         };
         self.numbers.capacity() * (std::mem::size_of::<(String, Box<NumberEntry>)>() + 1)
-            + self.numbers.iter().map(entry).sum::<usize>()
+            + self.numbers.iter().map(|(k, e)| entry((k, &**e))).sum::<usize>()
     }
 
     /// Numbers tracked now.
