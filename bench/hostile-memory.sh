@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Peak memory of `sipscope ingest` under attacker-chosen strings: one source sends N INVITEs at
-# 90 a second, each with a new 15 kB User-Agent, Call-ID, From user and Request-URI user, and
-# gets a 401 for each (the attack on the analysis tables, as a capture).
+# 90 a second, each with a new 15 kB User-Agent, Call-ID, From user and Request-URI user (60 kB
+# of new text a message, within a UDP datagram), and gets a 401 for each: the attack on
+# the analysis tables, as a capture.
 #   bench/hostile-memory.sh BEFORE_BIN AFTER_BIN [N]
 # Writes the capture (gzip; N = 30000 by default: ~1.8 GB of SIP, a few MB on disk) under
 # $TMPDIR, then runs each binary's `ingest --quiet --json --events none` (the analysis holds
@@ -9,7 +10,7 @@
 # (/usr/bin/time), wall time and the messages counted. Needs python3 and /usr/bin/time.
 # Touches no network. Figures and date: docs/benchmarks.md, "Memory under hostile strings".
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,9p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,11p' "$0" >&2; exit 2; }
 BEFORE=$1 AFTER=$2 N=${3:-30000}
 for b in "$BEFORE" "$AFTER"; do [ -x "$b" ] || { echo "not executable: $b" >&2; exit 2; }; done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hostile-memory.XXXXXX")
@@ -43,12 +44,12 @@ with gzip.open(path, "wb", compresslevel=1) as out:
         ua, call_id, frm, to = long("u", i), long("c", i), long("f", i), long("1", i)
         invite = (
             f"INVITE sip:{to}@198.51.100.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.66:5061;branch=z9hG4bK{i}\r\n"
-            f"From: <sip:{frm}@192.0.2.66>;tag={i}\r\nTo: <sip:{to}@198.51.100.1>\r\nCall-ID: {call_id}\r\n"
+            f"From: <sip:{frm}@192.0.2.66>;tag={i}\r\nTo: <sip:100@198.51.100.1>\r\nCall-ID: {call_id}\r\n"
             f"CSeq: 1 INVITE\r\nUser-Agent: {ua}\r\nContent-Length: 0\r\n\r\n"
         ).encode()
         answer = (
             f"SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 192.0.2.66:5061;branch=z9hG4bK{i}\r\n"
-            f"From: <sip:{frm}@192.0.2.66>;tag={i}\r\nTo: <sip:{to}@198.51.100.1>;tag=x\r\nCall-ID: {call_id}\r\n"
+            f"From: <sip:f@192.0.2.66>;tag={i}\r\nTo: <sip:100@198.51.100.1>;tag=x\r\nCall-ID: {call_id}\r\n"
             f"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
         ).encode()
         us = i * 1_000_000 // 90
