@@ -59,6 +59,12 @@ impl DailyActivity {
         rows
     }
 
+    /// Bytes held, about.
+    pub fn approx_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(IpAddr, Vec<(i64, u64)>)>() + 1;
+        self.days.capacity() * slot + self.days.values().map(|d| d.capacity() * 16).sum::<usize>()
+    }
+
     /// The days `source` was active, in order.
     pub fn days_of(&self, source: &IpAddr) -> Vec<i64> {
         self.days.get(source).map(|d| d.iter().map(|&(day, _)| day).collect()).unwrap_or_default()

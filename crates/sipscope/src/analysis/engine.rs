@@ -1,6 +1,9 @@
 //! The analysis engine: one pass over events in time order, time taken from the events. Feed
 //! it with [`Analyzer::observe`]; [`Analyzer::finish`] closes what is open and returns the rows.
-//! Memory is bounded by the caps in [`AnalysisConfig`], whatever the input.
+//! Memory is bounded by the caps in [`AnalysisConfig`], whatever the input: tables by entries,
+//! and the attacker's texts they keep by bytes (`max_value_bytes` per value,
+//! `max_traffic_text_bytes` for the hourly totals' texts); [`Analyzer::approx_bytes`] says
+//! what is held.
 
 use super::activity::DailyActivity;
 use super::extras::{FlowExtras, Libraries};
@@ -43,6 +46,13 @@ pub struct AnalysisConfig {
     /// Hourly totals (and their interned texts) held before the engine asks to hand them
     /// over (`Analyzer::should_hand_over`); counts are never capped, this bounds memory.
     pub max_traffic_entries: usize,
+    /// Bytes of interned text (agents, methods, dialled users) the hourly totals hold before
+    /// the engine asks to hand them over, like `max_traffic_entries`.
+    pub max_traffic_text_bytes: usize,
+    /// Bytes kept of any one attacker value (User-Agent, user, Call-ID, method) that a table
+    /// keeps or is keyed by: longer values keep their start and a marker with their length and
+    /// hash (`…[15000 bytes #0123456789abcdef]`), so distinct values stay distinct. At least 64.
+    pub max_value_bytes: usize,
     /// Stage thresholds.
     pub stages: StageThresholds,
 }
@@ -54,6 +64,8 @@ impl Default for AnalysisConfig {
             max_open_flows: 100_000,
             max_sources: 1_000_000,
             max_traffic_entries: super::traffic::MAX_ENTRIES,
+            max_traffic_text_bytes: super::traffic::MAX_TEXT_BYTES,
+            max_value_bytes: super::bounded::MAX_VALUE_BYTES,
             stages: StageThresholds::default(),
         }
     }
@@ -104,8 +116,9 @@ impl Analyzer {
     }
 
     /// An engine with these settings and libraries.
-    pub fn with_libraries(config: AnalysisConfig, libraries: Libraries) -> Analyzer {
+    pub fn with_libraries(config: AnalysisConfig, mut libraries: Libraries) -> Analyzer {
         super::numbers::prepare();
+        libraries.max_value_bytes = config.max_value_bytes;
         let timeout_ns = i64::try_from(config.flow_timeout_seconds.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
         Analyzer {
             flows: FlowTable::new(timeout_ns, config.max_open_flows),
@@ -117,7 +130,11 @@ impl Analyzer {
             result: AnalysisResult::default(),
             last_expiry_ns: i64::MIN,
             untracked: 0,
-            traffic: super::traffic::TrafficRollup::with_max_entries(config.max_traffic_entries),
+            traffic: super::traffic::TrafficRollup::with_limits(
+                config.max_traffic_entries,
+                config.max_traffic_text_bytes,
+                config.max_value_bytes,
+            ),
             config,
         }
     }
@@ -162,17 +179,22 @@ impl Analyzer {
 
     fn request(&mut self, ev: &Seen<'_>, msg: &Message<'_>) {
         let (ts, source) = (ev.ts_ns, ev.src.0);
-        // Borrowed from the message where it is valid UTF-8: nothing is copied per request
-        // unless a table keeps it.
+        // Borrowed from the message where it is valid UTF-8 and within the value limit:
+        // nothing is copied per request unless a table keeps it.
+        let limit = self.config.max_value_bytes;
         let method = String::from_utf8_lossy(msg.method().unwrap_or_default());
-        let ruri_user = msg.request_uri().and_then(|u| u.user).map(lossless);
-        let to_user = msg.to().and_then(|t| t.user()).map(lossless);
+        let method = super::bounded::bounded(&method, limit);
+        let ruri_whole = msg.request_uri().and_then(|u| u.user).map(lossless);
+        let ruri_user = super::bounded::bounded_opt(ruri_whole.as_deref(), limit);
+        let to_whole = msg.to().and_then(|t| t.user()).map(lossless);
+        let to_user = super::bounded::bounded_opt(to_whole.as_deref(), limit);
         let user = if method == "REGISTER" { to_user.as_deref() } else { ruri_user.as_deref().or(to_user.as_deref()) };
         let credentials =
             msg.header(HeaderName::Authorization).is_some() || msg.header(HeaderName::ProxyAuthorization).is_some();
-        // An INVITE's Request-URI user is classified once: toll fraud and the numbers table.
-        let dialled = match (&ruri_user, method == "INVITE") {
-            (Some(user), true) => Some(self.libraries.classify_number(user)),
+        // An INVITE's Request-URI user is classified once (whole, remembered by its cut
+        // form): toll fraud and the numbers table.
+        let dialled = match (&ruri_whole, &ruri_user, method == "INVITE") {
+            (Some(whole), Some(key), true) => Some(self.libraries.classify_number(whole, key)),
             _ => None,
         };
         let external_number = matches!(dialled.as_deref(), Some(super::numbers::Dialled::Number(_)));
@@ -197,25 +219,20 @@ impl Analyzer {
         flow.dest_ports.insert(ev.dst.1);
         flow.source_ports.insert(ev.src.1);
         if let Some(u) = user {
-            flow.users.insert_ref(u);
+            flow.users.insert(super::bounded::value_hash(u));
         }
         if method == "INVITE" {
             if let Some(u) = &ruri_user {
-                flow.dialled.insert_ref(u.as_ref());
+                flow.dialled.insert(super::bounded::value_hash(u));
             }
         }
         extras.observe(ev, msg, libraries);
         if let Some(d) = &dialled {
             libraries.record_number(ts, source, d);
         }
-        let request = Request {
-            ts_ns: ts,
-            method: &method,
-            user,
-            credentials,
-            external_number,
-            call_id: msg.call_id().map(std::str::from_utf8).and_then(Result::ok),
-        };
+        let call_id = bounded_call_id(msg, limit);
+        let request =
+            Request { ts_ns: ts, method: &method, user, credentials, external_number, call_id: call_id.as_deref() };
         for key in stage_keys(source, ev.node) {
             self.stages.entry(key).or_default().request(&request);
         }
@@ -227,11 +244,11 @@ impl Analyzer {
         if let Some((flow, _)) = self.flows.get_mut(&target) {
             *flow.responses.entry(status).or_insert(0) += 1;
         }
-        let cseq_method = msg.cseq().map(|c| String::from_utf8_lossy(c.method).into_owned()).unwrap_or_default();
-        let call_id = msg.call_id().map(std::str::from_utf8).and_then(Result::ok);
+        let cseq_method = msg.cseq().map(|c| String::from_utf8_lossy(c.method)).unwrap_or_default();
+        let call_id = bounded_call_id(msg, self.config.max_value_bytes);
         for key in stage_keys(target, ev.node) {
             if let Some(state) = self.stages.get_mut(&key) {
-                state.answer(ev.ts_ns, status, &cseq_method, call_id);
+                state.answer(ev.ts_ns, status, &cseq_method, call_id.as_deref());
             }
         }
     }
@@ -287,6 +304,42 @@ impl Analyzer {
     /// True when enough is waiting that the caller should [`Analyzer::hand_over`] now.
     pub fn should_hand_over(&self) -> bool {
         self.traffic.full() || self.result.flows.len() >= MAX_PENDING_FLOWS
+    }
+
+    /// Bytes the engine holds, about: every table with its entries and the attacker's text they
+    /// keep (what `docs/analysis.md`, "Memory ceiling", bounds). Walks every table: for tests
+    /// and measurements, not for every message.
+    pub fn approx_bytes(&self) -> usize {
+        let boxed = |n: usize, size: usize| n * (size + std::mem::size_of::<usize>());
+        let flows: usize = self.flows.iter().map(|(stats, extras)| stats.heap_bytes() + extras.heap_bytes()).sum();
+        let stages = self.stages.capacity() * (std::mem::size_of::<((IpAddr, Option<String>), usize)>() + 1)
+            + self
+                .stages
+                .iter()
+                .map(|((_, node), s)| {
+                    node.as_ref().map_or(0, String::capacity) + std::mem::size_of::<StageState>() + s.heap_bytes()
+                })
+                .sum::<usize>();
+        let sources = self.sources.capacity() * (std::mem::size_of::<(IpAddr, usize)>() + 1)
+            + boxed(self.sources.len(), std::mem::size_of::<SourceState>())
+            + self
+                .sources
+                .values()
+                .map(|s| {
+                    s.nodes.heap_bytes(String::capacity)
+                        + s.main_tool.as_ref().and_then(|t| t.1.as_ref()).map_or(0, String::capacity)
+                })
+                .sum::<usize>();
+        let closed = self.result.flows.capacity() * std::mem::size_of::<super::result::FlowRow>()
+            + self.result.flows.iter().map(super::result::FlowRow::heap_bytes).sum::<usize>();
+        self.flows.table_bytes()
+            + flows
+            + stages
+            + sources
+            + self.activity.approx_bytes()
+            + closed
+            + self.traffic.approx_bytes()
+            + self.libraries.approx_bytes()
     }
 
     /// Flows closed and not yet handed over.
@@ -355,6 +408,12 @@ fn stage_row(source: IpAddr, node: Option<String>, stage: Stage, evidence: Evide
 /// Stage state is kept for the source overall and, when the event has a node, per node.
 fn stage_keys(source: IpAddr, node: Option<&str>) -> impl Iterator<Item = (IpAddr, Option<String>)> {
     std::iter::once((source, None)).chain(node.map(|n| (source, Some(n.to_owned()))))
+}
+
+/// The Call-ID as the stages keep it: valid UTF-8 only (as before), cut to `limit`.
+fn bounded_call_id<'m>(msg: &Message<'m>, limit: usize) -> Option<std::borrow::Cow<'m, str>> {
+    let call_id = msg.call_id().map(std::str::from_utf8).and_then(Result::ok)?;
+    Some(super::bounded::bounded(call_id, limit))
 }
 
 /// [`crate::event::fields::lossless_text`], borrowed when the bytes are valid UTF-8 (the same

@@ -107,3 +107,17 @@ fn garbage_and_unparsed_events_never_panic() {
     let r = a.finish();
     assert_eq!(r.events, 8);
 }
+
+#[test]
+fn the_documented_settings_are_the_defaults() {
+    let doc = include_str!("../../../../docs/analysis.md");
+    let settings = doc.split("## Settings").nth(1).unwrap();
+    let toml_block = settings.split("```toml\n").nth(1).unwrap().split("```").next().unwrap();
+    let documented: AnalysisConfig = toml::from_str(toml_block).unwrap();
+    let d = AnalysisConfig::default();
+    assert_eq!(
+        (documented.max_traffic_text_bytes, documented.max_value_bytes, documented.max_traffic_entries),
+        (d.max_traffic_text_bytes, d.max_value_bytes, d.max_traffic_entries)
+    );
+    assert_eq!((documented.max_open_flows, documented.max_sources), (d.max_open_flows, d.max_sources));
+}

@@ -1,6 +1,7 @@
 //! The per-flow analyses written as their own modules (fingerprint and tool, scan strategy,
 //! user agents) and the run-wide tables (numbers, user agents, fingerprints), joined to the
-//! engine here.
+//! engine here. Every attacker text these tables keep or key by is cut to the value limit
+//! first ([`super::bounded`]): a long agent is classified, counted and named in its cut form.
 
 use super::engine::Seen;
 use super::fingerprint::{Fingerprint, FingerprintBuilder, PacketBuffers};
@@ -40,6 +41,8 @@ pub struct Libraries {
     pub agent_config: RandomAgentConfig,
     /// Thresholds of the scan-strategy decision.
     pub strategy_config: StrategyConfig,
+    /// Bytes kept of one attacker value (`AnalysisConfig::max_value_bytes`).
+    pub max_value_bytes: usize,
     numbers: NumberStats,
     /// [`super::numbers::classify`] by Request-URI user (at most [`MAX_NUMBER_CLASSES`]).
     number_classes: HashMap<Box<str>, Arc<Dialled>>,
@@ -68,6 +71,7 @@ impl Libraries {
             agents: AgentLibrary::builtin(),
             agent_config: RandomAgentConfig::default(),
             strategy_config: StrategyConfig::default(),
+            max_value_bytes: super::bounded::MAX_VALUE_BYTES,
             numbers: NumberStats::new(None, StatsLimits::default()),
             number_classes: HashMap::new(),
             agent_counts: HashMap::new(),
@@ -81,16 +85,17 @@ impl Libraries {
         }
     }
 
-    /// What an INVITE's Request-URI user is ([`super::numbers::classify`], remembered).
-    pub fn classify_number(&mut self, user: &str) -> Arc<Dialled> {
-        if let Some(d) = self.number_classes.get(user) {
+    /// What an INVITE's Request-URI user is ([`super::numbers::classify`] of the whole user,
+    /// remembered under its cut form `key`, which tells distinct users apart as well).
+    pub fn classify_number(&mut self, user: &str, key: &str) -> Arc<Dialled> {
+        if let Some(d) = self.number_classes.get(key) {
             return Arc::clone(d);
         }
         let d = Arc::new(super::numbers::classify(user));
         if self.number_classes.len() >= MAX_NUMBER_CLASSES {
             self.number_classes.clear();
         }
-        self.number_classes.insert(user.into(), Arc::clone(&d));
+        self.number_classes.insert(key.into(), Arc::clone(&d));
         d
     }
 
@@ -129,6 +134,44 @@ impl Libraries {
         };
         *n += 1;
         sources.insert(source);
+    }
+
+    /// Bytes held by the run-wide tables, about (the libraries themselves are shared and not
+    /// counted).
+    pub fn approx_bytes(&self) -> usize {
+        let string = std::mem::size_of::<String>();
+        let sources = |s: &CappedSet<IpAddr>| s.heap_bytes(|_| 0);
+        let classes = self.number_classes.capacity() * (2 * string + 1)
+            + self
+                .number_classes
+                .iter()
+                .map(|(k, d)| k.len() + std::mem::size_of::<Dialled>() + d.heap_bytes())
+                .sum::<usize>();
+        let counts = self.agent_counts.capacity() * (string + std::mem::size_of::<(u64, CappedSet<IpAddr>)>() + 1)
+            + self.agent_counts.iter().map(|(k, (_, s))| k.capacity() + sources(s)).sum::<usize>()
+            + self.no_agent.as_ref().map_or(0, |(_, s)| sources(s));
+        let agent_classes = self.agent_classes.capacity() * (string + std::mem::size_of::<UaMatch>() + 1)
+            + self
+                .agent_classes
+                .iter()
+                .map(|(k, m)| k.capacity() + m.product.as_ref().map_or(0, String::capacity))
+                .sum::<usize>();
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let fingerprints = self.fingerprints.capacity() * 17
+            + self
+                .fingerprints
+                .values()
+                .map(|f| std::mem::size_of::<FingerprintEntry>() + f.text.len() + opt(&f.tool) + opt(&f.variant))
+                .sum::<usize>();
+        let matches = self.matches.capacity() * (9 + std::mem::size_of::<ToolMatch>())
+            + self.matches.values().map(|m| m.tool.capacity() + m.variant.capacity()).sum::<usize>();
+        self.numbers.heap_bytes()
+            + classes
+            + counts
+            + agent_classes
+            + fingerprints
+            + matches
+            + self.match_cache.approx_bytes()
     }
 
     /// Writes the run-wide tables into `result`.
@@ -215,11 +258,13 @@ impl FlowExtras {
         let dst = SocketAddr::new(ev.dst.0, ev.dst.1);
         self.fingerprint.add_with(msg, src, dst, &mut libraries.scratch);
         self.strategy.observe(ev.dst.0);
-        // Borrowed from the message when it is valid UTF-8 (the same text as `lossless_text`).
+        // Borrowed from the message when it is valid UTF-8 (the same text as `lossless_text`),
+        // and when within the value limit.
         let ua = msg.user_agent().map(|ua| match std::str::from_utf8(ua) {
             Ok(text) => std::borrow::Cow::Borrowed(text),
             Err(_) => std::borrow::Cow::Owned(crate::event::fields::lossless_text(ua)),
         });
+        let ua = ua.as_deref().map(|ua| super::bounded::bounded(ua, libraries.max_value_bytes));
         let ua = ua.as_deref();
         let class = libraries.agent_class(ua);
         self.agents.observe_classified(ua, class);
@@ -233,6 +278,16 @@ impl FlowExtras {
             }
             self.agent_histogram.push((ua.map(str::to_owned), 1));
         }
+    }
+
+    /// Heap bytes held, about.
+    pub fn heap_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(Option<String>, u64)>();
+        self.fingerprint.heap_bytes()
+            + self.strategy.heap_bytes()
+            + self.agents.heap_bytes()
+            + self.agent_histogram.capacity() * slot
+            + self.agent_histogram.iter().map(|(a, _)| a.as_ref().map_or(0, String::capacity)).sum::<usize>()
     }
 
     /// The flow's row; its fingerprint is added to the run's fingerprint table.

@@ -1,7 +1,9 @@
 //! Flows (004 §IV.B): all messages from one source address, closed after an inactivity timeout
 //! (20 minutes by default). A flow keeps counters and bounded sets only, so memory per flow is
 //! fixed whatever the attacker sends; the table of open flows is capped, evicting the flow idle
-//! longest (counted).
+//! longest (counted). The attacker's text is kept as little as it can be: users and numbers as
+//! 8-byte hashes (only their count is reported), methods cut to the value limit and at most
+//! [`MAX_METHODS`] of them.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashSet};
@@ -10,6 +12,11 @@ use std::net::IpAddr;
 
 /// Distinct values remembered per set before only counting stops being exact.
 const SET_CAP: usize = 4096;
+/// Distinct methods counted per flow; further ones are counted under [`OTHER_METHODS`].
+pub const MAX_METHODS: usize = 32;
+/// Where a flow counts the requests of methods beyond [`MAX_METHODS`] (no method token can be
+/// written with parentheses, so it names no real method).
+pub const OTHER_METHODS: &str = "(other)";
 /// Values a set keeps in a plain vector before it builds a hash set: most flows try a few
 /// users, ports and destinations, and a vector of those costs a fraction of a hash set.
 const SMALL_SET: usize = 8;
@@ -120,11 +127,23 @@ impl<T: Hash + Eq> CappedSet<T> {
             Items::Large(set) => set.contains(item),
         }
     }
+
+    /// Heap bytes held, about; `item` tells what an item holds beyond its own size.
+    pub fn heap_bytes(&self, item: impl Fn(&T) -> usize) -> usize {
+        let slot = std::mem::size_of::<T>();
+        match &self.items {
+            Items::Small(v) => v.capacity() * slot + v.iter().map(&item).sum::<usize>(),
+            Items::Large(set) => {
+                std::mem::size_of::<HashSet<T>>() + set.capacity() * (slot + 1) + set.iter().map(&item).sum::<usize>()
+            }
+        }
+    }
 }
 
 /// Requests by method: a vector sorted by method while there are at most [`SMALL_SET`]
-/// methods (a map's first node is ten times the size of one entry), a map beyond (methods are
-/// the attacker's text: any number of them).
+/// methods (a map's first node is ten times the size of one entry), a map beyond. Methods are
+/// the attacker's text: the caller cuts them to the value limit, and beyond [`MAX_METHODS`]
+/// distinct ones they are counted under [`OTHER_METHODS`].
 #[derive(Debug, Clone)]
 pub enum MethodCounts {
     /// Up to [`SMALL_SET`] methods, sorted.
@@ -157,12 +176,25 @@ impl MethodCounts {
                     v.insert(i, (method.to_owned(), 1));
                 }
             },
-            MethodCounts::Large(map) => match map.get_mut(method) {
-                Some(n) => *n += 1,
-                None => {
+            MethodCounts::Large(map) => {
+                if let Some(n) = map.get_mut(method) {
+                    *n += 1;
+                } else if map.len() >= MAX_METHODS {
+                    *map.entry(OTHER_METHODS.to_owned()).or_insert(0) += 1;
+                } else {
                     map.insert(method.to_owned(), 1);
                 }
-            },
+            }
+        }
+    }
+
+    /// Heap bytes held, about.
+    pub fn heap_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(String, u64)>();
+        match self {
+            MethodCounts::Small(v) => v.capacity() * slot + v.iter().map(|(m, _)| m.capacity()).sum::<usize>(),
+            // A B-tree node holds up to 11 entries plus pointers: about twice the entries.
+            MethodCounts::Large(map) => map.keys().map(|m| 2 * slot + m.capacity()).sum(),
         }
     }
 
@@ -196,10 +228,11 @@ pub struct FlowStats {
     pub dest_ports: CappedSet<u16>,
     /// Source ports.
     pub source_ports: CappedSet<u16>,
-    /// Users tried (To user of REGISTER/OPTIONS, Request-URI user otherwise).
-    pub users: CappedSet<String>,
-    /// Request-URI users of INVITEs (numbers dialled).
-    pub dialled: CappedSet<String>,
+    /// Users tried (To user of REGISTER/OPTIONS, Request-URI user otherwise), as
+    /// [`super::bounded::value_hash`]es: only their number is reported.
+    pub users: CappedSet<u64>,
+    /// Request-URI users of INVITEs (numbers dialled), as hashes.
+    pub dialled: CappedSet<u64>,
     /// Answers sent to the source, by status.
     pub responses: BTreeMap<u32, u64>,
 }
@@ -227,6 +260,17 @@ impl FlowStats {
     pub fn packets_per_second(&self) -> f64 {
         let secs = ((self.last_ns - self.first_ns) as f64 / 1e9).max(1.0);
         self.packets as f64 / secs
+    }
+
+    /// Heap bytes held beyond the struct, about.
+    pub fn heap_bytes(&self) -> usize {
+        self.methods.heap_bytes()
+            + self.destinations.heap_bytes(|_| 0)
+            + self.dest_ports.heap_bytes(|_| 0)
+            + self.source_ports.heap_bytes(|_| 0)
+            + self.users.heap_bytes(|_| 0)
+            + self.dialled.heap_bytes(|_| 0)
+            + self.responses.len() * 2 * std::mem::size_of::<(u32, u64)>()
     }
 
     /// How the source chose its ports: `fixed:5060`, `fixed:5061`, `fixed:<port>`, or
@@ -347,6 +391,18 @@ impl<S> FlowTable<S> {
             }
             self.close(self.head, closed);
         }
+    }
+
+    /// The open flows, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &(FlowStats, S)> {
+        self.slots.iter().map(|slot| &*slot.flow)
+    }
+
+    /// Bytes of the table itself (slots and index), about; the flows' own state is not counted.
+    pub fn table_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot<S>>()
+            + self.index.capacity() * (std::mem::size_of::<(IpAddr, u32)>() + 1)
+            + self.slots.len() * std::mem::size_of::<(FlowStats, S)>()
     }
 
     /// Flows open now.
@@ -520,6 +576,20 @@ mod tests {
         }
         assert_eq!(s.len(), SET_CAP);
         assert!(s.saturated());
+    }
+
+    #[test]
+    fn methods_beyond_the_cap_are_counted_together() {
+        let mut m = MethodCounts::default();
+        for i in 0..100 {
+            m.add(&format!("X{i}"));
+            m.add("INVITE");
+        }
+        let map = m.to_map();
+        assert_eq!(map.len(), MAX_METHODS + 1);
+        assert_eq!(map["INVITE"], 100);
+        assert_eq!(map[OTHER_METHODS], 100 - (MAX_METHODS as u64 - 1));
+        assert_eq!(map.values().sum::<u64>(), 200, "every request counted");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! simulated clock. One engine runs inside `ingest`, `capture`, `honeypot` and `analyze`.
 
 pub mod activity;
+pub mod bounded;
 pub mod campaigns;
 pub mod engine;
 mod extras;
@@ -24,5 +25,7 @@ pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomSta
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod memory_tests;
 #[cfg(test)]
 mod test_rng;

@@ -53,6 +53,24 @@ pub struct FlowRow {
     pub user_agent: Option<String>,
 }
 
+impl FlowRow {
+    /// Heap bytes held, about.
+    pub fn heap_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let entry = std::mem::size_of::<(String, u64)>();
+        self.methods.keys().map(|m| 2 * entry + m.capacity()).sum::<usize>()
+            + self.responses.len() * 2 * std::mem::size_of::<(u32, u64)>()
+            + self.source_ports.capacity()
+            + opt(&self.fingerprint)
+            + opt(&self.tool)
+            + opt(&self.variant)
+            + self.tool_verdict.capacity()
+            + self.strategy.capacity()
+            + self.ua_class.capacity()
+            + opt(&self.user_agent)
+    }
+}
+
 /// One fingerprint and what it matched.
 #[derive(Debug, Clone, Serialize)]
 pub struct FingerprintRow {

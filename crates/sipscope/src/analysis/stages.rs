@@ -1,8 +1,11 @@
 //! The four attack stages (001, 003), per source and per (source, node): server scan,
 //! extension scan, registration hijacking, toll fraud. Each stage a source reaches keeps its
 //! evidence: first and last time, a count, and a few sample messages. The rules and their
-//! thresholds are in `docs/analysis.md`; every threshold is in [`StageThresholds`].
+//! thresholds are in `docs/analysis.md`; every threshold is in [`StageThresholds`]. The texts
+//! of a [`Request`] come cut to the value limit (`super::bounded`); users and Call-IDs are kept
+//! as hashes, samples as the texts given.
 
+use super::bounded::value_hash;
 use super::flows::CappedSet;
 use serde::{Deserialize, Serialize};
 
@@ -148,7 +151,8 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct StageState {
     probes: Option<Evidence>,
-    users: CappedSet<String>,
+    /// Users asked for, as [`value_hash`]es (only their number matters).
+    users: CappedSet<u64>,
     unauthenticated: Option<Evidence>,
     /// Answers telling users apart: (exists, missing).
     pub users_found: u64,
@@ -157,8 +161,24 @@ pub struct StageState {
     hijack_attempts: Option<Evidence>,
     hijack_accepted: Option<Evidence>,
     fraud: Option<Evidence>,
-    /// Call-IDs of credentialed REGISTERs, to recognise their acceptance (bounded).
-    credentialed: std::collections::VecDeque<String>,
+    /// Call-IDs of credentialed REGISTERs, to recognise their acceptance: the last
+    /// [`CREDENTIALED_CALL_IDS`], as [`value_hash`]es.
+    credentialed: std::collections::VecDeque<u64>,
+}
+
+/// Call-IDs of credentialed REGISTERs remembered per (source, node).
+pub const CREDENTIALED_CALL_IDS: usize = 64;
+
+impl Evidence {
+    /// Heap bytes held, about.
+    fn heap_bytes(&self) -> usize {
+        let text = |s: &Sample| {
+            s.method.capacity()
+                + s.user.as_ref().map_or(0, String::capacity)
+                + s.call_id.as_ref().map_or(0, String::capacity)
+        };
+        self.samples.capacity() * std::mem::size_of::<Sample>() + self.samples.iter().map(text).sum::<usize>()
+    }
 }
 
 impl StageState {
@@ -174,17 +194,17 @@ impl StageState {
             ("REGISTER", true) => {
                 Evidence::add(&mut self.hijack_attempts, r.ts_ns, sample);
                 if let Some(c) = r.call_id {
-                    if self.credentialed.len() >= 64 {
+                    if self.credentialed.len() >= CREDENTIALED_CALL_IDS {
                         self.credentialed.pop_front();
                     }
-                    self.credentialed.push_back(c.to_owned());
+                    self.credentialed.push_back(value_hash(c));
                 }
             }
             ("ACK" | "CANCEL" | "BYE", _) => {}
             (_, false) => {
                 // A number dialled is a call attempt, not a probe for an extension.
                 if let Some(u) = r.user.filter(|_| !r.external_number) {
-                    self.users.insert(u.to_owned());
+                    self.users.insert(value_hash(u));
                 }
                 if r.method == "OPTIONS" {
                     Evidence::add(&mut self.probes, r.ts_ns, sample);
@@ -201,7 +221,7 @@ impl StageState {
     /// Takes an answer sent to the source: `status` to a request of `cseq_method`.
     pub fn answer(&mut self, ts_ns: i64, status: u32, cseq_method: &str, call_id: Option<&str>) {
         match (cseq_method, status) {
-            ("REGISTER", 200..=299) if call_id.is_some_and(|c| self.credentialed.iter().any(|x| x == c)) => {
+            ("REGISTER", 200..=299) if call_id.is_some_and(|c| self.credentialed.contains(&value_hash(c))) => {
                 let sample =
                     || Sample { ts_ns, method: "REGISTER".into(), user: None, call_id: call_id.map(str::to_owned) };
                 Evidence::add(&mut self.hijack_accepted, ts_ns, sample);
@@ -249,6 +269,14 @@ impl StageState {
     /// Distinct users asked for without credentials.
     pub fn users_asked(&self) -> usize {
         self.users.len()
+    }
+
+    /// Heap bytes held, about.
+    pub fn heap_bytes(&self) -> usize {
+        let evidence = [&self.probes, &self.unauthenticated, &self.hijack_attempts, &self.hijack_accepted, &self.fraud];
+        evidence.iter().filter_map(|e| e.as_ref()).map(Evidence::heap_bytes).sum::<usize>()
+            + self.users.heap_bytes(|_| 0)
+            + self.credentialed.capacity() * std::mem::size_of::<u64>()
     }
 }
 

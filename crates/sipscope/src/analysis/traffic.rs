@@ -16,6 +16,7 @@ use crate::event::Direction;
 use sipscope_sip::Message;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 pub use crate::time::HOUR_NS;
 
@@ -23,23 +24,45 @@ pub use crate::time::HOUR_NS;
 /// (`AnalysisConfig::max_traffic_entries`).
 pub const MAX_ENTRIES: usize = 200_000;
 
+/// Bytes of interned text held before everything is handed over, by default
+/// (`AnalysisConfig::max_traffic_text_bytes`): the texts are the attacker's (agents, methods,
+/// dialled users), so entries alone do not bound them.
+pub const MAX_TEXT_BYTES: usize = 32 << 20;
+
+/// What one interned text costs besides its bytes: the shared allocation's counters, its slot
+/// in the list and in the map (with the map's spare room).
+const TEXT_OVERHEAD: usize = 16 + 16 + 32;
+
 /// Texts (nodes, methods, agents, dialled users) by number: keys stay small and a lookup of a
-/// text already seen allocates nothing. Id 0 is "none".
+/// text already seen allocates nothing. Each text is held once, shared by the map and the list,
+/// cut to the value limit ([`super::bounded::bounded`]), and counted in [`Interner::bytes`].
+/// Id 0 is "none".
 #[derive(Default)]
 struct Interner {
-    ids: HashMap<Box<str>, u32>,
-    texts: Vec<Box<str>>,
+    ids: HashMap<Arc<str>, u32>,
+    texts: Vec<Arc<str>>,
+    /// The texts' bytes plus [`TEXT_OVERHEAD`] each.
+    bytes: usize,
+    /// Bytes kept of one text.
+    max_value_bytes: usize,
 }
 
 impl Interner {
+    fn new(max_value_bytes: usize) -> Interner {
+        Interner { max_value_bytes, ..Interner::default() }
+    }
+
     fn id(&mut self, text: Option<&str>) -> u32 {
         let Some(text) = text else { return 0 };
-        if let Some(&id) = self.ids.get(text) {
+        let text = super::bounded::bounded(text, self.max_value_bytes);
+        if let Some(&id) = self.ids.get(&*text) {
             return id;
         }
-        self.texts.push(text.into());
+        let shared: Arc<str> = Arc::from(&*text);
+        self.bytes += shared.len() + TEXT_OVERHEAD;
+        self.texts.push(Arc::clone(&shared));
         let id = self.texts.len() as u32;
-        self.ids.insert(text.into(), id);
+        self.ids.insert(shared, id);
         id
     }
 
@@ -116,23 +139,26 @@ pub struct TrafficRollup {
     dialled: super::FastMap<DialledKey, Count>,
     latest_ns: i64,
     max_entries: usize,
+    max_text_bytes: usize,
 }
 
 impl Default for TrafficRollup {
     fn default() -> Self {
-        TrafficRollup::with_max_entries(MAX_ENTRIES)
+        TrafficRollup::with_limits(MAX_ENTRIES, MAX_TEXT_BYTES, super::bounded::MAX_VALUE_BYTES)
     }
 }
 
 impl TrafficRollup {
-    /// Rollups that ask to be handed over once they hold `max_entries` entries or texts.
-    pub fn with_max_entries(max_entries: usize) -> TrafficRollup {
+    /// Rollups that ask to be handed over once they hold `max_entries` entries or texts, or
+    /// `max_text_bytes` of interned text; each text is cut to `max_value_bytes`.
+    pub fn with_limits(max_entries: usize, max_text_bytes: usize, max_value_bytes: usize) -> TrafficRollup {
         TrafficRollup {
-            texts: Interner::default(),
+            texts: Interner::new(max_value_bytes),
             traffic: HashMap::default(),
             dialled: HashMap::default(),
             latest_ns: 0,
             max_entries: max_entries.max(1),
+            max_text_bytes: max_text_bytes.max(1),
         }
     }
 
@@ -175,7 +201,17 @@ impl TrafficRollup {
 
     /// True when the tables are full and everything should be handed over.
     pub fn full(&self) -> bool {
-        self.traffic.len() + self.dialled.len() >= self.max_entries || self.texts.len() >= self.max_entries
+        self.traffic.len() + self.dialled.len() >= self.max_entries
+            || self.texts.len() >= self.max_entries
+            || self.texts.bytes >= self.max_text_bytes
+    }
+
+    /// Bytes held, about: the entries (with the maps' spare room) and the interned texts.
+    pub fn approx_bytes(&self) -> usize {
+        let entry = |key: usize| key + std::mem::size_of::<Count>() + 8;
+        self.traffic.capacity() * entry(std::mem::size_of::<TrafficKey>())
+            + self.dialled.capacity() * entry(std::mem::size_of::<DialledKey>())
+            + self.texts.bytes
     }
 
     /// Rows of the hours that ended more than an hour (of event time) before the latest
@@ -197,7 +233,7 @@ impl TrafficRollup {
         let traffic: Vec<_> = self.traffic.drain().collect();
         let dialled: Vec<_> = self.dialled.drain().collect();
         let rows = (self.traffic_rows(traffic), self.dialled_rows(dialled));
-        self.texts = Interner::default();
+        self.texts = Interner::new(self.texts.max_value_bytes);
         rows
     }
 

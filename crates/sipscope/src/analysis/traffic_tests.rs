@@ -135,3 +135,45 @@ fn a_full_table_hands_everything_over_and_counts_stay_exact() {
     handed += r.drain_all().0.iter().map(|t| t.messages).sum::<u64>();
     assert_eq!(handed, u64::from(total));
 }
+
+/// An OPTIONS from 192.0.2.66 whose User-Agent is `ua`.
+fn options_with_agent(ua: &str) -> Vec<u8> {
+    format!(
+        "OPTIONS sip:100@198.51.100.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.66:5061;branch=z9hG4bK1\r\n\
+         From: <sip:a@192.0.2.66>;tag=1\r\nTo: <sip:100@198.51.100.1>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n\
+         User-Agent: {ua}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn long_distinct_agents_fill_the_table_by_bytes_and_are_kept_cut() {
+    // Few entries, many bytes: entries alone would never ask for a hand-over.
+    let mut r = TrafficRollup::with_limits(1_000_000, 64 << 10, 256);
+    let mut asked_after = None;
+    for i in 0..300 {
+        let ua = format!("{i:05}{}", "A".repeat(15_000));
+        feed(&mut r, seen(T0 + i * S, "192.0.2.66", None, Direction::In), &options_with_agent(&ua));
+        if asked_after.is_none() && r.full() {
+            asked_after = Some(i + 1);
+        }
+    }
+    // 64 KiB of texts of 256 bytes (+ overhead) each: about 200 agents; 15 kB each: 4.
+    assert_eq!(asked_after, Some(205), "full by bytes once the cut texts pass 64 KiB");
+    assert!(r.approx_bytes() < 512 << 10, "{}", r.approx_bytes());
+    let (traffic, _) = r.drain_all();
+    assert_eq!(traffic.len(), 300, "distinct agents stay distinct rows");
+    for row in &traffic {
+        let ua = row.user_agent.as_deref().unwrap();
+        assert!(ua.len() <= 256 && ua.contains("…[15005 bytes #"), "{}", ua.len());
+    }
+}
+
+#[test]
+fn agents_within_the_value_limit_are_kept_whole() {
+    let mut r = TrafficRollup::default();
+    let ua = "x".repeat(256);
+    feed(&mut r, seen(T0, "192.0.2.66", None, Direction::In), &options_with_agent(&ua));
+    let (traffic, _) = r.drain_all();
+    assert_eq!(traffic[0].user_agent.as_deref(), Some(ua.as_str()));
+}

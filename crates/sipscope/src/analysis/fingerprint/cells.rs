@@ -28,6 +28,11 @@ impl PartialEq for Cells {
 impl Eq for Cells {}
 
 impl Cells {
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.holes.capacity() * 8
+    }
+
     /// Cells of one value, no placeholder.
     pub fn from_bytes(value: &[u8]) -> Cells {
         Cells { bytes: value.to_vec(), holes: Vec::new() }
@@ -262,6 +267,11 @@ impl PartialEq for MergedValue {
 impl Eq for MergedValue {}
 
 impl MergedValue {
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.head.heap_bytes() + self.tail.as_ref().map_or(0, |t| std::mem::size_of::<Cells>() + t.heap_bytes())
+    }
+
     /// A value seen once, unchanged (what the matcher compares a library pattern with when the
     /// fingerprint has no merged row for it, e.g. the method list).
     pub fn constant(value: &[u8], cap: usize) -> MergedValue {

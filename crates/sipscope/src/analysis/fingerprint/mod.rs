@@ -112,6 +112,11 @@ impl FingerprintBuilder {
         fp
     }
 
+    /// Heap bytes held, about: the first packet's record while it waits, the merged keys.
+    pub fn heap_bytes(&self) -> usize {
+        self.pending.as_ref().map_or(0, |p| p.len()) + self.fp.heap_bytes()
+    }
+
     /// The fingerprint of the packets merged, without a copy.
     pub fn into_fingerprint(mut self) -> Fingerprint {
         if let Some(first) = self.pending.take() {
@@ -256,6 +261,15 @@ impl Fingerprint {
 }
 
 impl Fingerprint {
+    /// Heap bytes held, about.
+    pub fn heap_bytes(&self) -> usize {
+        let key = |k: &KeyFingerprint| k.key.capacity() + k.name.heap_bytes() + k.value.heap_bytes();
+        self.keys.capacity() * std::mem::size_of::<KeyFingerprint>()
+            + self.keys.iter().map(key).sum::<usize>()
+            + self.methods.iter().map(|m| m.capacity() + 2 * std::mem::size_of::<String>()).sum::<usize>()
+            + self.request_uri.heap_bytes()
+    }
+
     /// Packets merged.
     pub fn packets(&self) -> u64 {
         self.packets

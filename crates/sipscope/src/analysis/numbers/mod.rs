@@ -86,6 +86,29 @@ impl DialledNumber {
     pub fn ambiguous(&self) -> bool {
         !self.alternatives.is_empty()
     }
+
+    /// Heap bytes held, about.
+    pub fn heap_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        self.raw.capacity()
+            + self.digits_dialled.capacity()
+            + self.prefix_stripped.capacity()
+            + opt(&self.e164)
+            + opt(&self.country)
+            + self.alternatives.capacity() * std::mem::size_of::<String>()
+            + self.alternatives.iter().map(String::capacity).sum::<usize>()
+    }
+}
+
+impl Dialled {
+    /// Heap bytes held, about.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Dialled::Number(n) => n.heap_bytes(),
+            Dialled::Extension(s) | Dialled::ServiceCode(s) | Dialled::NonNumeric(s) => s.capacity(),
+            Dialled::Invalid => 0,
+        }
+    }
 }
 
 /// The kind of line, from libphonenumber's metadata (its `PhoneNumberType`).

@@ -178,6 +178,20 @@ impl NumberStats {
         all
     }
 
+    /// Heap bytes held, about.
+    pub fn heap_bytes(&self) -> usize {
+        let entry = |(k, e): (&String, &NumberEntry)| {
+            k.capacity()
+                + std::mem::size_of::<NumberEntry>()
+                + e.number.heap_bytes()
+                + e.variants.capacity() * std::mem::size_of::<String>()
+                + e.variants.iter().map(String::capacity).sum::<usize>()
+                + e.sources.capacity() * std::mem::size_of::<IpAddr>()
+        };
+        self.numbers.capacity() * (std::mem::size_of::<(String, Box<NumberEntry>)>() + 1)
+            + self.numbers.iter().map(|(k, e)| entry((k, &**e))).sum::<usize>()
+    }
+
     /// Numbers tracked now.
     pub fn len(&self) -> usize {
         self.numbers.len()

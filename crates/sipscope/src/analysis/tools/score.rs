@@ -436,6 +436,12 @@ impl MatchCache {
         }
     }
 
+    /// Bytes held, as counted against [`MatchCache::MAX_BYTES`] and
+    /// [`MatchCache::MAX_MEMO_BYTES`].
+    pub fn approx_bytes(&self) -> usize {
+        self.bytes + self.memo_bytes + self.scratch.capacity()
+    }
+
     fn clear(&mut self) {
         self.values.clear();
         self.projected.clear();
