@@ -2,7 +2,7 @@
 
 use super::auth::{authenticate, Verdict};
 use super::registrar::{ContactPolicy, TooManyContacts};
-use super::state::{Binding, INVITE_LINGER_NS};
+use super::state::{invite_key, Binding, INVITE_LINGER_NS};
 use super::{Handled, Incoming, Pbx};
 use crate::event::fields::lossless_text;
 use crate::sources::honeypot::profile::{Action, Keyword};
@@ -132,7 +132,7 @@ fn registered(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>, user: &s
 
 fn invite(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
     let cseq = msg.cseq().and_then(|c| c.seq).unwrap_or(0);
-    let key = (incoming.source.ip(), msg.call_id().unwrap_or_default().to_vec(), cseq);
+    let key = invite_key(incoming.source.ip(), msg.call_id().unwrap_or_default(), cseq);
     pbx.invites.insert(key, incoming.now_ns);
     let proxy = pbx.profile.invite.proxy_auth;
     let realm = pbx.profile.auth.realm.clone();
@@ -196,7 +196,7 @@ fn refuse(
 /// nothing else changes), 481 when not.
 fn cancel(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
     let cseq = msg.cseq().and_then(|c| c.seq).unwrap_or(0);
-    let key = (incoming.source.ip(), msg.call_id().unwrap_or_default().to_vec(), cseq);
+    let key = invite_key(incoming.source.ip(), msg.call_id().unwrap_or_default(), cseq);
     let known = pbx.invites.get(&key).is_some_and(|t| incoming.now_ns.saturating_sub(*t) <= INVITE_LINGER_NS);
     if !known {
         return no_transaction(pbx, msg, incoming);

@@ -72,8 +72,18 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
 }
 
 /// An INVITE server transaction, by source address, Call-ID and CSeq number (what a CANCEL
-/// repeats).
-pub type InviteKey = (std::net::IpAddr, Vec<u8>, u64);
+/// repeats). The Call-ID is kept as the first 16 bytes of its SHA-256: an attacker chooses
+/// it, up to the message size, and 65,536 transactions of 15 kB Call-IDs would hold gigabytes.
+pub type InviteKey = (std::net::IpAddr, [u8; 16], u64);
+
+/// The key of the INVITE transaction `call_id`/`cseq` from `source`.
+pub fn invite_key(source: std::net::IpAddr, call_id: &[u8], cseq: u64) -> InviteKey {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(call_id);
+    let mut short = [0u8; 16];
+    short.copy_from_slice(&digest[..16]);
+    (source, short, cseq)
+}
 
 /// How long an INVITE transaction lingers after its final answer (64 × T1, RFC 3261 §17.2.1).
 pub const INVITE_LINGER_NS: i64 = 32_000_000_000;
@@ -110,5 +120,16 @@ mod tests {
             b.remove(&i);
         }
         assert!(b.order.len() <= 4, "removed keys do not pile up");
+    }
+
+    #[test]
+    fn invite_keys_are_small_whatever_the_call_id() {
+        let ip = std::net::IpAddr::from([192, 0, 2, 1]);
+        let long = vec![b'x'; 15_000];
+        let key = invite_key(ip, &long, 1);
+        assert_eq!(std::mem::size_of_val(&key.1), 16);
+        assert_eq!(key, invite_key(ip, &long, 1));
+        assert_ne!(key, invite_key(ip, &long[1..], 1));
+        assert_ne!(key, invite_key(ip, &long, 2));
     }
 }
