@@ -41,8 +41,7 @@ impl Honeypot {
             let _ = child.wait();
         }
         self.stderr.take().map(|h| h.join());
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        dir
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 
     fn launch(dir: tempfile::TempDir, netns: Option<&str>, listen: &[Listen<'_>], extra: &str) -> Honeypot {
