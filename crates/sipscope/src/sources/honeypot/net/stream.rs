@@ -228,6 +228,9 @@ impl Connection {
         // message does not depend on how the reads fell.
         let cap = max.saturating_add(1);
         let limits = FrameLimits { max_header_bytes: max, max_body_bytes: max as u64 };
+        // The last `NeedMore` verdict on `buf` (none: frame it); framing rescans the buffer from
+        // its start, so it is asked again only when the new bytes can change the verdict.
+        let mut need: Option<Option<usize>> = None;
         let cut = loop {
             if self.stop.is_set() {
                 break Cut { anomaly: notes::STREAM_CUT_OFF, detail: "the honeypot stopped".into() };
@@ -258,10 +261,19 @@ impl Connection {
                 Err(e) => break Cut { anomaly: notes::STREAM_CUT_OFF, detail: format!("reading: {e}") },
             };
             last_activity = Instant::now();
+            let old_len = buf.len();
             buf.extend_from_slice(&chunk[..n]);
             let mut completed = false;
             loop {
-                match frame(&buf, limits) {
+                if !worth_framing(&buf, old_len, need, max, cap) {
+                    break;
+                }
+                let verdict = frame(&buf, limits);
+                need = match verdict {
+                    Framed::NeedMore(total) => Some(total),
+                    _ => None,
+                };
+                match verdict {
                     Framed::Complete(len) => {
                         let start = buf[..len].iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
                         if !self.answer(&mut stream, &buf[start..len]) {
@@ -270,6 +282,7 @@ impl Connection {
                         buf.drain(..len);
                         self.slot.progressed(self.settings.pools.now_ms());
                         completed = true;
+                        need = None;
                     }
                     // A keep-alive is whole at its LF (a CR alone may be half of one).
                     Framed::KeepAlive(len) if buf[..len].ends_with(b"\n") || buf.len() >= cap => {
@@ -277,6 +290,7 @@ impl Connection {
                             return;
                         }
                         buf.drain(..len);
+                        need = None;
                     }
                     Framed::KeepAlive(_) => break,
                     Framed::NeedMore(_) if buf.len() < cap => break,
@@ -330,5 +344,70 @@ impl Connection {
     fn record_cut(&self, bytes: &[u8], anomaly: &'static str, detail: &str) {
         let note = Note { anomalies: &[anomaly], detail: Some(detail), not_a_message: false };
         self.core.record_only(self.packet(bytes), note, &[]);
+    }
+}
+
+/// Whether framing `buf` again (after a read took it from `old_len` bytes) can give another
+/// verdict than the last: `need` is that verdict (`NeedMore`'s total, when the header section
+/// had ended), `None` when there is none yet. A header section ends with an empty line, so
+/// until one the new bytes must hold `\n\n` or `\n\r\n` (with the three bytes before them),
+/// the buffer must start with a keep-alive, or outgrow the header limit. Without this a peer
+/// trickling a 32 kB header a byte at a time would make every byte rescan the buffer.
+fn worth_framing(buf: &[u8], old_len: usize, need: Option<Option<usize>>, max_header: usize, cap: usize) -> bool {
+    match need {
+        None => true,
+        Some(_) if buf.len() >= cap => true,
+        Some(Some(total)) => buf.len() >= total,
+        Some(None) => {
+            let window = &buf[old_len.saturating_sub(3).min(buf.len())..];
+            buf.first().is_some_and(|b| *b == b'\r' || *b == b'\n')
+                || buf.len() > max_header.saturating_add(4)
+                || window.windows(2).any(|w| w == b"\n\n")
+                || window.windows(3).any(|w| w == b"\n\r\n")
+        }
+    }
+}
+
+#[cfg(test)]
+mod framing_tests {
+    use super::worth_framing;
+    use sipscope_sip::framing::{frame, FrameLimits, Framed};
+
+    /// A message trickled a byte at a time is framed once per byte that can end its header
+    /// section or complete its body, not once per byte, and the verdicts are the same.
+    #[test]
+    fn a_trickled_message_is_framed_only_where_its_verdict_can_change() {
+        let header = format!("OPTIONS sip:a SIP/2.0\r\nX-Long: {}\r\nContent-Length: 4\r\n\r\n", "x".repeat(20_000));
+        let message = format!("{header}body");
+        let limits = FrameLimits { max_header_bytes: 32_768, max_body_bytes: 32_768 };
+        let (mut buf, mut need, mut calls, mut complete) = (Vec::new(), None, 0, None);
+        for (i, b) in message.bytes().enumerate() {
+            let old_len = buf.len();
+            buf.push(b);
+            if !worth_framing(&buf, old_len, need, 32_768, 32_769) {
+                continue;
+            }
+            calls += 1;
+            match frame(&buf, limits) {
+                Framed::NeedMore(total) => need = Some(total),
+                Framed::Complete(len) => {
+                    complete = Some((i, len));
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(complete, Some((message.len() - 1, message.len())));
+        assert!(calls <= 3, "framed {calls} times");
+    }
+
+    #[test]
+    fn keepalives_and_the_header_limit_are_always_framed() {
+        assert!(worth_framing(b"\r\n", 1, Some(None), 100, 101));
+        assert!(worth_framing(&[b'a'; 105], 104, Some(None), 100, 200));
+        assert!(!worth_framing(b"OPTIONS sip:a SIP/2.0\r\nVia: x", 27, Some(None), 100, 200));
+        assert!(worth_framing(b"OPTIONS sip:a SIP/2.0\r\n\r\n", 24, Some(None), 100, 200));
+        assert!(!worth_framing(b"12345", 4, Some(Some(6)), 100, 200));
+        assert!(worth_framing(b"123456", 5, Some(Some(6)), 100, 200));
     }
 }
