@@ -282,16 +282,13 @@ impl HeaderName {
         let mut best: Option<HeaderName> = None;
         for &known in HeaderName::KNOWN {
             let canonical = known.canonical().as_bytes();
-            match edit_distance_within(raw, canonical, limit) {
-                // The first name at the smallest distance wins: later ones must be closer.
-                Some(distance @ 1..) => {
-                    best = Some(known);
-                    limit = distance - 1;
-                    if limit == 0 {
-                        break;
-                    }
+            // The first name at the smallest distance wins: later ones must be closer.
+            if let Some(distance @ 1..) = edit_distance_within(raw, canonical, limit) {
+                best = Some(known);
+                limit = distance - 1;
+                if limit == 0 {
+                    break;
                 }
-                _ => {}
             }
         }
         best
@@ -447,8 +444,8 @@ mod tests {
         for (i, row) in d.iter_mut().enumerate() {
             row[0] = i;
         }
-        for j in 0..=b.len() {
-            d[0][j] = j;
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
         }
         for i in 1..=a.len() {
             for j in 1..=b.len() {
