@@ -278,48 +278,68 @@ impl HeaderName {
         if raw.len() < 4 || raw.len() > 40 {
             return None;
         }
-        let limit = if raw.len() < 8 { 1 } else { 2 };
-        let mut best: Option<(usize, HeaderName)> = None;
+        let mut limit = if raw.len() < 8 { 1 } else { 2 };
+        let mut best: Option<HeaderName> = None;
         for &known in HeaderName::KNOWN {
             let canonical = known.canonical().as_bytes();
-            if canonical.len().abs_diff(raw.len()) > limit {
-                continue;
-            }
-            let distance = edit_distance(raw, canonical);
-            if distance > 0 && distance <= limit && best.is_none_or(|(d, _)| distance < d) {
-                best = Some((distance, known));
+            // The first name at the smallest distance wins: later ones must be closer.
+            if let Some(distance @ 1..) = edit_distance_within(raw, canonical, limit) {
+                best = Some(known);
+                limit = distance - 1;
+                if limit == 0 {
+                    break;
+                }
             }
         }
-        best.map(|(_, name)| name)
+        best
     }
 }
 
-/// Optimal-string-alignment distance, ASCII case-insensitive. Both inputs are at most 40 bytes
-/// (the caller checks), so the rows live on the stack.
-fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+/// Optimal-string-alignment distance, ASCII case-insensitive, if it is at most `limit`.
+///
+/// Every unknown header name an attacker sends is compared with every known name, so this must
+/// stay cheap: a distance within `limit` only passes through cells at most `limit` off the
+/// diagonal, so each row computes that band alone (every cell outside it stands for "over the
+/// limit"), and the search stops at a row wholly over the limit. Inputs longer than 47 bytes
+/// give `None` (the caller checks for 40).
+fn edit_distance_within(a: &[u8], b: &[u8], limit: usize) -> Option<usize> {
     const MAX: usize = 48;
     let (n, m) = (a.len(), b.len());
-    debug_assert!(n < MAX && m < MAX);
-    let mut prev2 = [0usize; MAX];
-    let mut prev = [0usize; MAX];
-    let mut cur = [0usize; MAX];
-    for (j, slot) in prev.iter_mut().enumerate().take(m + 1) {
+    if n >= MAX || m >= MAX || n.abs_diff(m) > limit {
+        return None;
+    }
+    let over = limit + 1;
+    // Rows i-2, i-1 and i live in rows[(i-2) % 3], rows[(i-1) % 3], rows[i % 3].
+    let mut rows = [[over; MAX]; 3];
+    for (j, slot) in rows[0].iter_mut().enumerate().take(m.min(limit) + 1) {
         *slot = j;
     }
     for i in 1..=n {
-        cur[0] = i;
-        for j in 1..=m {
-            let cost = usize::from(!a[i - 1].eq_ignore_ascii_case(&b[j - 1]));
-            let mut best = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1].eq_ignore_ascii_case(&b[j - 2]) && a[i - 2].eq_ignore_ascii_case(&b[j - 1]) {
-                best = best.min(prev2[j - 2] + 1);
-            }
-            cur[j] = best;
+        let (cur, prev, prev2) = (i % 3, (i + 2) % 3, (i + 1) % 3);
+        let (lo, hi) = (i.saturating_sub(limit).max(1), (i + limit).min(m));
+        // The row last held row i-3: reset the cells next to the band that later rows read.
+        rows[cur][lo - 1..=(hi + 1).min(m)].fill(over);
+        if i <= limit {
+            rows[cur][0] = i;
         }
-        prev2 = prev;
-        prev = cur;
+        let mut row_min = rows[cur][0];
+        for j in lo..=hi {
+            let cost = usize::from(!a[i - 1].eq_ignore_ascii_case(&b[j - 1]));
+            let mut best = (rows[prev][j] + 1).min(rows[cur][j - 1] + 1).min(rows[prev][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1].eq_ignore_ascii_case(&b[j - 2]) && a[i - 2].eq_ignore_ascii_case(&b[j - 1]) {
+                best = best.min(rows[prev2][j - 2] + 1);
+            }
+            let best = best.min(over);
+            rows[cur][j] = best;
+            row_min = row_min.min(best);
+        }
+        // A cell is at most one more than the cell diagonally before it, so once a whole row is
+        // over the limit every later row is too.
+        if row_min > limit {
+            return None;
+        }
     }
-    prev[m]
+    Some(rows[n % 3][m]).filter(|&d| d <= limit)
 }
 
 #[cfg(test)]
@@ -414,6 +434,105 @@ mod tests {
             if canonical.len() > 2 {
                 // (`T` is the compact form of `To`.)
                 assert_ne!(HeaderName::parse(&canonical[..canonical.len() - 1]), known);
+            }
+        }
+    }
+
+    /// The whole optimal-string-alignment table, as `resembles` computed it before the band.
+    fn full_edit_distance(a: &[u8], b: &[u8]) -> usize {
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(!a[i - 1].eq_ignore_ascii_case(&b[j - 1]));
+                let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+                if i > 1
+                    && j > 1
+                    && a[i - 1].eq_ignore_ascii_case(&b[j - 2])
+                    && a[i - 2].eq_ignore_ascii_case(&b[j - 1])
+                {
+                    best = best.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = best;
+            }
+        }
+        d[a.len()][b.len()]
+    }
+
+    #[test]
+    fn banded_edit_distance_agrees_with_the_full_table() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // A small alphabet (with case) keeps distances small, so every limit is exercised.
+        let alphabet = b"abAB-c";
+        let mut word =
+            |len: usize| -> Vec<u8> { (0..len).map(|_| alphabet[next() as usize % alphabet.len()]).collect() };
+        for round in 0..20_000 {
+            let a = word(round % 9);
+            let b = word((round / 9) % 11);
+            let full = full_edit_distance(&a, &b);
+            for limit in 0..4 {
+                let expected = Some(full).filter(|&d| d <= limit);
+                assert_eq!(edit_distance_within(&a, &b, limit), expected, "{a:?} {b:?} limit {limit}");
+            }
+        }
+        for &known in HeaderName::KNOWN {
+            let name = known.canonical().as_bytes();
+            for &other in HeaderName::KNOWN {
+                let full = full_edit_distance(name, other.canonical().as_bytes());
+                assert_eq!(edit_distance_within(name, other.canonical().as_bytes(), 2), Some(full).filter(|&d| d <= 2));
+            }
+        }
+    }
+
+    #[test]
+    fn resembles_picks_what_the_full_table_picks() {
+        // `resembles` as it was: the full table for every known name, the first closest wins.
+        let oracle = |raw: &[u8]| -> Option<HeaderName> {
+            if raw.len() < 4 || raw.len() > 40 {
+                return None;
+            }
+            let limit = if raw.len() < 8 { 1 } else { 2 };
+            let mut best: Option<(usize, HeaderName)> = None;
+            for &known in HeaderName::KNOWN {
+                let distance = full_edit_distance(raw, known.canonical().as_bytes());
+                if distance > 0 && distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+                    best = Some((distance, known));
+                }
+            }
+            best.map(|(_, name)| name)
+        };
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as usize
+        };
+        for &known in HeaderName::KNOWN {
+            for _ in 0..25 {
+                let mut name = known.canonical().as_bytes().to_vec();
+                for _ in 0..1 + next() % 3 {
+                    let at = next() % (name.len() + 1);
+                    match next() % 4 {
+                        0 if at < name.len() => drop(name.remove(at)),
+                        1 => name.insert(at, b"-aeiost"[next() % 7]),
+                        2 if at + 1 < name.len() => name.swap(at, at + 1),
+                        _ if at < name.len() => name[at] = b"-aeiost"[next() % 7],
+                        _ => {}
+                    }
+                }
+                assert_eq!(HeaderName::resembles(&name), oracle(&name), "{:?}", String::from_utf8_lossy(&name));
             }
         }
     }
