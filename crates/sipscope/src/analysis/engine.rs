@@ -298,12 +298,14 @@ impl Analyzer {
     /// them as they go, so memory stays bounded ([`Analyzer::finish`] returns only the rest).
     pub fn hand_over(&mut self) -> super::result::Handover {
         let (traffic, dialled) = self.traffic.drain_finished();
-        super::result::Handover { flows: std::mem::take(&mut self.result.flows), traffic, dialled }
+        let fingerprints =
+            if self.libraries.fingerprints_full() { self.libraries.drain_fingerprints() } else { Vec::new() };
+        super::result::Handover { flows: std::mem::take(&mut self.result.flows), traffic, dialled, fingerprints }
     }
 
     /// True when enough is waiting that the caller should [`Analyzer::hand_over`] now.
     pub fn should_hand_over(&self) -> bool {
-        self.traffic.full() || self.result.flows.len() >= MAX_PENDING_FLOWS
+        self.traffic.full() || self.result.flows.len() >= MAX_PENDING_FLOWS || self.libraries.fingerprints_full()
     }
 
     /// Bytes the engine holds, about: every table with its entries and the attacker's text they

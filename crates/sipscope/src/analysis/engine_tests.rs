@@ -121,3 +121,36 @@ fn the_documented_settings_are_the_defaults() {
     );
     assert_eq!((documented.max_open_flows, documented.max_sources), (d.max_open_flows, d.max_sources));
 }
+
+/// The fingerprint table is handed over when it fills (a telescope's random flows each have a
+/// fingerprint of their own), so it never holds more than its cap; the rows handed over and
+/// the last ones together name every fingerprint.
+#[test]
+fn a_full_fingerprint_table_is_handed_over() {
+    let mut libraries = super::extras::Libraries::builtin();
+    libraries.max_fingerprint_rows = 3;
+    let mut a = Analyzer::with_libraries(AnalysisConfig::default(), libraries);
+    let mut handed = Vec::new();
+    for k in 0..10u32 {
+        // Each source's message has a header of its own name: a fingerprint of its own. Sources
+        // come half an hour apart, so each flow has closed when the next begins.
+        let raw = format!(
+            "OPTIONS sip:100@198.51.100.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.{k}:5060;branch=z9hG4bK{k}\r\n\
+             From: <sip:a@192.0.2.{k}>;tag={k}\r\nTo: <sip:100@198.51.100.1>\r\nCall-ID: {k}\r\nCSeq: 1 OPTIONS\r\n\
+             X-Probe-{k}: 1\r\nContent-Length: 0\r\n\r\n"
+        );
+        let ts = T0 + i64::from(k) * 30 * 60 * S;
+        feed(&mut a, &event(ts, &format!("192.0.2.{k}"), "198.51.100.1", None, Direction::In, raw.into_bytes()));
+        if a.should_hand_over() {
+            let rows = a.hand_over();
+            assert!(rows.fingerprints.len() <= 3, "{}", rows.fingerprints.len());
+            handed.extend(rows.fingerprints);
+        }
+    }
+    assert!(!handed.is_empty(), "the table filled and was handed over");
+    let last = a.finish().fingerprints;
+    let mut ids: Vec<String> = handed.iter().chain(&last).map(|f| f.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10);
+}

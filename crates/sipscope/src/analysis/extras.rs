@@ -24,6 +24,11 @@ const MAX_AGENT_CLASSES: usize = 4_096;
 /// tool with fixed values share a fingerprint; flows with random values (most of a
 /// telescope's) never do, so a large table would only hold their matches.
 const MAX_MATCHES: usize = 16_384;
+/// Fingerprint rows held before they are handed over (a telescope's flows with random values
+/// each have their own fingerprint, each with up to ~40 kB of text).
+pub const MAX_FINGERPRINT_ROWS: usize = 65_536;
+/// Text those rows hold at most before they are handed over.
+pub const MAX_FINGERPRINT_TEXT_BYTES: usize = 32 << 20;
 /// Request-URI users whose classification is remembered (toll-fraud tools dial the same
 /// numbers again and again, and libphonenumber takes microseconds per number); when full,
 /// the table starts over.
@@ -43,6 +48,10 @@ pub struct Libraries {
     pub strategy_config: StrategyConfig,
     /// Bytes kept of one attacker value (`AnalysisConfig::max_value_bytes`).
     pub max_value_bytes: usize,
+    /// Fingerprint rows held before a hand-over ([`MAX_FINGERPRINT_ROWS`]).
+    pub max_fingerprint_rows: usize,
+    /// Their text held at most before a hand-over ([`MAX_FINGERPRINT_TEXT_BYTES`]).
+    pub max_fingerprint_text_bytes: usize,
     numbers: NumberStats,
     /// [`super::numbers::classify`] by Request-URI user (at most [`MAX_NUMBER_CLASSES`]).
     number_classes: HashMap<Box<str>, Arc<Dialled>>,
@@ -54,6 +63,8 @@ pub struct Libraries {
     agents_overflow: u64,
     /// By id ([`Fingerprint::id_bits_of_text`]).
     fingerprints: super::FastMap<u64, Box<FingerprintEntry>>,
+    /// Bytes of text those rows hold.
+    fingerprint_text_bytes: usize,
     /// Tool matches by fingerprint id: many flows of one tool share a fingerprint, and
     /// matching against every library entry costs far more than merging a flow.
     matches: super::FastMap<u64, ToolMatch>,
@@ -72,6 +83,8 @@ impl Libraries {
             agent_config: RandomAgentConfig::default(),
             strategy_config: StrategyConfig::default(),
             max_value_bytes: super::bounded::MAX_VALUE_BYTES,
+            max_fingerprint_rows: MAX_FINGERPRINT_ROWS,
+            max_fingerprint_text_bytes: MAX_FINGERPRINT_TEXT_BYTES,
             numbers: NumberStats::new(None, StatsLimits::default()),
             number_classes: HashMap::new(),
             agent_counts: HashMap::new(),
@@ -79,6 +92,7 @@ impl Libraries {
             agent_classes: HashMap::new(),
             agents_overflow: 0,
             fingerprints: Default::default(),
+            fingerprint_text_bytes: 0,
             matches: Default::default(),
             match_cache: MatchCache::default(),
             scratch: PacketBuffers::default(),
@@ -205,6 +219,19 @@ impl Libraries {
             });
         }
         result.user_agents.sort_by(|a, b| b.messages.cmp(&a.messages).then_with(|| a.user_agent.cmp(&b.user_agent)));
+        result.fingerprints = self.drain_fingerprints();
+    }
+
+    /// True when the fingerprint rows should be handed over (by count or by their text).
+    pub fn fingerprints_full(&self) -> bool {
+        self.fingerprints.len() >= self.max_fingerprint_rows
+            || self.fingerprint_text_bytes >= self.max_fingerprint_text_bytes
+    }
+
+    /// The fingerprint rows so far, most packets first; the table starts empty again (the store
+    /// adds a row handed over twice to the first: flows and packets summed).
+    pub fn drain_fingerprints(&mut self) -> Vec<FingerprintRow> {
+        self.fingerprint_text_bytes = 0;
         let fps = self.fingerprints.drain().map(|(id, f)| FingerprintRow {
             id: Fingerprint::id_text(id),
             text: f.text.into(),
@@ -217,7 +244,7 @@ impl Libraries {
         });
         let mut fps: Vec<FingerprintRow> = fps.collect();
         fps.sort_by(|a, b| b.packets.cmp(&a.packets).then_with(|| a.id.cmp(&b.id)));
-        result.fingerprints = fps;
+        fps
     }
 }
 
@@ -311,7 +338,9 @@ impl FlowExtras {
                     m
                 }
             };
+            let text_bytes = &mut libraries.fingerprint_text_bytes;
             let row = libraries.fingerprints.entry(bits).or_insert_with(|| {
+                *text_bytes += text.len();
                 Box::new(FingerprintEntry {
                     text: text.into(),
                     flows: 0,

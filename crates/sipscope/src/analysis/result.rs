@@ -255,11 +255,13 @@ pub struct Handover {
     pub traffic: Vec<TrafficRow>,
     /// Dialled rows.
     pub dialled: Vec<DialledRow>,
+    /// Fingerprint rows, when the table filled (a row may come again later: the store sums).
+    pub fingerprints: Vec<FingerprintRow>,
 }
 
 impl Handover {
     /// Nothing to store.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty() && self.traffic.is_empty() && self.dialled.is_empty()
+        self.flows.is_empty() && self.traffic.is_empty() && self.dialled.is_empty() && self.fingerprints.is_empty()
     }
 }

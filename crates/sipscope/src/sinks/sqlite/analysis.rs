@@ -58,6 +58,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         insert_flows(&tx, run, &rows.flows)?;
         insert_traffic(&tx, run, &rows.traffic, &rows.dialled)?;
+        insert_fingerprints(&tx, run, &rows.fingerprints)?;
         tx.commit()?;
         Ok(())
     }
@@ -83,23 +84,7 @@ impl Store {
         insert_flows(&tx, run, &result.flows)?;
         insert_traffic(&tx, run, &result.traffic, &result.dialled)?;
         {
-            let mut st = tx.prepare(
-                "INSERT INTO fingerprints (run_id, id, text, flows, packets, tool, variant, verdict, similarity)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for f in &result.fingerprints {
-                st.execute(params![
-                    run,
-                    f.id,
-                    f.text,
-                    f.flows as i64,
-                    f.packets as i64,
-                    f.tool,
-                    f.variant,
-                    f.verdict,
-                    f.similarity
-                ])?;
-            }
+            insert_fingerprints(&tx, run, &result.fingerprints)?;
             let mut st = tx.prepare(
                 "INSERT INTO stages (run_id, src_ip, node, stage, first_ns, last_ns, count, detail, samples)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -169,6 +154,36 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Fingerprint rows; a fingerprint handed over before (its table filled) gets its flows and
+/// packets added, and the latest tool match.
+fn insert_fingerprints(
+    tx: &rusqlite::Transaction<'_>,
+    run: i64,
+    fingerprints: &[crate::analysis::result::FingerprintRow],
+) -> Result<(), SinkError> {
+    let mut st = tx.prepare(
+        "INSERT INTO fingerprints (run_id, id, text, flows, packets, tool, variant, verdict, similarity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (run_id, id) DO UPDATE SET flows = flows + excluded.flows,
+           packets = packets + excluded.packets, tool = excluded.tool, variant = excluded.variant,
+           verdict = excluded.verdict, similarity = excluded.similarity",
+    )?;
+    for f in fingerprints {
+        st.execute(params![
+            run,
+            f.id,
+            f.text,
+            f.flows as i64,
+            f.packets as i64,
+            f.tool,
+            f.variant,
+            f.verdict,
+            f.similarity
+        ])?;
+    }
+    Ok(())
 }
 
 fn insert_flows(

@@ -405,6 +405,36 @@ mod tests {
     }
 
     #[test]
+    fn a_fingerprint_handed_over_twice_is_one_row_with_the_sums() {
+        use crate::analysis::result::{AnalysisResult, FingerprintRow, Handover};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let scope =
+            RunScope { kind: super::super::RunKind::Capture, replace_all: false, file_id: None, sensor: "t".into() };
+        let run = store.begin_analysis_run(&scope, 0).unwrap();
+        let row = |flows, packets, tool: Option<&str>| FingerprintRow {
+            id: "fp1".into(),
+            text: "text".into(),
+            flows,
+            packets,
+            tool: tool.map(str::to_owned),
+            variant: None,
+            verdict: if tool.is_some() { "exact".into() } else { "custom".into() },
+            similarity: 0.5,
+        };
+        store.append_handover(run, &Handover { fingerprints: vec![row(1, 2, None)], ..Handover::default() }).unwrap();
+        let result = AnalysisResult { fingerprints: vec![row(2, 3, Some("sipvicious"))], ..AnalysisResult::default() };
+        store.finish_analysis_run(run, 1, &result, 0).unwrap();
+        let got: (i64, i64, i64, String) = store
+            .connection()
+            .query_row("SELECT count(*), sum(flows), sum(packets), max(verdict) FROM fingerprints", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        assert_eq!(got, (1, 3, 5, "exact".into()));
+    }
+
+    #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");

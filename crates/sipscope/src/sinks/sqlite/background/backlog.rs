@@ -276,6 +276,9 @@ fn estimated_bytes(item: &Item) -> usize {
     match item {
         Item::Event(event, _) => 2 * event.raw.len() + 512,
         Item::Record(_) => 512,
-        Item::Handover(_, rows) => 64 + 256 * (rows.flows.len() + rows.traffic.len() + rows.dialled.len()),
+        Item::Handover(_, rows) => {
+            64 + 256 * (rows.flows.len() + rows.traffic.len() + rows.dialled.len())
+                + rows.fingerprints.iter().map(|f| 128 + f.text.len()).sum::<usize>()
+        }
     }
 }
