@@ -350,7 +350,8 @@ impl Connection {
 /// Whether framing `buf` again (after a read took it from `old_len` bytes) can give another
 /// verdict than the last: `need` is that verdict (`NeedMore`'s total, when the header section
 /// had ended), `None` when there is none yet. A header section ends with an empty line, so
-/// until one the new bytes must hold `\n\n` or `\n\r\n` (with the three bytes before them),
+/// until one the new bytes must hold `\n\n`, `\n\r\n` or `\r\r\n` (the empty line after a
+/// start line cut by a bare CR) (with the three bytes before them),
 /// the buffer must start with a keep-alive, or outgrow the header limit. Without this a peer
 /// trickling a 32 kB header a byte at a time would make every byte rescan the buffer.
 fn worth_framing(buf: &[u8], old_len: usize, need: Option<Option<usize>>, max_header: usize, cap: usize) -> bool {
@@ -363,7 +364,7 @@ fn worth_framing(buf: &[u8], old_len: usize, need: Option<Option<usize>>, max_he
             buf.first().is_some_and(|b| *b == b'\r' || *b == b'\n')
                 || buf.len() > max_header.saturating_add(4)
                 || window.windows(2).any(|w| w == b"\n\n")
-                || window.windows(3).any(|w| w == b"\n\r\n")
+                || window.windows(3).any(|w| w == b"\n\r\n" || w == b"\r\r\n")
         }
     }
 }
@@ -407,6 +408,8 @@ mod framing_tests {
         assert!(worth_framing(&[b'a'; 105], 104, Some(None), 100, 200));
         assert!(!worth_framing(b"OPTIONS sip:a SIP/2.0\r\nVia: x", 27, Some(None), 100, 200));
         assert!(worth_framing(b"OPTIONS sip:a SIP/2.0\r\n\r\n", 24, Some(None), 100, 200));
+        // A start line cut by a bare CR, then the empty line.
+        assert!(worth_framing(b"OPTIONS sip:a SIP/2.0\r\r\n", 23, Some(None), 100, 200));
         assert!(!worth_framing(b"12345", 4, Some(Some(6)), 100, 200));
         assert!(worth_framing(b"123456", 5, Some(Some(6)), 100, 200));
     }
