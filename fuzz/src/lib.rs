@@ -223,8 +223,9 @@ fn strip_keepalives(frame: &[u8]) -> Vec<u8> {
 /// made this quadratic (most of the `frame` target's time). Like an efficient reader, this one
 /// calls it again only when a read may have changed the answer to `NeedMore`: the buffer reached
 /// the total that `NeedMore(Some(total))` announced, or, while the header section is incomplete,
-/// the read completed an empty line (LF LF or LF CR LF, the only way a header section ends) or
-/// took the buffer past `max_header_bytes`. While the buffer is empty every read is due (a lone
+/// the read completed an empty line (LF LF or LF CR LF, the only ways a header section ends,
+/// or CR CR LF: the empty line right after a start line that ends at a bare CR) or took the
+/// buffer past `max_header_bytes`. While the buffer is empty every read is due (a lone
 /// CR is a keep-alive). The skipped reads are still checked, at a cost that stays O(n log n):
 /// on the 1st, 2nd, 4th, 8th … skipped read since the last call, and on the 1st, 2nd, 4th …
 /// of them that ends in a CR (a cut inside a line end), `frame` must repeat its `NeedMore`.
@@ -283,11 +284,13 @@ pub fn frame_stream(stream: &[u8], chunk: usize, limits: FrameLimits) -> StreamF
     StreamFrames { frames, invalid: false }
 }
 
-/// True when `bytes` contain LF LF or LF CR LF. (`contains` is std's memchr, which is not
+/// True when `bytes` contain LF LF, LF CR LF or CR CR LF. (`contains` is std's memchr, which is not
 /// instrumented: most reads have no LF, and they cost no coverage callbacks.)
 fn ends_empty_line(bytes: &[u8]) -> bool {
     if !bytes.contains(&b'\n') {
         return false;
     }
-    bytes.windows(2).enumerate().any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && bytes.get(i + 2) == Some(&b'\n')))
+    bytes.windows(2).enumerate().any(|(i, w)| {
+        w == b"\n\n" || ((w == b"\n\r" || w == b"\r\r") && bytes.get(i + 2) == Some(&b'\n'))
+    })
 }

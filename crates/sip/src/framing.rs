@@ -85,25 +85,56 @@ pub fn frame(buf: &[u8], limits: FrameLimits) -> Framed {
 }
 
 /// Finds the empty line: returns (end of the last header line, start of the body).
+///
+/// Lines end at LF, except the start line, which ends where the parser ends it
+/// ([`start_line_end`]): a start line cut by a bare CR can be followed by the empty line at once.
 fn find_header_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let after_bare_cr = start_line_end(buf)
+        .filter(|&(end, next)| next == end + 1 && buf[end] == b'\r' && buf.get(next..next + 2) == Some(b"\r\n"))
+        .map(|(_, next)| (next, next + 2));
     let mut from = 0;
     while let Some(i) = memchr::memchr(b'\n', &buf[from..]) {
         let lf = from + i;
+        // An empty line right after a bare CR comes before any LF this search finds next,
+        // unless that LF is in the whitespace before the start line.
+        if let Some(found) = after_bare_cr.filter(|&(end, _)| end < lf) {
+            return Some(found);
+        }
         match buf.get(lf + 1) {
             Some(b'\n') => return Some((lf, lf + 2)),
             Some(b'\r') if buf.get(lf + 2) == Some(&b'\n') => return Some((lf, lf + 3)),
             Some(_) => from = lf + 1,
-            None => return None,
+            None => return after_bare_cr,
         }
     }
-    None
+    after_bare_cr
 }
 
-/// Reads Content-Length (or `l`) from a header section; folded lines are not needed here
-/// because the value is a number on the header's own line.
+/// Where the start line ends, as the parser reads it (`find_start_line` in `message/split.rs`):
+/// after any leading whitespace, the first line ends at CR LF, at LF, or at a bare CR. Returns
+/// (end of the line, start of the next); `None` while that is not known yet (a CR at the end of
+/// `buf` may be the first half of a CR LF).
+fn start_line_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let line = buf.iter().position(|&b| !text::is_lws(b))?;
+    let end = line + memchr::memchr2(b'\r', b'\n', &buf[line..])?;
+    match (buf[end], buf.get(end + 1)) {
+        (b'\n', _) => Some((end, end + 1)),
+        (_, Some(b'\n')) => Some((end, end + 2)),
+        (_, Some(_)) => Some((end, end + 1)),
+        (_, None) => None,
+    }
+}
+
+/// Reads Content-Length (or `l`) from the header lines after the start line; folded lines are
+/// not needed here because the value is a number on the header's own line.
 fn content_length(head: &[u8]) -> Result<Option<u64>, FrameError> {
     let mut found: Option<u64> = None;
-    for line in head.split(|&b| b == b'\n').skip(1) {
+    let headers = match start_line_end(head) {
+        Some((_, next)) => &head[next..],
+        // The start line reaches the end of the head (or its last byte is a CR).
+        None => &[],
+    };
+    for line in headers.split(|&b| b == b'\n') {
         let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };
@@ -148,6 +179,33 @@ mod tests {
         assert_eq!(frame(b"\r\n\r\n", FrameLimits::default()), Framed::KeepAlive(4));
         let lf = b"\r\nOPTIONS sip:a SIP/2.0\nl: 2\n\nhi";
         assert_eq!(frame(lf, FrameLimits::default()), Framed::Complete(lf.len()));
+    }
+
+    /// Found by the `frame` fuzz target (`tests/fixtures/fuzz-regressions/frame-bare-cr-start-line.bin`):
+    /// the parser ends a start line at a bare CR, so what follows it on the same LF-ended line
+    /// is a header, Content-Length included; framing skipped the whole LF-ended line and read a
+    /// different body length than the parser.
+    #[test]
+    fn a_start_line_ending_in_a_bare_cr_is_framed_as_the_parser_reads_it() {
+        let bare_cr = b"OPTIONS sip:a SIP/2.0\rContent-Length: 2\r\n\r\nhi";
+        assert_eq!(frame(bare_cr, FrameLimits::default()), Framed::Complete(bare_cr.len()));
+        let msg = crate::Message::parse_with(bare_cr, crate::Framing::Stream, crate::ParseLimits::default()).unwrap();
+        assert_eq!((msg.content_length(), msg.body()), (Some(2), &b"hi"[..]));
+
+        let two_lengths = b"\xff7.0. .0 SIP/2.0\rContent-Length: 18\r\nl: 0\r\n\r\n";
+        assert_eq!(frame(two_lengths, FrameLimits::default()), Framed::Invalid(FrameError::BadContentLength));
+
+        // The empty line right after the bare CR ends a header section with no headers.
+        let no_headers = b" \r\nOPTIONS sip:a SIP/2.0\r\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(frame(no_headers, FrameLimits::default()), Framed::Invalid(FrameError::MissingContentLength));
+        let msg =
+            crate::Message::parse_with(no_headers, crate::Framing::Stream, crate::ParseLimits::default()).unwrap();
+        assert!(msg.headers().is_empty());
+        // Until the byte after a CR is known, it may be half of a CR LF.
+        assert_eq!(frame(b"OPTIONS sip:a SIP/2.0\r", FrameLimits::default()), Framed::NeedMore(None));
+        assert_eq!(frame(b"OPTIONS sip:a SIP/2.0\r\r", FrameLimits::default()), Framed::NeedMore(None));
+        // Ordinary line ends are unchanged.
+        assert_eq!(frame(A, FrameLimits::default()), Framed::Complete(A.len()));
     }
 
     #[test]
