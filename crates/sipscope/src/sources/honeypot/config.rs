@@ -66,7 +66,7 @@ pub struct HoneypotConfig {
     #[serde(default)]
     pub intel: IntelConfig,
     /// Run the analysis engine (flows, tools, stages, numbers …) over every message, storing
-    /// its results when the honeypot stops (closed flows as they close).
+    /// its results at the end of each analysis run (closed flows as they close).
     #[serde(default = "yes")]
     pub analysis: bool,
     /// Length of an analysis run, seconds: the run-wide results (sources, stages, numbers …)
