@@ -4,6 +4,7 @@
 //! `output`, `owner` and `nodes` are the foundations every stage shares. See ARCHITECTURE.md for the
 //! map and the invariants.
 
+pub mod act;
 pub mod analysis;
 pub mod enrich;
 pub mod event;

@@ -93,6 +93,18 @@ pub enum SinkError {
     },
 }
 
+/// Where alerts and decisions go besides the store: Suricata-EVE-like JSON Lines, syslog,
+/// webhooks. Called in the pipeline's order; an implementation that talks to the network queues
+/// (bounded) and never blocks the pipeline.
+pub trait AlertSink: Send {
+    /// An alert was raised or updated.
+    fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError>;
+    /// A decision was taken.
+    fn decision(&mut self, decision: &crate::act::Decision) -> Result<(), SinkError>;
+    /// Makes what was written durable (files) or hands it to the sender (network).
+    fn flush(&mut self) -> Result<(), SinkError>;
+}
+
 /// Consumes events and records in order. Implementations batch as they see fit;
 /// [`Sink::flush`] makes everything accepted so far durable.
 ///
