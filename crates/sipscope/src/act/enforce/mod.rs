@@ -40,7 +40,7 @@ impl NftSettings {
 }
 
 /// What the last reconcile did (for logs, summaries and tests).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Applied {
     /// Set elements installed.
     pub elements: usize,
