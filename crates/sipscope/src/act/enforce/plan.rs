@@ -211,7 +211,9 @@ fn element(span: Span<u64>, v6: bool) -> Option<(Element, u64)> {
     let bits = if v6 { 128 } else { 32 };
     let element = match size {
         Some(1) => Element::Single(lo),
-        Some(n) if n.is_power_of_two() && span.lo.is_multiple_of(n) => Element::Prefix(lo, (bits - n.trailing_zeros()) as u8),
+        Some(n) if n.is_power_of_two() && span.lo.is_multiple_of(n) => {
+            Element::Prefix(lo, (bits - n.trailing_zeros()) as u8)
+        }
         _ => Element::Range(lo, hi),
     };
     Some((element, span.value))

@@ -5,7 +5,7 @@
 //! `create` says why and returns `None` without them. Helpers run nft, conntrack, a UDP echo
 //! responder and a UDP prober inside them.
 
-use crate::netns::{ip, is_root, run};
+use crate::netns::{exec, first_namespace, ip, run};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -36,22 +36,10 @@ pub struct Lab {
 impl Lab {
     /// A server and `clients` client namespaces; `tag` keeps tests running at once apart.
     pub fn create(tag: &str, clients: usize) -> Option<Lab> {
-        if !is_root() {
-            eprintln!("skipping: not root (network namespaces and nftables need it)");
-            return None;
-        }
         let pid = std::process::id();
         let server = format!("sf{pid}-{tag}-s");
-        match Command::new("ip").args(["netns", "add", &server]).output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => {
-                eprintln!("skipping: ip netns unavailable: {}", String::from_utf8_lossy(&out.stderr).trim());
-                return None;
-            }
-            Err(e) => {
-                eprintln!("skipping: ip netns unavailable: {e}");
-                return None;
-            }
+        if !first_namespace(&server) {
+            return None;
         }
         let mut lab = Lab { server, clients: Vec::new(), children: Vec::new() };
         ip(&["-n", &lab.server, "link", "set", "lo", "up"]);
@@ -75,9 +63,7 @@ impl Lab {
 
     /// A command run inside namespace `ns`.
     pub fn exec(&self, ns: &str, program: &str) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, program]);
-        cmd
+        exec(ns, program)
     }
 
     /// Runs `program args` in `ns` (bounded to 60 s); returns its output.
