@@ -173,7 +173,9 @@ impl Enforcer for NftEnforcer {
                 applied.rebuilt = true;
             }
         }
-        if plan.too_wide > 0 || plan.rate_limits_dropped > 0 {
+        let left_out = (plan.too_wide, plan.rate_limits_dropped);
+        // Said when it changes, not at every reconcile.
+        if left_out != (0, 0) && left_out != (self.last.too_wide, self.last.rate_limits_dropped) {
             tracing::warn!(
                 "not enforced: {} decisions wider than the prefix limits, {} rate limits over the rule limit",
                 plan.too_wide,
