@@ -168,3 +168,17 @@ fn without_the_privilege_nft_refuses_and_the_error_says_why() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(lab.tables().contains(&"inet sfnoperm".to_owned()));
 }
+
+#[test]
+fn a_table_of_the_same_name_but_another_shape_is_built_again() {
+    let Some(lab) = Lab::create("shape", 0) else { return };
+    // An older or foreign table: a set `ban_v4` of another type, which `add` cannot change.
+    lab.nft(&["add", "table", "inet", "sfshape"]);
+    lab.nft(&["add", "set", "inet", "sfshape", "ban_v4", "{ type ipv6_addr; }"]);
+    let applied = lab.enforce("sfshape", &ban("192.0.2.1", 60));
+    assert_eq!(applied["rebuilt"], true, "{applied}");
+    let set = lab.nft(&["list", "set", "inet", "sfshape", "ban_v4"]);
+    assert!(set.contains("type ipv4_addr") && set.contains("192.0.2.1"), "{set}");
+    // From then on a reconcile is an ordinary one.
+    assert_eq!(lab.enforce("sfshape", &ban("192.0.2.1", 60))["rebuilt"], false);
+}
