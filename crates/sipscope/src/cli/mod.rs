@@ -3,6 +3,7 @@
 mod analyze;
 #[cfg(feature = "live")]
 mod capture;
+mod enforce;
 mod honeypot;
 mod ingest;
 mod parse;
@@ -41,6 +42,9 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Report tables and figures (text, JSON, CSV or HTML) for a time range and set of nodes.
     Report(report::ReportArgs),
+    /// Apply a file of decisions to nftables directly (tests, trying enforcement by hand).
+    #[command(hide = true)]
+    Enforce(enforce::EnforceArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -54,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Report(args) => report::run(args),
+        Command::Enforce(args) => enforce::run(args),
     }
 }
 

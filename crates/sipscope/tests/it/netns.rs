@@ -33,22 +33,10 @@ impl Namespaces {
     /// `None` (after saying why) when this is not root or `ip netns` does not work here.
     /// `tag` keeps the names of tests running at the same time apart.
     pub fn create(tag: &str) -> Option<Namespaces> {
-        if !is_root() {
-            eprintln!("skipping: not root (live capture and network namespaces need it)");
-            return None;
-        }
         let pid = std::process::id();
         let (a, b) = (format!("sipscope-test-{pid}-{tag}-a"), format!("sipscope-test-{pid}-{tag}-b"));
-        match Command::new("ip").args(["netns", "add", &a]).output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => {
-                eprintln!("skipping: ip netns unavailable: {}", String::from_utf8_lossy(&out.stderr).trim());
-                return None;
-            }
-            Err(e) => {
-                eprintln!("skipping: ip netns unavailable: {e}");
-                return None;
-            }
+        if !first_namespace(&a) {
+            return None;
         }
         let ns = Namespaces { a, b };
         ip(&["netns", "add", &ns.b]);
@@ -62,9 +50,34 @@ impl Namespaces {
     }
 
     pub fn exec(&self, ns: &str, program: &str) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, program]);
-        cmd
+        exec(ns, program)
+    }
+}
+
+/// `program` run inside namespace `ns`.
+pub fn exec(ns: &str, program: &str) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, program]);
+    cmd
+}
+
+/// Adds a test's first namespace; `false` (after saying why the test is skipped) when this is
+/// not root or `ip netns` does not work here.
+pub fn first_namespace(name: &str) -> bool {
+    if !is_root() {
+        eprintln!("skipping: not root (live capture, network namespaces and nftables need it)");
+        return false;
+    }
+    match Command::new("ip").args(["netns", "add", name]).output() {
+        Ok(out) if out.status.success() => true,
+        Ok(out) => {
+            eprintln!("skipping: ip netns unavailable: {}", String::from_utf8_lossy(&out.stderr).trim());
+            false
+        }
+        Err(e) => {
+            eprintln!("skipping: ip netns unavailable: {e}");
+            false
+        }
     }
 }
 

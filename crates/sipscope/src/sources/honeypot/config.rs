@@ -74,6 +74,9 @@ pub struct HoneypotConfig {
     /// events at the next start. Default 3600.
     #[serde(default = "default_analysis_segment_seconds")]
     pub analysis_segment_seconds: u64,
+    /// Firewall enforcement of the decisions in force (nftables; off by default).
+    #[serde(default)]
+    pub enforce: crate::act::enforce::EnforceConfig,
 }
 
 fn default_analysis_segment_seconds() -> u64 {
@@ -423,6 +426,19 @@ impl HoneypotConfig {
         if config.tls.cert.is_some() != config.tls.key.is_some() {
             return bad("tls: give both cert and key, or neither (one is generated)".into());
         }
+        if let Err(why) = config.enforce.check() {
+            return bad(why);
+        }
+        if config.enforce.nftables && config.user.is_some() {
+            // After switching user nothing this process runs keeps CAP_NET_ADMIN, so every
+            // ban would fail. Ambient capabilities (systemd) keep it without root.
+            return bad(
+                "enforce.nftables needs CAP_NET_ADMIN, which `user` gives up after binding: start the honeypot \
+                 as that user with the ambient capabilities CAP_NET_ADMIN and CAP_NET_BIND_SERVICE instead \
+                 (docs/enforcement.md, privileges), or without `user`"
+                    .into(),
+            );
+        }
         Ok(config)
     }
 }
@@ -456,6 +472,10 @@ mod tests {
             "[calls]\nfinal_status = 200",
             "[tls]\ncert = \"a.pem\"",
             "[limits]\nper_source_rate = 0",
+            "[enforce]\ntable = \"my-table\"",
+            "[enforce]\nreconcile_seconds = 0",
+            "[enforce]\nnft = true",
+            "user = \"sipscope\"\n[enforce]\nnftables = true",
         ] {
             assert!(HoneypotConfig::parse(text, "x").is_err(), "{text}");
         }

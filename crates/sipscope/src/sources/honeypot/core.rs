@@ -1,13 +1,16 @@
 //! Where the network shell meets the PBX and the sinks: every message received goes through
 //! [`Core::handle`], which applies the limits, asks the PBX, records the request and every
 //! answer actually sent, and returns the answers. Shared by all listeners (UDP, TCP, TLS).
+//! A source under a ban in force is still recorded, but neither answered nor worked for.
 
 use super::config::HoneypotConfig;
 use super::error::HoneypotError;
 use super::human_log::HumanLog;
 use super::intel::{Intel, IntelJob, RecoveredPassword, Skipped};
 use super::limits::{udp_overhead, Admission, Limiter};
+use super::net::notes;
 use super::pbx::{compacted, AuthAttempt, Handled, Incoming, Pbx};
+use crate::act::InForce;
 use crate::event::fields::{is_blank, lossless_text};
 use crate::event::record::{AuthAttemptRecord, Record, RecordContext, RegistrationRecord};
 use crate::event::{Direction, Transport};
@@ -51,6 +54,8 @@ pub struct Stats {
     pub amplification_suppressed: AtomicU64,
     /// Messages over the size limit.
     pub oversized: AtomicU64,
+    /// Messages from sources under a ban in force (recorded, not answered).
+    pub banned: AtomicU64,
     /// Authentication attempts.
     pub auth_attempts: AtomicU64,
     /// Passwords recovered by intelligence.
@@ -85,6 +90,7 @@ pub struct Core {
     max_answer: usize,
     state: Mutex<State>,
     recorder: Mutex<Recorder>,
+    in_force: InForce,
     /// Counters.
     pub stats: Stats,
 }
@@ -102,12 +108,14 @@ pub struct CoreParts {
     pub pipeline: Pipeline,
     /// The human log.
     pub human: HumanLog,
+    /// The bans in force (the responder that takes decisions updates them).
+    pub in_force: InForce,
 }
 
 impl Core {
     /// Builds the core; starts password intelligence when enabled.
     pub fn new(config: &HoneypotConfig, parts: CoreParts) -> Result<Core, HoneypotError> {
-        let CoreParts { sensor, nodes, pbx, mut pipeline, human } = parts;
+        let CoreParts { sensor, nodes, pbx, mut pipeline, human, in_force } = parts;
         let (tx, recoveries): (Sender<RecoveredPassword>, Receiver<RecoveredPassword>) = std::sync::mpsc::channel();
         let intel = if config.intel.enabled {
             Some(Intel::spawn(&config.intel, move |r| {
@@ -125,6 +133,7 @@ impl Core {
             max_message: config.limits.max_message_bytes,
             max_answer: config.limits.max_answer_bytes,
             state: Mutex::new(State { pbx, limiter: Limiter::new(&config.limits) }),
+            in_force,
             recorder: Mutex::new(Recorder {
                 pipeline: Some(pipeline),
                 human,
@@ -147,6 +156,14 @@ impl Core {
         let parsed = (!is_blank(packet.bytes))
             .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::ParseLimits::default()));
         let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
+        if self.in_force.banned(packet.source.ip(), packet.source.port(), packet.now_ns) {
+            // Recorded and analysed like any message (the rules keep seeing the attack), but
+            // not answered, and the PBX does no work for it: no challenge, no password recovery.
+            self.stats.banned.fetch_add(1, Ordering::Relaxed);
+            let note = Note { anomalies: &[notes::BANNED_SOURCE], ..Note::default() };
+            self.record(packet, msg, Handled { note: "banned-source", ..Handled::default() }, &[], note);
+            return Vec::new();
+        }
         let (handled, replies) = {
             let Ok(mut state) = self.state.lock() else { return Vec::new() };
             let admission = state.limiter.admit(packet.source.ip(), wire(packet.bytes.len()), packet.now_ns);
@@ -314,6 +331,11 @@ impl Core {
             Some(pipeline) => pipeline.tick(now_ns),
             None => Ok(()),
         }
+    }
+
+    /// The bans in force this core consults (a handle on the same set).
+    pub fn in_force(&self) -> InForce {
+        self.in_force.clone()
     }
 
     /// Attempts password intelligence skipped (queue full, a source over its share, repeats,

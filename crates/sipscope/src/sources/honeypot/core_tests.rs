@@ -96,3 +96,46 @@ fn ticks_commit_on_the_callers_clock_and_refused_requests_are_still_recorded() {
     assert_eq!(h.core.stats.source_rate_limited.load(std::sync::atomic::Ordering::Relaxed), 1);
     h.core.finish().unwrap();
 }
+
+#[test]
+fn a_banned_source_is_recorded_but_neither_answered_nor_worked_for() {
+    use crate::act::{Decision, DecisionKind, DecisionOrigin, Prefix, Scope};
+    let h = Harness::new("");
+    let ban = |scope| Decision {
+        id: None,
+        kind: DecisionKind::Ban,
+        scope,
+        start_ns: T0,
+        until_ns: T0 + 60 * S,
+        reason: "test".into(),
+        origin: DecisionOrigin::Operator { who: "test".into() },
+        offence: 0,
+        proven: true,
+        evidence: vec![],
+    };
+    let banned_net = Scope::Prefix(Prefix::new("127.0.9.0".parse().unwrap(), 24));
+    h.core.in_force().set(&[ban(Scope::Address("127.0.0.9".parse().unwrap())), ban(banned_net)]);
+    // svcrack's credentials: from a free source an attempt (answered, recorded, worked on) …
+    let credentials = fixture("svcrack/0002.sip");
+    assert!(!h.send(T0 + S, "127.0.0.10:5061", &credentials).is_empty());
+    // … from a banned one (an address, an address inside a banned prefix): silence.
+    assert!(h.send(T0 + S, "127.0.0.9:5061", &credentials).is_empty());
+    assert!(h.send(T0 + S, "127.0.9.77:5061", &credentials).is_empty());
+    // When the ban ends, the source is answered again.
+    let options = fixture("svmap/0001.sip");
+    assert!(!h.send(T0 + 60 * S, "127.0.0.9:5061", &options).is_empty());
+    h.core.finish().unwrap();
+    assert_eq!(h.core.stats.banned.load(std::sync::atomic::Ordering::Relaxed), 2);
+    // Every message is stored; the banned ones say why they were not answered.
+    assert_eq!(h.count("SELECT count(*) FROM events WHERE direction = 'in'"), 4);
+    assert_eq!(h.count("SELECT count(*) FROM events WHERE anomalies LIKE '%banned_source%'"), 2);
+    assert_eq!(
+        h.count("SELECT count(*) FROM events WHERE direction = 'out' AND dst_ip IN ('127.0.0.9', '127.0.9.77')"),
+        1,
+        "only the answer after the ban"
+    );
+    assert_eq!(h.count("SELECT count(*) FROM auth_attempts WHERE src_ip = '127.0.0.10'"), 1);
+    assert_eq!(h.count("SELECT count(*) FROM auth_attempts WHERE src_ip <> '127.0.0.10'"), 0);
+    // The analysis saw them all (the rules keep seeing the attack).
+    assert_eq!(h.count("SELECT count(*) FROM flows WHERE src_ip = '127.0.9.77'"), 1);
+}

@@ -36,6 +36,8 @@ pub struct HoneypotSummary {
     pub amplification_suppressed: u64,
     /// Messages over the size limit (recorded, not answered).
     pub oversized: u64,
+    /// Messages from sources under a ban (recorded, not answered).
+    pub banned: u64,
     /// Authentication attempts.
     pub auth_attempts: u64,
     /// Passwords recovered by intelligence.
@@ -155,7 +157,9 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
     let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random())
         .with_limits(PbxLimits::from(&config.limits));
-    Ok((Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, pipeline, human })?), health))
+    // The bans in force the listeners consult; whoever takes decisions holds the same set.
+    let in_force = crate::act::InForce::default();
+    Ok((Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, pipeline, human, in_force })?), health))
 }
 
 /// Switches to `user` when running as root; files already open stay usable. Then (root or
@@ -247,6 +251,7 @@ pub fn serve(
         global_rate_limited: s.global_rate_limited.load(Ordering::Relaxed),
         amplification_suppressed: s.amplification_suppressed.load(Ordering::Relaxed),
         oversized: s.oversized.load(Ordering::Relaxed),
+        banned: s.banned.load(Ordering::Relaxed),
         auth_attempts: s.auth_attempts.load(Ordering::Relaxed),
         passwords_recovered: s.recovered.load(Ordering::Relaxed),
         intel_skipped: core.intel_dropped(),
@@ -262,7 +267,8 @@ impl HoneypotSummary {
     pub fn to_text(&self) -> String {
         let mut text = format!(
             "received {} messages, sent {} answers; {} authentication attempts, {} passwords recovered\n\
-             not answered: {} over a source's rate, {} over the global rate, {} oversized; {} answers withheld (amplification)\n",
+             not answered: {} over a source's rate, {} over the global rate, {} oversized, {} from banned sources; \
+             {} answers withheld (amplification)\n",
             self.received,
             self.answers,
             self.auth_attempts,
@@ -270,6 +276,7 @@ impl HoneypotSummary {
             self.source_rate_limited,
             self.global_rate_limited,
             self.oversized,
+            self.banned,
             self.amplification_suppressed
         ) + &self.net.to_text();
         if let Some(store) = self.store.describe() {

@@ -3,7 +3,7 @@
 
 mod baresip;
 mod crash;
-mod harness;
+pub mod harness;
 mod lab;
 mod nmap;
 mod registrar;

@@ -22,6 +22,10 @@ pub const STREAM_CUT_OFF: &str = "stream_cut_off";
 /// A stream message cut off because its connection was closed to make room for a new one.
 pub const CONNECTION_EVICTED: &str = "connection_evicted";
 
+/// A message from a source under a ban in force (a decision): recorded and analysed, not
+/// answered, no password recovery.
+pub const BANNED_SOURCE: &str = "banned_source";
+
 /// Every name (the table in docs/anomalies.md gives their meaning).
 pub const ALL: &[&str] = &[
     CONNECTION_REFUSED,
@@ -31,6 +35,7 @@ pub const ALL: &[&str] = &[
     STREAM_DEADLINE_MISSED,
     STREAM_CUT_OFF,
     CONNECTION_EVICTED,
+    BANNED_SOURCE,
 ];
 
 #[cfg(test)]
