@@ -33,12 +33,17 @@ impl Namespaces {
     /// `None` (after saying why) when this is not root or `ip netns` does not work here.
     /// `tag` keeps the names of tests running at the same time apart.
     pub fn create(tag: &str) -> Option<Namespaces> {
+        let pid = std::process::id();
+        Namespaces::create_named(format!("sipscope-test-{pid}-{tag}-a"), format!("sipscope-test-{pid}-{tag}-b"))
+    }
+
+    /// Like [`Namespaces::create`], with names of the caller's choosing (a test that must keep
+    /// to a prefix of its own).
+    pub fn create_named(a: String, b: String) -> Option<Namespaces> {
         if !is_root() {
             eprintln!("skipping: not root (live capture and network namespaces need it)");
             return None;
         }
-        let pid = std::process::id();
-        let (a, b) = (format!("sipscope-test-{pid}-{tag}-a"), format!("sipscope-test-{pid}-{tag}-b"));
         match Command::new("ip").args(["netns", "add", &a]).output() {
             Ok(out) if out.status.success() => {}
             Ok(out) => {
