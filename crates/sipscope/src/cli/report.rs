@@ -187,7 +187,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         hilbert: HilbertChoice { source: args.scan_source, prefix: args.scan_prefix },
     };
     let report = reports::build(&inputs, &args.sections)?;
-    drop(overlay);
+    // The scratch store is not needed for writing the output: removed now.
     drop(reanalysed);
     let single = match args.format {
         Format::Text => Some(render::text(&report)),

@@ -11,7 +11,7 @@
 //! the store, and `analyze --nodes` the same stage rows. Needs root and `ip netns` (skipped
 //! without); namespaces are named `sb<pid>-…`.
 
-use super::harness::{text, Honeypot};
+use super::harness::{rows_of, text, Honeypot, NMAP_SIP_SCRIPTS};
 use crate::netns::{ip, Namespaces, A_ADDR, B_ADDR};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -81,24 +81,7 @@ fn path(p: &Path) -> &str {
 /// Rows of a query on the store at `db`, as strings.
 fn rows(db: &Path, sql: &str) -> Vec<Vec<String>> {
     let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut stmt = conn.prepare(sql).unwrap();
-    let n = stmt.column_count();
-    stmt.query_map([], |r| {
-        (0..n)
-            .map(|i| {
-                use rusqlite::types::ValueRef;
-                Ok(match r.get_ref(i)? {
-                    ValueRef::Null => "NULL".to_owned(),
-                    ValueRef::Integer(v) => v.to_string(),
-                    ValueRef::Real(v) => v.to_string(),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
-                })
-            })
-            .collect()
-    })
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
+    rows_of(&conn, sql)
 }
 
 /// The stage rows of a store: source, node, stage, detail.
@@ -162,17 +145,7 @@ fn capture_the_lab(ns: &Namespaces, dir: &Path) -> PathBuf {
     assert!(svcrack.contains("1234"), "{svcrack}");
     let sipsak = ns.exec(&ns.a, "sipsak").args(["-k", SIPSAK, "-H", SIPSAK, "-s", "sip:100@198.51.100.4"]).output();
     assert!(sipsak.as_ref().is_ok_and(|o| o.status.success()), "{sipsak:?}");
-    let nmap_args = [
-        "-n",
-        "-Pn",
-        "-sU",
-        "-p5060",
-        "--script",
-        "sip-methods,sip-enum-users",
-        "--script-args",
-        "sip-enum-users.minext=100,sip-enum-users.maxext=105",
-        "198.51.100.5",
-    ];
+    let nmap_args = [&NMAP_SIP_SCRIPTS[..], &["198.51.100.5"]].concat();
     let nmap = attack(ns, 120, "nmap", &nmap_args);
     assert!(nmap.contains("sip-methods") && nmap.contains("101"), "{nmap}");
     tcpdump.stop();
