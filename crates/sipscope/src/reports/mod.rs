@@ -58,7 +58,7 @@ pub struct ReportTimeNodes {
     /// Stored events analysed again.
     pub events: u64,
     /// Messages the store's own analysis counted (its hourly totals): more than `events` when
-    /// events were not all stored (`--events none` or `sample:N`).
+    /// events were not all stored (`--events none` or `sample:N`) or were deleted since.
     pub messages_before: i64,
 }
 
@@ -74,7 +74,7 @@ impl ReportTimeNodes {
         if self.messages_before > self.events as i64 {
             note.push_str(&format!(
                 " The store's own analysis counted {} messages: those not stored as events (--events none or \
-                 sample:N) are missing here.",
+                 sample:N, or deleted since) are missing here.",
                 self.messages_before
             ));
         }
