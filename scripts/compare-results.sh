@@ -244,6 +244,11 @@ report() {
   bin=$(bin_of "$side")
   local args=(report --db "$WORK/$side/store.db" --format json --out "$WORK/$side/$phase/report.raw.json")
   [ -z "$NODES" ] || args+=(--nodes "$NODES")
+  # The report of the store as ingested: a binary that applies a nodes file at report time
+  # (issue 13) is told to keep the stored nodes, so both sides read their own analysis.
+  if [ -n "$NODES" ] && "$bin" report --help 2>/dev/null | grep -q -- --stored-nodes; then
+    args+=(--stored-nodes)
+  fi
   run "$side" "$phase/report" "$bin" "${args[@]}" || fail_cmd "$side" "$phase/report" $?
   jq -S -a . "$WORK/$side/$phase/report.raw.json" >"$WORK/$side/$phase/report.json" ||
     die "$side: $phase: report --format json is not JSON"

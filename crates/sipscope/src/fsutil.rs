@@ -171,5 +171,41 @@ pub fn chown_existing(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
     }
 }
 
+/// A private directory (0700) for files a command needs only while it runs (the scratch store
+/// of `report --nodes`), under the system's temporary directory (`$TMPDIR`, else `/tmp`) with a
+/// random name; removed, with everything in it, when dropped.
+#[derive(Debug)]
+pub struct ScratchDir {
+    path: PathBuf,
+}
+
+impl ScratchDir {
+    /// Creates `<temp>/<prefix>-<random>`. The name is created exclusively (a directory or link
+    /// planted there first is an error, never used), after the temporary directory passed
+    /// [`check_directory`].
+    pub fn create(prefix: &str) -> io::Result<ScratchDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::temp_dir();
+        check_directory(&base)?;
+        let path = base.join(format!("{prefix}-{:016x}", rand::random::<u64>()));
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(ScratchDir { path })
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Links inside are removed, not followed.
+        if let Err(e) = std::fs::remove_dir_all(&self.path) {
+            tracing::warn!("removing {}: {e}", self.path.display());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

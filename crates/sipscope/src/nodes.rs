@@ -2,6 +2,9 @@
 //! honeypot. A node is known by the addresses it serves (inner destination addresses or CIDR
 //! blocks) and, for remote nodes that forward through a tunnel, by its tunnel endpoint.
 //!
+//! A message belongs to the node whose end of it is the sensor's: the node a request reached and
+//! the node an answer came from ([`Nodes::of_message`]).
+//!
 //! ```toml
 //! [[node]]
 //! name = "duisburg-01"
@@ -10,6 +13,8 @@
 //! tunnel = "203.0.113.5"
 //! ```
 
+use crate::event::fields::MessageKind;
+use crate::event::Direction;
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::path::Path;
@@ -197,6 +202,30 @@ impl Nodes {
             .max_by_key(|(p, _)| *p)
             .map(|(_, n)| n)
     }
+
+    /// The node a message belongs to: by tunnel endpoint first, then by the node's end of
+    /// it. A received message reached its destination and a sent one left from its source;
+    /// when the sensor cannot tell (a passive capture), the message says: a request belongs
+    /// to the node it went to (its destination) and an answer to the node that sent it (its
+    /// source), and when that end is no node's, the other end is tried (a node's own request,
+    /// a BYE, goes to the attacker; an attacker's phone answers a node). Bytes that are not a
+    /// message count as requests.
+    pub fn of_message(
+        &self,
+        tunnel: Option<(IpAddr, IpAddr)>,
+        src: IpAddr,
+        dst: IpAddr,
+        direction: Direction,
+        kind: MessageKind,
+    ) -> Option<&Node> {
+        let (first, then) = match (direction, kind) {
+            (Direction::In, _) => (dst, None),
+            (Direction::Out, _) => (src, None),
+            (Direction::Unknown, MessageKind::Response) => (src, Some(dst)),
+            (Direction::Unknown, _) => (dst, Some(src)),
+        };
+        self.find(tunnel, first).or_else(|| then.and_then(|other| self.find(None, other)))
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +265,39 @@ tunnel = "203.0.113.5"
         assert_eq!(nodes.find(Some((ip("203.0.113.5"), ip("192.0.2.1"))), ip("10.9.9.9")).unwrap().name, "n1");
         assert_eq!(nodes.find(None, ip("2001:db8::5")).unwrap().site.as_deref(), Some("Essen"));
         assert!(nodes.find(None, ip("198.51.100.1")).is_none());
+    }
+
+    #[test]
+    fn a_message_belongs_to_the_node_it_reached_or_came_from() {
+        use Direction::{In, Out, Unknown};
+        use MessageKind::{Invalid, Keepalive, Request, Response};
+        let nodes = Nodes::parse(FILE, "nodes.toml").unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let (node, attacker) = (ip("192.0.2.10"), ip("198.51.100.7"));
+        let of = |src, dst, direction, kind| nodes.of_message(None, src, dst, direction, kind).map(|n| n.name.as_str());
+        // A passive capture: the message says which end is the node's.
+        assert_eq!(of(attacker, node, Unknown, Request), Some("n1"), "a request, by its destination");
+        assert_eq!(of(node, attacker, Unknown, Response), Some("n1"), "an answer, by its source");
+        assert_eq!(of(node, attacker, Unknown, Request), Some("n1"), "the node's own request (a BYE)");
+        assert_eq!(of(attacker, node, Unknown, Response), Some("n1"), "an attacker's phone answering the node");
+        assert_eq!(of(attacker, node, Unknown, Invalid), Some("n1"), "bytes that are no message, as a request");
+        assert_eq!(of(attacker, node, Unknown, Keepalive), Some("n1"));
+        assert_eq!(of(attacker, ip("198.51.100.8"), Unknown, Response), None, "neither end is a node");
+        // Between two nodes, the destination of a request and the source of an answer win.
+        let central = ip("192.0.2.11");
+        assert_eq!(of(central, node, Unknown, Request), Some("n1"));
+        assert_eq!(of(central, node, Unknown, Response), Some("central"));
+        // A sensor that knows the direction looks at its own end only, whatever the message.
+        assert_eq!(of(attacker, node, In, Response), Some("n1"));
+        assert_eq!(of(node, attacker, In, Request), None, "received at the attacker's address: no node");
+        assert_eq!(of(node, attacker, Out, Request), Some("n1"));
+        assert_eq!(of(attacker, node, Out, Response), None);
+        // The tunnel endpoint wins over both ends, for either kind of message.
+        let tunnel = Some((ip("203.0.113.5"), ip("10.0.0.1")));
+        for kind in [Request, Response] {
+            let found = nodes.of_message(tunnel, central, attacker, Unknown, kind).map(|n| n.name.as_str());
+            assert_eq!(found, Some("n1"), "{kind:?}");
+        }
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! `sipscope analyze [--db PATH] [--config FILE] [--json]`: recomputes every analysis table
-//! (flows, fingerprints and tools, stages, numbers, user agents, sources, daily activity) from
-//! the stored events, replacing the results of earlier runs.
+//! `sipscope analyze [--db PATH] [--config FILE] [--nodes FILE] [--json]`: recomputes every
+//! analysis table (flows, fingerprints and tools, stages, numbers, user agents, sources, daily
+//! activity) from the stored events, replacing the results of earlier runs; with `--nodes`,
+//! every event's node is derived again from its addresses and tunnel.
 
 use anyhow::Context;
 use sipscope::analysis::engine::AnalysisConfig;
-use sipscope::pipeline::Pipeline;
-use sipscope::sinks::{RunKind, SinkConfig};
-use sipscope::store::{SqliteReader, StoreReader};
+use sipscope::sinks::SinkConfig;
+use sipscope::store::SqliteReader;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,6 +18,11 @@ pub struct AnalyzeArgs {
     /// Analysis settings (TOML, see docs/analysis.md); defaults when absent.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Nodes file (TOML): the node of every event is derived again from its addresses and
+    /// tunnel with this file, which wins over the node stored at ingest (the stored events
+    /// keep theirs; a later `analyze` without `--nodes` goes back to them).
+    #[arg(long, value_name = "FILE")]
+    nodes: Option<PathBuf>,
     /// Print the summary as JSON on standard output.
     #[arg(long)]
     json: bool,
@@ -31,21 +36,19 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         }
         None => AnalysisConfig::default(),
     };
+    let nodes = args.nodes.as_deref().map(sipscope::nodes::Nodes::load).transpose()?;
     if !args.db.exists() {
         anyhow::bail!("{} does not exist", args.db.display());
     }
     let sinks = sipscope::sinks::open(&SinkConfig { store: args.db.clone(), jsonl: None, backlog: None })
         .with_context(|| format!("opening {}", args.db.display()))?;
     // A replay: every stored event goes through the same pipeline as when it arrived, with
-    // its stored node and nothing stored again; the results replace every earlier run.
-    let settings = sipscope::sources::replay::settings(RunKind::Analyze, true, "", config);
-    let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
+    // its stored node (or the nodes file's) and nothing stored again; the results replace
+    // every earlier run.
     let started = sipscope::time::now_ns();
-    pipeline.begin_analysis(started)?;
     let reader = SqliteReader::open(&args.db)?;
-    reader.each_event(&mut |ev| sipscope::sources::replay::accept(&mut pipeline, &ev))?;
+    let finished = sipscope::sources::replay::analyse_all(&reader, sinks.store, config, nodes, started)?;
     drop(reader);
-    let finished = pipeline.finish(sipscope::time::now_ns())?;
     let summary = finished.analysis.context("the analysis run was not recorded")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -1,11 +1,14 @@
 //! `sipscope report [--config FILE] [--db PATH] [--from T] [--to T] [--node N]...
-//! [--format text|json|csv|html] [--out FILE] [SECTION...]`.
+//! [--nodes FILE [--stored-nodes]] [--format text|json|csv|html] [--out FILE] [SECTION...]`.
+//! Read-only: a nodes file given here is applied by analysing the stored events again into a
+//! scratch store, never into the store reported on.
 
 use anyhow::Context;
 use sipscope::enrich::{Enricher, GeoConfig};
 use sipscope::reports::config::ReportConfig;
-use sipscope::reports::{self, render, HilbertChoice, Prefix22};
-use sipscope::store::{Filter, SqliteReader};
+use sipscope::reports::{self, render, HilbertChoice, Prefix22, ReportTimeNodes};
+use sipscope::store::overlay::Reanalysed;
+use sipscope::store::{Filter, SqliteReader, StoreReader};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,9 +50,17 @@ pub struct ReportArgs {
     /// ASN database (.mmdb) for source ASNs.
     #[arg(long)]
     asn_db: Option<PathBuf>,
-    /// The nodes file (as for ingest and the honeypot): node addresses and sites in `stages`.
-    #[arg(long = "nodes")]
+    /// The nodes file (as for ingest and the honeypot), applied at report time: every stored
+    /// event's node is derived again from its addresses and tunnel and the events are
+    /// analysed again (into a scratch store; the store is only read), so the per-node sections
+    /// are as if the file had been given at ingest. Also names node addresses and sites in
+    /// `stages`.
+    #[arg(long = "nodes", value_name = "FILE")]
     nodes_file: Option<PathBuf>,
+    /// With --nodes: keep the nodes the store's analysis has (given at ingest, or by `analyze
+    /// --nodes`); the nodes file then only names addresses and sites. No analysis at report time.
+    #[arg(long)]
+    stored_nodes: bool,
     /// For `compare`: a group of nodes, `NAME=node,node` (give two).
     #[arg(long = "group", value_name = "NAME=NODES")]
     groups: Vec<String>,
@@ -105,6 +116,42 @@ fn enricher(args: &ReportArgs, config: &ReportConfig) -> anyhow::Result<Enricher
     }
 }
 
+/// The stored events analysed again with a nodes file given at report time: the reader of
+/// that analysis, kept with its scratch directory (removed when this is dropped).
+struct Reanalysis {
+    reader: SqliteReader,
+    applied: ReportTimeNodes,
+    _scratch: sipscope::fsutil::ScratchDir,
+}
+
+fn reanalyse(
+    store: &SqliteReader,
+    db: &std::path::Path,
+    path: &std::path::Path,
+    nodes: sipscope::nodes::Nodes,
+) -> anyhow::Result<Reanalysis> {
+    let contents = store.contents()?;
+    if !contents.events && contents.traffic {
+        anyhow::bail!(
+            "{} keeps no events (ingested with --events none), so nodes cannot be applied at report time: \
+             ingest again with --nodes, or give --stored-nodes to use the file for addresses and sites only",
+            db.display()
+        );
+    }
+    let messages_before = store.traffic_summary(&Filter::default())?.all_messages;
+    let scratch = sipscope::fsutil::ScratchDir::create("sipscope-report").context("creating a scratch directory")?;
+    let (reader, finished) = sipscope::sources::replay::reanalyse_into(
+        scratch.path(),
+        store,
+        nodes,
+        sipscope::analysis::engine::AnalysisConfig::default(),
+    )
+    .with_context(|| format!("analysing the events of {} again with {}", db.display(), path.display()))?;
+    let events = finished.analysis.map_or(0, |a| a.events);
+    let applied = ReportTimeNodes { file: path.display().to_string(), events, messages_before };
+    Ok(Reanalysis { reader, applied, _scratch: scratch })
+}
+
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.as_deref().map(ReportConfig::load).transpose()?.unwrap_or_default();
     let db = args.db.clone().or_else(|| config.report.db.clone()).unwrap_or_else(|| PathBuf::from("sipscope.db"));
@@ -116,21 +163,32 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let geo = enricher(&args, &config)?;
     let comparison = comparison(&args)?;
     let nodes = match (&args.nodes_file, &config.report.nodes, &args.config) {
-        (Some(flag), _, _) => Some(sipscope::nodes::Nodes::load(flag)?),
-        (None, Some(named), Some(file)) => {
-            Some(sipscope::nodes::Nodes::load(named).with_context(|| format!("{}: [report] nodes", file.display()))?)
+        (Some(flag), _, _) => Some((flag, sipscope::nodes::Nodes::load(flag)?)),
+        (None, Some(named), Some(file)) => Some((
+            named,
+            sipscope::nodes::Nodes::load(named).with_context(|| format!("{}: [report] nodes", file.display()))?,
+        )),
+        _ => None,
+    };
+    let reanalysed = match &nodes {
+        Some((path, nodes)) if !(args.stored_nodes || config.report.stored_nodes) => {
+            Some(reanalyse(&store, &db, path, nodes.clone())?)
         }
         _ => None,
     };
+    let overlay = reanalysed.as_ref().map(|r| Reanalysed { stored: &store, analysis: &r.reader });
     let inputs = reports::Inputs {
-        store: &store,
+        store: overlay.as_ref().map_or(&store as &dyn StoreReader, |o| o as &dyn StoreReader),
         filter: &filter,
         geo: &geo,
         comparison: comparison.as_ref(),
-        nodes: nodes.as_ref(),
+        nodes: nodes.as_ref().map(|(_, n)| n),
+        report_time_nodes: reanalysed.as_ref().map(|r| &r.applied),
         hilbert: HilbertChoice { source: args.scan_source, prefix: args.scan_prefix },
     };
     let report = reports::build(&inputs, &args.sections)?;
+    // The scratch store is not needed for writing the output: removed now.
+    drop(reanalysed);
     let single = match args.format {
         Format::Text => Some(render::text(&report)),
         Format::Json => Some(render::json(&report)),

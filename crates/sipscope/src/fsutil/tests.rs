@@ -105,3 +105,18 @@ fn chown_refuses_a_link() {
     assert_eq!(std::fs::metadata(&victim).unwrap().uid(), uid);
     assert!(chown_existing(&state.join("absent"), 1, 1).is_ok());
 }
+
+#[test]
+fn a_scratch_directory_is_private_and_removed_with_links_inside_not_followed() {
+    let (_dir, _state, victim) = setup();
+    let scratch = ScratchDir::create("sipscope-test-scratch").unwrap();
+    let path = scratch.path().to_owned();
+    assert_eq!(mode_of(&path), 0o700);
+    std::fs::write(path.join("store.db"), b"x").unwrap();
+    symlink(&victim, path.join("link")).unwrap();
+    let other = ScratchDir::create("sipscope-test-scratch").unwrap();
+    assert_ne!(other.path(), path, "each has its own name");
+    drop(scratch);
+    assert!(!path.exists());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}

@@ -20,7 +20,7 @@ mod tests;
 pub use counters::Counters;
 
 use crate::analysis::engine::{AnalysisConfig, Seen};
-use crate::event::fields::{lossless_text, SipFields};
+use crate::event::fields::{lossless_text, MessageKind, SipFields};
 use crate::event::record::Record;
 use crate::event::{Direction, Origin, SipEvent, Transport};
 use crate::nodes::Nodes;
@@ -68,8 +68,10 @@ pub enum Unparsed {
 /// The node a message belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeOf<'a> {
-    /// Looked up in the nodes file by tunnel endpoint or by the sensor-side address (the
-    /// destination, or the source of what the sensor sent).
+    /// Looked up in the nodes file by tunnel endpoint or by the node's end of the message:
+    /// the destination of what the sensor received, the source of what it sent, and for a
+    /// passive capture the destination of a request and the source of an answer
+    /// ([`Nodes::of_message`]).
     Lookup,
     /// Already known (a replayed event keeps its stored node).
     Known(Option<&'a str>),
@@ -114,7 +116,6 @@ pub struct Note<'a> {
 
 impl Note<'_> {
     fn apply(&self, fields: &mut SipFields) {
-        use crate::event::fields::MessageKind;
         if self.not_a_message && fields.kind == MessageKind::Keepalive {
             fields.kind = MessageKind::Invalid;
         }
@@ -354,7 +355,8 @@ impl Pipeline {
         let violates = self.settings.events != EventsMode::None && !ours && msg.violates_rfc3261();
         let method = msg.method().map(lossless_text);
         self.out.counters.sip(method.as_deref(), msg.status(), violates);
-        let node = node_of(&self.settings.nodes, &a);
+        let kind = if msg.method().is_some() { MessageKind::Request } else { MessageKind::Response };
+        let node = node_of(&self.settings.nodes, &a, kind);
         self.out.observe(&a, node, Some(msg));
         if self.out.keep(self.settings.events) {
             let mut fields = if ours { SipFields::extract_without_anomalies(msg) } else { SipFields::extract(msg) };
@@ -369,7 +371,7 @@ impl Pipeline {
             return;
         }
         self.out.counters.unparsed_kept += 1;
-        let node = node_of(&self.settings.nodes, &a);
+        let node = node_of(&self.settings.nodes, &a, MessageKind::Invalid);
         self.out.observe(&a, node, None);
         if self.out.keep(self.settings.events) {
             let mut fields = SipFields::of_bytes(a.bytes, a.transport.framing());
@@ -505,13 +507,10 @@ impl Outputs {
     }
 }
 
-/// The node of a message: known, or looked up by tunnel endpoint or the sensor-side address.
-fn node_of<'a>(nodes: &'a Nodes, a: &Arrival<'a>) -> Option<&'a str> {
+/// The node of a message: known, or looked up by tunnel endpoint or the node's end of it.
+fn node_of<'a>(nodes: &'a Nodes, a: &Arrival<'a>, kind: MessageKind) -> Option<&'a str> {
     match a.node {
         NodeOf::Known(node) => node,
-        NodeOf::Lookup => {
-            let sensor_side = if a.direction == Direction::Out { a.src.0 } else { a.dst.0 };
-            nodes.find(a.tunnel, sensor_side).map(|n| n.name.as_str())
-        }
+        NodeOf::Lookup => nodes.of_message(a.tunnel, a.src.0, a.dst.0, a.direction, kind).map(|n| n.name.as_str()),
     }
 }

@@ -274,3 +274,44 @@ fn a_long_run_is_analysed_in_segments_that_cover_their_events() {
     assert_eq!(h.count("SELECT sum(messages) FROM traffic"), 3);
     assert_eq!(h.count("SELECT count(*) FROM sources"), 2, "each run lists its own sources");
 }
+
+/// An answer to `request` with `status`, as the node sends it (its Via, From, To, Call-ID and
+/// CSeq copied).
+fn answer_to(request: &[u8], status: &str) -> Vec<u8> {
+    let text = String::from_utf8(request.to_vec()).unwrap();
+    let copied: String = text
+        .split("\r\n")
+        .filter(|l| ["Via:", "From:", "To:", "Call-ID:", "CSeq:"].iter().any(|h| l.starts_with(h)))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    format!("SIP/2.0 {status}\r\n{copied}Content-Length: 0\r\n\r\n").into_bytes()
+}
+
+/// Regression (issue 13, item 2): a passive capture cannot tell who sent what, and answers
+/// were looked up by their destination (the attacker), so they had no node and the per-node
+/// stages lost their outcomes. An answer belongs to the node that sent it.
+#[test]
+fn a_captured_answer_belongs_to_the_node_that_sent_it() {
+    let mut h = Harness::new(|_| {});
+    let (attacker, node) = ("203.0.113.5", "198.51.100.1");
+    // svwar asks for an extension (401: it exists), svcrack's credentials are accepted.
+    let probe = fixture("svwar/0002.sip");
+    let credentials = fixture("svcrack/0002.sip");
+    let exchange = [
+        (attacker, node, probe.clone()),
+        (node, attacker, answer_to(&probe, "401 Unauthorized")),
+        (attacker, node, credentials.clone()),
+        (node, attacker, answer_to(&credentials, "200 OK")),
+    ];
+    for (i, (src, dst, bytes)) in exchange.iter().enumerate() {
+        h.pipeline().accept(arrival(T0 + i as i64 * S, src, dst, Direction::Unknown, bytes));
+    }
+    h.finish();
+    assert_eq!(h.count("SELECT count(*) FROM events WHERE node = 'n1'"), 4, "answers have their node too");
+    let succeeded = "SELECT count(*) FROM stages WHERE stage = 'registration_hijacking' AND src_ip = '203.0.113.5' \
+                     AND detail LIKE '%\"succeeded\":1%' AND node = ";
+    assert_eq!(h.count(&format!("{succeeded} 'n1'")), 1, "the hijack succeeded at n1");
+    assert_eq!(h.count(&format!("{succeeded} ''")), 1, "and overall");
+    let answers = "SELECT sum(messages) FROM traffic WHERE kind = 'response' AND node = 'n1'";
+    assert_eq!(h.count(answers), 2);
+}

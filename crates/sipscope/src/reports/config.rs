@@ -20,16 +20,21 @@ pub struct ReportConfig {
     pub report: ReportDefaults,
 }
 
-/// `[report]`: what `--db` and `--nodes` default to.
+/// `[report]`: what `--db`, `--nodes` and `--stored-nodes` default to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportDefaults {
     /// The store (`--db`).
     #[serde(default)]
     pub db: Option<PathBuf>,
-    /// The nodes file (`--nodes`), for node addresses and sites in `stages`.
+    /// The nodes file (`--nodes`): applied at report time (the stored events are analysed
+    /// again with it), and node addresses and sites in `stages`.
     #[serde(default)]
     pub nodes: Option<PathBuf>,
+    /// `--stored-nodes`: the per-node tables keep the nodes the store's analysis has, and the
+    /// nodes file only adds addresses and sites (no analysis at report time). Default false.
+    #[serde(default)]
+    pub stored_nodes: bool,
 }
 
 /// Why a configuration file was refused. Each message is one line that names the file.
@@ -142,6 +147,9 @@ mod tests {
         let c = ReportConfig::parse("[report]\nnodes = \"n.toml\"\n", Path::new("/x/r.toml")).unwrap();
         assert_eq!(c.geo, GeoConfig::default());
         assert_eq!(c.report.db, None);
+        assert!(!c.report.stored_nodes, "nodes apply at report time unless told");
+        let c = ReportConfig::parse("[report]\nstored_nodes = true\n", Path::new("r.toml")).unwrap();
+        assert!(c.report.stored_nodes);
     }
 
     #[test]

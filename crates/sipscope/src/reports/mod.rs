@@ -42,8 +42,44 @@ pub struct Inputs<'a> {
     pub comparison: Option<&'a Comparison>,
     /// The nodes file, for node addresses and sites.
     pub nodes: Option<&'a crate::nodes::Nodes>,
+    /// When the nodes file was applied at report time (the store's events analysed again
+    /// with it): said in every section.
+    pub report_time_nodes: Option<&'a ReportTimeNodes>,
     /// Which flow and /22 `strategies` draws (default: the widest flow, its most-hit /22).
     pub hilbert: HilbertChoice,
+}
+
+/// A nodes file applied at report time: the store's events were analysed again with it into
+/// a scratch store, and the report reads that analysis (`store::overlay`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportTimeNodes {
+    /// The nodes file, as given.
+    pub file: String,
+    /// Stored events analysed again.
+    pub events: u64,
+    /// Messages the store's own analysis counted (its hourly totals): more than `events` when
+    /// events were not all stored (`--events none` or `sample:N`) or were deleted since.
+    pub messages_before: i64,
+}
+
+impl ReportTimeNodes {
+    /// What the reader of every section must know.
+    pub fn note(&self) -> String {
+        let mut note = format!(
+            "Nodes from {} applied at report time: the {} stored events were analysed again with them (the \
+             store was only read; `sipscope analyze --nodes` keeps such an analysis).",
+            crate::output::escape::terminal(&self.file, 512),
+            self.events
+        );
+        if self.messages_before > self.events as i64 {
+            note.push_str(&format!(
+                " The store's own analysis counted {} messages: those not stored as events (--events none or \
+                 sample:N, or deleted since) are missing here.",
+                self.messages_before
+            ));
+        }
+        note
+    }
 }
 
 /// Builds the named sections (all when `names` is empty). Unknown names are an error.
@@ -58,7 +94,13 @@ pub fn build(inputs: &Inputs<'_>, names: &[String]) -> Result<Report, ReportErro
     let shared = sections::Shared::default();
     for name in &wanted {
         match sections::build(inputs, &shared, name) {
-            Some(section) => report.sections.push(section?),
+            Some(section) => {
+                let mut section = section?;
+                if let Some(applied) = inputs.report_time_nodes {
+                    section.notes.insert(0, applied.note());
+                }
+                report.sections.push(section);
+            }
             None => {
                 let known: Vec<&str> = sections::ALL.iter().map(|(n, _)| *n).collect();
                 return Err(ReportError::UnknownSection(name.clone(), known.join(", ")));

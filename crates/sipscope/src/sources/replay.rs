@@ -1,8 +1,10 @@
 //! The store as a source: stored events read back into the pipeline, each with its stored
-//! node and nothing stored again. `sipscope analyze` replays every event into one run that
-//! replaces all others; recovery replays the events of a run that a gone process left
-//! unfinished (killed, out of memory, power lost) into a finished run that takes its place, so
-//! the analysis results follow the events again.
+//! node (or one derived again from a nodes file) and nothing stored again. `sipscope analyze`
+//! replays every event into one run that replaces all others; `report --nodes` does the same
+//! into a scratch store ([`reanalyse_into`]), so that nodes defined after the fact apply
+//! without writing to the store reported on; recovery replays the events of a run that a gone
+//! process left unfinished (killed, out of memory, power lost) into a finished run that takes
+//! its place, so the analysis results follow the events again.
 //!
 //! Recovery runs before a writing command (ingest, capture, honeypot) opens its own pipeline.
 //! A run of a capture file is not replayed: its file is partial, and ingesting it again
@@ -12,8 +14,8 @@
 use crate::analysis::engine::AnalysisConfig;
 use crate::event::SipEvent;
 use crate::nodes::Nodes;
-use crate::pipeline::{Arrival, EventsMode, NodeOf, Pipeline, PipelineSettings, Unparsed};
-use crate::sinks::{InterruptedRun, RunKind, SinkConfig, SinkError};
+use crate::pipeline::{Arrival, EventsMode, Finished, NodeOf, Pipeline, PipelineSettings, Unparsed};
+use crate::sinks::{EventStore, InterruptedRun, RunKind, SinkConfig, SinkError};
 use crate::store::{SqliteReader, StoreError, StoreReader};
 use std::path::Path;
 
@@ -39,8 +41,18 @@ pub fn settings(kind: RunKind, replace_all: bool, sensor: &str, analysis: Analys
     settings
 }
 
+/// Which node a replayed event has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventNodes {
+    /// The node stored with it.
+    Stored,
+    /// The node the pipeline's nodes file gives its addresses and tunnel (the file wins over
+    /// the stored node).
+    Derived,
+}
+
 /// Hands one stored event to the pipeline as it arrived.
-pub fn accept(pipeline: &mut Pipeline, ev: &SipEvent) {
+pub fn accept(pipeline: &mut Pipeline, ev: &SipEvent, nodes: EventNodes) {
     pipeline.accept(Arrival {
         ts_ns: ev.ts_ns,
         transport: ev.transport,
@@ -49,9 +61,53 @@ pub fn accept(pipeline: &mut Pipeline, ev: &SipEvent) {
         tunnel: ev.tunnel,
         direction: ev.direction,
         packet: None,
-        node: NodeOf::Known(ev.node.as_deref()),
+        node: match nodes {
+            EventNodes::Stored => NodeOf::Known(ev.node.as_deref()),
+            EventNodes::Derived => NodeOf::Lookup,
+        },
         bytes: &ev.raw,
     });
+}
+
+/// Analyses every event `reader` holds again, in time order, into one run of `store` that
+/// replaces every earlier run (`sipscope analyze`). With `nodes`, each event's node is derived
+/// again from its addresses and tunnel; without, it keeps its stored node. The run begins at
+/// `started_ns` and ends at the clock's time after the last event.
+pub fn analyse_all(
+    reader: &dyn StoreReader,
+    store: Box<dyn EventStore>,
+    analysis: AnalysisConfig,
+    nodes: Option<Nodes>,
+    started_ns: i64,
+) -> Result<Finished, ReplayError> {
+    let mut settings = settings(RunKind::Analyze, true, "", analysis);
+    let event_nodes = match nodes {
+        Some(nodes) => {
+            settings.nodes = nodes;
+            EventNodes::Derived
+        }
+        None => EventNodes::Stored,
+    };
+    let mut pipeline = Pipeline::new(settings, store, Vec::new());
+    pipeline.begin_analysis(started_ns)?;
+    reader.each_event(&mut |ev| accept(&mut pipeline, &ev, event_nodes))?;
+    Ok(pipeline.finish(crate::time::now_ns())?)
+}
+
+/// The events of `stored` analysed again with `nodes` into a fresh store in `dir` (a private
+/// scratch directory), and a reader of that store: what `report --nodes` reads its analysis
+/// tables from (`store::overlay`), so that nodes defined after the fact apply while the store
+/// reported on is only read. Costs an `analyze` of every stored event.
+pub fn reanalyse_into(
+    dir: &Path,
+    stored: &dyn StoreReader,
+    nodes: Nodes,
+    analysis: AnalysisConfig,
+) -> Result<(SqliteReader, Finished), ReplayError> {
+    let path = dir.join("reanalysed.db");
+    let sinks = crate::sinks::open(&SinkConfig { store: path.clone(), jsonl: None, backlog: None })?;
+    let finished = analyse_all(stored, sinks.store, analysis, Some(nodes), crate::time::now_ns())?;
+    Ok((SqliteReader::open(&path)?, finished))
 }
 
 /// What recovery did.
@@ -89,7 +145,8 @@ fn recover_run(path: &Path, run: &InterruptedRun, analysis: &AnalysisConfig, now
     let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
     pipeline.begin_analysis(run.started_ns)?;
     let reader = SqliteReader::open(path)?;
-    let replayed = reader.each_event_of_run(run.run, run.after_event, &mut |ev| accept(&mut pipeline, &ev))?;
+    let replayed =
+        reader.each_event_of_run(run.run, run.after_event, &mut |ev| accept(&mut pipeline, &ev, EventNodes::Stored))?;
     drop(reader);
     pipeline.finish(now_ns)?;
     crate::sinks::sqlite::Store::open(path)?.discard_run(run.run)?;

@@ -4,6 +4,7 @@
 //! the backend's module ([`sqlite`]), never in its readers. Writing stays in `sinks`.
 
 pub mod filter;
+pub mod overlay;
 pub mod rows;
 pub mod sqlite;
 

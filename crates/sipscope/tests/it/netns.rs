@@ -34,7 +34,12 @@ impl Namespaces {
     /// `tag` keeps the names of tests running at the same time apart.
     pub fn create(tag: &str) -> Option<Namespaces> {
         let pid = std::process::id();
-        let (a, b) = (format!("sipscope-test-{pid}-{tag}-a"), format!("sipscope-test-{pid}-{tag}-b"));
+        Namespaces::create_named(format!("sipscope-test-{pid}-{tag}-a"), format!("sipscope-test-{pid}-{tag}-b"))
+    }
+
+    /// Like [`Namespaces::create`], with names of the caller's choosing (a test that must keep
+    /// to a prefix of its own).
+    pub fn create_named(a: String, b: String) -> Option<Namespaces> {
         if !first_namespace(&a) {
             return None;
         }

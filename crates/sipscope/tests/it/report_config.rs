@@ -42,7 +42,7 @@ fn report_config_names_the_databases_the_store_and_the_nodes_file() {
     std::fs::write(
         &cfg,
         "[geo]\ncountry_db = \"geo/country.mmdb\"\nasn_db = \"geo/asn.mmdb\"\n\
-         [report]\ndb = \"../lab.db\"\nnodes = \"nodes.toml\"\n",
+         [report]\ndb = \"../lab.db\"\nnodes = \"nodes.toml\"\nstored_nodes = true\n",
     )
     .unwrap();
     let cfg_arg = cfg.to_str().unwrap();
@@ -53,7 +53,10 @@ fn report_config_names_the_databases_the_store_and_the_nodes_file() {
     assert_eq!(measure(&doc, "source ASNs"), 1);
     let sources = doc["sections"]["sources"]["tables"][0]["rows"].to_string();
     assert!(sources.contains("\"BR\"") && sources.contains("\"DE\"") && sources.contains("AS64500"), "{sources}");
+    // The file names no addresses: with `stored_nodes`, the stored node n1 keeps its rows and
+    // the file gives it its site (without, the file would win and n1 would have no events).
     assert!(doc["sections"]["stages"].to_string().contains("Duisburg"), "nodes file from [report] nodes");
+    assert!(!doc["sections"]["stages"].to_string().contains("applied at report time"), "[report] stored_nodes");
     // The text report says the same.
     let text = report(elsewhere.path(), &["--config", cfg_arg, "summary"]);
     let text = String::from_utf8(text.stdout).unwrap();

@@ -106,6 +106,7 @@ fn compare_runs_over_two_readers() {
         geo: &crate::enrich::Enricher::default(),
         comparison: Some(&comparison),
         nodes: None,
+        report_time_nodes: None,
         hilbert: HilbertChoice::default(),
     };
     let report = reports::build(&inputs, &["compare".into()]).unwrap();

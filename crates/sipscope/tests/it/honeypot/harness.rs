@@ -141,26 +141,7 @@ impl Honeypot {
 
     /// Rows of a query as strings (NULL as "NULL").
     pub fn rows(&self, sql: &str) -> Vec<Vec<String>> {
-        let db = self.db();
-        let mut stmt = db.prepare(sql).unwrap();
-        let n = stmt.column_count();
-        stmt.query_map([], |r| {
-            (0..n)
-                .map(|i| {
-                    Ok(match r.get_ref(i)? {
-                        rusqlite::types::ValueRef::Null => "NULL".to_owned(),
-                        rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                        rusqlite::types::ValueRef::Real(v) => v.to_string(),
-                        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                            String::from_utf8_lossy(t).into_owned()
-                        }
-                    })
-                })
-                .collect()
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+        rows_of(&self.db(), sql)
     }
 
     /// A single number from a query.
@@ -169,11 +150,46 @@ impl Honeypot {
     }
 }
 
+/// Rows of a query on `db` as strings (NULL as "NULL").
+pub fn rows_of(db: &Connection, sql: &str) -> Vec<Vec<String>> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = db.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        (0..n)
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => "NULL".to_owned(),
+                    ValueRef::Integer(v) => v.to_string(),
+                    ValueRef::Real(v) => v.to_string(),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+                })
+            })
+            .collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
 impl Drop for Honeypot {
     fn drop(&mut self) {
         self.stop_raw();
     }
 }
+
+/// nmap's SIP scripts as the lab runs them (the target follows): the methods, and extensions
+/// 100 to 105.
+pub const NMAP_SIP_SCRIPTS: [&str; 8] = [
+    "-n",
+    "-Pn",
+    "-sU",
+    "-p5060",
+    "--script",
+    "sip-methods,sip-enum-users",
+    "--script-args",
+    "sip-enum-users.minext=100,sip-enum-users.maxext=105",
+];
 
 /// Runs a tool with a hard time limit; returns its output.
 pub fn tool(program: &str, args: &[&str], limit_s: u32) -> Output {

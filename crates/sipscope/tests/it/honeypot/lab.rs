@@ -10,7 +10,7 @@
 //! prefixes must unify into one Swedish mobile number. Needs root for the routes (skipped
 //! without).
 
-use super::harness::{sipp_register_then_call, text, tool, Honeypot};
+use super::harness::{sipp_register_then_call, text, tool, Honeypot, NMAP_SIP_SCRIPTS};
 use std::process::Command;
 
 /// Routes `target` so that packets to it leave from `source`; removed on drop.
@@ -65,21 +65,7 @@ fn analysis_attributes_tools_stages_strategy_and_numbers() {
     assert!(text(&svwar).contains("reqauth"), "{}", text(&svwar));
     let svcrack = tool("sipvicious_svcrack", &["-p", "5062", "-u101", "-r1230-1240", "127.0.70.3"], 60);
     assert!(text(&svcrack).contains("1234"), "{}", text(&svcrack));
-    let nmap = tool(
-        "nmap",
-        &[
-            "-n",
-            "-Pn",
-            "-sU",
-            "-p5060",
-            "--script",
-            "sip-methods,sip-enum-users",
-            "--script-args",
-            "sip-enum-users.minext=100,sip-enum-users.maxext=105",
-            "127.0.70.4",
-        ],
-        120,
-    );
+    let nmap = tool("nmap", &[&NMAP_SIP_SCRIPTS[..], &["127.0.70.4"]].concat(), 120);
     assert!(text(&nmap).contains("sip-methods") && text(&nmap).contains("101"), "{}", text(&nmap));
     let sipsak = tool("sipsak", &["-k", "127.0.71.6", "-H", "127.0.71.6", "-s", "sip:100@127.0.70.6"], 30);
     assert!(sipsak.status.success(), "{}", text(&sipsak));

@@ -1,10 +1,12 @@
 //! `sipscope honeypot` end to end: the real attack tools against it on 127.0.0.0/8 (each test
-//! on its own 127.0.N.0/24 so tests run in parallel), and its safety behaviour.
+//! on its own 127.0.N.0/24 so tests run in parallel, or in network namespaces of their own), and
+//! its safety behaviour.
 
 mod baresip;
 mod crash;
 pub mod harness;
 mod lab;
+mod lab_capture;
 mod nmap;
 mod registrar;
 mod routed;
