@@ -33,7 +33,7 @@ impl Harness {
     fn send(&self, now_ns: i64, source: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
         let source: SocketAddr = source.parse().unwrap();
         let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
-        self.core.handle(Packet { now_ns, transport: Transport::Udp, source, local, bytes })
+        self.core.handle(Packet { now_ns, transport: Transport::Udp, source, local, bytes, channel: 1 })
     }
 
     fn db(&self) -> Connection {
