@@ -96,3 +96,40 @@ fn ticks_commit_on_the_callers_clock_and_refused_requests_are_still_recorded() {
     assert_eq!(h.core.stats.source_rate_limited.load(std::sync::atomic::Ordering::Relaxed), 1);
     h.core.finish().unwrap();
 }
+
+#[test]
+fn retransmissions_are_sent_as_first_sent_within_the_budget_and_recorded() {
+    let h = Harness::new("");
+    let invite = fixture("sipp-invite-auth/0001.sip");
+    let first = h.send(T0, "127.0.0.9:5071", &invite);
+    assert_eq!(first.iter().map(|a| status(a)).collect::<Vec<_>>(), [407]);
+    // The shell polls the channel when told; every copy is the first answer, byte for byte,
+    // until the source's budget (3 × what it sent) is spent.
+    let mut copies = 0;
+    while let Some(at) = h.core.next_due(1).filter(|at| *at < T0 + 40 * S) {
+        for answer in h.core.due(1, at) {
+            assert!(answer.retransmission && answer.bytes == first[0]);
+            assert_eq!(answer.dest, "127.0.0.9:5071".parse().unwrap());
+            copies += 1;
+        }
+    }
+    let stats = &h.core.stats;
+    let withheld = stats.retransmissions_withheld.load(std::sync::atomic::Ordering::Relaxed);
+    let budget = 3 * (invite.len() + 28) / (first[0].len() + 28);
+    assert_eq!(copies + 1, budget as u64, "as many copies as the budget holds");
+    assert_eq!(copies + withheld, 10, "timer G fires 10 times before timer H");
+    assert_eq!(stats.retransmissions.load(std::sync::atomic::Ordering::Relaxed), copies);
+    h.core.finish().unwrap();
+    let out = "SELECT count(*) FROM events WHERE direction = 'out' AND status = 407";
+    assert_eq!(h.count(out), copies as i64 + 1, "every copy sent is stored");
+}
+
+#[test]
+fn later_answers_of_a_closed_channel_are_never_sent() {
+    let h = Harness::new("");
+    h.send(T0, "127.0.0.9:5071", &fixture("sipp-invite-auth/0001.sip"));
+    assert!(h.core.next_due(1).is_some());
+    h.core.close_channel(1);
+    assert!(h.core.next_due(1).is_none() && h.core.due(1, T0 + 40 * S).is_empty());
+    h.core.finish().unwrap();
+}
