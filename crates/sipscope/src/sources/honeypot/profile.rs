@@ -293,7 +293,10 @@ impl Profile {
             }
         }
         if !(300..700).contains(&i.final_reply.status) {
-            return Err(format!("[invite] final_reply must be 300-699 (a call is never answered), not {}", i.final_reply.status));
+            return Err(format!(
+                "[invite] final_reply must be 300-699 (a call is never answered), not {}",
+                i.final_reply.status
+            ));
         }
         if i.final_after_ms < i.progress_after_ms {
             return Err(format!(

@@ -88,8 +88,11 @@ fn a_scripted_dialler_expecting_100_then_486_completes_its_call_against_a_busy_c
         "/src/sources/honeypot/profiles/asterisk-chan-sip.toml"
     ))
     .unwrap();
-    std::fs::write(&ringing, chan_sip.replace("progress = \"none\"", "progress = { status = 180, reason = \"Ringing\" }"))
-        .unwrap();
+    std::fs::write(
+        &ringing,
+        chan_sip.replace("progress = \"none\"", "progress = { status = 180, reason = \"Ringing\" }"),
+    )
+    .unwrap();
     let mut hp = Honeypot::start(&[("udp", "127.0.210.3", 5060)], &format!("profile = \"{}\"\n", ringing.display()));
     let out = sipp_scenario("uac-auth.xml", "100", "127.0.210.1", "127.0.210.3:5060");
     let report = text(&out);

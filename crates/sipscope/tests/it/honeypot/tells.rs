@@ -4,7 +4,8 @@
 //! than the one probed, answers to bytes that are not SIP, an unknown method, an OPTIONS to a
 //! random user, a REGISTER with `Expires: 0`, To tags and nonces that repeat across calls,
 //! final answers that are not retransmitted until the ACK, and calls whose answers come in
-//! the wrong order or after a delay that never varies.
+//! the wrong order or after a delay that never varies. Over TCP, a call's later answers must
+//! come on the caller's connection, once.
 //!
 //! Each profile's honeypot listens on the wildcard address, its own port (15210 + n), and is
 //! probed at 127.0.210.n and 127.0.214.n; each trick comes from its own client address
@@ -166,6 +167,8 @@ fn hunt(pbx: &Imitated) {
 /// A probe from a client: the request line's user (none when empty), From user and host.
 struct Probe {
     method: &'static str,
+    /// `UDP` or `TCP`, in the Via.
+    via: &'static str,
     user: String,
     from_user: &'static str,
     from_host: String,
@@ -182,6 +185,7 @@ impl Probe {
         let id = format!("{method}-{user}-{}", std::process::id());
         Probe {
             method,
+            via: "UDP",
             user: user.into(),
             from_user,
             from_host: from_host.into(),
@@ -212,10 +216,11 @@ impl Probe {
         let uri = self.uri(to);
         let to_uri = if self.to_user.is_empty() { uri.clone() } else { format!("sip:{}@{}", self.to_user, to.ip()) };
         format!(
-            "{} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch={};rport\r\nMax-Forwards: 70\r\n\
+            "{} {uri} SIP/2.0\r\nVia: SIP/2.0/{} {from};branch={};rport\r\nMax-Forwards: 70\r\n\
              From: <sip:{}@{}>;tag={}\r\nTo: <{to_uri}>\r\nCall-ID: {}\r\nCSeq: {} {}\r\n\
              Contact: <sip:{}@{from}>\r\nUser-Agent: Zoiper rv2.10.11.4\r\n{}Content-Length: {}\r\n\r\n{}",
             self.method,
+            self.via,
             self.branch,
             self.from_user,
             self.from_host,
@@ -244,9 +249,10 @@ impl Probe {
         let m = sipscope_sip::parse(answer).unwrap();
         let to_header = String::from_utf8_lossy(m.headers_named("To").next().unwrap().value).into_owned();
         format!(
-            "ACK {} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch={};rport\r\nMax-Forwards: 70\r\n\
+            "ACK {} SIP/2.0\r\nVia: SIP/2.0/{} {from};branch={};rport\r\nMax-Forwards: 70\r\n\
              From: <sip:{}@{}>;tag={}\r\nTo: {to_header}\r\nCall-ID: {}\r\nCSeq: {} ACK\r\nContent-Length: 0\r\n\r\n",
             self.uri(to),
+            self.via,
             self.branch,
             self.from_user,
             self.from_host,
@@ -442,8 +448,11 @@ fn final_answers_are_retransmitted_until_the_ack(c: &Client, pbx: &Imitated) {
     let _ = again;
     let acked = c.send_to(&probe.ack(&copies[0].0, c.addr, c.target), c.target);
     // Whatever was already on its way may still come; nothing later than a second after the ACK.
-    let late: Vec<Received> =
-        c.collect(Duration::from_millis(3_000)).into_iter().filter(|r| r.2.duration_since(acked) > Duration::from_secs(1)).collect();
+    let late: Vec<Received> = c
+        .collect(Duration::from_millis(3_000))
+        .into_iter()
+        .filter(|r| r.2.duration_since(acked) > Duration::from_secs(1))
+        .collect();
     assert!(late.is_empty(), "retransmitted after the ACK: {} copies", late.len());
 }
 
@@ -500,4 +509,63 @@ fn calls_answer_in_order_and_delays_vary(c: &Client, pbx: &Imitated, expected: &
             assert!(*max - *min >= spread, "{code} always after the same delay: {delays:?}");
         }
     }
+}
+
+/// Over TCP a PBX sends a call's later answers on the caller's connection, once each: a
+/// honeypot that sent them elsewhere, or not at all, or again, would give itself away.
+#[test]
+fn later_answers_over_tcp_come_on_the_callers_connection_once() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let chan_sip = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/sources/honeypot/profiles/asterisk-chan-sip.toml"
+    ))
+    .unwrap();
+    let ringing = chan_sip.replace(
+        "progress = \"none\"",
+        "progress = { status = 180, reason = \"Ringing\" }\nprogress_after_ms = 300\nfinal_after_ms = 800\njitter_ms = 50",
+    );
+    let profile = dir.path().join("ringing.toml");
+    std::fs::write(&profile, ringing).unwrap();
+    let target: SocketAddr = "127.0.212.1:5060".parse().unwrap();
+    let mut hp = Honeypot::start(&[("tcp", "127.0.212.1", 5060)], &format!("profile = \"{}\"\n", profile.display()));
+    let mut tcp = std::net::TcpStream::connect(target).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let me = tcp.local_addr().unwrap();
+    // Reads whole answers (each ends with Content-Length: 0 and an empty line).
+    let mut pending = Vec::new();
+    let mut next_answer = |tcp: &mut std::net::TcpStream| -> Vec<u8> {
+        loop {
+            if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                return pending.drain(..end + 4).collect();
+            }
+            let mut buf = [0u8; 4096];
+            let n = tcp.read(&mut buf).unwrap();
+            assert!(n > 0, "closed");
+            pending.extend_from_slice(&buf[..n]);
+        }
+    };
+    let mut call = Probe::call(target, "over-tcp");
+    call.via = "TCP";
+    tcp.write_all(&call.bytes(me, target)).unwrap();
+    let challenge = next_answer(&mut tcp);
+    assert_eq!(status(&challenge), 407);
+    tcp.write_all(&call.ack(&challenge, me, target)).unwrap();
+    let signed = call.signed(&challenge, target);
+    let started = Instant::now();
+    tcp.write_all(&signed.bytes(me, target)).unwrap();
+    let statuses: Vec<(u16, Duration)> =
+        (0..3).map(|_| next_answer(&mut tcp)).map(|a| (status(&a), started.elapsed())).collect();
+    assert_eq!(statuses.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [100, 180, 486]);
+    assert!(statuses[1].1 >= Duration::from_millis(300) && statuses[2].1 >= Duration::from_millis(800), "{statuses:?}");
+    // No retransmission on a reliable transport, even without the ACK.
+    tcp.set_read_timeout(Some(Duration::from_millis(1_500))).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(tcp.read(&mut buf).is_err(), "nothing more");
+    drop(tcp);
+    let (summary, _) = hp.stop();
+    assert_eq!(summary["retransmissions"], 0, "{summary}");
+    let later = "SELECT count(*) FROM events WHERE direction = 'out' AND transport = 'tcp' AND status IN (180, 486)";
+    assert_eq!(hp.count(later), 2, "answers sent later are stored");
 }

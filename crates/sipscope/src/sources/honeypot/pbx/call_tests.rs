@@ -55,11 +55,7 @@ fn delayed_ringing_comes_when_due_then_the_failure_is_retransmitted_until_the_ac
     assert!(h.final_of.is_none(), "the final answer is still to come");
     let seen = drive(&mut p, T0, T0 + 3 * S);
     let kinds: Vec<(u16, DueKind)> = seen.iter().map(|(_, s, k)| (*s, *k)).collect();
-    assert_eq!(
-        kinds,
-        [(180, DueKind::Provisional), (486, DueKind::Final), (486, DueKind::Retransmission)],
-        "{seen:?}"
-    );
+    assert_eq!(kinds, [(180, DueKind::Provisional), (486, DueKind::Final), (486, DueKind::Retransmission)], "{seen:?}");
     let (ringing, busy, again) = (seen[0].0, seen[1].0, seen[2].0);
     assert!((300..=400).contains(&ringing) && (2000..=2100).contains(&busy), "{seen:?}");
     assert_eq!(again, busy + 500, "timer G: T1 after the final answer");
@@ -117,6 +113,12 @@ fn final_answers_are_retransmitted_over_udp_only_and_as_they_were_sent() {
 
     let tcp = Route { transport: Transport::Tcp, ..udp_route() };
     let framing = sipscope_sip::Framing::Stream;
-    let h = p.handle(Incoming { now_ns: T0, framing, source: "127.0.0.1:5099".parse().unwrap(), bytes: &invite, route: tcp });
+    let h = p.handle(Incoming {
+        now_ns: T0,
+        framing,
+        source: "127.0.0.1:5099".parse().unwrap(),
+        bytes: &invite,
+        route: tcp,
+    });
     assert_eq!((statuses(&h), h.final_of), (vec![407], None), "streams are reliable");
 }

@@ -187,8 +187,8 @@ fn invite(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
 /// not due yet wait in the open transaction for the shell to send.
 fn call(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>, key: InviteKey, branch: u64) -> Handled {
     let now = incoming.now_ns;
-    let mut trying =
-        sipscope_sip::builder::ResponseBuilder::new(msg, 100, "Trying").source(incoming.source.ip(), incoming.source.port());
+    let mut trying = sipscope_sip::builder::ResponseBuilder::new(msg, 100, "Trying")
+        .source(incoming.source.ip(), incoming.source.port());
     if let Some(server) = &pbx.profile.server {
         trying = trying.header("Server", server.as_bytes());
     }

@@ -427,7 +427,10 @@ mod tests {
         assert_eq!(t.next_due(3), Some(T0 + 300 * MS));
         assert!(t.next_due(4).is_none(), "channels are apart");
         let seen = drive(&mut t, 3, T0 + 6_000 * MS);
-        assert_eq!(seen, [(300 * MS, DueKind::Provisional), (5_000 * MS, DueKind::Final), (5_500 * MS, DueKind::Retransmission)]);
+        assert_eq!(
+            seen,
+            [(300 * MS, DueKind::Provisional), (5_000 * MS, DueKind::Final), (5_500 * MS, DueKind::Retransmission)]
+        );
         assert!(t.cancel(&key(1)).is_none(), "too late to cancel: the final answer went");
         assert_eq!(t.retransmitted(&key(1), 9), Some(b"480".to_vec()));
 
