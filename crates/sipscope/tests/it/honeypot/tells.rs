@@ -215,25 +215,30 @@ impl Probe {
     fn bytes(&self, from: SocketAddr, to: SocketAddr) -> Vec<u8> {
         let uri = self.uri(to);
         let to_uri = if self.to_user.is_empty() { uri.clone() } else { format!("sip:{}@{}", self.to_user, to.ip()) };
+        let head = self.head(self.method, &uri, from, &format!("<{to_uri}>"));
         format!(
-            "{} {uri} SIP/2.0\r\nVia: SIP/2.0/{} {from};branch={};rport\r\nMax-Forwards: 70\r\n\
-             From: <sip:{}@{}>;tag={}\r\nTo: <{to_uri}>\r\nCall-ID: {}\r\nCSeq: {} {}\r\n\
-             Contact: <sip:{}@{from}>\r\nUser-Agent: Zoiper rv2.10.11.4\r\n{}Content-Length: {}\r\n\r\n{}",
-            self.method,
-            self.via,
-            self.branch,
-            self.from_user,
-            self.from_host,
-            self.call_id.len(),
-            self.call_id,
-            self.cseq,
-            self.method,
+            "{head}Contact: <sip:{}@{from}>\r\nUser-Agent: Zoiper rv2.10.11.4\r\n{}Content-Length: {}\r\n\r\n{}",
             self.from_user,
             self.headers,
             self.body.len(),
             self.body
         )
         .into_bytes()
+    }
+
+    /// The request line and the headers every request of the dialog carries.
+    fn head(&self, method: &str, uri: &str, from: SocketAddr, to_header: &str) -> String {
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/{} {from};branch={};rport\r\nMax-Forwards: 70\r\n\
+             From: <sip:{}@{}>;tag={}\r\nTo: {to_header}\r\nCall-ID: {}\r\nCSeq: {} {method}\r\n",
+            self.via,
+            self.branch,
+            self.from_user,
+            self.from_host,
+            self.call_id.len(),
+            self.call_id,
+            self.cseq
+        )
     }
 
     fn uri(&self, to: SocketAddr) -> String {
@@ -248,19 +253,7 @@ impl Probe {
     fn ack(&self, answer: &[u8], from: SocketAddr, to: SocketAddr) -> Vec<u8> {
         let m = sipscope_sip::parse(answer).unwrap();
         let to_header = String::from_utf8_lossy(m.headers_named("To").next().unwrap().value).into_owned();
-        format!(
-            "ACK {} SIP/2.0\r\nVia: SIP/2.0/{} {from};branch={};rport\r\nMax-Forwards: 70\r\n\
-             From: <sip:{}@{}>;tag={}\r\nTo: {to_header}\r\nCall-ID: {}\r\nCSeq: {} ACK\r\nContent-Length: 0\r\n\r\n",
-            self.uri(to),
-            self.via,
-            self.branch,
-            self.from_user,
-            self.from_host,
-            self.call_id.len(),
-            self.call_id,
-            self.cseq
-        )
-        .into_bytes()
+        format!("{}Content-Length: 0\r\n\r\n", self.head("ACK", &self.uri(to), from, &to_header)).into_bytes()
     }
 
     /// The same INVITE again, signed with extension 100's password for `challenge`.
