@@ -232,6 +232,14 @@ pub struct HoneypotLimits {
     /// smaller form or withheld.
     #[serde(default = "default_max_answer")]
     pub max_answer_bytes: usize,
+    /// INVITE transactions with answers still to send (delayed ringing and final answers,
+    /// final answers retransmitted over UDP until the ACK) at most; past it the oldest is
+    /// forgotten, its remaining answers never sent.
+    #[serde(default = "default_max_open_invites")]
+    pub max_open_invites: usize,
+    /// … and the bytes of answers they hold at most (attackers choose the headers answers copy).
+    #[serde(default = "default_max_open_invite_bytes")]
+    pub max_open_invite_bytes: usize,
 }
 
 /// Password intelligence: which password an attempt tried.
@@ -353,6 +361,12 @@ fn default_stream_amplification() -> f64 {
 }
 fn default_max_answer() -> usize {
     16 * 1024
+}
+fn default_max_open_invites() -> usize {
+    4096
+}
+fn default_max_open_invite_bytes() -> usize {
+    16 * 1024 * 1024
 }
 fn default_max_candidates() -> usize {
     200_000

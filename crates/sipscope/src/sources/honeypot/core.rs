@@ -9,7 +9,7 @@ use super::human_log::HumanLog;
 use super::intel::{Intel, IntelJob, RecoveredPassword, Skipped};
 use super::limits::{udp_overhead, Admission, Limiter};
 use super::net::notes;
-use super::pbx::{compacted, AuthAttempt, Handled, Incoming, Pbx};
+use super::pbx::{compacted, AuthAttempt, Handled, Incoming, Pbx, Route};
 use crate::act::InForce;
 use crate::event::fields::{is_blank, lossless_text};
 use crate::event::record::{AuthAttemptRecord, Record, RecordContext, RegistrationRecord};
@@ -24,6 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Mutex;
 
+mod later;
+pub use later::Outgoing;
+
 /// One message as a listener received it.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {
@@ -37,6 +40,9 @@ pub struct Packet<'a> {
     pub local: SocketAddr,
     /// The message bytes.
     pub bytes: &'a [u8],
+    /// The listener socket or connection it came through ([`Core::new_channel`]): answers
+    /// due later leave the same way ([`Core::due`]).
+    pub channel: u64,
 }
 
 /// Counters printed at exit.
@@ -52,6 +58,10 @@ pub struct Stats {
     pub global_rate_limited: AtomicU64,
     /// Answers not sent because they would have exceeded the amplification budget.
     pub amplification_suppressed: AtomicU64,
+    /// Final answers to INVITE sent again over UDP while their ACK did not come (timer G).
+    pub retransmissions: AtomicU64,
+    /// Retransmissions withheld because they would have exceeded the amplification budget.
+    pub retransmissions_withheld: AtomicU64,
     /// Messages over the size limit.
     pub oversized: AtomicU64,
     /// Messages from sources under a ban in force (recorded, not answered).
@@ -91,6 +101,8 @@ pub struct Core {
     state: Mutex<State>,
     recorder: Mutex<Recorder>,
     in_force: InForce,
+    /// The last channel number given out.
+    channels: AtomicU64,
     /// Counters.
     pub stats: Stats,
 }
@@ -142,6 +154,7 @@ impl Core {
                 recoveries,
                 next_attempt_id,
             }),
+            channels: AtomicU64::new(0),
             stats: Stats::default(),
         })
     }
@@ -182,50 +195,73 @@ impl Core {
                 self.record(packet, msg, Handled { note, ..Handled::default() }, &[], Note::default());
                 return Vec::new();
             }
-            let incoming = Incoming { now_ns: packet.now_ns, framing, source: packet.source, bytes: packet.bytes };
+            let route = Route { channel: packet.channel, transport: packet.transport, local: packet.local };
+            let incoming =
+                Incoming { now_ns: packet.now_ns, framing, source: packet.source, bytes: packet.bytes, route };
             let mut handled = match msg {
                 Some(msg) => state.pbx.handle_parsed(msg, incoming),
                 None => state.pbx.handle(incoming),
             };
             let mut sent = Vec::with_capacity(handled.replies.len());
+            let mut last_sent = false;
             for reply in std::mem::take(&mut handled.replies) {
-                // UDP answers go to a source address anyone can spoof: the byte budget keeps
-                // them from amplifying. TCP and TLS completed a handshake, so the source is
-                // real, but one request must not buy megabytes either: a budget of their own.
-                // No answer is larger than `max_answer_bytes`. An answer that does not fit is
-                // sent in a smaller form, or not at all.
-                let (ip, now, max) = (packet.source.ip(), packet.now_ns, self.max_answer);
-                let mut fits = |form: &[u8]| {
-                    form.len() <= max
-                        && if udp {
-                            state.limiter.may_send(ip, wire(form.len()), now)
-                        } else {
-                            state.limiter.may_send_stream(ip, form.len() as u64, now)
-                        }
-                };
-                let too_large = reply.len() > max;
-                let fitting = if fits(&reply) { Some(reply) } else { compacted(&reply).into_iter().find(|f| fits(f)) };
-                match fitting {
-                    Some(form) => sent.push(form),
-                    None if too_large => {
-                        self.stats.net.answers_over_size.fetch_add(1, Ordering::Relaxed);
-                        handled.note = "answer-size-limit";
-                    }
-                    None if udp => {
-                        self.stats.amplification_suppressed.fetch_add(1, Ordering::Relaxed);
-                        handled.note = "amplification-limit";
-                    }
-                    None => {
-                        self.stats.net.stream_answers_withheld.fetch_add(1, Ordering::Relaxed);
-                        handled.note = "stream-answer-budget";
-                    }
+                let fitted = self.fit(&mut state.limiter, packet.transport, packet.source.ip(), packet.now_ns, reply);
+                last_sent = fitted.is_ok();
+                match fitted {
+                    Ok(form) => sent.push(form),
+                    Err(note) => handled.note = note,
                 }
+            }
+            // The final answer to an INVITE is retransmitted as it was sent.
+            if let Some(key) = handled.final_of {
+                state.pbx.final_sent(&key, last_sent.then(|| sent.last().map(Vec::as_slice)).flatten(), packet.now_ns);
             }
             (handled, sent)
         };
         self.stats.answers.fetch_add(replies.len() as u64, Ordering::Relaxed);
         self.record(packet, msg, handled, &replies, Note::default());
         replies
+    }
+
+    /// The form of `answer` that fits the budgets of `ip` now, counted as sent: the answer
+    /// itself, or a smaller form of it, or why none fits (counted). UDP answers go to a source
+    /// address anyone can spoof: the byte budget keeps them from amplifying. TCP and TLS
+    /// completed a handshake, so the source is real, but one request must not buy megabytes
+    /// either: a budget of their own. No answer is larger than `max_answer_bytes`.
+    fn fit(
+        &self,
+        limiter: &mut Limiter,
+        transport: Transport,
+        ip: std::net::IpAddr,
+        now: i64,
+        answer: Vec<u8>,
+    ) -> Result<Vec<u8>, &'static str> {
+        let udp = transport == Transport::Udp;
+        let max = self.max_answer;
+        let mut fits = |form: &[u8]| {
+            form.len() <= max
+                && if udp {
+                    limiter.may_send(ip, form.len() as u64 + udp_overhead(ip), now)
+                } else {
+                    limiter.may_send_stream(ip, form.len() as u64, now)
+                }
+        };
+        let too_large = answer.len() > max;
+        if fits(&answer) {
+            return Ok(answer);
+        }
+        if let Some(form) = compacted(&answer).into_iter().find(|f| fits(f)) {
+            return Ok(form);
+        }
+        let (counter, note) = if too_large {
+            (&self.stats.net.answers_over_size, "answer-size-limit")
+        } else if udp {
+            (&self.stats.amplification_suppressed, "amplification-limit")
+        } else {
+            (&self.stats.net.stream_answers_withheld, "stream-answer-budget")
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Err(note)
     }
 
     /// Records what a listener received without asking the PBX (a refused connection, bytes

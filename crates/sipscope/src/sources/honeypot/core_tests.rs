@@ -33,7 +33,7 @@ impl Harness {
     fn send(&self, now_ns: i64, source: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
         let source: SocketAddr = source.parse().unwrap();
         let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
-        self.core.handle(Packet { now_ns, transport: Transport::Udp, source, local, bytes })
+        self.core.handle(Packet { now_ns, transport: Transport::Udp, source, local, bytes, channel: 1 })
     }
 
     fn db(&self) -> Connection {
@@ -138,4 +138,63 @@ fn a_banned_source_is_recorded_but_neither_answered_nor_worked_for() {
     assert_eq!(h.count("SELECT count(*) FROM auth_attempts WHERE src_ip <> '127.0.0.10'"), 0);
     // The analysis saw them all (the rules keep seeing the attack).
     assert_eq!(h.count("SELECT count(*) FROM flows WHERE src_ip = '127.0.9.77'"), 1);
+}
+
+#[test]
+fn retransmissions_are_sent_as_first_sent_within_the_budget_and_recorded() {
+    let h = Harness::new("");
+    let invite = fixture("sipp-invite-auth/0001.sip");
+    let first = h.send(T0, "127.0.0.9:5071", &invite);
+    assert_eq!(first.iter().map(|a| status(a)).collect::<Vec<_>>(), [407]);
+    // The shell polls the channel when told; every copy is the first answer, byte for byte,
+    // until the source's budget (3 × what it sent) is spent.
+    let mut copies = 0;
+    while let Some(at) = h.core.next_due(1).filter(|at| *at < T0 + 40 * S) {
+        for answer in h.core.due(1, at) {
+            assert!(answer.retransmission && answer.bytes == first[0]);
+            assert_eq!(answer.dest, "127.0.0.9:5071".parse().unwrap());
+            copies += 1;
+        }
+    }
+    let stats = &h.core.stats;
+    let withheld = stats.retransmissions_withheld.load(std::sync::atomic::Ordering::Relaxed);
+    let budget = 3 * (invite.len() + 28) / (first[0].len() + 28);
+    assert_eq!(copies + 1, budget as u64, "as many copies as the budget holds");
+    assert_eq!(copies + withheld, 10, "timer G fires 10 times before timer H");
+    assert_eq!(stats.retransmissions.load(std::sync::atomic::Ordering::Relaxed), copies);
+    h.core.finish().unwrap();
+    let out = "SELECT count(*) FROM events WHERE direction = 'out' AND status = 407";
+    assert_eq!(h.count(out), copies as i64 + 1, "every copy sent is stored");
+}
+
+#[test]
+fn later_answers_of_a_closed_channel_are_never_sent() {
+    let h = Harness::new("");
+    h.send(T0, "127.0.0.9:5071", &fixture("sipp-invite-auth/0001.sip"));
+    assert!(h.core.next_due(1).is_some());
+    h.core.close_channel(1);
+    assert!(h.core.next_due(1).is_none() && h.core.due(1, T0 + 40 * S).is_empty());
+    h.core.finish().unwrap();
+}
+
+#[test]
+fn answers_due_later_are_not_sent_to_a_source_banned_meanwhile() {
+    use crate::act::{Decision, DecisionKind, DecisionOrigin, Scope};
+    let h = Harness::new("");
+    h.send(T0, "127.0.0.9:5071", &fixture("sipp-invite-auth/0001.sip"));
+    let at = h.core.next_due(1).expect("a retransmission is scheduled");
+    h.core.in_force().set(&[Decision {
+        id: None,
+        kind: DecisionKind::Ban,
+        scope: Scope::Address("127.0.0.9".parse().unwrap()),
+        start_ns: T0,
+        until_ns: T0 + 60 * S,
+        reason: "test".into(),
+        origin: DecisionOrigin::Operator { who: "test".into() },
+        offence: 0,
+        proven: true,
+        evidence: vec![],
+    }]);
+    assert!(h.core.due(1, at).is_empty(), "nothing goes to a banned source");
+    h.core.finish().unwrap();
 }

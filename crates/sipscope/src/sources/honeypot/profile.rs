@@ -24,6 +24,9 @@ pub enum ProfileError {
     /// The file is not a valid profile.
     #[error("profile {0}: {1}")]
     Invalid(String, toml::de::Error),
+    /// Valid TOML whose values do not make sense together.
+    #[error("profile {0}: {1}")]
+    Inconsistent(String, String),
 }
 
 /// A PBX's behaviour.
@@ -62,8 +65,8 @@ pub struct Profile {
     /// Other methods the PBX knows (SUBSCRIBE, MESSAGE, INFO …), by upper-case name.
     #[serde(default)]
     pub methods: BTreeMap<String, Action>,
-    /// Any method not handled above.
-    pub unknown_method: Reply,
+    /// Any method not handled above (PJSIP challenges strangers before it looks at the method).
+    pub unknown_method: Action,
     /// BYE, CANCEL (and in-dialog requests) for no known transaction: 481.
     pub no_transaction: Reply,
     /// A request that cannot be parsed, or lacks Via, From, To, Call-ID or CSeq.
@@ -209,12 +212,57 @@ pub struct InviteProfile {
     pub proxy_auth: bool,
     /// Credentials that do not verify: 403, or a new challenge.
     pub rejected: Action,
-    /// Provisional answer after 100 Trying for an authenticated call: 180 or 183.
-    pub progress: Reply,
+    /// The provisional answer after 100 Trying for an authenticated call: 180 or 183, or
+    /// `"none"` (a busy or unavailable callee: straight to the final failure).
+    pub progress: Progress,
     /// The final failure of an authenticated call (486, 480, 503, 403 …). The honeypot
     /// configuration can override it.
     pub final_reply: Reply,
+    /// Milliseconds from the INVITE to `progress` (100 Trying is sent at once). 0 when absent.
+    #[serde(default)]
+    pub progress_after_ms: u64,
+    /// Milliseconds from the INVITE to `final_reply`; at least `progress_after_ms`. 0 when
+    /// absent.
+    #[serde(default)]
+    pub final_after_ms: u64,
+    /// Each delay gets a random 0 to `jitter_ms` more, drawn per call: a delay that never
+    /// varies is a tell. 0 when absent.
+    #[serde(default)]
+    pub jitter_ms: u64,
 }
+
+/// The provisional answer of an authenticated call.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Progress {
+    /// `"none"`.
+    Keyword(NoProgress),
+    /// `{ status = 180, reason = "Ringing" }`.
+    Reply(Reply),
+}
+
+/// The one word a [`Progress`] may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoProgress {
+    /// No provisional answer besides 100 Trying.
+    None,
+}
+
+impl Progress {
+    /// The answer, unless there is none.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Progress::Reply(r) => Some(r),
+            Progress::Keyword(NoProgress::None) => None,
+        }
+    }
+}
+
+/// The longest delay a profile may give an answer, ms: RFC 3261 §13.3.1.1 asks a UAS that
+/// takes longer than three minutes to refresh its provisional answer, which the honeypot does
+/// not do.
+pub const MAX_ANSWER_DELAY_MS: u64 = 180_000;
 
 impl Profile {
     /// A built-in profile by name, or a profile file.
@@ -231,15 +279,41 @@ impl Profile {
 
     /// Parses profile TOML; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Profile, ProfileError> {
-        toml::from_str(text).map_err(|e| ProfileError::Invalid(origin.to_owned(), e))
+        let profile: Profile = toml::from_str(text).map_err(|e| ProfileError::Invalid(origin.to_owned(), e))?;
+        profile.check().map_err(|why| ProfileError::Inconsistent(origin.to_owned(), why))?;
+        Ok(profile)
+    }
+
+    /// What TOML cannot say: provisional and final statuses in their ranges, delays in order.
+    fn check(&self) -> Result<(), String> {
+        let i = &self.invite;
+        if let Some(r) = i.progress.reply() {
+            if !(101..200).contains(&r.status) {
+                return Err(format!("[invite] progress must be 101-199 or \"none\", not {}", r.status));
+            }
+        }
+        if !(300..700).contains(&i.final_reply.status) {
+            return Err(format!(
+                "[invite] final_reply must be 300-699 (a call is never answered), not {}",
+                i.final_reply.status
+            ));
+        }
+        if i.final_after_ms < i.progress_after_ms {
+            return Err(format!(
+                "[invite] final_after_ms ({}) comes before progress_after_ms ({})",
+                i.final_after_ms, i.progress_after_ms
+            ));
+        }
+        let longest = i.final_after_ms.saturating_add(i.jitter_ms);
+        if longest > MAX_ANSWER_DELAY_MS {
+            return Err(format!("[invite] final_after_ms + jitter_ms is {longest}, more than {MAX_ANSWER_DELAY_MS}"));
+        }
+        Ok(())
     }
 
     /// How to answer `method` when it is none of OPTIONS, REGISTER, INVITE, ACK, BYE, CANCEL.
     pub fn other_method(&self, method: &str) -> Action {
-        match self.methods.get(method) {
-            Some(action) => action.clone(),
-            None => Action::Reply(self.unknown_method.clone()),
-        }
+        self.methods.get(method).unwrap_or(&self.unknown_method).clone()
     }
 }
 
@@ -252,12 +326,10 @@ mod tests {
         for (name, text) in BUILT_IN {
             let p = Profile::parse(text, name).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(&p.name, name);
-            let replies =
-                [&p.unknown_method, &p.no_transaction, &p.register.accepted, &p.invite.progress, &p.invite.final_reply];
+            let replies = [&p.no_transaction, &p.register.accepted, &p.invite.final_reply];
             for r in replies {
                 assert!((100..700).contains(&r.status), "{name}: {r:?}");
             }
-            assert!((100..200).contains(&p.invite.progress.status), "{name}");
             assert!(p.invite.final_reply.status >= 300, "{name}: a call must never be answered");
         }
     }
@@ -268,6 +340,27 @@ mod tests {
         assert_eq!(chan.register.unknown_user, Action::Reply(Reply { status: 404, reason: "Not Found".into() }));
         let pjsip = Profile::load("asterisk-pjsip").unwrap();
         assert_eq!(pjsip.register.unknown_user, Action::Keyword(Keyword::Challenge));
+    }
+
+    #[test]
+    fn provisional_answers_and_their_delays_are_checked() {
+        let chan = Profile::load("asterisk-chan-sip").unwrap();
+        assert_eq!(chan.invite.progress, Progress::Keyword(NoProgress::None), "a busy callee: no ringing");
+        let text = BUILT_IN[0].1;
+        let with = |line: &str| text.replace("progress = \"none\"", line);
+        let ringing = Profile::parse(&with("progress = { status = 180, reason = \"Ringing\" }"), "x").unwrap();
+        assert_eq!(ringing.invite.progress.reply().map(|r| r.status), Some(180));
+        let bad = [
+            "progress = { status = 200, reason = \"OK\" }",
+            "progress = \"ringing\"",
+            "progress = \"none\"\nprogress_after_ms = 2000\nfinal_after_ms = 1000",
+            "progress = \"none\"\nfinal_after_ms = 180000\njitter_ms = 1",
+        ];
+        for line in bad {
+            assert!(Profile::parse(&with(line), "x").is_err(), "{line}");
+        }
+        let text = text.replace("final_reply = { status = 486", "final_reply = { status = 200");
+        assert!(matches!(Profile::parse(&text, "x"), Err(ProfileError::Inconsistent(..))));
     }
 
     #[test]

@@ -34,6 +34,13 @@ pub struct HoneypotSummary {
     pub global_rate_limited: u64,
     /// Answers withheld by the amplification budget.
     pub amplification_suppressed: u64,
+    /// Final answers to INVITE sent again over UDP while their ACK did not come.
+    pub retransmissions: u64,
+    /// Retransmissions withheld by the amplification budget.
+    pub retransmissions_withheld: u64,
+    /// INVITE transactions forgotten with answers still to send (`max_open_invites`,
+    /// `max_open_invite_bytes`).
+    pub open_invites_forgotten: u64,
     /// Messages over the size limit (recorded, not answered).
     pub oversized: u64,
     /// Messages from sources under a ban (recorded, not answered).
@@ -250,6 +257,9 @@ pub fn serve(
         source_rate_limited: s.source_rate_limited.load(Ordering::Relaxed),
         global_rate_limited: s.global_rate_limited.load(Ordering::Relaxed),
         amplification_suppressed: s.amplification_suppressed.load(Ordering::Relaxed),
+        retransmissions: s.retransmissions.load(Ordering::Relaxed),
+        retransmissions_withheld: s.retransmissions_withheld.load(Ordering::Relaxed),
+        open_invites_forgotten: core.open_invites_forgotten(),
         oversized: s.oversized.load(Ordering::Relaxed),
         banned: s.banned.load(Ordering::Relaxed),
         auth_attempts: s.auth_attempts.load(Ordering::Relaxed),
@@ -278,6 +288,10 @@ impl HoneypotSummary {
             self.oversized,
             self.banned,
             self.amplification_suppressed
+        ) + &format!(
+            "retransmitted {} final answers to INVITE ({} withheld, amplification); {} INVITE transactions \
+             forgotten with answers still to send\n",
+            self.retransmissions, self.retransmissions_withheld, self.open_invites_forgotten
         ) + &self.net.to_text();
         if let Some(store) = self.store.describe() {
             text.push_str(&store);

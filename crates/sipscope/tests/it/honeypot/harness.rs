@@ -209,9 +209,15 @@ pub fn text(out: &Output) -> String {
 /// Runs scripts/sipp/register-then-call.xml once: extension 100 (password 100) registers from
 /// `local_ip`:5071 and calls `number` at `target` (`ip:port`).
 pub fn sipp_register_then_call(number: &str, local_ip: &str, target: &str) -> Output {
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/sipp/register-then-call.xml");
+    sipp_scenario("register-then-call.xml", number, local_ip, target)
+}
+
+/// Runs one call of the SIPp scenario `file` (in scripts/sipp/) as extension 100 (password
+/// 100, `[caller]` in the scenario) from `local_ip`:5071 to `number` at `target` (`ip:port`).
+pub fn sipp_scenario(file: &str, number: &str, local_ip: &str, target: &str) -> Output {
+    let scenario = format!("{}/../../scripts/sipp/{file}", env!("CARGO_MANIFEST_DIR"));
     let args = [
-        "-sf", scenario, "-key", "caller", "100", "-au", "100", "-ap", "100", "-s", number, "-m", "1", "-i", local_ip,
+        "-sf", &scenario, "-key", "caller", "100", "-au", "100", "-ap", "100", "-s", number, "-m", "1", "-i", local_ip,
         "-p", "5071", "-nostdin", "-timeout", "20s", target,
     ];
     tool("sipp", &args, 30)

@@ -16,4 +16,5 @@ mod sipsak;
 mod sipvicious;
 mod store_outage;
 mod streams;
+mod tells;
 mod tls_probes;

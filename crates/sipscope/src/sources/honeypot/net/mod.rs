@@ -11,6 +11,20 @@ pub mod udp;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a listener may block waiting for input: until the next answer it must send is
+/// due (at least a millisecond, as a zero timeout blocks for ever), and never longer than
+/// `poll` (it wakes to check for a stop).
+pub fn wait_for(next_due_ns: Option<i64>, now_ns: i64, poll: Duration) -> Duration {
+    match next_due_ns {
+        Some(due) => {
+            let ns = u64::try_from(due.saturating_sub(now_ns)).unwrap_or(0);
+            Duration::from_nanos(ns).clamp(Duration::from_millis(1), poll)
+        }
+        None => poll,
+    }
+}
 
 /// Set once to stop every listener (SIGINT/SIGTERM, or a test).
 #[derive(Debug, Clone, Default)]

@@ -3,7 +3,8 @@
 //! message deadline of their first byte; whatever cannot be framed, is too large, misses its
 //! deadline or is left over when the connection ends is still recorded, with an anomaly that
 //! says so ([`notes`]), and never answered. Refused connections and failed TLS handshakes are
-//! recorded too.
+//! recorded too. Each connection is a channel of its own for answers due later (a call's
+//! delayed ringing and failure): its reads time out when the next one is due.
 //!
 //! [`pool`]: super::pool
 //! [`notes`]: super::notes
@@ -11,7 +12,7 @@
 use super::notes;
 use super::pool::{ConnectionPool, Slot, StreamPools};
 use super::tls_handshake::{handshake, Handshake};
-use super::{NetStats, Stop};
+use super::{wait_for, NetStats, Stop};
 use crate::event::Transport;
 use crate::pipeline::Note;
 use crate::sources::honeypot::config::HoneypotLimits;
@@ -126,7 +127,8 @@ impl StreamListener {
                         &core,
                         &pool,
                         now_ms,
-                        Packet { now_ns: now_ns(), transport, source: peer, local, bytes: b"" },
+                        // Channel 0: nothing is ever answered on a refused connection.
+                        Packet { now_ns: now_ns(), transport, source: peer, local, bytes: b"", channel: 0 },
                         &refusal.to_string(),
                     );
                     continue;
@@ -137,8 +139,9 @@ impl StreamListener {
             }
             let (core, stop, settings, tls) = (Arc::clone(&core), stop.clone(), settings.clone(), self.tls.clone());
             let slot = admitted.slot;
+            let channel = core.new_channel();
             let spawned = std::thread::Builder::new().name("sip-conn".into()).spawn(move || {
-                let conn = Connection { core, stop, settings, transport, source: peer, local, slot };
+                let conn = Connection { core, stop, settings, transport, source: peer, local, slot, channel };
                 conn.run(tcp, tls);
             });
             if let Err(e) = spawned {
@@ -168,6 +171,8 @@ struct Connection {
     source: SocketAddr,
     local: SocketAddr,
     slot: Slot,
+    /// Where answers due later for this connection wait.
+    channel: u64,
 }
 
 /// Why a connection ended with bytes of an unfinished message in hand.
@@ -181,7 +186,14 @@ impl Connection {
         if tcp.set_read_timeout(Some(POLL)).is_err() || tcp.set_write_timeout(Some(self.settings.idle)).is_err() {
             return;
         }
-        let Some(config) = tls else { return self.pump(tcp) };
+        // The same socket, to cut its read timeout when an answer is due (TLS owns the stream).
+        let timer = tcp.try_clone().ok();
+        self.serve_connection(tcp, tls, timer);
+        self.core.close_channel(self.channel);
+    }
+
+    fn serve_connection(&self, tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, timer: Option<TcpStream>) {
+        let Some(config) = tls else { return self.pump(tcp, timer) };
         let started = Instant::now();
         let deadline = self.settings.deadline;
         let give_up = || {
@@ -196,7 +208,7 @@ impl Connection {
             }
         };
         match handshake(config, tcp, self.settings.max_message, give_up) {
-            Handshake::Done(stream) => self.pump(*stream),
+            Handshake::Done(stream) => self.pump(*stream, timer),
             Handshake::Silent => {}
             Handshake::Failed { first, detail, deadline, tcp } => {
                 let net = &self.core.stats.net;
@@ -213,11 +225,13 @@ impl Connection {
     }
 
     fn packet<'b>(&self, bytes: &'b [u8]) -> Packet<'b> {
-        Packet { now_ns: now_ns(), transport: self.transport, source: self.source, local: self.local, bytes }
+        let (transport, source, local, channel) = (self.transport, self.source, self.local, self.channel);
+        Packet { now_ns: now_ns(), transport, source, local, bytes, channel }
     }
 
-    /// Reads, frames, answers, until the peer closes, goes idle, misbehaves or we stop.
-    fn pump(&self, mut stream: impl Read + Write) {
+    /// Reads, frames, answers, until the peer closes, goes idle, misbehaves or we stop;
+    /// answers due later are written between reads (`timer` is the socket, to wait no longer).
+    fn pump(&self, mut stream: impl Read + Write, timer: Option<TcpStream>) {
         let mut buf: Vec<u8> = Vec::with_capacity(4096);
         let mut chunk = [0u8; 16 * 1024];
         let mut last_activity = Instant::now();
@@ -231,7 +245,15 @@ impl Connection {
         // The last `NeedMore` verdict on `buf` (none: frame it); framing rescans the buffer from
         // its start, so it is asked again only when the new bytes can change the verdict.
         let mut need: Option<Option<usize>> = None;
+        let mut timeout = POLL;
         let cut = loop {
+            if !self.send_due(&mut stream) {
+                return;
+            }
+            let wait = wait_for(self.core.next_due(self.channel), now_ns(), POLL);
+            if wait != timeout && timer.as_ref().is_some_and(|t| t.set_read_timeout(Some(wait)).is_ok()) {
+                timeout = wait;
+            }
             if self.stop.is_set() {
                 break Cut { anomaly: notes::STREAM_CUT_OFF, detail: "the honeypot stopped".into() };
             }
@@ -322,6 +344,16 @@ impl Connection {
     fn answer(&self, stream: &mut impl Write, bytes: &[u8]) -> bool {
         for reply in self.core.handle(self.packet(bytes)) {
             if stream.write_all(&reply).and_then(|()| stream.flush()).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Writes the answers due on this connection now; false when writing failed.
+    fn send_due(&self, stream: &mut impl Write) -> bool {
+        for answer in self.core.due(self.channel, now_ns()) {
+            if stream.write_all(&answer.bytes).and_then(|()| stream.flush()).is_err() {
                 return false;
             }
         }

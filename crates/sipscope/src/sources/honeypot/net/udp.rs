@@ -1,17 +1,20 @@
 //! UDP listeners. On a wildcard bind the socket asks the kernel for each datagram's destination
 //! address (IP_PKTINFO, IPV6_RECVPKTINFO) and answers from that same address, so one socket
 //! serves every node address routed, tunnelled (GRE) or DNATed to the host, and each event
-//! carries the address it really hit. The kernel's count of datagrams dropped for a full
+//! carries the address it really hit. Answers due later (delayed ringing, retransmitted final
+//! answers) are sent between receives: the socket's receive timeout is cut to when the next one
+//! is due. The kernel's count of datagrams dropped for a full
 //! socket buffer (SO_RXQ_OVFL) comes with each datagram and is added to the stats. The address
 //! is bound exclusively (no SO_REUSEADDR): a second honeypot on the same address and port is
 //! refused instead of silently taking the traffic.
 
-use super::Stop;
+use super::{wait_for, Stop};
 use crate::event::Transport;
 use crate::sources::honeypot::core::{Core, Packet};
 use crate::time::now_ns;
 use nix::sys::socket::{self, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage};
 use socket2::{Domain, Protocol, Socket, Type};
+use std::collections::HashMap;
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -26,6 +29,9 @@ const BATCH: usize = 32;
 /// The receive buffer asked for: bursts of scanner traffic arrive faster than one thread
 /// answers for a moment.
 const RECEIVE_BUFFER: usize = 4 << 20;
+/// Local IPv6 addresses whose interface is remembered for later answers (the host's own
+/// addresses; forgotten all at once past this).
+const IFINDEXES: usize = 256;
 
 /// A bound UDP listener.
 pub struct UdpListener {
@@ -88,21 +94,28 @@ impl UdpListener {
         let mut headers = socket::MultiHeaders::<SockaddrStorage>::preallocate(BATCH, Some(cmsg));
         let mut received: Vec<(usize, SocketAddr, SocketAddr, u32)> = Vec::with_capacity(BATCH);
         let fd = self.socket.as_raw_fd();
+        let channel = core.new_channel();
+        let mut ifindexes: HashMap<IpAddr, u32> = HashMap::new();
+        let mut timeout = POLL;
         while !stop.is_set() {
             received.clear();
+            let wait = wait_for(core.next_due(channel), now_ns(), POLL);
+            if wait != timeout && self.socket.set_read_timeout(Some(wait)).is_ok() {
+                timeout = wait;
+            }
             {
                 let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
                 let results = match socket::recvmmsg(fd, &mut headers, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None)
                 {
-                    Ok(r) => r,
-                    Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+                    Ok(r) => Some(r),
+                    Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => None,
                     Err(e) => {
                         tracing::warn!("receiving on {}: {e}", self.bound);
                         std::thread::sleep(POLL);
-                        continue;
+                        None
                     }
                 };
-                for msg in results {
+                for msg in results.into_iter().flatten() {
                     let Some(source) = msg.address.as_ref().and_then(to_socket_addr) else { continue };
                     let (mut local, mut ifindex) = (self.bound, 0);
                     for c in msg.cmsgs().into_iter().flatten() {
@@ -128,12 +141,24 @@ impl UdpListener {
                 }
             }
             for (i, &(len, source, local, ifindex)) in received.iter().enumerate() {
-                let packet =
-                    Packet { now_ns: now_ns(), transport: Transport::Udp, source, local, bytes: &bufs[i][..len] };
+                if ifindex != 0 && !ifindexes.contains_key(&local.ip()) {
+                    if ifindexes.len() >= IFINDEXES {
+                        ifindexes.clear();
+                    }
+                    ifindexes.insert(local.ip(), ifindex);
+                }
+                let bytes = &bufs[i][..len];
+                let packet = Packet { now_ns: now_ns(), transport: Transport::Udp, source, local, bytes, channel };
                 for reply in core.handle(packet) {
                     if let Err(e) = self.send(&reply, source, local, ifindex) {
                         tracing::debug!("answering {source}: {e}");
                     }
+                }
+            }
+            for answer in core.due(channel, now_ns()) {
+                let ifindex = ifindexes.get(&answer.local.ip()).copied().unwrap_or(0);
+                if let Err(e) = self.send(&answer.bytes, answer.dest, answer.local, ifindex) {
+                    tracing::debug!("answering {} later: {e}", answer.dest);
                 }
             }
         }

@@ -36,7 +36,7 @@ fn addr(s: &str) -> SocketAddr {
 
 fn send_from(pbx: &mut Pbx, source: SocketAddr, bytes: &[u8], now_ns: i64) -> Handled {
     let framing = sipscope_sip::Framing::Datagram;
-    pbx.handle(Incoming { now_ns, framing, source, bytes })
+    pbx.handle(Incoming { now_ns, framing, source, bytes, route: super::tests::udp_route() })
 }
 
 fn status(reply: &[u8]) -> u16 {

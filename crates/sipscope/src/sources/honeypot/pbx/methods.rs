@@ -1,12 +1,16 @@
 //! One function per method: what the PBX answers, following its profile.
 
 use super::auth::{authenticate, Verdict};
+use super::open_invites::branch_hash;
 use super::registrar::{ContactPolicy, TooManyContacts};
-use super::state::{invite_key, Binding, INVITE_LINGER_NS};
+use super::reply::status_of;
+use super::state::{invite_key, Binding, InviteKey, INVITE_LINGER_NS};
 use super::{Handled, Incoming, Pbx};
 use crate::event::fields::lossless_text;
+use crate::event::Transport;
 use crate::sources::honeypot::profile::{Action, Keyword};
 use crate::time::http_date;
+use rand::Rng;
 use sipscope_sip::Message;
 
 pub(super) fn dispatch(pbx: &mut Pbx, msg: &Message<'_>, method: &str, incoming: Incoming<'_>) -> Handled {
@@ -14,8 +18,13 @@ pub(super) fn dispatch(pbx: &mut Pbx, msg: &Message<'_>, method: &str, incoming:
         "OPTIONS" => options(pbx, msg, incoming),
         "REGISTER" => register(pbx, msg, incoming),
         "INVITE" => invite(pbx, msg, incoming),
-        // The ACK of a non-2xx final answer belongs to the INVITE transaction: absorbed.
-        "ACK" => Handled { note: "ack", ..Handled::default() },
+        // The ACK of a non-2xx final answer belongs to the INVITE transaction: it stops the
+        // answer's retransmissions and is absorbed.
+        "ACK" => {
+            let (key, _) = transaction(msg, incoming);
+            pbx.open.acked(&key);
+            Handled { note: "ack", ..Handled::default() }
+        }
         "CANCEL" => cancel(pbx, msg, incoming),
         // No call is ever answered, so no dialog exists for a BYE to end.
         "BYE" => no_transaction(pbx, msg, incoming),
@@ -130,9 +139,22 @@ fn registered(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>, user: &s
     Handled { replies: vec![reply], bindings, ..Handled::default() }
 }
 
-fn invite(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
+/// The INVITE transaction a request belongs to (by source address, Call-ID and CSeq number,
+/// as CANCEL and ACK repeat them) and the hash of its top Via branch.
+fn transaction(msg: &Message<'_>, incoming: Incoming<'_>) -> (InviteKey, u64) {
     let cseq = msg.cseq().and_then(|c| c.seq).unwrap_or(0);
     let key = invite_key(incoming.source.ip(), msg.call_id().unwrap_or_default(), cseq);
+    let branch = msg.vias().next().and_then(|v| v.branch()).unwrap_or_default();
+    (key, branch_hash(branch))
+}
+
+fn invite(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
+    let (key, branch) = transaction(msg, incoming);
+    // A retransmission of an INVITE still answering gets the last answer again (RFC 3261
+    // §17.2.1), not a new challenge or a second call.
+    if let Some(last) = pbx.open.retransmitted(&key, branch) {
+        return Handled { replies: vec![last], note: "retransmission", ..Handled::default() };
+    }
     pbx.invites.insert(key, incoming.now_ns);
     let proxy = pbx.profile.invite.proxy_auth;
     let realm = pbx.profile.auth.realm.clone();
@@ -146,30 +168,78 @@ fn invite(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
         let known = pbx.extension_exists(caller) || pbx.extension_exists(callee);
         let p = &pbx.profile.invite;
         let action = if known { p.known_user.clone() } else { p.unknown_user.clone() };
-        return Handled { replies: pbx.act(&action, msg, incoming, proxy), ..Handled::default() };
+        let handled = Handled { replies: pbx.act(&action, msg, incoming, proxy), ..Handled::default() };
+        return final_now(pbx, key, branch, incoming, handled);
     };
-    let replies = match verdict {
-        // Never a real call: Trying, ringing or progress, then the configured failure.
-        Verdict::Accept => {
-            let progress = pbx.profile.invite.progress.clone();
-            let fail = pbx.final_reply.clone();
-            let mut trying = sipscope_sip::builder::ResponseBuilder::new(msg, 100, "Trying")
-                .source(incoming.source.ip(), incoming.source.port());
-            if let Some(server) = &pbx.profile.server {
-                trying = trying.header("Server", server.as_bytes());
-            }
-            vec![
-                trying.build(),
-                pbx.answer(msg, incoming.source, progress.status, &progress.reason, &[]),
-                pbx.answer(msg, incoming.source, fail.status, &fail.reason, &[]),
-            ]
-        }
+    let handled = match verdict {
+        Verdict::Accept => call(pbx, msg, incoming, key, branch),
         refused => {
             let (rejected, unknown) = (pbx.profile.invite.rejected.clone(), pbx.profile.invite.unknown_user.clone());
-            refuse(pbx, msg, incoming, refused, rejected, unknown, proxy)
+            let replies = refuse(pbx, msg, incoming, refused, rejected, unknown, proxy);
+            final_now(pbx, key, branch, incoming, Handled { replies, ..Handled::default() })
         }
     };
-    Handled { replies, auth: Some(attempt), ..Handled::default() }
+    Handled { auth: Some(attempt), ..handled }
+}
+
+/// An authenticated call, never answered: 100 Trying now, then the profile's provisional
+/// answer (if any) and the final failure, each now or after its delay (with jitter). Answers
+/// not due yet wait in the open transaction for the shell to send.
+fn call(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>, key: InviteKey, branch: u64) -> Handled {
+    let now = incoming.now_ns;
+    let mut trying = sipscope_sip::builder::ResponseBuilder::new(msg, 100, "Trying")
+        .source(incoming.source.ip(), incoming.source.port());
+    if let Some(server) = &pbx.profile.server {
+        trying = trying.header("Server", server.as_bytes());
+    }
+    let p = pbx.profile.invite.clone();
+    let mut replies = vec![trying.build()];
+    let mut later = Vec::new();
+    let mut progress_due = now;
+    if let Some(progress) = p.progress.reply() {
+        progress_due = pbx.delayed(now, p.progress_after_ms, p.jitter_ms);
+        let answer = pbx.answer(msg, incoming.source, progress.status, &progress.reason, &[]);
+        if progress_due > now {
+            later.push((progress_due, answer, false));
+        } else {
+            replies.push(answer);
+        }
+    }
+    let fail = pbx.final_reply.clone();
+    let final_due = pbx.delayed(now, p.final_after_ms, p.jitter_ms).max(progress_due);
+    let answer = pbx.answer(msg, incoming.source, fail.status, &fail.reason, &[]);
+    if final_due <= now {
+        replies.push(answer);
+        return final_now(pbx, key, branch, incoming, Handled { replies, ..Handled::default() });
+    }
+    later.push((final_due, answer, true));
+    let terminated = pbx.answer(msg, incoming.source, 487, "Request Terminated", &[]);
+    let last = replies.last().cloned().unwrap_or_default();
+    pbx.open.open_call(key, incoming.source, incoming.route, branch, now, last, later, terminated);
+    Handled { replies, ..Handled::default() }
+}
+
+/// An INVITE answered now: when the last answer is final and the transport is UDP, it is
+/// retransmitted until the ACK once the caller reports what it sent.
+fn final_now(pbx: &mut Pbx, key: InviteKey, branch: u64, incoming: Incoming<'_>, handled: Handled) -> Handled {
+    let is_final = handled.replies.last().and_then(|r| status_of(r)).is_some_and(|s| s >= 200);
+    if !is_final || incoming.route.transport != Transport::Udp {
+        return handled;
+    }
+    pbx.open.await_final(key, incoming.source, incoming.route, branch, incoming.now_ns);
+    Handled { final_of: Some(key), ..handled }
+}
+
+impl Pbx {
+    /// `now_ns` plus `ms` and a random 0 to `jitter_ms` more; `now_ns` itself when `ms` is 0
+    /// (an answer a PBX sends at once is not delayed by jitter).
+    fn delayed(&mut self, now_ns: i64, ms: u64, jitter_ms: u64) -> i64 {
+        if ms == 0 {
+            return now_ns;
+        }
+        let ms = ms.saturating_add(self.rng.random_range(0..=jitter_ms));
+        now_ns.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
+    }
 }
 
 /// The answer to credentials that were not accepted: a new challenge (stale or not), the
@@ -192,11 +262,16 @@ fn refuse(
     pbx.act(&action, msg, incoming, proxy)
 }
 
-/// CANCEL: 200 when its INVITE transaction exists (its final answer was already sent, so
-/// nothing else changes), 481 when not.
+/// CANCEL: 200 when its INVITE transaction exists, 481 when not. A call whose final answer
+/// is still to come ends with 487 Request Terminated, sent now (RFC 3261 §9.2); when the final
+/// answer was already sent nothing else changes.
 fn cancel(pbx: &mut Pbx, msg: &Message<'_>, incoming: Incoming<'_>) -> Handled {
-    let cseq = msg.cseq().and_then(|c| c.seq).unwrap_or(0);
-    let key = invite_key(incoming.source.ip(), msg.call_id().unwrap_or_default(), cseq);
+    let (key, _) = transaction(msg, incoming);
+    if let Some((terminated, route, branch)) = pbx.open.cancel(&key) {
+        let ok = pbx.answer(msg, incoming.source, 200, "OK", &[]);
+        let handled = Handled { replies: vec![ok, terminated], note: "cancelled", ..Handled::default() };
+        return final_now(pbx, key, branch, Incoming { route, ..incoming }, handled);
+    }
     let known = pbx.invites.get(&key).is_some_and(|t| incoming.now_ns.saturating_sub(*t) <= INVITE_LINGER_NS);
     if !known {
         return no_transaction(pbx, msg, incoming);

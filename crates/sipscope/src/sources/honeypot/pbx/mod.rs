@@ -5,22 +5,26 @@
 mod auth;
 mod methods;
 mod nonces;
+pub mod open_invites;
 mod registrar;
 mod reply;
 pub mod state;
 
 pub use auth::{AuthAttempt, AuthOutcome, Verdict};
+pub use open_invites::{Due, DueKind};
 pub use reply::compacted;
-pub use state::Binding;
+pub use state::{Binding, InviteKey};
 
 use super::config::{Extension, HoneypotLimits};
 use super::profile::{Action, Keyword, Profile, Reply};
+use crate::event::Transport;
 use nonces::Nonces;
+use open_invites::OpenInvites;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use registrar::Registrar;
 use sipscope_sip::{Message, ParseLimits};
-use state::{Bounded, InviteKey};
+use state::Bounded;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -34,11 +38,21 @@ pub struct PbxLimits {
     pub max_contact_bytes: usize,
     /// Contacts a REGISTER 200 lists at most.
     pub max_listed_contacts: usize,
+    /// INVITE transactions with answers still to send (later answers, retransmissions until
+    /// the ACK) at most; past it the oldest is forgotten.
+    pub max_open_invites: usize,
+    /// … and the bytes of answers they hold at most.
+    pub max_open_invite_bytes: usize,
 }
 
 impl From<&HoneypotLimits> for PbxLimits {
     fn from(l: &HoneypotLimits) -> Self {
-        PbxLimits { max_contact_bytes: l.max_contact_bytes, max_listed_contacts: l.max_listed_contacts.max(1) }
+        PbxLimits {
+            max_contact_bytes: l.max_contact_bytes,
+            max_listed_contacts: l.max_listed_contacts.max(1),
+            max_open_invites: l.max_open_invites,
+            max_open_invite_bytes: l.max_open_invite_bytes,
+        }
     }
 }
 
@@ -47,6 +61,19 @@ impl Default for PbxLimits {
     fn default() -> Self {
         PbxLimits::from(&HoneypotLimits::default())
     }
+}
+
+/// The way a message came, which every answer to it leaves by, also one sent later: the
+/// listener socket or connection (a number the shell gives it), the transport, and the
+/// honeypot address the message reached. The PBX only keeps it and hands it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The listener socket or connection, as the shell numbers them.
+    pub channel: u64,
+    /// How the message came: final answers to INVITE are retransmitted over UDP only.
+    pub transport: Transport,
+    /// The honeypot address it reached; answers leave from it.
+    pub local: SocketAddr,
 }
 
 /// A message the PBX received.
@@ -60,6 +87,8 @@ pub struct Incoming<'a> {
     pub source: SocketAddr,
     /// The message.
     pub bytes: &'a [u8],
+    /// The way it came.
+    pub route: Route,
 }
 
 /// What the PBX did with a message.
@@ -72,8 +101,11 @@ pub struct Handled {
     /// Bindings a successful REGISTER created, refreshed or removed (expires 0).
     pub bindings: Vec<Binding>,
     /// Why no answer was sent or what was answered, in a word (`keepalive`, `response`,
-    /// `unparseable`, `ack`, `silent` …); empty when it answered normally.
+    /// `unparseable`, `ack`, `silent`, `retransmission` …); empty when it answered normally.
     pub note: &'static str,
+    /// The INVITE transaction whose final answer is the last of `replies`: the caller reports
+    /// what it sent of it ([`Pbx::final_sent`]), which is retransmitted over UDP until the ACK.
+    pub final_of: Option<InviteKey>,
 }
 
 /// The PBX.
@@ -85,6 +117,7 @@ pub struct Pbx {
     secret: [u8; 16],
     nonces: Nonces,
     invites: Bounded<InviteKey, i64>,
+    open: OpenInvites,
     registrar: Registrar,
     limits: PbxLimits,
 }
@@ -97,6 +130,7 @@ impl Pbx {
         let mut rng = StdRng::seed_from_u64(seed);
         let secret = rng.random();
         let nonces = Nonces::new(profile.auth.nonce, profile.auth.nonce_lifetime_seconds, STATE_CAP);
+        let limits = PbxLimits::default();
         Pbx {
             final_reply: final_reply.unwrap_or_else(|| profile.invite.final_reply.clone()),
             extensions: extensions.iter().map(|e| (e.user.clone(), e.clone())).collect(),
@@ -105,15 +139,45 @@ impl Pbx {
             secret,
             nonces,
             invites: Bounded::new(STATE_CAP),
+            open: OpenInvites::new(limits.max_open_invites, limits.max_open_invite_bytes),
             registrar: Registrar::new(STATE_CAP),
-            limits: PbxLimits::default(),
+            limits,
         }
     }
 
-    /// The same PBX with these limits (the defaults otherwise).
+    /// The same PBX with these limits (the defaults otherwise). Called before any message.
     pub fn with_limits(mut self, limits: PbxLimits) -> Pbx {
         self.limits = limits;
+        self.open = OpenInvites::new(limits.max_open_invites, limits.max_open_invite_bytes);
         self
+    }
+
+    /// When the next answer on `channel` is due, nanoseconds, if any is.
+    pub fn next_due(&self, channel: u64) -> Option<i64> {
+        self.open.next_due(channel)
+    }
+
+    /// The answers due on `channel` at `now_ns`, in order: delayed provisional and final
+    /// answers of calls, and final answers retransmitted until their ACK. For each
+    /// [`DueKind::Final`] the caller reports what it sent ([`Pbx::final_sent`]).
+    pub fn due(&mut self, channel: u64, now_ns: i64) -> Vec<Due> {
+        self.open.due(channel, now_ns)
+    }
+
+    /// What the caller sent of the final answer to the INVITE `key` (`None`: it was
+    /// withheld): over UDP that form is retransmitted until the ACK or timer H.
+    pub fn final_sent(&mut self, key: &InviteKey, sent: Option<&[u8]>, now_ns: i64) {
+        self.open.final_sent(key, sent, now_ns);
+    }
+
+    /// Forgets the answers still to send on a channel that closed.
+    pub fn close_channel(&mut self, channel: u64) {
+        self.open.close_channel(channel);
+    }
+
+    /// INVITE transactions forgotten with answers still to send, to stay within the limits.
+    pub fn open_invites_forgotten(&self) -> u64 {
+        self.open.forgotten()
     }
 
     /// The profile in use.
@@ -191,7 +255,9 @@ impl Pbx {
         match action {
             Action::Reply(r) => {
                 let allow = self.profile.allow.clone();
-                let extra: &[(&str, &[u8])] = if r.status == 405 { &[("Allow", allow.as_bytes())] } else { &[] };
+                // 405 must list what is allowed (RFC 3261 §21.4.6); chan_sip lists it on 501 too.
+                let with_allow = r.status == 405 || r.status == 501;
+                let extra: &[(&str, &[u8])] = if with_allow { &[("Allow", allow.as_bytes())] } else { &[] };
                 vec![self.answer(msg, incoming.source, r.status, &r.reason, extra)]
             }
             Action::Keyword(Keyword::Challenge) => vec![self.challenge(msg, incoming, proxy, false)],
@@ -227,5 +293,7 @@ fn missing_header(msg: &Message<'_>, method: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod bindings_tests;
+#[cfg(test)]
+mod call_tests;
 #[cfg(test)]
 mod tests;

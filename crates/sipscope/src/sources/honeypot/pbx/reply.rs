@@ -26,6 +26,12 @@ pub fn to_tag(format: TagFormat, secret: &[u8; 16], msg: &Message<'_>) -> String
     }
 }
 
+/// The status code of one of our own answers (`SIP/2.0 486 Busy Here`).
+pub fn status_of(answer: &[u8]) -> Option<u16> {
+    let code = answer.strip_prefix(b"SIP/2.0 ")?.get(..3)?;
+    std::str::from_utf8(code).ok()?.parse().ok()
+}
+
 /// An answer to `msg` with the profile's Server header, `extra` headers and no body.
 pub fn simple(
     profile: &Profile,
