@@ -4,6 +4,9 @@
 //! decision policy, the alert outputs (`sinks/`) and enforcement (nftables) agree on one shape.
 //! Everything here is plain data: time is passed in, nothing reads a clock.
 
+pub mod policy;
+mod text;
+
 use std::net::IpAddr;
 
 /// How serious an alert is (Suricata's scale read the other way round: 1 is informational).

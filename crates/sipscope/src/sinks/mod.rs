@@ -3,6 +3,7 @@
 //! [`EventStore`]. `sqlite/` is the embedded default, `jsonl/` a copy of every event as JSON
 //! Lines. The pipeline owns one store and any number of extra sinks and fans out to them.
 
+pub mod decisions;
 pub mod health;
 pub mod jsonl;
 pub mod sqlite;
@@ -48,6 +49,12 @@ pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
         extra.push(Box::new(jsonl::JsonLines::open(path)?));
     }
     Ok(OpenSinks { store: Box::new(store), extra, health })
+}
+
+/// Opens the decisions of the store at `path` for writing (creating and migrating it): the
+/// decision policy's store worker and `sipscope decisions` write through it.
+pub fn open_decision_log(path: &std::path::Path) -> Result<Box<dyn decisions::DecisionLog>, SinkError> {
+    Ok(Box::new(sqlite::SqliteDecisionLog::open(path)?))
 }
 
 /// A failure to store or forward events. Not tied to a backend: each backend turns its own
