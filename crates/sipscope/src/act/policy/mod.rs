@@ -166,10 +166,10 @@ impl Policy {
             return Verdict::Protected(ip, why);
         }
         if let Some((at, why)) = self.protection(&scope, false) {
-            if matches!(scope, Scope::Prefix(_)) && self.protection(&Scope::Address(ip), false).is_none() {
-                scope = Scope::Address(ip);
-            } else {
-                return Verdict::Protected(at, why);
+            match self.protection(&Scope::Address(ip), false) {
+                Some((_, why)) => return Verdict::Protected(ip, why),
+                None if matches!(scope, Scope::Prefix(_)) => scope = Scope::Address(ip),
+                None => return Verdict::Protected(at, why),
             }
         }
         let mut reason = format!("{} ({}): {} messages, {}", alert.name, alert.rule_id, alert.count, alert.group);
