@@ -4,6 +4,7 @@
 //! decision policy, the alert outputs (`sinks/`) and enforcement (nftables) agree on one shape.
 //! Everything here is plain data: time is passed in, nothing reads a clock.
 
+pub mod export;
 pub mod policy;
 mod text;
 
