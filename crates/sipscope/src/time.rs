@@ -92,6 +92,28 @@ pub fn http_date(ts_ns: i64) -> String {
     format!("{weekday}, {d:02} {month} {y} {:02}:{:02}:{:02} GMT", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// Parses a duration, `90`, `90s`, `15m`, `2h` or `7d`, into nanoseconds (at least a second).
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let bad = || format!("expected a duration such as 90s, 15m, 2h or 7d, not {s:?}");
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let unit_s = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(unit_s).and_then(|secs| secs.checked_mul(SECOND_NS)) {
+        Some(ns) if ns > 0 => Ok(ns),
+        _ => Err(bad()),
+    }
+}
+
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or Unix seconds into a time.
 pub fn parse_time(s: &str) -> Result<i64, String> {
     if let Ok(secs) = s.parse::<i64>() {
@@ -145,5 +167,11 @@ mod tests {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
         assert_eq!(hour_of(HOUR_NS * 5 + 1), 5);
+        assert_eq!(parse_duration("90"), Ok(90 * SECOND_NS));
+        assert_eq!(parse_duration("2h"), Ok(2 * HOUR_NS));
+        assert_eq!(parse_duration("7d"), Ok(7 * DAY_NS));
+        for bad in ["", "0s", "h", "1w", "-5m", "99999999999999999d", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -151,7 +151,9 @@ fn nftables(active: &[&Decision], now_ns: i64, table: &TableName) -> String {
     };
     interval_set(&mut out, "ban_v4", "ipv4_addr", v4);
     interval_set(&mut out, "ban_v6", "ipv6_addr", v6);
-    for (name, ty, set) in [("ban_v4_port", "ipv4_addr . inet_service", v4_port), ("ban_v6_port", "ipv6_addr . inet_service", v6_port)] {
+    for (name, ty, set) in
+        [("ban_v4_port", "ipv4_addr . inet_service", v4_port), ("ban_v6_port", "ipv6_addr . inet_service", v6_port)]
+    {
         let items: Vec<String> = set.iter().map(|((a, p), s)| format!("{a} . {p} timeout {s}s")).collect();
         let _ = write!(out, "\tset {name} {{\n\t\ttype {ty}\n\t\tflags timeout\n{}\t}}\n", elements(&items));
     }
@@ -160,7 +162,10 @@ fn nftables(active: &[&Decision], now_ns: i64, table: &TableName) -> String {
         let (family, ty) = if v6_limit { ("ip6", "ipv6_addr") } else { ("ip", "ipv4_addr") };
         let name = format!("limit_{}_{rate}", if v6_limit { "v6" } else { "v4" });
         interval_set(&mut out, &name, ty, items);
-        let _ = write!(out, "\tset meter_{name} {{\n\t\ttype {ty}\n\t\tsize 65535\n\t\tflags dynamic, timeout\n\t\ttimeout 60s\n\t}}\n");
+        let _ = write!(
+            out,
+            "\tset meter_{name} {{\n\t\ttype {ty}\n\t\tsize 65535\n\t\tflags dynamic, timeout\n\t\ttimeout 60s\n\t}}\n"
+        );
         let _ = writeln!(
             rules,
             "\t\t{family} saddr @{name} update @meter_{name} {{ {family} saddr limit rate over {rate}/second }} drop"

@@ -3,6 +3,7 @@
 mod analyze;
 #[cfg(feature = "live")]
 mod capture;
+mod decisions;
 mod honeypot;
 mod ingest;
 mod parse;
@@ -41,6 +42,9 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Report tables and figures (text, JSON, CSV or HTML) for a time range and set of nodes.
     Report(report::ReportArgs),
+    /// Decisions (bans, rate limits, watches): list, add, delete, flush, export for nftables
+    /// or fail2ban. A running sensor picks changes up within a second.
+    Decisions(decisions::DecisionsArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -54,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Report(args) => report::run(args),
+        Command::Decisions(args) => decisions::run(args),
     }
 }
 
@@ -65,4 +70,17 @@ fn host_name() -> String {
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "sensor".to_owned())
+}
+
+/// This host's addresses (every interface's), which no decision may reach.
+fn own_addresses() -> Vec<std::net::IpAddr> {
+    let Ok(interfaces) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    interfaces
+        .filter_map(|i| i.address)
+        .filter_map(|a| {
+            a.as_sockaddr_in()
+                .map(|v4| std::net::IpAddr::V4(v4.ip()))
+                .or_else(|| a.as_sockaddr_in6().map(|v6| std::net::IpAddr::V6(v6.ip())))
+        })
+        .collect()
 }

@@ -133,9 +133,12 @@ fn proto(transport: &str) -> &'static str {
 /// Suricata's `alert.category`: a `category:` label when the rule has one, else the classtype
 /// description of "misc-attack" (medium and above) or "misc-activity".
 fn category(alert: &Alert) -> String {
-    alert.labels.iter().find_map(|l| l.strip_prefix("category:")).map(str::to_owned).unwrap_or_else(|| {
-        if alert.severity >= Severity::Medium { "Misc Attack" } else { "Misc activity" }.to_owned()
-    })
+    alert
+        .labels
+        .iter()
+        .find_map(|l| l.strip_prefix("category:"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| if alert.severity >= Severity::Medium { "Misc Attack" } else { "Misc activity" }.to_owned())
 }
 
 fn text(w: &mut JsonWriter, key: &str, value: &str) {
@@ -193,7 +196,8 @@ mod tests {
 
     #[test]
     fn an_alert_has_the_eve_shape_and_attacker_text_stays_inert() {
-        let mut a = crate::test_support::alert("192.0.2.7", true, 1_796_017_906 * SECOND_NS + 5_000, vec![Action::Alert]);
+        let mut a =
+            crate::test_support::alert("192.0.2.7", true, 1_796_017_906 * SECOND_NS + 5_000, vec![Action::Alert]);
         a.sip.user_agent = Some("evil\u{1b}[2J\u{202e}\"}".into());
         let line = alert_json(&a);
         assert!(!line.contains('\u{1b}') && !line.contains('\u{202e}') && !line.contains('\n'), "{line}");
@@ -232,7 +236,10 @@ mod tests {
         assert_eq!(v["event_type"], "decision");
         assert_eq!((v["src_ip"].as_str(), v["src_port"].as_u64()), (Some("2001:db8::7"), Some(5060)));
         let inner = &v["decision"];
-        assert_eq!((inner["id"].as_u64(), inner["kind"].as_str(), inner["per_second"].as_u64()), (Some(4), Some("rate-limit"), Some(10)));
+        assert_eq!(
+            (inner["id"].as_u64(), inner["kind"].as_str(), inner["per_second"].as_u64()),
+            (Some(4), Some("rate-limit"), Some(10))
+        );
         assert_eq!((inner["who"].as_str(), inner["duration_seconds"].as_u64()), (Some("alice"), Some(3600)));
         assert!(line.contains("flood\\u0007"));
     }

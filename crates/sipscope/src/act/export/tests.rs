@@ -75,7 +75,9 @@ fn the_nftables_script_holds_typed_values_only_and_folds_overlaps() {
     assert!(text.contains("198.18.0.0/24 timeout 7200s"), "{text}");
     assert!(!text.contains("198.18.0.9/32"), "{text}");
     assert!(text.contains("192.0.2.8 . 5060 timeout 30s"), "{text}");
-    assert!(text.contains("ip saddr @limit_v4_10 update @meter_limit_v4_10 { ip saddr limit rate over 10/second } drop"));
+    assert!(
+        text.contains("ip saddr @limit_v4_10 update @meter_limit_v4_10 { ip saddr limit rate over 10/second } drop")
+    );
     assert!(text.starts_with("#!/usr/sbin/nft -f\n"));
     assert!("bad name; x".parse::<TableName>().is_err() && "1abc".parse::<TableName>().is_err());
 }
@@ -92,11 +94,7 @@ fn nft_check(script: &str) -> Option<std::process::Output> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("decisions.nft");
     std::fs::write(&file, script).unwrap();
-    let out = std::process::Command::new("ip")
-        .args(["netns", "exec", &ns, nft, "-c", "-f"])
-        .arg(&file)
-        .output()
-        .ok();
+    let out = std::process::Command::new("ip").args(["netns", "exec", &ns, nft, "-c", "-f"]).arg(&file).output().ok();
     let _ = std::process::Command::new("ip").args(["netns", "delete", &ns]).status();
     out
 }

@@ -183,7 +183,8 @@ impl Policy {
             reason.push_str(&format!("; the source is not proven, so a {} instead of a ban", kind.as_str()));
             downgrade = Some(Downgrade::Unproven);
         }
-        let held = |kind| history.in_force().iter().find(|d| d.active(now_ns) && covers(d, &scope, kind)).map(|d| d.scope);
+        let held =
+            |kind| history.in_force().iter().find(|d| d.active(now_ns) && covers(d, &scope, kind)).map(|d| d.scope);
         if let Some(held) = held(kind) {
             return Verdict::AlreadyInForce(held);
         }

@@ -96,8 +96,16 @@ pub struct PolicyResponder {
 impl PolicyResponder {
     /// Starts the workers, loads remembered offences and the decisions in force at `now_ns`.
     pub fn new(parts: ResponderParts, now_ns: i64) -> Result<PolicyResponder, crate::sinks::SinkError> {
-        let ResponderParts { policy, sensor, reader, mut log, in_force, enforcer, reconcile_every_ns, refresh_every_ns } =
-            parts;
+        let ResponderParts {
+            policy,
+            sensor,
+            reader,
+            mut log,
+            in_force,
+            enforcer,
+            reconcile_every_ns,
+            refresh_every_ns,
+        } = parts;
         let offences = log
             .offences(policy.forgiven_before(now_ns), TRACKED as u32)?
             .into_iter()
@@ -194,7 +202,8 @@ impl PolicyResponder {
         }
         let hours = self.policy.config().allow_authenticated_hours;
         if hours > 0 {
-            let since = now_ns.saturating_sub(i64::try_from(hours).unwrap_or(i64::MAX / 3600).saturating_mul(3600 * SECOND_NS));
+            let since =
+                now_ns.saturating_sub(i64::try_from(hours).unwrap_or(i64::MAX / 3600).saturating_mul(3600 * SECOND_NS));
             match self.reader.accepted_auth(self.last_accepted_id, since, 10_000) {
                 Ok(rows) => {
                     for r in rows {
@@ -308,8 +317,11 @@ impl History for PolicyResponder {
     }
 
     fn failures(&self, ip: IpAddr, since_ns: i64) -> Vec<Attempt> {
-        let mut out: Vec<Attempt> =
-            self.attempts.get(&ip).map(|a| a.iter().filter(|a| a.ts_ns >= since_ns).cloned().collect()).unwrap_or_default();
+        let mut out: Vec<Attempt> = self
+            .attempts
+            .get(&ip)
+            .map(|a| a.iter().filter(|a| a.ts_ns >= since_ns).cloned().collect())
+            .unwrap_or_default();
         // The honeypot's failed authentications (committed ones: a second or so behind).
         if let Ok(rows) = self.reader.failed_auth(ip, since_ns, STORED_ATTEMPTS) {
             for r in rows {

@@ -65,7 +65,12 @@ pub fn classify(attempts: &[Attempt], config: &StaleConfig) -> Option<Stale> {
         let multiple = ((d as f64) / (typical as f64)).round().max(1.0);
         (d as f64 - multiple * typical as f64).abs() <= config.tolerance * typical as f64
     });
-    regular.then(|| Stale { user: first.user.clone(), agent: first.agent.clone(), rounds: starts.len(), interval_ns: typical })
+    regular.then(|| Stale {
+        user: first.user.clone(),
+        agent: first.agent.clone(),
+        rounds: starts.len(),
+        interval_ns: typical,
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! over a real SQLite store with an in-memory enforcer.
 
 use super::*;
-use crate::act::{Enforcer, EnforceError, InForce, Responder};
+use crate::act::{EnforceError, Enforcer, InForce, Responder};
 use crate::sinks::decisions::Deletion;
 use crate::test_support::alert;
 use std::sync::{Arc, Mutex};
@@ -149,7 +149,8 @@ fn escalation_multiplies_per_offence_and_stops_at_the_maximum() {
     assert_eq!(durations, [600, 1200, 2400, 3000, 3000]);
     assert_eq!(p.escalated(600 * SECOND_NS, u32::MAX), 3000 * SECOND_NS);
     // A rule's own duration is the base.
-    let own = alert("192.0.2.7", true, T0, vec![Action::Ban { scope: ScopeKind::Address, duration_ns: 60 * SECOND_NS }]);
+    let own =
+        alert("192.0.2.7", true, T0, vec![Action::Ban { scope: ScopeKind::Address, duration_ns: 60 * SECOND_NS }]);
     let d = taken(p.decide(T0, &own, &Plain { offences: 1, ..Plain::default() }));
     assert_eq!(d.until_ns - d.start_ns, 120 * SECOND_NS);
 }
@@ -193,7 +194,10 @@ fn stale_credentials_become_a_watch_that_says_so() {
 #[test]
 fn bad_configurations_are_refused_with_the_key() {
     for (edit, key) in [
-        (Box::new(|c: &mut DecisionsConfig| c.allowlist = vec!["10.0.0.0/33".into()]) as Box<dyn Fn(&mut _)>, "allowlist"),
+        (
+            Box::new(|c: &mut DecisionsConfig| c.allowlist = vec!["10.0.0.0/33".into()]) as Box<dyn Fn(&mut _)>,
+            "allowlist",
+        ),
         (Box::new(|c: &mut DecisionsConfig| c.escalation_factor = 0.5), "escalation_factor"),
         (Box::new(|c: &mut DecisionsConfig| c.max_duration_seconds = 1), "max_duration_seconds"),
         (Box::new(|c: &mut DecisionsConfig| c.stale_credentials.min_rounds = 1), "min_rounds"),

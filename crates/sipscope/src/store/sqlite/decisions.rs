@@ -139,4 +139,3 @@ pub(super) fn accepted_auth(conn: &Connection, after_id: i64, since_ns: i64, lim
     .then(limit);
     rows(conn, sql, &c, |r| Ok(AcceptedAuth { id: r.get(0)?, source: text(r, 1)?, ts_ns: r.get(2)? }))
 }
-
