@@ -4,6 +4,7 @@
 //! Lines. The pipeline owns one store and any number of extra sinks and fans out to them.
 
 pub mod decisions;
+pub mod delivery;
 pub mod health;
 pub mod jsonl;
 pub mod sqlite;
