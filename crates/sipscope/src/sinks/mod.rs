@@ -5,9 +5,11 @@
 
 pub mod decisions;
 pub mod delivery;
+pub mod endpoint;
 pub mod health;
 pub mod jsonl;
 pub mod sqlite;
+pub mod syslog;
 
 use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
