@@ -10,6 +10,7 @@ pub mod health;
 pub mod jsonl;
 pub mod sqlite;
 pub mod syslog;
+pub mod webhook;
 
 use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
