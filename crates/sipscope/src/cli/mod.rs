@@ -8,6 +8,7 @@ mod honeypot;
 mod ingest;
 mod parse;
 mod report;
+mod response_args;
 mod store_args;
 
 use clap::{Parser, Subcommand};

@@ -80,7 +80,8 @@ impl AlertsConfig {
 
     /// The webhook endpoint, if one is configured.
     pub fn webhook_endpoint(&self) -> Result<Option<Endpoint>, String> {
-        let parse = |u: &String| Endpoint::parse(u, super::webhook::SCHEMES).map_err(|e| format!("alerts.webhook: {e}"));
+        let parse =
+            |u: &String| Endpoint::parse(u, super::webhook::SCHEMES).map_err(|e| format!("alerts.webhook: {e}"));
         self.webhook.as_ref().map(parse).transpose()
     }
 

@@ -102,7 +102,8 @@ impl<T: Send + 'static> Delivery<T> {
             wake: Condvar::new(),
         });
         let theirs = Arc::clone(&shared);
-        let handle = std::thread::Builder::new().name(name.into()).spawn(move || work(&theirs, transport, limits, name))?;
+        let handle =
+            std::thread::Builder::new().name(name.into()).spawn(move || work(&theirs, transport, limits, name))?;
         Ok(Delivery { shared, limits, name, handle: Some(handle) })
     }
 
@@ -114,7 +115,11 @@ impl<T: Send + 'static> Delivery<T> {
             state.queue.pop_front();
             state.counters.dropped += 1;
             if state.counters.dropped % 1000 == 1 {
-                tracing::warn!("{}: the queue is full, dropping the oldest ({} so far)", self.name, state.counters.dropped);
+                tracing::warn!(
+                    "{}: the queue is full, dropping the oldest ({} so far)",
+                    self.name,
+                    state.counters.dropped
+                );
             }
         }
         state.queue.push_back(item);
@@ -293,7 +298,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_maximum() {
-        let l = DeliveryLimits { initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(1), ..limits() };
+        let l = DeliveryLimits {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            ..limits()
+        };
         for (attempt, full) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (30, 1000)] {
             let b = backoff(&l, attempt).as_millis();
             assert!((full / 2..=full).contains(&b), "attempt {attempt}: {b} ms");

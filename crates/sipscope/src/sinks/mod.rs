@@ -82,7 +82,9 @@ pub fn open_alert_sinks(config: &alerts::AlertsConfig, sensor: &str) -> Result<V
             limits: config.limits(),
         })?));
     }
-    if let (Some(endpoint), Some(secret_file)) = (config.webhook_endpoint().map_err(invalid)?, &config.webhook_secret_file) {
+    if let (Some(endpoint), Some(secret_file)) =
+        (config.webhook_endpoint().map_err(invalid)?, &config.webhook_secret_file)
+    {
         let secret = std::fs::read(secret_file)
             .map_err(|cause| SinkError::Io { what: format!("reading {}", secret_file.display()), cause })?;
         let secret = secret.trim_ascii_end().to_vec();

@@ -139,6 +139,43 @@ impl PolicyResponder {
         Ok(responder)
     }
 
+    /// The responder of `config` over the store at `path` (created and migrated when
+    /// missing): `own` are the sensor's addresses, `nodes` its nodes file (allowlisted when
+    /// `allow_nodes`), `in_force` the set its listeners consult, `enforcer` the firewall.
+    #[allow(clippy::too_many_arguments)]
+    pub fn open(
+        path: &std::path::Path,
+        config: &super::DecisionsConfig,
+        sensor: &str,
+        own: &[IpAddr],
+        nodes: &crate::nodes::Nodes,
+        in_force: InForce,
+        enforcer: Option<Box<dyn Enforcer>>,
+        reconcile_every_ns: i64,
+        now_ns: i64,
+    ) -> Result<PolicyResponder, crate::sinks::SinkError> {
+        let invalid = |message: String| crate::sinks::SinkError::Backend { backend: "decisions", message };
+        let networks: Vec<crate::act::Prefix> = nodes
+            .all()
+            .iter()
+            .flat_map(|n| n.addresses.iter().map(|c| crate::act::Prefix::new(c.addr(), c.prefix())))
+            .collect();
+        let policy = Policy::new(config.clone(), own, &networks).map_err(invalid)?;
+        let log = crate::sinks::open_decision_log(path)?;
+        let reader = crate::store::open(path).map_err(|e| invalid(e.to_string()))?;
+        let parts = ResponderParts {
+            policy,
+            sensor: sensor.to_owned(),
+            reader,
+            log,
+            in_force,
+            enforcer,
+            reconcile_every_ns,
+            refresh_every_ns: SECOND_NS,
+        };
+        PolicyResponder::new(parts, now_ns)
+    }
+
     /// What it decided so far.
     pub fn counters(&self) -> &PolicyCounters {
         &self.counters

@@ -130,7 +130,10 @@ fn posts_carry_the_eve_body_signed_and_no_attacker_text_in_headers() {
     assert_eq!(got.header("Content-Type"), Some("application/json"));
     assert!(got.header("X-Injected").is_none());
     let body: serde_json::Value = serde_json::from_slice(&got.body).unwrap();
-    assert_eq!((body["event_type"].as_str(), body["sip"]["user_agent"].as_str()), (Some("alert"), Some("evil\r\nX-Injected: 1")));
+    assert_eq!(
+        (body["event_type"].as_str(), body["sip"]["user_agent"].as_str()),
+        (Some("alert"), Some("evil\r\nX-Injected: 1"))
+    );
 }
 
 #[test]
