@@ -2,6 +2,8 @@
 //! store that also keeps analysis runs and the capture-file registry implements
 //! [`EventStore`]. `sqlite/` is the embedded default, `jsonl/` a copy of every event as JSON
 //! Lines. The pipeline owns one store and any number of extra sinks and fans out to them.
+//! Alerts and decisions go to [`AlertSink`]s (`eve/`, `syslog/`, `webhook/`, opened by
+//! [`open_alert_sinks`]); decisions are written through [`decisions::DecisionLog`].
 
 pub mod alerts;
 pub mod decisions;
