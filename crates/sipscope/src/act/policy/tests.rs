@@ -209,9 +209,12 @@ fn bad_configurations_are_refused_with_the_key() {
     }
 }
 
+/// Each reconcile: its time and the decisions.
+type Reconciles = Vec<(i64, Vec<Decision>)>;
+
 /// Every set of decisions it was asked to enforce.
 #[derive(Clone, Default)]
-struct MemoryEnforcer(Arc<Mutex<Vec<(i64, Vec<Decision>)>>>);
+struct MemoryEnforcer(Arc<Mutex<Reconciles>>);
 
 impl Enforcer for MemoryEnforcer {
     fn reconcile(&mut self, now_ns: i64, active: &[Decision]) -> Result<(), EnforceError> {

@@ -165,7 +165,7 @@ impl StoreWorker {
                     }
                 };
                 if let Err(e) = result {
-                    if failures.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
+                    if failures.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
                         tracing::warn!("storing a decision failed: {e}");
                     }
                 }
@@ -180,7 +180,7 @@ impl StoreWorker {
         match queue.try_send(write) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                if self.dropped.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
+                if self.dropped.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
                     tracing::warn!("the decisions store is behind: a write was dropped (the decision still holds)");
                 }
                 false

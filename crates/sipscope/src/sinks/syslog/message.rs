@@ -5,7 +5,7 @@
 //! visible), and a short text. Pure functions; the transport frames and sends.
 
 use crate::act::{Alert, Decision, DecisionKind, Severity};
-use crate::output::escape::is_dangerous;
+use crate::output::escape::terminal;
 use crate::time::{rfc3339_micros, SECOND_NS};
 
 /// Attacker values are cut to this many characters before escaping.
@@ -35,25 +35,10 @@ fn hostname(sensor: &str) -> String {
     }
 }
 
-/// A PARAM-VALUE: cut, `"` `\` `]` escaped with a backslash, dangerous characters visible.
+/// A PARAM-VALUE: cut, dangerous characters visible and `"` `\` escaped as for a terminal
+/// (the same backslash escapes RFC 5424 asks for), and `]` escaped too.
 fn value(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_VALUE_CHARS) + 2);
-    for (i, c) in text.chars().enumerate() {
-        if i == MAX_VALUE_CHARS {
-            out.push('…');
-            break;
-        }
-        match c {
-            '"' | '\\' | ']' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x80 && is_dangerous(c) => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if is_dangerous(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+    terminal(text, MAX_VALUE_CHARS).replace(']', "\\]")
 }
 
 /// `[id name="value" …]` with the pairs whose value is present.
@@ -76,7 +61,7 @@ fn header(facility: u8, severity: u8, ts_ns: i64, host: &str, pid: u32, msgid: &
 
 /// MSG: ASCII stays as it is; anything else is marked UTF-8 with a BOM, as RFC 5424 asks.
 fn msg(text: &str) -> String {
-    let safe = crate::output::escape::terminal(text, 200);
+    let safe = terminal(text, 200);
     if safe.is_ascii() {
         safe
     } else {
