@@ -75,13 +75,5 @@ fn host_name() -> String {
 
 /// This host's addresses (every interface's), which no decision may reach.
 fn own_addresses() -> Vec<std::net::IpAddr> {
-    let Ok(interfaces) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
-    interfaces
-        .filter_map(|i| i.address)
-        .filter_map(|a| {
-            a.as_sockaddr_in()
-                .map(|v4| std::net::IpAddr::V4(v4.ip()))
-                .or_else(|| a.as_sockaddr_in6().map(|v6| std::net::IpAddr::V6(v6.ip())))
-        })
-        .collect()
+    sipscope::act::policy::responder::host_addresses()
 }

@@ -412,6 +412,20 @@ impl Responder for PolicyResponder {
     }
 }
 
+/// This host's addresses, every interface's (the policy's "own" addresses; read from the
+/// system, so called where a responder is opened, never by the policy).
+pub fn host_addresses() -> Vec<IpAddr> {
+    let Ok(interfaces) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    interfaces
+        .filter_map(|i| i.address)
+        .filter_map(|a| {
+            a.as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        })
+        .collect()
+}
+
 /// A protection's name in logs and docs.
 pub fn protection_name(why: Protection) -> &'static str {
     match why {
