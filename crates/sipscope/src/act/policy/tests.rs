@@ -382,3 +382,9 @@ fn the_responder_finds_stale_credentials_in_the_honeypots_failed_attempts() {
     let d = r.on_alert(T0, &alert("198.18.0.66", true, T0, vec![ban()]));
     assert_eq!(d[0].kind, DecisionKind::Ban);
 }
+
+#[test]
+fn this_hosts_addresses_include_loopback() {
+    let own = responder::host_addresses();
+    assert!(own.contains(&"127.0.0.1".parse().unwrap()), "{own:?}");
+}
