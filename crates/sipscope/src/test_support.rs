@@ -9,3 +9,39 @@ pub fn tool_message(path: &str) -> Vec<u8> {
     let full = format!("{TOOL_FIXTURES}{path}");
     std::fs::read(&full).unwrap_or_else(|e| panic!("reading {full}: {e}"))
 }
+
+/// An alert as the rules engine raises one: rule `sipscope/register-guessing` on source
+/// `src`:5070 (proven or not) against 198.51.100.1:5060, asking for `actions`, at `ts_ns`.
+pub fn alert(src: &str, proven: bool, ts_ns: i64, actions: Vec<crate::act::Action>) -> crate::act::Alert {
+    use crate::act::{Alert, AlertSip, Evidence, GroupKey, Severity};
+    let ip: std::net::IpAddr = src.parse().unwrap_or(std::net::IpAddr::from([192, 0, 2, 1]));
+    let dst: std::net::IpAddr = std::net::IpAddr::from([198, 51, 100, 1]);
+    Alert {
+        rule_id: "sipscope/register-guessing".into(),
+        signature_id: 9_100_001,
+        name: "REGISTER password guessing".into(),
+        severity: Severity::Medium,
+        labels: vec!["attack.t1110.001".into()],
+        group: GroupKey::Source(ip),
+        first_ns: ts_ns - 1_000_000_000,
+        last_ns: ts_ns,
+        count: 25,
+        sensor: "test".into(),
+        node: None,
+        src: Some((ip, 5070)),
+        dst: Some((dst, 5060)),
+        proven,
+        transport: Some("udp".into()),
+        sip: AlertSip {
+            method: Some("REGISTER".into()),
+            status: None,
+            user_agent: Some("friendly-scanner".into()),
+            from_user: Some("100".into()),
+            to_user: Some("100".into()),
+            ruri_user: None,
+            call_id: Some("abc".into()),
+        },
+        evidence: vec![Evidence { ts_ns, src: (ip, 5070), dst: (dst, 5060), ordinal: 7 }],
+        actions,
+    }
+}

@@ -62,6 +62,16 @@ pub fn iso_time(ts_ns: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// `2026-11-30T05:51:46.123456+00:00`: RFC 3339 with microseconds and an explicit offset (the
+/// alert outputs: EVE JSON, syslog).
+pub fn rfc3339_micros(ts_ns: i64) -> String {
+    let secs = ts_ns.div_euclid(SECOND_NS);
+    let micros = ts_ns.rem_euclid(SECOND_NS) / 1000;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+00:00", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// `2026-11-30` for a day number.
 pub fn iso_date(day: i64) -> String {
     let (y, m, d) = civil_from_days(day);
@@ -80,6 +90,28 @@ pub fn http_date(ts_ns: i64) -> String {
     let weekday = WEEKDAYS.get(days.rem_euclid(7) as usize).copied().unwrap_or("Thu");
     let month = MONTHS.get((m - 1) as usize).copied().unwrap_or("Jan");
     format!("{weekday}, {d:02} {month} {y} {:02}:{:02}:{:02} GMT", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Parses a duration, `90`, `90s`, `15m`, `2h` or `7d`, into nanoseconds (at least a second).
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let bad = || format!("expected a duration such as 90s, 15m, 2h or 7d, not {s:?}");
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let unit_s = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(unit_s).and_then(|secs| secs.checked_mul(SECOND_NS)) {
+        Some(ns) if ns > 0 => Ok(ns),
+        _ => Err(bad()),
+    }
 }
 
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or Unix seconds into a time.
@@ -113,6 +145,8 @@ mod tests {
         assert_eq!(http_date(951_782_400 * SECOND_NS), "Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(iso_time(1_796_017_906 * SECOND_NS), "2026-11-30T05:51:46Z");
         assert_eq!(iso_time(-SECOND_NS), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339_micros(1_796_017_906 * SECOND_NS + 123_456_789), "2026-11-30T05:51:46.123456+00:00");
+        assert_eq!(rfc3339_micros(-1), "1969-12-31T23:59:59.999999+00:00");
         assert_eq!(iso_date(day_of(1_796_017_906 * SECOND_NS)), "2026-11-30");
     }
 
@@ -133,5 +167,11 @@ mod tests {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
         assert_eq!(hour_of(HOUR_NS * 5 + 1), 5);
+        assert_eq!(parse_duration("90"), Ok(90 * SECOND_NS));
+        assert_eq!(parse_duration("2h"), Ok(2 * HOUR_NS));
+        assert_eq!(parse_duration("7d"), Ok(7 * DAY_NS));
+        for bad in ["", "0s", "h", "1w", "-5m", "99999999999999999d", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }

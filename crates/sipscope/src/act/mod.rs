@@ -5,6 +5,9 @@
 //! Everything here is plain data: time is passed in, nothing reads a clock.
 
 pub mod enforce;
+pub mod export;
+pub mod policy;
+mod text;
 
 use std::net::IpAddr;
 

@@ -3,11 +3,13 @@
 mod analyze;
 #[cfg(feature = "live")]
 mod capture;
+mod decisions;
 mod enforce;
 mod honeypot;
 mod ingest;
 mod parse;
 mod report;
+mod response_args;
 mod store_args;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +47,9 @@ enum Command {
     /// Apply a file of decisions to nftables directly (tests, trying enforcement by hand).
     #[command(hide = true)]
     Enforce(enforce::EnforceArgs),
+    /// Decisions (bans, rate limits, watches): list, add, delete, flush, export for nftables
+    /// or fail2ban. A running sensor picks changes up within a second.
+    Decisions(decisions::DecisionsArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -59,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(args),
         Command::Report(args) => report::run(args),
         Command::Enforce(args) => enforce::run(args),
+        Command::Decisions(args) => decisions::run(args),
     }
 }
 
@@ -70,4 +76,9 @@ fn host_name() -> String {
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "sensor".to_owned())
+}
+
+/// This host's addresses (every interface's), which no decision may reach.
+fn own_addresses() -> Vec<std::net::IpAddr> {
+    sipscope::act::policy::responder::host_addresses()
 }

@@ -2,10 +2,19 @@
 //! store that also keeps analysis runs and the capture-file registry implements
 //! [`EventStore`]. `sqlite/` is the embedded default, `jsonl/` a copy of every event as JSON
 //! Lines. The pipeline owns one store and any number of extra sinks and fans out to them.
+//! Alerts and decisions go to [`AlertSink`]s (`eve/`, `syslog/`, `webhook/`, opened by
+//! [`open_alert_sinks`]); decisions are written through [`decisions::DecisionLog`].
 
+pub mod alerts;
+pub mod decisions;
+pub mod delivery;
+pub mod endpoint;
+pub mod eve;
 pub mod health;
 pub mod jsonl;
 pub mod sqlite;
+pub mod syslog;
+pub mod webhook;
 
 use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
@@ -48,6 +57,48 @@ pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
         extra.push(Box::new(jsonl::JsonLines::open(path)?));
     }
     Ok(OpenSinks { store: Box::new(store), extra, health })
+}
+
+/// Opens the decisions of the store at `path` for writing (creating and migrating it): the
+/// decision policy's store worker and `sipscope decisions` write through it.
+pub fn open_decision_log(path: &std::path::Path) -> Result<Box<dyn decisions::DecisionLog>, SinkError> {
+    Ok(Box::new(sqlite::SqliteDecisionLog::open(path)?))
+}
+
+/// Opens the alert outputs of `config` (`sensor` names the host in syslog messages): the
+/// EVE-like JSON Lines file, syslog, the webhook (its secret read from its file here).
+pub fn open_alert_sinks(config: &alerts::AlertsConfig, sensor: &str) -> Result<Vec<Box<dyn AlertSink>>, SinkError> {
+    let invalid = |message: String| SinkError::Backend { backend: "alert outputs", message };
+    config.check().map_err(invalid)?;
+    let timeout = std::time::Duration::from_secs(config.timeout_seconds);
+    let mut out: Vec<Box<dyn AlertSink>> = Vec::new();
+    if let Some(path) = &config.jsonl {
+        out.push(Box::new(eve::EveFile::open(path)?));
+    }
+    if let Some(endpoint) = config.syslog_endpoint().map_err(invalid)? {
+        out.push(Box::new(syslog::Syslog::open(syslog::SyslogConfig {
+            endpoint,
+            facility: syslog::message::facility(&config.syslog_facility).map_err(invalid)?,
+            host: sensor.to_owned(),
+            timeout,
+            limits: config.limits(),
+        })?));
+    }
+    if let (Some(endpoint), Some(secret_file)) =
+        (config.webhook_endpoint().map_err(invalid)?, &config.webhook_secret_file)
+    {
+        let secret = std::fs::read(secret_file)
+            .map_err(|cause| SinkError::Io { what: format!("reading {}", secret_file.display()), cause })?;
+        let secret = secret.trim_ascii_end().to_vec();
+        out.push(Box::new(webhook::Webhook::open(webhook::WebhookConfig {
+            endpoint,
+            secret,
+            ca_file: config.webhook_ca_file.clone(),
+            timeout,
+            limits: config.limits(),
+        })?));
+    }
+    Ok(out)
 }
 
 /// A failure to store or forward events. Not tied to a backend: each backend turns its own

@@ -16,6 +16,12 @@ use crate::analysis::stages::Stage;
 use crate::event::SipEvent;
 use std::net::IpAddr;
 
+/// Opens the store at `path` for reading (migrating an older store first): where the read
+/// backend is chosen for code that is not `cli/` (the decision policy's responder).
+pub fn open(path: &std::path::Path) -> Result<Box<dyn StoreReader + Send>> {
+    Ok(Box::new(SqliteReader::open(path)?))
+}
+
 /// Why a store could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -145,6 +151,23 @@ pub trait StoreReader {
     /// Calls `f` with every stored event in time order (ties in insertion order); returns how
     /// many.
     fn each_event(&self, f: &mut dyn FnMut(SipEvent)) -> Result<u64>;
+
+    /// Decisions not deleted that hold at `now_ns` (bans, rate limits and watches in force),
+    /// oldest first.
+    fn decisions_in_force(&self, now_ns: i64) -> Result<Vec<DecisionRow>>;
+
+    /// Decisions, deleted ones included, that held at some time in the filter's range (its
+    /// nodes do not apply: a decision is about an address), newest first, at most `limit`.
+    fn decisions(&self, f: &Filter, limit: u32) -> Result<Vec<DecisionRow>>;
+
+    /// The last `limit` failed authentication attempts from `source` since `since_ns`,
+    /// newest first (the decision policy's "stale credentials" test).
+    fn failed_auth(&self, source: IpAddr, since_ns: i64, limit: u32) -> Result<Vec<FailedAuth>>;
+
+    /// Successful authentications with an id above `after_id` and a time at or after
+    /// `since_ns`, by id, at most `limit` (the "authenticated within N hours" allowlist,
+    /// read on from the last id seen).
+    fn accepted_auth(&self, after_id: i64, since_ns: i64, limit: u32) -> Result<Vec<AcceptedAuth>>;
 
     /// Every event stored under analysis run `run` (whose events all have ids above
     /// `after_event`), in time order, to recover an interrupted run; returns how many.

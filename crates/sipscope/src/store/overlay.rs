@@ -23,6 +23,19 @@ pub struct Reanalysed<'a> {
 }
 
 impl StoreReader for Reanalysed<'_> {
+    // Decisions and authentication attempts are not the analysis': the store's own.
+    fn decisions_in_force(&self, now_ns: i64) -> Result<Vec<DecisionRow>> {
+        self.stored.decisions_in_force(now_ns)
+    }
+    fn decisions(&self, f: &Filter, limit: u32) -> Result<Vec<DecisionRow>> {
+        self.stored.decisions(f, limit)
+    }
+    fn failed_auth(&self, source: IpAddr, since_ns: i64, limit: u32) -> Result<Vec<FailedAuth>> {
+        self.stored.failed_auth(source, since_ns, limit)
+    }
+    fn accepted_auth(&self, after_id: i64, since_ns: i64, limit: u32) -> Result<Vec<AcceptedAuth>> {
+        self.stored.accepted_auth(after_id, since_ns, limit)
+    }
     fn contents(&self) -> Result<StoreContents> {
         Ok(StoreContents { events: self.stored.contents()?.events, traffic: self.analysis.contents()?.traffic })
     }

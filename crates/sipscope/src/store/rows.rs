@@ -308,3 +308,39 @@ pub struct AnalysisCoverage {
     /// Unfinished runs whose process still runs (or runs on another host).
     pub running_runs: i64,
 }
+
+/// A stored decision, with what the store adds to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRow {
+    /// The decision (its `id` set).
+    pub decision: crate::act::Decision,
+    /// The sensor whose policy took it; none for an operator's.
+    pub sensor: Option<String>,
+    /// When it was stored, ns.
+    pub created_ns: i64,
+    /// When, by whom and why it was deleted, if it was.
+    pub deleted: Option<crate::sinks::decisions::Deletion>,
+}
+
+/// An authentication attempt that failed (the honeypot's `auth_attempts`), for the policy's
+/// "stale credentials" test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAuth {
+    /// When, ns.
+    pub ts_ns: i64,
+    /// The account tried.
+    pub username: String,
+    /// The User-Agent of the request.
+    pub user_agent: Option<String>,
+}
+
+/// A successful authentication (the "authenticated within N hours" allowlist).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedAuth {
+    /// Its row id (read on from here next time).
+    pub id: i64,
+    /// The source address, as stored.
+    pub source: String,
+    /// When, ns.
+    pub ts_ns: i64,
+}

@@ -3,6 +3,7 @@
 #[cfg(feature = "live")]
 mod capture_cmd;
 mod consistency;
+mod decisions_cmd;
 mod enforce;
 mod honeypot;
 mod ingest_golden;

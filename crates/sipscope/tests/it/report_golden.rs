@@ -162,6 +162,45 @@ fn build_store(path: &Path) {
         store.insert_auth_attempt(&row).unwrap();
     }
     store.flush_now().unwrap();
+    add_decisions(path);
+}
+
+/// A rule's ban (a repeat offence, with evidence), a rate limit of an unproven source, and an
+/// operator's ban deleted by another operator.
+fn add_decisions(path: &Path) {
+    use sipscope::act::{Decision, DecisionKind, DecisionOrigin, Evidence};
+    use sipscope::sinks::decisions::Deletion;
+    let mut log = sipscope::sinks::open_decision_log(path).unwrap();
+    let decision = |kind, scope: &str, start: i64, origin, offence, proven| Decision {
+        id: None,
+        kind,
+        scope: scope.parse().unwrap(),
+        start_ns: start,
+        until_ns: start + 7_200_000_000_000,
+        reason: "REGISTER password guessing (sipscope/register-guessing): 13 messages, src=203.0.113.7".into(),
+        origin,
+        offence,
+        proven,
+        evidence: vec![Evidence {
+            ts_ns: start,
+            src: ("203.0.113.7".parse().unwrap(), 5061),
+            dst: ("198.51.100.2".parse().unwrap(), 5060),
+            ordinal: 13,
+        }],
+    };
+    let rule = || DecisionOrigin::Rule { rule_id: "sipscope/register-guessing".into() };
+    log.insert(
+        &decision(DecisionKind::Ban, "203.0.113.7", T0 + DAY + 600_000_000, rule(), 1, true),
+        Some("golden"),
+        T0,
+    )
+    .unwrap();
+    let limit = DecisionKind::RateLimit { per_second: 10 };
+    log.insert(&decision(limit, "203.0.113.6", T0 + DAY + 10_000_000, rule(), 0, false), Some("golden"), T0).unwrap();
+    let operator = DecisionOrigin::Operator { who: "alice".into() };
+    let id =
+        log.insert(&decision(DecisionKind::Ban, "198.18.0.0/24", T0 + 2 * DAY, operator, 0, true), None, T0).unwrap();
+    log.delete_id(id, &Deletion { at_ns: T0 + 2 * DAY + 1, who: "bob".into(), why: "a lab network".into() }).unwrap();
 }
 
 fn golden_dir() -> PathBuf {

@@ -5,6 +5,7 @@
 mod calls;
 mod campaign_activity;
 mod compare;
+mod decisions;
 mod geo;
 mod hilbert;
 mod nodes;
@@ -33,6 +34,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("numbers", "Most dialled numbers (003)"),
     ("campaigns", "Scanning campaigns (004 §VI)"),
     ("passwords", "Passwords attackers tried"),
+    ("decisions", "Decisions: bans, rate limits and watches, with who and why"),
 ];
 
 /// A failure to build a section.
@@ -66,6 +68,7 @@ pub fn build(inputs: &Inputs<'_>, shared: &Shared, name: &str) -> Option<Result<
         "numbers" => calls::numbers(store, filter),
         "campaigns" => tools::campaigns(store, filter),
         "passwords" => calls::passwords(store, filter),
+        "decisions" => decisions::decisions(store, filter),
         _ => return None,
     })
 }

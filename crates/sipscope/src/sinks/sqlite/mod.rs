@@ -3,11 +3,13 @@
 
 mod analysis;
 mod background;
+mod decisions;
 mod records;
 mod runs;
 mod schema;
 
 pub use background::BackgroundStore;
+pub use decisions::SqliteDecisionLog;
 
 pub use schema::SCHEMA_VERSION;
 

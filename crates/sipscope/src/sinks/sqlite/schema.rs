@@ -291,6 +291,47 @@ const MIGRATIONS: &[&str] = &[
     -- The file whose records include all of this one's (its events were deleted).
     ALTER TABLE ingested_files ADD COLUMN superseded_by INTEGER;
     "#,
+    // 7 (issue 14, decisions): what was decided about a scope (ban, rate-limit, watch), by a
+    // rule through the policy or by an operator, with who and why; never deleted, only marked
+    // (`sipscope decisions delete|flush` set deleted_*), so the record stays. The scope is
+    // stored typed: `address` is always an address sipscope printed, `port` and `prefix_len`
+    // numbers. `offences` remembers repeat offenders across restarts (escalation).
+    r#"
+    CREATE TABLE decisions (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL CHECK (kind IN ('ban', 'rate-limit', 'watch')),
+        -- rate-limit only: packets a second let through
+        per_second  INTEGER,
+        scope_kind  TEXT NOT NULL CHECK (scope_kind IN ('address', 'address-port', 'prefix')),
+        address     TEXT NOT NULL,
+        port        INTEGER,
+        prefix_len  INTEGER NOT NULL,
+        start_ns    INTEGER NOT NULL,
+        until_ns    INTEGER NOT NULL,
+        reason      TEXT NOT NULL,
+        origin      TEXT NOT NULL CHECK (origin IN ('rule', 'operator')),
+        rule_id     TEXT,
+        who         TEXT,
+        offence     INTEGER NOT NULL,
+        proven      INTEGER NOT NULL,
+        -- JSON array of {ts_ns, src, dst, ordinal}: the alert's evidence
+        evidence    TEXT NOT NULL,
+        sensor      TEXT,
+        created_ns  INTEGER NOT NULL,
+        deleted_ns  INTEGER,
+        deleted_by  TEXT,
+        deleted_why TEXT
+    );
+    CREATE INDEX decisions_until ON decisions (until_ns) WHERE deleted_ns IS NULL;
+    CREATE INDEX decisions_start ON decisions (start_ns);
+    CREATE TABLE offences (
+        -- the scope as text: 192.0.2.7, 192.0.2.7:5060 or 192.0.2.0/24
+        scope       TEXT PRIMARY KEY,
+        count       INTEGER NOT NULL,
+        first_ns    INTEGER NOT NULL,
+        last_ns     INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

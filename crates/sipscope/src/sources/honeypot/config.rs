@@ -77,6 +77,12 @@ pub struct HoneypotConfig {
     /// Firewall enforcement of the decisions in force (nftables; off by default).
     #[serde(default)]
     pub enforce: crate::act::enforce::EnforceConfig,
+    /// Where alerts and decisions go besides the store (`[alerts]`).
+    #[serde(default)]
+    pub alerts: crate::sinks::alerts::AlertsConfig,
+    /// Whether and how rules' actions become decisions (`[decisions]`).
+    #[serde(default)]
+    pub decisions: crate::act::policy::DecisionsConfig,
 }
 
 fn default_analysis_segment_seconds() -> u64 {
@@ -453,6 +459,9 @@ impl HoneypotConfig {
                     .into(),
             );
         }
+        if let Err(why) = config.alerts.check().and_then(|()| config.decisions.check()) {
+            return bad(why);
+        }
         Ok(config)
     }
 }
@@ -460,6 +469,27 @@ impl HoneypotConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alerts_and_decisions_are_read_and_checked() {
+        let text = "[alerts]\njsonl = \"alerts.jsonl\"\nsyslog = \"tcp://127.0.0.1:601\"\n\
+                    [decisions]\nenabled = true\nallowlist = [\"192.0.2.0/24\"]\nunproven = \"watch\"\n\
+                    [decisions.stale_credentials]\nmin_rounds = 5\n";
+        let c = HoneypotConfig::parse(text, "t").unwrap();
+        assert!(c.decisions.enabled && c.alerts.any());
+        assert_eq!(c.decisions.unproven, crate::act::policy::Unproven::Watch);
+        assert_eq!(c.decisions.stale_credentials.min_rounds, 5);
+        for (bad, key) in [
+            ("[decisions]\nallowlist = [\"192.0.2.0/40\"]", "decisions.allowlist"),
+            ("[alerts]\nsyslog = \"ftp://x\"", "alerts.syslog"),
+            ("[alerts]\nwebhook = \"https://x/\"", "webhook_secret_file"),
+            ("[decisions]\nescalation_factor = 0.1", "escalation_factor"),
+        ] {
+            let err = HoneypotConfig::parse(bad, "t").unwrap_err().to_string();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
+        assert!(HoneypotConfig::parse("[decisions]\nbanish = true", "t").is_err(), "unknown keys are refused");
+    }
 
     #[test]
     fn the_example_parses_and_names_a_built_in_profile() {

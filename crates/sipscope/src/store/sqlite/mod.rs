@@ -5,6 +5,7 @@
 
 mod analysis;
 mod clause;
+mod decisions;
 mod events;
 mod flows;
 mod runs;
@@ -194,6 +195,18 @@ impl StoreReader for SqliteReader {
     }
     fn source_tool_activity(&self, from_ns: i64, to_ns: i64) -> Result<Vec<SourceToolActivity>> {
         flows::source_tool_activity(&self.conn, from_ns, to_ns)
+    }
+    fn decisions_in_force(&self, now_ns: i64) -> Result<Vec<DecisionRow>> {
+        decisions::in_force(&self.conn, now_ns)
+    }
+    fn decisions(&self, f: &Filter, limit: u32) -> Result<Vec<DecisionRow>> {
+        decisions::overlapping(&self.conn, f, limit)
+    }
+    fn failed_auth(&self, source: IpAddr, since_ns: i64, limit: u32) -> Result<Vec<FailedAuth>> {
+        decisions::failed_auth(&self.conn, source, since_ns, limit)
+    }
+    fn accepted_auth(&self, after_id: i64, since_ns: i64, limit: u32) -> Result<Vec<AcceptedAuth>> {
+        decisions::accepted_auth(&self.conn, after_id, since_ns, limit)
     }
     fn each_event(&self, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
         events::each_event(&self.conn, f)
