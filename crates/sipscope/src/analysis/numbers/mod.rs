@@ -59,9 +59,13 @@ pub struct DialledNumber {
     /// `+<calling code><national number>` when some reading is valid or of a possible length.
     pub e164: Option<String>,
     /// ISO 3166 alpha-2 of the destination; `None` when unknown or non-geographic (`+800`,
-    /// `+882`), and for possible-but-invalid numbers of a calling code shared by several
-    /// countries (`+1`, `+7`).
+    /// `+882`). For a possible-but-invalid number of a calling code shared by several regions
+    /// (`+1`, `+7`, `+44`), the code's main region (libphonenumber's: US, RU, GB), with
+    /// `country_inferred` set.
     pub country: Option<String>,
+    /// The country is the calling code's main region, not one the number's ranges named: the
+    /// code is shared by several regions and the number is not valid in any of them.
+    pub country_inferred: bool,
     /// The calling code of the reading (`49`, `1`, `800`).
     pub calling_code: Option<u16>,
     /// From libphonenumber's metadata; `Unknown` unless `valid`.
