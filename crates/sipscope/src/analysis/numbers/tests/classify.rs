@@ -222,3 +222,28 @@ fn type_names_are_the_serde_names() {
     let json = serde_json::to_string(&classify("admin")).unwrap();
     assert_eq!(json, r#"{"kind":"non_numeric","value":"admin"}"#);
 }
+
+#[test]
+fn shared_calling_codes_give_their_main_region_as_inferred() {
+    // Possible-only numbers of codes several regions share (+44: GB, GG, IM, JE; +1: NANP;
+    // +7: RU, KZ; +262: RE, YT): the code's main region, marked inferred, and still not valid.
+    for (user, e164, country) in [
+        ("00447700900123", "+447700900123", "GB"),
+        ("+1 200 555 0100", "+12005550100", "US"),
+        ("0076001234567", "+76001234567", "RU"),
+        ("00262269123456", "+262269123456", "RE"),
+    ] {
+        let n = number(user);
+        assert_eq!((n.e164.as_deref(), n.country.as_deref()), (Some(e164), Some(country)), "{user}");
+        assert!(n.country_inferred && !n.valid, "{user}: {n:?}");
+        assert_eq!(n.number_type, NumberType::Unknown, "{user}");
+    }
+    // Valid numbers name their own region, shared code or not; nothing is inferred.
+    for (user, country) in [("00447400123456", "GB"), ("00447624123456", "IM"), ("004915123456789", "DE")] {
+        let n = number(user);
+        assert_eq!((n.country.as_deref(), n.country_inferred, n.valid), (Some(country), false, true), "{user}");
+    }
+    // A non-geographic code has no country to infer.
+    let n = number("0080012345678");
+    assert_eq!((n.country, n.country_inferred), (None, false));
+}
