@@ -128,3 +128,23 @@ fn calls_are_counted_by_call_id_and_invites_apart() {
     }
     assert_eq!(s.get("+46701234567").map(|e| (e.calls, e.invites)), Some((4, 4)));
 }
+
+#[test]
+fn the_israeli_number_of_issue_13_is_one_number_with_six_variants() {
+    let variants = [
+        "011972526123586",
+        "9011972526123586",
+        "1010222011972526123586",
+        "1010333011972526123586",
+        "1010432011972526123586",
+        "1010555011972526123586",
+    ];
+    let mut s = stats(StatsLimits::default());
+    for (i, user) in variants.iter().enumerate() {
+        s.observe(i as i64 * SEC, ip(3), user, Some(i as u64));
+    }
+    assert_eq!(s.len(), 1);
+    let e = s.get("+972526123586").unwrap();
+    assert_eq!((e.calls, e.variants.as_slice()), (6, &variants.map(String::from)[..]));
+    assert_eq!(e.number.country.as_deref(), Some("IL"));
+}
