@@ -203,8 +203,9 @@ impl Analyzer {
             _ => None,
         };
         // A call attempt, unless the caller is the callee: svwar's calibration INVITE (and
-        // every INVITE of its enumeration), nmap's and sipsak's INVITEs put the same user in
-        // From and To (and the Request-URI). Those probe; they dial nothing.
+        // every INVITE of its enumeration) and nmap's sip-call-spoof put the same user in From
+        // and To (and the Request-URI); sipsak's INVITE mode calls itself. Those probe; they
+        // dial nothing.
         let from_whole = msg.from().and_then(|f| f.user()).map(lossless);
         let caller_is_callee = from_whole
             .as_deref()

@@ -4,8 +4,8 @@
 //! their thresholds are in `docs/analysis.md`; every threshold is in [`StageThresholds`]. Toll
 //! fraud takes call attempts only: an INVITE towards an external number from a caller who is
 //! not the callee (the engine decides, [`Request::call_attempt`]); probes and enumeration
-//! INVITEs (svwar's calibration call to a random number, nmap's and sipsak's self-calls) are
-//! extension scanning. The texts of a [`Request`] come cut to the value limit
+//! INVITEs (svwar's calibration call to a random number, nmap's sip-call-spoof) are extension
+//! scanning. The texts of a [`Request`] come cut to the value limit
 //! (`super::bounded`); users and Call-IDs are kept as hashes, samples as the texts given.
 
 use super::bounded::value_hash;

@@ -73,8 +73,7 @@ fn carrier_codes(rest: &str) -> impl Iterator<Item = (usize, bool)> + '_ {
         .and_then(|r| r.get(..4))
         .is_some_and(|cic| cic.len() == 4 && cic.bytes().all(|b| b.is_ascii_digit()))
         .then_some((7, false));
-    let europe =
-        CARRIER_SELECTION_DIGITS.filter(move |&n| rest.starts_with('1') && rest.len() >= n).map(|n| (n, true));
+    let europe = CARRIER_SELECTION_DIGITS.filter(move |&n| rest.starts_with('1') && rest.len() >= n).map(|n| (n, true));
     std::iter::once((0, false)).chain(nanp).chain(europe)
 }
 
@@ -122,17 +121,46 @@ mod tests {
             assert!(is_dial_prefix(p), "{p}");
         }
         // Dial-around, carrier selection, repeated international prefixes.
-        for p in ["1010222", "1010222011", "91010432011", "0000", "011011", "900011", "1050", "105000", "01033",
-            "0103300", "01001200", "16990000", "00000", "1070700", "13200", "1066600"]
-        {
+        for p in [
+            "1010222",
+            "1010222011",
+            "91010432011",
+            "0000",
+            "011011",
+            "900011",
+            "1050",
+            "105000",
+            "01033",
+            "0103300",
+            "01001200",
+            "16990000",
+            "00000",
+            "1070700",
+            "13200",
+            "1066600",
+        ] {
             let got = is_dial_prefix(p);
             // A European code alone is no prefix: it needs an international prefix after it.
             let alone = matches!(p, "1050" | "01033");
             assert_eq!(got, !alone, "{p}");
         }
-        for p in ["1", "99", "01", "0016", "0013", "001", "010", "9810x", "10102", "101022", "12", "1200",
-            "00000000", "+00", "1234567000"]
-        {
+        for p in [
+            "1",
+            "99",
+            "01",
+            "0016",
+            "0013",
+            "001",
+            "010",
+            "9810x",
+            "10102",
+            "101022",
+            "12",
+            "1200",
+            "00000000",
+            "+00",
+            "1234567000",
+        ] {
             assert!(!is_dial_prefix(p), "{p}");
         }
     }

@@ -28,7 +28,7 @@ pub fn numbers(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
             Cell::Int(r.invites),
             Cell::Int(r.variants),
             Cell::Int(r.sources),
-            r.variant_samples.join(" ").into(),
+            r.variant_samples.join(", ").into(),
         ]);
     }
     let any = !t.rows.is_empty();
@@ -36,8 +36,8 @@ pub fn numbers(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
     if any {
         s.notes.push(
             "A call is one dialog (one Call-ID): a call challenged and sent again with credentials is one call of two \
-         INVITEs. INVITEs whose caller is the callee (svwar's calibration, nmap's and sipsak's self-calls) probe \
-         extensions and are not counted (docs/analysis.md)."
+         INVITEs. INVITEs whose caller is the callee (svwar's calibration and enumeration, nmap's sip-call-spoof) \
+         probe extensions and are not counted (docs/analysis.md)."
                 .into(),
         );
     }
