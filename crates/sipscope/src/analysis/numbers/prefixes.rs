@@ -106,14 +106,14 @@ pub fn prefix_lengths(digits: &str) -> Vec<usize> {
     out
 }
 
-/// Whether `p` (digits) is a whole dialling prefix by the grammar above.
-pub fn is_dial_prefix(p: &str) -> bool {
-    prefix_lengths(p).contains(&p.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether `p` (digits) is a whole dialling prefix by the grammar above.
+    fn is_dial_prefix(p: &str) -> bool {
+        prefix_lengths(p).contains(&p.len())
+    }
 
     #[test]
     fn grammar() {
