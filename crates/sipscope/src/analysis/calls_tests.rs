@@ -6,8 +6,9 @@
 //! number.
 
 use super::engine::{AnalysisConfig, Analyzer};
+use super::engine_tests::event;
 use super::result::AnalysisResult;
-use crate::event::{Direction, SipEvent, Transport};
+use crate::event::Direction;
 use std::net::IpAddr;
 
 const S: i64 = 1_000_000_000;
@@ -36,18 +37,7 @@ fn replay(a: &mut Analyzer, t0: i64, messages: &[(bool, Vec<u8>)]) {
     for (i, (inbound, raw)) in messages.iter().enumerate() {
         let (src, dst, direction) =
             if *inbound { (ATTACKER, NODE, Direction::In) } else { (NODE, ATTACKER, Direction::Out) };
-        let ev = SipEvent {
-            ts_ns: t0 + i as i64 * 1_000_000,
-            sensor: "t".into(),
-            node: Some("n1".into()),
-            transport: Transport::Udp,
-            src: (src.parse().unwrap(), 5060),
-            dst: (dst.parse().unwrap(), 5060),
-            tunnel: None,
-            direction,
-            origin: None,
-            raw: raw.clone(),
-        };
+        let ev = event(t0 + i as i64 * 1_000_000, src, dst, Some("n1"), direction, raw.clone());
         let msg = sipscope_sip::parse(&ev.raw).ok();
         a.observe(&ev, msg.as_ref());
     }
