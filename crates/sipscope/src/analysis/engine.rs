@@ -202,15 +202,7 @@ impl Analyzer {
             Some(super::numbers::Dialled::Number(n)) => Some(n),
             _ => None,
         };
-        // A call attempt, unless the caller is the callee: svwar's calibration INVITE (and
-        // every INVITE of its enumeration) and nmap's sip-call-spoof put the same user in From
-        // and To (and the Request-URI); sipsak's INVITE mode calls itself. Those probe; they
-        // dial nothing.
-        let from_whole = msg.from().and_then(|f| f.user()).map(lossless);
-        let caller_is_callee = from_whole
-            .as_deref()
-            .is_some_and(|from| ruri_whole.as_deref() == Some(from) || to_whole.as_deref() == Some(from));
-        let call = number.filter(|_| !caller_is_callee);
+        let call = number.filter(|_| !caller_is_callee(msg, ruri_whole.as_deref(), to_whole.as_deref()));
         // The unified number the call is counted under (the numbers table's key).
         let call_number = call.map(|n| self.libraries.number_key(n));
         if let (Some(user), Some(_)) = (&ruri_user, &dialled) {
@@ -433,6 +425,15 @@ fn stage_row(source: IpAddr, node: Option<String>, stage: Stage, evidence: Evide
 /// Stage state is kept for the source overall and, when the event has a node, per node.
 fn stage_keys(source: IpAddr, node: Option<&str>) -> impl Iterator<Item = (IpAddr, Option<String>)> {
     std::iter::once((source, None)).chain(node.map(|n| (source, Some(n.to_owned()))))
+}
+
+/// Whether the INVITE's caller (From user) is its callee (the Request-URI or To user): a probe,
+/// not a call. svwar's calibration INVITE (and every INVITE of its enumeration) and nmap's
+/// sip-call-spoof put the same user in From and To (and the Request-URI); sipsak's INVITE mode
+/// calls itself. They dial nothing (docs/analysis.md, "Toll fraud and probes").
+fn caller_is_callee(msg: &Message<'_>, ruri_user: Option<&str>, to_user: Option<&str>) -> bool {
+    let from = msg.from().and_then(|f| f.user()).map(lossless);
+    from.as_deref().is_some_and(|from| ruri_user == Some(from) || to_user == Some(from))
 }
 
 /// The Call-ID as the stages keep it: valid UTF-8 only (as before), cut to `limit`.

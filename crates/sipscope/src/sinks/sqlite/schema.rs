@@ -298,7 +298,9 @@ const MIGRATIONS: &[&str] = &[
     // country is the main region of a shared calling code has `country_inferred` set.
     // `dialled.number` is the unified number of a call attempt (NULL for extensions, names and
     // probes whose caller is the callee, such as svwar's calibration INVITE); before, every
-    // external number counted, under the user as dialled.
+    // external number counted, under the user as dialled. `flows.dialled` (no change to the
+    // table) now counts a flow's unified numbers of call attempts, no longer the Request-URI
+    // users of all its INVITEs; older rows keep the old count.
     r#"
     ALTER TABLE numbers ADD COLUMN invites INTEGER NOT NULL DEFAULT 0;
     UPDATE numbers SET invites = attempts;
