@@ -459,14 +459,14 @@ dump_analysis() {
   dump "$p" fingerprints fingerprints id text flows packets tool variant verdict similarity
   dump "$p" stages stages src_ip node stage first_ns last_ns count detail samples
   dump "$p" numbers numbers number e164 country number_type attempts variants sources first_ns last_ns \
-    variant_samples
+    variant_samples invites country_inferred
   dump "$p" user_agents user_agents user_agent class product messages sources
   dump "$p" sources sources src_ip first_ns last_ns messages flows nodes tool ua_class
   dump "$p" source_days source_days src_ip day messages
   dump "$p" traffic traffic key:hour key:node key:src_ip key:kind key:method key:direction key:user_agent \
     sum:messages min:first_ns max:last_ns
-  dump "$p" dialled dialled key:hour key:node key:src_ip key:ruri_user key:number_country sum:invites \
-    min:first_ns max:last_ns
+  dump "$p" dialled dialled key:hour key:node key:src_ip key:ruri_user key:number_country key:number \
+    sum:invites min:first_ns max:last_ns
 }
 
 # --- the run -----------------------------------------------------------------------------------

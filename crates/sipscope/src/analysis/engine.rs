@@ -9,7 +9,7 @@ use super::activity::DailyActivity;
 use super::extras::{FlowExtras, Libraries};
 use super::flows::{CappedSet, FlowStats, FlowTable};
 use super::result::{AnalysisResult, SourceRow, StageRow};
-use super::stages::{Evidence, Request, Stage, StageState, StageThresholds};
+use super::stages::{Answer, Evidence, Request, Stage, StageState, StageThresholds};
 use crate::event::{Direction, SipEvent};
 use serde::Deserialize;
 use sipscope_sip::{HeaderName, Message};
@@ -191,20 +191,25 @@ impl Analyzer {
         let user = if method == "REGISTER" { to_user.as_deref() } else { ruri_user.as_deref().or(to_user.as_deref()) };
         let credentials =
             msg.header(HeaderName::Authorization).is_some() || msg.header(HeaderName::ProxyAuthorization).is_some();
+        let call_id = bounded_call_id(msg, limit);
         // An INVITE's Request-URI user is classified once (whole, remembered by its cut
         // form): toll fraud and the numbers table.
         let dialled = match (&ruri_whole, &ruri_user, method == "INVITE") {
             (Some(whole), Some(key), true) => Some(self.libraries.classify_number(whole, key)),
             _ => None,
         };
-        let external_number = matches!(dialled.as_deref(), Some(super::numbers::Dialled::Number(_)));
-        if let (Some(user), Some(d)) = (&ruri_user, &dialled) {
-            // Counted before any cap, like all traffic; the country saves reports a lookup.
-            let country = match &**d {
-                super::numbers::Dialled::Number(n) => Some(n.country.as_deref().unwrap_or("")),
-                _ => None,
-            };
-            self.traffic.invite(ev, user, country);
+        let number = match dialled.as_deref() {
+            Some(super::numbers::Dialled::Number(n)) => Some(n),
+            _ => None,
+        };
+        let call = number.filter(|_| !caller_is_callee(msg, ruri_whole.as_deref(), to_whole.as_deref()));
+        // The unified number the call is counted under (the numbers table's key).
+        let call_number = call.map(|n| self.libraries.number_key(n));
+        if let (Some(user), Some(_)) = (&ruri_user, &dialled) {
+            // Counted before any cap, like all traffic; the country and the unified number save
+            // reports a lookup.
+            let country = call.map(|n| n.country.as_deref().unwrap_or(""));
+            self.traffic.invite(ev, user, country, call_number.as_deref());
         }
         if !self.track_source(source, ts, ev.node) {
             return;
@@ -221,18 +226,18 @@ impl Analyzer {
         if let Some(u) = user {
             flow.users.insert(super::bounded::value_hash(u));
         }
-        if method == "INVITE" {
-            if let Some(u) = &ruri_user {
-                flow.dialled.insert(super::bounded::value_hash(u));
-            }
+        if let Some(n) = &call_number {
+            flow.dialled.insert(super::bounded::value_hash(n));
         }
         extras.observe(ev, msg, libraries);
-        if let Some(d) = &dialled {
-            libraries.record_number(ts, source, d);
+        // A probe to a number is not a dialled number; anything else an INVITE asked for is
+        // counted (extensions and names apart from numbers).
+        if let Some(d) = dialled.as_deref().filter(|_| number.is_none() || call.is_some()) {
+            libraries.record_number(ts, source, d, call_id.as_deref().map(super::bounded::value_hash));
         }
-        let call_id = bounded_call_id(msg, limit);
+        let call_attempt = call.is_some();
         let request =
-            Request { ts_ns: ts, method: &method, user, credentials, external_number, call_id: call_id.as_deref() };
+            Request { ts_ns: ts, method: &method, user, credentials, call_attempt, call_id: call_id.as_deref() };
         for key in stage_keys(source, ev.node) {
             self.stages.entry(key).or_default().request(&request);
         }
@@ -245,10 +250,20 @@ impl Analyzer {
             *flow.responses.entry(status).or_insert(0) += 1;
         }
         let cseq_method = msg.cseq().map(|c| String::from_utf8_lossy(c.method)).unwrap_or_default();
-        let call_id = bounded_call_id(msg, self.config.max_value_bytes);
+        let limit = self.config.max_value_bytes;
+        let call_id = bounded_call_id(msg, limit);
+        let to_whole = msg.to().and_then(|t| t.user()).map(lossless);
+        let user = super::bounded::bounded_opt(to_whole.as_deref(), limit);
+        let answer = Answer {
+            ts_ns: ev.ts_ns,
+            status,
+            cseq_method: &cseq_method,
+            user: user.as_deref(),
+            call_id: call_id.as_deref(),
+        };
         for key in stage_keys(target, ev.node) {
             if let Some(state) = self.stages.get_mut(&key) {
-                state.answer(ev.ts_ns, status, &cseq_method, call_id.as_deref());
+                state.answer(&answer);
             }
         }
     }
@@ -396,8 +411,8 @@ fn stage_row(source: IpAddr, node: Option<String>, stage: Stage, evidence: Evide
     match stage {
         Stage::ExtensionScan => {
             detail.insert("users_asked", state.users_asked() as u64);
-            detail.insert("users_found", state.users_found);
-            detail.insert("users_missing", state.users_missing);
+            detail.insert("users_found", state.users_found() as u64);
+            detail.insert("users_missing", state.users_missing() as u64);
         }
         Stage::RegistrationHijacking => {
             detail.insert("succeeded", u64::from(state.hijack_succeeded()));
@@ -410,6 +425,15 @@ fn stage_row(source: IpAddr, node: Option<String>, stage: Stage, evidence: Evide
 /// Stage state is kept for the source overall and, when the event has a node, per node.
 fn stage_keys(source: IpAddr, node: Option<&str>) -> impl Iterator<Item = (IpAddr, Option<String>)> {
     std::iter::once((source, None)).chain(node.map(|n| (source, Some(n.to_owned()))))
+}
+
+/// Whether the INVITE's caller (From user) is its callee (the Request-URI or To user): a probe,
+/// not a call. svwar's calibration INVITE (and every INVITE of its enumeration) and nmap's
+/// sip-call-spoof put the same user in From and To (and the Request-URI); sipsak's INVITE mode
+/// calls itself. They dial nothing (docs/analysis.md, "Toll fraud and probes").
+fn caller_is_callee(msg: &Message<'_>, ruri_user: Option<&str>, to_user: Option<&str>) -> bool {
+    let from = msg.from().and_then(|f| f.user()).map(lossless);
+    from.as_deref().is_some_and(|from| ruri_user == Some(from) || to_user == Some(from))
 }
 
 /// The Call-ID as the stages keep it: valid UTF-8 only (as before), cut to `limit`.

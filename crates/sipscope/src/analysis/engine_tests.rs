@@ -12,7 +12,15 @@ fn fixture(folder: &str, n: usize) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-fn event(ts_ns: i64, src: &str, dst: &str, node: Option<&str>, direction: Direction, raw: Vec<u8>) -> SipEvent {
+/// An event from `src` (port 5061) to `dst` (port 5060); shared with the other engine tests.
+pub(super) fn event(
+    ts_ns: i64,
+    src: &str,
+    dst: &str,
+    node: Option<&str>,
+    direction: Direction,
+    raw: Vec<u8>,
+) -> SipEvent {
     SipEvent {
         ts_ns,
         sensor: "t".into(),

@@ -113,9 +113,15 @@ impl Libraries {
         d
     }
 
-    /// Counts an INVITE's Request-URI user, classified once by the caller.
-    pub fn record_number(&mut self, ts_ns: i64, source: IpAddr, dialled: &Dialled) {
-        self.numbers.record(ts_ns, source, dialled);
+    /// Counts an INVITE's Request-URI user, classified once by the caller; `call` is the hash
+    /// of its Call-ID.
+    pub fn record_number(&mut self, ts_ns: i64, source: IpAddr, dialled: &Dialled, call: Option<u64>) {
+        self.numbers.record(ts_ns, source, dialled, call);
+    }
+
+    /// The key a call to `number` is counted under in the numbers table.
+    pub fn number_key(&self, number: &super::numbers::DialledNumber) -> String {
+        self.numbers.key_for(number).to_owned()
     }
 
     /// `classify(ua)`, remembered for the first [`MAX_AGENT_CLASSES`] agents.
@@ -195,8 +201,10 @@ impl Libraries {
                 number: key.to_owned(),
                 e164: e.number.e164.clone(),
                 country: e.number.country.clone(),
+                country_inferred: e.number.country_inferred,
                 number_type: e.number.number_type.as_str().to_owned(),
-                attempts: e.attempts,
+                calls: e.calls,
+                invites: e.invites,
                 variants: e.variants.len() as u64,
                 sources: e.sources.len() as u64,
                 first_ns: e.first_ns,
@@ -204,7 +212,7 @@ impl Libraries {
                 variant_samples: e.variants.clone(),
             });
         }
-        result.numbers.sort_by(|a, b| b.attempts.cmp(&a.attempts).then_with(|| a.number.cmp(&b.number)));
+        result.numbers.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.number.cmp(&b.number)));
         let agents = self.agent_counts.drain().map(|(ua, counts)| (Some(ua), counts));
         for (ua, (messages, sources)) in agents.chain(self.no_agent.take().map(|counts| (None, counts))) {
             let m = classify(ua.as_deref(), &self.agents);

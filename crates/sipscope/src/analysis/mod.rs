@@ -24,6 +24,8 @@ pub mod user_agents;
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 #[cfg(test)]
+mod calls_tests;
+#[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
 mod memory_tests;

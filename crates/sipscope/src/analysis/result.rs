@@ -31,7 +31,8 @@ pub struct FlowRow {
     pub source_ports: String,
     /// Distinct users tried.
     pub users: u64,
-    /// Distinct numbers dialled.
+    /// Distinct numbers called: unified numbers of call attempts (probes to numbers and
+    /// extensions excluded).
     pub dialled: u64,
     /// Answers to the source by status.
     pub responses: BTreeMap<u32, u64>,
@@ -114,12 +115,17 @@ pub struct NumberRow {
     pub number: String,
     /// E.164.
     pub e164: Option<String>,
-    /// ISO 3166 alpha-2 of the calling code.
+    /// ISO 3166 alpha-2 of the number (of its calling code's main region when inferred).
     pub country: Option<String>,
+    /// The country is the main region of a calling code shared by several (the number's
+    /// ranges named none).
+    pub country_inferred: bool,
     /// Mobile, fixed_line, toll_free, premium_rate …
     pub number_type: String,
-    /// INVITEs.
-    pub attempts: u64,
+    /// Calls (dialogs, by Call-ID): the `attempts` column of the store.
+    pub calls: u64,
+    /// INVITEs, authenticated retries and retransmissions included.
+    pub invites: u64,
     /// Distinct ways it was dialled.
     pub variants: u64,
     /// Distinct sources.
@@ -234,9 +240,12 @@ pub struct DialledRow {
     pub source: IpAddr,
     /// The Request-URI user as sent (lossless text).
     pub user: String,
-    /// When the user is an external number: the country of its calling code (ISO 3166
-    /// alpha-2; empty when unknown). None for extensions, names and the like.
+    /// When the INVITE is a call attempt to an external number: the number's country (ISO
+    /// 3166 alpha-2; empty when unknown). None for extensions, names, probes and the like.
     pub number_country: Option<String>,
+    /// When the INVITE is a call attempt to an external number: the number it is counted
+    /// under in `numbers` (E.164, or the digits when it has no reading).
+    pub number: Option<String>,
     /// INVITEs.
     pub invites: u64,
     /// First INVITE, ns.

@@ -1,9 +1,12 @@
 //! The four attack stages (001, 003), per source and per (source, node): server scan,
 //! extension scan, registration hijacking, toll fraud. Each stage a source reaches keeps its
-//! evidence: first and last time, a count, and a few sample messages. The rules and their
-//! thresholds are in `docs/analysis.md`; every threshold is in [`StageThresholds`]. The texts
-//! of a [`Request`] come cut to the value limit (`super::bounded`); users and Call-IDs are kept
-//! as hashes, samples as the texts given.
+//! evidence: first and last time, a count of requests, and a few sample messages. The rules and
+//! their thresholds are in `docs/analysis.md`; every threshold is in [`StageThresholds`]. Toll
+//! fraud takes call attempts only: an INVITE towards an external number from a caller who is
+//! not the callee (the engine decides, [`Request::call_attempt`]); probes and enumeration
+//! INVITEs (svwar's calibration call to a random number, nmap's sip-call-spoof) are extension
+//! scanning. The texts of a [`Request`] come cut to the value limit
+//! (`super::bounded`); users and Call-IDs are kept as hashes, samples as the texts given.
 
 use super::bounded::value_hash;
 use super::flows::CappedSet;
@@ -19,7 +22,7 @@ pub enum Stage {
     ExtensionScan,
     /// REGISTER with credentials for an extension (brute force; success when accepted).
     RegistrationHijacking,
-    /// INVITE towards an external or international number.
+    /// INVITE towards an external or international number, from a caller who is not the callee.
     TollFraud,
 }
 
@@ -52,7 +55,7 @@ pub struct StageThresholds {
     /// Registration hijacking: at least this many REGISTERs with credentials (one accepted
     /// registration is enough on its own).
     pub hijack_min_attempts: u64,
-    /// Toll fraud: at least this many INVITEs to external numbers.
+    /// Toll fraud: at least this many INVITEs that are call attempts to external numbers.
     pub toll_fraud_min_invites: u64,
 }
 
@@ -141,8 +144,25 @@ pub struct Request<'a> {
     pub user: Option<&'a str>,
     /// Whether it carried digest credentials.
     pub credentials: bool,
-    /// For an INVITE: whether the Request-URI user is an external number (see `numbers`).
-    pub external_number: bool,
+    /// For an INVITE: a call attempt, i.e. its Request-URI user is an external number (see
+    /// `numbers`) and its caller (From user) is neither that user nor the To user. svwar's
+    /// calibration INVITE (Request-URI, From and To users the same random number) is not.
+    pub call_attempt: bool,
+    /// Call-ID.
+    pub call_id: Option<&'a str>,
+}
+
+/// What one answer to the source says, as far as stages go.
+#[derive(Debug, Clone)]
+pub struct Answer<'a> {
+    /// Time.
+    pub ts_ns: i64,
+    /// Status code.
+    pub status: u32,
+    /// The method of its CSeq (the request it answers).
+    pub cseq_method: &'a str,
+    /// Its To user: the user the request asked for (an answer copies the request's To).
+    pub user: Option<&'a str>,
     /// Call-ID.
     pub call_id: Option<&'a str>,
 }
@@ -154,10 +174,11 @@ pub struct StageState {
     /// Users asked for, as [`value_hash`]es (only their number matters).
     users: CappedSet<u64>,
     unauthenticated: Option<Evidence>,
-    /// Answers telling users apart: (exists, missing).
-    pub users_found: u64,
-    /// Users the server said do not exist.
-    pub users_missing: u64,
+    /// Distinct users the server's answers said exist (200/401/407), by the To user of the
+    /// answer (which copies the request's), as [`value_hash`]es.
+    found: CappedSet<u64>,
+    /// Distinct users the server said do not exist (404/604).
+    missing: CappedSet<u64>,
     hijack_attempts: Option<Evidence>,
     hijack_accepted: Option<Evidence>,
     fraud: Option<Evidence>,
@@ -202,8 +223,9 @@ impl StageState {
             }
             ("ACK" | "CANCEL" | "BYE", _) => {}
             (_, false) => {
-                // A number dialled is a call attempt, not a probe for an extension.
-                if let Some(u) = r.user.filter(|_| !r.external_number) {
+                // A call attempt is not a probe for an extension; a probe INVITE to a number
+                // (svwar's calibration) is.
+                if let Some(u) = r.user.filter(|_| !r.call_attempt) {
                     self.users.insert(value_hash(u));
                 }
                 if r.method == "OPTIONS" {
@@ -213,22 +235,32 @@ impl StageState {
             }
             _ => {}
         }
-        if r.method == "INVITE" && r.external_number {
+        if r.method == "INVITE" && r.call_attempt {
             Evidence::add(&mut self.fraud, r.ts_ns, sample);
         }
     }
 
-    /// Takes an answer sent to the source: `status` to a request of `cseq_method`.
-    pub fn answer(&mut self, ts_ns: i64, status: u32, cseq_method: &str, call_id: Option<&str>) {
-        match (cseq_method, status) {
-            ("REGISTER", 200..=299) if call_id.is_some_and(|c| self.credentialed.contains(&value_hash(c))) => {
-                let sample =
-                    || Sample { ts_ns, method: "REGISTER".into(), user: None, call_id: call_id.map(str::to_owned) };
-                Evidence::add(&mut self.hijack_accepted, ts_ns, sample);
+    /// Takes an answer sent to the source: `status` to a request of `cseq_method`, about
+    /// `user` (the To user of the answer).
+    pub fn answer(&mut self, a: &Answer<'_>) {
+        let found = match (a.cseq_method, a.status) {
+            ("REGISTER", 200..=299) if a.call_id.is_some_and(|c| self.credentialed.contains(&value_hash(c))) => {
+                let sample = || Sample {
+                    ts_ns: a.ts_ns,
+                    method: "REGISTER".into(),
+                    user: a.user.map(str::to_owned),
+                    call_id: a.call_id.map(str::to_owned),
+                };
+                Evidence::add(&mut self.hijack_accepted, a.ts_ns, sample);
+                Some(true)
             }
-            ("REGISTER" | "INVITE" | "OPTIONS", 404 | 604) => self.users_missing += 1,
-            ("REGISTER" | "INVITE" | "OPTIONS", 200 | 401 | 407) => self.users_found += 1,
-            _ => {}
+            ("REGISTER" | "INVITE" | "OPTIONS", 404 | 604) => Some(false),
+            ("REGISTER" | "INVITE" | "OPTIONS", 200 | 401 | 407) => Some(true),
+            _ => None,
+        };
+        if let (Some(found), Some(user)) = (found, a.user) {
+            let set = if found { &mut self.found } else { &mut self.missing };
+            set.insert(value_hash(user));
         }
     }
 
@@ -251,7 +283,10 @@ impl StageState {
         }
         let attempts = self.hijack_attempts.as_ref().map_or(0, |e| e.count);
         if attempts >= t.hijack_min_attempts || self.hijack_accepted.is_some() {
-            if let Some(e) = Evidence::merge(&self.hijack_attempts, &self.hijack_accepted) {
+            // Times and samples include the acceptance; the count is of requests only (an
+            // answer is not an attempt).
+            if let Some(mut e) = Evidence::merge(&self.hijack_attempts, &self.hijack_accepted) {
+                e.count = attempts;
                 out.push((Stage::RegistrationHijacking, e));
             }
         }
@@ -271,11 +306,23 @@ impl StageState {
         self.users.len()
     }
 
+    /// Distinct users the server's answers said exist.
+    pub fn users_found(&self) -> usize {
+        self.found.len()
+    }
+
+    /// Distinct users the server's answers said do not exist.
+    pub fn users_missing(&self) -> usize {
+        self.missing.len()
+    }
+
     /// Heap bytes held, about.
     pub fn heap_bytes(&self) -> usize {
         let evidence = [&self.probes, &self.unauthenticated, &self.hijack_attempts, &self.hijack_accepted, &self.fraud];
         evidence.iter().filter_map(|e| e.as_ref()).map(Evidence::heap_bytes).sum::<usize>()
             + self.users.heap_bytes(|_| 0)
+            + self.found.heap_bytes(|_| 0)
+            + self.missing.heap_bytes(|_| 0)
             + self.credentialed.capacity() * std::mem::size_of::<u64>()
     }
 }
@@ -285,7 +332,11 @@ mod tests {
     use super::*;
 
     fn req<'a>(ts: i64, method: &'a str, user: Option<&'a str>, creds: bool, call_id: &'a str) -> Request<'a> {
-        Request { ts_ns: ts, method, user, credentials: creds, external_number: false, call_id: Some(call_id) }
+        Request { ts_ns: ts, method, user, credentials: creds, call_attempt: false, call_id: Some(call_id) }
+    }
+
+    fn answer<'a>(ts: i64, status: u32, method: &'a str, user: &'a str, call_id: &'a str) -> Answer<'a> {
+        Answer { ts_ns: ts, status, cseq_method: method, user: Some(user), call_id: Some(call_id) }
     }
 
     fn stages(s: &StageState) -> Vec<Stage> {
@@ -306,10 +357,29 @@ mod tests {
         let mut s = StageState::default();
         for (i, u) in ["1735949730", "100", "101", "102"].iter().enumerate() {
             s.request(&req(i as i64, "REGISTER", Some(u), false, u));
-            s.answer(i as i64, if *u == "100" { 401 } else { 404 }, "REGISTER", Some(u));
+            s.answer(&answer(i as i64, if *u == "100" { 401 } else { 404 }, "REGISTER", u, u));
         }
         assert_eq!(stages(&s), [Stage::ExtensionScan]);
-        assert_eq!((s.users_found, s.users_missing), (1, 3));
+        assert_eq!((s.users_found(), s.users_missing()), (1, 3));
+    }
+
+    #[test]
+    fn users_found_are_distinct_users_not_answers() {
+        // Six users, each answered four times (retransmissions, several probes, a 401 then a
+        // 407): six found, not 24 (issue 13).
+        let mut s = StageState::default();
+        for round in 0..4 {
+            for u in ["100", "101", "102", "103", "104", "105"] {
+                s.request(&req(round, "REGISTER", Some(u), false, u));
+                s.answer(&answer(round, if round % 2 == 0 { 401 } else { 407 }, "REGISTER", u, u));
+            }
+        }
+        assert_eq!((s.users_asked(), s.users_found(), s.users_missing()), (6, 6, 0));
+        // An answer without a To user counts for no user; other statuses and methods for none.
+        s.answer(&Answer { ts_ns: 9, status: 404, cseq_method: "REGISTER", user: None, call_id: None });
+        s.answer(&answer(9, 403, "REGISTER", "106", "x"));
+        s.answer(&answer(9, 404, "BYE", "107", "y"));
+        assert_eq!((s.users_found(), s.users_missing()), (6, 0));
     }
 
     #[test]
@@ -317,29 +387,43 @@ mod tests {
         let mut s = StageState::default();
         s.request(&req(1, "REGISTER", Some("101"), false, "c1"));
         s.request(&req(2, "REGISTER", Some("101"), true, "c1"));
-        s.answer(2, 403, "REGISTER", Some("c1"));
+        s.answer(&answer(2, 403, "REGISTER", "101", "c1"));
         assert!(!s.hijack_succeeded());
         s.request(&req(3, "REGISTER", Some("101"), true, "c2"));
-        s.answer(3, 200, "REGISTER", Some("c2"));
+        s.answer(&answer(3, 200, "REGISTER", "101", "c2"));
         assert!(s.hijack_succeeded());
         // An unrelated 200 (another Call-ID) is not success.
         let mut t = StageState::default();
-        t.answer(1, 200, "REGISTER", Some("zz"));
+        t.answer(&answer(1, 200, "REGISTER", "101", "zz"));
         assert!(!t.hijack_succeeded());
         // The unauthenticated REGISTER only fetched a challenge for the guesses: no server scan.
         assert_eq!(stages(&s), [Stage::RegistrationHijacking]);
+        // Two credentialed REGISTERs: the count is of requests, the 200 is not one (issue 13).
+        let (_, e) = &s.reached(&StageThresholds::default())[0];
+        assert_eq!((e.count, e.first_ns, e.last_ns), (2, 2, 3));
     }
 
     #[test]
-    fn invites_to_external_numbers_are_toll_fraud() {
+    fn call_attempts_to_external_numbers_are_toll_fraud() {
         let mut s = StageState::default();
         let mut r = req(5, "INVITE", Some("0046701234567"), true, "x");
-        r.external_number = true;
+        r.call_attempt = true;
         s.request(&r);
         assert_eq!(stages(&s), [Stage::TollFraud]);
         let mut internal = StageState::default();
         internal.request(&req(5, "INVITE", Some("100"), true, "x"));
         assert!(!stages(&internal).contains(&Stage::TollFraud));
+    }
+
+    #[test]
+    fn probe_invites_to_numbers_are_users_asked_not_toll_fraud() {
+        // svwar -m INVITE: a calibration INVITE to a random number, then the range; none a call.
+        let mut s = StageState::default();
+        for (i, u) in ["4047666786", "46701234560", "46701234561", "46701234562"].iter().enumerate() {
+            s.request(&req(i as i64, "INVITE", Some(u), false, u));
+        }
+        assert_eq!(stages(&s), [Stage::ExtensionScan]);
+        assert_eq!(s.users_asked(), 4);
     }
 
     #[test]

@@ -109,8 +109,11 @@ struct DialledKey {
     source: IpAddr,
     node: u32,
     user: u32,
-    /// The number's country: a function of `user`, so it adds no keys.
+    /// The number's country and unified number when the INVITE is a call attempt: nearly a
+    /// function of `user` (a probe to the same user has none, an ambiguous number follows the
+    /// readings seen before), so they add few keys.
     country: u32,
+    number: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -182,12 +185,14 @@ impl TrafficRollup {
     }
 
     /// Counts a received INVITE to Request-URI user `user` (lossless text), with what the
-    /// engine made of it: `Some(country)` for an external number (`""` when its country is
-    /// unknown), none for anything else (extensions, names).
-    pub fn invite(&mut self, ev: &Seen<'_>, user: &str, number_country: Option<&str>) {
+    /// engine made of it: for a call attempt to an external number, `Some(country)` (`""` when
+    /// its country is unknown) and the unified `number`; none for anything else (extensions,
+    /// names, probes).
+    pub fn invite(&mut self, ev: &Seen<'_>, user: &str, number_country: Option<&str>, number: Option<&str>) {
         let ts = ev.ts_ns;
         let (node, user, country) = (self.texts.id(ev.node), self.texts.id(Some(user)), self.texts.id(number_country));
-        let key = DialledKey { hour: ts.div_euclid(HOUR_NS), source: ev.src.0, node, user, country };
+        let number = self.texts.id(number);
+        let key = DialledKey { hour: ts.div_euclid(HOUR_NS), source: ev.src.0, node, user, country, number };
         self.dialled.entry(key).or_insert_with(|| count(ts)).add(ts);
     }
 
@@ -267,6 +272,7 @@ impl TrafficRollup {
                 source: k.source,
                 user: self.texts.text(k.user).unwrap_or_default(),
                 number_country: self.texts.text(k.country),
+                number: self.texts.text(k.number),
                 invites: c.n,
                 first_ns: c.first_ns,
                 last_ns: c.last_ns,

@@ -76,6 +76,10 @@ pub trait StoreReader {
     /// Distinct Request-URI users of INVITEs received, from `source` only when given.
     fn dialled_users(&self, f: &Filter, source: Option<&str>) -> Result<i64>;
 
+    /// Distinct unified numbers of call attempts (probes and extensions excluded), from
+    /// `source` only when given.
+    fn dialled_numbers(&self, f: &Filter, source: Option<&str>) -> Result<i64>;
+
     /// The User-Agent `source` sent most requests with (a named agent over none on a tie).
     fn main_agent(&self, f: &Filter, source: &str) -> Result<Option<String>>;
 
@@ -97,10 +101,10 @@ pub trait StoreReader {
     /// Distinct unified numbers dialled (by their last attempt).
     fn unified_number_count(&self, f: &Filter) -> Result<i64>;
 
-    /// The `limit` unified numbers with the most attempts.
+    /// The `limit` unified numbers with the most calls, with the spellings they were dialled in.
     fn top_numbers(&self, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>>;
 
-    /// Attempts per destination country, most first.
+    /// Calls per destination country, most first.
     fn number_countries(&self, f: &Filter) -> Result<Vec<CountryAttempts>>;
 
     /// The `limit` passwords tried most.

@@ -56,6 +56,9 @@ impl StoreReader for Reanalysed<'_> {
     fn dialled_users(&self, f: &Filter, source: Option<&str>) -> Result<i64> {
         self.analysis.dialled_users(f, source)
     }
+    fn dialled_numbers(&self, f: &Filter, source: Option<&str>) -> Result<i64> {
+        self.analysis.dialled_numbers(f, source)
+    }
     fn main_agent(&self, f: &Filter, source: &str) -> Result<Option<String>> {
         self.analysis.main_agent(f, source)
     }

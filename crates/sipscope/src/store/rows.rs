@@ -96,25 +96,34 @@ pub struct NumberAttempts {
     pub number: String,
     /// Its country, when known.
     pub country: Option<String>,
+    /// The country is the main region of a shared calling code (the number's ranges named
+    /// none).
+    pub country_inferred: bool,
     /// Mobile, fixed line, …
     pub number_type: String,
-    /// Attempts, over every run.
+    /// Calls (dialogs), over every run.
     pub attempts: i64,
+    /// INVITEs, over every run.
+    pub invites: i64,
     /// Prefix variants dialled.
     pub variants: i64,
     /// Sources that dialled it.
     pub sources: i64,
+    /// The spellings kept (at most a few per run), in the order first seen, each once.
+    pub variant_samples: Vec<String>,
 }
 
-/// Attempts on numbers of one destination country.
+/// Calls to numbers of one destination country.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountryAttempts {
     /// The country, when known.
     pub country: Option<String>,
     /// Distinct numbers.
     pub numbers: i64,
-    /// Attempts.
+    /// Calls.
     pub attempts: i64,
+    /// INVITEs.
+    pub invites: i64,
 }
 
 /// One password tried at the honeypot.

@@ -11,9 +11,10 @@ use sipscope_sip::text::percent_decode;
 /// cap bounds what the statistics keep per variant.
 pub(crate) const MAX_USER_LEN: usize = 128;
 
-/// Most digits a dialled number may have: 5 prefix digits + 15 E.164 digits + slack for a
-/// doubled prefix. Longer digit strings are not numbers anyone can dial.
-pub(crate) const MAX_DIGITS: usize = 24;
+/// Most digits a dialled number may have: the longest dialling prefix (16: trunk, dial-around
+/// code, two international prefixes, `super::prefixes::MAX_PREFIX_LEN`) + 15 E.164 digits + 1.
+/// Longer digit strings are not numbers anyone can dial.
+pub(crate) const MAX_DIGITS: usize = 32;
 
 /// Longest digit string (without `+`) taken as a PBX extension rather than a number. Extension
 /// plans rarely go past 6 digits, and a 7-digit string is already a plausible subscriber number.

@@ -22,7 +22,9 @@ use std::fmt;
 use serde::Serialize;
 
 pub use input::MAX_EXTENSION_DIGITS;
-pub use prefixes::{BRAZIL_CARRIER_CODES, INTERNATIONAL_PREFIXES, TRUNK_PREFIXES};
+pub use prefixes::{
+    BRAZIL_CARRIER_CODES, CARRIER_SELECTION_DIGITS, INTERNATIONAL_PREFIXES, NANP_DIAL_AROUND, TRUNK_PREFIXES,
+};
 pub use stats::{NumberEntry, NumberStats, OtherCounts, StatsLimits};
 
 use input::Shape;
@@ -37,7 +39,8 @@ pub enum Dialled {
     /// The digits, separators removed.
     Extension(String),
     /// Digits with `*` or `#` (`*97`, `#31#…`): a feature code, never unified with numbers.
-    /// Separators removed.
+    /// Separators removed. (`*` or `#` only in front of a number that is valid without them,
+    /// `*0046701234567`, make a [`Dialled::Number`].)
     ServiceCode(String),
     /// Anything with a letter (`admin`, `s`, `test`, `1-800-FLOWERS`), `%XX`-decoded and trimmed.
     NonNumeric(String),
@@ -53,15 +56,20 @@ pub struct DialledNumber {
     pub raw: String,
     /// The dialled digits, prefixes included, without `+` and separators.
     pub digits_dialled: String,
-    /// What was stripped in front of the number: `"+"`, `"00"`, `"9011"`, `"0015"`, `"021"`
-    /// (national prefix and carrier, home region only), `""` when taken as it is.
+    /// What was stripped in front of the number: `"+"`, `"00"`, `"9011"`, `"0015"`,
+    /// `"1010222011"` (dial-around), `"*00"` (a technical `*` or `#` first), `"021"` (national
+    /// prefix and carrier, home region only), `""` when taken as it is.
     pub prefix_stripped: String,
     /// `+<calling code><national number>` when some reading is valid or of a possible length.
     pub e164: Option<String>,
     /// ISO 3166 alpha-2 of the destination; `None` when unknown or non-geographic (`+800`,
-    /// `+882`), and for possible-but-invalid numbers of a calling code shared by several
-    /// countries (`+1`, `+7`).
+    /// `+882`). For a possible-but-invalid number of a calling code shared by several regions
+    /// (`+1`, `+7`, `+44`), the code's main region (libphonenumber's: US, RU, GB), with
+    /// `country_inferred` set.
     pub country: Option<String>,
+    /// The country is the calling code's main region, not one the number's ranges named: the
+    /// code is shared by several regions and the number is not valid in any of them.
+    pub country_inferred: bool,
     /// The calling code of the reading (`49`, `1`, `800`).
     pub calling_code: Option<u16>,
     /// From libphonenumber's metadata; `Unknown` unless `valid`.
@@ -194,8 +202,35 @@ pub fn classify_with(user: &str, home: Option<Region>) -> Dialled {
     match input::shape(user) {
         Shape::Invalid => Dialled::Invalid,
         Shape::Name(name) => Dialled::NonNumeric(name),
-        Shape::Service(code) => Dialled::ServiceCode(code),
+        Shape::Service(code) => match behind_technical_prefix(user, &code, home) {
+            Some(number) => Dialled::Number(number),
+            None => Dialled::ServiceCode(code),
+        },
         Shape::Digits { plus: false, digits } if digits.len() <= MAX_EXTENSION_DIGITS => Dialled::Extension(digits),
         Shape::Digits { plus, digits } => Dialled::Number(resolve::resolve(user, plus, digits, home)),
     }
+}
+
+/// `*` and `#` attackers put in front of a number (a PBX's technical routing prefix), at most
+/// this many.
+const MAX_TECHNICAL_CHARS: usize = 3;
+
+/// A service-code shape that is only `*`/`#` in front of a number valid without them: that
+/// number, with the characters at the start of its `prefix_stripped`. Feature codes with digits
+/// of their own (`*72…`, `#31#…`, `*97`) never are: their rest is no valid number, or has
+/// `*`/`#` inside.
+fn behind_technical_prefix(user: &str, code: &str, home: Option<Region>) -> Option<DialledNumber> {
+    let rest = code.trim_start_matches(['*', '#']);
+    let technical = &code[..code.len() - rest.len()];
+    let (plus, digits) = match rest.strip_prefix('+') {
+        Some(d) => (true, d),
+        None => (false, rest),
+    };
+    let digits_only = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    if technical.len() > MAX_TECHNICAL_CHARS || !digits_only || digits.len() <= MAX_EXTENSION_DIGITS {
+        return None;
+    }
+    let mut number = resolve::resolve(user, plus, digits.to_string(), home);
+    number.prefix_stripped.insert_str(0, technical);
+    number.valid.then_some(number)
 }

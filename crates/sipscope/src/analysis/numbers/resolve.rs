@@ -107,6 +107,7 @@ pub(super) fn resolve(raw: &str, plus: bool, digits: String, home: Option<Region
         digits_dialled: String::new(),
         e164: None,
         country: None,
+        country_inferred: false,
         calling_code: None,
         number_type: NumberType::Unknown,
         valid: false,
@@ -114,7 +115,14 @@ pub(super) fn resolve(raw: &str, plus: bool, digits: String, home: Option<Region
     };
     if let Some(best) = readings.first() {
         number.prefix_stripped.push_str(&digits[..best.prefix_len]);
-        number.country = best.region.filter(|r| *r != LibRegion::World).map(|r| r.to_string());
+        let (region, inferred) = match best.region {
+            Some(r) => (Some(r), false),
+            // A shared calling code whose regions' ranges all refused the number: its main
+            // region, said to be inferred. A code of one region names it without ranges.
+            None => (PHONE_NUMBER_UTIL.get_region_for_country_code(i32::from(best.calling_code)), true),
+        };
+        number.country = region.filter(|r| *r != LibRegion::World).map(|r| r.to_string());
+        number.country_inferred = inferred && number.country.is_some();
         number.calling_code = Some(best.calling_code);
         number.number_type = best.number_type;
         number.valid = best.valid;

@@ -1,7 +1,9 @@
-//! Per-number counters: how often each unified number was tried, in how many spellings, from how
-//! many sources, when. Everything is bounded: numbers tracked, variants and sources per number,
-//! and the bytes of a variant (classification refuses users over 128 bytes). Attackers choose
-//! the numbers, so a flood of distinct ones evicts the least-tried, never grows memory.
+//! Per-number counters: how many calls were made to each unified number (a call is a dialog:
+//! an INVITE challenged and sent again with credentials, or retransmitted, is one call of two
+//! INVITEs), with how many INVITEs, in how many spellings, from how many sources, when.
+//! Everything is bounded: numbers tracked, variants, sources and recent calls per number, and
+//! the bytes of a variant (classification refuses users over 128 bytes). Attackers choose the
+//! numbers, so a flood of distinct ones evicts the least-called, never grows memory.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,12 +19,16 @@ pub struct StatsLimits {
     pub max_variants: usize,
     /// Distinct source addresses kept per number; later ones only set `more_sources`.
     pub max_sources: usize,
+    /// Calls remembered per number (their Call-ID hashes) to recognise a call's later INVITEs
+    /// (the authenticated retry after a challenge, retransmissions): an INVITE of a call
+    /// forgotten since counts as a new call.
+    pub recent_calls: usize,
 }
 
 impl Default for StatsLimits {
     /// About 1 KiB per number at worst, so 50 000 numbers stay under ~60 MB.
     fn default() -> Self {
-        StatsLimits { max_numbers: 50_000, max_variants: 8, max_sources: 32 }
+        StatsLimits { max_numbers: 50_000, max_variants: 8, max_sources: 32, recent_calls: 8 }
     }
 }
 
@@ -31,7 +37,12 @@ impl Default for StatsLimits {
 pub struct NumberEntry {
     /// The reading of the first attempt seen (country, type, E.164 for every variant).
     pub number: DialledNumber,
-    pub attempts: u64,
+    /// Calls: distinct Call-IDs (an INVITE without one is a call of its own).
+    pub calls: u64,
+    /// INVITEs, retransmissions and authenticated retries included.
+    pub invites: u64,
+    /// The last `recent_calls` calls, as the hashes the caller gave.
+    recent: Vec<u64>,
     /// Distinct raw users, in order of first appearance, at most `max_variants`.
     pub variants: Vec<String>,
     /// Some spelling was not kept because `variants` was full.
@@ -84,14 +95,15 @@ impl NumberStats {
         NumberStats { home, limits, numbers: HashMap::new(), evicted: 0, others: OtherCounts::default() }
     }
 
-    /// Classifies `user` (a Request-URI user) and counts the attempt.
-    pub fn observe(&mut self, ts_ns: i64, source: IpAddr, user: &str) {
+    /// Classifies `user` (a Request-URI user) and counts the INVITE; `call` identifies its call
+    /// (a hash of its Call-ID), `None` when it has none.
+    pub fn observe(&mut self, ts_ns: i64, source: IpAddr, user: &str, call: Option<u64>) {
         let dialled = classify_with(user, self.home);
-        self.record(ts_ns, source, &dialled);
+        self.record(ts_ns, source, &dialled, call);
     }
 
-    /// Counts an attempt already classified (with the same home region, for consistency).
-    pub fn record(&mut self, ts_ns: i64, source: IpAddr, dialled: &Dialled) {
+    /// Counts an INVITE already classified (with the same home region, for consistency).
+    pub fn record(&mut self, ts_ns: i64, source: IpAddr, dialled: &Dialled, call: Option<u64>) {
         let number = match dialled {
             Dialled::Number(number) => number,
             Dialled::Extension(_) => {
@@ -118,7 +130,9 @@ impl NumberStats {
         let entry = self.numbers.entry(key.to_string()).or_insert_with(|| {
             Box::new(NumberEntry {
                 number: number.clone(),
-                attempts: 0,
+                calls: 0,
+                invites: 0,
+                recent: Vec::new(),
                 variants: Vec::new(),
                 more_variants: false,
                 sources: Vec::new(),
@@ -127,7 +141,17 @@ impl NumberStats {
                 last_ns: ts_ns,
             })
         });
-        entry.attempts += 1;
+        entry.invites += 1;
+        let known = call.is_some_and(|c| entry.recent.contains(&c));
+        if !known {
+            entry.calls += 1;
+            if let Some(c) = call {
+                if entry.recent.len() >= self.limits.recent_calls.max(1) {
+                    entry.recent.remove(0);
+                }
+                entry.recent.push(c);
+            }
+        }
         entry.first_ns = entry.first_ns.min(ts_ns);
         entry.last_ns = entry.last_ns.max(ts_ns);
         push_bounded(&mut entry.variants, number.raw.clone(), self.limits.max_variants, &mut entry.more_variants);
@@ -137,7 +161,7 @@ impl NumberStats {
     /// The key an attempt is counted under. An ambiguous number joins an equally good reading
     /// already tracked (`918004321000` joins `+18004321000` once `0018004321000` was seen),
     /// which is how variants of one session settle the choice; the first one tracked wins.
-    fn key_for<'a>(&self, number: &'a DialledNumber) -> &'a str {
+    pub fn key_for<'a>(&self, number: &'a DialledNumber) -> &'a str {
         let key = number.key();
         if self.numbers.contains_key(key) {
             return key;
@@ -145,12 +169,11 @@ impl NumberStats {
         number.alternatives.iter().map(String::as_str).find(|alt| self.numbers.contains_key(*alt)).unwrap_or(key)
     }
 
-    /// Drops the least-tried tenth of the numbers (oldest last attempt first among equals, then
+    /// Drops the least-called tenth of the numbers (oldest last attempt first among equals, then
     /// by key, so the result does not depend on hash order). Sorting a tenth away at a time
     /// keeps insertion amortised O(log n) under a flood of new numbers.
     fn evict(&mut self) {
-        let mut order: Vec<(u64, i64, &String)> =
-            self.numbers.iter().map(|(k, e)| (e.attempts, e.last_ns, k)).collect();
+        let mut order: Vec<(u64, i64, &String)> = self.numbers.iter().map(|(k, e)| (e.calls, e.last_ns, k)).collect();
         order.sort_unstable();
         let drop = (self.numbers.len() / 10).max(1);
         let victims: Vec<String> = order.into_iter().take(drop).map(|(_, _, k)| k.clone()).collect();
@@ -170,10 +193,10 @@ impl NumberStats {
         self.numbers.iter().map(|(k, e)| (k.as_str(), &**e))
     }
 
-    /// The `n` most-tried numbers, most attempts first, ties by key.
+    /// The `n` most-called numbers, most calls first, ties by key.
     pub fn top(&self, n: usize) -> Vec<(&str, &NumberEntry)> {
         let mut all: Vec<_> = self.iter().collect();
-        all.sort_unstable_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then_with(|| a.0.cmp(b.0)));
+        all.sort_unstable_by(|a, b| b.1.calls.cmp(&a.1.calls).then_with(|| a.0.cmp(b.0)));
         all.truncate(n);
         all
     }
@@ -187,6 +210,7 @@ impl NumberStats {
                 + e.variants.capacity() * std::mem::size_of::<String>()
                 + e.variants.iter().map(String::capacity).sum::<usize>()
                 + e.sources.capacity() * std::mem::size_of::<IpAddr>()
+                + e.recent.capacity() * std::mem::size_of::<u64>()
         };
         self.numbers.capacity() * (std::mem::size_of::<(String, Box<NumberEntry>)>() + 1)
             + self.numbers.iter().map(|(k, e)| entry((k, &**e))).sum::<usize>()

@@ -16,7 +16,9 @@ use std::net::IpAddr;
 pub enum Strategy {
     /// One destination only.
     SingleTarget,
-    /// Each new destination is the previous one ± a small step (SIPVicious).
+    /// Destinations in address order: each new one the previous ± a small step (SIPVicious
+    /// over a range), or, with any steps, always up or always down (a sweep of addresses that
+    /// are not contiguous, such as a PBX's node addresses).
     Sequential,
     /// New destinations stay inside one block until it is done, in shuffled order (nmap).
     RandomNetblocks,
@@ -52,6 +54,10 @@ pub struct StrategyConfig {
     pub max_sequential_gap: u32,
     /// Share of steps that must be sequential for `sequential` (0.6).
     pub min_sequential_share: f64,
+    /// Share of steps that must go the same way (up, or down), whatever their size, for
+    /// `sequential` as well (0.9): a sweep in address order of addresses that are not
+    /// contiguous. Shuffled blocks and random scans go up half of the time.
+    pub min_ordered_share: f64,
     /// Share of steps that must stay in their block for `random_netblocks` (0.6); sequential
     /// flows were recognised before this is asked.
     pub min_local_share: f64,
@@ -74,6 +80,7 @@ impl Default for StrategyConfig {
             block_bits: 8,
             max_sequential_gap: 4,
             min_sequential_share: 0.6,
+            min_ordered_share: 0.9,
             min_local_share: 0.6,
             max_revisit_share: 0.25,
             min_far_share: 0.6,
@@ -96,6 +103,10 @@ pub struct StrategyStats {
     pub sequential_up: u32,
     /// Steps down by at most `max_sequential_gap`.
     pub sequential_down: u32,
+    /// Steps to a higher address than the previous new destination, of any size.
+    pub ascending: u32,
+    /// Steps to a lower address, of any size.
+    pub descending: u32,
     /// Other steps that stay in the same block.
     pub local: u32,
     /// Other steps to another block.
@@ -179,6 +190,7 @@ impl StrategyTracker {
             if same_block {
                 bump(&mut st.in_block);
             }
+            bump(if v > last { &mut st.ascending } else { &mut st.descending });
             self.gap_sum += v.abs_diff(last) as f64;
         }
         if self.last.map(|l| l >> bits) != Some(block) {
@@ -206,7 +218,9 @@ impl StrategyTracker {
         let steps = [st.sequential_up, st.sequential_down, st.local, st.far].into_iter().map(f64::from).sum::<f64>();
         let share = |n: u32| f64::from(n) / steps;
         let revisits = f64::from(st.revisits) / f64::from(st.blocks_entered.max(1));
-        if share(st.sequential_up.max(st.sequential_down)) >= self.cfg.min_sequential_share {
+        let sequential = share(st.sequential_up.max(st.sequential_down)) >= self.cfg.min_sequential_share;
+        let ordered = share(st.ascending.max(st.descending)) >= self.cfg.min_ordered_share;
+        if sequential || ordered {
             Strategy::Sequential
         } else if share(st.in_block) >= self.cfg.min_local_share && revisits <= self.cfg.max_revisit_share {
             Strategy::RandomNetblocks

@@ -197,3 +197,51 @@ fn the_documented_defaults_are_the_real_ones() {
     let cfg: StrategyConfig = toml::from_str(block).unwrap();
     assert_eq!(cfg, StrategyConfig::default(), "docs/scan-strategies.md lists other defaults than the code");
 }
+
+/// The lab of issue 13: sixteen node addresses in two sites, two per /24 (a .10 and a .138),
+/// four /24s per site; svmap probed them in address order. No step is within
+/// `max_sequential_gap`, half stay in their /24 and half leave it.
+fn two_sites() -> Vec<IpAddr> {
+    let site = |first: &str| {
+        let first = base(first);
+        (0..4u32).flat_map(move |b| [10, 138].map(|h| v4(first + b * 256 + h)))
+    };
+    site("198.51.100.0").chain(site("203.0.113.0")).collect()
+}
+
+#[test]
+fn node_addresses_probed_in_order_are_sequential_from_eight_on() {
+    let nodes = two_sites();
+    assert_eq!(nodes.len(), 16);
+    // The boundary the report's note states: 7 destinations are too few, 8 are enough.
+    assert_eq!(decide(nodes.iter().copied().take(7)), Strategy::Undecided, "7 distinct < 8");
+    assert_eq!(decide(nodes.iter().copied().take(8)), Strategy::Sequential, "8 distinct");
+    assert_eq!(decide(nodes.iter().copied()), Strategy::Sequential, "16 distinct");
+    // Downwards too, and with svmap-like repeats (several requests per host).
+    assert_eq!(decide(nodes.iter().rev().copied()), Strategy::Sequential);
+    assert_eq!(decide(nodes.iter().flat_map(|&a| [a; 3])), Strategy::Sequential);
+    let t = run(nodes.iter().copied());
+    let st = t.stats();
+    assert_eq!((st.ascending, st.descending, st.sequential_up, st.distinct), (15, 0, 0, 16));
+    // Without the ordered rule (before issue 13) nothing dominated: half the steps stay in
+    // their /24, half leave it.
+    let mut old = StrategyTracker::new(StrategyConfig { min_ordered_share: 2.0, ..StrategyConfig::default() });
+    nodes.iter().for_each(|&a| old.observe(a));
+    assert_eq!(old.decide(), Strategy::Undecided, "{:?}", old.stats());
+}
+
+#[test]
+fn a_sweep_needs_nearly_every_step_in_one_direction() {
+    let mut nodes = two_sites();
+    // Two addresses out of order: 13 of 15 steps up is not enough (0.9).
+    nodes.swap(3, 9);
+    assert_ne!(decide(nodes), Strategy::Sequential);
+    // Shuffled blocks and random scans go up about half of the time: their answers stay.
+    for seed in 0..20 {
+        let mut rng = Rng(seed);
+        let t = run(netblocks(&mut rng, 4, 256));
+        let st = t.stats();
+        let share = f64::from(st.ascending.max(st.descending)) / f64::from(st.distinct - 1);
+        assert!(share < 0.6, "seed {seed}: {share}");
+    }
+}

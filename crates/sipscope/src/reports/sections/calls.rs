@@ -10,23 +10,53 @@ pub fn numbers(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
     let mut t = Table::new(
         "numbers",
         "Most dialled numbers, unified over dialling prefixes",
-        &["number", "country", "type", "attempts", "variants", "sources"],
+        &["number", "country", "type", "calls", "INVITEs", "variants", "sources", "dialled as"],
     );
+    let mut inferred = false;
     for r in store.top_numbers(f, 25)? {
+        inferred |= r.country_inferred && r.country.is_some();
+        let country = match (r.country, r.country_inferred) {
+            (Some(c), true) => format!("{c} (inferred)"),
+            (Some(c), false) => c,
+            (None, _) => unknown(),
+        };
         t.push(vec![
             r.number.into(),
-            r.country.unwrap_or_else(unknown).into(),
+            country.into(),
             r.number_type.into(),
             Cell::Int(r.attempts),
+            Cell::Int(r.invites),
             Cell::Int(r.variants),
             Cell::Int(r.sources),
+            r.variant_samples.join(", ").into(),
         ]);
     }
+    let any = !t.rows.is_empty();
     s.tables.push(t);
+    if any {
+        s.notes.push(
+            "A call is one dialog (one Call-ID): a call challenged and sent again with credentials is one call of two \
+         INVITEs. INVITEs whose caller is the callee (svwar's calibration and enumeration, nmap's sip-call-spoof) \
+         probe extensions and are not counted (docs/analysis.md)."
+                .into(),
+        );
+    }
+    if inferred {
+        s.notes.push(
+            "(inferred): the number is not valid in any region of its calling code, which several share (+1, +7, \
+             +44 …); the country is the code's main region (docs/numbers.md)."
+                .into(),
+        );
+    }
     let mut countries =
-        Table::new("number_countries", "Attempts per destination country", &["country", "numbers", "attempts"]);
+        Table::new("number_countries", "Calls per destination country", &["country", "numbers", "calls", "INVITEs"]);
     for r in store.number_countries(f)? {
-        countries.push(vec![r.country.unwrap_or_else(unknown).into(), Cell::Int(r.numbers), Cell::Int(r.attempts)]);
+        countries.push(vec![
+            r.country.unwrap_or_else(unknown).into(),
+            Cell::Int(r.numbers),
+            Cell::Int(r.attempts),
+            Cell::Int(r.invites),
+        ]);
     }
     s.tables.push(countries);
     Ok(s)

@@ -92,14 +92,22 @@ pub fn strategies(
         ]);
     }
     s.tables.push(t);
-    s.notes
-        .push("A flow needs 8 distinct destinations before its strategy is decided (docs/scan-strategies.md).".into());
+    s.notes.push(strategy_note(crate::analysis::strategy::StrategyConfig::default().min_distinct));
     match super::hilbert::picture(store, f, choice)? {
         super::hilbert::Picture::Chart(chart) => s.charts.push(chart),
         super::hilbert::Picture::Note(note) => s.notes.push(note),
         super::hilbert::Picture::Nothing => {}
     }
     Ok(s)
+}
+
+/// The note under the strategies table: the rule as the engine applies it (the number comes
+/// from the engine's settings, so note and rule cannot disagree).
+fn strategy_note(min_distinct: u32) -> String {
+    format!(
+        "A flow with fewer than {min_distinct} distinct destinations is undecided (one: single_target); from \
+         {min_distinct} on, it is undecided only when no pattern dominates (docs/scan-strategies.md)."
+    )
 }
 
 pub fn campaigns(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
@@ -184,4 +192,28 @@ pub fn tools_by_country(store: &dyn StoreReader, f: &Filter, geo: &crate::enrich
         s.notes.push("Countries are unknown without a country database (--country-db).".into());
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::strategy::{Strategy, StrategyConfig, StrategyTracker};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// The note states the boundary the engine applies: one destination fewer is undecided,
+    /// that many in address order (node addresses 128 apart, no step within the sequential
+    /// gap) are decided.
+    #[test]
+    fn the_strategy_note_states_the_rule() {
+        let n = StrategyConfig::default().min_distinct;
+        let note = super::strategy_note(n);
+        assert!(note.contains(&format!("fewer than {n} distinct")), "{note}");
+        let decide = |count: u32| {
+            let mut t = StrategyTracker::default();
+            (0..count).for_each(|i| t.observe(IpAddr::V4(Ipv4Addr::from(0xc633_640a + 128 * i))));
+            t.decide()
+        };
+        assert_eq!(decide(n - 1), Strategy::Undecided);
+        assert_eq!(decide(n), Strategy::Sequential);
+        assert_eq!(decide(2 * n), Strategy::Sequential);
+    }
 }

@@ -132,8 +132,9 @@ pub fn sources(store: &dyn StoreReader, f: &Filter, geo: &Enricher) -> Result<Se
     );
     for r in store.top_sources(f, 20)? {
         let g = r.source.parse().map(|ip| geo.lookup(ip)).unwrap_or_default();
-        // Per source, through the (src_ip, hour) indexes: twenty small lookups.
-        let dialled = store.dialled_users(f, Some(&r.source))?;
+        // Per source, through the (src_ip, hour) indexes: twenty small lookups. Unified numbers
+        // of call attempts: a number dialled six ways is one, probes and extensions none.
+        let dialled = store.dialled_numbers(f, Some(&r.source))?;
         let agent = store.main_agent(f, &r.source)?;
         t.push(vec![
             r.source.into(),

@@ -104,7 +104,8 @@ impl Store {
             }
             let mut st = tx.prepare(
                 "INSERT INTO numbers (run_id, number, e164, country, number_type, attempts, variants, sources, first_ns,
-                 last_ns, variant_samples) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 last_ns, variant_samples, invites, country_inferred)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             for n in &result.numbers {
                 st.execute(params![
@@ -113,12 +114,14 @@ impl Store {
                     n.e164,
                     n.country,
                     n.number_type,
-                    n.attempts as i64,
+                    n.calls as i64,
                     n.variants as i64,
                     n.sources as i64,
                     n.first_ns,
                     n.last_ns,
                     json(&n.variant_samples),
+                    n.invites as i64,
+                    n.country_inferred,
                 ])?;
             }
             let mut st = tx.prepare(
@@ -252,8 +255,8 @@ fn insert_traffic(
         ])?;
     }
     let mut st = tx.prepare(
-        "INSERT INTO dialled (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO dialled (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns, number)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     for d in dialled {
         st.execute(params![
@@ -265,7 +268,8 @@ fn insert_traffic(
             d.number_country,
             d.invites as i64,
             d.first_ns,
-            d.last_ns
+            d.last_ns,
+            d.number
         ])?;
     }
     Ok(())

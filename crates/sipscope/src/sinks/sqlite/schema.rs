@@ -332,6 +332,23 @@ const MIGRATIONS: &[&str] = &[
         last_ns     INTEGER NOT NULL
     );
     "#,
+    // 8: counts that match what attackers did (issue 13). `numbers.attempts` counts calls
+    // (dialogs, by Call-ID): a challenged call is one attempt of two INVITEs, which
+    // `numbers.invites` counts. Rows written before counted INVITEs as attempts: that is their
+    // `invites` (their `attempts` stay an upper bound until `sipscope analyze`). A number whose
+    // country is the main region of a shared calling code has `country_inferred` set.
+    // `dialled.number` is the unified number of a call attempt (NULL for extensions, names and
+    // probes whose caller is the callee, such as svwar's calibration INVITE); before, every
+    // external number counted, under the user as dialled. `flows.dialled` (no change to the
+    // table) now counts a flow's unified numbers of call attempts, no longer the Request-URI
+    // users of all its INVITEs; older rows keep the old count.
+    r#"
+    ALTER TABLE numbers ADD COLUMN invites INTEGER NOT NULL DEFAULT 0;
+    UPDATE numbers SET invites = attempts;
+    ALTER TABLE numbers ADD COLUMN country_inferred INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE dialled ADD COLUMN number TEXT;
+    UPDATE dialled SET number = ruri_user WHERE number_country IS NOT NULL;
+    "#,
 ];
 
 /// The newest schema version this build knows.
@@ -356,4 +373,39 @@ pub(super) fn migrate_to(conn: &mut Connection, version: i64) -> Result<(), Sink
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stores analysed before the counts of issue 13: their INVITE counts move to `invites`,
+    /// and the external numbers of `dialled` keep counting as numbers.
+    #[test]
+    fn the_counting_migration_keeps_what_older_rows_meant() {
+        // Found by its text, so that the test follows the migration wherever it is numbered.
+        let index = MIGRATIONS.iter().position(|m| m.contains("ADD COLUMN country_inferred")).unwrap() as i64;
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, index).unwrap();
+        conn.execute_batch(
+            "INSERT INTO analysis_runs (id, kind, started_ns) VALUES (1, 'ingest', 0);
+             INSERT INTO numbers (run_id, number, number_type, attempts, variants, sources, first_ns, last_ns,
+                                  variant_samples) VALUES (1, '+46701234567', 'mobile', 6, 3, 1, 0, 0, '[]');
+             INSERT INTO dialled (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns)
+               VALUES (1, 0, '', '192.0.2.1', '0046701234567', 'SE', 2, 0, 0),
+                      (1, 0, '', '192.0.2.1', '100', NULL, 5, 0, 0);",
+        )
+        .unwrap();
+        migrate_to(&mut conn, index + 1).unwrap();
+        let n: (i64, i64, bool) = conn
+            .query_row("SELECT attempts, invites, country_inferred FROM numbers", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(n, (6, 6, false));
+        let mut st = conn.prepare("SELECT ruri_user, number FROM dialled ORDER BY ruri_user").unwrap();
+        let dialled: Vec<(String, Option<String>)> =
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+        assert_eq!(dialled, [("0046701234567".into(), Some("0046701234567".into())), ("100".into(), None)]);
+    }
 }

@@ -22,25 +22,43 @@ pub(super) fn unified_number_count(conn: &Connection, f: &Filter) -> Result<i64>
 }
 
 pub(super) fn top_numbers(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
-    let sql = "SELECT number, country, number_type, sum(attempts) AS a, max(variants), max(sources)
+    // Each run's spellings are a JSON array; the runs' arrays come joined by newlines (JSON
+    // text holds none) and are merged here.
+    let sql = "SELECT number, country, max(country_inferred), number_type, sum(attempts) AS a, sum(invites),
+                      max(variants), max(sources), group_concat(variant_samples, char(10))
                FROM numbers {where} GROUP BY number ORDER BY a DESC, number LIMIT ?";
     rows(conn, sql, &Clause::new(f, "last_ns", None, &[], vec![]).then(limit), |r| {
         Ok(NumberAttempts {
             number: text(r, 0)?,
             country: opt_text(r, 1)?,
-            number_type: text(r, 2)?,
-            attempts: r.get(3)?,
-            variants: r.get(4)?,
-            sources: r.get(5)?,
+            country_inferred: r.get(2)?,
+            number_type: text(r, 3)?,
+            attempts: r.get(4)?,
+            invites: r.get(5)?,
+            variants: r.get(6)?,
+            sources: r.get(7)?,
+            variant_samples: merge_samples(opt_text(r, 8)?.as_deref().unwrap_or_default()),
         })
     })
 }
 
+/// The distinct spellings of newline-separated JSON arrays, in order of first appearance; what
+/// does not parse is skipped.
+fn merge_samples(arrays: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for spelling in arrays.lines().filter_map(|a| serde_json::from_str::<Vec<String>>(a).ok()).flatten() {
+        if !out.contains(&spelling) {
+            out.push(spelling);
+        }
+    }
+    out
+}
+
 pub(super) fn number_countries(conn: &Connection, f: &Filter) -> Result<Vec<CountryAttempts>> {
-    let sql = "SELECT country, count(DISTINCT number), sum(attempts) AS a FROM numbers {where}
+    let sql = "SELECT country, count(DISTINCT number), sum(attempts) AS a, sum(invites) FROM numbers {where}
                GROUP BY country ORDER BY a DESC";
     rows(conn, sql, &Clause::new(f, "last_ns", None, &[], vec![]), |r| {
-        Ok(CountryAttempts { country: opt_text(r, 0)?, numbers: r.get(1)?, attempts: r.get(2)? })
+        Ok(CountryAttempts { country: opt_text(r, 0)?, numbers: r.get(1)?, attempts: r.get(2)?, invites: r.get(3)? })
     })
 }
 

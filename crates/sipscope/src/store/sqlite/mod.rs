@@ -127,6 +127,10 @@ impl StoreReader for SqliteReader {
     fn dialled_users(&self, f: &Filter, source: Option<&str>) -> Result<i64> {
         traffic::dialled_users(&self.conn, f, source)
     }
+
+    fn dialled_numbers(&self, f: &Filter, source: Option<&str>) -> Result<i64> {
+        traffic::dialled_numbers(&self.conn, f, source)
+    }
     fn main_agent(&self, f: &Filter, source: &str) -> Result<Option<String>> {
         traffic::main_agent(&self.conn, f, source)
     }

@@ -137,3 +137,72 @@ fn a_newer_store_is_refused_by_name() {
     Connection::open(&path).unwrap().pragma_update(None, "user_version", 999).unwrap();
     assert!(matches!(SqliteReader::open(&path), Err(StoreError::NewerSchema { found: 999, .. })));
 }
+
+/// Two runs that each called the same number, spelled differently, and probed: numbers sum
+/// their calls and INVITEs over the runs and list every spelling once; a source's dialled
+/// numbers are the unified numbers of its calls, not its probes' users.
+#[test]
+fn numbers_and_dialled_numbers_over_two_runs() {
+    use crate::analysis::result::{AnalysisResult, DialledRow, NumberRow};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let mut store = Store::open(&path).unwrap();
+    let source: std::net::IpAddr = "192.0.2.20".parse().unwrap();
+    let number = |spelling: &str, calls, invites| NumberRow {
+        number: "+46701234567".into(),
+        e164: Some("+46701234567".into()),
+        country: Some("SE".into()),
+        country_inferred: false,
+        number_type: "mobile".into(),
+        calls,
+        invites,
+        variants: 1,
+        sources: 1,
+        first_ns: T0,
+        last_ns: T0,
+        variant_samples: vec![spelling.into(), "0046701234567".into()],
+    };
+    let dialled = |user: &str, number: Option<&str>| DialledRow {
+        hour: T0 / 3_600_000_000_000,
+        node: None,
+        source,
+        user: user.into(),
+        number_country: number.map(|_| "SE".into()),
+        number: number.map(str::to_owned),
+        invites: 2,
+        first_ns: T0,
+        last_ns: T0,
+    };
+    let inferred = NumberRow {
+        number: "+447700900123".into(),
+        country: Some("GB".into()),
+        country_inferred: true,
+        variant_samples: vec!["00447700900123".into()],
+        ..number("00447700900123", 1, 1)
+    };
+    let first = AnalysisResult {
+        numbers: vec![number("9011 46701234567", 1, 2), inferred],
+        dialled: vec![dialled("9011 46701234567", Some("+46701234567")), dialled("4047666786", None)],
+        ..AnalysisResult::default()
+    };
+    let second = AnalysisResult {
+        numbers: vec![number("+46701234567", 2, 3)],
+        dialled: vec![dialled("+46701234567", Some("+46701234567")), dialled("100", None)],
+        ..AnalysisResult::default()
+    };
+    store.store_analysis("ingest", T0, T0, &first, false).unwrap();
+    store.store_analysis("ingest", T0, T0, &second, false).unwrap();
+    drop(store);
+    let reader = SqliteReader::open(&path).unwrap();
+    let f = Filter::default();
+    let top = reader.top_numbers(&f, 10).unwrap();
+    assert_eq!((top[0].number.as_str(), top[0].attempts, top[0].invites), ("+46701234567", 3, 5));
+    assert_eq!(top[0].variant_samples, ["9011 46701234567", "0046701234567", "+46701234567"]);
+    assert!(!top[0].country_inferred);
+    assert_eq!((top[1].country.as_deref(), top[1].country_inferred), (Some("GB"), true));
+    assert_eq!(reader.dialled_numbers(&f, Some("192.0.2.20")).unwrap(), 1);
+    assert_eq!(reader.dialled_numbers(&f, None).unwrap(), 1);
+    assert_eq!(reader.dialled_users(&f, Some("192.0.2.20")).unwrap(), 4, "every Request-URI user, probes included");
+    let se = reader.number_countries(&f).unwrap().into_iter().find(|c| c.country.as_deref() == Some("SE")).unwrap();
+    assert_eq!((se.numbers, se.attempts, se.invites), (1, 3, 5));
+}

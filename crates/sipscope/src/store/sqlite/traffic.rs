@@ -68,6 +68,14 @@ pub(super) fn dialled_users(conn: &Connection, f: &Filter, source: Option<&str>)
     count(conn, "SELECT count(DISTINCT ruri_user) FROM dialled {where}", &c)
 }
 
+pub(super) fn dialled_numbers(conn: &Connection, f: &Filter, source: Option<&str>) -> Result<i64> {
+    let c = match source {
+        Some(ip) => Clause::hours(f, &["src_ip = ?", "number IS NOT NULL"], vec![Value::Text(ip.into())]),
+        None => Clause::hours(f, &["number IS NOT NULL"], vec![]),
+    };
+    count(conn, "SELECT count(DISTINCT number) FROM dialled {where}", &c)
+}
+
 pub(super) fn main_agent(conn: &Connection, f: &Filter, source: &str) -> Result<Option<String>> {
     let c = Clause::hours(f, &["src_ip = ?", REQUESTS], vec![Value::Text(source.into())]);
     let sql = c.within(

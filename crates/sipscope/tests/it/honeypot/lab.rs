@@ -123,8 +123,12 @@ fn analysis_attributes_tools_stages_strategy_and_numbers() {
         .rows("SELECT src_ip, detail FROM stages WHERE stage = 'registration_hijacking' AND node = '' ORDER BY src_ip");
     assert!(hijacks.iter().all(|r| r[1].contains("\"succeeded\":1")), "{hijacks:?}");
     assert_eq!(hp.rows("SELECT strategy FROM flows WHERE src_ip = '127.0.71.10'"), [["sequential"]]);
-    let numbers = hp.rows("SELECT number, country, number_type, attempts, variants FROM numbers");
-    assert_eq!(numbers, [["+46701234567", "SE", "mobile", "6", "3"]], "two INVITEs per call, three spellings");
+    let numbers = hp.rows("SELECT number, country, number_type, attempts, invites, variants FROM numbers");
+    assert_eq!(
+        numbers,
+        [["+46701234567", "SE", "mobile", "3", "6", "3"]],
+        "three calls of two INVITEs (the challenge, then with credentials), three spellings"
+    );
     check_report(&hp.dir.path().join("hp.db"));
 }
 
@@ -177,10 +181,11 @@ fn check_report(db: &std::path::Path) {
     for t in ["SIPVicious svmap", "SIPVicious svwar", "SIPVicious svcrack", "SIPp Base", "sipsak"] {
         assert!(tools.iter().any(|x| x.starts_with(t)), "{t} not in {tools:?}");
     }
+    // numbers: number, country, type, calls, INVITEs, variants, sources, dialled as.
     let numbers = rows("numbers", 0);
     assert_eq!(numbers[0][0], "+46701234567");
     assert_eq!(
-        (numbers[0][1].as_str(), numbers[0][3].as_i64(), numbers[0][4].as_i64()),
-        (Some("SE"), Some(6), Some(3))
+        (numbers[0][1].as_str(), numbers[0][3].as_i64(), numbers[0][4].as_i64(), numbers[0][5].as_i64()),
+        (Some("SE"), Some(3), Some(6), Some(3))
     );
 }

@@ -192,7 +192,7 @@ fn garbage_never_panics_and_readings_are_consistent() {
         for dialled in [classify(&user), classify_with(&user, home)] {
             let Dialled::Number(n) = dialled else { continue };
             assert!(n.digits_dialled.bytes().all(|b| b.is_ascii_digit()), "{user:?}");
-            let stripped = n.prefix_stripped.strip_prefix('+').unwrap_or(&n.prefix_stripped);
+            let stripped = n.prefix_stripped.trim_start_matches(['+', '*', '#']);
             assert!(n.digits_dialled.starts_with(stripped), "{user:?} {n:?}");
             // libphonenumber allows national numbers of up to 17 digits (Germany's reach 15).
             assert!(n.e164.as_deref().is_none_or(|e| e.starts_with('+') && e.len() <= 21), "{user:?} {n:?}");
@@ -221,4 +221,89 @@ fn type_names_are_the_serde_names() {
     }
     let json = serde_json::to_string(&classify("admin")).unwrap();
     assert_eq!(json, r#"{"kind":"non_numeric","value":"admin"}"#);
+}
+
+#[test]
+fn shared_calling_codes_give_their_main_region_as_inferred() {
+    // Possible-only numbers of codes several regions share (+44: GB, GG, IM, JE; +1: NANP;
+    // +7: RU, KZ; +262: RE, YT): the code's main region, marked inferred, and still not valid.
+    for (user, e164, country) in [
+        ("00447700900123", "+447700900123", "GB"),
+        ("+1 200 555 0100", "+12005550100", "US"),
+        ("0076001234567", "+76001234567", "RU"),
+        ("00262269123456", "+262269123456", "RE"),
+    ] {
+        let n = number(user);
+        assert_eq!((n.e164.as_deref(), n.country.as_deref()), (Some(e164), Some(country)), "{user}");
+        assert!(n.country_inferred && !n.valid, "{user}: {n:?}");
+        assert_eq!(n.number_type, NumberType::Unknown, "{user}");
+    }
+    // Valid numbers name their own region, shared code or not; nothing is inferred.
+    for (user, country) in [("00447400123456", "GB"), ("00447624123456", "IM"), ("004915123456789", "DE")] {
+        let n = number(user);
+        assert_eq!((n.country.as_deref(), n.country_inferred, n.valid), (Some(country), false, true), "{user}");
+    }
+    // A non-geographic code has no country to infer.
+    let n = number("0080012345678");
+    assert_eq!((n.country, n.country_inferred), (None, false));
+}
+
+#[test]
+fn dial_around_codes_before_011_are_one_israeli_number() {
+    // Issue 13, from real attack captures: the same Israeli mobile behind the NANP IDD, a PBX
+    // trunk 9, and four casual-calling codes (101 + a 4-digit carrier code) before 011.
+    unify(
+        "+972526123586",
+        &[
+            ("011972526123586", "011"),
+            ("9011972526123586", "9011"),
+            ("1010222011972526123586", "1010222011"),
+            ("1010333011972526123586", "1010333011"),
+            ("1010432011972526123586", "1010432011"),
+            ("1010555011972526123586", "1010555011"),
+        ],
+    );
+    let n = number("1010432011972526123586");
+    assert_eq!((n.country.as_deref(), n.number_type, n.country_inferred), (Some("IL"), NumberType::Mobile, false));
+    // Dial-around before a North American number (1 + area code), and after the trunk 9.
+    unify("+18004321000", &[("101022218004321000", "1010222"), ("9101022218004321000", "91010222")]);
+}
+
+#[test]
+fn european_carrier_selection_before_an_international_prefix() {
+    unify(
+        "+4915123456789",
+        &[
+            // Germany's call-by-call 010XY and 0100YY (after the trunk 0 they start with).
+            ("01033004915123456789", "0103300"),
+            ("010012004915123456789", "01001200"),
+            // Switzerland 107XY, Spain 105X / 107XY, Italy 10XY, France 16XY, United Kingdom 1XX.
+            ("10707004915123456789", "1070700"),
+            ("1050004915123456789", "105000"),
+            ("1055004915123456789", "105500"),
+            ("1699004915123456789", "169900"),
+            ("132004915123456789", "13200"),
+            // A trunk 9 in front of it all, and a repeated international prefix.
+            ("9132004915123456789", "913200"),
+            ("00004915123456789", "0000"),
+            ("0110114915123456789", "011011"),
+        ],
+    );
+    // Without an international prefix after them, such digits are the number's own: a bare
+    // 1-800 number is not "1800" + something.
+    let n = number("18004321000");
+    assert_eq!((n.e164.as_deref(), n.prefix_stripped.as_str()), (Some("+18004321000"), ""));
+}
+
+#[test]
+fn technical_characters_in_front_of_a_number() {
+    unify(
+        "+972526123586",
+        &[("*011972526123586", "*011"), ("#00972526123586", "#00"), ("**972526123586", "**"), ("*+972526123586", "*+")],
+    );
+    // Feature codes stay feature codes: digits of their own before the number, `*`/`#` inside,
+    // too short, or no valid number behind them.
+    for code in ["*97", "*72+49301234567", "#31#004930123456", "*6718004321000", "*1234567", "****0046701234567"] {
+        assert!(matches!(classify(code), Dialled::ServiceCode(_)), "{code}: {:?}", classify(code));
+    }
 }
