@@ -3,7 +3,8 @@
 //! address hit), tcpdump records the wire in B, and the capture is ingested as any capture is,
 //! with no direction known. svmap scans every node, svwar enumerates extensions on n2, svcrack
 //! finds 101's password on n3, sipsak pings n4 and nmap's sip-methods and sip-enum-users probe
-//! n5, each from its own source address (a route per target picks it).
+//! n5, SIPp places three calls at n1 (one Israeli number in two spellings, one UK number), each
+//! from its own source address (a route per target picks it).
 //!
 //! Then: `ingest --nodes` gives each node its stage outcomes (the answers, sent by the nodes,
 //! belong to them: hijack succeeded on n3 only, users found on n2 and n5 only); `ingest`
@@ -26,6 +27,11 @@ const SVWAR: &str = "192.0.2.11";
 const SVCRACK: &str = "192.0.2.12";
 const SIPSAK: &str = "192.0.2.13";
 const NMAP: &str = "192.0.2.14";
+const SIPP: &str = "192.0.2.15";
+/// What SIPp dials at n1 (extension 100, password 100): one Israeli mobile number in two
+/// spellings (011 after a North American dial-around code, and 9 then 011), and a UK mobile
+/// number of Ofcom's drama range, possible but not valid, whose country is inferred from +44.
+const DIALLED: [&str; 3] = ["1010222011972526123586", "9011972526123586", "00447700900123"];
 
 /// tcpdump on B's end of the pair, taking every packet from the kernel at once (immediate mode:
 /// otherwise the last packets wait in a buffer block that SIGINT discards) and writing it at once
@@ -120,7 +126,7 @@ fn attack(ns: &Namespaces, limit_s: u32, program: &str, args: &[&str]) -> String
 
 /// Attacks the nodes with the real tools and captures it; returns the capture.
 fn capture_the_lab(ns: &Namespaces, dir: &Path) -> PathBuf {
-    for source in [SVMAP, SVWAR, SVCRACK, SIPSAK, NMAP] {
+    for source in [SVMAP, SVWAR, SVCRACK, SIPSAK, NMAP, SIPP] {
         ip(&["-n", &ns.a, "addr", "add", &format!("{source}/32"), "dev", "veth0"]);
     }
     for i in 1..=NODES {
@@ -148,6 +154,34 @@ fn capture_the_lab(ns: &Namespaces, dir: &Path) -> PathBuf {
     let nmap_args = [&NMAP_SIP_SCRIPTS[..], &["198.51.100.5"]].concat();
     let nmap = attack(ns, 120, "nmap", &nmap_args);
     assert!(nmap.contains("sip-methods") && nmap.contains("101"), "{nmap}");
+    let scenario = format!("{}/../../scripts/sipp/register-then-call.xml", env!("CARGO_MANIFEST_DIR"));
+    for number in DIALLED {
+        let args = [
+            "-sf",
+            &scenario,
+            "-key",
+            "caller",
+            "100",
+            "-au",
+            "100",
+            "-ap",
+            "100",
+            "-s",
+            number,
+            "-m",
+            "1",
+            "-i",
+            SIPP,
+            "-p",
+            "5071",
+            "-nostdin",
+            "-timeout",
+            "20s",
+            "198.51.100.1:5060",
+        ];
+        let sipp = ns.exec(&ns.a, "timeout").arg("30").arg("sipp").args(args).output().unwrap();
+        assert!(sipp.status.success(), "sipp {number}: {}", text(&sipp));
+    }
     tcpdump.stop();
     hp.stop();
     pcap
@@ -181,16 +215,32 @@ fn per_node_outcomes_of_a_capture_with_nodes_at_ingest_report_or_analyze() {
             .map(|r| format!("{} {}", r[0], r[1]))
             .collect()
     };
-    assert_eq!(succeeded(&with), [format!("{SVCRACK} "), format!("{SVCRACK} n3")], "the hijack succeeded at n3");
+    let expected_hijacks = [format!("{SVCRACK} "), format!("{SVCRACK} n3"), format!("{SIPP} "), format!("{SIPP} n1")];
+    assert_eq!(succeeded(&with), expected_hijacks, "svcrack's hijack succeeded at n3, SIPp's registration at n1");
     for (source, node) in [(SVWAR, "n2"), (NMAP, "n5")] {
         let scans = at(&with, source, "extension_scan");
         assert_eq!(scans.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["", node], "{source}: {scans:?}");
         let found: Value = serde_json::from_str(&scans[1].1).unwrap();
         assert!(found["users_found"].as_i64().unwrap() > 0, "{source} found users at {node}: {scans:?}");
     }
+    // The numbers SIPp dialled: calls (not INVITEs: each call was challenged once), the
+    // spellings unified, the countries (one inferred from a shared calling code).
+    let numbers = rows(
+        &with,
+        "SELECT number, country, country_inferred, attempts, invites, variants FROM numbers ORDER BY number",
+    );
+    assert_eq!(
+        numbers,
+        [["+447700900123", "GB", "1", "1", "2", "1"], ["+972526123586", "IL", "0", "2", "4", "2"]],
+        "(number, country, inferred, calls, INVITEs, spellings)"
+    );
+    let dialled = rows(&with, "SELECT count(DISTINCT number) FROM dialled WHERE number IS NOT NULL");
+    assert_eq!(dialled, [["2"]], "two numbers dialled, whatever the spellings");
+    let toll_fraud = rows(&with, "SELECT DISTINCT src_ip FROM stages WHERE stage = 'toll_fraud' ORDER BY 1");
+    assert_eq!(toll_fraud, [[SIPP]], "only SIPp's calls are toll fraud (svwar's and nmap's probes are not)");
     let (_, ingest_tables) = per_node_tables(&with, &nodes, &["--stored-nodes"], &tmp);
     let expected: Vec<(String, i64, i64)> =
-        (1..=NODES).map(|i| (format!("n{i}"), i64::from(i == 2 || i == 5), i64::from(i == 3))).collect();
+        (1..=NODES).map(|i| (format!("n{i}"), i64::from(i == 2 || i == 5), i64::from(i == 1 || i == 3))).collect();
     assert_eq!(outcomes(&ingest_tables[0]), expected, "(node, extension scan, hijack succeeded)");
 
     // No nodes at ingest: no per-node rows, until the nodes file is given to `report`.
