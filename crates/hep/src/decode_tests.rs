@@ -323,3 +323,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_fixture_decodes_and_its_payload_is_sip() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "hep") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let l = Limits::default();
+        let p = decode(&bytes, &l).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let payload = p.payload_bytes(&l).unwrap();
+        assert!(payload.ends_with(b"\r\n\r\n") || payload.windows(8).any(|w| w == b"SIP/2.0 "), "{}", path.display());
+        assert!(p.time_ns().is_some() && p.src_addr.is_some(), "{}", path.display());
+        n += 1;
+    }
+    assert!(n >= 4);
+}
