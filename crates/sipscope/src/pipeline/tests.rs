@@ -274,3 +274,19 @@ fn a_long_run_is_analysed_in_segments_that_cover_their_events() {
     assert_eq!(h.count("SELECT sum(messages) FROM traffic"), 3);
     assert_eq!(h.count("SELECT count(*) FROM sources"), 2, "each run lists its own sources");
 }
+
+/// A forwarded message (HEP) is stored under the sensor that saw it; the rest under the
+/// pipeline's, and both are analysed in the one run.
+#[test]
+fn a_forwarded_message_keeps_the_sensor_that_saw_it() {
+    let mut h = Harness::new(|s| s.unparsed = Unparsed::Keep);
+    let svmap = fixture("svmap/0001.sip");
+    h.pipeline().accept_from(Some("edge-1"), arrival(T0, "203.0.113.5", "198.51.100.1", Direction::Unknown, &svmap));
+    h.pipeline().accept_from(Some("edge-1"), arrival(T0, "203.0.113.5", "198.51.100.1", Direction::Unknown, b"\xff"));
+    h.send(T0 + S, "203.0.113.6", &svmap);
+    let finished = h.finish();
+    assert_eq!(finished.counters.events_stored, 3);
+    assert_eq!(h.count("SELECT count(*) FROM events WHERE sensor = 'edge-1'"), 2);
+    assert_eq!(h.count("SELECT count(*) FROM events WHERE sensor = 'sensor'"), 1);
+    assert_eq!(finished.analysis.unwrap().events, 3);
+}
