@@ -30,15 +30,8 @@ pub struct CaptureArgs {
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
     /// Stop after SECS seconds (decimals allowed).
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = super::parse_secs)]
     duration: Option<Duration>,
-}
-
-fn parse_secs(s: &str) -> Result<Duration, String> {
-    match s.parse::<f64>().ok().and_then(|secs| Duration::try_from_secs_f64(secs).ok()) {
-        Some(d) if !d.is_zero() => Ok(d),
-        _ => Err(format!("expected a number of seconds > 0, not {s:?}")),
-    }
 }
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {

@@ -4,6 +4,7 @@ mod analyze;
 #[cfg(feature = "live")]
 mod capture;
 mod enforce;
+mod hep;
 mod honeypot;
 mod ingest;
 mod parse;
@@ -32,6 +33,10 @@ enum Command {
     /// --duration); prints the same summary as ingest.
     #[cfg(feature = "live")]
     Capture(capture::CaptureArgs),
+    /// Take SIP forwarded in HEP (HOMER's encapsulation: Kamailio siptrace, OpenSIPS,
+    /// Asterisk res_hep, heplify, sngrep) on UDP, TCP or TLS into the event store, each
+    /// capture node a sensor, every packet authenticated by its key; until Ctrl-C.
+    Hep(hep::HepArgs),
     /// Run the honeypot: a PBX (Asterisk-like by default) on UDP, TCP and TLS that records
     /// every request and every answer, until Ctrl-C.
     Honeypot(honeypot::HoneypotArgs),
@@ -54,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         #[cfg(feature = "live")]
         Command::Capture(args) => capture::run(args),
+        Command::Hep(args) => hep::run(args),
         Command::Honeypot(args) => honeypot::run(args),
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),
@@ -70,4 +76,12 @@ fn host_name() -> String {
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "sensor".to_owned())
+}
+
+/// A `--duration` in seconds (decimals allowed), above zero.
+fn parse_secs(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>().ok().and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok()) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("expected a number of seconds > 0, not {s:?}")),
+    }
 }

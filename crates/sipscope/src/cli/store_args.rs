@@ -1,4 +1,4 @@
-//! Flags shared by the commands that write events (`ingest`, `capture`) and their ending.
+//! Flags shared by the commands that write events (`ingest`, `capture`, `hep`) and their ending.
 
 use anyhow::Context;
 use sipscope::nodes::Nodes;
@@ -32,7 +32,7 @@ pub struct StoreArgs {
     /// can compute it later from stored events.
     #[arg(long)]
     no_analysis: bool,
-    /// Length of an analysis run of `capture`, seconds: its run-wide results are stored at
+    /// Length of an analysis run of `capture` and `hep`, seconds: its run-wide results are stored at
     /// the end of each, and a run a crash interrupts is recovered from its events at the next
     /// start. (`ingest` runs the engine once per file.)
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
@@ -70,6 +70,11 @@ impl StoreArgs {
         let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), backlog: None };
         let sinks = sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
         Ok(Pipeline::new(settings, sinks.store, sinks.extra))
+    }
+
+    /// Whether the summary is asked for as JSON.
+    pub fn json(&self) -> bool {
+        self.json
     }
 
     /// Prints the summary (text on stderr, or JSON on stdout) and picks the exit code.

@@ -4,6 +4,7 @@
 mod capture_cmd;
 mod consistency;
 mod enforce;
+mod hep;
 mod honeypot;
 mod ingest_golden;
 mod netns;
