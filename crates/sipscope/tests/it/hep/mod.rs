@@ -5,7 +5,7 @@
 
 // mod out;
 mod senders;
-// mod streams;
+mod streams;
 
 use rusqlite::Connection;
 use std::io::{BufRead, BufReader};
