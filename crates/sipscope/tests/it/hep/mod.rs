@@ -3,7 +3,7 @@
 //! HEP out to a second collector. Each run ends by itself (`--count`), so no test waits on a
 //! clock.
 
-// mod out;
+mod out;
 mod senders;
 mod streams;
 
