@@ -4,8 +4,6 @@
 //! Ctrl-C (SIGINT) or SIGTERM stops cleanly: what was received is stored, the analysis run
 //! finished and the summary printed. A second signal exits at once.
 
-use anyhow::Context;
-use signal_hook::consts::{SIGINT, SIGTERM};
 use sipscope::pipeline::Unparsed;
 use sipscope::sinks::RunKind;
 use sipscope::sources::hep::ingest::Auth;
@@ -14,9 +12,6 @@ use sipscope::sources::hep::net::NetLimits;
 use sipscope::sources::hep::run::{self, HepOptions, Listen, TlsFiles};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct HepArgs {
@@ -45,12 +40,8 @@ pub struct HepArgs {
     max_connections: usize,
     #[command(flatten)]
     store: super::store_args::StoreArgs,
-    /// Stop after N packets.
-    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    count: Option<u64>,
-    /// Stop after SECS seconds (decimals allowed).
-    #[arg(long, value_name = "SECS", value_parser = super::parse_secs)]
-    duration: Option<Duration>,
+    #[command(flatten)]
+    stop: super::StopArgs,
 }
 
 pub fn run(args: HepArgs) -> anyhow::Result<ExitCode> {
@@ -68,8 +59,8 @@ pub fn run(args: HepArgs) -> anyhow::Result<ExitCode> {
         auth,
         limits: sipscope_hep::Limits::default(),
         net: NetLimits { max_connections: args.max_connections, ..NetLimits::default() },
-        count: args.count,
-        duration: args.duration,
+        count: args.stop.count,
+        duration: args.stop.duration,
     };
     let mut settings = args.store.settings(RunKind::Capture)?;
     // A payload a capture node forwarded as SIP is kept even when it does not parse.
@@ -78,14 +69,8 @@ pub fn run(args: HepArgs) -> anyhow::Result<ExitCode> {
     let bound = run::bind(&opts)?;
     let pipeline = args.store.pipeline(settings)?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        let status = 128 + signal;
-        signal_hook::flag::register_conditional_shutdown(signal, status, Arc::clone(&stop))
-            .context("installing the signal handler")?;
-        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the signal handler")?;
-    }
-    let listening: Vec<String> = opts.listen.iter().map(|l| format!("{l:?}")).collect();
+    let stop = super::stop_on_signals()?;
+    let listening: Vec<String> = opts.listen.iter().map(ToString::to_string).collect();
     eprintln!("sipscope: HEP collector on {}; Ctrl-C stops", listening.join(", "));
     let summary = run::run(bound, pipeline, &opts, &stop)?;
     if args.store.json() {

@@ -78,10 +78,36 @@ fn host_name() -> String {
         .unwrap_or_else(|| "sensor".to_owned())
 }
 
+/// When a run that reads until stopped (`capture`, `hep`) stops by itself.
+#[derive(Debug, clap::Args)]
+struct StopArgs {
+    /// Stop after N packets (captured after the filter, or received).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+    /// Stop after SECS seconds (decimals allowed).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    duration: Option<std::time::Duration>,
+}
+
 /// A `--duration` in seconds (decimals allowed), above zero.
 fn parse_secs(s: &str) -> Result<std::time::Duration, String> {
     match s.parse::<f64>().ok().and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok()) {
         Some(d) if !d.is_zero() => Ok(d),
         _ => Err(format!("expected a number of seconds > 0, not {s:?}")),
     }
+}
+
+/// A flag SIGINT and SIGTERM set, for run loops that stop cleanly; a second signal (flag
+/// already set) exits at once with the shell's 128 + signal status.
+fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use anyhow::Context;
+    use std::sync::Arc;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let status = 128 + signal;
+        signal_hook::flag::register_conditional_shutdown(signal, status, Arc::clone(&stop))
+            .context("installing the signal handler")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the signal handler")?;
+    }
+    Ok(stop)
 }

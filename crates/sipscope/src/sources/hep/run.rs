@@ -43,6 +43,17 @@ impl std::str::FromStr for Listen {
     }
 }
 
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Udp(a) => write!(f, "udp:{a}"),
+            Listen::Tcp(a) => write!(f, "tcp:{a}"),
+            Listen::Tls(a) => write!(f, "tls:{a}"),
+            Listen::UdpAndTcp(a) => write!(f, "udp+tcp:{a}"),
+        }
+    }
+}
+
 /// The TLS material of `tls:` listeners.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
@@ -77,7 +88,7 @@ pub struct HepOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum HepError {
     /// An address could not be bound.
-    #[error("cannot listen on {0:?}: {1}")]
+    #[error("cannot listen on {0}: {1}")]
     Bind(Listen, std::io::Error),
     /// TLS material missing or refused.
     #[error("TLS: {0}")]

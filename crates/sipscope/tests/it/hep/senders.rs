@@ -62,14 +62,22 @@ fn options_to_kamailio(port: u16) {
     panic!("Kamailio never answered: {last}");
 }
 
-#[test]
-fn kamailio_siptrace_is_stored_under_its_key_and_refused_with_another() {
-    let mut hep = Collector::start(Some(KAMAILIO_KEYS), &["--listen", "udp:127.0.230.1:9063", "--count", "1"]);
-    let mut kam = kamailio(hep.dir.path(), 5060, 9063, "kamailio-key-0123456789");
-    options_to_kamailio(5060);
+/// A collector on 127.0.230.1:`hep_port` and a Kamailio on `sip_port` tracing to it with
+/// `key`; one OPTIONS traced. Returns the collector and its summary.
+fn trace_one_options(hep_port: u16, sip_port: u16, key: &str) -> (Collector, serde_json::Value) {
+    let listen = format!("udp:127.0.230.1:{hep_port}");
+    let mut hep = Collector::start(Some(KAMAILIO_KEYS), &["--listen", &listen, "--count", "1"]);
+    let mut kam = kamailio(hep.dir.path(), sip_port, hep_port, key);
+    options_to_kamailio(sip_port);
     let summary = hep.wait();
     let _ = kam.kill();
     let _ = kam.wait();
+    (hep, summary)
+}
+
+#[test]
+fn kamailio_siptrace_is_stored_under_its_key_and_refused_with_another() {
+    let (hep, summary) = trace_one_options(9063, 5060, "kamailio-key-0123456789");
     assert_eq!(summary["hep"]["accepted"], 1, "{summary}");
     let events = rows(&hep.db(), "SELECT sensor, transport, dst_ip, dst_port, method, CAST(raw AS TEXT) FROM events");
     assert_eq!(events.len(), 1, "{events:?}");
@@ -80,12 +88,7 @@ fn kamailio_siptrace_is_stored_under_its_key_and_refused_with_another() {
     assert!(events[0][5].contains("sip:100@127.0.230.2:5060"), "{events:?}");
 
     // The same Kamailio with another key: refused, counted, nothing stored.
-    let mut hep = Collector::start(Some(KAMAILIO_KEYS), &["--listen", "udp:127.0.230.1:9064", "--count", "1"]);
-    let mut kam = kamailio(hep.dir.path(), 5061, 9064, "not-the-key-0123456789");
-    options_to_kamailio(5061);
-    let summary = hep.wait();
-    let _ = kam.kill();
-    let _ = kam.wait();
+    let (hep, summary) = trace_one_options(9064, 5061, "not-the-key-0123456789");
     assert_eq!((summary["hep"]["wrong_key"].as_u64(), summary["hep"]["accepted"].as_u64()), (Some(1), Some(0)));
     assert_eq!(rows(&hep.db(), "SELECT count(*) FROM events"), [["Integer(0)"]]);
 }
