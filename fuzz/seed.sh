@@ -9,6 +9,7 @@
 #         (read size and limits), plus two messages back to back.
 # uri:    request-URIs and From/To/Contact/Via values cut out of the fixtures.
 # digest: Authorization / WWW-Authenticate / Proxy-* values cut out of the fixtures.
+# hep:    the HEP fixtures (crates/hep/tests/fixtures/*.hep), each also twice in a row (a stream).
 # Previously found crashes (crates/sip/tests/fixtures/fuzz-regressions/) are added to every
 # target so they are re-run first.
 set -euo pipefail
@@ -17,7 +18,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 fixtures="$here/../crates/sip/tests/fixtures"
 corpus="$here/corpus"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parse frame uri digest)
+[ ${#targets[@]} -gt 0 ] || targets=(parse frame uri digest hep)
 
 messages=()
 while IFS= read -r -d '' f; do
@@ -67,6 +68,12 @@ for target in "${targets[@]}"; do
         ;;
     digest)
         values_of "$out" auth 'authorization|proxy-authorization|www-authenticate|proxy-authenticate'
+        ;;
+    hep)
+        for f in "$here"/../crates/hep/tests/fixtures/*.hep; do
+            cp "$f" "$out/$(basename "$f")"
+            cat "$f" "$f" >"$out/twice-$(basename "$f")"
+        done
         ;;
     *)
         echo "unknown target: $target" >&2

@@ -4,14 +4,9 @@
 //! Ctrl-C (SIGINT) or SIGTERM stops cleanly: the decoder is drained, the store flushed and the
 //! summary printed. A second signal exits at once (what was committed stays in the store).
 
-use anyhow::Context;
-use signal_hook::consts::{SIGINT, SIGTERM};
 use sipscope::sinks::RunKind;
 use sipscope::sources::live::{self, LiveCapture, LiveOptions};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct CaptureArgs {
@@ -26,19 +21,8 @@ pub struct CaptureArgs {
     promisc: bool,
     #[command(flatten)]
     store: super::store_args::StoreArgs,
-    /// Stop after N packets (after the filter).
-    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    count: Option<u64>,
-    /// Stop after SECS seconds (decimals allowed).
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
-    duration: Option<Duration>,
-}
-
-fn parse_secs(s: &str) -> Result<Duration, String> {
-    match s.parse::<f64>().ok().and_then(|secs| Duration::try_from_secs_f64(secs).ok()) {
-        Some(d) if !d.is_zero() => Ok(d),
-        _ => Err(format!("expected a number of seconds > 0, not {s:?}")),
-    }
+    #[command(flatten)]
+    stop: super::StopArgs,
 }
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
@@ -47,22 +31,15 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         iface: args.iface,
         filter: args.filter,
         promisc: args.promisc,
-        count: args.count,
-        duration: args.duration,
+        count: args.stop.count,
+        duration: args.stop.duration,
     };
     // The handle first: a wrong interface or filter leaves no store behind.
     let capture = LiveCapture::open(&opts)?;
     let pipeline = args.store.pipeline(settings)?;
 
-    // The handlers only set the flag; the capture loop sees it within one read timeout. A second
-    // signal (flag already set) exits at once with the shell's 128 + signal status.
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        let status = 128 + signal;
-        signal_hook::flag::register_conditional_shutdown(signal, status, Arc::clone(&stop))
-            .context("installing the signal handler")?;
-        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the signal handler")?;
-    }
+    // The capture loop sees the flag within one read timeout.
+    let stop = super::stop_on_signals()?;
 
     eprintln!("sipscope: capturing on {} ({}); Ctrl-C stops", capture.iface(), capture.link_type_name());
     let summary = live::run(capture, pipeline, &opts, &stop)?;

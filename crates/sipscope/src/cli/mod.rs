@@ -5,6 +5,7 @@ mod analyze;
 mod capture;
 mod decisions;
 mod enforce;
+mod hep;
 mod honeypot;
 mod ingest;
 mod parse;
@@ -34,6 +35,10 @@ enum Command {
     /// --duration); prints the same summary as ingest.
     #[cfg(feature = "live")]
     Capture(capture::CaptureArgs),
+    /// Take SIP forwarded in HEP (HOMER's encapsulation: Kamailio siptrace, OpenSIPS,
+    /// Asterisk res_hep, heplify, sngrep) on UDP, TCP or TLS into the event store, each
+    /// capture node a sensor, every packet authenticated by its key; until Ctrl-C.
+    Hep(hep::HepArgs),
     /// Run the honeypot: a PBX (Asterisk-like by default) on UDP, TCP and TLS that records
     /// every request and every answer, until Ctrl-C.
     Honeypot(honeypot::HoneypotArgs),
@@ -59,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         #[cfg(feature = "live")]
         Command::Capture(args) => capture::run(args),
+        Command::Hep(args) => hep::run(args),
         Command::Honeypot(args) => honeypot::run(args),
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),
@@ -81,4 +87,38 @@ fn host_name() -> String {
 /// This host's addresses (every interface's), which no decision may reach.
 fn own_addresses() -> Vec<std::net::IpAddr> {
     sipscope::act::policy::responder::host_addresses()
+}
+
+/// When a run that reads until stopped (`capture`, `hep`) stops by itself.
+#[derive(Debug, clap::Args)]
+struct StopArgs {
+    /// Stop after N packets (captured after the filter, or received).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+    /// Stop after SECS seconds (decimals allowed).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    duration: Option<std::time::Duration>,
+}
+
+/// A `--duration` in seconds (decimals allowed), above zero.
+fn parse_secs(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>().ok().and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok()) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("expected a number of seconds > 0, not {s:?}")),
+    }
+}
+
+/// A flag SIGINT and SIGTERM set, for run loops that stop cleanly; a second signal (flag
+/// already set) exits at once with the shell's 128 + signal status.
+fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use anyhow::Context;
+    use std::sync::Arc;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let status = 128 + signal;
+        signal_hook::flag::register_conditional_shutdown(signal, status, Arc::clone(&stop))
+            .context("installing the signal handler")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the signal handler")?;
+    }
+    Ok(stop)
 }

@@ -1,8 +1,9 @@
-//! Flags shared by the commands that write events (`ingest`, `capture`) and their ending.
+//! Flags shared by the commands that write events (`ingest`, `capture`, `hep`) and their ending.
 
 use anyhow::Context;
 use sipscope::nodes::Nodes;
 use sipscope::pipeline::{EventsMode, Pipeline, PipelineSettings};
+use sipscope::sinks::hep::{HepOutConfig, HepOutTransport, DEFAULT_QUEUE_PACKETS};
 use sipscope::sinks::{RunKind, SinkConfig};
 use sipscope::sources::summary::CaptureSummary;
 use std::path::PathBuf;
@@ -25,6 +26,21 @@ pub struct StoreArgs {
     /// Also append every stored event to this file as JSON Lines.
     #[arg(long, value_name = "FILE")]
     jsonl: Option<PathBuf>,
+    /// Also send every stored event to this HOMER collector in HEPv3 (`ADDR:PORT`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    hep_out: Option<std::net::SocketAddr>,
+    /// HEP out over TCP instead of UDP.
+    #[arg(long, requires = "hep_out")]
+    hep_out_tcp: bool,
+    /// Capture id of the packets sent (HEP chunk 0x000c).
+    #[arg(long, default_value_t = 2001, requires = "hep_out", value_name = "ID")]
+    hep_out_id: u32,
+    /// Auth key sent in every packet, for collectors that check one.
+    #[arg(long, requires = "hep_out", value_name = "KEY")]
+    hep_out_key: Option<String>,
+    /// Forward only these methods (comma-separated) and the responses to them.
+    #[arg(long, requires = "hep_out", value_delimiter = ',', value_name = "METHODS")]
+    hep_out_methods: Option<Vec<String>>,
     /// Print the summary as JSON on standard output.
     #[arg(long)]
     json: bool,
@@ -32,7 +48,7 @@ pub struct StoreArgs {
     /// can compute it later from stored events.
     #[arg(long)]
     no_analysis: bool,
-    /// Length of an analysis run of `capture`, seconds: its run-wide results are stored at
+    /// Length of an analysis run of `capture` and `hep`, seconds: its run-wide results are stored at
     /// the end of each, and a run a crash interrupts is recovered from its events at the next
     /// start. (`ingest` runs the engine once per file.)
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
@@ -69,7 +85,16 @@ impl StoreArgs {
             sipscope::sources::replay::recover_interrupted(&self.db, analysis, sipscope::time::now_ns())
                 .with_context(|| format!("recovering interrupted analysis runs in {}", self.db.display()))?;
         }
-        let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), backlog: None };
+        let hep_out = self.hep_out.map(|to| HepOutConfig {
+            to,
+            transport: if self.hep_out_tcp { HepOutTransport::Tcp } else { HepOutTransport::Udp },
+            capture_id: self.hep_out_id,
+            key: self.hep_out_key.clone(),
+            node_name: None,
+            methods: self.hep_out_methods.clone(),
+            queue_packets: DEFAULT_QUEUE_PACKETS,
+        });
+        let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), hep_out, backlog: None };
         let sinks = sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
         let response = if self.response.requested() {
             Some(self.response.open(&self.db, &settings.sensor, &settings.nodes)?)
@@ -95,6 +120,11 @@ fn attach(_pipeline: &Pipeline, response: super::response_args::Response) -> any
 }
 
 impl StoreArgs {
+    /// Whether the summary is asked for as JSON.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
     /// Prints the summary (text on stderr, or JSON on stdout) and picks the exit code.
     pub fn finish(&self, summary: &CaptureSummary) -> anyhow::Result<ExitCode> {
         if self.json {

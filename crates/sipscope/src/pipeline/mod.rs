@@ -319,6 +319,12 @@ impl Pipeline {
 
     /// Takes one message; parses it first.
     pub fn accept(&mut self, a: Arrival<'_>) {
+        self.accept_from(None, a);
+    }
+
+    /// Like [`Pipeline::accept`] for a message another sensor saw and forwarded (a HEP capture
+    /// node): its event is stored under `sensor` (`None`: the pipeline's own).
+    pub fn accept_from(&mut self, sensor: Option<&str>, a: Arrival<'_>) {
         if self.out.error.is_some() {
             return;
         }
@@ -329,11 +335,11 @@ impl Pipeline {
             return;
         }
         if crate::event::fields::is_blank(a.bytes) {
-            return self.accept_parsed(a, None);
+            return self.accept_inner(a, None, Note::default(), sensor);
         }
         match Message::parse_with(a.bytes, a.transport.framing(), sipscope_sip::ParseLimits::default()) {
-            Ok(msg) => self.accept_parsed(a, Some(&msg)),
-            Err(_) => self.accept_parsed(a, None),
+            Ok(msg) => self.accept_inner(a, Some(&msg), Note::default(), sensor),
+            Err(_) => self.accept_inner(a, None, Note::default(), sensor),
         }
     }
 
@@ -344,10 +350,15 @@ impl Pipeline {
 
     /// Like [`Pipeline::accept_parsed`], with what the source knows beyond the bytes.
     pub fn accept_noted(&mut self, a: Arrival<'_>, msg: Option<&Message<'_>>, note: Note<'_>) {
+        self.accept_inner(a, msg, note, None);
+    }
+
+    fn accept_inner(&mut self, a: Arrival<'_>, msg: Option<&Message<'_>>, note: Note<'_>, sensor: Option<&str>) {
         if self.out.error.is_some() {
             return;
         }
-        let Some(msg) = msg else { return self.accept_unparsed(a, note) };
+        let sensor = sensor.unwrap_or(&self.settings.sensor);
+        let Some(msg) = msg else { return self.out.accept_unparsed(&self.settings, a, note, sensor) };
         let ours = a.direction == Direction::Out;
         // `--events none` counts by the start line alone (docs/ingest.md: violations stay 0):
         // checking every header is a cost only stored events need. What sipscope sent is
@@ -361,22 +372,7 @@ impl Pipeline {
         if self.out.keep(self.settings.events) {
             let mut fields = if ours { SipFields::extract_without_anomalies(msg) } else { SipFields::extract(msg) };
             note.apply(&mut fields);
-            self.out.write(&self.settings.sensor, &a, node, fields);
-        }
-    }
-
-    fn accept_unparsed(&mut self, a: Arrival<'_>, note: Note<'_>) {
-        if self.settings.unparsed == Unparsed::Count {
-            self.out.counters.non_sip += 1;
-            return;
-        }
-        self.out.counters.unparsed_kept += 1;
-        let node = node_of(&self.settings.nodes, &a, MessageKind::Invalid);
-        self.out.observe(&a, node, None);
-        if self.out.keep(self.settings.events) {
-            let mut fields = SipFields::of_bytes(a.bytes, a.transport.framing());
-            note.apply(&mut fields);
-            self.out.write(&self.settings.sensor, &a, node, fields);
+            self.out.write(sensor, &a, node, fields);
         }
     }
 
@@ -435,6 +431,21 @@ impl Pipeline {
 }
 
 impl Outputs {
+    fn accept_unparsed(&mut self, settings: &PipelineSettings, a: Arrival<'_>, note: Note<'_>, sensor: &str) {
+        if settings.unparsed == Unparsed::Count {
+            self.counters.non_sip += 1;
+            return;
+        }
+        self.counters.unparsed_kept += 1;
+        let node = node_of(&settings.nodes, &a, MessageKind::Invalid);
+        self.observe(&a, node, None);
+        if self.keep(settings.events) {
+            let mut fields = SipFields::of_bytes(a.bytes, a.transport.framing());
+            note.apply(&mut fields);
+            self.write(sensor, &a, node, fields);
+        }
+    }
+
     fn take_error(&mut self) -> Result<(), SinkError> {
         match self.error.take() {
             Some(e) => Err(e),

@@ -315,3 +315,19 @@ fn a_captured_answer_belongs_to_the_node_that_sent_it() {
     let answers = "SELECT sum(messages) FROM traffic WHERE kind = 'response' AND node = 'n1'";
     assert_eq!(h.count(answers), 2);
 }
+
+/// A forwarded message (HEP) is stored under the sensor that saw it; the rest under the
+/// pipeline's, and both are analysed in the one run.
+#[test]
+fn a_forwarded_message_keeps_the_sensor_that_saw_it() {
+    let mut h = Harness::new(|s| s.unparsed = Unparsed::Keep);
+    let svmap = fixture("svmap/0001.sip");
+    h.pipeline().accept_from(Some("edge-1"), arrival(T0, "203.0.113.5", "198.51.100.1", Direction::Unknown, &svmap));
+    h.pipeline().accept_from(Some("edge-1"), arrival(T0, "203.0.113.5", "198.51.100.1", Direction::Unknown, b"\xff"));
+    h.send(T0 + S, "203.0.113.6", &svmap);
+    let finished = h.finish();
+    assert_eq!(finished.counters.events_stored, 3);
+    assert_eq!(h.count("SELECT count(*) FROM events WHERE sensor = 'edge-1'"), 2);
+    assert_eq!(h.count("SELECT count(*) FROM events WHERE sensor = 'sensor'"), 1);
+    assert_eq!(finished.analysis.unwrap().events, 3);
+}

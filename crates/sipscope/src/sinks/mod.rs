@@ -1,9 +1,10 @@
 //! Where events go: the write side of storage. Each sink is a folder behind [`Sink`]; the one
 //! store that also keeps analysis runs and the capture-file registry implements
 //! [`EventStore`]. `sqlite/` is the embedded default, `jsonl/` a copy of every event as JSON
-//! Lines. The pipeline owns one store and any number of extra sinks and fans out to them.
-//! Alerts and decisions go to [`AlertSink`]s (`eve/`, `syslog/`, `webhook/`, opened by
-//! [`open_alert_sinks`]); decisions are written through [`decisions::DecisionLog`].
+//! Lines, `hep/` a copy sent to a HOMER collector. The pipeline owns one store and any number
+//! of extra sinks and fans out to them. Alerts and decisions go to [`AlertSink`]s (`eve/`,
+//! `syslog/`, `webhook/`, opened by [`open_alert_sinks`]); decisions are written through
+//! [`decisions::DecisionLog`].
 
 pub mod alerts;
 pub mod decisions;
@@ -11,6 +12,7 @@ pub mod delivery;
 pub mod endpoint;
 pub mod eve;
 pub mod health;
+pub mod hep;
 pub mod jsonl;
 pub mod sqlite;
 pub mod syslog;
@@ -29,6 +31,8 @@ pub struct SinkConfig {
     pub store: std::path::PathBuf,
     /// A copy of every event as JSON Lines, appended to this file.
     pub jsonl: Option<std::path::PathBuf>,
+    /// A copy of every event (or of some methods) sent to a HOMER collector in HEPv3.
+    pub hep_out: Option<hep::HepOutConfig>,
     /// Keep running when the store cannot write (a full disk): hold this much to retry, count
     /// what is dropped (see [`health`]). `None`: the first write error is returned (ingest).
     pub backlog: Option<health::StoreBacklog>,
@@ -55,6 +59,9 @@ pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
     let mut extra: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &config.jsonl {
         extra.push(Box::new(jsonl::JsonLines::open(path)?));
+    }
+    if let Some(hep_out) = &config.hep_out {
+        extra.push(Box::new(hep::HepOut::open(hep_out.clone())?));
     }
     Ok(OpenSinks { store: Box::new(store), extra, health })
 }

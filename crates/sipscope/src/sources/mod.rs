@@ -11,6 +11,7 @@
 //!   that a killed process left unfinished).
 
 pub mod files;
+pub mod hep;
 pub mod honeypot;
 #[cfg(feature = "live")]
 pub mod live;

@@ -105,7 +105,7 @@ pub fn reanalyse_into(
     analysis: AnalysisConfig,
 ) -> Result<(SqliteReader, Finished), ReplayError> {
     let path = dir.join("reanalysed.db");
-    let sinks = crate::sinks::open(&SinkConfig { store: path.clone(), jsonl: None, backlog: None })?;
+    let sinks = crate::sinks::open(&SinkConfig { store: path.clone(), jsonl: None, backlog: None, hep_out: None })?;
     let finished = analyse_all(stored, sinks.store, analysis, Some(nodes), crate::time::now_ns())?;
     Ok((SqliteReader::open(&path)?, finished))
 }
@@ -140,7 +140,8 @@ pub fn recover_interrupted(path: &Path, analysis: &AnalysisConfig, now_ns: i64) 
 
 /// Replays one interrupted run's events into a new run, then deletes the interrupted one.
 fn recover_run(path: &Path, run: &InterruptedRun, analysis: &AnalysisConfig, now_ns: i64) -> Result<u64, ReplayError> {
-    let sinks = crate::sinks::open(&SinkConfig { store: path.to_path_buf(), jsonl: None, backlog: None })?;
+    let sinks =
+        crate::sinks::open(&SinkConfig { store: path.to_path_buf(), jsonl: None, hep_out: None, backlog: None })?;
     let settings = settings(run.kind, false, &run.sensor, analysis.clone());
     let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
     pipeline.begin_analysis(run.started_ns)?;

@@ -149,6 +149,7 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
     let sinks = crate::sinks::open(&SinkConfig {
         store: config.store.clone(),
         jsonl: config.jsonl.clone(),
+        hep_out: None,
         backlog: Some(backlog),
     })?;
     let health = sinks.health;

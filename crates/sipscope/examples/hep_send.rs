@@ -1,0 +1,95 @@
+//! A HEP load generator for `bench/hep-bench.sh`: sends N HEPv3 packets over UDP, as fast as
+//! it can or at a given rate, each carrying one SIP message of an attack mix (scanner OPTIONS,
+//! digest REGISTERs, responses) from many sources, with a capture id and auth key:
+//! `cargo run --release -p sipscope --example hep_send -- ADDR:PORT N [--rate PPS] [--id ID] [--key KEY]`
+//!
+//! Prints what it sent and how long it took. Deterministic bytes; loopback use only.
+
+use sipscope_hep::{encode, Packet, Payload, FAMILY_V4, PAYLOAD_SIP};
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// Event time of the first packet; packets are 10 µs apart.
+const T0: u32 = 1_796_000_000;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut positional = Vec::new();
+    let (mut rate, mut id, mut key) = (None::<u64>, 2001u32, String::from("bench-key-0123456789"));
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--rate" => rate = args.next().and_then(|r| r.parse().ok()),
+            "--id" => id = args.next().and_then(|r| r.parse().ok()).unwrap_or(id),
+            "--key" => key = args.next().unwrap_or(key),
+            _ => positional.push(arg),
+        }
+    }
+    let to: SocketAddr = positional.first().ok_or("ADDR:PORT")?.parse()?;
+    let n: u64 = positional.get(1).ok_or("N")?.parse()?;
+    let socket = UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
+    let started = Instant::now();
+    let mut sent = 0u64;
+    for i in 0..n {
+        if let Some(pps) = rate {
+            // Paced: packet i leaves at i / pps seconds.
+            let due = Duration::from_secs_f64(i as f64 / pps as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let sip = message(i);
+        let mut p = Packet::v3();
+        p.ip_family = Some(FAMILY_V4);
+        p.ip_proto = Some(17);
+        let responding = i % 5 == 4;
+        let attacker = std::net::Ipv4Addr::new(198, 51, (i / 65_536 % 256) as u8, (i / 256 % 256) as u8);
+        let target = std::net::Ipv4Addr::new(192, 0, (i / 256 % 64) as u8, (i % 256) as u8);
+        let (src, dst) = if responding { (target, attacker) } else { (attacker, target) };
+        (p.src_addr, p.dst_addr) = (Some(src.into()), Some(dst.into()));
+        (p.src_port, p.dst_port) = (Some(5060), Some(5060));
+        p.ts_sec = Some(T0 + (i / 100_000) as u32);
+        p.ts_usec = Some((i % 100_000 * 10) as u32);
+        p.payload_type = Some(PAYLOAD_SIP);
+        p.capture_id = Some(id);
+        p.auth_key = Some(key.as_bytes());
+        p.payload = Payload::Plain(&sip);
+        let bytes = encode(&p)?;
+        // Loopback never loses a send; ENOBUFS (a full socket buffer) is retried.
+        while socket.send_to(&bytes, to).is_err() {
+            std::thread::yield_now();
+        }
+        sent += 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("{{\"sent\": {sent}, \"seconds\": {secs:.3}, \"per_second\": {:.0}}}", sent as f64 / secs);
+    Ok(())
+}
+
+fn message(i: u64) -> Vec<u8> {
+    let target = format!("192.0.{}.{}", i / 256 % 64, i % 256);
+    match i % 5 {
+        0 | 1 => format!(
+            "OPTIONS sip:100@{target} SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-{i};rport\r\n\
+Max-Forwards: 70\r\nTo: \"sipvicious\"<sip:100@1.1.1.1>\r\nFrom: \"sipvicious\"<sip:100@1.1.1.1>;tag=6631{i:x}\r\n\
+User-Agent: friendly-scanner\r\nCall-ID: {}\r\nContact: sip:100@10.0.0.1:5060\r\nCSeq: 1 OPTIONS\r\n\
+Accept: application/sdp\r\nContent-Length: 0\r\n\r\n",
+            i.wrapping_mul(2_654_435_761)
+        ),
+        2 | 3 => format!(
+            "REGISTER sip:{target} SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-{i};rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:{ext}@{target}>\r\nFrom: <sip:{ext}@{target}>;tag={i:x}\r\nCall-ID: r{i}\r\n\
+CSeq: 2 REGISTER\r\nContact: <sip:{ext}@10.0.0.1:5060>\r\nUser-Agent: friendly-scanner\r\n\
+Authorization: Digest username=\"{ext}\", realm=\"asterisk\", nonce=\"4f1a{i:x}\", uri=\"sip:{target}\", \
+response=\"{:032x}\", algorithm=MD5\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n",
+            u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            ext = 100 + i % 900
+        ),
+        _ => format!(
+            "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-{i};rport\r\n\
+From: <sip:100@{target}>;tag={i:x}\r\nTo: <sip:100@{target}>;tag=as{i:x}\r\nCall-ID: r{i}\r\nCSeq: 2 REGISTER\r\n\
+Server: Asterisk PBX 16.28.0\r\nWWW-Authenticate: Digest algorithm=MD5, realm=\"asterisk\", nonce=\"4f1a{i:x}\"\r\n\
+Content-Length: 0\r\n\r\n"
+        ),
+    }
+    .into_bytes()
+}
