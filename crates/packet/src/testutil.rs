@@ -327,13 +327,50 @@ pub fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
 
 /// SCTP with one DATA chunk (checksum zero).
 pub fn sctp_data(sport: u16, dport: u16, ppid: u32, payload: &[u8]) -> Vec<u8> {
-    let len = (16 + payload.len()) as u16;
-    let mut out = cat(&[&sport.to_be_bytes(), &dport.to_be_bytes(), &7u32.to_be_bytes(), &[0; 4]]);
-    out.extend_from_slice(&cat(&[&[0, 0x03], &len.to_be_bytes(), &1u32.to_be_bytes(), &[0, 0, 0, 0]]));
-    out.extend_from_slice(&ppid.to_be_bytes());
-    out.extend_from_slice(payload);
-    out.resize(out.len().next_multiple_of(4), 0);
+    sctp(sport, dport, 7, &[data_chunk(0x03, 1, 0, 0, ppid, payload)])
+}
+
+/// An SCTP packet (checksum zero) of these chunks, each padded to 4 bytes.
+pub fn sctp(sport: u16, dport: u16, vtag: u32, chunks: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = cat(&[&sport.to_be_bytes(), &dport.to_be_bytes(), &vtag.to_be_bytes(), &[0; 4]]);
+    for chunk in chunks {
+        out.extend_from_slice(chunk);
+        out.resize(out.len().next_multiple_of(4), 0);
+    }
     out
+}
+
+/// A DATA chunk (unpadded): flags (0x02 B, 0x01 E, 0x04 U), TSN, stream, SSN, PPID.
+pub fn data_chunk(flags: u8, tsn: u32, stream: u16, ssn: u16, ppid: u32, payload: &[u8]) -> Vec<u8> {
+    let len = (16 + payload.len()) as u16;
+    cat(&[
+        &[0, flags],
+        &len.to_be_bytes(),
+        &tsn.to_be_bytes(),
+        &stream.to_be_bytes(),
+        &ssn.to_be_bytes(),
+        &ppid.to_be_bytes(),
+        payload,
+    ])
+}
+
+/// The DATA chunks of one user message cut into pieces of `size` bytes, TSNs from `tsn`.
+pub fn data_fragments(tsn: u32, stream: u16, ssn: u16, ppid: u32, message: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let pieces: Vec<&[u8]> = message.chunks(size.max(1)).collect();
+    let n = pieces.len();
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let flags = (u8::from(i == 0) << 1) | u8::from(i + 1 == n);
+            data_chunk(flags, tsn.wrapping_add(i as u32), stream, ssn, ppid, piece)
+        })
+        .collect()
+}
+
+/// A SACK chunk (cumulative TSN, no gap blocks).
+pub fn sack_chunk(cumulative_tsn: u32) -> Vec<u8> {
+    cat(&[&[3, 0, 0, 16], &cumulative_tsn.to_be_bytes(), &0x1_0000u32.to_be_bytes(), &[0; 4]])
 }
 
 /// A pcap file (nanosecond timestamps, little-endian) of `(ts_ns, frame)` records.
