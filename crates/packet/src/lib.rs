@@ -76,6 +76,7 @@ mod tcp;
 pub mod testutil;
 mod transport;
 mod tunnel;
+pub mod websocket;
 
 pub use decode::{decode, decode_ip_payload, Decoded, Encap, Vlans};
 pub use defrag::{DefragLimits, DefragStats, Defragmenter, FragKey, Reassembled};

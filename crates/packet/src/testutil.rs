@@ -373,6 +373,41 @@ pub fn sack_chunk(cumulative_tsn: u32) -> Vec<u8> {
     cat(&[&[3, 0, 0, 16], &cumulative_tsn.to_be_bytes(), &0x1_0000u32.to_be_bytes(), &[0; 4]])
 }
 
+/// A WebSocket frame (RFC 6455): FIN, opcode, masked with `mask` if given; the length in the
+/// shortest form.
+pub fn ws_frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | (opcode & 0x0f)];
+    let m = u8::from(mask.is_some()) << 7;
+    match payload.len() {
+        n @ 0..=125 => out.push(m | n as u8),
+        n @ 126..=0xffff => {
+            out.push(m | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(m | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    match mask {
+        Some(k) => {
+            out.extend_from_slice(&k);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
+        }
+        None => out.extend_from_slice(payload),
+    }
+    out
+}
+
+/// A WebSocket upgrade request for the `sip` subprotocol (RFC 7118 §4).
+pub const WS_UPGRADE_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: sip.example.com\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://www.example.com\r\n\
+Sec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// The server's answer to [`WS_UPGRADE_REQUEST`].
+pub const WS_UPGRADE_RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: sip\r\n\r\n";
+
 /// A pcap file (nanosecond timestamps, little-endian) of `(ts_ns, frame)` records.
 pub fn pcap(linktype: u32, packets: &[(i64, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
