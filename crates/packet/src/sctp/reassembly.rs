@@ -91,8 +91,8 @@ pub struct SctpStats {
     pub reassembled: u64,
     /// Messages dropped because they exceeded `max_message_bytes`.
     pub over_limit: u64,
-    /// Fragments dropped without their message being completed (timeout, memory limits,
-    /// eviction, the end of the capture).
+    /// Fragments dropped without their message being handed out (timeout, memory limits,
+    /// eviction, the end of the capture, a message over `max_message_bytes`).
     pub fragments_dropped: u64,
     /// Packets whose chunk walk met an impossible chunk length.
     pub malformed_packets: u64,
@@ -196,6 +196,7 @@ impl SctpReassembler {
         }
         if chunk.payload.len() > self.limits.max_message_bytes {
             self.stats.over_limit += 1;
+            self.stats.fragments_dropped += 1;
             return;
         }
         let Some(dir) = self.directions.get_mut(&key) else { return };
@@ -291,6 +292,7 @@ impl SctpReassembler {
         }
         if bytes > self.limits.max_message_bytes {
             self.stats.over_limit += 1;
+            self.stats.fragments_dropped += count as u64;
             return;
         }
         self.stats.messages += 1;

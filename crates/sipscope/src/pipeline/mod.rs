@@ -318,6 +318,12 @@ impl Pipeline {
 
     /// Takes one message; parses it first.
     pub fn accept(&mut self, a: Arrival<'_>) {
+        self.accept_with_note(a, Note::default());
+    }
+
+    /// Like [`Pipeline::accept`], with what the source knows beyond the bytes (a capture
+    /// decoder's notes).
+    pub fn accept_with_note(&mut self, a: Arrival<'_>, note: Note<'_>) {
         if self.out.error.is_some() {
             return;
         }
@@ -328,11 +334,11 @@ impl Pipeline {
             return;
         }
         if crate::event::fields::is_blank(a.bytes) {
-            return self.accept_parsed(a, None);
+            return self.accept_noted(a, None, note);
         }
         match Message::parse_with(a.bytes, a.transport.framing(), sipscope_sip::ParseLimits::default()) {
-            Ok(msg) => self.accept_parsed(a, Some(&msg)),
-            Err(_) => self.accept_parsed(a, None),
+            Ok(msg) => self.accept_noted(a, Some(&msg), note),
+            Err(_) => self.accept_noted(a, None, note),
         }
     }
 
