@@ -299,6 +299,25 @@ pub fn gre(proto: u16, key: Option<u32>, seq: Option<u32>, with_checksum: bool, 
     out
 }
 
+/// PPTP's enhanced GRE (version 1, protocol PPP): key = payload length and call ID, optional
+/// sequence and acknowledgement numbers.
+pub fn pptp_gre(call_id: u16, seq: Option<u32>, ack: Option<u32>, payload: &[u8]) -> Vec<u8> {
+    let flags: u16 = 0x2001 | (u16::from(seq.is_some()) << 12) | (u16::from(ack.is_some()) << 7);
+    let len = payload.len() as u16;
+    let mut out = cat(&[&flags.to_be_bytes(), &0x880bu16.to_be_bytes(), &len.to_be_bytes(), &call_id.to_be_bytes()]);
+    for word in [seq, ack].into_iter().flatten() {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A PPP frame with address and control bytes (`ff 03`) and a two-byte protocol (0x0021 IPv4,
+/// 0x0057 IPv6, 0xc021 LCP).
+pub fn ppp(proto: u16, payload: &[u8]) -> Vec<u8> {
+    cat(&[&[0xff, 0x03], &proto.to_be_bytes(), payload])
+}
+
 /// An ERSPAN type II header (put it in GRE 0x88be with a sequence number).
 pub fn erspan2(session: u16, vlan: u16, frame: &[u8]) -> Vec<u8> {
     let w0 = (1u16 << 12) | (vlan & 0x0fff);

@@ -441,28 +441,6 @@ fn ip_lengths_beyond_the_capture_are_decoded_as_far_as_the_bytes_go() {
     assert_eq!(decode(LinkType::Raw, &ipv4(A, B, 17, &dgram)), Err(DecodeError::Truncated { layer: Layer::Udp }));
 }
 
-/// A PPP frame with address/control and a two-byte protocol, as PPTP sends it.
-fn ppp(proto: u16, payload: &[u8]) -> Vec<u8> {
-    [&[0xff, 0x03][..], &proto.to_be_bytes(), payload].concat()
-}
-
-/// PPTP's enhanced GRE (version 1): key = payload length and call ID, optional seq and ack.
-fn pptp(call_id: u16, seq: Option<u32>, ack: Option<u32>, payload: &[u8]) -> Vec<u8> {
-    let flags: u16 = 0x2001 | (u16::from(seq.is_some()) << 12) | (u16::from(ack.is_some()) << 7);
-    let mut out = [
-        &flags.to_be_bytes()[..],
-        &GRE_PPP.to_be_bytes(),
-        &(payload.len() as u16).to_be_bytes(),
-        &call_id.to_be_bytes(),
-    ]
-    .concat();
-    for word in [seq, ack].into_iter().flatten() {
-        out.extend_from_slice(&word.to_be_bytes());
-    }
-    out.extend_from_slice(payload);
-    out
-}
-
 #[test]
 fn gre_carrying_ppp() {
     // PPTP: with sequence and acknowledgement numbers, then compressed address/control and
@@ -470,14 +448,14 @@ fn gre_carrying_ppp() {
     let framings = [ppp(0x0021, &sip_v4()), [&[0x00, 0x21][..], &sip_v4()].concat(), [&[0x21][..], &sip_v4()].concat()];
     for (i, frame) in framings.iter().enumerate() {
         let (seq, ack) = [(Some(5), Some(4)), (Some(6), None), (None, None)][i];
-        let bytes = outer(PROTO_GRE, &pptp(0x4242, seq, ack, frame));
+        let bytes = outer(PROTO_GRE, &pptp_gre(0x4242, seq, ack, frame));
         let d = decode(LinkType::Ethernet, &bytes).unwrap();
         assert_sip(&d);
         assert_eq!(tunnel(&d).kind, TunnelKind::Pptp { call_id: 0x4242, seq });
         assert_eq!(d.encap.depth, 2);
     }
     let v6 = ipv6(V6_SRC, V6_DST, PROTO_UDP, &udp(1, 2, b"six"));
-    let bytes = outer(PROTO_GRE, &pptp(1, None, None, &[&[0x57][..], &v6].concat()));
+    let bytes = outer(PROTO_GRE, &pptp_gre(1, None, None, &[&[0x57][..], &v6].concat()));
     let d = decode(LinkType::Ethernet, &bytes).unwrap();
     assert_eq!(udp_of(&d).payload, b"six");
     // Plain GRE (version 0) with PPP inside.
@@ -486,31 +464,31 @@ fn gre_carrying_ppp() {
     assert_sip(&d);
     assert_eq!(tunnel(&d).kind, TunnelKind::Gre { key: Some(9), seq: None });
     // An acknowledgement alone carries nothing: a tunnel packet, not an error.
-    let bytes = outer(PROTO_GRE, &pptp(7, None, Some(3), b""));
+    let bytes = outer(PROTO_GRE, &pptp_gre(7, None, Some(3), b""));
     let d = decode(LinkType::Ethernet, &bytes).unwrap();
     assert!(matches!(d.transport, Layer4::Other { proto: PROTO_GRE, .. }));
     // LCP and compressed (CCP) data are not decoded; an enhanced GRE without its key, or of
     // another protocol, is refused; PPP cut after its address/control bytes is truncated.
-    let lcp = outer(PROTO_GRE, &pptp(7, Some(1), None, &ppp(0xc021, &[1, 1, 0, 4])));
+    let lcp = outer(PROTO_GRE, &pptp_gre(7, Some(1), None, &ppp(0xc021, &[1, 1, 0, 4])));
     assert_eq!(decode(LinkType::Ethernet, &lcp), Err(DecodeError::Unsupported { layer: Layer::Ppp, value: 0xc021 }));
-    let ccp = outer(PROTO_GRE, &pptp(7, Some(1), None, &[0xfd, 0x90, 0x00, 0x12]));
+    let ccp = outer(PROTO_GRE, &pptp_gre(7, Some(1), None, &[0xfd, 0x90, 0x00, 0x12]));
     assert_eq!(decode(LinkType::Ethernet, &ccp), Err(DecodeError::Unsupported { layer: Layer::Ppp, value: 0xfd }));
-    let mut keyless = pptp(7, None, None, &ppp(0x0021, &sip_v4()));
+    let mut keyless = pptp_gre(7, None, None, &ppp(0x0021, &sip_v4()));
     keyless[0] &= !0x20;
     assert!(matches!(
         decode(LinkType::Ethernet, &outer(PROTO_GRE, &keyless)),
         Err(DecodeError::Malformed { layer: Layer::Gre, .. })
     ));
-    let mut not_ppp = pptp(7, None, None, &sip_v4());
+    let mut not_ppp = pptp_gre(7, None, None, &sip_v4());
     not_ppp[2..4].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
     assert_eq!(
         decode(LinkType::Ethernet, &outer(PROTO_GRE, &not_ppp)),
         Err(DecodeError::Unsupported { layer: Layer::Gre, value: 1 })
     );
-    let cut = outer(PROTO_GRE, &pptp(7, None, None, &[0xff, 0x03]));
+    let cut = outer(PROTO_GRE, &pptp_gre(7, None, None, &[0xff, 0x03]));
     assert_eq!(decode(LinkType::Ethernet, &cut), Err(DecodeError::Truncated { layer: Layer::Ppp }));
     // Every cut of a PPTP frame is truncated or decoded as far as it goes.
-    every_cut(LinkType::Ethernet, &outer(PROTO_GRE, &pptp(1, Some(2), Some(3), &ppp(0x0021, &sip_v4()))));
+    every_cut(LinkType::Ethernet, &outer(PROTO_GRE, &pptp_gre(1, Some(2), Some(3), &ppp(0x0021, &sip_v4()))));
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod capture_cmd;
 mod consistency;
 mod enforce;
 mod honeypot;
+mod ingest_encap;
 mod ingest_golden;
 mod netns;
 mod parse_cmd;
