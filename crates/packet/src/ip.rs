@@ -87,7 +87,7 @@ pub(crate) struct IpPayload<'a> {
 
 /// `declared` bytes of `b`, or all of `b` and `cut` when it holds fewer. A cut fragment is an
 /// error: its place in the datagram would be a lie to the defragmenter.
-fn declared<'a>(b: &'a [u8], declared: usize, info: IpInfo, layer: Layer) -> Result<(&'a [u8], bool), DecodeError> {
+fn declared(b: &[u8], declared: usize, info: IpInfo, layer: Layer) -> Result<(&[u8], bool), DecodeError> {
     match b.get(..declared) {
         Some(d) => Ok((d, false)),
         None if info.fragment.is_some() => Err(truncated(layer)),

@@ -67,7 +67,7 @@ fn fragmented_message_in_any_order_across_packets() {
 fn tsn_wraps_and_retransmissions_are_dropped() {
     let message = b"INVITE sip:1@x SIP/2.0\r\n\r\nbody".to_vec();
     let frags = data_fragments(u32::MAX - 1, 0, 0, SIP_PPID, &message, 8);
-    let mut packets: Vec<Vec<u8>> = frags.iter().map(|f| packet(&[f.clone()])).collect();
+    let mut packets: Vec<Vec<u8>> = frags.iter().map(|f| packet(std::slice::from_ref(f))).collect();
     packets.insert(1, packets[0].clone());
     let whole = packet(&[data_chunk(0x03, 40, 0, 1, SIP_PPID, SIP_OPTIONS)]);
     packets.push(whole.clone());
@@ -202,7 +202,7 @@ proptest! {
             let j = (seed.wrapping_mul(6364136223846793005).wrapping_add(i as u64) % n as u64) as usize;
             frags.swap(i, j);
         }
-        let packets: Vec<Vec<u8>> = frags.chunks(3).map(|c| packet(c)).collect();
+        let packets: Vec<Vec<u8>> = frags.chunks(3).map(packet).collect();
         let (out, _) = messages(&packets);
         prop_assert_eq!(out, vec![(message, n, false)]);
     }

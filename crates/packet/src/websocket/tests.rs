@@ -5,9 +5,12 @@ use crate::testutil::{ws_frame, SIP_OPTIONS, WS_UPGRADE_REQUEST, WS_UPGRADE_RESP
 
 const MASK: Option<[u8; 4]> = Some([0x37, 0xfa, 0x21, 0x3d]);
 
+/// Messages as (text, payload, frames).
+type Messages = Vec<(bool, Vec<u8>, usize)>;
+
 /// Reads `buf` in pieces of `step` bytes as a reassembled stream would deliver them; returns
 /// the messages, what was consumed in all, and the last error.
-fn read_all(buf: &[u8], step: usize, limits: WsLimits) -> (Vec<(bool, Vec<u8>, usize)>, WsStats, Option<&'static str>) {
+fn read_all(buf: &[u8], step: usize, limits: WsLimits) -> (Messages, WsStats, Option<&'static str>) {
     let mut ws = WsStream::new(limits);
     let mut stats = WsStats::default();
     let mut out = Vec::new();
