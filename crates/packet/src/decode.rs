@@ -20,6 +20,10 @@ pub struct Decoded<'a> {
     pub ip_payload: &'a [u8],
     /// The innermost transport.
     pub transport: Layer4<'a>,
+    /// An IP header on the way declared more bytes than the frame holds (a snap length, or a
+    /// crafted length): everything after it was decoded as far as the bytes go, and the
+    /// transport payload may be cut short.
+    pub truncated: bool,
 }
 
 /// The encapsulation context of a decoded packet. It holds no borrowed bytes, so it can be
@@ -76,6 +80,8 @@ pub(crate) enum Next<'a> {
     Ipv4(&'a [u8]),
     /// An IPv6 header.
     Ipv6(&'a [u8]),
+    /// A PPP frame (inside GRE).
+    Ppp(&'a [u8]),
     /// The payload of the current IP header, of protocol `proto`.
     IpPayload { proto: u8, bytes: &'a [u8] },
 }
@@ -87,7 +93,7 @@ pub(crate) enum Next<'a> {
 /// [`Layer4::Fragment`].
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let first = link::first(link, frame)?;
-    Walk { encap: Encap::default(), ip: None, headers: 0 }.run(first)
+    Walk { encap: Encap::default(), ip: None, headers: 0, cut: false }.run(first)
 }
 
 /// Decodes an IP payload of protocol `ip.proto` (extension headers, tunnels, transport) in the
@@ -95,7 +101,7 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
 /// its fragments and the [`crate::Reassembled`] `ip` and `payload`.
 pub fn decode_ip_payload(encap: Encap, ip: IpInfo, payload: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let proto = ip.proto;
-    Walk { encap, ip: Some(ip), headers: 0 }.run(Next::IpPayload { proto, bytes: payload })
+    Walk { encap, ip: Some(ip), headers: 0, cut: false }.run(Next::IpPayload { proto, bytes: payload })
 }
 
 enum Step<'a> {
@@ -107,6 +113,8 @@ struct Walk {
     encap: Encap,
     ip: Option<IpInfo>,
     headers: usize,
+    /// An IP header declared more bytes than there are.
+    cut: bool,
 }
 
 impl Walk {
@@ -119,6 +127,7 @@ impl Walk {
             next = match next {
                 Next::Ethernet(b) => link::ethernet(b)?,
                 Next::EtherType { ty, from, bytes } => link::ethertype(ty, from, bytes, &mut self.encap.vlans)?,
+                Next::Ppp(b) => link::ppp(b)?,
                 Next::Ip(b) => match b.first().map(|v| v >> 4) {
                     Some(4) => Next::Ipv4(b),
                     Some(6) => Next::Ipv6(b),
@@ -127,15 +136,11 @@ impl Walk {
                 },
                 Next::Ipv4(b) => {
                     self.enter_ip(Layer::Ipv4)?;
-                    let (info, bytes) = ip::ipv4(b)?;
-                    self.ip = Some(info);
-                    Next::IpPayload { proto: info.proto, bytes }
+                    self.ip_header(ip::ipv4(b)?)
                 }
                 Next::Ipv6(b) => {
                     self.enter_ip(Layer::Ipv6)?;
-                    let (info, bytes) = ip::ipv6(b)?;
-                    self.ip = Some(info);
-                    Next::IpPayload { proto: info.proto, bytes }
+                    self.ip_header(ip::ipv6(b)?)
                 }
                 Next::IpPayload { proto, bytes } => match self.ip_payload(proto, bytes)? {
                     Step::Go(next) => next,
@@ -143,6 +148,12 @@ impl Walk {
                 },
             }
         }
+    }
+
+    fn ip_header<'a>(&mut self, p: ip::IpPayload<'a>) -> Next<'a> {
+        self.ip = Some(p.info);
+        self.cut |= p.cut;
+        Next::IpPayload { proto: p.info.proto, bytes: p.bytes }
     }
 
     fn enter_ip(&mut self, layer: Layer) -> Result<(), DecodeError> {
@@ -167,7 +178,7 @@ impl Walk {
         ip.proto = proto;
         self.ip = Some(ip);
         let done = |walk: &Walk, ip: IpInfo, transport| {
-            Step::Done(Decoded { encap: walk.encap, ip, ip_payload: b, transport })
+            Step::Done(Decoded { encap: walk.encap, ip, ip_payload: b, transport, truncated: walk.cut })
         };
         if ip.fragment.is_some() {
             return Ok(done(self, ip, Layer4::Fragment));
@@ -175,6 +186,7 @@ impl Walk {
         if ip::is_ext_header(proto, ip.src.is_ipv6()) {
             return Ok(Step::Go(match ip::ext_header(proto, b)? {
                 Ext::Next(proto, bytes) => Next::IpPayload { proto, bytes },
+                Ext::Fragment { fragment: Some(_), .. } if self.cut => return Err(truncated(Layer::Ipv6)),
                 Ext::Fragment { next, id, fragment, rest } => {
                     ip.id = id;
                     ip.fragment = fragment;
@@ -191,10 +203,14 @@ impl Walk {
             PROTO_GRE => {
                 let (kind, next) = tunnel::gre(b)?;
                 self.set_tunnel(&ip, kind);
-                Step::Go(next)
+                match next {
+                    Some(next) => Step::Go(next),
+                    // A PPTP acknowledgement: a tunnel packet with nothing inside.
+                    None => done(self, ip, Layer4::Other { proto, payload: b }),
+                }
             }
             PROTO_UDP => {
-                let udp = transport::udp(b)?;
+                let udp = transport::udp(b, self.cut)?;
                 match (udp.dport == VXLAN_PORT).then(|| tunnel::vxlan(udp.payload)).flatten() {
                     Some((vni, inner)) => {
                         self.set_tunnel(&ip, TunnelKind::Vxlan { vni });
@@ -204,7 +220,7 @@ impl Walk {
                 }
             }
             PROTO_TCP => done(self, ip, Layer4::Tcp(transport::tcp(b)?)),
-            PROTO_SCTP => done(self, ip, Layer4::Sctp(transport::sctp(b)?)),
+            PROTO_SCTP => done(self, ip, Layer4::Sctp(crate::sctp::sctp(b, self.cut)?)),
             _ => done(self, ip, Layer4::Other { proto, payload: b }),
         })
     }
@@ -218,6 +234,7 @@ impl Next<'_> {
             Next::Ip(_) => Layer::Ip,
             Next::Ipv4(_) => Layer::Ipv4,
             Next::Ipv6(_) => Layer::Ipv6,
+            Next::Ppp(_) => Layer::Ppp,
             Next::IpPayload { .. } => Layer::Ipv6Ext,
         }
     }

@@ -20,6 +20,8 @@ pub enum Layer {
     Mpls,
     /// PPPoE session stage and its PPP protocol field.
     Pppoe,
+    /// A PPP frame inside GRE (address, control and protocol fields).
+    Ppp,
     /// Linux cooked capture v1.
     Sll,
     /// Linux cooked capture v2.
@@ -58,6 +60,7 @@ impl Layer {
             Layer::Vlan => "vlan",
             Layer::Mpls => "mpls",
             Layer::Pppoe => "pppoe",
+            Layer::Ppp => "ppp",
             Layer::Sll => "sll",
             Layer::Sll2 => "sll2",
             Layer::Ip => "ip",

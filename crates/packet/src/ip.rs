@@ -77,12 +77,31 @@ impl Fragment {
     }
 }
 
+/// An IP header's payload, and whether the capture cut it: the header declared more bytes than
+/// the frame holds (snap length, or a crafted length), so the payload is what there is.
+pub(crate) struct IpPayload<'a> {
+    pub(crate) info: IpInfo,
+    pub(crate) bytes: &'a [u8],
+    pub(crate) cut: bool,
+}
+
+/// `declared` bytes of `b`, or all of `b` and `cut` when it holds fewer. A cut fragment is an
+/// error: its place in the datagram would be a lie to the defragmenter.
+fn declared(b: &[u8], declared: usize, info: IpInfo, layer: Layer) -> Result<(&[u8], bool), DecodeError> {
+    match b.get(..declared) {
+        Some(d) => Ok((d, false)),
+        None if info.fragment.is_some() => Err(truncated(layer)),
+        None => Ok((b, true)),
+    }
+}
+
 /// An IPv4 header. Returns the header's fields and its payload, trimmed to the total length
-/// (link-layer padding and FCS dropped). The header checksum is not checked.
+/// (link-layer padding and FCS dropped). The header checksum is not checked. A total length
+/// beyond the frame is decoded as far as the bytes go ([`IpPayload::cut`]).
 ///
 /// A total length of 0 is taken as "the rest of the frame": captures on hosts with TCP
 /// segmentation offload write that.
-pub(crate) fn ipv4(b: &[u8]) -> Result<(IpInfo, &[u8]), DecodeError> {
+pub(crate) fn ipv4(b: &[u8]) -> Result<IpPayload<'_>, DecodeError> {
     let (h, _) = header::<20>(b, Layer::Ipv4)?;
     if h[0] >> 4 != 4 {
         return Err(malformed(Layer::Ipv4, "version is not 4"));
@@ -96,8 +115,6 @@ pub(crate) fn ipv4(b: &[u8]) -> Result<(IpInfo, &[u8]), DecodeError> {
         n if n < ihl => return Err(malformed(Layer::Ipv4, "total length below header length")),
         n => n,
     };
-    let datagram = b.get(..total).ok_or(truncated(Layer::Ipv4))?;
-    let (_, payload) = split(datagram, ihl, Layer::Ipv4)?;
     let flags = be16([h[6], h[7]]);
     let info = IpInfo {
         src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
@@ -109,21 +126,21 @@ pub(crate) fn ipv4(b: &[u8]) -> Result<(IpInfo, &[u8]), DecodeError> {
         dont_fragment: flags & 0x4000 != 0,
         fragment: Fragment::new(flags & 0x1fff, flags & 0x2000 != 0),
     };
-    Ok((info, payload))
+    let (datagram, cut) = declared(b, total, info, Layer::Ipv4)?;
+    let (_, bytes) = split(datagram, ihl, Layer::Ipv4)?;
+    Ok(IpPayload { info, bytes, cut })
 }
 
 /// An IPv6 fixed header. Returns its fields (with `proto` the first next header) and its
 /// payload, trimmed to the payload length. A payload length of 0 (jumbogram or segmentation
-/// offload) is taken as "the rest of the frame".
-pub(crate) fn ipv6(b: &[u8]) -> Result<(IpInfo, &[u8]), DecodeError> {
+/// offload) is taken as "the rest of the frame"; one beyond the frame is decoded as far as
+/// the bytes go ([`IpPayload::cut`]; a fragment header further in is not known yet here, so
+/// the walk refuses a cut IPv6 fragment).
+pub(crate) fn ipv6(b: &[u8]) -> Result<IpPayload<'_>, DecodeError> {
     let (h, rest) = header::<40>(b, Layer::Ipv6)?;
     if h[0] >> 4 != 6 {
         return Err(malformed(Layer::Ipv6, "version is not 6"));
     }
-    let payload = match usize::from(be16([h[4], h[5]])) {
-        0 => rest,
-        n => rest.get(..n).ok_or(truncated(Layer::Ipv6))?,
-    };
     let mut src = [0u8; 16];
     src.copy_from_slice(&h[8..24]);
     let mut dst = [0u8; 16];
@@ -138,7 +155,11 @@ pub(crate) fn ipv6(b: &[u8]) -> Result<(IpInfo, &[u8]), DecodeError> {
         dont_fragment: false,
         fragment: None,
     };
-    Ok((info, payload))
+    let (bytes, cut) = match usize::from(be16([h[4], h[5]])) {
+        0 => (rest, false),
+        n => declared(rest, n, info, Layer::Ipv6)?,
+    };
+    Ok(IpPayload { info, bytes, cut })
 }
 
 /// What an extension header step found.

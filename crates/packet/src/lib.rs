@@ -10,7 +10,9 @@
 //!   control word and Ethernet), PPPoE, Linux SLL/SLL2, BSD loopback, IPv4 (options; checksum
 //!   not checked), IPv6 with extension headers (hop-by-hop, routing, destination options,
 //!   fragment, AH), GRE (checksum, key, sequence; IP, Ethernet bridging 0x6558, ERSPAN I/II
-//!   0x88be, ERSPAN III 0x22eb, MPLS, VLAN), IP-in-IP (4, 41), VXLAN (UDP 4789), UDP, TCP, SCTP.
+//!   0x88be, ERSPAN III 0x22eb, MPLS, VLAN, PPP 0x880b), PPTP's enhanced GRE (PPP with IP
+//!   inside), IP-in-IP (4, 41), VXLAN (UDP 4789), UDP, TCP, SCTP. An IP header whose length
+//!   exceeds the bytes captured is decoded as far as they go and [`Decoded::truncated`] says so.
 //!   Tunnels nest; the outermost one is kept in [`Encap::tunnel`] (it names the sensor that
 //!   mirrored the traffic) and the walk goes on to the innermost transport.
 //! - [`Defragmenter`] reassembles IPv4/IPv6 fragments ([`Layer4::Fragment`]) and
@@ -68,11 +70,13 @@ mod error;
 mod ip;
 mod link;
 mod pieces;
+mod sctp;
 mod tcp;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
 mod transport;
 mod tunnel;
+pub mod websocket;
 
 pub use decode::{decode, decode_ip_payload, Decoded, Encap, Vlans};
 pub use defrag::{DefragLimits, DefragStats, Defragmenter, FragKey, Reassembled};
@@ -85,9 +89,10 @@ pub use link::{
     LinkType, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MPLS, ETHERTYPE_MPLS_MULTICAST, ETHERTYPE_PPPOE_SESSION,
     ETHERTYPE_QINQ, ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN,
 };
+pub use sctp::{Sctp, SctpData, SctpDataChunk, SctpKey, SctpLimits, SctpMessage, SctpReassembler, SctpStats};
 pub use tcp::{Expired, Gap, Pushed, StreamId, StreamKey, TcpLimits, TcpReassembler, TcpStats};
-pub use transport::{Layer4, Sctp, SctpData, SctpDataChunk, Tcp, TcpFlags, Udp};
-pub use tunnel::{Tunnel, TunnelKind, GRE_ERSPAN2, GRE_ERSPAN3, GRE_ETHERNET, VXLAN_PORT};
+pub use transport::{Layer4, Tcp, TcpFlags, Udp};
+pub use tunnel::{Tunnel, TunnelKind, GRE_ERSPAN2, GRE_ERSPAN3, GRE_ETHERNET, GRE_PPP, VXLAN_PORT};
 
 /// Headers of any kind one [`decode`] call crosses (each VLAN tag, MPLS stack, IP header,
 /// extension header and tunnel header counts).

@@ -1,5 +1,5 @@
-//! Link layers: pcap link types, Ethernet II, 802.1Q/QinQ tags, MPLS, PPPoE, Linux cooked
-//! captures and BSD loopback.
+//! Link layers: pcap link types, Ethernet II, 802.1Q/QinQ tags, MPLS, PPPoE and PPP, Linux
+//! cooked captures and BSD loopback.
 
 use crate::decode::{Next, Vlans};
 use crate::error::{be16, be32, header, malformed, split, truncated, unsupported, DecodeError, Layer};
@@ -184,9 +184,29 @@ fn pppoe(b: &[u8]) -> Result<Next<'_>, DecodeError> {
     if h[0] != 0x11 {
         return Err(malformed(Layer::Pppoe, "version/type is not 1/1"));
     }
-    match be16(*p) {
+    ppp_protocol(be16(*p), Layer::Pppoe, rest)
+}
+
+/// A PPP frame as GRE carries it (RFC 1661, HDLC-like framing without flags or FCS): the
+/// address and control bytes `ff 03` unless compressed away (ACFC), then a protocol field of
+/// two bytes, or one when its first byte is odd (PFC).
+pub(crate) fn ppp(b: &[u8]) -> Result<Next<'_>, DecodeError> {
+    // 0xff is the all-stations address, never the first byte of a protocol number.
+    let b = if b.first() == Some(&0xff) { split(b, 2, Layer::Ppp)?.1 } else { b };
+    let first = *b.first().ok_or(truncated(Layer::Ppp))?;
+    if first & 1 == 1 {
+        return ppp_protocol(u16::from(first), Layer::Ppp, split(b, 1, Layer::Ppp)?.1);
+    }
+    let (p, rest) = header::<2>(b, Layer::Ppp)?;
+    ppp_protocol(be16(*p), Layer::Ppp, rest)
+}
+
+/// What a PPP protocol number carries: IPv4 (0x0021) or IPv6 (0x0057); anything else (LCP,
+/// CCP, compressed or encrypted data) is not decoded.
+fn ppp_protocol(proto: u16, layer: Layer, rest: &[u8]) -> Result<Next<'_>, DecodeError> {
+    match proto {
         0x0021 => Ok(Next::Ipv4(rest)),
         0x0057 => Ok(Next::Ipv6(rest)),
-        proto => Err(unsupported(Layer::Pppoe, u32::from(proto))),
+        proto => Err(unsupported(layer, u32::from(proto))),
     }
 }

@@ -299,6 +299,25 @@ pub fn gre(proto: u16, key: Option<u32>, seq: Option<u32>, with_checksum: bool, 
     out
 }
 
+/// PPTP's enhanced GRE (version 1, protocol PPP): key = payload length and call ID, optional
+/// sequence and acknowledgement numbers.
+pub fn pptp_gre(call_id: u16, seq: Option<u32>, ack: Option<u32>, payload: &[u8]) -> Vec<u8> {
+    let flags: u16 = 0x2001 | (u16::from(seq.is_some()) << 12) | (u16::from(ack.is_some()) << 7);
+    let len = payload.len() as u16;
+    let mut out = cat(&[&flags.to_be_bytes(), &0x880bu16.to_be_bytes(), &len.to_be_bytes(), &call_id.to_be_bytes()]);
+    for word in [seq, ack].into_iter().flatten() {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A PPP frame with address and control bytes (`ff 03`) and a two-byte protocol (0x0021 IPv4,
+/// 0x0057 IPv6, 0xc021 LCP).
+pub fn ppp(proto: u16, payload: &[u8]) -> Vec<u8> {
+    cat(&[&[0xff, 0x03], &proto.to_be_bytes(), payload])
+}
+
 /// An ERSPAN type II header (put it in GRE 0x88be with a sequence number).
 pub fn erspan2(session: u16, vlan: u16, frame: &[u8]) -> Vec<u8> {
     let w0 = (1u16 << 12) | (vlan & 0x0fff);
@@ -327,14 +346,86 @@ pub fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
 
 /// SCTP with one DATA chunk (checksum zero).
 pub fn sctp_data(sport: u16, dport: u16, ppid: u32, payload: &[u8]) -> Vec<u8> {
-    let len = (16 + payload.len()) as u16;
-    let mut out = cat(&[&sport.to_be_bytes(), &dport.to_be_bytes(), &7u32.to_be_bytes(), &[0; 4]]);
-    out.extend_from_slice(&cat(&[&[0, 0x03], &len.to_be_bytes(), &1u32.to_be_bytes(), &[0, 0, 0, 0]]));
-    out.extend_from_slice(&ppid.to_be_bytes());
-    out.extend_from_slice(payload);
-    out.resize(out.len().next_multiple_of(4), 0);
+    sctp(sport, dport, 7, &[data_chunk(0x03, 1, 0, 0, ppid, payload)])
+}
+
+/// An SCTP packet (checksum zero) of these chunks, each padded to 4 bytes.
+pub fn sctp(sport: u16, dport: u16, vtag: u32, chunks: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = cat(&[&sport.to_be_bytes(), &dport.to_be_bytes(), &vtag.to_be_bytes(), &[0; 4]]);
+    for chunk in chunks {
+        out.extend_from_slice(chunk);
+        out.resize(out.len().next_multiple_of(4), 0);
+    }
     out
 }
+
+/// A DATA chunk (unpadded): flags (0x02 B, 0x01 E, 0x04 U), TSN, stream, SSN, PPID.
+pub fn data_chunk(flags: u8, tsn: u32, stream: u16, ssn: u16, ppid: u32, payload: &[u8]) -> Vec<u8> {
+    let len = (16 + payload.len()) as u16;
+    cat(&[
+        &[0, flags],
+        &len.to_be_bytes(),
+        &tsn.to_be_bytes(),
+        &stream.to_be_bytes(),
+        &ssn.to_be_bytes(),
+        &ppid.to_be_bytes(),
+        payload,
+    ])
+}
+
+/// The DATA chunks of one user message cut into pieces of `size` bytes, TSNs from `tsn`.
+pub fn data_fragments(tsn: u32, stream: u16, ssn: u16, ppid: u32, message: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let pieces: Vec<&[u8]> = message.chunks(size.max(1)).collect();
+    let n = pieces.len();
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let flags = (u8::from(i == 0) << 1) | u8::from(i + 1 == n);
+            data_chunk(flags, tsn.wrapping_add(i as u32), stream, ssn, ppid, piece)
+        })
+        .collect()
+}
+
+/// A SACK chunk (cumulative TSN, no gap blocks).
+pub fn sack_chunk(cumulative_tsn: u32) -> Vec<u8> {
+    cat(&[&[3, 0, 0, 16], &cumulative_tsn.to_be_bytes(), &0x1_0000u32.to_be_bytes(), &[0; 4]])
+}
+
+/// A WebSocket frame (RFC 6455): FIN, opcode, masked with `mask` if given; the length in the
+/// shortest form.
+pub fn ws_frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | (opcode & 0x0f)];
+    let m = u8::from(mask.is_some()) << 7;
+    match payload.len() {
+        n @ 0..=125 => out.push(m | n as u8),
+        n @ 126..=0xffff => {
+            out.push(m | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(m | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    match mask {
+        Some(k) => {
+            out.extend_from_slice(&k);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
+        }
+        None => out.extend_from_slice(payload),
+    }
+    out
+}
+
+/// A WebSocket upgrade request for the `sip` subprotocol (RFC 7118 §4).
+pub const WS_UPGRADE_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: sip.example.com\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://www.example.com\r\n\
+Sec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// The server's answer to [`WS_UPGRADE_REQUEST`].
+pub const WS_UPGRADE_RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: sip\r\n\r\n";
 
 /// A pcap file (nanosecond timestamps, little-endian) of `(ts_ns, frame)` records.
 pub fn pcap(linktype: u32, packets: &[(i64, &[u8])]) -> Vec<u8> {

@@ -1,8 +1,9 @@
-//! Layer4 headers: UDP, TCP and SCTP (checksums are not checked).
+//! Layer4 headers: UDP and TCP (checksums are not checked); SCTP is in `sctp.rs`.
 
 use std::fmt;
 
 use crate::error::{be16, be32, header, malformed, split, truncated, DecodeError, Layer};
+use crate::sctp::Sctp;
 
 /// What the innermost IP header carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,13 +109,18 @@ impl fmt::Debug for TcpFlags {
     }
 }
 
-/// A UDP header. A length of 0 (jumbogram) is taken as "the rest of the IP payload".
-pub(crate) fn udp(b: &[u8]) -> Result<Udp<'_>, DecodeError> {
+/// A UDP header. A length of 0 (jumbogram) is taken as "the rest of the IP payload"; in a
+/// packet the capture `cut`, a length beyond the bytes is too.
+pub(crate) fn udp(b: &[u8], cut: bool) -> Result<Udp<'_>, DecodeError> {
     let (h, rest) = header::<8>(b, Layer::Udp)?;
     let payload = match usize::from(be16([h[4], h[5]])) {
         0 => rest,
         n if n < 8 => return Err(malformed(Layer::Udp, "length below 8")),
-        n => rest.get(..n - 8).ok_or(truncated(Layer::Udp))?,
+        n => match rest.get(..n - 8) {
+            Some(p) => p,
+            None if cut => rest,
+            None => return Err(truncated(Layer::Udp)),
+        },
     };
     Ok(Udp { sport: be16([h[0], h[1]]), dport: be16([h[2], h[3]]), payload })
 }
@@ -136,87 +142,4 @@ pub(crate) fn tcp(b: &[u8]) -> Result<Tcp<'_>, DecodeError> {
         window: be16([h[14], h[15]]),
         payload,
     })
-}
-
-/// An SCTP packet: common header and undecoded chunks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sctp<'a> {
-    /// Source port.
-    pub sport: u16,
-    /// Destination port.
-    pub dport: u16,
-    /// Verification tag.
-    pub vtag: u32,
-    /// The chunks, undecoded.
-    pub chunks: &'a [u8],
-}
-
-impl<'a> Sctp<'a> {
-    /// The DATA chunks (RFC 9260 §3.3.1) in order. Stops at the first chunk whose length is
-    /// impossible; other chunk types are skipped.
-    pub fn data(&self) -> SctpData<'a> {
-        SctpData { rest: self.chunks }
-    }
-}
-
-/// One SCTP DATA chunk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SctpDataChunk<'a> {
-    /// Chunk flags (U, B, E, I bits).
-    pub flags: u8,
-    /// Transmission sequence number.
-    pub tsn: u32,
-    /// Stream identifier.
-    pub stream: u16,
-    /// Stream sequence number.
-    pub ssn: u16,
-    /// Payload protocol identifier.
-    pub ppid: u32,
-    /// User data.
-    pub payload: &'a [u8],
-}
-
-/// Iterator over SCTP DATA chunks, from [`Sctp::data`].
-#[derive(Clone, Debug)]
-pub struct SctpData<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Iterator for SctpData<'a> {
-    type Item = SctpDataChunk<'a>;
-
-    fn next(&mut self) -> Option<SctpDataChunk<'a>> {
-        loop {
-            let (h, _) = self.rest.split_first_chunk::<4>()?;
-            let len = usize::from(be16([h[2], h[3]]));
-            let chunk = self.rest.get(..len).filter(|_| len >= 4);
-            let Some(chunk) = chunk else {
-                self.rest = &[];
-                return None;
-            };
-            let padded = len.next_multiple_of(4);
-            self.rest = self.rest.get(padded..).unwrap_or(&[]);
-            if h[0] != 0 {
-                continue;
-            }
-            let Some((d, payload)) = chunk.split_first_chunk::<16>() else {
-                self.rest = &[];
-                return None;
-            };
-            return Some(SctpDataChunk {
-                flags: d[1],
-                tsn: be32([d[4], d[5], d[6], d[7]]),
-                stream: be16([d[8], d[9]]),
-                ssn: be16([d[10], d[11]]),
-                ppid: be32([d[12], d[13], d[14], d[15]]),
-                payload,
-            });
-        }
-    }
-}
-
-/// An SCTP common header.
-pub(crate) fn sctp(b: &[u8]) -> Result<Sctp<'_>, DecodeError> {
-    let (h, chunks) = header::<12>(b, Layer::Sctp)?;
-    Ok(Sctp { sport: be16([h[0], h[1]]), dport: be16([h[2], h[3]]), vtag: be32([h[4], h[5], h[6], h[7]]), chunks })
 }

@@ -1,9 +1,10 @@
-//! Tunnels: GRE (RFC 2784/2890), ERSPAN types I–III, VXLAN (RFC 7348) and IP-in-IP.
+//! Tunnels: GRE (RFC 2784/2890) and PPTP's enhanced GRE (RFC 2637) carrying PPP, ERSPAN
+//! types I–III, VXLAN (RFC 7348) and IP-in-IP.
 
 use std::net::IpAddr;
 
 use crate::decode::Next;
-use crate::error::{be16, be32, header, split, unsupported, DecodeError, Layer};
+use crate::error::{be16, be32, header, malformed, split, unsupported, DecodeError, Layer};
 
 /// GRE protocol type of transparent Ethernet bridging.
 pub const GRE_ETHERNET: u16 = 0x6558;
@@ -11,6 +12,8 @@ pub const GRE_ETHERNET: u16 = 0x6558;
 pub const GRE_ERSPAN2: u16 = 0x88be;
 /// GRE protocol type of ERSPAN type III.
 pub const GRE_ERSPAN3: u16 = 0x22eb;
+/// GRE protocol type of PPP (PPTP's enhanced GRE, version 1; also seen in plain GRE).
+pub const GRE_PPP: u16 = 0x880b;
 /// UDP destination port of VXLAN.
 pub const VXLAN_PORT: u16 = 4789;
 
@@ -36,6 +39,13 @@ pub enum TunnelKind {
         /// GRE sequence number (RFC 2890), if present.
         seq: Option<u32>,
     },
+    /// PPTP: PPP in enhanced GRE (version 1, RFC 2637 §4.1).
+    Pptp {
+        /// The peer's call ID (the low half of the key field).
+        call_id: u16,
+        /// GRE sequence number, if present.
+        seq: Option<u32>,
+    },
     /// IPv4 or IPv6 directly inside IPv4 or IPv6 (protocols 4 and 41).
     IpInIp,
     /// ERSPAN over GRE.
@@ -52,15 +62,17 @@ pub enum TunnelKind {
     },
 }
 
-/// A GRE header and what follows it.
-pub(crate) fn gre(b: &[u8]) -> Result<(TunnelKind, Next<'_>), DecodeError> {
+/// A GRE header and what follows it; `None` for a PPTP packet that carries no payload (an
+/// acknowledgement only).
+pub(crate) fn gre(b: &[u8]) -> Result<(TunnelKind, Option<Next<'_>>), DecodeError> {
     let (h, _) = header::<4>(b, Layer::Gre)?;
     let flags = be16([h[0], h[1]]);
     let proto = be16([h[2], h[3]]);
-    let version = flags & 0x7;
-    if version != 0 {
-        // Version 1 is PPTP's enhanced GRE.
-        return Err(unsupported(Layer::Gre, u32::from(version)));
+    match flags & 0x7 {
+        0 => {}
+        1 if proto == GRE_PPP => return pptp(flags, b),
+        // Version 1 carries nothing but PPP.
+        version => return Err(unsupported(Layer::Gre, u32::from(version))),
     }
     let (checksum, routing, has_key, has_seq) =
         (flags & 0x8000 != 0, flags & 0x4000 != 0, flags & 0x2000 != 0, flags & 0x1000 != 0);
@@ -72,28 +84,54 @@ pub(crate) fn gre(b: &[u8]) -> Result<(TunnelKind, Next<'_>), DecodeError> {
     if checksum {
         rest = split(rest, 4, Layer::Gre)?.1;
     }
-    let mut word = |present: bool| -> Result<Option<u32>, DecodeError> {
-        if !present {
-            return Ok(None);
-        }
-        let (w, r) = header::<4>(rest, Layer::Gre)?;
-        rest = r;
-        Ok(Some(be32(*w)))
-    };
-    let key = word(has_key)?;
-    let seq = word(has_seq)?;
-    match proto {
-        GRE_ETHERNET => Ok((TunnelKind::Gre { key, seq }, Next::Ethernet(rest))),
+    let key = optional_word(has_key, &mut rest)?;
+    let seq = optional_word(has_seq, &mut rest)?;
+    let gre = TunnelKind::Gre { key, seq };
+    let next = match proto {
+        GRE_ETHERNET => (gre, Next::Ethernet(rest)),
+        GRE_PPP => (gre, Next::Ppp(rest)),
         // Type I has no sequence number and no ERSPAN header.
-        GRE_ERSPAN2 if !has_seq => Ok((TunnelKind::Erspan { version: 1, session: 0 }, Next::Ethernet(rest))),
+        GRE_ERSPAN2 if !has_seq => (TunnelKind::Erspan { version: 1, session: 0 }, Next::Ethernet(rest)),
         GRE_ERSPAN2 => {
             let (e, inner) = header::<8>(rest, Layer::Erspan)?;
             let session = be16([e[2], e[3]]) & 0x03ff;
-            Ok((TunnelKind::Erspan { version: 2, session }, Next::Ethernet(inner)))
+            (TunnelKind::Erspan { version: 2, session }, Next::Ethernet(inner))
         }
-        GRE_ERSPAN3 => erspan3(rest),
-        ty => Ok((TunnelKind::Gre { key, seq }, Next::EtherType { ty, from: Layer::Gre, bytes: rest })),
+        GRE_ERSPAN3 => erspan3(rest)?,
+        ty => (gre, Next::EtherType { ty, from: Layer::Gre, bytes: rest }),
+    };
+    Ok((next.0, Some(next.1)))
+}
+
+/// A 4-byte GRE field that `present` says is there, taken off the front of `rest`.
+fn optional_word(present: bool, rest: &mut &[u8]) -> Result<Option<u32>, DecodeError> {
+    if !present {
+        return Ok(None);
     }
+    let (w, r) = header::<4>(rest, Layer::Gre)?;
+    *rest = r;
+    Ok(Some(be32(*w)))
+}
+
+/// PPTP's enhanced GRE header (RFC 2637 §4.1): the key bit is required and holds the payload
+/// length and the call ID; a sequence number and an acknowledgement number may follow. The
+/// payload is a PPP frame; its length field trims what follows.
+fn pptp<'a>(flags: u16, b: &'a [u8]) -> Result<(TunnelKind, Option<Next<'a>>), DecodeError> {
+    if flags & 0xc000 != 0 || flags & 0x2000 == 0 {
+        return Err(malformed(Layer::Gre, "enhanced GRE with checksum or routing, or without key"));
+    }
+    let mut rest = split(b, 4, Layer::Gre)?.1;
+    let key = optional_word(true, &mut rest)?.unwrap_or(0);
+    let seq = optional_word(flags & 0x1000 != 0, &mut rest)?;
+    optional_word(flags & 0x0080 != 0, &mut rest)?;
+    let kind = TunnelKind::Pptp { call_id: key as u16, seq };
+    let len = usize::from((key >> 16) as u16);
+    if len == 0 {
+        return Ok((kind, None));
+    }
+    // A payload cut by the capture is decoded as far as it goes (the IP header says so).
+    let payload = rest.get(..len).unwrap_or(rest);
+    Ok((kind, Some(Next::Ppp(payload))))
 }
 
 /// ERSPAN type III: 12-byte header, an optional 8-byte platform sub-header, then an Ethernet

@@ -349,13 +349,14 @@ fn unsupported_and_malformed() {
     assert_eq!(e.to_string(), "ipv6_ext truncated");
 }
 
-/// Every prefix of `frame` decodes to `Ok` (only the whole frame, or after link padding) or
-/// `Truncated`; returns the layers reported.
+/// Every prefix of `frame` decodes to `Truncated`, or to `Ok` marked `truncated` (an IP
+/// header declared more than the prefix holds: decoded as far as the bytes go); returns the
+/// layers reported.
 fn every_cut(link: LinkType, frame: &[u8]) -> Vec<Layer> {
     let mut layers = Vec::new();
     for n in 0..frame.len() {
         match decode(link, &frame[..n]) {
-            Ok(_) => {}
+            Ok(d) => assert!(d.truncated, "{link:?} cut at {n} is not marked truncated"),
             Err(DecodeError::Truncated { layer }) => {
                 if !layers.contains(&layer) {
                     layers.push(layer)
@@ -372,7 +373,10 @@ fn every_cut(link: LinkType, frame: &[u8]) -> Vec<Layer> {
 fn truncation_at_every_byte() {
     let inner = ethernet_tagged(&[(0x8100, 300)], ETHERTYPE_IPV4, &sip_v4());
     let frame = outer(PROTO_GRE, &gre(GRE_ETHERNET, Some(1), Some(2), true, &inner));
-    assert_eq!(every_cut(LinkType::Ethernet, &frame), [Layer::Ethernet, Layer::Ipv4]);
+    assert_eq!(
+        every_cut(LinkType::Ethernet, &frame),
+        [Layer::Ethernet, Layer::Ipv4, Layer::Gre, Layer::Vlan, Layer::Udp]
+    );
     // Cut the inner frame, wrapped in consistent outer headers, to reach every inner layer.
     let wrap = |inner: &[u8]| outer(PROTO_GRE, &gre(GRE_ETHERNET, Some(1), Some(2), true, inner));
     let mut seen = Vec::new();
@@ -380,10 +384,11 @@ fn truncation_at_every_byte() {
         match decode(LinkType::Ethernet, &wrap(&inner[..n])) {
             Err(DecodeError::Truncated { layer }) if !seen.contains(&layer) => seen.push(layer),
             Err(DecodeError::Truncated { .. }) => {}
+            Ok(d) if d.truncated => {}
             other => panic!("cut at {n}: {other:?}"),
         }
     }
-    assert_eq!(seen, [Layer::Ethernet, Layer::Vlan, Layer::Ipv4]);
+    assert_eq!(seen, [Layer::Ethernet, Layer::Vlan, Layer::Ipv4, Layer::Udp]);
     let bytes = outer(PROTO_GRE, &gre(GRE_ETHERNET, Some(1), Some(2), true, &inner)[..13]);
     assert_eq!(decode(LinkType::Ethernet, &bytes), Err(DecodeError::Truncated { layer: Layer::Gre }));
     let ext = ipv6_options(PROTO_AH, &ah(PROTO_TCP, &tcp(1, 2, 3, 4, TcpFlags::ACK, b"x")));
@@ -401,6 +406,89 @@ fn truncation_at_every_byte() {
     every_cut(LinkType::LinuxSll2, &sll2(ETHERTYPE_IPV4, &ipv4(SENSOR, COLLECTOR, PROTO_GRE, &erspan)));
     every_cut(LinkType::Ethernet, &ethernet(ETHERTYPE_MPLS, &mpls(&[1, 2], &sip_v4())));
     every_cut(LinkType::Null, &null(2, true, &sip_v4()));
+}
+
+#[test]
+fn ip_lengths_beyond_the_capture_are_decoded_as_far_as_the_bytes_go() {
+    let whole = sip_v4();
+    let d = decode(LinkType::Raw, &whole).unwrap();
+    assert!(!d.truncated);
+    let cut = &whole[..whole.len() - 100];
+    let d = decode(LinkType::Raw, cut).unwrap();
+    assert!(d.truncated);
+    assert_eq!(udp_of(&d).payload, &SIP_OPTIONS[..SIP_OPTIONS.len() - 100]);
+    // A total length the frame never had (crafted), through a tunnel: the inner one is cut too.
+    let mut crafted = outer(PROTO_GRE, &gre(ETHERTYPE_IPV4, None, None, false, &whole));
+    crafted[14 + 2..14 + 4].copy_from_slice(&9000u16.to_be_bytes());
+    let d = decode(LinkType::Ethernet, &crafted).unwrap();
+    assert!(d.truncated);
+    assert_eq!(udp_of(&d).payload, SIP_OPTIONS);
+    // IPv6 alike.
+    let v6 = ipv6(V6_SRC, V6_DST, PROTO_UDP, &udp(5061, 5060, SIP_OPTIONS));
+    let d = decode(LinkType::Raw, &v6[..v6.len() - 10]).unwrap();
+    assert!(d.truncated);
+    assert_eq!(udp_of(&d).payload.len(), SIP_OPTIONS.len() - 10);
+    // A cut fragment cannot be placed in its datagram: still an error.
+    let frags = Ipv4::new(A, B, PROTO_UDP).fragments(&udp(5061, 5060, SIP_OPTIONS), 64);
+    let f = &frags[1];
+    assert_eq!(decode(LinkType::Raw, &f[..f.len() - 1]), Err(DecodeError::Truncated { layer: Layer::Ipv4 }));
+    let f6 = ipv6_fragments(PROTO_UDP, &udp(5061, 5060, SIP_OPTIONS), 64, 9);
+    let f = &f6[1];
+    assert_eq!(decode(LinkType::Raw, &f[..f.len() - 1]), Err(DecodeError::Truncated { layer: Layer::Ipv6 }));
+    // A UDP length beyond an IP packet that was not cut is still an error (the packet lies).
+    let mut dgram = udp(1, 2, b"abc");
+    dgram[4..6].copy_from_slice(&99u16.to_be_bytes());
+    assert_eq!(decode(LinkType::Raw, &ipv4(A, B, 17, &dgram)), Err(DecodeError::Truncated { layer: Layer::Udp }));
+}
+
+#[test]
+fn gre_carrying_ppp() {
+    // PPTP: with sequence and acknowledgement numbers, then compressed address/control and
+    // protocol fields (ACFC, PFC), then IPv6.
+    let framings = [ppp(0x0021, &sip_v4()), [&[0x00, 0x21][..], &sip_v4()].concat(), [&[0x21][..], &sip_v4()].concat()];
+    for (i, frame) in framings.iter().enumerate() {
+        let (seq, ack) = [(Some(5), Some(4)), (Some(6), None), (None, None)][i];
+        let bytes = outer(PROTO_GRE, &pptp_gre(0x4242, seq, ack, frame));
+        let d = decode(LinkType::Ethernet, &bytes).unwrap();
+        assert_sip(&d);
+        assert_eq!(tunnel(&d).kind, TunnelKind::Pptp { call_id: 0x4242, seq });
+        assert_eq!(d.encap.depth, 2);
+    }
+    let v6 = ipv6(V6_SRC, V6_DST, PROTO_UDP, &udp(1, 2, b"six"));
+    let bytes = outer(PROTO_GRE, &pptp_gre(1, None, None, &[&[0x57][..], &v6].concat()));
+    let d = decode(LinkType::Ethernet, &bytes).unwrap();
+    assert_eq!(udp_of(&d).payload, b"six");
+    // Plain GRE (version 0) with PPP inside.
+    let bytes = outer(PROTO_GRE, &gre(GRE_PPP, Some(9), None, false, &ppp(0x0021, &sip_v4())));
+    let d = decode(LinkType::Ethernet, &bytes).unwrap();
+    assert_sip(&d);
+    assert_eq!(tunnel(&d).kind, TunnelKind::Gre { key: Some(9), seq: None });
+    // An acknowledgement alone carries nothing: a tunnel packet, not an error.
+    let bytes = outer(PROTO_GRE, &pptp_gre(7, None, Some(3), b""));
+    let d = decode(LinkType::Ethernet, &bytes).unwrap();
+    assert!(matches!(d.transport, Layer4::Other { proto: PROTO_GRE, .. }));
+    // LCP and compressed (CCP) data are not decoded; an enhanced GRE without its key, or of
+    // another protocol, is refused; PPP cut after its address/control bytes is truncated.
+    let lcp = outer(PROTO_GRE, &pptp_gre(7, Some(1), None, &ppp(0xc021, &[1, 1, 0, 4])));
+    assert_eq!(decode(LinkType::Ethernet, &lcp), Err(DecodeError::Unsupported { layer: Layer::Ppp, value: 0xc021 }));
+    let ccp = outer(PROTO_GRE, &pptp_gre(7, Some(1), None, &[0xfd, 0x90, 0x00, 0x12]));
+    assert_eq!(decode(LinkType::Ethernet, &ccp), Err(DecodeError::Unsupported { layer: Layer::Ppp, value: 0xfd }));
+    let mut keyless = pptp_gre(7, None, None, &ppp(0x0021, &sip_v4()));
+    keyless[0] &= !0x20;
+    assert!(matches!(
+        decode(LinkType::Ethernet, &outer(PROTO_GRE, &keyless)),
+        Err(DecodeError::Malformed { layer: Layer::Gre, .. })
+    ));
+    let mut not_ppp = pptp_gre(7, None, None, &sip_v4());
+    not_ppp[2..4].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+    assert_eq!(
+        decode(LinkType::Ethernet, &outer(PROTO_GRE, &not_ppp)),
+        Err(DecodeError::Unsupported { layer: Layer::Gre, value: 1 })
+    );
+    let cut = outer(PROTO_GRE, &pptp_gre(7, None, None, &[0xff, 0x03]));
+    assert_eq!(decode(LinkType::Ethernet, &cut), Err(DecodeError::Truncated { layer: Layer::Ppp }));
+    // Every cut of a PPTP frame is truncated or decoded as far as it goes.
+    every_cut(LinkType::Ethernet, &outer(PROTO_GRE, &pptp_gre(1, Some(2), Some(3), &ppp(0x0021, &sip_v4()))));
 }
 
 #[test]

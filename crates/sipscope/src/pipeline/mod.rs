@@ -319,12 +319,23 @@ impl Pipeline {
 
     /// Takes one message; parses it first.
     pub fn accept(&mut self, a: Arrival<'_>) {
-        self.accept_from(None, a);
+        self.parse_and_accept(None, a, Note::default());
+    }
+
+    /// Like [`Pipeline::accept`], with what the source knows beyond the bytes (a capture
+    /// decoder's notes).
+    pub fn accept_with_note(&mut self, a: Arrival<'_>, note: Note<'_>) {
+        self.parse_and_accept(None, a, note);
     }
 
     /// Like [`Pipeline::accept`] for a message another sensor saw and forwarded (a HEP capture
     /// node): its event is stored under `sensor` (`None`: the pipeline's own).
     pub fn accept_from(&mut self, sensor: Option<&str>, a: Arrival<'_>) {
+        self.parse_and_accept(sensor, a, Note::default());
+    }
+
+    /// Parses and takes a message, with its notes, under `sensor`.
+    fn parse_and_accept(&mut self, sensor: Option<&str>, a: Arrival<'_>, note: Note<'_>) {
         if self.out.error.is_some() {
             return;
         }
@@ -335,11 +346,11 @@ impl Pipeline {
             return;
         }
         if crate::event::fields::is_blank(a.bytes) {
-            return self.accept_inner(a, None, Note::default(), sensor);
+            return self.accept_inner(a, None, note, sensor);
         }
         match Message::parse_with(a.bytes, a.transport.framing(), sipscope_sip::ParseLimits::default()) {
-            Ok(msg) => self.accept_inner(a, Some(&msg), Note::default(), sensor),
-            Err(_) => self.accept_inner(a, None, Note::default(), sensor),
+            Ok(msg) => self.accept_inner(a, Some(&msg), note, sensor),
+            Err(_) => self.accept_inner(a, None, note, sensor),
         }
     }
 

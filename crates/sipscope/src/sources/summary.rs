@@ -57,6 +57,19 @@ pub struct CaptureSummary {
     pub overlapping_fragments: u64,
     /// TCP streams that carried data.
     pub tcp_streams: u64,
+    /// TCP stream directions read as WebSocket (after an HTTP upgrade, or by their frames).
+    pub websocket_streams: u64,
+    /// WebSocket messages skipped: over the size limit, compressed (permessage-deflate), or
+    /// fragments broken off by another message.
+    pub websocket_messages_skipped: u64,
+    /// SCTP user messages rebuilt from several DATA chunks.
+    pub sctp_reassembled_messages: u64,
+    /// SCTP DATA chunks of user messages never completed (timeout, memory limits, the end of
+    /// the capture) or over the size limit.
+    pub sctp_fragments_dropped: u64,
+    /// Packets whose IP header declared more bytes than were captured, decoded as far as the
+    /// bytes go (their messages carry the `ip_truncated` anomaly).
+    pub ip_truncated: u64,
     /// Events written to the store.
     pub events_stored: u64,
     /// Events deleted because this run stores the same records again: an interrupted or
@@ -157,6 +170,21 @@ impl CaptureSummary {
             ),
         );
         line("TCP streams", self.tcp_streams.to_string());
+        if self.websocket_streams > 0 || self.websocket_messages_skipped > 0 {
+            line(
+                "  WebSocket",
+                format!("{} directions, {} messages skipped", self.websocket_streams, self.websocket_messages_skipped),
+            );
+        }
+        if self.sctp_reassembled_messages > 0 || self.sctp_fragments_dropped > 0 {
+            line(
+                "SCTP messages reassembled",
+                format!("{} ({} fragments dropped)", self.sctp_reassembled_messages, self.sctp_fragments_dropped),
+            );
+        }
+        if self.ip_truncated > 0 {
+            line("IP cut by the capture", format!("{} packets, decoded as far as the bytes go", self.ip_truncated));
+        }
         line(
             "events stored",
             format!("{} ({} replaced: stored before from the same records)", self.events_stored, self.events_replaced),

@@ -202,6 +202,8 @@ fn scenarios() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
     bytes.extend_from_slice(&tail[24..tail.len() - 20]);
     out.push(("damaged", bytes, None));
 
+    // WebSocket, SCTP, PPTP and packets the capture cut (ingest_encap.rs).
+    out.extend(crate::ingest_encap::scenarios().into_iter().map(|(name, bytes)| (name, bytes, None)));
     out
 }
 

@@ -7,6 +7,7 @@ mod decisions_cmd;
 mod enforce;
 mod hep;
 mod honeypot;
+mod ingest_encap;
 mod ingest_golden;
 mod netns;
 mod parse_cmd;

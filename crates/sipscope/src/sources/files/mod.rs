@@ -162,7 +162,7 @@ fn read_file(
                 for earlier in content.record(&frame) {
                     supersede(pipeline, earlier, &shown, summary);
                 }
-                wire.push_frame(&frame, summary, &mut |_, m| pipeline.accept(Arrival::from(m)));
+                wire.push_frame(&frame, summary, &mut |_, m| pipeline.accept_with_note(Arrival::from(m), m.note()));
                 if summary.packets.is_multiple_of(65_536) {
                     progress.update(done_bytes + reader.offset(), summary.packets);
                 }
@@ -173,7 +173,7 @@ fn read_file(
             break;
         }
     }
-    wire.finish(summary, &mut |_, m| pipeline.accept(Arrival::from(m)));
+    wire.finish(summary, &mut |_, m| pipeline.accept_with_note(Arrival::from(m), m.note()));
     Ok(())
 }
 

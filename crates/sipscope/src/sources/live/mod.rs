@@ -159,7 +159,9 @@ pub fn run(
                     orig_len: packet.header.len,
                 };
                 summary.frame(&frame);
-                wire.push_frame(&frame, &mut summary, &mut |_, m| pipeline.accept(Arrival::from(m)));
+                wire.push_frame(&frame, &mut summary, &mut |_, m| {
+                    pipeline.accept_with_note(Arrival::from(m), m.note())
+                });
             }
             // Non-blocking: nothing is waiting.
             Err(pcap::Error::TimeoutExpired) => {
@@ -178,7 +180,7 @@ pub fn run(
         // however long the capture runs.
         pipeline.tick(crate::time::now_ns())?;
     }
-    wire.finish(&mut summary, &mut |_, m| pipeline.accept(Arrival::from(m)));
+    wire.finish(&mut summary, &mut |_, m| pipeline.accept_with_note(Arrival::from(m), m.note()));
     if let Ok(stats) = capture.cap.stats() {
         summary.kernel_dropped = u64::from(stats.dropped);
         summary.interface_dropped = u64::from(stats.if_dropped);

@@ -1,18 +1,24 @@
 //! From captured frames to SIP messages, shared by capture files and live capture: link and
-//! tunnel decoding, IP fragment reassembly, TCP stream reassembly and SIP framing, and the
-//! decision whether a payload is SIP at all (by its start line, on any port).
+//! tunnel decoding, IP fragment reassembly, TCP stream reassembly and SIP framing (`stream.rs`,
+//! with SIP over WebSocket), SCTP user messages, and the decision whether a payload is SIP at
+//! all (by its start line, on any port).
 
 use crate::event::wire::looks_like_sip;
 use crate::event::Transport;
 use crate::sources::pcap::Frame;
 use crate::sources::summary::CaptureSummary;
+use sipscope_packet::websocket::{WsLimits, WsStats, WsStream};
 use sipscope_packet::{
-    decode, decode_ip_payload, Decoded, DefragLimits, Defragmenter, Layer4, LinkType, StreamId, StreamKey, TcpLimits,
-    TcpReassembler,
+    decode, decode_ip_payload, Decoded, DefragLimits, Defragmenter, Layer4, LinkType, Sctp, SctpLimits,
+    SctpReassembler, StreamId, TcpLimits, TcpReassembler,
 };
-use sipscope_sip::framing::{frame, FrameLimits, Framed};
 use std::collections::HashMap;
 use std::net::IpAddr;
+
+pub mod notes;
+mod stream;
+
+use stream::StreamInfo;
 
 /// The well-known SIP ports: a payload there that is not SIP is counted as invalid.
 const SIP_PORTS: [u16; 2] = [5060, 5061];
@@ -22,7 +28,7 @@ const SIP_PORTS: [u16; 2] = [5060, 5061];
 pub struct WireMessage<'a> {
     /// Capture time of the packet that completed it.
     pub ts_ns: i64,
-    /// UDP or TCP.
+    /// UDP, TCP, SCTP or WebSocket.
     pub transport: Transport,
     /// Source address and port.
     pub src: (IpAddr, u16),
@@ -34,6 +40,15 @@ pub struct WireMessage<'a> {
     pub packet: u64,
     /// The message bytes.
     pub bytes: &'a [u8],
+    /// What decoding knows that the bytes cannot tell ([`notes`]): anomaly names for the event.
+    pub notes: &'static [&'static str],
+}
+
+impl<'a> WireMessage<'a> {
+    /// The notes as the pipeline takes them.
+    pub fn note(&self) -> crate::pipeline::Note<'static> {
+        crate::pipeline::Note { anomalies: self.notes, ..Default::default() }
+    }
 }
 
 impl<'a> From<WireMessage<'a>> for crate::pipeline::Arrival<'a> {
@@ -54,43 +69,16 @@ impl<'a> From<WireMessage<'a>> for crate::pipeline::Arrival<'a> {
     }
 }
 
-/// Per-stream state the decoder keeps beside the reassembler.
-#[derive(Debug, Clone, Copy)]
-struct StreamInfo {
-    tunnel: Option<(IpAddr, IpAddr)>,
-    /// The stream turned out not to be SIP (TLS, HTTP …): its bytes are dropped.
-    not_sip: bool,
-    /// Time and number of the last packet that brought data.
-    last_ts: i64,
-    last_packet: u64,
-}
-
-/// A message taken from a TCP stream.
-fn stream_message<'b>(key: StreamKey, info: &StreamInfo, bytes: &'b [u8]) -> WireMessage<'b> {
-    WireMessage {
-        ts_ns: info.last_ts,
-        transport: Transport::Tcp,
-        src: (key.src.ip(), key.src.port()),
-        dst: (key.dst.ip(), key.dst.port()),
-        tunnel: info.tunnel,
-        packet: info.last_packet,
-        bytes,
-    }
-}
-
-/// What to do with the front of a stream buffer.
-enum Step {
-    Message(usize),
-    Skip(usize),
-    NotSip,
-    Wait,
-}
-
 /// Decoding state over one capture (fragments and streams span packets).
 pub struct WireDecoder {
     defrag: Defragmenter,
     tcp: TcpReassembler,
     streams: HashMap<StreamId, StreamInfo>,
+    /// Streams that turned out to be WebSocket, with their frame state.
+    websockets: HashMap<StreamId, WsStream>,
+    ws_limits: WsLimits,
+    ws_stats: WsStats,
+    sctp: SctpReassembler,
 }
 
 impl Default for WireDecoder {
@@ -106,6 +94,10 @@ impl WireDecoder {
             defrag: Defragmenter::new(DefragLimits::default()),
             tcp: TcpReassembler::new(TcpLimits::default()),
             streams: HashMap::new(),
+            websockets: HashMap::new(),
+            ws_limits: WsLimits::default(),
+            ws_stats: WsStats::default(),
+            sctp: SctpReassembler::new(SctpLimits::default()),
         }
     }
 
@@ -135,6 +127,8 @@ impl WireDecoder {
     ) {
         let tunnel = decoded.encap.tunnel.map(|t| (t.src, t.dst));
         let ip = decoded.ip;
+        let notes = notes::of(decoded.truncated);
+        summary.ip_truncated += u64::from(decoded.truncated);
         match decoded.transport {
             Layer4::Udp(udp) => {
                 if looks_like_sip(udp.payload) {
@@ -146,40 +140,15 @@ impl WireDecoder {
                         tunnel,
                         packet: frame.number,
                         bytes: udp.payload,
+                        notes,
                     };
                     emit(summary, message);
-                } else if SIP_PORTS.contains(&udp.sport) || SIP_PORTS.contains(&udp.dport) {
-                    summary.invalid_on_sip_ports += 1;
                 } else {
-                    summary.non_sip_packets += 1;
+                    count_not_sip(summary, udp.sport, udp.dport);
                 }
             }
-            Layer4::Tcp(tcp) => {
-                let pushed = self.tcp.push_segment(frame.ts_ns, &ip, &tcp);
-                for removed in &pushed.removed {
-                    self.streams.remove(removed);
-                }
-                let Some(id) = pushed.stream else { return };
-                let info = self.streams.entry(id).or_insert(StreamInfo {
-                    tunnel,
-                    not_sip: false,
-                    last_ts: frame.ts_ns,
-                    last_packet: frame.number,
-                });
-                if pushed.new_bytes > 0 {
-                    info.last_ts = frame.ts_ns;
-                    info.last_packet = frame.number;
-                }
-                if pushed.opened {
-                    summary.tcp_streams += 1;
-                }
-                if pushed.new_bytes > 0 || pushed.gap.is_some() {
-                    self.drain_stream(id, summary, emit);
-                }
-                if pushed.finished {
-                    self.close_stream(id, summary, emit);
-                }
-            }
+            Layer4::Tcp(tcp) => self.tcp_segment(&ip, &tcp, tunnel, decoded.truncated, frame, summary, emit),
+            Layer4::Sctp(sctp) => self.sctp_packet(&ip, &sctp, tunnel, frame, summary, emit),
             Layer4::Fragment => {
                 if let Some(whole) = self.defrag.push(frame.ts_ns, &ip, decoded.ip_payload) {
                     summary.reassembled_datagrams += 1;
@@ -190,80 +159,37 @@ impl WireDecoder {
                     }
                 }
             }
-            Layer4::Sctp(_) | Layer4::Other { .. } => summary.non_sip_packets += 1,
+            Layer4::Other { .. } => summary.non_sip_packets += 1,
         }
     }
 
-    fn message<'b>(&self, id: StreamId, info: &StreamInfo, bytes: &'b [u8]) -> Option<WireMessage<'b>> {
-        Some(stream_message(self.tcp.key(id)?, info, bytes))
-    }
-
-    /// Splits every complete SIP message out of a stream's buffer.
-    fn drain_stream(
+    /// SCTP: every user message the packet completes is one SIP message (RFC 4168), or not SIP.
+    fn sctp_packet(
         &mut self,
-        id: StreamId,
+        ip: &sipscope_packet::IpInfo,
+        sctp: &Sctp<'_>,
+        tunnel: Option<(IpAddr, IpAddr)>,
+        frame: &Frame<'_>,
         summary: &mut CaptureSummary,
         emit: &mut impl FnMut(&mut CaptureSummary, WireMessage<'_>),
     ) {
-        let Some(info) = self.streams.get(&id).copied() else { return };
-        loop {
-            let buf = self.tcp.stream_buffer(id);
-            let step = match frame(buf, FrameLimits::default()) {
-                _ if buf.is_empty() => Step::Wait,
-                _ if info.not_sip => Step::Skip(buf.len()),
-                Framed::Complete(len) if looks_like_sip(&buf[..len]) => Step::Message(len),
-                Framed::KeepAlive(len) => Step::Skip(len),
-                // A stream that does not start like SIP is not worth buffering.
-                Framed::NeedMore(_) if buf.len() >= 64 && !looks_like_sip(buf) => Step::NotSip,
-                Framed::NeedMore(_) => Step::Wait,
-                Framed::Complete(_) | Framed::Invalid(_) => Step::NotSip,
+        self.sctp.push(frame.ts_ns, ip, sctp, &mut |m| {
+            let (src, dst) = ((m.key.src.ip(), m.key.src.port()), (m.key.dst.ip(), m.key.dst.port()));
+            if !looks_like_sip(m.payload) {
+                return count_not_sip(summary, src.1, dst.1);
+            }
+            let message = WireMessage {
+                ts_ns: frame.ts_ns,
+                transport: Transport::Sctp,
+                src,
+                dst,
+                tunnel,
+                packet: frame.number,
+                bytes: m.payload,
+                notes: notes::of(m.cut),
             };
-            match step {
-                Step::Message(len) => {
-                    if let Some(m) = self.message(id, &info, &buf[..len]) {
-                        emit(summary, m);
-                    }
-                    self.tcp.consume(id, len);
-                }
-                Step::Skip(len) => self.tcp.consume(id, len),
-                Step::NotSip => {
-                    self.mark_not_sip(id, summary);
-                    return self.drain_stream(id, summary, emit);
-                }
-                Step::Wait => return,
-            }
-        }
-    }
-
-    fn mark_not_sip(&mut self, id: StreamId, summary: &mut CaptureSummary) {
-        let Some(key) = self.tcp.key(id) else { return };
-        if let Some(info) = self.streams.get_mut(&id) {
-            if !info.not_sip {
-                info.not_sip = true;
-                if SIP_PORTS.contains(&key.src.port()) || SIP_PORTS.contains(&key.dst.port()) {
-                    summary.invalid_on_sip_ports += 1;
-                } else {
-                    summary.non_sip_packets += 1;
-                }
-            }
-        }
-    }
-
-    /// Ends a stream. Bytes left in it are a message the capture cut short: still evidence, so
-    /// they go out as a message (the parser reports what is missing).
-    fn close_stream(
-        &mut self,
-        id: StreamId,
-        summary: &mut CaptureSummary,
-        emit: &mut impl FnMut(&mut CaptureSummary, WireMessage<'_>),
-    ) {
-        let info = self.streams.remove(&id);
-        let key = self.tcp.key(id);
-        let Some(rest) = self.tcp.remove(id) else { return };
-        let (Some(info), Some(key)) = (info, key) else { return };
-        if !info.not_sip && looks_like_sip(&rest) {
-            emit(summary, stream_message(key, &info, &rest));
-        }
+            emit(summary, message);
+        });
     }
 
     /// Flushes what is still buffered at the end of a capture.
@@ -281,6 +207,21 @@ impl WireDecoder {
         for id in ids {
             self.close_stream(id, summary, emit);
         }
+        let ws = self.ws_stats;
+        summary.websocket_messages_skipped += ws.over_limit + ws.compressed + ws.broken;
+        self.sctp.expire(i64::MAX);
+        let sctp = self.sctp.stats();
+        summary.sctp_reassembled_messages += sctp.reassembled;
+        summary.sctp_fragments_dropped += sctp.fragments_dropped;
+    }
+}
+
+/// Counts a payload that is not SIP: invalid on the SIP ports, non-SIP elsewhere.
+fn count_not_sip(summary: &mut CaptureSummary, sport: u16, dport: u16) {
+    if SIP_PORTS.contains(&sport) || SIP_PORTS.contains(&dport) {
+        summary.invalid_on_sip_ports += 1;
+    } else {
+        summary.non_sip_packets += 1;
     }
 }
 
