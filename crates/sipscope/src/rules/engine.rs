@@ -104,6 +104,16 @@ impl RulesEngine {
         self.states.get(index).map(|s| &s.counters)
     }
 
+    /// Groups held by rule `index` now.
+    pub fn groups(&self, index: usize) -> usize {
+        self.states.get(index).map_or(0, |s| s.groups.len())
+    }
+
+    /// Whether the trackers hold `ip` as proven.
+    pub fn trackers_proven(&self, ip: IpAddr) -> bool {
+        self.trackers.is_proven(ip)
+    }
+
     /// Takes one message; alerts raised or updated are appended to `out`.
     pub fn observe(&mut self, o: &Observation<'_>, out: &mut Vec<AlertChange>) {
         self.advance(o.ts_ns, out);
