@@ -1,12 +1,14 @@
 //! The embedded event store: SQLite in WAL mode, one writer that batches inserts in
 //! transactions, readers on their own connections that never block it.
 
+mod alerts;
 mod analysis;
 mod background;
 mod records;
 mod runs;
 mod schema;
 
+pub use alerts::action_text;
 pub use background::BackgroundStore;
 
 pub use schema::SCHEMA_VERSION;
@@ -325,6 +327,10 @@ impl EventStore for Store {
 
     fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError> {
         Store::next_auth_attempt_id(self)
+    }
+
+    fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError> {
+        self.insert_alert(alert)
     }
 }
 
