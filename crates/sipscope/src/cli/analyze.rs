@@ -21,6 +21,8 @@ pub struct AnalyzeArgs {
     /// Print the summary as JSON on standard output.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    rules: super::rules::RulesArgs,
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
@@ -38,7 +40,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening {}", args.db.display()))?;
     // A replay: every stored event goes through the same pipeline as when it arrived, with
     // its stored node and nothing stored again; the results replace every earlier run.
-    let settings = sipscope::sources::replay::settings(RunKind::Analyze, true, "", config);
+    let settings = sipscope::sources::replay::settings(RunKind::Analyze, true, "", config, args.rules.load()?);
     let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
     let started = sipscope::time::now_ns();
     pipeline.begin_analysis(started)?;

@@ -7,6 +7,7 @@ mod honeypot;
 mod ingest;
 mod parse;
 mod report;
+mod rules;
 mod store_args;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,8 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Report tables and figures (text, JSON, CSV or HTML) for a time range and set of nodes.
     Report(report::ReportArgs),
+    /// Detection rules: check rule files, backtest rules on captures or a store.
+    Rules(rules::RulesCommand),
 }
 
 /// Runs the chosen subcommand.
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Report(args) => report::run(args),
+        Command::Rules(args) => rules::run(args),
     }
 }
 

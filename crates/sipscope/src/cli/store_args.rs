@@ -37,6 +37,8 @@ pub struct StoreArgs {
     /// start. (`ingest` runs the engine once per file.)
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     analysis_segment: u64,
+    #[command(flatten)]
+    rules: super::rules::RulesArgs,
 }
 
 impl StoreArgs {
@@ -55,6 +57,7 @@ impl StoreArgs {
         if self.no_analysis {
             settings.analysis = None;
         }
+        settings.rules = self.rules.load()?;
         Ok(settings)
     }
 
@@ -64,7 +67,8 @@ impl StoreArgs {
         if let (Some(analysis), true) = (&settings.analysis, self.db.exists()) {
             // Runs an earlier process left unfinished (killed) are analysed again from their
             // events first, so the results follow the events.
-            sipscope::sources::replay::recover_interrupted(&self.db, analysis, sipscope::time::now_ns())
+            let rules = settings.rules.as_ref();
+            sipscope::sources::replay::recover_interrupted(&self.db, analysis, rules, sipscope::time::now_ns())
                 .with_context(|| format!("recovering interrupted analysis runs in {}", self.db.display()))?;
         }
         let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), backlog: None };

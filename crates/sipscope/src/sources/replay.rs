@@ -10,12 +10,14 @@
 //! that the file's events are not analysed.
 
 use crate::analysis::engine::AnalysisConfig;
+use crate::rules::RuleSet;
 use crate::event::SipEvent;
 use crate::nodes::Nodes;
 use crate::pipeline::{Arrival, EventsMode, NodeOf, Pipeline, PipelineSettings, Unparsed};
 use crate::sinks::{InterruptedRun, RunKind, SinkConfig, SinkError};
 use crate::store::{SqliteReader, StoreError, StoreReader};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Why a replay failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,14 +30,22 @@ pub enum ReplayError {
     Store(#[from] StoreError),
 }
 
-/// Settings of a pipeline that replays stored events for a run of `kind`.
-pub fn settings(kind: RunKind, replace_all: bool, sensor: &str, analysis: AnalysisConfig) -> PipelineSettings {
+/// Settings of a pipeline that replays stored events for a run of `kind`, with `rules` (their
+/// alerts are stored again under the new run: those of the runs it replaces went with them).
+pub fn settings(
+    kind: RunKind,
+    replace_all: bool,
+    sensor: &str,
+    analysis: AnalysisConfig,
+    rules: Option<Arc<RuleSet>>,
+) -> PipelineSettings {
     let mut settings = PipelineSettings::new(sensor.to_owned(), Nodes::default(), kind);
     settings.run = (kind, replace_all);
     settings.events = EventsMode::None;
     settings.unparsed = Unparsed::Keep;
     settings.analysis = Some(analysis);
     settings.replay = true;
+    settings.rules = rules;
     settings
 }
 
@@ -65,9 +75,15 @@ pub struct Recovery {
     pub file_runs_discarded: u64,
 }
 
-/// Recovers every run of the store at `path` that a gone process left unfinished. `now_ns`
-/// closes the recovered runs. A store with nothing to recover is only read.
-pub fn recover_interrupted(path: &Path, analysis: &AnalysisConfig, now_ns: i64) -> Result<Recovery, ReplayError> {
+/// Recovers every run of the store at `path` that a gone process left unfinished, with
+/// `rules` (the alerts of a discarded run go with it). `now_ns` closes the recovered runs. A
+/// store with nothing to recover is only read.
+pub fn recover_interrupted(
+    path: &Path,
+    analysis: &AnalysisConfig,
+    rules: Option<&Arc<RuleSet>>,
+    now_ns: i64,
+) -> Result<Recovery, ReplayError> {
     let mut recovery = Recovery::default();
     let interrupted = crate::sinks::sqlite::Store::open(path)?.interrupted_runs()?;
     for run in interrupted {
@@ -76,16 +92,22 @@ pub fn recover_interrupted(path: &Path, analysis: &AnalysisConfig, now_ns: i64) 
             recovery.file_runs_discarded += 1;
             continue;
         }
-        recovery.events_replayed += recover_run(path, &run, analysis, now_ns)?;
+        recovery.events_replayed += recover_run(path, &run, analysis, rules, now_ns)?;
         recovery.runs_recovered += 1;
     }
     Ok(recovery)
 }
 
 /// Replays one interrupted run's events into a new run, then deletes the interrupted one.
-fn recover_run(path: &Path, run: &InterruptedRun, analysis: &AnalysisConfig, now_ns: i64) -> Result<u64, ReplayError> {
+fn recover_run(
+    path: &Path,
+    run: &InterruptedRun,
+    analysis: &AnalysisConfig,
+    rules: Option<&Arc<RuleSet>>,
+    now_ns: i64,
+) -> Result<u64, ReplayError> {
     let sinks = crate::sinks::open(&SinkConfig { store: path.to_path_buf(), jsonl: None, backlog: None })?;
-    let settings = settings(run.kind, false, &run.sensor, analysis.clone());
+    let settings = settings(run.kind, false, &run.sensor, analysis.clone(), rules.cloned());
     let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
     pipeline.begin_analysis(run.started_ns)?;
     let reader = SqliteReader::open(path)?;

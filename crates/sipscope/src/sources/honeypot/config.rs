@@ -74,6 +74,10 @@ pub struct HoneypotConfig {
     /// events at the next start. Default 3600.
     #[serde(default = "default_analysis_segment_seconds")]
     pub analysis_segment_seconds: u64,
+    /// Detection rules: the built-in pack, files of one's own, rules left out
+    /// (docs/rules.md).
+    #[serde(default)]
+    pub rules: crate::rules::RulesConfig,
 }
 
 fn default_analysis_segment_seconds() -> u64 {
