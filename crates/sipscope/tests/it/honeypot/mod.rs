@@ -8,6 +8,7 @@ mod lab;
 mod nmap;
 mod registrar;
 mod routed;
+mod rules;
 mod safety;
 mod sipp;
 mod sipsak;
