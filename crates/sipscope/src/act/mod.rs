@@ -112,7 +112,9 @@ impl std::str::FromStr for Prefix {
         let addr: IpAddr = addr.trim().parse().map_err(|_| format!("not an address: {s:?}"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let len = match len {
-            Some(l) => l.trim().parse::<u8>().ok().filter(|l| *l <= max).ok_or(format!("bad prefix length in {s:?}"))?,
+            Some(l) => {
+                l.trim().parse::<u8>().ok().filter(|l| *l <= max).ok_or(format!("bad prefix length in {s:?}"))?
+            }
             None => max,
         };
         Ok(Prefix::new(addr, len))
@@ -374,7 +376,6 @@ pub trait Responder: Send {
     /// Periodic work (expiry, reconcile) at `now_ns`.
     fn tick(&mut self, now_ns: i64);
 }
-
 
 /// Why enforcement failed (the firewall refused a change, the tool is missing, no privilege).
 #[derive(Debug, thiserror::Error)]

@@ -84,7 +84,11 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for path in &args.files {
         match RuleSet::read_file(path, &Default::default()) {
-            Ok(rules) => println!("{}: {} rules ok", sipscope::output::escape::terminal(&path.display().to_string(), 200), rules.len()),
+            Ok(rules) => println!(
+                "{}: {} rules ok",
+                sipscope::output::escape::terminal(&path.display().to_string(), 200),
+                rules.len()
+            ),
             Err(e) => {
                 failed = true;
                 for problem in e.0 {
@@ -127,7 +131,13 @@ fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
     let sinks = sipscope::sinks::open(&SinkConfig { store: store.clone(), jsonl: None, backlog: None })?;
     match &args.db {
         Some(db) => {
-            let mut settings = sipscope::sources::replay::settings(RunKind::Analyze, false, "backtest", Default::default(), Some(rules));
+            let mut settings = sipscope::sources::replay::settings(
+                RunKind::Analyze,
+                false,
+                "backtest",
+                Default::default(),
+                Some(rules),
+            );
             settings.analysis = None;
             let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
             let reader = SqliteReader::open(db).with_context(|| format!("opening {}", db.display()))?;

@@ -351,7 +351,10 @@ fn alerts_are_stored_with_their_evidence_and_reach_the_responder_and_the_outputs
     assert_eq!(finished.counters.alerts_raised, 1);
     let seen = seen.lock().unwrap();
     // Raised at the first message, updated with the final count at the end.
-    assert_eq!(seen.responder, [(T0, "sipscope/attack-agent".into(), 1), (T0 + 2 * S, "sipscope/attack-agent".into(), 3)]);
+    assert_eq!(
+        seen.responder,
+        [(T0, "sipscope/attack-agent".into(), 1), (T0 + 2 * S, "sipscope/attack-agent".into(), 3)]
+    );
     assert_eq!(seen.sink_alerts, [("sipscope/attack-agent".into(), 1), ("sipscope/attack-agent".into(), 3)]);
     assert_eq!(seen.sink_decisions.len(), 2, "each decision reaches the outputs");
     assert_eq!(
@@ -360,7 +363,10 @@ fn alerts_are_stored_with_their_evidence_and_reach_the_responder_and_the_outputs
     );
     assert_eq!(h.count("SELECT count(*) FROM alerts"), 1, "an update is not a second alert");
     // Every piece of evidence names its stored event.
-    assert_eq!(h.count("SELECT count(*) FROM alert_evidence e JOIN events v ON v.id = e.event_id AND v.ts_ns = e.ts_ns"), 3);
+    assert_eq!(
+        h.count("SELECT count(*) FROM alert_evidence e JOIN events v ON v.id = e.event_id AND v.ts_ns = e.ts_ns"),
+        3
+    );
     assert_eq!(h.count("SELECT count(*) FROM alerts WHERE run_id IS NOT NULL"), 1, "under the analysis run");
 }
 

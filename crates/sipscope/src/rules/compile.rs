@@ -158,7 +158,8 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 /// Parses and checks the rules of one file; `origin` names it in errors. Every problem found
 /// is returned (the TOML reader's own error stops it at the first).
 pub fn parse(text: &str, origin: &str, limits: &RuleLimits) -> Result<Vec<Rule>, Vec<RuleError>> {
-    let error = |offset: usize, message: String| RuleError { origin: origin.to_owned(), line: line_of(text, offset), message };
+    let error =
+        |offset: usize, message: String| RuleError { origin: origin.to_owned(), line: line_of(text, offset), message };
     let file: RawFile = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         vec![error(offset, e.message().trim().to_owned())]
@@ -199,8 +200,11 @@ fn rule(raw: RawRule, origin: &str, limits: &RuleLimits) -> Result<Rule, (usize,
         .ok()
         .filter(|s| *s > 0)
         .ok_or((raw.sid.span().start, format!("{id}: sid must be between 1 and {}", u32::MAX)))?;
-    let severity =
-        raw.severity.get_ref().parse::<Severity>().map_err(|e| (raw.severity.span().start, format!("{id}: severity: {e}")))?;
+    let severity = raw
+        .severity
+        .get_ref()
+        .parse::<Severity>()
+        .map_err(|e| (raw.severity.span().start, format!("{id}: severity: {e}")))?;
     let mut conditions = Vec::new();
     for (name, value) in raw.conditions.get_ref() {
         let at = name.span().start;
@@ -222,7 +226,8 @@ fn rule(raw: RawRule, origin: &str, limits: &RuleLimits) -> Result<Rule, (usize,
             .map(|g| group(g.get_ref()).map_err(|e| (g.span().start, format!("{id}: group_by: {e}"))))
             .collect::<Result<Vec<_>, _>>()?,
     };
-    let window = window(raw.window.get_ref(), limits).map_err(|e| (raw.window.span().start, format!("{id}: window: {e}")))?;
+    let window =
+        window(raw.window.get_ref(), limits).map_err(|e| (raw.window.span().start, format!("{id}: window: {e}")))?;
     let dedupe_ns = match raw.dedupe_seconds {
         None => window.period_ns(),
         Some(s) => s

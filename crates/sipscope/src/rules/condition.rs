@@ -169,17 +169,14 @@ fn regex(fact: Fact, ty: FactType, pattern: &toml::Value, limit: usize) -> Resul
     if pattern.len() > MAX_PATTERN_BYTES {
         return Err(format!("{name}: regex of {} bytes (at most {MAX_PATTERN_BYTES})", pattern.len()));
     }
-    regex::bytes::RegexBuilder::new(pattern)
-        .size_limit(limit)
-        .dfa_size_limit(limit)
-        .build()
-        .map(Test::Regex)
-        .map_err(|e| match e {
+    regex::bytes::RegexBuilder::new(pattern).size_limit(limit).dfa_size_limit(limit).build().map(Test::Regex).map_err(
+        |e| match e {
             regex::Error::CompiledTooBig(n) => {
                 format!("{name}: regex {pattern:?} would compile to more than {n} bytes (the limit); simplify it")
             }
             other => format!("{name}: bad regex: {}", other.to_string().replace('\n', " ")),
-        })
+        },
+    )
 }
 
 fn describe(ty: FactType) -> &'static str {

@@ -132,8 +132,12 @@ impl RulesEngine {
             Record::Recovered(_) => return,
         };
         self.advance(ctx.ts_ns, out);
-        let evidence =
-            Evidence { ts_ns: ctx.ts_ns, src: (ctx.src.ip(), ctx.src.port()), dst: (ctx.dst.ip(), ctx.dst.port()), ordinal };
+        let evidence = Evidence {
+            ts_ns: ctx.ts_ns,
+            src: (ctx.src.ip(), ctx.src.port()),
+            dst: (ctx.dst.ip(), ctx.dst.port()),
+            ordinal,
+        };
         let sip = || record_sip(record);
         self.evaluate(Subject::Record(record, ordinal), &derived, evidence, ctx.transport.as_str(), &sip, out);
     }

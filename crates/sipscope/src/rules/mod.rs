@@ -166,8 +166,9 @@ impl RuleSet {
     /// The rules of one file (`sipscope rules check`).
     pub fn read_file(path: &Path, limits: &RuleLimits) -> Result<Vec<Rule>, RulesError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| RulesError(vec![RuleError { origin: shown.clone(), line: 1, message: format!("cannot read: {e}") }]))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            RulesError(vec![RuleError { origin: shown.clone(), line: 1, message: format!("cannot read: {e}") }])
+        })?;
         compile::parse(&text, &shown, limits).map_err(RulesError)
     }
 }

@@ -89,7 +89,15 @@ impl Run {
         Run { engine: RulesEngine::new(Arc::new(set), "test"), ordinal: 0, changes: Vec::new() }
     }
 
-    fn message(&mut self, ts: i64, src: (&str, u16), dst: (&str, u16), transport: Transport, direction: Direction, bytes: &[u8]) {
+    fn message(
+        &mut self,
+        ts: i64,
+        src: (&str, u16),
+        dst: (&str, u16),
+        transport: Transport,
+        direction: Direction,
+        bytes: &[u8],
+    ) {
         let parsed = sipscope_sip::Message::parse_with(bytes, transport.framing(), Default::default()).ok();
         let o = Observation {
             ts_ns: ts,
@@ -156,7 +164,9 @@ impl Run {
         self.engine.finish(&mut self.changes);
         let mut latest: Vec<crate::act::Alert> = Vec::new();
         for c in self.changes {
-            let same = |a: &crate::act::Alert| (&a.rule_id, &a.group, a.first_ns) == (&c.alert.rule_id, &c.alert.group, c.alert.first_ns);
+            let same = |a: &crate::act::Alert| {
+                (&a.rule_id, &a.group, a.first_ns) == (&c.alert.rule_id, &c.alert.group, c.alert.first_ns)
+            };
             match latest.iter_mut().find(|a| same(a)) {
                 Some(a) => *a = c.alert,
                 None => latest.push(c.alert),
@@ -189,7 +199,10 @@ fn the_builtin_pack_compiles_and_every_rule_has_a_scenario() {
     assert_eq!(RuleSet::builtin().rules.len(), ids.len());
     let this_file = include_str!("tests.rs");
     for id in &ids {
-        assert!(this_file.contains(&format!("(\"{id}\"")) || this_file.contains(&format!("[\"{id}\"")), "{id} has no scenario here");
+        assert!(
+            this_file.contains(&format!("(\"{id}\"")) || this_file.contains(&format!("[\"{id}\"")),
+            "{id} has no scenario here"
+        );
     }
 }
 
@@ -203,7 +216,8 @@ fn a_phone_registering_and_calling_raises_nothing_and_is_proven() {
         run.request(t, phone, &first.bytes());
         run.answer(t + 1, phone, &first.bytes(), 401, &format!("n{round}"));
         let nonce = format!("n{round}");
-        let second = Req { cseq: 2, auth: Some(("100", &nonce)), ..Req::new("REGISTER", "100", &format!("reg{round}")) };
+        let second =
+            Req { cseq: 2, auth: Some(("100", &nonce)), ..Req::new("REGISTER", "100", &format!("reg{round}")) };
         run.request(t + 2, phone, &second.bytes());
         run.answer(t + 3, phone, &second.bytes(), 200, "");
         for (i, callee) in ["200", "201", "+4930123456"].iter().enumerate() {
@@ -211,7 +225,8 @@ fn a_phone_registering_and_calling_raises_nothing_and_is_proven() {
             let invite = Req { from_user: "100", ..Req::new("INVITE", callee, &call) };
             run.request(t + 10, phone, &invite.bytes());
             run.answer(t + 11, phone, &invite.bytes(), 407, "pn");
-            let again = Req { cseq: 2, from_user: "100", auth: Some(("100", "pn")), ..Req::new("INVITE", callee, &call) };
+            let again =
+                Req { cseq: 2, from_user: "100", auth: Some(("100", "pn")), ..Req::new("INVITE", callee, &call) };
             run.request(t + 12, phone, &again.bytes());
             run.answer(t + 13, phone, &again.bytes(), 200, "");
         }
@@ -228,7 +243,14 @@ fn options_sweep_needs_30_addresses_within_3_seconds() {
         let bytes = Req { agent: "custom", ..Req::new("OPTIONS", "100", "sweep") }.bytes();
         for i in 0..addresses {
             let dst = format!("198.51.100.{}", i + 1);
-            run.message(T0 + i as i64 * spacing, ("203.0.113.5", 5060), (&dst, 5060), Transport::Udp, Direction::Unknown, &bytes);
+            run.message(
+                T0 + i as i64 * spacing,
+                ("203.0.113.5", 5060),
+                (&dst, 5060),
+                Transport::Udp,
+                Direction::Unknown,
+                &bytes,
+            );
         }
         run.fired()
     };
@@ -266,7 +288,8 @@ fn guessing(sources: &[String], user: &str, n: usize) -> BTreeSet<String> {
     let mut ts = T0;
     for src in sources {
         for i in 0..n {
-            let req = Req { agent: "custom", auth: Some((user, "abc")), ..Req::new("REGISTER", user, &format!("g{src}{i}")) };
+            let req =
+                Req { agent: "custom", auth: Some((user, "abc")), ..Req::new("REGISTER", user, &format!("g{src}{i}")) };
             run.request(ts, src, &req.bytes());
             run.answer(ts + 1, src, &req.bytes(), 403, "");
             ts += S;
@@ -333,7 +356,8 @@ fn known_tools_by_agent_and_by_fingerprint_once_per_source() {
         run.request(T0 + i * S, "203.0.113.9", &tool_message("svmap/0001.sip"));
     }
     // svmap with another User-Agent: its shape gives it away.
-    let disguised = String::from_utf8(tool_message("svmap/0001.sip")).unwrap().replace("friendly-scanner", "Yealink SIP-T46S");
+    let disguised =
+        String::from_utf8(tool_message("svmap/0001.sip")).unwrap().replace("friendly-scanner", "Yealink SIP-T46S");
     run.request(T0, "203.0.113.10", disguised.as_bytes());
     let alerts = run.finish();
     let by_rule: Vec<(&str, u64)> = alerts.iter().map(|a| (a.rule_id.as_str(), a.count)).collect();
@@ -371,13 +395,14 @@ fn floods_of_registers_invites_4xx_and_requests() {
 
 #[test]
 fn pbx_log_thresholds_over_authentication_records() {
-    let records = |n: usize, user: &dyn Fn(usize) -> String, outcome: &'static str, source: &dyn Fn(usize) -> String| {
-        let mut run = Run::builtin();
-        for i in 0..n {
-            run.record(T0 + i as i64 * S, &source(i), &user(i), outcome);
-        }
-        run.fired()
-    };
+    let records =
+        |n: usize, user: &dyn Fn(usize) -> String, outcome: &'static str, source: &dyn Fn(usize) -> String| {
+            let mut run = Run::builtin();
+            for i in 0..n {
+                run.record(T0 + i as i64 * S, &source(i), &user(i), outcome);
+            }
+            run.fired()
+        };
     let one = |_| "203.0.113.12".to_owned();
     let fixed = |_| "100".to_owned();
     assert_eq!(records(8, &fixed, "wrong_password", &one), set(&["sipscope/pbx-failed-logins"]));
@@ -506,7 +531,8 @@ fn files_replace_builtin_rules_and_disable_takes_ids_and_prefixes() {
          match = { method = \"INVITE\" }\nwindow = { count = 1, seconds = 60 }\n",
     )
     .unwrap();
-    let config = RulesConfig { files: vec![file.clone()], disable: vec!["sipscope/pbx-*".into()], ..RulesConfig::default() };
+    let config =
+        RulesConfig { files: vec![file.clone()], disable: vec!["sipscope/pbx-*".into()], ..RulesConfig::default() };
     let set = RuleSet::load(&config).unwrap().unwrap();
     let sweep = set.rules.iter().find(|r| r.id == "sipscope/options-sweep").unwrap();
     assert_eq!(sweep.name, "sweep, tuned");

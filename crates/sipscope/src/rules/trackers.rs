@@ -114,7 +114,13 @@ impl Trackers {
         }
     }
 
-    fn request<'a>(&mut self, o: &Observation<'a>, msg: &'a Message<'a>, method: &[u8], caches: &mut Caches) -> Derived<'a> {
+    fn request<'a>(
+        &mut self,
+        o: &Observation<'a>,
+        msg: &'a Message<'a>,
+        method: &[u8],
+        caches: &mut Caches,
+    ) -> Derived<'a> {
         let (ip, port) = o.src;
         let with_credentials =
             msg.header(HeaderName::Authorization).is_some() || msg.header(HeaderName::ProxyAuthorization).is_some();
@@ -170,7 +176,9 @@ impl Trackers {
         let cseq = msg.cseq();
         let auth_method = cseq.as_ref().is_some_and(|c| c.method == b"REGISTER" || c.method == b"INVITE");
         let paired = match (msg.call_id(), &cseq) {
-            (Some(call_id), Some(c)) if auth_method => self.requests.get(&self.hasher.hash_one((ip, call_id, c.seq_raw))).copied(),
+            (Some(call_id), Some(c)) if auth_method => {
+                self.requests.get(&self.hasher.hash_one((ip, call_id, c.seq_raw))).copied()
+            }
             _ => None,
         };
         let auth_outcome = if auth_method { answer_outcome(status, paired) } else { None };

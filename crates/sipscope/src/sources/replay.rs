@@ -10,10 +10,10 @@
 //! that the file's events are not analysed.
 
 use crate::analysis::engine::AnalysisConfig;
-use crate::rules::RuleSet;
 use crate::event::SipEvent;
 use crate::nodes::Nodes;
 use crate::pipeline::{Arrival, EventsMode, NodeOf, Pipeline, PipelineSettings, Unparsed};
+use crate::rules::RuleSet;
 use crate::sinks::{InterruptedRun, RunKind, SinkConfig, SinkError};
 use crate::store::{SqliteReader, StoreError, StoreReader};
 use std::path::Path;

@@ -104,7 +104,8 @@ fn build_store(path: &Path) {
     let mut store = Store::open(path).unwrap();
     let mut analyzer = Analyzer::new(AnalysisConfig::default());
     // The built-in rules over the same messages: the alerts section.
-    let mut rules = sipscope::rules::RulesEngine::new(std::sync::Arc::new(sipscope::rules::RuleSet::builtin()), "golden");
+    let mut rules =
+        sipscope::rules::RulesEngine::new(std::sync::Arc::new(sipscope::rules::RuleSet::builtin()), "golden");
     let mut changes = Vec::new();
     for (ts, src, dst, node, raw, status) in dataset() {
         let ev = |direction, src: &str, sport, dst: &str, dport, raw: Vec<u8>| SipEvent {

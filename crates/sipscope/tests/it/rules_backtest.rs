@@ -76,7 +76,11 @@ fn tools_capture() -> Vec<u8> {
 
 fn sipscope(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sipscope")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -105,7 +109,10 @@ fn rules_backtest_golden() {
         std::fs::write(golden.join("rules/tools.pcap"), tools_capture()).unwrap();
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(expected == rendered, "backtest differs; re-bless with BLESS=1 cargo test -p sipscope --test it golden. Got:\n{rendered}");
+    assert!(
+        expected == rendered,
+        "backtest differs; re-bless with BLESS=1 cargo test -p sipscope --test it golden. Got:\n{rendered}"
+    );
     // The expected alerts of the real tools, named here so that a re-bless cannot lose them.
     let rules: Vec<&str> = doc["sections"]["alerts"]["tables"][0]["rows"]
         .as_array()
@@ -144,7 +151,8 @@ fn rules_check_reports_every_problem_with_its_line() {
     assert!(stdout.contains(&format!("{shown}:14: b: unknown fact")) && stdout.contains("methd"), "{stdout}");
     // A bad file stops a command that would run it, before anything is written.
     let db = dir.path().join("s.db");
-    let (code, _, stderr) = sipscope(&["ingest", "--rules", bad.to_str().unwrap(), "--db", db.to_str().unwrap(), good.to_str().unwrap()]);
+    let (code, _, stderr) =
+        sipscope(&["ingest", "--rules", bad.to_str().unwrap(), "--db", db.to_str().unwrap(), good.to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(stderr.contains(":7:") && !db.exists(), "{stderr}");
 }
@@ -155,7 +163,8 @@ fn ingest_stores_alerts_and_a_backtest_of_the_store_finds_them_again() {
     let tools = dir.path().join("tools.pcap");
     std::fs::write(&tools, tools_capture()).unwrap();
     let db = dir.path().join("s.db");
-    let (code, stdout, stderr) = sipscope(&["ingest", "--quiet", "--json", "--db", db.to_str().unwrap(), tools.to_str().unwrap()]);
+    let (code, stdout, stderr) =
+        sipscope(&["ingest", "--quiet", "--json", "--db", db.to_str().unwrap(), tools.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let raised = summary["alerts_raised"].as_u64().unwrap();
@@ -182,8 +191,15 @@ fn ingest_stores_alerts_and_a_backtest_of_the_store_finds_them_again() {
     assert_eq!(per_rule(&report), per_rule(&replay));
     // --no-rules: no alerts.
     let quiet = dir.path().join("quiet.db");
-    let (_, stdout, _) =
-        sipscope(&["ingest", "--quiet", "--json", "--no-rules", "--db", quiet.to_str().unwrap(), tools.to_str().unwrap()]);
+    let (_, stdout, _) = sipscope(&[
+        "ingest",
+        "--quiet",
+        "--json",
+        "--no-rules",
+        "--db",
+        quiet.to_str().unwrap(),
+        tools.to_str().unwrap(),
+    ]);
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["alerts_raised"], 0);
 }

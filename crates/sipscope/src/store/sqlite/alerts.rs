@@ -41,7 +41,8 @@ pub(super) fn alert_rules(conn: &Connection, f: &Filter) -> Result<Vec<AlertRule
         },
     )?;
     for row in &mut out {
-        let clause = Clause::new(f, "a.first_ns", Some("a.node"), &["a.rule_id = ?"], vec![Value::Text(row.rule_id.clone())]);
+        let clause =
+            Clause::new(f, "a.first_ns", Some("a.node"), &["a.rule_id = ?"], vec![Value::Text(row.rule_id.clone())]);
         let sql = clause.within(
             "SELECT e.ts_ns, e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.event_id FROM alerts a
              JOIN alert_evidence e ON e.alert_id = a.id {where} ORDER BY a.first_ns, a.id, e.position LIMIT 1",
