@@ -50,6 +50,9 @@ pub struct Rule {
     pub labels: Vec<String>,
     /// Conditions, cheapest fact first; all must hold.
     pub conditions: Vec<Condition>,
+    /// The kinds of subject it can match (bits of [`super::facts::kind_bit`]): rules of
+    /// other kinds are skipped without a test.
+    pub kinds: u8,
     /// What matches are grouped by (in this order).
     pub group_by: Vec<GroupBy>,
     /// When a group's matches raise an alert.
@@ -217,6 +220,16 @@ fn rule(raw: RawRule, origin: &str, limits: &RuleLimits) -> Result<Rule, (usize,
         conditions.push(Condition { fact, test });
     }
     conditions.sort_by_key(|c| c.fact.cost());
+    let kinds = conditions
+        .iter()
+        .filter(|c| c.fact == Fact::Kind)
+        .filter_map(|c| match &c.test {
+            condition::Test::Text(names) => Some(
+                names.iter().map(|n| super::facts::kind_bit(&String::from_utf8_lossy(n))).fold(0, |a, b| a | b),
+            ),
+            _ => None,
+        })
+        .fold(u8::MAX, |a, b| a & b);
     let group_by = match &raw.group_by {
         None => vec![GroupBy::Source],
         Some(list) if list.get_ref().is_empty() => return Err((list.span().start, format!("{id}: group_by is empty"))),
@@ -248,6 +261,7 @@ fn rule(raw: RawRule, origin: &str, limits: &RuleLimits) -> Result<Rule, (usize,
         severity,
         labels: raw.labels,
         conditions,
+        kinds,
         group_by,
         window,
         dedupe_ns,

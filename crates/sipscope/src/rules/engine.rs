@@ -117,7 +117,7 @@ impl RulesEngine {
     /// Takes one message; alerts raised or updated are appended to `out`.
     pub fn observe(&mut self, o: &Observation<'_>, out: &mut Vec<AlertChange>) {
         self.advance(o.ts_ns, out);
-        let derived = self.trackers.observe(o, &mut self.caches);
+        let derived = self.trackers.observe(o);
         let evidence = Evidence { ts_ns: o.ts_ns, src: o.src, dst: o.dst, ordinal: o.ordinal };
         let sip = || message_sip(o);
         self.evaluate(Subject::Message(o), &derived, evidence, o.transport.as_str(), &sip, out);
@@ -177,7 +177,11 @@ impl RulesEngine {
             Subject::Message(o) => o.node,
             Subject::Record(r, _) => record_node(r),
         };
+        let kind = super::facts::kind_bit(derived.kind);
         for (index, rule) in set.rules.iter().enumerate() {
+            if rule.kinds & kind == 0 {
+                continue;
+            }
             let holds = rule.conditions.iter().all(|c| {
                 facts.prepare(c.fact);
                 c.test.holds(facts.value(c.fact))

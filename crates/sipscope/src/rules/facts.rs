@@ -5,7 +5,6 @@
 //! never computed: a message only pays for the facts its rules' conditions reach.
 
 use super::genmap::GenMap;
-use crate::analysis::bounded::value_hash;
 use crate::analysis::fingerprint::FingerprintBuilder;
 use crate::analysis::numbers::Dialled;
 use crate::analysis::stages::Stage;
@@ -14,6 +13,7 @@ use crate::analysis::user_agents::{classify, AgentLibrary, UaClass};
 use crate::event::record::Record;
 use crate::event::{Direction, Transport};
 use sipscope_sip::Message;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -103,6 +103,11 @@ pub enum FactType {
 
 /// `kind` values.
 pub const KINDS: &[&str] = &["request", "response", "invalid", "keepalive", "auth_attempt", "registration"];
+/// The bit of a `kind` value in a rule's mask of the kinds it can match.
+pub fn kind_bit(kind: &str) -> u8 {
+    KINDS.iter().position(|k| *k == kind).map_or(0, |i| 1 << i)
+}
+
 const DIRECTIONS: &[&str] = &["in", "out", "unknown"];
 const TRANSPORTS: &[&str] = &["udp", "tcp", "tls", "sctp", "ws"];
 /// `auth_outcome` values: from answers (`challenged`, `failed`, `accepted`) and from the
@@ -281,8 +286,14 @@ pub struct Derived<'a> {
     pub kind: &'static str,
     /// The request carried digest credentials (for an answer: its request did, when paired).
     pub credentials: bool,
-    /// The digest username sent, when the request carried one.
-    pub auth_user: Option<&'a [u8]>,
+    /// The message is a REGISTER or an answer to one.
+    pub register: bool,
+    /// Request-URI user (requests).
+    pub ruri_user: Option<&'a [u8]>,
+    /// To user.
+    pub to_user: Option<&'a [u8]>,
+    /// From user.
+    pub from_user: Option<&'a [u8]>,
     /// `auth_outcome`.
     pub auth_outcome: Option<&'static str>,
     /// The client is proven.
@@ -293,8 +304,10 @@ pub struct Derived<'a> {
     pub account_source: Option<&'static str>,
 }
 
-/// Values computed by costly functions, remembered by value across messages (bounded).
+/// Values computed by costly functions, remembered by value across messages (bounded; keyed
+/// by a keyed 64-bit hash of the value).
 pub struct Caches {
+    pub(super) hasher: ahash::RandomState,
     pub(super) agents: AgentLibrary,
     pub(super) tools: ToolLibrary,
     pub(super) ua: GenMap<u64, (UaClass, Option<Arc<str>>)>,
@@ -306,6 +319,7 @@ impl Caches {
     /// Caches of at most `limit` entries each, with the built-in libraries.
     pub fn new(limit: usize) -> Caches {
         Caches {
+            hasher: ahash::RandomState::new(),
             agents: AgentLibrary::builtin(),
             tools: ToolLibrary::builtin(),
             ua: GenMap::new(limit),
@@ -323,12 +337,14 @@ pub struct Facts<'s, 'a> {
     ua: Option<(UaClass, Option<Arc<str>>)>,
     tool: Option<Option<Arc<str>>>,
     dialled: Option<Option<Arc<Dialled>>>,
+    /// The digest username, parsed when first asked for.
+    auth_user: Option<Option<&'a [u8]>>,
 }
 
 impl<'s, 'a> Facts<'s, 'a> {
     /// The facts of `subject`.
     pub fn new(subject: Subject<'a>, derived: &'s Derived<'a>, caches: &'s mut Caches) -> Facts<'s, 'a> {
-        Facts { subject, derived, caches, ua: None, tool: None, dialled: None }
+        Facts { subject, derived, caches, ua: None, tool: None, dialled: None, auth_user: None }
     }
 
     /// What the trackers said.
@@ -346,8 +362,17 @@ impl<'s, 'a> Facts<'s, 'a> {
         match fact {
             Fact::UaClass | Fact::UaProduct if self.ua.is_none() => self.ua = Some(self.agent_class()),
             Fact::Tool if self.tool.is_none() => self.tool = Some(self.single_message_tool()),
-            Fact::DialledKind | Fact::DialledCountry | Fact::DialledType if self.dialled.is_none() => {
+            Fact::DialledCountry | Fact::DialledType if self.dialled.is_none() => {
                 self.dialled = Some(self.dialled_class());
+            }
+            Fact::Username if self.auth_user.is_none() => {
+                let parsed = match self.subject {
+                    Subject::Message(o) if self.derived.credentials && o.msg.is_some_and(|m| m.method().is_some()) => {
+                        o.msg.and_then(|m| m.credentials()).and_then(|c| c.username)
+                    }
+                    _ => None,
+                };
+                self.auth_user = Some(parsed);
             }
             _ => {}
         }
@@ -371,7 +396,10 @@ impl<'s, 'a> Facts<'s, 'a> {
             Fact::UaClass => name(self.ua.as_ref().map(|u| u.0.as_str())),
             Fact::UaProduct => shared(self.ua.as_ref().and_then(|u| u.1.as_ref())),
             Fact::Tool => shared(self.tool.as_ref().and_then(Option::as_ref)),
-            Fact::DialledKind => name(self.dialled_ref().map(dialled_kind)),
+            Fact::DialledKind => match self.value(Fact::Dialled) {
+                Value::Text(t) => name(Some(crate::analysis::numbers::kind_of(&String::from_utf8_lossy(t)))),
+                _ => Value::Absent,
+            },
             Fact::DialledType => match self.dialled_ref() {
                 Some(Dialled::Number(n)) => name(Some(n.number_type.as_str())),
                 _ => Value::Absent,
@@ -381,7 +409,7 @@ impl<'s, 'a> Facts<'s, 'a> {
                 _ => Value::Absent,
             },
             _ => match self.subject {
-                Subject::Message(o) => message_fact(o, d, fact).unwrap_or(Value::Absent),
+                Subject::Message(o) => message_fact(o, d, self.auth_user.flatten(), fact).unwrap_or(Value::Absent),
                 Subject::Record(r, _) => record_fact(r, fact),
             },
         }
@@ -401,12 +429,11 @@ impl<'s, 'a> Facts<'s, 'a> {
 
     fn agent_class(&mut self) -> (UaClass, Option<Arc<str>>) {
         let Some(ua) = self.user_agent() else { return (UaClass::None, None) };
-        let text = String::from_utf8_lossy(ua);
-        let key = value_hash(&text);
+        let key = self.caches.hasher.hash_one(ua);
         if let Some(hit) = self.caches.ua.get(&key) {
             return hit.clone();
         }
-        let m = classify(Some(&text), &self.caches.agents);
+        let m = classify(Some(&String::from_utf8_lossy(ua)), &self.caches.agents);
         let value = (m.class, m.product.map(Arc::from));
         self.caches.ua.insert(key, value.clone());
         value
@@ -417,16 +444,13 @@ impl<'s, 'a> Facts<'s, 'a> {
     fn single_message_tool(&mut self) -> Option<Arc<str>> {
         let Subject::Message(o) = self.subject else { return None };
         let msg = o.msg?;
-        msg.method()?;
-        let mut shape = Vec::with_capacity(256);
-        shape.extend_from_slice(msg.method().unwrap_or_default());
+        let mut shape = self.caches.hasher.build_hasher();
+        msg.method()?.hash(&mut shape);
         for h in msg.headers() {
-            shape.push(0);
-            shape.extend_from_slice(h.name);
+            h.name.hash(&mut shape);
         }
-        shape.push(1);
-        shape.extend_from_slice(msg.user_agent().unwrap_or_default());
-        let key = value_hash(&String::from_utf8_lossy(&shape));
+        msg.user_agent().hash(&mut shape);
+        let key = shape.finish();
         if let Some(hit) = self.caches.tool.get(&key) {
             return hit.clone();
         }
@@ -451,16 +475,6 @@ fn shared(v: Option<&Arc<str>>) -> Value<'_> {
     v.map_or(Value::Absent, |s| Value::Text(s.as_bytes()))
 }
 
-fn dialled_kind(d: &Dialled) -> &'static str {
-    match d {
-        Dialled::Number(_) => "number",
-        Dialled::Extension(_) => "extension",
-        Dialled::ServiceCode(_) => "service_code",
-        Dialled::NonNumeric(_) => "non_numeric",
-        Dialled::Invalid => "invalid",
-    }
-}
-
 /// The agent of a message: User-Agent of a request, Server (or User-Agent) of an answer.
 pub fn agent<'m>(msg: &Message<'m>) -> Option<&'m [u8]> {
     if msg.status().is_some() {
@@ -470,15 +484,7 @@ pub fn agent<'m>(msg: &Message<'m>) -> Option<&'m [u8]> {
     }
 }
 
-/// Whether the message is about a REGISTER (the request, or an answer to one).
-pub fn is_register(msg: &Message<'_>) -> bool {
-    match msg.method() {
-        Some(m) => m == b"REGISTER",
-        None => msg.cseq().is_some_and(|c| c.method == b"REGISTER"),
-    }
-}
-
-fn message_fact<'v>(o: &'v Observation<'v>, d: &Derived<'v>, fact: Fact) -> Option<Value<'v>> {
+fn message_fact<'v>(o: &'v Observation<'v>, d: &Derived<'v>, auth_user: Option<&'v [u8]>, fact: Fact) -> Option<Value<'v>> {
     let choice = |s: &'static str| Some(Value::Text(s.as_bytes()));
     match fact {
         Fact::Direction => return choice(o.direction.as_str()),
@@ -488,20 +494,18 @@ fn message_fact<'v>(o: &'v Observation<'v>, d: &Derived<'v>, fact: Fact) -> Opti
     }
     let msg = o.msg?;
     let text = |v: Option<&'v [u8]>| v.map(Value::Text);
-    let to_user = || msg.to().and_then(|t| t.user());
-    let from_user = || msg.from().and_then(|f| f.user());
-    let ruri_user = || msg.request_uri().and_then(|u| u.user);
+    let request = d.kind == "request";
     match fact {
         Fact::Method => text(msg.method().or_else(|| msg.cseq().map(|c| c.method))),
         Fact::Status => msg.status().map(|s| Value::Number(s.into())),
         Fact::UserAgent => text(agent(msg)),
         Fact::CallId => text(msg.call_id()),
-        Fact::FromUser => text(from_user()),
-        Fact::ToUser => text(to_user()),
-        Fact::RuriUser => text(ruri_user()),
-        Fact::Username => text(d.auth_user.or_else(|| if is_register(msg) { to_user() } else { from_user() })),
-        Fact::TargetUser => text(if is_register(msg) || msg.method().is_none() { to_user() } else { ruri_user() }),
-        Fact::Dialled => text(if msg.method() == Some(b"INVITE") { ruri_user() } else { None }),
+        Fact::FromUser => text(d.from_user),
+        Fact::ToUser => text(d.to_user),
+        Fact::RuriUser => text(d.ruri_user),
+        Fact::Username => text(auth_user.or(if d.register { d.to_user } else { d.from_user })),
+        Fact::TargetUser => text(if d.register || !request { d.to_user } else { d.ruri_user }),
+        Fact::Dialled => text(if msg.method() == Some(b"INVITE") { d.ruri_user } else { None }),
         Fact::Anomaly => Some(Value::Anomalies(msg.anomalies())),
         _ => None,
     }

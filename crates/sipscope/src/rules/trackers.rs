@@ -14,9 +14,8 @@
 //! - **Accounts' sources**: which addresses registered an account successfully, so a success
 //!   from a new address is told from the account's usual one (`account_source`).
 
-use super::facts::{is_register, Caches, Derived, Observation, AUTH_OUTCOMES};
+use super::facts::{Caches, Derived, Observation, AUTH_OUTCOMES};
 use super::genmap::GenMap;
-use crate::analysis::bounded::value_hash;
 use crate::analysis::numbers::{self, Dialled};
 use crate::analysis::stages::Stage;
 use crate::event::record::Record;
@@ -94,13 +93,16 @@ impl Trackers {
     }
 
     /// Updates the trackers with one message and says what they know of it.
-    pub fn observe<'a>(&mut self, o: &Observation<'a>, caches: &mut Caches) -> Derived<'a> {
+    pub fn observe<'a>(&mut self, o: &Observation<'a>) -> Derived<'a> {
         let unparsed = Derived {
             client: o.src,
             server: o.dst,
             kind: if o.blank { "keepalive" } else { "invalid" },
             credentials: false,
-            auth_user: None,
+            register: false,
+            ruri_user: None,
+            to_user: None,
+            from_user: None,
             auth_outcome: None,
             proven: self.is_proven(o.src.0),
             stage: self.stages.get(&o.src.0).copied(),
@@ -108,31 +110,26 @@ impl Trackers {
         };
         let Some(msg) = o.msg else { return unparsed };
         match (msg.method(), msg.status()) {
-            (Some(method), _) => self.request(o, msg, method, caches),
+            (Some(method), _) => self.request(o, msg, method),
             (None, Some(status)) => self.answer(o, msg, status),
             (None, None) => unparsed,
         }
     }
 
-    fn request<'a>(
-        &mut self,
-        o: &Observation<'a>,
-        msg: &'a Message<'a>,
-        method: &[u8],
-        caches: &mut Caches,
-    ) -> Derived<'a> {
+    fn request<'a>(&mut self, o: &Observation<'a>, msg: &'a Message<'a>, method: &[u8]) -> Derived<'a> {
         let (ip, port) = o.src;
         let with_credentials =
             msg.header(HeaderName::Authorization).is_some() || msg.header(HeaderName::ProxyAuthorization).is_some();
-        let credentials = if with_credentials { msg.credentials() } else { None };
+        let to = msg.to();
         let mut proven = self.is_proven(ip);
         if !proven {
             let stream = o.transport.framing() == Framing::Stream;
             // The sensor's own stack accepted the connection: the handshake completed.
             proven = stream && o.direction == Direction::In
                 || stream && self.answered_streams.contains(&self.hasher.hash_one((ip, port, o.transport.as_str())));
+            let credentials = if with_credentials && !proven { msg.credentials() } else { None };
             let nonce = credentials.as_ref().and_then(|c| c.nonce);
-            let to_tag = msg.to().and_then(|t| t.tag());
+            let to_tag = to.as_ref().and_then(|t| t.tag());
             proven |= [nonce, to_tag].into_iter().flatten().any(|t| self.sent.contains(&self.token(ip, t)));
             if proven {
                 self.proven.insert(ip, ());
@@ -144,7 +141,10 @@ impl Trackers {
                 self.requests.insert(key, with_credentials);
             }
         }
-        let now = request_stage(msg, method, with_credentials, caches);
+        let register = method == b"REGISTER";
+        let ruri_user = msg.request_uri().and_then(|u| u.user);
+        let to_user = to.as_ref().and_then(|t| t.user());
+        let now = request_stage(method, with_credentials, ruri_user, to_user);
         let stage = self.stages.entry(ip, || now);
         *stage = (*stage).max(now);
         Derived {
@@ -152,7 +152,10 @@ impl Trackers {
             server: o.dst,
             kind: "request",
             credentials: with_credentials,
-            auth_user: credentials.and_then(|c| c.username),
+            register,
+            ruri_user,
+            to_user,
+            from_user: msg.from().and_then(|f| f.user()),
             auth_outcome: None,
             proven,
             stage: Some(*stage),
@@ -167,23 +170,24 @@ impl Trackers {
                 self.sent.insert(self.token(ip, nonce.value), ());
             }
         }
-        if let Some(tag) = msg.to().and_then(|t| t.tag()) {
+        let to = msg.to();
+        if let Some(tag) = to.as_ref().and_then(|t| t.tag()) {
             self.sent.insert(self.token(ip, tag), ());
         }
         if o.transport.framing() == Framing::Stream {
             self.answered_streams.insert(self.hasher.hash_one((ip, port, o.transport.as_str())), ());
         }
         let cseq = msg.cseq();
-        let auth_method = cseq.as_ref().is_some_and(|c| c.method == b"REGISTER" || c.method == b"INVITE");
+        let register = cseq.as_ref().is_some_and(|c| c.method == b"REGISTER");
+        let auth_method = register || cseq.as_ref().is_some_and(|c| c.method == b"INVITE");
         let paired = match (msg.call_id(), &cseq) {
-            (Some(call_id), Some(c)) if auth_method => {
-                self.requests.get(&self.hasher.hash_one((ip, call_id, c.seq_raw))).copied()
-            }
+            (Some(call_id), Some(c)) if auth_method => self.requests.get(&self.hasher.hash_one((ip, call_id, c.seq_raw))).copied(),
             _ => None,
         };
         let auth_outcome = if auth_method { answer_outcome(status, paired) } else { None };
-        let account_source = match (auth_outcome, is_register(msg)) {
-            (Some("accepted"), true) => msg.to().and_then(|t| t.user()).map(|user| self.account_source(user, ip)),
+        let to_user = to.as_ref().and_then(|t| t.user());
+        let account_source = match (auth_outcome, register, to_user) {
+            (Some("accepted"), true, Some(user)) => Some(self.account_source(user, ip)),
             _ => None,
         };
         Derived {
@@ -191,7 +195,10 @@ impl Trackers {
             server: o.src,
             kind: "response",
             credentials: paired.unwrap_or(false),
-            auth_user: None,
+            register,
+            ruri_user: None,
+            to_user,
+            from_user: msg.from().and_then(|f| f.user()),
             auth_outcome,
             proven: self.is_proven(ip),
             stage: self.stages.get(&ip).copied(),
@@ -203,7 +210,7 @@ impl Trackers {
     fn account_source(&mut self, user: &[u8], ip: IpAddr) -> &'static str {
         let max = self.limits.max_sources_per_account.max(1);
         let source = self.hasher.hash_one(ip);
-        let seen = self.accounts.entry(value_hash(&String::from_utf8_lossy(user)), Vec::new);
+        let seen = self.accounts.entry(self.hasher.hash_one(user), Vec::new);
         let verdict = if seen.is_empty() {
             "first"
         } else if seen.contains(&source) {
@@ -232,7 +239,10 @@ impl Trackers {
             server: (ctx.dst.ip(), ctx.dst.port()),
             kind,
             credentials: kind == "auth_attempt",
-            auth_user: None,
+            register: false,
+            ruri_user: None,
+            to_user: None,
+            from_user: None,
             auth_outcome: outcome,
             proven: self.is_proven(client.0),
             stage: self.stages.get(&client.0).copied(),
@@ -255,19 +265,16 @@ fn answer_outcome(status: u32, credentials: Option<bool>) -> Option<&'static str
 /// What one request shows: credentials on a REGISTER are a hijack attempt, an INVITE to a
 /// number is toll fraud, a request naming a user is an extension scan, anything else a scan
 /// for servers.
-fn request_stage(msg: &Message<'_>, method: &[u8], credentials: bool, caches: &mut Caches) -> Stage {
-    let ruri_user = msg.request_uri().and_then(|u| u.user);
+fn request_stage(method: &[u8], credentials: bool, ruri_user: Option<&[u8]>, to_user: Option<&[u8]>) -> Stage {
     if method == b"REGISTER" && credentials {
         return Stage::RegistrationHijacking;
     }
-    if method == b"INVITE" {
-        if let Some(user) = ruri_user {
-            if matches!(*dialled(caches, &String::from_utf8_lossy(user)), Dialled::Number(_)) {
-                return Stage::TollFraud;
-            }
+    if let (b"INVITE", Some(user)) = (method, ruri_user) {
+        if numbers::kind_of(&String::from_utf8_lossy(user)) == "number" {
+            return Stage::TollFraud;
         }
     }
-    let user = if method == b"REGISTER" { msg.to().and_then(|t| t.user()) } else { ruri_user };
+    let user = if method == b"REGISTER" { to_user } else { ruri_user };
     if user.is_some() {
         Stage::ExtensionScan
     } else {
@@ -277,7 +284,7 @@ fn request_stage(msg: &Message<'_>, method: &[u8], credentials: bool, caches: &m
 
 /// [`numbers::classify`] of a Request-URI user, remembered by value.
 pub fn dialled(caches: &mut Caches, user: &str) -> Arc<Dialled> {
-    let key = value_hash(user);
+    let key = caches.hasher.hash_one(user);
     if let Some(hit) = caches.dialled.get(&key) {
         return Arc::clone(hit);
     }
