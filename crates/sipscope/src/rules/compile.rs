@@ -230,6 +230,8 @@ fn rule(raw: RawRule, origin: &str, limits: &RuleLimits) -> Result<Rule, (usize,
             _ => None,
         })
         .fold(u8::MAX, |a, b| a & b);
+    // The mask decides those conditions before any test: they need not be tested again.
+    conditions.retain(|c| !(c.fact == Fact::Kind && matches!(c.test, condition::Test::Text(_))));
     let group_by = match &raw.group_by {
         None => vec![GroupBy::Source],
         Some(list) if list.get_ref().is_empty() => return Err((list.span().start, format!("{id}: group_by is empty"))),

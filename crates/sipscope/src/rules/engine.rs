@@ -177,7 +177,7 @@ impl RulesEngine {
             Subject::Message(o) => o.node,
             Subject::Record(r, _) => record_node(r),
         };
-        let kind = super::facts::kind_bit(derived.kind);
+        let kind = derived.kind_bit;
         for (index, rule) in set.rules.iter().enumerate() {
             if rule.kinds & kind == 0 {
                 continue;

@@ -284,6 +284,8 @@ pub struct Derived<'a> {
     pub server: (IpAddr, u16),
     /// `kind`.
     pub kind: &'static str,
+    /// Its bit ([`kind_bit`]).
+    pub kind_bit: u8,
     /// The request carried digest credentials (for an answer: its request did, when paired).
     pub credentials: bool,
     /// The message is a REGISTER or an answer to one.
@@ -494,7 +496,7 @@ fn message_fact<'v>(o: &'v Observation<'v>, d: &Derived<'v>, auth_user: Option<&
     }
     let msg = o.msg?;
     let text = |v: Option<&'v [u8]>| v.map(Value::Text);
-    let request = d.kind == "request";
+    let request = d.kind_bit == 1;
     match fact {
         Fact::Method => text(msg.method().or_else(|| msg.cseq().map(|c| c.method))),
         Fact::Status => msg.status().map(|s| Value::Number(s.into())),

@@ -14,7 +14,7 @@
 //! - **Accounts' sources**: which addresses registered an account successfully, so a success
 //!   from a new address is told from the account's usual one (`account_source`).
 
-use super::facts::{Caches, Derived, Observation, AUTH_OUTCOMES};
+use super::facts::{kind_bit, Caches, Derived, Observation, AUTH_OUTCOMES};
 use super::genmap::GenMap;
 use crate::analysis::numbers::{self, Dialled};
 use crate::analysis::stages::Stage;
@@ -98,6 +98,7 @@ impl Trackers {
             client: o.src,
             server: o.dst,
             kind: if o.blank { "keepalive" } else { "invalid" },
+            kind_bit: kind_bit(if o.blank { "keepalive" } else { "invalid" }),
             credentials: false,
             register: false,
             ruri_user: None,
@@ -151,6 +152,7 @@ impl Trackers {
             client: o.src,
             server: o.dst,
             kind: "request",
+            kind_bit: kind_bit("request"),
             credentials: with_credentials,
             register,
             ruri_user,
@@ -194,6 +196,7 @@ impl Trackers {
             client: o.dst,
             server: o.src,
             kind: "response",
+            kind_bit: kind_bit("response"),
             credentials: paired.unwrap_or(false),
             register,
             ruri_user: None,
@@ -238,6 +241,7 @@ impl Trackers {
             client,
             server: (ctx.dst.ip(), ctx.dst.port()),
             kind,
+            kind_bit: kind_bit(kind),
             credentials: kind == "auth_attempt",
             register: false,
             ruri_user: None,

@@ -6,7 +6,7 @@
 use super::Store;
 use crate::act::{Action, Alert, ScopeKind};
 use crate::sinks::SinkError;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 /// How an action reads in the store and in reports: `ban address 3600s`, `rate-limit
 /// prefix/24 600s 5/s`, `watch address 86400s`, `alert`.
@@ -79,23 +79,21 @@ impl Store {
             ],
             |r| r.get(0),
         )?;
-        self.conn.prepare_cached("DELETE FROM alert_evidence WHERE alert_id = ?1")?.execute([id])?;
+        // Evidence only grows (the first matches stay, the last changes): each position is
+        // written, or rewritten when it changed, with its event resolved in the same statement.
         for (position, e) in a.evidence.iter().enumerate() {
-            let (src, dst) = (e.src.0.to_string(), e.dst.0.to_string());
-            let event: Option<i64> = self
-                .conn
-                .prepare_cached(
-                    "SELECT id FROM events WHERE ts_ns = ?1 AND src_ip = ?2 AND src_port = ?3 AND dst_ip = ?4
-                     AND dst_port = ?5 ORDER BY id DESC LIMIT 1",
-                )?
-                .query_row(params![e.ts_ns, src, e.src.1, dst, e.dst.1], |r| r.get(0))
-                .optional()?;
             self.conn
                 .prepare_cached(
                     "INSERT INTO alert_evidence (alert_id, position, ts_ns, src_ip, src_port, dst_ip, dst_port, event_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT id FROM events WHERE ts_ns = ?3 AND src_ip = ?4
+                     AND src_port = ?5 AND dst_ip = ?6 AND dst_port = ?7 ORDER BY id DESC LIMIT 1))
+                     ON CONFLICT (alert_id, position) DO UPDATE SET ts_ns = excluded.ts_ns, src_ip = excluded.src_ip,
+                     src_port = excluded.src_port, dst_ip = excluded.dst_ip, dst_port = excluded.dst_port,
+                     event_id = excluded.event_id
+                     WHERE (ts_ns, src_ip, src_port, dst_ip, dst_port)
+                       IS NOT (excluded.ts_ns, excluded.src_ip, excluded.src_port, excluded.dst_ip, excluded.dst_port)",
                 )?
-                .execute(params![id, position as i64, e.ts_ns, src, e.src.1, dst, e.dst.1, event])?;
+                .execute(params![id, position as i64, e.ts_ns, e.src.0.to_string(), e.src.1, e.dst.0.to_string(), e.dst.1])?;
         }
         self.written()
     }
