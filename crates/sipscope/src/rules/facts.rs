@@ -294,8 +294,6 @@ pub struct Derived<'a> {
     pub ruri_user: Option<&'a [u8]>,
     /// To user.
     pub to_user: Option<&'a [u8]>,
-    /// From user.
-    pub from_user: Option<&'a [u8]>,
     /// `auth_outcome`.
     pub auth_outcome: Option<&'static str>,
     /// The client is proven.
@@ -502,10 +500,10 @@ fn message_fact<'v>(o: &'v Observation<'v>, d: &Derived<'v>, auth_user: Option<&
         Fact::Status => msg.status().map(|s| Value::Number(s.into())),
         Fact::UserAgent => text(agent(msg)),
         Fact::CallId => text(msg.call_id()),
-        Fact::FromUser => text(d.from_user),
+        Fact::FromUser => text(msg.from().and_then(|f| f.user())),
         Fact::ToUser => text(d.to_user),
         Fact::RuriUser => text(d.ruri_user),
-        Fact::Username => text(auth_user.or(if d.register { d.to_user } else { d.from_user })),
+        Fact::Username => text(auth_user.or_else(|| if d.register { d.to_user } else { msg.from().and_then(|f| f.user()) })),
         Fact::TargetUser => text(if d.register || !request { d.to_user } else { d.ruri_user }),
         Fact::Dialled => text(if msg.method() == Some(b"INVITE") { d.ruri_user } else { None }),
         Fact::Anomaly => Some(Value::Anomalies(msg.anomalies())),

@@ -27,6 +27,33 @@ pub fn action_text(action: &Action) -> String {
     }
 }
 
+/// The statement writing `n` pieces of evidence: `?1` the alert, then six values each.
+fn evidence_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let p = |k: usize| format!("?{}", 2 + 6 * i + k);
+            format!(
+                "(?1, {pos}, {ts}, {si}, {sp}, {di}, {dp}, (SELECT id FROM events WHERE ts_ns = {ts} AND src_ip = {si} \
+                 AND src_port = {sp} AND dst_ip = {di} AND dst_port = {dp} ORDER BY id DESC LIMIT 1))",
+                pos = p(0),
+                ts = p(1),
+                si = p(2),
+                sp = p(3),
+                di = p(4),
+                dp = p(5)
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO alert_evidence (alert_id, position, ts_ns, src_ip, src_port, dst_ip, dst_port, event_id) VALUES {}
+         ON CONFLICT (alert_id, position) DO UPDATE SET ts_ns = excluded.ts_ns, src_ip = excluded.src_ip,
+         src_port = excluded.src_port, dst_ip = excluded.dst_ip, dst_port = excluded.dst_port, event_id = excluded.event_id
+         WHERE (ts_ns, src_ip, src_port, dst_ip, dst_port)
+           IS NOT (excluded.ts_ns, excluded.src_ip, excluded.src_port, excluded.dst_ip, excluded.dst_port)",
+        rows.join(", ")
+    )
+}
+
 impl Store {
     /// Stores an alert (or updates the row of the same sensor, rule, group and first match)
     /// with its evidence, under the open analysis run.
@@ -79,21 +106,21 @@ impl Store {
             ],
             |r| r.get(0),
         )?;
-        // Evidence only grows (the first matches stay, the last changes): each position is
-        // written, or rewritten when it changed, with its event resolved in the same statement.
-        for (position, e) in a.evidence.iter().enumerate() {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO alert_evidence (alert_id, position, ts_ns, src_ip, src_port, dst_ip, dst_port, event_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT id FROM events WHERE ts_ns = ?3 AND src_ip = ?4
-                     AND src_port = ?5 AND dst_ip = ?6 AND dst_port = ?7 ORDER BY id DESC LIMIT 1))
-                     ON CONFLICT (alert_id, position) DO UPDATE SET ts_ns = excluded.ts_ns, src_ip = excluded.src_ip,
-                     src_port = excluded.src_port, dst_ip = excluded.dst_ip, dst_port = excluded.dst_port,
-                     event_id = excluded.event_id
-                     WHERE (ts_ns, src_ip, src_port, dst_ip, dst_port)
-                       IS NOT (excluded.ts_ns, excluded.src_ip, excluded.src_port, excluded.dst_ip, excluded.dst_port)",
-                )?
-                .execute(params![id, position as i64, e.ts_ns, e.src.0.to_string(), e.src.1, e.dst.0.to_string(), e.dst.1])?;
+        // Evidence only grows (the first matches stay, the last changes): one statement writes
+        // every position, or rewrites it when it changed, each event resolved inline.
+        if !a.evidence.is_empty() {
+            let sql = evidence_sql(a.evidence.len());
+            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(1 + 6 * a.evidence.len());
+            values.push(id.into());
+            for (position, e) in a.evidence.iter().enumerate() {
+                values.push((position as i64).into());
+                values.push(e.ts_ns.into());
+                values.push(e.src.0.to_string().into());
+                values.push(i64::from(e.src.1).into());
+                values.push(e.dst.0.to_string().into());
+                values.push(i64::from(e.dst.1).into());
+            }
+            self.conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
         }
         self.written()
     }
