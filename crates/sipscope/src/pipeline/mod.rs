@@ -234,7 +234,9 @@ struct Alerting {
     /// Messages and records taken, for evidence.
     ordinal: u64,
     /// Event time advances the rules' clock on ticks (live sources, whose event time is the
-    /// wall clock); files and replays close alerts by their own event time only.
+    /// wall clock), and alerts are stored when raised and again when they grew; files and
+    /// replays close alerts by their own event time only, and store each alert once, when it
+    /// closes (half the writes; nobody watches a file's alerts as they come).
     live: bool,
 }
 
@@ -590,10 +592,14 @@ impl Outputs {
         for change in changes.drain(..) {
             let alert: &Alert = &change.alert;
             self.counters.alerts_raised += u64::from(change.raised);
-            if self.error.is_none() {
+            let store = if self.alerts.live { change.is_news() } else { !change.raised };
+            if store && self.error.is_none() {
                 if let Err(e) = self.store.alert(alert) {
                     self.error = Some(e);
                 }
+            }
+            if !change.is_news() {
+                continue;
             }
             let now = now_ns.unwrap_or(alert.last_ns);
             let decisions = match self.alerts.responder.as_mut() {

@@ -24,14 +24,24 @@ use std::sync::Arc;
 /// Evidence kept per alert: the first matches of its window, and the last.
 pub const FIRST_EVIDENCE: usize = 3;
 
-/// An alert raised (`raised`) or, when its dedupe period ended with more matches than it was
-/// raised with, updated with its final count.
+/// An alert raised (`raised`), or closed at the end of its dedupe period with its final count
+/// (`grew`: more matches than it was raised with; a closed alert that did not grow is news to
+/// nobody but a store that waits for the end before writing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertChange {
     /// The alert as it stands.
     pub alert: Alert,
-    /// First report of this alert (else an update of one reported before).
+    /// First report of this alert (else its close).
     pub raised: bool,
+    /// Closed with more matches than it was raised with.
+    pub grew: bool,
+}
+
+impl AlertChange {
+    /// Whether outputs and the responder hear of it: raised, or closed having grown.
+    pub fn is_news(&self) -> bool {
+        self.raised || self.grew
+    }
 }
 
 /// Counters per rule.
@@ -260,7 +270,7 @@ impl RulesEngine {
             state.counters.alerts += 1;
             let closes_ns = ts.saturating_add(rule.dedupe_ns);
             closing.push(Reverse((closes_ns, index, hash)));
-            out.push(AlertChange { alert: alert.clone(), raised: true });
+            out.push(AlertChange { alert: alert.clone(), raised: true, grew: false });
             group.open = Some(Box::new(Open { reported: alert.count, alert, closes_ns }));
         }
     }
@@ -296,9 +306,8 @@ impl Group {
 /// Ends a group's open alert (reporting its final count when it grew) and empties its window.
 fn close(group: &mut Group, out: &mut Vec<AlertChange>) {
     if let Some(open) = group.open.take() {
-        if open.alert.count > open.reported {
-            out.push(AlertChange { alert: open.alert, raised: false });
-        }
+        let grew = open.alert.count > open.reported;
+        out.push(AlertChange { alert: open.alert, raised: false, grew });
     }
     group.first.clear();
     group.matches = 0;
