@@ -14,6 +14,7 @@ pub mod output;
 pub mod owner;
 pub mod pipeline;
 pub mod reports;
+pub mod rules;
 pub mod sinks;
 pub mod sources;
 pub mod store;

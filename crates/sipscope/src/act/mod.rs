@@ -147,6 +147,32 @@ pub enum GroupKey {
     Many(Vec<GroupKey>),
 }
 
+impl std::fmt::Display for GroupKey {
+    /// `source=203.0.113.5`, `source=203.0.113.5:5060`, `prefix=203.0.113.0/24`, `user=100`,
+    /// `node=n1`, `tool=SIPVicious`; several keys separated by spaces. Attacker text (users,
+    /// tools) is written as it is: escape it for the medium it goes to.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GroupKey::Source(ip) => write!(f, "source={ip}"),
+            GroupKey::SourcePort(ip, port) => write!(f, "source={}", std::net::SocketAddr::new(*ip, *port)),
+            GroupKey::SourcePrefix(p) => write!(f, "prefix={p}"),
+            GroupKey::User(u) => write!(f, "user={u}"),
+            GroupKey::Node(n) => write!(f, "node={n}"),
+            GroupKey::Tool(t) => write!(f, "tool={t}"),
+            GroupKey::Campaign(c) => write!(f, "campaign={c}"),
+            GroupKey::Many(keys) => {
+                for (i, k) in keys.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    write!(f, "{k}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// One event that is evidence of an alert, as the pipeline saw it. The store resolves it to the
 /// stored event's id (the pipeline does not know ids: the store assigns them).
 #[derive(Debug, Clone, PartialEq, Eq)]

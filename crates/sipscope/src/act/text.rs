@@ -1,6 +1,6 @@
 //! The printed and parsed forms of the shared shapes in [`super`]: a scope as an operator types
 //! it (`192.0.2.7`, `192.0.2.7:5060`, `[2001:db8::7]:5060`, `192.0.2.0/24`), a group key as
-//! outputs show it (`src=192.0.2.7`, `user=100`). One form everywhere: the store's offences,
+//! outputs show it (`source=192.0.2.7`, `user=100`: `GroupKey`'s `Display` in `act/mod.rs`). One form everywhere: the store's offences,
 //! `sipscope decisions`, the exports and the alert outputs.
 
 use super::{DecisionKind, DecisionOrigin, GroupKey, Prefix, Scope};
@@ -75,29 +75,6 @@ impl Prefix {
         let shorter = self.len.min(other.len);
         self.addr.is_ipv4() == other.addr.is_ipv4()
             && Prefix::new(self.addr, shorter) == Prefix::new(other.addr, shorter)
-    }
-}
-
-impl fmt::Display for GroupKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GroupKey::Source(a) => write!(f, "src={a}"),
-            GroupKey::SourcePort(a, p) => write!(f, "src={}", SocketAddr::new(*a, *p)),
-            GroupKey::SourcePrefix(p) => write!(f, "src={p}"),
-            GroupKey::User(u) => write!(f, "user={u}"),
-            GroupKey::Node(n) => write!(f, "node={n}"),
-            GroupKey::Tool(t) => write!(f, "tool={t}"),
-            GroupKey::Campaign(c) => write!(f, "campaign={c}"),
-            GroupKey::Many(keys) => {
-                for (i, k) in keys.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write!(f, "{k}")?;
-                }
-                Ok(())
-            }
-        }
     }
 }
 
@@ -181,7 +158,7 @@ mod tests {
     #[test]
     fn groups_print_their_keys() {
         let g = GroupKey::Many(vec![GroupKey::Source("192.0.2.7".parse().unwrap()), GroupKey::User("100".into())]);
-        assert_eq!(g.to_string(), "src=192.0.2.7,user=100");
+        assert_eq!(g.to_string(), "source=192.0.2.7 user=100");
         assert_eq!(g.user(), Some("100"));
         assert_eq!(g.source(), Some("192.0.2.7".parse().unwrap()));
     }

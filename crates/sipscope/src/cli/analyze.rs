@@ -26,6 +26,8 @@ pub struct AnalyzeArgs {
     /// Print the summary as JSON on standard output.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    rules: super::rules::RulesArgs,
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
@@ -48,7 +50,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // every earlier run.
     let started = sipscope::time::now_ns();
     let reader = SqliteReader::open(&args.db)?;
-    let finished = sipscope::sources::replay::analyse_all(&reader, sinks.store, config, nodes, started)?;
+    let finished =
+        sipscope::sources::replay::analyse_all(&reader, sinks.store, config, args.rules.load()?, nodes, started)?;
     drop(reader);
     let summary = finished.analysis.context("the analysis run was not recorded")?;
     if args.json {

@@ -11,6 +11,7 @@ mod ingest;
 mod parse;
 mod report;
 mod response_args;
+mod rules;
 mod store_args;
 
 use clap::{Parser, Subcommand};
@@ -55,6 +56,8 @@ enum Command {
     /// Decisions (bans, rate limits, watches): list, add, delete, flush, export for nftables
     /// or fail2ban. A running sensor picks changes up within a second.
     Decisions(decisions::DecisionsArgs),
+    /// Detection rules: check rule files, backtest rules on captures or a store.
+    Rules(rules::RulesCommand),
 }
 
 /// Runs the chosen subcommand.
@@ -71,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Enforce(args) => enforce::run(args),
         Command::Decisions(args) => decisions::run(args),
+        Command::Rules(args) => rules::run(args),
     }
 }
 

@@ -55,6 +55,8 @@ pub struct StoreArgs {
     analysis_segment: u64,
     #[command(flatten)]
     response: super::response_args::ResponseArgs,
+    #[command(flatten)]
+    rules: super::rules::RulesArgs,
 }
 
 impl StoreArgs {
@@ -73,6 +75,7 @@ impl StoreArgs {
         if self.no_analysis {
             settings.analysis = None;
         }
+        settings.rules = self.rules.load()?;
         Ok(settings)
     }
 
@@ -82,7 +85,8 @@ impl StoreArgs {
         if let (Some(analysis), true) = (&settings.analysis, self.db.exists()) {
             // Runs an earlier process left unfinished (killed) are analysed again from their
             // events first, so the results follow the events.
-            sipscope::sources::replay::recover_interrupted(&self.db, analysis, sipscope::time::now_ns())
+            let rules = settings.rules.as_ref();
+            sipscope::sources::replay::recover_interrupted(&self.db, analysis, rules, sipscope::time::now_ns())
                 .with_context(|| format!("recovering interrupted analysis runs in {}", self.db.display()))?;
         }
         let hep_out = self.hep_out.map(|to| HepOutConfig {
@@ -101,22 +105,29 @@ impl StoreArgs {
         } else {
             None
         };
-        let pipeline = Pipeline::new(settings, sinks.store, sinks.extra);
+        let mut pipeline = Pipeline::new(settings, sinks.store, sinks.extra);
         if let Some(response) = response {
-            attach(&pipeline, response)?;
+            attach(&mut pipeline, response)?;
         }
         Ok(pipeline)
     }
 }
 
-/// Gives the pipeline the alert outputs and the decision responder. The pipeline's rules
-/// engine (issue 14, helper D) brings the setters; until it is merged, asking for them is an
-/// error rather than a flag that silently does nothing.
-fn attach(_pipeline: &Pipeline, response: super::response_args::Response) -> anyhow::Result<()> {
+/// Gives the pipeline the alert outputs and the decision responder. They act on the rules'
+/// alerts, so asking for them with the rules off is an error rather than flags that silently
+/// do nothing.
+fn attach(pipeline: &mut Pipeline, response: super::response_args::Response) -> anyhow::Result<()> {
+    if pipeline.rules().is_none() {
+        anyhow::bail!("alert outputs and decisions act on the rules' alerts: drop --no-rules");
+    }
     let super::response_args::Response { sinks, responder } = response;
-    // With the rules engine: pipeline.set_alert_sinks(sinks); pipeline.set_responder(responder).
-    drop((sinks, responder));
-    anyhow::bail!("alert outputs and decisions need the rules engine in the pipeline, which this build lacks")
+    for sink in sinks {
+        pipeline.add_alert_sink(sink);
+    }
+    if let Some(responder) = responder {
+        pipeline.set_responder(responder);
+    }
+    Ok(())
 }
 
 impl StoreArgs {

@@ -212,7 +212,7 @@ mod tests {
         assert_eq!(v["alert"]["category"], "Misc Attack");
         assert_eq!(v["alert"]["metadata"]["rule_id"][0], "sipscope/register-guessing");
         assert_eq!(v["sip"]["user_agent"], "evil\u{1b}[2J\u{202e}\"}");
-        assert_eq!(v["sipscope"]["group"], "src=192.0.2.7");
+        assert_eq!(v["sipscope"]["group"], "source=192.0.2.7");
         assert_eq!(v["sipscope"]["count"], 25);
         assert_eq!(v["sipscope"]["evidence"][0]["ordinal"], 7);
     }

@@ -21,6 +21,11 @@ pub struct Counters {
     pub unparsed_kept: u64,
     /// Events written to the store.
     pub events_stored: u64,
+    /// Alerts the rules raised (not counting updates of raised alerts).
+    pub alerts_raised: u64,
+    /// Writes an alert output or the responder's sink failed; the store was written all the
+    /// same.
+    pub alert_sink_errors: u64,
     /// Writes an extra sink (JSON Lines) failed; the store was written all the same.
     pub extra_sink_errors: u64,
 }

@@ -6,6 +6,8 @@
 //!   extracts its fields once,
 //! - feeds the analysis engine and owns its run (begun once, handed over whenever the engine's
 //!   tables fill and on every [`Pipeline::tick`], finished at the end: see [`session`]),
+//! - runs the rules on every message and record ([`crate::rules`]), stores each alert, hands
+//!   it to the responder (which takes decisions) and to the alert outputs,
 //! - and fans events, records and hand-overs out to its store and extra sinks.
 //!
 //! It reads no clock: times come with the messages, and the periodic work is driven by
@@ -19,15 +21,18 @@ mod tests;
 
 pub use counters::Counters;
 
+use crate::act::{Alert, Responder};
 use crate::analysis::engine::{AnalysisConfig, Seen};
 use crate::event::fields::{lossless_text, MessageKind, SipFields};
 use crate::event::record::Record;
 use crate::event::{Direction, Origin, SipEvent, Transport};
 use crate::nodes::Nodes;
-use crate::sinks::{CaptureFile, EventStore, FileCounts, FileStart, RunKind, Sink, SinkError};
+use crate::rules::{AlertChange, Observation, RuleSet, RulesEngine};
+use crate::sinks::{AlertSink, CaptureFile, EventStore, FileCounts, FileStart, RunKind, Sink, SinkError};
 use session::AnalysisSession;
 use sipscope_sip::{Message, StartLine};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Which messages become events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +164,8 @@ pub struct PipelineSettings {
     /// The messages are stored events read back (`analyze`, recovery): the run's results
     /// cover every message observed, not the events it stores (none).
     pub replay: bool,
+    /// The rules run on every message and record; `None`: no rules.
+    pub rules: Option<Arc<RuleSet>>,
 }
 
 /// Default length of an analysis segment of a long run (capture, honeypot): one hour.
@@ -177,6 +184,7 @@ impl PipelineSettings {
             tick_every_ns: crate::time::SECOND_NS,
             segment_every_ns: None,
             replay: false,
+            rules: None,
         }
     }
 }
@@ -212,12 +220,39 @@ struct Outputs {
     last_tick_ns: Option<i64>,
     /// Events stored when the open analysis run began.
     stored_at_run: u64,
+    /// The rules engine, its responder, the alert outputs.
+    alerts: Alerting,
+}
+
+/// Where the rules' alerts go: the store (through [`Outputs::store`]), the responder and the
+/// alert outputs.
+struct Alerting {
+    engine: Option<RulesEngine>,
+    responder: Option<Box<dyn Responder>>,
+    sinks: Vec<Box<dyn AlertSink>>,
+    /// Changes of the current message (reused: no allocation per message).
+    changes: Vec<AlertChange>,
+    /// Messages and records taken, for evidence.
+    ordinal: u64,
+    /// Event time advances the rules' clock on ticks (live sources, whose event time is the
+    /// wall clock), and alerts are stored when raised and again when they grew; files and
+    /// replays close alerts by their own event time only, and store each alert once, when it
+    /// closes (half the writes; nobody watches a file's alerts as they come).
+    live: bool,
 }
 
 impl Pipeline {
     /// A pipeline writing to `store` and copying events to `extra` sinks.
     pub fn new(settings: PipelineSettings, store: Box<dyn EventStore>, extra: Vec<Box<dyn Sink>>) -> Pipeline {
         let session = AnalysisSession::new(settings.analysis.clone(), settings.run);
+        let alerts = Alerting {
+            engine: settings.rules.clone().map(|rules| RulesEngine::new(rules, &settings.sensor)),
+            responder: None,
+            sinks: Vec::new(),
+            changes: Vec::new(),
+            ordinal: 0,
+            live: matches!(settings.run.0, RunKind::Capture | RunKind::Honeypot),
+        };
         let out = Outputs {
             store,
             extra,
@@ -228,8 +263,25 @@ impl Pipeline {
             error: None,
             last_tick_ns: None,
             stored_at_run: 0,
+            alerts,
         };
         Pipeline { settings, out }
+    }
+
+    /// The responder that takes decisions on the alerts (E's policy); called in message order
+    /// with the message's time, and on every tick.
+    pub fn set_responder(&mut self, responder: Box<dyn Responder>) {
+        self.out.alerts.responder = Some(responder);
+    }
+
+    /// Adds an output of alerts and decisions (EVE JSON Lines, syslog, webhooks).
+    pub fn add_alert_sink(&mut self, sink: Box<dyn AlertSink>) {
+        self.out.alerts.sinks.push(sink);
+    }
+
+    /// The rules engine, when rules run (its counters, for summaries).
+    pub fn rules(&self) -> Option<&RulesEngine> {
+        self.out.alerts.engine.as_ref()
     }
 
     /// What was counted so far.
@@ -339,7 +391,7 @@ impl Pipeline {
         if self.out.error.is_some() {
             return;
         }
-        if self.settings.events == EventsMode::None && !self.out.session.enabled() {
+        if self.settings.events == EventsMode::None && !self.out.session.enabled() && self.out.alerts.engine.is_none() {
             // Counts only: the start line says everything the counters need, and a telescope
             // archive is read ten times faster without the full parse.
             self.out.count_start_line(a.bytes);
@@ -385,6 +437,7 @@ impl Pipeline {
             note.apply(&mut fields);
             self.out.write(sensor, &a, node, fields);
         }
+        self.out.rules(&a, node, Some(msg));
     }
 
     /// Takes a record; it reaches the store in order with the events.
@@ -392,9 +445,15 @@ impl Pipeline {
         if self.out.error.is_some() {
             return;
         }
+        let mut changes = std::mem::take(&mut self.out.alerts.changes);
+        if let Some(engine) = self.out.alerts.engine.as_mut() {
+            engine.observe_record(&record, self.out.alerts.ordinal, &mut changes);
+        }
         if let Err(e) = self.out.store.record(record) {
             self.out.error = Some(e);
         }
+        self.out.dispatch(&mut changes, None);
+        self.out.alerts.changes = changes;
     }
 
     /// Periodic work at time `now_ns` (any clock the caller keeps, monotonic or not): at most
@@ -407,6 +466,7 @@ impl Pipeline {
         }
         self.out.last_tick_ns = Some(now_ns);
         self.out.take_error()?;
+        self.out.tick_alerts(now_ns);
         let result = self.next_segment(now_ns).and_then(|()| {
             self.out.session.hand_over(self.out.store.as_mut())?;
             self.out.store.flush()
@@ -433,6 +493,8 @@ impl Pipeline {
     /// store's first error, if any, is returned instead.
     pub fn finish(mut self, now_ns: i64) -> Result<Finished, SinkError> {
         self.out.take_error()?;
+        self.out.finish_alerts(now_ns);
+        self.out.take_error()?;
         let covered = self.covered();
         let analysis = self.out.session.finish(self.out.store.as_mut(), now_ns, covered, &self.settings.sensor)?;
         self.out.flush_extra();
@@ -455,6 +517,7 @@ impl Outputs {
             note.apply(&mut fields);
             self.write(sensor, &a, node, fields);
         }
+        self.rules(&a, node, None);
     }
 
     fn take_error(&mut self) -> Result<(), SinkError> {
@@ -516,6 +579,92 @@ impl Outputs {
             if sink.flush().is_err() {
                 self.counters.extra_sink_errors += 1;
             }
+        }
+        for sink in &mut self.alerts.sinks {
+            if sink.flush().is_err() {
+                self.counters.alert_sink_errors += 1;
+            }
+        }
+    }
+
+    /// Runs the rules on a message the pipeline took (after its event was written, so that the
+    /// store finds the evidence), then passes on what they raised.
+    fn rules(&mut self, a: &Arrival<'_>, node: Option<&str>, msg: Option<&Message<'_>>) {
+        let ordinal = self.alerts.ordinal;
+        self.alerts.ordinal += 1;
+        let Some(engine) = self.alerts.engine.as_mut() else { return };
+        let o = Observation {
+            ts_ns: a.ts_ns,
+            ordinal,
+            transport: a.transport,
+            src: a.src,
+            dst: a.dst,
+            direction: a.direction,
+            node,
+            msg,
+            blank: crate::event::fields::is_blank(a.bytes),
+        };
+        let mut changes = std::mem::take(&mut self.alerts.changes);
+        engine.observe(&o, &mut changes);
+        self.dispatch(&mut changes, Some(a.ts_ns));
+        self.alerts.changes = changes;
+    }
+
+    /// Stores each alert, asks the responder, and hands alerts and decisions to the outputs.
+    /// `now_ns`: the time of the message that caused them (else the alert's last match).
+    fn dispatch(&mut self, changes: &mut Vec<AlertChange>, now_ns: Option<i64>) {
+        for change in changes.drain(..) {
+            let alert: &Alert = &change.alert;
+            self.counters.alerts_raised += u64::from(change.raised);
+            let store = if self.alerts.live { change.is_news() } else { !change.raised };
+            if store && self.error.is_none() {
+                if let Err(e) = self.store.alert(alert) {
+                    self.error = Some(e);
+                }
+            }
+            if !change.is_news() {
+                continue;
+            }
+            let now = now_ns.unwrap_or(alert.last_ns);
+            let decisions = match self.alerts.responder.as_mut() {
+                Some(r) => r.on_alert(now, alert),
+                None => Vec::new(),
+            };
+            for sink in &mut self.alerts.sinks {
+                let failed = sink.alert(alert).is_err() as u64
+                    + decisions.iter().map(|d| sink.decision(d).is_err() as u64).sum::<u64>();
+                if failed > 0 {
+                    self.counters.alert_sink_errors += failed;
+                    if self.counters.alert_sink_errors == failed {
+                        tracing::error!("an alert output failed (counted from now on, not logged again)");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Periodic work of the rules and the responder at `now_ns`.
+    fn tick_alerts(&mut self, now_ns: i64) {
+        let mut changes = std::mem::take(&mut self.alerts.changes);
+        if let (Some(engine), true) = (self.alerts.engine.as_mut(), self.alerts.live) {
+            engine.advance(now_ns, &mut changes);
+        }
+        self.dispatch(&mut changes, Some(now_ns));
+        self.alerts.changes = changes;
+        if let Some(r) = self.alerts.responder.as_mut() {
+            r.tick(now_ns);
+        }
+    }
+
+    /// Closes every open alert (the end of the input).
+    fn finish_alerts(&mut self, now_ns: i64) {
+        let mut changes = std::mem::take(&mut self.alerts.changes);
+        if let Some(engine) = self.alerts.engine.as_mut() {
+            engine.finish(&mut changes);
+        }
+        self.dispatch(&mut changes, None);
+        if let Some(r) = self.alerts.responder.as_mut() {
+            r.tick(now_ns);
         }
     }
 

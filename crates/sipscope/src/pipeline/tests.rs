@@ -331,3 +331,121 @@ fn a_forwarded_message_keeps_the_sensor_that_saw_it() {
     assert_eq!(h.count("SELECT count(*) FROM events WHERE sensor = 'sensor'"), 1);
     assert_eq!(finished.analysis.unwrap().events, 3);
 }
+
+/// What a test responder and a test alert output saw.
+#[derive(Default)]
+struct Seen {
+    responder: Vec<(i64, String, u64)>,
+    ticks: Vec<i64>,
+    sink_alerts: Vec<(String, u64)>,
+    sink_decisions: Vec<crate::act::Decision>,
+}
+
+type Shared = std::sync::Arc<std::sync::Mutex<Seen>>;
+
+/// Bans every alert's source for a minute.
+struct TestResponder(Shared);
+
+impl crate::act::Responder for TestResponder {
+    fn on_alert(&mut self, now_ns: i64, alert: &crate::act::Alert) -> Vec<crate::act::Decision> {
+        self.0.lock().unwrap().responder.push((now_ns, alert.rule_id.clone(), alert.count));
+        let ip = alert.src.unwrap().0;
+        vec![crate::act::Decision {
+            id: None,
+            kind: crate::act::DecisionKind::Ban,
+            scope: crate::act::Scope::Address(ip),
+            start_ns: now_ns,
+            until_ns: now_ns + 60 * S,
+            reason: alert.name.clone(),
+            origin: crate::act::DecisionOrigin::Rule { rule_id: alert.rule_id.clone() },
+            offence: 0,
+            proven: alert.proven,
+            evidence: alert.evidence.clone(),
+        }]
+    }
+
+    fn tick(&mut self, now_ns: i64) {
+        self.0.lock().unwrap().ticks.push(now_ns);
+    }
+}
+
+struct TestOutput(Shared);
+
+impl crate::sinks::AlertSink for TestOutput {
+    fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError> {
+        self.0.lock().unwrap().sink_alerts.push((alert.rule_id.clone(), alert.count));
+        Ok(())
+    }
+
+    fn decision(&mut self, decision: &crate::act::Decision) -> Result<(), SinkError> {
+        self.0.lock().unwrap().sink_decisions.push(decision.clone());
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+fn with_rules(events: EventsMode) -> (Harness, Shared) {
+    let mut h = Harness::new(|s| {
+        s.rules = Some(std::sync::Arc::new(crate::rules::RuleSet::builtin()));
+        s.events = events;
+    });
+    let seen = Shared::default();
+    h.pipeline().set_responder(Box::new(TestResponder(seen.clone())));
+    h.pipeline().add_alert_sink(Box::new(TestOutput(seen.clone())));
+    (h, seen)
+}
+
+#[test]
+fn alerts_are_stored_with_their_evidence_and_reach_the_responder_and_the_outputs() {
+    let (mut h, seen) = with_rules(EventsMode::All);
+    for i in 0..3 {
+        h.send(T0 + i * S, "203.0.113.5", &fixture("svmap/0001.sip"));
+    }
+    let finished = h.finish();
+    assert_eq!(finished.counters.alerts_raised, 1);
+    let seen = seen.lock().unwrap();
+    // Raised at the first message, updated with the final count at the end.
+    assert_eq!(
+        seen.responder,
+        [(T0, "sipscope/attack-agent".into(), 1), (T0 + 2 * S, "sipscope/attack-agent".into(), 3)]
+    );
+    assert_eq!(seen.sink_alerts, [("sipscope/attack-agent".into(), 1), ("sipscope/attack-agent".into(), 3)]);
+    assert_eq!(seen.sink_decisions.len(), 2, "each decision reaches the outputs");
+    assert_eq!(
+        h.count("SELECT count FROM alerts WHERE rule_id = 'sipscope/attack-agent' AND group_key = 'source=203.0.113.5' AND node = 'n1'"),
+        3
+    );
+    assert_eq!(h.count("SELECT count(*) FROM alerts"), 1, "an update is not a second alert");
+    // Every piece of evidence names its stored event.
+    assert_eq!(
+        h.count("SELECT count(*) FROM alert_evidence e JOIN events v ON v.id = e.event_id AND v.ts_ns = e.ts_ns"),
+        3
+    );
+    assert_eq!(h.count("SELECT count(*) FROM alerts WHERE run_id IS NOT NULL"), 1, "under the analysis run");
+}
+
+#[test]
+fn alerts_of_messages_not_stored_keep_their_evidence_without_ids() {
+    let (mut h, _) = with_rules(EventsMode::None);
+    h.send(T0, "203.0.113.5", &fixture("svmap/0001.sip"));
+    h.finish();
+    assert_eq!(h.count("SELECT count(*) FROM alerts"), 1);
+    assert_eq!(h.count("SELECT count(*) FROM alert_evidence WHERE event_id IS NULL AND src_ip = '203.0.113.5'"), 1);
+}
+
+#[test]
+fn live_ticks_close_alerts_when_their_period_ends() {
+    let (mut h, seen) = with_rules(EventsMode::All);
+    h.send(T0, "203.0.113.5", &fixture("svmap/0001.sip"));
+    h.send(T0 + S, "203.0.113.5", &fixture("svmap/0001.sip"));
+    h.pipeline().tick(T0 + 2 * S).unwrap();
+    assert_eq!(seen.lock().unwrap().responder.len(), 1, "still open");
+    h.pipeline().tick(T0 + 3601 * S).unwrap();
+    assert_eq!(seen.lock().unwrap().responder.len(), 2, "closed by the tick, with its count");
+    assert_eq!(seen.lock().unwrap().ticks, [T0 + 2 * S, T0 + 3601 * S]);
+    h.finish();
+    assert_eq!(h.count("SELECT count FROM alerts"), 2);
+}

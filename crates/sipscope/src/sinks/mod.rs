@@ -332,4 +332,8 @@ pub trait EventStore: Sink {
     fn supersede_file(&mut self, old: i64, by: i64) -> Result<u64, SinkError>;
     /// The first free id of an authentication attempt.
     fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError>;
+    /// Stores an alert, in order with the events (its evidence messages were written before
+    /// it and are resolved to their ids), under the open analysis run; an alert of the same
+    /// sensor, rule, group and first match updates the stored one.
+    fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError>;
 }

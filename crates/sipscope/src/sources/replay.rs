@@ -15,9 +15,11 @@ use crate::analysis::engine::AnalysisConfig;
 use crate::event::SipEvent;
 use crate::nodes::Nodes;
 use crate::pipeline::{Arrival, EventsMode, Finished, NodeOf, Pipeline, PipelineSettings, Unparsed};
+use crate::rules::RuleSet;
 use crate::sinks::{EventStore, InterruptedRun, RunKind, SinkConfig, SinkError};
 use crate::store::{SqliteReader, StoreError, StoreReader};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Why a replay failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,14 +32,22 @@ pub enum ReplayError {
     Store(#[from] StoreError),
 }
 
-/// Settings of a pipeline that replays stored events for a run of `kind`.
-pub fn settings(kind: RunKind, replace_all: bool, sensor: &str, analysis: AnalysisConfig) -> PipelineSettings {
+/// Settings of a pipeline that replays stored events for a run of `kind`, with `rules` (their
+/// alerts are stored again under the new run: those of the runs it replaces went with them).
+pub fn settings(
+    kind: RunKind,
+    replace_all: bool,
+    sensor: &str,
+    analysis: AnalysisConfig,
+    rules: Option<Arc<RuleSet>>,
+) -> PipelineSettings {
     let mut settings = PipelineSettings::new(sensor.to_owned(), Nodes::default(), kind);
     settings.run = (kind, replace_all);
     settings.events = EventsMode::None;
     settings.unparsed = Unparsed::Keep;
     settings.analysis = Some(analysis);
     settings.replay = true;
+    settings.rules = rules;
     settings
 }
 
@@ -77,10 +87,11 @@ pub fn analyse_all(
     reader: &dyn StoreReader,
     store: Box<dyn EventStore>,
     analysis: AnalysisConfig,
+    rules: Option<Arc<RuleSet>>,
     nodes: Option<Nodes>,
     started_ns: i64,
 ) -> Result<Finished, ReplayError> {
-    let mut settings = settings(RunKind::Analyze, true, "", analysis);
+    let mut settings = settings(RunKind::Analyze, true, "", analysis, rules);
     let event_nodes = match nodes {
         Some(nodes) => {
             settings.nodes = nodes;
@@ -106,7 +117,8 @@ pub fn reanalyse_into(
 ) -> Result<(SqliteReader, Finished), ReplayError> {
     let path = dir.join("reanalysed.db");
     let sinks = crate::sinks::open(&SinkConfig { store: path.clone(), jsonl: None, backlog: None, hep_out: None })?;
-    let finished = analyse_all(stored, sinks.store, analysis, Some(nodes), crate::time::now_ns())?;
+    // The alerts stay the store's: the scratch store holds the analysis tables alone.
+    let finished = analyse_all(stored, sinks.store, analysis, None, Some(nodes), crate::time::now_ns())?;
     Ok((SqliteReader::open(&path)?, finished))
 }
 
@@ -121,9 +133,15 @@ pub struct Recovery {
     pub file_runs_discarded: u64,
 }
 
-/// Recovers every run of the store at `path` that a gone process left unfinished. `now_ns`
-/// closes the recovered runs. A store with nothing to recover is only read.
-pub fn recover_interrupted(path: &Path, analysis: &AnalysisConfig, now_ns: i64) -> Result<Recovery, ReplayError> {
+/// Recovers every run of the store at `path` that a gone process left unfinished, with
+/// `rules` (the alerts of a discarded run go with it). `now_ns` closes the recovered runs. A
+/// store with nothing to recover is only read.
+pub fn recover_interrupted(
+    path: &Path,
+    analysis: &AnalysisConfig,
+    rules: Option<&Arc<RuleSet>>,
+    now_ns: i64,
+) -> Result<Recovery, ReplayError> {
     let mut recovery = Recovery::default();
     let interrupted = crate::sinks::sqlite::Store::open(path)?.interrupted_runs()?;
     for run in interrupted {
@@ -132,17 +150,23 @@ pub fn recover_interrupted(path: &Path, analysis: &AnalysisConfig, now_ns: i64) 
             recovery.file_runs_discarded += 1;
             continue;
         }
-        recovery.events_replayed += recover_run(path, &run, analysis, now_ns)?;
+        recovery.events_replayed += recover_run(path, &run, analysis, rules, now_ns)?;
         recovery.runs_recovered += 1;
     }
     Ok(recovery)
 }
 
 /// Replays one interrupted run's events into a new run, then deletes the interrupted one.
-fn recover_run(path: &Path, run: &InterruptedRun, analysis: &AnalysisConfig, now_ns: i64) -> Result<u64, ReplayError> {
+fn recover_run(
+    path: &Path,
+    run: &InterruptedRun,
+    analysis: &AnalysisConfig,
+    rules: Option<&Arc<RuleSet>>,
+    now_ns: i64,
+) -> Result<u64, ReplayError> {
     let sinks =
         crate::sinks::open(&SinkConfig { store: path.to_path_buf(), jsonl: None, hep_out: None, backlog: None })?;
-    let settings = settings(run.kind, false, &run.sensor, analysis.clone());
+    let settings = settings(run.kind, false, &run.sensor, analysis.clone(), rules.cloned());
     let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
     pipeline.begin_analysis(run.started_ns)?;
     let reader = SqliteReader::open(path)?;

@@ -72,6 +72,8 @@ pub struct CaptureSummary {
     pub ip_truncated: u64,
     /// Events written to the store.
     pub events_stored: u64,
+    /// Alerts the rules raised.
+    pub alerts_raised: u64,
     /// Events deleted because this run stores the same records again: an interrupted or
     /// `--force`d earlier run of the same file, or a superseded file.
     pub events_replaced: u64,
@@ -109,6 +111,7 @@ impl CaptureSummary {
         }
         self.non_sip_packets += c.non_sip;
         self.events_stored += c.events_stored;
+        self.alerts_raised += c.alerts_raised;
     }
 
     /// Counts one frame read.
@@ -189,6 +192,7 @@ impl CaptureSummary {
             "events stored",
             format!("{} ({} replaced: stored before from the same records)", self.events_stored, self.events_replaced),
         );
+        line("alerts raised", self.alerts_raised.to_string());
         line("elapsed", format!("{:.2} s", self.elapsed_s));
         line("damage", self.problems.to_string());
         for p in &self.problem_list {

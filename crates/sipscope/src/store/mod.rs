@@ -152,6 +152,12 @@ pub trait StoreReader {
     /// Per source and tool, the flows that began in `[from_ns, to_ns)`, by source then tool.
     fn source_tool_activity(&self, from_ns: i64, to_ns: i64) -> Result<Vec<SourceToolActivity>>;
 
+    /// Alerts per rule (by their first match's time and their node), most alerts first.
+    fn alert_rules(&self, f: &Filter) -> Result<Vec<AlertRuleRow>>;
+
+    /// The `limit` alerts with the latest first match.
+    fn recent_alerts(&self, f: &Filter, limit: u32) -> Result<Vec<AlertRow>>;
+
     /// Calls `f` with every stored event in time order (ties in insertion order); returns how
     /// many.
     fn each_event(&self, f: &mut dyn FnMut(SipEvent)) -> Result<u64>;

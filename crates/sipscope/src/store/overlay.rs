@@ -24,6 +24,12 @@ pub struct Reanalysed<'a> {
 
 impl StoreReader for Reanalysed<'_> {
     // Decisions and authentication attempts are not the analysis': the store's own.
+    fn alert_rules(&self, f: &Filter) -> Result<Vec<AlertRuleRow>> {
+        self.stored.alert_rules(f)
+    }
+    fn recent_alerts(&self, f: &Filter, limit: u32) -> Result<Vec<AlertRow>> {
+        self.stored.recent_alerts(f, limit)
+    }
     fn decisions_in_force(&self, now_ns: i64) -> Result<Vec<DecisionRow>> {
         self.stored.decisions_in_force(now_ns)
     }

@@ -353,3 +353,70 @@ pub struct AcceptedAuth {
     /// When, ns.
     pub ts_ns: i64,
 }
+
+/// The alerts of one rule over a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRuleRow {
+    /// The rule's id.
+    pub rule_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its severity name.
+    pub severity: String,
+    /// Alerts raised.
+    pub alerts: i64,
+    /// Matching messages they counted.
+    pub matches: i64,
+    /// Distinct source addresses.
+    pub sources: i64,
+    /// Of which never proven when alerted (spoofable: no firewall ban by default).
+    pub unproven_sources: i64,
+    /// First alert's first match, ns.
+    pub first_ns: i64,
+    /// Last match, ns.
+    pub last_ns: i64,
+    /// The actions the rule asks for (JSON array of `ban address 3600s` …).
+    pub actions: String,
+    /// The first piece of evidence of its first alert.
+    pub first_evidence: Option<AlertEvidenceRow>,
+}
+
+/// One piece of an alert's evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertEvidenceRow {
+    /// Time, ns.
+    pub ts_ns: i64,
+    /// Source `address:port`.
+    pub src: String,
+    /// Destination `address:port`.
+    pub dst: String,
+    /// The stored event, when the message was stored.
+    pub event_id: Option<i64>,
+}
+
+/// One alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    /// First match, ns.
+    pub first_ns: i64,
+    /// Last match, ns.
+    pub last_ns: i64,
+    /// The rule.
+    pub rule_id: String,
+    /// Severity name.
+    pub severity: String,
+    /// What it was grouped by (`source=…`, `user=…`).
+    pub group_key: String,
+    /// Matching messages.
+    pub count: i64,
+    /// The last match's source `address:port`.
+    pub src: Option<String>,
+    /// Whether the source was proven.
+    pub proven: bool,
+    /// The node, when one.
+    pub node: Option<String>,
+    /// Method of the message that raised it.
+    pub method: Option<String>,
+    /// User agent of the message that raised it.
+    pub user_agent: Option<String>,
+}

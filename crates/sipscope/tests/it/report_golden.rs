@@ -103,6 +103,10 @@ fn geo_dbs(dir: &Path) -> (PathBuf, PathBuf) {
 fn build_store(path: &Path) {
     let mut store = Store::open(path).unwrap();
     let mut analyzer = Analyzer::new(AnalysisConfig::default());
+    // The built-in rules over the same messages: the alerts section.
+    let mut rules =
+        sipscope::rules::RulesEngine::new(std::sync::Arc::new(sipscope::rules::RuleSet::builtin()), "golden");
+    let mut changes = Vec::new();
     for (ts, src, dst, node, raw, status) in dataset() {
         let ev = |direction, src: &str, sport, dst: &str, dport, raw: Vec<u8>| SipEvent {
             ts_ns: ts,
@@ -126,7 +130,26 @@ fn build_store(path: &Path) {
             analyzer.observe(&e, msg.as_ref());
             let fields = msg.as_ref().map(SipFields::extract).unwrap_or_default();
             store.insert_event(&e, &fields).unwrap();
+            let o = sipscope::rules::Observation {
+                ts_ns: e.ts_ns,
+                ordinal: 0,
+                transport: e.transport,
+                src: e.src,
+                dst: e.dst,
+                direction: e.direction,
+                node: e.node.as_deref(),
+                msg: msg.as_ref(),
+                blank: false,
+            };
+            rules.observe(&o, &mut changes);
+            for c in changes.drain(..) {
+                store.insert_alert(&c.alert).unwrap();
+            }
         }
+    }
+    rules.finish(&mut changes);
+    for c in changes.drain(..) {
+        store.insert_alert(&c.alert).unwrap();
     }
     store.store_analysis("analyze", T0, T0, &analyzer.finish(), true).unwrap();
     for (id, (user, password, outcome)) in [

@@ -190,6 +190,19 @@ pub fn prepare() {
     let _ = classify("+442079460000");
 }
 
+/// What kind of user [`classify`] would find (`number`, `extension`, `service_code`,
+/// `non_numeric`, `invalid`), from its shape alone: without libphonenumber, so cheap enough
+/// for every INVITE of a flood (the rules ask it before asking for a number's country or type).
+pub fn kind_of(user: &str) -> &'static str {
+    match input::shape(user) {
+        Shape::Invalid => "invalid",
+        Shape::Name(_) => "non_numeric",
+        Shape::Service(_) => "service_code",
+        Shape::Digits { plus: false, digits } if digits.len() <= MAX_EXTENSION_DIGITS => "extension",
+        Shape::Digits { .. } => "number",
+    }
+}
+
 /// Classifies a Request-URI user with no home region: numbers without an international
 /// reading get no country rather than a guessed one.
 pub fn classify(user: &str) -> Dialled {

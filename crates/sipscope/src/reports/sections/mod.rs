@@ -2,6 +2,7 @@
 //! the [`StoreReader`](crate::store::StoreReader) for typed rows (analysis tables and hourly
 //! totals, so they stay fast on large stores) and group, look up and chart them here.
 
+mod alerts;
 mod calls;
 mod campaign_activity;
 mod compare;
@@ -34,6 +35,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("numbers", "Most dialled numbers (003)"),
     ("campaigns", "Scanning campaigns (004 §VI)"),
     ("passwords", "Passwords attackers tried"),
+    ("alerts", "Alerts raised by the rules"),
     ("decisions", "Decisions: bans, rate limits and watches, with who and why"),
 ];
 
@@ -68,6 +70,7 @@ pub fn build(inputs: &Inputs<'_>, shared: &Shared, name: &str) -> Option<Result<
         "numbers" => calls::numbers(store, filter),
         "campaigns" => tools::campaigns(store, filter),
         "passwords" => calls::passwords(store, filter),
+        "alerts" => alerts::alerts(store, filter),
         "decisions" => decisions::decisions(store, filter),
         _ => return None,
     })

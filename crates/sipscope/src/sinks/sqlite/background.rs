@@ -49,6 +49,7 @@ enum Item {
     Event(SipEvent, SipFields),
     Record(Record),
     Handover(i64, Handover),
+    Alert(Box<crate::act::Alert>),
 }
 
 enum Command {
@@ -238,6 +239,7 @@ fn write_item(store: &mut Store, item: &Item) -> Result<(), SinkError> {
         Item::Event(event, fields) => store.insert_event(event, fields),
         Item::Record(record) => store.insert_record(record),
         Item::Handover(run, rows) => store.append_handover(*run, rows),
+        Item::Alert(alert) => store.insert_alert(alert),
     }
 }
 
@@ -308,6 +310,10 @@ impl EventStore for BackgroundStore {
 
     fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError> {
         self.call(|s| s.next_auth_attempt_id())
+    }
+
+    fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError> {
+        self.push(Item::Alert(Box::new(alert.clone())))
     }
 }
 

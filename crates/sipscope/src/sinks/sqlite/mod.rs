@@ -1,6 +1,7 @@
 //! The embedded event store: SQLite in WAL mode, one writer that batches inserts in
 //! transactions, readers on their own connections that never block it.
 
+mod alerts;
 mod analysis;
 mod background;
 mod decisions;
@@ -8,6 +9,7 @@ mod records;
 mod runs;
 mod schema;
 
+pub use alerts::action_text;
 pub use background::BackgroundStore;
 pub use decisions::SqliteDecisionLog;
 
@@ -327,6 +329,10 @@ impl EventStore for Store {
 
     fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError> {
         Store::next_auth_attempt_id(self)
+    }
+
+    fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError> {
+        self.insert_alert(alert)
     }
 }
 

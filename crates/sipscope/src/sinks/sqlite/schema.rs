@@ -349,6 +349,56 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE dialled ADD COLUMN number TEXT;
     UPDATE dialled SET number = ruri_user WHERE number_country IS NOT NULL;
     "#,
+    // 9: alerts the rules raised (deduplicated: one row per sensor, rule, group and first
+    // match; an update raises `count` and `last_ns`), each under the analysis run open when it
+    // was raised (so `analyze` and a replaced capture file take theirs with them), and their
+    // evidence: the matching messages, with the stored event's id when the message was stored.
+    r#"
+    CREATE TABLE alerts (
+        id          INTEGER PRIMARY KEY,
+        run_id      INTEGER REFERENCES analysis_runs(id) ON DELETE CASCADE,
+        sensor      TEXT NOT NULL,
+        rule_id     TEXT NOT NULL,
+        sid         INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        severity    TEXT NOT NULL,     -- info, low, medium, high, critical
+        labels      TEXT NOT NULL,     -- JSON array
+        group_key   TEXT NOT NULL,     -- source=203.0.113.5, user=100 …
+        first_ns    INTEGER NOT NULL,
+        last_ns     INTEGER NOT NULL,
+        count       INTEGER NOT NULL,
+        node        TEXT,
+        src_ip      TEXT,
+        src_port    INTEGER,
+        dst_ip      TEXT,
+        dst_port    INTEGER,
+        proven      INTEGER NOT NULL,
+        transport   TEXT,
+        method      TEXT,
+        status      INTEGER,
+        user_agent  TEXT,
+        from_user   TEXT,
+        to_user     TEXT,
+        ruri_user   TEXT,
+        call_id     TEXT,
+        actions     TEXT NOT NULL,     -- JSON array: "ban address 3600s" …
+        UNIQUE (sensor, rule_id, group_key, first_ns)
+    );
+    CREATE INDEX alerts_first ON alerts (first_ns);
+    CREATE INDEX alerts_run ON alerts (run_id) WHERE run_id IS NOT NULL;
+    CREATE TABLE alert_evidence (
+        alert_id  INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+        position  INTEGER NOT NULL,
+        ts_ns     INTEGER NOT NULL,
+        src_ip    TEXT NOT NULL,
+        src_port  INTEGER NOT NULL,
+        dst_ip    TEXT NOT NULL,
+        dst_port  INTEGER NOT NULL,
+        -- The stored event (NULL when the message was not stored: --events none or sample).
+        event_id  INTEGER,
+        PRIMARY KEY (alert_id, position)
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -83,6 +83,10 @@ pub struct HoneypotConfig {
     /// Whether and how rules' actions become decisions (`[decisions]`).
     #[serde(default)]
     pub decisions: crate::act::policy::DecisionsConfig,
+    /// Detection rules: the built-in pack, files of one's own, rules left out
+    /// (docs/rules.md).
+    #[serde(default)]
+    pub rules: crate::rules::RulesConfig,
 }
 
 fn default_analysis_segment_seconds() -> u64 {

@@ -24,6 +24,9 @@ pub enum HoneypotError {
     /// Recovering the analysis of an interrupted earlier run.
     #[error("recovering an interrupted analysis run: {0}")]
     Recovery(#[from] crate::sources::replay::ReplayError),
+    /// The rule files (every problem, with its file and line).
+    #[error("rules:\n{0}")]
+    Rules(#[from] crate::rules::RulesError),
     /// TLS material.
     #[error(transparent)]
     Tls(#[from] super::net::tls::TlsError),

@@ -139,10 +139,11 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
         Some(path) => Nodes::load(path)?,
         None => Nodes::default(),
     };
+    let rules = crate::rules::RuleSet::load(&config.rules)?;
     if config.analysis && config.store.exists() {
         // A run an earlier honeypot left unfinished (killed) is analysed again from its events.
         let analysis = crate::analysis::engine::AnalysisConfig::default();
-        crate::sources::replay::recover_interrupted(&config.store, &analysis, crate::time::now_ns())?;
+        crate::sources::replay::recover_interrupted(&config.store, &analysis, rules.as_ref(), crate::time::now_ns())?;
     }
     let backlog =
         StoreBacklog { max_items: config.limits.store_backlog_items, max_bytes: config.limits.store_backlog_bytes };
@@ -160,6 +161,7 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
     if !config.analysis {
         settings.analysis = None;
     }
+    settings.rules = rules;
     let pipeline = Pipeline::new(settings, sinks.store, sinks.extra);
     let human =
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;

@@ -3,6 +3,7 @@
 //! older store is migrated when opened (by [`Store::open_read_only_current`]); a newer one is
 //! refused.
 
+mod alerts;
 mod analysis;
 mod clause;
 mod decisions;
@@ -214,6 +215,12 @@ impl StoreReader for SqliteReader {
     }
     fn each_event(&self, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
         events::each_event(&self.conn, f)
+    }
+    fn alert_rules(&self, f: &Filter) -> Result<Vec<AlertRuleRow>> {
+        alerts::alert_rules(&self.conn, f)
+    }
+    fn recent_alerts(&self, f: &Filter, limit: u32) -> Result<Vec<AlertRow>> {
+        alerts::recent_alerts(&self.conn, f, limit)
     }
     fn each_event_of_run(&self, run: i64, after_event: i64, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
         events::each_event_of_run(&self.conn, run, after_event, f)

@@ -10,6 +10,7 @@ mod lab_capture;
 mod nmap;
 mod registrar;
 mod routed;
+mod rules;
 mod safety;
 mod sipp;
 mod sipsak;

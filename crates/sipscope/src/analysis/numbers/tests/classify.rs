@@ -307,3 +307,20 @@ fn technical_characters_in_front_of_a_number() {
         assert!(matches!(classify(code), Dialled::ServiceCode(_)), "{code}: {:?}", classify(code));
     }
 }
+
+#[test]
+fn kind_of_agrees_with_classify_without_libphonenumber() {
+    use crate::analysis::numbers::kind_of;
+    for user in
+        ["100", "10-01", "*97", "admin", "", "+", "0046701234567", "+46701234567", "9011442079460000", "1234567"]
+    {
+        let expected = match classify(user) {
+            Dialled::Number(_) => "number",
+            Dialled::Extension(_) => "extension",
+            Dialled::ServiceCode(_) => "service_code",
+            Dialled::NonNumeric(_) => "non_numeric",
+            Dialled::Invalid => "invalid",
+        };
+        assert_eq!(kind_of(user), expected, "{user:?}");
+    }
+}

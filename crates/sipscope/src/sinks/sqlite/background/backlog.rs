@@ -275,7 +275,7 @@ fn write_first(store: &mut Store, items: &VecDeque<Item>, n: usize) -> Result<()
 fn estimated_bytes(item: &Item) -> usize {
     match item {
         Item::Event(event, _) => 2 * event.raw.len() + 512,
-        Item::Record(_) => 512,
+        Item::Record(_) | Item::Alert(_) => 512,
         Item::Handover(_, rows) => {
             64 + 256 * (rows.flows.len() + rows.traffic.len() + rows.dialled.len())
                 + rows.fingerprints.iter().map(|f| 128 + f.text.len()).sum::<usize>()

@@ -1,0 +1,127 @@
+//! Alerts and their evidence, written by the single writer in order with the events: an
+//! alert's evidence messages were inserted before it, so each is resolved here to its event's
+//! id (by time, addresses and ports; NULL when the message was not stored). An alert raised
+//! again with a larger count (its dedupe period ended) updates its row.
+
+use super::Store;
+use crate::act::{Action, Alert, ScopeKind};
+use crate::sinks::SinkError;
+use rusqlite::params;
+
+/// How an action reads in the store and in reports: `ban address 3600s`, `rate-limit
+/// prefix/24 600s 5/s`, `watch address 86400s`, `alert`.
+pub fn action_text(action: &Action) -> String {
+    let scope = |s: &ScopeKind| match s {
+        ScopeKind::Address => "address".to_owned(),
+        ScopeKind::AddressPort => "address_port".to_owned(),
+        ScopeKind::Prefix(n) => format!("prefix/{n}"),
+    };
+    let secs = |ns: i64| ns / 1_000_000_000;
+    match action {
+        Action::Alert => "alert".into(),
+        Action::Ban { scope: s, duration_ns } => format!("ban {} {}s", scope(s), secs(*duration_ns)),
+        Action::Watch { scope: s, duration_ns } => format!("watch {} {}s", scope(s), secs(*duration_ns)),
+        Action::RateLimit { scope: s, duration_ns, per_second } => {
+            format!("rate-limit {} {}s {per_second}/s", scope(s), secs(*duration_ns))
+        }
+    }
+}
+
+/// The statement writing `n` pieces of evidence: `?1` the alert, then six values each.
+fn evidence_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let p = |k: usize| format!("?{}", 2 + 6 * i + k);
+            format!(
+                "(?1, {pos}, {ts}, {si}, {sp}, {di}, {dp}, (SELECT id FROM events WHERE ts_ns = {ts} AND src_ip = {si} \
+                 AND src_port = {sp} AND dst_ip = {di} AND dst_port = {dp} ORDER BY id DESC LIMIT 1))",
+                pos = p(0),
+                ts = p(1),
+                si = p(2),
+                sp = p(3),
+                di = p(4),
+                dp = p(5)
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO alert_evidence (alert_id, position, ts_ns, src_ip, src_port, dst_ip, dst_port, event_id) VALUES {}
+         ON CONFLICT (alert_id, position) DO UPDATE SET ts_ns = excluded.ts_ns, src_ip = excluded.src_ip,
+         src_port = excluded.src_port, dst_ip = excluded.dst_ip, dst_port = excluded.dst_port, event_id = excluded.event_id
+         WHERE (ts_ns, src_ip, src_port, dst_ip, dst_port)
+           IS NOT (excluded.ts_ns, excluded.src_ip, excluded.src_port, excluded.dst_ip, excluded.dst_port)",
+        rows.join(", ")
+    )
+}
+
+impl Store {
+    /// Stores an alert (or updates the row of the same sensor, rule, group and first match)
+    /// with its evidence, under the open analysis run.
+    pub fn insert_alert(&mut self, a: &Alert) -> Result<(), SinkError> {
+        self.begin()?;
+        let labels = serde_json::to_string(&a.labels).unwrap_or_else(|_| "[]".into());
+        let actions: Vec<String> = a.actions.iter().map(action_text).collect();
+        let actions = serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into());
+        let id: i64 = self.conn.prepare_cached(
+            "INSERT INTO alerts (run_id, sensor, rule_id, sid, name, severity, labels, group_key, first_ns, last_ns,
+             count, node, src_ip, src_port, dst_ip, dst_port, proven, transport, method, status, user_agent,
+             from_user, to_user, ruri_user, call_id, actions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+             ?22, ?23, ?24, ?25, ?26)
+             ON CONFLICT (sensor, rule_id, group_key, first_ns) DO UPDATE SET
+               last_ns = max(last_ns, excluded.last_ns), count = max(count, excluded.count),
+               node = excluded.node, src_ip = excluded.src_ip, src_port = excluded.src_port,
+               dst_ip = excluded.dst_ip, dst_port = excluded.dst_port,
+               proven = max(proven, excluded.proven), transport = excluded.transport
+             RETURNING id",
+        )?
+        .query_row(
+            params![
+                self.current_run,
+                a.sensor,
+                a.rule_id,
+                a.signature_id,
+                a.name,
+                a.severity.as_str(),
+                labels,
+                a.group.to_string(),
+                a.first_ns,
+                a.last_ns,
+                i64::try_from(a.count).unwrap_or(i64::MAX),
+                a.node,
+                a.src.map(|s| s.0.to_string()),
+                a.src.map(|s| s.1),
+                a.dst.map(|d| d.0.to_string()),
+                a.dst.map(|d| d.1),
+                a.proven,
+                a.transport,
+                a.sip.method,
+                a.sip.status,
+                a.sip.user_agent,
+                a.sip.from_user,
+                a.sip.to_user,
+                a.sip.ruri_user,
+                a.sip.call_id,
+                actions,
+            ],
+            |r| r.get(0),
+        )?;
+        // Evidence only grows (the first matches stay, the last changes): one statement writes
+        // every position, or rewrites it when it changed, each event resolved inline.
+        if !a.evidence.is_empty() {
+            let sql = evidence_sql(a.evidence.len());
+            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(1 + 6 * a.evidence.len());
+            values.push(id.into());
+            for (position, e) in a.evidence.iter().enumerate() {
+                values.push((position as i64).into());
+                values.push(e.ts_ns.into());
+                values.push(e.src.0.to_string().into());
+                values.push(i64::from(e.src.1).into());
+                values.push(e.dst.0.to_string().into());
+                values.push(i64::from(e.dst.1).into());
+            }
+            self.conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
+        }
+        self.written()
+    }
+}

@@ -1,0 +1,87 @@
+//! Reads of `alerts` and `alert_evidence`: alerts per rule and the latest alerts, by the time
+//! of their first match and their node.
+
+use super::{opt_text, rows, text, Clause, Result};
+use crate::store::rows::{AlertEvidenceRow, AlertRow, AlertRuleRow};
+use crate::store::Filter;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension};
+
+fn address(ip: Option<String>, port: Option<i64>) -> Option<String> {
+    let ip = ip?;
+    Some(match (ip.contains(':'), port) {
+        (true, Some(p)) => format!("[{ip}]:{p}"),
+        (false, Some(p)) => format!("{ip}:{p}"),
+        (_, None) => ip,
+    })
+}
+
+pub(super) fn alert_rules(conn: &Connection, f: &Filter) -> Result<Vec<AlertRuleRow>> {
+    let clause = Clause::new(f, "first_ns", Some("node"), &[], vec![]);
+    let mut out = rows(
+        conn,
+        "SELECT rule_id, max(name), max(severity), count(*), sum(count), count(DISTINCT src_ip),
+         count(DISTINCT CASE WHEN proven = 0 THEN src_ip END), min(first_ns), max(last_ns), max(actions)
+         FROM alerts {where} GROUP BY rule_id ORDER BY count(*) DESC, rule_id",
+        &clause,
+        |r| {
+            Ok(AlertRuleRow {
+                rule_id: text(r, 0)?,
+                name: text(r, 1)?,
+                severity: text(r, 2)?,
+                alerts: r.get(3)?,
+                matches: r.get(4)?,
+                sources: r.get(5)?,
+                unproven_sources: r.get(6)?,
+                first_ns: r.get(7)?,
+                last_ns: r.get(8)?,
+                actions: text(r, 9)?,
+                first_evidence: None,
+            })
+        },
+    )?;
+    for row in &mut out {
+        let clause =
+            Clause::new(f, "a.first_ns", Some("a.node"), &["a.rule_id = ?"], vec![Value::Text(row.rule_id.clone())]);
+        let sql = clause.within(
+            "SELECT e.ts_ns, e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.event_id FROM alerts a
+             JOIN alert_evidence e ON e.alert_id = a.id {where} ORDER BY a.first_ns, a.id, e.position LIMIT 1",
+        );
+        row.first_evidence = conn
+            .query_row(&sql, rusqlite::params_from_iter(clause.params.iter()), |r| {
+                Ok(AlertEvidenceRow {
+                    ts_ns: r.get(0)?,
+                    src: address(opt_text(r, 1)?, r.get(2)?).unwrap_or_default(),
+                    dst: address(opt_text(r, 3)?, r.get(4)?).unwrap_or_default(),
+                    event_id: r.get(5)?,
+                })
+            })
+            .optional()?;
+    }
+    Ok(out)
+}
+
+pub(super) fn recent_alerts(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<AlertRow>> {
+    let clause = Clause::new(f, "first_ns", Some("node"), &[], vec![]).then(i64::from(limit));
+    rows(
+        conn,
+        "SELECT first_ns, last_ns, rule_id, severity, group_key, count, src_ip, src_port, proven, node, method,
+         user_agent FROM alerts {where} ORDER BY first_ns DESC, id DESC LIMIT ?",
+        &clause,
+        |r| {
+            Ok(AlertRow {
+                first_ns: r.get(0)?,
+                last_ns: r.get(1)?,
+                rule_id: text(r, 2)?,
+                severity: text(r, 3)?,
+                group_key: text(r, 4)?,
+                count: r.get(5)?,
+                src: address(opt_text(r, 6)?, r.get(7)?),
+                proven: r.get(8)?,
+                node: opt_text(r, 9)?,
+                method: opt_text(r, 10)?,
+                user_agent: opt_text(r, 11)?,
+            })
+        },
+    )
+}
