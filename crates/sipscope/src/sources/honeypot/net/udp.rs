@@ -236,8 +236,10 @@ mod tests {
         };
         // The first datagram read after the drops carries the kernel's count.
         let last = b"OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n";
+        let mut probes = 0;
         for _ in 0..100 {
             client.send_to(last, to).unwrap();
+            probes += 1;
             std::thread::sleep(Duration::from_millis(50));
             if core.stats.net.kernel_drops.load(Ordering::Relaxed) > 0 {
                 break;
@@ -246,7 +248,8 @@ mod tests {
         stop.set();
         serving.join().unwrap();
         let drops = core.stats.net.kernel_drops.load(Ordering::Relaxed);
-        assert!((40..=50).contains(&drops), "{drops} drops");
+        // A probe can be dropped too when the machine is busy and the listener slow to read.
+        assert!((40..=50 + probes).contains(&drops), "{drops} drops after {probes} probes");
         core.finish().unwrap();
     }
 }
