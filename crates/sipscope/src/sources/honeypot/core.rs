@@ -411,7 +411,18 @@ impl Recorder {
             intel.submit(job, ctx.ts_ns);
         }
         let row =
-            AuthAttemptRecord { id, ctx, method, username, realm, uri, nonce, outcome: outcome.as_str(), password };
+            AuthAttemptRecord {
+                id,
+                ctx,
+                method,
+                username,
+                realm,
+                uri,
+                nonce,
+                outcome: outcome.as_str(),
+                password,
+                log: None,
+            };
         self.record(Record::AuthAttempt(row));
     }
 
