@@ -149,17 +149,18 @@ const FAKE: &str = r#"LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV
 fn injected_security_fields_do_not_move_the_source() {
     let real = r#"LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/203.0.113.5/5071""#;
     let head = r#"SecurityEvent="InvalidAccountID",EventTV="2024-01-10T12:34:56.000+0000",Severity="Error",Service="PJSIP",EventVersion="1""#;
-    for (account, session) in [
-        (format!(r#"x",{FAKE},AccountID="x"#), "s".to_owned()),
-        ("100".to_owned(), format!(r#"abc",{FAKE},SessionID="abc"#)),
-        ("100".to_owned(), format!(r#"abc",{FAKE},X="y"#)),
-        (format!(r#"RemoteAddress="IPV4/UDP/6.6.6.6/5060",{FAKE}"#), format!(r#"{FAKE}"#)),
+    for (account, session, shaped) in [
+        (format!(r#"x",{FAKE},AccountID="x"#), "s".to_owned(), true),
+        ("100".to_owned(), format!(r#"abc",{FAKE},SessionID="abc"#), true),
+        ("100".to_owned(), format!(r#"abc",{FAKE},X="y"#), true),
+        // Not even shaped like the PBX's pair (a quote follows it).
+        (format!(r#"RemoteAddress="IPV4/UDP/6.6.6.6/5060",{FAKE}"#), FAKE.to_owned(), false),
     ] {
         let line = format!(r#"{PREFIX}{head},AccountID="{account}",SessionID="{session}",{real}"#);
         assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.5:5071".parse().unwrap()), "{line}");
         let mut p = parser(LogFormat::Asterisk);
         let Parsed::Event(e) = p.parse(line.as_bytes()) else { panic!() };
-        assert!(e.injected, "{line}");
+        assert_eq!(e.injected, shaped, "{line}");
     }
     // A session ID that is only a RemoteAddress (no pair) is not an address at all.
     let line = format!(
