@@ -6,6 +6,7 @@ mod capture;
 mod enforce;
 mod honeypot;
 mod ingest;
+mod logs;
 mod parse;
 mod report;
 mod store_args;
@@ -32,6 +33,9 @@ enum Command {
     /// --duration); prints the same summary as ingest.
     #[cfg(feature = "live")]
     Capture(capture::CaptureArgs),
+    /// Read PBX security logs (Asterisk, FreeSWITCH) into the store as authentication
+    /// attempts; --follow tails them across rotation until Ctrl-C.
+    Logs(logs::LogsArgs),
     /// Run the honeypot: a PBX (Asterisk-like by default) on UDP, TCP and TLS that records
     /// every request and every answer, until Ctrl-C.
     Honeypot(honeypot::HoneypotArgs),
@@ -54,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         #[cfg(feature = "live")]
         Command::Capture(args) => capture::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Honeypot(args) => honeypot::run(args),
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),

@@ -1,4 +1,5 @@
-//! Flags shared by the commands that write events (`ingest`, `capture`) and their ending.
+//! Flags shared by the commands that write to the store (`ingest`, `capture`, `logs`) and
+//! their ending.
 
 use anyhow::Context;
 use sipscope::nodes::Nodes;
@@ -70,6 +71,16 @@ impl StoreArgs {
         let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), backlog: None };
         let sinks = sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
         Ok(Pipeline::new(settings, sinks.store, sinks.extra))
+    }
+
+    /// The store's path.
+    pub fn db(&self) -> &std::path::Path {
+        &self.db
+    }
+
+    /// Whether the summary is printed as JSON.
+    pub fn json(&self) -> bool {
+        self.json
     }
 
     /// Prints the summary (text on stderr, or JSON on stdout) and picks the exit code.

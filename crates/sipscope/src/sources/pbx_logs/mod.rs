@@ -26,10 +26,10 @@
 mod addr;
 mod asterisk;
 mod asterisk_notice;
-//TMP pub mod follow;
+pub mod follow;
 mod freeswitch;
-//TMP pub mod position;
-//TMP pub mod read;
+pub mod position;
+pub mod read;
 mod record;
 pub mod stamp;
 
