@@ -6,6 +6,7 @@ mod consistency;
 mod enforce;
 mod honeypot;
 mod ingest_golden;
+mod logs_cmd;
 mod netns;
 mod parse_cmd;
 mod report_config;
