@@ -30,7 +30,7 @@ pub mod follow;
 mod freeswitch;
 pub mod position;
 pub mod read;
-mod record;
+pub mod record;
 pub mod stamp;
 
 #[cfg(test)]
