@@ -71,7 +71,8 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     // Log lines are records, not messages: there is nothing for the message analysis.
     settings.analysis = None;
     let sensor = settings.sensor.clone();
-    let positions = args.positions.clone().unwrap_or_else(|| sipscope::fsutil::with_suffix(args.store.db(), ".log-positions"));
+    let positions =
+        args.positions.clone().unwrap_or_else(|| sipscope::fsutil::with_suffix(args.store.db(), ".log-positions"));
     let limits = LineLimits { max_line_bytes: args.max_line_bytes };
     let mut follower = Follower::new(&args.files, positions, limits, args.utc_offset)?;
     let pipeline = args.store.pipeline(settings)?;

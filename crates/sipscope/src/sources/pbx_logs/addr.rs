@@ -111,7 +111,9 @@ mod tests {
         assert_eq!(security_event(b"IPV4/UDP/203.0.113.5/5060"), Some((sa("203.0.113.5:5060"), Transport::Udp)));
         assert_eq!(security_event(b"IPV6/TLS/[2001:db8::5]/5061"), Some((sa("[2001:db8::5]:5061"), Transport::Tls)));
         assert_eq!(security_event(b"IPV6/TCP/2001:db8::5/5060"), Some((sa("[2001:db8::5]:5060"), Transport::Tcp)));
-        for bad in [&b"IPV4/UDP/2001:db8::5/5060"[..], b"IPV4/FOO/1.2.3.4/5060", b"IPV4/UDP/1.2.3.4", b"IPV4/UDP/1.2.3.4/x"] {
+        for bad in
+            [&b"IPV4/UDP/2001:db8::5/5060"[..], b"IPV4/FOO/1.2.3.4/5060", b"IPV4/UDP/1.2.3.4", b"IPV4/UDP/1.2.3.4/x"]
+        {
             assert_eq!(security_event(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -41,7 +41,8 @@ impl Open {
     fn new(path: &Path, shown: String) -> io::Result<Open> {
         let file = File::open(path)?;
         let meta = file.metadata()?;
-        let mut open = Open { file, shown, dev: meta.dev(), ino: meta.ino(), offset: 0, head_len: 0, head: String::new() };
+        let mut open =
+            Open { file, shown, dev: meta.dev(), ino: meta.ino(), offset: 0, head_len: 0, head: String::new() };
         open.refresh_head(meta.len())?;
         Ok(open)
     }
@@ -107,7 +108,13 @@ impl Follower {
             .iter()
             .map(|path| {
                 let shown = path.display().to_string();
-                Tail { saved: saved.files.get(&shown).cloned(), path: path.clone(), shown, current: None, previous: None }
+                Tail {
+                    saved: saved.files.get(&shown).cloned(),
+                    path: path.clone(),
+                    shown,
+                    current: None,
+                    previous: None,
+                }
             })
             .collect();
         Ok(Follower { tails, positions_path, splitter: LineSplitter::new(limits), utc_offset_s })
@@ -131,10 +138,9 @@ impl Follower {
         let mut positions = Positions::load(&self.positions_path).unwrap_or_default();
         for tail in &self.tails {
             let position = match (&tail.current, &tail.saved) {
-                (Some(open), _) => FilePosition {
-                    previous: tail.previous.as_ref().map(|p| Box::new(p.position())),
-                    ..open.position()
-                },
+                (Some(open), _) => {
+                    FilePosition { previous: tail.previous.as_ref().map(|p| Box::new(p.position())), ..open.position() }
+                }
                 (None, Some(saved)) => saved.clone(),
                 (None, None) => continue,
             };
@@ -152,7 +158,13 @@ impl Follower {
 
 /// Reads `open` from its position to its end (`complete`: a rotated file, whose last line
 /// ends there).
-fn read_open(open: &mut Open, splitter: &mut LineSplitter, ingest: &mut LogIngest, complete: bool, utc: i64) -> io::Result<()> {
+fn read_open(
+    open: &mut Open,
+    splitter: &mut LineSplitter,
+    ingest: &mut LogIngest,
+    complete: bool,
+    utc: i64,
+) -> io::Result<()> {
     let meta = open.file.metadata()?;
     if meta.len() == open.offset {
         return Ok(());
@@ -161,7 +173,8 @@ fn read_open(open: &mut Open, splitter: &mut LineSplitter, ingest: &mut LogInges
     ingest.set_reference(mtime, utc);
     let now = crate::time::now_ns();
     let shown = open.shown.clone();
-    open.offset = read_span(&mut open.file, open.offset, complete, splitter, &mut |piece| ingest.piece(piece, &shown, now))?;
+    open.offset =
+        read_span(&mut open.file, open.offset, complete, splitter, &mut |piece| ingest.piece(piece, &shown, now))?;
     open.refresh_head(meta.len())
 }
 

@@ -17,7 +17,13 @@ use super::stamp::{self, TimeContext};
 use super::{addr, rfind, trim_end, Happened, LineKind, LogEvent, Parsed, Refusal};
 use std::net::SocketAddr;
 
-fn event<'a>(name: &'a [u8], happened: Happened, ip: std::net::IpAddr, line: &[u8], time: &TimeContext) -> LogEvent<'a> {
+fn event<'a>(
+    name: &'a [u8],
+    happened: Happened,
+    ip: std::net::IpAddr,
+    line: &[u8],
+    time: &TimeContext,
+) -> LogEvent<'a> {
     LogEvent {
         kind: LineKind::Sofia,
         name,

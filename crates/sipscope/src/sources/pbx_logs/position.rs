@@ -125,7 +125,8 @@ mod tests {
         assert_eq!(Positions::load(&path).unwrap(), Positions::default());
         let mut p = Positions::default();
         let pos = FilePosition { dev: 1, ino: 2, offset: 3, head_len: 4, head: "ab".into(), previous: None };
-        p.files.insert("/var/log/asterisk/security".into(), FilePosition { previous: Some(Box::new(pos.clone())), ..pos });
+        p.files
+            .insert("/var/log/asterisk/security".into(), FilePosition { previous: Some(Box::new(pos.clone())), ..pos });
         p.save(&path).unwrap();
         assert_eq!(Positions::load(&path).unwrap(), p);
         use std::os::unix::fs::PermissionsExt;

@@ -222,10 +222,21 @@ pub struct LogIngest {
 
 impl LogIngest {
     /// Reads `format` lines into `pipeline`; stamps without a zone are `utc_offset_s` from UTC.
-    pub fn new(mut pipeline: Pipeline, format: LogFormat, utc_offset_s: i64, sensor: String) -> Result<LogIngest, SinkError> {
+    pub fn new(
+        mut pipeline: Pipeline,
+        format: LogFormat,
+        utc_offset_s: i64,
+        sensor: String,
+    ) -> Result<LogIngest, SinkError> {
         let next_id = pipeline.next_auth_attempt_id()?;
         let time = TimeContext { utc_offset_s, reference_ns: crate::time::now_ns() };
-        Ok(LogIngest { parser: LineParser::new(format, time), pipeline, sensor, next_id, summary: LogSummary::default() })
+        Ok(LogIngest {
+            parser: LineParser::new(format, time),
+            pipeline,
+            sensor,
+            next_id,
+            summary: LogSummary::default(),
+        })
     }
 
     /// Sets the reference time for stamps without a year (the file's modification time).
