@@ -48,21 +48,7 @@ fn pjsip_outcome(reason: &[u8]) -> &'static str {
 }
 
 fn event<'a>(kind: LineKind, name: &'a [u8], outcome: &'static str, src: SocketAddr) -> LogEvent<'a> {
-    LogEvent {
-        kind,
-        name,
-        happened: Happened::Attempt(outcome),
-        ts_ns: None,
-        src,
-        dst: None,
-        transport: None,
-        method: None,
-        username: None,
-        call_id: None,
-        extension: None,
-        tries: None,
-        injected: false,
-    }
+    LogEvent::new(kind, name, Happened::Attempt(outcome), src)
 }
 
 /// `Registration from '…' failed for '…' - reason`; `at` is where the marker starts.

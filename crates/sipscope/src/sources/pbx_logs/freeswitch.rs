@@ -24,21 +24,9 @@ fn event<'a>(
     line: &[u8],
     time: &TimeContext,
 ) -> LogEvent<'a> {
-    LogEvent {
-        kind: LineKind::Sofia,
-        name,
-        happened,
-        ts_ns: stamp::line_start(line, time),
-        src: SocketAddr::new(ip, 0),
-        dst: None,
-        transport: None,
-        method: None,
-        username: None,
-        call_id: None,
-        extension: None,
-        tries: None,
-        injected: false,
-    }
+    let mut e = LogEvent::new(LineKind::Sofia, name, happened, SocketAddr::new(ip, 0));
+    e.ts_ns = stamp::line_start(line, time);
+    e
 }
 
 /// `user@domain` → `user` (up to the last `@`).

@@ -136,6 +136,27 @@ pub struct LogEvent<'a> {
     pub injected: bool,
 }
 
+impl<'a> LogEvent<'a> {
+    /// An event with what every line has; the parsers fill in the rest.
+    fn new(kind: LineKind, name: &'a [u8], happened: Happened, src: SocketAddr) -> LogEvent<'a> {
+        LogEvent {
+            kind,
+            name,
+            happened,
+            ts_ns: None,
+            src,
+            dst: None,
+            transport: None,
+            method: None,
+            username: None,
+            call_id: None,
+            extension: None,
+            tries: None,
+            injected: false,
+        }
+    }
+}
+
 /// Why a line that is one of ours gave no event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
