@@ -131,11 +131,15 @@ fn follow(db: &Path, log: &Path) -> Child {
         .unwrap()
 }
 
-fn stop(mut child: Child) {
+fn stop(child: Child) {
+    let status = terminate(child);
+    assert!(status.success(), "{status}");
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
     let out = Command::new("kill").args(["-TERM", &child.id().to_string()]).output().unwrap();
     assert!(out.status.success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status}");
+    child.wait().unwrap()
 }
 
 /// Every user u0..n stored exactly once.
@@ -192,6 +196,30 @@ fn follow_across_rotation_and_restarts() {
     // And a last run finds nothing new.
     logs(&db, "asterisk", &[&log], &[]);
     exactly_once(&db, 60);
+}
+
+/// A file followed by name that does not exist yet is read once it appears; its absence is
+/// one problem (exit status 1), not one per poll.
+#[test]
+fn a_missing_file_is_read_once_it_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, log) = (dir.path().join("s.db"), dir.path().join("messages"));
+    let child = follow(&db, &log);
+    // The store exists once the follower has polled at least once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !db.exists() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    append(&log, 0, 3);
+    wait_for(&db, 3);
+    let status = terminate(child);
+    assert_eq!(status.code(), Some(1));
+    exactly_once(&db, 3);
+    let out = logs(&db, "asterisk", &[&log], &["--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((s["lines"].as_u64(), s["problems"].as_array().map(Vec::len)), (Some(0), Some(0)));
 }
 
 #[test]

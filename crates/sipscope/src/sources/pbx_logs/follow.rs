@@ -85,6 +85,8 @@ struct Tail {
     previous: Option<Open>,
     /// The position saved by an earlier run, used at the first poll.
     saved: Option<FilePosition>,
+    /// The file was missing at a poll and that was reported (once, until it appears).
+    missing_reported: bool,
 }
 
 /// Files followed by name, with their positions.
@@ -114,6 +116,7 @@ impl Follower {
                     shown,
                     current: None,
                     previous: None,
+                    missing_reported: false,
                 }
             })
             .collect();
@@ -124,8 +127,15 @@ impl Follower {
     /// problem in the summary (it is tried again at the next poll).
     pub fn poll(&mut self, ingest: &mut LogIngest) {
         for tail in &mut self.tails {
-            if let Err(e) = poll_tail(tail, &mut self.splitter, ingest, self.utc_offset_s) {
-                ingest.summary.problem(format!("{}: {e}", tail.shown));
+            match poll_tail(tail, &mut self.splitter, ingest, self.utc_offset_s) {
+                Ok(()) => tail.missing_reported = false,
+                // A file not there yet (followed by name: it may appear) is reported once.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && tail.current.is_none() => {
+                    if !std::mem::replace(&mut tail.missing_reported, true) {
+                        ingest.summary.problem(format!("{}: {e}", tail.shown));
+                    }
+                }
+                Err(e) => ingest.summary.problem(format!("{}: {e}", tail.shown)),
             }
             if ingest.failed() {
                 return;

@@ -16,6 +16,9 @@ use std::io::{self, Read, Seek, SeekFrom};
 /// Refused lines logged before they are only counted (an attacker can make many).
 const LOGGED_REFUSALS: u64 = 10;
 
+/// Problems listed (and logged) in a summary; later ones are counted.
+pub const MAX_PROBLEMS: usize = 100;
+
 /// One piece of a byte stream.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Piece<'a> {
@@ -174,8 +177,10 @@ pub struct LogSummary {
     pub truncations: u64,
     /// Files that end in a line not ended yet, left for the next run.
     pub partial_lines_left: u64,
-    /// What went wrong, one line each.
+    /// What went wrong, one line each (the first [`MAX_PROBLEMS`]).
     pub problems: Vec<String>,
+    /// Problems beyond those listed (a file missing at every poll of a long follow).
+    pub problems_not_listed: u64,
     /// Wall time, seconds.
     pub elapsed_s: f64,
 }
@@ -200,11 +205,18 @@ impl LogSummary {
         for p in &self.problems {
             out.push_str(&format!("problem: {}\n", crate::output::escape::terminal(p, 1000)));
         }
+        if self.problems_not_listed > 0 {
+            out.push_str(&format!("problem: {} more not listed\n", self.problems_not_listed));
+        }
         out
     }
 
     /// Records a problem.
     pub fn problem(&mut self, text: String) {
+        if self.problems.len() >= MAX_PROBLEMS {
+            self.problems_not_listed += 1;
+            return;
+        }
         tracing::warn!("{}", crate::output::escape::terminal(&text, 1000));
         self.problems.push(text);
     }
