@@ -8,6 +8,7 @@ mod enforce;
 mod hep;
 mod honeypot;
 mod ingest;
+mod logs;
 mod parse;
 mod report;
 mod response_args;
@@ -40,6 +41,9 @@ enum Command {
     /// Asterisk res_hep, heplify, sngrep) on UDP, TCP or TLS into the event store, each
     /// capture node a sensor, every packet authenticated by its key; until Ctrl-C.
     Hep(hep::HepArgs),
+    /// Read PBX security logs (Asterisk, FreeSWITCH) into the store as authentication
+    /// attempts; --follow tails them across rotation until Ctrl-C.
+    Logs(logs::LogsArgs),
     /// Run the honeypot: a PBX (Asterisk-like by default) on UDP, TCP and TLS that records
     /// every request and every answer, until Ctrl-C.
     Honeypot(honeypot::HoneypotArgs),
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "live")]
         Command::Capture(args) => capture::run(args),
         Command::Hep(args) => hep::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Honeypot(args) => honeypot::run(args),
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),

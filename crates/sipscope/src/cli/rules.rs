@@ -19,16 +19,16 @@ pub struct RulesArgs {
     /// A rule file added to the built-in pack (repeatable); its rules replace built-in rules
     /// of the same id.
     #[arg(long = "rules", value_name = "FILE")]
-    files: Vec<PathBuf>,
+    rule_files: Vec<PathBuf>,
     /// Run no rules (no alerts).
-    #[arg(long, conflicts_with = "files")]
+    #[arg(long, conflicts_with = "rule_files")]
     no_rules: bool,
 }
 
 impl RulesArgs {
     /// The rules asked for; `None` with `--no-rules`.
     pub fn load(&self) -> anyhow::Result<Option<Arc<RuleSet>>> {
-        let config = RulesConfig { enabled: !self.no_rules, files: self.files.clone(), disable: Vec::new() };
+        let config = RulesConfig { enabled: !self.no_rules, files: self.rule_files.clone(), disable: Vec::new() };
         RuleSet::load(&config).map_err(|e| anyhow::anyhow!("rules:\n{e}"))
     }
 }

@@ -1,4 +1,5 @@
-//! Flags shared by the commands that write events (`ingest`, `capture`, `hep`) and their ending.
+//! Flags shared by the commands that write to the store (`ingest`, `capture`, `hep`, `logs`)
+//! and their ending.
 
 use anyhow::Context;
 use sipscope::nodes::Nodes;
@@ -134,6 +135,11 @@ impl StoreArgs {
     /// Whether the summary is asked for as JSON.
     pub fn json(&self) -> bool {
         self.json
+    }
+
+    /// The store's path.
+    pub fn db(&self) -> &std::path::Path {
+        &self.db
     }
 
     /// Prints the summary (text on stderr, or JSON on stdout) and picks the exit code.

@@ -48,6 +48,21 @@ pub struct AuthAttemptRecord {
     pub outcome: &'static str,
     /// The password, when the sensor knows it (the extension's own).
     pub password: Option<String>,
+    /// The PBX log line the attempt was read from; `None` when sipscope saw the request
+    /// itself (the honeypot).
+    pub log: Option<LogLine>,
+}
+
+/// Where an attempt read from a PBX log came from (`sipscope logs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Which log and line format: `asterisk_security`, `asterisk_chan_sip`, `asterisk_pjsip`,
+    /// `freeswitch_sofia`.
+    pub origin: &'static str,
+    /// The file it was read from, as named on the command line.
+    pub file: String,
+    /// The line exactly as read (without its line end), attacker bytes included.
+    pub line: Vec<u8>,
 }
 
 /// One registration binding accepted, or removed with expires 0 (`registrations`).

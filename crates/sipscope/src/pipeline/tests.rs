@@ -224,6 +224,7 @@ fn records_reach_the_store_in_order_with_events() {
         nonce: None,
         outcome: "wrong_password",
         password: None,
+        log: None,
     };
     h.pipeline().record(Record::AuthAttempt(attempt));
     h.finish();

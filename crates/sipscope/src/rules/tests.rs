@@ -155,6 +155,7 @@ impl Run {
             nonce: None,
             outcome,
             password: None,
+            log: None,
         });
         self.engine.observe_record(&r, self.ordinal, &mut self.changes);
     }

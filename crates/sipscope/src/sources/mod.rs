@@ -7,6 +7,9 @@
 //! - `pcap` and `wire` are shared by files and live: the capture format, and frames → SIP
 //!   messages (decapsulation, defragmentation, TCP reassembly, SIP framing).
 //!
+//! - `pbx_logs` (`sipscope logs`): PBX security logs (Asterisk, FreeSWITCH), read and
+//!   followed across rotation; their events are authentication attempts, not messages.
+//!
 //! - `replay`: the store itself, read back (`sipscope analyze`, and recovery of analysis runs
 //!   that a killed process left unfinished).
 
@@ -15,6 +18,7 @@ pub mod hep;
 pub mod honeypot;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod pbx_logs;
 pub mod pcap;
 pub mod replay;
 pub mod summary;

@@ -9,6 +9,7 @@ mod hep;
 mod honeypot;
 mod ingest_encap;
 mod ingest_golden;
+mod logs_cmd;
 mod netns;
 mod parse_cmd;
 mod report_config;

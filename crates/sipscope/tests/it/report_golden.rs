@@ -181,6 +181,7 @@ fn build_store(path: &Path) {
             nonce: Some("abcd".into()),
             outcome,
             password: Some((*password).into()),
+            log: None,
         };
         store.insert_auth_attempt(&row).unwrap();
     }

@@ -357,6 +357,7 @@ fn the_responder_finds_stale_credentials_in_the_honeypots_failed_attempts() {
             nonce: None,
             outcome,
             password: None,
+            log: None,
         })
     };
     // Phone 102 keeps failing every 90 s; 100 and 101 behind the same NAT register fine.

@@ -69,10 +69,13 @@ impl Store {
                 Value::Text(row.outcome.to_owned()),
                 text(&row.password),
                 row.password.as_ref().map_or(Value::Null, |_| Value::Text("extension".into())),
+                row.log.as_ref().map_or(Value::Null, |l| Value::Text(l.origin.to_owned())),
+                row.log.as_ref().map_or(Value::Null, |l| Value::Text(l.file.clone())),
+                row.log.as_ref().map_or(Value::Null, |l| Value::Blob(l.line.clone())),
             ],
         );
-        let columns =
-            "id, method, username, realm, uri, nonce, call_id, user_agent, outcome, password, password_source";
+        let columns = "id, method, username, realm, uri, nonce, call_id, user_agent, outcome, password, \
+                       password_source, origin, log_file, log_line";
         self.conn
             .prepare_cached(&insert_sql("auth_attempts", columns, values.len()))?
             .execute(params_from_iter(values))?;
@@ -148,6 +151,7 @@ mod tests {
             nonce: Some("abcd".into()),
             outcome: if password.is_some() { "accepted" } else { "wrong_password" },
             password: password.map(str::to_owned),
+            log: None,
         };
         store.insert_auth_attempt(&row(1, None)).unwrap();
         store.insert_auth_attempt(&row(2, Some("100"))).unwrap();

@@ -399,6 +399,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (alert_id, position)
     );
     "#,
+    // 10: authentication attempts read from PBX logs (`sipscope logs`) beside the ones the
+    // honeypot saw itself: which log and line format (`asterisk_security`,
+    // `asterisk_chan_sip`, `asterisk_pjsip`, `freeswitch_sofia`; NULL: sipscope saw the
+    // request), the file, and the line exactly as read. Log-origin outcomes add
+    // `extension_not_found` (a call to an extension the PBX does not have; `uri` holds the
+    // extension dialled).
+    r#"
+    ALTER TABLE auth_attempts ADD COLUMN origin TEXT;
+    ALTER TABLE auth_attempts ADD COLUMN log_file TEXT;
+    ALTER TABLE auth_attempts ADD COLUMN log_line BLOB;
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -410,8 +410,18 @@ impl Recorder {
             };
             intel.submit(job, ctx.ts_ns);
         }
-        let row =
-            AuthAttemptRecord { id, ctx, method, username, realm, uri, nonce, outcome: outcome.as_str(), password };
+        let row = AuthAttemptRecord {
+            id,
+            ctx,
+            method,
+            username,
+            realm,
+            uri,
+            nonce,
+            outcome: outcome.as_str(),
+            password,
+            log: None,
+        };
         self.record(Record::AuthAttempt(row));
     }
 

@@ -81,7 +81,9 @@ pub(super) fn top_passwords(conn: &Connection, f: &Filter, limit: u32) -> Result
 pub(super) fn top_extensions(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<ExtensionAttempts>> {
     let sql = "SELECT username, count(*) AS n, count(password), count(DISTINCT src_ip), sum(outcome = 'accepted')
                FROM auth_attempts {where} GROUP BY username ORDER BY n DESC, username LIMIT ?";
-    rows(conn, sql, &Clause::new(f, "ts_ns", Some("node"), &[], vec![]).then(limit), |r| {
+    // A call to an extension the PBX does not have (read from its log) is no authentication.
+    let c = Clause::new(f, "ts_ns", Some("node"), &["outcome <> 'extension_not_found'"], vec![]).then(limit);
+    rows(conn, sql, &c, |r| {
         Ok(ExtensionAttempts {
             extension: text(r, 0)?,
             attempts: r.get(1)?,

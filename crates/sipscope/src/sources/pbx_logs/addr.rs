@@ -1,0 +1,120 @@
+//! Addresses as PBXs print them, parsed strictly: a value that is not exactly one of these
+//! forms is not an address, so text an attacker shaped like one elsewhere in a line never
+//! passes for the PBX's own field by being loosely read.
+//!
+//! - `1.2.3.4:5060`, `[2001:db8::1]:5060` (Asterisk's `ast_sockaddr_stringify`), and
+//!   `2001:db8::1:5060` (PJSIP's `'%s:%d'` of a bare IPv6 address: the port is after the last
+//!   colon);
+//! - a bare address, `1.2.3.4` or `2001:db8::1` (FreeSWITCH's `network_ip`, old chan_sip),
+//!   port 0;
+//! - `IPV4/UDP/1.2.3.4/5060`, `IPV6/TCP/[2001:db8::1]/5061` (Asterisk security events).
+
+use crate::event::Transport;
+use std::net::{IpAddr, SocketAddr};
+
+/// Longest address text accepted (an IPv6 address with brackets and port is at most 47).
+const MAX_ADDR_TEXT: usize = 64;
+
+fn ascii(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_empty() || bytes.len() > MAX_ADDR_TEXT {
+        return None;
+    }
+    std::str::from_utf8(bytes).ok()
+}
+
+fn port(text: &str) -> Option<u16> {
+    if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// A bare IP address (no port, no brackets).
+pub fn ip(bytes: &[u8]) -> Option<IpAddr> {
+    let text = ascii(bytes)?;
+    if !text.bytes().all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':') {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `host:port`, `[v6]:port` (port optional), `v6:port` (last colon), or a bare IPv4 address
+/// (port 0).
+pub fn host_port(bytes: &[u8]) -> Option<SocketAddr> {
+    let text = ascii(bytes)?;
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, tail) = rest.split_once(']')?;
+        let ip: std::net::Ipv6Addr = host.parse().ok()?;
+        let port = match tail {
+            "" => 0,
+            _ => port(tail.strip_prefix(':')?)?,
+        };
+        return Some(SocketAddr::new(IpAddr::V6(ip), port));
+    }
+    match text.rsplit_once(':') {
+        Some((host, p)) => Some(SocketAddr::new(ip(host.as_bytes())?, port(p)?)),
+        // Old chan_sip printed a bare IPv4 address.
+        None => Some(SocketAddr::new(IpAddr::V4(text.parse().ok()?), 0)),
+    }
+}
+
+/// `IPV4/UDP/1.2.3.4/5060` or `IPV6/UDP/[2001:db8::1]/5060` (brackets optional): the
+/// address and its transport.
+pub fn security_event(bytes: &[u8]) -> Option<(SocketAddr, Transport)> {
+    let text = ascii(bytes)?;
+    let mut parts = text.splitn(3, '/');
+    let family = parts.next()?;
+    let transport = match parts.next()? {
+        t if t.eq_ignore_ascii_case("udp") => Transport::Udp,
+        t if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+        t if t.eq_ignore_ascii_case("tls") => Transport::Tls,
+        t if t.eq_ignore_ascii_case("ws") || t.eq_ignore_ascii_case("wss") => Transport::Ws,
+        t if t.eq_ignore_ascii_case("sctp") => Transport::Sctp,
+        _ => return None,
+    };
+    let (host, p) = parts.next()?.rsplit_once('/')?;
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let ip = ip(host.as_bytes())?;
+    let family_ok = match ip {
+        IpAddr::V4(_) => family == "IPV4",
+        IpAddr::V6(_) => family == "IPV6",
+    };
+    family_ok.then_some(())?;
+    Some((SocketAddr::new(ip, port(p)?), transport))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(host_port(b"203.0.113.5:5060"), Some(sa("203.0.113.5:5060")));
+        assert_eq!(host_port(b"[2001:db8::5]:5062"), Some(sa("[2001:db8::5]:5062")));
+        assert_eq!(host_port(b"[2001:db8::5]"), Some(sa("[2001:db8::5]:0")));
+        assert_eq!(host_port(b"203.0.113.5"), Some(sa("203.0.113.5:0")));
+        // PJSIP's bare IPv6 with a port after the last colon.
+        assert_eq!(host_port(b"2001:db8::5:5060"), Some(sa("[2001:db8::5]:5060")));
+        assert_eq!(ip(b"2001:db8::5"), Some("2001:db8::5".parse().unwrap()));
+        for bad in [&b""[..], b"203.0.113.5:", b"203.0.113.5:99999", b"host:5060", b"1.2.3.4 :5060", b"[::1]x"] {
+            assert_eq!(host_port(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(host_port(&[b'1'; 200]), None);
+    }
+
+    #[test]
+    fn security_event_forms() {
+        assert_eq!(security_event(b"IPV4/UDP/203.0.113.5/5060"), Some((sa("203.0.113.5:5060"), Transport::Udp)));
+        assert_eq!(security_event(b"IPV6/TLS/[2001:db8::5]/5061"), Some((sa("[2001:db8::5]:5061"), Transport::Tls)));
+        assert_eq!(security_event(b"IPV6/TCP/2001:db8::5/5060"), Some((sa("[2001:db8::5]:5060"), Transport::Tcp)));
+        for bad in
+            [&b"IPV4/UDP/2001:db8::5/5060"[..], b"IPV4/FOO/1.2.3.4/5060", b"IPV4/UDP/1.2.3.4", b"IPV4/UDP/1.2.3.4/x"]
+        {
+            assert_eq!(security_event(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The line parsers against the fixtures (`tests/fixtures/pbx_logs/`, see its README) and
+//! against hostile lines: injected address fields, truncation, non-UTF-8, colour codes.
+
+use super::stamp::TimeContext;
+use super::*;
+use std::net::SocketAddr;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pbx_logs");
+
+/// 2024-01-10T12:34:56Z.
+const T: i64 = 1_704_890_096_000_000_000;
+
+fn parser(format: LogFormat) -> LineParser {
+    LineParser::new(format, TimeContext { utc_offset_s: 0, reference_ns: T + crate::time::DAY_NS })
+}
+
+fn fixture(name: &str) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(format!("{FIXTURES}/{name}")).unwrap();
+    bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
+}
+
+/// A summary of one line's result: (outcome or what, source, username, seconds after T).
+fn summary(p: &Parsed<'_>) -> String {
+    match p {
+        Parsed::Event(e) => {
+            let what = match e.happened {
+                Happened::Attempt(o) => o.to_owned(),
+                Happened::Challenge => "challenge".to_owned(),
+                Happened::Other(n) => format!("other:{n}"),
+            };
+            let user = e.username.map(|u| String::from_utf8_lossy(u).into_owned()).unwrap_or_default();
+            let secs = e.ts_ns.map(|t| ((t - T) as f64 / 1e9).to_string()).unwrap_or_else(|| "-".into());
+            format!("{} {what} {} {user} {secs}", e.kind.as_str(), e.src)
+        }
+        Parsed::Ignored => "ignored".to_owned(),
+        Parsed::Refused(r) => format!("refused:{}", r.as_str()),
+    }
+}
+
+fn summaries(format: LogFormat, name: &str) -> Vec<String> {
+    let mut p = parser(format);
+    fixture(name).iter().map(|l| summary(&p.parse(l))).collect()
+}
+
+#[test]
+fn asterisk_security_events() {
+    assert_eq!(
+        summaries(LogFormat::Asterisk, "asterisk-security.log"),
+        [
+            "asterisk_security unknown_user 203.0.113.5:5071 admin 0.101",
+            "asterisk_security challenge 203.0.113.5:5071 100 1",
+            "asterisk_security wrong_password 203.0.113.5:5071 100 2.25",
+            "asterisk_security accepted 198.51.100.7:5060 101 3",
+            "asterisk_security refused 203.0.113.9:5060 102 4",
+            // The older EventTV form, seconds-microseconds.
+            "asterisk_security unknown_user 203.0.113.5:5060 1001 5.5",
+            "asterisk_security wrong_password 203.0.113.5:5060 1002 6",
+            "asterisk_security unknown_user [2001:db8:bad::5]:5060 200 7",
+            "asterisk_security malformed 203.0.113.12:40322 300 8",
+            "asterisk_security other:LoadAverageLimit 203.0.113.13:5060  9",
+            "asterisk_security refused 203.0.113.14:51234 admin 10",
+        ]
+    );
+}
+
+#[test]
+fn asterisk_security_event_fields() {
+    let lines = fixture("asterisk-security.log");
+    let mut p = parser(LogFormat::Asterisk);
+    let Parsed::Event(e) = p.parse(&lines[2]) else { panic!() };
+    assert_eq!(e.name, b"InvalidPassword");
+    assert_eq!(e.dst, Some("192.0.2.10:5060".parse().unwrap()));
+    assert_eq!(e.transport, Some(crate::event::Transport::Udp));
+    assert_eq!(e.method, Some(&b"PJSIP"[..]));
+    assert_eq!(e.call_id, Some(&b"7d1e0a93-55aa"[..]));
+    assert!(!e.injected);
+    // chan_sip's session ID is a pointer, not a Call-ID.
+    let Parsed::Event(e) = p.parse(&lines[5]) else { panic!() };
+    assert_eq!(e.call_id, None);
+    let Parsed::Event(e) = p.parse(&lines[8]) else { panic!() };
+    assert_eq!(e.transport, Some(crate::event::Transport::Tcp));
+}
+
+#[test]
+fn asterisk_notices_with_every_prefix() {
+    assert_eq!(
+        summaries(LogFormat::Asterisk, "asterisk-messages.log"),
+        [
+            "asterisk_chan_sip extension_not_found 203.0.113.20:5070  64",
+            "asterisk_chan_sip wrong_password 203.0.113.21:5060 100 65",
+            "asterisk_chan_sip unknown_user 203.0.113.21:5060 9999 66",
+            "asterisk_chan_sip refused [2001:db8:bad::21]:5060 101 67",
+            "asterisk_pjsip unknown_user 203.0.113.22:5060 500 68",
+            "asterisk_pjsip unknown_user 203.0.113.22:5061 friendly 69",
+            "asterisk_pjsip wrong_password [2001:db8:bad::22]:5060 100 70",
+            "ignored",
+            "asterisk_pjsip unknown_user 203.0.113.23:5060 100 72",
+            "asterisk_security unknown_user 203.0.113.24:5060 700 73",
+            "asterisk_chan_sip wrong_password 203.0.113.25:5060 102 74",
+            "asterisk_chan_sip wrong_password 203.0.113.26:5060 103 75",
+            // Older chan_sip: no reason, no port.
+            "asterisk_chan_sip refused 203.0.113.27:0 104 76",
+        ]
+    );
+    let lines = fixture("asterisk-messages.log");
+    let mut p = parser(LogFormat::Asterisk);
+    let Parsed::Event(e) = p.parse(&lines[0]) else { panic!() };
+    assert_eq!(e.extension, Some(&b"0046701234567"[..]));
+    assert_eq!(e.method, Some(&b"INVITE"[..]));
+    let Parsed::Event(e) = p.parse(&lines[5]) else { panic!() };
+    assert_eq!((e.tries, e.name, e.call_id), (Some(5), &b"No matching endpoint found"[..], Some(&b"97a5c3e1"[..])));
+    assert_eq!(e.method, Some(&b"INVITE"[..]));
+}
+
+#[test]
+fn freeswitch_sofia() {
+    assert_eq!(
+        summaries(LogFormat::FreeSwitch, "freeswitch.log"),
+        [
+            "freeswitch_sofia wrong_password 203.0.113.30:0 100 124.123456",
+            "freeswitch_sofia challenge 203.0.113.31:0 0046701234567 125",
+            "freeswitch_sofia unknown_user 203.0.113.32:0 1000 126",
+            "ignored",
+            "ignored",
+            "freeswitch_sofia wrong_password [2001:db8:bad::33]:0 101 127",
+            "freeswitch_sofia wrong_password 203.0.113.34:0 102 128",
+            "ignored",
+            "freeswitch_sofia wrong_password 203.0.113.35:0 103 130",
+        ]
+    );
+    // The other format's lines are not read.
+    assert!(summaries(LogFormat::Asterisk, "freeswitch.log").iter().all(|s| s == "ignored"));
+}
+
+fn src_of(format: LogFormat, line: &str) -> Result<SocketAddr, String> {
+    match parser(format).parse(line.as_bytes()) {
+        Parsed::Event(e) => Ok(e.src),
+        other => Err(summary(&other)),
+    }
+}
+
+const PREFIX: &str = "[2024-01-10 12:34:56] SECURITY[4242] res_security_log.c: ";
+const FAKE: &str = r#"LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/6.6.6.6/5060""#;
+
+/// A Call-ID (PJSIP's SessionID) or account holding a whole fake address pair never moves
+/// the source: for events where only PBX text follows the addresses, the last pair is the
+/// PBX's.
+#[test]
+fn injected_security_fields_do_not_move_the_source() {
+    let real = r#"LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/203.0.113.5/5071""#;
+    let head = r#"SecurityEvent="InvalidAccountID",EventTV="2024-01-10T12:34:56.000+0000",Severity="Error",Service="PJSIP",EventVersion="1""#;
+    for (account, session, shaped) in [
+        (format!(r#"x",{FAKE},AccountID="x"#), "s".to_owned(), true),
+        ("100".to_owned(), format!(r#"abc",{FAKE},SessionID="abc"#), true),
+        ("100".to_owned(), format!(r#"abc",{FAKE},X="y"#), true),
+        // Not even shaped like the PBX's pair (a quote follows it).
+        (format!(r#"RemoteAddress="IPV4/UDP/6.6.6.6/5060",{FAKE}"#), FAKE.to_owned(), false),
+    ] {
+        let line = format!(r#"{PREFIX}{head},AccountID="{account}",SessionID="{session}",{real}"#);
+        assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.5:5071".parse().unwrap()), "{line}");
+        let mut p = parser(LogFormat::Asterisk);
+        let Parsed::Event(e) = p.parse(line.as_bytes()) else { panic!() };
+        assert_eq!(e.injected, shaped, "{line}");
+    }
+    // A session ID that is only a RemoteAddress (no pair) is not an address at all.
+    let line = format!(
+        r#"{PREFIX}{head},AccountID="1",SessionID="RemoteAddress="IPV4/UDP/6.6.6.6/5060"",{real},Module="chan_pjsip""#
+    );
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.5:5071".parse().unwrap()));
+}
+
+/// When attacker text may stand on both sides of the addresses (InvalidPassword's
+/// ReceivedHash), a second pair that disagrees makes the line ambiguous: refused, never
+/// attributed to 6.6.6.6.
+#[test]
+fn injection_on_both_sides_is_refused_not_attributed() {
+    let head = r#"SecurityEvent="InvalidPassword",EventTV="2024-01-10T12:34:56.000+0000",Severity="Error",Service="PJSIP",EventVersion="2",AccountID="100""#;
+    let real = r#"LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/203.0.113.5/5071""#;
+    let tail = r#"Challenge="n",ReceivedChallenge="n""#;
+    let after = format!(r#"{PREFIX}{head},SessionID="c",{real},{tail},ReceivedHash="h",{FAKE},X="""#);
+    let before = format!(r#"{PREFIX}{head},SessionID="c",{FAKE},SessionID="c",{real},{tail},ReceivedHash="h""#);
+    for line in [after, before] {
+        assert_eq!(src_of(LogFormat::Asterisk, &line), Err("refused:ambiguous_source".into()), "{line}");
+    }
+    // The same injection repeating the real address changes nothing.
+    let same = format!(r#"{PREFIX}{head},SessionID="c",{real},{tail},ReceivedHash="h",{real}"#);
+    assert_eq!(src_of(LogFormat::Asterisk, &same), Ok("203.0.113.5:5071".parse().unwrap()));
+}
+
+#[test]
+fn injected_notice_fields_do_not_move_the_source() {
+    let n = "[2024-01-10 12:36:01] NOTICE[1873] chan_sip.c: ";
+    // A To header holding a whole fake failure: the last `' failed for '` is the PBX's.
+    let line = format!(
+        "{n}Registration from '<sip:1@h>' failed for '6.6.6.6:5060' - Wrong password' failed for '203.0.113.21:5060' - Wrong password"
+    );
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.21:5060".parse().unwrap()));
+    // A PJSIP Call-ID holding a fake address and reason.
+    let p = "[2024-01-10 12:36:04] NOTICE[4242] res_pjsip/pjsip_distributor.c:676 in log_failed_request: ";
+    let line = format!(
+        "{p}Request 'REGISTER' from '<sip:500@192.0.2.10>' failed for '203.0.113.22:5060' (callid: x' failed for '6.6.6.6:5060' (callid: y) - Failed to authenticate) - No matching endpoint found"
+    );
+    let mut parsed = parser(LogFormat::Asterisk);
+    let Parsed::Event(e) = parsed.parse(line.as_bytes()) else { panic!() };
+    assert_eq!((e.src, e.happened), ("203.0.113.22:5060".parse().unwrap(), Happened::Attempt("unknown_user")));
+    assert!(e.injected);
+    // Here 6.6.6.6 is where the packet came from, and the Call-ID holds 203.0.113.22: the
+    // first `' failed for '` is still the PBX's.
+    let line = format!(
+        "{p}Request 'REGISTER' from '<sip:a@b>' failed for '6.6.6.6:5060' (callid: q) - x' failed for '203.0.113.22:5060' (callid: c) - No matching endpoint found"
+    );
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("6.6.6.6:5060".parse().unwrap()));
+    // A From with a space is not what pjsip prints: refused.
+    let line = format!(
+        "{p}Request 'REGISTER' from '<sip:a' failed for '6.6.6.6:5060' b@c>' failed for '203.0.113.22:5060' (callid: c) - No matching endpoint found"
+    );
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Err("refused:malformed".into()));
+    // chan_sip's call line: caller name and extension both hold a fake address.
+    let c = "[2024-01-10 12:36:00] NOTICE[1873] chan_sip.c: ";
+    let line = format!(
+        "{c}Call from 'x' (6.6.6.6:5060) to extension '1' (203.0.113.20:5070) to extension '2' rejected because extension not found in context 'public'."
+    );
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Err("refused:ambiguous_source".into()));
+    // FreeSWITCH: the user holds `from ip`; the line's end is the PBX's.
+    let line = "2024-01-10 12:37:00.123456 [WARNING] sofia_reg.c:1794 SIP auth failure (REGISTER) on sofia profile 'internal' for [1] from ip 6.6.6.6@x] from ip 203.0.113.30";
+    assert_eq!(src_of(LogFormat::FreeSwitch, line), Ok("203.0.113.30:0".parse().unwrap()));
+    let line = "2024-01-10 12:37:00.123456 [WARNING] sofia_reg.c:3210 Can't find user [1@x] from 6.6.6.6 [1@x] from 203.0.113.32";
+    assert_eq!(src_of(LogFormat::FreeSwitch, line), Ok("203.0.113.32:0".parse().unwrap()));
+}
+
+#[test]
+fn truncated_and_mangled_lines_are_refused() {
+    let mut p = parser(LogFormat::Asterisk);
+    for name in ["asterisk-security.log", "asterisk-messages.log"] {
+        for line in fixture(name) {
+            for cut in 0..line.len() {
+                // Never panics; a cut line is either still whole enough, ignored or refused.
+                let _ = p.parse(&line[..cut]);
+            }
+        }
+    }
+    let cut = br#"[x] SECURITY[1] res_security_log.c: SecurityEvent="InvalidAccountID",EventTV="1-0",AccountID="1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/203.0.11"#;
+    assert_eq!(p.parse(cut), Parsed::Refused(Refusal::Malformed));
+    let mut f = parser(LogFormat::FreeSwitch);
+    for line in fixture("freeswitch.log") {
+        for cut in 0..line.len() {
+            let _ = f.parse(&line[..cut]);
+        }
+    }
+}
+
+#[test]
+fn non_utf8_and_colour_codes() {
+    let mut line = b"[2024-01-10 12:36:01] NOTICE[1] chan_sip.c: Registration from '<sip:\xff\xfe@h>' failed for '203.0.113.21:5060' - Wrong password".to_vec();
+    let mut p = parser(LogFormat::Asterisk);
+    let Parsed::Event(e) = p.parse(&line) else { panic!() };
+    assert_eq!(e.username, Some(&b"\xff\xfe"[..]));
+    let record = to_record(&e, &line, &record::LineSource { sensor: "s", file: "f", fallback_ns: 0 }, 1).unwrap();
+    assert_eq!(record.username, "\\xff\\xfe");
+    assert_eq!(record.log.unwrap().line, line);
+    // An escape sequence split across the whole line end, and a lone ESC.
+    line.extend_from_slice(b"\x1b[");
+    assert!(matches!(parser(LogFormat::Asterisk).parse(&line), Parsed::Event(_) | Parsed::Refused(_)));
+    assert_eq!(parser(LogFormat::Asterisk).parse(b"\x1b"), Parsed::Ignored);
+}
+
+#[test]
+fn records_carry_origin_and_fill_in_visibly() {
+    let lines = fixture("freeswitch.log");
+    let mut p = parser(LogFormat::FreeSwitch);
+    let source = record::LineSource { sensor: "pbx1", file: "/var/log/freeswitch.log", fallback_ns: 7 };
+    let Parsed::Event(e) = p.parse(&lines[0]) else { panic!() };
+    let r = to_record(&e, &lines[0], &source, 42).unwrap();
+    assert_eq!((r.id, r.outcome, r.method.as_str(), r.username.as_str()), (42, "wrong_password", "REGISTER", "100"));
+    assert_eq!(r.ctx.dst, "0.0.0.0:0".parse().unwrap());
+    assert_eq!(r.ctx.ts_ns, T + 124_123_456_000);
+    let log = r.log.unwrap();
+    assert_eq!((log.origin, log.file.as_str()), ("freeswitch_sofia", "/var/log/freeswitch.log"));
+    // A challenge is not an attempt.
+    let Parsed::Event(e) = p.parse(&lines[1]) else { panic!() };
+    assert!(to_record(&e, &lines[1], &source, 43).is_none());
+}
