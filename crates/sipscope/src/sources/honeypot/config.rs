@@ -449,9 +449,14 @@ impl HoneypotConfig {
         }
         for l in &config.listen {
             match (l.transport.is_websocket(), l.path.as_deref()) {
-                (false, Some(_)) => return bad(format!("listen {}:{}: path is for ws and wss only", l.address, l.port)),
+                (false, Some(_)) => {
+                    return bad(format!("listen {}:{}: path is for ws and wss only", l.address, l.port))
+                }
                 (true, Some(p)) if !p.starts_with('/') || !p.bytes().all(|b| b.is_ascii_graphic()) => {
-                    return bad(format!("listen {}:{}: path {p:?} must start with / and have no spaces", l.address, l.port))
+                    return bad(format!(
+                        "listen {}:{}: path {p:?} must start with / and have no spaces",
+                        l.address, l.port
+                    ))
                 }
                 _ => {}
             }
@@ -538,7 +543,8 @@ mod tests {
         assert!(c.listen.iter().any(|l| l.transport == ListenTransport::Tls));
         // Its ws/wss listeners, uncommented, are valid, on the default path.
         let uncommented = EXAMPLE.replace("# [[listen]]", "[[listen]]").replace("# transport", "transport");
-        let uncommented = uncommented.replace("# address", "address").replace("# port", "port").replace("# path", "path");
+        let uncommented =
+            uncommented.replace("# address", "address").replace("# port", "port").replace("# path", "path");
         let c = HoneypotConfig::parse(&uncommented, "example.toml").unwrap();
         let ws: Vec<_> = c.listen.iter().filter_map(Listen::ws_path).collect();
         assert_eq!(ws, [DEFAULT_WS_PATH, DEFAULT_WS_PATH], "a ws and a wss listener on the default path");

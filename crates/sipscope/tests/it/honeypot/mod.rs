@@ -18,3 +18,4 @@ mod store_outage;
 mod streams;
 mod tells;
 mod tls_probes;
+mod websocket;

@@ -13,8 +13,8 @@ use super::stream::{Connection, Pacing, WsConnection};
 use crate::pipeline::Note;
 use base64::Engine;
 use sipscope_packet::websocket::server::{
-    close_code, close_frame, read_opening, write_frame, ClientEvent, ClientRead, ClientReader, Opening,
-    CLOSE_TOO_BIG, OP_CLOSE, OP_PONG,
+    close_code, close_frame, read_opening, write_frame, ClientEvent, ClientRead, ClientReader, Opening, CLOSE_TOO_BIG,
+    OP_CLOSE, OP_PONG,
 };
 use sipscope_packet::websocket::{WsLimits, OP_TEXT};
 use std::io::{Read, Write};
@@ -117,8 +117,11 @@ impl Connection {
                     ClientRead::Frame { len, event } => (len, event),
                     ClientRead::Fail { why, close_code } => {
                         let _ = stream.write_all(&close_frame(close_code)).and_then(|()| stream.flush());
-                        let anomaly =
-                            if close_code == CLOSE_TOO_BIG { notes::STREAM_OVER_LIMIT } else { notes::WS_PROTOCOL_ERROR };
+                        let anomaly = if close_code == CLOSE_TOO_BIG {
+                            notes::STREAM_OVER_LIMIT
+                        } else {
+                            notes::WS_PROTOCOL_ERROR
+                        };
                         let detail = format!("{why}; close {close_code} sent");
                         return match reader.unfinished() {
                             Some(partial) if close_code == CLOSE_TOO_BIG => self.record_cut(partial, anomaly, &detail),
@@ -148,7 +151,11 @@ impl Connection {
                     ClientEvent::Close(payload) => {
                         let code = close_code(payload);
                         let mut answer = Vec::with_capacity(4);
-                        write_frame(OP_CLOSE, payload.get(..2).filter(|_| code.is_some()).unwrap_or_default(), &mut answer);
+                        write_frame(
+                            OP_CLOSE,
+                            payload.get(..2).filter(|_| code.is_some()).unwrap_or_default(),
+                            &mut answer,
+                        );
                         let _ = stream.write_all(&answer).and_then(|()| stream.flush());
                         let detail = match code {
                             Some(code) => format!("close {code}"),
