@@ -27,6 +27,11 @@ if ! command -v sipvicious_svmap >/dev/null 2>&1; then
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
   command -v sipvicious_svmap >/dev/null 2>&1 || { echo "sipvicious_svmap not on PATH after install" >&2; exit 1; }
 fi
+# A real WebSocket client for the honeypot's ws/wss listeners (SIP over WebSocket).
+if ! python3 -c 'import websockets.sync.client' >/dev/null 2>&1; then
+  log "installing websockets"
+  python3 -m pip install -q websockets
+fi
 
 # --- the tests ------------------------------------------------------------------------------
 log "cargo test (unit, corpus, properties, integration, docs)"

@@ -6,6 +6,7 @@
 
 use crate::error::be16;
 
+pub mod server;
 #[cfg(test)]
 mod tests;
 

@@ -97,12 +97,27 @@ fn default_analysis_segment_seconds() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listen {
-    /// `udp`, `tcp` or `tls`.
+    /// `udp`, `tcp`, `tls`, `ws` or `wss`.
     pub transport: ListenTransport,
     /// Address to bind; `0.0.0.0` or `::` learn each datagram's destination.
     pub address: IpAddr,
-    /// Port (5060, 5061 for TLS).
+    /// Port (5060, 5061 for TLS; 8088 and 8089 are Asterisk's ws and wss).
     pub port: u16,
+    /// `ws`/`wss` only: the HTTP path that opens a WebSocket ([`DEFAULT_WS_PATH`] when
+    /// absent); other paths are answered 404.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// The path a `ws`/`wss` listener upgrades on when none is given (Asterisk's and most
+/// WebRTC softphones' default).
+pub const DEFAULT_WS_PATH: &str = "/ws";
+
+impl Listen {
+    /// The WebSocket path of a `ws`/`wss` listener; `None` for the others.
+    pub fn ws_path(&self) -> Option<&str> {
+        self.transport.is_websocket().then(|| self.path.as_deref().unwrap_or(DEFAULT_WS_PATH))
+    }
 }
 
 /// Transports a listener can serve.
@@ -115,6 +130,22 @@ pub enum ListenTransport {
     Tcp,
     /// Streams over TLS.
     Tls,
+    /// SIP over WebSocket (RFC 7118) on TCP.
+    Ws,
+    /// SIP over WebSocket on TLS.
+    Wss,
+}
+
+impl ListenTransport {
+    /// `ws` or `wss`.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, ListenTransport::Ws | ListenTransport::Wss)
+    }
+
+    /// `tls` or `wss`: needs the certificate.
+    pub fn is_tls(self) -> bool {
+        matches!(self, ListenTransport::Tls | ListenTransport::Wss)
+    }
 }
 
 /// TLS material.
@@ -299,8 +330,8 @@ fn default_tls_name() -> String {
 fn default_listen() -> Vec<Listen> {
     let any = IpAddr::from([0, 0, 0, 0]);
     vec![
-        Listen { transport: ListenTransport::Udp, address: any, port: 5060 },
-        Listen { transport: ListenTransport::Tcp, address: any, port: 5060 },
+        Listen { transport: ListenTransport::Udp, address: any, port: 5060, path: None },
+        Listen { transport: ListenTransport::Tcp, address: any, port: 5060, path: None },
     ]
 }
 fn default_extensions() -> Vec<Extension> {
@@ -420,6 +451,20 @@ impl HoneypotConfig {
         if config.listen.is_empty() {
             return bad("at least one [[listen]] is needed".into());
         }
+        for l in &config.listen {
+            match (l.transport.is_websocket(), l.path.as_deref()) {
+                (false, Some(_)) => {
+                    return bad(format!("listen {}:{}: path is for ws and wss only", l.address, l.port))
+                }
+                (true, Some(p)) if !p.starts_with('/') || !p.bytes().all(|b| b.is_ascii_graphic()) => {
+                    return bad(format!(
+                        "listen {}:{}: path {p:?} must start with / and have no spaces",
+                        l.address, l.port
+                    ))
+                }
+                _ => {}
+            }
+        }
         let mut users = std::collections::HashSet::new();
         for ext in &config.extension {
             if ext.user.is_empty() || !users.insert(ext.user.as_str()) {
@@ -500,6 +545,13 @@ mod tests {
         let c = HoneypotConfig::parse(EXAMPLE, "example.toml").unwrap();
         assert!(super::super::profile::Profile::load(&c.profile).is_ok());
         assert!(c.listen.iter().any(|l| l.transport == ListenTransport::Tls));
+        // Its ws/wss listeners, uncommented, are valid, on the default path.
+        let uncommented = EXAMPLE.replace("# [[listen]]", "[[listen]]").replace("# transport", "transport");
+        let uncommented =
+            uncommented.replace("# address", "address").replace("# port", "port").replace("# path", "path");
+        let c = HoneypotConfig::parse(&uncommented, "example.toml").unwrap();
+        let ws: Vec<_> = c.listen.iter().filter_map(Listen::ws_path).collect();
+        assert_eq!(ws, [DEFAULT_WS_PATH, DEFAULT_WS_PATH], "a ws and a wss listener on the default path");
         assert!(c.extension.iter().any(|e| e.lure));
     }
 
@@ -524,6 +576,9 @@ mod tests {
             "[enforce]\nreconcile_seconds = 0",
             "[enforce]\nnft = true",
             "user = \"sipscope\"\n[enforce]\nnftables = true",
+            "[[listen]]\ntransport = \"tcp\"\naddress = \"::\"\nport = 1\npath = \"/ws\"",
+            "[[listen]]\ntransport = \"ws\"\naddress = \"::\"\nport = 1\npath = \"ws\"",
+            "[[listen]]\ntransport = \"wss\"\naddress = \"::\"\nport = 1\npath = \"/a b\"",
         ] {
             assert!(HoneypotConfig::parse(text, "x").is_err(), "{text}");
         }

@@ -161,6 +161,13 @@ impl Core {
 
     /// Handles one message; returns the answers to send back to `packet.source`, in order.
     pub fn handle(&self, packet: Packet<'_>) -> Vec<Vec<u8>> {
+        self.handle_noted(packet, &[])
+    }
+
+    /// [`handle`](Self::handle), with sensor-side anomaly names the listener adds to the
+    /// message's event (`ws_over_tls`).
+    pub fn handle_noted(&self, packet: Packet<'_>, extra: &[&'static str]) -> Vec<Vec<u8>> {
+        let extra_note = Note { anomalies: extra, ..Note::default() };
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         let udp = packet.transport == Transport::Udp;
         let wire = |len: usize| len as u64 + if udp { udp_overhead(packet.source.ip()) } else { 0 };
@@ -173,7 +180,8 @@ impl Core {
             // Recorded and analysed like any message (the rules keep seeing the attack), but
             // not answered, and the PBX does no work for it: no challenge, no password recovery.
             self.stats.banned.fetch_add(1, Ordering::Relaxed);
-            let note = Note { anomalies: &[notes::BANNED_SOURCE], ..Note::default() };
+            let names: Vec<&'static str> = std::iter::once(notes::BANNED_SOURCE).chain(extra.iter().copied()).collect();
+            let note = Note { anomalies: &names, ..Note::default() };
             self.record(packet, msg, Handled { note: "banned-source", ..Handled::default() }, &[], note);
             return Vec::new();
         }
@@ -192,7 +200,7 @@ impl Core {
                 counter.fetch_add(1, Ordering::Relaxed);
                 drop(state);
                 // Not answered, but an attack all the same: recorded and analysed.
-                self.record(packet, msg, Handled { note, ..Handled::default() }, &[], Note::default());
+                self.record(packet, msg, Handled { note, ..Handled::default() }, &[], extra_note);
                 return Vec::new();
             }
             let route = Route { channel: packet.channel, transport: packet.transport, local: packet.local };
@@ -219,7 +227,7 @@ impl Core {
             (handled, sent)
         };
         self.stats.answers.fetch_add(replies.len() as u64, Ordering::Relaxed);
-        self.record(packet, msg, handled, &replies, Note::default());
+        self.record(packet, msg, handled, &replies, extra_note);
         replies
     }
 

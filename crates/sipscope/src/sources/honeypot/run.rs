@@ -79,7 +79,7 @@ impl Bound {
 
 /// Binds every configured listener (as root when needed, before [`drop_privileges`]).
 pub fn bind(config: &HoneypotConfig) -> Result<Bound, HoneypotError> {
-    let needs_tls = config.listen.iter().any(|l| l.transport == ListenTransport::Tls);
+    let needs_tls = config.listen.iter().any(|l| l.transport.is_tls());
     let tls_config = if needs_tls {
         let default_dir =
             config.store.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
@@ -94,13 +94,25 @@ pub fn bind(config: &HoneypotConfig) -> Result<Bound, HoneypotError> {
         let fail = |transport, cause| HoneypotError::Bind { transport, addr, cause };
         match l.transport {
             ListenTransport::Udp => bound.udp.push(UdpListener::bind(addr).map_err(|e| fail("udp", e))?),
-            ListenTransport::Tcp => bound.stream.push(StreamListener::bind(addr, None).map_err(|e| fail("tcp", e))?),
-            ListenTransport::Tls => {
-                bound.stream.push(StreamListener::bind(addr, tls_config.clone()).map_err(|e| fail("tls", e))?)
+            ListenTransport::Tcp | ListenTransport::Tls | ListenTransport::Ws | ListenTransport::Wss => {
+                let tls = if l.transport.is_tls() { tls_config.clone() } else { None };
+                let listener = StreamListener::bind(addr, tls, l.ws_path().map(Arc::from));
+                bound.stream.push(listener.map_err(|e| fail(transport_name(l.transport), e))?)
             }
         }
     }
     Ok(bound)
+}
+
+/// A listener's transport as the configuration names it.
+fn transport_name(transport: ListenTransport) -> &'static str {
+    match transport {
+        ListenTransport::Udp => "udp",
+        ListenTransport::Tcp => "tcp",
+        ListenTransport::Tls => "tls",
+        ListenTransport::Ws => "ws",
+        ListenTransport::Wss => "wss",
+    }
 }
 
 /// The final answer to authenticated calls: the configuration's, else the profile's.

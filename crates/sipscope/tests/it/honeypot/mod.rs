@@ -19,3 +19,4 @@ mod store_outage;
 mod streams;
 mod tells;
 mod tls_probes;
+mod websocket;

@@ -8,6 +8,7 @@ pub mod stream;
 pub mod tls;
 mod tls_handshake;
 pub mod udp;
+mod ws;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -26,6 +26,24 @@ pub const CONNECTION_EVICTED: &str = "connection_evicted";
 /// answered, no password recovery.
 pub const BANNED_SOURCE: &str = "banned_source";
 
+/// The HTTP request that opened a WebSocket on a `ws`/`wss` listener (the 101 answer is
+/// stored as its answer; `reason` says the path and whether `sip` was offered).
+pub const WS_UPGRADE: &str = "ws_upgrade";
+/// Bytes sent to a `ws`/`wss` listener that did not open a WebSocket (another method or path,
+/// no upgrade, a bad key or version, not HTTP at all): recorded with the HTTP error answered
+/// (nothing for what is not HTTP), and the connection closed.
+pub const WS_HANDSHAKE_REFUSED: &str = "ws_handshake_refused";
+/// A WebSocket frame RFC 6455 fails the connection for (an unmasked client frame, reserved
+/// bits or opcode, a stray continuation, a new message inside a fragmented one, a control
+/// frame fragmented or over 125 bytes): the bytes from that frame on are recorded, a close
+/// 1002 sent, and the connection closed.
+pub const WS_PROTOCOL_ERROR: &str = "ws_protocol_error";
+/// A WebSocket control frame (ping, pong, close); `raw` is its payload, unmasked, `reason`
+/// which one. A ping is answered with a pong, a close with a close.
+pub const WS_CONTROL_FRAME: &str = "ws_control_frame";
+/// A message that came over `wss` (WebSocket over TLS): the transport stored is `ws`.
+pub const WS_OVER_TLS: &str = "ws_over_tls";
+
 /// Every name (the table in docs/anomalies.md gives their meaning).
 pub const ALL: &[&str] = &[
     CONNECTION_REFUSED,
@@ -36,6 +54,11 @@ pub const ALL: &[&str] = &[
     STREAM_CUT_OFF,
     CONNECTION_EVICTED,
     BANNED_SOURCE,
+    WS_UPGRADE,
+    WS_HANDSHAKE_REFUSED,
+    WS_PROTOCOL_ERROR,
+    WS_CONTROL_FRAME,
+    WS_OVER_TLS,
 ];
 
 #[cfg(test)]

@@ -27,13 +27,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often blocked calls wake to check for a stop, an eviction or a deadline.
-const POLL: Duration = Duration::from_millis(200);
+pub(super) const POLL: Duration = Duration::from_millis(200);
 
-/// A bound TCP or TLS listener.
+/// A bound TCP or TLS listener, reading SIP framed by Content-Length or (with a path) SIP
+/// over WebSocket ([`ws`](super::ws)).
 pub struct StreamListener {
     listener: TcpListener,
     bound: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// The WebSocket path of a `ws`/`wss` listener.
+    ws: Option<Arc<str>>,
 }
 
 /// Per-connection settings, shared by the listeners.
@@ -62,8 +65,12 @@ impl StreamSettings {
 }
 
 impl StreamListener {
-    /// Binds `addr`; `tls` makes it a TLS listener.
-    pub fn bind(addr: SocketAddr, tls: Option<Arc<rustls::ServerConfig>>) -> std::io::Result<StreamListener> {
+    /// Binds `addr`; `tls` makes it a TLS listener, `ws` a WebSocket one upgrading on that path.
+    pub fn bind(
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        ws: Option<Arc<str>>,
+    ) -> std::io::Result<StreamListener> {
         let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
         if addr.is_ipv6() {
             socket.set_only_v6(true)?;
@@ -75,7 +82,7 @@ impl StreamListener {
         socket.listen(128)?;
         let listener: TcpListener = socket.into();
         let bound = listener.local_addr()?;
-        Ok(StreamListener { listener, bound, tls })
+        Ok(StreamListener { listener, bound, tls, ws })
     }
 
     /// The bound address.
@@ -83,18 +90,24 @@ impl StreamListener {
         self.bound
     }
 
-    /// `tcp` or `tls`.
+    /// `tcp`, `tls`, `ws` or `wss`.
     pub fn transport_name(&self) -> &'static str {
-        if self.tls.is_some() {
-            "tls"
-        } else {
-            "tcp"
+        match (self.tls.is_some(), self.ws.is_some()) {
+            (false, false) => "tcp",
+            (true, false) => "tls",
+            (false, true) => "ws",
+            (true, true) => "wss",
         }
     }
 
-    /// Accepts until `stop`; each connection gets its own thread and a slot in its pool.
+    /// Accepts until `stop`; each connection gets its own thread and a slot in its pool
+    /// (`ws` shares TCP's pool and `wss` TLS's: the caps count connections, whatever they carry).
     pub fn serve(self, core: Arc<Core>, stop: Stop, settings: StreamSettings) {
-        let transport = if self.tls.is_some() { Transport::Tls } else { Transport::Tcp };
+        let transport = match (self.ws.is_some(), self.tls.is_some()) {
+            (true, _) => Transport::Ws,
+            (false, true) => Transport::Tls,
+            (false, false) => Transport::Tcp,
+        };
         let pool = if self.tls.is_some() { &settings.pools.tls } else { &settings.pools.tcp };
         let pool = Arc::clone(pool);
         while !stop.is_set() {
@@ -140,8 +153,9 @@ impl StreamListener {
             let (core, stop, settings, tls) = (Arc::clone(&core), stop.clone(), settings.clone(), self.tls.clone());
             let slot = admitted.slot;
             let channel = core.new_channel();
+            let ws = self.ws.clone().map(|path| WsConnection { path, over_tls: tls.is_some() });
             let spawned = std::thread::Builder::new().name("sip-conn".into()).spawn(move || {
-                let conn = Connection { core, stop, settings, transport, source: peer, local, slot, channel };
+                let conn = Connection { core, stop, settings, transport, source: peer, local, slot, channel, ws };
                 conn.run(tcp, tls);
             });
             if let Err(e) = spawned {
@@ -163,22 +177,57 @@ fn refused(core: &Core, pool: &ConnectionPool, now_ms: u64, packet: Packet<'_>, 
     core.record_only(packet, note, &[]);
 }
 
-struct Connection {
-    core: Arc<Core>,
-    stop: Stop,
-    settings: StreamSettings,
+pub(super) struct Connection {
+    pub(super) core: Arc<Core>,
+    pub(super) stop: Stop,
+    pub(super) settings: StreamSettings,
     transport: Transport,
     source: SocketAddr,
     local: SocketAddr,
-    slot: Slot,
+    pub(super) slot: Slot,
     /// Where answers due later for this connection wait.
-    channel: u64,
+    pub(super) channel: u64,
+    /// A WebSocket connection: SIP comes and goes in WebSocket messages.
+    pub(super) ws: Option<WsConnection>,
+}
+
+/// What a WebSocket connection knows besides a TCP one's.
+pub(super) struct WsConnection {
+    /// The path that opens a WebSocket.
+    pub(super) path: Arc<str>,
+    /// `wss`: stored as transport `ws` with the notice [`notes::WS_OVER_TLS`].
+    pub(super) over_tls: bool,
+}
+
+/// When a connection last received bytes and since when a message has been incomplete
+/// (the idle timeout and the message deadline), and the socket's read timeout now.
+pub(super) struct Pacing {
+    last_activity: Instant,
+    /// When the first byte of the message not yet complete arrived.
+    pending_since: Option<Instant>,
+    timeout: Duration,
+}
+
+impl Pacing {
+    pub(super) fn new() -> Pacing {
+        Pacing { last_activity: Instant::now(), pending_since: None, timeout: POLL }
+    }
+
+    /// After the bytes read were handled: `pending` when part of a message is still in hand,
+    /// `completed` when a message was completed (the deadline starts again from the last read).
+    pub(super) fn settle(&mut self, pending: bool, completed: bool) {
+        self.pending_since = match (pending, self.pending_since) {
+            (false, _) => None,
+            (true, Some(t)) if !completed => Some(t),
+            (true, _) => Some(self.last_activity),
+        };
+    }
 }
 
 /// Why a connection ended with bytes of an unfinished message in hand.
-struct Cut {
-    anomaly: &'static str,
-    detail: String,
+pub(super) struct Cut {
+    pub(super) anomaly: &'static str,
+    pub(super) detail: String,
 }
 
 impl Connection {
@@ -193,7 +242,7 @@ impl Connection {
     }
 
     fn serve_connection(&self, tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, timer: Option<TcpStream>) {
-        let Some(config) = tls else { return self.pump(tcp, timer) };
+        let Some(config) = tls else { return self.read_stream(tcp, timer) };
         let started = Instant::now();
         let deadline = self.settings.deadline;
         let give_up = || {
@@ -208,7 +257,7 @@ impl Connection {
             }
         };
         match handshake(config, tcp, self.settings.max_message, give_up) {
-            Handshake::Done(stream) => self.pump(*stream, timer),
+            Handshake::Done(stream) => self.read_stream(*stream, timer),
             Handshake::Silent => {}
             Handshake::Failed { first, detail, deadline, tcp } => {
                 let net = &self.core.stats.net;
@@ -224,7 +273,15 @@ impl Connection {
         }
     }
 
-    fn packet<'b>(&self, bytes: &'b [u8]) -> Packet<'b> {
+    /// SIP framed by Content-Length, or WebSocket.
+    fn read_stream(&self, stream: impl Read + Write, timer: Option<TcpStream>) {
+        match &self.ws {
+            Some(ws) => self.ws_pump(ws, stream, timer),
+            None => self.pump(stream, timer),
+        }
+    }
+
+    pub(super) fn packet<'b>(&self, bytes: &'b [u8]) -> Packet<'b> {
         let (transport, source, local, channel) = (self.transport, self.source, self.local, self.channel);
         Packet { now_ns: now_ns(), transport, source, local, bytes, channel }
     }
@@ -233,10 +290,7 @@ impl Connection {
     /// answers due later are written between reads (`timer` is the socket, to wait no longer).
     fn pump(&self, mut stream: impl Read + Write, timer: Option<TcpStream>) {
         let mut buf: Vec<u8> = Vec::with_capacity(4096);
-        let mut chunk = [0u8; 16 * 1024];
-        let mut last_activity = Instant::now();
-        // When the first byte of the message not yet complete arrived.
-        let mut pending_since: Option<Instant> = None;
+        let mut pacing = Pacing::new();
         let max = self.settings.max_message;
         // Never more buffered than one byte past the limit: what is recorded of an endless
         // message does not depend on how the reads fell.
@@ -245,46 +299,13 @@ impl Connection {
         // The last `NeedMore` verdict on `buf` (none: frame it); framing rescans the buffer from
         // its start, so it is asked again only when the new bytes can change the verdict.
         let mut need: Option<Option<usize>> = None;
-        let mut timeout = POLL;
         let cut = loop {
-            if !self.send_due(&mut stream) {
-                return;
-            }
-            let wait = wait_for(self.core.next_due(self.channel), now_ns(), POLL);
-            if wait != timeout && timer.as_ref().is_some_and(|t| t.set_read_timeout(Some(wait)).is_ok()) {
-                timeout = wait;
-            }
-            if self.stop.is_set() {
-                break Cut { anomaly: notes::STREAM_CUT_OFF, detail: "the honeypot stopped".into() };
-            }
-            if self.slot.evicted() {
-                break Cut { anomaly: notes::CONNECTION_EVICTED, detail: "evicted to make room".into() };
-            }
-            if pending_since.is_some_and(|t| t.elapsed() > self.settings.deadline) {
-                NetStats::add(&self.core.stats.net.deadlines_missed);
-                let detail = format!("not complete {} s after its first byte", self.settings.deadline.as_secs());
-                break Cut { anomaly: notes::STREAM_DEADLINE_MISSED, detail };
-            }
-            if last_activity.elapsed() > self.settings.idle {
-                break Cut { anomaly: notes::STREAM_CUT_OFF, detail: "the connection went idle".into() };
-            }
-            let room = cap.saturating_sub(buf.len()).clamp(1, chunk.len());
-            let n = match stream.read(&mut chunk[..room]) {
-                Ok(0) => break Cut { anomaly: notes::STREAM_CUT_OFF, detail: "closed by the peer".into() },
-                Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue
-                }
-                Err(e) => break Cut { anomaly: notes::STREAM_CUT_OFF, detail: format!("reading: {e}") },
-            };
-            last_activity = Instant::now();
             let old_len = buf.len();
-            buf.extend_from_slice(&chunk[..n]);
+            match self.fill(&mut stream, timer.as_ref(), &mut pacing, &mut buf, cap) {
+                Ok(()) => {}
+                Err(Some(cut)) => break cut,
+                Err(None) => return,
+            }
             let mut completed = false;
             loop {
                 if !worth_framing(&buf, old_len, need, max, cap) {
@@ -328,11 +349,7 @@ impl Connection {
                     }
                 }
             }
-            pending_since = match (buf.is_empty(), pending_since) {
-                (true, _) => None,
-                (false, Some(t)) if !completed => Some(t),
-                (false, _) => Some(last_activity),
-            };
+            pacing.settle(!buf.is_empty(), completed);
         };
         if !buf.is_empty() {
             // A message cut off by the close: stored all the same, never answered.
@@ -340,28 +357,93 @@ impl Connection {
         }
     }
 
-    /// Hands one message to the core and writes the answers; false when writing failed.
-    fn answer(&self, stream: &mut impl Write, bytes: &[u8]) -> bool {
-        for reply in self.core.handle(self.packet(bytes)) {
-            if stream.write_all(&reply).and_then(|()| stream.flush()).is_err() {
-                return false;
+    /// Waits for bytes and appends what came to `buf` (never beyond `cap` bytes in it),
+    /// writing the answers due meanwhile. `Err(Some(cut))`: the connection ends (stop,
+    /// eviction, deadline, idle, closed); `Err(None)`: writing failed, nothing more to do.
+    pub(super) fn fill(
+        &self,
+        stream: &mut (impl Read + Write),
+        timer: Option<&TcpStream>,
+        pacing: &mut Pacing,
+        buf: &mut Vec<u8>,
+        cap: usize,
+    ) -> Result<(), Option<Cut>> {
+        let mut chunk = [0u8; 16 * 1024];
+        let cut = |anomaly, detail: &str| Err(Some(Cut { anomaly, detail: detail.to_owned() }));
+        loop {
+            if !self.send_due(stream) {
+                return Err(None);
+            }
+            let wait = wait_for(self.core.next_due(self.channel), now_ns(), POLL);
+            if wait != pacing.timeout && timer.is_some_and(|t| t.set_read_timeout(Some(wait)).is_ok()) {
+                pacing.timeout = wait;
+            }
+            if self.stop.is_set() {
+                return cut(notes::STREAM_CUT_OFF, "the honeypot stopped");
+            }
+            if self.slot.evicted() {
+                return cut(notes::CONNECTION_EVICTED, "evicted to make room");
+            }
+            if pacing.pending_since.is_some_and(|t| t.elapsed() > self.settings.deadline) {
+                NetStats::add(&self.core.stats.net.deadlines_missed);
+                let detail = format!("not complete {} s after its first byte", self.settings.deadline.as_secs());
+                return cut(notes::STREAM_DEADLINE_MISSED, &detail);
+            }
+            if pacing.last_activity.elapsed() > self.settings.idle {
+                return cut(notes::STREAM_CUT_OFF, "the connection went idle");
+            }
+            let room = cap.saturating_sub(buf.len()).clamp(1, chunk.len());
+            match stream.read(&mut chunk[..room]) {
+                Ok(0) => return cut(notes::STREAM_CUT_OFF, "closed by the peer"),
+                Ok(n) => {
+                    pacing.last_activity = Instant::now();
+                    buf.extend_from_slice(&chunk[..n]);
+                    return Ok(());
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return cut(notes::STREAM_CUT_OFF, &format!("reading: {e}")),
             }
         }
-        true
+    }
+
+    /// Hands one message to the core and writes the answers; false when writing failed.
+    pub(super) fn answer(&self, stream: &mut impl Write, bytes: &[u8]) -> bool {
+        let replies = self.core.handle_noted(self.packet(bytes), self.tls_note());
+        replies.iter().all(|reply| self.send(stream, reply))
     }
 
     /// Writes the answers due on this connection now; false when writing failed.
-    fn send_due(&self, stream: &mut impl Write) -> bool {
-        for answer in self.core.due(self.channel, now_ns()) {
-            if stream.write_all(&answer.bytes).and_then(|()| stream.flush()).is_err() {
-                return false;
+    pub(super) fn send_due(&self, stream: &mut impl Write) -> bool {
+        self.core.due(self.channel, now_ns()).iter().all(|answer| self.send(stream, &answer.bytes))
+    }
+
+    /// Writes one SIP message: as it is, or in a WebSocket text frame.
+    fn send(&self, stream: &mut impl Write, sip: &[u8]) -> bool {
+        let framed;
+        let bytes = match self.ws {
+            Some(_) => {
+                framed = super::ws::text_frame(sip);
+                &framed
             }
+            None => sip,
+        };
+        stream.write_all(bytes).and_then(|()| stream.flush()).is_ok()
+    }
+
+    /// The notice every event of a `wss` connection carries.
+    pub(super) fn tls_note(&self) -> &'static [&'static str] {
+        match self.ws {
+            Some(WsConnection { over_tls: true, .. }) => &[notes::WS_OVER_TLS],
+            _ => &[],
         }
-        true
     }
 
     /// RFC 5626 §3.5.1: a double-CRLF ping gets a single CRLF pong; both are recorded.
-    fn keepalive(&self, stream: &mut impl Write, bytes: &[u8]) -> bool {
+    pub(super) fn keepalive(&self, stream: &mut impl Write, bytes: &[u8]) -> bool {
         let mut answers = Vec::new();
         if bytes.len() >= 4 {
             if stream.write_all(b"\r\n").and_then(|()| stream.flush()).is_err() {
@@ -373,8 +455,10 @@ impl Connection {
         true
     }
 
-    fn record_cut(&self, bytes: &[u8], anomaly: &'static str, detail: &str) {
-        let note = Note { anomalies: &[anomaly], detail: Some(detail), not_a_message: false };
+    pub(super) fn record_cut(&self, bytes: &[u8], anomaly: &'static str, detail: &str) {
+        let names = [anomaly, notes::WS_OVER_TLS];
+        let anomalies = names.get(..1 + self.tls_note().len()).unwrap_or_default();
+        let note = Note { anomalies, detail: Some(detail), not_a_message: false };
         self.core.record_only(self.packet(bytes), note, &[]);
     }
 }
