@@ -7,6 +7,7 @@ mod decisions;
 mod enforce;
 mod hep;
 mod honeypot;
+mod import;
 mod ingest;
 mod parse;
 mod report;
@@ -35,6 +36,9 @@ enum Command {
     /// --duration); prints the same summary as ingest.
     #[cfg(feature = "live")]
     Capture(capture::CaptureArgs),
+    /// Import records another tool kept (SentryPeer's JSON log or database) into the event
+    /// store, through the same analysis as captured messages.
+    Import(import::ImportArgs),
     /// Take SIP forwarded in HEP (HOMER's encapsulation: Kamailio siptrace, OpenSIPS,
     /// Asterisk res_hep, heplify, sngrep) on UDP, TCP or TLS into the event store, each
     /// capture node a sensor, every packet authenticated by its key; until Ctrl-C.
@@ -65,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "live")]
         Command::Capture(args) => capture::run(args),
         Command::Hep(args) => hep::run(args),
+        Command::Import(args) => import::run(args),
         Command::Honeypot(args) => honeypot::run(args),
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),

@@ -1,4 +1,4 @@
-//! Flags shared by the commands that write events (`ingest`, `capture`, `hep`) and their ending.
+//! Flags shared by the commands that write events (`ingest`, `capture`, `hep`, `import`) and their ending.
 
 use anyhow::Context;
 use sipscope::nodes::Nodes;
@@ -120,6 +120,11 @@ fn attach(_pipeline: &Pipeline, response: super::response_args::Response) -> any
 }
 
 impl StoreArgs {
+    /// Whether `--sensor` was given.
+    pub fn sensor_given(&self) -> bool {
+        self.sensor.is_some()
+    }
+
     /// Whether the summary is asked for as JSON.
     pub fn json(&self) -> bool {
         self.json

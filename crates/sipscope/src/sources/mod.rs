@@ -7,6 +7,7 @@
 //! - `pcap` and `wire` are shared by files and live: the capture format, and frames → SIP
 //!   messages (decapsulation, defragmentation, TCP reassembly, SIP framing).
 //!
+//! - `sentrypeer` (`sipscope import sentrypeer`): SentryPeer's JSON log and database, imported;
 //! - `replay`: the store itself, read back (`sipscope analyze`, and recovery of analysis runs
 //!   that a killed process left unfinished).
 
@@ -17,5 +18,6 @@ pub mod honeypot;
 pub mod live;
 pub mod pcap;
 pub mod replay;
+pub mod sentrypeer;
 pub mod summary;
 pub mod wire;
