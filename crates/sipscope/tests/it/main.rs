@@ -15,3 +15,4 @@ mod report_config;
 mod report_golden;
 mod report_scan;
 mod report_schema;
+mod sentrypeer_import;
