@@ -107,7 +107,10 @@ mod tests {
     #[test]
     fn wrong_types_truncation_and_oversized_fields_are_refused() {
         let limits = ImportLimits { max_field_bytes: 8, ..ImportLimits::default() };
-        assert!(matches!(parse_line(br#"{"source_ip": 7}"#, &limits), Err(LineError::Row(RowError::NotText("source_ip")))));
+        assert!(matches!(
+            parse_line(br#"{"source_ip": 7}"#, &limits),
+            Err(LineError::Row(RowError::NotText("source_ip")))
+        ));
         assert!(matches!(parse_line(br#"{"source_ip": "1.2.3.4", "sip_me"#, &limits), Err(LineError::NotJson(_))));
         assert!(matches!(parse_line(b"[1]", &limits), Err(LineError::NotObject)));
         assert!(matches!(parse_line(b"{\"source_ip\": \"\xff\"}", &limits), Err(LineError::NotJson(_))));
@@ -115,7 +118,11 @@ mod tests {
             parse_line(br#"{"sip_user_agent": "x", "created_by_node_id": "0123456789"}"#, &limits),
             Err(LineError::Row(RowError::TooLong { field: "created_by_node_id", len: 10, limit: 8 }))
         ));
-        let row = parse_line(br#"{"source_ip":"192.0.2.1","sip_message":"","transport_type":null}"#, &limits).unwrap();
+        let row = parse_line(
+            br#"{"source_ip":"192.0.2.1","sip_message":"","transport_type":null}"#,
+            &ImportLimits::default(),
+        )
+        .unwrap();
         assert_eq!((row.source_ip.as_deref(), row.message, row.transport), (Some("192.0.2.1"), None, None));
     }
 }

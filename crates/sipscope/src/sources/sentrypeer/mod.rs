@@ -78,7 +78,8 @@ pub fn run(files: &[PathBuf], mut pipeline: Pipeline, opts: &ImportOptions) -> R
             FileStart::Ingest { replaced, .. } => summary.events_replaced += replaced,
         }
         let mut importer = Importer { pipeline: &mut pipeline, summary: &mut summary, opts, shown: &shown };
-        let (rows_before, messages_before, refused_before) = (importer.summary.rows, importer.summary.messages, importer.summary.rows_refused);
+        let (rows_before, messages_before, refused_before) =
+            (importer.summary.rows, importer.summary.messages, importer.summary.rows_refused);
         match importer.read(path) {
             Ok(()) => {
                 summary.files += 1;
@@ -237,7 +238,10 @@ fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize
 mod tests {
     #[test]
     fn node_ids_become_sensors_only_when_plain() {
-        assert_eq!(super::node_sensor(Some("350f30e4-ce1d-4d53-9004-dd40a1c4abc8")).unwrap(), "sentrypeer:350f30e4-ce1d-4d53-9004-dd40a1c4abc8");
+        assert_eq!(
+            super::node_sensor(Some("350f30e4-ce1d-4d53-9004-dd40a1c4abc8")).unwrap(),
+            "sentrypeer:350f30e4-ce1d-4d53-9004-dd40a1c4abc8"
+        );
         assert_eq!(super::node_sensor(Some("a b\x1b[2J")).unwrap(), "sentrypeer");
         assert_eq!(super::node_sensor(None).unwrap(), "sentrypeer");
     }

@@ -116,7 +116,13 @@ impl Row {
             (None, Some(utc)) => parse_time(utc, Fraction::Decimal).ok_or(RowError::BadTime)?,
             (None, None) => return Err(RowError::BadTime),
         };
-        let src: IpAddr = self.source_ip.as_deref().ok_or(RowError::NoSource)?.trim().parse().map_err(|_| RowError::BadAddress("source_ip"))?;
+        let src: IpAddr = self
+            .source_ip
+            .as_deref()
+            .ok_or(RowError::NoSource)?
+            .trim()
+            .parse()
+            .map_err(|_| RowError::BadAddress("source_ip"))?;
         let dst = match self.destination_ip.as_deref() {
             Some(d) => d.trim().parse().map_err(|_| RowError::BadAddress("destination_ip"))?,
             None if src.is_ipv4() => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -150,7 +156,13 @@ fn parse_time(s: &str, fraction: Fraction) -> Option<i64> {
     let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
     let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
     let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || !(0..24).contains(&hh) || !(0..60).contains(&mm) || !(0..=60).contains(&ss) || !(0..=9999).contains(&y) {
+    if !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || !(0..24).contains(&hh)
+        || !(0..60).contains(&mm)
+        || !(0..=60).contains(&ss)
+        || !(0..=9999).contains(&y)
+    {
         return None;
     }
     if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
@@ -185,7 +197,11 @@ mod tests {
 
     #[test]
     fn created_at_is_utc_with_a_decimal_fraction() {
-        let r = Row { created_at_utc: Some("2023-11-14 22:13:20.250".into()), source_ip: Some("::1".into()), ..Row::default() };
+        let r = Row {
+            created_at_utc: Some("2023-11-14 22:13:20.250".into()),
+            source_ip: Some("::1".into()),
+            ..Row::default()
+        };
         let got = r.resolve(3600).unwrap();
         assert_eq!(got.ts_ns, 1_700_000_000 * SECOND_NS + 250_000_000);
         assert_eq!(got.dst, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
@@ -194,7 +210,15 @@ mod tests {
 
     #[test]
     fn bad_times_and_addresses_are_refused() {
-        for bad in ["", "blah", "2023-13-01 00:00:00", "2023-11-14 24:00:00", "2023-11-14 22:13:20.1234567890", "2023-11-14 22:13:20.-1", "99999999999-01-01 00:00:00"] {
+        for bad in [
+            "",
+            "blah",
+            "2023-13-01 00:00:00",
+            "2023-11-14 24:00:00",
+            "2023-11-14 22:13:20.1234567890",
+            "2023-11-14 22:13:20.-1",
+            "99999999999-01-01 00:00:00",
+        ] {
             assert_eq!(row(bad).resolve(0), Err(RowError::BadTime), "{bad}");
         }
         let mut r = row("2023-11-14 22:13:20");

@@ -24,7 +24,11 @@ pub enum DbError {
 }
 
 /// Reads every row of `path`'s `honey` table, handing each (with its `honey_id`) to `take`.
-pub fn read(path: &Path, limits: &ImportLimits, take: &mut dyn FnMut(u64, Result<Row, RowError>)) -> Result<(), DbError> {
+pub fn read(
+    path: &Path,
+    limits: &ImportLimits,
+    take: &mut dyn FnMut(u64, Result<Row, RowError>),
+) -> Result<(), DbError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let db = Connection::open_with_flags(path, flags)?;
     let mut columns = Vec::new();

@@ -86,7 +86,8 @@ impl ImportSummary {
         }
         let _ = writeln!(s, "  events stored: {} (replaced: {})", self.events_stored, self.events_replaced);
         if !self.rows_without_message.is_empty() {
-            let by: Vec<String> = self.rows_without_message.iter().map(|(m, n)| format!("{} {n}", terminal(m))).collect();
+            let by: Vec<String> =
+                self.rows_without_message.iter().map(|(m, n)| format!("{} {n}", terminal(m))).collect();
             let _ = writeln!(
                 s,
                 "  rows without message text (counted, not stored): {} ({})",
