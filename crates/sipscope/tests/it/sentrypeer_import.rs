@@ -41,6 +41,9 @@ fn import(db: &Path, extra: &[&str], files: &[&Path]) -> (Value, Output) {
     (summary, out)
 }
 
+/// ts_ns, sensor, transport, src_ip, src_port, dst_ip, packet_no, user_agent, anomalies.
+type StoredEvent = (i64, String, String, String, i64, String, i64, String, String);
+
 #[test]
 fn a_json_log_with_hostile_lines_is_imported_and_reported() {
     let dir = tempfile::tempdir().unwrap();
@@ -107,7 +110,7 @@ fn a_json_log_with_hostile_lines_is_imported_and_reported() {
     }
 
     let store = Connection::open(&db).unwrap();
-    let rows: Vec<(i64, String, String, String, i64, String, i64, String, String)> = store
+    let rows: Vec<StoredEvent> = store
         .prepare("SELECT ts_ns, sensor, transport, src_ip, src_port, dst_ip, packet_no, user_agent, anomalies FROM events ORDER BY id")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)))
