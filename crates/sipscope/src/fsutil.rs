@@ -209,3 +209,26 @@ impl Drop for ScratchDir {
 
 #[cfg(test)]
 mod tests;
+
+/// The SHA-256 of a file's content (hex) and its length, read in 1 MiB blocks: how sources
+/// register the files they read, so the same content is recognised again.
+pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(buf.get(..n).unwrap_or_default());
+                len += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((hex::encode(hasher.finalize()), len))
+}

@@ -7,6 +7,7 @@ mod decisions;
 mod enforce;
 mod hep;
 mod honeypot;
+mod import;
 mod ingest;
 mod logs;
 mod parse;
@@ -37,6 +38,9 @@ enum Command {
     /// --duration); prints the same summary as ingest.
     #[cfg(feature = "live")]
     Capture(capture::CaptureArgs),
+    /// Import records another tool kept (SentryPeer's JSON log or database) into the event
+    /// store, through the same analysis as captured messages.
+    Import(import::ImportArgs),
     /// Take SIP forwarded in HEP (HOMER's encapsulation: Kamailio siptrace, OpenSIPS,
     /// Asterisk res_hep, heplify, sngrep) on UDP, TCP or TLS into the event store, each
     /// capture node a sensor, every packet authenticated by its key; until Ctrl-C.
@@ -73,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Capture(args) => capture::run(args),
         Command::Hep(args) => hep::run(args),
         Command::Logs(args) => logs::run(args),
+        Command::Import(args) => import::run(args),
         Command::Honeypot(args) => honeypot::run(args),
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),
@@ -130,4 +135,16 @@ fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicB
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the signal handler")?;
     }
     Ok(stop)
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks a command line's consistency (argument ids unique across flattened flag
+    /// groups, conflicts naming real arguments) only when it is built: every subcommand is
+    /// built here, so a clash fails a test instead of `sipscope SUBCOMMAND` at run time.
+    #[test]
+    fn every_subcommands_arguments_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

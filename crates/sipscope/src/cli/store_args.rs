@@ -1,5 +1,5 @@
-//! Flags shared by the commands that write to the store (`ingest`, `capture`, `hep`, `logs`)
-//! and their ending.
+//! Flags shared by the commands that write to the store (`ingest`, `capture`, `hep`, `logs`,
+//! `import`) and their ending.
 
 use anyhow::Context;
 use sipscope::nodes::Nodes;
@@ -132,6 +132,11 @@ fn attach(pipeline: &mut Pipeline, response: super::response_args::Response) -> 
 }
 
 impl StoreArgs {
+    /// Whether `--sensor` was given.
+    pub fn sensor_given(&self) -> bool {
+        self.sensor.is_some()
+    }
+
     /// Whether the summary is asked for as JSON.
     pub fn json(&self) -> bool {
         self.json

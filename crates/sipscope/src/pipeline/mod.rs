@@ -386,6 +386,12 @@ impl Pipeline {
         self.parse_and_accept(sensor, a, Note::default());
     }
 
+    /// Like [`Pipeline::accept_from`], with what the source knows beyond the bytes (an
+    /// imported record's missing transport).
+    pub fn accept_noted_from(&mut self, sensor: Option<&str>, a: Arrival<'_>, note: Note<'_>) {
+        self.parse_and_accept(sensor, a, note);
+    }
+
     /// Parses and takes a message, with its notes, under `sensor`.
     fn parse_and_accept(&mut self, sensor: Option<&str>, a: Arrival<'_>, note: Note<'_>) {
         if self.out.error.is_some() {

@@ -17,3 +17,4 @@ mod report_golden;
 mod report_scan;
 mod report_schema;
 mod rules_backtest;
+mod sentrypeer_import;

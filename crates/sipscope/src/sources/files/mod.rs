@@ -17,8 +17,6 @@ use crate::sources::wire::WireDecoder;
 use crate::time::now_ns;
 use content::ContentTracker;
 use progress::Progress;
-use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Options of one run (what becomes of each message is the pipeline's business).
@@ -62,19 +60,6 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match file.read(&mut buf)? {
-            0 => break,
-            n => hasher.update(&buf[..n]),
-        }
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// Reads `files` into `pipeline`, then finishes it: every event is durable and the analysis
 /// run closed before the summary is returned.
 pub fn run(files: &[PathBuf], mut pipeline: Pipeline, opts: &FilesOptions) -> Result<CaptureSummary, IngestError> {
@@ -86,8 +71,8 @@ pub fn run(files: &[PathBuf], mut pipeline: Pipeline, opts: &FilesOptions) -> Re
     for path in files {
         let shown = path.display().to_string();
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let sha256 = match sha256_file(path) {
-            Ok(h) => h,
+        let sha256 = match crate::fsutil::sha256_file(path) {
+            Ok((h, _)) => h,
             Err(e) => {
                 summary.files_unreadable += 1;
                 summary.problem(format!("{shown}: cannot read: {e}"));
