@@ -72,6 +72,10 @@ enum DecisionsCommand {
         /// Who (default: the login name).
         #[arg(long)]
         who: Option<String>,
+        /// Also delete this nftables table (the honeypot's `[enforce] table`, e.g. `sipscope`),
+        /// so nothing sipscope installed is left even when no sensor runs (uninstall).
+        #[arg(long, value_name = "TABLE")]
+        nftables: Option<String>,
     },
     /// The decisions in force for another tool: plain (bans, one scope a line), nftables (a
     /// script for `nft -f` that replaces its table) or fail2ban (log lines; docs/decisions.md).
@@ -149,9 +153,22 @@ pub fn run(args: DecisionsArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        DecisionsCommand::Flush { reason, who: by } => {
+        DecisionsCommand::Flush { reason, who: by, nftables } => {
             let n = open_log()?.delete_all(&Deletion { at_ns: now, who: who(by), why: reason })?;
             println!("deleted {n} decision(s)");
+            if let Some(table) = nftables {
+                let config = sipscope::act::enforce::EnforceConfig {
+                    nftables: true,
+                    table,
+                    ..sipscope::act::enforce::EnforceConfig::default()
+                };
+                config.check().map_err(anyhow::Error::msg)?;
+                if let Some(mut enforcer) = sipscope::act::enforce::NftEnforcer::from_config(&config)? {
+                    use sipscope::act::Enforcer;
+                    enforcer.remove_all()?;
+                    println!("deleted nftables table inet {}", config.table);
+                }
+            }
         }
         DecisionsCommand::Export { format, table } => {
             let rows = reader(db)?.decisions_in_force(now)?;

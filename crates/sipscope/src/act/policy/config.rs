@@ -38,7 +38,8 @@ pub struct DecisionsConfig {
     /// A decision's duration when the rule names none, seconds. Default 3600.
     #[serde(default = "default_base_duration")]
     pub base_duration_seconds: u64,
-    /// The longest a repeat offender's decision grows, seconds. Default 604800 (a week).
+    /// The longest any decision lasts, seconds: a rule's own duration and a repeat offender's
+    /// escalation are cut to it. Default 604800 (a week).
     #[serde(default = "default_max_duration")]
     pub max_duration_seconds: u64,
     /// Each earlier offence multiplies the duration by this (2: doubling). Default 2.

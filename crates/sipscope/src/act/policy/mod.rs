@@ -256,9 +256,13 @@ impl Policy {
         (hours > 0 && at >= now_ns.saturating_sub(hours_ns(hours))).then_some(Protection::Authenticated)
     }
 
-    /// `base_ns` times the escalation factor per earlier offence, at most the maximum.
+    /// `base_ns` times the escalation factor per earlier offence, at most the maximum: the
+    /// operator's `max_duration_seconds` bounds every decision, a rule's own duration too.
     pub fn escalated(&self, base_ns: i64, offence: u32) -> i64 {
-        let max_ns = seconds_ns(self.config.max_duration_seconds).max(base_ns);
+        let max_ns = seconds_ns(self.config.max_duration_seconds);
+        if base_ns >= max_ns {
+            return max_ns;
+        }
         let grown = base_ns as f64 * self.config.escalation_factor.powi(offence.min(1024) as i32);
         if grown >= max_ns as f64 {
             max_ns

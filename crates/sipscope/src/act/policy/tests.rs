@@ -153,6 +153,11 @@ fn escalation_multiplies_per_offence_and_stops_at_the_maximum() {
         alert("192.0.2.7", true, T0, vec![Action::Ban { scope: ScopeKind::Address, duration_ns: 60 * SECOND_NS }]);
     let d = taken(p.decide(T0, &own, &Plain { offences: 1, ..Plain::default() }));
     assert_eq!(d.until_ns - d.start_ns, 120 * SECOND_NS);
+    // … but never beyond the operator's maximum, even at a first offence.
+    let long =
+        alert("192.0.2.7", true, T0, vec![Action::Ban { scope: ScopeKind::Address, duration_ns: 7200 * SECOND_NS }]);
+    let d = taken(p.decide(T0, &long, &Plain::default()));
+    assert_eq!(d.until_ns - d.start_ns, 3000 * SECOND_NS);
 }
 
 #[test]

@@ -174,14 +174,64 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
         settings.analysis = None;
     }
     settings.rules = rules;
-    let pipeline = Pipeline::new(settings, sinks.store, sinks.extra);
+    let has_rules = settings.rules.is_some();
+    let mut pipeline = Pipeline::new(settings, sinks.store, sinks.extra);
+    // The bans in force the listeners consult; the decision policy holds the same set.
+    let in_force = crate::act::InForce::default();
+    respond(config, &sensor, &nodes, has_rules, &mut pipeline, &in_force)?;
     let human =
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
     let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random())
         .with_limits(PbxLimits::from(&config.limits));
-    // The bans in force the listeners consult; whoever takes decisions holds the same set.
-    let in_force = crate::act::InForce::default();
     Ok((Arc::new(Core::new(config, CoreParts { sensor, nodes, pbx, pipeline, human, in_force })?), health))
+}
+
+/// Gives the pipeline what acts on the rules' alerts: the alert outputs (`[alerts]`) and, with
+/// `[decisions] enabled`, the decision policy, which updates `in_force` (the listeners stop
+/// answering banned sources) and drives nftables when `[enforce] nftables` is on.
+fn respond(
+    config: &HoneypotConfig,
+    sensor: &str,
+    nodes: &Nodes,
+    has_rules: bool,
+    pipeline: &mut Pipeline,
+    in_force: &crate::act::InForce,
+) -> Result<(), HoneypotError> {
+    let sinks = crate::sinks::open_alert_sinks(&config.alerts, sensor).map_err(HoneypotError::Store)?;
+    if !has_rules && (!sinks.is_empty() || config.decisions.enabled) {
+        return Err(HoneypotError::Runtime(
+            "[alerts] and [decisions] act on the rules' alerts: set [rules] enabled = true".into(),
+        ));
+    }
+    for sink in sinks {
+        pipeline.add_alert_sink(sink);
+    }
+    if !config.decisions.enabled {
+        if config.enforce.nftables {
+            return Err(HoneypotError::Runtime(
+                "[enforce] nftables enforces decisions: set [decisions] enabled = true".into(),
+            ));
+        }
+        return Ok(());
+    }
+    let enforcer = crate::act::enforce::NftEnforcer::from_config(&config.enforce)
+        .map_err(|e| HoneypotError::Runtime(format!("enforce: {e}")))?
+        .map(|e| Box::new(e) as Box<dyn crate::act::Enforcer>);
+    let own = crate::act::policy::responder::host_addresses();
+    let responder = crate::act::policy::responder::PolicyResponder::open(
+        &config.store,
+        &config.decisions,
+        sensor,
+        &own,
+        nodes,
+        in_force.clone(),
+        enforcer,
+        config.enforce.reconcile_every_ns(),
+        crate::time::now_ns(),
+    )
+    .map_err(HoneypotError::Store)?;
+    pipeline.set_responder(Box::new(responder));
+    Ok(())
 }
 
 /// Switches to `user` when running as root; files already open stay usable. Then (root or

@@ -5,10 +5,8 @@
 //! forged source address (raw socket), which raises alerts but bans nobody; the ban expires by
 //! itself; `sipscope decisions flush` leaves no table.
 //!
-//! It needs the rules (`[rules]`), the policy (`[decisions]`) and their wiring into the
-//! honeypot, which are merged separately: ignored until then. The queries on the `alerts` and
-//! `decisions` tables and the `decisions flush` flags follow the shared plan of issue 14 and
-//! may need adjusting to what was merged.
+//! The rules (`[rules]`), the policy (`[decisions]`) and enforcement (`[enforce]`) all run
+//! inside the honeypot, as an operator would configure them.
 
 use super::lab::{client_v4, server_v4, Lab, SIPSCOPE};
 use crate::honeypot::harness::{text, Honeypot};
@@ -38,7 +36,6 @@ print(n)
 const FORGED: &str = "198.18.0.9";
 
 #[test]
-#[ignore = "needs rules and policy (lead wires at merge)"]
 fn svcrack_is_banned_the_allowlisted_and_the_spoofed_are_not_and_the_ban_ends() {
     let Some(lab) = Lab::create("e2e", 3) else { return };
     // The forged source must reach the honeypot: no reverse-path filter in the server.
@@ -103,13 +100,13 @@ fn svcrack_is_banned_the_allowlisted_and_the_spoofed_are_not_and_the_ban_ends() 
     assert_eq!(refused(&hp, &allowed), 302, "the allowlisted attack ran to its end");
     let spoofed_alerts = hp.count(&format!("SELECT count(*) FROM alerts WHERE src_ip = '{FORGED}'"));
     assert!(spoofed_alerts > 0, "the flood raised alerts");
-    let spoofed_bans =
-        hp.count(&format!("SELECT count(*) FROM decisions WHERE kind = 'ban' AND scope LIKE '{FORGED}%'"));
+    let spoofed_bans = hp.count(&format!("SELECT count(*) FROM decisions WHERE kind = 'ban' AND address = '{FORGED}'"));
     assert_eq!(spoofed_bans, 0);
 
     // Flush: every decision ended, the table deleted.
-    let config = hp.dir.path().join("hp.toml");
-    let out = lab.output(&lab.server, SIPSCOPE, &["decisions", "flush", "--config", config.to_str().unwrap()]);
+    let db = hp.dir.path().join("hp.db");
+    let out =
+        lab.output(&lab.server, SIPSCOPE, &["decisions", "--db", db.to_str().unwrap(), "flush", "--nftables", TABLE]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!lab.tables().contains(&format!("inet {TABLE}")), "{:?}", lab.tables());
 }

@@ -46,7 +46,7 @@ impl Honeypot {
 
     fn launch(dir: tempfile::TempDir, netns: Option<&str>, listen: &[Listen<'_>], extra: &str) -> Honeypot {
         // Top-level keys of `extra` (before its first table) go first, its tables last.
-        let split = extra.find("\n[").map(|i| i + 1).unwrap_or(if extra.starts_with('[') { 0 } else { extra.len() });
+        let split = if extra.starts_with('[') { 0 } else { extra.find("\n[").map(|i| i + 1).unwrap_or(extra.len()) };
         let (extra_top, extra) = extra.split_at(split);
         let mut config =
             format!("{extra_top}\nsensor = \"test\"\nhuman_log = \"{}\"\n", dir.path().join("human.log").display());
