@@ -95,7 +95,7 @@ impl RulesEngine {
         let limits = set.limits;
         RulesEngine {
             states: set.rules.iter().map(|_| RuleState::default()).collect(),
-            trackers: Trackers::new(limits.trackers),
+            trackers: Trackers::new(limits.trackers, set.uses(super::facts::Fact::Stage)),
             caches: Caches::new(limits.max_cached_values),
             closing: BinaryHeap::new(),
             hasher: ahash::RandomState::new(),
@@ -175,7 +175,7 @@ impl RulesEngine {
     fn evaluate(
         &mut self,
         subject: Subject<'_>,
-        derived: &Derived<'_>,
+        derived: &Derived,
         evidence: Evidence,
         transport: &str,
         sip: &dyn Fn() -> AlertSip,
