@@ -224,9 +224,9 @@ fn rule(raw: RawRule, origin: &str, limits: &RuleLimits) -> Result<Rule, (usize,
         .iter()
         .filter(|c| c.fact == Fact::Kind)
         .filter_map(|c| match &c.test {
-            condition::Test::Text(names) => Some(
-                names.iter().map(|n| super::facts::kind_bit(&String::from_utf8_lossy(n))).fold(0, |a, b| a | b),
-            ),
+            condition::Test::Text(names) => {
+                Some(names.iter().map(|n| super::facts::kind_bit(&String::from_utf8_lossy(n))).fold(0, |a, b| a | b))
+            }
             _ => None,
         })
         .fold(u8::MAX, |a, b| a & b);

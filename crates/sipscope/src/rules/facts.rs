@@ -516,9 +516,13 @@ impl<'a> Facts<'_, 'a> {
             Fact::FromUser => text(msg.from().and_then(|f| f.user())),
             Fact::ToUser => text(to_user()),
             Fact::RuriUser => text(ruri_user()),
-            Fact::Username => {
-                text(self.auth_user.flatten().or_else(|| if d.register { to_user() } else { msg.from().and_then(|f| f.user()) }))
-            }
+            Fact::Username => text(self.auth_user.flatten().or_else(|| {
+                if d.register {
+                    to_user()
+                } else {
+                    msg.from().and_then(|f| f.user())
+                }
+            })),
             Fact::TargetUser => text(if d.register || !request { to_user() } else { ruri_user() }),
             Fact::Dialled => text(if msg.method() == Some(b"INVITE") { ruri_user() } else { None }),
             Fact::Anomaly => Some(Value::Anomalies(msg.anomalies())),

@@ -206,7 +206,9 @@ impl Trackers {
         let register = cseq.as_ref().is_some_and(|c| c.method == b"REGISTER");
         let auth_method = register || cseq.as_ref().is_some_and(|c| c.method == b"INVITE");
         let paired = match (msg.call_id(), &cseq) {
-            (Some(call_id), Some(c)) if auth_method => self.requests.get(&self.hasher.hash_one((ip, call_id, c.seq_raw))).copied(),
+            (Some(call_id), Some(c)) if auth_method => {
+                self.requests.get(&self.hasher.hash_one((ip, call_id, c.seq_raw))).copied()
+            }
             _ => None,
         };
         let auth_outcome = if auth_method { answer_outcome(status, paired) } else { None };

@@ -226,7 +226,9 @@ fn type_names_are_the_serde_names() {
 #[test]
 fn kind_of_agrees_with_classify_without_libphonenumber() {
     use crate::analysis::numbers::kind_of;
-    for user in ["100", "10-01", "*97", "admin", "", "+", "0046701234567", "+46701234567", "9011442079460000", "1234567"] {
+    for user in
+        ["100", "10-01", "*97", "admin", "", "+", "0046701234567", "+46701234567", "9011442079460000", "1234567"]
+    {
         let expected = match classify(user) {
             Dialled::Number(_) => "number",
             Dialled::Extension(_) => "extension",
