@@ -61,8 +61,11 @@ struct Open {
     reported: u64,
     /// The last absorbed match (evidence, client, server, transport), written into the alert
     /// only when it closes: absorbing a match allocates nothing.
-    last: Option<(Evidence, (IpAddr, u16), (IpAddr, u16), &'static str)>,
+    last: Option<LastMatch>,
 }
+
+/// An absorbed match: its evidence, client, server and transport.
+type LastMatch = (Evidence, (IpAddr, u16), (IpAddr, u16), &'static str);
 
 struct Group {
     key: GroupKey,

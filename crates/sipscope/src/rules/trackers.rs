@@ -135,8 +135,9 @@ impl Trackers {
         if !proven {
             let stream = o.transport.framing() == Framing::Stream;
             // The sensor's own stack accepted the connection: the handshake completed.
-            proven = stream && o.direction == Direction::In
-                || stream && self.answered_streams.contains(&self.hasher.hash_one((ip, port, o.transport.as_str())));
+            proven = stream
+                && (o.direction == Direction::In
+                    || self.answered_streams.contains(&self.hasher.hash_one((ip, port, o.transport.as_str()))));
             if let (Some(value), Some(nonces), false) = (authorization, self.nonces.get(&ip), proven) {
                 proven = nonces.iter().any(|n| memchr::memmem::find(value, n).is_some());
             }
@@ -252,7 +253,7 @@ impl Trackers {
 
     /// What the trackers know of a record's client (records change nothing here: the messages
     /// they were made from already went through [`Trackers::observe`]).
-    pub fn record<'a>(&self, record: &'a Record) -> Option<Derived> {
+    pub fn record(&self, record: &Record) -> Option<Derived> {
         let (ctx, kind, outcome) = match record {
             Record::AuthAttempt(a) => (&a.ctx, "auth_attempt", AUTH_OUTCOMES.iter().copied().find(|o| *o == a.outcome)),
             Record::Registration(r) => (&r.ctx, "registration", None),
