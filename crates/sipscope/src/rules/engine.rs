@@ -59,7 +59,13 @@ struct Open {
     alert: Alert,
     closes_ns: i64,
     reported: u64,
+    /// The last absorbed match (evidence, client, server, transport), written into the alert
+    /// only when it closes: absorbing a match allocates nothing.
+    last: Option<LastMatch>,
 }
+
+/// An absorbed match: its evidence, client, server and transport.
+type LastMatch = (Evidence, (IpAddr, u16), (IpAddr, u16), &'static str);
 
 struct Group {
     key: GroupKey,
@@ -95,7 +101,7 @@ impl RulesEngine {
         let limits = set.limits;
         RulesEngine {
             states: set.rules.iter().map(|_| RuleState::default()).collect(),
-            trackers: Trackers::new(limits.trackers),
+            trackers: Trackers::new(limits.trackers, set.uses(super::facts::Fact::Stage)),
             caches: Caches::new(limits.max_cached_values),
             closing: BinaryHeap::new(),
             hasher: ahash::RandomState::new(),
@@ -175,9 +181,9 @@ impl RulesEngine {
     fn evaluate(
         &mut self,
         subject: Subject<'_>,
-        derived: &Derived<'_>,
+        derived: &Derived,
         evidence: Evidence,
-        transport: &str,
+        transport: &'static str,
         sip: &dyn Fn() -> AlertSip,
         out: &mut Vec<AlertChange>,
     ) {
@@ -229,15 +235,8 @@ impl RulesEngine {
                 let a = &mut open.alert;
                 a.count += 1;
                 a.last_ns = a.last_ns.max(ts);
-                a.src = Some(derived.client);
-                a.dst = Some(derived.server);
                 a.proven |= derived.proven;
-                a.transport = Some(transport.to_owned());
-                a.node = group.node.clone().flatten();
-                if a.evidence.len() > FIRST_EVIDENCE {
-                    a.evidence.pop();
-                }
-                a.evidence.push(evidence.clone());
+                open.last = Some((evidence.clone(), derived.client, derived.server, transport));
                 continue;
             }
             if !group.window.add(&rule.window, ts, value) {
@@ -271,7 +270,7 @@ impl RulesEngine {
             let closes_ns = ts.saturating_add(rule.dedupe_ns);
             closing.push(Reverse((closes_ns, index, hash)));
             out.push(AlertChange { alert: alert.clone(), raised: true, grew: false });
-            group.open = Some(Box::new(Open { reported: alert.count, alert, closes_ns }));
+            group.open = Some(Box::new(Open { reported: alert.count, alert, closes_ns, last: None }));
         }
     }
 }
@@ -306,8 +305,19 @@ impl Group {
 /// Ends a group's open alert (reporting its final count when it grew) and empties its window.
 fn close(group: &mut Group, out: &mut Vec<AlertChange>) {
     if let Some(open) = group.open.take() {
-        let grew = open.alert.count > open.reported;
-        out.push(AlertChange { alert: open.alert, raised: false, grew });
+        let Open { mut alert, reported, last, .. } = *open;
+        if let Some((evidence, src, dst, transport)) = last {
+            alert.src = Some(src);
+            alert.dst = Some(dst);
+            alert.transport = Some(transport.to_owned());
+            alert.evidence = group.first.clone();
+            if !alert.evidence.contains(&evidence) {
+                alert.evidence.push(evidence);
+            }
+        }
+        alert.node = group.node.clone().flatten();
+        let grew = alert.count > reported;
+        out.push(AlertChange { alert, raised: false, grew });
     }
     group.first.clear();
     group.matches = 0;

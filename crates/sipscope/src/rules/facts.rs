@@ -277,7 +277,7 @@ pub enum Value<'v> {
 
 /// What the trackers know about the subject (computed for every subject, before any rule).
 #[derive(Debug, Clone, Copy)]
-pub struct Derived<'a> {
+pub struct Derived {
     /// The party that sent the request: the source of a request, the destination of an answer.
     pub client: (IpAddr, u16),
     /// The other party (the server, the sensor's side).
@@ -290,10 +290,6 @@ pub struct Derived<'a> {
     pub credentials: bool,
     /// The message is a REGISTER or an answer to one.
     pub register: bool,
-    /// Request-URI user (requests).
-    pub ruri_user: Option<&'a [u8]>,
-    /// To user.
-    pub to_user: Option<&'a [u8]>,
     /// `auth_outcome`.
     pub auth_outcome: Option<&'static str>,
     /// The client is proven.
@@ -332,23 +328,36 @@ impl Caches {
 /// The facts of one subject, computed when first asked for.
 pub struct Facts<'s, 'a> {
     subject: Subject<'a>,
-    derived: &'s Derived<'a>,
+    derived: &'s Derived,
     caches: &'s mut Caches,
     ua: Option<(UaClass, Option<Arc<str>>)>,
     tool: Option<Option<Arc<str>>>,
     dialled: Option<Option<Arc<Dialled>>>,
     /// The digest username, parsed when first asked for.
     auth_user: Option<Option<&'a [u8]>>,
+    /// Request-URI user and To user, parsed when first asked for.
+    ruri_user: std::cell::OnceCell<Option<&'a [u8]>>,
+    to_user: std::cell::OnceCell<Option<&'a [u8]>>,
 }
 
 impl<'s, 'a> Facts<'s, 'a> {
     /// The facts of `subject`.
-    pub fn new(subject: Subject<'a>, derived: &'s Derived<'a>, caches: &'s mut Caches) -> Facts<'s, 'a> {
-        Facts { subject, derived, caches, ua: None, tool: None, dialled: None, auth_user: None }
+    pub fn new(subject: Subject<'a>, derived: &'s Derived, caches: &'s mut Caches) -> Facts<'s, 'a> {
+        Facts {
+            subject,
+            derived,
+            caches,
+            ua: None,
+            tool: None,
+            dialled: None,
+            auth_user: None,
+            ruri_user: std::cell::OnceCell::new(),
+            to_user: std::cell::OnceCell::new(),
+        }
     }
 
     /// What the trackers said.
-    pub fn derived(&self) -> &Derived<'a> {
+    pub fn derived(&self) -> &Derived {
         self.derived
     }
 
@@ -409,7 +418,7 @@ impl<'s, 'a> Facts<'s, 'a> {
                 _ => Value::Absent,
             },
             _ => match self.subject {
-                Subject::Message(o) => message_fact(o, d, self.auth_user.flatten(), fact).unwrap_or(Value::Absent),
+                Subject::Message(o) => self.message_fact(o, fact).unwrap_or(Value::Absent),
                 Subject::Record(r, _) => record_fact(r, fact),
             },
         }
@@ -484,37 +493,41 @@ pub fn agent<'m>(msg: &Message<'m>) -> Option<&'m [u8]> {
     }
 }
 
-fn message_fact<'v>(
-    o: &'v Observation<'v>,
-    d: &Derived<'v>,
-    auth_user: Option<&'v [u8]>,
-    fact: Fact,
-) -> Option<Value<'v>> {
-    let choice = |s: &'static str| Some(Value::Text(s.as_bytes()));
-    match fact {
-        Fact::Direction => return choice(o.direction.as_str()),
-        Fact::Transport => return choice(o.transport.as_str()),
-        Fact::Node => return o.node.map(|n| Value::Text(n.as_bytes())),
-        _ => {}
-    }
-    let msg = o.msg?;
-    let text = |v: Option<&'v [u8]>| v.map(Value::Text);
-    let request = d.kind_bit == 1;
-    match fact {
-        Fact::Method => text(msg.method().or_else(|| msg.cseq().map(|c| c.method))),
-        Fact::Status => msg.status().map(|s| Value::Number(s.into())),
-        Fact::UserAgent => text(agent(msg)),
-        Fact::CallId => text(msg.call_id()),
-        Fact::FromUser => text(msg.from().and_then(|f| f.user())),
-        Fact::ToUser => text(d.to_user),
-        Fact::RuriUser => text(d.ruri_user),
-        Fact::Username => {
-            text(auth_user.or_else(|| if d.register { d.to_user } else { msg.from().and_then(|f| f.user()) }))
+impl<'a> Facts<'_, 'a> {
+    fn message_fact(&self, o: &'a Observation<'a>, fact: Fact) -> Option<Value<'a>> {
+        let choice = |s: &'static str| Some(Value::Text(s.as_bytes()));
+        match fact {
+            Fact::Direction => return choice(o.direction.as_str()),
+            Fact::Transport => return choice(o.transport.as_str()),
+            Fact::Node => return o.node.map(|n| Value::Text(n.as_bytes())),
+            _ => {}
         }
-        Fact::TargetUser => text(if d.register || !request { d.to_user } else { d.ruri_user }),
-        Fact::Dialled => text(if msg.method() == Some(b"INVITE") { d.ruri_user } else { None }),
-        Fact::Anomaly => Some(Value::Anomalies(msg.anomalies())),
-        _ => None,
+        let msg = o.msg?;
+        let d = self.derived;
+        let text = |v: Option<&'a [u8]>| v.map(Value::Text);
+        let request = d.kind_bit == 1;
+        let to_user = || *self.to_user.get_or_init(|| msg.to().and_then(|t| t.user()));
+        let ruri_user = || *self.ruri_user.get_or_init(|| msg.request_uri().and_then(|u| u.user));
+        match fact {
+            Fact::Method => text(msg.method().or_else(|| msg.cseq().map(|c| c.method))),
+            Fact::Status => msg.status().map(|s| Value::Number(s.into())),
+            Fact::UserAgent => text(agent(msg)),
+            Fact::CallId => text(msg.call_id()),
+            Fact::FromUser => text(msg.from().and_then(|f| f.user())),
+            Fact::ToUser => text(to_user()),
+            Fact::RuriUser => text(ruri_user()),
+            Fact::Username => text(self.auth_user.flatten().or_else(|| {
+                if d.register {
+                    to_user()
+                } else {
+                    msg.from().and_then(|f| f.user())
+                }
+            })),
+            Fact::TargetUser => text(if d.register || !request { to_user() } else { ruri_user() }),
+            Fact::Dialled => text(if msg.method() == Some(b"INVITE") { ruri_user() } else { None }),
+            Fact::Anomaly => Some(Value::Anomalies(msg.anomalies())),
+            _ => None,
+        }
     }
 }
 

@@ -103,6 +103,24 @@ impl Default for RulesConfig {
 pub struct RulesError(pub Vec<RuleError>);
 
 impl RuleSet {
+    /// Whether any rule reads `fact` (a condition, a distinct window's values, a grouping):
+    /// what no rule reads is not tracked.
+    pub fn uses(&self, fact: facts::Fact) -> bool {
+        use compile::GroupBy;
+        self.rules.iter().any(|r| {
+            r.conditions.iter().any(|c| c.fact == fact)
+                || r.window.distinct_of() == Some(fact)
+                || r.group_by.iter().any(|g| {
+                    matches!(
+                        (g, fact),
+                        (GroupBy::Username, facts::Fact::Username)
+                            | (GroupBy::Node, facts::Fact::Node)
+                            | (GroupBy::Tool, facts::Fact::Tool)
+                    )
+                })
+        })
+    }
+
     /// The built-in pack with default limits.
     pub fn builtin() -> RuleSet {
         static PACK: OnceLock<Vec<Rule>> = OnceLock::new();

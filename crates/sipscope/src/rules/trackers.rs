@@ -29,7 +29,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrackerLimits {
-    /// Tokens (nonces, To-tags) remembered as sent to an address. Default 200,000.
+    /// To-tags remembered as sent to an address (and a quarter as many addresses' latest
+    /// nonces). Default 200,000.
     pub max_sent_tokens: usize,
     /// Proven addresses remembered. Default 100,000.
     pub max_proven: usize,
@@ -56,11 +57,22 @@ impl Default for TrackerLimits {
     }
 }
 
+/// Nonces remembered per address (the latest challenges sent to it).
+const NONCES_PER_ADDRESS: usize = 4;
+/// Bytes of a nonce remembered at most (longer ones are not tracked).
+const MAX_NONCE_BYTES: usize = 256;
+
 /// The trackers.
 pub struct Trackers {
     limits: TrackerLimits,
     hasher: ahash::RandomState,
+    /// Track the stage of each client (only when a rule asks for it).
+    track_stages: bool,
+    /// To-tags sent to an address, as hashes of (address, tag).
     sent: GenMap<u64, ()>,
+    /// The latest nonces challenged to each address: an echo is found in the credentials'
+    /// header by a substring search, without parsing them.
+    nonces: GenMap<IpAddr, Vec<Box<[u8]>>>,
     answered_streams: GenMap<u64, ()>,
     proven: GenMap<IpAddr, ()>,
     requests: GenMap<u64, bool>,
@@ -69,12 +81,14 @@ pub struct Trackers {
 }
 
 impl Trackers {
-    /// Empty trackers.
-    pub fn new(limits: TrackerLimits) -> Trackers {
+    /// Empty trackers; the stages of clients are tracked when `track_stages`.
+    pub fn new(limits: TrackerLimits, track_stages: bool) -> Trackers {
         Trackers {
             limits,
             hasher: ahash::RandomState::new(),
+            track_stages,
             sent: GenMap::new(limits.max_sent_tokens),
+            nonces: GenMap::new(limits.max_sent_tokens / NONCES_PER_ADDRESS),
             answered_streams: GenMap::new(limits.max_sent_tokens),
             proven: GenMap::new(limits.max_proven),
             requests: GenMap::new(limits.max_pending_requests),
@@ -93,7 +107,7 @@ impl Trackers {
     }
 
     /// Updates the trackers with one message and says what they know of it.
-    pub fn observe<'a>(&mut self, o: &Observation<'a>) -> Derived<'a> {
+    pub fn observe<'a>(&mut self, o: &Observation<'a>) -> Derived {
         let unparsed = Derived {
             client: o.src,
             server: o.dst,
@@ -101,8 +115,6 @@ impl Trackers {
             kind_bit: kind_bit(if o.blank { "keepalive" } else { "invalid" }),
             credentials: false,
             register: false,
-            ruri_user: None,
-            to_user: None,
             auth_outcome: None,
             proven: self.is_proven(o.src.0),
             stage: self.stages.get(&o.src.0).copied(),
@@ -116,58 +128,72 @@ impl Trackers {
         }
     }
 
-    fn request<'a>(&mut self, o: &Observation<'a>, msg: &'a Message<'a>, method: &[u8]) -> Derived<'a> {
+    fn request<'a>(&mut self, o: &Observation<'a>, msg: &'a Message<'a>, method: &[u8]) -> Derived {
         let (ip, port) = o.src;
-        let with_credentials =
-            msg.header(HeaderName::Authorization).is_some() || msg.header(HeaderName::ProxyAuthorization).is_some();
-        let to = msg.to();
+        let authorization = msg.value(HeaderName::Authorization).or_else(|| msg.value(HeaderName::ProxyAuthorization));
         let mut proven = self.is_proven(ip);
         if !proven {
             let stream = o.transport.framing() == Framing::Stream;
             // The sensor's own stack accepted the connection: the handshake completed.
-            proven = stream && o.direction == Direction::In
-                || stream && self.answered_streams.contains(&self.hasher.hash_one((ip, port, o.transport.as_str())));
-            let credentials = if with_credentials && !proven { msg.credentials() } else { None };
-            let nonce = credentials.as_ref().and_then(|c| c.nonce);
-            let to_tag = to.as_ref().and_then(|t| t.tag());
-            proven |= [nonce, to_tag].into_iter().flatten().any(|t| self.sent.contains(&self.token(ip, t)));
+            proven = stream
+                && (o.direction == Direction::In
+                    || self.answered_streams.contains(&self.hasher.hash_one((ip, port, o.transport.as_str()))));
+            if let (Some(value), Some(nonces), false) = (authorization, self.nonces.get(&ip), proven) {
+                proven = nonces.iter().any(|n| memchr::memmem::find(value, n).is_some());
+            }
+            let tagged = msg.value(HeaderName::To).is_some_and(|v| memchr::memmem::find(v, b"tag=").is_some());
+            if tagged && !proven {
+                let to_tag = msg.to().and_then(|t| t.tag());
+                proven = to_tag.is_some_and(|t| self.sent.contains(&self.token(ip, t)));
+            }
             if proven {
                 self.proven.insert(ip, ());
             }
         }
+        let with_credentials = authorization.is_some();
         if method == b"REGISTER" || method == b"INVITE" {
             if let (Some(call_id), Some(cseq)) = (msg.call_id(), msg.cseq()) {
                 let key = self.hasher.hash_one((ip, call_id, cseq.seq_raw));
                 self.requests.insert(key, with_credentials);
             }
         }
-        let register = method == b"REGISTER";
-        let ruri_user = msg.request_uri().and_then(|u| u.user);
-        let to_user = to.as_ref().and_then(|t| t.user());
-        let now = request_stage(method, with_credentials, ruri_user, to_user);
-        let stage = self.stages.entry(ip, || now);
-        *stage = (*stage).max(now);
+        let stage = if self.track_stages {
+            let ruri_user = msg.request_uri().and_then(|u| u.user);
+            let to_user = if method == b"REGISTER" { msg.to().and_then(|t| t.user()) } else { None };
+            let now = request_stage(method, with_credentials, ruri_user, to_user);
+            let stage = self.stages.entry(ip, || now);
+            *stage = (*stage).max(now);
+            Some(*stage)
+        } else {
+            None
+        };
         Derived {
             client: o.src,
             server: o.dst,
             kind: "request",
             kind_bit: kind_bit("request"),
             credentials: with_credentials,
-            register,
-            ruri_user,
-            to_user,
+            register: method == b"REGISTER",
             auth_outcome: None,
             proven,
-            stage: Some(*stage),
+            stage,
             account_source: None,
         }
     }
 
-    fn answer<'a>(&mut self, o: &Observation<'a>, msg: &'a Message<'a>, status: u32) -> Derived<'a> {
+    fn answer<'a>(&mut self, o: &Observation<'a>, msg: &'a Message<'a>, status: u32) -> Derived {
         let (ip, port) = o.dst;
         if matches!(status, 401 | 407) {
-            if let Some(nonce) = msg.challenge().and_then(|c| c.param(b"nonce")) {
-                self.sent.insert(self.token(ip, nonce.value), ());
+            if let Some(nonce) = msg.challenge().and_then(|c| c.param(b"nonce")).map(|p| p.value) {
+                if !nonce.is_empty() && nonce.len() <= MAX_NONCE_BYTES {
+                    let list = self.nonces.entry(ip, Vec::new);
+                    if !list.iter().any(|n| **n == *nonce) {
+                        if list.len() >= NONCES_PER_ADDRESS {
+                            list.remove(0);
+                        }
+                        list.push(nonce.into());
+                    }
+                }
             }
         }
         let to = msg.to();
@@ -199,8 +225,6 @@ impl Trackers {
             kind_bit: kind_bit("response"),
             credentials: paired.unwrap_or(false),
             register,
-            ruri_user: None,
-            to_user,
             auth_outcome,
             proven: self.is_proven(ip),
             stage: self.stages.get(&ip).copied(),
@@ -229,7 +253,7 @@ impl Trackers {
 
     /// What the trackers know of a record's client (records change nothing here: the messages
     /// they were made from already went through [`Trackers::observe`]).
-    pub fn record<'a>(&self, record: &'a Record) -> Option<Derived<'a>> {
+    pub fn record(&self, record: &Record) -> Option<Derived> {
         let (ctx, kind, outcome) = match record {
             Record::AuthAttempt(a) => (&a.ctx, "auth_attempt", AUTH_OUTCOMES.iter().copied().find(|o| *o == a.outcome)),
             Record::Registration(r) => (&r.ctx, "registration", None),
@@ -243,8 +267,6 @@ impl Trackers {
             kind_bit: kind_bit(kind),
             credentials: kind == "auth_attempt",
             register: false,
-            ruri_user: None,
-            to_user: None,
             auth_outcome: outcome,
             proven: self.is_proven(client.0),
             stage: self.stages.get(&client.0).copied(),

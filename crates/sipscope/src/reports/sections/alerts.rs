@@ -25,13 +25,22 @@ pub fn alerts(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
             "unproven sources",
             "first",
             "last",
-            "asks for",
+            "decisions it would take",
             "first evidence",
         ],
     );
     let rules = store.alert_rules(f)?;
     for r in &rules {
         let asks: Vec<String> = serde_json::from_str(&r.actions).unwrap_or_default();
+        // One decision per source and action (the policy may refuse or narrow it).
+        let unproven =
+            if r.unproven_sources > 0 { format!(" ({} unproven)", r.unproven_sources) } else { String::new() };
+        let decisions: Vec<String> = asks
+            .iter()
+            .filter(|a| a.as_str() != "alert")
+            .map(|a| format!("{a} for {} sources{unproven}", r.sources))
+            .collect();
+        let decisions = if decisions.is_empty() { "alert only".to_owned() } else { decisions.join("; ") };
         let evidence = r.first_evidence.as_ref().map(|e| {
             let event = e.event_id.map(|id| format!(" (event {id})")).unwrap_or_default();
             format!("{} {} > {}{event}", crate::time::iso_time(e.ts_ns), e.src, e.dst)
@@ -46,7 +55,7 @@ pub fn alerts(store: &dyn StoreReader, f: &Filter) -> Result<Section> {
             Cell::Int(r.unproven_sources),
             iso_time(r.first_ns),
             iso_time(r.last_ns),
-            asks.join(", ").into(),
+            decisions.into(),
             evidence.into(),
         ]);
     }
