@@ -244,3 +244,31 @@ fn hostile_lines_are_bounded_and_counted() {
     assert_eq!(count(&db, "SELECT count(*) FROM auth_attempts WHERE src_ip = '6.6.6.6'"), 0);
     assert_eq!(count(&db, "SELECT count(*) FROM auth_attempts WHERE username = '\\xff' || char(0)"), 1);
 }
+
+/// A brute force read from a PBX log raises the same alerts as one seen on the wire: the
+/// rules run on the attempts `logs` stores (the OSSEC-style thresholds of the built-in pack),
+/// with the address the PBX wrote, and `--no-rules` raises none.
+#[test]
+fn a_brute_force_in_a_log_raises_the_rules_alert_for_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = std::fs::read_to_string(format!("{FIXTURES}/asterisk-security.log")).unwrap();
+    let line = template.lines().find(|l| l.contains("\"InvalidPassword\"")).unwrap();
+    let brute: String = (10..31)
+        .map(|s| {
+            let l = line
+                .replace("12:34:58]", &format!("12:35:{s}]"))
+                .replace("2024-01-10T12:34:58.250", &format!("2024-01-10T12:35:{s}.250"))
+                .replace("AccountID=\"100\"", &format!("AccountID=\"1{s}\""));
+            format!("{l}\n")
+        })
+        .collect();
+    let file = dir.path().join("security");
+    std::fs::write(&file, brute).unwrap();
+    let db = dir.path().join("s.db");
+    logs(&db, "asterisk", &[&file], &[]);
+    let alerts = "SELECT count FROM alerts WHERE rule_id = 'sipscope/pbx-failed-logins' AND src_ip = '203.0.113.5'";
+    assert_eq!(count(&db, alerts), 21, "one alert counting the 21 failures");
+    let quiet = dir.path().join("quiet.db");
+    logs(&quiet, "asterisk", &[&file], &["--no-rules"]);
+    assert_eq!(count(&quiet, "SELECT count(*) FROM alerts"), 0);
+}
