@@ -110,7 +110,7 @@ pub fn run(args: DecisionsArgs) -> anyhow::Result<ExitCode> {
                 if all { reader.decisions(&Filter::default(), u32::MAX)? } else { reader.decisions_in_force(now)? };
             if json {
                 for r in &rows {
-                    println!("{}", sipscope::output::eve::decision_json(&r.decision));
+                    println!("{}", sipscope::sinks::eve::shape::decision_json(&r.decision));
                 }
             } else {
                 print!("{}", table(&rows, now));

@@ -3,10 +3,12 @@
 //! ([`crate::fsutil`]); lines are buffered and written out on `flush` (the pipeline's tick).
 
 use crate::act::{Alert, Decision};
-use crate::output::eve;
 use crate::sinks::{AlertSink, SinkError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+pub mod shape;
+use shape as eve;
 
 /// The alerts file.
 pub struct EveFile {

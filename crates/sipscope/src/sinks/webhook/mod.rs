@@ -7,7 +7,7 @@
 //! text stays in the JSON body.
 
 use crate::act::{Alert, Decision};
-use crate::output::eve;
+use crate::sinks::eve::shape as eve;
 use crate::sinks::delivery::{Delivery, DeliveryCounters, DeliveryLimits, SendError, Transport};
 use crate::sinks::endpoint::Endpoint;
 use crate::sinks::{AlertSink, SinkError};

@@ -3,7 +3,7 @@
 //! --json`. Every string goes through [`JsonWriter`], so attacker text (user agents, users,
 //! Call-IDs) is escaped and inert. docs/alerts.md documents the shape.
 
-use super::json::JsonWriter;
+use crate::output::json::JsonWriter;
 use crate::act::{Alert, Decision, DecisionKind, DecisionOrigin, Evidence, Scope, Severity};
 use crate::time::{rfc3339_micros, SECOND_NS};
 use std::net::IpAddr;
@@ -185,7 +185,7 @@ fn evidence(w: &mut JsonWriter, items: &[Evidence]) {
 /// The finished object. [`JsonWriter`] leaves the bidirectional overrides raw; `inert`
 /// escapes them too.
 fn finish(mut w: JsonWriter) -> String {
-    super::json::inert(String::from_utf8_lossy(&w.take()).into_owned())
+    crate::output::json::inert(String::from_utf8_lossy(&w.take()).into_owned())
 }
 
 #[cfg(test)]
