@@ -3,8 +3,8 @@
 //! --json`. Every string goes through [`JsonWriter`], so attacker text (user agents, users,
 //! Call-IDs) is escaped and inert. docs/alerts.md documents the shape.
 
-use crate::output::json::JsonWriter;
 use crate::act::{Alert, Decision, DecisionKind, DecisionOrigin, Evidence, Scope, Severity};
+use crate::output::json::JsonWriter;
 use crate::time::{rfc3339_micros, SECOND_NS};
 use std::net::IpAddr;
 

@@ -7,9 +7,9 @@
 //! text stays in the JSON body.
 
 use crate::act::{Alert, Decision};
-use crate::sinks::eve::shape as eve;
 use crate::sinks::delivery::{Delivery, DeliveryCounters, DeliveryLimits, SendError, Transport};
 use crate::sinks::endpoint::Endpoint;
+use crate::sinks::eve::shape as eve;
 use crate::sinks::{AlertSink, SinkError};
 use hmac::{Hmac, Mac};
 use rustls::pki_types::pem::PemObject;

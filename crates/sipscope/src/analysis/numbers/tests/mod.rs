@@ -2,6 +2,7 @@
 //! Table 4, and the users attack tools send that are not numbers.
 
 mod classify;
+mod properties;
 mod stats;
 
 use super::{classify, classify_with, Dialled, DialledNumber, Region};
