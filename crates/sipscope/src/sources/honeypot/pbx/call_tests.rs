@@ -122,3 +122,49 @@ fn final_answers_are_retransmitted_over_udp_only_and_as_they_were_sent() {
     });
     assert_eq!((statuses(&h), h.final_of), (vec![407], None), "streams are reliable");
 }
+
+mod hostile {
+    //! Hostile INVITEs against the timers: a real INVITE cut at every length, with bytes
+    //! flipped, or replaced by arbitrary bytes, at any times, through a PBX with delayed
+    //! answers. Nothing panics, nothing is due before it was scheduled, and every answer due is
+    //! a parseable response.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn cut_flipped_or_arbitrary_invites_keep_the_timers_sane(
+            cut in 0usize..1200,
+            flips in proptest::collection::vec((0usize..1200, any::<u8>()), 0..6),
+            noise in proptest::collection::vec(any::<u8>(), 0..300),
+            steps in proptest::collection::vec(0i64..3_000, 1..8),
+        ) {
+            let mut p = ringing_pbx();
+            let mut invite = fixture("sipp-invite-auth/0001.sip");
+            for (at, byte) in flips {
+                let len = invite.len();
+                if let Some(b) = invite.get_mut(at % len) {
+                    *b = byte;
+                }
+            }
+            invite.truncate(cut.min(invite.len()));
+            let mut now = T0;
+            for (i, step) in steps.into_iter().enumerate() {
+                now += step * MS;
+                let bytes: &[u8] = if i % 2 == 0 { &invite } else { &noise };
+                send(&mut p, bytes, now);
+                if let Some(at) = p.next_due(1) {
+                    prop_assert!(at >= T0);
+                    for d in p.due(1, at.max(now)) {
+                        prop_assert!(sipscope_sip::parse(&d.bytes).is_ok_and(|m| m.status().is_some()));
+                        if d.kind == DueKind::Final {
+                            p.final_sent(&d.key, Some(&d.bytes), at.max(now));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
