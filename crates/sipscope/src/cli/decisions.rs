@@ -3,7 +3,7 @@
 //! a running honeypot within a second). Nothing is erased: delete and flush record who and why.
 
 use anyhow::Context;
-use sipscope::act::export::{self, Format, TableName};
+use sipscope::act::export::{self, Format};
 use sipscope::act::policy::{DecisionsConfig, Policy};
 use sipscope::act::{Decision, DecisionKind, DecisionOrigin, Scope};
 use sipscope::output::escape::terminal;
@@ -77,15 +77,15 @@ enum DecisionsCommand {
         #[arg(long, value_name = "TABLE")]
         nftables: Option<String>,
     },
-    /// The decisions in force for another tool: plain (bans, one scope a line), nftables (a
-    /// script for `nft -f` that replaces its table) or fail2ban (log lines; docs/decisions.md).
+    /// The decisions in force for another tool: plain (bans, one scope a line), nftables (the
+    /// enforcer's ruleset as JSON for `nft -j -f`) or fail2ban (log lines; docs/decisions.md).
     Export {
         /// plain, nftables or fail2ban.
         #[arg(long)]
         format: Format,
-        /// The nftables table the script replaces.
+        /// The nftables table the ruleset fills (as `[enforce] table`).
         #[arg(long, default_value = "sipscope_export")]
-        table: TableName,
+        table: String,
     },
 }
 
@@ -173,7 +173,7 @@ pub fn run(args: DecisionsArgs) -> anyhow::Result<ExitCode> {
         DecisionsCommand::Export { format, table } => {
             let rows = reader(db)?.decisions_in_force(now)?;
             let decisions: Vec<Decision> = rows.into_iter().map(|r| r.decision).collect();
-            print!("{}", export::export(format, &decisions, now, &table));
+            print!("{}", export::export(format, &decisions, now, &table)?);
         }
     }
     Ok(ExitCode::SUCCESS)

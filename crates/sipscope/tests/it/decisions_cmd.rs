@@ -1,6 +1,6 @@
 //! `sipscope decisions`: add, list (text and JSON), delete by id and by scope, flush (who and
-//! why recorded in the store), refusals, and exports (the nftables script accepted by the real
-//! `nft -c` inside a network namespace the test creates).
+//! why recorded in the store), refusals, and exports (the nftables ruleset accepted by the real
+//! `nft -j -c` inside a network namespace the test creates).
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -115,7 +115,7 @@ fn exports_list_what_is_in_force() {
         "{f2b}"
     );
     let script = ok(sipscope(&db, &["export", "--format", "nftables", "--table", "se_cli"]));
-    assert!(script.contains("198.18.0.7/32 timeout") && script.contains("198.18.0.8 . 5060 timeout"), "{script}");
+    assert!(script.contains("\"198.18.0.7\"") && script.contains("\"ban_v4_port\""), "{script}");
     let Some(nft) = ["/usr/sbin/nft", "/sbin/nft"].into_iter().find(|p| Path::new(p).exists()) else {
         eprintln!("nft missing: the script was not checked by nft");
         return;
@@ -125,11 +125,11 @@ fn exports_list_what_is_in_force() {
         eprintln!("cannot make a network namespace: the script was not checked by nft");
         return;
     }
-    let file = dir.path().join("d.nft");
+    let file = dir.path().join("d.json");
     std::fs::write(&file, &script).unwrap();
-    let check = Command::new("ip").args(["netns", "exec", &ns, nft, "-c", "-f"]).arg(&file).output().unwrap();
-    // Loaded for real, twice (the script replaces its table), then listed.
-    let load = || Command::new("ip").args(["netns", "exec", &ns, nft, "-f"]).arg(&file).output().unwrap();
+    let check = Command::new("ip").args(["netns", "exec", &ns, nft, "-j", "-c", "-f"]).arg(&file).output().unwrap();
+    // Loaded for real, twice (the ruleset makes its table hold exactly these), then listed.
+    let load = || Command::new("ip").args(["netns", "exec", &ns, nft, "-j", "-f"]).arg(&file).output().unwrap();
     let (first, second) = (load(), load());
     let listed =
         Command::new("ip").args(["netns", "exec", &ns, nft, "list", "table", "inet", "se_cli"]).output().unwrap();

@@ -1,5 +1,5 @@
-//! The exports' text, and the nftables script accepted by the real `nft -c` inside a network
-//! namespace the test creates (skipped with a note when nft or root is missing).
+//! The exports' text, and the nftables ruleset accepted by the real `nft -j -c` inside a
+//! network namespace the test creates (skipped with a note when nft or root is missing).
 
 use super::*;
 use crate::act::DecisionOrigin;
@@ -37,13 +37,11 @@ fn sample() -> Vec<Decision> {
     ]
 }
 
-fn table() -> TableName {
-    "sipscope_test".parse().unwrap()
-}
+const TABLE: &str = "sipscope_test";
 
 #[test]
 fn plain_lists_the_bans_in_force() {
-    let text = export(Format::Plain, &sample(), NOW, &table());
+    let text = export(Format::Plain, &sample(), NOW, TABLE).unwrap();
     assert_eq!(
         text,
         "192.0.2.7\n198.18.0.9\n2001:db8::/48\n192.0.2.8:5060\n[2001:db8::9]:5061\n198.18.0.0/24\n"
@@ -58,7 +56,7 @@ fn plain_lists_the_bans_in_force() {
 
 #[test]
 fn fail2ban_lines_name_addresses_and_networks_only() {
-    let text = export(Format::Fail2ban, &sample(), NOW, &table());
+    let text = export(Format::Fail2ban, &sample(), NOW, TABLE).unwrap();
     assert!(text.contains(" sipscope ban 192.0.2.7 for 3600s\n"), "{text}");
     assert!(text.contains(" sipscope ban 198.18.0.0/24 for 100s\n"), "{text}");
     assert!(text.contains("# skipped (fail2ban has no port scope): 192.0.2.8:5060\n"), "{text}");
@@ -66,23 +64,20 @@ fn fail2ban_lines_name_addresses_and_networks_only() {
 }
 
 #[test]
-fn the_nftables_script_holds_typed_values_only_and_folds_overlaps() {
-    let text = export(Format::Nftables, &sample(), NOW, &table());
+fn the_nftables_export_is_the_enforcers_transaction_of_typed_values() {
+    let json = export(Format::Nftables, &sample(), NOW, TABLE).unwrap();
     for bad in ["flush ruleset", "reboot", "192.0.2.100", "192.0.2.99"] {
-        assert!(!text.contains(bad), "{bad} in {text}");
+        assert!(!json.contains(bad), "{bad} in {json}");
     }
-    // 198.18.0.9 (2 h) lies inside 198.18.0.0/24 (100 s): one element with the longer time.
-    assert!(text.contains("198.18.0.0/24 timeout 7200s"), "{text}");
-    assert!(!text.contains("198.18.0.9/32"), "{text}");
-    assert!(text.contains("192.0.2.8 . 5060 timeout 30s"), "{text}");
-    assert!(
-        text.contains("ip saddr @limit_v4_10 update @meter_limit_v4_10 { ip saddr limit rate over 10/second } drop")
-    );
-    assert!(text.starts_with("#!/usr/sbin/nft -f\n"));
-    assert!("bad name; x".parse::<TableName>().is_err() && "1abc".parse::<TableName>().is_err());
+    let settings = crate::act::enforce::NftSettings::new(TABLE);
+    let enforced = crate::act::enforce::reconcile_json(&settings, NOW, &sample()).unwrap();
+    assert_eq!(json.trim_end(), enforced, "one plan for the export and the enforcer");
+    assert!(json.contains("\"198.18.0.9\"") && json.contains("\"ban_v4_port\""), "{json}");
+    assert!(export(Format::Nftables, &sample(), NOW, "bad name; x").is_err());
+    assert!(export(Format::Nftables, &sample(), NOW, "1abc").is_err());
 }
 
-/// Runs `nft -c -f` on the script inside a fresh network namespace; None when nft or the
+/// Runs `nft -j -c -f` on the ruleset inside a fresh network namespace; None when nft or the
 /// privilege to make a namespace is missing.
 fn nft_check(script: &str) -> Option<std::process::Output> {
     let nft = ["/usr/sbin/nft", "/sbin/nft"].into_iter().find(|p| std::path::Path::new(p).exists())?;
@@ -92,9 +87,10 @@ fn nft_check(script: &str) -> Option<std::process::Output> {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("decisions.nft");
+    let file = dir.path().join("decisions.json");
     std::fs::write(&file, script).unwrap();
-    let out = std::process::Command::new("ip").args(["netns", "exec", &ns, nft, "-c", "-f"]).arg(&file).output().ok();
+    let out =
+        std::process::Command::new("ip").args(["netns", "exec", &ns, nft, "-j", "-c", "-f"]).arg(&file).output().ok();
     let _ = std::process::Command::new("ip").args(["netns", "delete", &ns]).status();
     out
 }
@@ -102,7 +98,7 @@ fn nft_check(script: &str) -> Option<std::process::Output> {
 #[test]
 fn the_nftables_script_passes_nft_check() {
     for decisions in [sample(), Vec::new()] {
-        let script = export(Format::Nftables, &decisions, NOW, &table());
+        let script = export(Format::Nftables, &decisions, NOW, TABLE).unwrap();
         let Some(out) = nft_check(&script) else {
             eprintln!("nft or network namespaces unavailable: nft -c not run");
             return;
@@ -110,7 +106,7 @@ fn the_nftables_script_passes_nft_check() {
         assert!(out.status.success(), "nft -c refused:\n{}\n{script}", String::from_utf8_lossy(&out.stderr));
     }
     // The check is real: a broken script is refused.
-    let broken = export(Format::Nftables, &sample(), NOW, &table()).replace("ipv4_addr", "ipv9_addr");
+    let broken = export(Format::Nftables, &sample(), NOW, TABLE).unwrap().replace("ipv4_addr", "ipv9_addr");
     if let Some(out) = nft_check(&broken) {
         assert!(!out.status.success());
     }
