@@ -45,3 +45,20 @@ pub fn alert(src: &str, proven: bool, ts_ns: i64, actions: Vec<crate::act::Actio
         actions,
     }
 }
+
+/// An operator's ban of `scope` from `start_ns` until `until_ns` (proven, no evidence).
+pub fn ban(scope: crate::act::Scope, start_ns: i64, until_ns: i64) -> crate::act::Decision {
+    use crate::act::{Decision, DecisionKind, DecisionOrigin};
+    Decision {
+        id: None,
+        kind: DecisionKind::Ban,
+        scope,
+        start_ns,
+        until_ns,
+        reason: "test".into(),
+        origin: DecisionOrigin::Operator { who: "test".into() },
+        offence: 0,
+        proven: true,
+        evidence: vec![],
+    }
+}

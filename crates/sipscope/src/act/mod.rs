@@ -472,18 +472,7 @@ mod tests {
     #[test]
     fn bans_in_force_end_when_their_decisions_end() {
         let ip: IpAddr = "198.51.100.7".parse().unwrap();
-        let ban = |scope, until_ns| Decision {
-            id: None,
-            kind: DecisionKind::Ban,
-            scope,
-            start_ns: 0,
-            until_ns,
-            reason: String::new(),
-            origin: DecisionOrigin::Operator { who: "test".into() },
-            offence: 0,
-            proven: true,
-            evidence: vec![],
-        };
+        let ban = |scope, until_ns| crate::test_support::ban(scope, 0, until_ns);
         let in_force = InForce::default();
         in_force.set(&[ban(Scope::Address(ip), 100), ban(Scope::Prefix(Prefix::new(ip, 24)), 50)]);
         assert!(in_force.banned(ip, 1, 99));

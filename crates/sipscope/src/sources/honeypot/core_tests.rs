@@ -99,20 +99,9 @@ fn ticks_commit_on_the_callers_clock_and_refused_requests_are_still_recorded() {
 
 #[test]
 fn a_banned_source_is_recorded_but_neither_answered_nor_worked_for() {
-    use crate::act::{Decision, DecisionKind, DecisionOrigin, Prefix, Scope};
+    use crate::act::{Prefix, Scope};
     let h = Harness::new("");
-    let ban = |scope| Decision {
-        id: None,
-        kind: DecisionKind::Ban,
-        scope,
-        start_ns: T0,
-        until_ns: T0 + 60 * S,
-        reason: "test".into(),
-        origin: DecisionOrigin::Operator { who: "test".into() },
-        offence: 0,
-        proven: true,
-        evidence: vec![],
-    };
+    let ban = |scope| crate::test_support::ban(scope, T0, T0 + 60 * S);
     let banned_net = Scope::Prefix(Prefix::new("127.0.9.0".parse().unwrap(), 24));
     h.core.in_force().set(&[ban(Scope::Address("127.0.0.9".parse().unwrap())), ban(banned_net)]);
     // svcrack's credentials: from a free source an attempt (answered, recorded, worked on) …
@@ -179,22 +168,11 @@ fn later_answers_of_a_closed_channel_are_never_sent() {
 
 #[test]
 fn answers_due_later_are_not_sent_to_a_source_banned_meanwhile() {
-    use crate::act::{Decision, DecisionKind, DecisionOrigin, Scope};
     let h = Harness::new("");
     h.send(T0, "127.0.0.9:5071", &fixture("sipp-invite-auth/0001.sip"));
     let at = h.core.next_due(1).expect("a retransmission is scheduled");
-    h.core.in_force().set(&[Decision {
-        id: None,
-        kind: DecisionKind::Ban,
-        scope: Scope::Address("127.0.0.9".parse().unwrap()),
-        start_ns: T0,
-        until_ns: T0 + 60 * S,
-        reason: "test".into(),
-        origin: DecisionOrigin::Operator { who: "test".into() },
-        offence: 0,
-        proven: true,
-        evidence: vec![],
-    }]);
+    let ip = "127.0.0.9".parse().unwrap();
+    h.core.in_force().set(&[crate::test_support::ban(crate::act::Scope::Address(ip), T0, T0 + 60 * S)]);
     assert!(h.core.due(1, at).is_empty(), "nothing goes to a banned source");
     h.core.finish().unwrap();
 }
