@@ -101,6 +101,9 @@ pub struct Arrival<'a> {
     pub packet: Option<u64>,
     /// Its node.
     pub node: NodeOf<'a>,
+    /// The sensor that saw it, when another sensor saw it and forwarded it (a HEP capture
+    /// node, an imported SentryPeer node); `None`: the pipeline's own.
+    pub sensor: Option<&'a str>,
     /// The bytes.
     pub bytes: &'a [u8],
 }
@@ -371,29 +374,17 @@ impl Pipeline {
 
     /// Takes one message; parses it first.
     pub fn accept(&mut self, a: Arrival<'_>) {
-        self.parse_and_accept(None, a, Note::default());
+        self.parse_and_accept(a, Note::default());
     }
 
     /// Like [`Pipeline::accept`], with what the source knows beyond the bytes (a capture
     /// decoder's notes).
     pub fn accept_with_note(&mut self, a: Arrival<'_>, note: Note<'_>) {
-        self.parse_and_accept(None, a, note);
+        self.parse_and_accept(a, note);
     }
 
-    /// Like [`Pipeline::accept`] for a message another sensor saw and forwarded (a HEP capture
-    /// node): its event is stored under `sensor` (`None`: the pipeline's own).
-    pub fn accept_from(&mut self, sensor: Option<&str>, a: Arrival<'_>) {
-        self.parse_and_accept(sensor, a, Note::default());
-    }
-
-    /// Like [`Pipeline::accept_from`], with what the source knows beyond the bytes (an
-    /// imported record's missing transport).
-    pub fn accept_noted_from(&mut self, sensor: Option<&str>, a: Arrival<'_>, note: Note<'_>) {
-        self.parse_and_accept(sensor, a, note);
-    }
-
-    /// Parses and takes a message, with its notes, under `sensor`.
-    fn parse_and_accept(&mut self, sensor: Option<&str>, a: Arrival<'_>, note: Note<'_>) {
+    /// Parses and takes a message, with its notes.
+    fn parse_and_accept(&mut self, a: Arrival<'_>, note: Note<'_>) {
         if self.out.error.is_some() {
             return;
         }
@@ -404,11 +395,11 @@ impl Pipeline {
             return;
         }
         if crate::event::fields::is_blank(a.bytes) {
-            return self.accept_inner(a, None, note, sensor);
+            return self.accept_inner(a, None, note);
         }
         match Message::parse_with(a.bytes, a.transport.framing(), sipscope_sip::ParseLimits::default()) {
-            Ok(msg) => self.accept_inner(a, Some(&msg), note, sensor),
-            Err(_) => self.accept_inner(a, None, note, sensor),
+            Ok(msg) => self.accept_inner(a, Some(&msg), note),
+            Err(_) => self.accept_inner(a, None, note),
         }
     }
 
@@ -419,14 +410,14 @@ impl Pipeline {
 
     /// Like [`Pipeline::accept_parsed`], with what the source knows beyond the bytes.
     pub fn accept_noted(&mut self, a: Arrival<'_>, msg: Option<&Message<'_>>, note: Note<'_>) {
-        self.accept_inner(a, msg, note, None);
+        self.accept_inner(a, msg, note);
     }
 
-    fn accept_inner(&mut self, a: Arrival<'_>, msg: Option<&Message<'_>>, note: Note<'_>, sensor: Option<&str>) {
+    fn accept_inner(&mut self, a: Arrival<'_>, msg: Option<&Message<'_>>, note: Note<'_>) {
         if self.out.error.is_some() {
             return;
         }
-        let sensor = sensor.unwrap_or(&self.settings.sensor);
+        let sensor = a.sensor.unwrap_or(&self.settings.sensor);
         let Some(msg) = msg else { return self.out.accept_unparsed(&self.settings, a, note, sensor) };
         let ours = a.direction == Direction::Out;
         // `--events none` counts by the start line alone (docs/ingest.md: violations stay 0):

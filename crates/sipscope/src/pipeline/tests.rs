@@ -62,6 +62,7 @@ fn arrival<'a>(ts: i64, src: &str, dst: &str, direction: Direction, bytes: &'a [
         direction,
         packet: None,
         node: NodeOf::Lookup,
+        sensor: None,
         bytes,
     }
 }
@@ -323,8 +324,12 @@ fn a_captured_answer_belongs_to_the_node_that_sent_it() {
 fn a_forwarded_message_keeps_the_sensor_that_saw_it() {
     let mut h = Harness::new(|s| s.unparsed = Unparsed::Keep);
     let svmap = fixture("svmap/0001.sip");
-    h.pipeline().accept_from(Some("edge-1"), arrival(T0, "203.0.113.5", "198.51.100.1", Direction::Unknown, &svmap));
-    h.pipeline().accept_from(Some("edge-1"), arrival(T0, "203.0.113.5", "198.51.100.1", Direction::Unknown, b"\xff"));
+    let forwarded = |bytes| Arrival {
+        sensor: Some("edge-1"),
+        ..arrival(T0, "203.0.113.5", "198.51.100.1", Direction::Unknown, bytes)
+    };
+    h.pipeline().accept(forwarded(&svmap));
+    h.pipeline().accept(forwarded(b"\xff"));
     h.send(T0 + S, "203.0.113.6", &svmap);
     let finished = h.finish();
     assert_eq!(finished.counters.events_stored, 3);

@@ -75,6 +75,7 @@ pub fn accept(pipeline: &mut Pipeline, ev: &SipEvent, nodes: EventNodes) {
             EventNodes::Stored => NodeOf::Known(ev.node.as_deref()),
             EventNodes::Derived => NodeOf::Lookup,
         },
+        sensor: Some(&ev.sensor),
         bytes: &ev.raw,
     });
 }

@@ -136,9 +136,10 @@ impl HepIngest {
             direction: Direction::Unknown,
             packet: None,
             node: NodeOf::Lookup,
+            sensor,
             bytes: &payload,
         };
-        pipeline.accept_from(sensor, arrival);
+        pipeline.accept(arrival);
     }
 
     fn refused(&mut self, refusal: Refusal, peer: SocketAddr) {

@@ -315,6 +315,7 @@ impl Core {
             direction,
             packet: None,
             node: NodeOf::Lookup,
+            sensor: None,
             bytes,
         };
         if let Some(pipeline) = rec.pipeline.as_mut() {

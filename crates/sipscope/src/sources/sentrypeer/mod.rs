@@ -190,6 +190,7 @@ impl Importer<'_> {
         } else {
             &[]
         };
+        let sensor = self.opts.sensor_per_node.then(|| node_sensor(row.node_id.as_deref())).flatten();
         let arrival = Arrival {
             ts_ns: resolved.ts_ns,
             transport: resolved.transport.unwrap_or(crate::event::Transport::Udp),
@@ -199,10 +200,10 @@ impl Importer<'_> {
             direction: Direction::In,
             packet: Some(number),
             node: NodeOf::Lookup,
+            sensor: sensor.as_deref(),
             bytes: message,
         };
-        let sensor = self.opts.sensor_per_node.then(|| node_sensor(row.node_id.as_deref())).flatten();
-        self.pipeline.accept_noted_from(sensor.as_deref(), arrival, Note { anomalies: notes, ..Note::default() });
+        self.pipeline.accept_with_note(arrival, Note { anomalies: notes, ..Note::default() });
     }
 }
 

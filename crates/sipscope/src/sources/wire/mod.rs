@@ -64,6 +64,7 @@ impl<'a> From<WireMessage<'a>> for crate::pipeline::Arrival<'a> {
             direction: crate::event::Direction::Unknown,
             packet: Some(m.packet),
             node: crate::pipeline::NodeOf::Lookup,
+            sensor: None,
             bytes: m.bytes,
         }
     }

@@ -112,6 +112,7 @@ impl Core {
                     direction: Direction::Out,
                     packet: None,
                     node: NodeOf::Lookup,
+                    sensor: None,
                     bytes: &answer.bytes,
                 });
             }
