@@ -191,12 +191,15 @@ pub fn prepare() {
 }
 
 /// What kind of user [`classify`] would find (`number`, `extension`, `service_code`,
-/// `non_numeric`, `invalid`), from its shape alone: without libphonenumber, so cheap enough
-/// for every INVITE of a flood (the rules ask it before asking for a number's country or type).
+/// `non_numeric`, `invalid`), from its shape: without libphonenumber, so cheap enough for every
+/// INVITE of a flood (the rules ask it before asking for a number's country or type), except
+/// for the rare `*`/`#`-then-digits shape, which is a number only when the digits are a valid
+/// one (the same test as [`classify`]'s, so the two always agree).
 pub fn kind_of(user: &str) -> &'static str {
     match input::shape(user) {
         Shape::Invalid => "invalid",
         Shape::Name(_) => "non_numeric",
+        Shape::Service(code) if behind_technical_prefix(user, &code, None).is_some() => "number",
         Shape::Service(_) => "service_code",
         Shape::Digits { plus: false, digits } if digits.len() <= MAX_EXTENSION_DIGITS => "extension",
         Shape::Digits { .. } => "number",
