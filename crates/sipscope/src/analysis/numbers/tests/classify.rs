@@ -311,9 +311,21 @@ fn technical_characters_in_front_of_a_number() {
 #[test]
 fn kind_of_agrees_with_classify_without_libphonenumber() {
     use crate::analysis::numbers::kind_of;
-    for user in
-        ["100", "10-01", "*97", "admin", "", "+", "0046701234567", "+46701234567", "9011442079460000", "1234567"]
-    {
+    for user in [
+        "100",
+        "10-01",
+        "*97",
+        "admin",
+        "",
+        "+",
+        "0046701234567",
+        "+46701234567",
+        "9011442079460000",
+        "1234567",
+        // Numbers behind technical `*`/`#` (the rules once saw these as service codes).
+        "*011972526123586",
+        "**01000027776587607",
+    ] {
         let expected = match classify(user) {
             Dialled::Number(_) => "number",
             Dialled::Extension(_) => "extension",
