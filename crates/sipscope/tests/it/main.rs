@@ -5,6 +5,7 @@ mod capture_cmd;
 mod consistency;
 mod decisions_cmd;
 mod enforce;
+mod export_parquet;
 mod hep;
 mod honeypot;
 mod ingest_encap;
