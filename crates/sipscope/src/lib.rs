@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod enrich;
 pub mod event;
 pub mod fsutil;
+pub mod metrics;
 pub mod nodes;
 pub mod output;
 pub mod owner;
