@@ -10,6 +10,7 @@ mod honeypot;
 mod import;
 mod ingest;
 mod logs;
+mod metrics_args;
 mod parse;
 mod report;
 mod response_args;

@@ -18,6 +18,15 @@ pub mod registry;
 use exposition::{Exposition, Kind};
 use registry::{label, Counters, FloatGauges, Gauges, Histogram, LATENCY_BUCKETS};
 
+/// `[metrics]` of a configuration file.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics` on this address (`"127.0.0.1:9464"`); none by default.
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 label! {
     /// Where messages came from: the command that took them in.
     Source {
@@ -319,6 +328,11 @@ pub fn queue_depth_add(queue: Queue, delta: i64) {
     QUEUES.add(queue.index(), delta);
 }
 
+/// Sets the depth of `queue` (for a queue that has one owner per process).
+pub fn set_queue_depth(queue: Queue, depth: u64) {
+    QUEUES.set(queue.index(), i64::try_from(depth).unwrap_or(i64::MAX));
+}
+
 /// One batch commit of a store, and how long it took.
 pub fn observe_commit(backend: Backend, took: std::time::Duration) {
     if let Some(h) = COMMITS.get(backend.index()) {
@@ -514,9 +528,8 @@ pub fn render() -> String {
         "How far a publisher is behind: the age of the oldest event its server has not acknowledged.",
         Kind::Gauge,
     );
-    for s in [Sink::Nats] {
-        e.float("sipscope_publish_lag_seconds", &[("sink", s.as_str())], PUBLISH_LAG.get(s.index()));
-    }
+    let nats = Sink::Nats;
+    e.float("sipscope_publish_lag_seconds", &[("sink", nats.as_str())], PUBLISH_LAG.get(nats.index()));
     e.finish()
 }
 
