@@ -81,7 +81,6 @@ pub fn serve(addr: SocketAddr, limits: HttpLimits) -> Result<MetricsServer, Metr
     let listener = TcpListener::bind(addr).map_err(bind)?;
     listener.set_nonblocking(true).map_err(bind)?;
     let local = listener.local_addr().map_err(bind)?;
-    super::set_started(crate::time::now_ns() as f64 / 1e9);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let thread = std::thread::Builder::new()

@@ -357,7 +357,7 @@ pub fn store_dropped(n: u64) {
     STORE_DROPPED.add(0, n);
 }
 
-/// Notes the process's start time (Unix seconds); commands that serve metrics call it.
+/// Notes the process's start time (Unix seconds); `main` calls it first thing.
 pub fn set_started(unix_seconds: f64) {
     STARTED.set(0, unix_seconds);
 }

@@ -37,6 +37,7 @@ fn the_honeypots_metrics_agree_with_its_store() {
     let start = scrape(METRICS);
     assert_eq!(start.sum("sipscope_messages_in_total", &[("source", "honeypot")]), 0.0);
     assert_eq!(start.sum("sipscope_build_info", &[]), 1.0);
+    assert!(start.sum("sipscope_start_time_seconds", &[]) > 1.7e9);
 
     let svmap = tool("sipvicious_svmap", &["127.0.245.1-127.0.245.3"], 60);
     assert!(text(&svmap).contains("127.0.245.2:5060"), "{}", text(&svmap));
