@@ -216,6 +216,32 @@ label! {
 }
 
 label! {
+    /// What became of a HEP packet the collector received.
+    HepOutcome {
+        /// Its SIP payload went to the pipeline.
+        Accepted => "accepted",
+        /// Not HEP, or HEP that contradicts itself.
+        Malformed => "malformed",
+        /// A compressed payload that is damaged or inflates past the limit.
+        BadCompressedPayload => "bad_compressed_payload",
+        /// No auth key.
+        Unauthenticated => "unauthenticated",
+        /// The capture node is not in the keys file.
+        UnknownNode => "unknown_node",
+        /// The key does not match the node's.
+        WrongKey => "wrong_key",
+        /// Authenticated, not SIP (RTCP, logs): not kept.
+        NotSip => "not_sip",
+        /// Without addresses or ports.
+        MissingAddresses => "missing_addresses",
+        /// A stream that stopped being HEPv3 (closed).
+        StreamNotHep => "stream_not_hep",
+        /// A stream refused at accept: too many open.
+        StreamRefused => "stream_refused",
+    }
+}
+
+label! {
     /// A store backend, for commit latency.
     Backend {
         /// SQLite.
@@ -244,6 +270,7 @@ static ANOMALIES: Counters<{ AnomalyClass::COUNT }> = Counters::new();
 static ALERTS: Counters<{ Severity::COUNT }> = Counters::new();
 static ALERT_OUTPUT_ERRORS: Counters<1> = Counters::new();
 static DECISIONS: Counters<{ Action::COUNT }> = Counters::new();
+static HEP: Counters<{ HepOutcome::COUNT }> = Counters::new();
 static QUEUES: Gauges<{ Queue::COUNT }> = Gauges::new();
 static COMMITS: [Histogram; Backend::COUNT] = [const { Histogram::new() }; Backend::COUNT];
 static PUBLISH_LAG: FloatGauges<{ Sink::COUNT }> = FloatGauges::new();
@@ -313,6 +340,11 @@ pub fn alert_raised(severity: Severity) {
 /// A write an alert output (EVE file, syslog, webhook) failed.
 pub fn alert_output_error() {
     ALERT_OUTPUT_ERRORS.add(0, 1);
+}
+
+/// A HEP packet (or stream) and what became of it.
+pub fn hep(outcome: HepOutcome) {
+    HEP.add(outcome.index(), 1);
 }
 
 /// A decision taken by the policy.
@@ -499,6 +531,13 @@ pub fn render() -> String {
         "Decisions the policy took, by action.",
         "action",
         Action::ALL.iter().map(|a| (a.as_str(), DECISIONS.get(a.index()))),
+    );
+    per_label(
+        &mut e,
+        "sipscope_hep_packets_total",
+        "HEP packets the collector received, by what became of them (streams closed count once each).",
+        "outcome",
+        HepOutcome::ALL.iter().map(|o| (o.as_str(), HEP.get(o.index()))),
     );
     e.family("sipscope_queue_depth", "Items waiting in a queue between two threads.", Kind::Gauge);
     for q in Queue::ALL {

@@ -25,28 +25,33 @@ fn packet(n: u16, sip: &[u8]) -> Vec<u8> {
 
 #[test]
 fn the_hep_collectors_metrics_agree_with_its_store() {
-    let mut hep = Collector::start(None, &["--listen", "udp:127.0.245.3:9060", "--count", "12", "--metrics", METRICS]);
+    let mut hep = Collector::start(None, &["--listen", "udp:127.0.245.3:9060", "--count", "13", "--metrics", METRICS]);
     let sender = UdpSocket::bind("127.0.245.3:0").unwrap();
     for n in 0..10u16 {
         let sip = format!("OPTIONS sip:{n}@192.0.2.1 SIP/2.0\r\nCall-ID: m{n}\r\nCSeq: 1 OPTIONS\r\n\r\n");
         sender.send_to(&packet(n, sip.as_bytes()), "127.0.245.3:9060").unwrap();
     }
     sender.send_to(&packet(10, b"\x00\x01 not SIP"), "127.0.245.3:9060").unwrap();
+    sender.send_to(b"HEP3 but not really", "127.0.245.3:9060").unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let m = loop {
         let m = scrape(METRICS);
         let stored: i64 = hep.db().query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap_or(0);
         let committed = m.sum("sipscope_events_out_total", &[("sink", "sqlite")]);
-        if stored == 11 && committed == 11.0 {
+        let taken = m.sum("sipscope_hep_packets_total", &[]);
+        if stored == 11 && committed == 11.0 && taken == 12.0 {
             break m;
         }
-        assert!(Instant::now() < deadline, "stored {stored}, metric {committed}");
+        assert!(Instant::now() < deadline, "stored {stored}, metric {committed}, packets {taken}");
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(m.sum("sipscope_messages_in_total", &[("source", "hep"), ("transport", "udp")]), 11.0);
     assert_eq!(m.sum("sipscope_messages_in_total", &[]), 11.0);
     assert_eq!(m.sum("sipscope_parse_errors_total", &[("source", "hep"), ("outcome", "kept")]), 1.0);
     assert_eq!(m.sum("sipscope_queue_depth", &[("queue", "hep_channel")]), 0.0);
+    assert_eq!(m.sum("sipscope_hep_packets_total", &[("outcome", "accepted")]), 11.0);
+    assert_eq!(m.sum("sipscope_hep_packets_total", &[("outcome", "malformed")]), 1.0);
+    assert_eq!(m.sum("sipscope_hep_packets_total", &[]), 12.0);
     assert!(http_get(METRICS, "/metrics/x").0.starts_with("HTTP/1.1 404"));
     sender.send_to(&packet(11, b"OPTIONS sip:x@192.0.2.1 SIP/2.0\r\n\r\n"), "127.0.245.3:9060").unwrap();
     let summary = hep.wait();
