@@ -114,3 +114,45 @@ fn the_honeypots_metrics_agree_with_its_store() {
     assert!(log.contains(&format!("metrics on http://{METRICS}/metrics")), "{log}");
     assert!(TcpStream::connect(METRICS).is_err(), "the listener is gone with the honeypot");
 }
+
+/// `--metrics` overrides `[metrics] listen`: the flag's address serves, the key's does not.
+#[test]
+fn the_metrics_flag_overrides_the_configuration_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hp.toml");
+    let (flag, key) = ("127.0.245.5:9468", "127.0.245.5:9469");
+    std::fs::write(
+        &config,
+        format!(
+            "store = \"{}\"\nhuman_log = \"off\"\nsensor = \"t\"\n[[listen]]\ntransport = \"udp\"\n\
+             address = \"127.0.245.5\"\nport = 5060\n[metrics]\nlisten = \"{key}\"\n",
+            dir.path().join("hp.db").display()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["honeypot", "--metrics", flag, "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(flag).is_err() {
+        assert!(Instant::now() < deadline, "no metrics on {flag}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(TcpStream::connect(key).is_err(), "the key's address is not served");
+    let sender = UdpSocket::bind("127.0.245.8:0").unwrap();
+    sender.send_to(b"OPTIONS sip:a@127.0.245.5 SIP/2.0\r\n\r\n", "127.0.245.5:5060").unwrap();
+    loop {
+        let m = scrape(flag);
+        if m.sum("sipscope_messages_in_total", &[("source", "honeypot"), ("transport", "udp")]) == 1.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the datagram was not counted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
+}
