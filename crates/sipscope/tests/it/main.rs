@@ -2,6 +2,8 @@
 
 #[cfg(feature = "live")]
 mod capture_cmd;
+#[cfg(feature = "live")]
+mod capture_metrics;
 mod consistency;
 mod decisions_cmd;
 mod enforce;
