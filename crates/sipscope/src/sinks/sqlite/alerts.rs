@@ -54,62 +54,98 @@ fn evidence_sql(n: usize) -> String {
     )
 }
 
-impl Store {
-    /// Stores an alert (or updates the row of the same sensor, rule, group and first match)
-    /// with its evidence, under the open analysis run.
-    pub fn insert_alert(&mut self, a: &Alert) -> Result<(), SinkError> {
-        self.begin()?;
-        let labels = serde_json::to_string(&a.labels).unwrap_or_else(|_| "[]".into());
-        let actions: Vec<String> = a.actions.iter().map(action_text).collect();
-        let actions = serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into());
-        let id: i64 = self.conn.prepare_cached(
-            "INSERT INTO alerts (run_id, sensor, rule_id, sid, name, severity, labels, group_key, first_ns, last_ns,
-             count, node, src_ip, src_port, dst_ip, dst_port, proven, transport, method, status, user_agent,
-             from_user, to_user, ruri_user, call_id, actions)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-             ?22, ?23, ?24, ?25, ?26)
+/// Evidence statements for 1 to [`CACHED_EVIDENCE`] pieces, built once: the writer asks for
+/// one per alert.
+const CACHED_EVIDENCE: usize = 8;
+
+fn evidence_sql_cached(n: usize) -> std::borrow::Cow<'static, str> {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| (0..=CACHED_EVIDENCE).map(evidence_sql).collect());
+    match all.get(n) {
+        Some(sql) => std::borrow::Cow::Borrowed(sql.as_str()),
+        None => std::borrow::Cow::Owned(evidence_sql(n)),
+    }
+}
+
+/// The alert's columns, in the order of `?1` … `?26` below.
+const ALERT_COLUMNS: &str = "(run_id, sensor, rule_id, sid, name, severity, labels, group_key, first_ns, last_ns,
+     count, node, src_ip, src_port, dst_ip, dst_port, proven, transport, method, status, user_agent,
+     from_user, to_user, ruri_user, call_id, actions)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+     ?22, ?23, ?24, ?25, ?26)";
+
+fn insert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("INSERT INTO alerts {ALERT_COLUMNS}"))
+}
+
+fn upsert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO alerts {ALERT_COLUMNS}
              ON CONFLICT (sensor, rule_id, group_key, first_ns) DO UPDATE SET
                last_ns = max(last_ns, excluded.last_ns), count = max(count, excluded.count),
                node = excluded.node, src_ip = excluded.src_ip, src_port = excluded.src_port,
                dst_ip = excluded.dst_ip, dst_port = excluded.dst_port,
                proven = max(proven, excluded.proven), transport = excluded.transport
-             RETURNING id",
-        )?
-        .query_row(
-            params![
-                self.current_run,
-                a.sensor,
-                a.rule_id,
-                a.signature_id,
-                a.name,
-                a.severity.as_str(),
-                labels,
-                a.group.to_string(),
-                a.first_ns,
-                a.last_ns,
-                i64::try_from(a.count).unwrap_or(i64::MAX),
-                a.node,
-                a.src.map(|s| s.0.to_string()),
-                a.src.map(|s| s.1),
-                a.dst.map(|d| d.0.to_string()),
-                a.dst.map(|d| d.1),
-                a.proven,
-                a.transport,
-                a.sip.method,
-                a.sip.status,
-                a.sip.user_agent,
-                a.sip.from_user,
-                a.sip.to_user,
-                a.sip.ruri_user,
-                a.sip.call_id,
-                actions,
-            ],
-            |r| r.get(0),
-        )?;
+             RETURNING id"
+        )
+    })
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+impl Store {
+    /// Stores an alert (or updates the row of the same sensor, rule, group and first match)
+    /// with its evidence, under the open analysis run. Most alerts are new rows (files and
+    /// replays write each alert once, when it closes): a plain insert is tried first, and the
+    /// update of an existing row only when that one meets the row already there.
+    pub fn insert_alert(&mut self, a: &Alert) -> Result<(), SinkError> {
+        self.begin()?;
+        let labels = serde_json::to_string(&a.labels).unwrap_or_else(|_| "[]".into());
+        let actions: Vec<String> = a.actions.iter().map(action_text).collect();
+        let actions = serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into());
+        let values = params![
+            self.current_run,
+            a.sensor,
+            a.rule_id,
+            a.signature_id,
+            a.name,
+            a.severity.as_str(),
+            labels,
+            a.group.to_string(),
+            a.first_ns,
+            a.last_ns,
+            i64::try_from(a.count).unwrap_or(i64::MAX),
+            a.node,
+            a.src.map(|s| s.0.to_string()),
+            a.src.map(|s| s.1),
+            a.dst.map(|d| d.0.to_string()),
+            a.dst.map(|d| d.1),
+            a.proven,
+            a.transport,
+            a.sip.method,
+            a.sip.status,
+            a.sip.user_agent,
+            a.sip.from_user,
+            a.sip.to_user,
+            a.sip.ruri_user,
+            a.sip.call_id,
+            actions,
+        ];
+        let id: i64 = match self.conn.prepare_cached(insert_sql())?.execute(values) {
+            Ok(_) => self.conn.last_insert_rowid(),
+            Err(e) if is_unique_violation(&e) => {
+                self.conn.prepare_cached(upsert_sql())?.query_row(values, |r| r.get(0))?
+            }
+            Err(e) => return Err(e.into()),
+        };
         // Evidence only grows (the first matches stay, the last changes): one statement writes
         // every position, or rewrites it when it changed, each event resolved inline.
         if !a.evidence.is_empty() {
-            let sql = evidence_sql(a.evidence.len());
             let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(1 + 6 * a.evidence.len());
             values.push(id.into());
             for (position, e) in a.evidence.iter().enumerate() {
@@ -120,7 +156,9 @@ impl Store {
                 values.push(e.dst.0.to_string().into());
                 values.push(i64::from(e.dst.1).into());
             }
-            self.conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
+            self.conn
+                .prepare_cached(&evidence_sql_cached(a.evidence.len()))?
+                .execute(rusqlite::params_from_iter(values))?;
         }
         self.written()
     }

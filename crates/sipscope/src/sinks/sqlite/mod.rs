@@ -70,6 +70,9 @@ impl Store {
         // last transactions on power loss: the right trade for a capture archive.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Events, records, alerts (new and updated), evidence of 1 to 8 pieces, the analysis:
+        // more than the default 16 statements are reused on every batch.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         schema::migrate(&mut conn)?;
         Ok(Store { conn, in_transaction: false, pending: 0, batch: DEFAULT_BATCH, current_run: None })
