@@ -272,16 +272,15 @@ impl RulesEngine {
                 continue;
             }
             let Some(hash) = group_hash(rule, &mut facts, hasher) else { continue };
-            let value = match rule.window.distinct_of() {
-                Some(of) => {
-                    facts.prepare(of);
-                    match value_hash(facts.value(of), hasher) {
-                        Some(v) => Some(v),
-                        None => continue,
-                    }
+            // A distinct window counts only subjects that have the value; it is hashed only
+            // when the window takes it (not while an open alert absorbs the matches).
+            let distinct = rule.window.distinct_of();
+            if let Some(of) = distinct {
+                facts.prepare(of);
+                if facts.value(of) == Value::Absent {
+                    continue;
                 }
-                None => None,
-            };
+            }
             let state = &mut states[index];
             state.counters.matches += 1;
             if !state.groups.contains_key(&hash) {
@@ -305,6 +304,7 @@ impl RulesEngine {
                 open.last = Some((evidence.clone(), derived.client, derived.server, transport));
                 continue;
             }
+            let value = distinct.and_then(|of| value_hash(facts.value(of), hasher));
             if !group.window.add(&rule.window, ts, value) {
                 continue;
             }

@@ -27,11 +27,15 @@ pub fn action_text(action: &Action) -> String {
     }
 }
 
-/// The statement writing `n` pieces of evidence: `?1` the alert, then six values each.
-fn evidence_sql(n: usize) -> String {
+/// The statement writing `n` pieces of evidence: `?1` the alert, then six values each. With
+/// `events`, each piece's event is looked up; without (the store holds no events), it is NULL.
+fn evidence_sql(n: usize, events: bool) -> String {
     let rows: Vec<String> = (0..n)
         .map(|i| {
             let p = |k: usize| format!("?{}", 2 + 6 * i + k);
+            if !events {
+                return format!("(?1, {}, {}, {}, {}, {}, {}, NULL)", p(0), p(1), p(2), p(3), p(4), p(5));
+            }
             format!(
                 "(?1, {pos}, {ts}, {si}, {sp}, {di}, {dp}, (SELECT id FROM events WHERE ts_ns = {ts} AND src_ip = {si} \
                  AND src_port = {sp} AND dst_ip = {di} AND dst_port = {dp} ORDER BY id DESC LIMIT 1))",
@@ -58,12 +62,13 @@ fn evidence_sql(n: usize) -> String {
 /// one per alert.
 const CACHED_EVIDENCE: usize = 8;
 
-fn evidence_sql_cached(n: usize) -> std::borrow::Cow<'static, str> {
-    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| (0..=CACHED_EVIDENCE).map(evidence_sql).collect());
-    match all.get(n) {
+fn evidence_sql_cached(n: usize, events: bool) -> std::borrow::Cow<'static, str> {
+    static SQL: std::sync::OnceLock<[Vec<String>; 2]> = std::sync::OnceLock::new();
+    let all = SQL
+        .get_or_init(|| [false, true].map(|events| (0..=CACHED_EVIDENCE).map(|n| evidence_sql(n, events)).collect()));
+    match all[usize::from(events)].get(n) {
         Some(sql) => std::borrow::Cow::Borrowed(sql.as_str()),
-        None => std::borrow::Cow::Owned(evidence_sql(n)),
+        None => std::borrow::Cow::Owned(evidence_sql(n, events)),
     }
 }
 
@@ -157,9 +162,66 @@ impl Store {
                 values.push(i64::from(e.dst.1).into());
             }
             self.conn
-                .prepare_cached(&evidence_sql_cached(a.evidence.len()))?
+                .prepare_cached(&evidence_sql_cached(a.evidence.len(), self.events_present))?
                 .execute(rusqlite::params_from_iter(values))?;
         }
         self.written()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::act::Evidence;
+
+    #[test]
+    fn an_alert_written_again_updates_its_row_and_evidence() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let mut a = crate::test_support::alert("203.0.113.5", false, 10_000_000_000, vec![Action::Alert]);
+        store.insert_alert(&a).unwrap();
+        let other = crate::test_support::alert("203.0.113.6", false, 10_000_000_000, vec![Action::Alert]);
+        store.insert_alert(&other).unwrap();
+        // The same alert closed later: more matches, a new last piece of evidence, proven.
+        let last = Evidence { ts_ns: 12_000_000_000, ordinal: 9, ..a.evidence[0].clone() };
+        a.evidence.push(last);
+        a.count = 40;
+        a.last_ns = 12_000_000_000;
+        a.proven = true;
+        store.insert_alert(&a).unwrap();
+        store.flush_now().unwrap();
+        let rows: Vec<(i64, String, i64, i64, bool)> = store
+            .conn
+            .prepare("SELECT id, group_key, count, last_ns, proven FROM alerts ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0].1, "source=203.0.113.5");
+        assert_eq!((rows[0].2, rows[0].3, rows[0].4), (40, 12_000_000_000, true));
+        assert_eq!((rows[1].2, rows[1].4), (25, false));
+        let evidence: Vec<(i64, i64, i64)> = store
+            .conn
+            .prepare("SELECT alert_id, position, ts_ns FROM alert_evidence ORDER BY alert_id, position")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            evidence,
+            vec![(rows[0].0, 0, 10_000_000_000), (rows[0].0, 1, 12_000_000_000), (rows[1].0, 0, 10_000_000_000)]
+        );
+    }
+
+    #[test]
+    fn evidence_statements_of_every_length_are_the_built_ones() {
+        for n in 0..CACHED_EVIDENCE + 3 {
+            for events in [false, true] {
+                assert_eq!(evidence_sql_cached(n, events), evidence_sql(n, events));
+            }
+        }
     }
 }
