@@ -241,7 +241,10 @@ impl LogIngest {
         sensor: String,
     ) -> Result<LogIngest, SinkError> {
         let next_id = pipeline.next_auth_attempt_id()?;
-        let time = TimeContext { utc_offset_s, reference_ns: crate::time::now_ns() };
+        let now = crate::time::now_ns();
+        // The attempts feed the analysis (when it is on) into a run of their own.
+        pipeline.begin_analysis(now)?;
+        let time = TimeContext { utc_offset_s, reference_ns: now };
         Ok(LogIngest {
             parser: LineParser::new(format, time),
             pipeline,
