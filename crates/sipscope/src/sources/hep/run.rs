@@ -263,8 +263,8 @@ pub fn run(bound: Bound, mut pipeline: Pipeline, opts: &HepOptions, stop: &Atomi
 fn take(ingest: &mut HepIngest, delivery: Delivery, pipeline: &mut Pipeline) {
     match delivery {
         Delivery::Packets(packets) => {
-            for r in packets {
-                ingest.take(&r.bytes, r.peer, r.received_ns, pipeline);
+            for (bytes, peer, received_ns) in packets.iter() {
+                ingest.take(bytes, peer, received_ns, pipeline);
             }
         }
         Delivery::StreamNotHep(peer) => ingest.stream_not_hep(peer),
