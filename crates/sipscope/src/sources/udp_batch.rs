@@ -48,10 +48,7 @@ impl UdpBatch {
     /// The datagrams of the last call, with their senders (a datagram whose sender the kernel
     /// did not say is skipped: it cannot happen on an IP socket).
     pub fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> {
-        self.received
-            .iter()
-            .zip(&self.buffers)
-            .filter_map(|(&(len, peer), buf)| Some((buf.get(..len)?, peer?)))
+        self.received.iter().zip(&self.buffers).filter_map(|(&(len, peer), buf)| Some((buf.get(..len)?, peer?)))
     }
 }
 
