@@ -204,13 +204,20 @@ fn follow_across_rotation_and_restarts() {
 fn a_missing_file_is_read_once_it_appears() {
     let dir = tempfile::tempdir().unwrap();
     let (db, log) = (dir.path().join("s.db"), dir.path().join("messages"));
-    let child = follow(&db, &log);
-    // The store exists once the follower has polled at least once.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !db.exists() {
-        assert!(std::time::Instant::now() < deadline);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["logs", "--format", "asterisk", "--follow", "--poll-ms", "20", "--db"])
+        .arg(&db)
+        .arg(&log)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // "following" is printed once the store is open, right before the first poll (the store
+    // file alone appears earlier: its schema is written before the follower starts).
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut first).unwrap();
+    assert!(first.contains("following 1 files"), "{first}");
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     std::thread::sleep(std::time::Duration::from_millis(200));
     append(&log, 0, 3);
     wait_for(&db, 3);
