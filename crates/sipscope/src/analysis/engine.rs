@@ -16,6 +16,9 @@ use sipscope_sip::{HeaderName, Message};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+mod attempts;
+pub use attempts::LoggedAttempt;
+
 /// What the engine needs of an event, borrowed (so a honeypot need not build the event first).
 #[derive(Debug, Clone, Copy)]
 pub struct Seen<'a> {
@@ -158,12 +161,7 @@ impl Analyzer {
         self.result.events += 1;
         // Counted before any cap: message counts in reports are never capped.
         self.traffic.observe(ev, msg);
-        let ts = ev.ts_ns;
-        if self.last_expiry_ns == i64::MIN || ts.saturating_sub(self.last_expiry_ns) >= EXPIRY_EVERY_NS {
-            self.last_expiry_ns = ts;
-            self.flows.expire(ts, &mut self.closed);
-            self.finish_closed();
-        }
+        self.expire_if_due(ev.ts_ns);
         let Some(msg) = msg else { return };
         if msg.method().is_some() {
             // The honeypot never sends requests; a passive capture's requests come from the
@@ -174,6 +172,15 @@ impl Analyzer {
         } else if let Some(status) = msg.status() {
             // Answers go to the attacker: the destination of the packet.
             self.answer(ev, msg, status);
+        }
+    }
+
+    /// Closes the flows that timed out, once a minute of event time.
+    fn expire_if_due(&mut self, ts: i64) {
+        if self.last_expiry_ns == i64::MIN || ts.saturating_sub(self.last_expiry_ns) >= EXPIRY_EVERY_NS {
+            self.last_expiry_ns = ts;
+            self.flows.expire(ts, &mut self.closed);
+            self.finish_closed();
         }
     }
 

@@ -240,6 +240,34 @@ impl StageState {
         }
     }
 
+    /// Takes a request a PBX logged (docs/analysis.md, "Attempts from PBX logs"): `r` as the
+    /// log describes it (`method` the log's word, `credentials` whether the PBX checked a
+    /// password), `register` whether it counts as a REGISTER (it says so, or names no SIP
+    /// method), `exists` what the PBX's refusal said of the user, `accepted` whether the
+    /// credentials were. A credentialed REGISTER is what a hijacking attempt is on the wire;
+    /// an accepted one is the 200 the wire would show; anything else is taken as
+    /// [`StageState::request`] takes it.
+    pub fn logged_request(&mut self, r: &Request<'_>, register: bool, exists: Option<bool>, accepted: bool) {
+        let sample = || Sample {
+            ts_ns: r.ts_ns,
+            method: r.method.to_owned(),
+            user: r.user.map(str::to_owned),
+            call_id: r.call_id.map(str::to_owned),
+        };
+        if r.credentials && register {
+            Evidence::add(&mut self.hijack_attempts, r.ts_ns, sample);
+            if accepted {
+                Evidence::add(&mut self.hijack_accepted, r.ts_ns, sample);
+            }
+        } else {
+            self.request(r);
+        }
+        if let (Some(exists), Some(user)) = (exists, r.user) {
+            let set = if exists { &mut self.found } else { &mut self.missing };
+            set.insert(value_hash(user));
+        }
+    }
+
     /// Takes an answer sent to the source: `status` to a request of `cseq_method`, about
     /// `user` (the To user of the answer).
     pub fn answer(&mut self, a: &Answer<'_>) {
@@ -424,6 +452,32 @@ mod tests {
         }
         assert_eq!(stages(&s), [Stage::ExtensionScan]);
         assert_eq!(s.users_asked(), 4);
+    }
+
+    #[test]
+    fn logged_attempts_count_as_the_requests_they_describe() {
+        // A failed password (the method unnamed, as security events do) is a hijacking attempt;
+        // a success, a hijacked account; a PJSIP INVITE with credentials is neither.
+        let mut s = StageState::default();
+        let mut r = req(1, "PJSIP", Some("100"), true, "a");
+        s.logged_request(&r, true, None, false);
+        assert_eq!(stages(&s), [Stage::RegistrationHijacking]);
+        assert!(!s.hijack_succeeded());
+        r.ts_ns = 2;
+        s.logged_request(&r, true, None, true);
+        assert!(s.hijack_succeeded());
+        let (_, e) = &s.reached(&StageThresholds::default())[0];
+        assert_eq!((e.count, e.first_ns, e.last_ns, e.samples[0].method.as_str()), (2, 1, 2, "PJSIP"));
+        let mut invite = StageState::default();
+        invite.logged_request(&req(1, "INVITE", Some("100"), true, "b"), false, None, false);
+        assert!(stages(&invite).is_empty());
+        // Users the PBX does not have, asked for without credentials: an extension scan.
+        let mut scan = StageState::default();
+        for (i, u) in ["100", "101", "102"].iter().enumerate() {
+            scan.logged_request(&req(i as i64, "REGISTER", Some(u), false, u), true, Some(false), false);
+        }
+        assert_eq!(stages(&scan), [Stage::ExtensionScan]);
+        assert_eq!((scan.users_asked(), scan.users_missing()), (3, 3));
     }
 
     #[test]

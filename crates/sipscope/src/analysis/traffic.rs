@@ -184,6 +184,25 @@ impl TrafficRollup {
         self.traffic.entry(key).or_insert_with(|| count(ts)).add(ts);
     }
 
+    /// Counts a request a PBX logged (docs/analysis.md, "Attempts from PBX logs"): a request
+    /// received, of `method` when the log names one, without a user agent (logs print none).
+    pub fn logged_request(&mut self, ev: &Seen<'_>, method: Option<&str>) {
+        let ts = ev.ts_ns;
+        self.latest_ns = self.latest_ns.max(ts);
+        let node = self.texts.id(ev.node);
+        let method = self.texts.id(method);
+        let key = TrafficKey {
+            hour: ts.div_euclid(HOUR_NS),
+            source: ev.src.0,
+            kind: Kind::Request,
+            direction: ev.direction,
+            node,
+            method,
+            agent: 0,
+        };
+        self.traffic.entry(key).or_insert_with(|| count(ts)).add(ts);
+    }
+
     /// Counts a received INVITE to Request-URI user `user` (lossless text), with what the
     /// engine made of it: for a call attempt to an external number, `Some(country)` (`""` when
     /// its country is unknown) and the unified `number`; none for anything else (extensions,

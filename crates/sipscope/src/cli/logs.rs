@@ -72,8 +72,11 @@ fn parse_offset(s: &str) -> Result<i64, String> {
 pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let mut settings = args.store.settings(RunKind::Ingest)?;
     settings.source = sipscope::metrics::Source::Logs;
-    // Log lines are records, not messages: there is nothing for the message analysis.
-    settings.analysis = None;
+    // Attempts feed the analysis as the requests they describe (docs/analysis.md); a followed
+    // log is a long run, stored in segments like a capture's.
+    if args.follow {
+        settings.segment_every_ns = Some(args.store.analysis_segment_ns());
+    }
     let sensor = settings.sensor.clone();
     let positions =
         args.positions.clone().unwrap_or_else(|| sipscope::fsutil::with_suffix(args.store.db(), ".log-positions"));

@@ -49,7 +49,7 @@ pub struct StoreArgs {
     /// can compute it later from stored events.
     #[arg(long)]
     no_analysis: bool,
-    /// Length of an analysis run of `capture` and `hep`, seconds: its run-wide results are stored at
+    /// Length of an analysis run of `capture`, `hep` and `logs --follow`, seconds: its run-wide results are stored at
     /// the end of each, and a run a crash interrupts is recovered from its events at the next
     /// start. (`ingest` runs the engine once per file.)
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
@@ -71,13 +71,18 @@ impl StoreArgs {
         let mut settings = PipelineSettings::new(sensor, nodes, run);
         settings.events = self.events;
         if run == RunKind::Capture {
-            settings.segment_every_ns = Some(self.analysis_segment.max(1).saturating_mul(1_000_000_000) as i64);
+            settings.segment_every_ns = Some(self.analysis_segment_ns());
         }
         if self.no_analysis {
             settings.analysis = None;
         }
         settings.rules = self.rules.load()?;
         Ok(settings)
+    }
+
+    /// The length of an analysis run of a long-running command, ns (`--analysis-segment`).
+    pub fn analysis_segment_ns(&self) -> i64 {
+        i64::try_from(self.analysis_segment.max(1).saturating_mul(1_000_000_000)).unwrap_or(i64::MAX)
     }
 
     /// Opens (creating and migrating) the store on its writer thread and the extra sinks, and

@@ -22,7 +22,7 @@ mod tests;
 pub use counters::Counters;
 
 use crate::act::{Alert, Responder};
-use crate::analysis::engine::{AnalysisConfig, Seen};
+use crate::analysis::engine::{AnalysisConfig, LoggedAttempt, Seen};
 use crate::event::fields::{lossless_text, MessageKind, SipFields};
 use crate::event::record::Record;
 use crate::event::{Direction, Origin, SipEvent, Transport};
@@ -464,8 +464,11 @@ impl Pipeline {
         self.out.rules(&a, node, Some(msg));
     }
 
-    /// Takes a record; it reaches the store in order with the events.
-    pub fn record(&mut self, record: Record) {
+    /// Takes a record; it reaches the store in order with the events. An authentication
+    /// attempt read from a PBX log gets its node (the nodes file's for the PBX's address,
+    /// else the log's sensor: the PBX whose log it is) and feeds the analysis as the request it
+    /// describes (docs/analysis.md, "Attempts from PBX logs").
+    pub fn record(&mut self, mut record: Record) {
         if self.out.error.is_some() {
             return;
         }
@@ -475,6 +478,28 @@ impl Pipeline {
             Record::Recovered(_) => metrics::RecordKind::Recovered,
         };
         metrics::record_in(self.settings.source, kind);
+        if let Record::AuthAttempt(a) = &mut record {
+            if let Some(log) = &a.log {
+                if a.ctx.node.is_none() {
+                    let dst = (a.ctx.dst.ip(), a.ctx.dst.port());
+                    let src = (a.ctx.src.ip(), a.ctx.src.port());
+                    let found = self.settings.nodes.of_message(None, src.0, dst.0, Direction::In, MessageKind::Request);
+                    a.ctx.node = Some(found.map_or_else(|| a.ctx.sensor.clone(), |n| n.name.clone()));
+                }
+                let attempt = LoggedAttempt {
+                    ts_ns: a.ctx.ts_ns,
+                    src: (a.ctx.src.ip(), a.ctx.src.port()),
+                    dst: (a.ctx.dst.ip(), a.ctx.dst.port()),
+                    node: a.ctx.node.as_deref(),
+                    origin: log.origin,
+                    method: &a.method,
+                    username: &a.username,
+                    uri: a.uri.as_deref(),
+                    outcome: a.outcome,
+                };
+                self.out.observe_attempt(&attempt);
+            }
+        }
         let mut changes = std::mem::take(&mut self.out.alerts.changes);
         if let Some(engine) = self.out.alerts.engine.as_mut() {
             engine.observe_record(&record, self.out.alerts.ordinal, &mut changes);
@@ -484,6 +509,14 @@ impl Pipeline {
         }
         self.out.dispatch(&mut changes, None);
         self.out.alerts.changes = changes;
+    }
+
+    /// Feeds the analysis an authentication attempt read from a PBX log, as stored (a replay of
+    /// the store: nothing is stored again).
+    pub fn observe_attempt(&mut self, attempt: &LoggedAttempt<'_>) {
+        if self.out.error.is_none() {
+            self.out.observe_attempt(attempt);
+        }
     }
 
     /// Periodic work at time `now_ns` (any clock the caller keeps, monotonic or not): at most
@@ -607,6 +640,12 @@ impl Outputs {
     fn observe(&mut self, a: &Arrival<'_>, node: Option<&str>, msg: Option<&Message<'_>>) {
         let seen = Seen { ts_ns: a.ts_ns, src: a.src, dst: a.dst, node, direction: a.direction, bytes: a.bytes.len() };
         if let Err(e) = self.session.observe(&seen, a.transport, a.bytes, msg, self.store.as_mut()) {
+            self.error = Some(e);
+        }
+    }
+
+    fn observe_attempt(&mut self, attempt: &LoggedAttempt<'_>) {
+        if let Err(e) = self.session.observe_attempt(attempt, self.store.as_mut()) {
             self.error = Some(e);
         }
     }

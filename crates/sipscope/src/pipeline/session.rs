@@ -11,7 +11,7 @@
 //! exactly those of an engine fed in line. Batches in flight are bounded, so a slow engine slows
 //! the source instead of growing memory.
 
-use crate::analysis::engine::{AnalysisConfig, Analyzer, Seen};
+use crate::analysis::engine::{AnalysisConfig, Analyzer, LoggedAttempt, Seen};
 use crate::analysis::result::{AnalysisResult, FlowRow, Handover};
 use crate::analysis::summary::AnalysisSummary;
 use crate::event::{Direction, Transport};
@@ -29,21 +29,27 @@ const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight: bounds memory when the engine is slower than the source.
 const BATCHES_IN_FLIGHT: usize = 8;
 
-/// One message as the engine's thread needs it; its bytes and node name are in the batch's
-/// buffer.
+/// One message (or logged attempt) as the engine's thread needs it; its bytes and texts are in
+/// the batch's buffer.
 struct Item {
     ts_ns: i64,
     src: (IpAddr, u16),
     dst: (IpAddr, u16),
     direction: Direction,
-    transport: Transport,
-    /// The source's parse succeeded (the engine's thread parses again; otherwise it observes
-    /// the message as unparsed).
-    parsed: bool,
-    /// Span of the bytes in the buffer.
+    what: What,
+    /// Span of the bytes in the buffer (an attempt's: its method).
     bytes: (usize, usize),
     /// Span of the node name in the buffer, when any.
     node: Option<(usize, usize)>,
+}
+
+/// What an [`Item`] is.
+enum What {
+    /// A message; `parsed`: the source's parse succeeded (the engine's thread parses again;
+    /// otherwise it observes the message as unparsed).
+    Message { transport: Transport, parsed: bool },
+    /// An attempt read from a PBX log ([`LoggedAttempt`]): spans of its username and uri.
+    Attempt { origin: (usize, usize), outcome: (usize, usize), username: (usize, usize), uri: Option<(usize, usize)> },
 }
 
 #[derive(Default)]
@@ -199,13 +205,44 @@ impl AnalysisSession {
             src: seen.src,
             dst: seen.dst,
             direction: seen.direction,
-            transport,
-            parsed: msg.is_some(),
+            what: What::Message { transport, parsed: msg.is_some() },
             bytes: span,
             node,
         });
-        let full = batch.full();
         self.observed += 1;
+        self.send_if_full(store)
+    }
+
+    /// Feeds one authentication attempt read from a PBX log (docs/analysis.md, "Attempts from
+    /// PBX logs"). Not counted with the messages observed: a run's coverage is of events.
+    pub(super) fn observe_attempt(
+        &mut self,
+        a: &LoggedAttempt<'_>,
+        store: &mut dyn EventStore,
+    ) -> Result<(), SinkError> {
+        let Some(worker) = self.worker() else { return Ok(()) };
+        let batch = &mut worker.batch;
+        let method = batch.push_bytes(a.method.as_bytes());
+        let username = batch.push_bytes(a.username.as_bytes());
+        let uri = a.uri.map(|u| batch.push_bytes(u.as_bytes()));
+        let origin = batch.push_bytes(a.origin.as_bytes());
+        let outcome = batch.push_bytes(a.outcome.as_bytes());
+        let node = a.node.map(|n| batch.push_bytes(n.as_bytes()));
+        batch.items.push(Item {
+            ts_ns: a.ts_ns,
+            src: a.src,
+            dst: a.dst,
+            direction: Direction::In,
+            what: What::Attempt { origin, outcome, username, uri },
+            bytes: method,
+            node,
+        });
+        self.send_if_full(store)
+    }
+
+    /// Sends the batch to the engine's thread once it is full.
+    fn send_if_full(&mut self, store: &mut dyn EventStore) -> Result<(), SinkError> {
+        let full = self.worker.as_ref().is_some_and(|w| w.batch.full());
         if full {
             if let Some(worker) = self.worker.as_mut() {
                 worker.send_batch()?;
@@ -379,16 +416,39 @@ fn run(mut engine: Analyzer, inbox: &Receiver<Job>, full: &Sender<Handover>, spa
 
 fn observe(engine: &mut Analyzer, buffer: &[u8], item: &Item) {
     let span = |(start, len): (usize, usize)| buffer.get(start..start + len).unwrap_or_default();
+    // The texts went in as `&str`: they come back whole.
+    let text = |at: (usize, usize)| std::str::from_utf8(span(at)).unwrap_or_default();
     let bytes = span(item.bytes);
-    let node = item.node.map(span).map(|n| std::str::from_utf8(n).unwrap_or_default());
-    let seen =
-        Seen { ts_ns: item.ts_ns, src: item.src, dst: item.dst, node, direction: item.direction, bytes: bytes.len() };
-    let parsed = if item.parsed {
-        Message::parse_with(bytes, item.transport.framing(), sipscope_sip::ParseLimits::default()).ok()
-    } else {
-        None
-    };
-    engine.observe_seen(&seen, parsed.as_ref());
+    let node = item.node.map(text);
+    match item.what {
+        What::Message { transport, parsed } => {
+            let seen = Seen {
+                ts_ns: item.ts_ns,
+                src: item.src,
+                dst: item.dst,
+                node,
+                direction: item.direction,
+                bytes: bytes.len(),
+            };
+            let parsed = if parsed {
+                Message::parse_with(bytes, transport.framing(), sipscope_sip::ParseLimits::default()).ok()
+            } else {
+                None
+            };
+            engine.observe_seen(&seen, parsed.as_ref());
+        }
+        What::Attempt { origin, outcome, username, uri } => engine.observe_attempt(&LoggedAttempt {
+            ts_ns: item.ts_ns,
+            src: item.src,
+            dst: item.dst,
+            node,
+            origin: text(origin),
+            method: text(item.bytes),
+            username: text(username),
+            uri: uri.map(text),
+            outcome: text(outcome),
+        }),
+    }
 }
 
 /// Flows per tool, as the analysis summary counts them (`custom` for unknown fingerprints).

@@ -12,6 +12,8 @@
 //! - `sentrypeer` (`sipscope import sentrypeer`): SentryPeer's JSON log and database, imported;
 //! - `replay`: the store itself, read back (`sipscope analyze`, and recovery of analysis runs
 //!   that a killed process left unfinished).
+//!
+//! `udp_batch` is no source: the UDP listeners' way of reading many datagrams per system call.
 
 pub mod files;
 pub mod hep;
@@ -23,4 +25,5 @@ pub mod pcap;
 pub mod replay;
 pub mod sentrypeer;
 pub mod summary;
+pub mod udp_batch;
 pub mod wire;

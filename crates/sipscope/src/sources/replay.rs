@@ -1,5 +1,6 @@
 //! The store as a source: stored events read back into the pipeline, each with its stored
-//! node (or one derived again from a nodes file) and nothing stored again. `sipscope analyze`
+//! node (or one derived again from a nodes file) and nothing stored again; `analyze` takes the
+//! attempts read from PBX logs beside them, in time order, as the live run did. `sipscope analyze`
 //! replays every event into one run that replaces all others; `report --nodes` does the same
 //! into a scratch store ([`reanalyse_into`]), so that nodes defined after the fact apply
 //! without writing to the store reported on; recovery replays the events of a run that a gone
@@ -11,13 +12,13 @@
 //! replaces its events and its run together; until then the run is discarded and reports say
 //! that the file's events are not analysed.
 
-use crate::analysis::engine::AnalysisConfig;
+use crate::analysis::engine::{AnalysisConfig, LoggedAttempt};
 use crate::event::SipEvent;
 use crate::nodes::Nodes;
 use crate::pipeline::{Arrival, EventsMode, Finished, NodeOf, Pipeline, PipelineSettings, Unparsed};
 use crate::rules::RuleSet;
 use crate::sinks::{EventStore, InterruptedRun, RunKind, SinkConfig, SinkError};
-use crate::store::{SqliteReader, StoreError, StoreReader};
+use crate::store::{LoggedAttemptRow, SqliteReader, StoreError, StoreReader};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -102,8 +103,36 @@ pub fn analyse_all(
     };
     let mut pipeline = Pipeline::new(settings, store, Vec::new());
     pipeline.begin_analysis(started_ns)?;
-    reader.each_event(&mut |ev| accept(&mut pipeline, &ev, event_nodes))?;
+    // Attempts read from PBX logs are analysed beside the events, in time order (an attempt
+    // before an event of the same time: the log line was written when the request came).
+    let mut attempts = Vec::new();
+    reader.each_logged_attempt(&mut |a| attempts.push(a))?;
+    let mut attempts = attempts.into_iter().peekable();
+    reader.each_event(&mut |ev| {
+        while let Some(a) = attempts.next_if(|a| a.ts_ns <= ev.ts_ns) {
+            observe_attempt(&mut pipeline, &a);
+        }
+        accept(&mut pipeline, &ev, event_nodes);
+    })?;
+    for a in attempts {
+        observe_attempt(&mut pipeline, &a);
+    }
     Ok(pipeline.finish(crate::time::now_ns())?)
+}
+
+/// Hands one stored attempt read from a PBX log to the analysis, with its stored node.
+fn observe_attempt(pipeline: &mut Pipeline, a: &LoggedAttemptRow) {
+    pipeline.observe_attempt(&LoggedAttempt {
+        ts_ns: a.ts_ns,
+        src: a.src,
+        dst: a.dst,
+        node: a.node.as_deref(),
+        origin: &a.origin,
+        method: &a.method,
+        username: &a.username,
+        uri: a.uri.as_deref(),
+        outcome: &a.outcome,
+    });
 }
 
 /// The events of `stored` analysed again with `nodes` into a fresh store in `dir` (a private

@@ -186,4 +186,8 @@ pub trait StoreReader {
     /// Every event stored under analysis run `run` (whose events all have ids above
     /// `after_event`), in time order, to recover an interrupted run; returns how many.
     fn each_event_of_run(&self, run: i64, after_event: i64, f: &mut dyn FnMut(SipEvent)) -> Result<u64>;
+
+    /// Every authentication attempt read from a PBX log, in time order (ties in insertion
+    /// order), for `analyze` to take beside the events; returns how many.
+    fn each_logged_attempt(&self, f: &mut dyn FnMut(LoggedAttemptRow)) -> Result<u64>;
 }

@@ -146,4 +146,7 @@ impl StoreReader for Reanalysed<'_> {
     fn each_event_of_run(&self, run: i64, after_event: i64, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
         self.stored.each_event_of_run(run, after_event, f)
     }
+    fn each_logged_attempt(&self, f: &mut dyn FnMut(LoggedAttemptRow)) -> Result<u64> {
+        self.stored.each_logged_attempt(f)
+    }
 }

@@ -3,6 +3,8 @@
 //! included: callers escape it when they print); `None` is a missing value, which reports
 //! present in their own words ("(none)", "(custom)", "?").
 
+use std::net::IpAddr;
+
 /// Message totals of the hourly `traffic` rollup over a range (0 when there are none).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TrafficSummary {
@@ -341,6 +343,30 @@ pub struct FailedAuth {
     pub username: String,
     /// The User-Agent of the request.
     pub user_agent: Option<String>,
+}
+
+/// An authentication attempt read from a PBX log, as `analyze` takes it
+/// (`analysis::engine::LoggedAttempt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedAttemptRow {
+    /// When, ns.
+    pub ts_ns: i64,
+    /// Its node, as stored.
+    pub node: Option<String>,
+    /// The client's address and port.
+    pub src: (IpAddr, u16),
+    /// The PBX's address and port (unspecified and 0 when the log did not say).
+    pub dst: (IpAddr, u16),
+    /// Which log and line format.
+    pub origin: String,
+    /// The log's method (a SIP method, a service, or empty).
+    pub method: String,
+    /// The account or user named.
+    pub username: String,
+    /// The extension dialled or the digest uri.
+    pub uri: Option<String>,
+    /// The stored outcome.
+    pub outcome: String,
 }
 
 /// A successful authentication (the "authenticated within N hours" allowlist).

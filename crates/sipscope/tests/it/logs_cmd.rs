@@ -204,13 +204,20 @@ fn follow_across_rotation_and_restarts() {
 fn a_missing_file_is_read_once_it_appears() {
     let dir = tempfile::tempdir().unwrap();
     let (db, log) = (dir.path().join("s.db"), dir.path().join("messages"));
-    let child = follow(&db, &log);
-    // The store exists once the follower has polled at least once.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !db.exists() {
-        assert!(std::time::Instant::now() < deadline);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["logs", "--format", "asterisk", "--follow", "--poll-ms", "20", "--db"])
+        .arg(&db)
+        .arg(&log)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // "following" is printed once the store is open, right before the first poll (the store
+    // file alone appears earlier: its schema is written before the follower starts).
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut first).unwrap();
+    assert!(first.contains("following 1 files"), "{first}");
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     std::thread::sleep(std::time::Duration::from_millis(200));
     append(&log, 0, 3);
     wait_for(&db, 3);
@@ -315,4 +322,64 @@ fn following_logs_serves_metrics_that_agree_with_the_store() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     stop(child);
+}
+
+fn report(db: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["report", "--format", "json", "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The rows of table `name` in section `section`.
+fn rows(report: &serde_json::Value, section: &str, name: &str) -> Vec<serde_json::Value> {
+    let tables = report["sections"][section]["tables"].as_array().unwrap();
+    tables.iter().find(|t| t["name"] == name).unwrap()["rows"].as_array().unwrap().clone()
+}
+
+/// Attempts read from PBX logs reach the message analysis as the requests they describe: the
+/// sources, days, stages (per node: the log's sensor), dialled numbers and flows of the report
+/// come from the logs alone, and `analyze` over the store gives the same tables.
+#[test]
+fn log_attempts_feed_the_analysis_and_analyze_reproduces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let file = |name: &str| format!("{FIXTURES}/{name}");
+    let (messages, security, fs) =
+        (file("asterisk-messages.log"), file("asterisk-security.log"), file("freeswitch.log"));
+    logs(&db, "asterisk", &[Path::new(&messages), Path::new(&security)], &[]);
+    logs(&db, "freeswitch", &[Path::new(&fs)], &[]);
+    // The store holds attempts only, no event, and their node is the log's sensor.
+    assert_eq!(count(&db, "SELECT count(*) FROM events"), 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM auth_attempts WHERE node IS NOT 'pbx1'"), 0);
+
+    let before = report(&db);
+    let sources =
+        rows(&before, "sources", "sources").iter().map(|r| r[0].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    // The chan_sip brute force (Wrong password, No matching peer), a PJSIP source and an IPv6 one.
+    for source in ["203.0.113.21", "203.0.113.22", "2001:db8:bad::21", "203.0.113.30"] {
+        assert!(sources.iter().any(|s| s == source), "{source} in {sources:?}");
+    }
+    // Per node: the sensor; a failed REGISTER is registration hijacking, a SuccessfulAuth a
+    // hijacked account, a call to a missing international extension toll fraud.
+    let stages = rows(&before, "stages", "stages");
+    assert_eq!(stages.len(), 1, "{stages:?}");
+    assert_eq!(stages[0][0], "pbx1");
+    assert!(stages[0][4].as_i64().unwrap() >= 3, "registration hijacking: {stages:?}");
+    assert_eq!(stages[0][5], 1, "hijack succeeded: {stages:?}");
+    assert_eq!(stages[0][6], 1, "toll fraud: {stages:?}");
+    let countries = rows(&before, "numbers", "number_countries");
+    assert!(countries.iter().any(|r| r[0] == "SE"), "{countries:?}");
+    assert!(!rows(&before, "passwords", "passwords_by_extension").is_empty());
+
+    // `analyze` reads the attempts back beside the (no) events: the same tables.
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope")).args(["analyze", "--db"]).arg(&db).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let after = report(&db);
+    for section in ["summary", "daily", "stages", "sources", "numbers", "passwords", "tools", "strategies", "spread"] {
+        assert_eq!(before["sections"][section], after["sections"][section], "section {section}");
+    }
 }

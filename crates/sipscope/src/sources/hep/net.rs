@@ -1,12 +1,13 @@
-//! The HEP listeners: UDP (one datagram, one packet), TCP and TLS (HEPv3's own length frames
-//! the packets). Each runs on a thread of its own and hands what it received, in batches, to
-//! the run loop through a bounded channel; when the loop falls behind, UDP waits and the
+//! The HEP listeners: UDP (one datagram, one packet; read many per system call), TCP and TLS
+//! (HEPv3's own length frames the packets). Each runs on a thread of its own and hands what it
+//! received, in batches (one buffer each), to the run loop through a bounded channel; when the loop falls behind, UDP waits and the
 //! kernel's receive buffer absorbs the burst (then drops, as for any collector).
 //!
 //! Streams are bounded: at most [`NetLimits::max_connections`] at once, closed after
 //! [`NetLimits::idle_timeout`] without a byte or at the first bytes that are not HEPv3 (the
 //! framing is lost for good). A packet is at most 64 KiB, so a connection's buffer is too.
 
+use crate::sources::udp_batch::UdpBatch;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use sipscope_hep::{frame, Framed};
 use std::io::{ErrorKind, Read};
@@ -48,41 +49,69 @@ impl Default for NetLimits {
     }
 }
 
-/// One packet as received.
-#[derive(Debug)]
-pub struct Received {
-    /// Its bytes.
-    pub bytes: Vec<u8>,
-    /// Who sent it.
-    pub peer: SocketAddr,
-    /// When, ns since the Unix epoch.
-    pub received_ns: i64,
+/// Packets as received, their bytes in one buffer (one allocation per batch, not per packet).
+#[derive(Debug, Default)]
+pub struct Packets {
+    buffer: Vec<u8>,
+    /// Start and length of each packet in the buffer, who sent it and when it came (ns since
+    /// the Unix epoch).
+    items: Vec<(usize, usize, SocketAddr, i64)>,
+}
+
+impl Packets {
+    fn with_capacity(packets: usize) -> Packets {
+        Packets { buffer: Vec::with_capacity(packets * 1024), items: Vec::with_capacity(packets) }
+    }
+
+    /// Appends a packet.
+    pub fn push(&mut self, bytes: &[u8], peer: SocketAddr, received_ns: i64) {
+        self.items.push((self.buffer.len(), bytes.len(), peer, received_ns));
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Each packet: its bytes, sender and time of receipt, in the order received.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr, i64)> {
+        self.items.iter().map(|&(at, len, peer, ns)| (self.buffer.get(at..at + len).unwrap_or_default(), peer, ns))
+    }
 }
 
 /// What listeners hand the run loop.
 #[derive(Debug)]
 pub enum Delivery {
     /// Packets, in the order received.
-    Packets(Vec<Received>),
+    Packets(Packets),
     /// A stream from this peer stopped being HEPv3 and was closed.
     StreamNotHep(SocketAddr),
     /// A stream was refused: too many open.
     StreamRefused(SocketAddr),
 }
 
-/// Receives datagrams on `socket` until `stop`.
+/// Receives datagrams on `socket` until `stop`, up to [`RECV_BATCH`] per system call.
 pub fn serve_udp(socket: UdpSocket, tx: SyncSender<Delivery>, stop: Arc<AtomicBool>, limits: NetLimits) {
     if let Err(e) = socket.set_nonblocking(true) {
         tracing::error!("HEP UDP listener: {e}");
         return;
     }
-    let mut buf = vec![0u8; 65_536];
-    let mut batch = Vec::with_capacity(limits.batch_packets);
+    let mut datagrams = UdpBatch::new(RECV_BATCH);
+    let mut batch = Packets::with_capacity(limits.batch_packets);
     while !stop.load(Ordering::Relaxed) {
-        match socket.recv_from(&mut buf) {
-            Ok((n, peer)) => {
-                let bytes = buf.get(..n).unwrap_or_default().to_vec();
-                batch.push(Received { bytes, peer, received_ns: crate::time::now_ns() });
+        match datagrams.receive(&socket) {
+            Ok(_) => {
+                // One clock reading per call: the datagrams of one call came together.
+                let received_ns = crate::time::now_ns();
+                for (bytes, peer) in datagrams.datagrams() {
+                    batch.push(bytes, peer, received_ns);
+                }
                 if batch.len() >= limits.batch_packets && !hand_over(&tx, &mut batch, limits) {
                     return;
                 }
@@ -102,17 +131,20 @@ pub fn serve_udp(socket: UdpSocket, tx: SyncSender<Delivery>, stop: Arc<AtomicBo
     hand_over(&tx, &mut batch, limits);
 }
 
+/// Datagrams read per system call.
+pub const RECV_BATCH: usize = 64;
+
 /// Sends the batch (if any); false once the run loop is gone.
-fn hand_over(tx: &SyncSender<Delivery>, batch: &mut Vec<Received>, limits: NetLimits) -> bool {
+fn hand_over(tx: &SyncSender<Delivery>, batch: &mut Packets, limits: NetLimits) -> bool {
     if batch.is_empty() {
         return true;
     }
-    let full = std::mem::replace(batch, Vec::with_capacity(limits.batch_packets));
+    let full = std::mem::replace(batch, Packets::with_capacity(limits.batch_packets));
     send_packets(tx, full)
 }
 
 /// Sends packets to the run loop, counted in the channel's depth; false once it is gone.
-pub(crate) fn send_packets(tx: &SyncSender<Delivery>, packets: Vec<Received>) -> bool {
+pub(crate) fn send_packets(tx: &SyncSender<Delivery>, packets: Packets) -> bool {
     let n = packets.len() as i64;
     let sent = tx.send(Delivery::Packets(packets)).is_ok();
     if sent {
@@ -215,13 +247,12 @@ fn read_frames(
         last = Instant::now();
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         let received_ns = crate::time::now_ns();
-        let mut batch = Vec::new();
+        let mut batch = Packets::default();
         let mut at = 0;
         let verdict = loop {
             match frame(buf.get(at..).unwrap_or_default()) {
                 Framed::Complete(len) => {
-                    let bytes = buf.get(at..at + len).unwrap_or_default().to_vec();
-                    batch.push(Received { bytes, peer, received_ns });
+                    batch.push(buf.get(at..at + len).unwrap_or_default(), peer, received_ns);
                     at += len;
                 }
                 other => break other,

@@ -264,8 +264,8 @@ fn take(ingest: &mut HepIngest, delivery: Delivery, pipeline: &mut Pipeline) {
     match delivery {
         Delivery::Packets(packets) => {
             crate::metrics::queue_depth_add(crate::metrics::Queue::HepChannel, -(packets.len() as i64));
-            for r in packets {
-                ingest.take(&r.bytes, r.peer, r.received_ns, pipeline);
+            for (bytes, peer, received_ns) in packets.iter() {
+                ingest.take(bytes, peer, received_ns, pipeline);
             }
         }
         Delivery::StreamNotHep(peer) => ingest.stream_not_hep(peer),

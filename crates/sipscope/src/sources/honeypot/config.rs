@@ -90,6 +90,50 @@ pub struct HoneypotConfig {
     /// Prometheus metrics (`[metrics]`; docs/metrics.md).
     #[serde(default)]
     pub metrics: crate::metrics::MetricsConfig,
+    /// Every event (or some methods') forwarded in HEPv3 to a HOMER collector (`[hep_out]`;
+    /// off when absent): what `--hep-out` is for the other commands (docs/hep.md).
+    #[serde(default)]
+    pub hep_out: Option<HepOut>,
+}
+
+/// `[hep_out]`: the `--hep-out` flags of the other commands, as a table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HepOut {
+    /// The collector, `ADDR:PORT`.
+    pub to: std::net::SocketAddr,
+    /// Send over TCP instead of UDP.
+    #[serde(default)]
+    pub tcp: bool,
+    /// Capture id of the packets. Default 2001.
+    #[serde(default = "default_hep_out_id")]
+    pub id: u32,
+    /// Auth key chunk, for collectors that check one.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Only requests of these methods and the responses to them (by CSeq); all when absent.
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+}
+
+fn default_hep_out_id() -> u32 {
+    2001
+}
+
+impl HepOut {
+    /// The sink's configuration.
+    pub fn sink_config(&self) -> crate::sinks::hep::HepOutConfig {
+        use crate::sinks::hep::{HepOutConfig, HepOutTransport, DEFAULT_QUEUE_PACKETS};
+        HepOutConfig {
+            to: self.to,
+            transport: if self.tcp { HepOutTransport::Tcp } else { HepOutTransport::Udp },
+            capture_id: self.id,
+            key: self.key.clone(),
+            node_name: None,
+            methods: self.methods.clone(),
+            queue_packets: DEFAULT_QUEUE_PACKETS,
+        }
+    }
 }
 
 fn default_analysis_segment_seconds() -> u64 {
@@ -541,6 +585,21 @@ mod tests {
             assert!(err.contains(key), "{bad}: {err}");
         }
         assert!(HoneypotConfig::parse("[decisions]\nbanish = true", "t").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn hep_out_is_the_flags_as_a_table() {
+        let c = HoneypotConfig::parse("[hep_out]\nto = \"127.0.241.9:9060\"\n", "t").unwrap();
+        let out = c.hep_out.unwrap().sink_config();
+        assert_eq!((out.to.port(), out.capture_id, out.key, out.methods), (9060, 2001, None, None));
+        assert_eq!(out.transport, crate::sinks::hep::HepOutTransport::Udp);
+        let text = "[hep_out]\nto = \"[::1]:9061\"\ntcp = true\nid = 7\nkey = \"k\"\nmethods = [\"INVITE\"]\n";
+        let out = HoneypotConfig::parse(text, "t").unwrap().hep_out.unwrap().sink_config();
+        assert_eq!(out.transport, crate::sinks::hep::HepOutTransport::Tcp);
+        assert_eq!((out.capture_id, out.key.as_deref(), out.methods), (7, Some("k"), Some(vec!["INVITE".to_owned()])));
+        assert!(HoneypotConfig::parse("[hep_out]\nto = \"nowhere\"\n", "t").is_err());
+        assert!(HoneypotConfig::parse("[hep_out]\nto = \"127.0.0.1:1\"\nvia = 1\n", "t").is_err());
+        assert!(HoneypotConfig::parse("", "t").unwrap().hep_out.is_none());
     }
 
     #[test]

@@ -162,7 +162,7 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
     let sinks = crate::sinks::open(&SinkConfig {
         store: config.store.clone(),
         jsonl: config.jsonl.clone(),
-        hep_out: None,
+        hep_out: config.hep_out.as_ref().map(super::config::HepOut::sink_config),
         backlog: Some(backlog),
     })?;
     let health = sinks.health;

@@ -228,6 +228,10 @@ pub struct LogIngest {
     pipeline: Pipeline,
     sensor: String,
     next_id: i64,
+    /// The analysis run was begun (with the first attempt).
+    run_begun: bool,
+    /// Beginning it failed.
+    error: Option<SinkError>,
     /// The counts so far.
     pub summary: LogSummary,
 }
@@ -247,6 +251,8 @@ impl LogIngest {
             pipeline,
             sensor,
             next_id,
+            run_begun: false,
+            error: None,
             summary: LogSummary::default(),
         })
     }
@@ -292,6 +298,16 @@ impl LogIngest {
                     Happened::Attempt(_) => {
                         let source = LineSource { sensor: &self.sensor, file, fallback_ns };
                         if let Some(record) = to_record(&event, line, &source, self.next_id) {
+                            if !self.run_begun {
+                                // The attempts feed the analysis (when it is on) into a run of
+                                // their own, begun with the first: a run that reads nothing
+                                // new leaves no empty run behind.
+                                self.run_begun = true;
+                                if let Err(e) = self.pipeline.begin_analysis(crate::time::now_ns()) {
+                                    self.error = Some(e);
+                                    return;
+                                }
+                            }
                             self.next_id += 1;
                             s.attempts += 1;
                             self.pipeline.record(Record::AuthAttempt(record));
@@ -304,17 +320,23 @@ impl LogIngest {
 
     /// True once the store failed.
     pub fn failed(&self) -> bool {
-        self.pipeline.failed()
+        self.error.is_some() || self.pipeline.failed()
     }
 
     /// Makes every record taken so far durable (before positions are saved).
     pub fn commit(&mut self) -> Result<(), SinkError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
         self.pipeline.tick(crate::time::now_ns())?;
         self.pipeline.store().flush()
     }
 
     /// Finishes the pipeline and returns the counts.
     pub fn finish(self) -> Result<LogSummary, SinkError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
         self.pipeline.finish(crate::time::now_ns())?;
         Ok(self.summary)
     }

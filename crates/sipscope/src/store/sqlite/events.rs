@@ -1,11 +1,12 @@
-//! Reads of the `events` table itself: every event in time order (for `sipscope analyze`) and
+//! Reads of the `events` table itself: every event in time order (for `sipscope analyze`, with
+//! the attempts read from PBX logs that it analyses beside them) and
 //! the destinations of one flow through the `(src_ip, ts_ns)` index (the Hilbert picture).
 //! Nothing else reads events: reports count from the hourly rollups.
 
 use super::clause::Clause;
 use super::{opt_text, rows, Result};
 use crate::event::{Direction, Origin, SipEvent, Transport};
-use crate::store::rows::FlowWindow;
+use crate::store::rows::{FlowWindow, LoggedAttemptRow};
 use crate::store::Filter;
 use rusqlite::types::Value;
 use rusqlite::Connection;
@@ -79,6 +80,31 @@ fn visit(mut rows: rusqlite::Rows<'_>, f: &mut dyn FnMut(SipEvent)) -> Result<u6
             direction: direction(&r.get::<_, String>(10)?),
             origin,
             raw: r.get(13)?,
+        });
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Calls `f` with every authentication attempt read from a PBX log, in time order (ties by
+/// id); returns how many.
+pub(super) fn each_logged_attempt(conn: &Connection, f: &mut dyn FnMut(LoggedAttemptRow)) -> Result<u64> {
+    let sql = "SELECT ts_ns, node, src_ip, src_port, dst_ip, dst_port, origin, method, username, uri, outcome
+               FROM auth_attempts WHERE origin IS NOT NULL ORDER BY ts_ns, id";
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        f(LoggedAttemptRow {
+            ts_ns: r.get(0)?,
+            node: r.get(1)?,
+            src: (ip(&r.get::<_, String>(2)?), r.get(3)?),
+            dst: (ip(&r.get::<_, String>(4)?), r.get(5)?),
+            origin: r.get(6)?,
+            method: r.get(7)?,
+            username: r.get(8)?,
+            uri: r.get(9)?,
+            outcome: r.get(10)?,
         });
         n += 1;
     }

@@ -229,6 +229,9 @@ impl StoreReader for SqliteReader {
     fn each_event_of_run(&self, run: i64, after_event: i64, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
         events::each_event_of_run(&self.conn, run, after_event, f)
     }
+    fn each_logged_attempt(&self, f: &mut dyn FnMut(LoggedAttemptRow)) -> Result<u64> {
+        events::each_logged_attempt(&self.conn, f)
+    }
 }
 
 #[cfg(test)]
