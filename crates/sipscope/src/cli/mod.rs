@@ -14,6 +14,7 @@ mod parse;
 mod report;
 mod response_args;
 mod rules;
+mod nats_args;
 mod store_args;
 
 use clap::{Parser, Subcommand};

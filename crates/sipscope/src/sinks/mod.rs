@@ -14,6 +14,7 @@ pub mod eve;
 pub mod health;
 pub mod hep;
 pub mod jsonl;
+pub mod nats;
 pub mod sqlite;
 pub mod syslog;
 pub mod webhook;
@@ -36,6 +37,9 @@ pub struct SinkConfig {
     /// Keep running when the store cannot write (a full disk): hold this much to retry, count
     /// what is dropped (see [`health`]). `None`: the first write error is returned (ingest).
     pub backlog: Option<health::StoreBacklog>,
+    /// Publish what the store keeps to NATS JetStream (the store is the outbox), as this
+    /// sensor. `None` (or an empty URL): no publishing.
+    pub nats: Option<(nats::NatsConfig, String)>,
 }
 
 /// The sinks of a command, opened.
@@ -62,6 +66,11 @@ pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
     }
     if let Some(hep_out) = &config.hep_out {
         extra.push(Box::new(hep::HepOut::open(hep_out.clone())?));
+    }
+    if let Some((nats, sensor)) = config.nats.as_ref().filter(|(n, _)| n.enabled()) {
+        // The store was created and migrated above; the outbox reads it on its own connection.
+        let outbox = Box::new(sqlite::SqliteOutbox::open(&config.store)?);
+        extra.push(Box::new(nats::Publisher::spawn(nats.clone(), sensor.clone(), outbox)?));
     }
     Ok(OpenSinks { store: Box::new(store), extra, health })
 }
@@ -336,4 +345,10 @@ pub trait EventStore: Sink {
     /// it and are resolved to their ids), under the open analysis run; an alert of the same
     /// sensor, rule, group and first match updates the stored one.
     fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError>;
+    /// The collector (`sipscope collect`): raises the highest sequence stored per (sensor,
+    /// kind) so that it commits with the events written before it (the next flush commits
+    /// both). Only the collector writes them.
+    fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError>;
+    /// The collector's positions as committed: (sensor, kind, highest sequence stored).
+    fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError>;
 }

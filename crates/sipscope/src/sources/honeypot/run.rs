@@ -164,6 +164,7 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
         jsonl: config.jsonl.clone(),
         hep_out: None,
         backlog: Some(backlog),
+        nats: Some((config.nats.clone(), sensor.clone())),
     })?;
     let health = sinks.health;
     // Everything received is kept (unparseable bytes too), every message becomes an event.
