@@ -75,6 +75,18 @@ pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
     Ok(OpenSinks { store: Box::new(store), extra, health })
 }
 
+/// Where the outbox of the store at `path` stands for `stream` (`sipscope sensor status`).
+pub fn outbox_state(path: &std::path::Path, stream: &str) -> Result<Vec<nats::OutboxState>, SinkError> {
+    use nats::Outbox;
+    sqlite::SqliteOutbox::open_existing(path)?.state(stream)
+}
+
+/// A collector's positions in the store at `path`: (sensor, kind, highest sequence stored,
+/// when it was stored in ns), by sensor (`sipscope collect status`).
+pub fn collector_positions(path: &std::path::Path) -> Result<Vec<(String, String, i64, i64)>, SinkError> {
+    sqlite::SqliteOutbox::open_existing(path)?.collector_positions()
+}
+
 /// Opens the decisions of the store at `path` for writing (creating and migrating it): the
 /// decision policy's store worker and `sipscope decisions` write through it.
 pub fn open_decision_log(path: &std::path::Path) -> Result<Box<dyn decisions::DecisionLog>, SinkError> {

@@ -13,6 +13,7 @@
 //! - `replay`: the store itself, read back (`sipscope analyze`, and recovery of analysis runs
 //!   that a killed process left unfinished).
 
+pub mod collect;
 pub mod files;
 pub mod hep;
 pub mod honeypot;

@@ -87,6 +87,11 @@ pub struct NatsConfig {
     pub drain_seconds: u64,
     /// Longest wait for the server's answer (connect, ack), seconds. Default 5.
     pub timeout_seconds: u64,
+    /// Honeypot: watch the shared decisions bucket and enforce what the collector decided
+    /// (subject to this sensor's `[decisions]` allowlists). Default false.
+    pub watch_decisions: bool,
+    /// The KV bucket of shared decisions. Default `sipscope-decisions`.
+    pub decisions_bucket: String,
 }
 
 impl Default for NatsConfig {
@@ -104,6 +109,8 @@ impl Default for NatsConfig {
             poll_ms: 200,
             drain_seconds: 5,
             timeout_seconds: 5,
+            watch_decisions: false,
+            decisions_bucket: "sipscope-decisions".into(),
         }
     }
 }
@@ -175,7 +182,8 @@ impl NatsConfig {
         let a = &self.auth;
         if let Some(path) = &a.credentials {
             let text = read_secret(path, false)?;
-            options = options.credentials(&text).map_err(|e| backend(format!("credentials {}: {e}", path.display())))?;
+            options =
+                options.credentials(&text).map_err(|e| backend(format!("credentials {}: {e}", path.display())))?;
         }
         if let (Some(user), Some(path)) = (&a.user, &a.password_file) {
             options = options.user_and_password(user.clone(), read_secret(path, true)?);
@@ -248,7 +256,8 @@ fn backend(message: String) -> SinkError {
 /// Reads a secret file (its first line when `line`); the error names the file, never the
 /// content.
 fn read_secret(path: &std::path::Path, line: bool) -> Result<String, SinkError> {
-    let text = std::fs::read_to_string(path).map_err(|cause| SinkError::Io { what: format!("reading {}", path.display()), cause })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|cause| SinkError::Io { what: format!("reading {}", path.display()), cause })?;
     Ok(if line { text.lines().next().unwrap_or("").trim().to_owned() } else { text })
 }
 
@@ -258,7 +267,10 @@ mod tests {
 
     #[test]
     fn urls_are_logged_without_their_secrets() {
-        let c = NatsConfig { url: "nats://u:s3cret@10.0.0.1:4222, tls://tok@h:1,nats://plain:4222".into(), ..Default::default() };
+        let c = NatsConfig {
+            url: "nats://u:s3cret@10.0.0.1:4222, tls://tok@h:1,nats://plain:4222".into(),
+            ..Default::default()
+        };
         assert_eq!(c.display_url(), "nats://10.0.0.1:4222,tls://h:1,nats://plain:4222");
         assert!(!c.display_url().contains("s3cret"));
     }

@@ -130,7 +130,10 @@ impl FailureLog {
         }
         self.repeats += 1;
         if self.repeats.is_power_of_two() {
-            tracing::warn!(repeats = self.repeats, "NATS publisher: {message}; events stay in the store and are sent later");
+            tracing::warn!(
+                repeats = self.repeats,
+                "NATS publisher: {message}; events stay in the store and are sent later"
+            );
         }
     }
 
@@ -167,7 +170,8 @@ impl Run {
         let mut drain_until: Option<Instant> = None;
         loop {
             if self.stopping() {
-                let until = *drain_until.get_or_insert_with(|| Instant::now() + Duration::from_secs(self.config.drain_seconds));
+                let until =
+                    *drain_until.get_or_insert_with(|| Instant::now() + Duration::from_secs(self.config.drain_seconds));
                 if Instant::now() >= until {
                     return;
                 }

@@ -495,7 +495,8 @@ mod tests {
         assert!(decode(&buf).is_err());
         // Arbitrary bytes.
         for seed in 0u32..2000 {
-            let bytes: Vec<u8> = (0..(seed % 64)).map(|i| (seed.wrapping_mul(2654435761).rotate_left(i) & 0xff) as u8).collect();
+            let bytes: Vec<u8> =
+                (0..(seed % 64)).map(|i| (seed.wrapping_mul(2654435761).rotate_left(i) & 0xff) as u8).collect();
             let mut b = vec![1, (seed % 4) as u8];
             b.extend(bytes);
             let _ = decode(&b);

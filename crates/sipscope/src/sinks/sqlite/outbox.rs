@@ -26,6 +26,26 @@ impl SqliteOutbox {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(SqliteOutbox { conn })
     }
+
+    /// Opens an existing store for the status commands: a missing file is an error (not a new
+    /// store), an older one is migrated first.
+    pub fn open_existing(path: &Path) -> Result<SqliteOutbox, SinkError> {
+        if !path.exists() {
+            return Err(SinkError::Io {
+                what: format!("opening {}", path.display()),
+                cause: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        Ok(SqliteOutbox { conn: Store::open_read_only_current(path)? })
+    }
+
+    /// The collector's positions, by sensor and kind.
+    pub fn collector_positions(&self) -> Result<Vec<(String, String, i64, i64)>, SinkError> {
+        let mut stmt =
+            self.conn.prepare("SELECT sensor, kind, seq, stored_ns FROM collector_positions ORDER BY sensor, kind")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 fn ip(text: &str) -> IpAddr {
@@ -178,7 +198,8 @@ impl Outbox for SqliteOutbox {
                 Kind::Auth => "auth_attempts",
                 Kind::Registration => "registrations",
             };
-            let newest: i64 = self.conn.query_row(&format!("SELECT coalesce(max(id), 0) FROM {table}"), [], |r| r.get(0))?;
+            let newest: i64 =
+                self.conn.query_row(&format!("SELECT coalesce(max(id), 0) FROM {table}"), [], |r| r.get(0))?;
             let (acked, acked_ns): (i64, Option<i64>) = self
                 .conn
                 .query_row(
@@ -188,11 +209,8 @@ impl Outbox for SqliteOutbox {
                 )
                 .optional()?
                 .unwrap_or((0, None));
-            let waiting: i64 = self.conn.query_row(
-                &format!("SELECT count(*) FROM {table} WHERE id > ?1"),
-                [acked],
-                |r| r.get(0),
-            )?;
+            let waiting: i64 =
+                self.conn.query_row(&format!("SELECT count(*) FROM {table} WHERE id > ?1"), [acked], |r| r.get(0))?;
             out.push(OutboxState { kind, newest, acked, acked_ns, waiting: u64::try_from(waiting).unwrap_or(0) });
         }
         Ok(out)

@@ -208,6 +208,11 @@ fn respond(
         pipeline.add_alert_sink(sink);
     }
     if !config.decisions.enabled {
+        if config.nats.watch_decisions {
+            return Err(HoneypotError::Runtime(
+                "[nats] watch_decisions enforces shared decisions: set [decisions] enabled = true".into(),
+            ));
+        }
         if config.enforce.nftables {
             return Err(HoneypotError::Runtime(
                 "[enforce] nftables enforces decisions: set [decisions] enabled = true".into(),
@@ -232,6 +237,14 @@ fn respond(
     )
     .map_err(HoneypotError::Store)?;
     pipeline.set_responder(Box::new(responder));
+    if config.nats.enabled() && config.nats.watch_decisions {
+        // Decisions a collector shares go into this store, where the responder reads them.
+        let policy = crate::act::policy::responder::policy_of(&config.decisions, &own, nodes)
+            .map_err(|e| HoneypotError::Runtime(format!("decisions: {e}")))?;
+        let (nats, bucket) = (config.nats.clone(), config.nats.decisions_bucket.clone());
+        crate::act::policy::shared::spawn_watcher(nats, bucket, config.store.clone(), policy)
+            .map_err(|e| HoneypotError::Runtime(format!("starting the shared decisions watcher: {e}")))?;
+    }
     Ok(())
 }
 
