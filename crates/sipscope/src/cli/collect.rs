@@ -68,6 +68,7 @@ pub fn run(mut args: CollectArgs) -> anyhow::Result<ExitCode> {
     if let Some(CollectCommand::Status(status)) = args.command {
         return print_status(status);
     }
+    crate::init_logging("info,async_nats=off");
     let nats = args.store.consume_from_nats().context("collect needs --nats URL: the broker to consume from")?;
     let mut settings = args.store.settings(RunKind::Capture)?;
     // Sensors keep what does not parse (the honeypot does); so does the collector.

@@ -106,6 +106,10 @@ impl StoreArgs {
             queue_packets: DEFAULT_QUEUE_PACKETS,
         });
         let nats = if self.consume { None } else { self.nats.config().map(|n| (n, settings.sensor.clone())) };
+        if nats.is_some() {
+            // The publisher says when the broker is away or refuses (once per cause).
+            crate::init_logging("warn,async_nats=off");
+        }
         let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), hep_out, backlog: None, nats };
         let sinks = sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
         let response = if self.response.requested() {

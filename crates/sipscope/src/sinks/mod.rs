@@ -75,6 +75,17 @@ pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
     Ok(OpenSinks { store: Box::new(store), extra, health })
 }
 
+/// The store at `path` as an outbox (`sipscope sensor publish`; must exist).
+pub fn open_outbox(path: &std::path::Path) -> Result<Box<dyn nats::Outbox>, SinkError> {
+    if !path.exists() {
+        let cause = std::io::Error::from(std::io::ErrorKind::NotFound);
+        return Err(SinkError::Io { what: format!("opening {}", path.display()), cause });
+    }
+    // Migrated first (an older store has no outbox table), then opened to save acks.
+    drop(sqlite::Store::open(path)?);
+    Ok(Box::new(sqlite::SqliteOutbox::open(path)?))
+}
+
 /// Where the outbox of the store at `path` stands for `stream` (`sipscope sensor status`).
 pub fn outbox_state(path: &std::path::Path, stream: &str) -> Result<Vec<nats::OutboxState>, SinkError> {
     use nats::Outbox;

@@ -174,23 +174,32 @@ async fn watch(
     Err(format!("the watch of {bucket} ended"))
 }
 
-/// The bucket, created when missing (history 1, entries kept 30 days).
+/// The bucket, created when missing (history 1, entries kept 30 days). Its stream is made
+/// here with the KV conventions (`KV_<bucket>`, subjects `$KV.<bucket>.>`, rollups, no
+/// deletes, direct gets) rather than by the client's `create_key_value`, which first asks for
+/// account information in a form servers before 2.10 do not answer.
 pub async fn open_bucket(
     js: &async_nats::jetstream::Context,
     bucket: &str,
 ) -> Result<async_nats::jetstream::kv::Store, String> {
-    match js.get_key_value(bucket).await {
-        Ok(kv) => Ok(kv),
-        Err(_) => js
-            .create_key_value(async_nats::jetstream::kv::Config {
-                bucket: bucket.to_owned(),
-                history: 1,
-                max_age: Duration::from_secs(30 * 24 * 3600),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| format!("bucket {bucket}: {e}")),
+    if let Ok(kv) = js.get_key_value(bucket).await {
+        return Ok(kv);
     }
+    let config = async_nats::jetstream::stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age: Duration::from_secs(30 * 24 * 3600),
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: async_nats::jetstream::stream::DiscardPolicy::New,
+        storage: async_nats::jetstream::stream::StorageType::File,
+        num_replicas: 1,
+        ..Default::default()
+    };
+    js.get_or_create_stream(config).await.map_err(|e| format!("bucket {bucket}: {e}"))?;
+    js.get_key_value(bucket).await.map_err(|e| format!("bucket {bucket}: {e}"))
 }
 
 #[cfg(test)]

@@ -132,14 +132,14 @@ impl FailureLog {
         if self.repeats.is_power_of_two() {
             tracing::warn!(
                 repeats = self.repeats,
-                "NATS publisher: {message}; events stay in the store and are sent later"
+                "publishing: {message}; events stay in the store and are sent later"
             );
         }
     }
 
     fn recovered(&mut self) {
         if self.repeats > 0 {
-            tracing::info!("NATS publisher: connected again");
+            tracing::info!("publishing: connected again");
         }
         self.last.clear();
         self.repeats = 0;
@@ -179,6 +179,7 @@ impl Run {
             let name = format!("sipscope sensor {}", self.sensor);
             let result = match self.config.connect(&name).await {
                 Ok(client) => {
+                    pause = Duration::from_secs(1);
                     self.with_status(|s| s.connected = true);
                     let r = self.publish(client.clone(), drain_until).await;
                     self.with_status(|s| s.connected = false);
@@ -202,9 +203,10 @@ impl Run {
             if self.stopping() && drain_until.is_some_and(|u| Instant::now() + pause >= u) {
                 return;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                _ = self.shared.wake.notified(), if !self.stopping() => {}
+            // The pause is not cut short by the store's commits, only by a stop.
+            let until = Instant::now() + pause;
+            while Instant::now() < until && !self.stopping() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             pause = (pause * 2).min(Duration::from_secs(30));
         }

@@ -4,7 +4,8 @@
 //! sensor, node and time, so the collector runs the same analysis and rules across every
 //! sensor. Records get the collector store's own ids.
 //!
-//! Exactly once: the highest sequence stored per (sensor, kind) is kept in memory and in the
+//! Exactly once: the highest sequence stored per (publishing sensor, kind) — the sensor named
+//! by the subject, whose store's row ids are the sequences — is kept in memory and in the
 //! store (`EventStore::set_collected`, committed in the batch's transaction); a message at or
 //! below it is a duplicate (a redelivery, a sensor that published again after an outage) and
 //! is acknowledged without being stored. A batch is acknowledged (ack-all, by its last
@@ -217,7 +218,10 @@ impl Collector<'_> {
             let mut last = None;
             while let Some(message) = batch.next().await {
                 let message = message.map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
-                self.take(pipeline, &message.payload);
+                // The publishing sensor is the subject's last token (the event names its own
+                // sensor, which may differ: a HEP store holds several).
+                let publisher = message.subject.rsplit('.').next().unwrap_or("").to_owned();
+                self.take(pipeline, &publisher, &message.payload);
                 last = Some(message);
             }
             let now = crate::time::now_ns();
@@ -252,7 +256,7 @@ impl Collector<'_> {
     }
 
     /// Decodes one message and hands it to the pipeline unless it was stored before.
-    fn take(&mut self, pipeline: &mut Pipeline, payload: &[u8]) {
+    fn take(&mut self, pipeline: &mut Pipeline, publisher: &str, payload: &[u8]) {
         self.summary.received += 1;
         let message = match wire::decode(payload) {
             Ok(m) => m,
@@ -264,7 +268,7 @@ impl Collector<'_> {
                 return;
             }
         };
-        let key = (message.sensor().to_owned(), message.kind());
+        let key = (publisher.to_owned(), message.kind());
         let stored = self.positions.get(&key).copied().unwrap_or(0);
         if message.seq <= stored {
             self.summary.duplicates += 1;
@@ -275,7 +279,7 @@ impl Collector<'_> {
         match message.body {
             Decoded::Event(e) => {
                 let ev = &e.event;
-                let newest = self.last_event_ns.entry(ev.sensor.clone()).or_insert(ev.ts_ns);
+                let newest = self.last_event_ns.entry(publisher.to_owned()).or_insert(ev.ts_ns);
                 *newest = (*newest).max(ev.ts_ns);
                 self.summary.events += 1;
                 pipeline.accept(Arrival {
@@ -314,6 +318,8 @@ impl Collector<'_> {
                 continue;
             }
             let lag_ms = self.last_event_ns.get(sensor).map(|t| now.saturating_sub(*t) / 1_000_000);
+            // (Event lag is by the events' own sensor, positions by the publisher: the same
+            // name unless a store holds several sensors' events.)
             tracing::info!(
                 sensor = %crate::output::escape::terminal(sensor, 64),
                 stored_seq = seq,
