@@ -71,7 +71,7 @@ enum Command {
     Rules(rules::RulesCommand),
     /// Consume what sensors publish to NATS JetStream into one store, through the same
     /// analysis and rules; `collect status` shows what it stored per sensor.
-    Collect(collect::CollectArgs),
+    Collect(Box<collect::CollectArgs>),
     /// This sensor's outbox towards NATS: `sensor status`.
     Sensor(sensor::SensorArgs),
 }
@@ -93,7 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enforce(args) => enforce::run(args),
         Command::Decisions(args) => decisions::run(args),
         Command::Rules(args) => rules::run(args),
-        Command::Collect(args) => collect::run(args),
+        Command::Collect(args) => collect::run(*args),
         Command::Sensor(args) => sensor::run(args),
     }
 }

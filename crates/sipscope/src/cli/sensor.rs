@@ -18,7 +18,7 @@ enum SensorCommand {
     Status(StatusArgs),
     /// Publishes what waits in a store's outbox and exits (a store written without --nats, or
     /// left behind while the broker was away).
-    Publish(PublishArgs),
+    Publish(Box<PublishArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,7 +80,7 @@ struct StatusArgs {
 pub fn run(args: SensorArgs) -> anyhow::Result<ExitCode> {
     let args = match args.command {
         SensorCommand::Status(args) => args,
-        SensorCommand::Publish(args) => return publish(args),
+        SensorCommand::Publish(args) => return publish(*args),
     };
     let state = sipscope::sinks::outbox_state(&args.db, &args.nats_stream)
         .with_context(|| format!("reading {}", args.db.display()))?;
