@@ -163,3 +163,40 @@ fn wrong_credentials_are_a_clear_error_and_the_sensor_keeps_storing() {
     collect(&url, &central, &extra.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(per_sensor(&central), stored);
 }
+
+#[test]
+fn a_collector_killed_mid_run_stores_every_event_once_after_its_restart() {
+    let Some(broker) = Broker::start(14225, &[]) else { return };
+    let url = broker.url();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/rules/tools.pcap");
+    let mut expected = Vec::new();
+    for sensor in ["k1", "k2", "k3", "k4", "k5"] {
+        let db = dir.path().join(format!("{sensor}.db"));
+        ok(sipscope(&["ingest", "--db", db.to_str().unwrap(), "--sensor", sensor, "--nats", &url, pcap]));
+        expected.extend(per_sensor(&db));
+    }
+    let central = dir.path().join("central.db");
+    // Small batches, so that the kill lands between two of them or inside one.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["collect", "--nats", &url, "--db", central.to_str().unwrap(), "--sensor", "central", "--batch", "7"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let stored = || {
+        rusqlite::Connection::open(&central)
+            .and_then(|c| {
+                c.query_row("SELECT coalesce(sum(seq), 0) FROM collector_positions", [], |r| r.get::<_, i64>(0))
+            })
+            .unwrap_or(0)
+    };
+    while stored() == 0 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let summary = collect(&url, &central, &[]);
+    assert_eq!(per_sensor(&central), expected, "{summary}");
+}
