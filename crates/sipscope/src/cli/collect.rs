@@ -32,6 +32,10 @@ pub struct CollectArgs {
     /// The shared decisions' KV bucket.
     #[arg(long, default_value = "sipscope-decisions", value_name = "NAME")]
     decisions_bucket: String,
+    /// How long a delivered batch may stay unacknowledged before the broker delivers it
+    /// again (a collector killed mid-batch), seconds; set when the consumer is created.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    ack_wait: u64,
     /// Stop after N messages (tests, benchmarks).
     #[arg(long, value_name = "N")]
     max_messages: Option<u64>,
@@ -80,6 +84,7 @@ pub fn run(mut args: CollectArgs) -> anyhow::Result<ExitCode> {
     config.durable = args.durable.clone();
     config.batch = args.batch.max(1);
     config.max_messages = args.max_messages;
+    config.ack_wait_seconds = args.ack_wait.max(1);
     config.idle_exit = args.idle_exit;
     if args.share_decisions {
         config.share_decisions =
