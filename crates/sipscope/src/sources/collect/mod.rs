@@ -19,10 +19,11 @@ pub use decisions::DecisionShare;
 pub use status::{collector_status, consumer_backlog, CollectorStatus, SensorPosition};
 
 use crate::event::record::Record;
-use crate::pipeline::{Arrival, NodeOf, Pipeline};
+use crate::pipeline::{Arrival, NodeOf, Note, Pipeline};
 use crate::sinks::nats::wire::{self, Decoded, Kind};
 use crate::sinks::nats::NatsConfig;
 use crate::sinks::SinkError;
+use crate::sources::honeypot::net::notes as hp_notes;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -282,18 +283,24 @@ impl Collector<'_> {
                 let newest = self.last_event_ns.entry(publisher.to_owned()).or_insert(ev.ts_ns);
                 *newest = (*newest).max(ev.ts_ns);
                 self.summary.events += 1;
-                pipeline.accept(Arrival {
-                    ts_ns: ev.ts_ns,
-                    transport: ev.transport,
-                    src: ev.src,
-                    dst: ev.dst,
-                    tunnel: ev.tunnel,
-                    direction: ev.direction,
-                    packet: None,
-                    node: NodeOf::Known(ev.node.as_deref()),
-                    sensor: Some(&ev.sensor),
-                    bytes: &ev.raw,
-                });
+                let notes = sensor_notes(&e.anomalies);
+                let not_a_message = notes.iter().any(|n| NOT_A_MESSAGE.contains(n));
+                let note = Note { anomalies: &notes, detail: None, not_a_message };
+                pipeline.accept_with_note(
+                    Arrival {
+                        ts_ns: ev.ts_ns,
+                        transport: ev.transport,
+                        src: ev.src,
+                        dst: ev.dst,
+                        tunnel: ev.tunnel,
+                        direction: ev.direction,
+                        packet: None,
+                        node: NodeOf::Known(ev.node.as_deref()),
+                        sensor: Some(&ev.sensor),
+                        bytes: &ev.raw,
+                    },
+                    note,
+                );
             }
             Decoded::Auth(mut a) => {
                 a.id = self.next_auth_id;
@@ -331,7 +338,37 @@ impl Collector<'_> {
     }
 }
 
+/// The sensor-side anomaly names (what a sensor knew beyond the bytes: the parser cannot
+/// derive them again) among an event's stored names, as the pipeline's notes.
+fn sensor_notes(stored: &str) -> Vec<&'static str> {
+    let known = hp_notes::ALL.iter().chain(crate::sources::wire::notes::ALL);
+    let known: Vec<&'static str> = known.copied().collect();
+    stored.split(' ').filter_map(|name| known.iter().copied().find(|k| *k == name)).collect()
+}
+
+/// Notes of records that are not SIP messages (a refused connection, the WebSocket layer's
+/// frames): stored as `invalid` even when blank, as the honeypot stored them.
+const NOT_A_MESSAGE: &[&str] = &[
+    hp_notes::CONNECTION_REFUSED,
+    hp_notes::WS_UPGRADE,
+    hp_notes::WS_CONTROL_FRAME,
+    hp_notes::WS_HANDSHAKE_REFUSED,
+    hp_notes::WS_PROTOCOL_ERROR,
+];
+
 enum Failure {
     Broker(String),
     Store(SinkError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sensor_notes_are_picked_out_of_the_stored_names() {
+        assert_eq!(sensor_notes("missing_via ws_over_tls ip_truncated bogus"), vec!["ws_over_tls", "ip_truncated"]);
+        assert!(sensor_notes("").is_empty());
+        assert!(NOT_A_MESSAGE.iter().all(|n| sensor_notes(n) == vec![*n]));
+    }
 }
