@@ -3,6 +3,7 @@
 #
 #   bench/nats-pipeline.sh [N]        # N packets of the bench mix (default 1,000,000)
 #   PORT (default 14229): the nats-server this script starts (its own, in a temporary folder)
+#   PROFILE=debug: use the debug build (no release build; figures only for comparison)
 #
 # Makes a capture (examples/make_bench_pcap.rs), ingests it into a sensor store without
 # publishing (not timed), then starts the collector and `sipscope sensor publish` together and
@@ -18,10 +19,15 @@ TMP="$(mktemp -d)"
 NATS_PID=""; COLLECT_PID=""
 trap 'kill $COLLECT_PID $NATS_PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-nice -n 10 cargo build -q --release -p sipscope --bin sipscope --example make_bench_pcap
-BIN=target/release/sipscope
+if [ "${PROFILE:-release}" = debug ]; then
+    nice -n 10 cargo build -q -p sipscope --bin sipscope --example make_bench_pcap
+else
+    nice -n 10 cargo build -q --release -p sipscope --bin sipscope --example make_bench_pcap
+fi
+DIR="target/${PROFILE:-release}"
+BIN="$DIR/sipscope"
 URL="nats://127.0.0.1:$PORT"
-target/release/examples/make_bench_pcap "$TMP/bench.pcap" "$N" >/dev/null
+"$DIR/examples/make_bench_pcap" "$TMP/bench.pcap" "$N" >/dev/null
 "$BIN" ingest --db "$TMP/sensor.db" --sensor bench --no-analysis --no-rules "$TMP/bench.pcap" 2>/dev/null >/dev/null || true
 EVENTS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select max(id) from events').fetchone()[0])" "$TMP/sensor.db")
 echo "sensor store: $EVENTS events ($(du -h "$TMP/sensor.db" | cut -f1))"
