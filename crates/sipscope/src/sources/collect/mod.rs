@@ -109,9 +109,14 @@ pub fn run(config: &CollectConfig, pipeline: &mut Pipeline, stop: &AtomicBool) -
         summary: CollectSummary::default(),
         next_auth_id: 0,
         failures: 0,
+        stream_seq: 0,
     };
     for (sensor, kind, seq) in pipeline.store().collected_positions()? {
-        if let Some(kind) = Kind::from_name(&kind) {
+        if sensor == STREAM_POSITION {
+            if kind == config.nats.stream.name {
+                c.stream_seq = u64::try_from(seq).unwrap_or(0);
+            }
+        } else if let Some(kind) = Kind::from_name(&kind) {
             c.positions.insert((sensor, kind), seq);
         }
     }
@@ -131,7 +136,15 @@ struct Collector<'a> {
     summary: CollectSummary,
     next_auth_id: i64,
     failures: u64,
+    /// The stream sequence of the last message whose batch the store committed: the consumer
+    /// is made again from the next one at every (re)connection, so that nothing delivered
+    /// but not committed is skipped and every sensor's messages come in order.
+    stream_seq: u64,
 }
+
+/// The `collector_positions.sensor` under which the stream's own position is kept (its kind
+/// is the stream's name).
+const STREAM_POSITION: &str = "$stream";
 
 impl Collector<'_> {
     fn done(&self, stop: &AtomicBool) -> bool {
@@ -180,19 +193,26 @@ impl Collector<'_> {
             .get_stream(&cfg.nats.stream.name)
             .await
             .map_err(|e| Failure::Broker(format!("stream {}: {e}", cfg.nats.stream.name)))?;
+        // Made again from the committed position (one collector per durable name).
+        if stream.consumer_info(&cfg.durable).await.is_ok() {
+            stream
+                .delete_consumer(&cfg.durable)
+                .await
+                .map_err(|e| Failure::Broker(format!("consumer {}: {e}", cfg.durable)))?;
+        }
         let consumer: async_nats::jetstream::consumer::PullConsumer = stream
-            .get_or_create_consumer(
-                &cfg.durable,
-                pull::Config {
-                    durable_name: Some(cfg.durable.clone()),
-                    deliver_policy: DeliverPolicy::All,
-                    ack_policy: AckPolicy::All,
-                    ack_wait: Duration::from_secs(cfg.ack_wait_seconds.max(1)),
-                    filter_subject: format!("{}.>", cfg.nats.stream.subject_prefix),
-                    max_ack_pending: i64::try_from(cfg.batch.saturating_mul(4)).unwrap_or(i64::MAX),
-                    ..Default::default()
+            .create_consumer(pull::Config {
+                durable_name: Some(cfg.durable.clone()),
+                deliver_policy: match self.stream_seq {
+                    0 => DeliverPolicy::All,
+                    seq => DeliverPolicy::ByStartSequence { start_sequence: seq + 1 },
                 },
-            )
+                ack_policy: AckPolicy::All,
+                ack_wait: Duration::from_secs(cfg.ack_wait_seconds.max(1)),
+                filter_subject: format!("{}.>", cfg.nats.stream.subject_prefix),
+                max_ack_pending: i64::try_from(cfg.batch.saturating_mul(4)).unwrap_or(i64::MAX),
+                ..Default::default()
+            })
             .await
             .map_err(|e| Failure::Broker(format!("consumer {}: {e}", cfg.durable)))?;
         if self.failures > 0 {
@@ -217,29 +237,34 @@ impl Collector<'_> {
                 .await
                 .map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
             let mut last = None;
+            let mut batch_seq = self.stream_seq;
             while let Some(message) = batch.next().await {
                 let message = message.map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
                 // The publishing sensor is the subject's last token (the event names its own
                 // sensor, which may differ: a HEP store holds several).
                 let publisher = message.subject.rsplit('.').next().unwrap_or("").to_owned();
                 self.take(pipeline, &publisher, &message.payload);
+                if let Ok(info) = message.info() {
+                    batch_seq = batch_seq.max(info.stream_sequence);
+                }
                 last = Some(message);
             }
             let now = crate::time::now_ns();
             if let Some(last) = last {
                 *idle_since = Instant::now();
                 // Positions commit with the batch's events; only then is the batch acked.
-                let changed: Vec<(String, String, i64)> =
+                let mut changed: Vec<(String, String, i64)> =
                     self.changed.drain().map(|((s, k), seq)| (s, k.as_str().to_owned(), seq)).collect();
-                if !changed.is_empty() {
-                    pipeline.store().set_collected(changed, now).map_err(Failure::Store)?;
-                }
+                let stream_seq = i64::try_from(batch_seq).unwrap_or(i64::MAX);
+                changed.push((STREAM_POSITION.to_owned(), cfg.nats.stream.name.clone(), stream_seq));
+                pipeline.store().set_collected(changed, now).map_err(Failure::Store)?;
                 pipeline.store().flush().map_err(Failure::Store)?;
                 if pipeline.failed() {
                     return Err(Failure::Store(
                         pipeline.tick(now).err().unwrap_or(SinkError::Writer("the store failed".into())),
                     ));
                 }
+                self.stream_seq = batch_seq;
                 last.ack().await.map_err(|e| Failure::Broker(format!("acknowledging: {e}")))?;
             } else if cfg.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
                 return Ok(());

@@ -180,7 +180,8 @@ fn a_collector_killed_mid_run_stores_every_event_once_after_its_restart() {
     // Small batches, so that the kill lands between two of them or inside one.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
         .args(["collect", "--nats", &url, "--db", central.to_str().unwrap(), "--sensor", "central", "--batch", "7"])
-        // The batch the kill leaves unacknowledged comes again after 2 s.
+        // A short ack wait, though the restarted collector makes its consumer again from the
+        // committed position and does not wait for the redelivery.
         .args(["--ack-wait", "2"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
