@@ -35,6 +35,13 @@ if ! python3 -c 'import websockets.sync.client' >/dev/null 2>&1; then
   python3 -m pip install -q websockets
 fi
 
+# pyarrow reads back what `sipscope export --format parquet` writes (the reader pandas and
+# DuckDB users have).
+if ! python3 -c 'import pyarrow.parquet' >/dev/null 2>&1; then
+  log "installing pyarrow"
+  python3 -m pip install -q pyarrow
+fi
+
 # --- the tests ------------------------------------------------------------------------------
 log "cargo test (unit, corpus, properties, integration, docs)"
 cargo test --workspace --all-targets

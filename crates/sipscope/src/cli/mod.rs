@@ -6,11 +6,13 @@ mod capture;
 mod collect;
 mod decisions;
 mod enforce;
+mod export;
 mod hep;
 mod honeypot;
 mod import;
 mod ingest;
 mod logs;
+mod metrics_args;
 mod nats_args;
 mod parse;
 mod report;
@@ -61,6 +63,9 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Report tables and figures (text, JSON, CSV or HTML) for a time range and set of nodes.
     Report(report::ReportArgs),
+    /// Archive the store's events and analysis tables for big-data engines (Parquet, read by
+    /// DuckDB, Spark, Trino, pandas/pyarrow).
+    Export(export::ExportArgs),
     /// Apply a file of decisions to nftables directly (tests, trying enforcement by hand).
     #[command(hide = true)]
     Enforce(enforce::EnforceArgs),
@@ -90,6 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Report(args) => report::run(args),
+        Command::Export(args) => export::run(args),
         Command::Enforce(args) => enforce::run(args),
         Command::Decisions(args) => decisions::run(args),
         Command::Rules(args) => rules::run(args),

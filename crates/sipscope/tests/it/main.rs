@@ -2,9 +2,12 @@
 
 #[cfg(feature = "live")]
 mod capture_cmd;
+#[cfg(feature = "live")]
+mod capture_metrics;
 mod consistency;
 mod decisions_cmd;
 mod enforce;
+mod export_parquet;
 mod hep;
 mod honeypot;
 mod ingest_encap;

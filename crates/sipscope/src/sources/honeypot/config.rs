@@ -91,6 +91,9 @@ pub struct HoneypotConfig {
     /// `watch_decisions`, enforce the decisions a collector shares (docs/collector.md).
     #[serde(default)]
     pub nats: crate::sinks::nats::NatsConfig,
+    /// Prometheus metrics (`[metrics]`; docs/metrics.md).
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 fn default_analysis_segment_seconds() -> u64 {
