@@ -105,7 +105,8 @@ impl Libraries {
         if let Some(d) = self.number_classes.get(key) {
             return Arc::clone(d);
         }
-        let d = Arc::new(super::numbers::classify(user));
+        // The rules classified the same INVITE moments ago, most likely (shared memo).
+        let d = super::numbers::classify_shared(user);
         if self.number_classes.len() >= MAX_NUMBER_CLASSES {
             self.number_classes.clear();
         }

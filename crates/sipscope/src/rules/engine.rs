@@ -6,7 +6,8 @@
 //! Pure: time comes with the messages; memory is bounded by [`RuleLimits`].
 
 use super::compile::{GroupBy, Rule};
-use super::facts::{agent, Caches, Derived, Facts, Observation, Subject, Value};
+use super::condition::Test;
+use super::facts::{agent, Caches, Derived, Fact, Facts, Observation, Subject, Value};
 use super::trackers::Trackers;
 use super::window::WindowState;
 use super::RuleSet;
@@ -83,9 +84,69 @@ struct RuleState {
     counters: RuleCounters,
 }
 
+/// Which rules a subject can match at all, by its kind and, for requests, its method: a
+/// message visits only those (in rule order), so the other rules cost nothing for it.
+struct RuleIndex {
+    /// Per kind (the position of its bit, [`super::facts::KINDS`] order): the rules of that kind.
+    by_kind: Vec<Vec<usize>>,
+    /// Requests by a method some rule's `method` condition names: the request rules that do
+    /// not exclude it (their `method` condition names it, or they have none).
+    by_method: Vec<(Box<[u8]>, Vec<usize>)>,
+    /// Requests of any other method: the request rules without a `method` list.
+    other_method: Vec<usize>,
+}
+
+impl RuleIndex {
+    fn new(rules: &[Rule]) -> RuleIndex {
+        let kinds = super::facts::KINDS.len();
+        let by_kind =
+            (0..kinds).map(|k| (0..rules.len()).filter(|&i| rules[i].kinds & (1 << k) != 0).collect()).collect();
+        let request = super::facts::kind_bit("request");
+        // A rule's methods when it names them as a plain list; `None`: it may match any.
+        let methods = |rule: &Rule| {
+            rule.conditions.iter().find_map(|c| match (&c.fact, &c.test) {
+                (Fact::Method, Test::Text(list)) => Some(list.clone()),
+                _ => None,
+            })
+        };
+        let mut named: Vec<Box<[u8]>> = Vec::new();
+        for rule in rules.iter().filter(|r| r.kinds & request != 0) {
+            for m in methods(rule).unwrap_or_default() {
+                if !named.contains(&m) {
+                    named.push(m);
+                }
+            }
+        }
+        let for_method = |m: Option<&[u8]>| -> Vec<usize> {
+            (0..rules.len())
+                .filter(|&i| rules[i].kinds & request != 0)
+                .filter(|&i| match (methods(&rules[i]), m) {
+                    (None, _) => true,
+                    (Some(list), Some(m)) => list.iter().any(|l| **l == *m),
+                    (Some(_), None) => false,
+                })
+                .collect()
+        };
+        let by_method = named.iter().map(|m| (m.clone(), for_method(Some(m)))).collect();
+        RuleIndex { by_kind, by_method, other_method: for_method(None) }
+    }
+
+    /// The rules a subject of `kind_bit` (and `method`, for a request) can match.
+    fn rules(&self, kind_bit: u8, method: Option<&[u8]>) -> &[usize] {
+        if kind_bit == super::facts::kind_bit("request") {
+            if let Some(m) = method {
+                return self.by_method.iter().find(|(name, _)| **name == *m).map_or(&self.other_method, |(_, l)| l);
+            }
+        }
+        let position = kind_bit.trailing_zeros() as usize;
+        self.by_kind.get(position).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The engine: compiled rules, their groups, the trackers and caches.
 pub struct RulesEngine {
     set: Arc<RuleSet>,
+    index: RuleIndex,
     sensor: String,
     states: Vec<RuleState>,
     trackers: Trackers,
@@ -106,6 +167,7 @@ impl RulesEngine {
             closing: BinaryHeap::new(),
             hasher: ahash::RandomState::new(),
             sensor: sensor.to_owned(),
+            index: RuleIndex::new(&set.rules),
             set,
         }
     }
@@ -133,10 +195,11 @@ impl RulesEngine {
     /// Takes one message; alerts raised or updated are appended to `out`.
     pub fn observe(&mut self, o: &Observation<'_>, out: &mut Vec<AlertChange>) {
         self.advance(o.ts_ns, out);
-        let derived = self.trackers.observe(o);
+        let (derived, to_user) = self.trackers.observe(o);
         let evidence = Evidence { ts_ns: o.ts_ns, src: o.src, dst: o.dst, ordinal: o.ordinal };
         let sip = || message_sip(o);
-        self.evaluate(Subject::Message(o), &derived, evidence, o.transport.as_str(), &sip, out);
+        let method = o.msg.and_then(|m| m.method());
+        self.evaluate(Subject::Message(o), &derived, to_user, method, evidence, o.transport.as_str(), &sip, out);
     }
 
     /// Takes one record (authentication attempt, registration); alerts go to `out`.
@@ -155,7 +218,8 @@ impl RulesEngine {
             ordinal,
         };
         let sip = || record_sip(record);
-        self.evaluate(Subject::Record(record, ordinal), &derived, evidence, ctx.transport.as_str(), &sip, out);
+        let subject = Subject::Record(record, ordinal);
+        self.evaluate(subject, &derived, None, None, evidence, ctx.transport.as_str(), &sip, out);
     }
 
     /// Closes the alerts whose dedupe period ended by `now_ns` (event time).
@@ -178,26 +242,28 @@ impl RulesEngine {
         self.advance(i64::MAX, out);
     }
 
-    fn evaluate(
+    /// Runs the rules `subject` can match. `to_user`: its To user when the trackers parsed it;
+    /// `method`: a request's method (the rules are indexed by it).
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate<'a>(
         &mut self,
-        subject: Subject<'_>,
+        subject: Subject<'a>,
         derived: &Derived,
+        to_user: Option<Option<&'a [u8]>>,
+        method: Option<&[u8]>,
         evidence: Evidence,
         transport: &'static str,
         sip: &dyn Fn() -> AlertSip,
         out: &mut Vec<AlertChange>,
     ) {
-        let RulesEngine { set, sensor, states, caches, closing, hasher, .. } = self;
-        let mut facts = Facts::new(subject, derived, caches);
+        let RulesEngine { set, index: rule_index, sensor, states, caches, closing, hasher, .. } = self;
+        let mut facts = Facts::new(subject, derived, caches).with_to_user(to_user);
         let node = match subject {
             Subject::Message(o) => o.node,
             Subject::Record(r, _) => record_node(r),
         };
-        let kind = derived.kind_bit;
-        for (index, rule) in set.rules.iter().enumerate() {
-            if rule.kinds & kind == 0 {
-                continue;
-            }
+        for &index in rule_index.rules(derived.kind_bit, method) {
+            let Some(rule) = set.rules.get(index) else { continue };
             let holds = rule.conditions.iter().all(|c| {
                 facts.prepare(c.fact);
                 c.test.holds(facts.value(c.fact))
@@ -206,16 +272,15 @@ impl RulesEngine {
                 continue;
             }
             let Some(hash) = group_hash(rule, &mut facts, hasher) else { continue };
-            let value = match rule.window.distinct_of() {
-                Some(of) => {
-                    facts.prepare(of);
-                    match value_hash(facts.value(of), hasher) {
-                        Some(v) => Some(v),
-                        None => continue,
-                    }
+            // A distinct window counts only subjects that have the value; it is hashed only
+            // when the window takes it (not while an open alert absorbs the matches).
+            let distinct = rule.window.distinct_of();
+            if let Some(of) = distinct {
+                facts.prepare(of);
+                if facts.value(of) == Value::Absent {
+                    continue;
                 }
-                None => None,
-            };
+            }
             let state = &mut states[index];
             state.counters.matches += 1;
             if !state.groups.contains_key(&hash) {
@@ -239,6 +304,7 @@ impl RulesEngine {
                 open.last = Some((evidence.clone(), derived.client, derived.server, transport));
                 continue;
             }
+            let value = distinct.and_then(|of| value_hash(facts.value(of), hasher));
             if !group.window.add(&rule.window, ts, value) {
                 continue;
             }

@@ -308,7 +308,6 @@ pub struct Caches {
     pub(super) tools: ToolLibrary,
     pub(super) ua: GenMap<u64, (UaClass, Option<Arc<str>>)>,
     pub(super) tool: GenMap<u64, Option<Arc<str>>>,
-    pub(super) dialled: GenMap<u64, Arc<Dialled>>,
 }
 
 impl Caches {
@@ -320,7 +319,6 @@ impl Caches {
             tools: ToolLibrary::builtin(),
             ua: GenMap::new(limit),
             tool: GenMap::new(limit),
-            dialled: GenMap::new(limit),
         }
     }
 }
@@ -338,6 +336,8 @@ pub struct Facts<'s, 'a> {
     /// Request-URI user and To user, parsed when first asked for.
     ruri_user: std::cell::OnceCell<Option<&'a [u8]>>,
     to_user: std::cell::OnceCell<Option<&'a [u8]>>,
+    /// `dialled_kind`, found when first asked for (three fraud rules ask for each INVITE).
+    dialled_kind: std::cell::OnceCell<Option<&'static str>>,
 }
 
 impl<'s, 'a> Facts<'s, 'a> {
@@ -353,7 +353,16 @@ impl<'s, 'a> Facts<'s, 'a> {
             auth_user: None,
             ruri_user: std::cell::OnceCell::new(),
             to_user: std::cell::OnceCell::new(),
+            dialled_kind: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The To user, when the caller parsed it already (the trackers do for answers).
+    pub fn with_to_user(self, to_user: Option<Option<&'a [u8]>>) -> Facts<'s, 'a> {
+        if let Some(user) = to_user {
+            let _ = self.to_user.set(user);
+        }
+        self
     }
 
     /// What the trackers said.
@@ -405,10 +414,10 @@ impl<'s, 'a> Facts<'s, 'a> {
             Fact::UaClass => name(self.ua.as_ref().map(|u| u.0.as_str())),
             Fact::UaProduct => shared(self.ua.as_ref().and_then(|u| u.1.as_ref())),
             Fact::Tool => shared(self.tool.as_ref().and_then(Option::as_ref)),
-            Fact::DialledKind => match self.value(Fact::Dialled) {
-                Value::Text(t) => name(Some(crate::analysis::numbers::kind_of(&String::from_utf8_lossy(t)))),
-                _ => Value::Absent,
-            },
+            Fact::DialledKind => name(*self.dialled_kind.get_or_init(|| match self.value(Fact::Dialled) {
+                Value::Text(t) => Some(crate::analysis::numbers::kind_of(&String::from_utf8_lossy(t))),
+                _ => None,
+            })),
             Fact::DialledType => match self.dialled_ref() {
                 Some(Dialled::Number(n)) => name(Some(n.number_type.as_str())),
                 _ => Value::Absent,
@@ -476,7 +485,7 @@ impl<'s, 'a> Facts<'s, 'a> {
             Value::Text(t) => String::from_utf8_lossy(t).into_owned(),
             _ => return None,
         };
-        Some(super::trackers::dialled(self.caches, &user))
+        Some(super::trackers::dialled(&user))
     }
 }
 

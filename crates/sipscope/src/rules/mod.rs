@@ -49,7 +49,8 @@ pub struct RuleLimits {
     pub max_distinct_threshold: usize,
     /// Compiled size of one regular expression, bytes. Default 1 MiB.
     pub regex_size_limit: usize,
-    /// Entries of each value cache (agent classes, single-message tools, dialled numbers).
+    /// Entries of each value cache (agent classes, single-message tools). Dialled numbers are
+    /// remembered in the memo the analysis shares (`analysis::numbers::SHARED_CLASSES`).
     /// Default 4,096.
     pub max_cached_values: usize,
     /// The trackers' tables.

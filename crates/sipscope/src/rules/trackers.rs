@@ -14,7 +14,7 @@
 //! - **Accounts' sources**: which addresses registered an account successfully, so a success
 //!   from a new address is told from the account's usual one (`account_source`).
 
-use super::facts::{kind_bit, Caches, Derived, Observation, AUTH_OUTCOMES};
+use super::facts::{kind_bit, Derived, Observation, AUTH_OUTCOMES};
 use super::genmap::GenMap;
 use crate::analysis::numbers::{self, Dialled};
 use crate::analysis::stages::Stage;
@@ -106,8 +106,9 @@ impl Trackers {
         self.hasher.hash_one((ip, token))
     }
 
-    /// Updates the trackers with one message and says what they know of it.
-    pub fn observe<'a>(&mut self, o: &Observation<'a>) -> Derived {
+    /// Updates the trackers with one message and says what they know of it, with the To user
+    /// of an answer (parsed here; the rules' facts reuse it rather than parsing it again).
+    pub fn observe<'a>(&mut self, o: &Observation<'a>) -> (Derived, Option<Option<&'a [u8]>>) {
         let unparsed = Derived {
             client: o.src,
             server: o.dst,
@@ -120,11 +121,14 @@ impl Trackers {
             stage: self.stages.get(&o.src.0).copied(),
             account_source: None,
         };
-        let Some(msg) = o.msg else { return unparsed };
+        let Some(msg) = o.msg else { return (unparsed, None) };
         match (msg.method(), msg.status()) {
-            (Some(method), _) => self.request(o, msg, method),
-            (None, Some(status)) => self.answer(o, msg, status),
-            (None, None) => unparsed,
+            (Some(method), _) => (self.request(o, msg, method), None),
+            (None, Some(status)) => {
+                let (derived, to_user) = self.answer(o, msg, status);
+                (derived, Some(to_user))
+            }
+            (None, None) => (unparsed, None),
         }
     }
 
@@ -181,7 +185,7 @@ impl Trackers {
         }
     }
 
-    fn answer<'a>(&mut self, o: &Observation<'a>, msg: &'a Message<'a>, status: u32) -> Derived {
+    fn answer<'a>(&mut self, o: &Observation<'a>, msg: &'a Message<'a>, status: u32) -> (Derived, Option<&'a [u8]>) {
         let (ip, port) = o.dst;
         if matches!(status, 401 | 407) {
             if let Some(nonce) = msg.challenge().and_then(|c| c.param(b"nonce")).map(|p| p.value) {
@@ -218,7 +222,7 @@ impl Trackers {
             (Some("accepted"), true, Some(user)) => Some(self.account_source(user, ip)),
             _ => None,
         };
-        Derived {
+        let derived = Derived {
             client: o.dst,
             server: o.src,
             kind: "response",
@@ -229,7 +233,8 @@ impl Trackers {
             proven: self.is_proven(ip),
             stage: self.stages.get(&ip).copied(),
             account_source,
-        }
+        };
+        (derived, to_user)
     }
 
     /// `first` (no address registered the account before), `known` (this one did) or `new`.
@@ -306,13 +311,8 @@ fn request_stage(method: &[u8], credentials: bool, ruri_user: Option<&[u8]>, to_
     }
 }
 
-/// [`numbers::classify`] of a Request-URI user, remembered by value.
-pub fn dialled(caches: &mut Caches, user: &str) -> Arc<Dialled> {
-    let key = caches.hasher.hash_one(user);
-    if let Some(hit) = caches.dialled.get(&key) {
-        return Arc::clone(hit);
-    }
-    let d = Arc::new(numbers::classify(user));
-    caches.dialled.insert(key, Arc::clone(&d));
-    d
+/// [`numbers::classify`] of a Request-URI user, remembered by value (the process-wide memo
+/// the analysis engine shares: it classifies the same INVITEs on its own thread).
+pub fn dialled(user: &str) -> Arc<Dialled> {
+    numbers::classify_shared(user)
 }

@@ -8,11 +8,13 @@
 //! (`*97`) are kept apart from numbers. docs/numbers.md describes the heuristic and its limits.
 //!
 //! Everything here is a pure function of its input: no clock, no global state besides
-//! libphonenumber's lazily built metadata tables.
+//! libphonenumber's lazily built metadata tables and [`classify_shared`]'s bounded memo of
+//! [`classify`] (shared by the analysis and the rules, which classify the same INVITEs).
 
 mod input;
 mod prefixes;
 mod resolve;
+mod shared;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -25,6 +27,7 @@ pub use input::MAX_EXTENSION_DIGITS;
 pub use prefixes::{
     BRAZIL_CARRIER_CODES, CARRIER_SELECTION_DIGITS, INTERNATIONAL_PREFIXES, NANP_DIAL_AROUND, TRUNK_PREFIXES,
 };
+pub use shared::{classify_shared, SHARED_CLASSES};
 pub use stats::{NumberEntry, NumberStats, OtherCounts, StatsLimits};
 
 use input::Shape;

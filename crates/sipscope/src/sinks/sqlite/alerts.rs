@@ -27,11 +27,15 @@ pub fn action_text(action: &Action) -> String {
     }
 }
 
-/// The statement writing `n` pieces of evidence: `?1` the alert, then six values each.
-fn evidence_sql(n: usize) -> String {
+/// The statement writing `n` pieces of evidence: `?1` the alert, then six values each. With
+/// `events`, each piece's event is looked up; without (the store holds no events), it is NULL.
+fn evidence_sql(n: usize, events: bool) -> String {
     let rows: Vec<String> = (0..n)
         .map(|i| {
             let p = |k: usize| format!("?{}", 2 + 6 * i + k);
+            if !events {
+                return format!("(?1, {}, {}, {}, {}, {}, {}, NULL)", p(0), p(1), p(2), p(3), p(4), p(5));
+            }
             format!(
                 "(?1, {pos}, {ts}, {si}, {sp}, {di}, {dp}, (SELECT id FROM events WHERE ts_ns = {ts} AND src_ip = {si} \
                  AND src_port = {sp} AND dst_ip = {di} AND dst_port = {dp} ORDER BY id DESC LIMIT 1))",
@@ -54,62 +58,99 @@ fn evidence_sql(n: usize) -> String {
     )
 }
 
-impl Store {
-    /// Stores an alert (or updates the row of the same sensor, rule, group and first match)
-    /// with its evidence, under the open analysis run.
-    pub fn insert_alert(&mut self, a: &Alert) -> Result<(), SinkError> {
-        self.begin()?;
-        let labels = serde_json::to_string(&a.labels).unwrap_or_else(|_| "[]".into());
-        let actions: Vec<String> = a.actions.iter().map(action_text).collect();
-        let actions = serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into());
-        let id: i64 = self.conn.prepare_cached(
-            "INSERT INTO alerts (run_id, sensor, rule_id, sid, name, severity, labels, group_key, first_ns, last_ns,
-             count, node, src_ip, src_port, dst_ip, dst_port, proven, transport, method, status, user_agent,
-             from_user, to_user, ruri_user, call_id, actions)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-             ?22, ?23, ?24, ?25, ?26)
+/// Evidence statements for 1 to [`CACHED_EVIDENCE`] pieces, built once: the writer asks for
+/// one per alert.
+const CACHED_EVIDENCE: usize = 8;
+
+fn evidence_sql_cached(n: usize, events: bool) -> std::borrow::Cow<'static, str> {
+    static SQL: std::sync::OnceLock<[Vec<String>; 2]> = std::sync::OnceLock::new();
+    let all = SQL
+        .get_or_init(|| [false, true].map(|events| (0..=CACHED_EVIDENCE).map(|n| evidence_sql(n, events)).collect()));
+    match all[usize::from(events)].get(n) {
+        Some(sql) => std::borrow::Cow::Borrowed(sql.as_str()),
+        None => std::borrow::Cow::Owned(evidence_sql(n, events)),
+    }
+}
+
+/// The alert's columns, in the order of `?1` … `?26` below.
+const ALERT_COLUMNS: &str = "(run_id, sensor, rule_id, sid, name, severity, labels, group_key, first_ns, last_ns,
+     count, node, src_ip, src_port, dst_ip, dst_port, proven, transport, method, status, user_agent,
+     from_user, to_user, ruri_user, call_id, actions)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+     ?22, ?23, ?24, ?25, ?26)";
+
+fn insert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("INSERT INTO alerts {ALERT_COLUMNS}"))
+}
+
+fn upsert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO alerts {ALERT_COLUMNS}
              ON CONFLICT (sensor, rule_id, group_key, first_ns) DO UPDATE SET
                last_ns = max(last_ns, excluded.last_ns), count = max(count, excluded.count),
                node = excluded.node, src_ip = excluded.src_ip, src_port = excluded.src_port,
                dst_ip = excluded.dst_ip, dst_port = excluded.dst_port,
                proven = max(proven, excluded.proven), transport = excluded.transport
-             RETURNING id",
-        )?
-        .query_row(
-            params![
-                self.current_run,
-                a.sensor,
-                a.rule_id,
-                a.signature_id,
-                a.name,
-                a.severity.as_str(),
-                labels,
-                a.group.to_string(),
-                a.first_ns,
-                a.last_ns,
-                i64::try_from(a.count).unwrap_or(i64::MAX),
-                a.node,
-                a.src.map(|s| s.0.to_string()),
-                a.src.map(|s| s.1),
-                a.dst.map(|d| d.0.to_string()),
-                a.dst.map(|d| d.1),
-                a.proven,
-                a.transport,
-                a.sip.method,
-                a.sip.status,
-                a.sip.user_agent,
-                a.sip.from_user,
-                a.sip.to_user,
-                a.sip.ruri_user,
-                a.sip.call_id,
-                actions,
-            ],
-            |r| r.get(0),
-        )?;
+             RETURNING id"
+        )
+    })
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+impl Store {
+    /// Stores an alert (or updates the row of the same sensor, rule, group and first match)
+    /// with its evidence, under the open analysis run. Most alerts are new rows (files and
+    /// replays write each alert once, when it closes): a plain insert is tried first, and the
+    /// update of an existing row only when that one meets the row already there.
+    pub fn insert_alert(&mut self, a: &Alert) -> Result<(), SinkError> {
+        self.begin()?;
+        let labels = serde_json::to_string(&a.labels).unwrap_or_else(|_| "[]".into());
+        let actions: Vec<String> = a.actions.iter().map(action_text).collect();
+        let actions = serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into());
+        let values = params![
+            self.current_run,
+            a.sensor,
+            a.rule_id,
+            a.signature_id,
+            a.name,
+            a.severity.as_str(),
+            labels,
+            a.group.to_string(),
+            a.first_ns,
+            a.last_ns,
+            i64::try_from(a.count).unwrap_or(i64::MAX),
+            a.node,
+            a.src.map(|s| s.0.to_string()),
+            a.src.map(|s| s.1),
+            a.dst.map(|d| d.0.to_string()),
+            a.dst.map(|d| d.1),
+            a.proven,
+            a.transport,
+            a.sip.method,
+            a.sip.status,
+            a.sip.user_agent,
+            a.sip.from_user,
+            a.sip.to_user,
+            a.sip.ruri_user,
+            a.sip.call_id,
+            actions,
+        ];
+        let id: i64 = match self.conn.prepare_cached(insert_sql())?.execute(values) {
+            Ok(_) => self.conn.last_insert_rowid(),
+            Err(e) if is_unique_violation(&e) => {
+                self.conn.prepare_cached(upsert_sql())?.query_row(values, |r| r.get(0))?
+            }
+            Err(e) => return Err(e.into()),
+        };
         // Evidence only grows (the first matches stay, the last changes): one statement writes
         // every position, or rewrites it when it changed, each event resolved inline.
         if !a.evidence.is_empty() {
-            let sql = evidence_sql(a.evidence.len());
             let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(1 + 6 * a.evidence.len());
             values.push(id.into());
             for (position, e) in a.evidence.iter().enumerate() {
@@ -120,8 +161,67 @@ impl Store {
                 values.push(e.dst.0.to_string().into());
                 values.push(i64::from(e.dst.1).into());
             }
-            self.conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
+            self.conn
+                .prepare_cached(&evidence_sql_cached(a.evidence.len(), self.events_present))?
+                .execute(rusqlite::params_from_iter(values))?;
         }
         self.written()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::act::Evidence;
+
+    #[test]
+    fn an_alert_written_again_updates_its_row_and_evidence() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let mut a = crate::test_support::alert("203.0.113.5", false, 10_000_000_000, vec![Action::Alert]);
+        store.insert_alert(&a).unwrap();
+        let other = crate::test_support::alert("203.0.113.6", false, 10_000_000_000, vec![Action::Alert]);
+        store.insert_alert(&other).unwrap();
+        // The same alert closed later: more matches, a new last piece of evidence, proven.
+        let last = Evidence { ts_ns: 12_000_000_000, ordinal: 9, ..a.evidence[0].clone() };
+        a.evidence.push(last);
+        a.count = 40;
+        a.last_ns = 12_000_000_000;
+        a.proven = true;
+        store.insert_alert(&a).unwrap();
+        store.flush_now().unwrap();
+        let rows: Vec<(i64, String, i64, i64, bool)> = store
+            .conn
+            .prepare("SELECT id, group_key, count, last_ns, proven FROM alerts ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0].1, "source=203.0.113.5");
+        assert_eq!((rows[0].2, rows[0].3, rows[0].4), (40, 12_000_000_000, true));
+        assert_eq!((rows[1].2, rows[1].4), (25, false));
+        let evidence: Vec<(i64, i64, i64)> = store
+            .conn
+            .prepare("SELECT alert_id, position, ts_ns FROM alert_evidence ORDER BY alert_id, position")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            evidence,
+            vec![(rows[0].0, 0, 10_000_000_000), (rows[0].0, 1, 12_000_000_000), (rows[1].0, 0, 10_000_000_000)]
+        );
+    }
+
+    #[test]
+    fn evidence_statements_of_every_length_are_the_built_ones() {
+        for n in 0..CACHED_EVIDENCE + 3 {
+            for events in [false, true] {
+                assert_eq!(evidence_sql_cached(n, events), evidence_sql(n, events));
+            }
+        }
     }
 }

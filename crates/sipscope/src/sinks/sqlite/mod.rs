@@ -39,6 +39,10 @@ pub struct Store {
     batch: usize,
     /// The analysis run open on this store: events written meanwhile are stored under it.
     current_run: Option<i64>,
+    /// The store held events when opened, or this writer wrote one since: an alert's evidence
+    /// is looked up among the events only then (with `--events none` into a new store there
+    /// is nothing to find).
+    events_present: bool,
 }
 
 impl From<rusqlite::Error> for SinkError {
@@ -74,8 +78,12 @@ impl Store {
         // last transactions on power loss: the right trade for a capture archive.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Events, records, alerts (new and updated), evidence of 1 to 8 pieces, the analysis:
+        // more than the default 16 statements are reused on every batch.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         schema::migrate(&mut conn)?;
+        let events_present = conn.query_row("SELECT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))?;
         Ok(Store {
             conn,
             in_transaction: false,
@@ -83,6 +91,7 @@ impl Store {
             pending_events: 0,
             batch: DEFAULT_BATCH,
             current_run: None,
+            events_present,
         })
     }
 
@@ -226,6 +235,7 @@ impl Store {
     /// Inserts one event into the open batch.
     pub fn insert_event(&mut self, ev: &SipEvent, f: &SipFields) -> Result<(), SinkError> {
         self.begin()?;
+        self.events_present = true;
         let no_auth = crate::event::fields::AuthFields::default();
         let auth = f.auth.as_ref().unwrap_or(&no_auth);
         let mut stmt = self.conn.prepare_cached(
