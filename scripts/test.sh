@@ -15,6 +15,8 @@ done
 # for its test.
 test -e /usr/include/pcap/pcap.h || missing+=(libpcap-dev)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# The NATS tests (tests/it/nats) start nats-server instances of their own on ports 14222–14229.
+test -x /usr/sbin/nats-server || missing+=(nats-server)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   apt-get update -qq

@@ -3,6 +3,7 @@
 mod analyze;
 #[cfg(feature = "live")]
 mod capture;
+mod collect;
 mod decisions;
 mod enforce;
 mod export;
@@ -12,10 +13,12 @@ mod import;
 mod ingest;
 mod logs;
 mod metrics_args;
+mod nats_args;
 mod parse;
 mod report;
 mod response_args;
 mod rules;
+mod sensor;
 mod store_args;
 
 use clap::{Parser, Subcommand};
@@ -71,6 +74,11 @@ enum Command {
     Decisions(decisions::DecisionsArgs),
     /// Detection rules: check rule files, backtest rules on captures or a store.
     Rules(rules::RulesCommand),
+    /// Consume what sensors publish to NATS JetStream into one store, through the same
+    /// analysis and rules; `collect status` shows what it stored per sensor.
+    Collect(Box<collect::CollectArgs>),
+    /// This sensor's outbox towards NATS: `sensor status`.
+    Sensor(sensor::SensorArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -91,6 +99,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enforce(args) => enforce::run(args),
         Command::Decisions(args) => decisions::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Collect(args) => collect::run(*args),
+        Command::Sensor(args) => sensor::run(args),
     }
 }
 

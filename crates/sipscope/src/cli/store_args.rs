@@ -54,10 +54,16 @@ pub struct StoreArgs {
     /// start. (`ingest` runs the engine once per file.)
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     analysis_segment: u64,
+    /// `collect` reads from NATS: its `--nats` names the broker it consumes from, and its
+    /// store publishes nothing.
+    #[arg(skip)]
+    consume: bool,
     #[command(flatten)]
     response: super::response_args::ResponseArgs,
     #[command(flatten)]
     rules: super::rules::RulesArgs,
+    #[command(flatten)]
+    nats: super::nats_args::NatsArgs,
 }
 
 impl StoreArgs {
@@ -104,7 +110,12 @@ impl StoreArgs {
             methods: self.hep_out_methods.clone(),
             queue_packets: DEFAULT_QUEUE_PACKETS,
         });
-        let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), hep_out, backlog: None };
+        let nats = if self.consume { None } else { self.nats.config().map(|n| (n, settings.sensor.clone())) };
+        if nats.is_some() {
+            // The publisher says when the broker is away or refuses (once per cause).
+            crate::init_logging("warn,async_nats=off");
+        }
+        let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), hep_out, backlog: None, nats };
         let sinks = sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
         let response = if self.response.requested() {
             Some(self.response.open(&self.db, &settings.sensor, &settings.nodes)?)
@@ -137,6 +148,13 @@ fn attach(pipeline: &mut Pipeline, response: super::response_args::Response) -> 
 }
 
 impl StoreArgs {
+    /// The broker of `--nats`, for `collect` (which consumes from it: its own store then
+    /// publishes nothing).
+    pub fn consume_from_nats(&mut self) -> Option<sipscope::sinks::nats::NatsConfig> {
+        self.consume = true;
+        self.nats.config()
+    }
+
     /// Whether `--sensor` was given.
     pub fn sensor_given(&self) -> bool {
         self.sensor.is_some()

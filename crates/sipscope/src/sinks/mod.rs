@@ -14,6 +14,7 @@ pub mod eve;
 pub mod health;
 pub mod hep;
 pub mod jsonl;
+pub mod nats;
 pub mod sqlite;
 pub mod syslog;
 pub mod webhook;
@@ -36,6 +37,9 @@ pub struct SinkConfig {
     /// Keep running when the store cannot write (a full disk): hold this much to retry, count
     /// what is dropped (see [`health`]). `None`: the first write error is returned (ingest).
     pub backlog: Option<health::StoreBacklog>,
+    /// Publish what the store keeps to NATS JetStream (the store is the outbox), as this
+    /// sensor. `None` (or an empty URL): no publishing.
+    pub nats: Option<(nats::NatsConfig, String)>,
 }
 
 /// The sinks of a command, opened.
@@ -63,7 +67,35 @@ pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
     if let Some(hep_out) = &config.hep_out {
         extra.push(Box::new(hep::HepOut::open(hep_out.clone())?));
     }
+    if let Some((nats, sensor)) = config.nats.as_ref().filter(|(n, _)| n.enabled()) {
+        // The store was created and migrated above; the outbox reads it on its own connection.
+        let outbox = Box::new(sqlite::SqliteOutbox::open(&config.store)?);
+        extra.push(Box::new(nats::Publisher::spawn(nats.clone(), sensor.clone(), outbox)?));
+    }
     Ok(OpenSinks { store: Box::new(store), extra, health })
+}
+
+/// The store at `path` as an outbox (`sipscope sensor publish`; must exist).
+pub fn open_outbox(path: &std::path::Path) -> Result<Box<dyn nats::Outbox>, SinkError> {
+    if !path.exists() {
+        let cause = std::io::Error::from(std::io::ErrorKind::NotFound);
+        return Err(SinkError::Io { what: format!("opening {}", path.display()), cause });
+    }
+    // Migrated first (an older store has no outbox table), then opened to save acks.
+    drop(sqlite::Store::open(path)?);
+    Ok(Box::new(sqlite::SqliteOutbox::open(path)?))
+}
+
+/// Where the outbox of the store at `path` stands for `stream` (`sipscope sensor status`).
+pub fn outbox_state(path: &std::path::Path, stream: &str) -> Result<Vec<nats::OutboxState>, SinkError> {
+    use nats::Outbox;
+    sqlite::SqliteOutbox::open_existing(path)?.state(stream)
+}
+
+/// A collector's positions in the store at `path`: (sensor, kind, highest sequence stored,
+/// when it was stored in ns), by sensor (`sipscope collect status`).
+pub fn collector_positions(path: &std::path::Path) -> Result<Vec<(String, String, i64, i64)>, SinkError> {
+    sqlite::SqliteOutbox::open_existing(path)?.collector_positions()
 }
 
 /// Opens the decisions of the store at `path` for writing (creating and migrating it): the
@@ -336,4 +368,10 @@ pub trait EventStore: Sink {
     /// it and are resolved to their ids), under the open analysis run; an alert of the same
     /// sensor, rule, group and first match updates the stored one.
     fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError>;
+    /// The collector (`sipscope collect`): raises the highest sequence stored per (sensor,
+    /// kind) so that it commits with the events written before it (the next flush commits
+    /// both). Only the collector writes them.
+    fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError>;
+    /// The collector's positions as committed: (sensor, kind, highest sequence stored).
+    fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError>;
 }

@@ -15,6 +15,7 @@
 //!
 //! `udp_batch` is no source: the UDP listeners' way of reading many datagrams per system call.
 
+pub mod collect;
 pub mod files;
 pub mod hep;
 pub mod honeypot;

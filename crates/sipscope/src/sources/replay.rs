@@ -146,7 +146,8 @@ pub fn reanalyse_into(
     analysis: AnalysisConfig,
 ) -> Result<(SqliteReader, Finished), ReplayError> {
     let path = dir.join("reanalysed.db");
-    let sinks = crate::sinks::open(&SinkConfig { store: path.clone(), jsonl: None, backlog: None, hep_out: None })?;
+    let sinks =
+        crate::sinks::open(&SinkConfig { store: path.clone(), jsonl: None, backlog: None, hep_out: None, nats: None })?;
     // The alerts stay the store's: the scratch store holds the analysis tables alone.
     let finished = analyse_all(stored, sinks.store, analysis, None, Some(nodes), crate::time::now_ns())?;
     Ok((SqliteReader::open(&path)?, finished))
@@ -194,8 +195,13 @@ fn recover_run(
     rules: Option<&Arc<RuleSet>>,
     now_ns: i64,
 ) -> Result<u64, ReplayError> {
-    let sinks =
-        crate::sinks::open(&SinkConfig { store: path.to_path_buf(), jsonl: None, hep_out: None, backlog: None })?;
+    let sinks = crate::sinks::open(&SinkConfig {
+        store: path.to_path_buf(),
+        jsonl: None,
+        hep_out: None,
+        backlog: None,
+        nats: None,
+    })?;
     let settings = settings(run.kind, false, &run.sensor, analysis.clone(), rules.cloned());
     let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
     pipeline.begin_analysis(run.started_ns)?;

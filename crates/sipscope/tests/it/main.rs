@@ -13,6 +13,7 @@ mod honeypot;
 mod ingest_encap;
 mod ingest_golden;
 mod logs_cmd;
+mod nats;
 mod netns;
 mod parse_cmd;
 mod report_config;

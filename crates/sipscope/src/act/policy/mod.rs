@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod responder;
+pub mod shared;
 pub mod stale;
 mod workers;
 

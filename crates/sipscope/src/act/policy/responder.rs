@@ -155,12 +155,7 @@ impl PolicyResponder {
         now_ns: i64,
     ) -> Result<PolicyResponder, crate::sinks::SinkError> {
         let invalid = |message: String| crate::sinks::SinkError::Backend { backend: "decisions", message };
-        let networks: Vec<crate::act::Prefix> = nodes
-            .all()
-            .iter()
-            .flat_map(|n| n.addresses.iter().map(|c| crate::act::Prefix::new(c.addr(), c.prefix())))
-            .collect();
-        let policy = Policy::new(config.clone(), own, &networks).map_err(invalid)?;
+        let policy = policy_of(config, own, nodes).map_err(invalid)?;
         let log = crate::sinks::open_decision_log(path)?;
         let reader = crate::store::open(path).map_err(|e| invalid(e.to_string()))?;
         let parts = ResponderParts {
@@ -410,6 +405,21 @@ impl Responder for PolicyResponder {
         }
         self.publish(now_ns);
     }
+}
+
+/// The policy of a sensor's `[decisions]`, its own addresses and its nodes file (allowlisted
+/// when `allow_nodes`).
+pub fn policy_of(
+    config: &super::DecisionsConfig,
+    own: &[IpAddr],
+    nodes: &crate::nodes::Nodes,
+) -> Result<Policy, String> {
+    let networks: Vec<crate::act::Prefix> = nodes
+        .all()
+        .iter()
+        .flat_map(|n| n.addresses.iter().map(|c| crate::act::Prefix::new(c.addr(), c.prefix())))
+        .collect();
+    Policy::new(config.clone(), own, &networks)
 }
 
 /// This host's addresses, every interface's (the policy's "own" addresses; read from the

@@ -319,6 +319,14 @@ impl EventStore for BackgroundStore {
     fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError> {
         self.push(Item::Alert(Box::new(alert.clone())))
     }
+
+    fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError> {
+        self.call(move |s| s.set_collected(&positions, now_ns))
+    }
+
+    fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {
+        self.call(|s| s.collected_positions())
+    }
 }
 
 impl Drop for BackgroundStore {

@@ -5,6 +5,7 @@ mod alerts;
 mod analysis;
 mod background;
 mod decisions;
+mod outbox;
 mod records;
 mod runs;
 mod schema;
@@ -12,6 +13,7 @@ mod schema;
 pub use alerts::action_text;
 pub use background::BackgroundStore;
 pub use decisions::SqliteDecisionLog;
+pub use outbox::SqliteOutbox;
 
 pub use schema::SCHEMA_VERSION;
 
@@ -358,6 +360,14 @@ impl EventStore for Store {
 
     fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError> {
         self.insert_alert(alert)
+    }
+
+    fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError> {
+        Store::set_collected(self, &positions, now_ns)
+    }
+
+    fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {
+        Store::collected_positions(self)
     }
 }
 

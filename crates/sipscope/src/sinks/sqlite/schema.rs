@@ -410,6 +410,27 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE auth_attempts ADD COLUMN log_file TEXT;
     ALTER TABLE auth_attempts ADD COLUMN log_line BLOB;
     "#,
+    // 11 (issue 16, NATS): a sensor's store is the outbox of what it publishes: `outbox_acks`
+    // keeps, per stream and kind (event, auth, registration), the highest row id the broker
+    // acknowledged and when. A collector's store keeps in `collector_positions` the highest
+    // sequence it stored per sensor and kind, committed with those events, so that a message
+    // delivered again is recognised.
+    r#"
+    CREATE TABLE outbox_acks (
+        stream    TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        acked_ns  INTEGER NOT NULL,
+        PRIMARY KEY (stream, kind)
+    );
+    CREATE TABLE collector_positions (
+        sensor    TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        stored_ns INTEGER NOT NULL,
+        PRIMARY KEY (sensor, kind)
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

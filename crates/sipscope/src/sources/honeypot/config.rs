@@ -87,6 +87,10 @@ pub struct HoneypotConfig {
     /// (docs/rules.md).
     #[serde(default)]
     pub rules: crate::rules::RulesConfig,
+    /// `[nats]`: publish the store to NATS JetStream (the store is the outbox) and, with
+    /// `watch_decisions`, enforce the decisions a collector shares (docs/collector.md).
+    #[serde(default)]
+    pub nats: crate::sinks::nats::NatsConfig,
     /// Prometheus metrics (`[metrics]`; docs/metrics.md).
     #[serde(default)]
     pub metrics: crate::metrics::MetricsConfig,

@@ -164,6 +164,7 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
         jsonl: config.jsonl.clone(),
         hep_out: config.hep_out.as_ref().map(super::config::HepOut::sink_config),
         backlog: Some(backlog),
+        nats: Some((config.nats.clone(), sensor.clone())),
     })?;
     let health = sinks.health;
     // Everything received is kept (unparseable bytes too), every message becomes an event.
@@ -207,6 +208,11 @@ fn respond(
         pipeline.add_alert_sink(sink);
     }
     if !config.decisions.enabled {
+        if config.nats.watch_decisions {
+            return Err(HoneypotError::Runtime(
+                "[nats] watch_decisions enforces shared decisions: set [decisions] enabled = true".into(),
+            ));
+        }
         if config.enforce.nftables {
             return Err(HoneypotError::Runtime(
                 "[enforce] nftables enforces decisions: set [decisions] enabled = true".into(),
@@ -231,6 +237,14 @@ fn respond(
     )
     .map_err(HoneypotError::Store)?;
     pipeline.set_responder(Box::new(responder));
+    if config.nats.enabled() && config.nats.watch_decisions {
+        // Decisions a collector shares go into this store, where the responder reads them.
+        let policy = crate::act::policy::responder::policy_of(&config.decisions, &own, nodes)
+            .map_err(|e| HoneypotError::Runtime(format!("decisions: {e}")))?;
+        let (nats, bucket) = (config.nats.clone(), config.nats.decisions_bucket.clone());
+        crate::act::policy::shared::spawn_watcher(nats, bucket, config.store.clone(), policy)
+            .map_err(|e| HoneypotError::Runtime(format!("starting the shared decisions watcher: {e}")))?;
+    }
     Ok(())
 }
 

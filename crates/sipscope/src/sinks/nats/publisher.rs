@@ -1,0 +1,305 @@
+//! The outbox publisher: a thread with a small tokio runtime that reads the store after the
+//! broker's last acknowledged row, publishes, awaits the acks (at most `max_in_flight`
+//! outstanding) and only then saves the position. Any failure (broker gone, refused
+//! credentials, a timeout) drops the connection and starts again from the saved position
+//! after a growing pause (1 s to 30 s), logging a failure once per change of cause and then at
+//! powers of two: the pipeline never waits, and the store keeps what is not yet published.
+//!
+//! As a [`Sink`] of the pipeline it stores nothing: the store's commit (the pipeline flushes
+//! its store before its extra sinks) wakes it, and dropping it drains for `drain_seconds`.
+
+use super::wire::Kind;
+use super::{message_id, NatsConfig, Outbox};
+use crate::analysis::result::Handover;
+use crate::event::fields::SipFields;
+use crate::event::record::Record;
+use crate::event::SipEvent;
+use crate::sinks::{Sink, SinkError};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// What the publisher is doing, for logs and summaries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublisherStatus {
+    /// Connected to the broker now.
+    pub connected: bool,
+    /// Messages the broker acknowledged since start.
+    pub acked: u64,
+    /// When the last ack came (ns).
+    pub last_ack_ns: Option<i64>,
+    /// Failures since start (connects, publishes, acks).
+    pub failures: u64,
+    /// The last failure, without secrets.
+    pub last_error: Option<String>,
+}
+
+struct Shared {
+    stop: AtomicBool,
+    wake: Notify,
+    status: Mutex<PublisherStatus>,
+}
+
+/// The running publisher.
+pub struct Publisher {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Publisher {
+    /// Starts publishing `outbox` (a store `sensor` writes) to the broker of `config`.
+    pub fn spawn(config: NatsConfig, sensor: String, outbox: Box<dyn Outbox>) -> Result<Publisher, SinkError> {
+        config.check()?;
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            wake: Notify::new(),
+            status: Mutex::new(PublisherStatus::default()),
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|cause| SinkError::Io { what: "starting the NATS runtime".into(), cause })?;
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("nats-publisher".into())
+            .spawn(move || {
+                let mut run = Run { config, sensor, outbox, shared: theirs, log: FailureLog::default() };
+                runtime.block_on(run.run());
+            })
+            .map_err(|cause| SinkError::Io { what: "starting the NATS publisher thread".into(), cause })?;
+        Ok(Publisher { shared, thread: Some(thread) })
+    }
+
+    /// A snapshot of its status.
+    pub fn status(&self) -> PublisherStatus {
+        self.shared.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Stops it: it publishes what is left for at most `drain_seconds`, then returns.
+    pub fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Sink for Publisher {
+    // The store holds events and records; the publisher reads them from there once committed.
+    fn write(&mut self, _event: SipEvent, _fields: SipFields) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn record(&mut self, _record: Record) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    // Analysis results stay with the sensor: the collector runs its own analysis.
+    fn hand_over(&mut self, _run: i64, _rows: Handover) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// Logs a failure when its cause changes, and at the 1st, 2nd, 4th, 8th … repeat.
+#[derive(Default)]
+struct FailureLog {
+    last: String,
+    repeats: u64,
+}
+
+impl FailureLog {
+    fn failed(&mut self, message: &str) {
+        if message != self.last {
+            self.last = message.to_owned();
+            self.repeats = 0;
+        }
+        self.repeats += 1;
+        if self.repeats.is_power_of_two() {
+            tracing::warn!(
+                repeats = self.repeats,
+                "publishing: {message}; events stay in the store and are sent later"
+            );
+        }
+    }
+
+    fn recovered(&mut self) {
+        if self.repeats > 0 {
+            tracing::info!("publishing: connected again");
+        }
+        self.last.clear();
+        self.repeats = 0;
+    }
+}
+
+struct Run {
+    config: NatsConfig,
+    sensor: String,
+    outbox: Box<dyn Outbox>,
+    shared: Arc<Shared>,
+    log: FailureLog,
+}
+
+impl Run {
+    fn stopping(&self) -> bool {
+        self.shared.stop.load(Ordering::SeqCst)
+    }
+
+    fn with_status(&self, f: impl FnOnce(&mut PublisherStatus)) {
+        if let Ok(mut s) = self.shared.status.lock() {
+            f(&mut s);
+        }
+    }
+
+    async fn run(&mut self) {
+        let mut pause = Duration::from_secs(1);
+        let mut drain_until: Option<Instant> = None;
+        loop {
+            if self.stopping() {
+                let until =
+                    *drain_until.get_or_insert_with(|| Instant::now() + Duration::from_secs(self.config.drain_seconds));
+                if Instant::now() >= until {
+                    return;
+                }
+            }
+            let name = format!("sipscope sensor {}", self.sensor);
+            let result = match self.config.connect(&name).await {
+                Ok(client) => {
+                    pause = Duration::from_secs(1);
+                    self.with_status(|s| s.connected = true);
+                    let r = self.publish(client.clone(), drain_until).await;
+                    self.with_status(|s| s.connected = false);
+                    // Best effort: pending acks were awaited or given up.
+                    let _ = client.drain().await;
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => return,
+                Err(e) => {
+                    let message = e.to_string();
+                    self.log.failed(&message);
+                    self.with_status(|s| {
+                        s.failures += 1;
+                        s.last_error = Some(message);
+                    });
+                }
+            }
+            if self.stopping() && drain_until.is_some_and(|u| Instant::now() + pause >= u) {
+                return;
+            }
+            // The pause is not cut short by the store's commits, only by a stop.
+            let until = Instant::now() + pause;
+            while Instant::now() < until && !self.stopping() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            pause = (pause * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    /// Publishes until stopped and drained (`Ok`) or until a failure (`Err`).
+    async fn publish(&mut self, client: async_nats::Client, mut drain_until: Option<Instant>) -> Result<(), SinkError> {
+        let js = self.config.jetstream(client).await?;
+        self.log.recovered();
+        let stream = self.config.stream.name.clone();
+        let subject = self.config.subject(&self.sensor);
+        let mut positions = [0i64; 3];
+        for (i, kind) in Kind::ALL.into_iter().enumerate() {
+            positions[i] = self.outbox.acked(&stream, kind)?;
+        }
+        let poll = Duration::from_millis(self.config.poll_ms.max(1));
+        loop {
+            if self.stopping() {
+                let drain = Duration::from_secs(self.config.drain_seconds);
+                if Instant::now() >= *drain_until.get_or_insert_with(|| Instant::now() + drain) {
+                    return Ok(());
+                }
+            }
+            let mut sent = false;
+            for (i, kind) in Kind::ALL.into_iter().enumerate() {
+                let items = self.outbox.pending(kind, positions[i], self.config.batch)?;
+                if items.is_empty() {
+                    continue;
+                }
+                sent = true;
+                let mut in_flight = VecDeque::new();
+                let mut acked = positions[i];
+                let mut result = Ok(());
+                for item in items {
+                    let mut headers = async_nats::HeaderMap::new();
+                    headers.insert("Nats-Msg-Id", message_id(&self.sensor, kind, item.seq).as_str());
+                    match js.publish_with_headers(subject.clone(), headers, item.payload.into()).await {
+                        Ok(ack) => in_flight.push_back((item.seq, ack)),
+                        Err(e) => {
+                            result = Err(unavailable(format!("publishing: {e}")));
+                            break;
+                        }
+                    }
+                    if in_flight.len() >= self.config.max_in_flight {
+                        if let Some((seq, ack)) = in_flight.pop_front() {
+                            match ack.await {
+                                Ok(_) => acked = seq,
+                                Err(e) => {
+                                    result = Err(unavailable(format!("awaiting the ack: {e}")));
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                if result.is_ok() {
+                    while let Some((seq, ack)) = in_flight.pop_front() {
+                        match ack.await {
+                            Ok(_) => acked = seq,
+                            Err(e) => {
+                                result = Err(unavailable(format!("awaiting the ack: {e}")));
+                                break;
+                            }
+                        }
+                    }
+                }
+                if acked > positions[i] {
+                    let now = crate::time::now_ns();
+                    self.outbox.save_ack(&stream, kind, acked, now)?;
+                    let n = u64::try_from(acked - positions[i]).unwrap_or(0);
+                    positions[i] = acked;
+                    self.with_status(|s| {
+                        s.acked += n;
+                        s.last_ack_ns = Some(now);
+                    });
+                }
+                result?;
+            }
+            if sent {
+                continue;
+            }
+            if self.stopping() {
+                // Nothing left: done.
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = self.shared.wake.notified() => {}
+            }
+        }
+    }
+}
+
+fn unavailable(message: String) -> SinkError {
+    SinkError::Unavailable { backend: "NATS", message }
+}

@@ -1,0 +1,262 @@
+//! The store as the outbox of a sensor that publishes to NATS (`sinks/nats`): rows after the
+//! broker's last acknowledged id, read on a connection of their own (WAL readers never block
+//! the writer), encoded in the wire format; and the acknowledged positions (`outbox_acks`),
+//! written only after the broker acknowledged. Also the collector's side: the highest sequence
+//! stored per sensor and kind (`collector_positions`), written in the events' transaction.
+
+use super::Store;
+use crate::event::record::{AuthAttemptRecord, LogLine, RecordContext, RegistrationRecord};
+use crate::event::{Direction, SipEvent, Transport};
+use crate::sinks::nats::wire::{self, Kind, WireEvent};
+use crate::sinks::nats::{Outbox, OutboxItem, OutboxState};
+use crate::sinks::SinkError;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+/// A sensor store opened as an outbox.
+pub struct SqliteOutbox {
+    conn: Connection,
+}
+
+impl SqliteOutbox {
+    /// Opens the store at `path` (created and migrated by the store itself first).
+    pub fn open(path: &Path) -> Result<SqliteOutbox, SinkError> {
+        let conn = Connection::open_with_flags(path, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(SqliteOutbox { conn })
+    }
+
+    /// Opens an existing store for the status commands: a missing file is an error (not a new
+    /// store), an older one is migrated first.
+    pub fn open_existing(path: &Path) -> Result<SqliteOutbox, SinkError> {
+        if !path.exists() {
+            return Err(SinkError::Io {
+                what: format!("opening {}", path.display()),
+                cause: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        Ok(SqliteOutbox { conn: Store::open_read_only_current(path)? })
+    }
+
+    /// The collector's positions, by sensor and kind.
+    pub fn collector_positions(&self) -> Result<Vec<(String, String, i64, i64)>, SinkError> {
+        let mut stmt =
+            self.conn.prepare("SELECT sensor, kind, seq, stored_ns FROM collector_positions ORDER BY sensor, kind")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+fn direction(text: &str) -> Direction {
+    match text {
+        "in" => Direction::In,
+        "out" => Direction::Out,
+        _ => Direction::Unknown,
+    }
+}
+
+/// The record columns every record table shares, from column `at` on.
+fn context(r: &Row<'_>, at: usize) -> rusqlite::Result<RecordContext> {
+    Ok(RecordContext {
+        ts_ns: r.get(at)?,
+        sensor: r.get(at + 1)?,
+        node: r.get(at + 2)?,
+        transport: Transport::from_name(&r.get::<_, String>(at + 3)?),
+        src: SocketAddr::new(ip(&r.get::<_, String>(at + 4)?), r.get(at + 5)?),
+        dst: SocketAddr::new(ip(&r.get::<_, String>(at + 6)?), r.get(at + 7)?),
+        call_id: r.get(at + 8)?,
+        user_agent: r.get(at + 9)?,
+    })
+}
+
+const CONTEXT: &str = "ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, call_id, user_agent";
+
+impl Outbox for SqliteOutbox {
+    fn pending(&mut self, kind: Kind, after: i64, limit: usize) -> Result<Vec<OutboxItem>, SinkError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut out = Vec::new();
+        match kind {
+            Kind::Event => {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT id, ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src,
+                     tunnel_dst, direction, anomalies, reason, raw FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+                )?;
+                let mut rows = stmt.query(params![after, limit])?;
+                while let Some(r) = rows.next()? {
+                    let seq: i64 = r.get(0)?;
+                    let tunnel = match (r.get::<_, Option<String>>(9)?, r.get::<_, Option<String>>(10)?) {
+                        (Some(a), Some(b)) => Some((ip(&a), ip(&b))),
+                        _ => None,
+                    };
+                    let event = SipEvent {
+                        ts_ns: r.get(1)?,
+                        sensor: r.get(2)?,
+                        node: r.get(3)?,
+                        transport: Transport::from_name(&r.get::<_, String>(4)?),
+                        src: (ip(&r.get::<_, String>(5)?), r.get(6)?),
+                        dst: (ip(&r.get::<_, String>(7)?), r.get(8)?),
+                        tunnel,
+                        direction: direction(&r.get::<_, String>(11)?),
+                        origin: None,
+                        raw: r.get(14)?,
+                    };
+                    let e = WireEvent { event, anomalies: r.get(12)?, reason: r.get(13)? };
+                    let mut payload = Vec::with_capacity(e.event.raw.len() + 96);
+                    wire::encode_event(seq, &e, &mut payload);
+                    out.push(OutboxItem { seq, payload });
+                }
+            }
+            Kind::Auth => {
+                let sql = format!(
+                    "SELECT id, {CONTEXT}, method, username, realm, uri, nonce, outcome, password, origin, log_file,
+                     log_line FROM auth_attempts WHERE id > ?1 ORDER BY id LIMIT ?2"
+                );
+                let mut stmt = self.conn.prepare_cached(&sql)?;
+                let mut rows = stmt.query(params![after, limit])?;
+                while let Some(r) = rows.next()? {
+                    let seq: i64 = r.get(0)?;
+                    let outcome: String = r.get(16)?;
+                    let origin: Option<String> = r.get(18)?;
+                    let log = match (origin.as_deref().and_then(static_origin), r.get::<_, Option<String>>(19)?) {
+                        (Some(origin), Some(file)) => {
+                            Some(LogLine { origin, file, line: r.get::<_, Option<Vec<u8>>>(20)?.unwrap_or_default() })
+                        }
+                        _ => None,
+                    };
+                    let row = AuthAttemptRecord {
+                        id: seq,
+                        ctx: context(r, 1)?,
+                        method: r.get(11)?,
+                        username: r.get(12)?,
+                        realm: r.get(13)?,
+                        uri: r.get(14)?,
+                        nonce: r.get(15)?,
+                        outcome: static_outcome(&outcome),
+                        password: r.get(17)?,
+                        log,
+                    };
+                    let mut payload = Vec::with_capacity(256);
+                    wire::encode_auth(seq, &row, &mut payload);
+                    out.push(OutboxItem { seq, payload });
+                }
+            }
+            Kind::Registration => {
+                let sql = format!(
+                    "SELECT id, {CONTEXT}, username, contact, expires FROM registrations
+                     WHERE id > ?1 ORDER BY id LIMIT ?2"
+                );
+                let mut stmt = self.conn.prepare_cached(&sql)?;
+                let mut rows = stmt.query(params![after, limit])?;
+                while let Some(r) = rows.next()? {
+                    let seq: i64 = r.get(0)?;
+                    let row = RegistrationRecord {
+                        ctx: context(r, 1)?,
+                        username: r.get(11)?,
+                        contact: r.get(12)?,
+                        expires: u64::try_from(r.get::<_, i64>(13)?).unwrap_or(0),
+                    };
+                    let mut payload = Vec::with_capacity(256);
+                    wire::encode_registration(seq, &row, &mut payload);
+                    out.push(OutboxItem { seq, payload });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn acked(&mut self, stream: &str, kind: Kind) -> Result<i64, SinkError> {
+        let seq = self
+            .conn
+            .query_row(
+                "SELECT seq FROM outbox_acks WHERE stream = ?1 AND kind = ?2",
+                params![stream, kind.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    fn save_ack(&mut self, stream: &str, kind: Kind, seq: i64, now_ns: i64) -> Result<(), SinkError> {
+        self.conn.execute(
+            "INSERT INTO outbox_acks (stream, kind, seq, acked_ns) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (stream, kind) DO UPDATE SET seq = max(seq, excluded.seq), acked_ns = excluded.acked_ns",
+            params![stream, kind.as_str(), seq, now_ns],
+        )?;
+        Ok(())
+    }
+
+    fn state(&mut self, stream: &str) -> Result<Vec<OutboxState>, SinkError> {
+        let mut out = Vec::new();
+        for kind in Kind::ALL {
+            let table = match kind {
+                Kind::Event => "events",
+                Kind::Auth => "auth_attempts",
+                Kind::Registration => "registrations",
+            };
+            let newest: i64 =
+                self.conn.query_row(&format!("SELECT coalesce(max(id), 0) FROM {table}"), [], |r| r.get(0))?;
+            let (acked, acked_ns): (i64, Option<i64>) = self
+                .conn
+                .query_row(
+                    "SELECT seq, acked_ns FROM outbox_acks WHERE stream = ?1 AND kind = ?2",
+                    params![stream, kind.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .unwrap_or((0, None));
+            let waiting: i64 =
+                self.conn.query_row(&format!("SELECT count(*) FROM {table} WHERE id > ?1"), [acked], |r| r.get(0))?;
+            out.push(OutboxState { kind, newest, acked, acked_ns, waiting: u64::try_from(waiting).unwrap_or(0) });
+        }
+        Ok(out)
+    }
+}
+
+/// The stored outcome as the record's static name (`malformed` for a name this build does not
+/// know: the store was written by sipscope, so that does not happen).
+fn static_outcome(name: &str) -> &'static str {
+    const NAMES: &[&str] = &[
+        "accepted",
+        "refused",
+        "wrong_password",
+        "unknown_user",
+        "stale_nonce",
+        "nonce_reused",
+        "wrong_realm",
+        "malformed",
+        "extension_not_found",
+    ];
+    NAMES.iter().copied().find(|n| *n == name).unwrap_or("malformed")
+}
+
+fn static_origin(name: &str) -> Option<&'static str> {
+    ["asterisk_security", "asterisk_chan_sip", "asterisk_pjsip", "freeswitch_sofia"].into_iter().find(|n| *n == name)
+}
+
+impl Store {
+    /// The collector's positions: the highest sequence stored per sensor and kind.
+    pub fn collected_positions(&self) -> Result<Vec<(String, String, i64)>, SinkError> {
+        let mut stmt = self.conn.prepare("SELECT sensor, kind, seq FROM collector_positions")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Raises the collector's positions in the open batch, so that they commit with the events
+    /// written before them.
+    pub fn set_collected(&mut self, positions: &[(String, String, i64)], now_ns: i64) -> Result<(), SinkError> {
+        self.begin()?;
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO collector_positions (sensor, kind, seq, stored_ns) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (sensor, kind) DO UPDATE SET seq = max(seq, excluded.seq), stored_ns = excluded.stored_ns",
+        )?;
+        for (sensor, kind, seq) in positions {
+            stmt.execute(params![sensor, kind, seq, now_ns])?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,399 @@
+//! `sipscope collect`: what sensors published to NATS JetStream, as a source (issue 16;
+//! docs/collector.md). A durable pull consumer of the sensors' stream fetches batches; each
+//! message is decoded (`sinks::nats::wire`) and handed to the one pipeline under its own
+//! sensor, node and time, so the collector runs the same analysis and rules across every
+//! sensor. Records get the collector store's own ids.
+//!
+//! Exactly once: the highest sequence stored per (publishing sensor, kind) — the sensor named
+//! by the subject, whose store's row ids are the sequences — is kept in memory and in the
+//! store (`EventStore::set_collected`, committed in the batch's transaction); a message at or
+//! below it is a duplicate (a redelivery, a sensor that published again after an outage) and
+//! is acknowledged without being stored. A batch is acknowledged (ack-all, by its last
+//! message) only after the store committed it: a collector killed before that gets the batch
+//! again and recognises what it already stored.
+
+mod decisions;
+mod status;
+
+pub use decisions::DecisionShare;
+pub use status::{collector_status, consumer_backlog, CollectorStatus, SensorPosition};
+
+use crate::event::record::Record;
+use crate::pipeline::{Arrival, NodeOf, Note, Pipeline};
+use crate::sinks::nats::wire::{self, Decoded, Kind};
+use crate::sinks::nats::NatsConfig;
+use crate::sinks::SinkError;
+use crate::sources::honeypot::net::notes as hp_notes;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How the collector consumes.
+#[derive(Debug, Clone)]
+pub struct CollectConfig {
+    /// The broker and stream.
+    pub nats: NatsConfig,
+    /// The durable consumer's name (several collectors with one name share the work; give
+    /// each store its own name). Default `sipscope-collector`.
+    pub durable: String,
+    /// Messages fetched, stored and acknowledged at once. Default 2048.
+    pub batch: usize,
+    /// How long a message may stay unacknowledged before the broker delivers it again,
+    /// seconds. Default 60.
+    pub ack_wait_seconds: u64,
+    /// How often the lag per sensor is logged, seconds. Default 10.
+    pub lag_every_seconds: u64,
+    /// Stop after this many messages (tests, benchmarks); `None`: until stopped.
+    pub max_messages: Option<u64>,
+    /// Stop when nothing arrived for this long (tests, benchmarks); `None`: until stopped.
+    pub idle_exit: Option<Duration>,
+    /// Share the decisions in force of the collector's store through this KV bucket.
+    pub share_decisions: Option<DecisionShare>,
+}
+
+impl CollectConfig {
+    /// The defaults for a broker.
+    pub fn new(nats: NatsConfig) -> CollectConfig {
+        CollectConfig {
+            nats,
+            durable: "sipscope-collector".into(),
+            batch: 2048,
+            ack_wait_seconds: 60,
+            lag_every_seconds: 10,
+            max_messages: None,
+            idle_exit: None,
+            share_decisions: None,
+        }
+    }
+}
+
+/// What a collector run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CollectSummary {
+    /// Messages received.
+    pub received: u64,
+    /// Events handed to the pipeline.
+    pub events: u64,
+    /// Records handed to the pipeline.
+    pub records: u64,
+    /// Messages already stored (redelivered or published twice), acknowledged and dropped.
+    pub duplicates: u64,
+    /// Messages that did not decode (another version, damage), acknowledged and dropped.
+    pub malformed: u64,
+    /// Connection failures ridden out.
+    pub reconnects: u64,
+    /// Decisions put in the shared bucket.
+    pub decisions_shared: u64,
+}
+
+/// Why the collector stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// The store failed: nothing more is acknowledged (the broker keeps it).
+    #[error("store: {0}")]
+    Store(#[from] SinkError),
+    /// The runtime could not start.
+    #[error("starting the NATS runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Consumes until `stop` (or a limit of `config`), writing through `pipeline`.
+pub fn run(config: &CollectConfig, pipeline: &mut Pipeline, stop: &AtomicBool) -> Result<CollectSummary, CollectError> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CollectError::Runtime)?;
+    let mut c = Collector {
+        config,
+        positions: HashMap::new(),
+        changed: HashMap::new(),
+        last_event_ns: HashMap::new(),
+        summary: CollectSummary::default(),
+        next_auth_id: 0,
+        failures: 0,
+        stream_seq: 0,
+    };
+    for (sensor, kind, seq) in pipeline.store().collected_positions()? {
+        if sensor == STREAM_POSITION {
+            if kind == config.nats.stream.name {
+                c.stream_seq = u64::try_from(seq).unwrap_or(0);
+            }
+        } else if let Some(kind) = Kind::from_name(&kind) {
+            c.positions.insert((sensor, kind), seq);
+        }
+    }
+    c.next_auth_id = pipeline.next_auth_attempt_id()?;
+    runtime.block_on(c.run(pipeline, stop))?;
+    Ok(c.summary)
+}
+
+struct Collector<'a> {
+    config: &'a CollectConfig,
+    /// Highest sequence stored per (sensor, kind).
+    positions: HashMap<(String, Kind), i64>,
+    /// Positions raised in the current batch.
+    changed: HashMap<(String, Kind), i64>,
+    /// Newest event time per sensor (lag).
+    last_event_ns: HashMap<String, i64>,
+    summary: CollectSummary,
+    next_auth_id: i64,
+    failures: u64,
+    /// The stream sequence of the last message whose batch the store committed: the consumer
+    /// is made again from the next one at every (re)connection, so that nothing delivered
+    /// but not committed is skipped and every sensor's messages come in order.
+    stream_seq: u64,
+}
+
+/// The `collector_positions.sensor` under which the stream's own position is kept (its kind
+/// is the stream's name).
+const STREAM_POSITION: &str = "$stream";
+
+impl Collector<'_> {
+    fn done(&self, stop: &AtomicBool) -> bool {
+        stop.load(Ordering::SeqCst) || self.config.max_messages.is_some_and(|m| self.summary.received >= m)
+    }
+
+    async fn run(&mut self, pipeline: &mut Pipeline, stop: &AtomicBool) -> Result<(), CollectError> {
+        let mut pause = Duration::from_secs(1);
+        let mut idle_since = Instant::now();
+        while !self.done(stop) {
+            match self.consume(pipeline, stop, &mut idle_since).await {
+                Ok(()) => return Ok(()),
+                Err(Failure::Store(e)) => return Err(CollectError::Store(e)),
+                Err(Failure::Broker(message)) => {
+                    self.failures += 1;
+                    self.summary.reconnects += 1;
+                    if self.failures.is_power_of_two() {
+                        tracing::warn!(failures = self.failures, "collect: {message}; retrying");
+                    }
+                }
+            }
+            if self.config.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
+                return Ok(());
+            }
+            let until = Instant::now() + pause;
+            while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            pipeline.tick(crate::time::now_ns())?;
+            pause = (pause * 2).min(Duration::from_secs(10));
+        }
+        Ok(())
+    }
+
+    async fn consume(
+        &mut self,
+        pipeline: &mut Pipeline,
+        stop: &AtomicBool,
+        idle_since: &mut Instant,
+    ) -> Result<(), Failure> {
+        use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+        let cfg = self.config;
+        let client = cfg.nats.connect("sipscope collect").await.map_err(|e| Failure::Broker(e.to_string()))?;
+        let js = cfg.nats.jetstream(client.clone()).await.map_err(|e| Failure::Broker(e.to_string()))?;
+        let stream = js
+            .get_stream(&cfg.nats.stream.name)
+            .await
+            .map_err(|e| Failure::Broker(format!("stream {}: {e}", cfg.nats.stream.name)))?;
+        // Made again from the committed position (one collector per durable name).
+        if stream.consumer_info(&cfg.durable).await.is_ok() {
+            stream
+                .delete_consumer(&cfg.durable)
+                .await
+                .map_err(|e| Failure::Broker(format!("consumer {}: {e}", cfg.durable)))?;
+        }
+        let consumer: async_nats::jetstream::consumer::PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(cfg.durable.clone()),
+                deliver_policy: match self.stream_seq {
+                    0 => DeliverPolicy::All,
+                    seq => DeliverPolicy::ByStartSequence { start_sequence: seq + 1 },
+                },
+                ack_policy: AckPolicy::All,
+                ack_wait: Duration::from_secs(cfg.ack_wait_seconds.max(1)),
+                filter_subject: format!("{}.>", cfg.nats.stream.subject_prefix),
+                max_ack_pending: i64::try_from(cfg.batch.saturating_mul(4)).unwrap_or(i64::MAX),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Failure::Broker(format!("consumer {}: {e}", cfg.durable)))?;
+        if self.failures > 0 {
+            tracing::info!("collect: connected again");
+        }
+        self.failures = 0;
+        let mut shared = match &cfg.share_decisions {
+            Some(share) => Some(share.open(&js).await.map_err(Failure::Broker)?),
+            None => None,
+        };
+        let mut next_lag = Instant::now() + Duration::from_secs(cfg.lag_every_seconds.max(1));
+        while !self.done(stop) {
+            let want = match cfg.max_messages {
+                Some(m) => usize::try_from(m.saturating_sub(self.summary.received)).unwrap_or(cfg.batch).min(cfg.batch),
+                None => cfg.batch,
+            };
+            let mut batch = consumer
+                .fetch()
+                .max_messages(want.max(1))
+                .expires(Duration::from_millis(500))
+                .messages()
+                .await
+                .map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
+            let mut last = None;
+            let mut batch_seq = self.stream_seq;
+            while let Some(message) = batch.next().await {
+                let message = message.map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
+                // The publishing sensor is the subject's last token (the event names its own
+                // sensor, which may differ: a HEP store holds several).
+                let publisher = message.subject.rsplit('.').next().unwrap_or("").to_owned();
+                self.take(pipeline, &publisher, &message.payload);
+                if let Ok(info) = message.info() {
+                    batch_seq = batch_seq.max(info.stream_sequence);
+                }
+                last = Some(message);
+            }
+            let now = crate::time::now_ns();
+            if let Some(last) = last {
+                *idle_since = Instant::now();
+                // Positions commit with the batch's events; only then is the batch acked.
+                let mut changed: Vec<(String, String, i64)> =
+                    self.changed.drain().map(|((s, k), seq)| (s, k.as_str().to_owned(), seq)).collect();
+                let stream_seq = i64::try_from(batch_seq).unwrap_or(i64::MAX);
+                changed.push((STREAM_POSITION.to_owned(), cfg.nats.stream.name.clone(), stream_seq));
+                pipeline.store().set_collected(changed, now).map_err(Failure::Store)?;
+                pipeline.store().flush().map_err(Failure::Store)?;
+                if pipeline.failed() {
+                    return Err(Failure::Store(
+                        pipeline.tick(now).err().unwrap_or(SinkError::Writer("the store failed".into())),
+                    ));
+                }
+                self.stream_seq = batch_seq;
+                last.ack().await.map_err(|e| Failure::Broker(format!("acknowledging: {e}")))?;
+            } else if cfg.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
+                return Ok(());
+            }
+            pipeline.tick(now).map_err(Failure::Store)?;
+            if let Some(shared) = shared.as_mut() {
+                self.summary.decisions_shared += shared.share(now).await;
+            }
+            if Instant::now() >= next_lag {
+                next_lag = Instant::now() + Duration::from_secs(cfg.lag_every_seconds.max(1));
+                self.log_lag(&consumer, now).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes one message and hands it to the pipeline unless it was stored before.
+    fn take(&mut self, pipeline: &mut Pipeline, publisher: &str, payload: &[u8]) {
+        self.summary.received += 1;
+        let message = match wire::decode(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                self.summary.malformed += 1;
+                if self.summary.malformed.is_power_of_two() {
+                    tracing::warn!(malformed = self.summary.malformed, "collect: a message does not decode: {e}");
+                }
+                return;
+            }
+        };
+        let key = (publisher.to_owned(), message.kind());
+        let stored = self.positions.get(&key).copied().unwrap_or(0);
+        if message.seq <= stored {
+            self.summary.duplicates += 1;
+            return;
+        }
+        self.positions.insert(key.clone(), message.seq);
+        self.changed.insert(key, message.seq);
+        match message.body {
+            Decoded::Event(e) => {
+                let ev = &e.event;
+                let newest = self.last_event_ns.entry(publisher.to_owned()).or_insert(ev.ts_ns);
+                *newest = (*newest).max(ev.ts_ns);
+                self.summary.events += 1;
+                let notes = sensor_notes(&e.anomalies);
+                let not_a_message = notes.iter().any(|n| NOT_A_MESSAGE.contains(n));
+                let note = Note { anomalies: &notes, detail: None, not_a_message };
+                pipeline.accept_with_note(
+                    Arrival {
+                        ts_ns: ev.ts_ns,
+                        transport: ev.transport,
+                        src: ev.src,
+                        dst: ev.dst,
+                        tunnel: ev.tunnel,
+                        direction: ev.direction,
+                        packet: None,
+                        node: NodeOf::Known(ev.node.as_deref()),
+                        sensor: Some(&ev.sensor),
+                        bytes: &ev.raw,
+                    },
+                    note,
+                );
+            }
+            Decoded::Auth(mut a) => {
+                a.id = self.next_auth_id;
+                self.next_auth_id += 1;
+                self.summary.records += 1;
+                pipeline.record(Record::AuthAttempt(a));
+            }
+            Decoded::Registration(r) => {
+                self.summary.records += 1;
+                pipeline.record(Record::Registration(r));
+            }
+        }
+    }
+
+    /// Logs the consumer's backlog and, per sensor, the newest sequence stored and how far
+    /// its newest event lies behind the clock.
+    async fn log_lag(&self, consumer: &async_nats::jetstream::consumer::PullConsumer, now: i64) {
+        let mut consumer = consumer.clone();
+        let pending = consumer.info().await.map(|i| i.num_pending).ok();
+        for ((sensor, kind), seq) in &self.positions {
+            if *kind != Kind::Event {
+                continue;
+            }
+            let lag_ms = self.last_event_ns.get(sensor).map(|t| now.saturating_sub(*t) / 1_000_000);
+            // (Event lag is by the events' own sensor, positions by the publisher: the same
+            // name unless a store holds several sensors' events.)
+            tracing::info!(
+                sensor = %crate::output::escape::terminal(sensor, 64),
+                stored_seq = seq,
+                event_lag_ms = lag_ms,
+                pending,
+                "collect: lag"
+            );
+        }
+    }
+}
+
+/// The sensor-side anomaly names (what a sensor knew beyond the bytes: the parser cannot
+/// derive them again) among an event's stored names, as the pipeline's notes.
+fn sensor_notes(stored: &str) -> Vec<&'static str> {
+    let known = hp_notes::ALL.iter().chain(crate::sources::wire::notes::ALL);
+    let known: Vec<&'static str> = known.copied().collect();
+    stored.split(' ').filter_map(|name| known.iter().copied().find(|k| *k == name)).collect()
+}
+
+/// Notes of records that are not SIP messages (a refused connection, the WebSocket layer's
+/// frames): stored as `invalid` even when blank, as the honeypot stored them.
+const NOT_A_MESSAGE: &[&str] = &[
+    hp_notes::CONNECTION_REFUSED,
+    hp_notes::WS_UPGRADE,
+    hp_notes::WS_CONTROL_FRAME,
+    hp_notes::WS_HANDSHAKE_REFUSED,
+    hp_notes::WS_PROTOCOL_ERROR,
+];
+
+enum Failure {
+    Broker(String),
+    Store(SinkError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sensor_notes_are_picked_out_of_the_stored_names() {
+        assert_eq!(sensor_notes("missing_via ws_over_tls ip_truncated bogus"), vec!["ws_over_tls", "ip_truncated"]);
+        assert!(sensor_notes("").is_empty());
+        assert!(NOT_A_MESSAGE.iter().all(|n| sensor_notes(n) == vec![*n]));
+    }
+}

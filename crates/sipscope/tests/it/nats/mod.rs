@@ -1,0 +1,42 @@
+//! Sensors publishing to NATS JetStream and `sipscope collect` (issue 16), against nats-server
+//! instances the tests start themselves on ports 14222–14229 (`broker.rs`), honeypots on
+//! 127.0.242.0/24.
+
+mod broker;
+mod decisions;
+mod outbox;
+
+use rusqlite::Connection;
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub fn sipscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sipscope")).args(args).env("SIPSCOPE_LOG", "info").output().unwrap()
+}
+
+pub fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "exit {}: {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Events per sensor in a store.
+pub fn per_sensor(db: &Path) -> Vec<(String, i64)> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT sensor, count(*) FROM events GROUP BY sensor ORDER BY sensor").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+/// Runs the collector until nothing arrived for 3 s; returns its JSON summary.
+pub fn collect(url: &str, db: &Path, extra: &[&str]) -> serde_json::Value {
+    let db = db.to_str().unwrap();
+    let mut args = vec!["collect", "--nats", url, "--db", db, "--sensor", "central", "--idle-exit", "3", "--json"];
+    args.extend_from_slice(extra);
+    let out = ok(sipscope(&args));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
