@@ -42,9 +42,14 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     if !args.db.exists() {
         anyhow::bail!("{} does not exist", args.db.display());
     }
-    let sinks =
-        sipscope::sinks::open(&SinkConfig { store: args.db.clone(), jsonl: None, hep_out: None, backlog: None })
-            .with_context(|| format!("opening {}", args.db.display()))?;
+    let sinks = sipscope::sinks::open(&SinkConfig {
+        store: args.db.clone(),
+        jsonl: None,
+        hep_out: None,
+        backlog: None,
+        retention_days: None,
+    })
+    .with_context(|| format!("opening {}", args.db.display()))?;
     // A replay: every stored event goes through the same pipeline as when it arrived, with
     // its stored node (or the nodes file's) and nothing stored again; the results replace
     // every earlier run.

@@ -129,7 +129,13 @@ fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
         Some(path) => sipscope::nodes::Nodes::load(path)?,
         None => sipscope::nodes::Nodes::default(),
     };
-    let sinks = sipscope::sinks::open(&SinkConfig { store: store.clone(), jsonl: None, hep_out: None, backlog: None })?;
+    let sinks = sipscope::sinks::open(&SinkConfig {
+        store: store.clone(),
+        jsonl: None,
+        hep_out: None,
+        backlog: None,
+        retention_days: None,
+    })?;
     match &args.db {
         Some(db) => {
             let mut settings = sipscope::sources::replay::settings(

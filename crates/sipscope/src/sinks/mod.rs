@@ -1,7 +1,8 @@
 //! Where events go: the write side of storage. Each sink is a folder behind [`Sink`]; the one
 //! store that also keeps analysis runs and the capture-file registry implements
 //! [`EventStore`]. `sqlite/` is the embedded default, `jsonl/` a copy of every event as JSON
-//! Lines, `hep/` a copy sent to a HOMER collector. The pipeline owns one store and any number
+//! Lines, `hep/` a copy sent to a HOMER collector, `postgres/` the store of many sensors
+//! (chosen by a `postgres://` URL). The pipeline owns one store and any number
 //! of extra sinks and fans out to them. Alerts and decisions go to [`AlertSink`]s (`eve/`,
 //! `syslog/`, `webhook/`, opened by [`open_alert_sinks`]); decisions are written through
 //! [`decisions::DecisionLog`].
@@ -14,6 +15,7 @@ pub mod eve;
 pub mod health;
 pub mod hep;
 pub mod jsonl;
+pub mod postgres;
 pub mod sqlite;
 pub mod syslog;
 pub mod webhook;
@@ -27,7 +29,8 @@ use crate::event::SipEvent;
 /// folder under `sinks/`, a field here and a line in [`open`].
 #[derive(Debug, Clone, Default)]
 pub struct SinkConfig {
-    /// The embedded store (SQLite), created and migrated when missing.
+    /// The store: a file path (SQLite, created and migrated when missing) or a
+    /// `postgres://` / `postgresql://` URL (PostgreSQL, its schema created or migrated).
     pub store: std::path::PathBuf,
     /// A copy of every event as JSON Lines, appended to this file.
     pub jsonl: Option<std::path::PathBuf>,
@@ -36,6 +39,22 @@ pub struct SinkConfig {
     /// Keep running when the store cannot write (a full disk): hold this much to retry, count
     /// what is dropped (see [`health`]). `None`: the first write error is returned (ingest).
     pub backlog: Option<health::StoreBacklog>,
+    /// PostgreSQL only: drop daily event partitions older than this many days (`None`: keep
+    /// everything). See docs/postgres.md.
+    pub retention_days: Option<u32>,
+}
+
+/// The store named by `store` as PostgreSQL's URL, when it is one.
+pub fn postgres_url(store: &std::path::Path) -> Option<&str> {
+    store.to_str().filter(|s| postgres::is_url(s))
+}
+
+/// How a store is named in messages: a file's path, or a URL without its password.
+pub fn store_name(store: &std::path::Path) -> String {
+    match postgres_url(store) {
+        Some(url) => postgres::redact(url),
+        None => store.display().to_string(),
+    }
 }
 
 /// The sinks of a command, opened.
@@ -50,12 +69,24 @@ pub struct OpenSinks {
 
 /// Opens the store (on its writer thread) and the extra sinks of `config`.
 pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
-    let store = sqlite::Store::open(&config.store)?;
-    let store = match config.backlog {
-        Some(backlog) => sqlite::BackgroundStore::spawn_resilient(store, backlog)?,
-        None => sqlite::BackgroundStore::spawn(store)?,
+    let (store, health): (Box<dyn EventStore>, _) = match postgres_url(&config.store) {
+        Some(url) => {
+            let options = postgres::PgOptions { retention_days: config.retention_days, ..Default::default() };
+            let store =
+                postgres::PgBackground::spawn(postgres::PgStore::open(url, options)?, config.backlog.is_some())?;
+            let health = store.health();
+            (Box::new(store), health)
+        }
+        None => {
+            let store = sqlite::Store::open(&config.store)?;
+            let store = match config.backlog {
+                Some(backlog) => sqlite::BackgroundStore::spawn_resilient(store, backlog)?,
+                None => sqlite::BackgroundStore::spawn(store)?,
+            };
+            let health = store.health();
+            (Box::new(store), health)
+        }
     };
-    let health = store.health();
     let mut extra: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &config.jsonl {
         extra.push(Box::new(jsonl::JsonLines::open(path)?));
@@ -63,12 +94,15 @@ pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
     if let Some(hep_out) = &config.hep_out {
         extra.push(Box::new(hep::HepOut::open(hep_out.clone())?));
     }
-    Ok(OpenSinks { store: Box::new(store), extra, health })
+    Ok(OpenSinks { store, extra, health })
 }
 
 /// Opens the decisions of the store at `path` for writing (creating and migrating it): the
 /// decision policy's store worker and `sipscope decisions` write through it.
 pub fn open_decision_log(path: &std::path::Path) -> Result<Box<dyn decisions::DecisionLog>, SinkError> {
+    if let Some(url) = postgres_url(path) {
+        return Ok(Box::new(postgres::PgDecisionLog::open(url)?));
+    }
     Ok(Box::new(sqlite::SqliteDecisionLog::open(path)?))
 }
 

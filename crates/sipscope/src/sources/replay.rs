@@ -117,7 +117,13 @@ pub fn reanalyse_into(
     analysis: AnalysisConfig,
 ) -> Result<(SqliteReader, Finished), ReplayError> {
     let path = dir.join("reanalysed.db");
-    let sinks = crate::sinks::open(&SinkConfig { store: path.clone(), jsonl: None, backlog: None, hep_out: None })?;
+    let sinks = crate::sinks::open(&SinkConfig {
+        store: path.clone(),
+        jsonl: None,
+        backlog: None,
+        hep_out: None,
+        retention_days: None,
+    })?;
     // The alerts stay the store's: the scratch store holds the analysis tables alone.
     let finished = analyse_all(stored, sinks.store, analysis, None, Some(nodes), crate::time::now_ns())?;
     Ok((SqliteReader::open(&path)?, finished))
@@ -165,8 +171,13 @@ fn recover_run(
     rules: Option<&Arc<RuleSet>>,
     now_ns: i64,
 ) -> Result<u64, ReplayError> {
-    let sinks =
-        crate::sinks::open(&SinkConfig { store: path.to_path_buf(), jsonl: None, hep_out: None, backlog: None })?;
+    let sinks = crate::sinks::open(&SinkConfig {
+        store: path.to_path_buf(),
+        jsonl: None,
+        hep_out: None,
+        backlog: None,
+        retention_days: None,
+    })?;
     let settings = settings(run.kind, false, &run.sensor, analysis.clone(), rules.cloned());
     let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
     pipeline.begin_analysis(run.started_ns)?;

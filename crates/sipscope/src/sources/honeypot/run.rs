@@ -152,7 +152,7 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
         None => Nodes::default(),
     };
     let rules = crate::rules::RuleSet::load(&config.rules)?;
-    if config.analysis && config.store.exists() {
+    if config.analysis && (config.store.exists() || crate::sinks::postgres_url(&config.store).is_some()) {
         // A run an earlier honeypot left unfinished (killed) is analysed again from its events.
         let analysis = crate::analysis::engine::AnalysisConfig::default();
         crate::sources::replay::recover_interrupted(&config.store, &analysis, rules.as_ref(), crate::time::now_ns())?;
@@ -164,6 +164,7 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
         jsonl: config.jsonl.clone(),
         hep_out: None,
         backlog: Some(backlog),
+        retention_days: None,
     })?;
     let health = sinks.health;
     // Everything received is kept (unparseable bytes too), every message becomes an event.
