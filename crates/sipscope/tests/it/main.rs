@@ -12,6 +12,7 @@ mod ingest_golden;
 mod logs_cmd;
 mod netns;
 mod parse_cmd;
+mod postgres;
 mod report_config;
 mod report_golden;
 mod report_scan;

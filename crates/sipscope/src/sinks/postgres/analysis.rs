@@ -39,14 +39,17 @@ impl PgStore {
     pub fn begin_analysis_run(&mut self, scope: &RunScope, started_ns: i64) -> Result<i64, SinkError> {
         self.flush_now()?;
         let mut tx = self.client.transaction().map_err(pg_error)?;
+        // Ids as SQLite's: one above the largest (so `analyze` numbers its run alike); the lock
+        // keeps two writers from taking the same.
+        tx.batch_execute("LOCK TABLE analysis_runs IN SHARE ROW EXCLUSIVE MODE").map_err(pg_error)?;
         if scope.replace_all {
             tx.execute("DELETE FROM analysis_runs", &[]).map_err(pg_error)?;
         }
         let after_event: i64 = tx.query_one("SELECT coalesce(max(id), 0) FROM events", &[]).map_err(pg_error)?.get(0);
         let run: i64 = tx
             .query_one(
-                "INSERT INTO analysis_runs (kind, started_ns, file_id, sensor, owner, after_event)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO analysis_runs (id, kind, started_ns, file_id, sensor, owner, after_event)
+                 VALUES ((SELECT coalesce(max(id), 0) + 1 FROM analysis_runs), $1, $2, $3, $4, $5, $6) RETURNING id",
                 &[
                     &scope.kind.as_str(),
                     &started_ns,
