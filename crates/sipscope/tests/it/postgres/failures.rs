@@ -162,3 +162,80 @@ fn a_password_in_the_url_never_reaches_a_message() {
     assert_ne!(code, 0);
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
+
+/// A small tmpfs, unmounted when dropped; `None` where mounting is not permitted.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+            return None;
+        }
+        Some(SmallDisk(dir))
+    }
+
+    /// Fills the disk to the last byte.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.path().join("filler")).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.write_all(&[0]);
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_database_disk_is_a_clear_error_and_ingest_stops() {
+    let Some(disk) = SmallDisk::mount("96m") else { return };
+    let Some(server) = super::server::OwnServer::start(disk.0.path(), 55432) else { return };
+    let mut admin = postgres::Client::connect(&server.url("postgres"), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE full_disk").unwrap();
+    let url = server.url("full_disk");
+    let mut bg = PgBackground::spawn(PgStore::open(&url, PgOptions::default()).unwrap(), false).unwrap();
+    for i in 0..100 {
+        let (ev, f) = event(T + i, "s");
+        bg.write(ev, f).unwrap();
+    }
+    bg.flush().unwrap();
+    disk.fill();
+    // Enough to need new pages and WAL: the database cannot write them.
+    let mut failed = None;
+    for i in 0..200_000 {
+        let (ev, f) = event(T + 1_000 + i, "s");
+        if let Err(e) = bg.write(ev, f) {
+            failed = Some(e);
+            break;
+        }
+        if i % 20_000 == 0 {
+            if let Err(e) = bg.flush() {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let err = failed.or_else(|| bg.flush().err()).expect("a full disk is an error");
+    assert!(matches!(err, SinkError::Unavailable { .. }), "{err:?}");
+    let text = err.to_string();
+    eprintln!("the full disk's error: {text}");
+    assert!(text.contains("PostgreSQL store"), "{text}");
+    assert!(
+        text.contains("53100") || text.contains("space") || text.contains("closed") || text.contains("connection"),
+        "the error says what happened: {text}"
+    );
+    drop(bg);
+    drop(server);
+}

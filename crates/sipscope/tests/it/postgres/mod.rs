@@ -7,6 +7,7 @@
 
 mod compare;
 mod failures;
+mod server;
 
 use postgres::{Client, NoTls};
 
