@@ -81,8 +81,12 @@ impl Bound {
 pub fn bind(config: &HoneypotConfig) -> Result<Bound, HoneypotError> {
     let needs_tls = config.listen.iter().any(|l| l.transport.is_tls());
     let tls_config = if needs_tls {
-        let default_dir =
-            config.store.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        // Next to a store file; the working directory for a PostgreSQL store.
+        let default_dir = Some(config.store.as_path())
+            .filter(|s| crate::sinks::postgres_url(s).is_none())
+            .and_then(|s| s.parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
         let (cert, key) = tls::material(&config.tls, default_dir)?;
         Some(tls::server_config(&cert, &key)?)
     } else {
@@ -256,7 +260,9 @@ fn switch_user(config: &HoneypotConfig) -> Result<(), HoneypotError> {
     let user = User::from_name(name).map_err(|e| fail(e.to_string()))?.ok_or_else(|| fail("no such user".into()))?;
     // The store and its WAL files must stay writable for the new user. A link planted at one
     // of those names is refused, never followed (chown through it would give away its target).
-    for suffix in ["", "-wal", "-shm"] {
+    let store_files: &[&str] =
+        if crate::sinks::postgres_url(&config.store).is_some() { &[] } else { &["", "-wal", "-shm"] };
+    for suffix in store_files {
         let path = crate::fsutil::with_suffix(&config.store, suffix);
         crate::fsutil::chown_existing(&path, user.uid.as_raw(), user.gid.as_raw())
             .map_err(|e| fail(format!("chown {}: {e}", path.display())))?;
