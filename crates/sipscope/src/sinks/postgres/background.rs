@@ -196,6 +196,7 @@ impl Writer {
             Ok(()) => {}
             Err(e) if self.resilient => {
                 self.store.abandon_batch();
+                self.store.reconnect_if_broken();
                 let message = e.to_string();
                 let was_unavailable = self.health.status().unavailable;
                 self.health.update(|s| {

@@ -134,6 +134,9 @@ pub struct PgStore {
     in_transaction: bool,
     /// Events waiting for the next COPY (in the open transaction), with their sequence.
     pending: Vec<(SipEvent, SipFields, Option<i64>)>,
+    /// Alerts waiting for the pending events they cite (written after them, in order), with
+    /// the run open when each was raised.
+    pending_alerts: Vec<(crate::act::Alert, Option<i64>)>,
     /// Rows written in the open transaction.
     written: usize,
     batch: usize,
@@ -154,6 +157,7 @@ impl PgStore {
             url: url.to_owned(),
             in_transaction: false,
             pending: Vec::new(),
+            pending_alerts: Vec::new(),
             written: 0,
             batch: DEFAULT_BATCH,
             current_run: None,
@@ -176,6 +180,19 @@ impl PgStore {
             self.in_transaction = false;
             self.written = 0;
             self.partitions.forget();
+        }
+    }
+
+    /// After a failed write: re-opens the connection when it no longer answers (the server
+    /// restarted or ended the session), so that the next batch can be written.
+    pub fn reconnect_if_broken(&mut self) {
+        if self.client.is_closed() || self.client.batch_execute("SELECT 1").is_err() {
+            if let Ok(client) = connect(&self.url) {
+                self.client = client;
+                self.in_transaction = false;
+                self.written = 0;
+                self.partitions.forget();
+            }
         }
     }
 
@@ -220,17 +237,23 @@ impl PgStore {
     /// Writes the pending events into the open transaction (before any other statement, so
     /// that everything stays in order).
     fn copy_pending(&mut self) -> Result<(), SinkError> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.pending_alerts.is_empty() {
             return Ok(());
         }
         self.begin()?;
-        let pending = std::mem::take(&mut self.pending);
-        let result = events::copy(self, &pending);
-        if result.is_err() {
-            // The caller abandons the batch; keep the events so that it could retry them.
-            self.pending = pending;
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending);
+            let result = events::copy(self, &pending);
+            if result.is_err() {
+                // The caller abandons the batch; keep the events so that it could retry them.
+                self.pending = pending;
+                return result;
+            }
         }
-        result
+        for (alert, run) in std::mem::take(&mut self.pending_alerts) {
+            self.write_alert(&alert, run)?;
+        }
+        Ok(())
     }
 
     /// Commits the open batch.
@@ -252,6 +275,7 @@ impl PgStore {
         self.in_transaction = false;
         self.written = 0;
         self.pending.clear();
+        self.pending_alerts.clear();
         self.partitions.forget();
     }
 

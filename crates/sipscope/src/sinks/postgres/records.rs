@@ -118,8 +118,14 @@ impl PgStore {
     /// Stores an alert (or updates the row of the same sensor, rule, group and first match)
     /// with its evidence, under the open analysis run.
     pub fn insert_alert(&mut self, a: &Alert) -> Result<(), SinkError> {
-        self.copy_pending()?;
-        self.begin()?;
+        // Written after the pending events (its evidence among them) at the next COPY: one
+        // COPY per batch, not one per alert.
+        self.pending_alerts.push((a.clone(), self.current_run));
+        self.written()
+    }
+
+    /// Writes one alert into the open transaction, once the events before it are copied.
+    pub(super) fn write_alert(&mut self, a: &Alert, run: Option<i64>) -> Result<(), SinkError> {
         let labels = serde_json::to_string(&a.labels).unwrap_or_else(|_| "[]".into());
         let actions: Vec<String> = a.actions.iter().map(crate::sinks::sqlite::action_text).collect();
         let actions = serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into());
@@ -147,7 +153,7 @@ impl PgStore {
                    proven = alerts.proven OR excluded.proven, transport = excluded.transport
                  RETURNING id",
                 &[
-                    &self.current_run,
+                    &run,
                     &pg_text(&a.sensor),
                     &pg_text(&a.rule_id),
                     &sid,
@@ -201,6 +207,6 @@ impl PgStore {
                 self.client.execute(&st, &[&id, &position, &e.ts_ns, &src, &sp, &dst, &dp]).map_err(pg_error)?;
             }
         }
-        self.written()
+        Ok(())
     }
 }
