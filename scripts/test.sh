@@ -34,6 +34,13 @@ if ! python3 -c 'import websockets.sync.client' >/dev/null 2>&1; then
   log "installing websockets"
   python3 -m pip install -q websockets
 fi
+# PostgreSQL on 127.0.0.1:5432 for the PostgreSQL store's tests (tests/it/postgres/): started
+# when it is not answering (the command of the machine's service notes).
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  log "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
 
 # pyarrow reads back what `sipscope export --format parquet` writes (the reader pandas and
 # DuckDB users have).

@@ -6,7 +6,6 @@
 use anyhow::Context;
 use sipscope::analysis::engine::AnalysisConfig;
 use sipscope::sinks::SinkConfig;
-use sipscope::store::SqliteReader;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,8 +38,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         None => AnalysisConfig::default(),
     };
     let nodes = args.nodes.as_deref().map(sipscope::nodes::Nodes::load).transpose()?;
-    if !args.db.exists() {
-        anyhow::bail!("{} does not exist", args.db.display());
+    let name = sipscope::sinks::store_name(&args.db);
+    if !args.db.exists() && sipscope::sinks::postgres_url(&args.db).is_none() {
+        anyhow::bail!("{name} does not exist");
     }
     let sinks = sipscope::sinks::open(&SinkConfig {
         store: args.db.clone(),
@@ -48,15 +48,16 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         hep_out: None,
         backlog: None,
         nats: None,
+        retention_days: None,
     })
-    .with_context(|| format!("opening {}", args.db.display()))?;
+    .with_context(|| format!("opening {name}"))?;
     // A replay: every stored event goes through the same pipeline as when it arrived, with
     // its stored node (or the nodes file's) and nothing stored again; the results replace
     // every earlier run.
     let started = sipscope::time::now_ns();
-    let reader = SqliteReader::open(&args.db)?;
+    let reader = sipscope::store::open(&args.db)?;
     let finished =
-        sipscope::sources::replay::analyse_all(&reader, sinks.store, config, args.rules.load()?, nodes, started)?;
+        sipscope::sources::replay::analyse_all(&*reader, sinks.store, config, args.rules.load()?, nodes, started)?;
     drop(reader);
     let summary = finished.analysis.context("the analysis run was not recorded")?;
     if args.json {

@@ -8,7 +8,7 @@ use sipscope::act::policy::{DecisionsConfig, Policy};
 use sipscope::act::{Decision, DecisionKind, DecisionOrigin, Scope};
 use sipscope::output::escape::terminal;
 use sipscope::sinks::decisions::Deletion;
-use sipscope::store::{DecisionRow, Filter, StoreReader};
+use sipscope::store::{DecisionRow, Filter};
 use sipscope::time::{iso_time, now_ns};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -101,7 +101,9 @@ fn who(given: Option<String>) -> String {
 
 pub fn run(args: DecisionsArgs) -> anyhow::Result<ExitCode> {
     let db = &args.db;
-    let open_log = || sipscope::sinks::open_decision_log(db).with_context(|| format!("opening {}", db.display()));
+    let open_log = || {
+        sipscope::sinks::open_decision_log(db).with_context(|| format!("opening {}", sipscope::sinks::store_name(db)))
+    };
     let now = now_ns();
     match args.command {
         DecisionsCommand::List { all, json } => {
@@ -179,11 +181,8 @@ pub fn run(args: DecisionsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn reader(db: &std::path::Path) -> anyhow::Result<sipscope::store::SqliteReader> {
-    if !db.exists() {
-        anyhow::bail!("{} does not exist", db.display());
-    }
-    sipscope::store::SqliteReader::open(db).with_context(|| format!("opening {}", db.display()))
+fn reader(db: &std::path::Path) -> anyhow::Result<Box<dyn sipscope::store::StoreReader + Send>> {
+    super::open_reader(db)
 }
 
 /// An operator may ban anything but this host, loopback, or most of the Internet at once.

@@ -78,7 +78,7 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
         "profile {}, {} extensions, store {}",
         config.profile,
         config.extension.len(),
-        config.store.display()
+        sipscope::sinks::store_name(&config.store)
     );
     let summary = run::serve(&config, bound, core, &store, stop)?;
     if args.json {

@@ -105,6 +105,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// This host's name (the default sensor name), from /etc/hostname or the environment.
+/// Opens the store named by `--db` for reading: a SQLite file (which must exist) or a
+/// PostgreSQL URL; messages name it without a password.
+fn open_reader(db: &std::path::Path) -> anyhow::Result<Box<dyn sipscope::store::StoreReader + Send>> {
+    use anyhow::Context;
+    let name = sipscope::sinks::store_name(db);
+    if sipscope::sinks::postgres_url(db).is_none() && !db.exists() {
+        anyhow::bail!("{name} does not exist");
+    }
+    sipscope::store::open(db).with_context(|| format!("opening {name}"))
+}
+
 fn host_name() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()

@@ -86,8 +86,8 @@ pub struct ReportArgs {
 
 fn comparison(args: &ReportArgs) -> anyhow::Result<Option<reports::Comparison>> {
     if let Some(other) = &args.compare_db {
-        let reader = SqliteReader::open(other).with_context(|| format!("opening {}", other.display()))?;
-        return Ok(Some(reports::Comparison::Store(other.display().to_string(), Box::new(reader))));
+        let reader = super::open_reader(other)?;
+        return Ok(Some(reports::Comparison::Store(sipscope::sinks::store_name(other), reader)));
     }
     let parse = |g: &String| -> anyhow::Result<(String, Vec<String>)> {
         let (name, nodes) = g.split_once('=').context("--group takes NAME=node,node")?;
@@ -125,7 +125,7 @@ struct Reanalysis {
 }
 
 fn reanalyse(
-    store: &SqliteReader,
+    store: &dyn StoreReader,
     db: &std::path::Path,
     path: &std::path::Path,
     nodes: sipscope::nodes::Nodes,
@@ -135,7 +135,7 @@ fn reanalyse(
         anyhow::bail!(
             "{} keeps no events (ingested with --events none), so nodes cannot be applied at report time: \
              ingest again with --nodes, or give --stored-nodes to use the file for addresses and sites only",
-            db.display()
+            sipscope::sinks::store_name(db)
         );
     }
     let messages_before = store.traffic_summary(&Filter::default())?.all_messages;
@@ -146,7 +146,9 @@ fn reanalyse(
         nodes,
         sipscope::analysis::engine::AnalysisConfig::default(),
     )
-    .with_context(|| format!("analysing the events of {} again with {}", db.display(), path.display()))?;
+    .with_context(|| {
+        format!("analysing the events of {} again with {}", sipscope::sinks::store_name(db), path.display())
+    })?;
     let events = finished.analysis.map_or(0, |a| a.events);
     let applied = ReportTimeNodes { file: path.display().to_string(), events, messages_before };
     Ok(Reanalysis { reader, applied, _scratch: scratch })
@@ -155,10 +157,8 @@ fn reanalyse(
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.as_deref().map(ReportConfig::load).transpose()?.unwrap_or_default();
     let db = args.db.clone().or_else(|| config.report.db.clone()).unwrap_or_else(|| PathBuf::from("sipscope.db"));
-    if !db.exists() {
-        anyhow::bail!("{} does not exist", db.display());
-    }
-    let store = SqliteReader::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let store = super::open_reader(&db)?;
+    let store: &dyn StoreReader = &*store;
     let filter = Filter { from_ns: args.from, to_ns: args.to, nodes: args.nodes.clone() };
     let geo = enricher(&args, &config)?;
     let comparison = comparison(&args)?;
@@ -172,13 +172,13 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let reanalysed = match &nodes {
         Some((path, nodes)) if !(args.stored_nodes || config.report.stored_nodes) => {
-            Some(reanalyse(&store, &db, path, nodes.clone())?)
+            Some(reanalyse(store, &db, path, nodes.clone())?)
         }
         _ => None,
     };
-    let overlay = reanalysed.as_ref().map(|r| Reanalysed { stored: &store, analysis: &r.reader });
+    let overlay = reanalysed.as_ref().map(|r| Reanalysed { stored: store, analysis: &r.reader });
     let inputs = reports::Inputs {
-        store: overlay.as_ref().map_or(&store as &dyn StoreReader, |o| o as &dyn StoreReader),
+        store: overlay.as_ref().map_or(store, |o| o as &dyn StoreReader),
         filter: &filter,
         geo: &geo,
         comparison: comparison.as_ref(),

@@ -103,7 +103,7 @@ impl ResponseArgs {
                 60_000_000_000,
                 now,
             )
-            .with_context(|| format!("opening the decisions of {}", db.display()))?;
+            .with_context(|| format!("opening the decisions of {}", sipscope::sinks::store_name(db)))?;
             Some(Box::new(r))
         } else {
             None

@@ -135,6 +135,7 @@ fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
         hep_out: None,
         backlog: None,
         nats: None,
+        retention_days: None,
     })?;
     match &args.db {
         Some(db) => {
@@ -150,7 +151,7 @@ fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
             let event_nodes = if args.nodes.is_some() { EventNodes::Derived } else { EventNodes::Stored };
             settings.nodes = nodes;
             let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
-            let reader = SqliteReader::open(db).with_context(|| format!("opening {}", db.display()))?;
+            let reader = super::open_reader(db)?;
             reader.each_event(&mut |ev| sipscope::sources::replay::accept(&mut pipeline, &ev, event_nodes))?;
             pipeline.finish(sipscope::time::now_ns())?;
         }

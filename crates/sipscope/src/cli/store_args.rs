@@ -12,9 +12,13 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct StoreArgs {
-    /// The event store (SQLite), created when missing.
+    /// The event store: a SQLite file, created when missing, or a PostgreSQL database
+    /// (`postgres://user@host/db`), its schema created when missing.
     #[arg(long, default_value = "sipscope.db")]
     db: PathBuf,
+    /// PostgreSQL store only: drop daily event partitions older than this many days.
+    #[arg(long, value_name = "DAYS")]
+    retention_days: Option<u32>,
     /// Sensor name stored with every event (default: this host's name).
     #[arg(long)]
     sensor: Option<String>,
@@ -94,12 +98,16 @@ impl StoreArgs {
     /// Opens (creating and migrating) the store on its writer thread and the extra sinks, and
     /// builds the pipeline.
     pub fn pipeline(&self, settings: PipelineSettings) -> anyhow::Result<Pipeline> {
-        if let (Some(analysis), true) = (&settings.analysis, self.db.exists()) {
+        if let (Some(analysis), true) =
+            (&settings.analysis, self.db.exists() || sipscope::sinks::postgres_url(&self.db).is_some())
+        {
             // Runs an earlier process left unfinished (killed) are analysed again from their
             // events first, so the results follow the events.
             let rules = settings.rules.as_ref();
             sipscope::sources::replay::recover_interrupted(&self.db, analysis, rules, sipscope::time::now_ns())
-                .with_context(|| format!("recovering interrupted analysis runs in {}", self.db.display()))?;
+                .with_context(|| {
+                    format!("recovering interrupted analysis runs in {}", sipscope::sinks::store_name(&self.db))
+                })?;
         }
         let hep_out = self.hep_out.map(|to| HepOutConfig {
             to,
@@ -115,8 +123,16 @@ impl StoreArgs {
             // The publisher says when the broker is away or refuses (once per cause).
             crate::init_logging("warn,async_nats=off");
         }
-        let config = SinkConfig { store: self.db.clone(), jsonl: self.jsonl.clone(), hep_out, backlog: None, nats };
-        let sinks = sipscope::sinks::open(&config).with_context(|| format!("opening {}", self.db.display()))?;
+        let config = SinkConfig {
+            store: self.db.clone(),
+            jsonl: self.jsonl.clone(),
+            hep_out,
+            backlog: None,
+            nats,
+            retention_days: self.retention_days,
+        };
+        let sinks = sipscope::sinks::open(&config)
+            .with_context(|| format!("opening {}", sipscope::sinks::store_name(&self.db)))?;
         let response = if self.response.requested() {
             Some(self.response.open(&self.db, &settings.sensor, &settings.nodes)?)
         } else {

@@ -1,7 +1,8 @@
 //! Where events go: the write side of storage. Each sink is a folder behind [`Sink`]; the one
 //! store that also keeps analysis runs and the capture-file registry implements
 //! [`EventStore`]. `sqlite/` is the embedded default, `jsonl/` a copy of every event as JSON
-//! Lines, `hep/` a copy sent to a HOMER collector. The pipeline owns one store and any number
+//! Lines, `hep/` a copy sent to a HOMER collector, `postgres/` the store of many sensors
+//! (chosen by a `postgres://` URL). The pipeline owns one store and any number
 //! of extra sinks and fans out to them. Alerts and decisions go to [`AlertSink`]s (`eve/`,
 //! `syslog/`, `webhook/`, opened by [`open_alert_sinks`]); decisions are written through
 //! [`decisions::DecisionLog`].
@@ -15,6 +16,7 @@ pub mod health;
 pub mod hep;
 pub mod jsonl;
 pub mod nats;
+pub mod postgres;
 pub mod sqlite;
 pub mod syslog;
 pub mod webhook;
@@ -28,7 +30,8 @@ use crate::event::SipEvent;
 /// folder under `sinks/`, a field here and a line in [`open`].
 #[derive(Debug, Clone, Default)]
 pub struct SinkConfig {
-    /// The embedded store (SQLite), created and migrated when missing.
+    /// The store: a file path (SQLite, created and migrated when missing) or a
+    /// `postgres://` / `postgresql://` URL (PostgreSQL, its schema created or migrated).
     pub store: std::path::PathBuf,
     /// A copy of every event as JSON Lines, appended to this file.
     pub jsonl: Option<std::path::PathBuf>,
@@ -40,6 +43,22 @@ pub struct SinkConfig {
     /// Publish what the store keeps to NATS JetStream (the store is the outbox), as this
     /// sensor. `None` (or an empty URL): no publishing.
     pub nats: Option<(nats::NatsConfig, String)>,
+    /// PostgreSQL only: drop daily event partitions older than this many days (`None`: keep
+    /// everything). See docs/postgres.md.
+    pub retention_days: Option<u32>,
+}
+
+/// The store named by `store` as PostgreSQL's URL, when it is one.
+pub fn postgres_url(store: &std::path::Path) -> Option<&str> {
+    store.to_str().filter(|s| postgres::is_url(s))
+}
+
+/// How a store is named in messages: a file's path, or a URL without its password.
+pub fn store_name(store: &std::path::Path) -> String {
+    match postgres_url(store) {
+        Some(url) => postgres::redact(url),
+        None => store.display().to_string(),
+    }
 }
 
 /// The sinks of a command, opened.
@@ -54,12 +73,24 @@ pub struct OpenSinks {
 
 /// Opens the store (on its writer thread) and the extra sinks of `config`.
 pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
-    let store = sqlite::Store::open(&config.store)?;
-    let store = match config.backlog {
-        Some(backlog) => sqlite::BackgroundStore::spawn_resilient(store, backlog)?,
-        None => sqlite::BackgroundStore::spawn(store)?,
+    let (store, health): (Box<dyn EventStore>, _) = match postgres_url(&config.store) {
+        Some(url) => {
+            let options = postgres::PgOptions { retention_days: config.retention_days, ..Default::default() };
+            let store =
+                postgres::PgBackground::spawn(postgres::PgStore::open(url, options)?, config.backlog.is_some())?;
+            let health = store.health();
+            (Box::new(store), health)
+        }
+        None => {
+            let store = sqlite::Store::open(&config.store)?;
+            let store = match config.backlog {
+                Some(backlog) => sqlite::BackgroundStore::spawn_resilient(store, backlog)?,
+                None => sqlite::BackgroundStore::spawn(store)?,
+            };
+            let health = store.health();
+            (Box::new(store), health)
+        }
     };
-    let health = store.health();
     let mut extra: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &config.jsonl {
         extra.push(Box::new(jsonl::JsonLines::open(path)?));
@@ -68,11 +99,17 @@ pub fn open(config: &SinkConfig) -> Result<OpenSinks, SinkError> {
         extra.push(Box::new(hep::HepOut::open(hep_out.clone())?));
     }
     if let Some((nats, sensor)) = config.nats.as_ref().filter(|(n, _)| n.enabled()) {
+        if postgres_url(&config.store).is_some() {
+            return Err(SinkError::Backend {
+                backend: "nats",
+                message: "publishing reads the local store as its outbox: give a SQLite store, not PostgreSQL".into(),
+            });
+        }
         // The store was created and migrated above; the outbox reads it on its own connection.
         let outbox = Box::new(sqlite::SqliteOutbox::open(&config.store)?);
         extra.push(Box::new(nats::Publisher::spawn(nats.clone(), sensor.clone(), outbox)?));
     }
-    Ok(OpenSinks { store: Box::new(store), extra, health })
+    Ok(OpenSinks { store, extra, health })
 }
 
 /// The store at `path` as an outbox (`sipscope sensor publish`; must exist).
@@ -101,6 +138,9 @@ pub fn collector_positions(path: &std::path::Path) -> Result<Vec<(String, String
 /// Opens the decisions of the store at `path` for writing (creating and migrating it): the
 /// decision policy's store worker and `sipscope decisions` write through it.
 pub fn open_decision_log(path: &std::path::Path) -> Result<Box<dyn decisions::DecisionLog>, SinkError> {
+    if let Some(url) = postgres_url(path) {
+        return Ok(Box::new(postgres::PgDecisionLog::open(url)?));
+    }
     Ok(Box::new(sqlite::SqliteDecisionLog::open(path)?))
 }
 

@@ -146,8 +146,14 @@ pub fn reanalyse_into(
     analysis: AnalysisConfig,
 ) -> Result<(SqliteReader, Finished), ReplayError> {
     let path = dir.join("reanalysed.db");
-    let sinks =
-        crate::sinks::open(&SinkConfig { store: path.clone(), jsonl: None, backlog: None, hep_out: None, nats: None })?;
+    let sinks = crate::sinks::open(&SinkConfig {
+        store: path.clone(),
+        jsonl: None,
+        backlog: None,
+        hep_out: None,
+        nats: None,
+        retention_days: None,
+    })?;
     // The alerts stay the store's: the scratch store holds the analysis tables alone.
     let finished = analyse_all(stored, sinks.store, analysis, None, Some(nodes), crate::time::now_ns())?;
     Ok((SqliteReader::open(&path)?, finished))
@@ -174,17 +180,37 @@ pub fn recover_interrupted(
     now_ns: i64,
 ) -> Result<Recovery, ReplayError> {
     let mut recovery = Recovery::default();
-    let interrupted = crate::sinks::sqlite::Store::open(path)?.interrupted_runs()?;
-    for run in interrupted {
-        if run.file_id.is_some() {
-            crate::sinks::sqlite::Store::open(path)?.discard_run(run.run)?;
-            recovery.file_runs_discarded += 1;
-            continue;
+    let mut interrupted = Vec::new();
+    {
+        // The store's backend is chosen where every sink is opened.
+        let mut store = open_store(path)?;
+        for run in store.interrupted_runs()? {
+            if run.file_id.is_some() {
+                store.discard_run(run.run)?;
+                recovery.file_runs_discarded += 1;
+            } else {
+                interrupted.push(run);
+            }
         }
+    }
+    for run in interrupted {
         recovery.events_replayed += recover_run(path, &run, analysis, rules, now_ns)?;
         recovery.runs_recovered += 1;
     }
     Ok(recovery)
+}
+
+/// The store at `path` (a file or a PostgreSQL URL), opened for writing.
+fn open_store(path: &Path) -> Result<Box<dyn crate::sinks::EventStore>, ReplayError> {
+    let config = SinkConfig {
+        store: path.to_path_buf(),
+        jsonl: None,
+        hep_out: None,
+        backlog: None,
+        nats: None,
+        retention_days: None,
+    };
+    Ok(crate::sinks::open(&config)?.store)
 }
 
 /// Replays one interrupted run's events into a new run, then deletes the interrupted one.
@@ -201,16 +227,17 @@ fn recover_run(
         hep_out: None,
         backlog: None,
         nats: None,
+        retention_days: None,
     })?;
     let settings = settings(run.kind, false, &run.sensor, analysis.clone(), rules.cloned());
     let mut pipeline = Pipeline::new(settings, sinks.store, Vec::new());
     pipeline.begin_analysis(run.started_ns)?;
-    let reader = SqliteReader::open(path)?;
+    let reader = crate::store::open(path)?;
     let replayed =
         reader.each_event_of_run(run.run, run.after_event, &mut |ev| accept(&mut pipeline, &ev, EventNodes::Stored))?;
     drop(reader);
     pipeline.finish(now_ns)?;
-    crate::sinks::sqlite::Store::open(path)?.discard_run(run.run)?;
+    open_store(path)?.discard_run(run.run)?;
     tracing::warn!(
         "recovered analysis run {} ({}, begun {}): its {replayed} events analysed again",
         run.run,

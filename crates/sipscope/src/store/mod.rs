@@ -1,10 +1,11 @@
 //! The read side of a store: every question reports, campaign clustering and `sipscope analyze`
 //! ask of stored data, as one trait with typed rows. Readers depend on [`StoreReader`] only, so
 //! another backend (PostgreSQL) answers the same questions without touching them; SQL lives in
-//! the backend's module ([`sqlite`]), never in its readers. Writing stays in `sinks`.
+//! the backend's module ([`sqlite`], [`postgres`]), never in its readers. Writing stays in `sinks`.
 
 pub mod filter;
 pub mod overlay;
+pub mod postgres;
 pub mod rows;
 pub mod sqlite;
 
@@ -17,8 +18,12 @@ use crate::event::SipEvent;
 use std::net::IpAddr;
 
 /// Opens the store at `path` for reading (migrating an older store first): where the read
-/// backend is chosen for code that is not `cli/` (the decision policy's responder).
+/// backend is chosen, by the store's name — a `postgres://` or `postgresql://` URL is
+/// PostgreSQL ([`postgres::PgReader`]), anything else a SQLite file.
 pub fn open(path: &std::path::Path) -> Result<Box<dyn StoreReader + Send>> {
+    if let Some(url) = crate::sinks::postgres_url(path) {
+        return Ok(Box::new(postgres::PgReader::open(url)?));
+    }
     Ok(Box::new(SqliteReader::open(path)?))
 }
 
@@ -45,6 +50,19 @@ pub enum StoreError {
     /// The store holds something its schema does not allow (a damaged file, a wrong type).
     #[error("the store is damaged: {0}")]
     Corrupt(String),
+}
+
+impl From<crate::sinks::SinkError> for StoreError {
+    fn from(e: crate::sinks::SinkError) -> StoreError {
+        use crate::sinks::SinkError as E;
+        match e {
+            E::NewerSchema { found, known } => StoreError::NewerSchema { found, known },
+            E::Backend { backend, message } | E::Unavailable { backend, message } => {
+                StoreError::Backend { backend: backend.strip_suffix(" store").unwrap_or(backend), message }
+            }
+            other => StoreError::Backend { backend: "the", message: other.to_string() },
+        }
+    }
 }
 
 /// A failure to read.

@@ -16,6 +16,7 @@ mod logs_cmd;
 mod nats;
 mod netns;
 mod parse_cmd;
+mod postgres;
 mod report_config;
 mod report_golden;
 mod report_scan;

@@ -12,8 +12,8 @@ use sipscope::sinks::sqlite::Store;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const DAY: i64 = 86_400_000_000_000;
-const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
+pub(crate) const DAY: i64 = 86_400_000_000_000;
+pub(crate) const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
 
 fn fixture(folder: &str, n: usize) -> Vec<u8> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sip/tests/fixtures/tools/");
@@ -21,9 +21,9 @@ fn fixture(folder: &str, n: usize) -> Vec<u8> {
 }
 
 /// (time, source, node address, node, message, answer status or 0).
-type Row = (i64, &'static str, &'static str, &'static str, Vec<u8>, u16);
+pub(crate) type Row = (i64, &'static str, &'static str, &'static str, Vec<u8>, u16);
 
-fn dataset() -> Vec<Row> {
+pub(crate) fn dataset() -> Vec<Row> {
     let nodes = [("198.51.100.1", "n1"), ("198.51.100.2", "n2"), ("198.51.100.3", "n3")];
     let mut out = Vec::new();
     for (i, (addr, node)) in nodes.iter().enumerate() {
@@ -81,7 +81,7 @@ fn dataset() -> Vec<Row> {
 }
 
 /// A country and an ASN database for the dataset's sources.
-fn geo_dbs(dir: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn geo_dbs(dir: &Path) -> (PathBuf, PathBuf) {
     use sipscope::enrich::mmdb_writer::{MmdbWriter, Value};
     let mut country = MmdbWriter::new("GeoLite2-Country", 6);
     for (net, cc) in [("203.0.113.0/24", "BR"), ("192.0.2.0/24", "DE"), ("198.18.0.0/15", "US")] {
@@ -191,7 +191,7 @@ fn build_store(path: &Path) {
 
 /// A rule's ban (a repeat offence, with evidence), a rate limit of an unproven source, and an
 /// operator's ban deleted by another operator.
-fn add_decisions(path: &Path) {
+pub(crate) fn add_decisions(path: &Path) {
     use sipscope::act::{Decision, DecisionKind, DecisionOrigin, Evidence};
     use sipscope::sinks::decisions::Deletion;
     let mut log = sipscope::sinks::open_decision_log(path).unwrap();

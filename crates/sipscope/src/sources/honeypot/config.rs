@@ -29,7 +29,7 @@ pub struct HoneypotConfig {
     /// Sensor name stored with every event; the host name when absent.
     #[serde(default)]
     pub sensor: Option<String>,
-    /// The SQLite store.
+    /// The store: a SQLite file, or a PostgreSQL database (`postgres://…`, docs/postgres.md).
     #[serde(default = "default_store")]
     pub store: PathBuf,
     /// Also write every event as JSON Lines here.

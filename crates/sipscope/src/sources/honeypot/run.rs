@@ -81,8 +81,12 @@ impl Bound {
 pub fn bind(config: &HoneypotConfig) -> Result<Bound, HoneypotError> {
     let needs_tls = config.listen.iter().any(|l| l.transport.is_tls());
     let tls_config = if needs_tls {
-        let default_dir =
-            config.store.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        // Next to a store file; the working directory for a PostgreSQL store.
+        let default_dir = Some(config.store.as_path())
+            .filter(|s| crate::sinks::postgres_url(s).is_none())
+            .and_then(|s| s.parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
         let (cert, key) = tls::material(&config.tls, default_dir)?;
         Some(tls::server_config(&cert, &key)?)
     } else {
@@ -152,7 +156,7 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
         None => Nodes::default(),
     };
     let rules = crate::rules::RuleSet::load(&config.rules)?;
-    if config.analysis && config.store.exists() {
+    if config.analysis && (config.store.exists() || crate::sinks::postgres_url(&config.store).is_some()) {
         // A run an earlier honeypot left unfinished (killed) is analysed again from its events.
         let analysis = crate::analysis::engine::AnalysisConfig::default();
         crate::sources::replay::recover_interrupted(&config.store, &analysis, rules.as_ref(), crate::time::now_ns())?;
@@ -165,6 +169,7 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
         hep_out: config.hep_out.as_ref().map(super::config::HepOut::sink_config),
         backlog: Some(backlog),
         nats: Some((config.nats.clone(), sensor.clone())),
+        retention_days: None,
     })?;
     let health = sinks.health;
     // Everything received is kept (unparseable bytes too), every message becomes an event.
@@ -269,7 +274,9 @@ fn switch_user(config: &HoneypotConfig) -> Result<(), HoneypotError> {
     let user = User::from_name(name).map_err(|e| fail(e.to_string()))?.ok_or_else(|| fail("no such user".into()))?;
     // The store and its WAL files must stay writable for the new user. A link planted at one
     // of those names is refused, never followed (chown through it would give away its target).
-    for suffix in ["", "-wal", "-shm"] {
+    let store_files: &[&str] =
+        if crate::sinks::postgres_url(&config.store).is_some() { &[] } else { &["", "-wal", "-shm"] };
+    for suffix in store_files {
         let path = crate::fsutil::with_suffix(&config.store, suffix);
         crate::fsutil::chown_existing(&path, user.uid.as_raw(), user.gid.as_raw())
             .map_err(|e| fail(format!("chown {}: {e}", path.display())))?;

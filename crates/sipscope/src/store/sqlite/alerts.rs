@@ -45,7 +45,7 @@ pub(super) fn alert_rules(conn: &Connection, f: &Filter) -> Result<Vec<AlertRule
             Clause::new(f, "a.first_ns", Some("a.node"), &["a.rule_id = ?"], vec![Value::Text(row.rule_id.clone())]);
         let sql = clause.within(
             "SELECT e.ts_ns, e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.event_id FROM alerts a
-             JOIN alert_evidence e ON e.alert_id = a.id {where} ORDER BY a.first_ns, a.group_key, e.position LIMIT 1",
+             JOIN alert_evidence e ON e.alert_id = a.id {where} ORDER BY a.first_ns, a.group_key, a.id, e.position LIMIT 1",
         );
         row.first_evidence = conn
             .query_row(&sql, rusqlite::params_from_iter(clause.params.iter()), |r| {
@@ -66,7 +66,7 @@ pub(super) fn recent_alerts(conn: &Connection, f: &Filter, limit: u32) -> Result
     rows(
         conn,
         "SELECT first_ns, last_ns, rule_id, severity, group_key, count, src_ip, src_port, proven, node, method,
-         user_agent FROM alerts {where} ORDER BY first_ns DESC, rule_id, group_key LIMIT ?",
+         user_agent FROM alerts {where} ORDER BY first_ns DESC, rule_id, group_key, id LIMIT ?",
         &clause,
         |r| {
             Ok(AlertRow {

@@ -11,7 +11,7 @@ use rusqlite::Connection;
 
 pub(super) fn agent_classes(conn: &Connection) -> Result<Vec<AgentClass>> {
     let sql = "SELECT class, sum(messages) AS m, count(DISTINCT coalesce(user_agent, '')) FROM user_agents
-               GROUP BY class ORDER BY m DESC";
+               GROUP BY class ORDER BY m DESC, class";
     rows(conn, sql, &Clause::default(), |r| {
         Ok(AgentClass { class: text(r, 0)?, messages: r.get(1)?, agents: r.get(2)? })
     })
@@ -24,8 +24,8 @@ pub(super) fn unified_number_count(conn: &Connection, f: &Filter) -> Result<i64>
 pub(super) fn top_numbers(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
     // Each run's spellings are a JSON array; the runs' arrays come joined by newlines (JSON
     // text holds none) and are merged here.
-    let sql = "SELECT number, country, max(country_inferred), number_type, sum(attempts) AS a, sum(invites),
-                      max(variants), max(sources), group_concat(variant_samples, char(10))
+    let sql = "SELECT number, max(country), max(country_inferred), max(number_type), sum(attempts) AS a, sum(invites),
+                      max(variants), max(sources), group_concat(variant_samples, char(10) ORDER BY run_id)
                FROM numbers {where} GROUP BY number ORDER BY a DESC, number LIMIT ?";
     rows(conn, sql, &Clause::new(f, "last_ns", None, &[], vec![]).then(limit), |r| {
         Ok(NumberAttempts {
@@ -56,7 +56,7 @@ fn merge_samples(arrays: &str) -> Vec<String> {
 
 pub(super) fn number_countries(conn: &Connection, f: &Filter) -> Result<Vec<CountryAttempts>> {
     let sql = "SELECT country, count(DISTINCT number), sum(attempts) AS a, sum(invites) FROM numbers {where}
-               GROUP BY country ORDER BY a DESC";
+               GROUP BY country ORDER BY a DESC, country";
     rows(conn, sql, &Clause::new(f, "last_ns", None, &[], vec![]), |r| {
         Ok(CountryAttempts { country: opt_text(r, 0)?, numbers: r.get(1)?, attempts: r.get(2)?, invites: r.get(3)? })
     })

@@ -119,7 +119,7 @@ pub(super) fn overlapping(conn: &Connection, f: &Filter, limit: u32) -> Result<V
 /// The last `limit` failed authentication attempts from `source` since `since_ns`, newest
 /// first (through the `auth_attempts_src` index).
 pub(super) fn failed_auth(conn: &Connection, source: IpAddr, since_ns: i64, limit: u32) -> Result<Vec<FailedAuth>> {
-    let sql = "SELECT ts_ns, username, user_agent FROM auth_attempts {where} ORDER BY ts_ns DESC LIMIT ?";
+    let sql = "SELECT ts_ns, username, user_agent FROM auth_attempts {where} ORDER BY ts_ns DESC, id DESC LIMIT ?";
     let c = Clause {
         sql: "WHERE src_ip = ? AND ts_ns >= ? AND outcome <> 'accepted'".into(),
         params: vec![Value::Text(source.to_string()), Value::Integer(since_ns)],

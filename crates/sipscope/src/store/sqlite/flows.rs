@@ -14,8 +14,8 @@ pub(super) fn tool_flows(conn: &Connection, f: &Filter) -> Result<Vec<ToolFlows>
     let sql = "SELECT tool, variant, tool_verdict, min(first_ns), sum(packets), count(DISTINCT src_ip), count(*),
                       (SELECT strategy FROM flows f2 WHERE coalesce(f2.tool, '') = coalesce(flows.tool, '')
                        AND coalesce(f2.variant, '') = coalesce(flows.variant, '') AND strategy <> 'undecided'
-                       GROUP BY strategy ORDER BY count(*) DESC LIMIT 1)
-               FROM flows {where} GROUP BY tool, variant, tool_verdict ORDER BY sum(packets) DESC, tool, variant";
+                       GROUP BY strategy ORDER BY count(*) DESC, strategy LIMIT 1)
+               FROM flows {where} GROUP BY tool, variant, tool_verdict ORDER BY sum(packets) DESC, tool, variant, tool_verdict";
     rows(conn, sql, &Clause::new(f, "first_ns", None, &[], vec![]), |r| {
         Ok(ToolFlows {
             tool: opt_text(r, 0)?,
@@ -32,7 +32,7 @@ pub(super) fn tool_flows(conn: &Connection, f: &Filter) -> Result<Vec<ToolFlows>
 
 pub(super) fn custom_fingerprints(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<FingerprintFlows>> {
     let sql = "SELECT fingerprint, count(*), sum(packets), count(DISTINCT src_ip) FROM flows {where}
-               GROUP BY fingerprint ORDER BY sum(packets) DESC LIMIT ?";
+               GROUP BY fingerprint ORDER BY sum(packets) DESC, fingerprint LIMIT ?";
     let c = Clause::new(f, "first_ns", None, &["tool_verdict = 'custom'"], vec![]).then(limit);
     rows(conn, sql, &c, |r| {
         Ok(FingerprintFlows { fingerprint: opt_text(r, 0)?, flows: r.get(1)?, packets: r.get(2)?, sources: r.get(3)? })
@@ -42,7 +42,7 @@ pub(super) fn custom_fingerprints(conn: &Connection, f: &Filter, limit: u32) -> 
 pub(super) fn tools_by_year(conn: &Connection, f: &Filter) -> Result<Vec<ToolYear>> {
     let sql = "SELECT CAST(strftime('%Y', first_ns / 1000000000, 'unixepoch') AS INTEGER) AS year, tool,
                       count(DISTINCT src_ip), sum(packets)
-               FROM flows {where} GROUP BY year, tool ORDER BY year, sum(packets) DESC";
+               FROM flows {where} GROUP BY year, tool ORDER BY year, sum(packets) DESC, tool";
     rows(conn, sql, &Clause::new(f, "first_ns", None, &[], vec![]), |r| {
         Ok(ToolYear { year: r.get(0)?, tool: opt_text(r, 1)?, sources: r.get(2)?, packets: r.get(3)? })
     })
@@ -50,7 +50,7 @@ pub(super) fn tools_by_year(conn: &Connection, f: &Filter) -> Result<Vec<ToolYea
 
 pub(super) fn strategy_flows(conn: &Connection, f: &Filter) -> Result<Vec<StrategyFlows>> {
     let sql = "SELECT strategy, count(*), count(DISTINCT src_ip), sum(packets), avg(destinations) FROM flows {where}
-               GROUP BY strategy ORDER BY count(*) DESC";
+               GROUP BY strategy ORDER BY count(*) DESC, strategy";
     rows(conn, sql, &Clause::new(f, "first_ns", None, &[], vec![]), |r| {
         Ok(StrategyFlows {
             strategy: text(r, 0)?,
@@ -63,7 +63,7 @@ pub(super) fn strategy_flows(conn: &Connection, f: &Filter) -> Result<Vec<Strate
 }
 
 pub(super) fn source_tool_packets(conn: &Connection, f: &Filter) -> Result<Vec<SourceToolPackets>> {
-    let sql = "SELECT src_ip, tool, sum(packets) FROM flows {where} GROUP BY src_ip, tool";
+    let sql = "SELECT src_ip, tool, sum(packets) FROM flows {where} GROUP BY src_ip, tool ORDER BY src_ip, tool";
     rows(conn, sql, &Clause::new(f, "first_ns", None, &[], vec![]), |r| {
         Ok(SourceToolPackets { source: text(r, 0)?, tool: opt_text(r, 1)?, packets: r.get(2)? })
     })
@@ -87,7 +87,8 @@ pub(super) fn widest_flow(conn: &Connection, f: &Filter, source: Option<IpAddr>)
 }
 
 pub(super) fn source_days(conn: &Connection, from_day: i64, to_day: i64) -> Result<Vec<SourceDay>> {
-    let mut st = conn.prepare("SELECT DISTINCT src_ip, day FROM source_days WHERE day >= ?1 AND day <= ?2")?;
+    let mut st = conn
+        .prepare("SELECT DISTINCT src_ip, day FROM source_days WHERE day >= ?1 AND day <= ?2 ORDER BY src_ip, day")?;
     let found = st.query_map(params![from_day, to_day], |r| Ok(SourceDay { source: text(r, 0)?, day: r.get(1)? }))?;
     Ok(found.collect::<rusqlite::Result<_>>()?)
 }

@@ -17,7 +17,6 @@ use super::{Filter, Result, StoreError, StoreReader};
 use crate::analysis::stages::Stage;
 use crate::event::SipEvent;
 use crate::sinks::sqlite::Store;
-use crate::sinks::SinkError;
 use clause::Clause;
 use rusqlite::{Connection, ErrorCode, Row};
 use std::net::IpAddr;
@@ -56,15 +55,6 @@ impl From<rusqlite::Error> for StoreError {
             StoreError::Corrupt(e.to_string())
         } else {
             StoreError::Backend { backend: BACKEND, message: e.to_string() }
-        }
-    }
-}
-
-impl From<SinkError> for StoreError {
-    fn from(e: SinkError) -> StoreError {
-        match e {
-            SinkError::NewerSchema { found, known } => StoreError::NewerSchema { found, known },
-            other => StoreError::Backend { backend: BACKEND, message: other.to_string() },
         }
     }
 }

@@ -95,11 +95,16 @@ pub(super) fn top_user_agents(conn: &Connection, f: &Filter, limit: u32) -> Resu
 }
 
 pub(super) fn request_sources(conn: &Connection, f: &Filter) -> Result<Vec<String>> {
-    rows(conn, "SELECT DISTINCT src_ip FROM traffic {where}", &Clause::hours(f, &[REQUESTS], vec![]), |r| text(r, 0))
+    rows(
+        conn,
+        "SELECT DISTINCT src_ip FROM traffic {where} ORDER BY src_ip",
+        &Clause::hours(f, &[REQUESTS], vec![]),
+        |r| text(r, 0),
+    )
 }
 
 pub(super) fn source_nodes(conn: &Connection, f: &Filter) -> Result<Vec<SourceNode>> {
-    let sql = "SELECT src_ip, node, min(first_ns) FROM traffic {where} GROUP BY src_ip, node";
+    let sql = "SELECT src_ip, node, min(first_ns) FROM traffic {where} GROUP BY src_ip, node ORDER BY src_ip, node";
     rows(conn, sql, &Clause::hours(f, &["node <> ''", REQUESTS], vec![]), |r| {
         Ok(SourceNode { source: text(r, 0)?, node: text(r, 1)?, first_ns: r.get(2)? })
     })

@@ -1,0 +1,516 @@
+//! Analysis runs and their results, the capture-file registry and superseded files: the same
+//! operations as the SQLite store's (`sinks/sqlite/analysis.rs`, `runs.rs`), the large tables
+//! (flows, hourly traffic, dialled) by binary COPY.
+
+use super::{pg_error, pg_opt, pg_text, PgStore};
+use crate::analysis::result::{AnalysisResult, DialledRow, FingerprintRow, FlowRow, Handover, TrafficRow};
+use crate::sinks::{CaptureFile, ContentDigest, FileCounts, FileStart, InterruptedRun, RunKind, RunScope, SinkError};
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{ToSql, Type};
+
+/// A count as PostgreSQL's bigint.
+fn big(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// JSON text of a map or list of strings and numbers (which always serialises).
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+impl PgStore {
+    /// Stores one run's results at once (tests and fixtures); see the SQLite store's.
+    pub fn store_analysis(
+        &mut self,
+        kind: &str,
+        started_ns: i64,
+        finished_ns: i64,
+        result: &AnalysisResult,
+        replace_all: bool,
+    ) -> Result<i64, SinkError> {
+        let kind: RunKind = kind.parse().map_err(SinkError::Writer)?;
+        let scope = RunScope { kind, replace_all, file_id: None, sensor: String::new() };
+        let run = self.begin_analysis_run(&scope, started_ns)?;
+        self.finish_analysis_run(run, finished_ns, result, result.events)?;
+        Ok(run)
+    }
+
+    /// Opens a run (after deleting every earlier run when the scope says so).
+    pub fn begin_analysis_run(&mut self, scope: &RunScope, started_ns: i64) -> Result<i64, SinkError> {
+        self.flush_now()?;
+        let mut tx = self.client.transaction().map_err(pg_error)?;
+        // Ids as SQLite's: one above the largest (so `analyze` numbers its run alike); the lock
+        // keeps two writers from taking the same.
+        tx.batch_execute("LOCK TABLE analysis_runs IN SHARE ROW EXCLUSIVE MODE").map_err(pg_error)?;
+        if scope.replace_all {
+            tx.execute("DELETE FROM analysis_runs", &[]).map_err(pg_error)?;
+        }
+        let after_event: i64 = tx.query_one("SELECT coalesce(max(id), 0) FROM events", &[]).map_err(pg_error)?.get(0);
+        let run: i64 = tx
+            .query_one(
+                "INSERT INTO analysis_runs (id, kind, started_ns, file_id, sensor, owner, after_event)
+                 VALUES ((SELECT coalesce(max(id), 0) + 1 FROM analysis_runs), $1, $2, $3, $4, $5, $6) RETURNING id",
+                &[
+                    &scope.kind.as_str(),
+                    &started_ns,
+                    &scope.file_id,
+                    &pg_text(&scope.sensor),
+                    &crate::owner::this_process(),
+                    &after_event,
+                ],
+            )
+            .map_err(pg_error)?
+            .get(0);
+        tx.commit().map_err(pg_error)?;
+        self.current_run = Some(run);
+        Ok(run)
+    }
+
+    /// Adds what a running engine handed over to its run.
+    pub fn append_handover(&mut self, run: i64, rows: &Handover) -> Result<(), SinkError> {
+        self.flush_now()?;
+        let mut tx = self.client.transaction().map_err(pg_error)?;
+        insert_flows(&mut tx, run, &rows.flows)?;
+        insert_traffic(&mut tx, run, &rows.traffic, &rows.dialled)?;
+        insert_fingerprints(&mut tx, run, &rows.fingerprints)?;
+        tx.commit().map_err(pg_error)
+    }
+
+    /// Writes everything else of a run and closes it.
+    pub fn finish_analysis_run(
+        &mut self,
+        run: i64,
+        finished_ns: i64,
+        result: &AnalysisResult,
+        covered: u64,
+    ) -> Result<(), SinkError> {
+        self.flush_now()?;
+        if self.current_run == Some(run) {
+            self.current_run = None;
+        }
+        let mut tx = self.client.transaction().map_err(pg_error)?;
+        tx.execute(
+            "UPDATE analysis_runs SET finished_ns = $2, events = events + $3, flows_evicted = flows_evicted + $4,
+             covered = $5 WHERE id = $1",
+            &[&run, &finished_ns, &big(result.events), &big(result.flows_evicted), &big(covered)],
+        )
+        .map_err(pg_error)?;
+        insert_flows(&mut tx, run, &result.flows)?;
+        insert_traffic(&mut tx, run, &result.traffic, &result.dialled)?;
+        insert_fingerprints(&mut tx, run, &result.fingerprints)?;
+        let st = tx
+            .prepare(
+                "INSERT INTO stages (run_id, src_ip, node, stage, first_ns, last_ns, count, detail, samples)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .map_err(pg_error)?;
+        for s in &result.stages {
+            let samples = json(&s.evidence.samples);
+            tx.execute(
+                &st,
+                &[
+                    &run,
+                    &s.source.to_string(),
+                    &pg_text(s.node.as_deref().unwrap_or("")),
+                    &s.stage,
+                    &s.evidence.first_ns,
+                    &s.evidence.last_ns,
+                    &big(s.evidence.count),
+                    &json(&s.detail),
+                    &pg_text(&samples),
+                ],
+            )
+            .map_err(pg_error)?;
+        }
+        let st = tx
+            .prepare(
+                "INSERT INTO numbers (run_id, number, e164, country, number_type, attempts, variants, sources,
+                 first_ns, last_ns, variant_samples, invites, country_inferred)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .map_err(pg_error)?;
+        for n in &result.numbers {
+            let samples = json(&n.variant_samples);
+            tx.execute(
+                &st,
+                &[
+                    &run,
+                    &pg_text(&n.number),
+                    &pg_opt(&n.e164),
+                    &pg_opt(&n.country),
+                    &pg_text(&n.number_type),
+                    &big(n.calls),
+                    &big(n.variants),
+                    &big(n.sources),
+                    &n.first_ns,
+                    &n.last_ns,
+                    &pg_text(&samples),
+                    &big(n.invites),
+                    &n.country_inferred,
+                ],
+            )
+            .map_err(pg_error)?;
+        }
+        let st = tx
+            .prepare(
+                "INSERT INTO user_agents (run_id, user_agent, class, product, messages, sources)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .map_err(pg_error)?;
+        for u in &result.user_agents {
+            tx.execute(
+                &st,
+                &[&run, &pg_opt(&u.user_agent), &u.class, &pg_opt(&u.product), &big(u.messages), &big(u.sources)],
+            )
+            .map_err(pg_error)?;
+        }
+        let sink = tx
+            .copy_in(
+                "COPY sources (run_id, src_ip, first_ns, last_ns, messages, flows, nodes, tool, ua_class)
+                 FROM STDIN BINARY",
+            )
+            .map_err(pg_error)?;
+        let types = [
+            Type::INT8,
+            Type::TEXT,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+        ];
+        let mut w = BinaryCopyInWriter::new(sink, &types);
+        for s in &result.sources {
+            let row: [&(dyn ToSql + Sync); 9] = [
+                &run,
+                &s.source.to_string(),
+                &s.first_ns,
+                &s.last_ns,
+                &big(s.messages),
+                &big(s.flows),
+                &big(s.nodes),
+                &pg_opt(&s.tool),
+                &s.ua_class,
+            ];
+            w.write(&row).map_err(pg_error)?;
+        }
+        w.finish().map_err(pg_error)?;
+        let sink =
+            tx.copy_in("COPY source_days (run_id, src_ip, day, messages) FROM STDIN BINARY").map_err(pg_error)?;
+        let mut w = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::TEXT, Type::INT8, Type::INT8]);
+        for (ip, day, n) in &result.days {
+            let row: [&(dyn ToSql + Sync); 4] = [&run, &ip.to_string(), day, &big(*n)];
+            w.write(&row).map_err(pg_error)?;
+        }
+        w.finish().map_err(pg_error)?;
+        tx.commit().map_err(pg_error)
+    }
+
+    /// Unfinished runs whose writing process is gone (on this host), oldest first.
+    pub fn interrupted_runs(&mut self) -> Result<Vec<InterruptedRun>, SinkError> {
+        self.flush_now()?;
+        let rows = self
+            .client
+            .query(
+                "SELECT id, kind, file_id, coalesce(sensor, ''), started_ns, owner, after_event FROM analysis_runs
+                 WHERE finished_ns IS NULL AND owner IS NOT NULL ORDER BY id",
+                &[],
+            )
+            .map_err(pg_error)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let owner: String = r.get(5);
+            if crate::owner::is_running(&owner) != Some(false) {
+                continue;
+            }
+            let Ok(kind) = r.get::<_, String>(1).parse::<RunKind>() else { continue };
+            out.push(InterruptedRun {
+                run: r.get(0),
+                kind,
+                file_id: r.get(2),
+                sensor: r.get(3),
+                started_ns: r.get(4),
+                after_event: r.get(6),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Deletes a run and, by cascade, its rows.
+    pub fn discard_run(&mut self, run: i64) -> Result<(), SinkError> {
+        self.flush_now()?;
+        self.client.execute("DELETE FROM analysis_runs WHERE id = $1", &[&run]).map_err(pg_error)?;
+        if self.current_run == Some(run) {
+            self.current_run = None;
+        }
+        Ok(())
+    }
+
+    /// Registers a capture file by its content hash.
+    pub fn begin_file(&mut self, file: &CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
+        let CaptureFile { sha256, path, size, sensor } = file;
+        self.flush_now()?;
+        let mut tx = self.client.transaction().map_err(pg_error)?;
+        let existing = tx
+            .query_opt("SELECT id, status FROM ingested_files WHERE sha256 = $1 FOR UPDATE", &[&pg_text(sha256)])
+            .map_err(pg_error)?;
+        let start = match existing.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))) {
+            Some((id, status)) if status == "complete" && !force => FileStart::AlreadyIngested { id },
+            Some((id, _)) => {
+                let replaced = tx.execute("DELETE FROM events WHERE file_id = $1", &[&id]).map_err(pg_error)?;
+                tx.execute("DELETE FROM analysis_runs WHERE file_id = $1", &[&id]).map_err(pg_error)?;
+                tx.execute(
+                    "UPDATE ingested_files SET path = $2, sensor = $3, started_ns = $4, finished_ns = NULL,
+                     status = 'partial', packets = NULL, messages = NULL, skipped = NULL, records = NULL,
+                     content_sha256 = NULL, superseded_by = NULL WHERE id = $1",
+                    &[&id, &pg_text(path), &pg_text(sensor), &now_ns],
+                )
+                .map_err(pg_error)?;
+                FileStart::Ingest { id, replaced }
+            }
+            None => {
+                let id: i64 = tx
+                    .query_one(
+                        "INSERT INTO ingested_files (sha256, path, size, sensor, started_ns, status)
+                         VALUES ($1, $2, $3, $4, $5, 'partial') RETURNING id",
+                        &[&pg_text(sha256), &pg_text(path), &big(*size), &pg_text(sensor), &now_ns],
+                    )
+                    .map_err(pg_error)?
+                    .get(0);
+                FileStart::Ingest { id, replaced: 0 }
+            }
+        };
+        tx.commit().map_err(pg_error)?;
+        Ok(start)
+    }
+
+    /// Marks a file complete once every event read from it is durable.
+    pub fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
+        let FileCounts { packets, messages, skipped, content } = counts;
+        self.flush_now()?;
+        self.client
+            .execute(
+                "UPDATE ingested_files SET status = 'complete', finished_ns = $2, packets = $3, messages = $4,
+                 skipped = $5, records = $6, content_sha256 = $7 WHERE id = $1",
+                &[
+                    &id,
+                    &now_ns,
+                    &big(packets),
+                    &big(messages),
+                    &big(skipped),
+                    &content.map(|c| big(c.records)),
+                    &content.map(|c| hex::encode(c.sha256)),
+                ],
+            )
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    /// The content digests of complete, not superseded files.
+    pub fn known_contents(&mut self) -> Result<Vec<(i64, ContentDigest)>, SinkError> {
+        self.flush_now()?;
+        let rows = self
+            .client
+            .query(
+                "SELECT id, records, content_sha256 FROM ingested_files
+                 WHERE status = 'complete' AND superseded_by IS NULL AND records IS NOT NULL
+                   AND content_sha256 IS NOT NULL ORDER BY id",
+                &[],
+            )
+            .map_err(pg_error)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, records, digest): (i64, i64, String) = (r.get(0), r.get(1), r.get(2));
+            let mut sha256 = [0u8; 32];
+            if hex::decode_to_slice(&digest, &mut sha256).is_ok() {
+                out.push((id, ContentDigest { records: records.max(0) as u64, sha256 }));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes file `old`'s events and runs and marks it superseded by `by`.
+    pub fn supersede_file(&mut self, old: i64, by: i64) -> Result<u64, SinkError> {
+        self.flush_now()?;
+        let mut tx = self.client.transaction().map_err(pg_error)?;
+        let exists = tx.query_opt("SELECT id FROM ingested_files WHERE id = $1", &[&old]).map_err(pg_error)?;
+        if exists.is_none() || old == by {
+            return Ok(0);
+        }
+        let deleted = tx.execute("DELETE FROM events WHERE file_id = $1", &[&old]).map_err(pg_error)?;
+        tx.execute("DELETE FROM analysis_runs WHERE file_id = $1", &[&old]).map_err(pg_error)?;
+        tx.execute("UPDATE ingested_files SET superseded_by = $2 WHERE id = $1", &[&old, &by]).map_err(pg_error)?;
+        tx.commit().map_err(pg_error)?;
+        Ok(deleted)
+    }
+}
+
+/// Fingerprint rows; one handed over before gets its flows and packets added.
+fn insert_fingerprints(tx: &mut postgres::Transaction<'_>, run: i64, rows: &[FingerprintRow]) -> Result<(), SinkError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let st = tx
+        .prepare(
+            "INSERT INTO fingerprints (run_id, id, text, flows, packets, tool, variant, verdict, similarity)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (run_id, id) DO UPDATE SET flows = fingerprints.flows + excluded.flows,
+               packets = fingerprints.packets + excluded.packets, tool = excluded.tool, variant = excluded.variant,
+               verdict = excluded.verdict, similarity = excluded.similarity",
+        )
+        .map_err(pg_error)?;
+    for f in rows {
+        tx.execute(
+            &st,
+            &[
+                &run,
+                &pg_text(&f.id),
+                &pg_text(&f.text),
+                &big(f.flows),
+                &big(f.packets),
+                &pg_opt(&f.tool),
+                &pg_opt(&f.variant),
+                &f.verdict,
+                &f.similarity,
+            ],
+        )
+        .map_err(pg_error)?;
+    }
+    Ok(())
+}
+
+fn insert_flows(client: &mut postgres::Transaction<'_>, run: i64, flows: &[FlowRow]) -> Result<(), SinkError> {
+    if flows.is_empty() {
+        return Ok(());
+    }
+    let sink = client
+        .copy_in(
+            "COPY flows (run_id, src_ip, first_ns, last_ns, packets, bytes, packets_per_s, methods, destinations,
+             dest_ports, source_ports, users, dialled, responses, fingerprint, tool, variant, tool_verdict,
+             similarity, strategy, ua_class, user_agent) FROM STDIN BINARY",
+        )
+        .map_err(pg_error)?;
+    let (i, t, f) = (Type::INT8, Type::TEXT, Type::FLOAT8);
+    let types = [
+        i.clone(),
+        t.clone(),
+        i.clone(),
+        i.clone(),
+        i.clone(),
+        i.clone(),
+        f.clone(),
+        t.clone(),
+        i.clone(),
+        i.clone(),
+        t.clone(),
+        i.clone(),
+        i.clone(),
+        t.clone(),
+        t.clone(),
+        t.clone(),
+        t.clone(),
+        t.clone(),
+        f,
+        t.clone(),
+        t.clone(),
+        t,
+    ];
+    let mut w = BinaryCopyInWriter::new(sink, &types);
+    for r in flows {
+        let (methods, responses) = (json(&r.methods), json(&r.responses));
+        let row: [&(dyn ToSql + Sync); 22] = [
+            &run,
+            &r.source.to_string(),
+            &r.first_ns,
+            &r.last_ns,
+            &big(r.packets),
+            &big(r.bytes),
+            &r.packets_per_second,
+            &pg_text(&methods),
+            &big(r.destinations),
+            &big(r.dest_ports),
+            &pg_text(&r.source_ports),
+            &big(r.users),
+            &big(r.dialled),
+            &responses,
+            &pg_opt(&r.fingerprint),
+            &pg_opt(&r.tool),
+            &pg_opt(&r.variant),
+            &r.tool_verdict,
+            &r.similarity,
+            &r.strategy,
+            &r.ua_class,
+            &pg_opt(&r.user_agent),
+        ];
+        w.write(&row).map_err(pg_error)?;
+    }
+    w.finish().map_err(pg_error)?;
+    Ok(())
+}
+
+fn insert_traffic(
+    client: &mut postgres::Transaction<'_>,
+    run: i64,
+    traffic: &[TrafficRow],
+    dialled: &[DialledRow],
+) -> Result<(), SinkError> {
+    if !traffic.is_empty() {
+        let sink = client
+            .copy_in(
+                "COPY traffic (run_id, hour, node, src_ip, kind, method, direction, user_agent, messages, first_ns,
+                 last_ns) FROM STDIN BINARY",
+            )
+            .map_err(pg_error)?;
+        let (i, t) = (Type::INT8, Type::TEXT);
+        let types =
+            [i.clone(), i.clone(), t.clone(), t.clone(), t.clone(), t.clone(), t.clone(), t, i.clone(), i.clone(), i];
+        let mut w = BinaryCopyInWriter::new(sink, &types);
+        for r in traffic {
+            let row: [&(dyn ToSql + Sync); 11] = [
+                &run,
+                &r.hour,
+                &pg_text(r.node.as_deref().unwrap_or("")),
+                &r.source.to_string(),
+                &r.kind,
+                &pg_opt(&r.method),
+                &r.direction,
+                &pg_opt(&r.user_agent),
+                &big(r.messages),
+                &r.first_ns,
+                &r.last_ns,
+            ];
+            w.write(&row).map_err(pg_error)?;
+        }
+        w.finish().map_err(pg_error)?;
+    }
+    if !dialled.is_empty() {
+        let sink = client
+            .copy_in(
+                "COPY dialled (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns,
+                 number) FROM STDIN BINARY",
+            )
+            .map_err(pg_error)?;
+        let (i, t) = (Type::INT8, Type::TEXT);
+        let types = [i.clone(), i.clone(), t.clone(), t.clone(), t.clone(), t.clone(), i.clone(), i.clone(), i, t];
+        let mut w = BinaryCopyInWriter::new(sink, &types);
+        for d in dialled {
+            let row: [&(dyn ToSql + Sync); 10] = [
+                &run,
+                &d.hour,
+                &pg_text(d.node.as_deref().unwrap_or("")),
+                &d.source.to_string(),
+                &pg_text(&d.user),
+                &pg_opt(&d.number_country),
+                &big(d.invites),
+                &d.first_ns,
+                &d.last_ns,
+                &pg_opt(&d.number),
+            ];
+            w.write(&row).map_err(pg_error)?;
+        }
+        w.finish().map_err(pg_error)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! The PostgreSQL store on a writer thread of its own, as the SQLite store's
+//! (`sinks/sqlite/background.rs`): parsing on the caller's thread, COPY on this one, every
+//! operation in order. **Fail-fast** (ingest, analyze): the first error is returned at the next
+//! call and nothing more is written. **Resilient** (the honeypot and other long runs): a batch
+//! the database refuses (full, read-only, restarting, unreachable) is rolled back and its items
+//! counted as dropped in [`StoreHealth`] with the error, at most one warning per outage is
+//! logged, the connection is re-opened when it was lost, and writing resumes with the next
+//! batch. (SQLite's bounded retry backlog is not implemented here yet: the sensor's own
+//! SQLite store and the NATS outbox are where nothing-lost lives in a distributed setup.)
+
+use super::PgStore;
+use crate::analysis::result::{AnalysisResult, Handover};
+use crate::event::fields::SipFields;
+use crate::event::record::Record;
+use crate::event::SipEvent;
+use crate::sinks::health::StoreHealth;
+use crate::sinks::{
+    CaptureFile, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink, SinkError,
+};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Items sent to the writer in one message.
+const BATCH: usize = 1024;
+/// Batches in flight: bounds memory when the database is slower than the parser.
+const QUEUE: usize = 16;
+
+type Job = Box<dyn FnOnce(&mut PgStore) + Send>;
+
+#[allow(clippy::large_enum_variant)]
+enum Item {
+    Event(SipEvent, SipFields, Option<i64>),
+    Record(Record),
+    Handover(i64, Handover),
+    Alert(Box<crate::act::Alert>),
+}
+
+enum Command {
+    Items(Vec<Item>),
+    Run(Job),
+}
+
+/// A [`PgStore`] owned by a writer thread.
+pub struct PgBackground {
+    tx: Option<SyncSender<Command>>,
+    thread: Option<JoinHandle<()>>,
+    batch: Vec<Item>,
+    failed: Arc<Mutex<Option<SinkError>>>,
+    health: StoreHealth,
+    resilient: bool,
+}
+
+impl PgBackground {
+    /// Moves `store` to a writer thread; `resilient` chooses the mode (see the module comment).
+    pub fn spawn(store: PgStore, resilient: bool) -> Result<PgBackground, SinkError> {
+        let (tx, rx) = mpsc::sync_channel::<Command>(QUEUE);
+        let failed = Arc::new(Mutex::new(None));
+        let health = StoreHealth::default();
+        let writer = Writer { store, resilient, failed: Arc::clone(&failed), broken: false, health: health.clone() };
+        let thread = std::thread::Builder::new()
+            .name("postgres-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|cause| SinkError::Io { what: "starting the store writer thread".into(), cause })?;
+        Ok(PgBackground {
+            tx: Some(tx),
+            thread: Some(thread),
+            batch: Vec::with_capacity(BATCH),
+            failed,
+            health,
+            resilient,
+        })
+    }
+
+    /// Whether the store is writing (resilient mode).
+    pub fn health(&self) -> StoreHealth {
+        self.health.clone()
+    }
+
+    /// Runs `f` on the store after everything written before it.
+    pub fn call<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut PgStore) -> Result<T, SinkError> + Send + 'static,
+    ) -> Result<T, SinkError> {
+        self.send_batch()?;
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        self.send(Command::Run(Box::new(move |store: &mut PgStore| {
+            let _ = reply_tx.send(f(store));
+        })))?;
+        let result = reply_rx.recv().map_err(|_| writer_gone())?;
+        self.take_failure()?;
+        result
+    }
+
+    /// Takes an event with its sensor's own id (a collector's): stored once however often it
+    /// is written.
+    pub fn write_sequenced(&mut self, event: SipEvent, fields: SipFields, sequence: i64) -> Result<(), SinkError> {
+        self.push(Item::Event(event, fields, Some(sequence)))
+    }
+
+    fn push(&mut self, item: Item) -> Result<(), SinkError> {
+        self.batch.push(item);
+        if self.batch.len() >= BATCH {
+            self.send_batch()?;
+            self.take_failure()?;
+        }
+        Ok(())
+    }
+
+    fn send(&self, command: Command) -> Result<(), SinkError> {
+        let tx = self.tx.as_ref().ok_or_else(writer_gone)?;
+        tx.send(command).map_err(|_| writer_gone())
+    }
+
+    fn send_batch(&mut self) -> Result<(), SinkError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.send(Command::Items(batch))
+    }
+
+    fn take_failure(&self) -> Result<(), SinkError> {
+        match self.failed.lock().map(|mut f| f.take()) {
+            Ok(Some(e)) => Err(e),
+            Ok(None) => Ok(()),
+            Err(_) => Err(writer_gone()),
+        }
+    }
+}
+
+fn writer_gone() -> SinkError {
+    SinkError::Writer("the store writer thread stopped".into())
+}
+
+struct Writer {
+    store: PgStore,
+    resilient: bool,
+    failed: Arc<Mutex<Option<SinkError>>>,
+    broken: bool,
+    health: StoreHealth,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Command>) {
+        for command in rx {
+            match command {
+                Command::Items(batch) => self.write(batch),
+                Command::Run(job) => {
+                    if self.resilient {
+                        self.store.reconnect_if_closed();
+                    }
+                    job(&mut self.store)
+                }
+            }
+        }
+        if self.resilient {
+            if let Err(e) = self.store.flush_now() {
+                self.store.abandon_batch();
+                self.health.update(|s| s.last_error = Some(e.to_string()));
+            }
+        }
+    }
+
+    fn write(&mut self, batch: Vec<Item>) {
+        if self.broken {
+            return;
+        }
+        if self.resilient {
+            self.store.reconnect_if_closed();
+        }
+        let total = batch.len();
+        let mut events = 0u64;
+        let mut result = Ok(());
+        for item in batch {
+            if matches!(item, Item::Event(..)) {
+                events += 1;
+            }
+            result = match item {
+                Item::Event(event, fields, None) => self.store.insert_event(event, fields),
+                Item::Event(event, fields, Some(seq)) => self.store.insert_sequenced(event, fields, seq),
+                Item::Record(record) => self.store.insert_record(&record),
+                Item::Handover(run, rows) => self.store.append_handover(run, &rows),
+                Item::Alert(alert) => self.store.insert_alert(&alert),
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+        // Resilient mode commits every batch, so that a failure loses one batch at most.
+        if self.resilient && result.is_ok() {
+            result = self.store.flush_now();
+        }
+        match result {
+            Ok(()) if self.resilient => self.health.update(|s| s.unavailable = false),
+            Ok(()) => {}
+            Err(e) if self.resilient => {
+                self.store.abandon_batch();
+                self.store.reconnect_if_broken();
+                let message = e.to_string();
+                let was_unavailable = self.health.status().unavailable;
+                self.health.update(|s| {
+                    if !s.unavailable {
+                        s.outages += 1;
+                        s.unavailable_since_ns = Some(crate::time::now_ns());
+                    }
+                    s.unavailable = true;
+                    s.dropped_events += events;
+                    s.dropped_other += (total as u64).saturating_sub(events);
+                    s.last_error = Some(message.clone());
+                });
+                if !was_unavailable {
+                    tracing::warn!(error = %message, "the PostgreSQL store cannot write; dropping batches until it can");
+                }
+            }
+            Err(e) => {
+                self.store.abandon_batch();
+                self.broken = true;
+                if let Ok(mut slot) = self.failed.lock() {
+                    slot.get_or_insert(e);
+                }
+            }
+        }
+    }
+}
+
+impl Sink for PgBackground {
+    fn write(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
+        self.push(Item::Event(event, fields, None))
+    }
+
+    fn record(&mut self, record: Record) -> Result<(), SinkError> {
+        self.push(Item::Record(record))
+    }
+
+    fn hand_over(&mut self, run: i64, rows: Handover) -> Result<(), SinkError> {
+        self.push(Item::Handover(run, rows))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        if self.resilient {
+            // Every batch was committed (or counted as dropped) by the writer: never an error.
+            self.send_batch()?;
+            return self.call(|_| Ok(()));
+        }
+        self.call(|store| store.flush_now())
+    }
+}
+
+impl EventStore for PgBackground {
+    fn begin_analysis_run(&mut self, scope: RunScope, started_ns: i64) -> Result<i64, SinkError> {
+        self.call(move |s| s.begin_analysis_run(&scope, started_ns))
+    }
+
+    fn finish_analysis_run(
+        &mut self,
+        run: i64,
+        finished_ns: i64,
+        result: AnalysisResult,
+        covered: u64,
+    ) -> Result<(), SinkError> {
+        self.call(move |s| s.finish_analysis_run(run, finished_ns, &result, covered))
+    }
+
+    fn interrupted_runs(&mut self) -> Result<Vec<InterruptedRun>, SinkError> {
+        self.call(|s| s.interrupted_runs())
+    }
+
+    fn discard_run(&mut self, run: i64) -> Result<(), SinkError> {
+        self.call(move |s| s.discard_run(run))
+    }
+
+    fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
+        self.call(move |s| s.begin_file(&file, now_ns, force))
+    }
+
+    fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
+        self.call(move |s| s.finish_file(id, counts, now_ns))
+    }
+
+    fn known_contents(&mut self) -> Result<Vec<(i64, ContentDigest)>, SinkError> {
+        self.call(|s| s.known_contents())
+    }
+
+    fn supersede_file(&mut self, old: i64, by: i64) -> Result<u64, SinkError> {
+        self.call(move |s| s.supersede_file(old, by))
+    }
+
+    fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError> {
+        self.call(|s| s.next_auth_attempt_id())
+    }
+
+    fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError> {
+        self.call(move |s| s.set_collected(&positions, now_ns))
+    }
+
+    fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {
+        self.call(|s| s.collected_positions())
+    }
+
+    fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError> {
+        self.push(Item::Alert(Box::new(alert.clone())))
+    }
+}
+
+impl Drop for PgBackground {
+    fn drop(&mut self) {
+        let _ = self.send_batch();
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

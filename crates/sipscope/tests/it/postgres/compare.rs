@@ -1,0 +1,212 @@
+//! The same data in SQLite and in PostgreSQL: every report section and `analyze` agree.
+
+use super::{sipscope, TestDb};
+use crate::report_golden::{add_decisions, dataset, geo_dbs, DAY, T0};
+use sipscope::analysis::engine::{AnalysisConfig, Analyzer};
+use sipscope::event::fields::SipFields;
+use sipscope::event::record::{AuthAttemptRecord, Record, RecordContext};
+use sipscope::event::{Direction, SipEvent, Transport};
+use sipscope::sinks::{RunKind, RunScope, SinkConfig};
+use std::path::Path;
+
+/// The report golden test's dataset (events, answers, alerts of the built-in rules, analysis,
+/// authentication attempts, decisions), written through the backend-neutral traits.
+fn build(store: &Path) {
+    let mut sinks = sipscope::sinks::open(&SinkConfig { store: store.to_path_buf(), ..Default::default() }).unwrap();
+    let s = &mut sinks.store;
+    let scope = RunScope { kind: RunKind::Analyze, replace_all: true, file_id: None, sensor: "golden".into() };
+    let run = s.begin_analysis_run(scope, T0).unwrap();
+    let mut analyzer = Analyzer::new(AnalysisConfig::default());
+    let mut rules =
+        sipscope::rules::RulesEngine::new(std::sync::Arc::new(sipscope::rules::RuleSet::builtin()), "golden");
+    let mut changes = Vec::new();
+    let mut events = 0u64;
+    for (ts, src, dst, node, raw, status) in dataset() {
+        let ev = |direction, src: &str, sport, dst: &str, dport, raw: Vec<u8>| SipEvent {
+            ts_ns: ts,
+            sensor: "golden".into(),
+            node: Some(node.into()),
+            transport: Transport::Udp,
+            src: (src.parse().unwrap(), sport),
+            dst: (dst.parse().unwrap(), dport),
+            tunnel: None,
+            direction,
+            origin: None,
+            raw,
+        };
+        let mut batch = vec![ev(Direction::In, src, 5061, dst, 5060, raw.clone())];
+        if let (Ok(msg), true) = (sipscope_sip::parse(&raw), status > 0) {
+            let answer = sipscope_sip::builder::ResponseBuilder::new(&msg, status, "Golden").to_tag(b"as1").build();
+            batch.push(ev(Direction::Out, dst, 5060, src, 5061, answer));
+        }
+        for e in batch {
+            let msg = sipscope_sip::parse(&e.raw).ok();
+            analyzer.observe(&e, msg.as_ref());
+            let fields = msg.as_ref().map(SipFields::extract).unwrap_or_default();
+            let o = sipscope::rules::Observation {
+                ts_ns: e.ts_ns,
+                ordinal: 0,
+                transport: e.transport,
+                src: e.src,
+                dst: e.dst,
+                direction: e.direction,
+                node: e.node.as_deref(),
+                msg: msg.as_ref(),
+                blank: false,
+            };
+            rules.observe(&o, &mut changes);
+            s.write(e, fields).unwrap();
+            events += 1;
+            for c in changes.drain(..) {
+                s.alert(&c.alert).unwrap();
+            }
+        }
+    }
+    rules.finish(&mut changes);
+    for c in changes.drain(..) {
+        s.alert(&c.alert).unwrap();
+    }
+    let attempts = [
+        ("101", "101", "wrong_password"),
+        ("101", "100", "wrong_password"),
+        ("101", "1234", "accepted"),
+        ("100", "100", "accepted"),
+    ];
+    for (id, (user, password, outcome)) in attempts.iter().enumerate() {
+        let ctx = RecordContext {
+            ts_ns: T0 + DAY + id as i64,
+            sensor: "golden".into(),
+            node: Some("n2".into()),
+            transport: Transport::Udp,
+            src: "203.0.113.7:5061".parse().unwrap(),
+            dst: "198.51.100.2:5060".parse().unwrap(),
+            call_id: Some(format!("c{id}")),
+            user_agent: Some("friendly-scanner".into()),
+        };
+        s.record(Record::AuthAttempt(AuthAttemptRecord {
+            id: id as i64 + 1,
+            ctx,
+            method: "REGISTER".into(),
+            username: (*user).into(),
+            realm: Some("asterisk".into()),
+            uri: Some("sip:198.51.100.2".into()),
+            nonce: Some("abcd".into()),
+            outcome,
+            password: Some((*password).into()),
+            log: None,
+        }))
+        .unwrap();
+    }
+    s.finish_analysis_run(run, T0, analyzer.finish(), events).unwrap();
+    s.flush().unwrap();
+    drop(sinks);
+    add_decisions(store);
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let (code, stdout, stderr) = sipscope(args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+}
+
+/// Every section of the two reports, one by one (so that a difference names its section).
+fn assert_same_reports(sqlite: &serde_json::Value, pg: &serde_json::Value) {
+    let (a, b) = (&sqlite["sections"], &pg["sections"]);
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            serde_json::Value::Array(items) => items.iter().map(|s| s["id"].to_string()).collect(),
+            _ => panic!("no sections: {v}"),
+        }
+    };
+    assert_eq!(names(a), names(b));
+    assert!(!names(a).is_empty());
+    match (a, b) {
+        (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+            for (name, section) in x {
+                assert_eq!(section, &y[name], "section {name} differs");
+            }
+        }
+        (serde_json::Value::Array(x), serde_json::Value::Array(y)) => {
+            for (s, t) in x.iter().zip(y) {
+                assert_eq!(s, t, "section {} differs", s["id"]);
+            }
+        }
+        _ => unreachable!(),
+    }
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("sections");
+        v
+    };
+    assert_eq!(strip(sqlite), strip(pg), "outside the sections");
+}
+
+#[test]
+fn postgres_reports_and_analysis_equal_sqlite_on_the_same_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let sqlite = dir.path().join("s.db");
+    let (pg, file) = (Path::new(&db.url), sqlite.to_str().unwrap());
+    build(&sqlite);
+    build(pg);
+    let (country, asn) = geo_dbs(dir.path());
+    let geo = ["--country-db", country.to_str().unwrap(), "--asn-db", asn.to_str().unwrap()];
+    let report = |store: &str| {
+        let mut args = vec!["report", "--format", "json", "--db", store];
+        args.extend(geo);
+        json(&args)
+    };
+    let before = report(file);
+    assert!(before["sections"].to_string().contains("203.0.113.7"), "the dataset reached the report");
+    assert_same_reports(&before, &report(&db.url));
+    // A filtered report (nodes and a time range) agrees too.
+    let part = |store: &str| {
+        json(&["report", "--format", "json", "--db", store, "--node", "n2", "--node", "n3", "--from", "2026-01-02"])
+    };
+    assert_same_reports(&part(file), &part(&db.url));
+    // `analyze` replaces the analysis with one run over every stored event, in both.
+    let a = json(&["analyze", "--json", "--db", file]);
+    let b = json(&["analyze", "--json", "--db", &db.url]);
+    assert_eq!(a, b);
+    assert!(a.to_string().contains("events"), "{a}");
+    assert_same_reports(&report(file), &report(&db.url));
+    // Decisions read back alike.
+    let list = |store: &str| sipscope(&["decisions", "list", "--all", "--db", store]);
+    let (x, y) = (list(file), list(&db.url));
+    assert_eq!((x.0, &x.1), (0, &y.1), "{}", y.2);
+    // The backtest over the store finds the same alerts.
+    let test = |store: &str| json(&["rules", "test", "--json", "--db", store]);
+    assert_eq!(test(file), test(&db.url));
+}
+
+#[test]
+fn ingest_into_postgres_equals_ingest_into_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let sqlite = dir.path().join("s.db");
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/ingest/");
+    let captures: Vec<String> = ["udp-basic", "tcp-streams", "tunnels-nodes", "sctp", "websocket-midstream"]
+        .iter()
+        .map(|n| format!("{golden}{n}.pcap"))
+        .collect();
+    for store in [sqlite.to_str().unwrap(), db.url.as_str()] {
+        let mut args = vec!["ingest", "--sensor", "s1", "--db", store];
+        args.extend(captures.iter().map(String::as_str));
+        let (code, _, stderr) = sipscope(&args);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stderr.contains("postgres://postgres@"), "the URL is named without secrets only: {stderr}");
+    }
+    let report = |store: &str| json(&["report", "--format", "json", "--db", store]);
+    assert_same_reports(&report(sqlite.to_str().unwrap()), &report(&db.url));
+    // The same files again: already ingested, nothing doubled.
+    let mut args = vec!["ingest", "--sensor", "s1", "--db", db.url.as_str()];
+    args.extend(captures.iter().map(String::as_str));
+    assert_eq!(sipscope(&args).0, 0);
+    assert_same_reports(&report(sqlite.to_str().unwrap()), &report(&db.url));
+    let events: i64 = db.client().query_one("SELECT count(*) FROM events", &[]).unwrap().get(0);
+    let stored = rusqlite::Connection::open(&sqlite).unwrap();
+    let expected: i64 = stored.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    assert_eq!(events, expected);
+    assert!(events > 0);
+}

@@ -1,0 +1,241 @@
+//! Idempotency and failures: a re-delivered event is stored once; a read-only database is a
+//! clear error (fail-fast) or an outage the writer rides out (resilient); a password in the
+//! URL never reaches a message.
+
+use super::{sipscope, TestDb};
+use sipscope::event::fields::SipFields;
+use sipscope::event::{Direction, SipEvent, Transport};
+use sipscope::sinks::postgres::{PgBackground, PgOptions, PgStore};
+use sipscope::sinks::{Sink, SinkConfig, SinkError};
+
+fn event(ts_ns: i64, sensor: &str) -> (SipEvent, SipFields) {
+    let raw = b"OPTIONS sip:100@192.0.2.2 SIP/2.0\r\nCall-ID: pg\r\nUser-Agent: nul\0byte\r\n\r\n".to_vec();
+    let fields = SipFields::extract(&sipscope_sip::parse(&raw).unwrap());
+    let ev = SipEvent {
+        ts_ns,
+        sensor: sensor.into(),
+        node: None,
+        transport: Transport::Udp,
+        src: ("192.0.2.1".parse().unwrap(), 5060),
+        dst: ("2001:db8::2".parse().unwrap(), 5060),
+        tunnel: None,
+        direction: Direction::In,
+        origin: None,
+        raw,
+    };
+    (ev, fields)
+}
+
+const DAY: i64 = 86_400_000_000_000;
+const T: i64 = 1_780_000_000_000_000_000;
+
+#[test]
+fn a_redelivered_event_is_stored_once_in_its_daily_partition() {
+    let db = TestDb::create();
+    let store = PgStore::open(&db.url, PgOptions::default()).unwrap();
+    let mut bg = PgBackground::spawn(store, false).unwrap();
+    for round in 0..2 {
+        for seq in 1..=5i64 {
+            let (ev, f) = event(T + seq * DAY, "sensor-a");
+            bg.write_sequenced(ev, f, seq).unwrap();
+        }
+        // Another sensor's event with the same sequence is another event.
+        let (ev, f) = event(T + DAY, "sensor-b");
+        bg.write_sequenced(ev, f, 1).unwrap();
+        bg.flush().unwrap();
+        let n = bg.call(|s| s.event_count()).unwrap();
+        assert_eq!(n, 6, "round {round}");
+    }
+    // Events of this store itself take its ids as their sequence.
+    let (ev, f) = event(T, "local");
+    bg.write(ev, f).unwrap();
+    bg.flush().unwrap();
+    drop(bg);
+    let mut c = db.client();
+    let local: (i64, i64) = {
+        let r = c.query_one("SELECT id, sequence FROM events WHERE sensor = 'local'", &[]).unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(local.0, local.1);
+    let partitions: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+             WHERE p.relname = 'events'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(partitions, 7, "six days and the default partition");
+    let ua: String = c.query_one("SELECT user_agent FROM events LIMIT 1", &[]).unwrap().get(0);
+    assert_eq!(ua, "nul\\x00byte", "NUL, which text cannot hold, in the lossless notation");
+    let raw: Vec<u8> = c.query_one("SELECT raw FROM events LIMIT 1", &[]).unwrap().get(0);
+    assert!(raw.windows(8).any(|w| w == b"nul\0byte"), "the raw bytes keep it");
+    let dst: String = c.query_one("SELECT host(dst_ip) FROM events LIMIT 1", &[]).unwrap().get(0);
+    assert_eq!(dst, "2001:db8::2");
+}
+
+#[test]
+fn retention_drops_old_partitions_only() {
+    let db = TestDb::create();
+    let now = T + 10 * DAY;
+    let mut store = PgStore::open(&db.url, PgOptions { retention_days: Some(3), ..Default::default() }).unwrap();
+    for d in 0..10 {
+        let (ev, f) = event(T + d * DAY, "s");
+        store.insert_event(ev, f).unwrap();
+    }
+    store.flush_now().unwrap();
+    assert_eq!(store.event_count().unwrap(), 10);
+    store.apply_retention(now).unwrap();
+    let left: Vec<i64> = store
+        .client()
+        .query("SELECT ts_ns FROM events ORDER BY ts_ns", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let cutoff_day = (now / DAY) - 3;
+    assert!(left.iter().all(|t| t / DAY >= cutoff_day), "{left:?}");
+    assert_eq!(left.len(), 10 - (cutoff_day - T / DAY) as usize);
+}
+
+#[test]
+fn a_read_only_database_is_a_clear_error_and_a_resilient_writer_rides_it_out() {
+    let db = TestDb::create();
+    // Created and migrated while writable.
+    drop(PgStore::open(&db.url, PgOptions::default()).unwrap());
+    db.client().batch_execute(&format!("ALTER DATABASE {} SET default_transaction_read_only = on", db.name)).unwrap();
+    // Fail-fast (ingest): the error says what happened, and names the database without secrets.
+    let mut bg = PgBackground::spawn(PgStore::open(&db.url, PgOptions::default()).unwrap(), false).unwrap();
+    let (ev, f) = event(T, "s");
+    bg.write(ev, f).unwrap();
+    let err = bg.flush().unwrap_err();
+    assert!(matches!(err, SinkError::Unavailable { .. }), "{err:?}");
+    assert!(err.to_string().contains("read-only"), "{err}");
+    drop(bg);
+    // Resilient (honeypot): no error, the outage and what was dropped are reported.
+    let config = SinkConfig {
+        store: db.url.clone().into(),
+        backlog: Some(sipscope::sinks::health::StoreBacklog::default()),
+        ..Default::default()
+    };
+    let mut sinks = sipscope::sinks::open(&config).unwrap();
+    for i in 0..3 {
+        let (ev, f) = event(T + i, "s");
+        sinks.store.write(ev, f).unwrap();
+    }
+    sinks.store.flush().unwrap();
+    let status = sinks.health.status();
+    assert!(status.unavailable && status.dropped_events == 3, "{status:?}");
+    assert!(status.last_error.as_deref().is_some_and(|e| e.contains("read-only")), "{status:?}");
+    // Writable again: the next batch is stored and the outage over.
+    let mut admin = super::admin();
+    admin.batch_execute(&format!("ALTER DATABASE {} SET default_transaction_read_only = off", db.name)).unwrap();
+    // The setting applies to new sessions: the writer's is replaced.
+    admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+            db.name
+        ))
+        .unwrap();
+    let (ev, f) = event(T + 10, "s");
+    sinks.store.write(ev, f).unwrap();
+    sinks.store.flush().unwrap();
+    // The first batch after the restart may meet the closed connection; the next one writes.
+    let (ev, f) = event(T + 11, "s");
+    sinks.store.write(ev, f).unwrap();
+    sinks.store.flush().unwrap();
+    let status = sinks.health.status();
+    assert!(!status.unavailable, "{status:?}");
+    drop(sinks);
+    let n: i64 = db.client().query_one("SELECT count(*) FROM events WHERE ts_ns >= $1", &[&(T + 10)]).unwrap().get(0);
+    assert!(n >= 1, "writing resumed");
+}
+
+#[test]
+fn a_password_in_the_url_never_reaches_a_message() {
+    let url = "postgres://sipscope:s3cret-pw@127.0.0.1:55439/nowhere";
+    let (code, _, stderr) = sipscope(&["report", "--db", url]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("postgres://sipscope@127.0.0.1:55439/nowhere"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    let (code, _, stderr) = sipscope(&["analyze", "--db", url]);
+    assert_ne!(code, 0);
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
+/// A small tmpfs, unmounted when dropped; `None` where mounting is not permitted.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+            return None;
+        }
+        Some(SmallDisk(dir))
+    }
+
+    /// Fills the disk to the last byte.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.path().join("filler")).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.write_all(&[0]);
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_database_disk_is_a_clear_error_and_ingest_stops() {
+    let Some(disk) = SmallDisk::mount("96m") else { return };
+    let Some(server) = super::server::OwnServer::start(disk.0.path(), 55432) else { return };
+    let mut admin = postgres::Client::connect(&server.url("postgres"), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE full_disk").unwrap();
+    let url = server.url("full_disk");
+    let mut bg = PgBackground::spawn(PgStore::open(&url, PgOptions::default()).unwrap(), false).unwrap();
+    for i in 0..100 {
+        let (ev, f) = event(T + i, "s");
+        bg.write(ev, f).unwrap();
+    }
+    bg.flush().unwrap();
+    disk.fill();
+    // Enough to need new pages and WAL: the database cannot write them.
+    let mut failed = None;
+    for i in 0..200_000 {
+        let (ev, f) = event(T + 1_000 + i, "s");
+        if let Err(e) = bg.write(ev, f) {
+            failed = Some(e);
+            break;
+        }
+        if i % 20_000 == 0 {
+            if let Err(e) = bg.flush() {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let err = failed.or_else(|| bg.flush().err()).expect("a full disk is an error");
+    assert!(matches!(err, SinkError::Unavailable { .. }), "{err:?}");
+    let text = err.to_string();
+    eprintln!("the full disk's error: {text}");
+    assert!(text.contains("PostgreSQL store"), "{text}");
+    assert!(
+        text.contains("53100") || text.contains("space") || text.contains("closed") || text.contains("connection"),
+        "the error says what happened: {text}"
+    );
+    drop(bg);
+    drop(server);
+}
