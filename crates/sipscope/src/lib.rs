@@ -6,9 +6,11 @@
 
 pub mod act;
 pub mod analysis;
+pub mod api;
 pub mod enrich;
 pub mod event;
 pub mod fsutil;
+pub mod metrics;
 pub mod nodes;
 pub mod output;
 pub mod owner;

@@ -72,6 +72,15 @@ pub fn rfc3339_micros(ts_ns: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+00:00", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// `2026-11-30T05:51:46.123456789Z`: RFC 3339 with nanoseconds, UTC (the REST API's times).
+pub fn rfc3339_nanos(ts_ns: i64) -> String {
+    let secs = ts_ns.div_euclid(SECOND_NS);
+    let nanos = ts_ns.rem_euclid(SECOND_NS);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// `2026-11-30` for a day number.
 pub fn iso_date(day: i64) -> String {
     let (y, m, d) = civil_from_days(day);
@@ -147,6 +156,7 @@ mod tests {
         assert_eq!(iso_time(-SECOND_NS), "1969-12-31T23:59:59Z");
         assert_eq!(rfc3339_micros(1_796_017_906 * SECOND_NS + 123_456_789), "2026-11-30T05:51:46.123456+00:00");
         assert_eq!(rfc3339_micros(-1), "1969-12-31T23:59:59.999999+00:00");
+        assert_eq!(rfc3339_nanos(1_796_017_906 * SECOND_NS + 123_456_789), "2026-11-30T05:51:46.123456789Z");
         assert_eq!(iso_date(day_of(1_796_017_906 * SECOND_NS)), "2026-11-30");
     }
 

@@ -14,6 +14,7 @@ pub mod eve;
 pub mod health;
 pub mod hep;
 pub mod jsonl;
+pub mod live;
 pub mod sqlite;
 pub mod syslog;
 pub mod webhook;
