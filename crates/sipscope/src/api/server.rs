@@ -69,6 +69,9 @@ pub(crate) struct State {
     pub limits: ApiLimits,
     pub metrics_public: bool,
     pub hub: Hub,
+    /// Whether the API itself pushes the decisions it takes to the live stream (embedded:
+    /// they do not pass through the pipeline; polling finds them in the store anyway).
+    pub push_decisions: bool,
     idle: Mutex<Vec<Box<dyn StoreReader + Send>>>,
     slots: Arc<tokio::sync::Semaphore>,
 }
@@ -204,6 +207,7 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
         limits: config.limits,
         metrics_public: config.metrics_public,
         hub: Hub::new(config.limits.max_watchers),
+        push_decisions: matches!(live, LiveSource::Feed(_)),
         idle: Mutex::new(Vec::new()),
         slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_readers.max(1))),
     });

@@ -14,6 +14,7 @@ mod parse;
 mod report;
 mod response_args;
 mod rules;
+mod serve;
 mod store_args;
 
 use clap::{Parser, Subcommand};
@@ -66,6 +67,11 @@ enum Command {
     Decisions(decisions::DecisionsArgs),
     /// Detection rules: check rule files, backtest rules on captures or a store.
     Rules(rules::RulesCommand),
+    /// The REST API and live dashboard over a store (docs/api.md), until Ctrl-C; prints the
+    /// dashboard's URL with this run's token.
+    Serve(serve::ServeArgs),
+    /// API tokens (scopes read, decisions, admin; stored hashed): add, list, revoke.
+    Token(serve::TokenArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -85,6 +91,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enforce(args) => enforce::run(args),
         Command::Decisions(args) => decisions::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(args) => serve::token(args),
     }
 }
 

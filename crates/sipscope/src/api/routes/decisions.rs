@@ -126,7 +126,9 @@ pub(crate) async fn add(
     let id = with_log(&state, move |log| log.insert(&stored, None, now)).await?;
     d.id = Some(id);
     let json = crate::sinks::eve::shape::decision_json(&d);
-    state.hub.send("decision", json.clone());
+    if state.push_decisions {
+        state.hub.send("decision", json.clone());
+    }
     Ok(shape::json_response(StatusCode::CREATED, json.into_bytes()))
 }
 

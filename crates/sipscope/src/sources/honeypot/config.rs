@@ -87,6 +87,32 @@ pub struct HoneypotConfig {
     /// (docs/rules.md).
     #[serde(default)]
     pub rules: crate::rules::RulesConfig,
+    /// The REST API and live dashboard in the same process (`[api]`, or `--dashboard ADDR`).
+    #[serde(default)]
+    pub api: ApiSection,
+}
+
+/// `[api]`: the REST API and dashboard served by the honeypot itself, over its store, with
+/// events, alerts and decisions pushed live as they happen (docs/api.md). Off unless `listen`
+/// is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Address and port (`127.0.0.1:8080`); no API when absent.
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// PEM certificate chain: HTTPS (with `tls_key`).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// The tokens file (`sipscope token add`); the store's path with `.tokens` when absent.
+    #[serde(default)]
+    pub tokens: Option<PathBuf>,
+    /// Serve `/metrics` without a token.
+    #[serde(default)]
+    pub metrics_public: bool,
 }
 
 fn default_analysis_segment_seconds() -> u64 {
