@@ -136,16 +136,34 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     let (&[y, m, day], &[hh, mm, ss]) = (&d[..], &t[..]) else {
         return Err(bad());
     };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+    let in_range = (0..=9999).contains(&y)
+        && (1..=12).contains(&m)
+        && (1..=31).contains(&day)
+        && (0..=23).contains(&hh)
+        && (0..=59).contains(&mm)
+        && (0..=60).contains(&ss);
+    if !in_range {
         return Err(bad());
     }
     let days = days_from_civil(y, m, day);
-    Ok((days * 86_400 + hh * 3600 + mm * 60 + ss) * SECOND_NS)
+    // Times are nanoseconds in an i64: about 1677-09-21 to 2262-04-11.
+    (days * 86_400 + hh * 3600 + mm * 60 + ss)
+        .checked_mul(SECOND_NS)
+        .ok_or_else(|| format!("{s:?} is outside the years 1678 to 2261"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_outside_the_range_of_nanoseconds_are_refused_not_wrapped() {
+        assert!(parse_time("0000-01-01").is_err());
+        assert!(parse_time("9999-12-31T23:59:59Z").is_err());
+        assert!(parse_time("2026-01-01T-1:00:00Z").is_err());
+        assert!(parse_time("99999999999999-01-01").is_err());
+        assert_eq!(parse_time("1970-01-01T00:00:01Z"), Ok(SECOND_NS));
+    }
 
     #[test]
     fn printed_forms() {

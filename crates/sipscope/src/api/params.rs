@@ -32,9 +32,18 @@ impl Params {
         self.0.iter().filter(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.clone()).collect()
     }
 
-    /// `1`, `true` or `yes`.
-    pub fn flag(&self, key: &str) -> bool {
-        matches!(self.one(key), Some("1" | "true" | "yes"))
+    /// The first value of `key`, empty or not.
+    pub fn raw(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// `1` or `true` (set), `0` or `false` (not set, as when absent); anything else is refused.
+    pub fn flag(&self, key: &str) -> Result<bool, Failure> {
+        match self.raw(key) {
+            None | Some("0" | "false") => Ok(false),
+            Some("1" | "true") => Ok(true),
+            Some(_) => Err(Failure::bad_request(format!("{key}: 1 or 0"))),
+        }
     }
 
     /// `from`, `to` and `node`.
@@ -49,7 +58,7 @@ impl Params {
 
     /// `limit`, between 1 and `max`, `default` when absent.
     pub fn limit(&self, default: u32, max: u32) -> Result<u32, Failure> {
-        match self.one("limit") {
+        match self.raw("limit") {
             None => Ok(default),
             Some(v) => match v.parse::<u32>() {
                 Ok(n) if (1..=max).contains(&n) => Ok(n),
@@ -58,9 +67,20 @@ impl Params {
         }
     }
 
+    /// An address parameter (present means it must be one, even empty).
+    pub fn address(&self, key: &str) -> Result<Option<String>, Failure> {
+        self.raw(key)
+            .map(|v| {
+                v.parse::<std::net::IpAddr>()
+                    .map(|a| a.to_string())
+                    .map_err(|_| Failure::bad_request(format!("{key}: an IP address")))
+            })
+            .transpose()
+    }
+
     /// An integer parameter.
     pub fn int(&self, key: &str) -> Result<Option<i64>, Failure> {
-        self.one(key)
+        self.raw(key)
             .map(|v| v.parse::<i64>().map_err(|_| Failure::bad_request(format!("{key}: an integer"))))
             .transpose()
     }
@@ -94,7 +114,8 @@ mod tests {
         assert_eq!(f.nodes, vec!["a".to_owned(), "b c".to_owned()]);
         assert!(f.from_ns.is_some() && f.to_ns.is_none());
         assert_eq!(p.limit(100, 1000).unwrap(), 5);
-        assert!(p.flag("raw") && !p.flag("x") && p.one("x").is_none());
+        assert!(p.flag("raw").unwrap() && p.flag("absent").is_ok_and(|f| !f) && p.one("x").is_none());
+        assert!(p.flag("x").is_err() && p.int("x").is_err());
         assert!(Params::parse(Some("limit=0")).unwrap().limit(100, 1000).is_err());
         assert!(Params::parse(Some("limit=1001")).unwrap().limit(100, 1000).is_err());
         assert!(Params::parse(Some("from=yesterday")).unwrap().filter().is_err());

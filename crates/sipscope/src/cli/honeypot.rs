@@ -99,6 +99,7 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
             tokens: config.api.tokens.clone().unwrap_or_else(|| super::serve::default_tokens(&config.store)),
             metrics_public: config.api.metrics_public,
             session_token: true,
+            limits: sipscope::api::ApiLimits::default(),
             geo: sipscope::enrich::Enricher::none(),
             live: sipscope::api::LiveSource::Feed(live),
         })?),

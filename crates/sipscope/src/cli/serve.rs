@@ -39,6 +39,12 @@ pub struct ServeArgs {
     /// Serve /metrics without a token.
     #[arg(long)]
     metrics_public: bool,
+    /// Requests a second each token may make, sustained.
+    #[arg(long, default_value_t = ApiLimits::default().requests_per_second, value_name = "N")]
+    rate: f64,
+    /// Requests each token may make at once.
+    #[arg(long, default_value_t = ApiLimits::default().burst, value_name = "N")]
+    burst: f64,
     /// Do not make a dashboard token for this run (use tokens from `sipscope token add`).
     #[arg(long)]
     no_session_token: bool,
@@ -63,6 +69,7 @@ pub struct Start<'a> {
     pub tokens: PathBuf,
     pub metrics_public: bool,
     pub session_token: bool,
+    pub limits: ApiLimits,
     pub geo: Enricher,
     pub live: LiveSource,
 }
@@ -82,15 +89,21 @@ pub fn start(s: Start<'_>) -> anyhow::Result<api::Handle> {
     let (reader_db, log_db) = (s.db.to_owned(), s.db.to_owned());
     let backend = Backend {
         readers: Arc::new(move || {
-            Ok(Box::new(sipscope::store::SqliteReader::open(&reader_db)?) as Box<dyn sipscope::store::StoreReader + Send>)
+            Ok(Box::new(sipscope::store::SqliteReader::open(&reader_db)?)
+                as Box<dyn sipscope::store::StoreReader + Send>)
         }),
         decisions: Arc::new(move || sipscope::sinks::open_decision_log(&log_db)),
         geo: Arc::new(s.geo),
         own_addresses: super::own_addresses(),
     };
     let tls = s.tls.is_some();
-    let config =
-        ApiConfig { listen: s.listen, tls: s.tls, tokens: s.tokens, metrics_public: s.metrics_public, limits: ApiLimits::default() };
+    let config = ApiConfig {
+        listen: s.listen,
+        tls: s.tls,
+        tokens: s.tokens,
+        metrics_public: s.metrics_public,
+        limits: s.limits,
+    };
     let handle = api::spawn(config, backend, s.live).context("starting the API")?;
     // The token goes to the terminal of whoever started this, never into a log line.
     eprintln!("sipscope: dashboard at {}", api::dashboard_url(handle.local_addr(), tls, token.as_deref()));
@@ -113,6 +126,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tokens: args.tokens.clone().unwrap_or_else(|| default_tokens(&args.db)),
         metrics_public: args.metrics_public,
         session_token: !args.no_session_token,
+        limits: ApiLimits {
+            requests_per_second: args.rate.max(0.001),
+            burst: args.burst.max(1.0),
+            ..ApiLimits::default()
+        },
         geo,
         live: LiveSource::Poll(std::time::Duration::from_millis(500)),
     })?;
@@ -167,12 +185,17 @@ pub fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
             let token = file.add(&name, scope, now_s, expires)?;
             file.save(&path)?;
             println!("{token}");
-            eprintln!("sipscope: token {name:?} ({}) added to {}; it is shown only now", scope.as_str(), path.display());
+            eprintln!(
+                "sipscope: token {name:?} ({}) added to {}; it is shown only now",
+                scope.as_str(),
+                path.display()
+            );
         }
         TokenCommand::List => {
             println!("{:<24} {:<10} {:<21} state", "name", "scope", "expires");
             for t in &file.token {
-                let expires = t.expires.map_or("never".to_owned(), |e| sipscope::time::iso_time(e * sipscope::time::SECOND_NS));
+                let expires =
+                    t.expires.map_or("never".to_owned(), |e| sipscope::time::iso_time(e * sipscope::time::SECOND_NS));
                 let state = match (t.revoked, t.expires.is_some_and(|e| now_s >= e)) {
                     (true, _) => "revoked",
                     (false, true) => "expired",

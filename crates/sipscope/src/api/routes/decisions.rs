@@ -26,7 +26,7 @@ const MAX_REASON: usize = 1024;
 
 pub(crate) async fn list(axum::extract::State(state): S, q: RawQuery) -> Result<Response, Failure> {
     let p = super::params(&q)?;
-    let (all, f, limit) = (p.flag("all"), p.filter()?, p.limit(1000, 100_000)?);
+    let (all, f, limit) = (p.flag("all")?, p.filter()?, p.limit(1000, 100_000)?);
     let rows = state
         .read(move |store| {
             let rows = if all { store.decisions(&f, limit)? } else { store.decisions_in_force(now_ns())? };
@@ -50,10 +50,19 @@ pub(crate) async fn list(axum::extract::State(state): S, q: RawQuery) -> Result<
 struct NewDecision {
     scope: String,
     action: String,
-    duration_seconds: u64,
+    duration_seconds: serde_json::Number,
     reason: String,
     #[serde(default)]
-    per_second: Option<u32>,
+    per_second: Option<serde_json::Number>,
+}
+
+/// A JSON integer in `range` (`60.0` is the integer 60, as JSON Schema has it).
+fn integer(n: &serde_json::Number, range: std::ops::RangeInclusive<u64>, what: &str) -> Result<u64, Failure> {
+    let value =
+        n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 1e15).map(|f| f as u64));
+    value
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| Failure::bad_request(format!("{what}: an integer from {} to {}", range.start(), range.end())))
 }
 
 /// Refuses what no operator may decide through the API.
@@ -70,28 +79,37 @@ fn refuse_unsafe(scope: &Scope, own: &[std::net::IpAddr]) -> Result<(), Failure>
 }
 
 fn decision(body: &[u8], who: &str, own: &[std::net::IpAddr], now: i64) -> Result<Decision, Failure> {
-    let d: NewDecision = serde_json::from_slice(body).map_err(|e| Failure::bad_request(format!("body: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| Failure::bad_request(format!("body: {e}")))?;
+    if value.get("per_second").is_some_and(serde_json::Value::is_null) {
+        return Err(Failure::bad_request("per_second: an integer (or absent)"));
+    }
+    let d: NewDecision = serde_json::from_value(value).map_err(|e| Failure::bad_request(format!("body: {e}")))?;
     let scope: Scope =
         d.scope.parse().map_err(|_| Failure::bad_request("scope: an address, address:port or prefix"))?;
     refuse_unsafe(&scope, own)?;
     let kind = match d.action.as_str() {
         "ban" => DecisionKind::Ban,
         "watch" => DecisionKind::Watch,
-        "rate_limit" => DecisionKind::RateLimit { per_second: d.per_second.unwrap_or(10).max(1) },
+        "rate_limit" => DecisionKind::RateLimit { per_second: 10 },
         _ => return Err(Failure::bad_request("action: ban, rate_limit or watch")),
     };
-    if !(1..=MAX_DURATION_S).contains(&d.duration_seconds) {
-        return Err(Failure::bad_request(format!("duration_seconds: 1 to {MAX_DURATION_S}")));
-    }
-    if d.reason.trim().is_empty() || d.reason.len() > MAX_REASON {
-        return Err(Failure::bad_request(format!("reason: 1 to {MAX_REASON} bytes")));
+    let per_second = d.per_second.as_ref().map(|n| integer(n, 1..=u64::from(u32::MAX), "per_second")).transpose()?;
+    let kind = match (kind, per_second) {
+        (DecisionKind::RateLimit { .. }, Some(n)) => DecisionKind::RateLimit { per_second: n as u32 },
+        (kind, _) => kind,
+    };
+    let duration_seconds = integer(&d.duration_seconds, 1..=MAX_DURATION_S, "duration_seconds")?;
+    let length = d.reason.chars().count();
+    if length == 0 || length > MAX_REASON {
+        return Err(Failure::bad_request(format!("reason: 1 to {MAX_REASON} characters")));
     }
     Ok(Decision {
         id: None,
         kind,
         scope,
         start_ns: now,
-        until_ns: now.saturating_add(d.duration_seconds as i64 * SECOND_NS),
+        until_ns: now.saturating_add(duration_seconds as i64 * SECOND_NS),
         reason: d.reason,
         origin: DecisionOrigin::Operator { who: who.to_owned() },
         offence: 0,
@@ -160,6 +178,9 @@ mod tests {
         let d = decision(ok, "alice", &own, 0).unwrap();
         assert_eq!((d.kind, d.until_ns), (DecisionKind::Ban, 60 * SECOND_NS));
         assert_eq!(d.origin, DecisionOrigin::Operator { who: "alice".into() });
+        let float =
+            br#"{"scope":"203.0.113.7","action":"rate_limit","per_second":5.0,"duration_seconds":60.0,"reason":"x"}"#;
+        assert_eq!(decision(float, "a", &own, 0).unwrap().kind, DecisionKind::RateLimit { per_second: 5 });
         for bad in [
             &br#"{"scope":"127.0.0.1","action":"ban","duration_seconds":60,"reason":"x"}"#[..],
             br#"{"scope":"198.51.100.1","action":"ban","duration_seconds":60,"reason":"x"}"#,
@@ -167,6 +188,8 @@ mod tests {
             br#"{"scope":"203.0.113.7","action":"nuke","duration_seconds":60,"reason":"x"}"#,
             br#"{"scope":"203.0.113.7","action":"ban","duration_seconds":0,"reason":"x"}"#,
             br#"{"scope":"203.0.113.7","action":"ban","duration_seconds":60,"reason":""}"#,
+            br#"{"scope":"203.0.113.7","action":"rate_limit","per_second":0,"duration_seconds":60,"reason":"x"}"#,
+            br#"{"scope":"203.0.113.7","action":"ban","duration_seconds":1.5,"reason":"x"}"#,
             br#"{"scope":"203.0.113.7","action":"ban","duration_seconds":60,"reason":"x","extra":1}"#,
             b"not json",
         ] {

@@ -47,16 +47,19 @@ pub(crate) async fn list(
     let p = super::params(&q)?;
     let mut query = EventQuery {
         filter: p.filter()?,
-        source: p.one("source").map(|s| crate::api::params::address(s).map(|a| a.to_string())).transpose()?,
+        source: p.address("source")?,
         method: p.one("method").map(str::to_owned),
-        status: p.int("status")?,
+        status: match p.int("status")? {
+            Some(s) if !(0..=999_999).contains(&s) => return Err(Failure::bad_request("status: 0 to 999999")),
+            s => s,
+        },
         user: p.one("user").map(str::to_owned),
         ruri_users: Vec::new(),
         tool: p.one("tool").map(str::to_owned),
-        before: p.one("cursor").map(parse_cursor).transpose()?,
+        before: p.raw("cursor").map(parse_cursor).transpose()?,
         after_id: None,
         limit: p.limit(DEFAULT_LIMIT, MAX_LIMIT)?,
-        raw: p.flag("raw"),
+        raw: p.flag("raw")?,
     };
     let number = p.one("number").map(str::to_owned);
     let events = state

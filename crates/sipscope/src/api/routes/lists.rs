@@ -128,7 +128,7 @@ pub(crate) async fn alerts(axum::extract::State(state): S, q: RawQuery) -> Resul
     let p = super::params(&q)?;
     let query = AlertQuery {
         filter: p.filter()?,
-        source: p.one("source").map(|s| crate::api::params::address(s).map(|a| a.to_string())).transpose()?,
+        source: p.address("source")?,
         after_id: None,
         limit: p.limit(DEFAULT_LIMIT, MAX_LIMIT)?,
     };
