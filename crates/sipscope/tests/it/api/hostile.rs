@@ -17,7 +17,9 @@ fn hostile_message() -> Vec<u8> {
     m.extend_from_slice(b"To: <sip:\x1b[2J\xe2\x80\xaeevil@h>\r\n");
     m.extend_from_slice(b"Call-ID: \"><script>alert(2)</script>\r\n");
     m.extend_from_slice(b"CSeq: 1 INVITE\r\n");
-    m.extend_from_slice(b"User-Agent: evil\x1b]0;pwned\x07 <script>alert(3)</script>\r\n\r\nSet-Cookie: x=1 \xff\xfe\r\n");
+    m.extend_from_slice(
+        b"User-Agent: evil\x1b]0;pwned\x07 <script>alert(3)</script>\r\n\r\nSet-Cookie: x=1 \xff\xfe\r\n",
+    );
     m.extend_from_slice(b"Content-Length: 0\r\n\r\n");
     m
 }
@@ -66,7 +68,8 @@ fn hostile_store(dir: &Path) -> PathBuf {
         .unwrap();
     store.flush_now().unwrap();
     drop(store);
-    let out = Command::new(env!("CARGO_BIN_EXE_sipscope")).args(["analyze", "--db", db.to_str().unwrap()]).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_sipscope")).args(["analyze", "--db", db.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     db
 }
@@ -79,7 +82,10 @@ fn inert(a: &Answer, what: &str) {
     }
     for (name, value) in &a.headers {
         for bad in ["script", "onerror", "alert", "pwned", "Set-Cookie", "\u{1b}"] {
-            assert!(!value.contains(bad) && !name.contains(&bad.to_ascii_lowercase()), "{what}: header {name}: {value}");
+            assert!(
+                !value.contains(bad) && !name.contains(&bad.to_ascii_lowercase()),
+                "{what}: header {name}: {value}"
+            );
         }
     }
 }
@@ -112,7 +118,9 @@ fn api_hostile_text_stays_escaped_data() {
     let events = get_json(&server, "/api/v1/events?raw=1");
     let e = &events["events"][0];
     assert_eq!(e["call_id"], "\"><script>alert(2)</script>");
-    assert_eq!(e["to_user"], "\u{1b}[2J\u{202e}evil");
+    assert_eq!(e["ruri_user"], "<script>alert(1)</script>");
+    assert_eq!(e["user_agent"], "evil\u{1b}]0;pwned\u{7} <script>alert(3)</script>");
+    assert!(e["raw"].as_str().unwrap().contains("<sip:\u{1b}[2J\u{202e}evil@h>"));
     assert!(e["raw"].as_str().unwrap().contains("\\xff\\xfe"), "invalid UTF-8 as \\xNN");
     assert_eq!(e["node"], "<b onmouseover=alert(4)>n</b>");
     let source = get_json(&server, "/api/v1/sources/203.0.113.66");

@@ -42,10 +42,8 @@ fn wait_for(r: &mut BufReader<TcpStream>, name: &str, needle: &str, secs: u64, p
 #[test]
 fn api_live_stream_of_an_embedded_honeypot() {
     let dir = tempfile::tempdir().unwrap();
-    let server = launch(
-        dir,
-        &["honeypot", "--sip", "127.0.243.6:5060", "--dashboard", "127.0.243.6:0", "--db", "hp.db"],
-    );
+    let server =
+        launch(dir, &["honeypot", "--sip", "127.0.243.6:5060", "--dashboard", "127.0.243.6:0", "--db", "hp.db"]);
     let mut stream = watch(server.addr, &server.token);
     let sip = std::net::UdpSocket::bind("127.0.243.7:0").unwrap();
     let options = b"OPTIONS sip:100@127.0.243.6 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.243.7:5099;branch=z9hG4bKlive\r\n\
