@@ -10,6 +10,7 @@
 //! pipeline: the live stream takes what the pipeline copies into a bounded broadcast
 //! ([`crate::sinks::live::LiveFeed`]) or, without one, polls the store.
 
+mod cache;
 pub mod dashboard;
 mod guard;
 mod live;

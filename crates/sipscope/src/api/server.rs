@@ -69,6 +69,8 @@ pub(crate) struct State {
     pub limits: ApiLimits,
     pub metrics_public: bool,
     pub hub: Hub,
+    /// Reports kept between requests.
+    pub reports: super::cache::ReportCache,
     /// Whether the API itself pushes the decisions it takes to the live stream (embedded:
     /// they do not pass through the pipeline; polling finds them in the store anyway).
     pub push_decisions: bool,
@@ -207,6 +209,7 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
         limits: config.limits,
         metrics_public: config.metrics_public,
         hub: Hub::new(config.limits.max_watchers),
+        reports: super::cache::ReportCache::default(),
         push_decisions: matches!(live, LiveSource::Feed(_)),
         idle: Mutex::new(Vec::new()),
         slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_readers.max(1))),
@@ -223,6 +226,11 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
                     Err(e) => return tracing::error!("API: {e}"),
                 };
                 super::live::start(&state, live, stop_rx.clone());
+                // The overview a dashboard opens with, built before anyone asks.
+                let warm = Arc::clone(&state);
+                tokio::spawn(async move {
+                    let _ = routes::reports::cached(&warm, crate::store::Filter::default(), None).await;
+                });
                 serve(listener, router(Arc::clone(&state)), tls, limits, stop_rx).await;
             });
             runtime.shutdown_timeout(Duration::from_secs(1));
@@ -262,12 +270,11 @@ async fn serve(
             http.timer(TokioTimer::new()).header_read_timeout(deadline);
             let done = async {
                 match acceptor {
-                    Some(acceptor) => match tokio::time::timeout(deadline, acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => {
+                    Some(acceptor) => {
+                        if let Ok(Ok(stream)) = tokio::time::timeout(deadline, acceptor.accept(tcp)).await {
                             let _ = http.serve_connection(TokioIo::new(stream), service).await;
                         }
-                        _ => {}
-                    },
+                    }
                     None => {
                         let _ = http.serve_connection(TokioIo::new(tcp), service).await;
                     }

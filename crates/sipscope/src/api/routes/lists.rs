@@ -90,34 +90,20 @@ pub(crate) async fn tools(axum::extract::State(state): S, q: RawQuery) -> Result
 }
 
 /// Campaigns are clustered when asked (HDBSCAN over daily activity): the report section's
-/// table, one object per row keyed by its columns.
+/// table (kept like the report's), one object per row keyed by its columns.
 pub(crate) async fn campaigns(axum::extract::State(state): S, q: RawQuery) -> Result<Response, Failure> {
-    let p = super::params(&q)?;
-    let f = p.filter()?;
-    let geo = Arc::clone(&state.backend.geo);
-    let section = state
-        .read(move |store| {
-            let inputs = crate::reports::Inputs {
-                store,
-                filter: &f,
-                geo: &geo,
-                comparison: None,
-                nodes: None,
-                report_time_nodes: None,
-                hilbert: Default::default(),
-            };
-            crate::reports::build(&inputs, &["campaigns".to_owned()]).map_err(|e| Failure::internal(e.to_string()))
-        })
-        .await?;
-    let table = section.sections.first().and_then(|s| s.tables.first()).cloned();
+    let f = super::params(&q)?.filter()?;
+    let body = super::reports::cached(&state, f, Some("campaigns".to_owned())).await?;
+    let section: serde_json::Value = serde_json::from_str(&body).map_err(Failure::internal)?;
+    let table = &section["tables"][0];
+    let columns: Vec<String> =
+        table["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_owned)).collect();
     Ok(items(|w| {
-        for row in table.iter().flat_map(|t| t.rows.iter().map(move |r| (t, r))) {
-            let (t, cells) = row;
-            let object: serde_json::Map<String, serde_json::Value> = t
-                .columns
+        for row in table["rows"].as_array().into_iter().flatten() {
+            let object: serde_json::Map<String, serde_json::Value> = columns
                 .iter()
-                .zip(cells)
-                .map(|(c, v)| (c.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+                .zip(row.as_array().into_iter().flatten())
+                .map(|(c, v)| (c.clone(), v.clone()))
                 .collect();
             w.value(&serde_json::Value::Object(object).to_string());
         }
