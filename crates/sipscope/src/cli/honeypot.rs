@@ -80,6 +80,9 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
     if args.dashboard.is_some() {
         config.api.listen = args.dashboard;
     }
+    if config.api.tls_cert.is_some() != config.api.tls_key.is_some() {
+        anyhow::bail!("[api]: give both tls_cert and tls_key, or neither");
+    }
     let stop = Stop::default();
     for signal in [SIGINT, SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&stop.0))

@@ -100,11 +100,8 @@ pub(crate) async fn campaigns(axum::extract::State(state): S, q: RawQuery) -> Re
         table["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_owned)).collect();
     Ok(items(|w| {
         for row in table["rows"].as_array().into_iter().flatten() {
-            let object: serde_json::Map<String, serde_json::Value> = columns
-                .iter()
-                .zip(row.as_array().into_iter().flatten())
-                .map(|(c, v)| (c.clone(), v.clone()))
-                .collect();
+            let object: serde_json::Map<String, serde_json::Value> =
+                columns.iter().zip(row.as_array().into_iter().flatten()).map(|(c, v)| (c.clone(), v.clone())).collect();
             w.value(&serde_json::Value::Object(object).to_string());
         }
     }))

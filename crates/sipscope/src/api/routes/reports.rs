@@ -44,8 +44,13 @@ async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> R
 
 /// The answer for `section` and `filter`: kept, or built now (the first time), or kept and
 /// rebuilt in the background (when stale).
-pub(crate) async fn cached(state: &Arc<State>, filter: Filter, section: Option<String>) -> Result<Arc<String>, Failure> {
-    let key = format!("{}|{:?}|{:?}|{:?}", section.as_deref().unwrap_or("*"), filter.from_ns, filter.to_ns, filter.nodes);
+pub(crate) async fn cached(
+    state: &Arc<State>,
+    filter: Filter,
+    section: Option<String>,
+) -> Result<Arc<String>, Failure> {
+    let key =
+        format!("{}|{:?}|{:?}|{:?}", section.as_deref().unwrap_or("*"), filter.from_ns, filter.to_ns, filter.nodes);
     match state.reports.get(&key) {
         Lookup::Fresh(body) => Ok(body),
         Lookup::Stale(body) => {
@@ -69,8 +74,7 @@ pub(crate) async fn cached(state: &Arc<State>, filter: Filter, section: Option<S
 fn json(body: &str) -> Response {
     let mut r = Response::new(axum::body::Body::from(body.to_owned()));
     *r.status_mut() = StatusCode::OK;
-    r.headers_mut()
-        .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
     r
 }
 

@@ -93,3 +93,39 @@ fn api_rate_limit_answers_429_with_retry_after() {
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(request(server.addr, "GET", "/api/v1/decisions", Some(&other), None).status, 200);
 }
+
+#[test]
+fn api_over_tls_with_curl() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = golden_store(dir.path());
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.243.10".into()]).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("api.crt"), dir.path().join("api.key"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
+    let (c, k) = (cert_pem.to_str().unwrap().to_owned(), key_pem.to_str().unwrap().to_owned());
+    let dir_path = dir.path().to_owned();
+    let listen = "127.0.243.10:0";
+    let server =
+        launch(dir, &["serve", "--db", db.to_str().unwrap(), "--listen", listen, "--tls-cert", &c, "--tls-key", &k]);
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-s", "--cacert", &c, "-w", "\n%{http_code}"])
+            .args(args)
+            .current_dir(&dir_path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let url = format!("https://127.0.243.10:{}/ip-addresses/203.0.113.7", server.addr.port());
+    let bearer = format!("Authorization: Bearer {}", server.token);
+    let answer = curl(&["-H", &bearer, &url]);
+    assert!(answer.ends_with("\n200") && answer.contains("bad_actor_found"), "{answer}");
+    assert!(curl(&[&url]).ends_with("\n401"));
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    assert!(!raw.starts_with(b"HTTP/"), "{}", String::from_utf8_lossy(&raw));
+}
