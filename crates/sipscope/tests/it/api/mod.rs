@@ -45,7 +45,8 @@ pub fn launch(dir: tempfile::TempDir, args: &[&str]) -> Server {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("sipscope: dashboard at http://") {
+            let url = line.strip_prefix("sipscope: dashboard at http://");
+            if let Some(url) = url.or_else(|| line.strip_prefix("sipscope: dashboard at https://")) {
                 let _ = tx.send(url.to_owned());
             }
         }
