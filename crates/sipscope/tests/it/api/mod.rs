@@ -51,7 +51,11 @@ pub fn launch(dir: tempfile::TempDir, args: &[&str]) -> Server {
             }
         }
     });
-    let url = rx.recv_timeout(Duration::from_secs(30)).expect("the dashboard URL");
+    let Ok(url) = rx.recv_timeout(Duration::from_secs(30)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no dashboard URL within 30 s");
+    };
     let (host, token) = url.split_once("/#token=").unwrap();
     Server { child, addr: host.parse().unwrap(), token: token.to_owned(), dir }
 }

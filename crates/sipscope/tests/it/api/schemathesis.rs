@@ -21,6 +21,8 @@ fn api_schemathesis_against_the_openapi_document() {
         // One worker: Python 3.11's `ast.parse`, which hypothesis calls, is not safe across threads.
         .args(["--workers", "1", "--request-timeout", "60", "--warnings", "off"])
         .env("SCHEMATHESIS_TELEMETRY", "false")
+        // It keeps a cache of what it found in its working directory: the test's own.
+        .current_dir(server.dir.path())
         .output()
         .unwrap_or_else(|e| panic!("schemathesis ({e}): scripts/test.sh installs it (pip install schemathesis)"));
     let report = String::from_utf8_lossy(&out.stdout);
