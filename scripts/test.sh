@@ -49,6 +49,14 @@ if ! python3 -c 'import pyarrow.parquet' >/dev/null 2>&1; then
   python3 -m pip install -q pyarrow
 fi
 
+# schemathesis checks the REST API against its OpenAPI document (tests/it/api/schemathesis.rs).
+if ! command -v schemathesis >/dev/null 2>&1; then
+  log "installing schemathesis"
+  python3 -m pip install -q schemathesis
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+  command -v schemathesis >/dev/null 2>&1 || { echo "schemathesis not on PATH after install" >&2; exit 1; }
+fi
+
 # --- the tests ------------------------------------------------------------------------------
 log "cargo test (unit, corpus, properties, integration, docs)"
 cargo test --workspace --all-targets

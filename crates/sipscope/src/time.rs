@@ -72,6 +72,15 @@ pub fn rfc3339_micros(ts_ns: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+00:00", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// `2026-11-30T05:51:46.123456789Z`: RFC 3339 with nanoseconds, UTC (the REST API's times).
+pub fn rfc3339_nanos(ts_ns: i64) -> String {
+    let secs = ts_ns.div_euclid(SECOND_NS);
+    let nanos = ts_ns.rem_euclid(SECOND_NS);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// `2026-11-30` for a day number.
 pub fn iso_date(day: i64) -> String {
     let (y, m, d) = civil_from_days(day);
@@ -127,16 +136,34 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     let (&[y, m, day], &[hh, mm, ss]) = (&d[..], &t[..]) else {
         return Err(bad());
     };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+    let in_range = (0..=9999).contains(&y)
+        && (1..=12).contains(&m)
+        && (1..=31).contains(&day)
+        && (0..=23).contains(&hh)
+        && (0..=59).contains(&mm)
+        && (0..=60).contains(&ss);
+    if !in_range {
         return Err(bad());
     }
     let days = days_from_civil(y, m, day);
-    Ok((days * 86_400 + hh * 3600 + mm * 60 + ss) * SECOND_NS)
+    // Times are nanoseconds in an i64: about 1677-09-21 to 2262-04-11.
+    (days * 86_400 + hh * 3600 + mm * 60 + ss)
+        .checked_mul(SECOND_NS)
+        .ok_or_else(|| format!("{s:?} is outside the years 1678 to 2261"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_outside_the_range_of_nanoseconds_are_refused_not_wrapped() {
+        assert!(parse_time("0000-01-01").is_err());
+        assert!(parse_time("9999-12-31T23:59:59Z").is_err());
+        assert!(parse_time("2026-01-01T-1:00:00Z").is_err());
+        assert!(parse_time("99999999999999-01-01").is_err());
+        assert_eq!(parse_time("1970-01-01T00:00:01Z"), Ok(SECOND_NS));
+    }
 
     #[test]
     fn printed_forms() {
@@ -147,6 +174,7 @@ mod tests {
         assert_eq!(iso_time(-SECOND_NS), "1969-12-31T23:59:59Z");
         assert_eq!(rfc3339_micros(1_796_017_906 * SECOND_NS + 123_456_789), "2026-11-30T05:51:46.123456+00:00");
         assert_eq!(rfc3339_micros(-1), "1969-12-31T23:59:59.999999+00:00");
+        assert_eq!(rfc3339_nanos(1_796_017_906 * SECOND_NS + 123_456_789), "2026-11-30T05:51:46.123456789Z");
         assert_eq!(iso_date(day_of(1_796_017_906 * SECOND_NS)), "2026-11-30");
     }
 

@@ -25,6 +25,17 @@ pub struct HoneypotArgs {
     /// docs/metrics.md).
     #[arg(long, value_name = "ADDR:PORT")]
     metrics: Option<std::net::SocketAddr>,
+    /// Listen for SIP on UDP and TCP at this address and port only (instead of the
+    /// configuration's listeners), e.g. `127.0.0.1:5060` to try it on this machine.
+    #[arg(long, value_name = "ADDR:PORT")]
+    sip: Option<std::net::SocketAddr>,
+    /// Serve the REST API and live dashboard at this address (as `[api] listen`), e.g.
+    /// `127.0.0.1:8080`; the URL with this run's token is printed at start.
+    #[arg(long, value_name = "ADDR:PORT")]
+    dashboard: Option<std::net::SocketAddr>,
+    /// The store (as `store` in the configuration).
+    #[arg(long)]
+    db: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,10 +67,26 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
 
 pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
     crate::init_logging("info");
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => HoneypotConfig::load(path)?,
         None => HoneypotConfig::parse("", "defaults")?,
     };
+    if let Some(sip) = args.sip {
+        use sipscope::sources::honeypot::config::{Listen, ListenTransport};
+        config.listen = [ListenTransport::Udp, ListenTransport::Tcp]
+            .into_iter()
+            .map(|transport| Listen { transport, address: sip.ip(), port: sip.port(), path: None })
+            .collect();
+    }
+    if let Some(db) = &args.db {
+        config.store = db.clone();
+    }
+    if args.dashboard.is_some() {
+        config.api.listen = args.dashboard;
+    }
+    if config.api.tls_cert.is_some() != config.api.tls_key.is_some() {
+        anyhow::bail!("[api]: give both tls_cert and tls_key, or neither");
+    }
     let stop = Stop::default();
     for signal in [SIGINT, SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&stop.0))
@@ -68,8 +95,24 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
     }
     let sensor = config.sensor.clone().unwrap_or_else(super::host_name);
     let bound = run::bind(&config)?;
-    let (core, store) = run::open(&config, sensor)?;
+    let live = config.api.listen.map(|_| sipscope::sinks::live::LiveFeed::default());
+    let (core, store) = run::open_with(&config, sensor, live.clone())?;
     let _metrics = super::metrics_args::start(args.metrics.or(config.metrics.listen))?;
+    // Bound before privileges are dropped, like the SIP listeners.
+    let api = match (config.api.listen, live) {
+        (Some(listen), Some(live)) => Some(super::serve::start(super::serve::Start {
+            db: &config.store,
+            listen,
+            tls: config.api.tls_cert.clone().zip(config.api.tls_key.clone()),
+            tokens: config.api.tokens.clone().unwrap_or_else(|| super::serve::default_tokens(&config.store)),
+            metrics_public: config.api.metrics_public,
+            session_token: true,
+            limits: sipscope::api::ApiLimits::default(),
+            geo: sipscope::enrich::Enricher::none(),
+            live: sipscope::api::LiveSource::Feed(live),
+        })?),
+        _ => None,
+    };
     run::drop_privileges(&config)?;
     for (transport, addr) in bound.addresses() {
         tracing::info!("listening on {transport} {addr}");
@@ -81,6 +124,9 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
         sipscope::sinks::store_name(&config.store)
     );
     let summary = run::serve(&config, bound, core, &store, stop)?;
+    if let Some(api) = api {
+        api.stop();
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

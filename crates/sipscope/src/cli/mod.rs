@@ -19,6 +19,7 @@ mod report;
 mod response_args;
 mod rules;
 mod sensor;
+mod serve;
 mod store_args;
 
 use clap::{Parser, Subcommand};
@@ -79,6 +80,11 @@ enum Command {
     Collect(Box<collect::CollectArgs>),
     /// This sensor's outbox towards NATS: `sensor status`.
     Sensor(sensor::SensorArgs),
+    /// The REST API and live dashboard over a store (docs/api.md), until Ctrl-C; prints the
+    /// dashboard's URL with this run's token.
+    Serve(serve::ServeArgs),
+    /// API tokens (scopes read, decisions, admin; stored hashed): add, list, revoke.
+    Token(serve::TokenArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -101,6 +107,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(args) => rules::run(args),
         Command::Collect(args) => collect::run(*args),
         Command::Sensor(args) => sensor::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(args) => serve::token(args),
     }
 }
 

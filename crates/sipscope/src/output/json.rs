@@ -119,6 +119,19 @@ impl JsonWriter {
         self.out.extend_from_slice(value.to_string().as_bytes());
     }
 
+    /// A signed number.
+    pub fn int(&mut self, value: i64) {
+        self.separator();
+        self.out.extend_from_slice(value.to_string().as_bytes());
+    }
+
+    /// A whole JSON value that sipscope itself wrote (with this writer or `serde_json`),
+    /// copied as it is: never for text from outside.
+    pub fn value(&mut self, json: &str) {
+        self.separator();
+        self.out.extend_from_slice(json.as_bytes());
+    }
+
     /// A number or `null`.
     pub fn opt_number(&mut self, value: Option<u64>) {
         match value {

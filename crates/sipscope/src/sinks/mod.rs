@@ -15,6 +15,7 @@ pub mod eve;
 pub mod health;
 pub mod hep;
 pub mod jsonl;
+pub mod live;
 pub mod nats;
 pub mod postgres;
 pub mod sqlite;

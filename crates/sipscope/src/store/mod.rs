@@ -6,10 +6,12 @@
 pub mod filter;
 pub mod overlay;
 pub mod postgres;
+pub mod query;
 pub mod rows;
 pub mod sqlite;
 
 pub use filter::Filter;
+pub use query::*;
 pub use rows::*;
 pub use sqlite::SqliteReader;
 
@@ -208,4 +210,18 @@ pub trait StoreReader {
     /// Every authentication attempt read from a PBX log, in time order (ties in insertion
     /// order), for `analyze` to take beside the events; returns how many.
     fn each_logged_attempt(&self, f: &mut dyn FnMut(LoggedAttemptRow)) -> Result<u64>;
+    /// A page of events (the REST API's `/events`, and its live feed polling for ids above
+    /// the last one): see [`EventQuery`] for the filters and the two orders.
+    fn events(&self, q: &EventQuery) -> Result<Vec<EventRecord>>;
+
+    /// One source's story over the filter's range (its nodes apply to authentication attempts
+    /// and hourly totals; stages come for every node): at most `limit` of each list.
+    fn source_profile(&self, f: &Filter, source: &str, limit: u32) -> Result<SourceProfile>;
+
+    /// Alerts with every field (see [`AlertQuery`]).
+    fn alerts(&self, q: &AlertQuery) -> Result<Vec<StoredAlert>>;
+
+    /// One unified number as [`StoreReader::top_numbers`] counts it; `None` when it was not
+    /// dialled in the range.
+    fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>>;
 }

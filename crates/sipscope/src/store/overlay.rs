@@ -7,6 +7,7 @@
 //! Backend-neutral: both sides are [`StoreReader`]s. A question added to the trait must be
 //! placed on one side here: the compiler asks.
 
+use super::query::*;
 use super::rows::*;
 use super::{Filter, Result, StoreReader};
 use crate::analysis::stages::Stage;
@@ -148,5 +149,25 @@ impl StoreReader for Reanalysed<'_> {
     }
     fn each_logged_attempt(&self, f: &mut dyn FnMut(LoggedAttemptRow)) -> Result<u64> {
         self.stored.each_logged_attempt(f)
+    }
+    /// Events: the store's (the tool of their flow from the new analysis is not joined).
+    fn events(&self, q: &EventQuery) -> Result<Vec<EventRecord>> {
+        self.stored.events(q)
+    }
+    fn source_profile(&self, f: &Filter, source: &str, limit: u32) -> Result<SourceProfile> {
+        // Stages, tools, agents and numbers are the analysis'; passwords and users are records.
+        let stored = self.stored.source_profile(f, source, limit)?;
+        Ok(SourceProfile {
+            passwords: stored.passwords,
+            users: stored.users,
+            ..self.analysis.source_profile(f, source, limit)?
+        })
+    }
+    /// Alerts are the store's own (like [`StoreReader::recent_alerts`]).
+    fn alerts(&self, q: &AlertQuery) -> Result<Vec<StoredAlert>> {
+        self.stored.alerts(q)
+    }
+    fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
+        self.analysis.number(f, number)
     }
 }

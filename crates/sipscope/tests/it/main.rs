@@ -1,5 +1,6 @@
 //! The application's one integration-test binary: each module drives one command end to end.
 
+mod api;
 #[cfg(feature = "live")]
 mod capture_cmd;
 #[cfg(feature = "live")]

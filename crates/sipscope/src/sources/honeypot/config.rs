@@ -98,6 +98,9 @@ pub struct HoneypotConfig {
     /// off when absent): what `--hep-out` is for the other commands (docs/hep.md).
     #[serde(default)]
     pub hep_out: Option<HepOut>,
+    /// The REST API and live dashboard in the same process (`[api]`, or `--dashboard ADDR`).
+    #[serde(default)]
+    pub api: ApiSection,
 }
 
 /// `[hep_out]`: the `--hep-out` flags of the other commands, as a table.
@@ -138,6 +141,29 @@ impl HepOut {
             queue_packets: DEFAULT_QUEUE_PACKETS,
         }
     }
+}
+
+/// `[api]`: the REST API and dashboard served by the honeypot itself, over its store, with
+/// events, alerts and decisions pushed live as they happen (docs/api.md). Off unless `listen`
+/// is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Address and port (`127.0.0.1:8080`); no API when absent.
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// PEM certificate chain: HTTPS (with `tls_key`).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// The tokens file (`sipscope token add`); the store's path with `.tokens` when absent.
+    #[serde(default)]
+    pub tokens: Option<PathBuf>,
+    /// Serve `/metrics` without a token.
+    #[serde(default)]
+    pub metrics_public: bool,
 }
 
 fn default_analysis_segment_seconds() -> u64 {

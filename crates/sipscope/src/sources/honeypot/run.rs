@@ -150,6 +150,16 @@ pub fn open_core(config: &HoneypotConfig, sensor: String) -> Result<Arc<Core>, H
 /// [`open_core`], with the store's health for the exit summary. The store rides out outages
 /// (a full disk) within the configured backlog, so the honeypot keeps recording afterwards.
 pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, StoreHealth), HoneypotError> {
+    open_with(config, sensor, None)
+}
+
+/// [`open`], also copying events, alerts and decisions into `live` (the embedded API's live
+/// stream) when given.
+pub fn open_with(
+    config: &HoneypotConfig,
+    sensor: String,
+    live: Option<crate::sinks::live::LiveFeed>,
+) -> Result<(Arc<Core>, StoreHealth), HoneypotError> {
     let profile = Profile::load(&config.profile)?;
     let nodes = match &config.nodes {
         Some(path) => Nodes::load(path)?,
@@ -172,6 +182,10 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
         retention_days: None,
     })?;
     let health = sinks.health;
+    let mut extra = sinks.extra;
+    if let Some(live) = &live {
+        extra.push(Box::new(live.clone()));
+    }
     // Everything received is kept (unparseable bytes too), every message becomes an event.
     let mut settings = PipelineSettings::new(sensor.clone(), nodes.clone(), RunKind::Honeypot);
     settings.unparsed = Unparsed::Keep;
@@ -181,10 +195,13 @@ pub fn open(config: &HoneypotConfig, sensor: String) -> Result<(Arc<Core>, Store
     }
     settings.rules = rules;
     let has_rules = settings.rules.is_some();
-    let mut pipeline = Pipeline::new(settings, sinks.store, sinks.extra);
+    let mut pipeline = Pipeline::new(settings, sinks.store, extra);
     // The bans in force the listeners consult; the decision policy holds the same set.
     let in_force = crate::act::InForce::default();
     respond(config, &sensor, &nodes, has_rules, &mut pipeline, &in_force)?;
+    if let (Some(live), true) = (live, has_rules) {
+        pipeline.add_alert_sink(Box::new(live));
+    }
     let human =
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;
     let pbx = Pbx::new(profile, &config.extension, final_reply(config), rand::rng().random())

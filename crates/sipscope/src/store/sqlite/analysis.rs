@@ -22,12 +22,22 @@ pub(super) fn unified_number_count(conn: &Connection, f: &Filter) -> Result<i64>
 }
 
 pub(super) fn top_numbers(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
+    numbers_where(conn, Clause::new(f, "last_ns", None, &[], vec![]), limit)
+}
+
+/// One unified number, `None` when it was never dialled in the range.
+pub(super) fn number(conn: &Connection, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
+    let clause = Clause::new(f, "last_ns", None, &["number = ?"], vec![Value::Text(number.to_owned())]);
+    Ok(numbers_where(conn, clause, 1)?.into_iter().next())
+}
+
+fn numbers_where(conn: &Connection, clause: Clause, limit: u32) -> Result<Vec<NumberAttempts>> {
     // Each run's spellings are a JSON array; the runs' arrays come joined by newlines (JSON
     // text holds none) and are merged here.
     let sql = "SELECT number, max(country), max(country_inferred), max(number_type), sum(attempts) AS a, sum(invites),
                       max(variants), max(sources), group_concat(variant_samples, char(10) ORDER BY run_id)
                FROM numbers {where} GROUP BY number ORDER BY a DESC, number LIMIT ?";
-    rows(conn, sql, &Clause::new(f, "last_ns", None, &[], vec![]).then(limit), |r| {
+    rows(conn, sql, &clause.then(limit), |r| {
         Ok(NumberAttempts {
             number: text(r, 0)?,
             country: opt_text(r, 1)?,

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod analysis;
+mod api;
 mod clause;
 mod decisions;
 mod events;
@@ -12,6 +13,7 @@ mod flows;
 mod runs;
 mod traffic;
 
+use super::query::*;
 use super::rows::*;
 use super::{Filter, Result, StoreError, StoreReader};
 use crate::analysis::stages::Stage;
@@ -221,6 +223,18 @@ impl StoreReader for SqliteReader {
     }
     fn each_logged_attempt(&self, f: &mut dyn FnMut(LoggedAttemptRow)) -> Result<u64> {
         events::each_logged_attempt(&self.conn, f)
+    }
+    fn events(&self, q: &EventQuery) -> Result<Vec<EventRecord>> {
+        api::events(&self.conn, q)
+    }
+    fn source_profile(&self, f: &Filter, source: &str, limit: u32) -> Result<SourceProfile> {
+        api::source_profile(&self.conn, f, source, limit)
+    }
+    fn alerts(&self, q: &AlertQuery) -> Result<Vec<StoredAlert>> {
+        api::alerts(&self.conn, q)
+    }
+    fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
+        analysis::number(&self.conn, f, number)
     }
 }
 
