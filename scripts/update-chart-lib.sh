@@ -50,9 +50,16 @@ for p in "${packages[@]}"; do
   done
   versions+="$name $version $integrity"$'\n'
 done
+# The licences in one file, served by the dashboard as /assets/chart-licenses.txt.
+licenses=$(for p in "${packages[@]}"; do
+  read -r name version _ <<<"$p"
+  printf '== %s %s ==\n%s\n\n' "$name" "$version" "$(cat "$work/LICENSE-$name")"
+done)
 if ((check)); then
+  [[ "$(cat "$dest/LICENSES.txt")" == "$licenses" ]] || { echo "$dest/LICENSES.txt is stale" >&2; status=1; }
   [[ "$(cat "$dest/VERSIONS")"$'\n' == "$versions" ]] || { echo "$dest/VERSIONS is stale" >&2; status=1; }
   exit $status
 fi
 printf '%s' "$versions" >"$dest/VERSIONS"
+printf '%s\n' "$licenses" >"$dest/LICENSES.txt"
 echo "vendored into $dest:" && ls -l "$dest"

@@ -6,6 +6,7 @@
 
 pub mod act;
 pub mod analysis;
+pub mod api;
 pub mod enrich;
 pub mod event;
 pub mod fsutil;

@@ -63,13 +63,15 @@
       return { label: String(s[0]), data: (s[1] || []).map(num), backgroundColor: PALETTE[k % PALETTE.length] };
     });
     var yTitle = datasets.length === 1 ? datasets[0].label : 'count';
+    /* `stacked: false` (the dashboard's funnels): bars side by side. */
+    var stacked = c.stacked !== false;
     return {
       type: 'bar',
       data: { labels: labels, datasets: datasets },
       options: {
         scales: {
-          x: { stacked: true, title: { display: time, text: time ? 'time' : '' }, ticks: { autoSkip: true, maxRotation: 60 } },
-          y: { stacked: true, beginAtZero: true, title: { display: true, text: yTitle } }
+          x: { stacked: stacked, title: { display: time, text: time ? 'time' : '' }, ticks: { autoSkip: true, maxRotation: 60 } },
+          y: { stacked: stacked, beginAtZero: true, title: { display: true, text: yTitle } }
         },
         plugins: {
           legend: { display: datasets.length > 1 },
