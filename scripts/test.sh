@@ -8,7 +8,7 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # --- what the tests need --------------------------------------------------------------------
 missing=()
-for pair in sipsak:sipsak sipp:sip-tester nmap:nmap tshark:tshark tcpdump:tcpdump baresip:baresip-core chromium:chromium nft:nftables conntrack:conntrack kamailio:kamailio sngrep:sngrep; do
+for pair in node:nodejs npm:npm sipsak:sipsak sipp:sip-tester nmap:nmap tshark:tshark tcpdump:tcpdump baresip:baresip-core chromium:chromium nft:nftables conntrack:conntrack kamailio:kamailio sngrep:sngrep; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 # libpcap headers and library for `sipscope capture` (the default `live` feature); `ip netns`
@@ -31,6 +31,13 @@ fi
 if ! python3 -c 'import websockets.sync.client' >/dev/null 2>&1; then
   log "installing websockets"
   python3 -m pip install -q websockets
+fi
+
+# playwright-core for the browser checks of the dashboard and the HTML report (it drives the
+# Debian chromium above; no browser is downloaded). The lock file pins it.
+if [[ ! -d crates/sipscope/tests/browser/node_modules/playwright-core ]]; then
+  log "installing the browser checks' npm packages"
+  (cd crates/sipscope/tests/browser && npm ci --no-audit --no-fund --silent)
 fi
 
 # --- the tests ------------------------------------------------------------------------------

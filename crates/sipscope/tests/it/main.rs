@@ -3,6 +3,7 @@
 #[cfg(feature = "live")]
 mod capture_cmd;
 mod consistency;
+mod dashboard;
 mod decisions_cmd;
 mod enforce;
 mod hep;
