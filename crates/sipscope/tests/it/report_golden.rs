@@ -100,7 +100,7 @@ fn geo_dbs(dir: &Path) -> (PathBuf, PathBuf) {
     (c, a)
 }
 
-fn build_store(path: &Path) {
+pub(crate) fn build_store(path: &Path) {
     let mut store = Store::open(path).unwrap();
     let mut analyzer = Analyzer::new(AnalysisConfig::default());
     // The built-in rules over the same messages: the alerts section.

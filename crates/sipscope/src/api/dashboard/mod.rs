@@ -9,8 +9,9 @@
 //! docs/dashboard.md describes the pages.
 
 /// (name under `/assets/`, bytes, content type).
-const FILES: [(&str, &[u8], &str); 13] = [
+const FILES: [(&str, &[u8], &str); 14] = [
     ("index.html", include_bytes!("static/index.html"), HTML),
+    ("favicon.svg", include_bytes!("static/favicon.svg"), SVG),
     ("app.css", include_bytes!("static/app.css"), CSS),
     ("dom.js", include_bytes!("static/dom.js"), JS),
     ("api.js", include_bytes!("static/api.js"), JS),
@@ -28,6 +29,7 @@ const FILES: [(&str, &[u8], &str); 13] = [
 const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// The file at `path` (`index.html`, `app.js` …) and its content type; `None` when there is

@@ -151,14 +151,23 @@
     return [
       { title: 'id', get: function (d) { return d.decision ? d.decision.id : null; } },
       { title: 'kind', get: function (d) { return d.decision ? d.decision.kind : null; } },
-      { title: 'scope', get: function (d) { return d.decision ? SS.sourceLink(String(d.decision.scope).split('/')[0].replace(/:\d+$/, '')) : null; } },
-      { title: 'scope as given', get: function (d) { return d.decision ? d.decision.scope : null; } },
+      { title: 'scope', get: function (d) { return d.decision ? SS.scopeLink(d.decision.scope) : null; } },
       { title: 'from', get: function (d) { return d.decision ? d.decision.start : null; } },
       { title: 'until', get: function (d) { return d.decision ? d.decision.until : null; } },
       { title: 'by', get: function (d) { return d.decision ? d.decision.who || d.decision.rule_id : null; } },
       { title: 'reason', get: function (d) { return d.decision ? d.decision.reason : null; } },
       { title: '', get: function (d) { return SS.unbanButton(d, after); } }
     ];
+  };
+
+  /* A decision's scope, linked to the page of its address (a prefix or address:port too). */
+  SS.scopeLink = function (scope) {
+    var text = SS.show(scope);
+    var addr = text.split('/')[0];
+    if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(addr)) addr = addr.replace(/:\d+$/, '');
+    var m = /^\[([^\]]+)\]:\d+$/.exec(addr);
+    if (m) addr = m[1];
+    return SS.h('a', { href: '#/source/' + encodeURIComponent(addr), class: 'src' }, text);
   };
 
   SS.unbanButton = function (d, after) {
