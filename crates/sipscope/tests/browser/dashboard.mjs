@@ -1,5 +1,6 @@
 // The dashboard end to end, against a running server:
-//   node dashboard.mjs --url 'http://ADDR:PORT/#token=…' --attacker IP [--ban IP] [--shots DIR] [--hostile TEXT]
+//   node dashboard.mjs --url 'http://ADDR:PORT/#token=…' --attacker IP [--ban IP] [--shots DIR]
+//                      [--hostile TEXT --hostile-source IP]
 // Opens the Live page and prints READY; the caller then attacks. Then: the attacker's messages
 // appear without a reload, its page opens from the live table (story, funnel, raw messages),
 // and its ban button is pressed: the ban shows on its page, or, for a loopback attacker (the
@@ -14,6 +15,7 @@ const attacker = arg('attacker');
 const banned = arg('ban', attacker);
 const shots = arg('shots');
 const marker = arg('hostile');
+const hostileSource = arg('hostile-source');
 const WAIT = Number(arg('wait', '120')) * 1000;
 const { context, close } = await launch();
 const shot = async (page, name) => { if (shots) await page.screenshot({ path: `${shots}/${name}.png` }); };
@@ -94,6 +96,23 @@ try {
     .catch(() => fail('the ban is not on the decisions page'));
   await shot(page, 'decisions');
   await check(page, w, 'decisions');
+
+  step('unban it');
+  await page.locator('table.decisions tr', { hasText: banned }).locator('button.unban').first().click();
+  await page.waitForFunction((ip) => ![...document.querySelectorAll('table.decisions tr')].some((tr) => tr.textContent.includes(ip)), banned, { timeout: 30000 })
+    .catch(() => fail('the unbanned decision is still listed as in force'));
+  await check(page, w, 'unban');
+
+  if (hostileSource) {
+    step('the hostile source and its raw messages');
+    await page.evaluate((ip) => { location.hash = `#/source/${encodeURIComponent(ip)}`; }, hostileSource);
+    await page.waitForSelector('#raw-messages details.raw-message', { timeout: 30000 }).catch(() => fail('no raw hostile messages'));
+    await page.evaluate(() => { for (const d of document.querySelectorAll('details')) d.open = true; });
+    await page.waitForTimeout(300);
+    const raw = await page.locator('#raw-messages').textContent();
+    if (marker && !raw.includes(marker)) fail('the hostile raw message is not shown as text');
+    await check(page, w, 'hostile source');
+  }
 
   step('overview');
   await page.evaluate(() => { location.hash = '#/overview'; });

@@ -4,7 +4,8 @@
 //! Chromium watches: the Live page fills without a reload, the attacker's page opens from it
 //! with its story and raw messages, the ban button is refused for a loopback attacker (the
 //! server never bans loopback) and takes for a stored one, whose decision shows on its page and
-//! on the Decisions page; nothing an attacker sent runs. Screenshots go to docs/screenshots/.
+//! on the Decisions page, where the unban button lifts it; the hostile sender's page shows its
+//! raw messages as text; nothing an attacker sent runs. Screenshots go to docs/screenshots/.
 
 use super::hostile;
 use super::{screenshots, text};
@@ -52,7 +53,8 @@ fn dashboard_updates_live_opens_the_attacker_bans_and_runs_no_attacker_text() {
     let mut browser = Command::new("timeout")
         .args(["300", "node"])
         .arg(super::browser_dir().join("dashboard.mjs"))
-        .args(["--url", &url, "--attacker", TOOLS, "--ban", "203.0.113.7", "--hostile", hostile::SCRIPT])
+        .args(["--url", &url, "--attacker", TOOLS, "--ban", "203.0.113.7"])
+        .args(["--hostile", hostile::SCRIPT, "--hostile-source", HOSTILE])
         .arg("--shots")
         .arg(&shots)
         .current_dir(super::browser_dir())
@@ -89,12 +91,16 @@ fn dashboard_updates_live_opens_the_attacker_bans_and_runs_no_attacker_text() {
         let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}.png is a real screenshot");
     }
-    // The ban is in the store, taken by this run's token.
-    let list = Command::new(env!("CARGO_BIN_EXE_sipscope"))
-        .args(["decisions", "list", "--json", "--db"])
-        .arg(&db)
-        .output()
-        .unwrap();
-    let list = text(&list);
-    assert!(list.contains("203.0.113.7") && list.contains("banned from the dashboard"), "{list}");
+    // The ban is in the store, taken by this run's token, and lifted by the unban button.
+    let list = |all: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sipscope"));
+        c.args(["decisions", "list", "--json", "--db"]).arg(&db);
+        if all {
+            c.arg("--all");
+        }
+        text(&c.output().unwrap())
+    };
+    let every = list(true);
+    assert!(every.contains("banned from the dashboard") && every.contains("\"who\":\"dashboard\""), "{every}");
+    assert!(!list(false).contains("banned from the dashboard"), "unbanned: {}", list(false));
 }

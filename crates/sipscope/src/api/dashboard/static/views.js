@@ -173,10 +173,13 @@
   SS.unbanButton = function (d, after) {
     var id = d && d.decision ? d.decision.id : null;
     if (id === null || id === undefined) return '';
+    /* Only a decision still in force can be lifted. */
+    var until = Date.parse(d.decision.until);
+    if (!isNaN(until) && until <= Date.now()) return 'ended';
     var b = h('button', { type: 'button', class: 'danger unban', 'data-id': id }, 'unban');
     b.addEventListener('click', function () {
       b.disabled = true;
-      SS.del('/decisions/' + encodeURIComponent(String(id))).then(function () {
+      SS.del('/decisions/' + encodeURIComponent(String(id)) + '?reason=' + encodeURIComponent('unbanned from the dashboard')).then(function () {
         SS.say('decision ' + id + ' deleted', true);
         if (after) after();
       }).catch(function (e) { b.disabled = false; SS.fail()(e); });
