@@ -1,13 +1,16 @@
 // The HTML report in Chromium: every chart with data drawn (canvas marked), no dialog, no
 // error, nothing attacker text could have made (`--hostile` also expects the marker text to be
 // shown as text), and a screenshot.
-//   node report.mjs --file report.html [--shot out.png] [--hostile MARKER]
+//   node report.mjs --file report.html [--shot out.png] [--hostile MARKER] [--zoom]
+// --zoom: the page has a zoomable time series; scrolling on it must zoom and a double-click
+// must reset it.
 import { launch, watch, injected, fail, arg } from './lib.mjs';
 import { pathToFileURL } from 'node:url';
 
 const file = arg('file');
 const shot = arg('shot');
 const marker = arg('hostile');
+const zoom = process.argv.includes('--zoom');
 const { context, close } = await launch();
 try {
   const page = await context.newPage();
@@ -23,6 +26,21 @@ try {
     await c.scrollIntoViewIfNeeded();
     const box = await c.boundingBox();
     if (box) await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  }
+  if (zoom) {
+    const c = page.locator('canvas[data-zoom="1"]').first();
+    if (!(await c.count())) fail('no zoomable chart');
+    await c.scrollIntoViewIfNeeded();
+    const box = await c.boundingBox();
+    const zoomed = () => c.evaluate((el) => { const ch = window.Chart.getChart(el); return ch && ch.isZoomedOrPanned ? ch.isZoomedOrPanned() : null; });
+    if ((await zoomed()) !== false) fail('the chart starts zoomed, or has no zoom');
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, -600);
+    await page.waitForTimeout(300);
+    if ((await zoomed()) !== true) fail('scrolling did not zoom');
+    await c.dblclick();
+    await page.waitForTimeout(300);
+    if ((await zoomed()) !== false) fail('double-click did not reset the zoom');
   }
   if (marker) {
     const text = await page.evaluate(() => document.body.textContent);

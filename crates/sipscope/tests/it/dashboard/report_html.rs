@@ -36,3 +36,24 @@ fn report_html_shows_hostile_text_inert_with_every_chart_drawn() {
     assert!(run.status.success(), "{}", text(&run));
     assert!(text(&run).contains("charts drawn"), "{}", text(&run));
 }
+
+/// The golden report dataset (eight days): its requests-per-day chart zooms on scrolling and
+/// resets on a double-click.
+#[test]
+fn report_html_time_series_zoom_and_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("golden.db");
+    crate::report_golden::build_store(&db);
+    let html = dir.path().join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["report", "--format", "html", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(&html)
+        .arg("daily")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let run = node("report.mjs", &["--file", html.to_str().unwrap(), "--zoom"], 180);
+    assert!(run.status.success(), "{}", text(&run));
+}

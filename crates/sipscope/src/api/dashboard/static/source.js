@@ -73,9 +73,21 @@
       grid.appendChild(namedCounts('Users (extensions) tried', s.users));
       grid.appendChild(SS.card('Alerts', SS.table(SS.alertColumns, Array.isArray(s.alerts) ? s.alerts : [], { limit: 50 })));
       root.appendChild(grid);
-      var raw = h('div', { id: 'raw-messages' }, h('p', { class: 'hint' }, 'loading…'));
-      root.appendChild(SS.card('Raw messages', raw));
-      rawMessages(ip, raw);
-    }).catch(SS.fail(root));
+      rawCard(root, ip);
+    }).catch(function (err) {
+      /* No story yet (the analysis has not seen it, or a 404 in the range): what is stored of
+       * it is still shown. */
+      SS.clear(root);
+      var why = h('p', { class: 'no-data' });
+      root.appendChild(SS.card('Source ' + ip, why));
+      SS.fail(why)(err);
+      rawCard(root, ip);
+    });
   };
+
+  function rawCard(root, ip) {
+    var raw = h('div', { id: 'raw-messages' }, h('p', { class: 'hint' }, 'loading…'));
+    root.appendChild(SS.card('Raw messages', raw));
+    rawMessages(ip, raw);
+  }
 })();
