@@ -40,6 +40,13 @@ if [[ ! -d crates/sipscope/tests/browser/node_modules/playwright-core ]]; then
   (cd crates/sipscope/tests/browser && npm ci --no-audit --no-fund --silent)
 fi
 
+# pyarrow reads back what `sipscope export --format parquet` writes (the reader pandas and
+# DuckDB users have).
+if ! python3 -c 'import pyarrow.parquet' >/dev/null 2>&1; then
+  log "installing pyarrow"
+  python3 -m pip install -q pyarrow
+fi
+
 # --- the tests ------------------------------------------------------------------------------
 log "cargo test (unit, corpus, properties, integration, docs)"
 cargo test --workspace --all-targets

@@ -7,6 +7,7 @@
 pub mod act;
 pub mod analysis;
 pub mod api;
+pub mod archive;
 pub mod enrich;
 pub mod event;
 pub mod fsutil;

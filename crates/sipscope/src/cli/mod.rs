@@ -5,6 +5,7 @@ mod analyze;
 mod capture;
 mod decisions;
 mod enforce;
+mod export;
 mod hep;
 mod honeypot;
 mod import;
@@ -58,6 +59,9 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Report tables and figures (text, JSON, CSV or HTML) for a time range and set of nodes.
     Report(report::ReportArgs),
+    /// Archive the store's events and analysis tables for big-data engines (Parquet, read by
+    /// DuckDB, Spark, Trino, pandas/pyarrow).
+    Export(export::ExportArgs),
     /// Apply a file of decisions to nftables directly (tests, trying enforcement by hand).
     #[command(hide = true)]
     Enforce(enforce::EnforceArgs),
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => honeypot::init(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Report(args) => report::run(args),
+        Command::Export(args) => export::run(args),
         Command::Enforce(args) => enforce::run(args),
         Command::Decisions(args) => decisions::run(args),
         Command::Rules(args) => rules::run(args),

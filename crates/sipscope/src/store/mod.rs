@@ -162,6 +162,10 @@ pub trait StoreReader {
     /// many.
     fn each_event(&self, f: &mut dyn FnMut(SipEvent)) -> Result<u64>;
 
+    /// Calls `f` with every stored event in the filter's time range and nodes, in time order
+    /// (ties in insertion order); returns how many (`export`).
+    fn each_event_in(&self, filter: &Filter, f: &mut dyn FnMut(SipEvent)) -> Result<u64>;
+
     /// Decisions not deleted that hold at `now_ns` (bans, rate limits and watches in force),
     /// oldest first.
     fn decisions_in_force(&self, now_ns: i64) -> Result<Vec<DecisionRow>>;

@@ -140,6 +140,9 @@ impl StoreReader for Reanalysed<'_> {
     fn each_event(&self, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
         self.stored.each_event(f)
     }
+    fn each_event_in(&self, filter: &Filter, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
+        self.stored.each_event_in(filter, f)
+    }
     fn each_event_of_run(&self, run: i64, after_event: i64, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
         self.stored.each_event_of_run(run, after_event, f)
     }

@@ -6,6 +6,7 @@ mod consistency;
 mod dashboard;
 mod decisions_cmd;
 mod enforce;
+mod export_parquet;
 mod hep;
 mod honeypot;
 mod ingest_encap;

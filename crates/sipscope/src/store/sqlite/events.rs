@@ -34,6 +34,15 @@ pub(super) fn each_event(conn: &Connection, f: &mut dyn FnMut(SipEvent)) -> Resu
     Ok(n)
 }
 
+/// Calls `f` with every stored event in the filter's time range and nodes, in time order.
+pub(super) fn each_event_in(conn: &Connection, filter: &Filter, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
+    let c = Clause::new(filter, "ts_ns", Some("node"), &[], vec![]);
+    let sql = c.within(&format!("SELECT {EVENT_COLUMNS} FROM events {{where}} ORDER BY ts_ns, id"));
+    let mut stmt = conn.prepare(&sql)?;
+    let n = visit(stmt.query(rusqlite::params_from_iter(c.params.iter()))?, f)?;
+    Ok(n)
+}
+
 /// Calls `f` with every event stored under analysis run `run` (all have ids above
 /// `after_event`, which bounds the scan), in time order; returns how many.
 pub(super) fn each_event_of_run(

@@ -222,6 +222,10 @@ impl StoreReader for SqliteReader {
     fn recent_alerts(&self, f: &Filter, limit: u32) -> Result<Vec<AlertRow>> {
         alerts::recent_alerts(&self.conn, f, limit)
     }
+    fn each_event_in(&self, filter: &Filter, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
+        events::each_event_in(&self.conn, filter, f)
+    }
+
     fn each_event_of_run(&self, run: i64, after_event: i64, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
         events::each_event_of_run(&self.conn, run, after_event, f)
     }
