@@ -1,7 +1,7 @@
 //! sipscope: the application. The tree is laid out as folders in the order data flows:
 //! `sources` (where messages come from) → `pipeline` (events, analysis session, fan-out) →
 //! `analysis` → `sinks` (write side) → `store` (read side) → `reports`. `event`, `time`,
-//! `output`, `owner` and `nodes` are the foundations every stage shares. See ARCHITECTURE.md for the
+//! `output`, `owner`, `nodes`, `fsutil` and `metrics` are the foundations every stage shares. See ARCHITECTURE.md for the
 //! map and the invariants.
 
 pub mod act;
@@ -11,6 +11,7 @@ pub mod archive;
 pub mod enrich;
 pub mod event;
 pub mod fsutil;
+pub mod metrics;
 pub mod nodes;
 pub mod output;
 pub mod owner;

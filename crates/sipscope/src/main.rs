@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     // and that zeroing took a third of ingest's CPU (docs/benchmarks.md, "Pipeline"). Failing
     // to set it (an old kernel) changes nothing but speed.
     let _ = nix::sys::prctl::set_thp_disable(true);
+    sipscope::metrics::set_started(sipscope::time::now_ns() as f64 / 1e9);
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

@@ -1,5 +1,5 @@
 //! `sipscope capture --iface IF [--filter BPF] [--promisc] [--db PATH] [--sensor NAME] [--nodes FILE]
-//! [--events MODE] [--count N] [--duration SECS] [--json]`
+//! [--events MODE] [--count N] [--duration SECS] [--metrics ADDR:PORT] [--json]`
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops cleanly: the decoder is drained, the store flushed and the
 //! summary printed. A second signal exits at once (what was committed stays in the store).
@@ -23,6 +23,8 @@ pub struct CaptureArgs {
     store: super::store_args::StoreArgs,
     #[command(flatten)]
     stop: super::StopArgs,
+    #[command(flatten)]
+    metrics: super::metrics_args::MetricsArgs,
 }
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
@@ -37,6 +39,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     // The handle first: a wrong interface or filter leaves no store behind.
     let capture = LiveCapture::open(&opts)?;
     let pipeline = args.store.pipeline(settings)?;
+    let _metrics = super::metrics_args::start(args.metrics.addr())?;
 
     // The capture loop sees the flag within one read timeout.
     let stop = super::stop_on_signals()?;

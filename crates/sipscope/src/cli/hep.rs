@@ -1,5 +1,6 @@
 //! `sipscope hep --listen [udp:|tcp:|tls:]ADDR... (--keys FILE | --no-auth) [--tls-cert PEM
-//! --tls-key PEM [--tls-client-ca PEM]] [--count N] [--duration SECS]` and the store flags.
+//! --tls-key PEM [--tls-client-ca PEM]] [--count N] [--duration SECS] [--metrics ADDR:PORT]` and
+//! the store flags.
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops cleanly: what was received is stored, the analysis run
 //! finished and the summary printed. A second signal exits at once.
@@ -42,6 +43,8 @@ pub struct HepArgs {
     store: super::store_args::StoreArgs,
     #[command(flatten)]
     stop: super::StopArgs,
+    #[command(flatten)]
+    metrics: super::metrics_args::MetricsArgs,
 }
 
 pub fn run(args: HepArgs) -> anyhow::Result<ExitCode> {
@@ -63,11 +66,13 @@ pub fn run(args: HepArgs) -> anyhow::Result<ExitCode> {
         duration: args.stop.duration,
     };
     let mut settings = args.store.settings(RunKind::Capture)?;
+    settings.source = sipscope::metrics::Source::Hep;
     // A payload a capture node forwarded as SIP is kept even when it does not parse.
     settings.unparsed = Unparsed::Keep;
     // The sockets first: a wrong address leaves no store behind.
     let bound = run::bind(&opts)?;
     let pipeline = args.store.pipeline(settings)?;
+    let _metrics = super::metrics_args::start(args.metrics.addr())?;
 
     let stop = super::stop_on_signals()?;
     let listening: Vec<String> = opts.listen.iter().map(ToString::to_string).collect();

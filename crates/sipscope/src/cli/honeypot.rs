@@ -1,4 +1,4 @@
-//! `sipscope honeypot [--config FILE] [--json]` and `sipscope init [PATH] [--force]`.
+//! `sipscope honeypot [--config FILE] [--metrics ADDR:PORT] [--json]` and `sipscope init [PATH] [--force]`.
 //!
 //! SIGINT or SIGTERM stops the honeypot cleanly: listeners stop, password recovery finishes,
 //! every event is flushed, the summary is printed. A second signal exits at once.
@@ -21,6 +21,10 @@ pub struct HoneypotArgs {
     /// Print the exit summary as JSON on standard output.
     #[arg(long)]
     json: bool,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (overrides `[metrics] listen`;
+    /// docs/metrics.md).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +69,7 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
     let sensor = config.sensor.clone().unwrap_or_else(super::host_name);
     let bound = run::bind(&config)?;
     let (core, store) = run::open(&config, sensor)?;
+    let _metrics = super::metrics_args::start(args.metrics.or(config.metrics.listen))?;
     run::drop_privileges(&config)?;
     for (transport, addr) in bound.addresses() {
         tracing::info!("listening on {transport} {addr}");

@@ -61,6 +61,7 @@ fn parse_offset(s: &str) -> Result<i64, String> {
 pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let ImportFrom::Sentrypeer(args) = args.from;
     let mut settings = args.store.settings(RunKind::Ingest)?;
+    settings.source = sipscope::metrics::Source::Import;
     // Everything SentryPeer kept is stored, SIP or not, like the honeypot's own records.
     settings.unparsed = Unparsed::Keep;
     let sensor_per_node = !args.store.sensor_given();

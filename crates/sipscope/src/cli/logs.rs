@@ -1,4 +1,4 @@
-//! `sipscope logs --format asterisk|freeswitch [--follow] [--positions FILE] [--utc-offset ±HH:MM]
+//! `sipscope logs --format asterisk|freeswitch [--follow [--metrics ADDR:PORT]] [--positions FILE] [--utc-offset ±HH:MM]
 //! [--max-line-bytes N] [--poll-ms MS] [--db PATH] [--sensor NAME] [--json] FILE...`
 //!
 //! Reads PBX logs into the store as authentication attempts (docs/pbx-logs.md). Positions are
@@ -26,6 +26,9 @@ pub struct LogsArgs {
     /// Keep reading as the files grow, across rotation, until Ctrl-C.
     #[arg(long)]
     follow: bool,
+    /// With --follow: serve Prometheus metrics at http://ADDR:PORT/metrics (docs/metrics.md).
+    #[arg(long, value_name = "ADDR:PORT", requires = "follow")]
+    metrics: Option<std::net::SocketAddr>,
     /// Where reading stopped in each file [default: the store's path + `.log-positions`].
     #[arg(long, value_name = "FILE")]
     positions: Option<PathBuf>,
@@ -68,6 +71,7 @@ fn parse_offset(s: &str) -> Result<i64, String> {
 
 pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let mut settings = args.store.settings(RunKind::Ingest)?;
+    settings.source = sipscope::metrics::Source::Logs;
     // Log lines are records, not messages: there is nothing for the message analysis.
     settings.analysis = None;
     let sensor = settings.sensor.clone();
@@ -77,6 +81,7 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let mut follower = Follower::new(&args.files, positions, limits, args.utc_offset)?;
     let pipeline = args.store.pipeline(settings)?;
     let mut ingest = LogIngest::new(pipeline, args.format, args.utc_offset, sensor)?;
+    let _metrics = super::metrics_args::start(args.metrics)?;
     let started = std::time::Instant::now();
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -11,6 +11,7 @@ mod honeypot;
 mod import;
 mod ingest;
 mod logs;
+mod metrics_args;
 mod parse;
 mod report;
 mod response_args;

@@ -26,6 +26,7 @@ use crate::analysis::engine::{AnalysisConfig, Seen};
 use crate::event::fields::{lossless_text, MessageKind, SipFields};
 use crate::event::record::Record;
 use crate::event::{Direction, Origin, SipEvent, Transport};
+use crate::metrics;
 use crate::nodes::Nodes;
 use crate::rules::{AlertChange, Observation, RuleSet, RulesEngine};
 use crate::sinks::{AlertSink, CaptureFile, EventStore, FileCounts, FileStart, RunKind, Sink, SinkError};
@@ -169,6 +170,9 @@ pub struct PipelineSettings {
     pub replay: bool,
     /// The rules run on every message and record; `None`: no rules.
     pub rules: Option<Arc<RuleSet>>,
+    /// The command that takes the messages in, as the metrics name it (`source` label).
+    /// Default: from the run kind.
+    pub source: metrics::Source,
 }
 
 /// Default length of an analysis segment of a long run (capture, honeypot): one hour.
@@ -188,6 +192,12 @@ impl PipelineSettings {
             segment_every_ns: None,
             replay: false,
             rules: None,
+            source: match run {
+                RunKind::Ingest => metrics::Source::Ingest,
+                RunKind::Capture => metrics::Source::Capture,
+                RunKind::Honeypot => metrics::Source::Honeypot,
+                RunKind::Analyze => metrics::Source::Analyze,
+            },
         }
     }
 }
@@ -391,7 +401,10 @@ impl Pipeline {
         if self.settings.events == EventsMode::None && !self.out.session.enabled() && self.out.alerts.engine.is_none() {
             // Counts only: the start line says everything the counters need, and a telescope
             // archive is read ten times faster without the full parse.
-            self.out.count_start_line(a.bytes);
+            if a.direction != Direction::Out {
+                metrics::message_in(self.settings.source, a.transport.into());
+            }
+            self.out.count_start_line(a.bytes, self.settings.source);
             return;
         }
         if crate::event::fields::is_blank(a.bytes) {
@@ -418,12 +431,26 @@ impl Pipeline {
             return;
         }
         let sensor = a.sensor.unwrap_or(&self.settings.sensor);
-        let Some(msg) = msg else { return self.out.accept_unparsed(&self.settings, a, note, sensor) };
         let ours = a.direction == Direction::Out;
+        if !ours {
+            metrics::message_in(self.settings.source, a.transport.into());
+            for _ in note.anomalies {
+                metrics::anomaly(metrics::AnomalyClass::Sensor);
+            }
+        }
+        let Some(msg) = msg else { return self.out.accept_unparsed(&self.settings, a, note, sensor) };
         // `--events none` counts by the start line alone (docs/ingest.md: violations stay 0):
         // checking every header is a cost only stored events need. What sipscope sent is
         // well-formed by construction and is not checked.
-        let violates = self.settings.events != EventsMode::None && !ours && msg.violates_rfc3261();
+        let checked = self.settings.events != EventsMode::None && !ours;
+        let violates = checked && msg.violates_rfc3261();
+        if checked {
+            for anomaly in msg.anomalies() {
+                metrics::anomaly(anomaly.kind.class().into());
+            }
+        } else if let (true, Some(code)) = (ours, msg.status()) {
+            metrics::answer_sent(code);
+        }
         let method = msg.method().map(lossless_text);
         self.out.counters.sip(method.as_deref(), msg.status(), violates);
         let kind = if msg.method().is_some() { MessageKind::Request } else { MessageKind::Response };
@@ -442,6 +469,12 @@ impl Pipeline {
         if self.out.error.is_some() {
             return;
         }
+        let kind = match &record {
+            Record::AuthAttempt(_) => metrics::RecordKind::AuthAttempt,
+            Record::Registration(_) => metrics::RecordKind::Registration,
+            Record::Recovered(_) => metrics::RecordKind::Recovered,
+        };
+        metrics::record_in(self.settings.source, kind);
         let mut changes = std::mem::take(&mut self.out.alerts.changes);
         if let Some(engine) = self.out.alerts.engine.as_mut() {
             engine.observe_record(&record, self.out.alerts.ordinal, &mut changes);
@@ -502,11 +535,18 @@ impl Pipeline {
 
 impl Outputs {
     fn accept_unparsed(&mut self, settings: &PipelineSettings, a: Arrival<'_>, note: Note<'_>, sensor: &str) {
+        let blank = crate::event::fields::is_blank(a.bytes);
         if settings.unparsed == Unparsed::Count {
             self.counters.non_sip += 1;
+            if !blank {
+                metrics::parse_error(settings.source, metrics::Unparsed::Dropped);
+            }
             return;
         }
         self.counters.unparsed_kept += 1;
+        if !blank && a.direction != Direction::Out {
+            metrics::parse_error(settings.source, metrics::Unparsed::Kept);
+        }
         let node = node_of(&settings.nodes, &a, MessageKind::Invalid);
         self.observe(&a, node, None);
         if self.keep(settings.events) {
@@ -613,6 +653,9 @@ impl Outputs {
         for change in changes.drain(..) {
             let alert: &Alert = &change.alert;
             self.counters.alerts_raised += u64::from(change.raised);
+            if change.raised {
+                metrics::alert_raised(severity_label(alert.severity));
+            }
             let store = if self.alerts.live { change.is_news() } else { !change.raised };
             if store && self.error.is_none() {
                 if let Err(e) = self.store.alert(alert) {
@@ -627,9 +670,19 @@ impl Outputs {
                 Some(r) => r.on_alert(now, alert),
                 None => Vec::new(),
             };
+            for d in &decisions {
+                metrics::decision(match d.kind {
+                    crate::act::DecisionKind::Ban => metrics::Action::Ban,
+                    crate::act::DecisionKind::RateLimit { .. } => metrics::Action::RateLimit,
+                    crate::act::DecisionKind::Watch => metrics::Action::Watch,
+                });
+            }
             for sink in &mut self.alerts.sinks {
                 let failed = sink.alert(alert).is_err() as u64
                     + decisions.iter().map(|d| sink.decision(d).is_err() as u64).sum::<u64>();
+                for _ in 0..failed {
+                    metrics::alert_output_error();
+                }
                 if failed > 0 {
                     self.counters.alert_sink_errors += failed;
                     if self.counters.alert_sink_errors == failed {
@@ -666,12 +719,28 @@ impl Outputs {
     }
 
     /// Counts a message by its start line alone (`--events none`, no analysis).
-    fn count_start_line(&mut self, bytes: &[u8]) {
+    fn count_start_line(&mut self, bytes: &[u8], source: metrics::Source) {
         match crate::event::wire::start_line(bytes) {
             Some(StartLine::Request { method, .. }) => self.counters.sip(Some(&lossless_text(method)), None, false),
             Some(StartLine::Response { code, .. }) => self.counters.sip(None, code.or(Some(0)), false),
-            None => self.counters.non_sip += 1,
+            None => {
+                self.counters.non_sip += 1;
+                if !crate::event::fields::is_blank(bytes) {
+                    metrics::parse_error(source, metrics::Unparsed::Dropped);
+                }
+            }
         }
+    }
+}
+
+/// An alert's severity as the metrics label it.
+fn severity_label(s: crate::act::Severity) -> metrics::Severity {
+    match s {
+        crate::act::Severity::Info => metrics::Severity::Info,
+        crate::act::Severity::Low => metrics::Severity::Low,
+        crate::act::Severity::Medium => metrics::Severity::Medium,
+        crate::act::Severity::High => metrics::Severity::High,
+        crate::act::Severity::Critical => metrics::Severity::Critical,
     }
 }
 

@@ -70,6 +70,8 @@ struct State<T> {
     stop: bool,
     done: bool,
     counters: DeliveryCounters,
+    /// The queue's depth in the metrics (`sipscope_queue_depth{queue="alert_delivery"}`).
+    depth: crate::metrics::DepthTracker,
 }
 
 struct Shared<T> {
@@ -98,6 +100,7 @@ impl<T: Send + 'static> Delivery<T> {
                 stop: false,
                 done: false,
                 counters: DeliveryCounters::default(),
+                depth: crate::metrics::DepthTracker::new(crate::metrics::Queue::AlertDelivery),
             }),
             wake: Condvar::new(),
         });
@@ -123,6 +126,8 @@ impl<T: Send + 'static> Delivery<T> {
             }
         }
         state.queue.push_back(item);
+        let len = state.queue.len();
+        state.depth.set(len);
         self.shared.wake.notify_all();
     }
 
@@ -182,7 +187,10 @@ fn work<T>(shared: &Shared<T>, mut transport: Box<dyn Transport<T>>, limits: Del
                     Err(_) => return,
                 };
             }
-            match state.queue.pop_front() {
+            let next = state.queue.pop_front();
+            let len = state.queue.len();
+            state.depth.set(len);
+            match next {
                 Some(item) => (item, state.stop),
                 None => {
                     state.done = true;

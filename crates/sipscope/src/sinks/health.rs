@@ -81,11 +81,22 @@ impl StoreHealth {
         }
     }
 
-    /// Changes the status (the writer).
+    /// Changes the status (the writer), and the metrics that mirror it: the backlog's depth,
+    /// whether the store is unavailable, what it dropped.
     pub(crate) fn update(&self, f: impl FnOnce(&mut StoreStatus)) {
-        match self.0.lock() {
-            Ok(mut s) => f(&mut s),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
-        }
+        let publish = |s: &mut StoreStatus| {
+            let dropped = s.dropped_events + s.dropped_other;
+            f(s);
+            let now_dropped = s.dropped_events + s.dropped_other;
+            crate::metrics::store_dropped(now_dropped.saturating_sub(dropped));
+            crate::metrics::set_store_unavailable(s.unavailable);
+            s.waiting
+        };
+        let waiting = match self.0.lock() {
+            Ok(mut s) => publish(&mut s),
+            Err(poisoned) => publish(&mut poisoned.into_inner()),
+        };
+        // One store per process writes the backlog: its depth is this store's.
+        crate::metrics::set_queue_depth(crate::metrics::Queue::StoreBacklog, waiting);
     }
 }

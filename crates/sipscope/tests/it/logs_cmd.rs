@@ -272,3 +272,47 @@ fn a_brute_force_in_a_log_raises_the_rules_alert_for_its_source() {
     logs(&quiet, "asterisk", &[&file], &["--no-rules"]);
     assert_eq!(count(&quiet, "SELECT count(*) FROM alerts"), 0);
 }
+
+/// `logs --follow --metrics` on 127.0.245.0/24: the records counted are the attempts stored;
+/// `--metrics` without `--follow` is refused.
+#[test]
+fn following_logs_serves_metrics_that_agree_with_the_store() {
+    use crate::honeypot::metrics::scrape;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let security = dir.path().join("security");
+    std::fs::copy(format!("{FIXTURES}/asterisk-security.log"), &security).unwrap();
+    let addr = "127.0.245.4:9466";
+    let refused = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["logs", "--format", "asterisk", "--metrics", addr, "--db"])
+        .arg(&db)
+        .arg(&security)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--follow"));
+    let child = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["logs", "--format", "asterisk", "--follow", "--poll-ms", "20", "--metrics", addr, "--db"])
+        .arg(&db)
+        .arg(&security)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let stored = Connection::open(&db)
+            .and_then(|c| c.query_row("SELECT count(*) FROM auth_attempts", [], |r| r.get::<_, i64>(0)))
+            .unwrap_or(0);
+        // The listener starts with the follower: until then the scrape is refused.
+        let counted = std::net::TcpStream::connect(addr)
+            .ok()
+            .map(|_| scrape(addr).sum("sipscope_records_in_total", &[("source", "logs"), ("kind", "auth_attempt")]));
+        if stored > 0 && counted == Some(stored as f64) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "stored {stored}, counted {counted:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    stop(child);
+}

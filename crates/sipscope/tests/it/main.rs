@@ -2,6 +2,8 @@
 
 #[cfg(feature = "live")]
 mod capture_cmd;
+#[cfg(feature = "live")]
+mod capture_metrics;
 mod consistency;
 mod dashboard;
 mod decisions_cmd;

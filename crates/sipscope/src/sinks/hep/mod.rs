@@ -91,6 +91,7 @@ impl HepOut {
     }
 
     fn drop_one(&self, why: &str) {
+        crate::metrics::sink_error(crate::metrics::Sink::Hep);
         let n = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         if n.is_power_of_two() {
             tracing::warn!("HEP out to {}: dropped a packet: {why} ({n} so far)", self.config.to);
@@ -146,7 +147,10 @@ impl Sink for HepOut {
         };
         let Some(tx) = &self.tx else { return Ok(()) };
         match tx.try_send(bytes) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                crate::metrics::queue_depth_add(crate::metrics::Queue::HepOut, 1);
+                Ok(())
+            }
             Err(TrySendError::Full(_)) => {
                 self.drop_one("queue full");
                 Ok(())
@@ -193,6 +197,7 @@ fn send_all(rx: Receiver<Vec<u8>>, to: SocketAddr, transport: HepOutTransport, s
     let mut tcp: Option<TcpStream> = None;
     let mut down_since: Option<std::time::Instant> = None;
     for bytes in rx {
+        crate::metrics::queue_depth_add(crate::metrics::Queue::HepOut, -1);
         let sent = match (&udp, transport) {
             (Some(socket), _) => socket.send_to(&bytes, to).is_ok(),
             (None, HepOutTransport::Tcp) => {
@@ -214,6 +219,11 @@ fn send_all(rx: Receiver<Vec<u8>>, to: SocketAddr, transport: HepOutTransport, s
         };
         let counter = if sent { &stats.sent } else { &stats.dropped };
         counter.fetch_add(1, Ordering::Relaxed);
+        if sent {
+            crate::metrics::events_out(crate::metrics::Sink::Hep, 1);
+        } else {
+            crate::metrics::sink_error(crate::metrics::Sink::Hep);
+        }
     }
 }
 

@@ -42,7 +42,17 @@ impl Sink for JsonLines {
         let line = serde_json::to_string(&event).map_err(|e| self.io(e.into()))?;
         // Attacker text must not drive a terminal that tails the file.
         let line = crate::output::json::inert(line);
-        self.out.write_all(line.as_bytes()).and_then(|()| self.out.write_all(b"\n")).map_err(|e| self.io(e))
+        let written = self.out.write_all(line.as_bytes()).and_then(|()| self.out.write_all(b"\n"));
+        match written {
+            Ok(()) => {
+                crate::metrics::events_out(crate::metrics::Sink::Jsonl, 1);
+                Ok(())
+            }
+            Err(e) => {
+                crate::metrics::sink_error(crate::metrics::Sink::Jsonl);
+                Err(self.io(e))
+            }
+        }
     }
 
     fn record(&mut self, _record: Record) -> Result<(), SinkError> {

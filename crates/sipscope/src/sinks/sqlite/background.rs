@@ -157,7 +157,10 @@ impl BackgroundStore {
         }
         let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
         let batch = std::mem::replace(&mut self.batch, next);
-        self.send(Command::Events(batch))
+        let items = batch.len() as i64;
+        self.send(Command::Events(batch))?;
+        crate::metrics::queue_depth_add(crate::metrics::Queue::StoreWriter, items);
+        Ok(())
     }
 
     fn take_failure(&self) -> Result<(), SinkError> {
@@ -190,6 +193,7 @@ impl Writer {
         for command in rx {
             match command {
                 Command::Events(mut batch) => {
+                    crate::metrics::queue_depth_add(crate::metrics::Queue::StoreWriter, -(batch.len() as i64));
                     match &mut self.mode {
                         Mode::FailFast { failed, broken } => {
                             if !*broken {

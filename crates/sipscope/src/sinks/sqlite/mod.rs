@@ -32,6 +32,8 @@ pub struct Store {
     conn: Connection,
     in_transaction: bool,
     pending: usize,
+    /// Events in the open transaction (counted as stored in the metrics when it commits).
+    pending_events: u64,
     batch: usize,
     /// The analysis run open on this store: events written meanwhile are stored under it.
     current_run: Option<i64>,
@@ -72,7 +74,14 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         schema::migrate(&mut conn)?;
-        Ok(Store { conn, in_transaction: false, pending: 0, batch: DEFAULT_BATCH, current_run: None })
+        Ok(Store {
+            conn,
+            in_transaction: false,
+            pending: 0,
+            pending_events: 0,
+            batch: DEFAULT_BATCH,
+            current_run: None,
+        })
     }
 
     /// Opens an existing store for reading only (reports, tests).
@@ -188,14 +197,19 @@ impl Store {
         }
         self.in_transaction = false;
         self.pending = 0;
+        self.pending_events = 0;
     }
 
-    /// Commits the open batch.
+    /// Commits the open batch (timed, and its events counted, for the metrics).
     pub fn flush_now(&mut self) -> Result<(), SinkError> {
         if self.in_transaction {
+            let started = std::time::Instant::now();
             self.conn.execute_batch("COMMIT")?;
+            crate::metrics::observe_commit(crate::metrics::Backend::Sqlite, started.elapsed());
+            crate::metrics::events_out(crate::metrics::Sink::Sqlite, self.pending_events);
             self.in_transaction = false;
             self.pending = 0;
+            self.pending_events = 0;
         }
         Ok(())
     }
@@ -266,6 +280,7 @@ impl Store {
             self.current_run,
         ])?;
         drop(stmt);
+        self.pending_events += 1;
         self.written()
     }
 }

@@ -4,6 +4,7 @@
 
 use super::keys::{Keys, Refusal};
 use crate::event::{Direction, Transport};
+use crate::metrics;
 use crate::pipeline::{Arrival, NodeOf, Pipeline};
 use serde::Serialize;
 use sipscope_hep::{decode, Limits, Packet, PAYLOAD_SIP};
@@ -77,12 +78,14 @@ impl HepIngest {
     /// A stream stopped being HEPv3 and was closed.
     pub fn stream_not_hep(&mut self, peer: SocketAddr) {
         self.counters.streams_not_hep += 1;
+        metrics::hep(metrics::HepOutcome::StreamNotHep);
         log_refusal(self.counters.streams_not_hep, peer, "stream is not HEPv3, closed");
     }
 
     /// A stream was closed at accept (too many open).
     pub fn stream_refused(&mut self, peer: SocketAddr) {
         self.counters.streams_refused += 1;
+        metrics::hep(metrics::HepOutcome::StreamRefused);
         log_refusal(self.counters.streams_refused, peer, "too many open streams, closed");
     }
 
@@ -94,6 +97,7 @@ impl HepIngest {
             Ok(p) => p,
             Err(e) => {
                 self.counters.malformed += 1;
+                metrics::hep(metrics::HepOutcome::Malformed);
                 return log_refusal(self.counters.malformed, peer, &e.to_string());
             }
         };
@@ -106,12 +110,14 @@ impl HepIngest {
         };
         if packet.payload_type.is_some_and(|t| t != PAYLOAD_SIP) {
             self.counters.not_sip += 1;
+            metrics::hep(metrics::HepOutcome::NotSip);
             return;
         }
         let payload = match packet.payload_bytes(&self.limits) {
             Ok(p) => p,
             Err(e) => {
                 self.counters.bad_compressed_payload += 1;
+                metrics::hep(metrics::HepOutcome::BadCompressedPayload);
                 return log_refusal(self.counters.bad_compressed_payload, peer, &e.to_string());
             }
         };
@@ -119,6 +125,7 @@ impl HepIngest {
             (packet.src_addr, packet.src_port, packet.dst_addr, packet.dst_port)
         else {
             self.counters.missing_addresses += 1;
+            metrics::hep(metrics::HepOutcome::MissingAddresses);
             return log_refusal(self.counters.missing_addresses, peer, "no addresses or ports");
         };
         let ts_ns = packet.time_ns().unwrap_or_else(|| {
@@ -126,6 +133,7 @@ impl HepIngest {
             received_ns
         });
         self.counters.accepted += 1;
+        metrics::hep(metrics::HepOutcome::Accepted);
         let arrival = Arrival {
             ts_ns,
             transport: transport_of(packet.ip_proto),
@@ -143,12 +151,15 @@ impl HepIngest {
     }
 
     fn refused(&mut self, refusal: Refusal, peer: SocketAddr) {
-        let (count, why) = match refusal {
-            Refusal::NoKey => (&mut self.counters.unauthenticated, "no auth key"),
-            Refusal::UnknownNode => (&mut self.counters.unknown_node, "capture node not in the keys file"),
-            Refusal::WrongKey => (&mut self.counters.wrong_key, "wrong auth key"),
+        let (count, why, outcome) = match refusal {
+            Refusal::NoKey => (&mut self.counters.unauthenticated, "no auth key", metrics::HepOutcome::Unauthenticated),
+            Refusal::UnknownNode => {
+                (&mut self.counters.unknown_node, "capture node not in the keys file", metrics::HepOutcome::UnknownNode)
+            }
+            Refusal::WrongKey => (&mut self.counters.wrong_key, "wrong auth key", metrics::HepOutcome::WrongKey),
         };
         *count += 1;
+        metrics::hep(outcome);
         log_refusal(*count, peer, why);
     }
 }

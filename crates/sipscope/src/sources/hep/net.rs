@@ -108,7 +108,17 @@ fn hand_over(tx: &SyncSender<Delivery>, batch: &mut Vec<Received>, limits: NetLi
         return true;
     }
     let full = std::mem::replace(batch, Vec::with_capacity(limits.batch_packets));
-    tx.send(Delivery::Packets(full)).is_ok()
+    send_packets(tx, full)
+}
+
+/// Sends packets to the run loop, counted in the channel's depth; false once it is gone.
+pub(crate) fn send_packets(tx: &SyncSender<Delivery>, packets: Vec<Received>) -> bool {
+    let n = packets.len() as i64;
+    let sent = tx.send(Delivery::Packets(packets)).is_ok();
+    if sent {
+        crate::metrics::queue_depth_add(crate::metrics::Queue::HepChannel, n);
+    }
+    sent
 }
 
 fn poll_timeout() -> PollTimeout {
@@ -218,7 +228,7 @@ fn read_frames(
             }
         };
         buf.drain(..at);
-        if !batch.is_empty() && tx.send(Delivery::Packets(batch)).is_err() {
+        if !batch.is_empty() && !send_packets(tx, batch) {
             return;
         }
         if let Framed::Invalid(_) = verdict {

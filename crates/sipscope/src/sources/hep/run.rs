@@ -263,6 +263,7 @@ pub fn run(bound: Bound, mut pipeline: Pipeline, opts: &HepOptions, stop: &Atomi
 fn take(ingest: &mut HepIngest, delivery: Delivery, pipeline: &mut Pipeline) {
     match delivery {
         Delivery::Packets(packets) => {
+            crate::metrics::queue_depth_add(crate::metrics::Queue::HepChannel, -(packets.len() as i64));
             for r in packets {
                 ingest.take(&r.bytes, r.peer, r.received_ns, pipeline);
             }

@@ -87,6 +87,9 @@ pub struct HoneypotConfig {
     /// (docs/rules.md).
     #[serde(default)]
     pub rules: crate::rules::RulesConfig,
+    /// Prometheus metrics (`[metrics]`; docs/metrics.md).
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 fn default_analysis_segment_seconds() -> u64 {

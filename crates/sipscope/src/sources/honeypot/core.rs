@@ -14,6 +14,7 @@ use crate::act::InForce;
 use crate::event::fields::{is_blank, lossless_text};
 use crate::event::record::{AuthAttemptRecord, Record, RecordContext, RegistrationRecord};
 use crate::event::{Direction, Transport};
+use crate::metrics;
 use crate::nodes::Nodes;
 use crate::output::escape;
 use crate::pipeline::{Arrival, NodeOf, Note, Pipeline};
@@ -180,6 +181,7 @@ impl Core {
             // Recorded and analysed like any message (the rules keep seeing the attack), but
             // not answered, and the PBX does no work for it: no challenge, no password recovery.
             self.stats.banned.fetch_add(1, Ordering::Relaxed);
+            metrics::unanswered(metrics::Unanswered::Banned);
             let names: Vec<&'static str> = std::iter::once(notes::BANNED_SOURCE).chain(extra.iter().copied()).collect();
             let note = Note { anomalies: &names, ..Note::default() };
             self.record(packet, msg, Handled { note: "banned-source", ..Handled::default() }, &[], note);
@@ -190,14 +192,19 @@ impl Core {
             let admission = state.limiter.admit(packet.source.ip(), wire(packet.bytes.len()), packet.now_ns);
             let refused = match admission {
                 Admission::Allowed if packet.bytes.len() > self.max_message => {
-                    Some(("oversized", &self.stats.oversized))
+                    Some(("oversized", &self.stats.oversized, metrics::Unanswered::Oversized))
                 }
                 Admission::Allowed => None,
-                Admission::SourceRate => Some(("source-rate-limited", &self.stats.source_rate_limited)),
-                Admission::GlobalRate => Some(("global-rate-limited", &self.stats.global_rate_limited)),
+                Admission::SourceRate => {
+                    Some(("source-rate-limited", &self.stats.source_rate_limited, metrics::Unanswered::SourceRate))
+                }
+                Admission::GlobalRate => {
+                    Some(("global-rate-limited", &self.stats.global_rate_limited, metrics::Unanswered::GlobalRate))
+                }
             };
-            if let Some((note, counter)) = refused {
+            if let Some((note, counter, why)) = refused {
                 counter.fetch_add(1, Ordering::Relaxed);
+                metrics::unanswered(why);
                 drop(state);
                 // Not answered, but an attack all the same: recorded and analysed.
                 self.record(packet, msg, Handled { note, ..Handled::default() }, &[], extra_note);
@@ -261,14 +268,15 @@ impl Core {
         if let Some(form) = compacted(&answer).into_iter().find(|f| fits(f)) {
             return Ok(form);
         }
-        let (counter, note) = if too_large {
-            (&self.stats.net.answers_over_size, "answer-size-limit")
+        let (counter, note, why) = if too_large {
+            (&self.stats.net.answers_over_size, "answer-size-limit", metrics::Withheld::AnswerSize)
         } else if udp {
-            (&self.stats.amplification_suppressed, "amplification-limit")
+            (&self.stats.amplification_suppressed, "amplification-limit", metrics::Withheld::Amplification)
         } else {
-            (&self.stats.net.stream_answers_withheld, "stream-answer-budget")
+            (&self.stats.net.stream_answers_withheld, "stream-answer-budget", metrics::Withheld::StreamBudget)
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        metrics::withheld(why);
         Err(note)
     }
 

@@ -3,6 +3,7 @@
 //! HEP out to a second collector. Each run ends by itself (`--count`), so no test waits on a
 //! clock.
 
+mod metrics;
 mod out;
 mod senders;
 mod streams;

@@ -7,6 +7,7 @@ mod crash;
 pub mod harness;
 mod lab;
 mod lab_capture;
+pub mod metrics;
 mod nmap;
 mod registrar;
 mod routed;

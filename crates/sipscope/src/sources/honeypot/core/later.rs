@@ -63,6 +63,7 @@ impl Core {
                         Some(due.bytes)
                     } else {
                         self.stats.retransmissions_withheld.fetch_add(1, Ordering::Relaxed);
+                        crate::metrics::withheld(crate::metrics::Withheld::Retransmission);
                         None
                     }
                 } else {

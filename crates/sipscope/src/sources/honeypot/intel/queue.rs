@@ -80,6 +80,8 @@ pub struct JobQueue {
     skipped: Skipped,
     unlogged: Skipped,
     logged_ns: Option<i64>,
+    /// Its depth in the metrics (`sipscope_queue_depth{queue="intel"}`).
+    depth: crate::metrics::DepthTracker,
 }
 
 impl JobQueue {
@@ -96,6 +98,7 @@ impl JobQueue {
             skipped: Skipped::default(),
             unlogged: Skipped::default(),
             logged_ns: None,
+            depth: crate::metrics::DepthTracker::new(crate::metrics::Queue::Intel),
         }
     }
 
@@ -130,12 +133,14 @@ impl JobQueue {
         self.bytes += job.footprint;
         self.by_key.insert(job.key, self.first_seq + self.waiting.len() as u64);
         self.waiting.push_back(Waiting { job, joined: Vec::new() });
+        self.depth.set(self.waiting.len());
         Offer::Queued
     }
 
     /// The oldest waiting job.
     pub fn take(&mut self) -> Option<Waiting> {
         let w = self.waiting.pop_front()?;
+        self.depth.set(self.waiting.len());
         self.first_seq += 1;
         self.by_key.remove(&w.job.key);
         if let Some(n) = self.per_source.get_mut(&w.job.source) {
