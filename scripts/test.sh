@@ -8,7 +8,7 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # --- what the tests need --------------------------------------------------------------------
 missing=()
-for pair in sipsak:sipsak sipp:sip-tester nmap:nmap tshark:tshark tcpdump:tcpdump baresip:baresip-core chromium:chromium nft:nftables conntrack:conntrack kamailio:kamailio sngrep:sngrep; do
+for pair in node:nodejs sipsak:sipsak sipp:sip-tester nmap:nmap tshark:tshark tcpdump:tcpdump baresip:baresip-core chromium:chromium nft:nftables conntrack:conntrack kamailio:kamailio sngrep:sngrep; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 # libpcap headers and library for `sipscope capture` (the default `live` feature); `ip netns`
@@ -40,6 +40,13 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   log "starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
   for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+
+# playwright-core for the browser checks of the dashboard and the HTML report (it drives the
+# Debian chromium above; no browser is downloaded). The lock file pins it.
+if [[ ! -d crates/sipscope/tests/browser/node_modules/playwright-core ]]; then
+  log "installing the browser checks' npm packages"
+  (cd crates/sipscope/tests/browser && npm ci --no-audit --no-fund --silent)
 fi
 
 # pyarrow reads back what `sipscope export --format parquet` writes (the reader pandas and

@@ -6,6 +6,7 @@ mod capture_cmd;
 #[cfg(feature = "live")]
 mod capture_metrics;
 mod consistency;
+mod dashboard;
 mod decisions_cmd;
 mod enforce;
 mod export_parquet;

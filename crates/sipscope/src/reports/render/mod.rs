@@ -1,5 +1,5 @@
 //! Report formats: aligned text, JSON (one key per section), CSV (one file per table), and a
-//! self-contained HTML page with inline SVG charts.
+//! self-contained HTML page whose charts the embedded chart library draws (`html.rs`).
 
 mod html;
 
