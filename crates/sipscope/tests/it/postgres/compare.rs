@@ -262,11 +262,13 @@ fn postgres_api_reads_equal_sqlite_on_the_same_data() {
         for s in &sources {
             let q = EventQuery { filter: f.clone(), source: Some(s.clone()), limit: 100, ..Default::default() };
             assert_eq!(a.events(&q).unwrap(), b.events(&q).unwrap(), "events of {s}");
-            assert_eq!(
-                a.source_profile(f, s, 10).unwrap(),
-                b.source_profile(f, s, 10).unwrap(),
-                "profile of {s} {f:?}"
-            );
+            for limit in [1, 2, 10] {
+                assert_eq!(
+                    a.source_profile(f, s, limit).unwrap(),
+                    b.source_profile(f, s, limit).unwrap(),
+                    "profile of {s} {f:?} {limit}"
+                );
+            }
             let alerts = AlertQuery { filter: f.clone(), source: Some(s.clone()), limit: 100, ..Default::default() };
             assert_eq!(no_ids(&a.alerts(&alerts).unwrap()), no_ids(&b.alerts(&alerts).unwrap()), "alerts of {s}");
         }
