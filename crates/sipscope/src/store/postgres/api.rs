@@ -16,9 +16,11 @@ use std::net::IpAddr;
 const EVENT_TOOL: &str = "(SELECT fl.tool FROM flows fl WHERE fl.src_ip = host(e.src_ip) AND fl.first_ns <= e.ts_ns
     AND fl.last_ns >= e.ts_ns AND fl.tool IS NOT NULL ORDER BY fl.first_ns DESC, fl.id DESC LIMIT 1)";
 
-/// `source` as the `inet` value events and attempts hold; `None` when it is no address.
+/// `source` as the `inet` value events and attempts hold; `None` when it is no address, or not
+/// in the text the store writes (SQLite compares that text: `2001:DB8::1` finds nothing there,
+/// so it finds nothing here either).
 fn inet(source: &str) -> Option<IpAddr> {
-    source.parse().ok()
+    source.parse::<IpAddr>().ok().filter(|ip| ip.to_string() == source)
 }
 
 pub(super) fn events(client: &mut Client, q: &EventQuery) -> Result<Vec<EventRecord>> {

@@ -232,7 +232,7 @@ fn postgres_api_reads_equal_sqlite_on_the_same_data() {
     let mut sources: Vec<String> =
         a.top_sources(&Filter::default(), 50).unwrap().into_iter().map(|s| s.source).collect();
     assert!(sources.contains(&"203.0.113.7".to_owned()), "{sources:?}");
-    sources.extend(["10.9.9.9".to_owned(), "not an address".to_owned()]);
+    sources.extend(["10.9.9.9", "not an address", "::FFFF:203.0.113.7", "203.0.113.07"].map(String::from));
     let numbers: Vec<String> = a.top_numbers(&Filter::default(), 50).unwrap().into_iter().map(|n| n.number).collect();
     assert!(!numbers.is_empty(), "the dataset dialled numbers");
     let tools: Vec<String> =
