@@ -43,11 +43,21 @@ pub(super) fn unified_number_count(client: &mut Client, f: &Filter) -> Result<i6
 }
 
 pub(super) fn top_numbers(client: &mut Client, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
+    numbers_where(client, Clause::new(f, "last_ns", None, &[], vec![]), limit)
+}
+
+/// One unified number across the runs, as [`top_numbers`] counts it.
+pub(super) fn number(client: &mut Client, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
+    let clause = Clause::new(f, "last_ns", None, &["number = ?"], vec![Box::new(number.to_owned()) as Value]);
+    Ok(numbers_where(client, clause, 1)?.into_iter().next())
+}
+
+fn numbers_where(client: &mut Client, clause: Clause, limit: u32) -> Result<Vec<NumberAttempts>> {
     let sql = "SELECT number, max(country COLLATE \"C\"), bool_or(country_inferred), max(number_type COLLATE \"C\"),
                       sum(attempts)::bigint AS a, sum(invites)::bigint, max(variants), max(sources),
                       string_agg(variant_samples, E'\\n' ORDER BY run_id)
                FROM numbers {where} GROUP BY number ORDER BY a DESC, number COLLATE \"C\" LIMIT ?";
-    rows(client, sql, &Clause::new(f, "last_ns", None, &[], vec![]).then(i64::from(limit)), |r| {
+    rows(client, sql, &clause.then(i64::from(limit)), |r| {
         Ok(NumberAttempts {
             number: get(r, 0)?,
             country: get(r, 1)?,

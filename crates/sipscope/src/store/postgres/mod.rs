@@ -7,10 +7,12 @@
 //! in the same order from both backends. Filters are bound parameters (`clause.rs`).
 
 mod analysis;
+mod api;
 mod clause;
 mod events;
 mod traffic;
 
+use super::query::{AlertQuery, EventQuery, EventRecord, SourceProfile, StoredAlert};
 use super::rows::*;
 use super::{Filter, Result, StoreError, StoreReader};
 use crate::analysis::stages::Stage;
@@ -87,16 +89,6 @@ fn count(client: &mut Client, sql: &str, clause: &Clause) -> Result<i64> {
     match found.first() {
         Some(r) => n(r, 0),
         None => Ok(0),
-    }
-}
-
-/// The API questions the PostgreSQL reader does not answer yet, said as such.
-fn not_yet(what: &str) -> StoreError {
-    StoreError::Backend {
-        backend: "PostgreSQL",
-        message: format!(
-            "{what} are not implemented for PostgreSQL stores yet (use the SQLite store or the report endpoints)"
-        ),
     }
 }
 
@@ -221,19 +213,16 @@ impl StoreReader for PgReader {
     fn each_logged_attempt(&self, f: &mut dyn FnMut(LoggedAttemptRow)) -> Result<u64> {
         self.with(|c| events::each_logged_attempt(c, f))
     }
-    // The REST API's own questions (event pages, a source's story, alerts with every field, one
-    // number) are answered by the SQLite reader only so far: over PostgreSQL the API's report
-    // endpoints work and these answer with this error (docs/api.md, "Stores").
-    fn events(&self, _q: &crate::store::query::EventQuery) -> Result<Vec<crate::store::query::EventRecord>> {
-        Err(not_yet("event pages"))
+    fn events(&self, q: &EventQuery) -> Result<Vec<EventRecord>> {
+        self.with(|c| api::events(c, q))
     }
-    fn source_profile(&self, _f: &Filter, _source: &str, _limit: u32) -> Result<crate::store::query::SourceProfile> {
-        Err(not_yet("source pages"))
+    fn source_profile(&self, f: &Filter, source: &str, limit: u32) -> Result<SourceProfile> {
+        self.with(|c| api::source_profile(c, f, source, limit))
     }
-    fn alerts(&self, _q: &crate::store::query::AlertQuery) -> Result<Vec<crate::store::query::StoredAlert>> {
-        Err(not_yet("alert lists"))
+    fn alerts(&self, q: &AlertQuery) -> Result<Vec<StoredAlert>> {
+        self.with(|c| api::alerts(c, q))
     }
-    fn number(&self, _f: &Filter, _number: &str) -> Result<Option<NumberAttempts>> {
-        Err(not_yet("single numbers"))
+    fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
+        self.with(|c| analysis::number(c, f, number))
     }
 }

@@ -11,7 +11,7 @@ use rusqlite::{Connection, Row};
 
 /// The tool of the source's flow that spans the event, when one was recognised.
 const EVENT_TOOL: &str = "(SELECT fl.tool FROM flows fl WHERE fl.src_ip = e.src_ip AND fl.first_ns <= e.ts_ns
-    AND fl.last_ns >= e.ts_ns AND fl.tool IS NOT NULL ORDER BY fl.first_ns DESC LIMIT 1)";
+    AND fl.last_ns >= e.ts_ns AND fl.tool IS NOT NULL ORDER BY fl.first_ns DESC, fl.id DESC LIMIT 1)";
 
 pub(super) fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<EventRecord>> {
     let mut extra: Vec<String> = Vec::new();

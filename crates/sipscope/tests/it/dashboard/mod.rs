@@ -43,9 +43,15 @@ pub fn node(script: &str, args: &[&str], limit_s: u32) -> Output {
         .expect("node")
 }
 
-/// Where the dashboard's screenshots are kept (docs/screenshots/).
+/// Where the screenshots go: docs/screenshots/ when re-blessed (`BLESS=1 cargo test -p sipscope
+/// --test it dashboard`, like the golden files), else a folder under the build's temporary
+/// directory, so that a test run leaves the tree as it found it.
 pub fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/screenshots"));
+    let dir = if std::env::var_os("BLESS").is_some() {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/screenshots"))
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+    };
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -70,9 +70,23 @@ fn trace_one_options(hep_port: u16, sip_port: u16, key: &str) -> (Collector, ser
     let mut kam = kamailio(hep.dir.path(), sip_port, hep_port, key);
     options_to_kamailio(sip_port);
     let summary = hep.wait();
+    stop_kamailio(&mut kam);
+    (hep, summary)
+}
+
+/// Kamailio's main process ends its workers on SIGTERM; SIGKILL would leave them running,
+/// holding the port for the next test. Killed after 10 s if it has not ended.
+fn stop_kamailio(kam: &mut std::process::Child) {
+    let _ = Command::new("kill").args(["-TERM", &kam.id().to_string()]).status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = kam.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let _ = kam.kill();
     let _ = kam.wait();
-    (hep, summary)
 }
 
 #[test]
