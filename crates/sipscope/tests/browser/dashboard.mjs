@@ -28,12 +28,15 @@ async function check(page, w, where) {
 
 try {
   const page = await context.newPage();
+  // Under the whole suite's load on 2 cores Chromium is slow to start and draw: a minute, not
+  // Playwright's default 30 s, before anything counts as missing.
+  page.setDefaultTimeout(60000);
   const w = watch(page);
   await page.goto(url, { waitUntil: 'load' });
   if (/token=/.test(await page.evaluate(() => location.href))) fail('the token stays in the address bar');
   await page.evaluate(() => { window.__sameDocument = true; location.hash = '#/live'; });
   await page.waitForSelector('#live-events');
-  await page.waitForFunction(() => /live: \d+ messages/.test(document.getElementById('live-status').textContent), null, { timeout: 20000 })
+  await page.waitForFunction(() => /live: \d+ messages/.test(document.getElementById('live-status').textContent), null, { timeout: 60000 })
     .catch(() => fail('the live feed did not connect'));
   console.log('READY');
   step('waiting for the attacker on the live page');

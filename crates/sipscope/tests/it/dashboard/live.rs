@@ -69,7 +69,18 @@ fn dashboard_updates_live_opens_the_attacker_bans_and_runs_no_attacker_text() {
         seen.push_str(&line);
         line.clear();
     }
-    assert!(line.starts_with("READY"), "the browser did not open the live page: {seen}");
+    if !line.starts_with("READY") {
+        // Nothing may outlive the test holding its ports: the honeypot and the browser go first.
+        let _ = hp.kill();
+        let _ = hp.wait();
+        let _ = browser.kill();
+        let mut err = String::new();
+        if let Some(mut e) = browser.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        panic!("the browser did not open the live page: {seen}\n{err}");
+    }
     // The attack, while the page is open.
     hostile::send(HOSTILE, SIP);
     let svmap = tool("sipvicious_svmap", &["-b", TOOLS, SIP], 60);
