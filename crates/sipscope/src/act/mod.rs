@@ -9,6 +9,8 @@ pub mod export;
 pub mod policy;
 mod text;
 
+pub use text::action_text;
+
 use std::net::IpAddr;
 
 /// How serious an alert is (Suricata's scale read the other way round: 1 is informational).

@@ -3,7 +3,7 @@
 //! outputs show it (`source=192.0.2.7`, `user=100`: `GroupKey`'s `Display` in `act/mod.rs`). One form everywhere: the store's offences,
 //! `sipscope decisions`, the exports and the alert outputs.
 
-use super::{DecisionKind, DecisionOrigin, GroupKey, Prefix, Scope};
+use super::{Action, DecisionKind, DecisionOrigin, GroupKey, Prefix, Scope, ScopeKind};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -125,6 +125,25 @@ impl DecisionOrigin {
         match self {
             DecisionOrigin::Rule { rule_id } => rule_id,
             DecisionOrigin::Operator { who } => who,
+        }
+    }
+}
+
+/// How an action reads in the store and in reports: `ban address 3600s`, `rate-limit
+/// prefix/24 600s 5/s`, `watch address 86400s`, `alert`.
+pub fn action_text(action: &Action) -> String {
+    let scope = |s: &ScopeKind| match s {
+        ScopeKind::Address => "address".to_owned(),
+        ScopeKind::AddressPort => "address_port".to_owned(),
+        ScopeKind::Prefix(n) => format!("prefix/{n}"),
+    };
+    let secs = |ns: i64| ns / 1_000_000_000;
+    match action {
+        Action::Alert => "alert".into(),
+        Action::Ban { scope: s, duration_ns } => format!("ban {} {}s", scope(s), secs(*duration_ns)),
+        Action::Watch { scope: s, duration_ns } => format!("watch {} {}s", scope(s), secs(*duration_ns)),
+        Action::RateLimit { scope: s, duration_ns, per_second } => {
+            format!("rate-limit {} {}s {per_second}/s", scope(s), secs(*duration_ns))
         }
     }
 }

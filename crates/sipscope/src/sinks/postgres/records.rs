@@ -127,7 +127,7 @@ impl PgStore {
     /// Writes one alert into the open transaction, once the events before it are copied.
     pub(super) fn write_alert(&mut self, a: &Alert, run: Option<i64>) -> Result<(), SinkError> {
         let labels = serde_json::to_string(&a.labels).unwrap_or_else(|_| "[]".into());
-        let actions: Vec<String> = a.actions.iter().map(crate::sinks::sqlite::action_text).collect();
+        let actions: Vec<String> = a.actions.iter().map(crate::act::action_text).collect();
         let actions = serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into());
         let group = a.group.to_string();
         let count = i64::try_from(a.count).unwrap_or(i64::MAX);

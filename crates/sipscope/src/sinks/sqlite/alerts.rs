@@ -4,28 +4,10 @@
 //! again with a larger count (its dedupe period ended) updates its row.
 
 use super::Store;
-use crate::act::{Action, Alert, ScopeKind};
+use crate::act::action_text;
+use crate::act::Alert;
 use crate::sinks::SinkError;
 use rusqlite::params;
-
-/// How an action reads in the store and in reports: `ban address 3600s`, `rate-limit
-/// prefix/24 600s 5/s`, `watch address 86400s`, `alert`.
-pub fn action_text(action: &Action) -> String {
-    let scope = |s: &ScopeKind| match s {
-        ScopeKind::Address => "address".to_owned(),
-        ScopeKind::AddressPort => "address_port".to_owned(),
-        ScopeKind::Prefix(n) => format!("prefix/{n}"),
-    };
-    let secs = |ns: i64| ns / 1_000_000_000;
-    match action {
-        Action::Alert => "alert".into(),
-        Action::Ban { scope: s, duration_ns } => format!("ban {} {}s", scope(s), secs(*duration_ns)),
-        Action::Watch { scope: s, duration_ns } => format!("watch {} {}s", scope(s), secs(*duration_ns)),
-        Action::RateLimit { scope: s, duration_ns, per_second } => {
-            format!("rate-limit {} {}s {per_second}/s", scope(s), secs(*duration_ns))
-        }
-    }
-}
 
 /// The statement writing `n` pieces of evidence: `?1` the alert, then six values each. With
 /// `events`, each piece's event is looked up; without (the store holds no events), it is NULL.
@@ -172,7 +154,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::act::Evidence;
+    use crate::act::{Action, Evidence};
 
     #[test]
     fn an_alert_written_again_updates_its_row_and_evidence() {

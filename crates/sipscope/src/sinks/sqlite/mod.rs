@@ -10,7 +10,6 @@ mod records;
 mod runs;
 mod schema;
 
-pub use alerts::action_text;
 pub use background::BackgroundStore;
 pub use decisions::SqliteDecisionLog;
 pub use outbox::SqliteOutbox;
