@@ -25,3 +25,4 @@ mod report_scan;
 mod report_schema;
 mod rules_backtest;
 mod sentrypeer_import;
+mod small_disk;

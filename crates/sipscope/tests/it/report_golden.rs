@@ -6,9 +6,9 @@
 
 use sipscope::analysis::engine::{AnalysisConfig, Analyzer};
 use sipscope::event::fields::SipFields;
-use sipscope::event::record::{AuthAttemptRecord, RecordContext};
+use sipscope::event::record::{AuthAttemptRecord, Record, RecordContext};
 use sipscope::event::{Direction, SipEvent, Transport};
-use sipscope::sinks::sqlite::Store;
+use sipscope::sinks::{RunKind, RunScope, SinkConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -100,13 +100,19 @@ pub(crate) fn geo_dbs(dir: &Path) -> (PathBuf, PathBuf) {
     (c, a)
 }
 
-pub(crate) fn build_store(path: &Path) {
-    let mut store = Store::open(path).unwrap();
+/// The dataset (events, answers, alerts of the built-in rules, analysis, authentication
+/// attempts, decisions), written through the backend-neutral traits, so the same builder fills
+/// a SQLite file or a PostgreSQL database (`postgres/compare.rs`).
+pub(crate) fn build_store(store: &Path) {
+    let mut sinks = sipscope::sinks::open(&SinkConfig { store: store.to_path_buf(), ..Default::default() }).unwrap();
+    let s = &mut sinks.store;
+    let scope = RunScope { kind: RunKind::Analyze, replace_all: true, file_id: None, sensor: "golden".into() };
+    let run = s.begin_analysis_run(scope, T0).unwrap();
     let mut analyzer = Analyzer::new(AnalysisConfig::default());
-    // The built-in rules over the same messages: the alerts section.
     let mut rules =
         sipscope::rules::RulesEngine::new(std::sync::Arc::new(sipscope::rules::RuleSet::builtin()), "golden");
     let mut changes = Vec::new();
+    let mut events = 0u64;
     for (ts, src, dst, node, raw, status) in dataset() {
         let ev = |direction, src: &str, sport, dst: &str, dport, raw: Vec<u8>| SipEvent {
             ts_ns: ts,
@@ -120,16 +126,15 @@ pub(crate) fn build_store(path: &Path) {
             origin: None,
             raw,
         };
-        let mut events = vec![ev(Direction::In, src, 5061, dst, 5060, raw.clone())];
+        let mut batch = vec![ev(Direction::In, src, 5061, dst, 5060, raw.clone())];
         if let (Ok(msg), true) = (sipscope_sip::parse(&raw), status > 0) {
             let answer = sipscope_sip::builder::ResponseBuilder::new(&msg, status, "Golden").to_tag(b"as1").build();
-            events.push(ev(Direction::Out, dst, 5060, src, 5061, answer));
+            batch.push(ev(Direction::Out, dst, 5060, src, 5061, answer));
         }
-        for e in events {
+        for e in batch {
             let msg = sipscope_sip::parse(&e.raw).ok();
             analyzer.observe(&e, msg.as_ref());
             let fields = msg.as_ref().map(SipFields::extract).unwrap_or_default();
-            store.insert_event(&e, &fields).unwrap();
             let o = sipscope::rules::Observation {
                 ts_ns: e.ts_ns,
                 ordinal: 0,
@@ -142,25 +147,24 @@ pub(crate) fn build_store(path: &Path) {
                 blank: false,
             };
             rules.observe(&o, &mut changes);
+            s.write(e, fields).unwrap();
+            events += 1;
             for c in changes.drain(..) {
-                store.insert_alert(&c.alert).unwrap();
+                s.alert(&c.alert).unwrap();
             }
         }
     }
     rules.finish(&mut changes);
     for c in changes.drain(..) {
-        store.insert_alert(&c.alert).unwrap();
+        s.alert(&c.alert).unwrap();
     }
-    store.store_analysis("analyze", T0, T0, &analyzer.finish(), true).unwrap();
-    for (id, (user, password, outcome)) in [
+    let attempts = [
         ("101", "101", "wrong_password"),
         ("101", "100", "wrong_password"),
         ("101", "1234", "accepted"),
         ("100", "100", "accepted"),
-    ]
-    .iter()
-    .enumerate()
-    {
+    ];
+    for (id, (user, password, outcome)) in attempts.iter().enumerate() {
         let ctx = RecordContext {
             ts_ns: T0 + DAY + id as i64,
             sensor: "golden".into(),
@@ -171,7 +175,7 @@ pub(crate) fn build_store(path: &Path) {
             call_id: Some(format!("c{id}")),
             user_agent: Some("friendly-scanner".into()),
         };
-        let row = AuthAttemptRecord {
+        s.record(Record::AuthAttempt(AuthAttemptRecord {
             id: id as i64 + 1,
             ctx,
             method: "REGISTER".into(),
@@ -182,11 +186,13 @@ pub(crate) fn build_store(path: &Path) {
             outcome,
             password: Some((*password).into()),
             log: None,
-        };
-        store.insert_auth_attempt(&row).unwrap();
+        }))
+        .unwrap();
     }
-    store.flush_now().unwrap();
-    add_decisions(path);
+    s.finish_analysis_run(run, T0, analyzer.finish(), events).unwrap();
+    s.flush().unwrap();
+    drop(sinks);
+    add_decisions(store);
 }
 
 /// A rule's ban (a repeat offence, with evidence), a rate limit of an unproven source, and an

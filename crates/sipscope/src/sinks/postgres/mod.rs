@@ -77,11 +77,18 @@ pub fn pg_error(e: postgres::Error) -> SinkError {
     }
 }
 
-/// The server's message and SQLSTATE, or the client's error.
+/// The server's message and SQLSTATE, or the client's error with its cause (a server that
+/// crashed on a full disk only shows as a connection that broke: say so).
 pub fn describe(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string(),
+    use std::error::Error as _;
+    match (e.as_db_error(), e.source()) {
+        (Some(db), _) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        (None, _) if e.is_closed() => format!("the connection to the server was closed ({e})"),
+        (None, Some(io)) if io.is::<std::io::Error>() => {
+            format!("the connection to the server was lost ({e}: {io})")
+        }
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
     }
 }
 

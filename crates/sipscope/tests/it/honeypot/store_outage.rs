@@ -3,47 +3,9 @@
 //! that is not a terminal, no-new-privileges). On 127.0.91.0/24.
 
 use super::harness::Honeypot;
+use crate::small_disk::SmallDisk;
 use std::net::UdpSocket;
 use std::time::Duration;
-
-/// A small tmpfs, unmounted when dropped; `None` (the test says it is skipped) where mounting
-/// is not permitted.
-struct SmallDisk(tempfile::TempDir);
-
-impl SmallDisk {
-    fn mount(size: &str) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
-            .arg(dir.path())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
-            return None;
-        }
-        Some(SmallDisk(dir))
-    }
-
-    fn fill(&self) {
-        use std::io::Write;
-        let mut f = std::fs::File::create(self.0.path().join("filler")).unwrap();
-        let chunk = vec![0u8; 64 * 1024];
-        while f.write_all(&chunk).is_ok() {}
-        let _ = f.write_all(&[0]);
-    }
-
-    fn free(&self) {
-        std::fs::remove_file(self.0.path().join("filler")).unwrap();
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(self.0.path()).status();
-    }
-}
 
 /// Sends `n` OPTIONS with Call-IDs `{tag}-{i}`, each after the answer to the one before
 /// (so none is lost in a socket buffer); returns how many were answered.
@@ -67,7 +29,7 @@ fn options(socket: &UdpSocket, target: &str, tag: &str, n: usize) -> usize {
 #[test]
 fn after_a_full_disk_the_honeypot_stores_again_and_its_summary_says_what_was_lost() {
     let Some(disk) = SmallDisk::mount("4m") else { return };
-    let store = disk.0.path().join("hp.db");
+    let store = disk.path().join("hp.db");
     let extra = format!(
         "store = \"{}\"\nanalysis = false\n[intel]\nenabled = false\n[limits]\nstore_backlog_items = 1000\n\
          per_source_rate = 100000\nper_source_burst = 100000\n",

@@ -3,6 +3,7 @@
 //! URL never reaches a message.
 
 use super::{sipscope, TestDb};
+use crate::small_disk::SmallDisk;
 use sipscope::event::fields::SipFields;
 use sipscope::event::{Direction, SipEvent, Transport};
 use sipscope::sinks::postgres::{PgBackground, PgOptions, PgStore};
@@ -163,45 +164,10 @@ fn a_password_in_the_url_never_reaches_a_message() {
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
 
-/// A small tmpfs, unmounted when dropped; `None` where mounting is not permitted.
-struct SmallDisk(tempfile::TempDir);
-
-impl SmallDisk {
-    fn mount(size: &str) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
-            .arg(dir.path())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
-            return None;
-        }
-        Some(SmallDisk(dir))
-    }
-
-    /// Fills the disk to the last byte.
-    fn fill(&self) {
-        use std::io::Write;
-        let mut f = std::fs::File::create(self.0.path().join("filler")).unwrap();
-        let chunk = vec![0u8; 64 * 1024];
-        while f.write_all(&chunk).is_ok() {}
-        let _ = f.write_all(&[0]);
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(self.0.path()).status();
-    }
-}
-
 #[test]
 fn a_full_database_disk_is_a_clear_error_and_ingest_stops() {
     let Some(disk) = SmallDisk::mount("96m") else { return };
-    let Some(server) = super::server::OwnServer::start(disk.0.path(), 55432) else { return };
+    let Some(server) = super::server::OwnServer::start(disk.path(), 55432) else { return };
     let mut admin = postgres::Client::connect(&server.url("postgres"), postgres::NoTls).unwrap();
     admin.batch_execute("CREATE DATABASE full_disk").unwrap();
     let url = server.url("full_disk");
