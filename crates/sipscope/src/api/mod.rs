@@ -15,6 +15,7 @@ pub mod dashboard;
 mod guard;
 mod live;
 mod params;
+mod recover;
 mod routes;
 mod server;
 mod shape;
@@ -65,6 +66,15 @@ pub struct ApiLimits {
     pub requests_per_second: f64,
     /// Requests each token may make at once (bucket size). Default 100.
     pub burst: f64,
+    /// Requests a second each client address (IPv6: its /64) may make without a valid token,
+    /// sustained: the dashboard's page and assets, the OpenAPI document, public metrics, and
+    /// requests whose token is missing or refused. Default 10.
+    pub anonymous_requests_per_second: f64,
+    /// Requests each client address may make at once without a valid token. Default 50.
+    pub anonymous_burst: f64,
+    /// Client addresses whose anonymous rate is remembered at once; beyond it the addresses
+    /// that are back to a full bucket are forgotten first. Default 4096.
+    pub max_anonymous_clients: usize,
     /// Connections open at once; more wait to be accepted. Default 256.
     pub max_connections: usize,
     /// Store reads at once (each on a blocking thread with a reader of its own). Default 4.
@@ -80,6 +90,9 @@ impl Default for ApiLimits {
         ApiLimits {
             requests_per_second: 20.0,
             burst: 100.0,
+            anonymous_requests_per_second: 10.0,
+            anonymous_burst: 50.0,
+            max_anonymous_clients: 4096,
             max_connections: 256,
             max_readers: 4,
             header_timeout_s: 10,
