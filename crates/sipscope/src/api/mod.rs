@@ -14,7 +14,7 @@ mod cache;
 pub mod dashboard;
 mod guard;
 mod live;
-mod params;
+pub mod params;
 mod recover;
 mod routes;
 mod server;
