@@ -83,6 +83,13 @@ pub struct ApiLimits {
     pub header_timeout_s: u64,
     /// Live-stream watchers at once. Default 64.
     pub max_watchers: usize,
+    /// Bytes of a request's line and headers together; beyond: 431 and the connection closed.
+    /// Default 16384 (hyper's floor is 8192).
+    pub max_head_bytes: usize,
+    /// Header fields of a request; beyond: 431. Default 64.
+    pub max_headers: usize,
+    /// Bytes of a request's body (a decision); beyond: 413. Default 65536.
+    pub max_body_bytes: usize,
 }
 
 impl Default for ApiLimits {
@@ -97,6 +104,9 @@ impl Default for ApiLimits {
             max_readers: 4,
             header_timeout_s: 10,
             max_watchers: 64,
+            max_head_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 64 * 1024,
         }
     }
 }

@@ -42,13 +42,18 @@ impl QueryError {
 /// Decodes one `application/x-www-form-urlencoded` name or value: `+` is a space, `%XX` a
 /// byte; anything else as it is.
 fn decode_part(raw: &[u8]) -> Result<String, QueryError> {
+    decode_bytes(raw, true, MAX_VALUE)
+}
+
+/// Percent-decodes `raw` strictly (`+` a space when `plus`), refusing more than `max` bytes.
+fn decode_bytes(raw: &[u8], plus: bool, max: usize) -> Result<String, QueryError> {
     let hex = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
     let mut out = Vec::with_capacity(raw.len());
     let mut rest = raw;
     while let Some((&b, tail)) = rest.split_first() {
         rest = tail;
         match b {
-            b'+' => out.push(b' '),
+            b'+' if plus => out.push(b' '),
             b'%' => {
                 let (Some(hi), Some(lo)) = (tail.first().and_then(|&h| hex(h)), tail.get(1).and_then(|&l| hex(l)))
                 else {
@@ -59,7 +64,7 @@ fn decode_part(raw: &[u8]) -> Result<String, QueryError> {
             }
             _ => out.push(b),
         }
-        if out.len() > MAX_VALUE {
+        if out.len() > max {
             return Err(QueryError::TooLong);
         }
     }
@@ -77,6 +82,16 @@ pub fn decode_query(query: &str) -> Result<Vec<(String, String)>, QueryError> {
         pairs.push((decode_part(k.as_bytes())?, decode_part(v.as_bytes())?));
     }
     Ok(pairs)
+}
+
+/// Refuses a request whose path is not strictly percent-encoded UTF-8 with a 400 that says so
+/// (before routing: every route's path parameters are then valid text).
+pub(crate) async fn strict_path(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Err(e) = decode_bytes(req.uri().path().as_bytes(), false, usize::MAX) {
+        return Failure::bad_request(format!("the path: {}", e.message())).into_response();
+    }
+    next.run(req).await
 }
 
 impl Params {
@@ -232,5 +247,6 @@ mod tests {
         let many = vec!["a=1"; MAX_PARAMETERS + 1].join("&");
         assert_eq!(decode_query(&many), Err(QueryError::TooMany));
         assert!(Params::parse(Some("node=%zz")).is_err());
+        assert!(decode_bytes(b"/a+b/%41", false, usize::MAX).is_ok_and(|p| p == "/a+b/A"));
     }
 }

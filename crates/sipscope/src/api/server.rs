@@ -129,8 +129,10 @@ fn router(state: Arc<State>) -> Router {
         .route("/blocklist.txt", get(blocklist::plain))
         .route("/blocklist.json", get(blocklist::json))
         .fallback(|| async { Failure::not_found("no such resource") })
+        .layer(axum::middleware::from_fn(super::params::strict_path))
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), super::guard::authorize))
         .layer(axum::middleware::from_fn(super::recover::catch_panics))
+        .layer(axum::extract::DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(axum::middleware::from_fn(super::guard::security_headers))
         .with_state(state)
 }
@@ -273,7 +275,10 @@ async fn serve(
                 tower_service::Service::call(&mut app.clone(), req)
             });
             let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new()).header_read_timeout(deadline);
+            http.timer(TokioTimer::new())
+                .header_read_timeout(deadline)
+                .max_buf_size(limits.max_head_bytes.max(8192))
+                .max_headers(limits.max_headers.max(1));
             let done = async {
                 match acceptor {
                     Some(acceptor) => {

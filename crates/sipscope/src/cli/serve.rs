@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// Requests each client address may make at once without a valid token.
     #[arg(long, default_value_t = ApiLimits::default().anonymous_burst, value_name = "N")]
     anonymous_burst: f64,
+    /// Connections open at once; more wait to be accepted.
+    #[arg(long, default_value_t = ApiLimits::default().max_connections, value_name = "N")]
+    max_connections: usize,
+    /// Seconds a client may take to send a request's headers (and a TLS handshake).
+    #[arg(long, default_value_t = ApiLimits::default().header_timeout_s, value_name = "SECS")]
+    header_timeout: u64,
     /// Do not make a dashboard token for this run (use tokens from `sipscope token add`).
     #[arg(long)]
     no_session_token: bool,
@@ -207,7 +213,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tokens: args.tokens.clone().unwrap_or_else(|| default_tokens(&args.db)),
         metrics_public: args.metrics_public,
         session_token: !args.no_session_token,
-        limits: limits(args.rate, args.burst, args.anonymous_rate, args.anonymous_burst),
+        limits: ApiLimits {
+            max_connections: args.max_connections.max(1),
+            header_timeout_s: args.header_timeout.max(1),
+            ..limits(args.rate, args.burst, args.anonymous_rate, args.anonymous_burst)
+        },
         geo,
         live: LiveSource::Poll(std::time::Duration::from_millis(500)),
     })?;
