@@ -175,9 +175,7 @@ pub fn start(s: Start<'_>) -> anyhow::Result<api::Handle> {
     };
     let (reader_db, log_db) = (s.db.to_owned(), s.db.to_owned());
     let backend = Backend {
-        readers: Arc::new(move || {
-            sipscope::store::open(&reader_db)
-        }),
+        readers: Arc::new(move || sipscope::store::open(&reader_db)),
         decisions: Arc::new(move || sipscope::sinks::open_decision_log(&log_db)),
         geo: Arc::new(s.geo),
         own_addresses: super::own_addresses(),

@@ -7,9 +7,9 @@ use crate::api::server::{Failure, State};
 use crate::api::shape::{self, int, opt_text, text, time};
 use crate::output::json::JsonWriter;
 use crate::store::{AlertQuery, EventQuery, EventRecord};
-use std::collections::HashMap;
 use axum::extract::RawQuery;
 use axum::response::Response;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 type S = axum::extract::State<Arc<State>>;
@@ -126,8 +126,13 @@ pub(crate) async fn alerts(axum::extract::State(state): S, q: RawQuery) -> Resul
             let evidence = store.alert_evidence(&ids)?;
             let events = if with_events {
                 let ids: Vec<i64> = evidence.iter().filter_map(|e| e.event_id).collect();
-                let q = EventQuery { limit: u32::try_from(ids.len()).unwrap_or(u32::MAX), ids, raw, ..Default::default() };
-                if q.ids.is_empty() { Vec::new() } else { store.events(&q)? }
+                let q =
+                    EventQuery { limit: u32::try_from(ids.len()).unwrap_or(u32::MAX), ids, raw, ..Default::default() };
+                if q.ids.is_empty() {
+                    Vec::new()
+                } else {
+                    store.events(&q)?
+                }
             } else {
                 Vec::new()
             };

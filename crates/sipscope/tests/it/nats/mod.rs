@@ -2,8 +2,8 @@
 //! instances the tests start themselves on ports 14222–14229 (`broker.rs`), honeypots on
 //! 127.0.242.0/24; `collect --api` (`collect_api.rs`) serves on 127.0.242.60.
 
-mod collect_api;
 mod broker;
+mod collect_api;
 mod decisions;
 mod outbox;
 
