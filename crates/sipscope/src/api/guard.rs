@@ -1,7 +1,9 @@
 //! Who may ask what, how often, and the headers every answer carries. A request names its
 //! token in `Authorization: Bearer …` (or, for the live stream only, `?token=`, since a
 //! browser's EventSource cannot set headers); the path and method decide the scope it needs.
-//! Each token has a token bucket (429 with `Retry-After` when empty). Every response gets a
+//! Each token has a token bucket (429 with `Retry-After` when empty); requests without a valid
+//! token (the dashboard's assets, the OpenAPI document, missing or refused tokens) take from
+//! their client address's bucket instead. Every response gets a
 //! CSP that allows only this origin, `nosniff`, frame denial and no caching; no CORS header
 //! is ever sent, and no header carries anything a client or an attacker wrote.
 
@@ -49,25 +51,66 @@ impl Tokens {
     }
 }
 
-/// One token bucket per token name (bounded by the tokens file).
-#[derive(Default)]
-pub(crate) struct Buckets(Mutex<HashMap<String, (f64, Instant)>>);
+/// Token buckets by key: per token name (bounded by the tokens file) or, for requests without
+/// a valid token, per client address (bounded by `max_keys`).
+pub(crate) struct Buckets<K> {
+    all: Mutex<HashMap<K, (f64, Instant)>>,
+    max_keys: usize,
+}
 
-impl Buckets {
-    /// Takes one request from `name`'s bucket; `Err(seconds)` until the next one is allowed.
-    fn take(&self, name: &str, rate: f64, burst: f64) -> Result<(), u64> {
-        let Ok(mut all) = self.0.lock() else { return Ok(()) };
+impl<K: std::hash::Hash + Eq + Clone> Buckets<K> {
+    pub fn new(max_keys: usize) -> Buckets<K> {
+        Buckets { all: Mutex::new(HashMap::new()), max_keys: max_keys.max(1) }
+    }
+
+    /// Takes one request from `key`'s bucket; `Err(seconds)` until the next one is allowed.
+    fn take(&self, key: &K, rate: f64, burst: f64) -> Result<(), u64> {
+        let Ok(mut all) = self.all.lock() else { return Ok(()) };
         let now = Instant::now();
-        let (level, at) = all.entry(name.to_owned()).or_insert((burst, now));
+        let rate = rate.max(0.001);
+        if all.len() >= self.max_keys && !all.contains_key(key) {
+            // Forget the keys whose buckets have refilled (they lose nothing); if every one
+            // is still draining, forget them all rather than grow.
+            all.retain(|_, (level, at)| *level + now.duration_since(*at).as_secs_f64() * rate < burst);
+            if all.len() >= self.max_keys {
+                all.clear();
+            }
+        }
+        let (level, at) = all.entry(key.clone()).or_insert((burst, now));
         *level = (*level + now.duration_since(*at).as_secs_f64() * rate).min(burst);
         *at = now;
         if *level >= 1.0 {
             *level -= 1.0;
             Ok(())
         } else {
-            Err(((1.0 - *level) / rate.max(0.001)).ceil().max(1.0) as u64)
+            Err(((1.0 - *level) / rate).ceil().max(1.0) as u64)
         }
     }
+}
+
+/// The client's address (a request extension the accept loop sets).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub std::net::IpAddr);
+
+/// The key of a client without a token: its address, an IPv6 address's /64.
+fn client_key(peer: Option<&Peer>) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv6Addr};
+    match peer.map(|p| p.0) {
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+        Some(v4) => v4,
+        None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+/// 429 with `Retry-After` (a number we computed: never client text).
+fn too_many(wait: u64, trouble: crate::metrics::ApiTrouble) -> Response {
+    crate::metrics::api_trouble(trouble);
+    let mut r = Failure::new(StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    r
 }
 
 /// Who is asking (a request extension for the handlers).
@@ -110,7 +153,15 @@ pub(crate) async fn authorize(
     mut req: Request,
     next: Next,
 ) -> Response {
+    let limits = &state.limits;
+    let anonymous = |req: &Request| {
+        let key = client_key(req.extensions().get::<Peer>());
+        state.anonymous.take(&key, limits.anonymous_requests_per_second, limits.anonymous_burst)
+    };
     let Some(scope) = needed(&state, req.method(), req.uri().path()) else {
+        if let Err(wait) = anonymous(&req) {
+            return too_many(wait, crate::metrics::ApiTrouble::RateLimitedAnonymous);
+        }
         return next.run(req).await;
     };
     let unauthorized = || {
@@ -118,22 +169,25 @@ pub(crate) async fn authorize(
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         r
     };
-    let Some(token) = presented(&req) else { return unauthorized() };
+    // A request without a valid token is an anonymous one: guessing tokens is rate-limited.
+    let refused = |req: &Request| match anonymous(req) {
+        Ok(()) => unauthorized(),
+        Err(wait) => too_many(wait, crate::metrics::ApiTrouble::RateLimitedAnonymous),
+    };
+    let Some(token) = presented(&req) else { return refused(&req) };
     let (name, has) = match state.tokens.check(&token) {
         Ok(found) => found,
         Err(why) => {
             tracing::debug!("API: token refused ({why:?})");
-            return unauthorized();
+            return refused(&req);
         }
     };
     if has < scope {
         return Failure::new(StatusCode::FORBIDDEN, format!("this token's scope is not {}", scope.as_str()))
             .into_response();
     }
-    if let Err(wait) = state.buckets.take(&name, state.limits.requests_per_second, state.limits.burst) {
-        let mut r = Failure::new(StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return r;
+    if let Err(wait) = state.buckets.take(&name, limits.requests_per_second, limits.burst) {
+        return too_many(wait, crate::metrics::ApiTrouble::RateLimitedToken);
     }
     req.extensions_mut().insert(Caller { name });
     next.run(req).await
@@ -165,10 +219,27 @@ mod tests {
 
     #[test]
     fn a_bucket_refills_at_its_rate() {
-        let b = Buckets::default();
-        assert!(b.take("a", 1.0, 2.0).is_ok());
-        assert!(b.take("a", 1.0, 2.0).is_ok());
-        assert_eq!(b.take("a", 1.0, 2.0), Err(1));
-        assert!(b.take("b", 1.0, 2.0).is_ok(), "buckets are per token");
+        let b = Buckets::new(16);
+        let (a, bb) = ("a".to_owned(), "b".to_owned());
+        assert!(b.take(&a, 1.0, 2.0).is_ok());
+        assert!(b.take(&a, 1.0, 2.0).is_ok());
+        assert_eq!(b.take(&a, 1.0, 2.0), Err(1));
+        assert_eq!(b.take(&a, 0.25, 2.0), Err(4), "the wait follows the rate");
+        assert!(b.take(&bb, 1.0, 2.0).is_ok(), "buckets are per token");
+    }
+
+    #[test]
+    fn anonymous_buckets_are_bounded_and_keyed_by_address_or_its_64() {
+        let b = Buckets::new(2);
+        for i in 0..100u8 {
+            let key = client_key(Some(&Peer(std::net::IpAddr::from([192, 0, 2, i]))));
+            assert!(b.take(&key, 1.0, 1.0).is_ok());
+            assert!(b.all.lock().unwrap().len() <= 2);
+        }
+        let one = client_key(Some(&Peer("2001:db8::1".parse().unwrap())));
+        let two = client_key(Some(&Peer("2001:db8::ffff:2".parse().unwrap())));
+        assert_eq!(one, two);
+        let mapped = client_key(Some(&Peer("::ffff:192.0.2.7".parse().unwrap())));
+        assert_eq!(mapped, std::net::IpAddr::from([192, 0, 2, 7]));
     }
 }

@@ -14,7 +14,8 @@ mod cache;
 pub mod dashboard;
 mod guard;
 mod live;
-mod params;
+pub mod params;
+mod recover;
 mod routes;
 mod server;
 mod shape;
@@ -65,6 +66,15 @@ pub struct ApiLimits {
     pub requests_per_second: f64,
     /// Requests each token may make at once (bucket size). Default 100.
     pub burst: f64,
+    /// Requests a second each client address (IPv6: its /64) may make without a valid token,
+    /// sustained: the dashboard's page and assets, the OpenAPI document, public metrics, and
+    /// requests whose token is missing or refused. Default 10.
+    pub anonymous_requests_per_second: f64,
+    /// Requests each client address may make at once without a valid token. Default 50.
+    pub anonymous_burst: f64,
+    /// Client addresses whose anonymous rate is remembered at once; beyond it the addresses
+    /// that are back to a full bucket are forgotten first. Default 4096.
+    pub max_anonymous_clients: usize,
     /// Connections open at once; more wait to be accepted. Default 256.
     pub max_connections: usize,
     /// Store reads at once (each on a blocking thread with a reader of its own). Default 4.
@@ -73,6 +83,13 @@ pub struct ApiLimits {
     pub header_timeout_s: u64,
     /// Live-stream watchers at once. Default 64.
     pub max_watchers: usize,
+    /// Bytes of a request's line and headers together; beyond: 431 and the connection closed.
+    /// Default 16384 (hyper's floor is 8192).
+    pub max_head_bytes: usize,
+    /// Header fields of a request; beyond: 431. Default 64.
+    pub max_headers: usize,
+    /// Bytes of a request's body (a decision); beyond: 413. Default 65536.
+    pub max_body_bytes: usize,
 }
 
 impl Default for ApiLimits {
@@ -80,10 +97,16 @@ impl Default for ApiLimits {
         ApiLimits {
             requests_per_second: 20.0,
             burst: 100.0,
+            anonymous_requests_per_second: 10.0,
+            anonymous_burst: 50.0,
+            max_anonymous_clients: 4096,
             max_connections: 256,
             max_readers: 4,
             header_timeout_s: 10,
             max_watchers: 64,
+            max_head_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 64 * 1024,
         }
     }
 }

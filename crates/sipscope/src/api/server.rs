@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,7 +64,9 @@ impl axum::response::IntoResponse for Failure {
 pub(crate) struct State {
     pub backend: Backend,
     pub tokens: Tokens,
-    pub buckets: Buckets,
+    pub buckets: Buckets<String>,
+    /// Requests without a valid token, per client address.
+    pub anonymous: Buckets<std::net::IpAddr>,
     pub limits: ApiLimits,
     pub metrics_public: bool,
     pub hub: Hub,
@@ -128,7 +129,10 @@ fn router(state: Arc<State>) -> Router {
         .route("/blocklist.txt", get(blocklist::plain))
         .route("/blocklist.json", get(blocklist::json))
         .fallback(|| async { Failure::not_found("no such resource") })
+        .layer(axum::middleware::from_fn(super::params::strict_path))
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), super::guard::authorize))
+        .layer(axum::middleware::from_fn(super::recover::catch_panics))
+        .layer(axum::extract::DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(axum::middleware::from_fn(super::guard::security_headers))
         .with_state(state)
 }
@@ -205,7 +209,8 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
     let state = Arc::new(State {
         backend,
         tokens,
-        buckets: Buckets::default(),
+        buckets: Buckets::new(usize::MAX),
+        anonymous: Buckets::new(config.limits.max_anonymous_clients),
         limits: config.limits,
         metrics_public: config.metrics_public,
         hub: Hub::new(config.limits.max_watchers),
@@ -254,7 +259,7 @@ async fn serve(
             p = Arc::clone(&connections).acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             _ = stop.changed() => return,
         };
-        let (tcp, _peer) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(_) => { tokio::time::sleep(Duration::from_millis(50)).await; continue }
@@ -265,9 +270,15 @@ async fn serve(
         let (app, acceptor, mut stop) = (app.clone(), acceptor.clone(), stop.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            let service = TowerToHyperService::new(app);
+            let service = hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(super::guard::Peer(peer.ip()));
+                tower_service::Service::call(&mut app.clone(), req)
+            });
             let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new()).header_read_timeout(deadline);
+            http.timer(TokioTimer::new())
+                .header_read_timeout(deadline)
+                .max_buf_size(limits.max_head_bytes.max(8192))
+                .max_headers(limits.max_headers.max(1));
             let done = async {
                 match acceptor {
                     Some(acceptor) => {

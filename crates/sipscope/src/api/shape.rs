@@ -7,7 +7,7 @@
 use crate::event::fields::SipFields;
 use crate::event::SipEvent;
 use crate::output::json::{inert, JsonWriter};
-use crate::store::{EventRecord, NamedCount, StoredAlert};
+use crate::store::{AlertEvidence, EventRecord, NamedCount, StoredAlert};
 use crate::time::rfc3339_nanos;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -122,6 +122,17 @@ pub(crate) fn event(w: &mut JsonWriter, e: &EventRecord) {
 /// A stored alert as the EVE-like object the alert outputs write (`sinks/eve/shape.rs`),
 /// with its store id in `sipscope.id` (evidence is not repeated here).
 pub(crate) fn alert(w: &mut JsonWriter, a: &StoredAlert) {
+    alert_with(w, a, None);
+}
+
+/// One piece of an alert's evidence, with its stored event when it was asked for and found.
+pub(crate) struct Evidence<'a> {
+    pub row: &'a AlertEvidence,
+    pub event: Option<&'a EventRecord>,
+}
+
+/// An alert, and under `sipscope.evidence` the messages that are its evidence when given.
+pub(crate) fn alert_with(w: &mut JsonWriter, a: &StoredAlert, evidence: Option<&[Evidence<'_>]>) {
     w.begin_object();
     text(w, "timestamp", &crate::time::rfc3339_micros(a.last_ns));
     text(w, "event_type", "alert");
@@ -204,6 +215,30 @@ pub(crate) fn alert(w: &mut JsonWriter, a: &StoredAlert) {
     }
     if let Some(t) = &a.transport {
         text(w, "transport", t);
+    }
+    if let Some(evidence) = evidence {
+        w.key("evidence");
+        w.begin_array();
+        for e in evidence {
+            w.begin_object();
+            int(w, "position", e.row.position);
+            text(w, "time", &rfc3339_nanos(e.row.ts_ns));
+            text(w, "src_ip", &e.row.src.0);
+            int(w, "src_port", e.row.src.1);
+            text(w, "dest_ip", &e.row.dst.0);
+            int(w, "dest_port", e.row.dst.1);
+            w.key("event_id");
+            match e.row.event_id {
+                Some(id) => w.int(id),
+                None => w.null(),
+            }
+            if let Some(event) = e.event {
+                w.key("event");
+                self::event(w, event);
+            }
+            w.end_object();
+        }
+        w.end_array();
     }
     w.end_object();
     w.end_object();

@@ -1,6 +1,7 @@
-//! `sipscope collect --nats URL [--durable NAME] [--share-decisions] [store flags]`: what the
-//! sensors publish to NATS JetStream into one store, through the same analysis and rules
-//! (docs/collector.md). `sipscope collect status --db PATH [--nats URL]` prints what it
+//! `sipscope collect --nats URL [--durable NAME] [--share-decisions] [--api ADDR:PORT] [store
+//! flags]`: what the sensors publish to NATS JetStream into one store, through the same
+//! analysis and rules (docs/collector.md), with the REST API and dashboard over that store
+//! when `--api` is given (its live stream fed by this pipeline). `sipscope collect status --db PATH [--nats URL]` prints what it
 //! stored per sensor and, with a broker, its consumer's backlog.
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops cleanly: the batch in hand is stored and acknowledged,
@@ -43,6 +44,8 @@ pub struct CollectArgs {
     #[arg(long, value_name = "SECS", value_parser = super::parse_secs)]
     idle_exit: Option<std::time::Duration>,
     #[command(flatten)]
+    api: super::serve::ApiArgs,
+    #[command(flatten)]
     store: super::store_args::StoreArgs,
 }
 
@@ -78,8 +81,13 @@ pub fn run(mut args: CollectArgs) -> anyhow::Result<ExitCode> {
     // Sensors keep what does not parse (the honeypot does); so does the collector.
     settings.unparsed = Unparsed::Keep;
     let by = settings.sensor.clone();
-    let mut pipeline = args.store.pipeline(settings)?;
+    let live = args.api.requested().then(sipscope::sinks::live::LiveFeed::default);
+    let mut pipeline = args.store.pipeline_watched(settings, live.clone())?;
     pipeline.begin_analysis(sipscope::time::now_ns())?;
+    let api = match live {
+        Some(live) => args.api.start(args.store.db(), live)?,
+        None => None,
+    };
     let mut config = CollectConfig::new(nats);
     config.durable = args.durable.clone();
     config.batch = args.batch.max(1);
@@ -97,6 +105,9 @@ pub fn run(mut args: CollectArgs) -> anyhow::Result<ExitCode> {
         config.nats.stream.name
     );
     let result = collect::run(&config, &mut pipeline, &stop);
+    if let Some(api) = api {
+        api.stop();
+    }
     let finished = pipeline.finish(sipscope::time::now_ns());
     let summary = result?;
     finished?;

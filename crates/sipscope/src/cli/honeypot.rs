@@ -107,7 +107,15 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
             tokens: config.api.tokens.clone().unwrap_or_else(|| super::serve::default_tokens(&config.store)),
             metrics_public: config.api.metrics_public,
             session_token: true,
-            limits: sipscope::api::ApiLimits::default(),
+            limits: {
+                let (a, d) = (&config.api, sipscope::api::ApiLimits::default());
+                super::serve::limits(
+                    a.requests_per_second.unwrap_or(d.requests_per_second),
+                    a.burst.unwrap_or(d.burst),
+                    a.anonymous_requests_per_second.unwrap_or(d.anonymous_requests_per_second),
+                    a.anonymous_burst.unwrap_or(d.anonymous_burst),
+                )
+            },
             geo: sipscope::enrich::Enricher::none(),
             live: sipscope::api::LiveSource::Feed(live),
         })?),

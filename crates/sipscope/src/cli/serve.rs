@@ -1,8 +1,9 @@
 //! `sipscope serve --db STORE [--listen ADDR] [--tls-cert F --tls-key F] [--tokens FILE]`: the
-//! REST API and dashboard over a store, until Ctrl-C; `sipscope token add|list|revoke`: the
-//! tokens file. [`start`] is shared with `honeypot --dashboard`: it opens the store's readers
-//! and decision log, makes this run's dashboard token, starts the server and prints the URL
-//! with the token in its fragment (as Jupyter does).
+//! REST API and dashboard over a store (SQLite or PostgreSQL), until Ctrl-C; `sipscope token
+//! add|list|revoke`: the tokens file. [`start`] is shared with `honeypot --dashboard` and
+//! `collect --api`: it opens the store's readers and decision log, makes this run's dashboard
+//! token, starts the server and prints the URL with the token in its fragment (as Jupyter
+//! does). [`ApiArgs`] are `collect`'s `--api*` flags.
 
 use anyhow::Context;
 use sipscope::api::tokens::{TokenFile, TokenScope};
@@ -21,7 +22,7 @@ const SESSION_TOKEN_SECONDS: i64 = 30 * 86_400;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The store (SQLite).
+    /// The store: a SQLite file or a PostgreSQL URL (`postgres://user@host/db`).
     #[arg(long, default_value = "sipscope.db")]
     db: PathBuf,
     /// Address and port to listen on.
@@ -45,6 +46,18 @@ pub struct ServeArgs {
     /// Requests each token may make at once.
     #[arg(long, default_value_t = ApiLimits::default().burst, value_name = "N")]
     burst: f64,
+    /// Requests a second each client address may make without a valid token, sustained.
+    #[arg(long, default_value_t = ApiLimits::default().anonymous_requests_per_second, value_name = "N")]
+    anonymous_rate: f64,
+    /// Requests each client address may make at once without a valid token.
+    #[arg(long, default_value_t = ApiLimits::default().anonymous_burst, value_name = "N")]
+    anonymous_burst: f64,
+    /// Connections open at once; more wait to be accepted.
+    #[arg(long, default_value_t = ApiLimits::default().max_connections, value_name = "N")]
+    max_connections: usize,
+    /// Seconds a client may take to send a request's headers (and a TLS handshake).
+    #[arg(long, default_value_t = ApiLimits::default().header_timeout_s, value_name = "SECS")]
+    header_timeout: u64,
     /// Do not make a dashboard token for this run (use tokens from `sipscope token add`).
     #[arg(long)]
     no_session_token: bool,
@@ -56,9 +69,83 @@ pub struct ServeArgs {
     asn_db: Option<PathBuf>,
 }
 
-/// The tokens file of a store when none is given.
+/// The tokens file of a store when none is given: the SQLite file's path with `.tokens`, or
+/// `sipscope.tokens` in the working directory for a PostgreSQL store.
 pub fn default_tokens(db: &Path) -> PathBuf {
+    if sipscope::sinks::postgres_url(db).is_some() {
+        return PathBuf::from("sipscope.tokens");
+    }
     sipscope::fsutil::with_suffix(db, ".tokens")
+}
+
+/// The rate limits, each clamped to something that lets a request through eventually.
+pub fn limits(rate: f64, burst: f64, anonymous_rate: f64, anonymous_burst: f64) -> ApiLimits {
+    let sane = |v: f64, min: f64| if v.is_finite() { v.max(min) } else { min };
+    ApiLimits {
+        requests_per_second: sane(rate, 0.001),
+        burst: sane(burst, 1.0),
+        anonymous_requests_per_second: sane(anonymous_rate, 0.001),
+        anonymous_burst: sane(anonymous_burst, 1.0),
+        ..ApiLimits::default()
+    }
+}
+
+/// `collect`'s REST API: off unless `--api` is given.
+#[derive(Debug, clap::Args)]
+pub struct ApiArgs {
+    /// Serve the REST API and live dashboard over the collector's store at this address, e.g.
+    /// `127.0.0.1:8080`; the URL with this run's token is printed at start (docs/api.md).
+    #[arg(long, value_name = "ADDR:PORT")]
+    api: Option<SocketAddr>,
+    /// PEM certificate chain: HTTPS (with --api-tls-key).
+    #[arg(long, requires = "api_tls_key", value_name = "FILE")]
+    api_tls_cert: Option<PathBuf>,
+    /// PEM private key of --api-tls-cert.
+    #[arg(long, requires = "api_tls_cert", value_name = "FILE")]
+    api_tls_key: Option<PathBuf>,
+    /// The tokens file; default: a SQLite store's path with `.tokens`, `sipscope.tokens` for
+    /// PostgreSQL.
+    #[arg(long, value_name = "FILE")]
+    api_tokens: Option<PathBuf>,
+    /// Serve /metrics without a token.
+    #[arg(long)]
+    api_metrics_public: bool,
+    /// Requests a second each token may make, sustained.
+    #[arg(long, default_value_t = ApiLimits::default().requests_per_second, value_name = "N")]
+    api_rate: f64,
+    /// Requests each token may make at once.
+    #[arg(long, default_value_t = ApiLimits::default().burst, value_name = "N")]
+    api_burst: f64,
+    /// Requests a second each client address may make without a valid token, sustained.
+    #[arg(long, default_value_t = ApiLimits::default().anonymous_requests_per_second, value_name = "N")]
+    api_anonymous_rate: f64,
+    /// Requests each client address may make at once without a valid token.
+    #[arg(long, default_value_t = ApiLimits::default().anonymous_burst, value_name = "N")]
+    api_anonymous_burst: f64,
+}
+
+impl ApiArgs {
+    /// Whether the API is asked for.
+    pub fn requested(&self) -> bool {
+        self.api.is_some()
+    }
+
+    /// Starts the API over `db`, its live stream fed by `live` (the collector's pipeline).
+    pub fn start(&self, db: &Path, live: sipscope::sinks::live::LiveFeed) -> anyhow::Result<Option<api::Handle>> {
+        let Some(listen) = self.api else { return Ok(None) };
+        start(Start {
+            db,
+            listen,
+            tls: self.api_tls_cert.clone().zip(self.api_tls_key.clone()),
+            tokens: self.api_tokens.clone().unwrap_or_else(|| default_tokens(db)),
+            metrics_public: self.api_metrics_public,
+            session_token: true,
+            limits: limits(self.api_rate, self.api_burst, self.api_anonymous_rate, self.api_anonymous_burst),
+            geo: Enricher::none(),
+            live: LiveSource::Feed(live),
+        })
+        .map(Some)
+    }
 }
 
 /// What [`start`] needs.
@@ -74,7 +161,7 @@ pub struct Start<'a> {
     pub live: LiveSource,
 }
 
-/// Starts the API over the SQLite store at `db` and prints its URL.
+/// Starts the API over the store at `db` (SQLite or PostgreSQL) and prints its URL.
 pub fn start(s: Start<'_>) -> anyhow::Result<api::Handle> {
     let token = if s.session_token {
         let mut file = TokenFile::load(&s.tokens)?;
@@ -88,10 +175,7 @@ pub fn start(s: Start<'_>) -> anyhow::Result<api::Handle> {
     };
     let (reader_db, log_db) = (s.db.to_owned(), s.db.to_owned());
     let backend = Backend {
-        readers: Arc::new(move || {
-            Ok(Box::new(sipscope::store::SqliteReader::open(&reader_db)?)
-                as Box<dyn sipscope::store::StoreReader + Send>)
-        }),
+        readers: Arc::new(move || sipscope::store::open(&reader_db)),
         decisions: Arc::new(move || sipscope::sinks::open_decision_log(&log_db)),
         geo: Arc::new(s.geo),
         own_addresses: super::own_addresses(),
@@ -112,11 +196,12 @@ pub fn start(s: Start<'_>) -> anyhow::Result<api::Handle> {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::init_logging("info");
-    if !args.db.exists() {
-        anyhow::bail!("{} does not exist", args.db.display());
+    let store = sipscope::sinks::store_name(&args.db);
+    if sipscope::sinks::postgres_url(&args.db).is_none() && !args.db.exists() {
+        anyhow::bail!("{store} does not exist");
     }
     // Opened once here, so a store that cannot be read (newer schema) fails now, not per request.
-    sipscope::store::SqliteReader::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
+    sipscope::store::open(&args.db).with_context(|| format!("opening {store}"))?;
     let geo = Enricher::open(&GeoConfig { country_db: args.country_db.clone(), asn_db: args.asn_db.clone() })?;
     let stop = super::stop_on_signals()?;
     let handle = start(Start {
@@ -127,9 +212,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics_public: args.metrics_public,
         session_token: !args.no_session_token,
         limits: ApiLimits {
-            requests_per_second: args.rate.max(0.001),
-            burst: args.burst.max(1.0),
-            ..ApiLimits::default()
+            max_connections: args.max_connections.max(1),
+            header_timeout_s: args.header_timeout.max(1),
+            ..limits(args.rate, args.burst, args.anonymous_rate, args.anonymous_burst)
         },
         geo,
         live: LiveSource::Poll(std::time::Duration::from_millis(500)),

@@ -98,6 +98,16 @@ impl StoreArgs {
     /// Opens (creating and migrating) the store on its writer thread and the extra sinks, and
     /// builds the pipeline.
     pub fn pipeline(&self, settings: PipelineSettings) -> anyhow::Result<Pipeline> {
+        self.pipeline_watched(settings, None)
+    }
+
+    /// [`Self::pipeline`], also copying events, alerts and decisions into `live` (the
+    /// embedded API's live stream: `collect --api`).
+    pub fn pipeline_watched(
+        &self,
+        settings: PipelineSettings,
+        live: Option<sipscope::sinks::live::LiveFeed>,
+    ) -> anyhow::Result<Pipeline> {
         if let (Some(analysis), true) =
             (&settings.analysis, self.db.exists() || sipscope::sinks::postgres_url(&self.db).is_some())
         {
@@ -138,9 +148,16 @@ impl StoreArgs {
         } else {
             None
         };
-        let mut pipeline = Pipeline::new(settings, sinks.store, sinks.extra);
+        let mut extra = sinks.extra;
+        if let Some(live) = &live {
+            extra.push(Box::new(live.clone()));
+        }
+        let mut pipeline = Pipeline::new(settings, sinks.store, extra);
         if let Some(response) = response {
             attach(&mut pipeline, response)?;
+        }
+        if let (Some(live), true) = (live, pipeline.rules().is_some()) {
+            pipeline.add_alert_sink(Box::new(live));
         }
         Ok(pipeline)
     }

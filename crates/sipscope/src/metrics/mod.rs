@@ -251,6 +251,18 @@ label! {
     }
 }
 
+label! {
+    /// A request the REST API did not serve as asked.
+    ApiTrouble {
+        /// A handler panicked; the client got 500.
+        HandlerPanic => "handler_panic",
+        /// A token over its rate (429).
+        RateLimitedToken => "rate_limited_token",
+        /// A client without a valid token over its address's rate (429).
+        RateLimitedAnonymous => "rate_limited_anonymous",
+    }
+}
+
 /// Answers counted per status code: 100 to 699, and one slot for anything else.
 const CODES: usize = 601;
 
@@ -277,6 +289,7 @@ static PUBLISH_LAG: FloatGauges<{ Sink::COUNT }> = FloatGauges::new();
 static STORE_UNAVAILABLE: Gauges<1> = Gauges::new();
 static STORE_DROPPED: Counters<1> = Counters::new();
 static STARTED: FloatGauges<1> = FloatGauges::new();
+static API_TROUBLE: Counters<{ ApiTrouble::COUNT }> = Counters::new();
 
 /// A message received (a request or answer that came in; not what sipscope sent).
 #[inline]
@@ -387,6 +400,11 @@ pub fn set_store_unavailable(unavailable: bool) {
 /// Events and other items the store dropped (over the backlog's limits).
 pub fn store_dropped(n: u64) {
     STORE_DROPPED.add(0, n);
+}
+
+/// A REST API request that panicked or was refused for its rate.
+pub fn api_trouble(what: ApiTrouble) {
+    API_TROUBLE.add(what.index(), 1);
 }
 
 /// Notes the process's start time (Unix seconds); `main` calls it first thing.
@@ -569,6 +587,13 @@ pub fn render() -> String {
     );
     let nats = Sink::Nats;
     e.float("sipscope_publish_lag_seconds", &[("sink", nats.as_str())], PUBLISH_LAG.get(nats.index()));
+    per_label(
+        &mut e,
+        "sipscope_api_trouble_total",
+        "REST API requests not served as asked: handlers that panicked (answered 500), rate limits (429).",
+        "reason",
+        ApiTrouble::ALL.iter().map(|t| (t.as_str(), API_TROUBLE.get(t.index()))),
+    );
     e.finish()
 }
 

@@ -220,6 +220,8 @@ pub trait StoreReader {
 
     /// Alerts with every field (see [`AlertQuery`]).
     fn alerts(&self, q: &AlertQuery) -> Result<Vec<StoredAlert>>;
+    /// The evidence of these alerts, by alert id then position.
+    fn alert_evidence(&self, alert_ids: &[i64]) -> Result<Vec<AlertEvidence>>;
 
     /// One unified number as [`StoreReader::top_numbers`] counts it; `None` when it was not
     /// dialled in the range.

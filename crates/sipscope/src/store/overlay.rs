@@ -167,6 +167,10 @@ impl StoreReader for Reanalysed<'_> {
     fn alerts(&self, q: &AlertQuery) -> Result<Vec<StoredAlert>> {
         self.stored.alerts(q)
     }
+    /// So is their evidence.
+    fn alert_evidence(&self, alert_ids: &[i64]) -> Result<Vec<AlertEvidence>> {
+        self.stored.alert_evidence(alert_ids)
+    }
     fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
         self.analysis.number(f, number)
     }

@@ -26,6 +26,8 @@ pub struct EventQuery {
     /// Oldest id first, ids above this one (the live feed polling the store); `before` and
     /// the time order are ignored then.
     pub after_id: Option<i64>,
+    /// Only these ids (an alert's evidence); any when empty.
+    pub ids: Vec<i64>,
     /// At most this many.
     pub limit: u32,
     /// Include the raw message.
@@ -133,6 +135,25 @@ pub struct AlertQuery {
     pub after_id: Option<i64>,
     /// At most this many.
     pub limit: u32,
+}
+
+/// One message that is part of an alert's evidence (the rules keep the first few matches and
+/// the last).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertEvidence {
+    /// The alert's id.
+    pub alert_id: i64,
+    /// Its place among the alert's evidence, from 0.
+    pub position: i64,
+    /// The message's time, ns.
+    pub ts_ns: i64,
+    /// Its source address and port.
+    pub src: (String, i64),
+    /// Its destination address and port.
+    pub dst: (String, i64),
+    /// The stored event's id; `None` when the message was not stored (`--events none` or
+    /// `sample`).
+    pub event_id: Option<i64>,
 }
 
 /// A stored alert with every field (the EVE-like shape is built from it).

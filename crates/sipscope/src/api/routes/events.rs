@@ -58,6 +58,7 @@ pub(crate) async fn list(
         tool: p.one("tool").map(str::to_owned),
         before: p.raw("cursor").map(parse_cursor).transpose()?,
         after_id: None,
+        ids: Vec::new(),
         limit: p.limit(DEFAULT_LIMIT, MAX_LIMIT)?,
         raw: p.flag("raw")?,
     };

@@ -1,12 +1,15 @@
 //! `/api/v1/numbers`, `/passwords`, `/tools`, `/campaigns`, `/alerts`: `{"items": […]}`
 //! lists over the request's range and nodes, from the same reader questions as the report.
+//! Alerts carry their evidence (the messages that matched, with their stored events' ids;
+//! the events themselves with `evidence_events=1`).
 
 use crate::api::server::{Failure, State};
 use crate::api::shape::{self, int, opt_text, text, time};
 use crate::output::json::JsonWriter;
-use crate::store::AlertQuery;
+use crate::store::{AlertQuery, EventQuery, EventRecord};
 use axum::extract::RawQuery;
 use axum::response::Response;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 type S = axum::extract::State<Arc<State>>;
@@ -115,10 +118,36 @@ pub(crate) async fn alerts(axum::extract::State(state): S, q: RawQuery) -> Resul
         after_id: None,
         limit: p.limit(DEFAULT_LIMIT, MAX_LIMIT)?,
     };
-    let rows = state.read(move |store| Ok(store.alerts(&query)?)).await?;
+    let (with_events, raw) = (p.flag("evidence_events")?, p.flag("raw")?);
+    let (rows, evidence, events) = state
+        .read(move |store| {
+            let alerts = store.alerts(&query)?;
+            let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+            let evidence = store.alert_evidence(&ids)?;
+            let events = if with_events {
+                let ids: Vec<i64> = evidence.iter().filter_map(|e| e.event_id).collect();
+                let q =
+                    EventQuery { limit: u32::try_from(ids.len()).unwrap_or(u32::MAX), ids, raw, ..Default::default() };
+                if q.ids.is_empty() {
+                    Vec::new()
+                } else {
+                    store.events(&q)?
+                }
+            } else {
+                Vec::new()
+            };
+            Ok((alerts, evidence, events))
+        })
+        .await?;
+    let events: HashMap<i64, &EventRecord> = events.iter().map(|e| (e.id, e)).collect();
+    let mut by_alert: HashMap<i64, Vec<shape::Evidence<'_>>> = HashMap::new();
+    for row in &evidence {
+        let event = row.event_id.and_then(|id| events.get(&id).copied());
+        by_alert.entry(row.alert_id).or_default().push(shape::Evidence { row, event });
+    }
     Ok(items(|w| {
         for a in &rows {
-            shape::alert(w, a);
+            shape::alert_with(w, a, Some(by_alert.get(&a.id).map_or(&[][..], Vec::as_slice)));
         }
     }))
 }

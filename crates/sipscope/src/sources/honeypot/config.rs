@@ -164,6 +164,19 @@ pub struct ApiSection {
     /// Serve `/metrics` without a token.
     #[serde(default)]
     pub metrics_public: bool,
+    /// Requests a second each token may make, sustained (default 20).
+    #[serde(default)]
+    pub requests_per_second: Option<f64>,
+    /// Requests each token may make at once (default 100).
+    #[serde(default)]
+    pub burst: Option<f64>,
+    /// Requests a second each client address may make without a valid token: the
+    /// dashboard's page and assets, missing or refused tokens (default 10).
+    #[serde(default)]
+    pub anonymous_requests_per_second: Option<f64>,
+    /// Requests each client address may make at once without a valid token (default 50).
+    #[serde(default)]
+    pub anonymous_burst: Option<f64>,
 }
 
 fn default_analysis_segment_seconds() -> u64 {

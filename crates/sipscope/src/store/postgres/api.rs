@@ -49,6 +49,10 @@ pub(super) fn events(client: &mut Client, q: &EventQuery) -> Result<Vec<EventRec
         extra.push("e.ruri_user = ANY(?)".into());
         values.push(Box::new(q.ruri_users.clone()));
     }
+    if !q.ids.is_empty() {
+        extra.push("e.id = ANY(?)".into());
+        values.push(Box::new(q.ids.clone()));
+    }
     if let Some(t) = &q.tool {
         extra.push(
             "EXISTS (SELECT 1 FROM flows fl WHERE fl.src_ip = host(e.src_ip) AND fl.tool = ?
@@ -233,4 +237,28 @@ pub(super) fn alerts(client: &mut Client, q: &AlertQuery) -> Result<Vec<StoredAl
             call_id: get(r, 24)?,
         })
     })
+}
+
+pub(super) fn alert_evidence(client: &mut Client, alert_ids: &[i64]) -> Result<Vec<AlertEvidence>> {
+    if alert_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<Value> = vec![Box::new(alert_ids.to_vec())];
+    let clause = Clause::new(&Filter::default(), "ts_ns", None, &["alert_id = ANY(?)"], values);
+    rows(
+        client,
+        "SELECT alert_id, position, ts_ns, src_ip, src_port, dst_ip, dst_port, event_id FROM alert_evidence {where}
+         ORDER BY alert_id, position",
+        &clause,
+        |r| {
+            Ok(AlertEvidence {
+                alert_id: get(r, 0)?,
+                position: get(r, 1)?,
+                ts_ns: get(r, 2)?,
+                src: (get(r, 3)?, i64::from(get::<i32>(r, 4)?)),
+                dst: (get(r, 5)?, i64::from(get::<i32>(r, 6)?)),
+                event_id: get(r, 7)?,
+            })
+        },
+    )
 }

@@ -12,7 +12,7 @@ mod clause;
 mod events;
 mod traffic;
 
-use super::query::{AlertQuery, EventQuery, EventRecord, SourceProfile, StoredAlert};
+use super::query::{AlertEvidence, AlertQuery, EventQuery, EventRecord, SourceProfile, StoredAlert};
 use super::rows::*;
 use super::{Filter, Result, StoreError, StoreReader};
 use crate::analysis::stages::Stage;
@@ -221,6 +221,9 @@ impl StoreReader for PgReader {
     }
     fn alerts(&self, q: &AlertQuery) -> Result<Vec<StoredAlert>> {
         self.with(|c| api::alerts(c, q))
+    }
+    fn alert_evidence(&self, alert_ids: &[i64]) -> Result<Vec<AlertEvidence>> {
+        self.with(|c| api::alert_evidence(c, alert_ids))
     }
     fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
         self.with(|c| analysis::number(c, f, number))

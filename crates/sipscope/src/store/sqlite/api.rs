@@ -39,6 +39,10 @@ pub(super) fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<EventRecor
         let marks = vec!["?"; q.ruri_users.len()].join(", ");
         cond(format!("e.ruri_user IN ({marks})"), &mut q.ruri_users.iter().map(|u| Value::Text(u.clone())));
     }
+    if !q.ids.is_empty() {
+        let ids = serde_json::to_string(&q.ids).unwrap_or_default();
+        cond("e.id IN (SELECT value FROM json_each(?))".into(), &mut std::iter::once(Value::Text(ids)));
+    }
     if let Some(t) = &q.tool {
         cond(
             "EXISTS (SELECT 1 FROM flows fl WHERE fl.src_ip = e.src_ip AND fl.tool = ? AND fl.first_ns <= e.ts_ns
@@ -224,4 +228,34 @@ pub(super) fn alerts(conn: &Connection, q: &AlertQuery) -> Result<Vec<StoredAler
             call_id: opt_text(r, 24)?,
         })
     })
+}
+
+pub(super) fn alert_evidence(conn: &Connection, alert_ids: &[i64]) -> Result<Vec<AlertEvidence>> {
+    if alert_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(alert_ids).unwrap_or_default();
+    let clause = Clause::new(
+        &Filter::default(),
+        "ts_ns",
+        None,
+        &["alert_id IN (SELECT value FROM json_each(?))"],
+        vec![Value::Text(ids)],
+    );
+    rows(
+        conn,
+        "SELECT alert_id, position, ts_ns, src_ip, src_port, dst_ip, dst_port, event_id FROM alert_evidence {where}
+         ORDER BY alert_id, position",
+        &clause,
+        |r| {
+            Ok(AlertEvidence {
+                alert_id: r.get(0)?,
+                position: r.get(1)?,
+                ts_ns: r.get(2)?,
+                src: (text(r, 3)?, r.get(4)?),
+                dst: (text(r, 5)?, r.get(6)?),
+                event_id: r.get(7)?,
+            })
+        },
+    )
 }

@@ -233,6 +233,9 @@ impl StoreReader for SqliteReader {
     fn alerts(&self, q: &AlertQuery) -> Result<Vec<StoredAlert>> {
         api::alerts(&self.conn, q)
     }
+    fn alert_evidence(&self, alert_ids: &[i64]) -> Result<Vec<AlertEvidence>> {
+        api::alert_evidence(&self.conn, alert_ids)
+    }
     fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
         analysis::number(&self.conn, f, number)
     }

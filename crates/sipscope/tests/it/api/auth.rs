@@ -94,6 +94,50 @@ fn api_rate_limit_answers_429_with_retry_after() {
     assert_eq!(request(server.addr, "GET", "/api/v1/decisions", Some(&other), None).status, 200);
 }
 
+/// `--rate`/`--burst` per token and `--anonymous-rate`/`--anonymous-burst` per client address
+/// (requests without a valid token, refused tokens included) are what the server applies;
+/// each refusal is counted in the metrics.
+#[test]
+fn api_configured_rate_limits_per_token_and_for_anonymous_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = golden_store(dir.path());
+    let limits = ["--rate", "0.5", "--burst", "2", "--anonymous-rate", "0.25", "--anonymous-burst", "3"];
+    let server = serve(dir, &db, 11, &limits);
+    let (other, watcher) = (add_token(&server, "other", "read", &[]), add_token(&server, "watcher", "read", &[]));
+    std::thread::sleep(Duration::from_millis(1100)); // the tokens file is read again after a second
+    let get = |path: &str, token: Option<&str>| request(server.addr, "GET", path, token, None);
+    let t = Some(server.token.as_str());
+    assert_eq!(get("/api/v1/decisions", t).status, 200);
+    assert_eq!(get("/api/v1/decisions", t).status, 200);
+    let limited = get("/api/v1/decisions", t);
+    assert_eq!(limited.status, 429, "the third request of a burst of 2");
+    assert_eq!(limited.header("retry-after"), Some("2"), "one request at 0.5 a second");
+    security_headers_present(&limited, "429");
+    assert_eq!(get("/api/v1/decisions", Some(&other)).status, 200, "another token has its own bucket");
+
+    // Without a token: the OpenAPI document (public) and refused tokens share the address's
+    // bucket of 3.
+    assert_eq!(get("/api/v1/openapi.json", None).status, 200);
+    assert_eq!(get("/api/v1/decisions", Some("not-a-token")).status, 401);
+    assert_eq!(get("/api/v1/decisions", None).status, 401);
+    let anonymous = get("/api/v1/openapi.json", None);
+    assert_eq!(anonymous.status, 429);
+    assert_eq!(anonymous.header("retry-after"), Some("4"), "one request at 0.25 a second");
+    assert_eq!(get("/api/v1/decisions", Some("guess")).status, 429, "guessing tokens is limited too");
+    assert_eq!(get("/api/v1/decisions", Some(&other)).status, 200, "a valid token is not the address's");
+
+    let metrics = get("/metrics", Some(&watcher));
+    assert_eq!(metrics.status, 200);
+    let text = metrics.text();
+    let count = |reason: &str| -> f64 {
+        let prefix = format!("sipscope_api_trouble_total{{reason=\"{reason}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.parse().ok()).unwrap_or(-1.0)
+    };
+    assert_eq!(count("rate_limited_token"), 1.0, "{text}");
+    assert_eq!(count("rate_limited_anonymous"), 2.0, "{text}");
+    assert_eq!(count("handler_panic"), 0.0, "{text}");
+}
+
 #[test]
 fn api_over_tls_with_curl() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,9 @@
 //! Hostile text in every field an attacker controls (script tags, event handlers, terminal
 //! escapes, bidirectional overrides, invalid UTF-8) and in request paths: every answer is
-//! valid JSON that keeps the text as data, escaped, and no header carries any of it.
+//! valid JSON that keeps the text as data, escaped, and no header carries any of it. Hostile
+//! HTTP: oversized request lines, headers and bodies, slow headers, more connections than
+//! allowed, bad percent-encoding: each gets its 4xx or a closed connection, and the server
+//! keeps answering.
 
 use super::*;
 use sipscope::event::fields::SipFields;
@@ -139,4 +142,109 @@ fn api_hostile_text_stays_escaped_data() {
         assert!((400..500).contains(&a.status), "{path}: {}", a.status);
         inert(&a, path);
     }
+}
+
+/// Sends `bytes` on a new connection and reads until the server closes it or `wait` passes:
+/// the status of the answer, or `None` when it closed without one.
+fn raw_exchange(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    // The server may answer and close before it has read everything: a failed write is fine.
+    let _ = s.write_all(bytes);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let head = String::from_utf8_lossy(raw.get(..raw.len().min(64)).unwrap_or_default()).into_owned();
+    head.strip_prefix("HTTP/1.1 ").and_then(|rest| rest.get(..3)).and_then(|code| code.parse().ok())
+}
+
+/// The server still answers an ordinary request.
+fn still_up(server: &Server, after: &str) {
+    let a = request(server.addr, "GET", "/api/v1/decisions", Some(&server.token), None);
+    assert_eq!(a.status, 200, "the server answers after {after}");
+}
+
+#[test]
+fn api_hostile_http_gets_4xx_or_a_closed_connection_and_the_server_stays_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = hostile_store(dir.path());
+    let server = serve(dir, &db, 12, &["--max-connections", "4", "--header-timeout", "2"]);
+    let addr = server.addr;
+    let host = format!("Host: {addr}\r\n");
+    let wait = Duration::from_secs(20);
+
+    // A request line of 40 KB, a header of 20 KB, 200 header fields: 431 (or 414 for the URI).
+    let long_line = format!("GET /api/v1/events?user={} HTTP/1.1\r\n{host}\r\n", "a".repeat(40_000));
+    let status = raw_exchange(addr, long_line.as_bytes(), wait);
+    assert!(matches!(status, Some(414 | 431)), "an oversized request line: {status:?}");
+    still_up(&server, "an oversized request line");
+    let long_header = format!("GET / HTTP/1.1\r\n{host}X-Pad: {}\r\n\r\n", "b".repeat(20_000));
+    assert_eq!(raw_exchange(addr, long_header.as_bytes(), wait), Some(431), "an oversized header");
+    let many: String = (0..200).map(|i| format!("X-Field-{i}: {i}\r\n")).collect();
+    let many = format!("GET / HTTP/1.1\r\n{host}{many}\r\n");
+    assert_eq!(raw_exchange(addr, many.as_bytes(), wait), Some(431), "too many header fields");
+    still_up(&server, "oversized headers");
+
+    // A body over the limit (64 KiB), declared or chunked: 413, nothing stored.
+    let body = format!("{{\"scope\":\"203.0.113.66\",\"action\":\"ban\",\"reason\":\"{}\"}}", "c".repeat(70_000));
+    let post = format!(
+        "POST /api/v1/decisions HTTP/1.1\r\n{host}Authorization: Bearer {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        server.token,
+        body.len()
+    );
+    assert_eq!(raw_exchange(addr, post.as_bytes(), wait), Some(413), "an oversized body");
+    let chunked = format!(
+        "POST /api/v1/decisions HTTP/1.1\r\n{host}Authorization: Bearer {}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        server.token,
+        body.len()
+    );
+    assert_eq!(raw_exchange(addr, chunked.as_bytes(), wait), Some(413), "an oversized chunked body");
+    let decisions = get_json(&server, "/api/v1/decisions");
+    assert!(!decisions.to_string().contains("cccccccc"), "nothing of the oversized bodies was stored");
+
+    // Bad percent-encoding in query parameters and paths: 400 with a JSON error.
+    for path in [
+        "/api/v1/events?node=%zz",
+        "/api/v1/events?user=%",
+        "/api/v1/events?user=abc%4",
+        "/api/v1/events?user=%ff%fe",
+        "/api/v1/alerts?from=%C3",
+        "/api/v1/sources/%zz",
+        "/ip-addresses/%C0%AF",
+    ] {
+        let a = request(addr, "GET", path, Some(&server.token), None);
+        assert_eq!(a.status, 400, "{path}: {}", a.text());
+        assert!(a.json()["error"].is_string(), "{path}");
+        inert(&a, path);
+    }
+    still_up(&server, "bad percent-encoding");
+
+    // Slow headers: a head not finished within --header-timeout (2 s) is cut off.
+    let started = std::time::Instant::now();
+    let status = raw_exchange(addr, format!("GET / HTTP/1.1\r\n{host}X-Slow: 1\r\n").as_bytes(), wait);
+    assert!(matches!(status, None | Some(408)), "a slow head: {status:?}");
+    assert!(started.elapsed() < Duration::from_secs(15), "cut off after its deadline: {:?}", started.elapsed());
+
+    // Twice --max-connections (4) slow clients at once: the ones beyond wait to be accepted,
+    // every one is cut off at its deadline, and an ordinary request is answered after them.
+    let slow: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let a = request(addr, "GET", "/api/v1/decisions", Some(&server.token), None);
+    assert_eq!(a.status, 200, "an ordinary client is served once the slow ones are cut off");
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    for mut s in slow {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        let answered = String::from_utf8_lossy(&rest).into_owned();
+        assert!(rest.is_empty() || answered.starts_with("HTTP/1.1 408"), "a slow client got {answered}");
+    }
+    still_up(&server, "too many connections");
 }

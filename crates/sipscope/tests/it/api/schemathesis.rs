@@ -12,7 +12,9 @@ fn api_schemathesis_against_the_openapi_document() {
     let dir = tempfile::tempdir().unwrap();
     let db = golden_store(dir.path());
     // Rate limits out of the way: schemathesis sends hundreds of requests a second.
-    let server = serve(dir, &db, 9, &["--rate", "100000", "--burst", "100000"]);
+    let unlimited =
+        ["--rate", "100000", "--burst", "100000", "--anonymous-rate", "100000", "--anonymous-burst", "100000"];
+    let server = serve(dir, &db, 9, &unlimited);
     let url = format!("http://{}/api/v1/openapi.json", server.addr);
     let out = Command::new("schemathesis")
         .args(["--no-color", "run", &url, "--header"])

@@ -154,6 +154,13 @@ fn postgres_api_reads_equal_sqlite_on_the_same_data() {
             let alerts = AlertQuery { filter: f.clone(), limit, ..Default::default() };
             let (x, y) = (a.alerts(&alerts).unwrap(), b.alerts(&alerts).unwrap());
             assert_eq!(no_ids(&x), no_ids(&y), "alerts {f:?}");
+            let (ex, ey) = (evidence_of(a.as_ref(), &x), evidence_of(b.as_ref(), &y));
+            assert_eq!(ex, ey, "alert evidence {f:?}");
+            let ids: Vec<i64> = ex.iter().flatten().filter_map(|e| e.event_id).collect();
+            let by_id = EventQuery { ids: ids.clone(), limit: 1000, raw: true, ..Default::default() };
+            let (ea, eb) = (a.events(&by_id).unwrap(), b.events(&by_id).unwrap());
+            assert_eq!(ea, eb, "evidence events {f:?}");
+            assert_eq!(ea.len(), ids.iter().collect::<std::collections::BTreeSet<_>>().len(), "every id found once");
             if let (Some(p), Some(q)) = (x.last(), y.last()) {
                 let after = |id| AlertQuery { after_id: Some(id), ..alerts.clone() };
                 let (x, y) = (a.alerts(&after(p.id)).unwrap(), b.alerts(&after(q.id)).unwrap());
@@ -201,10 +208,32 @@ fn postgres_api_reads_equal_sqlite_on_the_same_data() {
     let all = EventQuery { limit: 1000, ..Default::default() };
     let events = b.events(&all).unwrap();
     assert!(events.iter().any(|e| e.tool.is_some()), "some event has its flow's tool");
-    assert!(!b.alerts(&AlertQuery { limit: 100, ..Default::default() }).unwrap().is_empty());
+    let stored = b.alerts(&AlertQuery { limit: 100, ..Default::default() }).unwrap();
+    assert!(!stored.is_empty());
+    let evidence = evidence_of(b.as_ref(), &stored);
+    assert!(evidence.iter().all(|e| !e.is_empty()), "every alert has evidence");
+    assert!(evidence.iter().flatten().any(|e| e.event_id.is_some()), "evidence names stored events");
+    assert!(b.alert_evidence(&[]).unwrap().is_empty() && b.alert_evidence(&[-1]).unwrap().is_empty());
     let profile = b.source_profile(&Filter::default(), "203.0.113.7", 10).unwrap();
     assert!(profile.messages > 0 && !profile.stages.is_empty() && !profile.passwords.is_empty(), "{profile:?}");
     assert!(b.number(&Filter::default(), &numbers[0]).unwrap().is_some());
+}
+
+/// The evidence of `alerts`, asked at once, grouped per alert in their order, without the
+/// alerts' ids (each backend numbers its own; event ids are the same in both).
+fn evidence_of(
+    r: &dyn sipscope::store::StoreReader,
+    alerts: &[sipscope::store::query::StoredAlert],
+) -> Vec<Vec<sipscope::store::query::AlertEvidence>> {
+    let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+    let rows = r.alert_evidence(&ids).unwrap();
+    alerts
+        .iter()
+        .map(|a| {
+            let mine = rows.iter().filter(|e| e.alert_id == a.id);
+            mine.map(|e| sipscope::store::query::AlertEvidence { alert_id: 0, ..e.clone() }).collect()
+        })
+        .collect()
 }
 
 /// Alerts without their ids (each backend numbers its own).
