@@ -82,7 +82,7 @@ pub(super) fn dialled_numbers(client: &mut Client, f: &Filter, source: Option<&s
 pub(super) fn main_agent(client: &mut Client, f: &Filter, source: &str) -> Result<Option<String>> {
     let c = Clause::hours(f, &["src_ip = ?", REQUESTS], text(source));
     let sql = "SELECT user_agent COLLATE \"C\" AS a FROM traffic {where} GROUP BY a
-               ORDER BY sum(messages) DESC, a IS NULL, a LIMIT 1";
+               ORDER BY sum(messages) DESC, a NULLS LAST LIMIT 1";
     let found = rows(client, sql, &c, |r| get::<Option<String>>(r, 0))?;
     Ok(found.into_iter().next().flatten())
 }
