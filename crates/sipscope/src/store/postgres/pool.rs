@@ -35,11 +35,7 @@ impl Default for ReaderSettings {
 impl ReaderSettings {
     /// The statements that set up a session (numbers only: nothing from outside is quoted).
     fn session_sql(&self) -> String {
-        format!(
-            "SET work_mem = '{}MB'; SET jit = {}",
-            self.work_mem_mib.max(1),
-            if self.jit { "on" } else { "off" }
-        )
+        format!("SET work_mem = '{}MB'; SET jit = {}", self.work_mem_mib.max(1), if self.jit { "on" } else { "off" })
     }
 }
 
