@@ -25,8 +25,11 @@ if [ "${1:-}" = "--sqlite" ]; then
         esac
     done
     [ -r "$SQLITE_STORE" ] && [ -n "$PG_STORE" ] || { echo "usage: $0 --sqlite PATH --pg URL [--rounds N]" >&2; exit 2; }
-    cargo build -q --release -p sipscope --bin sipscope
-    SIPSCOPE=$ROOT/target/release/sipscope
+    # SIPSCOPE=path measures that binary instead of building this tree's release binary.
+    if [ -z "${SIPSCOPE:-}" ]; then
+        cargo build -q --release -p sipscope --bin sipscope
+        SIPSCOPE=$ROOT/target/release/sipscope
+    fi
     OUT=$(mktemp -d)
     trap 'rm -rf "$OUT"' EXIT
     # One round: wall seconds, then user+system CPU seconds of the client.
