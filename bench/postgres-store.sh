@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # SQLite vs PostgreSQL as sipscope's store: ingest time and report time, with ratios.
 #   bench/postgres-store.sh [MESSAGES]        (default 1,000,000 SIP messages)
+#   bench/postgres-store.sh --sqlite PATH --pg URL [--rounds N]
+#       report time only, on stores that exist already (nothing is written to either): `report`
+#       (text, every section) N times on each (default 5, alternating, best kept), with the
+#       1-minute load before and after, the CPU seconds of the best rounds and the ratio.
 # Builds the benchmark capture (crates/sipscope/examples/make_bench_pcap.rs, the attack mix),
 # then for each backend: `ingest --quiet` (events and analysis stored) into a fresh store (a
 # SQLite file under $WORK; a fresh database sipscope_bench_<pid> on $PGURL's server, dropped at
@@ -10,6 +14,44 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+if [ "${1:-}" = "--sqlite" ]; then
+    SQLITE_STORE="" PG_STORE="" ROUNDS=${ROUNDS:-5}
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --sqlite) SQLITE_STORE=$2; shift 2 ;;
+            --pg) PG_STORE=$2; shift 2 ;;
+            --rounds) ROUNDS=$2; shift 2 ;;
+            *) echo "unknown argument: $1" >&2; exit 2 ;;
+        esac
+    done
+    [ -r "$SQLITE_STORE" ] && [ -n "$PG_STORE" ] || { echo "usage: $0 --sqlite PATH --pg URL [--rounds N]" >&2; exit 2; }
+    # SIPSCOPE=path measures that binary instead of building this tree's release binary.
+    if [ -z "${SIPSCOPE:-}" ]; then
+        cargo build -q --release -p sipscope --bin sipscope
+        SIPSCOPE=$ROOT/target/release/sipscope
+    fi
+    OUT=$(mktemp -d)
+    trap 'rm -rf "$OUT"' EXIT
+    # One round: wall seconds, then user+system CPU seconds of the client.
+    round() { /usr/bin/time -f "%e %U %S" -o "$OUT/t" "$SIPSCOPE" report --db "$1" >"$OUT/$2.txt"; awk '{print $1, $2 + $3}' "$OUT/t"; }
+    read -r load0 _ </proc/loadavg
+    : >"$OUT/s"; : >"$OUT/p"
+    for _ in $(seq "$ROUNDS"); do round "$SQLITE_STORE" sqlite >>"$OUT/s"; round "$PG_STORE" pg >>"$OUT/p"; done
+    read -r load1 _ </proc/loadavg
+    cmp -s "$OUT/sqlite.txt" "$OUT/pg.txt" && same=yes || same=NO
+    python3 - "$OUT/s" "$OUT/p" "$ROUNDS" "$load0" "$load1" "$same" <<'PY'
+import sys
+s, p, rounds, load0, load1, same = sys.argv[1:]
+rows = lambda f: [tuple(map(float, l.split())) for l in open(f) if l.strip()]
+bs, bp = min(rows(s)), min(rows(p))
+print(f"report, best of {rounds} (wall s; client CPU s of that round); 1-minute load {load0} before, {load1} after")
+print(f"  SQLite      {bs[0]:8.2f}  ({bs[1]:.2f} CPU)   all: {' '.join(f'{r[0]:.2f}' for r in rows(s))}")
+print(f"  PostgreSQL  {bp[0]:8.2f}  ({bp[1]:.2f} CPU)   all: {' '.join(f'{r[0]:.2f}' for r in rows(p))}")
+print(f"  PG/SQLite   {bp[0] / bs[0]:8.2f}")
+print(f"  same report text: {same}")
+PY
+    exit 0
+fi
 MESSAGES=${1:-1000000}
 ROUNDS=${ROUNDS:-3}
 PACKETS=$((MESSAGES * 10 / 9))

@@ -115,7 +115,8 @@ pub trait StoreReader {
     /// Each (source, node) pair with requests, with its first time.
     fn source_nodes(&self, f: &Filter) -> Result<Vec<SourceNode>>;
 
-    /// Calls `visit` with every `dialled` row whose number has a country, as stored.
+    /// Calls `visit` with the INVITEs of every `dialled` row whose number has a country, as
+    /// stored or already summed per source and country (the caller sums them either way).
     fn each_dialled_country(&self, f: &Filter, visit: &mut dyn FnMut(DialledCountry<'_>)) -> Result<()>;
 
     /// Distinct unified numbers dialled (by their last attempt).

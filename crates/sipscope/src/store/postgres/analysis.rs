@@ -1,5 +1,7 @@
 //! Reads of the analysis tables (stages, numbers, user agents, flows, runs) and of the
 //! honeypot's `auth_attempts`; see the SQLite reader's `analysis.rs`, `flows.rs` and `runs.rs`.
+//! Distinct counts of text say `COLLATE "C"` (the same groups, compared as bytes: see
+//! `traffic.rs`).
 
 use super::clause::{Clause, Value};
 use super::{count, get, n, rows, Result};
@@ -31,7 +33,7 @@ pub(super) fn coverage(client: &mut Client) -> Result<AnalysisCoverage> {
 }
 
 pub(super) fn agent_classes(client: &mut Client) -> Result<Vec<AgentClass>> {
-    let sql = "SELECT class, sum(messages)::bigint AS m, count(DISTINCT coalesce(user_agent, '')) FROM user_agents
+    let sql = "SELECT class, sum(messages)::bigint AS m, count(DISTINCT coalesce(user_agent, '') COLLATE \"C\") FROM user_agents
                GROUP BY class ORDER BY m DESC, class COLLATE \"C\"";
     rows(client, sql, &Clause::default(), |r| {
         Ok(AgentClass { class: get(r, 0)?, messages: n(r, 1)?, agents: get(r, 2)? })
@@ -39,7 +41,8 @@ pub(super) fn agent_classes(client: &mut Client) -> Result<Vec<AgentClass>> {
 }
 
 pub(super) fn unified_number_count(client: &mut Client, f: &Filter) -> Result<i64> {
-    count(client, "SELECT count(DISTINCT number) FROM numbers {where}", &Clause::new(f, "last_ns", None, &[], vec![]))
+    let sql = "SELECT count(*) FROM (SELECT number COLLATE \"C\" FROM numbers {where} GROUP BY 1) u";
+    count(client, sql, &Clause::new(f, "last_ns", None, &[], vec![]))
 }
 
 pub(super) fn top_numbers(client: &mut Client, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
@@ -84,15 +87,16 @@ fn merge_samples(arrays: &str) -> Vec<String> {
 }
 
 pub(super) fn number_countries(client: &mut Client, f: &Filter) -> Result<Vec<CountryAttempts>> {
-    let sql = "SELECT country, count(DISTINCT number), sum(attempts)::bigint AS a, sum(invites)::bigint
-               FROM numbers {where} GROUP BY country ORDER BY a DESC, country COLLATE \"C\" NULLS FIRST";
+    let sql = "SELECT country COLLATE \"C\" AS c, count(DISTINCT number COLLATE \"C\"), sum(attempts)::bigint AS a,
+                      sum(invites)::bigint
+               FROM numbers {where} GROUP BY c ORDER BY a DESC, c NULLS FIRST";
     rows(client, sql, &Clause::new(f, "last_ns", None, &[], vec![]), |r| {
         Ok(CountryAttempts { country: get(r, 0)?, numbers: get(r, 1)?, attempts: n(r, 2)?, invites: n(r, 3)? })
     })
 }
 
 pub(super) fn top_passwords(client: &mut Client, f: &Filter, limit: u32) -> Result<Vec<PasswordAttempts>> {
-    let sql = "SELECT password, count(*) AS n, count(DISTINCT username), count(DISTINCT src_ip),
+    let sql = "SELECT password, count(*) AS n, count(DISTINCT username COLLATE \"C\"), count(DISTINCT src_ip),
                       count(*) FILTER (WHERE outcome = 'accepted')
                FROM auth_attempts {where} GROUP BY password ORDER BY n DESC, password COLLATE \"C\" LIMIT ?";
     let c = Clause::new(f, "ts_ns", Some("node"), &["password IS NOT NULL"], vec![]).then(i64::from(limit));
@@ -124,12 +128,12 @@ pub(super) fn top_extensions(client: &mut Client, f: &Filter, limit: u32) -> Res
 }
 
 pub(super) fn node_stages(client: &mut Client, f: &Filter) -> Result<Vec<NodeStages>> {
-    let sql = "SELECT node, count(DISTINCT src_ip),
-                      count(DISTINCT CASE WHEN stage = ? THEN src_ip END),
-                      count(DISTINCT CASE WHEN stage = ? THEN src_ip END),
-                      count(DISTINCT CASE WHEN stage = ? THEN src_ip END),
-                      count(DISTINCT CASE WHEN stage = ? AND detail LIKE '%\"succeeded\":1%' THEN src_ip END),
-                      count(DISTINCT CASE WHEN stage = ? THEN src_ip END)
+    let sql = "SELECT node, count(DISTINCT src_ip COLLATE \"C\"),
+                      count(DISTINCT CASE WHEN stage = ? THEN src_ip COLLATE \"C\" END),
+                      count(DISTINCT CASE WHEN stage = ? THEN src_ip COLLATE \"C\" END),
+                      count(DISTINCT CASE WHEN stage = ? THEN src_ip COLLATE \"C\" END),
+                      count(DISTINCT CASE WHEN stage = ? AND detail LIKE '%\"succeeded\":1%' THEN src_ip COLLATE \"C\" END),
+                      count(DISTINCT CASE WHEN stage = ? THEN src_ip COLLATE \"C\" END)
                FROM stages {where} GROUP BY node ORDER BY node COLLATE \"C\"";
     let names: Vec<Value> = [
         Stage::ServerScan,
@@ -157,7 +161,7 @@ pub(super) fn node_stages(client: &mut Client, f: &Filter) -> Result<Vec<NodeSta
 }
 
 pub(super) fn stage_totals(client: &mut Client, f: &Filter) -> Result<Vec<StageTotals>> {
-    let sql = "SELECT stage, count(DISTINCT src_ip), sum(count)::bigint FROM stages {where}
+    let sql = "SELECT stage, count(DISTINCT src_ip COLLATE \"C\"), sum(count)::bigint FROM stages {where}
                GROUP BY stage ORDER BY stage COLLATE \"C\"";
     rows(client, sql, &Clause::new(f, "first_ns", None, &["node = ''"], vec![]), |r| {
         Ok(StageTotals { stage: get(r, 0)?, sources: get(r, 1)?, messages: n(r, 2)? })
@@ -171,15 +175,22 @@ pub(super) fn stage_sources(client: &mut Client, f: &Filter, stage: Stage) -> Re
     } else {
         Clause::new(f, "first_ns", Some("node"), &["node <> ''", "stage = ?"], stage)
     };
-    count(client, "SELECT count(DISTINCT src_ip) FROM stages {where}", &c)
+    count(client, "SELECT count(*) FROM (SELECT src_ip COLLATE \"C\" FROM stages {where} GROUP BY 1) s", &c)
 }
 
 pub(super) fn tool_flows(client: &mut Client, f: &Filter) -> Result<Vec<ToolFlows>> {
-    let sql = "SELECT tool, variant, tool_verdict, min(first_ns), sum(packets)::bigint AS p, count(DISTINCT src_ip),
-                      count(*),
-                      (SELECT strategy FROM flows f2 WHERE coalesce(f2.tool, '') = coalesce(flows.tool, '')
-                       AND coalesce(f2.variant, '') = coalesce(flows.variant, '') AND strategy <> 'undecided'
-                       GROUP BY strategy ORDER BY count(*) DESC, strategy COLLATE \"C\" LIMIT 1)
+    // Each tool and variant's most common strategy over all flows, found in one pass (a
+    // subquery per group read every flow again for each).
+    let sql = "WITH usual AS MATERIALIZED (
+                 SELECT t, v, strategy FROM (
+                   SELECT coalesce(tool, '') AS t, coalesce(variant, '') AS v, strategy,
+                          row_number() OVER (PARTITION BY coalesce(tool, ''), coalesce(variant, '')
+                                             ORDER BY count(*) DESC, strategy COLLATE \"C\") AS r
+                   FROM flows WHERE strategy <> 'undecided' GROUP BY 1, 2, strategy) ranked
+                 WHERE r = 1)
+               SELECT tool, variant, tool_verdict, min(first_ns), sum(packets)::bigint AS p,
+                      count(DISTINCT src_ip COLLATE \"C\"), count(*),
+                      (SELECT strategy FROM usual WHERE t = coalesce(flows.tool, '') AND v = coalesce(flows.variant, ''))
                FROM flows {where} GROUP BY tool, variant, tool_verdict
                ORDER BY p DESC, tool COLLATE \"C\" NULLS FIRST, variant COLLATE \"C\" NULLS FIRST,
                         tool_verdict COLLATE \"C\"";
@@ -198,7 +209,7 @@ pub(super) fn tool_flows(client: &mut Client, f: &Filter) -> Result<Vec<ToolFlow
 }
 
 pub(super) fn custom_fingerprints(client: &mut Client, f: &Filter, limit: u32) -> Result<Vec<FingerprintFlows>> {
-    let sql = "SELECT fingerprint, count(*), sum(packets)::bigint AS p, count(DISTINCT src_ip) FROM flows {where}
+    let sql = "SELECT fingerprint, count(*), sum(packets)::bigint AS p, count(DISTINCT src_ip COLLATE \"C\") FROM flows {where}
                GROUP BY fingerprint ORDER BY p DESC, fingerprint COLLATE \"C\" NULLS FIRST LIMIT ?";
     let c = Clause::new(f, "first_ns", None, &["tool_verdict = 'custom'"], vec![]).then(i64::from(limit));
     rows(client, sql, &c, |r| {
@@ -208,7 +219,7 @@ pub(super) fn custom_fingerprints(client: &mut Client, f: &Filter, limit: u32) -
 
 pub(super) fn tools_by_year(client: &mut Client, f: &Filter) -> Result<Vec<ToolYear>> {
     let sql = "SELECT EXTRACT(YEAR FROM to_timestamp((first_ns / 1000000000)::double precision) AT TIME ZONE 'UTC')::bigint
-                        AS year, tool, count(DISTINCT src_ip), sum(packets)::bigint AS p
+                        AS year, tool, count(DISTINCT src_ip COLLATE \"C\"), sum(packets)::bigint AS p
                FROM flows {where} GROUP BY year, tool ORDER BY year NULLS FIRST, p DESC, tool COLLATE \"C\" NULLS FIRST";
     rows(client, sql, &Clause::new(f, "first_ns", None, &[], vec![]), |r| {
         Ok(ToolYear { year: get(r, 0)?, tool: get(r, 1)?, sources: get(r, 2)?, packets: n(r, 3)? })
@@ -216,7 +227,7 @@ pub(super) fn tools_by_year(client: &mut Client, f: &Filter) -> Result<Vec<ToolY
 }
 
 pub(super) fn strategy_flows(client: &mut Client, f: &Filter) -> Result<Vec<StrategyFlows>> {
-    let sql = "SELECT strategy, count(*) AS c, count(DISTINCT src_ip), sum(packets)::bigint,
+    let sql = "SELECT strategy, count(*) AS c, count(DISTINCT src_ip COLLATE \"C\"), sum(packets)::bigint,
                       avg(destinations)::double precision
                FROM flows {where} GROUP BY strategy ORDER BY c DESC, strategy COLLATE \"C\"";
     rows(client, sql, &Clause::new(f, "first_ns", None, &[], vec![]), |r| {
@@ -231,8 +242,8 @@ pub(super) fn strategy_flows(client: &mut Client, f: &Filter) -> Result<Vec<Stra
 }
 
 pub(super) fn source_tool_packets(client: &mut Client, f: &Filter) -> Result<Vec<SourceToolPackets>> {
-    let sql = "SELECT src_ip, tool, sum(packets)::bigint FROM flows {where} GROUP BY src_ip, tool
-               ORDER BY src_ip COLLATE \"C\", tool COLLATE \"C\" NULLS FIRST";
+    let sql = "SELECT src_ip COLLATE \"C\" AS s, tool COLLATE \"C\" AS t, sum(packets)::bigint FROM flows {where}
+               GROUP BY s, t ORDER BY s, t NULLS FIRST";
     rows(client, sql, &Clause::new(f, "first_ns", None, &[], vec![]), |r| {
         Ok(SourceToolPackets { source: get(r, 0)?, tool: get(r, 1)?, packets: n(r, 2)? })
     })
@@ -260,9 +271,8 @@ pub(super) fn source_days(client: &mut Client, from_day: i64, to_day: i64) -> Re
 
 pub(super) fn source_tool_activity(client: &mut Client, from_ns: i64, to_ns: i64) -> Result<Vec<SourceToolActivity>> {
     let found = client.query(
-        "SELECT src_ip, tool, sum(packets)::bigint, sum(packets_per_s), count(*)
-         FROM flows WHERE first_ns >= $1 AND first_ns < $2 GROUP BY 1, 2
-         ORDER BY src_ip COLLATE \"C\", tool COLLATE \"C\" NULLS FIRST",
+        "SELECT src_ip COLLATE \"C\", tool COLLATE \"C\", sum(packets)::bigint, sum(packets_per_s), count(*)
+         FROM flows WHERE first_ns >= $1 AND first_ns < $2 GROUP BY 1, 2 ORDER BY 1, 2 NULLS FIRST",
         &[&from_ns, &to_ns],
     )?;
     found

@@ -128,10 +128,11 @@ pub(super) fn alert_rules(client: &mut Client, f: &Filter) -> Result<Vec<AlertRu
     let clause = Clause::new(f, "first_ns", Some("node"), &[], vec![]);
     let mut out = rows(
         client,
-        "SELECT rule_id, max(name COLLATE \"C\"), max(severity COLLATE \"C\"), count(*), sum(count)::bigint,
-         count(DISTINCT src_ip), count(DISTINCT CASE WHEN NOT proven THEN src_ip END), min(first_ns), max(last_ns),
+        "SELECT rule_id COLLATE \"C\" AS r, max(name COLLATE \"C\"), max(severity COLLATE \"C\"), count(*),
+         sum(count)::bigint, count(DISTINCT src_ip COLLATE \"C\"),
+         count(DISTINCT CASE WHEN NOT proven THEN src_ip COLLATE \"C\" END), min(first_ns), max(last_ns),
          max(actions COLLATE \"C\")
-         FROM alerts {where} GROUP BY rule_id ORDER BY count(*) DESC, rule_id COLLATE \"C\"",
+         FROM alerts {where} GROUP BY r ORDER BY count(*) DESC, r",
         &clause,
         |r| {
             Ok(AlertRuleRow {

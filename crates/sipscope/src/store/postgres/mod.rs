@@ -10,7 +10,10 @@ mod analysis;
 mod api;
 mod clause;
 mod events;
+mod pool;
 mod traffic;
+
+pub use pool::ReaderSettings;
 
 use super::query::{AlertEvidence, AlertQuery, EventQuery, EventRecord, SourceProfile, StoredAlert};
 use super::rows::*;
@@ -19,16 +22,16 @@ use crate::analysis::stages::Stage;
 use crate::event::SipEvent;
 use crate::sinks::postgres::{connect, describe, schema};
 use clause::Clause;
+use pool::Pool;
 use postgres::{Client, Row};
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 /// The backend's name in errors.
 const BACKEND: &str = "PostgreSQL";
 
 /// A PostgreSQL store of the current schema, opened for reading.
 pub struct PgReader {
-    client: Mutex<Client>,
+    pool: Pool,
 }
 
 impl std::fmt::Debug for PgReader {
@@ -41,6 +44,11 @@ impl PgReader {
     /// Connects to `url`; a store of an older schema is migrated first (which only adds), a
     /// newer one refused.
     pub fn open(url: &str) -> Result<PgReader> {
+        PgReader::open_with(url, ReaderSettings::default())
+    }
+
+    /// [`PgReader::open`] with settings other than the defaults.
+    pub fn open_with(url: &str, settings: ReaderSettings) -> Result<PgReader> {
         let mut client = connect(url)?;
         let found = schema::version(&mut client)?;
         if found > schema::SCHEMA_VERSION {
@@ -49,15 +57,11 @@ impl PgReader {
         if found < schema::SCHEMA_VERSION {
             schema::migrate(&mut client)?;
         }
-        Ok(PgReader { client: Mutex::new(client) })
+        Ok(PgReader { pool: Pool::new(url, settings, client)? })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
-        let mut client = self.client.lock().map_err(|_| StoreError::Backend {
-            backend: BACKEND,
-            message: "the connection was poisoned by an earlier failure".into(),
-        })?;
-        f(&mut client)
+        self.pool.with(f)
     }
 }
 

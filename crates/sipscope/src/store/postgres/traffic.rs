@@ -1,4 +1,8 @@
 //! Reads of the hourly rollups `traffic` and `dialled` (see the SQLite reader's `traffic.rs`).
+//! Text compared for DISTINCT and GROUP BY says `COLLATE "C"`: the same groups (equal text is
+//! equal bytes under any deterministic collation), found by byte comparison instead of the
+//! locale's, which halves the cost of the sorts over a million rows. Distinct counts over
+//! `dialled` are a hashed GROUP BY counted, not `count(DISTINCT)`, which always sorts.
 
 use super::clause::{Clause, Value};
 use super::{count, get, n, rows, Result};
@@ -24,7 +28,7 @@ pub(super) fn summary(client: &mut Client, f: &Filter) -> Result<TrafficSummary>
         "SELECT
            sum(CASE WHEN method = 'REGISTER' AND {REQUESTS} THEN messages END)::bigint,
            sum(CASE WHEN method = 'INVITE' AND {REQUESTS} THEN messages END)::bigint,
-           count(DISTINCT CASE WHEN {REQUESTS} THEN src_ip END),
+           count(DISTINCT CASE WHEN {REQUESTS} THEN src_ip COLLATE \"C\" END),
            count(DISTINCT hour / 24),
            sum(CASE WHEN kind = 'invalid' THEN messages END)::bigint,
            sum(messages)::bigint
@@ -52,8 +56,8 @@ pub(super) fn daily(client: &mut Client, f: &Filter) -> Result<Vec<DailyRequests
 }
 
 pub(super) fn top_sources(client: &mut Client, f: &Filter, limit: u32) -> Result<Vec<SourceRequests>> {
-    let sql = "SELECT src_ip, sum(messages)::bigint AS n, min(first_ns), max(last_ns) FROM traffic {where}
-               GROUP BY src_ip ORDER BY n DESC, src_ip COLLATE \"C\" LIMIT ?";
+    let sql = "SELECT src_ip COLLATE \"C\" AS s, sum(messages)::bigint AS n, min(first_ns), max(last_ns) FROM traffic
+               {where} GROUP BY s ORDER BY n DESC, s LIMIT ?";
     rows(client, sql, &Clause::hours(f, &[REQUESTS], vec![]).then(i64::from(limit)), |r| {
         Ok(SourceRequests { source: get(r, 0)?, requests: n(r, 1)?, first_ns: get(r, 2)?, last_ns: get(r, 3)? })
     })
@@ -64,7 +68,7 @@ pub(super) fn dialled_users(client: &mut Client, f: &Filter, source: Option<&str
         Some(ip) => Clause::hours(f, &["src_ip = ?"], text(ip)),
         None => Clause::hours(f, &[], vec![]),
     };
-    count(client, "SELECT count(DISTINCT ruri_user) FROM dialled {where}", &c)
+    count(client, "SELECT count(*) FROM (SELECT ruri_user COLLATE \"C\" FROM dialled {where} GROUP BY 1) u", &c)
 }
 
 pub(super) fn dialled_numbers(client: &mut Client, f: &Filter, source: Option<&str>) -> Result<i64> {
@@ -72,20 +76,20 @@ pub(super) fn dialled_numbers(client: &mut Client, f: &Filter, source: Option<&s
         Some(ip) => Clause::hours(f, &["src_ip = ?", "number IS NOT NULL"], text(ip)),
         None => Clause::hours(f, &["number IS NOT NULL"], vec![]),
     };
-    count(client, "SELECT count(DISTINCT number) FROM dialled {where}", &c)
+    count(client, "SELECT count(*) FROM (SELECT number COLLATE \"C\" FROM dialled {where} GROUP BY 1) u", &c)
 }
 
 pub(super) fn main_agent(client: &mut Client, f: &Filter, source: &str) -> Result<Option<String>> {
     let c = Clause::hours(f, &["src_ip = ?", REQUESTS], text(source));
-    let sql = "SELECT user_agent FROM traffic {where} GROUP BY user_agent
-               ORDER BY sum(messages) DESC, user_agent IS NULL, user_agent COLLATE \"C\" LIMIT 1";
+    let sql = "SELECT user_agent COLLATE \"C\" AS a FROM traffic {where} GROUP BY a
+               ORDER BY sum(messages) DESC, a NULLS LAST LIMIT 1";
     let found = rows(client, sql, &c, |r| get::<Option<String>>(r, 0))?;
     Ok(found.into_iter().next().flatten())
 }
 
 pub(super) fn top_user_agents(client: &mut Client, f: &Filter, limit: u32) -> Result<Vec<AgentRequests>> {
-    let sql = "SELECT user_agent, sum(messages)::bigint AS n, count(DISTINCT src_ip) FROM traffic {where}
-               GROUP BY user_agent ORDER BY n DESC, user_agent COLLATE \"C\" NULLS FIRST LIMIT ?";
+    let sql = "SELECT user_agent COLLATE \"C\" AS a, sum(messages)::bigint AS n, count(DISTINCT src_ip COLLATE \"C\")
+               FROM traffic {where} GROUP BY a ORDER BY n DESC, a NULLS FIRST LIMIT ?";
     rows(client, sql, &Clause::hours(f, &[REQUESTS], vec![]).then(i64::from(limit)), |r| {
         Ok(AgentRequests { user_agent: get(r, 0)?, requests: n(r, 1)?, sources: get(r, 2)? })
     })
@@ -97,8 +101,8 @@ pub(super) fn request_sources(client: &mut Client, f: &Filter) -> Result<Vec<Str
 }
 
 pub(super) fn source_nodes(client: &mut Client, f: &Filter) -> Result<Vec<SourceNode>> {
-    let sql = "SELECT src_ip, node, min(first_ns) FROM traffic {where} GROUP BY src_ip, node
-               ORDER BY src_ip COLLATE \"C\", node COLLATE \"C\"";
+    let sql = "SELECT src_ip COLLATE \"C\" AS s, node COLLATE \"C\" AS n, min(first_ns) FROM traffic {where}
+               GROUP BY s, n ORDER BY s, n";
     rows(client, sql, &Clause::hours(f, &["node <> ''", REQUESTS], vec![]), |r| {
         Ok(SourceNode { source: get(r, 0)?, node: get(r, 1)?, first_ns: get(r, 2)? })
     })
@@ -110,12 +114,16 @@ pub(super) fn each_dialled_country(
     visit: &mut dyn FnMut(DialledCountry<'_>),
 ) -> Result<()> {
     let c = Clause::hours(f, &["number_country IS NOT NULL"], vec![]);
-    // Streamed: the rows are summed by the caller, never all held at once.
-    let sql = c.within("SELECT src_ip, number_country, invites FROM dialled {where}");
+    // Summed per source and country here (what the caller does with them): a few tens of
+    // thousands of rows cross the connection instead of a million; still streamed.
+    let sql = c.within(
+        "SELECT src_ip COLLATE \"C\", number_country COLLATE \"C\", sum(invites)::bigint FROM dialled {where}
+         GROUP BY 1, 2",
+    );
     let mut found = client.query_raw(&sql, c.params())?;
     while let Some(r) = found.next()? {
         let (source, country): (&str, &str) = (get(&r, 0)?, get(&r, 1)?);
-        visit(DialledCountry { source, country, invites: get(&r, 2)? });
+        visit(DialledCountry { source, country, invites: n(&r, 2)? });
     }
     Ok(())
 }
