@@ -57,7 +57,12 @@ pub(super) fn alert_rules(conn: &Connection, f: &Filter) -> Result<Vec<AlertRule
 
 /// The first evidence of the alerts that match `extra` (and the filter), in the order of the
 /// alerts' first match, group and id, then the evidence's position.
-fn first_evidence(conn: &Connection, f: &Filter, extra: &[&str], params: Vec<Value>) -> Result<Option<AlertEvidenceRow>> {
+fn first_evidence(
+    conn: &Connection,
+    f: &Filter,
+    extra: &[&str],
+    params: Vec<Value>,
+) -> Result<Option<AlertEvidenceRow>> {
     let clause = Clause::new(f, "a.first_ns", Some("a.node"), extra, params);
     let sql = clause.within(
         "SELECT e.ts_ns, e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.event_id FROM alerts a
