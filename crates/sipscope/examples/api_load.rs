@@ -3,6 +3,9 @@
 //! and the latency of every answer is recorded; prints count, errors, p50, p90, p99 and max
 //! in milliseconds:
 //! `cargo run --release -p sipscope --example api_load -- ADDR TOKEN PATH REQUESTS [CLIENTS]`
+//! A `{n}` in `PATH` is replaced by a number no other request of the run uses (client ×
+//! `REQUESTS` + request), so that every request asks for something the server has not seen
+//! (`/api/v1/report?to={n}`: a new filter each time, built cold).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -46,7 +49,7 @@ fn main() {
     let requests: usize = requests.parse().unwrap_or(100);
     let clients: usize = rest.first().and_then(|c| c.parse().ok()).unwrap_or(1);
     let threads: Vec<_> = (0..clients)
-        .map(|_| {
+        .map(|client| {
             let (addr, token, path) = (addr.clone(), token.clone(), path.clone());
             std::thread::spawn(move || {
                 let mut times = Vec::with_capacity(requests);
@@ -58,7 +61,8 @@ fn main() {
                     Ok(BufReader::new(s))
                 };
                 let mut s = connect().ok();
-                for _ in 0..requests {
+                for i in 0..requests {
+                    let path = path.replace("{n}", &(client * requests + i).to_string());
                     let start = Instant::now();
                     let result = match s.as_mut() {
                         Some(conn) => one(conn, &addr, &token, &path),

@@ -40,23 +40,52 @@ fn shared_pairs<'s>(store: &dyn StoreReader, f: &Filter, geo: &Enricher, shared:
 }
 
 fn pairs(store: &dyn StoreReader, f: &Filter, geo: &Enricher) -> Result<Pairs> {
-    // Each source is looked up once (sources call many numbers).
-    let mut sources: HashMap<Box<str>, (u32, String)> = HashMap::new();
-    let mut out: HashMap<(String, String), (i64, HashSet<u32>)> = HashMap::new();
+    // A million rows over 10 M events: each source is looked up once (sources call many
+    // numbers) and countries are numbered, so that a row costs two hash lookups and no
+    // allocation.
+    let mut countries = Names::default();
+    let mut sources: HashMap<Box<str>, (u32, u32)> = HashMap::new();
+    let mut out: HashMap<(u32, u32), (i64, HashSet<u32>)> = HashMap::new();
     store.each_dialled_country(f, &mut |row| {
         let src = row.source;
-        if !sources.contains_key(src) {
-            let country = src.parse().ok().and_then(|ip| geo.lookup(ip).country).unwrap_or_else(|| UNKNOWN.into());
-            let id = sources.len() as u32;
-            sources.insert(src.into(), (id, country));
-        }
-        let Some((id, from)) = sources.get(src) else { return };
-        let to = if row.country.is_empty() { UNKNOWN } else { row.country };
-        let e = out.entry((from.clone(), to.to_owned())).or_default();
+        let (id, from) = match sources.get(src) {
+            Some(found) => *found,
+            None => {
+                let country = src.parse().ok().and_then(|ip| geo.lookup(ip).country);
+                let found = (sources.len() as u32, countries.id(country.as_deref().unwrap_or(UNKNOWN)));
+                sources.insert(src.into(), found);
+                found
+            }
+        };
+        let to = countries.id(if row.country.is_empty() { UNKNOWN } else { row.country });
+        let e = out.entry((from, to)).or_default();
         e.0 += row.invites;
-        e.1.insert(*id);
+        e.1.insert(id);
     })?;
-    Ok(out.into_iter().map(|(k, (n, s))| (k, (n, s.len()))).collect())
+    Ok(out.into_iter().map(|((from, to), (n, s))| ((countries.name(from), countries.name(to)), (n, s.len()))).collect())
+}
+
+/// Country names numbered in order of first appearance.
+#[derive(Default)]
+struct Names {
+    ids: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.into(), id);
+        self.names.push(name.into());
+        id
+    }
+
+    fn name(&self, id: u32) -> String {
+        self.names.get(id as usize).map_or_else(String::new, |n| n.to_string())
+    }
 }
 
 pub fn countries(store: &dyn StoreReader, f: &Filter, geo: &Enricher, shared: &Shared) -> Result<Section> {

@@ -41,24 +41,44 @@ pub(super) fn alert_rules(conn: &Connection, f: &Filter) -> Result<Vec<AlertRule
         },
     )?;
     for row in &mut out {
-        let clause =
-            Clause::new(f, "a.first_ns", Some("a.node"), &["a.rule_id = ?"], vec![Value::Text(row.rule_id.clone())]);
-        let sql = clause.within(
-            "SELECT e.ts_ns, e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.event_id FROM alerts a
-             JOIN alert_evidence e ON e.alert_id = a.id {where} ORDER BY a.first_ns, a.group_key, a.id, e.position LIMIT 1",
-        );
-        row.first_evidence = conn
-            .query_row(&sql, rusqlite::params_from_iter(clause.params.iter()), |r| {
-                Ok(AlertEvidenceRow {
-                    ts_ns: r.get(0)?,
-                    src: address(opt_text(r, 1)?, r.get(2)?).unwrap_or_default(),
-                    dst: address(opt_text(r, 3)?, r.get(4)?).unwrap_or_default(),
-                    event_id: r.get(5)?,
-                })
-            })
-            .optional()?;
+        // The first alert of the rule starts at the rule's earliest time (found above): looked
+        // up there through `alerts_first`, not by sorting every alert of the rule (6 rules ×
+        // 44 k alerts over 10 M events). Only when none of those alerts kept evidence does the
+        // search go on past them, in the same order.
+        let rule = Value::Text(row.rule_id.clone());
+        let earliest = vec![rule.clone(), Value::Integer(row.first_ns)];
+        row.first_evidence = match first_evidence(conn, f, &["a.rule_id = ?", "a.first_ns = ?"], earliest)? {
+            Some(found) => Some(found),
+            None => first_evidence(conn, f, &["a.rule_id = ?"], vec![rule])?,
+        };
     }
     Ok(out)
+}
+
+/// The first evidence of the alerts that match `extra` (and the filter), in the order of the
+/// alerts' first match, group and id, then the evidence's position.
+fn first_evidence(
+    conn: &Connection,
+    f: &Filter,
+    extra: &[&str],
+    params: Vec<Value>,
+) -> Result<Option<AlertEvidenceRow>> {
+    let clause = Clause::new(f, "a.first_ns", Some("a.node"), extra, params);
+    let sql = clause.within(
+        "SELECT e.ts_ns, e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.event_id FROM alerts a
+         JOIN alert_evidence e ON e.alert_id = a.id {where} ORDER BY a.first_ns, a.group_key, a.id, e.position LIMIT 1",
+    );
+    let found = conn
+        .query_row(&sql, rusqlite::params_from_iter(clause.params.iter()), |r| {
+            Ok(AlertEvidenceRow {
+                ts_ns: r.get(0)?,
+                src: address(opt_text(r, 1)?, r.get(2)?).unwrap_or_default(),
+                dst: address(opt_text(r, 3)?, r.get(4)?).unwrap_or_default(),
+                event_id: r.get(5)?,
+            })
+        })
+        .optional()?;
+    Ok(found)
 }
 
 pub(super) fn recent_alerts(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<AlertRow>> {

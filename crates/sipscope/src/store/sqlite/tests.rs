@@ -206,3 +206,56 @@ fn numbers_and_dialled_numbers_over_two_runs() {
     let se = reader.number_countries(&f).unwrap().into_iter().find(|c| c.country.as_deref() == Some("SE")).unwrap();
     assert_eq!((se.numbers, se.attempts, se.invites), (1, 3, 5));
 }
+
+/// The first evidence of each rule: among the alerts at the rule's earliest time, by group
+/// and id; past them, in the same order, when none of those kept evidence.
+#[test]
+fn a_rules_first_evidence_is_its_earliest_alerts_then_the_next_with_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    let alert = |id: i64, rule: &str, group: &str, first: i64| {
+        store
+            .connection()
+            .execute(
+                "INSERT INTO alerts (id, sensor, rule_id, sid, name, severity, labels, group_key, first_ns, last_ns,
+                 count, src_ip, proven, actions) VALUES (?1, 's', ?2, 1, 'n', 'low', '[]', ?3, ?4, ?4, 1, '192.0.2.1', 1, '[]')",
+                rusqlite::params![id, rule, group, first],
+            )
+            .unwrap();
+    };
+    let evidence = |alert: i64, position: i64, ts: i64| {
+        store
+            .connection()
+            .execute(
+                "INSERT INTO alert_evidence (alert_id, position, ts_ns, src_ip, src_port, dst_ip, dst_port)
+                 VALUES (?1, ?2, ?3, '192.0.2.1', 5060, '198.51.100.1', 5060)",
+                rusqlite::params![alert, position, ts],
+            )
+            .unwrap();
+    };
+    // Rule a: two alerts at its earliest time; group "g1" comes first, its position 0 first.
+    alert(1, "a", "g2", 100);
+    alert(2, "a", "g1", 100);
+    alert(3, "a", "g0", 300);
+    evidence(1, 0, 101);
+    evidence(2, 1, 103);
+    evidence(2, 0, 102);
+    evidence(3, 0, 301);
+    // Rule b: its earliest alert kept no evidence; the next one in order did.
+    alert(4, "b", "g", 100);
+    alert(5, "b", "g", 200);
+    alert(6, "b", "g", 250);
+    evidence(6, 0, 251);
+    evidence(5, 0, 201);
+    drop(store);
+    let reader = SqliteReader::open(&path).unwrap();
+    let rules = reader.alert_rules(&Filter::default()).unwrap();
+    let first = |rule: &str| rules.iter().find(|r| r.rule_id == rule).unwrap().first_evidence.as_ref().unwrap().ts_ns;
+    assert_eq!(first("a"), 102);
+    assert_eq!(first("b"), 201);
+    // A range that starts after rule a's earliest alerts: the earliest within it.
+    let later = Filter { from_ns: Some(200), ..Filter::default() };
+    let rules = reader.alert_rules(&later).unwrap();
+    assert_eq!(rules.iter().find(|r| r.rule_id == "a").unwrap().first_evidence.as_ref().unwrap().ts_ns, 301);
+}
