@@ -227,15 +227,44 @@ impl Writer {
 
 /// Fail-fast: writes `batch` in the store's own transactions; returns whether it broke.
 fn write_fail_fast(store: &mut Store, batch: &mut Vec<Item>, failed: &Mutex<Option<SinkError>>) -> bool {
-    for item in batch.drain(..) {
-        if let Err(e) = write_item(store, &item) {
+    let result = write_items(store, batch.iter(), |_, _| {});
+    batch.clear();
+    match result {
+        Ok(()) => false,
+        Err((_, e)) => {
             if let Ok(mut slot) = failed.lock() {
                 slot.get_or_insert(e);
             }
-            return true;
+            true
         }
     }
-    false
+}
+
+/// Writes `items` in order: each run of consecutive events through [`Store::insert_events`]
+/// (many rows per statement), anything else one by one, `written(index, item)` told after
+/// each of those. An error names the item that failed, or the first event of the statement's
+/// run (which of them SQLite refused it cannot tell: write them one by one to find out).
+fn write_items<'a>(
+    store: &mut Store,
+    items: impl IntoIterator<Item = &'a Item>,
+    mut written: impl FnMut(usize, &Item),
+) -> Result<(), (usize, SinkError)> {
+    let mut run: Vec<(&SipEvent, &SipFields)> = Vec::new();
+    let mut run_start = 0;
+    for (i, item) in items.into_iter().enumerate() {
+        if let Item::Event(event, fields) = item {
+            if run.is_empty() {
+                run_start = i;
+            }
+            run.push((event, fields));
+            continue;
+        }
+        store.insert_events(&run).map_err(|e| (run_start, e))?;
+        run.clear();
+        write_item(store, item).map_err(|e| (i, e))?;
+        written(i, item);
+    }
+    store.insert_events(&run).map_err(|e| (run_start, e))
 }
 
 fn write_item(store: &mut Store, item: &Item) -> Result<(), SinkError> {
