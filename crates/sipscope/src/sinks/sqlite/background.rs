@@ -241,9 +241,9 @@ fn write_fail_fast(store: &mut Store, batch: &mut Vec<Item>, failed: &Mutex<Opti
 }
 
 /// Writes `items` in order: each run of consecutive events through [`Store::insert_events`]
-/// (many rows per statement), anything else one by one, `written(index, item)` told after
-/// each of those. An error names the item that failed, or the first event of the statement's
-/// run (which of them SQLite refused it cannot tell: write them one by one to find out).
+/// (one prepared statement for the run), anything else one by one, `written(index, item)`
+/// told after each of those. An error names the item that failed, or the first event of the
+/// run that holds the event refused (write them one by one to find which).
 fn write_items<'a>(
     store: &mut Store,
     items: impl IntoIterator<Item = &'a Item>,
@@ -451,6 +451,37 @@ mod tests {
             raw,
         };
         (ev, fields)
+    }
+
+    /// A run of events goes through one statement; when the store refuses one of them (here a
+    /// capture file that does not exist), exactly that one is dropped and counted, the others
+    /// before and after it in the run are stored.
+    #[test]
+    fn an_event_refused_inside_a_run_is_the_only_one_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let backlog = StoreBacklog { max_items: 1_000, max_bytes: 64 << 20 };
+        let mut bg = BackgroundStore::spawn_resilient(Store::open(&path).unwrap(), backlog).unwrap();
+        let health = bg.health();
+        for ts in 0..40 {
+            let (mut ev, fields) = event(ts);
+            if ts == 17 {
+                ev.origin = Some(crate::event::Origin { file_id: 999, packet: 1 });
+            }
+            bg.write(ev, fields).unwrap();
+        }
+        bg.flush().unwrap();
+        let stored: Vec<i64> = bg
+            .call(|s| {
+                let mut st = s.connection().prepare("SELECT ts_ns FROM events ORDER BY id")?;
+                let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        assert_eq!(stored, (0..40).filter(|&t| t != 17).collect::<Vec<_>>());
+        let status = health.status();
+        assert_eq!(status.dropped_events, 1, "{status:?}");
+        assert!(!status.unavailable, "{status:?}");
     }
 
     /// A small tmpfs, unmounted when dropped; `None` (the test says it is skipped) where mounting

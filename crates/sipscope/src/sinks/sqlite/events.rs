@@ -1,9 +1,13 @@
 //! Events into the `events` table: the store's hottest path (every stored message passes
-//! here, and the writer thread is what limits `hep` and `ingest --events all`). Consecutive
-//! events are written [`ROWS_PER_INSERT`] rows per `INSERT … VALUES (…), (…)` statement, each
-//! statement prepared once per connection, so that SQLite's per-statement work (step, reset,
-//! the statement cache's lookup) is paid once per many rows; addresses are formatted on the
-//! stack. The rows are exactly those one single-row INSERT per event would write.
+//! here, and the writer thread is what limits `hep` and `ingest --events all`). A run of
+//! consecutive events goes through one prepared single-row INSERT, taken from the statement
+//! cache once per run rather than once per row (the cache's lookup, reset and clearing of 42
+//! bindings cost ~6,000 instructions a row); addresses are formatted on the stack.
+//!
+//! Multi-row `INSERT … VALUES (…), (…)` statements were measured and are slower here (51,300
+//! instead of 44,900 instructions per stored event with 32 rows a statement, docs/benchmarks.md
+//! "Store writer"): such a statement keeps a statement journal of every page it changes, and
+//! its 1,300 bound strings no longer fit SQLite's per-connection lookaside memory.
 
 use super::{SinkError, Store};
 use crate::event::fields::{AuthFields, SipFields};
@@ -11,15 +15,6 @@ use crate::event::SipEvent;
 use rusqlite::CachedStatement;
 use std::fmt::Write as _;
 use std::net::IpAddr;
-
-/// Rows per multi-row INSERT. More rows per statement save little once the per-statement
-/// work is spread over 32 (see docs/benchmarks.md "Store writer"), and 32 × 42 parameters stay
-/// far below SQLite's limit of 32,766.
-pub(super) const ROWS_PER_INSERT: usize = 32;
-
-/// The statement sizes a run of events is cut into, largest first: a run of 45 is one INSERT
-/// of 32, one of 8 and five of 1.
-const SIZES: [usize; 3] = [ROWS_PER_INSERT, 8, 1];
 
 /// The columns of an event row, in the order [`bind_row`] binds them.
 const COLUMNS: &str = "ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src,
@@ -31,15 +26,12 @@ const COLUMNS: &str = "ts_ns, sensor, node, transport, src_ip, src_port, dst_ip,
 /// Parameters per row (the columns above).
 const PER_ROW: usize = 42;
 
-/// The INSERT statements of each of [`SIZES`], built once per store.
-pub(super) struct InsertSql([String; SIZES.len()]);
+/// The INSERT statement of one event, built once per store.
+pub(super) struct InsertSql(String);
 
 impl InsertSql {
     pub(super) fn new() -> InsertSql {
-        InsertSql(SIZES.map(|rows| {
-            let row = format!("({})", vec!["?"; PER_ROW].join(", "));
-            format!("INSERT INTO events ({COLUMNS}) VALUES {}", vec![row; rows].join(", "))
-        }))
+        InsertSql(format!("INSERT INTO events ({COLUMNS}) VALUES ({})", vec!["?"; PER_ROW].join(", ")))
     }
 }
 
@@ -49,32 +41,23 @@ impl Store {
         self.insert_events(&[(ev, f)])
     }
 
-    /// Inserts events into the open batch in order, many rows per statement; committed with
-    /// the batch like single inserts. On an error none of the statement that failed is written
-    /// (earlier statements are, until the batch is abandoned).
+    /// Inserts events into the open batch in order, through one prepared statement;
+    /// committed with the batch. On an error the events before the one refused are written
+    /// (until the batch is abandoned), none after it.
     pub fn insert_events(&mut self, rows: &[(&SipEvent, &SipFields)]) -> Result<(), SinkError> {
         if rows.is_empty() {
             return Ok(());
         }
         self.begin()?;
         self.events_present = true;
-        let mut rest = rows;
-        while !rest.is_empty() {
-            // The largest statement that the rest fills (the last size is 1).
-            let (size_index, size) =
-                SIZES.iter().copied().enumerate().find(|&(_, n)| n <= rest.len()).unwrap_or((SIZES.len() - 1, 1));
-            let (chunk, after) = rest.split_at(size.min(rest.len()));
-            let sql = self.insert_sql.0.get(size_index).map_or("", String::as_str);
-            let mut stmt = self.conn.prepare_cached(sql)?;
-            for (i, (ev, f)) in chunk.iter().enumerate() {
-                bind_row(&mut stmt, i * PER_ROW, ev, f, self.current_run)?;
-            }
+        let mut stmt = self.conn.prepare_cached(&self.insert_sql.0)?;
+        for (ev, f) in rows {
+            bind_row(&mut stmt, ev, f, self.current_run)?;
             stmt.raw_execute()?;
-            drop(stmt);
-            self.pending_events += chunk.len() as u64;
-            self.pending += chunk.len();
-            rest = after;
+            self.pending_events += 1;
+            self.pending += 1;
         }
+        drop(stmt);
         if self.pending >= self.batch {
             self.flush_now()?;
         }
@@ -82,14 +65,8 @@ impl Store {
     }
 }
 
-/// Binds one event's 42 values after parameter `base` (0-based; SQLite counts from 1).
-fn bind_row(
-    stmt: &mut CachedStatement<'_>,
-    base: usize,
-    ev: &SipEvent,
-    f: &SipFields,
-    run: Option<i64>,
-) -> rusqlite::Result<()> {
+/// Binds one event's 42 values (every parameter: nothing stays from the row before).
+fn bind_row(stmt: &mut CachedStatement<'_>, ev: &SipEvent, f: &SipFields, run: Option<i64>) -> rusqlite::Result<()> {
     let no_auth = AuthFields::default();
     let auth = f.auth.as_ref().unwrap_or(&no_auth);
     let (mut src, mut dst) = (IpText::default(), IpText::default());
@@ -98,7 +75,7 @@ fn bind_row(
         Some((a, b)) => Some((tunnel_src.of(a), tunnel_dst.of(b))),
         None => None,
     };
-    let mut at = base;
+    let mut at = 0;
     let mut bind = |value: &dyn rusqlite::ToSql| {
         at += 1;
         stmt.raw_bind_parameter(at, value)
@@ -237,11 +214,8 @@ mod tests {
     }
 
     #[test]
-    fn the_statements_have_one_parameter_per_column() {
+    fn the_statement_has_one_parameter_per_column() {
         assert_eq!(COLUMNS.split(',').count(), PER_ROW);
-        let sql = InsertSql::new();
-        for (sql, rows) in sql.0.iter().zip(SIZES) {
-            assert_eq!(sql.matches('?').count(), rows * PER_ROW);
-        }
+        assert_eq!(InsertSql::new().0.matches('?').count(), PER_ROW);
     }
 }

@@ -254,7 +254,7 @@ impl Backlog {
 }
 
 /// Writes the first `n` items in one transaction (a hand-over commits what precedes it),
-/// events many rows per statement. When the store refuses an event of such a statement, the
+/// runs of events through one statement each. When the store refuses an event of a run, the
 /// items are written again one by one from the last commit, to name the one refused.
 fn write_first(store: &mut Store, items: &VecDeque<Item>, n: usize) -> Result<(), Failed> {
     let mut committed = 0;
