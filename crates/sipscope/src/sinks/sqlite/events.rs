@@ -71,10 +71,7 @@ fn bind_row(stmt: &mut CachedStatement<'_>, ev: &SipEvent, f: &SipFields, run: O
     let auth = f.auth.as_ref().unwrap_or(&no_auth);
     let (mut src, mut dst) = (IpText::default(), IpText::default());
     let (mut tunnel_src, mut tunnel_dst) = (IpText::default(), IpText::default());
-    let tunnel = match ev.tunnel {
-        Some((a, b)) => Some((tunnel_src.of(a), tunnel_dst.of(b))),
-        None => None,
-    };
+    let tunnel = ev.tunnel.map(|(a, b)| (tunnel_src.of(a), tunnel_dst.of(b)));
     let mut at = 0;
     let mut bind = |value: &dyn rusqlite::ToSql| {
         at += 1;
