@@ -6,7 +6,11 @@
 #   PORT (19060); NO_ANALYSIS=1: store events without running the analysis engine;
 #   NO_RULES=1: without the built-in rules; PERF=1: the collector under `perf record`, and
 #   the share of its CPU samples per thread printed at the end; BIN, SEND: binaries to use
-#   instead of building (a before/after comparison)
+#   instead of building (a before/after comparison); CALLGRIND=1: the collector under
+#   `valgrind --tool=callgrind --separate-threads=yes` (N defaults to 4,000 and RATE to 200/s,
+#   as the figures in docs/benchmarks.md were taken), and the instructions per stored event
+#   printed by thread: repeatable on a loaded machine, unlike any wall-clock figure;
+#   CALLGRIND_KEEP=DIR keeps the per-thread callgrind files there for callgrind_annotate
 #
 # Sends N HEPv3 packets (crates/sipscope/examples/hep_send.rs: scanner OPTIONS, digest
 # REGISTERs, 401s from many sources, authenticated with a key) over UDP on loopback to
@@ -16,8 +20,13 @@
 # collector's exit (its last event committed). Loopback only; every process is ours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N="${1:-500000}"
-RATE="${2:-}"
+if [ -n "${CALLGRIND:-}" ]; then
+    N="${1:-4000}"
+    RATE="${2:-200}"
+else
+    N="${1:-500000}"
+    RATE="${2:-}"
+fi
 PORT="${PORT:-19060}"
 HOST="${HOST:-127.0.0.1}"
 TMP="$(mktemp -d)"
@@ -40,11 +49,15 @@ extra=()
 [ -n "${NO_RULES:-}" ] && extra+=(--no-rules)
 perf=()
 [ -n "${PERF:-}" ] && perf=(perf record -q -F 499 -g -o "$TMP/perf.data")
+[ -n "${CALLGRIND:-}" ] && perf=(valgrind -q --tool=callgrind --separate-threads=yes --callgrind-out-file="$TMP/cg.out")
 /usr/bin/time -f '{"cpu_user": %U, "cpu_sys": %S, "max_rss_kb": %M}' -o "$TMP/time.json" \
     "${perf[@]}" "$BIN" hep --listen "udp:$HOST:$PORT" --keys "$TMP/keys.toml" --db "$TMP/hep.db" --json \
     --count "$N" --duration "${LIMIT:-120}" "${extra[@]}" >"$TMP/summary.json" 2>"$TMP/stderr" &
 HEP_PID=$!
-until grep -q "HEP collector on" "$TMP/stderr"; do sleep 0.1; done
+until grep -q "HEP collector on" "$TMP/stderr"; do
+    kill -0 "$HEP_PID" 2>/dev/null || { cat "$TMP/stderr" >&2; exit 1; }
+    sleep 0.1
+done
 start=$(date +%s.%N)
 "$SEND" "$HOST:$PORT" "$N" ${RATE:+--rate "$RATE"} >"$TMP/sent.json"
 # The collector exits after N packets (its last event committed). If the kernel dropped
@@ -71,4 +84,42 @@ ls -l "$TMP"/hep.db* | awk '{b += $5} END {printf "store     %10.0f bytes on dis
 if [ -n "${PERF:-}" ]; then
     echo "collector CPU samples by thread:"
     perf report -q -i "$TMP/perf.data" --no-children --sort comm -g none 2>/dev/null | sed 's/^/  /'
+fi
+if [ -n "${CALLGRIND:-}" ]; then
+    echo "collector instructions per stored event, by thread (callgrind; start-up included in main):"
+    python3 - "$TMP" <<'PY'
+import glob, json, re, subprocess, sys
+tmp = sys.argv[1]
+stored = json.load(open(f"{tmp}/summary.json"))["messages"]["events_stored"] or 1
+# Functions whose inclusive cost is shown, and the thread each one names.
+parts = {
+    "sqlite-writer": ["sqlite3_step", "sinks::sqlite::events::", "COMMIT", "sqlite3_bind"],
+    "main (pipeline)": ["HepIngest::take", "validate::validate", "Message::parse_with", "SipFields::extract",
+                        "RulesEngine::observe", "Pipeline::accept_inner"],
+    "analysis": ["Analyzer::observe"],
+    "hep-udp": ["serve_udp"],
+}
+marks = {"sqlite-writer": "background::Writer::run", "main (pipeline)": "HepIngest::take",
+         "analysis": "Analyzer::observe", "hep-udp": "serve_udp"}
+for path in sorted(glob.glob(f"{tmp}/cg.out-*")):
+    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+                         capture_output=True, text=True).stdout
+    total = 0
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)", line)
+        if not m:
+            continue
+        n = int(m.group(1).replace(",", ""))
+        if "PROGRAM TOTALS" in m.group(2):
+            total = n
+        rows.append((n, m.group(2)))
+    name = next((t for t, mark in marks.items() if any(mark in r for _, r in rows)), "other")
+    print(f"  {name:<16} {total / stored:>10,.0f}   ({total:,} in all)")
+    for want in parts.get(name, []):
+        best = max((n for n, r in rows if want in r), default=0)
+        if best:
+            print(f"      {want:<28} {best / stored:>10,.0f}")
+PY
+    if [ -n "${CALLGRIND_KEEP:-}" ]; then mkdir -p "$CALLGRIND_KEEP" && cp "$TMP"/cg.out-* "$CALLGRIND_KEEP"/; fi
 fi

@@ -227,15 +227,44 @@ impl Writer {
 
 /// Fail-fast: writes `batch` in the store's own transactions; returns whether it broke.
 fn write_fail_fast(store: &mut Store, batch: &mut Vec<Item>, failed: &Mutex<Option<SinkError>>) -> bool {
-    for item in batch.drain(..) {
-        if let Err(e) = write_item(store, &item) {
+    let result = write_items(store, batch.iter(), |_, _| {});
+    batch.clear();
+    match result {
+        Ok(()) => false,
+        Err((_, e)) => {
             if let Ok(mut slot) = failed.lock() {
                 slot.get_or_insert(e);
             }
-            return true;
+            true
         }
     }
-    false
+}
+
+/// Writes `items` in order: each run of consecutive events through [`Store::insert_events`]
+/// (one prepared statement for the run), anything else one by one, `written(index, item)`
+/// told after each of those. An error names the item that failed, or the first event of the
+/// run that holds the event refused (write them one by one to find which).
+fn write_items<'a>(
+    store: &mut Store,
+    items: impl IntoIterator<Item = &'a Item>,
+    mut written: impl FnMut(usize, &Item),
+) -> Result<(), (usize, SinkError)> {
+    let mut run: Vec<(&SipEvent, &SipFields)> = Vec::new();
+    let mut run_start = 0;
+    for (i, item) in items.into_iter().enumerate() {
+        if let Item::Event(event, fields) = item {
+            if run.is_empty() {
+                run_start = i;
+            }
+            run.push((event, fields));
+            continue;
+        }
+        store.insert_events(&run).map_err(|e| (run_start, e))?;
+        run.clear();
+        write_item(store, item).map_err(|e| (i, e))?;
+        written(i, item);
+    }
+    store.insert_events(&run).map_err(|e| (run_start, e))
 }
 
 fn write_item(store: &mut Store, item: &Item) -> Result<(), SinkError> {
@@ -422,6 +451,37 @@ mod tests {
             raw,
         };
         (ev, fields)
+    }
+
+    /// A run of events goes through one statement; when the store refuses one of them (here a
+    /// capture file that does not exist), exactly that one is dropped and counted, the others
+    /// before and after it in the run are stored.
+    #[test]
+    fn an_event_refused_inside_a_run_is_the_only_one_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let backlog = StoreBacklog { max_items: 1_000, max_bytes: 64 << 20 };
+        let mut bg = BackgroundStore::spawn_resilient(Store::open(&path).unwrap(), backlog).unwrap();
+        let health = bg.health();
+        for ts in 0..40 {
+            let (mut ev, fields) = event(ts);
+            if ts == 17 {
+                ev.origin = Some(crate::event::Origin { file_id: 999, packet: 1 });
+            }
+            bg.write(ev, fields).unwrap();
+        }
+        bg.flush().unwrap();
+        let stored: Vec<i64> = bg
+            .call(|s| {
+                let mut st = s.connection().prepare("SELECT ts_ns FROM events ORDER BY id")?;
+                let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        assert_eq!(stored, (0..40).filter(|&t| t != 17).collect::<Vec<_>>());
+        let status = health.status();
+        assert_eq!(status.dropped_events, 1, "{status:?}");
+        assert!(!status.unavailable, "{status:?}");
     }
 
     /// A small tmpfs, unmounted when dropped; `None` (the test says it is skipped) where mounting

@@ -5,6 +5,7 @@ mod alerts;
 mod analysis;
 mod background;
 mod decisions;
+mod events;
 mod outbox;
 mod records;
 mod runs;
@@ -42,6 +43,8 @@ pub struct Store {
     /// is looked up among the events only then (with `--events none` into a new store there
     /// is nothing to find).
     events_present: bool,
+    /// The multi-row INSERT statements of events (see `events.rs`).
+    insert_sql: events::InsertSql,
 }
 
 impl From<rusqlite::Error> for SinkError {
@@ -91,6 +94,7 @@ impl Store {
             batch: DEFAULT_BATCH,
             current_run: None,
             events_present,
+            insert_sql: events::InsertSql::new(),
         })
     }
 
@@ -189,7 +193,8 @@ impl Store {
         Ok(())
     }
 
-    /// Counts a written row; commits when the batch is full.
+    /// Counts a written row (not an event: those are counted by `insert_events`); commits
+    /// when the batch is full.
     fn written(&mut self) -> Result<(), SinkError> {
         self.pending += 1;
         if self.pending >= self.batch {
@@ -227,72 +232,6 @@ impl Store {
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64, SinkError> {
         Ok(self.conn.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
-    }
-}
-
-impl Store {
-    /// Inserts one event into the open batch.
-    pub fn insert_event(&mut self, ev: &SipEvent, f: &SipFields) -> Result<(), SinkError> {
-        self.begin()?;
-        self.events_present = true;
-        let no_auth = crate::event::fields::AuthFields::default();
-        let auth = f.auth.as_ref().unwrap_or(&no_auth);
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO events (ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src,
-             tunnel_dst, direction, file_id, packet_no, kind, method, status, reason, request_uri, ruri_user,
-             ruri_host, from_user, from_host, from_tag, to_user, to_host, to_tag, call_id, cseq_seq, cseq_method,
-             user_agent, contact, expires, auth_username, auth_realm, auth_nonce, auth_uri, auth_response,
-             auth_algorithm, auth_qop, anomalies, raw, run_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-             ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42)",
-        )?;
-        stmt.execute(params![
-            ev.ts_ns,
-            ev.sensor,
-            ev.node,
-            ev.transport.as_str(),
-            ev.src.0.to_string(),
-            ev.src.1,
-            ev.dst.0.to_string(),
-            ev.dst.1,
-            ev.tunnel.map(|t| t.0.to_string()),
-            ev.tunnel.map(|t| t.1.to_string()),
-            ev.direction.as_str(),
-            ev.origin.map(|o| o.file_id),
-            ev.origin.map(|o| o.packet as i64),
-            f.kind.as_str(),
-            f.method,
-            f.status,
-            f.reason,
-            f.request_uri,
-            f.ruri_user,
-            f.ruri_host,
-            f.from.0,
-            f.from.1,
-            f.from.2,
-            f.to.0,
-            f.to.1,
-            f.to.2,
-            f.call_id,
-            f.cseq.0,
-            f.cseq.1,
-            f.user_agent,
-            f.contact,
-            f.expires,
-            auth.username,
-            auth.realm,
-            auth.nonce,
-            auth.uri,
-            auth.response,
-            auth.algorithm,
-            auth.qop,
-            f.anomalies,
-            ev.raw,
-            self.current_run,
-        ])?;
-        drop(stmt);
-        self.pending_events += 1;
-        self.written()
     }
 }
 

@@ -2,7 +2,7 @@
 //! with the outage it belongs to. Every write of it is one transaction per [`BATCH`] items,
 //! and an item leaves the backlog only once committed, so a failed write loses nothing.
 
-use super::{write_item, Item, BATCH, MAX_RETRY_INTERVAL};
+use super::{write_item, write_items, Item, BATCH, MAX_RETRY_INTERVAL};
 use crate::sinks::health::{StoreBacklog, StoreHealth};
 use crate::sinks::sqlite::Store;
 use crate::sinks::SinkError;
@@ -253,10 +253,33 @@ impl Backlog {
     }
 }
 
-/// Writes the first `n` items in one transaction (a hand-over commits what precedes it).
+/// Writes the first `n` items in one transaction (a hand-over commits what precedes it),
+/// runs of events through one statement each. When the store refuses an event of a run, the
+/// items are written again one by one from the last commit, to name the one refused.
 fn write_first(store: &mut Store, items: &VecDeque<Item>, n: usize) -> Result<(), Failed> {
     let mut committed = 0;
-    for (i, item) in items.iter().take(n).enumerate() {
+    let grouped = write_items(store, items.iter().take(n), |i, item| {
+        if matches!(item, Item::Handover(..)) {
+            committed = i + 1;
+        }
+    });
+    if let Err((at, error)) = grouped {
+        store.abandon_batch();
+        if matches!(error, SinkError::Backend { .. }) && matches!(items.get(at), Some(Item::Event(..))) {
+            return write_singly(store, items, committed, n);
+        }
+        return Err(Failed { committed, at: Some(at), error });
+    }
+    store.flush_now().map_err(|error| {
+        store.abandon_batch();
+        Failed { committed, at: None, error }
+    })
+}
+
+/// Writes items `from..n` one by one in one transaction; `from` items are committed already.
+fn write_singly(store: &mut Store, items: &VecDeque<Item>, from: usize, n: usize) -> Result<(), Failed> {
+    let mut committed = from;
+    for (i, item) in items.iter().enumerate().take(n).skip(from) {
         if let Err(error) = write_item(store, item) {
             store.abandon_batch();
             return Err(Failed { committed, at: Some(i), error });
