@@ -262,16 +262,30 @@ impl RulesEngine {
             Subject::Message(o) => o.node,
             Subject::Record(r, _) => record_node(r),
         };
+        // A request's rules were chosen by its method: a rule's `method` list names it (or the
+        // rule has none), so that condition holds without a test.
+        let method_decided = derived.kind_bit == super::facts::kind_bit("request") && method.is_some();
+        // Most rules group by source: its hash is computed once per subject.
+        let source_hash = hasher.hash_one(derived.client.0);
         for &index in rule_index.rules(derived.kind_bit, method) {
             let Some(rule) = set.rules.get(index) else { continue };
             let holds = rule.conditions.iter().all(|c| {
+                if method_decided && c.fact == Fact::Method && matches!(c.test, Test::Text(_)) {
+                    return true;
+                }
                 facts.prepare(c.fact);
                 c.test.holds(facts.value(c.fact))
             });
             if !holds {
                 continue;
             }
-            let Some(hash) = group_hash(rule, &mut facts, hasher) else { continue };
+            let hash = match rule.group_by.as_slice() {
+                [GroupBy::Source] => source_hash,
+                _ => match group_hash(rule, &mut facts, hasher) {
+                    Some(h) => h,
+                    None => continue,
+                },
+            };
             // A distinct window counts only subjects that have the value; it is hashed only
             // when the window takes it (not while an open alert absorbs the matches).
             let distinct = rule.window.distinct_of();
@@ -281,19 +295,16 @@ impl RulesEngine {
                     continue;
                 }
             }
-            let state = &mut states[index];
+            let Some(state) = states.get_mut(index) else { continue };
             state.counters.matches += 1;
-            if !state.groups.contains_key(&hash) {
+            // The table is full only rarely: the common case is one lookup.
+            if state.groups.len() >= set.limits.max_groups_per_rule && !state.groups.contains_key(&hash) {
+                evict(state, rule, evidence.ts_ns, out);
                 if state.groups.len() >= set.limits.max_groups_per_rule {
-                    evict(state, rule, evidence.ts_ns, out);
-                    if state.groups.len() >= set.limits.max_groups_per_rule {
-                        continue;
-                    }
+                    continue;
                 }
-                let key = group_key(rule, &mut facts);
-                state.groups.insert(hash, Group::new(key, rule));
             }
-            let Some(group) = state.groups.get_mut(&hash) else { continue };
+            let group = state.groups.entry(hash).or_insert_with(|| Group::new(group_key(rule, &mut facts), rule));
             group.count(evidence.clone(), node);
             let ts = evidence.ts_ns;
             if let Some(open) = group.open.as_mut() {

@@ -481,11 +481,8 @@ impl<'s, 'a> Facts<'s, 'a> {
     }
 
     fn dialled_class(&mut self) -> Option<Arc<Dialled>> {
-        let user = match self.value(Fact::Dialled) {
-            Value::Text(t) => String::from_utf8_lossy(t).into_owned(),
-            _ => return None,
-        };
-        Some(super::trackers::dialled(&user))
+        let Value::Text(t) = self.value(Fact::Dialled) else { return None };
+        Some(super::trackers::dialled(&String::from_utf8_lossy(t)))
     }
 }
 

@@ -102,6 +102,15 @@ impl Trackers {
         self.proven.contains(&ip)
     }
 
+    /// The furthest stage `ip` reached (none when stages are not tracked: no lookup then).
+    fn stage_of(&self, ip: IpAddr) -> Option<Stage> {
+        if self.track_stages {
+            self.stages.get(&ip).copied()
+        } else {
+            None
+        }
+    }
+
     fn token(&self, ip: IpAddr, token: &[u8]) -> u64 {
         self.hasher.hash_one((ip, token))
     }
@@ -118,7 +127,7 @@ impl Trackers {
             register: false,
             auth_outcome: None,
             proven: self.is_proven(o.src.0),
-            stage: self.stages.get(&o.src.0).copied(),
+            stage: self.stage_of(o.src.0),
             account_source: None,
         };
         let Some(msg) = o.msg else { return (unparsed, None) };
@@ -231,7 +240,7 @@ impl Trackers {
             register,
             auth_outcome,
             proven: self.is_proven(ip),
-            stage: self.stages.get(&ip).copied(),
+            stage: self.stage_of(ip),
             account_source,
         };
         (derived, to_user)
@@ -274,7 +283,7 @@ impl Trackers {
             register: false,
             auth_outcome: outcome,
             proven: self.is_proven(client.0),
-            stage: self.stages.get(&client.0).copied(),
+            stage: self.stage_of(client.0),
             account_source: None,
         })
     }

@@ -81,6 +81,21 @@ fn upsert_sql() -> &'static str {
     })
 }
 
+/// Addresses written out as text, each once per alert.
+#[derive(Default)]
+struct AddressTexts(Vec<(std::net::IpAddr, String)>);
+
+impl AddressTexts {
+    fn text(&mut self, ip: std::net::IpAddr) -> String {
+        if let Some((_, text)) = self.0.iter().find(|(known, _)| *known == ip) {
+            return text.clone();
+        }
+        let text = ip.to_string();
+        self.0.push((ip, text.clone()));
+        text
+    }
+}
+
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
@@ -92,6 +107,9 @@ impl Store {
     /// update of an existing row only when that one meets the row already there.
     pub fn insert_alert(&mut self, a: &Alert) -> Result<(), SinkError> {
         self.begin()?;
+        // An alert names two or three addresses about ten times (itself, each piece of
+        // evidence): each is written out as text once.
+        let mut addresses = AddressTexts::default();
         let labels = serde_json::to_string(&a.labels).unwrap_or_else(|_| "[]".into());
         let actions: Vec<String> = a.actions.iter().map(action_text).collect();
         let actions = serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into());
@@ -108,9 +126,9 @@ impl Store {
             a.last_ns,
             i64::try_from(a.count).unwrap_or(i64::MAX),
             a.node,
-            a.src.map(|s| s.0.to_string()),
+            a.src.map(|s| addresses.text(s.0)),
             a.src.map(|s| s.1),
-            a.dst.map(|d| d.0.to_string()),
+            a.dst.map(|d| addresses.text(d.0)),
             a.dst.map(|d| d.1),
             a.proven,
             a.transport,
@@ -138,9 +156,9 @@ impl Store {
             for (position, e) in a.evidence.iter().enumerate() {
                 values.push((position as i64).into());
                 values.push(e.ts_ns.into());
-                values.push(e.src.0.to_string().into());
+                values.push(addresses.text(e.src.0).into());
                 values.push(i64::from(e.src.1).into());
-                values.push(e.dst.0.to_string().into());
+                values.push(addresses.text(e.dst.0).into());
                 values.push(i64::from(e.dst.1).into());
             }
             self.conn
