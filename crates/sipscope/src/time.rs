@@ -128,11 +128,21 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     if let Ok(secs) = s.parse::<i64>() {
         return Ok(secs.saturating_mul(SECOND_NS));
     }
-    let bad = || format!("expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds, not {s:?}");
+    let bad = || format!("expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS[.fraction]Z or Unix seconds, not {s:?}");
     let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
     let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    let t: Vec<i64> =
-        time.trim_end_matches('Z').split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    // A fraction of a second (browsers' `toISOString` writes milliseconds): 1 to 9 digits.
+    let (time, fraction_ns) = match time.trim_end_matches('Z').split_once('.') {
+        None => (time.trim_end_matches('Z'), 0),
+        Some((whole, digits)) => {
+            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            let value: i64 = digits.parse().map_err(|_| bad())?;
+            (whole, value * 10_i64.pow(9 - digits.len() as u32))
+        }
+    };
+    let t: Vec<i64> = time.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
     let (&[y, m, day], &[hh, mm, ss]) = (&d[..], &t[..]) else {
         return Err(bad());
     };
@@ -149,6 +159,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     // Times are nanoseconds in an i64: about 1677-09-21 to 2262-04-11.
     (days * 86_400 + hh * 3600 + mm * 60 + ss)
         .checked_mul(SECOND_NS)
+        .and_then(|ns| ns.checked_add(fraction_ns))
         .ok_or_else(|| format!("{s:?} is outside the years 1678 to 2261"))
 }
 
@@ -163,6 +174,22 @@ mod tests {
         assert!(parse_time("2026-01-01T-1:00:00Z").is_err());
         assert!(parse_time("99999999999999-01-01").is_err());
         assert_eq!(parse_time("1970-01-01T00:00:01Z"), Ok(SECOND_NS));
+    }
+
+    #[test]
+    fn fractions_of_a_second_as_browsers_write_them() {
+        assert_eq!(parse_time("1970-01-01T00:00:01.250Z"), Ok(SECOND_NS + 250_000_000));
+        assert_eq!(parse_time("1970-01-01T00:00:01.000000001Z"), Ok(SECOND_NS + 1));
+        assert_eq!(parse_time("2026-12-06T13:00:00.000Z"), parse_time("2026-12-06T13:00:00Z"));
+        for bad in [
+            "1970-01-01T00:00:01.Z",
+            "1970-01-01T00:00:01.1234567890Z",
+            "1970-01-01T00:00:01.-5Z",
+            "1970-01-01T00:00:01.5e3Z",
+            "1970-01-01T00:00:01.+5Z",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
