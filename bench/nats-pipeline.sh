@@ -9,6 +9,7 @@
 #       sipscope_nats_bench_<pid>, dropped at the end
 #   PORT (default 14229): the nats-server this script starts (its own, in a temporary folder)
 #   PROFILE=debug: use the debug build (figures only for comparison)
+#   SIPSCOPE=/path/to/sipscope: run this binary, no build (with PCAP: compare two builds)
 #
 # Not timed: the capture (examples/make_bench_pcap.rs) is cut into thirds, each ingested into a
 # sensor store of its own (sensors s1, s2, s3; no analysis, no publishing). Timed: the
@@ -39,13 +40,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ "${PROFILE:-release}" = debug ]; then
+if [ -n "${SIPSCOPE:-}" ] && [ -n "${PCAP:-}" ]; then
+    :
+elif [ "${PROFILE:-release}" = debug ]; then
     nice -n 10 cargo build -q -p sipscope --bin sipscope --example make_bench_pcap
 else
     nice -n 10 cargo build -q --release -p sipscope --bin sipscope --example make_bench_pcap
 fi
 DIR="target/${PROFILE:-release}"
-BIN="$DIR/sipscope"
+BIN="${SIPSCOPE:-$DIR/sipscope}"
 URL="nats://127.0.0.1:$PORT"
 if [ -z "${PCAP:-}" ]; then
     PCAP="$TMP/bench.pcap"
