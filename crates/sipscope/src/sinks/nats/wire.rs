@@ -575,7 +575,11 @@ mod tests {
     #[test]
     fn damaged_batches_are_errors_never_panics() {
         let mut item = Vec::new();
-        encode_registration(1, &RegistrationRecord { ctx: ctx(), username: "u".into(), contact: "c".into(), expires: 1 }, &mut item);
+        encode_registration(
+            1,
+            &RegistrationRecord { ctx: ctx(), username: "u".into(), contact: "c".into(), expires: 1 },
+            &mut item,
+        );
         let mut batch = Vec::new();
         encode_batch([item.as_slice(), item.as_slice()].into_iter(), &mut batch);
         // Every cut of the envelope is refused (a cut inside the last item is a short item).

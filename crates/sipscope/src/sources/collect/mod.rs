@@ -316,7 +316,9 @@ impl Collector<'_> {
         pipeline.store().set_collected(changed, now).map_err(Failure::Store)?;
         pipeline.store().flush().map_err(Failure::Store)?;
         if pipeline.failed() {
-            return Err(Failure::Store(pipeline.tick(now).err().unwrap_or(SinkError::Writer("the store failed".into()))));
+            return Err(Failure::Store(
+                pipeline.tick(now).err().unwrap_or(SinkError::Writer("the store failed".into())),
+            ));
         }
         self.stream_seq = batch_seq;
         last.ack().await.map_err(|e| Failure::Broker(format!("acknowledging: {e}")))
