@@ -23,7 +23,8 @@ pub struct CollectArgs {
     /// The durable consumer's name: give each collector store its own.
     #[arg(long, default_value = "sipscope-collector", value_name = "NAME")]
     durable: String,
-    /// Messages fetched, stored and acknowledged at once.
+    /// Rows fetched, stored and acknowledged at once (as many messages as carry about this
+    /// many rows).
     #[arg(long, default_value_t = 2048, value_name = "N")]
     batch: usize,
     /// Put the decisions in force of this store in the shared KV bucket that sensors with
@@ -37,7 +38,7 @@ pub struct CollectArgs {
     /// again (a collector killed mid-batch), seconds; set when the consumer is created.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     ack_wait: u64,
-    /// Stop after N messages (tests, benchmarks).
+    /// Stop after N rows received (events and records; tests, benchmarks).
     #[arg(long, value_name = "N")]
     max_messages: Option<u64>,
     /// Stop when nothing arrived for SECS seconds (tests, benchmarks).
@@ -115,9 +116,10 @@ pub fn run(mut args: CollectArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         eprintln!(
-            "collected {} messages: {} events, {} records stored; {} duplicates and {} malformed dropped; \
-             {} reconnects; {} decisions shared",
+            "collected {} rows in {} messages: {} events, {} records stored; {} duplicates and {} malformed \
+             dropped; {} reconnects; {} decisions shared",
             summary.received,
+            summary.messages,
             summary.events,
             summary.records,
             summary.duplicates,

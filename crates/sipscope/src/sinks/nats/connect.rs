@@ -80,6 +80,12 @@ pub struct NatsConfig {
     pub max_in_flight: usize,
     /// Publisher: rows read from the store at once. Default 2048.
     pub batch: usize,
+    /// Publisher: most rows in one NATS message (a batch, wire version 2). 1 sends one
+    /// message per row (wire version 1, what collectors before batches read). Default 256.
+    pub message_rows: usize,
+    /// Publisher: most bytes of rows in one NATS message; a row larger than this goes alone.
+    /// Keep it under the server's `max_payload` (1 MiB by default). Default 262144.
+    pub message_bytes: usize,
     /// Publisher: how often it looks for new rows when nothing woke it, ms. Default 200.
     pub poll_ms: u64,
     /// Publisher: at exit, how long it goes on publishing what is left, seconds (the rest
@@ -106,6 +112,8 @@ impl Default for NatsConfig {
             stream: StreamSettings::default(),
             max_in_flight: 4096,
             batch: 2048,
+            message_rows: 256,
+            message_bytes: 256 << 10,
             poll_ms: 200,
             drain_seconds: 5,
             timeout_seconds: 5,

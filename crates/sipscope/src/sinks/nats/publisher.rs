@@ -8,8 +8,8 @@
 //! As a [`Sink`] of the pipeline it stores nothing: the store's commit (the pipeline flushes
 //! its store before its extra sinks) wakes it, and dropping it drains for `drain_seconds`.
 
-use super::wire::Kind;
-use super::{message_id, NatsConfig, Outbox};
+use super::wire::{self, Kind};
+use super::{message_id, NatsConfig, Outbox, OutboxItem};
 use crate::analysis::result::Handover;
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
@@ -240,11 +240,11 @@ impl Run {
                 let mut in_flight = VecDeque::new();
                 let mut acked = positions[i];
                 let mut result = Ok(());
-                for item in items {
+                for (last, id, payload) in messages(&self.sensor, kind, items, &self.config) {
                     let mut headers = async_nats::HeaderMap::new();
-                    headers.insert("Nats-Msg-Id", message_id(&self.sensor, kind, item.seq).as_str());
-                    match js.publish_with_headers(subject.clone(), headers, item.payload.into()).await {
-                        Ok(ack) => in_flight.push_back((item.seq, ack)),
+                    headers.insert("Nats-Msg-Id", id.as_str());
+                    match js.publish_with_headers(subject.clone(), headers, payload.into()).await {
+                        Ok(ack) => in_flight.push_back((last, ack)),
                         Err(e) => {
                             result = Err(unavailable(format!("publishing: {e}")));
                             break;
@@ -298,6 +298,40 @@ impl Run {
             }
         }
     }
+}
+
+/// The NATS messages of `items` (rows of `kind` in sequence order): runs of up to
+/// `message_rows` rows and `message_bytes` bytes as one batch each, with the id
+/// `<sensor>:<kind>:<first>-<last>` (the same rows published again carry the same id, so the
+/// stream drops them within its window), or, with `message_rows` 1, one version-1 message per
+/// row with the id [`message_id`]. Each comes with the sequence of its last row.
+fn messages(sensor: &str, kind: Kind, items: Vec<OutboxItem>, config: &NatsConfig) -> Vec<(i64, String, Vec<u8>)> {
+    let rows = config.message_rows.max(1);
+    if rows == 1 {
+        return items.into_iter().map(|item| (item.seq, message_id(sensor, kind, item.seq), item.payload)).collect();
+    }
+    let mut out = Vec::new();
+    let mut run: Vec<OutboxItem> = Vec::new();
+    let mut run_bytes = 0usize;
+    let mut close = |run: &mut Vec<OutboxItem>| {
+        if let (Some(first), Some(last)) = (run.first(), run.last()) {
+            let id = format!("{sensor}:{}:{}-{}", kind.as_str(), first.seq, last.seq);
+            let mut payload = Vec::with_capacity(run.iter().map(|i| i.payload.len() + 4).sum::<usize>() + 5);
+            wire::encode_batch(run.iter().map(|i| i.payload.as_slice()), &mut payload);
+            out.push((last.seq, id, payload));
+        }
+        run.clear();
+    };
+    for item in items {
+        if !run.is_empty() && (run.len() >= rows || run_bytes + item.payload.len() > config.message_bytes) {
+            close(&mut run);
+            run_bytes = 0;
+        }
+        run_bytes += item.payload.len();
+        run.push(item);
+    }
+    close(&mut run);
+    out
 }
 
 fn unavailable(message: String) -> SinkError {

@@ -1,6 +1,7 @@
-//! The wire encoding of what a sensor publishes (docs/collector.md, "Wire encoding"): one NATS
-//! message per stored event or record, compact and versioned, so that a collector of another
-//! version knows what it reads and refuses what it does not.
+//! The wire encoding of what a sensor publishes (docs/collector.md, "Wire encoding"): a stored
+//! event or record as one message (version 1), or several of them in one NATS message (a batch,
+//! version 2), compact and versioned, so that a collector of another version knows what it
+//! reads and refuses what it does not.
 //!
 //! Layout (all integers big-endian): a version byte ([`VERSION`]), a kind byte ([`Kind`]),
 //! the sensor's sequence (its store's row id, i64), then the kind's fields in a fixed order.
@@ -15,6 +16,51 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The encoding's version. A decoder refuses any other.
 pub const VERSION: u8 = 1;
+
+/// The version byte of a batch: several version-1 messages of one sensor in one NATS message,
+/// so that the broker, the publisher and the collector handle one message per up to
+/// `message_rows` rows instead of one per row.
+pub const BATCH_VERSION: u8 = 2;
+
+/// Most messages a batch may hold when decoding (bounds a hostile count).
+const MAX_BATCH_ITEMS: u32 = 1 << 16;
+
+/// Encodes a batch of already encoded single messages (each from [`encode_event`],
+/// [`encode_auth`] or [`encode_registration`]): [`BATCH_VERSION`], a u32 count, then each as
+/// a u32 length and its bytes.
+pub fn encode_batch<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+    out.push(BATCH_VERSION);
+    out.extend_from_slice(&u32::try_from(items.len()).unwrap_or(u32::MAX).to_be_bytes());
+    for item in items {
+        bytes(out, item);
+    }
+}
+
+/// The single messages a NATS message carries: itself (version 1) or the items of a batch
+/// (version 2), each still to be [`decode`]d. A batch whose envelope is damaged is refused
+/// whole; a damaged item only fails its own `decode`.
+pub fn split(buf: &[u8]) -> Result<Vec<&[u8]>, WireError> {
+    match buf.first().copied() {
+        Some(VERSION) => Ok(vec![buf]),
+        Some(BATCH_VERSION) => {
+            let mut r = Reader { buf, at: 1 };
+            let count = u32::from_be_bytes(r.array()?);
+            if count > MAX_BATCH_ITEMS {
+                return Err(WireError::Malformed("batch too long"));
+            }
+            let mut items = Vec::new();
+            for _ in 0..count {
+                items.push(r.bytes()?);
+            }
+            if r.at != buf.len() {
+                return Err(WireError::Malformed("bytes after the last field"));
+            }
+            Ok(items)
+        }
+        Some(other) => Err(WireError::Version(other)),
+        None => Err(WireError::Malformed("message ends early")),
+    }
+}
 
 /// Largest text or byte field accepted when decoding (a message is bounded by the broker's
 /// `max_payload` anyway; this bounds a hostile length).
@@ -501,5 +547,55 @@ mod tests {
             b.extend(bytes);
             let _ = decode(&b);
         }
+    }
+
+    #[test]
+    fn a_batch_carries_its_messages_in_order_and_a_single_message_is_its_own_batch() {
+        let reg = |n: u64| RegistrationRecord { ctx: ctx(), username: "u".into(), contact: "c".into(), expires: n };
+        let items: Vec<Vec<u8>> = (1..=3)
+            .map(|i| {
+                let mut b = Vec::new();
+                encode_registration(i, &reg(i as u64), &mut b);
+                b
+            })
+            .collect();
+        let mut batch = Vec::new();
+        encode_batch(items.iter().map(Vec::as_slice), &mut batch);
+        assert_eq!(batch[0], BATCH_VERSION);
+        let split_items = split(&batch).unwrap();
+        assert_eq!(split_items, items.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let seqs: Vec<i64> = split_items.iter().map(|b| decode(b).unwrap().seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        assert_eq!(split(&items[0]).unwrap(), vec![items[0].as_slice()]);
+        let mut empty = Vec::new();
+        encode_batch(std::iter::empty(), &mut empty);
+        assert_eq!(split(&empty).unwrap(), Vec::<&[u8]>::new());
+    }
+
+    #[test]
+    fn damaged_batches_are_errors_never_panics() {
+        let mut item = Vec::new();
+        encode_registration(
+            1,
+            &RegistrationRecord { ctx: ctx(), username: "u".into(), contact: "c".into(), expires: 1 },
+            &mut item,
+        );
+        let mut batch = Vec::new();
+        encode_batch([item.as_slice(), item.as_slice()].into_iter(), &mut batch);
+        // Every cut of the envelope is refused (a cut inside the last item is a short item).
+        for cut in 0..batch.len() {
+            assert!(split(&batch[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = batch.clone();
+        longer.push(0);
+        assert_eq!(split(&longer), Err(WireError::Malformed("bytes after the last field")));
+        assert_eq!(split(&[3, 0]), Err(WireError::Version(3)));
+        assert_eq!(split(&[BATCH_VERSION, 0xff, 0xff, 0xff, 0xff]), Err(WireError::Malformed("batch too long")));
+        // A damaged item fails on its own.
+        let mut inner = batch.clone();
+        inner[9] = 7;
+        let items = split(&inner).unwrap();
+        assert!(decode(items[0]).is_err());
+        assert!(decode(items[1]).is_ok());
     }
 }

@@ -1,7 +1,7 @@
 //! `sipscope collect`: what sensors published to NATS JetStream, as a source (issue 16;
 //! docs/collector.md). A durable pull consumer of the sensors' stream fetches batches; each
-//! message is decoded (`sinks::nats::wire`) and handed to the one pipeline under its own
-//! sensor, node and time, so the collector runs the same analysis and rules across every
+//! message (one row, or a publisher's batch of rows) is decoded (`sinks::nats::wire`) and each
+//! row handed to the one pipeline under its own sensor, node and time, so the collector runs the same analysis and rules across every
 //! sensor. Records get the collector store's own ids.
 //!
 //! Exactly once: the highest sequence stored per (publishing sensor, kind) — the sensor named
@@ -37,14 +37,16 @@ pub struct CollectConfig {
     /// The durable consumer's name (several collectors with one name share the work; give
     /// each store its own name). Default `sipscope-collector`.
     pub durable: String,
-    /// Messages fetched, stored and acknowledged at once. Default 2048.
+    /// Rows (events and records) fetched, stored and acknowledged at once: as many NATS
+    /// messages are fetched as carry about this many rows, by the rows per message seen so
+    /// far (a batch of the publisher carries up to its `message_rows`). Default 2048.
     pub batch: usize,
     /// How long a message may stay unacknowledged before the broker delivers it again,
     /// seconds. Default 60.
     pub ack_wait_seconds: u64,
     /// How often the lag per sensor is logged, seconds. Default 10.
     pub lag_every_seconds: u64,
-    /// Stop after this many messages (tests, benchmarks); `None`: until stopped.
+    /// Stop after this many rows received (tests, benchmarks); `None`: until stopped.
     pub max_messages: Option<u64>,
     /// Stop when nothing arrived for this long (tests, benchmarks); `None`: until stopped.
     pub idle_exit: Option<Duration>,
@@ -71,7 +73,10 @@ impl CollectConfig {
 /// What a collector run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CollectSummary {
-    /// Messages received.
+    /// NATS messages received (a batch carries several rows).
+    pub messages: u64,
+    /// Rows received (events and records, single or in batches; a batch that does not decode
+    /// counts as one).
     pub received: u64,
     /// Events handed to the pipeline.
     pub events: u64,
@@ -107,6 +112,7 @@ pub fn run(config: &CollectConfig, pipeline: &mut Pipeline, stop: &AtomicBool) -
         changed: HashMap::new(),
         last_event_ns: HashMap::new(),
         summary: CollectSummary::default(),
+        max_rows_per_message: 1,
         next_auth_id: 0,
         failures: 0,
         stream_seq: 0,
@@ -134,6 +140,8 @@ struct Collector<'a> {
     /// Newest event time per sensor (lag).
     last_event_ns: HashMap<String, i64>,
     summary: CollectSummary,
+    /// The most rows one message carried so far.
+    max_rows_per_message: u64,
     next_auth_id: i64,
     failures: u64,
     /// The stream sequence of the last message whose batch the store committed: the consumer
@@ -147,6 +155,11 @@ struct Collector<'a> {
 const STREAM_POSITION: &str = "$stream";
 
 impl Collector<'_> {
+    /// The most rows one NATS message carried so far (1 before any): fetches are sized by it.
+    fn rows_per_message(&self) -> usize {
+        usize::try_from(self.max_rows_per_message).unwrap_or(1).max(1)
+    }
+
     fn done(&self, stop: &AtomicBool) -> bool {
         stop.load(Ordering::SeqCst) || self.config.max_messages.is_some_and(|m| self.summary.received >= m)
     }
@@ -225,10 +238,11 @@ impl Collector<'_> {
         };
         let mut next_lag = Instant::now() + Duration::from_secs(cfg.lag_every_seconds.max(1));
         while !self.done(stop) {
-            let want = match cfg.max_messages {
+            let rows = match cfg.max_messages {
                 Some(m) => usize::try_from(m.saturating_sub(self.summary.received)).unwrap_or(cfg.batch).min(cfg.batch),
                 None => cfg.batch,
             };
+            let want = rows.div_ceil(self.rows_per_message());
             let mut batch = consumer
                 .fetch()
                 .max_messages(want.max(1))
@@ -238,35 +252,39 @@ impl Collector<'_> {
                 .map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
             let mut last = None;
             let mut batch_seq = self.stream_seq;
+            let mut rows = 0u64;
+            let mut any = false;
             while let Some(message) = batch.next().await {
                 let message = message.map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
                 // The publishing sensor is the subject's last token (the event names its own
                 // sensor, which may differ: a HEP store holds several).
                 let publisher = message.subject.rsplit('.').next().unwrap_or("").to_owned();
-                self.take(pipeline, &publisher, &message.payload);
+                let before = self.summary.received;
+                self.take_message(pipeline, &publisher, &message.payload);
+                let taken = self.summary.received.saturating_sub(before);
+                self.max_rows_per_message = self.max_rows_per_message.max(taken);
+                rows += taken;
                 if let Ok(info) = message.info() {
                     batch_seq = batch_seq.max(info.stream_sequence);
                 }
                 last = Some(message);
+                any = true;
+                // A fetch of batches may carry more rows than one transaction should: commit
+                // and acknowledge at the message where `batch` rows are reached.
+                if rows >= cfg.batch as u64 {
+                    if let Some(last) = last.take() {
+                        self.commit(pipeline, batch_seq, last).await?;
+                    }
+                    rows = 0;
+                }
             }
             let now = crate::time::now_ns();
-            if let Some(last) = last {
+            if any {
                 *idle_since = Instant::now();
-                // Positions commit with the batch's events; only then is the batch acked.
-                let mut changed: Vec<(String, String, i64)> =
-                    self.changed.drain().map(|((s, k), seq)| (s, k.as_str().to_owned(), seq)).collect();
-                let stream_seq = i64::try_from(batch_seq).unwrap_or(i64::MAX);
-                changed.push((STREAM_POSITION.to_owned(), cfg.nats.stream.name.clone(), stream_seq));
-                pipeline.store().set_collected(changed, now).map_err(Failure::Store)?;
-                pipeline.store().flush().map_err(Failure::Store)?;
-                if pipeline.failed() {
-                    return Err(Failure::Store(
-                        pipeline.tick(now).err().unwrap_or(SinkError::Writer("the store failed".into())),
-                    ));
-                }
-                self.stream_seq = batch_seq;
-                last.ack().await.map_err(|e| Failure::Broker(format!("acknowledging: {e}")))?;
-            } else if cfg.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
+            }
+            if let Some(last) = last {
+                self.commit(pipeline, batch_seq, last).await?;
+            } else if !any && cfg.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
                 return Ok(());
             }
             pipeline.tick(now).map_err(Failure::Store)?;
@@ -281,16 +299,61 @@ impl Collector<'_> {
         Ok(())
     }
 
-    /// Decodes one message and hands it to the pipeline unless it was stored before.
+    /// Commits the rows taken so far with their positions and the stream sequence `batch_seq`,
+    /// then acknowledges every message up to `last` (ack-all): never before the commit.
+    async fn commit(
+        &mut self,
+        pipeline: &mut Pipeline,
+        batch_seq: u64,
+        last: async_nats::jetstream::Message,
+    ) -> Result<(), Failure> {
+        let now = crate::time::now_ns();
+        // Positions commit with the batch's events; only then is the batch acked.
+        let mut changed: Vec<(String, String, i64)> =
+            self.changed.drain().map(|((s, k), seq)| (s, k.as_str().to_owned(), seq)).collect();
+        let stream_seq = i64::try_from(batch_seq).unwrap_or(i64::MAX);
+        changed.push((STREAM_POSITION.to_owned(), self.config.nats.stream.name.clone(), stream_seq));
+        pipeline.store().set_collected(changed, now).map_err(Failure::Store)?;
+        pipeline.store().flush().map_err(Failure::Store)?;
+        if pipeline.failed() {
+            return Err(Failure::Store(
+                pipeline.tick(now).err().unwrap_or(SinkError::Writer("the store failed".into())),
+            ));
+        }
+        self.stream_seq = batch_seq;
+        last.ack().await.map_err(|e| Failure::Broker(format!("acknowledging: {e}")))
+    }
+
+    /// Takes one NATS message: a single row or a batch of them (wire versions 1 and 2).
+    fn take_message(&mut self, pipeline: &mut Pipeline, publisher: &str, payload: &[u8]) {
+        self.summary.messages += 1;
+        match wire::split(payload) {
+            Ok(items) => {
+                for item in items {
+                    self.take(pipeline, publisher, item);
+                }
+            }
+            Err(e) => {
+                self.summary.received += 1;
+                self.malformed(&e);
+            }
+        }
+    }
+
+    fn malformed(&mut self, e: &wire::WireError) {
+        self.summary.malformed += 1;
+        if self.summary.malformed.is_power_of_two() {
+            tracing::warn!(malformed = self.summary.malformed, "collect: a message does not decode: {e}");
+        }
+    }
+
+    /// Decodes one row and hands it to the pipeline unless it was stored before.
     fn take(&mut self, pipeline: &mut Pipeline, publisher: &str, payload: &[u8]) {
         self.summary.received += 1;
         let message = match wire::decode(payload) {
             Ok(m) => m,
             Err(e) => {
-                self.summary.malformed += 1;
-                if self.summary.malformed.is_power_of_two() {
-                    tracing::warn!(malformed = self.summary.malformed, "collect: a message does not decode: {e}");
-                }
+                self.malformed(&e);
                 return;
             }
         };
