@@ -8,7 +8,7 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # --- what the tests need --------------------------------------------------------------------
 missing=()
-for pair in node:nodejs sipsak:sipsak sipp:sip-tester nmap:nmap tshark:tshark tcpdump:tcpdump baresip:baresip-core chromium:chromium nft:nftables conntrack:conntrack kamailio:kamailio sngrep:sngrep; do
+for pair in node:nodejs sipsak:sipsak sipp:sip-tester nmap:nmap tshark:tshark tcpdump:tcpdump baresip:baresip-core chromium:chromium nft:nftables conntrack:conntrack kamailio:kamailio sngrep:sngrep sqlite3:sqlite3; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 # libpcap headers and library for `sipscope capture` (the default `live` feature); `ip netns`
