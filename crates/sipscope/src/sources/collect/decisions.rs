@@ -31,7 +31,7 @@ impl DecisionShare {
     /// Opens the bucket (created when missing) and the store's reader.
     pub async fn open(&self, js: &async_nats::jetstream::Context) -> Result<Sharing, String> {
         let kv = open_bucket(js, &self.bucket).await?;
-        let reader = crate::store::open(&self.store).map_err(|e| e.to_string())?;
+        let reader = super::blocking(|| crate::store::open(&self.store)).map_err(|e| e.to_string())?;
         Ok(Sharing { kv, reader, by: self.by.clone(), shared: HashSet::new(), next_ns: 0 })
     }
 }
@@ -43,7 +43,7 @@ impl Sharing {
             return 0;
         }
         self.next_ns = now_ns.saturating_add(crate::time::SECOND_NS);
-        let rows = match self.reader.decisions_in_force(now_ns) {
+        let rows = match super::blocking(|| self.reader.decisions_in_force(now_ns)) {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!("collect: reading decisions in force: {e}");
