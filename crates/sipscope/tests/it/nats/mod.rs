@@ -4,7 +4,9 @@
 
 mod broker;
 mod decisions;
+mod lab;
 mod outbox;
+mod three_sensors;
 
 use rusqlite::Connection;
 use std::path::Path;
