@@ -225,7 +225,7 @@ impl Sensor {
             .args(["honeypot", "--json", "--config"])
             .arg(&path)
             .env("SIPSCOPE_LOG", "info")
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(self.dir.path().join("summary.json")).unwrap())
             .stderr(log)
             .spawn()
             .unwrap();
@@ -242,6 +242,14 @@ impl Sensor {
 
     fn log_path(&self) -> PathBuf {
         self.dir.path().join("stderr.log")
+    }
+
+    /// Its exit summary (JSON) and the end of its human log, for failure messages.
+    pub fn summary(&self) -> String {
+        let human = std::fs::read_to_string(self.dir.path().join("human.log")).unwrap_or_default();
+        let tail: Vec<&str> = human.lines().rev().take(8).collect();
+        let summary = std::fs::read_to_string(self.dir.path().join("summary.json")).unwrap_or_default();
+        format!("{summary}\nhuman log, last lines first: {tail:#?}")
     }
 
     /// Everything it logged, across restarts.
@@ -262,6 +270,13 @@ impl Sensor {
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         let status = child.wait().unwrap();
         assert!(status.success(), "sensor {} exited with {status}: {}", self.name, self.log());
+    }
+
+    /// The first column of a query's rows as text (failure messages).
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        let conn = rusqlite::Connection::open(self.db()).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
     }
 
     /// A single number from a query on its store (committed rows).
