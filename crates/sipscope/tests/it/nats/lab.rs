@@ -204,8 +204,7 @@ impl Sensor {
             sensor_addr(i),
             HubBroker::sensor_url(),
         );
-        let mut s =
-            Sensor { name, dir, ns: lab.sensors[i - 1].clone(), config, child: None };
+        let mut s = Sensor { name, dir, ns: lab.sensors[i - 1].clone(), config, child: None };
         s.launch();
         s
     }
