@@ -120,3 +120,20 @@ fn a_scratch_directory_is_private_and_removed_with_links_inside_not_followed() {
     assert!(!path.exists());
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
 }
+
+#[test]
+fn an_existing_store_too_open_is_narrowed_without_being_opened() {
+    let (_dir, state, _victim) = setup();
+    let db = state.join("s.db");
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::fs::write(with_suffix(&db, "-wal"), b"").unwrap();
+    std::fs::set_permissions(with_suffix(&db, "-wal"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    prepare_store(&db).unwrap();
+    assert_eq!(mode_of(&db), 0o640);
+    assert_eq!(mode_of(&with_suffix(&db, "-wal")), 0o640);
+    // A FIFO at a companion's name is refused, without blocking.
+    nix::unistd::mkfifo(&with_suffix(&db, "-shm"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let err = prepare_store(&db).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
