@@ -120,12 +120,17 @@ pub fn check_existing(path: &Path) -> io::Result<()> {
             let named = open_unopened(path)?;
             let mode = check_regular(&named)?;
             if mode & !WIDEST_MODE != 0 {
-                let by_descriptor = PathBuf::from(format!("/proc/self/fd/{}", named.as_raw_fd()));
-                std::fs::set_permissions(by_descriptor, std::fs::Permissions::from_mode(mode & WIDEST_MODE))?;
+                std::fs::set_permissions(by_descriptor(&named), std::fs::Permissions::from_mode(mode & WIDEST_MODE))?;
             }
             Ok(())
         }
     }
+}
+
+/// The name under which the file of descriptor `named` is changed (`chmod`, `chown`), since
+/// an `O_PATH` descriptor cannot be (the kernel's link to that very file, not a path lookup).
+fn by_descriptor(named: &File) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", named.as_raw_fd()))
 }
 
 /// A descriptor that names `path` without opening the file (`O_PATH`). With `O_NOFOLLOW` a
@@ -197,9 +202,13 @@ pub fn chown_existing(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+        // As in `check_existing`: the store is open in this process by now, so its files are
+        // named by `O_PATH` descriptors, never opened (which would drop SQLite's locks).
+        Ok(meta) if meta.file_type().is_symlink() => Err(refused(SYMLINK_REFUSED.into())),
         Ok(_) => {
-            let file = open_checked(path, OpenOptions::new().read(true))?;
-            std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
+            let named = open_unopened(path)?;
+            check_regular(&named)?;
+            std::os::unix::fs::chown(by_descriptor(&named), Some(uid), Some(gid))
         }
     }
 }
