@@ -15,6 +15,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,9 @@ pub const PRIVATE_MODE: u32 = 0o600;
 /// The widest mode an existing file keeps (a group of readers may be the administrator's
 /// choice; write access for the group or anything for others is not).
 pub const WIDEST_MODE: u32 = 0o640;
+
+/// Why a symbolic link at a file's name is refused.
+const SYMLINK_REFUSED: &str = "refused: a symbolic link (files are never written through a link)";
 
 /// A refusal; the caller names the file (the message says only why).
 fn refused(why: String) -> io::Error {
@@ -56,6 +60,15 @@ pub fn check_directory(dir: &Path) -> io::Result<()> {
 /// Checks a file just opened without following links: a regular file with no other name.
 /// Narrows a mode wider than [`WIDEST_MODE`].
 fn check_opened(file: &File) -> io::Result<()> {
+    let mode = check_regular(file)?;
+    if mode & !WIDEST_MODE != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(mode & WIDEST_MODE))?;
+    }
+    Ok(())
+}
+
+/// Checks that `file` is a regular file with no other name; returns its mode.
+fn check_regular(file: &File) -> io::Result<u32> {
     let meta = file.metadata()?;
     if !meta.file_type().is_file() {
         return Err(refused("refused: not a regular file".into()));
@@ -63,11 +76,7 @@ fn check_opened(file: &File) -> io::Result<()> {
     if meta.nlink() > 1 {
         return Err(refused("refused: the file has other hard links (it could be another file's name)".into()));
     }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & !WIDEST_MODE != 0 {
-        file.set_permissions(std::fs::Permissions::from_mode(mode & WIDEST_MODE))?;
-    }
-    Ok(())
+    Ok(meta.permissions().mode() & 0o7777)
 }
 
 /// Opens `path` the safe way with `options` (which must not create through a link).
@@ -76,7 +85,7 @@ fn open_checked(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
     // O_NONBLOCK: a FIFO planted at the name must not block the open (it is refused below).
     let file = options.custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK).open(path).map_err(|e| {
         if e.raw_os_error() == Some(nix::libc::ELOOP) {
-            refused("refused: a symbolic link (files are never written through a link)".into())
+            refused(SYMLINK_REFUSED.into())
         } else {
             e
         }
@@ -94,12 +103,41 @@ pub fn open_append(path: &Path) -> io::Result<File> {
 /// Checks an existing file at `path` as [`open_append`] would, without writing to it (for
 /// files another library opens by name: SQLite's database, WAL and shared-memory files).
 /// A missing file is fine.
+///
+/// The file is never opened for reading or writing: closing such a descriptor drops every
+/// POSIX lock this process holds on the file, and SQLite's locks on a store this process
+/// already has open (the honeypot's decisions watcher opens its store again at every
+/// reconnection) would go with it; another process could then take the store for unused,
+/// checkpoint it and delete its WAL under the writer, whose later commits were lost. An
+/// `O_PATH` descriptor (Linux) names the file without opening it, and closing it leaves the
+/// locks alone; a mode to narrow is changed through `/proc/self/fd`, by that descriptor.
 pub fn check_existing(path: &Path) -> io::Result<()> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
-        Ok(_) => open_checked(path, OpenOptions::new().read(true)).map(drop),
+        Ok(meta) if meta.file_type().is_symlink() => Err(refused(SYMLINK_REFUSED.into())),
+        Ok(_) => {
+            let named = open_unopened(path)?;
+            let mode = check_regular(&named)?;
+            if mode & !WIDEST_MODE != 0 {
+                std::fs::set_permissions(by_descriptor(&named), std::fs::Permissions::from_mode(mode & WIDEST_MODE))?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// The name under which the file of descriptor `named` is changed (`chmod`, `chown`), since
+/// an `O_PATH` descriptor cannot be (the kernel's link to that very file, not a path lookup).
+fn by_descriptor(named: &File) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", named.as_raw_fd()))
+}
+
+/// A descriptor that names `path` without opening the file (`O_PATH`). With `O_NOFOLLOW` a
+/// link planted since it was checked is named itself, and refused as not a regular file.
+fn open_unopened(path: &Path) -> io::Result<File> {
+    check_directory(directory_of(path))?;
+    OpenOptions::new().read(true).custom_flags(nix::libc::O_PATH | nix::libc::O_NOFOLLOW).open(path)
 }
 
 /// Prepares an SQLite store at `path` for SQLite to open by name: its directory and every
@@ -164,9 +202,13 @@ pub fn chown_existing(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+        // As in `check_existing`: the store is open in this process by now, so its files are
+        // named by `O_PATH` descriptors, never opened (which would drop SQLite's locks).
+        Ok(meta) if meta.file_type().is_symlink() => Err(refused(SYMLINK_REFUSED.into())),
         Ok(_) => {
-            let file = open_checked(path, OpenOptions::new().read(true))?;
-            std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
+            let named = open_unopened(path)?;
+            check_regular(&named)?;
+            std::os::unix::fs::chown(by_descriptor(&named), Some(uid), Some(gid))
         }
     }
 }

@@ -120,3 +120,51 @@ fn a_scratch_directory_is_private_and_removed_with_links_inside_not_followed() {
     assert!(!path.exists());
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
 }
+
+#[test]
+fn an_existing_store_too_open_is_narrowed_without_being_opened() {
+    let (_dir, state, _victim) = setup();
+    let db = state.join("s.db");
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::fs::write(with_suffix(&db, "-wal"), b"").unwrap();
+    std::fs::set_permissions(with_suffix(&db, "-wal"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    prepare_store(&db).unwrap();
+    assert_eq!(mode_of(&db), 0o640);
+    assert_eq!(mode_of(&with_suffix(&db, "-wal")), 0o640);
+    // A FIFO at a companion's name is refused, without blocking.
+    nix::unistd::mkfifo(&with_suffix(&db, "-shm"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let err = prepare_store(&db).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+/// The POSIX locks this process holds (lines of /proc/locks naming its id).
+fn locks_held() -> Vec<String> {
+    let me = format!(" {} ", std::process::id());
+    std::fs::read_to_string("/proc/locks").unwrap().lines().filter(|l| l.contains(&me)).map(str::to_owned).collect()
+}
+
+#[test]
+fn checking_and_chowning_an_open_store_keeps_its_locks() {
+    let (_dir, state, _victim) = setup();
+    let db = state.join("s.db");
+    prepare_store(&db).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+    let before = locks_held();
+    assert!(!before.is_empty(), "SQLite holds its locks in WAL mode");
+    prepare_store(&db).unwrap();
+    assert_eq!(locks_held(), before, "checking the files dropped no lock");
+    let uid = std::fs::metadata(&db).unwrap().uid();
+    let gid = std::fs::metadata(&db).unwrap().gid();
+    // Root gives the files away (as the honeypot does before it drops privileges); anyone
+    // else gives them to themselves.
+    let to = if uid == 0 { 4242 } else { uid };
+    for suffix in ["", "-wal", "-shm"] {
+        chown_existing(&with_suffix(&db, suffix), to, gid).unwrap();
+        assert_eq!(std::fs::metadata(with_suffix(&db, suffix)).unwrap().uid(), to);
+    }
+    assert_eq!(locks_held(), before, "chowning the files dropped no lock");
+    drop(conn);
+}

@@ -146,6 +146,7 @@ impl PgStore {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
                  $21, $22, $23, $24, $25, $26)
                  ON CONFLICT (sensor, rule_id, group_key, first_ns) DO UPDATE SET
+                   run_id = coalesce(excluded.run_id, alerts.run_id),
                    last_ns = greatest(alerts.last_ns, excluded.last_ns),
                    count = greatest(alerts.count, excluded.count),
                    node = excluded.node, src_ip = excluded.src_ip, src_port = excluded.src_port,

@@ -72,6 +72,7 @@ fn upsert_sql() -> &'static str {
         format!(
             "INSERT INTO alerts {ALERT_COLUMNS}
              ON CONFLICT (sensor, rule_id, group_key, first_ns) DO UPDATE SET
+               run_id = coalesce(excluded.run_id, run_id),
                last_ns = max(last_ns, excluded.last_ns), count = max(count, excluded.count),
                node = excluded.node, src_ip = excluded.src_ip, src_port = excluded.src_port,
                dst_ip = excluded.dst_ip, dst_port = excluded.dst_port,
@@ -104,7 +105,9 @@ impl Store {
     /// Stores an alert (or updates the row of the same sensor, rule, group and first match)
     /// with its evidence, under the open analysis run. Most alerts are new rows (files and
     /// replays write each alert once, when it closes): a plain insert is tried first, and the
-    /// update of an existing row only when that one meets the row already there.
+    /// update of an existing row only when that one meets the row already there. The update
+    /// moves the row under the run that updated it: a run recovered after a crash finds its
+    /// alerts again, and they must outlive the interrupted run it then discards.
     pub fn insert_alert(&mut self, a: &Alert) -> Result<(), SinkError> {
         self.begin()?;
         // An alert names two or three addresses about ten times (itself, each piece of
@@ -214,6 +217,35 @@ mod tests {
             evidence,
             vec![(rows[0].0, 0, 10_000_000_000), (rows[0].0, 1, 12_000_000_000), (rows[1].0, 0, 10_000_000_000)]
         );
+    }
+
+    #[test]
+    fn an_alert_found_again_by_a_recovered_run_outlives_the_interrupted_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let scope = crate::sinks::RunScope {
+            kind: crate::sinks::RunKind::Capture,
+            replace_all: false,
+            file_id: None,
+            sensor: "t".into(),
+        };
+        let a = crate::test_support::alert("203.0.113.5", false, 10_000_000_000, vec![Action::Alert]);
+        let interrupted = store.begin_analysis_run(&scope, 0).unwrap();
+        store.insert_alert(&a).unwrap();
+        // The recovery: a new run finds the same alert again, then the old run is discarded.
+        let recovered = store.begin_analysis_run(&scope, 1).unwrap();
+        store.insert_alert(&a).unwrap();
+        store.discard_run(interrupted).unwrap();
+        store.flush_now().unwrap();
+        let runs: Vec<Option<i64>> = store
+            .conn
+            .prepare("SELECT run_id FROM alerts")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(runs, vec![Some(recovered)]);
     }
 
     #[test]

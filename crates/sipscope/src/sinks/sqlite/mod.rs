@@ -349,6 +349,50 @@ mod tests {
         }
     }
 
+    /// The decisions watcher opens the store again at every reconnection to the broker, in a
+    /// process that has it open (the honeypot's writer, its outbox). Closing any descriptor of
+    /// a file drops every POSIX lock the process holds on it, SQLite's included: another
+    /// process (a `sipscope` command, a reader such as sqlite3) that then opened and closed the
+    /// store took it for unused, checkpointed it and deleted its WAL, and the writer's later
+    /// commits went to the deleted file (the three-sensor test's sensor 3 lost the events it
+    /// had already published).
+    #[test]
+    fn opening_an_open_store_again_keeps_what_its_writer_commits_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let live = |p: u64| SipEvent { origin: None, ..event(0, p) };
+        let mut writer = Store::open(&path).unwrap();
+        let write = |writer: &mut Store, from: u64| {
+            for p in from..from + 3 {
+                let ev = live(p);
+                let msg = sipscope_sip::parse(&ev.raw).unwrap();
+                writer.insert_event(&ev, &SipFields::extract(&msg)).unwrap();
+            }
+            writer.flush_now().unwrap();
+        };
+        write(&mut writer, 1);
+        drop(Store::open(&path).unwrap());
+        // Another process counts the committed events, while the writer keeps the store open
+        // (as the honeypot's other connections do until it exits).
+        let count = || {
+            let peer = std::process::Command::new("sqlite3")
+                .arg(&path)
+                .arg("SELECT count(*) FROM events")
+                .output()
+                .expect("the sqlite3 command (a real peer process)");
+            String::from_utf8_lossy(&peer.stdout).trim().to_owned()
+        };
+        assert_eq!(count(), "3");
+        write(&mut writer, 4);
+        assert_eq!(count(), "6", "every committed event is seen by another process");
+        // The writer closes while another connection of the process stays open (so it does
+        // not checkpoint): what it wrote is still there for others.
+        let other = Store::open_read_only(&path).unwrap();
+        drop(writer);
+        assert_eq!(count(), "6", "every committed event is in the store");
+        drop(other);
+    }
+
     #[test]
     fn files_are_deduplicated_and_partial_runs_replaced() {
         let dir = tempfile::tempdir().unwrap();

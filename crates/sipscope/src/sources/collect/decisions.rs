@@ -21,7 +21,8 @@ pub struct DecisionShare {
 /// The bucket open, what was shared.
 pub struct Sharing {
     kv: async_nats::jetstream::kv::Store,
-    reader: Box<dyn StoreReader + Send>,
+    /// Always set until dropped (taken then, to be closed outside the runtime's context).
+    reader: Option<Box<dyn StoreReader + Send>>,
     by: String,
     shared: HashSet<i64>,
     next_ns: i64,
@@ -31,8 +32,8 @@ impl DecisionShare {
     /// Opens the bucket (created when missing) and the store's reader.
     pub async fn open(&self, js: &async_nats::jetstream::Context) -> Result<Sharing, String> {
         let kv = open_bucket(js, &self.bucket).await?;
-        let reader = crate::store::open(&self.store).map_err(|e| e.to_string())?;
-        Ok(Sharing { kv, reader, by: self.by.clone(), shared: HashSet::new(), next_ns: 0 })
+        let reader = super::blocking(|| crate::store::open(&self.store)).map_err(|e| e.to_string())?;
+        Ok(Sharing { kv, reader: Some(reader), by: self.by.clone(), shared: HashSet::new(), next_ns: 0 })
     }
 }
 
@@ -43,7 +44,8 @@ impl Sharing {
             return 0;
         }
         self.next_ns = now_ns.saturating_add(crate::time::SECOND_NS);
-        let rows = match self.reader.decisions_in_force(now_ns) {
+        let Some(reader) = self.reader.as_mut() else { return 0 };
+        let rows = match super::blocking(|| reader.decisions_in_force(now_ns)) {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!("collect: reading decisions in force: {e}");
@@ -70,5 +72,16 @@ impl Sharing {
             }
         }
         n
+    }
+}
+
+impl Drop for Sharing {
+    /// A PostgreSQL reader closes its connection by blocking on a runtime of its own, which
+    /// panics inside the collector's runtime ('Cannot start a runtime from within a runtime':
+    /// the collector's graceful stop, and every reconnection to the broker, dropped it there).
+    fn drop(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            super::blocking(move || drop(reader));
+        }
     }
 }

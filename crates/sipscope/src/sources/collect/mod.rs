@@ -105,7 +105,13 @@ pub enum CollectError {
 
 /// Consumes until `stop` (or a limit of `config`), writing through `pipeline`.
 pub fn run(config: &CollectConfig, pipeline: &mut Pipeline, stop: &AtomicBool) -> Result<CollectSummary, CollectError> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CollectError::Runtime)?;
+    // Multi-threaded (one worker), so that the pipeline's work can leave the runtime's
+    // context (`blocking`).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(CollectError::Runtime)?;
     let mut c = Collector {
         config,
         positions: HashMap::new(),
@@ -186,7 +192,7 @@ impl Collector<'_> {
             while Instant::now() < until && !stop.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            pipeline.tick(crate::time::now_ns())?;
+            blocking(|| pipeline.tick(crate::time::now_ns()))?;
             pause = (pause * 2).min(Duration::from_secs(10));
         }
         Ok(())
@@ -260,7 +266,7 @@ impl Collector<'_> {
                 // sensor, which may differ: a HEP store holds several).
                 let publisher = message.subject.rsplit('.').next().unwrap_or("").to_owned();
                 let before = self.summary.received;
-                self.take_message(pipeline, &publisher, &message.payload);
+                blocking(|| self.take_message(pipeline, &publisher, &message.payload));
                 let taken = self.summary.received.saturating_sub(before);
                 self.max_rows_per_message = self.max_rows_per_message.max(taken);
                 rows += taken;
@@ -287,7 +293,7 @@ impl Collector<'_> {
             } else if !any && cfg.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
                 return Ok(());
             }
-            pipeline.tick(now).map_err(Failure::Store)?;
+            blocking(|| pipeline.tick(now)).map_err(Failure::Store)?;
             if let Some(shared) = shared.as_mut() {
                 self.summary.decisions_shared += shared.share(now).await;
             }
@@ -313,13 +319,15 @@ impl Collector<'_> {
             self.changed.drain().map(|((s, k), seq)| (s, k.as_str().to_owned(), seq)).collect();
         let stream_seq = i64::try_from(batch_seq).unwrap_or(i64::MAX);
         changed.push((STREAM_POSITION.to_owned(), self.config.nats.stream.name.clone(), stream_seq));
-        pipeline.store().set_collected(changed, now).map_err(Failure::Store)?;
-        pipeline.store().flush().map_err(Failure::Store)?;
-        if pipeline.failed() {
-            return Err(Failure::Store(
-                pipeline.tick(now).err().unwrap_or(SinkError::Writer("the store failed".into())),
-            ));
-        }
+        blocking(|| {
+            pipeline.store().set_collected(changed, now)?;
+            pipeline.store().flush()?;
+            match pipeline.failed() {
+                true => Err(pipeline.tick(now).err().unwrap_or(SinkError::Writer("the store failed".into()))),
+                false => Ok(()),
+            }
+        })
+        .map_err(Failure::Store)?;
         self.stream_seq = batch_seq;
         last.ack().await.map_err(|e| Failure::Broker(format!("acknowledging: {e}")))
     }
@@ -424,6 +432,13 @@ impl Collector<'_> {
             );
         }
     }
+}
+
+/// Runs `f`, the pipeline's or the store's synchronous work, outside the runtime's context:
+/// the PostgreSQL store's client blocks on a runtime of its own, which cannot start on a
+/// thread that is driving this one (it panicked there).
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
 }
 
 /// The sensor-side anomaly names (what a sensor knew beyond the bytes: the parser cannot

@@ -5,7 +5,9 @@
 mod broker;
 mod collect_api;
 mod decisions;
+mod lab;
 mod outbox;
+mod three_sensors;
 
 use rusqlite::Connection;
 use std::path::Path;

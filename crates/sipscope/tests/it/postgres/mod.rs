@@ -7,7 +7,7 @@
 
 mod compare;
 mod failures;
-mod server;
+pub(crate) mod server;
 
 use postgres::{Client, NoTls};
 
