@@ -47,6 +47,8 @@ pub struct CollectArgs {
     #[command(flatten)]
     api: super::serve::ApiArgs,
     #[command(flatten)]
+    metrics: super::metrics_args::MetricsArgs,
+    #[command(flatten)]
     store: super::store_args::StoreArgs,
 }
 
@@ -81,6 +83,7 @@ pub fn run(mut args: CollectArgs) -> anyhow::Result<ExitCode> {
     let mut settings = args.store.settings(RunKind::Capture)?;
     // Sensors keep what does not parse (the honeypot does); so does the collector.
     settings.unparsed = Unparsed::Keep;
+    settings.source = sipscope::metrics::Source::Collector;
     let by = settings.sensor.clone();
     let live = args.api.requested().then(sipscope::sinks::live::LiveFeed::default);
     let mut pipeline = args.store.pipeline_watched(settings, live.clone())?;
@@ -99,6 +102,7 @@ pub fn run(mut args: CollectArgs) -> anyhow::Result<ExitCode> {
         config.share_decisions =
             Some(DecisionShare { bucket: args.decisions_bucket.clone(), store: args.store.db().to_path_buf(), by });
     }
+    let _metrics = super::metrics_args::start(args.metrics.addr())?;
     let stop = super::stop_on_signals()?;
     eprintln!(
         "sipscope: collecting from {} (stream {}); Ctrl-C stops",

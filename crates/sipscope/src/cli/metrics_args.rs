@@ -1,5 +1,5 @@
 //! `--metrics ADDR:PORT`, for the commands that run until stopped (`capture`, `hep`,
-//! `logs --follow`; the honeypot has it and its `[metrics]` key): Prometheus metrics served at
+//! `logs --follow`, `collect`; the honeypot has it and its `[metrics]` key): Prometheus metrics served at
 //! `http://ADDR:PORT/metrics` while the command runs (docs/metrics.md).
 
 use anyhow::Context;

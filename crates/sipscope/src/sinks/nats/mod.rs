@@ -24,6 +24,8 @@ use wire::Kind;
 pub struct OutboxItem {
     /// Its row id in the sensor's store (the sequence of its kind).
     pub seq: i64,
+    /// When it happened (ns): how old the oldest unacknowledged row is, for the publish lag.
+    pub ts_ns: i64,
     /// The wire encoding.
     pub payload: Vec<u8>,
 }

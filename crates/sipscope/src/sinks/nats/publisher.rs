@@ -192,6 +192,7 @@ impl Run {
             match result {
                 Ok(()) => return,
                 Err(e) => {
+                    self.note_lag_while_away();
                     let message = e.to_string();
                     self.log.failed(&message);
                     self.with_status(|s| {
@@ -210,6 +211,23 @@ impl Run {
             }
             pause = (pause * 2).min(Duration::from_secs(30));
         }
+    }
+
+    /// The publish lag while the broker cannot be reached: the age of the oldest row not yet
+    /// acknowledged, read from the outbox (best effort: a store that cannot answer leaves the
+    /// last value).
+    fn note_lag_while_away(&mut self) {
+        let stream = self.config.stream.name.clone();
+        let mut oldest: Option<i64> = None;
+        for kind in Kind::ALL {
+            let Ok(acked) = self.outbox.acked(&stream, kind) else { return };
+            let Ok(items) = self.outbox.pending(kind, acked, 1) else { return };
+            if let Some(item) = items.first() {
+                oldest = Some(oldest.map_or(item.ts_ns, |o| o.min(item.ts_ns)));
+            }
+        }
+        let age_ns = oldest.map_or(0, |ts| crate::time::now_ns().saturating_sub(ts));
+        crate::metrics::set_publish_lag(crate::metrics::Sink::Nats, age_ns as f64 / 1e9);
     }
 
     /// Publishes until stopped and drained (`Ok`) or until a failure (`Err`).
@@ -233,9 +251,12 @@ impl Run {
             let mut sent = false;
             for (i, kind) in Kind::ALL.into_iter().enumerate() {
                 let items = self.outbox.pending(kind, positions[i], self.config.batch)?;
-                if items.is_empty() {
+                let Some(oldest) = items.first().map(|item| item.ts_ns) else {
                     continue;
-                }
+                };
+                // The oldest row not yet acknowledged: how far behind the broker is.
+                let age_ns = crate::time::now_ns().saturating_sub(oldest);
+                crate::metrics::set_publish_lag(crate::metrics::Sink::Nats, age_ns as f64 / 1e9);
                 sent = true;
                 let mut in_flight = VecDeque::new();
                 let mut acked = positions[i];
@@ -278,6 +299,9 @@ impl Run {
                     self.outbox.save_ack(&stream, kind, acked, now)?;
                     let n = u64::try_from(acked - positions[i]).unwrap_or(0);
                     positions[i] = acked;
+                    if kind == Kind::Event {
+                        crate::metrics::events_out(crate::metrics::Sink::Nats, n);
+                    }
                     self.with_status(|s| {
                         s.acked += n;
                         s.last_ack_ns = Some(now);
@@ -288,6 +312,7 @@ impl Run {
             if sent {
                 continue;
             }
+            crate::metrics::set_publish_lag(crate::metrics::Sink::Nats, 0.0);
             if self.stopping() {
                 // Nothing left: done.
                 return Ok(());

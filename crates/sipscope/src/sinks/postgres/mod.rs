@@ -146,6 +146,8 @@ pub struct PgStore {
     pending_alerts: Vec<(crate::act::Alert, Option<i64>)>,
     /// Rows written in the open transaction.
     written: usize,
+    /// Events copied into the open transaction (counted out at its commit).
+    events_in_tx: u64,
     batch: usize,
     current_run: Option<i64>,
     partitions: partitions::Partitions,
@@ -166,6 +168,7 @@ impl PgStore {
             pending: Vec::new(),
             pending_alerts: Vec::new(),
             written: 0,
+            events_in_tx: 0,
             batch: DEFAULT_BATCH,
             current_run: None,
             partitions: partitions::Partitions::new(options.partitions),
@@ -256,6 +259,7 @@ impl PgStore {
                 self.pending = pending;
                 return result;
             }
+            self.events_in_tx += pending.len() as u64;
         }
         for (alert, run) in std::mem::take(&mut self.pending_alerts) {
             self.write_alert(&alert, run)?;
@@ -267,7 +271,10 @@ impl PgStore {
     pub fn flush_now(&mut self) -> Result<(), SinkError> {
         self.copy_pending()?;
         if self.in_transaction {
+            let started = std::time::Instant::now();
             self.client.batch_execute("COMMIT").map_err(pg_error)?;
+            crate::metrics::observe_commit(crate::metrics::Backend::Postgres, started.elapsed());
+            crate::metrics::events_out(crate::metrics::Sink::Postgres, std::mem::take(&mut self.events_in_tx));
             self.in_transaction = false;
             self.written = 0;
         }
@@ -281,6 +288,7 @@ impl PgStore {
         }
         self.in_transaction = false;
         self.written = 0;
+        self.events_in_tx = 0;
         self.pending.clear();
         self.pending_alerts.clear();
         self.partitions.forget();

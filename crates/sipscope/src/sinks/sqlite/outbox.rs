@@ -108,7 +108,7 @@ impl Outbox for SqliteOutbox {
                     let e = WireEvent { event, anomalies: r.get(12)?, reason: r.get(13)? };
                     let mut payload = Vec::with_capacity(e.event.raw.len() + 96);
                     wire::encode_event(seq, &e, &mut payload);
-                    out.push(OutboxItem { seq, payload });
+                    out.push(OutboxItem { seq, ts_ns: e.event.ts_ns, payload });
                 }
             }
             Kind::Auth => {
@@ -142,7 +142,7 @@ impl Outbox for SqliteOutbox {
                     };
                     let mut payload = Vec::with_capacity(256);
                     wire::encode_auth(seq, &row, &mut payload);
-                    out.push(OutboxItem { seq, payload });
+                    out.push(OutboxItem { seq, ts_ns: row.ctx.ts_ns, payload });
                 }
             }
             Kind::Registration => {
@@ -162,7 +162,7 @@ impl Outbox for SqliteOutbox {
                     };
                     let mut payload = Vec::with_capacity(256);
                     wire::encode_registration(seq, &row, &mut payload);
-                    out.push(OutboxItem { seq, payload });
+                    out.push(OutboxItem { seq, ts_ns: row.ctx.ts_ns, payload });
                 }
             }
         }

@@ -1,11 +1,13 @@
 //! Sensors publishing to NATS JetStream and `sipscope collect` (issue 16), against nats-server
 //! instances the tests start themselves on ports 14222–14229 (`broker.rs`), honeypots on
-//! 127.0.242.0/24; `collect --api` (`collect_api.rs`) serves on 127.0.242.60.
+//! 127.0.242.0/24; `collect --api` (`collect_api.rs`) serves on 127.0.242.60; `metrics.rs` scrapes
+//! a publishing honeypot and `collect --metrics` on 127.0.242.3–4.
 
 mod broker;
 mod collect_api;
 mod decisions;
 mod lab;
+mod metrics;
 mod outbox;
 mod three_sensors;
 
