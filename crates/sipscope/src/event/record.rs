@@ -51,6 +51,10 @@ pub struct AuthAttemptRecord {
     /// The PBX log line the attempt was read from; `None` when sipscope saw the request
     /// itself (the honeypot).
     pub log: Option<LogLine>,
+    /// At a collector: the attempt's id in the store of the sensor that published it (the
+    /// collector gives it an `id` of its own), so that a recovery the sensor publishes later
+    /// finds it. `None` everywhere else.
+    pub published_seq: Option<i64>,
 }
 
 /// Where an attempt read from a PBX log came from (`sipscope logs`).
@@ -81,8 +85,12 @@ pub struct RegistrationRecord {
 /// What password recovery found for an earlier attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveredPassword {
-    /// The attempt's id.
+    /// The attempt's id in this store (see `published_by`).
     pub attempt_id: i64,
+    /// At a collector: the sensor that published the attempt, when `attempt_id` is the id the
+    /// attempt had in that sensor's store (its `published_seq` here). `None`: `attempt_id` is
+    /// this store's own id.
+    pub published_by: Option<String>,
     /// The password; none when no candidate matched.
     pub password: Option<String>,
     /// Which candidate generator found it.

@@ -226,6 +226,7 @@ fn records_reach_the_store_in_order_with_events() {
         outcome: "wrong_password",
         password: None,
         log: None,
+        published_seq: None,
     };
     h.pipeline().record(Record::AuthAttempt(attempt));
     h.finish();

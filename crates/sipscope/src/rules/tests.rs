@@ -156,6 +156,7 @@ impl Run {
             outcome,
             password: None,
             log: None,
+            published_seq: None,
         });
         self.engine.observe_record(&r, self.ordinal, &mut self.changes);
     }

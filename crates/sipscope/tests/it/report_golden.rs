@@ -186,6 +186,7 @@ pub(crate) fn build_store(store: &Path) {
             outcome,
             password: Some((*password).into()),
             log: None,
+            published_seq: None,
         }))
         .unwrap();
     }

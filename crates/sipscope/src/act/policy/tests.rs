@@ -363,6 +363,7 @@ fn the_responder_finds_stale_credentials_in_the_honeypots_failed_attempts() {
             outcome,
             password: None,
             log: None,
+            published_seq: None,
         })
     };
     // Phone 102 keeps failing every 90 s; 100 and 101 behind the same NAT register fine.

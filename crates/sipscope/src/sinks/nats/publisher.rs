@@ -236,7 +236,7 @@ impl Run {
         self.log.recovered();
         let stream = self.config.stream.name.clone();
         let subject = self.config.subject(&self.sensor);
-        let mut positions = [0i64; 3];
+        let mut positions = [0i64; Kind::ALL.len()];
         for (i, kind) in Kind::ALL.into_iter().enumerate() {
             positions[i] = self.outbox.acked(&stream, kind)?;
         }

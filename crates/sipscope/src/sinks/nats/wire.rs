@@ -10,7 +10,7 @@
 //! bytes. Fields re-derivable from the raw bytes are not sent; what the sensor knew beyond
 //! the bytes (its anomaly notes, the reason of bytes that are not SIP) is.
 
-use crate::event::record::{AuthAttemptRecord, LogLine, RecordContext, RegistrationRecord};
+use crate::event::record::{AuthAttemptRecord, LogLine, RecordContext, RecoveredPassword, RegistrationRecord};
 use crate::event::{Direction, SipEvent, Transport};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -75,11 +75,15 @@ pub enum Kind {
     Auth,
     /// A registration binding (`registrations`).
     Registration,
+    /// What password recovery found for an attempt stored (and maybe published) earlier: its
+    /// sequence is the recovery's own (`auth_attempts.recovered_seq`), not the attempt's.
+    Recovery,
 }
 
 impl Kind {
-    /// Every kind, in the order the publisher serves them.
-    pub const ALL: [Kind; 3] = [Kind::Event, Kind::Auth, Kind::Registration];
+    /// Every kind, in the order the publisher serves them: a recovery after the attempts, so
+    /// that an attempt read before its recovery was written is in the stream before it.
+    pub const ALL: [Kind; 4] = [Kind::Event, Kind::Auth, Kind::Registration, Kind::Recovery];
 
     /// The stored and printed name.
     pub fn as_str(self) -> &'static str {
@@ -87,6 +91,7 @@ impl Kind {
             Kind::Event => "event",
             Kind::Auth => "auth",
             Kind::Registration => "registration",
+            Kind::Recovery => "recovery",
         }
     }
 
@@ -100,6 +105,7 @@ impl Kind {
             Kind::Event => 1,
             Kind::Auth => 2,
             Kind::Registration => 3,
+            Kind::Recovery => 4,
         }
     }
 }
@@ -124,6 +130,9 @@ pub enum Decoded {
     Auth(AuthAttemptRecord),
     /// A registration binding.
     Registration(RegistrationRecord),
+    /// A recovery: `attempt_id` is the attempt's id in the publishing sensor's store,
+    /// `published_by` that sensor's name.
+    Recovery(RecoveredPassword),
 }
 
 /// A decoded message with its sequence.
@@ -142,6 +151,7 @@ impl Message {
             Decoded::Event(_) => Kind::Event,
             Decoded::Auth(_) => Kind::Auth,
             Decoded::Registration(_) => Kind::Registration,
+            Decoded::Recovery(_) => Kind::Recovery,
         }
     }
 
@@ -151,6 +161,7 @@ impl Message {
             Decoded::Event(e) => &e.event.sensor,
             Decoded::Auth(a) => &a.ctx.sensor,
             Decoded::Registration(r) => &r.ctx.sensor,
+            Decoded::Recovery(r) => r.published_by.as_deref().unwrap_or_default(),
         }
     }
 }
@@ -230,6 +241,17 @@ pub fn encode_registration(seq: i64, r: &RegistrationRecord, out: &mut Vec<u8>) 
     out.extend_from_slice(&r.expires.to_be_bytes());
 }
 
+/// Encodes a recovery (`seq` is the recovery's sequence; `sensor` the store's sensor name,
+/// `r.attempt_id` the attempt's id in that store).
+pub fn encode_recovery(seq: i64, sensor: &str, r: &RecoveredPassword, out: &mut Vec<u8>) {
+    header(out, Kind::Recovery, seq);
+    text(out, sensor);
+    out.extend_from_slice(&r.attempt_id.to_be_bytes());
+    opt_text(out, r.password.as_deref());
+    opt_text(out, r.source);
+    out.extend_from_slice(&u64::try_from(r.tried).unwrap_or(u64::MAX).to_be_bytes());
+}
+
 /// Decodes one message.
 pub fn decode(buf: &[u8]) -> Result<Message, WireError> {
     let mut r = Reader { buf, at: 0 };
@@ -243,6 +265,7 @@ pub fn decode(buf: &[u8]) -> Result<Message, WireError> {
         1 => Decoded::Event(r.event()?),
         2 => Decoded::Auth(r.auth(seq)?),
         3 => Decoded::Registration(r.registration()?),
+        4 => Decoded::Recovery(r.recovery()?),
         other => return Err(WireError::Kind(other)),
     };
     if r.at != buf.len() {
@@ -325,6 +348,8 @@ const OUTCOMES: &[&str] = &[
     "malformed",
     "extension_not_found",
 ];
+/// The candidate generators a recovery names (`sources/honeypot/intel/candidates.rs`).
+const RECOVERY_SOURCES: &[&str] = &["pattern", "builtin", "wordlist"];
 const LOG_ORIGINS: &[&str] = &["asterisk_security", "asterisk_chan_sip", "asterisk_pjsip", "freeswitch_sofia"];
 
 struct Reader<'a> {
@@ -455,7 +480,21 @@ impl<'a> Reader<'a> {
         } else {
             None
         };
-        Ok(AuthAttemptRecord { id: seq, ctx, method, username, realm, uri, nonce, outcome, password, log })
+        Ok(AuthAttemptRecord { id: seq, ctx, method, username, realm, uri, nonce, outcome, password, log, published_seq: None })
+    }
+
+    fn recovery(&mut self) -> Result<RecoveredPassword, WireError> {
+        let sensor = self.text()?;
+        let attempt_id = self.i64()?;
+        let password = self.opt_text()?;
+        let source = match self.opt_text()? {
+            Some(name) => Some(
+                RECOVERY_SOURCES.iter().copied().find(|s| *s == name).ok_or(WireError::Malformed("recovery source"))?,
+            ),
+            None => None,
+        };
+        let tried = usize::try_from(u64::from_be_bytes(self.array()?)).unwrap_or(usize::MAX);
+        Ok(RecoveredPassword { attempt_id, published_by: Some(sensor), password, source, tried })
     }
 
     fn registration(&mut self) -> Result<RegistrationRecord, WireError> {
@@ -516,6 +555,7 @@ mod tests {
             outcome: "wrong_password",
             password: None,
             log: Some(LogLine { origin: "asterisk_pjsip", file: "/f".into(), line: b"\x00line".to_vec() }),
+            published_seq: None,
         };
         buf.clear();
         encode_auth(9, &auth, &mut buf);
@@ -524,6 +564,31 @@ mod tests {
         buf.clear();
         encode_registration(11, &reg, &mut buf);
         assert_eq!(decode(&buf).unwrap(), Message { seq: 11, body: Decoded::Registration(reg) });
+        let found = RecoveredPassword {
+            attempt_id: 9,
+            published_by: Some("s1".into()),
+            password: Some("1234".into()),
+            source: Some("pattern"),
+            tried: 17,
+        };
+        buf.clear();
+        encode_recovery(3, "s1", &found, &mut buf);
+        let decoded = decode(&buf).unwrap();
+        assert_eq!((decoded.kind(), decoded.sensor()), (Kind::Recovery, "s1"));
+        assert_eq!(decoded, Message { seq: 3, body: Decoded::Recovery(found) });
+        let none = RecoveredPassword { attempt_id: 10, published_by: Some("s1".into()), password: None, source: None, tried: 0 };
+        buf.clear();
+        encode_recovery(4, "s1", &none, &mut buf);
+        assert_eq!(decode(&buf).unwrap(), Message { seq: 4, body: Decoded::Recovery(none) });
+        // A source name this build does not know is malformed, not invented.
+        buf.clear();
+        let odd = RecoveredPassword { source: Some("oracle"), ..found_again() };
+        encode_recovery(5, "s1", &odd, &mut buf);
+        assert_eq!(decode(&buf), Err(WireError::Malformed("recovery source")));
+    }
+
+    fn found_again() -> RecoveredPassword {
+        RecoveredPassword { attempt_id: 1, published_by: Some("s1".into()), password: None, source: None, tried: 1 }
     }
 
     #[test]

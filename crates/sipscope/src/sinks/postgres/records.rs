@@ -37,9 +37,9 @@ impl PgStore {
             .execute(
                 "INSERT INTO auth_attempts (ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, id,
                  method, username, realm, uri, nonce, call_id, user_agent, outcome, password, password_source,
-                 origin, log_file, log_line)
+                 origin, log_file, log_line, published_seq)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                 $21, $22)",
+                 $21, $22, $23)",
                 &[
                     &c.ts_ns,
                     &pg_text(&c.sensor),
@@ -63,24 +63,33 @@ impl PgStore {
                     &origin,
                     &log_file,
                     &log_line,
+                    &row.published_seq,
                 ],
             )
             .map_err(pg_error)?;
         self.written()
     }
 
-    /// Stores what password recovery found for an attempt.
+    /// Stores what password recovery found for an attempt (at a collector, `published_by`:
+    /// the attempt that sensor published under `attempt_id`).
     pub fn set_recovered_password(&mut self, r: &RecoveredPassword) -> Result<(), SinkError> {
         self.begin()?;
         let password = r.password.as_deref().map(pg_text);
         let tried = i64::try_from(r.tried).unwrap_or(i64::MAX);
-        self.client
-            .execute(
-                "UPDATE auth_attempts SET password = coalesce($2, password),
-                 password_source = coalesce($3, password_source), candidates_tried = $4 WHERE id = $1",
+        let set = "password = coalesce($2, password), password_source = coalesce($3, password_source),
+                   candidates_tried = $4";
+        match &r.published_by {
+            None => self.client.execute(
+                &format!("UPDATE auth_attempts SET {set} WHERE id = $1"),
                 &[&r.attempt_id, &password, &r.source, &tried],
-            )
-            .map_err(pg_error)?;
+            ),
+            // At a collector: the attempt the sensor published under that id.
+            Some(sensor) => self.client.execute(
+                &format!("UPDATE auth_attempts SET {set} WHERE sensor = $5 AND published_seq = $1"),
+                &[&r.attempt_id, &password, &r.source, &tried, &pg_text(sensor)],
+            ),
+        }
+        .map_err(pg_error)?;
         self.written()
     }
 

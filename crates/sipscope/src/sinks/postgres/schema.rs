@@ -358,6 +358,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sensor, kind)
     );
     "#,
+    // 3: a collector keeps the id an attempt had in the publishing sensor's store, which is how
+    // the recovery that sensor publishes later names it (SQLite's migration 13).
+    r#"
+    ALTER TABLE auth_attempts ADD COLUMN published_seq bigint;
+    CREATE INDEX auth_attempts_published ON auth_attempts (sensor, published_seq) WHERE published_seq IS NOT NULL;
+    "#,
 ];
 
 /// The newest schema version this build knows.

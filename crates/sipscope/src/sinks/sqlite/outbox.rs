@@ -5,7 +5,7 @@
 //! stored per sensor and kind (`collector_positions`), written in the events' transaction.
 
 use super::Store;
-use crate::event::record::{AuthAttemptRecord, LogLine, RecordContext, RegistrationRecord};
+use crate::event::record::{AuthAttemptRecord, LogLine, RecordContext, RecoveredPassword, RegistrationRecord};
 use crate::event::{Direction, SipEvent, Transport};
 use crate::sinks::nats::wire::{self, Kind, WireEvent};
 use crate::sinks::nats::{Outbox, OutboxItem, OutboxState};
@@ -139,6 +139,7 @@ impl Outbox for SqliteOutbox {
                         outcome: static_outcome(&outcome),
                         password: r.get(17)?,
                         log,
+                        published_seq: None,
                     };
                     let mut payload = Vec::with_capacity(256);
                     wire::encode_auth(seq, &row, &mut payload);
@@ -163,6 +164,39 @@ impl Outbox for SqliteOutbox {
                     let mut payload = Vec::with_capacity(256);
                     wire::encode_registration(seq, &row, &mut payload);
                     out.push(OutboxItem { seq, ts_ns: row.ctx.ts_ns, payload });
+                }
+            }
+            Kind::Recovery => {
+                // A recovery goes out only after the broker acknowledged its attempt (so the
+                // collector has the attempt to apply it to), in order: the first one whose
+                // attempt is still waiting holds back the ones after it.
+                let attempts_acked: i64 = self.conn.query_row(
+                    "SELECT coalesce(max(seq), 0) FROM outbox_acks WHERE kind = 'auth'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT recovered_seq, id, sensor, password, password_source, candidates_tried, ts_ns
+                     FROM auth_attempts WHERE recovered_seq > ?1 ORDER BY recovered_seq LIMIT ?2",
+                )?;
+                let mut rows = stmt.query(params![after, limit])?;
+                while let Some(r) = rows.next()? {
+                    let (seq, attempt_id): (i64, i64) = (r.get(0)?, r.get(1)?);
+                    if attempt_id > attempts_acked {
+                        break;
+                    }
+                    let sensor: String = r.get(2)?;
+                    let source: Option<String> = r.get(4)?;
+                    let found = RecoveredPassword {
+                        attempt_id,
+                        published_by: None,
+                        password: r.get(3)?,
+                        source: source.as_deref().and_then(static_recovery_source),
+                        tried: usize::try_from(r.get::<_, Option<i64>>(5)?.unwrap_or(0)).unwrap_or(0),
+                    };
+                    let mut payload = Vec::with_capacity(64);
+                    wire::encode_recovery(seq, &sensor, &found, &mut payload);
+                    out.push(OutboxItem { seq, ts_ns: r.get(6)?, payload });
                 }
             }
         }
@@ -193,13 +227,16 @@ impl Outbox for SqliteOutbox {
     fn state(&mut self, stream: &str) -> Result<Vec<OutboxState>, SinkError> {
         let mut out = Vec::new();
         for kind in Kind::ALL {
-            let table = match kind {
-                Kind::Event => "events",
-                Kind::Auth => "auth_attempts",
-                Kind::Registration => "registrations",
+            // The table and the column that numbers the kind's rows (constant SQL).
+            let (table, column) = match kind {
+                Kind::Event => ("events", "id"),
+                Kind::Auth => ("auth_attempts", "id"),
+                Kind::Registration => ("registrations", "id"),
+                Kind::Recovery => ("auth_attempts", "recovered_seq"),
             };
-            let newest: i64 =
-                self.conn.query_row(&format!("SELECT coalesce(max(id), 0) FROM {table}"), [], |r| r.get(0))?;
+            let newest: i64 = self
+                .conn
+                .query_row(&format!("SELECT coalesce(max({column}), 0) FROM {table}"), [], |r| r.get(0))?;
             let (acked, acked_ns): (i64, Option<i64>) = self
                 .conn
                 .query_row(
@@ -209,8 +246,11 @@ impl Outbox for SqliteOutbox {
                 )
                 .optional()?
                 .unwrap_or((0, None));
-            let waiting: i64 =
-                self.conn.query_row(&format!("SELECT count(*) FROM {table} WHERE id > ?1"), [acked], |r| r.get(0))?;
+            let waiting: i64 = self.conn.query_row(
+                &format!("SELECT count(*) FROM {table} WHERE {column} > ?1"),
+                [acked],
+                |r| r.get(0),
+            )?;
             out.push(OutboxState { kind, newest, acked, acked_ns, waiting: u64::try_from(waiting).unwrap_or(0) });
         }
         Ok(out)
@@ -232,6 +272,12 @@ fn static_outcome(name: &str) -> &'static str {
         "extension_not_found",
     ];
     NAMES.iter().copied().find(|n| *n == name).unwrap_or("malformed")
+}
+
+/// The candidate generator's static name (the `password_source` of a recovery); the
+/// extension's own password (`extension`) is not a recovery's.
+fn static_recovery_source(name: &str) -> Option<&'static str> {
+    ["pattern", "builtin", "wordlist"].into_iter().find(|n| *n == name)
 }
 
 fn static_origin(name: &str) -> Option<&'static str> {
@@ -258,5 +304,92 @@ impl Store {
             stmt.execute(params![sensor, kind, seq, now_ns])?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::record::Record;
+    use crate::sinks::nats::wire::Decoded;
+
+    fn attempt(id: i64) -> AuthAttemptRecord {
+        AuthAttemptRecord {
+            id,
+            ctx: RecordContext {
+                ts_ns: id * 1000,
+                sensor: "s1".into(),
+                node: None,
+                transport: Transport::Udp,
+                src: "192.0.2.1:5060".parse().unwrap(),
+                dst: "198.51.100.1:5060".parse().unwrap(),
+                call_id: None,
+                user_agent: None,
+            },
+            method: "REGISTER".into(),
+            username: "200".into(),
+            realm: None,
+            uri: None,
+            nonce: None,
+            outcome: "wrong_password",
+            password: None,
+            log: None,
+            published_seq: None,
+        }
+    }
+
+    fn recovered(attempt_id: i64, password: &str) -> Record {
+        Record::Recovered(RecoveredPassword {
+            attempt_id,
+            published_by: None,
+            password: Some(password.into()),
+            source: Some("pattern"),
+            tried: 3,
+        })
+    }
+
+    /// (recovery seq, attempt id, password) of what the outbox would publish now.
+    fn pending_recoveries(outbox: &mut SqliteOutbox) -> Vec<(i64, i64, Option<String>)> {
+        let acked = outbox.acked("S", Kind::Recovery).unwrap();
+        let items = outbox.pending(Kind::Recovery, acked, 10).unwrap();
+        items
+            .iter()
+            .map(|item| match wire::decode(&item.payload).unwrap() {
+                wire::Message { seq, body: Decoded::Recovery(r) } => {
+                    assert_eq!((seq, r.published_by.as_deref()), (item.seq, Some("s1")));
+                    (seq, r.attempt_id, r.password)
+                }
+                other => panic!("not a recovery: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_recovery_is_published_after_its_attempt_was_acknowledged_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sensor.db");
+        let mut store = Store::open(&path).unwrap();
+        store.insert_auth_attempt(&attempt(1)).unwrap();
+        store.insert_auth_attempt(&attempt(2)).unwrap();
+        // Attempt 2 is recovered first (recovery 1), then attempt 1 (recovery 2).
+        store.insert_record(&recovered(2, "2222")).unwrap();
+        store.insert_record(&recovered(1, "1111")).unwrap();
+        store.flush_now().unwrap();
+        let mut outbox = SqliteOutbox::open(&path).unwrap();
+        // The attempts carry the passwords known when they are read.
+        let attempts = outbox.pending(Kind::Auth, 0, 10).unwrap();
+        assert_eq!(attempts.len(), 2);
+        // No attempt acknowledged: no recovery goes out.
+        assert_eq!(pending_recoveries(&mut outbox), []);
+        // Attempt 1 acknowledged: recovery 1 (of attempt 2) still waits, and holds recovery 2.
+        outbox.save_ack("S", Kind::Auth, 1, 5).unwrap();
+        assert_eq!(pending_recoveries(&mut outbox), []);
+        outbox.save_ack("S", Kind::Auth, 2, 6).unwrap();
+        assert_eq!(pending_recoveries(&mut outbox), [(1, 2, Some("2222".into())), (2, 1, Some("1111".into()))]);
+        outbox.save_ack("S", Kind::Recovery, 2, 7).unwrap();
+        assert_eq!(pending_recoveries(&mut outbox), []);
+        let state = outbox.state("S").unwrap();
+        let recovery = state.iter().find(|s| s.kind == Kind::Recovery).unwrap();
+        assert_eq!((recovery.newest, recovery.acked, recovery.waiting), (2, 2, 0));
     }
 }

@@ -72,10 +72,11 @@ impl Store {
                 row.log.as_ref().map_or(Value::Null, |l| Value::Text(l.origin.to_owned())),
                 row.log.as_ref().map_or(Value::Null, |l| Value::Text(l.file.clone())),
                 row.log.as_ref().map_or(Value::Null, |l| Value::Blob(l.line.clone())),
+                row.published_seq.map_or(Value::Null, Value::Integer),
             ],
         );
         let columns = "id, method, username, realm, uri, nonce, call_id, user_agent, outcome, password, \
-                       password_source, origin, log_file, log_line";
+                       password_source, origin, log_file, log_line, published_seq";
         self.conn
             .prepare_cached(&insert_sql("auth_attempts", columns, values.len()))?
             .execute(params_from_iter(values))?;
@@ -83,16 +84,25 @@ impl Store {
     }
 
     /// Stores what password recovery found for an attempt (`password` none: not found among
-    /// the candidates tried).
+    /// the candidates tried), numbered in `recovered_seq` for the outbox. At a collector
+    /// (`published_by`) the attempt is the one the sensor published under that id.
     pub fn set_recovered_password(&mut self, r: &RecoveredPassword) -> Result<(), SinkError> {
         let (id, password, source, tried) = (r.attempt_id, r.password.as_deref(), r.source, r.tried);
+        let tried = i64::try_from(tried).unwrap_or(i64::MAX);
         self.begin()?;
-        self.conn
-            .prepare_cached(
-                "UPDATE auth_attempts SET password = coalesce(?2, password),
-                 password_source = coalesce(?3, password_source), candidates_tried = ?4 WHERE id = ?1",
-            )?
-            .execute(params![id, password, source, tried as i64])?;
+        let set = "password = coalesce(?2, password), password_source = coalesce(?3, password_source),
+                   candidates_tried = ?4,
+                   recovered_seq = (SELECT coalesce(max(recovered_seq), 0) + 1 FROM auth_attempts)";
+        match &r.published_by {
+            None => self
+                .conn
+                .prepare_cached(&format!("UPDATE auth_attempts SET {set} WHERE id = ?1"))?
+                .execute(params![id, password, source, tried])?,
+            Some(sensor) => self
+                .conn
+                .prepare_cached(&format!("UPDATE auth_attempts SET {set} WHERE sensor = ?5 AND published_seq = ?1"))?
+                .execute(params![id, password, source, tried, sensor])?,
+        };
         self.written()
     }
 
@@ -152,11 +162,12 @@ mod tests {
             outcome: if password.is_some() { "accepted" } else { "wrong_password" },
             password: password.map(str::to_owned),
             log: None,
+            published_seq: None,
         };
         store.insert_auth_attempt(&row(1, None)).unwrap();
         store.insert_auth_attempt(&row(2, Some("100"))).unwrap();
         let recovered = |attempt_id, password: Option<&str>, source, tried| {
-            Record::Recovered(RecoveredPassword { attempt_id, password: password.map(str::to_owned), source, tried })
+            Record::Recovered(RecoveredPassword { attempt_id, published_by: None, password: password.map(str::to_owned), source, tried })
         };
         store.insert_record(&recovered(1, Some("1234"), Some("pattern"), 17)).unwrap();
         store.insert_record(&recovered(2, None, None, 0)).unwrap();
@@ -182,5 +193,57 @@ mod tests {
         assert_eq!(store.next_auth_attempt_id().unwrap(), 3);
         let n: i64 = store.connection().query_row("SELECT count(*) FROM registrations", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
+        // Each recovery is numbered for the outbox, in the order they were written.
+        let seqs: Vec<(i64, i64)> = store
+            .connection()
+            .prepare("SELECT id, recovered_seq FROM auth_attempts ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(seqs, [(1, 1), (2, 2)]);
+    }
+
+    #[test]
+    fn a_collector_applies_a_recovery_to_the_attempt_the_sensor_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("c.db")).unwrap();
+        let row = |id, sensor: &str, published_seq| AuthAttemptRecord {
+            id,
+            ctx: RecordContext { sensor: sensor.into(), ..ctx() },
+            method: "REGISTER".into(),
+            username: "200".into(),
+            realm: None,
+            uri: None,
+            nonce: None,
+            outcome: "wrong_password",
+            password: None,
+            log: None,
+            published_seq: Some(published_seq),
+        };
+        // Two sensors published an attempt under the same id 7; the collector numbered them 1, 2.
+        store.insert_auth_attempt(&row(1, "s1", 7)).unwrap();
+        store.insert_auth_attempt(&row(2, "s2", 7)).unwrap();
+        let recovery = RecoveredPassword {
+            attempt_id: 7,
+            published_by: Some("s2".into()),
+            password: Some("secret".into()),
+            source: Some("wordlist"),
+            tried: 900,
+        };
+        store.insert_record(&Record::Recovered(recovery.clone())).unwrap();
+        // Delivered again: the same row, the same values.
+        store.insert_record(&Record::Recovered(recovery)).unwrap();
+        store.flush_now().unwrap();
+        let rows: Vec<(i64, Option<String>, Option<String>, Option<i64>)> = store
+            .connection()
+            .prepare("SELECT id, password, password_source, candidates_tried FROM auth_attempts ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [(1, None, None, None), (2, Some("secret".into()), Some("wordlist".into()), Some(900))]);
     }
 }

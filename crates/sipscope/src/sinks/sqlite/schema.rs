@@ -438,6 +438,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX stages_src ON stages (src_ip);
     CREATE INDEX alerts_src ON alerts (src_ip, first_ns);
     "#,
+    // 13 (issue 16, recovered passwords reach the collector): a sensor publishes each recovery
+    // as a row of its own, in the order `recovered_seq` numbers them (the outbox kind
+    // `recovery`); attempts recovered before this version are numbered now, so that they are
+    // published once too. A collector keeps in `published_seq` the id an attempt had in the
+    // publishing sensor's store, which is how a recovery names it.
+    r#"
+    ALTER TABLE auth_attempts ADD COLUMN recovered_seq INTEGER;
+    ALTER TABLE auth_attempts ADD COLUMN published_seq INTEGER;
+    UPDATE auth_attempts SET recovered_seq = id WHERE candidates_tried IS NOT NULL;
+    CREATE INDEX auth_attempts_recovered ON auth_attempts (recovered_seq);
+    CREATE INDEX auth_attempts_published ON auth_attempts (sensor, published_seq) WHERE published_seq IS NOT NULL;
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -399,10 +399,18 @@ impl Collector<'_> {
                 );
             }
             Decoded::Auth(mut a) => {
+                // The collector's own id; the sensor's is kept for the recovery that may follow.
+                a.published_seq = Some(a.id);
                 a.id = self.next_auth_id;
                 self.next_auth_id += 1;
                 self.summary.records += 1;
                 pipeline.record(Record::AuthAttempt(a));
+            }
+            Decoded::Recovery(r) => {
+                // Applied to the attempt the sensor published under `r.attempt_id`: the sensor
+                // sends a recovery only after the broker acknowledged that attempt.
+                self.summary.records += 1;
+                pipeline.record(Record::Recovered(r));
             }
             Decoded::Registration(r) => {
                 self.summary.records += 1;

@@ -438,6 +438,7 @@ impl Recorder {
             outcome: outcome.as_str(),
             password,
             log: None,
+            published_seq: None,
         };
         self.record(Record::AuthAttempt(row));
     }

@@ -53,5 +53,6 @@ pub fn to_record(event: &LogEvent<'_>, raw: &[u8], source: &LineSource<'_>, id: 
         outcome,
         password: None,
         log: Some(LogLine { origin: event.kind.as_str(), file: source.file.to_owned(), line: raw.to_vec() }),
+        published_seq: None,
     })
 }

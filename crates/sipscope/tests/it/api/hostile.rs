@@ -67,6 +67,7 @@ fn hostile_store(dir: &Path) -> PathBuf {
             outcome: "wrong_password",
             password: Some("\u{202e}drowssap\u{1b}[0m</script>".into()),
             log: None,
+            published_seq: None,
         })
         .unwrap();
     store.flush_now().unwrap();

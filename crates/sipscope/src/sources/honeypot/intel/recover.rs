@@ -66,7 +66,7 @@ impl Recoverer {
     pub fn recover_unless(&mut self, job: &IntelJob, stop: &AtomicBool) -> Option<RecoveredPassword> {
         if let Some((password, source, tried)) = self.recent.get(&job.key) {
             let (password, source, tried) = (password.clone(), *source, *tried);
-            return Some(RecoveredPassword { attempt_id: job.attempt_id, password, source, tried });
+            return Some(RecoveredPassword { attempt_id: job.attempt_id, published_by: None, password, source, tried });
         }
         let stopped = || stop.load(Ordering::Relaxed);
         let own = user_patterns(&job.username, &job.realm);
@@ -128,7 +128,7 @@ impl Recoverer {
         self.candidates_tested += tried as u64;
         let (password, source) = (found.map(|(c, _)| lossless_text(c)), found.map(|(_, s)| s));
         self.recent.insert(job.key, (password.clone(), source, tried));
-        Some(RecoveredPassword { attempt_id: job.attempt_id, password, source, tried })
+        Some(RecoveredPassword { attempt_id: job.attempt_id, published_by: None, password, source, tried })
     }
 
     /// (username, realm) pairs cached, most recent first.
