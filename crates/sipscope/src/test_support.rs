@@ -62,3 +62,31 @@ pub fn ban(scope: crate::act::Scope, start_ns: i64, until_ns: i64) -> crate::act
         evidence: vec![],
     }
 }
+
+/// A REGISTER attempt with a wrong password for extension 200 from 192.0.2.1:5060 to
+/// 198.51.100.1:5060, by `sensor`, with id `id`, at `id` µs.
+pub fn auth_attempt(id: i64, sensor: &str) -> crate::event::record::AuthAttemptRecord {
+    use crate::event::record::{AuthAttemptRecord, RecordContext};
+    AuthAttemptRecord {
+        id,
+        ctx: RecordContext {
+            ts_ns: id * 1000,
+            sensor: sensor.into(),
+            node: None,
+            transport: crate::event::Transport::Udp,
+            src: std::net::SocketAddr::from(([192, 0, 2, 1], 5060)),
+            dst: std::net::SocketAddr::from(([198, 51, 100, 1], 5060)),
+            call_id: None,
+            user_agent: None,
+        },
+        method: "REGISTER".into(),
+        username: "200".into(),
+        realm: None,
+        uri: None,
+        nonce: None,
+        outcome: "wrong_password",
+        password: None,
+        log: None,
+        published_seq: None,
+    }
+}

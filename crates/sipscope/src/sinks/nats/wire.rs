@@ -480,7 +480,19 @@ impl<'a> Reader<'a> {
         } else {
             None
         };
-        Ok(AuthAttemptRecord { id: seq, ctx, method, username, realm, uri, nonce, outcome, password, log, published_seq: None })
+        Ok(AuthAttemptRecord {
+            id: seq,
+            ctx,
+            method,
+            username,
+            realm,
+            uri,
+            nonce,
+            outcome,
+            password,
+            log,
+            published_seq: None,
+        })
     }
 
     fn recovery(&mut self) -> Result<RecoveredPassword, WireError> {
@@ -576,7 +588,13 @@ mod tests {
         let decoded = decode(&buf).unwrap();
         assert_eq!((decoded.kind(), decoded.sensor()), (Kind::Recovery, "s1"));
         assert_eq!(decoded, Message { seq: 3, body: Decoded::Recovery(found) });
-        let none = RecoveredPassword { attempt_id: 10, published_by: Some("s1".into()), password: None, source: None, tried: 0 };
+        let none = RecoveredPassword {
+            attempt_id: 10,
+            published_by: Some("s1".into()),
+            password: None,
+            source: None,
+            tried: 0,
+        };
         buf.clear();
         encode_recovery(4, "s1", &none, &mut buf);
         assert_eq!(decode(&buf).unwrap(), Message { seq: 4, body: Decoded::Recovery(none) });

@@ -234,9 +234,8 @@ impl Outbox for SqliteOutbox {
                 Kind::Registration => ("registrations", "id"),
                 Kind::Recovery => ("auth_attempts", "recovered_seq"),
             };
-            let newest: i64 = self
-                .conn
-                .query_row(&format!("SELECT coalesce(max({column}), 0) FROM {table}"), [], |r| r.get(0))?;
+            let newest: i64 =
+                self.conn.query_row(&format!("SELECT coalesce(max({column}), 0) FROM {table}"), [], |r| r.get(0))?;
             let (acked, acked_ns): (i64, Option<i64>) = self
                 .conn
                 .query_row(
@@ -246,11 +245,9 @@ impl Outbox for SqliteOutbox {
                 )
                 .optional()?
                 .unwrap_or((0, None));
-            let waiting: i64 = self.conn.query_row(
-                &format!("SELECT count(*) FROM {table} WHERE {column} > ?1"),
-                [acked],
-                |r| r.get(0),
-            )?;
+            let waiting: i64 =
+                self.conn
+                    .query_row(&format!("SELECT count(*) FROM {table} WHERE {column} > ?1"), [acked], |r| r.get(0))?;
             out.push(OutboxState { kind, newest, acked, acked_ns, waiting: u64::try_from(waiting).unwrap_or(0) });
         }
         Ok(out)
@@ -314,28 +311,7 @@ mod tests {
     use crate::sinks::nats::wire::Decoded;
 
     fn attempt(id: i64) -> AuthAttemptRecord {
-        AuthAttemptRecord {
-            id,
-            ctx: RecordContext {
-                ts_ns: id * 1000,
-                sensor: "s1".into(),
-                node: None,
-                transport: Transport::Udp,
-                src: "192.0.2.1:5060".parse().unwrap(),
-                dst: "198.51.100.1:5060".parse().unwrap(),
-                call_id: None,
-                user_agent: None,
-            },
-            method: "REGISTER".into(),
-            username: "200".into(),
-            realm: None,
-            uri: None,
-            nonce: None,
-            outcome: "wrong_password",
-            password: None,
-            log: None,
-            published_seq: None,
-        }
+        crate::test_support::auth_attempt(id, "s1")
     }
 
     fn recovered(attempt_id: i64, password: &str) -> Record {

@@ -167,7 +167,13 @@ mod tests {
         store.insert_auth_attempt(&row(1, None)).unwrap();
         store.insert_auth_attempt(&row(2, Some("100"))).unwrap();
         let recovered = |attempt_id, password: Option<&str>, source, tried| {
-            Record::Recovered(RecoveredPassword { attempt_id, published_by: None, password: password.map(str::to_owned), source, tried })
+            Record::Recovered(RecoveredPassword {
+                attempt_id,
+                published_by: None,
+                password: password.map(str::to_owned),
+                source,
+                tried,
+            })
         };
         store.insert_record(&recovered(1, Some("1234"), Some("pattern"), 17)).unwrap();
         store.insert_record(&recovered(2, None, None, 0)).unwrap();
@@ -210,17 +216,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("c.db")).unwrap();
         let row = |id, sensor: &str, published_seq| AuthAttemptRecord {
-            id,
-            ctx: RecordContext { sensor: sensor.into(), ..ctx() },
-            method: "REGISTER".into(),
-            username: "200".into(),
-            realm: None,
-            uri: None,
-            nonce: None,
-            outcome: "wrong_password",
-            password: None,
-            log: None,
             published_seq: Some(published_seq),
+            ..crate::test_support::auth_attempt(id, sensor)
         };
         // Two sensors published an attempt under the same id 7; the collector numbered them 1, 2.
         store.insert_auth_attempt(&row(1, "s1", 7)).unwrap();
@@ -236,7 +233,8 @@ mod tests {
         // Delivered again: the same row, the same values.
         store.insert_record(&Record::Recovered(recovery)).unwrap();
         store.flush_now().unwrap();
-        let rows: Vec<(i64, Option<String>, Option<String>, Option<i64>)> = store
+        type Row = (i64, Option<String>, Option<String>, Option<i64>);
+        let rows: Vec<Row> = store
             .connection()
             .prepare("SELECT id, password, password_source, candidates_tried FROM auth_attempts ORDER BY id")
             .unwrap()
