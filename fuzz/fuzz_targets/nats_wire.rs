@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sipscope::sinks::nats::wire::{decode, encode_auth, encode_event, encode_registration, Decoded};
+use sipscope::sinks::nats::wire::{decode, encode_auth, encode_event, encode_recovery, encode_registration, Decoded};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(message) = decode(data) else { return };
@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
         Decoded::Event(e) => encode_event(message.seq, e, &mut again),
         Decoded::Auth(a) => encode_auth(message.seq, a, &mut again),
         Decoded::Registration(r) => encode_registration(message.seq, r, &mut again),
+        Decoded::Recovery(r) => encode_recovery(message.seq, message.sensor(), r, &mut again),
     }
     assert!(again.len() <= data.len(), "the encoding is not longer than what decoded");
     assert_eq!(decode(&again).as_ref(), Ok(&message), "decode → encode → decode");
