@@ -9,7 +9,7 @@
 //! its store before its extra sinks) wakes it, and dropping it drains for `drain_seconds`.
 
 use super::wire::{self, Kind};
-use super::{message_id, NatsConfig, Outbox, OutboxItem};
+use super::{message_id, NatsConfig, Outbox, OutboxItem, ServerErrors};
 use crate::analysis::result::Handover;
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
@@ -66,7 +66,8 @@ impl Publisher {
         let thread = std::thread::Builder::new()
             .name("nats-publisher".into())
             .spawn(move || {
-                let mut run = Run { config, sensor, outbox, shared: theirs, log: FailureLog::default() };
+                let mut run =
+                    Run { config, sensor, outbox, shared: theirs, log: FailureLog::default(), progressed: false };
                 runtime.block_on(run.run());
             })
             .map_err(|cause| SinkError::Io { what: "starting the NATS publisher thread".into(), cause })?;
@@ -137,12 +138,15 @@ impl FailureLog {
         }
     }
 
-    fn recovered(&mut self) {
-        if self.repeats > 0 {
-            tracing::info!("publishing: connected again");
+    /// The broker acknowledged again; whether it had failed before.
+    fn recovered(&mut self) -> bool {
+        let failed = self.repeats > 0;
+        if failed {
+            tracing::info!("publishing: the broker acknowledges again");
         }
         self.last.clear();
         self.repeats = 0;
+        failed
     }
 }
 
@@ -152,6 +156,8 @@ struct Run {
     outbox: Box<dyn Outbox>,
     shared: Arc<Shared>,
     log: FailureLog,
+    /// The broker acknowledged something on the current connection.
+    progressed: bool,
 }
 
 impl Run {
@@ -177,11 +183,12 @@ impl Run {
                 }
             }
             let name = format!("sipscope sensor {}", self.sensor);
-            let result = match self.config.connect(&name).await {
+            let errors = ServerErrors::default();
+            self.progressed = false;
+            let result = match self.config.connect_watching(&name, Some(errors.clone())).await {
                 Ok(client) => {
-                    pause = Duration::from_secs(1);
                     self.with_status(|s| s.connected = true);
-                    let r = self.publish(client.clone(), drain_until).await;
+                    let r = self.publish(client.clone(), errors, drain_until).await;
                     self.with_status(|s| s.connected = false);
                     // Best effort: pending acks were awaited or given up.
                     let _ = client.drain().await;
@@ -189,12 +196,20 @@ impl Run {
                 }
                 Err(e) => Err(e),
             };
+            // A connection that got acks resets the pause; one that was refused (or never
+            // connected) does not, so a broker that keeps refusing is asked less and less often.
+            if self.progressed {
+                pause = Duration::from_secs(1);
+            }
             match result {
                 Ok(()) => return,
                 Err(e) => {
                     self.note_lag_while_away();
                     let message = e.to_string();
                     self.log.failed(&message);
+                    crate::metrics::sink_error(crate::metrics::Sink::Nats);
+                    // Best effort, as above.
+                    let _ = self.outbox.save_failure(&self.config.stream.name, Some(&message), crate::time::now_ns());
                     self.with_status(|s| {
                         s.failures += 1;
                         s.last_error = Some(message);
@@ -231,9 +246,13 @@ impl Run {
     }
 
     /// Publishes until stopped and drained (`Ok`) or until a failure (`Err`).
-    async fn publish(&mut self, client: async_nats::Client, mut drain_until: Option<Instant>) -> Result<(), SinkError> {
+    async fn publish(
+        &mut self,
+        client: async_nats::Client,
+        errors: ServerErrors,
+        mut drain_until: Option<Instant>,
+    ) -> Result<(), SinkError> {
         let js = self.config.jetstream(client).await?;
-        self.log.recovered();
         let stream = self.config.stream.name.clone();
         let subject = self.config.subject(&self.sensor);
         let mut positions = [0i64; 3];
@@ -267,7 +286,7 @@ impl Run {
                     match js.publish_with_headers(subject.clone(), headers, payload.into()).await {
                         Ok(ack) => in_flight.push_back((last, ack)),
                         Err(e) => {
-                            result = Err(unavailable(format!("publishing: {e}")));
+                            result = Err(unavailable(format!("publishing to {subject}: {e}")));
                             break;
                         }
                     }
@@ -276,7 +295,8 @@ impl Run {
                             match ack.await {
                                 Ok(_) => acked = seq,
                                 Err(e) => {
-                                    result = Err(unavailable(format!("awaiting the ack: {e}")));
+                                    result = Err(self.refused(&e, &subject, &errors));
+                                    self.settle_after_refusal(&e, &mut in_flight, kind, acked).await;
                                     break;
                                 }
                             }
@@ -288,7 +308,8 @@ impl Run {
                         match ack.await {
                             Ok(_) => acked = seq,
                             Err(e) => {
-                                result = Err(unavailable(format!("awaiting the ack: {e}")));
+                                result = Err(self.refused(&e, &subject, &errors));
+                                self.settle_after_refusal(&e, &mut in_flight, kind, acked).await;
                                 break;
                             }
                         }
@@ -306,6 +327,13 @@ impl Run {
                         s.acked += n;
                         s.last_ack_ns = Some(now);
                     });
+                    self.progressed = true;
+                    if self.log.recovered() {
+                        // Best effort: `sensor status` reads it; a store that cannot say it
+                        // now says it at the next failure or recovery.
+                        let _ = self.outbox.save_failure(&stream, None, now);
+                        self.with_status(|s| s.last_error = None);
+                    }
                 }
                 result?;
             }
@@ -313,6 +341,11 @@ impl Run {
                 continue;
             }
             crate::metrics::set_publish_lag(crate::metrics::Sink::Nats, 0.0);
+            if self.log.recovered() {
+                // Connected, nothing refused, nothing left: the failure is over.
+                let _ = self.outbox.save_failure(&stream, None, crate::time::now_ns());
+                self.with_status(|s| s.last_error = None);
+            }
             if self.stopping() {
                 // Nothing left: done.
                 return Ok(());
@@ -321,6 +354,80 @@ impl Run {
                 _ = tokio::time::sleep(poll) => {}
                 _ = self.shared.wake.notified() => {}
             }
+        }
+    }
+}
+
+type AckFuture = async_nats::jetstream::context::PublishAckFuture;
+type PublishError = async_nats::jetstream::context::PublishError;
+
+/// The broker's negative acknowledgement inside a publish error, if that is what it is.
+fn negative_ack(e: &PublishError) -> Option<&async_nats::jetstream::Error> {
+    std::error::Error::source(e).and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
+}
+
+impl Run {
+    /// Says why the publish to `subject` was not acknowledged: the broker rejected it (a
+    /// negative ack: the stream at its limits with `discard: new`, a message too large …), the
+    /// server refused it on the connection (`-ERR`, a permissions violation: no ack ever
+    /// comes, so it shows as a timeout), no stream takes the subject, or no answer came.
+    fn refused(&self, e: &PublishError, subject: &str, errors: &ServerErrors) -> SinkError {
+        use async_nats::jetstream::context::PublishErrorKind as K;
+        let stream = &self.config.stream.name;
+        let server = errors.lock().ok().and_then(|mut s| s.take());
+        let server = server.map(|s| crate::output::escape::terminal(&s, 256));
+        let message = match (negative_ack(e), e.kind(), server) {
+            (Some(nak), _, _) => format!(
+                "the broker rejected a publish to {subject} (stream {stream}): {}; the stream is at its \
+                 limits with discard new, or refuses it otherwise",
+                crate::output::escape::terminal(&nak.to_string(), 256)
+            ),
+            (None, K::TimedOut, Some(server)) => {
+                format!("the broker refused a publish to {subject}: {server} (a permission of this user?)")
+            }
+            (None, K::StreamNotFound, _) => format!("no stream takes {subject} (stream {stream} is gone?)"),
+            (None, K::TimedOut, None) => {
+                format!("no acknowledgement of a publish to {subject} within {} s", self.config.timeout_seconds.max(1))
+            }
+            (None, _, _) => format!("awaiting the acknowledgement of a publish to {subject}: {e}"),
+        };
+        unavailable(message)
+    }
+
+    /// After a rejection, the broker still answers the messages sent after it: their acks are
+    /// awaited (a timeout is not: then nothing more is awaited) to find any it accepted after
+    /// one it rejected (a smaller message that still fit `max_bytes`, room freed by `max_age`
+    /// in between). Those rows are in the stream before the rejected ones, which the
+    /// collector, keeping the highest sequence per sensor, will take for duplicates when they
+    /// come: said loudly, since the store keeps them but the collector's store will lack them.
+    async fn settle_after_refusal(
+        &mut self,
+        e: &PublishError,
+        rest: &mut VecDeque<(i64, AckFuture)>,
+        kind: Kind,
+        acked: i64,
+    ) {
+        if negative_ack(e).is_none() {
+            rest.clear();
+            return;
+        }
+        let mut overtaken = None;
+        while let Some((seq, ack)) = rest.pop_front() {
+            match ack.await {
+                Ok(_) => overtaken = Some(seq),
+                Err(e) if negative_ack(&e).is_some() => {}
+                Err(_) => break,
+            }
+        }
+        rest.clear();
+        if let Some(seq) = overtaken {
+            tracing::error!(
+                kind = kind.as_str(),
+                "publishing: the broker rejected {} rows after row {acked} and accepted later ones up to row {seq}: \
+                 a collector will take the rejected rows for duplicates when they are published again \
+                 (they stay in this store)",
+                kind.as_str()
+            );
         }
     }
 }

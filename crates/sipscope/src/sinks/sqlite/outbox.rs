@@ -8,7 +8,7 @@ use super::Store;
 use crate::event::record::{AuthAttemptRecord, LogLine, RecordContext, RegistrationRecord};
 use crate::event::{Direction, SipEvent, Transport};
 use crate::sinks::nats::wire::{self, Kind, WireEvent};
-use crate::sinks::nats::{Outbox, OutboxItem, OutboxState};
+use crate::sinks::nats::{Outbox, OutboxFailure, OutboxItem, OutboxState};
 use crate::sinks::SinkError;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -214,6 +214,44 @@ impl Outbox for SqliteOutbox {
             out.push(OutboxState { kind, newest, acked, acked_ns, waiting: u64::try_from(waiting).unwrap_or(0) });
         }
         Ok(out)
+    }
+
+    fn save_failure(&mut self, stream: &str, error: Option<&str>, now_ns: i64) -> Result<(), SinkError> {
+        match error {
+            Some(error) => self.conn.execute(
+                "INSERT INTO outbox_failures (stream, failures, last_error, last_ns, since_ns)
+                 VALUES (?1, 1, ?2, ?3, ?3)
+                 ON CONFLICT (stream) DO UPDATE SET failures = failures + 1, last_error = excluded.last_error,
+                 last_ns = excluded.last_ns, since_ns = coalesce(since_ns, excluded.since_ns)",
+                params![stream, error, now_ns],
+            )?,
+            None => self.conn.execute(
+                "UPDATE outbox_failures SET failures = 0, last_error = NULL, last_ns = ?2, since_ns = NULL
+                 WHERE stream = ?1 AND last_error IS NOT NULL",
+                params![stream, now_ns],
+            )?,
+        };
+        Ok(())
+    }
+
+    fn failure(&mut self, stream: &str) -> Result<Option<OutboxFailure>, SinkError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT failures, last_error, last_ns, coalesce(since_ns, last_ns) FROM outbox_failures
+                 WHERE stream = ?1 AND last_error IS NOT NULL",
+                params![stream],
+                |r| {
+                    Ok(OutboxFailure {
+                        failures: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                        last_error: r.get(1)?,
+                        last_ns: r.get(2)?,
+                        since_ns: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(row)
     }
 }
 

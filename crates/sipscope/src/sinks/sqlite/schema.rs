@@ -438,6 +438,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX stages_src ON stages (src_ip);
     CREATE INDEX alerts_src ON alerts (src_ip, first_ns);
     "#,
+    // 13 (issue 16, a broker that refuses): why a sensor's publisher is failing, per stream,
+    // for `sipscope sensor status` (another process): failures since the last acknowledged
+    // publish (0 and `last_error` NULL once the broker acknowledges again), the last one's
+    // text (never a secret) and when the run of failures began.
+    r#"
+    CREATE TABLE outbox_failures (
+        stream     TEXT PRIMARY KEY,
+        failures   INTEGER NOT NULL,
+        last_error TEXT,
+        last_ns    INTEGER NOT NULL,
+        since_ns   INTEGER
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.
