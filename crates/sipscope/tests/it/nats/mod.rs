@@ -9,6 +9,7 @@ mod decisions;
 mod lab;
 mod metrics;
 mod outbox;
+mod refusing;
 mod three_sensors;
 
 use rusqlite::Connection;
