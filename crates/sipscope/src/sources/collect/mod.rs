@@ -97,10 +97,18 @@ pub struct CollectSummary {
 pub enum CollectError {
     /// The store failed: nothing more is acknowledged (the broker keeps it).
     #[error("store: {0}")]
-    Store(#[from] SinkError),
+    Store(SinkError),
     /// The runtime could not start.
     #[error("starting the NATS runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+// Not `#[from]`: that would make the store's error the source too, and a chain of causes
+// (anyhow's `{:#}`) would say it twice.
+impl From<SinkError> for CollectError {
+    fn from(e: SinkError) -> CollectError {
+        CollectError::Store(e)
+    }
 }
 
 /// Consumes until `stop` (or a limit of `config`), writing through `pipeline`.

@@ -6,6 +6,7 @@
 mod broker;
 mod collect_api;
 mod decisions;
+mod full_database;
 mod lab;
 mod metrics;
 mod outbox;
