@@ -19,6 +19,10 @@ pub use publisher::{Publisher, PublisherStatus};
 use crate::sinks::SinkError;
 use wire::Kind;
 
+/// The header of a message whose rows the broker refused once while it accepted later rows of
+/// the same sensor (a late run): the collector takes them although it stored later sequences.
+pub const LATE_HEADER: &str = "Sipscope-Late";
+
 /// One row of the outbox, encoded.
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
@@ -73,6 +77,13 @@ pub trait Outbox: Send {
     fn save_failure(&mut self, stream: &str, error: Option<&str>, now_ns: i64) -> Result<(), SinkError>;
     /// Why publishing to `stream` fails now, if it does.
     fn failure(&mut self, stream: &str) -> Result<Option<OutboxFailure>, SinkError>;
+    /// Keeps rows `first..=last` of `kind` as refused below the acknowledged position (saved
+    /// before that position is raised past them).
+    fn save_late(&mut self, stream: &str, kind: Kind, first: i64, last: i64) -> Result<(), SinkError>;
+    /// The late runs of `stream`: (kind, first, last), oldest first.
+    fn late(&mut self, stream: &str) -> Result<Vec<(Kind, i64, i64)>, SinkError>;
+    /// The broker acknowledged the late run of `kind` that starts at `first`.
+    fn clear_late(&mut self, stream: &str, kind: Kind, first: i64) -> Result<(), SinkError>;
 }
 
 /// The subject token of a sensor name: NATS subjects are dot-separated tokens without spaces

@@ -9,7 +9,7 @@
 //! its store before its extra sinks) wakes it, and dropping it drains for `drain_seconds`.
 
 use super::wire::{self, Kind};
-use super::{message_id, NatsConfig, Outbox, OutboxItem, ServerErrors};
+use super::{message_id, NatsConfig, Outbox, OutboxItem, ServerErrors, LATE_HEADER};
 use crate::analysis::result::Handover;
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
@@ -267,6 +267,7 @@ impl Run {
                     return Ok(());
                 }
             }
+            self.publish_late(&js, &subject, &errors).await?;
             let mut sent = false;
             for (i, kind) in Kind::ALL.into_iter().enumerate() {
                 let items = self.outbox.pending(kind, positions[i], self.config.batch)?;
@@ -279,46 +280,34 @@ impl Run {
                 sent = true;
                 let mut in_flight = VecDeque::new();
                 let mut acked = positions[i];
+                let mut late_rows = 0u64;
                 let mut result = Ok(());
-                for (last, id, payload) in messages(&self.sensor, kind, items, &self.config) {
+                for m in messages(&self.sensor, kind, items, &self.config) {
                     let mut headers = async_nats::HeaderMap::new();
-                    headers.insert("Nats-Msg-Id", id.as_str());
-                    match js.publish_with_headers(subject.clone(), headers, payload.into()).await {
-                        Ok(ack) => in_flight.push_back((last, ack)),
+                    headers.insert("Nats-Msg-Id", m.id.as_str());
+                    match js.publish_with_headers(subject.clone(), headers, m.payload.into()).await {
+                        Ok(ack) => in_flight.push_back((m.first, m.last, ack)),
                         Err(e) => {
                             result = Err(unavailable(format!("publishing to {subject}: {e}")));
                             break;
                         }
                     }
                     if in_flight.len() >= self.config.max_in_flight {
-                        if let Some((seq, ack)) = in_flight.pop_front() {
-                            match ack.await {
-                                Ok(_) => acked = seq,
-                                Err(e) => {
-                                    result = Err(self.refused(&e, &subject, &errors));
-                                    self.settle_after_refusal(&e, &mut in_flight, kind, acked).await;
-                                    break;
-                                }
-                            }
+                        if let Err(e) = self.settle(&mut in_flight, 1, kind, &mut acked, &mut late_rows).await {
+                            result = Err(self.refused(&e, &subject, &errors));
+                            break;
                         }
                     }
                 }
                 if result.is_ok() {
-                    while let Some((seq, ack)) = in_flight.pop_front() {
-                        match ack.await {
-                            Ok(_) => acked = seq,
-                            Err(e) => {
-                                result = Err(self.refused(&e, &subject, &errors));
-                                self.settle_after_refusal(&e, &mut in_flight, kind, acked).await;
-                                break;
-                            }
-                        }
+                    if let Err(e) = self.settle(&mut in_flight, usize::MAX, kind, &mut acked, &mut late_rows).await {
+                        result = Err(self.refused(&e, &subject, &errors));
                     }
                 }
                 if acked > positions[i] {
                     let now = crate::time::now_ns();
                     self.outbox.save_ack(&stream, kind, acked, now)?;
-                    let n = u64::try_from(acked - positions[i]).unwrap_or(0);
+                    let n = u64::try_from(acked - positions[i]).unwrap_or(0).saturating_sub(late_rows);
                     positions[i] = acked;
                     if kind == Kind::Event {
                         crate::metrics::events_out(crate::metrics::Sink::Nats, n);
@@ -358,6 +347,14 @@ impl Run {
     }
 }
 
+/// One NATS message to publish: rows `first..=last` of a kind.
+struct Outgoing {
+    first: i64,
+    last: i64,
+    id: String,
+    payload: Vec<u8>,
+}
+
 type AckFuture = async_nats::jetstream::context::PublishAckFuture;
 type PublishError = async_nats::jetstream::context::PublishError;
 
@@ -394,41 +391,101 @@ impl Run {
         unavailable(message)
     }
 
-    /// After a rejection, the broker still answers the messages sent after it: their acks are
-    /// awaited (a timeout is not: then nothing more is awaited) to find any it accepted after
-    /// one it rejected (a smaller message that still fit `max_bytes`, room freed by `max_age`
-    /// in between). Those rows are in the stream before the rejected ones, which the
-    /// collector, keeping the highest sequence per sensor, will take for duplicates when they
-    /// come: said loudly, since the store keeps them but the collector's store will lack them.
-    async fn settle_after_refusal(
+    /// Awaits up to `n` acks from the front of `in_flight`, raising `acked` through the
+    /// unbroken run of acknowledged messages. At a rejection, the broker still answers the
+    /// messages sent after it: their acks are awaited too (after a timeout nothing more is) to
+    /// find any it accepted after one it rejected (a smaller message that still fit
+    /// `max_bytes`, room freed by `max_age` in between). The collector keeps the highest
+    /// sequence per sensor and would take the refused rows for duplicates when they come
+    /// after: so they are saved as late runs (published again apart, marked late), and
+    /// `acked` moves to the last accepted message. Returns the rejection, if any.
+    async fn settle(
         &mut self,
-        e: &PublishError,
-        rest: &mut VecDeque<(i64, AckFuture)>,
+        in_flight: &mut VecDeque<(i64, i64, AckFuture)>,
+        n: usize,
         kind: Kind,
-        acked: i64,
-    ) {
-        if negative_ack(e).is_none() {
-            rest.clear();
-            return;
-        }
-        let mut overtaken = None;
-        while let Some((seq, ack)) = rest.pop_front() {
-            match ack.await {
-                Ok(_) => overtaken = Some(seq),
-                Err(e) if negative_ack(&e).is_some() => {}
-                Err(_) => break,
+        acked: &mut i64,
+        late_rows: &mut u64,
+    ) -> Result<(), PublishError> {
+        for _ in 0..n {
+            let Some((first, last, ack)) = in_flight.pop_front() else { return Ok(()) };
+            let e = match ack.await {
+                Ok(_) => {
+                    *acked = last;
+                    continue;
+                }
+                Err(e) => e,
+            };
+            let mut refused = Vec::new();
+            if negative_ack(&e).is_some() {
+                // The refused message's own rows, then the rest of the window.
+                refused.push((first, last));
+                let mut accepted = None;
+                while let Some((first, last, ack)) = in_flight.pop_front() {
+                    match ack.await {
+                        Ok(_) => accepted = Some(last),
+                        Err(e) if negative_ack(&e).is_some() => refused.push((first, last)),
+                        Err(_) => break,
+                    }
+                }
+                if let Some(accepted) = accepted {
+                    let stream = self.config.stream.name.clone();
+                    let mut saved = true;
+                    for (first, last) in refused.iter().copied().filter(|(_, last)| *last < accepted) {
+                        saved &= self.outbox.save_late(&stream, kind, first, last).is_ok();
+                        *late_rows += u64::try_from(last - first + 1).unwrap_or(0);
+                    }
+                    if saved {
+                        tracing::warn!(
+                            kind = kind.as_str(),
+                            "publishing: the broker refused rows after row {acked} and accepted later ones up to \
+                             row {accepted}: the refused rows are kept and published again as late",
+                            acked = *acked
+                        );
+                        *acked = accepted;
+                    } else {
+                        *late_rows = 0;
+                    }
+                }
             }
+            in_flight.clear();
+            return Err(e);
         }
-        rest.clear();
-        if let Some(seq) = overtaken {
-            tracing::error!(
-                kind = kind.as_str(),
-                "publishing: the broker rejected {} rows after row {acked} and accepted later ones up to row {seq}: \
-                 a collector will take the rejected rows for duplicates when they are published again \
-                 (they stay in this store)",
-                kind.as_str()
-            );
+        Ok(())
+    }
+
+    /// Publishes the late runs (rows refused below the acknowledged position), one message at
+    /// a time, each with the header `Sipscope-Late` (the collector takes their rows although
+    /// it stored later ones) and an id of its own; a run is forgotten once acknowledged.
+    async fn publish_late(
+        &mut self,
+        js: &async_nats::jetstream::Context,
+        subject: &str,
+        errors: &ServerErrors,
+    ) -> Result<(), SinkError> {
+        let stream = self.config.stream.name.clone();
+        for (kind, first, last) in self.outbox.late(&stream)? {
+            let span = usize::try_from(last - first + 1).unwrap_or(1).clamp(1, self.config.batch.max(1));
+            let items: Vec<OutboxItem> =
+                self.outbox.pending(kind, first - 1, span)?.into_iter().filter(|item| item.seq <= last).collect();
+            let rows = items.len() as u64;
+            for m in messages(&self.sensor, kind, items, &self.config) {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", format!("{}:late", m.id).as_str());
+                headers.insert(LATE_HEADER, "1");
+                let ack = js
+                    .publish_with_headers(subject.to_owned(), headers, m.payload.into())
+                    .await
+                    .map_err(|e| unavailable(format!("publishing to {subject}: {e}")))?;
+                ack.await.map_err(|e| self.refused(&e, subject, errors))?;
+            }
+            self.outbox.clear_late(&stream, kind, first)?;
+            if kind == Kind::Event {
+                crate::metrics::events_out(crate::metrics::Sink::Nats, rows);
+            }
+            self.with_status(|s| s.acked += rows);
         }
+        Ok(())
     }
 }
 
@@ -436,11 +493,19 @@ impl Run {
 /// `message_rows` rows and `message_bytes` bytes as one batch each, with the id
 /// `<sensor>:<kind>:<first>-<last>` (the same rows published again carry the same id, so the
 /// stream drops them within its window), or, with `message_rows` 1, one version-1 message per
-/// row with the id [`message_id`]. Each comes with the sequence of its last row.
-fn messages(sensor: &str, kind: Kind, items: Vec<OutboxItem>, config: &NatsConfig) -> Vec<(i64, String, Vec<u8>)> {
+/// row with the id [`message_id`]. Each comes with the sequences of its first and last rows.
+fn messages(sensor: &str, kind: Kind, items: Vec<OutboxItem>, config: &NatsConfig) -> Vec<Outgoing> {
     let rows = config.message_rows.max(1);
     if rows == 1 {
-        return items.into_iter().map(|item| (item.seq, message_id(sensor, kind, item.seq), item.payload)).collect();
+        return items
+            .into_iter()
+            .map(|item| Outgoing {
+                first: item.seq,
+                last: item.seq,
+                id: message_id(sensor, kind, item.seq),
+                payload: item.payload,
+            })
+            .collect();
     }
     let mut out = Vec::new();
     let mut run: Vec<OutboxItem> = Vec::new();
@@ -450,7 +515,7 @@ fn messages(sensor: &str, kind: Kind, items: Vec<OutboxItem>, config: &NatsConfi
             let id = format!("{sensor}:{}:{}-{}", kind.as_str(), first.seq, last.seq);
             let mut payload = Vec::with_capacity(run.iter().map(|i| i.payload.len() + 4).sum::<usize>() + 5);
             wire::encode_batch(run.iter().map(|i| i.payload.as_slice()), &mut payload);
-            out.push((last.seq, id, payload));
+            out.push(Outgoing { first: first.seq, last: last.seq, id, payload });
         }
         run.clear();
     };

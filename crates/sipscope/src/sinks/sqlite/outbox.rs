@@ -209,8 +209,15 @@ impl Outbox for SqliteOutbox {
                 )
                 .optional()?
                 .unwrap_or((0, None));
-            let waiting: i64 =
+            // Rows after the acknowledged position, and refused rows below it (late runs).
+            let mut waiting: i64 =
                 self.conn.query_row(&format!("SELECT count(*) FROM {table} WHERE id > ?1"), [acked], |r| r.get(0))?;
+            for (late_kind, first, last) in self.late(stream)? {
+                if late_kind == kind {
+                    let sql = format!("SELECT count(*) FROM {table} WHERE id BETWEEN ?1 AND min(?2, ?3)");
+                    waiting += self.conn.query_row(&sql, params![first, last, acked], |r| r.get::<_, i64>(0))?;
+                }
+            }
             out.push(OutboxState { kind, newest, acked, acked_ns, waiting: u64::try_from(waiting).unwrap_or(0) });
         }
         Ok(out)
@@ -231,6 +238,36 @@ impl Outbox for SqliteOutbox {
                 params![stream, now_ns],
             )?,
         };
+        Ok(())
+    }
+
+    fn save_late(&mut self, stream: &str, kind: Kind, first: i64, last: i64) -> Result<(), SinkError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO outbox_late (stream, kind, first, last) VALUES (?1, ?2, ?3, ?4)",
+            params![stream, kind.as_str(), first, last],
+        )?;
+        Ok(())
+    }
+
+    fn late(&mut self, stream: &str) -> Result<Vec<(Kind, i64, i64)>, SinkError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT kind, first, last FROM outbox_late WHERE stream = ?1 ORDER BY first")?;
+        let rows = stmt.query_map(params![stream], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, first, last) = row?;
+            if let Some(kind) = Kind::from_name(&kind) {
+                out.push((kind, first, last));
+            }
+        }
+        Ok(out)
+    }
+
+    fn clear_late(&mut self, stream: &str, kind: Kind, first: i64) -> Result<(), SinkError> {
+        self.conn.execute(
+            "DELETE FROM outbox_late WHERE stream = ?1 AND kind = ?2 AND first = ?3",
+            params![stream, kind.as_str(), first],
+        )?;
         Ok(())
     }
 

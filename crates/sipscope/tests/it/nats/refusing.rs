@@ -1,6 +1,8 @@
 //! A broker that refuses while the connection stays up (issue 16): the stream at its limits
 //! with `discard: new` (port 14231, honeypot 127.0.242.70), and a user denied publishing on the
-//! sensors' subjects (port 14232, honeypot 127.0.242.71). The honeypot attacked meanwhile keeps
+//! sensors' subjects (port 14232, honeypot 127.0.242.71), and a stream at `max_bytes` that
+//! refuses a message and accepts a smaller later one of the same window (port 14234,
+//! honeypot 127.0.242.74). The honeypot attacked meanwhile keeps
 //! answering and storing, says why in its log (rate-limited), in `sensor status` and in its
 //! metrics, never counts a refused row as acknowledged, and once the operator makes room or
 //! fixes the permission publishes everything it kept: every event once in the collector's store.
@@ -59,10 +61,16 @@ fn acked_events(s: &serde_json::Value) -> i64 {
 /// The stream as an operator makes it: its subjects, at most `max_messages` (-1: no limit),
 /// refusing new messages when full.
 fn stream(max_messages: i64) -> Config {
+    limited(max_messages, -1)
+}
+
+/// The stream with at most `max_messages` and `max_bytes` (-1: no limit), `discard: new`.
+fn limited(max_messages: i64, max_bytes: i64) -> Config {
     Config {
         name: "SIPSCOPE".into(),
         subjects: vec!["sipscope.events.>".into()],
         max_messages,
+        max_bytes,
         discard: DiscardPolicy::New,
         duplicate_window: Duration::from_secs(120),
         ..Default::default()
@@ -180,4 +188,43 @@ fn a_user_denied_publishing_keeps_its_events_until_the_permission_is_fixed() {
     let stored = per_sensor(&db);
     assert_eq!(stored[0].1, 60);
     assert_eq!(per_sensor(&central), stored);
+}
+
+#[test]
+fn rows_refused_before_a_smaller_accepted_message_are_published_late_and_stored_once() {
+    const HP: &str = "127.0.242.74";
+    let Some(broker) = Broker::start(14234, &[]) else { return };
+    let url = broker.url();
+    // Nothing fits at first: the rows wait in the store.
+    operator(&url, limited(-1, 1), true);
+    let config = format!("[nats]\nurl = \"{url}\"\nmessage_rows = 10\n");
+    let mut hp = Honeypot::start(&[("udp", HP, 5060)], &config);
+    let db = hp.dir.path().join("hp.db");
+    // 21 requests and their answers: 42 rows, published as messages of 10, 10, 10, 10 and 2.
+    assert_eq!(probe(HP, "127.0.242.75", 21, "a"), 21);
+    status_until(&db, 30, "every row refused", |s| {
+        !s["failing"].is_null() && s["kinds"][0]["newest"] == 42 && acked_events(s) == 0
+    });
+    // Room for the first message and the last (small) one, not for a second full one.
+    let mut outbox = sipscope::sinks::open_outbox(&db).unwrap();
+    let items = outbox.pending(sipscope::sinks::nats::wire::Kind::Event, 0, 100).unwrap();
+    assert_eq!(items.len(), 42);
+    let size = |rows: &[sipscope::sinks::nats::OutboxItem]| 5 + rows.iter().map(|i| 4 + i.payload.len()).sum::<usize>();
+    let (first, second, last) = (size(&items[..10]), size(&items[10..20]), size(&items[40..]));
+    // Per message the stream also keeps its subject, headers and a record's framing (< 150).
+    let room = first + last + 2 * 150 + 100;
+    assert!(first + second > room && second > last + 500, "sizes {first} {second} {last}");
+    operator(&url, limited(-1, room as i64), false);
+    let overtaken =
+        status_until(&db, 60, "the small last message accepted", |s| acked_events(s) == 42 && s["waiting"] != 0);
+    assert_eq!(overtaken["waiting"], 30, "the three refused messages wait as late rows: {overtaken}");
+
+    operator(&url, limited(-1, -1), false);
+    status_until(&db, 60, "the late rows published", |s| s["waiting"] == 0 && s["failing"].is_null());
+    let (_, log) = hp.stop();
+    assert!(log.contains("published again as late"), "{log}");
+    let dir = tempfile::tempdir().unwrap();
+    let central = dir.path().join("central.db");
+    collect(&url, &central, &[]);
+    assert_eq!(per_sensor(&central), vec![("test".to_owned(), 42)]);
 }
