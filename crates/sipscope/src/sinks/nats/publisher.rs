@@ -317,7 +317,7 @@ impl Run {
                         s.last_ack_ns = Some(now);
                     });
                     self.progressed = true;
-                    if self.log.recovered() {
+                    if result.is_ok() && self.log.recovered() {
                         // Best effort: `sensor status` reads it; a store that cannot say it
                         // now says it at the next failure or recovery.
                         let _ = self.outbox.save_failure(&stream, None, now);
@@ -484,6 +484,7 @@ impl Run {
                 crate::metrics::events_out(crate::metrics::Sink::Nats, rows);
             }
             self.with_status(|s| s.acked += rows);
+            self.progressed = true;
         }
         Ok(())
     }
