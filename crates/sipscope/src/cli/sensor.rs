@@ -106,19 +106,17 @@ pub fn run(args: SensorArgs) -> anyhow::Result<ExitCode> {
         let waiting: u64 = state.iter().map(|s| s.waiting).sum();
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({
-                    "stream": args.nats_stream,
-                    "waiting": waiting,
-                    "kinds": kinds,
-                    "failing": failure.as_ref().map(|f| serde_json::json!({
-                        "failures": f.failures,
-                        "last_error": f.last_error,
-                        "last_error_age_seconds": ago(f.last_ns),
-                        "failing_for_seconds": ago(f.since_ns),
-                    })),
-                })
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "stream": args.nats_stream,
+                "waiting": waiting,
+                "kinds": kinds,
+                "failing": failure.as_ref().map(|f| serde_json::json!({
+                    "failures": f.failures,
+                    "last_error": f.last_error,
+                    "last_error_age_seconds": ago(f.last_ns),
+                    "failing_for_seconds": ago(f.since_ns),
+                })),
+            }))?
         );
         return Ok(ExitCode::SUCCESS);
     }

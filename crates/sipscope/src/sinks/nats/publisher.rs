@@ -5,6 +5,14 @@
 //! after a growing pause (1 s to 30 s), logging a failure once per change of cause and then at
 //! powers of two: the pipeline never waits, and the store keeps what is not yet published.
 //!
+//! A broker that refuses while the connection stays up (a negative ack: the stream at its
+//! limits with `discard: new`; a permissions violation, which the server says in an `-ERR`
+//! and never acknowledges) is said as such, kept in the store for `sensor status` and
+//! counted; the pause then keeps doubling until something is acknowledged. Rows it refused
+//! while it accepted a later message of the same window are kept as late runs and published
+//! again apart, marked `Sipscope-Late`, so that the collector does not take them for
+//! duplicates (docs/collector.md, "A broker that refuses").
+//!
 //! As a [`Sink`] of the pipeline it stores nothing: the store's commit (the pipeline flushes
 //! its store before its extra sinks) wakes it, and dropping it drains for `drain_seconds`.
 

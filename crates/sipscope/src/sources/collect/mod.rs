@@ -8,7 +8,8 @@
 //! by the subject, whose store's row ids are the sequences — is kept in memory and in the
 //! store (`EventStore::set_collected`, committed in the batch's transaction); a message at or
 //! below it is a duplicate (a redelivery, a sensor that published again after an outage) and
-//! is acknowledged without being stored. A batch is acknowledged (ack-all, by its last
+//! is acknowledged without being stored — unless it carries `Sipscope-Late` (rows a refusing
+//! broker accepted out of order: `sinks/nats/publisher.rs`), whose rows are new below it. A batch is acknowledged (ack-all, by its last
 //! message) only after the store committed it: a collector killed before that gets the batch
 //! again and recognises what it already stored.
 

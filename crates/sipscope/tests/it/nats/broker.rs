@@ -72,15 +72,10 @@ listen: \"127.0.0.1:{}\"\njetstream {{\n  store_dir: \"{}\"\n}}\n",
         assert!(TcpStream::connect(("127.0.0.1", self.port)).is_err(), "port {} is taken by another server", self.port);
         let store = self.dir.path().join("js");
         let mut command = Command::new(SERVER);
-        if !self.args.first().is_some_and(|a| a == "-c") {
+        if self.args.first().is_none_or(|a| a != "-c") {
             command.args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"]).arg(&store);
         }
-        let child = command
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = command.args(&self.args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
