@@ -260,7 +260,22 @@ impl Run {
         errors: ServerErrors,
         mut drain_until: Option<Instant>,
     ) -> Result<(), SinkError> {
-        let js = self.config.jetstream(client).await?;
+        let js = match self.config.jetstream(client).await {
+            Ok(js) => js,
+            // A user denied the JetStream API: the server says so in an `-ERR`, the request
+            // only times out.
+            Err(SinkError::Unavailable { backend, message }) => {
+                let server = errors.lock().ok().and_then(|mut s| s.take());
+                let message = match server {
+                    Some(server) => {
+                        format!("{message}; the server said: {}", crate::output::escape::terminal(&server, 256))
+                    }
+                    None => message,
+                };
+                return Err(SinkError::Unavailable { backend, message });
+            }
+            Err(e) => return Err(e),
+        };
         let stream = self.config.stream.name.clone();
         let subject = self.config.subject(&self.sensor);
         let mut positions = [0i64; 3];

@@ -153,6 +153,7 @@ fn a_user_denied_publishing_keeps_its_events_until_the_permission_is_fixed() {
     let users = |deny: &str| {
         format!(
             "authorization {{\n users = [\n  {{ user: sensor, password: sensor-secret, permissions: {{ publish: {{ deny: [{deny}] }} }} }}\n  \
+             {{ user: nojs, password: sensor-secret, permissions: {{ publish: {{ deny: [\"$JS.API.>\"] }} }} }}\n  \
              {{ user: central, password: central-secret }}\n ]\n}}\n"
         )
     };
@@ -174,6 +175,26 @@ fn a_user_denied_publishing_keeps_its_events_until_the_permission_is_fixed() {
     assert!(why.contains("refused") && why.to_lowercase().contains("permissions violation"), "{why}");
     assert_eq!(acked_events(&denied), 0);
     assert_eq!(probe(HP, "127.0.242.73", 10, "b"), 10, "the honeypot stops answering while denied");
+    // A user denied the JetStream API: its request only times out, the server's -ERR says why.
+    let nojs = dir.path().join("nojs.db");
+    let pcap = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/rules/tools.pcap");
+    let out = sipscope(&[
+        "ingest",
+        "--db",
+        nojs.to_str().unwrap(),
+        "--sensor",
+        "nojs",
+        "--nats",
+        &url,
+        "--nats-user",
+        "nojs",
+        "--nats-password-file",
+        sensor_pw.to_str().unwrap(),
+        pcap,
+    ]);
+    assert!(out.status.success(), "the store is written while the broker refuses");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("the server said") && log.contains("Permissions Violation"), "{log}");
 
     // The operator fixes the permission and reloads the server.
     broker.reconfigure(&users("\"nothing.>\""));
