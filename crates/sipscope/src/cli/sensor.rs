@@ -1,6 +1,7 @@
 //! `sipscope sensor status --db PATH [--nats-stream NAME] [--json]`: how far the broker has
 //! acknowledged what this sensor's store holds (its outbox): per kind the newest row, the
-//! last acknowledged, how many wait (the lag) and when the last ack came.
+//! last acknowledged, how many wait (the lag) and when the last ack came; and, while the
+//! publisher fails (a broker away or refusing), since when and why.
 
 use anyhow::Context;
 use std::path::PathBuf;
@@ -84,7 +85,10 @@ pub fn run(args: SensorArgs) -> anyhow::Result<ExitCode> {
     };
     let state = sipscope::sinks::outbox_state(&args.db, &args.nats_stream)
         .with_context(|| format!("reading {}", args.db.display()))?;
+    let failure = sipscope::sinks::outbox_failure(&args.db, &args.nats_stream)
+        .with_context(|| format!("reading {}", args.db.display()))?;
     let now = sipscope::time::now_ns();
+    let ago = |t: i64| now.saturating_sub(t) as f64 / 1e9;
     if args.json {
         let kinds: Vec<serde_json::Value> = state
             .iter()
@@ -102,9 +106,17 @@ pub fn run(args: SensorArgs) -> anyhow::Result<ExitCode> {
         let waiting: u64 = state.iter().map(|s| s.waiting).sum();
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "stream": args.nats_stream, "waiting": waiting, "kinds": kinds })
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "stream": args.nats_stream,
+                "waiting": waiting,
+                "kinds": kinds,
+                "failing": failure.as_ref().map(|f| serde_json::json!({
+                    "failures": f.failures,
+                    "last_error": f.last_error,
+                    "last_error_age_seconds": ago(f.last_ns),
+                    "failing_for_seconds": ago(f.since_ns),
+                })),
+            }))?
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -113,6 +125,15 @@ pub fn run(args: SensorArgs) -> anyhow::Result<ExitCode> {
     for s in &state {
         let ago = s.acked_ns.map_or("never".to_owned(), |t| format!("{:.1}", now.saturating_sub(t) as f64 / 1e9));
         println!("{:<13} {:>12} {:>12} {:>10} {:>14}", s.kind.as_str(), s.newest, s.acked, s.waiting, ago);
+    }
+    if let Some(f) = failure {
+        println!(
+            "publishing fails for {:.0} s ({} failures), last {:.0} s ago: {}",
+            ago(f.since_ns),
+            f.failures,
+            ago(f.last_ns),
+            sipscope::output::escape::terminal(&f.last_error, 512)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

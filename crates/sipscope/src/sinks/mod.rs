@@ -130,6 +130,13 @@ pub fn outbox_state(path: &std::path::Path, stream: &str) -> Result<Vec<nats::Ou
     sqlite::SqliteOutbox::open_existing(path)?.state(stream)
 }
 
+/// Why the publisher of the store at `path` fails to publish to `stream` now, if it does
+/// (`sipscope sensor status`).
+pub fn outbox_failure(path: &std::path::Path, stream: &str) -> Result<Option<nats::OutboxFailure>, SinkError> {
+    use nats::Outbox;
+    sqlite::SqliteOutbox::open_existing(path)?.failure(stream)
+}
+
 /// A collector's positions in the store at `path`: (sensor, kind, highest sequence stored,
 /// when it was stored in ns), by sensor (`sipscope collect status`).
 pub fn collector_positions(path: &std::path::Path) -> Result<Vec<(String, String, i64, i64)>, SinkError> {

@@ -181,6 +181,16 @@ impl NatsConfig {
     /// Connects (one attempt: the caller retries with its own back-off). `name` is the client
     /// name the server shows.
     pub async fn connect(&self, name: &str) -> Result<async_nats::Client, SinkError> {
+        self.connect_watching(name, None).await
+    }
+
+    /// [`connect`](Self::connect), keeping the server's last `-ERR` (a permissions violation:
+    /// the server refuses a publish on the connection and sends no answer to it) in `errors`.
+    pub async fn connect_watching(
+        &self,
+        name: &str,
+        errors: Option<ServerErrors>,
+    ) -> Result<async_nats::Client, SinkError> {
         self.check()?;
         let mut options = async_nats::ConnectOptions::new()
             .name(name)
@@ -207,6 +217,18 @@ impl NatsConfig {
         }
         if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
             options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        if let Some(slot) = errors {
+            options = options.event_callback(move |event| {
+                let slot = slot.clone();
+                async move {
+                    if let async_nats::Event::ServerError(e) = event {
+                        if let Ok(mut last) = slot.lock() {
+                            *last = Some(e.to_string());
+                        }
+                    }
+                }
+            });
         }
         let urls: Vec<String> = self.url.split(',').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
         let addrs: Vec<async_nats::ServerAddr> = urls
@@ -256,6 +278,10 @@ impl NatsConfig {
         Ok(js)
     }
 }
+
+/// Where a connection keeps the server's last error (`-ERR …`, without secrets: the server
+/// names subjects, not credentials).
+pub type ServerErrors = std::sync::Arc<std::sync::Mutex<Option<String>>>;
 
 fn backend(message: String) -> SinkError {
     SinkError::Backend { backend: "NATS", message }

@@ -13,11 +13,15 @@ pub mod connect;
 pub mod publisher;
 pub mod wire;
 
-pub use connect::{NatsAuth, NatsConfig, StreamSettings};
+pub use connect::{NatsAuth, NatsConfig, ServerErrors, StreamSettings};
 pub use publisher::{Publisher, PublisherStatus};
 
 use crate::sinks::SinkError;
 use wire::Kind;
+
+/// The header of a message whose rows the broker refused once while it accepted later rows of
+/// the same sensor (a late run): the collector takes them although it stored later sequences.
+pub const LATE_HEADER: &str = "Sipscope-Late";
 
 /// One row of the outbox, encoded.
 #[derive(Debug, Clone)]
@@ -45,6 +49,19 @@ pub struct OutboxState {
     pub waiting: u64,
 }
 
+/// Why publishing fails now (`sipscope sensor status`), as the publisher last saved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxFailure {
+    /// Failures since the broker last acknowledged a publish.
+    pub failures: u64,
+    /// The last one, without secrets.
+    pub last_error: String,
+    /// When it happened (ns).
+    pub last_ns: i64,
+    /// When this run of failures began (ns).
+    pub since_ns: i64,
+}
+
 /// The store seen as an outbox: implemented by the SQLite store (`sinks/sqlite/outbox.rs`).
 pub trait Outbox: Send {
     /// Up to `limit` rows of `kind` after row id `after`, in id order.
@@ -55,6 +72,18 @@ pub trait Outbox: Send {
     fn save_ack(&mut self, stream: &str, kind: Kind, seq: i64, now_ns: i64) -> Result<(), SinkError>;
     /// Where each kind stands.
     fn state(&mut self, stream: &str) -> Result<Vec<OutboxState>, SinkError>;
+    /// Records a failure to publish to `stream` (`Some`) or that the broker acknowledges
+    /// again (`None`: the failures are cleared).
+    fn save_failure(&mut self, stream: &str, error: Option<&str>, now_ns: i64) -> Result<(), SinkError>;
+    /// Why publishing to `stream` fails now, if it does.
+    fn failure(&mut self, stream: &str) -> Result<Option<OutboxFailure>, SinkError>;
+    /// Keeps rows `first..=last` of `kind` as refused below the acknowledged position (saved
+    /// before that position is raised past them).
+    fn save_late(&mut self, stream: &str, kind: Kind, first: i64, last: i64) -> Result<(), SinkError>;
+    /// The late runs of `stream`: (kind, first, last), oldest first.
+    fn late(&mut self, stream: &str) -> Result<Vec<(Kind, i64, i64)>, SinkError>;
+    /// The broker acknowledged the late run of `kind` that starts at `first`.
+    fn clear_late(&mut self, stream: &str, kind: Kind, first: i64) -> Result<(), SinkError>;
 }
 
 /// The subject token of a sensor name: NATS subjects are dot-separated tokens without spaces

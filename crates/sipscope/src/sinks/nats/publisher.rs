@@ -5,11 +5,19 @@
 //! after a growing pause (1 s to 30 s), logging a failure once per change of cause and then at
 //! powers of two: the pipeline never waits, and the store keeps what is not yet published.
 //!
+//! A broker that refuses while the connection stays up (a negative ack: the stream at its
+//! limits with `discard: new`; a permissions violation, which the server says in an `-ERR`
+//! and never acknowledges) is said as such, kept in the store for `sensor status` and
+//! counted; the pause then keeps doubling until something is acknowledged. Rows it refused
+//! while it accepted a later message of the same window are kept as late runs and published
+//! again apart, marked `Sipscope-Late`, so that the collector does not take them for
+//! duplicates (docs/collector.md, "A broker that refuses").
+//!
 //! As a [`Sink`] of the pipeline it stores nothing: the store's commit (the pipeline flushes
 //! its store before its extra sinks) wakes it, and dropping it drains for `drain_seconds`.
 
 use super::wire::{self, Kind};
-use super::{message_id, NatsConfig, Outbox, OutboxItem};
+use super::{message_id, NatsConfig, Outbox, OutboxItem, ServerErrors};
 use crate::analysis::result::Handover;
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
@@ -21,6 +29,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+
+mod refusal;
 
 /// What the publisher is doing, for logs and summaries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,7 +76,8 @@ impl Publisher {
         let thread = std::thread::Builder::new()
             .name("nats-publisher".into())
             .spawn(move || {
-                let mut run = Run { config, sensor, outbox, shared: theirs, log: FailureLog::default() };
+                let mut run =
+                    Run { config, sensor, outbox, shared: theirs, log: FailureLog::default(), progressed: false };
                 runtime.block_on(run.run());
             })
             .map_err(|cause| SinkError::Io { what: "starting the NATS publisher thread".into(), cause })?;
@@ -137,12 +148,15 @@ impl FailureLog {
         }
     }
 
-    fn recovered(&mut self) {
-        if self.repeats > 0 {
-            tracing::info!("publishing: connected again");
+    /// The broker acknowledged again; whether it had failed before.
+    fn recovered(&mut self) -> bool {
+        let failed = self.repeats > 0;
+        if failed {
+            tracing::info!("publishing: the broker acknowledges again");
         }
         self.last.clear();
         self.repeats = 0;
+        failed
     }
 }
 
@@ -152,6 +166,8 @@ struct Run {
     outbox: Box<dyn Outbox>,
     shared: Arc<Shared>,
     log: FailureLog,
+    /// The broker acknowledged something on the current connection.
+    progressed: bool,
 }
 
 impl Run {
@@ -177,11 +193,12 @@ impl Run {
                 }
             }
             let name = format!("sipscope sensor {}", self.sensor);
-            let result = match self.config.connect(&name).await {
+            let errors = ServerErrors::default();
+            self.progressed = false;
+            let result = match self.config.connect_watching(&name, Some(errors.clone())).await {
                 Ok(client) => {
-                    pause = Duration::from_secs(1);
                     self.with_status(|s| s.connected = true);
-                    let r = self.publish(client.clone(), drain_until).await;
+                    let r = self.publish(client.clone(), errors, drain_until).await;
                     self.with_status(|s| s.connected = false);
                     // Best effort: pending acks were awaited or given up.
                     let _ = client.drain().await;
@@ -189,12 +206,20 @@ impl Run {
                 }
                 Err(e) => Err(e),
             };
+            // A connection that got acks resets the pause; one that was refused (or never
+            // connected) does not, so a broker that keeps refusing is asked less and less often.
+            if self.progressed {
+                pause = Duration::from_secs(1);
+            }
             match result {
                 Ok(()) => return,
                 Err(e) => {
                     self.note_lag_while_away();
                     let message = e.to_string();
                     self.log.failed(&message);
+                    crate::metrics::sink_error(crate::metrics::Sink::Nats);
+                    // Best effort, as above.
+                    let _ = self.outbox.save_failure(&self.config.stream.name, Some(&message), crate::time::now_ns());
                     self.with_status(|s| {
                         s.failures += 1;
                         s.last_error = Some(message);
@@ -231,9 +256,28 @@ impl Run {
     }
 
     /// Publishes until stopped and drained (`Ok`) or until a failure (`Err`).
-    async fn publish(&mut self, client: async_nats::Client, mut drain_until: Option<Instant>) -> Result<(), SinkError> {
-        let js = self.config.jetstream(client).await?;
-        self.log.recovered();
+    async fn publish(
+        &mut self,
+        client: async_nats::Client,
+        errors: ServerErrors,
+        mut drain_until: Option<Instant>,
+    ) -> Result<(), SinkError> {
+        let js = match self.config.jetstream(client).await {
+            Ok(js) => js,
+            // A user denied the JetStream API: the server says so in an `-ERR`, the request
+            // only times out.
+            Err(SinkError::Unavailable { backend, message }) => {
+                let server = errors.lock().ok().and_then(|mut s| s.take());
+                let message = match server {
+                    Some(server) => {
+                        format!("{message}; the server said: {}", crate::output::escape::terminal(&server, 256))
+                    }
+                    None => message,
+                };
+                return Err(SinkError::Unavailable { backend, message });
+            }
+            Err(e) => return Err(e),
+        };
         let stream = self.config.stream.name.clone();
         let subject = self.config.subject(&self.sensor);
         let mut positions = [0i64; Kind::ALL.len()];
@@ -248,6 +292,7 @@ impl Run {
                     return Ok(());
                 }
             }
+            self.publish_late(&js, &subject, &errors).await?;
             let mut sent = false;
             for (i, kind) in Kind::ALL.into_iter().enumerate() {
                 let items = self.outbox.pending(kind, positions[i], self.config.batch)?;
@@ -260,44 +305,34 @@ impl Run {
                 sent = true;
                 let mut in_flight = VecDeque::new();
                 let mut acked = positions[i];
+                let mut late_rows = 0u64;
                 let mut result = Ok(());
-                for (last, id, payload) in messages(&self.sensor, kind, items, &self.config) {
+                for m in messages(&self.sensor, kind, items, &self.config) {
                     let mut headers = async_nats::HeaderMap::new();
-                    headers.insert("Nats-Msg-Id", id.as_str());
-                    match js.publish_with_headers(subject.clone(), headers, payload.into()).await {
-                        Ok(ack) => in_flight.push_back((last, ack)),
+                    headers.insert("Nats-Msg-Id", m.id.as_str());
+                    match js.publish_with_headers(subject.clone(), headers, m.payload.into()).await {
+                        Ok(ack) => in_flight.push_back((m.first, m.last, ack)),
                         Err(e) => {
-                            result = Err(unavailable(format!("publishing: {e}")));
+                            result = Err(unavailable(format!("publishing to {subject}: {e}")));
                             break;
                         }
                     }
                     if in_flight.len() >= self.config.max_in_flight {
-                        if let Some((seq, ack)) = in_flight.pop_front() {
-                            match ack.await {
-                                Ok(_) => acked = seq,
-                                Err(e) => {
-                                    result = Err(unavailable(format!("awaiting the ack: {e}")));
-                                    break;
-                                }
-                            }
+                        if let Err(e) = self.settle(&mut in_flight, 1, kind, &mut acked, &mut late_rows).await {
+                            result = Err(self.refused(&e, &subject, &errors));
+                            break;
                         }
                     }
                 }
                 if result.is_ok() {
-                    while let Some((seq, ack)) = in_flight.pop_front() {
-                        match ack.await {
-                            Ok(_) => acked = seq,
-                            Err(e) => {
-                                result = Err(unavailable(format!("awaiting the ack: {e}")));
-                                break;
-                            }
-                        }
+                    if let Err(e) = self.settle(&mut in_flight, usize::MAX, kind, &mut acked, &mut late_rows).await {
+                        result = Err(self.refused(&e, &subject, &errors));
                     }
                 }
                 if acked > positions[i] {
                     let now = crate::time::now_ns();
                     self.outbox.save_ack(&stream, kind, acked, now)?;
-                    let n = u64::try_from(acked - positions[i]).unwrap_or(0);
+                    let n = u64::try_from(acked - positions[i]).unwrap_or(0).saturating_sub(late_rows);
                     positions[i] = acked;
                     if kind == Kind::Event {
                         crate::metrics::events_out(crate::metrics::Sink::Nats, n);
@@ -306,6 +341,13 @@ impl Run {
                         s.acked += n;
                         s.last_ack_ns = Some(now);
                     });
+                    self.progressed = true;
+                    if result.is_ok() && self.log.recovered() {
+                        // Best effort: `sensor status` reads it; a store that cannot say it
+                        // now says it at the next failure or recovery.
+                        let _ = self.outbox.save_failure(&stream, None, now);
+                        self.with_status(|s| s.last_error = None);
+                    }
                 }
                 result?;
             }
@@ -313,6 +355,11 @@ impl Run {
                 continue;
             }
             crate::metrics::set_publish_lag(crate::metrics::Sink::Nats, 0.0);
+            if self.log.recovered() {
+                // Connected, nothing refused, nothing left: the failure is over.
+                let _ = self.outbox.save_failure(&stream, None, crate::time::now_ns());
+                self.with_status(|s| s.last_error = None);
+            }
             if self.stopping() {
                 // Nothing left: done.
                 return Ok(());
@@ -325,15 +372,31 @@ impl Run {
     }
 }
 
+/// One NATS message to publish: rows `first..=last` of a kind.
+struct Outgoing {
+    first: i64,
+    last: i64,
+    id: String,
+    payload: Vec<u8>,
+}
+
 /// The NATS messages of `items` (rows of `kind` in sequence order): runs of up to
 /// `message_rows` rows and `message_bytes` bytes as one batch each, with the id
 /// `<sensor>:<kind>:<first>-<last>` (the same rows published again carry the same id, so the
 /// stream drops them within its window), or, with `message_rows` 1, one version-1 message per
-/// row with the id [`message_id`]. Each comes with the sequence of its last row.
-fn messages(sensor: &str, kind: Kind, items: Vec<OutboxItem>, config: &NatsConfig) -> Vec<(i64, String, Vec<u8>)> {
+/// row with the id [`message_id`]. Each comes with the sequences of its first and last rows.
+fn messages(sensor: &str, kind: Kind, items: Vec<OutboxItem>, config: &NatsConfig) -> Vec<Outgoing> {
     let rows = config.message_rows.max(1);
     if rows == 1 {
-        return items.into_iter().map(|item| (item.seq, message_id(sensor, kind, item.seq), item.payload)).collect();
+        return items
+            .into_iter()
+            .map(|item| Outgoing {
+                first: item.seq,
+                last: item.seq,
+                id: message_id(sensor, kind, item.seq),
+                payload: item.payload,
+            })
+            .collect();
     }
     let mut out = Vec::new();
     let mut run: Vec<OutboxItem> = Vec::new();
@@ -343,7 +406,7 @@ fn messages(sensor: &str, kind: Kind, items: Vec<OutboxItem>, config: &NatsConfi
             let id = format!("{sensor}:{}:{}-{}", kind.as_str(), first.seq, last.seq);
             let mut payload = Vec::with_capacity(run.iter().map(|i| i.payload.len() + 4).sum::<usize>() + 5);
             wire::encode_batch(run.iter().map(|i| i.payload.as_slice()), &mut payload);
-            out.push((last.seq, id, payload));
+            out.push(Outgoing { first: first.seq, last: last.seq, id, payload });
         }
         run.clear();
     };

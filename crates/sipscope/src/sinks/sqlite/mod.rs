@@ -349,6 +349,46 @@ mod tests {
         }
     }
 
+    /// What the publisher keeps for a broker that refuses: the failure `sensor status` shows
+    /// (cleared once the broker acknowledges again), and late runs counted as waiting below
+    /// the acknowledged position until forgotten.
+    #[test]
+    fn the_outbox_keeps_refusals_and_late_runs() {
+        use crate::sinks::nats::wire::Kind;
+        use crate::sinks::nats::Outbox;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = Store::open(&path).unwrap();
+        let live = |p: u64| SipEvent { origin: None, ..event(0, p) };
+        for p in 1..=10 {
+            let ev = live(p);
+            let msg = sipscope_sip::parse(&ev.raw).unwrap();
+            store.insert_event(&ev, &SipFields::extract(&msg)).unwrap();
+        }
+        store.flush_now().unwrap();
+        let mut outbox = SqliteOutbox::open(&path).unwrap();
+        assert_eq!(outbox.failure("S").unwrap(), None);
+        outbox.save_failure("S", Some("the broker rejected"), 5).unwrap();
+        outbox.save_failure("S", Some("still"), 7).unwrap();
+        let f = outbox.failure("S").unwrap().unwrap();
+        assert_eq!((f.failures, f.last_error.as_str(), f.last_ns, f.since_ns), (2, "still", 7, 5));
+        assert_eq!(outbox.failure("other").unwrap(), None);
+        outbox.save_failure("S", None, 9).unwrap();
+        assert_eq!(outbox.failure("S").unwrap(), None);
+
+        // Rows 3–4 and 6–7 refused, 8 accepted: acknowledged up to 8, four rows late.
+        outbox.save_late("S", Kind::Event, 3, 4).unwrap();
+        outbox.save_late("S", Kind::Event, 6, 7).unwrap();
+        outbox.save_ack("S", Kind::Event, 8, 10).unwrap();
+        let waiting = |o: &mut SqliteOutbox| o.state("S").unwrap()[0].waiting;
+        assert_eq!(waiting(&mut outbox), 2 + 4);
+        assert_eq!(outbox.late("S").unwrap(), vec![(Kind::Event, 3, 4), (Kind::Event, 6, 7)]);
+        outbox.clear_late("S", Kind::Event, 3).unwrap();
+        assert_eq!(outbox.late("S").unwrap(), vec![(Kind::Event, 6, 7)]);
+        assert_eq!(waiting(&mut outbox), 2 + 2);
+        assert!(outbox.late("other").unwrap().is_empty());
+    }
+
     /// The decisions watcher opens the store again at every reconnection to the broker, in a
     /// process that has it open (the honeypot's writer, its outbox). Closing any descriptor of
     /// a file drops every POSIX lock the process holds on it, SQLite's included: another

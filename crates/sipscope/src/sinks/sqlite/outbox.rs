@@ -8,7 +8,7 @@ use super::Store;
 use crate::event::record::{AuthAttemptRecord, LogLine, RecordContext, RecoveredPassword, RegistrationRecord};
 use crate::event::{Direction, SipEvent, Transport};
 use crate::sinks::nats::wire::{self, Kind, WireEvent};
-use crate::sinks::nats::{Outbox, OutboxItem, OutboxState};
+use crate::sinks::nats::{Outbox, OutboxFailure, OutboxItem, OutboxState};
 use crate::sinks::SinkError;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -175,6 +175,12 @@ impl Outbox for SqliteOutbox {
                     [],
                     |r| r.get(0),
                 )?;
+                // Attempts the broker refused below that position wait in late runs.
+                let late_attempts: Vec<(i64, i64)> = self
+                    .conn
+                    .prepare_cached("SELECT first, last FROM outbox_late WHERE kind = 'auth'")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
                 let mut stmt = self.conn.prepare_cached(
                     "SELECT recovered_seq, id, sensor, password, password_source, candidates_tried, ts_ns
                      FROM auth_attempts WHERE recovered_seq > ?1 ORDER BY recovered_seq LIMIT ?2",
@@ -182,7 +188,8 @@ impl Outbox for SqliteOutbox {
                 let mut rows = stmt.query(params![after, limit])?;
                 while let Some(r) = rows.next()? {
                     let (seq, attempt_id): (i64, i64) = (r.get(0)?, r.get(1)?);
-                    if attempt_id > attempts_acked {
+                    let waits = late_attempts.iter().any(|(first, last)| (*first..=*last).contains(&attempt_id));
+                    if attempt_id > attempts_acked || waits {
                         break;
                     }
                     let sensor: String = r.get(2)?;
@@ -245,12 +252,87 @@ impl Outbox for SqliteOutbox {
                 )
                 .optional()?
                 .unwrap_or((0, None));
-            let waiting: i64 =
+            // Rows after the acknowledged position, and refused rows below it (late runs).
+            let mut waiting: i64 =
                 self.conn
                     .query_row(&format!("SELECT count(*) FROM {table} WHERE {column} > ?1"), [acked], |r| r.get(0))?;
+            for (late_kind, first, last) in self.late(stream)? {
+                if late_kind == kind {
+                    let sql = format!("SELECT count(*) FROM {table} WHERE {column} BETWEEN ?1 AND min(?2, ?3)");
+                    waiting += self.conn.query_row(&sql, params![first, last, acked], |r| r.get::<_, i64>(0))?;
+                }
+            }
             out.push(OutboxState { kind, newest, acked, acked_ns, waiting: u64::try_from(waiting).unwrap_or(0) });
         }
         Ok(out)
+    }
+
+    fn save_failure(&mut self, stream: &str, error: Option<&str>, now_ns: i64) -> Result<(), SinkError> {
+        match error {
+            Some(error) => self.conn.execute(
+                "INSERT INTO outbox_failures (stream, failures, last_error, last_ns, since_ns)
+                 VALUES (?1, 1, ?2, ?3, ?3)
+                 ON CONFLICT (stream) DO UPDATE SET failures = failures + 1, last_error = excluded.last_error,
+                 last_ns = excluded.last_ns, since_ns = coalesce(since_ns, excluded.since_ns)",
+                params![stream, error, now_ns],
+            )?,
+            None => self.conn.execute(
+                "UPDATE outbox_failures SET failures = 0, last_error = NULL, last_ns = ?2, since_ns = NULL
+                 WHERE stream = ?1 AND last_error IS NOT NULL",
+                params![stream, now_ns],
+            )?,
+        };
+        Ok(())
+    }
+
+    fn save_late(&mut self, stream: &str, kind: Kind, first: i64, last: i64) -> Result<(), SinkError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO outbox_late (stream, kind, first, last) VALUES (?1, ?2, ?3, ?4)",
+            params![stream, kind.as_str(), first, last],
+        )?;
+        Ok(())
+    }
+
+    fn late(&mut self, stream: &str) -> Result<Vec<(Kind, i64, i64)>, SinkError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT kind, first, last FROM outbox_late WHERE stream = ?1 ORDER BY first")?;
+        let rows = stmt.query_map(params![stream], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, first, last) = row?;
+            if let Some(kind) = Kind::from_name(&kind) {
+                out.push((kind, first, last));
+            }
+        }
+        Ok(out)
+    }
+
+    fn clear_late(&mut self, stream: &str, kind: Kind, first: i64) -> Result<(), SinkError> {
+        self.conn.execute(
+            "DELETE FROM outbox_late WHERE stream = ?1 AND kind = ?2 AND first = ?3",
+            params![stream, kind.as_str(), first],
+        )?;
+        Ok(())
+    }
+
+    fn failure(&mut self, stream: &str) -> Result<Option<OutboxFailure>, SinkError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT failures, last_error, last_ns, coalesce(since_ns, last_ns) FROM outbox_failures
+                 WHERE stream = ?1 AND last_error IS NOT NULL",
+                params![stream],
+                |r| {
+                    Ok(OutboxFailure {
+                        failures: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                        last_error: r.get(1)?,
+                        last_ns: r.get(2)?,
+                        since_ns: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(row)
     }
 }
 
@@ -362,6 +444,10 @@ mod tests {
         assert_eq!(pending_recoveries(&mut outbox), []);
         outbox.save_ack("S", Kind::Auth, 2, 6).unwrap();
         assert_eq!(pending_recoveries(&mut outbox), [(1, 2, Some("2222".into())), (2, 1, Some("1111".into()))]);
+        // Attempt 2 refused and waiting in a late run: its recovery waits too, and holds the next.
+        outbox.save_late("S", Kind::Auth, 2, 2).unwrap();
+        assert_eq!(pending_recoveries(&mut outbox), []);
+        outbox.clear_late("S", Kind::Auth, 2).unwrap();
         outbox.save_ack("S", Kind::Recovery, 2, 7).unwrap();
         assert_eq!(pending_recoveries(&mut outbox), []);
         let state = outbox.state("S").unwrap();

@@ -450,6 +450,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX auth_attempts_recovered ON auth_attempts (recovered_seq);
     CREATE INDEX auth_attempts_published ON auth_attempts (sensor, published_seq) WHERE published_seq IS NOT NULL;
     "#,
+    // 14 (issue 16, a broker that refuses): why a sensor's publisher is failing, per stream,
+    // for `sipscope sensor status` (another process): failures since the last acknowledged
+    // publish (0 and `last_error` NULL once the broker acknowledges again), the last one's
+    // text (never a secret) and when the run of failures began. `outbox_late`: runs of rows
+    // (`first`..`last` of a kind) the broker refused while it accepted a later message of the
+    // same window (a smaller one that still fit `max_bytes`): the acknowledged position moved
+    // past them, and they are published again apart, marked late, until acknowledged.
+    r#"
+    CREATE TABLE outbox_late (
+        stream TEXT NOT NULL,
+        kind   TEXT NOT NULL,
+        first  INTEGER NOT NULL,
+        last   INTEGER NOT NULL,
+        PRIMARY KEY (stream, kind, first)
+    );
+    CREATE TABLE outbox_failures (
+        stream     TEXT PRIMARY KEY,
+        failures   INTEGER NOT NULL,
+        last_error TEXT,
+        last_ns    INTEGER NOT NULL,
+        since_ns   INTEGER
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -8,7 +8,8 @@
 //! by the subject, whose store's row ids are the sequences — is kept in memory and in the
 //! store (`EventStore::set_collected`, committed in the batch's transaction); a message at or
 //! below it is a duplicate (a redelivery, a sensor that published again after an outage) and
-//! is acknowledged without being stored. A batch is acknowledged (ack-all, by its last
+//! is acknowledged without being stored — unless it carries `Sipscope-Late` (rows a refusing
+//! broker accepted out of order: `sinks/nats/publisher.rs`), whose rows are new below it. A batch is acknowledged (ack-all, by its last
 //! message) only after the store committed it: a collector killed before that gets the batch
 //! again and recognises what it already stored.
 
@@ -21,7 +22,7 @@ pub use status::{collector_status, consumer_backlog, CollectorStatus, SensorPosi
 use crate::event::record::Record;
 use crate::pipeline::{Arrival, NodeOf, Note, Pipeline};
 use crate::sinks::nats::wire::{self, Decoded, Kind};
-use crate::sinks::nats::NatsConfig;
+use crate::sinks::nats::{NatsConfig, LATE_HEADER};
 use crate::sinks::SinkError;
 use crate::sources::honeypot::net::notes as hp_notes;
 use futures_util::StreamExt;
@@ -97,10 +98,18 @@ pub struct CollectSummary {
 pub enum CollectError {
     /// The store failed: nothing more is acknowledged (the broker keeps it).
     #[error("store: {0}")]
-    Store(#[from] SinkError),
+    Store(SinkError),
     /// The runtime could not start.
     #[error("starting the NATS runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+// Not `#[from]`: that would make the store's error the source too, and a chain of causes
+// (anyhow's `{:#}`) would say it twice.
+impl From<SinkError> for CollectError {
+    fn from(e: SinkError) -> CollectError {
+        CollectError::Store(e)
+    }
 }
 
 /// Consumes until `stop` (or a limit of `config`), writing through `pipeline`.
@@ -266,7 +275,8 @@ impl Collector<'_> {
                 // sensor, which may differ: a HEP store holds several).
                 let publisher = message.subject.rsplit('.').next().unwrap_or("").to_owned();
                 let before = self.summary.received;
-                blocking(|| self.take_message(pipeline, &publisher, &message.payload));
+                let late = message.headers.as_ref().is_some_and(|h| h.get(LATE_HEADER).is_some());
+                blocking(|| self.take_message(pipeline, &publisher, &message.payload, late));
                 let taken = self.summary.received.saturating_sub(before);
                 self.max_rows_per_message = self.max_rows_per_message.max(taken);
                 rows += taken;
@@ -332,13 +342,16 @@ impl Collector<'_> {
         last.ack().await.map_err(|e| Failure::Broker(format!("acknowledging: {e}")))
     }
 
-    /// Takes one NATS message: a single row or a batch of them (wire versions 1 and 2).
-    fn take_message(&mut self, pipeline: &mut Pipeline, publisher: &str, payload: &[u8]) {
+    /// Takes one NATS message: a single row or a batch of them (wire versions 1 and 2). A
+    /// `late` one carries rows the broker refused once while it accepted later ones: they are
+    /// below the sensor's stored position and new all the same (the stream holds them once:
+    /// the collector's stream position keeps them from being taken twice).
+    fn take_message(&mut self, pipeline: &mut Pipeline, publisher: &str, payload: &[u8], late: bool) {
         self.summary.messages += 1;
         match wire::split(payload) {
             Ok(items) => {
                 for item in items {
-                    self.take(pipeline, publisher, item);
+                    self.take(pipeline, publisher, item, late);
                 }
             }
             Err(e) => {
@@ -356,7 +369,7 @@ impl Collector<'_> {
     }
 
     /// Decodes one row and hands it to the pipeline unless it was stored before.
-    fn take(&mut self, pipeline: &mut Pipeline, publisher: &str, payload: &[u8]) {
+    fn take(&mut self, pipeline: &mut Pipeline, publisher: &str, payload: &[u8], late: bool) {
         self.summary.received += 1;
         let message = match wire::decode(payload) {
             Ok(m) => m,
@@ -367,12 +380,14 @@ impl Collector<'_> {
         };
         let key = (publisher.to_owned(), message.kind());
         let stored = self.positions.get(&key).copied().unwrap_or(0);
-        if message.seq <= stored {
+        if message.seq <= stored && !late {
             self.summary.duplicates += 1;
             return;
         }
-        self.positions.insert(key.clone(), message.seq);
-        self.changed.insert(key, message.seq);
+        if message.seq > stored {
+            self.positions.insert(key.clone(), message.seq);
+            self.changed.insert(key, message.seq);
+        }
         match message.body {
             Decoded::Event(e) => {
                 let ev = &e.event;

@@ -1,14 +1,18 @@
 //! Sensors publishing to NATS JetStream and `sipscope collect` (issue 16), against nats-server
-//! instances the tests start themselves on ports 14222–14229 (`broker.rs`), honeypots on
+//! instances the tests start themselves on ports 14222–14234 (`broker.rs`), honeypots on
 //! 127.0.242.0/24; `collect --api` (`collect_api.rs`) serves on 127.0.242.60; `metrics.rs` scrapes
-//! a publishing honeypot and `collect --metrics` on 127.0.242.3–4.
+//! a publishing honeypot and `collect --metrics` on 127.0.242.3–4; `refusing.rs` (ports
+//! 14231, 14232, 14234; honeypots on 127.0.242.70–75) a broker that refuses, and
+//! `full_database.rs` (port 14233, PostgreSQL on 55441) a collector whose database is full.
 
 mod broker;
 mod collect_api;
 mod decisions;
+mod full_database;
 mod lab;
 mod metrics;
 mod outbox;
+mod refusing;
 mod three_sensors;
 
 use rusqlite::Connection;

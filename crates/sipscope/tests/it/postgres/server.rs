@@ -1,5 +1,5 @@
 //! A PostgreSQL server of the test's own (initdb + postgres as the `postgres` user, in a
-//! directory it owns, on 127.0.0.1 at a port of 55432–55439), stopped and removed when dropped:
+//! directory it owns, on 127.0.0.1 at a port of 55432–55441: 55440 the three-sensor test's, 55441 the full collector database's), stopped and removed when dropped:
 //! for tests that fill its disk or stop it.
 
 use std::path::{Path, PathBuf};
