@@ -456,10 +456,15 @@ fn insert_traffic(
     traffic: &[TrafficRow],
     dialled: &[DialledRow],
 ) -> Result<(), SinkError> {
+    if traffic.is_empty() && dialled.is_empty() {
+        return Ok(());
+    }
+    // Through the staging tables, so that the rollups are filled from exactly these rows.
+    client.batch_execute(super::rollups::STAGING).map_err(pg_error)?;
     if !traffic.is_empty() {
         let sink = client
             .copy_in(
-                "COPY traffic (run_id, hour, node, src_ip, kind, method, direction, user_agent, messages, first_ns,
+                "COPY traffic_in (run_id, hour, node, src_ip, kind, method, direction, user_agent, messages, first_ns,
                  last_ns) FROM STDIN BINARY",
             )
             .map_err(pg_error)?;
@@ -488,7 +493,7 @@ fn insert_traffic(
     if !dialled.is_empty() {
         let sink = client
             .copy_in(
-                "COPY dialled (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns,
+                "COPY dialled_in (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns,
                  number) FROM STDIN BINARY",
             )
             .map_err(pg_error)?;
@@ -512,5 +517,5 @@ fn insert_traffic(
         }
         w.finish().map_err(pg_error)?;
     }
-    Ok(())
+    super::rollups::move_staged(client)
 }

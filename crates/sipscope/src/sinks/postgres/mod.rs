@@ -13,6 +13,7 @@ mod decisions;
 mod events;
 pub mod partitions;
 mod records;
+mod rollups;
 pub mod schema;
 
 pub use background::PgBackground;

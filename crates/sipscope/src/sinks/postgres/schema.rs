@@ -358,6 +358,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sensor, kind)
     );
     "#,
+    // 3 (issue 17): rollups of `traffic` and `dialled` sized by the keys a time range reaches,
+    // filled from every stored row here and kept by the writer in the transaction of the rows
+    // they summarise; an index for alerts per rule. See `rollups.rs`.
+    super::rollups::MIGRATION,
 ];
 
 /// The newest schema version this build knows.

@@ -8,6 +8,7 @@ mod decisions;
 mod events;
 mod outbox;
 mod records;
+mod rollups;
 mod runs;
 mod schema;
 
