@@ -73,8 +73,8 @@ macro_rules! countries_sql {
     };
 }
 
-/// Migration 3: the tables, their backfill from every stored row, and the alerts' index for
-/// alerts per rule.
+/// Migration 3: the tables, their backfill from every stored row, and the indexes for alerts
+/// per rule and sources per stage.
 pub(super) const MIGRATION: &str = concat!(
     "CREATE TABLE rollup_traffic (
         run_id     bigint NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
@@ -128,6 +128,7 @@ pub(super) const MIGRATION: &str = concat!(
     CREATE INDEX rollup_countries_run ON rollup_countries (run_id);
     CREATE INDEX alerts_rule ON alerts (rule_id, src_ip, proven, first_ns, node, count, last_ns)
         INCLUDE (name, severity, actions);
+    CREATE INDEX stages_node ON stages (node, stage, src_ip, first_ns, count);
     ",
     traffic_sql!("traffic"),
     ";\n",

@@ -81,8 +81,8 @@ macro_rules! countries_sql {
     };
 }
 
-/// Migration 13: the tables, their backfill from every stored row, and the alerts' covering
-/// index for alerts per rule.
+/// Migration 13: the tables, their backfill from every stored row, and the covering indexes
+/// for alerts per rule and sources per stage.
 pub(super) const MIGRATION: &str = concat!(
     "CREATE TABLE rollup_traffic (
         run_id     INTEGER NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
@@ -133,6 +133,9 @@ pub(super) const MIGRATION: &str = concat!(
     -- GROUP BY, no row read): every column `alert_rules` asks for.
     CREATE INDEX alerts_rule ON alerts (rule_id, src_ip, proven, first_ns, node, count, last_ns, name, severity,
                                         actions);
+    -- Stages by node (the overall rows are node ''), stage and source: sources per stage
+    -- counted in index order, without reading the rows.
+    CREATE INDEX stages_node ON stages (node, stage, src_ip, first_ns, count);
     ",
     traffic_sql!("true"),
     ";\n",

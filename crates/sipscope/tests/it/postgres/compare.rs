@@ -270,7 +270,8 @@ fn stores_migrated_to_the_rollups_report_what_their_writers_kept() {
     let (kept, kept_pg) = (reports(file), reports(&db.url));
     assert!(kept[0]["sections"].to_string().contains("203.0.113.7"), "the dataset reached the report");
     let drop = "DROP TABLE rollup_traffic; DROP TABLE rollup_sources; DROP TABLE rollup_agents;
-                DROP TABLE rollup_users; DROP TABLE rollup_countries; DROP INDEX alerts_rule;";
+                DROP TABLE rollup_users; DROP TABLE rollup_countries; DROP INDEX alerts_rule;
+                DROP INDEX stages_node;";
     let conn = rusqlite::Connection::open(&sqlite).unwrap();
     conn.execute_batch(&format!("{drop} PRAGMA user_version = 12;")).unwrap();
     conn.close().unwrap();
