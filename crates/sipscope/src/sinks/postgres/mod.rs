@@ -9,6 +9,7 @@
 
 mod analysis;
 mod background;
+mod counts;
 mod decisions;
 mod events;
 pub mod partitions;

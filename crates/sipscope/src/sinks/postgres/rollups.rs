@@ -73,8 +73,8 @@ macro_rules! countries_sql {
     };
 }
 
-/// Migration 3: the tables, their backfill from every stored row, and the indexes for alerts
-/// per rule and sources per stage.
+/// Migration 3: the tables, their backfill from every stored row, the indexes for alerts per
+/// rule and sources per stage, and the kept count of stored events (`counts.rs`).
 pub(super) const MIGRATION: &str = concat!(
     "CREATE TABLE rollup_traffic (
         run_id     bigint NOT NULL REFERENCES analysis_runs(id) ON DELETE CASCADE,
@@ -129,6 +129,12 @@ pub(super) const MIGRATION: &str = concat!(
     CREATE INDEX alerts_rule ON alerts (rule_id, src_ip, proven, first_ns, node, count, last_ns)
         INCLUDE (name, severity, actions);
     CREATE INDEX stages_node ON stages (node, stage, src_ip, first_ns, count);
+    -- Stored events per writing process, kept by the writers (`counts.rs`).
+    CREATE TABLE event_counts (
+        writer  text PRIMARY KEY,
+        events  bigint NOT NULL
+    );
+    INSERT INTO event_counts (writer, events) SELECT 'migration', count(*) FROM events;
     ",
     traffic_sql!("traffic"),
     ";\n",

@@ -272,10 +272,11 @@ fn stores_migrated_to_the_rollups_report_what_their_writers_kept() {
     let drop = "DROP TABLE rollup_traffic; DROP TABLE rollup_sources; DROP TABLE rollup_agents;
                 DROP TABLE rollup_users; DROP TABLE rollup_countries; DROP INDEX alerts_rule;
                 DROP INDEX stages_node;";
+    let drop_pg = format!("{drop} DROP TABLE event_counts;");
     let conn = rusqlite::Connection::open(&sqlite).unwrap();
     conn.execute_batch(&format!("{drop} PRAGMA user_version = 12;")).unwrap();
     conn.close().unwrap();
-    db.client().batch_execute(&format!("{drop} DELETE FROM sipscope_schema WHERE version = 3;")).unwrap();
+    db.client().batch_execute(&format!("{drop_pg} DELETE FROM sipscope_schema WHERE version = 3;")).unwrap();
     let (migrated, migrated_pg) = (reports(file), reports(&db.url));
     for (a, b) in kept.iter().zip(&migrated) {
         assert_eq!(a, b, "SQLite: the migration's rollups are the writer's");
