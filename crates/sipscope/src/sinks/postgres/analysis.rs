@@ -462,7 +462,7 @@ fn insert_traffic(
         return Ok(());
     }
     // Through the staging tables, so that the rollups are filled from exactly these rows.
-    client.batch_execute(super::rollups::STAGING).map_err(pg_error)?;
+    super::rollups::stage(client)?;
     if !traffic.is_empty() {
         let sink = client
             .copy_in(

@@ -148,11 +148,20 @@ pub(super) const MIGRATION: &str = concat!(
     ";\n"
 );
 
-/// The temporary tables a write copies its `traffic` and `dialled` rows into (this session's,
-/// emptied at every commit).
-pub(super) const STAGING: &str = "
-    CREATE TEMPORARY TABLE IF NOT EXISTS traffic_in (LIKE traffic) ON COMMIT DELETE ROWS;
-    CREATE TEMPORARY TABLE IF NOT EXISTS dialled_in (LIKE dialled) ON COMMIT DELETE ROWS";
+/// Creates, once per session, the temporary tables a write copies its `traffic` and `dialled`
+/// rows into (emptied at every commit). Asked first rather than `IF NOT EXISTS`, which would
+/// send a notice on every write.
+pub(super) fn stage(tx: &mut postgres::Transaction<'_>) -> Result<(), SinkError> {
+    let missing: bool = tx.query_one("SELECT to_regclass('pg_temp.traffic_in') IS NULL", &[]).map_err(pg_error)?.get(0);
+    if missing {
+        tx.batch_execute(
+            "CREATE TEMPORARY TABLE traffic_in (LIKE traffic) ON COMMIT DELETE ROWS;
+             CREATE TEMPORARY TABLE dialled_in (LIKE dialled) ON COMMIT DELETE ROWS",
+        )
+        .map_err(pg_error)?;
+    }
+    Ok(())
+}
 
 /// Moves the rows staged in `traffic_in` and `dialled_in` into `traffic`, `dialled` and the
 /// rollups (in the writer's transaction).
