@@ -274,7 +274,7 @@ fn stores_migrated_to_the_rollups_report_what_their_writers_kept() {
                 DROP INDEX stages_node;";
     let drop_pg = format!("{drop} DROP TABLE event_counts;");
     let conn = rusqlite::Connection::open(&sqlite).unwrap();
-    conn.execute_batch(&format!("{drop} PRAGMA user_version = 12;")).unwrap();
+    conn.execute_batch(&format!("{drop} DROP TABLE event_count; PRAGMA user_version = 12;")).unwrap();
     conn.close().unwrap();
     db.client().batch_execute(&format!("{drop_pg} DELETE FROM sipscope_schema WHERE version = 3;")).unwrap();
     let (migrated, migrated_pg) = (reports(file), reports(&db.url));
