@@ -260,6 +260,7 @@ impl PgStore {
             Some((id, status)) if status == "complete" && !force => FileStart::AlreadyIngested { id },
             Some((id, _)) => {
                 let replaced = tx.execute("DELETE FROM events WHERE file_id = $1", &[&id]).map_err(pg_error)?;
+                super::counts::add(&mut tx, -i64::try_from(replaced).unwrap_or(i64::MAX))?;
                 tx.execute("DELETE FROM analysis_runs WHERE file_id = $1", &[&id]).map_err(pg_error)?;
                 tx.execute(
                     "UPDATE ingested_files SET path = $2, sensor = $3, started_ns = $4, finished_ns = NULL,
@@ -340,6 +341,7 @@ impl PgStore {
             return Ok(0);
         }
         let deleted = tx.execute("DELETE FROM events WHERE file_id = $1", &[&old]).map_err(pg_error)?;
+        super::counts::add(&mut tx, -i64::try_from(deleted).unwrap_or(i64::MAX))?;
         tx.execute("DELETE FROM analysis_runs WHERE file_id = $1", &[&old]).map_err(pg_error)?;
         tx.execute("UPDATE ingested_files SET superseded_by = $2 WHERE id = $1", &[&old, &by]).map_err(pg_error)?;
         tx.commit().map_err(pg_error)?;
@@ -456,10 +458,15 @@ fn insert_traffic(
     traffic: &[TrafficRow],
     dialled: &[DialledRow],
 ) -> Result<(), SinkError> {
+    if traffic.is_empty() && dialled.is_empty() {
+        return Ok(());
+    }
+    // Through the staging tables, so that the rollups are filled from exactly these rows.
+    super::rollups::stage(client)?;
     if !traffic.is_empty() {
         let sink = client
             .copy_in(
-                "COPY traffic (run_id, hour, node, src_ip, kind, method, direction, user_agent, messages, first_ns,
+                "COPY traffic_in (run_id, hour, node, src_ip, kind, method, direction, user_agent, messages, first_ns,
                  last_ns) FROM STDIN BINARY",
             )
             .map_err(pg_error)?;
@@ -488,7 +495,7 @@ fn insert_traffic(
     if !dialled.is_empty() {
         let sink = client
             .copy_in(
-                "COPY dialled (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns,
+                "COPY dialled_in (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns,
                  number) FROM STDIN BINARY",
             )
             .map_err(pg_error)?;
@@ -512,5 +519,5 @@ fn insert_traffic(
         }
         w.finish().map_err(pg_error)?;
     }
-    Ok(())
+    super::rollups::move_staged(client)
 }

@@ -84,11 +84,15 @@ pub(super) fn copy(store: &mut PgStore, batch: &[(SipEvent, SipFields, Option<i6
     let run = store.current_run;
     let may_repeat = batch.iter().any(|(_, _, s)| s.is_some());
     if !may_repeat {
-        return copy_into(&mut store.client, "events", batch, &ids, run);
+        copy_into(&mut store.client, "events", batch, &ids, run)?;
+        return super::counts::add(&mut store.client, n);
     }
     store.client.batch_execute("SAVEPOINT sipscope_copy").map_err(pg_error)?;
     match copy_into(&mut store.client, "events", batch, &ids, run) {
-        Ok(()) => store.client.batch_execute("RELEASE SAVEPOINT sipscope_copy").map_err(pg_error),
+        Ok(()) => {
+            store.client.batch_execute("RELEASE SAVEPOINT sipscope_copy").map_err(pg_error)?;
+            super::counts::add(&mut store.client, n)
+        }
         Err(SinkError::Backend { message, .. }) if message.contains(UNIQUE_VIOLATION) => {
             store.client.batch_execute("ROLLBACK TO SAVEPOINT sipscope_copy").map_err(pg_error)?;
             store
@@ -99,13 +103,17 @@ pub(super) fn copy(store: &mut PgStore, batch: &[(SipEvent, SipFields, Option<i6
                 )
                 .map_err(pg_error)?;
             copy_into(&mut store.client, "events_stage", batch, &ids, run)?;
-            store
+            let stored = store
                 .client
-                .batch_execute(&format!(
-                    "INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM events_stage ON CONFLICT DO NOTHING;
-                     TRUNCATE events_stage; RELEASE SAVEPOINT sipscope_copy"
-                ))
-                .map_err(pg_error)
+                .execute(
+                    &format!(
+                        "INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM events_stage ON CONFLICT DO NOTHING"
+                    ),
+                    &[],
+                )
+                .map_err(pg_error)?;
+            store.client.batch_execute("TRUNCATE events_stage; RELEASE SAVEPOINT sipscope_copy").map_err(pg_error)?;
+            super::counts::add(&mut store.client, i64::try_from(stored).unwrap_or(i64::MAX))
         }
         Err(e) => Err(e),
     }

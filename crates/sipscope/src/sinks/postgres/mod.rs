@@ -9,10 +9,12 @@
 
 mod analysis;
 mod background;
+mod counts;
 mod decisions;
 mod events;
 pub mod partitions;
 mod records;
+mod rollups;
 pub mod schema;
 
 pub use background::PgBackground;

@@ -86,6 +86,10 @@ impl Partitions {
     }
 }
 
+/// An arbitrary constant: the advisory lock of retention, so that two writers do not both count
+/// a partition they drop.
+const RETENTION_LOCK: i64 = 0x5150_5343_4f50_4502;
+
 /// Drops the daily partitions whose whole day is more than `days` days before `now_ns`;
 /// returns their names. Events in `events_default` are deleted by time likewise.
 pub fn drop_older_than(client: &mut Client, days: u32, now_ns: i64) -> Result<Vec<String>, SinkError> {
@@ -102,13 +106,29 @@ pub fn drop_older_than(client: &mut Client, days: u32, now_ns: i64) -> Result<Ve
         let name: String = row.get(0);
         let Some(day) = day_of_name(&name) else { continue };
         if day < cutoff_day && name == name_of(day) {
-            client.batch_execute(&format!("DROP TABLE IF EXISTS {name}")).map_err(super::pg_error)?;
+            // Counted and dropped under its lock, in one transaction with the kept count (the
+            // name is our own `events_YYYYMMDD`, checked above): a writer dropping it at the
+            // same time finds it gone and subtracts nothing.
+            let mut tx = client.transaction().map_err(super::pg_error)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&RETENTION_LOCK]).map_err(super::pg_error)?;
+            let exists: bool =
+                tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name]).map_err(super::pg_error)?.get(0);
+            if exists {
+                let n: i64 =
+                    tx.query_one(&format!("SELECT count(*) FROM {name}"), &[]).map_err(super::pg_error)?.get(0);
+                tx.batch_execute(&format!("DROP TABLE {name}")).map_err(super::pg_error)?;
+                super::counts::add(&mut tx, -n)?;
+            }
+            tx.commit().map_err(super::pg_error)?;
             dropped.push(name);
         }
     }
-    client
+    let mut tx = client.transaction().map_err(super::pg_error)?;
+    let deleted = tx
         .execute("DELETE FROM events_default WHERE ts_ns < $1", &[&(cutoff_day.saturating_mul(DAY_NS))])
         .map_err(super::pg_error)?;
+    super::counts::add(&mut tx, -i64::try_from(deleted).unwrap_or(i64::MAX))?;
+    tx.commit().map_err(super::pg_error)?;
     Ok(dropped)
 }
 

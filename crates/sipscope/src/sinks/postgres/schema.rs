@@ -364,6 +364,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE auth_attempts ADD COLUMN published_seq bigint;
     CREATE INDEX auth_attempts_published ON auth_attempts (sensor, published_seq) WHERE published_seq IS NOT NULL;
     "#,
+    // 4 (issue 17): rollups of `traffic` and `dialled` sized by the keys a time range reaches,
+    // filled from every stored row here and kept by the writer in the transaction of the rows
+    // they summarise; an index for alerts per rule. See `rollups.rs`.
+    super::rollups::MIGRATION,
 ];
 
 /// The newest schema version this build knows.

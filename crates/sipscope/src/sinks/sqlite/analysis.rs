@@ -235,6 +235,10 @@ fn insert_traffic(
     traffic: &[TrafficRow],
     dialled: &[DialledRow],
 ) -> Result<(), SinkError> {
+    if traffic.is_empty() && dialled.is_empty() {
+        return Ok(());
+    }
+    let marks = super::rollups::marks(tx)?;
     let mut st = tx.prepare(
         "INSERT INTO traffic (run_id, hour, node, src_ip, kind, method, direction, user_agent, messages, first_ns,
          last_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -272,6 +276,7 @@ fn insert_traffic(
             d.number
         ])?;
     }
+    super::rollups::add_since(tx, marks)?;
     Ok(())
 }
 

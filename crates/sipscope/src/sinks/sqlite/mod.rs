@@ -8,6 +8,7 @@ mod decisions;
 mod events;
 mod outbox;
 mod records;
+mod rollups;
 mod runs;
 mod schema;
 
@@ -142,6 +143,7 @@ impl Store {
             Some((id, _)) => {
                 // The file's analysis goes with its events (an ingest runs the engine per file).
                 let replaced = tx.execute("DELETE FROM events WHERE file_id = ?1", [id])? as u64;
+                rollups::count_events(&tx, -i64::try_from(replaced).unwrap_or(i64::MAX))?;
                 tx.execute("DELETE FROM analysis_runs WHERE file_id = ?1", [id])?;
                 tx.execute(
                     "UPDATE ingested_files SET path = ?2, sensor = ?3, started_ns = ?4, finished_ns = NULL,
@@ -219,6 +221,7 @@ impl Store {
     pub fn flush_now(&mut self) -> Result<(), SinkError> {
         if self.in_transaction {
             let started = std::time::Instant::now();
+            rollups::count_events(&self.conn, i64::try_from(self.pending_events).unwrap_or(i64::MAX))?;
             self.conn.execute_batch("COMMIT")?;
             crate::metrics::observe_commit(crate::metrics::Backend::Sqlite, started.elapsed());
             crate::metrics::events_out(crate::metrics::Sink::Sqlite, self.pending_events);
@@ -341,6 +344,11 @@ mod tests {
         CaptureFile { sha256: sha256.into(), path: path.into(), size, sensor: sensor.into() }
     }
 
+    /// The number of stored events the writer kept (what reports read instead of counting).
+    fn kept_count(store: &Store) -> i64 {
+        store.conn.query_row("SELECT events FROM event_count", [], |r| r.get(0)).unwrap()
+    }
+
     fn store_events(store: &mut Store, file_id: i64, n: u64) {
         for p in 1..=n {
             let ev = event(file_id, p);
@@ -452,6 +460,7 @@ mod tests {
         store_events(&mut store, id, 5);
         store.finish_file(id, FileCounts { packets: 5, messages: 5, skipped: 0, content: None }, 3).unwrap();
         assert_eq!(store.event_count().unwrap(), 5);
+        assert_eq!(kept_count(&store), 5, "the kept count follows the replaced events");
         assert_eq!(
             store.begin_file(&file("abc", "b.pcap", 10, "t"), 4, false).unwrap(),
             FileStart::AlreadyIngested { id }
@@ -464,6 +473,7 @@ mod tests {
         // Reopening migrates nothing and keeps the data; a reader sees committed rows.
         let store = Store::open(&path).unwrap();
         assert_eq!(store.event_count().unwrap(), 0);
+        assert_eq!(kept_count(&store), 0);
         let reader = Store::open_read_only(&path).unwrap();
         let version: i64 = reader.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);

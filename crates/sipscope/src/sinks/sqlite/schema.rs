@@ -473,6 +473,11 @@ const MIGRATIONS: &[&str] = &[
         since_ns   INTEGER
     );
     "#,
+    // 15 (issue 17): rollups of `traffic` and `dialled` sized by the keys a time range reaches
+    // (sources, users, countries per hour and node), filled from every stored row here and
+    // kept by the writer in the transaction of the rows they summarise; the alerts' covering
+    // index for alerts per rule. See `rollups.rs`.
+    super::rollups::MIGRATION,
 ];
 
 /// The newest schema version this build knows.

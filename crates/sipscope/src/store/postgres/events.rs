@@ -126,20 +126,24 @@ fn address(ip: Option<String>, port: Option<i32>) -> Option<String> {
 
 pub(super) fn alert_rules(client: &mut Client, f: &Filter) -> Result<Vec<AlertRuleRow>> {
     let clause = Clause::new(f, "first_ns", Some("node"), &[], vec![]);
+    // Per rule and source first (one hashed pass, no sort), then per rule: the sources of a
+    // rule are its groups with an address, the unproven ones those with an unproven alert.
     let mut out = rows(
         client,
-        "SELECT rule_id COLLATE \"C\" AS r, max(name COLLATE \"C\"), max(severity COLLATE \"C\"), count(*),
-         sum(count)::bigint, count(DISTINCT src_ip COLLATE \"C\"),
-         count(DISTINCT CASE WHEN NOT proven THEN src_ip COLLATE \"C\" END), min(first_ns), max(last_ns),
-         max(actions COLLATE \"C\")
-         FROM alerts {where} GROUP BY r ORDER BY count(*) DESC, r",
+        "SELECT r, max(name), max(severity), sum(a)::bigint, sum(m)::bigint, count(s), count(s) FILTER (WHERE unp),
+                min(fst), max(lst), max(act)
+         FROM (SELECT rule_id COLLATE \"C\" AS r, src_ip COLLATE \"C\" AS s, max(name COLLATE \"C\") AS name,
+                      max(severity COLLATE \"C\") AS severity, count(*) AS a, sum(count) AS m, bool_or(NOT proven) AS unp,
+                      min(first_ns) AS fst, max(last_ns) AS lst, max(actions COLLATE \"C\") AS act
+               FROM alerts {where} GROUP BY 1, 2) g
+         GROUP BY r ORDER BY sum(a) DESC, r",
         &clause,
         |r| {
             Ok(AlertRuleRow {
                 rule_id: get(r, 0)?,
                 name: get::<Option<String>>(r, 1)?.unwrap_or_default(),
                 severity: get::<Option<String>>(r, 2)?.unwrap_or_default(),
-                alerts: get(r, 3)?,
+                alerts: n(r, 3)?,
                 matches: n(r, 4)?,
                 sources: get(r, 5)?,
                 unproven_sources: get(r, 6)?,
@@ -151,26 +155,43 @@ pub(super) fn alert_rules(client: &mut Client, f: &Filter) -> Result<Vec<AlertRu
         },
     )?;
     for row in &mut out {
-        let own: Vec<Value> = vec![Box::new(row.rule_id.clone())];
-        let clause = Clause::new(f, "a.first_ns", Some("a.node"), &["a.rule_id = ?"], own);
-        let found = rows(
-            client,
-            "SELECT e.ts_ns, e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.event_id FROM alerts a
-             JOIN alert_evidence e ON e.alert_id = a.id {where}
-             ORDER BY a.first_ns, a.group_key COLLATE \"C\", a.id, e.position LIMIT 1",
-            &clause,
-            |r| {
-                Ok(AlertEvidenceRow {
-                    ts_ns: get(r, 0)?,
-                    src: address(get(r, 1)?, get(r, 2)?).unwrap_or_default(),
-                    dst: address(get(r, 3)?, get(r, 4)?).unwrap_or_default(),
-                    event_id: get(r, 5)?,
-                })
-            },
-        )?;
-        row.first_evidence = found.into_iter().next();
+        // As in the SQLite reader: the first alert of the rule starts at the rule's earliest
+        // time, looked up there through `alerts_first`; only when none of those alerts kept
+        // evidence does the search go on past them, in the same order.
+        let earliest: Vec<Value> = vec![Box::new(row.rule_id.clone()), Box::new(row.first_ns)];
+        row.first_evidence = match first_evidence(client, f, &["a.rule_id = ?", "a.first_ns = ?"], earliest)? {
+            Some(found) => Some(found),
+            None => first_evidence(client, f, &["a.rule_id = ?"], vec![Box::new(row.rule_id.clone())])?,
+        };
     }
     Ok(out)
+}
+
+/// The first evidence of the alerts that match `extra` (and the filter), in the order of the
+/// alerts' first match, group and id, then the evidence's position.
+fn first_evidence(
+    client: &mut Client,
+    f: &Filter,
+    extra: &[&str],
+    own: Vec<Value>,
+) -> Result<Option<AlertEvidenceRow>> {
+    let clause = Clause::new(f, "a.first_ns", Some("a.node"), extra, own);
+    let found = rows(
+        client,
+        "SELECT e.ts_ns, e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.event_id FROM alerts a
+         JOIN alert_evidence e ON e.alert_id = a.id {where}
+         ORDER BY a.first_ns, a.group_key COLLATE \"C\", a.id, e.position LIMIT 1",
+        &clause,
+        |r| {
+            Ok(AlertEvidenceRow {
+                ts_ns: get(r, 0)?,
+                src: address(get(r, 1)?, get(r, 2)?).unwrap_or_default(),
+                dst: address(get(r, 3)?, get(r, 4)?).unwrap_or_default(),
+                event_id: get(r, 5)?,
+            })
+        },
+    )?;
+    Ok(found.into_iter().next())
 }
 
 pub(super) fn recent_alerts(client: &mut Client, f: &Filter, limit: u32) -> Result<Vec<AlertRow>> {

@@ -3,6 +3,8 @@
 //! equal bytes under any deterministic collation), found by byte comparison instead of the
 //! locale's, which halves the cost of the sorts over a million rows. Distinct counts over
 //! `dialled` are a hashed GROUP BY counted, not `count(DISTINCT)`, which always sorts.
+//! Questions over every source or user of a range read the rollups (`rollup_*`, migration 4),
+//! questions about one source `traffic`/`dialled` by their source index.
 
 use super::clause::{Clause, Value};
 use super::{count, get, n, rows, Result};
@@ -28,13 +30,16 @@ pub(super) fn summary(client: &mut Client, f: &Filter) -> Result<TrafficSummary>
         "SELECT
            sum(CASE WHEN method = 'REGISTER' AND {REQUESTS} THEN messages END)::bigint,
            sum(CASE WHEN method = 'INVITE' AND {REQUESTS} THEN messages END)::bigint,
-           count(DISTINCT CASE WHEN {REQUESTS} THEN src_ip COLLATE \"C\" END),
+           (SELECT count(*) FROM (SELECT src_ip COLLATE \"C\" FROM rollup_sources {{where}} GROUP BY 1) s),
            count(DISTINCT hour / 24),
            sum(CASE WHEN kind = 'invalid' THEN messages END)::bigint,
            sum(messages)::bigint
-         FROM traffic {{where}}"
+         FROM rollup_traffic {{where}}"
     );
-    let found = rows(client, &sql, &Clause::hours(f, &[], vec![]), |r| {
+    // The same clause twice: the sources' subquery's, then the totals'.
+    let mut c = Clause::hours(f, &[], vec![]);
+    c.values.extend(Clause::hours(f, &[], vec![]).values);
+    let found = rows(client, &sql, &c, |r| {
         Ok(TrafficSummary {
             register_messages: n(r, 0)?,
             invite_messages: n(r, 1)?,
@@ -48,7 +53,7 @@ pub(super) fn summary(client: &mut Client, f: &Filter) -> Result<TrafficSummary>
 }
 
 pub(super) fn daily(client: &mut Client, f: &Filter) -> Result<Vec<DailyRequests>> {
-    let sql = "SELECT hour / 24 AS day, method, sum(messages)::bigint FROM traffic {where}
+    let sql = "SELECT hour / 24 AS day, method, sum(messages)::bigint FROM rollup_traffic {where}
                GROUP BY day, method ORDER BY day, method COLLATE \"C\" NULLS FIRST";
     rows(client, sql, &Clause::hours(f, &[REQUESTS], vec![]), |r| {
         Ok(DailyRequests { day: get(r, 0)?, method: get(r, 1)?, messages: n(r, 2)? })
@@ -56,19 +61,20 @@ pub(super) fn daily(client: &mut Client, f: &Filter) -> Result<Vec<DailyRequests
 }
 
 pub(super) fn top_sources(client: &mut Client, f: &Filter, limit: u32) -> Result<Vec<SourceRequests>> {
-    let sql = "SELECT src_ip COLLATE \"C\" AS s, sum(messages)::bigint AS n, min(first_ns), max(last_ns) FROM traffic
-               {where} GROUP BY s ORDER BY n DESC, s LIMIT ?";
-    rows(client, sql, &Clause::hours(f, &[REQUESTS], vec![]).then(i64::from(limit)), |r| {
+    let sql = "SELECT src_ip COLLATE \"C\" AS s, sum(messages)::bigint AS n, min(first_ns), max(last_ns)
+               FROM rollup_sources {where} GROUP BY s ORDER BY n DESC, s LIMIT ?";
+    rows(client, sql, &Clause::hours(f, &[], vec![]).then(i64::from(limit)), |r| {
         Ok(SourceRequests { source: get(r, 0)?, requests: n(r, 1)?, first_ns: get(r, 2)?, last_ns: get(r, 3)? })
     })
 }
 
 pub(super) fn dialled_users(client: &mut Client, f: &Filter, source: Option<&str>) -> Result<i64> {
-    let c = match source {
-        Some(ip) => Clause::hours(f, &["src_ip = ?"], text(ip)),
-        None => Clause::hours(f, &[], vec![]),
+    let (table, c) = match source {
+        Some(ip) => ("dialled", Clause::hours(f, &["src_ip = ?"], text(ip))),
+        None => ("rollup_users", Clause::hours(f, &[], vec![])),
     };
-    count(client, "SELECT count(*) FROM (SELECT ruri_user COLLATE \"C\" FROM dialled {where} GROUP BY 1) u", &c)
+    let sql = format!("SELECT count(*) FROM (SELECT ruri_user COLLATE \"C\" FROM {table} {{where}} GROUP BY 1) u");
+    count(client, &sql, &c)
 }
 
 pub(super) fn dialled_numbers(client: &mut Client, f: &Filter, source: Option<&str>) -> Result<i64> {
@@ -89,21 +95,21 @@ pub(super) fn main_agent(client: &mut Client, f: &Filter, source: &str) -> Resul
 
 pub(super) fn top_user_agents(client: &mut Client, f: &Filter, limit: u32) -> Result<Vec<AgentRequests>> {
     let sql = "SELECT user_agent COLLATE \"C\" AS a, sum(messages)::bigint AS n, count(DISTINCT src_ip COLLATE \"C\")
-               FROM traffic {where} GROUP BY a ORDER BY n DESC, a NULLS FIRST LIMIT ?";
-    rows(client, sql, &Clause::hours(f, &[REQUESTS], vec![]).then(i64::from(limit)), |r| {
+               FROM rollup_agents {where} GROUP BY a ORDER BY n DESC, a NULLS FIRST LIMIT ?";
+    rows(client, sql, &Clause::hours(f, &[], vec![]).then(i64::from(limit)), |r| {
         Ok(AgentRequests { user_agent: get(r, 0)?, requests: n(r, 1)?, sources: get(r, 2)? })
     })
 }
 
 pub(super) fn request_sources(client: &mut Client, f: &Filter) -> Result<Vec<String>> {
-    let sql = "SELECT DISTINCT src_ip COLLATE \"C\" AS s FROM traffic {where} ORDER BY s";
-    rows(client, sql, &Clause::hours(f, &[REQUESTS], vec![]), |r| get(r, 0))
+    let sql = "SELECT DISTINCT src_ip COLLATE \"C\" AS s FROM rollup_sources {where} ORDER BY s";
+    rows(client, sql, &Clause::hours(f, &[], vec![]), |r| get(r, 0))
 }
 
 pub(super) fn source_nodes(client: &mut Client, f: &Filter) -> Result<Vec<SourceNode>> {
-    let sql = "SELECT src_ip COLLATE \"C\" AS s, node COLLATE \"C\" AS n, min(first_ns) FROM traffic {where}
+    let sql = "SELECT src_ip COLLATE \"C\" AS s, node COLLATE \"C\" AS n, min(first_ns) FROM rollup_sources {where}
                GROUP BY s, n ORDER BY s, n";
-    rows(client, sql, &Clause::hours(f, &["node <> ''", REQUESTS], vec![]), |r| {
+    rows(client, sql, &Clause::hours(f, &["node <> ''"], vec![]), |r| {
         Ok(SourceNode { source: get(r, 0)?, node: get(r, 1)?, first_ns: get(r, 2)? })
     })
 }
@@ -113,12 +119,12 @@ pub(super) fn each_dialled_country(
     f: &Filter,
     visit: &mut dyn FnMut(DialledCountry<'_>),
 ) -> Result<()> {
-    let c = Clause::hours(f, &["number_country IS NOT NULL"], vec![]);
+    let c = Clause::hours(f, &[], vec![]);
     // Summed per source and country here (what the caller does with them): a few tens of
-    // thousands of rows cross the connection instead of a million; still streamed.
+    // thousands of rows cross the connection; still streamed.
     let sql = c.within(
-        "SELECT src_ip COLLATE \"C\", number_country COLLATE \"C\", sum(invites)::bigint FROM dialled {where}
-         GROUP BY 1, 2",
+        "SELECT src_ip COLLATE \"C\", number_country COLLATE \"C\", sum(invites)::bigint FROM rollup_countries
+         {where} GROUP BY 1, 2",
     );
     let mut found = client.query_raw(&sql, c.params())?;
     while let Some(r) = found.next()? {

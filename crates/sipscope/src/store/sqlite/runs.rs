@@ -8,7 +8,8 @@ use rusqlite::Connection;
 
 pub(super) fn coverage(conn: &Connection) -> Result<AnalysisCoverage> {
     let mut c = AnalysisCoverage {
-        events: conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?,
+        // Kept by the writer (`sinks/sqlite/rollups.rs`), not counted.
+        events: conn.query_row("SELECT coalesce((SELECT events FROM event_count), 0)", [], |r| r.get(0))?,
         analysed: conn.query_row(
             "SELECT coalesce(sum(covered), 0) FROM analysis_runs WHERE finished_ns IS NOT NULL",
             [],

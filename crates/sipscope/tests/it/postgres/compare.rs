@@ -240,3 +240,54 @@ fn evidence_of(
 fn no_ids(alerts: &[sipscope::store::query::StoredAlert]) -> Vec<sipscope::store::query::StoredAlert> {
     alerts.iter().map(|a| sipscope::store::query::StoredAlert { id: 0, ..a.clone() }).collect()
 }
+
+/// A store written before the rollups (SQLite schema 14, PostgreSQL 3) is migrated when opened:
+/// the migration fills the rollups from the rows stored, and every report (whole, and filtered
+/// by nodes and time) is the one the writers' own rollups gave, on both backends.
+#[test]
+fn stores_migrated_to_the_rollups_report_what_their_writers_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let sqlite = dir.path().join("s.db");
+    let (pg, file) = (Path::new(&db.url), sqlite.to_str().unwrap());
+    build(&sqlite);
+    build(pg);
+    let reports = |store: &str| {
+        [
+            json(&["report", "--format", "json", "--db", store]),
+            json(&["report", "--format", "json", "--db", store, "--node", "n2", "--from", "2026-01-02"]),
+            json(&[
+                "report",
+                "--format",
+                "json",
+                "--db",
+                store,
+                "--to",
+                &((T0 + DAY / 2) / 1_000_000_000 + 90).to_string(),
+            ]),
+        ]
+    };
+    let (kept, kept_pg) = (reports(file), reports(&db.url));
+    assert!(kept[0]["sections"].to_string().contains("203.0.113.7"), "the dataset reached the report");
+    let drop = "DROP TABLE rollup_traffic; DROP TABLE rollup_sources; DROP TABLE rollup_agents;
+                DROP TABLE rollup_users; DROP TABLE rollup_countries; DROP INDEX alerts_rule;
+                DROP INDEX stages_node;";
+    let drop_pg = format!("{drop} DROP TABLE event_counts;");
+    let conn = rusqlite::Connection::open(&sqlite).unwrap();
+    conn.execute_batch(&format!("{drop} DROP TABLE event_count; PRAGMA user_version = 14;")).unwrap();
+    conn.close().unwrap();
+    db.client().batch_execute(&format!("{drop_pg} DELETE FROM sipscope_schema WHERE version = 4;")).unwrap();
+    let (migrated, migrated_pg) = (reports(file), reports(&db.url));
+    for (a, b) in kept.iter().zip(&migrated) {
+        assert_eq!(a, b, "SQLite: the migration's rollups are the writer's");
+    }
+    for (a, b) in kept_pg.iter().zip(&migrated_pg) {
+        assert_eq!(a, b, "PostgreSQL: the migration's rollups are the writer's");
+    }
+    for (a, b) in migrated.iter().zip(&migrated_pg) {
+        assert_same_reports(a, b);
+    }
+    let version: i64 =
+        rusqlite::Connection::open(&sqlite).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, 15);
+}
