@@ -5,7 +5,7 @@
 use sipscope_sip::typed::NameAddr;
 use sipscope_sip::{Message, StartLine, Uri};
 
-/// The Request-URI and the To header of a message as [`SipFields::extract_parsed`] parsed them
+/// The Request-URI and the To header of a message as [`SipFields::extract_noting`] parsed them
 /// (`None`: not parsed; `Some(None)`: absent or unparsable), handed on so that the rules, which
 /// read the same two on the same thread, do not parse them again. Each is exactly what
 /// `Message::request_uri` and `Message::to` return.
@@ -141,17 +141,18 @@ pub struct AuthFields {
 impl SipFields {
     /// Extracts the fields of a parsed message.
     pub fn extract(msg: &Message<'_>) -> SipFields {
-        SipFields::extract_parsed(msg, true).0
+        SipFields::extract_noting(msg, true, &mut Parsed::default())
     }
 
-    /// [`SipFields::extract`] (`checked`) or [`SipFields::extract_without_anomalies`], with the
-    /// Request-URI and To header it parsed on the way.
-    pub fn extract_parsed<'a>(msg: &Message<'a>, checked: bool) -> (SipFields, Parsed<'a>) {
-        let (mut f, parsed) = SipFields::extract_unchecked(msg);
+    /// [`SipFields::extract`] (`checked`) or [`SipFields::extract_without_anomalies`], noting in
+    /// `parsed` the Request-URI and To header it parsed on the way. (An out-parameter: the
+    /// fields are large, and a returned pair would be copied where they are built in place.)
+    pub fn extract_noting<'a>(msg: &Message<'a>, checked: bool, parsed: &mut Parsed<'a>) -> SipFields {
+        let mut f = SipFields::extract_unchecked(msg, parsed);
         if checked {
             f.anomalies = msg.anomalies().iter().map(|a| a.kind.name()).collect::<Vec<_>>().join(" ");
         }
-        (f, parsed)
+        f
     }
 
     /// The fields of bytes that may not be SIP: an empty datagram or CRLF keep-alive is a
@@ -174,12 +175,11 @@ impl SipFields {
     /// The fields without the anomaly check (the costliest part): for messages sipscope wrote
     /// itself, such as the honeypot's answers.
     pub fn extract_without_anomalies(msg: &Message<'_>) -> SipFields {
-        SipFields::extract_unchecked(msg).0
+        SipFields::extract_unchecked(msg, &mut Parsed::default())
     }
 
-    fn extract_unchecked<'a>(msg: &Message<'a>) -> (SipFields, Parsed<'a>) {
+    fn extract_unchecked<'a>(msg: &Message<'a>, parsed: &mut Parsed<'a>) -> SipFields {
         let mut f = SipFields::default();
-        let mut parsed = Parsed::default();
         match *msg.start_line() {
             StartLine::Request { method, uri, .. } => {
                 f.kind = MessageKind::Request;
@@ -229,7 +229,7 @@ impl SipFields {
                 qop: text(c.param(b"qop").map(|p| p.value)),
             });
         }
-        (f, parsed)
+        f
     }
 }
 

@@ -459,8 +459,7 @@ impl Pipeline {
         // The Request-URI and To header parsed for the stored fields go on to the rules.
         let mut parsed = Parsed::default();
         if self.out.keep(self.settings.events) {
-            let (mut fields, views) = SipFields::extract_parsed(msg, !ours);
-            parsed = views;
+            let mut fields = SipFields::extract_noting(msg, !ours, &mut parsed);
             note.apply(&mut fields);
             self.out.write(sensor, &a, node, fields);
         }

@@ -111,7 +111,11 @@ impl Run {
             // Every other message comes with the views the pipeline's stored fields parsed;
             // the others make the rules parse them: both must find the same.
             parsed: match (&parsed, self.ordinal % 2) {
-                (Some(m), 0) => crate::event::fields::SipFields::extract_parsed(m, true).1,
+                (Some(m), 0) => {
+                    let mut views = Default::default();
+                    crate::event::fields::SipFields::extract_noting(m, true, &mut views);
+                    views
+                }
                 _ => Default::default(),
             },
             blank: bytes.iter().all(u8::is_ascii_whitespace),
