@@ -2,7 +2,32 @@
 //! per event. Attacker bytes become text losslessly: valid UTF-8 as is, each byte of an invalid
 //! sequence as `\xNN` (the convention of `docs/parse-output.md`).
 
-use sipscope_sip::{Message, StartLine};
+use sipscope_sip::typed::NameAddr;
+use sipscope_sip::{Message, StartLine, Uri};
+
+/// The Request-URI and the To header of a message as [`SipFields::extract_noting`] parsed them
+/// (`None`: not parsed; `Some(None)`: absent or unparsable), handed on so that the rules, which
+/// read the same two on the same thread, do not parse them again. Each is exactly what
+/// `Message::request_uri` and `Message::to` return.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Parsed<'a> {
+    /// `msg.request_uri()`, when parsed.
+    pub request_uri: Option<Option<Uri<'a>>>,
+    /// `msg.to()`, when parsed.
+    pub to: Option<Option<NameAddr<'a>>>,
+}
+
+impl<'a> Parsed<'a> {
+    /// The Request-URI: the one parsed already, else `msg`'s.
+    pub fn request_uri(&self, msg: &Message<'a>) -> Option<Uri<'a>> {
+        self.request_uri.unwrap_or_else(|| msg.request_uri())
+    }
+
+    /// The To header: the one parsed already, else `msg`'s.
+    pub fn to(&self, msg: &Message<'a>) -> Option<NameAddr<'a>> {
+        self.to.unwrap_or_else(|| msg.to())
+    }
+}
 
 /// Converts bytes to text without losing any: invalid UTF-8 bytes become `\xNN`.
 pub fn lossless_text(bytes: &[u8]) -> String {
@@ -116,8 +141,17 @@ pub struct AuthFields {
 impl SipFields {
     /// Extracts the fields of a parsed message.
     pub fn extract(msg: &Message<'_>) -> SipFields {
-        let mut f = SipFields::extract_without_anomalies(msg);
-        f.anomalies = msg.anomalies().iter().map(|a| a.kind.name()).collect::<Vec<_>>().join(" ");
+        SipFields::extract_noting(msg, true, &mut Parsed::default())
+    }
+
+    /// [`SipFields::extract`] (`checked`) or [`SipFields::extract_without_anomalies`], noting in
+    /// `parsed` the Request-URI and To header it parsed on the way. (An out-parameter: the
+    /// fields are large, and a returned pair would be copied where they are built in place.)
+    pub fn extract_noting<'a>(msg: &Message<'a>, checked: bool, parsed: &mut Parsed<'a>) -> SipFields {
+        let mut f = SipFields::extract_unchecked(msg, parsed);
+        if checked {
+            f.anomalies = msg.anomalies().iter().map(|a| a.kind.name()).collect::<Vec<_>>().join(" ");
+        }
         f
     }
 
@@ -141,13 +175,19 @@ impl SipFields {
     /// The fields without the anomaly check (the costliest part): for messages sipscope wrote
     /// itself, such as the honeypot's answers.
     pub fn extract_without_anomalies(msg: &Message<'_>) -> SipFields {
+        SipFields::extract_unchecked(msg, &mut Parsed::default())
+    }
+
+    fn extract_unchecked<'a>(msg: &Message<'a>, parsed: &mut Parsed<'a>) -> SipFields {
         let mut f = SipFields::default();
         match *msg.start_line() {
             StartLine::Request { method, uri, .. } => {
                 f.kind = MessageKind::Request;
                 f.method = Some(lossless_text(method));
                 f.request_uri = Some(lossless_text(uri));
-                if let Some(u) = msg.request_uri() {
+                let ruri = msg.request_uri();
+                parsed.request_uri = Some(ruri);
+                if let Some(u) = ruri {
                     f.ruri_user = text(u.user);
                     f.ruri_host = text(Some(u.host).filter(|h| !h.is_empty()));
                 }
@@ -163,7 +203,9 @@ impl SipFields {
         if let Some(from) = msg.from() {
             f.from = (text(from.user()), text(from.host()), text(from.tag()));
         }
-        if let Some(to) = msg.to() {
+        let to = msg.to();
+        parsed.to = Some(to);
+        if let Some(to) = to {
             f.to = (text(to.user()), text(to.host()), text(to.tag()));
         }
         f.call_id = text(msg.call_id());

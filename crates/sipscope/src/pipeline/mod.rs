@@ -23,7 +23,7 @@ pub use counters::Counters;
 
 use crate::act::{Alert, Responder};
 use crate::analysis::engine::{AnalysisConfig, LoggedAttempt, Seen};
-use crate::event::fields::{lossless_text, MessageKind, SipFields};
+use crate::event::fields::{lossless_text, MessageKind, Parsed, SipFields};
 use crate::event::record::Record;
 use crate::event::{Direction, Origin, SipEvent, Transport};
 use crate::metrics;
@@ -456,12 +456,14 @@ impl Pipeline {
         let kind = if msg.method().is_some() { MessageKind::Request } else { MessageKind::Response };
         let node = node_of(&self.settings.nodes, &a, kind);
         self.out.observe(&a, node, Some(msg));
+        // The Request-URI and To header parsed for the stored fields go on to the rules.
+        let mut parsed = Parsed::default();
         if self.out.keep(self.settings.events) {
-            let mut fields = if ours { SipFields::extract_without_anomalies(msg) } else { SipFields::extract(msg) };
+            let mut fields = SipFields::extract_noting(msg, !ours, &mut parsed);
             note.apply(&mut fields);
             self.out.write(sensor, &a, node, fields);
         }
-        self.out.rules(&a, node, Some(msg));
+        self.out.rules(&a, node, Some(msg), parsed);
     }
 
     /// Takes a record; it reaches the store in order with the events. An authentication
@@ -587,7 +589,7 @@ impl Outputs {
             note.apply(&mut fields);
             self.write(sensor, &a, node, fields);
         }
-        self.rules(&a, node, None);
+        self.rules(&a, node, None, Parsed::default());
     }
 
     fn take_error(&mut self) -> Result<(), SinkError> {
@@ -665,7 +667,7 @@ impl Outputs {
 
     /// Runs the rules on a message the pipeline took (after its event was written, so that the
     /// store finds the evidence), then passes on what they raised.
-    fn rules(&mut self, a: &Arrival<'_>, node: Option<&str>, msg: Option<&Message<'_>>) {
+    fn rules<'m>(&mut self, a: &Arrival<'_>, node: Option<&'m str>, msg: Option<&'m Message<'m>>, parsed: Parsed<'m>) {
         let ordinal = self.alerts.ordinal;
         self.alerts.ordinal += 1;
         let Some(engine) = self.alerts.engine.as_mut() else { return };
@@ -678,6 +680,7 @@ impl Outputs {
             direction: a.direction,
             node,
             msg,
+            parsed,
             blank: crate::event::fields::is_blank(a.bytes),
         };
         let mut changes = std::mem::take(&mut self.alerts.changes);

@@ -513,8 +513,8 @@ fn message_sip(o: &Observation<'_>) -> AlertSip {
         status: msg.status().and_then(|s| u16::try_from(s).ok()),
         user_agent: text(agent(msg)),
         from_user: text(msg.from().and_then(|f| f.user())),
-        to_user: text(msg.to().and_then(|t| t.user())),
-        ruri_user: text(msg.request_uri().and_then(|u| u.user)),
+        to_user: text(o.parsed.to(msg).and_then(|t| t.user())),
+        ruri_user: text(o.parsed.request_uri(msg).and_then(|u| u.user)),
         call_id: text(msg.call_id()),
     }
 }

@@ -10,6 +10,7 @@ use crate::analysis::numbers::Dialled;
 use crate::analysis::stages::Stage;
 use crate::analysis::tools::{ToolLibrary, Verdict};
 use crate::analysis::user_agents::{classify, AgentLibrary, UaClass};
+use crate::event::fields::Parsed;
 use crate::event::record::Record;
 use crate::event::{Direction, Transport};
 use sipscope_sip::Message;
@@ -36,6 +37,9 @@ pub struct Observation<'a> {
     pub node: Option<&'a str>,
     /// The parsed message; none for bytes that do not parse or are blank.
     pub msg: Option<&'a Message<'a>>,
+    /// Its Request-URI and To header when the pipeline parsed them already (for the stored
+    /// fields); the rules parse what is not there themselves.
+    pub parsed: Parsed<'a>,
     /// Empty or CRLF only (a keep-alive).
     pub blank: bool,
 }
@@ -512,8 +516,8 @@ impl<'a> Facts<'_, 'a> {
         let d = self.derived;
         let text = |v: Option<&'a [u8]>| v.map(Value::Text);
         let request = d.kind_bit == 1;
-        let to_user = || *self.to_user.get_or_init(|| msg.to().and_then(|t| t.user()));
-        let ruri_user = || *self.ruri_user.get_or_init(|| msg.request_uri().and_then(|u| u.user));
+        let to_user = || *self.to_user.get_or_init(|| o.parsed.to(msg).and_then(|t| t.user()));
+        let ruri_user = || *self.ruri_user.get_or_init(|| o.parsed.request_uri(msg).and_then(|u| u.user));
         match fact {
             Fact::Method => text(msg.method().or_else(|| msg.cseq().map(|c| c.method))),
             Fact::Status => msg.status().map(|s| Value::Number(s.into())),

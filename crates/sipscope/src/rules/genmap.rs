@@ -62,10 +62,14 @@ impl<K: Hash + Eq, V> GenMap<K, V> {
         self.len() == 0
     }
 
+    /// The current generation becomes the previous one; the old previous one is emptied and
+    /// written next, keeping its allocation: no table is freed, allocated again and regrown
+    /// (rehashing at every doubling, fresh pages faulted in) at each turn.
     fn rotate_if_full(&mut self) {
         if self.current.len() >= self.half {
             self.forgotten += self.previous.len() as u64;
-            self.previous = std::mem::take(&mut self.current);
+            std::mem::swap(&mut self.current, &mut self.previous);
+            self.current.clear();
         }
     }
 }

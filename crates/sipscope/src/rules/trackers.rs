@@ -156,7 +156,7 @@ impl Trackers {
             }
             let tagged = msg.value(HeaderName::To).is_some_and(|v| memchr::memmem::find(v, b"tag=").is_some());
             if tagged && !proven {
-                let to_tag = msg.to().and_then(|t| t.tag());
+                let to_tag = o.parsed.to(msg).and_then(|t| t.tag());
                 proven = to_tag.is_some_and(|t| self.sent.contains(&self.token(ip, t)));
             }
             if proven {
@@ -171,8 +171,8 @@ impl Trackers {
             }
         }
         let stage = if self.track_stages {
-            let ruri_user = msg.request_uri().and_then(|u| u.user);
-            let to_user = if method == b"REGISTER" { msg.to().and_then(|t| t.user()) } else { None };
+            let ruri_user = o.parsed.request_uri(msg).and_then(|u| u.user);
+            let to_user = if method == b"REGISTER" { o.parsed.to(msg).and_then(|t| t.user()) } else { None };
             let now = request_stage(method, with_credentials, ruri_user, to_user);
             let stage = self.stages.entry(ip, || now);
             *stage = (*stage).max(now);
@@ -209,7 +209,7 @@ impl Trackers {
                 }
             }
         }
-        let to = msg.to();
+        let to = o.parsed.to(msg);
         if let Some(tag) = to.as_ref().and_then(|t| t.tag()) {
             self.sent.insert(self.token(ip, tag), ());
         }

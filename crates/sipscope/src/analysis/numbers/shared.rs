@@ -30,7 +30,9 @@ impl Classes {
 
     fn insert(&mut self, user: &str, d: Arc<Dialled>) {
         if self.current.len() >= SHARED_CLASSES / 2 {
-            self.previous = std::mem::take(&mut self.current);
+            // The old previous generation's table is emptied and reused (no reallocation).
+            std::mem::swap(&mut self.current, &mut self.previous);
+            self.current.clear();
         }
         self.current.insert(user.into(), d);
     }
