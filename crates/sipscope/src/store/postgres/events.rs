@@ -126,17 +126,18 @@ fn address(ip: Option<String>, port: Option<i32>) -> Option<String> {
 
 pub(super) fn alert_rules(client: &mut Client, f: &Filter) -> Result<Vec<AlertRuleRow>> {
     let clause = Clause::new(f, "first_ns", Some("node"), &[], vec![]);
-    // Per rule and source first (one hashed pass, no sort), then per rule: the sources of a
-    // rule are its groups with an address, the unproven ones those with an unproven alert.
+    // Per rule and source first (in the order of `alerts_rule`, read alone: grouped by the
+    // columns as indexed, not re-collated, so no sort), then per rule: the sources of a rule
+    // are its groups with an address, the unproven ones those with an unproven alert.
     let mut out = rows(
         client,
         "SELECT r, max(name), max(severity), sum(a)::bigint, sum(m)::bigint, count(s), count(s) FILTER (WHERE unp),
                 min(fst), max(lst), max(act)
-         FROM (SELECT rule_id COLLATE \"C\" AS r, src_ip COLLATE \"C\" AS s, max(name COLLATE \"C\") AS name,
+         FROM (SELECT rule_id AS r, src_ip AS s, max(name COLLATE \"C\") AS name,
                       max(severity COLLATE \"C\") AS severity, count(*) AS a, sum(count) AS m, bool_or(NOT proven) AS unp,
                       min(first_ns) AS fst, max(last_ns) AS lst, max(actions COLLATE \"C\") AS act
                FROM alerts {where} GROUP BY 1, 2) g
-         GROUP BY r ORDER BY sum(a) DESC, r",
+         GROUP BY r ORDER BY sum(a) DESC, r COLLATE \"C\"",
         &clause,
         |r| {
             Ok(AlertRuleRow {

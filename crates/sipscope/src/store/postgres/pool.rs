@@ -26,6 +26,12 @@ pub struct ReaderSettings {
     pub jit: bool,
 }
 
+/// The planner's cost of a random page read in the reader's sessions (PostgreSQL's default is
+/// 4, made for spinning disks): the report reads covering indexes whose pages are cached, and at
+/// the default the planner prefers a sequential scan and a sort (alerts per rule over 262,500
+/// alerts at 10 M events: 430 ms that way, 150–180 ms through `alerts_rule` alone).
+const RANDOM_PAGE_COST: &str = "1.1";
+
 impl Default for ReaderSettings {
     fn default() -> ReaderSettings {
         ReaderSettings { connections: 3, work_mem_mib: 64, jit: false }
@@ -35,7 +41,11 @@ impl Default for ReaderSettings {
 impl ReaderSettings {
     /// The statements that set up a session (numbers only: nothing from outside is quoted).
     fn session_sql(&self) -> String {
-        format!("SET work_mem = '{}MB'; SET jit = {}", self.work_mem_mib.max(1), if self.jit { "on" } else { "off" })
+        format!(
+            "SET work_mem = '{}MB'; SET jit = {}; SET random_page_cost = {RANDOM_PAGE_COST}",
+            self.work_mem_mib.max(1),
+            if self.jit { "on" } else { "off" }
+        )
     }
 }
 
