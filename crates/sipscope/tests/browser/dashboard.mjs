@@ -35,7 +35,9 @@ try {
   await page.goto(url, { waitUntil: 'load' });
   if (/token=/.test(await page.evaluate(() => location.href))) fail('the token stays in the address bar');
   await page.evaluate(() => { window.__sameDocument = true; location.hash = '#/live'; });
-  await page.waitForSelector('#live-events');
+  // Attached, not visible: the table body has no box until its first row, and its first rows
+  // (what the store held when the page opened) may be none when the store had not committed yet.
+  await page.waitForSelector('#live-events', { state: 'attached' });
   await page.waitForFunction(() => /live: \d+ messages/.test(document.getElementById('live-status').textContent), null, { timeout: 60000 })
     .catch(() => fail('the live feed did not connect'));
   console.log('READY');
