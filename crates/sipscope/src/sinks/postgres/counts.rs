@@ -3,7 +3,7 @@
 //! compare with what the analysis covers). `event_counts` holds one row per writing process
 //! (so that writers never wait on each other's row); every insert and delete of events adds
 //! its signed count to its writer's row in the same transaction, and readers sum the rows.
-//! Migration 3 starts it from a count of the events stored then.
+//! Migration 4 starts it from a count of the events stored then.
 
 use super::pg_error;
 use crate::sinks::SinkError;
