@@ -215,19 +215,7 @@ fn records_reach_the_store_in_order_with_events() {
         call_id: None,
         user_agent: None,
     };
-    let attempt = AuthAttemptRecord {
-        id,
-        ctx,
-        method: "REGISTER".into(),
-        username: "101".into(),
-        realm: None,
-        uri: None,
-        nonce: None,
-        outcome: "wrong_password",
-        password: None,
-        log: None,
-        published_seq: None,
-    };
+    let attempt = AuthAttemptRecord { ctx, username: "101".into(), ..crate::test_support::auth_attempt(id, "sensor") };
     h.pipeline().record(Record::AuthAttempt(attempt));
     h.finish();
     assert_eq!(h.count("SELECT count(*) FROM auth_attempts WHERE outcome = 'wrong_password'"), 1);

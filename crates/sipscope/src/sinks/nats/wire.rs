@@ -557,17 +557,11 @@ mod tests {
         encode_event(7, &event, &mut buf);
         assert_eq!(decode(&buf).unwrap(), Message { seq: 7, body: Decoded::Event(event) });
         let auth = AuthAttemptRecord {
-            id: 9,
             ctx: ctx(),
-            method: "REGISTER".into(),
             username: "100".into(),
-            realm: None,
             uri: Some("sip:x".into()),
-            nonce: None,
-            outcome: "wrong_password",
-            password: None,
             log: Some(LogLine { origin: "asterisk_pjsip", file: "/f".into(), line: b"\x00line".to_vec() }),
-            published_seq: None,
+            ..crate::test_support::auth_attempt(9, "s1")
         };
         buf.clear();
         encode_auth(9, &auth, &mut buf);

@@ -73,7 +73,7 @@ macro_rules! countries_sql {
     };
 }
 
-/// Migration 3: the tables, their backfill from every stored row, the indexes for alerts per
+/// Migration 4: the tables, their backfill from every stored row, the indexes for alerts per
 /// rule and sources per stage, and the kept count of stored events (`counts.rs`).
 pub(super) const MIGRATION: &str = concat!(
     "CREATE TABLE rollup_traffic (

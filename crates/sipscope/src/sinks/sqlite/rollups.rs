@@ -81,7 +81,7 @@ macro_rules! countries_sql {
     };
 }
 
-/// Migration 13: the tables, their backfill from every stored row, the covering indexes for
+/// Migration 15: the tables, their backfill from every stored row, the covering indexes for
 /// alerts per rule and sources per stage, and the kept count of stored events.
 pub(super) const MIGRATION: &str = concat!(
     "CREATE TABLE rollup_traffic (

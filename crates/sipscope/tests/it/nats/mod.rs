@@ -16,8 +16,10 @@ mod refusing;
 mod three_sensors;
 
 use rusqlite::Connection;
+use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 pub fn sipscope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sipscope")).args(args).env("SIPSCOPE_LOG", "info").output().unwrap()
@@ -47,5 +49,31 @@ pub fn collect(url: &str, db: &Path, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["collect", "--nats", url, "--db", db, "--sensor", "central", "--idle-exit", "3", "--json"];
     args.extend_from_slice(extra);
     let out = ok(sipscope(&args));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Sends `n` OPTIONS to `hp:5060` from `from`; returns how many were answered.
+pub fn probe(hp: &str, from: &str, n: usize, tag: &str) -> usize {
+    let socket = UdpSocket::bind((from, 0)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut answered = 0;
+    for i in 0..n {
+        let msg = format!(
+            "OPTIONS sip:100@{hp} SIP/2.0\r\nVia: SIP/2.0/UDP {from}:5060;branch=z9hG4bK{tag}{i}\r\n\
+             From: <sip:probe@{from}>;tag={tag}{i}\r\nTo: <sip:100@{hp}>\r\nCall-ID: r{tag}-{i}\r\n\
+             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        socket.send_to(msg.as_bytes(), (hp, 5060)).unwrap();
+        let mut buf = [0u8; 4096];
+        if socket.recv_from(&mut buf).is_ok() {
+            answered += 1;
+        }
+    }
+    answered
+}
+
+/// `sipscope sensor status --json` of a store.
+pub fn sensor_status(db: &Path) -> serde_json::Value {
+    let out = ok(sipscope(&["sensor", "status", "--db", db.to_str().unwrap(), "--json"]));
     serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -6,7 +6,6 @@
 use super::broker::Broker;
 use super::{collect, ok, per_sensor, sipscope};
 use crate::honeypot::harness::Honeypot;
-use std::net::UdpSocket;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,28 +13,11 @@ const HP: &str = "127.0.242.1";
 
 /// Sends `n` OPTIONS to the honeypot from 127.0.242.10; returns how many were answered.
 fn probe(n: usize, tag: &str) -> usize {
-    let socket = UdpSocket::bind("127.0.242.10:0").unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let mut answered = 0;
-    for i in 0..n {
-        let msg = format!(
-            "OPTIONS sip:100@{HP} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.242.10:5060;branch=z9hG4bK{tag}{i}\r\n\
-             From: <sip:probe@127.0.242.10>;tag={tag}{i}\r\nTo: <sip:100@{HP}>\r\nCall-ID: {tag}-{i}\r\n\
-             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-        );
-        socket.send_to(msg.as_bytes(), (HP, 5060)).unwrap();
-        let mut buf = [0u8; 4096];
-        if socket.recv_from(&mut buf).is_ok() {
-            answered += 1;
-        }
-    }
-    answered
+    super::probe(HP, "127.0.242.10", n, tag)
 }
 
 fn waiting(db: &Path) -> u64 {
-    let out = ok(sipscope(&["sensor", "status", "--db", db.to_str().unwrap(), "--json"]));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["waiting"].as_u64().unwrap()
+    super::sensor_status(db)["waiting"].as_u64().unwrap()
 }
 
 /// Publishes copies of the first `n` events of `db` with message ids the stream has not

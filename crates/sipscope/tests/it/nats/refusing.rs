@@ -8,38 +8,12 @@
 //! fixes the permission publishes everything it kept: every event once in the collector's store.
 
 use super::broker::Broker;
-use super::{collect, ok, per_sensor, sipscope};
+use super::{collect, per_sensor, probe, sensor_status as status, sipscope};
 use crate::honeypot::harness::Honeypot;
 use crate::honeypot::metrics::scrape;
 use async_nats::jetstream::stream::{Config, DiscardPolicy};
-use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Sends `n` OPTIONS to `hp:5060` from `from`; returns how many were answered.
-fn probe(hp: &str, from: &str, n: usize, tag: &str) -> usize {
-    let socket = UdpSocket::bind((from, 0)).unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let mut answered = 0;
-    for i in 0..n {
-        let msg = format!(
-            "OPTIONS sip:100@{hp} SIP/2.0\r\nVia: SIP/2.0/UDP {from}:5060;branch=z9hG4bK{tag}{i}\r\n\
-             From: <sip:probe@{from}>;tag={tag}{i}\r\nTo: <sip:100@{hp}>\r\nCall-ID: r{tag}-{i}\r\n\
-             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-        );
-        socket.send_to(msg.as_bytes(), (hp, 5060)).unwrap();
-        let mut buf = [0u8; 4096];
-        if socket.recv_from(&mut buf).is_ok() {
-            answered += 1;
-        }
-    }
-    answered
-}
-
-fn status(db: &Path) -> serde_json::Value {
-    let out = ok(sipscope(&["sensor", "status", "--db", db.to_str().unwrap(), "--json"]));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// Polls `sensor status` until `done` holds (at most `secs`); returns the last answer.
 fn status_until(db: &Path, secs: u64, what: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
