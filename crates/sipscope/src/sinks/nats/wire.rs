@@ -616,11 +616,25 @@ mod tests {
         assert_eq!(decode(&other), Err(WireError::Version(2)));
         buf.push(0);
         assert!(decode(&buf).is_err());
+        // A recovery cut anywhere, with a password that is not UTF-8, or a length beyond the limit.
+        let found = RecoveredPassword { password: Some("pw".into()), source: Some("wordlist"), ..found_again() };
+        let mut rec = Vec::new();
+        encode_recovery(3, "s1", &found, &mut rec);
+        for cut in 0..rec.len() {
+            assert!(decode(&rec[..cut]).is_err(), "recovery cut at {cut}");
+        }
+        let at = rec.windows(2).position(|w| w == b"pw").unwrap();
+        let mut bad = rec.clone();
+        bad[at] = 0xff;
+        assert_eq!(decode(&bad), Err(WireError::Malformed("text is not UTF-8")));
+        let mut long = rec.clone();
+        long[at - 4..at].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(decode(&long), Err(WireError::Malformed("field too long")));
         // Arbitrary bytes.
         for seed in 0u32..2000 {
             let bytes: Vec<u8> =
                 (0..(seed % 64)).map(|i| (seed.wrapping_mul(2654435761).rotate_left(i) & 0xff) as u8).collect();
-            let mut b = vec![1, (seed % 4) as u8];
+            let mut b = vec![1, (seed % 5) as u8];
             b.extend(bytes);
             let _ = decode(&b);
         }
