@@ -41,7 +41,7 @@ pub fn alert(src: &str, proven: bool, ts_ns: i64, actions: Vec<crate::act::Actio
             ruri_user: None,
             call_id: Some("abc".into()),
         },
-        evidence: vec![Evidence { ts_ns, src: (ip, 5070), dst: (dst, 5060), ordinal: 7 }],
+        evidence: vec![Evidence { ts_ns, src: (ip, 5070), dst: (dst, 5060), ordinal: 7, stored: None }],
         actions,
     }
 }

@@ -187,6 +187,11 @@ pub struct Evidence {
     pub dst: (IpAddr, u16),
     /// The ordinal of the message in the pipeline (messages accepted before it).
     pub ordinal: u64,
+    /// The position at which the pipeline handed the message's event to its store (the n-th
+    /// `Sink::write` is position n), so that the store that numbered the rows can name the
+    /// event without searching for it; none when the message was not stored here (a record,
+    /// `--events none`, a replay of stored events).
+    pub stored: Option<u64>,
 }
 
 /// What the SIP message that raised (or last fed) an alert said, for the alert's `sip` object.

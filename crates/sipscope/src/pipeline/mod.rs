@@ -233,6 +233,8 @@ struct Outputs {
     last_tick_ns: Option<i64>,
     /// Events stored when the open analysis run began.
     stored_at_run: u64,
+    /// Calls of `store.write` so far: the next event's position ([`crate::act::Evidence::stored`]).
+    store_writes: u64,
     /// The rules engine, its responder, the alert outputs.
     alerts: Alerting,
 }
@@ -276,6 +278,7 @@ impl Pipeline {
             error: None,
             last_tick_ns: None,
             stored_at_run: 0,
+            store_writes: 0,
             alerts,
         };
         Pipeline { settings, out }
@@ -458,12 +461,13 @@ impl Pipeline {
         self.out.observe(&a, node, Some(msg));
         // The Request-URI and To header parsed for the stored fields go on to the rules.
         let mut parsed = Parsed::default();
+        let mut stored = None;
         if self.out.keep(self.settings.events) {
             let mut fields = SipFields::extract_noting(msg, !ours, &mut parsed);
             note.apply(&mut fields);
-            self.out.write(sensor, &a, node, fields);
+            stored = self.out.write(sensor, &a, node, fields);
         }
-        self.out.rules(&a, node, Some(msg), parsed);
+        self.out.rules(&a, node, Some(msg), parsed, stored);
     }
 
     /// Takes a record; it reaches the store in order with the events. An authentication
@@ -582,14 +586,15 @@ impl Outputs {
         if !blank && a.direction != Direction::Out {
             metrics::parse_error(settings.source, metrics::Unparsed::Kept);
         }
+        let mut stored = None;
         let node = node_of(&settings.nodes, &a, MessageKind::Invalid);
         self.observe(&a, node, None);
         if self.keep(settings.events) {
             let mut fields = SipFields::of_bytes(a.bytes, a.transport.framing());
             note.apply(&mut fields);
-            self.write(sensor, &a, node, fields);
+            stored = self.write(sensor, &a, node, fields);
         }
-        self.rules(&a, node, None, Parsed::default());
+        self.rules(&a, node, None, Parsed::default(), stored);
     }
 
     fn take_error(&mut self) -> Result<(), SinkError> {
@@ -609,7 +614,9 @@ impl Outputs {
         }
     }
 
-    fn write(&mut self, sensor: &str, a: &Arrival<'_>, node: Option<&str>, fields: SipFields) {
+    /// Writes the message's event; returns the position at which it was handed to the store
+    /// (the n-th `write` of the store is position n: [`crate::act::Evidence::stored`]).
+    fn write(&mut self, sensor: &str, a: &Arrival<'_>, node: Option<&str>, fields: SipFields) -> Option<u64> {
         let event = SipEvent {
             ts_ns: a.ts_ns,
             sensor: sensor.to_owned(),
@@ -631,10 +638,13 @@ impl Outputs {
                 }
             }
         }
+        let position = self.store_writes;
+        self.store_writes += 1;
         match self.store.write(event, fields) {
             Ok(()) => self.counters.events_stored += 1,
             Err(e) => self.error = Some(e),
         }
+        Some(position)
     }
 
     /// Feeds the analysis; what it handed over because its tables filled goes to the store,
@@ -667,13 +677,21 @@ impl Outputs {
 
     /// Runs the rules on a message the pipeline took (after its event was written, so that the
     /// store finds the evidence), then passes on what they raised.
-    fn rules<'m>(&mut self, a: &Arrival<'_>, node: Option<&'m str>, msg: Option<&'m Message<'m>>, parsed: Parsed<'m>) {
+    fn rules<'m>(
+        &mut self,
+        a: &Arrival<'_>,
+        node: Option<&'m str>,
+        msg: Option<&'m Message<'m>>,
+        parsed: Parsed<'m>,
+        stored: Option<u64>,
+    ) {
         let ordinal = self.alerts.ordinal;
         self.alerts.ordinal += 1;
         let Some(engine) = self.alerts.engine.as_mut() else { return };
         let o = Observation {
             ts_ns: a.ts_ns,
             ordinal,
+            stored,
             transport: a.transport,
             src: a.src,
             dst: a.dst,

@@ -414,9 +414,12 @@ fn alerts_are_stored_with_their_evidence_and_reach_the_responder_and_the_outputs
         3
     );
     assert_eq!(h.count("SELECT count(*) FROM alerts"), 1, "an update is not a second alert");
-    // Every piece of evidence names its stored event.
+    // Every piece of evidence names its stored event (found by position: `Evidence::stored`).
     assert_eq!(
-        h.count("SELECT count(*) FROM alert_evidence e JOIN events v ON v.id = e.event_id AND v.ts_ns = e.ts_ns"),
+        h.count(
+            "SELECT count(*) FROM alert_evidence e JOIN events v ON v.id = e.event_id AND v.ts_ns = e.ts_ns
+             AND v.src_ip = e.src_ip AND v.src_port = e.src_port AND v.dst_ip = e.dst_ip AND v.dst_port = e.dst_port"
+        ),
         3
     );
     assert_eq!(h.count("SELECT count(*) FROM alerts WHERE run_id IS NOT NULL"), 1, "under the analysis run");

@@ -196,7 +196,7 @@ impl RulesEngine {
     pub fn observe(&mut self, o: &Observation<'_>, out: &mut Vec<AlertChange>) {
         self.advance(o.ts_ns, out);
         let (derived, to_user) = self.trackers.observe(o);
-        let evidence = Evidence { ts_ns: o.ts_ns, src: o.src, dst: o.dst, ordinal: o.ordinal };
+        let evidence = Evidence { ts_ns: o.ts_ns, src: o.src, dst: o.dst, ordinal: o.ordinal, stored: o.stored };
         let sip = || message_sip(o);
         let method = o.msg.and_then(|m| m.method());
         self.evaluate(Subject::Message(o), &derived, to_user, method, evidence, o.transport.as_str(), &sip, out);
@@ -216,6 +216,7 @@ impl RulesEngine {
             src: (ctx.src.ip(), ctx.src.port()),
             dst: (ctx.dst.ip(), ctx.dst.port()),
             ordinal,
+            stored: None,
         };
         let sip = || record_sip(record);
         let subject = Subject::Record(record, ordinal);

@@ -25,6 +25,8 @@ pub struct Observation<'a> {
     pub ts_ns: i64,
     /// The message's ordinal in the pipeline (messages accepted before it).
     pub ordinal: u64,
+    /// Where its event went in the pipeline's store ([`crate::act::Evidence::stored`]).
+    pub stored: Option<u64>,
     /// How it travelled.
     pub transport: Transport,
     /// Source address and port.

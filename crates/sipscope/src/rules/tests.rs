@@ -102,6 +102,7 @@ impl Run {
         let o = Observation {
             ts_ns: ts,
             ordinal: self.ordinal,
+            stored: None,
             transport,
             src: (src.0.parse().unwrap(), src.1),
             dst: (dst.0.parse().unwrap(), dst.1),

@@ -138,6 +138,7 @@ pub(crate) fn build_store(store: &Path) {
             let o = sipscope::rules::Observation {
                 ts_ns: e.ts_ns,
                 ordinal: 0,
+                stored: None,
                 transport: e.transport,
                 src: e.src,
                 dst: e.dst,
@@ -218,6 +219,7 @@ pub(crate) fn add_decisions(path: &Path) {
             src: ("203.0.113.7".parse().unwrap(), 5061),
             dst: ("198.51.100.2".parse().unwrap(), 5060),
             ordinal: 13,
+            stored: None,
         }],
     };
     let rule = || DecisionOrigin::Rule { rule_id: "sipscope/register-guessing".into() };

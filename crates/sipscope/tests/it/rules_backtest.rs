@@ -175,6 +175,16 @@ fn ingest_stores_alerts_and_a_backtest_of_the_store_finds_them_again() {
     let resolved: u64 =
         conn.query_row("SELECT count(*) FROM alert_evidence WHERE event_id IS NOT NULL", [], |r| r.get(0)).unwrap();
     assert!(resolved >= stored, "evidence names stored events");
+    // Each names the event it was: the writer knows most by position, the rest it searches for.
+    let wrong: u64 = conn
+        .query_row(
+            "SELECT count(*) FROM alert_evidence e JOIN events v ON v.id = e.event_id
+             WHERE (v.ts_ns, v.src_ip, v.src_port, v.dst_ip, v.dst_port) IS NOT (e.ts_ns, e.src_ip, e.src_port, e.dst_ip, e.dst_port)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(wrong, 0, "evidence names another event");
     // The report's alerts section, and the same rules replayed over the store.
     let (_, report, _) = sipscope(&["report", "--db", db.to_str().unwrap(), "--format", "json", "alerts"]);
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();

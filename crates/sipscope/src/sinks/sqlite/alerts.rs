@@ -1,7 +1,8 @@
 //! Alerts and their evidence, written by the single writer in order with the events: an
 //! alert's evidence messages were inserted before it, so each is resolved here to its event's
-//! id (by time, addresses and ports; NULL when the message was not stored). An alert raised
-//! again with a larger count (its dedupe period ended) updates its row.
+//! id — by its position when this writer stored it (`event_ids.rs`), else by time, addresses
+//! and ports; NULL when the message was not stored. An alert raised again with a larger count
+//! (its dedupe period ended) updates its row.
 
 use super::Store;
 use crate::act::action_text;
@@ -9,24 +10,31 @@ use crate::act::Alert;
 use crate::sinks::SinkError;
 use rusqlite::params;
 
-/// The statement writing `n` pieces of evidence: `?1` the alert, then six values each. With
-/// `events`, each piece's event is looked up; without (the store holds no events), it is NULL.
+/// Values bound per piece of evidence.
+const PER_PIECE: usize = 7;
+
+/// The statement writing `n` pieces of evidence: `?1` the alert, then seven values each (the
+/// last the event's id when this writer knows it). With `events`, a piece whose id is not
+/// known is looked up (`coalesce` evaluates the search only then); without (the store holds
+/// no events), it is the id bound, NULL.
 fn evidence_sql(n: usize, events: bool) -> String {
     let rows: Vec<String> = (0..n)
         .map(|i| {
-            let p = |k: usize| format!("?{}", 2 + 6 * i + k);
+            let p = |k: usize| format!("?{}", 2 + PER_PIECE * i + k);
             if !events {
-                return format!("(?1, {}, {}, {}, {}, {}, {}, NULL)", p(0), p(1), p(2), p(3), p(4), p(5));
+                // Nothing was stored, so no id is known either: `{id}` is NULL (and bound).
+                return format!("(?1, {}, {}, {}, {}, {}, {}, {})", p(0), p(1), p(2), p(3), p(4), p(5), p(6));
             }
             format!(
-                "(?1, {pos}, {ts}, {si}, {sp}, {di}, {dp}, (SELECT id FROM events WHERE ts_ns = {ts} AND src_ip = {si} \
-                 AND src_port = {sp} AND dst_ip = {di} AND dst_port = {dp} ORDER BY id DESC LIMIT 1))",
+                "(?1, {pos}, {ts}, {si}, {sp}, {di}, {dp}, coalesce({id}, (SELECT id FROM events WHERE ts_ns = {ts} \
+                 AND src_ip = {si} AND src_port = {sp} AND dst_ip = {di} AND dst_port = {dp} ORDER BY id DESC LIMIT 1)))",
                 pos = p(0),
                 ts = p(1),
                 si = p(2),
                 sp = p(3),
                 di = p(4),
-                dp = p(5)
+                dp = p(5),
+                id = p(6)
             )
         })
         .collect();
@@ -154,7 +162,7 @@ impl Store {
         // Evidence only grows (the first matches stay, the last changes): one statement writes
         // every position, or rewrites it when it changed, each event resolved inline.
         if !a.evidence.is_empty() {
-            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(1 + 6 * a.evidence.len());
+            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(1 + PER_PIECE * a.evidence.len());
             values.push(id.into());
             for (position, e) in a.evidence.iter().enumerate() {
                 values.push((position as i64).into());
@@ -163,6 +171,7 @@ impl Store {
                 values.push(i64::from(e.src.1).into());
                 values.push(addresses.text(e.dst.0).into());
                 values.push(i64::from(e.dst.1).into());
+                values.push(e.stored.and_then(|at| self.event_ids.id(at)).into());
             }
             self.conn
                 .prepare_cached(&evidence_sql_cached(a.evidence.len(), self.events_present))?
@@ -246,6 +255,62 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(runs, vec![Some(recovered)]);
+    }
+
+    /// Evidence names its event by the position this writer stored it at, even among events
+    /// that look alike (same time and addresses, which the search cannot tell apart: it takes
+    /// the newest); a position it does not know, or no longer trusts, is searched for.
+    #[test]
+    fn evidence_finds_its_event_by_position_and_searches_only_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let a = crate::test_support::alert("203.0.113.5", false, 10_000_000_000, vec![Action::Alert]);
+        let piece = a.evidence[0].clone();
+        let raw = b"REGISTER sip:198.51.100.1 SIP/2.0\r\nCall-ID: x\r\n\r\n".to_vec();
+        let event = crate::event::SipEvent {
+            ts_ns: piece.ts_ns,
+            sensor: "test".into(),
+            node: None,
+            transport: crate::event::Transport::Udp,
+            src: piece.src,
+            dst: piece.dst,
+            tunnel: None,
+            direction: crate::event::Direction::In,
+            origin: None,
+            raw,
+        };
+        let fields = crate::event::fields::SipFields::extract(&sipscope_sip::parse(&event.raw).unwrap());
+        for _ in 0..3 {
+            store.insert_event(&event, &fields).unwrap();
+        }
+        let ids: Vec<i64> = store
+            .conn
+            .prepare("SELECT id FROM events ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let at = |position: Option<u64>| Evidence { stored: position, ..piece.clone() };
+        let mut with = a.clone();
+        with.evidence = vec![at(Some(0)), at(Some(1)), at(None), at(Some(7))];
+        store.insert_alert(&with).unwrap();
+        // Forgotten (as after a deletion or a rollback): searched for, so the newest.
+        store.event_ids.forget();
+        let mut other = crate::test_support::alert("203.0.113.6", false, 10_000_000_000, vec![Action::Alert]);
+        other.evidence = vec![at(Some(0))];
+        store.insert_alert(&other).unwrap();
+        store.flush_now().unwrap();
+        let found: Vec<Option<i64>> = store
+            .conn
+            .prepare("SELECT event_id FROM alert_evidence ORDER BY alert_id, position")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // Position 7 was never stored here: searched for, it finds the newest look-alike.
+        assert_eq!(found, vec![Some(ids[0]), Some(ids[1]), Some(ids[2]), Some(ids[2]), Some(ids[2])]);
     }
 
     #[test]

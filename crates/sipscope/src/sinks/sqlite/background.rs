@@ -46,7 +46,8 @@ type Job = Box<dyn FnOnce(Result<&mut Store, SinkError>) + Send>;
 // in the rare batches of records.
 #[allow(clippy::large_enum_variant)]
 enum Item {
-    Event(SipEvent, SipFields),
+    /// An event and its position (the n-th `write` is position n: `act::Evidence::stored`).
+    Event(SipEvent, SipFields, u64),
     Record(Record),
     Handover(i64, Handover),
     Alert(Box<crate::act::Alert>),
@@ -70,6 +71,8 @@ pub struct BackgroundStore {
     failed: Arc<Mutex<Option<SinkError>>>,
     resilient: bool,
     health: StoreHealth,
+    /// Events written so far: the next one's position.
+    next_position: u64,
 }
 
 impl BackgroundStore {
@@ -106,6 +109,7 @@ impl BackgroundStore {
             failed,
             resilient: backlog.is_some(),
             health,
+            next_position: 0,
         })
     }
 
@@ -249,14 +253,14 @@ fn write_items<'a>(
     items: impl IntoIterator<Item = &'a Item>,
     mut written: impl FnMut(usize, &Item),
 ) -> Result<(), (usize, SinkError)> {
-    let mut run: Vec<(&SipEvent, &SipFields)> = Vec::new();
+    let mut run: Vec<(u64, &SipEvent, &SipFields)> = Vec::new();
     let mut run_start = 0;
     for (i, item) in items.into_iter().enumerate() {
-        if let Item::Event(event, fields) = item {
+        if let Item::Event(event, fields, position) = item {
             if run.is_empty() {
                 run_start = i;
             }
-            run.push((event, fields));
+            run.push((*position, event, fields));
             continue;
         }
         store.insert_events(&run).map_err(|e| (run_start, e))?;
@@ -269,7 +273,7 @@ fn write_items<'a>(
 
 fn write_item(store: &mut Store, item: &Item) -> Result<(), SinkError> {
     match item {
-        Item::Event(event, fields) => store.insert_event(event, fields),
+        Item::Event(event, fields, position) => store.insert_events(&[(*position, event, fields)]),
         Item::Record(record) => store.insert_record(record),
         Item::Handover(run, rows) => store.append_handover(*run, rows),
         Item::Alert(alert) => store.insert_alert(alert),
@@ -278,7 +282,9 @@ fn write_item(store: &mut Store, item: &Item) -> Result<(), SinkError> {
 
 impl Sink for BackgroundStore {
     fn write(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
-        self.push(Item::Event(event, fields))
+        let position = self.next_position;
+        self.next_position += 1;
+        self.push(Item::Event(event, fields, position))
     }
 
     fn record(&mut self, record: Record) -> Result<(), SinkError> {

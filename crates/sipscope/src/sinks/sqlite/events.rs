@@ -36,24 +36,29 @@ impl InsertSql {
 }
 
 impl Store {
-    /// Inserts one event into the open batch.
+    /// Inserts one event into the open batch, at the next position of this store's own count.
     pub fn insert_event(&mut self, ev: &SipEvent, f: &SipFields) -> Result<(), SinkError> {
-        self.insert_events(&[(ev, f)])
+        let position = self.next_position;
+        self.next_position += 1;
+        self.insert_events(&[(position, ev, f)])
     }
 
     /// Inserts events into the open batch in order, through one prepared statement;
     /// committed with the batch. On an error the events before the one refused are written
-    /// (until the batch is abandoned), none after it.
-    pub fn insert_events(&mut self, rows: &[(&SipEvent, &SipFields)]) -> Result<(), SinkError> {
+    /// (until the batch is abandoned), none after it. Each row comes with its position (the
+    /// order in which the pipeline handed it over: `act::Evidence::stored`), and its id is
+    /// noted by it.
+    pub fn insert_events(&mut self, rows: &[(u64, &SipEvent, &SipFields)]) -> Result<(), SinkError> {
         if rows.is_empty() {
             return Ok(());
         }
         self.begin()?;
         self.events_present = true;
         let mut stmt = self.conn.prepare_cached(&self.insert_sql.0)?;
-        for (ev, f) in rows {
+        for (position, ev, f) in rows {
             bind_row(&mut stmt, ev, f, self.current_run)?;
             stmt.raw_execute()?;
+            self.event_ids.note(*position, self.conn.last_insert_rowid());
             self.pending_events += 1;
             self.pending += 1;
         }

@@ -5,6 +5,7 @@ mod alerts;
 mod analysis;
 mod background;
 mod decisions;
+mod event_ids;
 mod events;
 mod outbox;
 mod records;
@@ -46,6 +47,10 @@ pub struct Store {
     events_present: bool,
     /// The multi-row INSERT statements of events (see `events.rs`).
     insert_sql: events::InsertSql,
+    /// The ids of the events written here, by their position (see `event_ids.rs`).
+    event_ids: event_ids::EventIds,
+    /// Events written through [`Store::insert_event`]: the next one's position.
+    next_position: u64,
 }
 
 impl From<rusqlite::Error> for SinkError {
@@ -96,6 +101,8 @@ impl Store {
             current_run: None,
             events_present,
             insert_sql: events::InsertSql::new(),
+            event_ids: event_ids::EventIds::default(),
+            next_position: 0,
         })
     }
 
@@ -143,6 +150,7 @@ impl Store {
             Some((id, _)) => {
                 // The file's analysis goes with its events (an ingest runs the engine per file).
                 let replaced = tx.execute("DELETE FROM events WHERE file_id = ?1", [id])? as u64;
+                self.event_ids.forget();
                 rollups::count_events(&tx, -i64::try_from(replaced).unwrap_or(i64::MAX))?;
                 tx.execute("DELETE FROM analysis_runs WHERE file_id = ?1", [id])?;
                 tx.execute(
@@ -215,6 +223,8 @@ impl Store {
         self.in_transaction = false;
         self.pending = 0;
         self.pending_events = 0;
+        // The rolled-back rows' ids may be given to other events.
+        self.event_ids.forget();
     }
 
     /// Commits the open batch (timed, and its events counted, for the metrics).

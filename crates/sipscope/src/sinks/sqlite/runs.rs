@@ -75,6 +75,7 @@ impl Store {
             return Ok(0);
         }
         let deleted = tx.execute("DELETE FROM events WHERE file_id = ?1", [old])? as u64;
+        self.event_ids.forget();
         super::rollups::count_events(&tx, -i64::try_from(deleted).unwrap_or(i64::MAX))?;
         tx.execute("DELETE FROM analysis_runs WHERE file_id = ?1", [old])?;
         tx.execute("UPDATE ingested_files SET superseded_by = ?2 WHERE id = ?1", params![old, by])?;

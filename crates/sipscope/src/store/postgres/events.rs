@@ -260,6 +260,7 @@ fn evidence(json: &str) -> Result<Vec<Evidence>> {
                 src: (src.ip(), src.port()),
                 dst: (dst.ip(), dst.port()),
                 ordinal: e["ordinal"].as_u64().unwrap_or(0),
+                stored: None,
             })
         })
         .collect()

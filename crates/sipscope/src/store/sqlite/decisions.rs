@@ -49,6 +49,7 @@ fn evidence(json: &str) -> rusqlite::Result<Vec<Evidence>> {
                 src: (src.ip(), src.port()),
                 dst: (dst.ip(), dst.port()),
                 ordinal: e["ordinal"].as_u64().unwrap_or(0),
+                stored: None,
             })
         })
         .collect()

@@ -50,7 +50,7 @@ impl Backlog {
     pub(super) fn take(&mut self, store: &mut Store, batch: &mut Vec<Item>) {
         let mut probed = false;
         for item in batch.drain(..) {
-            if let Item::Event(event, _) = &item {
+            if let Item::Event(event, ..) = &item {
                 self.last_event_ns = Some(self.last_event_ns.map_or(event.ts_ns, |t| t.max(event.ts_ns)));
             }
             let size = estimated_bytes(&item);
@@ -184,7 +184,7 @@ impl Backlog {
                     .items
                     .iter()
                     .find_map(|i| match i {
-                        Item::Event(e, _) => Some(e.ts_ns),
+                        Item::Event(e, ..) => Some(e.ts_ns),
                         _ => None,
                     })
                     .or(self.last_event_ns);
@@ -297,7 +297,7 @@ fn write_singly(store: &mut Store, items: &VecDeque<Item>, from: usize, n: usize
 /// What an item costs in memory, roughly (its bytes twice: raw and extracted fields).
 fn estimated_bytes(item: &Item) -> usize {
     match item {
-        Item::Event(event, _) => 2 * event.raw.len() + 512,
+        Item::Event(event, ..) => 2 * event.raw.len() + 512,
         Item::Record(_) | Item::Alert(_) => 512,
         Item::Handover(_, rows) => {
             64 + 256 * (rows.flows.len() + rows.traffic.len() + rows.dialled.len())
