@@ -233,6 +233,7 @@ impl PgStore {
                 sensor: r.get(3),
                 started_ns: r.get(4),
                 after_event: r.get(6),
+                owner,
             });
         }
         Ok(out)
@@ -246,6 +247,51 @@ impl PgStore {
             self.current_run = None;
         }
         Ok(())
+    }
+
+    /// Takes over an interrupted run (see `EventStore::continue_run`), as SQLite's store does:
+    /// its alerts parked under a placeholder run while it is deleted (its rows by cascade) and
+    /// inserted again under the same id, owned by this process; one transaction.
+    pub fn continue_run(&mut self, run: &InterruptedRun) -> Result<bool, SinkError> {
+        self.flush_now()?;
+        let mut tx = self.client.transaction().map_err(pg_error)?;
+        tx.batch_execute("LOCK TABLE analysis_runs IN SHARE ROW EXCLUSIVE MODE").map_err(pg_error)?;
+        let found = tx
+            .query_opt(
+                "SELECT id FROM analysis_runs WHERE id = $1 AND owner = $2 AND file_id IS NULL AND finished_ns IS NULL",
+                &[&run.run, &run.owner],
+            )
+            .map_err(pg_error)?;
+        if found.is_none() {
+            return Ok(false);
+        }
+        let parked: i64 = tx
+            .query_one(
+                "INSERT INTO analysis_runs (id, kind, started_ns, finished_ns)
+                 VALUES ((SELECT coalesce(max(id), 0) + 1 FROM analysis_runs), $1, $2, $2) RETURNING id",
+                &[&run.kind.as_str(), &run.started_ns],
+            )
+            .map_err(pg_error)?
+            .get(0);
+        tx.execute("UPDATE alerts SET run_id = $2 WHERE run_id = $1", &[&run.run, &parked]).map_err(pg_error)?;
+        tx.execute("DELETE FROM analysis_runs WHERE id = $1", &[&run.run]).map_err(pg_error)?;
+        tx.execute(
+            "INSERT INTO analysis_runs (id, kind, started_ns, sensor, owner, after_event) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &run.run,
+                &run.kind.as_str(),
+                &run.started_ns,
+                &pg_text(&run.sensor),
+                &crate::owner::this_process(),
+                &run.after_event,
+            ],
+        )
+        .map_err(pg_error)?;
+        tx.execute("UPDATE alerts SET run_id = $1 WHERE run_id = $2", &[&run.run, &parked]).map_err(pg_error)?;
+        tx.execute("DELETE FROM analysis_runs WHERE id = $1", &[&parked]).map_err(pg_error)?;
+        tx.commit().map_err(pg_error)?;
+        self.current_run = Some(run.run);
+        Ok(true)
     }
 
     /// Registers a capture file by its content hash.

@@ -270,6 +270,11 @@ impl EventStore for PgBackground {
         self.call(move |s| s.discard_run(run))
     }
 
+    fn continue_run(&mut self, run: &InterruptedRun) -> Result<bool, SinkError> {
+        let run = run.clone();
+        self.call(move |s| s.continue_run(&run))
+    }
+
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
         self.call(move |s| s.begin_file(&file, now_ns, force))
     }
