@@ -295,7 +295,7 @@ pub fn carry_into(pipeline: &mut Pipeline, path: &Path, run: &InterruptedRun) ->
         pipeline.accept_carried(arrival(&ev, EventNodes::Stored));
     })?;
     tracing::warn!(
-        "continuing analysis run {} ({}, begun {}): its {replayed} events analysed again, new input joins it",
+        "continuing interrupted analysis run {} ({}, begun {}): its {replayed} events analysed again, new input joins it",
         run.run,
         run.kind.as_str(),
         crate::time::iso_time(run.started_ns)
