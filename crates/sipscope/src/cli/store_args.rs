@@ -115,9 +115,11 @@ impl StoreArgs {
             // Runs an earlier process left unfinished (killed) are analysed again from their
             // events first, so the results follow the events; a long run continues its own.
             let rules = settings.rules.as_ref();
-            let own = settings
-                .segment_every_ns
-                .map(|_| sipscope::sources::replay::OwnScope { kind: settings.run.0, sensor: &settings.sensor });
+            let own = settings.segment_every_ns.map(|segment_ns| sipscope::sources::replay::OwnScope {
+                kind: settings.run.0,
+                sensor: &settings.sensor,
+                segment_ns,
+            });
             let recovery = sipscope::sources::replay::recover_interrupted(
                 &self.db,
                 analysis,

@@ -17,8 +17,9 @@
 //! events kept under it, one transaction), its events are replayed into the live engine and
 //! rules, and new input joins the same run, so a flow spanning the crash is one flow. A second
 //! crash at any point leaves one interrupted run naming every event once, continued again at
-//! the next start. The replay is bounded by one segment: the continued run keeps its start, so
-//! it closes at its own segment's end.
+//! the next start. A run the command's previous process finished at a graceful stop is
+//! continued the same way while its segment lasts. The replay is bounded by one segment: the
+//! continued run keeps its start, so it closes at its own segment's end.
 
 use crate::analysis::engine::{AnalysisConfig, LoggedAttempt};
 use crate::event::SipEvent;
@@ -193,13 +194,18 @@ pub struct OwnScope<'a> {
     pub kind: RunKind,
     /// The sensor they are stored under.
     pub sensor: &'a str,
+    /// The length of its segments, ns: a run stopped gracefully is continued while its
+    /// segment lasts (after that it would close at once: the next run begins afresh).
+    pub segment_ns: i64,
 }
 
 /// Recovers every run of the store at `path` that a gone process left unfinished, with
 /// `rules` (the alerts of a discarded run go with it). `now_ns` closes the recovered runs. A
 /// store with nothing to recover is only read. With `own`, the newest interrupted run of that
 /// scope (not a file's) is not recovered here but returned in [`Recovery::to_continue`], for
-/// the command's live pipeline to continue with [`carry_into`].
+/// the command's live pipeline to continue with [`carry_into`]; without one, so is the
+/// scope's newest run when a process now gone finished it (a graceful stop) less than a
+/// segment after it began.
 pub fn recover_interrupted(
     path: &Path,
     analysis: &AnalysisConfig,
@@ -225,6 +231,10 @@ pub fn recover_interrupted(
         // Oldest first: the newest of the scope is the one a single crashed process left.
         let newest = interrupted.iter().rposition(|r| r.kind == own.kind && r.sensor == own.sensor);
         recovery.to_continue = newest.map(|at| interrupted.remove(at));
+        if recovery.to_continue.is_none() {
+            let stopped = open_store(path)?.stopped_run(own.kind, own.sensor)?;
+            recovery.to_continue = stopped.filter(|run| now_ns.saturating_sub(run.started_ns) < own.segment_ns);
+        }
     }
     for run in interrupted {
         recovery.events_replayed += recover_run(path, &run, analysis, rules, now_ns)?;
@@ -280,7 +290,7 @@ fn recover_run(
     Ok(replayed)
 }
 
-/// Continues `run` (an interrupted run of the pipeline's own scope, from
+/// Continues `run` (an interrupted or stopped run of the pipeline's own scope, from
 /// [`recover_interrupted`]) in `pipeline`, a live pipeline on the store at `path` that has not
 /// begun its run yet: the store takes the run over and its events are replayed into the
 /// pipeline's engine and rules, in time order, before the source takes new input. Returns the
@@ -295,7 +305,7 @@ pub fn carry_into(pipeline: &mut Pipeline, path: &Path, run: &InterruptedRun) ->
         pipeline.accept_carried(arrival(&ev, EventNodes::Stored));
     })?;
     tracing::warn!(
-        "continuing interrupted analysis run {} ({}, begun {}): its {replayed} events analysed again, new input joins it",
+        "continuing analysis run {} ({}, begun {}) that a gone process left: its {replayed} events analysed again, new input joins it",
         run.run,
         run.kind.as_str(),
         crate::time::iso_time(run.started_ns)

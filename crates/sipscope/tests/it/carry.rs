@@ -85,7 +85,7 @@ fn open(db: &Db, now: i64) -> (Pipeline, Recovery, Option<u64>) {
     settings.segment_every_ns = Some(3600 * S);
     settings.unparsed = sipscope::pipeline::Unparsed::Keep;
     settings.rules = Some(Arc::new(RuleSet::builtin()));
-    let own = OwnScope { kind: RunKind::Capture, sensor: SENSOR };
+    let own = OwnScope { kind: RunKind::Capture, sensor: SENSOR, segment_ns: 3600 * S };
     let recovery =
         replay::recover_interrupted(&path, &AnalysisConfig::default(), settings.rules.as_ref(), now, Some(own))
             .unwrap();
@@ -127,28 +127,54 @@ fn feed(pipeline: &mut Pipeline, (ts, src, dst, bytes): &(i64, &'static str, Str
 fn crash(db: &Db, mut pipeline: Pipeline, now: i64) {
     pipeline.tick(now).unwrap();
     drop(pipeline);
+    gone(db);
+}
+
+/// A graceful stop: the run finished, the process gone.
+fn stop(db: &Db, pipeline: Pipeline, now: i64) {
+    pipeline.finish(now).unwrap();
+    gone(db);
+}
+
+/// Names every run's process as one that no longer runs (this one, with another start).
+fn gone(db: &Db) {
     let me = sipscope::owner::this_process().expect("a Linux /proc");
     let (rest, start) = me.rsplit_once(':').unwrap();
     let gone = format!("{rest}:{}", start.parse::<u64>().unwrap() + 1);
-    db.execute(&format!("UPDATE analysis_runs SET owner = '{gone}' WHERE finished_ns IS NULL"));
+    db.execute(&format!("UPDATE analysis_runs SET owner = '{gone}'"));
 }
 
-/// Feeds `input` into `db`, killing the process after each message index in `crashes` (an
-/// index repeated: killed again right after the restart, before any new input). Returns the
+/// How a process ends before the next starts.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// Killed after this many messages.
+    Kill(usize),
+    /// Stopped gracefully after this many messages.
+    Stop(usize),
+}
+
+/// Feeds `input` into `db`, ending the process at each of `ends` and starting the next (an
+/// index repeated: ended again right after the restart, before any new input). Returns the
 /// events replayed by each continuation.
-fn run_with_crashes(db: &Db, crashes: &[usize]) -> Vec<u64> {
+fn run_with_crashes(db: &Db, ends: &[End]) -> Vec<u64> {
     let input = input();
     let end = input.last().unwrap().0 + S;
     let (mut pipeline, _, _) = open(db, T0);
     let mut carried = Vec::new();
     let mut next = 0;
-    for &at in crashes {
+    for &end in ends {
+        let at = match end {
+            End::Kill(at) | End::Stop(at) => at,
+        };
         for m in &input[next..at] {
             feed(&mut pipeline, m);
         }
         next = at;
         let now = input[at - 1].0 + S / 10;
-        crash(db, pipeline, now);
+        match end {
+            End::Kill(_) => crash(db, pipeline, now),
+            End::Stop(_) => stop(db, pipeline, now),
+        }
         let (p, recovery, replayed) = open(db, now);
         assert_eq!(recovery.runs_recovered, 0, "the run is continued, not recovered apart");
         carried.push(replayed.expect("the interrupted run is continued"));
@@ -194,8 +220,15 @@ fn assert_one_run_covering_everything(db: &Db) {
 }
 
 /// One crash mid-flow, two crashes with one right after the restart's take-over, a crash
-/// before any event.
-const CRASH_POINTS: &[&[usize]] = &[&[20], &[12, 12, 31], &[1, 44]];
+/// after the first event and one near the end, graceful stops (one right after a restart) and
+/// a crash after one.
+const CRASH_POINTS: &[&[End]] = &[
+    &[End::Kill(20)],
+    &[End::Kill(12), End::Kill(12), End::Kill(31)],
+    &[End::Kill(1), End::Kill(44)],
+    &[End::Stop(15), End::Kill(30)],
+    &[End::Stop(25), End::Stop(25)],
+];
 
 fn every_crash_pattern_equals_the_uninterrupted_run(new_db: impl Fn(&str) -> Db) {
     let whole = new_db("whole");
@@ -205,7 +238,12 @@ fn every_crash_pattern_equals_the_uninterrupted_run(new_db: impl Fn(&str) -> Db)
         let db = new_db("crashed");
         let carried = run_with_crashes(&db, crashes);
         // Each continuation replayed every event stored before its crash, once.
-        let stored_before: Vec<u64> = crashes.iter().map(|&at| at as u64).collect();
+        let stored_before: Vec<u64> = crashes
+            .iter()
+            .map(|end| match end {
+                End::Kill(at) | End::Stop(at) => *at as u64,
+            })
+            .collect();
         assert_eq!(carried, stored_before, "crashes at {crashes:?}");
         assert_one_run_covering_everything(&db);
         assert_same_reports(&expected, &report(&db));
@@ -243,6 +281,25 @@ fn an_interrupted_run_of_another_sensor_is_recovered_apart() {
     let (pipeline, recovery, carried) = open(&db, T0 + 11 * S);
     assert_eq!((recovery.runs_recovered, recovery.events_replayed, carried), (1, 10, None));
     pipeline.finish(T0 + 12 * S).unwrap();
+    assert_eq!(db.number("SELECT count(*) FROM analysis_runs WHERE finished_ns IS NOT NULL"), 2);
+    assert_eq!(db.number("SELECT CAST(sum(covered) AS BIGINT) FROM analysis_runs"), 10);
+}
+
+/// A run stopped gracefully is continued while its segment lasts; once it is over, the next
+/// start begins a run of its own (the stopped one would close at once).
+#[test]
+fn a_stopped_run_is_continued_only_within_its_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::Sqlite(dir.path().join("s.db"));
+    let input = input();
+    let (mut pipeline, _, _) = open(&db, T0);
+    for m in &input[..10] {
+        feed(&mut pipeline, m);
+    }
+    stop(&db, pipeline, T0 + 10 * S);
+    let (pipeline, recovery, carried) = open(&db, T0 + 3600 * S);
+    assert_eq!((recovery.runs_recovered, carried), (0, None));
+    pipeline.finish(T0 + 3601 * S).unwrap();
     assert_eq!(db.number("SELECT count(*) FROM analysis_runs WHERE finished_ns IS NOT NULL"), 2);
     assert_eq!(db.number("SELECT CAST(sum(covered) AS BIGINT) FROM analysis_runs"), 10);
 }

@@ -283,6 +283,10 @@ impl EventStore for Store {
         Store::continue_run(self, run)
     }
 
+    fn stopped_run(&mut self, kind: crate::sinks::RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError> {
+        Store::stopped_run(self, kind, sensor)
+    }
+
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
         Store::begin_file(self, &file, now_ns, force)
     }

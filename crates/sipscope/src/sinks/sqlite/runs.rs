@@ -43,7 +43,30 @@ impl Store {
         Ok(())
     }
 
-    /// Takes over an interrupted run (see `EventStore::continue_run`): in one transaction its
+    /// The newest run of `kind` and `sensor` (not a file's), when it is finished and its
+    /// process is gone (see `EventStore::stopped_run`).
+    pub fn stopped_run(&mut self, kind: RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError> {
+        self.flush_now()?;
+        let newest = self
+            .conn
+            .query_row(
+                "SELECT id, file_id, started_ns, after_event, owner, finished_ns IS NOT NULL FROM analysis_runs
+                 WHERE kind = ?1 AND coalesce(sensor, '') = ?2 AND file_id IS NULL ORDER BY id DESC LIMIT 1",
+                params![kind.as_str(), sensor],
+                |r| {
+                    let head: (i64, Option<i64>, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                    Ok((head, r.get::<_, Option<String>>(4)?, r.get::<_, bool>(5)?))
+                },
+            )
+            .optional()?;
+        let Some(((run, file_id, started_ns, after_event), Some(owner), true)) = newest else { return Ok(None) };
+        if crate::owner::is_running(&owner) != Some(false) {
+            return Ok(None);
+        }
+        Ok(Some(InterruptedRun { run, kind, file_id, sensor: sensor.to_owned(), started_ns, after_event, owner }))
+    }
+
+    /// Takes over an interrupted or stopped run (see `EventStore::continue_run`): in one transaction its
     /// alerts are parked under a placeholder run, the run is deleted (its rows by cascade) and
     /// inserted again under the same id, owned by this process, and the alerts come back to it.
     /// Its events keep naming it: their ids and the run's `after_event` do not change.
@@ -52,8 +75,8 @@ impl Store {
         let tx = self.conn.transaction()?;
         let found: Option<i64> = tx
             .query_row(
-                "SELECT id FROM analysis_runs WHERE id = ?1 AND owner = ?2 AND file_id IS NULL AND finished_ns IS NULL",
-                params![run.run, run.owner],
+                "SELECT id FROM analysis_runs WHERE id = ?1 AND owner = ?2 AND file_id IS NULL AND started_ns = ?3",
+                params![run.run, run.owner, run.started_ns],
                 |r| r.get(0),
             )
             .optional()?;

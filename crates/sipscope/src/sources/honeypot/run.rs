@@ -168,10 +168,12 @@ pub fn open_with(
     let rules = crate::rules::RuleSet::load(&config.rules)?;
     let mut to_continue = None;
     if config.analysis && (config.store.exists() || crate::sinks::postgres_url(&config.store).is_some()) {
-        // The run an earlier honeypot of this sensor left unfinished (killed) is continued by
-        // this one (below); other interrupted runs are analysed again from their events.
+        // The run an earlier honeypot of this sensor left (killed, or stopped within its
+        // segment) is continued by this one (below); other interrupted runs are analysed again
+        // from their events.
         let analysis = crate::analysis::engine::AnalysisConfig::default();
-        let own = crate::sources::replay::OwnScope { kind: RunKind::Honeypot, sensor: &sensor };
+        let segment_ns = config.analysis_segment_seconds.max(1).saturating_mul(1_000_000_000) as i64;
+        let own = crate::sources::replay::OwnScope { kind: RunKind::Honeypot, sensor: &sensor, segment_ns };
         let now = crate::time::now_ns();
         to_continue =
             crate::sources::replay::recover_interrupted(&config.store, &analysis, rules.as_ref(), now, Some(own))?
