@@ -108,16 +108,29 @@ impl StoreArgs {
         settings: PipelineSettings,
         live: Option<sipscope::sinks::live::LiveFeed>,
     ) -> anyhow::Result<Pipeline> {
+        let mut to_continue = None;
         if let (Some(analysis), true) =
             (&settings.analysis, self.db.exists() || sipscope::sinks::postgres_url(&self.db).is_some())
         {
             // Runs an earlier process left unfinished (killed) are analysed again from their
-            // events first, so the results follow the events.
+            // events first, so the results follow the events; a long run continues its own.
             let rules = settings.rules.as_ref();
-            sipscope::sources::replay::recover_interrupted(&self.db, analysis, rules, sipscope::time::now_ns())
-                .with_context(|| {
-                    format!("recovering interrupted analysis runs in {}", sipscope::sinks::store_name(&self.db))
-                })?;
+            let own = settings.segment_every_ns.map(|segment_ns| sipscope::sources::replay::OwnScope {
+                kind: settings.run.0,
+                sensor: &settings.sensor,
+                segment_ns,
+            });
+            let recovery = sipscope::sources::replay::recover_interrupted(
+                &self.db,
+                analysis,
+                rules,
+                sipscope::time::now_ns(),
+                own,
+            )
+            .with_context(|| {
+                format!("recovering interrupted analysis runs in {}", sipscope::sinks::store_name(&self.db))
+            })?;
+            to_continue = recovery.to_continue;
         }
         let hep_out = self.hep_out.map(|to| HepOutConfig {
             to,
@@ -158,6 +171,11 @@ impl StoreArgs {
         }
         if let (Some(live), true) = (live, pipeline.rules().is_some()) {
             pipeline.add_alert_sink(Box::new(live));
+        }
+        if let Some(run) = to_continue {
+            sipscope::sources::replay::carry_into(&mut pipeline, &self.db, &run).with_context(|| {
+                format!("continuing analysis run {} in {}", run.run, sipscope::sinks::store_name(&self.db))
+            })?;
         }
         Ok(pipeline)
     }

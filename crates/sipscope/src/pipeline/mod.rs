@@ -14,6 +14,7 @@
 //! [`Pipeline::tick`] with a time the caller passes in, so the whole path is tested with a
 //! simulated clock (`tests.rs`).
 
+mod carry;
 mod counters;
 mod session;
 #[cfg(test)]
@@ -235,6 +236,9 @@ struct Outputs {
     stored_at_run: u64,
     /// Calls of `store.write` so far: the next event's position ([`crate::act::Evidence::stored`]).
     store_writes: u64,
+    /// Stored events of an interrupted run replayed into the open run, which continues it
+    /// ([`Pipeline::continue_analysis`]): its results cover them too.
+    carried: u64,
     /// The rules engine, its responder, the alert outputs.
     alerts: Alerting,
 }
@@ -254,6 +258,10 @@ struct Alerting {
     /// replays close alerts by their own event time only, and store each alert once, when it
     /// closes (half the writes; nobody watches a file's alerts as they come).
     live: bool,
+    /// The message is an event of an interrupted run replayed into the run that continues it:
+    /// its alerts are stored, but the responder and the alert outputs were told of them
+    /// before the crash, and they are not counted again.
+    carrying: bool,
 }
 
 impl Pipeline {
@@ -267,6 +275,7 @@ impl Pipeline {
             changes: Vec::new(),
             ordinal: 0,
             live: matches!(settings.run.0, RunKind::Capture | RunKind::Honeypot),
+            carrying: false,
         };
         let out = Outputs {
             store,
@@ -279,6 +288,7 @@ impl Pipeline {
             last_tick_ns: None,
             stored_at_run: 0,
             store_writes: 0,
+            carried: 0,
             alerts,
         };
         Pipeline { settings, out }
@@ -318,6 +328,7 @@ impl Pipeline {
     fn begin_run(&mut self, started_ns: i64, file_id: Option<i64>) -> Result<(), SinkError> {
         if self.out.session.open_run().is_none() {
             self.out.stored_at_run = self.out.counters.events_stored;
+            self.out.carried = 0;
         }
         self.out.session.begin(self.out.store.as_mut(), started_ns, file_id, &self.settings.sensor)
     }
@@ -327,7 +338,7 @@ impl Pipeline {
         if self.settings.replay {
             self.out.session.observed()
         } else {
-            self.out.counters.events_stored - self.out.stored_at_run
+            self.out.counters.events_stored - self.out.stored_at_run + self.out.carried
         }
     }
 
@@ -712,8 +723,9 @@ impl Outputs {
     fn dispatch(&mut self, changes: &mut Vec<AlertChange>, now_ns: Option<i64>) {
         for change in changes.drain(..) {
             let alert: &Alert = &change.alert;
-            self.counters.alerts_raised += u64::from(change.raised);
-            if change.raised {
+            let carrying = self.alerts.carrying;
+            if change.raised && !carrying {
+                self.counters.alerts_raised += 1;
                 metrics::alert_raised(severity_label(alert.severity));
             }
             let store = if self.alerts.live { change.is_news() } else { !change.raised };
@@ -722,7 +734,7 @@ impl Outputs {
                     self.error = Some(e);
                 }
             }
-            if !change.is_news() {
+            if !change.is_news() || carrying {
                 continue;
             }
             let now = now_ns.unwrap_or(alert.last_ns);

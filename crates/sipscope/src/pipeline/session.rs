@@ -15,7 +15,7 @@ use crate::analysis::engine::{AnalysisConfig, Analyzer, LoggedAttempt, Seen};
 use crate::analysis::result::{AnalysisResult, FlowRow, Handover};
 use crate::analysis::summary::AnalysisSummary;
 use crate::event::{Direction, Transport};
-use crate::sinks::{EventStore, RunKind, RunScope, SinkError};
+use crate::sinks::{EventStore, InterruptedRun, RunKind, RunScope, SinkError};
 use sipscope_sip::Message;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -184,6 +184,20 @@ impl AnalysisSession {
             self.store_rows(store, rows)?;
         }
         Ok(())
+    }
+
+    /// Opens `run`, an interrupted run of the store taken over (`EventStore::continue_run`),
+    /// as the open run, unless a run is open or analysis is off. False: not taken over.
+    pub(super) fn continue_run(&mut self, store: &mut dyn EventStore, run: &InterruptedRun) -> Result<bool, SinkError> {
+        if self.run.is_some() || self.worker().is_none() || !store.continue_run(run)? {
+            return Ok(false);
+        }
+        self.run = Some(OpenRun { id: run.run, began_ns: run.started_ns });
+        self.observed = 0;
+        for rows in std::mem::take(&mut self.waiting) {
+            self.store_rows(store, rows)?;
+        }
+        Ok(true)
     }
 
     /// Feeds one message (`msg` none: it did not parse); what the engine handed over by itself

@@ -370,6 +370,9 @@ pub struct InterruptedRun {
     pub started_ns: i64,
     /// The highest event id when it began: its events all have larger ids.
     pub after_event: i64,
+    /// The process that wrote it (`owner`), gone: a run is continued only while this still
+    /// holds, so two processes never take over the same run.
+    pub owner: String,
 }
 
 /// A complete capture file's decoded content, to recognise the same records in another file
@@ -401,6 +404,18 @@ pub trait EventStore: Sink {
     fn interrupted_runs(&mut self) -> Result<Vec<InterruptedRun>, SinkError>;
     /// Deletes a run and its rows (an interrupted run, once recovered or given up).
     fn discard_run(&mut self, run: i64) -> Result<(), SinkError>;
+    /// Takes over an interrupted run (not a file's), or a stopped one ([`Self::stopped_run`]),
+    /// as this process's open run, so that a long run continues across a crash or a restart
+    /// (`sources/replay.rs`): in one transaction its results are deleted (its alerts kept, for
+    /// the replay to find again), and it is opened again under the same id, owned by this
+    /// process, with its start and first event as before, so its events and those written
+    /// from now on are one run's. Returns false, changing nothing, when the run is no longer
+    /// the one described (another process took it over, or it is gone).
+    fn continue_run(&mut self, run: &InterruptedRun) -> Result<bool, SinkError>;
+    /// The newest run of `kind` and `sensor` (not a file's) when it is finished and the
+    /// process that wrote it is gone: a long run stopped gracefully, which the next start of
+    /// the same command may continue like an interrupted one ([`EventStore::continue_run`]).
+    fn stopped_run(&mut self, kind: RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError>;
     /// Registers a capture file by its content hash (see [`FileStart`]).
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError>;
     /// Marks a file complete, once every event read from it is durable.

@@ -10,7 +10,16 @@
 //! Recovery runs before a writing command (ingest, capture, honeypot) opens its own pipeline.
 //! A run of a capture file is not replayed: its file is partial, and ingesting it again
 //! replaces its events and its run together; until then the run is discarded and reports say
-//! that the file's events are not analysed.
+//! that the file's events are not analysed. A long-running command (one that cuts its run into
+//! segments: capture, honeypot, `hep`, `collect`, `logs --follow`) instead *continues* the
+//! newest interrupted run of its own scope (same run kind and sensor) in its new live pipeline
+//! ([`carry_into`]): the store takes the run over under the same id (its results deleted, its
+//! events kept under it, one transaction), its events are replayed into the live engine and
+//! rules, and new input joins the same run, so a flow spanning the crash is one flow. A second
+//! crash at any point leaves one interrupted run naming every event once, continued again at
+//! the next start. A run the command's previous process finished at a graceful stop is
+//! continued the same way while its segment lasts. The replay is bounded by one segment: the
+//! continued run keeps its start, so it closes at its own segment's end.
 
 use crate::analysis::engine::{AnalysisConfig, LoggedAttempt};
 use crate::event::SipEvent;
@@ -64,7 +73,12 @@ pub enum EventNodes {
 
 /// Hands one stored event to the pipeline as it arrived.
 pub fn accept(pipeline: &mut Pipeline, ev: &SipEvent, nodes: EventNodes) {
-    pipeline.accept(Arrival {
+    pipeline.accept(arrival(ev, nodes));
+}
+
+/// A stored event as the pipeline takes it.
+fn arrival(ev: &SipEvent, nodes: EventNodes) -> Arrival<'_> {
+    Arrival {
         ts_ns: ev.ts_ns,
         transport: ev.transport,
         src: ev.src,
@@ -78,7 +92,7 @@ pub fn accept(pipeline: &mut Pipeline, ev: &SipEvent, nodes: EventNodes) {
         },
         sensor: Some(&ev.sensor),
         bytes: &ev.raw,
-    });
+    }
 }
 
 /// Analyses every event `reader` holds again, in time order, into one run of `store` that
@@ -160,7 +174,7 @@ pub fn reanalyse_into(
 }
 
 /// What recovery did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovery {
     /// Interrupted runs replayed from their events.
     pub runs_recovered: u64,
@@ -168,16 +182,36 @@ pub struct Recovery {
     pub events_replayed: u64,
     /// Interrupted runs of capture files discarded (the files are partial).
     pub file_runs_discarded: u64,
+    /// The newest interrupted run of the asking command's own scope, left for its live
+    /// pipeline to continue ([`carry_into`]).
+    pub to_continue: Option<InterruptedRun>,
+}
+
+/// The analysis runs a long-running command continues: its run kind and sensor.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnScope<'a> {
+    /// The kind of its runs.
+    pub kind: RunKind,
+    /// The sensor they are stored under.
+    pub sensor: &'a str,
+    /// The length of its segments, ns: a run stopped gracefully is continued while its
+    /// segment lasts (after that it would close at once: the next run begins afresh).
+    pub segment_ns: i64,
 }
 
 /// Recovers every run of the store at `path` that a gone process left unfinished, with
 /// `rules` (the alerts of a discarded run go with it). `now_ns` closes the recovered runs. A
-/// store with nothing to recover is only read.
+/// store with nothing to recover is only read. With `own`, the newest interrupted run of that
+/// scope (not a file's) is not recovered here but returned in [`Recovery::to_continue`], for
+/// the command's live pipeline to continue with [`carry_into`]; without one, so is the
+/// scope's newest run when a process now gone finished it (a graceful stop) less than a
+/// segment after it began.
 pub fn recover_interrupted(
     path: &Path,
     analysis: &AnalysisConfig,
     rules: Option<&Arc<RuleSet>>,
     now_ns: i64,
+    own: Option<OwnScope<'_>>,
 ) -> Result<Recovery, ReplayError> {
     let mut recovery = Recovery::default();
     let mut interrupted = Vec::new();
@@ -191,6 +225,15 @@ pub fn recover_interrupted(
             } else {
                 interrupted.push(run);
             }
+        }
+    }
+    if let Some(own) = own {
+        // Oldest first: the newest of the scope is the one a single crashed process left.
+        let newest = interrupted.iter().rposition(|r| r.kind == own.kind && r.sensor == own.sensor);
+        recovery.to_continue = newest.map(|at| interrupted.remove(at));
+        if recovery.to_continue.is_none() {
+            let stopped = open_store(path)?.stopped_run(own.kind, own.sensor)?;
+            recovery.to_continue = stopped.filter(|run| now_ns.saturating_sub(run.started_ns) < own.segment_ns);
         }
     }
     for run in interrupted {
@@ -245,4 +288,27 @@ fn recover_run(
         crate::time::iso_time(run.started_ns)
     );
     Ok(replayed)
+}
+
+/// Continues `run` (an interrupted or stopped run of the pipeline's own scope, from
+/// [`recover_interrupted`]) in `pipeline`, a live pipeline on the store at `path` that has not
+/// begun its run yet: the store takes the run over and its events are replayed into the
+/// pipeline's engine and rules, in time order, before the source takes new input. Returns the
+/// events replayed, or `None` when the run was not taken over (another process took it; the
+/// source then begins a run of its own and the next start recovers this one).
+pub fn carry_into(pipeline: &mut Pipeline, path: &Path, run: &InterruptedRun) -> Result<Option<u64>, ReplayError> {
+    if !pipeline.continue_analysis(run)? {
+        return Ok(None);
+    }
+    let reader = crate::store::open(path)?;
+    let replayed = reader.each_event_of_run(run.run, run.after_event, &mut |ev| {
+        pipeline.accept_carried(arrival(&ev, EventNodes::Stored));
+    })?;
+    tracing::warn!(
+        "continuing analysis run {} ({}, begun {}) that a gone process left: its {replayed} events analysed again, new input joins it",
+        run.run,
+        run.kind.as_str(),
+        crate::time::iso_time(run.started_ns)
+    );
+    Ok(Some(replayed))
 }

@@ -5,6 +5,7 @@ mod api;
 mod capture_cmd;
 #[cfg(feature = "live")]
 mod capture_metrics;
+mod carry;
 mod consistency;
 mod dashboard;
 mod decisions_cmd;

@@ -233,6 +233,7 @@ impl PgStore {
                 sensor: r.get(3),
                 started_ns: r.get(4),
                 after_event: r.get(6),
+                owner,
             });
         }
         Ok(out)
@@ -246,6 +247,79 @@ impl PgStore {
             self.current_run = None;
         }
         Ok(())
+    }
+
+    /// The newest run of `kind` and `sensor` (not a file's), when it is finished and its
+    /// process is gone (see `EventStore::stopped_run`).
+    pub fn stopped_run(&mut self, kind: RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError> {
+        self.flush_now()?;
+        let newest = self
+            .client
+            .query_opt(
+                "SELECT id, started_ns, after_event, owner, finished_ns IS NOT NULL FROM analysis_runs
+                 WHERE kind = $1 AND coalesce(sensor, '') = $2 AND file_id IS NULL ORDER BY id DESC LIMIT 1",
+                &[&kind.as_str(), &pg_text(sensor)],
+            )
+            .map_err(pg_error)?;
+        let Some(r) = newest else { return Ok(None) };
+        let (Some(owner), true) = (r.get::<_, Option<String>>(3), r.get::<_, bool>(4)) else { return Ok(None) };
+        if crate::owner::is_running(&owner) != Some(false) {
+            return Ok(None);
+        }
+        Ok(Some(InterruptedRun {
+            run: r.get(0),
+            kind,
+            file_id: None,
+            sensor: sensor.to_owned(),
+            started_ns: r.get(1),
+            after_event: r.get(2),
+            owner,
+        }))
+    }
+
+    /// Takes over an interrupted or stopped run (see `EventStore::continue_run`), as SQLite's store does:
+    /// its alerts parked under a placeholder run while it is deleted (its rows by cascade) and
+    /// inserted again under the same id, owned by this process; one transaction.
+    pub fn continue_run(&mut self, run: &InterruptedRun) -> Result<bool, SinkError> {
+        self.flush_now()?;
+        let mut tx = self.client.transaction().map_err(pg_error)?;
+        tx.batch_execute("LOCK TABLE analysis_runs IN SHARE ROW EXCLUSIVE MODE").map_err(pg_error)?;
+        let found = tx
+            .query_opt(
+                "SELECT id FROM analysis_runs WHERE id = $1 AND owner = $2 AND file_id IS NULL AND started_ns = $3",
+                &[&run.run, &run.owner, &run.started_ns],
+            )
+            .map_err(pg_error)?;
+        if found.is_none() {
+            return Ok(false);
+        }
+        let parked: i64 = tx
+            .query_one(
+                "INSERT INTO analysis_runs (id, kind, started_ns, finished_ns)
+                 VALUES ((SELECT coalesce(max(id), 0) + 1 FROM analysis_runs), $1, $2, $2) RETURNING id",
+                &[&run.kind.as_str(), &run.started_ns],
+            )
+            .map_err(pg_error)?
+            .get(0);
+        tx.execute("UPDATE alerts SET run_id = $2 WHERE run_id = $1", &[&run.run, &parked]).map_err(pg_error)?;
+        tx.execute("DELETE FROM analysis_runs WHERE id = $1", &[&run.run]).map_err(pg_error)?;
+        tx.execute(
+            "INSERT INTO analysis_runs (id, kind, started_ns, sensor, owner, after_event) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &run.run,
+                &run.kind.as_str(),
+                &run.started_ns,
+                &pg_text(&run.sensor),
+                &crate::owner::this_process(),
+                &run.after_event,
+            ],
+        )
+        .map_err(pg_error)?;
+        tx.execute("UPDATE alerts SET run_id = $1 WHERE run_id = $2", &[&run.run, &parked]).map_err(pg_error)?;
+        tx.execute("DELETE FROM analysis_runs WHERE id = $1", &[&parked]).map_err(pg_error)?;
+        tx.commit().map_err(pg_error)?;
+        self.current_run = Some(run.run);
+        Ok(true)
     }
 
     /// Registers a capture file by its content hash.

@@ -270,6 +270,16 @@ impl EventStore for PgBackground {
         self.call(move |s| s.discard_run(run))
     }
 
+    fn continue_run(&mut self, run: &InterruptedRun) -> Result<bool, SinkError> {
+        let run = run.clone();
+        self.call(move |s| s.continue_run(&run))
+    }
+
+    fn stopped_run(&mut self, kind: crate::sinks::RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError> {
+        let sensor = sensor.to_owned();
+        self.call(move |s| s.stopped_run(kind, &sensor))
+    }
+
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
         self.call(move |s| s.begin_file(&file, now_ns, force))
     }

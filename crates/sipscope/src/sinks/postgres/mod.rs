@@ -383,6 +383,14 @@ impl EventStore for PgStore {
         PgStore::discard_run(self, run)
     }
 
+    fn continue_run(&mut self, run: &InterruptedRun) -> Result<bool, SinkError> {
+        PgStore::continue_run(self, run)
+    }
+
+    fn stopped_run(&mut self, kind: crate::sinks::RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError> {
+        PgStore::stopped_run(self, kind, sensor)
+    }
+
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
         PgStore::begin_file(self, &file, now_ns, force)
     }

@@ -289,6 +289,14 @@ impl EventStore for Store {
         Store::discard_run(self, run)
     }
 
+    fn continue_run(&mut self, run: &InterruptedRun) -> Result<bool, SinkError> {
+        Store::continue_run(self, run)
+    }
+
+    fn stopped_run(&mut self, kind: crate::sinks::RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError> {
+        Store::stopped_run(self, kind, sensor)
+    }
+
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
         Store::begin_file(self, &file, now_ns, force)
     }

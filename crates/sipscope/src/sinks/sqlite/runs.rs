@@ -1,5 +1,5 @@
 //! The store's side of keeping analysis results in step with the events: finding runs that a
-//! gone process left unfinished, deleting a run, and the content registry of capture files (a
+//! gone process left unfinished, deleting a run or taking it over to continue it, and the content registry of capture files (a
 //! file whose records another file contains is superseded by it, events and runs included).
 
 use super::Store;
@@ -27,7 +27,7 @@ impl Store {
             }
             // A kind this build does not know was written by a newer one: not ours to judge.
             let Ok(kind) = kind.parse::<RunKind>() else { continue };
-            out.push(InterruptedRun { run, kind, file_id, sensor, started_ns, after_event });
+            out.push(InterruptedRun { run, kind, file_id, sensor, started_ns, after_event, owner });
         }
         Ok(out)
     }
@@ -41,6 +41,64 @@ impl Store {
             self.current_run = None;
         }
         Ok(())
+    }
+
+    /// The newest run of `kind` and `sensor` (not a file's), when it is finished and its
+    /// process is gone (see `EventStore::stopped_run`).
+    pub fn stopped_run(&mut self, kind: RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError> {
+        self.flush_now()?;
+        let newest = self
+            .conn
+            .query_row(
+                "SELECT id, file_id, started_ns, after_event, owner, finished_ns IS NOT NULL FROM analysis_runs
+                 WHERE kind = ?1 AND coalesce(sensor, '') = ?2 AND file_id IS NULL ORDER BY id DESC LIMIT 1",
+                params![kind.as_str(), sensor],
+                |r| {
+                    let head: (i64, Option<i64>, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                    Ok((head, r.get::<_, Option<String>>(4)?, r.get::<_, bool>(5)?))
+                },
+            )
+            .optional()?;
+        let Some(((run, file_id, started_ns, after_event), Some(owner), true)) = newest else { return Ok(None) };
+        if crate::owner::is_running(&owner) != Some(false) {
+            return Ok(None);
+        }
+        Ok(Some(InterruptedRun { run, kind, file_id, sensor: sensor.to_owned(), started_ns, after_event, owner }))
+    }
+
+    /// Takes over an interrupted or stopped run (see `EventStore::continue_run`): in one transaction its
+    /// alerts are parked under a placeholder run, the run is deleted (its rows by cascade) and
+    /// inserted again under the same id, owned by this process, and the alerts come back to it.
+    /// Its events keep naming it: their ids and the run's `after_event` do not change.
+    pub fn continue_run(&mut self, run: &InterruptedRun) -> Result<bool, SinkError> {
+        self.flush_now()?;
+        let tx = self.conn.transaction()?;
+        let found: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM analysis_runs WHERE id = ?1 AND owner = ?2 AND file_id IS NULL AND started_ns = ?3",
+                params![run.run, run.owner, run.started_ns],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if found.is_none() {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO analysis_runs (kind, started_ns, finished_ns) VALUES (?1, ?2, ?2)",
+            params![run.kind.as_str(), run.started_ns],
+        )?;
+        let parked = tx.last_insert_rowid();
+        tx.execute("UPDATE alerts SET run_id = ?2 WHERE run_id = ?1", [run.run, parked])?;
+        tx.execute("DELETE FROM analysis_runs WHERE id = ?1", [run.run])?;
+        tx.execute(
+            "INSERT INTO analysis_runs (id, kind, started_ns, sensor, owner, after_event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![run.run, run.kind.as_str(), run.started_ns, run.sensor, crate::owner::this_process(), run.after_event],
+        )?;
+        tx.execute("UPDATE alerts SET run_id = ?1 WHERE run_id = ?2", [run.run, parked])?;
+        tx.execute("DELETE FROM analysis_runs WHERE id = ?1", [parked])?;
+        tx.commit()?;
+        self.current_run = Some(run.run);
+        Ok(true)
     }
 
     /// The content digests of complete, not superseded files.

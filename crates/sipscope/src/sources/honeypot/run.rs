@@ -166,10 +166,18 @@ pub fn open_with(
         None => Nodes::default(),
     };
     let rules = crate::rules::RuleSet::load(&config.rules)?;
+    let mut to_continue = None;
     if config.analysis && (config.store.exists() || crate::sinks::postgres_url(&config.store).is_some()) {
-        // A run an earlier honeypot left unfinished (killed) is analysed again from its events.
+        // The run an earlier honeypot of this sensor left (killed, or stopped within its
+        // segment) is continued by this one (below); other interrupted runs are analysed again
+        // from their events.
         let analysis = crate::analysis::engine::AnalysisConfig::default();
-        crate::sources::replay::recover_interrupted(&config.store, &analysis, rules.as_ref(), crate::time::now_ns())?;
+        let segment_ns = config.analysis_segment_seconds.max(1).saturating_mul(1_000_000_000) as i64;
+        let own = crate::sources::replay::OwnScope { kind: RunKind::Honeypot, sensor: &sensor, segment_ns };
+        let now = crate::time::now_ns();
+        to_continue =
+            crate::sources::replay::recover_interrupted(&config.store, &analysis, rules.as_ref(), now, Some(own))?
+                .to_continue;
     }
     let backlog =
         StoreBacklog { max_items: config.limits.store_backlog_items, max_bytes: config.limits.store_backlog_bytes };
@@ -201,6 +209,10 @@ pub fn open_with(
     respond(config, &sensor, &nodes, has_rules, &mut pipeline, &in_force)?;
     if let (Some(live), true) = (live, has_rules) {
         pipeline.add_alert_sink(Box::new(live));
+    }
+    if let Some(run) = to_continue {
+        // Before the listeners take anything: flows spanning the crash stay one flow.
+        crate::sources::replay::carry_into(&mut pipeline, &config.store, &run)?;
     }
     let human =
         HumanLog::open(&config.human_log).map_err(|e| HoneypotError::File(config.human_log.clone().into(), e))?;

@@ -1,6 +1,7 @@
 //! A honeypot killed with SIGKILL (as the OOM killer does) and started again: the analysis
-//! run it left unfinished is recovered from its events at the next start, so the report's
-//! totals equal the events again; until then the report says the run was interrupted.
+//! run it left unfinished is continued by the next start (its events replayed into the new
+//! engine, new input joining the same run), so the report's totals equal the events again;
+//! until then the report says the run was interrupted.
 
 use super::harness::Honeypot;
 use std::net::UdpSocket;
@@ -39,7 +40,7 @@ fn report(db: &Path) -> (i64, Vec<String>) {
 }
 
 #[test]
-fn a_killed_honeypots_analysis_is_recovered_at_the_next_start() {
+fn a_killed_honeypots_analysis_is_continued_at_the_next_start() {
     let listen = [("udp", "127.0.90.1", 5060)];
     let extra = "";
     let hp = Honeypot::start(&listen, extra);
@@ -68,10 +69,12 @@ fn a_killed_honeypots_analysis_is_recovered_at_the_next_start() {
     assert!(notes.iter().any(|n| n.contains("interrupted")), "the report says so: {notes:?}");
     assert!(total < last, "before recovery the results stop early: {total} of {last}");
 
-    // The next start recovers the interrupted run from its events.
+    // The next start continues the interrupted run: its events replayed, the same run goes on.
     let mut hp = Honeypot::start_again(dir, &listen, extra);
     let (_, log) = hp.stop();
-    assert!(log.contains("recovered analysis run"), "{log}");
+    assert!(log.contains("continuing analysis run 1 (honeypot"), "{log}");
+    assert_eq!(hp.count("SELECT count(*) FROM analysis_runs"), 1, "one run, continued");
+    assert_eq!(hp.count("SELECT count(*) FROM events WHERE run_id = 1"), last, "every event names it");
     let events = hp.count("SELECT count(*) FROM events");
     assert_eq!(events, last, "nothing was received after the restart");
     let (total, notes) = report(&hp.dir.path().join("hp.db"));

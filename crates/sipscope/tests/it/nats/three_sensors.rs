@@ -11,8 +11,8 @@
 //!   attempts and registrations;
 //! - the collector's report equals the report of `analyze` over the union of the three SQLite
 //!   stores, section by section, but for the sections that only the collector can have (its
-//!   rules' alerts and its decisions; docs/collector.md says why) and three sections that one
-//!   open defect makes differ (`KNOWN_DIFFERENT`, printed);
+//!   rules' alerts and its decisions; docs/collector.md says why): the restarted collector
+//!   continued its interrupted run, so flows spanning the kill are one flow, as in the union;
 //! - the ban the collector decided from svcrack on sensor 1 reached sensor 3 through the KV
 //!   bucket: attacker 1's later requests are stored there and not answered.
 
@@ -163,12 +163,6 @@ fn sections(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
 /// Sections only the collector has: its rules' alerts and its decisions (the sensors' stores
 /// run no rules of theirs into the union).
 const COLLECTOR_ONLY: &[&str] = &["alerts", "decisions"];
-
-/// Sections known to differ, for the open defect docs/collector.md ("Open") describes: a
-/// collector killed mid-run cuts the flows that span its restart in two (`tools`,
-/// `strategies`, `stages`). Their differences are printed, not asserted, until the collector
-/// carries its analysis over a restart.
-const KNOWN_DIFFERENT: &[&str] = &["tools", "strategies", "stages"];
 
 #[test]
 fn three_sensors_one_view_through_faults_and_a_ban_shared_from_sensor_1_to_sensor_3() {
@@ -330,7 +324,7 @@ fn three_sensors_one_view_through_faults_and_a_ban_shared_from_sensor_1_to_senso
         assert_eq!(pg_counts(&mut pg, table), want, "{table} per sensor");
     }
     let log = collector.log_text();
-    assert!(log.contains("recover") || log.contains("interrupted"), "the killed run was recovered: {log}");
+    assert!(log.contains("continuing analysis run"), "the killed run was continued: {log}");
 
     // The collector's cross-sensor analysis equals `analyze` over the union of the stores.
     let union = dir.path().join("union.db");
@@ -351,11 +345,7 @@ fn three_sensors_one_view_through_faults_and_a_ban_shared_from_sensor_1_to_senso
         if a == b || COLLECTOR_ONLY.contains(&name.as_str()) {
             continue;
         }
-        if KNOWN_DIFFERENT.contains(&name.as_str()) {
-            eprintln!("known difference (docs/collector.md, Open), section {name}:\n union: {a}\n collector: {b}");
-        } else {
-            differ.push(format!("section {name}:\n union: {a}\n collector: {b}"));
-        }
+        differ.push(format!("section {name}:\n union: {a}\n collector: {b}"));
     }
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     eprintln!("three sensors: {:?} events, {} s", expected, started.elapsed().as_secs());
