@@ -52,7 +52,7 @@ impl Pipeline {
         self.out.observe(&a, node, parsed.as_ref());
         self.out.carried += 1;
         self.out.alerts.carrying = true;
-        self.out.rules(&a, node, parsed.as_ref(), Parsed::default(), None);
+        self.out.rules(&a, node, parsed.as_ref(), &Parsed::default(), None);
         self.out.alerts.carrying = false;
     }
 }

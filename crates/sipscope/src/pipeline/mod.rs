@@ -478,7 +478,7 @@ impl Pipeline {
             note.apply(&mut fields);
             stored = self.out.write(sensor, &a, node, fields);
         }
-        self.out.rules(&a, node, Some(msg), parsed, stored);
+        self.out.rules(&a, node, Some(msg), &parsed, stored);
     }
 
     /// Takes a record; it reaches the store in order with the events. An authentication
@@ -605,7 +605,7 @@ impl Outputs {
             note.apply(&mut fields);
             stored = self.write(sensor, &a, node, fields);
         }
-        self.rules(&a, node, None, Parsed::default(), stored);
+        self.rules(&a, node, None, &Parsed::default(), stored);
     }
 
     fn take_error(&mut self) -> Result<(), SinkError> {
@@ -693,7 +693,7 @@ impl Outputs {
         a: &Arrival<'_>,
         node: Option<&'m str>,
         msg: Option<&'m Message<'m>>,
-        parsed: Parsed<'m>,
+        parsed: &'m Parsed<'m>,
         stored: Option<u64>,
     ) {
         let ordinal = self.alerts.ordinal;

@@ -41,7 +41,7 @@ pub struct Observation<'a> {
     pub msg: Option<&'a Message<'a>>,
     /// Its Request-URI and To header when the pipeline parsed them already (for the stored
     /// fields); the rules parse what is not there themselves.
-    pub parsed: Parsed<'a>,
+    pub parsed: &'a Parsed<'a>,
     /// Empty or CRLF only (a keep-alive).
     pub blank: bool,
 }

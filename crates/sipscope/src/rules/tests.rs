@@ -99,6 +99,16 @@ impl Run {
         bytes: &[u8],
     ) {
         let parsed = sipscope_sip::Message::parse_with(bytes, transport.framing(), Default::default()).ok();
+        // Every other message comes with the views the pipeline's stored fields parsed;
+        // the others make the rules parse them: both must find the same.
+        let views = match (&parsed, self.ordinal % 2) {
+            (Some(m), 0) => {
+                let mut views = Default::default();
+                crate::event::fields::SipFields::extract_noting(m, true, &mut views);
+                views
+            }
+            _ => Default::default(),
+        };
         let o = Observation {
             ts_ns: ts,
             ordinal: self.ordinal,
@@ -109,16 +119,7 @@ impl Run {
             direction,
             node: Some("n1"),
             msg: parsed.as_ref(),
-            // Every other message comes with the views the pipeline's stored fields parsed;
-            // the others make the rules parse them: both must find the same.
-            parsed: match (&parsed, self.ordinal % 2) {
-                (Some(m), 0) => {
-                    let mut views = Default::default();
-                    crate::event::fields::SipFields::extract_noting(m, true, &mut views);
-                    views
-                }
-                _ => Default::default(),
-            },
+            parsed: &views,
             blank: bytes.iter().all(u8::is_ascii_whitespace),
         };
         self.ordinal += 1;

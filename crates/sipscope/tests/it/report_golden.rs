@@ -145,7 +145,7 @@ pub(crate) fn build_store(store: &Path) {
                 direction: e.direction,
                 node: e.node.as_deref(),
                 msg: msg.as_ref(),
-                parsed: Default::default(),
+                parsed: &Default::default(),
                 blank: false,
             };
             rules.observe(&o, &mut changes);
