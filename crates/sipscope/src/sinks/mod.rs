@@ -250,7 +250,9 @@ pub trait AlertSink: Send {
 /// no analysis results answers the hand-over with `Ok(())` in its own code, where a reader
 /// sees it, instead of inheriting a default that drops them silently.
 pub trait Sink: Send {
-    /// Takes one event with its extracted fields.
+    /// Takes one event with its extracted fields. The n-th call (from 0) is the event's
+    /// position: a store that numbers its rows may use it to name an alert's evidence
+    /// (`act::Evidence::stored`), so every call counts, failed ones too.
     fn write(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError>;
     /// Takes a record (authentication attempt, binding, recovered password).
     fn record(&mut self, record: Record) -> Result<(), SinkError>;
