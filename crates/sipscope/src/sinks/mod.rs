@@ -12,6 +12,7 @@ pub mod decisions;
 pub mod delivery;
 pub mod endpoint;
 pub mod eve;
+pub(crate) mod event_ids;
 pub mod health;
 pub mod hep;
 pub mod jsonl;

@@ -334,6 +334,7 @@ impl PgStore {
             Some((id, status)) if status == "complete" && !force => FileStart::AlreadyIngested { id },
             Some((id, _)) => {
                 let replaced = tx.execute("DELETE FROM events WHERE file_id = $1", &[&id]).map_err(pg_error)?;
+                self.event_ids.forget();
                 super::counts::add(&mut tx, -i64::try_from(replaced).unwrap_or(i64::MAX))?;
                 tx.execute("DELETE FROM analysis_runs WHERE file_id = $1", &[&id]).map_err(pg_error)?;
                 tx.execute(
@@ -415,6 +416,7 @@ impl PgStore {
             return Ok(0);
         }
         let deleted = tx.execute("DELETE FROM events WHERE file_id = $1", &[&old]).map_err(pg_error)?;
+        self.event_ids.forget();
         super::counts::add(&mut tx, -i64::try_from(deleted).unwrap_or(i64::MAX))?;
         tx.execute("DELETE FROM analysis_runs WHERE file_id = $1", &[&old]).map_err(pg_error)?;
         tx.execute("UPDATE ingested_files SET superseded_by = $2 WHERE id = $1", &[&old, &by]).map_err(pg_error)?;

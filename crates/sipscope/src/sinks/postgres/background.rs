@@ -30,7 +30,8 @@ type Job = Box<dyn FnOnce(&mut PgStore) + Send>;
 
 #[allow(clippy::large_enum_variant)]
 enum Item {
-    Event(SipEvent, SipFields, Option<i64>),
+    /// An event, its sequence (a collector's) and its position (`act::Evidence::stored`).
+    Event(SipEvent, SipFields, Option<i64>, u64),
     Record(Record),
     Handover(i64, Handover),
     Alert(Box<crate::act::Alert>),
@@ -49,6 +50,8 @@ pub struct PgBackground {
     failed: Arc<Mutex<Option<SinkError>>>,
     health: StoreHealth,
     resilient: bool,
+    /// Events written so far: the next one's position.
+    next_position: u64,
 }
 
 impl PgBackground {
@@ -69,6 +72,7 @@ impl PgBackground {
             failed,
             health,
             resilient,
+            next_position: 0,
         })
     }
 
@@ -95,7 +99,9 @@ impl PgBackground {
     /// Takes an event with its sensor's own id (a collector's): stored once however often it
     /// is written.
     pub fn write_sequenced(&mut self, event: SipEvent, fields: SipFields, sequence: i64) -> Result<(), SinkError> {
-        self.push(Item::Event(event, fields, Some(sequence)))
+        let position = self.next_position;
+        self.next_position += 1;
+        self.push(Item::Event(event, fields, Some(sequence), position))
     }
 
     fn push(&mut self, item: Item) -> Result<(), SinkError> {
@@ -177,8 +183,9 @@ impl Writer {
                 events += 1;
             }
             result = match item {
-                Item::Event(event, fields, None) => self.store.insert_event(event, fields),
-                Item::Event(event, fields, Some(seq)) => self.store.insert_sequenced(event, fields, seq),
+                Item::Event(event, fields, sequence, position) => {
+                    self.store.insert_at(event, fields, sequence, position)
+                }
                 Item::Record(record) => self.store.insert_record(&record),
                 Item::Handover(run, rows) => self.store.append_handover(run, &rows),
                 Item::Alert(alert) => self.store.insert_alert(&alert),
@@ -226,7 +233,9 @@ impl Writer {
 
 impl Sink for PgBackground {
     fn write(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
-        self.push(Item::Event(event, fields, None))
+        let position = self.next_position;
+        self.next_position += 1;
+        self.push(Item::Event(event, fields, None, position))
     }
 
     fn record(&mut self, record: Record) -> Result<(), SinkError> {

@@ -69,8 +69,12 @@ const TYPES: &[Type] = &[
 /// The SQLSTATE of a unique violation.
 const UNIQUE_VIOLATION: &str = "23505";
 
-/// Writes `batch` into the open transaction of `store`.
-pub(super) fn copy(store: &mut PgStore, batch: &[(SipEvent, SipFields, Option<i64>)]) -> Result<(), SinkError> {
+/// Writes `batch` into the open transaction of `store`. Returns the events' ids, in order,
+/// when every one was stored (none when a re-delivery was skipped).
+pub(super) fn copy(
+    store: &mut PgStore,
+    batch: &[(SipEvent, SipFields, Option<i64>)],
+) -> Result<Option<Vec<i64>>, SinkError> {
     store.partitions.ensure(&mut store.client, batch.iter().map(|(e, _, _)| e.ts_ns))?;
     let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
     let mut ids: Vec<i64> = store
@@ -85,13 +89,15 @@ pub(super) fn copy(store: &mut PgStore, batch: &[(SipEvent, SipFields, Option<i6
     let may_repeat = batch.iter().any(|(_, _, s)| s.is_some());
     if !may_repeat {
         copy_into(&mut store.client, "events", batch, &ids, run)?;
-        return super::counts::add(&mut store.client, n);
+        super::counts::add(&mut store.client, n)?;
+        return Ok(Some(ids));
     }
     store.client.batch_execute("SAVEPOINT sipscope_copy").map_err(pg_error)?;
     match copy_into(&mut store.client, "events", batch, &ids, run) {
         Ok(()) => {
             store.client.batch_execute("RELEASE SAVEPOINT sipscope_copy").map_err(pg_error)?;
-            super::counts::add(&mut store.client, n)
+            super::counts::add(&mut store.client, n)?;
+            Ok(Some(ids))
         }
         Err(SinkError::Backend { message, .. }) if message.contains(UNIQUE_VIOLATION) => {
             store.client.batch_execute("ROLLBACK TO SAVEPOINT sipscope_copy").map_err(pg_error)?;
@@ -113,7 +119,8 @@ pub(super) fn copy(store: &mut PgStore, batch: &[(SipEvent, SipFields, Option<i6
                 )
                 .map_err(pg_error)?;
             store.client.batch_execute("TRUNCATE events_stage; RELEASE SAVEPOINT sipscope_copy").map_err(pg_error)?;
-            super::counts::add(&mut store.client, i64::try_from(stored).unwrap_or(i64::MAX))
+            super::counts::add(&mut store.client, i64::try_from(stored).unwrap_or(i64::MAX))?;
+            Ok(None)
         }
         Err(e) => Err(e),
     }

@@ -143,6 +143,12 @@ pub struct PgStore {
     in_transaction: bool,
     /// Events waiting for the next COPY (in the open transaction), with their sequence.
     pending: Vec<(SipEvent, SipFields, Option<i64>)>,
+    /// The position of each pending event (`act::Evidence::stored`).
+    pending_positions: Vec<u64>,
+    /// The ids of the events copied here, by position (`sinks/event_ids.rs`).
+    event_ids: crate::sinks::event_ids::EventIds,
+    /// Events taken through [`PgStore::insert_event`]: the next one's position.
+    next_position: u64,
     /// Alerts waiting for the pending events they cite (written after them, in order), with
     /// the run open when each was raised.
     pending_alerts: Vec<(crate::act::Alert, Option<i64>)>,
@@ -168,6 +174,9 @@ impl PgStore {
             url: url.to_owned(),
             in_transaction: false,
             pending: Vec::new(),
+            pending_positions: Vec::new(),
+            event_ids: crate::sinks::event_ids::EventIds::default(),
+            next_position: 0,
             pending_alerts: Vec::new(),
             written: 0,
             events_in_tx: 0,
@@ -222,6 +231,7 @@ impl PgStore {
         }
         self.flush_now()?;
         let dropped = partitions::drop_older_than(&mut self.client, days, now_ns)?;
+        self.event_ids.forget();
         if !dropped.is_empty() {
             tracing::info!(partitions = dropped.len(), first = %dropped[0], "retention dropped old event partitions");
         }
@@ -255,11 +265,21 @@ impl PgStore {
         self.begin()?;
         if !self.pending.is_empty() {
             let pending = std::mem::take(&mut self.pending);
-            let result = events::copy(self, &pending);
-            if result.is_err() {
-                // The caller abandons the batch; keep the events so that it could retry them.
-                self.pending = pending;
-                return result;
+            let positions = std::mem::take(&mut self.pending_positions);
+            match events::copy(self, &pending) {
+                Err(e) => {
+                    // The caller abandons the batch; keep the events so that it could retry them.
+                    self.pending = pending;
+                    self.pending_positions = positions;
+                    return Err(e);
+                }
+                // Every event got its id (none was a re-delivery skipped): known by position.
+                Ok(Some(ids)) => {
+                    for (position, id) in positions.iter().zip(ids) {
+                        self.event_ids.note(*position, id);
+                    }
+                }
+                Ok(None) => {}
             }
             self.events_in_tx += pending.len() as u64;
         }
@@ -292,20 +312,39 @@ impl PgStore {
         self.written = 0;
         self.events_in_tx = 0;
         self.pending.clear();
+        self.pending_positions.clear();
         self.pending_alerts.clear();
+        // Ids of rolled-back rows name nothing.
+        self.event_ids.forget();
         self.partitions.forget();
     }
 
-    /// Takes an event of this store (its sequence is its id).
+    /// Takes an event of this store (its sequence is its id), at the next position of this
+    /// store's own count.
     pub fn insert_event(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
-        self.pending.push((event, fields, None));
-        self.written()
+        let position = self.next_position;
+        self.next_position += 1;
+        self.insert_at(event, fields, None, position)
     }
 
     /// Takes an event with its sensor's own id (`sequence`): the same sensor and sequence
     /// written again (a re-delivery) is stored once.
     pub fn insert_sequenced(&mut self, event: SipEvent, fields: SipFields, sequence: i64) -> Result<(), SinkError> {
-        self.pending.push((event, fields, Some(sequence)));
+        let position = self.next_position;
+        self.next_position += 1;
+        self.insert_at(event, fields, Some(sequence), position)
+    }
+
+    /// Takes an event (with its sequence, if it has one) handed over at `position`.
+    pub(super) fn insert_at(
+        &mut self,
+        event: SipEvent,
+        fields: SipFields,
+        sequence: Option<i64>,
+        position: u64,
+    ) -> Result<(), SinkError> {
+        self.pending.push((event, fields, sequence));
+        self.pending_positions.push(position);
         self.written()
     }
 

@@ -199,8 +199,8 @@ impl PgStore {
                 .prepare(
                     "INSERT INTO alert_evidence (alert_id, position, ts_ns, src_ip, src_port, dst_ip, dst_port, event_id)
                      VALUES ($1, $2, $3, $4::text, $5::int4, $6::text, $7::int4,
-                       (SELECT id FROM events WHERE ts_ns = $3 AND src_ip = $4::text::inet AND src_port = $5
-                        AND dst_ip = $6::text::inet AND dst_port = $7 ORDER BY id DESC LIMIT 1))
+                       coalesce($8::int8, (SELECT id FROM events WHERE ts_ns = $3 AND src_ip = $4::text::inet
+                        AND src_port = $5 AND dst_ip = $6::text::inet AND dst_port = $7 ORDER BY id DESC LIMIT 1)))
                      ON CONFLICT (alert_id, position) DO UPDATE SET ts_ns = excluded.ts_ns,
                        src_ip = excluded.src_ip, src_port = excluded.src_port, dst_ip = excluded.dst_ip,
                        dst_port = excluded.dst_port, event_id = excluded.event_id
@@ -214,7 +214,11 @@ impl PgStore {
                 let position = position as i64;
                 let (src, dst) = (e.src.0.to_string(), e.dst.0.to_string());
                 let (sp, dp) = (i32::from(e.src.1), i32::from(e.dst.1));
-                self.client.execute(&st, &[&id, &position, &e.ts_ns, &src, &sp, &dst, &dp]).map_err(pg_error)?;
+                // Known by its position when this writer copied it; searched for otherwise.
+                let known = e.stored.and_then(|at| self.event_ids.id(at));
+                self.client
+                    .execute(&st, &[&id, &position, &e.ts_ns, &src, &sp, &dst, &dp, &known])
+                    .map_err(pg_error)?;
             }
         }
         Ok(())

@@ -5,7 +5,6 @@ mod alerts;
 mod analysis;
 mod background;
 mod decisions;
-mod event_ids;
 mod events;
 mod outbox;
 mod records;
@@ -48,7 +47,7 @@ pub struct Store {
     /// The multi-row INSERT statements of events (see `events.rs`).
     insert_sql: events::InsertSql,
     /// The ids of the events written here, by their position (see `event_ids.rs`).
-    event_ids: event_ids::EventIds,
+    event_ids: crate::sinks::event_ids::EventIds,
     /// Events written through [`Store::insert_event`]: the next one's position.
     next_position: u64,
 }
@@ -101,7 +100,7 @@ impl Store {
             current_run: None,
             events_present,
             insert_sql: events::InsertSql::new(),
-            event_ids: event_ids::EventIds::default(),
+            event_ids: crate::sinks::event_ids::EventIds::default(),
             next_position: 0,
         })
     }

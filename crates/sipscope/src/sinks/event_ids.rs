@@ -1,9 +1,10 @@
-//! Which row each event of this writer got. An alert's evidence names its message by the
-//! position at which the pipeline handed that message's event to the store
-//! (`act::Evidence::stored`: the n-th `write` is position n), and the writer, which gave the
-//! rows their ids, answers from here instead of searching the events' `(src_ip, ts_ns)` index
-//! for time and addresses. That search read event pages back from disk and was most of an
-//! alert's write (docs/benchmarks.md, "Rules overhead: evidence without a search").
+//! Which row each event of a store writer got (SQLite's and PostgreSQL's: both number their
+//! rows themselves). An alert's evidence names its message by the position at which the
+//! pipeline handed that message's event to the store (`act::Evidence::stored`: the n-th
+//! `write` is position n), and the writer, which gave the rows their ids, answers from here
+//! instead of searching the events by time and addresses — which read event pages back from
+//! disk, was most of an alert's write (docs/benchmarks.md, "Rules overhead: evidence without
+//! a search"), and could only guess among events alike (it took the newest).
 //!
 //! Consecutive positions stored under consecutive ids are one range, so the map holds a few
 //! entries however many events were written (one, in the usual case). It is forgotten
@@ -24,14 +25,14 @@ struct Range {
 
 /// The ids of the events this writer stored, by position.
 #[derive(Debug, Default)]
-pub(super) struct EventIds {
+pub(crate) struct EventIds {
     /// Ascending by position, not overlapping.
     ranges: Vec<Range>,
 }
 
 impl EventIds {
     /// Event `position` was stored as row `id` (in the open transaction).
-    pub(super) fn note(&mut self, position: u64, id: i64) {
+    pub(crate) fn note(&mut self, position: u64, id: i64) {
         if let Some(last) = self.ranges.last_mut() {
             let next_position = last.position.saturating_add(last.len);
             if position == next_position && id == last.id.saturating_add(last.len as i64) {
@@ -50,7 +51,7 @@ impl EventIds {
     }
 
     /// The id of the event stored at `position`, when this writer knows it.
-    pub(super) fn id(&self, position: u64) -> Option<i64> {
+    pub(crate) fn id(&self, position: u64) -> Option<i64> {
         let after = self.ranges.partition_point(|r| r.position <= position);
         let r = self.ranges.get(after.checked_sub(1)?)?;
         let offset = position - r.position;
@@ -58,7 +59,7 @@ impl EventIds {
     }
 
     /// Forgets every id (events were deleted or a batch rolled back).
-    pub(super) fn forget(&mut self) {
+    pub(crate) fn forget(&mut self) {
         self.ranges.clear();
     }
 }
