@@ -21,7 +21,8 @@ ADDR=${ADDR:-127.0.243.200:18443}
 mkdir -p "$WORK"
 COLD=${COLD:-30}
 cargo build -q --release -p sipscope --example make_bench_pcap --example api_load --bin sipscope
-SIPSCOPE=$ROOT/target/release/sipscope
+# SIPSCOPE=/path/to/another/sipscope serves with that binary (a before/after comparison).
+SIPSCOPE=${SIPSCOPE:-$ROOT/target/release/sipscope}
 LOAD=$ROOT/target/release/examples/api_load
 if [ -n "${STORE:-}" ]; then
   DB=$STORE

@@ -110,6 +110,25 @@ pub fn build(inputs: &Inputs<'_>, names: &[String]) -> Result<Report, ReportErro
     Ok(report)
 }
 
+/// The sections whose answer depends on the range itself, not only on the rows it selects:
+/// `campaigns` (a source active on every day of the range is left out) and `decisions`
+/// (those in force at some time of the range, a permanent one only without a start).
+pub const RANGE_DEPENDENT: &[&str] = &["campaigns", "decisions"];
+
+/// The same filter without its time range, when the range holds `extent` (everything the
+/// store's sections select by time; `None`: nothing) and so selects every row no range would:
+/// every section but [`RANGE_DEPENDENT`] answers the same for both. `None` when the filter has
+/// no range or its range cuts the extent.
+pub fn range_covers(filter: &Filter, extent: Option<crate::store::TimeExtent>) -> Option<Filter> {
+    if filter.from_ns.is_none() && filter.to_ns.is_none() {
+        return None;
+    }
+    let holds = extent.is_none_or(|e| {
+        filter.from_ns.is_none_or(|from| from <= e.first_ns) && filter.to_ns.is_none_or(|to| to > e.last_ns)
+    });
+    holds.then(|| Filter { from_ns: None, to_ns: None, nodes: filter.nodes.clone() })
+}
+
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -124,5 +143,25 @@ pub enum ReportError {
 impl From<StoreError> for ReportError {
     fn from(e: StoreError) -> ReportError {
         ReportError::Store(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::TimeExtent;
+
+    #[test]
+    fn a_range_covers_the_store_only_when_it_holds_every_time() {
+        let e = Some(TimeExtent { first_ns: 100, last_ns: 200 });
+        let f = |from, to| Filter { from_ns: from, to_ns: to, nodes: vec!["n".into()] };
+        let whole = Some(Filter { from_ns: None, to_ns: None, nodes: vec!["n".into()] });
+        assert_eq!(range_covers(&f(Some(100), Some(201)), e), whole, "to is exclusive");
+        assert_eq!(range_covers(&f(Some(5), None), e), whole);
+        assert_eq!(range_covers(&f(None, Some(1_000)), e), whole);
+        assert_eq!(range_covers(&f(Some(101), None), e), None, "cuts the first time");
+        assert_eq!(range_covers(&f(None, Some(200)), e), None, "cuts the last time");
+        assert_eq!(range_covers(&f(None, None), e), None, "no range: nothing to widen");
+        assert_eq!(range_covers(&f(Some(5), None), None), whole, "an empty store");
     }
 }

@@ -83,6 +83,23 @@ pub fn json(report: &Report) -> String {
     crate::output::json::inert(serde_json::to_string_pretty(&doc).unwrap_or_default())
 }
 
+/// The JSON of [`json`] for a report that is `whole` (that function's output) with its scope
+/// and the `sections` given replaced: what `json` prints for the report they make, without
+/// building the others again. `None` when `whole` is not such a document.
+pub fn json_with(
+    whole: &str,
+    scope: &crate::reports::model::Scope,
+    sections: &[crate::reports::model::Section],
+) -> Option<String> {
+    let mut doc: serde_json::Value = serde_json::from_str(whole).ok()?;
+    doc["scope"] = serde_json::to_value(scope).ok()?;
+    let all = doc.get_mut("sections")?.as_object_mut()?;
+    for s in sections {
+        all.insert(s.name.clone(), serde_json::to_value(s).ok()?);
+    }
+    Some(crate::output::json::inert(serde_json::to_string_pretty(&doc).ok()?))
+}
+
 /// One CSV per table: (file name, contents). Fields are quoted when needed; a leading `=`,
 /// `+`, `-`, `@` gets a `'` so spreadsheets do not run attacker text as a formula.
 pub fn csv(report: &Report) -> Vec<(String, String)> {
