@@ -129,6 +129,24 @@ pub fn range_covers(filter: &Filter, extent: Option<crate::store::TimeExtent>) -
     holds.then(|| Filter { from_ns: None, to_ns: None, nodes: filter.nodes.clone() })
 }
 
+/// For a filter whose range holds `extent` ([`range_covers`]) and reaches a day before or
+/// after the extent's days: another such filter whose `campaigns` section is the same, the
+/// same for every one of them (so that one kept answer serves them all). Campaigns depend on
+/// the range only through its days: a source active on every one of them is left out. Every
+/// stored day lies within the extent's days, so over a range of more days than those no source
+/// is active on every day, and the answer no longer depends on how many more there are. The
+/// one returned starts the day before the extent's first and has no end.
+pub fn campaigns_alike(filter: &Filter, extent: Option<crate::store::TimeExtent>) -> Option<Filter> {
+    use crate::time::{day_of, DAY_NS};
+    let e = extent?;
+    range_covers(filter, extent)?;
+    let (first, last) = (day_of(e.first_ns), day_of(e.last_ns));
+    let wider = filter.from_ns.is_some_and(|f| day_of(f) < first)
+        || filter.to_ns.is_some_and(|t| day_of(t.saturating_sub(1)) > last);
+    let from = first.checked_sub(1)?.checked_mul(DAY_NS)?;
+    wider.then(|| Filter { from_ns: Some(from), to_ns: None, nodes: filter.nodes.clone() })
+}
+
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -163,5 +181,23 @@ mod tests {
         assert_eq!(range_covers(&f(None, Some(200)), e), None, "cuts the last time");
         assert_eq!(range_covers(&f(None, None), e), None, "no range: nothing to widen");
         assert_eq!(range_covers(&f(Some(5), None), None), whole, "an empty store");
+    }
+
+    #[test]
+    fn campaigns_of_ranges_wider_than_the_stored_days_are_one_answer() {
+        use crate::time::DAY_NS;
+        let e = Some(TimeExtent { first_ns: 10 * DAY_NS + 5, last_ns: 12 * DAY_NS + 7 });
+        let f = |from, to| Filter { from_ns: from, to_ns: to, nodes: vec![] };
+        let one = f(Some(9 * DAY_NS), None);
+        let alike = Some(one.clone());
+        assert_eq!(campaigns_alike(&f(Some(0), None), e), alike);
+        assert_eq!(campaigns_alike(&f(Some(10 * DAY_NS), Some(14 * DAY_NS)), e), alike, "a day after the last");
+        assert_eq!(campaigns_alike(&f(Some(10 * DAY_NS), Some(13 * DAY_NS)), e), None, "the stored days exactly");
+        assert_eq!(campaigns_alike(&f(Some(10 * DAY_NS), None), e), None, "no end: up to the last stored day");
+        assert_eq!(campaigns_alike(&f(Some(10 * DAY_NS + 6), None), e), None, "cuts the extent");
+        assert_eq!(campaigns_alike(&f(Some(0), None), None), None, "an empty store: nothing to share");
+        // The one returned is of the same kind: wider, covering, and its own answer.
+        assert!(range_covers(&one, e).is_some());
+        assert_eq!(campaigns_alike(&one, e), Some(one));
     }
 }

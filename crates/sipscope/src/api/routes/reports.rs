@@ -4,7 +4,8 @@
 //! readers at once. A whole report whose time range holds everything the store's sections
 //! select by time (`reports::range_covers`: a dashboard's "last 30 days" over a younger store)
 //! is the kept report without that range, with only the sections that depend on the range
-//! itself (`reports::RANGE_DEPENDENT`) built for it: the same JSON, tens of milliseconds
+//! itself (`reports::RANGE_DEPENDENT`) built for it (campaigns kept too, for every range wider
+//! than the stored days: `reports::campaigns_alike`): the same JSON, tens of milliseconds
 //! instead of a whole report's build.
 
 use crate::api::cache::Lookup;
@@ -70,35 +71,58 @@ async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> R
     }
 }
 
-/// The filter without its range when the range holds everything the store's sections select
-/// by time (read from the store now, so a row written since the kept report was built is in
-/// the extent even if not yet in that report, which is the kept answers' usual lag).
-async fn covering(state: &Arc<State>, filter: &Filter) -> Result<Option<Filter>, Failure> {
+/// The filter without its range, and the store's extent, when the range holds everything the
+/// store's sections select by time (read from the store now, so a row written since the kept
+/// report was built is in the extent even if not yet in that report, which is the kept
+/// answers' usual lag).
+async fn covering(
+    state: &Arc<State>,
+    filter: &Filter,
+) -> Result<Option<(Filter, Option<crate::store::TimeExtent>)>, Failure> {
     if filter.from_ns.is_none() && filter.to_ns.is_none() {
         return Ok(None);
     }
     let extent = state.read(|store| Ok(store.time_extent()?)).await?;
-    Ok(reports::range_covers(filter, extent))
+    Ok(reports::range_covers(filter, extent).map(|wider| (wider, extent)))
 }
 
 /// The whole report for `filter`, whose range selects the rows `wider` (no range) selects:
-/// `wider`'s report (kept, or built and kept) with the range-dependent sections built for
-/// `filter` beside it.
-async fn widened(state: &Arc<State>, filter: Filter, wider: Filter) -> Result<String, Failure> {
-    let own = reports::RANGE_DEPENDENT.iter().map(|n| (*n).to_owned()).collect();
-    let scope = reports::model::Scope { from_ns: filter.from_ns, to_ns: filter.to_ns, nodes: filter.nodes.clone() };
-    let (whole, own) = tokio::join!(kept_whole(state, wider), report(state, filter, own));
-    let (whole, own) = (whole?, own?);
-    render::json_with(&whole, &scope, &own.sections).ok_or_else(|| Failure::internal("the kept report is no report"))
-}
-
-/// [`cached`]'s whole report, boxed: `widened` is reached from `cached` itself (for another
-/// filter, one without a range, which never comes back here).
-fn kept_whole(
+/// `wider`'s report (kept, or built and kept) with the range-dependent sections beside it:
+/// `decisions` built for `filter`, `campaigns` too unless a kept answer serves every range
+/// like it (`reports::campaigns_alike`).
+async fn widened(
     state: &Arc<State>,
     filter: Filter,
+    (wider, extent): (Filter, Option<crate::store::TimeExtent>),
+) -> Result<String, Failure> {
+    let alike = reports::campaigns_alike(&filter, extent);
+    let own: Vec<String> = reports::RANGE_DEPENDENT
+        .iter()
+        .filter(|n| alike.is_none() || **n != "campaigns")
+        .map(|n| (*n).to_owned())
+        .collect();
+    let scope = reports::model::Scope { from_ns: filter.from_ns, to_ns: filter.to_ns, nodes: filter.nodes.clone() };
+    let campaigns = async {
+        match alike {
+            Some(alike) => kept(state, alike, Some("campaigns".to_owned())).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (whole, own, campaigns) = tokio::join!(kept(state, wider, None), report(state, filter, own), campaigns);
+    let (whole, own, campaigns) = (whole?, own?, campaigns?);
+    let rendered: Vec<(&str, &str)> = campaigns.iter().map(|c| ("campaigns", c.as_str())).collect();
+    render::json_with(&whole, &scope, &own.sections, &rendered)
+        .ok_or_else(|| Failure::internal("the kept report is no report"))
+}
+
+/// [`cached`], boxed: `widened` is reached from `cached` itself (for other filters, which never
+/// come back there: one without a range, and `campaigns` alone).
+fn kept(
+    state: &Arc<State>,
+    filter: Filter,
+    section: Option<String>,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Arc<String>, Failure>> + Send + '_>> {
-    Box::pin(cached(state, filter, None))
+    Box::pin(cached(state, filter, section))
 }
 
 /// The answer for `section` and `filter`: kept, or built now (the first time), or kept and

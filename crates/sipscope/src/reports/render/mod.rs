@@ -85,17 +85,22 @@ pub fn json(report: &Report) -> String {
 
 /// The JSON of [`json`] for a report that is `whole` (that function's output) with its scope
 /// and the `sections` given replaced: what `json` prints for the report they make, without
-/// building the others again. `None` when `whole` is not such a document.
+/// building the others again. `None` when `whole` is not such a document. `rendered` are
+/// sections as the API serves them alone (one section's JSON), put in as they are.
 pub fn json_with(
     whole: &str,
     scope: &crate::reports::model::Scope,
     sections: &[crate::reports::model::Section],
+    rendered: &[(&str, &str)],
 ) -> Option<String> {
     let mut doc: serde_json::Value = serde_json::from_str(whole).ok()?;
     doc["scope"] = serde_json::to_value(scope).ok()?;
     let all = doc.get_mut("sections")?.as_object_mut()?;
     for s in sections {
         all.insert(s.name.clone(), serde_json::to_value(s).ok()?);
+    }
+    for (name, json) in rendered {
+        all.insert((*name).to_owned(), serde_json::from_str(json).ok()?);
     }
     Some(crate::output::json::inert(serde_json::to_string_pretty(&doc).ok()?))
 }
