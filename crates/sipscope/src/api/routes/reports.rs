@@ -115,6 +115,19 @@ async fn widened(
         .ok_or_else(|| Failure::internal("the kept report is no report"))
 }
 
+/// What the server builds when it starts, before anyone asks: the overview, then the
+/// campaigns every range wider than the stored days shares (a dashboard's "last 30 days" over
+/// a younger store).
+pub(crate) async fn warm(state: &Arc<State>) {
+    let _ = cached(state, Filter::default(), None).await;
+    let wide = Filter { from_ns: Some(i64::MIN), ..Filter::default() };
+    if let Ok(Some((_, extent))) = covering(state, &wide).await {
+        if let Some(alike) = reports::campaigns_alike(&wide, extent) {
+            let _ = cached(state, alike, Some("campaigns".to_owned())).await;
+        }
+    }
+}
+
 /// [`cached`], boxed: `widened` is reached from `cached` itself (for other filters, which never
 /// come back there: one without a range, and `campaigns` alone).
 fn kept(
