@@ -48,6 +48,7 @@ fn api_report_events_sources_lists_and_compat() {
     // range-dependent sections built for them: still exactly the command's answer.
     for (query, args) in [
         ("from=2000-01-01", &["--from", "2000-01-01"][..]),
+        ("from=946684801", &["--from", "946684801"][..]),
         ("from=2000-01-01&to=2100-01-01", &["--from", "2000-01-01", "--to", "2100-01-01"][..]),
         ("to=2100-01-01&node=nope", &["--to", "2100-01-01", "--node", "nope"][..]),
     ] {
