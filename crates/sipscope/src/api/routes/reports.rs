@@ -1,6 +1,6 @@
 //! `/api/v1/report` and `/api/v1/report/{section}`: the report `sipscope report --format json`
 //! prints, built by `reports::` from the same reader, kept between requests and rebuilt in the
-//! background when older than a few seconds (`api/cache.rs`); the whole report is built on three
+//! background when older than a few seconds (`api/cache.rs`); the whole report is built on two
 //! readers at once. A whole report whose time range holds everything the store's sections
 //! select by time (`reports::range_covers`: a dashboard's "last 30 days" over a younger store)
 //! is the kept report without that range, with only the sections that depend on the range
@@ -17,13 +17,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use std::sync::Arc;
 
-/// The sections built on a second and a third reader while the first builds the rest, each
-/// group about a third of the whole report's cost over 10 M events (each section built cold
-/// alone, docs/benchmarks.md "REST API"): on two cores three readers keep both busy until the
-/// end better than two halves did. `countries` and `country-pairs` share their rows, so they
-/// stay together (in the first group).
-const SECOND: &[&str] = &["alerts", "tools"];
-const THIRD: &[&str] = &["numbers", "user-agents", "campaigns"];
+/// The sections built on a second reader while the first builds the rest: together about
+/// half the whole report's cost over 10 M events (docs/benchmarks.md "REST API"). `countries`
+/// and `country-pairs` share their rows, so they stay together (in the first half).
+const SECOND_HALF: &[&str] = &["summary", "alerts", "daily", "stages", "user-agents"];
 
 /// The report of the named sections (all when empty) for `filter`, on one reader.
 async fn report(state: &Arc<State>, filter: Filter, names: Vec<String>) -> Result<reports::model::Report, Failure> {
@@ -48,7 +45,7 @@ async fn report(state: &Arc<State>, filter: Filter, names: Vec<String>) -> Resul
 }
 
 /// The JSON of the `section` (the whole report when `None`) for `filter`. The whole report
-/// is built in three groups side by side, on three readers, and put back in report order: the
+/// is built in two halves side by side, on two readers, and put back in report order: the
 /// same report, in about half the time on two cores.
 async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> Result<String, Failure> {
     match section {
@@ -56,21 +53,11 @@ async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> R
             if let Some(wider) = covering(state, &filter).await? {
                 return widened(state, filter, wider).await;
             }
-            let names = |group: &[&str]| group.iter().map(|n| (*n).to_owned()).collect::<Vec<String>>();
-            let first: Vec<String> = sections::ALL
-                .iter()
-                .map(|(n, _)| *n)
-                .filter(|n| !SECOND.contains(n) && !THIRD.contains(n))
-                .map(str::to_owned)
-                .collect();
-            let (a, b, c) = tokio::join!(
-                report(state, filter.clone(), first),
-                report(state, filter.clone(), names(SECOND)),
-                report(state, filter, names(THIRD))
-            );
-            let (mut whole, second, third) = (a?, b?, c?);
-            whole.sections.extend(second.sections);
-            whole.sections.extend(third.sections);
+            let (second, first): (Vec<String>, Vec<String>) =
+                sections::ALL.iter().map(|(n, _)| (*n).to_owned()).partition(|n| SECOND_HALF.contains(&n.as_str()));
+            let (a, b) = tokio::join!(report(state, filter.clone(), first), report(state, filter, second));
+            let (mut whole, rest) = (a?, b?);
+            whole.sections.extend(rest.sections);
             let order = |name: &str| sections::ALL.iter().position(|(n, _)| *n == name).unwrap_or(usize::MAX);
             whole.sections.sort_by_key(|s| order(&s.name));
             Ok(render::json(&whole))
