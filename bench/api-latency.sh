@@ -8,7 +8,8 @@
 # serves an existing store, only read (the tokens file goes to $WORK, never beside it) —
 # starts `sipscope serve` on 127.0.243.200, and measures: the first overview (built cold), the
 # overview as the dashboard gets it (kept, rebuilt in the background every 10 s), the overview
-# for filters the server has never seen (COLD requests, one client, each a new `from`), each
+# for filters the server has never seen (COLD requests, one client, each a new `from`; with CUT,
+# also ranges that cut the stored times), each
 # report section cold (`REPORT_COLD=1` only), and source pages of a busy and a quiet source.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +22,8 @@ ADDR=${ADDR:-127.0.243.200:18443}
 mkdir -p "$WORK"
 COLD=${COLD:-30}
 cargo build -q --release -p sipscope --example make_bench_pcap --example api_load --bin sipscope
-SIPSCOPE=$ROOT/target/release/sipscope
+# SIPSCOPE=/path/to/another/sipscope serves with that binary (a before/after comparison).
+SIPSCOPE=${SIPSCOPE:-$ROOT/target/release/sipscope}
 LOAD=$ROOT/target/release/examples/api_load
 if [ -n "${STORE:-}" ]; then
   DB=$STORE
@@ -53,6 +55,9 @@ python3 -c "print(f'overview, first request (built cold): {($e - $s) * 1000:.0f}
 "$LOAD" "$ADDR" "$token" /api/v1/report "$REQUESTS" "$CLIENTS"
 # A filter never asked before, every request (`from` = n seconds after 1970: all the data).
 "$LOAD" "$ADDR" "$token" "/api/v1/report?from={n}" "$COLD" 1
+# CUT: a query whose range cuts the stored times, `{n}` making each request new (the benchmark
+# capture's times span 1700000000-1700000111 s: CUT='from=17000000{n}5' with COLD <= 10).
+if [ -n "${CUT:-}" ]; then "$LOAD" "$ADDR" "$token" "/api/v1/report?$CUT" "$COLD" 1; fi
 "$LOAD" "$ADDR" "$token" "/api/v1/sources/$busy" "$REQUESTS" "$CLIENTS"
 "$LOAD" "$ADDR" "$token" "/api/v1/sources/$quiet" "$REQUESTS" "$CLIENTS"
 "$LOAD" "$ADDR" "$token" "/api/v1/events?limit=100" "$REQUESTS" "$CLIENTS"
@@ -60,7 +65,8 @@ python3 -c "print(f'overview, first request (built cold): {($e - $s) * 1000:.0f}
 if [ -n "${REPORT_COLD:-}" ]; then
   # Each section with a filter never asked before: built cold, one request each.
   n=0
-  for section in summary daily stages spread overlap sources countries user-agents tools numbers campaigns passwords alerts decisions; do
+  for section in summary daily stages spread overlap sources countries country-pairs user-agents tools tools-by-year \
+    tools-by-country strategies numbers campaigns passwords alerts decisions; do
     n=$((n + 1))
     "$LOAD" "$ADDR" "$token" "/api/v1/report/$section?to=$((1900000000 + n))" 1 1
   done

@@ -233,9 +233,7 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
                 super::live::start(&state, live, stop_rx.clone());
                 // The overview a dashboard opens with, built before anyone asks.
                 let warm = Arc::clone(&state);
-                tokio::spawn(async move {
-                    let _ = routes::reports::cached(&warm, crate::store::Filter::default(), None).await;
-                });
+                tokio::spawn(async move { routes::reports::warm(&warm).await });
                 serve(listener, router(Arc::clone(&state)), tls, limits, stop_rx).await;
             });
             runtime.shutdown_timeout(Duration::from_secs(1));

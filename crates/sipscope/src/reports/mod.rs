@@ -110,6 +110,43 @@ pub fn build(inputs: &Inputs<'_>, names: &[String]) -> Result<Report, ReportErro
     Ok(report)
 }
 
+/// The sections whose answer depends on the range itself, not only on the rows it selects:
+/// `campaigns` (a source active on every day of the range is left out) and `decisions`
+/// (those in force at some time of the range, a permanent one only without a start).
+pub const RANGE_DEPENDENT: &[&str] = &["campaigns", "decisions"];
+
+/// The same filter without its time range, when the range holds `extent` (everything the
+/// store's sections select by time; `None`: nothing) and so selects every row no range would:
+/// every section but [`RANGE_DEPENDENT`] answers the same for both. `None` when the filter has
+/// no range or its range cuts the extent.
+pub fn range_covers(filter: &Filter, extent: Option<crate::store::TimeExtent>) -> Option<Filter> {
+    if filter.from_ns.is_none() && filter.to_ns.is_none() {
+        return None;
+    }
+    let holds = extent.is_none_or(|e| {
+        filter.from_ns.is_none_or(|from| from <= e.first_ns) && filter.to_ns.is_none_or(|to| to > e.last_ns)
+    });
+    holds.then(|| Filter { from_ns: None, to_ns: None, nodes: filter.nodes.clone() })
+}
+
+/// For a filter whose range holds `extent` ([`range_covers`]) and reaches a day before or
+/// after the extent's days: another such filter whose `campaigns` section is the same, the
+/// same for every one of them (so that one kept answer serves them all). Campaigns depend on
+/// the range only through its days: a source active on every one of them is left out. Every
+/// stored day lies within the extent's days, so over a range of more days than those no source
+/// is active on every day, and the answer no longer depends on how many more there are. The
+/// one returned starts the day before the extent's first and has no end.
+pub fn campaigns_alike(filter: &Filter, extent: Option<crate::store::TimeExtent>) -> Option<Filter> {
+    use crate::time::{day_of, DAY_NS};
+    let e = extent?;
+    range_covers(filter, extent)?;
+    let (first, last) = (day_of(e.first_ns), day_of(e.last_ns));
+    let wider = filter.from_ns.is_some_and(|f| day_of(f) < first)
+        || filter.to_ns.is_some_and(|t| day_of(t.saturating_sub(1)) > last);
+    let from = first.checked_sub(1)?.checked_mul(DAY_NS)?;
+    wider.then(|| Filter { from_ns: Some(from), to_ns: None, nodes: filter.nodes.clone() })
+}
+
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -124,5 +161,43 @@ pub enum ReportError {
 impl From<StoreError> for ReportError {
     fn from(e: StoreError) -> ReportError {
         ReportError::Store(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::TimeExtent;
+
+    #[test]
+    fn a_range_covers_the_store_only_when_it_holds_every_time() {
+        let e = Some(TimeExtent { first_ns: 100, last_ns: 200 });
+        let f = |from, to| Filter { from_ns: from, to_ns: to, nodes: vec!["n".into()] };
+        let whole = Some(Filter { from_ns: None, to_ns: None, nodes: vec!["n".into()] });
+        assert_eq!(range_covers(&f(Some(100), Some(201)), e), whole, "to is exclusive");
+        assert_eq!(range_covers(&f(Some(5), None), e), whole);
+        assert_eq!(range_covers(&f(None, Some(1_000)), e), whole);
+        assert_eq!(range_covers(&f(Some(101), None), e), None, "cuts the first time");
+        assert_eq!(range_covers(&f(None, Some(200)), e), None, "cuts the last time");
+        assert_eq!(range_covers(&f(None, None), e), None, "no range: nothing to widen");
+        assert_eq!(range_covers(&f(Some(5), None), None), whole, "an empty store");
+    }
+
+    #[test]
+    fn campaigns_of_ranges_wider_than_the_stored_days_are_one_answer() {
+        use crate::time::DAY_NS;
+        let e = Some(TimeExtent { first_ns: 10 * DAY_NS + 5, last_ns: 12 * DAY_NS + 7 });
+        let f = |from, to| Filter { from_ns: from, to_ns: to, nodes: vec![] };
+        let one = f(Some(9 * DAY_NS), None);
+        let alike = Some(one.clone());
+        assert_eq!(campaigns_alike(&f(Some(0), None), e), alike);
+        assert_eq!(campaigns_alike(&f(Some(10 * DAY_NS), Some(14 * DAY_NS)), e), alike, "a day after the last");
+        assert_eq!(campaigns_alike(&f(Some(10 * DAY_NS), Some(13 * DAY_NS)), e), None, "the stored days exactly");
+        assert_eq!(campaigns_alike(&f(Some(10 * DAY_NS), None), e), None, "no end: up to the last stored day");
+        assert_eq!(campaigns_alike(&f(Some(10 * DAY_NS + 6), None), e), None, "cuts the extent");
+        assert_eq!(campaigns_alike(&f(Some(0), None), None), None, "an empty store: nothing to share");
+        // The one returned is of the same kind: wider, covering, and its own answer.
+        assert!(range_covers(&one, e).is_some());
+        assert_eq!(campaigns_alike(&one, e), Some(one));
     }
 }

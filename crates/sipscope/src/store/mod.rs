@@ -84,6 +84,10 @@ pub trait StoreReader {
     /// How far the analysis follows the events (whole store, not filtered).
     fn analysis_coverage(&self) -> Result<AnalysisCoverage>;
 
+    /// The earliest and latest time of anything a section selects by time (`None` when the
+    /// store holds nothing of it): a range around it selects what no range selects.
+    fn time_extent(&self) -> Result<Option<TimeExtent>>;
+
     /// Message totals over the filter's hours and nodes.
     fn traffic_summary(&self, f: &Filter) -> Result<TrafficSummary>;
 

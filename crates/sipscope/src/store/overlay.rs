@@ -24,6 +24,12 @@ pub struct Reanalysed<'a> {
 }
 
 impl StoreReader for Reanalysed<'_> {
+    fn time_extent(&self) -> Result<Option<TimeExtent>> {
+        // The events, alerts and attempts are the store's, the analysis tables the new
+        // analysis': the extent of both.
+        let both = [self.stored.time_extent()?, self.analysis.time_extent()?];
+        Ok(TimeExtent::of(both.into_iter().flatten().map(|e| (Some(e.first_ns), Some(e.last_ns)))))
+    }
     // Decisions and authentication attempts are not the analysis': the store's own.
     fn alert_rules(&self, f: &Filter) -> Result<Vec<AlertRuleRow>> {
         self.stored.alert_rules(f)

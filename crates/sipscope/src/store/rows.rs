@@ -296,6 +296,40 @@ pub struct SourceToolActivity {
     pub flows: i64,
 }
 
+/// The earliest and latest time (ns, inclusive) of anything a report section selects by time:
+/// hourly totals (their whole hours), flows, stages, numbers, alerts, authentication attempts
+/// and events. A range that holds it selects every such row, as no range would
+/// ([`crate::reports::range_covers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeExtent {
+    /// The earliest, ns.
+    pub first_ns: i64,
+    /// The latest, ns.
+    pub last_ns: i64,
+}
+
+impl TimeExtent {
+    /// The extent of `times` (each a table's (earliest, latest), `None` when it is empty).
+    pub fn of(times: impl IntoIterator<Item = (Option<i64>, Option<i64>)>) -> Option<TimeExtent> {
+        let mut out: Option<TimeExtent> = None;
+        for (first, last) in times {
+            for t in [first, last].into_iter().flatten() {
+                out = Some(match out {
+                    None => TimeExtent { first_ns: t, last_ns: t },
+                    Some(e) => TimeExtent { first_ns: e.first_ns.min(t), last_ns: e.last_ns.max(t) },
+                });
+            }
+        }
+        out
+    }
+
+    /// The earliest and latest ns of the hours `first..=last` (hourly totals), saturating.
+    pub fn hours(first: Option<i64>, last: Option<i64>) -> (Option<i64>, Option<i64>) {
+        let h = crate::time::HOUR_NS;
+        (first.map(|f| f.saturating_mul(h)), last.map(|l| l.saturating_add(1).saturating_mul(h).saturating_sub(1)))
+    }
+}
+
 /// Which kinds of data a store holds at all.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreContents {

@@ -1,7 +1,12 @@
 //! `/api/v1/report` and `/api/v1/report/{section}`: the report `sipscope report --format json`
 //! prints, built by `reports::` from the same reader, kept between requests and rebuilt in the
 //! background when older than a few seconds (`api/cache.rs`); the whole report is built on two
-//! readers at once.
+//! readers at once. A whole report whose time range holds everything the store's sections
+//! select by time (`reports::range_covers`: a dashboard's "last 30 days" over a younger store)
+//! is the kept report without that range, with only the sections that depend on the range
+//! itself (`reports::RANGE_DEPENDENT`) built for it (campaigns kept too, for every range wider
+//! than the stored days: `reports::campaigns_alike`): the same JSON, tens of milliseconds
+//! instead of a whole report's build.
 
 use crate::api::cache::Lookup;
 use crate::api::server::{Failure, State};
@@ -45,6 +50,9 @@ async fn report(state: &Arc<State>, filter: Filter, names: Vec<String>) -> Resul
 async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> Result<String, Failure> {
     match section {
         None => {
+            if let Some(wider) = covering(state, &filter).await? {
+                return widened(state, filter, wider).await;
+            }
             let (second, first): (Vec<String>, Vec<String>) =
                 sections::ALL.iter().map(|(n, _)| (*n).to_owned()).partition(|n| SECOND_HALF.contains(&n.as_str()));
             let (a, b) = tokio::join!(report(state, filter.clone(), first), report(state, filter, second));
@@ -63,6 +71,73 @@ async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> R
     }
 }
 
+/// The filter without its range, and the store's extent, when the range holds everything the
+/// store's sections select by time (read from the store now, so a row written since the kept
+/// report was built is in the extent even if not yet in that report, which is the kept
+/// answers' usual lag).
+async fn covering(
+    state: &Arc<State>,
+    filter: &Filter,
+) -> Result<Option<(Filter, Option<crate::store::TimeExtent>)>, Failure> {
+    if filter.from_ns.is_none() && filter.to_ns.is_none() {
+        return Ok(None);
+    }
+    let extent = state.read(|store| Ok(store.time_extent()?)).await?;
+    Ok(reports::range_covers(filter, extent).map(|wider| (wider, extent)))
+}
+
+/// The whole report for `filter`, whose range selects the rows `wider` (no range) selects:
+/// `wider`'s report (kept, or built and kept) with the range-dependent sections beside it:
+/// `decisions` built for `filter`, `campaigns` too unless a kept answer serves every range
+/// like it (`reports::campaigns_alike`).
+async fn widened(
+    state: &Arc<State>,
+    filter: Filter,
+    (wider, extent): (Filter, Option<crate::store::TimeExtent>),
+) -> Result<String, Failure> {
+    let alike = reports::campaigns_alike(&filter, extent);
+    let own: Vec<String> = reports::RANGE_DEPENDENT
+        .iter()
+        .filter(|n| alike.is_none() || **n != "campaigns")
+        .map(|n| (*n).to_owned())
+        .collect();
+    let scope = reports::model::Scope { from_ns: filter.from_ns, to_ns: filter.to_ns, nodes: filter.nodes.clone() };
+    let campaigns = async {
+        match alike {
+            Some(alike) => kept(state, alike, Some("campaigns".to_owned())).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (whole, own, campaigns) = tokio::join!(kept(state, wider, None), report(state, filter, own), campaigns);
+    let (whole, own, campaigns) = (whole?, own?, campaigns?);
+    let rendered: Vec<(&str, &str)> = campaigns.iter().map(|c| ("campaigns", c.as_str())).collect();
+    render::json_with(&whole, &scope, &own.sections, &rendered)
+        .ok_or_else(|| Failure::internal("the kept report is no report"))
+}
+
+/// What the server builds when it starts, before anyone asks: the overview, then the
+/// campaigns every range wider than the stored days shares (a dashboard's "last 30 days" over
+/// a younger store).
+pub(crate) async fn warm(state: &Arc<State>) {
+    let _ = cached(state, Filter::default(), None).await;
+    let wide = Filter { from_ns: Some(i64::MIN), ..Filter::default() };
+    if let Ok(Some((_, extent))) = covering(state, &wide).await {
+        if let Some(alike) = reports::campaigns_alike(&wide, extent) {
+            let _ = cached(state, alike, Some("campaigns".to_owned())).await;
+        }
+    }
+}
+
+/// [`cached`], boxed: `widened` is reached from `cached` itself (for other filters, which never
+/// come back there: one without a range, and `campaigns` alone).
+fn kept(
+    state: &Arc<State>,
+    filter: Filter,
+    section: Option<String>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Arc<String>, Failure>> + Send + '_>> {
+    Box::pin(cached(state, filter, section))
+}
+
 /// The answer for `section` and `filter`: kept, or built now (the first time), or kept and
 /// rebuilt in the background (when stale).
 pub(crate) async fn cached(
@@ -78,17 +153,28 @@ pub(crate) async fn cached(
             let state = Arc::clone(state);
             tokio::spawn(async move {
                 match build(&state, filter, section).await {
-                    Ok(fresh) => state.reports.put(key, Arc::new(fresh)),
+                    Ok(fresh) => state.reports.put(key, Arc::new(fresh), None),
                     Err(_) => state.reports.failed(&key),
                 }
             });
             Ok(body)
         }
-        Lookup::Missing => {
-            let body = Arc::new(build(state, filter, section).await?);
-            state.reports.put(key, Arc::clone(&body));
-            Ok(body)
-        }
+        Lookup::Missing(building) => match build(state, filter, section).await {
+            Ok(body) => {
+                let body = Arc::new(body);
+                state.reports.put(key, Arc::clone(&body), Some(building));
+                Ok(body)
+            }
+            Err(e) => {
+                state.reports.failed(&key);
+                Err(e)
+            }
+        },
+        Lookup::Pending(waiting) => match waiting.answer().await {
+            Some(body) => Ok(body),
+            // The other build failed or its request went away: build it here, unkept.
+            None => Ok(Arc::new(build(state, filter, section).await?)),
+        },
     }
 }
 

@@ -83,6 +83,38 @@ pub fn json(report: &Report) -> String {
     crate::output::json::inert(serde_json::to_string_pretty(&doc).unwrap_or_default())
 }
 
+/// The JSON of [`json`] for a report that is `whole` (that function's output) with its scope
+/// and the `sections` given replaced: what `json` prints for the report they make, without
+/// building the others again (`whole` must be a report over whole hours: the notes a range
+/// adds to its sections are added here). `None` when `whole` is not such a document. `rendered` are
+/// sections as the API serves them alone (one section's JSON), put in as they are.
+pub fn json_with(
+    whole: &str,
+    scope: &crate::reports::model::Scope,
+    sections: &[crate::reports::model::Section],
+    rendered: &[(&str, &str)],
+) -> Option<String> {
+    let mut doc: serde_json::Value = serde_json::from_str(whole).ok()?;
+    doc["scope"] = serde_json::to_value(scope).ok()?;
+    let all = doc.get_mut("sections")?.as_object_mut()?;
+    // The notes the scope's range adds to sections built over the same rows (hours).
+    let range = crate::store::Filter { from_ns: scope.from_ns, to_ns: scope.to_ns, nodes: scope.nodes.clone() };
+    for (name, section) in all.iter_mut() {
+        let Some(notes) = section.get_mut("notes").and_then(serde_json::Value::as_array_mut) else { continue };
+        let texts: Vec<&str> = notes.iter().filter_map(serde_json::Value::as_str).collect();
+        if let Some((at, note)) = super::sections::range_note(name, &range, texts) {
+            notes.insert(at.min(notes.len()), note.into());
+        }
+    }
+    for s in sections {
+        all.insert(s.name.clone(), serde_json::to_value(s).ok()?);
+    }
+    for (name, json) in rendered {
+        all.insert((*name).to_owned(), serde_json::from_str(json).ok()?);
+    }
+    Some(crate::output::json::inert(serde_json::to_string_pretty(&doc).ok()?))
+}
+
 /// One CSV per table: (file name, contents). Fields are quoted when needed; a leading `=`,
 /// `+`, `-`, `@` gets a `'` so spreadsheets do not run attacker text as a formula.
 pub fn csv(report: &Report) -> Vec<(String, String)> {

@@ -76,6 +76,20 @@ pub fn build(inputs: &Inputs<'_>, shared: &Shared, name: &str) -> Option<Result<
     })
 }
 
+/// The note section `name` has for `f`'s range and not for one on whole hours over the same
+/// rows, with its place among the section's `notes` (see [`crate::reports::range_covers`]).
+pub fn range_note<'n>(
+    name: &str,
+    f: &crate::store::Filter,
+    notes: impl IntoIterator<Item = &'n str>,
+) -> Option<(usize, &'static str)> {
+    if traffic::HOURLY.contains(&name) {
+        traffic::hour_note(f, notes)
+    } else {
+        None
+    }
+}
+
 /// The title of a section.
 pub fn title(name: &str) -> &'static str {
     ALL.iter().find(|(n, _)| *n == name).map_or("", |(_, t)| t)

@@ -29,7 +29,7 @@ pub fn summary(store: &dyn StoreReader, f: &Filter, geo: &Enricher) -> Result<Se
     t.push(vec!["source ASNs".into(), asns.map_or(Cell::from("unknown"), Cell::Int)]);
     s.tables.push(t);
     if countries.is_none() || asns.is_none() {
-        s.notes.push("Countries and ASNs need GeoIP databases (--country-db, --asn-db, or [geo] in --config; docs/enrichment.md).".into());
+        s.notes.push(GEO_NOTE.into());
     }
     traffic_notes(store, f, &mut s)?;
     coverage_notes(store, &mut s)?;
@@ -71,13 +71,27 @@ fn coverage_notes(store: &dyn StoreReader, s: &mut Section) -> Result<()> {
     Ok(())
 }
 
+/// The summary's note when a GeoIP database is missing.
+const GEO_NOTE: &str =
+    "Countries and ASNs need GeoIP databases (--country-db, --asn-db, or [geo] in --config; docs/enrichment.md).";
+
+/// The sections that say when a range does not start and end on whole hours, and what.
+pub(crate) const HOURLY: &[&str] = &["summary", "daily", "sources", "user-agents"];
+const HOUR_NOTE: &str =
+    "Message counts come from hourly totals: they cover every whole UTC hour the time range touches.";
+
+/// The note a section of [`HOURLY`] has for `f` and not for a range on whole hours, and where
+/// it goes among the section's `notes` (first, after the summary's GeoIP note): a section
+/// built for another range over the same rows takes it there (the REST API's kept reports).
+pub(crate) fn hour_note<'n>(f: &Filter, notes: impl IntoIterator<Item = &'n str>) -> Option<(usize, &'static str)> {
+    (!f.hour_aligned()).then(|| (notes.into_iter().take_while(|n| *n == GEO_NOTE).count(), HOUR_NOTE))
+}
+
 /// What a reader of message counts must know: counts come in whole hours, and a store whose
 /// events were never analysed has none.
 pub(crate) fn traffic_notes(store: &dyn StoreReader, f: &Filter, s: &mut Section) -> Result<()> {
-    if !f.hour_aligned() {
-        s.notes.push(
-            "Message counts come from hourly totals: they cover every whole UTC hour the time range touches.".into(),
-        );
+    if let Some((at, note)) = hour_note(f, s.notes.iter().map(String::as_str)) {
+        s.notes.insert(at, note.into());
     }
     let contents = store.contents()?;
     if !contents.traffic && contents.events {

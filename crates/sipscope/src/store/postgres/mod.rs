@@ -10,6 +10,7 @@ mod analysis;
 mod api;
 mod clause;
 mod events;
+mod extent;
 mod pool;
 mod traffic;
 
@@ -102,6 +103,9 @@ impl StoreReader for PgReader {
     }
     fn analysis_coverage(&self) -> Result<AnalysisCoverage> {
         self.with(analysis::coverage)
+    }
+    fn time_extent(&self) -> Result<Option<TimeExtent>> {
+        self.with(extent::time_extent)
     }
     fn traffic_summary(&self, f: &Filter) -> Result<TrafficSummary> {
         self.with(|c| traffic::summary(c, f))

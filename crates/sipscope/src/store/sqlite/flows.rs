@@ -11,10 +11,17 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::net::IpAddr;
 
 pub(super) fn tool_flows(conn: &Connection, f: &Filter) -> Result<Vec<ToolFlows>> {
-    let sql = "SELECT tool, variant, tool_verdict, min(first_ns), sum(packets), count(DISTINCT src_ip), count(*),
-                      (SELECT strategy FROM flows f2 WHERE coalesce(f2.tool, '') = coalesce(flows.tool, '')
-                       AND coalesce(f2.variant, '') = coalesce(flows.variant, '') AND strategy <> 'undecided'
-                       GROUP BY strategy ORDER BY count(*) DESC, strategy LIMIT 1)
+    // Each tool and variant's most common decided strategy over all flows, found in one pass
+    // (a subquery per group read every flow again for each), as PostgreSQL's reader does.
+    let sql = "WITH usual AS MATERIALIZED (
+                 SELECT t, v, strategy FROM (
+                   SELECT coalesce(tool, '') AS t, coalesce(variant, '') AS v, strategy,
+                          row_number() OVER (PARTITION BY coalesce(tool, ''), coalesce(variant, '')
+                                             ORDER BY count(*) DESC, strategy) AS r
+                   FROM flows WHERE strategy <> 'undecided' GROUP BY 1, 2, strategy)
+                 WHERE r = 1)
+               SELECT tool, variant, tool_verdict, min(first_ns), sum(packets), count(DISTINCT src_ip), count(*),
+                      (SELECT strategy FROM usual WHERE t = coalesce(flows.tool, '') AND v = coalesce(flows.variant, ''))
                FROM flows {where} GROUP BY tool, variant, tool_verdict ORDER BY sum(packets) DESC, tool, variant, tool_verdict";
     rows(conn, sql, &Clause::new(f, "first_ns", None, &[], vec![]), |r| {
         Ok(ToolFlows {

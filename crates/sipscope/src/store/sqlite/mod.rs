@@ -9,6 +9,7 @@ mod api;
 mod clause;
 mod decisions;
 mod events;
+mod extent;
 mod flows;
 mod runs;
 mod traffic;
@@ -107,6 +108,9 @@ impl StoreReader for SqliteReader {
     }
     fn analysis_coverage(&self) -> Result<AnalysisCoverage> {
         runs::coverage(&self.conn)
+    }
+    fn time_extent(&self) -> Result<Option<TimeExtent>> {
+        extent::time_extent(&self.conn)
     }
     fn traffic_summary(&self, f: &Filter) -> Result<TrafficSummary> {
         traffic::summary(&self.conn, f)

@@ -44,6 +44,25 @@ fn api_report_events_sources_lists_and_compat() {
         assert_eq!(&get_json(&server, &format!("/api/v1/report/{name}?from=2026-01-02")), section, "{name}");
     }
     assert_eq!(request(server.addr, "GET", "/api/v1/report/nope", Some(&server.token), None).status, 404);
+    // Ranges that hold every stored time are served from the whole store's report with the
+    // range-dependent sections built for them: still exactly the command's answer.
+    for (query, args) in [
+        ("from=2000-01-01", &["--from", "2000-01-01"][..]),
+        ("from=946684801", &["--from", "946684801"][..]),
+        ("from=2000-01-01&to=2100-01-01", &["--from", "2000-01-01", "--to", "2100-01-01"][..]),
+        ("to=2100-01-01&node=nope", &["--to", "2100-01-01", "--node", "nope"][..]),
+    ] {
+        let cli = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+            .args(["report", "--format", "json", "--db", db.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+        let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+        let sources = cli["sections"]["sources"]["tables"][0]["rows"].as_array().map_or(0, Vec::len);
+        assert_eq!(sources > 0, !query.contains("node"), "{query}: the dataset reached the report");
+        assert_eq!(get_json(&server, &format!("/api/v1/report?{query}")), cli, "{query}");
+    }
 
     // Pages cover every event once, newest first.
     let all = all_events(&server, "limit=7");

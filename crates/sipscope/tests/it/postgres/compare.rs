@@ -130,6 +130,10 @@ fn postgres_api_reads_equal_sqlite_on_the_same_data() {
         Filter { from_ns: Some(T0 + DAY), to_ns: None, nodes: vec!["n2".into(), "n3".into()] },
         Filter { from_ns: Some(T0), to_ns: Some(T0 + DAY + 600_000_000), nodes: vec![] },
     ];
+    // The time extent the API tells covering ranges by: the same, and around the dataset.
+    let extent = a.time_extent().unwrap();
+    assert_eq!(extent, b.time_extent().unwrap());
+    assert!(extent.is_some_and(|e| e.first_ns <= T0 + DAY && e.last_ns >= T0), "{extent:?}");
     let mut sources: Vec<String> =
         a.top_sources(&Filter::default(), 50).unwrap().into_iter().map(|s| s.source).collect();
     assert!(sources.contains(&"203.0.113.7".to_owned()), "{sources:?}");
