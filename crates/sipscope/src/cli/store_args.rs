@@ -119,6 +119,7 @@ impl StoreArgs {
                 kind: settings.run.0,
                 sensor: &settings.sensor,
                 segment_ns,
+                max_stopped_replay: sipscope::sources::replay::MAX_STOPPED_REPLAY,
             });
             let recovery = sipscope::sources::replay::recover_interrupted(
                 &self.db,

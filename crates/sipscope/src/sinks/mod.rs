@@ -419,6 +419,9 @@ pub trait EventStore: Sink {
     /// process that wrote it is gone: a long run stopped gracefully, which the next start of
     /// the same command may continue like an interrupted one ([`EventStore::continue_run`]).
     fn stopped_run(&mut self, kind: RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError>;
+    /// The id of the newest stored event (0 when none): with a run's `after_event`, a bound on
+    /// how many events replaying it reads.
+    fn last_event_id(&mut self) -> Result<i64, SinkError>;
     /// Registers a capture file by its content hash (see [`FileStart`]).
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError>;
     /// Marks a file complete, once every event read from it is durable.

@@ -197,7 +197,16 @@ pub struct OwnScope<'a> {
     /// The length of its segments, ns: a run stopped gracefully is continued while its
     /// segment lasts (after that it would close at once: the next run begins afresh).
     pub segment_ns: i64,
+    /// A run stopped gracefully is continued only when replaying it reads at most this many
+    /// events: the replay delays the start (the honeypot listens after it), which a routine
+    /// restart should not wait long for. A crashed run is replayed whatever its size, as
+    /// recovery always did. Default [`MAX_STOPPED_REPLAY`].
+    pub max_stopped_replay: u64,
 }
+
+/// Default of [`OwnScope::max_stopped_replay`]: 250,000 events, about two seconds of replay on
+/// the 2-core test machine (`analyze` replays ~120,000 events a second there).
+pub const MAX_STOPPED_REPLAY: u64 = 250_000;
 
 /// Recovers every run of the store at `path` that a gone process left unfinished, with
 /// `rules` (the alerts of a discarded run go with it). `now_ns` closes the recovered runs. A
@@ -232,8 +241,22 @@ pub fn recover_interrupted(
         let newest = interrupted.iter().rposition(|r| r.kind == own.kind && r.sensor == own.sensor);
         recovery.to_continue = newest.map(|at| interrupted.remove(at));
         if recovery.to_continue.is_none() {
-            let stopped = open_store(path)?.stopped_run(own.kind, own.sensor)?;
-            recovery.to_continue = stopped.filter(|run| now_ns.saturating_sub(run.started_ns) < own.segment_ns);
+            let mut store = open_store(path)?;
+            let stopped = store.stopped_run(own.kind, own.sensor)?;
+            let recent = stopped.filter(|run| now_ns.saturating_sub(run.started_ns) < own.segment_ns);
+            if let Some(run) = recent {
+                // Every event stored after the run's first is at most what its replay reads.
+                let to_read = store.last_event_id()?.saturating_sub(run.after_event);
+                if u64::try_from(to_read).unwrap_or(0) <= own.max_stopped_replay {
+                    recovery.to_continue = Some(run);
+                } else {
+                    tracing::info!(
+                        "not continuing analysis run {}: up to {to_read} events to replay, more than {} (a new run begins)",
+                        run.run,
+                        own.max_stopped_replay
+                    );
+                }
+            }
         }
     }
     for run in interrupted {

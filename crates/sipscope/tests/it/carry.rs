@@ -80,12 +80,17 @@ impl Db {
 /// run continued (`collect`, `capture` and the honeypot do the same through `store_args.rs`
 /// and `honeypot/run.rs`). Returns the pipeline and what recovery did.
 fn open(db: &Db, now: i64) -> (Pipeline, Recovery, Option<u64>) {
+    open_with(db, now, replay::MAX_STOPPED_REPLAY)
+}
+
+/// [`open`] with a bound on the events a stopped run's replay may read.
+fn open_with(db: &Db, now: i64, max_stopped_replay: u64) -> (Pipeline, Recovery, Option<u64>) {
     let path = db.path();
     let mut settings = PipelineSettings::new(SENSOR.into(), Nodes::default(), RunKind::Capture);
     settings.segment_every_ns = Some(3600 * S);
     settings.unparsed = sipscope::pipeline::Unparsed::Keep;
     settings.rules = Some(Arc::new(RuleSet::builtin()));
-    let own = OwnScope { kind: RunKind::Capture, sensor: SENSOR, segment_ns: 3600 * S };
+    let own = OwnScope { kind: RunKind::Capture, sensor: SENSOR, segment_ns: 3600 * S, max_stopped_replay };
     let recovery =
         replay::recover_interrupted(&path, &AnalysisConfig::default(), settings.rules.as_ref(), now, Some(own))
             .unwrap();
@@ -302,4 +307,29 @@ fn a_stopped_run_is_continued_only_within_its_segment() {
     pipeline.finish(T0 + 3601 * S).unwrap();
     assert_eq!(db.number("SELECT count(*) FROM analysis_runs WHERE finished_ns IS NOT NULL"), 2);
     assert_eq!(db.number("SELECT CAST(sum(covered) AS BIGINT) FROM analysis_runs"), 10);
+}
+
+/// A run stopped gracefully is continued only when its replay reads at most
+/// `max_stopped_replay` events (a routine restart does not wait long); past that, the next
+/// start begins a run of its own, as a restart did before runs were continued.
+#[test]
+fn a_stopped_run_too_large_to_replay_is_not_continued() {
+    for (max, continued) in [(9, false), (10, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::Sqlite(dir.path().join("s.db"));
+        let input = input();
+        let (mut pipeline, _, _) = open(&db, T0);
+        for m in &input[..10] {
+            feed(&mut pipeline, m);
+        }
+        stop(&db, pipeline, T0 + 10 * S);
+        assert_eq!(db.number("SELECT count(*) FROM events"), 10);
+        let (pipeline, recovery, carried) = open_with(&db, T0 + 20 * S, max);
+        assert_eq!(recovery.runs_recovered, 0);
+        assert_eq!(carried, continued.then_some(10), "bound {max}");
+        pipeline.finish(T0 + 21 * S).unwrap();
+        let runs = if continued { 1 } else { 2 };
+        assert_eq!(db.number("SELECT count(*) FROM analysis_runs WHERE finished_ns IS NOT NULL"), runs, "bound {max}");
+        assert_eq!(db.number("SELECT CAST(sum(covered) AS BIGINT) FROM analysis_runs"), 10, "bound {max}");
+    }
 }

@@ -251,6 +251,13 @@ impl PgStore {
 
     /// The newest run of `kind` and `sensor` (not a file's), when it is finished and its
     /// process is gone (see `EventStore::stopped_run`).
+    /// The id of the newest stored event, 0 when none (see `EventStore::last_event_id`).
+    pub fn last_event_id(&mut self) -> Result<i64, SinkError> {
+        self.flush_now()?;
+        let row = self.client.query_one("SELECT coalesce(max(id), 0) FROM events", &[]).map_err(pg_error)?;
+        Ok(row.get(0))
+    }
+
     pub fn stopped_run(&mut self, kind: RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError> {
         self.flush_now()?;
         let newest = self

@@ -430,6 +430,10 @@ impl EventStore for PgStore {
         PgStore::stopped_run(self, kind, sensor)
     }
 
+    fn last_event_id(&mut self) -> Result<i64, SinkError> {
+        PgStore::last_event_id(self)
+    }
+
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
         PgStore::begin_file(self, &file, now_ns, force)
     }

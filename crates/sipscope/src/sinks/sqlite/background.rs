@@ -345,6 +345,10 @@ impl EventStore for BackgroundStore {
         self.call(move |s| s.stopped_run(kind, &sensor))
     }
 
+    fn last_event_id(&mut self) -> Result<i64, SinkError> {
+        self.call(|s| s.last_event_id())
+    }
+
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
         self.call(move |s| s.begin_file(&file, now_ns, force))
     }

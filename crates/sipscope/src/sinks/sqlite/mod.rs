@@ -296,6 +296,10 @@ impl EventStore for Store {
         Store::stopped_run(self, kind, sensor)
     }
 
+    fn last_event_id(&mut self) -> Result<i64, SinkError> {
+        Store::last_event_id(self)
+    }
+
     fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
         Store::begin_file(self, &file, now_ns, force)
     }

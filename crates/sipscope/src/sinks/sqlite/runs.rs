@@ -43,6 +43,12 @@ impl Store {
         Ok(())
     }
 
+    /// The id of the newest stored event, 0 when none (see `EventStore::last_event_id`).
+    pub fn last_event_id(&mut self) -> Result<i64, SinkError> {
+        self.flush_now()?;
+        Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))?)
+    }
+
     /// The newest run of `kind` and `sensor` (not a file's), when it is finished and its
     /// process is gone (see `EventStore::stopped_run`).
     pub fn stopped_run(&mut self, kind: RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError> {

@@ -173,7 +173,12 @@ pub fn open_with(
         // from their events.
         let analysis = crate::analysis::engine::AnalysisConfig::default();
         let segment_ns = config.analysis_segment_seconds.max(1).saturating_mul(1_000_000_000) as i64;
-        let own = crate::sources::replay::OwnScope { kind: RunKind::Honeypot, sensor: &sensor, segment_ns };
+        let own = crate::sources::replay::OwnScope {
+            kind: RunKind::Honeypot,
+            sensor: &sensor,
+            segment_ns,
+            max_stopped_replay: crate::sources::replay::MAX_STOPPED_REPLAY,
+        };
         let now = crate::time::now_ns();
         to_continue =
             crate::sources::replay::recover_interrupted(&config.store, &analysis, rules.as_ref(), now, Some(own))?
