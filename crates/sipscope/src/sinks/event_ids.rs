@@ -12,6 +12,19 @@
 //! another event — and evidence whose position is not here is looked up as before, so an
 //! answer from here is never a guess.
 
+/// The positions a sink hands out, one per `Sink::write` (failed ones too), from 0.
+#[derive(Debug, Default)]
+pub(crate) struct Positions(u64);
+
+impl Positions {
+    /// The position of the event being written now.
+    pub(crate) fn next(&mut self) -> u64 {
+        let position = self.0;
+        self.0 += 1;
+        position
+    }
+}
+
 /// Ranges kept at most; the oldest half goes when full (its evidence is then looked up).
 const MAX_RANGES: usize = 4096;
 

@@ -51,7 +51,7 @@ pub struct PgBackground {
     health: StoreHealth,
     resilient: bool,
     /// Events written so far: the next one's position.
-    next_position: u64,
+    event_positions: crate::sinks::event_ids::Positions,
 }
 
 impl PgBackground {
@@ -72,7 +72,7 @@ impl PgBackground {
             failed,
             health,
             resilient,
-            next_position: 0,
+            event_positions: Default::default(),
         })
     }
 
@@ -99,8 +99,7 @@ impl PgBackground {
     /// Takes an event with its sensor's own id (a collector's): stored once however often it
     /// is written.
     pub fn write_sequenced(&mut self, event: SipEvent, fields: SipFields, sequence: i64) -> Result<(), SinkError> {
-        let position = self.next_position;
-        self.next_position += 1;
+        let position = self.event_positions.next();
         self.push(Item::Event(event, fields, Some(sequence), position))
     }
 
@@ -233,8 +232,7 @@ impl Writer {
 
 impl Sink for PgBackground {
     fn write(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
-        let position = self.next_position;
-        self.next_position += 1;
+        let position = self.event_positions.next();
         self.push(Item::Event(event, fields, None, position))
     }
 

@@ -148,7 +148,7 @@ pub struct PgStore {
     /// The ids of the events copied here, by position (`sinks/event_ids.rs`).
     event_ids: crate::sinks::event_ids::EventIds,
     /// Events taken through [`PgStore::insert_event`]: the next one's position.
-    next_position: u64,
+    event_positions: crate::sinks::event_ids::Positions,
     /// Alerts waiting for the pending events they cite (written after them, in order), with
     /// the run open when each was raised.
     pending_alerts: Vec<(crate::act::Alert, Option<i64>)>,
@@ -176,7 +176,7 @@ impl PgStore {
             pending: Vec::new(),
             pending_positions: Vec::new(),
             event_ids: crate::sinks::event_ids::EventIds::default(),
-            next_position: 0,
+            event_positions: Default::default(),
             pending_alerts: Vec::new(),
             written: 0,
             events_in_tx: 0,
@@ -322,16 +322,14 @@ impl PgStore {
     /// Takes an event of this store (its sequence is its id), at the next position of this
     /// store's own count.
     pub fn insert_event(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
-        let position = self.next_position;
-        self.next_position += 1;
+        let position = self.event_positions.next();
         self.insert_at(event, fields, None, position)
     }
 
     /// Takes an event with its sensor's own id (`sequence`): the same sensor and sequence
     /// written again (a re-delivery) is stored once.
     pub fn insert_sequenced(&mut self, event: SipEvent, fields: SipFields, sequence: i64) -> Result<(), SinkError> {
-        let position = self.next_position;
-        self.next_position += 1;
+        let position = self.event_positions.next();
         self.insert_at(event, fields, Some(sequence), position)
     }
 

@@ -73,7 +73,7 @@ pub struct BackgroundStore {
     resilient: bool,
     health: StoreHealth,
     /// Events written so far: the next one's position.
-    next_position: u64,
+    event_positions: crate::sinks::event_ids::Positions,
 }
 
 impl BackgroundStore {
@@ -110,7 +110,7 @@ impl BackgroundStore {
             failed,
             resilient: backlog.is_some(),
             health,
-            next_position: 0,
+            event_positions: Default::default(),
         })
     }
 
@@ -286,8 +286,7 @@ fn write_item(store: &mut Store, item: &Item) -> Result<(), SinkError> {
 
 impl Sink for BackgroundStore {
     fn write(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
-        let position = self.next_position;
-        self.next_position += 1;
+        let position = self.event_positions.next();
         self.push(Item::Event(event, fields, position))
     }
 

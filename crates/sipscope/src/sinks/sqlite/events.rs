@@ -38,8 +38,7 @@ impl InsertSql {
 impl Store {
     /// Inserts one event into the open batch, at the next position of this store's own count.
     pub fn insert_event(&mut self, ev: &SipEvent, f: &SipFields) -> Result<(), SinkError> {
-        let position = self.next_position;
-        self.next_position += 1;
+        let position = self.event_positions.next();
         self.insert_events(&[(position, ev, f)])
     }
 

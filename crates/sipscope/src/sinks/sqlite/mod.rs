@@ -49,7 +49,7 @@ pub struct Store {
     /// The ids of the events written here, by their position (see `event_ids.rs`).
     event_ids: crate::sinks::event_ids::EventIds,
     /// Events written through [`Store::insert_event`]: the next one's position.
-    next_position: u64,
+    event_positions: crate::sinks::event_ids::Positions,
 }
 
 impl From<rusqlite::Error> for SinkError {
@@ -101,7 +101,7 @@ impl Store {
             events_present,
             insert_sql: events::InsertSql::new(),
             event_ids: crate::sinks::event_ids::EventIds::default(),
-            next_position: 0,
+            event_positions: Default::default(),
         })
     }
 
