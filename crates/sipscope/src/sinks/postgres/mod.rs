@@ -5,7 +5,8 @@
 //! (`background.rs`). Each event keeps `sequence`, its sensor's own id: events written
 //! here get the store's id, a collector passes the sensor's ([`PgStore::insert_sequenced`]),
 //! and a re-delivered event is stored once. The connection URL may hold a password: it is
-//! never logged or put in an error ([`redact`]).
+//! never logged or put in an error ([`redact`]). TLS to the database: `sslmode` and its
+//! companions in the URL ([`tls`]).
 
 mod analysis;
 mod background;
@@ -16,6 +17,7 @@ pub mod partitions;
 mod records;
 mod rollups;
 pub mod schema;
+pub mod tls;
 
 pub use background::PgBackground;
 pub use decisions::PgDecisionLog;
@@ -43,7 +45,8 @@ pub fn is_url(store: &str) -> bool {
 /// The URL without its password (and any other parameter), for messages:
 /// `postgres://user@host:port/db`.
 pub fn redact(url: &str) -> String {
-    match url.parse::<postgres::Config>() {
+    let rest = tls::split(url).map_or_else(|_| url.to_owned(), |(rest, _)| rest);
+    match rest.parse::<postgres::Config>() {
         Ok(c) => {
             let host = match c.get_hosts().first() {
                 Some(postgres::config::Host::Tcp(h)) => h.clone(),
@@ -94,17 +97,27 @@ pub fn describe(e: &postgres::Error) -> String {
     }
 }
 
-/// Connects to `url` (without TLS: the database is expected on the host or a private network).
+/// Connects to `url`, with TLS when its `sslmode` asks for it ([`tls`]; none without one:
+/// the database on the host or a private network).
 pub fn connect(url: &str) -> Result<Client, SinkError> {
-    let config: postgres::Config = url.parse().map_err(|e: postgres::Error| SinkError::Backend {
+    let unusable = |why: String| SinkError::Backend {
         backend: BACKEND,
-        message: format!("{}: not a usable connection URL ({})", redact(url), describe(&e)),
-    })?;
-    let mut config = config;
+        message: format!("{}: not a usable connection URL ({why})", redact(url)),
+    };
+    let (rest, tls) = tls::split(url).map_err(unusable)?;
+    let mut config: postgres::Config = rest.parse().map_err(|e: postgres::Error| unusable(describe(&e)))?;
     if config.get_application_name().is_none() {
         config.application_name("sipscope");
     }
-    config.connect(NoTls).map_err(|e| {
+    config.ssl_mode(tls.config_mode());
+    let connected = match tls
+        .connector()
+        .map_err(|why| SinkError::Backend { backend: BACKEND, message: format!("TLS to {}: {why}", redact(url)) })?
+    {
+        Some(tls) => config.connect(tls),
+        None => config.connect(NoTls),
+    };
+    connected.map_err(|e| {
         let inner = pg_error(e);
         SinkError::Unavailable { backend: BACKEND, message: format!("connecting to {}: {inner}", redact(url)) }
     })

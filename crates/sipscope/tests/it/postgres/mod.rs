@@ -8,6 +8,7 @@
 mod compare;
 mod failures;
 pub(crate) mod server;
+mod tls;
 
 use postgres::{Client, NoTls};
 

@@ -1,6 +1,7 @@
 //! A PostgreSQL server of the test's own (initdb + postgres as the `postgres` user, in a
-//! directory it owns, on 127.0.0.1 at a port of 55432–55441: 55440 the three-sensor test's, 55441 the full collector database's), stopped and removed when dropped:
-//! for tests that fill its disk or stop it.
+//! directory it owns, on 127.0.0.1 at a port of 55432–55441: 55432 the full disk's, 55433 the
+//! TLS test's, 55440 the three-sensor test's, 55441 the full collector database's), stopped and
+//! removed when dropped: for tests that fill its disk, stop it or configure it their way.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,6 +25,17 @@ impl OwnServer {
     /// Initialises a cluster in `dir/data` (small WAL segments, no fsync) and starts it on
     /// `port`; `None` (the test says it is skipped) where that is not possible.
     pub fn start(dir: &Path, port: u16) -> Option<OwnServer> {
+        Self::start_with(dir, port, |_| Ok(()), &[])
+    }
+
+    /// [`OwnServer::start`], with `setup` run on the data directory after initdb (files it
+    /// writes there must be handed to the `postgres` user) and `extra` server arguments.
+    pub fn start_with(
+        dir: &Path,
+        port: u16,
+        setup: impl FnOnce(&Path) -> std::io::Result<()>,
+        extra: &[&str],
+    ) -> Option<OwnServer> {
         let ok = Command::new("chown").args(["postgres:postgres"]).arg(dir).status().is_ok_and(|s| s.success());
         if !ok {
             eprintln!("SKIPPED: cannot hand {} to the postgres user", dir.display());
@@ -41,11 +53,17 @@ impl OwnServer {
             eprintln!("SKIPPED: initdb failed: {}", String::from_utf8_lossy(&init.stderr));
             return None;
         }
+        if let Err(e) = setup(&data) {
+            eprintln!("SKIPPED: setting the server up: {e}");
+            return None;
+        }
         let child = as_postgres(&format!("{BIN}/postgres"))
             .arg("-D")
             .arg(&data)
             .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-            .args(["-c", "min_wal_size=2MB", "-c", "max_wal_size=4MB", "-k"])
+            .args(["-c", "min_wal_size=2MB", "-c", "max_wal_size=4MB"])
+            .args(extra)
+            .arg("-k")
             .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
