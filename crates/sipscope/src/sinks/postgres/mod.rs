@@ -8,6 +8,7 @@
 //! never logged or put in an error ([`redact`]). TLS to the database: `sslmode` and its
 //! companions in the URL ([`tls`]).
 
+mod alerts;
 mod analysis;
 mod background;
 mod counts;
@@ -296,10 +297,8 @@ impl PgStore {
             }
             self.events_in_tx += pending.len() as u64;
         }
-        for (alert, run) in std::mem::take(&mut self.pending_alerts) {
-            self.write_alert(&alert, run)?;
-        }
-        Ok(())
+        let alerts = std::mem::take(&mut self.pending_alerts);
+        self.write_alerts(&alerts)
     }
 
     /// Commits the open batch.
