@@ -82,13 +82,18 @@ try:
                                 if l.startswith('sipscope_api_reports_total{how="prebuilt"}')))
     while prebuilt() < 1 + len(froms):
         time.sleep(0.05)
+    print("kept", " ".join(froms))
 except urllib.error.HTTPError:
-    froms = [str((now - s) // 3600 * 3600) for s in (3600, 86400, 604800)]
-print(" ".join(froms))
+    print("computed", " ".join(str((now - s) // 3600 * 3600) for s in (3600, 86400, 604800)))
 PY
 )
 ready=$(date +%s.%N)
-python3 -c "print(f'quick ranges ready {$ready - $started:.1f} s after the server started (NOW=$NOW: $quick)')"
+if [ "${quick%% *}" = kept ]; then
+  python3 -c "print(f'quick ranges kept by {$ready - $started:.1f} s after the server started (NOW=$NOW)')"
+else
+  echo "no /api/v1/ranges (a binary from before them): never-seen ranges from whole hours before NOW=$NOW"
+fi
+quick=${quick#* }
 for from in $quick; do "$LOAD" "$ADDR" "$token" "/api/v1/report?from=$from" 1 1; done
 for from in $quick; do "$LOAD" "$ADDR" "$token" "/api/v1/report?from=$from" "$REQUESTS" "$CLIENTS"; done
 # A filter never asked before, every request (`from` = n seconds after 1970: all the data).
