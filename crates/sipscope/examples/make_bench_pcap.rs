@@ -36,7 +36,10 @@ fn main() -> std::io::Result<()> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--mix" => mix = args.next().unwrap_or_default(),
-            "--step-us" => step_us = args.next().and_then(|n| n.parse().ok()).filter(|n| (1..=1_000_000_000).contains(n)).unwrap_or(10),
+            "--step-us" => {
+                step_us =
+                    args.next().and_then(|n| n.parse().ok()).filter(|n| (1..=1_000_000_000).contains(n)).unwrap_or(10)
+            }
             _ => positional.push(arg),
         }
     }

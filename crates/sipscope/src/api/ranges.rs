@@ -122,12 +122,7 @@ mod tests {
         let before_turn = starts("2026-12-06T20:59:59.999999999Z");
         assert_eq!(
             before_turn,
-            expect([
-                Some("2026-12-06T19:00:00Z"),
-                Some("2026-12-05T20:00:00Z"),
-                Some("2026-11-29T20:00:00Z"),
-                None
-            ])
+            expect([Some("2026-12-06T19:00:00Z"), Some("2026-12-05T20:00:00Z"), Some("2026-11-29T20:00:00Z"), None])
         );
         // The same all hour long, from its first nanosecond.
         assert_eq!(starts("2026-12-06T20:00:00Z"), before_turn);
@@ -135,22 +130,12 @@ mod tests {
         // The hour turns: every range moves on by an hour.
         assert_eq!(
             starts("2026-12-06T21:00:00Z"),
-            expect([
-                Some("2026-12-06T20:00:00Z"),
-                Some("2026-12-05T21:00:00Z"),
-                Some("2026-11-29T21:00:00Z"),
-                None
-            ])
+            expect([Some("2026-12-06T20:00:00Z"), Some("2026-12-05T21:00:00Z"), Some("2026-11-29T21:00:00Z"), None])
         );
         // Across a day and a year: 00:10 on 1 January reaches back into the year before.
         assert_eq!(
             starts("2027-01-01T00:10:00Z"),
-            expect([
-                Some("2026-12-31T23:00:00Z"),
-                Some("2026-12-31T00:00:00Z"),
-                Some("2026-12-25T00:00:00Z"),
-                None
-            ])
+            expect([Some("2026-12-31T23:00:00Z"), Some("2026-12-31T00:00:00Z"), Some("2026-12-25T00:00:00Z"), None])
         );
         // Every start is on a whole hour and at least its length back.
         for now in [at("2026-12-06T20:31:07.5Z"), 0, -1, 1_700_000_111 * crate::time::SECOND_NS] {
