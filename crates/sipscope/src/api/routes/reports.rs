@@ -6,7 +6,8 @@
 //! is the kept report without that range, with only the sections that depend on the range
 //! itself (`reports::RANGE_DEPENDENT`) built for it (campaigns kept too, for every range wider
 //! than the stored days: `reports::campaigns_alike`): the same JSON, tens of milliseconds
-//! instead of a whole report's build.
+//! instead of a whole report's build. `/api/v1/ranges` lists the dashboard's quick ranges,
+//! whose reports the server builds before anyone asks (`api/ranges.rs`).
 
 use crate::api::cache::Lookup;
 use crate::api::server::{Failure, State};
