@@ -9,14 +9,20 @@
 # starts `sipscope serve` on 127.0.243.200, and measures: the first overview (built cold), the
 # overview as the dashboard gets it (kept, rebuilt in the background every 10 s), the overview
 # for filters the server has never seen (COLD requests, one client, each a new `from`; with CUT,
-# also ranges that cut the stored times), each
-# report section cold (`REPORT_COLD=1` only), and source pages of a busy and a quiet source.
+# also ranges that cut the stored times), the dashboard's quick ranges as it asks them (their
+# starts from /api/v1/ranges, asked once each after the server built them, then under load),
+# each report section cold (`REPORT_COLD=1` only), and source pages of a busy and a quiet source.
+# STEP_US=80000 spreads the capture's packets over ten days (default 10 µs: two minutes, one
+# UTC hour, where every range on whole hours holds all the data or none); NOW (Unix seconds,
+# default a second after the newest stored event) is the instant the quick ranges count back
+# from (`serve --now`).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 MESSAGES=${1:-1000000}
 REQUESTS=${2:-300}
 CLIENTS=${3:-4}
+STEP_US=${STEP_US:-10}
 WORK=${WORK:-/tmp/sipscope-api-bench}
 ADDR=${ADDR:-127.0.243.200:18443}
 mkdir -p "$WORK"
@@ -30,9 +36,10 @@ if [ -n "${STORE:-}" ]; then
   [ -s "$DB" ] || { echo "no store at $DB" >&2; exit 1; }
 else
   PACKETS=$((MESSAGES * 10 / 9))
-  PCAP=$WORK/mix-$PACKETS.pcap
-  DB=$WORK/store-$PACKETS.db
-  [ -s "$PCAP" ] || "$ROOT/target/release/examples/make_bench_pcap" "$PCAP" "$PACKETS"
+  spread=""; [ "$STEP_US" = 10 ] || spread="-step$STEP_US"
+  PCAP=$WORK/mix-$PACKETS$spread.pcap
+  DB=$WORK/store-$PACKETS$spread.db
+  [ -s "$PCAP" ] || "$ROOT/target/release/examples/make_bench_pcap" "$PCAP" "$PACKETS" --step-us "$STEP_US"
   if [ ! -s "$DB" ]; then
     /usr/bin/time -f "ingest: %e s wall, %M KB peak" "$SIPSCOPE" ingest --quiet --db "$DB" "$PCAP"
   fi
@@ -42,9 +49,13 @@ q() { python3 -c "import sqlite3,sys; print(sqlite3.connect('file:' + sys.argv[1
 echo "store: $(q 'select count(*) from events') events, $(du -h "$DB" | cut -f1)"
 busy=$(q "select src_ip from traffic group by src_ip order by sum(messages) desc limit 1")
 quiet=$(q "select src_ip from traffic group by src_ip order by sum(messages) asc limit 1")
+NOW=${NOW:-$(q 'select max(ts_ns) / 1000000000 + 1 from events')}
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 rm -f "$WORK/serve.tokens"
-"$SIPSCOPE" serve --db "$DB" --tokens "$WORK/serve.tokens" --listen "$ADDR" --rate 1000000 --burst 1000000 2>"$WORK/serve.err" &
+# A binary from before quick ranges has no --now (nor /api/v1/ranges): served without it.
+now_arg=(--now "$NOW"); "$SIPSCOPE" serve --help | grep -q -- '--now' || now_arg=()
+started=$(date +%s.%N)
+"$SIPSCOPE" serve --db "$DB" --tokens "$WORK/serve.tokens" --listen "$ADDR" --rate 1000000 --burst 1000000 "${now_arg[@]}" 2>"$WORK/serve.err" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q '#token=' "$WORK/serve.err" 2>/dev/null && break; sleep 0.1; done
@@ -53,6 +64,38 @@ token=$(grep -o 'sst_[0-9a-f]*' "$WORK/serve.err")
 s=$(date +%s.%N); "$LOAD" "$ADDR" "$token" /api/v1/report 1 1 >/dev/null; e=$(date +%s.%N)
 python3 -c "print(f'overview, first request (built cold): {($e - $s) * 1000:.0f} ms')"
 "$LOAD" "$ADDR" "$token" /api/v1/report "$REQUESTS" "$CLIENTS"
+# The dashboard's quick ranges, their starts as the server gives them (a binary from before
+# them: the same rule, whole UTC hours back from NOW, computed here). Asked once each after
+# the server has built them (waiting for its counter, as a user clicking a little after the
+# start would), then under load.
+quick=$(python3 - "$ADDR" "$token" "$NOW" <<'PY'
+import json, sys, time, urllib.request
+addr, token, now = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def get(path):
+    req = urllib.request.Request(f"http://{addr}{path}", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=600) as r:
+        return r.read().decode()
+try:
+    ranges = json.loads(get("/api/v1/ranges"))["ranges"]
+    froms = [r["from"] for r in ranges if r["from"]]
+    prebuilt = lambda: int(next(l.split()[-1] for l in get("/metrics").splitlines()
+                                if l.startswith('sipscope_api_reports_total{how="prebuilt"}')))
+    while prebuilt() < 1 + len(froms):
+        time.sleep(0.05)
+    print("kept", " ".join(froms))
+except urllib.error.HTTPError:
+    print("computed", " ".join(str((now - s) // 3600 * 3600) for s in (3600, 86400, 604800)))
+PY
+)
+ready=$(date +%s.%N)
+if [ "${quick%% *}" = kept ]; then
+  python3 -c "print(f'quick ranges kept by {$ready - $started:.1f} s after the server started (NOW=$NOW)')"
+else
+  echo "no /api/v1/ranges (a binary from before them): never-seen ranges from whole hours before NOW=$NOW"
+fi
+quick=${quick#* }
+for from in $quick; do "$LOAD" "$ADDR" "$token" "/api/v1/report?from=$from" 1 1; done
+for from in $quick; do "$LOAD" "$ADDR" "$token" "/api/v1/report?from=$from" "$REQUESTS" "$CLIENTS"; done
 # A filter never asked before, every request (`from` = n seconds after 1970: all the data).
 "$LOAD" "$ADDR" "$token" "/api/v1/report?from={n}" "$COLD" 1
 # CUT: a query whose range cuts the stored times, `{n}` making each request new (the benchmark

@@ -1,6 +1,7 @@
 //! Writes a large capture with a realistic attack mix, for `bench/ingest-compare.sh` and the
 //! analysis benchmarks of docs/benchmarks.md:
-//! `cargo run --release -p sipscope --example make_bench_pcap -- OUT.pcap PACKETS [--mix MIX]`
+//! `cargo run --release -p sipscope --example make_bench_pcap -- OUT.pcap PACKETS [--mix MIX]
+//! [--step-us N]`
 //!
 //! `--mix bench` (the default): per 20 packets, 8 scanner OPTIONS (SIPVicious style, many
 //! sources, sequential targets), 4 REGISTER brute-force attempts with digest credentials, 2
@@ -13,6 +14,9 @@
 //! after empty UDP datagrams, digest brute force, and INVITEs to a pool of international
 //! numbers behind several dial prefixes (see [`telescope`]).
 //!
+//! `--step-us N`: packets N µs apart (default 10: 10 M packets within two minutes, one UTC hour;
+//! 80,000 spreads 11 M packets over ten days, so that ranges on whole hours or days cut them).
+//!
 //! Deterministic: the same arguments give the same bytes.
 
 use sipscope::sources::pcap::writer::PcapWriter;
@@ -21,16 +25,21 @@ use std::io::{BufWriter, Write};
 
 type Writer = PcapWriter<BufWriter<std::fs::File>>;
 
-/// Event time of the first packet; packets are 10 µs apart.
+/// Event time of the first packet; packets are `--step-us` apart (10 µs by default).
 const T0: i64 = 1_700_000_000_000_000_000;
 
 fn main() -> std::io::Result<()> {
     let mut positional = Vec::new();
     let mut mix = String::from("bench");
+    let mut step_us: i64 = 10;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--mix" => mix = args.next().unwrap_or_default(),
+            "--step-us" => {
+                step_us =
+                    args.next().and_then(|n| n.parse().ok()).filter(|n| (1..=1_000_000_000).contains(n)).unwrap_or(10)
+            }
             _ => positional.push(arg),
         }
     }
@@ -40,8 +49,8 @@ fn main() -> std::io::Result<()> {
     let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(&out)?);
     let mut w = PcapWriter::new(file, 1, false)?;
     match mix.as_str() {
-        "bench" => bench(&mut w, packets)?,
-        "telescope" => telescope(&mut w, packets)?,
+        "bench" => bench(&mut w, packets, step_us * 1_000)?,
+        "telescope" => telescope(&mut w, packets, step_us * 1_000)?,
         other => {
             let why = format!("--mix {other:?}: expected bench or telescope");
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
@@ -50,7 +59,7 @@ fn main() -> std::io::Result<()> {
     w.into_inner().into_inner().map_err(|e| e.into_error())?.flush()
 }
 
-fn bench(w: &mut Writer, packets: u64) -> std::io::Result<()> {
+fn bench(w: &mut Writer, packets: u64, step_ns: i64) -> std::io::Result<()> {
     let t0 = T0;
     for i in 0..packets {
         let src = [198, 51, (i / 65_536 % 256) as u8, (i / 256 % 256) as u8];
@@ -71,13 +80,13 @@ fn bench(w: &mut Writer, packets: u64) -> std::io::Result<()> {
                     17,
                     &t::udp(40000, 53, b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"),
                 );
-                w.write(t0 + i as i64 * 10_000, &t::ethernet(0x0800, &dns), None)?;
+                w.write(t0 + i as i64 * step_ns, &t::ethernet(0x0800, &dns), None)?;
                 continue;
             }
         };
         let (s, d) = if (14..=17).contains(&(i % 20)) { (dst, src) } else { (src, dst) };
         let frame = t::ethernet(0x0800, &t::ipv4(s, d, 17, &t::udp(5060, 5060, &payload)));
-        w.write(t0 + i as i64 * 10_000, &frame, None)?;
+        w.write(t0 + i as i64 * step_ns, &frame, None)?;
     }
     Ok(())
 }
@@ -242,7 +251,7 @@ const ACTIVE_SMALL: usize = 64;
 /// in random /24 blocks), 10 from six svcrack brute-forcers (REGISTER with Authorization, a
 /// challenge fetch before every fourth), 12 INVITEs from sixteen toll-fraud sources (a number
 /// of the pool behind each of [`DIAL_PREFIXES`] in turn).
-fn telescope(w: &mut Writer, packets: u64) -> std::io::Result<()> {
+fn telescope(w: &mut Writer, packets: u64, step_ns: i64) -> std::io::Result<()> {
     let mut rng = Rng(0x5eed_7e1e_5c0e);
     let source =
         |rng: &mut Rng, port: u16, tool: Tool, target: u64| Source { ip: rng.address(), port, tool, sent: 0, target };
@@ -310,7 +319,7 @@ fn telescope(w: &mut Writer, packets: u64) -> std::io::Result<()> {
         let dst = telescope_address(s.target);
         let payload = if empty { Vec::new() } else { message(&s, dst, &mut rng) };
         let frame = t::ethernet(0x0800, &t::ipv4(s.ip, dst, 17, &t::udp(s.port, 5060, &payload)));
-        w.write(T0 + i as i64 * 10_000, &frame, None)?;
+        w.write(T0 + i as i64 * step_ns, &frame, None)?;
     }
     Ok(())
 }

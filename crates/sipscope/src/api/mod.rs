@@ -15,6 +15,7 @@ pub mod dashboard;
 mod guard;
 mod live;
 pub mod params;
+pub mod ranges;
 mod recover;
 mod routes;
 mod server;
@@ -124,6 +125,8 @@ pub struct ApiConfig {
     pub metrics_public: bool,
     /// Limits.
     pub limits: ApiLimits,
+    /// The instant the dashboard's quick ranges count back from (default: the system clock).
+    pub clock: ranges::Clock,
 }
 
 /// Why the server could not start.

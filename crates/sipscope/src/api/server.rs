@@ -72,6 +72,8 @@ pub(crate) struct State {
     pub hub: Hub,
     /// Reports kept between requests.
     pub reports: super::cache::ReportCache,
+    /// The instant the dashboard's quick ranges count back from.
+    pub clock: super::ranges::Clock,
     /// Whether the API itself pushes the decisions it takes to the live stream (embedded:
     /// they do not pass through the pipeline; polling finds them in the store anyway).
     pub push_decisions: bool,
@@ -113,6 +115,7 @@ fn router(state: Arc<State>) -> Router {
         .route("/metrics", get(assets::metrics))
         .route("/api/v1/report", get(reports::whole))
         .route("/api/v1/report/{section}", get(reports::section))
+        .route("/api/v1/ranges", get(reports::ranges))
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/sources/{ip}", get(sources::one))
         .route("/api/v1/numbers", get(lists::numbers))
@@ -215,6 +218,7 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
         metrics_public: config.metrics_public,
         hub: Hub::new(config.limits.max_watchers),
         reports: super::cache::ReportCache::default(),
+        clock: config.clock,
         push_decisions: matches!(live, LiveSource::Feed(_)),
         idle: Mutex::new(Vec::new()),
         slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_readers.max(1))),
@@ -231,9 +235,9 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
                     Err(e) => return tracing::error!("API: {e}"),
                 };
                 super::live::start(&state, live, stop_rx.clone());
-                // The overview a dashboard opens with, built before anyone asks.
-                let warm = Arc::clone(&state);
-                tokio::spawn(async move { routes::reports::warm(&warm).await });
+                // The overview a dashboard opens with and its quick ranges, built before anyone
+                // asks (and the quick ranges again when the UTC hour turns).
+                tokio::spawn(super::ranges::keep_ready(Arc::clone(&state)));
                 serve(listener, router(Arc::clone(&state)), tls, limits, stop_rx).await;
             });
             runtime.shutdown_timeout(Duration::from_secs(1));

@@ -118,6 +118,7 @@ pub fn run(args: HoneypotArgs) -> anyhow::Result<ExitCode> {
             },
             geo: sipscope::enrich::Enricher::none(),
             live: sipscope::api::LiveSource::Feed(live),
+            clock: sipscope::api::ranges::Clock::System,
         })?),
         _ => None,
     };

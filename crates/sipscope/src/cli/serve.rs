@@ -67,6 +67,11 @@ pub struct ServeArgs {
     /// ASN database (.mmdb).
     #[arg(long)]
     asn_db: Option<PathBuf>,
+    /// The instant the dashboard's quick ranges ("last 1 h/24 h/7 d") count back from, instead
+    /// of the clock (which moves them on every UTC hour): for a store recorded earlier, e.g. an
+    /// archived capture or a benchmark's. YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds.
+    #[arg(long, value_parser = sipscope::time::parse_time, value_name = "TIME")]
+    now: Option<i64>,
 }
 
 /// The tokens file of a store when none is given: the SQLite file's path with `.tokens`, or
@@ -143,6 +148,7 @@ impl ApiArgs {
             limits: limits(self.api_rate, self.api_burst, self.api_anonymous_rate, self.api_anonymous_burst),
             geo: Enricher::none(),
             live: LiveSource::Feed(live),
+            clock: api::ranges::Clock::System,
         })
         .map(Some)
     }
@@ -159,6 +165,7 @@ pub struct Start<'a> {
     pub limits: ApiLimits,
     pub geo: Enricher,
     pub live: LiveSource,
+    pub clock: api::ranges::Clock,
 }
 
 /// Starts the API over the store at `db` (SQLite or PostgreSQL) and prints its URL.
@@ -187,6 +194,7 @@ pub fn start(s: Start<'_>) -> anyhow::Result<api::Handle> {
         tokens: s.tokens,
         metrics_public: s.metrics_public,
         limits: s.limits,
+        clock: s.clock,
     };
     let handle = api::spawn(config, backend, s.live).context("starting the API")?;
     // The token goes to the terminal of whoever started this, never into a log line.
@@ -218,6 +226,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         geo,
         live: LiveSource::Poll(std::time::Duration::from_millis(500)),
+        clock: args.now.map_or(api::ranges::Clock::System, api::ranges::Clock::Fixed),
     })?;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -263,6 +263,21 @@ label! {
     }
 }
 
+label! {
+    /// How the REST API answered a report request (whole or one section), or built one unasked.
+    ApiReport {
+        /// From the kept answers (fresh, or served at once while rebuilt in the background).
+        Kept => "kept",
+        /// After waiting for the build another request (or the server) had under way.
+        Waited => "waited",
+        /// Built for this request: nothing kept or under way for its range and nodes.
+        Built => "built",
+        /// A whole report the server built before anyone asked: the overview at start, the
+        /// dashboard's quick ranges at start and when the UTC hour turns.
+        Prebuilt => "prebuilt",
+    }
+}
+
 /// Answers counted per status code: 100 to 699, and one slot for anything else.
 const CODES: usize = 601;
 
@@ -290,6 +305,7 @@ static STORE_UNAVAILABLE: Gauges<1> = Gauges::new();
 static STORE_DROPPED: Counters<1> = Counters::new();
 static STARTED: FloatGauges<1> = FloatGauges::new();
 static API_TROUBLE: Counters<{ ApiTrouble::COUNT }> = Counters::new();
+static API_REPORTS: Counters<{ ApiReport::COUNT }> = Counters::new();
 
 /// A message received (a request or answer that came in; not what sipscope sent).
 #[inline]
@@ -405,6 +421,11 @@ pub fn store_dropped(n: u64) {
 /// A REST API request that panicked or was refused for its rate.
 pub fn api_trouble(what: ApiTrouble) {
     API_TROUBLE.add(what.index(), 1);
+}
+
+/// A report answered by the REST API, or built before anyone asked, and how.
+pub fn api_report(how: ApiReport) {
+    API_REPORTS.add(how.index(), 1);
 }
 
 /// Notes the process's start time (Unix seconds); `main` calls it first thing.
@@ -593,6 +614,14 @@ pub fn render() -> String {
         "REST API requests not served as asked: handlers that panicked (answered 500), rate limits (429).",
         "reason",
         ApiTrouble::ALL.iter().map(|t| (t.as_str(), API_TROUBLE.get(t.index()))),
+    );
+    per_label(
+        &mut e,
+        "sipscope_api_reports_total",
+        "REST API reports by how they were answered: kept, waited (for a build under way), built (for the request); \
+         prebuilt: whole reports built before anyone asked (the overview, the dashboard's quick ranges).",
+        "how",
+        ApiReport::ALL.iter().map(|t| (t.as_str(), API_REPORTS.get(t.index()))),
     );
     e.finish()
 }

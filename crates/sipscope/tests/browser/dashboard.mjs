@@ -6,7 +6,8 @@
 // and its ban button is pressed: the ban shows on its page, or, for a loopback attacker (the
 // server never bans loopback), the refusal is shown. Then the page of --ban (an attacker of the
 // store on a routable address) is opened from the Sources table and banned, and the decision
-// shows on its page and on the Decisions page; every other page loads. Throughout: no dialog, no console error, no CSP violation, no element or
+// shows on its page and on the Decisions page; every other page loads; the quick range "24 h"
+// sets a start on a whole UTC hour and the overview loads for it. Throughout: no dialog, no console error, no CSP violation, no element or
 // handler made from attacker text (with --hostile, that text is seen as text).
 import { launch, watch, injected, fail, arg } from './lib.mjs';
 
@@ -142,6 +143,19 @@ try {
     const seen = await page.evaluate((m) => document.getElementById('view').textContent.includes(m), marker);
     if (!seen) fail('the hostile text is not shown as text on the events page');
   }
+
+  step('quick range 24 h: from the start of a UTC hour, as the server lists it');
+  await page.evaluate(() => { location.hash = '#/overview'; });
+  const labels = await page.locator('#quick button').allTextContents();
+  if (labels.join('|') !== '1 h|24 h|7 d|all') fail(`quick ranges: ${labels.join('|')}`);
+  await page.locator('#quick button', { hasText: '24 h' }).click();
+  await page.waitForFunction(() => /^\d{4}-\d\d-\d\dT\d\d:00:00Z$/.test(document.getElementById('f-from').value), null, { timeout: 30000 })
+    .catch(() => fail('the 24 h quick range set no start on a whole hour'));
+  const from = await page.inputValue('#f-from');
+  const reach = Date.now() - Date.parse(from);
+  if (reach < 24 * 3600e3 || reach >= 25 * 3600e3 + 60e3) fail(`24 h starts at ${from}`);
+  await page.waitForSelector('[data-section="summary"] table td', { timeout: 60000 }).catch(() => fail('no overview for the quick range'));
+  await check(page, w, 'quick range');
   if (!(await page.evaluate(() => window.__sameDocument === true))) fail('the page was reloaded');
   console.log(process.exitCode ? 'dashboard: FAILED' : 'dashboard: ok');
 } finally {

@@ -6,10 +6,12 @@
 //! is the kept report without that range, with only the sections that depend on the range
 //! itself (`reports::RANGE_DEPENDENT`) built for it (campaigns kept too, for every range wider
 //! than the stored days: `reports::campaigns_alike`): the same JSON, tens of milliseconds
-//! instead of a whole report's build.
+//! instead of a whole report's build. `/api/v1/ranges` lists the dashboard's quick ranges,
+//! whose reports the server builds before anyone asks (`api/ranges.rs`).
 
 use crate::api::cache::Lookup;
 use crate::api::server::{Failure, State};
+use crate::metrics::ApiReport;
 use crate::reports::{self, render, sections, HilbertChoice};
 use crate::store::Filter;
 use axum::extract::{Path, RawQuery};
@@ -117,14 +119,22 @@ async fn widened(
 
 /// What the server builds when it starts, before anyone asks: the overview, then the
 /// campaigns every range wider than the stored days shares (a dashboard's "last 30 days" over
-/// a younger store).
+/// a younger store). The dashboard's quick ranges follow (`api/ranges.rs`).
 pub(crate) async fn warm(state: &Arc<State>) {
-    let _ = cached(state, Filter::default(), None).await;
+    prebuild(state, Filter::default()).await;
     let wide = Filter { from_ns: Some(i64::MIN), ..Filter::default() };
     if let Ok(Some((_, extent))) = covering(state, &wide).await {
         if let Some(alike) = reports::campaigns_alike(&wide, extent) {
             let _ = cached(state, alike, Some("campaigns".to_owned())).await;
         }
+    }
+}
+
+/// The whole report for `filter` kept (built now unless kept or under way already), before
+/// anyone asks; a build counted as `prebuilt`.
+pub(crate) async fn prebuild(state: &Arc<State>, filter: Filter) {
+    if let Ok((_, ApiReport::Built)) = answer(state, filter, None).await {
+        crate::metrics::api_report(ApiReport::Prebuilt);
     }
 }
 
@@ -145,10 +155,19 @@ pub(crate) async fn cached(
     filter: Filter,
     section: Option<String>,
 ) -> Result<Arc<String>, Failure> {
+    answer(state, filter, section).await.map(|(body, _)| body)
+}
+
+/// [`cached`], and how the answer was found (for `sipscope_api_reports_total`).
+async fn answer(
+    state: &Arc<State>,
+    filter: Filter,
+    section: Option<String>,
+) -> Result<(Arc<String>, ApiReport), Failure> {
     let key =
         format!("{}|{:?}|{:?}|{:?}", section.as_deref().unwrap_or("*"), filter.from_ns, filter.to_ns, filter.nodes);
     match state.reports.get(&key) {
-        Lookup::Fresh(body) => Ok(body),
+        Lookup::Fresh(body) => Ok((body, ApiReport::Kept)),
         Lookup::Stale(body) => {
             let state = Arc::clone(state);
             tokio::spawn(async move {
@@ -157,13 +176,13 @@ pub(crate) async fn cached(
                     Err(_) => state.reports.failed(&key),
                 }
             });
-            Ok(body)
+            Ok((body, ApiReport::Kept))
         }
         Lookup::Missing(building) => match build(state, filter, section).await {
             Ok(body) => {
                 let body = Arc::new(body);
                 state.reports.put(key, Arc::clone(&body), Some(building));
-                Ok(body)
+                Ok((body, ApiReport::Built))
             }
             Err(e) => {
                 state.reports.failed(&key);
@@ -171,11 +190,18 @@ pub(crate) async fn cached(
             }
         },
         Lookup::Pending(waiting) => match waiting.answer().await {
-            Some(body) => Ok(body),
+            Some(body) => Ok((body, ApiReport::Waited)),
             // The other build failed or its request went away: build it here, unkept.
-            None => Ok(Arc::new(build(state, filter, section).await?)),
+            None => Ok((Arc::new(build(state, filter, section).await?), ApiReport::Built)),
         },
     }
+}
+
+/// A request's answer, counted by how it was found.
+async fn counted(state: &Arc<State>, filter: Filter, section: Option<String>) -> Result<Response, Failure> {
+    let (body, how) = answer(state, filter, section).await?;
+    crate::metrics::api_report(how);
+    Ok(json(&body))
 }
 
 fn json(body: &str) -> Response {
@@ -190,7 +216,7 @@ pub(crate) async fn whole(
     q: RawQuery,
 ) -> Result<Response, Failure> {
     let filter = super::params(&q)?.filter()?;
-    Ok(json(&cached(&state, filter, None).await?))
+    counted(&state, filter, None).await
 }
 
 pub(crate) async fn section(
@@ -202,5 +228,29 @@ pub(crate) async fn section(
         return Err(Failure::not_found("no such section"));
     }
     let filter = super::params(&q)?.filter()?;
-    Ok(json(&cached(&state, filter, Some(id)).await?))
+    counted(&state, filter, Some(id)).await
+}
+
+/// `/api/v1/ranges`: the dashboard's quick ranges with their starts now (`api/ranges.rs`), by
+/// the server's clock: the ranges whose reports it keeps ready.
+pub(crate) async fn ranges(axum::extract::State(state): axum::extract::State<Arc<State>>) -> Response {
+    use crate::api::ranges;
+    use crate::api::shape;
+    let now = state.clock.now_ns();
+    let mut w = crate::output::json::JsonWriter::new();
+    w.begin_object();
+    shape::int(&mut w, "align_seconds", ranges::ALIGN_NS / crate::time::SECOND_NS);
+    shape::time(&mut w, "next_turn", Some(ranges::next_turn(now)));
+    w.key("ranges");
+    w.begin_array();
+    for (range, from) in ranges::ranges_at(now) {
+        w.begin_object();
+        shape::text(&mut w, "label", range.label);
+        shape::int(&mut w, "seconds", range.seconds);
+        shape::time(&mut w, "from", from);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    shape::ok(w)
 }

@@ -6,6 +6,7 @@ mod auth;
 mod endpoints;
 mod hostile;
 mod live;
+mod ranges;
 mod schemathesis;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,6 +1,6 @@
 /* The dashboard's entry point: takes the token from the fragment, wires the filter form
- * (time range and nodes, applied to every view and call), routes `#/view[/arg]` to a view,
- * and starts the live feed. */
+ * (time range and nodes, applied to every view and call) and its quick ranges (whole UTC
+ * hours, from the server), routes `#/view[/arg]` to a view, and starts the live feed. */
 (function () {
   'use strict';
   var SS = window.SS;
@@ -41,6 +41,37 @@
     SS.setFilters({ from: document.getElementById('f-from').value.trim(), to: document.getElementById('f-to').value.trim(), nodes: nodes });
   }
 
+  /* `2026-12-06T20:00:00Z` for the API's `2026-12-06T20:00:00.000000000Z`. */
+  function shortTime(t) {
+    return String(t).replace(/\.0+Z$/, 'Z');
+  }
+
+  /* The quick range buttons, from the server's list (GET /api/v1/ranges: the ranges whose
+   * reports it keeps ready). Each starts at the beginning of the UTC hour it reaches back to;
+   * a click asks the server again for this hour's start (its clock, not the browser's), shows
+   * it in the `from` field and applies it. */
+  function quickRanges() {
+    var box = document.getElementById('quick');
+    SS.get('/ranges', {}, true).then(function (data) {
+      SS.clear(box);
+      ((data && data.ranges) || []).forEach(function (r) {
+        var title = r.from ? 'since ' + shortTime(r.from) + ': the start of the UTC hour ' + r.label + ' ago' : 'everything stored';
+        box.appendChild(SS.h('button', { type: 'button', 'data-range': r.seconds, title: title, on: { click: function () { pick(r.label); } } }, r.label));
+      });
+    }).catch(function () { /* no token: the message already says how to get one */ });
+  }
+
+  function pick(label) {
+    SS.get('/ranges', {}, true).then(function (data) {
+      var r = ((data && data.ranges) || []).filter(function (x) { return x.label === label; })[0];
+      if (!r) return;
+      document.getElementById('f-from').value = r.from ? shortTime(r.from) : '';
+      document.getElementById('f-to').value = '';
+      readForm();
+      route();
+    }).catch(SS.fail());
+  }
+
   function boot() {
     SS.takeToken();
     fillForm();
@@ -49,16 +80,7 @@
       readForm();
       route();
     });
-    var quick = document.querySelectorAll('.quick button');
-    for (var i = 0; i < quick.length; i++) {
-      quick[i].addEventListener('click', function (ev) {
-        var secs = Number(ev.target.getAttribute('data-range'));
-        document.getElementById('f-from').value = secs ? new Date(Date.now() - secs * 1000).toISOString() : '';
-        document.getElementById('f-to').value = '';
-        readForm();
-        route();
-      });
-    }
+    quickRanges();
     document.getElementById('goto-source').addEventListener('submit', function (ev) {
       ev.preventDefault();
       var ip = document.getElementById('goto-ip').value.trim();
