@@ -28,6 +28,9 @@ pub(crate) struct Frame {
 pub(crate) struct Hub {
     tx: broadcast::Sender<Arc<Frame>>,
     watchers: Arc<tokio::sync::Semaphore>,
+    /// Told when a watcher joins, so that the feed is taken (or the store polled) at once, not
+    /// at the next check: what happens right after a client connects reaches it.
+    joined: tokio::sync::Notify,
 }
 
 /// How many frames a watcher may fall behind before it is dropped.
@@ -38,6 +41,7 @@ impl Hub {
         Hub {
             tx: broadcast::channel(WATCHER_BACKLOG).0,
             watchers: Arc::new(tokio::sync::Semaphore::new(max_watchers.max(1))),
+            joined: tokio::sync::Notify::new(),
         }
     }
     fn watched(&self) -> bool {
@@ -63,6 +67,7 @@ pub(crate) async fn stream(axum::extract::State(state): axum::extract::State<Arc
         return Failure::new(StatusCode::SERVICE_UNAVAILABLE, "too many live watchers").into_response();
     };
     let rx = state.hub.tx.subscribe();
+    state.hub.joined.notify_one();
     let frames = futures_util::stream::unfold((rx, permit), |(mut rx, permit)| async move {
         match rx.recv().await {
             Ok(frame) => {
@@ -92,6 +97,7 @@ async fn forward(state: Arc<State>, feed: LiveFeed, mut stop: tokio::sync::watch
         while !state.hub.watched() {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = state.hub.joined.notified() => {}
                 _ = stop.changed() => return,
             }
         }
@@ -129,6 +135,8 @@ async fn poll(state: Arc<State>, every: Duration, mut stop: tokio::sync::watch::
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
+            // A new watcher: its first poll (where it starts from) now, not a period later.
+            _ = state.hub.joined.notified(), if seen.is_none() => {}
             _ = stop.changed() => return,
         }
         if !state.hub.watched() {
