@@ -10,15 +10,23 @@
 # uri:    request-URIs and From/To/Contact/Via values cut out of the fixtures.
 # digest: Authorization / WWW-Authenticate / Proxy-* values cut out of the fixtures.
 # hep:    the HEP fixtures (crates/hep/tests/fixtures/*.hep), each also twice in a row (a stream).
+# capture: the application's test captures up to 16 KB (crates/sipscope/tests/golden/), as
+#         they are, gzip- and zstd-compressed, and converted by editcap (pcapng, µs pcap) when
+#         it is installed; the larger ones cut to their first 4 KB.
+# wire:   the frames of the same captures in the wire target's format (a control byte for the
+#         link type, default or small limits and 1 ms time steps, then [length][step][frame]
+#         per frame), one seed per capture and link type, at most 16 KB each.
 # Previously found crashes (crates/sip/tests/fixtures/fuzz-regressions/) are added to every
-# target so they are re-run first.
+# target but capture and wire (they are SIP messages, not captures or frames) so they are re-run
+# first.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 fixtures="$here/../crates/sip/tests/fixtures"
 corpus="$here/corpus"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parse frame uri digest hep)
+[ ${#targets[@]} -gt 0 ] || targets=(parse frame uri digest hep capture wire)
+captures="$here/../crates/sipscope/tests/golden"
 
 messages=()
 while IFS= read -r -d '' f; do
@@ -75,12 +83,33 @@ for target in "${targets[@]}"; do
             cat "$f" "$f" >"$out/twice-$(basename "$f")"
         done
         ;;
+    capture)
+        while IFS= read -r -d '' f; do
+            name="$(basename "$(dirname "$f")")-$(basename "$f")"
+            if [ "$(stat -c %s "$f")" -le 16384 ]; then
+                cp "$f" "$out/$name"
+            else
+                head -c 4096 "$f" >"$out/head-$name"
+                continue
+            fi
+            gzip -9nc "$f" >"$out/$name.gz"
+            if command -v zstd >/dev/null; then zstd -q -19 -c "$f" >"$out/$name.zst"; fi
+            if command -v editcap >/dev/null; then
+                editcap -F pcapng "$f" "$out/$name.pcapng" 2>/dev/null || true
+                editcap -F pcap "$f" "$out/$name.usec" 2>/dev/null || true
+            fi
+        done < <(find "$captures" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -print0 | sort -z)
+        ;;
+    wire)
+        find "$captures" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -print0 | sort -z |
+            xargs -0 python3 "$here/wire_seeds.py" "$out"
+        ;;
     *)
         echo "unknown target: $target" >&2
         exit 2
         ;;
     esac
-    if [ -d "$fixtures/fuzz-regressions" ]; then
+    if [ -d "$fixtures/fuzz-regressions" ] && [ "$target" != capture ] && [ "$target" != wire ]; then
         find "$fixtures/fuzz-regressions" -type f -exec cp {} "$out/" \;
     fi
     find "$out" -type f -size 0 -delete
