@@ -1,9 +1,10 @@
 //! Capture files: pcap and pcapng, plain or compressed with gzip or zstd (recognised by their
-//! magic bytes, not their names).
+//! magic bytes, not their names; every gzip member and every zstd frame, in order).
 
 mod buffer;
 pub mod reader;
 pub mod writer;
+mod zstd;
 
 pub use reader::{CaptureError, CaptureReader, Frame, Item, Problem};
 
@@ -24,10 +25,7 @@ pub fn read_from<'a>(mut input: impl Read + Send + 'a) -> Result<CaptureReader<B
     let head = std::io::Cursor::new(magic[..n].to_vec()).chain(input);
     let inner: Box<dyn Read + Send + 'a> = match magic {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(head)),
-        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(head)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("zstd: {e}")))?,
-        ),
+        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::ZstdFrames::new(head)?),
         _ => Box::new(head),
     };
     CaptureReader::new(inner)

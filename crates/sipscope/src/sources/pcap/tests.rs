@@ -228,3 +228,59 @@ fn interfaces_past_the_limit_are_reported_not_kept() {
     assert!(matches!(problems[1], Problem::TooManyInterfaces { packet: 1, .. }));
     assert!(matches!(problems[2], Problem::UnknownInterface { interface, .. } if interface == MAX_INTERFACES as u32));
 }
+
+/// A capture compressed in pieces (as `pzstd` writes, or files concatenated), with a skippable
+/// frame between them: every frame is read, not only the first. gzip members likewise.
+#[test]
+fn every_zstd_frame_and_gzip_member_is_read() {
+    use ruzstd::encoding::{compress_to_vec, CompressionLevel};
+    use std::io::Write;
+    let packets: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
+    let plain = pcap(true, &packets.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let (first, second) = plain.split_at(plain.len() / 2 + 5); // inside a record
+    let mut zst = compress_to_vec(first, CompressionLevel::Fastest);
+    zst.extend_from_slice(&0x184D_2A53u32.to_le_bytes());
+    zst.extend_from_slice(&3u32.to_le_bytes());
+    zst.extend_from_slice(b"pad");
+    zst.extend(compress_to_vec(second, CompressionLevel::Fastest));
+    let mut gz = Vec::new();
+    for piece in [first, second] {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(piece).unwrap();
+        gz.extend(enc.finish().unwrap());
+    }
+    let want = collect(&plain);
+    assert_eq!(want.0.len(), 40);
+    for compressed in [zst, gz] {
+        let mut reader = super::read_from(&compressed[..]).unwrap();
+        let mut frames = Vec::new();
+        while let Some(item) = reader.next_item().unwrap() {
+            match item {
+                Item::Frame(f) => frames.push((f.number, f.ts_ns, f.link_type, f.data.to_vec())),
+                Item::Problem(p) => panic!("{p}"),
+            }
+        }
+        assert_eq!(frames, want.0);
+    }
+}
+
+/// Bytes after the last zstd frame that are not a frame: what came before is read, then a
+/// read error (which ingest reports with its offset), never silence.
+#[test]
+fn garbage_after_the_last_zstd_frame_is_an_error_after_the_frames() {
+    let plain = pcap(true, &[b"one", b"two"]);
+    let mut zst = ruzstd::encoding::compress_to_vec(&plain[..], ruzstd::encoding::CompressionLevel::Fastest);
+    zst.extend_from_slice(b"not a zstd frame at all");
+    let mut reader = super::read_from(&zst[..]).unwrap();
+    let mut got = Vec::new();
+    let end = loop {
+        match reader.next_item() {
+            Ok(Some(Item::Frame(f))) => got.push(f.data.to_vec()),
+            Ok(Some(Item::Problem(p))) => panic!("{p}"),
+            Ok(None) => break None,
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
+    assert!(end.as_ref().is_some_and(|e| e.contains("zstd")), "{end:?}");
+}
