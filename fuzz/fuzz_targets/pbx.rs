@@ -65,7 +65,8 @@ impl Check {
                 match due.kind {
                     DueKind::Provisional => {}
                     DueKind::Final => {
-                        let sent = if c % 2 == 1 { compacted(&due.bytes).pop().unwrap_or(due.bytes) } else { due.bytes };
+                        let sent =
+                            if c % 2 == 1 { compacted(&due.bytes).pop().unwrap_or(due.bytes) } else { due.bytes };
                         pbx.final_sent(&due.key, Some(&sent), now);
                         self.sent.insert(due.key, sent);
                     }

@@ -71,11 +71,15 @@ fuzz_target!(|data: &[u8]| {
         now += i64::from(step) * unit;
         number += 1;
         longest_frame = longest_frame.max(bytes.len());
-        let frame =
-            Frame { number, ts_ns: now, link_type: link.to_pcap(), data: bytes, orig_len: bytes.len() as u32 };
+        let frame = Frame { number, ts_ns: now, link_type: link.to_pcap(), data: bytes, orig_len: bytes.len() as u32 };
         decoder.push_frame(&frame, &mut summary, &mut |_, m| {
             assert!(!m.bytes.is_empty());
-            assert!(m.bytes.len() <= bound(m.transport, longest_frame), "{:?} message of {} bytes", m.transport, m.bytes.len());
+            assert!(
+                m.bytes.len() <= bound(m.transport, longest_frame),
+                "{:?} message of {} bytes",
+                m.transport,
+                m.bytes.len()
+            );
             assert!(m.ts_ns <= now && (1..=number).contains(&m.packet), "a message from the future");
         });
         let held = decoder.held();
@@ -92,7 +96,12 @@ fuzz_target!(|data: &[u8]| {
     }
     decoder.finish(&mut summary, &mut |_, m| {
         assert!(!m.bytes.is_empty());
-        assert!(m.bytes.len() <= bound(m.transport, longest_frame), "{:?} message of {} bytes at the end", m.transport, m.bytes.len());
+        assert!(
+            m.bytes.len() <= bound(m.transport, longest_frame),
+            "{:?} message of {} bytes at the end",
+            m.transport,
+            m.bytes.len()
+        );
     });
     let held = decoder.held();
     assert_eq!(

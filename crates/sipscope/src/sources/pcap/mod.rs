@@ -19,7 +19,9 @@ pub fn open(path: &Path) -> Result<CaptureReader<Box<dyn Read + Send>>, CaptureE
 /// Reads a capture from any byte source as [`open`] reads a file: gzip and zstd recognised by
 /// their magic bytes and decompressed on the fly. Public for the `capture` fuzz target, which
 /// hands it arbitrary bytes.
-pub fn read_from<'a>(mut input: impl Read + Send + 'a) -> Result<CaptureReader<Box<dyn Read + Send + 'a>>, CaptureError> {
+pub fn read_from<'a>(
+    mut input: impl Read + Send + 'a,
+) -> Result<CaptureReader<Box<dyn Read + Send + 'a>>, CaptureError> {
     let mut magic = [0u8; 4];
     let n = read_up_to(&mut input, &mut magic)?;
     let head = std::io::Cursor::new(magic[..n].to_vec()).chain(input);
