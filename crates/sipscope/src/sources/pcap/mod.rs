@@ -1,9 +1,10 @@
 //! Capture files: pcap and pcapng, plain or compressed with gzip or zstd (recognised by their
-//! magic bytes, not their names).
+//! magic bytes, not their names; every gzip member and every zstd frame, in order).
 
 mod buffer;
 pub mod reader;
 pub mod writer;
+mod zstd;
 
 pub use reader::{CaptureError, CaptureReader, Frame, Item, Problem};
 
@@ -12,16 +13,21 @@ use std::path::Path;
 
 /// Opens a capture file, decompressing on the fly when it is gzip or zstd.
 pub fn open(path: &Path) -> Result<CaptureReader<Box<dyn Read + Send>>, CaptureError> {
-    let mut file = BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    read_from(BufReader::with_capacity(1 << 20, std::fs::File::open(path)?))
+}
+
+/// Reads a capture from any byte source as [`open`] reads a file: gzip and zstd recognised by
+/// their magic bytes and decompressed on the fly. Public for the `capture` fuzz target, which
+/// hands it arbitrary bytes.
+pub fn read_from<'a>(
+    mut input: impl Read + Send + 'a,
+) -> Result<CaptureReader<Box<dyn Read + Send + 'a>>, CaptureError> {
     let mut magic = [0u8; 4];
-    let n = read_up_to(&mut file, &mut magic)?;
-    let head = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
-    let inner: Box<dyn Read + Send> = match magic {
+    let n = read_up_to(&mut input, &mut magic)?;
+    let head = std::io::Cursor::new(magic[..n].to_vec()).chain(input);
+    let inner: Box<dyn Read + Send + 'a> = match magic {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(head)),
-        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(head)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("zstd: {e}")))?,
-        ),
+        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::ZstdFrames::new(head)?),
         _ => Box::new(head),
     };
     CaptureReader::new(inner)

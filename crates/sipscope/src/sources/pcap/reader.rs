@@ -11,8 +11,13 @@ use std::io::Read;
 
 /// Largest packet accepted (jumbo frames and TSO captures stay well below).
 pub const MAX_PACKET: u32 = 256 * 1024;
-/// Largest pcapng block accepted.
-const MAX_BLOCK: u32 = 16 * 1024 * 1024;
+/// Largest pcapng block accepted (and largest pcap record, when a snap length asks for more
+/// than [`MAX_PACKET`]): no frame is longer.
+pub const MAX_BLOCK: u32 = 16 * 1024 * 1024;
+/// Interfaces one pcapng section declares at most (real captures declare a few). An
+/// Interface Description Block is 20 bytes, so without a limit a compressed file of them
+/// would hold memory in proportion to its decompressed size.
+pub const MAX_INTERFACES: usize = 65_536;
 /// How far the reader searches for the next plausible record after damage.
 const RESYNC_WINDOW: usize = 4 * 1024 * 1024;
 
@@ -53,6 +58,14 @@ pub enum Problem {
         /// Bytes skipped to resynchronise.
         skipped: u64,
     },
+    /// An Interface Description Block past [`MAX_INTERFACES`] in its section: not kept, so
+    /// packets on it are reported as [`Problem::UnknownInterface`].
+    TooManyInterfaces {
+        /// Packet number the next packet will have.
+        packet: u64,
+        /// Byte offset of the block.
+        offset: u64,
+    },
     /// A packet on an interface that no Interface Description Block declared.
     UnknownInterface {
         /// Packet number.
@@ -71,6 +84,10 @@ impl std::fmt::Display for Problem {
             Problem::ImpossibleLength { packet, offset, length, skipped } => write!(
                 f,
                 "packet {packet} at byte {offset}: impossible length {length}; skipped {skipped} bytes to resynchronise"
+            ),
+            Problem::TooManyInterfaces { packet, offset } => write!(
+                f,
+                "before packet {packet} at byte {offset}: more than {MAX_INTERFACES} interfaces in one section; ignored"
             ),
             Problem::UnknownInterface { packet, offset, interface } => {
                 write!(f, "packet {packet} at byte {offset}: undeclared interface {interface}")
@@ -179,6 +196,12 @@ impl<R: Read> CaptureReader<R> {
     /// Bytes read so far.
     pub fn offset(&self) -> u64 {
         self.buf.offset()
+    }
+
+    /// Bytes the read buffer moved to its front so far.
+    #[cfg(test)]
+    pub(crate) fn bytes_moved(&self) -> u64 {
+        self.buf.moved()
     }
 
     /// The next frame or problem; `None` at the end.
@@ -301,7 +324,11 @@ impl<R: Read> CaptureReader<R> {
             }
             self.buf.consume(len);
             match block_type {
-                1 => self.read_idb(len, big),
+                1 => {
+                    if let Some(problem) = self.read_idb(len, big, packet, offset) {
+                        return Ok(Some(Item::Problem(problem)));
+                    }
+                }
                 2 | 3 | 6 => {
                     self.packets = packet;
                     return Ok(Some(self.read_packet_block(block_type, len, big, packet, offset)));
@@ -311,10 +338,13 @@ impl<R: Read> CaptureReader<R> {
         }
     }
 
-    fn read_idb(&mut self, len: usize, big: bool) {
+    fn read_idb(&mut self, len: usize, big: bool, packet: u64, offset: u64) -> Option<Problem> {
         let block = self.buf.consumed_tail(len);
         if len < 20 {
-            return;
+            return None;
+        }
+        if matches!(&self.format, Format::PcapNg { interfaces, .. } if interfaces.len() >= MAX_INTERFACES) {
+            return Some(Problem::TooManyInterfaces { packet, offset });
         }
         let mut iface = Interface {
             link_type: u32::from(u16_at(block, 8, big)),
@@ -354,6 +384,7 @@ impl<R: Read> CaptureReader<R> {
         if let Format::PcapNg { interfaces, .. } = &mut self.format {
             interfaces.push(iface);
         }
+        None
     }
 
     fn read_packet_block(&self, block_type: u32, len: usize, big: bool, packet: u64, offset: u64) -> Item<'_> {

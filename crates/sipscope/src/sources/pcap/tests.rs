@@ -169,3 +169,118 @@ fn compressed_files_are_recognised_by_magic() {
     std::fs::write(&not, b"hello world").unwrap();
     assert!(super::open(&not).is_err());
 }
+
+/// A pcapng section, a damaged block, then 24 MiB in which every 12th byte starts what looks
+/// like an interface block of the largest length (16 MiB) whose trailer does not match.
+/// The search for the next block asked for the whole candidate block at each one and moved
+/// the buffered 16 MiB to the front every time: a 40 KB gzip of this kept `ingest` busy for
+/// minutes. Now the buffer moves each byte at most once per time it is read past.
+#[test]
+fn resynchronising_past_large_candidate_blocks_moves_each_byte_a_bounded_number_of_times() {
+    let mut file = Vec::new();
+    for word in [0x0A0D_0D0Au32, 28, 0x1A2B_3C4D] {
+        file.extend_from_slice(&word.to_le_bytes());
+    }
+    file.extend_from_slice(&[1, 0, 0, 0]);
+    file.extend_from_slice(&(-1i64).to_le_bytes());
+    file.extend_from_slice(&28u32.to_le_bytes());
+    file.extend_from_slice(&[6, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]);
+    while file.len() < 24 << 20 {
+        for word in [1u32, 16 << 20, 0] {
+            file.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    let mut reader = CaptureReader::new(&file[..]).expect("capture header");
+    let mut problems = Vec::new();
+    while let Some(item) = reader.next_item().unwrap() {
+        match item {
+            Item::Frame(f) => panic!("a frame from nothing: {f:?}"),
+            Item::Problem(p) => problems.push(p),
+        }
+    }
+    assert!(
+        matches!(problems[..], [Problem::ImpossibleLength { length: 5, skipped, .. }] if skipped >= 4 << 20),
+        "{problems:?}"
+    );
+    assert!(reader.bytes_moved() <= file.len() as u64, "{} bytes moved for {}", reader.bytes_moved(), file.len());
+}
+
+/// Interface Description Blocks past the limit are not kept (memory would follow the
+/// decompressed size of a file of them): each is a problem, and a packet on one is reported
+/// as on an undeclared interface; a new section starts counting again.
+#[test]
+fn interfaces_past_the_limit_are_reported_not_kept() {
+    use super::reader::MAX_INTERFACES;
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    for _ in 0..MAX_INTERFACES + 2 {
+        w.interface(1).unwrap();
+    }
+    w.packet(0, T0, b"first").unwrap();
+    w.packet(MAX_INTERFACES as u32, T0, b"lost").unwrap();
+    w.new_section().unwrap();
+    w.interface(1).unwrap();
+    w.packet(0, T0, b"again").unwrap();
+    let (frames, problems) = collect(&w.into_inner());
+    let data: Vec<&[u8]> = frames.iter().map(|f| &f.3[..]).collect();
+    assert_eq!(data, [&b"first"[..], b"again"]);
+    assert_eq!(problems.len(), 3, "{:?}", &problems[..problems.len().min(5)]);
+    assert!(matches!(problems[0], Problem::TooManyInterfaces { packet: 1, .. }));
+    assert!(matches!(problems[1], Problem::TooManyInterfaces { packet: 1, .. }));
+    assert!(matches!(problems[2], Problem::UnknownInterface { interface, .. } if interface == MAX_INTERFACES as u32));
+}
+
+/// A capture compressed in pieces (as `pzstd` writes, or files concatenated), with a skippable
+/// frame between them: every frame is read, not only the first. gzip members likewise.
+#[test]
+fn every_zstd_frame_and_gzip_member_is_read() {
+    use ruzstd::encoding::{compress_to_vec, CompressionLevel};
+    use std::io::Write;
+    let packets: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
+    let plain = pcap(true, &packets.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let (first, second) = plain.split_at(plain.len() / 2 + 5); // inside a record
+    let mut zst = compress_to_vec(first, CompressionLevel::Fastest);
+    zst.extend_from_slice(&0x184D_2A53u32.to_le_bytes());
+    zst.extend_from_slice(&3u32.to_le_bytes());
+    zst.extend_from_slice(b"pad");
+    zst.extend(compress_to_vec(second, CompressionLevel::Fastest));
+    let mut gz = Vec::new();
+    for piece in [first, second] {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(piece).unwrap();
+        gz.extend(enc.finish().unwrap());
+    }
+    let want = collect(&plain);
+    assert_eq!(want.0.len(), 40);
+    for compressed in [zst, gz] {
+        let mut reader = super::read_from(&compressed[..]).unwrap();
+        let mut frames = Vec::new();
+        while let Some(item) = reader.next_item().unwrap() {
+            match item {
+                Item::Frame(f) => frames.push((f.number, f.ts_ns, f.link_type, f.data.to_vec())),
+                Item::Problem(p) => panic!("{p}"),
+            }
+        }
+        assert_eq!(frames, want.0);
+    }
+}
+
+/// Bytes after the last zstd frame that are not a frame: what came before is read, then a
+/// read error (which ingest reports with its offset), never silence.
+#[test]
+fn garbage_after_the_last_zstd_frame_is_an_error_after_the_frames() {
+    let plain = pcap(true, &[b"one", b"two"]);
+    let mut zst = ruzstd::encoding::compress_to_vec(&plain[..], ruzstd::encoding::CompressionLevel::Fastest);
+    zst.extend_from_slice(b"not a zstd frame at all");
+    let mut reader = super::read_from(&zst[..]).unwrap();
+    let mut got = Vec::new();
+    let end = loop {
+        match reader.next_item() {
+            Ok(Some(Item::Frame(f))) => got.push(f.data.to_vec()),
+            Ok(Some(Item::Problem(p))) => panic!("{p}"),
+            Ok(None) => break None,
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
+    assert!(end.as_ref().is_some_and(|e| e.contains("zstd")), "{end:?}");
+}

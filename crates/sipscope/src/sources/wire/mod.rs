@@ -82,6 +82,42 @@ pub struct WireDecoder {
     sctp: SctpReassembler,
 }
 
+/// The limits of a [`WireDecoder`]'s state: those of its fragment, TCP, WebSocket and SCTP
+/// reassembly (each type documents its defaults).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WireLimits {
+    /// IP fragment reassembly.
+    pub defrag: DefragLimits,
+    /// TCP streams.
+    pub tcp: TcpLimits,
+    /// WebSocket handshakes and messages.
+    pub websocket: WsLimits,
+    /// SCTP user messages.
+    pub sctp: SctpLimits,
+}
+
+/// What a [`WireDecoder`] holds between frames, for checking it against its [`WireLimits`]
+/// (the `wire` fuzz target does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WireHeld {
+    /// Datagrams being reassembled from fragments.
+    pub fragment_datagrams: usize,
+    /// Fragment bytes held.
+    pub fragment_bytes: usize,
+    /// TCP streams (one per direction) the reassembler holds.
+    pub tcp_streams: usize,
+    /// Bytes those streams hold (unconsumed and out of order).
+    pub tcp_bytes: usize,
+    /// Streams the decoder keeps its own state for (at most `tcp_streams`).
+    pub stream_states: usize,
+    /// Streams read as WebSocket (at most `stream_states`).
+    pub websocket_streams: usize,
+    /// SCTP fragment bytes held.
+    pub sctp_bytes: usize,
+    /// SCTP fragments held.
+    pub sctp_fragments: usize,
+}
+
 impl Default for WireDecoder {
     fn default() -> Self {
         WireDecoder::new()
@@ -91,14 +127,33 @@ impl Default for WireDecoder {
 impl WireDecoder {
     /// A decoder with default limits.
     pub fn new() -> WireDecoder {
+        WireDecoder::with_limits(WireLimits::default())
+    }
+
+    /// A decoder with these limits (the `wire` fuzz target uses small ones).
+    pub fn with_limits(limits: WireLimits) -> WireDecoder {
         WireDecoder {
-            defrag: Defragmenter::new(DefragLimits::default()),
-            tcp: TcpReassembler::new(TcpLimits::default()),
+            defrag: Defragmenter::new(limits.defrag),
+            tcp: TcpReassembler::new(limits.tcp),
             streams: HashMap::new(),
             websockets: HashMap::new(),
-            ws_limits: WsLimits::default(),
+            ws_limits: limits.websocket,
             ws_stats: WsStats::default(),
-            sctp: SctpReassembler::new(SctpLimits::default()),
+            sctp: SctpReassembler::new(limits.sctp),
+        }
+    }
+
+    /// What the decoder holds now.
+    pub fn held(&self) -> WireHeld {
+        WireHeld {
+            fragment_datagrams: self.defrag.pending(),
+            fragment_bytes: self.defrag.buffered_bytes(),
+            tcp_streams: self.tcp.streams(),
+            tcp_bytes: self.tcp.buffered_bytes(),
+            stream_states: self.streams.len(),
+            websocket_streams: self.websockets.len(),
+            sctp_bytes: self.sctp.pending_bytes(),
+            sctp_fragments: self.sctp.pending_fragments(),
         }
     }
 
