@@ -19,6 +19,7 @@ mod logs_cmd;
 mod nats;
 mod netns;
 mod parse_cmd;
+mod pki;
 mod postgres;
 mod report_config;
 mod report_golden;

@@ -26,24 +26,7 @@ fn packet(n: u16) -> Vec<u8> {
     encode(&p).unwrap()
 }
 
-struct Pki {
-    ca: String,
-    server: (String, String),
-    client: (String, String),
-}
-
-fn pki() -> Pki {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let leaf = |name: &str| {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap().signed_by(&key, &ca).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    Pki { ca: ca.pem(), server: leaf("127.0.230.1"), client: leaf("edge-1.sensors.test") }
-}
+use crate::pki::{pki, Pki};
 
 fn tls_client(pki: &Pki, with_cert: bool) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
@@ -73,7 +56,7 @@ use rustls::pki_types::pem::PemObject;
 
 #[test]
 fn tcp_and_tls_streams_frame_packets_and_refuse_what_is_not_hep_or_not_certified() {
-    let pki = pki();
+    let pki = pki("127.0.230.1", "edge-1.sensors.test");
     let dir = tempfile::tempdir().unwrap();
     let file = |name: &str, text: &str| {
         let path = dir.path().join(name);

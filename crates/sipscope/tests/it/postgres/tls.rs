@@ -5,32 +5,12 @@
 
 use super::server::OwnServer;
 use super::sipscope;
+use crate::pki::{pki, Pki};
 use sipscope::sinks::postgres::connect;
 use std::path::Path;
 use std::process::Command;
 
 const PORT: u16 = 55433;
-
-struct Pki {
-    ca: String,
-    server: (String, String),
-    client: (String, String),
-}
-
-fn pki() -> Pki {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let leaf = |names: Vec<String>, common_name: &str| {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(names).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
-        let cert = params.signed_by(&key, &ca).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    Pki { ca: ca.pem(), server: leaf(vec!["127.0.0.1".into()], "db.sipscope.test"), client: leaf(Vec::new(), "sensor") }
-}
 
 /// The server's certificate, key and client authority in its data directory, and a
 /// pg_hba.conf that takes TLS connections only: `sensor` by certificate, anyone else trusted.
@@ -63,7 +43,7 @@ fn encrypted(url: &str) -> Result<bool, String> {
 #[test]
 fn tls_to_postgresql_is_used_and_verified_as_the_url_says() {
     let dir = tempfile::tempdir().unwrap();
-    let (pki, other) = (pki(), pki());
+    let (pki, other) = (pki("127.0.0.1", "sensor"), pki("127.0.0.1", "sensor"));
     let server_dir = dir.path().join("server");
     std::fs::create_dir(&server_dir).unwrap();
     let server = OwnServer::start_with(
