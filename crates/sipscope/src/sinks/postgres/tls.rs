@@ -274,5 +274,12 @@ mod tests {
         assert!(split("postgres://h/db?sslmode=verify-full&sslcert=/c.pem").unwrap_err().contains("give both"));
         let (_, p) = split("postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem").unwrap();
         assert!(p.connector().err().unwrap().contains("sslrootcert /nonexistent/ca.pem"));
+        // Cut short, not UTF-8 once decoded, oversized: refused with a reason, never a panic.
+        assert!(split("postgres://h/db?sslmode").unwrap_err().contains("not one of"));
+        assert!(split("postgres://h/db?sslmode=%FF%FE").unwrap_err().contains("not one of"));
+        let (_, p) = split("postgres://h/db?sslmode=require&sslrootcert=%FF%FE%00").unwrap();
+        assert!(p.connector().err().unwrap().starts_with("sslrootcert "));
+        let long = format!("postgres://h/db?sslmode=require&sslrootcert={}", "a".repeat(100_000));
+        assert!(split(&long).unwrap().1.connector().is_err());
     }
 }
