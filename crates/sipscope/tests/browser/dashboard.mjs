@@ -8,7 +8,8 @@
 // store on a routable address) is opened from the Sources table and banned, and the decision
 // shows on its page and on the Decisions page; every other page loads; the quick range "24 h"
 // sets a start on a whole UTC hour and the overview loads for it. Throughout: no dialog, no console error, no CSP violation, no element or
-// handler made from attacker text (with --hostile, that text is seen as text).
+// handler made from attacker text (with --hostile, that text is seen as text); an overview
+// answer held back until the Live page is shown does not draw over it.
 import { launch, watch, injected, fail, arg } from './lib.mjs';
 
 const url = arg('url');
@@ -33,6 +34,13 @@ try {
   // Playwright's default 30 s, before anything counts as missing.
   page.setDefaultTimeout(60000);
   const w = watch(page);
+  // The first overview answer is held back 3 s, so it arrives after the page moved on to Live:
+  // it must not draw over that page (it did, when the server's start-up build made it slow).
+  await page.route((u) => u.pathname === '/api/v1/report', async (r) => {
+    await new Promise((done) => setTimeout(done, 3000));
+    await r.continue().catch(() => {});
+  }, { times: 1 });
+  const lateReport = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/report', { timeout: 90000 });
   await page.goto(url, { waitUntil: 'load' });
   if (/token=/.test(await page.evaluate(() => location.href))) fail('the token stays in the address bar');
   await page.evaluate(() => { window.__sameDocument = true; location.hash = '#/live'; });
@@ -41,6 +49,10 @@ try {
   await page.waitForSelector('#live-events', { state: 'attached' });
   await page.waitForFunction(() => /live: \d+ messages/.test(document.getElementById('live-status').textContent), null, { timeout: 60000 })
     .catch(() => fail('the live feed did not connect'));
+  await lateReport.catch(() => fail('the overview was never asked for'));
+  await page.waitForTimeout(500);
+  if (!(await page.$('#live-events'))) fail('a late overview answer drew over the Live page');
+  if (await page.$('[data-section="summary"]')) fail('the overview drew on the Live page');
   console.log('READY');
   step('waiting for the attacker on the live page');
   const row = page.locator('#live-events tr', { hasText: attacker }).first();

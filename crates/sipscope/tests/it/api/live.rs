@@ -12,10 +12,11 @@ fn watch(addr: SocketAddr, token: &str) -> BufReader<TcpStream> {
     BufReader::new(s)
 }
 
-/// Reads the stream until an `event: NAME` line is followed by data containing `needle`, for
+/// Reads the stream until an `event: NAME` line is followed by data containing every one of
+/// `needles`, for
 /// at most `secs` seconds (the test fails otherwise; the bound only keeps a broken server
 /// from hanging the suite). `poke` is called between reads.
-fn wait_for(r: &mut BufReader<TcpStream>, name: &str, needle: &str, secs: u64, poke: &mut dyn FnMut()) -> String {
+fn wait_for(r: &mut BufReader<TcpStream>, name: &str, needles: &[&str], secs: u64, poke: &mut dyn FnMut()) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     let mut seen = String::new();
     let mut current = String::new();
@@ -28,7 +29,7 @@ fn wait_for(r: &mut BufReader<TcpStream>, name: &str, needle: &str, secs: u64, p
                 if let Some(n) = line.trim().strip_prefix("event: ") {
                     current = n.to_owned();
                 } else if let Some(data) = line.trim().strip_prefix("data: ") {
-                    if current == name && data.contains(needle) {
+                    if current == name && needles.iter().all(|n| data.contains(n)) {
                         return data.to_owned();
                     }
                 }
@@ -36,7 +37,7 @@ fn wait_for(r: &mut BufReader<TcpStream>, name: &str, needle: &str, secs: u64, p
             Err(_) => poke(),
         }
     }
-    panic!("no {name} event with {needle:?}: {seen}")
+    panic!("no {name} event with {needles:?}: {seen}")
 }
 
 #[test]
@@ -53,7 +54,9 @@ User-Agent: <script>friendly-scanner</script>\r\nContent-Length: 0\r\n\r\n";
         sip.send_to(options, "127.0.243.6:5060").unwrap();
     };
     send();
-    let data = wait_for(&mut stream, "sip", "live-stream-test", 30, &mut send);
+    // The request, not the honeypot's answer: a watcher that joins between the two (its
+    // subscription races the first datagram) sees the answer first.
+    let data = wait_for(&mut stream, "sip", &["live-stream-test", r#""method":"OPTIONS""#], 30, &mut send);
     let event: serde_json::Value = serde_json::from_str(&data).unwrap();
     assert_eq!((event["src"].as_str(), event["method"].as_str()), (Some("127.0.243.7"), Some("OPTIONS")));
     assert_eq!(event["user_agent"], "<script>friendly-scanner</script>");
@@ -61,7 +64,7 @@ User-Agent: <script>friendly-scanner</script>\r\nContent-Length: 0\r\n\r\n";
     // A decision taken through the API reaches the stream too.
     let ban = r#"{"scope":"203.0.113.44","action":"ban","duration_seconds":60,"reason":"live"}"#;
     assert_eq!(request(server.addr, "POST", "/api/v1/decisions", Some(&server.token), Some(ban)).status, 201);
-    wait_for(&mut stream, "decision", "203.0.113.44", 30, &mut || {});
+    wait_for(&mut stream, "decision", &["203.0.113.44"], 30, &mut || {});
     // The honeypot's own store answers the rest of the API.
     std::thread::sleep(Duration::from_millis(1500));
     let page = get_json(&server, "/api/v1/events?source=127.0.243.7");
@@ -88,7 +91,7 @@ fn api_live_stream_of_serve_polls_the_store() {
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         }
     };
-    let data = wait_for(&mut stream, "sip", "\"sensor\":\"late\"", 30, &mut ingest);
+    let data = wait_for(&mut stream, "sip", &[r#""sensor":"late""#], 30, &mut ingest);
     let event: serde_json::Value = serde_json::from_str(&data).unwrap();
     assert!(event["id"].as_i64().is_some_and(|id| id > 0), "{event}");
 }

@@ -9,7 +9,9 @@
     var m = /^#\/([a-z]+)(?:\/([^?]*))?/.exec(location.hash) || [null, 'overview', ''];
     var name = m[1];
     var arg = m[2] ? decodeURIComponent(m[2]) : '';
-    var root = SS.clear(document.getElementById('view'));
+    // Each visit draws into a container of its own: an answer that arrives after the operator
+    // moved on (a slow report, a list) fills a detached element, never the page now shown.
+    var root = SS.clear(document.getElementById('view')).appendChild(SS.h('div', { class: 'page' }));
     SS.live.onEvent = SS.live.onAlert = null;
     SS.live.onDecision = null;
     SS.say('');
