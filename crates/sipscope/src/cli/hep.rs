@@ -1,6 +1,6 @@
 //! `sipscope hep --listen [udp:|tcp:|tls:]ADDR... (--keys FILE | --no-auth) [--tls-cert PEM
-//! --tls-key PEM [--tls-client-ca PEM]] [--count N] [--duration SECS] [--metrics ADDR:PORT]` and
-//! the store flags.
+//! --tls-key PEM [--tls-client-ca PEM]] [--max-connections N] [--queue-mib MIB] [--count N]
+//! [--duration SECS] [--metrics ADDR:PORT]` and the store flags.
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops cleanly: what was received is stored, the analysis run
 //! finished and the summary printed. A second signal exits at once.
@@ -39,6 +39,11 @@ pub struct HepArgs {
     /// TCP and TLS streams open at once.
     #[arg(long, default_value_t = NetLimits::default().max_connections, value_name = "N")]
     max_connections: usize,
+    /// Memory (MiB) for packets received and not yet taken by the pipeline: a burst faster
+    /// than the store writes is held here and stored as the pipeline catches up.
+    #[arg(long, default_value_t = (NetLimits::default().queue_bytes >> 20) as u64, value_name = "MIB",
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    queue_mib: u64,
     #[command(flatten)]
     store: super::store_args::StoreArgs,
     #[command(flatten)]
@@ -61,7 +66,11 @@ pub fn run(args: HepArgs) -> anyhow::Result<ExitCode> {
         tls,
         auth,
         limits: sipscope_hep::Limits::default(),
-        net: NetLimits { max_connections: args.max_connections, ..NetLimits::default() },
+        net: NetLimits {
+            max_connections: args.max_connections,
+            queue_bytes: usize::try_from(args.queue_mib << 20).unwrap_or(usize::MAX),
+            ..NetLimits::default()
+        },
         count: args.stop.count,
         duration: args.stop.duration,
     };

@@ -7,9 +7,11 @@
 //! Unlike HOMER's collector, which stores the auth key and never checks it, sipscope
 //! authenticates every packet against a keys file ([`keys`]), in constant time; refusals are
 //! counted by reason and logged rate-limited ([`ingest`]). The codec is the sans-IO
-//! `sipscope-hep` crate; [`net`] holds the UDP, TCP and TLS listeners and [`run`] the loop.
+//! `sipscope-hep` crate; [`net`] holds the UDP, TCP and TLS listeners, [`queue`] the queue
+//! (bounded in bytes) that holds their bursts for the loop, and [`run`] the loop.
 
 pub mod ingest;
 pub mod keys;
 pub mod net;
+pub mod queue;
 pub mod run;

@@ -1,12 +1,15 @@
 //! The HEP listeners: UDP (one datagram, one packet; read many per system call), TCP and TLS
 //! (HEPv3's own length frames the packets). Each runs on a thread of its own and hands what it
-//! received, in batches (one buffer each), to the run loop through a bounded channel; when the loop falls behind, UDP waits and the
-//! kernel's receive buffer absorbs the burst (then drops, as for any collector).
+//! received, in batches (one buffer each), to the run loop through a queue bounded in bytes
+//! (`queue.rs`): a burst faster than the pipeline stores is held there and stored as the
+//! pipeline catches up; when the queue is full, UDP waits and the kernel's receive buffer
+//! absorbs what comes next (then drops, counted by the kernel, as for any collector).
 //!
 //! Streams are bounded: at most [`NetLimits::max_connections`] at once, closed after
 //! [`NetLimits::idle_timeout`] without a byte or at the first bytes that are not HEPv3 (the
 //! framing is lost for good). A packet is at most 64 KiB, so a connection's buffer is too.
 
+use super::queue::QueueTx;
 use crate::sources::udp_batch::UdpBatch;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use sipscope_hep::{frame, Framed};
@@ -14,7 +17,6 @@ use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,8 +35,10 @@ pub struct NetLimits {
     pub udp_recv_buffer: usize,
     /// Packets handed over at once. Default 256.
     pub batch_packets: usize,
-    /// Batches waiting for the run loop. Default 256.
-    pub queue_batches: usize,
+    /// Bytes of received packets (their bytes and about 64 bytes of bookkeeping each) held
+    /// for the run loop at most. Default 256 MiB: a burst of about 500,000 typical packets
+    /// (a SIP message of ~450 bytes each) beyond what the pipeline stores meanwhile.
+    pub queue_bytes: usize,
 }
 
 impl Default for NetLimits {
@@ -44,7 +48,7 @@ impl Default for NetLimits {
             idle_timeout: Duration::from_secs(300),
             udp_recv_buffer: 16 << 20,
             batch_packets: 256,
-            queue_batches: 256,
+            queue_bytes: 256 << 20,
         }
     }
 }
@@ -79,11 +83,19 @@ impl Packets {
         self.items.is_empty()
     }
 
+    /// The memory they hold, for the queue's bound: the bytes and the bookkeeping per packet.
+    pub fn size(&self) -> usize {
+        self.buffer.len() + self.items.len() * PACKET_OVERHEAD
+    }
+
     /// Each packet: its bytes, sender and time of receipt, in the order received.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr, i64)> {
         self.items.iter().map(|&(at, len, peer, ns)| (self.buffer.get(at..at + len).unwrap_or_default(), peer, ns))
     }
 }
+
+/// Bytes counted per packet besides its own: its entry in the batch and allocator slack.
+const PACKET_OVERHEAD: usize = 64;
 
 /// What listeners hand the run loop.
 #[derive(Debug)]
@@ -96,8 +108,18 @@ pub enum Delivery {
     StreamRefused(SocketAddr),
 }
 
+impl Delivery {
+    /// The memory it holds, for the queue's bound.
+    pub fn size(&self) -> usize {
+        match self {
+            Delivery::Packets(p) => p.size(),
+            Delivery::StreamNotHep(_) | Delivery::StreamRefused(_) => PACKET_OVERHEAD,
+        }
+    }
+}
+
 /// Receives datagrams on `socket` until `stop`, up to [`RECV_BATCH`] per system call.
-pub fn serve_udp(socket: UdpSocket, tx: SyncSender<Delivery>, stop: Arc<AtomicBool>, limits: NetLimits) {
+pub fn serve_udp(socket: UdpSocket, tx: QueueTx, stop: Arc<AtomicBool>, limits: NetLimits) {
     if let Err(e) = socket.set_nonblocking(true) {
         tracing::error!("HEP UDP listener: {e}");
         return;
@@ -112,12 +134,12 @@ pub fn serve_udp(socket: UdpSocket, tx: SyncSender<Delivery>, stop: Arc<AtomicBo
                 for (bytes, peer) in datagrams.datagrams() {
                     batch.push(bytes, peer, received_ns);
                 }
-                if batch.len() >= limits.batch_packets && !hand_over(&tx, &mut batch, limits) {
+                if batch.len() >= limits.batch_packets && !hand_over(&tx, &mut batch, limits, &stop) {
                     return;
                 }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                if !hand_over(&tx, &mut batch, limits) {
+                if !hand_over(&tx, &mut batch, limits, &stop) {
                     return;
                 }
                 let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
@@ -128,25 +150,28 @@ pub fn serve_udp(socket: UdpSocket, tx: SyncSender<Delivery>, stop: Arc<AtomicBo
             Err(_) => {}
         }
     }
-    hand_over(&tx, &mut batch, limits);
+    // Stopping: what was read is queued even though the stop flag is set (never waits for
+    // room: the run loop takes what is queued after the listeners end).
+    hand_over(&tx, &mut batch, limits, &AtomicBool::new(false));
 }
 
 /// Datagrams read per system call.
 pub const RECV_BATCH: usize = 64;
 
-/// Sends the batch (if any); false once the run loop is gone.
-fn hand_over(tx: &SyncSender<Delivery>, batch: &mut Packets, limits: NetLimits) -> bool {
+/// Sends the batch (if any); false once the run loop is gone or `stop` ended a wait for room.
+fn hand_over(tx: &QueueTx, batch: &mut Packets, limits: NetLimits, stop: &AtomicBool) -> bool {
     if batch.is_empty() {
         return true;
     }
     let full = std::mem::replace(batch, Packets::with_capacity(limits.batch_packets));
-    send_packets(tx, full)
+    send_packets(tx, full, stop)
 }
 
-/// Sends packets to the run loop, counted in the channel's depth; false once it is gone.
-pub(crate) fn send_packets(tx: &SyncSender<Delivery>, packets: Packets) -> bool {
+/// Sends packets to the run loop, counted in the channel's depth; false once it is gone or
+/// `stop` ended a wait for room.
+pub(crate) fn send_packets(tx: &QueueTx, packets: Packets, stop: &AtomicBool) -> bool {
     let n = packets.len() as i64;
-    let sent = tx.send(Delivery::Packets(packets)).is_ok();
+    let sent = tx.send(Delivery::Packets(packets), stop);
     if sent {
         crate::metrics::queue_depth_add(crate::metrics::Queue::HepChannel, n);
     }
@@ -162,7 +187,7 @@ fn poll_timeout() -> PollTimeout {
 pub fn serve_streams(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
-    tx: SyncSender<Delivery>,
+    tx: QueueTx,
     stop: Arc<AtomicBool>,
     limits: NetLimits,
 ) {
@@ -176,7 +201,7 @@ pub fn serve_streams(
             Ok((stream, peer)) => {
                 if open.load(Ordering::Relaxed) >= limits.max_connections {
                     drop(stream);
-                    if tx.send(Delivery::StreamRefused(peer)).is_err() {
+                    if !tx.send(Delivery::StreamRefused(peer), &stop) {
                         return;
                     }
                     continue;
@@ -204,7 +229,7 @@ fn serve_stream(
     stream: TcpStream,
     peer: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
-    tx: &SyncSender<Delivery>,
+    tx: &QueueTx,
     stop: &AtomicBool,
     limits: NetLimits,
 ) {
@@ -221,13 +246,7 @@ fn serve_stream(
 }
 
 /// Reads HEPv3 frames until the peer closes, idles out, sends something else, or `stop`.
-fn read_frames(
-    mut stream: impl Read,
-    peer: SocketAddr,
-    tx: &SyncSender<Delivery>,
-    stop: &AtomicBool,
-    limits: NetLimits,
-) {
+fn read_frames(mut stream: impl Read, peer: SocketAddr, tx: &QueueTx, stop: &AtomicBool, limits: NetLimits) {
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16 * 1024];
     let mut last = Instant::now();
@@ -259,11 +278,11 @@ fn read_frames(
             }
         };
         buf.drain(..at);
-        if !batch.is_empty() && !send_packets(tx, batch) {
+        if !batch.is_empty() && !send_packets(tx, batch, stop) {
             return;
         }
         if let Framed::Invalid(_) = verdict {
-            let _ = tx.send(Delivery::StreamNotHep(peer));
+            let _ = tx.send(Delivery::StreamNotHep(peer), stop);
             return;
         }
     }

@@ -218,7 +218,7 @@ fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, HepError
 pub fn run(bound: Bound, mut pipeline: Pipeline, opts: &HepOptions, stop: &AtomicBool) -> Result<HepSummary, HepError> {
     let started = Instant::now();
     let listeners_stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = std::sync::mpsc::sync_channel(opts.net.queue_batches);
+    let (tx, rx) = super::queue::queue(opts.net.queue_bytes);
     let mut threads = Vec::new();
     for socket in bound.udp {
         let (tx, stop, limits) = (tx.clone(), Arc::clone(&listeners_stop), opts.net);
@@ -248,17 +248,26 @@ pub fn run(bound: Bound, mut pipeline: Pipeline, opts: &HepOptions, stop: &Atomi
         pipeline.tick(crate::time::now_ns())?;
     }
     listeners_stop.store(true, Ordering::Relaxed);
+    // What the listeners received before they stopped is taken too, also while they stop: a
+    // UDP listener queues its last batch even when it must wait for room (stream threads still
+    // open end within one poll; what they send after this is not waited for).
+    while threads.iter().any(|t| !t.is_finished()) {
+        if let Ok(delivery) = rx.recv_timeout(STOPPING_POLL) {
+            take(&mut ingest, delivery, &mut pipeline);
+        }
+    }
     for thread in threads {
         let _ = thread.join();
     }
-    // What the listeners received before they stopped is taken too (stream threads still
-    // open end within one poll; what they send after this is not waited for).
-    while let Ok(delivery) = rx.try_recv() {
+    while let Some(delivery) = rx.try_recv() {
         take(&mut ingest, delivery, &mut pipeline);
     }
     let finished = pipeline.finish(crate::time::now_ns())?;
     Ok(HepSummary { hep: *ingest.counters(), messages: finished.counters, elapsed_s: started.elapsed().as_secs_f64() })
 }
+
+/// How often the loop looks whether the listeners have ended, while it takes what they queue.
+const STOPPING_POLL: Duration = Duration::from_millis(20);
 
 fn take(ingest: &mut HepIngest, delivery: Delivery, pipeline: &mut Pipeline) {
     match delivery {
