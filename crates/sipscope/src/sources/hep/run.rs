@@ -174,11 +174,14 @@ pub fn bind(opts: &HepOptions) -> Result<Bound, HepError> {
 }
 
 /// A UDP socket with a large receive buffer (asked, not required: the kernel caps it at
-/// `net.core.rmem_max`).
+/// `net.core.rmem_max`, often 4 MiB or less, unless the process may force it: a collector
+/// with `CAP_NET_ADMIN` gets the whole buffer, which holds the packets that arrive while the
+/// listener thread waits for a core).
 fn bind_udp(addr: SocketAddr, limits: NetLimits) -> std::io::Result<UdpSocket> {
     let socket =
         socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
     let _ = socket.set_recv_buffer_size(limits.udp_recv_buffer);
+    let _ = nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &limits.udp_recv_buffer);
     socket.bind(&addr.into())?;
     Ok(socket.into())
 }
