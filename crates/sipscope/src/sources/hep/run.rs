@@ -290,6 +290,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_privileged_collector_gets_the_whole_receive_buffer() {
+        let limits = NetLimits { udp_recv_buffer: 24 << 20, ..NetLimits::default() };
+        let socket = bind_udp("127.0.0.1:0".parse().unwrap(), limits).unwrap();
+        let got = socket2::SockRef::from(&socket).recv_buffer_size().unwrap();
+        let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max").unwrap().trim().parse().unwrap();
+        // The kernel reports twice what was set (its bookkeeping). Without CAP_NET_ADMIN (not
+        // root) the request is capped at rmem_max; as root it is forced past it.
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(got, 2 * limits.udp_recv_buffer, "forced past rmem_max ({rmem_max})");
+        } else {
+            assert!(got >= 2 * limits.udp_recv_buffer.min(rmem_max), "{got}");
+        }
+    }
+
+    #[test]
     fn listen_addresses_name_their_transport() {
         assert_eq!("udp:127.0.0.1:9060".parse(), Ok(Listen::Udp("127.0.0.1:9060".parse().unwrap())));
         assert_eq!("tls:[::1]:9061".parse(), Ok(Listen::Tls("[::1]:9061".parse().unwrap())));
