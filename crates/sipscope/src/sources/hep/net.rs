@@ -134,12 +134,12 @@ pub fn serve_udp(socket: UdpSocket, tx: QueueTx, stop: Arc<AtomicBool>, limits: 
                 for (bytes, peer) in datagrams.datagrams() {
                     batch.push(bytes, peer, received_ns);
                 }
-                if batch.len() >= limits.batch_packets && !hand_over(&tx, &mut batch, limits, &stop) {
+                if batch.len() >= limits.batch_packets && !hand_over(&tx, &mut batch, limits) {
                     return;
                 }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                if !hand_over(&tx, &mut batch, limits, &stop) {
+                if !hand_over(&tx, &mut batch, limits) {
                     return;
                 }
                 let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
@@ -150,28 +150,27 @@ pub fn serve_udp(socket: UdpSocket, tx: QueueTx, stop: Arc<AtomicBool>, limits: 
             Err(_) => {}
         }
     }
-    // Stopping: what was read is queued even though the stop flag is set (never waits for
-    // room: the run loop takes what is queued after the listeners end).
-    hand_over(&tx, &mut batch, limits, &AtomicBool::new(false));
+    // Stopping: what was read is queued too (the run loop takes what is queued until every
+    // listener has ended).
+    hand_over(&tx, &mut batch, limits);
 }
 
 /// Datagrams read per system call.
 pub const RECV_BATCH: usize = 64;
 
-/// Sends the batch (if any); false once the run loop is gone or `stop` ended a wait for room.
-fn hand_over(tx: &QueueTx, batch: &mut Packets, limits: NetLimits, stop: &AtomicBool) -> bool {
+/// Sends the batch (if any); false once the run loop is gone.
+fn hand_over(tx: &QueueTx, batch: &mut Packets, limits: NetLimits) -> bool {
     if batch.is_empty() {
         return true;
     }
     let full = std::mem::replace(batch, Packets::with_capacity(limits.batch_packets));
-    send_packets(tx, full, stop)
+    send_packets(tx, full)
 }
 
-/// Sends packets to the run loop, counted in the channel's depth; false once it is gone or
-/// `stop` ended a wait for room.
-pub(crate) fn send_packets(tx: &QueueTx, packets: Packets, stop: &AtomicBool) -> bool {
+/// Sends packets to the run loop, counted in the channel's depth; false once it is gone.
+pub(crate) fn send_packets(tx: &QueueTx, packets: Packets) -> bool {
     let n = packets.len() as i64;
-    let sent = tx.send(Delivery::Packets(packets), stop);
+    let sent = tx.send(Delivery::Packets(packets));
     if sent {
         crate::metrics::queue_depth_add(crate::metrics::Queue::HepChannel, n);
     }
@@ -201,7 +200,7 @@ pub fn serve_streams(
             Ok((stream, peer)) => {
                 if open.load(Ordering::Relaxed) >= limits.max_connections {
                     drop(stream);
-                    if !tx.send(Delivery::StreamRefused(peer), &stop) {
+                    if !tx.send(Delivery::StreamRefused(peer)) {
                         return;
                     }
                     continue;
@@ -278,11 +277,11 @@ fn read_frames(mut stream: impl Read, peer: SocketAddr, tx: &QueueTx, stop: &Ato
             }
         };
         buf.drain(..at);
-        if !batch.is_empty() && !send_packets(tx, batch, stop) {
+        if !batch.is_empty() && !send_packets(tx, batch) {
             return;
         }
         if let Framed::Invalid(_) = verdict {
-            let _ = tx.send(Delivery::StreamNotHep(peer), stop);
+            let _ = tx.send(Delivery::StreamNotHep(peer));
             return;
         }
     }

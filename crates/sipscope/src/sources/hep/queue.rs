@@ -11,16 +11,22 @@
 //! [`NetLimits::queue_bytes`]: super::net::NetLimits::queue_bytes
 
 use super::net::Delivery;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Bytes held, and the bound; shared by the senders and the receiver.
 struct Held {
-    bytes: Mutex<usize>,
+    /// Bytes queued, and whether the run loop's end is gone.
+    state: Mutex<State>,
     freed: Condvar,
     max: usize,
+}
+
+#[derive(Default)]
+struct State {
+    bytes: usize,
+    closed: bool,
 }
 
 /// The listeners' end (cloned for each listener thread).
@@ -40,30 +46,27 @@ pub struct QueueRx {
 /// through when the queue is empty, so nothing can wait for ever).
 pub fn queue(max_bytes: usize) -> (QueueTx, QueueRx) {
     let (tx, rx) = mpsc::channel();
-    let held = Arc::new(Held { bytes: Mutex::new(0), freed: Condvar::new(), max: max_bytes });
+    let held = Arc::new(Held { state: Mutex::new(State::default()), freed: Condvar::new(), max: max_bytes });
     (QueueTx { tx, held: Arc::clone(&held) }, QueueRx { rx, held })
 }
 
-/// How often a sender waiting for room looks at its stop flag.
-const WAIT: Duration = Duration::from_millis(100);
-
 impl QueueTx {
-    /// Queues `delivery`, waiting while the queue is full; false once the run loop is gone or
-    /// `stop` was set while waiting (the delivery is then dropped: the listener is stopping).
-    pub fn send(&self, delivery: Delivery, stop: &AtomicBool) -> bool {
+    /// Queues `delivery`, waiting while the queue is full (the run loop takes what is queued
+    /// until every listener has ended, stopping included); false once the run loop is gone.
+    pub fn send(&self, delivery: Delivery) -> bool {
         let size = delivery.size();
         {
-            let Ok(mut bytes) = self.held.bytes.lock() else { return false };
-            while *bytes > 0 && bytes.saturating_add(size) > self.held.max {
-                if stop.load(Ordering::Relaxed) {
-                    return false;
-                }
-                bytes = match self.held.freed.wait_timeout(bytes, WAIT) {
-                    Ok((guard, _)) => guard,
+            let Ok(mut state) = self.held.state.lock() else { return false };
+            while !state.closed && state.bytes > 0 && state.bytes.saturating_add(size) > self.held.max {
+                state = match self.held.freed.wait(state) {
+                    Ok(guard) => guard,
                     Err(_) => return false,
                 };
             }
-            *bytes += size;
+            if state.closed {
+                return false;
+            }
+            state.bytes += size;
         }
         if self.tx.send((delivery, size)).is_ok() {
             return true;
@@ -78,8 +81,8 @@ impl QueueTx {
 }
 
 fn release(held: &Held, size: usize) {
-    if let Ok(mut bytes) = held.bytes.lock() {
-        *bytes = bytes.saturating_sub(size);
+    if let Ok(mut state) = held.state.lock() {
+        state.bytes = state.bytes.saturating_sub(size);
     }
     held.freed.notify_all();
 }
@@ -102,7 +105,17 @@ impl QueueRx {
 
     /// Bytes queued now.
     pub fn held_bytes(&self) -> usize {
-        self.held.bytes.lock().map(|b| *b).unwrap_or(0)
+        self.held.state.lock().map(|s| s.bytes).unwrap_or(0)
+    }
+}
+
+impl Drop for QueueRx {
+    /// A listener waiting for room is let go: nobody will take its delivery.
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.held.state.lock() {
+            state.closed = true;
+        }
+        self.held.freed.notify_all();
     }
 }
 
@@ -125,13 +138,12 @@ mod tests {
     fn a_full_queue_holds_the_sender_until_the_loop_takes_a_delivery() {
         let one = packets(4, 1000).size();
         let (tx, rx) = queue(2 * one);
-        let stop = AtomicBool::new(false);
-        assert!(tx.send(packets(4, 1000), &stop));
-        assert!(tx.send(packets(4, 1000), &stop));
+        assert!(tx.send(packets(4, 1000)));
+        assert!(tx.send(packets(4, 1000)));
         assert_eq!(rx.held_bytes(), 2 * one);
         let sender = {
             let tx = tx.clone();
-            std::thread::spawn(move || tx.send(packets(4, 1000), &AtomicBool::new(false)))
+            std::thread::spawn(move || tx.send(packets(4, 1000)))
         };
         // The third waits: it is not queued until one is taken.
         std::thread::sleep(Duration::from_millis(300));
@@ -147,15 +159,19 @@ mod tests {
     }
 
     #[test]
-    fn a_delivery_larger_than_the_bound_passes_an_empty_queue_and_stop_ends_a_wait() {
+    fn a_delivery_larger_than_the_bound_passes_an_empty_queue_and_a_gone_loop_ends_a_wait() {
         let (tx, rx) = queue(10);
-        let stop = AtomicBool::new(false);
-        assert!(tx.send(packets(3, 100), &stop), "an empty queue takes anything");
-        stop.store(true, Ordering::Relaxed);
-        assert!(!tx.send(packets(1, 1), &stop), "a full queue and a stop: given up");
+        assert!(tx.send(packets(3, 100)), "an empty queue takes anything");
         assert!(matches!(rx.try_recv(), Some(Delivery::Packets(p)) if p.len() == 3));
         assert!(rx.try_recv().is_none());
+        assert!(tx.send(packets(3, 100)));
+        let waiting = {
+            let tx = tx.clone();
+            std::thread::spawn(move || tx.send(packets(1, 1)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
         drop(rx);
-        assert!(!tx.send(packets(1, 1), &AtomicBool::new(false)), "the loop is gone");
+        assert!(!waiting.join().unwrap(), "a full queue whose loop is gone: given up");
+        assert!(!tx.send(packets(1, 1)), "the loop is gone");
     }
 }
