@@ -24,7 +24,10 @@ pub use background::PgBackground;
 pub use decisions::PgDecisionLog;
 pub use partitions::PartitionLimits;
 
-use super::{CaptureFile, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink, SinkError};
+use super::{
+    CaptureFile, Committing, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink,
+    SinkError,
+};
 use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
@@ -470,6 +473,14 @@ impl EventStore for PgStore {
 
     fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError> {
         PgStore::set_collected(self, &positions, now_ns)
+    }
+
+    fn commit_collected(
+        &mut self,
+        positions: Vec<(String, String, i64)>,
+        now_ns: i64,
+    ) -> Result<Committing, SinkError> {
+        Ok(Committing::done(PgStore::set_collected(self, &positions, now_ns).and_then(|()| self.flush_now())))
     }
 
     fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {

@@ -14,6 +14,7 @@
 //! again and recognises what it already stored.
 
 mod decisions;
+mod flow;
 mod status;
 
 pub use decisions::DecisionShare;
@@ -127,7 +128,6 @@ pub fn run(config: &CollectConfig, pipeline: &mut Pipeline, stop: &AtomicBool) -
         changed: HashMap::new(),
         last_event_ns: HashMap::new(),
         summary: CollectSummary::default(),
-        max_rows_per_message: 1,
         next_auth_id: 0,
         failures: 0,
         stream_seq: 0,
@@ -155,8 +155,6 @@ struct Collector<'a> {
     /// Newest event time per sensor (lag).
     last_event_ns: HashMap<String, i64>,
     summary: CollectSummary,
-    /// The most rows one message carried so far.
-    max_rows_per_message: u64,
     next_auth_id: i64,
     failures: u64,
     /// The stream sequence of the last message whose batch the store committed: the consumer
@@ -170,11 +168,6 @@ struct Collector<'a> {
 const STREAM_POSITION: &str = "$stream";
 
 impl Collector<'_> {
-    /// The most rows one NATS message carried so far (1 before any): fetches are sized by it.
-    fn rows_per_message(&self) -> usize {
-        usize::try_from(self.max_rows_per_message).unwrap_or(1).max(1)
-    }
-
     fn done(&self, stop: &AtomicBool) -> bool {
         stop.load(Ordering::SeqCst) || self.config.max_messages.is_some_and(|m| self.summary.received >= m)
     }
@@ -238,9 +231,21 @@ impl Collector<'_> {
                 ack_policy: AckPolicy::All,
                 ack_wait: Duration::from_secs(cfg.ack_wait_seconds.max(1)),
                 filter_subject: format!("{}.>", cfg.nats.stream.subject_prefix),
-                max_ack_pending: i64::try_from(cfg.batch.saturating_mul(4)).unwrap_or(i64::MAX),
+                // Room for the batch in hand, those committing and what is pulled ahead.
+                max_ack_pending: i64::try_from(cfg.batch.saturating_mul(flow::ACK_PENDING_BATCHES)).unwrap_or(i64::MAX),
                 ..Default::default()
             })
+            .await
+            .map_err(|e| Failure::Broker(format!("consumer {}: {e}", cfg.durable)))?;
+        // Pulled ahead while the rows in hand are parsed and committed, bounded in bytes.
+        let pull_bytes = flow::PULL_BYTES.max(client.server_info().max_payload.saturating_mul(2));
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(cfg.batch.max(1))
+            .max_bytes_per_batch(pull_bytes)
+            .expires(flow::PULL_EXPIRES)
+            .heartbeat(flow::PULL_HEARTBEAT)
+            .messages()
             .await
             .map_err(|e| Failure::Broker(format!("consumer {}: {e}", cfg.durable)))?;
         if self.failures > 0 {
@@ -251,95 +256,149 @@ impl Collector<'_> {
             Some(share) => Some(share.open(&js).await.map_err(Failure::Broker)?),
             None => None,
         };
+        let mut flow = flow::Flow::new(self.stream_seq);
+        let ended = self.pump(pipeline, stop, idle_since, &consumer, &mut messages, &mut shared, &mut flow).await;
+        // However it ended: the rows in hand (unless the store failed) and every commit under
+        // way are settled and acknowledged before the consumer is made again from the stream
+        // position, so that nothing committed comes twice and nothing taken is skipped.
+        let settled = match &ended {
+            Err(Failure::Store(_)) => Ok(()),
+            _ => self.drain(pipeline, &mut flow).await,
+        };
+        match (ended, settled) {
+            (Err(Failure::Store(e)), _) | (_, Err(Failure::Store(e))) => Err(Failure::Store(e)),
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) => Ok(()),
+        }
+    }
+
+    /// Takes messages until a limit, an idle exit, `stop` or a failure: rows are handed to the
+    /// pipeline as they come and committed every `batch` rows (or when nothing came for
+    /// [`flow::IDLE_COMMIT`]) while the next ones are taken; each batch is acknowledged once
+    /// the store says it is committed.
+    #[allow(clippy::too_many_arguments)]
+    async fn pump(
+        &mut self,
+        pipeline: &mut Pipeline,
+        stop: &AtomicBool,
+        idle_since: &mut Instant,
+        consumer: &async_nats::jetstream::consumer::PullConsumer,
+        messages: &mut async_nats::jetstream::consumer::pull::Stream,
+        shared: &mut Option<decisions::Sharing>,
+        flow: &mut flow::Flow,
+    ) -> Result<(), Failure> {
+        let cfg = self.config;
         let mut next_lag = Instant::now() + Duration::from_secs(cfg.lag_every_seconds.max(1));
         while !self.done(stop) {
-            let rows = match cfg.max_messages {
-                Some(m) => usize::try_from(m.saturating_sub(self.summary.received)).unwrap_or(cfg.batch).min(cfg.batch),
-                None => cfg.batch,
-            };
-            let want = rows.div_ceil(self.rows_per_message());
-            let mut batch = consumer
-                .fetch()
-                .max_messages(want.max(1))
-                .expires(Duration::from_millis(500))
-                .messages()
-                .await
-                .map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
-            let mut last = None;
-            let mut batch_seq = self.stream_seq;
-            let mut rows = 0u64;
-            let mut any = false;
-            while let Some(message) = batch.next().await {
-                let message = message.map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
-                // The publishing sensor is the subject's last token (the event names its own
-                // sensor, which may differ: a HEP store holds several).
-                let publisher = message.subject.rsplit('.').next().unwrap_or("").to_owned();
-                let before = self.summary.received;
-                let late = message.headers.as_ref().is_some_and(|h| h.get(LATE_HEADER).is_some());
-                blocking(|| self.take_message(pipeline, &publisher, &message.payload, late));
-                let taken = self.summary.received.saturating_sub(before);
-                self.max_rows_per_message = self.max_rows_per_message.max(taken);
-                rows += taken;
-                if let Ok(info) = message.info() {
-                    batch_seq = batch_seq.max(info.stream_sequence);
-                }
-                last = Some(message);
-                any = true;
-                // A fetch of batches may carry more rows than one transaction should: commit
-                // and acknowledge at the message where `batch` rows are reached.
-                if rows >= cfg.batch as u64 {
-                    if let Some(last) = last.take() {
-                        self.commit(pipeline, batch_seq, last).await?;
+            let next = tokio::time::timeout(flow::IDLE_COMMIT, messages.next()).await;
+            self.settle(pipeline, flow, false).await?;
+            match next {
+                Ok(Some(Ok(message))) => {
+                    *idle_since = Instant::now();
+                    let Some(stream_seq) = flow.delivered(&message).map_err(Failure::Broker)? else {
+                        // Delivered again while it was being committed (a commit slower than
+                        // the ack wait): it is taken already.
+                        self.summary.duplicates += 1;
+                        continue;
+                    };
+                    // The publishing sensor is the subject's last token (the event names its own
+                    // sensor, which may differ: a HEP store holds several).
+                    let publisher = message.subject.rsplit('.').next().unwrap_or("").to_owned();
+                    let before = self.summary.received;
+                    let late = message.headers.as_ref().is_some_and(|h| h.get(LATE_HEADER).is_some());
+                    blocking(|| self.take_message(pipeline, &publisher, &message.payload, late));
+                    flow.took(message, stream_seq, self.summary.received.saturating_sub(before));
+                    // A pull may carry more rows than one transaction should: commit at the
+                    // message where `batch` rows are reached.
+                    if flow.rows >= cfg.batch as u64 {
+                        self.start_commit(pipeline, flow).await?;
                     }
-                    rows = 0;
+                }
+                Ok(Some(Err(e))) => return Err(Failure::Broker(format!("fetching: {e}"))),
+                Ok(None) => return Err(Failure::Broker("fetching: the consumer's messages ended".into())),
+                Err(_) if flow.in_hand() => self.start_commit(pipeline, flow).await?,
+                Err(_) => {
+                    if flow.idle() && cfg.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
+                        return Ok(());
+                    }
                 }
             }
+            if flow.in_hand() {
+                continue;
+            }
+            // Everything taken is committed or committing: the pipeline may tick (which
+            // commits too) and hand its analysis over.
             let now = crate::time::now_ns();
-            if any {
-                *idle_since = Instant::now();
-            }
-            if let Some(last) = last {
-                self.commit(pipeline, batch_seq, last).await?;
-            } else if !any && cfg.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
-                return Ok(());
-            }
             blocking(|| pipeline.tick(now)).map_err(Failure::Store)?;
             if let Some(shared) = shared.as_mut() {
                 self.summary.decisions_shared += shared.share(now).await;
             }
             if Instant::now() >= next_lag {
                 next_lag = Instant::now() + Duration::from_secs(cfg.lag_every_seconds.max(1));
-                self.log_lag(&consumer, now).await;
+                self.log_lag(consumer, now).await;
             }
         }
         Ok(())
     }
 
-    /// Commits the rows taken so far with their positions and the stream sequence `batch_seq`,
-    /// then acknowledges every message up to `last` (ack-all): never before the commit.
-    async fn commit(
-        &mut self,
-        pipeline: &mut Pipeline,
-        batch_seq: u64,
-        last: async_nats::jetstream::Message,
-    ) -> Result<(), Failure> {
+    /// Commits the rows in hand with their positions and the stream sequence of their last
+    /// message, without waiting for the commit (at most [`flow::MAX_COMMITTING`] at once).
+    async fn start_commit(&mut self, pipeline: &mut Pipeline, flow: &mut flow::Flow) -> Result<(), Failure> {
+        if !flow.in_hand() {
+            return Ok(());
+        }
+        while flow.committing() >= flow::MAX_COMMITTING {
+            self.settle(pipeline, flow, true).await?;
+        }
         let now = crate::time::now_ns();
-        // Positions commit with the batch's events; only then is the batch acked.
+        if pipeline.failed() {
+            let e = blocking(|| pipeline.tick(now).err()).unwrap_or(SinkError::Writer("the store failed".into()));
+            return Err(Failure::Store(e));
+        }
+        // Positions commit with the batch's events; only then is the batch acknowledged.
         let mut changed: Vec<(String, String, i64)> =
             self.changed.drain().map(|((s, k), seq)| (s, k.as_str().to_owned(), seq)).collect();
-        let stream_seq = i64::try_from(batch_seq).unwrap_or(i64::MAX);
+        let stream_seq = i64::try_from(flow.taken_seq()).unwrap_or(i64::MAX);
         changed.push((STREAM_POSITION.to_owned(), self.config.nats.stream.name.clone(), stream_seq));
-        blocking(|| {
-            pipeline.store().set_collected(changed, now)?;
-            pipeline.store().flush()?;
-            match pipeline.failed() {
-                true => Err(pipeline.tick(now).err().unwrap_or(SinkError::Writer("the store failed".into()))),
-                false => Ok(()),
+        let committing = blocking(|| pipeline.store().commit_collected(changed, now)).map_err(Failure::Store)?;
+        flow.committed(committing);
+        Ok(())
+    }
+
+    /// Acknowledges, in order, the batches whose commit is done (waiting for the oldest when
+    /// `wait`); the stream position follows.
+    async fn settle(&mut self, pipeline: &mut Pipeline, flow: &mut flow::Flow, wait: bool) -> Result<(), Failure> {
+        let mut failed_ack = None;
+        let mut wait = wait;
+        while let Some(outcome) = flow.outcome(wait) {
+            wait = false;
+            let (last, stream_seq) = outcome.map_err(Failure::Store)?;
+            if pipeline.failed() {
+                let now = crate::time::now_ns();
+                let e = blocking(|| pipeline.tick(now).err()).unwrap_or(SinkError::Writer("the store failed".into()));
+                return Err(Failure::Store(e));
             }
-        })
-        .map_err(Failure::Store)?;
-        self.stream_seq = batch_seq;
-        last.ack().await.map_err(|e| Failure::Broker(format!("acknowledging: {e}")))
+            self.stream_seq = stream_seq;
+            // A lost acknowledgement loses nothing: the message comes again and is recognised
+            // (`Flow::delivered`), or the consumer is made again from the stream position.
+            if let Err(e) = last.ack().await {
+                failed_ack.get_or_insert(Failure::Broker(format!("acknowledging: {e}")));
+            }
+        }
+        failed_ack.map_or(Ok(()), Err)
+    }
+
+    /// Commits the rows in hand and waits for every commit under way, acknowledging each.
+    async fn drain(&mut self, pipeline: &mut Pipeline, flow: &mut flow::Flow) -> Result<(), Failure> {
+        let mut result = self.start_commit(pipeline, flow).await;
+        while flow.committing() > 0 {
+            match self.settle(pipeline, flow, true).await {
+                Err(Failure::Store(e)) => return Err(Failure::Store(e)),
+                Err(e) => result = result.and(Err(e)),
+                Ok(()) => {}
+            }
+        }
+        result
     }
 
     /// Takes one NATS message: a single row or a batch of them (wire versions 1 and 2). A
