@@ -11,6 +11,7 @@
 mod alerts;
 mod analysis;
 mod background;
+mod copy;
 mod counts;
 mod decisions;
 mod events;
