@@ -131,7 +131,8 @@ pub fn connect(url: &str) -> Result<Client, SinkError> {
 /// Text as PostgreSQL keeps it: `text` cannot hold NUL, which becomes `\x00` (the lossless
 /// convention of the fields; the raw bytes keep the original).
 pub(crate) fn pg_text(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains('\0') {
+    // (memchr: every text field of every event is searched.)
+    if memchr::memchr(0, s.as_bytes()).is_some() {
         std::borrow::Cow::Owned(s.replace('\0', "\\x00"))
     } else {
         std::borrow::Cow::Borrowed(s)
@@ -300,6 +301,11 @@ impl PgStore {
                 Ok(None) => {}
             }
             self.events_in_tx += pending.len() as u64;
+            // Emptied, their room kept for the next batch.
+            self.pending = pending;
+            self.pending.clear();
+            self.pending_positions = positions;
+            self.pending_positions.clear();
         }
         let alerts = std::mem::take(&mut self.pending_alerts);
         self.write_alerts(&alerts)

@@ -31,6 +31,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Rows per commit by default: a commit costs the database a few milliseconds beyond its
+/// rows (the transaction, the positions, the alerts' statements), 1.5 µs an event at 2,048
+/// rows, a quarter of that at 8,192 (docs/benchmarks.md); below the store's own commit every
+/// 20,000 writes.
+pub const DEFAULT_BATCH: usize = 8192;
+
 /// How the collector consumes.
 #[derive(Debug, Clone)]
 pub struct CollectConfig {
@@ -39,9 +45,9 @@ pub struct CollectConfig {
     /// The durable consumer's name (several collectors with one name share the work; give
     /// each store its own name). Default `sipscope-collector`.
     pub durable: String,
-    /// Rows (events and records) fetched, stored and acknowledged at once: as many NATS
-    /// messages are fetched as carry about this many rows, by the rows per message seen so
-    /// far (a batch of the publisher carries up to its `message_rows`). Default 2048.
+    /// Rows (events and records) stored and acknowledged at once: the batch is committed at
+    /// the first message boundary at or past it (a publisher's message carries up to its
+    /// `message_rows`), while the next rows are taken. Default [`DEFAULT_BATCH`].
     pub batch: usize,
     /// How long a message may stay unacknowledged before the broker delivers it again,
     /// seconds. Default 60.
@@ -62,7 +68,7 @@ impl CollectConfig {
         CollectConfig {
             nats,
             durable: "sipscope-collector".into(),
-            batch: 2048,
+            batch: DEFAULT_BATCH,
             ack_wait_seconds: 60,
             lag_every_seconds: 10,
             max_messages: None,
