@@ -1,5 +1,5 @@
 //! Rows sent by binary `COPY … FROM STDIN BINARY`, encoded here field by field into one buffer
-//! and handed to the connection a large piece at a time. The client library's row writer
+//! and handed to the connection a piece of [`CHUNK`] bytes at a time. The client library's row writer
 //! sends a message through its connection's channel every 4 kB (about five events), which
 //! cost the writer thread more than encoding the rows; rows of many tables are written this
 //! way, each field by its column's binary form (PostgreSQL's `*recv` functions): `bigint` 8
@@ -15,8 +15,9 @@ use postgres::GenericClient;
 use std::io::Write;
 use std::net::IpAddr;
 
-/// Bytes encoded before they are sent as one message (the buffer's size, about 1,500 events).
-const CHUNK: usize = 1 << 20;
+/// Bytes encoded before they are sent as one message (about 200 events; small enough to be
+/// copied on from the processor's cache).
+const CHUNK: usize = 128 << 10;
 
 /// The header of the binary format: signature, flags, header extension length.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -85,7 +86,7 @@ pub(super) struct Rows {
 
 impl Rows {
     fn new() -> Rows {
-        let mut buf = Vec::with_capacity(CHUNK + (64 << 10));
+        let mut buf = Vec::with_capacity(CHUNK + (16 << 10));
         buf.extend_from_slice(HEADER);
         Rows { buf, too_long: false }
     }

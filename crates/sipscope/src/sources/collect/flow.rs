@@ -23,10 +23,10 @@ pub const ACK_PENDING_BATCHES: usize = 8;
 /// Rows in hand are committed when no message came for this long (at low rates this is the
 /// latency of storing).
 pub const IDLE_COMMIT: Duration = Duration::from_millis(200);
-/// Bytes one pull request may bring (raised to twice the broker's `max_payload` when that is
-/// larger, so that the largest message fits). The client holds at most about one and a half
-/// pulls: far below what the server lets wait for a client (64 MiB by default) before it
-/// drops the connection as a slow consumer.
+/// Bytes one pull request may bring (raised to the broker's `max_payload` when that is larger,
+/// so that the largest message fits). The client holds at most about one and a half pulls:
+/// far below what the server lets wait for a client (64 MiB by default) before it drops the
+/// connection as a slow consumer, with what it was sending.
 pub const PULL_BYTES: usize = 8 << 20;
 /// How long a pull request lasts before the next one is sent.
 pub const PULL_EXPIRES: Duration = Duration::from_secs(10);

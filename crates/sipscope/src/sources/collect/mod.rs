@@ -244,7 +244,7 @@ impl Collector<'_> {
             .await
             .map_err(|e| Failure::Broker(format!("consumer {}: {e}", cfg.durable)))?;
         // Pulled ahead while the rows in hand are parsed and committed, bounded in bytes.
-        let pull_bytes = flow::PULL_BYTES.max(client.server_info().max_payload.saturating_mul(2));
+        let pull_bytes = flow::PULL_BYTES.max(client.server_info().max_payload);
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(cfg.batch.max(1))
