@@ -16,9 +16,10 @@
 # Not timed: the capture (examples/make_bench_pcap.rs) is cut into thirds, each ingested into a
 # sensor store of its own (sensors s1, s2, s3; no analysis, no publishing). Timed: the
 # collector and three `sipscope sensor publish` processes start together; the run ends when the
-# collector has received every event. Every second it prints what the broker acknowledged (sum
-# of the sensors' outbox positions), what the collector stored (its committed positions), the
-# two lags and the stored rate of that second; at the end the end-to-end rate, the sustained
+# collector has received every event (or nothing came for 20 s: events were lost, and the end
+# says how many are stored). Every second it prints what the broker acknowledged (sum of the
+# sensors' outbox positions), what the collector stored (its committed positions), the two
+# lags and the stored rate of that second; at the end the end-to-end rate, the sustained
 # rate (from 10 % to 90 % of the events stored) and the CPU seconds of every process (the
 # collector, each publisher, nats-server, the collector's PostgreSQL backends), so that a loaded
 # machine still gives a cost per event; and whether the server dropped the collector as a slow
@@ -108,7 +109,7 @@ T=/usr/bin/time
 collect() {
     start=$(date +%s.%N)
     $T -f "%e %U %S" -o "$TMP/collect.time" "$BIN" collect --nats "$URL" --db "$CENTRAL" --sensor central \
-        --max-messages "$EVENTS" --json >"$TMP/collect.json" 2>"$TMP/collect.log" &
+        --max-messages "$EVENTS" --idle-exit 20 --json >"$TMP/collect.json" 2>"$TMP/collect.log" &
     COLLECT_PID=$!
 }
 [ -n "${AFTER:-}" ] || collect
