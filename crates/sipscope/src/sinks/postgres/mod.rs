@@ -369,21 +369,30 @@ impl PgStore {
     }
 
     /// Raises the collector's positions in the open batch, after the events written before
-    /// them, so that they commit together (`sipscope collect`).
+    /// them, so that they commit together (`sipscope collect`), in one statement. The batch's
+    /// commit is synchronous whatever the server's `synchronous_commit`: the collector
+    /// acknowledges its broker once the commit returns, so the rows must be durable by then.
     pub fn set_collected(&mut self, positions: &[(String, String, i64)], now_ns: i64) -> Result<(), SinkError> {
         self.copy_pending()?;
         self.begin()?;
-        let statement = self
-            .client
-            .prepare(
-                "INSERT INTO collector_positions (sensor, kind, seq, stored_ns) VALUES ($1, $2, $3, $4)
+        let mut highest: std::collections::BTreeMap<(&str, &str), i64> = std::collections::BTreeMap::new();
+        for (sensor, kind, seq) in positions {
+            let at = highest.entry((sensor.as_str(), kind.as_str())).or_insert(*seq);
+            *at = (*at).max(*seq);
+        }
+        let sensors: Vec<&str> = highest.keys().map(|k| k.0).collect();
+        let kinds: Vec<&str> = highest.keys().map(|k| k.1).collect();
+        let seqs: Vec<i64> = highest.values().copied().collect();
+        self.client.batch_execute("SET LOCAL synchronous_commit = on").map_err(pg_error)?;
+        self.client
+            .execute(
+                "INSERT INTO collector_positions (sensor, kind, seq, stored_ns)
+                 SELECT sensor, kind, seq, $4 FROM unnest($1::text[], $2::text[], $3::int8[]) AS p(sensor, kind, seq)
                  ON CONFLICT (sensor, kind) DO UPDATE
                  SET seq = GREATEST(collector_positions.seq, excluded.seq), stored_ns = excluded.stored_ns",
+                &[&sensors, &kinds, &seqs, &now_ns],
             )
             .map_err(pg_error)?;
-        for (sensor, kind, seq) in positions {
-            self.client.execute(&statement, &[sensor, kind, seq, &now_ns]).map_err(pg_error)?;
-        }
         Ok(())
     }
 
