@@ -9,7 +9,35 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 #[derive(Debug)]
 pub struct Committing(Receiver<Result<(), SinkError>>);
 
+/// A commit asked of a writer thread: the collector's positions, and where the outcome goes.
+pub(crate) struct CommitRequest {
+    /// (sensor, kind, highest sequence) to raise in the batch.
+    pub positions: Vec<(String, String, i64)>,
+    /// When (`collector_positions.stored_ns`).
+    pub now_ns: i64,
+    reply: SyncSender<Result<(), SinkError>>,
+}
+
+impl CommitRequest {
+    /// Gives the outcome to the waiting [`Committing`] (gone: nobody to tell).
+    pub fn answer(self, result: Result<(), SinkError>) {
+        let _ = self.reply.send(result);
+    }
+}
+
 impl Committing {
+    /// Sends a commit request through `send` (to a writer thread, which answers it in order
+    /// with what was written before); the outcome comes through the returned [`Committing`].
+    pub(crate) fn request(
+        positions: Vec<(String, String, i64)>,
+        now_ns: i64,
+        send: impl FnOnce(CommitRequest) -> Result<(), SinkError>,
+    ) -> Result<Committing, SinkError> {
+        let (reply, committing) = Committing::pending();
+        send(CommitRequest { positions, now_ns, reply })?;
+        Ok(committing)
+    }
+
     /// A commit whose outcome the writer thread sends through the returned sender.
     pub fn pending() -> (SyncSender<Result<(), SinkError>>, Committing) {
         let (tx, rx) = mpsc::sync_channel(1);

@@ -28,6 +28,7 @@ use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
 use crate::event::SipEvent;
+pub(crate) use committing::CommitRequest;
 pub use committing::Committing;
 
 /// Which sinks a command writes to. Every sink is opened here, in one place: a new sink is a

@@ -15,8 +15,8 @@ use crate::event::record::Record;
 use crate::event::SipEvent;
 use crate::sinks::health::StoreHealth;
 use crate::sinks::{
-    CaptureFile, Committing, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink,
-    SinkError,
+    CaptureFile, CommitRequest, Committing, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope,
+    Sink, SinkError,
 };
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -43,7 +43,7 @@ enum Command {
     Run(Job),
     /// The collector's positions and a commit, answered without the caller waiting
     /// (`EventStore::commit_collected`).
-    Commit(Vec<(String, String, i64)>, i64, SyncSender<Result<(), SinkError>>),
+    Commit(CommitRequest),
 }
 
 /// A [`PgStore`] owned by a writer thread.
@@ -161,8 +161,9 @@ impl Writer {
                     }
                     job(&mut self.store)
                 }
-                Command::Commit(positions, now_ns, reply) => {
-                    let _ = reply.send(self.commit(&positions, now_ns));
+                Command::Commit(request) => {
+                    let result = self.commit(&request.positions, request.now_ns);
+                    request.answer(result);
                 }
             }
         }
@@ -351,9 +352,7 @@ impl EventStore for PgBackground {
     ) -> Result<Committing, SinkError> {
         self.send_batch()?;
         self.take_failure()?;
-        let (reply, committing) = Committing::pending();
-        self.send(Command::Commit(positions, now_ns, reply))?;
-        Ok(committing)
+        Committing::request(positions, now_ns, |request| self.send(Command::Commit(request)))
     }
 
     fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {

@@ -18,8 +18,8 @@ use crate::event::record::Record;
 use crate::event::SipEvent;
 use crate::sinks::health::{StoreBacklog, StoreHealth};
 use crate::sinks::{
-    CaptureFile, Committing, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink,
-    SinkError,
+    CaptureFile, CommitRequest, Committing, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope,
+    Sink, SinkError,
 };
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -61,7 +61,7 @@ enum Command {
     Flush(SyncSender<()>),
     /// The collector's positions and a commit, answered without the caller waiting
     /// (`EventStore::commit_collected`).
-    Commit(Vec<(String, String, i64)>, i64, SyncSender<Result<(), SinkError>>),
+    Commit(CommitRequest),
 }
 
 /// A [`Store`] owned by a writer thread.
@@ -229,8 +229,9 @@ impl Writer {
                     }
                     let _ = reply.send(());
                 }
-                Command::Commit(positions, now_ns, reply) => {
-                    let _ = reply.send(self.commit(&positions, now_ns));
+                Command::Commit(request) => {
+                    let result = self.commit(&request.positions, request.now_ns);
+                    request.answer(result);
                 }
             }
         }
@@ -412,9 +413,7 @@ impl EventStore for BackgroundStore {
     ) -> Result<Committing, SinkError> {
         self.send_batch()?;
         self.take_failure()?;
-        let (reply, committing) = Committing::pending();
-        self.send(Command::Commit(positions, now_ns, reply))?;
-        Ok(committing)
+        Committing::request(positions, now_ns, |request| self.send(Command::Commit(request)))
     }
 
     fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {
