@@ -1,17 +1,20 @@
 //! `sipscope collect`: what sensors published to NATS JetStream, as a source (issue 16;
-//! docs/collector.md). A durable pull consumer of the sensors' stream fetches batches; each
-//! message (one row, or a publisher's batch of rows) is decoded (`sinks::nats::wire`) and each
-//! row handed to the one pipeline under its own sensor, node and time, so the collector runs the same analysis and rules across every
-//! sensor. Records get the collector store's own ids.
+//! docs/collector.md). A durable pull consumer of the sensors' stream, pulled ahead and bounded
+//! in bytes; each message (one row, or a publisher's batch of rows) is decoded
+//! (`sinks::nats::wire`) and each row handed to the one pipeline under its own sensor, node and
+//! time, so the collector runs the same analysis and rules across every sensor. Records get the
+//! collector store's own ids.
 //!
 //! Exactly once: the highest sequence stored per (publishing sensor, kind) — the sensor named
 //! by the subject, whose store's row ids are the sequences — is kept in memory and in the
-//! store (`EventStore::set_collected`, committed in the batch's transaction); a message at or
-//! below it is a duplicate (a redelivery, a sensor that published again after an outage) and
+//! store (`EventStore::commit_collected`, committed in the batch's transaction); a message at
+//! or below it is a duplicate (a redelivery, a sensor that published again after an outage) and
 //! is acknowledged without being stored — unless it carries `Sipscope-Late` (rows a refusing
-//! broker accepted out of order: `sinks/nats/publisher.rs`), whose rows are new below it. A batch is acknowledged (ack-all, by its last
-//! message) only after the store committed it: a collector killed before that gets the batch
-//! again and recognises what it already stored.
+//! broker accepted out of order: `sinks/nats/publisher.rs`), whose rows are new below it. A
+//! batch commits on the store's writer thread while the next rows are taken, and is
+//! acknowledged (ack-all, by its last message) only after the store committed it: a collector
+//! killed before that gets the batch again and recognises what it already stored. What it
+//! holds between broker and store, and why no delivery is acknowledged unread: `flow.rs`.
 
 mod decisions;
 mod flow;
