@@ -10,16 +10,21 @@
 #   PORT (default 14229): the nats-server this script starts (its own, in a temporary folder)
 #   PROFILE=debug: use the debug build (figures only for comparison)
 #   SIPSCOPE=/path/to/sipscope: run this binary, no build (with PCAP: compare two builds)
+#   AFTER=1: the publishers first, the collector only once the stream holds everything (a
+#       collector catching up on a backlog; timed from its start)
 #
 # Not timed: the capture (examples/make_bench_pcap.rs) is cut into thirds, each ingested into a
 # sensor store of its own (sensors s1, s2, s3; no analysis, no publishing). Timed: the
 # collector and three `sipscope sensor publish` processes start together; the run ends when the
-# collector has received every event. Every second it prints what the broker acknowledged (sum
-# of the sensors' outbox positions), what the collector stored (its committed positions), the
-# two lags and the stored rate of that second; at the end the end-to-end rate, the sustained
+# collector has received every event (or nothing came for 20 s: events were lost, and the end
+# says how many are stored). Every second it prints what the broker acknowledged (sum of the
+# sensors' outbox positions), what the collector stored (its committed positions), the two
+# lags and the stored rate of that second; at the end the end-to-end rate, the sustained
 # rate (from 10 % to 90 % of the events stored) and the CPU seconds of every process (the
 # collector, each publisher, nats-server, the collector's PostgreSQL backends), so that a loaded
-# machine still gives a cost per event. Loopback only; every process is ours and is stopped.
+# machine still gives a cost per event; and whether the server dropped the collector as a slow
+# consumer or the collector saw a delivery lost. Loopback only; every process is ours and is
+# stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1111111}"
@@ -101,15 +106,25 @@ read -r load1 _ </proc/loadavg
 echo "collector store: $STORE; $EVENTS events from 3 sensors; 1-minute load before the run: $load1"
 
 T=/usr/bin/time
-start=$(date +%s.%N)
-$T -f "%e %U %S" -o "$TMP/collect.time" "$BIN" collect --nats "$URL" --db "$CENTRAL" --sensor central \
-    --max-messages "$EVENTS" --json >"$TMP/collect.json" 2>"$TMP/collect.log" &
-COLLECT_PID=$!
+collect() {
+    start=$(date +%s.%N)
+    $T -f "%e %U %S" -o "$TMP/collect.time" "$BIN" collect --nats "$URL" --db "$CENTRAL" --sensor central \
+        --max-messages "$EVENTS" --idle-exit 20 --json >"$TMP/collect.json" 2>"$TMP/collect.log" &
+    COLLECT_PID=$!
+}
+[ -n "${AFTER:-}" ] || collect
 for s in s1 s2 s3; do
     $T -f "%e %U %S" -o "$TMP/$s.time" "$BIN" sensor publish --db "$TMP/$s.db" --sensor "$s" --nats "$URL" \
         --timeout 3600 2>"$TMP/publish-$s.log" &
     PUBLISH_PIDS="$PUBLISH_PIDS $!"
 done
+if [ -n "${AFTER:-}" ]; then
+    # shellcheck disable=SC2086
+    wait $PUBLISH_PIDS || true
+    PUBLISH_PIDS=""
+    echo "every event published; the collector starts"
+    collect
+fi
 
 # One sample: elapsed, acked (sum over the sensors), stored (the collector's positions), and
 # the CPU ticks so far of nats-server and of the collector's PostgreSQL backends (by pid, so
@@ -168,7 +183,7 @@ done
 wait "$COLLECT_PID"
 end=$(date +%s.%N)
 # shellcheck disable=SC2086
-wait $PUBLISH_PIDS || true
+[ -z "$PUBLISH_PIDS" ] || wait $PUBLISH_PIDS || true
 PUBLISH_PIDS=""
 sample
 python3 - "$TMP" "$STORE" "$CENTRAL" "$start" "$end" "$EVENTS" <<'PY'
@@ -205,3 +220,5 @@ for name, c in rows + [("all", total)]:
     print(f"{name:<30}{c:>8.2f}{c / max(stored, 1) * 1e6:>10.2f}")
 print(f"events/s the CPU time allows on 2 cores: {2 * stored / max(total, 1e-9):,.0f}")
 PY
+grep -h "Slow Consumer" "$TMP/nats.log" | head -3 || true
+grep -h "never arrived" "$TMP/collect.log" | head -3 || true

@@ -23,9 +23,9 @@ pub struct CollectArgs {
     /// The durable consumer's name: give each collector store its own.
     #[arg(long, default_value = "sipscope-collector", value_name = "NAME")]
     durable: String,
-    /// Rows fetched, stored and acknowledged at once (as many messages as carry about this
-    /// many rows).
-    #[arg(long, default_value_t = 2048, value_name = "N")]
+    /// Rows stored and acknowledged at once (committed at the first message boundary at or
+    /// past N, while the next rows are taken).
+    #[arg(long, default_value_t = collect::DEFAULT_BATCH, value_name = "N")]
     batch: usize,
     /// Put the decisions in force of this store in the shared KV bucket that sensors with
     /// `[nats] watch_decisions` enforce.

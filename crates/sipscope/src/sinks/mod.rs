@@ -8,6 +8,7 @@
 //! [`decisions::DecisionLog`].
 
 pub mod alerts;
+mod committing;
 pub mod decisions;
 pub mod delivery;
 pub mod endpoint;
@@ -27,6 +28,8 @@ use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
 use crate::event::SipEvent;
+pub(crate) use committing::CommitRequest;
+pub use committing::Committing;
 
 /// Which sinks a command writes to. Every sink is opened here, in one place: a new sink is a
 /// folder under `sinks/`, a field here and a line in [`open`].
@@ -441,6 +444,13 @@ pub trait EventStore: Sink {
     /// kind) so that it commits with the events written before it (the next flush commits
     /// both). Only the collector writes them.
     fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError>;
+    /// The collector: [`Self::set_collected`] and a flush, without waiting for the commit when
+    /// the store writes on a thread of its own (the outcome comes through the [`Committing`];
+    /// a store without one commits before returning). What is written after it goes into the
+    /// next transaction. After an earlier write failed, nothing is committed and the outcome
+    /// is an error.
+    fn commit_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64)
+        -> Result<Committing, SinkError>;
     /// The collector's positions as committed: (sensor, kind, highest sequence stored).
     fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError>;
 }

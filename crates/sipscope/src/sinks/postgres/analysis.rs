@@ -2,11 +2,10 @@
 //! operations as the SQLite store's (`sinks/sqlite/analysis.rs`, `runs.rs`), the large tables
 //! (flows, hourly traffic, dialled) by binary COPY.
 
+use super::copy::CopyIn;
 use super::{pg_error, pg_opt, pg_text, PgStore};
 use crate::analysis::result::{AnalysisResult, DialledRow, FingerprintRow, FlowRow, Handover, TrafficRow};
 use crate::sinks::{CaptureFile, ContentDigest, FileCounts, FileStart, InterruptedRun, RunKind, RunScope, SinkError};
-use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{ToSql, Type};
 
 /// A count as PostgreSQL's bigint.
 fn big(n: u64) -> i64 {
@@ -98,113 +97,92 @@ impl PgStore {
         insert_flows(&mut tx, run, &result.flows)?;
         insert_traffic(&mut tx, run, &result.traffic, &result.dialled)?;
         insert_fingerprints(&mut tx, run, &result.fingerprints)?;
-        let st = tx
-            .prepare(
-                "INSERT INTO stages (run_id, src_ip, node, stage, first_ns, last_ns, count, detail, samples)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .map_err(pg_error)?;
-        for s in &result.stages {
-            let samples = json(&s.evidence.samples);
-            tx.execute(
-                &st,
-                &[
-                    &run,
-                    &s.source.to_string(),
-                    &pg_text(s.node.as_deref().unwrap_or("")),
-                    &s.stage,
-                    &s.evidence.first_ns,
-                    &s.evidence.last_ns,
-                    &big(s.evidence.count),
-                    &json(&s.detail),
-                    &pg_text(&samples),
-                ],
-            )
-            .map_err(pg_error)?;
+        // Every row by COPY: a run holds tens of thousands of stages and numbers, which one
+        // statement each kept the collector's end waiting seconds for the round trips.
+        let mut copy = CopyIn::start(
+            &mut tx,
+            "COPY stages (run_id, src_ip, node, stage, first_ns, last_ns, count, detail, samples) FROM STDIN BINARY",
+        )?;
+        for st in &result.stages {
+            copy.rows()
+                .row(9)
+                .i64(run)
+                .text(&st.source.to_string())
+                .text(st.node.as_deref().unwrap_or(""))
+                .text(st.stage)
+                .i64(st.evidence.first_ns)
+                .i64(st.evidence.last_ns)
+                .count(st.evidence.count)
+                .text(&json(&st.detail))
+                .text(&json(&st.evidence.samples));
+            copy.end_row()?;
         }
-        let st = tx
-            .prepare(
-                "INSERT INTO numbers (run_id, number, e164, country, number_type, attempts, variants, sources,
-                 first_ns, last_ns, variant_samples, invites, country_inferred)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .map_err(pg_error)?;
+        copy.finish()?;
+        let mut copy = CopyIn::start(
+            &mut tx,
+            "COPY numbers (run_id, number, e164, country, number_type, attempts, variants, sources, first_ns, last_ns,
+             variant_samples, invites, country_inferred) FROM STDIN BINARY",
+        )?;
         for n in &result.numbers {
-            let samples = json(&n.variant_samples);
-            tx.execute(
-                &st,
-                &[
-                    &run,
-                    &pg_text(&n.number),
-                    &pg_opt(&n.e164),
-                    &pg_opt(&n.country),
-                    &pg_text(&n.number_type),
-                    &big(n.calls),
-                    &big(n.variants),
-                    &big(n.sources),
-                    &n.first_ns,
-                    &n.last_ns,
-                    &pg_text(&samples),
-                    &big(n.invites),
-                    &n.country_inferred,
-                ],
-            )
-            .map_err(pg_error)?;
+            copy.rows()
+                .row(13)
+                .i64(run)
+                .text(&n.number)
+                .opt_text(n.e164.as_deref())
+                .opt_text(n.country.as_deref())
+                .text(&n.number_type)
+                .count(n.calls)
+                .count(n.variants)
+                .count(n.sources)
+                .i64(n.first_ns)
+                .i64(n.last_ns)
+                .text(&json(&n.variant_samples))
+                .count(n.invites)
+                .bool(n.country_inferred);
+            copy.end_row()?;
         }
-        let st = tx
-            .prepare(
-                "INSERT INTO user_agents (run_id, user_agent, class, product, messages, sources)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .map_err(pg_error)?;
+        copy.finish()?;
+        let mut copy = CopyIn::start(
+            &mut tx,
+            "COPY user_agents (run_id, user_agent, class, product, messages, sources) FROM STDIN BINARY",
+        )?;
         for u in &result.user_agents {
-            tx.execute(
-                &st,
-                &[&run, &pg_opt(&u.user_agent), &u.class, &pg_opt(&u.product), &big(u.messages), &big(u.sources)],
-            )
-            .map_err(pg_error)?;
+            copy.rows()
+                .row(6)
+                .i64(run)
+                .opt_text(u.user_agent.as_deref())
+                .text(&u.class)
+                .opt_text(u.product.as_deref())
+                .count(u.messages)
+                .count(u.sources);
+            copy.end_row()?;
         }
-        let sink = tx
-            .copy_in(
-                "COPY sources (run_id, src_ip, first_ns, last_ns, messages, flows, nodes, tool, ua_class)
-                 FROM STDIN BINARY",
-            )
-            .map_err(pg_error)?;
-        let types = [
-            Type::INT8,
-            Type::TEXT,
-            Type::INT8,
-            Type::INT8,
-            Type::INT8,
-            Type::INT8,
-            Type::INT8,
-            Type::TEXT,
-            Type::TEXT,
-        ];
-        let mut w = BinaryCopyInWriter::new(sink, &types);
-        for s in &result.sources {
-            let row: [&(dyn ToSql + Sync); 9] = [
-                &run,
-                &s.source.to_string(),
-                &s.first_ns,
-                &s.last_ns,
-                &big(s.messages),
-                &big(s.flows),
-                &big(s.nodes),
-                &pg_opt(&s.tool),
-                &s.ua_class,
-            ];
-            w.write(&row).map_err(pg_error)?;
+        copy.finish()?;
+        let mut copy = CopyIn::start(
+            &mut tx,
+            "COPY sources (run_id, src_ip, first_ns, last_ns, messages, flows, nodes, tool, ua_class) FROM STDIN BINARY",
+        )?;
+        for so in &result.sources {
+            copy.rows()
+                .row(9)
+                .i64(run)
+                .text(&so.source.to_string())
+                .i64(so.first_ns)
+                .i64(so.last_ns)
+                .count(so.messages)
+                .count(so.flows)
+                .count(so.nodes)
+                .opt_text(so.tool.as_deref())
+                .text(&so.ua_class);
+            copy.end_row()?;
         }
-        w.finish().map_err(pg_error)?;
-        let sink =
-            tx.copy_in("COPY source_days (run_id, src_ip, day, messages) FROM STDIN BINARY").map_err(pg_error)?;
-        let mut w = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::TEXT, Type::INT8, Type::INT8]);
+        copy.finish()?;
+        let mut copy = CopyIn::start(&mut tx, "COPY source_days (run_id, src_ip, day, messages) FROM STDIN BINARY")?;
         for (ip, day, n) in &result.days {
-            let row: [&(dyn ToSql + Sync); 4] = [&run, &ip.to_string(), day, &big(*n)];
-            w.write(&row).map_err(pg_error)?;
+            copy.rows().row(4).i64(run).text(&ip.to_string()).i64(*day).count(*n);
+            copy.end_row()?;
         }
-        w.finish().map_err(pg_error)?;
+        copy.finish()?;
         tx.commit().map_err(pg_error)
     }
 
@@ -470,68 +448,40 @@ fn insert_flows(client: &mut postgres::Transaction<'_>, run: i64, flows: &[FlowR
     if flows.is_empty() {
         return Ok(());
     }
-    let sink = client
-        .copy_in(
-            "COPY flows (run_id, src_ip, first_ns, last_ns, packets, bytes, packets_per_s, methods, destinations,
-             dest_ports, source_ports, users, dialled, responses, fingerprint, tool, variant, tool_verdict,
-             similarity, strategy, ua_class, user_agent) FROM STDIN BINARY",
-        )
-        .map_err(pg_error)?;
-    let (i, t, f) = (Type::INT8, Type::TEXT, Type::FLOAT8);
-    let types = [
-        i.clone(),
-        t.clone(),
-        i.clone(),
-        i.clone(),
-        i.clone(),
-        i.clone(),
-        f.clone(),
-        t.clone(),
-        i.clone(),
-        i.clone(),
-        t.clone(),
-        i.clone(),
-        i.clone(),
-        t.clone(),
-        t.clone(),
-        t.clone(),
-        t.clone(),
-        t.clone(),
-        f,
-        t.clone(),
-        t.clone(),
-        t,
-    ];
-    let mut w = BinaryCopyInWriter::new(sink, &types);
+    let mut copy = CopyIn::start(
+        client,
+        "COPY flows (run_id, src_ip, first_ns, last_ns, packets, bytes, packets_per_s, methods, destinations,
+         dest_ports, source_ports, users, dialled, responses, fingerprint, tool, variant, tool_verdict,
+         similarity, strategy, ua_class, user_agent) FROM STDIN BINARY",
+    )?;
     for r in flows {
-        let (methods, responses) = (json(&r.methods), json(&r.responses));
-        let row: [&(dyn ToSql + Sync); 22] = [
-            &run,
-            &r.source.to_string(),
-            &r.first_ns,
-            &r.last_ns,
-            &big(r.packets),
-            &big(r.bytes),
-            &r.packets_per_second,
-            &pg_text(&methods),
-            &big(r.destinations),
-            &big(r.dest_ports),
-            &pg_text(&r.source_ports),
-            &big(r.users),
-            &big(r.dialled),
-            &responses,
-            &pg_opt(&r.fingerprint),
-            &pg_opt(&r.tool),
-            &pg_opt(&r.variant),
-            &r.tool_verdict,
-            &r.similarity,
-            &r.strategy,
-            &r.ua_class,
-            &pg_opt(&r.user_agent),
-        ];
-        w.write(&row).map_err(pg_error)?;
+        copy.rows()
+            .row(22)
+            .i64(run)
+            .text(&r.source.to_string())
+            .i64(r.first_ns)
+            .i64(r.last_ns)
+            .count(r.packets)
+            .count(r.bytes)
+            .f64(r.packets_per_second)
+            .text(&json(&r.methods))
+            .count(r.destinations)
+            .count(r.dest_ports)
+            .text(&r.source_ports)
+            .count(r.users)
+            .count(r.dialled)
+            .text(&json(&r.responses))
+            .opt_text(r.fingerprint.as_deref())
+            .opt_text(r.tool.as_deref())
+            .opt_text(r.variant.as_deref())
+            .text(&r.tool_verdict)
+            .f64(r.similarity)
+            .text(&r.strategy)
+            .text(&r.ua_class)
+            .opt_text(r.user_agent.as_deref());
+        copy.end_row()?;
     }
-    w.finish().map_err(pg_error)?;
+    copy.finish()?;
     Ok(())
 }
 
@@ -547,60 +497,51 @@ fn insert_traffic(
     // Through the staging tables, so that the rollups are filled from exactly these rows.
     super::rollups::stage(client)?;
     if !traffic.is_empty() {
-        let sink = client
-            .copy_in(
-                "COPY traffic_in (run_id, hour, node, src_ip, kind, method, direction, user_agent, messages, first_ns,
-                 last_ns) FROM STDIN BINARY",
-            )
-            .map_err(pg_error)?;
-        let (i, t) = (Type::INT8, Type::TEXT);
-        let types =
-            [i.clone(), i.clone(), t.clone(), t.clone(), t.clone(), t.clone(), t.clone(), t, i.clone(), i.clone(), i];
-        let mut w = BinaryCopyInWriter::new(sink, &types);
+        let mut copy = CopyIn::start(
+            client,
+            "COPY traffic_in (run_id, hour, node, src_ip, kind, method, direction, user_agent, messages, first_ns,
+             last_ns) FROM STDIN BINARY",
+        )?;
         for r in traffic {
-            let row: [&(dyn ToSql + Sync); 11] = [
-                &run,
-                &r.hour,
-                &pg_text(r.node.as_deref().unwrap_or("")),
-                &r.source.to_string(),
-                &r.kind,
-                &pg_opt(&r.method),
-                &r.direction,
-                &pg_opt(&r.user_agent),
-                &big(r.messages),
-                &r.first_ns,
-                &r.last_ns,
-            ];
-            w.write(&row).map_err(pg_error)?;
+            copy.rows()
+                .row(11)
+                .i64(run)
+                .i64(r.hour)
+                .text(r.node.as_deref().unwrap_or(""))
+                .text(&r.source.to_string())
+                .text(r.kind)
+                .opt_text(r.method.as_deref())
+                .text(r.direction)
+                .opt_text(r.user_agent.as_deref())
+                .count(r.messages)
+                .i64(r.first_ns)
+                .i64(r.last_ns);
+            copy.end_row()?;
         }
-        w.finish().map_err(pg_error)?;
+        copy.finish()?;
     }
     if !dialled.is_empty() {
-        let sink = client
-            .copy_in(
-                "COPY dialled_in (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns,
-                 number) FROM STDIN BINARY",
-            )
-            .map_err(pg_error)?;
-        let (i, t) = (Type::INT8, Type::TEXT);
-        let types = [i.clone(), i.clone(), t.clone(), t.clone(), t.clone(), t.clone(), i.clone(), i.clone(), i, t];
-        let mut w = BinaryCopyInWriter::new(sink, &types);
+        let mut copy = CopyIn::start(
+            client,
+            "COPY dialled_in (run_id, hour, node, src_ip, ruri_user, number_country, invites, first_ns, last_ns,
+             number) FROM STDIN BINARY",
+        )?;
         for d in dialled {
-            let row: [&(dyn ToSql + Sync); 10] = [
-                &run,
-                &d.hour,
-                &pg_text(d.node.as_deref().unwrap_or("")),
-                &d.source.to_string(),
-                &pg_text(&d.user),
-                &pg_opt(&d.number_country),
-                &big(d.invites),
-                &d.first_ns,
-                &d.last_ns,
-                &pg_opt(&d.number),
-            ];
-            w.write(&row).map_err(pg_error)?;
+            copy.rows()
+                .row(10)
+                .i64(run)
+                .i64(d.hour)
+                .text(d.node.as_deref().unwrap_or(""))
+                .text(&d.source.to_string())
+                .text(&d.user)
+                .opt_text(d.number_country.as_deref())
+                .count(d.invites)
+                .i64(d.first_ns)
+                .i64(d.last_ns)
+                .opt_text(d.number.as_deref());
+            copy.end_row()?;
         }
-        w.finish().map_err(pg_error)?;
+        copy.finish()?;
     }
     super::rollups::move_staged(client)
 }

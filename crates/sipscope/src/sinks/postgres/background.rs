@@ -15,7 +15,8 @@ use crate::event::record::Record;
 use crate::event::SipEvent;
 use crate::sinks::health::StoreHealth;
 use crate::sinks::{
-    CaptureFile, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink, SinkError,
+    CaptureFile, CommitRequest, Committing, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope,
+    Sink, SinkError,
 };
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,9 @@ enum Item {
 enum Command {
     Items(Vec<Item>),
     Run(Job),
+    /// The collector's positions and a commit, answered without the caller waiting
+    /// (`EventStore::commit_collected`).
+    Commit(CommitRequest),
 }
 
 /// A [`PgStore`] owned by a writer thread.
@@ -157,6 +161,10 @@ impl Writer {
                     }
                     job(&mut self.store)
                 }
+                Command::Commit(request) => {
+                    let result = self.commit(&request.positions, request.now_ns);
+                    request.answer(result);
+                }
             }
         }
         if self.resilient {
@@ -165,6 +173,28 @@ impl Writer {
                 self.health.update(|s| s.last_error = Some(e.to_string()));
             }
         }
+    }
+
+    /// The collector's commit: never after a failed write (fail-fast), so that positions never
+    /// commit without the rows they cover. A commit that fails rolls the batch back (and
+    /// stops a fail-fast writer; a resilient one reconnects for the next batch).
+    fn commit(&mut self, positions: &[(String, String, i64)], now_ns: i64) -> Result<(), SinkError> {
+        if self.broken {
+            return Err(SinkError::Writer("an earlier write failed: nothing more is committed".into()));
+        }
+        if self.resilient {
+            self.store.reconnect_if_closed();
+        }
+        let result = self.store.set_collected(positions, now_ns).and_then(|()| self.store.flush_now());
+        if result.is_err() {
+            self.store.abandon_batch();
+            if self.resilient {
+                self.store.reconnect_if_broken();
+            } else {
+                self.broken = true;
+            }
+        }
+        result
     }
 
     fn write(&mut self, batch: Vec<Item>) {
@@ -313,6 +343,16 @@ impl EventStore for PgBackground {
 
     fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError> {
         self.call(move |s| s.set_collected(&positions, now_ns))
+    }
+
+    fn commit_collected(
+        &mut self,
+        positions: Vec<(String, String, i64)>,
+        now_ns: i64,
+    ) -> Result<Committing, SinkError> {
+        self.send_batch()?;
+        self.take_failure()?;
+        Committing::request(positions, now_ns, |request| self.send(Command::Commit(request)))
     }
 
     fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {

@@ -1,15 +1,14 @@
-//! Events written by binary COPY: a batch gets its ids from the sequence in one query, its
+//! Events written by binary COPY (`copy.rs`): a batch gets its ids from the sequence in one query, its
 //! days' partitions, then one COPY inside a savepoint of the open transaction. When the batch
 //! holds an event stored before (the same sensor, sequence and time: a re-delivery), COPY
 //! fails as a whole; the batch is then copied into a temporary table and inserted from there
 //! skipping what is already stored, so that storing twice stores once.
 
-use super::{pg_error, pg_opt, pg_text, PgStore};
+use super::copy::CopyIn;
+use super::{pg_error, PgStore};
 use crate::event::fields::{AuthFields, SipFields};
 use crate::event::SipEvent;
 use crate::sinks::SinkError;
-use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{ToSql, Type};
 
 /// The columns in COPY order.
 const COLUMNS: &str = "id, sequence, ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src,
@@ -18,53 +17,8 @@ const COLUMNS: &str = "id, sequence, ts_ns, sensor, node, transport, src_ip, src
     expires, auth_username, auth_realm, auth_nonce, auth_uri, auth_response, auth_algorithm, auth_qop, anomalies,
     raw, run_id";
 
-/// Their types, in the same order.
-const TYPES: &[Type] = &[
-    Type::INT8,  // id
-    Type::INT8,  // sequence
-    Type::INT8,  // ts_ns
-    Type::TEXT,  // sensor
-    Type::TEXT,  // node
-    Type::TEXT,  // transport
-    Type::INET,  // src_ip
-    Type::INT4,  // src_port
-    Type::INET,  // dst_ip
-    Type::INT4,  // dst_port
-    Type::INET,  // tunnel_src
-    Type::INET,  // tunnel_dst
-    Type::TEXT,  // direction
-    Type::INT8,  // file_id
-    Type::INT8,  // packet_no
-    Type::TEXT,  // kind
-    Type::TEXT,  // method
-    Type::INT8,  // status
-    Type::TEXT,  // reason
-    Type::TEXT,  // request_uri
-    Type::TEXT,  // ruri_user
-    Type::TEXT,  // ruri_host
-    Type::TEXT,  // from_user
-    Type::TEXT,  // from_host
-    Type::TEXT,  // from_tag
-    Type::TEXT,  // to_user
-    Type::TEXT,  // to_host
-    Type::TEXT,  // to_tag
-    Type::TEXT,  // call_id
-    Type::INT8,  // cseq_seq
-    Type::TEXT,  // cseq_method
-    Type::TEXT,  // user_agent
-    Type::TEXT,  // contact
-    Type::INT8,  // expires
-    Type::TEXT,  // auth_username
-    Type::TEXT,  // auth_realm
-    Type::TEXT,  // auth_nonce
-    Type::TEXT,  // auth_uri
-    Type::TEXT,  // auth_response
-    Type::TEXT,  // auth_algorithm
-    Type::TEXT,  // auth_qop
-    Type::TEXT,  // anomalies
-    Type::BYTEA, // raw
-    Type::INT8,  // run_id
-];
+/// How many they are.
+const COLUMN_COUNT: i16 = 44;
 
 /// The SQLSTATE of a unique violation.
 const UNIQUE_VIOLATION: &str = "23505";
@@ -133,66 +87,63 @@ fn copy_into(
     ids: &[i64],
     run: Option<i64>,
 ) -> Result<(), SinkError> {
-    let sink = client.copy_in(&format!("COPY {table} ({COLUMNS}) FROM STDIN BINARY")).map_err(pg_error)?;
-    let mut writer = BinaryCopyInWriter::new(sink, TYPES);
+    let mut copy = CopyIn::start(client, &format!("COPY {table} ({COLUMNS}) FROM STDIN BINARY"))?;
     let no_auth = AuthFields::default();
     for ((ev, f, sequence), id) in batch.iter().zip(ids) {
         let auth = f.auth.as_ref().unwrap_or(&no_auth);
-        let sequence = sequence.unwrap_or(*id);
-        let (src_port, dst_port) = (i32::from(ev.src.1), i32::from(ev.dst.1));
-        let tunnel_src = ev.tunnel.map(|t| t.0);
-        let tunnel_dst = ev.tunnel.map(|t| t.1);
-        let file_id = ev.origin.map(|o| o.file_id);
-        let packet_no = ev.origin.map(|o| i64::try_from(o.packet).unwrap_or(i64::MAX));
-        let status = f.status.map(i64::from);
-        let row: [&(dyn ToSql + Sync); 44] = [
-            id,
-            &sequence,
-            &ev.ts_ns,
-            &pg_text(&ev.sensor),
-            &pg_opt(&ev.node),
-            &ev.transport.as_str(),
-            &ev.src.0,
-            &src_port,
-            &ev.dst.0,
-            &dst_port,
-            &tunnel_src,
-            &tunnel_dst,
-            &ev.direction.as_str(),
-            &file_id,
-            &packet_no,
-            &f.kind.as_str(),
-            &pg_opt(&f.method),
-            &status,
-            &pg_opt(&f.reason),
-            &pg_opt(&f.request_uri),
-            &pg_opt(&f.ruri_user),
-            &pg_opt(&f.ruri_host),
-            &pg_opt(&f.from.0),
-            &pg_opt(&f.from.1),
-            &pg_opt(&f.from.2),
-            &pg_opt(&f.to.0),
-            &pg_opt(&f.to.1),
-            &pg_opt(&f.to.2),
-            &pg_opt(&f.call_id),
-            &f.cseq.0,
-            &pg_opt(&f.cseq.1),
-            &pg_opt(&f.user_agent),
-            &pg_opt(&f.contact),
-            &f.expires,
-            &pg_opt(&auth.username),
-            &pg_opt(&auth.realm),
-            &pg_opt(&auth.nonce),
-            &pg_opt(&auth.uri),
-            &pg_opt(&auth.response),
-            &pg_opt(&auth.algorithm),
-            &pg_opt(&auth.qop),
-            &pg_text(&f.anomalies),
-            &ev.raw,
-            &run,
-        ];
-        writer.write(&row).map_err(pg_error)?;
+        copy.rows()
+            .row(COLUMN_COUNT)
+            .i64(*id)
+            .i64(sequence.unwrap_or(*id))
+            .i64(ev.ts_ns)
+            .text(&ev.sensor)
+            .opt_text(o(&ev.node))
+            .text(ev.transport.as_str())
+            .inet(ev.src.0)
+            .i32(i32::from(ev.src.1))
+            .inet(ev.dst.0)
+            .i32(i32::from(ev.dst.1))
+            .opt_inet(ev.tunnel.map(|t| t.0))
+            .opt_inet(ev.tunnel.map(|t| t.1))
+            .text(ev.direction.as_str())
+            .opt_i64(ev.origin.map(|o| o.file_id))
+            .opt_i64(ev.origin.map(|o| i64::try_from(o.packet).unwrap_or(i64::MAX)))
+            .text(f.kind.as_str())
+            .opt_text(o(&f.method))
+            .opt_i64(f.status.map(i64::from))
+            .opt_text(o(&f.reason))
+            .opt_text(o(&f.request_uri))
+            .opt_text(o(&f.ruri_user))
+            .opt_text(o(&f.ruri_host))
+            .opt_text(o(&f.from.0))
+            .opt_text(o(&f.from.1))
+            .opt_text(o(&f.from.2))
+            .opt_text(o(&f.to.0))
+            .opt_text(o(&f.to.1))
+            .opt_text(o(&f.to.2))
+            .opt_text(o(&f.call_id))
+            .opt_i64(f.cseq.0)
+            .opt_text(o(&f.cseq.1))
+            .opt_text(o(&f.user_agent))
+            .opt_text(o(&f.contact))
+            .opt_i64(f.expires)
+            .opt_text(o(&auth.username))
+            .opt_text(o(&auth.realm))
+            .opt_text(o(&auth.nonce))
+            .opt_text(o(&auth.uri))
+            .opt_text(o(&auth.response))
+            .opt_text(o(&auth.algorithm))
+            .opt_text(o(&auth.qop))
+            .text(&f.anomalies)
+            .bytes(&ev.raw)
+            .opt_i64(run);
+        copy.end_row()?;
     }
-    writer.finish().map_err(pg_error)?;
+    copy.finish()?;
     Ok(())
+}
+
+/// An optional text field.
+fn o(s: &Option<String>) -> Option<&str> {
+    s.as_deref()
 }

@@ -11,6 +11,7 @@
 mod alerts;
 mod analysis;
 mod background;
+mod copy;
 mod counts;
 mod decisions;
 mod events;
@@ -24,7 +25,10 @@ pub use background::PgBackground;
 pub use decisions::PgDecisionLog;
 pub use partitions::PartitionLimits;
 
-use super::{CaptureFile, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink, SinkError};
+use super::{
+    CaptureFile, Committing, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink,
+    SinkError,
+};
 use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
@@ -127,7 +131,8 @@ pub fn connect(url: &str) -> Result<Client, SinkError> {
 /// Text as PostgreSQL keeps it: `text` cannot hold NUL, which becomes `\x00` (the lossless
 /// convention of the fields; the raw bytes keep the original).
 pub(crate) fn pg_text(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains('\0') {
+    // (memchr: every text field of every event is searched.)
+    if memchr::memchr(0, s.as_bytes()).is_some() {
         std::borrow::Cow::Owned(s.replace('\0', "\\x00"))
     } else {
         std::borrow::Cow::Borrowed(s)
@@ -296,6 +301,11 @@ impl PgStore {
                 Ok(None) => {}
             }
             self.events_in_tx += pending.len() as u64;
+            // Emptied, their room kept for the next batch.
+            self.pending = pending;
+            self.pending.clear();
+            self.pending_positions = positions;
+            self.pending_positions.clear();
         }
         let alerts = std::mem::take(&mut self.pending_alerts);
         self.write_alerts(&alerts)
@@ -359,21 +369,30 @@ impl PgStore {
     }
 
     /// Raises the collector's positions in the open batch, after the events written before
-    /// them, so that they commit together (`sipscope collect`).
+    /// them, so that they commit together (`sipscope collect`), in one statement. The batch's
+    /// commit is synchronous whatever the server's `synchronous_commit`: the collector
+    /// acknowledges its broker once the commit returns, so the rows must be durable by then.
     pub fn set_collected(&mut self, positions: &[(String, String, i64)], now_ns: i64) -> Result<(), SinkError> {
         self.copy_pending()?;
         self.begin()?;
-        let statement = self
-            .client
-            .prepare(
-                "INSERT INTO collector_positions (sensor, kind, seq, stored_ns) VALUES ($1, $2, $3, $4)
+        let mut highest: std::collections::BTreeMap<(&str, &str), i64> = std::collections::BTreeMap::new();
+        for (sensor, kind, seq) in positions {
+            let at = highest.entry((sensor.as_str(), kind.as_str())).or_insert(*seq);
+            *at = (*at).max(*seq);
+        }
+        let sensors: Vec<&str> = highest.keys().map(|k| k.0).collect();
+        let kinds: Vec<&str> = highest.keys().map(|k| k.1).collect();
+        let seqs: Vec<i64> = highest.values().copied().collect();
+        self.client.batch_execute("SET LOCAL synchronous_commit = on").map_err(pg_error)?;
+        self.client
+            .execute(
+                "INSERT INTO collector_positions (sensor, kind, seq, stored_ns)
+                 SELECT sensor, kind, seq, $4 FROM unnest($1::text[], $2::text[], $3::int8[]) AS p(sensor, kind, seq)
                  ON CONFLICT (sensor, kind) DO UPDATE
                  SET seq = GREATEST(collector_positions.seq, excluded.seq), stored_ns = excluded.stored_ns",
+                &[&sensors, &kinds, &seqs, &now_ns],
             )
             .map_err(pg_error)?;
-        for (sensor, kind, seq) in positions {
-            self.client.execute(&statement, &[sensor, kind, seq, &now_ns]).map_err(pg_error)?;
-        }
         Ok(())
     }
 
@@ -470,6 +489,14 @@ impl EventStore for PgStore {
 
     fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError> {
         PgStore::set_collected(self, &positions, now_ns)
+    }
+
+    fn commit_collected(
+        &mut self,
+        positions: Vec<(String, String, i64)>,
+        now_ns: i64,
+    ) -> Result<Committing, SinkError> {
+        Ok(Committing::done(PgStore::set_collected(self, &positions, now_ns).and_then(|()| self.flush_now())))
     }
 
     fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {

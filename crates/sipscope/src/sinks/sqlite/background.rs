@@ -18,7 +18,8 @@ use crate::event::record::Record;
 use crate::event::SipEvent;
 use crate::sinks::health::{StoreBacklog, StoreHealth};
 use crate::sinks::{
-    CaptureFile, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink, SinkError,
+    CaptureFile, CommitRequest, Committing, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope,
+    Sink, SinkError,
 };
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -58,6 +59,9 @@ enum Command {
     Run(Job),
     /// Resilient mode's flush: retry the backlog when due; never an error.
     Flush(SyncSender<()>),
+    /// The collector's positions and a commit, answered without the caller waiting
+    /// (`EventStore::commit_collected`).
+    Commit(CommitRequest),
 }
 
 /// A [`Store`] owned by a writer thread.
@@ -225,12 +229,38 @@ impl Writer {
                     }
                     let _ = reply.send(());
                 }
+                Command::Commit(request) => {
+                    let result = self.commit(&request.positions, request.now_ns);
+                    request.answer(result);
+                }
             }
         }
         if let Mode::Resilient(backlog) = &mut self.mode {
             backlog.finish(&mut self.store);
         }
         // Dropping the store commits what is pending (see `Store`'s Drop).
+    }
+}
+
+impl Writer {
+    /// The collector's commit: never after a failed write (fail-fast), nor while earlier
+    /// items wait in the backlog (resilient), so that positions never commit without the
+    /// rows they cover; a commit that fails stops a fail-fast writer too.
+    fn commit(&mut self, positions: &[(String, String, i64)], now_ns: i64) -> Result<(), SinkError> {
+        match &mut self.mode {
+            Mode::FailFast { broken: true, .. } => {
+                Err(SinkError::Writer("an earlier write failed: nothing more is committed".into()))
+            }
+            Mode::FailFast { broken, .. } => {
+                let result = self.store.set_collected(positions, now_ns).and_then(|()| self.store.flush_now());
+                *broken = result.is_err();
+                result
+            }
+            Mode::Resilient(backlog) => backlog
+                .ready(&mut self.store)
+                .and_then(|()| self.store.set_collected(positions, now_ns))
+                .and_then(|()| self.store.flush_now()),
+        }
     }
 }
 
@@ -374,6 +404,16 @@ impl EventStore for BackgroundStore {
 
     fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError> {
         self.call(move |s| s.set_collected(&positions, now_ns))
+    }
+
+    fn commit_collected(
+        &mut self,
+        positions: Vec<(String, String, i64)>,
+        now_ns: i64,
+    ) -> Result<Committing, SinkError> {
+        self.send_batch()?;
+        self.take_failure()?;
+        Committing::request(positions, now_ns, |request| self.send(Command::Commit(request)))
     }
 
     fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {

@@ -18,7 +18,10 @@ pub use outbox::SqliteOutbox;
 
 pub use schema::SCHEMA_VERSION;
 
-use super::{CaptureFile, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink, SinkError};
+use super::{
+    CaptureFile, Committing, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope, Sink,
+    SinkError,
+};
 use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
@@ -326,6 +329,14 @@ impl EventStore for Store {
 
     fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError> {
         Store::set_collected(self, &positions, now_ns)
+    }
+
+    fn commit_collected(
+        &mut self,
+        positions: Vec<(String, String, i64)>,
+        now_ns: i64,
+    ) -> Result<Committing, SinkError> {
+        Ok(Committing::done(Store::set_collected(self, &positions, now_ns).and_then(|()| self.flush_now())))
     }
 
     fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {

@@ -1,19 +1,23 @@
 //! `sipscope collect`: what sensors published to NATS JetStream, as a source (issue 16;
-//! docs/collector.md). A durable pull consumer of the sensors' stream fetches batches; each
-//! message (one row, or a publisher's batch of rows) is decoded (`sinks::nats::wire`) and each
-//! row handed to the one pipeline under its own sensor, node and time, so the collector runs the same analysis and rules across every
-//! sensor. Records get the collector store's own ids.
+//! docs/collector.md). A durable pull consumer of the sensors' stream, pulled ahead and bounded
+//! in bytes; each message (one row, or a publisher's batch of rows) is decoded
+//! (`sinks::nats::wire`) and each row handed to the one pipeline under its own sensor, node and
+//! time, so the collector runs the same analysis and rules across every sensor. Records get the
+//! collector store's own ids.
 //!
 //! Exactly once: the highest sequence stored per (publishing sensor, kind) — the sensor named
 //! by the subject, whose store's row ids are the sequences — is kept in memory and in the
-//! store (`EventStore::set_collected`, committed in the batch's transaction); a message at or
-//! below it is a duplicate (a redelivery, a sensor that published again after an outage) and
+//! store (`EventStore::commit_collected`, committed in the batch's transaction); a message at
+//! or below it is a duplicate (a redelivery, a sensor that published again after an outage) and
 //! is acknowledged without being stored — unless it carries `Sipscope-Late` (rows a refusing
-//! broker accepted out of order: `sinks/nats/publisher.rs`), whose rows are new below it. A batch is acknowledged (ack-all, by its last
-//! message) only after the store committed it: a collector killed before that gets the batch
-//! again and recognises what it already stored.
+//! broker accepted out of order: `sinks/nats/publisher.rs`), whose rows are new below it. A
+//! batch commits on the store's writer thread while the next rows are taken, and is
+//! acknowledged (ack-all, by its last message) only after the store committed it: a collector
+//! killed before that gets the batch again and recognises what it already stored. What it
+//! holds between broker and store, and why no delivery is acknowledged unread: `flow.rs`.
 
 mod decisions;
+mod flow;
 mod status;
 
 pub use decisions::DecisionShare;
@@ -30,6 +34,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Rows per commit by default: a commit costs the database a few milliseconds beyond its
+/// rows (the transaction, the positions, the alerts' statements), 1.5 µs an event at 2,048
+/// rows, a quarter of that at 8,192 (docs/benchmarks.md); below the store's own commit every
+/// 20,000 writes.
+pub const DEFAULT_BATCH: usize = 8192;
+
 /// How the collector consumes.
 #[derive(Debug, Clone)]
 pub struct CollectConfig {
@@ -38,9 +48,9 @@ pub struct CollectConfig {
     /// The durable consumer's name (several collectors with one name share the work; give
     /// each store its own name). Default `sipscope-collector`.
     pub durable: String,
-    /// Rows (events and records) fetched, stored and acknowledged at once: as many NATS
-    /// messages are fetched as carry about this many rows, by the rows per message seen so
-    /// far (a batch of the publisher carries up to its `message_rows`). Default 2048.
+    /// Rows (events and records) stored and acknowledged at once: the batch is committed at
+    /// the first message boundary at or past it (a publisher's message carries up to its
+    /// `message_rows`), while the next rows are taken. Default [`DEFAULT_BATCH`].
     pub batch: usize,
     /// How long a message may stay unacknowledged before the broker delivers it again,
     /// seconds. Default 60.
@@ -61,7 +71,7 @@ impl CollectConfig {
         CollectConfig {
             nats,
             durable: "sipscope-collector".into(),
-            batch: 2048,
+            batch: DEFAULT_BATCH,
             ack_wait_seconds: 60,
             lag_every_seconds: 10,
             max_messages: None,
@@ -127,7 +137,6 @@ pub fn run(config: &CollectConfig, pipeline: &mut Pipeline, stop: &AtomicBool) -
         changed: HashMap::new(),
         last_event_ns: HashMap::new(),
         summary: CollectSummary::default(),
-        max_rows_per_message: 1,
         next_auth_id: 0,
         failures: 0,
         stream_seq: 0,
@@ -155,8 +164,6 @@ struct Collector<'a> {
     /// Newest event time per sensor (lag).
     last_event_ns: HashMap<String, i64>,
     summary: CollectSummary,
-    /// The most rows one message carried so far.
-    max_rows_per_message: u64,
     next_auth_id: i64,
     failures: u64,
     /// The stream sequence of the last message whose batch the store committed: the consumer
@@ -170,11 +177,6 @@ struct Collector<'a> {
 const STREAM_POSITION: &str = "$stream";
 
 impl Collector<'_> {
-    /// The most rows one NATS message carried so far (1 before any): fetches are sized by it.
-    fn rows_per_message(&self) -> usize {
-        usize::try_from(self.max_rows_per_message).unwrap_or(1).max(1)
-    }
-
     fn done(&self, stop: &AtomicBool) -> bool {
         stop.load(Ordering::SeqCst) || self.config.max_messages.is_some_and(|m| self.summary.received >= m)
     }
@@ -238,9 +240,21 @@ impl Collector<'_> {
                 ack_policy: AckPolicy::All,
                 ack_wait: Duration::from_secs(cfg.ack_wait_seconds.max(1)),
                 filter_subject: format!("{}.>", cfg.nats.stream.subject_prefix),
-                max_ack_pending: i64::try_from(cfg.batch.saturating_mul(4)).unwrap_or(i64::MAX),
+                // Room for the batch in hand, those committing and what is pulled ahead.
+                max_ack_pending: i64::try_from(cfg.batch.saturating_mul(flow::ACK_PENDING_BATCHES)).unwrap_or(i64::MAX),
                 ..Default::default()
             })
+            .await
+            .map_err(|e| Failure::Broker(format!("consumer {}: {e}", cfg.durable)))?;
+        // Pulled ahead while the rows in hand are parsed and committed, bounded in bytes.
+        let pull_bytes = flow::PULL_BYTES.max(client.server_info().max_payload);
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(cfg.batch.max(1))
+            .max_bytes_per_batch(pull_bytes)
+            .expires(flow::PULL_EXPIRES)
+            .heartbeat(flow::PULL_HEARTBEAT)
+            .messages()
             .await
             .map_err(|e| Failure::Broker(format!("consumer {}: {e}", cfg.durable)))?;
         if self.failures > 0 {
@@ -251,95 +265,149 @@ impl Collector<'_> {
             Some(share) => Some(share.open(&js).await.map_err(Failure::Broker)?),
             None => None,
         };
+        let mut flow = flow::Flow::new(self.stream_seq);
+        let ended = self.pump(pipeline, stop, idle_since, &consumer, &mut messages, &mut shared, &mut flow).await;
+        // However it ended: the rows in hand (unless the store failed) and every commit under
+        // way are settled and acknowledged before the consumer is made again from the stream
+        // position, so that nothing committed comes twice and nothing taken is skipped.
+        let settled = match &ended {
+            Err(Failure::Store(_)) => Ok(()),
+            _ => self.drain(pipeline, &mut flow).await,
+        };
+        match (ended, settled) {
+            (Err(Failure::Store(e)), _) | (_, Err(Failure::Store(e))) => Err(Failure::Store(e)),
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) => Ok(()),
+        }
+    }
+
+    /// Takes messages until a limit, an idle exit, `stop` or a failure: rows are handed to the
+    /// pipeline as they come and committed every `batch` rows (or when nothing came for
+    /// [`flow::IDLE_COMMIT`]) while the next ones are taken; each batch is acknowledged once
+    /// the store says it is committed.
+    #[allow(clippy::too_many_arguments)]
+    async fn pump(
+        &mut self,
+        pipeline: &mut Pipeline,
+        stop: &AtomicBool,
+        idle_since: &mut Instant,
+        consumer: &async_nats::jetstream::consumer::PullConsumer,
+        messages: &mut async_nats::jetstream::consumer::pull::Stream,
+        shared: &mut Option<decisions::Sharing>,
+        flow: &mut flow::Flow,
+    ) -> Result<(), Failure> {
+        let cfg = self.config;
         let mut next_lag = Instant::now() + Duration::from_secs(cfg.lag_every_seconds.max(1));
         while !self.done(stop) {
-            let rows = match cfg.max_messages {
-                Some(m) => usize::try_from(m.saturating_sub(self.summary.received)).unwrap_or(cfg.batch).min(cfg.batch),
-                None => cfg.batch,
-            };
-            let want = rows.div_ceil(self.rows_per_message());
-            let mut batch = consumer
-                .fetch()
-                .max_messages(want.max(1))
-                .expires(Duration::from_millis(500))
-                .messages()
-                .await
-                .map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
-            let mut last = None;
-            let mut batch_seq = self.stream_seq;
-            let mut rows = 0u64;
-            let mut any = false;
-            while let Some(message) = batch.next().await {
-                let message = message.map_err(|e| Failure::Broker(format!("fetching: {e}")))?;
-                // The publishing sensor is the subject's last token (the event names its own
-                // sensor, which may differ: a HEP store holds several).
-                let publisher = message.subject.rsplit('.').next().unwrap_or("").to_owned();
-                let before = self.summary.received;
-                let late = message.headers.as_ref().is_some_and(|h| h.get(LATE_HEADER).is_some());
-                blocking(|| self.take_message(pipeline, &publisher, &message.payload, late));
-                let taken = self.summary.received.saturating_sub(before);
-                self.max_rows_per_message = self.max_rows_per_message.max(taken);
-                rows += taken;
-                if let Ok(info) = message.info() {
-                    batch_seq = batch_seq.max(info.stream_sequence);
-                }
-                last = Some(message);
-                any = true;
-                // A fetch of batches may carry more rows than one transaction should: commit
-                // and acknowledge at the message where `batch` rows are reached.
-                if rows >= cfg.batch as u64 {
-                    if let Some(last) = last.take() {
-                        self.commit(pipeline, batch_seq, last).await?;
+            let next = tokio::time::timeout(flow::IDLE_COMMIT, messages.next()).await;
+            self.settle(pipeline, flow, false).await?;
+            match next {
+                Ok(Some(Ok(message))) => {
+                    *idle_since = Instant::now();
+                    let Some(stream_seq) = flow.delivered(&message).map_err(Failure::Broker)? else {
+                        // Delivered again while it was being committed (a commit slower than
+                        // the ack wait): it is taken already.
+                        self.summary.duplicates += 1;
+                        continue;
+                    };
+                    // The publishing sensor is the subject's last token (the event names its own
+                    // sensor, which may differ: a HEP store holds several).
+                    let publisher = message.subject.rsplit('.').next().unwrap_or("").to_owned();
+                    let before = self.summary.received;
+                    let late = message.headers.as_ref().is_some_and(|h| h.get(LATE_HEADER).is_some());
+                    blocking(|| self.take_message(pipeline, &publisher, &message.payload, late));
+                    flow.took(message, stream_seq, self.summary.received.saturating_sub(before));
+                    // A pull may carry more rows than one transaction should: commit at the
+                    // message where `batch` rows are reached.
+                    if flow.rows >= cfg.batch as u64 {
+                        self.start_commit(pipeline, flow).await?;
                     }
-                    rows = 0;
+                }
+                Ok(Some(Err(e))) => return Err(Failure::Broker(format!("fetching: {e}"))),
+                Ok(None) => return Err(Failure::Broker("fetching: the consumer's messages ended".into())),
+                Err(_) if flow.in_hand() => self.start_commit(pipeline, flow).await?,
+                Err(_) => {
+                    if flow.idle() && cfg.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
+                        return Ok(());
+                    }
                 }
             }
+            if flow.in_hand() {
+                continue;
+            }
+            // Everything taken is committed or committing: the pipeline may tick (which
+            // commits too) and hand its analysis over.
             let now = crate::time::now_ns();
-            if any {
-                *idle_since = Instant::now();
-            }
-            if let Some(last) = last {
-                self.commit(pipeline, batch_seq, last).await?;
-            } else if !any && cfg.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
-                return Ok(());
-            }
             blocking(|| pipeline.tick(now)).map_err(Failure::Store)?;
             if let Some(shared) = shared.as_mut() {
                 self.summary.decisions_shared += shared.share(now).await;
             }
             if Instant::now() >= next_lag {
                 next_lag = Instant::now() + Duration::from_secs(cfg.lag_every_seconds.max(1));
-                self.log_lag(&consumer, now).await;
+                self.log_lag(consumer, now).await;
             }
         }
         Ok(())
     }
 
-    /// Commits the rows taken so far with their positions and the stream sequence `batch_seq`,
-    /// then acknowledges every message up to `last` (ack-all): never before the commit.
-    async fn commit(
-        &mut self,
-        pipeline: &mut Pipeline,
-        batch_seq: u64,
-        last: async_nats::jetstream::Message,
-    ) -> Result<(), Failure> {
+    /// Commits the rows in hand with their positions and the stream sequence of their last
+    /// message, without waiting for the commit (at most [`flow::MAX_COMMITTING`] at once).
+    async fn start_commit(&mut self, pipeline: &mut Pipeline, flow: &mut flow::Flow) -> Result<(), Failure> {
+        if !flow.in_hand() {
+            return Ok(());
+        }
+        while flow.committing() >= flow::MAX_COMMITTING {
+            self.settle(pipeline, flow, true).await?;
+        }
         let now = crate::time::now_ns();
-        // Positions commit with the batch's events; only then is the batch acked.
+        if pipeline.failed() {
+            let e = blocking(|| pipeline.tick(now).err()).unwrap_or(SinkError::Writer("the store failed".into()));
+            return Err(Failure::Store(e));
+        }
+        // Positions commit with the batch's events; only then is the batch acknowledged.
         let mut changed: Vec<(String, String, i64)> =
             self.changed.drain().map(|((s, k), seq)| (s, k.as_str().to_owned(), seq)).collect();
-        let stream_seq = i64::try_from(batch_seq).unwrap_or(i64::MAX);
+        let stream_seq = i64::try_from(flow.taken_seq()).unwrap_or(i64::MAX);
         changed.push((STREAM_POSITION.to_owned(), self.config.nats.stream.name.clone(), stream_seq));
-        blocking(|| {
-            pipeline.store().set_collected(changed, now)?;
-            pipeline.store().flush()?;
-            match pipeline.failed() {
-                true => Err(pipeline.tick(now).err().unwrap_or(SinkError::Writer("the store failed".into()))),
-                false => Ok(()),
+        let committing = blocking(|| pipeline.store().commit_collected(changed, now)).map_err(Failure::Store)?;
+        flow.committed(committing);
+        Ok(())
+    }
+
+    /// Acknowledges, in order, the batches whose commit is done (waiting for the oldest when
+    /// `wait`); the stream position follows.
+    async fn settle(&mut self, pipeline: &mut Pipeline, flow: &mut flow::Flow, wait: bool) -> Result<(), Failure> {
+        let mut failed_ack = None;
+        let mut wait = wait;
+        while let Some(outcome) = flow.outcome(wait) {
+            wait = false;
+            let (last, stream_seq) = outcome.map_err(Failure::Store)?;
+            if pipeline.failed() {
+                let now = crate::time::now_ns();
+                let e = blocking(|| pipeline.tick(now).err()).unwrap_or(SinkError::Writer("the store failed".into()));
+                return Err(Failure::Store(e));
             }
-        })
-        .map_err(Failure::Store)?;
-        self.stream_seq = batch_seq;
-        last.ack().await.map_err(|e| Failure::Broker(format!("acknowledging: {e}")))
+            self.stream_seq = stream_seq;
+            // A lost acknowledgement loses nothing: the message comes again and is recognised
+            // (`Flow::delivered`), or the consumer is made again from the stream position.
+            if let Err(e) = last.ack().await {
+                failed_ack.get_or_insert(Failure::Broker(format!("acknowledging: {e}")));
+            }
+        }
+        failed_ack.map_or(Ok(()), Err)
+    }
+
+    /// Commits the rows in hand and waits for every commit under way, acknowledging each.
+    async fn drain(&mut self, pipeline: &mut Pipeline, flow: &mut flow::Flow) -> Result<(), Failure> {
+        let mut result = self.start_commit(pipeline, flow).await;
+        while flow.committing() > 0 {
+            match self.settle(pipeline, flow, true).await {
+                Err(Failure::Store(e)) => return Err(Failure::Store(e)),
+                Err(e) => result = result.and(Err(e)),
+                Ok(()) => {}
+            }
+        }
+        result
     }
 
     /// Takes one NATS message: a single row or a batch of them (wire versions 1 and 2). A

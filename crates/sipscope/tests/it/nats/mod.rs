@@ -1,14 +1,16 @@
 //! Sensors publishing to NATS JetStream and `sipscope collect` (issue 16), against nats-server
-//! instances the tests start themselves on ports 14222–14234 (`broker.rs`), honeypots on
+//! instances the tests start themselves on ports 14222–14235 (`broker.rs`), honeypots on
 //! 127.0.242.0/24; `collect --api` (`collect_api.rs`) serves on 127.0.242.60; `metrics.rs` scrapes
 //! a publishing honeypot and `collect --metrics` on 127.0.242.3–4; `refusing.rs` (ports
 //! 14231, 14232, 14234; honeypots on 127.0.242.70–75) a broker that refuses, and
-//! `full_database.rs` (port 14233, PostgreSQL on 55441) a collector whose database is full.
+//! `full_database.rs` (port 14233, PostgreSQL on 55441) a collector whose database is full,
+//! `held_store.rs` (port 14235) one whose store holds it up for longer than a pull lasts.
 
 mod broker;
 mod collect_api;
 mod decisions;
 mod full_database;
+mod held_store;
 mod lab;
 mod metrics;
 mod outbox;

@@ -1,6 +1,6 @@
-//! Idempotency and failures: a re-delivered event is stored once; a read-only database is a
-//! clear error (fail-fast) or an outage the writer rides out (resilient); a password in the
-//! URL never reaches a message.
+//! Idempotency and failures: a re-delivered event is stored once; the collector's commits are
+//! synchronous; a read-only database is a clear error (fail-fast) or an outage the writer
+//! rides out (resilient); a password in the URL never reaches a message.
 
 use super::{sipscope, TestDb};
 use crate::small_disk::SmallDisk;
@@ -212,4 +212,19 @@ fn a_full_database_disk_is_a_clear_error_and_ingest_stops() {
     );
     drop(bg);
     drop(server);
+}
+
+#[test]
+fn the_collectors_commits_are_synchronous_whatever_the_database_says() {
+    let db = TestDb::create();
+    db.client().batch_execute(&format!("ALTER DATABASE {} SET synchronous_commit = off", db.name)).unwrap();
+    let mut store = PgStore::open(&db.url, PgOptions::default()).unwrap();
+    let show = |s: &mut PgStore| -> String { s.client().query_one("SHOW synchronous_commit", &[]).unwrap().get(0) };
+    assert_eq!(show(&mut store), "off", "the database's own setting");
+    let positions = [("s1".to_owned(), "event".to_owned(), 5), ("s1".to_owned(), "event".to_owned(), 3)];
+    store.set_collected(&positions, 1).unwrap();
+    assert_eq!(show(&mut store), "on", "the batch the collector acknowledges once committed");
+    store.flush_now().unwrap();
+    assert_eq!(show(&mut store), "off", "only that batch");
+    assert_eq!(store.collected_positions().unwrap(), vec![("s1".to_owned(), "event".to_owned(), 5)]);
 }
