@@ -259,11 +259,13 @@ impl Pipeline {
     /// A pipeline writing to `store` and copying events to `extra` sinks.
     pub fn new(settings: PipelineSettings, store: Box<dyn EventStore>, extra: Vec<Box<dyn Sink>>) -> Pipeline {
         let mut session = AnalysisSession::new(settings.analysis.clone(), settings.run);
-        let mut engine = settings.rules.clone().map(|rules| RulesEngine::new(rules, &settings.sensor));
-        if let (Some(rules), RulesOn::Worker) = (engine.take(), settings.rules_on) {
-            // No thread for them: they run here.
-            engine = session.run_rules(rules).err();
-        }
+        let engine = settings.rules.clone().map(|set| RulesEngine::new(set, &settings.sensor)).and_then(|rules| {
+            match settings.rules_on {
+                RulesOn::Pipeline => Some(rules),
+                // No thread for them: they stay here.
+                RulesOn::Worker => session.run_rules(rules).err(),
+            }
+        });
         let alerts = Alerting {
             enabled: settings.rules.is_some(),
             engine,
