@@ -182,7 +182,7 @@ impl Outputs {
     }
 
     /// A step of the rules on the worker (nothing when they run here), then what it raised.
-    fn rules_step(&mut self, step: RulesStep) {
+    pub(super) fn rules_step(&mut self, step: RulesStep) {
         if let Err(e) = self.session.rules_step(step) {
             self.error.get_or_insert(e);
         }

@@ -343,10 +343,10 @@ impl Pipeline {
 
     /// Closes the open analysis run.
     fn finish_run(&mut self, now_ns: i64) -> Result<(), SinkError> {
+        // What the rules on the worker raised from the run's messages is stored under it.
+        self.out.rules_step(worker::RulesStep::Sync);
         let covered = self.covered();
-        self.out.session.finish_run(self.out.store.as_mut(), now_ns, covered)?;
-        self.out.pass_on_raised();
-        Ok(())
+        self.out.session.finish_run(self.out.store.as_mut(), now_ns, covered)
     }
 
     /// Registers a capture file; events accepted until [`Pipeline::finish_file`] belong to it,

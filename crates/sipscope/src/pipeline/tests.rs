@@ -481,20 +481,27 @@ impl crate::sinks::AlertSink for LogOutput {
     }
 }
 
-/// Every row of `sql`'s answer, each column as written by `Debug`.
+/// Every row of `sql`'s answer, its columns joined by `|`.
 fn rows(db: &Connection, sql: &str) -> Vec<String> {
+    use rusqlite::types::ValueRef;
     let mut statement = db.prepare(sql).unwrap();
     let columns = statement.column_count();
+    let text = |v: ValueRef<'_>| match v {
+        ValueRef::Null => "NULL".to_owned(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(x) => x.to_string(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+    };
     let rows = statement
-        .query_map([], |r| Ok((0..columns).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|")))
-        .unwrap();
-    rows.map(Result::unwrap).collect()
+        .query_map([], |r| Ok((0..columns).map(|i| text(r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|")));
+    rows.unwrap().map(Result::unwrap).collect()
 }
 
 /// A run of a few attackers (scans, extension probes and password guesses with the node's
 /// answers, unparseable bytes, authentication records and ticks between them; more messages
-/// than one batch of the analysis thread holds) through the built-in rules on `on`'s thread,
-/// with `kind`'s alert semantics: what the responder and the outputs were told, in order, the
+/// than one batch of the analysis thread holds; four capture files, each an analysis run under
+/// which the alerts passed on during it are stored) through the built-in rules on `on`'s
+/// thread, with `kind`'s alert semantics: what the responder and the outputs were told, in order, the
 /// alerts counted, and the `alerts` and `alert_evidence` tables.
 fn rules_run(kind: RunKind, on: RulesOn) -> (Vec<String>, u64, Vec<String>, Vec<String>) {
     let mut h = Harness::new(|s| {
@@ -509,7 +516,7 @@ fn rules_run(kind: RunKind, on: RulesOn) -> (Vec<String>, u64, Vec<String>, Vec<
     let first_id = h.pipeline().next_auth_attempt_id().unwrap();
     let tools = ["svmap/0001.sip", "svwar/0002.sip", "svcrack/0002.sip", "sipsak-register-badpw/0001.sip"];
     for i in 0..3000i64 {
-        let ts = T0 + i * 100_000_000;
+        let ts = T0 + i * S;
         let attacker = format!("203.0.113.{}", i % 7);
         let request = fixture(tools[(i % 4) as usize]);
         h.send(ts, &attacker, &request);
@@ -520,14 +527,20 @@ fn rules_run(kind: RunKind, on: RulesOn) -> (Vec<String>, u64, Vec<String>, Vec<
         if i % 97 == 0 {
             h.send(ts, &attacker, b"\x00\x01 not SIP at all");
         }
-        if i % 50 == 0 {
-            let mut attempt = crate::test_support::auth_attempt(first_id + i / 50, "sensor");
+        if i % 5 == 0 {
+            let mut attempt = crate::test_support::auth_attempt(first_id + i / 5, "sensor");
             attempt.ctx.ts_ns = ts;
             attempt.ctx.src = format!("192.0.2.{}:5060", i % 3).parse().unwrap();
             h.pipeline().record(Record::AuthAttempt(attempt));
         }
-        if i % 700 == 0 {
+        if i % 450 == 0 {
             h.pipeline().tick(ts).unwrap();
+        }
+        if i % 750 == 749 {
+            h.pipeline().finish_file(FileCounts::default(), ts).unwrap();
+            let file =
+                CaptureFile { sha256: format!("{i:064}"), path: format!("{i}.pcap"), size: 1, sensor: "sensor".into() };
+            h.pipeline().begin_file(file, ts, false).unwrap();
         }
     }
     // A tick after every dedupe period: a live run closes its alerts here.
@@ -550,7 +563,10 @@ fn the_rules_beside_the_analysis_find_and_tell_what_they_find_in_line() {
         let beside = rules_run(kind, RulesOn::Worker);
         assert!(inline.1 >= 10, "{kind:?}: the scenario raises alerts ({})", inline.1);
         assert!(inline.0.iter().any(|l| l.contains("pbx-failed-logins")), "{kind:?}: records raise alerts too");
-        assert!(inline.3.iter().any(|e| !e.ends_with("|Null")), "{kind:?}: evidence names stored events");
+        assert!(inline.3.iter().any(|e| !e.ends_with("|NULL")), "{kind:?}: evidence names stored events");
+        let runs: std::collections::BTreeSet<_> =
+            inline.2.iter().map(|a| a.split('|').nth(1).unwrap().to_owned()).collect();
+        assert!(runs.len() >= 3, "{kind:?}: alerts stored under several runs ({runs:?})");
         assert_eq!(inline.0, beside.0, "{kind:?}: what the responder and the outputs were told");
         assert_eq!(inline.1, beside.1, "{kind:?}: alerts counted");
         assert_eq!(inline.2, beside.2, "{kind:?}: alerts stored");

@@ -141,7 +141,10 @@ pub(super) fn worker_gone() -> SinkError {
 impl Worker {
     /// Starts the thread with the engine's settings (`None`: no analysis) and the rules it runs
     /// (`None`: they run on the pipeline's thread). No thread to be had: the rules come back.
-    pub(super) fn spawn(analysis: Option<AnalysisConfig>, rules: Option<RulesEngine>) -> Result<Worker, Option<RulesEngine>> {
+    pub(super) fn spawn(
+        analysis: Option<AnalysisConfig>,
+        rules: Option<RulesEngine>,
+    ) -> Result<Worker, Option<RulesEngine>> {
         let (jobs, inbox) = mpsc::sync_channel::<Job>(BATCHES_IN_FLIGHT);
         let (full_tx, full) = mpsc::channel();
         let (spare_tx, spare) = mpsc::channel();
@@ -322,7 +325,13 @@ impl State {
     /// Observes every batch in order, hands over when the engine's tables fill or when asked,
     /// until the channel closes. Whoever is gone at the other end of a reply (a pipeline
     /// dropped on an error) is not told.
-    fn run(&mut self, inbox: &Receiver<Job>, full: &Sender<Handover>, spare: &Sender<Batch>, alerts: &Sender<Vec<Raised>>) {
+    fn run(
+        &mut self,
+        inbox: &Receiver<Job>,
+        full: &Sender<Handover>,
+        spare: &Sender<Batch>,
+        alerts: &Sender<Vec<Raised>>,
+    ) {
         for job in inbox {
             match job {
                 Job::Observe(mut batch) => {
