@@ -259,13 +259,11 @@ impl Pipeline {
     /// A pipeline writing to `store` and copying events to `extra` sinks.
     pub fn new(settings: PipelineSettings, store: Box<dyn EventStore>, extra: Vec<Box<dyn Sink>>) -> Pipeline {
         let mut session = AnalysisSession::new(settings.analysis.clone(), settings.run);
-        let engine = settings.rules.clone().map(|set| RulesEngine::new(set, &settings.sensor)).and_then(|rules| {
-            match settings.rules_on {
-                RulesOn::Pipeline => Some(rules),
-                // No thread for them: they stay here.
-                RulesOn::Worker => session.run_rules(rules).err(),
-            }
-        });
+        let mut engine = settings.rules.clone().map(|set| RulesEngine::new(set, &settings.sensor));
+        if engine.is_some() && settings.rules_on == RulesOn::Worker {
+            // Without a thread for them, they stay here.
+            session.run_rules(&mut engine);
+        }
         let alerts = Alerting {
             enabled: settings.rules.is_some(),
             engine,

@@ -75,22 +75,15 @@ impl AnalysisSession {
         self.config.is_some()
     }
 
-    /// Runs `rules` on the worker from now on (`RulesOn::Worker`); no thread to be had, they
-    /// come back to run on the pipeline's thread. Called before any message.
-    pub(super) fn run_rules(&mut self, rules: RulesEngine) -> Result<(), RulesEngine> {
+    /// Runs the rules on the worker from now on (`RulesOn::Worker`): it takes them from
+    /// `rules`, where they stay when no thread is to be had. Called before any message.
+    pub(super) fn run_rules(&mut self, rules: &mut Option<RulesEngine>) {
         if self.worker.is_some() {
-            return Err(rules);
+            return;
         }
-        match Worker::spawn(self.config.clone(), Some(rules)) {
-            Ok(worker) => {
-                self.worker = Some(worker);
-                Ok(())
-            }
-            Err(back) => {
-                self.no_worker();
-                // `spawn` gives back what it was given.
-                back.map_or(Ok(()), Err)
-            }
+        self.worker = Worker::spawn(self.config.clone(), rules);
+        if self.worker.is_none() {
+            self.no_worker();
         }
     }
 
@@ -124,9 +117,9 @@ impl AnalysisSession {
     /// The worker, started when analysis needs it and none runs.
     fn worker(&mut self) -> Option<&mut Worker> {
         if self.worker.is_none() && self.config.is_some() {
-            match Worker::spawn(self.config.clone(), None) {
-                Ok(worker) => self.worker = Some(worker),
-                Err(_) => self.no_worker(),
+            self.worker = Worker::spawn(self.config.clone(), &mut None);
+            if self.worker.is_none() {
+                self.no_worker();
             }
         }
         self.worker.as_mut()
@@ -134,9 +127,7 @@ impl AnalysisSession {
 
     /// The worker when the engine runs on it.
     fn analysing(&mut self) -> Option<&mut Worker> {
-        if self.config.is_none() {
-            return None;
-        }
+        self.config.as_ref()?;
         self.worker()
     }
 

@@ -139,18 +139,15 @@ pub(super) fn worker_gone() -> SinkError {
 }
 
 impl Worker {
-    /// Starts the thread with the engine's settings (`None`: no analysis) and the rules it runs
-    /// (`None`: they run on the pipeline's thread). No thread to be had: the rules come back.
-    pub(super) fn spawn(
-        analysis: Option<AnalysisConfig>,
-        rules: Option<RulesEngine>,
-    ) -> Result<Worker, Option<RulesEngine>> {
+    /// Starts the thread with the engine's settings (`None`: no analysis) and the rules in
+    /// `rules`, which it takes (none: they run on the pipeline's thread). No thread to be had:
+    /// `None`, and the rules stay where they were.
+    pub(super) fn spawn(analysis: Option<AnalysisConfig>, rules: &mut Option<RulesEngine>) -> Option<Worker> {
         let (jobs, inbox) = mpsc::sync_channel::<Job>(BATCHES_IN_FLIGHT);
         let (full_tx, full) = mpsc::channel();
         let (spare_tx, spare) = mpsc::channel();
         let (alerts_tx, alerts) = mpsc::channel();
-        let with_rules = rules.is_some();
-        // The rules follow once the thread runs, so that they come back should it not start.
+        // The rules follow once the thread runs, so that they stay should it not start.
         let (rules_tx, rules_rx) = mpsc::sync_channel::<Option<RulesEngine>>(1);
         let thread = std::thread::Builder::new().name("analysis".into()).spawn(move || {
             let rules = rules_rx.recv().ok().flatten();
@@ -161,13 +158,15 @@ impl Worker {
             Ok(thread) => thread,
             Err(e) => {
                 tracing::error!("cannot start the analysis thread: {e}");
-                return Err(rules);
+                return None;
             }
         };
-        if let Err(mpsc::SendError(rules)) = rules_tx.send(rules) {
-            return Err(rules);
+        let with_rules = rules.is_some();
+        if let Err(mpsc::SendError(back)) = rules_tx.send(rules.take()) {
+            *rules = back;
+            return None;
         }
-        Ok(Worker {
+        Some(Worker {
             jobs: Some(jobs),
             spare,
             full,
