@@ -6,8 +6,9 @@
 //!   extracts its fields once,
 //! - feeds the analysis engine and owns its run (begun once, handed over whenever the engine's
 //!   tables fill and on every [`Pipeline::tick`], finished at the end: see [`session`]),
-//! - runs the rules on every message and record ([`crate::rules`]), stores each alert, hands
-//!   it to the responder (which takes decisions) and to the alert outputs,
+//! - runs the rules on every message and record ([`crate::rules`]; on its own thread, or
+//!   beside the analysis engine on its thread: [`RulesOn`]), stores each alert, hands it to the
+//!   responder (which takes decisions) and to the alert outputs,
 //! - and fans events, records and hand-overs out to its store and extra sinks.
 //!
 //! It reads no clock: times come with the messages, and the periodic work is driven by
