@@ -417,8 +417,16 @@ impl State {
                 } else {
                     None
                 };
+                // With the rules here, the Request-URI and To header both read are parsed once.
+                let parsed = match (&msg, self.rules.is_some()) {
+                    (Some(m), true) => Parsed {
+                        request_uri: m.method().is_some().then(|| m.request_uri()),
+                        to: Some(m.to()),
+                    },
+                    _ => Parsed::default(),
+                };
                 if let Some(engine) = self.engine() {
-                    engine.observe_seen(&seen, msg.as_ref());
+                    engine.observe_noted(&seen, msg.as_ref(), &parsed);
                 }
                 if let Some(rules) = self.rules.as_mut() {
                     let o = Observation {
@@ -431,7 +439,7 @@ impl State {
                         direction: item.direction,
                         node,
                         msg: msg.as_ref(),
-                        parsed: &Parsed::default(),
+                        parsed: &parsed,
                         blank: crate::event::fields::is_blank(bytes),
                     };
                     rules.observe(&o, &mut self.changes);
