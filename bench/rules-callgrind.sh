@@ -17,7 +17,7 @@
 # prints those instructions ("sha256") and the ratio without them, the closer one to a native
 # CPU ratio (docs/benchmarks.md, "Closing the gap").
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
 BIN=$1 CAPTURE=$2 MODES=${3:-"none all"} OUT=${4:-}
 [ -x "$BIN" ] || { echo "not executable: $BIN" >&2; exit 2; }
 [ -r "$CAPTURE" ] || { echo "cannot read $CAPTURE" >&2; exit 2; }
