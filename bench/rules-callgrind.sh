@@ -7,7 +7,8 @@
 # Runs `ingest --quiet --json --events MODE` (analysis on) into a fresh store for each mode
 # (default "none all") and side, keeps the callgrind files in OUT_DIR (default a temporary
 # folder, removed at the end) and prints per mode and side the instructions of each thread
-# (main: the pipeline and the rules; sqlite-writer; analysis: the engine's thread), their sum,
+# (main: the pipeline, and the rules where they run in line; sqlite-writer; analysis: the
+# engine's thread, and the rules of files and replays beside it), their sum,
 # and the ratio rules / --no-rules of the sums (the budget: 1.10). Use a capture of
 # 100-200 k packets (`make_bench_pcap F 100000`): callgrind runs ~50x slower. No network.
 # Under valgrind the sha2 crate finds no SHA extensions and hashes the capture (the file's
@@ -16,7 +17,7 @@
 # prints those instructions ("sha256") and the ratio without them, the closer one to a native
 # CPU ratio (docs/benchmarks.md, "Closing the gap").
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
 BIN=$1 CAPTURE=$2 MODES=${3:-"none all"} OUT=${4:-}
 [ -x "$BIN" ] || { echo "not executable: $BIN" >&2; exit 2; }
 [ -r "$CAPTURE" ] || { echo "cannot read $CAPTURE" >&2; exit 2; }
@@ -64,7 +65,9 @@ def threads(d):
             name = "main"
         elif "sqlite::background" in text and "Writer::run" in text:
             name = "writer"
-        elif "pipeline::session::run" in text:
+        elif "pipeline::session::run" in text or "pipeline::worker::State::run" in text:
+            # The analysis thread (and, for files, the rules beside it): named by its loop,
+            # in session.rs before the rules moved there, in worker.rs since.
             name = "analysis"
         else:
             name = f"thread{thread}"

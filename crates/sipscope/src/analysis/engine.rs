@@ -10,6 +10,7 @@ use super::extras::{FlowExtras, Libraries};
 use super::flows::{CappedSet, FlowStats, FlowTable};
 use super::result::{AnalysisResult, SourceRow, StageRow};
 use super::stages::{Answer, Evidence, Request, Stage, StageState, StageThresholds};
+use crate::event::fields::Parsed;
 use crate::event::{Direction, SipEvent};
 use serde::Deserialize;
 use sipscope_sip::{HeaderName, Message};
@@ -158,6 +159,13 @@ impl Analyzer {
 
     /// Like [`Analyzer::observe`] for a message not (yet) made into an event.
     pub fn observe_seen(&mut self, ev: &Seen<'_>, msg: Option<&Message<'_>>) {
+        self.observe_noted(ev, msg, &Parsed::default());
+    }
+
+    /// Like [`Analyzer::observe_seen`], with the Request-URI and To header when the caller
+    /// parsed them already (the thread that runs the rules beside the engine parses them once
+    /// for both).
+    pub fn observe_noted<'a>(&mut self, ev: &Seen<'_>, msg: Option<&Message<'a>>, parsed: &Parsed<'a>) {
         self.result.events += 1;
         // Counted before any cap: message counts in reports are never capped.
         self.traffic.observe(ev, msg);
@@ -167,11 +175,11 @@ impl Analyzer {
             // The honeypot never sends requests; a passive capture's requests come from the
             // source of the packet.
             if ev.direction != Direction::Out {
-                self.request(ev, msg);
+                self.request(ev, msg, parsed);
             }
         } else if let Some(status) = msg.status() {
             // Answers go to the attacker: the destination of the packet.
-            self.answer(ev, msg, status);
+            self.answer(ev, msg, parsed, status);
         }
     }
 
@@ -184,16 +192,16 @@ impl Analyzer {
         }
     }
 
-    fn request(&mut self, ev: &Seen<'_>, msg: &Message<'_>) {
+    fn request<'a>(&mut self, ev: &Seen<'_>, msg: &Message<'a>, parsed: &Parsed<'a>) {
         let (ts, source) = (ev.ts_ns, ev.src.0);
         // Borrowed from the message where it is valid UTF-8 and within the value limit:
         // nothing is copied per request unless a table keeps it.
         let limit = self.config.max_value_bytes;
         let method = String::from_utf8_lossy(msg.method().unwrap_or_default());
         let method = super::bounded::bounded(&method, limit);
-        let ruri_whole = msg.request_uri().and_then(|u| u.user).map(lossless);
+        let ruri_whole = parsed.request_uri(msg).and_then(|u| u.user).map(lossless);
         let ruri_user = super::bounded::bounded_opt(ruri_whole.as_deref(), limit);
-        let to_whole = msg.to().and_then(|t| t.user()).map(lossless);
+        let to_whole = parsed.to(msg).and_then(|t| t.user()).map(lossless);
         let to_user = super::bounded::bounded_opt(to_whole.as_deref(), limit);
         let user = if method == "REGISTER" { to_user.as_deref() } else { ruri_user.as_deref().or(to_user.as_deref()) };
         let credentials =
@@ -251,7 +259,7 @@ impl Analyzer {
         self.closed_flows_if_any();
     }
 
-    fn answer(&mut self, ev: &Seen<'_>, msg: &Message<'_>, status: u32) {
+    fn answer<'a>(&mut self, ev: &Seen<'_>, msg: &Message<'a>, parsed: &Parsed<'a>, status: u32) {
         let target = ev.dst.0;
         if let Some((flow, _)) = self.flows.get_mut(&target) {
             *flow.responses.entry(status).or_insert(0) += 1;
@@ -259,7 +267,7 @@ impl Analyzer {
         let cseq_method = msg.cseq().map(|c| String::from_utf8_lossy(c.method)).unwrap_or_default();
         let limit = self.config.max_value_bytes;
         let call_id = bounded_call_id(msg, limit);
-        let to_whole = msg.to().and_then(|t| t.user()).map(lossless);
+        let to_whole = parsed.to(msg).and_then(|t| t.user()).map(lossless);
         let user = super::bounded::bounded_opt(to_whole.as_deref(), limit);
         let answer = Answer {
             ts_ns: ev.ts_ns,

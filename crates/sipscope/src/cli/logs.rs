@@ -73,9 +73,10 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let mut settings = args.store.settings(RunKind::Ingest)?;
     settings.source = sipscope::metrics::Source::Logs;
     // Attempts feed the analysis as the requests they describe (docs/analysis.md); a followed
-    // log is a long run, stored in segments like a capture's.
+    // log is a long run, stored in segments like a capture's, whose rules act at once.
     if args.follow {
         settings.segment_every_ns = Some(args.store.analysis_segment_ns());
+        settings.rules_on = sipscope::pipeline::RulesOn::Pipeline;
     }
     let sensor = settings.sensor.clone();
     let positions =

@@ -170,7 +170,7 @@ impl StoreArgs {
         if let Some(response) = response {
             attach(&mut pipeline, response)?;
         }
-        if let (Some(live), true) = (live, pipeline.rules().is_some()) {
+        if let (Some(live), true) = (live, pipeline.has_rules()) {
             pipeline.add_alert_sink(Box::new(live));
         }
         if let Some(run) = to_continue {
@@ -186,7 +186,7 @@ impl StoreArgs {
 /// alerts, so asking for them with the rules off is an error rather than flags that silently
 /// do nothing.
 fn attach(pipeline: &mut Pipeline, response: super::response_args::Response) -> anyhow::Result<()> {
-    if pipeline.rules().is_none() {
+    if !pipeline.has_rules() {
         anyhow::bail!("alert outputs and decisions act on the rules' alerts: drop --no-rules");
     }
     let super::response_args::Response { sinks, responder } = response;

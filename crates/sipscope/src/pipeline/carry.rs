@@ -49,10 +49,9 @@ impl Pipeline {
             None => MessageKind::Invalid,
         };
         let node = node_of(&self.settings.nodes, &a, kind);
-        self.out.observe(&a, node, parsed.as_ref());
         self.out.carried += 1;
         self.out.alerts.carrying = true;
-        self.out.rules(&a, node, parsed.as_ref(), &Parsed::default(), None);
+        self.out.take(&a, node, parsed.as_ref(), &Parsed::default(), None);
         self.out.alerts.carrying = false;
     }
 }

@@ -6,31 +6,36 @@
 //!   extracts its fields once,
 //! - feeds the analysis engine and owns its run (begun once, handed over whenever the engine's
 //!   tables fill and on every [`Pipeline::tick`], finished at the end: see [`session`]),
-//! - runs the rules on every message and record ([`crate::rules`]), stores each alert, hands
-//!   it to the responder (which takes decisions) and to the alert outputs,
+//! - runs the rules on every message and record ([`crate::rules`]; on its own thread, or
+//!   beside the analysis engine on its thread: [`RulesOn`]), stores each alert, hands it to the
+//!   responder (which takes decisions) and to the alert outputs,
 //! - and fans events, records and hand-overs out to its store and extra sinks.
 //!
 //! It reads no clock: times come with the messages, and the periodic work is driven by
 //! [`Pipeline::tick`] with a time the caller passes in, so the whole path is tested with a
 //! simulated clock (`tests.rs`).
 
+mod alerting;
 mod carry;
 mod counters;
 mod session;
 #[cfg(test)]
 mod tests;
+mod worker;
 
+pub use alerting::RulesOn;
 pub use counters::Counters;
 
-use crate::act::{Alert, Responder};
+use crate::act::Responder;
 use crate::analysis::engine::{AnalysisConfig, LoggedAttempt, Seen};
 use crate::event::fields::{lossless_text, MessageKind, Parsed, SipFields};
 use crate::event::record::Record;
 use crate::event::{Direction, Origin, SipEvent, Transport};
 use crate::metrics;
 use crate::nodes::Nodes;
-use crate::rules::{AlertChange, Observation, RuleSet, RulesEngine};
+use crate::rules::{RuleSet, RulesEngine};
 use crate::sinks::{AlertSink, CaptureFile, EventStore, FileCounts, FileStart, RunKind, Sink, SinkError};
+use alerting::Alerting;
 use session::AnalysisSession;
 use sipscope_sip::{Message, StartLine};
 use std::net::IpAddr;
@@ -171,6 +176,10 @@ pub struct PipelineSettings {
     pub replay: bool,
     /// The rules run on every message and record; `None`: no rules.
     pub rules: Option<Arc<RuleSet>>,
+    /// Which thread runs them. Default: the analysis thread for files and replays (run kinds
+    /// ingest and analyze), the pipeline's for live sources (capture, honeypot); a source
+    /// that follows its input as it grows (`logs --follow`) says [`RulesOn::Pipeline`].
+    pub rules_on: RulesOn,
     /// The command that takes the messages in, as the metrics name it (`source` label).
     /// Default: from the run kind.
     pub source: metrics::Source,
@@ -193,6 +202,10 @@ impl PipelineSettings {
             segment_every_ns: None,
             replay: false,
             rules: None,
+            rules_on: match run {
+                RunKind::Ingest | RunKind::Analyze => RulesOn::Worker,
+                RunKind::Capture | RunKind::Honeypot => RulesOn::Pipeline,
+            },
             source: match run {
                 RunKind::Ingest => metrics::Source::Ingest,
                 RunKind::Capture => metrics::Source::Capture,
@@ -243,33 +256,18 @@ struct Outputs {
     alerts: Alerting,
 }
 
-/// Where the rules' alerts go: the store (through [`Outputs::store`]), the responder and the
-/// alert outputs.
-struct Alerting {
-    engine: Option<RulesEngine>,
-    responder: Option<Box<dyn Responder>>,
-    sinks: Vec<Box<dyn AlertSink>>,
-    /// Changes of the current message (reused: no allocation per message).
-    changes: Vec<AlertChange>,
-    /// Messages and records taken, for evidence.
-    ordinal: u64,
-    /// Event time advances the rules' clock on ticks (live sources, whose event time is the
-    /// wall clock), and alerts are stored when raised and again when they grew; files and
-    /// replays close alerts by their own event time only, and store each alert once, when it
-    /// closes (half the writes; nobody watches a file's alerts as they come).
-    live: bool,
-    /// The message is an event of an interrupted run replayed into the run that continues it:
-    /// its alerts are stored, but the responder and the alert outputs were told of them
-    /// before the crash, and they are not counted again.
-    carrying: bool,
-}
-
 impl Pipeline {
     /// A pipeline writing to `store` and copying events to `extra` sinks.
     pub fn new(settings: PipelineSettings, store: Box<dyn EventStore>, extra: Vec<Box<dyn Sink>>) -> Pipeline {
-        let session = AnalysisSession::new(settings.analysis.clone(), settings.run);
+        let mut session = AnalysisSession::new(settings.analysis.clone(), settings.run);
+        let mut engine = settings.rules.clone().map(|set| RulesEngine::new(set, &settings.sensor));
+        if engine.is_some() && settings.rules_on == RulesOn::Worker {
+            // Without a thread for them, they stay here.
+            session.run_rules(&mut engine);
+        }
         let alerts = Alerting {
-            engine: settings.rules.clone().map(|rules| RulesEngine::new(rules, &settings.sensor)),
+            enabled: settings.rules.is_some(),
+            engine,
             responder: None,
             sinks: Vec::new(),
             changes: Vec::new(),
@@ -305,9 +303,9 @@ impl Pipeline {
         self.out.alerts.sinks.push(sink);
     }
 
-    /// The rules engine, when rules run (its counters, for summaries).
-    pub fn rules(&self) -> Option<&RulesEngine> {
-        self.out.alerts.engine.as_ref()
+    /// Whether the rules run.
+    pub fn has_rules(&self) -> bool {
+        self.out.alerts.enabled
     }
 
     /// What was counted so far.
@@ -344,6 +342,8 @@ impl Pipeline {
 
     /// Closes the open analysis run.
     fn finish_run(&mut self, now_ns: i64) -> Result<(), SinkError> {
+        // What the rules on the worker raised from the run's messages is stored under it.
+        self.out.rules_step(worker::RulesStep::Sync);
         let covered = self.covered();
         self.out.session.finish_run(self.out.store.as_mut(), now_ns, covered)
     }
@@ -412,7 +412,7 @@ impl Pipeline {
         if self.out.error.is_some() {
             return;
         }
-        if self.settings.events == EventsMode::None && !self.out.session.enabled() && self.out.alerts.engine.is_none() {
+        if self.settings.events == EventsMode::None && !self.out.session.enabled() && !self.out.alerts.enabled {
             // Counts only: the start line says everything the counters need, and a telescope
             // archive is read ten times faster without the full parse.
             if a.direction != Direction::Out {
@@ -469,7 +469,6 @@ impl Pipeline {
         self.out.counters.sip(method.as_deref(), msg.status(), violates);
         let kind = if msg.method().is_some() { MessageKind::Request } else { MessageKind::Response };
         let node = node_of(&self.settings.nodes, &a, kind);
-        self.out.observe(&a, node, Some(msg));
         // The Request-URI and To header parsed for the stored fields go on to the rules.
         let mut parsed = Parsed::default();
         let mut stored = None;
@@ -478,7 +477,7 @@ impl Pipeline {
             note.apply(&mut fields);
             stored = self.out.write(sensor, &a, node, fields);
         }
-        self.out.rules(&a, node, Some(msg), &parsed, stored);
+        self.out.take(&a, node, Some(msg), &parsed, stored);
     }
 
     /// Takes a record; it reaches the store in order with the events. An authentication
@@ -520,12 +519,15 @@ impl Pipeline {
         let mut changes = std::mem::take(&mut self.out.alerts.changes);
         if let Some(engine) = self.out.alerts.engine.as_mut() {
             engine.observe_record(&record, self.out.alerts.ordinal, &mut changes);
+        } else if let Err(e) = self.out.session.record(&record, self.out.alerts.ordinal, self.out.store.as_mut()) {
+            self.out.error = Some(e);
         }
         if let Err(e) = self.out.store.record(record) {
             self.out.error = Some(e);
         }
-        self.out.dispatch(&mut changes, None);
+        self.out.dispatch(&mut changes, None, false);
         self.out.alerts.changes = changes;
+        self.out.pass_on_raised();
     }
 
     /// Feeds the analysis an authentication attempt read from a PBX log, as stored (a replay of
@@ -549,6 +551,7 @@ impl Pipeline {
         self.out.tick_alerts(now_ns);
         let result = self.next_segment(now_ns).and_then(|()| {
             self.out.session.hand_over(self.out.store.as_mut())?;
+            self.out.pass_on_raised();
             self.out.store.flush()
         });
         self.out.flush_extra();
@@ -599,13 +602,12 @@ impl Outputs {
         }
         let mut stored = None;
         let node = node_of(&settings.nodes, &a, MessageKind::Invalid);
-        self.observe(&a, node, None);
         if self.keep(settings.events) {
             let mut fields = SipFields::of_bytes(a.bytes, a.transport.framing());
             note.apply(&mut fields);
             stored = self.write(sensor, &a, node, fields);
         }
-        self.rules(&a, node, None, &Parsed::default(), stored);
+        self.take(&a, node, None, &Parsed::default(), stored);
     }
 
     fn take_error(&mut self) -> Result<(), SinkError> {
@@ -660,9 +662,9 @@ impl Outputs {
 
     /// Feeds the analysis; what it handed over because its tables filled goes to the store,
     /// so one long capture keeps memory bounded too.
-    fn observe(&mut self, a: &Arrival<'_>, node: Option<&str>, msg: Option<&Message<'_>>) {
+    fn observe(&mut self, a: &Arrival<'_>, node: Option<&str>, msg: Option<&Message<'_>>, taken: worker::Taken) {
         let seen = Seen { ts_ns: a.ts_ns, src: a.src, dst: a.dst, node, direction: a.direction, bytes: a.bytes.len() };
-        if let Err(e) = self.session.observe(&seen, a.transport, a.bytes, msg, self.store.as_mut()) {
+        if let Err(e) = self.session.observe(&seen, a.transport, a.bytes, msg, taken, self.store.as_mut()) {
             self.error = Some(e);
         }
     }
@@ -686,110 +688,6 @@ impl Outputs {
         }
     }
 
-    /// Runs the rules on a message the pipeline took (after its event was written, so that the
-    /// store finds the evidence), then passes on what they raised.
-    fn rules<'m>(
-        &mut self,
-        a: &Arrival<'_>,
-        node: Option<&'m str>,
-        msg: Option<&'m Message<'m>>,
-        parsed: &'m Parsed<'m>,
-        stored: Option<u64>,
-    ) {
-        let ordinal = self.alerts.ordinal;
-        self.alerts.ordinal += 1;
-        let Some(engine) = self.alerts.engine.as_mut() else { return };
-        let o = Observation {
-            ts_ns: a.ts_ns,
-            ordinal,
-            stored,
-            transport: a.transport,
-            src: a.src,
-            dst: a.dst,
-            direction: a.direction,
-            node,
-            msg,
-            parsed,
-            blank: crate::event::fields::is_blank(a.bytes),
-        };
-        let mut changes = std::mem::take(&mut self.alerts.changes);
-        engine.observe(&o, &mut changes);
-        self.dispatch(&mut changes, Some(a.ts_ns));
-        self.alerts.changes = changes;
-    }
-
-    /// Stores each alert, asks the responder, and hands alerts and decisions to the outputs.
-    /// `now_ns`: the time of the message that caused them (else the alert's last match).
-    fn dispatch(&mut self, changes: &mut Vec<AlertChange>, now_ns: Option<i64>) {
-        for change in changes.drain(..) {
-            let alert: &Alert = &change.alert;
-            let carrying = self.alerts.carrying;
-            if change.raised && !carrying {
-                self.counters.alerts_raised += 1;
-                metrics::alert_raised(severity_label(alert.severity));
-            }
-            let store = if self.alerts.live { change.is_news() } else { !change.raised };
-            if store && self.error.is_none() {
-                if let Err(e) = self.store.alert(alert) {
-                    self.error = Some(e);
-                }
-            }
-            if !change.is_news() || carrying {
-                continue;
-            }
-            let now = now_ns.unwrap_or(alert.last_ns);
-            let decisions = match self.alerts.responder.as_mut() {
-                Some(r) => r.on_alert(now, alert),
-                None => Vec::new(),
-            };
-            for d in &decisions {
-                metrics::decision(match d.kind {
-                    crate::act::DecisionKind::Ban => metrics::Action::Ban,
-                    crate::act::DecisionKind::RateLimit { .. } => metrics::Action::RateLimit,
-                    crate::act::DecisionKind::Watch => metrics::Action::Watch,
-                });
-            }
-            for sink in &mut self.alerts.sinks {
-                let failed = sink.alert(alert).is_err() as u64
-                    + decisions.iter().map(|d| sink.decision(d).is_err() as u64).sum::<u64>();
-                for _ in 0..failed {
-                    metrics::alert_output_error();
-                }
-                if failed > 0 {
-                    self.counters.alert_sink_errors += failed;
-                    if self.counters.alert_sink_errors == failed {
-                        tracing::error!("an alert output failed (counted from now on, not logged again)");
-                    }
-                }
-            }
-        }
-    }
-
-    /// Periodic work of the rules and the responder at `now_ns`.
-    fn tick_alerts(&mut self, now_ns: i64) {
-        let mut changes = std::mem::take(&mut self.alerts.changes);
-        if let (Some(engine), true) = (self.alerts.engine.as_mut(), self.alerts.live) {
-            engine.advance(now_ns, &mut changes);
-        }
-        self.dispatch(&mut changes, Some(now_ns));
-        self.alerts.changes = changes;
-        if let Some(r) = self.alerts.responder.as_mut() {
-            r.tick(now_ns);
-        }
-    }
-
-    /// Closes every open alert (the end of the input).
-    fn finish_alerts(&mut self, now_ns: i64) {
-        let mut changes = std::mem::take(&mut self.alerts.changes);
-        if let Some(engine) = self.alerts.engine.as_mut() {
-            engine.finish(&mut changes);
-        }
-        self.dispatch(&mut changes, None);
-        if let Some(r) = self.alerts.responder.as_mut() {
-            r.tick(now_ns);
-        }
-    }
-
     /// Counts a message by its start line alone (`--events none`, no analysis).
     fn count_start_line(&mut self, bytes: &[u8], source: metrics::Source) {
         match crate::event::wire::start_line(bytes) {
@@ -802,17 +700,6 @@ impl Outputs {
                 }
             }
         }
-    }
-}
-
-/// An alert's severity as the metrics label it.
-fn severity_label(s: crate::act::Severity) -> metrics::Severity {
-    match s {
-        crate::act::Severity::Info => metrics::Severity::Info,
-        crate::act::Severity::Low => metrics::Severity::Low,
-        crate::act::Severity::Medium => metrics::Severity::Medium,
-        crate::act::Severity::High => metrics::Severity::High,
-        crate::act::Severity::Critical => metrics::Severity::Critical,
     }
 }
 

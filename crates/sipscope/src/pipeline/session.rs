@@ -5,88 +5,21 @@
 //! tick. Every hand-over reaches the store: there is no path on which the engine's rows are
 //! dropped.
 //!
-//! The engine runs on its own thread so that it uses the second core: the pipeline copies each
-//! message's bytes and metadata into a batch (one buffer, no allocation per message), the
-//! engine's thread parses them again and observes them in the same order, so its results are
-//! exactly those of an engine fed in line. Batches in flight are bounded, so a slow engine slows
-//! the source instead of growing memory.
+//! The engine runs on the thread beside the pipeline's ([`super::worker`]), which observes the
+//! messages in the order the pipeline took them, so its results are exactly those of an engine
+//! fed in line; the rules may run there too, and what they raise is collected here for the
+//! pipeline to pass on.
 
-use crate::analysis::engine::{AnalysisConfig, Analyzer, LoggedAttempt, Seen};
-use crate::analysis::result::{AnalysisResult, FlowRow, Handover};
+use super::worker::{Raised, RulesStep, Taken, Worker};
+use crate::analysis::engine::{AnalysisConfig, LoggedAttempt, Seen};
+use crate::analysis::result::{FlowRow, Handover};
 use crate::analysis::summary::AnalysisSummary;
-use crate::event::{Direction, Transport};
+use crate::event::record::Record;
+use crate::event::Transport;
+use crate::rules::RulesEngine;
 use crate::sinks::{EventStore, InterruptedRun, RunKind, RunScope, SinkError};
 use sipscope_sip::Message;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::thread::JoinHandle;
-
-/// Messages in one batch sent to the engine's thread.
-const BATCH_MESSAGES: usize = 1024;
-/// Bytes in one batch at most (a batch of large messages is sent early).
-const BATCH_BYTES: usize = 1 << 20;
-/// Batches in flight: bounds memory when the engine is slower than the source.
-const BATCHES_IN_FLIGHT: usize = 8;
-
-/// One message (or logged attempt) as the engine's thread needs it; its bytes and texts are in
-/// the batch's buffer.
-struct Item {
-    ts_ns: i64,
-    src: (IpAddr, u16),
-    dst: (IpAddr, u16),
-    direction: Direction,
-    what: What,
-    /// Span of the bytes in the buffer (an attempt's: its method).
-    bytes: (usize, usize),
-    /// Span of the node name in the buffer, when any.
-    node: Option<(usize, usize)>,
-}
-
-/// What an [`Item`] is.
-enum What {
-    /// A message; `parsed`: the source's parse succeeded (the engine's thread parses again;
-    /// otherwise it observes the message as unparsed).
-    Message { transport: Transport, parsed: bool },
-    /// An attempt read from a PBX log ([`LoggedAttempt`]): spans of its username and uri.
-    Attempt { origin: (usize, usize), outcome: (usize, usize), username: (usize, usize), uri: Option<(usize, usize)> },
-}
-
-#[derive(Default)]
-struct Batch {
-    items: Vec<Item>,
-    buffer: Vec<u8>,
-}
-
-impl Batch {
-    fn push_bytes(&mut self, bytes: &[u8]) -> (usize, usize) {
-        let start = self.buffer.len();
-        self.buffer.extend_from_slice(bytes);
-        (start, bytes.len())
-    }
-
-    fn full(&self) -> bool {
-        self.items.len() >= BATCH_MESSAGES || self.buffer.len() >= BATCH_BYTES
-    }
-}
-
-enum Job {
-    Observe(Batch),
-    /// Hand over what is finished now; the rows come back on the reply channel.
-    HandOver(SyncSender<Handover>),
-}
-
-/// The engine's thread and the channels to it.
-struct Worker {
-    jobs: Option<SyncSender<Job>>,
-    /// Batches the engine's thread emptied, sent back for reuse: their buffers keep their
-    /// capacity, so the source does not fault in fresh pages for every batch.
-    spare: Receiver<Batch>,
-    /// Rows the engine handed over by itself because its tables filled.
-    full: Receiver<Handover>,
-    thread: Option<JoinHandle<AnalysisResult>>,
-    batch: Batch,
-}
 
 /// The engine (when analysis is on) and its open run. A pipeline may run the engine several
 /// times: once per capture file (ingest), or once per segment of a long run (capture,
@@ -94,6 +27,7 @@ struct Worker {
 pub(super) struct AnalysisSession {
     /// The engine's settings; `None` when analysis is off.
     config: Option<AnalysisConfig>,
+    /// The thread beside the pipeline's, started when analysis or the rules first need it.
     worker: Option<Worker>,
     run: Option<OpenRun>,
     kind: RunKind,
@@ -108,6 +42,8 @@ pub(super) struct AnalysisSession {
     waiting: Vec<Handover>,
     /// The summary of the last run finished.
     last: Option<AnalysisSummary>,
+    /// What the rules on the worker raised, for the pipeline to pass on ([`Self::take_raised`]).
+    raised: Vec<Raised>,
 }
 
 /// A run open in the store.
@@ -115,10 +51,6 @@ pub(super) struct AnalysisSession {
 pub(super) struct OpenRun {
     pub(super) id: i64,
     pub(super) began_ns: i64,
-}
-
-fn worker_gone() -> SinkError {
-    SinkError::Writer("the analysis thread stopped".into())
 }
 
 impl AnalysisSession {
@@ -134,12 +66,35 @@ impl AnalysisSession {
             observed: 0,
             waiting: Vec::new(),
             last: None,
+            raised: Vec::new(),
         }
     }
 
     /// True when the engine runs.
     pub(super) fn enabled(&self) -> bool {
         self.config.is_some()
+    }
+
+    /// Runs the rules on the worker from now on (`RulesOn::Worker`): it takes them from
+    /// `rules`, where they stay when no thread is to be had. Called before any message.
+    pub(super) fn run_rules(&mut self, rules: &mut Option<RulesEngine>) {
+        if self.worker.is_some() {
+            return;
+        }
+        self.worker = Worker::spawn(self.config.clone(), rules);
+        if self.worker.is_none() {
+            self.no_worker();
+        }
+    }
+
+    /// What the rules on the worker raised since the last call, in order.
+    pub(super) fn take_raised(&mut self) -> Vec<Raised> {
+        std::mem::take(&mut self.raised)
+    }
+
+    /// Whether anything the rules raised waits for [`Self::take_raised`].
+    pub(super) fn has_raised(&self) -> bool {
+        !self.raised.is_empty()
     }
 
     /// The open run, if any.
@@ -152,17 +107,28 @@ impl AnalysisSession {
         self.observed
     }
 
-    /// The engine's thread, started when the first run (or message) needs it.
+    /// No thread to be had: the pipeline goes on without analysis, and said so.
+    fn no_worker(&mut self) {
+        if self.config.take().is_some() {
+            tracing::error!("analysis is off for this run: no thread for it");
+        }
+    }
+
+    /// The worker, started when analysis needs it and none runs.
     fn worker(&mut self) -> Option<&mut Worker> {
-        if self.worker.is_none() {
-            let config = self.config.clone()?;
-            self.worker = Worker::spawn(config);
+        if self.worker.is_none() && self.config.is_some() {
+            self.worker = Worker::spawn(self.config.clone(), &mut None);
             if self.worker.is_none() {
-                // No thread to be had: the pipeline goes on without analysis, and said so.
-                self.config = None;
+                self.no_worker();
             }
         }
         self.worker.as_mut()
+    }
+
+    /// The worker when the engine runs on it.
+    fn analysing(&mut self) -> Option<&mut Worker> {
+        self.config.as_ref()?;
+        self.worker()
     }
 
     /// Opens a run in the store unless one is open; `file_id` is the capture file it covers.
@@ -173,7 +139,7 @@ impl AnalysisSession {
         file_id: Option<i64>,
         sensor: &str,
     ) -> Result<(), SinkError> {
-        if self.run.is_some() || self.worker().is_none() {
+        if self.run.is_some() || self.analysing().is_none() {
             return Ok(());
         }
         let scope = RunScope { kind: self.kind, replace_all: self.replace_all, file_id, sensor: sensor.to_owned() };
@@ -189,7 +155,7 @@ impl AnalysisSession {
     /// Opens `run`, an interrupted run of the store taken over (`EventStore::continue_run`),
     /// as the open run, unless a run is open or analysis is off. False: not taken over.
     pub(super) fn continue_run(&mut self, store: &mut dyn EventStore, run: &InterruptedRun) -> Result<bool, SinkError> {
-        if self.run.is_some() || self.worker().is_none() || !store.continue_run(run)? {
+        if self.run.is_some() || self.analysing().is_none() || !store.continue_run(run)? {
             return Ok(false);
         }
         self.run = Some(OpenRun { id: run.run, began_ns: run.started_ns });
@@ -200,29 +166,24 @@ impl AnalysisSession {
         Ok(true)
     }
 
-    /// Feeds one message (`msg` none: it did not parse); what the engine handed over by itself
-    /// since the last call goes to the store.
+    /// Feeds one message (`msg` none: it did not parse) to the engine and, when they run on
+    /// the worker, to the rules (`taken`: where it stands for them); what the engine handed
+    /// over by itself since the last call goes to the store.
     pub(super) fn observe(
         &mut self,
         seen: &Seen<'_>,
         transport: Transport,
         bytes: &[u8],
         msg: Option<&Message<'_>>,
+        taken: Taken,
         store: &mut dyn EventStore,
     ) -> Result<(), SinkError> {
+        let analysing = self.config.is_some();
         let Some(worker) = self.worker() else { return Ok(()) };
-        let batch = &mut worker.batch;
-        let span = batch.push_bytes(bytes);
-        let node = seen.node.map(|n| batch.push_bytes(n.as_bytes()));
-        batch.items.push(Item {
-            ts_ns: seen.ts_ns,
-            src: seen.src,
-            dst: seen.dst,
-            direction: seen.direction,
-            what: What::Message { transport, parsed: msg.is_some() },
-            bytes: span,
-            node,
-        });
+        if !analysing && !worker.runs_rules() {
+            return Ok(());
+        }
+        worker.push_message(seen, transport, bytes, msg.is_some(), taken);
         self.observed += 1;
         self.send_if_full(store)
     }
@@ -234,43 +195,53 @@ impl AnalysisSession {
         a: &LoggedAttempt<'_>,
         store: &mut dyn EventStore,
     ) -> Result<(), SinkError> {
-        let Some(worker) = self.worker() else { return Ok(()) };
-        let batch = &mut worker.batch;
-        let method = batch.push_bytes(a.method.as_bytes());
-        let username = batch.push_bytes(a.username.as_bytes());
-        let uri = a.uri.map(|u| batch.push_bytes(u.as_bytes()));
-        let origin = batch.push_bytes(a.origin.as_bytes());
-        let outcome = batch.push_bytes(a.outcome.as_bytes());
-        let node = a.node.map(|n| batch.push_bytes(n.as_bytes()));
-        batch.items.push(Item {
-            ts_ns: a.ts_ns,
-            src: a.src,
-            dst: a.dst,
-            direction: Direction::In,
-            what: What::Attempt { origin, outcome, username, uri },
-            bytes: method,
-            node,
-        });
+        let Some(worker) = self.analysing() else { return Ok(()) };
+        worker.push_attempt(a);
         self.send_if_full(store)
     }
 
-    /// Sends the batch to the engine's thread once it is full.
-    fn send_if_full(&mut self, store: &mut dyn EventStore) -> Result<(), SinkError> {
-        let full = self.worker.as_ref().is_some_and(|w| w.batch.full());
-        if full {
-            if let Some(worker) = self.worker.as_mut() {
-                worker.send_batch()?;
-            }
-            self.store_full(store)?;
-        }
+    /// Gives a record to the rules when they run on the worker (else hands it back), taken
+    /// when the pipeline had taken `ordinal` messages.
+    pub(super) fn record(
+        &mut self,
+        record: &Record,
+        ordinal: u64,
+        store: &mut dyn EventStore,
+    ) -> Result<bool, SinkError> {
+        let Some(worker) = self.worker.as_mut().filter(|w| w.runs_rules()) else { return Ok(false) };
+        worker.push_record(record.clone(), ordinal);
+        self.send_if_full(store)?;
+        Ok(true)
+    }
+
+    /// Runs a step of the rules on the worker, after every message sent so far, and collects
+    /// what they raised. Nothing when they do not run there.
+    pub(super) fn rules_step(&mut self, step: RulesStep) -> Result<(), SinkError> {
+        let Some(worker) = self.worker.as_mut().filter(|w| w.runs_rules()) else { return Ok(()) };
+        worker.rules_step(step)?;
+        worker.raised(&mut self.raised);
         Ok(())
+    }
+
+    /// Collects what the rules on the worker raised so far.
+    fn collect_raised(&mut self) {
+        if let Some(worker) = &self.worker {
+            worker.raised(&mut self.raised);
+        }
+    }
+
+    /// Sends the batch to the worker once it is full.
+    fn send_if_full(&mut self, store: &mut dyn EventStore) -> Result<(), SinkError> {
+        let Some(worker) = self.worker.as_mut().filter(|w| w.full()) else { return Ok(()) };
+        worker.send_batch()?;
+        worker.raised(&mut self.raised);
+        self.store_full(store)
     }
 
     /// Stores what the engine handed over because its tables filled.
     fn store_full(&mut self, store: &mut dyn EventStore) -> Result<(), SinkError> {
         let Some(worker) = self.worker.as_ref() else { return Ok(()) };
-        let rows: Vec<Handover> = worker.full.try_iter().collect();
-        for rows in rows {
+        for rows in worker.handed_over() {
             self.store_rows(store, rows)?;
         }
         Ok(())
@@ -297,11 +268,9 @@ impl AnalysisSession {
         if self.run.is_none() {
             return Ok(());
         }
-        let Some(worker) = self.worker.as_mut() else { return Ok(()) };
-        worker.send_batch()?;
-        let (reply, rows) = mpsc::sync_channel(1);
-        worker.send(Job::HandOver(reply))?;
-        let rows = rows.recv().map_err(|_| worker_gone())?;
+        let Some(worker) = self.analysing() else { return Ok(()) };
+        let rows = worker.hand_over()?;
+        self.collect_raised();
         self.store_full(store)?;
         self.store_rows(store, rows)
     }
@@ -316,13 +285,11 @@ impl AnalysisSession {
         covered: u64,
     ) -> Result<(), SinkError> {
         let Some(run) = self.run else { return Ok(()) };
-        let Some(mut worker) = self.worker.take() else { return Ok(()) };
-        let result = worker.finish()?;
-        let full: Vec<Handover> = worker.full.try_iter().collect();
-        for rows in full {
-            self.store_rows(store, rows)?;
-        }
-        let mut summary = AnalysisSummary::of(&result, run.id);
+        let Some(worker) = self.analysing() else { return Ok(()) };
+        let result = worker.finish_run()?;
+        self.collect_raised();
+        self.store_full(store)?;
+        let mut summary = crate::analysis::summary::AnalysisSummary::of(&result, run.id);
         summary.flows += std::mem::take(&mut self.handed_flows);
         for (tool, n) in std::mem::take(&mut self.handed_tools) {
             *summary.tools.entry(tool).or_insert(0) += n;
@@ -350,118 +317,6 @@ impl AnalysisSession {
         }
         self.finish_run(store, now_ns, covered)?;
         Ok(self.last.take())
-    }
-}
-
-impl Worker {
-    fn spawn(config: AnalysisConfig) -> Option<Worker> {
-        let (jobs, inbox) = mpsc::sync_channel::<Job>(BATCHES_IN_FLIGHT);
-        let (full_tx, full) = mpsc::channel();
-        let (spare_tx, spare) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("analysis".into())
-            .spawn(move || run(Analyzer::new(config), &inbox, &full_tx, &spare_tx));
-        match thread {
-            Ok(thread) => Some(Worker { jobs: Some(jobs), spare, full, thread: Some(thread), batch: Batch::default() }),
-            Err(e) => {
-                // No thread to be had: the run goes on without analysis, and says so.
-                tracing::error!("cannot start the analysis thread, analysis is off for this run: {e}");
-                None
-            }
-        }
-    }
-
-    fn send(&self, job: Job) -> Result<(), SinkError> {
-        self.jobs.as_ref().ok_or_else(worker_gone)?.send(job).map_err(|_| worker_gone())
-    }
-
-    fn send_batch(&mut self) -> Result<(), SinkError> {
-        if self.batch.items.is_empty() {
-            return Ok(());
-        }
-        let next = self.spare.try_recv().unwrap_or_default();
-        let batch = std::mem::replace(&mut self.batch, next);
-        self.send(Job::Observe(batch))
-    }
-
-    /// Sends what is batched, closes the channel and waits for the engine's result.
-    fn finish(&mut self) -> Result<AnalysisResult, SinkError> {
-        self.send_batch()?;
-        self.jobs.take();
-        let thread = self.thread.take().ok_or_else(worker_gone)?;
-        thread.join().map_err(|_| worker_gone())
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        // A pipeline dropped without finishing (an error elsewhere): stop the thread.
-        self.jobs.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The engine's thread: observes every batch in order, hands over when its tables fill or when
-/// asked, and returns the finished result when the channel closes.
-fn run(mut engine: Analyzer, inbox: &Receiver<Job>, full: &Sender<Handover>, spare: &Sender<Batch>) -> AnalysisResult {
-    for job in inbox {
-        match job {
-            Job::Observe(mut batch) => {
-                for item in &batch.items {
-                    observe(&mut engine, &batch.buffer, item);
-                    if engine.should_hand_over() {
-                        // The pipeline may be gone (dropped on an error); then nothing is kept.
-                        let _ = full.send(engine.hand_over());
-                    }
-                }
-                batch.items.clear();
-                batch.buffer.clear();
-                let _ = spare.send(batch);
-            }
-            Job::HandOver(reply) => {
-                let _ = reply.send(engine.hand_over());
-            }
-        }
-    }
-    engine.finish()
-}
-
-fn observe(engine: &mut Analyzer, buffer: &[u8], item: &Item) {
-    let span = |(start, len): (usize, usize)| buffer.get(start..start + len).unwrap_or_default();
-    // The texts went in as `&str`: they come back whole.
-    let text = |at: (usize, usize)| std::str::from_utf8(span(at)).unwrap_or_default();
-    let bytes = span(item.bytes);
-    let node = item.node.map(text);
-    match item.what {
-        What::Message { transport, parsed } => {
-            let seen = Seen {
-                ts_ns: item.ts_ns,
-                src: item.src,
-                dst: item.dst,
-                node,
-                direction: item.direction,
-                bytes: bytes.len(),
-            };
-            let parsed = if parsed {
-                Message::parse_with(bytes, transport.framing(), sipscope_sip::ParseLimits::default()).ok()
-            } else {
-                None
-            };
-            engine.observe_seen(&seen, parsed.as_ref());
-        }
-        What::Attempt { origin, outcome, username, uri } => engine.observe_attempt(&LoggedAttempt {
-            ts_ns: item.ts_ns,
-            src: item.src,
-            dst: item.dst,
-            node,
-            origin: text(origin),
-            method: text(item.bytes),
-            username: text(username),
-            uri: uri.map(text),
-            outcome: text(outcome),
-        }),
     }
 }
 

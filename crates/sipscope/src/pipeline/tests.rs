@@ -447,3 +447,129 @@ fn live_ticks_close_alerts_when_their_period_ends() {
     h.finish();
     assert_eq!(h.count("SELECT count FROM alerts"), 2);
 }
+
+/// Everything the responder and the alert outputs were told, in the order they were told.
+type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+struct LogResponder(Log);
+
+impl crate::act::Responder for LogResponder {
+    fn on_alert(&mut self, now_ns: i64, alert: &crate::act::Alert) -> Vec<crate::act::Decision> {
+        self.0.lock().unwrap().push(format!("alert {now_ns} {} {} {}", alert.rule_id, alert.group, alert.count));
+        Vec::new()
+    }
+
+    fn tick(&mut self, now_ns: i64) {
+        self.0.lock().unwrap().push(format!("tick {now_ns}"));
+    }
+}
+
+struct LogOutput(Log);
+
+impl crate::sinks::AlertSink for LogOutput {
+    fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError> {
+        self.0.lock().unwrap().push(format!("output {} {} {:?}", alert.rule_id, alert.count, alert.evidence));
+        Ok(())
+    }
+
+    fn decision(&mut self, _: &crate::act::Decision) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// Every row of `sql`'s answer, its columns joined by `|`.
+fn rows(db: &Connection, sql: &str) -> Vec<String> {
+    use rusqlite::types::ValueRef;
+    let mut statement = db.prepare(sql).unwrap();
+    let columns = statement.column_count();
+    let text = |v: ValueRef<'_>| match v {
+        ValueRef::Null => "NULL".to_owned(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(x) => x.to_string(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+    };
+    let rows = statement
+        .query_map([], |r| Ok((0..columns).map(|i| text(r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|")));
+    rows.unwrap().map(Result::unwrap).collect()
+}
+
+/// A run of a few attackers (scans, extension probes and password guesses with the node's
+/// answers, unparseable bytes, authentication records and ticks between them; more messages
+/// than one batch of the analysis thread holds; four capture files, each an analysis run under
+/// which the alerts passed on during it are stored) through the built-in rules on `on`'s
+/// thread, with `kind`'s alert semantics: what the responder and the outputs were told, in order, the
+/// alerts counted, and the `alerts` and `alert_evidence` tables.
+fn rules_run(kind: RunKind, on: RulesOn) -> (Vec<String>, u64, Vec<String>, Vec<String>) {
+    let mut h = Harness::new(|s| {
+        s.run = (kind, false);
+        s.rules = Some(std::sync::Arc::new(crate::rules::RuleSet::builtin()));
+        s.rules_on = on;
+        s.unparsed = Unparsed::Keep;
+    });
+    let log = Log::default();
+    h.pipeline().set_responder(Box::new(LogResponder(log.clone())));
+    h.pipeline().add_alert_sink(Box::new(LogOutput(log.clone())));
+    let first_id = h.pipeline().next_auth_attempt_id().unwrap();
+    let tools = ["svmap/0001.sip", "svwar/0002.sip", "svcrack/0002.sip", "sipsak-register-badpw/0001.sip"];
+    for i in 0..3000i64 {
+        let ts = T0 + i * S;
+        let attacker = format!("203.0.113.{}", i % 7);
+        let request = fixture(tools[(i % 4) as usize]);
+        h.send(ts, &attacker, &request);
+        if i % 4 == 2 {
+            let answer = answer_to(&request, "401 Unauthorized");
+            h.pipeline().accept(arrival(ts, "198.51.100.1", &attacker, Direction::Unknown, &answer));
+        }
+        if i % 97 == 0 {
+            h.send(ts, &attacker, b"\x00\x01 not SIP at all");
+        }
+        if i % 5 == 0 {
+            let mut attempt = crate::test_support::auth_attempt(first_id + i / 5, "sensor");
+            attempt.ctx.ts_ns = ts;
+            attempt.ctx.src = format!("192.0.2.{}:5060", i % 3).parse().unwrap();
+            h.pipeline().record(Record::AuthAttempt(attempt));
+        }
+        if i % 450 == 0 {
+            h.pipeline().tick(ts).unwrap();
+        }
+        if i % 750 == 749 {
+            h.pipeline().finish_file(FileCounts::default(), ts).unwrap();
+            let file =
+                CaptureFile { sha256: format!("{i:064}"), path: format!("{i}.pcap"), size: 1, sensor: "sensor".into() };
+            h.pipeline().begin_file(file, ts, false).unwrap();
+        }
+    }
+    // A tick after every dedupe period: a live run closes its alerts here.
+    h.pipeline().tick(T0 + 7200 * S).unwrap();
+    let finished = h.finish();
+    let db = h.db();
+    let alerts = rows(&db, "SELECT * FROM alerts ORDER BY id");
+    let evidence = rows(&db, "SELECT * FROM alert_evidence ORDER BY alert_id, position");
+    let told = log.lock().unwrap().clone();
+    (told, finished.counters.alerts_raised, alerts, evidence)
+}
+
+/// The rules on the analysis thread (files, replays) find exactly what they find in line: the
+/// same alerts with the same evidence stored, and the responder and the outputs told the same
+/// things in the same order, ticks included — for a file's alert semantics and a live one's.
+#[test]
+fn the_rules_beside_the_analysis_find_and_tell_what_they_find_in_line() {
+    for kind in [RunKind::Ingest, RunKind::Capture] {
+        let inline = rules_run(kind, RulesOn::Pipeline);
+        let beside = rules_run(kind, RulesOn::Worker);
+        assert!(inline.1 >= 10, "{kind:?}: the scenario raises alerts ({})", inline.1);
+        assert!(inline.0.iter().any(|l| l.contains("pbx-failed-logins")), "{kind:?}: records raise alerts too");
+        assert!(inline.3.iter().any(|e| !e.ends_with("|NULL")), "{kind:?}: evidence names stored events");
+        let runs: std::collections::BTreeSet<_> =
+            inline.2.iter().map(|a| a.split('|').nth(1).unwrap().to_owned()).collect();
+        assert!(runs.len() >= 3, "{kind:?}: alerts stored under several runs ({runs:?})");
+        assert_eq!(inline.0, beside.0, "{kind:?}: what the responder and the outputs were told");
+        assert_eq!(inline.1, beside.1, "{kind:?}: alerts counted");
+        assert_eq!(inline.2, beside.2, "{kind:?}: alerts stored");
+        assert_eq!(inline.3, beside.3, "{kind:?}: evidence stored");
+    }
+}

@@ -24,7 +24,7 @@
 use crate::analysis::engine::{AnalysisConfig, LoggedAttempt};
 use crate::event::SipEvent;
 use crate::nodes::Nodes;
-use crate::pipeline::{Arrival, EventsMode, Finished, NodeOf, Pipeline, PipelineSettings, Unparsed};
+use crate::pipeline::{Arrival, EventsMode, Finished, NodeOf, Pipeline, PipelineSettings, RulesOn, Unparsed};
 use crate::rules::RuleSet;
 use crate::sinks::{EventStore, InterruptedRun, RunKind, SinkConfig, SinkError};
 use crate::store::{LoggedAttemptRow, SqliteReader, StoreError, StoreReader};
@@ -58,6 +58,8 @@ pub fn settings(
     settings.analysis = Some(analysis);
     settings.replay = true;
     settings.rules = rules;
+    // Whatever the run was, its replay is read from the store, not watched.
+    settings.rules_on = RulesOn::Worker;
     settings
 }
 
