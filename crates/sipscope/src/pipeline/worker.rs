@@ -419,10 +419,9 @@ impl State {
                 };
                 // With the rules here, the Request-URI and To header both read are parsed once.
                 let parsed = match (&msg, self.rules.is_some()) {
-                    (Some(m), true) => Parsed {
-                        request_uri: m.method().is_some().then(|| m.request_uri()),
-                        to: Some(m.to()),
-                    },
+                    (Some(m), true) => {
+                        Parsed { request_uri: m.method().is_some().then(|| m.request_uri()), to: Some(m.to()) }
+                    }
                     _ => Parsed::default(),
                 };
                 if let Some(engine) = self.engine() {
