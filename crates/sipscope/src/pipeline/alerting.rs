@@ -17,15 +17,17 @@ use sipscope_sip::Message;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RulesOn {
     /// The pipeline's, on each message as it is taken: its alerts are stored and reach the
-    /// responder and the outputs before the next message. Live sources (capture, the
-    /// honeypot, HEP, the collector, followed logs): the honeypot bans an attacker while it
-    /// attacks.
+    /// responder and the outputs before the next message. Live sources other than the
+    /// honeypot (capture, HEP, the collector, followed logs).
     Pipeline,
     /// The analysis thread, on the batches it already receives (one parse for both): the
     /// pipeline passes their alerts on when it next sends a batch, ticks or finishes, as if
     /// they had been raised in line (same order, same times). Files and replays (ingest,
     /// analyze, import, logs read to their end, `rules test`), whose wall time the rules then
-    /// barely lengthen (docs/benchmarks.md, "The rules beside the analysis").
+    /// barely lengthen (docs/benchmarks.md, "The rules beside the analysis"); and the
+    /// honeypot, whose listeners send each read's messages at once ([`super::Pipeline::flush`])
+    /// and pass on what was raised before each ban check ([`super::Pipeline::poll_alerts`]),
+    /// so that its bans follow the deciding message within the batch being handled.
     Worker,
 }
 

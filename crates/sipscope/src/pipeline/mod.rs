@@ -178,7 +178,8 @@ pub struct PipelineSettings {
     pub rules: Option<Arc<RuleSet>>,
     /// Which thread runs them. Default: the analysis thread for files and replays (run kinds
     /// ingest and analyze), the pipeline's for live sources (capture, honeypot); a source
-    /// that follows its input as it grows (`logs --follow`) says [`RulesOn::Pipeline`].
+    /// that follows its input as it grows (`logs --follow`) says [`RulesOn::Pipeline`], the
+    /// honeypot says [`RulesOn::Worker`] and flushes each read ([`Pipeline::flush`]).
     pub rules_on: RulesOn,
     /// The command that takes the messages in, as the metrics name it (`source` label).
     /// Default: from the run kind.
@@ -536,6 +537,25 @@ impl Pipeline {
         if self.out.error.is_none() {
             self.out.observe_attempt(attempt);
         }
+    }
+
+    /// A live source with the rules beside the analysis ([`RulesOn::Worker`]) calls this when
+    /// it has nothing more to hand over for now (the honeypot: after the datagrams one system
+    /// call brought, after each stream message): what it handed over goes to the rules' thread
+    /// at once, and whatever they raised since is passed on. Nothing to do otherwise.
+    pub fn flush(&mut self) {
+        if let Err(e) = self.out.session.send_pending() {
+            self.out.error.get_or_insert(e);
+        }
+        self.out.pass_on_raised();
+    }
+
+    /// Passes on what the rules beside the analysis raised so far (stored, to the responder,
+    /// to the alert outputs), without waiting for them: a live source asks before it decides
+    /// whether a source is banned. Cheap when nothing was raised.
+    pub fn poll_alerts(&mut self) {
+        self.out.session.collect_raised();
+        self.out.pass_on_raised();
     }
 
     /// Periodic work at time `now_ns` (any clock the caller keeps, monotonic or not): at most

@@ -223,8 +223,18 @@ impl AnalysisSession {
         Ok(())
     }
 
+    /// Sends the messages batched so far when the rules run on the worker, so that a live
+    /// source's alerts (and the bans they lead to) come back as soon as the thread has seen
+    /// them rather than when a batch fills or the next tick comes; collects what they raised.
+    pub(super) fn send_pending(&mut self) -> Result<(), SinkError> {
+        let Some(worker) = self.worker.as_mut().filter(|w| w.runs_rules()) else { return Ok(()) };
+        worker.send_batch()?;
+        worker.raised(&mut self.raised);
+        Ok(())
+    }
+
     /// Collects what the rules on the worker raised so far.
-    fn collect_raised(&mut self) {
+    pub(super) fn collect_raised(&mut self) {
         if let Some(worker) = &self.worker {
             worker.raised(&mut self.raised);
         }

@@ -573,3 +573,31 @@ fn the_rules_beside_the_analysis_find_and_tell_what_they_find_in_line() {
         assert_eq!(inline.3, beside.3, "{kind:?}: evidence stored");
     }
 }
+
+/// A live source with the rules beside the analysis (the honeypot): a message waits in the
+/// batch until the source flushes; then its alert reaches the responder, with the message's
+/// time, on a poll — no batch filled and no tick needed.
+#[test]
+fn a_live_source_hears_of_the_alerts_of_what_it_flushed_without_a_tick() {
+    let mut h = Harness::new(|s| {
+        s.run = (RunKind::Honeypot, false);
+        s.rules = Some(std::sync::Arc::new(crate::rules::RuleSet::builtin()));
+        s.rules_on = RulesOn::Worker;
+    });
+    let log = Log::default();
+    h.pipeline().set_responder(Box::new(LogResponder(log.clone())));
+    h.send(T0, "203.0.113.5", &fixture("svmap/0001.sip"));
+    h.pipeline().poll_alerts();
+    assert!(log.lock().unwrap().is_empty(), "not flushed: the rules' thread has not seen it");
+    h.pipeline().flush();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while log.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        h.pipeline().poll_alerts();
+    }
+    let told = log.lock().unwrap().clone();
+    assert!(!told.is_empty(), "the alert came back without a tick");
+    assert!(told.iter().all(|l| l.starts_with(&format!("alert {T0} "))), "with its message's time: {told:?}");
+    assert!(told.iter().any(|l| l.contains("203.0.113.5")), "{told:?}");
+    h.finish();
+}

@@ -177,6 +177,8 @@ impl Core {
         let parsed = (!is_blank(packet.bytes))
             .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::ParseLimits::default()));
         let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
+        // Bans the rules decided on what was handed over before this message take effect now.
+        self.poll_alerts();
         if self.in_force.banned(packet.source.ip(), packet.source.port(), packet.now_ns) {
             // Recorded and analysed like any message (the rules keep seeing the attack), but
             // not answered, and the PBX does no work for it: no challenge, no password recovery.
@@ -357,6 +359,33 @@ impl Core {
         if rec.human.enabled() {
             let line = human_line(&packet, msg, handled.note, replies);
             rec.human.line(packet.now_ns, &line);
+        }
+        // A stream message is a read of its own: its rules run now (UDP flushes per batch).
+        if packet.transport != Transport::Udp {
+            if let Some(pipeline) = rec.pipeline.as_mut() {
+                pipeline.flush();
+            }
+        }
+    }
+
+    /// What the rules raised so far is passed on (stored, to the decision policy, which bans
+    /// through [`InForce`]), without waiting for them.
+    fn poll_alerts(&self) {
+        if let Ok(mut rec) = self.recorder.lock() {
+            if let Some(pipeline) = rec.pipeline.as_mut() {
+                pipeline.poll_alerts();
+            }
+        }
+    }
+
+    /// Hands what the listeners gave the pipeline to the rules' thread now: a listener calls it
+    /// when it has handled what one read brought (the UDP listener after each batch of
+    /// datagrams; stream messages are flushed as they are recorded).
+    pub fn flush(&self) {
+        if let Ok(mut rec) = self.recorder.lock() {
+            if let Some(pipeline) = rec.pipeline.as_mut() {
+                pipeline.flush();
+            }
         }
     }
 

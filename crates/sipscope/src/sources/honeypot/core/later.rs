@@ -131,5 +131,9 @@ impl Core {
                 rec.human.line(now_ns, &text);
             }
         }
+        // The rules see them now (an answer due later is a read of its own).
+        if let Some(pipeline) = rec.pipeline.as_mut() {
+            pipeline.flush();
+        }
     }
 }

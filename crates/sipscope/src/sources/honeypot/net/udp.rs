@@ -161,6 +161,9 @@ impl UdpListener {
                     tracing::debug!("answering {} later: {e}", answer.dest);
                 }
             }
+            if !received.is_empty() {
+                core.flush();
+            }
         }
     }
 
