@@ -35,8 +35,10 @@ const BATCH_MESSAGES: usize = 1024;
 const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight: bounds memory when the thread is slower than the source.
 const BATCHES_IN_FLIGHT: usize = 8;
-/// Items the thread takes in one engine pass and then one rules pass ([`State::observe_chunk`]).
-const PASS_ITEMS: usize = 64;
+/// Items the thread takes in one engine pass and then one rules pass ([`State::observe_chunk`]):
+/// few enough that their parsed messages (a few hundred bytes each) stay in the data cache
+/// between the passes.
+const PASS_ITEMS: usize = 16;
 
 /// Where a message stands for the rules: its ordinal among the messages the pipeline took,
 /// where its event went ([`crate::act::Evidence::stored`]), and whether it is an event of an
@@ -404,13 +406,16 @@ impl State {
     /// (docs/benchmarks.md, "The honeypot's rules beside the analysis").
     fn observe_chunk(&mut self, buffer: &[u8], chunk: &[Item], full: &Sender<Handover>) {
         let span = |(start, len): (usize, usize)| buffer.get(start..start + len).unwrap_or_default();
-        let mut parsed_chunk: Vec<(Option<Message<'_>>, Parsed<'_>)> = Vec::with_capacity(chunk.len());
+        let rules = self.rules.is_some();
+        // Without rules there is no second pass: nothing is kept.
+        let mut parsed_chunk: Vec<(Option<Message<'_>>, Parsed<'_>)> =
+            Vec::with_capacity(if rules { chunk.len() } else { 0 });
         for item in chunk {
             let (msg, parsed) = match &item.what {
                 What::Message { transport, parsed: true, .. } => {
                     let msg = Message::parse_with(span(item.bytes), transport.framing(), ParseLimits::default()).ok();
                     // With the rules here, the Request-URI and To header both read are parsed once.
-                    let parsed = match (&msg, self.rules.is_some()) {
+                    let parsed = match (&msg, rules) {
                         (Some(m), true) => {
                             Parsed { request_uri: m.method().is_some().then(|| m.request_uri()), to: Some(m.to()) }
                         }
@@ -424,9 +429,11 @@ impl State {
             if let Some(engine) = self.engine.as_mut().filter(|e| e.should_hand_over()) {
                 let _ = full.send(engine.hand_over());
             }
-            parsed_chunk.push((msg, parsed));
+            if rules {
+                parsed_chunk.push((msg, parsed));
+            }
         }
-        if self.rules.is_some() {
+        if rules {
             for (item, (msg, parsed)) in chunk.iter().zip(&parsed_chunk) {
                 self.check(buffer, item, msg.as_ref(), parsed);
             }
