@@ -72,6 +72,8 @@ pub(crate) struct State {
     pub hub: Hub,
     /// Reports kept between requests.
     pub reports: super::cache::ReportCache,
+    /// Reports kept across restarts, in the store.
+    pub keeper: super::kept::Keeper,
     /// The instant the dashboard's quick ranges count back from.
     pub clock: super::ranges::Clock,
     /// Whether the API itself pushes the decisions it takes to the live stream (embedded:
@@ -209,6 +211,7 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
         .enable_all()
         .build()
         .map_err(|e| ApiError::Io("starting the API runtime".into(), e))?;
+    let keeper = super::kept::Keeper::start(super::kept::format(&backend.geo), backend.kept_reports.clone());
     let state = Arc::new(State {
         backend,
         tokens,
@@ -218,6 +221,7 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
         metrics_public: config.metrics_public,
         hub: Hub::new(config.limits.max_watchers),
         reports: super::cache::ReportCache::default(),
+        keeper,
         clock: config.clock,
         push_decisions: matches!(live, LiveSource::Feed(_)),
         idle: Mutex::new(Vec::new()),
@@ -235,6 +239,12 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
                     Err(e) => return tracing::error!("API: {e}"),
                 };
                 super::live::start(&state, live, stop_rx.clone());
+                // The reports an earlier run kept, served until this run has built its own
+                // (read before the first request is accepted: milliseconds).
+                let restored = super::kept::restore(&state).await;
+                if restored > 0 {
+                    tracing::info!("API: {restored} reports kept by an earlier run, served until rebuilt");
+                }
                 // The overview a dashboard opens with and its quick ranges, built before anyone
                 // asks (and the quick ranges again when the UTC hour turns).
                 tokio::spawn(super::ranges::keep_ready(Arc::clone(&state)));
