@@ -1,10 +1,11 @@
 //! The REST API (`sipscope serve`, `honeypot --dashboard`) driven over HTTP on
 //! 127.0.243.0/24: auth and scopes, pages and filters, SentryPeer's shapes, hostile text, the
-//! live stream, and schemathesis against the OpenAPI document.
+//! live stream, reports kept across restarts, and schemathesis against the OpenAPI document.
 
 mod auth;
 mod endpoints;
 mod hostile;
+mod kept;
 mod live;
 mod ranges;
 mod schemathesis;
