@@ -241,7 +241,7 @@ impl StoreReader for PgReader {
         self.with(|c| {
             let found = c.query(
                 "SELECT key, format, built_ns, body FROM kept_reports
-                 WHERE format = $1 AND octet_length(body) <= $2 ORDER BY built_ns DESC, key COLLATE \"C\" LIMIT $3",
+                 WHERE format = $1 AND octet_length(body)::bigint <= $2 ORDER BY built_ns DESC, key COLLATE \"C\" LIMIT $3",
                 &[&format, &(MAX_KEPT_BYTES as i64), &(MAX_KEPT_REPORTS as i64)],
             )?;
             found

@@ -295,3 +295,39 @@ fn stores_migrated_to_the_rollups_report_what_their_writers_kept() {
         rusqlite::Connection::open(&sqlite).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(version, 16);
 }
+
+/// The REST API's kept reports (`sinks::kept`): written and read back the same on both
+/// backends — by format, newest first, at most `MAX_KEPT_REPORTS`, none over the size limit.
+#[test]
+fn kept_reports_are_the_same_on_postgres_and_sqlite() {
+    use sipscope::sinks::kept::{KeptReport, MAX_KEPT_BYTES, MAX_KEPT_REPORTS};
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let sqlite = dir.path().join("k.db");
+    let mut read = Vec::new();
+    for store in [sqlite.as_path(), Path::new(&db.url)] {
+        let mut keeper = sipscope::sinks::open_report_keeper(store).unwrap();
+        let report = |key: String, format: &str, built_ns: i64| KeptReport {
+            body: format!("{{\"key\": \"{key}\", \"text\": \"é\\u0000\"}}"),
+            key,
+            format: format.into(),
+            built_ns,
+        };
+        assert!(keeper.keep(&report("*|None|None|[]".into(), "v1", 5)).unwrap());
+        assert!(keeper.keep(&report("*|None|None|[]".into(), "v1", 6)).unwrap(), "replaced");
+        assert!(keeper.keep(&report("old".into(), "v0", 7)).unwrap());
+        let big = KeptReport { body: "x".repeat(MAX_KEPT_BYTES + 1), ..report("big".into(), "v1", 8) };
+        assert!(!keeper.keep(&big).unwrap());
+        let reader = sipscope::store::open(store).unwrap();
+        let first = (reader.kept_reports("v1").unwrap(), reader.kept_reports("v0").unwrap());
+        assert_eq!(first.0, [report("*|None|None|[]".into(), "v1", 6)]);
+        for i in 0..MAX_KEPT_REPORTS as i64 + 2 {
+            keeper.keep(&report(format!("k{i}"), "v1", 10 + i)).unwrap();
+        }
+        let second = reader.kept_reports("v1").unwrap();
+        assert_eq!(second.len(), MAX_KEPT_REPORTS);
+        assert!(reader.kept_reports("v0").unwrap().is_empty(), "the oldest went");
+        read.push((first, second));
+    }
+    assert_eq!(read[0], read[1]);
+}
