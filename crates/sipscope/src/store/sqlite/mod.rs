@@ -249,10 +249,9 @@ impl StoreReader for SqliteReader {
             "SELECT key, format, built_ns, body FROM kept_reports
              WHERE format = ?1 AND length(CAST(body AS BLOB)) <= ?2 ORDER BY built_ns DESC, key LIMIT ?3",
         )?;
-        let found = st.query_map(
-            rusqlite::params![format, MAX_KEPT_BYTES as i64, MAX_KEPT_REPORTS as i64],
-            |r| Ok(KeptReport { key: text(r, 0)?, format: text(r, 1)?, built_ns: r.get(2)?, body: text(r, 3)? }),
-        )?;
+        let found = st.query_map(rusqlite::params![format, MAX_KEPT_BYTES as i64, MAX_KEPT_REPORTS as i64], |r| {
+            Ok(KeptReport { key: text(r, 0)?, format: text(r, 1)?, built_ns: r.get(2)?, body: text(r, 3)? })
+        })?;
         Ok(found.collect::<rusqlite::Result<_>>()?)
     }
 }
