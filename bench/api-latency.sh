@@ -69,6 +69,7 @@ start_server() {
 first_overview() {
   local took
   took=$(curl -s -o /dev/null -D "$WORK/first.head" -w '%{time_total}' -H "Authorization: Bearer $token" "http://$ADDR/api/v1/report")
+  head -1 "$WORK/first.head" | grep -q ' 200' || { echo "first request after $1: $(head -1 "$WORK/first.head")" >&2; exit 1; }
   local how="built by this run"
   grep -qi '^sipscope-report-earlier-run: true' "$WORK/first.head" && how="kept by an earlier run ($(grep -i '^sipscope-report-built:' "$WORK/first.head" | tr -d '\r' | cut -d' ' -f2))"
   echo "overview, first request after $1: $(python3 -c "print(f'{$took * 1000:.1f}')") ms, $how"
@@ -82,6 +83,7 @@ first_overview start
 # Restarted on the same store: the first request after that start (the run above has kept its
 # overview in the store by now, if the binary keeps reports).
 kill "$pid"; wait "$pid" 2>/dev/null || true
+while ss -ltn | grep -q " $ADDR "; do sleep 0.05; done
 start_server
 first_overview restart
 # The dashboard's quick ranges, their starts as the server gives them (a binary from before
