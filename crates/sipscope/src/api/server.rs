@@ -83,6 +83,22 @@ pub(crate) struct State {
     slots: Arc<tokio::sync::Semaphore>,
 }
 
+impl Drop for State {
+    /// The idle readers are dropped on a thread of their own: a PostgreSQL reader's client
+    /// closes by blocking on a runtime of its own, which panics (and aborts the process, in a
+    /// destructor) on a thread of the server's runtime, where the last task holding the state
+    /// may drop it when the server stops.
+    fn drop(&mut self) {
+        let idle = match self.idle.get_mut() {
+            Ok(idle) => std::mem::take(idle),
+            Err(poisoned) => std::mem::take(poisoned.into_inner()),
+        };
+        if !idle.is_empty() {
+            let _ = std::thread::Builder::new().name("api-close".into()).spawn(move || drop(idle)).map(|t| t.join());
+        }
+    }
+}
+
 impl State {
     /// Runs `f` with a reader on a blocking thread (at most `max_readers` at once).
     pub async fn read<T: Send + 'static>(

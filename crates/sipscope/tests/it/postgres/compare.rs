@@ -331,3 +331,53 @@ fn kept_reports_are_the_same_on_postgres_and_sqlite() {
     }
     assert_eq!(read[0], read[1]);
 }
+
+/// `serve` over PostgreSQL stops cleanly on SIGTERM: its idle readers' clients are closed off
+/// the server's runtime threads (closing one there aborted the process, exit 134). On
+/// 127.0.243.15.
+#[test]
+fn serve_over_postgres_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    build(Path::new(&db.url));
+    let tokens = dir.path().join("t.tokens");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["serve", "--db", &db.url, "--listen", "127.0.243.15:0", "--tokens", tokens.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("dashboard at http://") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0, "serve ended before its URL");
+    }
+    let url = line.trim().trim_start_matches("sipscope: dashboard at http://");
+    let (addr, token) = url.split_once("/#token=").unwrap();
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        );
+        std::io::Write::write_all(&mut s, req.as_bytes()).unwrap();
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut s, &mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {}", answer.lines().next().unwrap_or_default());
+        answer
+    };
+    // The overview, read through the pool of readers (left idle afterwards); then wait until
+    // the server has built the quick ranges too, so that the task keeping them ready holds the
+    // server's state, idle readers and all, when it stops (the bound only ends a broken run).
+    get("/api/v1/report");
+    let since = std::time::Instant::now();
+    while !get("/metrics").contains("sipscope_api_reports_total{how=\"prebuilt\"} 4") {
+        assert!(since.elapsed() < std::time::Duration::from_secs(120), "the quick ranges were never built");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}: {rest}");
+}
