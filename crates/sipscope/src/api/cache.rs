@@ -25,7 +25,9 @@ pub(crate) const FRESH: Duration = Duration::from_secs(10);
 /// Answers kept.
 pub(crate) const MAX_ENTRIES: usize = 64;
 /// How often an answer built ahead of requests is written to the store at most (its first
-/// build in a run is written at once; the rebuilds every [`FRESH`] are not all written).
+/// build in a run is written at once; the rebuilds every [`FRESH`] are not all written, and
+/// one the same as the last written is not written again: a store nothing writes to any more
+/// is not written to every minute while a dashboard watches it).
 pub(crate) const KEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// An answer and when it was made.
@@ -46,8 +48,8 @@ struct Entry {
     rebuilding: bool,
     /// Built ahead of requests: kept in the store too.
     ahead: bool,
-    /// When it was last handed to the store.
-    stored: Option<Instant>,
+    /// When it was last handed to the store, and what was.
+    stored: Option<(Instant, Arc<String>)>,
 }
 
 /// The kept answers, by key (the section and the normalised query), and the first builds
@@ -126,7 +128,7 @@ impl ReportCache {
         }
         let Ok(mut all) = self.0.lock() else { return false };
         all.building.remove(&key);
-        let before = all.done.get(&key).map(|e| (e.ahead, e.stored));
+        let before = all.done.get(&key).map(|e| (e.ahead, e.stored.clone()));
         if before.is_none() && all.done.len() >= MAX_ENTRIES {
             if let Some(oldest) = all.done.iter().min_by_key(|(_, e)| e.asked).map(|(k, _)| k.clone()) {
                 all.done.remove(&oldest);
@@ -135,8 +137,9 @@ impl ReportCache {
         let now = Instant::now();
         let (was_ahead, stored) = before.unwrap_or((false, None));
         let ahead = ahead || was_ahead;
-        let due = ahead && stored.is_none_or(|at| now.duration_since(at) >= KEEP_EVERY);
-        let stored = if due { Some(now) } else { stored };
+        let due = ahead
+            && stored.as_ref().is_none_or(|(at, body)| now.duration_since(*at) >= KEEP_EVERY && *body != answer.body);
+        let stored = if due { Some((now, Arc::clone(&answer.body))) } else { stored };
         all.done.insert(key, Entry { answer, built: now, asked: now, rebuilding: false, ahead, stored });
         due
     }
@@ -223,13 +226,21 @@ mod tests {
         // This run's build replaces it, and is due to be written to the store at once.
         assert!(c.put("o".into(), answer("new"), None, false), "restored answers are built ahead");
         assert!(matches!(c.get("o"), Lookup::Fresh(a) if !a.earlier && *a.body == "new"));
-        // A rebuild soon after is not written again; one a while later is.
+        // A rebuild soon after is not written again; one a while later is, unless it is the
+        // same as the one written.
         assert!(!c.put("o".into(), answer("newer"), None, false));
-        if let Ok(mut all) = c.0.lock() {
-            let e = all.done.get_mut("o").unwrap();
-            e.stored = e.stored.map(|at| at - KEEP_EVERY);
-        }
+        let age = |c: &ReportCache| {
+            if let Ok(mut all) = c.0.lock() {
+                let e = all.done.get_mut("o").unwrap();
+                e.stored = e.stored.take().map(|(at, body)| (at - KEEP_EVERY, body));
+            }
+        };
+        age(&c);
+        assert!(!c.put("o".into(), answer("new"), None, false), "the same as the one written");
         assert!(c.put("o".into(), answer("newest"), None, false));
+        age(&c);
+        assert!(c.put("o".into(), answer("newer"), None, false));
+        assert!(!c.put("o".into(), answer("newest"), None, false), "written a moment ago");
         // A failed rebuild of an earlier run's answer is tried again by the next lookup.
         c.restore("p".into(), answer("kept"));
         assert!(matches!(c.get("p"), Lookup::Stale(_)));
