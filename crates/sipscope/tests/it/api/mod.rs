@@ -64,9 +64,13 @@ pub fn launch(dir: tempfile::TempDir, args: &[&str]) -> Server {
 
 /// `sipscope serve` over `db` (in `dir`) on 127.0.243.`host`, any port.
 pub fn serve(dir: tempfile::TempDir, db: &Path, host: u8, extra: &[&str]) -> Server {
-    let listen = format!("127.0.243.{host}:0");
+    serve_on(dir, db, &format!("127.0.243.{host}:0"), extra)
+}
+
+/// `sipscope serve` over `db` (in `dir`) on `listen`.
+pub fn serve_on(dir: tempfile::TempDir, db: &Path, listen: &str, extra: &[&str]) -> Server {
     let db = db.to_str().unwrap().to_owned();
-    let mut args = vec!["serve", "--db", &db, "--listen", &listen];
+    let mut args = vec!["serve", "--db", &db, "--listen", listen];
     args.extend_from_slice(extra);
     launch(dir, &args)
 }
