@@ -8,11 +8,14 @@
 //! own and returns a [`Handle`]; store reads run on blocking threads, a few at a time, each
 //! with a reader of its own from the [`Backend`]'s factory. Nothing here blocks a caller's
 //! pipeline: the live stream takes what the pipeline copies into a bounded broadcast
-//! ([`crate::sinks::live::LiveFeed`]) or, without one, polls the store.
+//! ([`crate::sinks::live::LiveFeed`]) or, without one, polls the store. Besides decisions, the
+//! only thing it writes to the store is its last reports, kept for its next start
+//! (`kept.rs`, through [`crate::sinks::kept::ReportKeeper`]).
 
 mod cache;
 pub mod dashboard;
 mod guard;
+mod kept;
 mod live;
 pub mod params;
 pub mod ranges;
@@ -30,6 +33,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use kept::KeeperFactory;
 pub use server::Handle;
 
 /// Opens a reader of the store (one per blocking thread that reads).
@@ -45,6 +49,9 @@ pub struct Backend {
     pub readers: ReaderFactory,
     /// Where decisions are written.
     pub decisions: DecisionLogFactory,
+    /// Where the reports built ahead of requests are kept across restarts (`None`: they are
+    /// not written, only those kept earlier read back).
+    pub kept_reports: Option<KeeperFactory>,
     /// GeoIP for source pages and the report's country sections.
     pub geo: Arc<Enricher>,
     /// Addresses no decision may reach (this host's).

@@ -72,6 +72,8 @@ pub(crate) struct State {
     pub hub: Hub,
     /// Reports kept between requests.
     pub reports: super::cache::ReportCache,
+    /// Reports kept across restarts, in the store.
+    pub keeper: super::kept::Keeper,
     /// The instant the dashboard's quick ranges count back from.
     pub clock: super::ranges::Clock,
     /// Whether the API itself pushes the decisions it takes to the live stream (embedded:
@@ -79,6 +81,22 @@ pub(crate) struct State {
     pub push_decisions: bool,
     idle: Mutex<Vec<Box<dyn StoreReader + Send>>>,
     slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Drop for State {
+    /// The idle readers are dropped on a thread of their own: a PostgreSQL reader's client
+    /// closes by blocking on a runtime of its own, which panics (and aborts the process, in a
+    /// destructor) on a thread of the server's runtime, where the last task holding the state
+    /// may drop it when the server stops.
+    fn drop(&mut self) {
+        let idle = match self.idle.get_mut() {
+            Ok(idle) => std::mem::take(idle),
+            Err(poisoned) => std::mem::take(poisoned.into_inner()),
+        };
+        if !idle.is_empty() {
+            let _ = std::thread::Builder::new().name("api-close".into()).spawn(move || drop(idle)).map(|t| t.join());
+        }
+    }
 }
 
 impl State {
@@ -209,6 +227,7 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
         .enable_all()
         .build()
         .map_err(|e| ApiError::Io("starting the API runtime".into(), e))?;
+    let keeper = super::kept::Keeper::start(super::kept::format(&backend.geo), backend.kept_reports.clone());
     let state = Arc::new(State {
         backend,
         tokens,
@@ -218,6 +237,7 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
         metrics_public: config.metrics_public,
         hub: Hub::new(config.limits.max_watchers),
         reports: super::cache::ReportCache::default(),
+        keeper,
         clock: config.clock,
         push_decisions: matches!(live, LiveSource::Feed(_)),
         idle: Mutex::new(Vec::new()),
@@ -235,6 +255,12 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
                     Err(e) => return tracing::error!("API: {e}"),
                 };
                 super::live::start(&state, live, stop_rx.clone());
+                // The reports an earlier run kept, served until this run has built its own
+                // (read before the first request is accepted: milliseconds).
+                let restored = super::kept::restore(&state).await;
+                if restored > 0 {
+                    tracing::info!("API: {restored} reports kept by an earlier run, served until rebuilt");
+                }
                 // The overview a dashboard opens with and its quick ranges, built before anyone
                 // asks (and the quick ranges again when the UTC hour turns).
                 tokio::spawn(super::ranges::keep_ready(Arc::clone(&state)));

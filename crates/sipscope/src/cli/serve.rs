@@ -180,10 +180,11 @@ pub fn start(s: Start<'_>) -> anyhow::Result<api::Handle> {
     } else {
         None
     };
-    let (reader_db, log_db) = (s.db.to_owned(), s.db.to_owned());
+    let (reader_db, log_db, kept_db) = (s.db.to_owned(), s.db.to_owned(), s.db.to_owned());
     let backend = Backend {
         readers: Arc::new(move || sipscope::store::open(&reader_db)),
         decisions: Arc::new(move || sipscope::sinks::open_decision_log(&log_db)),
+        kept_reports: Some(Arc::new(move || sipscope::sinks::open_report_keeper(&kept_db))),
         geo: Arc::new(s.geo),
         own_addresses: super::own_addresses(),
     };

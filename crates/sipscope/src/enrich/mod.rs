@@ -118,6 +118,8 @@ pub enum EnrichError {
 struct Db {
     path: PathBuf,
     reader: Reader<Vec<u8>>,
+    /// The file's size in bytes.
+    size: usize,
     /// A lookup failed (damaged record) and was logged; later failures are not.
     warned: AtomicBool,
 }
@@ -153,6 +155,19 @@ impl Enricher {
         self.asn.is_some()
     }
 
+    /// What tells these databases from others, for answers kept beyond this process (the REST
+    /// API's reports): each one's type, build time, size and node count (`-` for none).
+    pub fn identity(&self) -> String {
+        let one = |db: &Option<Db>| match db {
+            Some(db) => {
+                let m = db.reader.metadata();
+                format!("{}@{}/{}/{}", m.database_type, m.build_epoch, db.size, m.node_count)
+            }
+            None => "-".to_owned(),
+        };
+        format!("country {} asn {}", one(&self.country), one(&self.asn))
+    }
+
     /// Country and AS of `ip` (IPv4, IPv6, or IPv4-mapped IPv6, which is looked up as IPv4).
     /// Never fails: an address not covered, or a damaged record (logged once per file), leaves
     /// the fields `None`.
@@ -172,6 +187,7 @@ impl Enricher {
 impl Db {
     fn open(kind: DbKind, path: &Path) -> Result<Db, EnrichError> {
         let bytes = std::fs::read(path).map_err(|error| EnrichError::Read { kind, path: path.to_owned(), error })?;
+        let size = bytes.len();
         let hint = match bytes.get(..2) {
             Some([0x1f, 0x8b]) => " (it is gzip-compressed: extract the .mmdb first)",
             _ => "",
@@ -182,7 +198,7 @@ impl Db {
             hint,
             error,
         })?;
-        Ok(Db { path: path.to_owned(), reader, warned: AtomicBool::new(false) })
+        Ok(Db { path: path.to_owned(), reader, size, warned: AtomicBool::new(false) })
     }
 
     /// The record for `ip` (canonical), `None` when the file has none.

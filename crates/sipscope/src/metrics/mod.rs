@@ -275,6 +275,9 @@ label! {
         /// A whole report the server built before anyone asked: the overview at start, the
         /// dashboard's quick ranges at start and when the UTC hour turns.
         Prebuilt => "prebuilt",
+        /// From a report an earlier run of the server kept in the store (`api/kept.rs`),
+        /// served until this run has built its own.
+        Restored => "restored",
     }
 }
 
@@ -618,8 +621,9 @@ pub fn render() -> String {
     per_label(
         &mut e,
         "sipscope_api_reports_total",
-        "REST API reports by how they were answered: kept, waited (for a build under way), built (for the request); \
-         prebuilt: whole reports built before anyone asked (the overview, the dashboard's quick ranges).",
+        "REST API reports by how they were answered: kept, waited (for a build under way), built (for the request), \
+         restored (an earlier run's kept report, until rebuilt); prebuilt: whole reports built before anyone asked \
+         (the overview, the dashboard's quick ranges).",
         "how",
         ApiReport::ALL.iter().map(|t| (t.as_str(), API_REPORTS.get(t.index()))),
     );

@@ -110,6 +110,14 @@ pub fn build(inputs: &Inputs<'_>, names: &[String]) -> Result<Report, ReportErro
     Ok(report)
 }
 
+/// The version of what a report says and how its JSON is laid out, for reports kept beyond the
+/// process that built them (the REST API keeps its last ones in the store, `sinks::kept`): raise
+/// it with any change to a section's rows or meaning, or to the JSON's shape, so that a kept
+/// report of the earlier form is never served. (The API also keys them by the crate's version,
+/// the executable's size and modification time and the GeoIP databases: a new build is caught
+/// even if this was not raised, unless it kept the size and time of the one before.)
+pub const REPORT_FORMAT: u32 = 1;
+
 /// The sections whose answer depends on the range itself, not only on the rows it selects:
 /// `campaigns` (a source active on every day of the range is left out) and `decisions`
 /// (those in force at some time of the range, a permanent one only without a start).

@@ -5,7 +5,7 @@
 //! (chosen by a `postgres://` URL). The pipeline owns one store and any number
 //! of extra sinks and fans out to them. Alerts and decisions go to [`AlertSink`]s (`eve/`,
 //! `syslog/`, `webhook/`, opened by [`open_alert_sinks`]); decisions are written through
-//! [`decisions::DecisionLog`].
+//! [`decisions::DecisionLog`], the REST API's kept reports through [`kept::ReportKeeper`].
 
 pub mod alerts;
 mod committing;
@@ -17,6 +17,7 @@ pub(crate) mod event_ids;
 pub mod health;
 pub mod hep;
 pub mod jsonl;
+pub mod kept;
 pub mod live;
 pub mod nats;
 pub mod postgres;
@@ -154,6 +155,15 @@ pub fn open_decision_log(path: &std::path::Path) -> Result<Box<dyn decisions::De
         return Ok(Box::new(postgres::PgDecisionLog::open(url)?));
     }
     Ok(Box::new(sqlite::SqliteDecisionLog::open(path)?))
+}
+
+/// Opens the store at `path` (creating and migrating it) for the reports the REST API keeps
+/// across restarts (`kept`).
+pub fn open_report_keeper(path: &std::path::Path) -> Result<Box<dyn kept::ReportKeeper>, SinkError> {
+    if let Some(url) = postgres_url(path) {
+        return Ok(Box::new(postgres::PgReportKeeper::open(url)?));
+    }
+    Ok(Box::new(sqlite::SqliteReportKeeper::open(path)?))
 }
 
 /// Opens the alert outputs of `config` (`sensor` names the host in syslog messages): the

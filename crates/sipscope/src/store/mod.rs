@@ -231,4 +231,9 @@ pub trait StoreReader {
     /// One unified number as [`StoreReader::top_numbers`] counts it; `None` when it was not
     /// dialled in the range.
     fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>>;
+
+    /// The reports the REST API kept in the store (`sinks::kept`) whose format is `format`
+    /// and whose body is at most `sinks::kept::MAX_KEPT_BYTES`, newest first, at most
+    /// `sinks::kept::MAX_KEPT_REPORTS`.
+    fn kept_reports(&self, format: &str) -> Result<Vec<crate::sinks::kept::KeptReport>>;
 }

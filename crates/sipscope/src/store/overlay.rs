@@ -180,4 +180,8 @@ impl StoreReader for Reanalysed<'_> {
     fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
         self.analysis.number(f, number)
     }
+    /// None: a report kept for the store is not one of this other analysis.
+    fn kept_reports(&self, _format: &str) -> Result<Vec<crate::sinks::kept::KeptReport>> {
+        Ok(Vec::new())
+    }
 }

@@ -97,7 +97,7 @@ pub(crate) async fn tools(axum::extract::State(state): S, q: RawQuery) -> Result
 pub(crate) async fn campaigns(axum::extract::State(state): S, q: RawQuery) -> Result<Response, Failure> {
     let f = super::params(&q)?.filter()?;
     let body = super::reports::cached(&state, f, Some("campaigns".to_owned())).await?;
-    let section: serde_json::Value = serde_json::from_str(&body).map_err(Failure::internal)?;
+    let section: serde_json::Value = serde_json::from_str(&body.body).map_err(Failure::internal)?;
     let table = &section["tables"][0];
     let columns: Vec<String> =
         table["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_owned)).collect();

@@ -9,7 +9,7 @@
 //! instead of a whole report's build. `/api/v1/ranges` lists the dashboard's quick ranges,
 //! whose reports the server builds before anyone asks (`api/ranges.rs`).
 
-use crate::api::cache::Lookup;
+use crate::api::cache::{Answer, Building, Lookup};
 use crate::api::server::{Failure, State};
 use crate::metrics::ApiReport;
 use crate::reports::{self, render, sections, HilbertChoice};
@@ -46,14 +46,15 @@ async fn report(state: &Arc<State>, filter: Filter, names: Vec<String>) -> Resul
         .await
 }
 
-/// The JSON of the `section` (the whole report when `None`) for `filter`. The whole report
-/// is built in two halves side by side, on two readers, and put back in report order: the
-/// same report, in about half the time on two cores.
-async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> Result<String, Failure> {
-    match section {
+/// The `section` (the whole report when `None`) for `filter`, as JSON. The whole report is
+/// built in two halves side by side, on two readers, and put back in report order: the same
+/// report, in about half the time on two cores.
+async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> Result<Answer, Failure> {
+    let built_ns = crate::time::now_ns();
+    let body = match section {
         None => {
             if let Some(wider) = covering(state, &filter).await? {
-                return widened(state, filter, wider).await;
+                return widened(state, filter, wider, built_ns).await;
             }
             let (second, first): (Vec<String>, Vec<String>) =
                 sections::ALL.iter().map(|(n, _)| (*n).to_owned()).partition(|n| SECOND_HALF.contains(&n.as_str()));
@@ -62,15 +63,16 @@ async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> R
             whole.sections.extend(rest.sections);
             let order = |name: &str| sections::ALL.iter().position(|(n, _)| *n == name).unwrap_or(usize::MAX);
             whole.sections.sort_by_key(|s| order(&s.name));
-            Ok(render::json(&whole))
+            render::json(&whole)
         }
         Some(name) => {
             let one = report(state, filter, vec![name]).await?;
             let s = one.sections.first().ok_or_else(|| Failure::not_found("no such section"))?;
             let json = serde_json::to_string_pretty(s).map_err(Failure::internal)?;
-            Ok(crate::output::json::inert(json))
+            crate::output::json::inert(json)
         }
-    }
+    };
+    Ok(Answer { body: Arc::new(body), built_ns, earlier: false })
 }
 
 /// The filter without its range, and the store's extent, when the range holds everything the
@@ -91,12 +93,13 @@ async fn covering(
 /// The whole report for `filter`, whose range selects the rows `wider` (no range) selects:
 /// `wider`'s report (kept, or built and kept) with the range-dependent sections beside it:
 /// `decisions` built for `filter`, `campaigns` too unless a kept answer serves every range
-/// like it (`reports::campaigns_alike`).
+/// like it (`reports::campaigns_alike`). As old as the oldest of its parts.
 async fn widened(
     state: &Arc<State>,
     filter: Filter,
     (wider, extent): (Filter, Option<crate::store::TimeExtent>),
-) -> Result<String, Failure> {
+    built_ns: i64,
+) -> Result<Answer, Failure> {
     let alike = reports::campaigns_alike(&filter, extent);
     let own: Vec<String> = reports::RANGE_DEPENDENT
         .iter()
@@ -112,28 +115,35 @@ async fn widened(
     };
     let (whole, own, campaigns) = tokio::join!(kept(state, wider, None), report(state, filter, own), campaigns);
     let (whole, own, campaigns) = (whole?, own?, campaigns?);
-    let rendered: Vec<(&str, &str)> = campaigns.iter().map(|c| ("campaigns", c.as_str())).collect();
-    render::json_with(&whole, &scope, &own.sections, &rendered)
-        .ok_or_else(|| Failure::internal("the kept report is no report"))
+    let rendered: Vec<(&str, &str)> = campaigns.iter().map(|c| ("campaigns", c.body.as_str())).collect();
+    let body = render::json_with(&whole.body, &scope, &own.sections, &rendered)
+        .ok_or_else(|| Failure::internal("the kept report is no report"))?;
+    let parts = std::iter::once(&whole).chain(campaigns.as_ref());
+    Ok(Answer {
+        body: Arc::new(body),
+        built_ns: parts.clone().map(|a| a.built_ns).fold(built_ns, i64::min),
+        earlier: parts.clone().any(|a| a.earlier),
+    })
 }
 
 /// What the server builds when it starts, before anyone asks: the overview, then the
 /// campaigns every range wider than the stored days shares (a dashboard's "last 30 days" over
-/// a younger store). The dashboard's quick ranges follow (`api/ranges.rs`).
+/// a younger store). The dashboard's quick ranges follow (`api/ranges.rs`). Each one an
+/// earlier run kept (`api/kept.rs`) is served while this is built.
 pub(crate) async fn warm(state: &Arc<State>) {
     prebuild(state, Filter::default()).await;
     let wide = Filter { from_ns: Some(i64::MIN), ..Filter::default() };
     if let Ok(Some((_, extent))) = covering(state, &wide).await {
         if let Some(alike) = reports::campaigns_alike(&wide, extent) {
-            let _ = cached(state, alike, Some("campaigns".to_owned())).await;
+            let _ = answer(state, alike, Some("campaigns".to_owned()), Ask::Ahead).await;
         }
     }
 }
 
-/// The whole report for `filter` kept (built now unless kept or under way already), before
-/// anyone asks; a build counted as `prebuilt`.
+/// The whole report for `filter` kept (built now unless kept or under way already, or kept by
+/// an earlier run only), before anyone asks; a build counted as `prebuilt`.
 pub(crate) async fn prebuild(state: &Arc<State>, filter: Filter) {
-    if let Ok((_, ApiReport::Built)) = answer(state, filter, None).await {
+    if let Ok((_, ApiReport::Built)) = answer(state, filter, None, Ask::Ahead).await {
         crate::metrics::api_report(ApiReport::Prebuilt);
     }
 }
@@ -144,18 +154,25 @@ fn kept(
     state: &Arc<State>,
     filter: Filter,
     section: Option<String>,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Arc<String>, Failure>> + Send + '_>> {
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, Failure>> + Send + '_>> {
     Box::pin(cached(state, filter, section))
 }
 
 /// The answer for `section` and `filter`: kept, or built now (the first time), or kept and
 /// rebuilt in the background (when stale).
-pub(crate) async fn cached(
-    state: &Arc<State>,
-    filter: Filter,
-    section: Option<String>,
-) -> Result<Arc<String>, Failure> {
-    answer(state, filter, section).await.map(|(body, _)| body)
+pub(crate) async fn cached(state: &Arc<State>, filter: Filter, section: Option<String>) -> Result<Answer, Failure> {
+    answer(state, filter, section, Ask::Request).await.map(|(found, _)| found)
+}
+
+/// Who asks for an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    /// A request: served at once when anything is kept (a stale answer rebuilt in the
+    /// background).
+    Request,
+    /// The server, ahead of requests: a stale answer is rebuilt now, one build at a time, and
+    /// the answer is kept in the store too.
+    Ahead,
 }
 
 /// [`cached`], and how the answer was found (for `sipscope_api_reports_total`).
@@ -163,26 +180,40 @@ async fn answer(
     state: &Arc<State>,
     filter: Filter,
     section: Option<String>,
-) -> Result<(Arc<String>, ApiReport), Failure> {
+    ask: Ask,
+) -> Result<(Answer, ApiReport), Failure> {
     let key =
         format!("{}|{:?}|{:?}|{:?}", section.as_deref().unwrap_or("*"), filter.from_ns, filter.to_ns, filter.nodes);
+    let served = |a: Answer| {
+        let how = if a.earlier { ApiReport::Restored } else { ApiReport::Kept };
+        Ok((a, how))
+    };
     match state.reports.get(&key) {
-        Lookup::Fresh(body) => Ok((body, ApiReport::Kept)),
-        Lookup::Stale(body) => {
+        Lookup::Fresh(found) => served(found),
+        Lookup::Stale(found) if ask == Ask::Request => {
             let state = Arc::clone(state);
             tokio::spawn(async move {
                 match build(&state, filter, section).await {
-                    Ok(fresh) => state.reports.put(key, Arc::new(fresh), None),
+                    Ok(fresh) => put(&state, key, fresh, None, false),
                     Err(_) => state.reports.failed(&key),
                 }
             });
-            Ok((body, ApiReport::Kept))
+            served(found)
         }
+        Lookup::Stale(_) => match build(state, filter, section).await {
+            Ok(fresh) => {
+                put(state, key, fresh.clone(), None, true);
+                Ok((fresh, ApiReport::Built))
+            }
+            Err(e) => {
+                state.reports.failed(&key);
+                Err(e)
+            }
+        },
         Lookup::Missing(building) => match build(state, filter, section).await {
-            Ok(body) => {
-                let body = Arc::new(body);
-                state.reports.put(key, Arc::clone(&body), Some(building));
-                Ok((body, ApiReport::Built))
+            Ok(fresh) => {
+                put(state, key, fresh.clone(), Some(building), ask == Ask::Ahead);
+                Ok((fresh, ApiReport::Built))
             }
             Err(e) => {
                 state.reports.failed(&key);
@@ -190,26 +221,52 @@ async fn answer(
             }
         },
         Lookup::Pending(waiting) => match waiting.answer().await {
-            Some(body) => Ok((body, ApiReport::Waited)),
+            Some(found) => Ok((found, ApiReport::Waited)),
             // The other build failed or its request went away: build it here, unkept.
-            None => Ok((Arc::new(build(state, filter, section).await?), ApiReport::Built)),
+            None => Ok((build(state, filter, section).await?, ApiReport::Built)),
         },
+    }
+}
+
+/// Keeps `fresh` in the cache, and in the store when it is due there.
+fn put(state: &Arc<State>, key: String, fresh: Answer, building: Option<Building>, ahead: bool) {
+    if state.reports.put(key.clone(), fresh.clone(), building, ahead) {
+        state.keeper.keep(&key, &fresh);
     }
 }
 
 /// A request's answer, counted by how it was found.
 async fn counted(state: &Arc<State>, filter: Filter, section: Option<String>) -> Result<Response, Failure> {
-    let (body, how) = answer(state, filter, section).await?;
+    let (found, how) = answer(state, filter, section, Ask::Request).await?;
     crate::metrics::api_report(how);
-    Ok(json(&body))
+    Ok(json(&found))
 }
 
-fn json(body: &str) -> Response {
-    let mut r = Response::new(axum::body::Body::from(body.to_owned()));
+/// The answer as JSON, with when its build began (`Last-Modified`, and to the nanosecond in
+/// `Sipscope-Report-Built`) and, for a report an earlier run of the server kept,
+/// `Sipscope-Report-Earlier-Run: true`.
+fn json(found: &Answer) -> Response {
+    use axum::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, LAST_MODIFIED};
+    let mut r = Response::new(axum::body::Body::from(found.body.as_str().to_owned()));
     *r.status_mut() = StatusCode::OK;
-    r.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&crate::time::http_date(found.built_ns)) {
+        h.insert(LAST_MODIFIED, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&crate::time::rfc3339_nanos(found.built_ns)) {
+        h.insert(HeaderName::from_static(BUILT_HEADER), v);
+    }
+    if found.earlier {
+        h.insert(HeaderName::from_static(EARLIER_HEADER), HeaderValue::from_static("true"));
+    }
     r
 }
+
+/// When the answer's build began (RFC 3339, ns).
+const BUILT_HEADER: &str = "sipscope-report-built";
+/// Present (`true`) when an earlier run of the server built the answer.
+const EARLIER_HEADER: &str = "sipscope-report-earlier-run";
 
 pub(crate) async fn whole(
     axum::extract::State(state): axum::extract::State<Arc<State>>,

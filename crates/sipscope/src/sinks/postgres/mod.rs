@@ -15,6 +15,7 @@ mod copy;
 mod counts;
 mod decisions;
 mod events;
+mod kept;
 pub mod partitions;
 mod records;
 mod rollups;
@@ -23,6 +24,7 @@ pub mod tls;
 
 pub use background::PgBackground;
 pub use decisions::PgDecisionLog;
+pub use kept::PgReportKeeper;
 pub use partitions::PartitionLimits;
 
 use super::{

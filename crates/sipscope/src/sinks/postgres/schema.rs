@@ -368,6 +368,16 @@ const MIGRATIONS: &[&str] = &[
     // filled from every stored row here and kept by the writer in the transaction of the rows
     // they summarise; an index for alerts per rule. See `rollups.rs`.
     super::rollups::MIGRATION,
+    // 5 (issue 17): the REST API's last whole reports, kept across restarts (SQLite's
+    // migration 16, `sinks/kept.rs`).
+    r#"
+    CREATE TABLE kept_reports (
+        key      text PRIMARY KEY,
+        format   text NOT NULL,
+        built_ns bigint NOT NULL,
+        body     text NOT NULL
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

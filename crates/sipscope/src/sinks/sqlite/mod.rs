@@ -6,6 +6,7 @@ mod analysis;
 mod background;
 mod decisions;
 mod events;
+mod kept;
 mod outbox;
 mod records;
 mod rollups;
@@ -14,6 +15,7 @@ mod schema;
 
 pub use background::BackgroundStore;
 pub use decisions::SqliteDecisionLog;
+pub use kept::SqliteReportKeeper;
 pub use outbox::SqliteOutbox;
 
 pub use schema::SCHEMA_VERSION;

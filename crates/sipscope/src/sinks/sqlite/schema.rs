@@ -478,6 +478,17 @@ const MIGRATIONS: &[&str] = &[
     // kept by the writer in the transaction of the rows they summarise; the alerts' covering
     // index for alerts per rule. See `rollups.rs`.
     super::rollups::MIGRATION,
+    // 16 (issue 17): the REST API's last whole reports, kept so that a server started again
+    // answers its first request at once (`sinks/kept.rs`): by the API's key, with the format
+    // that made them (a report of another build is never served) and when their build began.
+    r#"
+    CREATE TABLE kept_reports (
+        key      TEXT PRIMARY KEY,
+        format   TEXT NOT NULL,
+        built_ns INTEGER NOT NULL,
+        body     TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -236,4 +236,18 @@ impl StoreReader for PgReader {
     fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
         self.with(|c| analysis::number(c, f, number))
     }
+    fn kept_reports(&self, format: &str) -> Result<Vec<crate::sinks::kept::KeptReport>> {
+        use crate::sinks::kept::{KeptReport, MAX_KEPT_BYTES, MAX_KEPT_REPORTS};
+        self.with(|c| {
+            let found = c.query(
+                "SELECT key, format, built_ns, body FROM kept_reports
+                 WHERE format = $1 AND octet_length(body)::bigint <= $2 ORDER BY built_ns DESC, key COLLATE \"C\" LIMIT $3",
+                &[&format, &(MAX_KEPT_BYTES as i64), &(MAX_KEPT_REPORTS as i64)],
+            )?;
+            found
+                .iter()
+                .map(|r| Ok(KeptReport { key: get(r, 0)?, format: get(r, 1)?, built_ns: get(r, 2)?, body: get(r, 3)? }))
+                .collect()
+        })
+    }
 }

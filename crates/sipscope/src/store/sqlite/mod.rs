@@ -243,6 +243,17 @@ impl StoreReader for SqliteReader {
     fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
         analysis::number(&self.conn, f, number)
     }
+    fn kept_reports(&self, format: &str) -> Result<Vec<crate::sinks::kept::KeptReport>> {
+        use crate::sinks::kept::{KeptReport, MAX_KEPT_BYTES, MAX_KEPT_REPORTS};
+        let mut st = self.conn.prepare(
+            "SELECT key, format, built_ns, body FROM kept_reports
+             WHERE format = ?1 AND length(CAST(body AS BLOB)) <= ?2 ORDER BY built_ns DESC, key LIMIT ?3",
+        )?;
+        let found = st.query_map(rusqlite::params![format, MAX_KEPT_BYTES as i64, MAX_KEPT_REPORTS as i64], |r| {
+            Ok(KeptReport { key: text(r, 0)?, format: text(r, 1)?, built_ns: r.get(2)?, body: text(r, 3)? })
+        })?;
+        Ok(found.collect::<rusqlite::Result<_>>()?)
+    }
 }
 
 #[cfg(test)]

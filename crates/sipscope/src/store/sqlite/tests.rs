@@ -259,3 +259,52 @@ fn a_rules_first_evidence_is_its_earliest_alerts_then_the_next_with_evidence() {
     let rules = reader.alert_rules(&later).unwrap();
     assert_eq!(rules.iter().find(|r| r.rule_id == "a").unwrap().first_evidence.as_ref().unwrap().ts_ns, 301);
 }
+
+/// Reports the REST API keeps across restarts: written through the sinks' keeper, read back
+/// by their format only, the newest few, none over the size limit.
+#[test]
+fn kept_reports_come_back_by_format_newest_first_and_bounded() {
+    use crate::sinks::kept::{KeptReport, ReportKeeper, MAX_KEPT_BYTES, MAX_KEPT_REPORTS};
+    use crate::sinks::sqlite::SqliteReportKeeper;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let mut keeper = SqliteReportKeeper::open(&path).unwrap();
+    let report = |key: &str, format: &str, built_ns: i64| KeptReport {
+        key: key.into(),
+        format: format.into(),
+        built_ns,
+        body: format!("{{\"key\": \"{key}\", \"at\": {built_ns}}}"),
+    };
+    assert!(keeper.keep(&report("*|None|None|[]", "v1", 10)).unwrap());
+    // The same key again replaces it; another format's report is kept beside it, not read.
+    assert!(keeper.keep(&report("*|None|None|[]", "v1", 20)).unwrap());
+    assert!(keeper.keep(&report("campaigns|x", "v0", 30)).unwrap());
+    let reader = SqliteReader::open(&path).unwrap();
+    assert_eq!(reader.kept_reports("v1").unwrap(), [report("*|None|None|[]", "v1", 20)]);
+    assert_eq!(reader.kept_reports("v0").unwrap(), [report("campaigns|x", "v0", 30)]);
+    assert!(reader.kept_reports("v2").unwrap().is_empty());
+
+    // Too large: not kept.
+    let big = KeptReport { body: "x".repeat(MAX_KEPT_BYTES + 1), ..report("big", "v1", 40) };
+    assert!(!keeper.keep(&big).unwrap());
+    // At most MAX_KEPT_REPORTS, the newest by build time (of any format).
+    for i in 0..MAX_KEPT_REPORTS as i64 + 3 {
+        keeper.keep(&report(&format!("k{i}"), "v1", 100 + i)).unwrap();
+    }
+    let kept = reader.kept_reports("v1").unwrap();
+    assert_eq!(kept.len(), MAX_KEPT_REPORTS);
+    assert_eq!(kept.first().map(|r| r.built_ns), Some(100 + MAX_KEPT_REPORTS as i64 + 2));
+    assert!(kept.windows(2).all(|w| w[0].built_ns > w[1].built_ns));
+    assert!(reader.kept_reports("v0").unwrap().is_empty(), "the oldest went");
+    let rows: i64 = reader.conn.query_row("SELECT count(*) FROM kept_reports", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, MAX_KEPT_REPORTS as i64);
+    // A row larger than the limit written by something else is not read.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("DELETE FROM kept_reports", []).unwrap();
+    conn.execute(
+        "INSERT INTO kept_reports (key, format, built_ns, body) VALUES ('huge', 'v1', 1, ?1)",
+        [("é".repeat(MAX_KEPT_BYTES / 2 + 1))],
+    )
+    .unwrap();
+    assert!(reader.kept_reports("v1").unwrap().is_empty(), "its bytes count, not its characters");
+}

@@ -1,10 +1,11 @@
 //! The REST API (`sipscope serve`, `honeypot --dashboard`) driven over HTTP on
 //! 127.0.243.0/24: auth and scopes, pages and filters, SentryPeer's shapes, hostile text, the
-//! live stream, and schemathesis against the OpenAPI document.
+//! live stream, reports kept across restarts, and schemathesis against the OpenAPI document.
 
 mod auth;
 mod endpoints;
 mod hostile;
+mod kept;
 mod live;
 mod ranges;
 mod schemathesis;
@@ -63,9 +64,13 @@ pub fn launch(dir: tempfile::TempDir, args: &[&str]) -> Server {
 
 /// `sipscope serve` over `db` (in `dir`) on 127.0.243.`host`, any port.
 pub fn serve(dir: tempfile::TempDir, db: &Path, host: u8, extra: &[&str]) -> Server {
-    let listen = format!("127.0.243.{host}:0");
+    serve_on(dir, db, &format!("127.0.243.{host}:0"), extra)
+}
+
+/// `sipscope serve` over `db` (in `dir`) on `listen`.
+pub fn serve_on(dir: tempfile::TempDir, db: &Path, listen: &str, extra: &[&str]) -> Server {
     let db = db.to_str().unwrap().to_owned();
-    let mut args = vec!["serve", "--db", &db, "--listen", &listen];
+    let mut args = vec!["serve", "--db", &db, "--listen", listen];
     args.extend_from_slice(extra);
     launch(dir, &args)
 }

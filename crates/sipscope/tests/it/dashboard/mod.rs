@@ -3,6 +3,7 @@
 //! `node_modules` scripts/test.sh installs with `npm ci`). Everything on 127.0.244.0/24.
 
 mod hostile;
+mod kept;
 mod live;
 mod report_html;
 

@@ -275,12 +275,12 @@ fn stores_migrated_to_the_rollups_report_what_their_writers_kept() {
     assert!(kept[0]["sections"].to_string().contains("203.0.113.7"), "the dataset reached the report");
     let drop = "DROP TABLE rollup_traffic; DROP TABLE rollup_sources; DROP TABLE rollup_agents;
                 DROP TABLE rollup_users; DROP TABLE rollup_countries; DROP INDEX alerts_rule;
-                DROP INDEX stages_node;";
+                DROP INDEX stages_node; DROP TABLE kept_reports;";
     let drop_pg = format!("{drop} DROP TABLE event_counts;");
     let conn = rusqlite::Connection::open(&sqlite).unwrap();
     conn.execute_batch(&format!("{drop} DROP TABLE event_count; PRAGMA user_version = 14;")).unwrap();
     conn.close().unwrap();
-    db.client().batch_execute(&format!("{drop_pg} DELETE FROM sipscope_schema WHERE version = 4;")).unwrap();
+    db.client().batch_execute(&format!("{drop_pg} DELETE FROM sipscope_schema WHERE version >= 4;")).unwrap();
     let (migrated, migrated_pg) = (reports(file), reports(&db.url));
     for (a, b) in kept.iter().zip(&migrated) {
         assert_eq!(a, b, "SQLite: the migration's rollups are the writer's");
@@ -293,5 +293,91 @@ fn stores_migrated_to_the_rollups_report_what_their_writers_kept() {
     }
     let version: i64 =
         rusqlite::Connection::open(&sqlite).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-    assert_eq!(version, 15);
+    assert_eq!(version, 16);
+}
+
+/// The REST API's kept reports (`sinks::kept`): written and read back the same on both
+/// backends — by format, newest first, at most `MAX_KEPT_REPORTS`, none over the size limit.
+#[test]
+fn kept_reports_are_the_same_on_postgres_and_sqlite() {
+    use sipscope::sinks::kept::{KeptReport, MAX_KEPT_BYTES, MAX_KEPT_REPORTS};
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let sqlite = dir.path().join("k.db");
+    let mut read = Vec::new();
+    for store in [sqlite.as_path(), Path::new(&db.url)] {
+        let mut keeper = sipscope::sinks::open_report_keeper(store).unwrap();
+        let report = |key: String, format: &str, built_ns: i64| KeptReport {
+            body: format!("{{\"key\": \"{key}\", \"text\": \"é\\u0000\"}}"),
+            key,
+            format: format.into(),
+            built_ns,
+        };
+        assert!(keeper.keep(&report("*|None|None|[]".into(), "v1", 5)).unwrap());
+        assert!(keeper.keep(&report("*|None|None|[]".into(), "v1", 6)).unwrap(), "replaced");
+        assert!(keeper.keep(&report("old".into(), "v0", 7)).unwrap());
+        let big = KeptReport { body: "x".repeat(MAX_KEPT_BYTES + 1), ..report("big".into(), "v1", 8) };
+        assert!(!keeper.keep(&big).unwrap());
+        let reader = sipscope::store::open(store).unwrap();
+        let first = (reader.kept_reports("v1").unwrap(), reader.kept_reports("v0").unwrap());
+        assert_eq!(first.0, [report("*|None|None|[]".into(), "v1", 6)]);
+        for i in 0..MAX_KEPT_REPORTS as i64 + 2 {
+            keeper.keep(&report(format!("k{i}"), "v1", 10 + i)).unwrap();
+        }
+        let second = reader.kept_reports("v1").unwrap();
+        assert_eq!(second.len(), MAX_KEPT_REPORTS);
+        assert!(reader.kept_reports("v0").unwrap().is_empty(), "the oldest went");
+        read.push((first, second));
+    }
+    assert_eq!(read[0], read[1]);
+}
+
+/// `serve` over PostgreSQL stops cleanly on SIGTERM: its idle readers' clients are closed off
+/// the server's runtime threads (closing one there aborted the process, exit 134). On
+/// 127.0.243.15.
+#[test]
+fn serve_over_postgres_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    build(Path::new(&db.url));
+    let tokens = dir.path().join("t.tokens");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["serve", "--db", &db.url, "--listen", "127.0.243.15:0", "--tokens", tokens.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("dashboard at http://") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0, "serve ended before its URL");
+    }
+    let url = line.trim().trim_start_matches("sipscope: dashboard at http://");
+    let (addr, token) = url.split_once("/#token=").unwrap();
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        );
+        std::io::Write::write_all(&mut s, req.as_bytes()).unwrap();
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut s, &mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {}", answer.lines().next().unwrap_or_default());
+        answer
+    };
+    // The overview, read through the pool of readers (left idle afterwards); then wait until
+    // the server has built the quick ranges too, so that the task keeping them ready holds the
+    // server's state, idle readers and all, when it stops (the bound only ends a broken run).
+    get("/api/v1/report");
+    let since = std::time::Instant::now();
+    while !get("/metrics").contains("sipscope_api_reports_total{how=\"prebuilt\"} 4") {
+        assert!(since.elapsed() < std::time::Duration::from_secs(120), "the quick ranges were never built");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}: {rest}");
 }

@@ -50,7 +50,9 @@
     return s ? '?' + s : '';
   };
 
-  function request(method, path, body) {
+  /* `withMeta`: resolve to {data, built, earlier} — when a report's build began
+   * (`Sipscope-Report-Built`) and whether an earlier run of the server built it. */
+  function request(method, path, body, withMeta) {
     var headers = { 'Accept': 'application/json' };
     var t = SS.token();
     if (t) headers['Authorization'] = 'Bearer ' + t;
@@ -67,13 +69,20 @@
             err.status = r.status;
             throw err;
           }
-          return data;
+          if (!withMeta) return data;
+          return {
+            data: data,
+            built: r.headers.get('Sipscope-Report-Built') || '',
+            earlier: r.headers.get('Sipscope-Report-Earlier-Run') === 'true'
+          };
         });
       });
   }
 
   /* GET `path` (under /api/v1) with the filters and `extra`. */
   SS.get = function (path, extra, noFilters) { return request('GET', '/api/v1' + path + SS.query(extra, noFilters)); };
+  /* A report with when it was built: {data, built, earlier}. */
+  SS.getReport = function (path, extra) { return request('GET', '/api/v1' + path + SS.query(extra), undefined, true); };
   SS.post = function (path, body) { return request('POST', '/api/v1' + path, body); };
   SS.del = function (path) { return request('DELETE', '/api/v1' + path); };
 

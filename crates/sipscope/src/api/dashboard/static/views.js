@@ -58,10 +58,30 @@
     return card;
   }
 
-  V.overview = function (root) {
-    SS.append(root, h('p', { class: 'hint' }, 'loading the report…'));
-    SS.get('/report').then(function (report) {
+  /* How often, and how many times, an overview an earlier run of the server kept is asked
+   * for again until this run's own is built (a second or so after the server started). */
+  var KEPT_RETRY_MS = 1000;
+  var KEPT_RETRIES = 120;
+
+  V.overview = function (root, _arg, tries) {
+    if (!tries) SS.append(root, h('p', { class: 'hint' }, 'loading the report…'));
+    SS.getReport('/report').then(function (got) {
+      var report = got.data;
+      // The operator moved on (each visit draws into a container of its own).
+      if (tries && !document.body.contains(root)) return;
       SS.clear(root);
+      if (got.earlier) {
+        // The server just started and answered with the overview an earlier run kept in the
+        // store: say how old it is, and ask again until the fresh one is there.
+        var when = String(got.built).replace(/\.\d+Z$/, 'Z');
+        SS.append(root, h('p', { class: 'hint', 'data-kept': 'earlier' },
+          'Report built ' + when + ' by an earlier run of the server; this run is building a fresh one.'));
+        if ((tries || 0) < KEPT_RETRIES) {
+          setTimeout(function () {
+            if (document.body.contains(root)) V.overview(root, _arg, (tries || 0) + 1);
+          }, KEPT_RETRY_MS);
+        }
+      }
       var grid = h('div', { class: 'grid' });
       var stages = section(report, 'stages');
       var funnel = SS.card('Attack funnel per node', SS.chart(SS.funnelChart(firstTable(stages), 'Sources per stage and node')));
