@@ -1,7 +1,11 @@
 //! Checks that need the whole message: mandatory headers, typed values, cross-field rules.
 //! Every defect becomes an [`AnomalyKind`] on the message; nothing here rejects a message.
+//! The typed views the checks parse on the way (From, To, the first Contact, the Request-URI,
+//! the credentials) are handed back with what they found ([`HeaderViews`],
+//! `Message::check_views`), so that a caller who wants both parses the values once.
 
 use crate::anomaly::AnomalyKind;
+use crate::digest::Credentials;
 use crate::header_name::HeaderName;
 use crate::message::Message;
 use crate::start_line::StartLine;
@@ -10,22 +14,64 @@ use crate::typed::scalar::{self, CSeq, DELTA_SECONDS_MAX};
 use crate::typed::{NameAddr, Via};
 use crate::uri::Uri;
 
-/// Checks the header values of a split message; returns what it found, in order.
-pub(crate) fn validate(msg: &Message<'_>) -> Found {
+/// Typed views of the headers the checks parse, each exactly what the accessor of the same name
+/// returns (the parsers are the same; the checks also listen to the defects). From
+/// [`Message::check_views`], or [`HeaderViews::parse`] for a message that is not checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderViews<'a> {
+    /// [`Message::from`]: the first From header.
+    pub from: Option<NameAddr<'a>>,
+    /// [`Message::to`]: the first To header.
+    pub to: Option<NameAddr<'a>>,
+    /// [`Message::contact`]: the first Contact element that is not `*`.
+    pub contact: Option<NameAddr<'a>>,
+    /// [`Message::request_uri`].
+    pub request_uri: Option<Uri<'a>>,
+    /// [`Message::credentials`]: the first Authorization header's, else the first
+    /// Proxy-Authorization header's, when it parses.
+    pub credentials: Option<Credentials<'a>>,
+}
+
+impl<'a> HeaderViews<'a> {
+    /// The views through the accessors, without checking anything.
+    pub fn parse(msg: &Message<'a>) -> HeaderViews<'a> {
+        HeaderViews {
+            from: msg.from(),
+            to: msg.to(),
+            contact: msg.contact(),
+            request_uri: msg.request_uri(),
+            credentials: msg.credentials(),
+        }
+    }
+}
+
+/// Checks the header values of a split message; returns what it found, in order, and the views
+/// it parsed.
+pub(crate) fn validate<'a>(msg: &Message<'a>) -> (Found, HeaderViews<'a>) {
     let mut found: Found = Vec::new();
-    check_start_line(msg, &mut found);
+    let mut views = HeaderViews { request_uri: check_start_line(msg, &mut found), ..HeaderViews::default() };
     check_text(msg, &mut found);
     check_mandatory(msg, &mut found);
+    let first_authorization = msg.first_index(HeaderName::Authorization);
+    let first_proxy_authorization = msg.first_index(HeaderName::ProxyAuthorization);
+    let mut proxy_credentials = None;
     for (i, h) in msg.headers.iter().enumerate() {
         let mut report = |k: AnomalyKind| found.push((k, Some(i)));
         match h.kind {
             HeaderName::From | HeaderName::To => {
                 let na = NameAddr::parse_checked(h.value, &mut report);
-                if h.kind == HeaderName::From && msg.first_index(HeaderName::From) == Some(i) && na.tag().is_none() {
-                    report(AnomalyKind::MissingFromTag);
+                if msg.first_index(h.kind) == Some(i) {
+                    if h.kind == HeaderName::From {
+                        if na.tag().is_none() {
+                            report(AnomalyKind::MissingFromTag);
+                        }
+                        views.from = Some(na);
+                    } else {
+                        views.to = Some(na);
+                    }
                 }
             }
-            HeaderName::Contact => check_contact(msg, h.value, &mut report),
+            HeaderName::Contact => check_contact(msg, h.value, &mut report, &mut views.contact),
             HeaderName::Route | HeaderName::RecordRoute => {
                 check_list(h.value, &mut report, |v, r| {
                     NameAddr::parse_checked(v, r);
@@ -57,14 +103,17 @@ pub(crate) fn validate(msg: &Message<'_>) -> Found {
             }),
             HeaderName::Date if !scalar::is_valid_sip_date(h.value) => report(AnomalyKind::InvalidDate),
             HeaderName::CallId if h.value.is_empty() => report(AnomalyKind::EmptyHeaderValue),
-            HeaderName::Authorization | HeaderName::ProxyAuthorization => {
-                let creds = crate::digest::Credentials::parse(h.value);
-                if creds.is_err() {
-                    report(AnomalyKind::MalformedCredentials);
-                }
-            }
+            HeaderName::Authorization | HeaderName::ProxyAuthorization => match Credentials::parse(h.value) {
+                Err(_) => report(AnomalyKind::MalformedCredentials),
+                Ok(creds) if Some(i) == first_authorization => views.credentials = Some(creds),
+                Ok(creds) if Some(i) == first_proxy_authorization => proxy_credentials = Some(creds),
+                Ok(_) => {}
+            },
             _ => {}
         }
+    }
+    if first_authorization.is_none() {
+        views.credentials = proxy_credentials;
     }
     if !msg.body.is_empty() && msg.first_index(HeaderName::ContentType).is_none() {
         found.push((AnomalyKind::BodyWithoutContentType, None));
@@ -74,7 +123,7 @@ pub(crate) fn validate(msg: &Message<'_>) -> Found {
             found.push((AnomalyKind::MalformedSdp, None));
         }
     }
-    found
+    (found, views)
 }
 
 fn is_sdp(content_type: &[u8]) -> bool {
@@ -85,22 +134,33 @@ fn is_sdp(content_type: &[u8]) -> bool {
 
 pub(crate) type Found = Vec<(AnomalyKind, Option<usize>)>;
 
-fn check_start_line(msg: &Message<'_>, found: &mut Found) {
+/// Checks the Request-URI; returns it parsed (as `Message::request_uri` does), when it parses.
+fn check_start_line<'a>(msg: &Message<'a>, found: &mut Found) -> Option<Uri<'a>> {
     let StartLine::Request { uri, .. } = msg.start else {
-        return;
+        return None;
     };
     let bracketed = uri.strip_prefix(b"<").and_then(|u| u.strip_suffix(b">"));
     if bracketed.is_some() {
         found.push((AnomalyKind::AngleBracketsInRequestUri, None));
     }
     if uri.iter().any(|&b| text::is_lws(b)) {
-        return; // already reported as whitespace_in_request_uri; the URI cannot parse.
+        // Already reported as whitespace_in_request_uri; the URI cannot parse (`Uri::parse`
+        // refuses whitespace).
+        return None;
     }
     match Uri::parse(bracketed.unwrap_or(uri)) {
-        Ok(parsed) if parsed.headers.is_some() => found.push((AnomalyKind::HeadersInRequestUri, None)),
-        Ok(parsed) if parsed.unbracketed_ipv6 => found.push((AnomalyKind::UnbracketedIpv6, None)),
-        Ok(_) => {}
-        Err(_) => found.push((AnomalyKind::InvalidUri, None)),
+        Ok(parsed) => {
+            if parsed.headers.is_some() {
+                found.push((AnomalyKind::HeadersInRequestUri, None));
+            } else if parsed.unbracketed_ipv6 {
+                found.push((AnomalyKind::UnbracketedIpv6, None));
+            }
+            Some(parsed)
+        }
+        Err(_) => {
+            found.push((AnomalyKind::InvalidUri, None));
+            None
+        }
     }
 }
 
@@ -187,7 +247,14 @@ fn check_list<'a>(
     }
 }
 
-fn check_contact(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKind)) {
+/// Checks one Contact header; notes in `first` the first element that is not `*`, parsed, when
+/// none was noted yet.
+fn check_contact<'a>(
+    msg: &Message<'a>,
+    value: &'a [u8],
+    report: &mut dyn FnMut(AnomalyKind),
+    first: &mut Option<NameAddr<'a>>,
+) {
     let star = text::trim(value) == b"*";
     if star {
         let is_register = msg.method().is_some_and(|m| m.eq_ignore_ascii_case(b"REGISTER"));
@@ -198,6 +265,9 @@ fn check_contact(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(Anomaly
     }
     check_list(value, report, |v, r| {
         let na = NameAddr::parse_checked(v, r);
+        if first.is_none() && v != b"*" {
+            *first = Some(na);
+        }
         if let Some(exp) = na.param("expires") {
             match text::parse_number(exp) {
                 Number::Value(e) if e <= DELTA_SECONDS_MAX => {}

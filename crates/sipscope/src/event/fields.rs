@@ -3,7 +3,7 @@
 //! sequence as `\xNN` (the convention of `docs/parse-output.md`).
 
 use sipscope_sip::typed::NameAddr;
-use sipscope_sip::{Message, StartLine, Uri};
+use sipscope_sip::{HeaderViews, Message, StartLine, Uri};
 
 /// The Request-URI and the To header of a message as [`SipFields::extract_noting`] parsed them
 /// (`None`: not parsed; `Some(None)`: absent or unparsable), handed on so that the rules, which
@@ -139,20 +139,29 @@ pub struct AuthFields {
 }
 
 impl SipFields {
-    /// Extracts the fields of a parsed message.
+    /// Extracts the fields of a parsed message, its anomalies included.
     pub fn extract(msg: &Message<'_>) -> SipFields {
-        SipFields::extract_noting(msg, true, &mut Parsed::default())
+        let views = msg.check_views();
+        SipFields::extract_noting(msg, Some(&views), &mut Parsed::default())
     }
 
-    /// [`SipFields::extract`] (`checked`) or [`SipFields::extract_without_anomalies`], noting in
-    /// `parsed` the Request-URI and To header it parsed on the way. (An out-parameter: the
-    /// fields are large, and a returned pair would be copied where they are built in place.)
-    pub fn extract_noting<'a>(msg: &Message<'a>, checked: bool, parsed: &mut Parsed<'a>) -> SipFields {
-        let mut f = SipFields::extract_unchecked(msg, parsed);
-        if checked {
-            f.anomalies = msg.anomalies().iter().map(|a| a.kind.name()).collect::<Vec<_>>().join(" ");
+    /// [`SipFields::extract`] of a message whose checks ran through `Message::check_views`
+    /// (`checked`: the views they handed back, parsed once for the checks and the fields), or
+    /// [`SipFields::extract_without_anomalies`] (`None`), noting in `parsed` the Request-URI and
+    /// To header on the way. (An out-parameter: the fields are large, and a returned pair would
+    /// be copied where they are built in place.)
+    pub fn extract_noting<'a>(
+        msg: &Message<'a>,
+        checked: Option<&HeaderViews<'a>>,
+        parsed: &mut Parsed<'a>,
+    ) -> SipFields {
+        match checked {
+            Some(views) => {
+                let anomalies = msg.anomalies().iter().map(|a| a.kind.name()).collect::<Vec<_>>().join(" ");
+                SipFields { anomalies, ..SipFields::extract_unchecked(msg, views, parsed) }
+            }
+            None => SipFields::extract_unchecked(msg, &HeaderViews::parse(msg), parsed),
         }
-        f
     }
 
     /// The fields of bytes that may not be SIP: an empty datagram or CRLF keep-alive is a
@@ -175,17 +184,17 @@ impl SipFields {
     /// The fields without the anomaly check (the costliest part): for messages sipscope wrote
     /// itself, such as the honeypot's answers.
     pub fn extract_without_anomalies(msg: &Message<'_>) -> SipFields {
-        SipFields::extract_unchecked(msg, &mut Parsed::default())
+        SipFields::extract_noting(msg, None, &mut Parsed::default())
     }
 
-    fn extract_unchecked<'a>(msg: &Message<'a>, parsed: &mut Parsed<'a>) -> SipFields {
+    fn extract_unchecked<'a>(msg: &Message<'a>, views: &HeaderViews<'a>, parsed: &mut Parsed<'a>) -> SipFields {
         let mut f = SipFields::default();
         match *msg.start_line() {
             StartLine::Request { method, uri, .. } => {
                 f.kind = MessageKind::Request;
                 f.method = Some(lossless_text(method));
                 f.request_uri = Some(lossless_text(uri));
-                let ruri = msg.request_uri();
+                let ruri = views.request_uri;
                 parsed.request_uri = Some(ruri);
                 if let Some(u) = ruri {
                     f.ruri_user = text(u.user);
@@ -200,10 +209,10 @@ impl SipFields {
                 f.user_agent = text(msg.server().or_else(|| msg.user_agent()));
             }
         }
-        if let Some(from) = msg.from() {
+        if let Some(from) = views.from {
             f.from = (text(from.user()), text(from.host()), text(from.tag()));
         }
-        let to = msg.to();
+        let to = views.to;
         parsed.to = Some(to);
         if let Some(to) = to {
             f.to = (text(to.user()), text(to.host()), text(to.tag()));
@@ -212,13 +221,10 @@ impl SipFields {
         if let Some(c) = msg.cseq() {
             f.cseq = (c.seq.and_then(|n| i64::try_from(n).ok()), Some(lossless_text(c.method)));
         }
-        f.contact = if msg.contact_is_star() {
-            Some("*".to_owned())
-        } else {
-            msg.contacts().next().map(|c| lossless_text(c.uri_raw))
-        };
+        f.contact =
+            if msg.contact_is_star() { Some("*".to_owned()) } else { views.contact.map(|c| lossless_text(c.uri_raw)) };
         f.expires = msg.expires().and_then(|e| i64::try_from(e).ok());
-        if let Some(c) = msg.credentials() {
+        if let Some(c) = &views.credentials {
             f.auth = Some(AuthFields {
                 username: text(c.username),
                 realm: text(c.realm),

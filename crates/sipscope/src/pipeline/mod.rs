@@ -457,6 +457,9 @@ impl Pipeline {
         // checking every header is a cost only stored events need. What sipscope sent is
         // well-formed by construction and is not checked.
         let checked = self.settings.events != EventsMode::None && !ours;
+        // The checks hand back the views they parsed (From, To, Contact, Request-URI,
+        // credentials), so that the stored fields do not parse them again.
+        let views = checked.then(|| msg.check_views());
         let violates = checked && msg.violates_rfc3261();
         if checked {
             for anomaly in msg.anomalies() {
@@ -473,7 +476,7 @@ impl Pipeline {
         let mut parsed = Parsed::default();
         let mut stored = None;
         if self.out.keep(self.settings.events) {
-            let mut fields = SipFields::extract_noting(msg, !ours, &mut parsed);
+            let mut fields = SipFields::extract_noting(msg, views.as_ref(), &mut parsed);
             note.apply(&mut fields);
             stored = self.out.write(sensor, &a, node, fields);
         }
