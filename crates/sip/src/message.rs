@@ -147,6 +147,12 @@ impl<'a> Message<'a> {
         self.junk
     }
 
+    /// The start line and the header section as received, up to the empty line (without
+    /// the junk before the start line): every header's name, value and line lies inside it.
+    pub fn head(&self) -> &'a [u8] {
+        self.head
+    }
+
     /// The start line as written, without its line ending.
     pub fn start_line_raw(&self) -> &'a [u8] {
         self.start_line_raw

@@ -468,7 +468,11 @@ impl Pipeline {
         } else if let (true, Some(code)) = (ours, msg.status()) {
             metrics::answer_sent(code);
         }
-        let method = msg.method().map(lossless_text);
+        // Counted by its text, copied only when it is not UTF-8 (the counters keep it).
+        let method = msg.method().map(|m| {
+            std::str::from_utf8(m)
+                .map_or_else(|_| std::borrow::Cow::Owned(lossless_text(m)), std::borrow::Cow::Borrowed)
+        });
         self.out.counters.sip(method.as_deref(), msg.status(), violates);
         let kind = if msg.method().is_some() { MessageKind::Request } else { MessageKind::Response };
         let node = node_of(&self.settings.nodes, &a, kind);
