@@ -364,7 +364,8 @@ impl<'a> Message<'a> {
     /// Every anomaly of the message: those found while splitting it, then those found in the
     /// header values (checked on the first call, then kept).
     pub fn anomalies(&self) -> &[Anomaly] {
-        self.all_anomalies.get_or_init(|| self.with_structural(crate::validate::validate(self).0))
+        self.all_anomalies
+            .get_or_init(|| self.with_structural(crate::validate::validate(self, &mut HeaderViews::default())))
     }
 
     /// Runs the checks of the header values (those [`Message::anomalies`] runs on its first
@@ -376,7 +377,8 @@ impl<'a> Message<'a> {
         if self.all_anomalies.get().is_some() {
             return HeaderViews::parse(self);
         }
-        let (found, views) = crate::validate::validate(self);
+        let mut views = HeaderViews::default();
+        let found = crate::validate::validate(self, &mut views);
         // Another thread may have checked the same message meanwhile: its list is the same.
         let _ = self.all_anomalies.set(self.with_structural(found));
         views

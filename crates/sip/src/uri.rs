@@ -158,25 +158,30 @@ impl<'a> Uri<'a> {
                 .ok_or(UriError::InvalidIpv6)?;
             self.host = inner;
             (close + 1, HostKind::Ipv6(addr))
-        } else if let Some((host, addr, port)) = maybe_unbracketed_ipv6(hostport) {
-            self.host = host;
-            self.unbracketed_ipv6 = true;
-            self.port = port;
-            (
-                host.len()
-                    + port.map_or(0, |_| {
-                        1 + hostport[host.len() + 1..].iter().take_while(|b| b.is_ascii_digit()).count()
-                    }),
-                HostKind::Ipv6(addr),
-            )
         } else {
             let end = hostport.iter().position(|b| matches!(b, b':' | b';' | b'?')).unwrap_or(hostport.len());
-            self.host = &hostport[..end];
-            let kind = match parse_ipv4(self.host) {
-                Some(v4) => HostKind::Ipv4(v4),
-                None => HostKind::Name,
-            };
-            (end, kind)
+            // An IPv6 address without brackets needs two colons before any `;` or `?`, so the
+            // host ends at a colon: only then is that reading tried.
+            let ipv6 = if hostport.get(end) == Some(&b':') { maybe_unbracketed_ipv6(hostport) } else { None };
+            if let Some((host, addr, port)) = ipv6 {
+                self.host = host;
+                self.unbracketed_ipv6 = true;
+                self.port = port;
+                (
+                    host.len()
+                        + port.map_or(0, |_| {
+                            1 + hostport[host.len() + 1..].iter().take_while(|b| b.is_ascii_digit()).count()
+                        }),
+                    HostKind::Ipv6(addr),
+                )
+            } else {
+                self.host = &hostport[..end];
+                let kind = match parse_ipv4(self.host) {
+                    Some(v4) => HostKind::Ipv4(v4),
+                    None => HostKind::Name,
+                };
+                (end, kind)
+            }
         };
         if self.host.is_empty() {
             return Err(UriError::MissingHost);
@@ -363,6 +368,19 @@ mod tests {
             "1.2.3.4 ",
         ] {
             assert_eq!(parse_ipv4(text.as_bytes()), text.parse().ok(), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        /// `parse_sip` tries the unbracketed IPv6 reading only where the host ends at a colon;
+        /// that skips no host the reading accepts.
+        #[test]
+        fn unbracketed_ipv6_hosts_end_at_a_colon(hostport in "[0-9a-fA-F:.;?x]{0,24}") {
+            let hostport = hostport.as_bytes();
+            if maybe_unbracketed_ipv6(hostport).is_some() {
+                let end = hostport.iter().position(|b| matches!(b, b':' | b';' | b'?'));
+                proptest::prop_assert_eq!(end.and_then(|e| hostport.get(e)), Some(&b':'));
+            }
         }
     }
 

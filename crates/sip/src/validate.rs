@@ -45,11 +45,12 @@ impl<'a> HeaderViews<'a> {
     }
 }
 
-/// Checks the header values of a split message; returns what it found, in order, and the views
-/// it parsed.
-pub(crate) fn validate<'a>(msg: &Message<'a>) -> (Found, HeaderViews<'a>) {
+/// Checks the header values of a split message; returns what it found, in order, and sets
+/// `views` (default when called) to the views it parsed. (An out-parameter: the views are
+/// large, and returning them would copy them once more.)
+pub(crate) fn validate<'a>(msg: &Message<'a>, views: &mut HeaderViews<'a>) -> Found {
     let mut found: Found = Vec::new();
-    let mut views = HeaderViews { request_uri: check_start_line(msg, &mut found), ..HeaderViews::default() };
+    views.request_uri = check_start_line(msg, &mut found);
     check_text(msg, &mut found);
     check_mandatory(msg, &mut found);
     let first_authorization = msg.first_index(HeaderName::Authorization);
@@ -123,7 +124,7 @@ pub(crate) fn validate<'a>(msg: &Message<'a>) -> (Found, HeaderViews<'a>) {
             found.push((AnomalyKind::MalformedSdp, None));
         }
     }
-    (found, views)
+    found
 }
 
 fn is_sdp(content_type: &[u8]) -> bool {
@@ -167,7 +168,6 @@ fn check_start_line<'a>(msg: &Message<'a>, found: &mut Found) -> Option<Uri<'a>>
 /// Non-UTF-8 bytes and stray control characters in the start line and header section. One
 /// branch-free pass over the head decides whether any closer look is needed.
 fn check_text(msg: &Message<'_>, found: &mut Found) {
-    let is_ctl = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
     let (mut non_ascii, mut ctl) = (false, false);
     for chunk in msg.head.chunks(64) {
         non_ascii |= chunk.iter().fold(false, |acc, &b| acc | (b >= 0x80));
@@ -177,8 +177,7 @@ fn check_text(msg: &Message<'_>, found: &mut Found) {
         found.push((AnomalyKind::NonUtf8Bytes, None));
     }
     // A CR that does not start a CRLF inside the header section (header lines are split at LF).
-    let head = msg.head;
-    if memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n')) {
+    if has_bare_cr(msg.head) {
         found.push((AnomalyKind::BareCrLineEnding, None));
     }
     if !ctl {
@@ -209,6 +208,19 @@ fn check_text(msg: &Message<'_>, found: &mut Found) {
             j += 1;
         }
     }
+}
+
+/// A control character other than HTAB, CR and LF, or DEL. Written with `&` and `|` on
+/// booleans (no short-circuit) so that the folds over the head vectorise.
+fn is_ctl(b: u8) -> bool {
+    ((b < 0x20) & (b != b'\t') & (b != b'\r') & (b != b'\n')) | (b == 0x7f)
+}
+
+/// True when a CR is not followed by LF (or ends the bytes): one branch-free pass over the
+/// pairs of bytes, then the last byte.
+fn has_bare_cr(head: &[u8]) -> bool {
+    let pairs = head.iter().zip(head.get(1..).unwrap_or_default());
+    pairs.fold(false, |acc, (&b, &next)| acc | ((b == b'\r') & (next != b'\n'))) || head.last() == Some(&b'\r')
 }
 
 fn check_mandatory(msg: &Message<'_>, found: &mut Found) {
@@ -289,6 +301,28 @@ fn check_cseq(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKin
     if let Some(method) = msg.method() {
         if cseq.method != method {
             report(AnomalyKind::CseqMethodMismatch);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_those_of_the_rule() {
+        for b in 0..=255u8 {
+            let expected = (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
+            assert_eq!(is_ctl(b), expected, "{b:#x}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The pass over pairs finds what a search for every CR and a look at the next byte finds.
+        #[test]
+        fn bare_cr_as_by_search(head in proptest::collection::vec(proptest::sample::select(&b"\r\na"[..]), 0..40)) {
+            let by_search = memchr::memchr_iter(b'\r', &head).any(|i| head.get(i + 1) != Some(&b'\n'));
+            proptest::prop_assert_eq!(has_bare_cr(&head), by_search);
         }
     }
 }

@@ -69,9 +69,25 @@ pub(crate) fn push_defect(defects: &mut Vec<DigestDefect>, defect: DigestDefect)
     }
 }
 
+/// Lookup table for [`is_tchar`] (it runs on every byte of every name and token).
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            );
+        i += 1;
+    }
+    table
+};
+
 /// RFC 7230 `tchar`.
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
 
 /// Linear whitespace, including CR/LF so folded or unfolded continuation
@@ -147,7 +163,9 @@ pub(crate) fn tokenize(input: &[u8]) -> Result<Tokens<'_>, DigestError> {
     }
     cur.pos = after_scheme;
 
-    let mut params: Vec<Param<'_>> = Vec::new();
+    // Room for the usual credentials (username, realm, nonce, uri, response, algorithm, cnonce,
+    // qop, nc, opaque) in one allocation.
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(10);
     let mut defects = Vec::new();
     // The scheme acts as a separator for the first param.
     let mut separated = true;

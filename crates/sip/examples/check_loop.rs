@@ -1,4 +1,10 @@
-//! scratch (not committed): the hep_send mix through parse + check_views, for callgrind.
+//! The HEP benchmark's message mix (the messages of `sipscope`'s `examples/hep_send.rs`:
+//! scanner OPTIONS, digest REGISTERs, 401s) parsed and checked with `check_views` in a loop, as
+//! the pipeline does for every stored event: a fixed workload for callgrind, where the
+//! collector's own figures mix in everything else.
+//! `valgrind --tool=callgrind --toggle-collect='check_loop::run' target/release/examples/check_loop [N]`
+//! gives the instructions of N messages (default 1,000).
+/// Message `i` of the mix, as `hep_send` writes it.
 fn message(i: u64) -> Vec<u8> {
     let target = format!("192.0.{}.{}", i / 256 % 64, i % 256);
     match i % 5 {
@@ -28,6 +34,7 @@ Content-Length: 0\r\n\r\n"
     .into_bytes()
 }
 
+/// Parses and checks every message; what it returns keeps the work from being optimised away.
 #[inline(never)]
 fn run(msgs: &[Vec<u8>]) -> usize {
     let mut n = 0;
@@ -42,18 +49,5 @@ fn run(msgs: &[Vec<u8>]) -> usize {
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let msgs: Vec<Vec<u8>> = (0..n).map(message).collect();
-    sizes();
     println!("{}", run(&msgs));
-}
-#[allow(dead_code)]
-pub fn sizes() {
-    eprintln!(
-        "Uri {} NameAddr {} HeaderViews {} Credentials {} Message {} Via {}",
-        std::mem::size_of::<sipscope_sip::Uri>(),
-        std::mem::size_of::<sipscope_sip::typed::NameAddr>(),
-        std::mem::size_of::<sipscope_sip::HeaderViews>(),
-        std::mem::size_of::<sipscope_sip::digest::Credentials>(),
-        std::mem::size_of::<sipscope_sip::Message>(),
-        std::mem::size_of::<sipscope_sip::typed::Via>()
-    );
 }
