@@ -370,9 +370,10 @@ impl<'a> Message<'a> {
 
     /// Runs the checks of the header values (those [`Message::anomalies`] runs on its first
     /// call, keeping what they find) and returns the typed views they parsed on the way: From,
-    /// To, the first Contact, the Request-URI and the credentials, exactly what the accessors
-    /// of those names return, without parsing them a second time. On a message whose checks
-    /// have already run, the views are taken from those accessors instead.
+    /// To, the first Contact (and whether one is `*`), CSeq, the Request-URI and the
+    /// credentials, exactly what the accessors of those names return, without parsing them a
+    /// second time. On a message whose checks have already run, the views are taken from those
+    /// accessors instead.
     pub fn check_views(&self) -> HeaderViews<'a> {
         if self.all_anomalies.get().is_some() {
             return HeaderViews::parse(self);

@@ -1,7 +1,7 @@
 //! Checks that need the whole message: mandatory headers, typed values, cross-field rules.
 //! Every defect becomes an [`AnomalyKind`] on the message; nothing here rejects a message.
-//! The typed views the checks parse on the way (From, To, the first Contact, the Request-URI,
-//! the credentials) are handed back with what they found ([`HeaderViews`],
+//! The typed views the checks parse on the way (From, To, the first Contact, CSeq, the
+//! Request-URI, the credentials) are handed back with what they found ([`HeaderViews`],
 //! `Message::check_views`), so that a caller who wants both parses the values once.
 
 use crate::anomaly::AnomalyKind;
@@ -25,6 +25,10 @@ pub struct HeaderViews<'a> {
     pub to: Option<NameAddr<'a>>,
     /// [`Message::contact`]: the first Contact element that is not `*`.
     pub contact: Option<NameAddr<'a>>,
+    /// [`Message::contact_is_star`]: a Contact element is `*`.
+    pub contact_is_star: bool,
+    /// [`Message::cseq`]: the first CSeq header, when it parses.
+    pub cseq: Option<CSeq<'a>>,
     /// [`Message::request_uri`].
     pub request_uri: Option<Uri<'a>>,
     /// [`Message::credentials`]: the first Authorization header's, else the first
@@ -39,6 +43,8 @@ impl<'a> HeaderViews<'a> {
             from: msg.from(),
             to: msg.to(),
             contact: msg.contact(),
+            contact_is_star: msg.contact_is_star(),
+            cseq: msg.cseq(),
             request_uri: msg.request_uri(),
             credentials: msg.credentials(),
         }
@@ -72,7 +78,7 @@ pub(crate) fn validate<'a>(msg: &Message<'a>, views: &mut HeaderViews<'a>) -> Fo
                     }
                 }
             }
-            HeaderName::Contact => check_contact(msg, h.value, &mut report, &mut views.contact),
+            HeaderName::Contact => check_contact(msg, h.value, &mut report, views),
             HeaderName::Route | HeaderName::RecordRoute => {
                 check_list(h.value, &mut report, |v, r| {
                     NameAddr::parse_checked(v, r);
@@ -81,7 +87,12 @@ pub(crate) fn validate<'a>(msg: &Message<'a>, views: &mut HeaderViews<'a>) -> Fo
             HeaderName::Via => check_list(h.value, &mut report, |v, r| {
                 Via::parse_checked(v, r);
             }),
-            HeaderName::CSeq => check_cseq(msg, h.value, &mut report),
+            HeaderName::CSeq => {
+                let cseq = check_cseq(msg, h.value, &mut report);
+                if msg.first_index(HeaderName::CSeq) == Some(i) {
+                    views.cseq = cseq;
+                }
+            }
             HeaderName::MaxForwards => match scalar::leading_number(h.value) {
                 Number::Value(v) if v <= 255 => {}
                 Number::Value(_) | Number::Overflow => report(AnomalyKind::MaxForwardsOutOfRange),
@@ -259,16 +270,18 @@ fn check_list<'a>(
     }
 }
 
-/// Checks one Contact header; notes in `first` the first element that is not `*`, parsed, when
-/// none was noted yet.
+/// Checks one Contact header; notes in `views` the first element that is not `*`, parsed,
+/// when none was noted yet, and whether an element is `*`.
 fn check_contact<'a>(
     msg: &Message<'a>,
     value: &'a [u8],
     report: &mut dyn FnMut(AnomalyKind),
-    first: &mut Option<NameAddr<'a>>,
+    views: &mut HeaderViews<'a>,
 ) {
     let star = text::trim(value) == b"*";
     if star {
+        // Its one element, `*`.
+        views.contact_is_star = true;
         let is_register = msg.method().is_some_and(|m| m.eq_ignore_ascii_case(b"REGISTER"));
         if !is_register || msg.list_values(HeaderName::Contact).count() > 1 {
             report(AnomalyKind::InvalidContactStar);
@@ -277,8 +290,10 @@ fn check_contact<'a>(
     }
     check_list(value, report, |v, r| {
         let na = NameAddr::parse_checked(v, r);
-        if first.is_none() && v != b"*" {
-            *first = Some(na);
+        if v == b"*" {
+            views.contact_is_star = true;
+        } else if views.contact.is_none() {
+            views.contact = Some(na);
         }
         if let Some(exp) = na.param("expires") {
             match text::parse_number(exp) {
@@ -290,10 +305,11 @@ fn check_contact<'a>(
     });
 }
 
-fn check_cseq(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKind)) {
+/// Checks one CSeq header; returns it parsed, when it parses.
+fn check_cseq<'a>(msg: &Message<'_>, value: &'a [u8], report: &mut dyn FnMut(AnomalyKind)) -> Option<CSeq<'a>> {
     let Some(cseq) = CSeq::parse(value) else {
         report(AnomalyKind::InvalidCseq);
-        return;
+        return None;
     };
     if !cseq.in_range() {
         report(AnomalyKind::CseqNumberOutOfRange);
@@ -303,6 +319,7 @@ fn check_cseq(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKin
             report(AnomalyKind::CseqMethodMismatch);
         }
     }
+    Some(cseq)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `Message::check_views` against the accessors: the views the checks hand back (From, To, the
-//! first Contact, the Request-URI, the credentials) must be exactly what `from()`, `to()`,
-//! `contact()`, `request_uri()` and `credentials()` parse on their own, and the anomalies the
+//! first Contact, whether a Contact is `*`, CSeq, the Request-URI, the credentials) must be
+//! exactly what `from()`, `to()`, `contact()`, `contact_is_star()`, `cseq()`, `request_uri()`
+//! and `credentials()` find on their own, and the anomalies the
 //! same as `anomalies()` finds on a message checked the usual way; on the corpus, on messages
 //! built from the header lines where the two could part (repeated, empty, `*` and unparsable
 //! Contacts, Authorization next to Proxy-Authorization, bracketed Request-URIs), on the
@@ -46,6 +47,8 @@ Authorization: nonsense\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     let msg = sipscope_sip::parse(bytes).unwrap();
     let views = msg.check_views();
     assert_eq!(views.contact.map(|c| c.uri_raw), Some(&b"sip:100@198.51.100.7"[..]));
+    assert!(views.contact_is_star);
+    assert_eq!(views.cseq.map(|c| c.method), Some(&b"REGISTER"[..]));
     assert_eq!(views.from.and_then(|f| f.tag()), Some(&b"a"[..]));
     assert_eq!(views.request_uri.map(|u| u.host), Some(&b"192.0.2.1"[..]));
     // Authorization comes first and has a scheme (`nonsense`), so it is the one taken.
@@ -85,6 +88,9 @@ const HEADER_LINES: &[&str] = &[
     "Proxy-Authorization: ,",
     "Call-ID: 1@x",
     "CSeq: 1 REGISTER",
+    "CSeq: 2 INVITE",
+    "CSeq: x",
+    "Contact: <sip:5@192.0.2.9>, *",
     "Via: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bK1",
 ];
 

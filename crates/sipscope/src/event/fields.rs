@@ -249,10 +249,10 @@ impl SipFields {
             f.to = (t.opt(to.user()), t.opt(to.host()), t.opt(to.tag()));
         }
         f.call_id = t.opt(msg.call_id());
-        if let Some(c) = msg.cseq() {
+        if let Some(c) = views.cseq {
             f.cseq = (c.seq.and_then(|n| i64::try_from(n).ok()), Some(t.of(c.method)));
         }
-        f.contact = if msg.contact_is_star() { Some("*".to_owned()) } else { views.contact.map(|c| t.of(c.uri_raw)) };
+        f.contact = if views.contact_is_star { Some("*".to_owned()) } else { views.contact.map(|c| t.of(c.uri_raw)) };
         f.expires = msg.expires().and_then(|e| i64::try_from(e).ok());
         if let Some(c) = &views.credentials {
             f.auth = Some(AuthFields {
