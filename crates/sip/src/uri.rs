@@ -251,8 +251,13 @@ pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     }
 }
 
-/// [`unbracketed_ipv6`] behind a cheap test: at least two colons before any `;` or `?`.
+/// [`unbracketed_ipv6`] behind cheap tests: at least two colons in all (a count that
+/// vectorises, false for a host name or IPv4 address with a port), then at least two before any
+/// `;` or `?`.
 pub(crate) fn maybe_unbracketed_ipv6(hostport: &[u8]) -> Option<(&[u8], Ipv6Addr, Option<u16>)> {
+    if hostport.iter().filter(|&&b| b == b':').count() < 2 {
+        return None;
+    }
     let mut colons = 0;
     for &b in hostport {
         match b {
