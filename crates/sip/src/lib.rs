@@ -8,7 +8,8 @@
 //!   every defect is an [`Anomaly`] with a stable snake_case name. Only bytes that cannot be a
 //!   SIP message at all are a [`ParseError`].
 //! - **Typed views on demand**: [`Uri`], [`typed::NameAddr`], [`typed::Via`], [`typed::CSeq`],
-//!   [`digest`] credentials and challenges, [`sdp::Sdp`].
+//!   [`digest`] credentials and challenges, [`sdp::Sdp`]. [`Message::check_views`] runs the
+//!   checks and hands back the views they parsed ([`HeaderViews`]), for callers that want both.
 //! - **Streams**: [`framing::frame`] splits messages out of a TCP/TLS buffer.
 //! - **Writing**: [`builder`] makes responses (RFC 3261 §8.2.6) and requests.
 //!
@@ -44,3 +45,4 @@ pub use header_name::HeaderName;
 pub use message::{parse, Framing, Header, Message, ParseError, ParseLimits};
 pub use start_line::StartLine;
 pub use uri::{HostKind, Scheme, Uri};
+pub use validate::HeaderViews;

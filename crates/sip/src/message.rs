@@ -6,6 +6,7 @@ use crate::start_line::StartLine;
 use crate::text::{self, ListIter};
 use crate::typed::{CSeq, NameAddr, Via};
 use crate::uri::Uri;
+use crate::validate::HeaderViews;
 
 mod split;
 
@@ -146,6 +147,12 @@ impl<'a> Message<'a> {
         self.junk
     }
 
+    /// The start line and the header section as received, up to the empty line (without
+    /// the junk before the start line): every header's name, value and line lies inside it.
+    pub fn head(&self) -> &'a [u8] {
+        self.head
+    }
+
     /// The start line as written, without its line ending.
     pub fn start_line_raw(&self) -> &'a [u8] {
         self.start_line_raw
@@ -269,6 +276,11 @@ impl<'a> Message<'a> {
         self.list_values(HeaderName::Contact).filter(|v| *v != b"*").map(NameAddr::parse)
     }
 
+    /// The first of [`Message::contacts`].
+    pub fn contact(&self) -> Option<NameAddr<'a>> {
+        self.contacts().next()
+    }
+
     /// True for `Contact: *` (a REGISTER removing all bindings).
     pub fn contact_is_star(&self) -> bool {
         self.list_values(HeaderName::Contact).any(|v| v == b"*")
@@ -352,13 +364,34 @@ impl<'a> Message<'a> {
     /// Every anomaly of the message: those found while splitting it, then those found in the
     /// header values (checked on the first call, then kept).
     pub fn anomalies(&self) -> &[Anomaly] {
-        self.all_anomalies.get_or_init(|| {
-            let mut all = self.structural.clone();
-            for (kind, header) in crate::validate::validate(self) {
-                push_unique(&mut all, kind, header);
-            }
-            all
-        })
+        self.all_anomalies
+            .get_or_init(|| self.with_structural(crate::validate::validate(self, &mut HeaderViews::default())))
+    }
+
+    /// Runs the checks of the header values (those [`Message::anomalies`] runs on its first
+    /// call, keeping what they find) and returns the typed views they parsed on the way: From,
+    /// To, the first Contact (and whether one is `*`), CSeq, the Request-URI and the
+    /// credentials, exactly what the accessors of those names return, without parsing them a
+    /// second time. On a message whose checks have already run, the views are taken from those
+    /// accessors instead.
+    pub fn check_views(&self) -> HeaderViews<'a> {
+        if self.all_anomalies.get().is_some() {
+            return HeaderViews::parse(self);
+        }
+        let mut views = HeaderViews::default();
+        let found = crate::validate::validate(self, &mut views);
+        // Another thread may have checked the same message meanwhile: its list is the same.
+        let _ = self.all_anomalies.set(self.with_structural(found));
+        views
+    }
+
+    /// The split's anomalies followed by `found`, each (kind, header) once.
+    fn with_structural(&self, found: crate::validate::Found) -> Vec<Anomaly> {
+        let mut all = self.structural.clone();
+        for (kind, header) in found {
+            push_unique(&mut all, kind, header);
+        }
+        all
     }
 
     /// True when an anomaly of this kind was found.

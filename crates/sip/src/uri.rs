@@ -158,25 +158,30 @@ impl<'a> Uri<'a> {
                 .ok_or(UriError::InvalidIpv6)?;
             self.host = inner;
             (close + 1, HostKind::Ipv6(addr))
-        } else if let Some((host, addr, port)) = maybe_unbracketed_ipv6(hostport) {
-            self.host = host;
-            self.unbracketed_ipv6 = true;
-            self.port = port;
-            (
-                host.len()
-                    + port.map_or(0, |_| {
-                        1 + hostport[host.len() + 1..].iter().take_while(|b| b.is_ascii_digit()).count()
-                    }),
-                HostKind::Ipv6(addr),
-            )
         } else {
             let end = hostport.iter().position(|b| matches!(b, b':' | b';' | b'?')).unwrap_or(hostport.len());
-            self.host = &hostport[..end];
-            let kind = match parse_ipv4(self.host) {
-                Some(v4) => HostKind::Ipv4(v4),
-                None => HostKind::Name,
-            };
-            (end, kind)
+            // An IPv6 address without brackets needs two colons before any `;` or `?`, so the
+            // host ends at a colon: only then is that reading tried.
+            let ipv6 = if hostport.get(end) == Some(&b':') { maybe_unbracketed_ipv6(hostport) } else { None };
+            if let Some((host, addr, port)) = ipv6 {
+                self.host = host;
+                self.unbracketed_ipv6 = true;
+                self.port = port;
+                (
+                    host.len()
+                        + port.map_or(0, |_| {
+                            1 + hostport[host.len() + 1..].iter().take_while(|b| b.is_ascii_digit()).count()
+                        }),
+                    HostKind::Ipv6(addr),
+                )
+            } else {
+                self.host = &hostport[..end];
+                let kind = match parse_ipv4(self.host) {
+                    Some(v4) => HostKind::Ipv4(v4),
+                    None => HostKind::Name,
+                };
+                (end, kind)
+            }
         };
         if self.host.is_empty() {
             return Err(UriError::MissingHost);
@@ -222,37 +227,37 @@ impl<'a> Uri<'a> {
 /// Dotted-quad IPv4 (as `std` reads it: four decimal octets, no leading zeros), without the
 /// UTF-8 check and generic parser that `str::parse` costs on every host of every message.
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
-    if !(7..=15).contains(&s.len()) || !s[0].is_ascii_digit() {
+    if !(7..=15).contains(&s.len()) {
         return None;
     }
+    let digit = |b: u8| b.is_ascii_digit().then(|| b - b'0');
     let mut octets = [0u8; 4];
-    let (mut index, mut value, mut digits) = (0usize, 0u16, 0u8);
-    for &b in s {
-        match b {
-            b'0'..=b'9' => {
-                // No leading zeros (`01`), at most three digits, at most 255.
-                if digits == 3 || (digits == 1 && value == 0) {
-                    return None;
-                }
-                value = value * 10 + u16::from(b - b'0');
-                digits += 1;
-            }
-            b'.' if digits > 0 && index < 3 => {
-                octets[index] = u8::try_from(value).ok()?;
-                (index, value, digits) = (index + 1, 0, 0);
+    let mut parts = s.split(|&b| b == b'.');
+    for slot in &mut octets {
+        *slot = match *parts.next()? {
+            [a] => digit(a)?,
+            // No leading zero (`01`), at most three digits, at most 255.
+            [a @ b'1'..=b'9', b] => (a - b'0') * 10 + digit(b)?,
+            [a @ b'1'..=b'2', b, c] => {
+                let value = u16::from(a - b'0') * 100 + u16::from(digit(b)?) * 10 + u16::from(digit(c)?);
+                u8::try_from(value).ok()?
             }
             _ => return None,
-        }
+        };
     }
-    if index != 3 || digits == 0 {
-        return None;
+    match parts.next() {
+        Some(_) => None,
+        None => Some(Ipv4Addr::from(octets)),
     }
-    octets[3] = u8::try_from(value).ok()?;
-    Some(Ipv4Addr::from(octets))
 }
 
-/// [`unbracketed_ipv6`] behind a cheap test: at least two colons before any `;` or `?`.
+/// [`unbracketed_ipv6`] behind cheap tests: at least two colons in all (a count that
+/// vectorises, false for a host name or IPv4 address with a port), then at least two before any
+/// `;` or `?`.
 pub(crate) fn maybe_unbracketed_ipv6(hostport: &[u8]) -> Option<(&[u8], Ipv6Addr, Option<u16>)> {
+    if hostport.iter().filter(|&&b| b == b':').count() < 2 {
+        return None;
+    }
     let mut colons = 0;
     for &b in hostport {
         match b {
@@ -363,6 +368,26 @@ mod tests {
             "1.2.3.4 ",
         ] {
             assert_eq!(parse_ipv4(text.as_bytes()), text.parse().ok(), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        /// `parse_sip` tries the unbracketed IPv6 reading only where the host ends at a colon;
+        /// that skips no host the reading accepts.
+        #[test]
+        fn unbracketed_ipv6_hosts_end_at_a_colon(hostport in "[0-9a-fA-F:.;?x]{0,24}") {
+            let hostport = hostport.as_bytes();
+            if maybe_unbracketed_ipv6(hostport).is_some() {
+                let end = hostport.iter().position(|b| matches!(b, b':' | b';' | b'?'));
+                proptest::prop_assert_eq!(end.and_then(|e| hostport.get(e)), Some(&b':'));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ipv4_reader_agrees_with_std_everywhere(text in "[0-9.]{0,17}|[0-3]?[0-9]{1,2}(\\.[0-3]?[0-9]{1,2}){3}") {
+            proptest::prop_assert_eq!(parse_ipv4(text.as_bytes()), text.parse().ok(), "{}", text);
         }
     }
 

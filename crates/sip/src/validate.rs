@@ -1,7 +1,11 @@
 //! Checks that need the whole message: mandatory headers, typed values, cross-field rules.
 //! Every defect becomes an [`AnomalyKind`] on the message; nothing here rejects a message.
+//! The typed views the checks parse on the way (From, To, the first Contact, CSeq, the
+//! Request-URI, the credentials) are handed back with what they found ([`HeaderViews`],
+//! `Message::check_views`), so that a caller who wants both parses the values once.
 
 use crate::anomaly::AnomalyKind;
+use crate::digest::Credentials;
 use crate::header_name::HeaderName;
 use crate::message::Message;
 use crate::start_line::StartLine;
@@ -10,22 +14,71 @@ use crate::typed::scalar::{self, CSeq, DELTA_SECONDS_MAX};
 use crate::typed::{NameAddr, Via};
 use crate::uri::Uri;
 
-/// Checks the header values of a split message; returns what it found, in order.
-pub(crate) fn validate(msg: &Message<'_>) -> Found {
+/// Typed views of the headers the checks parse, each exactly what the accessor of the same name
+/// returns (the parsers are the same; the checks also listen to the defects). From
+/// [`Message::check_views`], or [`HeaderViews::parse`] for a message that is not checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderViews<'a> {
+    /// [`Message::from`]: the first From header.
+    pub from: Option<NameAddr<'a>>,
+    /// [`Message::to`]: the first To header.
+    pub to: Option<NameAddr<'a>>,
+    /// [`Message::contact`]: the first Contact element that is not `*`.
+    pub contact: Option<NameAddr<'a>>,
+    /// [`Message::contact_is_star`]: a Contact element is `*`.
+    pub contact_is_star: bool,
+    /// [`Message::cseq`]: the first CSeq header, when it parses.
+    pub cseq: Option<CSeq<'a>>,
+    /// [`Message::request_uri`].
+    pub request_uri: Option<Uri<'a>>,
+    /// [`Message::credentials`]: the first Authorization header's, else the first
+    /// Proxy-Authorization header's, when it parses.
+    pub credentials: Option<Credentials<'a>>,
+}
+
+impl<'a> HeaderViews<'a> {
+    /// The views through the accessors, without checking anything.
+    pub fn parse(msg: &Message<'a>) -> HeaderViews<'a> {
+        HeaderViews {
+            from: msg.from(),
+            to: msg.to(),
+            contact: msg.contact(),
+            contact_is_star: msg.contact_is_star(),
+            cseq: msg.cseq(),
+            request_uri: msg.request_uri(),
+            credentials: msg.credentials(),
+        }
+    }
+}
+
+/// Checks the header values of a split message; returns what it found, in order, and sets
+/// `views` (default when called) to the views it parsed. (An out-parameter: the views are
+/// large, and returning them would copy them once more.)
+pub(crate) fn validate<'a>(msg: &Message<'a>, views: &mut HeaderViews<'a>) -> Found {
     let mut found: Found = Vec::new();
-    check_start_line(msg, &mut found);
+    views.request_uri = check_start_line(msg, &mut found);
     check_text(msg, &mut found);
     check_mandatory(msg, &mut found);
+    let first_authorization = msg.first_index(HeaderName::Authorization);
+    let first_proxy_authorization = msg.first_index(HeaderName::ProxyAuthorization);
+    let mut proxy_credentials = None;
     for (i, h) in msg.headers.iter().enumerate() {
         let mut report = |k: AnomalyKind| found.push((k, Some(i)));
         match h.kind {
             HeaderName::From | HeaderName::To => {
                 let na = NameAddr::parse_checked(h.value, &mut report);
-                if h.kind == HeaderName::From && msg.first_index(HeaderName::From) == Some(i) && na.tag().is_none() {
-                    report(AnomalyKind::MissingFromTag);
+                if msg.first_index(h.kind) == Some(i) {
+                    if h.kind == HeaderName::From {
+                        if na.tag().is_none() {
+                            report(AnomalyKind::MissingFromTag);
+                        }
+                        views.from = Some(na);
+                    } else {
+                        views.to = Some(na);
+                    }
                 }
             }
-            HeaderName::Contact => check_contact(msg, h.value, &mut report),
+            HeaderName::Contact => check_contact(msg, h.value, &mut report, views),
             HeaderName::Route | HeaderName::RecordRoute => {
                 check_list(h.value, &mut report, |v, r| {
                     NameAddr::parse_checked(v, r);
@@ -34,7 +87,12 @@ pub(crate) fn validate(msg: &Message<'_>) -> Found {
             HeaderName::Via => check_list(h.value, &mut report, |v, r| {
                 Via::parse_checked(v, r);
             }),
-            HeaderName::CSeq => check_cseq(msg, h.value, &mut report),
+            HeaderName::CSeq => {
+                let cseq = check_cseq(msg, h.value, &mut report);
+                if msg.first_index(HeaderName::CSeq) == Some(i) {
+                    views.cseq = cseq;
+                }
+            }
             HeaderName::MaxForwards => match scalar::leading_number(h.value) {
                 Number::Value(v) if v <= 255 => {}
                 Number::Value(_) | Number::Overflow => report(AnomalyKind::MaxForwardsOutOfRange),
@@ -57,14 +115,17 @@ pub(crate) fn validate(msg: &Message<'_>) -> Found {
             }),
             HeaderName::Date if !scalar::is_valid_sip_date(h.value) => report(AnomalyKind::InvalidDate),
             HeaderName::CallId if h.value.is_empty() => report(AnomalyKind::EmptyHeaderValue),
-            HeaderName::Authorization | HeaderName::ProxyAuthorization => {
-                let creds = crate::digest::Credentials::parse(h.value);
-                if creds.is_err() {
-                    report(AnomalyKind::MalformedCredentials);
-                }
-            }
+            HeaderName::Authorization | HeaderName::ProxyAuthorization => match Credentials::parse(h.value) {
+                Err(_) => report(AnomalyKind::MalformedCredentials),
+                Ok(creds) if Some(i) == first_authorization => views.credentials = Some(creds),
+                Ok(creds) if Some(i) == first_proxy_authorization => proxy_credentials = Some(creds),
+                Ok(_) => {}
+            },
             _ => {}
         }
+    }
+    if first_authorization.is_none() {
+        views.credentials = proxy_credentials;
     }
     if !msg.body.is_empty() && msg.first_index(HeaderName::ContentType).is_none() {
         found.push((AnomalyKind::BodyWithoutContentType, None));
@@ -85,29 +146,39 @@ fn is_sdp(content_type: &[u8]) -> bool {
 
 pub(crate) type Found = Vec<(AnomalyKind, Option<usize>)>;
 
-fn check_start_line(msg: &Message<'_>, found: &mut Found) {
+/// Checks the Request-URI; returns it parsed (as `Message::request_uri` does), when it parses.
+fn check_start_line<'a>(msg: &Message<'a>, found: &mut Found) -> Option<Uri<'a>> {
     let StartLine::Request { uri, .. } = msg.start else {
-        return;
+        return None;
     };
     let bracketed = uri.strip_prefix(b"<").and_then(|u| u.strip_suffix(b">"));
     if bracketed.is_some() {
         found.push((AnomalyKind::AngleBracketsInRequestUri, None));
     }
     if uri.iter().any(|&b| text::is_lws(b)) {
-        return; // already reported as whitespace_in_request_uri; the URI cannot parse.
+        // Already reported as whitespace_in_request_uri; the URI cannot parse (`Uri::parse`
+        // refuses whitespace).
+        return None;
     }
     match Uri::parse(bracketed.unwrap_or(uri)) {
-        Ok(parsed) if parsed.headers.is_some() => found.push((AnomalyKind::HeadersInRequestUri, None)),
-        Ok(parsed) if parsed.unbracketed_ipv6 => found.push((AnomalyKind::UnbracketedIpv6, None)),
-        Ok(_) => {}
-        Err(_) => found.push((AnomalyKind::InvalidUri, None)),
+        Ok(parsed) => {
+            if parsed.headers.is_some() {
+                found.push((AnomalyKind::HeadersInRequestUri, None));
+            } else if parsed.unbracketed_ipv6 {
+                found.push((AnomalyKind::UnbracketedIpv6, None));
+            }
+            Some(parsed)
+        }
+        Err(_) => {
+            found.push((AnomalyKind::InvalidUri, None));
+            None
+        }
     }
 }
 
 /// Non-UTF-8 bytes and stray control characters in the start line and header section. One
 /// branch-free pass over the head decides whether any closer look is needed.
 fn check_text(msg: &Message<'_>, found: &mut Found) {
-    let is_ctl = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
     let (mut non_ascii, mut ctl) = (false, false);
     for chunk in msg.head.chunks(64) {
         non_ascii |= chunk.iter().fold(false, |acc, &b| acc | (b >= 0x80));
@@ -117,8 +188,7 @@ fn check_text(msg: &Message<'_>, found: &mut Found) {
         found.push((AnomalyKind::NonUtf8Bytes, None));
     }
     // A CR that does not start a CRLF inside the header section (header lines are split at LF).
-    let head = msg.head;
-    if memchr::memchr_iter(b'\r', head).any(|i| head.get(i + 1) != Some(&b'\n')) {
+    if has_bare_cr(msg.head) {
         found.push((AnomalyKind::BareCrLineEnding, None));
     }
     if !ctl {
@@ -149,6 +219,19 @@ fn check_text(msg: &Message<'_>, found: &mut Found) {
             j += 1;
         }
     }
+}
+
+/// A control character other than HTAB, CR and LF, or DEL. Written with `&` and `|` on
+/// booleans (no short-circuit) so that the folds over the head vectorise.
+fn is_ctl(b: u8) -> bool {
+    ((b < 0x20) & (b != b'\t') & (b != b'\r') & (b != b'\n')) | (b == 0x7f)
+}
+
+/// True when a CR is not followed by LF (or ends the bytes): one branch-free pass over the
+/// pairs of bytes, then the last byte.
+fn has_bare_cr(head: &[u8]) -> bool {
+    let pairs = head.iter().zip(head.get(1..).unwrap_or_default());
+    pairs.fold(false, |acc, (&b, &next)| acc | ((b == b'\r') & (next != b'\n'))) || head.last() == Some(&b'\r')
 }
 
 fn check_mandatory(msg: &Message<'_>, found: &mut Found) {
@@ -187,9 +270,18 @@ fn check_list<'a>(
     }
 }
 
-fn check_contact(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKind)) {
+/// Checks one Contact header; notes in `views` the first element that is not `*`, parsed,
+/// when none was noted yet, and whether an element is `*`.
+fn check_contact<'a>(
+    msg: &Message<'a>,
+    value: &'a [u8],
+    report: &mut dyn FnMut(AnomalyKind),
+    views: &mut HeaderViews<'a>,
+) {
     let star = text::trim(value) == b"*";
     if star {
+        // Its one element, `*`.
+        views.contact_is_star = true;
         let is_register = msg.method().is_some_and(|m| m.eq_ignore_ascii_case(b"REGISTER"));
         if !is_register || msg.list_values(HeaderName::Contact).count() > 1 {
             report(AnomalyKind::InvalidContactStar);
@@ -198,6 +290,11 @@ fn check_contact(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(Anomaly
     }
     check_list(value, report, |v, r| {
         let na = NameAddr::parse_checked(v, r);
+        if v == b"*" {
+            views.contact_is_star = true;
+        } else if views.contact.is_none() {
+            views.contact = Some(na);
+        }
         if let Some(exp) = na.param("expires") {
             match text::parse_number(exp) {
                 Number::Value(e) if e <= DELTA_SECONDS_MAX => {}
@@ -208,10 +305,11 @@ fn check_contact(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(Anomaly
     });
 }
 
-fn check_cseq(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKind)) {
+/// Checks one CSeq header; returns it parsed, when it parses.
+fn check_cseq<'a>(msg: &Message<'_>, value: &'a [u8], report: &mut dyn FnMut(AnomalyKind)) -> Option<CSeq<'a>> {
     let Some(cseq) = CSeq::parse(value) else {
         report(AnomalyKind::InvalidCseq);
-        return;
+        return None;
     };
     if !cseq.in_range() {
         report(AnomalyKind::CseqNumberOutOfRange);
@@ -219,6 +317,29 @@ fn check_cseq(msg: &Message<'_>, value: &[u8], report: &mut dyn FnMut(AnomalyKin
     if let Some(method) = msg.method() {
         if cseq.method != method {
             report(AnomalyKind::CseqMethodMismatch);
+        }
+    }
+    Some(cseq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_those_of_the_rule() {
+        for b in 0..=255u8 {
+            let expected = (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f;
+            assert_eq!(is_ctl(b), expected, "{b:#x}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The pass over pairs finds what a search for every CR and a look at the next byte finds.
+        #[test]
+        fn bare_cr_as_by_search(head in proptest::collection::vec(proptest::sample::select(&b"\r\na"[..]), 0..40)) {
+            let by_search = memchr::memchr_iter(b'\r', &head).any(|i| head.get(i + 1) != Some(&b'\n'));
+            proptest::prop_assert_eq!(has_bare_cr(&head), by_search);
         }
     }
 }

@@ -63,6 +63,11 @@ pub(crate) fn to_hex(digest: &[u8; 16]) -> [u8; 32] {
     out
 }
 
+/// True when [`decode_hex16`] would decode `hex`: exactly 32 hex digits (either case).
+pub(crate) fn is_hex32(hex: &[u8]) -> bool {
+    hex.len() == 32 && hex.iter().all(u8::is_ascii_hexdigit)
+}
+
 /// Decodes exactly 32 hex digits (either case) into 16 bytes.
 pub(crate) fn decode_hex16(hex: &[u8]) -> Option<[u8; 16]> {
     fn nibble(c: u8) -> Option<u8> {

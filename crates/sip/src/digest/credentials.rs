@@ -41,22 +41,27 @@ impl<'a> Credentials<'a> {
     /// panics; fails only if there is no scheme token at all.
     pub fn parse(value: &'a [u8]) -> Result<Self, DigestError> {
         let tokens = params::tokenize(value)?;
-        let params = tokens.params;
-        let get = |name: &[u8]| find(&params, name).map(|p| p.value);
-        // `params` is moved last, after the final use of `get`'s borrow.
+        // Each known parameter's first occurrence, in one pass over the params.
+        let mut known: [Option<&'a [u8]>; KNOWN.len()] = [None; KNOWN.len()];
+        for p in &tokens.params {
+            if let Some(slot) = known_index(p.name).and_then(|i| known.get_mut(i)) {
+                slot.get_or_insert(p.value);
+            }
+        }
+        let [username, realm, nonce, uri, response, algorithm, cnonce, opaque, qop, nc] = known;
         let mut creds = Self {
             scheme: tokens.scheme,
-            username: get(b"username"),
-            realm: get(b"realm"),
-            nonce: get(b"nonce"),
-            uri: get(b"uri"),
-            response: get(b"response"),
-            algorithm: get(b"algorithm").map(Algorithm::parse),
-            cnonce: get(b"cnonce"),
-            opaque: get(b"opaque"),
-            qop: get(b"qop").map(Qop::parse),
-            nc: get(b"nc"),
-            params,
+            username,
+            realm,
+            nonce,
+            uri,
+            response,
+            algorithm: algorithm.map(Algorithm::parse),
+            cnonce,
+            opaque,
+            qop: qop.map(Qop::parse),
+            nc,
+            params: tokens.params,
             defects: tokens.defects,
         };
         creds.check();
@@ -91,7 +96,7 @@ impl<'a> Credentials<'a> {
         }
         // Only the MD5 family has 32-digit responses; SHA-256 has 64.
         let md5_family = self.effective_algorithm().is_supported();
-        if md5_family && self.response.is_some_and(|r| compute::decode_hex16(r).is_none()) {
+        if md5_family && self.response.is_some_and(|r| !compute::is_hex32(r)) {
             found.push(DigestDefect::ResponseNotHex32);
         }
         for defect in found {
@@ -123,6 +128,25 @@ impl<'a> Credentials<'a> {
     pub fn param(&self, name: &[u8]) -> Option<Param<'a>> {
         find(&self.params, name)
     }
+}
+
+/// The parameters [`Credentials::parse`] reads into fields, in the order it takes them.
+const KNOWN: [&[u8]; 10] =
+    [b"username", b"realm", b"nonce", b"uri", b"response", b"algorithm", b"cnonce", b"opaque", b"qop", b"nc"];
+
+/// The position in [`KNOWN`] of a parameter name (case-insensitive), looked up by its length
+/// first: most names are compared with one or two candidates.
+fn known_index(name: &[u8]) -> Option<usize> {
+    let candidates: &[usize] = match name.len() {
+        2 => &[9],
+        3 => &[3, 8],
+        5 => &[1, 2],
+        6 => &[6, 7],
+        8 => &[0, 4],
+        9 => &[5],
+        _ => &[],
+    };
+    candidates.iter().copied().find(|&i| KNOWN.get(i).is_some_and(|k| k.eq_ignore_ascii_case(name)))
 }
 
 /// `qop=auth` parameters chosen by a client.

@@ -69,24 +69,23 @@ pub(crate) fn push_defect(defects: &mut Vec<DigestDefect>, defect: DigestDefect)
     }
 }
 
-/// RFC 7230 `tchar`.
-/// `tchar` (RFC 9110 §5.6.2) by byte: a table, because the tokenizer asks for every byte of
-/// every name and unquoted value.
-const TCHAR: [bool; 256] = {
+/// Lookup table for [`is_tchar`] (it runs on every byte of every name and token).
+static TCHAR: [bool; 256] = {
     let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
             || matches!(
-                c,
+                b,
                 b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
             );
-        b += 1;
+        i += 1;
     }
     table
 };
 
+/// RFC 7230 `tchar`.
 pub(crate) fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
@@ -167,8 +166,9 @@ pub(crate) fn tokenize(input: &[u8]) -> Result<Tokens<'_>, DigestError> {
     }
     cur.pos = after_scheme;
 
-    // Challenges and credentials carry up to about ten parameters: one allocation.
-    let mut params: Vec<Param<'_>> = Vec::with_capacity(12);
+    // Room for the usual credentials (username, realm, nonce, uri, response, algorithm, cnonce,
+    // qop, nc, opaque) in one allocation.
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(10);
     let mut defects = Vec::new();
     // The scheme acts as a separator for the first param.
     let mut separated = true;

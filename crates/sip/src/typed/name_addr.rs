@@ -21,6 +21,9 @@ pub struct NameAddr<'a> {
     pub bracketed: bool,
     /// The header parameters (`;tag=…;expires=…`) as one span.
     pub params: &'a [u8],
+    /// What [`NameAddr::tag`] returns, found in the pass over the parameters that looks for
+    /// empty ones (every From and To is asked for its tag, often more than once).
+    tag: Option<&'a [u8]>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -40,6 +43,7 @@ impl<'a> NameAddr<'a> {
             uri: None,
             bracketed: false,
             params: &[],
+            tag: None,
         };
         let mut rest = raw;
         if rest.first() == Some(&b'"') {
@@ -124,7 +128,15 @@ impl<'a> NameAddr<'a> {
         } else {
             report(AnomalyKind::InvalidUri);
         }
-        if ParamIter::new(out.params).any(|p| p.name.is_empty()) {
+        let mut empty = false;
+        for p in ParamIter::new(out.params) {
+            empty |= p.name.is_empty();
+            if out.tag.is_none() && p.name.eq_ignore_ascii_case(b"tag") {
+                // As `param("tag")`: the first, unquoted; a flag parameter gives `Some(b"")`.
+                out.tag = Some(p.value.map_or(&[][..], text::unquote));
+            }
+        }
+        if empty {
             report(AnomalyKind::EmptyParameter);
         }
         out
@@ -140,9 +152,9 @@ impl<'a> NameAddr<'a> {
         text::find_param(self.params, name).map(|p| p.value.map_or(&[][..], text::unquote))
     }
 
-    /// The `tag` parameter.
+    /// The `tag` parameter (the first, unquoted; `Some(b"")` without a value).
     pub fn tag(&self) -> Option<&'a [u8]> {
-        self.param("tag")
+        self.tag
     }
 
     /// The user part of the URI (escaped), if any.
@@ -198,6 +210,25 @@ mod tests {
         let token_display = NameAddr::parse(b"caller<sip:caller@example.com>;tag=323");
         assert_eq!(token_display.display, Some(&b"caller"[..]));
         assert_eq!(token_display.tag(), Some(&b"323"[..]));
+    }
+
+    /// The tag kept by the parse is `param("tag")`'s.
+    #[test]
+    fn tag_is_the_first_tag_parameter() {
+        for v in [
+            &b"<sip:a@b>;TAG=x;tag=y"[..],
+            b"<sip:a@b>;tag=\"q\"",
+            b"<sip:a@b>;tag",
+            b"<sip:a@b>;;tag = z ;x",
+            b"sip:a@b;tagged=1;tag=2",
+            b"<sip:a@b;tag=uri>",
+            b"<sip:a@b>",
+        ] {
+            let na = NameAddr::parse(v);
+            assert_eq!(na.tag(), na.param("tag"), "{}", String::from_utf8_lossy(v));
+        }
+        assert_eq!(NameAddr::parse(b"<sip:a@b>;TAG=x;tag=y").tag(), Some(&b"x"[..]));
+        assert_eq!(NameAddr::parse(b"<sip:a@b;tag=uri>").tag(), None);
     }
 
     #[test]

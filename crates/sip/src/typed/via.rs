@@ -122,10 +122,18 @@ impl<'a> Via<'a> {
 
 /// Parameter defects shared by both sent-by forms.
 fn check_params(via: &Via<'_>, report: &mut dyn FnMut(AnomalyKind)) {
-    if via.param_iter().any(|p| p.name.is_empty()) {
+    // One pass for both: an empty parameter anywhere, and the first `branch` (as `branch()`).
+    let (mut empty, mut branch) = (false, None);
+    for p in via.param_iter() {
+        empty |= p.name.is_empty();
+        if branch.is_none() && p.name.eq_ignore_ascii_case(b"branch") {
+            branch = Some(p.value.unwrap_or(&[]));
+        }
+    }
+    if empty {
         report(AnomalyKind::EmptyParameter);
     }
-    match via.branch() {
+    match branch {
         // A bare magic cookie carries no transaction identifier (RFC 4475 `badbranch`).
         None | Some(b"z9hG4bK") | Some(b"") => report(AnomalyKind::MissingViaBranch),
         Some(b) if !b.starts_with(b"z9hG4bK") => report(AnomalyKind::Rfc2543Branch),
@@ -194,6 +202,14 @@ mod tests {
         assert!(matches!(v.host_kind, HostKind::Ipv6(_)));
         assert_eq!(v.port, Some(6050));
         assert_eq!(v.received(), Some(&b"2001:db8::9:255"[..]));
+    }
+
+    /// The branch checked is `branch()`'s (the first, any case), in the order reported before.
+    #[test]
+    fn the_first_branch_is_checked() {
+        assert_eq!(defects(b"SIP/2.0/UDP h;BRANCH=z9hG4bK1;branch=x"), vec![]);
+        assert_eq!(defects(b"SIP/2.0/UDP h;branch=x;branch=z9hG4bK1"), vec![AnomalyKind::Rfc2543Branch]);
+        assert_eq!(defects(b"SIP/2.0/UDP h;;Branch"), vec![AnomalyKind::EmptyParameter, AnomalyKind::MissingViaBranch]);
     }
 
     #[test]

@@ -5,3 +5,4 @@ mod differential;
 mod docs;
 mod properties;
 mod tools;
+mod views;

@@ -3,7 +3,7 @@
 //! sequence as `\xNN` (the convention of `docs/parse-output.md`).
 
 use sipscope_sip::typed::NameAddr;
-use sipscope_sip::{Message, StartLine, Uri};
+use sipscope_sip::{HeaderViews, Message, StartLine, Uri};
 
 /// The Request-URI and the To header of a message as [`SipFields::extract_noting`] parsed them
 /// (`None`: not parsed; `Some(None)`: absent or unparsable), handed on so that the rules, which
@@ -51,8 +51,38 @@ pub fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(u8::is_ascii_whitespace)
 }
 
-fn text(bytes: Option<&[u8]>) -> Option<String> {
-    bytes.map(lossless_text)
+/// The text of a message's fields: its head (start line and headers) checked as UTF-8 once,
+/// so that a field inside it is cut from that text instead of checking its bytes again (a
+/// check per field cost more than the copy). Anything else goes through [`lossless_text`].
+struct Texts<'a> {
+    head: &'a [u8],
+    /// The head, when it is UTF-8 (else every field is converted on its own).
+    head_text: Option<&'a str>,
+}
+
+impl<'a> Texts<'a> {
+    fn new(msg: &Message<'a>) -> Texts<'a> {
+        let head = msg.head();
+        Texts { head, head_text: std::str::from_utf8(head).ok() }
+    }
+
+    /// `lossless_text(bytes)`.
+    fn of(&self, bytes: &[u8]) -> String {
+        if let Some(head_text) = self.head_text {
+            // Where `bytes` lies in the head, if it does: the same memory, so the same bytes.
+            // `get` refuses a range outside the text or one that cuts a character.
+            let start = (bytes.as_ptr() as usize).wrapping_sub(self.head.as_ptr() as usize);
+            if let Some(text) = start.checked_add(bytes.len()).and_then(|end| head_text.get(start..end)) {
+                debug_assert_eq!(text.as_bytes(), bytes);
+                return text.to_owned();
+            }
+        }
+        lossless_text(bytes)
+    }
+
+    fn opt(&self, bytes: Option<&[u8]>) -> Option<String> {
+        bytes.map(|b| self.of(b))
+    }
 }
 
 /// What a stored message is.
@@ -139,20 +169,29 @@ pub struct AuthFields {
 }
 
 impl SipFields {
-    /// Extracts the fields of a parsed message.
+    /// Extracts the fields of a parsed message, its anomalies included.
     pub fn extract(msg: &Message<'_>) -> SipFields {
-        SipFields::extract_noting(msg, true, &mut Parsed::default())
+        let views = msg.check_views();
+        SipFields::extract_noting(msg, Some(&views), &mut Parsed::default())
     }
 
-    /// [`SipFields::extract`] (`checked`) or [`SipFields::extract_without_anomalies`], noting in
-    /// `parsed` the Request-URI and To header it parsed on the way. (An out-parameter: the
-    /// fields are large, and a returned pair would be copied where they are built in place.)
-    pub fn extract_noting<'a>(msg: &Message<'a>, checked: bool, parsed: &mut Parsed<'a>) -> SipFields {
-        let mut f = SipFields::extract_unchecked(msg, parsed);
-        if checked {
-            f.anomalies = msg.anomalies().iter().map(|a| a.kind.name()).collect::<Vec<_>>().join(" ");
+    /// [`SipFields::extract`] of a message whose checks ran through `Message::check_views`
+    /// (`checked`: the views they handed back, parsed once for the checks and the fields), or
+    /// [`SipFields::extract_without_anomalies`] (`None`), noting in `parsed` the Request-URI and
+    /// To header on the way. (An out-parameter: the fields are large, and a returned pair would
+    /// be copied where they are built in place.)
+    pub fn extract_noting<'a>(
+        msg: &Message<'a>,
+        checked: Option<&HeaderViews<'a>>,
+        parsed: &mut Parsed<'a>,
+    ) -> SipFields {
+        match checked {
+            Some(views) => {
+                let anomalies = msg.anomalies().iter().map(|a| a.kind.name()).collect::<Vec<_>>().join(" ");
+                SipFields { anomalies, ..SipFields::extract_unchecked(msg, views, parsed) }
+            }
+            None => SipFields::extract_unchecked(msg, &HeaderViews::parse(msg), parsed),
         }
-        f
     }
 
     /// The fields of bytes that may not be SIP: an empty datagram or CRLF keep-alive is a
@@ -175,63 +214,63 @@ impl SipFields {
     /// The fields without the anomaly check (the costliest part): for messages sipscope wrote
     /// itself, such as the honeypot's answers.
     pub fn extract_without_anomalies(msg: &Message<'_>) -> SipFields {
-        SipFields::extract_unchecked(msg, &mut Parsed::default())
+        SipFields::extract_noting(msg, None, &mut Parsed::default())
     }
 
-    fn extract_unchecked<'a>(msg: &Message<'a>, parsed: &mut Parsed<'a>) -> SipFields {
+    fn extract_unchecked<'a>(msg: &Message<'a>, views: &HeaderViews<'a>, parsed: &mut Parsed<'a>) -> SipFields {
         let mut f = SipFields::default();
+        let t = Texts::new(msg);
         match *msg.start_line() {
             StartLine::Request { method, uri, .. } => {
                 f.kind = MessageKind::Request;
-                f.method = Some(lossless_text(method));
-                f.request_uri = Some(lossless_text(uri));
-                let ruri = msg.request_uri();
+                f.method = Some(t.of(method));
+                f.request_uri = Some(t.of(uri));
+                let ruri = views.request_uri;
                 parsed.request_uri = Some(ruri);
                 if let Some(u) = ruri {
-                    f.ruri_user = text(u.user);
-                    f.ruri_host = text(Some(u.host).filter(|h| !h.is_empty()));
+                    f.ruri_user = t.opt(u.user);
+                    f.ruri_host = t.opt(Some(u.host).filter(|h| !h.is_empty()));
                 }
-                f.user_agent = text(msg.user_agent());
+                f.user_agent = t.opt(msg.user_agent());
             }
             StartLine::Response { code, reason, .. } => {
                 f.kind = MessageKind::Response;
                 f.status = code;
-                f.reason = Some(lossless_text(reason));
-                f.user_agent = text(msg.server().or_else(|| msg.user_agent()));
+                f.reason = Some(t.of(reason));
+                f.user_agent = t.opt(msg.server().or_else(|| msg.user_agent()));
             }
         }
-        if let Some(from) = msg.from() {
-            f.from = (text(from.user()), text(from.host()), text(from.tag()));
+        if let Some(from) = views.from {
+            f.from = (t.opt(from.user()), t.opt(from.host()), t.opt(from.tag()));
         }
-        let to = msg.to();
+        let to = views.to;
         parsed.to = Some(to);
         if let Some(to) = to {
-            f.to = (text(to.user()), text(to.host()), text(to.tag()));
+            f.to = (t.opt(to.user()), t.opt(to.host()), t.opt(to.tag()));
         }
-        f.call_id = text(msg.call_id());
-        if let Some(c) = msg.cseq() {
-            f.cseq = (c.seq.and_then(|n| i64::try_from(n).ok()), Some(lossless_text(c.method)));
+        f.call_id = t.opt(msg.call_id());
+        if let Some(c) = views.cseq {
+            f.cseq = (c.seq.and_then(|n| i64::try_from(n).ok()), Some(t.of(c.method)));
         }
-        f.contact = if msg.contact_is_star() {
-            Some("*".to_owned())
-        } else {
-            msg.contacts().next().map(|c| lossless_text(c.uri_raw))
-        };
+        f.contact = if views.contact_is_star { Some("*".to_owned()) } else { views.contact.map(|c| t.of(c.uri_raw)) };
         f.expires = msg.expires().and_then(|e| i64::try_from(e).ok());
-        if let Some(c) = msg.credentials() {
+        if let Some(c) = &views.credentials {
             f.auth = Some(AuthFields {
-                username: text(c.username),
-                realm: text(c.realm),
-                nonce: text(c.nonce),
-                uri: text(c.uri),
-                response: text(c.response),
-                algorithm: text(c.param(b"algorithm").map(|p| p.value)),
-                qop: text(c.param(b"qop").map(|p| p.value)),
+                username: t.opt(c.username),
+                realm: t.opt(c.realm),
+                nonce: t.opt(c.nonce),
+                uri: t.opt(c.uri),
+                response: t.opt(c.response),
+                algorithm: t.opt(c.param(b"algorithm").map(|p| p.value)),
+                qop: t.opt(c.param(b"qop").map(|p| p.value)),
             });
         }
         f
     }
 }
+
+#[cfg(test)]
+mod differential;
 
 #[cfg(test)]
 mod tests {

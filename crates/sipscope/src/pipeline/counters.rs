@@ -52,9 +52,19 @@ impl Counters {
                     600..=699 => "6xx",
                     _ => "other",
                 };
-                *self.status_classes.entry(class.to_owned()).or_default() += 1;
+                self.count_class(class);
             }
-            (None, None) => *self.status_classes.entry("other".into()).or_default() += 1,
+            (None, None) => self.count_class("other"),
+        }
+    }
+
+    /// Counts a response in its class, allocating only for a class not seen yet.
+    fn count_class(&mut self, class: &str) {
+        match self.status_classes.get_mut(class) {
+            Some(n) => *n += 1,
+            None => {
+                self.status_classes.insert(class.to_owned(), 1);
+            }
         }
     }
 }

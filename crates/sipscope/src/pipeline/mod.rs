@@ -458,6 +458,9 @@ impl Pipeline {
         // checking every header is a cost only stored events need. What sipscope sent is
         // well-formed by construction and is not checked.
         let checked = self.settings.events != EventsMode::None && !ours;
+        // The checks hand back the views they parsed (From, To, Contact, Request-URI,
+        // credentials), so that the stored fields do not parse them again.
+        let views = checked.then(|| msg.check_views());
         let violates = checked && msg.violates_rfc3261();
         if checked {
             for anomaly in msg.anomalies() {
@@ -466,7 +469,11 @@ impl Pipeline {
         } else if let (true, Some(code)) = (ours, msg.status()) {
             metrics::answer_sent(code);
         }
-        let method = msg.method().map(lossless_text);
+        // Counted by its text, copied only when it is not UTF-8 (the counters keep it).
+        let method = msg.method().map(|m| {
+            std::str::from_utf8(m)
+                .map_or_else(|_| std::borrow::Cow::Owned(lossless_text(m)), std::borrow::Cow::Borrowed)
+        });
         self.out.counters.sip(method.as_deref(), msg.status(), violates);
         let kind = if msg.method().is_some() { MessageKind::Request } else { MessageKind::Response };
         let node = node_of(&self.settings.nodes, &a, kind);
@@ -474,7 +481,7 @@ impl Pipeline {
         let mut parsed = Parsed::default();
         let mut stored = None;
         if self.out.keep(self.settings.events) {
-            let mut fields = SipFields::extract_noting(msg, !ours, &mut parsed);
+            let mut fields = SipFields::extract_noting(msg, views.as_ref(), &mut parsed);
             note.apply(&mut fields);
             stored = self.out.write(sensor, &a, node, fields);
         }

@@ -104,7 +104,7 @@ impl Run {
         let views = match (&parsed, self.ordinal % 2) {
             (Some(m), 0) => {
                 let mut views = Default::default();
-                crate::event::fields::SipFields::extract_noting(m, true, &mut views);
+                crate::event::fields::SipFields::extract_noting(m, Some(&m.check_views()), &mut views);
                 views
             }
             _ => Default::default(),

@@ -209,3 +209,33 @@ proptest::proptest! {
         }
     }
 }
+
+/// The fields are each name's first occurrence, case-insensitive, as `param` finds it.
+#[test]
+fn fields_are_the_first_param_of_each_name() {
+    let v = b"Digest NC=00000001, Username=\"a\", username=\"b\", REALM=r, Nonce=\"n\", URI=\"sip:x\", \
+RESPONSE=\"r1\", response=\"r2\", Algorithm=MD5-sess, CNonce=c, Opaque=o, QOP=auth, x=y, uris=z, nonces=w";
+    let c = Credentials::parse(v).unwrap();
+    let first = |name: &[u8]| c.param(name).map(|p| p.value);
+    assert_eq!(c.username, first(b"username"));
+    assert_eq!(c.username, Some(&b"a"[..]));
+    assert_eq!(c.realm, first(b"realm"));
+    assert_eq!(c.nonce, first(b"nonce"));
+    assert_eq!(c.uri, first(b"uri"));
+    assert_eq!(c.response, Some(&b"r1"[..]));
+    assert_eq!(c.algorithm, first(b"algorithm").map(Algorithm::parse));
+    assert_eq!(c.cnonce, first(b"cnonce"));
+    assert_eq!(c.opaque, first(b"opaque"));
+    assert_eq!(c.qop, first(b"qop").map(Qop::parse));
+    assert_eq!(c.nc, first(b"nc"));
+    assert!(c.defects.contains(&DigestDefect::DuplicateParameter));
+    assert!(c.defects.contains(&DigestDefect::ResponseNotHex32));
+}
+
+#[test]
+fn tchar_table_is_rfc7230() {
+    for b in 0..=255u8 {
+        let expected = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        assert_eq!(super::super::params::is_tchar(b), expected, "{b:#x}");
+    }
+}
