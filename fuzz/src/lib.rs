@@ -8,7 +8,7 @@ use sipscope_sip::digest::{verify, Challenge, Credentials, PreparedCredentials};
 use sipscope_sip::framing::{frame, FrameLimits, Framed};
 use sipscope_sip::sdp::Sdp;
 use sipscope_sip::typed::{CSeq, NameAddr, Via};
-use sipscope_sip::{parse, Framing, HeaderName, Message, ParseLimits, Uri};
+use sipscope_sip::{parse, Framing, HeaderName, HeaderViews, Message, ParseLimits, Uri};
 
 /// The password every digest check is tried with.
 pub const PASSWORD: &[u8] = b"secret";
@@ -42,6 +42,9 @@ pub fn parse_all_ways(input: &[u8]) {
 /// Span invariants, then every accessor, then a response built to it (for requests).
 pub fn check_message(input: &[u8], msg: &Message<'_>) {
     check_spans(input, msg);
+    // The views the checks hand back are the accessors' (the stored fields take them instead
+    // of parsing again); run first, so that the checks run through `check_views`.
+    assert_eq!(msg.check_views(), HeaderViews::parse(msg), "check_views hands back the accessors' views");
     touch_message(msg);
     if msg.is_request() {
         let resp = ResponseBuilder::new(msg, 407, "Proxy Authentication Required")
@@ -290,7 +293,8 @@ fn ends_empty_line(bytes: &[u8]) -> bool {
     if !bytes.contains(&b'\n') {
         return false;
     }
-    bytes.windows(2).enumerate().any(|(i, w)| {
-        w == b"\n\n" || ((w == b"\n\r" || w == b"\r\r") && bytes.get(i + 2) == Some(&b'\n'))
-    })
+    bytes
+        .windows(2)
+        .enumerate()
+        .any(|(i, w)| w == b"\n\n" || ((w == b"\n\r" || w == b"\r\r") && bytes.get(i + 2) == Some(&b'\n')))
 }
