@@ -549,7 +549,8 @@ impl Pipeline {
     /// A live source with the rules beside the analysis ([`RulesOn::Worker`]) calls this when
     /// it has nothing more to hand over for now (the honeypot: after the datagrams one system
     /// call brought, after each stream message): what it handed over goes to the rules' thread
-    /// at once, and whatever they raised since is passed on. Nothing to do otherwise.
+    /// at once — or, while that thread is behind, with what comes next, so this never waits for
+    /// it — and whatever they raised since is passed on. Nothing to do otherwise.
     pub fn flush(&mut self) {
         if let Err(e) = self.out.session.send_pending() {
             self.out.error.get_or_insert(e);

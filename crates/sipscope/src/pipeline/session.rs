@@ -223,12 +223,14 @@ impl AnalysisSession {
         Ok(())
     }
 
-    /// Sends the messages batched so far when the rules run on the worker, so that a live
-    /// source's alerts (and the bans they lead to) come back as soon as the thread has seen
-    /// them rather than when a batch fills or the next tick comes; collects what they raised.
+    /// Offers the messages batched so far to the worker when the rules run there, so that a
+    /// live source's alerts (and the bans they lead to) come back as soon as the thread has
+    /// seen them rather than when a batch fills or the next tick comes; collects what they
+    /// raised. Never waits: while the thread is behind, the batch is kept and grows
+    /// ([`Worker::offer_batch`]).
     pub(super) fn send_pending(&mut self) -> Result<(), SinkError> {
         let Some(worker) = self.worker.as_mut().filter(|w| w.runs_rules()) else { return Ok(()) };
-        worker.send_batch()?;
+        worker.offer_batch()?;
         worker.raised(&mut self.raised);
         Ok(())
     }

@@ -26,7 +26,7 @@ use crate::rules::{AlertChange, Observation, RulesEngine};
 use crate::sinks::SinkError;
 use sipscope_sip::{Message, ParseLimits};
 use std::net::IpAddr;
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 /// Messages in one batch sent to the thread.
@@ -262,6 +262,32 @@ impl Worker {
         let next = self.spare.try_recv().unwrap_or_default();
         let batch = std::mem::replace(&mut self.batch, next);
         self.send(Job::Observe(batch))
+    }
+
+    /// Sends what is batched if the thread has room for it now; otherwise keeps it, to go
+    /// with what comes next (when the batch fills, or at a later offer). A live source offers
+    /// after each read: it never waits for the thread here, so a thread that falls behind (or
+    /// is starved of CPU) makes the batches it gets larger, not the source's answers later.
+    pub(super) fn offer_batch(&mut self) -> Result<(), SinkError> {
+        if self.batch.items.is_empty() {
+            return Ok(());
+        }
+        let jobs = self.jobs.as_ref().ok_or_else(worker_gone)?;
+        match jobs.try_send(Job::Observe(std::mem::take(&mut self.batch))) {
+            Ok(()) => {
+                if let Ok(spare) = self.spare.try_recv() {
+                    self.batch = spare;
+                }
+                Ok(())
+            }
+            Err(TrySendError::Full(job)) => {
+                if let Job::Observe(batch) = job {
+                    self.batch = batch;
+                }
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(worker_gone()),
+        }
     }
 
     fn send(&self, job: Job) -> Result<(), SinkError> {
@@ -511,3 +537,6 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
