@@ -191,12 +191,17 @@ pub fn touch_digest(value: &[u8]) {
             }
         }
     }
-    if let Ok(ch) = Challenge::parse(value) {
+    let parsed = Challenge::parse(value).ok();
+    if let Some(ch) = &parsed {
         let _ = (ch.qop_options().count(), ch.domain_uris().count(), ch.is_digest());
         let _ = (ch.effective_algorithm().is_supported(), ch.param(b"realm"));
         for p in &ch.params {
             let _ = p.unescaped();
         }
+    }
+    // One param read alone is the whole parse's (what the rules' trackers read a nonce with).
+    for name in [&b"nonce"[..], b"realm", b"QOP"] {
+        assert_eq!(Challenge::param_of(value, name), parsed.as_ref().and_then(|c| c.param(name)));
     }
 }
 

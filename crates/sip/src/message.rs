@@ -342,8 +342,18 @@ impl<'a> Message<'a> {
 
     /// The challenge of a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate).
     pub fn challenge(&self) -> Option<crate::digest::Challenge<'a>> {
-        let value = self.value(HeaderName::WwwAuthenticate).or_else(|| self.value(HeaderName::ProxyAuthenticate))?;
-        crate::digest::Challenge::parse(value).ok()
+        crate::digest::Challenge::parse(self.challenge_value()?).ok()
+    }
+
+    /// One param of the challenge: `self.challenge()?.param(name)`, without parsing the rest
+    /// ([`Challenge::param_of`](crate::digest::Challenge::param_of)).
+    pub fn challenge_param(&self, name: &[u8]) -> Option<crate::digest::Param<'a>> {
+        crate::digest::Challenge::param_of(self.challenge_value()?, name)
+    }
+
+    /// The challenge's header value: `WWW-Authenticate`, else `Proxy-Authenticate`.
+    fn challenge_value(&self) -> Option<&'a [u8]> {
+        self.value(HeaderName::WwwAuthenticate).or_else(|| self.value(HeaderName::ProxyAuthenticate))
     }
 
     /// Date value.

@@ -79,6 +79,13 @@ impl<'a> Challenge<'a> {
         find(&self.params, name)
     }
 
+    /// The first param called `name` (case-insensitively) of a challenge header value: what
+    /// `Challenge::parse(value).ok()?.param(name)` gives, read only as far as that param and
+    /// without building the challenge (for a caller that wants one value, such as a nonce).
+    pub fn param_of(value: &'a [u8], name: &[u8]) -> Option<Param<'a>> {
+        params::find_param(value, name)
+    }
+
     /// The offered qop options (`qop="auth,auth-int"`), empty tokens skipped.
     pub fn qop_options(&self) -> impl Iterator<Item = Qop<'a>> + 'a {
         self.qop.unwrap_or_default().split(|&b| b == b',').map(trim).filter(|t| !t.is_empty()).map(Qop::parse)

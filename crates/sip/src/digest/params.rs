@@ -149,82 +149,121 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The params of a header value, one at a time, after its scheme: what [`tokenize`] collects
+/// and [`find_param`] searches without collecting.
+struct Tokenizer<'a> {
+    cur: Cursor<'a>,
+    /// Whether a comma (or the scheme, for the first param) came since the last param.
+    separated: bool,
+}
+
+impl<'a> Tokenizer<'a> {
+    /// The scheme and a tokenizer on what follows it. Fails only when there is no scheme token.
+    fn new(input: &'a [u8]) -> Result<(&'a [u8], Tokenizer<'a>), DigestError> {
+        let mut cur = Cursor { buf: input, pos: 0 };
+        cur.skip_ws();
+        if cur.peek().is_none() {
+            return Err(DigestError::Empty);
+        }
+        let scheme = cur.take_while(is_tchar);
+        let after_scheme = cur.pos;
+        cur.skip_ws();
+        // `realm="x", ...` without a scheme: the first token is a param name.
+        if scheme.is_empty() || cur.peek() == Some(b'=') {
+            return Err(DigestError::NoScheme);
+        }
+        cur.pos = after_scheme;
+        // The scheme acts as a separator for the first param.
+        Ok((scheme, Tokenizer { cur, separated: true }))
+    }
+
+    /// The next well-formed `name=value`, recording the defects on the way (malformed params
+    /// are skipped); `None` at the end.
+    fn next_param(&mut self, defects: &mut Vec<DigestDefect>) -> Option<Param<'a>> {
+        let cur = &mut self.cur;
+        loop {
+            while let Some(b) = cur.peek() {
+                if b == b',' {
+                    self.separated = true;
+                } else if !is_ws(b) {
+                    break;
+                }
+                cur.pos += 1;
+            }
+            let first = cur.peek()?;
+            if !self.separated {
+                push_defect(defects, DigestDefect::MissingComma);
+            }
+            self.separated = false;
+
+            if !is_tchar(first) {
+                // Stray bytes where a name should be: skip to the next
+                // separator, honouring quotes so a quoted comma doesn't resync.
+                push_defect(defects, DigestDefect::MalformedParameter);
+                if first == b'"' {
+                    cur.quoted(defects);
+                } else {
+                    cur.take_while(|b| b != b',' && b != b'"' && !is_ws(b) && !is_tchar(b));
+                }
+                continue;
+            }
+            let name = cur.take_while(is_tchar);
+            cur.skip_ws();
+            if cur.peek() != Some(b'=') {
+                push_defect(defects, DigestDefect::MalformedParameter);
+                continue;
+            }
+            cur.pos += 1;
+            cur.skip_ws();
+            let (value, quoted) = if cur.peek() == Some(b'"') {
+                (cur.quoted(defects), true)
+            } else {
+                (cur.take_while(|b| b != b',' && !is_ws(b)), false)
+            };
+            if !quoted && value.is_empty() {
+                push_defect(defects, DigestDefect::MalformedParameter);
+            }
+            return Some(Param { name, value, quoted });
+        }
+    }
+}
+
 /// Splits a header value into scheme and params. Fails only when there is
 /// no scheme token; everything else becomes a defect.
 pub(crate) fn tokenize(input: &[u8]) -> Result<Tokens<'_>, DigestError> {
-    let mut cur = Cursor { buf: input, pos: 0 };
-    cur.skip_ws();
-    if cur.peek().is_none() {
-        return Err(DigestError::Empty);
-    }
-    let scheme = cur.take_while(is_tchar);
-    let after_scheme = cur.pos;
-    cur.skip_ws();
-    // `realm="x", ...` without a scheme: the first token is a param name.
-    if scheme.is_empty() || cur.peek() == Some(b'=') {
-        return Err(DigestError::NoScheme);
-    }
-    cur.pos = after_scheme;
-
+    let (scheme, mut tokenizer) = Tokenizer::new(input)?;
     // Room for the usual credentials (username, realm, nonce, uri, response, algorithm, cnonce,
     // qop, nc, opaque) in one allocation.
     let mut params: Vec<Param<'_>> = Vec::with_capacity(10);
     let mut defects = Vec::new();
-    // The scheme acts as a separator for the first param.
-    let mut separated = true;
-    loop {
-        while let Some(b) = cur.peek() {
-            if b == b',' {
-                separated = true;
-            } else if !is_ws(b) {
-                break;
-            }
-            cur.pos += 1;
-        }
-        let Some(first) = cur.peek() else { break };
-        if !separated {
-            push_defect(&mut defects, DigestDefect::MissingComma);
-        }
-        separated = false;
-
-        if !is_tchar(first) {
-            // Stray bytes where a name should be: skip to the next
-            // separator, honouring quotes so a quoted comma doesn't resync.
-            push_defect(&mut defects, DigestDefect::MalformedParameter);
-            if first == b'"' {
-                cur.quoted(&mut defects);
-            } else {
-                cur.take_while(|b| b != b',' && b != b'"' && !is_ws(b) && !is_tchar(b));
-            }
-            continue;
-        }
-        let name = cur.take_while(is_tchar);
-        cur.skip_ws();
-        if cur.peek() != Some(b'=') {
-            push_defect(&mut defects, DigestDefect::MalformedParameter);
-            continue;
-        }
-        cur.pos += 1;
-        cur.skip_ws();
-        let (value, quoted) = if cur.peek() == Some(b'"') {
-            (cur.quoted(&mut defects), true)
-        } else {
-            (cur.take_while(|b| b != b',' && !is_ws(b)), false)
-        };
-        if !quoted && value.is_empty() {
-            push_defect(&mut defects, DigestDefect::MalformedParameter);
-        }
+    while let Some(param) = tokenizer.next_param(&mut defects) {
         if params.len() >= MAX_PARAMS {
             // Keep scanning so later defects are still reported.
             push_defect(&mut defects, DigestDefect::TooManyParameters);
             continue;
         }
-        if params.iter().any(|p| p.is(name)) {
+        if params.iter().any(|p| p.is(param.name)) {
             push_defect(&mut defects, DigestDefect::DuplicateParameter);
         }
-        params.push(Param { name, value, quoted });
+        params.push(param);
     }
     Ok(Tokens { scheme, params, defects })
+}
+
+/// The first param called `name` among those [`tokenize`] keeps (the first [`MAX_PARAMS`]),
+/// read up to it and no further, with nothing collected: `tokenize(input)` then [`find`],
+/// for a caller that wants one value of a header it does not otherwise need.
+pub(crate) fn find_param<'a>(input: &'a [u8], name: &[u8]) -> Option<Param<'a>> {
+    let (_, mut tokenizer) = Tokenizer::new(input).ok()?;
+    // Defects are not wanted here; this stays empty (no allocation) for well-formed input.
+    let mut defects = Vec::new();
+    for _ in 0..MAX_PARAMS {
+        let param = tokenizer.next_param(&mut defects)?;
+        if param.is(name) {
+            return Some(param);
+        }
+    }
+    None
 }
 
 /// First param with this name (first occurrence wins on duplicates).

@@ -180,6 +180,20 @@ fn touch_value(value: &[u8]) {
     if let Ok(ch) = Challenge::parse(value) {
         let _ = (ch.qop_options().count(), ch.domain_uris().count(), ch.is_digest());
     }
+    same_param_of(value);
+}
+
+/// `Challenge::param_of` finds what the whole parse finds, for any value and name.
+fn same_param_of(value: &[u8]) {
+    let parsed = Challenge::parse(value).ok();
+    for name in [&b"nonce"[..], b"realm", b"NONCE", b"qop", b"x"] {
+        assert_eq!(
+            Challenge::param_of(value, name),
+            parsed.as_ref().and_then(|c| c.param(name)),
+            "{name:?} in {:?}",
+            String::from_utf8_lossy(value)
+        );
+    }
 }
 
 fn touch_sdp(body: &[u8]) {
@@ -1085,6 +1099,29 @@ proptest! {
         let prepared = PreparedCredentials::new(&creds, b"REGISTER").unwrap();
         prop_assert!(prepared.matches(password.as_bytes()));
         prop_assert!(!prepared.matches(other.as_bytes()));
+    }
+
+    /// One param read alone equals the whole parse's, on values built from the fragments a
+    /// challenge is made of (and broken ones: stray quotes, escapes, missing commas and `=`,
+    /// duplicates, more params than are kept).
+    #[test]
+    fn digest_param_of_is_the_parsed_param(
+        parts in vec(select(&[
+            "Digest ", "Basic ", " ", ",", ", ", "=", "\"", "\\", "nonce", "NONCE", "realm", "qop",
+            "x", "nonce=\"abc\"", "nonce=abc", "realm=\"a,b\"", "nonce=\"a\\\"b\"", "\t", "\u{e9}", "\r\n",
+        ][..]), 0..40),
+        many in 0usize..70,
+    ) {
+        let mut value = parts.concat().into_bytes();
+        if many > 60 {
+            // Past the params a parse keeps: a nonce after them is not found by either.
+            value = b"Digest ".to_vec();
+            for i in 0..many {
+                value.extend_from_slice(format!("p{i}=v, ").as_bytes());
+            }
+            value.extend_from_slice(b"nonce=late");
+        }
+        same_param_of(&value);
     }
 
     /// ChallengeSpec → Challenge::parse gives every field back.

@@ -36,9 +36,8 @@ fn an_offer_to_a_thread_that_is_behind_keeps_the_batch_and_loses_nothing() {
         }
         let _ = back.send(worker);
     });
-    let mut worker = worker_back
-        .recv_timeout(std::time::Duration::from_secs(60))
-        .expect("an offer waited for the held thread");
+    let mut worker =
+        worker_back.recv_timeout(std::time::Duration::from_secs(60)).expect("an offer waited for the held thread");
     // The channel holds BATCHES_IN_FLIGHT jobs (one of them the hand-over, until the thread
     // takes it): every offer after it filled stays in the one batch.
     let kept = worker.batch.items.len();
