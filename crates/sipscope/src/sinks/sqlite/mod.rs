@@ -4,6 +4,7 @@
 mod alerts;
 mod analysis;
 mod background;
+mod checkpoint;
 mod decisions;
 mod events;
 mod kept;
@@ -38,6 +39,8 @@ const DEFAULT_BATCH: usize = 20_000;
 /// The store, opened for writing.
 pub struct Store {
     conn: Connection,
+    /// Checkpoints beside the writer (none when its thread could not start).
+    checkpointer: Option<checkpoint::Checkpointer>,
     in_transaction: bool,
     pending: usize,
     /// Events in the open transaction (counted as stored in the metrics when it commits).
@@ -98,6 +101,7 @@ impl Store {
         let events_present = conn.query_row("SELECT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))?;
         Ok(Store {
             conn,
+            checkpointer: checkpoint::Checkpointer::start(path),
             in_transaction: false,
             pending: 0,
             pending_events: 0,
@@ -351,6 +355,9 @@ impl Drop for Store {
         // Best effort: an error here has nowhere to go, and the file stays 'partial', so the
         // next run replaces its events.
         let _ = self.flush_now();
+        // Stopped before the writer's connection closes, so that closing it (the last one)
+        // checkpoints the log and removes it, as it did before the thread.
+        self.checkpointer.take();
     }
 }
 
