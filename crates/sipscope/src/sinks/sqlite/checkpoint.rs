@@ -72,6 +72,11 @@ fn run(path: &Path, stop: &(Mutex<bool>, Condvar)) {
     let (lock, wake) = stop;
     let Ok(mut stopped) = lock.lock() else { return };
     loop {
+        // (Checked before waiting too: a stop asked during a checkpoint, while this thread
+        // held the lock, is not missed.)
+        if *stopped {
+            return;
+        }
         stopped = match wake.wait_timeout(stopped, CHECKPOINT_EVERY) {
             Ok((guard, _)) => guard,
             Err(_) => return,
@@ -86,7 +91,7 @@ fn run(path: &Path, stop: &(Mutex<bool>, Condvar)) {
             continue;
         }
         if conn.is_none() {
-            // Opened on the first round, so a store opened only for a moment costs no file.
+            // Opened once the log is past the mark: most stores opened for a moment never are.
             match Connection::open_with_flags(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NOFOLLOW | OpenFlags::SQLITE_OPEN_NO_MUTEX,
