@@ -1,5 +1,6 @@
 //! Reads of the analysis tables about what attackers did and were after: stages (per node
-//! and overall), numbers dialled, user-agent classes, and the honeypot's `auth_attempts`.
+//! and overall), user-agent classes, and the honeypot's `auth_attempts` (the numbers dialled
+//! are `numbers.rs`).
 
 use super::clause::Clause;
 use super::{count, opt_text, rows, text, Result};
@@ -14,61 +15,6 @@ pub(super) fn agent_classes(conn: &Connection) -> Result<Vec<AgentClass>> {
                GROUP BY class ORDER BY m DESC, class";
     rows(conn, sql, &Clause::default(), |r| {
         Ok(AgentClass { class: text(r, 0)?, messages: r.get(1)?, agents: r.get(2)? })
-    })
-}
-
-pub(super) fn unified_number_count(conn: &Connection, f: &Filter) -> Result<i64> {
-    count(conn, "SELECT count(DISTINCT number) FROM numbers {where}", &Clause::new(f, "last_ns", None, &[], vec![]))
-}
-
-pub(super) fn top_numbers(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
-    numbers_where(conn, Clause::new(f, "last_ns", None, &[], vec![]), limit)
-}
-
-/// One unified number, `None` when it was never dialled in the range.
-pub(super) fn number(conn: &Connection, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
-    let clause = Clause::new(f, "last_ns", None, &["number = ?"], vec![Value::Text(number.to_owned())]);
-    Ok(numbers_where(conn, clause, 1)?.into_iter().next())
-}
-
-fn numbers_where(conn: &Connection, clause: Clause, limit: u32) -> Result<Vec<NumberAttempts>> {
-    // Each run's spellings are a JSON array; the runs' arrays come joined by newlines (JSON
-    // text holds none) and are merged here.
-    let sql = "SELECT number, max(country), max(country_inferred), max(number_type), sum(attempts) AS a, sum(invites),
-                      max(variants), max(sources), group_concat(variant_samples, char(10) ORDER BY run_id)
-               FROM numbers {where} GROUP BY number ORDER BY a DESC, number LIMIT ?";
-    rows(conn, sql, &clause.then(limit), |r| {
-        Ok(NumberAttempts {
-            number: text(r, 0)?,
-            country: opt_text(r, 1)?,
-            country_inferred: r.get(2)?,
-            number_type: text(r, 3)?,
-            attempts: r.get(4)?,
-            invites: r.get(5)?,
-            variants: r.get(6)?,
-            sources: r.get(7)?,
-            variant_samples: merge_samples(opt_text(r, 8)?.as_deref().unwrap_or_default()),
-        })
-    })
-}
-
-/// The distinct spellings of newline-separated JSON arrays, in order of first appearance; what
-/// does not parse is skipped.
-fn merge_samples(arrays: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for spelling in arrays.lines().filter_map(|a| serde_json::from_str::<Vec<String>>(a).ok()).flatten() {
-        if !out.contains(&spelling) {
-            out.push(spelling);
-        }
-    }
-    out
-}
-
-pub(super) fn number_countries(conn: &Connection, f: &Filter) -> Result<Vec<CountryAttempts>> {
-    let sql = "SELECT country, count(DISTINCT number), sum(attempts) AS a, sum(invites) FROM numbers {where}
-               GROUP BY country ORDER BY a DESC, country";
-    rows(conn, sql, &Clause::new(f, "last_ns", None, &[], vec![]), |r| {
-        Ok(CountryAttempts { country: opt_text(r, 0)?, numbers: r.get(1)?, attempts: r.get(2)?, invites: r.get(3)? })
     })
 }
 
