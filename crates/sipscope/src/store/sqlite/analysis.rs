@@ -3,7 +3,7 @@
 //! are `numbers.rs`).
 
 use super::clause::Clause;
-use super::{count, opt_text, rows, text, Result};
+use super::{count, rows, text, Result};
 use crate::analysis::stages::Stage;
 use crate::store::rows::*;
 use crate::store::Filter;
