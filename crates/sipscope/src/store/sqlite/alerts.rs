@@ -1,6 +1,7 @@
 //! Reads of `alerts` and `alert_evidence`: alerts per rule and the latest alerts, by the time
 //! of their first match and their node.
 
+use super::merge::{integer_of, lossy, text_of};
 use super::{opt_text, rows, text, Clause, Result};
 use crate::store::rows::{AlertEvidenceRow, AlertRow, AlertRuleRow};
 use crate::store::Filter;
@@ -83,8 +84,7 @@ struct RuleMerge {
 
 impl RuleMerge {
     fn row(self) -> (Vec<u8>, AlertRuleRow) {
-        let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let row = AlertRuleRow {
+                let row = AlertRuleRow {
             rule_id: lossy(&self.rule_id),
             name: lossy(&self.name),
             severity: lossy(&self.severity),
@@ -98,22 +98,6 @@ impl RuleMerge {
             first_evidence: None,
         };
         (self.rule_id, row)
-    }
-}
-
-/// Text's bytes, `None` for anything else.
-fn text_of(v: ValueRef<'_>) -> Option<&[u8]> {
-    match v {
-        ValueRef::Text(t) => Some(t),
-        _ => None,
-    }
-}
-
-/// An integer, `None` for anything else.
-fn integer_of(v: ValueRef<'_>) -> Option<i64> {
-    match v {
-        ValueRef::Integer(i) => Some(i),
-        _ => None,
     }
 }
 

@@ -11,6 +11,7 @@ mod decisions;
 mod events;
 mod extent;
 mod flows;
+mod merge;
 mod numbers;
 mod runs;
 mod traffic;

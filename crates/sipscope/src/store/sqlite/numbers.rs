@@ -6,12 +6,11 @@
 //! in a hash map; the top numbers are then read in full by their row ids through the same SQL
 //! as before, so their columns are SQLite's own aggregates.
 //!
-//! Text is compared as bytes, as SQLite's BINARY collation compares it. A row whose number or
-//! country is not text, or whose counts are not integers (the writers never store such rows),
-//! or sums that overflow, send the question back to the SQL that merges in SQLite: the answers
-//! are always the SQL's.
+//! A row not as the writers store them, or sums that overflow, send the question back to the
+//! SQL that merges in SQLite (`merge.rs`).
 
 use super::clause::Clause;
+use super::merge::{integer_of, lossy, text_of};
 use super::{count, opt_text, rows, text, Result};
 use crate::store::rows::{CountryAttempts, NumberAttempts};
 use crate::store::Filter;
@@ -35,22 +34,6 @@ struct CountryMerged {
     invites: i64,
 }
 
-/// The bytes of a text value; `None` for anything else.
-fn text_bytes(v: ValueRef<'_>) -> Option<&[u8]> {
-    match v {
-        ValueRef::Text(t) => Some(t),
-        _ => None,
-    }
-}
-
-/// An integer value; `None` for anything else.
-fn integer(v: ValueRef<'_>) -> Option<i64> {
-    match v {
-        ValueRef::Integer(i) => Some(i),
-        _ => None,
-    }
-}
-
 fn range_clause(f: &Filter) -> Clause {
     Clause::new(f, "last_ns", None, &[], vec![])
 }
@@ -61,7 +44,7 @@ pub(super) fn unified_number_count(conn: &Connection, f: &Filter) -> Result<i64>
     let mut stmt = conn.prepare(&c.within("SELECT number FROM numbers {where}"))?;
     let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
     while let Some(r) = found.next()? {
-        let Some(number) = text_bytes(r.get_ref(0)?) else {
+        let Some(number) = text_of(r.get_ref(0)?) else {
             return count(conn, "SELECT count(DISTINCT number) FROM numbers {where}", &c);
         };
         if !seen.contains(number) {
@@ -103,7 +86,7 @@ fn merge_attempts(conn: &Connection, c: &Clause) -> Result<Option<AHashMap<Box<[
     let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
     while let Some(r) = found.next()? {
         let (Some(number), Some(attempts), Some(id)) =
-            (text_bytes(r.get_ref(0)?), integer(r.get_ref(1)?), integer(r.get_ref(2)?))
+            (text_of(r.get_ref(0)?), integer_of(r.get_ref(1)?), integer_of(r.get_ref(2)?))
         else {
             return Ok(None);
         };
@@ -188,7 +171,7 @@ fn merge_countries(conn: &Connection, c: &Clause) -> Result<Option<Vec<CountryAt
     let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
     while let Some(r) = found.next()? {
         let (Some(number), Some(attempts), Some(invites)) =
-            (text_bytes(r.get_ref(1)?), integer(r.get_ref(2)?), integer(r.get_ref(3)?))
+            (text_of(r.get_ref(1)?), integer_of(r.get_ref(2)?), integer_of(r.get_ref(3)?))
         else {
             return Ok(None);
         };
@@ -219,7 +202,7 @@ fn merge_countries(conn: &Connection, c: &Clause) -> Result<Option<Vec<CountryAt
     Ok(Some(
         out.into_iter()
             .map(|(country, m)| CountryAttempts {
-                country: country.map(|c| String::from_utf8_lossy(&c).into_owned()),
+                country: country.map(|c| lossy(&c)),
                 numbers: m.numbers.len() as i64,
                 attempts: m.attempts,
                 invites: m.invites,

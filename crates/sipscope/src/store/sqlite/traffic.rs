@@ -6,9 +6,11 @@
 //! questions about one source read `traffic`/`dialled` through their source index.
 
 use super::clause::Clause;
+use super::merge::{integer_of, lossy, nullable_text_of, text_of};
 use super::{count, opt_text, rows, text, Result};
 use crate::store::rows::*;
 use crate::store::Filter;
+use ahash::{AHashMap, AHashSet};
 use rusqlite::types::Value;
 use rusqlite::Row;
 use rusqlite::{Connection, OptionalExtension};
@@ -82,12 +84,12 @@ pub(super) fn dialled_users(conn: &Connection, f: &Filter, source: Option<&str>)
 /// and node (one per run) are neighbours: only the first of them is looked up. A value that is not text (the writers store
 /// none) sends the count back to SQLite.
 fn distinct_users(conn: &Connection, c: &Clause) -> Result<i64> {
-    let mut seen: ahash::AHashSet<Box<[u8]>> = ahash::AHashSet::new();
+    let mut seen: AHashSet<Box<[u8]>> = AHashSet::new();
     let mut previous: Vec<u8> = Vec::new();
     let mut stmt = conn.prepare(&c.within("SELECT ruri_user FROM rollup_users {where}"))?;
     let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
     while let Some(r) = found.next()? {
-        let rusqlite::types::ValueRef::Text(user) = r.get_ref(0)? else {
+        let Some(user) = text_of(r.get_ref(0)?) else {
             return count(conn, "SELECT count(DISTINCT ruri_user) FROM rollup_users {where}", c);
         };
         if user != previous.as_slice() {
@@ -120,11 +122,71 @@ pub(super) fn main_agent(conn: &Connection, f: &Filter, source: &str) -> Result<
 }
 
 pub(super) fn top_user_agents(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<AgentRequests>> {
+    let c = Clause::hours(f, &[], vec![]);
+    if let Some(merged) = merged_agents(conn, &c, limit)? {
+        return Ok(merged);
+    }
     let sql = "SELECT user_agent, sum(messages) AS n, count(DISTINCT src_ip) FROM rollup_agents {where}
                GROUP BY user_agent ORDER BY n DESC, user_agent LIMIT ?";
-    rows(conn, sql, &Clause::hours(f, &[], vec![]).then(limit), |r| {
+    rows(conn, sql, &c.then(limit), |r| {
         Ok(AgentRequests { user_agent: opt_text(r, 0)?, requests: r.get(1)?, sources: r.get(2)? })
     })
+}
+
+/// One User-Agent's rows of `rollup_agents` in the range.
+#[derive(Default)]
+struct AgentMerge {
+    requests: i64,
+    sources: AHashSet<Box<[u8]>>,
+}
+
+/// `top_user_agents` from one pass over the range's `rollup_agents` rows, merged per
+/// User-Agent in a hash map (the SQL's GROUP BY and `count(DISTINCT src_ip)` went through
+/// temporary B-trees: 700 M instructions over 87,500 rows); `None` when SQLite must answer
+/// (`merge.rs`).
+fn merged_agents(conn: &Connection, c: &Clause, limit: u32) -> Result<Option<Vec<AgentRequests>>> {
+    let mut none: Option<AgentMerge> = None;
+    let mut named: AHashMap<Box<[u8]>, AgentMerge> = AHashMap::new();
+    let mut stmt = conn.prepare(&c.within("SELECT user_agent, src_ip, messages FROM rollup_agents {where}"))?;
+    let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
+    while let Some(r) = found.next()? {
+        let (Some(agent), Some(source), Some(messages)) =
+            (nullable_text_of(r.get_ref(0)?), text_of(r.get_ref(1)?), integer_of(r.get_ref(2)?))
+        else {
+            return Ok(None);
+        };
+        let merged = match agent {
+            None => none.get_or_insert_with(AgentMerge::default),
+            Some(agent) => {
+                if !named.contains_key(agent) {
+                    named.insert(agent.into(), AgentMerge::default());
+                }
+                match named.get_mut(agent) {
+                    Some(m) => m,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let Some(requests) = merged.requests.checked_add(messages) else { return Ok(None) };
+        merged.requests = requests;
+        if !merged.sources.contains(source) {
+            merged.sources.insert(source.into());
+        }
+    }
+    let mut all: Vec<(Option<Box<[u8]>>, AgentMerge)> = named.into_iter().map(|(a, m)| (Some(a), m)).collect();
+    all.extend(none.map(|m| (None, m)));
+    // The SQL's order: requests, most first, then the User-Agent (none first).
+    all.sort_unstable_by(|a, b| b.1.requests.cmp(&a.1.requests).then_with(|| a.0.cmp(&b.0)));
+    all.truncate(limit as usize);
+    Ok(Some(
+        all.into_iter()
+            .map(|(agent, m)| AgentRequests {
+                user_agent: agent.map(|a| lossy(&a)),
+                requests: m.requests,
+                sources: m.sources.len() as i64,
+            })
+            .collect(),
+    ))
 }
 
 pub(super) fn request_sources(conn: &Connection, f: &Filter) -> Result<Vec<String>> {
