@@ -3,6 +3,7 @@
 //! are `numbers.rs`).
 
 use super::clause::Clause;
+use super::merge::{integer_of, lossy, text_of};
 use super::{count, rows, text, Result};
 use crate::analysis::stages::Stage;
 use crate::store::rows::*;
@@ -82,10 +83,47 @@ pub(super) fn node_stages(conn: &Connection, f: &Filter) -> Result<Vec<NodeStage
 }
 
 pub(super) fn stage_totals(conn: &Connection, f: &Filter) -> Result<Vec<StageTotals>> {
+    if let Some(merged) = merged_stage_totals(conn, f)? {
+        return Ok(merged);
+    }
     let sql = "SELECT stage, count(DISTINCT src_ip), sum(count) FROM stages {where} GROUP BY stage ORDER BY stage";
     rows(conn, sql, &Clause::new(f, "first_ns", None, &["node = ''"], vec![]), |r| {
         Ok(StageTotals { stage: text(r, 0)?, sources: r.get(1)?, messages: r.get(2)? })
     })
+}
+
+/// `stage_totals` from one pass over the covering index `stages_node` in stage and source
+/// order: a stage's rows are neighbours, and so are a source's within it, so its distinct
+/// sources are counted where the source changes (the SQL's `count(DISTINCT src_ip)` went
+/// through a temporary B-tree per stage: 360 M instructions over 131,250 rows). The time
+/// condition is written `+first_ns` so that the index is read in its order. `None` when SQLite
+/// must answer (`merge.rs`).
+fn merged_stage_totals(conn: &Connection, f: &Filter) -> Result<Option<Vec<StageTotals>>> {
+    let c = Clause::new(f, "+first_ns", None, &["node = ''"], vec![]);
+    let mut stmt = conn.prepare(&c.within("SELECT stage, src_ip, count FROM stages {where} ORDER BY stage, src_ip"))?;
+    let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
+    let mut out: Vec<StageTotals> = Vec::new();
+    let (mut stage, mut source): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
+    while let Some(r) = found.next()? {
+        let (Some(now_stage), Some(now_source), Some(count)) =
+            (text_of(r.get_ref(0)?), text_of(r.get_ref(1)?), integer_of(r.get_ref(2)?))
+        else {
+            return Ok(None);
+        };
+        let new_stage = out.is_empty() || now_stage != stage.as_slice();
+        if new_stage {
+            out.push(StageTotals { stage: lossy(now_stage), sources: 0, messages: 0 });
+            (stage.clear(), stage.extend_from_slice(now_stage));
+        }
+        let Some(totals) = out.last_mut() else { return Ok(None) };
+        let Some(messages) = totals.messages.checked_add(count) else { return Ok(None) };
+        totals.messages = messages;
+        if new_stage || now_source != source.as_slice() {
+            totals.sources += 1;
+            (source.clear(), source.extend_from_slice(now_source));
+        }
+    }
+    Ok(Some(out))
 }
 
 pub(super) fn stage_sources(conn: &Connection, f: &Filter, stage: Stage) -> Result<i64> {
