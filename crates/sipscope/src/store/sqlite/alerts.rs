@@ -39,7 +39,7 @@ pub(super) fn alert_rules(conn: &Connection, f: &Filter) -> Result<Vec<AlertRule
 
 /// Alerts per rule as SQLite groups them: its `count(DISTINCT src_ip)` went through a
 /// temporary B-tree per rule (130 ms over 262,500 alerts).
-fn rules_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<AlertRuleRow>> {
+pub(super) fn rules_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<AlertRuleRow>> {
     let clause = Clause::new(f, "first_ns", Some("node"), &[], vec![]);
     rows(
         conn,
@@ -107,7 +107,7 @@ impl RuleMerge {
 /// The time and node conditions are written `+first_ns`, `+node` so that SQLite does not read
 /// through `alerts_first` and sort. `None` when a row is not as the writers store them (text
 /// compared as bytes, integers) or a sum overflows: then SQLite answers.
-fn merged_rules(conn: &Connection, f: &Filter) -> Result<Option<Vec<AlertRuleRow>>> {
+pub(super) fn merged_rules(conn: &Connection, f: &Filter) -> Result<Option<Vec<AlertRuleRow>>> {
     let clause = Clause::new(f, "+first_ns", Some("+node"), &[], vec![]);
     let mut stmt = conn.prepare(&clause.within(
         "SELECT rule_id, src_ip, proven, first_ns, last_ns, count, name, severity, actions

@@ -83,9 +83,14 @@ pub(super) fn node_stages(conn: &Connection, f: &Filter) -> Result<Vec<NodeStage
 }
 
 pub(super) fn stage_totals(conn: &Connection, f: &Filter) -> Result<Vec<StageTotals>> {
-    if let Some(merged) = merged_stage_totals(conn, f)? {
-        return Ok(merged);
+    match merged_stage_totals(conn, f)? {
+        Some(merged) => Ok(merged),
+        None => stage_totals_in_sqlite(conn, f),
     }
+}
+
+/// `stage_totals` as SQLite answers it.
+pub(super) fn stage_totals_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<StageTotals>> {
     let sql = "SELECT stage, count(DISTINCT src_ip), sum(count) FROM stages {where} GROUP BY stage ORDER BY stage";
     rows(conn, sql, &Clause::new(f, "first_ns", None, &["node = ''"], vec![]), |r| {
         Ok(StageTotals { stage: text(r, 0)?, sources: r.get(1)?, messages: r.get(2)? })
@@ -98,7 +103,7 @@ pub(super) fn stage_totals(conn: &Connection, f: &Filter) -> Result<Vec<StageTot
 /// through a temporary B-tree per stage: 360 M instructions over 131,250 rows). The time
 /// condition is written `+first_ns` so that the index is read in its order. `None` when SQLite
 /// must answer (`merge.rs`).
-fn merged_stage_totals(conn: &Connection, f: &Filter) -> Result<Option<Vec<StageTotals>>> {
+pub(super) fn merged_stage_totals(conn: &Connection, f: &Filter) -> Result<Option<Vec<StageTotals>>> {
     let c = Clause::new(f, "+first_ns", None, &["node = ''"], vec![]);
     let mut stmt = conn.prepare(&c.within("SELECT stage, src_ip, count FROM stages {where} ORDER BY stage, src_ip"))?;
     let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;

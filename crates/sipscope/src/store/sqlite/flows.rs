@@ -35,7 +35,7 @@ type ToolKey = (Box<[u8]>, Box<[u8]>);
 /// tool and variant over all flows, and the range's flows per tool, variant and verdict (the
 /// SQL's window, GROUP BY and `count(DISTINCT src_ip)` cost 680 M instructions over 43,750
 /// flows); `None` when SQLite must answer (`merge.rs`).
-fn merged_tool_flows(conn: &Connection, f: &Filter) -> Result<Option<Vec<ToolFlows>>> {
+pub(super) fn merged_tool_flows(conn: &Connection, f: &Filter) -> Result<Option<Vec<ToolFlows>>> {
     type GroupKey = (Option<Box<[u8]>>, Option<Box<[u8]>>, Box<[u8]>);
     let mut strategies: AHashMap<ToolKey, AHashMap<Box<[u8]>, i64>> = AHashMap::new();
     let mut groups: AHashMap<GroupKey, ToolMerge> = AHashMap::new();
@@ -96,7 +96,7 @@ fn merged_tool_flows(conn: &Connection, f: &Filter) -> Result<Option<Vec<ToolFlo
 }
 
 /// `tool_flows` as SQLite answers it.
-fn tool_flows_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<ToolFlows>> {
+pub(super) fn tool_flows_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<ToolFlows>> {
     // Each tool and variant's most common decided strategy over all flows, found in one pass
     // (a subquery per group read every flow again for each), as PostgreSQL's reader does.
     let sql = "WITH usual AS MATERIALIZED (
@@ -171,7 +171,7 @@ fn each_flow(
 }
 
 /// `custom_fingerprints` merged in a hash map (`merge.rs`).
-fn merged_fingerprints(conn: &Connection, f: &Filter, limit: u32) -> Result<Option<Vec<FingerprintFlows>>> {
+pub(super) fn merged_fingerprints(conn: &Connection, f: &Filter, limit: u32) -> Result<Option<Vec<FingerprintFlows>>> {
     let mut merged: AHashMap<Option<Box<[u8]>>, FlowMerge> = AHashMap::new();
     let c = Clause::new(f, "first_ns", None, &["tool_verdict = 'custom'"], vec![]);
     let sql = "SELECT fingerprint, packets, src_ip FROM flows {where}";
@@ -202,7 +202,7 @@ fn merged_fingerprints(conn: &Connection, f: &Filter, limit: u32) -> Result<Opti
 }
 
 /// `custom_fingerprints` as SQLite answers it.
-fn custom_fingerprints_in_sqlite(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<FingerprintFlows>> {
+pub(super) fn custom_fingerprints_in_sqlite(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<FingerprintFlows>> {
     let sql = "SELECT fingerprint, count(*), sum(packets), count(DISTINCT src_ip) FROM flows {where}
                GROUP BY fingerprint ORDER BY sum(packets) DESC, fingerprint LIMIT ?";
     let c = Clause::new(f, "first_ns", None, &["tool_verdict = 'custom'"], vec![]).then(limit);
@@ -221,7 +221,7 @@ pub(super) fn tools_by_year(conn: &Connection, f: &Filter) -> Result<Vec<ToolYea
 /// `tools_by_year` merged in a hash map (`merge.rs`), the year from `time::civil_from_days`;
 /// a flow before 1970 (where SQLite's division of the nanoseconds rounds towards zero, not
 /// down) leaves the question to SQLite.
-fn merged_tool_years(conn: &Connection, f: &Filter) -> Result<Option<Vec<ToolYear>>> {
+pub(super) fn merged_tool_years(conn: &Connection, f: &Filter) -> Result<Option<Vec<ToolYear>>> {
     let mut merged: AHashMap<(i64, Option<Box<[u8]>>), FlowMerge> = AHashMap::new();
     let c = Clause::new(f, "first_ns", None, &[], vec![]);
     let done = each_flow(conn, "SELECT first_ns, tool, packets, src_ip FROM flows {where}", &c, |r| {
@@ -260,7 +260,7 @@ fn merged_tool_years(conn: &Connection, f: &Filter) -> Result<Option<Vec<ToolYea
 }
 
 /// `tools_by_year` as SQLite answers it.
-fn tools_by_year_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<ToolYear>> {
+pub(super) fn tools_by_year_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<ToolYear>> {
     let sql = "SELECT CAST(strftime('%Y', first_ns / 1000000000, 'unixepoch') AS INTEGER) AS year, tool,
                       count(DISTINCT src_ip), sum(packets)
                FROM flows {where} GROUP BY year, tool ORDER BY year, sum(packets) DESC, tool";
@@ -280,7 +280,7 @@ pub(super) fn strategy_flows(conn: &Connection, f: &Filter) -> Result<Vec<Strate
 const EXACT_IN_DOUBLE: i64 = 1 << 53;
 
 /// `strategy_flows` merged in a hash map (`merge.rs`).
-fn merged_strategies(conn: &Connection, f: &Filter) -> Result<Option<Vec<StrategyFlows>>> {
+pub(super) fn merged_strategies(conn: &Connection, f: &Filter) -> Result<Option<Vec<StrategyFlows>>> {
     let mut merged: AHashMap<Box<[u8]>, FlowMerge> = AHashMap::new();
     let c = Clause::new(f, "first_ns", None, &[], vec![]);
     let sql = "SELECT strategy, packets, destinations, src_ip FROM flows {where}";
@@ -317,7 +317,7 @@ fn merged_strategies(conn: &Connection, f: &Filter) -> Result<Option<Vec<Strateg
 }
 
 /// `strategy_flows` as SQLite answers it.
-fn strategy_flows_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<StrategyFlows>> {
+pub(super) fn strategy_flows_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<StrategyFlows>> {
     let sql = "SELECT strategy, count(*), count(DISTINCT src_ip), sum(packets), avg(destinations) FROM flows {where}
                GROUP BY strategy ORDER BY count(*) DESC, strategy";
     rows(conn, sql, &Clause::new(f, "first_ns", None, &[], vec![]), |r| {

@@ -259,4 +259,6 @@ impl StoreReader for SqliteReader {
 }
 
 #[cfg(test)]
+mod merge_tests;
+#[cfg(test)]
 mod tests;

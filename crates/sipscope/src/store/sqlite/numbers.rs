@@ -45,7 +45,7 @@ pub(super) fn unified_number_count(conn: &Connection, f: &Filter) -> Result<i64>
     let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
     while let Some(r) = found.next()? {
         let Some(number) = text_of(r.get_ref(0)?) else {
-            return count(conn, "SELECT count(DISTINCT number) FROM numbers {where}", &c);
+            return unified_number_count_in_sqlite(conn, f);
         };
         if !seen.contains(number) {
             seen.insert(number.into());
@@ -54,10 +54,14 @@ pub(super) fn unified_number_count(conn: &Connection, f: &Filter) -> Result<i64>
     Ok(seen.len() as i64)
 }
 
+/// `unified_number_count` as SQLite answers it.
+pub(super) fn unified_number_count_in_sqlite(conn: &Connection, f: &Filter) -> Result<i64> {
+    count(conn, "SELECT count(DISTINCT number) FROM numbers {where}", &range_clause(f))
+}
+
 pub(super) fn top_numbers(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
-    let c = range_clause(f);
-    let Some(merged) = merge_attempts(conn, &c)? else {
-        return numbers_where(conn, c, limit);
+    let Some(merged) = merge_attempts(conn, &range_clause(f))? else {
+        return top_numbers_in_sqlite(conn, f, limit);
     };
     // The SQL's order: attempts, most first, then the number.
     let mut ranked: Vec<(&[u8], &Merged)> = merged.iter().map(|(number, m)| (&**number, m)).collect();
@@ -76,6 +80,11 @@ pub(super) fn top_numbers(conn: &Connection, f: &Filter, limit: u32) -> Result<V
     let ids = format!("[{}]", ids.join(","));
     let rows_of = Clause { sql: "WHERE rowid IN (SELECT value FROM json_each(?))".into(), params: vec![Value::Text(ids)] };
     numbers_where(conn, rows_of, limit)
+}
+
+/// `top_numbers` as SQLite answers it.
+pub(super) fn top_numbers_in_sqlite(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
+    numbers_where(conn, range_clause(f), limit)
 }
 
 /// Each number of the range with its attempts summed over the runs and its rows' ids; `None`
@@ -144,22 +153,19 @@ fn merge_samples(arrays: &str) -> Vec<String> {
 }
 
 pub(super) fn number_countries(conn: &Connection, f: &Filter) -> Result<Vec<CountryAttempts>> {
-    let c = range_clause(f);
-    match merge_countries(conn, &c)? {
+    match merge_countries(conn, &range_clause(f))? {
         Some(found) => Ok(found),
-        None => {
-            let sql = "SELECT country, count(DISTINCT number), sum(attempts) AS a, sum(invites) FROM numbers {where}
-                       GROUP BY country ORDER BY a DESC, country";
-            rows(conn, sql, &c, |r| {
-                Ok(CountryAttempts {
-                    country: opt_text(r, 0)?,
-                    numbers: r.get(1)?,
-                    attempts: r.get(2)?,
-                    invites: r.get(3)?,
-                })
-            })
-        }
+        None => number_countries_in_sqlite(conn, f),
     }
+}
+
+/// `number_countries` as SQLite answers it.
+pub(super) fn number_countries_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<CountryAttempts>> {
+    let sql = "SELECT country, count(DISTINCT number), sum(attempts) AS a, sum(invites) FROM numbers {where}
+               GROUP BY country ORDER BY a DESC, country";
+    rows(conn, sql, &range_clause(f), |r| {
+        Ok(CountryAttempts { country: opt_text(r, 0)?, numbers: r.get(1)?, attempts: r.get(2)?, invites: r.get(3)? })
+    })
 }
 
 /// Per country (none first), its distinct numbers, attempts and INVITEs, by attempts (most

@@ -74,8 +74,13 @@ pub(super) fn dialled_users(conn: &Connection, f: &Filter, source: Option<&str>)
             let c = Clause::hours(f, &["src_ip = ?"], vec![Value::Text(ip.into())]);
             count(conn, "SELECT count(DISTINCT ruri_user) FROM dialled {where}", &c)
         }
-        None => distinct_users(conn, &Clause::hours(f, &[], vec![])),
+        None => distinct_users(conn, f),
     }
+}
+
+/// `dialled_users` of every source as SQLite answers it.
+pub(super) fn distinct_users_in_sqlite(conn: &Connection, f: &Filter) -> Result<i64> {
+    count(conn, "SELECT count(DISTINCT ruri_user) FROM rollup_users {where}", &Clause::hours(f, &[], vec![]))
 }
 
 /// `count(DISTINCT ruri_user)` of `rollup_users` in the clause, counted here: SQLite's
@@ -83,14 +88,15 @@ pub(super) fn dialled_users(conn: &Connection, f: &Filter, source: Option<&str>)
 /// (docs/benchmarks.md). A scan gives the rows in key order, where a user's rows of one hour
 /// and node (one per run) are neighbours: only the first of them is looked up. A value that is not text (the writers store
 /// none) sends the count back to SQLite.
-fn distinct_users(conn: &Connection, c: &Clause) -> Result<i64> {
+pub(super) fn distinct_users(conn: &Connection, f: &Filter) -> Result<i64> {
+    let c = Clause::hours(f, &[], vec![]);
     let mut seen: AHashSet<Box<[u8]>> = AHashSet::new();
     let mut previous: Vec<u8> = Vec::new();
     let mut stmt = conn.prepare(&c.within("SELECT ruri_user FROM rollup_users {where}"))?;
     let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
     while let Some(r) = found.next()? {
         let Some(user) = text_of(r.get_ref(0)?) else {
-            return count(conn, "SELECT count(DISTINCT ruri_user) FROM rollup_users {where}", c);
+            return distinct_users_in_sqlite(conn, f);
         };
         if user != previous.as_slice() {
             if !seen.contains(user) {
@@ -122,13 +128,17 @@ pub(super) fn main_agent(conn: &Connection, f: &Filter, source: &str) -> Result<
 }
 
 pub(super) fn top_user_agents(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<AgentRequests>> {
-    let c = Clause::hours(f, &[], vec![]);
-    if let Some(merged) = merged_agents(conn, &c, limit)? {
-        return Ok(merged);
+    match merged_agents(conn, f, limit)? {
+        Some(merged) => Ok(merged),
+        None => top_user_agents_in_sqlite(conn, f, limit),
     }
+}
+
+/// `top_user_agents` as SQLite answers it.
+pub(super) fn top_user_agents_in_sqlite(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<AgentRequests>> {
     let sql = "SELECT user_agent, sum(messages) AS n, count(DISTINCT src_ip) FROM rollup_agents {where}
                GROUP BY user_agent ORDER BY n DESC, user_agent LIMIT ?";
-    rows(conn, sql, &c.then(limit), |r| {
+    rows(conn, sql, &Clause::hours(f, &[], vec![]).then(limit), |r| {
         Ok(AgentRequests { user_agent: opt_text(r, 0)?, requests: r.get(1)?, sources: r.get(2)? })
     })
 }
@@ -144,7 +154,8 @@ struct AgentMerge {
 /// User-Agent in a hash map (the SQL's GROUP BY and `count(DISTINCT src_ip)` went through
 /// temporary B-trees: 700 M instructions over 87,500 rows); `None` when SQLite must answer
 /// (`merge.rs`).
-fn merged_agents(conn: &Connection, c: &Clause, limit: u32) -> Result<Option<Vec<AgentRequests>>> {
+pub(super) fn merged_agents(conn: &Connection, f: &Filter, limit: u32) -> Result<Option<Vec<AgentRequests>>> {
+    let c = Clause::hours(f, &[], vec![]);
     let mut none: Option<AgentMerge> = None;
     let mut named: AHashMap<Box<[u8]>, AgentMerge> = AHashMap::new();
     let mut stmt = conn.prepare(&c.within("SELECT user_agent, src_ip, messages FROM rollup_agents {where}"))?;
