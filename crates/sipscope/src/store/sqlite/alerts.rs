@@ -84,7 +84,7 @@ struct RuleMerge {
 
 impl RuleMerge {
     fn row(self) -> (Vec<u8>, AlertRuleRow) {
-                let row = AlertRuleRow {
+        let row = AlertRuleRow {
             rule_id: lossy(&self.rule_id),
             name: lossy(&self.name),
             severity: lossy(&self.severity),

@@ -40,7 +40,8 @@ pub(super) fn merged_tool_flows(conn: &Connection, f: &Filter) -> Result<Option<
     let mut strategies: AHashMap<ToolKey, AHashMap<Box<[u8]>, i64>> = AHashMap::new();
     let mut groups: AHashMap<GroupKey, ToolMerge> = AHashMap::new();
     let in_range = |t: i64| f.from_ns.is_none_or(|from| t >= from) && f.to_ns.is_none_or(|to| t < to);
-    let mut stmt = conn.prepare("SELECT tool, variant, tool_verdict, first_ns, packets, src_ip, strategy FROM flows")?;
+    let mut stmt =
+        conn.prepare("SELECT tool, variant, tool_verdict, first_ns, packets, src_ip, strategy FROM flows")?;
     let mut found = stmt.query([])?;
     while let Some(r) = found.next()? {
         let (Some(tool), Some(variant), Some(verdict), Some(first_ns), Some(packets), Some(source), Some(strategy)) = (
@@ -202,7 +203,11 @@ pub(super) fn merged_fingerprints(conn: &Connection, f: &Filter, limit: u32) -> 
 }
 
 /// `custom_fingerprints` as SQLite answers it.
-pub(super) fn custom_fingerprints_in_sqlite(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<FingerprintFlows>> {
+pub(super) fn custom_fingerprints_in_sqlite(
+    conn: &Connection,
+    f: &Filter,
+    limit: u32,
+) -> Result<Vec<FingerprintFlows>> {
     let sql = "SELECT fingerprint, count(*), sum(packets), count(DISTINCT src_ip) FROM flows {where}
                GROUP BY fingerprint ORDER BY sum(packets) DESC, fingerprint LIMIT ?";
     let c = Clause::new(f, "first_ns", None, &["tool_verdict = 'custom'"], vec![]).then(limit);
@@ -285,12 +290,9 @@ pub(super) fn merged_strategies(conn: &Connection, f: &Filter) -> Result<Option<
     let c = Clause::new(f, "first_ns", None, &[], vec![]);
     let sql = "SELECT strategy, packets, destinations, src_ip FROM flows {where}";
     let done = each_flow(conn, sql, &c, |r| {
-        let (Some(strategy), Some(packets), Some(destinations), Some(source)) = (
-            text_of(r.get_ref(0)?),
-            integer_of(r.get_ref(1)?),
-            integer_of(r.get_ref(2)?),
-            text_of(r.get_ref(3)?),
-        ) else {
+        let (Some(strategy), Some(packets), Some(destinations), Some(source)) =
+            (text_of(r.get_ref(0)?), integer_of(r.get_ref(1)?), integer_of(r.get_ref(2)?), text_of(r.get_ref(3)?))
+        else {
             return Ok(None);
         };
         if !merged.contains_key(strategy) {

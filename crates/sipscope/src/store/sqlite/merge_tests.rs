@@ -197,7 +197,9 @@ fn rows_not_as_the_writers_store_them_are_left_to_sqlite() {
     let path = reader.conn.path().unwrap().to_owned();
     drop(reader);
     let writer = rusqlite::Connection::open(&path).unwrap();
-    writer.execute_batch("UPDATE flows SET src_ip = x'c0' WHERE id = 3; UPDATE alerts SET proven = 0.5 WHERE id = 4;").unwrap();
+    writer
+        .execute_batch("UPDATE flows SET src_ip = x'c0' WHERE id = 3; UPDATE alerts SET proven = 0.5 WHERE id = 4;")
+        .unwrap();
     drop(writer);
     let reader = SqliteReader::open(std::path::Path::new(&path)).unwrap();
     let (c, f) = (&reader.conn, Filter::default());

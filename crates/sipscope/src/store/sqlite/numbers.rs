@@ -78,7 +78,8 @@ pub(super) fn top_numbers(conn: &Connection, f: &Filter, limit: u32) -> Result<V
     // Every row of the kept numbers in the range, and only those: the same groups, sums and
     // order as the SQL over the whole range.
     let ids = format!("[{}]", ids.join(","));
-    let rows_of = Clause { sql: "WHERE rowid IN (SELECT value FROM json_each(?))".into(), params: vec![Value::Text(ids)] };
+    let rows_of =
+        Clause { sql: "WHERE rowid IN (SELECT value FROM json_each(?))".into(), params: vec![Value::Text(ids)] };
     numbers_where(conn, rows_of, limit)
 }
 
