@@ -118,14 +118,16 @@ pub(super) fn merged_stage_totals(conn: &Connection, f: &Filter) -> Result<Optio
         let new_stage = out.is_empty() || now_stage != stage.as_slice();
         if new_stage {
             out.push(StageTotals { stage: lossy(now_stage), sources: 0, messages: 0 });
-            (stage.clear(), stage.extend_from_slice(now_stage));
+            stage.clear();
+            stage.extend_from_slice(now_stage);
         }
         let Some(totals) = out.last_mut() else { return Ok(None) };
         let Some(messages) = totals.messages.checked_add(count) else { return Ok(None) };
         totals.messages = messages;
         if new_stage || now_source != source.as_slice() {
             totals.sources += 1;
-            (source.clear(), source.extend_from_slice(now_source));
+            source.clear();
+            source.extend_from_slice(now_source);
         }
     }
     Ok(Some(out))

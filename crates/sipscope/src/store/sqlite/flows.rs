@@ -223,11 +223,14 @@ pub(super) fn tools_by_year(conn: &Connection, f: &Filter) -> Result<Vec<ToolYea
     }
 }
 
+/// A year and a tool (none: NULL).
+type YearTool = (i64, Option<Box<[u8]>>);
+
 /// `tools_by_year` merged in a hash map (`merge.rs`), the year from `time::civil_from_days`;
 /// a flow before 1970 (where SQLite's division of the nanoseconds rounds towards zero, not
 /// down) leaves the question to SQLite.
 pub(super) fn merged_tool_years(conn: &Connection, f: &Filter) -> Result<Option<Vec<ToolYear>>> {
-    let mut merged: AHashMap<(i64, Option<Box<[u8]>>), FlowMerge> = AHashMap::new();
+    let mut merged: AHashMap<YearTool, FlowMerge> = AHashMap::new();
     let c = Clause::new(f, "first_ns", None, &[], vec![]);
     let done = each_flow(conn, "SELECT first_ns, tool, packets, src_ip FROM flows {where}", &c, |r| {
         let (Some(first_ns), Some(tool), Some(packets), Some(source)) = (
@@ -247,7 +250,7 @@ pub(super) fn merged_tool_years(conn: &Connection, f: &Filter) -> Result<Option<
     if done.is_none() {
         return Ok(None);
     }
-    let mut all: Vec<((i64, Option<Box<[u8]>>), FlowMerge)> = merged.into_iter().collect();
+    let mut all: Vec<(YearTool, FlowMerge)> = merged.into_iter().collect();
     // The SQL's order: year, then packets (most first), then tool (none first).
     all.sort_unstable_by(|a, b| {
         a.0 .0.cmp(&b.0 .0).then_with(|| b.1.packets.cmp(&a.1.packets)).then_with(|| a.0 .1.cmp(&b.0 .1))
