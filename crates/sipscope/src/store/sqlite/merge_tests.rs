@@ -136,6 +136,13 @@ fn hostile_store() -> (tempfile::TempDir, SqliteReader) {
             ],
         )
         .unwrap();
+        let t = d.time();
+        c.execute(
+            "INSERT INTO rollup_sources (run_id, hour, node, src_ip, messages, first_ns, last_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6 + ?7) ON CONFLICT DO UPDATE SET messages = messages + excluded.messages",
+            rusqlite::params![1 + d.roll(2) as i64, hour, node, d.pick(&ips), d.roll(4) as i64, t, d.roll(100) as i64],
+        )
+        .unwrap();
         c.execute(
             "INSERT OR IGNORE INTO rollup_users (run_id, hour, node, ruri_user) VALUES (?1, ?2, ?3, ?4)",
             rusqlite::params![1 + d.roll(2) as i64, hour, node, format!("{}", d.roll(60))],
@@ -173,6 +180,12 @@ fn merged_readers_answer_as_the_sql_they_replace() {
         );
         assert_eq!(alerts::merged_rules(c, &f).unwrap().unwrap(), alerts::rules_in_sqlite(c, &f).unwrap(), "{f:?}");
         assert_eq!(traffic::distinct_users(c, &f).unwrap(), traffic::distinct_users_in_sqlite(c, &f).unwrap());
+        for limit in [0, 2, 50] {
+            assert_eq!(
+                traffic::merged_sources(c, &f, limit).unwrap().unwrap(),
+                traffic::top_sources_in_sqlite(c, &f, limit).unwrap()
+            );
+        }
         assert_eq!(
             traffic::merged_agents(c, &f, 3).unwrap().unwrap(),
             traffic::top_user_agents_in_sqlite(c, &f, 3).unwrap()

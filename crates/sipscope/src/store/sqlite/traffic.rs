@@ -60,6 +60,65 @@ pub(super) fn daily(conn: &Connection, f: &Filter) -> Result<Vec<DailyRequests>>
 }
 
 pub(super) fn top_sources(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<SourceRequests>> {
+    match merged_sources(conn, f, limit)? {
+        Some(merged) => Ok(merged),
+        None => top_sources_in_sqlite(conn, f, limit),
+    }
+}
+
+/// `top_sources` from one pass over the range's `rollup_sources` rows, merged per source in a
+/// hash map and only the top ones sorted (the SQL sorted every source twice: 216 M
+/// instructions over 43,750 sources); `None` when SQLite must answer (`merge.rs`).
+pub(super) fn merged_sources(conn: &Connection, f: &Filter, limit: u32) -> Result<Option<Vec<SourceRequests>>> {
+    let c = Clause::hours(f, &[], vec![]);
+    let mut merged: AHashMap<Box<[u8]>, (i64, i64, i64)> = AHashMap::new();
+    let mut stmt = conn.prepare(&c.within("SELECT src_ip, messages, first_ns, last_ns FROM rollup_sources {where}"))?;
+    let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
+    while let Some(r) = found.next()? {
+        let (Some(source), Some(messages), Some(first_ns), Some(last_ns)) =
+            (text_of(r.get_ref(0)?), integer_of(r.get_ref(1)?), integer_of(r.get_ref(2)?), integer_of(r.get_ref(3)?))
+        else {
+            return Ok(None);
+        };
+        match merged.get_mut(source) {
+            Some((n, first, last)) => {
+                let Some(sum) = n.checked_add(messages) else { return Ok(None) };
+                (*n, *first, *last) = (sum, (*first).min(first_ns), (*last).max(last_ns));
+            }
+            None => {
+                merged.insert(source.into(), (messages, first_ns, last_ns));
+            }
+        }
+    }
+    let mut ranked: Vec<(Box<[u8]>, (i64, i64, i64))> = merged.into_iter().collect();
+    // The SQL's order: requests, most first, then the source.
+    let order = |a: &(Box<[u8]>, (i64, i64, i64)), b: &(Box<[u8]>, (i64, i64, i64))| {
+        b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0))
+    };
+    let keep = (limit as usize).min(ranked.len());
+    if keep == 0 {
+        return Ok(Some(Vec::new()));
+    }
+    if keep < ranked.len() {
+        ranked.select_nth_unstable_by(keep - 1, order);
+        ranked.truncate(keep);
+    }
+    ranked.sort_unstable_by(order);
+    Ok(Some(
+        ranked
+            .into_iter()
+            .map(|(source, (requests, first_ns, last_ns))| SourceRequests {
+                source: lossy(&source),
+                requests,
+                first_ns,
+                last_ns,
+            })
+            .collect(),
+    ))
+}
+
+/// `top_sources` as SQLite answers it.
+pub(super) fn top_sources_in_sqlite(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<SourceRequests>> {
     let sql = "SELECT src_ip, sum(messages) AS n, min(first_ns), max(last_ns) FROM rollup_sources {where}
                GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT ?";
     rows(conn, sql, &Clause::hours(f, &[], vec![]).then(limit), |r| {
