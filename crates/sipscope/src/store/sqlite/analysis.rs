@@ -1,8 +1,10 @@
 //! Reads of the analysis tables about what attackers did and were after: stages (per node
-//! and overall), numbers dialled, user-agent classes, and the honeypot's `auth_attempts`.
+//! and overall), user-agent classes, and the honeypot's `auth_attempts` (the numbers dialled
+//! are `numbers.rs`).
 
 use super::clause::Clause;
-use super::{count, opt_text, rows, text, Result};
+use super::merge::{integer_of, lossy, text_of};
+use super::{count, rows, text, Result};
 use crate::analysis::stages::Stage;
 use crate::store::rows::*;
 use crate::store::Filter;
@@ -14,61 +16,6 @@ pub(super) fn agent_classes(conn: &Connection) -> Result<Vec<AgentClass>> {
                GROUP BY class ORDER BY m DESC, class";
     rows(conn, sql, &Clause::default(), |r| {
         Ok(AgentClass { class: text(r, 0)?, messages: r.get(1)?, agents: r.get(2)? })
-    })
-}
-
-pub(super) fn unified_number_count(conn: &Connection, f: &Filter) -> Result<i64> {
-    count(conn, "SELECT count(DISTINCT number) FROM numbers {where}", &Clause::new(f, "last_ns", None, &[], vec![]))
-}
-
-pub(super) fn top_numbers(conn: &Connection, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
-    numbers_where(conn, Clause::new(f, "last_ns", None, &[], vec![]), limit)
-}
-
-/// One unified number, `None` when it was never dialled in the range.
-pub(super) fn number(conn: &Connection, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
-    let clause = Clause::new(f, "last_ns", None, &["number = ?"], vec![Value::Text(number.to_owned())]);
-    Ok(numbers_where(conn, clause, 1)?.into_iter().next())
-}
-
-fn numbers_where(conn: &Connection, clause: Clause, limit: u32) -> Result<Vec<NumberAttempts>> {
-    // Each run's spellings are a JSON array; the runs' arrays come joined by newlines (JSON
-    // text holds none) and are merged here.
-    let sql = "SELECT number, max(country), max(country_inferred), max(number_type), sum(attempts) AS a, sum(invites),
-                      max(variants), max(sources), group_concat(variant_samples, char(10) ORDER BY run_id)
-               FROM numbers {where} GROUP BY number ORDER BY a DESC, number LIMIT ?";
-    rows(conn, sql, &clause.then(limit), |r| {
-        Ok(NumberAttempts {
-            number: text(r, 0)?,
-            country: opt_text(r, 1)?,
-            country_inferred: r.get(2)?,
-            number_type: text(r, 3)?,
-            attempts: r.get(4)?,
-            invites: r.get(5)?,
-            variants: r.get(6)?,
-            sources: r.get(7)?,
-            variant_samples: merge_samples(opt_text(r, 8)?.as_deref().unwrap_or_default()),
-        })
-    })
-}
-
-/// The distinct spellings of newline-separated JSON arrays, in order of first appearance; what
-/// does not parse is skipped.
-fn merge_samples(arrays: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for spelling in arrays.lines().filter_map(|a| serde_json::from_str::<Vec<String>>(a).ok()).flatten() {
-        if !out.contains(&spelling) {
-            out.push(spelling);
-        }
-    }
-    out
-}
-
-pub(super) fn number_countries(conn: &Connection, f: &Filter) -> Result<Vec<CountryAttempts>> {
-    let sql = "SELECT country, count(DISTINCT number), sum(attempts) AS a, sum(invites) FROM numbers {where}
-               GROUP BY country ORDER BY a DESC, country";
-    rows(conn, sql, &Clause::new(f, "last_ns", None, &[], vec![]), |r| {
-        Ok(CountryAttempts { country: opt_text(r, 0)?, numbers: r.get(1)?, attempts: r.get(2)?, invites: r.get(3)? })
     })
 }
 
@@ -136,10 +83,54 @@ pub(super) fn node_stages(conn: &Connection, f: &Filter) -> Result<Vec<NodeStage
 }
 
 pub(super) fn stage_totals(conn: &Connection, f: &Filter) -> Result<Vec<StageTotals>> {
+    match merged_stage_totals(conn, f)? {
+        Some(merged) => Ok(merged),
+        None => stage_totals_in_sqlite(conn, f),
+    }
+}
+
+/// `stage_totals` as SQLite answers it.
+pub(super) fn stage_totals_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<StageTotals>> {
     let sql = "SELECT stage, count(DISTINCT src_ip), sum(count) FROM stages {where} GROUP BY stage ORDER BY stage";
     rows(conn, sql, &Clause::new(f, "first_ns", None, &["node = ''"], vec![]), |r| {
         Ok(StageTotals { stage: text(r, 0)?, sources: r.get(1)?, messages: r.get(2)? })
     })
+}
+
+/// `stage_totals` from one pass over the covering index `stages_node` in stage and source
+/// order: a stage's rows are neighbours, and so are a source's within it, so its distinct
+/// sources are counted where the source changes (the SQL's `count(DISTINCT src_ip)` went
+/// through a temporary B-tree per stage: 360 M instructions over 131,250 rows). The time
+/// condition is written `+first_ns` so that the index is read in its order. `None` when SQLite
+/// must answer (`merge.rs`).
+pub(super) fn merged_stage_totals(conn: &Connection, f: &Filter) -> Result<Option<Vec<StageTotals>>> {
+    let c = Clause::new(f, "+first_ns", None, &["node = ''"], vec![]);
+    let mut stmt = conn.prepare(&c.within("SELECT stage, src_ip, count FROM stages {where} ORDER BY stage, src_ip"))?;
+    let mut found = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
+    let mut out: Vec<StageTotals> = Vec::new();
+    let (mut stage, mut source): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
+    while let Some(r) = found.next()? {
+        let (Some(now_stage), Some(now_source), Some(count)) =
+            (text_of(r.get_ref(0)?), text_of(r.get_ref(1)?), integer_of(r.get_ref(2)?))
+        else {
+            return Ok(None);
+        };
+        let new_stage = out.is_empty() || now_stage != stage.as_slice();
+        if new_stage {
+            out.push(StageTotals { stage: lossy(now_stage), sources: 0, messages: 0 });
+            stage.clear();
+            stage.extend_from_slice(now_stage);
+        }
+        let Some(totals) = out.last_mut() else { return Ok(None) };
+        let Some(messages) = totals.messages.checked_add(count) else { return Ok(None) };
+        totals.messages = messages;
+        if new_stage || now_source != source.as_slice() {
+            totals.sources += 1;
+            source.clear();
+            source.extend_from_slice(now_source);
+        }
+    }
+    Ok(Some(out))
 }
 
 pub(super) fn stage_sources(conn: &Connection, f: &Filter, stage: Stage) -> Result<i64> {

@@ -11,6 +11,8 @@ mod decisions;
 mod events;
 mod extent;
 mod flows;
+mod merge;
+mod numbers;
 mod runs;
 mod traffic;
 
@@ -147,13 +149,13 @@ impl StoreReader for SqliteReader {
         traffic::each_dialled_country(&self.conn, f, visit)
     }
     fn unified_number_count(&self, f: &Filter) -> Result<i64> {
-        analysis::unified_number_count(&self.conn, f)
+        numbers::unified_number_count(&self.conn, f)
     }
     fn top_numbers(&self, f: &Filter, limit: u32) -> Result<Vec<NumberAttempts>> {
-        analysis::top_numbers(&self.conn, f, limit)
+        numbers::top_numbers(&self.conn, f, limit)
     }
     fn number_countries(&self, f: &Filter) -> Result<Vec<CountryAttempts>> {
-        analysis::number_countries(&self.conn, f)
+        numbers::number_countries(&self.conn, f)
     }
     fn top_passwords(&self, f: &Filter, limit: u32) -> Result<Vec<PasswordAttempts>> {
         analysis::top_passwords(&self.conn, f, limit)
@@ -241,7 +243,7 @@ impl StoreReader for SqliteReader {
         api::alert_evidence(&self.conn, alert_ids)
     }
     fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
-        analysis::number(&self.conn, f, number)
+        numbers::number(&self.conn, f, number)
     }
     fn kept_reports(&self, format: &str) -> Result<Vec<crate::sinks::kept::KeptReport>> {
         use crate::sinks::kept::{KeptReport, MAX_KEPT_BYTES, MAX_KEPT_REPORTS};
@@ -256,5 +258,7 @@ impl StoreReader for SqliteReader {
     }
 }
 
+#[cfg(test)]
+mod merge_tests;
 #[cfg(test)]
 mod tests;
