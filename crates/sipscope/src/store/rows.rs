@@ -115,6 +115,21 @@ pub struct NumberAttempts {
     pub variant_samples: Vec<String>,
 }
 
+impl NumberAttempts {
+    /// The distinct spellings of the runs' kept samples (newline-separated JSON arrays, as
+    /// both stores aggregate them), in order of first appearance; what does not parse is
+    /// skipped.
+    pub(crate) fn merge_samples(arrays: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for spelling in arrays.lines().filter_map(|a| serde_json::from_str::<Vec<String>>(a).ok()).flatten() {
+            if !out.contains(&spelling) {
+                out.push(spelling);
+            }
+        }
+        out
+    }
+}
+
 /// Calls to numbers of one destination country.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountryAttempts {

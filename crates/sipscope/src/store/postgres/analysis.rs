@@ -72,20 +72,9 @@ fn numbers_where(client: &mut Client, clause: Clause, limit: u32) -> Result<Vec<
             invites: n(r, 5)?,
             variants: n(r, 6)?,
             sources: n(r, 7)?,
-            variant_samples: merge_samples(get::<Option<String>>(r, 8)?.as_deref().unwrap_or_default()),
+            variant_samples: NumberAttempts::merge_samples(get::<Option<String>>(r, 8)?.as_deref().unwrap_or_default()),
         })
     })
-}
-
-/// The distinct spellings of newline-separated JSON arrays, in order of first appearance.
-fn merge_samples(arrays: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for spelling in arrays.lines().filter_map(|a| serde_json::from_str::<Vec<String>>(a).ok()).flatten() {
-        if !out.contains(&spelling) {
-            out.push(spelling);
-        }
-    }
-    out
 }
 
 pub(super) fn number_countries(client: &mut Client, f: &Filter) -> Result<Vec<CountryAttempts>> {

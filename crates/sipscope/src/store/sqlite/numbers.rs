@@ -136,21 +136,9 @@ fn numbers_where(conn: &Connection, clause: Clause, limit: u32) -> Result<Vec<Nu
             invites: r.get(5)?,
             variants: r.get(6)?,
             sources: r.get(7)?,
-            variant_samples: merge_samples(opt_text(r, 8)?.as_deref().unwrap_or_default()),
+            variant_samples: NumberAttempts::merge_samples(opt_text(r, 8)?.as_deref().unwrap_or_default()),
         })
     })
-}
-
-/// The distinct spellings of newline-separated JSON arrays, in order of first appearance; what
-/// does not parse is skipped.
-fn merge_samples(arrays: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for spelling in arrays.lines().filter_map(|a| serde_json::from_str::<Vec<String>>(a).ok()).flatten() {
-        if !out.contains(&spelling) {
-            out.push(spelling);
-        }
-    }
-    out
 }
 
 pub(super) fn number_countries(conn: &Connection, f: &Filter) -> Result<Vec<CountryAttempts>> {
