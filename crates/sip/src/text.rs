@@ -94,17 +94,24 @@ pub fn is_token_char(b: u8) -> bool {
 }
 
 /// Lookup table for [`is_token_char`] (it runs on every byte of names and methods).
-static TOKEN: [bool; 256] = {
+static TOKEN: [bool; 256] = alphanumeric_and(b"-.!%*_+`'~");
+
+/// A byte table for a lexical class: ASCII letters and digits, and `punctuation`. Built at
+/// compile time, so the per-byte test on hot scans is one load.
+pub(crate) const fn alphanumeric_and(punctuation: &[u8]) -> [bool; 256] {
     let mut table = [false; 256];
     let mut i = 0;
     while i < 256 {
-        let b = i as u8;
-        table[i] = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        table[i] = (i as u8).is_ascii_alphanumeric();
         i += 1;
     }
+    let mut j = 0;
+    while j < punctuation.len() {
+        table[punctuation[j] as usize] = true;
+        j += 1;
+    }
     table
-};
+}
 
 /// True for the bytes of linear whitespace (SP, HTAB, and the CR LF of a fold).
 #[inline(always)]
@@ -342,6 +349,18 @@ fn hex(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The token table is RFC 3261's `token` (and the digest tokenizer's RFC 7230 `tchar`,
+    /// built the same way, adds `#$&^|`), byte for byte.
+    #[test]
+    fn byte_tables_are_the_grammars_classes() {
+        for b in 0..=255u8 {
+            let token = b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b);
+            assert_eq!(is_token_char(b), token, "{b:#04x}");
+            let tchar = alphanumeric_and(b"!#$%&'*+-.^_`|~")[usize::from(b)];
+            assert_eq!(tchar, token || b"#$&^|".contains(&b), "{b:#04x}");
+        }
+    }
 
     #[test]
     fn list_split_respects_quotes_and_brackets() {

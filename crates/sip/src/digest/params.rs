@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 
 use super::{DigestDefect, DigestError, MAX_PARAMS};
+// Linear whitespace, CR/LF included, so folded or unfolded continuation lines are tolerated.
+use crate::text::is_lws as is_ws;
 
 /// One `name=value` auth-param, borrowed from the header value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,30 +72,11 @@ pub(crate) fn push_defect(defects: &mut Vec<DigestDefect>, defect: DigestDefect)
 }
 
 /// Lookup table for [`is_tchar`] (it runs on every byte of every name and token).
-static TCHAR: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-            );
-        i += 1;
-    }
-    table
-};
+static TCHAR: [bool; 256] = crate::text::alphanumeric_and(b"!#$%&'*+-.^_`|~");
 
 /// RFC 7230 `tchar`.
 pub(crate) fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
-}
-
-/// Linear whitespace, including CR/LF so folded or unfolded continuation
-/// lines are tolerated.
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 struct Cursor<'a> {
