@@ -431,7 +431,7 @@ impl State {
     /// instruction cache across the chunk instead of evicting each other at every message
     /// (docs/benchmarks.md, "The honeypot's rules beside the analysis").
     fn observe_chunk(&mut self, buffer: &[u8], chunk: &[Item], full: &Sender<Handover>) {
-        let span = |(start, len): (usize, usize)| buffer.get(start..start + len).unwrap_or_default();
+        let span = |at| span_of(buffer, at);
         let rules = self.rules.is_some();
         // Without rules there is no second pass: nothing is kept.
         let mut parsed_chunk: Vec<(Option<Message<'_>>, Parsed<'_>)> =
@@ -468,7 +468,7 @@ impl State {
 
     /// The engine's part of one item.
     fn analyse(&mut self, buffer: &[u8], item: &Item, msg: Option<&Message<'_>>, parsed: &Parsed<'_>) {
-        let span = |(start, len): (usize, usize)| buffer.get(start..start + len).unwrap_or_default();
+        let span = |at| span_of(buffer, at);
         // The texts went in as `&str`: they come back whole.
         let text = |at: (usize, usize)| std::str::from_utf8(span(at)).unwrap_or_default();
         let node = item.node.map(text);
@@ -511,7 +511,7 @@ impl State {
         let Some(rules) = self.rules.as_mut() else { return };
         match &item.what {
             What::Message { transport, taken, .. } => {
-                let span = |(start, len): (usize, usize)| buffer.get(start..start + len).unwrap_or_default();
+                let span = |at| span_of(buffer, at);
                 let node = item.node.map(|at| std::str::from_utf8(span(at)).unwrap_or_default());
                 let o = Observation {
                     ts_ns: item.ts_ns,
@@ -536,6 +536,12 @@ impl State {
             What::Attempt { .. } => {}
         }
     }
+}
+
+/// The bytes at `(start, len)` in a batch's buffer (empty if out of range, which a batch
+/// built by [`Worker`] never is).
+fn span_of(buffer: &[u8], (start, len): (usize, usize)) -> &[u8] {
+    buffer.get(start..start + len).unwrap_or_default()
 }
 
 #[cfg(test)]
