@@ -8,7 +8,9 @@ pub mod overlay;
 pub mod postgres;
 pub mod query;
 pub mod rows;
+pub mod scan;
 pub mod sqlite;
+pub mod indexed;
 
 pub use filter::Filter;
 pub use query::*;
@@ -236,4 +238,20 @@ pub trait StoreReader {
     /// and whose body is at most `sinks::kept::MAX_KEPT_BYTES`, newest first, at most
     /// `sinks::kept::MAX_KEPT_REPORTS`.
     fn kept_reports(&self, format: &str) -> Result<Vec<crate::sinks::kept::KeptReport>>;
+
+    /// A mark of the store's contents: the same mark from the same reader means nothing was
+    /// written since (a different one may be a false alarm: the index is loaded again);
+    /// `None` when the backend cannot tell (then nothing is indexed).
+    fn change_mark(&self) -> Result<Option<i64>>;
+
+    /// Calls `visit` with every row of each of `tables` (`scan::IndexTable` names the columns),
+    /// all from one snapshot of the store, table after table, until `visit` says
+    /// [`scan::Scan::Stop`]. Returns the change mark read before the snapshot was taken
+    /// ([`StoreReader::change_mark`]); `None` when the backend does not support it (nothing
+    /// visited) or `visit` stopped.
+    fn scan_tables(
+        &self,
+        tables: &[scan::IndexTable],
+        visit: &mut dyn FnMut(scan::IndexTable, &[scan::Cell<'_>]) -> scan::Scan,
+    ) -> Result<Option<i64>>;
 }

@@ -24,6 +24,17 @@ pub struct Reanalysed<'a> {
 }
 
 impl StoreReader for Reanalysed<'_> {
+    // Two stores behind one reader: no single mark or snapshot; nothing is indexed.
+    fn change_mark(&self) -> Result<Option<i64>> {
+        Ok(None)
+    }
+    fn scan_tables(
+        &self,
+        _tables: &[super::scan::IndexTable],
+        _visit: &mut dyn FnMut(super::scan::IndexTable, &[super::scan::Cell<'_>]) -> super::scan::Scan,
+    ) -> Result<Option<i64>> {
+        Ok(None)
+    }
     fn time_extent(&self) -> Result<Option<TimeExtent>> {
         // The events, alerts and attempts are the store's, the analysis tables the new
         // analysis': the extent of both.

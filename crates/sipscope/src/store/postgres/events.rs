@@ -115,13 +115,9 @@ pub(super) fn first_hits(client: &mut Client, f: &Filter, flow: &FlowWindow) -> 
     rows(client, sql, &c, |r| Ok(get::<IpAddr>(r, 0)?.to_string()))
 }
 
+/// `rows::address` of PostgreSQL's 32-bit ports.
 fn address(ip: Option<String>, port: Option<i32>) -> Option<String> {
-    let ip = ip?;
-    Some(match (ip.contains(':'), port) {
-        (true, Some(p)) => format!("[{ip}]:{p}"),
-        (false, Some(p)) => format!("{ip}:{p}"),
-        (_, None) => ip,
-    })
+    crate::store::rows::address(ip, port.map(i64::from))
 }
 
 pub(super) fn alert_rules(client: &mut Client, f: &Filter) -> Result<Vec<AlertRuleRow>> {

@@ -14,6 +14,7 @@ mod flows;
 mod merge;
 mod numbers;
 mod runs;
+mod scan;
 mod traffic;
 
 use super::query::*;
@@ -255,6 +256,16 @@ impl StoreReader for SqliteReader {
             Ok(KeptReport { key: text(r, 0)?, format: text(r, 1)?, built_ns: r.get(2)?, body: text(r, 3)? })
         })?;
         Ok(found.collect::<rusqlite::Result<_>>()?)
+    }
+    fn change_mark(&self) -> Result<Option<i64>> {
+        scan::change_mark(&self.conn)
+    }
+    fn scan_tables(
+        &self,
+        tables: &[crate::store::scan::IndexTable],
+        visit: &mut dyn FnMut(crate::store::scan::IndexTable, &[crate::store::scan::Cell<'_>]) -> crate::store::scan::Scan,
+    ) -> Result<Option<i64>> {
+        scan::scan_tables(&self.conn, tables, visit)
     }
 }
 

@@ -1,0 +1,1 @@
+//! The index against the plain SQLite reader.
