@@ -15,6 +15,7 @@
 mod cache;
 pub mod dashboard;
 mod guard;
+mod index;
 mod kept;
 mod live;
 pub mod params;

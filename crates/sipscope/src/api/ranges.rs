@@ -86,6 +86,8 @@ impl Clock {
 /// server's runtime ends.
 pub(crate) async fn keep_ready(state: Arc<State>) {
     use super::routes::reports;
+    // The report index loads beside the start-up build (`api/index.rs`).
+    super::index::reload(&state);
     reports::warm(&state).await;
     let mut built_for = None;
     loop {

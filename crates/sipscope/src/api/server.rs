@@ -72,6 +72,8 @@ pub(crate) struct State {
     pub hub: Hub,
     /// Reports kept between requests.
     pub reports: super::cache::ReportCache,
+    /// The in-memory report index (`api/index.rs`).
+    pub index: super::index::IndexSlot,
     /// Reports kept across restarts, in the store.
     pub keeper: super::kept::Keeper,
     /// The instant the dashboard's quick ranges count back from.
@@ -237,6 +239,7 @@ pub(super) fn spawn(config: ApiConfig, backend: Backend, live: LiveSource) -> Re
         metrics_public: config.metrics_public,
         hub: Hub::new(config.limits.max_watchers),
         reports: super::cache::ReportCache::default(),
+        index: super::index::IndexSlot::default(),
         keeper,
         clock: config.clock,
         push_decisions: matches!(live, LiveSource::Feed(_)),

@@ -13,7 +13,9 @@ use crate::api::cache::{Answer, Building, Lookup};
 use crate::api::server::{Failure, State};
 use crate::metrics::ApiReport;
 use crate::reports::{self, render, sections, HilbertChoice};
-use crate::store::Filter;
+use crate::api::index::Loaded;
+use crate::store::indexed::Indexed;
+use crate::store::{Filter, StoreReader};
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -26,11 +28,22 @@ use std::sync::Arc;
 /// first half).
 const SECOND_HALF: &[&str] = &["summary", "alerts", "daily", "stages", "user-agents", "numbers"];
 
-/// The report of the named sections (all when empty) for `filter`, on one reader.
-async fn report(state: &Arc<State>, filter: Filter, names: Vec<String>) -> Result<reports::model::Report, Failure> {
+/// The report of the named sections (all when empty) for `filter`, on one reader (with the
+/// in-memory report index in front of it when given: `api/index.rs`).
+async fn report(
+    state: &Arc<State>,
+    filter: Filter,
+    names: Vec<String>,
+    index: Option<Arc<Loaded>>,
+) -> Result<reports::model::Report, Failure> {
     let geo = Arc::clone(&state.backend.geo);
     state
-        .read(move |store| {
+        .read(move |reader| {
+            let indexed = index.as_ref().map(|loaded| Indexed::new(&loaded.index, reader));
+            let store: &dyn StoreReader = match &indexed {
+                Some(indexed) => indexed,
+                None => reader,
+            };
             let inputs = reports::Inputs {
                 store,
                 filter: &filter,
@@ -51,16 +64,27 @@ async fn report(state: &Arc<State>, filter: Filter, names: Vec<String>) -> Resul
 /// The `section` (the whole report when `None`) for `filter`, as JSON. The whole report is
 /// built in two halves side by side, on two readers, and put back in report order: the same
 /// report, in about half the time on two cores.
+///
+/// With the in-memory report index (`api/index.rs`) when it holds what the store holds (the
+/// answer then says the store as of the index's load, when that is not now).
 async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> Result<Answer, Failure> {
-    let built_ns = crate::time::now_ns();
+    let mut built_ns = crate::time::now_ns();
     let body = match section {
         None => {
             if let Some(wider) = covering(state, &filter).await? {
                 return widened(state, filter, wider, built_ns).await;
             }
+            let index = crate::api::index::for_build(state).await;
+            let index = index.map(|(loaded, as_of)| {
+                built_ns = as_of.unwrap_or(built_ns);
+                loaded
+            });
             let (second, first): (Vec<String>, Vec<String>) =
                 sections::ALL.iter().map(|(n, _)| (*n).to_owned()).partition(|n| SECOND_HALF.contains(&n.as_str()));
-            let (a, b) = tokio::join!(report(state, filter.clone(), first), report(state, filter, second));
+            let (a, b) = tokio::join!(
+                report(state, filter.clone(), first, index.clone()),
+                report(state, filter, second, index)
+            );
             let (mut whole, rest) = (a?, b?);
             whole.sections.extend(rest.sections);
             let order = |name: &str| sections::ALL.iter().position(|(n, _)| *n == name).unwrap_or(usize::MAX);
@@ -68,7 +92,12 @@ async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> R
             render::json(&whole)
         }
         Some(name) => {
-            let one = report(state, filter, vec![name]).await?;
+            let index = crate::api::index::for_build(state).await;
+            let index = index.map(|(loaded, as_of)| {
+                built_ns = as_of.unwrap_or(built_ns);
+                loaded
+            });
+            let one = report(state, filter, vec![name], index).await?;
             let s = one.sections.first().ok_or_else(|| Failure::not_found("no such section"))?;
             let json = serde_json::to_string_pretty(s).map_err(Failure::internal)?;
             crate::output::json::inert(json)
@@ -115,7 +144,7 @@ async fn widened(
             None => Ok(None),
         }
     };
-    let (whole, own, campaigns) = tokio::join!(kept(state, wider, None), report(state, filter, own), campaigns);
+    let (whole, own, campaigns) = tokio::join!(kept(state, wider, None), report(state, filter, own, None), campaigns);
     let (whole, own, campaigns) = (whole?, own?, campaigns?);
     let rendered: Vec<(&str, &str)> = campaigns.iter().map(|c| ("campaigns", c.body.as_str())).collect();
     let body = render::json_with(&whole.body, &scope, &own.sections, &rendered)

@@ -6,7 +6,7 @@
 use super::*;
 use crate::time::HOUR_NS;
 
-const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
+pub(crate) const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
 
 /// A small deterministic generator (no dependency, the same store every run).
 struct Dice(u64);
@@ -24,7 +24,8 @@ impl Dice {
     }
 }
 
-fn hostile_store() -> (tempfile::TempDir, SqliteReader) {
+/// The store described above; `t.db` in the directory.
+pub(crate) fn hostile_store() -> (tempfile::TempDir, SqliteReader) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
     let store = Store::open(&path).unwrap();

@@ -270,6 +270,6 @@ impl StoreReader for SqliteReader {
 }
 
 #[cfg(test)]
-mod merge_tests;
+pub(crate) mod merge_tests;
 #[cfg(test)]
 mod tests;

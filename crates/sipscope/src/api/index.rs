@@ -1,0 +1,122 @@
+//! The server's in-memory report index (`store/indexed/`): loaded in the background when the
+//! server starts (beside the start-up build) and again when the store has changed, one load at
+//! a time, on a reader of its own (its change marks are that connection's). A report build
+//! uses it only when it holds what the store holds now — the store's change mark is the one
+//! read when the load began — or when its load began less than [`FRESH`] ago, as a kept answer
+//! is served: then the answer's build time is when the load began, so `Last-Modified` and
+//! `Sipscope-Report-Built` stay true. Otherwise the build reads the store itself and a load
+//! starts in the background. A store the index cannot hold (PostgreSQL, more rows than
+//! [`IndexLimits::max_rows`]) is read as before.
+
+use super::cache::FRESH;
+use super::server::State;
+use crate::store::indexed::{IndexLimits, ReportIndex};
+use crate::store::StoreReader;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A loaded index and when.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub index: ReportIndex,
+    /// The store's change mark, read before the load's snapshot.
+    mark: i64,
+    /// When the load began (wall clock, ns, and monotonic).
+    began_ns: i64,
+    began: Instant,
+}
+
+/// The index a build may use, with the time its answer holds the store as of (`None`: now).
+pub(crate) type ForBuild = Option<(Arc<Loaded>, Option<i64>)>;
+
+/// The index, its loader's reader, and whether a load is under way.
+#[derive(Default)]
+pub(crate) struct IndexSlot {
+    current: Mutex<Option<Arc<Loaded>>>,
+    /// The reader loads and change marks are read on; taken out while a load runs.
+    reader: Mutex<Option<Box<dyn StoreReader + Send>>>,
+    loading: AtomicBool,
+    limits: IndexLimits,
+    /// Whether "not indexed" was logged (once).
+    told: AtomicBool,
+}
+
+impl IndexSlot {
+    fn current(&self) -> Option<Arc<Loaded>> {
+        self.current.lock().ok().and_then(|c| c.clone())
+    }
+}
+
+/// Starts a load in the background unless one is under way.
+pub(crate) fn reload(state: &Arc<State>) {
+    if state.index.loading.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let state = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        let slot = &state.index;
+        let taken = slot.reader.lock().ok().and_then(|mut r| r.take());
+        let reader = match taken {
+            Some(r) => Some(r),
+            None => (state.backend.readers)().ok(),
+        };
+        if let Some(reader) = reader {
+            let (began_ns, began) = (crate::time::now_ns(), Instant::now());
+            match ReportIndex::load(reader.as_ref(), slot.limits) {
+                Ok(Some((index, mark))) => {
+                    tracing::debug!(
+                        "API: report index loaded: {} rows, about {} MB, in {:?}",
+                        index.rows(),
+                        index.bytes() >> 20,
+                        began.elapsed()
+                    );
+                    if let Ok(mut current) = slot.current.lock() {
+                        *current = Some(Arc::new(Loaded { index, mark, began_ns, began }));
+                    }
+                }
+                Ok(None) => {
+                    if !slot.told.swap(true, Ordering::Relaxed) {
+                        tracing::info!(
+                            "API: no in-memory report index (the store cannot hand its tables over, or holds more \
+                             than {} rows): reports read the store",
+                            slot.limits.max_rows
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!("API: loading the report index: {e}"),
+            }
+            if let Ok(mut kept) = slot.reader.lock() {
+                *kept = Some(reader);
+            }
+        }
+        slot.loading.store(false, Ordering::Release);
+    });
+}
+
+/// The index a build beginning now may use; starts a load when there is none or the store
+/// changed since.
+pub(crate) async fn for_build(state: &Arc<State>) -> ForBuild {
+    let Some(loaded) = state.index.current() else {
+        reload(state);
+        return None;
+    };
+    if loaded.began.elapsed() < FRESH {
+        let began_ns = loaded.began_ns;
+        return Some((loaded, Some(began_ns)));
+    }
+    let check = Arc::clone(state);
+    let mark = tokio::task::spawn_blocking(move || {
+        // Busy loading: the store changed (that is why it loads).
+        let reader = check.index.reader.lock().ok()?;
+        reader.as_ref()?.change_mark().ok().flatten()
+    })
+    .await
+    .ok()
+    .flatten();
+    if mark == Some(loaded.mark) {
+        return Some((loaded, None));
+    }
+    reload(state);
+    None
+}
