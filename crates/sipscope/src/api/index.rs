@@ -37,6 +37,9 @@ pub(crate) struct IndexSlot {
     /// The reader loads and change marks are read on; taken out while a load runs.
     reader: Mutex<Option<Box<dyn StoreReader + Send>>>,
     loading: AtomicBool,
+    /// The change mark of the store when a load last found it could not be indexed (too
+    /// large): not tried again until the store changes.
+    refused: Mutex<Option<i64>>,
     limits: IndexLimits,
     /// Whether "not indexed" was logged (once).
     told: AtomicBool,
@@ -63,7 +66,15 @@ pub(crate) fn reload(state: &Arc<State>) {
         };
         if let Some(reader) = reader {
             let (began_ns, began) = (crate::time::now_ns(), Instant::now());
-            match ReportIndex::load(reader.as_ref(), slot.limits) {
+            // No marks (PostgreSQL): never indexed, never tried again; refused before and
+            // unchanged since: not tried again.
+            let mark = reader.change_mark().ok().flatten();
+            let refused = slot.refused.lock().ok().and_then(|r| *r);
+            let load = match mark {
+                Some(m) if refused != Some(m) => ReportIndex::load(reader.as_ref(), slot.limits),
+                _ => Ok(None),
+            };
+            match load {
                 Ok(Some((index, mark))) => {
                     tracing::debug!(
                         "API: report index loaded: {} rows, about {} MB, in {:?}",
@@ -76,6 +87,9 @@ pub(crate) fn reload(state: &Arc<State>) {
                     }
                 }
                 Ok(None) => {
+                    if let (Some(mark), Ok(mut refused)) = (mark, slot.refused.lock()) {
+                        *refused = Some(mark);
+                    }
                     if !slot.told.swap(true, Ordering::Relaxed) {
                         tracing::info!(
                             "API: no in-memory report index (the store cannot hand its tables over, or holds more \

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod overlay;
 pub mod postgres;
 pub mod query;
+mod rank;
 pub mod rows;
 pub mod scan;
 pub mod sqlite;

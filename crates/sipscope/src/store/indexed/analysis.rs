@@ -93,16 +93,8 @@ impl ReportIndex {
         let order = |a: &(u32, i64, Vec<&NumberRow>), b: &(u32, i64, Vec<&NumberRow>)| {
             b.1.cmp(&a.1).then_with(|| t.cmp(a.0, b.0))
         };
-        let keep = (limit as usize).min(ranked.len());
-        if keep == 0 {
-            return Some(Vec::new());
-        }
-        if keep < ranked.len() {
-            ranked.select_nth_unstable_by(keep - 1, order);
-            ranked.truncate(keep);
-        }
-        ranked.sort_unstable_by(order);
-        let mut out = Vec::with_capacity(keep);
+        let ranked = crate::store::rank::first_in_order(ranked, limit, order);
+        let mut out = Vec::with_capacity(ranked.len());
         for (number, attempts, mut rows) in ranked {
             rows.sort_unstable_by_key(|r| r.run);
             let invites = rows.iter().try_fold(0i64, |sum, r| sum.checked_add(r.invites))?;

@@ -83,20 +83,12 @@ impl ReportIndex {
             let (n, first, last) = merged.entry(r.src).or_insert((0, r.first_ns, r.last_ns));
             (*n, *first, *last) = (n.checked_add(r.messages)?, (*first).min(r.first_ns), (*last).max(r.last_ns));
         }
-        let mut ranked: Vec<(u32, (i64, i64, i64))> = merged.into_iter().collect();
+        let ranked: Vec<(u32, (i64, i64, i64))> = merged.into_iter().collect();
         // The SQL's order: requests, most first, then the source.
         let order = |a: &(u32, (i64, i64, i64)), b: &(u32, (i64, i64, i64))| {
             b.1 .0.cmp(&a.1 .0).then_with(|| t.cmp(a.0, b.0))
         };
-        let keep = (limit as usize).min(ranked.len());
-        if keep == 0 {
-            return Some(Vec::new());
-        }
-        if keep < ranked.len() {
-            ranked.select_nth_unstable_by(keep - 1, order);
-            ranked.truncate(keep);
-        }
-        ranked.sort_unstable_by(order);
+        let ranked = crate::store::rank::first_in_order(ranked, limit, order);
         Some(
             ranked
                 .into_iter()

@@ -206,7 +206,7 @@ fn rows_the_index_cannot_represent_leave_their_questions_to_the_reader() {
     let writer = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
     writer
         .execute_batch(
-            "UPDATE flows SET src_ip = x'c0' WHERE id = 3; UPDATE alerts SET proven = 0.5 WHERE id = 4;
+            "UPDATE flows SET src_ip = x'c0' WHERE id = 3; UPDATE alerts SET src_ip = x'c0' WHERE id = 4;
              UPDATE numbers SET number = x'2b46' WHERE rowid = 1; UPDATE rollup_agents SET user_agent = x'00ff'
              WHERE rowid = 1;",
         )

@@ -64,15 +64,11 @@ pub(super) fn top_numbers(conn: &Connection, f: &Filter, limit: u32) -> Result<V
         return top_numbers_in_sqlite(conn, f, limit);
     };
     // The SQL's order: attempts, most first, then the number.
-    let mut ranked: Vec<(&[u8], &Merged)> = merged.iter().map(|(number, m)| (&**number, m)).collect();
+    let ranked: Vec<(&[u8], &Merged)> = merged.iter().map(|(number, m)| (&**number, m)).collect();
     let order = |a: &(&[u8], &Merged), b: &(&[u8], &Merged)| b.1.attempts.cmp(&a.1.attempts).then_with(|| a.0.cmp(b.0));
-    let keep = (limit as usize).min(ranked.len());
-    if keep == 0 {
+    let ranked = crate::store::rank::first_in_order(ranked, limit, order);
+    if ranked.is_empty() {
         return Ok(Vec::new());
-    }
-    if keep < ranked.len() {
-        ranked.select_nth_unstable_by(keep - 1, order);
-        ranked.truncate(keep);
     }
     let ids: Vec<String> = ranked.iter().flat_map(|(_, m)| m.rows.iter().map(i64::to_string)).collect();
     // Every row of the kept numbers in the range, and only those: the same groups, sums and

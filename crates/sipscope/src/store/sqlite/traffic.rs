@@ -93,19 +93,11 @@ pub(super) fn merged_sources(conn: &Connection, f: &Filter, limit: u32) -> Resul
             }
         }
     }
-    let mut ranked: Vec<(Box<[u8]>, SourceTotals)> = merged.into_iter().collect();
+    let ranked: Vec<(Box<[u8]>, SourceTotals)> = merged.into_iter().collect();
     // The SQL's order: requests, most first, then the source.
     let order =
         |a: &(Box<[u8]>, SourceTotals), b: &(Box<[u8]>, SourceTotals)| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0));
-    let keep = (limit as usize).min(ranked.len());
-    if keep == 0 {
-        return Ok(Some(Vec::new()));
-    }
-    if keep < ranked.len() {
-        ranked.select_nth_unstable_by(keep - 1, order);
-        ranked.truncate(keep);
-    }
-    ranked.sort_unstable_by(order);
+    let ranked = crate::store::rank::first_in_order(ranked, limit, order);
     Ok(Some(
         ranked
             .into_iter()
