@@ -27,9 +27,10 @@ fn text<'a>(c: &Cell<'a>) -> Option<&'a [u8]> {
     }
 }
 
-/// A cell as `each_dialled_country` hands it out: a text that is UTF-8, else "".
-fn utf8<'a>(c: &Cell<'a>) -> &'a [u8] {
-    text(c).filter(|b| std::str::from_utf8(b).is_ok()).unwrap_or_default()
+/// A cell's text, or "" for anything else (as `each_dialled_country` hands out what is not
+/// text; text that is not UTF-8 becomes "" when visited).
+fn text_or_empty<'a>(c: &Cell<'a>) -> &'a [u8] {
+    text(c).unwrap_or_default()
 }
 
 /// A text or NULL cell (`Some(None)` for NULL).
@@ -199,12 +200,11 @@ fn add(ix: &mut ReportIndex, table: IndexTable, c: &[Cell<'_>]) -> Option<()> {
         IndexTable::RollupCountries => {
             let Some(rows) = ix.countries.as_mut() else { return Some(()) };
             let [hour, node, src, country, invites] = c else { return None };
-            // Handed out as the reader hands them: text that is not UTF-8 (or no text) as "".
             rows.push(CountryRow {
                 hour: int(hour)?,
                 node: t.intern(text(node)?)?,
-                src: t.intern(utf8(src))?,
-                country: t.intern(utf8(country))?,
+                src: t.intern(text_or_empty(src))?,
+                country: t.intern(text_or_empty(country))?,
                 invites: int(invites)?,
             });
         }

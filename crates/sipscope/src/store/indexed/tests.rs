@@ -31,7 +31,7 @@ fn grow(path: &std::path::Path) {
              INSERT OR IGNORE INTO source_days (run_id, src_ip, day, messages) VALUES ({}, {src}, {}, 1);",
             1 + i % 2,
             i % 5,
-            1 + i % 2,
+            1 + (i / 4) % 2,
             T0 / DAY_NS + i % 4
         ))
         .unwrap();
@@ -81,11 +81,48 @@ fn grow(path: &std::path::Path) {
     .unwrap();
 }
 
+/// An hour of its own (from `ISLAND` on) where every ranking ties: rules, sources, agents,
+/// numbers, countries, tools, fingerprints, strategies and the widest flows.
+const ISLAND: i64 = T0 + 5 * HOUR_NS;
+
+fn grow_island(path: &std::path::Path) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let (t, hour) = (ISLAND + SECOND_NS, ISLAND / HOUR_NS);
+    c.execute_batch(&format!(
+        "INSERT INTO rollup_agents (run_id, hour, node, user_agent, src_ip, messages) VALUES
+           (1, {hour}, '', NULL, '192.0.2.1', 7), (1, {hour}, '', 'b', '192.0.2.1', 7),
+           (2, {hour}, '', '', '192.0.2.2', 7), (1, {hour}, '', 'a', '192.0.2.2', 3), (2, {hour}, '', 'a', '192.0.2.1', 4);
+         INSERT INTO rollup_sources (run_id, hour, node, src_ip, messages, first_ns, last_ns) VALUES
+           (1, {hour}, '', '192.0.2.2', 7, {t}, {t}), (1, {hour}, '', '192.0.2.10', 7, {t}, {t}),
+           (2, {hour}, 'a', '192.0.2.1', 3, {t}, {t}), (1, {hour}, 'a', '192.0.2.1', 4, {t}, {t});
+         INSERT INTO numbers (run_id, number, country, number_type, attempts, variants, sources, first_ns, last_ns,
+           variant_samples, invites, country_inferred) VALUES
+           (1, '+2', 'SE', 'fixed', 3, 1, 1, {t}, {t}, '[\"a\"]', 1, 0),
+           (2, '+1', NULL, 'mobile', 2, 1, 2, {t}, {t}, '[\"b\"]', 1, 0),
+           (1, '+1', NULL, 'fixed', 1, 3, 1, {t}, {t}, '[\"c\", \"b\"]', 1, 1);
+         INSERT INTO flows (id, run_id, src_ip, first_ns, last_ns, packets, bytes, packets_per_s, methods, destinations,
+           dest_ports, source_ports, users, dialled, responses, fingerprint, tool, variant, tool_verdict, similarity,
+           strategy, ua_class) VALUES
+           (2001, 1, '192.0.2.2', {t}, {t}, 9, 0, 1.0, '{{}}', 5, 1, 'random', 0, 0, '{{}}', 'fp2', 'sipp', NULL,
+            'custom', 0.5, 'sweep', 'tool'),
+           (2002, 2, '192.0.2.1', {t}, {t}, 9, 0, 1.0, '{{}}', 5, 1, 'random', 0, 0, '{{}}', NULL, 'sipp', 'v',
+            'custom', 0.5, 'random', 'tool'),
+           (2003, 2, '192.0.2.1', {t}, {t}, 9, 0, 1.0, '{{}}', 5, 1, 'random', 0, 0, '{{}}', 'fp1', NULL, NULL,
+            'custom', 0.5, 'sequential', 'tool');
+         INSERT INTO alerts (id, sensor, rule_id, sid, name, severity, labels, group_key, first_ns, last_ns, count,
+           src_ip, proven, actions, node) VALUES
+         (3001, 's', 'r/b', 1, 'b', 'low', '[]', 'g', {t}, {t}, 1, '192.0.2.1', 0, '[]', ''),
+         (3002, 's', 'r/a', 1, 'a', 'low', '[]', 'g', {t}, {t}, 1, '192.0.2.1', 0, '[]', '');"
+    ))
+    .unwrap();
+}
+
 fn store() -> (tempfile::TempDir, SqliteReader) {
     let (dir, reader) = hostile_store();
     drop(reader);
     let path = dir.path().join("t.db");
     grow(&path);
+    grow_island(&path);
     let reader = SqliteReader::open(&path).unwrap();
     (dir, reader)
 }
@@ -105,6 +142,8 @@ fn filters() -> Vec<Filter> {
         out.push(Filter { to_ns: Some(t), ..Filter::default() });
         out.push(Filter { from_ns: Some(t), to_ns: Some(t + 1800 * SECOND_NS), nodes: vec![] });
     }
+    out.push(Filter { from_ns: Some(ISLAND), ..Filter::default() });
+    out.push(Filter { from_ns: Some(ISLAND), to_ns: Some(ISLAND + SECOND_NS + 1), nodes: vec!["".into()] });
     out.push(Filter { from_ns: Some(at(3000)), to_ns: Some(at(3000)), nodes: vec![] });
     out.push(Filter { from_ns: Some(at(4000)), to_ns: Some(at(3000)), nodes: vec![] });
     for nodes in [vec!["a"], vec!["b"], vec![""], vec!["zz"], vec!["a", "b"]] {
