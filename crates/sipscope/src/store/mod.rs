@@ -4,6 +4,7 @@
 //! the backend's module ([`sqlite`], [`postgres`]), never in its readers. Writing stays in `sinks`.
 
 pub mod filter;
+pub mod indexed;
 pub mod overlay;
 pub mod postgres;
 pub mod query;
@@ -11,7 +12,6 @@ mod rank;
 pub mod rows;
 pub mod scan;
 pub mod sqlite;
-pub mod indexed;
 
 pub use filter::Filter;
 pub use query::*;

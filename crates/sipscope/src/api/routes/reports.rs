@@ -10,10 +10,10 @@
 //! whose reports the server builds before anyone asks (`api/ranges.rs`).
 
 use crate::api::cache::{Answer, Building, Lookup};
+use crate::api::index::Loaded;
 use crate::api::server::{Failure, State};
 use crate::metrics::ApiReport;
 use crate::reports::{self, render, sections, HilbertChoice};
-use crate::api::index::Loaded;
 use crate::store::indexed::Indexed;
 use crate::store::{Filter, StoreReader};
 use axum::extract::{Path, RawQuery};
@@ -81,10 +81,8 @@ async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> R
             });
             let (second, first): (Vec<String>, Vec<String>) =
                 sections::ALL.iter().map(|(n, _)| (*n).to_owned()).partition(|n| SECOND_HALF.contains(&n.as_str()));
-            let (a, b) = tokio::join!(
-                report(state, filter.clone(), first, index.clone()),
-                report(state, filter, second, index)
-            );
+            let (a, b) =
+                tokio::join!(report(state, filter.clone(), first, index.clone()), report(state, filter, second, index));
             let (mut whole, rest) = (a?, b?);
             whole.sections.extend(rest.sections);
             let order = |name: &str| sections::ALL.iter().position(|(n, _)| *n == name).unwrap_or(usize::MAX);

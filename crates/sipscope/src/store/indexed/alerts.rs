@@ -1,7 +1,7 @@
 //! Alerts per rule from the index: the reader's `alert_rules` (`store/sqlite/alerts.rs`), its
 //! first evidence read from the reader by alert id in the same order as its SQL.
 
-use super::{in_range, node_in, node_ids, ReportIndex};
+use super::{in_range, node_ids, node_in, ReportIndex};
 use crate::store::rows::{address, AlertEvidenceRow, AlertRuleRow};
 use crate::store::{Filter, Result, StoreReader};
 
@@ -109,7 +109,9 @@ impl ReportIndex {
     ) -> Result<Option<AlertEvidenceRow>> {
         let Some(by_first) = &self.alerts_by_first else { return Ok(None) };
         let Some(alerts) = &self.alerts else { return Ok(None) };
-        let start = f.from_ns.map_or(0, |from| by_first.partition_point(|&i| alerts.get(i as usize).is_some_and(|a| a.first_ns < from)));
+        let start = f
+            .from_ns
+            .map_or(0, |from| by_first.partition_point(|&i| alerts.get(i as usize).is_some_and(|a| a.first_ns < from)));
         let of_rule = by_first[start..]
             .iter()
             .filter_map(|&i| alerts.get(i as usize))

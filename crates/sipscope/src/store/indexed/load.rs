@@ -149,8 +149,7 @@ fn add(ix: &mut ReportIndex, table: IndexTable, c: &[Cell<'_>]) -> Option<()> {
         }
         IndexTable::Numbers => {
             let Some(rows) = ix.numbers.as_mut() else { return Some(()) };
-            let [number, last, attempts, invites, country, inferred, kind, variants, sources, samples, run] = c
-            else {
+            let [number, last, attempts, invites, country, inferred, kind, variants, sources, samples, run] = c else {
                 return None;
             };
             let country = opt_text(country)?.map(|s| t.intern(s)).map_or(Some(None), |s| s.map(Some))?;

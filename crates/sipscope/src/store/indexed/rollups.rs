@@ -85,9 +85,8 @@ impl ReportIndex {
         }
         let ranked: Vec<(u32, (i64, i64, i64))> = merged.into_iter().collect();
         // The SQL's order: requests, most first, then the source.
-        let order = |a: &(u32, (i64, i64, i64)), b: &(u32, (i64, i64, i64))| {
-            b.1 .0.cmp(&a.1 .0).then_with(|| t.cmp(a.0, b.0))
-        };
+        let order =
+            |a: &(u32, (i64, i64, i64)), b: &(u32, (i64, i64, i64))| b.1 .0.cmp(&a.1 .0).then_with(|| t.cmp(a.0, b.0));
         let ranked = crate::store::rank::first_in_order(ranked, limit, order);
         Some(
             ranked

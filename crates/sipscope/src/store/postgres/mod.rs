@@ -244,7 +244,10 @@ impl StoreReader for PgReader {
     fn scan_tables(
         &self,
         _tables: &[crate::store::scan::IndexTable],
-        _visit: &mut dyn FnMut(crate::store::scan::IndexTable, &[crate::store::scan::Cell<'_>]) -> crate::store::scan::Scan,
+        _visit: &mut dyn FnMut(
+            crate::store::scan::IndexTable,
+            &[crate::store::scan::Cell<'_>],
+        ) -> crate::store::scan::Scan,
     ) -> Result<Option<i64>> {
         Ok(None)
     }

@@ -263,7 +263,10 @@ impl StoreReader for SqliteReader {
     fn scan_tables(
         &self,
         tables: &[crate::store::scan::IndexTable],
-        visit: &mut dyn FnMut(crate::store::scan::IndexTable, &[crate::store::scan::Cell<'_>]) -> crate::store::scan::Scan,
+        visit: &mut dyn FnMut(
+            crate::store::scan::IndexTable,
+            &[crate::store::scan::Cell<'_>],
+        ) -> crate::store::scan::Scan,
     ) -> Result<Option<i64>> {
         scan::scan_tables(&self.conn, tables, visit)
     }
