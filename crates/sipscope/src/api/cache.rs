@@ -140,7 +140,11 @@ impl ReportCache {
         let due = ahead
             && stored.as_ref().is_none_or(|(at, body)| now.duration_since(*at) >= KEEP_EVERY && *body != answer.body);
         let stored = if due { Some((now, Arc::clone(&answer.body))) } else { stored };
-        all.done.insert(key, Entry { answer, built: now, asked: now, rebuilding: false, ahead, stored });
+        // Fresh for FRESH from when its build began, not from now: an answer built from the report
+        // index (`api/index.rs`) holds the store as of the index's load, up to FRESH before.
+        let age = u64::try_from(crate::time::now_ns().saturating_sub(answer.built_ns)).unwrap_or(0);
+        let built = now.checked_sub(Duration::from_nanos(age).min(FRESH)).unwrap_or(now);
+        all.done.insert(key, Entry { answer, built, asked: now, rebuilding: false, ahead, stored });
         due
     }
 

@@ -47,6 +47,9 @@ pub(super) struct CountryRow {
     pub invites: i64,
 }
 
+/// One User-Agent's requests and distinct sources.
+type AgentMerge = (i64, AHashSet<u32>);
+
 /// Rows that have an hour and a node.
 trait Hourly {
     fn hour(&self) -> i64;
@@ -109,13 +112,13 @@ impl ReportIndex {
 
     pub(super) fn top_user_agents(&self, f: &Filter, limit: u32) -> Option<Vec<AgentRequests>> {
         let t = &self.texts;
-        let mut merged: AHashMap<Option<u32>, (i64, AHashSet<u32>)> = AHashMap::new();
+        let mut merged: AHashMap<Option<u32>, AgentMerge> = AHashMap::new();
         for r in self.hours_of(self.agents.as_ref()?, f) {
             let (n, sources) = merged.entry(r.agent).or_default();
             *n = n.checked_add(r.messages)?;
             sources.insert(r.src);
         }
-        let mut all: Vec<(Option<u32>, (i64, AHashSet<u32>))> = merged.into_iter().collect();
+        let mut all: Vec<(Option<u32>, AgentMerge)> = merged.into_iter().collect();
         // The SQL's order: requests, most first, then the User-Agent (none first).
         all.sort_unstable_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| t.cmp_opt(a.0, b.0)));
         all.truncate(limit as usize);
