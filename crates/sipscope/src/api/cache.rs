@@ -140,10 +140,15 @@ impl ReportCache {
         let due = ahead
             && stored.as_ref().is_none_or(|(at, body)| now.duration_since(*at) >= KEEP_EVERY && *body != answer.body);
         let stored = if due { Some((now, Arc::clone(&answer.body))) } else { stored };
-        // Fresh for FRESH from when its build began, not from now: an answer built from the report
-        // index (`api/index.rs`) holds the store as of the index's load, up to FRESH before.
-        let age = u64::try_from(crate::time::now_ns().saturating_sub(answer.built_ns)).unwrap_or(0);
-        let built = now.checked_sub(Duration::from_nanos(age).min(FRESH)).unwrap_or(now);
+        // Fresh for FRESH from when its build began, not from now, when that was less than FRESH
+        // ago: an answer built from the report index (`api/index.rs`) holds the store as of the
+        // index's load. (An earlier run's part, or a clock that jumped: from now.)
+        let age =
+            Duration::from_nanos(u64::try_from(crate::time::now_ns().saturating_sub(answer.built_ns)).unwrap_or(0));
+        let built = match (answer.earlier, age < FRESH) {
+            (false, true) => now.checked_sub(age).unwrap_or(now),
+            _ => now,
+        };
         all.done.insert(key, Entry { answer, built, asked: now, rebuilding: false, ahead, stored });
         due
     }
@@ -195,6 +200,17 @@ mod tests {
             c.put(format!("k{i}"), answer(""), None, false);
         }
         assert_eq!(c.0.lock().unwrap().done.len(), MAX_ENTRIES);
+    }
+
+    #[test]
+    fn an_answer_is_fresh_for_fresh_from_when_its_build_began() {
+        let c = ReportCache::default();
+        let began = crate::time::now_ns() - 9 * crate::time::SECOND_NS;
+        c.put("i".into(), Answer { body: Arc::new("x".into()), built_ns: began, earlier: false }, None, false);
+        assert!(c.0.lock().unwrap().done["i"].built.elapsed() >= Duration::from_secs(9));
+        // Begun longer ago than FRESH (a clock that jumped): fresh from now.
+        c.put("j".into(), answer("y"), None, false);
+        assert!(c.0.lock().unwrap().done["j"].built.elapsed() < Duration::from_secs(5));
     }
 
     #[tokio::test]
