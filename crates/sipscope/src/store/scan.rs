@@ -13,7 +13,7 @@ pub enum IndexTable {
     /// actions, node, group_key.
     Alerts,
     /// `flows`: src_ip, first_ns, last_ns, packets, destinations, fingerprint, tool, variant,
-    /// tool_verdict, strategy.
+    /// tool_verdict, strategy, packets_per_s.
     Flows,
     /// `stages`: src_ip, node, stage, first_ns, count.
     Stages,

@@ -20,6 +20,8 @@ pub(super) struct FlowRow {
     pub variant: Option<u32>,
     pub verdict: u32,
     pub strategy: u32,
+    /// Packets per second, when a finite number.
+    pub rate: Option<f64>,
 }
 
 /// Flows merged per key: how many, their packets and destinations, their distinct sources,
@@ -211,5 +213,52 @@ impl ReportIndex {
             return None;
         }
         Some(best.map(|r| FlowWindow { source: t.lossy(r.src), first_ns: r.first_ns, last_ns: r.last_ns }))
+    }
+
+    /// `source_tool_activity`: flows per source and tool whose first time is in
+    /// `[from_ns, to_ns)`, by source then tool. Only when no source and tool has more than two
+    /// flows there: SQLite sums the rates (floating point) in an order of its own, and a sum of
+    /// one or two numbers is the same in any order (then `sqlite_sum` is SQLite's sum); `None`
+    /// otherwise, or when a rate is not a finite number or a sum of packets overflows.
+    pub(super) fn source_tool_activity(&self, from_ns: i64, to_ns: i64) -> Option<Vec<SourceToolActivity>> {
+        let t = &self.texts;
+        let mut merged: AHashMap<(u32, Option<u32>), (i64, Vec<f64>)> = AHashMap::new();
+        for r in self.flows.as_ref()?.iter().filter(|r| r.first_ns >= from_ns && r.first_ns < to_ns) {
+            let (packets, rates) = merged.entry((r.src, r.tool)).or_default();
+            *packets = packets.checked_add(r.packets)?;
+            rates.push(r.rate?);
+            if rates.len() > 2 {
+                return None;
+            }
+        }
+        let mut all: Vec<((u32, Option<u32>), (i64, Vec<f64>))> = merged.into_iter().collect();
+        all.sort_unstable_by(|a, b| t.cmp(a.0 .0, b.0 .0).then_with(|| t.cmp_opt(a.0 .1, b.0 .1)));
+        Some(
+            all.into_iter()
+                .map(|((src, tool), (packets, rates))| SourceToolActivity {
+                    source: t.lossy(src),
+                    tool: tool.map(|x| t.lossy(x)),
+                    packets,
+                    packets_per_second_sum: sqlite_sum(&rates),
+                    flows: rates.len() as i64,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// SQLite's `sum()` of floating-point values in this order (Kahan-Babuska-Neumaier from 0.0,
+/// the error added at the end), which for one or two values is their correctly rounded sum.
+fn sqlite_sum(values: &[f64]) -> f64 {
+    let (mut sum, mut error) = (0.0f64, 0.0f64);
+    for &r in values {
+        let t = sum + r;
+        error += if sum.abs() > r.abs() { (sum - t) + r } else { (r - t) + sum };
+        sum = t;
+    }
+    if error.is_finite() {
+        sum + error
+    } else {
+        sum
     }
 }

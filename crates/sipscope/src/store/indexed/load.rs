@@ -114,7 +114,8 @@ fn add(ix: &mut ReportIndex, table: IndexTable, c: &[Cell<'_>]) -> Option<()> {
         }
         IndexTable::Flows => {
             let Some(rows) = ix.flows.as_mut() else { return Some(()) };
-            let [src, first, last, packets, destinations, fingerprint, tool, variant, verdict, strategy] = c else {
+            let [src, first, last, packets, destinations, fingerprint, tool, variant, verdict, strategy, rate] = c
+            else {
                 return None;
             };
             let mut opt = |c: &Cell<'_>| opt_text(c).map(|o| o.map(|s| t.intern(s)));
@@ -130,6 +131,11 @@ fn add(ix: &mut ReportIndex, table: IndexTable, c: &[Cell<'_>]) -> Option<()> {
                 variant: variant.map_or(Some(None), |s| s.map(Some))?,
                 verdict: t.intern(text(verdict)?)?,
                 strategy: t.intern(text(strategy)?)?,
+                // A rate that is no finite number leaves only `source_tool_activity` to the reader.
+                rate: match rate {
+                    Cell::Real(r) if r.is_finite() => Some(*r),
+                    _ => None,
+                },
             });
         }
         IndexTable::Stages => {

@@ -90,6 +90,15 @@ impl StoreReader for Indexed<'_> {
     fn source_days(&self, from_day: i64, to_day: i64) -> Result<Vec<SourceDay>> {
         either!(self.index.source_days(from_day, to_day), self.reader.source_days(from_day, to_day))
     }
+    fn request_sources(&self, f: &Filter) -> Result<Vec<String>> {
+        either!(self.index.request_sources(f), self.reader.request_sources(f))
+    }
+    fn source_nodes(&self, f: &Filter) -> Result<Vec<SourceNode>> {
+        either!(self.index.source_nodes(f), self.reader.source_nodes(f))
+    }
+    fn source_tool_activity(&self, from_ns: i64, to_ns: i64) -> Result<Vec<SourceToolActivity>> {
+        either!(self.index.source_tool_activity(from_ns, to_ns), self.reader.source_tool_activity(from_ns, to_ns))
+    }
     fn alert_rules(&self, f: &Filter) -> Result<Vec<AlertRuleRow>> {
         either!(self.index.alert_rules(f, self.reader)?, self.reader.alert_rules(f))
     }
@@ -119,12 +128,6 @@ impl StoreReader for Indexed<'_> {
     fn agent_classes(&self) -> Result<Vec<AgentClass>> {
         self.reader.agent_classes()
     }
-    fn request_sources(&self, f: &Filter) -> Result<Vec<String>> {
-        self.reader.request_sources(f)
-    }
-    fn source_nodes(&self, f: &Filter) -> Result<Vec<SourceNode>> {
-        self.reader.source_nodes(f)
-    }
     fn top_passwords(&self, f: &Filter, limit: u32) -> Result<Vec<PasswordAttempts>> {
         self.reader.top_passwords(f, limit)
     }
@@ -139,10 +142,6 @@ impl StoreReader for Indexed<'_> {
     }
     fn first_hits(&self, f: &Filter, flow: &FlowWindow) -> Result<Vec<String>> {
         self.reader.first_hits(f, flow)
-    }
-    fn source_tool_activity(&self, from_ns: i64, to_ns: i64) -> Result<Vec<SourceToolActivity>> {
-        // Sums of floating-point rates, whose last bits depend on SQLite's order: the reader's.
-        self.reader.source_tool_activity(from_ns, to_ns)
     }
     fn recent_alerts(&self, f: &Filter, limit: u32) -> Result<Vec<AlertRow>> {
         self.reader.recent_alerts(f, limit)

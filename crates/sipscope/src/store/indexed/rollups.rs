@@ -152,4 +152,31 @@ impl ReportIndex {
         }
         true
     }
+
+    /// `request_sources`: every source of the filter's hours and nodes, by bytes.
+    pub(super) fn request_sources(&self, f: &Filter) -> Option<Vec<String>> {
+        let t = &self.texts;
+        let mut all: Vec<u32> = self.hours_of(self.sources.as_ref()?, f).map(|r| r.src).collect();
+        all.sort_unstable_by(|a, b| t.cmp(*a, *b));
+        all.dedup();
+        Some(all.into_iter().map(|src| t.lossy(src)).collect())
+    }
+
+    /// `source_nodes`: each (source, node) pair but node '', with its first time, by source
+    /// then node.
+    pub(super) fn source_nodes(&self, f: &Filter) -> Option<Vec<SourceNode>> {
+        let t = &self.texts;
+        let mut merged: AHashMap<(u32, u32), i64> = AHashMap::new();
+        for r in self.hours_of(self.sources.as_ref()?, f).filter(|r| !t.bytes(r.node).is_empty()) {
+            let first = merged.entry((r.src, r.node)).or_insert(r.first_ns);
+            *first = (*first).min(r.first_ns);
+        }
+        let mut all: Vec<((u32, u32), i64)> = merged.into_iter().collect();
+        all.sort_unstable_by(|a, b| t.cmp(a.0 .0, b.0 .0).then_with(|| t.cmp(a.0 .1, b.0 .1)));
+        Some(
+            all.into_iter()
+                .map(|((src, node), first_ns)| SourceNode { source: t.lossy(src), node: t.lossy(node), first_ns })
+                .collect(),
+        )
+    }
 }

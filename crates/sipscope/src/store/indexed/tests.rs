@@ -87,7 +87,8 @@ const ISLAND: i64 = T0 + 5 * HOUR_NS;
 
 fn grow_island(path: &std::path::Path) {
     let c = rusqlite::Connection::open(path).unwrap();
-    let (t, hour) = (ISLAND + SECOND_NS, ISLAND / HOUR_NS);
+    let (t, t2, t3) = (ISLAND + SECOND_NS, ISLAND + 2 * SECOND_NS, ISLAND + 3 * SECOND_NS);
+    let hour = ISLAND / HOUR_NS;
     c.execute_batch(&format!(
         "INSERT INTO rollup_agents (run_id, hour, node, user_agent, src_ip, messages) VALUES
            (1, {hour}, '', NULL, '192.0.2.1', 7), (1, {hour}, '', 'b', '192.0.2.1', 7),
@@ -103,12 +104,18 @@ fn grow_island(path: &std::path::Path) {
          INSERT INTO flows (id, run_id, src_ip, first_ns, last_ns, packets, bytes, packets_per_s, methods, destinations,
            dest_ports, source_ports, users, dialled, responses, fingerprint, tool, variant, tool_verdict, similarity,
            strategy, ua_class) VALUES
-           (2001, 1, '192.0.2.2', {t}, {t}, 9, 0, 1.0, '{{}}', 5, 1, 'random', 0, 0, '{{}}', 'fp2', 'sipp', NULL,
+           (2001, 1, '192.0.2.2', {t}, {t}, 9, 0, 1e300, '{{}}', 5, 1, 'random', 0, 0, '{{}}', 'fp2', 'sipp', NULL,
             'custom', 0.5, 'sweep', 'tool'),
-           (2002, 2, '192.0.2.1', {t}, {t}, 9, 0, 1.0, '{{}}', 5, 1, 'random', 0, 0, '{{}}', NULL, 'sipp', 'v',
+           (2002, 2, '192.0.2.1', {t}, {t}, 9, 0, 0.1, '{{}}', 5, 1, 'random', 0, 0, '{{}}', NULL, 'sipp', 'v',
             'custom', 0.5, 'random', 'tool'),
-           (2003, 2, '192.0.2.1', {t}, {t}, 9, 0, 1.0, '{{}}', 5, 1, 'random', 0, 0, '{{}}', 'fp1', NULL, NULL,
-            'custom', 0.5, 'sequential', 'tool');
+           (2003, 2, '192.0.2.1', {t}, {t}, 9, 0, -0.0, '{{}}', 5, 1, 'random', 0, 0, '{{}}', 'fp1', NULL, NULL,
+            'custom', 0.5, 'sequential', 'tool'),
+           (2004, 1, '192.0.2.1', {t2}, {t2}, 1, 0, 0.2, '{{}}', 1, 1, 'random', 0, 0, '{{}}', 'fp1', 'sipp', NULL,
+            'exact', 0.5, 'sequential', 'tool'),
+           (2005, 1, '192.0.2.2', {t2}, {t2}, 1, 0, 1.0, '{{}}', 1, 1, 'random', 0, 0, '{{}}', 'fp1', 'sipp', NULL,
+            'exact', 0.5, 'sequential', 'tool'),
+           (2006, 2, '192.0.2.2', {t3}, {t3}, 1, 0, 3.0, '{{}}', 1, 1, 'random', 0, 0, '{{}}', 'fp1', 'sipp', NULL,
+            'exact', 0.5, 'sequential', 'tool');
          INSERT INTO alerts (id, sensor, rule_id, sid, name, severity, labels, group_key, first_ns, last_ns, count,
            src_ip, proven, actions, node) VALUES
          (3001, 's', 'r/b', 1, 'b', 'low', '[]', 'g', {t}, {t}, 1, '192.0.2.1', 0, '[]', ''),
@@ -189,6 +196,17 @@ fn every_question_the_index_holds_is_answered_as_the_reader_answers_it() {
         r.each_dialled_country(&f, &mut |c| theirs.push((c.source.into(), c.country.into(), c.invites))).unwrap();
         assert_eq!(summed(ours), summed(theirs), "{m}");
     }
+    for f in filters() {
+        assert_eq!(index.request_sources(&f), Some(r.request_sources(&f).unwrap()), "{f:?}");
+        assert_eq!(index.source_nodes(&f), Some(r.source_nodes(&f).unwrap()), "{f:?}");
+    }
+    // Flows per source and tool: where none has more than two flows (the island, rates whose
+    // sum rounds, -0.0, 1e300), the index answers; elsewhere the reader does.
+    for (from, to) in [(ISLAND, ISLAND + 3 * SECOND_NS), (ISLAND + 2 * SECOND_NS, i64::MAX), (ISLAND, ISLAND)] {
+        assert_eq!(index.source_tool_activity(from, to), Some(r.source_tool_activity(from, to).unwrap()));
+    }
+    assert_eq!(index.source_tool_activity(ISLAND, ISLAND + HOUR_NS), None, "three flows of a source and tool");
+    assert_eq!(index.source_tool_activity(T0, ISLAND), None, "many flows per source and tool");
     let day = T0 / DAY_NS;
     for (from, to) in [(0, i64::MAX), (day, day), (day + 1, day + 2), (day + 3, day + 9), (day + 2, day + 1)] {
         assert_eq!(index.source_days(from, to), Some(r.source_days(from, to).unwrap()), "{from}..={to}");

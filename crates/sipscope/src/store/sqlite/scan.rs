@@ -15,8 +15,8 @@ fn select(table: IndexTable) -> &'static str {
              FROM alerts"
         }
         IndexTable::Flows => {
-            "SELECT src_ip, first_ns, last_ns, packets, destinations, fingerprint, tool, variant, tool_verdict, strategy
-             FROM flows"
+            "SELECT src_ip, first_ns, last_ns, packets, destinations, fingerprint, tool, variant, tool_verdict, strategy,
+                    packets_per_s FROM flows"
         }
         IndexTable::Stages => "SELECT src_ip, node, stage, first_ns, count FROM stages",
         IndexTable::Numbers => {
