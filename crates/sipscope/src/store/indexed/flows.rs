@@ -47,6 +47,9 @@ impl Merge {
     }
 }
 
+/// A source and a tool (none: NULL).
+type SourceTool = (u32, Option<u32>);
+
 /// Sums of integers below this are exact as doubles, so their mean is SQLite's `avg`.
 const EXACT_IN_DOUBLE: i64 = 1 << 53;
 
@@ -222,7 +225,7 @@ impl ReportIndex {
     /// otherwise, or when a rate is not a finite number or a sum of packets overflows.
     pub(super) fn source_tool_activity(&self, from_ns: i64, to_ns: i64) -> Option<Vec<SourceToolActivity>> {
         let t = &self.texts;
-        let mut merged: AHashMap<(u32, Option<u32>), (i64, Vec<f64>)> = AHashMap::new();
+        let mut merged: AHashMap<SourceTool, (i64, Vec<f64>)> = AHashMap::new();
         for r in self.flows.as_ref()?.iter().filter(|r| r.first_ns >= from_ns && r.first_ns < to_ns) {
             let (packets, rates) = merged.entry((r.src, r.tool)).or_default();
             *packets = packets.checked_add(r.packets)?;
@@ -231,7 +234,7 @@ impl ReportIndex {
                 return None;
             }
         }
-        let mut all: Vec<((u32, Option<u32>), (i64, Vec<f64>))> = merged.into_iter().collect();
+        let mut all: Vec<(SourceTool, (i64, Vec<f64>))> = merged.into_iter().collect();
         all.sort_unstable_by(|a, b| t.cmp(a.0 .0, b.0 .0).then_with(|| t.cmp_opt(a.0 .1, b.0 .1)));
         Some(
             all.into_iter()
