@@ -91,6 +91,11 @@ pub trait StoreReader {
     /// store holds nothing of it): a range around it selects what no range selects.
     fn time_extent(&self) -> Result<Option<TimeExtent>>;
 
+    /// [`StoreReader::time_extent`] of every table but `known` (whose extents the caller holds:
+    /// the report index), so that those are not scanned; a backend may include them anyway
+    /// (the extent of more tables, combined with theirs, is the same).
+    fn time_extent_beyond(&self, known: &[scan::IndexTable]) -> Result<Option<TimeExtent>>;
+
     /// Message totals over the filter's hours and nodes.
     fn traffic_summary(&self, f: &Filter) -> Result<TrafficSummary>;
 

@@ -24,6 +24,9 @@ pub struct Reanalysed<'a> {
 }
 
 impl StoreReader for Reanalysed<'_> {
+    fn time_extent_beyond(&self, _known: &[super::scan::IndexTable]) -> Result<Option<TimeExtent>> {
+        self.time_extent()
+    }
     // Two stores behind one reader: no single mark or snapshot; nothing is indexed.
     fn change_mark(&self) -> Result<Option<i64>> {
         Ok(None)

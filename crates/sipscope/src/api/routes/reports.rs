@@ -39,26 +39,31 @@ async fn report(
     let geo = Arc::clone(&state.backend.geo);
     state
         .read(move |reader| {
-            let indexed = index.as_ref().map(|loaded| Indexed::new(&loaded.index, reader));
-            let store: &dyn StoreReader = match &indexed {
-                Some(indexed) => indexed,
-                None => reader,
-            };
-            let inputs = reports::Inputs {
-                store,
-                filter: &filter,
-                geo: &geo,
-                comparison: None,
-                nodes: None,
-                report_time_nodes: None,
-                hilbert: HilbertChoice::default(),
-            };
-            reports::build(&inputs, &names).map_err(|e| match e {
-                reports::ReportError::UnknownSection(..) => Failure::not_found("no such section"),
-                reports::ReportError::Store(e) => e.into(),
+            with_index(index.as_deref(), reader, |store| {
+                let inputs = reports::Inputs {
+                    store,
+                    filter: &filter,
+                    geo: &geo,
+                    comparison: None,
+                    nodes: None,
+                    report_time_nodes: None,
+                    hilbert: HilbertChoice::default(),
+                };
+                reports::build(&inputs, &names).map_err(|e| match e {
+                    reports::ReportError::UnknownSection(..) => Failure::not_found("no such section"),
+                    reports::ReportError::Store(e) => e.into(),
+                })
             })
         })
         .await
+}
+
+/// Calls `f` with `reader`, with the report index in front of it when given.
+fn with_index<T>(index: Option<&Loaded>, reader: &dyn StoreReader, f: impl FnOnce(&dyn StoreReader) -> T) -> T {
+    match index {
+        Some(loaded) => f(&Indexed::new(&loaded.index, reader)),
+        None => f(reader),
+    }
 }
 
 /// The `section` (the whole report when `None`) for `filter`, as JSON. The whole report is
@@ -71,10 +76,11 @@ async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> R
     let mut built_ns = crate::time::now_ns();
     let body = match section {
         None => {
-            if let Some(wider) = covering(state, &filter).await? {
+            let index = crate::api::index::for_build(state).await;
+            let loaded = index.as_ref().map(|(loaded, _)| Arc::clone(loaded));
+            if let Some(wider) = covering(state, &filter, loaded).await? {
                 return widened(state, filter, wider, built_ns).await;
             }
-            let index = crate::api::index::for_build(state).await;
             let index = index.map(|(loaded, as_of)| {
                 built_ns = as_of.unwrap_or(built_ns);
                 loaded
@@ -108,14 +114,19 @@ async fn build(state: &Arc<State>, filter: Filter, section: Option<String>) -> R
 /// store's sections select by time (read from the store now, so a row written since the kept
 /// report was built is in the extent even if not yet in that report, which is the kept
 /// answers' usual lag).
+///
+/// With the report index (`api/index.rs`), the extents of the tables it holds are its own (not
+/// scanned again).
 async fn covering(
     state: &Arc<State>,
     filter: &Filter,
+    index: Option<Arc<Loaded>>,
 ) -> Result<Option<(Filter, Option<crate::store::TimeExtent>)>, Failure> {
     if filter.from_ns.is_none() && filter.to_ns.is_none() {
         return Ok(None);
     }
-    let extent = state.read(|store| Ok(store.time_extent()?)).await?;
+    let extent =
+        state.read(move |reader| with_index(index.as_deref(), reader, |store| Ok(store.time_extent()?))).await?;
     Ok(reports::range_covers(filter, extent).map(|wider| (wider, extent)))
 }
 
@@ -162,7 +173,7 @@ async fn widened(
 pub(crate) async fn warm(state: &Arc<State>) {
     prebuild(state, Filter::default()).await;
     let wide = Filter { from_ns: Some(i64::MIN), ..Filter::default() };
-    if let Ok(Some((_, extent))) = covering(state, &wide).await {
+    if let Ok(Some((_, extent))) = covering(state, &wide, None).await {
         if let Some(alike) = reports::campaigns_alike(&wide, extent) {
             let _ = answer(state, alike, Some("campaigns".to_owned()), Ask::Ahead).await;
         }

@@ -56,6 +56,7 @@ pub(super) fn load(reader: &dyn StoreReader, limits: IndexLimits) -> Result<Opti
         ..ReportIndex::default()
     };
     let mut rows: u64 = 0;
+    let mut extents = Extents::default();
     let mark = reader.scan_tables(&IndexTable::ALL, &mut |table, cells| {
         rows += 1;
         if rows > limits.max_rows {
@@ -64,12 +65,47 @@ pub(super) fn load(reader: &dyn StoreReader, limits: IndexLimits) -> Result<Opti
         if add(&mut ix, table, cells).is_none() {
             give_up(&mut ix, table);
         }
+        extents.widen(table, cells);
         Scan::More
     })?;
     let Some(mark) = mark else { return Ok(None) };
     ix.rows = rows;
+    // Only the extents of tables whose every row the index holds.
+    ix.extents = [
+        (IndexTable::Flows, extents.flows, ix.flows.is_some()),
+        (IndexTable::Stages, extents.stages, ix.stages.is_some()),
+        (IndexTable::Numbers, extents.numbers, ix.numbers.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, _, held)| *held)
+    .map(|(table, extent, _)| (table, extent))
+    .collect();
     finish(&mut ix);
     Ok(Some((ix, mark)))
+}
+
+/// The earliest and latest times of the tables whose extents the index keeps, by the columns
+/// `store/sqlite/extent.rs` reads.
+#[derive(Default)]
+struct Extents {
+    flows: super::Extent,
+    stages: super::Extent,
+    numbers: super::Extent,
+}
+
+impl Extents {
+    fn widen(&mut self, table: IndexTable, c: &[Cell<'_>]) {
+        let (extent, first, last) = match (table, c) {
+            (IndexTable::Flows, [_, first, last, ..]) => (&mut self.flows, first, last),
+            (IndexTable::Stages, [_, _, _, first, ..]) => (&mut self.stages, first, first),
+            (IndexTable::Numbers, [_, last, ..]) => (&mut self.numbers, last, last),
+            _ => return,
+        };
+        if let (Some(first), Some(last)) = (int(first), int(last)) {
+            extent.0 = Some(extent.0.map_or(first, |e| e.min(first)));
+            extent.1 = Some(extent.1.map_or(last, |e| e.max(last)));
+        }
+    }
 }
 
 /// Drops `table`'s family: its questions go to the reader.

@@ -42,6 +42,9 @@ impl Default for IndexLimits {
     }
 }
 
+/// A table's earliest and latest time (`None`: empty).
+type Extent = (Option<i64>, Option<i64>);
+
 /// The rows of the indexed tables, each family `None` when a row could not be represented
 /// exactly (its questions go to the reader).
 #[derive(Debug, Default)]
@@ -58,6 +61,9 @@ pub struct ReportIndex {
     agents: Option<Vec<rollups::AgentRow>>,
     users: Option<Vec<rollups::UserRow>>,
     countries: Option<Vec<rollups::CountryRow>>,
+    /// The time extent (`StoreReader::time_extent`) of each table the index read whole: flows
+    /// (first to last time), stages (first times, every node), numbers (last times).
+    extents: Vec<(super::scan::IndexTable, Extent)>,
     rows: u64,
     bytes: usize,
 }

@@ -111,7 +111,13 @@ impl StoreReader for Indexed<'_> {
         self.reader.analysis_coverage()
     }
     fn time_extent(&self) -> Result<Option<TimeExtent>> {
-        self.reader.time_extent()
+        // The extents the index holds, and the reader's of the other tables (not scanned).
+        let known: Vec<IndexTable> = self.index.extents.iter().map(|(table, _)| *table).collect();
+        let rest = self.reader.time_extent_beyond(&known)?.map(|e| (Some(e.first_ns), Some(e.last_ns)));
+        Ok(TimeExtent::of(rest.into_iter().chain(self.index.extents.iter().map(|(_, e)| *e))))
+    }
+    fn time_extent_beyond(&self, known: &[IndexTable]) -> Result<Option<TimeExtent>> {
+        self.reader.time_extent_beyond(known)
     }
     fn traffic_summary(&self, f: &Filter) -> Result<TrafficSummary> {
         self.reader.traffic_summary(f)

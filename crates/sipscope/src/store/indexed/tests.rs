@@ -88,7 +88,7 @@ const ISLAND: i64 = T0 + 5 * HOUR_NS;
 fn grow_island(path: &std::path::Path) {
     let c = rusqlite::Connection::open(path).unwrap();
     let (t, t2, t3) = (ISLAND + SECOND_NS, ISLAND + 2 * SECOND_NS, ISLAND + 3 * SECOND_NS);
-    let hour = ISLAND / HOUR_NS;
+    let (hour, earliest, latest) = (ISLAND / HOUR_NS, T0 - DAY_NS, ISLAND + 10 * HOUR_NS);
     c.execute_batch(&format!(
         "INSERT INTO rollup_agents (run_id, hour, node, user_agent, src_ip, messages) VALUES
            (1, {hour}, '', NULL, '192.0.2.1', 7), (1, {hour}, '', 'b', '192.0.2.1', 7),
@@ -114,8 +114,10 @@ fn grow_island(path: &std::path::Path) {
             'exact', 0.5, 'sequential', 'tool'),
            (2005, 1, '192.0.2.2', {t2}, {t2}, 1, 0, 1.0, '{{}}', 1, 1, 'random', 0, 0, '{{}}', 'fp1', 'sipp', NULL,
             'exact', 0.5, 'sequential', 'tool'),
-           (2006, 2, '192.0.2.2', {t3}, {t3}, 1, 0, 3.0, '{{}}', 1, 1, 'random', 0, 0, '{{}}', 'fp1', 'sipp', NULL,
+           (2006, 2, '192.0.2.2', {t3}, {latest}, 1, 0, 3.0, '{{}}', 1, 1, 'random', 0, 0, '{{}}', 'fp1', 'sipp', NULL,
             'exact', 0.5, 'sequential', 'tool');
+         INSERT INTO stages (run_id, src_ip, node, stage, first_ns, last_ns, count, detail, samples)
+         VALUES (2, '203.0.113.77', 'a', 'server_scan', {earliest}, {earliest}, 1, '{{}}', '[]');
          INSERT INTO alerts (id, sensor, rule_id, sid, name, severity, labels, group_key, first_ns, last_ns, count,
            src_ip, proven, actions, node) VALUES
          (3001, 's', 'r/b', 1, 'b', 'low', '[]', 'g', {t}, {t}, 1, '192.0.2.1', 0, '[]', ''),
@@ -196,6 +198,11 @@ fn every_question_the_index_holds_is_answered_as_the_reader_answers_it() {
         r.each_dialled_country(&f, &mut |c| theirs.push((c.source.into(), c.country.into(), c.invites))).unwrap();
         assert_eq!(summed(ours), summed(theirs), "{m}");
     }
+    // The earliest time is a stage's at a node, the latest a flow's last.
+    let extent = r.time_extent().unwrap().unwrap();
+    assert_eq!((extent.first_ns, extent.last_ns), (T0 - DAY_NS, ISLAND + 10 * HOUR_NS));
+    assert_eq!(Indexed::new(&index, r).time_extent().unwrap(), Some(extent));
+    assert_eq!(index.extents.len(), 3);
     for f in filters() {
         assert_eq!(index.request_sources(&f), Some(r.request_sources(&f).unwrap()), "{f:?}");
         assert_eq!(index.source_nodes(&f), Some(r.source_nodes(&f).unwrap()), "{f:?}");

@@ -236,6 +236,9 @@ impl StoreReader for PgReader {
     fn number(&self, f: &Filter, number: &str) -> Result<Option<NumberAttempts>> {
         self.with(|c| analysis::number(c, f, number))
     }
+    fn time_extent_beyond(&self, _known: &[crate::store::scan::IndexTable]) -> Result<Option<TimeExtent>> {
+        self.time_extent()
+    }
     /// Not supported yet: the in-memory report index (`store/indexed/`) delegates every
     /// question to this reader.
     fn change_mark(&self) -> Result<Option<i64>> {

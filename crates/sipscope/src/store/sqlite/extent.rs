@@ -6,16 +6,18 @@
 
 use super::Result;
 use crate::store::rows::TimeExtent;
+use crate::store::scan::IndexTable;
 use rusqlite::Connection;
 
-/// (earliest, latest) of each table, by the column its reads filter on.
-const BOUNDS: &[&str] = &[
-    "SELECT (SELECT min(ts_ns) FROM events), (SELECT max(ts_ns) FROM events)",
-    "SELECT (SELECT min(first_ns) FROM alerts), (SELECT max(first_ns) FROM alerts)",
-    "SELECT min(first_ns), max(last_ns) FROM flows",
-    "SELECT min(first_ns), max(first_ns) FROM stages",
-    "SELECT min(last_ns), max(last_ns) FROM numbers",
-    "SELECT min(ts_ns), max(ts_ns) FROM auth_attempts",
+/// (earliest, latest) of each table, by the column its reads filter on (with the report
+/// index's name of the tables it scans).
+const BOUNDS: &[(Option<IndexTable>, &str)] = &[
+    (None, "SELECT (SELECT min(ts_ns) FROM events), (SELECT max(ts_ns) FROM events)"),
+    (None, "SELECT (SELECT min(first_ns) FROM alerts), (SELECT max(first_ns) FROM alerts)"),
+    (Some(IndexTable::Flows), "SELECT min(first_ns), max(last_ns) FROM flows"),
+    (Some(IndexTable::Stages), "SELECT min(first_ns), max(first_ns) FROM stages"),
+    (Some(IndexTable::Numbers), "SELECT min(last_ns), max(last_ns) FROM numbers"),
+    (None, "SELECT min(ts_ns), max(ts_ns) FROM auth_attempts"),
 ];
 
 /// Hourly totals: their hours, whole.
@@ -24,13 +26,16 @@ const HOURS: &[&str] = &[
     "SELECT (SELECT min(hour) FROM dialled), (SELECT max(hour) FROM dialled)",
 ];
 
-pub(super) fn time_extent(conn: &Connection) -> Result<Option<TimeExtent>> {
+/// The extent of every table but `known`.
+pub(super) fn time_extent(conn: &Connection, known: &[IndexTable]) -> Result<Option<TimeExtent>> {
     let pair = |sql: &str| -> Result<(Option<i64>, Option<i64>)> {
         Ok(conn.query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?)))?)
     };
     let mut times = Vec::with_capacity(BOUNDS.len() + HOURS.len());
-    for sql in BOUNDS {
-        times.push(pair(sql)?);
+    for (table, sql) in BOUNDS {
+        if !table.is_some_and(|t| known.contains(&t)) {
+            times.push(pair(sql)?);
+        }
     }
     for sql in HOURS {
         let (first, last) = pair(sql)?;

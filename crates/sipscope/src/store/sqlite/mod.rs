@@ -113,7 +113,10 @@ impl StoreReader for SqliteReader {
         runs::coverage(&self.conn)
     }
     fn time_extent(&self) -> Result<Option<TimeExtent>> {
-        extent::time_extent(&self.conn)
+        extent::time_extent(&self.conn, &[])
+    }
+    fn time_extent_beyond(&self, known: &[crate::store::scan::IndexTable]) -> Result<Option<TimeExtent>> {
+        extent::time_extent(&self.conn, known)
     }
     fn traffic_summary(&self, f: &Filter) -> Result<TrafficSummary> {
         traffic::summary(&self.conn, f)
