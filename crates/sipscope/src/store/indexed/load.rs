@@ -291,6 +291,22 @@ fn finish(ix: &mut ReportIndex) {
     if let Some(rows) = ix.countries.as_mut() {
         rows.sort_unstable_by_key(|r| r.hour);
     }
+    // Rows are only read from now on: no spare capacity.
+    fn shrink<T>(rows: &mut Option<Vec<T>>) {
+        if let Some(rows) = rows.as_mut() {
+            rows.shrink_to_fit();
+        }
+    }
+    shrink(&mut ix.alerts);
+    shrink(&mut ix.alerts_by_first);
+    shrink(&mut ix.flows);
+    shrink(&mut ix.stages);
+    shrink(&mut ix.numbers);
+    shrink(&mut ix.source_days);
+    shrink(&mut ix.sources);
+    shrink(&mut ix.agents);
+    shrink(&mut ix.users);
+    shrink(&mut ix.countries);
     fn held<T>(rows: &Option<Vec<T>>) -> usize {
         rows.as_ref().map_or(0, |r| r.capacity() * std::mem::size_of::<T>())
     }
