@@ -22,7 +22,9 @@ pub(super) struct AlertRow {
     pub group_key: u32,
 }
 
-/// Alert ids asked of the reader at once while looking for a rule's first evidence.
+/// Alert ids asked of the reader at once while looking for a rule's first evidence: the first
+/// few, then more at a time.
+const FIRST_BATCH: usize = 8;
 const EVIDENCE_BATCH: usize = 256;
 
 /// One rule's alerts so far.
@@ -72,7 +74,7 @@ impl ReportIndex {
             (m.row.alerts, m.row.matches) = (m.row.alerts + 1, matches);
             (m.row.first_ns, m.row.last_ns) = (m.row.first_ns.min(a.first_ns), m.row.last_ns.max(a.last_ns));
             for (kept, now) in [(&mut m.name, a.name), (&mut m.severity, a.severity), (&mut m.actions, a.actions)] {
-                if t.cmp(now, *kept).is_gt() {
+                if now != *kept && t.cmp(now, *kept).is_gt() {
                     *kept = now;
                 }
             }
@@ -112,13 +114,20 @@ impl ReportIndex {
         let start = f
             .from_ns
             .map_or(0, |from| by_first.partition_point(|&i| alerts.get(i as usize).is_some_and(|a| a.first_ns < from)));
-        let of_rule = by_first[start..]
+        let mut of_rule = by_first
+            .get(start..)
+            .unwrap_or_default()
             .iter()
             .filter_map(|&i| alerts.get(i as usize))
             .take_while(|a| f.to_ns.is_none_or(|to| a.first_ns < to))
             .filter(|a| a.rule == rule && node_in(nodes, a.node));
-        let of_rule: Vec<&AlertRow> = of_rule.collect();
-        for batch in of_rule.chunks(EVIDENCE_BATCH) {
+        // A few first (the earliest alert usually has evidence), then larger batches.
+        let mut size = FIRST_BATCH;
+        loop {
+            let batch: Vec<&AlertRow> = of_rule.by_ref().take(size).collect();
+            if batch.is_empty() {
+                size = EVIDENCE_BATCH;
+            }
             let ids: Vec<i64> = batch.iter().map(|a| a.id).collect();
             let evidence = reader.alert_evidence(&ids)?;
             // By alert id then position: the first of the first alert (in the batch's order)
@@ -133,7 +142,7 @@ impl ReportIndex {
                     }));
                 }
             }
+            return Ok(None);
         }
-        Ok(None)
     }
 }

@@ -80,20 +80,25 @@ impl ReportIndex {
     /// (`max` of texts by bytes, NULLs left out; the runs' spellings joined in run order).
     pub(super) fn top_numbers(&self, f: &Filter, limit: u32) -> Option<Vec<NumberAttempts>> {
         let t = &self.texts;
-        let mut merged: AHashMap<u32, Vec<&NumberRow>> = AHashMap::new();
+        // Attempts per number first; the rows of the top numbers only then.
+        let mut attempts: AHashMap<u32, i64> = AHashMap::new();
         for r in self.numbers_in(f)? {
-            merged.entry(r.number).or_default().push(r);
-        }
-        let mut ranked: Vec<(u32, i64, Vec<&NumberRow>)> = Vec::with_capacity(merged.len());
-        for (number, rows) in merged {
-            let attempts = rows.iter().try_fold(0i64, |sum, r| sum.checked_add(r.attempts))?;
-            ranked.push((number, attempts, rows));
+            let sum = attempts.entry(r.number).or_default();
+            *sum = sum.checked_add(r.attempts)?;
         }
         // The SQL's order: attempts, most first, then the number.
-        let order = |a: &(u32, i64, Vec<&NumberRow>), b: &(u32, i64, Vec<&NumberRow>)| {
-            b.1.cmp(&a.1).then_with(|| t.cmp(a.0, b.0))
-        };
-        let ranked = crate::store::rank::first_in_order(ranked, limit, order);
+        let order = |a: &(u32, i64), b: &(u32, i64)| b.1.cmp(&a.1).then_with(|| t.cmp(a.0, b.0));
+        let top = crate::store::rank::first_in_order(attempts.into_iter().collect(), limit, order);
+        let mut rows_of: AHashMap<u32, Vec<&NumberRow>> = top.iter().map(|(n, _)| (*n, Vec::new())).collect();
+        for r in self.numbers_in(f)? {
+            if let Some(rows) = rows_of.get_mut(&r.number) {
+                rows.push(r);
+            }
+        }
+        let mut ranked: Vec<(u32, i64, Vec<&NumberRow>)> = Vec::with_capacity(top.len());
+        for (number, sum) in top {
+            ranked.push((number, sum, rows_of.remove(&number).unwrap_or_default()));
+        }
         let mut out = Vec::with_capacity(ranked.len());
         for (number, attempts, mut rows) in ranked {
             rows.sort_unstable_by_key(|r| r.run);

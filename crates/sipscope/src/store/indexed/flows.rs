@@ -116,9 +116,11 @@ impl ReportIndex {
     pub(super) fn custom_fingerprints(&self, f: &Filter, limit: u32) -> Option<Vec<FingerprintFlows>> {
         let t = &self.texts;
         let custom = self.flows_in(f)?.filter(|r| t.bytes(r.verdict) == b"custom");
-        let mut all = Self::merge_flows(custom, |r| r.fingerprint)?;
-        all.sort_unstable_by(|a, b| b.1.packets.cmp(&a.1.packets).then_with(|| t.cmp_opt(a.0, b.0)));
-        all.truncate(limit as usize);
+        let all = Self::merge_flows(custom, |r| r.fingerprint)?;
+        let order = |a: &(Option<u32>, Merge), b: &(Option<u32>, Merge)| {
+            b.1.packets.cmp(&a.1.packets).then_with(|| t.cmp_opt(a.0, b.0))
+        };
+        let all = crate::store::rank::first_in_order(all, limit, order);
         Some(
             all.into_iter()
                 .map(|(fingerprint, m)| FingerprintFlows {
@@ -176,24 +178,21 @@ impl ReportIndex {
         )
     }
 
+    /// `source_tool_packets`: the flows are kept by source then tool (bytes, none first), so
+    /// each source and tool is one run of them, in the SQL's order.
     pub(super) fn source_tool_packets(&self, f: &Filter) -> Option<Vec<SourceToolPackets>> {
         let t = &self.texts;
-        let mut merged: AHashMap<(u32, Option<u32>), i64> = AHashMap::new();
+        let mut out: Vec<SourceToolPackets> = Vec::new();
+        let mut last: Option<SourceTool> = None;
         for r in self.flows_in(f)? {
-            let sum = merged.entry((r.src, r.tool)).or_default();
-            *sum = sum.checked_add(r.packets)?;
+            if last != Some((r.src, r.tool)) {
+                out.push(SourceToolPackets { source: t.lossy(r.src), tool: r.tool.map(|x| t.lossy(x)), packets: 0 });
+                last = Some((r.src, r.tool));
+            }
+            let row = out.last_mut()?;
+            row.packets = row.packets.checked_add(r.packets)?;
         }
-        let mut all: Vec<((u32, Option<u32>), i64)> = merged.into_iter().collect();
-        all.sort_unstable_by(|a, b| t.cmp(a.0 .0, b.0 .0).then_with(|| t.cmp_opt(a.0 .1, b.0 .1)));
-        Some(
-            all.into_iter()
-                .map(|((src, tool), packets)| SourceToolPackets {
-                    source: t.lossy(src),
-                    tool: tool.map(|x| t.lossy(x)),
-                    packets,
-                })
-                .collect(),
-        )
+        Some(out)
     }
 
     /// `widest_flow` over every source: the most destinations, then the source, then the
@@ -225,25 +224,31 @@ impl ReportIndex {
     /// otherwise, or when a rate is not a finite number or a sum of packets overflows.
     pub(super) fn source_tool_activity(&self, from_ns: i64, to_ns: i64) -> Option<Vec<SourceToolActivity>> {
         let t = &self.texts;
-        let mut merged: AHashMap<SourceTool, (i64, Vec<f64>)> = AHashMap::new();
+        let mut out: Vec<(SourceToolActivity, [f64; 2])> = Vec::new();
+        let mut last: Option<SourceTool> = None;
+        // Kept by source then tool: each source and tool is one run of flows, in the SQL's order.
         for r in self.flows.as_ref()?.iter().filter(|r| r.first_ns >= from_ns && r.first_ns < to_ns) {
-            let (packets, rates) = merged.entry((r.src, r.tool)).or_default();
-            *packets = packets.checked_add(r.packets)?;
-            rates.push(r.rate?);
-            if rates.len() > 2 {
-                return None;
+            if last != Some((r.src, r.tool)) {
+                let row = SourceToolActivity {
+                    source: t.lossy(r.src),
+                    tool: r.tool.map(|x| t.lossy(x)),
+                    packets: 0,
+                    packets_per_second_sum: 0.0,
+                    flows: 0,
+                };
+                out.push((row, [0.0; 2]));
+                last = Some((r.src, r.tool));
             }
+            let (row, rates) = out.last_mut()?;
+            row.packets = row.packets.checked_add(r.packets)?;
+            *rates.get_mut(usize::try_from(row.flows).ok()?)? = r.rate?;
+            row.flows += 1;
         }
-        let mut all: Vec<(SourceTool, (i64, Vec<f64>))> = merged.into_iter().collect();
-        all.sort_unstable_by(|a, b| t.cmp(a.0 .0, b.0 .0).then_with(|| t.cmp_opt(a.0 .1, b.0 .1)));
         Some(
-            all.into_iter()
-                .map(|((src, tool), (packets, rates))| SourceToolActivity {
-                    source: t.lossy(src),
-                    tool: tool.map(|x| t.lossy(x)),
-                    packets,
-                    packets_per_second_sum: sqlite_sum(&rates),
-                    flows: rates.len() as i64,
+            out.into_iter()
+                .map(|(mut row, rates)| {
+                    row.packets_per_second_sum = sqlite_sum(rates.get(..row.flows as usize).unwrap_or_default());
+                    row
                 })
                 .collect(),
         )

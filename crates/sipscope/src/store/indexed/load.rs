@@ -275,6 +275,10 @@ fn finish(ix: &mut ReportIndex) {
     if let Some(rows) = ix.stages.as_mut() {
         rows.sort_unstable_by_key(|s| (s.stage, s.src));
     }
+    if let Some(rows) = ix.flows.as_mut() {
+        // By source then tool (bytes, none first): per source and tool in one pass, in order.
+        rows.sort_by(|a, b| t.cmp(a.src, b.src).then_with(|| t.cmp_opt(a.tool, b.tool)));
+    }
     if let Some(rows) = ix.source_days.as_mut() {
         rows.sort_unstable_by(|a, b| t.cmp(a.src, b.src).then(a.day.cmp(&b.day)));
         rows.dedup_by_key(|r| (r.src, r.day));

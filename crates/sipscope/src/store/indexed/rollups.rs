@@ -118,10 +118,11 @@ impl ReportIndex {
             *n = n.checked_add(r.messages)?;
             sources.insert(r.src);
         }
-        let mut all: Vec<(Option<u32>, AgentMerge)> = merged.into_iter().collect();
         // The SQL's order: requests, most first, then the User-Agent (none first).
-        all.sort_unstable_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| t.cmp_opt(a.0, b.0)));
-        all.truncate(limit as usize);
+        let order = |a: &(Option<u32>, AgentMerge), b: &(Option<u32>, AgentMerge)| {
+            b.1 .0.cmp(&a.1 .0).then_with(|| t.cmp_opt(a.0, b.0))
+        };
+        let all = crate::store::rank::first_in_order(merged.into_iter().collect(), limit, order);
         Some(
             all.into_iter()
                 .map(|(agent, (requests, sources))| AgentRequests {

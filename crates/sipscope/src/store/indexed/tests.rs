@@ -121,7 +121,21 @@ fn grow_island(path: &std::path::Path) {
          INSERT INTO alerts (id, sensor, rule_id, sid, name, severity, labels, group_key, first_ns, last_ns, count,
            src_ip, proven, actions, node) VALUES
          (3001, 's', 'r/b', 1, 'b', 'low', '[]', 'g', {t}, {t}, 1, '192.0.2.1', 0, '[]', ''),
-         (3002, 's', 'r/a', 1, 'a', 'low', '[]', 'g', {t}, {t}, 1, '192.0.2.1', 0, '[]', '');"
+         (3002, 's', 'r/a', 1, 'a', 'low', '[]', 'g', {t}, {t}, 1, '192.0.2.1', 0, '[]', ''),
+         (4000, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g00', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4001, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g01', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4002, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g02', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4003, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g03', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4004, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g04', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4005, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g05', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4006, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g06', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4007, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g07', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4008, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g08', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4009, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g09', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4010, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g10', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL),
+         (4011, 's', 'r/sparse', 1, 'sparse', 'low', '[]', 'g11', {t}, {t}, 1, '192.0.2.9', 0, '[]', NULL);
+         INSERT INTO alert_evidence (alert_id, position, ts_ns, src_ip, src_port, dst_ip, dst_port, event_id)
+         VALUES (4011, 0, {t}, '192.0.2.9', 5060, '192.0.2.99', 5060, 11);"
     ))
     .unwrap();
 }
