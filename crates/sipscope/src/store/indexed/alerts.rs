@@ -126,7 +126,7 @@ impl ReportIndex {
         loop {
             let batch: Vec<&AlertRow> = of_rule.by_ref().take(size).collect();
             if batch.is_empty() {
-                size = EVIDENCE_BATCH;
+                return Ok(None);
             }
             let ids: Vec<i64> = batch.iter().map(|a| a.id).collect();
             let evidence = reader.alert_evidence(&ids)?;
@@ -142,7 +142,7 @@ impl ReportIndex {
                     }));
                 }
             }
-            return Ok(None);
+            size = EVIDENCE_BATCH;
         }
     }
 }
