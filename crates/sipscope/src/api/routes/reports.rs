@@ -22,11 +22,23 @@ use axum::response::Response;
 use std::sync::Arc;
 
 /// The sections built on a second reader while the first builds the rest: together about
-/// half the whole report's cost over 10 M events (docs/benchmarks.md "REST API": 1,893 M
-/// instructions against 1,880 M for a range that cuts the 10 M store, after the merged
-/// readers). `countries` and `country-pairs` share their rows, so they stay together (in the
-/// first half).
-const SECOND_HALF: &[&str] = &["summary", "alerts", "daily", "stages", "user-agents", "numbers"];
+/// half the whole report's cost over 10 M events with the report index in front of the reader
+/// (docs/benchmarks.md, "The in-memory report index": about 66 ms of sections each for a range
+/// that cuts the 10 M store, where `campaigns` (39 ms) and `countries` with `country-pairs`
+/// (26 ms), which share their rows and so stay together, are most of the first half).
+const SECOND_HALF: &[&str] = &[
+    "summary",
+    "alerts",
+    "daily",
+    "stages",
+    "user-agents",
+    "numbers",
+    "sources",
+    "tools",
+    "tools-by-year",
+    "tools-by-country",
+    "strategies",
+];
 
 /// The report of the named sections (all when empty) for `filter`, on one reader (with the
 /// in-memory report index in front of it when given: `api/index.rs`).
