@@ -469,6 +469,17 @@ pub struct AlertEvidenceRow {
     pub event_id: Option<i64>,
 }
 
+/// An address and port as the alert rows show them (`ip:port`, `[ip]:port` for IPv6, the
+/// address alone without a port), the same from every backend.
+pub(crate) fn address_text(ip: Option<String>, port: Option<i64>) -> Option<String> {
+    let ip = ip?;
+    Some(match (ip.contains(':'), port) {
+        (true, Some(p)) => format!("[{ip}]:{p}"),
+        (false, Some(p)) => format!("{ip}:{p}"),
+        (_, None) => ip,
+    })
+}
+
 /// One alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertRow {

@@ -3,17 +3,13 @@
 
 use super::clause::{Clause, Value};
 use super::{get, n, rows, Result};
-use crate::store::rows::{AlertEvidenceRow, AlertRow, AlertRuleRow};
+use crate::store::rows::{address_text, AlertEvidenceRow, AlertRow, AlertRuleRow};
 use crate::store::Filter;
 use postgres::Client;
 
+/// [`address_text`] of a PostgreSQL `integer` port.
 fn address(ip: Option<String>, port: Option<i32>) -> Option<String> {
-    let ip = ip?;
-    Some(match (ip.contains(':'), port) {
-        (true, Some(p)) => format!("[{ip}]:{p}"),
-        (false, Some(p)) => format!("{ip}:{p}"),
-        (_, None) => ip,
-    })
+    address_text(ip, port.map(i64::from))
 }
 
 pub(super) fn alert_rules(client: &mut Client, f: &Filter) -> Result<Vec<AlertRuleRow>> {
@@ -78,8 +74,8 @@ fn first_evidence(
         |r| {
             Ok(AlertEvidenceRow {
                 ts_ns: get(r, 0)?,
-                src: address(get(r, 1)?, get(r, 2)?).unwrap_or_default(),
-                dst: address(get(r, 3)?, get(r, 4)?).unwrap_or_default(),
+                src: address(get(r, 1)?, get::<Option<i32>>(r, 2)?).unwrap_or_default(),
+                dst: address(get(r, 3)?, get::<Option<i32>>(r, 4)?).unwrap_or_default(),
                 event_id: get(r, 5)?,
             })
         },
@@ -103,7 +99,7 @@ pub(super) fn recent_alerts(client: &mut Client, f: &Filter, limit: u32) -> Resu
                 severity: get(r, 3)?,
                 group_key: get(r, 4)?,
                 count: get(r, 5)?,
-                src: address(get(r, 6)?, get(r, 7)?),
+                src: address(get(r, 6)?, get::<Option<i32>>(r, 7)?),
                 proven: get(r, 8)?,
                 node: get(r, 9)?,
                 method: get(r, 10)?,

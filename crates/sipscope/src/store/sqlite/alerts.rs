@@ -4,19 +4,10 @@
 use super::merge::{integer_of, text_of};
 use super::{opt_text, rows, text, Clause, Result};
 use crate::store::fold::{AlertFoldRow, AlertRulesFold};
-use crate::store::rows::{AlertEvidenceRow, AlertRow, AlertRuleRow};
+use crate::store::rows::{address_text as address, AlertEvidenceRow, AlertRow, AlertRuleRow};
 use crate::store::Filter;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension};
-
-fn address(ip: Option<String>, port: Option<i64>) -> Option<String> {
-    let ip = ip?;
-    Some(match (ip.contains(':'), port) {
-        (true, Some(p)) => format!("[{ip}]:{p}"),
-        (false, Some(p)) => format!("{ip}:{p}"),
-        (_, None) => ip,
-    })
-}
 
 pub(super) fn alert_rules(conn: &Connection, f: &Filter) -> Result<Vec<AlertRuleRow>> {
     let mut out = match merged_rules(conn, f)? {
