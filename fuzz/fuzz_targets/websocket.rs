@@ -33,7 +33,10 @@ fn read(data: &[u8], step: usize, limits: WsLimits) -> (Vec<(bool, Vec<u8>, usiz
 
 fuzz_target!(|data: &[u8]| {
     let Some((&control, data)) = data.split_first() else { return };
-    let limits = WsLimits { max_handshake_bytes: 64 + usize::from(control & 0x0f) * 32, max_message_bytes: usize::from(control >> 4) * 40 };
+    let limits = WsLimits {
+        max_handshake_bytes: 64 + usize::from(control & 0x0f) * 32,
+        max_message_bytes: usize::from(control >> 4) * 40,
+    };
     match upgrade(data, limits) {
         Upgrade::Done { len, .. } => assert!(len <= data.len() && len <= limits.max_handshake_bytes),
         Upgrade::NeedMore => assert!(data.len() <= limits.max_handshake_bytes || data.len() < 7),

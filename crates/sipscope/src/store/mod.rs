@@ -4,6 +4,7 @@
 //! the backend's module ([`sqlite`], [`postgres`]), never in its readers. Writing stays in `sinks`.
 
 pub mod filter;
+pub(crate) mod fold;
 pub mod indexed;
 pub mod overlay;
 pub mod postgres;

@@ -456,17 +456,6 @@ pub struct AlertRuleRow {
     pub first_evidence: Option<AlertEvidenceRow>,
 }
 
-/// An address and port as alerts show them (`[v6]:port`, `v4:port`, the address alone
-/// without a port); `None` without an address.
-pub fn address(ip: Option<String>, port: Option<i64>) -> Option<String> {
-    let ip = ip?;
-    Some(match (ip.contains(':'), port) {
-        (true, Some(p)) => format!("[{ip}]:{p}"),
-        (false, Some(p)) => format!("{ip}:{p}"),
-        (_, None) => ip,
-    })
-}
-
 /// One piece of an alert's evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertEvidenceRow {
@@ -478,6 +467,17 @@ pub struct AlertEvidenceRow {
     pub dst: String,
     /// The stored event, when the message was stored.
     pub event_id: Option<i64>,
+}
+
+/// An address and port as the alert rows show them (`ip:port`, `[ip]:port` for IPv6, the
+/// address alone without a port), the same from every backend.
+pub(crate) fn address_text(ip: Option<String>, port: Option<i64>) -> Option<String> {
+    let ip = ip?;
+    Some(match (ip.contains(':'), port) {
+        (true, Some(p)) => format!("[{ip}]:{p}"),
+        (false, Some(p)) => format!("{ip}:{p}"),
+        (_, None) => ip,
+    })
 }
 
 /// One alert.

@@ -2,7 +2,7 @@
 //! first evidence read from the reader by alert id in the same order as its SQL.
 
 use super::{in_range, node_ids, node_in, ReportIndex};
-use crate::store::rows::{address, AlertEvidenceRow, AlertRuleRow};
+use crate::store::rows::{address_text, AlertEvidenceRow, AlertRuleRow};
 use crate::store::{Filter, Result, StoreReader};
 
 /// An alert, as the index keeps it.
@@ -136,8 +136,8 @@ impl ReportIndex {
                 if let Some(e) = evidence.iter().find(|e| e.alert_id == a.id) {
                     return Ok(Some(AlertEvidenceRow {
                         ts_ns: e.ts_ns,
-                        src: address(Some(e.src.0.clone()), Some(e.src.1)).unwrap_or_default(),
-                        dst: address(Some(e.dst.0.clone()), Some(e.dst.1)).unwrap_or_default(),
+                        src: address_text(Some(e.src.0.clone()), Some(e.src.1)).unwrap_or_default(),
+                        dst: address_text(Some(e.dst.0.clone()), Some(e.dst.1)).unwrap_or_default(),
                         event_id: e.event_id,
                     }));
                 }

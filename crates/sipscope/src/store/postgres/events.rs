@@ -1,9 +1,9 @@
-//! Reads of `events` (every event in time order, a flow's destinations), of `alerts`, of
+//! Reads of `events` (every event in time order, a flow's destinations), of
 //! `decisions` and of the authentication attempts the decision policy asks about; see the
-//! SQLite reader's `events.rs`, `alerts.rs` and `decisions.rs`.
+//! SQLite reader's `events.rs` and `decisions.rs`.
 
 use super::clause::{Clause, Value};
-use super::{get, n, rows, Result, StoreError};
+use super::{get, rows, Result, StoreError};
 use crate::act::{Decision, DecisionKind, DecisionOrigin, Evidence, Prefix, Scope};
 use crate::event::{Direction, Origin, SipEvent, Transport};
 use crate::sinks::decisions::Deletion;
@@ -113,108 +113,6 @@ pub(super) fn first_hits(client: &mut Client, f: &Filter, flow: &FlowWindow) -> 
     let sql =
         "SELECT dst_ip, min(ts_ns) AS t FROM events {where} GROUP BY dst_ip ORDER BY t, host(dst_ip) COLLATE \"C\"";
     rows(client, sql, &c, |r| Ok(get::<IpAddr>(r, 0)?.to_string()))
-}
-
-/// `rows::address` of PostgreSQL's 32-bit ports.
-fn address(ip: Option<String>, port: Option<i32>) -> Option<String> {
-    crate::store::rows::address(ip, port.map(i64::from))
-}
-
-pub(super) fn alert_rules(client: &mut Client, f: &Filter) -> Result<Vec<AlertRuleRow>> {
-    let clause = Clause::new(f, "first_ns", Some("node"), &[], vec![]);
-    // Per rule and source first (in the order of `alerts_rule`, read alone: grouped by the
-    // columns as indexed, not re-collated, so no sort), then per rule: the sources of a rule
-    // are its groups with an address, the unproven ones those with an unproven alert.
-    let mut out = rows(
-        client,
-        "SELECT r, max(name), max(severity), sum(a)::bigint, sum(m)::bigint, count(s), count(s) FILTER (WHERE unp),
-                min(fst), max(lst), max(act)
-         FROM (SELECT rule_id AS r, src_ip AS s, max(name COLLATE \"C\") AS name,
-                      max(severity COLLATE \"C\") AS severity, count(*) AS a, sum(count) AS m, bool_or(NOT proven) AS unp,
-                      min(first_ns) AS fst, max(last_ns) AS lst, max(actions COLLATE \"C\") AS act
-               FROM alerts {where} GROUP BY 1, 2) g
-         GROUP BY r ORDER BY sum(a) DESC, r COLLATE \"C\"",
-        &clause,
-        |r| {
-            Ok(AlertRuleRow {
-                rule_id: get(r, 0)?,
-                name: get::<Option<String>>(r, 1)?.unwrap_or_default(),
-                severity: get::<Option<String>>(r, 2)?.unwrap_or_default(),
-                alerts: n(r, 3)?,
-                matches: n(r, 4)?,
-                sources: get(r, 5)?,
-                unproven_sources: get(r, 6)?,
-                first_ns: get(r, 7)?,
-                last_ns: get(r, 8)?,
-                actions: get::<Option<String>>(r, 9)?.unwrap_or_default(),
-                first_evidence: None,
-            })
-        },
-    )?;
-    for row in &mut out {
-        // As in the SQLite reader: the first alert of the rule starts at the rule's earliest
-        // time, looked up there through `alerts_first`; only when none of those alerts kept
-        // evidence does the search go on past them, in the same order.
-        let earliest: Vec<Value> = vec![Box::new(row.rule_id.clone()), Box::new(row.first_ns)];
-        row.first_evidence = match first_evidence(client, f, &["a.rule_id = ?", "a.first_ns = ?"], earliest)? {
-            Some(found) => Some(found),
-            None => first_evidence(client, f, &["a.rule_id = ?"], vec![Box::new(row.rule_id.clone())])?,
-        };
-    }
-    Ok(out)
-}
-
-/// The first evidence of the alerts that match `extra` (and the filter), in the order of the
-/// alerts' first match, group and id, then the evidence's position.
-fn first_evidence(
-    client: &mut Client,
-    f: &Filter,
-    extra: &[&str],
-    own: Vec<Value>,
-) -> Result<Option<AlertEvidenceRow>> {
-    let clause = Clause::new(f, "a.first_ns", Some("a.node"), extra, own);
-    let found = rows(
-        client,
-        "SELECT e.ts_ns, e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.event_id FROM alerts a
-         JOIN alert_evidence e ON e.alert_id = a.id {where}
-         ORDER BY a.first_ns, a.group_key COLLATE \"C\", a.id, e.position LIMIT 1",
-        &clause,
-        |r| {
-            Ok(AlertEvidenceRow {
-                ts_ns: get(r, 0)?,
-                src: address(get(r, 1)?, get(r, 2)?).unwrap_or_default(),
-                dst: address(get(r, 3)?, get(r, 4)?).unwrap_or_default(),
-                event_id: get(r, 5)?,
-            })
-        },
-    )?;
-    Ok(found.into_iter().next())
-}
-
-pub(super) fn recent_alerts(client: &mut Client, f: &Filter, limit: u32) -> Result<Vec<AlertRow>> {
-    let clause = Clause::new(f, "first_ns", Some("node"), &[], vec![]).then(i64::from(limit));
-    rows(
-        client,
-        "SELECT first_ns, last_ns, rule_id, severity, group_key, count, src_ip, src_port, proven, node, method,
-         user_agent FROM alerts {where}
-         ORDER BY first_ns DESC, rule_id COLLATE \"C\", group_key COLLATE \"C\", id LIMIT ?",
-        &clause,
-        |r| {
-            Ok(AlertRow {
-                first_ns: get(r, 0)?,
-                last_ns: get(r, 1)?,
-                rule_id: get(r, 2)?,
-                severity: get(r, 3)?,
-                group_key: get(r, 4)?,
-                count: get(r, 5)?,
-                src: address(get(r, 6)?, get(r, 7)?),
-                proven: get(r, 8)?,
-                node: get(r, 9)?,
-                method: get(r, 10)?,
-                user_agent: get(r, 11)?,
-            })
-        },
-    )
 }
 
 const DECISION_COLUMNS: &str = "id, kind, per_second, scope_kind, address, port, prefix_len, start_ns, until_ns,

@@ -6,6 +6,7 @@
 //! (read back as `IpAddr`'s text, as SQLite stores it). Every ORDER BY is total, so ties come
 //! in the same order from both backends. Filters are bound parameters (`clause.rs`).
 
+mod alerts;
 mod analysis;
 mod api;
 mod clause;
@@ -192,10 +193,10 @@ impl StoreReader for PgReader {
         self.with(|c| analysis::source_tool_activity(c, from_ns, to_ns))
     }
     fn alert_rules(&self, f: &Filter) -> Result<Vec<AlertRuleRow>> {
-        self.with(|c| events::alert_rules(c, f))
+        self.with(|c| alerts::alert_rules(c, f))
     }
     fn recent_alerts(&self, f: &Filter, limit: u32) -> Result<Vec<AlertRow>> {
-        self.with(|c| events::recent_alerts(c, f, limit))
+        self.with(|c| alerts::recent_alerts(c, f, limit))
     }
     fn each_event(&self, f: &mut dyn FnMut(SipEvent)) -> Result<u64> {
         self.with(|c| events::each_event(c, None, f))

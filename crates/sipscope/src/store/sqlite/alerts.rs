@@ -1,9 +1,10 @@
 //! Reads of `alerts` and `alert_evidence`: alerts per rule and the latest alerts, by the time
 //! of their first match and their node.
 
-use super::merge::{integer_of, lossy, text_of};
+use super::merge::{integer_of, text_of};
 use super::{opt_text, rows, text, Clause, Result};
-use crate::store::rows::{address, AlertEvidenceRow, AlertRow, AlertRuleRow};
+use crate::store::fold::{AlertFoldRow, AlertRulesFold};
+use crate::store::rows::{address_text as address, AlertEvidenceRow, AlertRow, AlertRuleRow};
 use crate::store::Filter;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension};
@@ -56,42 +57,6 @@ pub(super) fn rules_in_sqlite(conn: &Connection, f: &Filter) -> Result<Vec<Alert
     )
 }
 
-/// One rule's alerts so far, in the order `merged_rules` reads them.
-struct RuleMerge {
-    rule_id: Vec<u8>,
-    name: Vec<u8>,
-    severity: Vec<u8>,
-    actions: Vec<u8>,
-    alerts: i64,
-    matches: i64,
-    sources: i64,
-    unproven_sources: i64,
-    first_ns: i64,
-    last_ns: i64,
-    /// The last source counted, and the last counted among unproven alerts.
-    source: Option<Vec<u8>>,
-    unproven_source: Option<Vec<u8>>,
-}
-
-impl RuleMerge {
-    fn row(self) -> (Vec<u8>, AlertRuleRow) {
-        let row = AlertRuleRow {
-            rule_id: lossy(&self.rule_id),
-            name: lossy(&self.name),
-            severity: lossy(&self.severity),
-            alerts: self.alerts,
-            matches: self.matches,
-            sources: self.sources,
-            unproven_sources: self.unproven_sources,
-            first_ns: self.first_ns,
-            last_ns: self.last_ns,
-            actions: lossy(&self.actions),
-            first_evidence: None,
-        };
-        (self.rule_id, row)
-    }
-}
-
 /// `rules_in_sqlite`'s answer from one ordered pass over the covering index `alerts_rule`
 /// (rule, then source): a rule's alerts are neighbours, and so are a source's alerts within
 /// it, so distinct sources are counted where the source changes, with no temporary B-tree.
@@ -105,8 +70,7 @@ pub(super) fn merged_rules(conn: &Connection, f: &Filter) -> Result<Option<Vec<A
          FROM alerts {where} ORDER BY rule_id, src_ip",
     ))?;
     let mut found = stmt.query(rusqlite::params_from_iter(clause.params.iter()))?;
-    let mut done: Vec<(Vec<u8>, AlertRuleRow)> = Vec::new();
-    let mut current: Option<RuleMerge> = None;
+    let mut fold = AlertRulesFold::default();
     while let Some(r) = found.next()? {
         let (Some(rule), Some(proven), Some(first_ns), Some(last_ns), Some(count)) = (
             text_of(r.get_ref(0)?),
@@ -127,53 +91,12 @@ pub(super) fn merged_rules(conn: &Connection, f: &Filter) -> Result<Option<Vec<A
             ValueRef::Text(t) => Some(t),
             _ => return Ok(None),
         };
-        if current.as_ref().is_some_and(|m| m.rule_id != rule) {
-            done.extend(current.take().map(RuleMerge::row));
-        }
-        let m = current.get_or_insert_with(|| RuleMerge {
-            rule_id: rule.to_vec(),
-            name: name.to_vec(),
-            severity: severity.to_vec(),
-            actions: actions.to_vec(),
-            alerts: 0,
-            matches: 0,
-            sources: 0,
-            unproven_sources: 0,
-            first_ns,
-            last_ns,
-            source: None,
-            unproven_source: None,
-        });
-        let Some(matches) = m.matches.checked_add(count) else { return Ok(None) };
-        (m.alerts, m.matches) = (m.alerts + 1, matches);
-        (m.first_ns, m.last_ns) = (m.first_ns.min(first_ns), m.last_ns.max(last_ns));
-        for (kept, now) in [(&mut m.name, name), (&mut m.severity, severity), (&mut m.actions, actions)] {
-            if now > kept.as_slice() {
-                kept.clear();
-                kept.extend_from_slice(now);
-            }
-        }
-        if let Some(source) = source {
-            if m.source.as_deref() != Some(source) {
-                m.sources += 1;
-                replace_bytes(&mut m.source, source);
-            }
-            if proven == 0 && m.unproven_source.as_deref() != Some(source) {
-                m.unproven_sources += 1;
-                replace_bytes(&mut m.unproven_source, source);
-            }
+        let row = AlertFoldRow { rule, source, proven: proven != 0, first_ns, last_ns, count, name, severity, actions };
+        if fold.add(row).is_none() {
+            return Ok(None);
         }
     }
-    done.extend(current.map(RuleMerge::row));
-    done.sort_by(|(a_id, a), (b_id, b)| b.alerts.cmp(&a.alerts).then_with(|| a_id.cmp(b_id)));
-    Ok(Some(done.into_iter().map(|(_, row)| row).collect()))
-}
-
-/// `slot` set to `bytes`, reusing its allocation.
-fn replace_bytes(slot: &mut Option<Vec<u8>>, bytes: &[u8]) {
-    let kept = slot.get_or_insert_with(Vec::new);
-    kept.clear();
-    kept.extend_from_slice(bytes);
+    Ok(Some(fold.finish()))
 }
 
 /// The first evidence of the alerts that match `extra` (and the filter), in the order of the

@@ -142,7 +142,16 @@ fn postgres_api_reads_equal_sqlite_on_the_same_data() {
     assert!(!numbers.is_empty(), "the dataset dialled numbers");
     let tools: Vec<String> =
         a.tool_flows(&Filter::default()).unwrap().into_iter().filter_map(|t| t.tool).collect::<Vec<_>>();
+    let rules = a.alert_rules(&Filter::default()).unwrap();
+    assert!(rules.iter().any(|r| r.sources > 1 && r.unproven_sources > 0), "{rules:?}");
     for f in &filters {
+        // Alerts per rule (read once and folded in Rust by both readers) with their first
+        // evidence, also over ranges that cut the alerts and over one node.
+        let cut = Filter { from_ns: Some(extent.map_or(0, |e| (e.first_ns + e.last_ns) / 2)), ..f.clone() };
+        for f in [f, &cut, &f.with_nodes(&["n2".into()])] {
+            let rules = a.alert_rules(f).unwrap();
+            assert_eq!(rules, b.alert_rules(f).unwrap(), "alerts per rule {f:?}");
+        }
         for limit in [3, 500] {
             let page = EventQuery { filter: f.clone(), limit, raw: true, ..Default::default() };
             let first = a.events(&page).unwrap();
