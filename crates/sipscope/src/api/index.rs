@@ -5,8 +5,8 @@
 //! read when the load began — or when its load began less than [`FRESH`] ago, as a kept answer
 //! is served: then the answer's build time is when the load began, so `Last-Modified` and
 //! `Sipscope-Report-Built` stay true. Otherwise the build reads the store itself and a load
-//! starts in the background. A store the index cannot hold (PostgreSQL, more rows than
-//! [`IndexLimits::max_rows`]) is read as before.
+//! starts in the background. A store the index cannot hold (more rows than
+//! [`IndexLimits::max_rows`], a backend without change marks) is read as before.
 
 use super::cache::FRESH;
 use super::server::State;
@@ -66,7 +66,7 @@ pub(crate) fn reload(state: &Arc<State>) {
         };
         if let Some(reader) = reader {
             let (began_ns, began) = (crate::time::now_ns(), Instant::now());
-            // No marks (PostgreSQL): never indexed, never tried again; refused before and
+            // No marks (a backend that cannot tell): never indexed, never tried again; refused before and
             // unchanged since: not tried again.
             let mark = reader.change_mark().ok().flatten();
             let refused = slot.refused.lock().ok().and_then(|r| *r);

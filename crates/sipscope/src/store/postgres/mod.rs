@@ -13,6 +13,7 @@ mod clause;
 mod events;
 mod extent;
 mod pool;
+mod scan;
 mod traffic;
 
 pub use pool::ReaderSettings;
@@ -240,20 +241,18 @@ impl StoreReader for PgReader {
     fn time_extent_beyond(&self, _known: &[crate::store::scan::IndexTable]) -> Result<Option<TimeExtent>> {
         self.time_extent()
     }
-    /// Not supported yet: the in-memory report index (`store/indexed/`) delegates every
-    /// question to this reader.
     fn change_mark(&self) -> Result<Option<i64>> {
-        Ok(None)
+        self.with(scan::change_mark)
     }
     fn scan_tables(
         &self,
-        _tables: &[crate::store::scan::IndexTable],
-        _visit: &mut dyn FnMut(
+        tables: &[crate::store::scan::IndexTable],
+        visit: &mut dyn FnMut(
             crate::store::scan::IndexTable,
             &[crate::store::scan::Cell<'_>],
         ) -> crate::store::scan::Scan,
     ) -> Result<Option<i64>> {
-        Ok(None)
+        self.with(|c| scan::scan_tables(c, tables, visit))
     }
     fn kept_reports(&self, format: &str) -> Result<Vec<crate::sinks::kept::KeptReport>> {
         use crate::sinks::kept::{KeptReport, MAX_KEPT_BYTES, MAX_KEPT_REPORTS};

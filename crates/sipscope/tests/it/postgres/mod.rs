@@ -7,6 +7,7 @@
 
 mod compare;
 mod failures;
+mod index;
 pub(crate) mod server;
 mod tls;
 
