@@ -4,7 +4,9 @@
 //! uses it only when it holds what the store holds now — the store's change mark is the one
 //! read when the load began — or when its load began less than [`FRESH`] ago, as a kept answer
 //! is served: then the answer's build time is when the load began, so `Last-Modified` and
-//! `Sipscope-Report-Built` stay true. Otherwise the build reads the store itself and a load
+//! `Sipscope-Report-Built` stay true. When the store changed since a load that began less than
+//! [`STALE_INDEX_MAX`] ago, the build still uses it (as of its load, said the same way) while
+//! the next loads in the background; past that, the build reads the store itself and a load
 //! starts in the background. A store the index cannot hold (more rows than
 //! [`IndexLimits::max_rows`], a backend without change marks) is read as before.
 
@@ -14,7 +16,7 @@ use crate::store::indexed::{IndexLimits, ReportIndex};
 use crate::store::StoreReader;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A loaded index and when.
 #[derive(Debug)]
@@ -108,6 +110,41 @@ pub(crate) fn reload(state: &Arc<State>) {
     });
 }
 
+/// How long after its load began an index still answers builds once the store has changed,
+/// while the next one loads: such an answer holds the store as of that load and says so in
+/// its build time, as a kept answer older than [`FRESH`] is served once while it is rebuilt.
+/// Without it, on a store written all the time (a honeypot's), the first range asked for after
+/// a quiet spell of [`FRESH`] would read the store (a whole build: 0.25–0.35 s over 10 M events)
+/// while the index loads again.
+pub(crate) const STALE_INDEX_MAX: Duration = Duration::from_secs(60);
+
+/// What a build does with the index there is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Use it; the answer holds the store as of the index's load (it began under [`FRESH`] ago).
+    AsOfLoad,
+    /// Use it; the store has not changed since its load.
+    AsNow,
+    /// Use it, as of its load, and load the next (the store changed; it is young enough).
+    AsOfLoadWhileReloading,
+    /// Read the store and load the next.
+    ReadStoreWhileReloading,
+}
+
+/// The verdict for an index whose load began `age` ago; `unchanged` tells whether the store
+/// is as it was then (asked only when the age alone does not decide).
+fn verdict(age: Duration, unchanged: impl FnOnce() -> bool) -> Verdict {
+    if age < FRESH {
+        Verdict::AsOfLoad
+    } else if unchanged() {
+        Verdict::AsNow
+    } else if age < STALE_INDEX_MAX {
+        Verdict::AsOfLoadWhileReloading
+    } else {
+        Verdict::ReadStoreWhileReloading
+    }
+}
+
 /// The index a build beginning now may use; starts a load when there is none or the store
 /// changed since.
 pub(crate) async fn for_build(state: &Arc<State>) -> ForBuild {
@@ -115,22 +152,55 @@ pub(crate) async fn for_build(state: &Arc<State>) -> ForBuild {
         reload(state);
         return None;
     };
-    if loaded.began.elapsed() < FRESH {
-        let began_ns = loaded.began_ns;
-        return Some((loaded, Some(began_ns)));
+    let age = loaded.began.elapsed();
+    let unchanged = if age < FRESH {
+        true
+    } else {
+        let check = Arc::clone(state);
+        let mark = tokio::task::spawn_blocking(move || {
+            // Busy loading: the store changed (that is why it loads).
+            let reader = check.index.reader.lock().ok()?;
+            reader.as_ref()?.change_mark().ok().flatten()
+        })
+        .await
+        .ok()
+        .flatten();
+        mark == Some(loaded.mark)
+    };
+    let began_ns = loaded.began_ns;
+    match verdict(age, || unchanged) {
+        Verdict::AsOfLoad => Some((loaded, Some(began_ns))),
+        Verdict::AsNow => Some((loaded, None)),
+        Verdict::AsOfLoadWhileReloading => {
+            reload(state);
+            Some((loaded, Some(began_ns)))
+        }
+        Verdict::ReadStoreWhileReloading => {
+            reload(state);
+            None
+        }
     }
-    let check = Arc::clone(state);
-    let mark = tokio::task::spawn_blocking(move || {
-        // Busy loading: the store changed (that is why it loads).
-        let reader = check.index.reader.lock().ok()?;
-        reader.as_ref()?.change_mark().ok().flatten()
-    })
-    .await
-    .ok()
-    .flatten();
-    if mark == Some(loaded.mark) {
-        return Some((loaded, None));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_young_or_current_index_answers_and_a_changed_store_is_read_only_past_the_stale_bound() {
+        let asked = std::cell::Cell::new(false);
+        let ask = |answer: bool| {
+            asked.set(true);
+            answer
+        };
+        // Under FRESH the store is not even asked.
+        assert_eq!(verdict(FRESH / 2, || ask(false)), Verdict::AsOfLoad);
+        assert!(!asked.get());
+        assert_eq!(verdict(FRESH, || ask(true)), Verdict::AsNow);
+        assert_eq!(verdict(STALE_INDEX_MAX * 10, || ask(true)), Verdict::AsNow);
+        assert_eq!(verdict(FRESH, || ask(false)), Verdict::AsOfLoadWhileReloading);
+        assert_eq!(verdict(STALE_INDEX_MAX - Duration::from_millis(1), || false), Verdict::AsOfLoadWhileReloading);
+        assert_eq!(verdict(STALE_INDEX_MAX, || false), Verdict::ReadStoreWhileReloading);
+        assert!(FRESH < STALE_INDEX_MAX);
     }
-    reload(state);
-    None
 }
