@@ -47,6 +47,36 @@ impl IndexTable {
     ];
 }
 
+impl IndexTable {
+    /// The statement that reads the table's columns, in the order documented on each variant:
+    /// plain SQL that SQLite and PostgreSQL read alike (constant: nothing from outside).
+    pub fn select_sql(self) -> &'static str {
+        match self {
+            IndexTable::Alerts => {
+                "SELECT id, rule_id, src_ip, proven, first_ns, last_ns, count, name, severity, actions, node, group_key
+                 FROM alerts"
+            }
+            IndexTable::Flows => {
+                "SELECT src_ip, first_ns, last_ns, packets, destinations, fingerprint, tool, variant, tool_verdict,
+                        strategy, packets_per_s FROM flows"
+            }
+            IndexTable::Stages => "SELECT src_ip, node, stage, first_ns, count FROM stages",
+            IndexTable::Numbers => {
+                "SELECT number, last_ns, attempts, invites, country, country_inferred, number_type, variants, sources,
+                        variant_samples, run_id FROM numbers"
+            }
+            IndexTable::RollupSources => "SELECT hour, node, src_ip, messages, first_ns, last_ns FROM rollup_sources",
+            IndexTable::RollupAgents => "SELECT hour, node, user_agent, src_ip, messages FROM rollup_agents",
+            IndexTable::RollupUsers => "SELECT hour, node, ruri_user FROM rollup_users",
+            IndexTable::RollupCountries => "SELECT hour, node, src_ip, number_country, invites FROM rollup_countries",
+            IndexTable::SourceDays => "SELECT src_ip, day FROM source_days",
+        }
+    }
+}
+
+/// The most columns a table's statement reads ([`IndexTable::select_sql`]).
+pub const MAX_COLUMNS: usize = 12;
+
 /// One value of a row, as the backend holds it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cell<'a> {

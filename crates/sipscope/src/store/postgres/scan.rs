@@ -7,37 +7,10 @@
 //! the index reads both backends alike.
 
 use super::Result;
-use crate::store::scan::{Cell, IndexTable, Scan};
+use crate::store::scan::{Cell, IndexTable, Scan, MAX_COLUMNS};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
 use postgres::{Client, IsolationLevel, Row};
-
-/// The statement that reads `table`'s columns, in `IndexTable`'s order (constant SQL).
-fn select(table: IndexTable) -> &'static str {
-    match table {
-        IndexTable::Alerts => {
-            "SELECT id, rule_id, src_ip, proven, first_ns, last_ns, count, name, severity, actions, node, group_key
-             FROM alerts"
-        }
-        IndexTable::Flows => {
-            "SELECT src_ip, first_ns, last_ns, packets, destinations, fingerprint, tool, variant, tool_verdict, strategy,
-                    packets_per_s FROM flows"
-        }
-        IndexTable::Stages => "SELECT src_ip, node, stage, first_ns, count FROM stages",
-        IndexTable::Numbers => {
-            "SELECT number, last_ns, attempts, invites, country, country_inferred, number_type, variants, sources,
-                    variant_samples, run_id FROM numbers"
-        }
-        IndexTable::RollupSources => "SELECT hour, node, src_ip, messages, first_ns, last_ns FROM rollup_sources",
-        IndexTable::RollupAgents => "SELECT hour, node, user_agent, src_ip, messages FROM rollup_agents",
-        IndexTable::RollupUsers => "SELECT hour, node, ruri_user FROM rollup_users",
-        IndexTable::RollupCountries => "SELECT hour, node, src_ip, number_country, invites FROM rollup_countries",
-        IndexTable::SourceDays => "SELECT src_ip, day FROM source_days",
-    }
-}
-
-/// The most columns a table's statement reads.
-const MAX_COLUMNS: usize = 12;
 
 /// Column `i` of `r` as a [`Cell`]; a type the writers never give these columns is
 /// [`Cell::Other`], so the index leaves that table's questions to the reader.
@@ -74,7 +47,7 @@ pub(super) fn scan_tables(
     let mut snapshot =
         client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
     for &table in tables {
-        let mut found = snapshot.query_raw(select(table), std::iter::empty::<i64>())?;
+        let mut found = snapshot.query_raw(table.select_sql(), std::iter::empty::<i64>())?;
         while let Some(r) = found.next()? {
             let width = r.len().min(MAX_COLUMNS);
             let mut cells = [Cell::Null; MAX_COLUMNS];

@@ -3,36 +3,9 @@
 //! mark, read before the snapshot is taken so that a commit in between only costs a reload.
 
 use super::Result;
-use crate::store::scan::{Cell, IndexTable, Scan};
+use crate::store::scan::{Cell, IndexTable, Scan, MAX_COLUMNS};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
-
-/// The statement that reads `table`'s columns, in `IndexTable`'s order (constant SQL).
-fn select(table: IndexTable) -> &'static str {
-    match table {
-        IndexTable::Alerts => {
-            "SELECT id, rule_id, src_ip, proven, first_ns, last_ns, count, name, severity, actions, node, group_key
-             FROM alerts"
-        }
-        IndexTable::Flows => {
-            "SELECT src_ip, first_ns, last_ns, packets, destinations, fingerprint, tool, variant, tool_verdict, strategy,
-                    packets_per_s FROM flows"
-        }
-        IndexTable::Stages => "SELECT src_ip, node, stage, first_ns, count FROM stages",
-        IndexTable::Numbers => {
-            "SELECT number, last_ns, attempts, invites, country, country_inferred, number_type, variants, sources,
-                    variant_samples, run_id FROM numbers"
-        }
-        IndexTable::RollupSources => "SELECT hour, node, src_ip, messages, first_ns, last_ns FROM rollup_sources",
-        IndexTable::RollupAgents => "SELECT hour, node, user_agent, src_ip, messages FROM rollup_agents",
-        IndexTable::RollupUsers => "SELECT hour, node, ruri_user FROM rollup_users",
-        IndexTable::RollupCountries => "SELECT hour, node, src_ip, number_country, invites FROM rollup_countries",
-        IndexTable::SourceDays => "SELECT src_ip, day FROM source_days",
-    }
-}
-
-/// The most columns a table's statement reads.
-const MAX_COLUMNS: usize = 12;
 
 fn cell(v: ValueRef<'_>) -> Cell<'_> {
     match v {
@@ -58,7 +31,7 @@ pub(super) fn scan_tables(
     // One snapshot for every table: rolled back (a read ends) when dropped.
     let snapshot = conn.unchecked_transaction()?;
     for &table in tables {
-        let mut stmt = snapshot.prepare(select(table))?;
+        let mut stmt = snapshot.prepare(table.select_sql())?;
         let width = stmt.column_count().min(MAX_COLUMNS);
         let mut found = stmt.query([])?;
         while let Some(r) = found.next()? {
