@@ -3,7 +3,8 @@
 #
 #   bench/hep-bench.sh [N] [RATE]      # N packets (default 500,000); RATE pps (default: full speed)
 #   LIMIT=SECS (default 120): when the collector stops if packets were lost; HOST (127.0.0.1),
-#   PORT (19060); NO_ANALYSIS=1: store events without running the analysis engine;
+#   PORT (19060); TRANSPORT=tcp: one TCP stream instead of datagrams (HEPv3's framing; the
+#   kernel's cost per datagram on loopback, paid twice on one machine, is left out); NO_ANALYSIS=1: store events without running the analysis engine;
 #   NO_RULES=1: without the built-in rules; QUEUE_MIB=M: the collector's queue (--queue-mib);
 #   PERF=1: the collector under `perf record`, and
 #   the share of its CPU samples per thread printed at the end; BIN, SEND: binaries to use
@@ -55,7 +56,7 @@ perf=()
 [ -n "${PERF:-}" ] && perf=(perf record -q -F 499 -g -o "$TMP/perf.data")
 [ -n "${CALLGRIND:-}" ] && perf=(valgrind -q --tool=callgrind --separate-threads=yes --callgrind-out-file="$TMP/cg.out")
 /usr/bin/time -f '{"cpu_user": %U, "cpu_sys": %S, "max_rss_kb": %M}' -o "$TMP/time.json" \
-    "${perf[@]}" "$BIN" hep --listen "udp:$HOST:$PORT" --keys "$TMP/keys.toml" --db "$TMP/hep.db" --json \
+    "${perf[@]}" "$BIN" hep --listen "${TRANSPORT:-udp}:$HOST:$PORT" --keys "$TMP/keys.toml" --db "$TMP/hep.db" --json \
     --count "$N" --duration "${LIMIT:-120}" "${extra[@]}" >"$TMP/summary.json" 2>"$TMP/stderr" &
 HEP_PID=$!
 until grep -q "HEP collector on" "$TMP/stderr"; do
@@ -63,7 +64,9 @@ until grep -q "HEP collector on" "$TMP/stderr"; do
     sleep 0.1
 done
 start=$(date +%s.%N)
-"$SEND" "$HOST:$PORT" "$N" ${RATE:+--rate "$RATE"} >"$TMP/sent.json"
+tcp=()
+[ "${TRANSPORT:-udp}" = tcp ] && tcp=(--tcp)
+"$SEND" "$HOST:$PORT" "$N" ${RATE:+--rate "$RATE"} "${tcp[@]}" >"$TMP/sent.json"
 # The collector exits after N packets (its last event committed). If the kernel dropped
 # some (the collector fell behind), it never gets N and stops at --duration LIMIT instead:
 # then the rate below is meaningless and "received" says how many were lost.

@@ -1,16 +1,17 @@
-//! A HEP load generator for `bench/hep-bench.sh`: sends N HEPv3 packets over UDP, as fast as
-//! it can or at a given rate, each carrying one SIP message of an attack mix (scanner OPTIONS,
-//! digest REGISTERs, responses) from many sources, with a capture id and auth key:
-//! `cargo run --release -p sipscope --example hep_send -- ADDR:PORT N [--rate PPS] [--id ID] [--key KEY]`
+//! A HEP load generator for `bench/hep-bench.sh`: sends N HEPv3 packets over UDP (or one TCP
+//! stream), as fast as it can or at a given rate, each carrying one SIP message of an attack
+//! mix (scanner OPTIONS, digest REGISTERs, responses) from many sources, with a capture id and
+//! auth key:
+//! `cargo run --release -p sipscope --example hep_send -- ADDR:PORT N [--rate PPS] [--id ID] [--key KEY] [--tcp]`
 //!
 //! Every packet is encoded before the clock starts and sent `sendmmsg` 64 at a time on a
-//! connected socket. Prints what it sent and how long it took. Deterministic bytes; loopback
-//! use only.
+//! connected socket (with `--tcp`: 64 packets per `write` on one stream, HEPv3's own framing).
+//! Prints what it sent and how long it took. Deterministic bytes; loopback use only.
 
 use nix::sys::socket::{sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
 use sipscope_hep::{encode, Packet, Payload, FAMILY_V4, PAYLOAD_SIP};
-use std::io::IoSlice;
-use std::net::{SocketAddr, UdpSocket};
+use std::io::{IoSlice, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -27,12 +28,14 @@ use hep_mix::message;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut positional = Vec::new();
     let (mut rate, mut id, mut key) = (None::<u64>, 2001u32, String::from("bench-key-0123456789"));
+    let mut tcp = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--rate" => rate = args.next().and_then(|r| r.parse().ok()),
             "--id" => id = args.next().and_then(|r| r.parse().ok()).unwrap_or(id),
             "--key" => key = args.next().unwrap_or(key),
+            "--tcp" => tcp = true,
             _ => positional.push(arg),
         }
     }
@@ -44,6 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..n {
         bytes.extend_from_slice(&packet(i, id, key.as_bytes())?);
         ends.push(bytes.len());
+    }
+    if tcp {
+        return send_stream(to, &bytes, &ends, rate);
     }
     let socket = UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
     socket.connect(to)?;
@@ -86,6 +92,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let secs = started.elapsed().as_secs_f64();
     println!("{{\"sent\": {sent}, \"seconds\": {secs:.3}, \"per_second\": {:.0}}}", sent as f64 / secs);
+    Ok(())
+}
+
+/// Sends the packets on one TCP stream, `BATCH` per `write` (paced as the datagrams are).
+fn send_stream(to: SocketAddr, bytes: &[u8], ends: &[usize], rate: Option<u64>) -> Result<(), Box<dyn std::error::Error>> {
+    let mut stream = TcpStream::connect(to)?;
+    stream.set_nodelay(true)?;
+    let started = Instant::now();
+    let (mut sent, mut start) = (0usize, 0usize);
+    while sent < ends.len() {
+        let room = match rate {
+            Some(pps) => {
+                let due = (started.elapsed().as_secs_f64() * pps as f64) as usize;
+                if due <= sent {
+                    std::thread::sleep(Duration::from_micros(200));
+                    continue;
+                }
+                (due - sent).min(BATCH)
+            }
+            None => BATCH,
+        };
+        let last = (sent + room).min(ends.len());
+        let end = ends.get(last - 1).copied().unwrap_or(start);
+        stream.write_all(bytes.get(start..end).unwrap_or_default())?;
+        (sent, start) = (last, end);
+    }
+    stream.flush()?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("{{\"sent\": {sent}, \"seconds\": {secs:.3}, \"per_second\": {:.0}}}", sent as f64 / secs);
+    // The collector counts what it read: keep the stream open until it has read everything.
+    let mut rest = [0u8; 1];
+    let _ = std::io::Read::read(&mut stream, &mut rest);
     Ok(())
 }
 

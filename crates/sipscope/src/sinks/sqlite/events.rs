@@ -2,7 +2,9 @@
 //! here, and the writer thread is what limits `hep` and `ingest --events all`). A run of
 //! consecutive events goes through one prepared single-row INSERT, taken from the statement
 //! cache once per run rather than once per row (the cache's lookup, reset and clearing of 42
-//! bindings cost ~6,000 instructions a row); addresses are formatted on the stack.
+//! bindings cost ~6,000 instructions a row), and a parameter is bound only when its value
+//! differs from the row before's (SQLite keeps a binding until it is replaced: the sensor,
+//! transport, NULLs and the like repeat); addresses are formatted on the stack.
 //!
 //! Multi-row `INSERT … VALUES (…), (…)` statements were measured and are slower here (51,300
 //! instead of 44,900 instructions per stored event with 32 rows a statement, docs/benchmarks.md
@@ -16,7 +18,7 @@ use rusqlite::CachedStatement;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-/// The columns of an event row, in the order [`bind_row`] binds them.
+/// The columns of an event row, in the order of [`row_values`].
 const COLUMNS: &str = "ts_ns, sensor, node, transport, src_ip, src_port, dst_ip, dst_port, tunnel_src,
     tunnel_dst, direction, file_id, packet_no, kind, method, status, reason, request_uri, ruri_user,
     ruri_host, from_user, from_host, from_tag, to_user, to_host, to_tag, call_id, cseq_seq, cseq_method,
@@ -54,8 +56,12 @@ impl Store {
         self.begin()?;
         self.events_present = true;
         let mut stmt = self.conn.prepare_cached(&self.insert_sql.0)?;
+        // A statement from the cache has every parameter NULL (the cache clears them), and a
+        // parameter keeps its value from one row to the next: only what changed is bound.
+        let mut bound = [Value::Null; PER_ROW];
         for (position, ev, f) in rows {
-            bind_row(&mut stmt, ev, f, self.current_run)?;
+            let row = row_values(ev, f, self.current_run);
+            bind_changed(&mut stmt, &row, &mut bound)?;
             stmt.raw_execute()?;
             self.event_ids.note(*position, self.conn.last_insert_rowid());
             self.pending_events += 1;
@@ -69,60 +75,114 @@ impl Store {
     }
 }
 
-/// Binds one event's 42 values (every parameter: nothing stays from the row before).
-fn bind_row(stmt: &mut CachedStatement<'_>, ev: &SipEvent, f: &SipFields, run: Option<i64>) -> rusqlite::Result<()> {
-    let no_auth = AuthFields::default();
-    let auth = f.auth.as_ref().unwrap_or(&no_auth);
-    let (mut src, mut dst) = (IpText::default(), IpText::default());
-    let (mut tunnel_src, mut tunnel_dst) = (IpText::default(), IpText::default());
-    let tunnel = ev.tunnel.map(|(a, b)| (tunnel_src.of(a), tunnel_dst.of(b)));
-    let mut at = 0;
-    let mut bind = |value: &dyn rusqlite::ToSql| {
-        at += 1;
-        stmt.raw_bind_parameter(at, value)
-    };
-    bind(&ev.ts_ns)?;
-    bind(&ev.sensor)?;
-    bind(&ev.node)?;
-    bind(&ev.transport.as_str())?;
-    bind(&src.of(ev.src.0))?;
-    bind(&ev.src.1)?;
-    bind(&dst.of(ev.dst.0))?;
-    bind(&ev.dst.1)?;
-    bind(&tunnel.map(|t| t.0))?;
-    bind(&tunnel.map(|t| t.1))?;
-    bind(&ev.direction.as_str())?;
-    bind(&ev.origin.map(|o| o.file_id))?;
-    bind(&ev.origin.map(|o| o.packet as i64))?;
-    bind(&f.kind.as_str())?;
-    bind(&f.method)?;
-    bind(&f.status)?;
-    bind(&f.reason)?;
-    bind(&f.request_uri)?;
-    bind(&f.ruri_user)?;
-    bind(&f.ruri_host)?;
-    bind(&f.from.0)?;
-    bind(&f.from.1)?;
-    bind(&f.from.2)?;
-    bind(&f.to.0)?;
-    bind(&f.to.1)?;
-    bind(&f.to.2)?;
-    bind(&f.call_id)?;
-    bind(&f.cseq.0)?;
-    bind(&f.cseq.1)?;
-    bind(&f.user_agent)?;
-    bind(&f.contact)?;
-    bind(&f.expires)?;
-    bind(&auth.username)?;
-    bind(&auth.realm)?;
-    bind(&auth.nonce)?;
-    bind(&auth.uri)?;
-    bind(&auth.response)?;
-    bind(&auth.algorithm)?;
-    bind(&auth.qop)?;
-    bind(&f.anomalies)?;
-    bind(&ev.raw)?;
-    bind(&run)
+/// One parameter's value, as bound. Addresses are compared as addresses and bound as the text
+/// `IpAddr`'s `Display` writes.
+#[derive(Clone, Copy, PartialEq)]
+enum Value<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    Ip(IpAddr),
+    /// Never equal to anything: the message itself, which is never the row before's (and is
+    /// the longest value to compare).
+    Raw(&'a [u8]),
+}
+
+impl<'a> Value<'a> {
+    fn text(s: &'a Option<String>) -> Value<'a> {
+        s.as_deref().map_or(Value::Null, Value::Text)
+    }
+
+    fn int(n: Option<i64>) -> Value<'a> {
+        n.map_or(Value::Null, Value::Int)
+    }
+
+    /// Whether binding `self` where `bound` is bound changes nothing.
+    fn same_as(&self, bound: &Value<'_>) -> bool {
+        match (self, bound) {
+            (Value::Raw(_), _) | (_, Value::Raw(_)) => false,
+            (Value::Null, Value::Null) => true,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Text(a), Value::Text(b)) => a == b,
+            (Value::Ip(a), Value::Ip(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// An event's 42 values, in the order of [`COLUMNS`].
+fn row_values<'a>(ev: &'a SipEvent, f: &'a SipFields, run: Option<i64>) -> [Value<'a>; PER_ROW] {
+    let auth = f.auth.as_ref();
+    let auth_text = |pick: fn(&AuthFields) -> &Option<String>| auth.map_or(Value::Null, |a| Value::text(pick(a)));
+    [
+        Value::Int(ev.ts_ns),
+        Value::Text(&ev.sensor),
+        Value::text(&ev.node),
+        Value::Text(ev.transport.as_str()),
+        Value::Ip(ev.src.0),
+        Value::Int(i64::from(ev.src.1)),
+        Value::Ip(ev.dst.0),
+        Value::Int(i64::from(ev.dst.1)),
+        ev.tunnel.map_or(Value::Null, |t| Value::Ip(t.0)),
+        ev.tunnel.map_or(Value::Null, |t| Value::Ip(t.1)),
+        Value::Text(ev.direction.as_str()),
+        Value::int(ev.origin.map(|o| o.file_id)),
+        // SQLite's integers are signed: a packet number past i64::MAX is stored as its bits,
+        // as the binding of a u64 did before.
+        Value::int(ev.origin.map(|o| o.packet as i64)),
+        Value::Text(f.kind.as_str()),
+        Value::text(&f.method),
+        Value::int(f.status.map(i64::from)),
+        Value::text(&f.reason),
+        Value::text(&f.request_uri),
+        Value::text(&f.ruri_user),
+        Value::text(&f.ruri_host),
+        Value::text(&f.from.0),
+        Value::text(&f.from.1),
+        Value::text(&f.from.2),
+        Value::text(&f.to.0),
+        Value::text(&f.to.1),
+        Value::text(&f.to.2),
+        Value::text(&f.call_id),
+        Value::int(f.cseq.0),
+        Value::text(&f.cseq.1),
+        Value::text(&f.user_agent),
+        Value::text(&f.contact),
+        Value::int(f.expires),
+        auth_text(|a| &a.username),
+        auth_text(|a| &a.realm),
+        auth_text(|a| &a.nonce),
+        auth_text(|a| &a.uri),
+        auth_text(|a| &a.response),
+        auth_text(|a| &a.algorithm),
+        auth_text(|a| &a.qop),
+        Value::Text(&f.anomalies),
+        Value::Raw(&ev.raw),
+        Value::int(run),
+    ]
+}
+
+/// Binds the values of `row` that differ from what `bound` says is bound, and notes them.
+fn bind_changed<'a>(
+    stmt: &mut CachedStatement<'_>,
+    row: &[Value<'a>; PER_ROW],
+    bound: &mut [Value<'a>; PER_ROW],
+) -> rusqlite::Result<()> {
+    for (at, (value, was)) in row.iter().zip(bound.iter_mut()).enumerate() {
+        if value.same_as(was) {
+            continue;
+        }
+        let index = at + 1;
+        match value {
+            Value::Null => stmt.raw_bind_parameter(index, rusqlite::types::Null)?,
+            Value::Int(n) => stmt.raw_bind_parameter(index, n)?,
+            Value::Text(s) => stmt.raw_bind_parameter(index, s)?,
+            Value::Ip(ip) => stmt.raw_bind_parameter(index, IpText::default().of(*ip))?,
+            Value::Raw(bytes) => stmt.raw_bind_parameter(index, bytes)?,
+        }
+        *was = *value;
+    }
+    Ok(())
 }
 
 /// An address as text on the stack, exactly as `IpAddr`'s `Display` writes it (the longest,
@@ -211,6 +271,94 @@ mod tests {
         for n in 0..=255u8 {
             let ip = IpAddr::from([n, 255 - n, n / 3, n.wrapping_mul(7)]);
             assert_eq!(IpText::default().of(ip), ip.to_string());
+        }
+    }
+
+    /// Events whose values go from set to NULL and back, to other values and to the same,
+    /// addresses of both families and tunnels, each parsed from its own message.
+    fn varied_rows() -> Vec<(SipEvent, SipFields)> {
+        use crate::event::{Direction, Origin, Transport};
+        let messages: [&[u8]; 5] = [
+            b"REGISTER sip:192.0.2.1 SIP/2.0\r\nFrom: <sip:100@192.0.2.1>;tag=a\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\nAuthorization: Digest username=\"100\", realm=\"r\", nonce=\"n\", uri=\"sip:192.0.2.1\", response=\"0123456789abcdef0123456789abcdef\"\r\nUser-Agent: friendly-scanner\r\nExpires: 60\r\n\r\n",
+            b"OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nFrom: <sip:x@h>\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: c2\r\nCSeq: 2 OPTIONS\r\n\r\n",
+            b"SIP/2.0 401 Unauthorized\r\nFrom: <sip:100@192.0.2.1>;tag=a\r\nTo: <sip:100@192.0.2.1>;tag=b\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\n\r\n",
+            b"OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nFrom: <sip:x@h>\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: c2\r\nCSeq: 2 OPTIONS\r\n\r\n",
+            b"INVITE sip:+4930123@192.0.2.1 SIP/2.0\r\nFrom: \"\xff\" <sip:y@h>;tag=q\r\nCall-ID: c3\r\nCSeq: 7 INVITE\r\nContact: <sip:y@198.51.100.9>\r\nUser-Agent: friendly-scanner\r\n\r\n",
+        ];
+        let addresses: [(IpAddr, IpAddr); 3] = [
+            ("198.51.100.7".parse().unwrap(), "192.0.2.1".parse().unwrap()),
+            ("2001:db8::7".parse().unwrap(), "2001:db8::1".parse().unwrap()),
+            ("198.51.100.7".parse().unwrap(), "192.0.2.1".parse().unwrap()),
+        ];
+        (0..12)
+            .map(|i| {
+                let raw = messages[i % messages.len()].to_vec();
+                let fields = SipFields::extract(&sipscope_sip::parse(&raw).unwrap());
+                let (src, dst) = addresses[i % addresses.len()];
+                let event = SipEvent {
+                    ts_ns: 1_000 + i as i64,
+                    sensor: if i % 4 == 3 { "other" } else { "s1" }.into(),
+                    node: (i % 3 == 0).then(|| "n1".to_owned()),
+                    transport: if i % 2 == 0 { Transport::Udp } else { Transport::Tcp },
+                    src: (src, 5060 + (i % 2) as u16),
+                    dst: (dst, 5060),
+                    tunnel: (i % 5 == 1).then_some((dst, src)),
+                    direction: if i % 6 == 5 { Direction::Out } else { Direction::In },
+                    origin: (i % 4 < 2).then_some(Origin { file_id: 1, packet: i as u64 + 1 }),
+                    raw,
+                };
+                (event, fields)
+            })
+            .collect()
+    }
+
+    /// Every column of every event row, in id order.
+    fn all_rows(store: &Store) -> Vec<Vec<rusqlite::types::Value>> {
+        let mut stmt = store.conn.prepare(&format!("SELECT {COLUMNS} FROM events ORDER BY id")).unwrap();
+        let rows = stmt
+            .query_map([], |r| (0..PER_ROW).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect())
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        rows
+    }
+
+    #[test]
+    fn a_run_binds_only_what_changed_and_stores_every_value() {
+        let rows = varied_rows();
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| {
+            let store = Store::open(&dir.path().join(name)).unwrap();
+            store.conn.execute("INSERT INTO ingested_files (id, sha256, path, size, sensor, started_ns, status) VALUES (1, 'x', 'f', 0, 's1', 0, 'complete')", []).unwrap();
+            store
+        };
+        // One run through one statement, against one statement per row (every value bound
+        // after the cache cleared the parameters).
+        let mut run = open("run.db");
+        let refs: Vec<(u64, &SipEvent, &SipFields)> =
+            rows.iter().enumerate().map(|(i, (e, f))| (i as u64, e, f)).collect();
+        run.insert_events(&refs).unwrap();
+        run.flush_now().unwrap();
+        let mut single = open("single.db");
+        for row in &refs {
+            single.insert_events(std::slice::from_ref(row)).unwrap();
+        }
+        single.flush_now().unwrap();
+        let (got, want) = (all_rows(&run), all_rows(&single));
+        assert_eq!(got.len(), rows.len());
+        assert_eq!(got, want);
+        // And the values are the events' own, not the row before's.
+        use rusqlite::types::Value as V;
+        for ((event, fields), row) in rows.iter().zip(&got) {
+            assert_eq!(row[2], event.node.clone().map_or(V::Null, V::Text));
+            assert_eq!(row[4], V::Text(event.src.0.to_string()));
+            assert_eq!(row[8], event.tunnel.map_or(V::Null, |t| V::Text(t.0.to_string())));
+            assert_eq!(row[11], event.origin.map_or(V::Null, |o| V::Integer(o.file_id)));
+            assert_eq!(row[14], fields.method.clone().map_or(V::Null, V::Text));
+            let user = fields.auth.as_ref().and_then(|a| a.username.clone());
+            assert_eq!(row[32], user.map_or(V::Null, V::Text));
+            assert_eq!(row[29], fields.user_agent.clone().map_or(V::Null, V::Text));
+            assert_eq!(row[40], V::Blob(event.raw.clone()));
         }
     }
 
