@@ -81,7 +81,12 @@ impl Store {
 enum Value<'a> {
     Null,
     Int(i64),
+    /// Text that often repeats from one row to the next (the sensor, the method, hosts, the
+    /// user agent): compared before it is bound.
     Text(&'a str),
+    /// Text that rarely repeats (Call-IDs, tags, nonces, responses, URIs): bound without
+    /// comparing, which costs more than it saves there.
+    Fresh(&'a str),
     Ip(IpAddr),
     /// Never equal to anything: the message itself, which is never the row before's (and is
     /// the longest value to compare).
@@ -93,6 +98,10 @@ impl<'a> Value<'a> {
         s.as_deref().map_or(Value::Null, Value::Text)
     }
 
+    fn fresh(s: &'a Option<String>) -> Value<'a> {
+        s.as_deref().map_or(Value::Null, Value::Fresh)
+    }
+
     fn int(n: Option<i64>) -> Value<'a> {
         n.map_or(Value::Null, Value::Int)
     }
@@ -100,7 +109,7 @@ impl<'a> Value<'a> {
     /// Whether binding `self` where `bound` is bound changes nothing.
     fn same_as(&self, bound: &Value<'_>) -> bool {
         match (self, bound) {
-            (Value::Raw(_), _) | (_, Value::Raw(_)) => false,
+            (Value::Raw(_) | Value::Fresh(_), _) => false,
             (Value::Null, Value::Null) => true,
             (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Text(a), Value::Text(b)) => a == b,
@@ -114,6 +123,7 @@ impl<'a> Value<'a> {
 fn row_values<'a>(ev: &'a SipEvent, f: &'a SipFields, run: Option<i64>) -> [Value<'a>; PER_ROW] {
     let auth = f.auth.as_ref();
     let auth_text = |pick: fn(&AuthFields) -> &Option<String>| auth.map_or(Value::Null, |a| Value::text(pick(a)));
+    let auth_fresh = |pick: fn(&AuthFields) -> &Option<String>| auth.map_or(Value::Null, |a| Value::fresh(pick(a)));
     [
         Value::Int(ev.ts_ns),
         Value::Text(&ev.sensor),
@@ -134,26 +144,26 @@ fn row_values<'a>(ev: &'a SipEvent, f: &'a SipFields, run: Option<i64>) -> [Valu
         Value::text(&f.method),
         Value::int(f.status.map(i64::from)),
         Value::text(&f.reason),
-        Value::text(&f.request_uri),
-        Value::text(&f.ruri_user),
+        Value::fresh(&f.request_uri),
+        Value::fresh(&f.ruri_user),
         Value::text(&f.ruri_host),
-        Value::text(&f.from.0),
+        Value::fresh(&f.from.0),
         Value::text(&f.from.1),
-        Value::text(&f.from.2),
-        Value::text(&f.to.0),
+        Value::fresh(&f.from.2),
+        Value::fresh(&f.to.0),
         Value::text(&f.to.1),
-        Value::text(&f.to.2),
-        Value::text(&f.call_id),
+        Value::fresh(&f.to.2),
+        Value::fresh(&f.call_id),
         Value::int(f.cseq.0),
         Value::text(&f.cseq.1),
         Value::text(&f.user_agent),
-        Value::text(&f.contact),
+        Value::fresh(&f.contact),
         Value::int(f.expires),
-        auth_text(|a| &a.username),
+        auth_fresh(|a| &a.username),
         auth_text(|a| &a.realm),
-        auth_text(|a| &a.nonce),
-        auth_text(|a| &a.uri),
-        auth_text(|a| &a.response),
+        auth_fresh(|a| &a.nonce),
+        auth_fresh(|a| &a.uri),
+        auth_fresh(|a| &a.response),
         auth_text(|a| &a.algorithm),
         auth_text(|a| &a.qop),
         Value::Text(&f.anomalies),
@@ -176,7 +186,7 @@ fn bind_changed<'a>(
         match value {
             Value::Null => stmt.raw_bind_parameter(index, rusqlite::types::Null)?,
             Value::Int(n) => stmt.raw_bind_parameter(index, n)?,
-            Value::Text(s) => stmt.raw_bind_parameter(index, s)?,
+            Value::Text(s) | Value::Fresh(s) => stmt.raw_bind_parameter(index, s)?,
             Value::Ip(ip) => stmt.raw_bind_parameter(index, IpText::default().of(*ip))?,
             Value::Raw(bytes) => stmt.raw_bind_parameter(index, bytes)?,
         }
