@@ -61,7 +61,7 @@ fn columns() -> Vec<ColumnSpec> {
     c
 }
 
-fn text(s: &Option<String>) -> Value<'_> {
+fn text<T: std::ops::Deref<Target = str>>(s: &Option<T>) -> Value<'_> {
     s.as_deref().map_or(Value::Null, |s| Value::Bytes(s.as_bytes()))
 }
 

@@ -67,20 +67,20 @@ impl<'a> Texts<'a> {
     }
 
     /// `lossless_text(bytes)`.
-    fn of(&self, bytes: &[u8]) -> String {
+    fn of(&self, bytes: &[u8]) -> FieldText {
         if let Some(head_text) = self.head_text {
             // Where `bytes` lies in the head, if it does: the same memory, so the same bytes.
             // `get` refuses a range outside the text or one that cuts a character.
             let start = (bytes.as_ptr() as usize).wrapping_sub(self.head.as_ptr() as usize);
             if let Some(text) = start.checked_add(bytes.len()).and_then(|end| head_text.get(start..end)) {
                 debug_assert_eq!(text.as_bytes(), bytes);
-                return text.to_owned();
+                return FieldText::from(text);
             }
         }
-        lossless_text(bytes)
+        FieldText::from(lossless_text(bytes))
     }
 
-    fn opt(&self, bytes: Option<&[u8]>) -> Option<String> {
+    fn opt(&self, bytes: Option<&[u8]>) -> Option<FieldText> {
         bytes.map(|b| self.of(b))
     }
 }
@@ -112,35 +112,39 @@ impl MessageKind {
     }
 }
 
+/// The text of one field: inline up to 24 bytes (a method, a host, a tag, most user agents),
+/// so that extracting a message's fields allocates for the long ones only. It reads as a `str`.
+pub type FieldText = compact_str::CompactString;
+
 /// What the store keeps next to the raw bytes of each message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SipFields {
     /// Request, response, or not SIP.
     pub kind: MessageKind,
     /// Request method.
-    pub method: Option<String>,
+    pub method: Option<FieldText>,
     /// Status code (responses), when numeric and in range of u32.
     pub status: Option<u32>,
     /// Reason phrase.
-    pub reason: Option<String>,
+    pub reason: Option<FieldText>,
     /// Request-URI as written.
-    pub request_uri: Option<String>,
+    pub request_uri: Option<FieldText>,
     /// Request-URI user (the dialled number of an INVITE).
-    pub ruri_user: Option<String>,
+    pub ruri_user: Option<FieldText>,
     /// Request-URI host.
-    pub ruri_host: Option<String>,
+    pub ruri_host: Option<FieldText>,
     /// From user, host and tag.
-    pub from: (Option<String>, Option<String>, Option<String>),
+    pub from: (Option<FieldText>, Option<FieldText>, Option<FieldText>),
     /// To user, host and tag.
-    pub to: (Option<String>, Option<String>, Option<String>),
+    pub to: (Option<FieldText>, Option<FieldText>, Option<FieldText>),
     /// Call-ID.
-    pub call_id: Option<String>,
+    pub call_id: Option<FieldText>,
     /// CSeq number (when it fits in i64) and method.
-    pub cseq: (Option<i64>, Option<String>),
+    pub cseq: (Option<i64>, Option<FieldText>),
     /// User-Agent (requests) or Server (responses).
-    pub user_agent: Option<String>,
+    pub user_agent: Option<FieldText>,
     /// First Contact URI (or `*`).
-    pub contact: Option<String>,
+    pub contact: Option<FieldText>,
     /// Expires header.
     pub expires: Option<i64>,
     /// Digest credentials: username, realm, nonce, uri, response, algorithm, qop.
@@ -153,19 +157,19 @@ pub struct SipFields {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthFields {
     /// username
-    pub username: Option<String>,
+    pub username: Option<FieldText>,
     /// realm
-    pub realm: Option<String>,
+    pub realm: Option<FieldText>,
     /// nonce
-    pub nonce: Option<String>,
+    pub nonce: Option<FieldText>,
     /// digest uri
-    pub uri: Option<String>,
+    pub uri: Option<FieldText>,
     /// response
-    pub response: Option<String>,
+    pub response: Option<FieldText>,
     /// algorithm as written
-    pub algorithm: Option<String>,
+    pub algorithm: Option<FieldText>,
     /// qop as written
-    pub qop: Option<String>,
+    pub qop: Option<FieldText>,
 }
 
 impl SipFields {
@@ -208,7 +212,7 @@ impl SipFields {
 
     /// The fields of bytes that did not parse.
     pub fn invalid(error: &sipscope_sip::ParseError) -> SipFields {
-        SipFields { kind: MessageKind::Invalid, reason: Some(error.to_string()), ..SipFields::default() }
+        SipFields { kind: MessageKind::Invalid, reason: Some(error.to_string().into()), ..SipFields::default() }
     }
 
     /// The fields without the anomaly check (the costliest part): for messages sipscope wrote
@@ -252,7 +256,7 @@ impl SipFields {
         if let Some(c) = views.cseq {
             f.cseq = (c.seq.and_then(|n| i64::try_from(n).ok()), Some(t.of(c.method)));
         }
-        f.contact = if views.contact_is_star { Some("*".to_owned()) } else { views.contact.map(|c| t.of(c.uri_raw)) };
+        f.contact = if views.contact_is_star { Some(FieldText::const_new("*")) } else { views.contact.map(|c| t.of(c.uri_raw)) };
         f.expires = msg.expires().and_then(|e| i64::try_from(e).ok());
         if let Some(c) = &views.credentials {
             f.auth = Some(AuthFields {

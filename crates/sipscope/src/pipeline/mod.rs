@@ -142,8 +142,8 @@ impl Note<'_> {
         }
         if let (Some(detail), MessageKind::Invalid | MessageKind::Keepalive) = (self.detail, fields.kind) {
             fields.reason = Some(match fields.reason.take() {
-                Some(parse_error) => format!("{detail}; {parse_error}"),
-                None => detail.to_owned(),
+                Some(parse_error) => format!("{detail}; {parse_error}").into(),
+                None => detail.into(),
             });
         }
     }

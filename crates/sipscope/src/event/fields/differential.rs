@@ -11,6 +11,7 @@ use proptest::prelude::*;
 /// The fields as `SipFields::extract` found them before it shared the checks' views.
 fn reference(bytes: &[u8]) -> Option<SipFields> {
     let msg = sipscope_sip::parse(bytes).ok()?;
+    let lossless_text = |b: &[u8]| FieldText::from(lossless_text(b));
     let text = |b: Option<&[u8]>| b.map(lossless_text);
     let mut f = SipFields::default();
     match *msg.start_line() {
@@ -42,7 +43,7 @@ fn reference(bytes: &[u8]) -> Option<SipFields> {
         f.cseq = (c.seq.and_then(|n| i64::try_from(n).ok()), Some(lossless_text(c.method)));
     }
     f.contact = if msg.contact_is_star() {
-        Some("*".to_owned())
+        Some("*".into())
     } else {
         msg.contacts().next().map(|c| lossless_text(c.uri_raw))
     };

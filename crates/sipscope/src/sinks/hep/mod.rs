@@ -284,8 +284,8 @@ mod tests {
         cfg.methods = Some(vec!["register".into()]);
         let mut out = HepOut::open(cfg).unwrap();
         let fields = |method: Option<&str>, cseq: &str| SipFields {
-            method: method.map(str::to_owned),
-            cseq: (Some(1), Some(cseq.to_owned())),
+            method: method.map(Into::into),
+            cseq: (Some(1), Some(cseq.into())),
             ..SipFields::default()
         };
         let ev = event("203.0.113.5", "192.0.2.1", b"REGISTER sip:a SIP/2.0\r\n\r\n");

@@ -144,6 +144,6 @@ fn copy_into(
 }
 
 /// An optional text field.
-fn o(s: &Option<String>) -> Option<&str> {
+fn o<T: std::ops::Deref<Target = str>>(s: &Option<T>) -> Option<&str> {
     s.as_deref()
 }

@@ -12,7 +12,7 @@
 //! its 1,300 bound strings no longer fit SQLite's per-connection lookaside memory.
 
 use super::{SinkError, Store};
-use crate::event::fields::{AuthFields, SipFields};
+use crate::event::fields::{AuthFields, FieldText, SipFields};
 use crate::event::SipEvent;
 use rusqlite::CachedStatement;
 use std::fmt::Write as _;
@@ -94,11 +94,11 @@ enum Value<'a> {
 }
 
 impl<'a> Value<'a> {
-    fn text(s: &'a Option<String>) -> Value<'a> {
+    fn text<T: std::ops::Deref<Target = str>>(s: &'a Option<T>) -> Value<'a> {
         s.as_deref().map_or(Value::Null, Value::Text)
     }
 
-    fn fresh(s: &'a Option<String>) -> Value<'a> {
+    fn fresh<T: std::ops::Deref<Target = str>>(s: &'a Option<T>) -> Value<'a> {
         s.as_deref().map_or(Value::Null, Value::Fresh)
     }
 
@@ -122,8 +122,8 @@ impl<'a> Value<'a> {
 /// An event's 42 values, in the order of [`COLUMNS`].
 fn row_values<'a>(ev: &'a SipEvent, f: &'a SipFields, run: Option<i64>) -> [Value<'a>; PER_ROW] {
     let auth = f.auth.as_ref();
-    let auth_text = |pick: fn(&AuthFields) -> &Option<String>| auth.map_or(Value::Null, |a| Value::text(pick(a)));
-    let auth_fresh = |pick: fn(&AuthFields) -> &Option<String>| auth.map_or(Value::Null, |a| Value::fresh(pick(a)));
+    let auth_text = |pick: fn(&AuthFields) -> &Option<FieldText>| auth.map_or(Value::Null, |a| Value::text(pick(a)));
+    let auth_fresh = |pick: fn(&AuthFields) -> &Option<FieldText>| auth.map_or(Value::Null, |a| Value::fresh(pick(a)));
     [
         Value::Int(ev.ts_ns),
         Value::Text(&ev.sensor),
@@ -364,10 +364,10 @@ mod tests {
             assert_eq!(row[4], V::Text(event.src.0.to_string()));
             assert_eq!(row[8], event.tunnel.map_or(V::Null, |t| V::Text(t.0.to_string())));
             assert_eq!(row[11], event.origin.map_or(V::Null, |o| V::Integer(o.file_id)));
-            assert_eq!(row[14], fields.method.clone().map_or(V::Null, V::Text));
+            assert_eq!(row[14], fields.method.as_deref().map_or(V::Null, |t| V::Text(t.into())));
             let user = fields.auth.as_ref().and_then(|a| a.username.clone());
-            assert_eq!(row[32], user.map_or(V::Null, V::Text));
-            assert_eq!(row[29], fields.user_agent.clone().map_or(V::Null, V::Text));
+            assert_eq!(row[32], user.map_or(V::Null, |t| V::Text(t.into())));
+            assert_eq!(row[29], fields.user_agent.as_deref().map_or(V::Null, |t| V::Text(t.into())));
             assert_eq!(row[40], V::Blob(event.raw.clone()));
         }
     }
