@@ -63,7 +63,7 @@ pub struct Packets {
 }
 
 impl Packets {
-    fn with_capacity(packets: usize) -> Packets {
+    pub(super) fn with_capacity(packets: usize) -> Packets {
         Packets { buffer: Vec::with_capacity(packets * 1024), items: Vec::with_capacity(packets) }
     }
 
@@ -71,6 +71,18 @@ impl Packets {
     pub fn push(&mut self, bytes: &[u8], peer: SocketAddr, received_ns: i64) {
         self.items.push((self.buffer.len(), bytes.len(), peer, received_ns));
         self.buffer.extend_from_slice(bytes);
+    }
+
+    /// Where its bytes are kept (for tests of reuse).
+    #[cfg(test)]
+    pub(super) fn buffer_ptr(&self) -> *const u8 {
+        self.buffer.as_ptr()
+    }
+
+    /// Empties it, keeping its buffers.
+    pub(super) fn clear(&mut self) {
+        self.buffer.clear();
+        self.items.clear();
     }
 
     /// How many.
@@ -125,7 +137,7 @@ pub fn serve_udp(socket: UdpSocket, tx: QueueTx, stop: Arc<AtomicBool>, limits: 
         return;
     }
     let mut datagrams = UdpBatch::new(RECV_BATCH);
-    let mut batch = Packets::with_capacity(limits.batch_packets);
+    let mut batch = tx.empty_batch(limits.batch_packets);
     while !stop.load(Ordering::Relaxed) {
         match datagrams.receive(&socket) {
             Ok(_) => {
@@ -163,7 +175,7 @@ fn hand_over(tx: &QueueTx, batch: &mut Packets, limits: NetLimits) -> bool {
     if batch.is_empty() {
         return true;
     }
-    let full = std::mem::replace(batch, Packets::with_capacity(limits.batch_packets));
+    let full = std::mem::replace(batch, tx.empty_batch(limits.batch_packets));
     send_packets(tx, full)
 }
 
@@ -265,7 +277,7 @@ fn read_frames(mut stream: impl Read, peer: SocketAddr, tx: &QueueTx, stop: &Ato
         last = Instant::now();
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         let received_ns = crate::time::now_ns();
-        let mut batch = Packets::default();
+        let mut batch = tx.empty_batch(0);
         let mut at = 0;
         let verdict = loop {
             match frame(buf.get(at..).unwrap_or_default()) {

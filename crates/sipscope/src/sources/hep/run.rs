@@ -5,6 +5,7 @@
 
 use super::ingest::{Auth, HepCounters, HepIngest};
 use super::net::{self, Delivery, NetLimits};
+use super::queue::QueueRx;
 use crate::pipeline::{Counters, Pipeline};
 use crate::sinks::SinkError;
 use rustls::pki_types::pem::PemObject;
@@ -244,7 +245,7 @@ pub fn run(bound: Bound, mut pipeline: Pipeline, opts: &HepOptions, stop: &Atomi
     };
     while !done(&ingest) && !pipeline.failed() {
         match rx.recv_timeout(net::POLL) {
-            Ok(delivery) => take(&mut ingest, delivery, &mut pipeline),
+            Ok(delivery) => take(&mut ingest, delivery, &mut pipeline, &rx),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -256,14 +257,14 @@ pub fn run(bound: Bound, mut pipeline: Pipeline, opts: &HepOptions, stop: &Atomi
     // open end within one poll; what they send after this is not waited for).
     while threads.iter().any(|t| !t.is_finished()) {
         if let Ok(delivery) = rx.recv_timeout(STOPPING_POLL) {
-            take(&mut ingest, delivery, &mut pipeline);
+            take(&mut ingest, delivery, &mut pipeline, &rx);
         }
     }
     for thread in threads {
         let _ = thread.join();
     }
     while let Some(delivery) = rx.try_recv() {
-        take(&mut ingest, delivery, &mut pipeline);
+        take(&mut ingest, delivery, &mut pipeline, &rx);
     }
     let finished = pipeline.finish(crate::time::now_ns())?;
     Ok(HepSummary { hep: *ingest.counters(), messages: finished.counters, elapsed_s: started.elapsed().as_secs_f64() })
@@ -272,13 +273,14 @@ pub fn run(bound: Bound, mut pipeline: Pipeline, opts: &HepOptions, stop: &Atomi
 /// How often the loop looks whether the listeners have ended, while it takes what they queue.
 const STOPPING_POLL: Duration = Duration::from_millis(20);
 
-fn take(ingest: &mut HepIngest, delivery: Delivery, pipeline: &mut Pipeline) {
+fn take(ingest: &mut HepIngest, delivery: Delivery, pipeline: &mut Pipeline, rx: &QueueRx) {
     match delivery {
         Delivery::Packets(packets) => {
             crate::metrics::queue_depth_add(crate::metrics::Queue::HepChannel, -(packets.len() as i64));
             for (bytes, peer, received_ns) in packets.iter() {
                 ingest.take(bytes, peer, received_ns, pipeline);
             }
+            rx.recycle(packets);
         }
         Delivery::StreamNotHep(peer) => ingest.stream_not_hep(peer),
         Delivery::StreamRefused(peer) => ingest.stream_refused(peer),
