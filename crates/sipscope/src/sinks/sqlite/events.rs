@@ -112,11 +112,32 @@ impl<'a> Value<'a> {
             (Value::Raw(_) | Value::Fresh(_), _) => false,
             (Value::Null, Value::Null) => true,
             (Value::Int(a), Value::Int(b)) => a == b,
-            (Value::Text(a), Value::Text(b)) => a == b,
+            (Value::Text(a), Value::Text(b)) => same_text(a, b),
             (Value::Ip(a), Value::Ip(b)) => a == b,
             _ => false,
         }
     }
+}
+
+/// `a == b`, without a call to `memcmp` for the short texts compared here (the call cost
+/// more than the comparison: a twentieth of the writer's time), and at once for the same
+/// memory (the static names of transports, directions and kinds).
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.as_ptr() == b.as_ptr() {
+        return true;
+    }
+    let (mut wa, mut wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |w: &[u8]| <[u8; 8]>::try_from(w).map(u64::from_ne_bytes).unwrap_or_default();
+    for (x, y) in (&mut wa).zip(&mut wb) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    wa.remainder().iter().zip(wb.remainder()).all(|(x, y)| x == y)
 }
 
 /// An event's 42 values, in the order of [`COLUMNS`].
@@ -370,6 +391,22 @@ mod tests {
             assert_eq!(row[29], fields.user_agent.as_deref().map_or(V::Null, |t| V::Text(t.into())));
             assert_eq!(row[40], V::Blob(event.raw.clone()));
         }
+    }
+
+    #[test]
+    fn texts_compare_as_strings_do() {
+        let texts = ["", "a", "b", "ab", "abcdefgh", "abcdefgi", "abcdefghi", "abcdefghj", "bbcdefghi", "é", "e\u{301}"];
+        for a in texts {
+            for b in texts {
+                assert_eq!(same_text(a, b), a == b, "{a:?} {b:?}");
+                let copy = b.to_owned();
+                assert_eq!(same_text(a, &copy), a == b, "{a:?} {b:?} copied");
+            }
+        }
+        let long = "x".repeat(100);
+        assert!(same_text(&long, &"x".repeat(100)));
+        assert!(!same_text(&long, &format!("{}y", "x".repeat(99))));
+        assert!(!same_text(&long, &format!("y{}", "x".repeat(99))));
     }
 
     #[test]
