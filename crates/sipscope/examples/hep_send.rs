@@ -96,7 +96,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Sends the packets on one TCP stream, `BATCH` per `write` (paced as the datagrams are).
-fn send_stream(to: SocketAddr, bytes: &[u8], ends: &[usize], rate: Option<u64>) -> Result<(), Box<dyn std::error::Error>> {
+fn send_stream(
+    to: SocketAddr,
+    bytes: &[u8],
+    ends: &[usize],
+    rate: Option<u64>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut stream = TcpStream::connect(to)?;
     stream.set_nodelay(true)?;
     let started = Instant::now();

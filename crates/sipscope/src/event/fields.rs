@@ -256,7 +256,11 @@ impl SipFields {
         if let Some(c) = views.cseq {
             f.cseq = (c.seq.and_then(|n| i64::try_from(n).ok()), Some(t.of(c.method)));
         }
-        f.contact = if views.contact_is_star { Some(FieldText::const_new("*")) } else { views.contact.map(|c| t.of(c.uri_raw)) };
+        f.contact = if views.contact_is_star {
+            Some(FieldText::const_new("*"))
+        } else {
+            views.contact.map(|c| t.of(c.uri_raw))
+        };
         f.expires = msg.expires().and_then(|e| i64::try_from(e).ok());
         if let Some(c) = &views.credentials {
             f.auth = Some(AuthFields {

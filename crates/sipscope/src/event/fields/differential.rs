@@ -42,11 +42,8 @@ fn reference(bytes: &[u8]) -> Option<SipFields> {
     if let Some(c) = msg.cseq() {
         f.cseq = (c.seq.and_then(|n| i64::try_from(n).ok()), Some(lossless_text(c.method)));
     }
-    f.contact = if msg.contact_is_star() {
-        Some("*".into())
-    } else {
-        msg.contacts().next().map(|c| lossless_text(c.uri_raw))
-    };
+    f.contact =
+        if msg.contact_is_star() { Some("*".into()) } else { msg.contacts().next().map(|c| lossless_text(c.uri_raw)) };
     f.expires = msg.expires().and_then(|e| i64::try_from(e).ok());
     if let Some(c) = msg.credentials() {
         f.auth = Some(AuthFields {

@@ -395,7 +395,8 @@ mod tests {
 
     #[test]
     fn texts_compare_as_strings_do() {
-        let texts = ["", "a", "b", "ab", "abcdefgh", "abcdefgi", "abcdefghi", "abcdefghj", "bbcdefghi", "é", "e\u{301}"];
+        let texts =
+            ["", "a", "b", "ab", "abcdefgh", "abcdefgi", "abcdefghi", "abcdefghj", "bbcdefghi", "é", "e\u{301}"];
         for a in texts {
             for b in texts {
                 assert_eq!(same_text(a, b), a == b, "{a:?} {b:?}");
