@@ -58,18 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let (mut sent, mut start) = (0usize, 0usize);
     while sent < ends.len() {
-        // Paced: packet i leaves at i / pps seconds, a batch at a time.
-        let room = match rate {
-            Some(pps) => {
-                let due = (started.elapsed().as_secs_f64() * pps as f64) as usize;
-                if due <= sent {
-                    std::thread::sleep(Duration::from_micros(200));
-                    continue;
-                }
-                (due - sent).min(BATCH)
-            }
-            None => BATCH,
-        };
+        let Some(room) = room(started, rate, sent) else { continue };
         let batch = ends.get(sent..(sent + room).min(ends.len())).unwrap_or_default();
         let mut from = start;
         let iovs: Vec<[IoSlice<'_>; 1]> = batch
@@ -95,6 +84,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// How many packets may leave now, `sent` having left: paced, packet i leaves at i / `rate`
+/// seconds, a batch at a time (`None` after a short sleep when none is due yet).
+fn room(started: Instant, rate: Option<u64>, sent: usize) -> Option<usize> {
+    let Some(pps) = rate else { return Some(BATCH) };
+    let due = (started.elapsed().as_secs_f64() * pps as f64) as usize;
+    if due <= sent {
+        std::thread::sleep(Duration::from_micros(200));
+        return None;
+    }
+    Some((due - sent).min(BATCH))
+}
+
 /// Sends the packets on one TCP stream, `BATCH` per `write` (paced as the datagrams are).
 fn send_stream(
     to: SocketAddr,
@@ -107,17 +108,7 @@ fn send_stream(
     let started = Instant::now();
     let (mut sent, mut start) = (0usize, 0usize);
     while sent < ends.len() {
-        let room = match rate {
-            Some(pps) => {
-                let due = (started.elapsed().as_secs_f64() * pps as f64) as usize;
-                if due <= sent {
-                    std::thread::sleep(Duration::from_micros(200));
-                    continue;
-                }
-                (due - sent).min(BATCH)
-            }
-            None => BATCH,
-        };
+        let Some(room) = room(started, rate, sent) else { continue };
         let last = (sent + room).min(ends.len());
         let end = ends.get(last - 1).copied().unwrap_or(start);
         stream.write_all(bytes.get(start..end).unwrap_or_default())?;
