@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 mod refusal;
+#[cfg(test)]
+mod tests;
 
 /// What the publisher is doing, for logs and summaries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -29,13 +29,15 @@ const LEVEL: i32 = 1;
 /// Compresses version-2 batches; one per publisher run, its context reused.
 pub struct Packer {
     compressor: zstd::bulk::Compressor<'static>,
+    /// The last batch's frames (zstd writes a `Vec` from its start, so not into `out`).
+    frames: Vec<u8>,
 }
 
 impl Packer {
     /// A packer at [`LEVEL`].
     pub fn new() -> Result<Packer, WireError> {
         let compressor = zstd::bulk::Compressor::new(LEVEL).map_err(|_| WireError::Compress)?;
-        Ok(Packer { compressor })
+        Ok(Packer { compressor, frames: Vec::new() })
     }
 
     /// Appends the compressed form of `batch` (a version-2 batch from `encode_batch`) to
@@ -45,10 +47,13 @@ impl Packer {
             return Err(WireError::Compress);
         }
         let length = u32::try_from(batch.len()).map_err(|_| WireError::Compress)?;
+        self.frames.clear();
+        self.frames.reserve(zstd::zstd_safe::compress_bound(batch.len()));
+        self.compressor.compress_to_buffer(batch, &mut self.frames).map_err(|_| WireError::Compress)?;
+        out.reserve(5 + self.frames.len());
         out.push(PACKED_VERSION);
         out.extend_from_slice(&length.to_be_bytes());
-        out.reserve(zstd::zstd_safe::compress_bound(batch.len()));
-        self.compressor.compress_to_buffer(batch, out).map_err(|_| WireError::Compress)?;
+        out.extend_from_slice(&self.frames);
         Ok(())
     }
 }
