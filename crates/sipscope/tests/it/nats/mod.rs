@@ -15,8 +15,8 @@ mod held_store;
 mod lab;
 mod metrics;
 mod outbox;
-mod refusing;
 mod redelivered;
+mod refusing;
 mod three_sensors;
 
 use rusqlite::Connection;
