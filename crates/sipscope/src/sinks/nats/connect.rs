@@ -86,6 +86,10 @@ pub struct NatsConfig {
     /// Publisher: most bytes of rows in one NATS message; a row larger than this goes alone.
     /// Keep it under the server's `max_payload` (1 MiB by default). Default 262144.
     pub message_bytes: usize,
+    /// Publisher: compress each batch (zstd, wire version 3: a collector older than it counts
+    /// such messages as malformed; upgrade collectors first, or set it false until they are).
+    /// Default true.
+    pub compress: bool,
     /// Publisher: how often it looks for new rows when nothing woke it, ms. Default 200.
     pub poll_ms: u64,
     /// Publisher: at exit, how long it goes on publishing what is left, seconds (the rest
@@ -114,6 +118,7 @@ impl Default for NatsConfig {
             batch: 2048,
             message_rows: 256,
             message_bytes: 256 << 10,
+            compress: true,
             poll_ms: 200,
             drain_seconds: 5,
             timeout_seconds: 5,

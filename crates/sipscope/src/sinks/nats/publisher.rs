@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 mod refusal;
+#[cfg(test)]
+mod tests;
 
 /// What the publisher is doing, for logs and summaries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -381,7 +383,8 @@ struct Outgoing {
 }
 
 /// The NATS messages of `items` (rows of `kind` in sequence order): runs of up to
-/// `message_rows` rows and `message_bytes` bytes as one batch each, with the id
+/// `message_rows` rows and `message_bytes` bytes as one batch each (compressed, wire version 3,
+/// unless `compress` is off), with the id
 /// `<sensor>:<kind>:<first>-<last>` (the same rows published again carry the same id, so the
 /// stream drops them within its window), or, with `message_rows` 1, one version-1 message per
 /// row with the id [`message_id`]. Each comes with the sequences of its first and last rows.
@@ -401,11 +404,20 @@ fn messages(sensor: &str, kind: Kind, items: Vec<OutboxItem>, config: &NatsConfi
     let mut out = Vec::new();
     let mut run: Vec<OutboxItem> = Vec::new();
     let mut run_bytes = 0usize;
+    // Without a compressor (zstd could not make its context) batches go uncompressed.
+    let mut packer = if config.compress { wire::Packer::new().ok() } else { None };
+    let mut batch = Vec::new();
     let mut close = |run: &mut Vec<OutboxItem>| {
         if let (Some(first), Some(last)) = (run.first(), run.last()) {
             let id = format!("{sensor}:{}:{}-{}", kind.as_str(), first.seq, last.seq);
-            let mut payload = Vec::with_capacity(run.iter().map(|i| i.payload.len() + 4).sum::<usize>() + 5);
-            wire::encode_batch(run.iter().map(|i| i.payload.as_slice()), &mut payload);
+            batch.clear();
+            batch.reserve(run.iter().map(|i| i.payload.len() + 4).sum::<usize>() + 5);
+            wire::encode_batch(run.iter().map(|i| i.payload.as_slice()), &mut batch);
+            let mut packed = Vec::new();
+            let payload = match packer.as_mut().map(|p| p.pack(&batch, &mut packed)) {
+                Some(Ok(())) => packed,
+                _ => std::mem::take(&mut batch),
+            };
             out.push(Outgoing { first: first.seq, last: last.seq, id, payload });
         }
         run.clear();

@@ -1,7 +1,7 @@
 //! The wire encoding of what a sensor publishes (docs/collector.md, "Wire encoding"): a stored
 //! event or record as one message (version 1), or several of them in one NATS message (a batch,
-//! version 2), compact and versioned, so that a collector of another version knows what it
-//! reads and refuses what it does not.
+//! version 2), which may go compressed (version 3, `wire/packed.rs`), compact and versioned, so
+//! that a collector of another version knows what it reads and refuses what it does not.
 //!
 //! Layout (all integers big-endian): a version byte ([`VERSION`]), a kind byte ([`Kind`]),
 //! the sensor's sequence (its store's row id, i64), then the kind's fields in a fixed order.
@@ -9,6 +9,10 @@
 //! value is a byte 0 (absent) or 1 followed by the value; an address is 4 or 6 then 4 or 16
 //! bytes. Fields re-derivable from the raw bytes are not sent; what the sensor knew beyond
 //! the bytes (its anomaly notes, the reason of bytes that are not SIP) is.
+
+mod packed;
+
+pub use packed::{unpack, Packer, MAX_UNPACKED, PACKED_VERSION};
 
 use crate::event::record::{AuthAttemptRecord, LogLine, RecordContext, RecoveredPassword, RegistrationRecord};
 use crate::event::{Direction, SipEvent, Transport};
@@ -57,6 +61,7 @@ pub fn split(buf: &[u8]) -> Result<Vec<&[u8]>, WireError> {
             }
             Ok(items)
         }
+        Some(PACKED_VERSION) => Err(WireError::Malformed("a compressed batch, not unpacked")),
         Some(other) => Err(WireError::Version(other)),
         None => Err(WireError::Malformed("message ends early")),
     }
@@ -170,7 +175,7 @@ impl Message {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
     /// Another version of the encoding.
-    #[error("wire encoding version {0}, this sipscope reads version {VERSION}")]
+    #[error("wire encoding version {0}, this sipscope reads versions {VERSION} to {PACKED_VERSION}")]
     Version(u8),
     /// An unknown kind byte.
     #[error("unknown message kind {0}")]
@@ -178,6 +183,9 @@ pub enum WireError {
     /// The message ends early or a field is malformed.
     #[error("malformed message: {0}")]
     Malformed(&'static str),
+    /// A batch could not be compressed (the publisher's side: not a batch, or zstd failed).
+    #[error("a batch could not be compressed")]
+    Compress,
 }
 
 /// Encodes an event.
@@ -680,7 +688,7 @@ mod tests {
         let mut longer = batch.clone();
         longer.push(0);
         assert_eq!(split(&longer), Err(WireError::Malformed("bytes after the last field")));
-        assert_eq!(split(&[3, 0]), Err(WireError::Version(3)));
+        assert_eq!(split(&[4, 0]), Err(WireError::Version(4)));
         assert_eq!(split(&[BATCH_VERSION, 0xff, 0xff, 0xff, 0xff]), Err(WireError::Malformed("batch too long")));
         // A damaged item fails on its own.
         let mut inner = batch.clone();

@@ -31,8 +31,8 @@ type Job = Box<dyn FnOnce(&mut PgStore) + Send>;
 
 #[allow(clippy::large_enum_variant)]
 enum Item {
-    /// An event, its sequence (a collector's) and its position (`act::Evidence::stored`).
-    Event(SipEvent, SipFields, Option<i64>, u64),
+    /// An event and its position (`act::Evidence::stored`).
+    Event(SipEvent, SipFields, u64),
     Record(Record),
     Handover(i64, Handover),
     Alert(Box<crate::act::Alert>),
@@ -98,13 +98,6 @@ impl PgBackground {
         let result = reply_rx.recv().map_err(|_| writer_gone())?;
         self.take_failure()?;
         result
-    }
-
-    /// Takes an event with its sensor's own id (a collector's): stored once however often it
-    /// is written.
-    pub fn write_sequenced(&mut self, event: SipEvent, fields: SipFields, sequence: i64) -> Result<(), SinkError> {
-        let position = self.event_positions.next();
-        self.push(Item::Event(event, fields, Some(sequence), position))
     }
 
     fn push(&mut self, item: Item) -> Result<(), SinkError> {
@@ -212,9 +205,7 @@ impl Writer {
                 events += 1;
             }
             result = match item {
-                Item::Event(event, fields, sequence, position) => {
-                    self.store.insert_at(event, fields, sequence, position)
-                }
+                Item::Event(event, fields, position) => self.store.insert_at(event, fields, position),
                 Item::Record(record) => self.store.insert_record(&record),
                 Item::Handover(run, rows) => self.store.append_handover(run, &rows),
                 Item::Alert(alert) => self.store.insert_alert(&alert),
@@ -263,7 +254,7 @@ impl Writer {
 impl Sink for PgBackground {
     fn write(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
         let position = self.event_positions.next();
-        self.push(Item::Event(event, fields, None, position))
+        self.push(Item::Event(event, fields, position))
     }
 
     fn record(&mut self, record: Record) -> Result<(), SinkError> {

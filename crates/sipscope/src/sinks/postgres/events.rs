@@ -1,8 +1,7 @@
 //! Events written by binary COPY (`copy.rs`): a batch gets its ids from the sequence in one query, its
-//! days' partitions, then one COPY inside a savepoint of the open transaction. When the batch
-//! holds an event stored before (the same sensor, sequence and time: a re-delivery), COPY
-//! fails as a whole; the batch is then copied into a temporary table and inserted from there
-//! skipping what is already stored, so that storing twice stores once.
+//! days' partitions, then one COPY into the open transaction. Nothing here recognises an event
+//! stored before: a collector is exactly-once by its committed positions (`sources/collect/`),
+//! so `events` carries no unique key for it to pay for at every row (schema migration 6).
 
 use super::copy::CopyIn;
 use super::{pg_error, PgStore};
@@ -20,16 +19,9 @@ const COLUMNS: &str = "id, sequence, ts_ns, sensor, node, transport, src_ip, src
 /// How many they are.
 const COLUMN_COUNT: i16 = 44;
 
-/// The SQLSTATE of a unique violation.
-const UNIQUE_VIOLATION: &str = "23505";
-
-/// Writes `batch` into the open transaction of `store`. Returns the events' ids, in order,
-/// when every one was stored (none when a re-delivery was skipped).
-pub(super) fn copy(
-    store: &mut PgStore,
-    batch: &[(SipEvent, SipFields, Option<i64>)],
-) -> Result<Option<Vec<i64>>, SinkError> {
-    store.partitions.ensure(&mut store.client, batch.iter().map(|(e, _, _)| e.ts_ns))?;
+/// Writes `batch` into the open transaction of `store`. Returns the events' ids, in order.
+pub(super) fn copy(store: &mut PgStore, batch: &[(SipEvent, SipFields)]) -> Result<Vec<i64>, SinkError> {
+    store.partitions.ensure(&mut store.client, batch.iter().map(|(e, _)| e.ts_ns))?;
     let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
     let mut ids: Vec<i64> = store
         .client
@@ -39,62 +31,25 @@ pub(super) fn copy(
         .map(|r| r.get(0))
         .collect();
     ids.sort_unstable();
-    let run = store.current_run;
-    let may_repeat = batch.iter().any(|(_, _, s)| s.is_some());
-    if !may_repeat {
-        copy_into(&mut store.client, "events", batch, &ids, run)?;
-        super::counts::add(&mut store.client, n)?;
-        return Ok(Some(ids));
-    }
-    store.client.batch_execute("SAVEPOINT sipscope_copy").map_err(pg_error)?;
-    match copy_into(&mut store.client, "events", batch, &ids, run) {
-        Ok(()) => {
-            store.client.batch_execute("RELEASE SAVEPOINT sipscope_copy").map_err(pg_error)?;
-            super::counts::add(&mut store.client, n)?;
-            Ok(Some(ids))
-        }
-        Err(SinkError::Backend { message, .. }) if message.contains(UNIQUE_VIOLATION) => {
-            store.client.batch_execute("ROLLBACK TO SAVEPOINT sipscope_copy").map_err(pg_error)?;
-            store
-                .client
-                .batch_execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS events_stage (LIKE events) ON COMMIT DELETE ROWS;
-                     TRUNCATE events_stage",
-                )
-                .map_err(pg_error)?;
-            copy_into(&mut store.client, "events_stage", batch, &ids, run)?;
-            let stored = store
-                .client
-                .execute(
-                    &format!(
-                        "INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM events_stage ON CONFLICT DO NOTHING"
-                    ),
-                    &[],
-                )
-                .map_err(pg_error)?;
-            store.client.batch_execute("TRUNCATE events_stage; RELEASE SAVEPOINT sipscope_copy").map_err(pg_error)?;
-            super::counts::add(&mut store.client, i64::try_from(stored).unwrap_or(i64::MAX))?;
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
+    copy_into(&mut store.client, batch, &ids, store.current_run)?;
+    super::counts::add(&mut store.client, n)?;
+    Ok(ids)
 }
 
 fn copy_into(
     client: &mut postgres::Client,
-    table: &str,
-    batch: &[(SipEvent, SipFields, Option<i64>)],
+    batch: &[(SipEvent, SipFields)],
     ids: &[i64],
     run: Option<i64>,
 ) -> Result<(), SinkError> {
-    let mut copy = CopyIn::start(client, &format!("COPY {table} ({COLUMNS}) FROM STDIN BINARY"))?;
+    let mut copy = CopyIn::start(client, &format!("COPY events ({COLUMNS}) FROM STDIN BINARY"))?;
     let no_auth = AuthFields::default();
-    for ((ev, f, sequence), id) in batch.iter().zip(ids) {
+    for ((ev, f), id) in batch.iter().zip(ids) {
         let auth = f.auth.as_ref().unwrap_or(&no_auth);
         copy.rows()
             .row(COLUMN_COUNT)
             .i64(*id)
-            .i64(sequence.unwrap_or(*id))
+            .i64(*id)
             .i64(ev.ts_ns)
             .text(&ev.sensor)
             .opt_text(o(&ev.node))

@@ -2,9 +2,9 @@
 //! `sinks::open` when the store is a `postgres://` or `postgresql://` URL. Same tables as the
 //! SQLite store (see `schema.rs`), events in daily partitions (`partitions.rs`), written in
 //! batches by binary COPY inside a transaction on a writer thread of its own
-//! (`background.rs`). Each event keeps `sequence`, its sensor's own id: events written
-//! here get the store's id, a collector passes the sensor's ([`PgStore::insert_sequenced`]),
-//! and a re-delivered event is stored once. The connection URL may hold a password: it is
+//! (`background.rs`). `sequence` holds the event's id (the column stays for stores written
+//! before schema 6); a collector is exactly-once by its committed positions
+//! ([`PgStore::set_collected`]), not by a key on `events`. The connection URL may hold a password: it is
 //! never logged or put in an error ([`redact`]). TLS to the database: `sslmode` and its
 //! companions in the URL ([`tls`]).
 
@@ -162,8 +162,8 @@ pub struct PgStore {
     /// Where to reconnect (never logged: it may hold a password).
     url: String,
     in_transaction: bool,
-    /// Events waiting for the next COPY (in the open transaction), with their sequence.
-    pending: Vec<(SipEvent, SipFields, Option<i64>)>,
+    /// Events waiting for the next COPY (in the open transaction).
+    pending: Vec<(SipEvent, SipFields)>,
     /// The position of each pending event (`act::Evidence::stored`).
     pending_positions: Vec<u64>,
     /// The ids of the events copied here, by position (`sinks/event_ids.rs`).
@@ -294,13 +294,12 @@ impl PgStore {
                     self.pending_positions = positions;
                     return Err(e);
                 }
-                // Every event got its id (none was a re-delivery skipped): known by position.
-                Ok(Some(ids)) => {
+                // Every event got its id: known by position.
+                Ok(ids) => {
                     for (position, id) in positions.iter().zip(ids) {
                         self.event_ids.note(*position, id);
                     }
                 }
-                Ok(None) => {}
             }
             self.events_in_tx += pending.len() as u64;
             // Emptied, their room kept for the next batch.
@@ -343,29 +342,15 @@ impl PgStore {
         self.partitions.forget();
     }
 
-    /// Takes an event of this store (its sequence is its id), at the next position of this
-    /// store's own count.
+    /// Takes an event of this store, at the next position of this store's own count.
     pub fn insert_event(&mut self, event: SipEvent, fields: SipFields) -> Result<(), SinkError> {
         let position = self.event_positions.next();
-        self.insert_at(event, fields, None, position)
+        self.insert_at(event, fields, position)
     }
 
-    /// Takes an event with its sensor's own id (`sequence`): the same sensor and sequence
-    /// written again (a re-delivery) is stored once.
-    pub fn insert_sequenced(&mut self, event: SipEvent, fields: SipFields, sequence: i64) -> Result<(), SinkError> {
-        let position = self.event_positions.next();
-        self.insert_at(event, fields, Some(sequence), position)
-    }
-
-    /// Takes an event (with its sequence, if it has one) handed over at `position`.
-    pub(super) fn insert_at(
-        &mut self,
-        event: SipEvent,
-        fields: SipFields,
-        sequence: Option<i64>,
-        position: u64,
-    ) -> Result<(), SinkError> {
-        self.pending.push((event, fields, sequence));
+    /// Takes an event handed over at `position`.
+    pub(super) fn insert_at(&mut self, event: SipEvent, fields: SipFields, position: u64) -> Result<(), SinkError> {
+        self.pending.push((event, fields));
         self.pending_positions.push(position);
         self.written()
     }

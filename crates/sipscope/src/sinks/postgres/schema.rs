@@ -6,9 +6,12 @@
 //! The tables mirror the SQLite store's (same names and columns, so that the readers ask the
 //! same questions), with PostgreSQL's types: raw bytes as `bytea`, the addresses of events and
 //! records as `inet`, counts as `bigint`, flags as `boolean`. `events` is partitioned by day
-//! (`sinks/postgres/partitions.rs`) and carries `sequence`, the sensor's own id of the event:
-//! `(sensor, sequence, ts_ns)` is unique (a partitioned table's unique keys must include the
-//! partition key; a re-delivered event has the same time), so storing it twice stores it once.
+//! (`sinks/postgres/partitions.rs`). Its indexes are what readers use and nothing more: each
+//! costs every stored event (docs/benchmarks.md measured each), so migration 6 dropped the
+//! unique `(sensor, sequence, ts_ns)` (a collector is exactly-once by its committed positions,
+//! `collector_positions`, written in the transaction of its rows) and the partial
+//! `events_run` (the count and replay of an interrupted run read `id > after AND run_id = r`
+//! through `events_id`).
 
 use crate::sinks::SinkError;
 use postgres::Client;
@@ -377,6 +380,14 @@ const MIGRATIONS: &[&str] = &[
         built_ns bigint NOT NULL,
         body     text NOT NULL
     );
+    "#,
+    // 6 (issue 16, speed): two indexes of `events` that every stored event paid for (2.2 µs of
+    // the backend's CPU an event) and nothing needs: the unique key of re-delivered events
+    // (the collector recognises them by its positions) and the partial index by run (its two
+    // readers start at the run's first event, `events_id` finds it). `sequence` stays, the id.
+    r#"
+    ALTER TABLE events DROP CONSTRAINT IF EXISTS events_sensor_sequence_ts_ns_key;
+    DROP INDEX IF EXISTS events_run;
     "#,
 ];
 

@@ -410,22 +410,23 @@ impl Collector<'_> {
         result
     }
 
-    /// Takes one NATS message: a single row or a batch of them (wire versions 1 and 2). A
-    /// `late` one carries rows the broker refused once while it accepted later ones: they are
-    /// below the sensor's stored position and new all the same (the stream holds them once:
-    /// the collector's stream position keeps them from being taken twice).
+    /// Takes one NATS message: a single row or a batch of them, maybe compressed (wire
+    /// versions 1 to 3). A `late` one carries rows the broker refused once while it accepted
+    /// later ones: they are below the sensor's stored position and new all the same (the
+    /// stream holds them once: the collector's stream position keeps them from being taken
+    /// twice).
     fn take_message(&mut self, pipeline: &mut Pipeline, publisher: &str, payload: &[u8], late: bool) {
         self.summary.messages += 1;
-        match wire::split(payload) {
-            Ok(items) => {
-                for item in items {
-                    self.take(pipeline, publisher, item, late);
-                }
+        let items = wire::unpack(payload).and_then(|batch| {
+            let items = wire::split(&batch)?;
+            for item in items {
+                self.take(pipeline, publisher, item, late);
             }
-            Err(e) => {
-                self.summary.received += 1;
-                self.malformed(&e);
-            }
+            Ok(())
+        });
+        if let Err(e) = items {
+            self.summary.received += 1;
+            self.malformed(&e);
         }
     }
 

@@ -4,7 +4,8 @@
 //! a publishing honeypot and `collect --metrics` on 127.0.242.3–4; `refusing.rs` (ports
 //! 14231, 14232, 14234; honeypots on 127.0.242.70–75) a broker that refuses, and
 //! `full_database.rs` (port 14233, PostgreSQL on 55441) a collector whose database is full,
-//! `held_store.rs` (port 14235) one whose store holds it up for longer than a pull lasts.
+//! `held_store.rs` (port 14235) one whose store holds it up for longer than a pull lasts,
+//! `redelivered.rs` (port 14236) events published again into a PostgreSQL store.
 
 mod broker;
 mod collect_api;
@@ -14,6 +15,7 @@ mod held_store;
 mod lab;
 mod metrics;
 mod outbox;
+mod redelivered;
 mod refusing;
 mod three_sensors;
 
@@ -78,4 +80,27 @@ pub fn probe(hp: &str, from: &str, n: usize, tag: &str) -> usize {
 pub fn sensor_status(db: &Path) -> serde_json::Value {
     let out = ok(sipscope(&["sensor", "status", "--db", db.to_str().unwrap(), "--json"]));
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Publishes copies of the first `n` events of `db` with message ids the stream has not
+/// seen, as a sensor that lost its acknowledged position beyond the duplicate window would.
+pub fn publish_duplicates(url: &str, sensor: &str, db: &Path, n: i64) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute("DELETE FROM outbox_acks", []).unwrap();
+    drop(conn);
+    let outbox = sipscope::sinks::open_outbox(db).unwrap();
+    let mut outbox = outbox;
+    let items = outbox.pending(sipscope::sinks::nats::wire::Kind::Event, 0, n as usize).unwrap();
+    assert_eq!(items.len() as i64, n);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = async_nats::connect(url).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        for item in items {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", format!("replayed-{}", item.seq).as_str());
+            let subject = format!("sipscope.events.{sensor}");
+            js.publish_with_headers(subject, headers, item.payload.into()).await.unwrap().await.unwrap();
+        }
+    });
 }

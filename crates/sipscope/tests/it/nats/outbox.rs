@@ -4,7 +4,7 @@
 //! credentials are a clear error while the sensor keeps storing.
 
 use super::broker::Broker;
-use super::{collect, ok, per_sensor, sipscope};
+use super::{collect, ok, per_sensor, publish_duplicates, sipscope};
 use crate::honeypot::harness::Honeypot;
 use std::path::Path;
 use std::time::Duration;
@@ -18,29 +18,6 @@ fn probe(n: usize, tag: &str) -> usize {
 
 fn waiting(db: &Path) -> u64 {
     super::sensor_status(db)["waiting"].as_u64().unwrap()
-}
-
-/// Publishes copies of the first `n` events of `db` with message ids the stream has not
-/// seen, as a sensor that lost its acknowledged position beyond the duplicate window would.
-fn publish_duplicates(url: &str, sensor: &str, db: &Path, n: i64) {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.execute("DELETE FROM outbox_acks", []).unwrap();
-    drop(conn);
-    let outbox = sipscope::sinks::open_outbox(db).unwrap();
-    let mut outbox = outbox;
-    let items = outbox.pending(sipscope::sinks::nats::wire::Kind::Event, 0, n as usize).unwrap();
-    assert_eq!(items.len() as i64, n);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let client = async_nats::connect(url).await.unwrap();
-        let js = async_nats::jetstream::new(client);
-        for item in items {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-Msg-Id", format!("replayed-{}", item.seq).as_str());
-            let subject = format!("sipscope.events.{sensor}");
-            js.publish_with_headers(subject, headers, item.payload.into()).await.unwrap().await.unwrap();
-        }
-    });
 }
 
 #[test]

@@ -31,34 +31,24 @@ const DAY: i64 = 86_400_000_000_000;
 const T: i64 = 1_780_000_000_000_000_000;
 
 #[test]
-fn a_redelivered_event_is_stored_once_in_its_daily_partition() {
+fn events_land_in_their_daily_partitions_with_their_ids_as_sequence() {
     let db = TestDb::create();
     let store = PgStore::open(&db.url, PgOptions::default()).unwrap();
     let mut bg = PgBackground::spawn(store, false).unwrap();
-    for round in 0..2 {
-        for seq in 1..=5i64 {
-            let (ev, f) = event(T + seq * DAY, "sensor-a");
-            bg.write_sequenced(ev, f, seq).unwrap();
-        }
-        // Another sensor's event with the same sequence is another event.
-        let (ev, f) = event(T + DAY, "sensor-b");
-        bg.write_sequenced(ev, f, 1).unwrap();
-        bg.flush().unwrap();
-        let n = bg.call(|s| s.event_count()).unwrap();
-        assert_eq!(n, 6, "round {round}");
-        assert_eq!(kept_count(&mut db.client()), 6, "the kept count skips what was stored before, round {round}");
+    for day in 1..=5i64 {
+        let (ev, f) = event(T + day * DAY, "sensor-a");
+        bg.write(ev, f).unwrap();
     }
-    // Events of this store itself take its ids as their sequence.
+    let (ev, f) = event(T + DAY, "sensor-b");
+    bg.write(ev, f).unwrap();
     let (ev, f) = event(T, "local");
     bg.write(ev, f).unwrap();
     bg.flush().unwrap();
+    assert_eq!(bg.call(|s| s.event_count()).unwrap(), 7);
     drop(bg);
     let mut c = db.client();
-    let local: (i64, i64) = {
-        let r = c.query_one("SELECT id, sequence FROM events WHERE sensor = 'local'", &[]).unwrap();
-        (r.get(0), r.get(1))
-    };
-    assert_eq!(local.0, local.1);
+    let differ: i64 = c.query_one("SELECT count(*) FROM events WHERE id <> sequence", &[]).unwrap().get(0);
+    assert_eq!(differ, 0, "an event's sequence is its id");
     assert_eq!(kept_count(&mut c), 7);
     let partitions: i64 = c
         .query_one(
@@ -75,6 +65,39 @@ fn a_redelivered_event_is_stored_once_in_its_daily_partition() {
     assert!(raw.windows(8).any(|w| w == b"nul\0byte"), "the raw bytes keep it");
     let dst: String = c.query_one("SELECT host(dst_ip) FROM events LIMIT 1", &[]).unwrap().get(0);
     assert_eq!(dst, "2001:db8::2");
+}
+
+/// Migration 6 drops the unique key of re-delivered events and the index by run from a store
+/// written before it, partitions included; the events stay.
+#[test]
+fn a_store_of_schema_5_loses_the_two_indexes_every_event_paid_for() {
+    let db = TestDb::create();
+    let mut store = PgStore::open(&db.url, PgOptions::default()).unwrap();
+    for day in 0..3i64 {
+        let (ev, f) = event(T + day * DAY, "s");
+        store.insert_event(ev, f).unwrap();
+    }
+    store.flush_now().unwrap();
+    drop(store);
+    let mut c = db.client();
+    // Back to schema 5 as its migrations made it.
+    c.batch_execute(
+        "ALTER TABLE events ADD UNIQUE (sensor, sequence, ts_ns);
+         CREATE INDEX events_run ON events (run_id) WHERE run_id IS NOT NULL;
+         DELETE FROM sipscope_schema WHERE version >= 6;",
+    )
+    .unwrap();
+    let count = |c: &mut postgres::Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
+    let unique = "SELECT count(*) FROM pg_constraint WHERE contype = 'u' AND conname LIKE 'events%'";
+    let by_run = "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'events%run%'";
+    assert_eq!(count(&mut c, unique), 5, "the parent's key and its four partitions' (three days, the default)");
+    assert_eq!(count(&mut c, by_run), 5);
+    let mut store = PgStore::open(&db.url, PgOptions::default()).unwrap();
+    assert_eq!(store.event_count().unwrap(), 3);
+    drop(store);
+    assert_eq!(count(&mut c, unique), 0);
+    assert_eq!(count(&mut c, by_run), 0);
+    assert_eq!(count(&mut c, "SELECT max(version) FROM sipscope_schema"), 6);
 }
 
 #[test]
