@@ -535,10 +535,13 @@ pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 /// The sensor-side anomaly names (what a sensor knew beyond the bytes: the parser cannot
 /// derive them again) among an event's stored names, as the pipeline's notes.
+/// (Most events have no anomaly at all: then nothing is allocated.)
 fn sensor_notes(stored: &str) -> Vec<&'static str> {
-    let known = hp_notes::ALL.iter().chain(crate::sources::wire::notes::ALL);
-    let known: Vec<&'static str> = known.copied().collect();
-    stored.split(' ').filter_map(|name| known.iter().copied().find(|k| *k == name)).collect()
+    if stored.is_empty() {
+        return Vec::new();
+    }
+    let known = || hp_notes::ALL.iter().chain(crate::sources::wire::notes::ALL).copied();
+    stored.split(' ').filter_map(|name| known().find(|k| *k == name)).collect()
 }
 
 /// Notes of records that are not SIP messages (a refused connection, the WebSocket layer's
