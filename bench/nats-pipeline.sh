@@ -10,6 +10,7 @@
 #   PORT (default 14229): the nats-server this script starts (its own, in a temporary folder)
 #   PROFILE=debug: use the debug build (figures only for comparison)
 #   SIPSCOPE=/path/to/sipscope: run this binary, no build (with PCAP: compare two builds)
+#   COLLECT_ARGS="--batch N": more options for the collector (word-split)
 #   AFTER=1: the publishers first, the collector only once the stream holds everything (a
 #       collector catching up on a backlog; timed from its start)
 #
@@ -109,7 +110,7 @@ T=/usr/bin/time
 collect() {
     start=$(date +%s.%N)
     $T -f "%e %U %S" -o "$TMP/collect.time" "$BIN" collect --nats "$URL" --db "$CENTRAL" --sensor central \
-        --max-messages "$EVENTS" --idle-exit 20 --json >"$TMP/collect.json" 2>"$TMP/collect.log" &
+        --max-messages "$EVENTS" --idle-exit 20 --json ${COLLECT_ARGS:-} >"$TMP/collect.json" 2>"$TMP/collect.log" &
     COLLECT_PID=$!
 }
 [ -n "${AFTER:-}" ] || collect
