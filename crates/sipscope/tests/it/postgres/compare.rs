@@ -1,6 +1,6 @@
 //! The same data in SQLite and in PostgreSQL: every report section and `analyze` agree.
 
-use super::{sipscope, TestDb};
+use super::{golden_in_both, sipscope, TestDb};
 use crate::report_golden::{build_store as build, geo_dbs, DAY, T0};
 use std::path::Path;
 
@@ -118,13 +118,7 @@ fn ingest_into_postgres_equals_ingest_into_sqlite() {
 fn postgres_api_reads_equal_sqlite_on_the_same_data() {
     use sipscope::store::query::{AlertQuery, EventQuery};
     use sipscope::store::Filter;
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDb::create();
-    let sqlite = dir.path().join("s.db");
-    build(&sqlite);
-    build(Path::new(&db.url));
-    let a = sipscope::store::open(&sqlite).unwrap();
-    let b = sipscope::store::open(Path::new(&db.url)).unwrap();
+    let (_dir, _db, a, b) = golden_in_both();
     let filters = [
         Filter::default(),
         Filter { from_ns: Some(T0 + DAY), to_ns: None, nodes: vec!["n2".into(), "n3".into()] },

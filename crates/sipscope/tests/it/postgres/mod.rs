@@ -46,6 +46,20 @@ impl Drop for TestDb {
 }
 
 /// A connection to the shared service's `postgres` database.
+/// The report golden store built twice, in SQLite and in a fresh PostgreSQL database, and a
+/// reader of each: (folder and database kept alive, SQLite's reader, PostgreSQL's reader).
+pub(crate) fn golden_in_both(
+) -> (tempfile::TempDir, TestDb, Box<dyn sipscope::store::StoreReader>, Box<dyn sipscope::store::StoreReader>) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::create();
+    let sqlite = dir.path().join("s.db");
+    crate::report_golden::build_store(&sqlite);
+    crate::report_golden::build_store(std::path::Path::new(&db.url));
+    let a = sipscope::store::open(&sqlite).unwrap();
+    let b = sipscope::store::open(std::path::Path::new(&db.url)).unwrap();
+    (dir, db, a, b)
+}
+
 pub(crate) fn admin() -> Client {
     Client::connect(ADMIN, NoTls).unwrap()
 }
