@@ -5,6 +5,7 @@
 //! 127.0.0.1:5432 with a database per test (`sipscope_t_<random>`, dropped afterwards); the
 //! full-disk test starts its own server on port 55432–55439.
 
+mod cascade;
 mod compare;
 mod failures;
 mod index;

@@ -12,6 +12,7 @@
 
 use super::{WireError, BATCH_VERSION, VERSION};
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 /// The version byte of a compressed batch.
 pub const PACKED_VERSION: u8 = 3;
@@ -58,6 +59,12 @@ impl Packer {
     }
 }
 
+thread_local! {
+    /// The thread's decompressor, made at its first compressed batch and kept: making one
+    /// (a context of some 100 KiB) cost as much as unpacking a batch.
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
 /// What a NATS message holds, uncompressed: a version-1 or -2 message as it is, a version-3
 /// message's batch unpacked (see the module's comment for the checks). Anything else is left
 /// for `split` to refuse.
@@ -73,10 +80,17 @@ pub fn unpack(buf: &[u8]) -> Result<Cow<'_, [u8]>, WireError> {
         return Err(WireError::Malformed("compressed batch too long"));
     }
     let mut out = Vec::with_capacity(length);
-    let mut decompressor = zstd::bulk::Decompressor::new().map_err(|_| WireError::Malformed("no decompressor"))?;
-    decompressor
-        .decompress_to_buffer(frames, &mut out)
-        .map_err(|_| WireError::Malformed("compressed batch does not decompress to its length"))?;
+    DECOMPRESSOR.with(|cell| {
+        let mut kept = cell.borrow_mut();
+        let decompressor = match kept.as_mut() {
+            Some(d) => d,
+            None => kept.insert(zstd::bulk::Decompressor::new().map_err(|_| WireError::Malformed("no decompressor"))?),
+        };
+        // Each call starts from a fresh frame state: what a malformed batch left behind is reset.
+        decompressor
+            .decompress_to_buffer(frames, &mut out)
+            .map_err(|_| WireError::Malformed("compressed batch does not decompress to its length"))
+    })?;
     if out.len() != length {
         return Err(WireError::Malformed("compressed batch does not decompress to its length"));
     }
