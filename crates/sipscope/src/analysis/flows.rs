@@ -134,7 +134,9 @@ impl<T: Hash + Eq> CappedSet<T> {
         match &self.items {
             Items::Small(v) => v.capacity() * slot + v.iter().map(&item).sum::<usize>(),
             Items::Large(set) => {
-                std::mem::size_of::<super::FastSet<T>>() + set.capacity() * (slot + 1) + set.iter().map(&item).sum::<usize>()
+                std::mem::size_of::<super::FastSet<T>>()
+                    + set.capacity() * (slot + 1)
+                    + set.iter().map(&item).sum::<usize>()
             }
         }
     }

@@ -394,8 +394,10 @@ const MIGRATIONS: &[&str] = &[
     //   each, ~4 µs of the backend: as much as its three indexes for a row of `dialled`) only
     //   to cascade deletions. A trigger per parent now deletes the children of the rows a
     //   statement deleted, once per statement: the same cascade (a run takes its analysis rows
-    //   and alerts, an alert its evidence). Writers insert a run's rows in the transaction
-    //   that made the run, and a run is deleted only when its writer is gone (owner.rs).
+    //   and alerts, an alert its evidence), each child found by its `run_id`/`alert_id` index
+    //   (`= ANY (ARRAY(…))`: the deleted rows' table has no statistics to plan a join by).
+    //   Writers insert a run's rows in the transaction that made the run, and a run is
+    //   deleted only when its writer is gone (owner.rs).
     // * Event ids: one `nextval` a row became one per block of `EVENT_ID_BLOCK` (a writer's ids
     //   are a block's, in order; a block's unused ids stay unused).
     r#"
@@ -410,21 +412,21 @@ const MIGRATIONS: &[&str] = &[
     END $$;
     CREATE OR REPLACE FUNCTION sipscope_runs_deleted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
     BEGIN
-        DELETE FROM alerts WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM flows WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM fingerprints WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM stages WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM numbers WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM user_agents WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM sources WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM source_days WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM traffic WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM dialled WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM rollup_traffic WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM rollup_sources WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM rollup_agents WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM rollup_users WHERE run_id IN (SELECT id FROM gone);
-        DELETE FROM rollup_countries WHERE run_id IN (SELECT id FROM gone);
+        DELETE FROM alerts WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM flows WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM fingerprints WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM stages WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM numbers WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM user_agents WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM sources WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM source_days WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM traffic WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM dialled WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM rollup_traffic WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM rollup_sources WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM rollup_agents WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM rollup_users WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
+        DELETE FROM rollup_countries WHERE run_id = ANY (ARRAY(SELECT id FROM gone));
         RETURN NULL;
     END $$;
     DROP TRIGGER IF EXISTS analysis_runs_cascade ON analysis_runs;
@@ -432,7 +434,7 @@ const MIGRATIONS: &[&str] = &[
         FOR EACH STATEMENT EXECUTE FUNCTION sipscope_runs_deleted();
     CREATE OR REPLACE FUNCTION sipscope_alerts_deleted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
     BEGIN
-        DELETE FROM alert_evidence WHERE alert_id IN (SELECT id FROM gone);
+        DELETE FROM alert_evidence WHERE alert_id = ANY (ARRAY(SELECT id FROM gone));
         RETURN NULL;
     END $$;
     DROP TRIGGER IF EXISTS alerts_cascade ON alerts;
