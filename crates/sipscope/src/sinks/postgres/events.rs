@@ -1,11 +1,11 @@
 //! Events written by binary COPY (`copy.rs`): a batch gets its ids from the sequence in one
-//! query (a `nextval` hands out a block of `EVENT_ID_BLOCK`, schema migration 7), its days'
-//! partitions, then one COPY into the open transaction. Nothing here recognises an event stored
-//! before: a collector is exactly-once by its committed positions (`sources/collect/`), so
-//! `events` carries no unique key for it to pay for at every row (schema migration 6).
+//! query (each `nextval` hands out a block of the sequence's increment, `EVENT_ID_BLOCK` since
+//! schema migration 7), its days' partitions, then one COPY into the open transaction. Nothing
+//! here recognises an event stored before: a collector is exactly-once by its committed
+//! positions (`sources/collect/`), so `events` carries no unique key for it to pay for at every
+//! row (schema migration 6).
 
 use super::copy::CopyIn;
-use super::schema::EVENT_ID_BLOCK;
 use super::{pg_error, PgStore};
 use crate::event::fields::{AuthFields, SipFields};
 use crate::event::SipEvent;
@@ -25,7 +25,8 @@ const COLUMN_COUNT: i16 = 44;
 pub(super) fn copy(store: &mut PgStore, batch: &[(SipEvent, SipFields)]) -> Result<Vec<i64>, SinkError> {
     store.partitions.ensure(&mut store.client, batch.iter().map(|(e, _)| e.ts_ns))?;
     let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
-    let blocks = (n + EVENT_ID_BLOCK - 1) / EVENT_ID_BLOCK;
+    let block = store.id_block;
+    let blocks = n.saturating_add(block - 1) / block;
     let mut starts: Vec<i64> = store
         .client
         .query("SELECT nextval('events_id_seq') FROM generate_series(1, $1::bigint)", &[&blocks])
@@ -34,15 +35,21 @@ pub(super) fn copy(store: &mut PgStore, batch: &[(SipEvent, SipFields)]) -> Resu
         .map(|r| r.get(0))
         .collect();
     starts.sort_unstable();
-    let ids = ids_of_blocks(&starts, batch.len());
+    let ids = ids_of_blocks(&starts, block, batch.len());
+    if ids.len() < batch.len() {
+        return Err(SinkError::Backend {
+            backend: super::BACKEND,
+            message: format!("events_id_seq gave {} ids for {} events", ids.len(), batch.len()),
+        });
+    }
     copy_into(&mut store.client, batch, &ids, store.current_run)?;
     super::counts::add(&mut store.client, n)?;
     Ok(ids)
 }
 
-/// The first `n` ids of the blocks that start at `starts` (ascending), in order.
-fn ids_of_blocks(starts: &[i64], n: usize) -> Vec<i64> {
-    starts.iter().flat_map(|&start| (0..EVENT_ID_BLOCK).map(move |k| start.saturating_add(k))).take(n).collect()
+/// The first `n` ids of the blocks of `block` ids that start at `starts` (ascending), in order.
+fn ids_of_blocks(starts: &[i64], block: i64, n: usize) -> Vec<i64> {
+    starts.iter().flat_map(|&start| (0..block).map(move |k| start.saturating_add(k))).take(n).collect()
 }
 
 fn copy_into(

@@ -183,6 +183,9 @@ pub struct PgStore {
     options: PgOptions,
     /// The newest day retention ran for.
     retention_day: Option<i64>,
+    /// Event ids one `nextval('events_id_seq')` hands out: the sequence's increment, read at
+    /// open ([`schema::EVENT_ID_BLOCK`] since migration 7, whatever a restore may have left).
+    id_block: i64,
 }
 
 impl PgStore {
@@ -190,6 +193,7 @@ impl PgStore {
     pub fn open(url: &str, options: PgOptions) -> Result<PgStore, SinkError> {
         let mut client = connect(url)?;
         schema::migrate(&mut client)?;
+        let id_block = schema::event_id_block(&mut client)?;
         let mut store = PgStore {
             client,
             url: url.to_owned(),
@@ -206,6 +210,7 @@ impl PgStore {
             partitions: partitions::Partitions::new(options.partitions),
             options,
             retention_day: None,
+            id_block,
         };
         store.apply_retention(crate::time::now_ns())?;
         Ok(store)

@@ -448,6 +448,27 @@ const MIGRATIONS: &[&str] = &[
 /// increment to it): a batch of events takes as many blocks as it needs.
 pub const EVENT_ID_BLOCK: i64 = 1024;
 
+/// The increment of `events_id_seq`: the ids one `nextval` hands a writer. Migration 7 makes
+/// it [`EVENT_ID_BLOCK`]; a store restored or altered by hand may say otherwise, and the
+/// writer then takes blocks of what it says. A sequence counting down is refused: its blocks
+/// would overlap ids already given.
+pub fn event_id_block(client: &mut Client) -> Result<i64, SinkError> {
+    let row = client
+        .query_opt(
+            "SELECT increment_by FROM pg_sequences WHERE schemaname = current_schema() AND sequencename = 'events_id_seq'",
+            &[],
+        )
+        .map_err(super::pg_error)?;
+    match row.map(|r| r.get::<_, i64>(0)) {
+        Some(step) if step >= 1 => Ok(step),
+        Some(_) => Err(SinkError::Backend {
+            backend: super::BACKEND,
+            message: "events_id_seq counts down; event ids need it to count up".into(),
+        }),
+        None => Err(SinkError::Backend { backend: super::BACKEND, message: "events_id_seq is missing".into() }),
+    }
+}
+
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

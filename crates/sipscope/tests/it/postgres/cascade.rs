@@ -140,3 +140,28 @@ fn event_ids_come_a_block_at_a_time_and_never_collide() {
     let blocks = count(&mut c, &format!("SELECT count(DISTINCT (id - 1) / {EVENT_ID_BLOCK}) FROM events"));
     assert_eq!(blocks, 18);
 }
+
+/// A store whose sequence was altered by hand (a restore, an operator) still gets distinct
+/// ids: the writer takes blocks of the increment the sequence has, and refuses one that
+/// counts down.
+#[test]
+fn event_ids_follow_the_sequence_as_it_is() {
+    let db = TestDb::create();
+    drop(PgStore::open(&db.url, PgOptions::default()).unwrap());
+    let mut c = db.client();
+    c.batch_execute("ALTER SEQUENCE events_id_seq INCREMENT BY 1").unwrap();
+    let mut store = PgStore::open(&db.url, PgOptions::default()).unwrap();
+    for i in 0..9 {
+        let (ev, f) = event(i);
+        store.insert_event(ev, f).unwrap();
+        if i % 3 == 2 {
+            store.flush_now().unwrap();
+        }
+    }
+    drop(store);
+    assert_eq!(count(&mut c, "SELECT count(DISTINCT id) FROM events"), 9, "no id twice");
+    assert_eq!(count(&mut c, "SELECT max(id) - min(id) FROM events"), 8, "blocks of one id");
+    c.batch_execute("ALTER SEQUENCE events_id_seq INCREMENT BY -1").unwrap();
+    let refused = PgStore::open(&db.url, PgOptions::default()).err().expect("a sequence counting down is refused");
+    assert!(refused.to_string().contains("counts down"), "{refused}");
+}
