@@ -3,8 +3,6 @@
 //! row; and event ids come from the sequence a block at a time.
 
 use super::TestDb;
-use sipscope::event::fields::SipFields;
-use sipscope::event::{Direction, SipEvent, Transport};
 use sipscope::sinks::postgres::schema::EVENT_ID_BLOCK;
 use sipscope::sinks::postgres::{PgOptions, PgStore};
 
@@ -82,22 +80,9 @@ fn deleting_runs_and_alerts_cascades_without_a_foreign_key() {
     assert!(count(&mut c, "SELECT count(*) FROM events") > 0, "events belong to no run's cascade");
 }
 
-fn event(i: i64) -> (SipEvent, SipFields) {
-    let raw = format!("OPTIONS sip:{i}@192.0.2.2 SIP/2.0\r\nCall-ID: ids-{i}\r\n\r\n").into_bytes();
-    let fields = SipFields::extract(&sipscope_sip::parse(&raw).unwrap());
-    let ev = SipEvent {
-        ts_ns: 1_780_000_000_000_000_000 + i,
-        sensor: "ids".into(),
-        node: None,
-        transport: Transport::Udp,
-        src: ("192.0.2.1".parse().unwrap(), 5060),
-        dst: ("192.0.2.2".parse().unwrap(), 5060),
-        tunnel: None,
-        direction: Direction::In,
-        origin: None,
-        raw,
-    };
-    (ev, fields)
+/// The `i`-th event of these tests (one OPTIONS a nanosecond apart).
+fn event(i: i64) -> (sipscope::event::SipEvent, sipscope::event::fields::SipFields) {
+    super::failures::event(1_780_000_000_000_000_000 + i, "ids")
 }
 
 /// Two writers on one database, batches smaller and larger than a block: every id distinct,

@@ -9,7 +9,7 @@ use sipscope::event::{Direction, SipEvent, Transport};
 use sipscope::sinks::postgres::{PgBackground, PgOptions, PgStore};
 use sipscope::sinks::{Sink, SinkConfig, SinkError};
 
-fn event(ts_ns: i64, sensor: &str) -> (SipEvent, SipFields) {
+pub(super) fn event(ts_ns: i64, sensor: &str) -> (SipEvent, SipFields) {
     let raw = b"OPTIONS sip:100@192.0.2.2 SIP/2.0\r\nCall-ID: pg\r\nUser-Agent: nul\0byte\r\n\r\n".to_vec();
     let fields = SipFields::extract(&sipscope_sip::parse(&raw).unwrap());
     let ev = SipEvent {
