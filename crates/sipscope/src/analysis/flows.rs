@@ -295,7 +295,9 @@ impl FlowStats {
 /// not: a sensor catching up after an outage is minutes behind the others), and a walk back
 /// from the end then passed every flow of the sensors ahead, for each message (a fifth of the
 /// analysis thread in `bench/nats-pipeline.sh`). The places of the last few insertions are
-/// kept ([`FINGERS`]): each interleaved stream finds its place from its own last one.
+/// kept ([`FINGERS`]): each interleaved stream finds its place from its own last one. Other
+/// places are looked for from both ends at once, so that times going backwards (new sources
+/// ever earlier, as a hostile capture can have) do not walk past every open flow each time.
 pub struct FlowTable<S> {
     timeout_ns: i64,
     cap: usize,
@@ -501,50 +503,59 @@ impl<S> FlowTable<S> {
 
     /// The slot after which a flow whose last message is at `last_ns` goes (`NIL`: first):
     /// the last one whose last message is not later. From the end when the end is not later
-    /// (messages in time order); else forward from the latest finger that is not later, or
-    /// back from the end when there is none.
+    /// (messages in time order). Else two walks in step, whichever arrives first: forward from
+    /// the latest finger that is not later (or from the start of the list), and back from the
+    /// end. A place near either end or a recent place is found in a few steps, so times going
+    /// backwards (a hostile capture's, a sensor far behind) cost no walk past the whole list.
     fn place(&mut self, last_ns: i64) -> u32 {
         let last_of = |slots: &[Slot<S>], at: u32| slots[at as usize].last_ns;
         if self.tail == NIL || last_of(&self.slots, self.tail) <= last_ns {
             return self.tail;
         }
-        let mut after = NIL;
         #[cfg(test)]
-        let fingers = if self.walk_only { [NIL; FINGERS] } else { self.fingers };
-        #[cfg(not(test))]
-        let fingers = self.fingers;
-        for finger in fingers {
+        if self.walk_only {
+            return self.walk_back(last_ns);
+        }
+        // Forward: the place is at or after `ahead` (NIL: before the first flow).
+        let mut ahead = NIL;
+        for finger in self.fingers {
             // Only a flow in the list now (a finger may name a closed slot, or one reused).
             let listed = (finger as usize) < self.slots.len()
                 && (self.head == finger || self.slots[finger as usize].prev != NIL);
             if listed
                 && last_of(&self.slots, finger) <= last_ns
-                && (after == NIL || last_of(&self.slots, finger) > last_of(&self.slots, after))
+                && (ahead == NIL || last_of(&self.slots, finger) > last_of(&self.slots, ahead))
             {
-                after = finger;
+                ahead = finger;
             }
         }
-        if after == NIL {
-            after = self.tail;
-            while after != NIL && last_of(&self.slots, after) > last_ns {
-                after = self.slots[after as usize].prev;
-                #[cfg(test)]
-                {
-                    self.stepped += 1;
-                }
+        // Back: the place is before `behind`, whose last message is later.
+        let mut behind = self.tail;
+        loop {
+            let next = if ahead == NIL { self.head } else { self.slots[ahead as usize].next };
+            if next == NIL || last_of(&self.slots, next) > last_ns {
+                return ahead;
             }
-        } else {
-            loop {
-                let next = self.slots[after as usize].next;
-                if next == NIL || last_of(&self.slots, next) > last_ns {
-                    break;
-                }
-                after = next;
-                #[cfg(test)]
-                {
-                    self.stepped += 1;
-                }
+            ahead = next;
+            let prev = self.slots[behind as usize].prev;
+            if prev == NIL || last_of(&self.slots, prev) <= last_ns {
+                return prev;
             }
+            behind = prev;
+            #[cfg(test)]
+            {
+                self.stepped += 2;
+            }
+        }
+    }
+
+    /// Tests: [`FlowTable::place`] by the walk back from the end alone (the model).
+    #[cfg(test)]
+    fn walk_back(&mut self, last_ns: i64) -> u32 {
+        let mut after = self.tail;
+        while after != NIL && self.slots[after as usize].last_ns > last_ns {
+            after = self.slots[after as usize].prev;
+            self.stepped += 1;
         }
         after
     }
@@ -737,6 +748,34 @@ mod tests {
         // From the fingers: about 30 a message here (2 M against 73 M); a flow that fills every
         // finger with itself sends each of its messages back to the walk (28 M).
         assert!(fingers * 20 < walk, "from the fingers {fingers} steps, the walk {walk}");
+    }
+
+    #[test]
+    fn times_going_backwards_find_their_place_from_the_start() {
+        // Flows opened in time order, then new sources with ever earlier times (a hostile
+        // capture's): each new flow's place is the start of the list. The walk back from the
+        // end alone passes every open flow for each of them.
+        let run = |walk_only: bool, n: u32| {
+            let mut t: FlowTable<()> = FlowTable::new(i64::MAX / 4, 1_000_000);
+            t.walk_only = walk_only;
+            let mut closed = Vec::new();
+            for i in 0..n {
+                t.flow(IpAddr::from(i.to_be_bytes()), 1_000_000_000 + i64::from(i), || (), &mut closed);
+            }
+            for i in 0..n {
+                t.flow(IpAddr::from((i + n).to_be_bytes()), 1_000_000_000 - i64::from(i) - 1, || (), &mut closed);
+            }
+            let order: Vec<IpAddr> = listed(&t).into_iter().map(|s| t.slots[s as usize].flow.0.source).collect();
+            (t.stepped, order)
+        };
+        let (walked, by_walk) = run(true, 2_000);
+        let (stepped, by_place) = run(false, 2_000);
+        assert_eq!(by_place, by_walk, "the same list");
+        assert!(walked > 2_000 * 2_000, "the walk: {walked} steps");
+        assert!(stepped < 4 * 2_000, "from the start: {stepped} steps");
+        // At a size where the walk took 600 M steps (seconds), still a few per message.
+        let (stepped, _) = run(false, 20_000);
+        assert!(stepped < 4 * 20_000, "from the start: {stepped} steps");
     }
 
     #[test]
