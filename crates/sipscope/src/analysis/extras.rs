@@ -12,6 +12,7 @@ use super::strategy::{StrategyConfig, StrategyTracker};
 use super::tools::{MatchCache, ToolLibrary, ToolMatch, Verdict};
 use super::user_agents::{classify, AgentLibrary, AgentTracker, RandomAgentConfig, UaClass, UaMatch};
 use sipscope_sip::Message;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -53,12 +54,12 @@ pub struct Libraries {
     pub max_fingerprint_text_bytes: usize,
     numbers: NumberStats,
     /// [`super::numbers::classify`] by Request-URI user (at most [`MAX_NUMBER_CLASSES`]).
-    number_classes: super::FastMap<Box<str>, Arc<Dialled>>,
+    number_classes: HashMap<Box<str>, Arc<Dialled>>,
     /// Messages and sources per User-Agent string; `no_agent` for messages without one.
-    agent_counts: super::FastMap<String, (u64, CappedSet<IpAddr>)>,
+    agent_counts: HashMap<String, (u64, CappedSet<IpAddr>)>,
     no_agent: Option<(u64, CappedSet<IpAddr>)>,
     /// What the agent library says of the agents seen (at most [`MAX_AGENT_CLASSES`]).
-    agent_classes: super::FastMap<String, UaMatch>,
+    agent_classes: HashMap<String, UaMatch>,
     agents_overflow: u64,
     /// By id ([`Fingerprint::id_bits_of_text`]).
     fingerprints: super::FastMap<u64, Box<FingerprintEntry>>,
@@ -85,10 +86,10 @@ impl Libraries {
             max_fingerprint_rows: MAX_FINGERPRINT_ROWS,
             max_fingerprint_text_bytes: MAX_FINGERPRINT_TEXT_BYTES,
             numbers: NumberStats::new(None, StatsLimits::default()),
-            number_classes: Default::default(),
-            agent_counts: Default::default(),
+            number_classes: HashMap::new(),
+            agent_counts: HashMap::new(),
             no_agent: None,
-            agent_classes: Default::default(),
+            agent_classes: HashMap::new(),
             agents_overflow: 0,
             fingerprints: Default::default(),
             fingerprint_text_bytes: 0,

@@ -6,7 +6,7 @@
 //! [`MAX_METHODS`] of them.
 
 use std::borrow::Borrow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::Hash;
 use std::net::IpAddr;
 
@@ -35,7 +35,7 @@ enum Items<T: Hash + Eq> {
     Small(Vec<T>),
     // Boxed on purpose: the set's 48 bytes would be in every flow's five sets.
     #[allow(clippy::box_collection)]
-    Large(Box<super::FastSet<T>>),
+    Large(Box<HashSet<T>>),
 }
 
 impl<T: Hash + Eq> Default for CappedSet<T> {
@@ -83,7 +83,7 @@ impl<T: Hash + Eq> CappedSet<T> {
                 v.push(item);
             }
             Items::Small(v) => {
-                let mut set: super::FastSet<T> = std::mem::take(v).into_iter().collect();
+                let mut set: HashSet<T> = std::mem::take(v).into_iter().collect();
                 set.insert(item);
                 self.items = Items::Large(Box::new(set));
             }
@@ -134,9 +134,7 @@ impl<T: Hash + Eq> CappedSet<T> {
         match &self.items {
             Items::Small(v) => v.capacity() * slot + v.iter().map(&item).sum::<usize>(),
             Items::Large(set) => {
-                std::mem::size_of::<super::FastSet<T>>()
-                    + set.capacity() * (slot + 1)
-                    + set.iter().map(&item).sum::<usize>()
+                std::mem::size_of::<HashSet<T>>() + set.capacity() * (slot + 1) + set.iter().map(&item).sum::<usize>()
             }
         }
     }

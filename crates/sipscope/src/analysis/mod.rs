@@ -22,8 +22,6 @@ pub mod user_agents;
 /// random key per process (DoS-resistant where SipHash is several times slower on these short
 /// keys). Tables keyed by the attacker's text keep the standard library's SipHash.
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
-/// The set of [`FastMap`].
-pub(crate) type FastSet<T> = std::collections::HashSet<T, ahash::RandomState>;
 
 #[cfg(test)]
 mod calls_tests;

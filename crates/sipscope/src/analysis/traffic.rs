@@ -39,7 +39,7 @@ const TEXT_OVERHEAD: usize = 16 + 16 + 32;
 /// Id 0 is "none".
 #[derive(Default)]
 struct Interner {
-    ids: super::FastMap<Arc<str>, u32>,
+    ids: HashMap<Arc<str>, u32>,
     texts: Vec<Arc<str>>,
     /// The texts' bytes plus [`TEXT_OVERHEAD`] each.
     bytes: usize,

@@ -5,6 +5,7 @@
 //! the bytes of a variant (classification refuses users over 128 bytes). Attackers choose the
 //! numbers, so a flood of distinct ones evicts the least-called, never grows memory.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::{classify_with, Dialled, DialledNumber, Region};
@@ -72,7 +73,7 @@ pub struct NumberStats {
     limits: StatsLimits,
     /// Boxed: the table then holds a pointer per number, so growing it copies and touches
     /// little memory.
-    numbers: crate::analysis::FastMap<String, Box<NumberEntry>>,
+    numbers: HashMap<String, Box<NumberEntry>>,
     evicted: u64,
     others: OtherCounts,
 }
@@ -91,7 +92,7 @@ fn push_bounded<T: PartialEq>(list: &mut Vec<T>, item: T, cap: usize, overflow: 
 impl NumberStats {
     /// `home` is passed to [`classify_with`] for every attempt.
     pub fn new(home: Option<Region>, limits: StatsLimits) -> Self {
-        NumberStats { home, limits, numbers: Default::default(), evicted: 0, others: OtherCounts::default() }
+        NumberStats { home, limits, numbers: HashMap::new(), evicted: 0, others: OtherCounts::default() }
     }
 
     /// Classifies `user` (a Request-URI user) and counts the INVITE; `call` identifies its call
