@@ -79,6 +79,12 @@ impl Packets {
         self.buffer.as_ptr()
     }
 
+    /// Whether its buffers are no larger than a new batch's of `packets` packets would be
+    /// (a batch of large datagrams grows far beyond that).
+    pub(super) fn fits(&self, packets: usize) -> bool {
+        self.buffer.capacity() <= packets * 1024 && self.items.capacity() <= packets
+    }
+
     /// Empties it, keeping its buffers.
     pub(super) fn clear(&mut self) {
         self.buffer.clear();

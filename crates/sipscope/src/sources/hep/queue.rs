@@ -8,10 +8,10 @@
 //! kernel) and a stream's thread stops reading its socket (TCP slows the sender): memory stays
 //! bounded either way.
 //!
-//!
 //! The run loop hands each batch it has taken back, emptied, and the listeners fill those
-//! again ([`SPARE_BATCHES`] at most are kept): a batch's buffer is allocated once instead of
-//! once per batch, which at 200 k packets/s was page faults costing a sixth of a core.
+//! again ([`SPARE_BATCHES`] at most are kept, each no larger than a new batch of
+//! [`SPARE_PACKETS`]): a batch's buffer is allocated once instead of once per batch, which at
+//! 200 k packets/s was page faults costing a sixth of a core.
 //!
 //! [`NetLimits::queue_bytes`]: super::net::NetLimits::queue_bytes
 
@@ -30,9 +30,13 @@ struct Held {
     spare: Mutex<Vec<Packets>>,
 }
 
-/// Emptied batches kept for reuse (each holds its buffer's capacity: 256 KiB by default, so
-/// 8 MiB at most).
+/// Emptied batches kept for reuse.
 pub const SPARE_BATCHES: usize = 32;
+/// A batch is kept for reuse only if its buffers are no larger than a new one's for this many
+/// packets (the listeners' default batch, 256 KiB of buffer): one that grew with large
+/// datagrams (up to 64 KiB each) is freed, so that the spares hold at most ~8.5 MiB whatever
+/// was sent, outside the queue's byte bound.
+pub const SPARE_PACKETS: usize = 256;
 
 #[derive(Default)]
 struct State {
@@ -127,6 +131,9 @@ impl QueueRx {
 
     /// Hands a batch that was taken back for the listeners to fill again.
     pub fn recycle(&self, mut packets: Packets) {
+        if !packets.fits(SPARE_PACKETS) {
+            return;
+        }
         packets.clear();
         if let Ok(mut spare) = self.held.spare.lock() {
             if spare.len() < SPARE_BATCHES {
@@ -196,6 +203,11 @@ mod tests {
         // With none left, a new one.
         assert!(tx.held.spare.lock().unwrap().is_empty());
         assert!(tx.empty_batch(256).is_empty());
+        // A batch grown by large datagrams is freed, not kept: the spares stay small.
+        assert!(tx.send(packets(200, 60_000)));
+        let Some(Delivery::Packets(big)) = rx.try_recv() else { panic!("the batch") };
+        rx.recycle(big);
+        assert!(tx.held.spare.lock().unwrap().is_empty(), "a 12 MB batch is not kept");
     }
 
     #[test]
