@@ -24,6 +24,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod syslog;
 pub mod webhook;
+mod writer_thread;
 
 use crate::analysis::result::{AnalysisResult, Handover};
 use crate::event::fields::SipFields;

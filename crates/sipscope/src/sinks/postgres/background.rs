@@ -9,15 +9,12 @@
 //! SQLite store and the NATS outbox are where nothing-lost lives in a distributed setup.)
 
 use super::PgStore;
-use crate::analysis::result::{AnalysisResult, Handover};
+use crate::analysis::result::Handover;
 use crate::event::fields::SipFields;
 use crate::event::record::Record;
 use crate::event::SipEvent;
 use crate::sinks::health::StoreHealth;
-use crate::sinks::{
-    CaptureFile, CommitRequest, Committing, ContentDigest, EventStore, FileCounts, FileStart, InterruptedRun, RunScope,
-    Sink, SinkError,
-};
+use crate::sinks::{CommitRequest, Sink, SinkError};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -275,85 +272,7 @@ impl Sink for PgBackground {
     }
 }
 
-impl EventStore for PgBackground {
-    fn begin_analysis_run(&mut self, scope: RunScope, started_ns: i64) -> Result<i64, SinkError> {
-        self.call(move |s| s.begin_analysis_run(&scope, started_ns))
-    }
-
-    fn finish_analysis_run(
-        &mut self,
-        run: i64,
-        finished_ns: i64,
-        result: AnalysisResult,
-        covered: u64,
-    ) -> Result<(), SinkError> {
-        self.call(move |s| s.finish_analysis_run(run, finished_ns, &result, covered))
-    }
-
-    fn interrupted_runs(&mut self) -> Result<Vec<InterruptedRun>, SinkError> {
-        self.call(|s| s.interrupted_runs())
-    }
-
-    fn discard_run(&mut self, run: i64) -> Result<(), SinkError> {
-        self.call(move |s| s.discard_run(run))
-    }
-
-    fn continue_run(&mut self, run: &InterruptedRun) -> Result<bool, SinkError> {
-        let run = run.clone();
-        self.call(move |s| s.continue_run(&run))
-    }
-
-    fn stopped_run(&mut self, kind: crate::sinks::RunKind, sensor: &str) -> Result<Option<InterruptedRun>, SinkError> {
-        let sensor = sensor.to_owned();
-        self.call(move |s| s.stopped_run(kind, &sensor))
-    }
-
-    fn last_event_id(&mut self) -> Result<i64, SinkError> {
-        self.call(|s| s.last_event_id())
-    }
-
-    fn begin_file(&mut self, file: CaptureFile, now_ns: i64, force: bool) -> Result<FileStart, SinkError> {
-        self.call(move |s| s.begin_file(&file, now_ns, force))
-    }
-
-    fn finish_file(&mut self, id: i64, counts: FileCounts, now_ns: i64) -> Result<(), SinkError> {
-        self.call(move |s| s.finish_file(id, counts, now_ns))
-    }
-
-    fn known_contents(&mut self) -> Result<Vec<(i64, ContentDigest)>, SinkError> {
-        self.call(|s| s.known_contents())
-    }
-
-    fn supersede_file(&mut self, old: i64, by: i64) -> Result<u64, SinkError> {
-        self.call(move |s| s.supersede_file(old, by))
-    }
-
-    fn next_auth_attempt_id(&mut self) -> Result<i64, SinkError> {
-        self.call(|s| s.next_auth_attempt_id())
-    }
-
-    fn set_collected(&mut self, positions: Vec<(String, String, i64)>, now_ns: i64) -> Result<(), SinkError> {
-        self.call(move |s| s.set_collected(&positions, now_ns))
-    }
-
-    fn commit_collected(
-        &mut self,
-        positions: Vec<(String, String, i64)>,
-        now_ns: i64,
-    ) -> Result<Committing, SinkError> {
-        self.send_batch()?;
-        self.take_failure()?;
-        Committing::request(positions, now_ns, |request| self.send(Command::Commit(request)))
-    }
-
-    fn collected_positions(&mut self) -> Result<Vec<(String, String, i64)>, SinkError> {
-        self.call(|s| s.collected_positions())
-    }
-
-    fn alert(&mut self, alert: &crate::act::Alert) -> Result<(), SinkError> {
-        self.push(Item::Alert(Box::new(alert.clone())))
-    }
-}
+super::super::writer_thread::event_store_on_writer_thread!(PgBackground);
 
 impl Drop for PgBackground {
     fn drop(&mut self) {
