@@ -47,3 +47,22 @@ pub trait DecisionLog: Send {
     /// The offences whose last one is at or after `since_ns`, newest first, at most `limit`.
     fn offences(&mut self, since_ns: i64, limit: u32) -> Result<Vec<Offence>, SinkError>;
 }
+
+/// A decision's evidence as every store keeps it: a JSON array of `{ts_ns, src, dst, ordinal}`
+/// (addresses as `ip:port` text), one form for SQLite and PostgreSQL so that readers of
+/// either parse the same thing.
+pub(crate) fn evidence_json(d: &Decision) -> String {
+    let items: Vec<serde_json::Value> = d
+        .evidence
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "ts_ns": e.ts_ns,
+                "src": std::net::SocketAddr::from(e.src).to_string(),
+                "dst": std::net::SocketAddr::from(e.dst).to_string(),
+                "ordinal": e.ordinal,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(items).to_string()
+}

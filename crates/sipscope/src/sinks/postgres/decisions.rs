@@ -21,23 +21,6 @@ impl PgDecisionLog {
     }
 }
 
-/// A decision's evidence as the stored JSON array (the SQLite store's form).
-fn evidence_json(d: &Decision) -> String {
-    let items: Vec<serde_json::Value> = d
-        .evidence
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "ts_ns": e.ts_ns,
-                "src": std::net::SocketAddr::from(e.src).to_string(),
-                "dst": std::net::SocketAddr::from(e.dst).to_string(),
-                "ordinal": e.ordinal,
-            })
-        })
-        .collect();
-    serde_json::Value::Array(items).to_string()
-}
-
 fn port_of(scope: &Scope) -> Option<i32> {
     match scope {
         Scope::AddressPort(_, p) => Some(i32::from(*p)),
@@ -78,7 +61,7 @@ impl DecisionLog for PgDecisionLog {
                     &who,
                     &offence,
                     &d.proven,
-                    &evidence_json(d),
+                    &super::super::decisions::evidence_json(d),
                     &sensor.map(pg_text),
                     &created_ns,
                 ],

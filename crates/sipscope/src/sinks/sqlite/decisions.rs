@@ -21,23 +21,6 @@ impl SqliteDecisionLog {
     }
 }
 
-/// A decision's evidence as the stored JSON array.
-fn evidence_json(d: &Decision) -> String {
-    let items: Vec<serde_json::Value> = d
-        .evidence
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "ts_ns": e.ts_ns,
-                "src": std::net::SocketAddr::from(e.src).to_string(),
-                "dst": std::net::SocketAddr::from(e.dst).to_string(),
-                "ordinal": e.ordinal,
-            })
-        })
-        .collect();
-    serde_json::Value::Array(items).to_string()
-}
-
 impl DecisionLog for SqliteDecisionLog {
     fn insert(&mut self, d: &Decision, sensor: Option<&str>, created_ns: i64) -> Result<i64, SinkError> {
         let (port, len) = match d.scope {
@@ -71,7 +54,7 @@ impl DecisionLog for SqliteDecisionLog {
                 who,
                 d.offence,
                 d.proven,
-                evidence_json(d),
+                super::super::decisions::evidence_json(d),
                 sensor,
                 created_ns,
             ],
