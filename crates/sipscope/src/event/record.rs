@@ -26,6 +26,24 @@ pub struct RecordContext {
     pub user_agent: Option<String>,
 }
 
+/// Every outcome an authentication attempt record carries ([`AuthAttemptRecord::outcome`]):
+/// the honeypot's verdicts (`sources/honeypot/pbx/auth.rs`) and what PBX logs say
+/// (`sources/pbx_logs/`: `extension_not_found` is a call to an extension the PBX does not
+/// have). The stores, the NATS wire and the rules take the names from this one list, so a
+/// record's outcome is never stored, published or matched under a name another part does not
+/// know.
+pub const AUTH_ATTEMPT_OUTCOMES: [&str; 9] = [
+    "accepted",
+    "refused",
+    "wrong_password",
+    "unknown_user",
+    "stale_nonce",
+    "nonce_reused",
+    "wrong_realm",
+    "malformed",
+    "extension_not_found",
+];
+
 /// One authentication attempt (`auth_attempts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthAttemptRecord {

@@ -11,7 +11,7 @@ use crate::analysis::stages::Stage;
 use crate::analysis::tools::{ToolLibrary, Verdict};
 use crate::analysis::user_agents::{classify, AgentLibrary, UaClass};
 use crate::event::fields::Parsed;
-use crate::event::record::Record;
+use crate::event::record::{Record, AUTH_ATTEMPT_OUTCOMES};
 use crate::event::{Direction, Transport};
 use sipscope_sip::Message;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -116,20 +116,29 @@ pub fn kind_bit(kind: &str) -> u8 {
 
 const DIRECTIONS: &[&str] = &["in", "out", "unknown"];
 const TRANSPORTS: &[&str] = &["udp", "tcp", "tls", "sctp", "ws"];
-/// `auth_outcome` values: from answers (`challenged`, `failed`, `accepted`) and from the
-/// honeypot's authentication records (the rest, as stored in `auth_attempts.outcome`).
-pub const AUTH_OUTCOMES: &[&str] = &[
-    "challenged",
-    "failed",
-    "accepted",
-    "refused",
-    "wrong_password",
-    "unknown_user",
-    "stale_nonce",
-    "nonce_reused",
-    "wrong_realm",
-    "malformed",
-];
+/// `auth_outcome` values: from answers (`challenged`, `failed`, `accepted`) and from
+/// authentication records (the honeypot's and the PBX logs', as stored in
+/// `auth_attempts.outcome`: [`AUTH_ATTEMPT_OUTCOMES`], `accepted` among them).
+pub const AUTH_OUTCOMES: &[&str] = &auth_outcomes();
+
+/// The outcomes only answers give.
+const ANSWER_OUTCOMES: [&str; 2] = ["challenged", "failed"];
+
+/// [`ANSWER_OUTCOMES`], then every record outcome.
+const fn auth_outcomes() -> [&'static str; ANSWER_OUTCOMES.len() + AUTH_ATTEMPT_OUTCOMES.len()] {
+    let mut all = [""; ANSWER_OUTCOMES.len() + AUTH_ATTEMPT_OUTCOMES.len()];
+    let mut i = 0;
+    while i < ANSWER_OUTCOMES.len() {
+        all[i] = ANSWER_OUTCOMES[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < AUTH_ATTEMPT_OUTCOMES.len() {
+        all[i + j] = AUTH_ATTEMPT_OUTCOMES[j];
+        j += 1;
+    }
+    all
+}
 const STAGES: &[&str] = &["server_scan", "extension_scan", "registration_hijacking", "toll_fraud"];
 const ACCOUNT_SOURCES: &[&str] = &["first", "known", "new"];
 const UA_CLASSES: &[&str] =

@@ -427,6 +427,29 @@ fn pbx_log_thresholds_over_authentication_records() {
     let many = |i| format!("203.0.113.{}", i + 1);
     assert_eq!(records(20, &fixed, "wrong_password", &many), set(&["sipscope/pbx-account-attacked"]));
     assert_eq!(records(19, &fixed, "wrong_password", &many), set(&[]));
+    // Asterisk's "rejected because extension not found": calls from one address to
+    // extensions the PBX does not have.
+    assert_eq!(records(5, &fixed, "extension_not_found", &one), set(&["sipscope/pbx-unknown-extensions"]));
+    assert_eq!(records(4, &fixed, "extension_not_found", &one), set(&[]));
+}
+
+/// Every outcome a record can carry is a value `auth_outcome` accepts in a rule, and a record
+/// with it has that fact (a name missing from the rules' list would compile nowhere and match
+/// nothing).
+#[test]
+fn every_record_outcome_is_an_auth_outcome_rules_match() {
+    let limits = RuleLimits::default();
+    for outcome in crate::event::record::AUTH_ATTEMPT_OUTCOMES {
+        let text = format!(
+            "[[rule]]\nid = \"t/o\"\nsid = 1\nname = \"o\"\nseverity = \"low\"\n\
+             match = {{ kind = \"auth_attempt\", auth_outcome = \"{outcome}\" }}\ngroup_by = [\"source\"]\n\
+             window = {{ count = 1, seconds = 60 }}\n"
+        );
+        let rules = compile::parse(&text, "t.toml", &limits).unwrap_or_else(|e| panic!("{outcome}: {e:?}"));
+        let mut run = Run::with(RuleSet { rules, limits: limits.clone() });
+        run.record(T0, "203.0.113.30", "100", outcome);
+        assert_eq!(run.fired(), set(&["t/o"]), "{outcome}");
+    }
 }
 
 #[test]

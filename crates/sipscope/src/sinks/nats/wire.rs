@@ -14,7 +14,9 @@ mod packed;
 
 pub use packed::{unpack, Packer, MAX_UNPACKED, PACKED_VERSION};
 
-use crate::event::record::{AuthAttemptRecord, LogLine, RecordContext, RecoveredPassword, RegistrationRecord};
+use crate::event::record::{
+    AuthAttemptRecord, LogLine, RecordContext, RecoveredPassword, RegistrationRecord, AUTH_ATTEMPT_OUTCOMES,
+};
 use crate::event::{Direction, SipEvent, Transport};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -343,19 +345,6 @@ fn addr(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
-/// The authentication outcomes and log origins sipscope stores (the record keeps them as
-/// static names); anything else is refused as malformed.
-const OUTCOMES: &[&str] = &[
-    "accepted",
-    "refused",
-    "wrong_password",
-    "unknown_user",
-    "stale_nonce",
-    "nonce_reused",
-    "wrong_realm",
-    "malformed",
-    "extension_not_found",
-];
 /// The candidate generators a recovery names (`sources/honeypot/intel/candidates.rs`).
 const RECOVERY_SOURCES: &[&str] = &["pattern", "builtin", "wordlist"];
 const LOG_ORIGINS: &[&str] = &["asterisk_security", "asterisk_chan_sip", "asterisk_pjsip", "freeswitch_sofia"];
@@ -478,7 +467,8 @@ impl<'a> Reader<'a> {
         let uri = self.opt_text()?;
         let nonce = self.opt_text()?;
         let outcome = self.text()?;
-        let outcome = OUTCOMES.iter().copied().find(|o| *o == outcome).ok_or(WireError::Malformed("outcome"))?;
+        let outcome =
+            AUTH_ATTEMPT_OUTCOMES.iter().copied().find(|o| *o == outcome).ok_or(WireError::Malformed("outcome"))?;
         let password = self.opt_text()?;
         let log = if self.flag()? {
             let origin = self.text()?;

@@ -5,7 +5,9 @@
 //! stored per sensor and kind (`collector_positions`), written in the events' transaction.
 
 use super::Store;
-use crate::event::record::{AuthAttemptRecord, LogLine, RecordContext, RecoveredPassword, RegistrationRecord};
+use crate::event::record::{
+    AuthAttemptRecord, LogLine, RecordContext, RecoveredPassword, RegistrationRecord, AUTH_ATTEMPT_OUTCOMES,
+};
 use crate::event::{Direction, SipEvent, Transport};
 use crate::sinks::nats::wire::{self, Kind, WireEvent};
 use crate::sinks::nats::{Outbox, OutboxFailure, OutboxItem, OutboxState};
@@ -339,18 +341,7 @@ impl Outbox for SqliteOutbox {
 /// The stored outcome as the record's static name (`malformed` for a name this build does not
 /// know: the store was written by sipscope, so that does not happen).
 fn static_outcome(name: &str) -> &'static str {
-    const NAMES: &[&str] = &[
-        "accepted",
-        "refused",
-        "wrong_password",
-        "unknown_user",
-        "stale_nonce",
-        "nonce_reused",
-        "wrong_realm",
-        "malformed",
-        "extension_not_found",
-    ];
-    NAMES.iter().copied().find(|n| *n == name).unwrap_or("malformed")
+    AUTH_ATTEMPT_OUTCOMES.iter().copied().find(|n| *n == name).unwrap_or("malformed")
 }
 
 /// The candidate generator's static name (the `password_source` of a recovery); the

@@ -280,3 +280,27 @@ fn records_carry_origin_and_fill_in_visibly() {
     let Parsed::Event(e) = p.parse(&lines[1]) else { panic!() };
     assert!(to_record(&e, &lines[1], &source, 43).is_none());
 }
+
+#[test]
+fn every_attempt_outcome_in_the_fixtures_is_one_records_carry() {
+    let outcomes = crate::event::record::AUTH_ATTEMPT_OUTCOMES;
+    let files = [
+        (LogFormat::Asterisk, "asterisk-security.log"),
+        (LogFormat::Asterisk, "asterisk-messages.log"),
+        (LogFormat::FreeSwitch, "freeswitch.log"),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (format, name) in files {
+        let mut p = parser(format);
+        for line in fixture(name) {
+            if let Parsed::Event(LogEvent { happened: Happened::Attempt(o), .. }) = p.parse(&line) {
+                assert!(outcomes.contains(&o), "{name}: {o} is not a record outcome");
+                seen.insert(o);
+            }
+        }
+    }
+    // The fixtures reach the outcomes the logs can say, `extension_not_found` among them.
+    for o in ["accepted", "refused", "wrong_password", "unknown_user", "malformed", "extension_not_found"] {
+        assert!(seen.contains(o), "no fixture line says {o}");
+    }
+}

@@ -149,3 +149,36 @@ pub fn authenticate(
     attempt.outcome = outcome;
     Some((attempt, verdict))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::AuthOutcome;
+
+    #[test]
+    fn every_outcome_is_one_records_carry() {
+        let all = [
+            AuthOutcome::Accepted,
+            AuthOutcome::Refused,
+            AuthOutcome::WrongPassword,
+            AuthOutcome::UnknownUser,
+            AuthOutcome::StaleNonce,
+            AuthOutcome::NonceReused,
+            AuthOutcome::WrongRealm,
+            AuthOutcome::Malformed,
+        ];
+        for o in all {
+            // A new variant must be added above (the match makes the compiler say so).
+            match o {
+                AuthOutcome::Accepted
+                | AuthOutcome::Refused
+                | AuthOutcome::WrongPassword
+                | AuthOutcome::UnknownUser
+                | AuthOutcome::StaleNonce
+                | AuthOutcome::NonceReused
+                | AuthOutcome::WrongRealm
+                | AuthOutcome::Malformed => {}
+            }
+            assert!(crate::event::record::AUTH_ATTEMPT_OUTCOMES.contains(&o.as_str()), "{}", o.as_str());
+        }
+    }
+}
