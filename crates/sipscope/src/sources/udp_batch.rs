@@ -52,7 +52,10 @@ impl UdpBatch {
     }
 }
 
-fn to_socket_addr(s: &SockaddrStorage) -> Option<SocketAddr> {
+/// The sender's address as the kernel gave it (`None` for a family other than IPv4 and IPv6);
+/// also the honeypot's listener's, which reads with its own `recvmmsg` (it needs each
+/// datagram's destination too).
+pub(crate) fn to_socket_addr(s: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = s.as_sockaddr_in() {
         return Some(SocketAddr::from((v4.ip(), v4.port())));
     }

@@ -11,6 +11,7 @@
 use super::{wait_for, Stop};
 use crate::event::Transport;
 use crate::sources::honeypot::core::{Core, Packet};
+use crate::sources::udp_batch::to_socket_addr;
 use crate::time::now_ns;
 use nix::sys::socket::{self, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -197,13 +198,6 @@ impl UdpListener {
         };
         sent.map(|_| ()).map_err(std::io::Error::from)
     }
-}
-
-fn to_socket_addr(s: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = s.as_sockaddr_in() {
-        return Some(SocketAddr::from((v4.ip(), v4.port())));
-    }
-    s.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port())))
 }
 
 #[cfg(test)]
