@@ -280,6 +280,31 @@ fn a_brute_force_in_a_log_raises_the_rules_alert_for_its_source() {
     assert_eq!(count(&quiet, "SELECT count(*) FROM alerts"), 0);
 }
 
+/// chan_sip's "rejected because extension not found", six calls from one address to numbers
+/// the PBX does not route: `sipscope/pbx-unknown-extensions` (5 in 2 minutes) raises one alert
+/// for that address, counting all six.
+#[test]
+fn calls_to_missing_extensions_in_a_log_raise_the_rules_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = std::fs::read_to_string(format!("{FIXTURES}/asterisk-messages.log")).unwrap();
+    let line = template.lines().find(|l| l.contains("extension not found")).unwrap();
+    let calls: String = (10..16)
+        .map(|s| {
+            let l =
+                line.replace("12:36:00]", &format!("12:36:{s}]")).replace("0046701234567", &format!("00467012345{s}"));
+            format!("{l}\n")
+        })
+        .collect();
+    let file = dir.path().join("messages");
+    std::fs::write(&file, calls).unwrap();
+    let db = dir.path().join("s.db");
+    logs(&db, "asterisk", &[&file], &[]);
+    assert_eq!(count(&db, "SELECT count(*) FROM auth_attempts WHERE outcome = 'extension_not_found'"), 6);
+    let alerts =
+        "SELECT count FROM alerts WHERE rule_id = 'sipscope/pbx-unknown-extensions' AND src_ip = '203.0.113.20'";
+    assert_eq!(count(&db, alerts), 6, "one alert counting the six calls");
+}
+
 /// `logs --follow --metrics` on 127.0.245.0/24: the records counted are the attempts stored;
 /// `--metrics` without `--follow` is refused.
 #[test]
