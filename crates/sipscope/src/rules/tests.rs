@@ -446,7 +446,7 @@ fn every_record_outcome_is_an_auth_outcome_rules_match() {
              window = {{ count = 1, seconds = 60 }}\n"
         );
         let rules = compile::parse(&text, "t.toml", &limits).unwrap_or_else(|e| panic!("{outcome}: {e:?}"));
-        let mut run = Run::with(RuleSet { rules, limits: limits.clone() });
+        let mut run = Run::with(RuleSet { rules, limits });
         run.record(T0, "203.0.113.30", "100", outcome);
         assert_eq!(run.fired(), set(&["t/o"]), "{outcome}");
     }
