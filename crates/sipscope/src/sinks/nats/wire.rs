@@ -347,6 +347,8 @@ fn addr(out: &mut Vec<u8>, ip: IpAddr) {
 
 /// The candidate generators a recovery names (`sources/honeypot/intel/candidates.rs`).
 const RECOVERY_SOURCES: &[&str] = &["pattern", "builtin", "wordlist"];
+/// The log origins a logged attempt names; anything else is refused as malformed (as an outcome
+/// that is not one of [`AUTH_ATTEMPT_OUTCOMES`] is).
 const LOG_ORIGINS: &[&str] = &["asterisk_security", "asterisk_chan_sip", "asterisk_pjsip", "freeswitch_sofia"];
 
 struct Reader<'a> {
