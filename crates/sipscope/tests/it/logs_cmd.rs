@@ -252,25 +252,33 @@ fn hostile_lines_are_bounded_and_counted() {
     assert_eq!(count(&db, "SELECT count(*) FROM auth_attempts WHERE username = '\\xff' || char(0)"), 1);
 }
 
+/// Writes to `file` the first line of fixture `name` that contains `marker`, once for each `s`
+/// in `range`, as `vary(line, s)` makes it (a later time, another account or number).
+fn repeat_fixture_line(
+    name: &str,
+    marker: &str,
+    range: std::ops::Range<u32>,
+    file: &Path,
+    vary: impl Fn(&str, u32) -> String,
+) {
+    let template = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
+    let line = template.lines().find(|l| l.contains(marker)).unwrap();
+    let lines: String = range.map(|s| format!("{}\n", vary(line, s))).collect();
+    std::fs::write(file, lines).unwrap();
+}
+
 /// A brute force read from a PBX log raises the same alerts as one seen on the wire: the
 /// rules run on the attempts `logs` stores (the OSSEC-style thresholds of the built-in pack),
 /// with the address the PBX wrote, and `--no-rules` raises none.
 #[test]
 fn a_brute_force_in_a_log_raises_the_rules_alert_for_its_source() {
     let dir = tempfile::tempdir().unwrap();
-    let template = std::fs::read_to_string(format!("{FIXTURES}/asterisk-security.log")).unwrap();
-    let line = template.lines().find(|l| l.contains("\"InvalidPassword\"")).unwrap();
-    let brute: String = (10..31)
-        .map(|s| {
-            let l = line
-                .replace("12:34:58]", &format!("12:35:{s}]"))
-                .replace("2024-01-10T12:34:58.250", &format!("2024-01-10T12:35:{s}.250"))
-                .replace("AccountID=\"100\"", &format!("AccountID=\"1{s}\""));
-            format!("{l}\n")
-        })
-        .collect();
     let file = dir.path().join("security");
-    std::fs::write(&file, brute).unwrap();
+    repeat_fixture_line("asterisk-security.log", "\"InvalidPassword\"", 10..31, &file, |line, s| {
+        line.replace("12:34:58]", &format!("12:35:{s}]"))
+            .replace("2024-01-10T12:34:58.250", &format!("2024-01-10T12:35:{s}.250"))
+            .replace("AccountID=\"100\"", &format!("AccountID=\"1{s}\""))
+    });
     let db = dir.path().join("s.db");
     logs(&db, "asterisk", &[&file], &[]);
     let alerts = "SELECT count FROM alerts WHERE rule_id = 'sipscope/pbx-failed-logins' AND src_ip = '203.0.113.5'";
@@ -286,17 +294,10 @@ fn a_brute_force_in_a_log_raises_the_rules_alert_for_its_source() {
 #[test]
 fn calls_to_missing_extensions_in_a_log_raise_the_rules_alert() {
     let dir = tempfile::tempdir().unwrap();
-    let template = std::fs::read_to_string(format!("{FIXTURES}/asterisk-messages.log")).unwrap();
-    let line = template.lines().find(|l| l.contains("extension not found")).unwrap();
-    let calls: String = (10..16)
-        .map(|s| {
-            let l =
-                line.replace("12:36:00]", &format!("12:36:{s}]")).replace("0046701234567", &format!("00467012345{s}"));
-            format!("{l}\n")
-        })
-        .collect();
     let file = dir.path().join("messages");
-    std::fs::write(&file, calls).unwrap();
+    repeat_fixture_line("asterisk-messages.log", "extension not found", 10..16, &file, |line, s| {
+        line.replace("12:36:00]", &format!("12:36:{s}]")).replace("0046701234567", &format!("00467012345{s}"))
+    });
     let db = dir.path().join("s.db");
     logs(&db, "asterisk", &[&file], &[]);
     assert_eq!(count(&db, "SELECT count(*) FROM auth_attempts WHERE outcome = 'extension_not_found'"), 6);
