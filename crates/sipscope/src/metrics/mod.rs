@@ -212,6 +212,8 @@ label! {
         HepOut => "hep_out",
         /// Events waiting to be published to NATS.
         NatsPublish => "nats_publish",
+        /// Messages the honeypot answered (and their answers), not yet recorded.
+        HoneypotRecorder => "honeypot_recorder",
     }
 }
 

@@ -25,9 +25,10 @@ pub enum RulesOn {
     /// they had been raised in line (same order, same times). Files and replays (ingest,
     /// analyze, import, logs read to their end, `rules test`), whose wall time the rules then
     /// barely lengthen (docs/benchmarks.md, "The rules beside the analysis"); and the
-    /// honeypot, whose listeners send each read's messages at once ([`super::Pipeline::flush`])
-    /// and pass on what was raised before each ban check ([`super::Pipeline::poll_alerts`]),
-    /// so that its bans follow the deciding message within the batch being handled.
+    /// honeypot, whose recorder thread sends what it recorded whenever its queue runs dry
+    /// ([`super::Pipeline::flush`]) and passes on what was raised a millisecond later
+    /// ([`super::Pipeline::poll_alerts`]), so that its bans follow the deciding message
+    /// before an attacker's next round trip.
     Worker,
 }
 

@@ -12,10 +12,10 @@
 //! and the dialled numbers the rules classify are the engine's; docs/benchmarks.md, "The rules
 //! beside the analysis"). Their alerts go back to the pipeline ([`Raised`]), which stores them
 //! and hands them to the responder and the alert outputs when it next sends a batch, ticks or
-//! finishes: a batch or a tick late. The honeypot runs its rules here too, and sends each
-//! read's messages at once and asks for their alerts before each ban check (`Pipeline::flush`,
-//! `Pipeline::poll_alerts`), so a ban comes within the batch being handled; other live sources
-//! keep the rules on their own thread.
+//! finishes: a batch or a tick late. The honeypot runs its rules here too: its recorder thread
+//! sends what it recorded whenever its queue runs dry and asks for their alerts a millisecond
+//! later (`Pipeline::flush`, `Pipeline::poll_alerts`), so a ban comes before an attacker's next
+//! round trip; other live sources keep the rules on their own thread.
 
 use crate::analysis::engine::{AnalysisConfig, Analyzer, LoggedAttempt, Seen};
 use crate::analysis::result::{AnalysisResult, Handover};

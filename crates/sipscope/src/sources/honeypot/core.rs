@@ -1,31 +1,32 @@
 //! Where the network shell meets the PBX and the sinks: every message received goes through
-//! [`Core::handle`], which applies the limits, asks the PBX, records the request and every
-//! answer actually sent, and returns the answers. Shared by all listeners (UDP, TCP, TLS).
-//! A source under a ban in force is still recorded, but neither answered nor worked for.
+//! [`Core::handle`], which applies the limits, asks the PBX, hands the request and every
+//! answer actually sent to the recorder thread (`recorder`: it never makes an answer wait),
+//! and returns the answers. Shared by all listeners (UDP, TCP, TLS, WebSocket). A source under
+//! a ban in force is still recorded, but neither answered nor worked for.
 
 use super::config::HoneypotConfig;
 use super::error::HoneypotError;
 use super::human_log::HumanLog;
-use super::intel::{Intel, IntelJob, RecoveredPassword, Skipped};
+use super::intel::{Intel, RecoveredPassword, Skipped};
 use super::limits::{udp_overhead, Admission, Limiter};
 use super::net::notes;
-use super::pbx::{compacted, AuthAttempt, Handled, Incoming, Pbx, Route};
+use super::pbx::{compacted, Handled, Incoming, Pbx, Route};
 use crate::act::InForce;
-use crate::event::fields::{is_blank, lossless_text};
-use crate::event::record::{AuthAttemptRecord, Record, RecordContext, RegistrationRecord};
-use crate::event::{Direction, Transport};
+use crate::event::fields::is_blank;
+use crate::event::Transport;
 use crate::metrics;
 use crate::nodes::Nodes;
-use crate::output::escape;
-use crate::pipeline::{Arrival, NodeOf, Note, Pipeline};
+use crate::pipeline::{Note, Pipeline};
 use crate::sinks::SinkError;
+use recorder::{Received, RecorderHandle, RecorderParts};
 use sipscope_sip::Message;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 mod later;
+mod recorder;
 pub use later::Outgoing;
 
 /// One message as a listener received it.
@@ -69,8 +70,8 @@ pub struct Stats {
     pub banned: AtomicU64,
     /// Authentication attempts.
     pub auth_attempts: AtomicU64,
-    /// Passwords recovered by intelligence.
-    pub recovered: AtomicU64,
+    /// Passwords recovered by intelligence (counted by the recorder thread).
+    pub recovered: Arc<AtomicU64>,
     /// What the network shell and the stream and answer limits did.
     pub net: super::net::NetStats,
 }
@@ -80,27 +81,12 @@ struct State {
     limiter: Limiter,
 }
 
-/// Everything that records: the pipeline (events, records, analysis → store and sinks), the
-/// human log and password recovery. One lock, so a request and its answers stay together.
-struct Recorder {
-    /// Taken by [`Core::finish`].
-    pipeline: Option<Pipeline>,
-    human: HumanLog,
-    intel: Option<Intel>,
-    /// What intel skipped, once [`Core::finish`] stopped it.
-    intel_skipped: Skipped,
-    recoveries: Receiver<RecoveredPassword>,
-    next_attempt_id: i64,
-}
-
 /// The shared honeypot core.
 pub struct Core {
-    sensor: String,
-    nodes: Nodes,
     max_message: usize,
     max_answer: usize,
     state: Mutex<State>,
-    recorder: Mutex<Recorder>,
+    recorder: RecorderHandle,
     in_force: InForce,
     /// The last channel number given out.
     channels: AtomicU64,
@@ -140,23 +126,26 @@ impl Core {
         };
         let next_attempt_id = pipeline.next_auth_attempt_id()?;
         pipeline.begin_analysis(crate::time::now_ns())?;
-        Ok(Core {
+        let stats = Stats::default();
+        let recorder = RecorderHandle::spawn(RecorderParts {
             sensor,
             nodes,
+            pipeline,
+            human,
+            intel,
+            recoveries,
+            next_attempt_id,
+            recovered: Arc::clone(&stats.recovered),
+        })
+        .map_err(|e| SinkError::Writer(format!("starting the honeypot's recorder thread: {e}")))?;
+        Ok(Core {
             max_message: config.limits.max_message_bytes,
             max_answer: config.limits.max_answer_bytes,
             state: Mutex::new(State { pbx, limiter: Limiter::new(&config.limits) }),
             in_force,
-            recorder: Mutex::new(Recorder {
-                pipeline: Some(pipeline),
-                human,
-                intel,
-                intel_skipped: Skipped::default(),
-                recoveries,
-                next_attempt_id,
-            }),
+            recorder,
             channels: AtomicU64::new(0),
-            stats: Stats::default(),
+            stats,
         })
     }
 
@@ -168,27 +157,24 @@ impl Core {
     /// [`handle`](Self::handle), with sensor-side anomaly names the listener adds to the
     /// message's event (`ws_over_tls`).
     pub fn handle_noted(&self, packet: Packet<'_>, extra: &[&'static str]) -> Vec<Vec<u8>> {
-        let extra_note = Note { anomalies: extra, ..Note::default() };
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         let udp = packet.transport == Transport::Udp;
         let wire = |len: usize| len as u64 + if udp { udp_overhead(packet.source.ip()) } else { 0 };
         let framing = packet.transport.framing();
-        // One parse serves the PBX, the pipeline and the records; done before taking the lock.
-        let parsed = (!is_blank(packet.bytes))
-            .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::ParseLimits::default()));
-        let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
-        // Bans the rules decided on what was handed over before this message take effect now.
-        self.poll_alerts();
+        // Bans the rules decided take effect as the recorder passes them on (it polls).
         if self.in_force.banned(packet.source.ip(), packet.source.port(), packet.now_ns) {
             // Recorded and analysed like any message (the rules keep seeing the attack), but
             // not answered, and the PBX does no work for it: no challenge, no password recovery.
             self.stats.banned.fetch_add(1, Ordering::Relaxed);
             metrics::unanswered(metrics::Unanswered::Banned);
-            let names: Vec<&'static str> = std::iter::once(notes::BANNED_SOURCE).chain(extra.iter().copied()).collect();
-            let note = Note { anomalies: &names, ..Note::default() };
-            self.record(packet, msg, Handled { note: "banned-source", ..Handled::default() }, &[], note);
+            let names = std::iter::once(notes::BANNED_SOURCE).chain(extra.iter().copied()).collect();
+            self.record(packet, Handled { note: "banned-source", ..Handled::default() }, Vec::new(), names, None);
             return Vec::new();
         }
+        // The PBX's parse, done before taking the lock (the recorder parses its own copy).
+        let parsed = (!is_blank(packet.bytes))
+            .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::ParseLimits::default()));
+        let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
         let (handled, replies) = {
             let Ok(mut state) = self.state.lock() else { return Vec::new() };
             let admission = state.limiter.admit(packet.source.ip(), wire(packet.bytes.len()), packet.now_ns);
@@ -209,7 +195,7 @@ impl Core {
                 metrics::unanswered(why);
                 drop(state);
                 // Not answered, but an attack all the same: recorded and analysed.
-                self.record(packet, msg, Handled { note, ..Handled::default() }, &[], extra_note);
+                self.record(packet, Handled { note, ..Handled::default() }, Vec::new(), extra.to_vec(), None);
                 return Vec::new();
             }
             let route = Route { channel: packet.channel, transport: packet.transport, local: packet.local };
@@ -236,7 +222,10 @@ impl Core {
             (handled, sent)
         };
         self.stats.answers.fetch_add(replies.len() as u64, Ordering::Relaxed);
-        self.record(packet, msg, handled, &replies, extra_note);
+        if handled.auth.is_some() {
+            self.stats.auth_attempts.fetch_add(1, Ordering::Relaxed);
+        }
+        self.record(packet, handled, replies.clone(), extra.to_vec(), None);
         replies
     }
 
@@ -289,10 +278,6 @@ impl Core {
     pub fn record_only(&self, packet: Packet<'_>, note: Note<'_>, answers: &[Vec<u8>]) {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         self.stats.answers.fetch_add(answers.len() as u64, Ordering::Relaxed);
-        let framing = packet.transport.framing();
-        let parsed = (!is_blank(packet.bytes))
-            .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::ParseLimits::default()));
-        let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
         if !packet.bytes.is_empty() {
             if let Ok(mut state) = self.state.lock() {
                 let received = packet.bytes.len() as u64;
@@ -300,119 +285,39 @@ impl Core {
             }
         }
         let label = note.anomalies.first().map_or("", |n| *n);
-        self.record(packet, msg, Handled { note: label, ..Handled::default() }, answers, note);
+        let handled = Handled { note: label, ..Handled::default() };
+        let received = Received {
+            not_a_message: note.not_a_message,
+            ..received(packet, handled, answers.to_vec(), note.anomalies.to_vec(), note.detail.map(str::to_owned))
+        };
+        self.recorder.received(received);
     }
 
-    /// Hands the request and every answer sent to the pipeline (events and analysis), then the
-    /// attempt and bindings (records); logs the human line.
+    /// Hands the request and every answer sent to the recorder thread (events, analysis,
+    /// records, the human log); waits only while its queue is full.
     fn record(
         &self,
         packet: Packet<'_>,
-        msg: Option<&Message<'_>>,
         handled: Handled,
-        replies: &[Vec<u8>],
-        note: Note<'_>,
+        replies: Vec<Vec<u8>>,
+        anomalies: Vec<&'static str>,
+        detail: Option<String>,
     ) {
-        let Ok(mut rec) = self.recorder.lock() else { return };
-        let rec = &mut *rec;
-        let (remote, local) = ((packet.source.ip(), packet.source.port()), (packet.local.ip(), packet.local.port()));
-        let arrival = |direction, src, dst, bytes| Arrival {
-            ts_ns: packet.now_ns,
-            transport: packet.transport,
-            src,
-            dst,
-            tunnel: None,
-            direction,
-            packet: None,
-            node: NodeOf::Lookup,
-            sensor: None,
-            bytes,
-        };
-        if let Some(pipeline) = rec.pipeline.as_mut() {
-            pipeline.accept_noted(arrival(Direction::In, remote, local, packet.bytes), msg, note);
-            for reply in replies {
-                pipeline.accept(arrival(Direction::Out, local, remote, reply));
-            }
-        }
-        if handled.auth.is_some() || !handled.bindings.is_empty() {
-            let ctx = RecordContext {
-                ts_ns: packet.now_ns,
-                sensor: self.sensor.clone(),
-                node: self.nodes.find(None, packet.local.ip()).map(|n| n.name.clone()),
-                transport: packet.transport,
-                src: packet.source,
-                dst: packet.local,
-                call_id: msg.and_then(Message::call_id).map(lossless_text),
-                user_agent: msg.and_then(agent).map(lossless_text),
-            };
-            if let Some(attempt) = handled.auth {
-                self.stats.auth_attempts.fetch_add(1, Ordering::Relaxed);
-                rec.attempt(ctx.clone(), attempt);
-            }
-            for b in handled.bindings {
-                let row =
-                    RegistrationRecord { ctx: ctx.clone(), username: b.user, contact: b.contact, expires: b.expires };
-                rec.record(Record::Registration(row));
-            }
-        }
-        rec.drain_recoveries(&self.stats);
-        if rec.human.enabled() {
-            let line = human_line(&packet, msg, handled.note, replies);
-            rec.human.line(packet.now_ns, &line);
-        }
-        // A stream message is a read of its own: its rules run now (UDP flushes per batch).
-        if packet.transport != Transport::Udp {
-            if let Some(pipeline) = rec.pipeline.as_mut() {
-                pipeline.flush();
-            }
-        }
+        self.recorder.received(received(packet, handled, replies, anomalies, detail));
     }
 
-    /// What the rules raised so far is passed on (stored, to the decision policy, which bans
-    /// through [`InForce`]), without waiting for them.
-    fn poll_alerts(&self) {
-        if let Ok(mut rec) = self.recorder.lock() {
-            if let Some(pipeline) = rec.pipeline.as_mut() {
-                pipeline.poll_alerts();
-            }
-        }
-    }
-
-    /// Hands what the listeners gave the pipeline to the rules' thread now: a listener calls it
-    /// when it has handled what one read brought (the UDP listener after each batch of
-    /// datagrams; stream messages are flushed as they are recorded).
-    pub fn flush(&self) {
-        if let Ok(mut rec) = self.recorder.lock() {
-            if let Some(pipeline) = rec.pipeline.as_mut() {
-                pipeline.flush();
-            }
-        }
-    }
-
-    /// Finishes password recovery and the analysis, stores what they found and makes every
-    /// event durable.
+    /// Records everything handed over, finishes password recovery and the analysis, stores
+    /// what they found and makes every event durable. Later calls do nothing.
     pub fn finish(&self) -> Result<(), SinkError> {
-        let mut rec = self.recorder.lock().map_err(|_| SinkError::Writer("recorder poisoned".into()))?;
-        if let Some(intel) = rec.intel.take() {
-            rec.intel_skipped = intel.finish();
-        }
-        rec.drain_recoveries(&self.stats);
-        match rec.pipeline.take() {
-            Some(pipeline) => pipeline.finish(crate::time::now_ns()).map(|_| ()),
-            None => Ok(()),
-        }
+        self.recorder.finish(crate::time::now_ns())
     }
 
-    /// Periodic work (called often; the pipeline paces itself to its tick interval): finished
-    /// analysis rows go to the store and everything is made durable, so readers see events and
-    /// the engine's memory stays bounded.
+    /// Periodic work at `now_ns`, after everything handed over so far is recorded (called
+    /// often; the pipeline paces itself to its tick interval): finished analysis rows go to the
+    /// store and everything is made durable, so readers see events and the engine's memory
+    /// stays bounded. The caller waits for it; the listeners do not.
     pub fn tick(&self, now_ns: i64) -> Result<(), SinkError> {
-        let mut rec = self.recorder.lock().map_err(|_| SinkError::Writer("recorder poisoned".into()))?;
-        rec.drain_recoveries(&self.stats);
-        match rec.pipeline.as_mut() {
-            Some(pipeline) => pipeline.tick(now_ns),
-            None => Ok(()),
-        }
+        self.recorder.tick(now_ns)
     }
 
     /// The bans in force this core consults (a handle on the same set).
@@ -428,103 +333,28 @@ impl Core {
 
     /// Attempts password intelligence skipped, by reason (final once [`Core::finish`] ran).
     pub fn intel_skipped(&self) -> Skipped {
-        let Ok(rec) = self.recorder.lock() else { return Skipped::default() };
-        rec.intel.as_ref().map_or(rec.intel_skipped, Intel::skipped)
+        self.recorder.skipped()
     }
 }
 
-impl Recorder {
-    fn record(&mut self, record: Record) {
-        if let Some(pipeline) = self.pipeline.as_mut() {
-            pipeline.record(record);
-        }
+/// What the recorder is handed for `packet`.
+fn received(
+    packet: Packet<'_>,
+    handled: Handled,
+    replies: Vec<Vec<u8>>,
+    anomalies: Vec<&'static str>,
+    detail: Option<String>,
+) -> Received {
+    Received {
+        now_ns: packet.now_ns,
+        transport: packet.transport,
+        source: packet.source,
+        local: packet.local,
+        bytes: packet.bytes.to_vec(),
+        handled,
+        replies,
+        anomalies,
+        detail,
+        not_a_message: false,
     }
-
-    fn attempt(&mut self, ctx: RecordContext, attempt: AuthAttempt) {
-        let id = self.next_attempt_id;
-        self.next_attempt_id += 1;
-        let AuthAttempt { method, username, realm, uri, nonce, outcome, password, recoverable } = attempt;
-        if let (Some(intel), Some(r)) = (&self.intel, recoverable) {
-            let job = IntelJob {
-                attempt_id: id,
-                username: username.clone(),
-                realm: realm.clone().unwrap_or_default(),
-                prepared: r.prepared,
-                key: r.key,
-                footprint: r.footprint,
-                source: ctx.src.ip(),
-            };
-            intel.submit(job, ctx.ts_ns);
-        }
-        let row = AuthAttemptRecord {
-            id,
-            ctx,
-            method,
-            username,
-            realm,
-            uri,
-            nonce,
-            outcome: outcome.as_str(),
-            password,
-            log: None,
-            published_seq: None,
-        };
-        self.record(Record::AuthAttempt(row));
-    }
-
-    fn drain_recoveries(&mut self, stats: &Stats) {
-        while let Ok(r) = self.recoveries.try_recv() {
-            if r.password.is_some() {
-                stats.recovered.fetch_add(1, Ordering::Relaxed);
-            }
-            self.record(Record::Recovered(r));
-        }
-    }
-}
-
-/// The agent of a message: User-Agent of a request, Server (or User-Agent) of a response.
-fn agent<'m>(msg: &Message<'m>) -> Option<&'m [u8]> {
-    if msg.status().is_some() {
-        msg.server().or_else(|| msg.user_agent())
-    } else {
-        msg.user_agent()
-    }
-}
-
-/// `2026-11-30T05:51:46Z 192.0.2.1:5061 > 198.51.100.1:5060 udp REGISTER from=100 to=100
-/// ua="friendly-scanner" => 401 Unauthorized`
-fn human_line(packet: &Packet<'_>, msg: Option<&Message<'_>>, note: &str, replies: &[Vec<u8>]) -> String {
-    let opt = |v: Option<&[u8]>| escape::terminal(&v.map_or_else(|| "-".to_owned(), lossless_text), 64);
-    let what = match msg {
-        Some(m) => match m.method() {
-            Some(method) => escape::terminal(&lossless_text(method), 32),
-            None => format!("response {}", m.status().unwrap_or(0)),
-        },
-        None if is_blank(packet.bytes) => "keepalive".to_owned(),
-        None => "invalid".to_owned(),
-    };
-    let answers: Vec<String> = replies
-        .iter()
-        .map(|r| {
-            let line = r.split(|&b| b == b'\r').next().unwrap_or_default();
-            escape::terminal(&lossless_text(line.strip_prefix(b"SIP/2.0 ").unwrap_or(line)), 64)
-        })
-        .collect();
-    let answer = if answers.is_empty() {
-        format!("no answer{}", if note.is_empty() { String::new() } else { format!(" ({note})") })
-    } else {
-        answers.join(", ")
-    };
-    format!(
-        "{} {} > {} {} {} from={} to={} ua=\"{}\" => {}",
-        crate::time::iso_time(packet.now_ns),
-        packet.source,
-        packet.local,
-        packet.transport.as_str(),
-        what,
-        opt(msg.and_then(|m| m.from()).and_then(|f| f.user())),
-        opt(msg.and_then(|m| m.to()).and_then(|t| t.user())),
-        opt(msg.and_then(agent)),
-        answer
-    )
 }

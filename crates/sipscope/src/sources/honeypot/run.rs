@@ -207,11 +207,11 @@ pub fn open_with(
         settings.analysis = None;
     }
     settings.rules = rules;
-    // The rules run beside the analysis, on the messages the listeners hand over in batches
-    // (one system call's datagrams, a stream message): the listener answering the attacker
-    // does not carry them, and their code stays hot across a batch. The listeners flush at the
-    // end of each batch and ask for raised alerts before each ban check (`Core`), so a ban
-    // takes effect within the batch being handled (docs/honeypot.md, "Rules and alerts").
+    // The rules run beside the analysis, on the messages the recorder thread hands over in
+    // batches (what it recorded until its queue ran dry): the listener answering the attacker
+    // does not carry them, and their code stays hot across a batch. The recorder polls the
+    // raised alerts a millisecond after each batch (`core/recorder.rs`), so a ban takes effect
+    // before an attacker's next round trip (docs/honeypot.md, "Rules and alerts").
     settings.rules_on = crate::pipeline::RulesOn::Worker;
     let has_rules = settings.rules.is_some();
     let mut pipeline = Pipeline::new(settings, sinks.store, extra);

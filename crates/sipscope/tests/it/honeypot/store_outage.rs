@@ -1,11 +1,12 @@
 //! The honeypot through a full disk: it keeps recording once space returns, its exit summary
-//! says what was lost; and the process hygiene seen from outside (no colour codes in a log
-//! that is not a terminal, no-new-privileges). On 127.0.91.0/24.
+//! says what was lost; through a store another writer holds: it answers and retransmits on
+//! time meanwhile and records everything after; and the process hygiene seen from outside (no
+//! colour codes in a log that is not a terminal, no-new-privileges). On 127.0.91.0/24.
 
 use super::harness::Honeypot;
 use crate::small_disk::SmallDisk;
 use std::net::UdpSocket;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Sends `n` OPTIONS with Call-IDs `{tag}-{i}`, each after the answer to the one before
 /// (so none is lost in a socket buffer); returns how many were answered.
@@ -67,4 +68,66 @@ fn after_a_full_disk_the_honeypot_stores_again_and_its_summary_says_what_was_los
     assert!(log.contains("store unavailable: "), "a warning while it lasts: {log}");
     assert!(log.contains("store writing again"), "{log}");
     assert!(!log.contains('\x1b'), "no colour codes when stderr is not a terminal");
+}
+
+/// Another writer (an operator's `sqlite3`, a backup) holds the store's write lock for
+/// 4 seconds, so every commit waits: answers must not. An INVITE's challenge is retransmitted
+/// at T1 and 3·T1 (RFC 3261 timer G) and every OPTIONS is answered while the lock is held,
+/// then everything is in the store once it is released.
+#[test]
+fn a_store_another_writer_holds_delays_no_answer_and_no_retransmission() {
+    let mut hp = Honeypot::start(&[("udp", "127.0.91.5", 5060)], "[intel]\nenabled = false\n");
+    let socket = UdpSocket::bind("127.0.91.6:5099").unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let target = "127.0.91.5:5060";
+    assert_eq!(options(&socket, target, "before", 1), 1);
+    // Committed once: the store and its tables exist.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hp.count("SELECT count(*) FROM events WHERE call_id = 'before-0'") < 2 {
+        assert!(Instant::now() < deadline, "the first OPTIONS was never committed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let held = hp.db();
+    held.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let held_at = Instant::now();
+    let invite = "INVITE sip:0046701234567@127.0.91.5 SIP/2.0\r\n\
+                  Via: SIP/2.0/UDP 127.0.91.6:5099;branch=z9hG4bKheld;rport\r\nMax-Forwards: 70\r\n\
+                  From: <sip:100@127.0.91.5>;tag=held\r\nTo: <sip:0046701234567@127.0.91.5>\r\n\
+                  Call-ID: held-invite\r\nCSeq: 1 INVITE\r\nContact: <sip:100@127.0.91.6:5099>\r\n\
+                  Content-Length: 0\r\n\r\n";
+    socket.send_to(invite.as_bytes(), target).unwrap();
+    let sent = Instant::now();
+    let mut buf = [0u8; 4096];
+    let mut copies: Vec<(Vec<u8>, Duration)> = Vec::new();
+    // The first answer and two retransmissions come by 1.5 s; 2.5 s leaves a second to spare.
+    while sent.elapsed() < Duration::from_millis(2_500) && copies.len() < 3 {
+        socket.set_read_timeout(Some(Duration::from_millis(2_500).saturating_sub(sent.elapsed()).max(MS))).unwrap();
+        let Ok(n) = socket.recv(&mut buf) else { break };
+        copies.push((buf[..n].to_vec(), sent.elapsed()));
+    }
+    assert_eq!(copies.len(), 3, "the answer and two retransmissions while the store was held: {copies:?}");
+    assert!(copies.iter().all(|(b, _)| *b == copies[0].0), "retransmissions repeat the answer");
+    assert!(copies[1].1 >= Duration::from_millis(500), "not before T1");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(options(&socket, target, "held", 20), 20, "every OPTIONS answered while the store was held");
+    assert!(held_at.elapsed() < Duration::from_secs(4), "all of it while the lock was held");
+    std::thread::sleep(Duration::from_secs(4).saturating_sub(held_at.elapsed()));
+    held.execute_batch("COMMIT").unwrap();
+    let ack = invite.replace("INVITE sip", "ACK sip").replace("1 INVITE", "1 ACK");
+    let to = String::from_utf8_lossy(&copies[0].0).lines().find(|l| l.starts_with("To:")).unwrap().to_owned();
+    let ack = ack.replace("To: <sip:0046701234567@127.0.91.5>", &to);
+    socket.send_to(ack.as_bytes(), target).unwrap();
+    let (summary, log) = hp.stop();
+    let count = |sql: &str| hp.count(sql);
+    assert_eq!(count("SELECT count(*) FROM events WHERE direction = 'in' AND call_id LIKE 'held-%'"), 22, "{log}");
+    assert_eq!(count("SELECT count(*) FROM events WHERE direction = 'out' AND call_id LIKE 'held-%'"), 20 + 1 + retransmitted(&summary), "{log}");
+}
+
+const MS: Duration = Duration::from_millis(1);
+
+/// The retransmissions the exit summary counts (at least the two the test waited for).
+fn retransmitted(summary: &serde_json::Value) -> i64 {
+    let n = summary["retransmissions"].as_i64().unwrap_or(0);
+    assert!(n >= 2, "{summary}");
+    n
 }

@@ -4,11 +4,9 @@
 //! takes the answers due. They pass the same budgets as every answer (a retransmission is sent
 //! as it was the first time, or withheld and counted) and are recorded the same way.
 
+use super::recorder::Later;
 use super::Core;
-use crate::event::fields::lossless_text;
-use crate::event::{Direction, Transport};
-use crate::output::escape;
-use crate::pipeline::{Arrival, NodeOf};
+use crate::event::Transport;
 use crate::sources::honeypot::limits::udp_overhead;
 use crate::sources::honeypot::pbx::DueKind;
 use std::net::SocketAddr;
@@ -95,45 +93,19 @@ impl Core {
         self.state.lock().map_or(0, |s| s.pbx.open_invites_forgotten())
     }
 
-    /// Hands answers sent later to the pipeline and the human log.
+    /// Hands answers sent later to the recorder thread.
     fn record_later(&self, now_ns: i64, sent: &[Outgoing]) {
-        if sent.is_empty() {
-            return;
-        }
-        let Ok(mut rec) = self.recorder.lock() else { return };
-        let rec = &mut *rec;
-        for answer in sent {
-            if let Some(pipeline) = rec.pipeline.as_mut() {
-                pipeline.accept(Arrival {
-                    ts_ns: now_ns,
-                    transport: answer.transport,
-                    src: (answer.local.ip(), answer.local.port()),
-                    dst: (answer.dest.ip(), answer.dest.port()),
-                    tunnel: None,
-                    direction: Direction::Out,
-                    packet: None,
-                    node: NodeOf::Lookup,
-                    sensor: None,
-                    bytes: &answer.bytes,
-                });
-            }
-            if rec.human.enabled() {
-                let line = answer.bytes.split(|&b| b == b'\r').next().unwrap_or_default();
-                let status = escape::terminal(&lossless_text(line.strip_prefix(b"SIP/2.0 ").unwrap_or(line)), 64);
-                let what = if answer.retransmission { "retransmission" } else { "later answer" };
-                let text = format!(
-                    "{} {} > {} {} {what} => {status}",
-                    crate::time::iso_time(now_ns),
-                    answer.local,
-                    answer.dest,
-                    answer.transport.as_str()
-                );
-                rec.human.line(now_ns, &text);
-            }
-        }
-        // The rules see them now (an answer due later is a read of its own).
-        if let Some(pipeline) = rec.pipeline.as_mut() {
-            pipeline.flush();
-        }
+        let later = sent
+            .iter()
+            .map(|a| Later {
+                now_ns,
+                transport: a.transport,
+                local: a.local,
+                dest: a.dest,
+                retransmission: a.retransmission,
+                bytes: a.bytes.clone(),
+            })
+            .collect();
+        self.recorder.later(later);
     }
 }

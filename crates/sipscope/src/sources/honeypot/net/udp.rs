@@ -162,9 +162,6 @@ impl UdpListener {
                     tracing::debug!("answering {} later: {e}", answer.dest);
                 }
             }
-            if !received.is_empty() {
-                core.flush();
-            }
         }
     }
 

@@ -1,0 +1,449 @@
+//! Answering never waits for recording. Every listener hands what it received and what it sent
+//! to one recorder thread over a bounded queue, and goes back to its socket; the thread owns
+//! the pipeline (events, records, analysis → store and sinks), the human log and password
+//! recovery. A commit that waits on a slow disk, an analysis that is behind, a human log on a
+//! full pipe: none of them delays an answer, a retransmission or the next read — a delay an
+//! attacker could time, and that broke RFC 3261's timers.
+//!
+//! One queue and one consumer: what a listener hands over is recorded in the order it was
+//! handed over, a request with its answers. The queue holds [`QUEUE_JOBS`] jobs; when it is
+//! full a listener waits for room (nothing received is dropped to keep up). The pipeline's
+//! periodic work (commits, the analysis hand-over) runs when the shell asks, on its clock.
+
+use crate::event::fields::{is_blank, lossless_text};
+use crate::event::record::{AuthAttemptRecord, Record, RecordContext, RegistrationRecord};
+use crate::event::{Direction, Transport};
+use crate::metrics;
+use crate::nodes::Nodes;
+use crate::output::escape;
+use crate::pipeline::{Arrival, NodeOf, Note, Pipeline};
+use crate::sinks::SinkError;
+use crate::sources::honeypot::human_log::HumanLog;
+use crate::sources::honeypot::intel::{Intel, IntelJob, RecoveredPassword, Skipped};
+use crate::sources::honeypot::pbx::{AuthAttempt, Handled};
+use sipscope_sip::Message;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Jobs the queue holds before a listener waits for room: about four seconds of a flood the
+/// per-source and global rates let through at their defaults, and at most a few hundred
+/// megabytes even if every job held the largest message allowed.
+pub const QUEUE_JOBS: usize = 8_192;
+
+/// Jobs recorded between two hand-overs to the rules while the queue never runs empty.
+const FLUSH_EVERY_JOBS: usize = 256;
+
+/// When the thread, idle, next passes on what the rules raised (bans take effect through it):
+/// a millisecond after it handed them messages (the rules take microseconds a message, so a
+/// ban comes before an attacker's next round trip), then twice as long each time, up to
+/// [`IDLE_POLL_LAST`].
+const IDLE_POLL_FIRST: Duration = Duration::from_millis(1);
+/// The longest wait between two looks at the rules' alerts while idle.
+const IDLE_POLL_LAST: Duration = Duration::from_millis(64);
+
+/// A message a listener received, with what the honeypot did with it.
+pub(super) struct Received {
+    /// Receive time.
+    pub now_ns: i64,
+    pub transport: Transport,
+    pub source: SocketAddr,
+    pub local: SocketAddr,
+    pub bytes: Vec<u8>,
+    /// The PBX's verdict (its replies already taken out: `replies` are those sent).
+    pub handled: Handled,
+    pub replies: Vec<Vec<u8>>,
+    /// Sensor-side anomaly names.
+    pub anomalies: Vec<&'static str>,
+    /// Why, for bytes that are not SIP.
+    pub detail: Option<String>,
+    /// Not a message at all (a refused connection).
+    pub not_a_message: bool,
+}
+
+/// An answer sent after its request (delayed ringing, a retransmission).
+pub(super) struct Later {
+    pub now_ns: i64,
+    pub transport: Transport,
+    pub local: SocketAddr,
+    pub dest: SocketAddr,
+    pub retransmission: bool,
+    pub bytes: Vec<u8>,
+}
+
+enum Job {
+    Received(Box<Received>),
+    Later(Vec<Later>),
+    Tick(i64, SyncSender<Result<(), SinkError>>),
+    Skipped(SyncSender<Skipped>),
+    Finish(i64, SyncSender<(Result<(), SinkError>, Skipped)>),
+}
+
+/// What the thread starts with.
+pub(super) struct RecorderParts {
+    pub sensor: String,
+    pub nodes: Nodes,
+    pub pipeline: Pipeline,
+    pub human: HumanLog,
+    pub intel: Option<Intel>,
+    pub recoveries: Receiver<RecoveredPassword>,
+    pub next_attempt_id: i64,
+    /// Passwords recovered, counted for the summary.
+    pub recovered: Arc<AtomicU64>,
+}
+
+/// The listeners' end of the queue, and the thread.
+pub(super) struct RecorderHandle {
+    jobs: SyncSender<Job>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// What intel skipped, once the thread finished.
+    skipped: Mutex<Option<Skipped>>,
+}
+
+impl RecorderHandle {
+    /// Starts the recorder thread.
+    pub fn spawn(parts: RecorderParts) -> std::io::Result<RecorderHandle> {
+        let (jobs, queue) = std::sync::mpsc::sync_channel(QUEUE_JOBS);
+        let recorder = Recorder { parts, intel_skipped: Skipped::default() };
+        let thread = std::thread::Builder::new()
+            .name("honeypot recorder".into())
+            .spawn(move || recorder.run(&queue))?;
+        Ok(RecorderHandle { jobs, thread: Mutex::new(Some(thread)), skipped: Mutex::new(None) })
+    }
+
+    /// Queues a message and what was done with it; waits only while the queue is full.
+    pub fn received(&self, received: Received) {
+        self.queue(Job::Received(Box::new(received)));
+    }
+
+    /// Queues answers sent after their request.
+    pub fn later(&self, sent: Vec<Later>) {
+        if !sent.is_empty() {
+            self.queue(Job::Later(sent));
+        }
+    }
+
+    /// Waits while the queue is full; a job for a thread that finished is dropped (a listener
+    /// still closing at shutdown: there is nowhere to record it).
+    fn queue(&self, job: Job) {
+        if self.jobs.send(job).is_ok() {
+            metrics::queue_depth_add(metrics::Queue::HoneypotRecorder, 1);
+        }
+    }
+
+    /// The pipeline's periodic work at `now_ns`, after everything queued before: returns once
+    /// it is done, with the store's error if it failed.
+    pub fn tick(&self, now_ns: i64) -> Result<(), SinkError> {
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        self.jobs.send(Job::Tick(now_ns, done)).map_err(|_| gone())?;
+        result.recv().map_err(|_| gone())?
+    }
+
+    /// Records everything queued, finishes password recovery and the analysis, makes every
+    /// event durable and stops the thread. Later calls return at once.
+    pub fn finish(&self, now_ns: i64) -> Result<(), SinkError> {
+        let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) else { return Ok(()) };
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        let sent = self.jobs.send(Job::Finish(now_ns, done)).is_ok();
+        let outcome = match result.recv() {
+            Ok((outcome, skipped)) if sent => {
+                self.keep_skipped(skipped);
+                outcome
+            }
+            _ => Err(gone()),
+        };
+        if thread.join().is_err() {
+            return Err(SinkError::Writer("the honeypot's recorder thread panicked".into()));
+        }
+        outcome
+    }
+
+    /// Attempts password intelligence skipped, by reason (final once [`Self::finish`] ran).
+    pub fn skipped(&self) -> Skipped {
+        if let Some(done) = self.skipped.lock().ok().and_then(|s| *s) {
+            return done;
+        }
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        if self.jobs.send(Job::Skipped(reply)).is_err() {
+            return Skipped::default();
+        }
+        answer.recv().unwrap_or_default()
+    }
+
+    fn keep_skipped(&self, skipped: Skipped) {
+        if let Ok(mut s) = self.skipped.lock() {
+            *s = Some(skipped);
+        }
+    }
+}
+
+fn gone() -> SinkError {
+    SinkError::Writer("the honeypot's recorder thread is gone".into())
+}
+
+/// The thread's state.
+struct Recorder {
+    parts: RecorderParts,
+    /// What intel skipped, once finished.
+    intel_skipped: Skipped,
+}
+
+impl Recorder {
+    fn run(mut self, queue: &Receiver<Job>) {
+        let mut since_flush = 0;
+        let mut idle_wait = IDLE_POLL_FIRST;
+        loop {
+            let job = match queue.try_recv() {
+                Ok(job) => job,
+                Err(_) => {
+                    // Drained: what was recorded goes to the rules now, and what they raised on.
+                    if since_flush > 0 {
+                        self.flush();
+                        since_flush = 0;
+                        idle_wait = IDLE_POLL_FIRST;
+                    }
+                    match queue.recv_timeout(idle_wait) {
+                        Ok(job) => job,
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.poll_alerts();
+                            idle_wait = (idle_wait * 2).min(IDLE_POLL_LAST);
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            };
+            match job {
+                Job::Received(r) => {
+                    metrics::queue_depth_add(metrics::Queue::HoneypotRecorder, -1);
+                    self.received(*r);
+                }
+                Job::Later(sent) => {
+                    metrics::queue_depth_add(metrics::Queue::HoneypotRecorder, -1);
+                    self.later(&sent);
+                }
+                Job::Tick(now_ns, done) => {
+                    self.flush();
+                    since_flush = 0;
+                    let _ = done.send(self.tick(now_ns));
+                    continue;
+                }
+                Job::Skipped(reply) => {
+                    let _ = reply.send(self.parts.intel.as_ref().map_or(self.intel_skipped, Intel::skipped));
+                    continue;
+                }
+                Job::Finish(now_ns, done) => {
+                    let _ = done.send(self.finish(now_ns));
+                    return;
+                }
+            }
+            since_flush += 1;
+            if since_flush >= FLUSH_EVERY_JOBS {
+                self.flush();
+                since_flush = 0;
+            }
+        }
+    }
+
+    /// Hands the request and every answer sent to the pipeline (events and analysis), then the
+    /// attempt and bindings (records); logs the human line.
+    fn received(&mut self, mut r: Received) {
+        let framing = r.transport.framing();
+        let parsed = (!is_blank(&r.bytes))
+            .then(|| Message::parse_with(&r.bytes, framing, sipscope_sip::ParseLimits::default()));
+        let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
+        let (remote, local) = ((r.source.ip(), r.source.port()), (r.local.ip(), r.local.port()));
+        let arrival = |direction, src, dst, bytes| Arrival {
+            ts_ns: r.now_ns,
+            transport: r.transport,
+            src,
+            dst,
+            tunnel: None,
+            direction,
+            packet: None,
+            node: NodeOf::Lookup,
+            sensor: None,
+            bytes,
+        };
+        let note = Note { anomalies: &r.anomalies, detail: r.detail.as_deref(), not_a_message: r.not_a_message };
+        let pipeline = &mut self.parts.pipeline;
+        pipeline.accept_noted(arrival(Direction::In, remote, local, &r.bytes), msg, note);
+        for reply in &r.replies {
+            pipeline.accept(arrival(Direction::Out, local, remote, reply));
+        }
+        let handled = std::mem::take(&mut r.handled);
+        if handled.auth.is_some() || !handled.bindings.is_empty() {
+            let ctx = RecordContext {
+                ts_ns: r.now_ns,
+                sensor: self.parts.sensor.clone(),
+                node: self.parts.nodes.find(None, r.local.ip()).map(|n| n.name.clone()),
+                transport: r.transport,
+                src: r.source,
+                dst: r.local,
+                call_id: msg.and_then(Message::call_id).map(lossless_text),
+                user_agent: msg.and_then(agent).map(lossless_text),
+            };
+            if let Some(attempt) = handled.auth {
+                self.attempt(ctx.clone(), attempt);
+            }
+            for b in handled.bindings {
+                let row =
+                    RegistrationRecord { ctx: ctx.clone(), username: b.user, contact: b.contact, expires: b.expires };
+                self.parts.pipeline.record(Record::Registration(row));
+            }
+        }
+        self.drain_recoveries();
+        if self.parts.human.enabled() {
+            let line = human_line(&r, msg, handled.note);
+            self.parts.human.line(r.now_ns, &line);
+        }
+    }
+
+    /// Hands answers sent later to the pipeline and the human log.
+    fn later(&mut self, sent: &[Later]) {
+        for answer in sent {
+            self.parts.pipeline.accept(Arrival {
+                ts_ns: answer.now_ns,
+                transport: answer.transport,
+                src: (answer.local.ip(), answer.local.port()),
+                dst: (answer.dest.ip(), answer.dest.port()),
+                tunnel: None,
+                direction: Direction::Out,
+                packet: None,
+                node: NodeOf::Lookup,
+                sensor: None,
+                bytes: &answer.bytes,
+            });
+            if self.parts.human.enabled() {
+                let what = if answer.retransmission { "retransmission" } else { "later answer" };
+                let text = format!(
+                    "{} {} > {} {} {what} => {}",
+                    crate::time::iso_time(answer.now_ns),
+                    answer.local,
+                    answer.dest,
+                    answer.transport.as_str(),
+                    status_text(&answer.bytes)
+                );
+                self.parts.human.line(answer.now_ns, &text);
+            }
+        }
+    }
+
+    fn attempt(&mut self, ctx: RecordContext, attempt: AuthAttempt) {
+        let id = self.parts.next_attempt_id;
+        self.parts.next_attempt_id += 1;
+        let AuthAttempt { method, username, realm, uri, nonce, outcome, password, recoverable } = attempt;
+        if let (Some(intel), Some(r)) = (&self.parts.intel, recoverable) {
+            let job = IntelJob {
+                attempt_id: id,
+                username: username.clone(),
+                realm: realm.clone().unwrap_or_default(),
+                prepared: r.prepared,
+                key: r.key,
+                footprint: r.footprint,
+                source: ctx.src.ip(),
+            };
+            intel.submit(job, ctx.ts_ns);
+        }
+        let row = AuthAttemptRecord {
+            id,
+            ctx,
+            method,
+            username,
+            realm,
+            uri,
+            nonce,
+            outcome: outcome.as_str(),
+            password,
+            log: None,
+            published_seq: None,
+        };
+        self.parts.pipeline.record(Record::AuthAttempt(row));
+    }
+
+    fn drain_recoveries(&mut self) {
+        while let Ok(r) = self.parts.recoveries.try_recv() {
+            if r.password.is_some() {
+                self.parts.recovered.fetch_add(1, Ordering::Relaxed);
+            }
+            self.parts.pipeline.record(Record::Recovered(r));
+        }
+    }
+
+    /// What was recorded goes to the rules' thread; what they raised is passed on (stored, to
+    /// the decision policy, which bans through the bans in force the listeners consult).
+    fn flush(&mut self) {
+        self.parts.pipeline.flush();
+        self.parts.pipeline.poll_alerts();
+    }
+
+    fn poll_alerts(&mut self) {
+        self.drain_recoveries();
+        self.parts.pipeline.poll_alerts();
+    }
+
+    fn tick(&mut self, now_ns: i64) -> Result<(), SinkError> {
+        self.drain_recoveries();
+        self.parts.pipeline.tick(now_ns)
+    }
+
+    /// Consumes the recorder: intel stops, the pipeline finishes.
+    fn finish(mut self, now_ns: i64) -> (Result<(), SinkError>, Skipped) {
+        if let Some(intel) = self.parts.intel.take() {
+            self.intel_skipped = intel.finish();
+        }
+        self.drain_recoveries();
+        let result = self.parts.pipeline.finish(now_ns).map(|_| ());
+        (result, self.intel_skipped)
+    }
+}
+
+/// The agent of a message: User-Agent of a request, Server (or User-Agent) of a response.
+fn agent<'m>(msg: &Message<'m>) -> Option<&'m [u8]> {
+    if msg.status().is_some() {
+        msg.server().or_else(|| msg.user_agent())
+    } else {
+        msg.user_agent()
+    }
+}
+
+/// An answer's status line without `SIP/2.0 `, made safe for a terminal.
+fn status_text(answer: &[u8]) -> String {
+    let line = answer.split(|&b| b == b'\r').next().unwrap_or_default();
+    escape::terminal(&lossless_text(line.strip_prefix(b"SIP/2.0 ").unwrap_or(line)), 64)
+}
+
+/// `2026-11-30T05:51:46Z 192.0.2.1:5061 > 198.51.100.1:5060 udp REGISTER from=100 to=100
+/// ua="friendly-scanner" => 401 Unauthorized`
+fn human_line(r: &Received, msg: Option<&Message<'_>>, note: &str) -> String {
+    let opt = |v: Option<&[u8]>| escape::terminal(&v.map_or_else(|| "-".to_owned(), lossless_text), 64);
+    let what = match msg {
+        Some(m) => match m.method() {
+            Some(method) => escape::terminal(&lossless_text(method), 32),
+            None => format!("response {}", m.status().unwrap_or(0)),
+        },
+        None if is_blank(&r.bytes) => "keepalive".to_owned(),
+        None => "invalid".to_owned(),
+    };
+    let answers: Vec<String> = r.replies.iter().map(|a| status_text(a)).collect();
+    let answer = if answers.is_empty() {
+        format!("no answer{}", if note.is_empty() { String::new() } else { format!(" ({note})") })
+    } else {
+        answers.join(", ")
+    };
+    format!(
+        "{} {} > {} {} {} from={} to={} ua=\"{}\" => {}",
+        crate::time::iso_time(r.now_ns),
+        r.source,
+        r.local,
+        r.transport.as_str(),
+        what,
+        opt(msg.and_then(|m| m.from()).and_then(|f| f.user())),
+        opt(msg.and_then(|m| m.to()).and_then(|t| t.user())),
+        opt(msg.and_then(agent)),
+        answer
+    )
+}
