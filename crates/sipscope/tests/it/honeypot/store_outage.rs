@@ -105,7 +105,8 @@ fn a_store_another_writer_holds_delays_no_answer_and_no_retransmission() {
         let Ok(n) = socket.recv(&mut buf) else { break };
         copies.push((buf[..n].to_vec(), sent.elapsed()));
     }
-    assert_eq!(copies.len(), 3, "the answer and two retransmissions while the store was held: {copies:?}");
+    let arrivals: Vec<Duration> = copies.iter().map(|c| c.1).collect();
+    assert_eq!(copies.len(), 3, "the answer and two retransmissions while the store was held: at {arrivals:?}");
     assert!(copies.iter().all(|(b, _)| *b == copies[0].0), "retransmissions repeat the answer");
     assert!(copies[1].1 >= Duration::from_millis(500), "not before T1");
     socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -120,7 +121,11 @@ fn a_store_another_writer_holds_delays_no_answer_and_no_retransmission() {
     let (summary, log) = hp.stop();
     let count = |sql: &str| hp.count(sql);
     assert_eq!(count("SELECT count(*) FROM events WHERE direction = 'in' AND call_id LIKE 'held-%'"), 22, "{log}");
-    assert_eq!(count("SELECT count(*) FROM events WHERE direction = 'out' AND call_id LIKE 'held-%'"), 20 + 1 + retransmitted(&summary), "{log}");
+    assert_eq!(
+        count("SELECT count(*) FROM events WHERE direction = 'out' AND call_id LIKE 'held-%'"),
+        20 + 1 + retransmitted(&summary),
+        "{log}"
+    );
 }
 
 const MS: Duration = Duration::from_millis(1);

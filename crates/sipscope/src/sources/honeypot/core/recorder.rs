@@ -108,9 +108,8 @@ impl RecorderHandle {
     pub fn spawn(parts: RecorderParts) -> std::io::Result<RecorderHandle> {
         let (jobs, queue) = std::sync::mpsc::sync_channel(QUEUE_JOBS);
         let recorder = Recorder { parts, intel_skipped: Skipped::default() };
-        let thread = std::thread::Builder::new()
-            .name("honeypot recorder".into())
-            .spawn(move || recorder.run(&queue))?;
+        let thread =
+            std::thread::Builder::new().name("honeypot recorder".into()).spawn(move || recorder.run(&queue))?;
         Ok(RecorderHandle { jobs, thread: Mutex::new(Some(thread)), skipped: Mutex::new(None) })
     }
 
@@ -252,8 +251,8 @@ impl Recorder {
     /// attempt and bindings (records); logs the human line.
     fn received(&mut self, mut r: Received) {
         let framing = r.transport.framing();
-        let parsed = (!is_blank(&r.bytes))
-            .then(|| Message::parse_with(&r.bytes, framing, sipscope_sip::ParseLimits::default()));
+        let parsed =
+            (!is_blank(&r.bytes)).then(|| Message::parse_with(&r.bytes, framing, sipscope_sip::ParseLimits::default()));
         let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
         let (remote, local) = ((r.source.ip(), r.source.port()), (r.local.ip(), r.local.port()));
         let arrival = |direction, src, dst, bytes| Arrival {
