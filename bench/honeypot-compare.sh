@@ -6,7 +6,8 @@
 # Each gets REQUESTS requests from bench/sipflood (OPTIONS and REGISTER alternately), then the
 # script prints answered/s, server CPU time, the honeypot's peak RSS and the ratio, and checks
 # that the honeypot's store holds one 'in' event per request sent and one 'out' per answer.
-# Env: WINDOW (256: below the ~300 requests a default 208 KiB socket buffer holds, so the
+# Env: SIPSCOPE (a sipscope binary to measure instead of building this tree's),
+#      WINDOW (256: below the ~300 requests a default 208 KiB socket buffer holds, so the
 #      kernel drops nothing), MIX (both), SOURCES (1), DURATION (60: cap per flood, seconds).
 # Needs: cargo, kamailio (apt-get install -y kamailio), python3. Loopback only; every process
 # runs under `timeout` and the trap ends them all on exit.
@@ -37,8 +38,10 @@ trap 'exit 130' INT TERM
 timeout 1200 cargo build -q --release --manifest-path bench/sipflood/Cargo.toml
 FLOOD=$ROOT/bench/sipflood/target/release/sipflood
 HP_BUILD=ok
-timeout 1800 cargo build -q --release -p sipscope || HP_BUILD="cargo build -p sipscope failed"
-SIPSCOPE=$ROOT/target/release/sipscope
+if [ -z "${SIPSCOPE:-}" ]; then
+    timeout 1800 cargo build -q --release -p sipscope || HP_BUILD="cargo build -p sipscope failed"
+    SIPSCOPE=$ROOT/target/release/sipscope
+fi
 
 # CPU seconds (user + system) of a process and its children, from /proc/PID/stat.
 tree_cpu() {
