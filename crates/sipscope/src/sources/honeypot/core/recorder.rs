@@ -6,8 +6,10 @@
 //! attacker could time, and that broke RFC 3261's timers.
 //!
 //! One queue and one consumer: what a listener hands over is recorded in the order it was
-//! handed over, a request with its answers. The queue holds [`QUEUE_JOBS`] jobs; when it is
-//! full a listener waits for room (nothing received is dropped to keep up). The pipeline's
+//! handed over, a request with its answers. The queue holds [`QUEUE_JOBS`] jobs and
+//! [`QUEUE_BYTES`] bytes of messages and answers; when it is full a listener waits for room
+//! (nothing received is dropped to keep up, and a flood of large datagrams cannot make it grow
+//! past its bytes). The pipeline's
 //! periodic work (commits, the analysis hand-over) runs when the shell asks, on its clock.
 
 use crate::event::fields::{is_blank, lossless_text};
@@ -23,16 +25,19 @@ use crate::sources::honeypot::intel::{Intel, IntelJob, RecoveredPassword, Skippe
 use crate::sources::honeypot::pbx::{AuthAttempt, Handled};
 use sipscope_sip::Message;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Jobs the queue holds before a listener waits for room: about four seconds of a flood the
-/// per-source and global rates let through at their defaults, and at most a few hundred
-/// megabytes even if every job held the largest message allowed.
+/// per-source and global rates let through at their defaults (about 10 MB of typical SIP).
 pub const QUEUE_JOBS: usize = 8_192;
+
+/// Bytes of messages and answers the queue holds before a listener waits for room (a job
+/// larger than this alone is let in when the queue is empty).
+pub const QUEUE_BYTES: usize = 64 << 20;
 
 /// Jobs recorded between two hand-overs to the rules while the queue never runs empty.
 const FLUSH_EVERY_JOBS: usize = 256;
@@ -62,6 +67,56 @@ pub(super) struct Received {
     pub detail: Option<String>,
     /// Not a message at all (a refused connection).
     pub not_a_message: bool,
+}
+
+impl Received {
+    /// Bytes it holds, as the queue counts them.
+    fn size(&self) -> usize {
+        self.bytes.len() + self.replies.iter().map(Vec::len).sum::<usize>()
+    }
+}
+
+fn later_size(sent: &[Later]) -> usize {
+    sent.iter().map(|l| l.bytes.len()).sum()
+}
+
+/// The queue's bytes, counted beside the channel (which bounds its jobs).
+#[derive(Default)]
+struct Room {
+    bytes: AtomicUsize,
+    /// The thread stopped taking jobs: nothing waits for room any more.
+    closed: AtomicBool,
+}
+
+impl Room {
+    /// Counts `size` bytes in, waiting while the queue holds [`QUEUE_BYTES`] (a job alone is
+    /// always let in). False once the thread has stopped.
+    fn take(&self, size: usize) -> bool {
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            let before = self.bytes.fetch_add(size, Ordering::AcqRel);
+            if before == 0 || before.saturating_add(size) <= QUEUE_BYTES {
+                return true;
+            }
+            self.bytes.fetch_sub(size, Ordering::AcqRel);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn give_back(&self, size: usize) {
+        self.bytes.fetch_sub(size, Ordering::AcqRel);
+    }
+}
+
+/// Marks the queue closed when the thread ends, however it ends.
+struct Closing(Arc<Room>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+    }
 }
 
 /// An answer sent after its request (delayed ringing, a retransmission).
@@ -98,6 +153,8 @@ pub(super) struct RecorderParts {
 /// The listeners' end of the queue, and the thread.
 pub(super) struct RecorderHandle {
     jobs: SyncSender<Job>,
+    /// Bytes queued, and whether the thread stopped taking jobs.
+    room: Arc<Room>,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// What intel skipped, once the thread finished.
     skipped: Mutex<Option<Skipped>>,
@@ -107,27 +164,36 @@ impl RecorderHandle {
     /// Starts the recorder thread.
     pub fn spawn(parts: RecorderParts) -> std::io::Result<RecorderHandle> {
         let (jobs, queue) = std::sync::mpsc::sync_channel(QUEUE_JOBS);
-        let recorder = Recorder { parts, intel_skipped: Skipped::default() };
-        let thread =
-            std::thread::Builder::new().name("honeypot recorder".into()).spawn(move || recorder.run(&queue))?;
-        Ok(RecorderHandle { jobs, thread: Mutex::new(Some(thread)), skipped: Mutex::new(None) })
+        let room = Arc::new(Room::default());
+        let recorder = Recorder { parts, intel_skipped: Skipped::default(), room: Arc::clone(&room) };
+        let thread = std::thread::Builder::new().name("honeypot recorder".into()).spawn(move || {
+            let closing = Closing(Arc::clone(&recorder.room));
+            recorder.run(&queue);
+            drop(closing);
+        })?;
+        Ok(RecorderHandle { jobs, room, thread: Mutex::new(Some(thread)), skipped: Mutex::new(None) })
     }
 
     /// Queues a message and what was done with it; waits only while the queue is full.
     pub fn received(&self, received: Received) {
-        self.queue(Job::Received(Box::new(received)));
+        let size = received.size();
+        self.queue(Job::Received(Box::new(received)), size);
     }
 
     /// Queues answers sent after their request.
     pub fn later(&self, sent: Vec<Later>) {
         if !sent.is_empty() {
-            self.queue(Job::Later(sent));
+            let size = later_size(&sent);
+            self.queue(Job::Later(sent), size);
         }
     }
 
     /// Waits while the queue is full; a job for a thread that finished is dropped (a listener
     /// still closing at shutdown: there is nowhere to record it).
-    fn queue(&self, job: Job) {
+    fn queue(&self, job: Job, size: usize) {
+        if !self.room.take(size) {
+            return;
+        }
         if self.jobs.send(job).is_ok() {
             metrics::queue_depth_add(metrics::Queue::HoneypotRecorder, 1);
         }
@@ -186,6 +252,7 @@ fn gone() -> SinkError {
 /// The thread's state.
 struct Recorder {
     parts: RecorderParts,
+    room: Arc<Room>,
     /// What intel skipped, once finished.
     intel_skipped: Skipped,
 }
@@ -218,11 +285,14 @@ impl Recorder {
             match job {
                 Job::Received(r) => {
                     metrics::queue_depth_add(metrics::Queue::HoneypotRecorder, -1);
+                    let size = r.size();
                     self.received(*r);
+                    self.room.give_back(size);
                 }
                 Job::Later(sent) => {
                     metrics::queue_depth_add(metrics::Queue::HoneypotRecorder, -1);
                     self.later(&sent);
+                    self.room.give_back(later_size(&sent));
                 }
                 Job::Tick(now_ns, done) => {
                     self.flush();
@@ -445,4 +515,41 @@ fn human_line(r: &Received, msg: Option<&Message<'_>>, note: &str) -> String {
         opt(msg.and_then(agent)),
         answer
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_counts_bytes_lets_a_large_job_into_an_empty_queue_and_waits_for_room() {
+        let room = Arc::new(Room::default());
+        assert!(room.take(QUEUE_BYTES * 2), "alone, a job larger than the budget is let in");
+        room.give_back(QUEUE_BYTES * 2);
+        assert!(room.take(QUEUE_BYTES - 10));
+        // 20 more bytes would go past the budget: the listener waits until the recorder gives
+        // room back.
+        let waiting = {
+            let room = Arc::clone(&room);
+            std::thread::spawn(move || room.take(20))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!waiting.is_finished(), "no room: it waits");
+        room.give_back(QUEUE_BYTES - 10);
+        assert!(waiting.join().unwrap(), "let in once there is room");
+        assert_eq!(room.bytes.load(Ordering::Acquire), 20);
+    }
+
+    #[test]
+    fn nothing_waits_for_room_once_the_thread_has_stopped() {
+        let room = Arc::new(Room::default());
+        assert!(room.take(QUEUE_BYTES));
+        let waiting = {
+            let room = Arc::clone(&room);
+            std::thread::spawn(move || room.take(1))
+        };
+        drop(Closing(Arc::clone(&room)));
+        assert!(!waiting.join().unwrap(), "a closed queue takes nothing and holds nobody up");
+        assert!(!room.take(1));
+    }
 }
