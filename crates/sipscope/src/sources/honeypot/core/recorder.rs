@@ -324,24 +324,12 @@ impl Recorder {
         let parsed =
             (!is_blank(&r.bytes)).then(|| Message::parse_with(&r.bytes, framing, sipscope_sip::ParseLimits::default()));
         let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
-        let (remote, local) = ((r.source.ip(), r.source.port()), (r.local.ip(), r.local.port()));
-        let arrival = |direction, src, dst, bytes| Arrival {
-            ts_ns: r.now_ns,
-            transport: r.transport,
-            src,
-            dst,
-            tunnel: None,
-            direction,
-            packet: None,
-            node: NodeOf::Lookup,
-            sensor: None,
-            bytes,
-        };
         let note = Note { anomalies: &r.anomalies, detail: r.detail.as_deref(), not_a_message: r.not_a_message };
         let pipeline = &mut self.parts.pipeline;
-        pipeline.accept_noted(arrival(Direction::In, remote, local, &r.bytes), msg, note);
+        let received = arrival(r.now_ns, r.transport, r.source, r.local, Direction::In, &r.bytes);
+        pipeline.accept_noted(received, msg, note);
         for reply in &r.replies {
-            pipeline.accept(arrival(Direction::Out, local, remote, reply));
+            pipeline.accept(arrival(r.now_ns, r.transport, r.local, r.source, Direction::Out, reply));
         }
         let handled = std::mem::take(&mut r.handled);
         if handled.auth.is_some() || !handled.bindings.is_empty() {
@@ -374,18 +362,8 @@ impl Recorder {
     /// Hands answers sent later to the pipeline and the human log.
     fn later(&mut self, sent: &[Later]) {
         for answer in sent {
-            self.parts.pipeline.accept(Arrival {
-                ts_ns: answer.now_ns,
-                transport: answer.transport,
-                src: (answer.local.ip(), answer.local.port()),
-                dst: (answer.dest.ip(), answer.dest.port()),
-                tunnel: None,
-                direction: Direction::Out,
-                packet: None,
-                node: NodeOf::Lookup,
-                sensor: None,
-                bytes: &answer.bytes,
-            });
+            let a = answer;
+            self.parts.pipeline.accept(arrival(a.now_ns, a.transport, a.local, a.dest, Direction::Out, &a.bytes));
             if self.parts.human.enabled() {
                 let what = if answer.retransmission { "retransmission" } else { "later answer" };
                 let text = format!(
@@ -467,6 +445,29 @@ impl Recorder {
         self.drain_recoveries();
         let result = self.parts.pipeline.finish(now_ns).map(|_| ());
         (result, self.intel_skipped)
+    }
+}
+
+/// A message the honeypot received or sent, for the pipeline (its node looked up by address).
+fn arrival(
+    ts_ns: i64,
+    transport: Transport,
+    src: SocketAddr,
+    dst: SocketAddr,
+    direction: Direction,
+    bytes: &[u8],
+) -> Arrival<'_> {
+    Arrival {
+        ts_ns,
+        transport,
+        src: (src.ip(), src.port()),
+        dst: (dst.ip(), dst.port()),
+        tunnel: None,
+        direction,
+        packet: None,
+        node: NodeOf::Lookup,
+        sensor: None,
+        bytes,
     }
 }
 
