@@ -1,16 +1,16 @@
 //! Answering never waits for recording. Every listener hands what it received and what it sent
 //! to one recorder thread over a bounded queue, and goes back to its socket; the thread owns
 //! the pipeline (events, records, analysis → store and sinks), the human log and password
-//! recovery. A commit that waits on a slow disk, an analysis that is behind, a human log on a
-//! full pipe: none of them delays an answer, a retransmission or the next read — a delay an
-//! attacker could time, and that broke RFC 3261's timers.
+//! recovery. A commit that waits on a slow disk or on another writer, an analysis that is
+//! behind, a human log on a slow disk: none of them delays an answer, a retransmission or the
+//! next read (a delay an attacker could time, and one that broke RFC 3261's timers).
 //!
 //! One queue and one consumer: what a listener hands over is recorded in the order it was
 //! handed over, a request with its answers. The queue holds [`QUEUE_JOBS`] jobs and
 //! [`QUEUE_BYTES`] bytes of messages and answers; when it is full a listener waits for room
 //! (nothing received is dropped to keep up, and a flood of large datagrams cannot make it grow
-//! past its bytes). The pipeline's
-//! periodic work (commits, the analysis hand-over) runs when the shell asks, on its clock.
+//! past its bytes). The pipeline's periodic work (commits, the analysis hand-over) runs when
+//! the shell asks, on the shell's clock.
 
 use crate::event::fields::{is_blank, lossless_text};
 use crate::event::record::{AuthAttemptRecord, Record, RecordContext, RegistrationRecord};
@@ -31,8 +31,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Jobs the queue holds before a listener waits for room: about four seconds of a flood the
-/// per-source and global rates let through at their defaults (about 10 MB of typical SIP).
+/// Jobs the queue holds before a listener waits for room: a sixth of a second of a flood at the
+/// default global rate (50,000 messages a second), about 10 MB of typical SIP.
 pub const QUEUE_JOBS: usize = 8_192;
 
 /// Bytes of messages and answers the queue holds before a listener waits for room (a job
