@@ -331,6 +331,12 @@ impl Core {
         self.intel_skipped().total()
     }
 
+    /// Messages a listener had to wait to hand to the recorder thread (its queue was full:
+    /// recording fell behind, and answering with it).
+    pub fn recorder_waits(&self) -> u64 {
+        self.recorder.waits()
+    }
+
     /// Attempts password intelligence skipped, by reason (final once [`Core::finish`] ran).
     pub fn intel_skipped(&self) -> Skipped {
         self.recorder.skipped()

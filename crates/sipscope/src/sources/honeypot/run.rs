@@ -45,6 +45,9 @@ pub struct HoneypotSummary {
     pub oversized: u64,
     /// Messages from sources under a ban (recorded, not answered).
     pub banned: u64,
+    /// Messages a listener had to wait to hand to the recorder thread: recording fell
+    /// behind, and answering waited with it (0 when the machine keeps up).
+    pub recorder_waits: u64,
     /// Authentication attempts.
     pub auth_attempts: u64,
     /// Passwords recovered by intelligence.
@@ -388,6 +391,7 @@ pub fn serve(
         open_invites_forgotten: core.open_invites_forgotten(),
         oversized: s.oversized.load(Ordering::Relaxed),
         banned: s.banned.load(Ordering::Relaxed),
+        recorder_waits: core.recorder_waits(),
         auth_attempts: s.auth_attempts.load(Ordering::Relaxed),
         passwords_recovered: s.recovered.load(Ordering::Relaxed),
         intel_skipped: core.intel_dropped(),
@@ -419,6 +423,12 @@ impl HoneypotSummary {
              forgotten with answers still to send\n",
             self.retransmissions, self.retransmissions_withheld, self.open_invites_forgotten
         ) + &self.net.to_text();
+        if self.recorder_waits > 0 {
+            text.push_str(&format!(
+                "recording fell behind: listeners waited {} times for room in the recorder's queue\n",
+                self.recorder_waits
+            ));
+        }
         if let Some(store) = self.store.describe() {
             text.push_str(&store);
             text.push('\n');

@@ -119,6 +119,7 @@ fn a_store_another_writer_holds_delays_no_answer_and_no_retransmission() {
     let ack = ack.replace("To: <sip:0046701234567@127.0.91.5>", &to);
     socket.send_to(ack.as_bytes(), target).unwrap();
     let (summary, log) = hp.stop();
+    assert_eq!(summary["recorder_waits"], 0, "no listener waited for the recorder: {summary}");
     let count = |sql: &str| hp.count(sql);
     assert_eq!(count("SELECT count(*) FROM events WHERE direction = 'in' AND call_id LIKE 'held-%'"), 22, "{log}");
     assert_eq!(

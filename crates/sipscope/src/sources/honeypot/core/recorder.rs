@@ -26,7 +26,7 @@ use crate::sources::honeypot::pbx::{AuthAttempt, Handled};
 use sipscope_sip::Message;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -86,12 +86,15 @@ struct Room {
     bytes: AtomicUsize,
     /// The thread stopped taking jobs: nothing waits for room any more.
     closed: AtomicBool,
+    /// Jobs a listener had to wait to queue (the queue full of jobs or of bytes).
+    waits: AtomicU64,
 }
 
 impl Room {
     /// Counts `size` bytes in, waiting while the queue holds [`QUEUE_BYTES`] (a job alone is
     /// always let in). False once the thread has stopped.
     fn take(&self, size: usize) -> bool {
+        let mut waited = false;
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return false;
@@ -101,7 +104,22 @@ impl Room {
                 return true;
             }
             self.bytes.fetch_sub(size, Ordering::AcqRel);
+            if !waited {
+                waited = true;
+                self.waited();
+            }
             std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Counts a job that waited for room; says so in the log at the 1st, 2nd, 4th, 8th … time.
+    fn waited(&self) {
+        let n = self.waits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            tracing::warn!(
+                "recording is behind: a listener waited for room in the recorder's queue ({n} times so far); \
+                 answers slow down until it catches up"
+            );
         }
     }
 
@@ -194,9 +212,22 @@ impl RecorderHandle {
         if !self.room.take(size) {
             return;
         }
-        if self.jobs.send(job).is_ok() {
+        let queued = match self.jobs.try_send(job) {
+            Ok(()) => true,
+            Err(TrySendError::Full(job)) => {
+                self.room.waited();
+                self.jobs.send(job).is_ok()
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        };
+        if queued {
             metrics::queue_depth_add(metrics::Queue::HoneypotRecorder, 1);
         }
+    }
+
+    /// Jobs a listener had to wait to queue, so far.
+    pub fn waits(&self) -> u64 {
+        self.room.waits.load(Ordering::Relaxed)
     }
 
     /// The pipeline's periodic work at `now_ns`, after everything queued before: returns once
@@ -539,6 +570,7 @@ mod tests {
         room.give_back(QUEUE_BYTES - 10);
         assert!(waiting.join().unwrap(), "let in once there is room");
         assert_eq!(room.bytes.load(Ordering::Acquire), 20);
+        assert_eq!(room.waits.load(Ordering::Relaxed), 1, "the wait is counted once");
     }
 
     #[test]
