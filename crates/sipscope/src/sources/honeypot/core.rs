@@ -171,14 +171,9 @@ impl Core {
             self.record(packet, Handled { note: "banned-source", ..Handled::default() }, Vec::new(), names, None);
             return Vec::new();
         }
-        // The PBX's parse, done before taking the lock (the recorder parses its own copy).
-        let parsed = (!is_blank(packet.bytes))
-            .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::ParseLimits::default()));
-        let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
-        let (handled, replies) = {
+        let refused = {
             let Ok(mut state) = self.state.lock() else { return Vec::new() };
-            let admission = state.limiter.admit(packet.source.ip(), wire(packet.bytes.len()), packet.now_ns);
-            let refused = match admission {
+            match state.limiter.admit(packet.source.ip(), wire(packet.bytes.len()), packet.now_ns) {
                 Admission::Allowed if packet.bytes.len() > self.max_message => {
                     Some(("oversized", &self.stats.oversized, metrics::Unanswered::Oversized))
                 }
@@ -189,15 +184,22 @@ impl Core {
                 Admission::GlobalRate => {
                     Some(("global-rate-limited", &self.stats.global_rate_limited, metrics::Unanswered::GlobalRate))
                 }
-            };
-            if let Some((note, counter, why)) = refused {
-                counter.fetch_add(1, Ordering::Relaxed);
-                metrics::unanswered(why);
-                drop(state);
-                // Not answered, but an attack all the same: recorded and analysed.
-                self.record(packet, Handled { note, ..Handled::default() }, Vec::new(), extra.to_vec(), None);
-                return Vec::new();
             }
+        };
+        if let Some((note, counter, why)) = refused {
+            counter.fetch_add(1, Ordering::Relaxed);
+            metrics::unanswered(why);
+            // Not answered, but an attack all the same: recorded and analysed (the recorder
+            // parses it; a refused message costs the listener no parse).
+            self.record(packet, Handled { note, ..Handled::default() }, Vec::new(), extra.to_vec(), None);
+            return Vec::new();
+        }
+        // The PBX's parse, outside the lock (the recorder parses its own copy).
+        let parsed = (!is_blank(packet.bytes))
+            .then(|| Message::parse_with(packet.bytes, framing, sipscope_sip::ParseLimits::default()));
+        let msg = parsed.as_ref().and_then(|p| p.as_ref().ok());
+        let (handled, replies) = {
+            let Ok(mut state) = self.state.lock() else { return Vec::new() };
             let route = Route { channel: packet.channel, transport: packet.transport, local: packet.local };
             let incoming =
                 Incoming { now_ns: packet.now_ns, framing, source: packet.source, bytes: packet.bytes, route };
