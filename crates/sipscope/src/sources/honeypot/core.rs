@@ -339,7 +339,8 @@ impl Core {
         self.recorder.waits()
     }
 
-    /// Attempts password intelligence skipped, by reason (final once [`Core::finish`] ran).
+    /// Attempts password intelligence skipped, by reason, once [`Core::finish`] ran (none
+    /// before).
     pub fn intel_skipped(&self) -> Skipped {
         self.recorder.skipped()
     }

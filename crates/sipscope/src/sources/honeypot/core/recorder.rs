@@ -151,7 +151,6 @@ enum Job {
     Received(Box<Received>),
     Later(Vec<Later>),
     Tick(i64, SyncSender<Result<(), SinkError>>),
-    Skipped(SyncSender<Skipped>),
     Finish(i64, SyncSender<(Result<(), SinkError>, Skipped)>),
 }
 
@@ -183,7 +182,7 @@ impl RecorderHandle {
     pub fn spawn(parts: RecorderParts) -> std::io::Result<RecorderHandle> {
         let (jobs, queue) = std::sync::mpsc::sync_channel(QUEUE_JOBS);
         let room = Arc::new(Room::default());
-        let recorder = Recorder { parts, intel_skipped: Skipped::default(), room: Arc::clone(&room) };
+        let recorder = Recorder { parts, room: Arc::clone(&room) };
         let thread = std::thread::Builder::new().name("honeypot recorder".into()).spawn(move || {
             let closing = Closing(Arc::clone(&recorder.room));
             recorder.run(&queue);
@@ -257,16 +256,10 @@ impl RecorderHandle {
         outcome
     }
 
-    /// Attempts password intelligence skipped, by reason (final once [`Self::finish`] ran).
+    /// Attempts password intelligence skipped, by reason, as [`Self::finish`] counted them
+    /// (none before it ran: the exit summary is the only reader).
     pub fn skipped(&self) -> Skipped {
-        if let Some(done) = self.skipped.lock().ok().and_then(|s| *s) {
-            return done;
-        }
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        if self.jobs.send(Job::Skipped(reply)).is_err() {
-            return Skipped::default();
-        }
-        answer.recv().unwrap_or_default()
+        self.skipped.lock().ok().and_then(|s| *s).unwrap_or_default()
     }
 
     fn keep_skipped(&self, skipped: Skipped) {
@@ -284,8 +277,6 @@ fn gone() -> SinkError {
 struct Recorder {
     parts: RecorderParts,
     room: Arc<Room>,
-    /// What intel skipped, once finished.
-    intel_skipped: Skipped,
 }
 
 impl Recorder {
@@ -329,10 +320,6 @@ impl Recorder {
                     self.flush();
                     since_flush = 0;
                     let _ = done.send(self.tick(now_ns));
-                    continue;
-                }
-                Job::Skipped(reply) => {
-                    let _ = reply.send(self.parts.intel.as_ref().map_or(self.intel_skipped, Intel::skipped));
                     continue;
                 }
                 Job::Finish(now_ns, done) => {
@@ -470,12 +457,10 @@ impl Recorder {
 
     /// Consumes the recorder: intel stops, the pipeline finishes.
     fn finish(mut self, now_ns: i64) -> (Result<(), SinkError>, Skipped) {
-        if let Some(intel) = self.parts.intel.take() {
-            self.intel_skipped = intel.finish();
-        }
+        let skipped = self.parts.intel.take().map(Intel::finish).unwrap_or_default();
         self.drain_recoveries();
         let result = self.parts.pipeline.finish(now_ns).map(|_| ());
-        (result, self.intel_skipped)
+        (result, skipped)
     }
 }
 
