@@ -75,11 +75,22 @@ pub struct AuthAttemptRecord {
     pub published_seq: Option<i64>,
 }
 
+/// The origins an attempt read from a PBX log may name (`LogLine::origin`): what the store,
+/// the outbox and the NATS wire accept, one list for all of them.
+pub const LOG_ORIGINS: [&str; 7] = [
+    "asterisk_security",
+    "asterisk_chan_sip",
+    "asterisk_pjsip",
+    "asterisk_manager",
+    "asterisk_iax2",
+    "freepbx_dialplan",
+    "freeswitch_sofia",
+];
+
 /// Where an attempt read from a PBX log came from (`sipscope logs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
-    /// Which log and line format: `asterisk_security`, `asterisk_chan_sip`, `asterisk_pjsip`,
-    /// `freeswitch_sofia`.
+    /// Which log and line format, one of [`LOG_ORIGINS`].
     pub origin: &'static str,
     /// The file it was read from, as named on the command line.
     pub file: String,

@@ -55,9 +55,12 @@ const SIP_METHODS: [&str; 14] = [
 ];
 
 impl LoggedAttempt<'_> {
-    /// `None` when the attempt is not about SIP (a security event of the manager interface or
-    /// IAX2); else the SIP method the log names, if it names one.
+    /// `None` when the attempt is not about SIP (the manager interface's or IAX2's notices, a
+    /// security event of those services); else the SIP method the log names, if it names one.
     pub fn sip_method(&self) -> Option<Option<&str>> {
+        if matches!(self.origin, "asterisk_manager" | "asterisk_iax2") {
+            return None;
+        }
         if self.origin == "asterisk_security" {
             // Security events name the service, never the method.
             return matches!(self.method, "SIP" | "PJSIP").then_some(None);

@@ -16,6 +16,7 @@ pub use packed::{unpack, Packer, MAX_UNPACKED, PACKED_VERSION};
 
 use crate::event::record::{
     AuthAttemptRecord, LogLine, RecordContext, RecoveredPassword, RegistrationRecord, AUTH_ATTEMPT_OUTCOMES,
+    LOG_ORIGINS,
 };
 use crate::event::{Direction, SipEvent, Transport};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -347,9 +348,6 @@ fn addr(out: &mut Vec<u8>, ip: IpAddr) {
 
 /// The candidate generators a recovery names (`sources/honeypot/intel/candidates.rs`).
 const RECOVERY_SOURCES: &[&str] = &["pattern", "builtin", "wordlist"];
-/// The log origins a logged attempt names; anything else is refused as malformed (as an outcome
-/// that is not one of [`AUTH_ATTEMPT_OUTCOMES`] is).
-const LOG_ORIGINS: &[&str] = &["asterisk_security", "asterisk_chan_sip", "asterisk_pjsip", "freeswitch_sofia"];
 
 struct Reader<'a> {
     buf: &'a [u8],
@@ -475,6 +473,7 @@ impl<'a> Reader<'a> {
         let log = if self.flag()? {
             let origin = self.text()?;
             let origin =
+                // Not one of the log origins: refused as malformed, as an unknown outcome is.
                 LOG_ORIGINS.iter().copied().find(|o| *o == origin).ok_or(WireError::Malformed("log origin"))?;
             Some(LogLine { origin, file: self.text()?, line: self.bytes()?.to_vec() })
         } else {

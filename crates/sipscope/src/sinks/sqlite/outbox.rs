@@ -351,7 +351,7 @@ fn static_recovery_source(name: &str) -> Option<&'static str> {
 }
 
 fn static_origin(name: &str) -> Option<&'static str> {
-    ["asterisk_security", "asterisk_chan_sip", "asterisk_pjsip", "freeswitch_sofia"].into_iter().find(|n| *n == name)
+    crate::event::record::LOG_ORIGINS.into_iter().find(|n| *n == name)
 }
 
 impl Store {

@@ -44,17 +44,38 @@ pub fn host_port(bytes: &[u8]) -> Option<SocketAddr> {
     let text = ascii(bytes)?;
     if let Some(rest) = text.strip_prefix('[') {
         let (host, tail) = rest.split_once(']')?;
-        let ip: std::net::Ipv6Addr = host.parse().ok()?;
+        // pjsip brackets IPv4 addresses too (`[1.2.3.4]:5060`).
+        let ip = ip(host.as_bytes())?;
         let port = match tail {
             "" => 0,
             _ => port(tail.strip_prefix(':')?)?,
         };
-        return Some(SocketAddr::new(IpAddr::V6(ip), port));
+        return Some(SocketAddr::new(ip, port));
     }
     match text.rsplit_once(':') {
         Some((host, p)) => Some(SocketAddr::new(ip(host.as_bytes())?, port(p)?)),
         // Old chan_sip printed a bare IPv4 address.
         None => Some(SocketAddr::new(IpAddr::V4(text.parse().ok()?), 0)),
+    }
+}
+
+/// A [`host_port`] with or without pjsip's transport name before it (`UDP:1.2.3.4:5060`,
+/// `TCP:[1.2.3.4]:5060`, `TLS6:[2001:db8::1]:5061`): the address, and the transport when
+/// named.
+pub fn transport_host_port(bytes: &[u8]) -> Option<(SocketAddr, Option<Transport>)> {
+    let colon = bytes.iter().position(|&b| b == b':')?;
+    let name = bytes.get(..colon)?;
+    let transport = match name.strip_suffix(b"6").unwrap_or(name).to_ascii_uppercase().as_slice() {
+        b"UDP" => Some(Transport::Udp),
+        b"TCP" => Some(Transport::Tcp),
+        b"TLS" => Some(Transport::Tls),
+        b"WS" | b"WSS" => Some(Transport::Ws),
+        b"SCTP" => Some(Transport::Sctp),
+        _ => None,
+    };
+    match transport {
+        Some(t) => Some((host_port(bytes.get(colon + 1..)?)?, Some(t))),
+        None => Some((host_port(bytes)?, None)),
     }
 }
 
@@ -104,6 +125,21 @@ mod tests {
             assert_eq!(host_port(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(host_port(&[b'1'; 200]), None);
+        // pjsip's bracketed IPv4 address.
+        assert_eq!(host_port(b"[203.0.113.5]:5060"), Some(sa("203.0.113.5:5060")));
+    }
+
+    #[test]
+    fn transport_host_port_forms() {
+        let t = |b: &[u8]| transport_host_port(b);
+        assert_eq!(t(b"203.0.113.5:5060"), Some((sa("203.0.113.5:5060"), None)));
+        assert_eq!(t(b"UDP:203.0.113.5:5060"), Some((sa("203.0.113.5:5060"), Some(Transport::Udp))));
+        assert_eq!(t(b"TCP:[203.0.113.5]:61470"), Some((sa("203.0.113.5:61470"), Some(Transport::Tcp))));
+        assert_eq!(t(b"TLS6:[2001:db8::5]:5061"), Some((sa("[2001:db8::5]:5061"), Some(Transport::Tls))));
+        assert_eq!(t(b"2001:db8::5:5060"), Some((sa("[2001:db8::5]:5060"), None)));
+        for bad in [&b"UDP:"[..], b"FOO:1.2.3.4:5060", b"UDP:host:5060", b":1.2.3.4:5060", b"UDP:UDP:1.2.3.4:5"] {
+            assert_eq!(t(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

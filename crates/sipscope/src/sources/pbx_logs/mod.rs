@@ -7,8 +7,10 @@
 //! end) and returns what it says, borrowing from it. They read:
 //! - Asterisk `res_security_log` events (`SecurityEvent="…",EventTV="…",…`), chan_sip's
 //!   `Registration from … failed for …` and `Call from … rejected because extension not found`,
-//!   and res_pjsip's `Request '…' from '…' failed for '…' (callid: …) - …` (`asterisk.rs`,
-//!   `asterisk_notice.rs`);
+//!   and res_pjsip's `Request '…' from '…' failed for '…' (callid: …) - …` and `Call (…) to
+//!   extension … rejected because extension not found` (`asterisk.rs`, `asterisk_notice.rs`),
+//!   the manager interface's and IAX2's authentication notices and FreePBX's `Rejecting unknown
+//!   SIP connection from …` (`asterisk_services.rs`);
 //! - FreeSWITCH sofia's `SIP auth failure (…) on sofia profile … from ip …` and `Can't find
 //!   user […] from …` (`freeswitch.rs`);
 //!
@@ -26,6 +28,7 @@
 mod addr;
 mod asterisk;
 mod asterisk_notice;
+mod asterisk_services;
 pub mod follow;
 mod freeswitch;
 pub mod position;
@@ -72,6 +75,12 @@ pub enum LineKind {
     ChanSip,
     /// res_pjsip notices.
     Pjsip,
+    /// The manager interface's notices (`manager.c`).
+    Manager,
+    /// IAX2's notices (`chan_iax2.c`).
+    Iax2,
+    /// FreePBX's dialplan warning for a rejected anonymous call.
+    Dialplan,
     /// FreeSWITCH mod_sofia warnings.
     Sofia,
 }
@@ -83,6 +92,9 @@ impl LineKind {
             LineKind::AsteriskSecurity => "asterisk_security",
             LineKind::ChanSip => "asterisk_chan_sip",
             LineKind::Pjsip => "asterisk_pjsip",
+            LineKind::Manager => "asterisk_manager",
+            LineKind::Iax2 => "asterisk_iax2",
+            LineKind::Dialplan => "freepbx_dialplan",
             LineKind::Sofia => "freeswitch_sofia",
         }
     }
@@ -208,6 +220,11 @@ struct Markers {
     registration: Finder<'static>,
     call: Finder<'static>,
     request: Finder<'static>,
+    request_from: Finder<'static>,
+    session_call: Finder<'static>,
+    manager: Finder<'static>,
+    iax2: Finder<'static>,
+    freepbx: Finder<'static>,
     sofia_auth: Finder<'static>,
     sofia_user: Finder<'static>,
 }
@@ -228,6 +245,11 @@ impl LineParser {
             registration: Finder::new(b"Registration from '"),
             call: Finder::new(b"Call from '"),
             request: Finder::new(b"Request '"),
+            request_from: Finder::new(b"Request from '"),
+            session_call: Finder::new(b": Call ("),
+            manager: Finder::new(b"manager.c:"),
+            iax2: Finder::new(b"chan_iax2.c:"),
+            freepbx: Finder::new(b"Rejecting unknown SIP connection from "),
             sofia_auth: Finder::new(b"SIP auth "),
             sofia_user: Finder::new(b"Can't find user ["),
         };
@@ -260,8 +282,23 @@ impl LineParser {
                 if let Some(at) = m.request.find(line) {
                     return asterisk_notice::pjsip_request(line, at, time);
                 }
+                if let Some(at) = m.request_from.find(line) {
+                    return asterisk_notice::pjsip_request(line, at, time);
+                }
                 if let Some(at) = m.call.find(line) {
                     return asterisk_notice::call_rejected(line, at, time);
+                }
+                if let Some(at) = m.session_call.find(line) {
+                    return asterisk_notice::pjsip_call_rejected(line, at, time);
+                }
+                if let Some(at) = m.manager.find(line) {
+                    return asterisk_services::manager(line, at, time);
+                }
+                if let Some(at) = m.iax2.find(line) {
+                    return asterisk_services::iax2(line, at, time);
+                }
+                if let Some(at) = m.freepbx.find(line) {
+                    return asterisk_services::freepbx_rejected(line, at, time);
                 }
                 Parsed::Ignored
             }

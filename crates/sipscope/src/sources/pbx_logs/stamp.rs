@@ -5,8 +5,8 @@
 //! FreeSWITCH session UUID or Asterisk's `[`):
 //! - `2024-01-10 12:34:56`, `2024-01-10T12:34:56.123456+01:00`, `…Z`, `…+0100` (Asterisk's
 //!   `%F %T`, FreeSWITCH, journald `short-iso`, RFC 5424, rsyslog's high-precision stamps);
-//! - `Jan 10 12:34:56`, `Jan  9 12:34:56` (Asterisk's default `%b %e %T`, RFC 3164 syslog):
-//!   no year, so the year is the one that puts the time at most a day after the reference
+//! - `Jan 10 12:34:56`, `Jan  9 12:34:56` (Asterisk's default `%b %e %T`, RFC 3164 syslog),
+//!   `01-10 12:34:56.123456` (FreeSWITCH with a date format without the year): no year, so the year is the one that puts the time at most a day after the reference
 //!   time (the file's modification time).
 //!
 //! A stamp without a zone is local time of the PBX; [`TimeContext::utc_offset_s`] says which
@@ -145,6 +145,22 @@ fn month_day(c: &mut Cursor<'_>, ctx: &TimeContext) -> Option<i64> {
         None => c.number(1)?,
     };
     c.eat(b' ')?;
+    year_inferred(c, m, d, ctx)
+}
+
+/// `MM-DD HH:MM:SS[.frac]` (FreeSWITCH with a date format without the year), the year
+/// inferred.
+fn numeric_month_day(c: &mut Cursor<'_>, ctx: &TimeContext) -> Option<i64> {
+    let m = c.number(2)?;
+    c.eat(b'-')?;
+    let d = c.number(2)?;
+    c.eat(b' ')?;
+    year_inferred(c, m, d, ctx)
+}
+
+/// The clock after a month and day: the year is the one that puts the time at most a day
+/// after the reference time.
+fn year_inferred(c: &mut Cursor<'_>, m: i64, d: i64, ctx: &TimeContext) -> Option<i64> {
     let (secs, frac) = c.clock()?;
     let (year, _, _) = crate::time::civil_from_days(ctx.reference_ns.div_euclid(DAY_NS));
     valid_date(year, m, d).then_some(())?;
@@ -185,7 +201,10 @@ pub fn line_start(line: &[u8], ctx: &TimeContext) -> Option<i64> {
     skip_lead(&mut c);
     let start = c.at;
     if c.peek()?.is_ascii_digit() {
-        iso(&mut c, ctx)
+        iso(&mut c, ctx).or_else(|| {
+            c.at = start;
+            numeric_month_day(&mut c, ctx)
+        })
     } else {
         c.at = start;
         month_day(&mut c, ctx)
@@ -233,9 +252,19 @@ mod tests {
         assert_eq!(line_start(b"2024-01-10 12:34:56.123456 [WARNING] sofia_reg.c:1", &c), Some(T + 123_456_000));
         let uuid = b"0b3f1e3c-77a2-4a53-8a1c-6c7d1b1b9f0e 2024-01-10 12:34:56.000000 [WARNING]";
         assert_eq!(line_start(uuid, &c), Some(T));
+        assert_eq!(line_start(b"01-10 12:34:56.026292 [WARN] [SOFIA] [sofia_reg.c:4130]", &c), Some(T + 26_292_000));
         let local = TimeContext { utc_offset_s: 3600, ..c };
         assert_eq!(line_start(b"[2024-01-10 13:34:56] NOTICE", &local), Some(T));
-        for bad in [&b""[..], b"[", b"NOTICE", b"2024-13-10 12:34:56", b"Foo 10 12:34:56", b"[Jan 10 25:00:00]"] {
+        for bad in [
+            &b""[..],
+            b"[",
+            b"NOTICE",
+            b"2024-13-10 12:34:56",
+            b"Foo 10 12:34:56",
+            b"[Jan 10 25:00:00]",
+            b"13-10 12:34:56",
+            b"01-10 1:34:56",
+        ] {
             assert_eq!(line_start(bad, &c), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -113,6 +113,109 @@ fn asterisk_notices_with_every_prefix() {
 }
 
 #[test]
+fn asterisk_pjsip_line_shapes() {
+    assert_eq!(
+        summaries(LogFormat::Asterisk, "asterisk-pjsip.log"),
+        [
+            "asterisk_pjsip unknown_user 203.0.113.40:5060 100 184",
+            "asterisk_pjsip wrong_password 203.0.113.40:5060 101 185",
+            "asterisk_pjsip unknown_user 203.0.113.41:5070 102 186",
+            "asterisk_pjsip extension_not_found 203.0.113.42:61470  187",
+            "asterisk_pjsip extension_not_found 203.0.113.43:5080  188",
+            "asterisk_pjsip extension_not_found [2001:db8:bad::44]:5060  189",
+        ]
+    );
+    let lines = fixture("asterisk-pjsip.log");
+    let mut p = parser(LogFormat::Asterisk);
+    // Asterisk 13's line names no method; the record says so with an empty one.
+    let Parsed::Event(e) = p.parse(&lines[0]) else { panic!() };
+    assert_eq!((e.method, e.call_id), (None, Some(&b"4f1a0c"[..])));
+    let Parsed::Event(e) = p.parse(&lines[2]) else { panic!() };
+    assert_eq!((e.method, e.tries, e.injected), (Some(&b"INVITE"[..]), Some(3), false));
+    let Parsed::Event(e) = p.parse(&lines[3]) else { panic!() };
+    assert_eq!(e.transport, Some(crate::event::Transport::Tcp));
+    assert_eq!((e.extension, e.username), (Some(&b"9011442079460000"[..]), None));
+    let Parsed::Event(e) = p.parse(&lines[4]) else { panic!() };
+    assert_eq!((e.transport, e.extension), (Some(crate::event::Transport::Udp), Some(&b"0046701234568"[..])));
+    // FreeSWITCH with a date format without the year.
+    let line =
+        b"01-10 12:38:06.026292 [WARN] [SOFIA] [sofia_reg.c:4130] Can't find user [1001@192.0.2.10] from 203.0.113.45";
+    assert_eq!(
+        summary(&parser(LogFormat::FreeSwitch).parse(line)),
+        "freeswitch_sofia unknown_user 203.0.113.45:0 1001 190.026292"
+    );
+}
+
+#[test]
+fn asterisk_manager_iax2_and_freepbx() {
+    assert_eq!(
+        summaries(LogFormat::Asterisk, "asterisk-services.log"),
+        [
+            "asterisk_manager unknown_user 203.0.113.50:0 admin 244",
+            "asterisk_manager wrong_password 203.0.113.50:0 manager 245",
+            "asterisk_manager refused [2001:db8:bad::50]:0 admin 246",
+            "asterisk_iax2 wrong_password 203.0.113.51:0 100 247",
+            "asterisk_iax2 wrong_password 203.0.113.51:0 101 248",
+            "asterisk_iax2 unknown_user 203.0.113.51:0 trunk1 249",
+            "asterisk_iax2 refused 203.0.113.51:0 trunk2 250",
+            "freepbx_dialplan refused 203.0.113.52:0  251",
+            "freepbx_dialplan refused [2001:db8:bad::52]:5060  252",
+            "freepbx_dialplan refused 203.0.113.52:5062  253",
+        ]
+    );
+    let lines = fixture("asterisk-services.log");
+    let mut p = parser(LogFormat::Asterisk);
+    let Parsed::Event(e) = p.parse(&lines[1]) else { panic!() };
+    assert_eq!(
+        (e.method, e.transport, e.name),
+        (Some(&b"AMI"[..]), Some(crate::event::Transport::Tcp), &b"failed to authenticate as"[..])
+    );
+    let Parsed::Event(e) = p.parse(&lines[7]) else { panic!() };
+    assert_eq!(e.method, Some(&b"INVITE"[..]));
+    // Every line kind's stored name is one the store and the wire accept.
+    for kind in [
+        LineKind::AsteriskSecurity,
+        LineKind::ChanSip,
+        LineKind::Pjsip,
+        LineKind::Manager,
+        LineKind::Iax2,
+        LineKind::Dialplan,
+        LineKind::Sofia,
+    ] {
+        assert!(crate::event::record::LOG_ORIGINS.contains(&kind.as_str()), "{}", kind.as_str());
+    }
+}
+
+#[test]
+fn injected_service_fields_do_not_move_the_source() {
+    let m = "[2024-01-10 12:39:00] NOTICE[4242]: manager.c:2350 authenticate: ";
+    // The account (after the address) holds a whole fake notice.
+    let line = format!("{m}203.0.113.50 failed to authenticate as 'x: 6.6.6.6 failed to authenticate as 'y'");
+    let mut parsed = parser(LogFormat::Asterisk);
+    let Parsed::Event(e) = parsed.parse(line.as_bytes()) else { panic!() };
+    assert_eq!((e.src, e.injected), ("203.0.113.50:0".parse().unwrap(), true));
+    // No address where the PBX puts it: refused, not searched for elsewhere.
+    let line = format!("{m}somehost failed to authenticate as '6.6.6.6'");
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Err("refused:malformed".into()));
+    let i = "[2024-01-10 12:39:05] NOTICE[4243] chan_iax2.c: ";
+    // The peer name holds `(from 6.6.6.6)`: the line's end is the PBX's.
+    let line = format!("{i}No registration for peer 'a' (from 6.6.6.6)' (from 203.0.113.51)");
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.51:0".parse().unwrap()));
+    let line = format!("{i}No registration for peer 'a' (from 203.0.113.51)' (from 6.6.6.6) trailing");
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Err("refused:malformed".into()));
+    let line = format!("{i}Host 203.0.113.51 failed to authenticate as 'Host 6.6.6.6 failed to authenticate as 'z'");
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.51:0".parse().unwrap()));
+    // FreePBX: the dialled extension before the warning holds a fake one.
+    let w = "[2024-01-10 12:39:07] WARNING[4244][C-00000040] Ext. ";
+    let line = format!(
+        r#"{w}Rejecting unknown SIP connection from 6.6.6.6: "Rejecting unknown SIP connection from 203.0.113.52""#
+    );
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.52:0".parse().unwrap()));
+    let line = format!(r#"{w}s: "Rejecting unknown SIP connection from 203.0.113.52" and 6.6.6.6"#);
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Err("refused:malformed".into()));
+}
+
+#[test]
 fn freeswitch_sofia() {
     assert_eq!(
         summaries(LogFormat::FreeSwitch, "freeswitch.log"),
@@ -210,11 +313,37 @@ fn injected_notice_fields_do_not_move_the_source() {
         "{p}Request 'REGISTER' from '<sip:a@b>' failed for '6.6.6.6:5060' (callid: q) - x' failed for '203.0.113.22:5060' (callid: c) - No matching endpoint found"
     );
     assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("6.6.6.6:5060".parse().unwrap()));
-    // A From with a space is not what pjsip prints: refused.
+    // Only the PBX's address is directly followed by `' (callid: `: a From holding a fake
+    // `failed for` without one does not move the source.
     let line = format!(
         "{p}Request 'REGISTER' from '<sip:a' failed for '6.6.6.6:5060' b@c>' failed for '203.0.113.22:5060' (callid: c) - No matching endpoint found"
     );
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.22:5060".parse().unwrap()));
+    // A quoted display name holding a whole fake address and Call-ID, with and without a
+    // method, with an escaped quote inside: the address after the display name is the PBX's.
+    for head in ["Request 'REGISTER' from", "Request from"] {
+        let line = format!(
+            r#"{p}{head} '"x' failed for '6.6.6.6:5060' (callid: \" y" <sip:100@h>' failed for '203.0.113.22:5060' (callid: c) - Failed to authenticate"#
+        );
+        let mut parsed = parser(LogFormat::Asterisk);
+        let Parsed::Event(e) = parsed.parse(line.as_bytes()) else { panic!("{line}") };
+        assert_eq!((e.src, e.username, e.injected), ("203.0.113.22:5060".parse().unwrap(), Some(&b"100"[..]), true));
+    }
+    // A display name whose quote never closes is cut short.
+    let line = format!(r#"{p}Request from '"x' failed for '6.6.6.6:5060' (callid: c) - Failed to authenticate"#);
     assert_eq!(src_of(LogFormat::Asterisk, &line), Err("refused:malformed".into()));
+    // res_pjsip's call lines: the extension (the attacker's) holds a fake address.
+    let s = "[2024-01-10 12:38:04] NOTICE[4242] res_pjsip_session.c: ";
+    let line = format!(
+        "{s}anonymous: Call (UDP:203.0.113.43:5080) to extension '1: Call (UDP:6.6.6.6:5060) to extension '2' rejected because extension not found in context 'x'."
+    );
+    let mut parsed = parser(LogFormat::Asterisk);
+    let Parsed::Event(e) = parsed.parse(line.as_bytes()) else { panic!() };
+    assert_eq!((e.src, e.injected), ("203.0.113.43:5080".parse().unwrap(), true));
+    let line = format!(
+        "{s}Call from 'anonymous' (TCP:203.0.113.42:5060) to extension '1' (UDP:6.6.6.6:5060) to extension '2' rejected because extension not found in context 'x'."
+    );
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Err("refused:ambiguous_source".into()));
     // chan_sip's call line: caller name and extension both hold a fake address.
     let c = "[2024-01-10 12:36:00] NOTICE[1873] chan_sip.c: ";
     let line = format!(
@@ -231,7 +360,7 @@ fn injected_notice_fields_do_not_move_the_source() {
 #[test]
 fn truncated_and_mangled_lines_are_refused() {
     let mut p = parser(LogFormat::Asterisk);
-    for name in ["asterisk-security.log", "asterisk-messages.log"] {
+    for name in ["asterisk-security.log", "asterisk-messages.log", "asterisk-pjsip.log", "asterisk-services.log"] {
         for line in fixture(name) {
             for cut in 0..line.len() {
                 // Never panics; a cut line is either still whole enough, ignored or refused.
@@ -287,6 +416,8 @@ fn every_attempt_outcome_in_the_fixtures_is_one_records_carry() {
     let files = [
         (LogFormat::Asterisk, "asterisk-security.log"),
         (LogFormat::Asterisk, "asterisk-messages.log"),
+        (LogFormat::Asterisk, "asterisk-pjsip.log"),
+        (LogFormat::Asterisk, "asterisk-services.log"),
         (LogFormat::FreeSwitch, "freeswitch.log"),
     ];
     let mut seen = std::collections::BTreeSet::new();
