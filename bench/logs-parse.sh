@@ -25,7 +25,7 @@ done
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 FIX=crates/sipscope/tests/fixtures/pbx_logs
-python3 - "$TMP/messages" "$LINES" "$FIX/asterisk-security.log" "$FIX/asterisk-messages.log" <<'PY'
+python3 - "$TMP/messages" "$LINES" "$FIX/asterisk-security.log" "$FIX/asterisk-messages.log" "$FIX/asterisk-pjsip.log" "$FIX/asterisk-services.log" <<'PY'
 import sys
 out, n, files = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 lines = [l for f in files for l in open(f, 'rb').read().split(b'\n') if l]

@@ -10,9 +10,11 @@ use sipscope::sources::pbx_logs::stamp::TimeContext;
 use sipscope::sources::pbx_logs::{LineLimits, LineParser, LogFormat, Parsed};
 use std::time::Instant;
 
-const ASTERISK: [&str; 2] = [
+const ASTERISK: [&str; 4] = [
     include_str!("../tests/fixtures/pbx_logs/asterisk-security.log"),
     include_str!("../tests/fixtures/pbx_logs/asterisk-messages.log"),
+    include_str!("../tests/fixtures/pbx_logs/asterisk-pjsip.log"),
+    include_str!("../tests/fixtures/pbx_logs/asterisk-services.log"),
 ];
 const FREESWITCH: &str = include_str!("../tests/fixtures/pbx_logs/freeswitch.log");
 
