@@ -214,46 +214,40 @@ impl Default for LineLimits {
     }
 }
 
-/// The markers a format's lines are found by, searched once per line.
-struct Markers {
-    security: Finder<'static>,
-    registration: Finder<'static>,
-    call: Finder<'static>,
-    request: Finder<'static>,
-    request_from: Finder<'static>,
-    session_call: Finder<'static>,
-    manager: Finder<'static>,
-    iax2: Finder<'static>,
-    freepbx: Finder<'static>,
-    sofia_auth: Finder<'static>,
-    sofia_user: Finder<'static>,
+/// A line parser: the line, where its marker starts, the time context.
+type ParseAt = for<'a> fn(&'a [u8], usize, &TimeContext) -> Parsed<'a>;
+
+/// Each format's markers, in the order they are searched (the first found decides), with
+/// the parser of the lines they mark.
+fn markers(format: LogFormat) -> Vec<(Finder<'static>, ParseAt)> {
+    let table: &[(&'static [u8], ParseAt)] = match format {
+        LogFormat::Asterisk => &[
+            (b"SecurityEvent=\"", asterisk::security_event),
+            (b"Registration from '", asterisk_notice::registration),
+            (b"Request '", asterisk_notice::pjsip_request),
+            (b"Request from '", asterisk_notice::pjsip_request),
+            (b"Call from '", asterisk_notice::call_rejected),
+            (b": Call (", asterisk_notice::pjsip_call_rejected),
+            (b"manager.c:", asterisk_services::manager),
+            (b"chan_iax2.c:", asterisk_services::iax2),
+            (b"Rejecting unknown SIP connection from ", asterisk_services::freepbx_rejected),
+        ],
+        LogFormat::FreeSwitch => &[(b"SIP auth ", freeswitch::auth), (b"Can't find user [", freeswitch::unknown_user)],
+    };
+    table.iter().map(|&(marker, parse)| (Finder::new(marker), parse)).collect()
 }
 
 /// A parser for one log format; keeps a scratch buffer for lines with colour codes.
 pub struct LineParser {
-    format: LogFormat,
     time: TimeContext,
-    markers: Markers,
+    markers: Vec<(Finder<'static>, ParseAt)>,
     scratch: Vec<u8>,
 }
 
 impl LineParser {
     /// A parser for `format`, reading stamps against `time`.
     pub fn new(format: LogFormat, time: TimeContext) -> LineParser {
-        let markers = Markers {
-            security: Finder::new(b"SecurityEvent=\""),
-            registration: Finder::new(b"Registration from '"),
-            call: Finder::new(b"Call from '"),
-            request: Finder::new(b"Request '"),
-            request_from: Finder::new(b"Request from '"),
-            session_call: Finder::new(b": Call ("),
-            manager: Finder::new(b"manager.c:"),
-            iax2: Finder::new(b"chan_iax2.c:"),
-            freepbx: Finder::new(b"Rejecting unknown SIP connection from "),
-            sofia_auth: Finder::new(b"SIP auth "),
-            sofia_user: Finder::new(b"Can't find user ["),
-        };
-        LineParser { format, time, markers, scratch: Vec::new() }
+        LineParser { time, markers: markers(format), scratch: Vec::new() }
     }
 
     /// Sets the reference time (a new file's modification time).
@@ -269,49 +263,12 @@ impl LineParser {
         } else {
             line
         };
-        let m = &self.markers;
-        let time = &self.time;
-        match self.format {
-            LogFormat::Asterisk => {
-                if let Some(at) = m.security.find(line) {
-                    return asterisk::security_event(line, at, time);
-                }
-                if let Some(at) = m.registration.find(line) {
-                    return asterisk_notice::registration(line, at, time);
-                }
-                if let Some(at) = m.request.find(line) {
-                    return asterisk_notice::pjsip_request(line, at, time);
-                }
-                if let Some(at) = m.request_from.find(line) {
-                    return asterisk_notice::pjsip_request(line, at, time);
-                }
-                if let Some(at) = m.call.find(line) {
-                    return asterisk_notice::call_rejected(line, at, time);
-                }
-                if let Some(at) = m.session_call.find(line) {
-                    return asterisk_notice::pjsip_call_rejected(line, at, time);
-                }
-                if let Some(at) = m.manager.find(line) {
-                    return asterisk_services::manager(line, at, time);
-                }
-                if let Some(at) = m.iax2.find(line) {
-                    return asterisk_services::iax2(line, at, time);
-                }
-                if let Some(at) = m.freepbx.find(line) {
-                    return asterisk_services::freepbx_rejected(line, at, time);
-                }
-                Parsed::Ignored
-            }
-            LogFormat::FreeSwitch => {
-                if let Some(at) = m.sofia_auth.find(line) {
-                    return freeswitch::auth(line, at, time);
-                }
-                if let Some(at) = m.sofia_user.find(line) {
-                    return freeswitch::unknown_user(line, at, time);
-                }
-                Parsed::Ignored
+        for (marker, parse) in &self.markers {
+            if let Some(at) = marker.find(line) {
+                return parse(line, at, &self.time);
             }
         }
+        Parsed::Ignored
     }
 }
 
