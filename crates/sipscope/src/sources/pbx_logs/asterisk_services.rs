@@ -58,7 +58,7 @@ fn earliest<'m>(msg: &[u8], markers: &[(&'m [u8], &'static str)]) -> Option<(usi
 }
 
 /// The account quoted after a marker, up to the last `'` (the attacker's text).
-fn quoted_after<'a>(msg: &'a [u8], start: usize) -> Option<&'a [u8]> {
+fn quoted_after(msg: &[u8], start: usize) -> Option<&[u8]> {
     let rest = msg.get(start..)?;
     let end = rest.iter().rposition(|&b| b == b'\'')?;
     rest.get(..end).filter(|u| !u.is_empty())
