@@ -409,3 +409,36 @@ fn log_attempts_feed_the_analysis_and_analyze_reproduces_it() {
         assert_eq!(before["sections"][section], after["sections"][section], "section {section}");
     }
 }
+
+/// res_pjsip's other line shapes, the manager interface's, IAX2's and FreePBX's lines, end to
+/// end: stored with their origins, and only the SIP ones reach the message analysis (the AMI
+/// and IAX2 sources are not in the report's sources, the PJSIP ones are).
+#[test]
+fn pjsip_manager_iax2_and_freepbx_lines_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let file = |name: &str| format!("{FIXTURES}/{name}");
+    let (pjsip, services) = (file("asterisk-pjsip.log"), file("asterisk-services.log"));
+    let out = logs(&db, "asterisk", &[Path::new(&pjsip), Path::new(&services)], &["--json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((summary["attempts"].as_u64(), summary["ignored"].as_u64()), (Some(16), Some(0)), "{summary}");
+    let origins = |origin: &str| count(&db, &format!("SELECT count(*) FROM auth_attempts WHERE origin = '{origin}'"));
+    assert_eq!(
+        [origins("asterisk_pjsip"), origins("asterisk_manager"), origins("asterisk_iax2"), origins("freepbx_dialplan")],
+        [6, 3, 4, 3]
+    );
+    // Asterisk 13's line names no method: stored empty, never guessed.
+    assert_eq!(count(&db, "SELECT count(*) FROM auth_attempts WHERE method = '' AND src_ip = '203.0.113.40'"), 2);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM auth_attempts WHERE transport = 'tcp' AND uri = '9011442079460000'"),
+        1
+    );
+    let sources =
+        rows(&report(&db), "sources", "sources").iter().map(|r| r[0].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    for sip in ["203.0.113.40", "203.0.113.41", "203.0.113.42", "203.0.113.52"] {
+        assert!(sources.iter().any(|s| s == sip), "{sip} in {sources:?}");
+    }
+    for not_sip in ["203.0.113.50", "203.0.113.51"] {
+        assert!(!sources.iter().any(|s| s == not_sip), "{not_sip} in {sources:?}");
+    }
+}

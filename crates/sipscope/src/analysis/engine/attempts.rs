@@ -191,6 +191,9 @@ mod tests {
         engine.observe_attempt(&attempt(9_000_000_000, "asterisk_security", "PJSIP", "100", "accepted"));
         // The manager interface is not SIP: not counted.
         engine.observe_attempt(&attempt(9_000_000_000, "asterisk_security", "AMI", "admin", "wrong_password"));
+        // Nor are the manager interface's and IAX2's own notices.
+        engine.observe_attempt(&attempt(9_000_000_000, "asterisk_manager", "AMI", "admin", "wrong_password"));
+        engine.observe_attempt(&attempt(9_000_000_000, "asterisk_iax2", "IAX2", "100", "unknown_user"));
         let r = engine.finish();
         assert_eq!(r.sources.len(), 1);
         assert_eq!((r.sources[0].messages, r.sources[0].flows, r.sources[0].nodes), (6, 1, 1));
