@@ -13,7 +13,10 @@ use crate::event::Transport;
 use std::net::{IpAddr, SocketAddr};
 
 /// Longest address text accepted (an IPv6 address with brackets and port is at most 47).
-const MAX_ADDR_TEXT: usize = 64;
+pub const MAX_ADDR_TEXT: usize = 64;
+
+/// Longest transport name before an address (`SCTP6:`).
+pub const MAX_TRANSPORT_TEXT: usize = 6;
 
 fn ascii(bytes: &[u8]) -> Option<&str> {
     if bytes.is_empty() || bytes.len() > MAX_ADDR_TEXT {

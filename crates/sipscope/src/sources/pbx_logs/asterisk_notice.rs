@@ -102,7 +102,13 @@ pub(super) fn call_rejected<'a>(line: &'a [u8], at: usize, time: &TimeContext) -
     let (mut count, mut agree) = (0usize, true);
     for to_ext in memmem::find_iter(body, TO_EXTENSION) {
         let head = body.get(..to_ext).unwrap_or_default();
-        let Some(open) = rfind(head, b"' (").filter(|&o| o >= CALL_FROM.len()) else { continue };
+        // The address (with a transport's name) is short: look for its `' (` just before, so
+        // that a line of many markers costs linear time.
+        let near = to_ext.saturating_sub(addr::MAX_ADDR_TEXT + addr::MAX_TRANSPORT_TEXT + 3);
+        let Some(open) = rfind(head.get(near..).unwrap_or_default(), b"' (").map(|o| o + near) else { continue };
+        if open < CALL_FROM.len() {
+            continue;
+        }
         let Some((src, transport)) = head.get(open + 3..).and_then(addr::transport_host_port) else { continue };
         count += 1;
         match chosen {
@@ -193,7 +199,10 @@ pub(super) fn pjsip_request<'a>(line: &'a [u8], at: usize, time: &TimeContext) -
     let mut at_failed = search_from;
     while let Some(failed) = find_from(msg, at_failed, FAILED_FOR) {
         let address_start = failed + FAILED_FOR.len();
-        if let Some(callid) = find_from(msg, address_start, CALLID) {
+        // The address is short: its `' (callid: ` is looked for just after it (linear time
+        // for a line of many markers).
+        let window = msg.get(..(address_start + addr::MAX_ADDR_TEXT + CALLID.len()).min(msg.len())).unwrap_or(msg);
+        if let Some(callid) = find_from(window, address_start, CALLID) {
             if let Some(src) = msg.get(address_start..callid).and_then(addr::host_port) {
                 found = Some((failed, callid, src));
                 break;

@@ -119,7 +119,8 @@ pub(super) fn iax2<'a>(line: &'a [u8], at: usize, time: &TimeContext) -> Parsed<
 }
 
 /// FreePBX's `"Rejecting unknown SIP connection from ADDR"` (its `from-sip-external`
-/// context refusing an anonymous call); `at` is where the marker starts.
+/// context refusing an anonymous call); `at` is where the dialplan line's `Ext. ` or the
+/// warning starts. Any other dialplan line is ignored.
 pub(super) fn freepbx_rejected<'a>(line: &'a [u8], _at: usize, time: &TimeContext) -> Parsed<'a> {
     const MARKER: &[u8] = b"Rejecting unknown SIP connection from ";
     let msg = trim_end(line);

@@ -217,8 +217,11 @@ impl Default for LineLimits {
 /// A line parser: the line, where its marker starts, the time context.
 type ParseAt = for<'a> fn(&'a [u8], usize, &TimeContext) -> Parsed<'a>;
 
-/// Each format's markers, in the order they are searched (the first found decides), with
-/// the parser of the lines they mark.
+/// Each format's markers, with the parser of the lines they mark. The marker found **first in
+/// the line** decides: every marker is text the PBX writes before any attacker text of its
+/// line (the message's first words, the source file in the prefix, a dialplan line's `Ext. `),
+/// so a marker an attacker wrote into a field (a whole fake security event in a To header, a
+/// PJSIP failure in a dialled extension) always comes after the line's own.
 fn markers(format: LogFormat) -> Vec<(Finder<'static>, ParseAt)> {
     let table: &[(&'static [u8], ParseAt)] = match format {
         LogFormat::Asterisk => &[
@@ -230,6 +233,8 @@ fn markers(format: LogFormat) -> Vec<(Finder<'static>, ParseAt)> {
             (b": Call (", asterisk_notice::pjsip_call_rejected),
             (b"manager.c:", asterisk_services::manager),
             (b"chan_iax2.c:", asterisk_services::iax2),
+            // A dialplan line: the extension after `Ext. ` is the attacker's.
+            (b"Ext. ", asterisk_services::freepbx_rejected),
             (b"Rejecting unknown SIP connection from ", asterisk_services::freepbx_rejected),
         ],
         LogFormat::FreeSwitch => &[(b"SIP auth ", freeswitch::auth), (b"Can't find user [", freeswitch::unknown_user)],
@@ -263,12 +268,20 @@ impl LineParser {
         } else {
             line
         };
+        let mut first: Option<(usize, ParseAt)> = None;
         for (marker, parse) in &self.markers {
-            if let Some(at) = marker.find(line) {
-                return parse(line, at, &self.time);
+            // Only a marker that starts before the one found so far can win.
+            let end = first.map_or(line.len(), |(at, _)| (at + marker.needle().len()).min(line.len()));
+            if let Some(at) = marker.find(line.get(..end).unwrap_or(line)) {
+                if first.is_none_or(|(best, _)| at < best) {
+                    first = Some((at, *parse));
+                }
             }
         }
-        Parsed::Ignored
+        match first {
+            Some((at, parse)) => parse(line, at, &self.time),
+            None => Parsed::Ignored,
+        }
     }
 }
 

@@ -357,6 +357,57 @@ fn injected_notice_fields_do_not_move_the_source() {
     assert_eq!(src_of(LogFormat::FreeSwitch, line), Ok("203.0.113.32:0".parse().unwrap()));
 }
 
+/// A whole line of another format written into an attacker's field never decides how the
+/// line is read: the marker first in the line is the PBX's own.
+#[test]
+fn a_fake_line_inside_a_field_does_not_choose_the_parser() {
+    let fake_security = r#"SecurityEvent="InvalidPassword",EventTV="1-0",AccountID="1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/6.6.6.6/5060""#;
+    let fake_pjsip =
+        "Request 'REGISTER' from '<sip:1@h>' failed for '6.6.6.6:5060' (callid: c) - Failed to authenticate";
+    let n = "[2024-01-10 12:36:01] NOTICE[1873] chan_sip.c: ";
+    // A To header holding a security event.
+    let line =
+        format!("{n}Registration from '<sip:{fake_security}@h>' failed for '203.0.113.21:5060' - Wrong password");
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.21:5060".parse().unwrap()));
+    // A dialled extension holding a PJSIP failure.
+    let line = format!(
+        "{n}Call from '' (203.0.113.20:5070) to extension '{fake_pjsip}' rejected because extension not found in context 'public'."
+    );
+    let mut p = parser(LogFormat::Asterisk);
+    let Parsed::Event(e) = p.parse(line.as_bytes()) else { panic!("{line}") };
+    assert_eq!((e.src, e.happened), ("203.0.113.20:5070".parse().unwrap(), Happened::Attempt("extension_not_found")));
+    // An AMI account holding a registration failure.
+    let line = format!(
+        "[2024-01-10 12:39:01] NOTICE[4242]: manager.c:2387 authenticate: 203.0.113.50 failed to authenticate as 'Registration from '<sip:1@h>' failed for '6.6.6.6:5060' - Wrong password'"
+    );
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.50:0".parse().unwrap()));
+    // FreePBX: the extension (before the warning) holds a registration failure.
+    let line = format!(
+        r#"[2024-01-10 12:39:07] WARNING[4244][C-00000040] Ext. Registration from '<sip:1@h>' failed for '6.6.6.6:5060' - Wrong password: "Rejecting unknown SIP connection from 203.0.113.52""#
+    );
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.52:0".parse().unwrap()));
+    // Another dialplan line is not read.
+    let line = "[2024-01-10 12:39:07] VERBOSE[4244][C-00000040] Ext. 100:1 in @ from-internal: Dial(\"PJSIP/100\")";
+    assert_eq!(parser(LogFormat::Asterisk).parse(line.as_bytes()), Parsed::Ignored);
+    // FreeSWITCH: a user holding the other marker.
+    let line = "2024-01-10 12:37:00.123456 [WARNING] sofia_reg.c:3210 Can't find user [SIP auth failure (REGISTER) on sofia profile 'x' for [1@h] from ip 6.6.6.6@x] from 203.0.113.32";
+    assert_eq!(src_of(LogFormat::FreeSwitch, line), Ok("203.0.113.32:0".parse().unwrap()));
+}
+
+/// Lines of thousands of markers cost linear time: the searches after each marker are bounded
+/// by an address's length.
+#[test]
+fn many_markers_in_one_line_are_read_in_bounded_work() {
+    let p = "[2024-01-10 12:36:04] NOTICE[4242] res_pjsip/pjsip_distributor.c: ";
+    let noise = "' failed for '".repeat(1_000);
+    let line = format!("{p}Request 'REGISTER' from '<sip:1@h>{noise}' failed for '203.0.113.22:5060' (callid: c) - Failed to authenticate");
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.22:5060".parse().unwrap()));
+    let c = "[2024-01-10 12:36:00] NOTICE[1873] chan_sip.c: ";
+    let noise = ") to extension '".repeat(1_000);
+    let line = format!("{c}Call from 'x' (203.0.113.20:5070) to extension '{noise}' rejected because extension not found in context 'p'.");
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.20:5070".parse().unwrap()));
+}
+
 #[test]
 fn truncated_and_mangled_lines_are_refused() {
     let mut p = parser(LogFormat::Asterisk);
