@@ -19,8 +19,8 @@ use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct LogsArgs {
-    /// Which PBX wrote the logs: asterisk (security events, chan_sip and res_pjsip notices)
-    /// or freeswitch (mod_sofia warnings).
+    /// Which PBX wrote the logs: asterisk (security events; chan_sip, res_pjsip, manager and IAX2
+    /// notices; FreePBX's rejected calls) or freeswitch (mod_sofia warnings).
     #[arg(long)]
     format: LogFormat,
     /// Keep reading as the files grow, across rotation, until Ctrl-C.

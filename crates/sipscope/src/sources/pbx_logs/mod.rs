@@ -49,7 +49,8 @@ pub use record::to_record;
 /// Which PBX wrote a log (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// Asterisk: security events, chan_sip and res_pjsip notices.
+    /// Asterisk: security events; chan_sip, res_pjsip, manager and IAX2 notices; FreePBX's
+    /// rejected calls.
     Asterisk,
     /// FreeSWITCH: mod_sofia's authentication warnings.
     FreeSwitch,
