@@ -69,7 +69,10 @@ impl LineSplitter {
             self.skipped = 0;
             chunk = rest;
         }
-        if self.skipping || self.pending.len() + chunk.len() > self.max {
+        // One byte over the limit may still be the CR of a CRLF line end, which `emit` drops
+        // before it measures: keep it, so that where the reads happen to split a line never
+        // changes whether it is read.
+        if self.skipping || self.pending.len() + chunk.len() > self.max + 1 {
             self.skipping = true;
             self.skipped += chunk.len() + std::mem::take(&mut self.pending).len();
         } else {
@@ -376,5 +379,19 @@ mod tests {
         let mut s = LineSplitter::new(LineLimits { max_line_bytes: 4 });
         s.feed(b"0123456789", &mut |_| {});
         assert!(s.pending.capacity() < 16, "an oversized line is not buffered");
+    }
+
+    /// A line of exactly the limit ended by CRLF is read whether its CR arrives with it or in
+    /// the next read (found by the `pbx_log_line` fuzz target); one byte more is not.
+    #[test]
+    fn a_crlf_line_at_the_limit_is_read_however_the_reads_split_it() {
+        for chunks in [&[&b"01234567\r\n"[..]][..], &[b"01234567", b"\r", b"\n"], &[b"01234567\r", b"\n"]] {
+            assert_eq!(split(chunks, 8).0, ["01234567"], "{chunks:?}");
+        }
+        for chunks in [&[&b"012345678\r\n"[..]][..], &[b"012345678", b"\r\n"], &[b"01234567", b"8\r", b"\n"]] {
+            assert_eq!(split(chunks, 8).0, ["<oversized>"], "{chunks:?}");
+        }
+        // Without the CR the byte over is the line's own.
+        assert_eq!(split(&[b"01234567", b"8", b"\n"], 8).0, ["<oversized>"]);
     }
 }
