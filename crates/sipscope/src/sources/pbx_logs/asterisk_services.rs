@@ -129,7 +129,9 @@ pub(super) fn freepbx_rejected<'a>(line: &'a [u8], _at: usize, time: &TimeContex
     let Some(from) = rfind(msg, MARKER) else { return Parsed::Ignored };
     let tail = msg.get(from + MARKER.len()..).unwrap_or_default();
     let tail = tail.strip_suffix(b"\"").unwrap_or(tail);
-    let Some(src) = addr::host_port(tail).or_else(|| addr::ip(tail).map(|ip| SocketAddr::new(ip, 0))) else {
+    // A bare address first: `2001:db8::1:2` is an IPv6 address, not `2001:db8::1` port 2 (an
+    // address with a port is `1.2.3.4:5060` or `[2001:db8::1]:5060`).
+    let Some(src) = addr::ip(tail).map(|ip| SocketAddr::new(ip, 0)).or_else(|| addr::host_port(tail)) else {
         return Parsed::Refused(Refusal::Malformed);
     };
     let mut e =

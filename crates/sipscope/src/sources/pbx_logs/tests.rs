@@ -211,6 +211,9 @@ fn injected_service_fields_do_not_move_the_source() {
         r#"{w}Rejecting unknown SIP connection from 6.6.6.6: "Rejecting unknown SIP connection from 203.0.113.52""#
     );
     assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("203.0.113.52:0".parse().unwrap()));
+    // A bare IPv6 address whose last group is all digits is not an address and a port.
+    let line = format!(r#"{w}s: "Rejecting unknown SIP connection from 2001:db8:bad::52:5060""#);
+    assert_eq!(src_of(LogFormat::Asterisk, &line), Ok("[2001:db8:bad::52:5060]:0".parse().unwrap()));
     let line = format!(r#"{w}s: "Rejecting unknown SIP connection from 203.0.113.52" and 6.6.6.6"#);
     assert_eq!(src_of(LogFormat::Asterisk, &line), Err("refused:malformed".into()));
 }
