@@ -68,14 +68,16 @@ pub fn host_port(bytes: &[u8]) -> Option<SocketAddr> {
 pub fn transport_host_port(bytes: &[u8]) -> Option<(SocketAddr, Option<Transport>)> {
     let colon = bytes.iter().position(|&b| b == b':')?;
     let name = bytes.get(..colon)?;
-    let transport = match name.strip_suffix(b"6").unwrap_or(name).to_ascii_uppercase().as_slice() {
-        b"UDP" => Some(Transport::Udp),
-        b"TCP" => Some(Transport::Tcp),
-        b"TLS" => Some(Transport::Tls),
-        b"WS" | b"WSS" => Some(Transport::Ws),
-        b"SCTP" => Some(Transport::Sctp),
-        _ => None,
-    };
+    let name = name.strip_suffix(b"6").unwrap_or(name);
+    const NAMES: [(&[u8], Transport); 6] = [
+        (b"UDP", Transport::Udp),
+        (b"TCP", Transport::Tcp),
+        (b"TLS", Transport::Tls),
+        (b"WS", Transport::Ws),
+        (b"WSS", Transport::Ws),
+        (b"SCTP", Transport::Sctp),
+    ];
+    let transport = NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, t)| t);
     match transport {
         Some(t) => Some((host_port(bytes.get(colon + 1..)?)?, Some(t))),
         None => Some((host_port(bytes)?, None)),
