@@ -62,13 +62,8 @@ pub fn host_port(bytes: &[u8]) -> Option<SocketAddr> {
     }
 }
 
-/// A [`host_port`] with or without pjsip's transport name before it (`UDP:1.2.3.4:5060`,
-/// `TCP:[1.2.3.4]:5060`, `TLS6:[2001:db8::1]:5061`): the address, and the transport when
-/// named.
-pub fn transport_host_port(bytes: &[u8]) -> Option<(SocketAddr, Option<Transport>)> {
-    let colon = bytes.iter().position(|&b| b == b':')?;
-    let name = bytes.get(..colon)?;
-    let name = name.strip_suffix(b"6").unwrap_or(name);
+/// A transport as PBXs name it, any case (`UDP`, `tcp`, `WSS` …; `wss` is stored as `ws`).
+fn transport(name: &[u8]) -> Option<Transport> {
     const NAMES: [(&[u8], Transport); 6] = [
         (b"UDP", Transport::Udp),
         (b"TCP", Transport::Tcp),
@@ -77,7 +72,16 @@ pub fn transport_host_port(bytes: &[u8]) -> Option<(SocketAddr, Option<Transport
         (b"WSS", Transport::Ws),
         (b"SCTP", Transport::Sctp),
     ];
-    let transport = NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, t)| t);
+    NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, t)| t)
+}
+
+/// A [`host_port`] with or without pjsip's transport name before it (`UDP:1.2.3.4:5060`,
+/// `TCP:[1.2.3.4]:5060`, `TLS6:[2001:db8::1]:5061`): the address, and the transport when
+/// named.
+pub fn transport_host_port(bytes: &[u8]) -> Option<(SocketAddr, Option<Transport>)> {
+    let colon = bytes.iter().position(|&b| b == b':')?;
+    let name = bytes.get(..colon)?;
+    let transport = transport(name.strip_suffix(b"6").unwrap_or(name));
     match transport {
         Some(t) => Some((host_port(bytes.get(colon + 1..)?)?, Some(t))),
         None => Some((host_port(bytes)?, None)),
@@ -90,14 +94,7 @@ pub fn security_event(bytes: &[u8]) -> Option<(SocketAddr, Transport)> {
     let text = ascii(bytes)?;
     let mut parts = text.splitn(3, '/');
     let family = parts.next()?;
-    let transport = match parts.next()? {
-        t if t.eq_ignore_ascii_case("udp") => Transport::Udp,
-        t if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-        t if t.eq_ignore_ascii_case("tls") => Transport::Tls,
-        t if t.eq_ignore_ascii_case("ws") || t.eq_ignore_ascii_case("wss") => Transport::Ws,
-        t if t.eq_ignore_ascii_case("sctp") => Transport::Sctp,
-        _ => return None,
-    };
+    let transport = transport(parts.next()?.as_bytes())?;
     let (host, p) = parts.next()?.rsplit_once('/')?;
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     let ip = ip(host.as_bytes())?;
